@@ -1,0 +1,1 @@
+//! Frame metrics: VMAF, PSNR, SSIM, fingerprints and scene-change features.

@@ -1,4 +1,49 @@
 //! Frame metrics: VMAF, PSNR, SSIM, fingerprints and scene-change features.
+//!
+//! The CPU implementation here is the reference: VMAF's integer features are bit-exact
+//! with Netflix's libvmaf (HEAD, model vmaf_v0.6.1); see `shared/vmaf/ALGORITHM.md`.
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`frame`], [`sample`] | planar YUV 4:2:0 frames, 8-bit and high bit depth |
+//! | [`frame_source`] | the `FrameSource` trait: frames one at a time |
+//! | [`y4m`] | `.y4m` reader |
+//! | [`ffmpeg_decoder`] | any file ffmpeg decodes, streamed from an ffmpeg child process |
+//! | [`decode_error`] | decoding errors, with a failed process's evidence |
+//! | [`vif`], [`vif_rows`], [`vif_avx2`] | integer VIF (4 scales); its row loops; their AVX2 twins |
+//! | [`adm`] | integer ADM2 and its 4 scales |
+//! | [`motion`] | integer motion / motion2 (blurred frame difference) |
+//! | [`psnr`], [`ssim`] | libvmaf's `psnr` and `float_ssim` |
+//! | [`model`] | the libvmaf JSON model (vmaf_v0.6.1 embedded) and the SVM prediction |
+//! | [`pooling`] | mean, min, max, harmonic mean |
+//! | [`frame_features`] | every feature of one frame pair |
+//! | [`vmaf`] | the entry point: two streams in, a [`report::VmafReport`] out, on N threads |
+//! | [`report`] | per-frame and pooled results, libvmaf's JSON layout |
+//! | [`backend`], [`simd_level`] | CPU/CUDA choice; SIMD level detected at run time |
 
-pub mod fingerprint;
-pub mod scene;
+pub mod adm;
+pub mod backend;
+pub mod decode_error;
+pub mod ffmpeg_decoder;
+pub mod frame;
+pub mod frame_features;
+pub mod frame_source;
+pub mod model;
+pub mod motion;
+pub mod pooling;
+pub mod psnr;
+pub mod report;
+pub mod sample;
+pub mod simd_level;
+pub mod ssim;
+pub mod vif;
+pub mod vif_avx2;
+pub mod vif_rows;
+pub mod vmaf;
+pub mod y4m;
+
+pub use backend::BackendRequest;
+pub use frame::{Frame, FrameFormat, Plane, YuvFrame};
+pub use frame_features::FeatureSelection;
+pub use report::VmafReport;
+pub use vmaf::{VmafError, VmafOptions, vmaf_files, vmaf_streams};

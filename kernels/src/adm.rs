@@ -1,0 +1,709 @@
+//! Integer ADM (additive detail metric, "ADM2") at 4 scales, bit-exact with libvmaf's
+//! `feature/integer_adm.c` (`integer_compute_adm` and the functions it calls).
+//!
+//! Per scale: a Daubechies-2 DWT of reference and distorted (int16 at scale 0, int32 at
+//! scales 1–3, each on the previous LL band, size ⌈w/2⌉×⌈h/2⌉); decoupling of the detail
+//! bands into restored (`r`) and additive impairment (`a`) parts; a contrast sensitivity
+//! weighting (CSF); contrast masking of `r` by the CSF-weighted `a`; cube sums over the
+//! frame minus a 10 % border; cube roots in `f32`. The fixed-point shifts and roundings,
+//! including libvmaf's quirks (e.g. a rounding constant of −2³¹ that comes from an
+//! unsigned constant stored in an `int32_t`), are reproduced as they are.
+
+use std::sync::OnceLock;
+
+use crate::frame::Plane;
+use crate::sample::Sample;
+
+/// Daubechies-2 low-pass and high-pass filters in Q15 (`dwt2_db2_coeffs_lo/hi`).
+const DWT_LO: [i32; 4] = [15826, 27411, 7345, -4240];
+const DWT_HI: [i32; 4] = [-4240, -7345, 27411, -15826];
+const DWT_LO_SUM: i32 = 46342;
+const DWT_HI_SUM: i32 = 0;
+
+const ONE_BY_15: i32 = 8738;
+const I4_ONE_BY_15: i64 = 286331153;
+/// `(int32_t)(1u << 31)` as libvmaf's i4 CSF/CM code uses it: −2³¹.
+const I4_FLT_ROUND: i64 = -2147483648;
+
+const ENHANCEMENT_GAIN_LIMIT: f64 = 100.0;
+const NORM_VIEW_DIST: f64 = 3.0;
+const REF_DISPLAY_HEIGHT: i32 = 1080;
+const BORDER_FACTOR: f64 = 0.1;
+
+/// libvmaf refuses widths or heights of 32 and below for ADM.
+pub const MIN_ADM_SIZE: usize = 33;
+
+/// Watson et al. 1997 model for luma: a, k, f0, g[4].
+const WATSON_A: f32 = 0.495;
+const WATSON_K: f32 = 0.466;
+const WATSON_F0: f32 = 0.401;
+const WATSON_G: [f32; 4] = [1.501, 1.0, 0.534, 1.0];
+const BASIS_AMPLITUDES: [[f32; 4]; 6] = [
+    [0.62171, 0.67234, 0.72709, 0.67234],
+    [0.34537, 0.41317, 0.49428, 0.41317],
+    [0.18004, 0.22727, 0.28688, 0.22727],
+    [0.091401, 0.11792, 0.15214, 0.11792],
+    [0.045943, 0.059758, 0.077727, 0.059758],
+    [0.023013, 0.030018, 0.039156, 0.030018],
+];
+
+/// `dwt_quant_step`: the quantisation step Q(λ, θ) for the default viewing condition.
+fn dwt_quant_step(lambda: i32, theta: usize) -> f32 {
+    let r = (NORM_VIEW_DIST * f64::from(REF_DISPLAY_HEIGHT) * std::f64::consts::PI / 180.0) as f32;
+    let temp = (2.0f64.powf(f64::from(lambda + 1)) * f64::from(WATSON_F0) * f64::from(WATSON_G[theta])
+        / f64::from(r))
+    .log10() as f32;
+    let q = 2.0 * f64::from(WATSON_A) * 10.0f64.powf(f64::from(WATSON_K * temp * temp))
+        / f64::from(BASIS_AMPLITUDES[lambda as usize][theta]);
+    q as f32
+}
+
+/// `1 / Q` for the H/V bands (θ=1) and the D band (θ=2) of a scale.
+fn reciprocal_factors(scale: usize) -> [f32; 3] {
+    let f1 = dwt_quant_step(scale as i32, 1);
+    let f2 = dwt_quant_step(scale as i32, 2);
+    [1.0 / f1, 1.0 / f1, 1.0 / f2]
+}
+
+/// `div_lookup[i + 32768] = 2^30 / i` for i in −32768..=32768 (0 at i = 0).
+fn div_lookup() -> &'static [i32; 65537] {
+    static TABLE: OnceLock<Box<[i32; 65537]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Box::new([0i32; 65537]);
+        for i in 1..=32768i32 {
+            let recip = 1073741824 / i;
+            t[(32768 + i) as usize] = recip;
+            t[(32768 - i) as usize] = -recip;
+        }
+        t
+    })
+}
+
+/// The four bands of one DWT level, row-major with stride = band width.
+#[derive(Debug, Default, Clone)]
+struct Bands<T> {
+    a: Vec<T>,
+    h: Vec<T>,
+    v: Vec<T>,
+    d: Vec<T>,
+}
+
+impl<T: Copy + Default> Bands<T> {
+    fn resize(&mut self, n: usize) {
+        for b in [&mut self.a, &mut self.h, &mut self.v, &mut self.d] {
+            b.resize(n, T::default());
+        }
+    }
+}
+
+/// The three detail bands (H, V, D) of a derived quantity.
+#[derive(Debug, Default, Clone)]
+struct DetailBands<T> {
+    bands: [Vec<T>; 3],
+}
+
+impl<T: Copy + Default> DetailBands<T> {
+    fn resize(&mut self, n: usize) {
+        for b in &mut self.bands {
+            b.resize(n, T::default());
+        }
+    }
+}
+
+/// Scratch memory of one ADM computation, reused from frame to frame.
+#[derive(Debug, Default)]
+pub struct AdmScratch {
+    ref0: Bands<i16>,
+    dis0: Bands<i16>,
+    r0: DetailBands<i16>,
+    a0: DetailBands<i16>,
+    csf_a0: DetailBands<i16>,
+    csf_f0: DetailBands<i16>,
+    ref_i4: Bands<i32>,
+    dis_i4: Bands<i32>,
+    prev_ref: Vec<i32>,
+    prev_dis: Vec<i32>,
+    r_i4: DetailBands<i32>,
+    a_i4: DetailBands<i32>,
+    csf_a_i4: DetailBands<i32>,
+    csf_f_i4: DetailBands<i32>,
+    tmp: Vec<i64>,
+}
+
+/// Per-scale numerator and denominator (floats, as libvmaf keeps them) and ADM2.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AdmScores {
+    pub num: [f32; 4],
+    pub den: [f32; 4],
+    /// `integer_adm2`.
+    pub adm2: f64,
+}
+
+impl AdmScores {
+    /// `integer_adm_scaleK` = num/den in double.
+    pub fn scale(&self, k: usize) -> f64 {
+        f64::from(self.num[k]) / f64::from(self.den[k])
+    }
+}
+
+/// Index of the 4 source rows/columns of DWT output `i` (`dwt2_src_indices_filt`):
+/// `2i−1 .. 2i+2`, mirrored as `−x` below 0 and `2n−x−1` above `n−1`.
+#[inline(always)]
+fn dwt_taps(i: usize, n: usize) -> [usize; 4] {
+    std::array::from_fn(|k| {
+        let idx = 2 * i as isize - 1 + k as isize;
+        let m = if idx < 0 {
+            -idx
+        } else if idx >= n as isize {
+            2 * n as isize - idx - 1
+        } else {
+            idx
+        };
+        m.clamp(0, n as isize - 1) as usize
+    })
+}
+
+/// `(int)(n * 0.1 - 0.5 - extra)`, truncated toward zero like C.
+#[inline]
+fn border(n: usize, extra: f64) -> i32 {
+    (n as f64 * BORDER_FACTOR - 0.5 - extra) as i32
+}
+
+/// The region decoupling and CSF work on: the 10 % border minus one filter tap.
+fn extended_region(w: usize, h: usize) -> (usize, usize, usize, usize) {
+    let left = border(w, 1.0).max(0);
+    let top = border(h, 1.0).max(0);
+    let right = (w as i32 - left + 2).min(w as i32);
+    let bottom = (h as i32 - top + 2).min(h as i32);
+    (top as usize, bottom.max(0) as usize, left as usize, right.max(0) as usize)
+}
+
+/// The region the sums run over: the frame minus a 10 % border.
+fn score_region(w: usize, h: usize) -> (i32, i32, i32, i32) {
+    let left = border(w, 0.0);
+    let top = border(h, 0.0);
+    (top, h as i32 - top, left, w as i32 - left)
+}
+
+/// `(uint32_t)pow(2, shift - 1)` with libvmaf's unsigned wrap: 0 when `shift` is 0.
+#[inline]
+fn half_of_shift(shift: u32) -> u64 {
+    if shift == 0 { 0 } else { 1u64 << (shift - 1) }
+}
+
+/// `(uint32_t)ceil(log2(x) - sub)`.
+#[inline]
+fn ceil_log2_minus(x: f64, sub: f64) -> u32 {
+    (x.log2() - sub).ceil() as u32
+}
+
+/// `pow(2, a - b - c)` with the subtraction in `unsigned` as libvmaf writes it.
+#[inline]
+fn pow2_unsigned(a: u32, b: u32, c: u32) -> f64 {
+    2.0f64.powf(f64::from(a.wrapping_sub(b).wrapping_sub(c)))
+}
+
+/// Integer ADM of a reference/distorted luma pair of `bit_depth` bits (w, h > 32).
+pub fn adm<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8, scratch: &mut AdmScratch) -> AdmScores {
+    let (w0, h0) = (reference.width(), reference.height());
+    let numden_limit = 1e-10 * (w0 * h0) as f64 / (1920.0 * 1080.0);
+    let mut scores = AdmScores::default();
+
+    // Scale 0: int16 DWT of the samples.
+    let (mut w, mut h) = (w0.div_ceil(2), h0.div_ceil(2));
+    let n = w * h;
+    let s = &mut *scratch;
+    s.ref0.resize(n);
+    s.dis0.resize(n);
+    dwt_scale0(reference, u32::from(bit_depth), &mut s.ref0);
+    dwt_scale0(distorted, u32::from(bit_depth), &mut s.dis0);
+    for b in [&mut s.r0, &mut s.a0, &mut s.csf_a0, &mut s.csf_f0] {
+        b.resize(n);
+    }
+    decouple_scale0(&s.ref0, &s.dis0, w, h, &mut s.r0, &mut s.a0);
+    scores.den[0] = csf_den_scale0(&s.ref0, w, h);
+    csf_scale0(&s.a0, w, h, &mut s.csf_a0, &mut s.csf_f0);
+    scores.num[0] = cm_scale0(&s.r0, &s.csf_a0, &s.csf_f0, w, h);
+    s.prev_ref.clear();
+    s.prev_ref.extend(s.ref0.a.iter().map(|&v| i32::from(v)));
+    s.prev_dis.clear();
+    s.prev_dis.extend(s.dis0.a.iter().map(|&v| i32::from(v)));
+
+    for scale in 1..4 {
+        let (pw, ph) = (w, h);
+        (w, h) = (pw.div_ceil(2), ph.div_ceil(2));
+        let n = w * h;
+        s.ref_i4.resize(n);
+        s.dis_i4.resize(n);
+        for b in [&mut s.r_i4, &mut s.a_i4, &mut s.csf_a_i4, &mut s.csf_f_i4] {
+            b.resize(n);
+        }
+        dwt_s123(&s.prev_ref, pw, ph, scale, &mut s.ref_i4, &mut s.tmp);
+        dwt_s123(&s.prev_dis, pw, ph, scale, &mut s.dis_i4, &mut s.tmp);
+        decouple_s123(&s.ref_i4, &s.dis_i4, w, h, &mut s.r_i4, &mut s.a_i4);
+        scores.den[scale] = csf_den_s123(&s.ref_i4, scale, w, h);
+        csf_s123(&s.a_i4, scale, w, h, &mut s.csf_a_i4, &mut s.csf_f_i4);
+        scores.num[scale] = cm_s123(&s.r_i4, &s.csf_a_i4, &s.csf_f_i4, scale, w, h);
+        std::mem::swap(&mut s.prev_ref, &mut s.ref_i4.a);
+        std::mem::swap(&mut s.prev_dis, &mut s.dis_i4.a);
+    }
+
+    let num: f64 = scores.num.iter().map(|&v| f64::from(v)).sum();
+    let den: f64 = scores.den.iter().map(|&v| f64::from(v)).sum();
+    let num = if num < numden_limit { 0.0 } else { num };
+    let den = if den < numden_limit { 0.0 } else { den };
+    scores.adm2 = if den == 0.0 { 1.0 } else { num / den };
+    scores
+}
+
+/// `adm_dwt2_8` / `adm_dwt2_16`: one DWT level of the samples into int16 bands.
+fn dwt_scale0<T: Sample>(src: &Plane<T>, bit_depth: u32, out: &mut Bands<i16>) {
+    let (w, h) = (src.width(), src.height());
+    let (bw, bh) = (w.div_ceil(2), h.div_ceil(2));
+    let shift = bit_depth;
+    let round = 1i32 << (bit_depth - 1);
+    let data = src.data();
+    let mut tmp_lo = vec![0i16; w];
+    let mut tmp_hi = vec![0i16; w];
+    let col_taps: Vec<[usize; 4]> = (0..bw).map(|j| dwt_taps(j, w)).collect();
+    for i in 0..bh {
+        let rows = dwt_taps(i, h);
+        let r: [&[T]; 4] = rows.map(|y| &data[y * w..(y + 1) * w]);
+        for j in 0..w {
+            let s = [r[0][j].to_i32(), r[1][j].to_i32(), r[2][j].to_i32(), r[3][j].to_i32()];
+            let mut lo = DWT_LO[0] * s[0] + DWT_LO[1] * s[1] + DWT_LO[2] * s[2] + DWT_LO[3] * s[3];
+            lo -= DWT_LO_SUM * round;
+            tmp_lo[j] = ((lo + round) >> shift) as i16;
+            let mut hi = DWT_HI[0] * s[0] + DWT_HI[1] * s[1] + DWT_HI[2] * s[2] + DWT_HI[3] * s[3];
+            hi -= DWT_HI_SUM * round;
+            tmp_hi[j] = ((hi + round) >> shift) as i16;
+        }
+        let row = i * bw;
+        for (j, taps) in col_taps.iter().enumerate() {
+            let lo = taps.map(|x| i32::from(tmp_lo[x]));
+            let hi = taps.map(|x| i32::from(tmp_hi[x]));
+            let filt = |f: &[i32; 4], s: &[i32; 4]| {
+                let acc = f[0].wrapping_mul(s[0])
+                    .wrapping_add(f[1].wrapping_mul(s[1]))
+                    .wrapping_add(f[2].wrapping_mul(s[2]))
+                    .wrapping_add(f[3].wrapping_mul(s[3]));
+                (acc.wrapping_add(32768) >> 16) as i16
+            };
+            out.a[row + j] = filt(&DWT_LO, &lo);
+            out.v[row + j] = filt(&DWT_HI, &lo);
+            out.h[row + j] = filt(&DWT_LO, &hi);
+            out.d[row + j] = filt(&DWT_HI, &hi);
+        }
+    }
+}
+
+/// `adm_dwt2_s123_combined` for one image: DWT of an int32 LL band of `w x h`.
+fn dwt_s123(src: &[i32], w: usize, h: usize, scale: usize, out: &mut Bands<i32>, tmp: &mut Vec<i64>) {
+    const ROUND_VP: [i64; 3] = [0, 32768, 32768];
+    const SHIFT_VP: [u32; 3] = [0, 16, 16];
+    const ROUND_HP: [i64; 3] = [16384, 32768, 16384];
+    const SHIFT_HP: [u32; 3] = [15, 16, 15];
+    let (round_vp, shift_vp) = (ROUND_VP[scale - 1], SHIFT_VP[scale - 1]);
+    let (round_hp, shift_hp) = (ROUND_HP[scale - 1], SHIFT_HP[scale - 1]);
+    let (bw, bh) = (w.div_ceil(2), h.div_ceil(2));
+    tmp.resize(2 * w, 0);
+    let (tmp_lo, tmp_hi) = tmp.split_at_mut(w);
+    let col_taps: Vec<[usize; 4]> = (0..bw).map(|j| dwt_taps(j, w)).collect();
+    for i in 0..bh {
+        let rows = dwt_taps(i, h);
+        for j in 0..w {
+            let s = rows.map(|y| i64::from(src[y * w + j]));
+            let lo: i64 = (0..4).map(|k| i64::from(DWT_LO[k]) * s[k]).sum();
+            let hi: i64 = (0..4).map(|k| i64::from(DWT_HI[k]) * s[k]).sum();
+            tmp_lo[j] = i64::from(((lo + round_vp) >> shift_vp) as i32);
+            tmp_hi[j] = i64::from(((hi + round_vp) >> shift_vp) as i32);
+        }
+        let row = i * bw;
+        for (j, taps) in col_taps.iter().enumerate() {
+            let lo = taps.map(|x| tmp_lo[x]);
+            let hi = taps.map(|x| tmp_hi[x]);
+            let filt = |f: &[i32; 4], s: &[i64; 4]| {
+                let acc: i64 = (0..4).map(|k| i64::from(f[k]) * s[k]).sum();
+                ((acc + round_hp) >> shift_hp) as i32
+            };
+            out.a[row + j] = filt(&DWT_LO, &lo);
+            out.v[row + j] = filt(&DWT_HI, &lo);
+            out.h[row + j] = filt(&DWT_LO, &hi);
+            out.d[row + j] = filt(&DWT_HI, &hi);
+        }
+    }
+}
+
+/// `cos(1°)²` as libvmaf stores it (computed in double, kept in float).
+fn cos_1deg_sq() -> f32 {
+    let c = (1.0f64 * std::f64::consts::PI / 180.0).cos();
+    (c * c) as f32
+}
+
+/// The "angle between (oh, ov) and (th, tv) below 1°" test, in libvmaf's mixed float/double.
+#[inline(always)]
+fn angle_flag(cos_sq: f32, oh: i64, ov: i64, th: i64, tv: i64) -> bool {
+    let ot_dp = oh * th + ov * tv;
+    let o_mag_sq = oh * oh + ov * ov;
+    let t_mag_sq = th * th + tv * tv;
+    let dp = f64::from(ot_dp as f32) / 4096.0;
+    dp >= 0.0
+        && dp * dp >= f64::from(cos_sq) * (f64::from(o_mag_sq as f32) / 4096.0) * (f64::from(t_mag_sq as f32) / 4096.0)
+}
+
+/// Applies the enhancement gain limit to a restored value `rst` of sign `sign(k·o)`.
+#[inline(always)]
+fn limit_gain(rst: f64, positive: bool, negative: bool, t: f64) -> f64 {
+    if positive {
+        (rst * ENHANCEMENT_GAIN_LIMIT).min(t)
+    } else if negative {
+        (rst * ENHANCEMENT_GAIN_LIMIT).max(t)
+    } else {
+        rst
+    }
+}
+
+/// `adm_decouple` (scale 0, int16).
+fn decouple_scale0(
+    reference: &Bands<i16>,
+    distorted: &Bands<i16>,
+    w: usize,
+    h: usize,
+    r: &mut DetailBands<i16>,
+    a: &mut DetailBands<i16>,
+) {
+    let lookup = div_lookup();
+    let cos_sq = cos_1deg_sq();
+    let (top, bottom, left, right) = extended_region(w, h);
+    for i in top..bottom {
+        for j in left..right {
+            let idx = i * w + j;
+            let o = [reference.h[idx], reference.v[idx], reference.d[idx]];
+            let t = [distorted.h[idx], distorted.v[idx], distorted.d[idx]];
+            let flag = angle_flag(cos_sq, o[0].into(), o[1].into(), t[0].into(), t[1].into());
+            for band in 0..3 {
+                let (ob, tb) = (i32::from(o[band]), i32::from(t[band]));
+                let tmp_k = if ob == 0 {
+                    32768
+                } else {
+                    ((i64::from(lookup[(ob + 32768) as usize]) * i64::from(tb) + 16384) >> 15) as i32
+                };
+                let k = tmp_k.clamp(0, 32768);
+                let mut rst = ((k * ob + 16384) >> 15) as i16;
+                if flag {
+                    rst = limit_gain(f64::from(rst), k > 0 && ob > 0, k > 0 && ob < 0, f64::from(tb)) as i32 as i16;
+                }
+                r.bands[band][idx] = rst;
+                a.bands[band][idx] = (tb - i32::from(rst)) as i16;
+            }
+        }
+    }
+}
+
+/// `get_best15_from32`: the top 15 bits of `value` (rounded) and the shift used.
+#[inline(always)]
+fn best15_from32(value: u32) -> (u32, u32) {
+    let k = 17 - value.leading_zeros();
+    ((value + (1 << (k - 1))) >> k, k)
+}
+
+/// `adm_decouple_s123` (scales 1–3, int32).
+fn decouple_s123(
+    reference: &Bands<i32>,
+    distorted: &Bands<i32>,
+    w: usize,
+    h: usize,
+    r: &mut DetailBands<i32>,
+    a: &mut DetailBands<i32>,
+) {
+    let lookup = div_lookup();
+    let cos_sq = cos_1deg_sq();
+    let (top, bottom, left, right) = extended_region(w, h);
+    for i in top..bottom {
+        for j in left..right {
+            let idx = i * w + j;
+            let o = [reference.h[idx], reference.v[idx], reference.d[idx]];
+            let t = [distorted.h[idx], distorted.v[idx], distorted.d[idx]];
+            let flag = angle_flag(cos_sq, o[0].into(), o[1].into(), t[0].into(), t[1].into());
+            for band in 0..3 {
+                let (ob, tb) = (o[band], t[band]);
+                let tmp_k: i64 = if ob == 0 {
+                    32768
+                } else {
+                    let abs_o = ob.unsigned_abs();
+                    let sign: i64 = if ob < 0 { -1 } else { 1 };
+                    let (msb, shift) = if abs_o < 32768 { (abs_o, 0) } else { best15_from32(abs_o) };
+                    let round = i64::from(1i32.wrapping_shl(14 + shift));
+                    ((i64::from(lookup[(msb + 32768) as usize]) * i64::from(tb)) * sign + round) >> (15 + shift)
+                };
+                let k = tmp_k.clamp(0, 32768);
+                let mut rst = ((k * i64::from(ob) + 16384) >> 15) as i32;
+                if flag {
+                    rst = limit_gain(f64::from(rst), k > 0 && ob > 0, k > 0 && ob < 0, f64::from(tb)) as i32;
+                }
+                r.bands[band][idx] = rst;
+                a.bands[band][idx] = tb.wrapping_sub(rst);
+            }
+        }
+    }
+}
+
+/// Scale-0 CSF factors in fixed point for the default viewing condition.
+const I_RFACTOR_SCALE0: [i32; 3] = [36453, 36453, 49417];
+
+/// `adm_csf` (scale 0).
+fn csf_scale0(a: &DetailBands<i16>, w: usize, h: usize, csf_a: &mut DetailBands<i16>, csf_f: &mut DetailBands<i16>) {
+    const SHIFTS: [u32; 3] = [15, 15, 17];
+    const ROUNDS: [i32; 3] = [16384, 16384, 65535];
+    const FIX_ONE_BY_30: i32 = 4369;
+    let (top, bottom, left, right) = extended_region(w, h);
+    for theta in 0..3 {
+        for i in top..bottom {
+            for j in left..right {
+                let idx = i * w + j;
+                let dst = I_RFACTOR_SCALE0[theta] * i32::from(a.bands[theta][idx]);
+                let dst16 = ((dst + ROUNDS[theta]) >> SHIFTS[theta]) as i16;
+                csf_a.bands[theta][idx] = dst16;
+                csf_f.bands[theta][idx] = ((FIX_ONE_BY_30 * i32::from(dst16).abs() + 2048) >> 12) as i16;
+            }
+        }
+    }
+}
+
+/// The scale-1..3 CSF factors in Q32 (`(uint32_t)(rfactor * 2^32)`).
+fn i_rfactor_s123(scale: usize) -> [i64; 3] {
+    reciprocal_factors(scale).map(|f| (f64::from(f) * 4294967296.0) as u32 as i64)
+}
+
+/// `i4_adm_csf` (scales 1–3).
+fn csf_s123(a: &DetailBands<i32>, scale: usize, w: usize, h: usize, csf_a: &mut DetailBands<i32>, csf_f: &mut DetailBands<i32>) {
+    const FIX_ONE_BY_30: i64 = 143165577;
+    let rfactor = i_rfactor_s123(scale);
+    let (top, bottom, left, right) = extended_region(w, h);
+    for theta in 0..3 {
+        for i in top..bottom {
+            for j in left..right {
+                let idx = i * w + j;
+                let dst = ((rfactor[theta] * i64::from(a.bands[theta][idx]) + (1 << 27)) >> 28) as i32;
+                csf_a.bands[theta][idx] = dst;
+                csf_f.bands[theta][idx] = ((FIX_ONE_BY_30 * i64::from(dst.wrapping_abs()) + I4_FLT_ROUND) >> 32) as i32;
+            }
+        }
+    }
+}
+
+/// `adm_csf_den_scale` (scale 0): Σ|ref band|³ over the score region, cube-rooted.
+fn csf_den_scale0(reference: &Bands<i16>, w: usize, h: usize) -> f32 {
+    let rfactor = reciprocal_factors(0);
+    let (top, bottom, left, right) = score_region(w, h);
+    let area = (bottom - top) * (right - left);
+    let shift = ((f64::from(area)).log2() - 20.0).ceil() as i32;
+    let shift = shift.max(0) as u32;
+    let round = half_of_shift(shift);
+    let mut accum = [0u64; 3];
+    let bands = [&reference.h, &reference.v, &reference.d];
+    for i in top.max(0) as usize..bottom as usize {
+        let mut inner = [0u64; 3];
+        for j in left.max(0) as usize..right as usize {
+            for (b, band) in bands.iter().enumerate() {
+                let x = u64::from(band[i * w + j].unsigned_abs());
+                inner[b] += x * x * x;
+            }
+        }
+        for b in 0..3 {
+            accum[b] += (inner[b] + round) >> shift;
+        }
+    }
+    let shift_csf = 2.0f64.powf(f64::from(18 - shift as i32));
+    finish_den(accum, shift_csf, rfactor, area)
+}
+
+/// Cube roots and the noise term of a CSF denominator.
+fn finish_den(accum: [u64; 3], shift_csf: f64, rfactor: [f32; 3], area: i32) -> f32 {
+    let powf_add = (area as f32 / 32.0f32).powf(1.0f32 / 3.0f32);
+    let mut total = 0.0f32;
+    for b in 0..3 {
+        let csf = (accum[b] as f64 / shift_csf) * f64::from(rfactor[b]).powf(3.0);
+        total += (csf as f32).powf(1.0f32 / 3.0f32) + powf_add;
+    }
+    total
+}
+
+/// `adm_csf_den_s123` (scales 1–3).
+fn csf_den_s123(reference: &Bands<i32>, scale: usize, w: usize, h: usize) -> f32 {
+    const SHIFT_SQ: [u32; 3] = [31, 30, 31];
+    const ACCUM_CONVERT_FLOAT: [u32; 3] = [32, 27, 23];
+    let rfactor = reciprocal_factors(scale);
+    let shift_sq = SHIFT_SQ[scale - 1];
+    let round_sq = 1u64 << shift_sq;
+    let (top, bottom, left, right) = score_region(w, h);
+    let shift_cub = ceil_log2_minus(f64::from(right - left), 0.0);
+    let round_cub = half_of_shift(shift_cub);
+    let shift_accum = ceil_log2_minus(f64::from(bottom - top), 0.0);
+    let round_accum = half_of_shift(shift_accum);
+    let mut accum = [0u64; 3];
+    let bands = [&reference.h, &reference.v, &reference.d];
+    for i in top.max(0) as usize..bottom as usize {
+        let mut inner = [0u64; 3];
+        for j in left.max(0) as usize..right as usize {
+            for (b, band) in bands.iter().enumerate() {
+                let x = u64::from(band[i * w + j].unsigned_abs());
+                inner[b] += ((((x * x) + round_sq) >> shift_sq) * x + round_cub) >> shift_cub;
+            }
+        }
+        for b in 0..3 {
+            accum[b] += (inner[b] + round_accum) >> shift_accum;
+        }
+    }
+    let shift_csf = pow2_unsigned(ACCUM_CONVERT_FLOAT[scale - 1], shift_accum, shift_cub);
+    finish_den(accum, shift_csf, rfactor, (bottom - top) * (right - left))
+}
+
+/// Neighbour rows/columns of the masking threshold: `i−1, i+1`, mirrored as
+/// `1` above the first and repeating the last one below the end.
+#[inline(always)]
+fn cm_neighbours(i: usize, n: usize) -> (usize, usize) {
+    let before = if i == 0 { 1 } else { i - 1 };
+    let after = if i + 1 >= n { n - 1 } else { i + 1 };
+    (before, after)
+}
+
+/// `adm_cm` (scale 0): contrast-masked cube sums of the restored bands.
+fn cm_scale0(r: &DetailBands<i16>, csf_a: &DetailBands<i16>, csf_f: &DetailBands<i16>, w: usize, h: usize) -> f32 {
+    const SHIFT_SQ: [u32; 3] = [29, 29, 30];
+    const ROUND_SQ: [i64; 3] = [268435456, 268435456, 536870912];
+    const SHIFT_SUB: [u32; 3] = [10, 10, 12];
+    let shift_cub = [ceil_log2_minus(w as f64, 4.0), ceil_log2_minus(w as f64, 4.0), ceil_log2_minus(w as f64, 3.0)];
+    let round_cub = shift_cub.map(half_of_shift);
+    let shift_inner = ceil_log2_minus(h as f64, 0.0);
+    let round_inner = half_of_shift(shift_inner) as i64;
+    let (top, bottom, left, right) = score_region(w, h);
+    let mut accum = [0i64; 3];
+    for i in top.max(0) as usize..(bottom as usize).min(h) {
+        let (up, down) = cm_neighbours(i, h);
+        let mut inner = [0i64; 3];
+        for j in left.max(0) as usize..(right as usize).min(w) {
+            let (lf, rt) = cm_neighbours(j, w);
+            let mut thr: i32 = 0;
+            for theta in 0..3 {
+                let f = &csf_f.bands[theta];
+                let mut sum: i32 = 0;
+                for y in [up, i, down] {
+                    for x in [lf, j, rt] {
+                        if y == i && x == j {
+                            let c = i32::from(csf_a.bands[theta][i * w + j]).abs();
+                            sum += i32::from(((ONE_BY_15 * c + 2048) >> 12) as i16);
+                        } else {
+                            sum += i32::from(f[y * w + x]);
+                        }
+                    }
+                }
+                thr = thr.wrapping_add(sum);
+            }
+            let idx = i * w + j;
+            for b in 0..3 {
+                let x = i32::from(r.bands[b][idx]) * I_RFACTOR_SCALE0[b];
+                let x = (x.wrapping_abs() - thr.wrapping_shl(SHIFT_SUB[b])).max(0);
+                let x_sq = ((i64::from(x) * i64::from(x) + ROUND_SQ[b]) >> SHIFT_SQ[b]) as i32;
+                inner[b] += (i64::from(x_sq) * i64::from(x) + round_cub[b] as i64) >> shift_cub[b];
+            }
+        }
+        for b in 0..3 {
+            accum[b] += (inner[b] + round_inner) >> shift_inner;
+        }
+    }
+    let area = ((bottom - top) * (right - left)) as f32;
+    let noise = (area / 32.0f32).powf(1.0f32 / 3.0f32);
+    let mut total = 0.0f32;
+    for b in 0..3 {
+        let base = if b == 2 { 57 } else { 52 };
+        let f = (accum[b] as f64 / pow2_unsigned(base, shift_cub[b], shift_inner)) as f32;
+        total += f.powf(1.0f32 / 3.0f32) + noise;
+    }
+    total
+}
+
+/// `i4_adm_cm` (scales 1–3).
+fn cm_s123(r: &DetailBands<i32>, csf_a: &DetailBands<i32>, csf_f: &DetailBands<i32>, scale: usize, w: usize, h: usize) -> f32 {
+    let rfactor = i_rfactor_s123(scale);
+    let shift_cub = ceil_log2_minus(w as f64, 0.0);
+    let round_cub = half_of_shift(shift_cub) as i64;
+    let shift_inner = ceil_log2_minus(h as f64, 0.0);
+    let round_inner = half_of_shift(shift_inner) as i64;
+    let final_shift = [
+        pow2_unsigned(45, shift_cub, shift_inner) as f32,
+        pow2_unsigned(39, shift_cub, shift_inner) as f32,
+        pow2_unsigned(36, shift_cub, shift_inner) as f32,
+    ][scale - 1];
+    let (top, bottom, left, right) = score_region(w, h);
+    let mut accum = [0i64; 3];
+    for i in top.max(0) as usize..(bottom as usize).min(h) {
+        let (up, down) = cm_neighbours(i, h);
+        let mut inner = [0i64; 3];
+        for j in left.max(0) as usize..(right as usize).min(w) {
+            let (lf, rt) = cm_neighbours(j, w);
+            let mut thr: i32 = 0;
+            for theta in 0..3 {
+                let f = &csf_f.bands[theta];
+                let mut sum: i32 = 0;
+                for y in [up, i, down] {
+                    for x in [lf, j, rt] {
+                        if y == i && x == j {
+                            let c = i64::from(csf_a.bands[theta][i * w + j].wrapping_abs());
+                            sum = sum.wrapping_add(((I4_ONE_BY_15 * c + I4_FLT_ROUND) >> 32) as i32);
+                        } else {
+                            sum = sum.wrapping_add(f[y * w + x]);
+                        }
+                    }
+                }
+                thr = thr.wrapping_add(sum);
+            }
+            let idx = i * w + j;
+            for b in 0..3 {
+                let x = ((i64::from(r.bands[b][idx]) * rfactor[b] + (1 << 27)) >> 28) as i32;
+                let x = x.wrapping_abs().wrapping_sub(thr).max(0);
+                let x_sq = ((i64::from(x) * i64::from(x) + 536870912) >> 30) as i32;
+                inner[b] += (i64::from(x_sq) * i64::from(x) + round_cub) >> shift_cub;
+            }
+        }
+        for b in 0..3 {
+            accum[b] += (inner[b] + round_inner) >> shift_inner;
+        }
+    }
+    let area = ((bottom - top) * (right - left)) as f32;
+    let noise = (area / 32.0f32).powf(1.0f32 / 3.0f32);
+    let mut total = 0.0f32;
+    for b in 0..3 {
+        // int64 / float is a float division in C.
+        let f = accum[b] as f32 / final_shift;
+        total += f.powf(1.0f32 / 3.0f32) + noise;
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale0_fixed_point_factors_match_the_model() {
+        let rf = reciprocal_factors(0);
+        assert_eq!((f64::from(rf[0]) * 2f64.powi(21)) as u16, 36453);
+        assert_eq!((f64::from(rf[2]) * 2f64.powi(23)) as u16, 49417);
+    }
+
+    #[test]
+    fn dwt_taps_mirror_like_libvmaf() {
+        assert_eq!(dwt_taps(0, 10), [1, 0, 1, 2]);
+        assert_eq!(dwt_taps(4, 10), [7, 8, 9, 9]);
+        assert_eq!(dwt_taps(4, 9), [7, 8, 8, 7]);
+    }
+
+    #[test]
+    fn div_lookup_ends() {
+        let t = div_lookup();
+        assert_eq!(t[32768 + 1], 1 << 30);
+        assert_eq!(t[0], -32768);
+        assert_eq!(t[65536], 32768);
+    }
+}

@@ -1,0 +1,133 @@
+//! All features of one (reference, distorted) frame pair: VIF, ADM, the motion SAD
+//! against the previous reference, and optionally PSNR and SSIM.
+
+use crate::adm::{self, AdmScores, AdmScratch, MIN_ADM_SIZE};
+use crate::frame::{Frame, Plane, YuvFrame};
+use crate::motion::{self, MotionScratch};
+use crate::psnr;
+use crate::sample::Sample;
+use crate::simd_level::SimdLevel;
+use crate::ssim::{self, SsimScratch};
+use crate::vif::{self, VifScores, VifScratch};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricError {
+    #[error("reference is {ref_w}x{ref_h} but distorted is {dis_w}x{dis_h}: frames must have the same size")]
+    SizeMismatch { ref_w: usize, ref_h: usize, dis_w: usize, dis_h: usize },
+    #[error("reference has {reference} bits per sample but distorted has {distorted}")]
+    BitDepthMismatch { reference: u8, distorted: u8 },
+    #[error("frames of {width}x{height} are too small: VMAF needs at least {min}x{min}")]
+    TooSmall { width: usize, height: usize, min: usize },
+    #[error("unsupported bit depth {0}: 8 to 16 bits are supported")]
+    UnsupportedBitDepth(u8),
+}
+
+/// Which optional features to compute besides VMAF's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeatureSelection {
+    pub psnr: bool,
+    pub ssim: bool,
+}
+
+/// Everything measured on one frame pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameFeatures {
+    pub vif: VifScores,
+    pub adm: AdmScores,
+    /// `motion[i]` (SAD score against the previous reference; 0 for the first frame).
+    pub motion: f64,
+    pub psnr: Option<[f64; 3]>,
+    pub ssim: Option<f64>,
+}
+
+/// Per-thread scratch memory, reused from frame to frame.
+#[derive(Debug, Default)]
+pub struct FeatureScratch {
+    vif: VifScratch,
+    adm: AdmScratch,
+    motion: MotionScratch,
+    ssim: SsimScratch,
+}
+
+/// Checks that a pair can be measured.
+pub fn check_pair(reference: &Frame, distorted: &Frame) -> Result<(), MetricError> {
+    if (reference.width(), reference.height()) != (distorted.width(), distorted.height()) {
+        return Err(MetricError::SizeMismatch {
+            ref_w: reference.width(),
+            ref_h: reference.height(),
+            dis_w: distorted.width(),
+            dis_h: distorted.height(),
+        });
+    }
+    if reference.bit_depth() != distorted.bit_depth() {
+        return Err(MetricError::BitDepthMismatch { reference: reference.bit_depth(), distorted: distorted.bit_depth() });
+    }
+    if !(8..=16).contains(&reference.bit_depth()) {
+        return Err(MetricError::UnsupportedBitDepth(reference.bit_depth()));
+    }
+    if reference.width() < MIN_ADM_SIZE || reference.height() < MIN_ADM_SIZE {
+        return Err(MetricError::TooSmall { width: reference.width(), height: reference.height(), min: MIN_ADM_SIZE });
+    }
+    Ok(())
+}
+
+/// Features of one pair; `previous_reference` is the reference of the frame before.
+pub fn frame_features(
+    reference: &Frame,
+    distorted: &Frame,
+    previous_reference: Option<&Frame>,
+    selection: FeatureSelection,
+    simd: SimdLevel,
+    scratch: &mut FeatureScratch,
+) -> Result<FrameFeatures, MetricError> {
+    check_pair(reference, distorted)?;
+    if let Some(prev) = previous_reference {
+        check_pair(prev, reference)?;
+    }
+    Ok(match (reference, distorted) {
+        (Frame::Eight(r), Frame::Eight(d)) => {
+            let prev = match previous_reference {
+                Some(Frame::Eight(p)) => Some(p.luma()),
+                _ => None,
+            };
+            typed_features(r, d, prev, selection, simd, scratch)
+        }
+        (Frame::High(r), Frame::High(d)) => {
+            let prev = match previous_reference {
+                Some(Frame::High(p)) => Some(p.luma()),
+                _ => None,
+            };
+            typed_features(r, d, prev, selection, simd, scratch)
+        }
+        _ => {
+            return Err(MetricError::BitDepthMismatch {
+                reference: reference.bit_depth(),
+                distorted: distorted.bit_depth(),
+            });
+        }
+    })
+}
+
+fn typed_features<T: Sample>(
+    reference: &YuvFrame<T>,
+    distorted: &YuvFrame<T>,
+    previous_reference: Option<&Plane<T>>,
+    selection: FeatureSelection,
+    simd: SimdLevel,
+    scratch: &mut FeatureScratch,
+) -> FrameFeatures {
+    let depth = reference.bit_depth();
+    let (r, d) = (reference.luma(), distorted.luma());
+    let vif = vif::vif(r, d, depth, simd, &mut scratch.vif);
+    let adm = adm::adm(r, d, depth, &mut scratch.adm);
+    let motion = match previous_reference {
+        Some(prev) => {
+            let sad = motion::blurred_difference_sad(prev, r, depth, &mut scratch.motion);
+            motion::motion_score(sad, r.width(), r.height())
+        }
+        None => 0.0,
+    };
+    let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
+    let ssim = selection.ssim.then(|| ssim::ssim(r, d, depth, &mut scratch.ssim));
+    FrameFeatures { vif, adm, motion, psnr, ssim }
+}

@@ -1,0 +1,128 @@
+//! Integer motion (`integer_motion2`), bit-exact with libvmaf HEAD's
+//! `motion_score_pipeline_8/16` (the 2026 "pipelined v2" motion, commit a4a1492d).
+//!
+//! For frame i > 0: blur the *difference* of the reference luma of frames i−1 and i
+//! with the 5-tap Gaussian {3571, 16004, 26386, 16004, 3571}/65536, vertically
+//! (`>> bit_depth`, rounded) then horizontally (`>> 16`, rounded), with reflect-101
+//! mirroring (`2·size − idx − 2`) at every edge; SAD of the result / 256 / (w·h) in
+//! double. `motion2[i] = min(motion[i], motion[i+1])`, `motion2[last] = motion[last]`,
+//! `motion2[0] = 0` — one frame of look-ahead.
+
+use crate::frame::Plane;
+use crate::sample::Sample;
+
+/// The 5-tap blur (`integer_motion.h`).
+pub const MOTION_FILTER: [i32; 5] = [3571, 16004, 26386, 16004, 3571];
+
+/// libvmaf's `motion_max_val` default.
+const MOTION_MAX: f64 = 10000.0;
+
+/// `mirror()` of libvmaf's motion: `−idx` below 0, `2·size − idx − 2` past the end.
+#[inline(always)]
+fn mirror(index: isize, size: usize) -> usize {
+    let size = size as isize;
+    let m = if index < 0 {
+        -index
+    } else if index >= size {
+        2 * size - index - 2
+    } else {
+        index
+    };
+    m.clamp(0, size - 1) as usize
+}
+
+/// Scratch row of the vertical pass.
+#[derive(Debug, Default)]
+pub struct MotionScratch {
+    row: Vec<i32>,
+}
+
+/// SAD of the blurred difference of two reference lumas (`motion_score_pipeline_*`).
+pub fn blurred_difference_sad<T: Sample>(
+    previous: &Plane<T>,
+    current: &Plane<T>,
+    bit_depth: u8,
+    scratch: &mut MotionScratch,
+) -> u64 {
+    let (w, h) = (current.width(), current.height());
+    let shift = u32::from(bit_depth);
+    let y_round: i64 = 1 << (shift - 1);
+    scratch.row.resize(w, 0);
+    let row = &mut scratch.row;
+    let (prev, cur) = (previous.data(), current.data());
+    let mut sad = 0u64;
+    for i in 0..h {
+        let rows: [usize; 5] = std::array::from_fn(|k| mirror(i as isize - 2 + k as isize, h));
+        let mut any_nonzero = 0i32;
+        for j in 0..w {
+            let mut accum = 0i64;
+            for (k, &r) in rows.iter().enumerate() {
+                let diff = prev[r * w + j].to_i32() - cur[r * w + j].to_i32();
+                accum += i64::from(MOTION_FILTER[k]) * i64::from(diff);
+            }
+            let v = ((accum + y_round) >> shift) as i32;
+            row[j] = v;
+            any_nonzero |= v;
+        }
+        if any_nonzero == 0 {
+            continue;
+        }
+        let mut row_sad = 0u32;
+        for j in 0..w {
+            let mut accum = 0i64;
+            for (k, &c) in MOTION_FILTER.iter().enumerate() {
+                accum += i64::from(c) * i64::from(row[mirror(j as isize - 2 + k as isize, w)]);
+            }
+            let v = ((accum + 32768) >> 16) as i32;
+            row_sad = row_sad.wrapping_add(v.unsigned_abs());
+        }
+        sad += u64::from(row_sad);
+    }
+    sad
+}
+
+/// `VMAF_integer_feature_motion_sad_score`: SAD / 256 / (w·h), capped at 10000.
+pub fn motion_score(sad: u64, width: usize, height: usize) -> f64 {
+    let pixels = (width as u32).wrapping_mul(height as u32);
+    (sad as f64 / 256.0 / f64::from(pixels)).min(MOTION_MAX)
+}
+
+/// `motion2` of every frame from the per-frame motion scores (`motion[0]` is 0).
+pub fn motion2_from_motion(motion: &[f64]) -> Vec<f64> {
+    let n = motion.len();
+    (0..n)
+        .map(|i| {
+            if i == 0 {
+                0.0
+            } else if i + 1 < n {
+                motion[i].min(motion[i + 1])
+            } else {
+                motion[i]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_frames_have_no_motion() {
+        let p = Plane::<u8>::from_vec(7, 5, (0..35).collect()).unwrap();
+        assert_eq!(blurred_difference_sad(&p, &p, 8, &mut MotionScratch::default()), 0);
+    }
+
+    #[test]
+    fn motion2_takes_the_lookahead_minimum() {
+        assert_eq!(motion2_from_motion(&[0.0, 3.0, 2.0, 5.0]), vec![0.0, 2.0, 2.0, 5.0]);
+        assert_eq!(motion2_from_motion(&[0.0]), vec![0.0]);
+    }
+
+    #[test]
+    fn mirror_reflects_without_repeating_the_edge() {
+        assert_eq!(mirror(-2, 6), 2);
+        assert_eq!(mirror(6, 6), 4);
+        assert_eq!(mirror(7, 6), 3);
+    }
+}

@@ -1,0 +1,308 @@
+//! The library entry point: VMAF (and optionally PSNR/SSIM) of a distorted stream
+//! against a reference stream, frame by frame, spread over threads.
+//!
+//! Parallelism is per frame with `std::thread::scope`: a reader thread decodes pairs
+//! (the decoders themselves are ffmpeg processes running alongside) into a bounded
+//! channel, and N workers each take whole pairs, with their own scratch memory. Frames
+//! are independent once the previous reference is attached for motion, so the hot
+//! loops need no synchronisation, each worker's buffers stay in its own cache, and the
+//! result is identical for any thread count by construction. Rayon would give the same
+//! but adds a dependency and a global pool for what is one bounded producer/consumer.
+
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::backend::{self, Backend, BackendError, BackendRequest};
+use crate::decode_error::DecodeError;
+use crate::ffmpeg_decoder::FfmpegDecoder;
+use crate::frame::Frame;
+use crate::frame_features::{self, FeatureScratch, FeatureSelection, FrameFeatures, MetricError};
+use crate::frame_source::FrameSource;
+use crate::model::{ModelError, ModelInputs, VmafModel};
+use crate::motion;
+use crate::report::{FrameReport, VmafReport};
+use crate::simd_level::SimdLevel;
+use crate::y4m::Y4mReader;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VmafError {
+    #[error("cannot decode the reference: {0}")]
+    Reference(#[source] DecodeError),
+    #[error("cannot decode the distorted clip: {0}")]
+    Distorted(#[source] DecodeError),
+    #[error("frame count mismatch: the reference has {reference} frames but the distorted clip has {distorted}")]
+    FrameCountMismatch { reference: u64, distorted: u64 },
+    #[error("frame {frame}: {source}")]
+    Metric {
+        frame: u64,
+        #[source]
+        source: MetricError,
+    },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("no frames to compare")]
+    Empty,
+    #[error("a worker thread panicked")]
+    WorkerPanicked,
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct VmafOptions {
+    /// Worker threads (0 = one per available core).
+    pub threads: usize,
+    pub features: FeatureSelection,
+    pub backend: BackendRequest,
+    /// Force a SIMD level (tests, benchmarks); `None` = detected.
+    pub simd: Option<SimdLevel>,
+    /// Stop after this many frames (`None` = all).
+    pub max_frames: Option<u64>,
+}
+
+impl Default for VmafOptions {
+    fn default() -> Self {
+        Self {
+            threads: 0,
+            features: FeatureSelection { psnr: false, ssim: false },
+            backend: BackendRequest::Auto,
+            simd: None,
+            max_frames: None,
+        }
+    }
+}
+
+impl VmafOptions {
+    fn worker_count(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+}
+
+/// Opens a file as a frame source: `.y4m` is read directly, anything else through ffmpeg.
+/// With `target`, the clip is converted (scaled with bit-exact bicubic) to that format.
+pub fn open_source(path: &Path, target: Option<crate::frame::FrameFormat>) -> Result<Box<dyn FrameSource>, DecodeError> {
+    let is_y4m = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("y4m"));
+    if is_y4m {
+        let reader = Y4mReader::open(path)?;
+        if target.is_none_or(|t| t == reader.format()) {
+            return Ok(Box::new(reader));
+        }
+    }
+    Ok(match target {
+        Some(t) => Box::new(FfmpegDecoder::open_as(path, t)?),
+        None => Box::new(FfmpegDecoder::open(path)?),
+    })
+}
+
+/// VMAF of two files; the distorted clip is scaled to the reference's size if needed.
+pub fn vmaf_files(reference: &Path, distorted: &Path, options: &VmafOptions) -> Result<VmafReport, VmafError> {
+    let reference = open_source(reference, None).map_err(VmafError::Reference)?;
+    let distorted = open_source(distorted, Some(reference.format())).map_err(VmafError::Distorted)?;
+    vmaf_streams(reference, distorted, options)
+}
+
+/// One unit of work: a pair and the reference before it.
+struct Job {
+    index: u64,
+    reference: Arc<Frame>,
+    distorted: Frame,
+    previous_reference: Option<Arc<Frame>>,
+}
+
+/// What the reader found at the end.
+enum ReaderOutcome {
+    Done,
+    Failed(VmafError),
+}
+
+fn read_pairs(
+    mut reference: Box<dyn FrameSource>,
+    mut distorted: Box<dyn FrameSource>,
+    max_frames: Option<u64>,
+    jobs: SyncSender<Job>,
+) -> ReaderOutcome {
+    let mut previous: Option<Arc<Frame>> = None;
+    let mut index = 0u64;
+    loop {
+        if max_frames.is_some_and(|m| index >= m) {
+            return ReaderOutcome::Done;
+        }
+        let r = match reference.next_frame() {
+            Ok(f) => f,
+            Err(e) => return ReaderOutcome::Failed(VmafError::Reference(e)),
+        };
+        let d = match distorted.next_frame() {
+            Ok(f) => f,
+            Err(e) => return ReaderOutcome::Failed(VmafError::Distorted(e)),
+        };
+        match (r, d) {
+            (Some(r), Some(d)) => {
+                let r = Arc::new(r);
+                let job = Job { index, reference: Arc::clone(&r), distorted: d, previous_reference: previous.take() };
+                if jobs.send(job).is_err() {
+                    // Workers stopped on an error; theirs is the one to report.
+                    return ReaderOutcome::Done;
+                }
+                previous = Some(r);
+                index += 1;
+            }
+            (None, None) => return ReaderOutcome::Done,
+            (Some(_), None) => {
+                let reference_count = match count_rest(reference.as_mut()) {
+                    Ok(rest) => index + 1 + rest,
+                    Err(e) => return ReaderOutcome::Failed(VmafError::Reference(e)),
+                };
+                return ReaderOutcome::Failed(VmafError::FrameCountMismatch { reference: reference_count, distorted: index });
+            }
+            (None, Some(_)) => {
+                let distorted_count = match count_rest(distorted.as_mut()) {
+                    Ok(rest) => index + 1 + rest,
+                    Err(e) => return ReaderOutcome::Failed(VmafError::Distorted(e)),
+                };
+                return ReaderOutcome::Failed(VmafError::FrameCountMismatch { reference: index, distorted: distorted_count });
+            }
+        }
+    }
+}
+
+fn count_rest(source: &mut dyn FrameSource) -> Result<u64, DecodeError> {
+    let mut n = 0;
+    while source.next_frame()?.is_some() {
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Runs every job of the channel on `workers` threads; results indexed by frame.
+fn run_workers(
+    jobs: Receiver<Job>,
+    workers: usize,
+    selection: FeatureSelection,
+    simd: SimdLevel,
+) -> Result<Vec<(u64, FrameFeatures)>, VmafError> {
+    let jobs = Mutex::new(jobs);
+    let results = Mutex::new(Vec::new());
+    let first_error: Mutex<Option<VmafError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                let mut scratch = FeatureScratch::default();
+                loop {
+                    let job = match jobs.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    let outcome = frame_features::frame_features(
+                        &job.reference,
+                        &job.distorted,
+                        job.previous_reference.as_deref(),
+                        selection,
+                        simd,
+                        &mut scratch,
+                    );
+                    match outcome {
+                        Ok(f) => {
+                            if let Ok(mut r) = results.lock() {
+                                r.push((job.index, f));
+                            }
+                        }
+                        Err(source) => {
+                            if let Ok(mut e) = first_error.lock() {
+                                e.get_or_insert(VmafError::Metric { frame: job.index, source });
+                            }
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().map_err(|_| VmafError::WorkerPanicked)? {
+        return Err(e);
+    }
+    let mut results = results.into_inner().map_err(|_| VmafError::WorkerPanicked)?;
+    results.sort_by_key(|(i, _)| *i);
+    Ok(results)
+}
+
+/// Features of every frame pair of two streams (no model step).
+pub fn frame_features_of_streams(
+    reference: Box<dyn FrameSource>,
+    distorted: Box<dyn FrameSource>,
+    options: &VmafOptions,
+    simd: SimdLevel,
+) -> Result<Vec<FrameFeatures>, VmafError> {
+    let workers = options.worker_count();
+    let (tx, rx) = sync_channel::<Job>(2 * workers);
+    let max_frames = options.max_frames;
+    let (outcome, results) = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || read_pairs(reference, distorted, max_frames, tx));
+        let results = run_workers(rx, workers, options.features, simd);
+        (reader.join(), results)
+    });
+    let results = results?;
+    match outcome {
+        Ok(ReaderOutcome::Done) => {}
+        Ok(ReaderOutcome::Failed(e)) => return Err(e),
+        Err(_) => return Err(VmafError::WorkerPanicked),
+    }
+    let expected = results.len() as u64;
+    if results.iter().enumerate().any(|(i, (idx, _))| *idx != i as u64) {
+        return Err(VmafError::WorkerPanicked);
+    }
+    debug_assert_eq!(expected, results.len() as u64);
+    Ok(results.into_iter().map(|(_, f)| f).collect())
+}
+
+/// Turns per-frame features into the report: motion2, the model, pooling.
+pub fn score_features(features: &[FrameFeatures], model: &VmafModel) -> Vec<FrameReport> {
+    let motion: Vec<f64> = features.iter().map(|f| f.motion).collect();
+    let motion2 = motion::motion2_from_motion(&motion);
+    features
+        .iter()
+        .zip(motion2)
+        .enumerate()
+        .map(|(i, (f, motion2))| {
+            let vif = [f.vif.scale(0), f.vif.scale(1), f.vif.scale(2), f.vif.scale(3)];
+            let inputs = ModelInputs { adm2: f.adm.adm2, motion2, vif };
+            FrameReport {
+                frame_num: i,
+                vif,
+                adm2: f.adm.adm2,
+                adm_scales: [f.adm.scale(0), f.adm.scale(1), f.adm.scale(2), f.adm.scale(3)],
+                motion: f.motion,
+                motion2,
+                vmaf: model.predict(&inputs),
+                psnr: f.psnr,
+                ssim: f.ssim,
+            }
+        })
+        .collect()
+}
+
+/// VMAF of two frame streams of the same format.
+pub fn vmaf_streams(
+    reference: Box<dyn FrameSource>,
+    distorted: Box<dyn FrameSource>,
+    options: &VmafOptions,
+) -> Result<VmafReport, VmafError> {
+    let Backend::Cpu(detected) = backend::resolve(options.backend)?;
+    let simd = options.simd.unwrap_or(detected).min(SimdLevel::hardware());
+    let model = VmafModel::v061()?;
+    let start = Instant::now();
+    let features = frame_features_of_streams(reference, distorted, options, simd)?;
+    if features.is_empty() {
+        return Err(VmafError::Empty);
+    }
+    let frames = score_features(&features, &model);
+    let elapsed = start.elapsed().as_secs_f64();
+    Ok(VmafReport { fps: frames.len() as f64 / elapsed.max(1e-9), frames, backend: Backend::Cpu(simd).describe() })
+}

@@ -1,0 +1,200 @@
+//! A YUV4MPEG2 (`.y4m`) reader for 4:2:0 streams, 8-bit and high bit depth.
+//!
+//! Header: `YUV4MPEG2 W<w> H<h> [F..] [I..] [A..] [C<colorspace>] [X..]`, then frames, each
+//! `FRAME[ params]\n` followed by the raw planes (little-endian 16-bit words above 8 bits).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use crate::decode_error::DecodeError;
+use crate::frame::{Frame, FrameFormat};
+use crate::frame_source::FrameSource;
+
+/// Longest header or frame line accepted; real ones are under 100 bytes.
+const MAX_LINE: usize = 4096;
+
+/// Reads frames from any byte stream holding y4m.
+pub struct Y4mReader<R> {
+    input: BufReader<R>,
+    format: FrameFormat,
+    source_name: String,
+    frames_read: u64,
+    raw: Vec<u8>,
+}
+
+impl<R> std::fmt::Debug for Y4mReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Y4mReader")
+            .field("format", &self.format)
+            .field("source_name", &self.source_name)
+            .field("frames_read", &self.frames_read)
+            .finish()
+    }
+}
+
+impl Y4mReader<File> {
+    /// Opens a `.y4m` file and reads its header.
+    pub fn open(path: &Path) -> Result<Self, DecodeError> {
+        let file = File::open(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                DecodeError::NotFound { path: path.to_path_buf() }
+            } else {
+                DecodeError::Io { path: path.to_path_buf(), source }
+            }
+        })?;
+        Self::new(file, path.display().to_string())
+    }
+}
+
+fn read_line<R: Read>(input: &mut BufReader<R>, source_name: &str) -> Result<Option<Vec<u8>>, DecodeError> {
+    let mut line = Vec::new();
+    let io_err = |source| DecodeError::Io { path: source_name.into(), source };
+    let n = input.by_ref().take(MAX_LINE as u64).read_until(b'\n', &mut line).map_err(io_err)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() != Some(&b'\n') {
+        return Err(DecodeError::BadY4mHeader {
+            source_name: source_name.into(),
+            detail: format!("line without end of line after {} bytes", line.len()),
+        });
+    }
+    line.pop();
+    Ok(Some(line))
+}
+
+/// Bit depth from a y4m `C` tag, or `None` if it is not a 4:2:0 layout.
+fn bit_depth_of_colorspace(tag: &str) -> Option<u8> {
+    match tag {
+        "420" | "420jpeg" | "420paldv" | "420mpeg2" => Some(8),
+        "420p9" => Some(9),
+        "420p10" => Some(10),
+        "420p12" => Some(12),
+        "420p14" => Some(14),
+        "420p16" => Some(16),
+        _ => None,
+    }
+}
+
+impl<R: Read + Send> Y4mReader<R> {
+    /// Reads the stream header from `input`; `source_name` is used in errors.
+    pub fn new(input: R, source_name: String) -> Result<Self, DecodeError> {
+        let mut input = BufReader::with_capacity(1 << 20, input);
+        let bad = |detail: String| DecodeError::BadY4mHeader { source_name: source_name.clone(), detail };
+        let line = read_line(&mut input, &source_name)?.ok_or_else(|| bad("empty input".into()))?;
+        let text = String::from_utf8_lossy(&line);
+        let mut tokens = text.split(' ').filter(|t| !t.is_empty());
+        if tokens.next() != Some("YUV4MPEG2") {
+            return Err(bad("does not start with YUV4MPEG2".into()));
+        }
+        let (mut width, mut height, mut bit_depth) = (None, None, 8u8);
+        for token in tokens {
+            let (tag, value) = token.split_at(1);
+            match tag {
+                "W" => width = value.parse::<usize>().ok(),
+                "H" => height = value.parse::<usize>().ok(),
+                "C" => {
+                    bit_depth = bit_depth_of_colorspace(value).ok_or_else(|| {
+                        DecodeError::UnsupportedY4mColorspace {
+                            source_name: source_name.clone(),
+                            colorspace: value.to_string(),
+                        }
+                    })?;
+                }
+                _ => {}
+            }
+        }
+        let (Some(width), Some(height)) = (width, height) else {
+            return Err(bad(format!("no valid W and H in `{text}`")));
+        };
+        if width == 0 || height == 0 || width > 1 << 15 || height > 1 << 15 {
+            return Err(DecodeError::UnsupportedFormat { source_name, width, height, bit_depth });
+        }
+        let format = FrameFormat { width, height, bit_depth };
+        Ok(Self { input, format, source_name, frames_read: 0, raw: vec![0; format.raw_frame_bytes()] })
+    }
+}
+
+impl<R: Read + Send> FrameSource for Y4mReader<R> {
+    fn format(&self) -> FrameFormat {
+        self.format
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
+        let Some(marker) = read_line(&mut self.input, &self.source_name)? else {
+            return Ok(None);
+        };
+        if !marker.starts_with(b"FRAME") {
+            return Err(DecodeError::BadFrameMarker { source_name: self.source_name.clone(), frame: self.frames_read });
+        }
+        let expected = self.raw.len();
+        let mut got = 0;
+        while got < expected {
+            match self.input.read(&mut self.raw[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(DecodeError::Io { path: self.source_name.clone().into(), source }),
+            }
+        }
+        if got < expected {
+            return Err(DecodeError::TruncatedFrame {
+                source_name: self.source_name.clone(),
+                frame: self.frames_read,
+                got,
+                expected,
+            });
+        }
+        self.frames_read += 1;
+        let frame = self.format.frame_from_raw(&self.raw).ok_or_else(|| DecodeError::TruncatedFrame {
+            source_name: self.source_name.clone(),
+            frame: self.frames_read,
+            got,
+            expected,
+        })?;
+        Ok(Some(frame))
+    }
+
+    fn name(&self) -> String {
+        self.source_name.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_two_odd_sized_frames() {
+        let mut bytes = b"YUV4MPEG2 W3 H3 F30:1 Ip A1:1 C420jpeg XYSCSS=420JPEG\n".to_vec();
+        for value in [7u8, 9] {
+            bytes.extend_from_slice(b"FRAME\n");
+            bytes.extend(std::iter::repeat_n(value, 9 + 2 * 4));
+        }
+        let mut r = Y4mReader::new(&bytes[..], "mem".into()).unwrap();
+        assert_eq!(r.format(), FrameFormat { width: 3, height: 3, bit_depth: 8 });
+        let Some(Frame::Eight(f)) = r.next_frame().unwrap() else { panic!() };
+        assert_eq!(f.plane(2).data(), &[7; 4]);
+        assert!(r.next_frame().unwrap().is_some());
+        assert!(r.next_frame().unwrap().is_none());
+    }
+
+    #[test]
+    fn truncated_frame_is_an_error() {
+        let mut bytes = b"YUV4MPEG2 W4 H2 C420p10\nFRAME\n".to_vec();
+        bytes.extend([0u8; 5]);
+        let mut r = Y4mReader::new(&bytes[..], "mem".into()).unwrap();
+        assert_eq!(r.format().bit_depth, 10);
+        assert!(matches!(r.next_frame(), Err(DecodeError::TruncatedFrame { got: 5, .. })));
+    }
+
+    #[test]
+    fn rejects_422() {
+        let bytes = b"YUV4MPEG2 W4 H2 C422\n";
+        assert!(matches!(
+            Y4mReader::new(&bytes[..], "mem".into()),
+            Err(DecodeError::UnsupportedY4mColorspace { .. })
+        ));
+    }
+}

@@ -20,11 +20,13 @@
 //! | [`vmaf`] | the entry point: two streams in, a [`report::VmafReport`] out, on N threads |
 //! | [`report`] | per-frame and pooled results, libvmaf's JSON layout |
 //! | [`backend`], [`simd_level`] | CPU/CUDA choice; SIMD level detected at run time |
+//! | [`fingerprint`], [`scene`] | per-frame fingerprints; shot boundaries and SI/TI (media pipeline) |
 
 pub mod adm;
 pub mod backend;
 pub mod decode_error;
 pub mod ffmpeg_decoder;
+pub mod fingerprint;
 pub mod frame;
 pub mod frame_features;
 pub mod frame_source;
@@ -34,6 +36,7 @@ pub mod pooling;
 pub mod psnr;
 pub mod report;
 pub mod sample;
+pub mod scene;
 pub mod simd_level;
 pub mod ssim;
 pub mod vif;

@@ -1,1 +1,20 @@
-//! The wire contract.
+//! `shotfarm-proto`: the wire contract between every Shotfarm process.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`v1`] | the gRPC services and messages generated from `proto/shotfarm/v1/*.proto` |
+//! | [`pipeline`] | the JSON payloads of each task kind (specs and outputs), carried as bytes in `v1` |
+//! | [`leader_hint`] | how a follower tells a caller where the leader is |
+//! | [`FILE_DESCRIPTOR_SET`] | the compiled descriptors, for gRPC server reflection |
+
+pub mod leader_hint;
+pub mod pipeline;
+
+/// Generated from `proto/shotfarm/v1`.
+pub mod v1 {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("shotfarm.v1");
+}
+
+/// The encoded `FileDescriptorSet` of every Shotfarm service, for `tonic-reflection`.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/shotfarm_descriptor.bin"));

@@ -1,0 +1,354 @@
+//! The payloads of each task kind: what the scheduler's planner asks for (`TaskSpec`) and
+//! what an agent reports back (`TaskOutput`). They travel as JSON in `Assignment.spec_json`
+//! and `TaskSucceeded.output_json`; both ends are built from this crate, and unknown fields
+//! are refused so that a mismatch fails loudly instead of silently dropping data.
+//!
+//! Artifacts (chunks, assembled streams, inspection data) live in the job's work area, an
+//! object-store prefix; their keys carry the attempt that wrote them, and the output of the
+//! successful attempt is what the replicated state records, so a retried task never leaves a
+//! half-written or doubled output in use.
+
+use serde::{Deserialize, Serialize};
+
+/// The nine stages of a job, in pipeline order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    Inspect,
+    Analyze,
+    Ladder,
+    Encode,
+    Score,
+    Assemble,
+    Validate,
+    Package,
+    Report,
+}
+
+impl TaskKind {
+    pub const ALL: [TaskKind; 9] = [
+        TaskKind::Inspect,
+        TaskKind::Analyze,
+        TaskKind::Ladder,
+        TaskKind::Encode,
+        TaskKind::Score,
+        TaskKind::Assemble,
+        TaskKind::Validate,
+        TaskKind::Package,
+        TaskKind::Report,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Inspect => "inspect",
+            TaskKind::Analyze => "analyze",
+            TaskKind::Ladder => "ladder",
+            TaskKind::Encode => "encode",
+            TaskKind::Score => "score",
+            TaskKind::Assemble => "assemble",
+            TaskKind::Validate => "validate",
+            TaskKind::Package => "package",
+            TaskKind::Report => "report",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<TaskKind> {
+        TaskKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+/// A video codec of the ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Codec {
+    H264,
+    Hevc,
+    Av1,
+}
+
+impl Codec {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Codec::H264 => "h264",
+            Codec::Hevc => "hevc",
+            Codec::Av1 => "av1",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Codec> {
+        match name.to_ascii_lowercase().as_str() {
+            "h264" | "avc" => Some(Codec::H264),
+            "hevc" | "h265" => Some(Codec::Hevc),
+            "av1" => Some(Codec::Av1),
+            _ => None,
+        }
+    }
+
+    /// The ffmpeg software encoder of this codec.
+    pub fn software_encoder(self) -> &'static str {
+        match self {
+            Codec::H264 => "libx264",
+            Codec::Hevc => "libx265",
+            Codec::Av1 => "libsvtav1",
+        }
+    }
+
+    /// The ffmpeg NVENC encoder of this codec.
+    pub fn nvenc_encoder(self) -> &'static str {
+        match self {
+            Codec::H264 => "h264_nvenc",
+            Codec::Hevc => "hevc_nvenc",
+            Codec::Av1 => "av1_nvenc",
+        }
+    }
+}
+
+/// A run of whole shots, frame-exact by decoded frame index: frames `[start_frame, end_frame)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chunk {
+    pub index: u32,
+    pub start_frame: u64,
+    pub end_frame: u64,
+}
+
+impl Chunk {
+    pub fn frames(&self) -> u64 {
+        self.end_frame.saturating_sub(self.start_frame)
+    }
+}
+
+/// One rendition of the ladder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rung {
+    /// Stable name, used in keys and playlists: e.g. `h264_720p`.
+    pub name: String,
+    pub codec: Codec,
+    pub width: u32,
+    pub height: u32,
+    pub bitrate_kbps: u32,
+    pub maxrate_kbps: u32,
+    pub bufsize_kbps: u32,
+}
+
+/// The facts about a source that later stages need (the full inspection lives in an artifact).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSummary {
+    pub width: u32,
+    pub height: u32,
+    pub frames: u64,
+    pub frame_rate_num: u32,
+    pub frame_rate_den: u32,
+    pub duration_ms: u64,
+    pub has_audio: bool,
+}
+
+/// Where one job keeps its files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobLocations {
+    pub input_url: String,
+    pub output_url: String,
+    /// Intermediate artifacts: a prefix owned by this job.
+    pub work_url: String,
+}
+
+/// An artifact written by one attempt of one task: an object-store key under `work_url`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    pub key: String,
+    pub bytes: u64,
+}
+
+/// An encoded chunk as the assemble stage needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncodedChunk {
+    pub chunk: Chunk,
+    pub artifact: Artifact,
+}
+
+/// What a task is asked to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TaskSpec {
+    Inspect {
+        locations: JobLocations,
+        chunk_min_ms: u32,
+        chunk_max_ms: u32,
+    },
+    Ladder {
+        locations: JobLocations,
+        source: SourceSummary,
+        codecs: Vec<Codec>,
+    },
+    Encode {
+        locations: JobLocations,
+        source: SourceSummary,
+        chunk: Chunk,
+        rung: Rung,
+    },
+    Score {
+        locations: JobLocations,
+        source: SourceSummary,
+        chunk: Chunk,
+        rung: Rung,
+        encoded: Artifact,
+    },
+    Assemble {
+        locations: JobLocations,
+        source: SourceSummary,
+        rung: Rung,
+        chunks: Vec<EncodedChunk>,
+    },
+    Validate {
+        locations: JobLocations,
+        source: SourceSummary,
+        rung: Rung,
+        stream: Artifact,
+    },
+    Package {
+        locations: JobLocations,
+        source: SourceSummary,
+        renditions: Vec<(Rung, Artifact)>,
+    },
+    Report {
+        locations: JobLocations,
+        /// The replicated facts of the job (timings, attempts, nodes) as a JSON document, for
+        /// report.json.
+        job_facts: String,
+        /// Every successful task output of the job, in task order, for report.json.
+        outputs: Vec<TaskOutput>,
+    },
+}
+
+impl TaskSpec {
+    pub fn kind(&self) -> TaskKind {
+        match self {
+            TaskSpec::Inspect { .. } => TaskKind::Inspect,
+            TaskSpec::Ladder { .. } => TaskKind::Ladder,
+            TaskSpec::Encode { .. } => TaskKind::Encode,
+            TaskSpec::Score { .. } => TaskKind::Score,
+            TaskSpec::Assemble { .. } => TaskKind::Assemble,
+            TaskSpec::Validate { .. } => TaskKind::Validate,
+            TaskSpec::Package { .. } => TaskKind::Package,
+            TaskSpec::Report { .. } => TaskKind::Report,
+        }
+    }
+}
+
+/// Per-frame quality of one scored chunk, pooled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualitySummary {
+    pub vmaf_mean: f64,
+    pub vmaf_harmonic_mean: f64,
+    pub vmaf_min: f64,
+    pub vmaf_p1: f64,
+    pub psnr_y: f64,
+    pub ssim: f64,
+    /// Per-frame VMAF, in chunk frame order.
+    pub vmaf_per_frame: Vec<f64>,
+}
+
+/// What a successful task reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TaskOutput {
+    Inspect {
+        source: SourceSummary,
+        chunks: Vec<Chunk>,
+        warnings: Vec<String>,
+        /// The full inspection (fingerprints, shots, complexity).
+        inspection: Artifact,
+    },
+    Ladder {
+        rungs: Vec<Rung>,
+    },
+    Encode {
+        chunk: Chunk,
+        rung: String,
+        artifact: Artifact,
+        frames: u64,
+    },
+    Score {
+        chunk: Chunk,
+        rung: String,
+        quality: QualitySummary,
+    },
+    Assemble {
+        rung: String,
+        stream: Artifact,
+        frames: u64,
+    },
+    Validate {
+        rung: String,
+        frames: u64,
+        bitrate_kbps: u32,
+    },
+    Package {
+        master_playlist: String,
+        dash_manifest: String,
+    },
+    Report {
+        report: String,
+    },
+}
+
+impl TaskOutput {
+    pub fn kind(&self) -> TaskKind {
+        match self {
+            TaskOutput::Inspect { .. } => TaskKind::Inspect,
+            TaskOutput::Ladder { .. } => TaskKind::Ladder,
+            TaskOutput::Encode { .. } => TaskKind::Encode,
+            TaskOutput::Score { .. } => TaskKind::Score,
+            TaskOutput::Assemble { .. } => TaskKind::Assemble,
+            TaskOutput::Validate { .. } => TaskKind::Validate,
+            TaskOutput::Package { .. } => TaskKind::Package,
+            TaskOutput::Report { .. } => TaskKind::Report,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_kinds_round_trip_by_name() {
+        for kind in TaskKind::ALL {
+            assert_eq!(TaskKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(TaskKind::parse("transcode"), None);
+    }
+
+    #[test]
+    fn spec_json_names_its_kind_and_refuses_unknown_fields() {
+        let spec = TaskSpec::Ladder {
+            locations: JobLocations {
+                input_url: "file:///in.mp4".into(),
+                output_url: "file:///out".into(),
+                work_url: "file:///out/.work".into(),
+            },
+            source: SourceSummary {
+                width: 1920,
+                height: 1080,
+                frames: 240,
+                frame_rate_num: 24,
+                frame_rate_den: 1,
+                duration_ms: 10_000,
+                has_audio: false,
+            },
+            codecs: vec![Codec::H264],
+        };
+        let json = serde_json::to_value(&spec).expect("serializable");
+        assert_eq!(json["kind"], "ladder");
+        let mut tampered = json.clone();
+        tampered["surprise"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<TaskSpec>(tampered).is_err());
+        assert_eq!(serde_json::from_value::<TaskSpec>(json).expect("parses"), spec);
+    }
+}

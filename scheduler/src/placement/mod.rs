@@ -1,0 +1,174 @@
+//! Placement: which ready task goes on which node (and GPU), as a pure function over an
+//! abstract model of the cluster. See `README.md` beside this file for the algorithm.
+//!
+//! | item | what |
+//! | --- | --- |
+//! | [`ClusterView`] / [`NodeView`] / [`TaskView`] | the abstract model, built from the state by [`ClusterView::from_state`] |
+//! | [`place`] | the algorithm: filters, best fit, spreading, fairness |
+//! | [`fits`] | the hard filter, also re-checked by `apply` so nothing can over-commit a node |
+
+mod view;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+pub use view::{ClusterView, GpuView, NodeView, TaskView};
+
+use crate::state::model::{BackendOption, JobId, Node, NodeId, TaskId};
+
+/// One placement decision, proposed to the log as `Command::Assign`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub task: TaskId,
+    pub attempt: u32,
+    pub node: NodeId,
+    pub backend: String,
+    pub gpu: Option<u32>,
+}
+
+/// Whether `option` fits on `node` (on GPU `gpu` for GPU work) right now. The error says
+/// which dimension is short.
+pub fn fits(node: &Node, option: &BackendOption, gpu: Option<u32>) -> Result<(), String> {
+    fits_view(&NodeView::from_node(node), option, gpu)
+}
+
+pub(crate) fn fits_view(node: &NodeView, option: &BackendOption, gpu: Option<u32>) -> Result<(), String> {
+    if !node.schedulable {
+        return Err("node takes no new tasks".to_owned());
+    }
+    if node.slots_free == 0 {
+        return Err("no free task slot".to_owned());
+    }
+    if !node.backends.contains(&option.backend) {
+        return Err(format!("node has no {} backend", option.backend));
+    }
+    if let Some(encoder) = &option.encoder {
+        if !node.encoders.contains(encoder) {
+            return Err(format!("node has no {encoder} encoder"));
+        }
+    }
+    let demand = &option.demand;
+    if demand.cpu_milli > node.cpu_free {
+        return Err(format!("needs {} millicores, {} free", demand.cpu_milli, node.cpu_free));
+    }
+    if demand.memory_mb > node.memory_free_mb {
+        return Err(format!("needs {} MB of memory, {} free", demand.memory_mb, node.memory_free_mb));
+    }
+    if !demand.needs_gpu() {
+        return match gpu {
+            None => Ok(()),
+            Some(_) => Err("a GPU was chosen for work that needs none".to_owned()),
+        };
+    }
+    let Some(gpu) = gpu.and_then(|index| node.gpus.iter().find(|candidate| candidate.index == index)) else {
+        return Err("GPU work needs one of the node's GPUs".to_owned());
+    };
+    if demand.nvenc_sessions > gpu.nvenc_free {
+        return Err(format!("GPU {} has {} free NVENC sessions, needs {}", gpu.index, gpu.nvenc_free, demand.nvenc_sessions));
+    }
+    if demand.gpu_memory_mb > gpu.memory_free_mb {
+        return Err(format!("GPU {} has {} MB free, needs {}", gpu.index, gpu.memory_free_mb, demand.gpu_memory_mb));
+    }
+    if demand.cuda_share > 0 && !gpu.cuda {
+        return Err(format!("GPU {} cannot run our CUDA kernels", gpu.index));
+    }
+    if demand.cuda_share > gpu.cuda_free {
+        return Err(format!("GPU {} has {}% compute free, needs {}%", gpu.index, gpu.cuda_free, demand.cuda_share));
+    }
+    Ok(())
+}
+
+/// Score added per task of the same job already on a node.
+const SPREAD_PENALTY: f64 = 2.0;
+
+/// How good a fit is: lower is better. Best fit (least capacity left over, normalised per
+/// dimension) plus a penalty for each chunk of the same job already on the node, so that one
+/// job's chunks spread over the farm while the farm still packs tightly.
+fn score(node: &NodeView, option: &BackendOption, gpu: Option<&GpuView>, job: JobId) -> f64 {
+    let left = |free: u32, take: u32, capacity: u32| {
+        if capacity == 0 { 0.0 } else { f64::from(free.saturating_sub(take)) / f64::from(capacity) }
+    };
+    let demand = &option.demand;
+    let mut leftover = left(node.cpu_free, demand.cpu_milli, node.cpu_capacity)
+        + left(node.memory_free_mb, demand.memory_mb, node.memory_capacity_mb);
+    if let Some(gpu) = gpu {
+        leftover += left(gpu.memory_free_mb, demand.gpu_memory_mb, gpu.memory_capacity_mb)
+            + left(gpu.nvenc_free, demand.nvenc_sessions, gpu.nvenc_capacity)
+            + left(gpu.cuda_free, demand.cuda_share, 100);
+    }
+    // Each dimension's leftover is at most 1, and one task moves the CPU and memory terms by
+    // at most 1 each: a penalty of 2 per task of the same job makes spreading win over
+    // packing within a job, while packing still decides between jobs.
+    let same_job = f64::from(node.tasks_per_job.get(&job).copied().unwrap_or(0));
+    leftover + SPREAD_PENALTY * same_job
+}
+
+/// The best (node, GPU) for one option, if any node can take it.
+fn best_candidate(cluster: &ClusterView, option: &BackendOption, job: JobId) -> Option<(usize, Option<u32>, f64)> {
+    let mut best: Option<(usize, Option<u32>, f64)> = None;
+    for (position, node) in cluster.nodes.iter().enumerate() {
+        if !node.schedulable || node.slots_free == 0 {
+            continue;
+        }
+        let gpus: Vec<Option<&GpuView>> =
+            if option.demand.needs_gpu() { node.gpus.iter().map(Some).collect() } else { vec![None] };
+        for gpu in gpus {
+            let gpu_index = gpu.map(|gpu| gpu.index);
+            if fits_view(node, option, gpu_index).is_err() {
+                continue;
+            }
+            let candidate_score = score(node, option, gpu, job);
+            if best.as_ref().is_none_or(|(_, _, best_score)| candidate_score < *best_score) {
+                best = Some((position, gpu_index, candidate_score));
+            }
+        }
+    }
+    best
+}
+
+/// Places as many of `tasks` as fit, in fairness order: higher priority first; among equal
+/// priorities, the job with the smallest dominant-resource share goes next, one task at a
+/// time; within a job, tasks keep their order. The first backend option any node can take
+/// wins (options list GPU backends first). `cluster` is updated as tasks are placed.
+pub fn place(cluster: &mut ClusterView, tasks: &[TaskView]) -> Vec<Decision> {
+    let mut decisions = Vec::new();
+    if cluster.nodes.iter().all(|node| !node.schedulable || node.slots_free == 0) {
+        return decisions;
+    }
+    let mut per_job: BTreeMap<JobId, VecDeque<&TaskView>> = BTreeMap::new();
+    let mut priority: BTreeMap<JobId, i32> = BTreeMap::new();
+    for task in tasks {
+        per_job.entry(task.job).or_default().push_back(task);
+        priority.insert(task.job, task.priority);
+    }
+    // Order key: (higher priority first, smaller dominant share first, job id).
+    let key = |cluster: &ClusterView, job: JobId| (-i64::from(priority[&job]), cluster.dominant_share_millionths(job), job);
+    let mut turn: BTreeSet<(i64, u64, JobId)> = per_job.keys().map(|job| key(cluster, *job)).collect();
+    while let Some(next) = turn.pop_first() {
+        let job = next.2;
+        let Some(task) = per_job.get_mut(&job).and_then(VecDeque::pop_front) else { continue };
+        let chosen = task
+            .options
+            .iter()
+            .find_map(|option| best_candidate(cluster, option, job).map(|(position, gpu, _)| (option, position, gpu)));
+        if let Some((option, position, gpu)) = chosen {
+            cluster.commit(position, job, option, gpu);
+            decisions.push(Decision {
+                task: task.id,
+                attempt: task.attempt,
+                node: cluster.nodes[position].id,
+                backend: option.backend.clone(),
+                gpu,
+            });
+            if cluster.nodes.iter().all(|node| !node.schedulable || node.slots_free == 0) {
+                break;
+            }
+        }
+        if per_job.get(&job).is_some_and(|queue| !queue.is_empty()) {
+            turn.insert(key(cluster, job));
+        }
+    }
+    decisions
+}

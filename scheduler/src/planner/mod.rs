@@ -1,0 +1,170 @@
+//! The planner: expands a job into its task DAG, step by step as results arrive.
+//!
+//! ```text
+//! inspect ─▶ ladder ─▶ encode(chunk, rung) ─┬▶ assemble(rung) ─▶ validate(rung) ─┐
+//!                                          └▶ score(chunk, rung) ───────────────┤
+//!                                                                   package ◀───┘ (all validates)
+//!                                                                   report  ◀── package + all scores
+//! ```
+//!
+//! A job starts with one `inspect` task. Its output (source facts, chunk list) lets the
+//! planner add `ladder`; the ladder's rungs let it add the rest of the DAG at once, with
+//! everything but the encodes blocked on their dependencies. A blocked task's spec is written
+//! when its last dependency succeeds, from the job's plan and the dependencies' outputs.
+//!
+//! Everything here runs inside `apply`, so it is deterministic: no clock, no randomness.
+//! The `analyze` stage (trial encodes for a per-title ladder) is not planned yet: the ladder
+//! task applies the fixed default ladder.
+
+mod demands;
+mod specs;
+
+use shotfarm_proto::pipeline::{TaskKind, TaskOutput};
+
+use crate::state::model::{Job, JobId, Millis, Task, TaskId, TaskState};
+use crate::state::{RowKey, State};
+
+pub use demands::options_for;
+
+/// Adds a job's first task.
+pub fn start_job(state: &mut State, job: JobId, now_ms: Millis) {
+    let Some(spec) = state.jobs.get(&job).map(specs::inspect) else { return };
+    add_task(state, job, TaskKind::Inspect, "inspect source".to_owned(), (None, None), Vec::new(), Some(spec), now_ms);
+}
+
+/// Reacts to a task's success: records what it taught the plan, adds the tasks that
+/// unlocks, and queues the dependents that have become ready. Returns an error message when
+/// the output is unusable, which fails the job.
+pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput, now_ms: Millis) -> Result<(), String> {
+    let Some(job_id) = state.tasks.get(&task_id).map(|task| task.job) else { return Ok(()) };
+    match output {
+        TaskOutput::Inspect { source, chunks, .. } => {
+            if chunks.is_empty() {
+                return Err("inspection produced no chunks".to_owned());
+            }
+            if let Some(job) = state.jobs.get_mut(&job_id) {
+                job.plan.source = Some(source.clone());
+                job.plan.chunks = chunks.clone();
+            }
+            state.mark(RowKey::Job(job_id));
+            let spec = state.jobs.get(&job_id).map(specs::ladder).transpose()?;
+            add_task(state, job_id, TaskKind::Ladder, "choose ladder".to_owned(), (None, None), vec![task_id], spec, now_ms);
+        }
+        TaskOutput::Ladder { rungs } => {
+            if rungs.is_empty() {
+                return Err("the ladder has no rungs".to_owned());
+            }
+            if let Some(job) = state.jobs.get_mut(&job_id) {
+                job.plan.rungs = rungs.clone();
+            }
+            state.mark(RowKey::Job(job_id));
+            expand_ladder(state, job_id, task_id, now_ms)?;
+        }
+        _ => {}
+    }
+    release_dependents(state, job_id, task_id, now_ms)
+}
+
+/// Adds encode, score, assemble, validate, package and report tasks for every rung.
+fn expand_ladder(state: &mut State, job_id: JobId, ladder_task: TaskId, now_ms: Millis) -> Result<(), String> {
+    let Some(job) = state.jobs.get(&job_id) else { return Ok(()) };
+    let plan = job.plan.clone();
+    let mut validates = Vec::new();
+    let mut scores = Vec::new();
+    for (rung_index, rung) in plan.rungs.iter().enumerate() {
+        let rung_index = rung_index as u32;
+        let mut encodes = Vec::new();
+        for chunk in &plan.chunks {
+            let target = (Some(chunk.index), Some(rung_index));
+            let spec = state.jobs.get(&job_id).map(|job| specs::encode(job, chunk.index, rung_index)).transpose()?;
+            let label = format!("encode chunk {} {}", chunk.index, rung.name);
+            let encode = add_task(state, job_id, TaskKind::Encode, label, target, vec![ladder_task], spec, now_ms);
+            let label = format!("score chunk {} {}", chunk.index, rung.name);
+            scores.push(add_task(state, job_id, TaskKind::Score, label, target, vec![encode], None, now_ms));
+            encodes.push(encode);
+        }
+        let target = (None, Some(rung_index));
+        let assemble = add_task(state, job_id, TaskKind::Assemble, format!("assemble {}", rung.name), target, encodes, None, now_ms);
+        validates.push(add_task(state, job_id, TaskKind::Validate, format!("validate {}", rung.name), target, vec![assemble], None, now_ms));
+    }
+    let package = add_task(state, job_id, TaskKind::Package, "package HLS and DASH".to_owned(), (None, None), validates, None, now_ms);
+    let mut report_deps = vec![package];
+    report_deps.extend(scores);
+    add_task(state, job_id, TaskKind::Report, "write report".to_owned(), (None, None), report_deps, None, now_ms);
+    Ok(())
+}
+
+/// Queues every blocked task of the job whose dependencies have all succeeded.
+fn release_dependents(state: &mut State, job_id: JobId, finished: TaskId, now_ms: Millis) -> Result<(), String> {
+    let Some(job) = state.jobs.get(&job_id) else { return Ok(()) };
+    let ready: Vec<TaskId> = job
+        .tasks
+        .iter()
+        .filter_map(|id| state.tasks.get(id))
+        .filter(|task| task.state == TaskState::Blocked && task.deps.contains(&finished))
+        .filter(|task| task.deps.iter().all(|dep| state.tasks.get(dep).is_some_and(|dep| dep.state == TaskState::Succeeded)))
+        .map(|task| task.id)
+        .collect();
+    for task_id in ready {
+        let spec = {
+            let (Some(job), Some(task)) = (state.jobs.get(&job_id), state.tasks.get(&task_id)) else { continue };
+            specs::for_ready_task(state, job, task)?
+        };
+        if let Some(task) = state.tasks.get_mut(&task_id) {
+            task.spec_json = Some(spec);
+            task.queued_at_ms = Some(now_ms);
+        }
+        state.set_task_state(task_id, TaskState::Queued);
+    }
+    Ok(())
+}
+
+/// Creates a task: queued when its spec is known and it has no unfinished dependency,
+/// blocked otherwise.
+#[expect(clippy::too_many_arguments, reason = "one call site per kind; a builder would only rename the arguments")]
+fn add_task(
+    state: &mut State,
+    job_id: JobId,
+    kind: TaskKind,
+    label: String,
+    (chunk, rung): (Option<u32>, Option<u32>),
+    deps: Vec<TaskId>,
+    spec_json: Option<String>,
+    now_ms: Millis,
+) -> TaskId {
+    state.meta.next_task_id += 1;
+    let id = state.meta.next_task_id;
+    state.mark(RowKey::Meta);
+    let codec = state.jobs.get(&job_id).and_then(|job: &Job| rung.and_then(|rung| job.plan.rungs.get(rung as usize))).map(|rung| rung.codec);
+    let ready = spec_json.is_some()
+        && deps.iter().all(|dep| state.tasks.get(dep).is_some_and(|dep| dep.state == TaskState::Succeeded));
+    let task = Task {
+        id,
+        job: job_id,
+        kind,
+        label,
+        state: TaskState::Blocked,
+        chunk,
+        rung,
+        deps,
+        spec_json,
+        options: options_for(kind, codec),
+        attempt: 1,
+        failures: 0,
+        lease: None,
+        output_json: None,
+        error: None,
+        history: Vec::new(),
+        queued_at_ms: ready.then_some(now_ms),
+    };
+    state.tasks.insert(id, task);
+    state.mark(RowKey::Task(id));
+    if let Some(job) = state.jobs.get_mut(&job_id) {
+        job.tasks.push(id);
+    }
+    state.mark(RowKey::Job(job_id));
+    if ready {
+        state.set_task_state(id, TaskState::Queued);
+    }
+    id
+}

@@ -1,0 +1,142 @@
+//! Building each task kind's spec from the job's plan and its dependencies' outputs.
+
+use shotfarm_proto::pipeline::{Artifact, Codec, EncodedChunk, TaskKind, TaskOutput, TaskSpec};
+
+use crate::state::State;
+use crate::state::model::{Job, Task, TaskState, format_job_id};
+
+fn to_json(spec: &TaskSpec) -> Result<String, String> {
+    serde_json::to_string(spec).map_err(|err| format!("cannot encode {} spec: {err}", spec.kind().as_str()))
+}
+
+pub fn inspect(job: &Job) -> String {
+    let spec = TaskSpec::Inspect {
+        locations: job.plan.locations.clone(),
+        chunk_min_ms: job.spec.chunk_min_ms,
+        chunk_max_ms: job.spec.chunk_max_ms,
+    };
+    // A spec of plain strings and numbers always encodes.
+    serde_json::to_string(&spec).unwrap_or_default()
+}
+
+pub fn ladder(job: &Job) -> Result<String, String> {
+    let source = job.plan.source.clone().ok_or("ladder planned before inspection finished")?;
+    let codecs = job.spec.codecs.iter().filter_map(|name| Codec::parse(name)).collect::<Vec<_>>();
+    to_json(&TaskSpec::Ladder {
+        locations: job.plan.locations.clone(),
+        source,
+        codecs: if codecs.is_empty() { vec![Codec::H264] } else { codecs },
+    })
+}
+
+pub fn encode(job: &Job, chunk: u32, rung: u32) -> Result<String, String> {
+    let source = job.plan.source.clone().ok_or("encode planned before inspection finished")?;
+    let chunk = *job.plan.chunks.get(chunk as usize).ok_or_else(|| format!("no chunk {chunk} in the plan"))?;
+    let rung = job.plan.rungs.get(rung as usize).cloned().ok_or_else(|| format!("no rung {rung} in the plan"))?;
+    to_json(&TaskSpec::Encode { locations: job.plan.locations.clone(), source, chunk, rung })
+}
+
+/// The output of a finished dependency, parsed.
+fn output_of(task: &Task) -> Result<TaskOutput, String> {
+    let json = task.output_json.as_deref().ok_or_else(|| format!("task {} has no output", task.id))?;
+    serde_json::from_str(json).map_err(|err| format!("output of task {} is unreadable: {err}", task.id))
+}
+
+fn deps<'a>(state: &'a State, task: &Task) -> Vec<&'a Task> {
+    task.deps.iter().filter_map(|dep| state.tasks.get(dep)).collect()
+}
+
+/// The spec of a blocked task whose dependencies all succeeded.
+pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, String> {
+    let plan = &job.plan;
+    let locations = plan.locations.clone();
+    let source = plan.source.clone().ok_or("a stage became ready before inspection finished")?;
+    let rung = || {
+        task.rung
+            .and_then(|rung| plan.rungs.get(rung as usize))
+            .cloned()
+            .ok_or_else(|| format!("task {} has no rung in the plan", task.id))
+    };
+    let spec = match task.kind {
+        TaskKind::Score => {
+            let chunk = task.chunk.and_then(|chunk| plan.chunks.get(chunk as usize)).copied()
+                .ok_or_else(|| format!("task {} has no chunk in the plan", task.id))?;
+            let encoded = deps(state, task).into_iter().find_map(|dep| match output_of(dep) {
+                Ok(TaskOutput::Encode { artifact, .. }) => Some(artifact),
+                _ => None,
+            }).ok_or("score is missing its encoded chunk")?;
+            TaskSpec::Score { locations, source, chunk, rung: rung()?, encoded }
+        }
+        TaskKind::Assemble => {
+            let mut chunks = Vec::new();
+            for dep in deps(state, task) {
+                if let TaskOutput::Encode { chunk, artifact, .. } = output_of(dep)? {
+                    chunks.push(EncodedChunk { chunk, artifact });
+                }
+            }
+            chunks.sort_by_key(|encoded| encoded.chunk.index);
+            TaskSpec::Assemble { locations, source, rung: rung()?, chunks }
+        }
+        TaskKind::Validate => {
+            let stream = assembled_stream(state, task)?;
+            TaskSpec::Validate { locations, source, rung: rung()?, stream }
+        }
+        TaskKind::Package => {
+            let mut renditions = Vec::new();
+            for validate in deps(state, task) {
+                let rung = validate.rung.and_then(|rung| plan.rungs.get(rung as usize)).cloned()
+                    .ok_or("package depends on a validate task without a rung")?;
+                renditions.push((rung, assembled_stream(state, validate)?));
+            }
+            TaskSpec::Package { locations, source, renditions }
+        }
+        TaskKind::Report => {
+            let outputs = job.tasks.iter().filter_map(|id| state.tasks.get(id))
+                .filter(|task| task.state == TaskState::Succeeded)
+                .map(|task| output_of(task))
+                .collect::<Result<Vec<_>, _>>()?;
+            TaskSpec::Report { locations, job_facts: job_facts(state, job), outputs }
+        }
+        other => return Err(format!("{} tasks are never blocked", other.as_str())),
+    };
+    to_json(&spec)
+}
+
+/// The assembled stream a validate task checks (the output of its assemble dependency).
+fn assembled_stream(state: &State, validate: &Task) -> Result<Artifact, String> {
+    deps(state, validate).into_iter().find_map(|dep| match output_of(dep) {
+        Ok(TaskOutput::Assemble { stream, .. }) => Some(stream),
+        _ => None,
+    }).ok_or_else(|| format!("task {} is missing its assembled stream", validate.id))
+}
+
+/// The replicated facts of a job for report.json: timings, attempts, nodes.
+fn job_facts(state: &State, job: &Job) -> String {
+    let tasks: Vec<serde_json::Value> = job.tasks.iter().filter_map(|id| state.tasks.get(id)).map(|task| {
+        serde_json::json!({
+            "task_id": task.id,
+            "kind": task.kind.as_str(),
+            "label": task.label,
+            "chunk": task.chunk,
+            "rung": task.rung.and_then(|rung| job.plan.rungs.get(rung as usize)).map(|rung| rung.name.clone()),
+            "queued_at_ms": task.queued_at_ms,
+            "attempts": task.history.iter().map(|attempt| serde_json::json!({
+                "attempt": attempt.attempt,
+                "node": state.nodes.get(&attempt.node).map_or_else(|| attempt.node.to_string(), |node| node.name.clone()),
+                "backend": attempt.backend,
+                "started_at_ms": attempt.started_at_ms,
+                "finished_at_ms": attempt.finished_at_ms,
+                "outcome": attempt.outcome,
+            })).collect::<Vec<_>>(),
+        })
+    }).collect();
+    serde_json::json!({
+        "job_id": format_job_id(job.id),
+        "request_id": job.request_id,
+        "input_url": job.spec.input_url,
+        "output_url": job.spec.output_url,
+        "labels": job.spec.labels,
+        "created_at_ms": job.created_at_ms,
+        "tasks": tasks,
+    }).to_string()
+}

@@ -1,0 +1,88 @@
+//! The commands the replicated log carries, and what applying one answers.
+//!
+//! Every field a command needs is in the command: `now_ms` is the leader's clock at proposal
+//! time, so `apply` never reads a clock.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{JobId, JobSpec, Millis, NodeCapabilities, NodeId, NodeState, TaskId};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    SubmitJob { request_id: String, spec: JobSpec, now_ms: Millis },
+    CancelJob { job: JobId, now_ms: Millis },
+    /// Registers a node by name; a known name keeps its id and comes back `Ready`.
+    RegisterNode { name: String, capabilities: NodeCapabilities, labels: BTreeMap<String, String>, now_ms: Millis },
+    /// Cordon, drain or uncordon (`Ready`); `Down` is only reached through `MarkNodeDown`.
+    SetNodeState { node: NodeId, state: NodeState, now_ms: Millis },
+    /// The leader saw no heartbeat for too long: every lease on the node is returned.
+    MarkNodeDown { node: NodeId, now_ms: Millis },
+    Assign { task: TaskId, attempt: u32, node: NodeId, backend: String, gpu: Option<u32>, now_ms: Millis },
+    CompleteTask { task: TaskId, attempt: u32, backend: String, output_json: String, now_ms: Millis },
+    FailTask { task: TaskId, attempt: u32, error: String, retryable: bool, now_ms: Millis },
+    /// The lease was not renewed in time: the task goes back to the queue with attempt + 1.
+    ExpireLease { task: TaskId, attempt: u32, now_ms: Millis },
+    /// A replica's address, recorded when it joins (from the conf change's context).
+    SetMemberAddr { id: u64, addr: String },
+    RemoveMember { id: u64 },
+}
+
+/// Why a command changed nothing. Deterministic: every replica refuses alike.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Refusal {
+    #[error("no job {0}")]
+    UnknownJob(String),
+    #[error("no task {0}")]
+    UnknownTask(TaskId),
+    #[error("no node {0}")]
+    UnknownNode(NodeId),
+    #[error("stale attempt {given} of task {task}: the current attempt is {current}")]
+    StaleAttempt { task: TaskId, given: u32, current: u32 },
+    #[error("task {task} is not running (it is {state})")]
+    TaskNotRunning { task: TaskId, state: String },
+    #[error("task {task} is not queued (it is {state})")]
+    TaskNotQueued { task: TaskId, state: String },
+    #[error("node {node} is {state} and takes no new tasks")]
+    NodeNotReady { node: NodeId, state: String },
+    #[error("task {task} does not fit on node {node}: {why}")]
+    DoesNotFit { task: TaskId, node: NodeId, why: String },
+    #[error("result of task {task} is not valid: {why}")]
+    BadOutput { task: TaskId, why: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What applying a command answers to whoever proposed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    JobSubmitted { job: JobId, created: bool },
+    JobCancelled { job: JobId },
+    NodeRegistered { node: NodeId },
+    NodeUpdated { node: NodeId },
+    Assigned { task: TaskId, attempt: u32 },
+    ResultAccepted { task: TaskId },
+    /// A bookkeeping command (lease expiry, node down, membership) took effect.
+    Applied,
+    Refused(Refusal),
+}
+
+/// What the leader must do outside the state machine after a command applied: the only
+/// channel from `apply` to the world, as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    /// Send this assignment to the node's session.
+    Dispatch { node: NodeId, task: TaskId, attempt: u32 },
+    /// Tell the node to stop this attempt.
+    CancelAttempt { node: NodeId, task: TaskId, attempt: u32, reason: String },
+}
+
+/// A batch of commands in one log entry, with who proposed it so that the proposer can
+/// answer its callers once the entry applies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub proposer: u64,
+    pub batch_id: u64,
+    pub commands: Vec<Command>,
+}

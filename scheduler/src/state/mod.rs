@@ -1,0 +1,148 @@
+//! The replicated state machine: what every replica holds, and the one pure function that
+//! changes it.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`model`] | jobs, tasks, nodes, leases |
+//! | [`command`] | the log's commands, their outcomes and effects |
+//! | [`apply`] | `apply(state, command)`: deterministic, no clock, randomness or I/O |
+//!
+//! Besides the entities, [`State`] keeps two things that are not replicated data but are
+//! derived from it deterministically: the queue of ready tasks, rebuilt on load, and the set
+//! of rows changed since the last persist, which storage drains to write exactly those rows.
+
+pub mod apply;
+pub mod command;
+pub mod model;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use apply::apply;
+pub use command::{Command, Effect, Outcome, Proposal, Refusal};
+use model::{Job, JobId, Node, NodeId, Task, TaskId, TaskState};
+
+/// Counters and small maps stored as one row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub next_job_id: JobId,
+    pub next_task_id: TaskId,
+    pub next_node_id: NodeId,
+    /// Client request id → job, for idempotent submission.
+    pub requests: BTreeMap<String, JobId>,
+    /// Node name → id.
+    pub node_names: BTreeMap<String, NodeId>,
+    /// Replica id → gRPC address.
+    pub members: BTreeMap<u64, String>,
+}
+
+/// A row of the state, as storage addresses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RowKey {
+    Meta,
+    Job(JobId),
+    Task(TaskId),
+    Node(NodeId),
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct State {
+    pub meta: Meta,
+    pub jobs: BTreeMap<JobId, Job>,
+    pub tasks: BTreeMap<TaskId, Task>,
+    pub nodes: BTreeMap<NodeId, Node>,
+    /// Derived: queued tasks ordered by (job priority descending, task id).
+    queue: BTreeSet<(i64, TaskId)>,
+    /// Derived: rows changed since the last [`State::take_dirty`].
+    dirty: BTreeSet<RowKey>,
+}
+
+/// The persisted form of the whole state (snapshots).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateImage {
+    pub meta: Meta,
+    pub jobs: Vec<Job>,
+    pub tasks: Vec<Task>,
+    pub nodes: Vec<Node>,
+}
+
+impl State {
+    /// Rebuilds the state (and its derived indexes) from persisted rows.
+    pub fn from_image(image: StateImage) -> State {
+        let mut state = State {
+            meta: image.meta,
+            jobs: image.jobs.into_iter().map(|job| (job.id, job)).collect(),
+            tasks: image.tasks.into_iter().map(|task| (task.id, task)).collect(),
+            nodes: image.nodes.into_iter().map(|node| (node.id, node)).collect(),
+            queue: BTreeSet::new(),
+            dirty: BTreeSet::new(),
+        };
+        let queued: Vec<(i64, TaskId)> = state
+            .tasks
+            .values()
+            .filter(|task| task.state == TaskState::Queued)
+            .map(|task| (state.queue_rank(task.job), task.id))
+            .collect();
+        state.queue.extend(queued);
+        state
+    }
+
+    pub fn to_image(&self) -> StateImage {
+        StateImage {
+            meta: self.meta.clone(),
+            jobs: self.jobs.values().cloned().collect(),
+            tasks: self.tasks.values().cloned().collect(),
+            nodes: self.nodes.values().cloned().collect(),
+        }
+    }
+
+    /// Queued tasks, highest priority first, then oldest first.
+    pub fn queued(&self) -> impl Iterator<Item = &Task> {
+        self.queue.iter().filter_map(|(_, id)| self.tasks.get(id))
+    }
+
+    pub fn queued_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The rows changed since the last call, for storage to write.
+    pub fn take_dirty(&mut self) -> BTreeSet<RowKey> {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// A digest of the replicated content (not the derived indexes): equal states at equal
+    /// applied index must have equal hashes on every replica.
+    pub fn hash(&self) -> String {
+        let image = self.to_image();
+        let bytes = postcard::to_allocvec(&image).unwrap_or_default();
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    pub fn mark(&mut self, row: RowKey) {
+        self.dirty.insert(row);
+    }
+
+    fn queue_rank(&self, job: JobId) -> i64 {
+        // Higher priority sorts first.
+        -i64::from(self.jobs.get(&job).map_or(0, |job| job.spec.priority))
+    }
+
+    /// Moves a task into or out of the queue index as its state changes.
+    pub(crate) fn set_task_state(&mut self, task_id: TaskId, new_state: TaskState) {
+        let Some(task) = self.tasks.get(&task_id) else { return };
+        let rank = self.queue_rank(task.job);
+        let old_state = task.state;
+        if old_state == TaskState::Queued {
+            self.queue.remove(&(rank, task_id));
+        }
+        if new_state == TaskState::Queued {
+            self.queue.insert((rank, task_id));
+        }
+        if let Some(task) = self.tasks.get_mut(&task_id) {
+            task.state = new_state;
+        }
+        self.dirty.insert(RowKey::Task(task_id));
+    }
+}

@@ -1,0 +1,266 @@
+//! The replicated entities: jobs, tasks, nodes and their leases. Plain data; all changes go
+//! through [`super::apply`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use shotfarm_proto::pipeline::{Chunk, JobLocations, Rung, SourceSummary, TaskKind};
+
+pub type JobId = u64;
+pub type TaskId = u64;
+pub type NodeId = u64;
+/// Milliseconds since the Unix epoch, as proposed by the leader (never read in `apply`).
+pub type Millis = u64;
+
+/// How a job is known outside: `job-<n>`.
+pub fn format_job_id(id: JobId) -> String {
+    format!("job-{id}")
+}
+
+/// Parses `job-<n>` (or a bare number).
+pub fn parse_job_id(text: &str) -> Option<JobId> {
+    text.strip_prefix("job-").unwrap_or(text).parse().ok()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobState {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn is_final(self) -> bool {
+        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What a client asked for, validated before it is proposed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub input_url: String,
+    pub output_url: String,
+    pub priority: i32,
+    /// Codec names as in `shotfarm_proto::pipeline::Codec::as_str`.
+    pub codecs: Vec<String>,
+    pub chunk_min_ms: u32,
+    pub chunk_max_ms: u32,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub request_id: String,
+    pub spec: JobSpec,
+    pub state: JobState,
+    pub error: Option<String>,
+    /// Every task of the job, in creation order.
+    pub tasks: Vec<TaskId>,
+    pub tasks_done: u32,
+    pub created_at_ms: Millis,
+    pub updated_at_ms: Millis,
+    pub finished_at_ms: Option<Millis>,
+    /// What the planner learned so far: grows as inspection and ladder results arrive.
+    pub plan: JobPlan,
+}
+
+/// The facts the planner builds task specs from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobPlan {
+    pub locations: JobLocations,
+    pub source: Option<SourceSummary>,
+    pub chunks: Vec<Chunk>,
+    pub rungs: Vec<Rung>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskState {
+    /// Waiting for the tasks it depends on.
+    Blocked,
+    /// Ready to be placed.
+    Queued,
+    /// Leased to a node.
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl TaskState {
+    pub fn is_final(self) -> bool {
+        matches!(self, TaskState::Succeeded | TaskState::Failed | TaskState::Cancelled)
+    }
+}
+
+/// Where a task can run: the first option is preferred (GPU backends come first where the
+/// work is faster there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendOption {
+    /// `cpu`, `nvenc` or `cuda`.
+    pub backend: String,
+    /// An ffmpeg encoder the node must offer for this option, if any (e.g. `libx264`).
+    pub encoder: Option<String>,
+    pub demand: Demand,
+}
+
+/// A resource vector. Node-level dimensions (CPU, memory) and GPU-level ones (NVENC sessions,
+/// GPU memory, CUDA share) are packed separately.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Demand {
+    pub cpu_milli: u32,
+    pub memory_mb: u32,
+    pub nvenc_sessions: u32,
+    pub gpu_memory_mb: u32,
+    /// Percent of one GPU's compute.
+    pub cuda_share: u32,
+}
+
+impl Demand {
+    pub fn needs_gpu(&self) -> bool {
+        self.nvenc_sessions > 0 || self.gpu_memory_mb > 0 || self.cuda_share > 0
+    }
+}
+
+/// The current holder of a task: the fencing token is (task id, `attempt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub node: NodeId,
+    pub attempt: u32,
+    pub backend: String,
+    pub gpu: Option<u32>,
+    pub demand: Demand,
+    pub assigned_at_ms: Millis,
+}
+
+/// One finished attempt, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub node: NodeId,
+    pub backend: String,
+    pub started_at_ms: Millis,
+    pub finished_at_ms: Millis,
+    /// `succeeded`, or why it ended: the error, `lease expired`, `node down`, `cancelled`.
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: TaskId,
+    pub job: JobId,
+    pub kind: TaskKind,
+    pub label: String,
+    pub state: TaskState,
+    /// The chunk (index into the plan's chunks) and rung (index into its rungs) this task
+    /// works on, where that applies.
+    pub chunk: Option<u32>,
+    pub rung: Option<u32>,
+    /// Tasks that must succeed first.
+    pub deps: Vec<TaskId>,
+    /// The spec as JSON (`shotfarm_proto::pipeline::TaskSpec`); filled in by the planner when
+    /// the task becomes ready, since it may need its dependencies' outputs.
+    pub spec_json: Option<String>,
+    pub options: Vec<BackendOption>,
+    /// The attempt number of the current or next lease; starts at 1.
+    pub attempt: u32,
+    /// Attempts that ended in a task error (not a lost node or lease).
+    pub failures: u32,
+    pub lease: Option<Lease>,
+    /// The successful attempt's output JSON (`shotfarm_proto::pipeline::TaskOutput`).
+    pub output_json: Option<String>,
+    pub error: Option<String>,
+    pub history: Vec<AttemptRecord>,
+    pub queued_at_ms: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeState {
+    Ready,
+    /// Takes no new tasks; running ones finish.
+    Cordoned,
+    /// Takes no new tasks; running ones finish, then the node is empty and may be removed.
+    Draining,
+    /// Declared dead by the leader; its leases were returned. Re-registering revives it.
+    Down,
+}
+
+impl NodeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Ready => "ready",
+            NodeState::Cordoned => "cordoned",
+            NodeState::Draining => "draining",
+            NodeState::Down => "down",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuInfo {
+    pub index: u32,
+    pub name: String,
+    pub memory_mb: u32,
+    pub multiprocessors: u32,
+    pub nvenc_sessions: u32,
+    pub cuda: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeCapabilities {
+    pub cpu_cores: u32,
+    pub memory_mb: u32,
+    pub gpus: Vec<GpuInfo>,
+    pub backends: BTreeSet<String>,
+    pub encoders: BTreeSet<String>,
+    pub ffmpeg_version: String,
+    pub agent_version: String,
+    /// Concurrent tasks at most.
+    pub max_tasks: u32,
+}
+
+/// GPU-level usage of one GPU of a node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuUsage {
+    pub nvenc_sessions: u32,
+    pub gpu_memory_mb: u32,
+    pub cuda_share: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub id: NodeId,
+    pub name: String,
+    pub state: NodeState,
+    pub capabilities: NodeCapabilities,
+    pub labels: BTreeMap<String, String>,
+    /// Node-level usage: CPU and memory.
+    pub used_cpu_milli: u32,
+    pub used_memory_mb: u32,
+    /// One entry per GPU in `capabilities.gpus`.
+    pub gpu_used: Vec<GpuUsage>,
+    pub running: BTreeSet<TaskId>,
+    pub registered_at_ms: Millis,
+}
+
+impl Node {
+    pub fn cpu_capacity_milli(&self) -> u32 {
+        self.capabilities.cpu_cores.saturating_mul(1000)
+    }
+
+    pub fn accepts_work(&self) -> bool {
+        self.state == NodeState::Ready
+    }
+}

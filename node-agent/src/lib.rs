@@ -1,1 +1,4 @@
 //! The node agent.
+
+pub mod media;
+pub mod storage;

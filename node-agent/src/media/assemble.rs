@@ -1,0 +1,118 @@
+//! Joining a rung's encoded chunks, in chunk order, into one mp4 — stream copy, no re-encode.
+//!
+//! ffmpeg's concat demuxer reads the chunks one after another and offsets each one's
+//! timestamps by the durations before it, so the result's timestamps are contiguous. Each
+//! chunk is constant rate and starts with an IDR frame, so the join needs no re-encode.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use super::probe::{parse_number, probe_file};
+use super::process::{Tool, ToolCommand, ToolError, ToolProgress, run_with_progress};
+
+/// What to join.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssembleParams {
+    /// Rung name, for messages.
+    pub rung: String,
+    /// Encoded chunks, in chunk order.
+    pub chunks: Vec<PathBuf>,
+    /// The joined mp4.
+    pub output: PathBuf,
+}
+
+/// What the join produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssembleResult {
+    pub rung: String,
+    pub output: PathBuf,
+    /// Packets in the joined video stream (one per frame).
+    pub frames: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssembleError {
+    #[error("rung {rung}: nothing to assemble; pass the encoded chunks in order")]
+    NoChunks { rung: String },
+    #[error("rung {rung}: chunk {index} ({path}) is missing: {source}")]
+    MissingChunk { rung: String, index: usize, path: PathBuf, source: std::io::Error },
+    #[error("rung {rung}: chunk path {path} contains a newline or quote; it cannot go into a concat list")]
+    UnsafePath { rung: String, path: PathBuf },
+    #[error("rung {rung}: assembling cancelled")]
+    Cancelled { rung: String },
+    #[error("rung {rung}: {source}")]
+    Tool { rung: String, source: ToolError },
+    #[error("rung {rung}: {operation} {path}: {source}")]
+    Io { rung: String, operation: &'static str, path: PathBuf, source: std::io::Error },
+}
+
+/// Joins `params.chunks` into `params.output`.
+pub async fn assemble_rendition(params: &AssembleParams, cancel: &CancellationToken) -> Result<AssembleResult, AssembleError> {
+    let started = Instant::now();
+    let rung = params.rung.clone();
+    if params.chunks.is_empty() {
+        return Err(AssembleError::NoChunks { rung });
+    }
+    let mut list = String::from("ffconcat version 1.0\n");
+    for (index, chunk) in params.chunks.iter().enumerate() {
+        std::fs::metadata(chunk).map_err(|source| AssembleError::MissingChunk { rung: rung.clone(), index, path: chunk.clone(), source })?;
+        let absolute = std::path::absolute(chunk).map_err(|source| AssembleError::Io { rung: rung.clone(), operation: "resolving", path: chunk.clone(), source })?;
+        let text = absolute.display().to_string();
+        if text.contains(['\n', '\r', '\'']) {
+            return Err(AssembleError::UnsafePath { rung, path: chunk.clone() });
+        }
+        list.push_str(&format!("file '{text}'\n"));
+    }
+    if let Some(parent) = params.output.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| AssembleError::Io { rung: rung.clone(), operation: "creating", path: parent.to_owned(), source })?;
+    }
+    let list_path = params.output.with_extension("concat.txt");
+    std::fs::write(&list_path, list).map_err(|source| AssembleError::Io { rung: rung.clone(), operation: "writing", path: list_path.clone(), source })?;
+    let command = ToolCommand::new(Tool::Ffmpeg).args([
+        "-hide_banner".to_owned(),
+        "-nostdin".to_owned(),
+        "-nostats".to_owned(),
+        "-y".to_owned(),
+        "-progress".to_owned(),
+        "pipe:1".to_owned(),
+        "-f".to_owned(),
+        "concat".to_owned(),
+        "-safe".to_owned(),
+        "0".to_owned(),
+        "-i".to_owned(),
+        list_path.display().to_string(),
+        "-map".to_owned(),
+        "0:v:0".to_owned(),
+        "-c".to_owned(),
+        "copy".to_owned(),
+        "-movflags".to_owned(),
+        "+faststart".to_owned(),
+        params.output.display().to_string(),
+    ]);
+    let outcome = run_with_progress(&command, cancel, &mut |_: ToolProgress| {}).await;
+    let _ = std::fs::remove_file(&list_path);
+    if let Err(error) = outcome {
+        let _ = std::fs::remove_file(&params.output);
+        return Err(match error {
+            ToolError::Cancelled { .. } => AssembleError::Cancelled { rung },
+            source => AssembleError::Tool { rung, source },
+        });
+    }
+    let probe = probe_file(&params.output, true, cancel).await.map_err(|error| AssembleError::Io {
+        rung: rung.clone(),
+        operation: "probing",
+        path: params.output.clone(),
+        source: std::io::Error::other(error.to_string()),
+    })?;
+    let frames = probe.streams.iter().find(|stream| stream.is_video()).and_then(|stream| parse_number(stream.nb_read_packets.as_ref())).unwrap_or(0);
+    let bytes = std::fs::metadata(&params.output).map(|metadata| metadata.len()).unwrap_or(0);
+    let result = AssembleResult { rung, output: params.output.clone(), frames, bytes, seconds: started.elapsed().as_secs_f64() };
+    tracing::info!(rung = %result.rung, chunks = params.chunks.len(), frames, "rendition assembled");
+    Ok(result)
+}

@@ -1,0 +1,329 @@
+//! The `cpu` backend: one ffmpeg process per call, decoding the chunk once and encoding every
+//! requested rung from it with libx264 (libx265, libsvtav1 where ffmpeg has them).
+//!
+//! Frame exactness: the filter graph selects decoded frames by index (`select` on `n`), never
+//! by timestamp, then renumbers them (`setpts=N` in a `1/rate` time base) so every output is
+//! constant rate starting at 0. When the chunk has a seek point, the input is opened at that
+//! keyframe (`-ss` with `-noaccurate_seek`, so ffmpeg drops nothing by time) and indices count
+//! from the keyframe. A side output holds the fingerprints of the first and last selected
+//! frames; they must equal the chunk's recorded ones, otherwise the seek landed elsewhere
+//! (open GOPs, odd containers) and the encode is redone decoding from frame 0.
+//!
+//! Keyframes: an IDR at the chunk's first frame and every `keyframe_interval_frames` after it,
+//! scene-cut keyframes off, closed GOPs — identical in every rung, so segments align.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use shotfarm_kernels::fingerprint::Fingerprint;
+use tokio_util::sync::CancellationToken;
+
+use super::backend::{
+    BackendCapabilities, ChunkOutput, DecodeStart, EncodeBackend, EncodeChunkParams, EncodeChunkResult, EncodeError, EncodeFuture, EncodedOutput,
+    ProgressCallback, check_request,
+};
+use crate::media::capabilities::MediaCapabilities;
+use crate::media::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH};
+use crate::media::ladder::VideoCodec;
+use crate::media::probe::{parse_number, probe_file};
+use crate::media::process::{Tool, ToolCommand, ToolError, ToolProgress, run_with_progress};
+
+/// Largest fingerprint distance at which the chunk's first/last frame counts as the recorded
+/// one. Both come from the same decoder and the same scaler, so they are normally identical.
+const BOUNDARY_MATCH_DISTANCE: f32 = 1.0;
+
+/// The ffmpeg backend.
+#[derive(Debug, Clone)]
+pub struct CpuBackend {
+    capabilities: BackendCapabilities,
+}
+
+impl CpuBackend {
+    /// A backend offering the codecs this machine's ffmpeg has encoders for.
+    pub fn new(media: &MediaCapabilities) -> Self {
+        let mut codecs = Vec::new();
+        for (encoder, codec) in [("libx264", VideoCodec::H264), ("libx265", VideoCodec::H265), ("libsvtav1", VideoCodec::Av1)] {
+            if media.has_encoder(encoder) {
+                codecs.push(codec);
+            }
+        }
+        Self { capabilities: BackendCapabilities { codecs, max_outputs_per_call: 8, hardware: false } }
+    }
+}
+
+impl EncodeBackend for CpuBackend {
+    fn name(&self) -> &str {
+        "cpu"
+    }
+
+    fn capabilities(&self) -> &BackendCapabilities {
+        &self.capabilities
+    }
+
+    fn encode_chunk<'a>(&'a self, params: &'a EncodeChunkParams, progress: ProgressCallback<'a>, cancel: &'a CancellationToken) -> EncodeFuture<'a> {
+        Box::pin(async move {
+            check_request(self, params)?;
+            let started = Instant::now();
+            let chunk = params.chunk.index;
+            let decode_start = match params.chunk.seek {
+                Some(seek) => match encode_once(params, true, progress, cancel).await {
+                    Ok(()) => DecodeStart::Seek { keyframe: seek.keyframe },
+                    Err(EncodeError::FrameMismatch { message, .. }) => {
+                        tracing::warn!(chunk, keyframe = seek.keyframe, %message, "seek landed on the wrong frame; encoding from frame 0");
+                        encode_once(params, false, progress, cancel).await?;
+                        DecodeStart::FellBackToStart { keyframe: seek.keyframe }
+                    }
+                    Err(error) => return Err(error),
+                },
+                None => {
+                    encode_once(params, false, progress, cancel).await?;
+                    DecodeStart::FromStart
+                }
+            };
+            let mut outputs = Vec::with_capacity(params.outputs.len());
+            for output in &params.outputs {
+                let partial = partial_path(&output.path);
+                let frames = count_frames(&partial, chunk, cancel).await.inspect_err(|_| remove_partials(params))?;
+                let expected = params.chunk.frames.len();
+                if frames != expected {
+                    remove_partials(params);
+                    return Err(EncodeError::FrameMismatch {
+                        chunk,
+                        rung: output.rung.name.clone(),
+                        message: format!("encoded {frames} frames; the chunk has {expected} (source frames {}..{})", params.chunk.frames.start, params.chunk.frames.end),
+                    });
+                }
+                let bytes = std::fs::metadata(&partial).map(|metadata| metadata.len()).unwrap_or(0);
+                outputs.push(EncodedOutput { rung: output.rung.name.clone(), path: output.path.clone(), frames, bytes });
+            }
+            for output in &params.outputs {
+                std::fs::rename(partial_path(&output.path), &output.path)
+                    .map_err(|source| EncodeError::Io { operation: "renaming encoded chunk into", path: output.path.clone(), source })?;
+            }
+            let result = EncodeChunkResult { backend: self.name().to_owned(), chunk, outputs, decode_start, seconds: started.elapsed().as_secs_f64() };
+            tracing::info!(chunk, rungs = result.outputs.len(), seconds = result.seconds, decode_start = ?result.decode_start, "chunk encoded");
+            Ok(result)
+        })
+    }
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|name| name.to_os_string()).unwrap_or_default();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+fn fingerprint_path(params: &EncodeChunkParams) -> PathBuf {
+    let first = &params.outputs[0].path;
+    let mut name = first.file_name().map(|name| name.to_os_string()).unwrap_or_default();
+    name.push(".boundary.gray");
+    first.with_file_name(name)
+}
+
+fn remove_partials(params: &EncodeChunkParams) {
+    for output in &params.outputs {
+        let _ = std::fs::remove_file(partial_path(&output.path));
+    }
+    let _ = std::fs::remove_file(fingerprint_path(params));
+}
+
+/// Builds the ffmpeg command for one attempt.
+pub fn build_command(params: &EncodeChunkParams, use_seek: bool) -> ToolCommand {
+    let chunk = &params.chunk;
+    let rate = params.frame_rate;
+    let length = chunk.frames.len();
+    let (offset, seek_args) = match (use_seek, chunk.seek) {
+        (true, Some(seek)) => {
+            // Half a frame past the keyframe: -ss never lands on an earlier keyframe through
+            // rounding, and no later keyframe is that close.
+            let target = seek.seconds + 0.5 * f64::from(rate.den) / f64::from(rate.num);
+            (seek.keyframe, vec!["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{target:.6}")])
+        }
+        _ => (0, Vec::new()),
+    };
+    let first = chunk.frames.start - offset;
+    let last = chunk.frames.end - 1 - offset;
+    let outputs = params.outputs.len();
+    let mut graph = format!(
+        "[0:v:0]select='between(n,{first},{last})',settb={den}/{num},setpts=N,split={splits}",
+        den = rate.den,
+        num = rate.num,
+        splits = outputs + 1
+    );
+    for index in 0..outputs {
+        graph.push_str(&format!("[s{index}]"));
+    }
+    graph.push_str("[boundary]");
+    for (index, output) in params.outputs.iter().enumerate() {
+        graph.push_str(&format!(";[s{index}]scale={}:{}:flags=bicubic,setsar=1,format=yuv420p[v{index}]", output.rung.width, output.rung.height));
+    }
+    graph.push_str(&format!(
+        ";[boundary]select='eq(n,0)+eq(n,{})',scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray[fp]",
+        length - 1
+    ));
+    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1", "-stats_period", "0.25"].map(String::from).to_vec();
+    args.extend(seek_args);
+    args.extend(["-i".to_owned(), params.source.display().to_string(), "-filter_complex".to_owned(), graph]);
+    for (index, output) in params.outputs.iter().enumerate() {
+        args.extend(["-map".to_owned(), format!("[v{index}]")]);
+        args.extend(codec_args(output, params));
+        args.extend([
+            "-r".to_owned(),
+            format!("{}/{}", rate.num, rate.den),
+            "-fps_mode".to_owned(),
+            "passthrough".to_owned(),
+            "-frames:v".to_owned(),
+            length.to_string(),
+            "-an".to_owned(),
+            "-f".to_owned(),
+            "mp4".to_owned(),
+            partial_path(&output.path).display().to_string(),
+        ]);
+    }
+    args.extend(
+        [
+            "-map",
+            "[fp]",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+        ]
+        .map(String::from),
+    );
+    args.push(fingerprint_path(params).display().to_string());
+    ToolCommand::new(Tool::Ffmpeg).args(args)
+}
+
+fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
+    let rung = &output.rung;
+    let interval = params.settings.keyframe_interval_frames;
+    let preset = params.settings.preset.clone();
+    let rate_control = vec![
+        "-b:v".to_owned(),
+        format!("{}k", rung.bitrate_kbps),
+        "-maxrate".to_owned(),
+        format!("{}k", rung.maxrate_kbps),
+        "-bufsize".to_owned(),
+        format!("{}k", rung.bufsize_kbits),
+    ];
+    let keyframes = vec![
+        "-g".to_owned(),
+        interval.to_string(),
+        "-keyint_min".to_owned(),
+        interval.to_string(),
+        "-sc_threshold".to_owned(),
+        "0".to_owned(),
+        "-force_key_frames".to_owned(),
+        format!("expr:eq(mod(n,{interval}),0)"),
+        "-forced-idr".to_owned(),
+        "1".to_owned(),
+    ];
+    let mut args = Vec::new();
+    match rung.codec {
+        VideoCodec::H264 => {
+            args.extend(["-c:v", "libx264", "-profile:v", "high", "-preset"].map(String::from));
+            args.push(preset);
+            args.extend(rate_control);
+            args.extend(keyframes);
+            args.extend(["-x264-params".to_owned(), "open-gop=0:scenecut=0".to_owned()]);
+        }
+        VideoCodec::H265 => {
+            args.extend(["-c:v", "libx265", "-tag:v", "hvc1", "-preset"].map(String::from));
+            args.push(preset);
+            args.extend(rate_control);
+            args.extend(keyframes);
+            args.extend(["-x265-params".to_owned(), format!("open-gop=0:scenecut=0:keyint={interval}:min-keyint={interval}:log-level=error")]);
+        }
+        VideoCodec::Av1 => {
+            let svt_preset = match params.settings.preset.as_str() {
+                "ultrafast" | "superfast" => "12",
+                "veryfast" | "faster" => "10",
+                "fast" | "medium" => "8",
+                _ => "6",
+            };
+            args.extend(["-c:v", "libsvtav1", "-preset", svt_preset].map(String::from));
+            args.extend(["-b:v".to_owned(), format!("{}k", rung.bitrate_kbps), "-g".to_owned(), interval.to_string()]);
+            args.extend(["-svtav1-params".to_owned(), "scd=0".to_owned()]);
+        }
+    }
+    args
+}
+
+async fn encode_once(params: &EncodeChunkParams, use_seek: bool, progress: ProgressCallback<'_>, cancel: &CancellationToken) -> Result<(), EncodeError> {
+    let chunk = params.chunk.index;
+    for output in &params.outputs {
+        if let Some(parent) = output.path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| EncodeError::Io { operation: "creating the directory of", path: output.path.clone(), source })?;
+        }
+    }
+    let command = build_command(params, use_seek);
+    let mut on_progress = |update: ToolProgress| progress(update);
+    let outcome = run_with_progress(&command, cancel, &mut on_progress).await;
+    if let Err(error) = outcome {
+        remove_partials(params);
+        return Err(match error {
+            ToolError::Cancelled { .. } => EncodeError::Cancelled { chunk },
+            ToolError::Failed(failure) if looks_like_bad_input(&failure.stderr_tail) => EncodeError::Input {
+                chunk,
+                message: format!("{}", ToolError::Failed(failure)),
+            },
+            source => EncodeError::Tool { chunk, source },
+        });
+    }
+    let boundary = check_boundaries(params);
+    let _ = std::fs::remove_file(fingerprint_path(params));
+    if let Err(error) = boundary {
+        remove_partials(params);
+        return Err(error);
+    }
+    Ok(())
+}
+
+fn looks_like_bad_input(stderr_tail: &[String]) -> bool {
+    stderr_tail.iter().any(|line| {
+        line.contains("Invalid data found when processing input")
+            || line.contains("moov atom not found")
+            || line.contains("No such file or directory")
+            || line.contains("does not contain any stream")
+            || line.contains("matches no streams")
+    })
+}
+
+fn check_boundaries(params: &EncodeChunkParams) -> Result<(), EncodeError> {
+    let chunk = &params.chunk;
+    let path = fingerprint_path(params);
+    let mismatch = |message: String| EncodeError::FrameMismatch { chunk: chunk.index, rung: params.outputs[0].rung.name.clone(), message };
+    let bytes = std::fs::read(&path).map_err(|source| EncodeError::Io { operation: "reading boundary frames", path: path.clone(), source })?;
+    let frame_bytes = ANALYSIS_WIDTH * ANALYSIS_HEIGHT;
+    let expected_frames = if chunk.frames.len() == 1 { 1 } else { 2 };
+    if bytes.len() != frame_bytes * expected_frames {
+        return Err(mismatch(format!(
+            "the decoder delivered {} boundary frame(s) for source frames {}..{}; expected {expected_frames} (the source has fewer frames than inspected?)",
+            bytes.len() / frame_bytes,
+            chunk.frames.start,
+            chunk.frames.end
+        )));
+    }
+    let checks = [(0usize, chunk.frames.start, &chunk.first_fingerprint), (expected_frames - 1, chunk.frames.end - 1, &chunk.last_fingerprint)];
+    for (slot, source_frame, expected) in checks {
+        let actual = Fingerprint::of_luma(&bytes[slot * frame_bytes..(slot + 1) * frame_bytes], ANALYSIS_WIDTH, ANALYSIS_HEIGHT)
+            .map_err(|error| mismatch(error.to_string()))?;
+        let distance = actual.distance(expected);
+        if distance > BOUNDARY_MATCH_DISTANCE {
+            return Err(mismatch(format!("the frame encoded as source frame {source_frame} differs from it (fingerprint distance {distance:.2})")));
+        }
+    }
+    Ok(())
+}
+
+async fn count_frames(path: &Path, chunk: u32, cancel: &CancellationToken) -> Result<u64, EncodeError> {
+    let probe = probe_file(path, true, cancel).await.map_err(|error| match error {
+        crate::media::probe::ProbeError::Tool(source) if source.is_cancelled() => EncodeError::Cancelled { chunk },
+        crate::media::probe::ProbeError::Tool(source) => EncodeError::Tool { chunk, source },
+        other => EncodeError::Io { operation: "probing", path: path.to_owned(), source: std::io::Error::other(other.to_string()) },
+    })?;
+    Ok(probe.streams.iter().find(|stream| stream.is_video()).and_then(|stream| parse_number(stream.nb_read_packets.as_ref())).unwrap_or(0))
+}

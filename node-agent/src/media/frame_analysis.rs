@@ -1,0 +1,278 @@
+//! One decode of a video into small gray frames, and what we compute from them.
+//!
+//! ffmpeg decodes the first video stream, area-scales every frame to
+//! [`ANALYSIS_WIDTH`]×[`ANALYSIS_HEIGHT`] 8-bit luma (swscale reads only the luma plane, so
+//! this costs little beyond the decode itself), passes it through `showinfo` (timestamp,
+//! keyframe flag, byte position per frame — on the small frame, so its checksum is cheap) and
+//! writes raw frames to stdout with `-fps_mode passthrough`: one output frame per decoded frame,
+//! never a duplicate or a drop. A blocking thread fingerprints each frame and runs shot
+//! detection and SI/TI ([`shotfarm_kernels`]), fed through a bounded channel.
+//!
+//! Inspection and validation both use this pass, so the source's and a rendition's
+//! fingerprints come from the same decode-and-scale path.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use serde::{Deserialize, Serialize};
+use shotfarm_kernels::fingerprint::Fingerprint;
+use shotfarm_kernels::scene::{ShotDetectionParams, ShotDetector, spatial_information, temporal_information};
+use tokio_util::sync::CancellationToken;
+
+use super::process::{StdoutSink, Tool, ToolCommand, ToolError, ToolRun, run_tool};
+
+/// Width of the analysis frames: enough for 16×9 fingerprint blocks of 8×8 pixels and for
+/// scene features; small enough that scaling and analysis cost next to nothing.
+pub const ANALYSIS_WIDTH: usize = 128;
+/// Height of the analysis frames.
+pub const ANALYSIS_HEIGHT: usize = 72;
+const FRAME_BYTES: usize = ANALYSIS_WIDTH * ANALYSIS_HEIGHT;
+/// Frames buffered between the reader and the analysis thread.
+const ANALYSIS_QUEUE_FRAMES: usize = 128;
+
+/// What one decoded frame left behind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalyzedFrame {
+    /// Presentation time in seconds from the start of the file, as ffmpeg's filter saw it;
+    /// `None` when the frame had no timestamp.
+    #[serde(rename = "t", skip_serializing_if = "Option::is_none", default)]
+    pub pts_seconds: Option<f64>,
+    /// The decoder flagged it as a keyframe (a point where decoding can start).
+    #[serde(rename = "k", default)]
+    pub keyframe: bool,
+    /// Byte offset of the packet in the file, when the demuxer knows it.
+    #[serde(rename = "pos", skip_serializing_if = "Option::is_none", default)]
+    pub byte_position: Option<u64>,
+    #[serde(rename = "fp")]
+    pub fingerprint: Fingerprint,
+}
+
+/// Per-frame scene features (not written to artifacts).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SceneFeatures {
+    pub cut_score: f32,
+    pub starts_shot: bool,
+    pub spatial_information: f32,
+    /// 0 for the first frame of a shot.
+    pub temporal_information: f32,
+}
+
+/// A decoder complaint seen on stderr, with the number of frames already out at that moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecodeComplaint {
+    pub near_frame: u64,
+    pub message: String,
+}
+
+/// Everything one decode pass produced.
+#[derive(Debug, Clone)]
+pub struct DecodedVideo {
+    pub frames: Vec<AnalyzedFrame>,
+    pub scene: Vec<SceneFeatures>,
+    /// Decoder errors and concealment messages, at most [`MAX_COMPLAINTS_KEPT`] kept…
+    pub complaints: Vec<DecodeComplaint>,
+    /// …and how many there were in all.
+    pub complaint_count: u64,
+    pub run: ToolRun,
+}
+
+pub const MAX_COMPLAINTS_KEPT: usize = 20;
+
+/// What the analysis thread computes.
+#[derive(Debug, Clone, Copy)]
+pub enum AnalysisDepth {
+    /// Fingerprints only (validation).
+    Fingerprints,
+    /// Fingerprints, shot detection and SI/TI (inspection).
+    Full(ShotDetectionParams),
+}
+
+/// Why the decode pass failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodePassError {
+    #[error(transparent)]
+    Tool(#[from] ToolError),
+    #[error("frame {frame} could not be fingerprinted: {message}")]
+    Fingerprint { frame: u64, message: String },
+    #[error("the analysis thread stopped unexpectedly: {0}")]
+    AnalysisThread(String),
+}
+
+struct FrameQueueSink {
+    pending: Vec<u8>,
+    sender: Option<mpsc::SyncSender<Vec<u8>>>,
+}
+
+impl StdoutSink for FrameQueueSink {
+    fn consume(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let wanted = FRAME_BYTES - self.pending.len();
+            let taken = wanted.min(bytes.len());
+            self.pending.extend_from_slice(&bytes[..taken]);
+            bytes = &bytes[taken..];
+            if self.pending.len() == FRAME_BYTES {
+                let frame = std::mem::replace(&mut self.pending, Vec::with_capacity(FRAME_BYTES));
+                if let Some(sender) = &self.sender {
+                    // Blocks only while the analysis thread is a full queue behind; it analyses
+                    // a frame in tens of microseconds, far faster than ffmpeg decodes one.
+                    if sender.send(frame).is_err() {
+                        self.sender = None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One line of `showinfo` output, the fields we use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShowinfoFrame {
+    pub index: u64,
+    pub pts_seconds: Option<f64>,
+    pub keyframe: bool,
+    pub byte_position: Option<u64>,
+}
+
+/// Parses a `showinfo` frame line (`... n:  12 pts: 6144 pts_time:0.48 pos: 37471 ... iskey:1 ...`).
+pub fn parse_showinfo_line(line: &str) -> Option<ShowinfoFrame> {
+    if !line.contains("Parsed_showinfo") {
+        return None;
+    }
+    let after_marker = line.split_once("] ")?.1.trim_start();
+    let rest = after_marker.strip_prefix("n:")?;
+    let field = |name: &str| -> Option<&str> {
+        let start = rest.find(name)? + name.len();
+        rest[start..].split_whitespace().next()
+    };
+    let index = rest.split_whitespace().next()?.parse().ok()?;
+    let pts_seconds = field(" pts_time:").and_then(|value| value.parse::<f64>().ok()).filter(|value| value.is_finite());
+    let byte_position = field(" pos:").and_then(|value| value.parse::<i64>().ok()).and_then(|value| u64::try_from(value).ok());
+    let keyframe = field(" iskey:") == Some("1");
+    Some(ShowinfoFrame { index, pts_seconds, keyframe, byte_position })
+}
+
+fn is_decoder_complaint(line: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "error while decoding",
+        "concealing",
+        "Invalid NAL",
+        "corrupt",
+        "Corrupt",
+        "partial file",
+        "missing picture",
+        "decode_slice_header error",
+        "Error splitting the input into NAL units",
+        "Invalid data found when processing input",
+        "Error while decoding stream",
+    ];
+    MARKERS.iter().any(|marker| line.contains(marker))
+}
+
+/// Decodes the first video stream of `path` once and analyses every frame; see the module docs.
+pub async fn decode_and_analyse(path: &Path, depth: AnalysisDepth, cancel: &CancellationToken) -> Result<DecodedVideo, DecodePassError> {
+    let command = ToolCommand::new(Tool::Ffmpeg).args([
+        "-hide_banner".to_owned(),
+        "-nostats".to_owned(),
+        "-nostdin".to_owned(),
+        "-i".to_owned(),
+        path.display().to_string(),
+        "-map".to_owned(),
+        "0:v:0".to_owned(),
+        "-vf".to_owned(),
+        format!("scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,showinfo"),
+        "-pix_fmt".to_owned(),
+        "gray".to_owned(),
+        "-fps_mode".to_owned(),
+        "passthrough".to_owned(),
+        "-f".to_owned(),
+        "rawvideo".to_owned(),
+        "pipe:1".to_owned(),
+    ]);
+    let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(ANALYSIS_QUEUE_FRAMES);
+    let analysis = tokio::task::spawn_blocking(move || analyse_frames(receiver, depth));
+    let mut sink = FrameQueueSink { pending: Vec::with_capacity(FRAME_BYTES), sender: Some(sender) };
+    let mut frame_lines: Vec<ShowinfoFrame> = Vec::new();
+    let mut complaints = Vec::new();
+    let mut complaint_count = 0u64;
+    let mut on_stderr = |line: &str| {
+        if let Some(frame) = parse_showinfo_line(line) {
+            frame_lines.push(frame);
+        } else if is_decoder_complaint(line) {
+            complaint_count += 1;
+            if complaints.len() < MAX_COMPLAINTS_KEPT {
+                complaints.push(DecodeComplaint { near_frame: frame_lines.len() as u64, message: line.trim().to_owned() });
+            }
+        }
+    };
+    let outcome = run_tool(&command, cancel, &mut sink, &mut on_stderr).await;
+    // Close the queue so the analysis thread finishes, whatever happened to ffmpeg.
+    drop(sink);
+    let analysed = analysis.await.map_err(|error| DecodePassError::AnalysisThread(error.to_string()))?;
+    let run = outcome?;
+    let (fingerprints, scene) = analysed?;
+    let frames = fingerprints
+        .into_iter()
+        .enumerate()
+        .map(|(index, fingerprint)| {
+            let info = frame_lines.get(index);
+            AnalyzedFrame {
+                pts_seconds: info.and_then(|info| info.pts_seconds),
+                keyframe: info.is_some_and(|info| info.keyframe),
+                byte_position: info.and_then(|info| info.byte_position),
+                fingerprint,
+            }
+        })
+        .collect();
+    Ok(DecodedVideo { frames, scene, complaints, complaint_count, run })
+}
+
+type AnalysisOutput = (Vec<Fingerprint>, Vec<SceneFeatures>);
+
+fn analyse_frames(receiver: mpsc::Receiver<Vec<u8>>, depth: AnalysisDepth) -> Result<AnalysisOutput, DecodePassError> {
+    let mut fingerprints = Vec::new();
+    let mut scene = Vec::new();
+    let mut detector = match depth {
+        AnalysisDepth::Full(params) => Some(ShotDetector::new(params)),
+        AnalysisDepth::Fingerprints => None,
+    };
+    let mut previous: Option<Vec<u8>> = None;
+    for frame in receiver {
+        let index = fingerprints.len() as u64;
+        let fingerprint = Fingerprint::of_luma(&frame, ANALYSIS_WIDTH, ANALYSIS_HEIGHT)
+            .map_err(|error| DecodePassError::Fingerprint { frame: index, message: error.to_string() })?;
+        fingerprints.push(fingerprint);
+        if let Some(detector) = &mut detector {
+            let (cut_score, starts_shot) = detector.push(&frame);
+            let temporal = match (&previous, starts_shot) {
+                (Some(previous), false) => temporal_information(previous, &frame),
+                _ => 0.0,
+            };
+            scene.push(SceneFeatures {
+                cut_score,
+                starts_shot: starts_shot || index == 0,
+                spatial_information: spatial_information(&frame, ANALYSIS_WIDTH, ANALYSIS_HEIGHT),
+                temporal_information: temporal,
+            });
+            previous = Some(frame);
+        }
+    }
+    Ok((fingerprints, scene))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn showinfo_lines_are_parsed() {
+        let line = "[Parsed_showinfo_1 @ 0x5626bf5263c0] n:  19 pts:   9728 pts_time:0.76    pos:    37471 fmt:gray sar:1/1 s:128x72 i:P iskey:0 type:P checksum:FD9E028F";
+        assert_eq!(
+            parse_showinfo_line(line),
+            Some(ShowinfoFrame { index: 19, pts_seconds: Some(0.76), keyframe: false, byte_position: Some(37471) })
+        );
+        let no_pts = "[Parsed_showinfo_1 @ 0x1] n:   0 pts:NOPTS pts_time:NOPTS pos:     -1 fmt:gray iskey:1 type:I";
+        assert_eq!(parse_showinfo_line(no_pts), Some(ShowinfoFrame { index: 0, pts_seconds: None, keyframe: true, byte_position: None }));
+        assert_eq!(parse_showinfo_line("[Parsed_showinfo_1 @ 0x1] config in time_base: 1/12800"), None);
+        assert_eq!(parse_showinfo_line("frame=  12"), None);
+    }
+}

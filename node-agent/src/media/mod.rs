@@ -1,0 +1,37 @@
+//! The media work of a node agent: every pipeline stage that touches video, as plain async
+//! functions over local files with serde parameter and result types. The agent runtime moves
+//! files to and from the object store ([`crate::storage`]) around these calls.
+//!
+//! | module | stage | what it does |
+//! | --- | --- | --- |
+//! | [`process`] | — | runs ffmpeg/ffprobe: cancellable, progress, crash evidence |
+//! | [`capabilities`] | — | ffmpeg/ffprobe versions, encoders, CPU cores, memory |
+//! | [`probe`] | — | ffprobe JSON → typed facts |
+//! | [`frame_analysis`] | — | one decode to 128×72 gray: fingerprints, shots, SI/TI |
+//! | [`artifacts`] | — | `frames.json`: large per-frame data beside the results |
+//! | [`inspect`] | 1 inspect | accept (facts, warnings, shots, chunk plan) or reject (code, where, fix) |
+//! | [`chunking`] | 1 inspect | runs of whole shots within min/max length, frame-exact |
+//! | [`ladder`] | 3 ladder | the fixed default H.264 ladder fitted to the source |
+//! | [`encode`] | 4 encode | one chunk into one or more rungs behind [`encode::EncodeBackend`] |
+//! | [`assemble`] | 6 assemble | a rung's chunks joined, without re-encoding |
+//! | [`validate`] | 7 validate | frame count, fingerprints in order, codec/size/bitrate |
+//! | [`package`] | 8 package | HLS (fMP4) + DASH over the same segments, AAC audio rendition |
+//! | [`report`] | 9 report | `report.json` types and writer |
+//!
+//! Speed: a chunk's decode starts at the keyframe inspect recorded for it (verified by
+//! fingerprint, with a fall back to decoding from frame 0), and one encode call can produce
+//! several rungs of a chunk from a single decode.
+
+pub mod artifacts;
+pub mod assemble;
+pub mod capabilities;
+pub mod chunking;
+pub mod encode;
+pub mod frame_analysis;
+pub mod inspect;
+pub mod ladder;
+pub mod package;
+pub mod probe;
+pub mod process;
+pub mod report;
+pub mod validate;

@@ -1,0 +1,160 @@
+//! ffprobe's view of a file: container and streams, parsed from `-print_format json`.
+//!
+//! Only the fields the pipeline uses are read; everything is optional in ffprobe's output,
+//! so everything is optional here and the callers decide what a missing field means.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use super::process::{Tool, ToolCommand, ToolError, run_collecting_stdout};
+
+/// A rational number as ffprobe prints it (`30000/1001`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rational {
+    pub num: u32,
+    pub den: u32,
+}
+
+impl Rational {
+    /// Parses `a/b` or `a:b`; `None` for zero or malformed values (ffprobe prints `0/0` for
+    /// "unknown").
+    pub fn parse(text: &str) -> Option<Self> {
+        let (num, den) = text.split_once(['/', ':'])?;
+        let (num, den) = (num.trim().parse::<u32>().ok()?, den.trim().parse::<u32>().ok()?);
+        (num > 0 && den > 0).then_some(Self { num, den })
+    }
+
+    pub fn as_f64(self) -> f64 {
+        f64::from(self.num) / f64::from(self.den)
+    }
+
+    /// The closest rational with a small denominator for a rate in frames per second.
+    pub fn from_rate(rate: f64) -> Option<Self> {
+        if !(rate > 0.0 && rate.is_finite()) {
+            return None;
+        }
+        // NTSC-style rates first: 23.976, 29.97, 59.94.
+        for base in [24u32, 30, 60] {
+            let ntsc = f64::from(base) * 1000.0 / 1001.0;
+            if (rate - ntsc).abs() < 0.005 {
+                return Some(Self { num: base * 1000, den: 1001 });
+            }
+        }
+        let den = 1000u32;
+        let num = (rate * f64::from(den)).round() as u32;
+        let divisor = gcd(num, den);
+        (num > 0).then_some(Self { num: num / divisor, den: den / divisor })
+    }
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a.max(1) } else { gcd(b, a % b) }
+}
+
+impl std::fmt::Display for Rational {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.num, self.den)
+    }
+}
+
+/// The parts of `ffprobe -show_format -show_streams -count_packets` we use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProbeOutput {
+    #[serde(default)]
+    pub streams: Vec<ProbeStream>,
+    pub format: Option<ProbeFormat>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProbeFormat {
+    pub format_name: Option<String>,
+    pub duration: Option<String>,
+    pub size: Option<String>,
+    pub bit_rate: Option<String>,
+    pub start_time: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProbeStream {
+    pub index: Option<u32>,
+    pub codec_type: Option<String>,
+    pub codec_name: Option<String>,
+    pub profile: Option<String>,
+    pub level: Option<i32>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub pix_fmt: Option<String>,
+    pub sample_aspect_ratio: Option<String>,
+    pub r_frame_rate: Option<String>,
+    pub avg_frame_rate: Option<String>,
+    pub start_time: Option<String>,
+    pub duration: Option<String>,
+    pub bit_rate: Option<String>,
+    pub nb_frames: Option<String>,
+    pub nb_read_packets: Option<String>,
+    pub sample_rate: Option<String>,
+    pub channels: Option<u32>,
+    pub disposition: Option<ProbeDisposition>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProbeDisposition {
+    #[serde(default)]
+    pub attached_pic: u8,
+}
+
+impl ProbeStream {
+    pub fn is_video(&self) -> bool {
+        // Cover art is a video stream of one picture; it is not the video.
+        self.codec_type.as_deref() == Some("video") && self.disposition.as_ref().is_none_or(|d| d.attached_pic == 0)
+    }
+
+    pub fn is_audio(&self) -> bool {
+        self.codec_type.as_deref() == Some("audio")
+    }
+}
+
+/// Parses an optional decimal field.
+pub fn parse_number<T: std::str::FromStr>(field: Option<&String>) -> Option<T> {
+    field.and_then(|text| text.trim().parse::<T>().ok())
+}
+
+/// Why probing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Tool(#[from] ToolError),
+    #[error("ffprobe printed JSON we cannot read: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Runs ffprobe on `path`. With `count_packets`, ffprobe reads (but does not decode) the
+/// whole file to count packets per stream.
+pub async fn probe_file(path: &Path, count_packets: bool, cancel: &CancellationToken) -> Result<ProbeOutput, ProbeError> {
+    let mut command = ToolCommand::new(Tool::Ffprobe).args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"]);
+    if count_packets {
+        command = command.arg("-count_packets");
+    }
+    let command = command.arg(path.display().to_string());
+    let (stdout, _) = run_collecting_stdout(&command, cancel).await?;
+    Ok(serde_json::from_slice(&stdout)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rationals() {
+        assert_eq!(Rational::parse("30000/1001"), Some(Rational { num: 30000, den: 1001 }));
+        assert_eq!(Rational::parse("16:9"), Some(Rational { num: 16, den: 9 }));
+        assert_eq!(Rational::parse("0/0"), None);
+        assert_eq!(Rational::parse("abc"), None);
+        assert_eq!(Rational::from_rate(29.97002997), Some(Rational { num: 30000, den: 1001 }));
+        assert_eq!(Rational::from_rate(25.0), Some(Rational { num: 25, den: 1 }));
+        assert_eq!(Rational::from_rate(12.5), Some(Rational { num: 25, den: 2 }));
+        assert_eq!(Rational::from_rate(0.0), None);
+    }
+}

@@ -1,0 +1,141 @@
+//! `report.json`: what a job produced and how it went. The media stages fill source facts,
+//! warnings and per-rendition facts; the scheduler side fills chunk attempts and job timings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::inspect::{InspectWarning, SourceFacts};
+use super::package::PackageResult;
+use super::validate::ValidationReport;
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobReport {
+    pub version: u32,
+    pub job_id: Option<String>,
+    pub source: SourceFacts,
+    pub warnings: Vec<InspectWarning>,
+    pub renditions: Vec<RenditionReport>,
+    pub audio: Option<AudioReport>,
+    pub chunks: Vec<ChunkReport>,
+    pub timings: JobTimings,
+}
+
+impl JobReport {
+    pub const VERSION: u32 = 1;
+}
+
+/// One video rendition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenditionReport {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub codec: String,
+    pub codecs_string: String,
+    pub profile: Option<String>,
+    pub bitrate_kbps: u32,
+    pub peak_bitrate_kbps: u32,
+    pub frames: u64,
+    pub duration_seconds: f64,
+    pub segments: usize,
+    pub max_fingerprint_distance: f32,
+    pub playlist: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioReport {
+    pub codecs_string: String,
+    pub bitrate_kbps: u32,
+    pub duration_seconds: f64,
+    pub offset_from_video_seconds: f64,
+    pub playlist: String,
+}
+
+/// One chunk and the attempts at each of its rungs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkReport {
+    pub index: u32,
+    pub start_frame: u64,
+    pub end_frame: u64,
+    pub attempts: Vec<ChunkAttempt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkAttempt {
+    /// Rung names this attempt encoded.
+    pub rungs: Vec<String>,
+    pub attempt: u32,
+    pub node: Option<String>,
+    pub backend: Option<String>,
+    pub seconds: f64,
+    /// `succeeded`, or the error.
+    pub outcome: String,
+}
+
+/// Wall-clock seconds per stage (`inspect`, `encode`, `assemble`, `validate`, `package`…) and
+/// for the whole job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobTimings {
+    pub stages: BTreeMap<String, f64>,
+    pub total_seconds: f64,
+}
+
+/// Builds the rendition part of the report from validation and packaging results (matched by
+/// rung name; a rendition missing from either is left out).
+pub fn rendition_reports(validations: &[ValidationReport], package: &PackageResult, output_dir: &Path) -> Vec<RenditionReport> {
+    validations
+        .iter()
+        .filter_map(|validation| {
+            let packaged = package.renditions.iter().find(|packaged| packaged.name == validation.rung)?;
+            Some(RenditionReport {
+                name: validation.rung.clone(),
+                width: validation.width,
+                height: validation.height,
+                codec: validation.codec.clone(),
+                codecs_string: packaged.codecs.clone(),
+                profile: validation.profile.clone(),
+                bitrate_kbps: validation.bitrate_kbps,
+                peak_bitrate_kbps: (packaged.peak_bitrate_bps / 1000) as u32,
+                frames: validation.frames,
+                duration_seconds: validation.duration_seconds,
+                segments: packaged.segments,
+                max_fingerprint_distance: validation.max_fingerprint_distance,
+                playlist: relative(&packaged.playlist, output_dir),
+            })
+        })
+        .collect()
+}
+
+/// The audio part of the report.
+pub fn audio_report(package: &PackageResult, output_dir: &Path) -> Option<AudioReport> {
+    let audio = package.audio.as_ref()?;
+    Some(AudioReport {
+        codecs_string: audio.codecs.clone(),
+        bitrate_kbps: (audio.average_bitrate_bps / 1000) as u32,
+        duration_seconds: audio.duration_seconds,
+        offset_from_video_seconds: package.audio_video_offset_seconds.unwrap_or(0.0),
+        playlist: relative(&audio.playlist, output_dir),
+    })
+}
+
+fn relative(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base).unwrap_or(path).display().to_string()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("writing report {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// Writes `report` as pretty JSON to `path` (temp file, then rename).
+pub fn write_report(report: &JobReport, path: &Path) -> Result<(), ReportError> {
+    let write_error = |source| ReportError::Write { path: path.to_owned(), source };
+    let json = serde_json::to_vec_pretty(report).map_err(|error| write_error(std::io::Error::other(error)))?;
+    let temporary = path.with_extension("json.partial");
+    std::fs::write(&temporary, json).map_err(write_error)?;
+    std::fs::rename(&temporary, path).map_err(write_error)
+}

@@ -1,0 +1,196 @@
+//! Validating an assembled rendition against the source: the same number of frames, each
+//! one the source's frame of the same index (fingerprints, so a dropped, duplicated or
+//! reordered frame at any chunk boundary is caught and located), contiguous timestamps, and the
+//! codec, size and bitrate the rung asked for.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use shotfarm_kernels::fingerprint::{FrameFault, MatchTolerance, compare_sequences};
+use tokio_util::sync::CancellationToken;
+
+use super::artifacts::{ArtifactError, FrameArtifact};
+use super::frame_analysis::{AnalysisDepth, DecodePassError, decode_and_analyse};
+use super::ladder::Rung;
+use super::probe::{ProbeError, Rational, parse_number, probe_file};
+use super::process::ToolError;
+
+/// What to validate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateParams {
+    pub rung: Rung,
+    /// The assembled rendition.
+    pub rendition: PathBuf,
+    /// The source's `frames.json` from inspect.
+    pub source_frames: PathBuf,
+    /// The constant rate the rendition must have.
+    pub frame_rate: Rational,
+    #[serde(default)]
+    pub tolerance: Option<MatchTolerance>,
+}
+
+/// A passed validation: the facts that go into the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationReport {
+    pub rung: String,
+    pub codec: String,
+    pub profile: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    pub frames: u64,
+    pub duration_seconds: f64,
+    pub bitrate_kbps: u32,
+    /// Fingerprint distance to the source frame of the same index: the worst and the mean.
+    pub max_fingerprint_distance: f32,
+    pub mean_fingerprint_distance: f32,
+    pub seconds: f64,
+}
+
+/// A failed check, precisely.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationFailure {
+    pub rung: String,
+    /// The output frame where it went wrong, when it is about a frame.
+    pub frame: Option<u64>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ValidationFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rendition {} failed validation: {}", self.rung, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    #[error("{0}")]
+    Failed(Box<ValidationFailure>),
+    #[error("validation cancelled")]
+    Cancelled,
+    #[error("decoding the rendition: {0}")]
+    Tool(ToolError),
+    #[error("reading the source frames: {0}")]
+    Artifact(#[from] ArtifactError),
+    #[error("probing the rendition: {0}")]
+    Probe(String),
+}
+
+impl ValidateError {
+    pub fn failure(&self) -> Option<&ValidationFailure> {
+        match self {
+            ValidateError::Failed(failure) => Some(failure),
+            _ => None,
+        }
+    }
+}
+
+fn fail(rung: &str, frame: Option<u64>, message: String) -> ValidateError {
+    ValidateError::Failed(Box::new(ValidationFailure { rung: rung.to_owned(), frame, message }))
+}
+
+/// Validates `params.rendition`; see the module docs.
+pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationToken) -> Result<ValidationReport, ValidateError> {
+    let started = Instant::now();
+    let rung = &params.rung;
+    let name = rung.name.as_str();
+    let source = FrameArtifact::read(&params.source_frames).await?;
+    let probe = match probe_file(&params.rendition, false, cancel).await {
+        Ok(probe) => probe,
+        Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(ValidateError::Cancelled),
+        Err(error) => return Err(fail(name, None, format!("the rendition cannot be read as video: {error}"))),
+    };
+    let Some(stream) = probe.streams.iter().find(|stream| stream.is_video()) else {
+        return Err(fail(name, None, "the rendition has no video stream".to_owned()));
+    };
+    let codec = stream.codec_name.clone().unwrap_or_default();
+    if codec != rung.codec.ffprobe_name() {
+        return Err(fail(name, None, format!("codec is {codec}; the rung asked for {}", rung.codec.ffprobe_name())));
+    }
+    let (width, height) = (stream.width.unwrap_or(0), stream.height.unwrap_or(0));
+    if (width, height) != (rung.width, rung.height) {
+        return Err(fail(name, None, format!("picture is {width}x{height}; the rung asked for {}x{}", rung.width, rung.height)));
+    }
+
+    let decoded = match decode_and_analyse(&params.rendition, AnalysisDepth::Fingerprints, cancel).await {
+        Ok(decoded) => decoded,
+        Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(ValidateError::Cancelled),
+        Err(DecodePassError::Tool(error)) => return Err(ValidateError::Tool(error)),
+        Err(error) => return Err(fail(name, None, error.to_string())),
+    };
+    let source_prints: Vec<_> = source.frames.iter().map(|frame| frame.fingerprint.clone()).collect();
+    let output_prints: Vec<_> = decoded.frames.iter().map(|frame| frame.fingerprint.clone()).collect();
+    let tolerance = params.tolerance.unwrap_or_default();
+    let comparison = compare_sequences(&source_prints, &output_prints, &tolerance);
+    if let Some(mismatch) = &comparison.first_mismatch {
+        let what = match (mismatch.fault, mismatch.best_source_frame) {
+            (FrameFault::Dropped, Some(best)) => format!("it shows source frame {best}: source frame(s) {}..{best} were dropped or reordered", mismatch.output_frame),
+            (FrameFault::Duplicated, Some(best)) => format!("it shows source frame {best} again: a frame was duplicated or reordered"),
+            _ => "it does not look like any nearby source frame".to_owned(),
+        };
+        return Err(fail(
+            name,
+            Some(mismatch.output_frame as u64),
+            format!(
+                "output frame {} should be source frame {} (fingerprint distance {:.2}); {what} (rendition has {} frames, source {})",
+                mismatch.output_frame, mismatch.output_frame, mismatch.distance_to_expected, comparison.output_frames, comparison.source_frames
+            ),
+        ));
+    }
+    if comparison.output_frames != comparison.source_frames {
+        let (frame, message) = if comparison.output_frames < comparison.source_frames {
+            (comparison.output_frames as u64, format!("the rendition has {} frames; the source has {}: the last {} source frame(s) are missing", comparison.output_frames, comparison.source_frames, comparison.source_frames - comparison.output_frames))
+        } else {
+            (comparison.source_frames as u64, format!("the rendition has {} frames; the source has {}: {} extra frame(s) at the end", comparison.output_frames, comparison.source_frames, comparison.output_frames - comparison.source_frames))
+        };
+        return Err(fail(name, Some(frame), message));
+    }
+
+    // Contiguous timestamps at the asked rate.
+    let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
+    let times: Vec<Option<f64>> = decoded.frames.iter().map(|frame| frame.pts_seconds).collect();
+    for (index, pair) in times.windows(2).enumerate() {
+        match (pair[0], pair[1]) {
+            (Some(a), Some(b)) if ((b - a) - frame_duration).abs() <= frame_duration * 0.25 => {}
+            (a, b) => {
+                return Err(fail(
+                    name,
+                    Some(index as u64 + 1),
+                    format!("timestamps are not contiguous at output frame {}: {a:?} then {b:?}, expected steps of {frame_duration:.6}s", index + 1),
+                ));
+            }
+        }
+    }
+
+    let frames = decoded.frames.len() as u64;
+    let duration_seconds = frames as f64 * frame_duration;
+    let bytes = std::fs::metadata(&params.rendition).map(|metadata| metadata.len()).unwrap_or(0);
+    let bitrate_kbps = parse_number::<u64>(stream.bit_rate.as_ref())
+        .map(|bps| (bps / 1000) as u32)
+        .unwrap_or_else(|| if duration_seconds > 0.0 { (bytes as f64 * 8.0 / duration_seconds / 1000.0) as u32 } else { 0 });
+    // VBV bounds the average: at most maxrate plus one buffer over the whole duration.
+    let limit_kbps = f64::from(rung.maxrate_kbps) * 1.05 + f64::from(rung.bufsize_kbits) / duration_seconds.max(0.001);
+    if f64::from(bitrate_kbps) > limit_kbps {
+        return Err(fail(
+            name,
+            None,
+            format!("average bitrate is {bitrate_kbps} kb/s; the rung's VBV (maxrate {} kb/s, buffer {} kbit) allows at most {limit_kbps:.0} kb/s over {duration_seconds:.2}s", rung.maxrate_kbps, rung.bufsize_kbits),
+        ));
+    }
+    let report = ValidationReport {
+        rung: rung.name.clone(),
+        codec,
+        profile: stream.profile.clone(),
+        width,
+        height,
+        frames,
+        duration_seconds,
+        bitrate_kbps,
+        max_fingerprint_distance: comparison.max_distance,
+        mean_fingerprint_distance: comparison.mean_distance,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    tracing::info!(rung = %report.rung, frames, max_distance = report.max_fingerprint_distance, "rendition validated");
+    Ok(report)
+}

@@ -1,0 +1,60 @@
+//! Sources synthesised with the real ffmpeg, into temp dirs.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs ffmpeg with `args`, panicking with its stderr on failure.
+pub fn ffmpeg(args: &[&str]) {
+    let output = Command::new("ffmpeg").args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"]).args(args).output().unwrap();
+    assert!(output.status.success(), "ffmpeg {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// Three hard-cut shots (moving test pattern 1.2 s, mandelbrot zoom 1 s, negated pattern
+/// `tail` s) at `width`x`height`, 25 fps, H.264 with B-frames and a keyframe every 12 frames,
+/// plus a sine when `audio`.
+pub fn three_shots(dir: &Path, name: &str, width: u32, height: u32, tail: f64, audio: bool) -> PathBuf {
+    let path = dir.join(name);
+    let size = format!("{width}x{height}");
+    let graph = format!(
+        "testsrc2=s={size}:r=25:d=1.2[a];mandelbrot=s={size}:r=25,trim=duration=1,setpts=PTS-STARTPTS[b];testsrc2=s={size}:r=25:d={tail},negate,hue=h=90[c];[a][b][c]concat=n=3:v=1:a=0,format=yuv420p[v]"
+    );
+    let mut args: Vec<String> = vec!["-filter_complex".into(), graph];
+    if audio {
+        args.extend(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"].map(String::from));
+    }
+    args.extend(["-map", "[v]"].map(String::from));
+    if audio {
+        args.extend(["-map", "0:a", "-c:a", "aac", "-shortest"].map(String::from));
+    }
+    args.extend(["-c:v", "libx264", "-preset", "veryfast", "-g", "12", "-keyint_min", "12", "-sc_threshold", "0", "-bf", "2"].map(String::from));
+    args.push(path.display().to_string());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    ffmpeg(&refs);
+    path
+}
+
+/// A moving pattern of `seconds` at `size` and `rate`, H.264 in `container` (by extension).
+pub fn pattern(dir: &Path, name: &str, size: &str, rate: u32, seconds: f64) -> PathBuf {
+    let path = dir.join(name);
+    ffmpeg(&[
+        "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r={rate}:d={seconds}"),
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p",
+        path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// A file of `len` pseudo-random bytes (seeded).
+pub fn random_bytes(dir: &Path, name: &str, len: usize, seed: u64) -> PathBuf {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as u8
+        })
+        .collect();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}

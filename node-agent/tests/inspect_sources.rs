@@ -1,0 +1,189 @@
+//! Inspection against real files: accepted sources with their oddities, rejected ones with
+//! their codes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+
+use shotfarm_agent::media::artifacts::FrameArtifact;
+use shotfarm_agent::media::chunking::ChunkingParams;
+use shotfarm_agent::media::inspect::{InspectError, InspectParams, InspectReport, RejectionCode, WarningCode, inspect_source};
+use tokio_util::sync::CancellationToken;
+
+fn params(source: &Path, dir: &Path) -> InspectParams {
+    InspectParams {
+        source: source.to_owned(),
+        artifact_dir: dir.join("artifacts"),
+        chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 2.0 },
+        shot_detection: Default::default(),
+        limits: Default::default(),
+    }
+}
+
+async fn inspect(source: &Path, dir: &Path) -> Result<InspectReport, InspectError> {
+    inspect_source(&params(source, dir), &CancellationToken::new()).await
+}
+
+async fn rejected(source: &Path, dir: &Path) -> shotfarm_agent::media::inspect::Rejection {
+    match inspect(source, dir).await {
+        Err(InspectError::Rejected(rejection)) => *rejection,
+        other => panic!("{} should be rejected, got {other:?}", source.display()),
+    }
+}
+
+fn has_warning(report: &InspectReport, code: WarningCode) -> bool {
+    report.warnings.iter().any(|warning| warning.code == code)
+}
+
+#[tokio::test]
+async fn accepts_a_clean_source_and_finds_its_shots() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::three_shots(dir.path(), "clean.mp4", 160, 90, 1.0, true);
+    let report = inspect(&source, dir.path()).await.unwrap();
+    let video = &report.source.video;
+    assert_eq!((video.width, video.height, video.frames), (160, 90, 80));
+    assert_eq!((video.frame_rate.num, video.frame_rate.den), (25, 1));
+    assert!(!video.variable_frame_rate);
+    assert!(report.source.audio.is_some());
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let starts: Vec<u64> = report.shots.iter().map(|shot| shot.start).collect();
+    assert_eq!(starts, vec![0, 30, 55], "shots {:?}", report.shots);
+    assert!(report.shots.iter().all(|shot| shot.si_mean > 0.0 && shot.ti_max > 0.0));
+    // Chunks tile the frames, are whole shots, and seek to keyframes at or before their start.
+    assert_eq!(report.chunks.first().unwrap().frames.start, 0);
+    assert_eq!(report.chunks.last().unwrap().frames.end, 80);
+    for chunk in &report.chunks {
+        assert!(starts.contains(&chunk.frames.start), "{chunk:?}");
+        if let Some(seek) = chunk.seek {
+            assert!(seek.keyframe <= chunk.frames.start && seek.keyframe % 12 == 0, "{chunk:?}");
+        }
+    }
+    assert!(report.chunks.iter().any(|chunk| chunk.seek.is_some()));
+    let artifact = FrameArtifact::read(&report.frame_artifact).await.unwrap();
+    assert_eq!(artifact.frames.len(), 80);
+    assert!(artifact.frames[0].keyframe && artifact.frames[12].keyframe && !artifact.frames[1].keyframe);
+}
+
+#[tokio::test]
+async fn odd_dimensions_without_audio_are_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("odd.mkv");
+    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=160x90:r=24:d=1", "-vf", "scale=161:91", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p", source.to_str().unwrap()]);
+    let report = inspect(&source, dir.path()).await.unwrap();
+    assert_eq!((report.source.video.width, report.source.video.height, report.source.video.frames), (161, 91, 24));
+    assert!(report.source.audio.is_none());
+    assert!(has_warning(&report, WarningCode::OddDimensions), "{:?}", report.warnings);
+}
+
+#[tokio::test]
+async fn variable_frame_rate_keeps_every_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("vfr.mkv");
+    // Drop every third frame of a 30 fps pattern, keeping timestamps: 40 of 60 frames, gaps vary.
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=128x72:r=30:d=2", "-vf", "select='not(eq(mod(n,3),2))'", "-fps_mode", "vfr",
+        "-c:v", "libx264", "-preset", "ultrafast", source.to_str().unwrap(),
+    ]);
+    let report = inspect(&source, dir.path()).await.unwrap();
+    assert_eq!(report.source.video.frames, 40);
+    assert!(report.source.video.variable_frame_rate);
+    assert!(has_warning(&report, WarningCode::VariableFrameRate), "{:?}", report.warnings);
+    let rate = report.source.video.frame_rate.num as f64 / report.source.video.frame_rate.den as f64;
+    assert!((rate - 20.0).abs() < 1.0, "average rate {rate}");
+}
+
+#[tokio::test]
+async fn missing_timestamps_disable_seeking() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = common::pattern(dir.path(), "p.mp4", "96x54", 25, 2.0);
+    let raw = dir.path().join("raw.h264");
+    common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", raw.to_str().unwrap()]);
+    let report = inspect(&raw, dir.path()).await.unwrap();
+    assert_eq!(report.source.video.frames, 50);
+    assert!(has_warning(&report, WarningCode::MissingTimestamps), "{:?}", report.warnings);
+    assert!(has_warning(&report, WarningCode::NotSeekable));
+    assert!(report.chunks.iter().all(|chunk| chunk.seek.is_none()));
+}
+
+#[tokio::test]
+async fn several_video_streams_use_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("two.mkv");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=96x54:r=25:d=1", "-f", "lavfi", "-i", "testsrc=s=64x36:r=25:d=1",
+        "-map", "0", "-map", "1", "-c:v", "libx264", "-preset", "ultrafast", source.to_str().unwrap(),
+    ]);
+    let report = inspect(&source, dir.path()).await.unwrap();
+    assert_eq!((report.source.video.width, report.source.video.frames), (96, 25));
+    assert!(has_warning(&report, WarningCode::SeveralVideoStreams));
+}
+
+#[tokio::test]
+async fn rejects_bad_files_with_specific_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+
+    let random = common::random_bytes(root, "random.mp4", 64 * 1024, 7);
+    let rejection = rejected(&random, root).await;
+    assert_eq!(rejection.code, RejectionCode::NotMedia, "{rejection}");
+    assert!(rejection.fix.contains("video"));
+
+    let empty = root.join("empty.mp4");
+    std::fs::write(&empty, b"").unwrap();
+    assert_eq!(rejected(&empty, root).await.code, RejectionCode::NotMedia);
+
+    assert_eq!(rejected(&root.join("missing.mp4"), root).await.code, RejectionCode::Unreadable);
+
+    // An mp4 cut short before its index (moov at the end, as ffmpeg writes by default).
+    let whole = common::pattern(root, "whole.mp4", "160x90", 25, 2.0);
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = root.join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let rejection = rejected(&cut, root).await;
+    assert_eq!(rejection.code, RejectionCode::Truncated, "{rejection}");
+    assert_eq!(rejection.byte, Some((bytes.len() / 2) as u64));
+
+    // An mp4 with its index in front, cut in the middle of the frames.
+    let faststart = root.join("faststart.mp4");
+    common::ffmpeg(&["-i", whole.to_str().unwrap(), "-c", "copy", "-movflags", "+faststart", faststart.to_str().unwrap()]);
+    let bytes = std::fs::read(&faststart).unwrap();
+    let cut = root.join("cut-faststart.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10]).unwrap();
+    let rejection = rejected(&cut, root).await;
+    assert_eq!(rejection.code, RejectionCode::Truncated, "{rejection}");
+    assert!(rejection.frame.is_some_and(|frame| frame > 0 && frame < 50), "{rejection:?}");
+
+    let audio_only = root.join("audio.m4a");
+    common::ffmpeg(&["-f", "lavfi", "-i", "sine=d=1", "-c:a", "aac", audio_only.to_str().unwrap()]);
+    let rejection = rejected(&audio_only, root).await;
+    assert_eq!(rejection.code, RejectionCode::NoVideoStream);
+    assert!(rejection.message.contains("audio"), "{rejection}");
+
+    let tiny = root.join("tiny.mp4");
+    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=8x8:r=25:d=0.2", "-c:v", "libx264", "-preset", "ultrafast", tiny.to_str().unwrap()]);
+    assert_eq!(rejected(&tiny, root).await.code, RejectionCode::AbsurdDimensions);
+}
+
+#[tokio::test]
+async fn damaged_frames_beyond_tolerance_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    // MPEG-TS has no index, so damage reaches the decoder: overwrite a third of the payload.
+    let ts = dir.path().join("damaged.ts");
+    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", ts.to_str().unwrap()]);
+    let mut bytes = std::fs::read(&ts).unwrap();
+    let len = bytes.len();
+    for (offset, byte) in bytes[len / 3..len * 2 / 3].iter_mut().enumerate() {
+        if offset % 188 != 0 {
+            *byte = (offset * 131 % 251) as u8;
+        }
+    }
+    std::fs::write(&ts, &bytes).unwrap();
+    match inspect(&ts, dir.path()).await {
+        Err(InspectError::Rejected(rejection)) => {
+            assert_eq!(rejection.code, RejectionCode::UndecodableFrames, "{rejection}");
+            assert!(rejection.frame.is_some());
+        }
+        other => panic!("damaged source accepted: {other:?}"),
+    }
+}

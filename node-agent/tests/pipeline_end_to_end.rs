@@ -1,0 +1,219 @@
+//! inspect → chunk → encode → assemble → validate → package on real files, with every
+//! rendition checked frame by frame against the source; and the faults validation must catch.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use shotfarm_agent::media::artifacts::FrameArtifact;
+use shotfarm_agent::media::assemble::{AssembleParams, assemble_rendition};
+use shotfarm_agent::media::capabilities::probe_capabilities;
+use shotfarm_agent::media::chunking::{ChunkingParams, FrameRange};
+use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, DecodeStart, EncodeBackend, EncodeChunkParams, EncoderSettings};
+use shotfarm_agent::media::inspect::{Chunk, InspectParams, InspectReport, inspect_source};
+use shotfarm_agent::media::ladder::{LadderSource, Rung, VideoCodec, default_ladder};
+use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, package_ladder};
+use shotfarm_agent::media::validate::{ValidateParams, validate_rendition};
+use tokio_util::sync::CancellationToken;
+
+async fn inspect(source: &Path, dir: &Path) -> InspectReport {
+    let params = InspectParams {
+        source: source.to_owned(),
+        artifact_dir: dir.join("inspect"),
+        chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 1.6 },
+        shot_detection: Default::default(),
+        limits: Default::default(),
+    };
+    inspect_source(&params, &CancellationToken::new()).await.unwrap()
+}
+
+fn settings() -> EncoderSettings {
+    EncoderSettings { preset: "ultrafast".to_owned(), keyframe_interval_frames: 12 }
+}
+
+async fn backend() -> CpuBackend {
+    CpuBackend::new(&probe_capabilities(&CancellationToken::new()).await.unwrap())
+}
+
+/// Encodes every chunk into every rung (one call per chunk); returns chunk paths per rung.
+async fn encode_all(backend: &CpuBackend, source: &Path, report: &InspectReport, rungs: &[Rung], dir: &Path) -> Vec<Vec<PathBuf>> {
+    let mut per_rung = vec![Vec::new(); rungs.len()];
+    for chunk in &report.chunks {
+        let outputs: Vec<ChunkOutput> = rungs
+            .iter()
+            .map(|rung| ChunkOutput { rung: rung.clone(), path: dir.join(&rung.name).join(format!("chunk-{:04}.mp4", chunk.index)) })
+            .collect();
+        let params = EncodeChunkParams { source: source.to_owned(), chunk: chunk.clone(), frame_rate: report.source.video.frame_rate, outputs, settings: settings() };
+        let result = backend.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
+        if chunk.seek.is_some() {
+            assert!(matches!(result.decode_start, DecodeStart::Seek { .. }), "chunk {} should have seeked: {:?}", chunk.index, result.decode_start);
+        }
+        for (index, output) in result.outputs.iter().enumerate() {
+            assert_eq!(output.frames, chunk.frames.len());
+            per_rung[index].push(output.path.clone());
+        }
+    }
+    per_rung
+}
+
+#[tokio::test]
+async fn every_rendition_has_exactly_the_source_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source = common::three_shots(root, "source.mp4", 480, 270, 1.4, true);
+    let report = inspect(&source, root).await;
+    assert!(report.chunks.len() >= 3, "{:?}", report.chunks);
+    let ladder_source = LadderSource { width: 480, height: 270, sample_aspect_num: 1, sample_aspect_den: 1 };
+    let rungs = default_ladder(&ladder_source, VideoCodec::H264).unwrap();
+    assert_eq!(rungs.iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>(), vec!["240p"]);
+    // Add a smaller rung so segment alignment across rungs is exercised.
+    let mut rungs = rungs;
+    rungs.push(Rung { name: "144p".into(), width: 256, height: 144, codec: VideoCodec::H264, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbits: 400 });
+    let backend = backend().await;
+    let chunks = encode_all(&backend, &source, &report, &rungs, &root.join("chunks")).await;
+    let mut packaged = Vec::new();
+    for (rung, chunk_paths) in rungs.iter().zip(chunks) {
+        let assembled = root.join("assembled").join(format!("{}.mp4", rung.name));
+        let assembly = assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone() }, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(assembly.frames, report.source.video.frames);
+        let validation = validate_rendition(
+            &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None },
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(validation.frames, report.source.video.frames);
+        assert_eq!((validation.width, validation.height), (rung.width, rung.height));
+        packaged.push(PackageRendition { rung: rung.clone(), path: assembled });
+    }
+    let audio = report.source.audio.as_ref().unwrap();
+    let out = root.join("out");
+    let result = package_ladder(
+        &PackageParams {
+            output_dir: out.clone(),
+            renditions: packaged,
+            frame_rate: report.source.video.frame_rate,
+            frames: report.source.video.frames,
+            audio: Some(AudioPackaging { source: source.clone(), stream_index: audio.stream_index, bitrate_kbps: 96 }),
+        },
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    for needle in ["BANDWIDTH=", "AVERAGE-BANDWIDTH=", "RESOLUTION=426x240", "RESOLUTION=256x144", "CODECS=\"avc1.", "mp4a.40.2", "FRAME-RATE=25.000", "240p/playlist.m3u8"] {
+        assert!(master.contains(needle), "master lacks {needle}:\n{master}");
+    }
+    let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+    assert!(mpd.contains("<SegmentTimeline>") && mpd.contains("contentType=\"audio\""), "{mpd}");
+    assert!(out.join("240p/init.mp4").is_file() && out.join("audio/playlist.m3u8").is_file());
+    assert!(result.audio_video_offset_seconds.unwrap().abs() < 0.15);
+    // Segments are aligned: same count in both rungs, and each segment starts with a keyframe.
+    assert_eq!(result.renditions[0].segments, result.renditions[1].segments);
+    assert!(result.renditions[0].segments > report.chunks.len());
+
+    // The packaged HLS rendition, decoded as a player would, still has exactly the source frames.
+    let hls_frames = ffprobe_frame_count(&out.join("144p/playlist.m3u8"));
+    assert_eq!(hls_frames, report.source.video.frames);
+}
+
+fn ffprobe_frame_count(path: &Path) -> u64 {
+    let output = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    // The HLS demuxer lists the stream once per program; every listing counts the same frames.
+    String::from_utf8_lossy(&output.stdout).lines().map(str::trim).find(|line| !line.is_empty()).unwrap().parse().unwrap()
+}
+
+/// Encodes `ranges` of the source (possibly faulty) as chunks of one rung, assembles them in
+/// the given order, and validates.
+async fn validate_faulty(source: &Path, report: &InspectReport, ranges: &[FrameRange], dir: &Path) -> Result<(), String> {
+    let artifact = FrameArtifact::read(&report.frame_artifact).await.unwrap();
+    let rung = Rung { name: "144p".into(), width: 256, height: 144, codec: VideoCodec::H264, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbits: 600 };
+    let backend = backend().await;
+    let mut paths = Vec::new();
+    for (index, range) in ranges.iter().enumerate() {
+        let chunk = Chunk {
+            index: index as u32,
+            frames: *range,
+            seek: None,
+            first_fingerprint: artifact.frames[range.start as usize].fingerprint.clone(),
+            last_fingerprint: artifact.frames[range.end as usize - 1].fingerprint.clone(),
+        };
+        let path = dir.join(format!("c{index}.mp4"));
+        let params = EncodeChunkParams {
+            source: source.to_owned(),
+            chunk,
+            frame_rate: report.source.video.frame_rate,
+            outputs: vec![ChunkOutput { rung: rung.clone(), path: path.clone() }],
+            settings: settings(),
+        };
+        backend.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
+        paths.push(path);
+    }
+    let assembled = dir.join("assembled.mp4");
+    assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: paths, output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
+    validate_rendition(
+        &ValidateParams { rung, rendition: assembled, source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None },
+        &CancellationToken::new(),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|error| error.to_string())
+}
+
+#[tokio::test]
+async fn validation_catches_dropped_duplicated_and_reordered_frames_at_chunk_boundaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source = common::three_shots(root, "source.mp4", 256, 144, 1.0, false);
+    let report = inspect(&source, root).await;
+    let total = report.source.video.frames;
+    let range = |start, end| FrameRange { start, end };
+
+    // The control: correct chunks pass.
+    let control = root.join("control");
+    validate_faulty(&source, &report, &[range(0, 40), range(40, total)], &control).await.unwrap();
+
+    // Frame 20 (inside the moving first shot) dropped at a chunk boundary.
+    let error = validate_faulty(&source, &report, &[range(0, 20), range(21, total)], &root.join("dropped")).await.unwrap_err();
+    assert!(error.contains("output frame 20 should be source frame 20") && error.contains("source frame 21"), "{error}");
+
+    // Frame 19 encoded twice: the second chunk starts one early.
+    let error = validate_faulty(&source, &report, &[range(0, 20), range(19, total - 1)], &root.join("duplicated")).await.unwrap_err();
+    assert!(error.contains("output frame 20") && error.contains("source frame 19 again"), "{error}");
+
+    // Two chunks assembled in the wrong order.
+    let error = validate_faulty(&source, &report, &[range(0, 20), range(30, 40), range(20, 30), range(40, total)], &root.join("reordered"))
+        .await
+        .unwrap_err();
+    assert!(error.contains("output frame 20 should be source frame 20"), "{error}");
+}
+
+#[tokio::test]
+async fn sources_without_timestamps_encode_frame_exactly_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mp4 = common::three_shots(root, "s.mp4", 160, 90, 0.6, false);
+    let raw = root.join("raw.h264");
+    common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", raw.to_str().unwrap()]);
+    let report = inspect(&raw, root).await;
+    assert!(report.chunks.iter().all(|chunk| chunk.seek.is_none()));
+    let rungs = default_ladder(&LadderSource { width: 160, height: 90, sample_aspect_num: 1, sample_aspect_den: 1 }, VideoCodec::H264).unwrap();
+    let backend = backend().await;
+    let chunks = encode_all(&backend, &raw, &report, &rungs, &root.join("chunks")).await;
+    let assembled = root.join("a.mp4");
+    assemble_rendition(&AssembleParams { rung: rungs[0].name.clone(), chunks: chunks[0].clone(), output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
+    let validation = validate_rendition(
+        &ValidateParams { rung: rungs[0].clone(), rendition: assembled, source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None },
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(validation.frames, report.source.video.frames);
+}

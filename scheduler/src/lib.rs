@@ -5,7 +5,13 @@
 //! | [`state`] | the replicated state machine: jobs, task DAGs, nodes, leases; `apply` |
 //! | [`planner`] | expands a job into its task DAG as results arrive (runs inside `apply`) |
 //! | [`placement`] | pure multi-dimensional bin-packing of ready tasks onto nodes and GPUs |
+//! | [`storage`] | the durable store (redb): log, hard state, snapshot, state rows + applied index |
+//! | [`consensus`] | raft-rs `RawNode` driven through one Ready loop, with no I/O but the store |
+//! | [`synthetic`] | synthetic task outputs for simulated agents (benchmark, simulation) |
 
+pub mod consensus;
 pub mod placement;
 pub mod planner;
 pub mod state;
+pub mod storage;
+pub mod synthetic;

@@ -1,0 +1,13 @@
+//! Consensus: raft-rs driven by one owner.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`replica`] | the synchronous core: `RawNode` + state machine + durable store, one Ready loop |
+//! | [`raft_log`] | the in-memory log raft-rs reads (`raft::Storage`), mirroring the durable store |
+//! | [`logger`] | raft-rs's slog records forwarded to `tracing` |
+
+pub mod logger;
+pub mod raft_log;
+pub mod replica;
+
+pub use replica::{AppliedProposal, ReadyOutput, Replica, ReplicaConfig, ReplicaError};

@@ -1,0 +1,391 @@
+//! One replica's consensus core, with no I/O of its own beyond its durable store: raft-rs's
+//! `RawNode`, the state machine, and the Ready loop that ties them together. The async
+//! driver (and the simulation) call `tick`, `step`, `propose` and `handle_ready`, and carry
+//! out what comes back: messages to send, outcomes to answer, effects to perform.
+
+use std::collections::BTreeMap;
+
+use protobuf::Message as _;
+use raft::prelude::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, Message, Snapshot};
+use raft::{RawNode, ReadState, StateRole, Storage as _};
+
+use super::logger::raft_logger;
+use super::raft_log::RaftLog;
+use crate::state::{self, Command, Effect, Outcome, Proposal, State};
+use crate::storage::{DurableStore, Recovered, StoreError, WriteBatch, decode_state, encode_row, encode_state};
+
+/// Timing and size knobs of one replica.
+#[derive(Debug, Clone)]
+pub struct ReplicaConfig {
+    pub id: u64,
+    /// Ticks without a leader before an election (randomised up to twice this by raft-rs).
+    pub election_ticks: usize,
+    pub heartbeat_ticks: usize,
+    /// Take a snapshot and compact the log after this many applied entries.
+    pub snapshot_every: u64,
+    /// Largest append message, in bytes.
+    pub max_message_bytes: u64,
+}
+
+impl ReplicaConfig {
+    pub fn new(id: u64) -> ReplicaConfig {
+        ReplicaConfig { id, election_ticks: 10, heartbeat_ticks: 2, snapshot_every: 10_000, max_message_bytes: 4 << 20 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("raft: {0}")]
+    Raft(#[from] raft::Error),
+    #[error("{0}")]
+    Membership(String),
+}
+
+/// One applied log entry that carried a proposal.
+#[derive(Debug, Clone)]
+pub struct AppliedProposal {
+    pub index: u64,
+    pub proposer: u64,
+    pub batch_id: u64,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// What one turn of the Ready loop produced.
+#[derive(Debug, Default)]
+pub struct ReadyOutput {
+    pub messages: Vec<Message>,
+    pub proposals: Vec<AppliedProposal>,
+    pub effects: Vec<Effect>,
+    pub read_states: Vec<ReadState>,
+    /// A membership change applied.
+    pub membership_changed: bool,
+}
+
+pub struct Replica<S: DurableStore> {
+    id: u64,
+    raw: RawNode<RaftLog>,
+    store: S,
+    state: State,
+    applied: u64,
+    snapshot_every: u64,
+}
+
+impl<S: DurableStore> Replica<S> {
+    /// Starts a replica from its store. A fresh store is bootstrapped with `peers` as the
+    /// initial voters (every initial replica must be given the same list), unless `peers`
+    /// is empty: then the replica waits to be added to an existing group. A store that
+    /// already holds a membership must agree with `peers`.
+    pub fn open(config: &ReplicaConfig, peers: &BTreeMap<u64, String>, mut store: S) -> Result<Replica<S>, ReplicaError> {
+        let mut recovered = store.load()?;
+        let fresh = recovered.conf_state.get_voters().is_empty() && recovered.hard_state.term == 0 && recovered.entries.is_empty();
+        if fresh && !peers.is_empty() {
+            if !peers.contains_key(&config.id) {
+                return Err(ReplicaError::Membership(format!(
+                    "replica id {} is not in the peer list ({}); add it to --peers",
+                    config.id,
+                    peers.keys().map(u64::to_string).collect::<Vec<_>>().join(",")
+                )));
+            }
+            recovered = bootstrap(peers, &mut store)?;
+        } else if !fresh && !peers.is_empty() {
+            check_membership(config.id, peers, &recovered)?;
+        }
+        let Recovered { hard_state, conf_state, snapshot, entries, state, applied } = recovered;
+        let log = RaftLog::new(hard_state, conf_state, snapshot, entries);
+        let raft_config = raft::Config {
+            id: config.id,
+            election_tick: config.election_ticks,
+            heartbeat_tick: config.heartbeat_ticks,
+            applied,
+            max_size_per_msg: config.max_message_bytes,
+            max_inflight_msgs: 256,
+            pre_vote: true,
+            check_quorum: true,
+            read_only_option: raft::ReadOnlyOption::Safe,
+            ..Default::default()
+        };
+        raft_config.validate()?;
+        let raw = RawNode::new(&raft_config, log, &raft_logger(config.id))?;
+        Ok(Replica { id: config.id, raw, store, state, applied, snapshot_every: config.snapshot_every })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    pub fn role(&self) -> StateRole {
+        self.raw.raft.state
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raw.raft.state == StateRole::Leader
+    }
+
+    /// The leader this replica knows of (0 when none).
+    pub fn leader_id(&self) -> u64 {
+        self.raw.raft.leader_id
+    }
+
+    pub fn term(&self) -> u64 {
+        self.raw.raft.term
+    }
+
+    pub fn commit_index(&self) -> u64 {
+        self.raw.raft.raft_log.committed
+    }
+
+    pub fn snapshot_index(&self) -> u64 {
+        self.raw.store().snapshot_index()
+    }
+
+    pub fn first_log_index(&self) -> u64 {
+        self.raw.store().first_index().unwrap_or(0)
+    }
+
+    pub fn voters(&self) -> Vec<u64> {
+        self.raw.store().conf_state().get_voters().to_vec()
+    }
+
+    /// The leader's view of each member's matched log index (empty on followers).
+    pub fn progress(&self) -> BTreeMap<u64, u64> {
+        if !self.is_leader() {
+            return BTreeMap::new();
+        }
+        self.raw.raft.prs().iter().map(|(id, progress)| (*id, progress.matched)).collect()
+    }
+
+    /// The address of a replica: the replicated membership.
+    pub fn member_addr(&self, id: u64) -> Option<&str> {
+        self.state.meta.members.get(&id).map(String::as_str)
+    }
+
+    pub fn tick(&mut self) -> bool {
+        self.raw.tick()
+    }
+
+    pub fn step(&mut self, message: Message) -> Result<(), raft::Error> {
+        self.raw.step(message)
+    }
+
+    /// Proposes a batch of commands as one log entry.
+    pub fn propose(&mut self, proposal: &Proposal) -> Result<(), ReplicaError> {
+        let data = postcard::to_allocvec(proposal)
+            .map_err(|err| ReplicaError::Raft(raft::Error::ConfChangeError(format!("cannot encode proposal: {err}"))))?;
+        self.raw.propose(Vec::new(), data)?;
+        Ok(())
+    }
+
+    /// Proposes adding (`addr` = Some) or removing a voter.
+    pub fn propose_membership(&mut self, id: u64, addr: Option<&str>) -> Result<(), ReplicaError> {
+        let mut change = ConfChange::default();
+        change.node_id = id;
+        match addr {
+            Some(addr) => {
+                change.set_change_type(ConfChangeType::AddNode);
+                change.context = addr.as_bytes().to_vec().into();
+            }
+            None => change.set_change_type(ConfChangeType::RemoveNode),
+        }
+        self.raw.propose_conf_change(Vec::new(), change)?;
+        Ok(())
+    }
+
+    /// Tells raft-rs whether a snapshot sent to `to` arrived; a failed one is sent again.
+    pub fn report_snapshot(&mut self, to: u64, delivered: bool) {
+        let status = if delivered { raft::SnapshotStatus::Finish } else { raft::SnapshotStatus::Failure };
+        self.raw.report_snapshot(to, status);
+    }
+
+    /// Tells raft-rs that `to` could not be reached, so it probes instead of streaming.
+    pub fn report_unreachable(&mut self, to: u64) {
+        self.raw.report_unreachable(to);
+    }
+
+    /// Starts a linearizable read; its `ReadState` comes back from `handle_ready` with `ctx`.
+    pub fn read_index(&mut self, ctx: Vec<u8>) {
+        self.raw.read_index(ctx);
+    }
+
+    /// Hands leadership to another voter (used when a leader is asked to remove itself).
+    pub fn transfer_leader(&mut self, to: u64) {
+        self.raw.transfer_leader(to);
+    }
+
+    /// One turn of the Ready loop: persist (one durable write for the entries, the hard state
+    /// and every entry applied with them), send, apply, advance.
+    pub fn handle_ready(&mut self) -> Result<ReadyOutput, ReplicaError> {
+        let mut output = ReadyOutput::default();
+        if !self.raw.has_ready() {
+            return Ok(output);
+        }
+        let mut ready = self.raw.ready();
+        // A leader may send before it persists (the Raft thesis, 10.2.1).
+        output.messages.extend(ready.take_messages());
+        let mut batch = WriteBatch::default();
+        if !ready.snapshot().is_empty() {
+            let snapshot = ready.snapshot().clone();
+            let state = decode_state(snapshot.get_data())?;
+            self.state = state;
+            self.applied = snapshot.get_metadata().index;
+            self.raw.mut_store().install_snapshot(snapshot.clone());
+            batch.conf_state = Some(snapshot.get_metadata().get_conf_state().clone());
+            batch.install_snapshot = Some((snapshot, self.state.clone()));
+            output.membership_changed = true;
+        }
+        self.apply_entries(ready.take_committed_entries(), &mut batch, &mut output)?;
+        if !ready.entries().is_empty() {
+            self.raw.mut_store().append(ready.entries());
+            batch.entries = ready.entries().clone();
+        }
+        if let Some(hard_state) = ready.hs() {
+            self.raw.mut_store().set_hard_state(hard_state.clone());
+            batch.hard_state = Some(hard_state.clone());
+        }
+        output.read_states.extend(ready.take_read_states());
+        self.store.write(batch)?;
+        output.messages.extend(ready.take_persisted_messages());
+
+        let mut light = self.raw.advance(ready);
+        let mut batch = WriteBatch::default();
+        if let Some(commit) = light.commit_index() {
+            self.raw.mut_store().set_commit(commit);
+        }
+        output.messages.extend(light.take_messages());
+        let committed = light.take_committed_entries();
+        if !committed.is_empty() {
+            self.apply_entries(committed, &mut batch, &mut output)?;
+            batch.hard_state = Some(self.raw.store().hard_state().clone());
+        }
+        self.maybe_compact(&mut batch);
+        self.store.write(batch)?;
+        self.raw.advance_apply();
+        Ok(output)
+    }
+
+    fn apply_entries(&mut self, entries: Vec<Entry>, batch: &mut WriteBatch, output: &mut ReadyOutput) -> Result<(), ReplicaError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        for entry in entries {
+            match entry.get_entry_type() {
+                EntryType::EntryNormal if entry.data.is_empty() => {}
+                EntryType::EntryNormal => match postcard::from_bytes::<Proposal>(&entry.data) {
+                    Ok(proposal) => {
+                        let mut outcomes = Vec::with_capacity(proposal.commands.len());
+                        for command in &proposal.commands {
+                            let (outcome, effects) = state::apply(&mut self.state, command);
+                            outcomes.push(outcome);
+                            output.effects.extend(effects);
+                        }
+                        output.proposals.push(AppliedProposal {
+                            index: entry.index,
+                            proposer: proposal.proposer,
+                            batch_id: proposal.batch_id,
+                            outcomes,
+                        });
+                    }
+                    // Every replica skips the same undecodable entry alike.
+                    Err(err) => tracing::error!(index = entry.index, %err, "skipping an undecodable log entry"),
+                },
+                EntryType::EntryConfChange => {
+                    let change = ConfChange::parse_from_bytes(&entry.data)
+                        .map_err(|err| ReplicaError::Membership(format!("undecodable membership change at {}: {err}", entry.index)))?;
+                    let conf_state = self.raw.apply_conf_change(&change)?;
+                    let command = match change.get_change_type() {
+                        ConfChangeType::RemoveNode => Command::RemoveMember { id: change.node_id },
+                        _ => Command::SetMemberAddr { id: change.node_id, addr: String::from_utf8_lossy(&change.context).into_owned() },
+                    };
+                    state::apply(&mut self.state, &command);
+                    self.raw.mut_store().set_conf_state(conf_state.clone());
+                    batch.conf_state = Some(conf_state);
+                    output.membership_changed = true;
+                }
+                EntryType::EntryConfChangeV2 => {
+                    return Err(ReplicaError::Membership("joint-consensus membership changes are not used".to_owned()));
+                }
+            }
+            self.applied = entry.index;
+        }
+        batch.rows.extend(self.state.take_dirty().into_iter().map(|row| encode_row(&self.state, row)));
+        batch.applied = Some(self.applied);
+        Ok(())
+    }
+
+    /// Takes a snapshot of the state at the applied index and drops the log before it, once
+    /// enough entries have been applied since the last one.
+    fn maybe_compact(&mut self, batch: &mut WriteBatch) {
+        let store = self.raw.store();
+        if self.applied < store.snapshot_index() + self.snapshot_every {
+            return;
+        }
+        let Ok(term) = store.term(self.applied) else { return };
+        let mut snapshot = Snapshot::default();
+        snapshot.set_data(encode_state(&self.state).into());
+        let metadata = snapshot.mut_metadata();
+        metadata.index = self.applied;
+        metadata.term = term;
+        metadata.set_conf_state(store.conf_state().clone());
+        tracing::info!(replica = self.id, index = self.applied, log_entries = store.log_len(), "snapshot taken, log compacted");
+        self.raw.mut_store().compact(snapshot.clone());
+        batch.compact_to = Some(snapshot);
+    }
+}
+
+/// Writes the initial membership of a new group: the same on every initial replica.
+fn bootstrap<S: DurableStore>(peers: &BTreeMap<u64, String>, store: &mut S) -> Result<Recovered, ReplicaError> {
+    let mut conf_state = ConfState::default();
+    conf_state.set_voters(peers.keys().copied().collect());
+    let mut state = State::default();
+    for (id, addr) in peers {
+        state::apply(&mut state, &Command::SetMemberAddr { id: *id, addr: addr.clone() });
+    }
+    let mut snapshot = Snapshot::default();
+    snapshot.mut_metadata().set_conf_state(conf_state.clone());
+    let rows = state.take_dirty().into_iter().map(|row| encode_row(&state, row)).collect();
+    store.write(WriteBatch {
+        conf_state: Some(conf_state),
+        compact_to: Some(snapshot),
+        rows,
+        applied: Some(0),
+        ..WriteBatch::default()
+    })?;
+    Ok(store.load()?)
+}
+
+/// A restarted replica's `--peers` must describe the membership it has stored.
+fn check_membership(id: u64, peers: &BTreeMap<u64, String>, recovered: &Recovered) -> Result<(), ReplicaError> {
+    let stored: BTreeMap<u64, String> = recovered
+        .conf_state
+        .get_voters()
+        .iter()
+        .map(|voter| (*voter, recovered.state.meta.members.get(voter).cloned().unwrap_or_default()))
+        .collect();
+    if stored.is_empty() {
+        return Ok(());
+    }
+    let describe = |members: &BTreeMap<u64, String>| {
+        members.iter().map(|(id, addr)| format!("{id}={addr}")).collect::<Vec<_>>().join(",")
+    };
+    let disagrees = stored.len() != peers.len()
+        || stored.iter().any(|(voter, addr)| peers.get(voter).is_none_or(|given| !addr.is_empty() && given != addr));
+    if disagrees {
+        return Err(ReplicaError::Membership(format!(
+            "--peers {} disagrees with the membership stored in the data directory ({}) for replica {id}; \
+             pass --peers {} (membership changes go through `shotfarm cluster add|remove`), or use a new data directory",
+            describe(peers),
+            describe(&stored),
+            describe(&stored),
+        )));
+    }
+    Ok(())
+}

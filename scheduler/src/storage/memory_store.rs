@@ -1,0 +1,119 @@
+//! The [`DurableStore`] contract in memory, for the deterministic simulation. Clones share
+//! their contents, so a simulated crash drops the replica but keeps what it had written.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use raft::prelude::{ConfState, Entry, HardState, Snapshot};
+
+use super::{DurableStore, Recovered, StoreError, WriteBatch};
+use crate::state::{Meta, RowKey, State, StateImage};
+
+#[derive(Debug, Default)]
+struct Contents {
+    hard_state: HardState,
+    conf_state: ConfState,
+    snapshot: Snapshot,
+    log: BTreeMap<u64, Entry>,
+    applied: u64,
+    meta: Meta,
+    rows: BTreeMap<RowKey, Vec<u8>>,
+    writes: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    contents: Arc<Mutex<Contents>>,
+}
+
+impl MemoryStore {
+    /// How many batches were written (each would be one fsync on disk).
+    pub fn writes(&self) -> u64 {
+        self.contents.lock().map(|contents| contents.writes).unwrap_or(0)
+    }
+}
+
+fn corrupt(what: String, why: impl ToString) -> StoreError {
+    StoreError::Corrupt { what, why: why.to_string() }
+}
+
+impl DurableStore for MemoryStore {
+    fn load(&self) -> Result<Recovered, StoreError> {
+        let contents = self.contents.lock().map_err(|_| corrupt("memory store".into(), "poisoned"))?;
+        let mut image = StateImage { meta: contents.meta.clone(), jobs: Vec::new(), tasks: Vec::new(), nodes: Vec::new() };
+        for (row, bytes) in &contents.rows {
+            let what = || format!("{row:?}");
+            match row {
+                RowKey::Meta => {}
+                RowKey::Job(_) => image.jobs.push(postcard::from_bytes(bytes).map_err(|err| corrupt(what(), err))?),
+                RowKey::Task(_) => image.tasks.push(postcard::from_bytes(bytes).map_err(|err| corrupt(what(), err))?),
+                RowKey::Node(_) => image.nodes.push(postcard::from_bytes(bytes).map_err(|err| corrupt(what(), err))?),
+            }
+        }
+        Ok(Recovered {
+            hard_state: contents.hard_state.clone(),
+            conf_state: contents.conf_state.clone(),
+            snapshot: contents.snapshot.clone(),
+            entries: contents.log.values().cloned().collect(),
+            state: State::from_image(image),
+            applied: contents.applied,
+        })
+    }
+
+    fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+        let mut contents = self.contents.lock().map_err(|_| corrupt("memory store".into(), "poisoned"))?;
+        contents.writes += 1;
+        if let Some((snapshot, state)) = batch.install_snapshot {
+            contents.log.clear();
+            contents.rows.clear();
+            for (row, bytes) in state.to_image().jobs.iter().map(|job| (RowKey::Job(job.id), postcard::to_allocvec(job))) {
+                contents.rows.insert(row, bytes.map_err(|err| corrupt(format!("{row:?}"), err))?);
+            }
+            for (row, bytes) in state.tasks.values().map(|task| (RowKey::Task(task.id), postcard::to_allocvec(task))) {
+                contents.rows.insert(row, bytes.map_err(|err| corrupt(format!("{row:?}"), err))?);
+            }
+            for (row, bytes) in state.nodes.values().map(|node| (RowKey::Node(node.id), postcard::to_allocvec(node))) {
+                contents.rows.insert(row, bytes.map_err(|err| corrupt(format!("{row:?}"), err))?);
+            }
+            contents.meta = state.meta.clone();
+            contents.applied = snapshot.get_metadata().index;
+            contents.snapshot = snapshot;
+        }
+        if let Some(first) = batch.entries.first() {
+            let first_index = first.index;
+            contents.log.retain(|index, _| *index < first_index);
+            for entry in batch.entries {
+                contents.log.insert(entry.index, entry);
+            }
+        }
+        if let Some(hard_state) = batch.hard_state {
+            contents.hard_state = hard_state;
+        }
+        if let Some(conf_state) = batch.conf_state {
+            contents.conf_state = conf_state;
+        }
+        for (row, bytes) in batch.rows {
+            match (row, bytes) {
+                (RowKey::Meta, Some(bytes)) => {
+                    contents.meta = postcard::from_bytes(&bytes).map_err(|err| corrupt("meta".into(), err))?;
+                }
+                (RowKey::Meta, None) => {}
+                (row, Some(bytes)) => {
+                    contents.rows.insert(row, bytes);
+                }
+                (row, None) => {
+                    contents.rows.remove(&row);
+                }
+            }
+        }
+        if let Some(applied) = batch.applied {
+            contents.applied = applied;
+        }
+        if let Some(snapshot) = batch.compact_to {
+            let upto = snapshot.get_metadata().index;
+            contents.log.retain(|index, _| *index > upto);
+            contents.snapshot = snapshot;
+        }
+        Ok(())
+    }
+}

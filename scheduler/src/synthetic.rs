@@ -1,0 +1,78 @@
+//! Synthetic task outputs, for simulated agents: the scheduler benchmark and the consensus
+//! simulation drive real jobs through the real planner without any media work. An output
+//! is derived from the task's spec alone, so a simulated farm behaves deterministically.
+
+use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, QualitySummary, Rung, SourceSummary, TaskSpec, TaskOutput};
+
+/// Chunks a synthetic source of `chunks` × 48 frames is cut into.
+pub fn synthetic_chunks(chunks: u32) -> Vec<Chunk> {
+    (0..chunks)
+        .map(|index| Chunk { index, start_frame: u64::from(index) * 48, end_frame: u64::from(index + 1) * 48 })
+        .collect()
+}
+
+/// A plausible output for a task spec. `chunks` and `rungs` size the inspection and ladder
+/// results (and so the job's DAG: chunks × rungs encodes).
+pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
+    let artifact = |key: String| Artifact { key, bytes: 1 };
+    match spec {
+        TaskSpec::Inspect { .. } => TaskOutput::Inspect {
+            source: SourceSummary {
+                width: 1920,
+                height: 1080,
+                frames: u64::from(chunks) * 48,
+                frame_rate_num: 24,
+                frame_rate_den: 1,
+                duration_ms: u64::from(chunks) * 2000,
+                has_audio: false,
+            },
+            chunks: synthetic_chunks(chunks),
+            warnings: Vec::new(),
+            inspection: artifact("inspection.json".to_owned()),
+        },
+        TaskSpec::Ladder { .. } => TaskOutput::Ladder {
+            rungs: (0..rungs)
+                .map(|index| Rung {
+                    name: format!("h264_{index}"),
+                    codec: Codec::H264,
+                    width: 1920 >> index.min(4),
+                    height: 1080 >> index.min(4),
+                    bitrate_kbps: 6000 >> index.min(4),
+                    maxrate_kbps: 9000 >> index.min(4),
+                    bufsize_kbps: 12000 >> index.min(4),
+                })
+                .collect(),
+        },
+        TaskSpec::Encode { chunk, rung, .. } => TaskOutput::Encode {
+            chunk: *chunk,
+            rung: rung.name.clone(),
+            artifact: artifact(format!("chunks/{}/{}.mp4", rung.name, chunk.index)),
+            frames: chunk.frames(),
+        },
+        TaskSpec::Score { chunk, rung, .. } => TaskOutput::Score {
+            chunk: *chunk,
+            rung: rung.name.clone(),
+            quality: QualitySummary {
+                vmaf_mean: 95.0,
+                vmaf_harmonic_mean: 94.9,
+                vmaf_min: 90.0,
+                vmaf_p1: 90.5,
+                psnr_y: 42.0,
+                ssim: 0.99,
+                vmaf_per_frame: Vec::new(),
+            },
+        },
+        TaskSpec::Assemble { rung, chunks, .. } => TaskOutput::Assemble {
+            rung: rung.name.clone(),
+            stream: artifact(format!("streams/{}.mp4", rung.name)),
+            frames: chunks.iter().map(|chunk| chunk.chunk.frames()).sum(),
+        },
+        TaskSpec::Validate { rung, source, .. } => {
+            TaskOutput::Validate { rung: rung.name.clone(), frames: source.frames, bitrate_kbps: rung.bitrate_kbps }
+        }
+        TaskSpec::Package { .. } => {
+            TaskOutput::Package { master_playlist: "master.m3u8".to_owned(), dash_manifest: "manifest.mpd".to_owned() }
+        }
+        TaskSpec::Report { .. } => TaskOutput::Report { report: "report.json".to_owned() },
+    }
+}

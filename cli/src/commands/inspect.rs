@@ -1,0 +1,86 @@
+//! `shotfarm inspect FILE [--json]`: run the inspection stage alone and print its verdict.
+//! Exit 0 when the source is accepted, 3 when it is rejected (see [`crate::exit`]).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use shotfarm_agent::media::inspect::{InspectError, InspectParams, inspect_source};
+use tokio_util::sync::CancellationToken;
+
+use crate::exit::{CommandError, CommandResult};
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// The source video file.
+    pub file: PathBuf,
+    /// Print the report (or the rejection) as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep the per-frame artifact (frames.json) in this directory instead of a temp dir.
+    #[arg(long)]
+    pub artifact_dir: Option<PathBuf>,
+}
+
+pub fn run(args: InspectArgs) -> CommandResult {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let temporary = std::env::temp_dir().join(format!("shotfarm-inspect-{}", std::process::id()));
+    let artifact_dir = args.artifact_dir.clone().unwrap_or_else(|| temporary.clone());
+    let params = InspectParams {
+        source: args.file.clone(),
+        artifact_dir,
+        chunking: Default::default(),
+        shot_detection: Default::default(),
+        limits: Default::default(),
+    };
+    let cancel = CancellationToken::new();
+    let outcome = runtime.block_on(async {
+        let ctrl_c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                ctrl_c.cancel();
+            }
+        });
+        inspect_source(&params, &cancel).await
+    });
+    if args.artifact_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&temporary);
+    }
+    match outcome {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "accepted": true, "report": report })).context("encoding the report")?);
+            } else {
+                let video = &report.source.video;
+                println!("accepted: {}", args.file.display());
+                println!("  container {}, {} bytes", report.source.container, report.source.size_bytes);
+                println!(
+                    "  video {} {}x{} {} fps{}, {} frames, {:.3}s",
+                    video.codec,
+                    video.width,
+                    video.height,
+                    video.frame_rate,
+                    if video.variable_frame_rate { " (variable)" } else { "" },
+                    video.frames,
+                    video.duration_seconds
+                );
+                match &report.source.audio {
+                    Some(audio) => println!("  audio {} {:?} ch {:?} Hz", audio.codec, audio.channels, audio.sample_rate),
+                    None => println!("  no audio"),
+                }
+                println!("  {} shots, {} chunks", report.shots.len(), report.chunks.len());
+                for warning in &report.warnings {
+                    println!("  warning ({:?}): {}", warning.code, warning.message);
+                }
+            }
+            Ok(())
+        }
+        Err(InspectError::Rejected(rejection)) => {
+            if args.json {
+                let json = serde_json::json!({ "accepted": false, "rejection": rejection });
+                println!("{}", serde_json::to_string_pretty(&json).context("encoding the rejection")?);
+            }
+            Err(CommandError::rejected(anyhow::anyhow!("{rejection}")))
+        }
+        Err(error) => Err(CommandError::from(anyhow::Error::new(error).context(format!("inspecting {}", args.file.display())))),
+    }
+}

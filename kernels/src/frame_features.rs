@@ -119,7 +119,7 @@ fn typed_features<T: Sample>(
     let depth = reference.bit_depth();
     let (r, d) = (reference.luma(), distorted.luma());
     let vif = vif::vif(r, d, depth, simd, &mut scratch.vif);
-    let adm = adm::adm(r, d, depth, &mut scratch.adm);
+    let adm = adm::adm_at(r, d, depth, simd, &mut scratch.adm);
     let motion = match previous_reference {
         Some(prev) => {
             let sad = motion::blurred_difference_sad(prev, r, depth, &mut scratch.motion);

@@ -35,6 +35,7 @@ fn mirror(index: isize, size: usize) -> usize {
 #[derive(Debug, Default)]
 pub struct MotionScratch {
     row: Vec<i32>,
+    acc: Vec<i64>,
 }
 
 /// SAD of the blurred difference of two reference lumas (`motion_score_pipeline_*`).
@@ -44,37 +45,74 @@ pub fn blurred_difference_sad<T: Sample>(
     bit_depth: u8,
     scratch: &mut MotionScratch,
 ) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd_level::SimdLevel::detect() >= crate::simd_level::SimdLevel::Avx2 {
+        // SAFETY: `detect` only reports AVX2 when the CPU has it, the one requirement
+        // of a `#[target_feature(enable = "avx2")]` function; its body is safe Rust.
+        return unsafe { sad_avx2(previous, current, bit_depth, scratch) };
+    }
+    sad_body(previous, current, bit_depth, scratch)
+}
+
+/// The same loops compiled with AVX2 enabled (bit-exact: same integer code).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sad_avx2<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, scratch: &mut MotionScratch) -> u64 {
+    sad_body(previous, current, bit_depth, scratch)
+}
+
+/// Scalar reference (also what the AVX2 build compiles).
+pub fn blurred_difference_sad_scalar<T: Sample>(
+    previous: &Plane<T>,
+    current: &Plane<T>,
+    bit_depth: u8,
+    scratch: &mut MotionScratch,
+) -> u64 {
+    sad_body(previous, current, bit_depth, scratch)
+}
+
+#[inline(always)]
+fn sad_body<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, scratch: &mut MotionScratch) -> u64 {
     let (w, h) = (current.width(), current.height());
     let shift = u32::from(bit_depth);
     let y_round: i64 = 1 << (shift - 1);
-    scratch.row.resize(w, 0);
-    let row = &mut scratch.row;
+    // Row with 2 mirrored entries on each side for the horizontal pass.
+    scratch.row.resize(w + 4, 0);
+    scratch.acc.resize(w, 0);
     let (prev, cur) = (previous.data(), current.data());
     let mut sad = 0u64;
     for i in 0..h {
-        let rows: [usize; 5] = std::array::from_fn(|k| mirror(i as isize - 2 + k as isize, h));
+        let acc = &mut scratch.acc[..w];
+        acc.fill(0);
+        for (k, &c) in MOTION_FILTER.iter().enumerate() {
+            let r = mirror(i as isize - 2 + k as isize, h);
+            let (p, q) = (&prev[r * w..r * w + w], &cur[r * w..r * w + w]);
+            for j in 0..w {
+                acc[j] += i64::from(c) * i64::from(p[j].to_i32() - q[j].to_i32());
+            }
+        }
+        let row = &mut scratch.row;
         let mut any_nonzero = 0i32;
         for j in 0..w {
-            let mut accum = 0i64;
-            for (k, &r) in rows.iter().enumerate() {
-                let diff = prev[r * w + j].to_i32() - cur[r * w + j].to_i32();
-                accum += i64::from(MOTION_FILTER[k]) * i64::from(diff);
-            }
-            let v = ((accum + y_round) >> shift) as i32;
-            row[j] = v;
+            let v = ((acc[j] + y_round) >> shift) as i32;
+            row[j + 2] = v;
             any_nonzero |= v;
         }
         if any_nonzero == 0 {
             continue;
         }
+        for f in 1..=2 {
+            row[2 - f] = row[2 + mirror(-(f as isize), w)];
+            row[w + 1 + f] = row[2 + mirror((w - 1 + f) as isize, w)];
+        }
         let mut row_sad = 0u32;
         for j in 0..w {
-            let mut accum = 0i64;
-            for (k, &c) in MOTION_FILTER.iter().enumerate() {
-                accum += i64::from(c) * i64::from(row[mirror(j as isize - 2 + k as isize, w)]);
+            let window = &row[j..j + 5];
+            let mut a = 0i64;
+            for k in 0..5 {
+                a += i64::from(MOTION_FILTER[k]) * i64::from(window[k]);
             }
-            let v = ((accum + 32768) >> 16) as i32;
-            row_sad = row_sad.wrapping_add(v.unsigned_abs());
+            row_sad = row_sad.wrapping_add((((a + 32768) >> 16) as i32).unsigned_abs());
         }
         sad += u64::from(row_sad);
     }

@@ -51,7 +51,7 @@ mod tests {
     }
 
     #[test]
-    fn one_step_everywhere_is_48_dB() {
+    fn one_step_everywhere_is_48_db() {
         let a = Plane::<u8>::from_vec(4, 1, vec![10; 4]).unwrap();
         let b = Plane::<u8>::from_vec(4, 1, vec![11; 4]).unwrap();
         assert_eq!(sse(&a, &b), 4);

@@ -19,6 +19,10 @@ pub struct VerticalRows {
     pub(crate) ref_sq: Vec<u32>,
     pub(crate) dis_sq: Vec<u32>,
     pub(crate) ref_dis: Vec<u32>,
+    /// Horizontal-pass results of one row (unpadded): μ1, μ2, E[x²], E[y²], E[xy].
+    pub(crate) filtered: [Vec<u32>; 5],
+    /// 64-bit vertical accumulators of the squares for high bit depth / later scales.
+    pub(crate) wide: [Vec<u64>; 3],
 }
 
 impl VerticalRows {
@@ -27,6 +31,16 @@ impl VerticalRows {
         for v in [&mut self.mu1, &mut self.mu2, &mut self.ref_sq, &mut self.dis_sq, &mut self.ref_dis] {
             if v.len() < n {
                 v.resize(n, 0);
+            }
+        }
+        for v in &mut self.filtered {
+            if v.len() < width {
+                v.resize(width, 0);
+            }
+        }
+        for v in &mut self.wide {
+            if v.len() < width {
+                v.resize(width, 0);
             }
         }
     }
@@ -107,32 +121,88 @@ pub(crate) fn vertical_moments_scalar<T: Sample>(
     shifts: VerticalShifts,
     rows: &mut VerticalRows,
 ) {
+    vertical_moments_body(reference, distorted, taps, filter, shifts, rows);
+}
+
+/// The vertical pass, written so that the compiler vectorises the inner loops: taps
+/// outer, columns inner over contiguous rows. For 8-bit samples every accumulator fits
+/// in `u32` exactly (Σc·p² ≤ 65536·255²), otherwise the squares are summed in `u64`.
+#[inline(always)]
+pub(crate) fn vertical_moments_body<T: Sample>(
+    reference: LevelView<'_, T>,
+    distorted: LevelView<'_, T>,
+    taps: &[usize],
+    filter: &[u16],
+    shifts: VerticalShifts,
+    rows: &mut VerticalRows,
+) {
     let w = reference.width;
-    for j in 0..w {
-        let (mut mu1, mut mu2) = (0u32, 0u32);
-        let (mut xx, mut yy, mut xy) = (0u64, 0u64, 0u64);
-        for (&row, &c) in taps.iter().zip(filter) {
-            let r = reference.data[row * w + j].to_u32();
-            let d = distorted.data[row * w + j].to_u32();
-            let cr = u32::from(c) * r;
-            let cd = u32::from(c) * d;
-            mu1 = mu1.wrapping_add(cr);
-            mu2 = mu2.wrapping_add(cd);
-            xx += u64::from(cr) * u64::from(r);
-            yy += u64::from(cd) * u64::from(d);
-            xy += u64::from(cr) * u64::from(d);
+    let narrow = std::mem::size_of::<T>() == 1;
+    let [wx, wy, wxy] = &mut rows.wide;
+    let (mu1, mu2) = (&mut rows.mu1[PAD..PAD + w], &mut rows.mu2[PAD..PAD + w]);
+    let (xx, yy, xy) =
+        (&mut rows.ref_sq[PAD..PAD + w], &mut rows.dis_sq[PAD..PAD + w], &mut rows.ref_dis[PAD..PAD + w]);
+    let (wx, wy, wxy) = (&mut wx[..w], &mut wy[..w], &mut wxy[..w]);
+    for v in [&mut *mu1, &mut *mu2, &mut *xx, &mut *yy, &mut *xy] {
+        v.fill(0);
+    }
+    if !narrow {
+        for v in [&mut *wx, &mut *wy, &mut *wxy] {
+            v.fill(0);
         }
-        rows.mu1[PAD + j] = ((u64::from(mu1) + shifts.mu_round) >> shifts.mu_shift) as u32;
-        rows.mu2[PAD + j] = ((u64::from(mu2) + shifts.mu_round) >> shifts.mu_shift) as u32;
-        rows.ref_sq[PAD + j] = ((xx + shifts.sq_round) >> shifts.sq_shift) as u32;
-        rows.dis_sq[PAD + j] = ((yy + shifts.sq_round) >> shifts.sq_shift) as u32;
-        rows.ref_dis[PAD + j] = ((xy + shifts.sq_round) >> shifts.sq_shift) as u32;
+    }
+    for (&row, &c) in taps.iter().zip(filter) {
+        let c = u32::from(c);
+        let r = &reference.data[row * w..row * w + w];
+        let d = &distorted.data[row * w..row * w + w];
+        if narrow {
+            for j in 0..w {
+                let (rv, dv) = (r[j].to_u32(), d[j].to_u32());
+                let (cr, cd) = (c * rv, c * dv);
+                mu1[j] = mu1[j].wrapping_add(cr);
+                mu2[j] = mu2[j].wrapping_add(cd);
+                xx[j] = xx[j].wrapping_add(cr.wrapping_mul(rv));
+                yy[j] = yy[j].wrapping_add(cd.wrapping_mul(dv));
+                xy[j] = xy[j].wrapping_add(cr.wrapping_mul(dv));
+            }
+        } else {
+            for j in 0..w {
+                let (rv, dv) = (r[j].to_u32(), d[j].to_u32());
+                let (cr, cd) = (c.wrapping_mul(rv), c.wrapping_mul(dv));
+                mu1[j] = mu1[j].wrapping_add(cr);
+                mu2[j] = mu2[j].wrapping_add(cd);
+                wx[j] += u64::from(cr) * u64::from(rv);
+                wy[j] += u64::from(cd) * u64::from(dv);
+                wxy[j] += u64::from(cr) * u64::from(dv);
+            }
+        }
+    }
+    let mu_round = shifts.mu_round as u32;
+    for j in 0..w {
+        mu1[j] = ((u64::from(mu1[j]) + u64::from(mu_round)) >> shifts.mu_shift) as u32;
+        mu2[j] = ((u64::from(mu2[j]) + u64::from(mu_round)) >> shifts.mu_shift) as u32;
+    }
+    if narrow {
+        // 8-bit scale 0: the squares are kept as they are (shift 0).
+        if shifts.sq_shift != 0 {
+            for v in [&mut *xx, &mut *yy, &mut *xy] {
+                for x in v.iter_mut() {
+                    *x = ((u64::from(*x) + shifts.sq_round) >> shifts.sq_shift) as u32;
+                }
+            }
+        }
+    } else {
+        for j in 0..w {
+            xx[j] = ((wx[j] + shifts.sq_round) >> shifts.sq_shift) as u32;
+            yy[j] = ((wy[j] + shifts.sq_round) >> shifts.sq_shift) as u32;
+            xy[j] = ((wxy[j] + shifts.sq_round) >> shifts.sq_shift) as u32;
+        }
     }
 }
 
 /// Horizontal pass fused with the per-pixel statistic over one padded row.
 fn horizontal_statistics(
-    rows: &VerticalRows,
+    rows: &mut VerticalRows,
     w: usize,
     filter: &[u16],
     table: &[u16; 65537],
@@ -147,30 +217,65 @@ fn horizontal_statistics(
 
 /// Scalar reference of the horizontal pass + statistic for columns `from..to`.
 pub(crate) fn horizontal_statistics_scalar(
-    rows: &VerticalRows,
+    rows: &mut VerticalRows,
     from: usize,
     to: usize,
     filter: &[u16],
     table: &[u16; 65537],
     total: &mut VifAccumulators,
 ) {
-    let half = filter.len() / 2;
+    horizontal_statistics_body(rows, from, to, filter, table, total);
+}
+
+/// Horizontal filter of the five padded rows into `rows.filtered` (vectorisable loops),
+/// then the per-pixel statistic.
+#[inline(always)]
+pub(crate) fn horizontal_statistics_body(
+    rows: &mut VerticalRows,
+    from: usize,
+    to: usize,
+    filter: &[u16],
+    table: &[u16; 65537],
+    total: &mut VifAccumulators,
+) {
+    match filter.len() {
+        17 => horizontal_filter::<17>(rows, from, to, filter),
+        9 => horizontal_filter::<9>(rows, from, to, filter),
+        5 => horizontal_filter::<5>(rows, from, to, filter),
+        _ => horizontal_filter::<3>(rows, from, to, filter),
+    }
+    let [mu1, mu2, xx, yy, xy] = &rows.filtered;
     for j in from..to {
-        let base = PAD + j - half;
-        let (mut mu1, mut mu2) = (0u32, 0u32);
-        let (mut xx, mut yy, mut xy) = (0u64, 0u64, 0u64);
-        for (k, &c) in filter.iter().enumerate() {
-            let c32 = u32::from(c);
-            mu1 = mu1.wrapping_add(c32.wrapping_mul(rows.mu1[base + k]));
-            mu2 = mu2.wrapping_add(c32.wrapping_mul(rows.mu2[base + k]));
-            xx += u64::from(c) * u64::from(rows.ref_sq[base + k]);
-            yy += u64::from(c) * u64::from(rows.dis_sq[base + k]);
-            xy += u64::from(c) * u64::from(rows.ref_dis[base + k]);
+        total.add_pixel(table, mu1[j], mu2[j], xx[j], yy[j], xy[j]);
+    }
+}
+
+#[inline(always)]
+fn horizontal_filter<const N: usize>(rows: &mut VerticalRows, from: usize, to: usize, filter: &[u16]) {
+    let half = N / 2;
+    let taps: [u32; N] = std::array::from_fn(|k| u32::from(filter[k]));
+    let [o_mu1, o_mu2, o_xx, o_yy, o_xy] = &mut rows.filtered;
+    for (src, out) in [(&rows.mu1, o_mu1), (&rows.mu2, o_mu2)] {
+        for j in from..to {
+            let base = PAD + j - half;
+            let window = &src[base..base + N];
+            let mut acc = 0u32;
+            for k in 0..N {
+                acc = acc.wrapping_add(taps[k].wrapping_mul(window[k]));
+            }
+            out[j] = acc;
         }
-        let xx = ((xx + 32768) >> 16) as u32;
-        let yy = ((yy + 32768) >> 16) as u32;
-        let xy = ((xy + 32768) >> 16) as u32;
-        total.add_pixel(table, mu1, mu2, xx, yy, xy);
+    }
+    for (src, out) in [(&rows.ref_sq, o_xx), (&rows.dis_sq, o_yy), (&rows.ref_dis, o_xy)] {
+        for j in from..to {
+            let base = PAD + j - half;
+            let window = &src[base..base + N];
+            let mut acc = 0u64;
+            for k in 0..N {
+                acc += u64::from(taps[k]) * u64::from(window[k]);
+            }
+            out[j] = ((acc + 32768) >> 16) as u32;
+        }
     }
 }
 
@@ -229,14 +334,36 @@ pub(crate) fn downsample_vertical_scalar<T: Sample>(
     shifts: VerticalShifts,
     rows: &mut DownsampleRows,
 ) {
+    downsample_vertical_body(reference, distorted, taps, filter, shifts, rows);
+}
+
+/// The down-sampling vertical pass, taps outer and columns inner (vectorisable).
+#[inline(always)]
+pub(crate) fn downsample_vertical_body<T: Sample>(
+    reference: LevelView<'_, T>,
+    distorted: LevelView<'_, T>,
+    taps: &[usize],
+    filter: &[u16],
+    shifts: VerticalShifts,
+    rows: &mut DownsampleRows,
+) {
     let w = reference.width;
-    for j in 0..w {
-        let (mut r, mut d) = (0u32, 0u32);
-        for (&row, &c) in taps.iter().zip(filter) {
-            r = r.wrapping_add(u32::from(c) * reference.data[row * w + j].to_u32());
-            d = d.wrapping_add(u32::from(c) * distorted.data[row * w + j].to_u32());
+    let out_r = &mut rows.reference[PAD..PAD + w];
+    let out_d = &mut rows.distorted[PAD..PAD + w];
+    out_r.fill(0);
+    out_d.fill(0);
+    for (&row, &c) in taps.iter().zip(filter) {
+        let c = u32::from(c);
+        let r = &reference.data[row * w..row * w + w];
+        let d = &distorted.data[row * w..row * w + w];
+        for j in 0..w {
+            out_r[j] = out_r[j].wrapping_add(c.wrapping_mul(r[j].to_u32()));
+            out_d[j] = out_d[j].wrapping_add(c.wrapping_mul(d[j].to_u32()));
         }
-        rows.reference[PAD + j] = u32::from(((u64::from(r) + shifts.mu_round) >> shifts.mu_shift) as u16);
-        rows.distorted[PAD + j] = u32::from(((u64::from(d) + shifts.mu_round) >> shifts.mu_shift) as u16);
+    }
+    for v in [out_r, out_d] {
+        for x in v.iter_mut() {
+            *x = u32::from(((u64::from(*x) + shifts.mu_round) >> shifts.mu_shift) as u16);
+        }
     }
 }

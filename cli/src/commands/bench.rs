@@ -1,0 +1,22 @@
+//! `shotfarm bench …`: micro-benchmarks of the farm's parts, one subcommand each.
+
+use crate::commands::bench_vmaf::{self, BenchVmafArgs};
+use crate::exit::CommandResult;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Frames/s of the CPU VMAF path, and its wall time against an x264 encode.
+    Vmaf(BenchVmafArgs),
+}
+
+pub fn run(args: BenchArgs) -> CommandResult {
+    match args.command {
+        BenchCommand::Vmaf(a) => bench_vmaf::run(a),
+    }
+}

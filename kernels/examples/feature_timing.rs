@@ -1,0 +1,57 @@
+//! Times each VMAF feature on the first frames of a clip pair, per SIMD level.
+//!
+//! `cargo run --release -p shotfarm-kernels --example feature_timing -- REF DIST [FRAMES]`
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use shotfarm_kernels::Frame;
+use shotfarm_kernels::adm::{AdmScratch, adm_at};
+use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad};
+use shotfarm_kernels::simd_level::SimdLevel;
+use shotfarm_kernels::vif::{VifScratch, vif};
+use shotfarm_kernels::vmaf::open_source;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(r), Some(d)) = (args.get(1), args.get(2)) else {
+        return Err("usage: feature_timing REF DIST [FRAMES]".into());
+    };
+    let n: usize = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(10);
+    let mut rs = open_source(&PathBuf::from(r), None)?;
+    let mut ds = open_source(&PathBuf::from(d), Some(rs.format()))?;
+    let mut pairs = Vec::new();
+    while pairs.len() < n {
+        match (rs.next_frame()?, ds.next_frame()?) {
+            (Some(Frame::Eight(a)), Some(Frame::Eight(b))) => pairs.push((a, b)),
+            _ => break,
+        }
+    }
+    for level in SimdLevel::available() {
+        let (mut vs, mut as_, mut ms) = (VifScratch::default(), AdmScratch::default(), MotionScratch::default());
+        let t = Instant::now();
+        for (a, b) in &pairs {
+            std::hint::black_box(vif(a.luma(), b.luma(), 8, level, &mut vs));
+        }
+        let t_vif = t.elapsed().as_secs_f64() / pairs.len() as f64;
+        let t = Instant::now();
+        for (a, b) in &pairs {
+            std::hint::black_box(adm_at(a.luma(), b.luma(), 8, level, &mut as_));
+        }
+        let t_adm = t.elapsed().as_secs_f64() / pairs.len() as f64;
+        let t = Instant::now();
+        for w in pairs.windows(2) {
+            std::hint::black_box(blurred_difference_sad(w[0].0.luma(), w[1].0.luma(), 8, &mut ms));
+        }
+        let t_motion = t.elapsed().as_secs_f64() / (pairs.len() - 1).max(1) as f64;
+        println!(
+            "{:<7} vif {:6.2} ms  adm {:6.2} ms  motion {:6.2} ms  total {:6.2} ms/frame",
+            level.name(),
+            t_vif * 1e3,
+            t_adm * 1e3,
+            t_motion * 1e3,
+            (t_vif + t_adm + t_motion) * 1e3
+        );
+    }
+    Ok(())
+}

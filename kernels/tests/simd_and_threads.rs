@@ -1,0 +1,114 @@
+//! Property tests on random frames of odd sizes: every SIMD path equals the scalar
+//! reference, and any thread count gives the same features as one thread.
+
+use proptest::prelude::*;
+use shotfarm_kernels::adm::{AdmScratch, adm_at};
+use shotfarm_kernels::frame_source::MemorySource;
+use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad, blurred_difference_sad_scalar};
+use shotfarm_kernels::simd_level::SimdLevel;
+use shotfarm_kernels::vif::{VifScratch, vif};
+use shotfarm_kernels::vmaf::{VmafOptions, frame_features_of_streams};
+use shotfarm_kernels::{FeatureSelection, Frame, FrameFormat, Plane, YuvFrame};
+
+/// A plane of `w x h` pseudo-random samples below `1 << depth`, smooth enough to exercise
+/// both branches of the VIF statistic.
+fn plane16(w: usize, h: usize, depth: u8, seed: u64, noise: u16) -> Plane<u16> {
+    let mut state = seed | 1;
+    let max = (1u32 << depth) - 1;
+    let data = (0..w * h)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let (x, y) = ((i % w) as u32, (i / w) as u32);
+            let base = (x * 7 + y * 3) % (max + 1);
+            ((base + (state % u64::from(noise.max(1))) as u32).min(max)) as u16
+        })
+        .collect();
+    Plane::from_vec(w, h, data).expect("size matches")
+}
+
+fn plane8(w: usize, h: usize, seed: u64, noise: u16) -> Plane<u8> {
+    let p = plane16(w, h, 8, seed, noise);
+    Plane::from_vec(w, h, p.data().iter().map(|&v| v as u8).collect()).expect("size matches")
+}
+
+fn frame8(w: usize, h: usize, seed: u64, noise: u16) -> Frame {
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let planes = [plane8(w, h, seed, noise), plane8(cw, ch, seed + 1, noise), plane8(cw, ch, seed + 2, noise)];
+    Frame::Eight(YuvFrame::from_planes(8, planes).expect("4:2:0 sizes"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn simd_equals_scalar_8bit(w in 33usize..90, h in 33usize..70, seed in 1u64..1000, noise in 1u16..60) {
+        let r = plane8(w, h, seed, 4);
+        let d = plane8(w, h, seed * 31 + 7, noise);
+        let scalar_vif = vif(&r, &d, 8, SimdLevel::Scalar, &mut VifScratch::default());
+        let scalar_adm = adm_at(&r, &d, 8, SimdLevel::Scalar, &mut AdmScratch::default());
+        let scalar_sad = blurred_difference_sad_scalar(&r, &d, 8, &mut MotionScratch::default());
+        for level in SimdLevel::available() {
+            prop_assert_eq!(vif(&r, &d, 8, level, &mut VifScratch::default()), scalar_vif, "vif {}", level.name());
+            prop_assert_eq!(adm_at(&r, &d, 8, level, &mut AdmScratch::default()), scalar_adm, "adm {}", level.name());
+        }
+        prop_assert_eq!(blurred_difference_sad(&r, &d, 8, &mut MotionScratch::default()), scalar_sad);
+    }
+
+    #[test]
+    fn simd_equals_scalar_10bit(w in 33usize..80, h in 33usize..60, seed in 1u64..1000, noise in 1u16..200) {
+        let r = plane16(w, h, 10, seed, 8);
+        let d = plane16(w, h, 10, seed * 17 + 3, noise);
+        let scalar_vif = vif(&r, &d, 10, SimdLevel::Scalar, &mut VifScratch::default());
+        let scalar_adm = adm_at(&r, &d, 10, SimdLevel::Scalar, &mut AdmScratch::default());
+        for level in SimdLevel::available() {
+            prop_assert_eq!(vif(&r, &d, 10, level, &mut VifScratch::default()), scalar_vif, "vif {}", level.name());
+            prop_assert_eq!(adm_at(&r, &d, 10, level, &mut AdmScratch::default()), scalar_adm, "adm {}", level.name());
+        }
+        prop_assert_eq!(
+            blurred_difference_sad(&r, &d, 10, &mut MotionScratch::default()),
+            blurred_difference_sad_scalar(&r, &d, 10, &mut MotionScratch::default())
+        );
+    }
+
+    #[test]
+    fn thread_count_does_not_change_features(w in 33usize..70, h in 33usize..50, seed in 1u64..1000, n in 2usize..7) {
+        let format = FrameFormat { width: w, height: h, bit_depth: 8 };
+        let refs: Vec<Frame> = (0..n).map(|i| frame8(w, h, seed + i as u64 * 101, 3)).collect();
+        let dists: Vec<Frame> = (0..n).map(|i| frame8(w, h, seed + i as u64 * 101 + 50, 20)).collect();
+        let run = |threads: usize| {
+            let options = VmafOptions {
+                threads,
+                features: FeatureSelection { psnr: true, ssim: true },
+                ..VmafOptions::default()
+            };
+            let r = MemorySource::new(format, refs.clone(), "ref").expect("formats agree");
+            let d = MemorySource::new(format, dists.clone(), "dis").expect("formats agree");
+            frame_features_of_streams(Box::new(r), Box::new(d), &options, SimdLevel::detect()).expect("features")
+        };
+        let one = run(1);
+        prop_assert_eq!(one.len(), n);
+        prop_assert_eq!(run(3), one.clone());
+        prop_assert_eq!(run(8), one);
+    }
+}
+
+#[test]
+fn frame_count_mismatch_names_both_counts() {
+    let format = FrameFormat { width: 40, height: 36, bit_depth: 8 };
+    let r = MemorySource::new(format, (0..4).map(|i| frame8(40, 36, i, 3)).collect(), "ref").expect("ok");
+    let d = MemorySource::new(format, (0..3).map(|i| frame8(40, 36, i + 9, 3)).collect(), "dis").expect("ok");
+    let err = shotfarm_kernels::vmaf_streams(Box::new(r), Box::new(d), &VmafOptions::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains('4') && text.contains('3') && text.contains("mismatch"), "{text}");
+}
+
+#[test]
+fn too_small_frames_are_rejected() {
+    let format = FrameFormat { width: 20, height: 36, bit_depth: 8 };
+    let r = MemorySource::new(format, vec![frame8(20, 36, 1, 3)], "ref").expect("ok");
+    let d = MemorySource::new(format, vec![frame8(20, 36, 2, 3)], "dis").expect("ok");
+    let err = shotfarm_kernels::vmaf_streams(Box::new(r), Box::new(d), &VmafOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("too small"), "{err}");
+}

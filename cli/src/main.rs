@@ -5,6 +5,7 @@
 
 mod commands;
 mod exit;
+mod runtime;
 
 use std::process::ExitCode;
 
@@ -19,10 +20,34 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run one scheduler replica.
+    Scheduler(commands::scheduler::SchedulerArgs),
+    /// Members, roles, leader, term and indexes of the scheduler group; add or remove replicas.
+    Cluster(commands::cluster::ClusterArgs),
+    /// Submit a job.
+    Submit(commands::submit::SubmitArgs),
+    /// List jobs.
+    Jobs(commands::jobs::JobsArgs),
+    /// Show one job and its tasks.
+    Status(commands::status::StatusArgs),
+    /// Follow a job's progress until it finishes.
+    Watch(commands::watch::WatchArgs),
+    /// Cancel a job.
+    Cancel(commands::cancel::CancelArgs),
+    /// List the farm's nodes.
+    Nodes(commands::nodes::NodesArgs),
+    /// Stop placing new tasks on a node.
+    Cordon(commands::nodes::NodeArgs),
+    /// Stop placing new tasks on a node and let its running tasks finish.
+    Drain(commands::nodes::NodeArgs),
+    /// Let a cordoned or draining node take tasks again.
+    Uncordon(commands::nodes::NodeArgs),
     /// VMAF (and PSNR/SSIM) of a distorted clip against its reference.
     Vmaf(commands::vmaf::VmafArgs),
     /// Micro-benchmarks.
     Bench(commands::bench::BenchArgs),
+    /// Inspect a source alone: facts, shots, warnings; exit 3 when rejected.
+    Inspect(commands::inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,8 +61,20 @@ fn main() -> ExitCode {
     };
     install_tracing();
     let outcome = match cli.command {
+        Command::Scheduler(args) => commands::scheduler::run(args),
+        Command::Cluster(args) => commands::cluster::run(args),
+        Command::Submit(args) => commands::submit::run(args),
+        Command::Jobs(args) => commands::jobs::run(args),
+        Command::Status(args) => commands::status::run(args),
+        Command::Watch(args) => commands::watch::run(args),
+        Command::Cancel(args) => commands::cancel::run(args),
+        Command::Nodes(args) => commands::nodes::list(args),
+        Command::Cordon(args) => commands::nodes::change(args, commands::nodes::Lifecycle::Cordon),
+        Command::Drain(args) => commands::nodes::change(args, commands::nodes::Lifecycle::Drain),
+        Command::Uncordon(args) => commands::nodes::change(args, commands::nodes::Lifecycle::Uncordon),
         Command::Vmaf(args) => commands::vmaf::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Inspect(args) => commands::inspect::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,8 +5,10 @@
 //! | [`v1`] | the gRPC services and messages generated from `proto/shotfarm/v1/*.proto` |
 //! | [`pipeline`] | the JSON payloads of each task kind (specs and outputs), carried as bytes in `v1` |
 //! | [`leader_hint`] | how a follower tells a caller where the leader is |
+//! | [`client`] | a client that finds and follows the leader across replicas |
 //! | [`FILE_DESCRIPTOR_SET`] | the compiled descriptors, for gRPC server reflection |
 
+pub mod client;
 pub mod leader_hint;
 pub mod pipeline;
 

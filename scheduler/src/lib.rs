@@ -7,11 +7,19 @@
 //! | [`placement`] | pure multi-dimensional bin-packing of ready tasks onto nodes and GPUs |
 //! | [`storage`] | the durable store (redb): log, hard state, snapshot, state rows + applied index |
 //! | [`consensus`] | raft-rs `RawNode` driven through one Ready loop, with no I/O but the store |
+//! | [`replica_node`] | a running replica: the driver task, peer transport, liveness, agent sessions |
+//! | [`config`] | the typed, self-validating configuration: TOML file, `SHOTFARM_*` env, flags |
+//! | [`server`] | `run(config, shutdown)`: a replica from data directory to serving gRPC |
+//! | [`service`] | the gRPC services: jobs, nodes, admin, raft; the error → status table |
 //! | [`synthetic`] | synthetic task outputs for simulated agents (benchmark, simulation) |
 
+pub mod config;
 pub mod consensus;
 pub mod placement;
 pub mod planner;
+pub mod replica_node;
+pub mod server;
+pub mod service;
 pub mod state;
 pub mod storage;
 pub mod synthetic;

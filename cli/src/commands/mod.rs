@@ -1,5 +1,16 @@
 //! One module per subcommand; each exposes an `Args` struct and a `run` function.
 
 pub mod bench;
+pub mod cancel;
+pub mod cluster;
+pub mod job_view;
+pub mod jobs;
+pub mod nodes;
+pub mod scheduler;
+pub mod scheduler_client;
+pub mod status;
+pub mod submit;
+pub mod watch;
 pub mod bench_vmaf;
+pub mod inspect;
 pub mod vmaf;

@@ -76,6 +76,7 @@ pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
                 found.state = NodeState::Down;
                 state.mark(RowKey::Node(*node));
                 release_node_leases(state, *node, *now_ms, "node down", &mut effects);
+                effects.push(Effect::NodeDown { node: *node });
                 Outcome::Applied
             }
         },

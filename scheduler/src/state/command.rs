@@ -76,6 +76,8 @@ pub enum Effect {
     Dispatch { node: NodeId, task: TaskId, attempt: u32 },
     /// Tell the node to stop this attempt.
     CancelAttempt { node: NodeId, task: TaskId, attempt: u32, reason: String },
+    /// The node was declared down: end its session, so that it registers again.
+    NodeDown { node: NodeId },
 }
 
 /// A batch of commands in one log entry, with who proposed it so that the proposer can

@@ -1,0 +1,62 @@
+//! How a job is shown: one line for people, one JSON object for programs.
+
+use shotfarm_proto::v1;
+
+pub fn state_name(state: i32) -> &'static str {
+    match v1::JobState::try_from(state).unwrap_or(v1::JobState::Unspecified) {
+        v1::JobState::Pending => "pending",
+        v1::JobState::Running => "running",
+        v1::JobState::Succeeded => "succeeded",
+        v1::JobState::Failed => "failed",
+        v1::JobState::Cancelled => "cancelled",
+        v1::JobState::Unspecified => "unknown",
+    }
+}
+
+pub fn is_final(job: &v1::Job) -> bool {
+    matches!(state_name(job.state), "succeeded" | "failed" | "cancelled")
+}
+
+pub fn json(job: &v1::Job) -> serde_json::Value {
+    let spec = job.spec.clone().unwrap_or_default();
+    serde_json::json!({
+        "job_id": job.job_id,
+        "state": state_name(job.state),
+        "error": if job.error.is_empty() { serde_json::Value::Null } else { job.error.clone().into() },
+        "input_url": spec.input_url,
+        "output_url": spec.output_url,
+        "priority": spec.priority,
+        "tasks_total": job.tasks_total,
+        "tasks_done": job.tasks_done,
+        "created_at_ms": job.created_at_ms,
+        "finished_at_ms": if job.finished_at_ms == 0 { serde_json::Value::Null } else { job.finished_at_ms.into() },
+        "request_id": job.request_id,
+        "tasks": job.tasks.iter().map(|task| serde_json::json!({
+            "task_id": task.task_id,
+            "kind": task.kind,
+            "label": task.label,
+            "state": v1::TaskState::try_from(task.state).map_or("unknown", |state| state.as_str_name()).trim_start_matches("TASK_STATE_").to_lowercase(),
+            "attempt": task.attempt,
+            "node_id": task.node_id,
+            "backend": task.backend,
+            "error": task.error,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn line(job: &v1::Job) -> String {
+    let spec = job.spec.clone().unwrap_or_default();
+    let mut text = format!(
+        "{:<10} {:<10} {:>4}/{:<4} {} -> {}",
+        job.job_id,
+        state_name(job.state),
+        job.tasks_done,
+        job.tasks_total,
+        spec.input_url,
+        spec.output_url
+    );
+    if !job.error.is_empty() {
+        text.push_str(&format!("\n           error: {}", job.error));
+    }
+    text
+}

@@ -1,0 +1,55 @@
+//! `shotfarm scheduler`: run one scheduler replica.
+
+use std::path::PathBuf;
+
+use shotfarm_scheduler::config::SchedulerSettings;
+use shotfarm_scheduler::server::{self, ServerError};
+
+use crate::exit::{CommandError, CommandResult};
+use crate::runtime::{block_on, shutdown_on_signals};
+
+#[derive(Debug, clap::Args)]
+pub struct SchedulerArgs {
+    /// TOML config file; flags and SHOTFARM_* variables override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// This replica's id (1, 2, …), as in --peers.
+    #[arg(long)]
+    pub id: Option<u64>,
+    /// Address to serve gRPC on, HOST:PORT.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// The initial members: ID=HOST:PORT,… (the same list on every replica).
+    #[arg(long)]
+    pub peers: Option<String>,
+    /// Where this replica keeps its log and state.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Start with no members and wait to be added by `shotfarm cluster add`.
+    #[arg(long)]
+    pub join: bool,
+}
+
+pub fn run(args: SchedulerArgs) -> CommandResult {
+    let file = match &args.config {
+        Some(path) => SchedulerSettings::from_file(path).map_err(CommandError::usage)?,
+        None => SchedulerSettings::default(),
+    };
+    let env = SchedulerSettings::from_env(std::env::vars()).map_err(CommandError::usage)?;
+    let flags = SchedulerSettings {
+        id: args.id,
+        listen: args.listen,
+        peers: args.peers,
+        data_dir: args.data_dir,
+        join: args.join.then_some(true),
+        ..SchedulerSettings::default()
+    };
+    let config = file.merge(env).merge(flags).validate().map_err(CommandError::usage)?;
+    block_on(async move {
+        let shutdown = shutdown_on_signals();
+        server::run(config, shutdown.graceful).await.map_err(|err| match err {
+            ServerError::Config(message) => CommandError::usage(anyhow::anyhow!(message)),
+            other => CommandError::from(anyhow::anyhow!(other)),
+        })
+    })
+}

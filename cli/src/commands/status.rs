@@ -1,0 +1,42 @@
+//! `shotfarm status JOB`: one job, with its tasks.
+
+use shotfarm_proto::v1::GetJobRequest;
+use shotfarm_proto::v1::job_service_client::JobServiceClient;
+
+use super::job_view;
+use super::scheduler_client::{SchedulerFlag, status_error};
+use crate::exit::CommandResult;
+use crate::runtime::block_on;
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub scheduler: SchedulerFlag,
+    pub job: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: StatusArgs) -> CommandResult {
+    block_on(async move {
+        let client = args.scheduler.client()?;
+        let request = GetJobRequest { job_id: args.job.clone(), include_tasks: true };
+        let job = client
+            .call(|channel| {
+                let request = request.clone();
+                async move { Ok(JobServiceClient::new(channel).get_job(request).await?.into_inner()) }
+            })
+            .await
+            .map_err(status_error)?;
+        if args.json {
+            println!("{}", job_view::json(&job));
+        } else {
+            println!("{}", job_view::line(&job));
+            for task in &job.tasks {
+                let state = job_view::json(&job)["tasks"].as_array().and_then(|tasks| tasks.iter().find(|t| t["task_id"] == task.task_id).map(|t| t["state"].as_str().unwrap_or("").to_owned())).unwrap_or_default();
+                println!("  {:>6} {:<10} {:<36} attempt {} {} {}", task.task_id, state, task.label, task.attempt, task.backend, task.error);
+            }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,96 @@
+//! `shotfarm submit`: send a job to the farm (idempotently), optionally wait for it.
+
+use std::path::Path;
+
+use rand::Rng;
+use shotfarm_proto::v1::job_service_client::JobServiceClient;
+use shotfarm_proto::v1::{self, SubmitJobRequest};
+
+use super::job_view;
+use super::scheduler_client::{SchedulerFlag, status_error};
+use super::watch::follow;
+use crate::exit::{CommandError, CommandResult};
+use crate::runtime::block_on;
+
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub scheduler: SchedulerFlag,
+    /// The source: file:///abs/path, s3://bucket/key, or a local path.
+    pub input: String,
+    /// Where outputs go: file:///abs/dir, s3://bucket/prefix, or a local directory.
+    #[arg(long)]
+    pub out: String,
+    /// Higher runs first (-100..=100).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub priority: i32,
+    /// Ladder codecs (h264, hevc, av1); repeatable. Default h264.
+    #[arg(long = "codec")]
+    pub codecs: Vec<String>,
+    /// Reuse to make a retried submission idempotent; random by default.
+    #[arg(long)]
+    pub request_id: Option<String>,
+    /// Wait until the job finishes; exit 1 unless it succeeded.
+    #[arg(long)]
+    pub wait: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A local path becomes an absolute file:// URL; URLs pass through for the server to check.
+pub fn to_url(text: &str, what: &str) -> Result<String, CommandError> {
+    if text.contains("://") {
+        return Ok(text.to_owned());
+    }
+    let path = Path::new(text);
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map_err(|err| CommandError::usage(anyhow::anyhow!("{what}: cannot resolve {text:?}: {err}")))?.join(path)
+    };
+    Ok(format!("file://{}", absolute.display()))
+}
+
+pub fn run(args: SubmitArgs) -> CommandResult {
+    let input_url = to_url(&args.input, "INPUT")?;
+    let output_url = to_url(&args.out, "--out")?;
+    let request_id = args.request_id.clone().unwrap_or_else(|| format!("cli-{:016x}", rand::rng().random::<u64>()));
+    block_on(async move {
+        let client = args.scheduler.client()?;
+        let request = SubmitJobRequest {
+            request_id,
+            spec: Some(v1::JobSpec {
+                input_url,
+                output_url,
+                priority: args.priority,
+                codecs: args.codecs.clone(),
+                ..Default::default()
+            }),
+        };
+        let submitted = client
+            .call(|channel| {
+                let request = request.clone();
+                async move { Ok(JobServiceClient::new(channel).submit_job(request).await?.into_inner()) }
+            })
+            .await
+            .map_err(status_error)?;
+        if !args.wait {
+            if args.json {
+                println!("{}", serde_json::json!({ "job_id": submitted.job_id, "created": submitted.created }));
+            } else {
+                println!("{}", submitted.job_id);
+            }
+            return Ok(());
+        }
+        let job = follow(&client, &submitted.job_id, !args.json).await?;
+        if args.json {
+            println!("{}", job_view::json(&job));
+        } else {
+            println!("{}", job_view::line(&job));
+        }
+        match job_view::state_name(job.state) {
+            "succeeded" => Ok(()),
+            state => Err(CommandError::from(anyhow::anyhow!("job {} {state}: {}", job.job_id, job.error))),
+        }
+    })
+}

@@ -1,0 +1,223 @@
+//! Scheduler configuration: a typed struct that validates itself, read from a TOML file
+//! (`deny_unknown_fields`), then `SHOTFARM_*` environment variables, then flags — each layer
+//! overriding the one before.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// One layer of settings: every field optional, so layers can be merged.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSettings {
+    pub id: Option<u64>,
+    /// Address to listen on (`HOST:PORT`).
+    pub listen: Option<String>,
+    /// Initial members, `1=HOST:PORT,2=HOST:PORT,…`: the same on every initial replica.
+    pub peers: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    /// Start empty and wait to be added with `shotfarm cluster add` (no `peers`).
+    pub join: Option<bool>,
+    pub tick_ms: Option<u64>,
+    pub election_ticks: Option<usize>,
+    pub heartbeat_ticks: Option<usize>,
+    pub heartbeat_interval_ms: Option<u32>,
+    pub node_timeout_ms: Option<u64>,
+    pub lease_timeout_ms: Option<u64>,
+    pub snapshot_every: Option<u64>,
+}
+
+macro_rules! merge_fields {
+    ($base:ident, $over:ident, $($field:ident),*) => { $( if $over.$field.is_some() { $base.$field = $over.$field; } )* };
+}
+
+impl SchedulerSettings {
+    /// Reads a TOML file; unknown keys are an error.
+    pub fn from_file(path: &Path) -> Result<SchedulerSettings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError(format!("cannot read config file {}: {err}", path.display())))?;
+        toml::from_str(&text).map_err(|err| ConfigError(format!("config file {}: {err}", path.display())))
+    }
+
+    /// Reads `SHOTFARM_ID`, `SHOTFARM_LISTEN`, `SHOTFARM_PEERS`, `SHOTFARM_DATA_DIR`, … from
+    /// `vars` (the process environment in production).
+    pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<SchedulerSettings, ConfigError> {
+        let mut settings = SchedulerSettings::default();
+        for (key, value) in vars {
+            let Some(name) = key.strip_prefix("SHOTFARM_") else { continue };
+            let number = |value: &str| value.parse::<u64>().map_err(|_| ConfigError(format!("{key}={value:?} is not a number")));
+            match name {
+                "ID" => settings.id = Some(number(&value)?),
+                "LISTEN" => settings.listen = Some(value),
+                "PEERS" => settings.peers = Some(value),
+                "DATA_DIR" => settings.data_dir = Some(PathBuf::from(value)),
+                "JOIN" => settings.join = Some(matches!(value.as_str(), "1" | "true" | "yes")),
+                "TICK_MS" => settings.tick_ms = Some(number(&value)?),
+                "NODE_TIMEOUT_MS" => settings.node_timeout_ms = Some(number(&value)?),
+                "LEASE_TIMEOUT_MS" => settings.lease_timeout_ms = Some(number(&value)?),
+                "SNAPSHOT_EVERY" => settings.snapshot_every = Some(number(&value)?),
+                _ => {}
+            }
+        }
+        Ok(settings)
+    }
+
+    /// `over` wins where it has a value.
+    pub fn merge(mut self, over: SchedulerSettings) -> SchedulerSettings {
+        merge_fields!(self, over, id, listen, peers, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
+            heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every);
+        self
+    }
+
+    pub fn validate(self) -> Result<SchedulerConfig, ConfigError> {
+        let id = self.id.ok_or_else(|| ConfigError("--id is required (this replica's number, 1 or more)".to_owned()))?;
+        if id == 0 {
+            return Err(ConfigError("--id must be 1 or more".to_owned()));
+        }
+        let listen_text = self.listen.ok_or_else(|| ConfigError("--listen HOST:PORT is required".to_owned()))?;
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| ConfigError(format!("--listen {listen_text:?} is not HOST:PORT with a numeric host (e.g. 127.0.0.1:7001)")))?;
+        let join = self.join.unwrap_or(false);
+        let peers = match (self.peers.as_deref(), join) {
+            (Some(_), true) => return Err(ConfigError("--join and --peers exclude each other: a joining replica learns its peers from the group".to_owned())),
+            (Some(text), false) => parse_peers(text)?,
+            (None, true) => BTreeMap::new(),
+            (None, false) => BTreeMap::from([(id, listen_text.clone())]),
+        };
+        if !join && !peers.contains_key(&id) {
+            return Err(ConfigError(format!("--peers does not list this replica's id {id}; add {id}={listen_text}")));
+        }
+        let data_dir = self.data_dir.ok_or_else(|| ConfigError("--data-dir DIR is required".to_owned()))?;
+        let tick = Duration::from_millis(self.tick_ms.unwrap_or(50));
+        if !(Duration::from_millis(5)..=Duration::from_secs(5)).contains(&tick) {
+            return Err(ConfigError(format!("tick_ms {} is outside 5..=5000", tick.as_millis())));
+        }
+        let election_ticks = self.election_ticks.unwrap_or(10);
+        let heartbeat_ticks = self.heartbeat_ticks.unwrap_or(2);
+        if heartbeat_ticks == 0 || election_ticks <= heartbeat_ticks {
+            return Err(ConfigError(format!("election_ticks ({election_ticks}) must exceed heartbeat_ticks ({heartbeat_ticks}) > 0")));
+        }
+        let heartbeat_interval_ms = self.heartbeat_interval_ms.unwrap_or(500);
+        let node_timeout = Duration::from_millis(self.node_timeout_ms.unwrap_or(2000));
+        let lease_timeout = Duration::from_millis(self.lease_timeout_ms.unwrap_or(4000));
+        if node_timeout < Duration::from_millis(u64::from(heartbeat_interval_ms) * 2) {
+            return Err(ConfigError(format!(
+                "node_timeout_ms {} must be at least twice heartbeat_interval_ms {heartbeat_interval_ms}",
+                node_timeout.as_millis()
+            )));
+        }
+        if lease_timeout < node_timeout {
+            return Err(ConfigError("lease_timeout_ms must be at least node_timeout_ms".to_owned()));
+        }
+        let snapshot_every = self.snapshot_every.unwrap_or(10_000);
+        if snapshot_every < 10 {
+            return Err(ConfigError(format!("snapshot_every {snapshot_every} is below 10")));
+        }
+        Ok(SchedulerConfig {
+            id,
+            listen,
+            advertise: peers.get(&id).cloned().unwrap_or(listen_text),
+            peers,
+            data_dir,
+            join,
+            tick,
+            election_ticks,
+            heartbeat_ticks,
+            heartbeat_interval_ms,
+            node_timeout,
+            lease_timeout,
+            snapshot_every,
+        })
+    }
+}
+
+/// `1=HOST:PORT,2=HOST:PORT`.
+pub fn parse_peers(text: &str) -> Result<BTreeMap<u64, String>, ConfigError> {
+    let mut peers = BTreeMap::new();
+    for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        let (id, addr) = part.split_once('=').ok_or_else(|| ConfigError(format!("peer {part:?} is not ID=HOST:PORT")))?;
+        let id: u64 = id.trim().parse().map_err(|_| ConfigError(format!("peer {part:?}: {id:?} is not a replica id")))?;
+        let addr = addr.trim();
+        let port_ok = addr.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port > 0));
+        if id == 0 || !port_ok {
+            return Err(ConfigError(format!("peer {part:?}: ids start at 1 and addresses are HOST:PORT")));
+        }
+        if peers.insert(id, addr.to_owned()).is_some() {
+            return Err(ConfigError(format!("peer id {id} is listed twice")));
+        }
+    }
+    if peers.is_empty() {
+        return Err(ConfigError("--peers is empty; give ID=HOST:PORT,…".to_owned()));
+    }
+    Ok(peers)
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    pub id: u64,
+    pub listen: SocketAddr,
+    /// The address peers, agents and clients reach this replica at (its entry in `peers`).
+    pub advertise: String,
+    pub peers: BTreeMap<u64, String>,
+    pub data_dir: PathBuf,
+    pub join: bool,
+    pub tick: Duration,
+    pub election_ticks: usize,
+    pub heartbeat_ticks: usize,
+    pub heartbeat_interval_ms: u32,
+    pub node_timeout: Duration,
+    pub lease_timeout: Duration,
+    pub snapshot_every: u64,
+}
+
+/// A configuration problem: the message says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(id: u64, peers: &str) -> SchedulerSettings {
+        SchedulerSettings {
+            id: Some(id),
+            listen: Some("127.0.0.1:7001".into()),
+            peers: Some(peers.into()),
+            data_dir: Some("/tmp/x".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let file: SchedulerSettings = toml::from_str("id = 1\nlisten = \"127.0.0.1:1\"\ndata_dir = \"/d\"\ntick_ms = 20").expect("parses");
+        let env = SchedulerSettings::from_env([("SHOTFARM_LISTEN".to_owned(), "127.0.0.1:2".to_owned())]).expect("env");
+        let flags = SchedulerSettings { listen: Some("127.0.0.1:3".into()), ..Default::default() };
+        let config = file.merge(env).merge(flags).validate().expect("valid");
+        assert_eq!(config.listen.port(), 3);
+        assert_eq!(config.tick, Duration::from_millis(20));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<SchedulerSettings>("idd = 1").is_err());
+    }
+
+    #[test]
+    fn bad_values_say_what_to_do() {
+        let error = flags(4, "1=127.0.0.1:7001,2=127.0.0.1:7002").validate().expect_err("id not in peers");
+        assert!(error.0.contains("add 4="), "{error}");
+        assert!(parse_peers("1=127.0.0.1").is_err());
+        assert!(parse_peers("x=127.0.0.1:1").is_err());
+        assert!(parse_peers("1=a:1,1=b:2").is_err());
+        assert!(SchedulerSettings::from_env([("SHOTFARM_ID".to_owned(), "one".to_owned())]).is_err());
+        let mut settings = flags(1, "1=127.0.0.1:7001");
+        settings.listen = Some("localhost".into());
+        assert!(settings.validate().is_err());
+    }
+}

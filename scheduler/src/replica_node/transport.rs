@@ -1,0 +1,113 @@
+//! Replica-to-replica transport: one sender task per peer, each with a bounded queue,
+//! batching raft-rs messages into `RaftService.Step` calls over one lazily connected channel.
+//! A failed send is reported back to the driver (unreachable, snapshot failed) so raft-rs
+//! probes and retries.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use protobuf::Message as _;
+use raft::prelude::{Message, MessageType};
+use shotfarm_proto::v1::RaftBatch;
+use shotfarm_proto::v1::raft_service_client::RaftServiceClient;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint};
+
+/// Messages waiting for one peer; beyond this, messages are dropped (Raft retransmits).
+const PEER_QUEUE: usize = 4096;
+/// At most this many messages per RPC.
+const MAX_BATCH: usize = 256;
+
+/// What the transport tells the driver about failed deliveries.
+#[derive(Debug)]
+pub enum Delivery {
+    Unreachable(u64),
+    Snapshot { to: u64, delivered: bool },
+}
+
+struct Peer {
+    addr: String,
+    queue: mpsc::Sender<Message>,
+}
+
+pub struct Transport {
+    from: u64,
+    peers: HashMap<u64, Peer>,
+    reports: mpsc::UnboundedSender<Delivery>,
+    shutdown: CancellationToken,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Transport {
+    pub fn new(from: u64, reports: mpsc::UnboundedSender<Delivery>, shutdown: CancellationToken, runtime: tokio::runtime::Handle) -> Transport {
+        Transport { from, peers: HashMap::new(), reports, shutdown, runtime }
+    }
+
+    /// Queues a message for `addr` (the replica's address from the replicated membership).
+    pub fn send(&mut self, message: Message, addr: &str) {
+        let to = message.to;
+        let stale = self.peers.get(&to).is_some_and(|peer| peer.addr != addr || peer.queue.is_closed());
+        if stale {
+            self.peers.remove(&to);
+        }
+        let peer = self.peers.entry(to).or_insert_with(|| {
+            let (queue, receiver) = mpsc::channel(PEER_QUEUE);
+            let task = PeerSender { from: self.from, to, addr: addr.to_owned(), reports: self.reports.clone() };
+            self.runtime.spawn(task.run(receiver, self.shutdown.clone()));
+            Peer { addr: addr.to_owned(), queue }
+        });
+        let is_snapshot = message.get_msg_type() == MessageType::MsgSnapshot;
+        if peer.queue.try_send(message).is_err() {
+            let _ = self.reports.send(if is_snapshot { Delivery::Snapshot { to, delivered: false } } else { Delivery::Unreachable(to) });
+        }
+    }
+
+    /// Forgets a removed replica.
+    pub fn remove(&mut self, id: u64) {
+        self.peers.remove(&id);
+    }
+}
+
+struct PeerSender {
+    from: u64,
+    to: u64,
+    addr: String,
+    reports: mpsc::UnboundedSender<Delivery>,
+}
+
+impl PeerSender {
+    async fn run(self, mut queue: mpsc::Receiver<Message>, shutdown: CancellationToken) {
+        let client = match Endpoint::from_shared(format!("http://{}", self.addr)) {
+            Ok(endpoint) => RaftServiceClient::new(
+                endpoint.connect_timeout(Duration::from_millis(500)).timeout(Duration::from_secs(10)).tcp_nodelay(true).connect_lazy(),
+            )
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20),
+            Err(err) => {
+                tracing::error!(to = self.to, addr = %self.addr, %err, "bad replica address; messages to it are dropped");
+                return;
+            }
+        };
+        let mut client: RaftServiceClient<Channel> = client;
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                received = queue.recv_many(&mut batch, MAX_BATCH) => if received == 0 { return },
+            }
+            let snapshots: Vec<u64> = batch.iter().filter(|message| message.get_msg_type() == MessageType::MsgSnapshot).map(|message| message.to).collect();
+            let messages: Vec<Vec<u8>> = batch.drain(..).filter_map(|message| message.write_to_bytes().ok()).collect();
+            let result = client.step(RaftBatch { from: self.from, messages }).await;
+            let delivered = result.is_ok();
+            if let Err(status) = result {
+                tracing::debug!(to = self.to, addr = %self.addr, %status, "raft send failed");
+                let _ = self.reports.send(Delivery::Unreachable(self.to));
+            }
+            for to in snapshots {
+                let _ = self.reports.send(Delivery::Snapshot { to, delivered });
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! `run(config, shutdown)`: one scheduler replica, from data directory to serving gRPC, and
+//! back down in order (stop serving, stop the driver) when `shutdown` fires.
+
+use std::collections::HashMap;
+
+use shotfarm_proto::v1::admin_service_server::AdminServiceServer;
+use shotfarm_proto::v1::job_service_server::JobServiceServer;
+use shotfarm_proto::v1::node_service_server::NodeServiceServer;
+use shotfarm_proto::v1::raft_service_server::RaftServiceServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::SchedulerConfig;
+use crate::consensus::{Replica, ReplicaConfig, ReplicaError};
+use crate::replica_node::driver::{self, DriverConfig, DriverHandle};
+use crate::replica_node::liveness::LivenessConfig;
+use crate::service::{admin::Admin, jobs::Jobs, nodes::Nodes, raft::RaftPeer};
+use crate::storage::redb_store::RedbStore;
+use crate::storage::StoreError;
+
+/// Largest gRPC message between replicas (snapshots) and from clients.
+const MAX_PEER_MESSAGE: usize = 256 << 20;
+const MAX_CLIENT_MESSAGE: usize = 16 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration or the data directory is unusable: the operator must fix it.
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen on {addr}: {source} (is another process using the port?)")]
+    Listen { addr: String, source: std::io::Error },
+    #[error("{0}")]
+    Fatal(String),
+}
+
+impl From<StoreError> for ServerError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Open { .. } => ServerError::Config(format!(
+                "{error} (check that the directory is writable and that no other scheduler uses it)"
+            )),
+            other => ServerError::Fatal(other.to_string()),
+        }
+    }
+}
+
+/// Opens the replica's store and consensus core: the part of start-up that can fail on
+/// configuration, kept apart so `shotfarm scheduler` reports it before binding anything.
+pub fn open_replica(config: &SchedulerConfig) -> Result<Replica<RedbStore>, ServerError> {
+    check_data_dir(&config.data_dir)?;
+    let store = RedbStore::open(&config.data_dir)?;
+    let replica_config = ReplicaConfig {
+        election_ticks: config.election_ticks,
+        heartbeat_ticks: config.heartbeat_ticks,
+        snapshot_every: config.snapshot_every,
+        ..ReplicaConfig::new(config.id)
+    };
+    Replica::open(&replica_config, &config.peers, store).map_err(|err| match err {
+        ReplicaError::Membership(message) => ServerError::Config(message),
+        ReplicaError::Store(store) => ServerError::from(store),
+        ReplicaError::Raft(raft) => ServerError::Fatal(raft.to_string()),
+    })
+}
+
+fn check_data_dir(dir: &std::path::Path) -> Result<(), ServerError> {
+    let problem = |what: &str, err: std::io::Error| {
+        ServerError::Config(format!("data directory {}: {what}: {err}; pass a writable --data-dir", dir.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|err| problem("cannot create it", err))?;
+    let probe = dir.join(".write-probe");
+    std::fs::write(&probe, b"ok").map_err(|err| problem("cannot write in it", err))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Runs one replica until `shutdown` fires or storage fails.
+pub async fn run(config: SchedulerConfig, shutdown: CancellationToken) -> Result<(), ServerError> {
+    let replica = open_replica(&config)?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|source| ServerError::Listen { addr: config.listen.to_string(), source })?;
+    serve(config, replica, listener, shutdown).await
+}
+
+/// Serves on an already bound listener (tests bind port 0 first).
+pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServerError> {
+    let driver_config = DriverConfig {
+        tick: config.tick,
+        liveness: LivenessConfig { node_timeout: config.node_timeout, lease_timeout: config.lease_timeout },
+        leader_grace: config.node_timeout,
+    };
+    let driver_shutdown = shutdown.child_token();
+    let peers: HashMap<u64, String> = config.peers.clone().into_iter().collect();
+    let (driver, driver_thread) = driver::spawn(replica, driver_config, peers, driver_shutdown.clone())
+        .map_err(|err| ServerError::Fatal(format!("cannot start the raft thread: {err}")))?;
+    tracing::info!(id = config.id, listen = %config.listen, data_dir = %config.data_dir.display(), "scheduler replica serving");
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<JobServiceServer<Jobs>>().await;
+    health_reporter.set_serving::<NodeServiceServer<Nodes>>().await;
+    health_reporter.set_serving::<AdminServiceServer<Admin>>().await;
+    health_reporter.set_serving::<RaftServiceServer<RaftPeer>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(shotfarm_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|err| ServerError::Fatal(format!("reflection: {err}")))?;
+
+    let router = services(&driver, &config)
+        .add_service(health_service)
+        .add_service(reflection);
+
+    // The driver ends on shutdown or on a storage failure; either way the server stops.
+    let (driver_done, driver_result) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let result = driver_thread.join();
+        let _ = driver_done.send(result);
+    });
+    let stop_serving = CancellationToken::new();
+    let server = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop_serving.clone().cancelled_owned());
+    tokio::pin!(server);
+    let mut driver_result = driver_result;
+    let outcome = tokio::select! {
+        served = &mut server => served.map_err(|err| ServerError::Fatal(format!("gRPC server failed: {err}"))),
+        () = shutdown.cancelled() => Ok(()),
+        joined = &mut driver_result => match joined {
+            Ok(Ok(Err(err))) => Err(ServerError::Fatal(format!("the raft driver stopped: {err}"))),
+            _ => Err(ServerError::Fatal("the raft driver stopped unexpectedly".to_owned())),
+        },
+    };
+    // In order: stop admitting requests, stop the driver, wait for both.
+    stop_serving.cancel();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut server).await;
+    driver_shutdown.cancel();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), driver_result).await;
+    tracing::info!(id = config.id, "scheduler replica stopped");
+    outcome
+}
+
+fn services(driver: &DriverHandle, config: &SchedulerConfig) -> tonic::transport::server::Router {
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(
+            JobServiceServer::new(Jobs { driver: driver.clone() })
+                .max_decoding_message_size(MAX_CLIENT_MESSAGE)
+                .max_encoding_message_size(MAX_CLIENT_MESSAGE),
+        )
+        .add_service(
+            NodeServiceServer::new(Nodes { driver: driver.clone(), heartbeat_interval_ms: config.heartbeat_interval_ms })
+                .max_decoding_message_size(MAX_CLIENT_MESSAGE)
+                .max_encoding_message_size(MAX_CLIENT_MESSAGE),
+        )
+        .add_service(AdminServiceServer::new(Admin { driver: driver.clone() }))
+        .add_service(
+            RaftServiceServer::new(RaftPeer { driver: driver.clone() })
+                .max_decoding_message_size(MAX_PEER_MESSAGE)
+                .max_encoding_message_size(MAX_PEER_MESSAGE),
+        )
+}

@@ -1,0 +1,179 @@
+//! `JobService`: submit, read, watch and cancel jobs. Leader only; followers answer with the
+//! leader's address. Reads are linearizable (ReadIndex).
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use shotfarm_proto::v1::{self, job_service_server::JobService};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::status::{from_driver, from_refusal, invalid};
+use super::{convert, validate};
+use crate::replica_node::DriverHandle;
+use crate::replica_node::driver::now_ms;
+use crate::state::model::{JobState, parse_job_id};
+use crate::state::{Command, Outcome, Refusal};
+
+/// Jobs returned by one `ListJobs` at most.
+const MAX_LIST: usize = 1000;
+
+pub struct Jobs {
+    pub driver: DriverHandle,
+}
+
+fn job_id(text: &str) -> Result<u64, Status> {
+    parse_job_id(text).ok_or_else(|| invalid("job_id", format!("{text:?} is not a job id (job-<number>)")))
+}
+
+fn leader_only(driver: &DriverHandle) -> Result<(), Status> {
+    let info = driver.info();
+    if info.is_leader() {
+        Ok(())
+    } else {
+        Err(from_driver(crate::replica_node::DriverError::NotLeader { leader: info.leader_hint() }))
+    }
+}
+
+fn state_filter(state: i32) -> Result<Option<JobState>, Status> {
+    Ok(match v1::JobState::try_from(state).map_err(|_| invalid("state", format!("{state} is not a job state")))? {
+        v1::JobState::Unspecified => None,
+        v1::JobState::Pending => Some(JobState::Pending),
+        v1::JobState::Running => Some(JobState::Running),
+        v1::JobState::Succeeded => Some(JobState::Succeeded),
+        v1::JobState::Failed => Some(JobState::Failed),
+        v1::JobState::Cancelled => Some(JobState::Cancelled),
+    })
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::JobEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl JobService for Jobs {
+    async fn submit_job(&self, request: Request<v1::SubmitJobRequest>) -> Result<Response<v1::SubmitJobResponse>, Status> {
+        let request = request.into_inner();
+        validate::request_id(&request.request_id)?;
+        let spec = validate::job_spec(request.spec.as_ref())?;
+        leader_only(&self.driver)?;
+        let command = Command::SubmitJob { request_id: request.request_id, spec, now_ms: now_ms() };
+        match self.driver.propose_one(command).await.map_err(from_driver)? {
+            Outcome::JobSubmitted { job, created } => {
+                Ok(Response::new(v1::SubmitJobResponse { job_id: crate::state::model::format_job_id(job), created }))
+            }
+            Outcome::Refused(refusal) => Err(from_refusal(refusal)),
+            other => Err(Status::internal(format!("unexpected outcome {other:?}"))),
+        }
+    }
+
+    async fn get_job(&self, request: Request<v1::GetJobRequest>) -> Result<Response<v1::Job>, Status> {
+        let request = request.into_inner();
+        let id = job_id(&request.job_id)?;
+        leader_only(&self.driver)?;
+        let include_tasks = request.include_tasks;
+        let job = self
+            .driver
+            .read(move |state| state.jobs.get(&id).map(|job| convert::job(state, job, include_tasks)))
+            .await
+            .map_err(from_driver)?;
+        job.map(Response::new).ok_or_else(|| from_refusal(Refusal::UnknownJob(request.job_id)))
+    }
+
+    async fn list_jobs(&self, request: Request<v1::ListJobsRequest>) -> Result<Response<v1::ListJobsResponse>, Status> {
+        let request = request.into_inner();
+        let filter = state_filter(request.state)?;
+        let limit = if request.limit == 0 { MAX_LIST } else { (request.limit as usize).min(MAX_LIST) };
+        leader_only(&self.driver)?;
+        let jobs = self
+            .driver
+            .read(move |state| {
+                state
+                    .jobs
+                    .values()
+                    .rev()
+                    .filter(|job| filter.is_none_or(|wanted| job.state == wanted))
+                    .take(limit)
+                    .map(|job| convert::job(state, job, false))
+                    .collect()
+            })
+            .await
+            .map_err(from_driver)?;
+        Ok(Response::new(v1::ListJobsResponse { jobs }))
+    }
+
+    type WatchJobStream = WatchStream;
+
+    async fn watch_job(&self, request: Request<v1::WatchJobRequest>) -> Result<Response<Self::WatchJobStream>, Status> {
+        let request = request.into_inner();
+        let id = job_id(&request.job_id)?;
+        leader_only(&self.driver)?;
+        let first = self
+            .driver
+            .read(move |state| state.jobs.get(&id).map(|job| convert::job(state, job, true)))
+            .await
+            .map_err(from_driver)?
+            .ok_or_else(|| from_refusal(Refusal::UnknownJob(request.job_id.clone())))?;
+        let (events, receiver) = mpsc::channel(16);
+        let driver = self.driver.clone();
+        tokio::spawn(async move {
+            let mut info = driver.watch_info();
+            let mut last = first;
+            let mut last_progress = Vec::new();
+            if events.send(Ok(v1::JobEvent { job: Some(last.clone()), progress: Vec::new() })).await.is_err() {
+                return;
+            }
+            loop {
+                if last.state != v1::JobState::Pending as i32 && last.state != v1::JobState::Running as i32 {
+                    return;
+                }
+                // Wake on every applied change, and at least once a second for progress.
+                let changed = tokio::time::timeout(Duration::from_secs(1), info.changed()).await;
+                if matches!(changed, Ok(Err(_))) {
+                    let _ = events.send(Err(Status::unavailable("the scheduler replica is shutting down"))).await;
+                    return;
+                }
+                if !info.borrow().is_leader() {
+                    let hint = info.borrow().leader_hint();
+                    let _ = events.send(Err(from_driver(crate::replica_node::DriverError::NotLeader { leader: hint }))).await;
+                    return;
+                }
+                let Ok(Some(job)) = driver.local_read(move |state| state.jobs.get(&id).map(|job| convert::job(state, job, true))).await else {
+                    return;
+                };
+                let progress = running_progress(&driver, &job);
+                if job != last || progress != last_progress {
+                    last = job;
+                    last_progress = progress.clone();
+                    if events.send(Ok(v1::JobEvent { job: Some(last.clone()), progress })).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+
+    async fn cancel_job(&self, request: Request<v1::CancelJobRequest>) -> Result<Response<v1::Job>, Status> {
+        let request = request.into_inner();
+        let id = job_id(&request.job_id)?;
+        leader_only(&self.driver)?;
+        match self.driver.propose_one(Command::CancelJob { job: id, now_ms: now_ms() }).await.map_err(from_driver)? {
+            Outcome::JobCancelled { .. } => {}
+            Outcome::Refused(refusal) => return Err(from_refusal(refusal)),
+            other => return Err(Status::internal(format!("unexpected outcome {other:?}"))),
+        }
+        let job = self.driver.read(move |state| state.jobs.get(&id).map(|job| convert::job(state, job, false))).await.map_err(from_driver)?;
+        job.map(Response::new).ok_or_else(|| from_refusal(Refusal::UnknownJob(request.job_id)))
+    }
+}
+
+/// Live progress of the job's running tasks, from the leader's progress board.
+fn running_progress(driver: &DriverHandle, job: &v1::Job) -> Vec<v1::TaskProgress> {
+    let board = driver.progress.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    job.tasks
+        .iter()
+        .filter(|task| task.state == v1::TaskState::Running as i32)
+        .filter_map(|task| board.by_task.get(&task.task_id).filter(|progress| progress.attempt == task.attempt).cloned())
+        .collect()
+}

@@ -1,0 +1,31 @@
+//! `RaftService`: raft-rs messages from peer replicas, handed to the driver.
+
+use protobuf::Message as _;
+use raft::prelude::Message;
+use shotfarm_proto::v1::{self, raft_service_server::RaftService};
+use tonic::{Request, Response, Status};
+
+use super::status::{from_driver, invalid};
+use crate::replica_node::DriverHandle;
+
+pub struct RaftPeer {
+    pub driver: DriverHandle,
+}
+
+#[tonic::async_trait]
+impl RaftService for RaftPeer {
+    async fn step(&self, request: Request<v1::RaftBatch>) -> Result<Response<v1::RaftAck>, Status> {
+        let batch = request.into_inner();
+        let me = self.driver.info().id;
+        let mut messages = Vec::with_capacity(batch.messages.len());
+        for bytes in &batch.messages {
+            let message = Message::parse_from_bytes(bytes).map_err(|err| invalid("messages", format!("not a raft message: {err}")))?;
+            if message.from != batch.from || message.to != me {
+                return Err(invalid("messages", format!("message from {} to {} in a batch from {} to replica {me}", message.from, message.to, batch.from)));
+            }
+            messages.push(message);
+        }
+        self.driver.step(messages).map_err(from_driver)?;
+        Ok(Response::new(v1::RaftAck {}))
+    }
+}

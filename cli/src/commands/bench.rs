@@ -1,5 +1,6 @@
 //! `shotfarm bench …`: micro-benchmarks of the farm's parts, one subcommand each.
 
+use crate::commands::bench_scheduler::{self, BenchSchedulerArgs};
 use crate::commands::bench_vmaf::{self, BenchVmafArgs};
 use crate::exit::CommandResult;
 
@@ -13,10 +14,13 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Frames/s of the CPU VMAF path, and its wall time against an x264 encode.
     Vmaf(BenchVmafArgs),
+    /// Committed assignments/s, ready→assigned latency and leader failover of real replicas.
+    Scheduler(BenchSchedulerArgs),
 }
 
 pub fn run(args: BenchArgs) -> CommandResult {
     match args.command {
         BenchCommand::Vmaf(a) => bench_vmaf::run(a),
+        BenchCommand::Scheduler(a) => bench_scheduler::run(a),
     }
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand; each exposes an `Args` struct and a `run` function.
 
 pub mod bench;
+pub mod bench_scheduler;
 pub mod cancel;
 pub mod cluster;
 pub mod job_view;

@@ -62,6 +62,7 @@ fn task_summary(task: &Task) -> v1::TaskSummary {
         error: task.error.clone().unwrap_or_default(),
         started_at_ms: task.lease.as_ref().map(|lease| lease.assigned_at_ms).or(last.map(|record| record.started_at_ms)).unwrap_or(0),
         finished_at_ms: if task.state.is_final() { last.map_or(0, |record| record.finished_at_ms) } else { 0 },
+        queued_at_ms: task.queued_at_ms.unwrap_or(0),
     }
 }
 

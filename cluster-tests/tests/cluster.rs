@@ -1,0 +1,16 @@
+//! The multi-process tier: real `shotfarm scheduler` processes (and a swarm of simulated
+//! agents) on loopback. One test binary; scenario files numbered by area. Needs the
+//! `shotfarm` binary built first (`cargo build -p shotfarm`), or `SHOTFARM_BIN`.
+
+#[path = "cluster/support.rs"]
+mod support;
+#[path = "cluster/t10_bootstrap.rs"]
+mod t10_bootstrap;
+#[path = "cluster/t20_leader_failover.rs"]
+mod t20_leader_failover;
+#[path = "cluster/t30_agents.rs"]
+mod t30_agents;
+#[path = "cluster/t40_restart_all.rs"]
+mod t40_restart_all;
+#[path = "cluster/t50_command_line.rs"]
+mod t50_command_line;

@@ -1,0 +1,60 @@
+//! Simulated agents run jobs to completion; when an agent dies mid-task its node is declared
+//! down within the timeout and its tasks are placed again.
+
+use std::time::{Duration, Instant};
+
+use shotfarm_cluster_tests::cluster::{SchedulerCluster, wait_until};
+use shotfarm_cluster_tests::swarm::{self, SwarmConfig};
+use shotfarm_proto::v1;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{client, is_state, job, nodes, step, submit};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_finish_jobs_and_a_dead_agent_is_replaced() -> anyhow::Result<()> {
+    let cluster = SchedulerCluster::start(3, &[])?;
+    cluster.wait_for_leader(Duration::from_secs(15)).await?;
+    let client = client(cluster.addrs());
+
+    step("two simulated agents run a 4-chunk, 2-rung job to completion");
+    let healthy = CancellationToken::new();
+    swarm::start(SwarmConfig { name_prefix: "healthy".into(), ..SwarmConfig::new(cluster.addrs(), 2) }, healthy.clone());
+    let finished = submit(&client, "t30-a", "c4-r2.mp4").await?;
+    wait_until(Duration::from_secs(20), "the job succeeded", || async {
+        job(&client, &finished.job_id).await.is_ok_and(|found| is_state(&found, v1::JobState::Succeeded))
+    })
+    .await?;
+    let done = job(&client, &finished.job_id).await?;
+    assert_eq!(done.tasks_done, done.tasks_total);
+    assert_eq!(done.tasks_total, 4 + 2 * 4 * 2 + 2 * 2);
+    healthy.cancel();
+
+    step("a slow agent takes a job, then dies; its node goes down and the work moves");
+    let doomed = CancellationToken::new();
+    swarm::start(SwarmConfig { name_prefix: "doomed".into(), work_time: Duration::from_secs(3600), ..SwarmConfig::new(cluster.addrs(), 1) }, doomed.clone());
+    let stuck = submit(&client, "t30-b", "c2-r1.mp4").await?;
+    wait_until(Duration::from_secs(20), "the doomed agent holds the inspect task", || async {
+        job(&client, &stuck.job_id).await.is_ok_and(|found| found.tasks.iter().any(|task| task.state == v1::TaskState::Running as i32))
+    })
+    .await?;
+    doomed.cancel();
+    let died = Instant::now();
+    wait_until(Duration::from_secs(10), "the dead node is declared down", || async {
+        nodes(&client).await.is_ok_and(|all| all.iter().any(|node| node.name == "doomed-0" && node.state == v1::NodeState::Down as i32))
+    })
+    .await?;
+    let detected = died.elapsed();
+    step(&format!("dead agent detected after {} ms", detected.as_millis()));
+    assert!(detected < Duration::from_secs(4), "detection took {detected:?}");
+    let rescue = CancellationToken::new();
+    swarm::start(SwarmConfig { name_prefix: "rescue".into(), ..SwarmConfig::new(cluster.addrs(), 1) }, rescue.clone());
+    wait_until(Duration::from_secs(20), "the job finished on the rescue agent", || async {
+        job(&client, &stuck.job_id).await.is_ok_and(|found| is_state(&found, v1::JobState::Succeeded))
+    })
+    .await?;
+    let rescued = job(&client, &stuck.job_id).await?;
+    let inspect = &rescued.tasks[0];
+    assert_eq!(inspect.attempt, 2, "the inspect task ran again with the next attempt: {inspect:?}");
+    rescue.cancel();
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! The binary's answers to bad input: a clear message and exit code 2, never a panic; and
+//! `shotfarm cluster --json` against a live group.
+
+use std::process::Command;
+use std::time::Duration;
+
+use shotfarm_cluster_tests::cluster::{SchedulerCluster, shotfarm_binary};
+
+fn run(args: &[&str]) -> anyhow::Result<(i32, String, String)> {
+    let output = Command::new(shotfarm_binary()?).args(args).output()?;
+    Ok((output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned()))
+}
+
+#[test]
+fn bad_scheduler_flags_exit_2_with_a_message() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap_or_default();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x")?;
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["scheduler", "--listen", "127.0.0.1:1", "--data-dir", data], "--id"),
+        (vec!["scheduler", "--id", "1", "--listen", "nowhere", "--data-dir", data], "--listen"),
+        (vec!["scheduler", "--id", "2", "--listen", "127.0.0.1:1", "--peers", "1=127.0.0.1:1", "--data-dir", data], "does not list"),
+        (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--peers", "1=nope", "--data-dir", data], "HOST:PORT"),
+        (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--data-dir", file.to_str().unwrap_or_default()], "data directory"),
+        (vec!["scheduler", "--config", "/nonexistent.toml"], "cannot read config"),
+        (vec!["scheduler", "--bogus"], "--bogus"),
+        (vec!["submit", "--scheduler", "nohost", "in.mp4", "--out", "/tmp/o"], "--scheduler"),
+    ];
+    for (args, expected) in cases {
+        let (code, _, stderr) = run(&args)?;
+        assert_eq!(code, 2, "{args:?} → {code}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: stderr lacks {expected:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_peer_list_that_disagrees_with_the_stored_membership_is_refused() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let mut cluster = SchedulerCluster::start(1, &[])?;
+    runtime.block_on(cluster.wait_for_leader(Duration::from_secs(10)))?;
+    cluster.kill(1)?;
+    let replica = &cluster.replicas[&1];
+    let data = replica.data_dir.to_str().unwrap_or_default();
+    let peers = format!("1={},2=127.0.0.1:9", replica.addr);
+    let (code, _, stderr) = run(&["scheduler", "--id", "1", "--listen", &replica.addr, "--peers", &peers, "--data-dir", data])?;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("disagrees with the membership stored"), "{stderr}");
+    Ok(())
+}
+
+#[test]
+fn cluster_json_lists_members_roles_and_the_leader() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let cluster = SchedulerCluster::start(3, &[])?;
+    let (leader, _) = runtime.block_on(cluster.wait_for_leader(Duration::from_secs(15)))?;
+    let (code, stdout, stderr) = run(&["cluster", "--scheduler", &cluster.addrs()[0], "--json"])?;
+    assert_eq!(code, 0, "{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout)?;
+    assert_eq!(status["leader_id"], leader);
+    assert!(status["term"].as_u64().is_some_and(|term| term >= 1));
+    let members = status["members"].as_array().cloned().unwrap_or_default();
+    assert_eq!(members.len(), 3);
+    let leaders = members.iter().filter(|member| member["role"] == "leader").count();
+    assert_eq!(leaders, 1, "{stdout}");
+    assert!(members.iter().all(|member| member["addr"].as_str().is_some_and(|addr| addr.starts_with("127.0.0.1:"))));
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! The agent runtime: probe, register, keep a session to the leader, run what it assigns.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`config`] | validated agent configuration |
+//! | [`gpu_probe`] | GPUs through cudarc's dynamically loaded driver API |
+//! | [`registration`] | the capability report sent when registering |
+//! | [`session`] | one session stream: heartbeats, assignments, progress, results, acks |
+//! | [`runner`] | runs attempts within the advertised slots; the [`runner::Executor`] seam |
+//! | [`journal`] | finished results kept (sled) until the scheduler acknowledges them |
+//!
+//! Shutdown is two-stage: the first signal stops taking work and lets running attempts
+//! finish and report; the second cancels them.
+
+pub mod config;
+pub mod gpu_probe;
+pub mod journal;
+pub mod registration;
+pub mod runner;
+pub mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shotfarm_proto::client::LeaderClient;
+use shotfarm_proto::v1::{self, node_service_client::NodeServiceClient};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use self::config::AgentConfig;
+use self::journal::Journal;
+use self::registration::capability_report;
+use self::runner::{Executor, Runner};
+use self::session::{Connection, SessionEnd, backoff};
+use crate::media::capabilities::{CapabilityError, probe_capabilities};
+
+/// First signal: graceful; second: abort.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    pub graceful: CancellationToken,
+    pub abort: CancellationToken,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("cannot probe this machine's media tools: {0} (install ffmpeg: apt-get install ffmpeg)")]
+    Probe(#[from] CapabilityError),
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
+    #[error("the scheduler refused this agent: {0}")]
+    Refused(String),
+}
+
+/// Registers (retrying until a leader answers or shutdown); returns the node id and the
+/// heartbeat interval the scheduler asks for.
+async fn register(client: &LeaderClient, request: &v1::RegisterRequest, shutdown: &Shutdown) -> Result<Option<(u64, Duration)>, AgentError> {
+    let mut attempt = 0;
+    loop {
+        if shutdown.graceful.is_cancelled() {
+            return Ok(None);
+        }
+        let result = client
+            .call(|channel| {
+                let request = request.clone();
+                async move { Ok(NodeServiceClient::new(channel).register(request).await?.into_inner()) }
+            })
+            .await;
+        match result {
+            Ok(response) => {
+                let interval = Duration::from_millis(u64::from(response.heartbeat_interval_ms.clamp(50, 10_000)));
+                return Ok(Some((response.node_id, interval)));
+            }
+            Err(status) if status.code() == tonic::Code::InvalidArgument => return Err(AgentError::Refused(status.message().to_owned())),
+            Err(status) => {
+                tracing::warn!(%status, attempt, "registration failed; retrying");
+                attempt += 1;
+                tokio::select! {
+                    () = tokio::time::sleep(backoff(attempt)) => {}
+                    () = shutdown.graceful.cancelled() => return Ok(None),
+                }
+            }
+        }
+    }
+}
+
+/// Runs the agent until shutdown.
+pub async fn run(config: AgentConfig, executor: Executor, shutdown: Shutdown) -> Result<(), AgentError> {
+    let media = Arc::new(probe_capabilities(&CancellationToken::new()).await?);
+    let report = capability_report(&config, &media);
+    tracing::info!(name = %config.name, cpu_cores = report.cpu_cores, gpus = report.gpus.len(), gpu_unavailable = ?report.gpu_unavailable, backends = ?report.backends, "capabilities probed");
+    let journal = Arc::new(Journal::open(&config.work_dir.join("journal"))?);
+    let _ = std::fs::remove_dir_all(config.work_dir.join("tasks"));
+    let (finished_sender, mut finished) = mpsc::unbounded_channel();
+    let (progress_sender, mut progress) = mpsc::channel(1024);
+    let slots = if config.max_tasks > 0 { config.max_tasks } else { report.cpu_cores };
+    let runner = Runner::new(config.work_dir.clone(), slots, journal.clone(), executor, media.clone(), finished_sender, progress_sender, shutdown.abort.clone());
+    let client = LeaderClient::new(config.schedulers.clone());
+    let request = v1::RegisterRequest { name: config.name.clone(), capabilities: Some(report.to_wire()), labels: config.labels.clone().into_iter().collect() };
+    let mut registered = None;
+    let mut failures = 0u32;
+    loop {
+        let (node_id, heartbeat_interval) = match registered {
+            Some(registered) => registered,
+            None => match register(&client, &request, &shutdown).await? {
+                Some(found) => {
+                    tracing::info!(node_id = found.0, "registered");
+                    registered = Some(found);
+                    found
+                }
+                None if runner.is_idle() => return Ok(()),
+                None => {
+                    // Shutting down with work in flight: let it finish before leaving.
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(200)) => continue,
+                        () = shutdown.abort.cancelled() => return Ok(()),
+                    }
+                }
+            },
+        };
+        let mut connection = Connection {
+            client: &client,
+            node_id,
+            heartbeat_interval,
+            runner: &runner,
+            journal: &journal,
+            finished: &mut finished,
+            progress: &mut progress,
+            shutdown: &shutdown,
+        };
+        match connection.run().await? {
+            SessionEnd::Stopped => return Ok(()),
+            SessionEnd::Reregister => {
+                registered = None;
+                failures = 0;
+            }
+            SessionEnd::Reconnect => {
+                failures += 1;
+                tokio::select! {
+                    () = tokio::time::sleep(backoff(failures)) => {}
+                    () = shutdown.abort.cancelled() => return Ok(()),
+                }
+            }
+        }
+    }
+}

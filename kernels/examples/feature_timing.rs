@@ -27,7 +27,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => break,
         }
     }
+    // `TIMING_LEVEL=avx2` times one level only (for profilers).
+    let only = std::env::var("TIMING_LEVEL").ok();
     for level in SimdLevel::available() {
+        if only.as_deref().is_some_and(|o| o != level.name()) {
+            continue;
+        }
         let (mut vs, mut as_, mut ms) = (VifScratch::default(), AdmScratch::default(), MotionScratch::default());
         let t = Instant::now();
         for (a, b) in &pairs {

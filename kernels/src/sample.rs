@@ -8,12 +8,20 @@ pub trait Sample: Copy + Default + Send + Sync + std::fmt::Debug + 'static {
     fn to_i32(self) -> i32 {
         self.to_u32() as i32
     }
+    /// The samples as bytes when `Self` is `u8` (for the 8-bit SIMD paths), else `None`.
+    fn as_u8(data: &[Self]) -> Option<&[u8]> {
+        let _ = data;
+        None
+    }
 }
 
 impl Sample for u8 {
     #[inline(always)]
     fn to_u32(self) -> u32 {
         u32::from(self)
+    }
+    fn as_u8(data: &[Self]) -> Option<&[u8]> {
+        Some(data)
     }
 }
 

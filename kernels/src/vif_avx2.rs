@@ -1,15 +1,20 @@
-//! AVX2 builds of the VIF row loops.
+//! Hand-written AVX2 versions of the VIF row loops, bit-exact with [`crate::vif_rows`].
 //!
-//! The row loops of [`crate::vif_rows`] are written as plain Rust that vectorises
-//! well; here the same bodies are compiled a second time with AVX2 enabled
-//! (`#[target_feature]`), so LLVM emits 256-bit code for them, and are called only when
-//! the CPU reports AVX2 at run time. Same source, same integer arithmetic: bit-exact by
-//! construction, and tests compare both paths anyway.
+//! | function | what is vectorised | how it stays exact |
+//! | --- | --- | --- |
+//! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy | `vpmaddwd` on pairs of taps; squares (≤ 65025) biased by −32768 to fit `i16`, the bias (Σc·32768 = 2³¹) added back mod 2³² |
+//! | [`horizontal_statistics`] | every scale and depth: horizontal pass + per-pixel statistic | moments split in 16-bit halves, `vpmaddwd` per half, recombined exactly; the statistic in integer lanes with `vpgatherdd` on the log2 table, the information term in `f64` lanes with the scalar's exact operation order |
+//! | [`downsample_vertical`] | the between-scale low-pass | the scalar body compiled with AVX2 (autovectorised) |
+//!
+//! Other cases (10-bit and pyramid levels in the vertical pass) run the scalar body
+//! compiled with AVX2 enabled. Every path is compared with the scalar reference in
+//! `tests/simd_and_threads.rs` and in this module's tests; integer sums are
+//! order-independent, so splitting them over lanes changes nothing.
 
 use crate::sample::Sample;
 use crate::simd_level::SimdLevel;
 use crate::vif::{LevelView, VerticalShifts, VifAccumulators};
-use crate::vif_rows::{self, DownsampleRows, VerticalRows};
+use crate::vif_rows::{self, DownsampleRows, PAD, VerticalRows};
 
 /// The vertical pass with AVX2; `false` (nothing done) below [`SimdLevel::Avx2`].
 pub(crate) fn vertical_moments<T: Sample>(
@@ -23,9 +28,20 @@ pub(crate) fn vertical_moments<T: Sample>(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
-        // a `#[target_feature(enable = "avx2")]` function; the body is safe Rust.
-        unsafe { vertical_moments_avx2(reference, distorted, taps, filter, shifts, rows) };
+        if let (Some(r), Some(d)) = (T::as_u8(reference.data), T::as_u8(distorted.data))
+            && shifts.sq_shift == 0
+            && filter.len() <= 17
+            && filter.iter().all(|&c| c < 16384)
+        {
+            let r = LevelView { data: r, width: reference.width, height: reference.height };
+            let d = LevelView { data: d, width: distorted.width, height: distorted.height };
+            // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
+            // a `#[target_feature(enable = "avx2")]` function.
+            unsafe { x86::vertical_moments_u8(r, d, taps, filter, shifts, rows) };
+        } else {
+            // SAFETY: AVX2 is present (checked just above); the body is safe Rust.
+            unsafe { vertical_moments_autovec(reference, distorted, taps, filter, shifts, rows) };
+        }
         return true;
     }
     let _ = (reference, distorted, taps, filter, shifts, simd, rows);
@@ -34,7 +50,7 @@ pub(crate) fn vertical_moments<T: Sample>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn vertical_moments_avx2<T: Sample>(
+fn vertical_moments_autovec<T: Sample>(
     reference: LevelView<'_, T>,
     distorted: LevelView<'_, T>,
     taps: &[usize],
@@ -56,24 +72,14 @@ pub(crate) fn horizontal_statistics(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above); the body is safe Rust.
-        unsafe { horizontal_statistics_avx2(rows, w, filter, table, total) };
+        // SAFETY: AVX2 is present (checked just above), the one requirement of the
+        // `#[target_feature(enable = "avx2")]` function.
+        let done = unsafe { x86::horizontal_statistics(rows, w, filter, table, total) };
+        vif_rows::horizontal_statistics_scalar(rows, done, w, filter, table, total);
         return true;
     }
     let _ = (rows, w, filter, table, simd, total);
     false
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn horizontal_statistics_avx2(
-    rows: &mut VerticalRows,
-    w: usize,
-    filter: &[u16],
-    table: &[u16; 65537],
-    total: &mut VifAccumulators,
-) {
-    vif_rows::horizontal_statistics_body(rows, 0, w, filter, table, total);
 }
 
 /// The down-sampling vertical pass with AVX2; `false` below [`SimdLevel::Avx2`].
@@ -107,4 +113,418 @@ fn downsample_vertical_avx2<T: Sample>(
     rows: &mut DownsampleRows,
 ) {
     vif_rows::downsample_vertical_body(reference, distorted, taps, filter, shifts, rows);
+}
+
+/// The statistic of 8 pixels at once, for tests: `(mu1, mu2, xx, yy, xy)` lanes in,
+/// accumulators out; `None` without AVX2.
+#[doc(hidden)]
+pub fn statistic_of_lanes(table: &[u16; 65537], moments: [[u32; 8]; 5]) -> Option<VifAccumulators> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        return Some(unsafe { x86::statistic_of_lanes(table, moments) });
+    }
+    let _ = (table, moments);
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::*;
+    use crate::vif::SIGMA_NSQ;
+
+    /// Loads 8 `u32` from `s[i..i + 8]` (bounds-checked).
+    #[inline(always)]
+    fn load8(s: &[u32], i: usize) -> __m256i {
+        let s = &s[i..i + 8];
+        // SAFETY: `s` holds exactly 8 u32 = 32 readable bytes; unaligned load.
+        unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
+    }
+
+    /// Loads 16 `u8` from `s[i..i + 16]` widened to `u16` lanes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load16_u8(s: &[u8], i: usize) -> __m256i {
+        let s = &s[i..i + 16];
+        // SAFETY: `s` holds exactly 16 readable bytes; unaligned load.
+        _mm256_cvtepu8_epi16(unsafe { _mm_loadu_si128(s.as_ptr().cast()) })
+    }
+
+    #[inline(always)]
+    fn store8(s: &mut [u32], i: usize, v: __m256i) {
+        let s = &mut s[i..i + 8];
+        // SAFETY: `s` holds exactly 8 writable u32; unaligned store.
+        unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) }
+    }
+
+    /// 8-bit scale 0 vertical pass. Columns `0..w/16*16` in vectors, the rest scalar.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn vertical_moments_u8(
+        reference: LevelView<'_, u8>,
+        distorted: LevelView<'_, u8>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut VerticalRows,
+    ) {
+        let w = reference.width;
+        let n = filter.len();
+        // Pairs of taps (k, k+1); an odd last tap is paired with itself at coefficient 0.
+        let mut pairs = [(0usize, 0usize, 0i32); 9];
+        let npairs = n.div_ceil(2);
+        for (p, pair) in pairs.iter_mut().enumerate().take(npairs) {
+            let (k0, k1) = (2 * p, (2 * p + 1).min(n - 1));
+            let c0 = i32::from(filter[k0]);
+            let c1 = if 2 * p + 1 < n { i32::from(filter[k1]) } else { 0 };
+            *pair = (taps[k0] * w, taps[k1] * w, (c1 << 16) | c0);
+        }
+        let pairs = &pairs[..npairs];
+        let (rd, dd) = (reference.data, distorted.data);
+        let bias = _mm256_set1_epi16(i16::MIN);
+        let round = _mm256_set1_epi32(shifts.mu_round as i32);
+        let shift = _mm_cvtsi32_si128(shifts.mu_shift as i32);
+        let sq_bias = _mm256_set1_epi32(i32::MIN);
+        let w16 = w / 16 * 16;
+        let mut j = 0;
+        while j < w16 {
+            let z = _mm256_setzero_si256();
+            let (mut m1l, mut m1h, mut m2l, mut m2h) = (z, z, z, z);
+            let (mut xxl, mut xxh, mut yyl, mut yyh, mut xyl, mut xyh) = (z, z, z, z, z, z);
+            for &(o0, o1, c) in pairs {
+                let c = _mm256_set1_epi32(c);
+                let (r0, r1) = (load16_u8(rd, o0 + j), load16_u8(rd, o1 + j));
+                let (d0, d1) = (load16_u8(dd, o0 + j), load16_u8(dd, o1 + j));
+                m1l = _mm256_add_epi32(m1l, _mm256_madd_epi16(_mm256_unpacklo_epi16(r0, r1), c));
+                m1h = _mm256_add_epi32(m1h, _mm256_madd_epi16(_mm256_unpackhi_epi16(r0, r1), c));
+                m2l = _mm256_add_epi32(m2l, _mm256_madd_epi16(_mm256_unpacklo_epi16(d0, d1), c));
+                m2h = _mm256_add_epi32(m2h, _mm256_madd_epi16(_mm256_unpackhi_epi16(d0, d1), c));
+                let rr0 = _mm256_xor_si256(_mm256_mullo_epi16(r0, r0), bias);
+                let rr1 = _mm256_xor_si256(_mm256_mullo_epi16(r1, r1), bias);
+                let dd0 = _mm256_xor_si256(_mm256_mullo_epi16(d0, d0), bias);
+                let dd1 = _mm256_xor_si256(_mm256_mullo_epi16(d1, d1), bias);
+                let rd0 = _mm256_xor_si256(_mm256_mullo_epi16(r0, d0), bias);
+                let rd1 = _mm256_xor_si256(_mm256_mullo_epi16(r1, d1), bias);
+                xxl = _mm256_add_epi32(xxl, _mm256_madd_epi16(_mm256_unpacklo_epi16(rr0, rr1), c));
+                xxh = _mm256_add_epi32(xxh, _mm256_madd_epi16(_mm256_unpackhi_epi16(rr0, rr1), c));
+                yyl = _mm256_add_epi32(yyl, _mm256_madd_epi16(_mm256_unpacklo_epi16(dd0, dd1), c));
+                yyh = _mm256_add_epi32(yyh, _mm256_madd_epi16(_mm256_unpackhi_epi16(dd0, dd1), c));
+                xyl = _mm256_add_epi32(xyl, _mm256_madd_epi16(_mm256_unpacklo_epi16(rd0, rd1), c));
+                xyh = _mm256_add_epi32(xyh, _mm256_madd_epi16(_mm256_unpackhi_epi16(rd0, rd1), c));
+            }
+            let mu = |v: __m256i| _mm256_srl_epi32(_mm256_add_epi32(v, round), shift);
+            let sq = |v: __m256i| _mm256_add_epi32(v, sq_bias);
+            // Lanes hold columns [0..4, 8..12] (lo) and [4..8, 12..16] (hi).
+            let put = |dst: &mut [u32], lo: __m256i, hi: __m256i| {
+                store8(dst, PAD + j, _mm256_permute2x128_si256::<0x20>(lo, hi));
+                store8(dst, PAD + j + 8, _mm256_permute2x128_si256::<0x31>(lo, hi));
+            };
+            put(&mut rows.mu1, mu(m1l), mu(m1h));
+            put(&mut rows.mu2, mu(m2l), mu(m2h));
+            put(&mut rows.ref_sq, sq(xxl), sq(xxh));
+            put(&mut rows.dis_sq, sq(yyl), sq(yyh));
+            put(&mut rows.ref_dis, sq(xyl), sq(xyh));
+            j += 16;
+        }
+        // The last columns: the scalar arithmetic of `vertical_moments_body`.
+        for j in w16..w {
+            let (mut m1, mut m2, mut xx, mut yy, mut xy) = (0u32, 0u32, 0u32, 0u32, 0u32);
+            for (&row, &c) in taps.iter().zip(filter) {
+                let c = u32::from(c);
+                let (rv, dv) = (u32::from(rd[row * w + j]), u32::from(dd[row * w + j]));
+                m1 = m1.wrapping_add(c * rv);
+                m2 = m2.wrapping_add(c * dv);
+                xx = xx.wrapping_add(c * rv * rv);
+                yy = yy.wrapping_add(c * dv * dv);
+                xy = xy.wrapping_add(c * rv * dv);
+            }
+            let mu = |v: u32| ((u64::from(v) + shifts.mu_round) >> shifts.mu_shift) as u32;
+            rows.mu1[PAD + j] = mu(m1);
+            rows.mu2[PAD + j] = mu(m2);
+            rows.ref_sq[PAD + j] = xx;
+            rows.dis_sq[PAD + j] = yy;
+            rows.ref_dis[PAD + j] = xy;
+        }
+    }
+
+    /// Lane accumulators of the statistic over a run of pixels.
+    struct Lanes {
+        num_log: __m256i,
+        den_log: __m256i,
+        num_non_log: __m256i,
+        den_non_log: i64,
+    }
+
+    impl Lanes {
+        #[target_feature(enable = "avx2")]
+        fn new() -> Self {
+            let z = _mm256_setzero_si256();
+            Lanes { num_log: z, den_log: z, num_non_log: z, den_non_log: 0 }
+        }
+
+        #[target_feature(enable = "avx2")]
+        fn finish(&self, total: &mut VifAccumulators) {
+            total.num_log += hsum_i64(self.num_log);
+            total.den_log += hsum_i64(self.den_log);
+            total.num_non_log += hsum_i64(self.num_non_log);
+            total.den_non_log += self.den_non_log;
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn hsum_i64(v: __m256i) -> i64 {
+        let mut lanes = [0i64; 4];
+        // SAFETY: `lanes` is 32 writable bytes.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), v) };
+        lanes.iter().sum()
+    }
+
+    /// `(a·b + 2³¹) >> 32` per `u32` lane.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn mul_q32(a: __m256i, b: __m256i) -> __m256i {
+        let round = _mm256_set1_epi64x(1 << 31);
+        let even = _mm256_mul_epu32(a, b);
+        let odd = _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), _mm256_srli_epi64::<32>(b));
+        let even = _mm256_srli_epi64::<32>(_mm256_add_epi64(even, round));
+        let odd = _mm256_add_epi64(odd, round);
+        _mm256_blend_epi32::<0b1010_1010>(even, odd)
+    }
+
+    /// `log2_32` per lane, for lanes ≥ 2¹⁷ (< 2³²).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn log2_32(table: &[u16; 65537], v: __m256i) -> __m256i {
+        // Position of the top bit: exponent of the float of v >> 9 (< 2^23: exact).
+        let f = _mm256_cvtepi32_ps(_mm256_srli_epi32::<9>(v));
+        let msb = _mm256_sub_epi32(_mm256_srli_epi32::<23>(_mm256_castps_si256(f)), _mm256_set1_epi32(127 - 9));
+        let k = _mm256_sub_epi32(msb, _mm256_set1_epi32(15));
+        let idx = _mm256_srlv_epi32(v, k);
+        // SAFETY: idx is in 2^15..2^16, so each 4-byte read at byte 2·idx stays inside
+        // the 65537-entry (131074-byte) table.
+        let t = unsafe { _mm256_i32gather_epi32::<2>(table.as_ptr().cast(), idx) };
+        let t = _mm256_and_si256(t, _mm256_set1_epi32(0xFFFF));
+        _mm256_add_epi32(t, _mm256_slli_epi32::<11>(k))
+    }
+
+    /// `log2_64` per 64-bit lane, for lanes in 2¹⁷..2⁵².
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn log2_64(table: &[u16; 65537], v: __m256i) -> __m256i {
+        let magic = _mm256_set1_epi64x(0x4330_0000_0000_0000);
+        // The double of v (< 2^52: exact), whose exponent is the top bit's position.
+        let d = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, magic)), _mm256_castsi256_pd(magic));
+        let msb = _mm256_sub_epi64(_mm256_srli_epi64::<52>(_mm256_castpd_si256(d)), _mm256_set1_epi64x(1023));
+        let k = _mm256_sub_epi64(msb, _mm256_set1_epi64x(15));
+        let idx = _mm256_srlv_epi64(v, k);
+        // SAFETY: idx is in 2^15..2^16, so each 4-byte read at byte 2·idx stays inside
+        // the 65537-entry (131074-byte) table.
+        let t = unsafe { _mm256_i64gather_epi32::<2>(table.as_ptr().cast(), idx) };
+        let t = _mm256_cvtepu16_epi64(_mm_shuffle_epi8(t, _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1)));
+        _mm256_add_epi64(t, _mm256_slli_epi64::<11>(k))
+    }
+
+    /// The information term of 4 lanes (`vif::information_term`), 0 where `mask` is off.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn information_term(table: &[u16; 65537], s1: __m128i, s2: __m128i, s12: __m128i, mask: __m128i) -> __m256i {
+        const EPS: f64 = 65536.0 * 1.0e-10;
+        let (s1d, s2d, s12d) = (_mm256_cvtepi32_pd(s1), _mm256_cvtepi32_pd(s2), _mm256_cvtepi32_pd(s12));
+        let g = _mm256_div_pd(s12d, _mm256_add_pd(s1d, _mm256_set1_pd(EPS)));
+        let sv = _mm256_cvttpd_epi32(_mm256_sub_pd(s2d, _mm256_mul_pd(g, s12d)));
+        let sv = _mm_max_epi32(sv, _mm_setzero_si128());
+        let g = _mm256_min_pd(g, _mm256_set1_pd(crate::vif::ENHANCEMENT_GAIN_LIMIT));
+        let numer1 = _mm256_cvtepu32_epi64(_mm_add_epi32(sv, _mm_set1_epi32(SIGMA_NSQ)));
+        // (g·g·σ1²) truncated; clamped to 0..2^50 only matters in masked-off lanes.
+        let t = _mm256_mul_pd(_mm256_mul_pd(g, g), s1d);
+        let t = _mm256_min_pd(_mm256_max_pd(t, _mm256_setzero_pd()), _mm256_set1_pd(1125899906842624.0));
+        let t = _mm256_round_pd::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(t);
+        let magic = _mm256_set1_pd(4503599627370496.0);
+        let t = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(t, magic)), _mm256_castpd_si256(magic));
+        let numer1_tmp = _mm256_add_epi64(t, numer1);
+        let diff = _mm256_sub_epi64(log2_64(table, numer1_tmp), log2_64(table, numer1));
+        _mm256_and_si256(diff, _mm256_cvtepi32_epi64(mask))
+    }
+
+    /// The statistic of 8 pixels added into `acc` (`VifAccumulators::add_pixel` × 8).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn statistic(
+        table: &[u16; 65537],
+        mu1: __m256i,
+        mu2: __m256i,
+        xx: __m256i,
+        yy: __m256i,
+        xy: __m256i,
+        acc: &mut Lanes,
+    ) {
+        let zero = _mm256_setzero_si256();
+        let nsq = _mm256_set1_epi32(SIGMA_NSQ);
+        let sigma1_sq = _mm256_sub_epi32(xx, mul_q32(mu1, mu1));
+        let sigma2_sq = _mm256_max_epi32(_mm256_sub_epi32(yy, mul_q32(mu2, mu2)), zero);
+        let sigma12 = _mm256_sub_epi32(xy, mul_q32(mu1, mu2));
+        let log = _mm256_cmpgt_epi32(sigma1_sq, _mm256_set1_epi32(SIGMA_NSQ - 1));
+        // Non-log pixels: Σσ2² and a count.
+        let non_log = _mm256_andnot_si256(log, sigma2_sq);
+        acc.num_non_log = _mm256_add_epi64(acc.num_non_log, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(non_log)));
+        acc.num_non_log = _mm256_add_epi64(acc.num_non_log, _mm256_cvtepi32_epi64(_mm256_extracti128_si256::<1>(non_log)));
+        let log_bits = _mm256_movemask_ps(_mm256_castsi256_ps(log)) as u32;
+        acc.den_non_log += i64::from(8 - log_bits.count_ones());
+        if log_bits == 0 {
+            return;
+        }
+        // den_log: log2_32(σn² + σ1²) − 17·2048 (lanes off the branch read 2^17).
+        let v = _mm256_blendv_epi8(nsq, _mm256_add_epi32(sigma1_sq, nsq), log);
+        let den = _mm256_and_si256(_mm256_sub_epi32(log2_32(table, v), _mm256_set1_epi32(17 * 2048)), log);
+        acc.den_log = _mm256_add_epi64(acc.den_log, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(den)));
+        acc.den_log = _mm256_add_epi64(acc.den_log, _mm256_cvtepi32_epi64(_mm256_extracti128_si256::<1>(den)));
+        // num_log where σ12 > 0 and σ2² > 0 as well.
+        let num = _mm256_and_si256(
+            log,
+            _mm256_and_si256(_mm256_cmpgt_epi32(sigma12, zero), _mm256_cmpgt_epi32(sigma2_sq, zero)),
+        );
+        if _mm256_testz_si256(num, num) != 0 {
+            return;
+        }
+        let half = |v: __m256i, hi: bool| if hi { _mm256_extracti128_si256::<1>(v) } else { _mm256_castsi256_si128(v) };
+        for hi in [false, true] {
+            let m = half(num, hi);
+            if _mm_testz_si128(m, m) != 0 {
+                continue;
+            }
+            let term = information_term(table, half(sigma1_sq, hi), half(sigma2_sq, hi), half(sigma12, hi), m);
+            acc.num_log = _mm256_add_epi64(acc.num_log, term);
+        }
+    }
+
+    /// Horizontal filter and statistic of columns `0..w/8*8`; returns where it stopped.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn horizontal_statistics(
+        rows: &mut VerticalRows,
+        w: usize,
+        filter: &[u16],
+        table: &[u16; 65537],
+        total: &mut VifAccumulators,
+    ) -> usize {
+        let half = filter.len() / 2;
+        // Coefficient c in the low or the high 16 bits of each 32-bit lane, with the
+        // tap's offset. `vpmaddwd` multiplies signed 16-bit values, so a coefficient
+        // above 32767 (scale 3's 43728) is applied as two halves at the same offset.
+        let mut offsets = [0usize; 18];
+        let mut c_lo = [_mm256_setzero_si256(); 18];
+        let mut c_hi = [_mm256_setzero_si256(); 18];
+        let mut count = 0;
+        for (k, &c) in filter.iter().enumerate() {
+            let c = i32::from(c);
+            let parts = if c > 32767 { [c / 2, c - c / 2] } else { [c, 0] };
+            for part in parts.into_iter().filter(|&p| p != 0) {
+                offsets[count] = k;
+                c_lo[count] = _mm256_set1_epi32(part);
+                c_hi[count] = _mm256_set1_epi32(part << 16);
+                count += 1;
+            }
+        }
+        let bias = _mm256_set1_epi32(0x8000_8000u32 as i32);
+        let unbias = _mm256_set1_epi32(i32::MIN);
+        let round16 = _mm256_set1_epi32(32768);
+        let mut acc = Lanes::new();
+        let w8 = w / 8 * 8;
+        let (mu1r, mu2r, xxr, yyr, xyr) = (&rows.mu1, &rows.mu2, &rows.ref_sq, &rows.dis_sq, &rows.ref_dis);
+        let mut j = 0;
+        while j < w8 {
+            let base = PAD + j - half;
+            let z = _mm256_setzero_si256();
+            let (mut m1, mut m2) = (z, z);
+            let (mut xxh, mut xxl, mut yyh, mut yyl, mut xyh, mut xyl) = (z, z, z, z, z, z);
+            for t in 0..count {
+                let (k, cl, ch) = (offsets[t], c_lo[t], c_hi[t]);
+                let ld = |s: &[u32]| _mm256_xor_si256(load8(s, base + k), bias);
+                m1 = _mm256_add_epi32(m1, _mm256_madd_epi16(ld(mu1r), cl));
+                m2 = _mm256_add_epi32(m2, _mm256_madd_epi16(ld(mu2r), cl));
+                let x = ld(xxr);
+                xxl = _mm256_add_epi32(xxl, _mm256_madd_epi16(x, cl));
+                xxh = _mm256_add_epi32(xxh, _mm256_madd_epi16(x, ch));
+                let y = ld(yyr);
+                yyl = _mm256_add_epi32(yyl, _mm256_madd_epi16(y, cl));
+                yyh = _mm256_add_epi32(yyh, _mm256_madd_epi16(y, ch));
+                let xy = ld(xyr);
+                xyl = _mm256_add_epi32(xyl, _mm256_madd_epi16(xy, cl));
+                xyh = _mm256_add_epi32(xyh, _mm256_madd_epi16(xy, ch));
+            }
+            // Σc·(v − 32768) + 2³¹ = Σc·v (mod 2³²); the squares are Σc·hi·2¹⁶ + Σc·lo,
+            // rounded by 2¹⁶: hi + (lo + 2¹⁵) >> 16.
+            let m1 = _mm256_add_epi32(m1, unbias);
+            let m2 = _mm256_add_epi32(m2, unbias);
+            let sq = |h: __m256i, l: __m256i| {
+                let l = _mm256_srli_epi32::<16>(_mm256_add_epi32(_mm256_add_epi32(l, unbias), round16));
+                _mm256_add_epi32(_mm256_add_epi32(h, unbias), l)
+            };
+            statistic(table, m1, m2, sq(xxh, xxl), sq(yyh, yyl), sq(xyh, xyl), &mut acc);
+            j += 8;
+        }
+        acc.finish(total);
+        w8
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn statistic_of_lanes(table: &[u16; 65537], m: [[u32; 8]; 5]) -> VifAccumulators {
+        let v = m.map(|lane| load8(&lane, 0));
+        let mut acc = Lanes::new();
+        statistic(table, v[0], v[1], v[2], v[3], v[4], &mut acc);
+        let mut total = VifAccumulators::default();
+        acc.finish(&mut total);
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vif::log2_table;
+
+    /// xorshift64*, seeded; the seed is printed on failure.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// The lane statistic equals `add_pixel` on random moments, extreme ones included.
+    #[test]
+    fn lane_statistic_equals_scalar_on_random_moments() {
+        let table = log2_table();
+        for seed in 1..4000u64 {
+            let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut m = [[0u32; 8]; 5];
+            for lane in 0..8 {
+                let mu1 = next(&mut s) as u32 >> (next(&mut s) % 24);
+                let mu2 = mu1.wrapping_add((next(&mut s) as u32) >> (8 + next(&mut s) % 24));
+                let sq = |mu: u32, s: &mut u64| {
+                    let base = ((u64::from(mu) * u64::from(mu) + (1 << 31)) >> 32) as u32;
+                    base.wrapping_add((next(s) as u32) >> (next(s) % 32))
+                };
+                let (xx, yy) = (sq(mu1, &mut s), sq(mu2, &mut s));
+                let mu12 = ((u64::from(mu1) * u64::from(mu2) + (1 << 31)) >> 32) as u32;
+                let xy = if next(&mut s) % 4 == 0 {
+                    next(&mut s) as u32
+                } else {
+                    mu12.wrapping_add((next(&mut s) as u32) >> (next(&mut s) % 32)).wrapping_sub(1 << 12)
+                };
+                for (k, v) in [mu1, mu2, xx, yy, xy].into_iter().enumerate() {
+                    m[k][lane] = v;
+                }
+            }
+            let Some(simd) = statistic_of_lanes(table, m) else {
+                eprintln!("SKIP lane_statistic_equals_scalar_on_random_moments: no AVX2 on this CPU");
+                return;
+            };
+            let mut scalar = VifAccumulators::default();
+            for lane in 0..8 {
+                scalar.add_pixel(table, m[0][lane], m[1][lane], m[2][lane], m[3][lane], m[4][lane]);
+            }
+            assert_eq!(simd, scalar, "seed {seed}: moments {m:?}");
+        }
+    }
 }

@@ -1,0 +1,192 @@
+//! `shotfarm dev [INPUT] --out DIR`: the whole farm in one process — a one-replica scheduler
+//! and N agents on loopback — running one job to a validated HLS/DASH ladder in DIR. With no
+//! INPUT it synthesizes a sample with ffmpeg (three shots with hard cuts, and audio).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use shotfarm_agent::runtime::config::AgentConfig;
+use shotfarm_agent::runtime::runner::media_executor;
+use shotfarm_agent::runtime::{self as agent_runtime, Shutdown};
+use shotfarm_proto::client::LeaderClient;
+use shotfarm_proto::v1::job_service_client::JobServiceClient;
+use shotfarm_proto::v1::{self, SubmitJobRequest};
+use shotfarm_scheduler::config::SchedulerSettings;
+use shotfarm_scheduler::server;
+use tokio_util::sync::CancellationToken;
+
+use super::job_view;
+use super::watch::follow;
+use crate::exit::{CommandError, CommandResult};
+use crate::runtime::{block_on, shutdown_on_signals};
+
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// The source video (any file ffmpeg reads); a sample is synthesized when omitted.
+    pub input: Option<PathBuf>,
+    /// Where the ladder, manifests and report.json go.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// In-process agents.
+    #[arg(long, default_value_t = 1)]
+    pub agents: u32,
+    /// Ladder codecs (h264, hevc, av1); repeatable. Default h264.
+    #[arg(long = "codec")]
+    pub codecs: Vec<String>,
+}
+
+fn usage(message: String) -> CommandError {
+    CommandError::usage(anyhow::anyhow!(message))
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, CommandError> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    Ok(std::env::current_dir().map_err(|err| usage(format!("cannot resolve {}: {err}", path.display())))?.join(path))
+}
+
+/// A 10-second 1280x720 sample: three shots with hard cuts (test pattern, bars, fractal
+/// zoom) and a tone.
+async fn synthesize_sample(path: &Path) -> Result<(), CommandError> {
+    let filter = "[0:v][1:v][2:v]concat=n=3:v=1:a=0,format=yuv420p[v]";
+    let output = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=24:duration=4"])
+        .args(["-f", "lavfi", "-i", "smptehdbars=size=1280x720:rate=24:duration=3"])
+        .args(["-f", "lavfi", "-i", "mandelbrot=size=1280x720:rate=24:end_pts=3"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10"])
+        .args(["-filter_complex", filter, "-map", "[v]", "-map", "3:a", "-t", "10"])
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-c:a", "aac", "-b:a", "128k"])
+        .arg(path)
+        .output()
+        .await
+        .map_err(|err| CommandError::from(anyhow::anyhow!("cannot run ffmpeg to synthesize the sample: {err} (install it: apt-get install ffmpeg)")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(CommandError::from(anyhow::anyhow!("ffmpeg could not synthesize the sample ({}): {}", output.status, stderr.trim())));
+    }
+    Ok(())
+}
+
+pub fn run(args: DevArgs) -> CommandResult {
+    if args.agents == 0 || args.agents > 64 {
+        return Err(usage(format!("--agents {} is outside 1..=64", args.agents)));
+    }
+    let out = absolute(&args.out)?;
+    std::fs::create_dir_all(&out).map_err(|err| usage(format!("--out {}: cannot create it: {err}", out.display())))?;
+    let input = match &args.input {
+        Some(input) => {
+            let input = absolute(input)?;
+            if !input.is_file() {
+                return Err(usage(format!("input {} is not a readable file", input.display())));
+            }
+            Some(input)
+        }
+        None => None,
+    };
+    block_on(async move {
+        let signals = shutdown_on_signals();
+        let scratch = tempfile::Builder::new().prefix("shotfarm-dev-").tempdir().map_err(|err| CommandError::from(anyhow::anyhow!("cannot make a temp dir: {err}")))?;
+        let input = match input {
+            Some(input) => input,
+            None => {
+                let sample = scratch.path().join("sample.mp4");
+                eprintln!("synthesizing a 10 s 720p sample with three shots and audio…");
+                synthesize_sample(&sample).await?;
+                sample
+            }
+        };
+        let started = Instant::now();
+        // One replica on a free loopback port.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|err| CommandError::from(anyhow::anyhow!("cannot bind loopback: {err}")))?;
+        let addr = listener.local_addr().map_err(|err| CommandError::from(anyhow::anyhow!("{err}")))?.to_string();
+        let config = SchedulerSettings {
+            id: Some(1),
+            listen: Some(addr.clone()),
+            peers: Some(format!("1={addr}")),
+            data_dir: Some(scratch.path().join("scheduler")),
+            ..Default::default()
+        }
+        .validate()
+        .map_err(CommandError::usage)?;
+        let replica = server::open_replica(&config).map_err(|err| CommandError::from(anyhow::anyhow!(err)))?;
+        let stop_scheduler = CancellationToken::new();
+        let scheduler = tokio::spawn(server::serve(config, replica, listener, stop_scheduler.clone()));
+        // N agents sharing this machine's cores.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as u32;
+        let agent_shutdown = Shutdown { graceful: signals.graceful.child_token(), abort: signals.abort.child_token() };
+        let mut agents = Vec::new();
+        for index in 0..args.agents {
+            let mut agent_config = AgentConfig::new(&addr, scratch.path().join(format!("agent-{index}")), Some(format!("dev-agent-{index}")), "")
+                .map_err(CommandError::usage)?;
+            agent_config.cpu_cores = (cores / args.agents).max(1);
+            agents.push(tokio::spawn(agent_runtime::run(agent_config, media_executor(), agent_shutdown.clone())));
+        }
+        let client = LeaderClient::new(vec![addr.clone()]);
+        let request = SubmitJobRequest {
+            request_id: format!("dev-{}", std::process::id()),
+            spec: Some(v1::JobSpec {
+                input_url: format!("file://{}", input.display()),
+                output_url: format!("file://{}", out.display()),
+                codecs: args.codecs.clone(),
+                ..Default::default()
+            }),
+        };
+        let submitted = client
+            .call(|channel| {
+                let request = request.clone();
+                async move { Ok(JobServiceClient::new(channel).submit_job(request).await?.into_inner()) }
+            })
+            .await
+            .map_err(super::scheduler_client::status_error)?;
+        eprintln!("{} submitted: {} → {}", submitted.job_id, input.display(), out.display());
+        let outcome = tokio::select! {
+            job = follow(&client, &submitted.job_id, true) => job,
+            () = signals.graceful.cancelled() => Err(CommandError::from(anyhow::anyhow!("interrupted"))),
+        };
+        agent_shutdown.abort.cancel();
+        for agent in agents {
+            let _ = tokio::time::timeout(Duration::from_secs(5), agent).await;
+        }
+        stop_scheduler.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), scheduler).await;
+        let job = outcome?;
+        match job_view::state_name(job.state) {
+            "succeeded" => {
+                print_summary(&out, started.elapsed());
+                Ok(())
+            }
+            state => {
+                let rejected = job.tasks.iter().any(|task| task.kind == "inspect" && task.state == v1::TaskState::Failed as i32);
+                let error = anyhow::anyhow!("job {} {state}: {}", job.job_id, job.error);
+                Err(if rejected { CommandError::rejected(error) } else { CommandError::from(error) })
+            }
+        }
+    })
+}
+
+/// What was made, read back from report.json.
+fn print_summary(out: &Path, elapsed: Duration) {
+    println!("done in {:.1} s: {}", elapsed.as_secs_f64(), out.display());
+    println!("  {}", out.join("master.m3u8").display());
+    println!("  {}", out.join("manifest.mpd").display());
+    println!("  {}", out.join("report.json").display());
+    let Ok(text) = std::fs::read_to_string(out.join("report.json")) else { return };
+    let Ok(report) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+    if let Some(renditions) = report["renditions"].as_array() {
+        for rendition in renditions {
+            let quality = &rendition["quality"];
+            println!(
+                "  {:<12} {:>4}x{:<4} {:>6} kb/s {:>5} frames  VMAF mean {} min {}",
+                rendition["name"].as_str().or(rendition["rung"].as_str()).unwrap_or("?"),
+                rendition["width"],
+                rendition["height"],
+                rendition["bitrate_kbps"].as_u64().map_or("?".to_owned(), |kbps| kbps.to_string()),
+                rendition["frames"],
+                quality["vmaf_mean"].as_f64().map_or("-".to_owned(), |vmaf| format!("{vmaf:.2}")),
+                quality["vmaf_min"].as_f64().map_or("-".to_owned(), |vmaf| format!("{vmaf:.2}")),
+            );
+        }
+    }
+}

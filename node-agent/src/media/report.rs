@@ -20,6 +20,9 @@ pub struct JobReport {
     pub renditions: Vec<RenditionReport>,
     pub audio: Option<AudioReport>,
     pub chunks: Vec<ChunkReport>,
+    /// VMAF per shot and rung (filled when the job scored its chunks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shots: Vec<ShotQuality>,
     pub timings: JobTimings,
 }
 
@@ -43,6 +46,55 @@ pub struct RenditionReport {
     pub segments: usize,
     pub max_fingerprint_distance: f32,
     pub playlist: String,
+    /// Quality over every scored frame of the rendition (absent when nothing was scored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<RenditionQuality>,
+}
+
+/// A rendition's quality against the source, pooled over all its frames.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenditionQuality {
+    pub vmaf_mean: f64,
+    pub vmaf_harmonic_mean: f64,
+    pub vmaf_min: f64,
+    /// 1st percentile of per-frame VMAF.
+    pub vmaf_p1: f64,
+    /// Mean per-frame PSNR of luma, dB.
+    pub psnr_y: f64,
+    /// Mean per-frame SSIM.
+    pub ssim: f64,
+    /// Frames scored (the source's frame count when every chunk was scored).
+    pub frames_scored: u64,
+}
+
+/// One chunk's quality in one rung.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkQuality {
+    pub rung: String,
+    pub vmaf_mean: f64,
+    pub vmaf_harmonic_mean: f64,
+    pub vmaf_min: f64,
+    pub vmaf_p1: f64,
+    pub psnr_y: f64,
+    pub ssim: f64,
+}
+
+/// One shot (frames `[start_frame, end_frame)`) and its VMAF in each rung.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShotQuality {
+    pub index: u32,
+    pub start_frame: u64,
+    pub end_frame: u64,
+    pub vmaf: Vec<ShotRungVmaf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShotRungVmaf {
+    pub rung: String,
+    pub mean: f64,
+    pub harmonic_mean: f64,
+    pub min: f64,
+    pub p1: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +113,9 @@ pub struct ChunkReport {
     pub start_frame: u64,
     pub end_frame: u64,
     pub attempts: Vec<ChunkAttempt>,
+    /// Per-rung quality of this chunk (filled when the job scored its chunks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<ChunkQuality>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +159,7 @@ pub fn rendition_reports(validations: &[ValidationReport], package: &PackageResu
                 segments: packaged.segments,
                 max_fingerprint_distance: validation.max_fingerprint_distance,
                 playlist: relative(&packaged.playlist, output_dir),
+                quality: None,
             })
         })
         .collect()

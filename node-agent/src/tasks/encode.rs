@@ -1,0 +1,111 @@
+//! The encode task: one (chunk, rung) through the backend placement chose, from the job's
+//! cached source, decoding from the chunk's seek point (the inspection's keyframe, verified by
+//! the boundary fingerprints), uploaded as `chunks/<rung>/<chunk:05>.a<attempt>.mp4`.
+
+use std::sync::Arc;
+
+use shotfarm_proto::pipeline::{Chunk, JobLocations, Rung, SourceSummary, TaskOutput};
+use tokio_util::sync::CancellationToken;
+
+use super::job_cache::local_source;
+use super::rung_conversion::{frame_rate, media_rung};
+use super::work_area::WorkArea;
+use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
+use crate::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams, EncoderSettings};
+use crate::media::process::ToolProgress;
+
+/// Seconds between forced keyframes (the HLS/DASH segment length).
+pub const SEGMENT_SECONDS: f64 = 4.0;
+
+/// The encoder knobs of a job: the same in every encode task of the job, so that keyframes
+/// (and so segments) line up across rungs.
+pub fn encoder_settings(source: &SourceSummary) -> EncoderSettings {
+    let rate = f64::from(source.frame_rate_num) / f64::from(source.frame_rate_den.max(1));
+    let interval = (rate * SEGMENT_SECONDS).round().clamp(1.0, 100_000.0) as u32;
+    EncoderSettings { keyframe_interval_frames: interval, ..EncoderSettings::default() }
+}
+
+/// The backend `name` on this agent.
+pub fn backend_named(name: &str, ctx: &TaskContext) -> Result<Arc<dyn EncodeBackend>, TaskError> {
+    match name {
+        "cpu" => Ok(Arc::new(CpuBackend::new(&ctx.capabilities))),
+        // Placement may send nvenc work only to agents advertising it; this build cannot.
+        "nvenc" => Err(TaskError::retryable(
+            "this agent build has no nvenc backend (built without the `nvenc` feature); run the task on an agent built with it, or on the cpu backend",
+        )),
+        other => Err(TaskError::final_error(format!("unknown encode backend {other:?}; this agent offers cpu"))),
+    }
+}
+
+pub async fn run(
+    locations: &JobLocations,
+    source: &SourceSummary,
+    chunk: Chunk,
+    rung: &Rung,
+    ctx: &TaskContext,
+    progress: &ProgressFn,
+    cancel: &CancellationToken,
+) -> Result<TaskOutput, TaskError> {
+    let backend = backend_named(&ctx.backend, ctx)?;
+    let media_rung = media_rung(rung)?;
+    if chunk.frames() == 0 || chunk.end_frame > source.frames {
+        return Err(TaskError::final_error(format!(
+            "chunk {} is frames {}..{} of a {}-frame source; the plan is inconsistent",
+            chunk.index, chunk.start_frame, chunk.end_frame, source.frames
+        )));
+    }
+    let work_area = WorkArea::open(&locations.work_url)?;
+    let inspection = inspection::find(&work_area, source, Some(&chunk), ctx).await?;
+    let inspected_chunk = inspection
+        .document
+        .chunk(&chunk)
+        .cloned()
+        .ok_or_else(|| TaskError::retryable(format!("the inspection has no chunk {} at frames {}..{}", chunk.index, chunk.start_frame, chunk.end_frame)))?;
+    let local_source = local_source(&locations.input_url, ctx).await?;
+    let output = ctx.scratch_dir.join("encode").join(format!("{}.{:05}.mp4", rung.name, chunk.index));
+    let params = EncodeChunkParams {
+        source: local_source,
+        chunk: inspected_chunk,
+        frame_rate: frame_rate(source)?,
+        outputs: vec![ChunkOutput { rung: media_rung, path: output.clone() }],
+        settings: encoder_settings(source),
+    };
+    let total = chunk.frames();
+    let report_progress = |update: ToolProgress| progress(update.frames_done.min(total), total, f64::from(update.fps));
+    report_progress(ToolProgress { frames_done: 0, fps: 0.0, finished: false });
+    let result = backend.encode_chunk(&params, &report_progress, cancel).await.map_err(task_errors::encode)?;
+    if cancel.is_cancelled() {
+        let _ = tokio::fs::remove_file(&output).await;
+        return Err(TaskError::Cancelled);
+    }
+    let encoded = result
+        .outputs
+        .first()
+        .ok_or_else(|| TaskError::retryable(format!("backend {} returned no output for chunk {}", backend.name(), chunk.index)))?;
+    if encoded.frames != total {
+        return Err(TaskError::retryable(format!(
+            "backend {} encoded {} frames of chunk {}; it has {total} (frames {}..{})",
+            backend.name(),
+            encoded.frames,
+            chunk.index,
+            chunk.start_frame,
+            chunk.end_frame
+        )));
+    }
+    progress(total, total, total as f64 / result.seconds.max(1e-3));
+    let key = WorkArea::chunk_key(&rung.name, chunk.index, ctx.attempt)?;
+    let artifact = work_area.upload(&encoded.path, &key).await?;
+    let _ = tokio::fs::remove_file(&encoded.path).await;
+    tracing::info!(
+        task_id = ctx.task_id,
+        attempt = ctx.attempt,
+        chunk = chunk.index,
+        rung = %rung.name,
+        key = %artifact.key,
+        bytes = artifact.bytes,
+        decode_start = ?result.decode_start,
+        seconds = result.seconds,
+        "chunk encoded and uploaded"
+    );
+    Ok(TaskOutput::Encode { chunk, rung: rung.name.clone(), artifact, frames: total })
+}

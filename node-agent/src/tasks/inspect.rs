@@ -1,0 +1,102 @@
+//! The inspect task: download the source into the job cache, inspect it, upload the inspection
+//! (`inspection/a<attempt>.json`), and answer with the source summary and the chunk plan. A
+//! rejected source is a final error carrying the rejection's code, where, and the fix.
+
+use shotfarm_proto::pipeline::{Artifact, Chunk, JobLocations, SourceSummary, TaskOutput};
+use tokio_util::sync::CancellationToken;
+
+use super::inspection::InspectionDocument;
+use super::job_cache::local_source;
+use super::work_area::WorkArea;
+use super::{TaskContext, TaskError, task_errors};
+use crate::media::chunking::ChunkingParams;
+use crate::media::inspect::{InspectParams, InspectReport, InspectWarning, inspect_source};
+
+/// Chunk length limits used when a job leaves them at 0.
+pub const DEFAULT_CHUNK_MIN_MS: u32 = 2_000;
+pub const DEFAULT_CHUNK_MAX_MS: u32 = 10_000;
+
+/// The job's chunk limits in seconds (0 = default); a minimum above the maximum is a bad job.
+pub fn chunking_params(chunk_min_ms: u32, chunk_max_ms: u32) -> Result<ChunkingParams, TaskError> {
+    let min_ms = if chunk_min_ms == 0 { DEFAULT_CHUNK_MIN_MS } else { chunk_min_ms };
+    let max_ms = if chunk_max_ms == 0 { DEFAULT_CHUNK_MAX_MS.max(min_ms) } else { chunk_max_ms };
+    if min_ms > max_ms {
+        return Err(TaskError::final_error(format!(
+            "chunk limits are {min_ms} ms to {max_ms} ms: the minimum is above the maximum; submit the job with chunk_min_ms <= chunk_max_ms"
+        )));
+    }
+    Ok(ChunkingParams { min_seconds: f64::from(min_ms) / 1000.0, max_seconds: f64::from(max_ms) / 1000.0 })
+}
+
+pub async fn run(locations: &JobLocations, chunk_min_ms: u32, chunk_max_ms: u32, ctx: &TaskContext, cancel: &CancellationToken) -> Result<TaskOutput, TaskError> {
+    let chunking = chunking_params(chunk_min_ms, chunk_max_ms)?;
+    let work_area = WorkArea::open(&locations.work_url)?;
+    let source = local_source(&locations.input_url, ctx).await?;
+    let params = InspectParams {
+        source,
+        artifact_dir: ctx.scratch_dir.join("inspect"),
+        chunking,
+        shot_detection: Default::default(),
+        limits: Default::default(),
+    };
+    let report = match inspect_source(&params, cancel).await {
+        Ok(report) => report,
+        Err(error) => {
+            if let Some(rejection) = error.rejection() {
+                tracing::warn!(task_id = ctx.task_id, attempt = ctx.attempt, code = rejection.code.as_str(), %rejection, "source rejected");
+            }
+            return Err(task_errors::inspect(error));
+        }
+    };
+    let frames = crate::media::artifacts::FrameArtifact::read(&report.frame_artifact)
+        .await
+        .map_err(|error| task_errors::artifact("reading back the frame artifact", error))?;
+    let summary = source_summary(&report)?;
+    let chunks = planned_chunks(&report);
+    let warnings = report.warnings.iter().map(warning_text).collect();
+    let document = InspectionDocument { version: InspectionDocument::VERSION, report: InspectReport { frame_artifact: "frames.json".into(), ..report }, frames };
+    let key = WorkArea::inspection_key(ctx.attempt)?;
+    let inspection: Artifact = work_area.put_json(&document, &key, &ctx.scratch_dir).await?;
+    tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, key = %inspection.key, frames = summary.frames, chunks = chunks.len(), "inspection uploaded");
+    Ok(TaskOutput::Inspect { source: summary, chunks, warnings, inspection })
+}
+
+/// The facts later stages need, from the full report.
+pub fn source_summary(report: &InspectReport) -> Result<SourceSummary, TaskError> {
+    let video = &report.source.video;
+    if video.frame_rate.num == 0 || video.frame_rate.den == 0 {
+        return Err(TaskError::final_error(format!("inspection found frame rate {}: the source has no usable frame rate", video.frame_rate)));
+    }
+    Ok(SourceSummary {
+        width: video.width,
+        height: video.height,
+        frames: video.frames,
+        frame_rate_num: video.frame_rate.num,
+        frame_rate_den: video.frame_rate.den,
+        duration_ms: (video.duration_seconds * 1000.0).round() as u64,
+        has_audio: report.source.audio.is_some(),
+    })
+}
+
+fn planned_chunks(report: &InspectReport) -> Vec<Chunk> {
+    report.chunks.iter().map(|chunk| Chunk { index: chunk.index, start_frame: chunk.frames.start, end_frame: chunk.frames.end }).collect()
+}
+
+/// `code: message`, e.g. `variable_frame_rate: frame durations vary …`.
+fn warning_text(warning: &InspectWarning) -> String {
+    let code = serde_json::to_value(warning.code).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_else(|| format!("{:?}", warning.code));
+    format!("{code}: {}", warning.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_chunk_limits_mean_the_defaults() {
+        assert_eq!(chunking_params(0, 0).unwrap(), ChunkingParams { min_seconds: 2.0, max_seconds: 10.0 });
+        assert_eq!(chunking_params(500, 1500).unwrap(), ChunkingParams { min_seconds: 0.5, max_seconds: 1.5 });
+        assert_eq!(chunking_params(12_000, 0).unwrap(), ChunkingParams { min_seconds: 12.0, max_seconds: 12.0 });
+        assert!(chunking_params(3000, 1000).unwrap_err().is_final());
+    }
+}

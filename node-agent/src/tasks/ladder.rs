@@ -1,0 +1,40 @@
+//! The ladder task: the fixed default ladder fitted to the source, for each requested codec,
+//! with names unique across codecs (`h264_720p`, `hevc_720p`). A codec whose software encoder
+//! this agent's ffmpeg lacks is a final error naming the encoder (the farm's agents are expected
+//! to share one ffmpeg build; a per-title ladder comes with the `analyze` stage).
+
+use shotfarm_proto::pipeline::{Codec, Rung, SourceSummary, TaskOutput};
+
+use super::rung_conversion::{pipeline_rung, video_codec};
+use super::{TaskContext, TaskError};
+use crate::media::ladder::{LadderSource, default_ladder};
+
+pub fn run(source: &SourceSummary, codecs: &[Codec], ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+    if codecs.is_empty() {
+        return Err(TaskError::final_error("the job asks for no codec; give at least one of h264, hevc, av1"));
+    }
+    // The summary carries no sample aspect ratio: rungs follow the stored pixel aspect.
+    let ladder_source = LadderSource { width: source.width, height: source.height, sample_aspect_num: 1, sample_aspect_den: 1 };
+    let mut rungs: Vec<Rung> = Vec::new();
+    let mut seen = Vec::new();
+    for &codec in codecs {
+        if seen.contains(&codec) {
+            continue;
+        }
+        seen.push(codec);
+        let encoder = codec.software_encoder();
+        if !ctx.capabilities.has_encoder(encoder) {
+            return Err(TaskError::final_error(format!(
+                "the job asks for {} but this ffmpeg ({}) has no {encoder} encoder; install an ffmpeg built with {encoder} or drop {} from the job's codecs",
+                codec.as_str(),
+                ctx.capabilities.ffmpeg_version,
+                codec.as_str()
+            )));
+        }
+        let fitted = default_ladder(&ladder_source, video_codec(codec))
+            .map_err(|error| TaskError::final_error(format!("no ladder for {}: {error}", codec.as_str())))?;
+        rungs.extend(fitted.iter().map(pipeline_rung));
+    }
+    tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, rungs = ?rungs.iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>(), "ladder chosen");
+    Ok(TaskOutput::Ladder { rungs })
+}

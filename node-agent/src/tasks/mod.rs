@@ -1,0 +1,128 @@
+//! Task handlers: one per task kind, turning a `shotfarm_proto::pipeline::TaskSpec` into media
+//! work (`crate::media`) on local files, moving artifacts to and from the job's object store,
+//! and answering with a `TaskOutput`.
+//!
+//! The runtime (`crate::runtime`) calls [`execute`] for every assignment it accepts.
+//!
+//! | module | what it does |
+//! | --- | --- |
+//! | [`inspect`] | inspects the source; uploads the inspection (report + per-frame data) |
+//! | [`ladder`] | the default ladder per requested codec, as `pipeline::Rung`s |
+//! | [`encode`] | one (chunk, rung) through the backend placement chose |
+//! | [`score`] | VMAF/PSNR/SSIM of one encoded chunk against its source frames |
+//! | [`assemble`] | a rung's chunks joined into one stream |
+//! | [`validate`] | the assembled stream checked frame by frame against the source |
+//! | [`package`] | HLS + DASH (+ audio) written under the job's `output_url` |
+//! | [`report`] | `report.json` from the job facts and every output; the work area removed |
+//! | [`work_area`] | attempt-keyed artifact keys under `work_url`, uploads and downloads |
+//! | [`job_cache`] | the per-job local cache: the source copy, inspections (one download per job) |
+//! | [`inspection`] | the inspection artifact's format; finding and loading it |
+//! | [`source_range`] | decoding exactly the source frames `[start, end)` of a chunk (score's reference) |
+//! | [`rung_conversion`] | `pipeline::Rung` ⇄ `media::ladder::Rung`, rung names safe as keys and dirs |
+//! | [`job_facts`] | the scheduler's replicated job facts (attempts, timings) as typed data |
+//! | [`quality`] | pooling per-frame VMAF (percentiles, per chunk, rendition and shot) |
+//! | [`task_errors`] | how each stage's errors become retryable or final task errors |
+//!
+//! Fencing: every artifact a task writes under `work_url` carries the attempt in its key
+//! (`chunks/<rung>/<chunk:05>.a<attempt>.mp4`) and is complete before the task reports success;
+//! the output names the key, and the scheduler records only the successful attempt's output.
+//! Only `package` (once per job, after every validation) writes to `output_url`, and `report`
+//! adds `report.json` there.
+
+pub mod assemble;
+pub mod encode;
+pub mod inspect;
+pub mod inspection;
+pub mod job_cache;
+pub mod job_facts;
+pub mod ladder;
+pub mod package;
+pub mod quality;
+pub mod report;
+pub mod rung_conversion;
+pub mod score;
+pub mod source_range;
+pub mod task_errors;
+pub mod validate;
+pub mod work_area;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use shotfarm_proto::pipeline::{TaskOutput, TaskSpec};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::media::capabilities::MediaCapabilities;
+
+/// Who is running what, and where it may write.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    pub task_id: u64,
+    /// The fencing attempt: artifacts are written under attempt-specific keys.
+    pub attempt: u32,
+    pub job_id: String,
+    /// The backend placement chose: `cpu`, `nvenc` or `cuda`.
+    pub backend: String,
+    pub gpu_index: u32,
+    /// A scratch directory owned by this attempt, removed by the runtime afterwards.
+    pub scratch_dir: PathBuf,
+    /// A directory shared by all tasks of the job on this agent (downloaded sources, the
+    /// inspection), kept until the job's report task ran here or the agent restarts.
+    pub job_cache_dir: PathBuf,
+    pub capabilities: Arc<MediaCapabilities>,
+}
+
+/// Live progress: frames done, frames in total, frames per second.
+pub type ProgressFn = Arc<dyn Fn(u64, u64, f64) + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// A retry (maybe elsewhere) may succeed: a crashed encoder, a storage hiccup.
+    #[error("{0}")]
+    Retryable(String),
+    /// No retry can help: the source was rejected, the spec asks for something impossible.
+    #[error("{0}")]
+    Final(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Runs one task: the handler of the spec's kind, inside a span naming the task.
+pub async fn execute(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, cancel: &CancellationToken) -> Result<TaskOutput, TaskError> {
+    let kind = spec.kind().as_str();
+    let span = tracing::info_span!("task", task_id = ctx.task_id, attempt = ctx.attempt, job_id = %ctx.job_id, kind);
+    async move {
+        if cancel.is_cancelled() {
+            return Err(TaskError::Cancelled);
+        }
+        let started = std::time::Instant::now();
+        let outcome = match spec {
+            TaskSpec::Inspect { locations, chunk_min_ms, chunk_max_ms } => {
+                inspect::run(&locations, chunk_min_ms, chunk_max_ms, ctx, cancel).await
+            }
+            TaskSpec::Ladder { locations: _, source, codecs } => ladder::run(&source, &codecs, ctx),
+            TaskSpec::Encode { locations, source, chunk, rung } => encode::run(&locations, &source, chunk, &rung, ctx, &progress, cancel).await,
+            TaskSpec::Score { locations, source, chunk, rung, encoded } => {
+                score::run(&locations, &source, chunk, &rung, &encoded, ctx, &progress, cancel).await
+            }
+            TaskSpec::Assemble { locations, source, rung, chunks } => assemble::run(&locations, &source, &rung, &chunks, ctx, &progress, cancel).await,
+            TaskSpec::Validate { locations, source, rung, stream } => validate::run(&locations, &source, &rung, &stream, ctx, cancel).await,
+            TaskSpec::Package { locations, source, renditions } => package::run(&locations, &source, &renditions, ctx, cancel).await,
+            TaskSpec::Report { locations, job_facts, outputs } => report::run(&locations, &job_facts, &outputs, ctx, cancel).await,
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        match &outcome {
+            Ok(_) => tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, seconds, "task succeeded"),
+            Err(TaskError::Cancelled) => tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, seconds, "task cancelled"),
+            Err(error) => tracing::warn!(task_id = ctx.task_id, attempt = ctx.attempt, seconds, %error, "task failed"),
+        }
+        // A cancellation that raced with a failure is reported as what it is.
+        match outcome {
+            Err(TaskError::Retryable(_)) if cancel.is_cancelled() => Err(TaskError::Cancelled),
+            other => other,
+        }
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,237 @@
+//! The report task: `report.json` at the root of the job's `output_url`, built from the
+//! scheduler's job facts (attempts, nodes, timings) and every successful output (source facts
+//! and shots from the committed inspection, rendition facts from the committed validation and
+//! package results, quality from the scores), then the job's work area removed (best effort).
+//!
+//! Quality: per rendition, VMAF mean / harmonic mean / minimum / 1st percentile over all its
+//! scored frames, PSNR-Y and SSIM as frame-weighted means; per chunk and rung the score task's
+//! summary; per shot and rung the VMAF statistics of the shot's frames.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use shotfarm_proto::pipeline::{Chunk, JobLocations, QualitySummary, Rung, TaskOutput};
+use tokio_util::sync::CancellationToken;
+
+use super::inspection::{self, CachedInspection};
+use super::job_facts::JobFacts;
+use super::quality::{VmafStats, weighted_mean};
+use super::work_area::WorkArea;
+use super::{TaskContext, TaskError, task_errors};
+use crate::media::inspect::Shot;
+use crate::media::package::PackageResult;
+use crate::media::report::{
+    ChunkAttempt, ChunkQuality, ChunkReport, JobReport, JobTimings, RenditionQuality, ShotQuality, ShotRungVmaf, audio_report, rendition_reports, write_report,
+};
+use crate::media::validate::ValidationReport;
+use crate::storage::{MediaStore, ObjectKey};
+
+pub const REPORT_FILE: &str = "report.json";
+
+/// One scored chunk of one rung.
+#[derive(Debug, Clone, Copy)]
+struct Scored<'a> {
+    chunk: Chunk,
+    rung: &'a str,
+    quality: &'a QualitySummary,
+}
+
+pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutput], ctx: &TaskContext, cancel: &CancellationToken) -> Result<TaskOutput, TaskError> {
+    let facts = JobFacts::parse(job_facts)?;
+    let work_area = WorkArea::open(&locations.work_url)?;
+    let output_store = MediaStore::open(&locations.output_url).map_err(|error| task_errors::storage("opening the job's output location", error))?;
+
+    let (inspection_key, chunks) = outputs
+        .iter()
+        .find_map(|output| match output {
+            TaskOutput::Inspect { inspection, chunks, .. } => Some((inspection.key.clone(), chunks.clone())),
+            _ => None,
+        })
+        .ok_or_else(|| TaskError::final_error("the report got no inspect output; the scheduler must pass every successful output"))?;
+    let inspection_key = ObjectKey::parse(&inspection_key).map_err(|error| task_errors::key("the inspection key", error))?;
+    let inspection: CachedInspection = inspection::load(&work_area, &inspection_key, ctx).await?;
+    let rungs: Vec<Rung> = outputs
+        .iter()
+        .find_map(|output| match output {
+            TaskOutput::Ladder { rungs } => Some(rungs.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let validated: Vec<&str> = outputs
+        .iter()
+        .filter_map(|output| match output {
+            TaskOutput::Validate { rung, .. } => Some(rung.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut validations = Vec::with_capacity(validated.len());
+    for rung in &validated {
+        if cancel.is_cancelled() {
+            return Err(TaskError::Cancelled);
+        }
+        let attempt = committed_attempt(&work_area, &facts, "validate", Some(rung), "validation", rung).await?;
+        let report: ValidationReport = work_area.get_json(&WorkArea::validation_key(rung, attempt)?, &ctx.scratch_dir).await?;
+        validations.push(report);
+    }
+    let package_attempt = committed_attempt(&work_area, &facts, "package", None, "package", "").await?;
+    let package: PackageResult = work_area.get_json(&WorkArea::package_facts_key(package_attempt)?, &ctx.scratch_dir).await?;
+
+    let scored: Vec<Scored> = outputs
+        .iter()
+        .filter_map(|output| match output {
+            TaskOutput::Score { chunk, rung, quality } => Some(Scored { chunk: *chunk, rung: rung.as_str(), quality }),
+            _ => None,
+        })
+        .collect();
+    let rung_order: Vec<String> = if rungs.is_empty() { validated.iter().map(|rung| (*rung).to_owned()).collect() } else { rungs.iter().map(|rung| rung.name.clone()).collect() };
+    let per_frame = per_frame_vmaf(&scored, &rung_order, inspection.document.report.source.video.frames);
+
+    let root = Path::new("");
+    let mut renditions = rendition_reports(&validations, &package, root);
+    for rendition in &mut renditions {
+        rendition.quality = rendition_quality(&scored, &rendition.name, per_frame.get(&rendition.name).map(Vec::as_slice).unwrap_or_default());
+    }
+    let report = JobReport {
+        version: JobReport::VERSION,
+        job_id: facts.job_id.clone().or_else(|| Some(ctx.job_id.clone())),
+        source: inspection.document.report.source.clone(),
+        warnings: inspection.document.report.warnings.clone(),
+        renditions,
+        audio: audio_report(&package, root),
+        chunks: chunk_reports(&chunks, &facts, &scored, &rung_order),
+        shots: shot_qualities(&inspection.document.report.shots, &rung_order, &per_frame),
+        timings: JobTimings { stages: facts.stage_seconds(), total_seconds: facts.total_seconds() },
+    };
+    let local = ctx.scratch_dir.join(REPORT_FILE);
+    if let Some(parent) = local.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(|error| task_errors::local_io("creating", parent, error))?;
+    }
+    write_report(&report, &local).map_err(|error| TaskError::retryable(error.to_string()))?;
+    let key = ObjectKey::parse(REPORT_FILE).map_err(|error| task_errors::key("naming the report", error))?;
+    output_store.put_from_file(&local, &key).await.map_err(|error| task_errors::storage("uploading report.json to the output location", error))?;
+    tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, output_url = %locations.output_url, renditions = report.renditions.len(), "report written");
+    remove_work_area(locations, ctx).await;
+    Ok(TaskOutput::Report { report: format!("{}/{REPORT_FILE}", output_store.url()) })
+}
+
+/// The attempt whose artifact to read: the committed one from the job facts, or (facts that do
+/// not record it) the newest one in the work area.
+async fn committed_attempt(work_area: &WorkArea, facts: &JobFacts, kind: &str, rung: Option<&str>, prefix: &str, stem: &str) -> Result<u32, TaskError> {
+    if let Some(attempt) = facts.succeeded_attempt(kind, rung) {
+        return Ok(attempt);
+    }
+    let found = work_area.attempts_of(prefix, stem, "json").await?;
+    found.first().copied().ok_or_else(|| {
+        TaskError::final_error(format!(
+            "no {kind} result{} in the work area {}; the job's intermediate files are gone",
+            rung.map(|rung| format!(" for rung {rung}")).unwrap_or_default(),
+            work_area.url()
+        ))
+    })
+}
+
+/// Per rung, per source frame: the frame's VMAF where it was scored.
+fn per_frame_vmaf(scored: &[Scored], rungs: &[String], frames: u64) -> BTreeMap<String, Vec<Option<f64>>> {
+    let mut per_rung: BTreeMap<String, Vec<Option<f64>>> = rungs.iter().map(|rung| (rung.clone(), vec![None; frames as usize])).collect();
+    for score in scored {
+        let Some(values) = per_rung.get_mut(score.rung) else { continue };
+        for (offset, &vmaf) in score.quality.vmaf_per_frame.iter().enumerate() {
+            let frame = score.chunk.start_frame as usize + offset;
+            if frame < score.chunk.end_frame as usize
+                && let Some(slot) = values.get_mut(frame)
+            {
+                *slot = Some(vmaf);
+            }
+        }
+    }
+    per_rung
+}
+
+fn rendition_quality(scored: &[Scored], rung: &str, per_frame: &[Option<f64>]) -> Option<RenditionQuality> {
+    let values: Vec<f64> = per_frame.iter().flatten().copied().collect();
+    let stats = VmafStats::of(&values)?;
+    let of_rung = || scored.iter().filter(move |score| score.rung == rung);
+    Some(RenditionQuality {
+        vmaf_mean: stats.mean,
+        vmaf_harmonic_mean: stats.harmonic_mean,
+        vmaf_min: stats.min,
+        vmaf_p1: stats.p1,
+        psnr_y: weighted_mean(of_rung().map(|score| (score.quality.psnr_y, score.quality.vmaf_per_frame.len() as u64)))?,
+        ssim: weighted_mean(of_rung().map(|score| (score.quality.ssim, score.quality.vmaf_per_frame.len() as u64)))?,
+        frames_scored: stats.frames,
+    })
+}
+
+fn chunk_reports(chunks: &[Chunk], facts: &JobFacts, scored: &[Scored], rungs: &[String]) -> Vec<ChunkReport> {
+    chunks
+        .iter()
+        .map(|chunk| {
+            let attempts = facts
+                .tasks_of("encode")
+                .filter(|task| task.chunk == Some(chunk.index))
+                .flat_map(|task| {
+                    task.attempts.iter().map(|attempt| ChunkAttempt {
+                        rungs: task.rung.iter().cloned().collect(),
+                        attempt: attempt.attempt,
+                        node: (!attempt.node.is_empty()).then(|| attempt.node.clone()),
+                        backend: (!attempt.backend.is_empty()).then(|| attempt.backend.clone()),
+                        seconds: attempt.seconds(),
+                        outcome: attempt.outcome.clone(),
+                    })
+                })
+                .collect();
+            let mut quality: Vec<ChunkQuality> = scored
+                .iter()
+                .filter(|score| score.chunk.index == chunk.index)
+                .map(|score| ChunkQuality {
+                    rung: score.rung.to_owned(),
+                    vmaf_mean: score.quality.vmaf_mean,
+                    vmaf_harmonic_mean: score.quality.vmaf_harmonic_mean,
+                    vmaf_min: score.quality.vmaf_min,
+                    vmaf_p1: score.quality.vmaf_p1,
+                    psnr_y: score.quality.psnr_y,
+                    ssim: score.quality.ssim,
+                })
+                .collect();
+            quality.sort_by_key(|entry| rungs.iter().position(|rung| *rung == entry.rung).unwrap_or(usize::MAX));
+            ChunkReport { index: chunk.index, start_frame: chunk.start_frame, end_frame: chunk.end_frame, attempts, quality }
+        })
+        .collect()
+}
+
+fn shot_qualities(shots: &[Shot], rungs: &[String], per_frame: &BTreeMap<String, Vec<Option<f64>>>) -> Vec<ShotQuality> {
+    shots
+        .iter()
+        .enumerate()
+        .filter_map(|(index, shot)| {
+            let vmaf: Vec<ShotRungVmaf> = rungs
+                .iter()
+                .filter_map(|rung| {
+                    let values = per_frame.get(rung)?;
+                    let range = values.get(shot.start as usize..(shot.end as usize).min(values.len()))?;
+                    let scored: Vec<f64> = range.iter().flatten().copied().collect();
+                    let stats = VmafStats::of(&scored)?;
+                    Some(ShotRungVmaf { rung: rung.clone(), mean: stats.mean, harmonic_mean: stats.harmonic_mean, min: stats.min, p1: stats.p1 })
+                })
+                .collect();
+            (!vmaf.is_empty()).then(|| ShotQuality { index: index as u32, start_frame: shot.start, end_frame: shot.end, vmaf })
+        })
+        .collect()
+}
+
+/// Removes the job's work area: a local directory is deleted (never the output root or a
+/// parent of it); other stores keep it, with a warning, until the storage layer can delete.
+async fn remove_work_area(locations: &JobLocations, ctx: &TaskContext) {
+    let local = |url: &str| url::Url::parse(url).ok().filter(|url| url.scheme() == "file").and_then(|url| url.to_file_path().ok());
+    match (local(&locations.work_url), local(&locations.output_url)) {
+        (Some(work), Some(output)) if output.starts_with(&work) => {
+            tracing::warn!(task_id = ctx.task_id, work_url = %locations.work_url, "the work area contains the output; leaving it in place");
+        }
+        (Some(work), _) => match tokio::fs::remove_dir_all(&work).await {
+            Ok(()) => tracing::info!(task_id = ctx.task_id, work_url = %locations.work_url, "work area removed"),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => tracing::warn!(task_id = ctx.task_id, work_url = %locations.work_url, %error, "could not remove the work area"),
+        },
+        (None, _) => tracing::warn!(task_id = ctx.task_id, work_url = %locations.work_url, "work areas outside file:// are not removed yet; delete the prefix by hand"),
+    }
+}

@@ -1,0 +1,253 @@
+//! Decoding exactly the source frames `[start, end)` of a chunk as raw 4:2:0 frames (the
+//! reference of the score task), with the encoder's seek trick.
+//!
+//! Like the cpu encode backend ([`crate::media::encode::cpu`]): with a seek point the input is
+//! opened at the chunk's keyframe (`-noaccurate_seek -ss`, half a frame past it), frames are
+//! selected by decoded index (`select` on `n`, counted from the keyframe), never by timestamp,
+//! and a side output holds the 128×72 gray pictures of the first and last selected frames. After
+//! the run, [`check_boundaries`] compares their fingerprints with the ones inspection recorded;
+//! a mismatch means the seek landed elsewhere, and the caller decodes again from frame 0.
+//!
+//! This runs on a blocking thread (a [`FrameSource`] is synchronous); dropping the decoder kills
+//! its ffmpeg.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::thread::JoinHandle;
+
+use shotfarm_kernels::decode_error::{DecodeError, ProcessFailure};
+use shotfarm_kernels::fingerprint::Fingerprint;
+use shotfarm_kernels::frame::{Frame, FrameFormat};
+use shotfarm_kernels::frame_source::FrameSource;
+
+use crate::media::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH};
+use crate::media::inspect::Chunk;
+use crate::media::probe::Rational;
+use crate::media::process::{Tool, ToolCommand};
+
+/// Largest fingerprint distance at which a decoded boundary frame counts as the recorded one
+/// (the encoder's threshold: same decoder, same scaler, normally identical).
+const BOUNDARY_MATCH_DISTANCE: f32 = 1.0;
+const STDERR_TAIL_LINES: usize = 20;
+
+/// Which source frames to decode, and how.
+#[derive(Debug, Clone)]
+pub struct SourceRange {
+    pub source: PathBuf,
+    pub chunk: Chunk,
+    pub frame_rate: Rational,
+    /// Start at the chunk's seek point (when it has one) instead of frame 0.
+    pub use_seek: bool,
+    /// Where the boundary frames go (removed by [`check_boundaries`]).
+    pub boundary_file: PathBuf,
+}
+
+impl SourceRange {
+    pub fn seeks(&self) -> bool {
+        self.use_seek && self.chunk.seek.is_some()
+    }
+
+    fn frames(&self) -> u64 {
+        self.chunk.frames.len()
+    }
+
+    fn boundary_frames(&self) -> usize {
+        if self.frames() == 1 { 1 } else { 2 }
+    }
+
+    /// The ffmpeg arguments (decoded to `pixel_format` at the source's own size).
+    pub fn command(&self, pixel_format: &str) -> ToolCommand {
+        let chunk = &self.chunk;
+        let rate = self.frame_rate;
+        let (offset, seek_args) = match (self.use_seek, chunk.seek) {
+            (true, Some(seek)) => {
+                let target = seek.seconds + 0.5 * f64::from(rate.den) / f64::from(rate.num.max(1));
+                (seek.keyframe, vec!["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{target:.6}")])
+            }
+            _ => (0, Vec::new()),
+        };
+        let first = chunk.frames.start - offset;
+        let last = chunk.frames.end - 1 - offset;
+        let graph = format!(
+            "[0:v:0]select='between(n,{first},{last})',settb={den}/{num},setpts=N,split=2[reference][boundary];[boundary]select='eq(n,0)+eq(n,{final_index})',scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray[fingerprints]",
+            den = rate.den,
+            num = rate.num,
+            final_index = self.frames() - 1,
+        );
+        let mut args: Vec<String> = ["-hide_banner", "-loglevel", "error", "-nostdin", "-y"].map(String::from).to_vec();
+        args.extend(seek_args);
+        args.extend(["-i".to_owned(), self.source.display().to_string(), "-filter_complex".to_owned(), graph]);
+        args.extend(["-map", "[reference]", "-fps_mode", "passthrough", "-frames:v"].map(String::from));
+        args.push(self.frames().to_string());
+        args.extend(["-pix_fmt".to_owned(), pixel_format.to_owned(), "-f".to_owned(), "rawvideo".to_owned(), "pipe:1".to_owned()]);
+        args.extend(["-map", "[fingerprints]", "-fps_mode", "passthrough", "-frames:v"].map(String::from));
+        args.push(self.boundary_frames().to_string());
+        args.extend(["-pix_fmt", "gray", "-f", "rawvideo"].map(String::from));
+        args.push(self.boundary_file.display().to_string());
+        ToolCommand::new(Tool::Ffmpeg).args(args)
+    }
+}
+
+/// ffmpeg's name of the raw 4:2:0 layout the kernels read at `bit_depth`.
+fn raw_pixel_format(bit_depth: u8) -> &'static str {
+    match bit_depth {
+        0..=8 => "yuv420p",
+        9..=10 => "yuv420p10le",
+        11..=12 => "yuv420p12le",
+        _ => "yuv420p16le",
+    }
+}
+
+/// A [`FrameSource`] over the frames of a [`SourceRange`].
+#[derive(Debug)]
+pub struct SourceRangeDecoder {
+    path: PathBuf,
+    format: FrameFormat,
+    command_line: String,
+    child: Option<Child>,
+    stdout: Option<BufReader<ChildStdout>>,
+    stderr_tail: Option<JoinHandle<VecDeque<String>>>,
+    raw: Vec<u8>,
+    frames_read: u64,
+    finished: bool,
+}
+
+impl SourceRangeDecoder {
+    /// Starts ffmpeg; frames come out in `format` (the source's size and bit depth).
+    pub fn open(range: &SourceRange, format: FrameFormat) -> Result<Self, DecodeError> {
+        let tool = range.command(raw_pixel_format(format.bit_depth));
+        let command_line = tool.command_line();
+        let mut command = Command::new(tool.tool.program());
+        command.args(&tool.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|source| DecodeError::Spawn { program: tool.tool.program().display().to_string(), source })?;
+        let stdout = child.stdout.take().map(|stdout| BufReader::with_capacity(1 << 20, stdout));
+        let stderr_tail = child.stderr.take().map(|stderr| {
+            std::thread::spawn(move || {
+                let mut tail = VecDeque::with_capacity(STDERR_TAIL_LINES);
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if tail.len() == STDERR_TAIL_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
+                }
+                tail
+            })
+        });
+        Ok(Self {
+            path: range.source.clone(),
+            format,
+            command_line,
+            child: Some(child),
+            stdout,
+            stderr_tail,
+            raw: vec![0; format.raw_frame_bytes()],
+            frames_read: 0,
+            finished: false,
+        })
+    }
+
+    /// Waits for ffmpeg; its evidence when it failed.
+    fn finish(&mut self) -> Result<(), DecodeError> {
+        self.finished = true;
+        self.stdout = None;
+        let Some(mut child) = self.child.take() else { return Ok(()) };
+        let status = child.wait().ok();
+        let tail = self.stderr_tail.take().and_then(|handle| handle.join().ok()).unwrap_or_default();
+        match status {
+            Some(status) if status.success() => Ok(()),
+            status => Err(DecodeError::Ffmpeg {
+                path: self.path.clone(),
+                failure: ProcessFailure {
+                    command: self.command_line.clone(),
+                    status: status.map(|status| status.to_string()),
+                    stderr_tail: Vec::from(tail).join("\n"),
+                },
+            }),
+        }
+    }
+}
+
+impl FrameSource for SourceRangeDecoder {
+    fn format(&self) -> FrameFormat {
+        self.format
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let Some(stdout) = self.stdout.as_mut() else {
+            self.finish()?;
+            return Ok(None);
+        };
+        let expected = self.raw.len();
+        let mut got = 0;
+        while got < expected {
+            match stdout.read(&mut self.raw[got..]) {
+                Ok(0) => break,
+                Ok(read) => got += read,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(DecodeError::Io { path: self.path.clone(), source }),
+            }
+        }
+        if got == 0 {
+            self.finish()?;
+            return Ok(None);
+        }
+        if got < expected {
+            self.finish()?;
+            return Err(DecodeError::TruncatedFrame { source_name: self.name(), frame: self.frames_read, got, expected });
+        }
+        self.frames_read += 1;
+        Ok(self.format.frame_from_raw(&self.raw))
+    }
+
+    fn name(&self) -> String {
+        format!("{} (source frames)", self.path.display())
+    }
+}
+
+impl Drop for SourceRangeDecoder {
+    fn drop(&mut self) {
+        // Stops the ffmpeg this decoder started (its own child handle) if reading stopped early.
+        self.stdout = None;
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Checks that the decoded range started and ended on the recorded frames; removes the file.
+/// `Err` says what differed.
+pub fn check_boundaries(range: &SourceRange) -> Result<(), String> {
+    let outcome = compare_boundaries(range, &range.boundary_file);
+    let _ = std::fs::remove_file(&range.boundary_file);
+    outcome
+}
+
+fn compare_boundaries(range: &SourceRange, path: &Path) -> Result<(), String> {
+    let chunk = &range.chunk;
+    let bytes = std::fs::read(path).map_err(|error| format!("reading the boundary frames {}: {error}", path.display()))?;
+    let frame_bytes = ANALYSIS_WIDTH * ANALYSIS_HEIGHT;
+    let expected_frames = range.boundary_frames();
+    if bytes.len() != frame_bytes * expected_frames {
+        return Err(format!(
+            "the decoder delivered {} boundary frame(s) for source frames {}..{}; expected {expected_frames}",
+            bytes.len() / frame_bytes,
+            chunk.frames.start,
+            chunk.frames.end
+        ));
+    }
+    let checks = [(0, chunk.frames.start, &chunk.first_fingerprint), (expected_frames - 1, chunk.frames.end - 1, &chunk.last_fingerprint)];
+    for (slot, source_frame, expected) in checks {
+        let actual = Fingerprint::of_luma(&bytes[slot * frame_bytes..(slot + 1) * frame_bytes], ANALYSIS_WIDTH, ANALYSIS_HEIGHT).map_err(|error| error.to_string())?;
+        let distance = actual.distance(expected);
+        if distance > BOUNDARY_MATCH_DISTANCE {
+            return Err(format!("the frame decoded as source frame {source_frame} differs from it (fingerprint distance {distance:.2})"));
+        }
+    }
+    Ok(())
+}

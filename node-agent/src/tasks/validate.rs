@@ -1,0 +1,47 @@
+//! The validate task: the assembled stream decoded and compared frame by frame with the
+//! source's fingerprints (no frame dropped, duplicated or reordered), its codec, size and
+//! bitrate checked against the rung. A failure is final, with validation's precise message.
+//! The full validation report goes to `validation/<rung>.a<attempt>.json` for report.json.
+
+use shotfarm_proto::pipeline::{Artifact, JobLocations, Rung, SourceSummary, TaskOutput};
+use tokio_util::sync::CancellationToken;
+
+use super::rung_conversion::{frame_rate, media_rung};
+use super::work_area::WorkArea;
+use super::{TaskContext, TaskError, inspection, task_errors};
+use crate::media::validate::{ValidateParams, validate_rendition};
+
+pub async fn run(
+    locations: &JobLocations,
+    source: &SourceSummary,
+    rung: &Rung,
+    stream: &Artifact,
+    ctx: &TaskContext,
+    cancel: &CancellationToken,
+) -> Result<TaskOutput, TaskError> {
+    let media_rung = media_rung(rung)?;
+    let work_area = WorkArea::open(&locations.work_url)?;
+    let inspection = inspection::find(&work_area, source, None, ctx).await?;
+    let source_frames = inspection.frames_file().await?;
+    let rendition = ctx.scratch_dir.join("validate").join(format!("{}.mp4", rung.name));
+    work_area.download(stream, &rendition).await?;
+    let params = ValidateParams { rung: media_rung, rendition: rendition.clone(), source_frames, frame_rate: frame_rate(source)?, tolerance: None };
+    let outcome = validate_rendition(&params, cancel).await;
+    let _ = tokio::fs::remove_file(&rendition).await;
+    let report = outcome.map_err(task_errors::validate)?;
+    if report.frames != source.frames {
+        return Err(TaskError::final_error(format!("rendition {} has {} frames; the source has {}", rung.name, report.frames, source.frames)));
+    }
+    let key = WorkArea::validation_key(&rung.name, ctx.attempt)?;
+    work_area.put_json(&report, &key, &ctx.scratch_dir).await?;
+    tracing::info!(
+        task_id = ctx.task_id,
+        attempt = ctx.attempt,
+        rung = %rung.name,
+        frames = report.frames,
+        bitrate_kbps = report.bitrate_kbps,
+        max_fingerprint_distance = report.max_fingerprint_distance,
+        "rendition validated"
+    );
+    Ok(TaskOutput::Validate { rung: rung.name.clone(), frames: report.frames, bitrate_kbps: report.bitrate_kbps })
+}

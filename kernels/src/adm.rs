@@ -311,25 +311,42 @@ fn dwt_scale0<T: Sample>(src: &Plane<T>, bit_depth: u32, out: &mut Bands<i16>) {
             tmp_hi[j] = ((hi + round) >> shift) as i16;
         }
         let row = i * bw;
-        for (j, taps) in col_taps.iter().enumerate() {
+        let filt = |f: &[i32; 4], s: &[i32; 4]| {
+            let acc = f[0].wrapping_mul(s[0])
+                .wrapping_add(f[1].wrapping_mul(s[1]))
+                .wrapping_add(f[2].wrapping_mul(s[2]))
+                .wrapping_add(f[3].wrapping_mul(s[3]));
+            (acc.wrapping_add(32768) >> 16) as i16
+        };
+        let (a, v) = (&mut out.a[row..row + bw], &mut out.v[row..row + bw]);
+        let (hb, d) = (&mut out.h[row..row + bw], &mut out.d[row..row + bw]);
+        // Interior outputs j = 1.. read tmp[2j−1 ..= 2j+2] directly (no mirror table).
+        let interior = w.saturating_sub(3).div_euclid(2).min(bw.saturating_sub(1));
+        for j in 1..=interior {
+            let b = 2 * j - 1;
+            let lo = [tmp_lo[b], tmp_lo[b + 1], tmp_lo[b + 2], tmp_lo[b + 3]].map(i32::from);
+            let hi = [tmp_hi[b], tmp_hi[b + 1], tmp_hi[b + 2], tmp_hi[b + 3]].map(i32::from);
+            a[j] = filt(&DWT_LO, &lo);
+            v[j] = filt(&DWT_HI, &lo);
+            hb[j] = filt(&DWT_LO, &hi);
+            d[j] = filt(&DWT_HI, &hi);
+        }
+        for j in std::iter::once(0).chain(interior + 1..bw) {
+            let taps = col_taps[j];
             let lo = taps.map(|x| i32::from(tmp_lo[x]));
             let hi = taps.map(|x| i32::from(tmp_hi[x]));
-            let filt = |f: &[i32; 4], s: &[i32; 4]| {
-                let acc = f[0].wrapping_mul(s[0])
-                    .wrapping_add(f[1].wrapping_mul(s[1]))
-                    .wrapping_add(f[2].wrapping_mul(s[2]))
-                    .wrapping_add(f[3].wrapping_mul(s[3]));
-                (acc.wrapping_add(32768) >> 16) as i16
-            };
-            out.a[row + j] = filt(&DWT_LO, &lo);
-            out.v[row + j] = filt(&DWT_HI, &lo);
-            out.h[row + j] = filt(&DWT_LO, &hi);
-            out.d[row + j] = filt(&DWT_HI, &hi);
+            a[j] = filt(&DWT_LO, &lo);
+            v[j] = filt(&DWT_HI, &lo);
+            hb[j] = filt(&DWT_LO, &hi);
+            d[j] = filt(&DWT_HI, &hi);
         }
     }
 }
 
 /// `adm_dwt2_s123_combined` for one image: DWT of an int32 LL band of `w x h`.
+///
+/// Rows are read as slices and the interior columns without the mirror table, so the
+/// loops vectorise; the arithmetic is libvmaf's (int64 products, its roundings).
 #[inline(always)]
 fn dwt_s123(src: &[i32], w: usize, h: usize, scale: usize, out: &mut Bands<i32>, tmp: &mut Vec<i64>) {
     const ROUND_VP: [i64; 3] = [0, 32768, 32768];
@@ -342,27 +359,41 @@ fn dwt_s123(src: &[i32], w: usize, h: usize, scale: usize, out: &mut Bands<i32>,
     tmp.resize(2 * w, 0);
     let (tmp_lo, tmp_hi) = tmp.split_at_mut(w);
     let col_taps: Vec<[usize; 4]> = (0..bw).map(|j| dwt_taps(j, w)).collect();
+    let lo_k = DWT_LO.map(i64::from);
+    let hi_k = DWT_HI.map(i64::from);
+    let filt = |f: &[i64; 4], s: [i64; 4]| ((f[0] * s[0] + f[1] * s[1] + f[2] * s[2] + f[3] * s[3] + round_hp) >> shift_hp) as i32;
     for i in 0..bh {
         let rows = dwt_taps(i, h);
+        let r: [&[i32]; 4] = rows.map(|y| &src[y * w..(y + 1) * w]);
         for j in 0..w {
-            let s = rows.map(|y| i64::from(src[y * w + j]));
-            let lo: i64 = (0..4).map(|k| i64::from(DWT_LO[k]) * s[k]).sum();
-            let hi: i64 = (0..4).map(|k| i64::from(DWT_HI[k]) * s[k]).sum();
+            let s = [i64::from(r[0][j]), i64::from(r[1][j]), i64::from(r[2][j]), i64::from(r[3][j])];
+            let lo = lo_k[0] * s[0] + lo_k[1] * s[1] + lo_k[2] * s[2] + lo_k[3] * s[3];
+            let hi = hi_k[0] * s[0] + hi_k[1] * s[1] + hi_k[2] * s[2] + hi_k[3] * s[3];
             tmp_lo[j] = i64::from(((lo + round_vp) >> shift_vp) as i32);
             tmp_hi[j] = i64::from(((hi + round_vp) >> shift_vp) as i32);
         }
         let row = i * bw;
-        for (j, taps) in col_taps.iter().enumerate() {
+        let (a, v) = (&mut out.a[row..row + bw], &mut out.v[row..row + bw]);
+        let (hb, d) = (&mut out.h[row..row + bw], &mut out.d[row..row + bw]);
+        // Interior outputs j = 1.. read tmp[2j−1 ..= 2j+2] directly.
+        let interior = w.saturating_sub(3).div_euclid(2).min(bw.saturating_sub(1));
+        for j in 1..=interior {
+            let b = 2 * j - 1;
+            let lo = [tmp_lo[b], tmp_lo[b + 1], tmp_lo[b + 2], tmp_lo[b + 3]];
+            let hi = [tmp_hi[b], tmp_hi[b + 1], tmp_hi[b + 2], tmp_hi[b + 3]];
+            a[j] = filt(&lo_k, lo);
+            v[j] = filt(&hi_k, lo);
+            hb[j] = filt(&lo_k, hi);
+            d[j] = filt(&hi_k, hi);
+        }
+        for j in std::iter::once(0).chain(interior + 1..bw) {
+            let taps = col_taps[j];
             let lo = taps.map(|x| tmp_lo[x]);
             let hi = taps.map(|x| tmp_hi[x]);
-            let filt = |f: &[i32; 4], s: &[i64; 4]| {
-                let acc: i64 = (0..4).map(|k| i64::from(f[k]) * s[k]).sum();
-                ((acc + round_hp) >> shift_hp) as i32
-            };
-            out.a[row + j] = filt(&DWT_LO, &lo);
-            out.v[row + j] = filt(&DWT_HI, &lo);
-            out.h[row + j] = filt(&DWT_LO, &hi);
-            out.d[row + j] = filt(&DWT_HI, &hi);
+            a[j] = filt(&lo_k, lo);
+            v[j] = filt(&hi_k, lo);
+            hb[j] = filt(&lo_k, hi);
+            d[j] = filt(&hi_k, hi);
         }
     }
 }
@@ -607,6 +638,84 @@ fn cm_neighbours(i: usize, n: usize) -> (usize, usize) {
     (before, after)
 }
 
+/// Masking thresholds of row `i`, columns `c0..c1`, into `thr[c0..c1]`: for each band,
+/// the 3×3 sum of `csf_f` around the pixel with the centre replaced by `center(csf_a)`,
+/// summed over the bands (wrapping `i32`, like libvmaf). Interior rows and columns use
+/// separable sums (a wrapping sum does not depend on the order); the frame's edges,
+/// where the mirrored neighbours repeat a sample, take the pixel-by-pixel definition.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cm_thresholds<T: Copy + Into<i32>>(
+    csf_a: &DetailBands<T>,
+    csf_f: &DetailBands<T>,
+    center: impl Fn(T) -> i32,
+    i: usize,
+    c0: usize,
+    c1: usize,
+    w: usize,
+    h: usize,
+    rows: &mut [Vec<i32>; 3],
+    thr: &mut [i32],
+) {
+    let per_pixel = |j: usize| -> i32 {
+        let (up, down) = cm_neighbours(i, h);
+        let (lf, rt) = cm_neighbours(j, w);
+        let mut thr: i32 = 0;
+        for theta in 0..3 {
+            let f = &csf_f.bands[theta];
+            let mut sum: i32 = 0;
+            for y in [up, i, down] {
+                for x in [lf, j, rt] {
+                    let v = if y == i && x == j { center(csf_a.bands[theta][i * w + j]) } else { f[y * w + x].into() };
+                    sum = sum.wrapping_add(v);
+                }
+            }
+            thr = thr.wrapping_add(sum);
+        }
+        thr
+    };
+    if c0 >= c1 {
+        return;
+    }
+    if i == 0 || i + 1 >= h || c0 == 0 || c1 + 1 > w {
+        for j in c0..c1 {
+            thr[j] = per_pixel(j);
+        }
+        return;
+    }
+    // F = Σθ csf_f over columns c0−1..c1+1 of rows i−1, i, i+1; V = vertical 3-sum of F.
+    let (x0, x1) = (c0 - 1, c1 + 1);
+    let [vsum, mid, _] = rows;
+    vsum.clear();
+    vsum.resize(x1 - x0, 0);
+    mid.clear();
+    mid.resize(x1 - x0, 0);
+    for y in [i - 1, i, i + 1] {
+        for theta in 0..3 {
+            let f = &csf_f.bands[theta][y * w + x0..y * w + x1];
+            for (v, &fv) in vsum.iter_mut().zip(f) {
+                *v = v.wrapping_add(fv.into());
+            }
+            if y == i {
+                for (m, &fv) in mid.iter_mut().zip(f) {
+                    *m = m.wrapping_add(fv.into());
+                }
+            }
+        }
+    }
+    let out = &mut thr[c0..c1];
+    for (k, t) in out.iter_mut().enumerate() {
+        // Column c0 + k is entry k + 1 of vsum/mid.
+        *t = vsum[k].wrapping_add(vsum[k + 1]).wrapping_add(vsum[k + 2]).wrapping_sub(mid[k + 1]);
+    }
+    for theta in 0..3 {
+        let a = &csf_a.bands[theta][i * w + c0..i * w + c1];
+        for (t, &av) in out.iter_mut().zip(a) {
+            *t = t.wrapping_add(center(av));
+        }
+    }
+}
+
 /// `adm_cm` (scale 0): contrast-masked cube sums of the restored bands.
 #[inline(always)]
 fn cm_scale0(r: &DetailBands<i16>, csf_a: &DetailBands<i16>, csf_f: &DetailBands<i16>, w: usize, h: usize) -> f32 {
@@ -619,27 +728,15 @@ fn cm_scale0(r: &DetailBands<i16>, csf_a: &DetailBands<i16>, csf_f: &DetailBands
     let round_inner = half_of_shift(shift_inner) as i64;
     let (top, bottom, left, right) = score_region(w, h);
     let mut accum = [0i64; 3];
-    for i in top.max(0) as usize..(bottom as usize).min(h) {
-        let (up, down) = cm_neighbours(i, h);
+    let (c0, c1) = (left.max(0) as usize, (right.max(0) as usize).min(w));
+    let mut rows: [Vec<i32>; 3] = Default::default();
+    let mut thr_row = vec![0i32; w];
+    let center = |a: i16| i32::from(((ONE_BY_15 * i32::from(a).abs() + 2048) >> 12) as i16);
+    for i in top.max(0) as usize..(bottom.max(0) as usize).min(h) {
+        cm_thresholds(csf_a, csf_f, center, i, c0, c1, w, h, &mut rows, &mut thr_row);
         let mut inner = [0i64; 3];
-        for j in left.max(0) as usize..(right as usize).min(w) {
-            let (lf, rt) = cm_neighbours(j, w);
-            let mut thr: i32 = 0;
-            for theta in 0..3 {
-                let f = &csf_f.bands[theta];
-                let mut sum: i32 = 0;
-                for y in [up, i, down] {
-                    for x in [lf, j, rt] {
-                        if y == i && x == j {
-                            let c = i32::from(csf_a.bands[theta][i * w + j]).abs();
-                            sum += i32::from(((ONE_BY_15 * c + 2048) >> 12) as i16);
-                        } else {
-                            sum += i32::from(f[y * w + x]);
-                        }
-                    }
-                }
-                thr = thr.wrapping_add(sum);
-            }
+        for j in c0..c1 {
+            let thr = thr_row[j];
             let idx = i * w + j;
             for b in 0..3 {
                 let x = i32::from(r.bands[b][idx]) * I_RFACTOR_SCALE0[b];
@@ -678,27 +775,15 @@ fn cm_s123(r: &DetailBands<i32>, csf_a: &DetailBands<i32>, csf_f: &DetailBands<i
     ][scale - 1];
     let (top, bottom, left, right) = score_region(w, h);
     let mut accum = [0i64; 3];
-    for i in top.max(0) as usize..(bottom as usize).min(h) {
-        let (up, down) = cm_neighbours(i, h);
+    let (c0, c1) = (left.max(0) as usize, (right.max(0) as usize).min(w));
+    let mut rows: [Vec<i32>; 3] = Default::default();
+    let mut thr_row = vec![0i32; w];
+    let center = |a: i32| ((I4_ONE_BY_15 * i64::from(a.wrapping_abs()) + I4_FLT_ROUND) >> 32) as i32;
+    for i in top.max(0) as usize..(bottom.max(0) as usize).min(h) {
+        cm_thresholds(csf_a, csf_f, center, i, c0, c1, w, h, &mut rows, &mut thr_row);
         let mut inner = [0i64; 3];
-        for j in left.max(0) as usize..(right as usize).min(w) {
-            let (lf, rt) = cm_neighbours(j, w);
-            let mut thr: i32 = 0;
-            for theta in 0..3 {
-                let f = &csf_f.bands[theta];
-                let mut sum: i32 = 0;
-                for y in [up, i, down] {
-                    for x in [lf, j, rt] {
-                        if y == i && x == j {
-                            let c = i64::from(csf_a.bands[theta][i * w + j].wrapping_abs());
-                            sum = sum.wrapping_add(((I4_ONE_BY_15 * c + I4_FLT_ROUND) >> 32) as i32);
-                        } else {
-                            sum = sum.wrapping_add(f[y * w + x]);
-                        }
-                    }
-                }
-                thr = thr.wrapping_add(sum);
-            }
+        for j in c0..c1 {
+            let thr = thr_row[j];
             let idx = i * w + j;
             for b in 0..3 {
                 let x = ((i64::from(r.bands[b][idx]) * rfactor[b] + (1 << 27)) >> 28) as i32;

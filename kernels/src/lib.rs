@@ -20,10 +20,13 @@
 //! | [`vmaf`] | the entry point: two streams in, a [`report::VmafReport`] out, on N threads |
 //! | [`report`] | per-frame and pooled results, libvmaf's JSON layout |
 //! | [`backend`], [`simd_level`] | CPU/CUDA choice; SIMD level detected at run time |
+//! | `cuda` (feature `cuda`) | VIF and motion kernels (`kernels/cuda/*.cu`) compiled with NVRTC at run time |
 //! | [`fingerprint`], [`scene`] | per-frame fingerprints; shot boundaries and SI/TI (media pipeline) |
 
 pub mod adm;
 pub mod backend;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod decode_error;
 pub mod ffmpeg_decoder;
 pub mod fingerprint;

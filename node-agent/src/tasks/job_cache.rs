@@ -73,6 +73,9 @@ pub struct SourceLocation {
 pub fn source_location(input_url: &str) -> Result<SourceLocation, TaskError> {
     let bad = |reason: &str| TaskError::final_error(format!("input url {input_url:?} {reason}; give file:///absolute/path/to/video or s3://bucket/key"));
     let parsed = Url::parse(input_url).map_err(|error| bad(&format!("is not a url ({error})")))?;
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("has a query or fragment"));
+    }
     let (store_url, file_name) = match parsed.scheme() {
         "file" => {
             let path = parsed.to_file_path().map_err(|()| bad("is not an absolute local path"))?;
@@ -81,13 +84,14 @@ pub fn source_location(input_url: &str) -> Result<SourceLocation, TaskError> {
             let directory_url = Url::from_directory_path(directory).map_err(|()| bad("has a directory that is not absolute"))?;
             (directory_url.to_string(), file_name)
         }
-        _ => {
-            let text = input_url.trim_end_matches('/');
-            let (directory, file_name) = text.rsplit_once('/').ok_or_else(|| bad("does not name a file"))?;
-            if directory.ends_with(':') || directory.ends_with("//") || file_name.is_empty() {
+        scheme => {
+            let host = parsed.host_str().filter(|host| !host.is_empty()).ok_or_else(|| bad("names no bucket"))?;
+            let path = parsed.path();
+            let (directory, file_name) = path.rsplit_once('/').ok_or_else(|| bad("does not name an object inside a bucket"))?;
+            if file_name.is_empty() {
                 return Err(bad("does not name an object inside a bucket"));
             }
-            (directory.to_owned(), file_name.to_owned())
+            (format!("{scheme}://{host}{directory}"), file_name.to_owned())
         }
     };
     ObjectKey::parse(&file_name).map_err(|error| task_errors::key("the input file name", error))?;
@@ -123,7 +127,10 @@ mod tests {
         assert_eq!((file.store_url.as_str(), file.key.as_str()), ("file:///data/in/", "my clip.mp4"));
         let s3 = source_location("s3://bucket/sources/a.mov").unwrap();
         assert_eq!((s3.store_url.as_str(), s3.key.as_str()), ("s3://bucket/sources", "a.mov"));
+        assert_eq!(source_location("s3://bucket/a.mov").unwrap().store_url, "s3://bucket");
         assert!(source_location("s3://bucket").unwrap_err().is_final());
+        assert!(source_location("s3://bucket/dir/").unwrap_err().is_final());
+        assert!(source_location("file:///data/in.mp4?version=2").unwrap_err().is_final());
         assert!(source_location("not a url").unwrap_err().is_final());
         assert!(source_location("file:///data/in/100%25.mp4").unwrap_err().is_final());
     }

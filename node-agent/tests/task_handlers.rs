@@ -1,0 +1,393 @@
+//! The task handlers (`shotfarm_agent::tasks::execute`) driven the way the scheduler drives them:
+//! specs built as the planner builds them (`scheduler/src/planner/specs.rs`), every spec and
+//! output sent through JSON as on the wire, a whole job run in DAG order over file:// work and
+//! output locations; plus fencing of retried encodes, cancellation, and rejection.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use shotfarm_agent::media::capabilities::{MediaCapabilities, probe_capabilities};
+use shotfarm_agent::media::report::JobReport;
+use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
+use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, JobLocations, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
+use tokio_util::sync::CancellationToken;
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+fn file_url(path: &Path) -> String {
+    url::Url::from_file_path(path).unwrap().to_string()
+}
+
+/// One job's worth of scheduler state: locations, the facts it replicates, the outputs it kept.
+struct Job {
+    root: PathBuf,
+    locations: JobLocations,
+    capabilities: Arc<MediaCapabilities>,
+    next_task_id: u64,
+    created_at_ms: u64,
+    facts: Vec<serde_json::Value>,
+    outputs: Vec<TaskOutput>,
+}
+
+impl Job {
+    async fn new(root: &Path, source: &Path) -> Self {
+        let output = root.join("out");
+        let capabilities = Arc::new(probe_capabilities(&CancellationToken::new()).await.unwrap());
+        let output_url = file_url(&output);
+        // As the scheduler lays it out (state/apply.rs).
+        let work_url = format!("{}/.shotfarm-work/job-1", output_url.trim_end_matches('/'));
+        Self {
+            root: root.to_owned(),
+            locations: JobLocations { input_url: file_url(source), output_url, work_url },
+            capabilities,
+            next_task_id: 0,
+            created_at_ms: now_ms(),
+            facts: Vec::new(),
+            outputs: Vec::new(),
+        }
+    }
+
+    fn context(&mut self, attempt: u32) -> TaskContext {
+        self.next_task_id += 1;
+        let task_id = self.next_task_id;
+        TaskContext {
+            task_id,
+            attempt,
+            job_id: "job-1".to_owned(),
+            backend: "cpu".to_owned(),
+            gpu_index: 0,
+            scratch_dir: self.root.join("agent").join("tasks").join(format!("{task_id}-a{attempt}")),
+            job_cache_dir: self.root.join("agent").join("jobs").join("job-1"),
+            capabilities: Arc::clone(&self.capabilities),
+        }
+    }
+
+    /// Runs one task as the runtime would (spec through JSON), records its facts like the
+    /// scheduler, and keeps its output when it succeeded.
+    async fn run(&mut self, spec: TaskSpec, chunk: Option<u32>, rung: Option<&str>) -> Result<TaskOutput, TaskError> {
+        let kind = spec.kind();
+        let spec: TaskSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        let ctx = self.context(1);
+        let frames = Arc::new(AtomicU64::new(0));
+        let progress: ProgressFn = {
+            let frames = Arc::clone(&frames);
+            Arc::new(move |done, _total, _fps| {
+                frames.fetch_max(done, Ordering::Relaxed);
+            })
+        };
+        let started_at_ms = now_ms();
+        let outcome = execute(spec, &ctx, progress, &CancellationToken::new()).await;
+        let finished_at_ms = now_ms();
+        let outcome = outcome.map(|output| serde_json::from_str::<TaskOutput>(&serde_json::to_string(&output).unwrap()).unwrap());
+        self.facts.push(serde_json::json!({
+            "task_id": ctx.task_id,
+            "kind": kind.as_str(),
+            "label": format!("{} {chunk:?} {rung:?}", kind.as_str()),
+            "chunk": chunk,
+            "rung": rung,
+            "queued_at_ms": started_at_ms,
+            "attempts": [{
+                "attempt": ctx.attempt,
+                "node": "test-agent",
+                "backend": "cpu",
+                "started_at_ms": started_at_ms,
+                "finished_at_ms": finished_at_ms,
+                "outcome": match &outcome { Ok(_) => "succeeded".to_owned(), Err(error) => error.to_string() },
+            }],
+        }));
+        if let Ok(output) = &outcome {
+            assert_eq!(output.kind(), kind);
+            self.outputs.push(output.clone());
+            if matches!(kind, TaskKind::Encode | TaskKind::Score) {
+                assert!(frames.load(Ordering::Relaxed) > 0, "{} reported no progress", kind.as_str());
+            }
+        }
+        outcome
+    }
+
+    fn job_facts(&self) -> String {
+        serde_json::json!({
+            "job_id": "job-1",
+            "request_id": "test",
+            "input_url": self.locations.input_url,
+            "output_url": self.locations.output_url,
+            "labels": {},
+            "created_at_ms": self.created_at_ms,
+            "tasks": self.facts,
+        })
+        .to_string()
+    }
+
+    fn work_dir(&self) -> PathBuf {
+        url::Url::parse(&self.locations.work_url).unwrap().to_file_path().unwrap()
+    }
+
+    async fn inspect(&mut self, chunk_min_ms: u32, chunk_max_ms: u32) -> (SourceSummary, Vec<Chunk>, Artifact) {
+        let spec = TaskSpec::Inspect { locations: self.locations.clone(), chunk_min_ms, chunk_max_ms };
+        match self.run(spec, None, None).await.unwrap() {
+            TaskOutput::Inspect { source, chunks, inspection, .. } => (source, chunks, inspection),
+            other => panic!("inspect answered {other:?}"),
+        }
+    }
+}
+
+fn kind_of(output: &TaskOutput) -> TaskKind {
+    output.kind()
+}
+
+#[tokio::test]
+async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source_path = common::three_shots(root, "source.mp4", 320, 180, 1.0, true);
+    let mut job = Job::new(root, &source_path).await;
+
+    // inspect → ladder
+    let (source, chunks, inspection) = job.inspect(800, 1600).await;
+    assert_eq!(source.frames, 80, "{source:?}");
+    assert!(source.has_audio);
+    assert!(chunks.len() >= 2, "{chunks:?}");
+    assert!(inspection.key.starts_with("inspection/a1"), "{inspection:?}");
+    assert!(job.work_dir().join(&inspection.key).is_file());
+    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Hevc] };
+    let TaskOutput::Ladder { rungs } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
+    let names: Vec<&str> = rungs.iter().map(|rung| rung.name.as_str()).collect();
+    assert_eq!(names, vec!["h264_180p", "hevc_180p"]);
+
+    // encode(chunk, rung) → score(chunk, rung); assemble(rung) → validate(rung)
+    let mut assembled: Vec<(Rung, Artifact)> = Vec::new();
+    for rung in &rungs {
+        let mut encoded = Vec::new();
+        for chunk in &chunks {
+            let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk: *chunk, rung: rung.clone() };
+            let TaskOutput::Encode { artifact, frames, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
+            assert_eq!(frames, chunk.frames());
+            assert_eq!(artifact.key, format!("chunks/{}/{:05}.a1.mp4", rung.name, chunk.index));
+            let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), chunk: *chunk, rung: rung.clone(), encoded: artifact.clone() };
+            let TaskOutput::Score { quality, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
+            assert_eq!(quality.vmaf_per_frame.len() as u64, chunk.frames());
+            assert!(quality.vmaf_min <= quality.vmaf_p1 && quality.vmaf_p1 <= quality.vmaf_mean && quality.vmaf_harmonic_mean <= quality.vmaf_mean, "{quality:?}");
+            assert!(quality.psnr_y > 20.0 && quality.ssim > 0.5 && quality.ssim <= 1.0, "{quality:?}");
+            encoded.push(EncodedChunk { chunk: *chunk, artifact });
+        }
+        encoded.sort_by_key(|encoded| encoded.chunk.index);
+        let spec = TaskSpec::Assemble { locations: job.locations.clone(), source: source.clone(), rung: rung.clone(), chunks: encoded };
+        let TaskOutput::Assemble { stream, frames, .. } = job.run(spec, None, Some(&rung.name)).await.unwrap() else { panic!() };
+        assert_eq!(frames, source.frames);
+        assert_eq!(stream.key, format!("renditions/{}.a1.mp4", rung.name));
+        let spec = TaskSpec::Validate { locations: job.locations.clone(), source: source.clone(), rung: rung.clone(), stream: stream.clone() };
+        let TaskOutput::Validate { frames, bitrate_kbps, .. } = job.run(spec, None, Some(&rung.name)).await.unwrap() else { panic!() };
+        assert_eq!(frames, source.frames, "rendition {} is not frame-exact", rung.name);
+        assert!(bitrate_kbps > 0);
+        assembled.push((rung.clone(), stream));
+    }
+
+    // The per-chunk scores agree with one whole-file VMAF run over the assembled h264 rendition
+    // (so every chunk was scored against exactly its own source frames), except where motion
+    // differs by construction: the first and last frame of each chunk.
+    let (_, h264_stream) = &assembled[0];
+    let whole = shotfarm_kernels::vmaf_files(&source_path, &job.work_dir().join(&h264_stream.key), &shotfarm_kernels::VmafOptions::default()).unwrap();
+    let mut compared = 0;
+    for output in &job.outputs {
+        let TaskOutput::Score { chunk, rung, quality } = output else { continue };
+        if rung != "h264_180p" {
+            continue;
+        }
+        for (offset, vmaf) in quality.vmaf_per_frame.iter().enumerate().skip(1).take(chunk.frames() as usize - 2) {
+            let frame = chunk.start_frame as usize + offset;
+            let expected = whole.frames[frame].vmaf;
+            assert!((vmaf - expected).abs() < 1e-6, "chunk {} frame {frame}: {vmaf} vs the whole-file {expected}", chunk.index);
+            compared += 1;
+        }
+    }
+    assert!(compared >= 60, "only {compared} frames compared");
+
+    // package (after every validate) → report (after package and every score)
+    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), renditions: assembled };
+    let TaskOutput::Package { master_playlist, dash_manifest } = job.run(spec, None, None).await.unwrap() else { panic!() };
+    assert!(master_playlist.ends_with("/out/master.m3u8") && dash_manifest.ends_with("/out/manifest.mpd"), "{master_playlist} {dash_manifest}");
+    let out = root.join("out");
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    for needle in ["h264_180p/playlist.m3u8", "hevc_180p/playlist.m3u8", "CODECS=\"avc1.", "CODECS=\"hvc1.", "mp4a.40.2", "RESOLUTION=320x180"] {
+        assert!(master.contains(needle), "master lacks {needle}:\n{master}");
+    }
+    assert!(out.join("manifest.mpd").is_file() && out.join("h264_180p/init.mp4").is_file() && out.join("audio/playlist.m3u8").is_file());
+
+    let outputs: Vec<TaskOutput> = job.outputs.clone();
+    assert!(outputs.iter().any(|output| kind_of(output) == TaskKind::Score));
+    let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs };
+    let TaskOutput::Report { report } = job.run(spec, None, None).await.unwrap() else { panic!() };
+    assert!(report.ends_with("/out/report.json"), "{report}");
+    let report: JobReport = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report.job_id.as_deref(), Some("job-1"));
+    assert_eq!(report.source.video.frames, 80);
+    assert_eq!(report.renditions.len(), 2);
+    for rendition in &report.renditions {
+        let quality = rendition.quality.as_ref().unwrap_or_else(|| panic!("rendition {} has no quality", rendition.name));
+        eprintln!("{} at {} kb/s: {quality:?}", rendition.name, rendition.bitrate_kbps);
+        assert_eq!(quality.frames_scored, 80);
+        assert!(quality.vmaf_mean > 60.0 && quality.vmaf_mean <= 100.0, "{}: {quality:?}", rendition.name);
+        assert!(quality.vmaf_min <= quality.vmaf_p1 && quality.vmaf_harmonic_mean <= quality.vmaf_mean);
+        assert!(quality.psnr_y > 20.0 && quality.ssim > 0.5);
+        assert_eq!(rendition.frames, 80);
+        assert!(rendition.codecs_string.starts_with("avc1.") || rendition.codecs_string.starts_with("hvc1."));
+        assert_eq!(rendition.playlist, format!("{}/playlist.m3u8", rendition.name));
+    }
+    assert!(report.audio.is_some());
+    assert_eq!(report.chunks.len(), chunks.len());
+    for chunk in &report.chunks {
+        assert_eq!(chunk.quality.len(), 2, "chunk {} has quality for {:?}", chunk.index, chunk.quality);
+        assert_eq!(chunk.attempts.len(), 2, "one encode attempt per rung: {:?}", chunk.attempts);
+        assert!(chunk.attempts.iter().all(|attempt| attempt.outcome == "succeeded" && attempt.node.as_deref() == Some("test-agent")));
+    }
+    // The three hard cuts are three shots, each scored in both rungs.
+    assert!(report.shots.len() >= 3, "{:?}", report.shots);
+    eprintln!("shots: {:?}\nchunk 0: {:?}", report.shots, report.chunks[0]);
+    assert!(report.shots.iter().all(|shot| shot.vmaf.len() == 2 && shot.vmaf.iter().all(|vmaf| vmaf.mean > 0.0)));
+    for stage in ["inspect", "encode", "score", "assemble", "validate", "package"] {
+        assert!(report.timings.stages.contains_key(stage), "no timing for {stage}: {:?}", report.timings);
+    }
+    assert!(report.timings.total_seconds > 0.0);
+    assert!(!job.work_dir().exists(), "the work area should be removed after the report");
+    eprintln!("whole job: {:.1}s", started.elapsed().as_secs_f64());
+}
+
+#[tokio::test]
+async fn retried_encodes_write_their_own_keys_and_never_clobber() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source_path = common::pattern(root, "source.mp4", "192x108", 25, 2.0);
+    let mut job = Job::new(root, &source_path).await;
+    let (source, chunks, _) = job.inspect(400, 800).await;
+    assert!(chunks.len() >= 2, "{chunks:?}");
+    let rung = Rung { name: "h264_108p".into(), codec: Codec::H264, width: 192, height: 108, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbps: 400 };
+    let chunk = chunks[1];
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rung: rung.clone() };
+    let progress: ProgressFn = Arc::new(|_, _, _| {});
+    let first_ctx = job.context(1);
+    let first = execute(spec.clone(), &first_ctx, Arc::clone(&progress), &CancellationToken::new()).await.unwrap();
+    let TaskOutput::Encode { artifact: first, .. } = first else { panic!() };
+    let first_path = job.work_dir().join(&first.key);
+    let first_bytes = std::fs::read(&first_path).unwrap();
+    // The lease expired; the scheduler hands the task out again as attempt 2 (here on the same
+    // agent, sharing its job cache), while attempt 1's file is still there.
+    let second_ctx = job.context(2);
+    let second = execute(spec, &second_ctx, progress, &CancellationToken::new()).await.unwrap();
+    let TaskOutput::Encode { artifact: second, .. } = second else { panic!() };
+    assert_eq!(first.key, "chunks/h264_108p/00001.a1.mp4");
+    assert_eq!(second.key, "chunks/h264_108p/00001.a2.mp4");
+    assert_eq!(std::fs::read(&first_path).unwrap(), first_bytes, "attempt 2 changed attempt 1's artifact");
+    let second_bytes = std::fs::read(job.work_dir().join(&second.key)).unwrap();
+    assert_eq!(second.bytes, second_bytes.len() as u64);
+    assert_eq!(first.bytes, first_bytes.len() as u64);
+    // Nothing half-written is left beside them.
+    let listing: Vec<String> = std::fs::read_dir(job.work_dir().join("chunks/h264_108p")).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut listing = listing;
+    listing.sort();
+    assert_eq!(listing, vec!["00001.a1.mp4", "00001.a2.mp4"]);
+}
+
+#[tokio::test]
+async fn a_cancelled_encode_stops_quickly_and_uploads_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source_path = common::pattern(root, "source.mp4", "640x360", 25, 8.0);
+    let mut job = Job::new(root, &source_path).await;
+    let (source, chunks, _) = job.inspect(0, 0).await;
+    let chunk = chunks[0];
+    assert!(chunk.frames() >= 50, "{chunks:?}");
+    let rung = Rung { name: "h264_360p".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, chunk, rung };
+    let cancel = CancellationToken::new();
+    let cancelled_at: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let cancel_now = {
+        let (cancel, cancelled_at) = (cancel.clone(), Arc::clone(&cancelled_at));
+        move || {
+            cancelled_at.lock().unwrap().get_or_insert_with(Instant::now);
+            cancel.cancel();
+        }
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let progress: ProgressFn = {
+        let (seen, cancel_now) = (Arc::clone(&seen), cancel_now.clone());
+        Arc::new(move |done, total, _| {
+            seen.lock().unwrap().push((done, total));
+            // Cancelled once frames flow.
+            if done > 0 {
+                cancel_now();
+            }
+        })
+    };
+    let ctx = job.context(1);
+    let encode = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            let outcome = execute(spec, &ctx, progress, &cancel).await;
+            (outcome, Instant::now())
+        }
+    });
+    // A slow start is cancelled by time instead.
+    let timer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        cancel_now();
+    });
+    let (outcome, finished_at) = tokio::time::timeout(Duration::from_secs(20), encode).await.expect("the encode did not stop").unwrap();
+    timer.abort();
+    assert!(matches!(outcome, Err(TaskError::Cancelled)), "{outcome:?}");
+    let cancelled_at = cancelled_at.lock().unwrap().expect("cancel was never called");
+    let stopping = finished_at.duration_since(cancelled_at);
+    assert!(stopping < Duration::from_secs(2), "stopping took {stopping:?}");
+    assert!(seen.lock().unwrap().iter().all(|&(done, total)| total == chunk.frames() && done <= total));
+    assert!(!job.work_dir().join("chunks").exists(), "a cancelled encode uploaded something");
+}
+
+#[tokio::test]
+async fn a_rejected_source_fails_finally_with_its_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source_path = common::random_bytes(root, "noise.mp4", 64 * 1024, 7);
+    let mut job = Job::new(root, &source_path).await;
+    let spec = TaskSpec::Inspect { locations: job.locations.clone(), chunk_min_ms: 0, chunk_max_ms: 0 };
+    let error = job.run(spec, None, None).await.unwrap_err();
+    let TaskError::Final(message) = &error else { panic!("expected a final error, got {error:?}") };
+    assert!(message.contains("not_media"), "{message}");
+    assert!(message.contains("source rejected"), "{message}");
+    // A missing source is final too, and names the url.
+    let missing = root.join("missing.mp4");
+    let mut job = Job::new(root, &missing).await;
+    let spec = TaskSpec::Inspect { locations: job.locations.clone(), chunk_min_ms: 0, chunk_max_ms: 0 };
+    let error = job.run(spec, None, None).await.unwrap_err();
+    assert!(matches!(&error, TaskError::Final(message) if message.contains("missing.mp4") && message.contains("does not exist")), "{error:?}");
+}
+
+#[tokio::test]
+async fn impossible_requests_are_final_and_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut job = Job::new(root, &root.join("unused.mp4")).await;
+    let source = SourceSummary { width: 1280, height: 720, frames: 100, frame_rate_num: 25, frame_rate_den: 1, duration_ms: 4000, has_audio: false };
+    // A codec whose encoder this ffmpeg lacks.
+    job.capabilities = Arc::new(MediaCapabilities { encoders: vec!["libx264".into()], ..(*job.capabilities).clone() });
+    let spec = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Av1] };
+    let error = job.run(spec, None, None).await.unwrap_err();
+    assert!(matches!(&error, TaskError::Final(message) if message.contains("libsvtav1")), "{error:?}");
+    // A rung name that would escape the work area.
+    let rung = Rung { name: "../escape".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
+    let chunk = Chunk { index: 0, start_frame: 0, end_frame: 100 };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rung: rung.clone() };
+    assert!(job.run(spec, Some(0), Some("../escape")).await.unwrap_err().to_string().contains("rung name"));
+    // An NVENC placement on an agent built without it.
+    let mut ctx = job.context(1);
+    ctx.backend = "nvenc".into();
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, chunk, rung: Rung { name: "h264_360p".into(), ..rung } };
+    let error = execute(spec, &ctx, Arc::new(|_, _, _| {}), &CancellationToken::new()).await.unwrap_err();
+    assert!(matches!(&error, TaskError::Retryable(message) if message.contains("nvenc")), "{error:?}");
+}

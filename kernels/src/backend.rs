@@ -29,15 +29,29 @@ impl std::str::FromStr for BackendRequest {
 }
 
 /// What will actually run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Backend {
     Cpu(SimdLevel),
+    /// VIF and motion on the GPU, ADM on the CPU at this SIMD level.
+    #[cfg(feature = "cuda")]
+    Cuda(std::sync::Arc<crate::cuda::CudaKernels>, SimdLevel),
 }
 
 impl Backend {
     pub fn describe(&self) -> String {
         match self {
             Backend::Cpu(level) => format!("cpu/{}", level.name()),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda(_, level) => format!("cuda (vif, motion) + cpu/{} (adm)", level.name()),
+        }
+    }
+
+    /// The SIMD level of the CPU part.
+    pub fn simd(&self) -> SimdLevel {
+        match self {
+            Backend::Cpu(level) => *level,
+            #[cfg(feature = "cuda")]
+            Backend::Cuda(_, level) => *level,
         }
     }
 }
@@ -53,23 +67,36 @@ fn cpu_forced() -> bool {
     std::env::var("SHOTFARM_KERNELS").is_ok_and(|v| v.eq_ignore_ascii_case("cpu"))
 }
 
-/// Why CUDA cannot be used by this build/machine.
-pub fn cuda_unavailable_reason() -> String {
-    if cfg!(feature = "cuda") {
-        "the CUDA metric kernels are not implemented yet in this build".to_string()
-    } else {
-        "this build of shotfarm has no `cuda` feature".to_string()
-    }
+/// The CUDA backend, or why it cannot be used by this build/machine (probed once).
+#[cfg(feature = "cuda")]
+fn cuda_backend() -> Result<Backend, String> {
+    use std::sync::{Arc, OnceLock};
+    static PROBE: OnceLock<Result<Arc<crate::cuda::CudaKernels>, String>> = OnceLock::new();
+    PROBE.get_or_init(crate::cuda::probe).clone().map(|k| Backend::Cuda(k, SimdLevel::detect()))
 }
 
-/// Resolves a request. `Cuda` asked explicitly fails with the reason when it cannot run;
-/// `Auto` falls back to the CPU.
+#[cfg(not(feature = "cuda"))]
+fn cuda_backend() -> Result<Backend, String> {
+    Err("this build of shotfarm has no `cuda` feature".to_string())
+}
+
+/// Why CUDA cannot be used by this build/machine (`None` when it can).
+pub fn cuda_unavailable_reason() -> Option<String> {
+    cuda_backend().err()
+}
+
+/// Resolves a request. `Auto` picks CUDA when a device answers, else the CPU;
+/// `Cuda` asked explicitly fails with the reason when it cannot run. With
+/// `SHOTFARM_KERNELS=cpu` every request resolves to the CPU.
 pub fn resolve(request: BackendRequest) -> Result<Backend, BackendError> {
     let cpu = Backend::Cpu(SimdLevel::detect());
+    if cpu_forced() {
+        return Ok(cpu);
+    }
     match request {
-        BackendRequest::Cpu | BackendRequest::Auto => Ok(cpu),
-        BackendRequest::Cuda if cpu_forced() => Ok(cpu),
-        BackendRequest::Cuda => Err(BackendError::CudaUnavailable { reason: cuda_unavailable_reason() }),
+        BackendRequest::Cpu => Ok(cpu),
+        BackendRequest::Auto => Ok(cuda_backend().unwrap_or(cpu)),
+        BackendRequest::Cuda => cuda_backend().map_err(|reason| BackendError::CudaUnavailable { reason }),
     }
 }
 

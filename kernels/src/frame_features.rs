@@ -20,6 +20,8 @@ pub enum MetricError {
     TooSmall { width: usize, height: usize, min: usize },
     #[error("unsupported bit depth {0}: 8 to 16 bits are supported")]
     UnsupportedBitDepth(u8),
+    #[error("{0}")]
+    Cuda(String),
 }
 
 /// Which optional features to compute besides VMAF's own.
@@ -47,6 +49,20 @@ pub struct FeatureScratch {
     adm: AdmScratch,
     motion: MotionScratch,
     ssim: SsimScratch,
+    /// The GPU kernels when VIF and motion run on CUDA.
+    #[cfg(feature = "cuda")]
+    gpu: Option<std::sync::Arc<crate::cuda::CudaKernels>>,
+}
+
+impl FeatureScratch {
+    /// Scratch for a worker of `backend`.
+    pub fn for_backend(backend: &crate::backend::Backend) -> Self {
+        match backend {
+            crate::backend::Backend::Cpu(_) => Self::default(),
+            #[cfg(feature = "cuda")]
+            crate::backend::Backend::Cuda(k, _) => Self { gpu: Some(std::sync::Arc::clone(k)), ..Self::default() },
+        }
+    }
 }
 
 /// Checks that a pair can be measured.
@@ -90,14 +106,14 @@ pub fn frame_features(
                 Some(Frame::Eight(p)) => Some(p.luma()),
                 _ => None,
             };
-            typed_features(r, d, prev, selection, simd, scratch)
+            typed_features(r, d, prev, selection, simd, scratch)?
         }
         (Frame::High(r), Frame::High(d)) => {
             let prev = match previous_reference {
                 Some(Frame::High(p)) => Some(p.luma()),
                 _ => None,
             };
-            typed_features(r, d, prev, selection, simd, scratch)
+            typed_features(r, d, prev, selection, simd, scratch)?
         }
         _ => {
             return Err(MetricError::BitDepthMismatch {
@@ -115,9 +131,22 @@ fn typed_features<T: Sample>(
     selection: FeatureSelection,
     simd: SimdLevel,
     scratch: &mut FeatureScratch,
-) -> FrameFeatures {
+) -> Result<FrameFeatures, MetricError> {
     let depth = reference.bit_depth();
     let (r, d) = (reference.luma(), distorted.luma());
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = scratch.gpu.clone() {
+        let cuda = |e: crate::cuda::CudaError| MetricError::Cuda(e.to_string());
+        let vif = gpu.vif(r, d, depth).map_err(cuda)?;
+        let adm = adm::adm_at(r, d, depth, simd, &mut scratch.adm);
+        let motion = match previous_reference {
+            Some(prev) => motion::motion_score(gpu.motion_sad(prev, r, depth).map_err(cuda)?, r.width(), r.height()),
+            None => 0.0,
+        };
+        let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
+        let ssim = selection.ssim.then(|| ssim::ssim(r, d, depth, &mut scratch.ssim));
+        return Ok(FrameFeatures { vif, adm, motion, psnr, ssim });
+    }
     let vif = vif::vif(r, d, depth, simd, &mut scratch.vif);
     let adm = adm::adm_at(r, d, depth, simd, &mut scratch.adm);
     let motion = match previous_reference {
@@ -129,5 +158,5 @@ fn typed_features<T: Sample>(
     };
     let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
     let ssim = selection.ssim.then(|| ssim::ssim(r, d, depth, &mut scratch.ssim));
-    FrameFeatures { vif, adm, motion, psnr, ssim }
+    Ok(FrameFeatures { vif, adm, motion, psnr, ssim })
 }

@@ -186,6 +186,7 @@ fn run_workers(
     workers: usize,
     selection: FeatureSelection,
     simd: SimdLevel,
+    backend: &Backend,
 ) -> Result<Vec<(u64, FrameFeatures)>, VmafError> {
     let jobs = Mutex::new(jobs);
     let results = Mutex::new(Vec::new());
@@ -193,7 +194,7 @@ fn run_workers(
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
-                let mut scratch = FeatureScratch::default();
+                let mut scratch = FeatureScratch::for_backend(backend);
                 loop {
                     let job = match jobs.lock() {
                         Ok(rx) => rx.recv(),
@@ -240,12 +241,23 @@ pub fn frame_features_of_streams(
     options: &VmafOptions,
     simd: SimdLevel,
 ) -> Result<Vec<FrameFeatures>, VmafError> {
+    frame_features_on(reference, distorted, options, simd, &Backend::Cpu(simd))
+}
+
+/// Features of every frame pair on `backend` (CUDA parts on the GPU where it is one).
+pub fn frame_features_on(
+    reference: Box<dyn FrameSource>,
+    distorted: Box<dyn FrameSource>,
+    options: &VmafOptions,
+    simd: SimdLevel,
+    backend: &Backend,
+) -> Result<Vec<FrameFeatures>, VmafError> {
     let workers = options.worker_count();
     let (tx, rx) = sync_channel::<Job>(2 * workers);
     let max_frames = options.max_frames;
     let (outcome, results) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || read_pairs(reference, distorted, max_frames, tx));
-        let results = run_workers(rx, workers, options.features, simd);
+        let results = run_workers(rx, workers, options.features, simd, backend);
         (reader.join(), results)
     });
     let results = results?;
@@ -294,15 +306,19 @@ pub fn vmaf_streams(
     distorted: Box<dyn FrameSource>,
     options: &VmafOptions,
 ) -> Result<VmafReport, VmafError> {
-    let Backend::Cpu(detected) = backend::resolve(options.backend)?;
-    let simd = options.simd.unwrap_or(detected).min(SimdLevel::hardware());
+    let backend = backend::resolve(options.backend)?;
+    let simd = options.simd.unwrap_or(backend.simd()).min(SimdLevel::hardware());
     let model = VmafModel::v061()?;
     let start = Instant::now();
-    let features = frame_features_of_streams(reference, distorted, options, simd)?;
+    let features = frame_features_on(reference, distorted, options, simd, &backend)?;
     if features.is_empty() {
         return Err(VmafError::Empty);
     }
     let frames = score_features(&features, &model);
     let elapsed = start.elapsed().as_secs_f64();
-    Ok(VmafReport { fps: frames.len() as f64 / elapsed.max(1e-9), frames, backend: Backend::Cpu(simd).describe() })
+    Ok(VmafReport { fps: frames.len() as f64 / elapsed.max(1e-9), frames, backend: match backend {
+        Backend::Cpu(_) => Backend::Cpu(simd).describe(),
+        #[cfg(feature = "cuda")]
+        Backend::Cuda(..) => backend.describe(),
+    } })
 }

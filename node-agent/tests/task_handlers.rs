@@ -257,6 +257,13 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     }
     assert!(report.timings.total_seconds > 0.0);
     assert!(!job.work_dir().exists(), "the work area should be removed after the report");
+    let mut top_level: Vec<String> = std::fs::read_dir(&out).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    top_level.sort();
+    assert_eq!(top_level, vec!["audio", "h264_180p", "hevc_180p", "manifest.mpd", "master.m3u8", "report.json"]);
+    // A retried report whose first attempt finished (work area gone, report.json there) stands.
+    let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs: job.outputs.clone() };
+    let TaskOutput::Report { report: again } = job.run(spec, None, None).await.unwrap() else { panic!() };
+    assert!(again.ends_with("/out/report.json"));
     eprintln!("whole job: {:.1}s", started.elapsed().as_secs_f64());
 }
 

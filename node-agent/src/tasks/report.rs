@@ -49,6 +49,14 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
         })
         .ok_or_else(|| TaskError::final_error("the report got no inspect output; the scheduler must pass every successful output"))?;
     let inspection_key = ObjectKey::parse(&inspection_key).map_err(|error| task_errors::key("the inspection key", error))?;
+    let report_key = ObjectKey::parse(REPORT_FILE).map_err(|error| task_errors::key("naming the report", error))?;
+    let report_url = format!("{}/{REPORT_FILE}", output_store.url());
+    if already_reported(&work_area, &inspection_key, &output_store, &report_key).await? {
+        // An earlier attempt wrote the report and removed the work area, but its success was
+        // not recorded (the agent died in between): that report stands.
+        tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, %report_url, "report already written by an earlier attempt");
+        return Ok(TaskOutput::Report { report: report_url });
+    }
     let inspection: CachedInspection = inspection::load(&work_area, &inspection_key, ctx).await?;
     let rungs: Vec<Rung> = outputs
         .iter()
@@ -107,11 +115,19 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
         tokio::fs::create_dir_all(parent).await.map_err(|error| task_errors::local_io("creating", parent, error))?;
     }
     write_report(&report, &local).map_err(|error| TaskError::retryable(error.to_string()))?;
-    let key = ObjectKey::parse(REPORT_FILE).map_err(|error| task_errors::key("naming the report", error))?;
-    output_store.put_from_file(&local, &key).await.map_err(|error| task_errors::storage("uploading report.json to the output location", error))?;
+    output_store.put_from_file(&local, &report_key).await.map_err(|error| task_errors::storage("uploading report.json to the output location", error))?;
     tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, output_url = %locations.output_url, renditions = report.renditions.len(), "report written");
     remove_work_area(locations, ctx).await;
-    Ok(TaskOutput::Report { report: format!("{}/{REPORT_FILE}", output_store.url()) })
+    Ok(TaskOutput::Report { report: report_url })
+}
+
+/// Whether the work area is gone and report.json is in place: a finished report.
+async fn already_reported(work_area: &WorkArea, inspection_key: &ObjectKey, output_store: &MediaStore, report_key: &ObjectKey) -> Result<bool, TaskError> {
+    let inspection_there = work_area.store().exists(inspection_key).await.map_err(|error| task_errors::storage("looking for the inspection", error))?;
+    if inspection_there {
+        return Ok(false);
+    }
+    output_store.exists(report_key).await.map_err(|error| task_errors::storage("looking for report.json", error))
 }
 
 /// The attempt whose artifact to read: the committed one from the job facts, or (facts that do
@@ -214,7 +230,7 @@ fn shot_qualities(shots: &[Shot], rungs: &[String], per_frame: &BTreeMap<String,
                     Some(ShotRungVmaf { rung: rung.clone(), mean: stats.mean, harmonic_mean: stats.harmonic_mean, min: stats.min, p1: stats.p1 })
                 })
                 .collect();
-            (!vmaf.is_empty()).then(|| ShotQuality { index: index as u32, start_frame: shot.start, end_frame: shot.end, vmaf })
+            (!vmaf.is_empty()).then_some(ShotQuality { index: index as u32, start_frame: shot.start, end_frame: shot.end, vmaf })
         })
         .collect()
 }
@@ -227,11 +243,21 @@ async fn remove_work_area(locations: &JobLocations, ctx: &TaskContext) {
         (Some(work), Some(output)) if output.starts_with(&work) => {
             tracing::warn!(task_id = ctx.task_id, work_url = %locations.work_url, "the work area contains the output; leaving it in place");
         }
-        (Some(work), _) => match tokio::fs::remove_dir_all(&work).await {
-            Ok(()) => tracing::info!(task_id = ctx.task_id, work_url = %locations.work_url, "work area removed"),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => tracing::warn!(task_id = ctx.task_id, work_url = %locations.work_url, %error, "could not remove the work area"),
-        },
+        (Some(work), output) => {
+            match tokio::fs::remove_dir_all(&work).await {
+                Ok(()) => tracing::info!(task_id = ctx.task_id, work_url = %locations.work_url, "work area removed"),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => tracing::warn!(task_id = ctx.task_id, work_url = %locations.work_url, %error, "could not remove the work area"),
+            }
+            // The scheduler's `<output>/.shotfarm-work/<job>`: its parent goes too once empty
+            // (remove_dir never removes a directory with anything left in it).
+            if let (Some(parent), Some(output)) = (work.parent(), output)
+                && parent.starts_with(&output)
+                && parent != output
+            {
+                let _ = tokio::fs::remove_dir(parent).await;
+            }
+        }
         (None, _) => tracing::warn!(task_id = ctx.task_id, work_url = %locations.work_url, "work areas outside file:// are not removed yet; delete the prefix by hand"),
     }
 }

@@ -302,17 +302,9 @@ async fn retried_encodes_write_their_own_keys_and_never_clobber() {
     assert_eq!(listing, vec!["00001.a1.mp4", "00001.a2.mp4"]);
 }
 
-#[tokio::test]
-async fn a_cancelled_encode_stops_quickly_and_uploads_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let source_path = common::pattern(root, "source.mp4", "640x360", 25, 8.0);
-    let mut job = Job::new(root, &source_path).await;
-    let (source, chunks, _) = job.inspect(0, 0).await;
-    let chunk = chunks[0];
-    assert!(chunk.frames() >= 50, "{chunks:?}");
-    let rung = Rung { name: "h264_360p".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, chunk, rung };
+/// Runs `spec` and cancels it once it reports frames done (or after 3 s); returns the outcome,
+/// how long it took to stop after the cancel, and every progress call.
+async fn run_and_cancel(spec: TaskSpec, ctx: TaskContext) -> (Result<TaskOutput, TaskError>, Duration, Vec<(u64, u64)>) {
     let cancel = CancellationToken::new();
     let cancelled_at: Arc<Mutex<Option<Instant>>> = Arc::default();
     let cancel_now = {
@@ -327,14 +319,12 @@ async fn a_cancelled_encode_stops_quickly_and_uploads_nothing() {
         let (seen, cancel_now) = (Arc::clone(&seen), cancel_now.clone());
         Arc::new(move |done, total, _| {
             seen.lock().unwrap().push((done, total));
-            // Cancelled once frames flow.
             if done > 0 {
                 cancel_now();
             }
         })
     };
-    let ctx = job.context(1);
-    let encode = tokio::spawn({
+    let task = tokio::spawn({
         let cancel = cancel.clone();
         async move {
             let outcome = execute(spec, &ctx, progress, &cancel).await;
@@ -346,14 +336,38 @@ async fn a_cancelled_encode_stops_quickly_and_uploads_nothing() {
         tokio::time::sleep(Duration::from_secs(3)).await;
         cancel_now();
     });
-    let (outcome, finished_at) = tokio::time::timeout(Duration::from_secs(20), encode).await.expect("the encode did not stop").unwrap();
+    let (outcome, finished_at) = tokio::time::timeout(Duration::from_secs(20), task).await.expect("the task did not stop").unwrap();
     timer.abort();
-    assert!(matches!(outcome, Err(TaskError::Cancelled)), "{outcome:?}");
     let cancelled_at = cancelled_at.lock().unwrap().expect("cancel was never called");
-    let stopping = finished_at.duration_since(cancelled_at);
-    assert!(stopping < Duration::from_secs(2), "stopping took {stopping:?}");
-    assert!(seen.lock().unwrap().iter().all(|&(done, total)| total == chunk.frames() && done <= total));
-    assert!(!job.work_dir().join("chunks").exists(), "a cancelled encode uploaded something");
+    let seen = seen.lock().unwrap().clone();
+    (outcome, finished_at.saturating_duration_since(cancelled_at), seen)
+}
+
+#[tokio::test]
+async fn cancelled_encodes_and_scores_stop_quickly_and_upload_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source_path = common::pattern(root, "source.mp4", "640x360", 25, 10.0);
+    let mut job = Job::new(root, &source_path).await;
+    let (source, chunks, _) = job.inspect(0, 0).await;
+    let chunk = chunks[0];
+    assert!(chunk.frames() >= 200, "{chunks:?}");
+    let rung = Rung { name: "h264_360p".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
+    let encode = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rung: rung.clone() };
+    let TaskOutput::Encode { artifact, .. } = job.run(encode.clone(), Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
+
+    let (outcome, stopping, seen) = run_and_cancel(encode, job.context(2)).await;
+    assert!(matches!(outcome, Err(TaskError::Cancelled)), "{outcome:?}");
+    assert!(stopping < Duration::from_secs(2), "the encode took {stopping:?} to stop");
+    assert!(seen.iter().all(|&(done, total)| total == chunk.frames() && done <= total), "{seen:?}");
+    let uploaded: Vec<_> = std::fs::read_dir(job.work_dir().join("chunks/h264_360p")).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    assert_eq!(uploaded, vec![std::ffi::OsString::from("00000.a1.mp4")], "a cancelled encode uploaded something");
+
+    let score = TaskSpec::Score { locations: job.locations.clone(), source, chunk, rung, encoded: artifact };
+    let (outcome, stopping, seen) = run_and_cancel(score, job.context(1)).await;
+    assert!(matches!(outcome, Err(TaskError::Cancelled)), "{outcome:?}");
+    assert!(stopping < Duration::from_secs(2), "the score took {stopping:?} to stop");
+    assert!(!seen.is_empty() && seen.iter().all(|&(done, total)| total == chunk.frames() && done <= total), "{seen:?}");
 }
 
 #[tokio::test]

@@ -20,6 +20,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole farm in one process: turn a source (or a synthesized sample) into a ladder.
+    Dev(commands::dev::DevArgs),
+    /// Run a node agent.
+    Agent(commands::agent::AgentArgs),
     /// Run one scheduler replica.
     Scheduler(commands::scheduler::SchedulerArgs),
     /// Members, roles, leader, term and indexes of the scheduler group; add or remove replicas.
@@ -61,6 +65,8 @@ fn main() -> ExitCode {
     };
     install_tracing();
     let outcome = match cli.command {
+        Command::Dev(args) => commands::dev::run(args),
+        Command::Agent(args) => commands::agent::run(args),
         Command::Scheduler(args) => commands::scheduler::run(args),
         Command::Cluster(args) => commands::cluster::run(args),
         Command::Submit(args) => commands::submit::run(args),

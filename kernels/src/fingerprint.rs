@@ -197,8 +197,66 @@ impl SequenceComparison {
 
 /// Compares output frame `i` with source frame `i` for every `i` both sequences have, and
 /// reports the first output frame that is not its source frame (see the module docs).
+/// How many noise levels apart two source frames must be for a mix-up between them to count.
+const NOISE_MULTIPLE: f32 = 3.0;
+/// Frames on each side whose noise is pooled into the local noise estimate.
+const NOISE_WINDOW: usize = 12;
+
+/// Whether a frame that looks more like another source frame is a real fault rather than
+/// noise (grain, tiny detail lost to compression) that happens to favour a neighbour for one
+/// frame. A real fault leaves a pattern: a swap matches back the other way, and a drop or a
+/// duplicate shifts the frames after it by the same offset.
+fn fault_confirmed(source: &[Fingerprint], output: &[Fingerprint], index: usize, best_index: usize, typical_noise: f32) -> bool {
+    // A copy of the wrong frame sits about `d(source[index], source[best])` from the right one
+    // and about the compression noise from the wrong one. Source frames that are themselves
+    // within a few noise levels of each other (a still, an oscillating pattern, grain) cannot
+    // tell a fault from a faithful copy: no verdict either way.
+    let noise = output[index].distance(&source[best_index]).max(typical_noise);
+    if source[index].distance(&source[best_index]) < NOISE_MULTIPLE * noise {
+        return false;
+    }
+    // Reordered: the frame shown at `best_index` is the one that belonged at `index`.
+    if let Some(swapped) = output.get(best_index) {
+        if swapped.distance(&source[index]) < swapped.distance(&source[best_index]) {
+            return true;
+        }
+    }
+    // Shifted: most of the next frames favour the same offset too.
+    let offset = best_index as isize - index as isize;
+    let mut checked = 0;
+    let mut agreeing = 0;
+    for step in 1..=3usize {
+        let at = index + step;
+        let shifted = at as isize + offset;
+        let (Some(shown), Some(expected)) = (output.get(at), source.get(at)) else { break };
+        let Some(candidate) = usize::try_from(shifted).ok().and_then(|shifted| source.get(shifted)) else { break };
+        checked += 1;
+        if shown.distance(candidate) < shown.distance(expected) {
+            agreeing += 1;
+        }
+    }
+    // At the very end of a stream there is nothing after the fault to confirm it with.
+    checked == 0 || agreeing * 2 > checked
+}
+
 pub fn compare_sequences(source: &[Fingerprint], output: &[Fingerprint], tolerance: &MatchTolerance) -> SequenceComparison {
     let compared = source.len().min(output.len());
+    // The encode's noise around each frame: the distance from each output frame to the
+    // closest source frame nearby (a faithful frame's own, a shifted frame's neighbour: either
+    // way, noise), as a running median — noise differs from scene to scene.
+    let closest: Vec<f32> = (0..compared)
+        .map(|index| {
+            let low = index.saturating_sub(tolerance.search_window);
+            let high = (index + tolerance.search_window + 1).min(source.len());
+            (low..high).map(|candidate| output[index].distance(&source[candidate])).fold(f32::INFINITY, f32::min)
+        })
+        .collect();
+    let local_noise = |index: usize| {
+        let mut window: Vec<f32> =
+            closest[index.saturating_sub(NOISE_WINDOW)..(index + NOISE_WINDOW + 1).min(compared)].iter().copied().filter(|d| d.is_finite()).collect();
+        window.sort_by(f32::total_cmp);
+        window.get(window.len() / 2).copied().unwrap_or(0.0)
+    };
     let mut max_distance = 0f32;
     let mut sum_distance = 0f64;
     let mut first_mismatch = None;
@@ -217,7 +275,8 @@ pub fn compare_sequences(source: &[Fingerprint], output: &[Fingerprint], toleran
             .fold((index, own), |best, next| if next.1 < best.1 { next } else { best });
         let clearly_better = best_index != index
             && own - best_distance >= tolerance.min_margin
-            && best_distance <= own * tolerance.better_ratio;
+            && best_distance <= own * tolerance.better_ratio
+            && fault_confirmed(source, output, index, best_index, local_noise(index));
         if clearly_better {
             let fault = if best_index > index { FrameFault::Dropped } else { FrameFault::Duplicated };
             first_mismatch = Some(SequenceMismatch {

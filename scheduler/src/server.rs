@@ -8,6 +8,7 @@ use shotfarm_proto::v1::job_service_server::JobServiceServer;
 use shotfarm_proto::v1::node_service_server::NodeServiceServer;
 use shotfarm_proto::v1::raft_service_server::RaftServiceServer;
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
@@ -116,7 +117,16 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
         let _ = driver_done.send(result);
     });
     let stop_serving = CancellationToken::new();
-    let server = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop_serving.clone().cancelled_owned());
+    // The builder's tcp_nodelay only covers listeners tonic binds itself: set it on every
+    // accepted connection, or Nagle's algorithm holds small replies for tens of milliseconds.
+    let incoming = TcpListenerStream::new(listener).map(|accepted| {
+        accepted.inspect(|stream| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!(%err, "cannot set TCP_NODELAY");
+            }
+        })
+    });
+    let server = router.serve_with_incoming_shutdown(incoming, stop_serving.clone().cancelled_owned());
     tokio::pin!(server);
     let mut driver_result = driver_result;
     let outcome = tokio::select! {

@@ -46,19 +46,23 @@ fn absolute(path: &Path) -> Result<PathBuf, CommandError> {
     Ok(std::env::current_dir().map_err(|err| usage(format!("cannot resolve {}: {err}", path.display())))?.join(path))
 }
 
-/// A 10-second 1280x720 sample: three shots with hard cuts (test pattern, bars, fractal
-/// zoom) and a tone.
+/// A 10-second 1280x720 sample: three shots with hard cuts (moving test pattern, bars with
+/// film grain, a second test pattern with shifted colours) and a tone. Every source here is cheap to generate (the
+/// fractal ones are not: minutes for 10 s of 720p), and none is periodic: a pattern that
+/// repeats every few frames defeats frame fingerprints (see docs/ARCHITECTURE.md).
 async fn synthesize_sample(path: &Path) -> Result<(), CommandError> {
-    let filter = "[0:v][1:v][2:v]concat=n=3:v=1:a=0,format=yuv420p[v]";
+    let filter = "[1:v]noise=alls=12:allf=t[grain];[0:v][grain][2:v]concat=n=3:v=1:a=0,format=yuv420p[v]";
     let output = tokio::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y"])
         .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=24:duration=4"])
         .args(["-f", "lavfi", "-i", "smptehdbars=size=1280x720:rate=24:duration=3"])
-        .args(["-f", "lavfi", "-i", "mandelbrot=size=1280x720:rate=24:end_pts=3"])
+        .args(["-f", "lavfi", "-i", "testsrc=size=1280x720:rate=24:duration=3,hue=h=90"])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10"])
         .args(["-filter_complex", filter, "-map", "[v]", "-map", "3:a", "-t", "10"])
         .args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-c:a", "aac", "-b:a", "128k"])
         .arg(path)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|err| CommandError::from(anyhow::anyhow!("cannot run ffmpeg to synthesize the sample: {err} (install it: apt-get install ffmpeg)")))?;

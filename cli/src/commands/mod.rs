@@ -1,9 +1,11 @@
 //! One module per subcommand; each exposes an `Args` struct and a `run` function.
 
+pub mod agent;
 pub mod bench;
 pub mod bench_scheduler;
 pub mod cancel;
 pub mod cluster;
+pub mod dev;
 pub mod job_view;
 pub mod jobs;
 pub mod nodes;

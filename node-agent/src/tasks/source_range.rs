@@ -29,7 +29,10 @@ use crate::media::process::{Tool, ToolCommand};
 
 /// Largest fingerprint distance at which a decoded boundary frame counts as the recorded one
 /// (the encoder's threshold: same decoder, same scaler, normally identical).
-const BOUNDARY_MATCH_DISTANCE: f32 = 1.0;
+/// Inspection and the encoder decode the same source with the same filters, so an aligned frame
+/// matches almost exactly; a loose bound would let periodic content (an oscillating pattern)
+/// pass a frame a few positions off.
+const BOUNDARY_MATCH_DISTANCE: f32 = 0.25;
 const STDERR_TAIL_LINES: usize = 20;
 
 /// Which source frames to decode, and how.

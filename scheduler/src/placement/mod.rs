@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | [`ClusterView`] / [`NodeView`] / [`TaskView`] | the abstract model, built from the state by [`ClusterView::from_state`] |
 //! | [`place`] | the algorithm: filters, best fit, spreading, fairness |
-//! | [`fits`] | the hard filter, also re-checked by `apply` so nothing can over-commit a node |
+//! | [`fits`] / [`Shortfall`] | the hard filter, also re-checked by `apply` so nothing can over-commit a node |
 
 mod view;
 
@@ -28,54 +28,91 @@ pub struct Decision {
     pub gpu: Option<u32>,
 }
 
+/// Which dimension is short when an option does not fit. Cheap to produce: placement asks
+/// millions of times; the text is only built for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shortfall {
+    NotSchedulable,
+    NoSlot,
+    NoBackend,
+    NoEncoder,
+    Cpu { need: u32, free: u32 },
+    Memory { need: u32, free: u32 },
+    GpuForCpuWork,
+    NoGpu,
+    Nvenc { gpu: u32, need: u32, free: u32 },
+    GpuMemory { gpu: u32, need: u32, free: u32 },
+    NoCuda { gpu: u32 },
+    CudaShare { gpu: u32, need: u32, free: u32 },
+}
+
+impl Shortfall {
+    pub fn describe(self, option: &BackendOption) -> String {
+        match self {
+            Shortfall::NotSchedulable => "node takes no new tasks".to_owned(),
+            Shortfall::NoSlot => "no free task slot".to_owned(),
+            Shortfall::NoBackend => format!("node has no {} backend", option.backend),
+            Shortfall::NoEncoder => format!("node has no {} encoder", option.encoder.as_deref().unwrap_or("?")),
+            Shortfall::Cpu { need, free } => format!("needs {need} millicores, {free} free"),
+            Shortfall::Memory { need, free } => format!("needs {need} MB of memory, {free} free"),
+            Shortfall::GpuForCpuWork => "a GPU was chosen for work that needs none".to_owned(),
+            Shortfall::NoGpu => "GPU work needs one of the node's GPUs".to_owned(),
+            Shortfall::Nvenc { gpu, need, free } => format!("GPU {gpu} has {free} free NVENC sessions, needs {need}"),
+            Shortfall::GpuMemory { gpu, need, free } => format!("GPU {gpu} has {free} MB free, needs {need}"),
+            Shortfall::NoCuda { gpu } => format!("GPU {gpu} cannot run our CUDA kernels"),
+            Shortfall::CudaShare { gpu, need, free } => format!("GPU {gpu} has {free}% compute free, needs {need}%"),
+        }
+    }
+}
+
 /// Whether `option` fits on `node` (on GPU `gpu` for GPU work) right now. The error says
 /// which dimension is short.
 pub fn fits(node: &Node, option: &BackendOption, gpu: Option<u32>) -> Result<(), String> {
-    fits_view(&NodeView::from_node(node), option, gpu)
+    check_fit(&NodeView::from_node(node), option, gpu).map_err(|shortfall| shortfall.describe(option))
 }
 
-pub(crate) fn fits_view(node: &NodeView, option: &BackendOption, gpu: Option<u32>) -> Result<(), String> {
+pub(crate) fn check_fit(node: &NodeView, option: &BackendOption, gpu: Option<u32>) -> Result<(), Shortfall> {
     if !node.schedulable {
-        return Err("node takes no new tasks".to_owned());
+        return Err(Shortfall::NotSchedulable);
     }
     if node.slots_free == 0 {
-        return Err("no free task slot".to_owned());
+        return Err(Shortfall::NoSlot);
     }
     if !node.backends.contains(&option.backend) {
-        return Err(format!("node has no {} backend", option.backend));
+        return Err(Shortfall::NoBackend);
     }
     if let Some(encoder) = &option.encoder {
         if !node.encoders.contains(encoder) {
-            return Err(format!("node has no {encoder} encoder"));
+            return Err(Shortfall::NoEncoder);
         }
     }
     let demand = &option.demand;
     if demand.cpu_milli > node.cpu_free {
-        return Err(format!("needs {} millicores, {} free", demand.cpu_milli, node.cpu_free));
+        return Err(Shortfall::Cpu { need: demand.cpu_milli, free: node.cpu_free });
     }
     if demand.memory_mb > node.memory_free_mb {
-        return Err(format!("needs {} MB of memory, {} free", demand.memory_mb, node.memory_free_mb));
+        return Err(Shortfall::Memory { need: demand.memory_mb, free: node.memory_free_mb });
     }
     if !demand.needs_gpu() {
         return match gpu {
             None => Ok(()),
-            Some(_) => Err("a GPU was chosen for work that needs none".to_owned()),
+            Some(_) => Err(Shortfall::GpuForCpuWork),
         };
     }
     let Some(gpu) = gpu.and_then(|index| node.gpus.iter().find(|candidate| candidate.index == index)) else {
-        return Err("GPU work needs one of the node's GPUs".to_owned());
+        return Err(Shortfall::NoGpu);
     };
     if demand.nvenc_sessions > gpu.nvenc_free {
-        return Err(format!("GPU {} has {} free NVENC sessions, needs {}", gpu.index, gpu.nvenc_free, demand.nvenc_sessions));
+        return Err(Shortfall::Nvenc { gpu: gpu.index, need: demand.nvenc_sessions, free: gpu.nvenc_free });
     }
     if demand.gpu_memory_mb > gpu.memory_free_mb {
-        return Err(format!("GPU {} has {} MB free, needs {}", gpu.index, gpu.memory_free_mb, demand.gpu_memory_mb));
+        return Err(Shortfall::GpuMemory { gpu: gpu.index, need: demand.gpu_memory_mb, free: gpu.memory_free_mb });
     }
     if demand.cuda_share > 0 && !gpu.cuda {
-        return Err(format!("GPU {} cannot run our CUDA kernels", gpu.index));
+        return Err(Shortfall::NoCuda { gpu: gpu.index });
     }
     if demand.cuda_share > gpu.cuda_free {
-        return Err(format!("GPU {} has {}% compute free, needs {}%", gpu.index, gpu.cuda_free, demand.cuda_share));
+        return Err(Shortfall::CudaShare { gpu: gpu.index, need: demand.cuda_share, free: gpu.cuda_free });
     }
     Ok(())
 }
@@ -116,7 +153,7 @@ fn best_candidate(cluster: &ClusterView, option: &BackendOption, job: JobId) -> 
             if option.demand.needs_gpu() { node.gpus.iter().map(Some).collect() } else { vec![None] };
         for gpu in gpus {
             let gpu_index = gpu.map(|gpu| gpu.index);
-            if fits_view(node, option, gpu_index).is_err() {
+            if check_fit(node, option, gpu_index).is_err() {
                 continue;
             }
             let candidate_score = score(node, option, gpu, job);
@@ -144,15 +181,27 @@ pub fn place(cluster: &mut ClusterView, tasks: &[TaskView]) -> Vec<Decision> {
         priority.insert(task.job, task.priority);
     }
     // Order key: (higher priority first, smaller dominant share first, job id).
-    let key = |cluster: &ClusterView, job: JobId| (-i64::from(priority[&job]), cluster.dominant_share_millionths(job), job);
+    let totals = cluster.totals();
+    let key = |cluster: &ClusterView, job: JobId| (-i64::from(priority[&job]), cluster.dominant_share_millionths(job, totals), job);
     let mut turn: BTreeSet<(i64, u64, JobId)> = per_job.keys().map(|job| key(cluster, *job)).collect();
+    // Capacity only shrinks during a round: once a set of options fits nowhere, every task
+    // with the same options is skipped without scanning the nodes again.
+    let mut fits_nowhere: Vec<&[BackendOption]> = Vec::new();
     while let Some(next) = turn.pop_first() {
         let job = next.2;
         let Some(task) = per_job.get_mut(&job).and_then(VecDeque::pop_front) else { continue };
-        let chosen = task
-            .options
-            .iter()
-            .find_map(|option| best_candidate(cluster, option, job).map(|(position, gpu, _)| (option, position, gpu)));
+        let chosen = if fits_nowhere.contains(&task.options.as_slice()) {
+            None
+        } else {
+            let found = task
+                .options
+                .iter()
+                .find_map(|option| best_candidate(cluster, option, job).map(|(position, gpu, _)| (option, position, gpu)));
+            if found.is_none() {
+                fits_nowhere.push(&task.options);
+            }
+            found
+        };
         if let Some((option, position, gpu)) = chosen {
             cluster.commit(position, job, option, gpu);
             decisions.push(Decision {

@@ -123,9 +123,11 @@ fn best_fit_fills_the_tighter_node_for_another_job() {
 #[test]
 fn fit_errors_name_the_short_dimension() {
     let view = node(1, 1, vec![]);
-    let error = fits_view(&view, &cpu_option(4000, 10), None).expect_err("does not fit");
+    let option = cpu_option(4000, 10);
+    let error = check_fit(&view, &option, None).expect_err("does not fit").describe(&option);
     assert!(error.contains("millicores"), "{error}");
-    let error = fits_view(&view, &nvenc_option(), Some(0)).expect_err("no nvenc backend");
+    let option = nvenc_option();
+    let error = check_fit(&view, &option, Some(0)).expect_err("no nvenc backend").describe(&option);
     assert!(error.contains("nvenc"), "{error}");
 }
 
@@ -188,7 +190,7 @@ proptest! {
         // A task is feasible when one of its options fits some ready node while it is empty.
         let feasible: BTreeSet<TaskId> = tasks.iter()
             .filter(|task| task.options.iter().any(|option| nodes.iter().any(|node| {
-                node.gpus.iter().map(|gpu| Some(gpu.index)).chain([None]).any(|gpu| fits_view(node, option, gpu).is_ok())
+                node.gpus.iter().map(|gpu| Some(gpu.index)).chain([None]).any(|gpu| check_fit(node, option, gpu).is_ok())
             })))
             .map(|task| task.id)
             .collect();

@@ -129,12 +129,16 @@ impl ClusterView {
             .collect()
     }
 
-    /// A job's dominant share (the larger of its CPU and memory shares of the cluster), in
-    /// millionths so that it orders exactly.
-    pub fn dominant_share_millionths(&self, job: JobId) -> u64 {
-        let (cpu_total, memory_total) = self.nodes.iter().fold((0u64, 0u64), |(cpu, memory), node| {
+    /// Total CPU (millicores) and memory (MB) of the cluster.
+    pub fn totals(&self) -> (u64, u64) {
+        self.nodes.iter().fold((0u64, 0u64), |(cpu, memory), node| {
             (cpu + u64::from(node.cpu_capacity), memory + u64::from(node.memory_capacity_mb))
-        });
+        })
+    }
+
+    /// A job's dominant share (the larger of its CPU and memory shares of the cluster, given
+    /// its [`ClusterView::totals`]), in millionths so that it orders exactly.
+    pub fn dominant_share_millionths(&self, job: JobId, (cpu_total, memory_total): (u64, u64)) -> u64 {
         let (cpu, memory) = self.job_usage.get(&job).copied().unwrap_or_default();
         let share = |used: u64, total: u64| if total == 0 { 0 } else { used.saturating_mul(1_000_000) / total };
         share(cpu, cpu_total).max(share(memory, memory_total))

@@ -29,7 +29,7 @@ const MAX_COMMANDS_PER_ENTRY: usize = 4096;
 /// Requests queued for the driver at most; callers wait beyond that (back-pressure).
 const REQUEST_QUEUE: usize = 8192;
 /// Ready tasks considered by one placement round at most.
-const PLACEMENT_WINDOW: usize = 8192;
+const PLACEMENT_WINDOW: usize = 2048;
 
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
@@ -598,6 +598,9 @@ impl<S: DurableStore> Driver<S> {
             if let Some(position) = cluster.nodes.iter().position(|node| node.id == decision.node) {
                 cluster.commit(position, task.job, option, decision.gpu);
             }
+        }
+        if !cluster.nodes.iter().any(|node| node.schedulable && node.slots_free > 0 && node.cpu_free > 0) {
+            return false;
         }
         let tasks: Vec<_> = ClusterView::queued_tasks(state, PLACEMENT_WINDOW + self.inflight.len())
             .into_iter()

@@ -30,7 +30,10 @@ use crate::media::process::{Tool, ToolCommand, ToolError, ToolProgress, run_with
 
 /// Largest fingerprint distance at which the chunk's first/last frame counts as the recorded
 /// one. Both come from the same decoder and the same scaler, so they are normally identical.
-const BOUNDARY_MATCH_DISTANCE: f32 = 1.0;
+/// Inspection and the encoder decode the same source with the same filters, so an aligned frame
+/// matches almost exactly; a loose bound would let periodic content (an oscillating pattern)
+/// pass a frame a few positions off.
+const BOUNDARY_MATCH_DISTANCE: f32 = 0.25;
 
 /// The ffmpeg backend.
 #[derive(Debug, Clone)]

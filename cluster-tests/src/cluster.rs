@@ -44,6 +44,8 @@ pub fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
 pub struct Replica {
     pub id: u64,
     pub addr: String,
+    /// Started with `--join` (added later through the admin API) rather than `--peers`.
+    pub joins: bool,
     pub data_dir: PathBuf,
     pub log: PathBuf,
     child: Option<Child>,
@@ -89,7 +91,7 @@ impl SchedulerCluster {
             let id = index as u64 + 1;
             let data_dir = root.path().join(format!("replica-{id}"));
             let log = root.path().join(format!("replica-{id}.log"));
-            cluster.replicas.insert(id, Replica { id, addr, data_dir, log, child: None });
+            cluster.replicas.insert(id, Replica { id, addr, joins: false, data_dir, log, child: None });
         }
         cluster.root = Some(root);
         for id in 1..=count {
@@ -113,8 +115,10 @@ impl SchedulerCluster {
             bail!("replica {id} is already running");
         }
         let log = File::options().create(true).append(true).open(&replica.log)?;
+        let membership = if replica.joins { vec!["--join".to_owned()] } else { vec!["--peers".to_owned(), self.peers.clone()] };
         let child = Command::new(&self.binary)
-            .args(["scheduler", "--id", &id.to_string(), "--listen", &replica.addr, "--peers", &self.peers])
+            .args(["scheduler", "--id", &id.to_string(), "--listen", &replica.addr])
+            .args(&membership)
             .arg("--data-dir")
             .arg(&replica.data_dir)
             .args(&self.extra_args)
@@ -126,6 +130,24 @@ impl SchedulerCluster {
             .with_context(|| format!("starting {}", self.binary.display()))?;
         replica.child = Some(child);
         Ok(())
+    }
+
+    /// Starts a new, empty replica with `--join`; it serves once the group adds it
+    /// (`shotfarm cluster add --id ID --addr ADDR`). Returns its address.
+    pub fn start_joining(&mut self, id: u64) -> anyhow::Result<String> {
+        let root = self.root.as_ref().map(|root| root.path().to_path_buf()).or_else(|| self.kept.clone()).context("cluster directory gone")?;
+        let addr = format!("127.0.0.1:{}", free_ports(1)?[0]);
+        let replica = Replica {
+            id,
+            addr: addr.clone(),
+            joins: true,
+            data_dir: root.join(format!("replica-{id}")),
+            log: root.join(format!("replica-{id}.log")),
+            child: None,
+        };
+        self.replicas.insert(id, replica);
+        self.restart(id)?;
+        Ok(addr)
     }
 
     fn signal(&self, id: u64, signal: &str) -> anyhow::Result<()> {

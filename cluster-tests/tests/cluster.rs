@@ -14,3 +14,5 @@ mod t30_agents;
 mod t40_restart_all;
 #[path = "cluster/t50_command_line.rs"]
 mod t50_command_line;
+#[path = "cluster/t60_membership.rs"]
+mod t60_membership;

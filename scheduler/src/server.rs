@@ -91,7 +91,7 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
     };
     let driver_shutdown = shutdown.child_token();
     let peers: HashMap<u64, String> = config.peers.clone().into_iter().collect();
-    let (driver, driver_thread) = driver::spawn(replica, driver_config, peers, driver_shutdown.clone())
+    let (driver, driver_thread) = driver::spawn(replica, driver_config, config.advertise.clone(), peers, driver_shutdown.clone())
         .map_err(|err| ServerError::Fatal(format!("cannot start the raft thread: {err}")))?;
     tracing::info!(id = config.id, listen = %config.listen, data_dir = %config.data_dir.display(), "scheduler replica serving");
 

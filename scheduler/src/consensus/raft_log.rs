@@ -13,11 +13,16 @@ pub struct RaftLog {
     snapshot: Snapshot,
     /// Entries after the snapshot, contiguous.
     entries: Vec<Entry>,
+    /// A snapshot of the applied state made on demand for a peer (a new replica must get one
+    /// whose membership includes it); not a compaction point, never persisted.
+    to_send: Option<Snapshot>,
+    /// raft-rs asked for a snapshot this log could not give: the replica makes one.
+    snapshot_wanted: std::cell::Cell<bool>,
 }
 
 impl RaftLog {
     pub fn new(hard_state: HardState, conf_state: ConfState, snapshot: Snapshot, entries: Vec<Entry>) -> RaftLog {
-        let mut log = RaftLog { hard_state, conf_state, snapshot, entries: Vec::new() };
+        let mut log = RaftLog { hard_state, conf_state, snapshot, entries: Vec::new(), to_send: None, snapshot_wanted: std::cell::Cell::new(false) };
         let snapshot_index = log.snapshot_index();
         log.entries = entries.into_iter().filter(|entry| entry.index > snapshot_index).collect();
         log
@@ -76,6 +81,16 @@ impl RaftLog {
         self.snapshot = snapshot;
     }
 
+    /// Whether raft-rs wants a snapshot that has to be made first; clears the request.
+    pub fn take_snapshot_request(&self) -> bool {
+        self.snapshot_wanted.replace(false)
+    }
+
+    /// Offers a snapshot of the applied state for sending to peers.
+    pub fn offer_snapshot(&mut self, snapshot: Snapshot) {
+        self.to_send = Some(snapshot);
+    }
+
     pub fn log_len(&self) -> usize {
         self.entries.len()
     }
@@ -122,11 +137,20 @@ impl Storage for RaftLog {
         Ok(self.entries.last().map_or(self.snapshot_index(), |entry| entry.index))
     }
 
-    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        if self.snapshot_index() < request_index {
+    fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
+        let newest = match &self.to_send {
+            Some(offered) if offered.get_metadata().index >= self.snapshot_index() => offered,
+            _ => &self.snapshot,
+        };
+        let metadata = newest.get_metadata();
+        let conf = metadata.get_conf_state();
+        let includes_peer = conf.get_voters().contains(&to) || conf.get_learners().contains(&to);
+        if metadata.index < request_index || !includes_peer {
+            // raft-rs retries later; by then the replica has made a fresh one.
+            self.snapshot_wanted.set(true);
             return Err(raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable));
         }
-        Ok(self.snapshot.clone())
+        Ok(newest.clone())
     }
 }
 

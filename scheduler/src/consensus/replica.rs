@@ -269,7 +269,23 @@ impl<S: DurableStore> Replica<S> {
         self.maybe_compact(&mut batch);
         self.store.write(batch)?;
         self.raw.advance_apply();
+        if self.raw.store().take_snapshot_request() {
+            let snapshot = self.snapshot_of_applied_state();
+            self.raw.mut_store().offer_snapshot(snapshot);
+        }
         Ok(output)
+    }
+
+    /// The applied state with its index, term and membership, as a Raft snapshot.
+    fn snapshot_of_applied_state(&self) -> Snapshot {
+        let store = self.raw.store();
+        let mut snapshot = Snapshot::default();
+        snapshot.set_data(encode_state(&self.state).into());
+        let metadata = snapshot.mut_metadata();
+        metadata.index = self.applied;
+        metadata.term = store.term(self.applied).unwrap_or(0);
+        metadata.set_conf_state(store.conf_state().clone());
+        snapshot
     }
 
     fn apply_entries(&mut self, entries: Vec<Entry>, batch: &mut WriteBatch, output: &mut ReadyOutput) -> Result<(), ReplicaError> {
@@ -328,20 +344,24 @@ impl<S: DurableStore> Replica<S> {
         if self.applied < store.snapshot_index() + self.snapshot_every {
             return;
         }
-        let Ok(term) = store.term(self.applied) else { return };
-        let mut snapshot = Snapshot::default();
-        snapshot.set_data(encode_state(&self.state).into());
-        let metadata = snapshot.mut_metadata();
-        metadata.index = self.applied;
-        metadata.term = term;
-        metadata.set_conf_state(store.conf_state().clone());
+        if store.term(self.applied).is_err() {
+            return;
+        }
+        let snapshot = self.snapshot_of_applied_state();
+        let store = self.raw.store();
         tracing::info!(replica = self.id, index = self.applied, log_entries = store.log_len(), "snapshot taken, log compacted");
         self.raw.mut_store().compact(snapshot.clone());
         batch.compact_to = Some(snapshot);
     }
 }
 
-/// Writes the initial membership of a new group: the same on every initial replica.
+/// Index and term of the snapshot every initial replica starts from.
+const BOOTSTRAP_INDEX: u64 = 1;
+
+/// Writes the initial membership of a new group — the same on every initial replica — as a
+/// snapshot at index 1, term 1. The log then starts at 2, so a replica added later (whose
+/// log is empty) is sent this snapshot, initial membership included, instead of entries
+/// that never held it.
 fn bootstrap<S: DurableStore>(peers: &BTreeMap<u64, String>, store: &mut S) -> Result<Recovered, ReplicaError> {
     let mut conf_state = ConfState::default();
     conf_state.set_voters(peers.keys().copied().collect());
@@ -350,13 +370,21 @@ fn bootstrap<S: DurableStore>(peers: &BTreeMap<u64, String>, store: &mut S) -> R
         state::apply(&mut state, &Command::SetMemberAddr { id: *id, addr: addr.clone() });
     }
     let mut snapshot = Snapshot::default();
-    snapshot.mut_metadata().set_conf_state(conf_state.clone());
+    snapshot.set_data(encode_state(&state).into());
+    let metadata = snapshot.mut_metadata();
+    metadata.set_conf_state(conf_state.clone());
+    metadata.index = BOOTSTRAP_INDEX;
+    metadata.term = BOOTSTRAP_INDEX;
+    let mut hard_state = raft::prelude::HardState::default();
+    hard_state.term = BOOTSTRAP_INDEX;
+    hard_state.commit = BOOTSTRAP_INDEX;
     let rows = state.take_dirty().into_iter().map(|row| encode_row(&state, row)).collect();
     store.write(WriteBatch {
+        hard_state: Some(hard_state),
         conf_state: Some(conf_state),
         compact_to: Some(snapshot),
         rows,
-        applied: Some(0),
+        applied: Some(BOOTSTRAP_INDEX),
         ..WriteBatch::default()
     })?;
     Ok(store.load()?)

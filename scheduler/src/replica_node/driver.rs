@@ -89,7 +89,8 @@ enum Request {
     Read(Query),
     /// Runs on the local state as it is (watch streams, status).
     LocalRead(Query),
-    Step(Vec<Message>),
+    /// Messages from a peer, with the address it listens on.
+    Step(Vec<Message>, Option<(u64, String)>),
     Membership { id: u64, addr: Option<String>, reply: oneshot::Sender<Result<(), DriverError>> },
 }
 
@@ -158,8 +159,8 @@ impl DriverHandle {
 
     /// Hands raft messages from a peer to the driver; drops them when it is overloaded
     /// (Raft retransmits).
-    pub fn step(&self, messages: Vec<Message>) -> Result<(), DriverError> {
-        match self.requests.try_send(Request::Step(messages)) {
+    pub fn step(&self, messages: Vec<Message>, sender: Option<(u64, String)>) -> Result<(), DriverError> {
+        match self.requests.try_send(Request::Step(messages, sender)) {
             Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => Ok(()),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(DriverError::Stopped),
         }
@@ -192,6 +193,9 @@ struct Driver<S: DurableStore> {
     transport: Transport,
     /// Addresses from `--peers`, used until the replicated membership knows better.
     bootstrap_peers: HashMap<u64, String>,
+    /// Addresses peers announced with their messages: how a joining replica, which has no
+    /// membership yet, answers the leader.
+    learned_peers: HashMap<u64, String>,
     outbox: Vec<(Vec<Command>, Option<oneshot::Sender<Result<Vec<Outcome>, DriverError>>>)>,
     outbox_assigns: Vec<TaskId>,
     next_batch: u64,
@@ -217,6 +221,7 @@ struct Driver<S: DurableStore> {
 pub fn spawn<S: DurableStore>(
     replica: Replica<S>,
     config: DriverConfig,
+    advertise: String,
     bootstrap_peers: HashMap<u64, String>,
     shutdown: CancellationToken,
 ) -> std::io::Result<(DriverHandle, std::thread::JoinHandle<Result<(), DriverError>>)> {
@@ -238,12 +243,13 @@ pub fn spawn<S: DurableStore>(
     let id = replica.id();
     let thread = std::thread::Builder::new().name(format!("raft-{id}")).spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|err| DriverError::Fatal(err.to_string()))?;
-        let transport = Transport::new(id, deliveries, shutdown.clone(), main_runtime);
+        let transport = Transport::new(id, advertise, deliveries, shutdown.clone(), main_runtime);
         let driver = Driver {
             replica,
             config,
             transport,
             bootstrap_peers,
+            learned_peers: HashMap::new(),
             outbox: Vec::new(),
             outbox_assigns: Vec::new(),
             next_batch: 0,
@@ -331,7 +337,10 @@ impl<S: DurableStore> Driver<S> {
                 self.pending_reads.insert(self.next_read, query);
             }
             Request::LocalRead(query) => query(Ok(self.replica.state())),
-            Request::Step(messages) => {
+            Request::Step(messages, sender) => {
+                if let Some((id, addr)) = sender {
+                    self.learned_peers.insert(id, addr);
+                }
                 for message in messages {
                     if let Err(err) = self.replica.step(message) {
                         tracing::debug!(%err, "raft message refused");
@@ -375,8 +384,18 @@ impl<S: DurableStore> Driver<S> {
 
     fn not_leader(&self) -> DriverError {
         let leader = self.replica.leader_id();
-        let addr = self.replica.member_addr(leader).map(str::to_owned).or_else(|| self.bootstrap_peers.get(&leader).cloned());
+        let addr = self.peer_addr(leader);
         DriverError::NotLeader { leader: addr.filter(|_| leader != 0).map(|addr| (leader, addr)) }
+    }
+
+    /// Where replica `id` listens: the replicated membership, else `--peers`, else what it
+    /// announced.
+    fn peer_addr(&self, id: u64) -> Option<String> {
+        self.replica
+            .member_addr(id)
+            .map(str::to_owned)
+            .or_else(|| self.bootstrap_peers.get(&id).cloned())
+            .or_else(|| self.learned_peers.get(&id).cloned())
     }
 
     /// Proposes the gathered commands, as few log entries as the size cap allows.
@@ -457,8 +476,7 @@ impl<S: DurableStore> Driver<S> {
     fn on_ready(&mut self, output: ReadyOutput) {
         for message in output.messages {
             let to = message.to;
-            let addr = self.replica.member_addr(to).map(str::to_owned).or_else(|| self.bootstrap_peers.get(&to).cloned());
-            match addr {
+            match self.peer_addr(to) {
                 Some(addr) => self.transport.send(message, &addr),
                 None => tracing::warn!(to, "no address known for replica; message dropped"),
             }
@@ -667,8 +685,7 @@ impl<S: DurableStore> Driver<S> {
             .voters()
             .into_iter()
             .map(|id| {
-                let addr = replica.member_addr(id).map(str::to_owned).or_else(|| self.bootstrap_peers.get(&id).cloned()).unwrap_or_default();
-                (id, addr)
+                (id, self.peer_addr(id).unwrap_or_default())
             })
             .collect::<Vec<_>>();
         let info = ReplicaInfo {

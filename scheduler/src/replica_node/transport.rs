@@ -33,6 +33,8 @@ struct Peer {
 
 pub struct Transport {
     from: u64,
+    /// This replica's own address, sent with every batch.
+    advertise: String,
     peers: HashMap<u64, Peer>,
     reports: mpsc::UnboundedSender<Delivery>,
     shutdown: CancellationToken,
@@ -40,8 +42,8 @@ pub struct Transport {
 }
 
 impl Transport {
-    pub fn new(from: u64, reports: mpsc::UnboundedSender<Delivery>, shutdown: CancellationToken, runtime: tokio::runtime::Handle) -> Transport {
-        Transport { from, peers: HashMap::new(), reports, shutdown, runtime }
+    pub fn new(from: u64, advertise: String, reports: mpsc::UnboundedSender<Delivery>, shutdown: CancellationToken, runtime: tokio::runtime::Handle) -> Transport {
+        Transport { from, advertise, peers: HashMap::new(), reports, shutdown, runtime }
     }
 
     /// Queues a message for `addr` (the replica's address from the replicated membership).
@@ -53,7 +55,7 @@ impl Transport {
         }
         let peer = self.peers.entry(to).or_insert_with(|| {
             let (queue, receiver) = mpsc::channel(PEER_QUEUE);
-            let task = PeerSender { from: self.from, to, addr: addr.to_owned(), reports: self.reports.clone() };
+            let task = PeerSender { from: self.from, from_addr: self.advertise.clone(), to, addr: addr.to_owned(), reports: self.reports.clone() };
             self.runtime.spawn(task.run(receiver, self.shutdown.clone()));
             Peer { addr: addr.to_owned(), queue }
         });
@@ -71,6 +73,7 @@ impl Transport {
 
 struct PeerSender {
     from: u64,
+    from_addr: String,
     to: u64,
     addr: String,
     reports: mpsc::UnboundedSender<Delivery>,
@@ -99,7 +102,7 @@ impl PeerSender {
             }
             let snapshots: Vec<u64> = batch.iter().filter(|message| message.get_msg_type() == MessageType::MsgSnapshot).map(|message| message.to).collect();
             let messages: Vec<Vec<u8>> = batch.drain(..).filter_map(|message| message.write_to_bytes().ok()).collect();
-            let result = client.step(RaftBatch { from: self.from, messages }).await;
+            let result = client.step(RaftBatch { from: self.from, messages, from_addr: self.from_addr.clone() }).await;
             let delivered = result.is_ok();
             if let Err(status) = result {
                 tracing::debug!(to = self.to, addr = %self.addr, %status, "raft send failed");

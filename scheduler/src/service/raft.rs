@@ -25,7 +25,8 @@ impl RaftService for RaftPeer {
             }
             messages.push(message);
         }
-        self.driver.step(messages).map_err(from_driver)?;
+        let sender = (!batch.from_addr.is_empty()).then(|| (batch.from, batch.from_addr.clone()));
+        self.driver.step(messages, sender).map_err(from_driver)?;
         Ok(Response::new(v1::RaftAck {}))
     }
 }

@@ -9,7 +9,6 @@ use shotfarm_agent::runtime::config::AgentConfig;
 use shotfarm_agent::runtime::runner::media_executor;
 use shotfarm_agent::runtime::{self as agent_runtime, Shutdown};
 use shotfarm_proto::client::LeaderClient;
-use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, SubmitJobRequest};
 use shotfarm_scheduler::config::SchedulerSettings;
 use shotfarm_scheduler::server;
@@ -137,13 +136,7 @@ pub fn run(args: DevArgs) -> CommandResult {
                 ..Default::default()
             }),
         };
-        let submitted = client
-            .call(|channel| {
-                let request = request.clone();
-                async move { Ok(JobServiceClient::new(channel).submit_job(request).await?.into_inner()) }
-            })
-            .await
-            .map_err(super::scheduler_client::status_error)?;
+        let submitted = super::scheduler_client::submit_job(&client, request).await?;
         eprintln!("{} submitted: {} → {}", submitted.job_id, input.display(), out.display());
         let outcome = tokio::select! {
             job = follow(&client, &submitted.job_id, true) => job,

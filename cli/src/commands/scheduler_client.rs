@@ -2,6 +2,8 @@
 //! client, and gRPC statuses turned into exit codes.
 
 use shotfarm_proto::client::{LeaderClient, parse_addrs};
+use shotfarm_proto::v1::job_service_client::JobServiceClient;
+use shotfarm_proto::v1::{SubmitJobRequest, SubmitJobResponse};
 use tonic::{Code, Status};
 
 use crate::exit::CommandError;
@@ -32,4 +34,15 @@ pub fn status_error(status: Status) -> CommandError {
         )),
         _ => CommandError::from(anyhow::anyhow!("{message}")),
     }
+}
+
+/// Submits a job through the leader.
+pub async fn submit_job(client: &LeaderClient, request: SubmitJobRequest) -> Result<SubmitJobResponse, CommandError> {
+    client
+        .call(|channel| {
+            let request = request.clone();
+            async move { Ok(JobServiceClient::new(channel).submit_job(request).await?.into_inner()) }
+        })
+        .await
+        .map_err(status_error)
 }

@@ -3,11 +3,10 @@
 use std::path::Path;
 
 use rand::Rng;
-use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, SubmitJobRequest};
 
 use super::job_view;
-use super::scheduler_client::{SchedulerFlag, status_error};
+use super::scheduler_client::SchedulerFlag;
 use super::watch::follow;
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
@@ -67,13 +66,7 @@ pub fn run(args: SubmitArgs) -> CommandResult {
                 ..Default::default()
             }),
         };
-        let submitted = client
-            .call(|channel| {
-                let request = request.clone();
-                async move { Ok(JobServiceClient::new(channel).submit_job(request).await?.into_inner()) }
-            })
-            .await
-            .map_err(status_error)?;
+        let submitted = super::scheduler_client::submit_job(&client, request).await?;
         if !args.wait {
             if args.json {
                 println!("{}", serde_json::json!({ "job_id": submitted.job_id, "created": submitted.created }));

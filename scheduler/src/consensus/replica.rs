@@ -256,7 +256,8 @@ impl<S: DurableStore> Replica<S> {
         output.messages.extend(ready.take_persisted_messages());
 
         let mut light = self.raw.advance(ready);
-        let mut batch = WriteBatch::default();
+        // Only applied rows from here on: no fsync (see `WriteBatch::lazy`).
+        let mut batch = WriteBatch { lazy: true, ..WriteBatch::default() };
         if let Some(commit) = light.commit_index() {
             self.raw.mut_store().set_commit(commit);
         }

@@ -1,5 +1,7 @@
 //! The [`DurableStore`] contract in memory, for the deterministic simulation. Clones share
-//! their contents, so a simulated crash drops the replica but keeps what it had written.
+//! their contents, so a simulated crash drops the replica but keeps what it had written —
+//! durably: lazy batches are lost on a crash unless a durable write followed them, exactly as
+//! the contract allows.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -9,7 +11,7 @@ use raft::prelude::{ConfState, Entry, HardState, Snapshot};
 use super::{DurableStore, Recovered, StoreError, WriteBatch};
 use crate::state::{Meta, RowKey, State, StateImage};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Contents {
     hard_state: HardState,
     conf_state: ConfState,
@@ -21,15 +23,23 @@ struct Contents {
     writes: u64,
 }
 
+#[derive(Debug, Default)]
+struct Disk {
+    /// What survives a crash.
+    durable: Contents,
+    /// What the running replica has written, lazy batches included.
+    working: Contents,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
-    contents: Arc<Mutex<Contents>>,
+    disk: Arc<Mutex<Disk>>,
 }
 
 impl MemoryStore {
     /// How many batches were written (each would be one fsync on disk).
     pub fn writes(&self) -> u64 {
-        self.contents.lock().map(|contents| contents.writes).unwrap_or(0)
+        self.disk.lock().map(|disk| disk.working.writes).unwrap_or(0)
     }
 }
 
@@ -39,7 +49,10 @@ fn corrupt(what: String, why: impl ToString) -> StoreError {
 
 impl DurableStore for MemoryStore {
     fn load(&self) -> Result<Recovered, StoreError> {
-        let contents = self.contents.lock().map_err(|_| corrupt("memory store".into(), "poisoned"))?;
+        let mut disk = self.disk.lock().map_err(|_| corrupt("memory store".into(), "poisoned"))?;
+        // A (re)start sees only what was durable: lazy writes since are lost.
+        disk.working = disk.durable.clone();
+        let contents = &disk.durable;
         let mut image = StateImage { meta: contents.meta.clone(), jobs: Vec::new(), tasks: Vec::new(), nodes: Vec::new() };
         for (row, bytes) in &contents.rows {
             let what = || format!("{row:?}");
@@ -61,12 +74,14 @@ impl DurableStore for MemoryStore {
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        let mut contents = self.contents.lock().map_err(|_| corrupt("memory store".into(), "poisoned"))?;
+        let mut disk = self.disk.lock().map_err(|_| corrupt("memory store".into(), "poisoned"))?;
+        let lazy = batch.lazy && batch.entries.is_empty() && batch.install_snapshot.is_none();
+        let contents = &mut disk.working;
         contents.writes += 1;
         if let Some((snapshot, state)) = batch.install_snapshot {
             contents.log.clear();
             contents.rows.clear();
-            for (row, bytes) in state.to_image().jobs.iter().map(|job| (RowKey::Job(job.id), postcard::to_allocvec(job))) {
+            for (row, bytes) in state.jobs.values().map(|job| (RowKey::Job(job.id), postcard::to_allocvec(job))) {
                 contents.rows.insert(row, bytes.map_err(|err| corrupt(format!("{row:?}"), err))?);
             }
             for (row, bytes) in state.tasks.values().map(|task| (RowKey::Task(task.id), postcard::to_allocvec(task))) {
@@ -113,6 +128,9 @@ impl DurableStore for MemoryStore {
             let upto = snapshot.get_metadata().index;
             contents.log.retain(|index, _| *index > upto);
             contents.snapshot = snapshot;
+        }
+        if !lazy {
+            disk.durable = disk.working.clone();
         }
         Ok(())
     }

@@ -48,6 +48,11 @@ pub struct WriteBatch {
     pub applied: Option<u64>,
     /// A snapshot taken locally: store it and drop log entries up to its index.
     pub compact_to: Option<Snapshot>,
+    /// Whether the write must be on disk when `write` returns. Log entries and hard state
+    /// always are. A batch of only applied rows may be lazy: a crash then loses a suffix of
+    /// lazy batches as a whole, the state falls back to an older applied index, and Raft
+    /// applies the committed entries after it again from the (durable) log.
+    pub lazy: bool,
 }
 
 impl WriteBatch {
@@ -80,7 +85,8 @@ impl StoreError {
 
 pub trait DurableStore: Send + 'static {
     fn load(&self) -> Result<Recovered, StoreError>;
-    /// Writes the batch atomically; durable on return.
+    /// Writes the batch atomically; durable on return unless `batch.lazy`, and a lazy batch
+    /// becomes durable with the next durable one.
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError>;
 }
 

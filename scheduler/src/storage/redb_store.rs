@@ -101,7 +101,10 @@ impl DurableStore for RedbStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin_write().map_err(StoreError::io)?;
+        let mut txn = self.db.begin_write().map_err(StoreError::io)?;
+        if batch.lazy && batch.entries.is_empty() && batch.install_snapshot.is_none() {
+            txn.set_durability(redb::Durability::None).map_err(StoreError::io)?;
+        }
         {
             let mut meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
             let mut log = txn.open_table(LOG).map_err(StoreError::io)?;
@@ -169,7 +172,8 @@ impl DurableStore for RedbStore {
                 meta.insert(SNAPSHOT, encode(snapshot)?.as_slice()).map_err(StoreError::io)?;
             }
         }
-        // redb's default durability fsyncs on commit.
+        // redb's default durability fsyncs on commit; a lazy commit is made durable by the
+        // next durable one, in order.
         txn.commit().map_err(StoreError::io)
     }
 }

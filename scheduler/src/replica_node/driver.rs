@@ -617,13 +617,17 @@ impl<S: DurableStore> Driver<S> {
                 cluster.commit(position, task.job, option, decision.gpu);
             }
         }
-        if !cluster.nodes.iter().any(|node| node.schedulable && node.slots_free > 0 && node.cpu_free > 0) {
+        let free_slots: usize = cluster.nodes.iter().filter(|node| node.schedulable && node.cpu_free > 0).map(|node| node.slots_free as usize).sum();
+        if free_slots == 0 {
             return false;
         }
-        let tasks: Vec<_> = ClusterView::queued_tasks(state, PLACEMENT_WINDOW + self.inflight.len())
+        // Looking further down the queue than a few times the free slots only costs time:
+        // capacity runs out first.
+        let window = PLACEMENT_WINDOW.min(free_slots.saturating_mul(4).max(64));
+        let tasks: Vec<_> = ClusterView::queued_tasks(state, window + self.inflight.len())
             .into_iter()
             .filter(|task| !self.inflight.contains_key(&task.id))
-            .take(PLACEMENT_WINDOW)
+            .take(window)
             .collect();
         let decisions = place(&mut cluster, &tasks);
         if decisions.is_empty() {

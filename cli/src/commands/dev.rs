@@ -45,19 +45,23 @@ fn absolute(path: &Path) -> Result<PathBuf, CommandError> {
     Ok(std::env::current_dir().map_err(|err| usage(format!("cannot resolve {}: {err}", path.display())))?.join(path))
 }
 
-/// A 10-second 1280x720 sample: three shots with hard cuts (moving test pattern, bars with
+/// A sample of `seconds` (at least 3) at `width`x`height`: three shots with hard cuts (moving test pattern, bars with
 /// film grain, a second test pattern with shifted colours) and a tone. Every source here is cheap to generate (the
 /// fractal ones are not: minutes for 10 s of 720p), and none is periodic: a pattern that
 /// repeats every few frames defeats frame fingerprints (see docs/ARCHITECTURE.md).
-async fn synthesize_sample(path: &Path) -> Result<(), CommandError> {
+pub async fn synthesize_sample(path: &Path, (width, height): (u32, u32), seconds: u32) -> Result<(), CommandError> {
+    let seconds = seconds.max(3);
+    let (first, second) = (seconds * 2 / 5, seconds * 3 / 10);
+    let third = seconds - first - second;
+    let size = format!("{width}x{height}");
     let filter = "[1:v]noise=alls=12:allf=t[grain];[0:v][grain][2:v]concat=n=3:v=1:a=0,format=yuv420p[v]";
     let output = tokio::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=24:duration=4"])
-        .args(["-f", "lavfi", "-i", "smptehdbars=size=1280x720:rate=24:duration=3"])
-        .args(["-f", "lavfi", "-i", "testsrc=size=1280x720:rate=24:duration=3,hue=h=90"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10"])
-        .args(["-filter_complex", filter, "-map", "[v]", "-map", "3:a", "-t", "10"])
+        .args(["-f", "lavfi", "-i", &format!("testsrc2=size={size}:rate=24:duration={first}")])
+        .args(["-f", "lavfi", "-i", &format!("smptehdbars=size={size}:rate=24:duration={second}")])
+        .args(["-f", "lavfi", "-i", &format!("testsrc=size={size}:rate=24:duration={third},hue=h=90")])
+        .args(["-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={seconds}")])
+        .args(["-filter_complex", filter, "-map", "[v]", "-map", "3:a", "-t", &seconds.to_string()])
         .args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-c:a", "aac", "-b:a", "128k"])
         .arg(path)
         .stdin(std::process::Stdio::null())
@@ -96,59 +100,12 @@ pub fn run(args: DevArgs) -> CommandResult {
             None => {
                 let sample = scratch.path().join("sample.mp4");
                 eprintln!("synthesizing a 10 s 720p sample with three shots and audio…");
-                synthesize_sample(&sample).await?;
+                synthesize_sample(&sample, (1280, 720), 10).await?;
                 sample
             }
         };
         let started = Instant::now();
-        // One replica on a free loopback port.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|err| CommandError::from(anyhow::anyhow!("cannot bind loopback: {err}")))?;
-        let addr = listener.local_addr().map_err(|err| CommandError::from(anyhow::anyhow!("{err}")))?.to_string();
-        let config = SchedulerSettings {
-            id: Some(1),
-            listen: Some(addr.clone()),
-            peers: Some(format!("1={addr}")),
-            data_dir: Some(scratch.path().join("scheduler")),
-            ..Default::default()
-        }
-        .validate()
-        .map_err(CommandError::usage)?;
-        let replica = server::open_replica(&config).map_err(|err| CommandError::from(anyhow::anyhow!(err)))?;
-        let stop_scheduler = CancellationToken::new();
-        let scheduler = tokio::spawn(server::serve(config, replica, listener, stop_scheduler.clone()));
-        // N agents sharing this machine's cores.
-        let cores = std::thread::available_parallelism().map_or(1, usize::from) as u32;
-        let agent_shutdown = Shutdown { graceful: signals.graceful.child_token(), abort: signals.abort.child_token() };
-        let mut agents = Vec::new();
-        for index in 0..args.agents {
-            let mut agent_config = AgentConfig::new(&addr, scratch.path().join(format!("agent-{index}")), Some(format!("dev-agent-{index}")), "")
-                .map_err(CommandError::usage)?;
-            agent_config.cpu_cores = (cores / args.agents).max(1);
-            agents.push(tokio::spawn(agent_runtime::run(agent_config, media_executor(), agent_shutdown.clone())));
-        }
-        let client = LeaderClient::new(vec![addr.clone()]);
-        let request = SubmitJobRequest {
-            request_id: format!("dev-{}", std::process::id()),
-            spec: Some(v1::JobSpec {
-                input_url: format!("file://{}", input.display()),
-                output_url: format!("file://{}", out.display()),
-                codecs: args.codecs.clone(),
-                ..Default::default()
-            }),
-        };
-        let submitted = super::scheduler_client::submit_job(&client, request).await?;
-        eprintln!("{} submitted: {} → {}", submitted.job_id, input.display(), out.display());
-        let outcome = tokio::select! {
-            job = follow(&client, &submitted.job_id, true) => job,
-            () = signals.graceful.cancelled() => Err(CommandError::from(anyhow::anyhow!("interrupted"))),
-        };
-        agent_shutdown.abort.cancel();
-        for agent in agents {
-            let _ = tokio::time::timeout(Duration::from_secs(5), agent).await;
-        }
-        stop_scheduler.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(5), scheduler).await;
-        let job = outcome?;
+        let job = run_farm(&input, &out, args.agents, &args.codecs, &signals, true).await?;
         match job_view::state_name(job.state) {
             "succeeded" => {
                 print_summary(&out, started.elapsed());
@@ -161,6 +118,63 @@ pub fn run(args: DevArgs) -> CommandResult {
             }
         }
     })
+}
+
+/// Runs one job through an in-process farm (one replica, `agents` agents on loopback) and
+/// returns the finished job; `draw` shows live progress on stderr.
+/// `agents` in-process agents share this machine's cores.
+pub async fn run_farm(input: &Path, out: &Path, agent_count: u32, codecs: &[String], signals: &crate::runtime::Shutdown, draw: bool) -> Result<v1::Job, CommandError> {
+    let scratch = tempfile::Builder::new().prefix("shotfarm-farm-").tempdir().map_err(|err| CommandError::from(anyhow::anyhow!("cannot make a temp dir: {err}")))?;
+    // One replica on a free loopback port.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|err| CommandError::from(anyhow::anyhow!("cannot bind loopback: {err}")))?;
+    let addr = listener.local_addr().map_err(|err| CommandError::from(anyhow::anyhow!("{err}")))?.to_string();
+    let config = SchedulerSettings {
+        id: Some(1),
+        listen: Some(addr.clone()),
+        peers: Some(format!("1={addr}")),
+        data_dir: Some(scratch.path().join("scheduler")),
+        ..Default::default()
+    }
+    .validate()
+    .map_err(CommandError::usage)?;
+    let replica = server::open_replica(&config).map_err(|err| CommandError::from(anyhow::anyhow!(err)))?;
+    let stop_scheduler = CancellationToken::new();
+    let scheduler = tokio::spawn(server::serve(config, replica, listener, stop_scheduler.clone()));
+    // N agents sharing this machine's cores.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as u32;
+    let agent_shutdown = Shutdown { graceful: signals.graceful.child_token(), abort: signals.abort.child_token() };
+    let mut agents = Vec::new();
+    for index in 0..agent_count {
+        let mut agent_config = AgentConfig::new(&addr, scratch.path().join(format!("agent-{index}")), Some(format!("dev-agent-{index}")), "")
+            .map_err(CommandError::usage)?;
+        agent_config.cpu_cores = (cores / agent_count).max(1);
+        agents.push(tokio::spawn(agent_runtime::run(agent_config, media_executor(), agent_shutdown.clone())));
+    }
+    let client = LeaderClient::new(vec![addr.clone()]);
+    let request = SubmitJobRequest {
+        request_id: format!("dev-{}", std::process::id()),
+        spec: Some(v1::JobSpec {
+            input_url: format!("file://{}", input.display()),
+            output_url: format!("file://{}", out.display()),
+            codecs: codecs.to_vec(),
+            ..Default::default()
+        }),
+    };
+    let submitted = super::scheduler_client::submit_job(&client, request).await?;
+    if draw {
+        eprintln!("{} submitted: {} → {}", submitted.job_id, input.display(), out.display());
+    }
+    let outcome = tokio::select! {
+        job = follow(&client, &submitted.job_id, draw) => job,
+        () = signals.graceful.cancelled() => Err(CommandError::from(anyhow::anyhow!("interrupted"))),
+    };
+    agent_shutdown.abort.cancel();
+    for agent in agents {
+        let _ = tokio::time::timeout(Duration::from_secs(5), agent).await;
+    }
+    stop_scheduler.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), scheduler).await;
+    outcome
 }
 
 /// What was made, read back from report.json.

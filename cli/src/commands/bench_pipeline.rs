@@ -1,0 +1,100 @@
+//! `shotfarm bench pipeline`: the farm's wall time for a synthesized 1080p source, all
+//! stages included (inspection, encodes, VMAF scoring, assembly, validation, packaging,
+//! report), against one plain ffmpeg process encoding the same renditions with the same
+//! encoder settings (one decode, `split`, the ladder's bitrates and keyframe interval,
+//! audio once), and the ratio.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
+
+use super::dev::{run_farm, synthesize_sample};
+use super::job_view;
+use crate::exit::{CommandError, CommandResult};
+use crate::runtime::{block_on, shutdown_on_signals};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchPipelineArgs {
+    /// Length of the synthesized 1080p source.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u32,
+    #[arg(long, default_value_t = 1)]
+    pub agents: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn failure(error: impl std::fmt::Display) -> CommandError {
+    CommandError::from(anyhow::anyhow!("{error}"))
+}
+
+/// One ffmpeg process encoding every rung of the default H.264 ladder the way the farm's
+/// cpu backend does (preset medium, high profile, VBV, closed GOPs every 4 s).
+async fn plain_ffmpeg(source: &Path, out: &Path, fps: f64) -> Result<Duration, CommandError> {
+    let rungs = default_ladder(&LadderSource { width: 1920, height: 1080, sample_aspect_num: 1, sample_aspect_den: 1 }, shotfarm_agent::media::ladder::VideoCodec::H264)
+        .map_err(failure)?;
+    let interval = (fps * 4.0).round().max(1.0) as u32;
+    let labels: Vec<String> = (0..rungs.len()).map(|index| format!("[r{index}]")).collect();
+    let mut filter = format!("[0:v]split={}{}", rungs.len(), labels.concat());
+    for (index, rung) in rungs.iter().enumerate() {
+        filter.push_str(&format!(";[r{index}]scale={}:{}:flags=bicubic[o{index}]", rung.width, rung.height));
+    }
+    let mut command = tokio::process::Command::new("ffmpeg");
+    command.args(["-hide_banner", "-loglevel", "error", "-y", "-i"]).arg(source).args(["-filter_complex", &filter]);
+    for (index, rung) in rungs.iter().enumerate() {
+        command.args(["-map", &format!("[o{index}]"), "-an", "-c:v", "libx264", "-profile:v", "high", "-preset", "medium"]);
+        command.args(["-b:v", &format!("{}k", rung.bitrate_kbps), "-maxrate", &format!("{}k", rung.maxrate_kbps), "-bufsize", &format!("{}k", rung.bufsize_kbits)]);
+        command.args(["-g", &interval.to_string(), "-keyint_min", &interval.to_string(), "-sc_threshold", "0", "-x264-params", "open-gop=0:scenecut=0"]);
+        command.arg(out.join(format!("{}.mp4", rung.name)));
+    }
+    command.args(["-map", "0:a", "-vn", "-c:a", "aac", "-b:a", "128k"]).arg(out.join("audio.m4a"));
+    let started = Instant::now();
+    let output = command.stdin(std::process::Stdio::null()).kill_on_drop(true).output().await.map_err(failure)?;
+    if !output.status.success() {
+        return Err(failure(format!("reference ffmpeg failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim())));
+    }
+    Ok(started.elapsed())
+}
+
+pub fn run(args: BenchPipelineArgs) -> CommandResult {
+    if args.agents == 0 || args.seconds == 0 || args.seconds > 600 {
+        return Err(CommandError::usage(anyhow::anyhow!("--agents must be at least 1 and --seconds 1..=600")));
+    }
+    block_on(async move {
+        let signals = shutdown_on_signals();
+        let scratch = tempfile::Builder::new().prefix("shotfarm-bench-pipeline-").tempdir().map_err(failure)?;
+        let source = scratch.path().join("source-1080p.mp4");
+        synthesize_sample(&source, (1920, 1080), args.seconds).await?;
+        let reference_out = scratch.path().join("reference");
+        std::fs::create_dir_all(&reference_out).map_err(failure)?;
+        let farm_out = scratch.path().join("farm");
+        std::fs::create_dir_all(&farm_out).map_err(failure)?;
+        if !args.json {
+            eprintln!("{} s 1080p source; plain ffmpeg first, then the farm with {} agent(s)…", args.seconds, args.agents);
+        }
+        let reference = plain_ffmpeg(&source, &reference_out, 24.0).await?;
+        let started = Instant::now();
+        let job = run_farm(&source, &farm_out, args.agents, &[], &signals, false).await?;
+        let farm = started.elapsed();
+        if job_view::state_name(job.state) != "succeeded" {
+            return Err(failure(format!("the farm's job {}: {}", job_view::state_name(job.state), job.error)));
+        }
+        let ratio = farm.as_secs_f64() / reference.as_secs_f64();
+        if args.json {
+            let summary = serde_json::json!({
+                "source_seconds": args.seconds,
+                "agents": args.agents,
+                "farm_seconds": farm.as_secs_f64(),
+                "plain_ffmpeg_seconds": reference.as_secs_f64(),
+                "ratio": ratio,
+            });
+            println!("{summary}");
+        } else {
+            println!("farm (all stages, VMAF scoring included): {:.1} s", farm.as_secs_f64());
+            println!("plain ffmpeg, same renditions and settings: {:.1} s", reference.as_secs_f64());
+            println!("ratio: {ratio:.2}");
+        }
+        Ok(())
+    })
+}

@@ -25,5 +25,28 @@ async fn three_replicas_elect_a_leader_and_queue_a_job_without_agents() -> anyho
     assert_eq!(found.tasks.len(), 1);
     assert_eq!(found.tasks[0].kind, "inspect");
     assert_eq!(found.tasks[0].state, v1::TaskState::Queued as i32);
+
+    step("every replica answers gRPC health checks and server reflection (what grpcurl uses)");
+    for addr in cluster.addrs() {
+        let channel = shotfarm_proto::client::channel(&addr)?;
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+        let service = "shotfarm.v1.JobService".to_owned();
+        let serving = health.check(tonic_health::pb::HealthCheckRequest { service }).await?.into_inner();
+        assert_eq!(serving.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "{addr}");
+        let mut reflection = tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(channel);
+        let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = reflection.server_reflection_info(tokio_stream::iter([request])).await?.into_inner();
+        let listed = responses.message().await?.and_then(|response| response.message_response);
+        let Some(tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(services)) = listed else {
+            anyhow::bail!("{addr}: reflection listed no services");
+        };
+        let names: Vec<String> = services.service.into_iter().map(|service| service.name).collect();
+        for expected in ["shotfarm.v1.JobService", "shotfarm.v1.NodeService", "shotfarm.v1.AdminService", "shotfarm.v1.RaftService"] {
+            assert!(names.iter().any(|name| name == expected), "{addr} lacks {expected}: {names:?}");
+        }
+    }
     Ok(())
 }

@@ -18,6 +18,9 @@ pub struct SchedulerSettings {
     pub listen: Option<String>,
     /// Initial members, `1=HOST:PORT,2=HOST:PORT,…`: the same on every initial replica.
     pub peers: Option<String>,
+    /// Where to dial some peers instead of their member address, `ID=HOST:PORT,…`: a
+    /// proxy or NAT between this replica and that one (`--route`).
+    pub routes: Option<String>,
     pub data_dir: Option<PathBuf>,
     /// Start empty and wait to be added with `shotfarm cluster add` (no `peers`).
     pub join: Option<bool>,
@@ -52,6 +55,7 @@ impl SchedulerSettings {
                 "ID" => settings.id = Some(number(&value)?),
                 "LISTEN" => settings.listen = Some(value),
                 "PEERS" => settings.peers = Some(value),
+                "ROUTES" => settings.routes = Some(value),
                 "DATA_DIR" => settings.data_dir = Some(PathBuf::from(value)),
                 "JOIN" => settings.join = Some(matches!(value.as_str(), "1" | "true" | "yes")),
                 "TICK_MS" => settings.tick_ms = Some(number(&value)?),
@@ -66,7 +70,7 @@ impl SchedulerSettings {
 
     /// `over` wins where it has a value.
     pub fn merge(mut self, over: SchedulerSettings) -> SchedulerSettings {
-        merge_fields!(self, over, id, listen, peers, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
+        merge_fields!(self, over, id, listen, peers, routes, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
             heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every);
         self
     }
@@ -90,6 +94,10 @@ impl SchedulerSettings {
         if !join && !peers.contains_key(&id) {
             return Err(ConfigError(format!("--peers does not list this replica's id {id}; add {id}={listen_text}")));
         }
+        let routes = match self.routes.as_deref() {
+            Some(text) => parse_routes(text, id)?,
+            None => BTreeMap::new(),
+        };
         let data_dir = self.data_dir.ok_or_else(|| ConfigError("--data-dir DIR is required".to_owned()))?;
         let tick = Duration::from_millis(self.tick_ms.unwrap_or(50));
         if !(Duration::from_millis(5)..=Duration::from_secs(5)).contains(&tick) {
@@ -121,6 +129,7 @@ impl SchedulerSettings {
             listen,
             advertise: peers.get(&id).cloned().unwrap_or(listen_text),
             peers,
+            routes,
             data_dir,
             join,
             tick,
@@ -155,6 +164,29 @@ pub fn parse_peers(text: &str) -> Result<BTreeMap<u64, String>, ConfigError> {
     Ok(peers)
 }
 
+/// `--route 2=HOST:PORT,3=HOST:PORT`: dial replica 2 and 3 at these addresses (a proxy or
+/// NAT) instead of their member addresses. A replica never dials itself, so its own id is
+/// refused; ids not (yet) in the membership are allowed, for replicas that join later.
+pub fn parse_routes(text: &str, own_id: u64) -> Result<BTreeMap<u64, String>, ConfigError> {
+    let mut routes = BTreeMap::new();
+    for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        let (id, addr) = part.split_once('=').ok_or_else(|| ConfigError(format!("--route {part:?} is not ID=HOST:PORT (reach replica ID through HOST:PORT)")))?;
+        let id: u64 = id.trim().parse().map_err(|_| ConfigError(format!("--route {part:?}: {id:?} is not a replica id")))?;
+        let addr = addr.trim();
+        let port_ok = addr.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port > 0));
+        if id == 0 || !port_ok {
+            return Err(ConfigError(format!("--route {part:?}: ids start at 1 and addresses are HOST:PORT")));
+        }
+        if id == own_id {
+            return Err(ConfigError(format!("--route {part:?} names this replica ({own_id}); a replica never dials itself, drop it")));
+        }
+        if routes.insert(id, addr.to_owned()).is_some() {
+            return Err(ConfigError(format!("--route lists replica {id} twice; give one address per replica")));
+        }
+    }
+    Ok(routes)
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -163,6 +195,9 @@ pub struct SchedulerConfig {
     /// The address peers, agents and clients reach this replica at (its entry in `peers`).
     pub advertise: String,
     pub peers: BTreeMap<u64, String>,
+    /// Peers dialled somewhere other than their member address (`--route`); leader hints
+    /// and the membership still name the member address.
+    pub routes: BTreeMap<u64, String>,
     pub data_dir: PathBuf,
     pub join: bool,
     pub tick: Duration,
@@ -219,5 +254,21 @@ mod tests {
         let mut settings = flags(1, "1=127.0.0.1:7001");
         settings.listen = Some("localhost".into());
         assert!(settings.validate().is_err());
+    }
+
+    #[test]
+    fn routes_name_other_replicas_once_each() {
+        let mut settings = flags(1, "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003");
+        settings.routes = Some("2=127.0.0.1:9002, 3=127.0.0.1:9003".into());
+        let config = settings.clone().validate().expect("valid routes");
+        assert_eq!(config.routes.get(&2).map(String::as_str), Some("127.0.0.1:9002"));
+        assert_eq!(config.peers.get(&2).map(String::as_str), Some("127.0.0.1:7002"), "the member address stays");
+        for (bad, says) in [("1=127.0.0.1:9001", "never dials itself"), ("2=127.0.0.1:1,2=127.0.0.1:2", "twice"), ("2", "ID=HOST:PORT"), ("x=a:1", "not a replica id"), ("2=nope", "HOST:PORT")] {
+            settings.routes = Some(bad.into());
+            let error = settings.clone().validate().expect_err(bad);
+            assert!(error.0.contains(says), "{bad}: {error}");
+        }
+        let env = SchedulerSettings::from_env([("SHOTFARM_ROUTES".to_owned(), "2=127.0.0.1:9".to_owned())]).expect("env");
+        assert_eq!(env.routes.as_deref(), Some("2=127.0.0.1:9"));
     }
 }

@@ -88,6 +88,7 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
         tick: config.tick,
         liveness: LivenessConfig { node_timeout: config.node_timeout, lease_timeout: config.lease_timeout },
         leader_grace: config.node_timeout,
+        routes: config.routes.clone().into_iter().collect(),
     };
     let driver_shutdown = shutdown.child_token();
     let peers: HashMap<u64, String> = config.peers.clone().into_iter().collect();

@@ -22,6 +22,11 @@ pub struct SchedulerArgs {
     /// The initial members: ID=HOST:PORT,… (the same list on every replica).
     #[arg(long)]
     pub peers: Option<String>,
+    /// Reach replica ID through this address (a proxy or NAT) instead of its address in
+    /// --peers: ID=HOST:PORT, repeated or comma-separated. Only this replica's own dialling
+    /// changes; clients and agents are still told the member address.
+    #[arg(long = "route", value_name = "ID=HOST:PORT")]
+    pub routes: Vec<String>,
     /// Where this replica keeps its log and state.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -40,6 +45,7 @@ pub fn run(args: SchedulerArgs) -> CommandResult {
         id: args.id,
         listen: args.listen,
         peers: args.peers,
+        routes: (!args.routes.is_empty()).then(|| args.routes.join(",")),
         data_dir: args.data_dir,
         join: args.join.then_some(true),
         ..SchedulerSettings::default()

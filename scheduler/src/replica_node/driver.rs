@@ -37,6 +37,8 @@ pub struct DriverConfig {
     pub liveness: LivenessConfig,
     /// After becoming leader, nothing is declared dead for this long.
     pub leader_grace: Duration,
+    /// Peers dialled at another address than their member address (`--route`).
+    pub routes: HashMap<u64, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -243,7 +245,7 @@ pub fn spawn<S: DurableStore>(
     let id = replica.id();
     let thread = std::thread::Builder::new().name(format!("raft-{id}")).spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|err| DriverError::Fatal(err.to_string()))?;
-        let transport = Transport::new(id, advertise, deliveries, shutdown.clone(), main_runtime);
+        let transport = Transport::new(id, advertise, config.routes.clone(), deliveries, shutdown.clone(), main_runtime);
         let driver = Driver {
             replica,
             config,

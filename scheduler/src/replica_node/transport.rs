@@ -1,7 +1,8 @@
 //! Replica-to-replica transport: one sender task per peer, each with a bounded queue,
 //! batching raft-rs messages into `RaftService.Step` calls over one lazily connected channel.
 //! A failed send is reported back to the driver (unreachable, snapshot failed) so raft-rs
-//! probes and retries.
+//! probes and retries. A peer with a route (`--route`) is dialled at the route's address (a
+//! proxy or NAT in between) rather than its member address.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub struct Transport {
     from: u64,
     /// This replica's own address, sent with every batch.
     advertise: String,
+    /// Dial these peers here instead of at their member address.
+    routes: HashMap<u64, String>,
     peers: HashMap<u64, Peer>,
     reports: mpsc::UnboundedSender<Delivery>,
     shutdown: CancellationToken,
@@ -42,13 +45,22 @@ pub struct Transport {
 }
 
 impl Transport {
-    pub fn new(from: u64, advertise: String, reports: mpsc::UnboundedSender<Delivery>, shutdown: CancellationToken, runtime: tokio::runtime::Handle) -> Transport {
-        Transport { from, advertise, peers: HashMap::new(), reports, shutdown, runtime }
+    pub fn new(
+        from: u64,
+        advertise: String,
+        routes: HashMap<u64, String>,
+        reports: mpsc::UnboundedSender<Delivery>,
+        shutdown: CancellationToken,
+        runtime: tokio::runtime::Handle,
+    ) -> Transport {
+        Transport { from, advertise, routes, peers: HashMap::new(), reports, shutdown, runtime }
     }
 
-    /// Queues a message for `addr` (the replica's address from the replicated membership).
+    /// Queues a message for `addr` (the replica's address from the replicated membership),
+    /// or for the peer's route where it has one.
     pub fn send(&mut self, message: Message, addr: &str) {
         let to = message.to;
+        let addr = self.routes.get(&to).map_or(addr, String::as_str);
         let stale = self.peers.get(&to).is_some_and(|peer| peer.addr != addr || peer.queue.is_closed());
         if stale {
             self.peers.remove(&to);

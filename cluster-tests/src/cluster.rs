@@ -1,6 +1,15 @@
 //! Real `shotfarm scheduler` processes on loopback, each with its own data directory and
 //! captured log, that a test or benchmark can kill (SIGKILL, by the pid it started — never by
 //! name), restart, pause and resume (SIGSTOP/SIGCONT).
+//!
+//! [`SchedulerCluster::start_with_proxies`] puts a [`LinkProxy`] on every link, so a test
+//! can cut, delay or isolate any of them ([`Network`]):
+//!
+//! ```text
+//!  clients, agents ──▶ front door i ──▶ replica i        (replicas advertise their front door,
+//!  replica i ──▶ link (i→j) ──▶ replica j                 so leader hints lead back through it;
+//!                                                         `--route j=link(i→j)` on replica i)
+//! ```
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -11,18 +20,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use shotfarm_proto::client::channel;
-use shotfarm_proto::v1::ClusterStatusRequest;
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
+use shotfarm_proto::v1::{ClusterStatusRequest, ClusterStatusResponse};
+
+use crate::proxy::LinkProxy;
 
 /// The `shotfarm` binary: `SHOTFARM_BIN`, else the workspace's debug or release build.
 pub fn shotfarm_binary() -> anyhow::Result<PathBuf> {
     if let Ok(path) = std::env::var("SHOTFARM_BIN") {
         return Ok(PathBuf::from(path));
     }
-    if let Ok(current) = std::env::current_exe() {
-        if current.file_name().is_some_and(|name| name == "shotfarm") {
-            return Ok(current);
-        }
+    if let Ok(current) = std::env::current_exe()
+        && current.file_name().is_some_and(|name| name == "shotfarm")
+    {
+        return Ok(current);
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("workspace root")?;
     let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace.join("target"));
@@ -43,7 +54,11 @@ pub fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
 
 pub struct Replica {
     pub id: u64,
+    /// Where clients, agents and (unless routed) peers reach it: its member address. With
+    /// proxies, its front door.
     pub addr: String,
+    /// Where the process listens; the harness observes it here, past every fault.
+    pub listen: String,
     /// Started with `--join` (added later through the admin API) rather than `--peers`.
     pub joins: bool,
     pub data_dir: PathBuf,
@@ -69,35 +84,127 @@ pub struct SchedulerCluster {
     pub replicas: BTreeMap<u64, Replica>,
     peers: String,
     extra_args: Vec<String>,
+    /// The proxies, when started with them.
+    network: Option<Network>,
+}
+
+/// Every proxy of a cluster started with [`SchedulerCluster::start_with_proxies`]: one front
+/// door per replica and one link per ordered pair of replicas.
+pub struct Network {
+    front_doors: BTreeMap<u64, LinkProxy>,
+    /// `(from, to)`: the way replica `from` dials replica `to`.
+    links: BTreeMap<(u64, u64), LinkProxy>,
+}
+
+impl Network {
+    /// Clients' and agents' way in to replica `id`.
+    pub fn front_door(&self, id: u64) -> anyhow::Result<&LinkProxy> {
+        self.front_doors.get(&id).with_context(|| format!("no front door for replica {id}"))
+    }
+
+    /// The way replica `from` dials replica `to`.
+    pub fn link(&self, from: u64, to: u64) -> anyhow::Result<&LinkProxy> {
+        self.links.get(&(from, to)).with_context(|| format!("no link {from}→{to}"))
+    }
+
+    /// Every directed link between replicas.
+    pub fn links(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.links.keys().copied()
+    }
+
+    /// Cuts `minority` off from the other replicas and from the clients and agents (who stay
+    /// with the majority): every link across and the minority's front doors are blackholed.
+    pub fn partition(&self, minority: &[u64]) {
+        for ((from, to), link) in &self.links {
+            if minority.contains(from) != minority.contains(to) {
+                link.blackhole();
+            }
+        }
+        for (id, door) in &self.front_doors {
+            if minority.contains(id) {
+                door.blackhole();
+            }
+        }
+    }
+
+    /// Cuts one replica off from everyone.
+    pub fn isolate(&self, id: u64) {
+        self.partition(&[id]);
+    }
+
+    /// Every link and front door healthy again.
+    pub fn heal(&self) {
+        for proxy in self.front_doors.values().chain(self.links.values()) {
+            proxy.heal();
+        }
+    }
 }
 
 impl SchedulerCluster {
-    /// Starts `count` replicas forming one group.
+    /// Starts `count` replicas forming one group, each reached directly at its listen address.
     pub fn start(count: u64, extra_args: &[&str]) -> anyhow::Result<SchedulerCluster> {
-        let binary = shotfarm_binary()?;
-        let root = tempfile::Builder::new().prefix("shotfarm-cluster-").tempdir()?;
-        let ports = free_ports(count as usize)?;
-        let addrs: Vec<String> = ports.iter().map(|port| format!("127.0.0.1:{port}")).collect();
-        let peers = addrs.iter().enumerate().map(|(index, addr)| format!("{}={addr}", index + 1)).collect::<Vec<_>>().join(",");
-        let mut cluster = SchedulerCluster {
-            binary,
-            replicas: BTreeMap::new(),
-            peers,
-            extra_args: extra_args.iter().map(|arg| (*arg).to_owned()).collect(),
-            root: None,
-            kept: None,
-        };
-        for (index, addr) in addrs.into_iter().enumerate() {
-            let id = index as u64 + 1;
-            let data_dir = root.path().join(format!("replica-{id}"));
-            let log = root.path().join(format!("replica-{id}.log"));
-            cluster.replicas.insert(id, Replica { id, addr, joins: false, data_dir, log, child: None });
-        }
-        cluster.root = Some(root);
+        let listens = free_ports(count as usize)?.into_iter().map(|port| format!("127.0.0.1:{port}")).collect::<Vec<_>>();
+        let mut cluster = SchedulerCluster::prepare(listens.clone(), listens, extra_args)?;
         for id in 1..=count {
             cluster.restart(id)?;
         }
         Ok(cluster)
+    }
+
+    /// Starts `count` replicas with a proxy on every link (see [`Network`]): replicas
+    /// advertise their front doors and dial each other through per-link proxies
+    /// (`--route`). Needs a tokio runtime; the proxies run on it.
+    pub async fn start_with_proxies(count: u64, extra_args: &[&str]) -> anyhow::Result<SchedulerCluster> {
+        let listens: Vec<String> = free_ports(count as usize)?.into_iter().map(|port| format!("127.0.0.1:{port}")).collect();
+        let ids: Vec<u64> = (1..=count).collect();
+        let mut front_doors = BTreeMap::new();
+        let mut links = BTreeMap::new();
+        for (&id, listen) in ids.iter().zip(&listens) {
+            let target = listen.parse()?;
+            front_doors.insert(id, LinkProxy::start(target).await?);
+            for &from in ids.iter().filter(|from| **from != id) {
+                links.insert((from, id), LinkProxy::start(target).await?);
+            }
+        }
+        let advertised = front_doors.values().map(|door| door.addr().to_string()).collect();
+        let mut cluster = SchedulerCluster::prepare(listens, advertised, extra_args)?;
+        cluster.network = Some(Network { front_doors, links });
+        for id in ids {
+            cluster.restart(id)?;
+        }
+        Ok(cluster)
+    }
+
+    fn prepare(listens: Vec<String>, advertised: Vec<String>, extra_args: &[&str]) -> anyhow::Result<SchedulerCluster> {
+        let binary = shotfarm_binary()?;
+        let root = tempfile::Builder::new().prefix("shotfarm-cluster-").tempdir()?;
+        let peers = advertised.iter().enumerate().map(|(index, addr)| format!("{}={addr}", index + 1)).collect::<Vec<_>>().join(",");
+        let mut replicas = BTreeMap::new();
+        for (index, (listen, addr)) in listens.into_iter().zip(advertised).enumerate() {
+            let id = index as u64 + 1;
+            let data_dir = root.path().join(format!("replica-{id}"));
+            let log = root.path().join(format!("replica-{id}.log"));
+            replicas.insert(id, Replica { id, addr, listen, joins: false, data_dir, log, child: None });
+        }
+        Ok(SchedulerCluster {
+            binary,
+            replicas,
+            peers,
+            extra_args: extra_args.iter().map(|arg| (*arg).to_owned()).collect(),
+            root: Some(root),
+            kept: None,
+            network: None,
+        })
+    }
+
+    /// The proxies; an error for a cluster started without them.
+    pub fn network(&self) -> anyhow::Result<&Network> {
+        self.network.as_ref().context("this cluster was started without proxies (use SchedulerCluster::start_with_proxies)")
+    }
+
+    /// Where the logs and data directories are (until the cluster is dropped, unless kept).
+    pub fn root(&self) -> Option<PathBuf> {
+        self.root.as_ref().map(|root| root.path().to_path_buf()).or_else(|| self.kept.clone())
     }
 
     pub fn addrs(&self) -> Vec<String> {
@@ -116,9 +223,17 @@ impl SchedulerCluster {
         }
         let log = File::options().create(true).append(true).open(&replica.log)?;
         let membership = if replica.joins { vec!["--join".to_owned()] } else { vec!["--peers".to_owned(), self.peers.clone()] };
+        let routes: Vec<String> = self
+            .network
+            .iter()
+            .flat_map(|network| network.links.iter())
+            .filter(|((from, _), _)| *from == id)
+            .flat_map(|((_, to), link)| ["--route".to_owned(), format!("{to}={}", link.addr())])
+            .collect();
         let child = Command::new(&self.binary)
-            .args(["scheduler", "--id", &id.to_string(), "--listen", &replica.addr])
+            .args(["scheduler", "--id", &id.to_string(), "--listen", &replica.listen])
             .args(&membership)
+            .args(&routes)
             .arg("--data-dir")
             .arg(&replica.data_dir)
             .args(&self.extra_args)
@@ -134,12 +249,17 @@ impl SchedulerCluster {
 
     /// Starts a new, empty replica with `--join`; it serves once the group adds it
     /// (`shotfarm cluster add --id ID --addr ADDR`). Returns its address.
+    /// Only for clusters without proxies.
     pub fn start_joining(&mut self, id: u64) -> anyhow::Result<String> {
-        let root = self.root.as_ref().map(|root| root.path().to_path_buf()).or_else(|| self.kept.clone()).context("cluster directory gone")?;
+        if self.network.is_some() {
+            bail!("joining replicas have no proxies; start the cluster with SchedulerCluster::start");
+        }
+        let root = self.root().context("cluster directory gone")?;
         let addr = format!("127.0.0.1:{}", free_ports(1)?[0]);
         let replica = Replica {
             id,
             addr: addr.clone(),
+            listen: addr.clone(),
             joins: true,
             data_dir: root.join(format!("replica-{id}")),
             log: root.join(format!("replica-{id}.log")),
@@ -185,17 +305,23 @@ impl SchedulerCluster {
         self.kept.clone()
     }
 
+    /// What replica `id` says of itself, asked at its listen address (past every proxy);
+    /// `None` when it does not answer within half a second.
+    pub async fn status(&self, id: u64) -> Option<ClusterStatusResponse> {
+        let replica = self.replicas.get(&id).filter(|replica| replica.is_running())?;
+        let mut admin = AdminServiceClient::new(channel(&replica.listen).ok()?);
+        let asked = tokio::time::timeout(Duration::from_millis(500), admin.cluster_status(ClusterStatusRequest {})).await;
+        Some(asked.ok()?.ok()?.into_inner())
+    }
+
     /// The leader as the running replicas report it: (id, address), if they agree on one.
     pub async fn leader(&self) -> Option<(u64, String)> {
         let mut votes = BTreeMap::new();
-        for replica in self.replicas.values().filter(|replica| replica.is_running()) {
-            let Ok(ch) = channel(&replica.addr) else { continue };
-            let asked = tokio::time::timeout(Duration::from_millis(500), AdminServiceClient::new(ch).cluster_status(ClusterStatusRequest {})).await;
-            if let Ok(Ok(status)) = asked {
-                let status = status.into_inner();
-                if status.role == "leader" {
-                    *votes.entry(status.id).or_insert(0) += 1;
-                }
+        for &id in self.replicas.keys() {
+            if let Some(status) = self.status(id).await
+                && status.role == "leader"
+            {
+                *votes.entry(status.id).or_insert(0) += 1;
             }
         }
         let (id, _) = votes.into_iter().max_by_key(|(_, count)| *count)?;

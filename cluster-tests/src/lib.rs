@@ -3,11 +3,13 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`cluster`] | real scheduler replicas on loopback: start, kill -9, restart, pause, resume, find the leader, `wait_until` |
+//! | [`proxy`] | a controllable TCP proxy per link: heal, blackhole, drop one direction, delay, reset |
 //! | [`swarm`] | many simulated agents in one process, answering assignments with synthetic outputs |
 //! | [`history`] | `Recorder`: client calls (submit, get, cancel, cordon/drain, list nodes) with invoke/return instants and outcomes |
 //! | [`linearizability`] | `check(&history)`: a porcupine-style per-key linearizability checker with the scheduler's semantics |
 
 pub mod cluster;
+pub mod proxy;
 pub mod history;
 pub mod linearizability;
 pub mod swarm;

@@ -16,9 +16,9 @@ use crate::sample::Sample;
 use crate::simd_level::SimdLevel;
 
 /// Daubechies-2 low-pass and high-pass filters in Q15 (`dwt2_db2_coeffs_lo/hi`).
-const DWT_LO: [i32; 4] = [15826, 27411, 7345, -4240];
-const DWT_HI: [i32; 4] = [-4240, -7345, 27411, -15826];
-const DWT_LO_SUM: i32 = 46342;
+pub(crate) const DWT_LO: [i32; 4] = [15826, 27411, 7345, -4240];
+pub(crate) const DWT_HI: [i32; 4] = [-4240, -7345, 27411, -15826];
+pub(crate) const DWT_LO_SUM: i32 = 46342;
 const DWT_HI_SUM: i32 = 0;
 
 const ONE_BY_15: i32 = 8738;
@@ -129,6 +129,10 @@ pub struct AdmScratch {
     csf_a_i4: DetailBands<i32>,
     csf_f_i4: DetailBands<i32>,
     tmp: Vec<i64>,
+    /// The vertical-pass rows of the scale-0 DWT (low-pass, high-pass).
+    rows0: (Vec<i16>, Vec<i16>),
+    /// Mirrored source columns of each DWT output column.
+    col_taps: Vec<[usize; 4]>,
 }
 
 /// Per-scale numerator and denominator (floats, as libvmaf keeps them) and ADM2.
@@ -224,18 +228,24 @@ pub fn adm_at<T: Sample>(
         // `#[target_feature(enable = "avx2")]` function; its body is safe Rust.
         return unsafe { adm_avx2(reference, distorted, bit_depth, scratch) };
     }
-    adm_body(reference, distorted, bit_depth, scratch)
+    adm_body(reference, distorted, bit_depth, SimdLevel::Scalar, scratch)
 }
 
 /// The same code compiled with AVX2 enabled: identical integer arithmetic, wider vectors.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn adm_avx2<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8, scratch: &mut AdmScratch) -> AdmScores {
-    adm_body(reference, distorted, bit_depth, scratch)
+    adm_body(reference, distorted, bit_depth, SimdLevel::Avx2, scratch)
 }
 
 #[inline(always)]
-fn adm_body<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8, scratch: &mut AdmScratch) -> AdmScores {
+fn adm_body<T: Sample>(
+    reference: &Plane<T>,
+    distorted: &Plane<T>,
+    bit_depth: u8,
+    simd: SimdLevel,
+    scratch: &mut AdmScratch,
+) -> AdmScores {
     let (w0, h0) = (reference.width(), reference.height());
     let numden_limit = 1e-10 * (w0 * h0) as f64 / (1920.0 * 1080.0);
     let mut scores = AdmScores::default();
@@ -246,8 +256,8 @@ fn adm_body<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8
     let s = &mut *scratch;
     s.ref0.resize(n);
     s.dis0.resize(n);
-    dwt_scale0(reference, u32::from(bit_depth), &mut s.ref0);
-    dwt_scale0(distorted, u32::from(bit_depth), &mut s.dis0);
+    dwt_scale0(reference, u32::from(bit_depth), simd, &mut s.ref0, &mut s.rows0, &mut s.col_taps);
+    dwt_scale0(distorted, u32::from(bit_depth), simd, &mut s.dis0, &mut s.rows0, &mut s.col_taps);
     for b in [&mut s.r0, &mut s.a0, &mut s.csf_a0, &mut s.csf_f0] {
         b.resize(n);
     }
@@ -289,58 +299,77 @@ fn adm_body<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8
 
 /// `adm_dwt2_8` / `adm_dwt2_16`: one DWT level of the samples into int16 bands.
 #[inline(always)]
-fn dwt_scale0<T: Sample>(src: &Plane<T>, bit_depth: u32, out: &mut Bands<i16>) {
+fn dwt_scale0<T: Sample>(
+    src: &Plane<T>,
+    bit_depth: u32,
+    simd: SimdLevel,
+    out: &mut Bands<i16>,
+    rows: &mut (Vec<i16>, Vec<i16>),
+    col_taps: &mut Vec<[usize; 4]>,
+) {
     let (w, h) = (src.width(), src.height());
     let (bw, bh) = (w.div_ceil(2), h.div_ceil(2));
-    let shift = bit_depth;
-    let round = 1i32 << (bit_depth - 1);
     let data = src.data();
-    let mut tmp_lo = vec![0i16; w];
-    let mut tmp_hi = vec![0i16; w];
-    let col_taps: Vec<[usize; 4]> = (0..bw).map(|j| dwt_taps(j, w)).collect();
+    let (tmp_lo, tmp_hi) = rows;
+    tmp_lo.resize(w, 0);
+    tmp_hi.resize(w, 0);
+    col_taps.clear();
+    col_taps.extend((0..bw).map(|j| dwt_taps(j, w)));
+    // Interior outputs j = 1..=interior read tmp[2j−1 ..= 2j+2] directly (no mirror table).
+    let interior = w.saturating_sub(3).div_euclid(2).min(bw.saturating_sub(1));
     for i in 0..bh {
-        let rows = dwt_taps(i, h);
-        let r: [&[T]; 4] = rows.map(|y| &data[y * w..(y + 1) * w]);
-        for j in 0..w {
-            let s = [r[0][j].to_i32(), r[1][j].to_i32(), r[2][j].to_i32(), r[3][j].to_i32()];
-            let mut lo = DWT_LO[0] * s[0] + DWT_LO[1] * s[1] + DWT_LO[2] * s[2] + DWT_LO[3] * s[3];
-            lo -= DWT_LO_SUM * round;
-            tmp_lo[j] = ((lo + round) >> shift) as i16;
-            let mut hi = DWT_HI[0] * s[0] + DWT_HI[1] * s[1] + DWT_HI[2] * s[2] + DWT_HI[3] * s[3];
-            hi -= DWT_HI_SUM * round;
-            tmp_hi[j] = ((hi + round) >> shift) as i16;
-        }
+        let r: [&[T]; 4] = dwt_taps(i, h).map(|y| &data[y * w..(y + 1) * w]);
+        let done = crate::adm_avx2::dwt0_vertical(r, bit_depth, tmp_lo, tmp_hi, simd);
+        dwt0_vertical_columns(r, bit_depth, done, tmp_lo, tmp_hi);
         let row = i * bw;
-        let filt = |f: &[i32; 4], s: &[i32; 4]| {
-            let acc = f[0].wrapping_mul(s[0])
-                .wrapping_add(f[1].wrapping_mul(s[1]))
-                .wrapping_add(f[2].wrapping_mul(s[2]))
-                .wrapping_add(f[3].wrapping_mul(s[3]));
-            (acc.wrapping_add(32768) >> 16) as i16
-        };
-        let (a, v) = (&mut out.a[row..row + bw], &mut out.v[row..row + bw]);
-        let (hb, d) = (&mut out.h[row..row + bw], &mut out.d[row..row + bw]);
-        // Interior outputs j = 1.. read tmp[2j−1 ..= 2j+2] directly (no mirror table).
-        let interior = w.saturating_sub(3).div_euclid(2).min(bw.saturating_sub(1));
-        for j in 1..=interior {
+        let out_row = [&mut out.a, &mut out.v, &mut out.h, &mut out.d].map(|b| &mut b[row..row + bw]);
+        let [a, v, hb, d] = out_row;
+        let next = crate::adm_avx2::dwt0_horizontal(tmp_lo, tmp_hi, interior, [&mut *a, &mut *v, &mut *hb, &mut *d], simd);
+        for j in next..=interior {
             let b = 2 * j - 1;
             let lo = [tmp_lo[b], tmp_lo[b + 1], tmp_lo[b + 2], tmp_lo[b + 3]].map(i32::from);
             let hi = [tmp_hi[b], tmp_hi[b + 1], tmp_hi[b + 2], tmp_hi[b + 3]].map(i32::from);
-            a[j] = filt(&DWT_LO, &lo);
-            v[j] = filt(&DWT_HI, &lo);
-            hb[j] = filt(&DWT_LO, &hi);
-            d[j] = filt(&DWT_HI, &hi);
+            a[j] = dwt0_filter(&DWT_LO, &lo);
+            v[j] = dwt0_filter(&DWT_HI, &lo);
+            hb[j] = dwt0_filter(&DWT_LO, &hi);
+            d[j] = dwt0_filter(&DWT_HI, &hi);
         }
         for j in std::iter::once(0).chain(interior + 1..bw) {
             let taps = col_taps[j];
             let lo = taps.map(|x| i32::from(tmp_lo[x]));
             let hi = taps.map(|x| i32::from(tmp_hi[x]));
-            a[j] = filt(&DWT_LO, &lo);
-            v[j] = filt(&DWT_HI, &lo);
-            hb[j] = filt(&DWT_LO, &hi);
-            d[j] = filt(&DWT_HI, &hi);
+            a[j] = dwt0_filter(&DWT_LO, &lo);
+            v[j] = dwt0_filter(&DWT_HI, &lo);
+            hb[j] = dwt0_filter(&DWT_LO, &hi);
+            d[j] = dwt0_filter(&DWT_HI, &hi);
         }
     }
+}
+
+/// The scale-0 vertical pass of columns `from..` of the 4 source rows `r`.
+#[inline(always)]
+fn dwt0_vertical_columns<T: Sample>(r: [&[T]; 4], shift: u32, from: usize, tmp_lo: &mut [i16], tmp_hi: &mut [i16]) {
+    let round = 1i32 << (shift - 1);
+    for j in from..tmp_lo.len() {
+        let s = [r[0][j].to_i32(), r[1][j].to_i32(), r[2][j].to_i32(), r[3][j].to_i32()];
+        let mut lo = DWT_LO[0] * s[0] + DWT_LO[1] * s[1] + DWT_LO[2] * s[2] + DWT_LO[3] * s[3];
+        lo -= DWT_LO_SUM * round;
+        tmp_lo[j] = ((lo + round) >> shift) as i16;
+        let mut hi = DWT_HI[0] * s[0] + DWT_HI[1] * s[1] + DWT_HI[2] * s[2] + DWT_HI[3] * s[3];
+        hi -= DWT_HI_SUM * round;
+        tmp_hi[j] = ((hi + round) >> shift) as i16;
+    }
+}
+
+/// The scale-0 horizontal filter of 4 taps (wrapping `i32`, `>> 16` rounded).
+#[inline(always)]
+fn dwt0_filter(f: &[i32; 4], s: &[i32; 4]) -> i16 {
+    let acc = f[0]
+        .wrapping_mul(s[0])
+        .wrapping_add(f[1].wrapping_mul(s[1]))
+        .wrapping_add(f[2].wrapping_mul(s[2]))
+        .wrapping_add(f[3].wrapping_mul(s[3]));
+    (acc.wrapping_add(32768) >> 16) as i16
 }
 
 /// `adm_dwt2_s123_combined` for one image: DWT of an int32 LL band of `w x h`.

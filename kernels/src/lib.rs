@@ -11,7 +11,7 @@
 //! | [`ffmpeg_decoder`] | any file ffmpeg decodes, streamed from an ffmpeg child process |
 //! | [`decode_error`] | decoding errors, with a failed process's evidence |
 //! | [`vif`], [`vif_rows`], [`vif_avx2`] | integer VIF (4 scales); its row loops; their AVX2 twins |
-//! | [`adm`] | integer ADM2 and its 4 scales |
+//! | [`adm`], `adm_avx2` | integer ADM2 and its 4 scales; AVX2 twins of its hot loops |
 //! | [`motion`] | integer motion / motion2 (blurred frame difference) |
 //! | [`psnr`], [`ssim`] | libvmaf's `psnr` and `float_ssim` |
 //! | [`model`] | the libvmaf JSON model (vmaf_v0.6.1 embedded) and the SVM prediction |
@@ -24,6 +24,7 @@
 //! | [`fingerprint`], [`scene`] | per-frame fingerprints; shot boundaries and SI/TI (media pipeline) |
 
 pub mod adm;
+mod adm_avx2;
 pub mod backend;
 #[cfg(feature = "cuda")]
 pub mod cuda;

@@ -72,6 +72,39 @@ proptest! {
         );
     }
 
+    /// Full-range noise (the DWT's extreme sums) on widths spanning several vectors.
+    #[test]
+    fn adm_and_motion_simd_equal_scalar_on_full_range_noise(
+        w in 33usize..300,
+        h in 33usize..64,
+        seed in 1u64..1000,
+        ten_bit in any::<bool>(),
+    ) {
+        if ten_bit {
+            let r = plane16(w, h, 10, seed, 1024);
+            let d = plane16(w, h, 10, seed * 13 + 5, 1024);
+            let scalar = adm_at(&r, &d, 10, SimdLevel::Scalar, &mut AdmScratch::default());
+            for level in SimdLevel::available() {
+                prop_assert_eq!(adm_at(&r, &d, 10, level, &mut AdmScratch::default()), scalar, "adm {}", level.name());
+            }
+            prop_assert_eq!(
+                blurred_difference_sad(&r, &d, 10, &mut MotionScratch::default()),
+                blurred_difference_sad_scalar(&r, &d, 10, &mut MotionScratch::default())
+            );
+        } else {
+            let r = plane8(w, h, seed, 256);
+            let d = plane8(w, h, seed * 13 + 5, 256);
+            let scalar = adm_at(&r, &d, 8, SimdLevel::Scalar, &mut AdmScratch::default());
+            for level in SimdLevel::available() {
+                prop_assert_eq!(adm_at(&r, &d, 8, level, &mut AdmScratch::default()), scalar, "adm {}", level.name());
+            }
+            prop_assert_eq!(
+                blurred_difference_sad(&r, &d, 8, &mut MotionScratch::default()),
+                blurred_difference_sad_scalar(&r, &d, 8, &mut MotionScratch::default())
+            );
+        }
+    }
+
     #[test]
     fn thread_count_does_not_change_features(w in 33usize..70, h in 33usize..50, seed in 1u64..1000, n in 2usize..7) {
         let format = FrameFormat { width: w, height: h, bit_depth: 8 };

@@ -64,6 +64,11 @@ fn main() -> ExitCode {
         }
     };
     install_tracing();
+    // The scheduler's crash points (tests only: see `shotfarm_scheduler::failpoints`).
+    if let Err(message) = shotfarm_scheduler::failpoints::configure_from_env() {
+        eprintln!("error: {message}");
+        return exit::ExitKind::Usage.code();
+    }
     let outcome = match cli.command {
         Command::Dev(args) => commands::dev::run(args),
         Command::Agent(args) => commands::agent::run(args),

@@ -31,6 +31,8 @@ pub struct SchedulerSettings {
     pub node_timeout_ms: Option<u64>,
     pub lease_timeout_ms: Option<u64>,
     pub snapshot_every: Option<u64>,
+    /// Write the audit trail of the applied stream under this directory (tests).
+    pub audit: Option<PathBuf>,
 }
 
 macro_rules! merge_fields {
@@ -62,6 +64,7 @@ impl SchedulerSettings {
                 "NODE_TIMEOUT_MS" => settings.node_timeout_ms = Some(number(&value)?),
                 "LEASE_TIMEOUT_MS" => settings.lease_timeout_ms = Some(number(&value)?),
                 "SNAPSHOT_EVERY" => settings.snapshot_every = Some(number(&value)?),
+                "AUDIT" => settings.audit = Some(PathBuf::from(value)),
                 _ => {}
             }
         }
@@ -71,7 +74,7 @@ impl SchedulerSettings {
     /// `over` wins where it has a value.
     pub fn merge(mut self, over: SchedulerSettings) -> SchedulerSettings {
         merge_fields!(self, over, id, listen, peers, routes, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
-            heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every);
+            heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit);
         self
     }
 
@@ -139,6 +142,7 @@ impl SchedulerSettings {
             node_timeout,
             lease_timeout,
             snapshot_every,
+            audit: self.audit,
         })
     }
 }
@@ -207,6 +211,8 @@ pub struct SchedulerConfig {
     pub node_timeout: Duration,
     pub lease_timeout: Duration,
     pub snapshot_every: u64,
+    /// Where the audit trail goes (`shotfarm_scheduler::audit`), when asked for.
+    pub audit: Option<PathBuf>,
 }
 
 /// A configuration problem: the message says what to change.

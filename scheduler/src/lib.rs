@@ -2,6 +2,8 @@
 //!
 //! | module | what |
 //! | --- | --- |
+//! | [`audit`] | the audit trail of the applied stream (`--audit DIR`), for the cluster tests' invariants |
+//! | [`failpoints`] | crash points in the Ready loop for tests (`FAILPOINTS`; feature `failpoints`, debug builds) |
 //! | [`state`] | the replicated state machine: jobs, task DAGs, nodes, leases; `apply` |
 //! | [`planner`] | expands a job into its task DAG as results arrive (runs inside `apply`) |
 //! | [`placement`] | pure multi-dimensional bin-packing of ready tasks onto nodes and GPUs |
@@ -13,8 +15,10 @@
 //! | [`service`] | the gRPC services: jobs, nodes, admin, raft; the error → status table |
 //! | [`synthetic`] | synthetic task outputs for simulated agents (benchmark, simulation) |
 
+pub mod audit;
 pub mod config;
 pub mod consensus;
+pub mod failpoints;
 pub mod placement;
 pub mod planner;
 pub mod replica_node;

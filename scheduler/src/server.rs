@@ -57,11 +57,16 @@ pub fn open_replica(config: &SchedulerConfig) -> Result<Replica<RedbStore>, Serv
         snapshot_every: config.snapshot_every,
         ..ReplicaConfig::new(config.id)
     };
-    Replica::open(&replica_config, &config.peers, store).map_err(|err| match err {
+    let failed = |err| match err {
         ReplicaError::Membership(message) => ServerError::Config(message),
         ReplicaError::Store(store) => ServerError::from(store),
         ReplicaError::Raft(raft) => ServerError::Fatal(raft.to_string()),
-    })
+    };
+    let mut replica = Replica::open(&replica_config, &config.peers, store).map_err(failed)?;
+    if let Some(dir) = &config.audit {
+        replica.enable_audit(dir).map_err(failed)?;
+    }
+    Ok(replica)
 }
 
 fn check_data_dir(dir: &std::path::Path) -> Result<(), ServerError> {

@@ -33,6 +33,10 @@ pub struct SchedulerArgs {
     /// Start with no members and wait to be added by `shotfarm cluster add`.
     #[arg(long)]
     pub join: bool,
+    /// Append the audit trail of the applied stream (indexes, hashes, leases) to
+    /// DIR/replica-<id>.audit.jsonl, for the cluster tests' invariant checks.
+    #[arg(long, value_name = "DIR")]
+    pub audit: Option<PathBuf>,
 }
 
 pub fn run(args: SchedulerArgs) -> CommandResult {
@@ -48,6 +52,7 @@ pub fn run(args: SchedulerArgs) -> CommandResult {
         routes: (!args.routes.is_empty()).then(|| args.routes.join(",")),
         data_dir: args.data_dir,
         join: args.join.then_some(true),
+        audit: args.audit,
         ..SchedulerSettings::default()
     };
     let config = file.merge(env).merge(flags).validate().map_err(CommandError::usage)?;

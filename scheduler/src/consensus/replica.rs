@@ -11,6 +11,8 @@ use raft::{RawNode, ReadState, StateRole, Storage as _};
 
 use super::logger::raft_logger;
 use super::raft_log::RaftLog;
+use crate::audit::AuditTrail;
+use crate::failpoints::{self, crash_point};
 use crate::state::{self, Command, Effect, Outcome, Proposal, State};
 use crate::storage::{DurableStore, Recovered, StoreError, WriteBatch, decode_state, encode_row, encode_state};
 
@@ -70,6 +72,8 @@ pub struct Replica<S: DurableStore> {
     state: State,
     applied: u64,
     snapshot_every: u64,
+    /// The audit trail of the applied stream, when asked for (`--audit`).
+    audit: Option<AuditTrail>,
 }
 
 impl<S: DurableStore> Replica<S> {
@@ -108,7 +112,13 @@ impl<S: DurableStore> Replica<S> {
         };
         raft_config.validate()?;
         let raw = RawNode::new(&raft_config, log, &raft_logger(config.id))?;
-        Ok(Replica { id: config.id, raw, store, state, applied, snapshot_every: config.snapshot_every })
+        Ok(Replica { id: config.id, raw, store, state, applied, snapshot_every: config.snapshot_every, audit: None })
+    }
+
+    /// Starts writing the audit trail of the applied stream under `dir` (see [`crate::audit`]).
+    pub fn enable_audit(&mut self, dir: &std::path::Path) -> Result<(), ReplicaError> {
+        self.audit = Some(AuditTrail::open(dir, self.id, self.applied, &self.state).map_err(audit_failed)?);
+        Ok(())
     }
 
     pub fn id(&self) -> u64 {
@@ -238,6 +248,10 @@ impl<S: DurableStore> Replica<S> {
             self.state = state;
             self.applied = snapshot.get_metadata().index;
             self.raw.mut_store().install_snapshot(snapshot.clone());
+            if let Some(audit) = &mut self.audit {
+                audit.snapshot(self.applied, snapshot.get_metadata().term, &self.state).map_err(audit_failed)?;
+            }
+            crash_point(failpoints::DURING_SNAPSHOT_INSTALL);
             batch.conf_state = Some(snapshot.get_metadata().get_conf_state().clone());
             batch.install_snapshot = Some((snapshot, self.state.clone()));
             output.membership_changed = true;
@@ -252,7 +266,7 @@ impl<S: DurableStore> Replica<S> {
             batch.hard_state = Some(hard_state.clone());
         }
         output.read_states.extend(ready.take_read_states());
-        self.store.write(batch)?;
+        self.persist(batch)?;
         output.messages.extend(ready.take_persisted_messages());
 
         let mut light = self.raw.advance(ready);
@@ -268,13 +282,30 @@ impl<S: DurableStore> Replica<S> {
             batch.hard_state = Some(self.raw.store().hard_state().clone());
         }
         self.maybe_compact(&mut batch);
-        self.store.write(batch)?;
+        self.persist(batch)?;
         self.raw.advance_apply();
         if self.raw.store().take_snapshot_request() {
             let snapshot = self.snapshot_of_applied_state();
             self.raw.mut_store().offer_snapshot(snapshot);
         }
         Ok(output)
+    }
+
+    /// Writes a batch: the audit lines of what it covers first, so that a crash never leaves
+    /// the store ahead of the trail; the log-append crash points around it.
+    fn persist(&mut self, batch: WriteBatch) -> Result<(), ReplicaError> {
+        if let Some(audit) = &mut self.audit {
+            audit.flush().map_err(audit_failed)?;
+        }
+        let appends = !batch.entries.is_empty();
+        if appends {
+            crash_point(failpoints::BEFORE_LOG_APPEND);
+        }
+        self.store.write(batch)?;
+        if appends {
+            crash_point(failpoints::AFTER_LOG_APPEND);
+        }
+        Ok(())
     }
 
     /// The applied state with its index, term and membership, as a Raft snapshot.
@@ -301,6 +332,9 @@ impl<S: DurableStore> Replica<S> {
                         let mut outcomes = Vec::with_capacity(proposal.commands.len());
                         for command in &proposal.commands {
                             let (outcome, effects) = state::apply(&mut self.state, command);
+                            if let (Some(audit), Outcome::Assigned { task, .. }) = (&mut self.audit, &outcome) {
+                                audit.assigned(entry.index, *task, &self.state).map_err(audit_failed)?;
+                            }
                             outcomes.push(outcome);
                             output.effects.extend(effects);
                         }
@@ -332,7 +366,11 @@ impl<S: DurableStore> Replica<S> {
                 }
             }
             self.applied = entry.index;
+            if let Some(audit) = &mut self.audit {
+                audit.entry(&entry, &self.state).map_err(audit_failed)?;
+            }
         }
+        crash_point(failpoints::AFTER_APPLY_BEFORE_PERSIST);
         batch.rows.extend(self.state.take_dirty().into_iter().map(|row| encode_row(&self.state, row)));
         batch.applied = Some(self.applied);
         Ok(())
@@ -354,6 +392,11 @@ impl<S: DurableStore> Replica<S> {
         self.raw.mut_store().compact(snapshot.clone());
         batch.compact_to = Some(snapshot);
     }
+}
+
+/// The audit trail could not be written: the replica stops, as on a storage failure.
+fn audit_failed(err: std::io::Error) -> ReplicaError {
+    ReplicaError::Store(StoreError::io(std::io::Error::other(format!("audit trail: {err}"))))
 }
 
 /// Index and term of the snapshot every initial replica starts from.

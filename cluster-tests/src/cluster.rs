@@ -217,6 +217,12 @@ impl SchedulerCluster {
 
     /// Starts (or starts again) a replica on its data directory.
     pub fn restart(&mut self, id: u64) -> anyhow::Result<()> {
+        self.restart_with_env(id, &[])
+    }
+
+    /// As [`SchedulerCluster::restart`], with environment variables for this process only
+    /// (e.g. `FAILPOINTS`: see `shotfarm_scheduler::failpoints`).
+    pub fn restart_with_env(&mut self, id: u64, env: &[(&str, &str)]) -> anyhow::Result<()> {
         let replica = self.replicas.get_mut(&id).context("no such replica")?;
         if replica.child.is_some() {
             bail!("replica {id} is already running");
@@ -238,6 +244,7 @@ impl SchedulerCluster {
             .arg(&replica.data_dir)
             .args(&self.extra_args)
             .env("SHOTFARM_LOG", std::env::var("SHOTFARM_LOG").unwrap_or_else(|_| "info".to_owned()))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -277,6 +284,17 @@ impl SchedulerCluster {
             bail!("kill {signal} {pid} failed");
         }
         Ok(())
+    }
+
+    /// How a replica ended on its own (a crash), once it has; it is then no longer running.
+    pub fn exit_status(&mut self, id: u64) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        let replica = self.replicas.get_mut(&id).context("no such replica")?;
+        let Some(child) = replica.child.as_mut() else { return Ok(None) };
+        let status = child.try_wait()?;
+        if status.is_some() {
+            replica.child = None;
+        }
+        Ok(status)
     }
 
     /// SIGKILL, by pid.

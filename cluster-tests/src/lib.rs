@@ -6,10 +6,12 @@
 //! | [`proxy`] | a controllable TCP proxy per link: heal, blackhole, drop one direction, delay, reset |
 //! | [`swarm`] | many simulated agents in one process, answering assignments with synthetic outputs |
 //! | [`history`] | `Recorder`: client calls (submit, get, cancel, cordon/drain, list nodes) with invoke/return instants and outcomes |
+//! | [`invariants`] | safety invariants over every replica's audit trail (`--audit DIR`), and no acknowledged job lost |
 //! | [`linearizability`] | `check(&history)`: a porcupine-style per-key linearizability checker with the scheduler's semantics |
 
 pub mod cluster;
 pub mod proxy;
 pub mod history;
+pub mod invariants;
 pub mod linearizability;
 pub mod swarm;

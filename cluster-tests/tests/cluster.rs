@@ -16,3 +16,5 @@ mod t40_restart_all;
 mod t50_command_line;
 #[path = "cluster/t60_membership.rs"]
 mod t60_membership;
+#[path = "cluster/t80_failpoints.rs"]
+mod t80_failpoints;

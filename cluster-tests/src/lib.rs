@@ -4,14 +4,18 @@
 //! | --- | --- |
 //! | [`cluster`] | real scheduler replicas on loopback: start, kill -9, restart, pause, resume, find the leader, `wait_until` |
 //! | [`proxy`] | a controllable TCP proxy per link: heal, blackhole, drop one direction, delay, reset |
+//! | [`agents`] | real `shotfarm agent` processes (own process group, work dir, log): kill -9, restart on the same journal, pause, resume, SIGTERM; [`agents::Farm`] = cluster + agents + media dir |
+//! | [`media`] | tiny sources synthesized with ffmpeg, every frame stamped with its index; frame-exact checks of a job's outputs |
 //! | [`swarm`] | many simulated agents in one process, answering assignments with synthetic outputs |
 //! | [`history`] | `Recorder`: client calls (submit, get, cancel, cordon/drain, list nodes) with invoke/return instants and outcomes |
 //! | [`invariants`] | safety invariants over every replica's audit trail (`--audit DIR`), and no acknowledged job lost |
 //! | [`linearizability`] | `check(&history)`: a porcupine-style per-key linearizability checker with the scheduler's semantics |
 
+pub mod agents;
 pub mod cluster;
 pub mod proxy;
 pub mod history;
 pub mod invariants;
 pub mod linearizability;
+pub mod media;
 pub mod swarm;

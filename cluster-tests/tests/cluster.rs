@@ -10,6 +10,8 @@ mod t10_bootstrap;
 mod t20_leader_failover;
 #[path = "cluster/t30_agents.rs"]
 mod t30_agents;
+#[path = "cluster/t35_agent_faults.rs"]
+mod t35_agent_faults;
 #[path = "cluster/t40_restart_all.rs"]
 mod t40_restart_all;
 #[path = "cluster/t50_command_line.rs"]

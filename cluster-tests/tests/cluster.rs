@@ -18,5 +18,9 @@ mod t40_restart_all;
 mod t50_command_line;
 #[path = "cluster/t60_membership.rs"]
 mod t60_membership;
+#[path = "cluster/t70_partitions.rs"]
+mod t70_partitions;
 #[path = "cluster/t80_failpoints.rs"]
 mod t80_failpoints;
+#[path = "cluster/t90_fault_schedules.rs"]
+mod t90_fault_schedules;

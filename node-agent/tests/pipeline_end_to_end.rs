@@ -116,18 +116,8 @@ async fn every_rendition_has_exactly_the_source_frames() {
     assert!(result.renditions[0].segments > report.chunks.len());
 
     // The packaged HLS rendition, decoded as a player would, still has exactly the source frames.
-    let hls_frames = ffprobe_frame_count(&out.join("144p/playlist.m3u8"));
+    let hls_frames = common::frame_count(&out.join("144p/playlist.m3u8"));
     assert_eq!(hls_frames, report.source.video.frames);
-}
-
-fn ffprobe_frame_count(path: &Path) -> u64 {
-    let output = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
-        .arg(path)
-        .output()
-        .unwrap();
-    // The HLS demuxer lists the stream once per program; every listing counts the same frames.
-    String::from_utf8_lossy(&output.stdout).lines().map(str::trim).find(|line| !line.is_empty()).unwrap().parse().unwrap()
 }
 
 /// Encodes `ranges` of the source (possibly faulty) as chunks of one rung, assembles them in

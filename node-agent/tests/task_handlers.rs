@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use shotfarm_agent::media::capabilities::{MediaCapabilities, probe_capabilities};
 use shotfarm_agent::media::report::JobReport;
 use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
-use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, JobLocations, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, EncodedRendition, JobLocations, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
 use tokio_util::sync::CancellationToken;
 
 fn now_ms() -> u64 {
@@ -91,7 +91,7 @@ impl Job {
             "kind": kind.as_str(),
             "label": format!("{} {chunk:?} {rung:?}", kind.as_str()),
             "chunk": chunk,
-            "rung": rung,
+            "rungs": rung.into_iter().collect::<Vec<_>>(),
             "queued_at_ms": started_at_ms,
             "attempts": [{
                 "attempt": ctx.attempt,
@@ -167,8 +167,9 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     for rung in &rungs {
         let mut encoded = Vec::new();
         for chunk in &chunks {
-            let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk: *chunk, rung: rung.clone() };
-            let TaskOutput::Encode { artifact, frames, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
+            let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk: *chunk, rungs: vec![rung.clone()] };
+            let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
+            let [EncodedRendition { artifact, frames, .. }] = <[EncodedRendition; 1]>::try_from(renditions).unwrap();
             assert_eq!(frames, chunk.frames());
             assert_eq!(artifact.key, format!("chunks/{}/{:05}.a1.mp4", rung.name, chunk.index));
             let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), chunk: *chunk, rung: rung.clone(), encoded: artifact.clone() };
@@ -277,18 +278,20 @@ async fn retried_encodes_write_their_own_keys_and_never_clobber() {
     assert!(chunks.len() >= 2, "{chunks:?}");
     let rung = Rung { name: "h264_108p".into(), codec: Codec::H264, width: 192, height: 108, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbps: 400 };
     let chunk = chunks[1];
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rung: rung.clone() };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rungs: vec![rung.clone()] };
     let progress: ProgressFn = Arc::new(|_, _, _| {});
     let first_ctx = job.context(1);
     let first = execute(spec.clone(), &first_ctx, Arc::clone(&progress), &CancellationToken::new()).await.unwrap();
-    let TaskOutput::Encode { artifact: first, .. } = first else { panic!() };
+    let TaskOutput::Encode { renditions, .. } = first else { panic!() };
+    let first = renditions[0].artifact.clone();
     let first_path = job.work_dir().join(&first.key);
     let first_bytes = std::fs::read(&first_path).unwrap();
     // The lease expired; the scheduler hands the task out again as attempt 2 (here on the same
     // agent, sharing its job cache), while attempt 1's file is still there.
     let second_ctx = job.context(2);
     let second = execute(spec, &second_ctx, progress, &CancellationToken::new()).await.unwrap();
-    let TaskOutput::Encode { artifact: second, .. } = second else { panic!() };
+    let TaskOutput::Encode { renditions, .. } = second else { panic!() };
+    let second = renditions[0].artifact.clone();
     assert_eq!(first.key, "chunks/h264_108p/00001.a1.mp4");
     assert_eq!(second.key, "chunks/h264_108p/00001.a2.mp4");
     assert_eq!(std::fs::read(&first_path).unwrap(), first_bytes, "attempt 2 changed attempt 1's artifact");
@@ -304,6 +307,32 @@ async fn retried_encodes_write_their_own_keys_and_never_clobber() {
 
 /// Runs `spec` and cancels it once it reports frames done (or after 3 s); returns the outcome,
 /// how long it took to stop after the cancel, and every progress call.
+#[tokio::test]
+async fn one_encode_task_produces_several_rungs_from_one_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source_path = common::pattern(root, "source.mp4", "320x180", 25, 2.0);
+    let mut job = Job::new(root, &source_path).await;
+    let (source, chunks, _) = job.inspect(400, 800).await;
+    let chunk = chunks[chunks.len() - 1];
+    let rung = |name: &str, width, height| Rung { name: name.into(), codec: Codec::H264, width, height, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };
+    let rungs = vec![rung("h264_180p", 320, 180), rung("h264_90p", 160, 90)];
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rungs: rungs.clone() };
+    let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), None).await.unwrap() else { panic!() };
+    assert_eq!(renditions.iter().map(|encoded| encoded.rung.as_str()).collect::<Vec<_>>(), vec!["h264_180p", "h264_90p"]);
+    for (encoded, rung) in renditions.iter().zip(&rungs) {
+        assert_eq!(encoded.artifact.key, format!("chunks/{}/{:05}.a1.mp4", rung.name, chunk.index));
+        assert_eq!(encoded.frames, chunk.frames());
+        let path = job.work_dir().join(&encoded.artifact.key);
+        assert_eq!(common::frame_count(&path), chunk.frames(), "{} has the chunk's frames", rung.name);
+        assert_eq!(common::dimensions(&path), (rung.width, rung.height));
+    }
+    // More rungs than one decode can feed is the job's mistake, said as such.
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, chunk, rungs: vec![rungs[0].clone(); 9] };
+    let error = job.run(spec, Some(chunk.index), None).await.unwrap_err();
+    assert!(matches!(&error, TaskError::Final(message) if message.contains("rungs_per_encode")), "{error:?}");
+}
+
 async fn run_and_cancel(spec: TaskSpec, ctx: TaskContext) -> (Result<TaskOutput, TaskError>, Duration, Vec<(u64, u64)>) {
     let cancel = CancellationToken::new();
     let cancelled_at: Arc<Mutex<Option<Instant>>> = Arc::default();
@@ -353,8 +382,9 @@ async fn cancelled_encodes_and_scores_stop_quickly_and_upload_nothing() {
     let chunk = chunks[0];
     assert!(chunk.frames() >= 200, "{chunks:?}");
     let rung = Rung { name: "h264_360p".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
-    let encode = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rung: rung.clone() };
-    let TaskOutput::Encode { artifact, .. } = job.run(encode.clone(), Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
+    let encode = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rungs: vec![rung.clone()] };
+    let TaskOutput::Encode { renditions, .. } = job.run(encode.clone(), Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
+    let artifact = renditions[0].artifact.clone();
 
     let (outcome, stopping, seen) = run_and_cancel(encode, job.context(2)).await;
     assert!(matches!(outcome, Err(TaskError::Cancelled)), "{outcome:?}");
@@ -403,12 +433,12 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
     // A rung name that would escape the work area.
     let rung = Rung { name: "../escape".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
     let chunk = Chunk { index: 0, start_frame: 0, end_frame: 100 };
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rung: rung.clone() };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rungs: vec![rung.clone()] };
     assert!(job.run(spec, Some(0), Some("../escape")).await.unwrap_err().to_string().contains("rung name"));
     // An NVENC placement on an agent built without it.
     let mut ctx = job.context(1);
     ctx.backend = "nvenc".into();
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, chunk, rung: Rung { name: "h264_360p".into(), ..rung } };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, chunk, rungs: vec![Rung { name: "h264_360p".into(), ..rung }] };
     let error = execute(spec, &ctx, Arc::new(|_, _, _| {}), &CancellationToken::new()).await.unwrap_err();
     assert!(matches!(&error, TaskError::Retryable(message) if message.contains("nvenc")), "{error:?}");
 }

@@ -171,6 +171,16 @@ pub struct EncodedChunk {
     pub artifact: Artifact,
 }
 
+/// One rung of an encoded chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncodedRendition {
+    /// The rung's name.
+    pub rung: String,
+    pub artifact: Artifact,
+    pub frames: u64,
+}
+
 /// What a task is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -185,11 +195,13 @@ pub enum TaskSpec {
         source: SourceSummary,
         codecs: Vec<Codec>,
     },
+    /// One chunk encoded at one or more rungs (the job's `rungs_per_encode`), from one
+    /// decode of the chunk.
     Encode {
         locations: JobLocations,
         source: SourceSummary,
         chunk: Chunk,
-        rung: Rung,
+        rungs: Vec<Rung>,
     },
     Score {
         locations: JobLocations,
@@ -268,11 +280,10 @@ pub enum TaskOutput {
     Ladder {
         rungs: Vec<Rung>,
     },
+    /// One encoded chunk per rung of the spec, in the spec's order.
     Encode {
         chunk: Chunk,
-        rung: String,
-        artifact: Artifact,
-        frames: u64,
+        renditions: Vec<EncodedRendition>,
     },
     Score {
         chunk: Chunk,

@@ -2,7 +2,7 @@
 //! simulation drive real jobs through the real planner without any media work. An output
 //! is derived from the task's spec alone, so a simulated farm behaves deterministically.
 
-use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, QualitySummary, Rung, SourceSummary, TaskSpec, TaskOutput};
+use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedRendition, QualitySummary, Rung, SourceSummary, TaskSpec, TaskOutput};
 
 /// Chunks a synthetic source of `chunks` × 48 frames is cut into.
 pub fn synthetic_chunks(chunks: u32) -> Vec<Chunk> {
@@ -43,11 +43,16 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
                 })
                 .collect(),
         },
-        TaskSpec::Encode { chunk, rung, .. } => TaskOutput::Encode {
+        TaskSpec::Encode { chunk, rungs, .. } => TaskOutput::Encode {
             chunk: *chunk,
-            rung: rung.name.clone(),
-            artifact: artifact(format!("chunks/{}/{}.mp4", rung.name, chunk.index)),
-            frames: chunk.frames(),
+            renditions: rungs
+                .iter()
+                .map(|rung| EncodedRendition {
+                    rung: rung.name.clone(),
+                    artifact: artifact(format!("chunks/{}/{}.mp4", rung.name, chunk.index)),
+                    frames: chunk.frames(),
+                })
+                .collect(),
         },
         TaskSpec::Score { chunk, rung, .. } => TaskOutput::Score {
             chunk: *chunk,

@@ -215,6 +215,9 @@ impl Sim {
                     chunk_min_ms: 0,
                     chunk_max_ms: 0,
                     labels: BTreeMap::new(),
+                    // Both task shapes: one rung per encode or several, with and without scoring.
+                    rungs_per_encode: self.rng.random_range(1..=3),
+                    score_quality: self.rng.random_bool(0.8),
                 },
                 now_ms: self.now,
             });

@@ -1,8 +1,12 @@
-//! `shotfarm bench pipeline`: the farm's wall time for a synthesized 1080p source, all
-//! stages included (inspection, encodes, VMAF scoring, assembly, validation, packaging,
-//! report), against one plain ffmpeg process encoding the same renditions with the same
-//! encoder settings (one decode, `split`, the ladder's bitrates and keyframe interval,
-//! audio once), and the ratio.
+//! `shotfarm bench pipeline`: the farm's wall time for a synthesized 1080p source, every
+//! stage of the job included (inspection, encodes, assembly, validation, packaging, report,
+//! and VMAF scoring where the job asks for it), against one plain ffmpeg process encoding the
+//! same renditions with the same encoder settings (one decode, `split`, the ladder's bitrates
+//! and keyframe interval, audio once), and the ratio. Two farm configurations: like for like
+//! (each chunk decoded once for all rungs, no scoring: the work plain ffmpeg does, plus
+//! inspection, validation and packaging) and the default job (a task per chunk and rung,
+//! every chunk scored). Each farm run is measured right after its own plain ffmpeg run, so a
+//! noisy machine skews both alike.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -10,6 +14,7 @@ use std::time::{Duration, Instant};
 use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
 
 use super::dev::{run_farm, synthesize_sample};
+use super::job_options::JobOptions;
 use super::job_view;
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::{block_on, shutdown_on_signals};
@@ -21,6 +26,9 @@ pub struct BenchPipelineArgs {
     pub seconds: u32,
     #[arg(long, default_value_t = 1)]
     pub agents: u32,
+    /// Only the like-for-like configuration (skips the default job, which scores every chunk).
+    #[arg(long)]
+    pub quick: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -57,6 +65,28 @@ async fn plain_ffmpeg(source: &Path, out: &Path, fps: f64) -> Result<Duration, C
     Ok(started.elapsed())
 }
 
+/// A farm configuration the bench measures.
+struct FarmRun {
+    name: &'static str,
+    what: &'static str,
+    options: JobOptions,
+}
+
+/// The configurations: the like-for-like one (what plain ffmpeg does: one decode per chunk
+/// feeding every rung, no quality scoring) and, unless `quick`, the default job (one encode
+/// task per chunk and rung, every chunk scored).
+fn farm_runs(quick: bool) -> Vec<FarmRun> {
+    let mut runs = vec![FarmRun {
+        name: "like_for_like",
+        what: "farm, rungs of a chunk from one decode, no scoring",
+        options: JobOptions { rungs_per_encode: 8, no_scoring: true, ..JobOptions::default() },
+    }];
+    if !quick {
+        runs.push(FarmRun { name: "default_job", what: "farm, default job (a task per chunk and rung, VMAF scoring)", options: JobOptions::default() });
+    }
+    runs
+}
+
 pub fn run(args: BenchPipelineArgs) -> CommandResult {
     if args.agents == 0 || args.seconds == 0 || args.seconds > 600 {
         return Err(CommandError::usage(anyhow::anyhow!("--agents must be at least 1 and --seconds 1..=600")));
@@ -66,34 +96,38 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
         let scratch = tempfile::Builder::new().prefix("shotfarm-bench-pipeline-").tempdir().map_err(failure)?;
         let source = scratch.path().join("source-1080p.mp4");
         synthesize_sample(&source, (1920, 1080), args.seconds).await?;
-        let reference_out = scratch.path().join("reference");
-        std::fs::create_dir_all(&reference_out).map_err(failure)?;
-        let farm_out = scratch.path().join("farm");
-        std::fs::create_dir_all(&farm_out).map_err(failure)?;
         if !args.json {
-            eprintln!("{} s 1080p source; plain ffmpeg first, then the farm with {} agent(s)…", args.seconds, args.agents);
+            eprintln!("{} s 1080p source, {} agent(s); each farm run follows its own plain ffmpeg run…", args.seconds, args.agents);
         }
-        let reference = plain_ffmpeg(&source, &reference_out, 24.0).await?;
-        let started = Instant::now();
-        let job = run_farm(&source, &farm_out, args.agents, &[], &signals, false).await?;
-        let farm = started.elapsed();
-        if job_view::state_name(job.state) != "succeeded" {
-            return Err(failure(format!("the farm's job {}: {}", job_view::state_name(job.state), job.error)));
-        }
-        let ratio = farm.as_secs_f64() / reference.as_secs_f64();
-        if args.json {
-            let summary = serde_json::json!({
-                "source_seconds": args.seconds,
-                "agents": args.agents,
+        let mut rows = Vec::new();
+        for (index, farm_run) in farm_runs(args.quick).into_iter().enumerate() {
+            let reference_out = scratch.path().join(format!("reference-{index}"));
+            let farm_out = scratch.path().join(format!("farm-{index}"));
+            for dir in [&reference_out, &farm_out] {
+                std::fs::create_dir_all(dir).map_err(failure)?;
+            }
+            let reference = plain_ffmpeg(&source, &reference_out, 24.0).await?;
+            let started = Instant::now();
+            let job = run_farm(&source, &farm_out, args.agents, &farm_run.options, &signals, false).await?;
+            let farm = started.elapsed();
+            if job_view::state_name(job.state) != "succeeded" {
+                return Err(failure(format!("the farm's job ({}) {}: {}", farm_run.name, job_view::state_name(job.state), job.error)));
+            }
+            let ratio = farm.as_secs_f64() / reference.as_secs_f64();
+            if !args.json {
+                println!("{:<62} {:>7.1} s   plain ffmpeg {:>6.1} s   ratio {ratio:.2}", farm_run.what, farm.as_secs_f64(), reference.as_secs_f64());
+            }
+            rows.push(serde_json::json!({
+                "config": farm_run.name,
                 "farm_seconds": farm.as_secs_f64(),
                 "plain_ffmpeg_seconds": reference.as_secs_f64(),
                 "ratio": ratio,
-            });
-            println!("{summary}");
-        } else {
-            println!("farm (all stages, VMAF scoring included): {:.1} s", farm.as_secs_f64());
-            println!("plain ffmpeg, same renditions and settings: {:.1} s", reference.as_secs_f64());
-            println!("ratio: {ratio:.2}");
+            }));
+            std::fs::remove_dir_all(&farm_out).map_err(failure)?;
+            std::fs::remove_dir_all(&reference_out).map_err(failure)?;
+        }
+        if args.json {
+            println!("{}", serde_json::json!({ "source_seconds": args.seconds, "agents": args.agents, "runs": rows }));
         }
         Ok(())
     })

@@ -14,6 +14,7 @@ use shotfarm_scheduler::config::SchedulerSettings;
 use shotfarm_scheduler::server;
 use tokio_util::sync::CancellationToken;
 
+use super::job_options::JobOptions;
 use super::job_view;
 use super::watch::follow;
 use crate::exit::{CommandError, CommandResult};
@@ -29,9 +30,8 @@ pub struct DevArgs {
     /// In-process agents.
     #[arg(long, default_value_t = 1)]
     pub agents: u32,
-    /// Ladder codecs (h264, hevc, av1); repeatable. Default h264.
-    #[arg(long = "codec")]
-    pub codecs: Vec<String>,
+    #[command(flatten)]
+    pub options: JobOptions,
 }
 
 fn usage(message: String) -> CommandError {
@@ -62,7 +62,9 @@ pub async fn synthesize_sample(path: &Path, (width, height): (u32, u32), seconds
         .args(["-f", "lavfi", "-i", &format!("testsrc=size={size}:rate=24:duration={third},hue=h=90")])
         .args(["-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={seconds}")])
         .args(["-filter_complex", filter, "-map", "[v]", "-map", "3:a", "-t", &seconds.to_string()])
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-c:a", "aac", "-b:a", "128k"])
+        // A keyframe every second, as in a mezzanine: chunks start near one, so each encode
+        // decodes little more than its own frames.
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-g", "24", "-c:a", "aac", "-b:a", "128k"])
         .arg(path)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -105,7 +107,7 @@ pub fn run(args: DevArgs) -> CommandResult {
             }
         };
         let started = Instant::now();
-        let job = run_farm(&input, &out, args.agents, &args.codecs, &signals, true).await?;
+        let job = run_farm(&input, &out, args.agents, &args.options, &signals, true).await?;
         match job_view::state_name(job.state) {
             "succeeded" => {
                 print_summary(&out, started.elapsed());
@@ -123,7 +125,7 @@ pub fn run(args: DevArgs) -> CommandResult {
 /// Runs one job through an in-process farm (one replica, `agents` agents on loopback) and
 /// returns the finished job; `draw` shows live progress on stderr.
 /// `agents` in-process agents share this machine's cores.
-pub async fn run_farm(input: &Path, out: &Path, agent_count: u32, codecs: &[String], signals: &crate::runtime::Shutdown, draw: bool) -> Result<v1::Job, CommandError> {
+pub async fn run_farm(input: &Path, out: &Path, agent_count: u32, options: &JobOptions, signals: &crate::runtime::Shutdown, draw: bool) -> Result<v1::Job, CommandError> {
     let scratch = tempfile::Builder::new().prefix("shotfarm-farm-").tempdir().map_err(|err| CommandError::from(anyhow::anyhow!("cannot make a temp dir: {err}")))?;
     // One replica on a free loopback port.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|err| CommandError::from(anyhow::anyhow!("cannot bind loopback: {err}")))?;
@@ -153,12 +155,7 @@ pub async fn run_farm(input: &Path, out: &Path, agent_count: u32, codecs: &[Stri
     let client = LeaderClient::new(vec![addr.clone()]);
     let request = SubmitJobRequest {
         request_id: format!("dev-{}", std::process::id()),
-        spec: Some(v1::JobSpec {
-            input_url: format!("file://{}", input.display()),
-            output_url: format!("file://{}", out.display()),
-            codecs: codecs.to_vec(),
-            ..Default::default()
-        }),
+        spec: Some(options.spec(format!("file://{}", input.display()), format!("file://{}", out.display()))),
     };
     let submitted = super::scheduler_client::submit_job(&client, request).await?;
     if draw {

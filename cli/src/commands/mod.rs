@@ -7,6 +7,7 @@ pub mod bench_scheduler;
 pub mod cancel;
 pub mod cluster;
 pub mod dev;
+pub mod job_options;
 pub mod job_view;
 pub mod jobs;
 pub mod nodes;

@@ -5,6 +5,7 @@ use std::path::Path;
 use rand::Rng;
 use shotfarm_proto::v1::{self, SubmitJobRequest};
 
+use super::job_options::JobOptions;
 use super::job_view;
 use super::scheduler_client::SchedulerFlag;
 use super::watch::follow;
@@ -23,9 +24,8 @@ pub struct SubmitArgs {
     /// Higher runs first (-100..=100).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub priority: i32,
-    /// Ladder codecs (h264, hevc, av1); repeatable. Default h264.
-    #[arg(long = "codec")]
-    pub codecs: Vec<String>,
+    #[command(flatten)]
+    pub options: JobOptions,
     /// Reuse to make a retried submission idempotent; random by default.
     #[arg(long)]
     pub request_id: Option<String>,
@@ -58,13 +58,7 @@ pub fn run(args: SubmitArgs) -> CommandResult {
         let client = args.scheduler.client()?;
         let request = SubmitJobRequest {
             request_id,
-            spec: Some(v1::JobSpec {
-                input_url,
-                output_url,
-                priority: args.priority,
-                codecs: args.codecs.clone(),
-                ..Default::default()
-            }),
+            spec: Some(v1::JobSpec { priority: args.priority, ..args.options.spec(input_url, output_url) }),
         };
         let submitted = super::scheduler_client::submit_job(&client, request).await?;
         if !args.wait {

@@ -1,10 +1,11 @@
-//! The encode task: one (chunk, rung) through the backend placement chose, from the job's
-//! cached source, decoding from the chunk's seek point (the inspection's keyframe, verified by
-//! the boundary fingerprints), uploaded as `chunks/<rung>/<chunk:05>.a<attempt>.mp4`.
+//! The encode task: one chunk at one or more rungs (the job's `rungs_per_encode`) through the
+//! backend placement chose, from the job's cached source, decoding the chunk once from its seek
+//! point (the inspection's keyframe, verified by the boundary fingerprints); each rung uploaded
+//! as `chunks/<rung>/<chunk:05>.a<attempt>.mp4`.
 
 use std::sync::Arc;
 
-use shotfarm_proto::pipeline::{Chunk, JobLocations, Rung, SourceSummary, TaskOutput};
+use shotfarm_proto::pipeline::{Chunk, EncodedRendition, JobLocations, Rung, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
 use super::job_cache::local_source;
@@ -41,13 +42,26 @@ pub async fn run(
     locations: &JobLocations,
     source: &SourceSummary,
     chunk: Chunk,
-    rung: &Rung,
+    rungs: &[Rung],
     ctx: &TaskContext,
     progress: &ProgressFn,
     cancel: &CancellationToken,
 ) -> Result<TaskOutput, TaskError> {
     let backend = backend_named(&ctx.backend, ctx)?;
-    let media_rung = media_rung(rung)?;
+    if rungs.is_empty() {
+        return Err(TaskError::final_error(format!("the encode task of chunk {} names no rung; the plan is inconsistent", chunk.index)));
+    }
+    let max_outputs = backend.capabilities().max_outputs_per_call;
+    if rungs.len() > max_outputs {
+        return Err(TaskError::final_error(format!(
+            "the encode task of chunk {} asks for {} rungs; backend {} encodes at most {max_outputs} from one decode: submit the job with a smaller rungs_per_encode",
+            chunk.index,
+            rungs.len(),
+            backend.name()
+        )));
+    }
+    // Rung names become file names and keys: refuse a bad one before any work.
+    let media_rungs = rungs.iter().map(media_rung).collect::<Result<Vec<_>, _>>()?;
     if chunk.frames() == 0 || chunk.end_frame > source.frames {
         return Err(TaskError::final_error(format!(
             "chunk {} is frames {}..{} of a {}-frame source; the plan is inconsistent",
@@ -62,50 +76,78 @@ pub async fn run(
         .cloned()
         .ok_or_else(|| TaskError::retryable(format!("the inspection has no chunk {} at frames {}..{}", chunk.index, chunk.start_frame, chunk.end_frame)))?;
     let local_source = local_source(&locations.input_url, ctx).await?;
-    let output = ctx.scratch_dir.join("encode").join(format!("{}.{:05}.mp4", rung.name, chunk.index));
+    let outputs = media_rungs
+        .into_iter()
+        .map(|rung| {
+            let path = ctx.scratch_dir.join("encode").join(format!("{}.{:05}.mp4", rung.name, chunk.index));
+            ChunkOutput { rung, path }
+        })
+        .collect();
     let params = EncodeChunkParams {
         source: local_source,
         chunk: inspected_chunk,
         frame_rate: frame_rate(source)?,
-        outputs: vec![ChunkOutput { rung: media_rung, path: output.clone() }],
+        outputs,
         settings: encoder_settings(source),
+    };
+    let remove_outputs = || async {
+        for output in &params.outputs {
+            let _ = tokio::fs::remove_file(&output.path).await;
+        }
     };
     let total = chunk.frames();
     let report_progress = |update: ToolProgress| progress(update.frames_done.min(total), total, f64::from(update.fps));
     report_progress(ToolProgress { frames_done: 0, fps: 0.0, finished: false });
     let result = backend.encode_chunk(&params, &report_progress, cancel).await.map_err(task_errors::encode)?;
     if cancel.is_cancelled() {
-        let _ = tokio::fs::remove_file(&output).await;
+        remove_outputs().await;
         return Err(TaskError::Cancelled);
     }
-    let encoded = result
-        .outputs
-        .first()
-        .ok_or_else(|| TaskError::retryable(format!("backend {} returned no output for chunk {}", backend.name(), chunk.index)))?;
-    if encoded.frames != total {
+    if result.outputs.len() != rungs.len() {
+        remove_outputs().await;
         return Err(TaskError::retryable(format!(
-            "backend {} encoded {} frames of chunk {}; it has {total} (frames {}..{})",
+            "backend {} returned {} outputs for chunk {}; it was asked for {} rungs",
             backend.name(),
-            encoded.frames,
+            result.outputs.len(),
             chunk.index,
+            rungs.len()
+        )));
+    }
+    if let Some(short) = result.outputs.iter().find(|encoded| encoded.frames != total) {
+        remove_outputs().await;
+        return Err(TaskError::retryable(format!(
+            "backend {} encoded {} frames of chunk {} at {}; it has {total} (frames {}..{})",
+            backend.name(),
+            short.frames,
+            chunk.index,
+            short.rung,
             chunk.start_frame,
             chunk.end_frame
         )));
     }
     progress(total, total, total as f64 / result.seconds.max(1e-3));
-    let key = WorkArea::chunk_key(&rung.name, chunk.index, ctx.attempt)?;
-    let artifact = work_area.upload(&encoded.path, &key).await?;
-    let _ = tokio::fs::remove_file(&encoded.path).await;
-    tracing::info!(
-        task_id = ctx.task_id,
-        attempt = ctx.attempt,
-        chunk = chunk.index,
-        rung = %rung.name,
-        key = %artifact.key,
-        bytes = artifact.bytes,
-        decode_start = ?result.decode_start,
-        seconds = result.seconds,
-        "chunk encoded and uploaded"
-    );
-    Ok(TaskOutput::Encode { chunk, rung: rung.name.clone(), artifact, frames: total })
+    let mut renditions = Vec::with_capacity(rungs.len());
+    for rung in rungs {
+        let encoded = result
+            .outputs
+            .iter()
+            .find(|encoded| encoded.rung == rung.name)
+            .ok_or_else(|| TaskError::retryable(format!("backend {} returned no {} output for chunk {}", backend.name(), rung.name, chunk.index)))?;
+        let key = WorkArea::chunk_key(&rung.name, chunk.index, ctx.attempt)?;
+        let artifact = work_area.upload(&encoded.path, &key).await?;
+        let _ = tokio::fs::remove_file(&encoded.path).await;
+        tracing::info!(
+            task_id = ctx.task_id,
+            attempt = ctx.attempt,
+            chunk = chunk.index,
+            rung = %rung.name,
+            key = %artifact.key,
+            bytes = artifact.bytes,
+            decode_start = ?result.decode_start,
+            seconds = result.seconds,
+            "chunk encoded and uploaded"
+        );
+        renditions.push(EncodedRendition { rung: rung.name.clone(), artifact, frames: total });
+    }
+    Ok(TaskOutput::Encode { chunk, renditions })
 }

@@ -32,9 +32,10 @@ pub struct TaskFacts {
     pub label: String,
     #[serde(default)]
     pub chunk: Option<u32>,
-    /// The rung's name.
+    /// The names of the rungs it works on: one, several for an encode task that shares a
+    /// chunk's decode, none for job-wide tasks.
     #[serde(default)]
-    pub rung: Option<String>,
+    pub rungs: Vec<String>,
     #[serde(default)]
     pub queued_at_ms: Option<u64>,
     #[serde(default)]
@@ -81,7 +82,7 @@ impl JobFacts {
     /// The attempt whose output the scheduler committed, for the task of `kind` (and `rung`).
     pub fn succeeded_attempt(&self, kind: &str, rung: Option<&str>) -> Option<u32> {
         self.tasks_of(kind)
-            .filter(|task| rung.is_none_or(|rung| task.rung.as_deref() == Some(rung)))
+            .filter(|task| rung.is_none_or(|rung| task.rungs.iter().any(|name| name == rung)))
             .flat_map(|task| task.attempts.iter())
             .filter(|attempt| attempt.outcome == SUCCEEDED)
             .map(|attempt| attempt.attempt)
@@ -121,9 +122,9 @@ mod tests {
         "job_id": "job-7", "request_id": "r", "input_url": "file:///in.mp4", "output_url": "file:///out",
         "labels": {}, "created_at_ms": 1000,
         "tasks": [
-            {"task_id": 1, "kind": "inspect", "label": "inspect source", "chunk": null, "rung": null, "queued_at_ms": 1000,
+            {"task_id": 1, "kind": "inspect", "label": "inspect source", "chunk": null, "rungs": [], "queued_at_ms": 1000,
              "attempts": [{"attempt": 1, "node": "a", "backend": "cpu", "started_at_ms": 1100, "finished_at_ms": 2100, "outcome": "succeeded"}]},
-            {"task_id": 5, "kind": "validate", "label": "validate h264_240p", "chunk": null, "rung": "h264_240p", "queued_at_ms": 3000,
+            {"task_id": 5, "kind": "validate", "label": "validate h264_240p", "chunk": null, "rungs": ["h264_240p"], "queued_at_ms": 3000,
              "attempts": [{"attempt": 1, "node": "a", "backend": "cpu", "started_at_ms": 3000, "finished_at_ms": 3500, "outcome": "lease expired"},
                           {"attempt": 2, "node": "b", "backend": "cpu", "started_at_ms": 3600, "finished_at_ms": 4600, "outcome": "succeeded"}]}
         ]

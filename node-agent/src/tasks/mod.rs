@@ -102,7 +102,7 @@ pub async fn execute(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
                 inspect::run(&locations, chunk_min_ms, chunk_max_ms, ctx, cancel).await
             }
             TaskSpec::Ladder { locations: _, source, codecs } => ladder::run(&source, &codecs, ctx),
-            TaskSpec::Encode { locations, source, chunk, rung } => encode::run(&locations, &source, chunk, &rung, ctx, &progress, cancel).await,
+            TaskSpec::Encode { locations, source, chunk, rungs } => encode::run(&locations, &source, chunk, &rungs, ctx, &progress, cancel).await,
             TaskSpec::Score { locations, source, chunk, rung, encoded } => {
                 score::run(&locations, &source, chunk, &rung, &encoded, ctx, &progress, cancel).await
             }

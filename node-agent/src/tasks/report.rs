@@ -187,7 +187,7 @@ fn chunk_reports(chunks: &[Chunk], facts: &JobFacts, scored: &[Scored], rungs: &
                 .filter(|task| task.chunk == Some(chunk.index))
                 .flat_map(|task| {
                     task.attempts.iter().map(|attempt| ChunkAttempt {
-                        rungs: task.rung.iter().cloned().collect(),
+                        rungs: task.rungs.clone(),
                         attempt: attempt.attempt,
                         node: (!attempt.node.is_empty()).then(|| attempt.node.clone()),
                         backend: (!attempt.backend.is_empty()).then(|| attempt.backend.clone()),

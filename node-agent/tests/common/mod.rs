@@ -58,3 +58,26 @@ pub fn random_bytes(dir: &Path, name: &str, len: usize, seed: u64) -> PathBuf {
     std::fs::write(&path, bytes).unwrap();
     path
 }
+
+/// Frames a decoder reads from the first video stream of `path` (a file or a playlist).
+pub fn frame_count(path: &Path) -> u64 {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    // The HLS demuxer lists the stream once per program; every listing counts the same frames.
+    String::from_utf8_lossy(&output.stdout).lines().map(str::trim).find(|line| !line.is_empty()).unwrap().parse().unwrap()
+}
+
+/// Width and height of the first video stream of `path`.
+pub fn dimensions(path: &Path) -> (u32, u32) {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let (width, height) = text.trim().split_once(',').unwrap();
+    (width.parse().unwrap(), height.parse().unwrap())
+}

@@ -10,8 +10,10 @@ const fn cpu_only(cpu_milli: u32, memory_mb: u32) -> Demand {
     Demand { cpu_milli, memory_mb, nvenc_sessions: 0, gpu_memory_mb: 0, cuda_share: 0 }
 }
 
-/// The backend options of a task of `kind` (and `codec`, for encodes).
-pub fn options_for(kind: TaskKind, codec: Option<Codec>) -> Vec<BackendOption> {
+/// The backend options of a task of `kind` (and `codec` and the number of rungs it
+/// produces, for encodes: each rung is an NVENC session and its own encoder state).
+pub fn options_for(kind: TaskKind, codec: Option<Codec>, rungs: u32) -> Vec<BackendOption> {
+    let extra_rungs = rungs.saturating_sub(1).min(16);
     let cpu = |demand: Demand, encoder: Option<&str>| BackendOption {
         backend: "cpu".to_owned(),
         encoder: encoder.map(str::to_owned),
@@ -24,11 +26,17 @@ pub fn options_for(kind: TaskKind, codec: Option<Codec>) -> Vec<BackendOption> {
                 BackendOption {
                     backend: "nvenc".to_owned(),
                     encoder: Some(codec.nvenc_encoder().to_owned()),
-                    demand: Demand { cpu_milli: 500, memory_mb: 512, nvenc_sessions: 1, gpu_memory_mb: 256, cuda_share: 0 },
+                    demand: Demand {
+                        cpu_milli: 500,
+                        memory_mb: 512 + 256 * extra_rungs,
+                        nvenc_sessions: 1 + extra_rungs,
+                        gpu_memory_mb: 256 * (1 + extra_rungs),
+                        cuda_share: 0,
+                    },
                 },
                 // x264 uses every core it is given; two cores' worth keeps a 2-core node to one
                 // encode at a time, which is faster overall than two encodes fighting.
-                cpu(cpu_only(2000, 1024), Some(codec.software_encoder())),
+                cpu(cpu_only(2000, 1024 + 512 * extra_rungs), Some(codec.software_encoder())),
             ]
         }
         TaskKind::Score => vec![

@@ -1,8 +1,8 @@
 //! The planner: expands a job into its task DAG, step by step as results arrive.
 //!
 //! ```text
-//! inspect ─▶ ladder ─▶ encode(chunk, rung) ─┬▶ assemble(rung) ─▶ validate(rung) ─┐
-//!                                          └▶ score(chunk, rung) ───────────────┤
+//! inspect ─▶ ladder ─▶ encode(chunk, rungs) ─┬▶ assemble(rung) ─▶ validate(rung) ─┐
+//!                                           └▶ score(chunk, rung) ───────────────┤
 //!                                                                   package ◀───┘ (all validates)
 //!                                                                   report  ◀── package + all scores
 //! ```
@@ -11,6 +11,9 @@
 //! planner add `ladder`; the ladder's rungs let it add the rest of the DAG at once, with
 //! everything but the encodes blocked on their dependencies. A blocked task's spec is written
 //! when its last dependency succeeds, from the job's plan and the dependencies' outputs.
+//! An encode task covers one rung of one chunk, or (the job's `rungs_per_encode`) a run of
+//! consecutive rungs of one codec encoded from a single decode of the chunk; scoring is a
+//! task per chunk and rung unless the job turned it off.
 //!
 //! Everything here runs inside `apply`, so it is deterministic: no clock, no randomness.
 //! The `analyze` stage (trial encodes for a per-title ladder) is not planned yet: the ladder
@@ -19,7 +22,9 @@
 mod demands;
 mod specs;
 
-use shotfarm_proto::pipeline::{TaskKind, TaskOutput};
+use std::ops::Range;
+
+use shotfarm_proto::pipeline::{Rung, TaskKind, TaskOutput};
 
 use crate::state::model::{Job, JobId, Millis, Task, TaskId, TaskState};
 use crate::state::{RowKey, State};
@@ -29,7 +34,7 @@ pub use demands::options_for;
 /// Adds a job's first task.
 pub fn start_job(state: &mut State, job: JobId, now_ms: Millis) {
     let Some(spec) = state.jobs.get(&job).map(specs::inspect) else { return };
-    add_task(state, job, TaskKind::Inspect, "inspect source".to_owned(), (None, None), Vec::new(), Some(spec), now_ms);
+    add_task(state, job, TaskKind::Inspect, "inspect source".to_owned(), Target::JOB, Vec::new(), Some(spec), now_ms);
 }
 
 /// Reacts to a task's success: records what it taught the plan, adds the tasks that
@@ -48,7 +53,7 @@ pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput
             }
             state.mark(RowKey::Job(job_id));
             let spec = state.jobs.get(&job_id).map(specs::ladder).transpose()?;
-            add_task(state, job_id, TaskKind::Ladder, "choose ladder".to_owned(), (None, None), vec![task_id], spec, now_ms);
+            add_task(state, job_id, TaskKind::Ladder, "choose ladder".to_owned(), Target::JOB, vec![task_id], spec, now_ms);
         }
         TaskOutput::Ladder { rungs } => {
             if rungs.is_empty() {
@@ -65,33 +70,75 @@ pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput
     release_dependents(state, job_id, task_id, now_ms)
 }
 
-/// Adds encode, score, assemble, validate, package and report tasks for every rung.
+/// Adds encode, score, assemble, validate, package and report tasks for every rung: an
+/// encode task per chunk and group of rungs ([`encode_groups`]), a score task per chunk and
+/// rung (unless the job turned scoring off).
 fn expand_ladder(state: &mut State, job_id: JobId, ladder_task: TaskId, now_ms: Millis) -> Result<(), String> {
     let Some(job) = state.jobs.get(&job_id) else { return Ok(()) };
     let plan = job.plan.clone();
-    let mut validates = Vec::new();
+    let score_quality = job.spec.score_quality;
+    let groups = encode_groups(&plan.rungs, job.spec.rungs_per_encode);
+    let mut encodes_by_rung: Vec<Vec<TaskId>> = vec![Vec::new(); plan.rungs.len()];
     let mut scores = Vec::new();
-    for (rung_index, rung) in plan.rungs.iter().enumerate() {
-        let rung_index = rung_index as u32;
-        let mut encodes = Vec::new();
+    for group in &groups {
+        let names = plan.rungs[group.start as usize..group.end as usize].iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>().join("+");
         for chunk in &plan.chunks {
-            let target = (Some(chunk.index), Some(rung_index));
-            let spec = state.jobs.get(&job_id).map(|job| specs::encode(job, chunk.index, rung_index)).transpose()?;
-            let label = format!("encode chunk {} {}", chunk.index, rung.name);
-            let encode = add_task(state, job_id, TaskKind::Encode, label, target, vec![ladder_task], spec, now_ms);
-            let label = format!("score chunk {} {}", chunk.index, rung.name);
-            scores.push(add_task(state, job_id, TaskKind::Score, label, target, vec![encode], None, now_ms));
-            encodes.push(encode);
+            let spec = state.jobs.get(&job_id).map(|job| specs::encode(job, chunk.index, group.clone())).transpose()?;
+            let target = Target { chunk: Some(chunk.index), rung: Some(group.start), rung_count: group.end - group.start };
+            let encode = add_task(state, job_id, TaskKind::Encode, format!("encode chunk {} {names}", chunk.index), target, vec![ladder_task], spec, now_ms);
+            for rung_index in group.clone() {
+                encodes_by_rung[rung_index as usize].push(encode);
+                if score_quality {
+                    let label = format!("score chunk {} {}", chunk.index, plan.rungs[rung_index as usize].name);
+                    let target = Target { chunk: Some(chunk.index), ..Target::rung(rung_index) };
+                    scores.push(add_task(state, job_id, TaskKind::Score, label, target, vec![encode], None, now_ms));
+                }
+            }
         }
-        let target = (None, Some(rung_index));
+    }
+    let mut validates = Vec::new();
+    for (rung_index, (rung, encodes)) in plan.rungs.iter().zip(encodes_by_rung).enumerate() {
+        let target = Target::rung(rung_index as u32);
         let assemble = add_task(state, job_id, TaskKind::Assemble, format!("assemble {}", rung.name), target, encodes, None, now_ms);
         validates.push(add_task(state, job_id, TaskKind::Validate, format!("validate {}", rung.name), target, vec![assemble], None, now_ms));
     }
-    let package = add_task(state, job_id, TaskKind::Package, "package HLS and DASH".to_owned(), (None, None), validates, None, now_ms);
+    let package = add_task(state, job_id, TaskKind::Package, "package HLS and DASH".to_owned(), Target::JOB, validates, None, now_ms);
     let mut report_deps = vec![package];
     report_deps.extend(scores);
-    add_task(state, job_id, TaskKind::Report, "write report".to_owned(), (None, None), report_deps, None, now_ms);
+    add_task(state, job_id, TaskKind::Report, "write report".to_owned(), Target::JOB, report_deps, None, now_ms);
     Ok(())
+}
+
+/// The rungs each encode task of a chunk produces: runs of consecutive rungs of one codec,
+/// at most `per_task` long (one decode of the chunk feeds them all).
+fn encode_groups(rungs: &[Rung], per_task: u32) -> Vec<Range<u32>> {
+    let per_task = per_task.max(1);
+    let mut groups: Vec<Range<u32>> = Vec::new();
+    for (index, rung) in rungs.iter().enumerate() {
+        let index = index as u32;
+        match groups.last_mut() {
+            Some(group) if group.end - group.start < per_task && rungs[group.start as usize].codec == rung.codec => group.end = index + 1,
+            _ => groups.push(index..index + 1),
+        }
+    }
+    groups
+}
+
+/// What a task works on: a chunk, a run of rungs, both or neither.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    chunk: Option<u32>,
+    rung: Option<u32>,
+    rung_count: u32,
+}
+
+impl Target {
+    /// The whole job.
+    const JOB: Target = Target { chunk: None, rung: None, rung_count: 0 };
+
+    fn rung(rung: u32) -> Target {
+        Target { chunk: None, rung: Some(rung), rung_count: 1 }
+    }
 }
 
 /// Queues every blocked task of the job whose dependencies have all succeeded.
@@ -127,7 +174,7 @@ fn add_task(
     job_id: JobId,
     kind: TaskKind,
     label: String,
-    (chunk, rung): (Option<u32>, Option<u32>),
+    target: Target,
     deps: Vec<TaskId>,
     spec_json: Option<String>,
     now_ms: Millis,
@@ -135,7 +182,7 @@ fn add_task(
     state.meta.next_task_id += 1;
     let id = state.meta.next_task_id;
     state.mark(RowKey::Meta);
-    let codec = state.jobs.get(&job_id).and_then(|job: &Job| rung.and_then(|rung| job.plan.rungs.get(rung as usize))).map(|rung| rung.codec);
+    let codec = state.jobs.get(&job_id).and_then(|job: &Job| target.rung.and_then(|rung| job.plan.rungs.get(rung as usize))).map(|rung| rung.codec);
     let ready = spec_json.is_some()
         && deps.iter().all(|dep| state.tasks.get(dep).is_some_and(|dep| dep.state == TaskState::Succeeded));
     let task = Task {
@@ -144,11 +191,12 @@ fn add_task(
         kind,
         label,
         state: TaskState::Blocked,
-        chunk,
-        rung,
+        chunk: target.chunk,
+        rung: target.rung,
+        rung_count: target.rung_count,
         deps,
         spec_json,
-        options: options_for(kind, codec),
+        options: options_for(kind, codec, target.rung_count),
         attempt: 1,
         failures: 0,
         lease: None,
@@ -168,3 +216,6 @@ fn add_task(
     }
     id
 }
+
+#[cfg(test)]
+mod tests;

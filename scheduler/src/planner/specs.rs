@@ -1,6 +1,8 @@
 //! Building each task kind's spec from the job's plan and its dependencies' outputs.
 
-use shotfarm_proto::pipeline::{Artifact, Codec, EncodedChunk, TaskKind, TaskOutput, TaskSpec};
+use std::ops::Range;
+
+use shotfarm_proto::pipeline::{Artifact, Codec, EncodedChunk, EncodedRendition, TaskKind, TaskOutput, TaskSpec};
 
 use crate::state::State;
 use crate::state::model::{Job, Task, TaskState, format_job_id};
@@ -29,11 +31,11 @@ pub fn ladder(job: &Job) -> Result<String, String> {
     })
 }
 
-pub fn encode(job: &Job, chunk: u32, rung: u32) -> Result<String, String> {
+pub fn encode(job: &Job, chunk: u32, rungs: Range<u32>) -> Result<String, String> {
     let source = job.plan.source.clone().ok_or("encode planned before inspection finished")?;
     let chunk = *job.plan.chunks.get(chunk as usize).ok_or_else(|| format!("no chunk {chunk} in the plan"))?;
-    let rung = job.plan.rungs.get(rung as usize).cloned().ok_or_else(|| format!("no rung {rung} in the plan"))?;
-    to_json(&TaskSpec::Encode { locations: job.plan.locations.clone(), source, chunk, rung })
+    let rungs = job.plan.rungs.get(rungs.start as usize..rungs.end as usize).ok_or_else(|| format!("no rungs {rungs:?} in the plan"))?.to_vec();
+    to_json(&TaskSpec::Encode { locations: job.plan.locations.clone(), source, chunk, rungs })
 }
 
 /// The output of a finished dependency, parsed.
@@ -61,21 +63,25 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
         TaskKind::Score => {
             let chunk = task.chunk.and_then(|chunk| plan.chunks.get(chunk as usize)).copied()
                 .ok_or_else(|| format!("task {} has no chunk in the plan", task.id))?;
+            let rung = rung()?;
             let encoded = deps(state, task).into_iter().find_map(|dep| match output_of(dep) {
-                Ok(TaskOutput::Encode { artifact, .. }) => Some(artifact),
+                Ok(TaskOutput::Encode { renditions, .. }) => rendition_of(renditions, &rung.name).map(|encoded| encoded.artifact),
                 _ => None,
-            }).ok_or("score is missing its encoded chunk")?;
-            TaskSpec::Score { locations, source, chunk, rung: rung()?, encoded }
+            }).ok_or_else(|| format!("score is missing its encoded chunk of {}", rung.name))?;
+            TaskSpec::Score { locations, source, chunk, rung, encoded }
         }
         TaskKind::Assemble => {
+            let rung = rung()?;
             let mut chunks = Vec::new();
             for dep in deps(state, task) {
-                if let TaskOutput::Encode { chunk, artifact, .. } = output_of(dep)? {
-                    chunks.push(EncodedChunk { chunk, artifact });
+                if let TaskOutput::Encode { chunk, renditions } = output_of(dep)? {
+                    let encoded = rendition_of(renditions, &rung.name)
+                        .ok_or_else(|| format!("encode task {} has no {} rendition of chunk {}", dep.id, rung.name, chunk.index))?;
+                    chunks.push(EncodedChunk { chunk, artifact: encoded.artifact });
                 }
             }
             chunks.sort_by_key(|encoded| encoded.chunk.index);
-            TaskSpec::Assemble { locations, source, rung: rung()?, chunks }
+            TaskSpec::Assemble { locations, source, rung, chunks }
         }
         TaskKind::Validate => {
             let stream = assembled_stream(state, task)?;
@@ -102,6 +108,11 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
     to_json(&spec)
 }
 
+/// The rendition named `rung` among an encode task's outputs.
+fn rendition_of(renditions: Vec<EncodedRendition>, rung: &str) -> Option<EncodedRendition> {
+    renditions.into_iter().find(|encoded| encoded.rung == rung)
+}
+
 /// The assembled stream a validate task checks (the output of its assemble dependency).
 fn assembled_stream(state: &State, validate: &Task) -> Result<Artifact, String> {
     deps(state, validate).into_iter().find_map(|dep| match output_of(dep) {
@@ -118,7 +129,8 @@ fn job_facts(state: &State, job: &Job) -> String {
             "kind": task.kind.as_str(),
             "label": task.label,
             "chunk": task.chunk,
-            "rung": task.rung.and_then(|rung| job.plan.rungs.get(rung as usize)).map(|rung| rung.name.clone()),
+            "rungs": task.rung.map_or(&[][..], |first| job.plan.rungs.get(first as usize..(first + task.rung_count) as usize).unwrap_or_default())
+                .iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>(),
             "queued_at_ms": task.queued_at_ms,
             "attempts": task.history.iter().map(|attempt| serde_json::json!({
                 "attempt": attempt.attempt,

@@ -46,6 +46,8 @@ pub fn job_spec(spec: &JobSpec) -> v1::JobSpec {
         chunk_min_ms: spec.chunk_min_ms,
         chunk_max_ms: spec.chunk_max_ms,
         labels: spec.labels.clone().into_iter().collect(),
+        rungs_per_encode: spec.rungs_per_encode,
+        quality_scoring: if spec.score_quality { v1::QualityScoring::Full } else { v1::QualityScoring::Off } as i32,
     }
 }
 

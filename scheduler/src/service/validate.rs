@@ -10,6 +10,8 @@ use crate::state::model::JobSpec;
 
 const MAX_URL: usize = 4096;
 const MAX_LABELS: usize = 64;
+/// The cpu backend encodes at most this many outputs from one decode.
+const MAX_RUNGS_PER_ENCODE: u32 = 8;
 
 /// `file:///absolute/path` or `s3://bucket/key`, with no `..` segment and no control characters.
 pub fn media_url(field: &str, url: &str) -> Result<(), Status> {
@@ -74,6 +76,14 @@ pub fn job_spec(spec: Option<&v1::JobSpec>) -> Result<JobSpec, Status> {
     if spec.chunk_min_ms != 0 && spec.chunk_max_ms != 0 && spec.chunk_min_ms > spec.chunk_max_ms {
         return Err(invalid("spec.chunk_min_ms", format!("{} is above chunk_max_ms {}", spec.chunk_min_ms, spec.chunk_max_ms)));
     }
+    if spec.rungs_per_encode > MAX_RUNGS_PER_ENCODE {
+        return Err(invalid(
+            "spec.rungs_per_encode",
+            format!("{} is above {MAX_RUNGS_PER_ENCODE}; use 0 or 1 for one rung per encode task, up to {MAX_RUNGS_PER_ENCODE} to share a chunk's decode", spec.rungs_per_encode),
+        ));
+    }
+    let quality_scoring = v1::QualityScoring::try_from(spec.quality_scoring)
+        .map_err(|_| invalid("spec.quality_scoring", format!("{} is not a quality scoring mode; use 0 (full) or 1 (off)", spec.quality_scoring)))?;
     if spec.labels.len() > MAX_LABELS {
         return Err(invalid("spec.labels", format!("{} labels; at most {MAX_LABELS}", spec.labels.len())));
     }
@@ -88,6 +98,8 @@ pub fn job_spec(spec: Option<&v1::JobSpec>) -> Result<JobSpec, Status> {
         chunk_min_ms: spec.chunk_min_ms,
         chunk_max_ms: spec.chunk_max_ms,
         labels: spec.labels.clone().into_iter().collect(),
+        rungs_per_encode: spec.rungs_per_encode.max(1),
+        score_quality: quality_scoring == v1::QualityScoring::Full,
     })
 }
 
@@ -125,6 +137,16 @@ mod tests {
         spec.chunk_min_ms = 9000;
         spec.chunk_max_ms = 3000;
         assert!(job_spec(Some(&spec)).is_err());
+        spec.chunk_min_ms = 0;
+        spec.chunk_max_ms = 0;
+        assert_eq!(job_spec(Some(&spec)).expect("valid").rungs_per_encode, 1, "0 means one rung per encode task");
+        spec.rungs_per_encode = 9;
+        assert!(job_spec(Some(&spec)).unwrap_err().message().starts_with("spec.rungs_per_encode"));
+        spec.rungs_per_encode = 0;
+        spec.quality_scoring = 7;
+        assert!(job_spec(Some(&spec)).unwrap_err().message().starts_with("spec.quality_scoring"));
+        spec.quality_scoring = v1::QualityScoring::Off as i32;
+        assert!(!job_spec(Some(&spec)).expect("valid").score_quality);
         assert!(job_spec(None).is_err());
     }
 }

@@ -58,6 +58,10 @@ pub struct JobSpec {
     pub chunk_min_ms: u32,
     pub chunk_max_ms: u32,
     pub labels: BTreeMap<String, String>,
+    /// Rungs of one chunk per encode task (1: one task per chunk and rung).
+    pub rungs_per_encode: u32,
+    /// Whether every chunk of every rung gets a score task.
+    pub score_quality: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,9 +169,11 @@ pub struct Task {
     pub label: String,
     pub state: TaskState,
     /// The chunk (index into the plan's chunks) and rung (index into its rungs) this task
-    /// works on, where that applies.
+    /// works on, where that applies; an encode task covers `rung_count` consecutive rungs from
+    /// `rung` (the job's `rungs_per_encode`), every other task one.
     pub chunk: Option<u32>,
     pub rung: Option<u32>,
+    pub rung_count: u32,
     /// Tasks that must succeed first.
     pub deps: Vec<TaskId>,
     /// The spec as JSON (`shotfarm_proto::pipeline::TaskSpec`); filled in by the planner when

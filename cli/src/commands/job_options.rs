@@ -1,0 +1,32 @@
+//! The job options `submit` and `dev` share: ladder codecs, how many rungs one encode task
+//! produces, and whether chunks are quality-scored.
+
+use shotfarm_proto::v1;
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct JobOptions {
+    /// Ladder codecs (h264, hevc, av1); repeatable. Default h264.
+    #[arg(long = "codec")]
+    pub codecs: Vec<String>,
+    /// Rungs of one chunk each encode task produces from a single decode of the chunk (1..=8;
+    /// 0 or 1: one task per chunk and rung, the finest grain). Higher suits a few CPU nodes.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=8))]
+    pub rungs_per_encode: u32,
+    /// Skip per-chunk quality scoring (VMAF, PSNR, SSIM): the report has no quality figures.
+    #[arg(long)]
+    pub no_scoring: bool,
+}
+
+impl JobOptions {
+    /// The job spec these options describe, for `input_url` → `output_url`.
+    pub fn spec(&self, input_url: String, output_url: String) -> v1::JobSpec {
+        v1::JobSpec {
+            input_url,
+            output_url,
+            codecs: self.codecs.clone(),
+            rungs_per_encode: self.rungs_per_encode,
+            quality_scoring: if self.no_scoring { v1::QualityScoring::Off } else { v1::QualityScoring::Full } as i32,
+            ..Default::default()
+        }
+    }
+}

@@ -128,7 +128,7 @@ pub struct AdmScratch {
     a_i4: DetailBands<i32>,
     csf_a_i4: DetailBands<i32>,
     csf_f_i4: DetailBands<i32>,
-    tmp: Vec<i64>,
+    tmp: Vec<i32>,
     /// The vertical-pass rows of the scale-0 DWT (low-pass, high-pass).
     rows0: (Vec<i16>, Vec<i16>),
     /// Mirrored source columns of each DWT output column.
@@ -261,7 +261,7 @@ fn adm_body<T: Sample>(
     for b in [&mut s.r0, &mut s.a0, &mut s.csf_a0, &mut s.csf_f0] {
         b.resize(n);
     }
-    decouple_scale0(&s.ref0, &s.dis0, w, h, &mut s.r0, &mut s.a0);
+    decouple_scale0(&s.ref0, &s.dis0, w, h, simd, &mut s.r0, &mut s.a0);
     scores.den[0] = csf_den_scale0(&s.ref0, w, h);
     csf_scale0(&s.a0, w, h, &mut s.csf_a0, &mut s.csf_f0);
     scores.num[0] = cm_scale0(&s.r0, &s.csf_a0, &s.csf_f0, w, h);
@@ -279,8 +279,8 @@ fn adm_body<T: Sample>(
         for b in [&mut s.r_i4, &mut s.a_i4, &mut s.csf_a_i4, &mut s.csf_f_i4] {
             b.resize(n);
         }
-        dwt_s123(&s.prev_ref, pw, ph, scale, &mut s.ref_i4, &mut s.tmp);
-        dwt_s123(&s.prev_dis, pw, ph, scale, &mut s.dis_i4, &mut s.tmp);
+        dwt_s123(&s.prev_ref, (pw, ph), scale, simd, &mut s.ref_i4, &mut s.tmp, &mut s.col_taps);
+        dwt_s123(&s.prev_dis, (pw, ph), scale, simd, &mut s.dis_i4, &mut s.tmp, &mut s.col_taps);
         decouple_s123(&s.ref_i4, &s.dis_i4, w, h, &mut s.r_i4, &mut s.a_i4);
         scores.den[scale] = csf_den_s123(&s.ref_i4, scale, w, h);
         csf_s123(&s.a_i4, scale, w, h, &mut s.csf_a_i4, &mut s.csf_f_i4);
@@ -377,36 +377,55 @@ fn dwt0_filter(f: &[i32; 4], s: &[i32; 4]) -> i16 {
 /// Rows are read as slices and the interior columns without the mirror table, so the
 /// loops vectorise; the arithmetic is libvmaf's (int64 products, its roundings).
 #[inline(always)]
-fn dwt_s123(src: &[i32], w: usize, h: usize, scale: usize, out: &mut Bands<i32>, tmp: &mut Vec<i64>) {
+fn dwt_s123(
+    src: &[i32],
+    (w, h): (usize, usize),
+    scale: usize,
+    simd: SimdLevel,
+    out: &mut Bands<i32>,
+    tmp: &mut Vec<i32>,
+    col_taps: &mut Vec<[usize; 4]>,
+) {
     const ROUND_VP: [i64; 3] = [0, 32768, 32768];
     const SHIFT_VP: [u32; 3] = [0, 16, 16];
     const ROUND_HP: [i64; 3] = [16384, 32768, 16384];
     const SHIFT_HP: [u32; 3] = [15, 16, 15];
-    let (round_vp, shift_vp) = (ROUND_VP[scale - 1], SHIFT_VP[scale - 1]);
-    let (round_hp, shift_hp) = (ROUND_HP[scale - 1], SHIFT_HP[scale - 1]);
+    let vertical = DwtRounding { round: ROUND_VP[scale - 1], shift: SHIFT_VP[scale - 1] };
+    let horizontal = DwtRounding { round: ROUND_HP[scale - 1], shift: SHIFT_HP[scale - 1] };
     let (bw, bh) = (w.div_ceil(2), h.div_ceil(2));
     tmp.resize(2 * w, 0);
     let (tmp_lo, tmp_hi) = tmp.split_at_mut(w);
-    let col_taps: Vec<[usize; 4]> = (0..bw).map(|j| dwt_taps(j, w)).collect();
+    col_taps.clear();
+    col_taps.extend((0..bw).map(|j| dwt_taps(j, w)));
     let lo_k = DWT_LO.map(i64::from);
     let hi_k = DWT_HI.map(i64::from);
-    let filt = |f: &[i64; 4], s: [i64; 4]| ((f[0] * s[0] + f[1] * s[1] + f[2] * s[2] + f[3] * s[3] + round_hp) >> shift_hp) as i32;
+    let filt = |f: &[i64; 4], s: [i32; 4]| {
+        let s = s.map(i64::from);
+        ((f[0] * s[0] + f[1] * s[1] + f[2] * s[2] + f[3] * s[3] + horizontal.round) >> horizontal.shift) as i32
+    };
+    // Interior outputs j = 1..=interior read tmp[2j−1 ..= 2j+2] directly.
+    let interior = w.saturating_sub(3).div_euclid(2).min(bw.saturating_sub(1));
     for i in 0..bh {
-        let rows = dwt_taps(i, h);
-        let r: [&[i32]; 4] = rows.map(|y| &src[y * w..(y + 1) * w]);
-        for j in 0..w {
+        let r: [&[i32]; 4] = dwt_taps(i, h).map(|y| &src[y * w..(y + 1) * w]);
+        let done = crate::adm_avx2::dwt_s123_vertical(r, vertical, tmp_lo, tmp_hi, simd);
+        for j in done..w {
             let s = [i64::from(r[0][j]), i64::from(r[1][j]), i64::from(r[2][j]), i64::from(r[3][j])];
             let lo = lo_k[0] * s[0] + lo_k[1] * s[1] + lo_k[2] * s[2] + lo_k[3] * s[3];
             let hi = hi_k[0] * s[0] + hi_k[1] * s[1] + hi_k[2] * s[2] + hi_k[3] * s[3];
-            tmp_lo[j] = i64::from(((lo + round_vp) >> shift_vp) as i32);
-            tmp_hi[j] = i64::from(((hi + round_vp) >> shift_vp) as i32);
+            tmp_lo[j] = ((lo + vertical.round) >> vertical.shift) as i32;
+            tmp_hi[j] = ((hi + vertical.round) >> vertical.shift) as i32;
         }
         let row = i * bw;
-        let (a, v) = (&mut out.a[row..row + bw], &mut out.v[row..row + bw]);
-        let (hb, d) = (&mut out.h[row..row + bw], &mut out.d[row..row + bw]);
-        // Interior outputs j = 1.. read tmp[2j−1 ..= 2j+2] directly.
-        let interior = w.saturating_sub(3).div_euclid(2).min(bw.saturating_sub(1));
-        for j in 1..=interior {
+        let [a, v, hb, d] = [&mut out.a, &mut out.v, &mut out.h, &mut out.d].map(|b| &mut b[row..row + bw]);
+        let next = crate::adm_avx2::dwt_s123_horizontal(
+            tmp_lo,
+            tmp_hi,
+            interior,
+            horizontal,
+            [&mut *a, &mut *v, &mut *hb, &mut *d],
+            simd,
+        );
+        for j in next..=interior {
             let b = 2 * j - 1;
             let lo = [tmp_lo[b], tmp_lo[b + 1], tmp_lo[b + 2], tmp_lo[b + 3]];
             let hi = [tmp_hi[b], tmp_hi[b + 1], tmp_hi[b + 2], tmp_hi[b + 3]];
@@ -425,6 +444,13 @@ fn dwt_s123(src: &[i32], w: usize, h: usize, scale: usize, out: &mut Bands<i32>,
             d[j] = filt(&hi_k, hi);
         }
     }
+}
+
+/// One rounding of the scale 1–3 DWT: `(Σ + round) >> shift` in `i64`, kept as `i32`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DwtRounding {
+    pub round: i64,
+    pub shift: u32,
 }
 
 /// `cos(1°)²` as libvmaf stores it (computed in double, kept in float).
@@ -458,11 +484,13 @@ fn limit_gain(rst: f64, positive: bool, negative: bool, t: f64) -> f64 {
 
 /// `adm_decouple` (scale 0, int16).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn decouple_scale0(
     reference: &Bands<i16>,
     distorted: &Bands<i16>,
     w: usize,
     h: usize,
+    simd: SimdLevel,
     r: &mut DetailBands<i16>,
     a: &mut DetailBands<i16>,
 ) {
@@ -470,13 +498,26 @@ fn decouple_scale0(
     let cos_sq = cos_1deg_sq();
     let (top, bottom, left, right) = extended_region(w, h);
     for i in top..bottom {
-        for j in left..right {
-            let idx = i * w + j;
-            let o = [reference.h[idx], reference.v[idx], reference.d[idx]];
-            let t = [distorted.h[idx], distorted.v[idx], distorted.d[idx]];
-            let flag = angle_flag(cos_sq, o[0].into(), o[1].into(), t[0].into(), t[1].into());
+        let row = i * w + left..i * w + right;
+        let o = [&reference.h, &reference.v, &reference.d].map(|b| &b[row.clone()]);
+        let t = [&distorted.h, &distorted.v, &distorted.d].map(|b| &b[row.clone()]);
+        let [rh, rv, rd] = r.bands.each_mut().map(|b| &mut b[row.clone()]);
+        let [ah, av, ad] = a.bands.each_mut().map(|b| &mut b[row.clone()]);
+        let done = crate::adm_avx2::decouple0(
+            o,
+            t,
+            [&mut *rh, &mut *rv, &mut *rd],
+            [&mut *ah, &mut *av, &mut *ad],
+            lookup,
+            cos_sq,
+            simd,
+        );
+        let (r_row, a_row) = ([rh, rv, rd], [ah, av, ad]);
+        for j in done..row.len() {
+            let (oj, tj) = (o.map(|b| b[j]), t.map(|b| b[j]));
+            let flag = angle_flag(cos_sq, oj[0].into(), oj[1].into(), tj[0].into(), tj[1].into());
             for band in 0..3 {
-                let (ob, tb) = (i32::from(o[band]), i32::from(t[band]));
+                let (ob, tb) = (i32::from(oj[band]), i32::from(tj[band]));
                 let tmp_k = if ob == 0 {
                     32768
                 } else {
@@ -487,8 +528,8 @@ fn decouple_scale0(
                 if flag {
                     rst = limit_gain(f64::from(rst), k > 0 && ob > 0, k > 0 && ob < 0, f64::from(tb)) as i32 as i16;
                 }
-                r.bands[band][idx] = rst;
-                a.bands[band][idx] = (tb - i32::from(rst)) as i16;
+                r_row[band][j] = rst;
+                a_row[band][j] = (tb - i32::from(rst)) as i16;
             }
         }
     }

@@ -12,6 +12,32 @@ use shotfarm_kernels::simd_level::SimdLevel;
 use shotfarm_kernels::vif::{VifScratch, vif};
 use shotfarm_kernels::vmaf::open_source;
 
+/// A stopwatch of this thread's time on a CPU (`/proc/thread-self/schedstat`, Linux), so
+/// that other processes on a shared machine do not count; wall time elsewhere.
+struct Stopwatch {
+    wall: Instant,
+    cpu_ns: Option<u64>,
+}
+
+impl Stopwatch {
+    fn cpu_ns() -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        text.split_whitespace().next()?.parse().ok()
+    }
+
+    fn start() -> Self {
+        Self { wall: Instant::now(), cpu_ns: Self::cpu_ns() }
+    }
+
+    /// Seconds since `start`: on-CPU time where the system reports it.
+    fn elapsed(&self) -> f64 {
+        match (self.cpu_ns, Self::cpu_ns()) {
+            (Some(a), Some(b)) => (b - a) as f64 * 1e-9,
+            _ => self.wall.elapsed().as_secs_f64(),
+        }
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(r), Some(d)) = (args.get(1), args.get(2)) else {
@@ -34,21 +60,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         let (mut vs, mut as_, mut ms) = (VifScratch::default(), AdmScratch::default(), MotionScratch::default());
-        let t = Instant::now();
+        let t = Stopwatch::start();
         for (a, b) in &pairs {
             std::hint::black_box(vif(a.luma(), b.luma(), 8, level, &mut vs));
         }
-        let t_vif = t.elapsed().as_secs_f64() / pairs.len() as f64;
-        let t = Instant::now();
+        let t_vif = t.elapsed() / pairs.len() as f64;
+        let t = Stopwatch::start();
         for (a, b) in &pairs {
             std::hint::black_box(adm_at(a.luma(), b.luma(), 8, level, &mut as_));
         }
-        let t_adm = t.elapsed().as_secs_f64() / pairs.len() as f64;
-        let t = Instant::now();
+        let t_adm = t.elapsed() / pairs.len() as f64;
+        let t = Stopwatch::start();
         for w in pairs.windows(2) {
             std::hint::black_box(blurred_difference_sad(w[0].0.luma(), w[1].0.luma(), 8, &mut ms));
         }
-        let t_motion = t.elapsed().as_secs_f64() / (pairs.len() - 1).max(1) as f64;
+        let t_motion = t.elapsed() / (pairs.len() - 1).max(1) as f64;
         println!(
             "{:<7} vif {:6.2} ms  adm {:6.2} ms  motion {:6.2} ms  total {:6.2} ms/frame",
             level.name(),

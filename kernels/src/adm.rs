@@ -484,7 +484,6 @@ fn limit_gain(rst: f64, positive: bool, negative: bool, t: f64) -> f64 {
 
 /// `adm_decouple` (scale 0, int16).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn decouple_scale0(
     reference: &Bands<i16>,
     distorted: &Bands<i16>,

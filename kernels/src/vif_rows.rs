@@ -67,6 +67,9 @@ pub(crate) fn mirror_pad(row: &mut [u32], width: usize, half: usize) {
 pub struct DownsampleRows {
     pub(crate) reference: Vec<u32>,
     pub(crate) distorted: Vec<u32>,
+    /// A padded row split into its even and odd entries (for the decimating AVX2 pass).
+    pub(crate) even: Vec<u32>,
+    pub(crate) odd: Vec<u32>,
 }
 
 /// Accumulators of one whole scale: the vertical pass, then the horizontal pass with
@@ -312,15 +315,17 @@ pub(crate) fn downsample<T: Sample>(
         }
         mirror_pad(&mut rows.reference, w, half);
         mirror_pad(&mut rows.distorted, w, half);
-        for oj in 0..ow {
+        let (row_ref, row_dis) = (&mut out_ref[oi * ow..(oi + 1) * ow], &mut out_dis[oi * ow..(oi + 1) * ow]);
+        let done = crate::vif_avx2::downsample_horizontal(rows, filter, row_ref, row_dis, simd);
+        for oj in done..ow {
             let base = PAD + 2 * oj - half;
             let (mut r, mut d) = (0u32, 0u32);
             for (k, &c) in filter.iter().enumerate() {
                 r = r.wrapping_add(u32::from(c).wrapping_mul(rows.reference[base + k]));
                 d = d.wrapping_add(u32::from(c).wrapping_mul(rows.distorted[base + k]));
             }
-            out_ref[oi * ow + oj] = ((u64::from(r) + 32768) >> 16) as u16;
-            out_dis[oi * ow + oj] = ((u64::from(d) + 32768) >> 16) as u16;
+            row_ref[oj] = ((u64::from(r) + 32768) >> 16) as u16;
+            row_dis[oj] = ((u64::from(d) + 32768) >> 16) as u16;
         }
     }
 }

@@ -167,12 +167,12 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     for rung in &rungs {
         let mut encoded = Vec::new();
         for chunk in &chunks {
-            let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk: *chunk, rungs: vec![rung.clone()] };
+            let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: vec![rung.clone()] };
             let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
             let [EncodedRendition { artifact, frames, .. }] = <[EncodedRendition; 1]>::try_from(renditions).unwrap();
             assert_eq!(frames, chunk.frames());
             assert_eq!(artifact.key, format!("chunks/{}/{:05}.a1.mp4", rung.name, chunk.index));
-            let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), chunk: *chunk, rung: rung.clone(), encoded: artifact.clone() };
+            let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rung: rung.clone(), encoded: artifact.clone() };
             let TaskOutput::Score { quality, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
             assert_eq!(quality.vmaf_per_frame.len() as u64, chunk.frames());
             assert!(quality.vmaf_min <= quality.vmaf_p1 && quality.vmaf_p1 <= quality.vmaf_mean && quality.vmaf_harmonic_mean <= quality.vmaf_mean, "{quality:?}");
@@ -184,7 +184,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
         let TaskOutput::Assemble { stream, frames, .. } = job.run(spec, None, Some(&rung.name)).await.unwrap() else { panic!() };
         assert_eq!(frames, source.frames);
         assert_eq!(stream.key, format!("renditions/{}.a1.mp4", rung.name));
-        let spec = TaskSpec::Validate { locations: job.locations.clone(), source: source.clone(), rung: rung.clone(), stream: stream.clone() };
+        let spec = TaskSpec::Validate { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), rung: rung.clone(), stream: stream.clone() };
         let TaskOutput::Validate { frames, bitrate_kbps, .. } = job.run(spec, None, Some(&rung.name)).await.unwrap() else { panic!() };
         assert_eq!(frames, source.frames, "rendition {} is not frame-exact", rung.name);
         assert!(bitrate_kbps > 0);
@@ -274,11 +274,11 @@ async fn retried_encodes_write_their_own_keys_and_never_clobber() {
     let root = dir.path();
     let source_path = common::pattern(root, "source.mp4", "192x108", 25, 2.0);
     let mut job = Job::new(root, &source_path).await;
-    let (source, chunks, _) = job.inspect(400, 800).await;
+    let (source, chunks, inspection) = job.inspect(400, 800).await;
     assert!(chunks.len() >= 2, "{chunks:?}");
     let rung = Rung { name: "h264_108p".into(), codec: Codec::H264, width: 192, height: 108, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbps: 400 };
     let chunk = chunks[1];
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rungs: vec![rung.clone()] };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: vec![rung.clone()] };
     let progress: ProgressFn = Arc::new(|_, _, _| {});
     let first_ctx = job.context(1);
     let first = execute(spec.clone(), &first_ctx, Arc::clone(&progress), &CancellationToken::new()).await.unwrap();
@@ -313,11 +313,11 @@ async fn one_encode_task_produces_several_rungs_from_one_decode() {
     let root = dir.path();
     let source_path = common::pattern(root, "source.mp4", "320x180", 25, 2.0);
     let mut job = Job::new(root, &source_path).await;
-    let (source, chunks, _) = job.inspect(400, 800).await;
+    let (source, chunks, inspection) = job.inspect(400, 800).await;
     let chunk = chunks[chunks.len() - 1];
     let rung = |name: &str, width, height| Rung { name: name.into(), codec: Codec::H264, width, height, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };
     let rungs = vec![rung("h264_180p", 320, 180), rung("h264_90p", 160, 90)];
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rungs: rungs.clone() };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: rungs.clone() };
     let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), None).await.unwrap() else { panic!() };
     assert_eq!(renditions.iter().map(|encoded| encoded.rung.as_str()).collect::<Vec<_>>(), vec!["h264_180p", "h264_90p"]);
     for (encoded, rung) in renditions.iter().zip(&rungs) {
@@ -327,8 +327,13 @@ async fn one_encode_task_produces_several_rungs_from_one_decode() {
         assert_eq!(common::frame_count(&path), chunk.frames(), "{} has the chunk's frames", rung.name);
         assert_eq!(common::dimensions(&path), (rung.width, rung.height));
     }
+    // A chunk the committed inspection does not have: the plan and the artifact disagree.
+    let shifted = Chunk { end_frame: chunk.end_frame - 1, ..chunk };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: shifted, rungs: rungs.clone() };
+    let error = job.run(spec, Some(chunk.index), None).await.unwrap_err();
+    assert!(matches!(&error, TaskError::Final(message) if message.contains("does not match")), "{error:?}");
     // More rungs than one decode can feed is the job's mistake, said as such.
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, chunk, rungs: vec![rungs[0].clone(); 9] };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection: inspection.clone(), chunk, rungs: vec![rungs[0].clone(); 9] };
     let error = job.run(spec, Some(chunk.index), None).await.unwrap_err();
     assert!(matches!(&error, TaskError::Final(message) if message.contains("rungs_per_encode")), "{error:?}");
 }
@@ -378,11 +383,11 @@ async fn cancelled_encodes_and_scores_stop_quickly_and_upload_nothing() {
     let root = dir.path();
     let source_path = common::pattern(root, "source.mp4", "640x360", 25, 10.0);
     let mut job = Job::new(root, &source_path).await;
-    let (source, chunks, _) = job.inspect(0, 0).await;
+    let (source, chunks, inspection) = job.inspect(0, 0).await;
     let chunk = chunks[0];
     assert!(chunk.frames() >= 200, "{chunks:?}");
     let rung = Rung { name: "h264_360p".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
-    let encode = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rungs: vec![rung.clone()] };
+    let encode = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: vec![rung.clone()] };
     let TaskOutput::Encode { renditions, .. } = job.run(encode.clone(), Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
     let artifact = renditions[0].artifact.clone();
 
@@ -393,7 +398,7 @@ async fn cancelled_encodes_and_scores_stop_quickly_and_upload_nothing() {
     let uploaded: Vec<_> = std::fs::read_dir(job.work_dir().join("chunks/h264_360p")).unwrap().map(|entry| entry.unwrap().file_name()).collect();
     assert_eq!(uploaded, vec![std::ffi::OsString::from("00000.a1.mp4")], "a cancelled encode uploaded something");
 
-    let score = TaskSpec::Score { locations: job.locations.clone(), source, chunk, rung, encoded: artifact };
+    let score = TaskSpec::Score { locations: job.locations.clone(), source, inspection: inspection.clone(), chunk, rung, encoded: artifact };
     let (outcome, stopping, seen) = run_and_cancel(score, job.context(1)).await;
     assert!(matches!(outcome, Err(TaskError::Cancelled)), "{outcome:?}");
     assert!(stopping < Duration::from_secs(2), "the score took {stopping:?} to stop");
@@ -425,6 +430,7 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
     let root = dir.path();
     let mut job = Job::new(root, &root.join("unused.mp4")).await;
     let source = SourceSummary { width: 1280, height: 720, frames: 100, frame_rate_num: 25, frame_rate_den: 1, duration_ms: 4000, has_audio: false };
+    let missing_inspection = Artifact { key: "inspection/a1.json".into(), bytes: 0 };
     // A codec whose encoder this ffmpeg lacks.
     job.capabilities = Arc::new(MediaCapabilities { encoders: vec!["libx264".into()], ..(*job.capabilities).clone() });
     let spec = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Av1] };
@@ -433,12 +439,12 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
     // A rung name that would escape the work area.
     let rung = Rung { name: "../escape".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
     let chunk = Chunk { index: 0, start_frame: 0, end_frame: 100 };
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), chunk, rungs: vec![rung.clone()] };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: missing_inspection.clone(), chunk, rungs: vec![rung.clone()] };
     assert!(job.run(spec, Some(0), Some("../escape")).await.unwrap_err().to_string().contains("rung name"));
     // An NVENC placement on an agent built without it.
     let mut ctx = job.context(1);
     ctx.backend = "nvenc".into();
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, chunk, rungs: vec![Rung { name: "h264_360p".into(), ..rung }] };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection: missing_inspection.clone(), chunk, rungs: vec![Rung { name: "h264_360p".into(), ..rung }] };
     let error = execute(spec, &ctx, Arc::new(|_, _, _| {}), &CancellationToken::new()).await.unwrap_err();
     assert!(matches!(&error, TaskError::Retryable(message) if message.contains("nvenc")), "{error:?}");
 }

@@ -200,12 +200,18 @@ pub enum TaskSpec {
     Encode {
         locations: JobLocations,
         source: SourceSummary,
+        /// The committed inspection (the inspect task's output): chunk seek points, boundary
+        /// and per-frame fingerprints.
+        inspection: Artifact,
         chunk: Chunk,
         rungs: Vec<Rung>,
     },
     Score {
         locations: JobLocations,
         source: SourceSummary,
+        /// The committed inspection (the inspect task's output): chunk seek points, boundary
+        /// and per-frame fingerprints.
+        inspection: Artifact,
         chunk: Chunk,
         rung: Rung,
         encoded: Artifact,
@@ -219,6 +225,9 @@ pub enum TaskSpec {
     Validate {
         locations: JobLocations,
         source: SourceSummary,
+        /// The committed inspection (the inspect task's output): chunk seek points, boundary
+        /// and per-frame fingerprints.
+        inspection: Artifact,
         rung: Rung,
         stream: Artifact,
     },

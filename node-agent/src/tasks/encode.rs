@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use shotfarm_proto::pipeline::{Chunk, EncodedRendition, JobLocations, Rung, SourceSummary, TaskOutput};
+use shotfarm_proto::pipeline::{Artifact, Chunk, EncodedRendition, JobLocations, Rung, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
 use super::job_cache::local_source;
@@ -38,9 +38,11 @@ pub fn backend_named(name: &str, ctx: &TaskContext) -> Result<Arc<dyn EncodeBack
     }
 }
 
+#[expect(clippy::too_many_arguments, reason = "the fields of one spec variant plus the task's context")]
 pub async fn run(
     locations: &JobLocations,
     source: &SourceSummary,
+    inspection: &Artifact,
     chunk: Chunk,
     rungs: &[Rung],
     ctx: &TaskContext,
@@ -69,7 +71,7 @@ pub async fn run(
         )));
     }
     let work_area = WorkArea::open(&locations.work_url)?;
-    let inspection = inspection::find(&work_area, source, Some(&chunk), ctx).await?;
+    let inspection = inspection::committed(&work_area, inspection, source, Some(&chunk), ctx).await?;
     let inspected_chunk = inspection
         .document
         .chunk(&chunk)

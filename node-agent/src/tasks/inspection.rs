@@ -3,17 +3,14 @@
 //! fingerprints) and the per-frame data of `frames.json`, in one object so that it is
 //! published whole.
 //!
-//! Finding it: `report` gets the committed key from the inspect task's output. `encode`,
-//! `score`, `validate` and `package` get no key in their specs (see the module docs of
-//! [`super`]), so they take the newest complete inspection in the work area whose plan agrees
-//! with their spec (same frame count, same chunk boundaries). Every inspection of a job reads
-//! the same source with the same parameters and is deterministic, so any complete one that
-//! agrees is equivalent to the committed one; a disagreeing one is skipped, never used.
+//! Finding it: the scheduler records the inspect task's successful output, and the specs of
+//! `encode`, `score` and `validate` name that artifact (`report` finds it among the job's
+//! outputs). A stale attempt's inspection lying in the work area is never read.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use shotfarm_proto::pipeline::{Chunk as PlannedChunk, SourceSummary};
+use shotfarm_proto::pipeline::{Artifact, Chunk as PlannedChunk, SourceSummary};
 
 use super::job_cache::fill_once;
 use super::work_area::WorkArea;
@@ -87,24 +84,24 @@ pub async fn load(work_area: &WorkArea, key: &ObjectKey, ctx: &TaskContext) -> R
     Ok(CachedInspection { key: key.clone(), document, local })
 }
 
-/// The newest complete inspection that agrees with the spec (see the module docs).
-pub async fn find(work_area: &WorkArea, source: &SourceSummary, chunk: Option<&PlannedChunk>, ctx: &TaskContext) -> Result<CachedInspection, TaskError> {
-    let attempts = work_area.attempts_of("inspection", "", "json").await?;
-    let mut skipped = Vec::new();
-    for attempt in &attempts {
-        let key = WorkArea::inspection_key(*attempt)?;
-        match load(work_area, &key, ctx).await {
-            Ok(inspection) if inspection.document.agrees_with(source, chunk) => return Ok(inspection),
-            Ok(_) => skipped.push(format!("{key} (a different plan)")),
-            Err(error) if error.is_final() => skipped.push(format!("{key} ({error})")),
-            Err(error) => return Err(error),
-        }
+/// The committed inspection a spec names, checked against the spec's plan: the same frame
+/// count and, for a chunk's task, the same chunk boundaries. A disagreement means the plan
+/// and the artifact do not belong together, which no retry can fix.
+pub async fn committed(
+    work_area: &WorkArea,
+    artifact: &Artifact,
+    source: &SourceSummary,
+    chunk: Option<&PlannedChunk>,
+    ctx: &TaskContext,
+) -> Result<CachedInspection, TaskError> {
+    let key = ObjectKey::parse(&artifact.key).map_err(|error| task_errors::key("the inspection key", error))?;
+    let inspection = load(work_area, &key, ctx).await?;
+    if !inspection.document.agrees_with(source, chunk) {
+        return Err(TaskError::final_error(format!(
+            "the inspection {key} does not match this task's plan ({} frames{}); the job's plan is inconsistent",
+            source.frames,
+            chunk.map(|chunk| format!(", chunk {} = frames {}..{}", chunk.index, chunk.start_frame, chunk.end_frame)).unwrap_or_default()
+        )));
     }
-    let found = if skipped.is_empty() { "none".to_owned() } else { skipped.join(", ") };
-    Err(TaskError::retryable(format!(
-        "no inspection in the work area {} matches this task ({} frames{}); found: {found}",
-        work_area.url(),
-        source.frames,
-        chunk.map(|chunk| format!(", chunk {} = frames {}..{}", chunk.index, chunk.start_frame, chunk.end_frame)).unwrap_or_default()
-    )))
+    Ok(inspection)
 }

@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | [`inspect`] | inspects the source; uploads the inspection (report + per-frame data) |
 //! | [`ladder`] | the default ladder per requested codec, as `pipeline::Rung`s |
-//! | [`encode`] | one (chunk, rung) through the backend placement chose |
+//! | [`encode`] | one chunk at one or more rungs (one decode) through the backend placement chose |
 //! | [`score`] | VMAF/PSNR/SSIM of one encoded chunk against its source frames |
 //! | [`assemble`] | a rung's chunks joined into one stream |
 //! | [`validate`] | the assembled stream checked frame by frame against the source |
@@ -16,7 +16,7 @@
 //! | [`report`] | `report.json` from the job facts and every output; the work area removed |
 //! | [`work_area`] | attempt-keyed artifact keys under `work_url`, uploads and downloads |
 //! | [`job_cache`] | the per-job local cache: the source copy, inspections (one download per job) |
-//! | [`inspection`] | the inspection artifact's format; finding and loading it |
+//! | [`inspection`] | the inspection artifact's format; loading the committed one a spec names |
 //! | [`source_range`] | decoding exactly the source frames `[start, end)` of a chunk (score's reference) |
 //! | [`rung_conversion`] | `pipeline::Rung` ⇄ `media::ladder::Rung`, rung names safe as keys and dirs |
 //! | [`job_facts`] | the scheduler's replicated job facts (attempts, timings) as typed data |
@@ -102,12 +102,16 @@ pub async fn execute(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
                 inspect::run(&locations, chunk_min_ms, chunk_max_ms, ctx, cancel).await
             }
             TaskSpec::Ladder { locations: _, source, codecs } => ladder::run(&source, &codecs, ctx),
-            TaskSpec::Encode { locations, source, chunk, rungs } => encode::run(&locations, &source, chunk, &rungs, ctx, &progress, cancel).await,
-            TaskSpec::Score { locations, source, chunk, rung, encoded } => {
-                score::run(&locations, &source, chunk, &rung, &encoded, ctx, &progress, cancel).await
+            TaskSpec::Encode { locations, source, inspection, chunk, rungs } => {
+                encode::run(&locations, &source, &inspection, chunk, &rungs, ctx, &progress, cancel).await
+            }
+            TaskSpec::Score { locations, source, inspection, chunk, rung, encoded } => {
+                score::run(&locations, &source, &inspection, chunk, &rung, &encoded, ctx, &progress, cancel).await
             }
             TaskSpec::Assemble { locations, source, rung, chunks } => assemble::run(&locations, &source, &rung, &chunks, ctx, &progress, cancel).await,
-            TaskSpec::Validate { locations, source, rung, stream } => validate::run(&locations, &source, &rung, &stream, ctx, cancel).await,
+            TaskSpec::Validate { locations, source, inspection, rung, stream } => {
+                validate::run(&locations, &source, &inspection, &rung, &stream, ctx, cancel).await
+            }
             TaskSpec::Package { locations, source, renditions } => package::run(&locations, &source, &renditions, ctx, cancel).await,
             TaskSpec::Report { locations, job_facts, outputs } => report::run(&locations, &job_facts, &outputs, ctx, cancel).await,
         };

@@ -36,6 +36,7 @@ const PROGRESS_PERIOD: Duration = Duration::from_millis(250);
 pub async fn run(
     locations: &JobLocations,
     source: &SourceSummary,
+    inspection: &Artifact,
     chunk: Chunk,
     rung: &Rung,
     encoded: &Artifact,
@@ -45,7 +46,7 @@ pub async fn run(
 ) -> Result<TaskOutput, TaskError> {
     check_rung_name(&rung.name)?;
     let work_area = WorkArea::open(&locations.work_url)?;
-    let inspection = inspection::find(&work_area, source, Some(&chunk), ctx).await?;
+    let inspection = inspection::committed(&work_area, inspection, source, Some(&chunk), ctx).await?;
     let inspected_chunk = inspection
         .document
         .chunk(&chunk)

@@ -14,6 +14,7 @@ use crate::media::validate::{ValidateParams, validate_rendition};
 pub async fn run(
     locations: &JobLocations,
     source: &SourceSummary,
+    inspection: &Artifact,
     rung: &Rung,
     stream: &Artifact,
     ctx: &TaskContext,
@@ -21,7 +22,7 @@ pub async fn run(
 ) -> Result<TaskOutput, TaskError> {
     let media_rung = media_rung(rung)?;
     let work_area = WorkArea::open(&locations.work_url)?;
-    let inspection = inspection::find(&work_area, source, None, ctx).await?;
+    let inspection = inspection::committed(&work_area, inspection, source, None, ctx).await?;
     let source_frames = inspection.frames_file().await?;
     let rendition = ctx.scratch_dir.join("validate").join(format!("{}.mp4", rung.name));
     work_area.download(stream, &rendition).await?;

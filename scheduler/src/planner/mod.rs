@@ -43,12 +43,13 @@ pub fn start_job(state: &mut State, job: JobId, now_ms: Millis) {
 pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput, now_ms: Millis) -> Result<(), String> {
     let Some(job_id) = state.tasks.get(&task_id).map(|task| task.job) else { return Ok(()) };
     match output {
-        TaskOutput::Inspect { source, chunks, .. } => {
+        TaskOutput::Inspect { source, chunks, inspection, .. } => {
             if chunks.is_empty() {
                 return Err("inspection produced no chunks".to_owned());
             }
             if let Some(job) = state.jobs.get_mut(&job_id) {
                 job.plan.source = Some(source.clone());
+                job.plan.inspection = Some(inspection.clone());
                 job.plan.chunks = chunks.clone();
             }
             state.mark(RowKey::Job(job_id));

@@ -35,7 +35,8 @@ pub fn encode(job: &Job, chunk: u32, rungs: Range<u32>) -> Result<String, String
     let source = job.plan.source.clone().ok_or("encode planned before inspection finished")?;
     let chunk = *job.plan.chunks.get(chunk as usize).ok_or_else(|| format!("no chunk {chunk} in the plan"))?;
     let rungs = job.plan.rungs.get(rungs.start as usize..rungs.end as usize).ok_or_else(|| format!("no rungs {rungs:?} in the plan"))?.to_vec();
-    to_json(&TaskSpec::Encode { locations: job.plan.locations.clone(), source, chunk, rungs })
+    let inspection = job.plan.inspection.clone().ok_or("encode planned before inspection finished")?;
+    to_json(&TaskSpec::Encode { locations: job.plan.locations.clone(), source, inspection, chunk, rungs })
 }
 
 /// The output of a finished dependency, parsed.
@@ -53,6 +54,7 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
     let plan = &job.plan;
     let locations = plan.locations.clone();
     let source = plan.source.clone().ok_or("a stage became ready before inspection finished")?;
+    let inspection = || plan.inspection.clone().ok_or("a stage became ready before inspection finished");
     let rung = || {
         task.rung
             .and_then(|rung| plan.rungs.get(rung as usize))
@@ -68,7 +70,7 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
                 Ok(TaskOutput::Encode { renditions, .. }) => rendition_of(renditions, &rung.name).map(|encoded| encoded.artifact),
                 _ => None,
             }).ok_or_else(|| format!("score is missing its encoded chunk of {}", rung.name))?;
-            TaskSpec::Score { locations, source, chunk, rung, encoded }
+            TaskSpec::Score { locations, source, inspection: inspection()?, chunk, rung, encoded }
         }
         TaskKind::Assemble => {
             let rung = rung()?;
@@ -85,7 +87,7 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
         }
         TaskKind::Validate => {
             let stream = assembled_stream(state, task)?;
-            TaskSpec::Validate { locations, source, rung: rung()?, stream }
+            TaskSpec::Validate { locations, source, inspection: inspection()?, rung: rung()?, stream }
         }
         TaskKind::Package => {
             let mut renditions = Vec::new();

@@ -154,6 +154,7 @@ fn submit_job(state: &mut State, request_id: &str, spec: &JobSpec, now_ms: Milli
                 work_url,
             },
             source: None,
+            inspection: None,
             chunks: Vec::new(),
             rungs: Vec::new(),
         },

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use shotfarm_proto::pipeline::{Chunk, JobLocations, Rung, SourceSummary, TaskKind};
+use shotfarm_proto::pipeline::{Artifact, Chunk, JobLocations, Rung, SourceSummary, TaskKind};
 
 pub type JobId = u64;
 pub type TaskId = u64;
@@ -86,6 +86,8 @@ pub struct Job {
 pub struct JobPlan {
     pub locations: JobLocations,
     pub source: Option<SourceSummary>,
+    /// The committed inspection artifact, named in the specs of the stages that read it.
+    pub inspection: Option<Artifact>,
     pub chunks: Vec<Chunk>,
     pub rungs: Vec<Rung>,
 }

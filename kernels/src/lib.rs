@@ -12,7 +12,7 @@
 //! | [`decode_error`] | decoding errors, with a failed process's evidence |
 //! | [`vif`], [`vif_rows`], [`vif_avx2`] | integer VIF (4 scales); its row loops; their AVX2 twins |
 //! | [`adm`], `adm_avx2` | integer ADM2 and its 4 scales; AVX2 twins of its hot loops |
-//! | [`motion`] | integer motion / motion2 (blurred frame difference) |
+//! | [`motion`], `motion_avx2` | integer motion / motion2 (blurred frame difference); AVX2 twins of its row loops |
 //! | [`psnr`], [`ssim`] | libvmaf's `psnr` and `float_ssim` |
 //! | [`model`] | the libvmaf JSON model (vmaf_v0.6.1 embedded) and the SVM prediction |
 //! | [`pooling`] | mean, min, max, harmonic mean |
@@ -36,6 +36,7 @@ pub mod frame_features;
 pub mod frame_source;
 pub mod model;
 pub mod motion;
+mod motion_avx2;
 pub mod pooling;
 pub mod psnr;
 pub mod report;

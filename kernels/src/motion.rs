@@ -51,14 +51,15 @@ pub fn blurred_difference_sad<T: Sample>(
         // of a `#[target_feature(enable = "avx2")]` function; its body is safe Rust.
         return unsafe { sad_avx2(previous, current, bit_depth, scratch) };
     }
-    sad_body(previous, current, bit_depth, scratch)
+    sad_body(previous, current, bit_depth, false, scratch)
 }
 
-/// The same loops compiled with AVX2 enabled (bit-exact: same integer code).
+/// The same loops compiled with AVX2 enabled, with the 8-bit row loops of
+/// [`crate::motion_avx2`] (bit-exact).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn sad_avx2<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, scratch: &mut MotionScratch) -> u64 {
-    sad_body(previous, current, bit_depth, scratch)
+    sad_body(previous, current, bit_depth, true, scratch)
 }
 
 /// Scalar reference (also what the AVX2 build compiles).
@@ -68,11 +69,11 @@ pub fn blurred_difference_sad_scalar<T: Sample>(
     bit_depth: u8,
     scratch: &mut MotionScratch,
 ) -> u64 {
-    sad_body(previous, current, bit_depth, scratch)
+    sad_body(previous, current, bit_depth, false, scratch)
 }
 
 #[inline(always)]
-fn sad_body<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, scratch: &mut MotionScratch) -> u64 {
+fn sad_body<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, simd: bool, scratch: &mut MotionScratch) -> u64 {
     let (w, h) = (current.width(), current.height());
     let shift = u32::from(bit_depth);
     let y_round: i64 = 1 << (shift - 1);
@@ -80,33 +81,38 @@ fn sad_body<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, s
     scratch.row.resize(w + 4, 0);
     scratch.acc.resize(w, 0);
     let (prev, cur) = (previous.data(), current.data());
+    let eight_bit = std::mem::size_of::<T>() == 1;
     let mut sad = 0u64;
     for i in 0..h {
-        let acc = &mut scratch.acc[..w];
+        let taps: [usize; 5] = std::array::from_fn(|k| mirror(i as isize - 2 + k as isize, h));
+        let done = if simd {
+            let p = taps.map(|r| &prev[r * w..r * w + w]);
+            let q = taps.map(|r| &cur[r * w..r * w + w]);
+            crate::motion_avx2::vertical_row(p, q, shift, &mut scratch.row[2..w + 2])
+        } else {
+            0
+        };
+        let acc = &mut scratch.acc[done..w];
         acc.fill(0);
-        for (k, &c) in MOTION_FILTER.iter().enumerate() {
-            let r = mirror(i as isize - 2 + k as isize, h);
-            let (p, q) = (&prev[r * w..r * w + w], &cur[r * w..r * w + w]);
-            for j in 0..w {
+        for (&r, &c) in taps.iter().zip(&MOTION_FILTER) {
+            let (p, q) = (&prev[r * w + done..r * w + w], &cur[r * w + done..r * w + w]);
+            for j in 0..acc.len() {
                 acc[j] += i64::from(c) * i64::from(p[j].to_i32() - q[j].to_i32());
             }
         }
         let row = &mut scratch.row;
-        let mut any_nonzero = 0i32;
-        for j in 0..w {
-            let v = ((acc[j] + y_round) >> shift) as i32;
-            row[j + 2] = v;
-            any_nonzero |= v;
+        for (j, &a) in acc.iter().enumerate() {
+            row[done + j + 2] = ((a + y_round) >> shift) as i32;
         }
-        if any_nonzero == 0 {
+        if row[2..w + 2].iter().all(|&v| v == 0) {
             continue;
         }
         for f in 1..=2 {
             row[2 - f] = row[2 + mirror(-(f as isize), w)];
             row[w + 1 + f] = row[2 + mirror((w - 1 + f) as isize, w)];
         }
-        let mut row_sad = 0u32;
-        for j in 0..w {
+        let (mut row_sad, done) = if simd { crate::motion_avx2::horizontal_sad(row, w, eight_bit) } else { (0, 0) };
+        for j in done..w {
             let window = &row[j..j + 5];
             let mut a = 0i64;
             for k in 0..5 {

@@ -21,7 +21,7 @@ use anyhow::{Context, bail};
 use shotfarm_proto::client::LeaderClient;
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
-use shotfarm_proto::v1::{self, GetJobRequest, ListNodesRequest, SubmitJobRequest};
+use shotfarm_proto::v1::{self, GetJobRequest, ListNodesRequest, NodeRequest, SubmitJobRequest};
 
 use crate::cluster::{SchedulerCluster, shotfarm_binary, wait_until};
 
@@ -311,6 +311,22 @@ impl Farm {
     /// The node an agent registered as.
     pub async fn node(&self, agent_name: &str) -> anyhow::Result<v1::Node> {
         self.nodes().await?.into_iter().find(|node| node.name == agent_name).with_context(|| format!("agent {agent_name} has not registered"))
+    }
+
+    /// Stops placing new tasks on an agent's node (`cordon`), or also lets its running tasks
+    /// finish first (`drain`); returns the node as the leader left it.
+    pub async fn cordon(&self, agent_name: &str, drain: bool) -> anyhow::Result<v1::Node> {
+        Ok(self
+            .client()
+            .call(|channel| {
+                let request = NodeRequest { node: agent_name.to_owned() };
+                async move {
+                    let mut admin = AdminServiceClient::new(channel);
+                    let node = if drain { admin.drain_node(request).await? } else { admin.cordon_node(request).await? };
+                    Ok(node.into_inner())
+                }
+            })
+            .await?)
     }
 
     /// Waits until every agent has registered and is ready.

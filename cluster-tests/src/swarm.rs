@@ -116,7 +116,7 @@ pub fn start(config: SwarmConfig, stop: CancellationToken) -> Arc<SwarmStats> {
 }
 
 async fn agent(index: usize, config: Arc<SwarmConfig>, client: Arc<LeaderClient>, stats: Arc<SwarmStats>, stop: CancellationToken) {
-    let request = v1::RegisterRequest { name: format!("{}-{index}", config.name_prefix), capabilities: Some(capabilities(&config)), labels: Default::default() };
+    let request = v1::RegisterRequest { name: format!("{}-{index}", config.name_prefix), capabilities: Some(capabilities(&config)), labels: Default::default(), held: Vec::new() };
     while !stop.is_cancelled() {
         let registered = client
             .call(|channel| {

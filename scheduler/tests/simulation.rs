@@ -194,6 +194,7 @@ impl Sim {
                     max_tasks: 4,
                 },
                 labels: BTreeMap::new(),
+                held: Vec::new(),
                 now_ms: self.now,
             });
         }

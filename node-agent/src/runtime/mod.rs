@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::config::AgentConfig;
 use self::journal::Journal;
-use self::registration::capability_report;
+use self::registration::{CapabilityReport, capability_report};
 use self::runner::{Executor, Runner};
 use self::session::{Connection, SessionEnd, backoff};
 use crate::media::capabilities::{CapabilityError, probe_capabilities};
@@ -83,6 +83,13 @@ async fn register(client: &LeaderClient, request: &v1::RegisterRequest, shutdown
     }
 }
 
+/// What the agent registers with: its capabilities, and the finished attempts whose results
+/// its journal still holds, so that the scheduler keeps their leases for the results to come.
+fn registration(config: &AgentConfig, report: &CapabilityReport, journal: &Journal) -> v1::RegisterRequest {
+    let held = journal.pending().iter().map(|finished| v1::TaskRef { task_id: finished.task_id, attempt: finished.attempt }).collect();
+    v1::RegisterRequest { name: config.name.clone(), capabilities: Some(report.to_wire()), labels: config.labels.clone().into_iter().collect(), held }
+}
+
 /// Runs the agent until shutdown.
 pub async fn run(config: AgentConfig, executor: Executor, shutdown: Shutdown) -> Result<(), AgentError> {
     let media = Arc::new(probe_capabilities(&CancellationToken::new()).await?);
@@ -95,13 +102,12 @@ pub async fn run(config: AgentConfig, executor: Executor, shutdown: Shutdown) ->
     let slots = if config.max_tasks > 0 { config.max_tasks } else { report.cpu_cores };
     let runner = Runner::new(config.work_dir.clone(), slots, journal.clone(), executor, media.clone(), finished_sender, progress_sender, shutdown.abort.clone());
     let client = LeaderClient::new(config.schedulers.clone());
-    let request = v1::RegisterRequest { name: config.name.clone(), capabilities: Some(report.to_wire()), labels: config.labels.clone().into_iter().collect() };
     let mut registered = None;
     let mut failures = 0u32;
     loop {
         let (node_id, heartbeat_interval) = match registered {
             Some(registered) => registered,
-            None => match register(&client, &request, &shutdown).await? {
+            None => match register(&client, &registration(&config, &report, &journal), &shutdown).await? {
                 Some(found) => {
                     tracing::info!(node_id = found.0, "registered");
                     registered = Some(found);

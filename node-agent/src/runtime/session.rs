@@ -96,6 +96,7 @@ impl Connection<'_> {
         tracing::info!(node_id, "session open");
         // Results finished while disconnected (or before a restart) go first.
         for pending in self.journal.pending() {
+            tracing::info!(task_id = pending.task_id, attempt = pending.attempt, "reporting a journaled result");
             if outbound.send(result_message(&pending)).await.is_err() {
                 return Ok(SessionEnd::Reconnect);
             }

@@ -110,6 +110,7 @@ mod tests {
                 max_tasks: 2,
             },
             labels: Default::default(),
+            held: Vec::new(),
             now_ms: 0,
         });
         state

@@ -20,6 +20,8 @@ use crate::state::{Command, Outcome};
 
 /// Largest task output accepted (results travel through the log).
 const MAX_OUTPUT_BYTES: usize = 4 << 20;
+/// Most unacknowledged results a registering agent may say it holds.
+const MAX_HELD_RESULTS: usize = 4096;
 
 pub struct Nodes {
     pub driver: DriverHandle,
@@ -50,11 +52,16 @@ impl NodeService for Nodes {
         if request.labels.len() > 64 {
             return Err(invalid("labels", "at most 64"));
         }
+        if request.held.len() > MAX_HELD_RESULTS {
+            return Err(invalid("held", format!("{} attempts; at most {MAX_HELD_RESULTS}", request.held.len())));
+        }
+        let held: Vec<(u64, u32)> = request.held.iter().map(|task| (task.task_id, task.attempt)).collect();
         leader_only(&self.driver)?;
         let command = Command::RegisterNode {
             name: request.name,
             capabilities,
             labels: request.labels.into_iter().collect(),
+            held: held.clone(),
             now_ms: now_ms(),
         };
         let node = match self.driver.propose_one(command).await.map_err(from_driver)? {
@@ -62,7 +69,7 @@ impl NodeService for Nodes {
             Outcome::Refused(refusal) => return Err(from_refusal(refusal)),
             other => return Err(Status::internal(format!("unexpected outcome {other:?}"))),
         };
-        self.driver.liveness.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).heartbeat(node, &[], Instant::now());
+        self.driver.liveness.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).heartbeat(node, &held, Instant::now());
         Ok(Response::new(v1::RegisterResponse {
             node_id: node,
             heartbeat_interval_ms: self.heartbeat_interval_ms,

@@ -26,7 +26,7 @@ pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
     let outcome = match command {
         Command::SubmitJob { request_id, spec, now_ms } => submit_job(state, request_id, spec, *now_ms),
         Command::CancelJob { job, now_ms } => cancel_job(state, *job, *now_ms, &mut effects),
-        Command::RegisterNode { name, capabilities, labels, now_ms } => {
+        Command::RegisterNode { name, capabilities, labels, held, now_ms } => {
             let id = match state.meta.node_names.get(name) {
                 Some(id) => *id,
                 None => {
@@ -37,9 +37,10 @@ pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
                     id
                 }
             };
-            // A re-registering node has restarted: whatever it ran is gone.
-            release_node_leases(state, id, *now_ms, "node restarted", &mut effects);
-            let node = Node {
+            // A re-registering node has restarted: whatever it ran is gone, except the attempts it
+            // finished and still holds results for, which it reports next.
+            let kept = release_restarted_node_leases(state, id, held, *now_ms, &mut effects);
+            let mut node = Node {
                 id,
                 name: name.clone(),
                 state: NodeState::Ready,
@@ -51,6 +52,17 @@ pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
                 running: Default::default(),
                 registered_at_ms: *now_ms,
             };
+            for task_id in kept {
+                let Some(lease) = state.tasks.get(&task_id).and_then(|task| task.lease.as_ref()) else { continue };
+                node.used_cpu_milli += lease.demand.cpu_milli;
+                node.used_memory_mb += lease.demand.memory_mb;
+                if let Some(usage) = lease.gpu.and_then(|gpu| node.gpu_used.get_mut(gpu as usize)) {
+                    usage.nvenc_sessions = usage.nvenc_sessions.saturating_add(lease.demand.nvenc_sessions);
+                    usage.gpu_memory_mb = usage.gpu_memory_mb.saturating_add(lease.demand.gpu_memory_mb);
+                    usage.cuda_share = usage.cuda_share.saturating_add(lease.demand.cuda_share);
+                }
+                node.running.insert(task_id);
+            }
             state.nodes.insert(id, node);
             state.mark(RowKey::Node(id));
             Outcome::NodeRegistered { node: id }
@@ -357,6 +369,23 @@ fn release_lease(state: &mut State, task_id: TaskId, now_ms: Millis, outcome: &s
     state.mark(RowKey::Task(task_id));
 }
 
+/// Returns the leases of a node that registered again (it restarted), except those of the
+/// attempts in `held` (finished; their results come next): returns the tasks kept, whose
+/// usage the re-registered node carries on.
+fn release_restarted_node_leases(state: &mut State, node_id: NodeId, held: &[(TaskId, u32)], now_ms: Millis, effects: &mut Vec<Effect>) -> Vec<TaskId> {
+    let Some(running) = state.nodes.get(&node_id).map(|node| node.running.clone()) else { return Vec::new() };
+    let mut kept = Vec::new();
+    for task_id in running {
+        let attempt = state.tasks.get(&task_id).and_then(|task| task.lease.as_ref()).map(|lease| lease.attempt);
+        if attempt.is_some_and(|attempt| held.contains(&(task_id, attempt))) {
+            kept.push(task_id);
+        } else {
+            end_attempt(state, task_id, now_ms, "node restarted".to_owned(), false, effects);
+        }
+    }
+    kept
+}
+
 /// Ends the current attempt without success: back to the queue with attempt + 1, or the job
 /// fails when the error is final or the retry budget is spent.
 fn end_attempt(state: &mut State, task_id: TaskId, now_ms: Millis, error: String, is_final: bool, effects: &mut Vec<Effect>) {
@@ -382,5 +411,82 @@ fn release_node_leases(state: &mut State, node_id: NodeId, now_ms: Millis, why: 
     let Some(running) = state.nodes.get(&node_id).map(|node| node.running.clone()) else { return };
     for task_id in running {
         end_attempt(state, task_id, now_ms, why.to_owned(), false, effects);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use shotfarm_proto::pipeline::TaskSpec;
+
+    use super::*;
+    use crate::state::model::{JobSpec, NodeCapabilities};
+    use crate::synthetic;
+
+    fn register(state: &mut State, held: Vec<(TaskId, u32)>, now_ms: Millis) -> NodeId {
+        let capabilities = NodeCapabilities {
+            cpu_cores: 4,
+            memory_mb: 8192,
+            gpus: Vec::new(),
+            backends: ["cpu".to_owned()].into(),
+            encoders: ["libx264".to_owned()].into(),
+            ffmpeg_version: String::new(),
+            agent_version: String::new(),
+            max_tasks: 4,
+        };
+        let (outcome, _) = apply(state, &Command::RegisterNode { name: "agent".to_owned(), capabilities, labels: BTreeMap::new(), held, now_ms });
+        let Outcome::NodeRegistered { node } = outcome else { panic!("not registered: {outcome:?}") };
+        node
+    }
+
+    /// Submits a job and leases its first task (inspect) to `node` as attempt 1.
+    fn leased_inspect(state: &mut State, request_id: &str, node: NodeId) -> TaskId {
+        let spec = JobSpec {
+            input_url: "file:///in.mp4".to_owned(),
+            output_url: "file:///out".to_owned(),
+            priority: 0,
+            codecs: vec!["h264".to_owned()],
+            chunk_min_ms: 0,
+            chunk_max_ms: 0,
+            labels: BTreeMap::new(),
+            rungs_per_encode: 1,
+            score_quality: true,
+        };
+        let (outcome, _) = apply(state, &Command::SubmitJob { request_id: request_id.to_owned(), spec, now_ms: 2 });
+        let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
+        let task = state.jobs[&job].tasks[0];
+        let (outcome, _) = apply(state, &Command::Assign { task, attempt: 1, node, backend: "cpu".to_owned(), gpu: None, now_ms: 3 });
+        assert_eq!(outcome, Outcome::Assigned { task, attempt: 1 });
+        task
+    }
+
+    #[test]
+    fn a_restarted_node_keeps_the_leases_of_the_results_it_holds_and_loses_the_rest() {
+        let mut state = State::default();
+        let node = register(&mut state, Vec::new(), 1);
+        let finished = leased_inspect(&mut state, "r1", node);
+        let lost = leased_inspect(&mut state, "r2", node);
+        let one_inspect = state.nodes[&node].used_cpu_milli / 2;
+
+        // The agent restarts; its journal holds the result of `finished` (attempt 1). Attempts it
+        // does not hold a lease for are ignored.
+        let again = register(&mut state, vec![(finished, 1), (lost, 7), (999, 1)], 4);
+        assert_eq!(again, node, "the name keeps its node id");
+        assert_eq!(state.tasks[&finished].state, TaskState::Running);
+        assert_eq!(state.tasks[&finished].lease.as_ref().map(|lease| (lease.node, lease.attempt)), Some((node, 1)));
+        assert_eq!((state.tasks[&lost].state, state.tasks[&lost].attempt), (TaskState::Queued, 2), "what it ran is gone");
+        assert_eq!(state.tasks[&lost].history.last().map(|record| record.outcome.as_str()), Some("node restarted"));
+        assert_eq!(state.nodes[&node].running, [finished].into());
+        assert_eq!(state.nodes[&node].used_cpu_milli, one_inspect, "the kept lease is still counted");
+
+        // The journaled result is accepted, and the node's usage returns to nothing.
+        let spec: TaskSpec = serde_json::from_str(state.tasks[&finished].spec_json.as_deref().expect("spec")).expect("spec parses");
+        let output_json = serde_json::to_string(&synthetic::output_for(&spec, 2, 1)).expect("output encodes");
+        let (outcome, _) = apply(&mut state, &Command::CompleteTask { task: finished, attempt: 1, backend: "cpu".to_owned(), output_json, now_ms: 5 });
+        assert_eq!(outcome, Outcome::ResultAccepted { task: finished });
+        assert_eq!(state.tasks[&finished].state, TaskState::Succeeded);
+        assert_eq!((state.nodes[&node].used_cpu_milli, state.nodes[&node].used_memory_mb), (0, 0));
+        assert!(state.nodes[&node].running.is_empty());
     }
 }

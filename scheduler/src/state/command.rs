@@ -13,8 +13,10 @@ use super::model::{JobId, JobSpec, Millis, NodeCapabilities, NodeId, NodeState, 
 pub enum Command {
     SubmitJob { request_id: String, spec: JobSpec, now_ms: Millis },
     CancelJob { job: JobId, now_ms: Millis },
-    /// Registers a node by name; a known name keeps its id and comes back `Ready`.
-    RegisterNode { name: String, capabilities: NodeCapabilities, labels: BTreeMap<String, String>, now_ms: Millis },
+    /// Registers a node by name; a known name keeps its id and comes back `Ready`. Its leases
+    /// are returned (it restarted), except those of the `held` (task, attempt)s: finished work
+    /// whose results it is about to report.
+    RegisterNode { name: String, capabilities: NodeCapabilities, labels: BTreeMap<String, String>, held: Vec<(TaskId, u32)>, now_ms: Millis },
     /// Cordon, drain or uncordon (`Ready`); `Down` is only reached through `MarkNodeDown`.
     SetNodeState { node: NodeId, state: NodeState, now_ms: Millis },
     /// The leader saw no heartbeat for too long: every lease on the node is returned.

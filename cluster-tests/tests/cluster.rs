@@ -18,6 +18,8 @@ mod t40_restart_all;
 mod t50_command_line;
 #[path = "cluster/t60_membership.rs"]
 mod t60_membership;
+#[path = "cluster/t65_operations_during_jobs.rs"]
+mod t65_operations_during_jobs;
 #[path = "cluster/t70_partitions.rs"]
 mod t70_partitions;
 #[path = "cluster/t80_failpoints.rs"]

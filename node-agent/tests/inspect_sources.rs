@@ -163,6 +163,12 @@ async fn rejects_bad_files_with_specific_codes() {
     let tiny = root.join("tiny.mp4");
     common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=8x8:r=25:d=0.2", "-c:v", "libx264", "-preset", "ultrafast", tiny.to_str().unwrap()]);
     assert_eq!(rejected(&tiny, root).await.code, RejectionCode::AbsurdDimensions);
+    // Just below the smallest size VMAF can score.
+    let small = root.join("small.mp4");
+    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=32x48:r=25:d=0.2", "-c:v", "libx264", "-preset", "ultrafast", small.to_str().unwrap()]);
+    let rejection = rejected(&small, root).await;
+    assert_eq!(rejection.code, RejectionCode::AbsurdDimensions);
+    assert!(rejection.message.contains("32x48"), "{}", rejection.message);
 }
 
 #[tokio::test]

@@ -338,6 +338,30 @@ async fn one_encode_task_produces_several_rungs_from_one_decode() {
     assert!(matches!(&error, TaskError::Final(message) if message.contains("rungs_per_encode")), "{error:?}");
 }
 
+#[tokio::test]
+async fn an_anamorphic_source_gets_square_pixel_rungs_of_its_display_aspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // 360x288 stored, 16:15 pixels: a 4:3 picture (384x288 on screen).
+    let source_path = root.join("anamorphic.mp4");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=360x288:r=25:d=1", "-vf", "setsar=16/15",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", source_path.to_str().unwrap(),
+    ]);
+    let mut job = Job::new(root, &source_path).await;
+    let (source, chunks, inspection) = job.inspect(0, 0).await;
+    assert_eq!((source.sample_aspect_num, source.sample_aspect_den), (16, 15));
+    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264] };
+    let TaskOutput::Ladder { rungs } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
+    let top = rungs[0].clone();
+    let aspect = f64::from(top.width) / f64::from(top.height);
+    assert!((aspect - 4.0 / 3.0).abs() < 0.02, "top rung {}x{} is not 4:3", top.width, top.height);
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection, chunk: chunks[0], rungs: vec![top.clone()] };
+    let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(0), Some(&top.name)).await.unwrap() else { panic!() };
+    let encoded = job.work_dir().join(&renditions[0].artifact.key);
+    assert_eq!(common::dimensions(&encoded), (top.width, top.height));
+}
+
 async fn run_and_cancel(spec: TaskSpec, ctx: TaskContext) -> (Result<TaskOutput, TaskError>, Duration, Vec<(u64, u64)>) {
     let cancel = CancellationToken::new();
     let cancelled_at: Arc<Mutex<Option<Instant>>> = Arc::default();
@@ -429,7 +453,7 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let mut job = Job::new(root, &root.join("unused.mp4")).await;
-    let source = SourceSummary { width: 1280, height: 720, frames: 100, frame_rate_num: 25, frame_rate_den: 1, duration_ms: 4000, has_audio: false };
+    let source = SourceSummary { width: 1280, height: 720, frames: 100, frame_rate_num: 25, frame_rate_den: 1, duration_ms: 4000, has_audio: false, sample_aspect_num: 1, sample_aspect_den: 1 };
     let missing_inspection = Artifact { key: "inspection/a1.json".into(), bytes: 0 };
     // A codec whose encoder this ffmpeg lacks.
     job.capabilities = Arc::new(MediaCapabilities { encoders: vec!["libx264".into()], ..(*job.capabilities).clone() });

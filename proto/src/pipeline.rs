@@ -143,6 +143,10 @@ pub struct SourceSummary {
     pub frame_rate_den: u32,
     pub duration_ms: u64,
     pub has_audio: bool,
+    /// The shape of the stored pixels (1:1 unless anamorphic): the ladder's rungs keep the
+    /// display aspect with square pixels.
+    pub sample_aspect_num: u32,
+    pub sample_aspect_den: u32,
 }
 
 /// Where one job keeps its files.
@@ -361,6 +365,8 @@ mod tests {
                 frame_rate_den: 1,
                 duration_ms: 10_000,
                 has_audio: false,
+                sample_aspect_num: 1,
+                sample_aspect_den: 1,
             },
             codecs: vec![Codec::H264],
         };

@@ -25,6 +25,8 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
                 frame_rate_den: 1,
                 duration_ms: u64::from(chunks) * 2000,
                 has_audio: false,
+                sample_aspect_num: 1,
+                sample_aspect_den: 1,
             },
             chunks: synthetic_chunks(chunks),
             warnings: Vec::new(),

@@ -47,6 +47,8 @@ pub struct InspectParams {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InspectLimits {
+    /// The smallest width and height accepted: the smallest frame VMAF scores (its ADM needs
+    /// four halvings), so every accepted source can be scored.
     pub min_dimension: u32,
     pub max_dimension: u32,
     /// Frames may be lost to decoding errors up to this many…
@@ -57,7 +59,7 @@ pub struct InspectLimits {
 
 impl Default for InspectLimits {
     fn default() -> Self {
-        Self { min_dimension: 16, max_dimension: 16384, max_lost_frames: 2, max_lost_fraction: 0.005 }
+        Self { min_dimension: shotfarm_kernels::adm::MIN_ADM_SIZE as u32, max_dimension: 16384, max_lost_frames: 2, max_lost_fraction: 0.005 }
     }
 }
 

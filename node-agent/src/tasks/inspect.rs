@@ -75,6 +75,8 @@ pub fn source_summary(report: &InspectReport) -> Result<SourceSummary, TaskError
         frame_rate_den: video.frame_rate.den,
         duration_ms: (video.duration_seconds * 1000.0).round() as u64,
         has_audio: report.source.audio.is_some(),
+        sample_aspect_num: video.sample_aspect_ratio.num,
+        sample_aspect_den: video.sample_aspect_ratio.den,
     })
 }
 

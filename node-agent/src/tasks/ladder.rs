@@ -13,8 +13,14 @@ pub fn run(source: &SourceSummary, codecs: &[Codec], ctx: &TaskContext) -> Resul
     if codecs.is_empty() {
         return Err(TaskError::final_error("the job asks for no codec; give at least one of h264, hevc, av1"));
     }
-    // The summary carries no sample aspect ratio: rungs follow the stored pixel aspect.
-    let ladder_source = LadderSource { width: source.width, height: source.height, sample_aspect_num: 1, sample_aspect_den: 1 };
+    // Rungs have square pixels and the source's display aspect (an anamorphic source's stored
+    // width is stretched by its sample aspect ratio).
+    let ladder_source = LadderSource {
+        width: source.width,
+        height: source.height,
+        sample_aspect_num: source.sample_aspect_num,
+        sample_aspect_den: source.sample_aspect_den,
+    };
     let mut rungs: Vec<Rung> = Vec::new();
     let mut seen = Vec::new();
     for &codec in codecs {

@@ -185,6 +185,24 @@ impl MediaStore {
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(objects)
     }
+
+    /// Deletes every object of the store (everything under its root, as S3 sees a prefix:
+    /// batched deletes there). Returns how many were deleted.
+    pub async fn delete_all(&self) -> Result<u64, StoreError> {
+        let listing = self.store.list(None).map(|meta| meta.map(|meta| meta.location)).boxed();
+        let mut deleted = self.store.delete_stream(listing);
+        let mut count = 0u64;
+        while let Some(outcome) = deleted.next().await {
+            match outcome {
+                Ok(_) => count += 1,
+                // Gone already (another attempt cleaning up): nothing left to do for it.
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(source) => return Err(StoreError::Store { operation: "deleting", store: self.url.clone(), key: String::new(), source }),
+            }
+        }
+        tracing::debug!(store = %self.url, objects = count, "store emptied");
+        Ok(count)
+    }
 }
 
 fn partial_path(local: &Path) -> PathBuf {
@@ -240,6 +258,23 @@ mod tests {
         assert_eq!(std::fs::read(&copy).unwrap(), payload);
         let listed = store.list(Some(&ObjectKey::parse("jobs").unwrap())).await.unwrap();
         assert_eq!(listed, vec![StoredObject { key: "jobs/1/source.bin".into(), size_bytes: payload.len() as u64 }]);
+    }
+
+    #[tokio::test]
+    async fn delete_all_empties_the_store_and_nothing_beside_it() {
+        let outer = tempfile::tempdir().unwrap();
+        let beside = outer.path().join("keep.txt");
+        std::fs::write(&beside, b"keep").unwrap();
+        let store = MediaStore::open(&file_url(&outer.path().join("work"))).unwrap();
+        let local = outer.path().join("payload");
+        std::fs::write(&local, b"x").unwrap();
+        for key in ["chunks/a/00000.a1.mp4", "chunks/b/00001.a2.mp4", "inspection/a1.json"] {
+            store.put_from_file(&local, &ObjectKey::parse(key).unwrap()).await.unwrap();
+        }
+        assert_eq!(store.delete_all().await.unwrap(), 3);
+        assert!(store.list(None).await.unwrap().is_empty());
+        assert_eq!(store.delete_all().await.unwrap(), 0, "emptying an empty store is fine");
+        assert!(beside.is_file());
     }
 
     #[tokio::test]

@@ -236,7 +236,7 @@ fn shot_qualities(shots: &[Shot], rungs: &[String], per_frame: &BTreeMap<String,
 }
 
 /// Removes the job's work area: a local directory is deleted (never the output root or a
-/// parent of it); other stores keep it, with a warning, until the storage layer can delete.
+/// parent of it); in other stores (S3) every object under the work area's prefix.
 async fn remove_work_area(locations: &JobLocations, ctx: &TaskContext) {
     let local = |url: &str| url::Url::parse(url).ok().filter(|url| url.scheme() == "file").and_then(|url| url.to_file_path().ok());
     match (local(&locations.work_url), local(&locations.output_url)) {
@@ -258,6 +258,12 @@ async fn remove_work_area(locations: &JobLocations, ctx: &TaskContext) {
                 let _ = tokio::fs::remove_dir(parent).await;
             }
         }
-        (None, _) => tracing::warn!(task_id = ctx.task_id, work_url = %locations.work_url, "work areas outside file:// are not removed yet; delete the prefix by hand"),
+        (None, _) => match MediaStore::open(&locations.work_url) {
+            Ok(store) => match store.delete_all().await {
+                Ok(objects) => tracing::info!(task_id = ctx.task_id, work_url = %locations.work_url, objects, "work area removed"),
+                Err(error) => tracing::warn!(task_id = ctx.task_id, work_url = %locations.work_url, %error, "could not remove the work area; delete the prefix by hand"),
+            },
+            Err(error) => tracing::warn!(task_id = ctx.task_id, work_url = %locations.work_url, %error, "could not open the work area to remove it"),
+        },
     }
 }

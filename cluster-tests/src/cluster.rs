@@ -332,17 +332,19 @@ impl SchedulerCluster {
         Some(asked.ok()?.ok()?.into_inner())
     }
 
-    /// The leader as the running replicas report it: (id, address), if they agree on one.
+    /// The leader as the running replicas report it: (id, address). Of two replicas that
+    /// both say they lead (an old leader cut off from the group has not stepped down yet),
+    /// the one in the higher term.
     pub async fn leader(&self) -> Option<(u64, String)> {
-        let mut votes = BTreeMap::new();
+        let mut leading = Vec::new();
         for &id in self.replicas.keys() {
             if let Some(status) = self.status(id).await
                 && status.role == "leader"
             {
-                *votes.entry(status.id).or_insert(0) += 1;
+                leading.push((status.term, status.id));
             }
         }
-        let (id, _) = votes.into_iter().max_by_key(|(_, count)| *count)?;
+        let (_, id) = leading.into_iter().max()?;
         self.replicas.get(&id).map(|replica| (id, replica.addr.clone()))
     }
 

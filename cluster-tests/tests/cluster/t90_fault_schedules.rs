@@ -8,7 +8,9 @@
 //! safety invariants ([`invariants`]: one applied history, leases, no over-commit).
 //!
 //! Seeded: the run's seed and every schedule's seed are printed. `SHOTFARM_FAULT_SEED=S`
-//! replays one schedule; `SHOTFARM_SOAK=N` runs N schedules. Several schedules share one
+//! replays one schedule; `SHOTFARM_SOAK=N` runs N schedules (about 3.5 s each; nextest ends
+//! a test after 5 minutes, so long soaks run under `cargo test -p shotfarm-cluster-tests
+//! --test cluster t90 -- --nocapture`). Several schedules share one
 //! cluster (start-up amortised); a failure keeps that cluster's logs, data directories and
 //! the history, and prints where.
 

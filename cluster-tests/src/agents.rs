@@ -1,18 +1,19 @@
 //! Real `shotfarm agent` processes on loopback, each with its own work directory (scratch,
 //! job cache, result journal) and captured log.
 //!
-//! Each agent runs in its own process group, so that [`AgentProcess::kill`] (SIGKILL) and
-//! [`AgentProcess::pause`] (SIGSTOP) reach the ffmpeg processes it started too, as when a
-//! machine dies or freezes; signals go to the group of the pid this harness started, never
-//! to a name. [`AgentProcess::terminate`] sends SIGTERM to the agent alone: its graceful
-//! drain. [`AgentProcess::restart`] starts it again on the same work directory, where its
+//! [`AgentProcess::kill`] (SIGKILL) and [`AgentProcess::pause`] (SIGSTOP) reach the ffmpeg
+//! processes the agent started too, as when a machine dies or freezes: the agent (the pid
+//! this harness started) is stopped first, then its descendants, read from `/proc`, are
+//! signalled by pid — never by name. The agent stays in the test's process group, so a test
+//! runner that kills a timed-out test's group takes its agents along.
+//! [`AgentProcess::terminate`] sends SIGTERM to the agent alone: its graceful drain. [`AgentProcess::restart`] starts it again on the same work directory, where its
 //! journal still holds results the scheduler has not acknowledged.
 //!
 //! [`Farm`] holds a scheduler cluster, its agents and a media directory together, and keeps
 //! all their directories and logs when a scenario fails.
 
 use std::fs::File;
-use std::os::unix::process::CommandExt;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -22,33 +23,26 @@ use shotfarm_proto::client::LeaderClient;
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, GetJobRequest, ListNodesRequest, NodeRequest, SubmitJobRequest};
+use tonic::Status;
+use tonic::transport::Channel;
 
 use crate::cluster::{SchedulerCluster, shotfarm_binary, wait_until};
+
+/// One try of a client call gives up after this long, and the next replica is tried.
+const TRY_LIMIT: Duration = Duration::from_secs(5);
+/// One client call (every try) gives up after this long.
+const CALL_LIMIT: Duration = Duration::from_secs(20);
 
 /// How an agent is started.
 #[derive(Debug, Clone)]
 pub struct AgentBuilder {
     name: String,
     schedulers: Vec<String>,
-    max_tasks: u32,
-    labels: String,
     /// Where its work dir and log go; a fresh temp dir when `None`.
     parent: Option<PathBuf>,
 }
 
 impl AgentBuilder {
-    /// Concurrent tasks at most (0: one per CPU, the agent's default).
-    pub fn max_tasks(mut self, max_tasks: u32) -> AgentBuilder {
-        self.max_tasks = max_tasks;
-        self
-    }
-
-    /// Labels, `k=v,…`.
-    pub fn labels(mut self, labels: &str) -> AgentBuilder {
-        labels.clone_into(&mut self.labels);
-        self
-    }
-
     /// Puts the work dir (`<dir>/<name>`) and log (`<dir>/<name>.log`) under `dir`.
     pub fn under(mut self, dir: &Path) -> AgentBuilder {
         self.parent = Some(dir.to_path_buf());
@@ -96,15 +90,11 @@ pub struct AgentProcess {
 impl AgentProcess {
     /// An agent named `name` that registers with `schedulers`.
     pub fn builder(name: &str, schedulers: &[String]) -> AgentBuilder {
-        AgentBuilder { name: name.to_owned(), schedulers: schedulers.to_vec(), max_tasks: 0, labels: String::new(), parent: None }
+        AgentBuilder { name: name.to_owned(), schedulers: schedulers.to_vec(), parent: None }
     }
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
-    }
-
-    pub fn is_running(&self) -> bool {
-        self.child.is_some()
     }
 
     /// Starts (or starts again) the agent on its work directory; its log is appended to.
@@ -117,17 +107,12 @@ impl AgentProcess {
         command
             .args(["agent", "--scheduler", &self.builder.schedulers.join(","), "--name", &self.name])
             .arg("--work-dir")
-            .arg(&self.work_dir)
-            .args(["--max-tasks", &self.builder.max_tasks.to_string()]);
-        if !self.builder.labels.is_empty() {
-            command.args(["--labels", &self.builder.labels]);
-        }
+            .arg(&self.work_dir);
         let child = command
             .env("SHOTFARM_LOG", std::env::var("SHOTFARM_LOG").unwrap_or_else(|_| "info".to_owned()))
             .env("NO_COLOR", "1")
             .env_remove("SHOTFARM_SCHEDULER")
             .env_remove("SHOTFARM_WORK_DIR")
-            .process_group(0)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -137,49 +122,40 @@ impl AgentProcess {
         Ok(())
     }
 
-    /// Sends `signal` to the agent's process group (the agent and the tools it started).
-    fn signal_group(&self, signal: &str) -> anyhow::Result<()> {
-        let pid = self.pid().with_context(|| format!("agent {} is not running", self.name))?;
-        let status = Command::new("kill").args([signal, "--", &format!("-{pid}")]).status()?;
-        if !status.success() {
-            bail!("kill {signal} -{pid} failed");
-        }
-        Ok(())
+    fn running_pid(&self) -> anyhow::Result<u32> {
+        self.pid().with_context(|| format!("agent {} is not running", self.name))
     }
 
     /// SIGKILL to the agent and everything it started, as when its machine dies.
     pub fn kill(&mut self) -> anyhow::Result<()> {
-        if self.child.is_none() {
-            return Ok(());
-        }
-        // The group may already be gone (the agent exited by itself): reap it either way.
-        let signalled = self.signal_group("-KILL");
-        if let Some(mut child) = self.child.take() {
-            if signalled.is_err() {
-                let _ = child.kill();
-            }
-            child.wait()?;
-        }
+        let Some(mut child) = self.child.take() else { return Ok(()) };
+        // Frozen first, it starts nothing new while its descendants are listed and killed.
+        let _ = signal(&[child.id()], "-STOP");
+        let _ = signal(&descendants(child.id()), "-KILL");
+        let _ = child.kill();
+        child.wait()?;
         Ok(())
     }
 
-    /// SIGSTOP to the agent and the tools it started: the machine freezes.
+    /// SIGSTOP to the agent, then to the tools it started: the machine freezes.
     pub fn pause(&self) -> anyhow::Result<()> {
-        self.signal_group("-STOP")
+        let pid = self.running_pid()?;
+        signal(&[pid], "-STOP")?;
+        let _ = signal(&descendants(pid), "-STOP");
+        Ok(())
     }
 
+    /// SIGCONT to the tools the agent started, then to the agent.
     pub fn resume(&self) -> anyhow::Result<()> {
-        self.signal_group("-CONT")
+        let pid = self.running_pid()?;
+        let _ = signal(&descendants(pid), "-CONT");
+        signal(&[pid], "-CONT")
     }
 
     /// SIGTERM to the agent alone (a graceful drain: running tasks finish and report), then
     /// waits up to `timeout` for it to exit; SIGKILL after that.
     pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
-        let pid = self.pid().with_context(|| format!("agent {} is not running", self.name))?;
-        let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
-        if !status.success() {
-            bail!("kill -TERM {pid} failed");
-        }
+        signal(&[self.running_pid()?], "-TERM")?;
         let deadline = Instant::now() + timeout;
         loop {
             let child = self.child.as_mut().context("agent vanished")?;
@@ -213,6 +189,37 @@ impl AgentProcess {
         self.kept = true;
         self.log.clone()
     }
+}
+
+/// Sends `signal` to `pids` (by pid, with `kill(1)`); an error when any of them failed.
+fn signal(pids: &[u32], signal: &str) -> anyhow::Result<()> {
+    if pids.is_empty() {
+        return Ok(());
+    }
+    let status = Command::new("kill").arg(signal).args(pids.iter().map(u32::to_string)).stderr(Stdio::null()).status()?;
+    if !status.success() {
+        bail!("kill {signal} {pids:?} failed");
+    }
+    Ok(())
+}
+
+/// Every live descendant of `pid`, parents before children, from `/proc/<pid>/task/*/children`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut pending = vec![pid];
+    while let Some(parent) = pending.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else { continue };
+        for task in tasks.flatten() {
+            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|child| child.parse::<u32>().ok()) {
+                if !found.contains(&child) {
+                    found.push(child);
+                    pending.push(child);
+                }
+            }
+        }
+    }
+    found
 }
 
 impl Drop for AgentProcess {
@@ -270,18 +277,29 @@ impl Farm {
         Ok(path)
     }
 
-    /// A client that follows the leader among the replicas the farm started with.
-    pub fn client(&self) -> LeaderClient {
+    /// Calls `f` on the leader: each try gives up after [`TRY_LIMIT`] (a replica that accepts
+    /// a call and never answers must not hang the scenario), the call after [`CALL_LIMIT`].
+    async fn leader_call<T, F, Fut>(&self, what: &str, f: F) -> anyhow::Result<T>
+    where
+        F: Fn(Channel) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
         let mut client = LeaderClient::new(self.cluster.addrs());
-        client.patience = Duration::from_secs(20);
-        client
+        client.patience = CALL_LIMIT;
+        let bounded = |channel| {
+            let call = f(channel);
+            async move { tokio::time::timeout(TRY_LIMIT, call).await.unwrap_or_else(|_| Err(Status::unavailable("no answer in time"))) }
+        };
+        match tokio::time::timeout(CALL_LIMIT + TRY_LIMIT, client.call(bounded)).await {
+            Ok(answer) => answer.with_context(|| format!("{what} failed")),
+            Err(_) => bail!("{what}: no answer within {CALL_LIMIT:?}"),
+        }
     }
 
     pub async fn submit(&self, request_id: &str, spec: v1::JobSpec) -> anyhow::Result<String> {
         let request = SubmitJobRequest { request_id: request_id.to_owned(), spec: Some(spec) };
         let response = self
-            .client()
-            .call(|channel| {
+            .leader_call("submit", |channel| {
                 let request = request.clone();
                 async move { Ok(JobServiceClient::new(channel).submit_job(request).await?.into_inner()) }
             })
@@ -291,21 +309,18 @@ impl Farm {
 
     /// The job with its tasks, read through the leader.
     pub async fn job(&self, job_id: &str) -> anyhow::Result<v1::Job> {
-        Ok(self
-            .client()
-            .call(|channel| {
-                let job_id = job_id.to_owned();
-                async move { Ok(JobServiceClient::new(channel).get_job(GetJobRequest { job_id, include_tasks: true }).await?.into_inner()) }
-            })
-            .await?)
+        self.leader_call("get job", |channel| {
+            let job_id = job_id.to_owned();
+            async move { Ok(JobServiceClient::new(channel).get_job(GetJobRequest { job_id, include_tasks: true }).await?.into_inner()) }
+        })
+        .await
     }
 
     pub async fn nodes(&self) -> anyhow::Result<Vec<v1::Node>> {
-        Ok(self
-            .client()
-            .call(|channel| async move { Ok(AdminServiceClient::new(channel).list_nodes(ListNodesRequest {}).await?.into_inner()) })
-            .await?
-            .nodes)
+        let listed = self
+            .leader_call("list nodes", |channel| async move { Ok(AdminServiceClient::new(channel).list_nodes(ListNodesRequest {}).await?.into_inner()) })
+            .await?;
+        Ok(listed.nodes)
     }
 
     /// The node an agent registered as.
@@ -316,17 +331,15 @@ impl Farm {
     /// Stops placing new tasks on an agent's node (`cordon`), or also lets its running tasks
     /// finish first (`drain`); returns the node as the leader left it.
     pub async fn cordon(&self, agent_name: &str, drain: bool) -> anyhow::Result<v1::Node> {
-        Ok(self
-            .client()
-            .call(|channel| {
-                let request = NodeRequest { node: agent_name.to_owned() };
-                async move {
-                    let mut admin = AdminServiceClient::new(channel);
-                    let node = if drain { admin.drain_node(request).await? } else { admin.cordon_node(request).await? };
-                    Ok(node.into_inner())
-                }
-            })
-            .await?)
+        self.leader_call(if drain { "drain" } else { "cordon" }, |channel| {
+            let request = NodeRequest { node: agent_name.to_owned() };
+            async move {
+                let mut admin = AdminServiceClient::new(channel);
+                let node = if drain { admin.drain_node(request).await? } else { admin.cordon_node(request).await? };
+                Ok(node.into_inner())
+            }
+        })
+        .await
     }
 
     /// Waits until every agent has registered and is ready.

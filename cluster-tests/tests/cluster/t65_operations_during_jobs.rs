@@ -1,5 +1,6 @@
 //! Operations while real agents run a real job: a node drained mid-job (its running tasks
-//! finish there, nothing new is placed on it, it ends drained with nothing running); the
+//! finish there, nothing new is placed on it, it ends drained with nothing running, and its
+//! agent leaves cleanly on SIGTERM); the
 //! leader killed with -9 mid-job (the agents follow the new leader, the job finishes); a
 //! replica added and another removed mid-job. Every job ends frame-exact. Prints the job's
 //! completion time with the leader killed against the same job without faults.
@@ -89,6 +90,10 @@ async fn drained_mid_job(farm: &mut Farm) -> anyhow::Result<()> {
     })
     .await?;
     step(&format!("{} tasks finished on the drained node; {moved_on} later tasks ran elsewhere", on_drained.len()));
+
+    step(&format!("SIGTERM the drained agent {}: with nothing to finish it leaves at once, cleanly", drained.name));
+    let exit = farm.agent_mut(&drained.name)?.terminate(Duration::from_secs(10))?;
+    ensure!(exit.success(), "the agent exited {exit}");
     Ok(())
 }
 

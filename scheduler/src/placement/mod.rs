@@ -86,7 +86,7 @@ pub(crate) fn check_fit(node: &NodeView, option: &BackendOption, gpu: Option<u32
             return Err(Shortfall::NoEncoder);
         }
     }
-    let demand = &option.demand;
+    let demand = option.demand.fitted_to(node.cpu_capacity);
     if demand.cpu_milli > node.cpu_free {
         return Err(Shortfall::Cpu { need: demand.cpu_milli, free: node.cpu_free });
     }
@@ -127,7 +127,7 @@ fn score(node: &NodeView, option: &BackendOption, gpu: Option<&GpuView>, job: Jo
     let left = |free: u32, take: u32, capacity: u32| {
         if capacity == 0 { 0.0 } else { f64::from(free.saturating_sub(take)) / f64::from(capacity) }
     };
-    let demand = &option.demand;
+    let demand = option.demand.fitted_to(node.cpu_capacity);
     let mut leftover = left(node.cpu_free, demand.cpu_milli, node.cpu_capacity)
         + left(node.memory_free_mb, demand.memory_mb, node.memory_capacity_mb);
     if let Some(gpu) = gpu {

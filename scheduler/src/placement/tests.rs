@@ -71,6 +71,20 @@ fn prefers_the_gpu_backend_when_a_gpu_has_a_free_session() {
 }
 
 #[test]
+fn a_node_smaller_than_a_cpu_demand_gives_the_task_all_its_cores() {
+    // A two-core encode on one-core nodes: each node runs one, whole, and is then full.
+    let mut cluster = ClusterView { nodes: vec![node(1, 1, vec![]), node(2, 1, vec![])], ..Default::default() };
+    let tasks: Vec<TaskView> = (1..=3).map(|id| task(id, 1, 0, vec![cpu_option(2000, 512)])).collect();
+    let decisions = place(&mut cluster, &tasks);
+    assert_eq!(decisions.iter().map(|decision| decision.node).collect::<BTreeSet<_>>(), [1, 2].into());
+    assert!(cluster.nodes.iter().all(|node| node.cpu_free == 0), "{:?}", cluster.nodes.iter().map(|node| node.cpu_free).collect::<Vec<_>>());
+    // On a bigger node the demand is what it says.
+    let mut cluster = ClusterView { nodes: vec![node(1, 4, vec![])], ..Default::default() };
+    place(&mut cluster, &[task(1, 1, 0, vec![cpu_option(2000, 512)])]);
+    assert_eq!(cluster.nodes[0].cpu_free, 2000);
+}
+
+#[test]
 fn never_places_on_a_node_that_is_not_ready() {
     let mut cordoned = node(1, 64, vec![]);
     cordoned.schedulable = false;
@@ -122,8 +136,9 @@ fn best_fit_fills_the_tighter_node_for_another_job() {
 
 #[test]
 fn fit_errors_name_the_short_dimension() {
-    let view = node(1, 1, vec![]);
-    let option = cpu_option(4000, 10);
+    let mut view = node(1, 2, vec![]);
+    view.cpu_free = 500;
+    let option = cpu_option(1000, 10);
     let error = check_fit(&view, &option, None).expect_err("does not fit").describe(&option);
     assert!(error.contains("millicores"), "{error}");
     let option = nvenc_option();
@@ -171,7 +186,7 @@ proptest! {
                     .cloned()
                     .expect("decision names a task option")
             };
-            let cpu: u32 = mine.iter().map(|decision| option_of(decision).demand.cpu_milli).sum();
+            let cpu: u32 = mine.iter().map(|decision| option_of(decision).demand.fitted_to(node.cpu_capacity).cpu_milli).sum();
             let memory: u32 = mine.iter().map(|decision| option_of(decision).demand.memory_mb).sum();
             prop_assert!(cpu <= node.cpu_free && memory <= node.memory_free_mb);
             for gpu in &node.gpus {

@@ -146,8 +146,8 @@ impl ClusterView {
 
     /// Takes `option`'s demand from the node at `position` (and its GPU), for the next decision.
     pub fn commit(&mut self, position: usize, job: JobId, option: &BackendOption, gpu: Option<u32>) {
-        let demand = &option.demand;
         let Some(node) = self.nodes.get_mut(position) else { return };
+        let demand = option.demand.fitted_to(node.cpu_capacity);
         node.cpu_free = node.cpu_free.saturating_sub(demand.cpu_milli);
         node.memory_free_mb = node.memory_free_mb.saturating_sub(demand.memory_mb);
         node.slots_free = node.slots_free.saturating_sub(1);

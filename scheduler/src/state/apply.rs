@@ -256,7 +256,7 @@ fn assign(
     if let Err(why) = crate::placement::fits(node, &option, gpu) {
         return Outcome::Refused(Refusal::DoesNotFit { task: task_id, node: node_id, why });
     }
-    let demand = option.demand;
+    let demand = option.demand.fitted_to(node.cpu_capacity_milli());
     let job_id = task.job;
     if let Some(node) = state.nodes.get_mut(&node_id) {
         node.used_cpu_milli += demand.cpu_milli;

@@ -135,6 +135,12 @@ pub struct Demand {
 }
 
 impl Demand {
+    /// The demand on a node with `cpu_capacity_milli`: a CPU demand is "up to", so a node with
+    /// fewer cores than a task asks for gives it all of them (a one-core agent still encodes).
+    pub fn fitted_to(self, cpu_capacity_milli: u32) -> Demand {
+        Demand { cpu_milli: self.cpu_milli.min(cpu_capacity_milli), ..self }
+    }
+
     pub fn needs_gpu(&self) -> bool {
         self.nvenc_sessions > 0 || self.gpu_memory_mb > 0 || self.cuda_share > 0
     }

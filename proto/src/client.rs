@@ -34,8 +34,11 @@ pub fn channel(addr: &str) -> Result<Channel, Status> {
             endpoint
                 .connect_timeout(Duration::from_secs(2))
                 .tcp_nodelay(true)
-                .http2_keep_alive_interval(Duration::from_secs(10))
-                .keep_alive_timeout(Duration::from_secs(5))
+                // A replica cut off by the network (not closed) is noticed within about
+                // 4 s even on an idle connection, e.g. an agent's session stream.
+                .http2_keep_alive_interval(Duration::from_secs(2))
+                .keep_alive_timeout(Duration::from_secs(2))
+                .keep_alive_while_idle(true)
                 .connect_lazy()
         })
 }
@@ -46,6 +49,11 @@ pub struct LeaderClient {
     current: Mutex<Option<(String, Channel)>>,
     /// How long one call keeps trying before it gives up.
     pub patience: Duration,
+    /// How long one try at one replica may take before the next replica is tried: a replica
+    /// cut off by the network (not down) would otherwise hold the call until `patience` ends.
+    /// Every call the farm makes through here is idempotent (request ids, cancel, cordon),
+    /// so a try that timed out but took effect is harmless.
+    pub attempt_timeout: Duration,
 }
 
 /// Whether a status means "try another replica".
@@ -55,7 +63,7 @@ fn retryable(status: &Status) -> bool {
 
 impl LeaderClient {
     pub fn new(addrs: Vec<String>) -> LeaderClient {
-        LeaderClient { addrs, current: Mutex::new(None), patience: Duration::from_secs(15) }
+        LeaderClient { addrs, current: Mutex::new(None), patience: Duration::from_secs(15), attempt_timeout: Duration::from_secs(3) }
     }
 
     pub fn addrs(&self) -> &[String] {
@@ -87,12 +95,13 @@ impl LeaderClient {
         let mut backoff = Duration::from_millis(20);
         loop {
             let (addr, chosen) = self.pick(attempt)?;
-            let status = match f(chosen.clone()).await {
-                Ok(value) => {
+            let status = match tokio::time::timeout(self.attempt_timeout, f(chosen.clone())).await {
+                Ok(Ok(value)) => {
                     self.remember(Some((addr, chosen)));
                     return Ok(value);
                 }
-                Err(status) => status,
+                Ok(Err(status)) => status,
+                Err(_) => Status::deadline_exceeded(format!("scheduler {addr} did not answer within {:?}", self.attempt_timeout)),
             };
             if !retryable(&status) || Instant::now() >= deadline {
                 return Err(status);
@@ -120,6 +129,44 @@ impl LeaderClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A listener that accepts connections and never answers: a replica behind a partition.
+    async fn silent_replica() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn a_silent_replica_costs_one_attempt_timeout_not_the_whole_call() {
+        let (first, _a) = silent_replica().await;
+        let (second, _b) = silent_replica().await;
+        let mut client = LeaderClient::new(vec![first, second]);
+        client.attempt_timeout = Duration::from_millis(200);
+        client.patience = Duration::from_millis(900);
+        let tries = std::sync::atomic::AtomicUsize::new(0);
+        let started = Instant::now();
+        let outcome = client
+            .call(|channel| {
+                tries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                async move {
+                    let request = crate::v1::GetJobRequest { job_id: "job-1".to_owned(), include_tasks: false };
+                    Ok(crate::v1::job_service_client::JobServiceClient::new(channel).get_job(request).await?.into_inner())
+                }
+            })
+            .await;
+        let status = outcome.expect_err("nobody answers");
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+        assert!(status.message().contains("did not answer"), "{status}");
+        assert!(tries.load(std::sync::atomic::Ordering::Relaxed) >= 3, "the call moved on between replicas");
+        assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    }
 
     #[test]
     fn addresses_are_checked() {

@@ -74,6 +74,9 @@ pub struct Replica<S: DurableStore> {
     snapshot_every: u64,
     /// The audit trail of the applied stream, when asked for (`--audit`).
     audit: Option<AuditTrail>,
+    /// Reads asked of a leader that has not committed an entry of its term yet: raft-rs drops
+    /// those silently (the caller would wait forever), so they wait here until it has.
+    deferred_reads: Vec<Vec<u8>>,
 }
 
 impl<S: DurableStore> Replica<S> {
@@ -112,7 +115,7 @@ impl<S: DurableStore> Replica<S> {
         };
         raft_config.validate()?;
         let raw = RawNode::new(&raft_config, log, &raft_logger(config.id))?;
-        Ok(Replica { id: config.id, raw, store, state, applied, snapshot_every: config.snapshot_every, audit: None })
+        Ok(Replica { id: config.id, raw, store, state, applied, snapshot_every: config.snapshot_every, audit: None, deferred_reads: Vec::new() })
     }
 
     /// Starts writing the audit trail of the applied stream under `dir` (see [`crate::audit`]).
@@ -222,8 +225,28 @@ impl<S: DurableStore> Replica<S> {
     }
 
     /// Starts a linearizable read; its `ReadState` comes back from `handle_ready` with `ctx`.
+    /// A new leader's reads wait until it has committed an entry of its term.
     pub fn read_index(&mut self, ctx: Vec<u8>) {
+        if self.is_leader() && !self.raw.raft.commit_to_current_term() {
+            self.deferred_reads.push(ctx);
+            return;
+        }
         self.raw.read_index(ctx);
+    }
+
+    /// Starts the deferred reads once this leader has committed in its term; forgets them
+    /// when it is no longer the leader (their callers are failed then).
+    fn start_deferred_reads(&mut self) {
+        if self.deferred_reads.is_empty() {
+            return;
+        }
+        if !self.is_leader() {
+            self.deferred_reads.clear();
+        } else if self.raw.raft.commit_to_current_term() {
+            for ctx in std::mem::take(&mut self.deferred_reads) {
+                self.raw.read_index(ctx);
+            }
+        }
     }
 
     /// Hands leadership to another voter (used when a leader is asked to remove itself).
@@ -235,6 +258,7 @@ impl<S: DurableStore> Replica<S> {
     /// and every entry applied with them), send, apply, advance.
     pub fn handle_ready(&mut self) -> Result<ReadyOutput, ReplicaError> {
         let mut output = ReadyOutput::default();
+        self.start_deferred_reads();
         if !self.raw.has_ready() {
             return Ok(output);
         }
@@ -460,4 +484,32 @@ fn check_membership(id: u64, peers: &BTreeMap<u64, String>, recovered: &Recovere
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::memory_store::MemoryStore;
+
+    #[test]
+    fn a_read_asked_of_a_new_leader_before_its_first_commit_is_answered_after_it() {
+        let peers: BTreeMap<u64, String> = [(1, "127.0.0.1:1".to_owned())].into();
+        let mut replica = Replica::open(&ReplicaConfig::new(1), &peers, MemoryStore::default()).expect("opens");
+        let mut ticks = 0;
+        while !replica.is_leader() {
+            replica.tick();
+            ticks += 1;
+            assert!(ticks < 100, "a single replica should elect itself");
+        }
+        // Leader now, with the entry of its term not committed yet: raft-rs itself would drop
+        // this read, and its caller would wait forever.
+        assert!(!replica.raw.raft.commit_to_current_term());
+        replica.read_index(b"r1".to_vec());
+        let mut answered = Vec::new();
+        for _ in 0..10 {
+            answered.extend(replica.handle_ready().expect("ready").read_states.into_iter().map(|read| read.request_ctx));
+        }
+        assert_eq!(answered, vec![b"r1".to_vec()]);
+        assert!(replica.raw.raft.commit_to_current_term());
+    }
 }

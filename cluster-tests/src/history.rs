@@ -48,53 +48,29 @@ use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, CancelJobRequest, GetJobRequest, ListNodesRequest, NodeRequest, SubmitJobRequest};
 use tonic::{Code, Status};
 
-/// A job's state as clients see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
+/// Job and node states as clients see them: the scheduler's own.
+pub use shotfarm_scheduler::state::model::{JobState, NodeState};
 
-impl JobState {
-    pub fn from_proto(state: i32) -> Option<JobState> {
-        match v1::JobState::try_from(state).ok()? {
-            v1::JobState::Pending => Some(JobState::Pending),
-            v1::JobState::Running => Some(JobState::Running),
-            v1::JobState::Succeeded => Some(JobState::Succeeded),
-            v1::JobState::Failed => Some(JobState::Failed),
-            v1::JobState::Cancelled => Some(JobState::Cancelled),
-            v1::JobState::Unspecified => None,
-        }
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
+/// A job state from the wire.
+pub fn job_state(state: i32) -> Option<JobState> {
+    match v1::JobState::try_from(state).ok()? {
+        v1::JobState::Pending => Some(JobState::Pending),
+        v1::JobState::Running => Some(JobState::Running),
+        v1::JobState::Succeeded => Some(JobState::Succeeded),
+        v1::JobState::Failed => Some(JobState::Failed),
+        v1::JobState::Cancelled => Some(JobState::Cancelled),
+        v1::JobState::Unspecified => None,
     }
 }
 
-/// A node's state as clients see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeState {
-    Ready,
-    Cordoned,
-    Draining,
-    Down,
-}
-
-impl NodeState {
-    pub fn from_proto(state: i32) -> Option<NodeState> {
-        match v1::NodeState::try_from(state).ok()? {
-            v1::NodeState::Ready => Some(NodeState::Ready),
-            v1::NodeState::Cordoned => Some(NodeState::Cordoned),
-            v1::NodeState::Draining => Some(NodeState::Draining),
-            v1::NodeState::Down => Some(NodeState::Down),
-            v1::NodeState::Unspecified => None,
-        }
+/// A node state from the wire.
+pub fn node_state(state: i32) -> Option<NodeState> {
+    match v1::NodeState::try_from(state).ok()? {
+        v1::NodeState::Ready => Some(NodeState::Ready),
+        v1::NodeState::Cordoned => Some(NodeState::Cordoned),
+        v1::NodeState::Draining => Some(NodeState::Draining),
+        v1::NodeState::Down => Some(NodeState::Down),
+        v1::NodeState::Unspecified => None,
     }
 }
 
@@ -318,7 +294,7 @@ impl Recorder {
             }))
             .await;
         let outcome = match &answer {
-            Ok(job) => match JobState::from_proto(job.state) {
+            Ok(job) => match job_state(job.state) {
                 Some(state) => Outcome::Job { state },
                 None => Outcome::Failed { why: format!("job state {} is not a state", job.state) },
             },
@@ -340,7 +316,7 @@ impl Recorder {
             })
             .await;
         let outcome = match &answer {
-            Ok(job) => match JobState::from_proto(job.state) {
+            Ok(job) => match job_state(job.state) {
                 Some(state) => Outcome::Job { state },
                 None => Outcome::Indeterminate { why: format!("job state {} is not a state", job.state) },
             },
@@ -369,7 +345,7 @@ impl Recorder {
             })
             .await;
         let outcome = match &answer {
-            Ok(found) => match NodeState::from_proto(found.state) {
+            Ok(found) => match node_state(found.state) {
                 Some(state) => Outcome::Node { state },
                 None => Outcome::Indeterminate { why: format!("node state {} is not a state", found.state) },
             },
@@ -387,7 +363,7 @@ impl Recorder {
             .await;
         let outcome = match &answer {
             Ok(nodes) => Outcome::Nodes {
-                nodes: nodes.iter().filter_map(|node| Some((node.name.clone(), NodeState::from_proto(node.state)?))).collect(),
+                nodes: nodes.iter().filter_map(|node| Some((node.name.clone(), node_state(node.state)?))).collect(),
             },
             Err(status) => Outcome::Failed { why: format!("{:?}: {}", status.code(), status.message()) },
         };

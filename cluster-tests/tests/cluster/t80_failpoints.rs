@@ -8,7 +8,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use shotfarm_cluster_tests::cluster::{SchedulerCluster, wait_until};
-use shotfarm_cluster_tests::history::{JobState, Recorder};
+use shotfarm_cluster_tests::history::{self, JobState, Recorder};
 use shotfarm_cluster_tests::swarm::{self, SwarmConfig};
 use shotfarm_cluster_tests::{invariants, linearizability};
 use shotfarm_proto::v1::ClusterStatusRequest;
@@ -152,7 +152,7 @@ async fn run_scenario(
     wait_until(Duration::from_secs(40), "every job succeeded", || async {
         let mut all = true;
         for job_id in &jobs {
-            let done = recorder.get(client, job_id).await.is_ok_and(|job| JobState::from_proto(job.state) == Some(JobState::Succeeded));
+            let done = recorder.get(client, job_id).await.is_ok_and(|job| history::job_state(job.state) == Some(JobState::Succeeded));
             all &= done;
             if !all {
                 break;

@@ -1,8 +1,6 @@
 //! The DAG the planner builds for each task shape: one rung per encode or several, with and
 //! without scoring; and the specs its blocked tasks get from their dependencies' outputs.
 
-use std::collections::BTreeMap;
-
 use shotfarm_proto::pipeline::{Codec, Rung, TaskKind, TaskOutput, TaskSpec};
 
 use super::{encode_groups, on_task_succeeded};
@@ -28,17 +26,7 @@ fn encode_groups_are_runs_of_one_codec_at_most_n_long() {
 /// in task order; returns the state and every spec the tasks were given.
 fn run_job(rungs_per_encode: u32, score_quality: bool) -> (State, Vec<TaskSpec>) {
     let mut state = State::default();
-    let spec = JobSpec {
-        input_url: "file:///in.mp4".to_owned(),
-        output_url: "file:///out".to_owned(),
-        priority: 0,
-        codecs: vec!["h264".to_owned()],
-        chunk_min_ms: 0,
-        chunk_max_ms: 0,
-        labels: BTreeMap::new(),
-        rungs_per_encode,
-        score_quality,
-    };
+    let spec = JobSpec { rungs_per_encode, score_quality, ..JobSpec::for_tests() };
     let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), spec, now_ms: 1 });
     let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
     let mut specs = Vec::new();

@@ -442,18 +442,7 @@ mod tests {
 
     /// Submits a job and leases its first task (inspect) to `node` as attempt 1.
     fn leased_inspect(state: &mut State, request_id: &str, node: NodeId) -> TaskId {
-        let spec = JobSpec {
-            input_url: "file:///in.mp4".to_owned(),
-            output_url: "file:///out".to_owned(),
-            priority: 0,
-            codecs: vec!["h264".to_owned()],
-            chunk_min_ms: 0,
-            chunk_max_ms: 0,
-            labels: BTreeMap::new(),
-            rungs_per_encode: 1,
-            score_quality: true,
-        };
-        let (outcome, _) = apply(state, &Command::SubmitJob { request_id: request_id.to_owned(), spec, now_ms: 2 });
+        let (outcome, _) = apply(state, &Command::SubmitJob { request_id: request_id.to_owned(), spec: JobSpec::for_tests(), now_ms: 2 });
         let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
         let task = state.jobs[&job].tasks[0];
         let (outcome, _) = apply(state, &Command::Assign { task, attempt: 1, node, backend: "cpu".to_owned(), gpu: None, now_ms: 3 });

@@ -22,7 +22,8 @@ pub fn parse_job_id(text: &str) -> Option<JobId> {
     text.strip_prefix("job-").unwrap_or(text).parse().ok()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum JobState {
     Pending,
     Running,
@@ -62,6 +63,24 @@ pub struct JobSpec {
     pub rungs_per_encode: u32,
     /// Whether every chunk of every rung gets a score task.
     pub score_quality: bool,
+}
+
+#[cfg(test)]
+impl JobSpec {
+    /// A default H.264 job from `file:///in.mp4` to `file:///out`, for tests.
+    pub fn for_tests() -> JobSpec {
+        JobSpec {
+            input_url: "file:///in.mp4".to_owned(),
+            output_url: "file:///out".to_owned(),
+            priority: 0,
+            codecs: vec!["h264".to_owned()],
+            chunk_min_ms: 0,
+            chunk_max_ms: 0,
+            labels: BTreeMap::new(),
+            rungs_per_encode: 1,
+            score_quality: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,7 +219,8 @@ pub struct Task {
     pub queued_at_ms: Option<Millis>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NodeState {
     Ready,
     /// Takes no new tasks; running ones finish.

@@ -136,6 +136,11 @@ pub async fn run(config: AgentConfig, executor: Executor, shutdown: Shutdown) ->
         match connection.run().await? {
             SessionEnd::Stopped => return Ok(()),
             SessionEnd::Reregister => {
+                // Declared down (or unknown): every lease this node held has ended.
+                if !runner.is_idle() {
+                    tracing::warn!("the scheduler ended this node's leases; cancelling the attempts still running");
+                    runner.cancel_all();
+                }
                 registered = None;
                 failures = 0;
             }

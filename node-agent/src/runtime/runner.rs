@@ -102,6 +102,17 @@ impl Runner {
         }
     }
 
+    /// Stops every attempt: the scheduler declared this node down (or forgot it), which ended
+    /// all of its leases, so nothing they produce can be accepted — and an attempt that kept
+    /// going would still write its artifacts into the job's work area, possibly after the job
+    /// finished and removed it.
+    pub fn cancel_all(&self) {
+        let running = self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for found in running.values() {
+            found.cancel.cancel();
+        }
+    }
+
     /// Starts an assignment unless this attempt already runs or has finished.
     pub fn start(&self, assignment: v1::Assignment) {
         let Some(task) = assignment.task else { return };
@@ -216,4 +227,56 @@ fn into_outcome(result: Result<TaskOutput, TaskError>, backend: &str, elapsed: D
 /// A job id as a directory name.
 fn sanitize(job_id: &str) -> String {
     job_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assignment(task_id: u64) -> v1::Assignment {
+        let locations = shotfarm_proto::pipeline::JobLocations {
+            input_url: "file:///in.mp4".to_owned(),
+            output_url: "file:///out".to_owned(),
+            work_url: "file:///out/.shotfarm-work/job-1".to_owned(),
+        };
+        let spec = serde_json::to_vec(&TaskSpec::Inspect { locations, chunk_min_ms: 0, chunk_max_ms: 0 }).expect("spec encodes");
+        v1::Assignment { task: Some(v1::TaskRef { task_id, attempt: 1 }), job_id: "job-1".to_owned(), kind: "inspect".to_owned(), spec_json: spec, backend: "cpu".to_owned(), gpu_index: 0 }
+    }
+
+    #[tokio::test]
+    async fn cancel_all_stops_every_running_attempt() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let journal = Arc::new(Journal::open(&dir.path().join("journal")).expect("journal"));
+        // Every attempt runs until it is cancelled.
+        let executor: Executor = Arc::new(|_, _, _, cancel: CancellationToken| {
+            Box::pin(async move {
+                cancel.cancelled().await;
+                Err(TaskError::Cancelled)
+            })
+        });
+        let capabilities = Arc::new(MediaCapabilities {
+            ffmpeg_version: String::new(),
+            ffprobe_version: String::new(),
+            encoders: Vec::new(),
+            cpu_cores: 2,
+            memory_total_bytes: 1 << 30,
+            memory_available_bytes: 1 << 30,
+        });
+        let (finished_sender, mut finished) = mpsc::unbounded_channel();
+        let (progress_sender, _progress) = mpsc::channel(16);
+        let runner = Runner::new(dir.path().to_path_buf(), 4, journal, executor, capabilities, finished_sender, progress_sender, CancellationToken::new());
+        runner.start(assignment(1));
+        runner.start(assignment(2));
+        assert_eq!(runner.running().len(), 2);
+        runner.cancel_all();
+        let mut stopped = Vec::new();
+        for _ in 0..2 {
+            let attempt = tokio::time::timeout(Duration::from_secs(5), finished.recv()).await.expect("stops in time").expect("reported");
+            assert!(matches!(&attempt.outcome, FinishedOutcome::Failed { error, .. } if error.as_str() == "cancelled"), "{attempt:?}");
+            stopped.push(attempt.task_id);
+        }
+        stopped.sort_unstable();
+        assert_eq!(stopped, vec![1, 2]);
+        assert!(runner.is_idle());
+    }
 }

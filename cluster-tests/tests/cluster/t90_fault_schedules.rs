@@ -37,6 +37,9 @@ use crate::support::{client, step};
 const SCHEDULES: usize = 20;
 /// Schedules run on one cluster before a fresh one starts.
 const SCHEDULES_PER_CLUSTER: usize = 5;
+/// Every this many clusters, one has five replicas instead of three (two faults at once
+/// then still leave a majority, and elections have more candidates).
+const FIVE_REPLICAS_EVERY: usize = 4;
 /// Faults begin within this window; the last one has healed by its end.
 const FAULT_WINDOW: Duration = Duration::from_secs(3);
 const CLIENTS: usize = 3;
@@ -470,7 +473,9 @@ async fn randomized_fault_schedules_lose_and_duplicate_nothing() -> anyhow::Resu
     for (batch, seeds) in seeds.chunks(SCHEDULES_PER_CLUSTER).enumerate() {
         let audit = tempfile::Builder::new().prefix("shotfarm-t90-audit-").tempdir()?;
         let audit_dir = audit.path().to_path_buf();
-        let mut cluster = SchedulerCluster::start_with_proxies(3, &["--audit", &audit_dir.display().to_string()]).await?;
+        let replicas = if batch % FIVE_REPLICAS_EVERY == FIVE_REPLICAS_EVERY - 1 { 5 } else { 3 };
+        step(&format!("cluster {batch}: {replicas} replicas"));
+        let mut cluster = SchedulerCluster::start_with_proxies(replicas, &["--audit", &audit_dir.display().to_string()]).await?;
         cluster.wait_for_leader(Duration::from_secs(15)).await?;
         let agents = CancellationToken::new();
         let _stop_agents = agents.clone().drop_guard();

@@ -9,6 +9,8 @@
 //! including libvmaf's quirks (e.g. a rounding constant of −2³¹ that comes from an
 //! unsigned constant stored in an `int32_t`), are reproduced as they are.
 
+#![expect(clippy::needless_range_loop, reason = "these loops index several planes and tables by one position, as libvmaf's C does; iterator chains would hide the correspondence")]
+
 use std::sync::OnceLock;
 
 use crate::frame::Plane;

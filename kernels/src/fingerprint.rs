@@ -216,11 +216,10 @@ fn fault_confirmed(source: &[Fingerprint], output: &[Fingerprint], index: usize,
         return false;
     }
     // Reordered: the frame shown at `best_index` is the one that belonged at `index`.
-    if let Some(swapped) = output.get(best_index) {
-        if swapped.distance(&source[index]) < swapped.distance(&source[best_index]) {
+    if let Some(swapped) = output.get(best_index)
+        && swapped.distance(&source[index]) < swapped.distance(&source[best_index]) {
             return true;
         }
-    }
     // Shifted: most of the next frames favour the same offset too.
     let offset = best_index as isize - index as isize;
     let mut checked = 0;

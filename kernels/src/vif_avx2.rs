@@ -562,6 +562,7 @@ mod x86 {
 }
 
 #[cfg(test)]
+#[expect(clippy::needless_range_loop, reason = "each lane fills five moment arrays by index")]
 mod tests {
     use super::*;
     use crate::vif::log2_table;
@@ -590,7 +591,7 @@ mod tests {
                 };
                 let (xx, yy) = (sq(mu1, &mut s), sq(mu2, &mut s));
                 let mu12 = ((u64::from(mu1) * u64::from(mu2) + (1 << 31)) >> 32) as u32;
-                let xy = if next(&mut s) % 4 == 0 {
+                let xy = if next(&mut s).is_multiple_of(4) {
                     next(&mut s) as u32
                 } else {
                     mu12.wrapping_add((next(&mut s) as u32) >> (next(&mut s) % 32)).wrapping_sub(1 << 12)

@@ -4,6 +4,8 @@
 //! The scalar functions here are the reference; [`crate::vif_avx2`] holds AVX2 twins
 //! picked at run time through [`SimdLevel`], checked against these in tests.
 
+#![expect(clippy::needless_range_loop, reason = "these loops index several planes and tables by one position, as libvmaf's C does; iterator chains would hide the correspondence")]
+
 use crate::sample::Sample;
 use crate::simd_level::SimdLevel;
 use crate::vif::{LevelView, VIF_FILTERS, VerticalShifts, VifAccumulators, mirror};

@@ -118,7 +118,7 @@ impl LeaderClient {
                 }
             }
             // A full round without a leader: an election is probably running.
-            if attempt % self.addrs.len() == 0 {
+            if attempt.is_multiple_of(self.addrs.len()) {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_millis(500));
             }

@@ -123,8 +123,8 @@ impl Sim {
                 let key = (applied.proposer, applied.batch_id);
                 let first = *self.applied_at.entry(applied.index).or_insert(key);
                 assert_eq!(first, key, "seed {}: replica {id} applied a different entry at index {}", self.seed, applied.index);
-                if applied.proposer == id {
-                    if let Some(requests) = self.pending_submits.remove(&key) {
+                if applied.proposer == id
+                    && let Some(requests) = self.pending_submits.remove(&key) {
                         let jobs = applied.outcomes.iter().filter_map(|outcome| match outcome {
                             Outcome::JobSubmitted { job, .. } => Some(*job),
                             _ => None,
@@ -133,16 +133,14 @@ impl Sim {
                             self.acknowledged.insert(request, job);
                         }
                     }
-                }
             }
             for message in output.messages {
                 if self.rng.random_range(0..100) < self.drop_percent || !self.connected(message.from, message.to) {
                     // As the real transport does: a lost snapshot is reported, so the leader retries it.
-                    if message.get_msg_type() == MessageType::MsgSnapshot {
-                        if let Some(sender) = self.replicas.get_mut(&id) {
+                    if message.get_msg_type() == MessageType::MsgSnapshot
+                        && let Some(sender) = self.replicas.get_mut(&id) {
                             sender.report_snapshot(message.to, false);
                         }
-                    }
                     continue;
                 }
                 let deliver_at = self.now + self.rng.random_range(0..3);
@@ -166,11 +164,10 @@ impl Sim {
                 Some(replica) => replica.step(flight.message).is_ok(),
                 None => false,
             };
-            if is_snapshot {
-                if let Some(sender) = self.replicas.get_mut(&from) {
+            if is_snapshot
+                && let Some(sender) = self.replicas.get_mut(&from) {
                     sender.report_snapshot(to, delivered);
                 }
-            }
         }
     }
 
@@ -308,7 +305,7 @@ impl Sim {
                 }
             }
         }
-        if step % 25 == 0 {
+        if step.is_multiple_of(25) {
             for replica in self.replicas.values() {
                 let hash = replica.state().hash();
                 let first = self.hashes.entry(replica.applied()).or_insert_with(|| hash.clone());

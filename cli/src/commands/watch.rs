@@ -20,7 +20,7 @@ pub struct WatchArgs {
 }
 
 fn bar(done: u64, total: u64, width: usize) -> String {
-    let filled = if total == 0 { 0 } else { ((done.min(total) * width as u64) / total) as usize };
+    let filled = (done.min(total) * width as u64).checked_div(total).unwrap_or(0) as usize;
     format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
 }
 

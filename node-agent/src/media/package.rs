@@ -109,11 +109,10 @@ fn parse_media_playlist(text: &str) -> MediaPlaylist {
     for line in text.lines().map(str::trim) {
         if let Some(rest) = line.strip_prefix("#EXTINF:") {
             pending = rest.split(',').next().and_then(|value| value.parse().ok());
-        } else if !line.is_empty() && !line.starts_with('#') {
-            if let Some(duration) = pending.take() {
+        } else if !line.is_empty() && !line.starts_with('#')
+            && let Some(duration) = pending.take() {
                 segments.push((line.to_owned(), duration));
             }
-        }
     }
     MediaPlaylist { segments }
 }

@@ -137,11 +137,10 @@ impl Connection<'_> {
                     None => return Ok(SessionEnd::Reconnect),
                 },
             };
-            if let Some(message) = send {
-                if outbound.send(message).await.is_err() {
+            if let Some(message) = send
+                && outbound.send(message).await.is_err() {
                     return Ok(SessionEnd::Reconnect);
                 }
-            }
         }
     }
 

@@ -38,7 +38,7 @@ pub enum StoreError {
     #[error("object {key} does not exist in {store}")]
     NotFound { store: String, key: String },
     #[error("{operation} {key} in {store}: {source}")]
-    Store { operation: &'static str, store: String, key: String, source: object_store::Error },
+    Store { operation: &'static str, store: String, key: String, source: Box<object_store::Error> },
     #[error("{operation} local file {path}: {source}")]
     Local { operation: &'static str, path: PathBuf, source: std::io::Error },
 }
@@ -101,7 +101,7 @@ impl MediaStore {
     fn store_error(&self, operation: &'static str, key: &ObjectKey, source: object_store::Error) -> StoreError {
         match source {
             object_store::Error::NotFound { .. } => StoreError::NotFound { store: self.url.clone(), key: key.to_string() },
-            source => StoreError::Store { operation, store: self.url.clone(), key: key.to_string(), source },
+            source => StoreError::Store { operation, store: self.url.clone(), key: key.to_string(), source: Box::new(source) },
         }
     }
 
@@ -178,7 +178,7 @@ impl MediaStore {
                 operation: "listing",
                 store: self.url.clone(),
                 key: prefix.map(ToString::to_string).unwrap_or_default(),
-                source,
+                source: Box::new(source),
             })?;
             objects.push(StoredObject { key: meta.location.to_string(), size_bytes: meta.size });
         }
@@ -197,7 +197,7 @@ impl MediaStore {
                 Ok(_) => count += 1,
                 // Gone already (another attempt cleaning up): nothing left to do for it.
                 Err(object_store::Error::NotFound { .. }) => {}
-                Err(source) => return Err(StoreError::Store { operation: "deleting", store: self.url.clone(), key: String::new(), source }),
+                Err(source) => return Err(StoreError::Store { operation: "deleting", store: self.url.clone(), key: String::new(), source: Box::new(source) }),
             }
         }
         tracing::debug!(store = %self.url, objects = count, "store emptied");

@@ -115,9 +115,12 @@ mod tests {
         }
     }
 
+    /// A key and how its refusal must look.
+    type Refused = (&'static str, fn(&KeyError) -> bool);
+
     #[test]
     fn refuses_every_escape_attempt() {
-        let cases: &[(&str, fn(&KeyError) -> bool)] = &[
+        let cases: &[Refused] = &[
             ("", |e| matches!(e, KeyError::Empty)),
             ("../etc/passwd", |e| matches!(e, KeyError::DotSegment { .. })),
             ("jobs/../../etc", |e| matches!(e, KeyError::DotSegment { .. })),

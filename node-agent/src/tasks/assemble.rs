@@ -75,7 +75,6 @@ pub async fn run(
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test fails loudly at the first unexpected error")]
 mod tests {
     use super::*;
     use shotfarm_proto::pipeline::{Artifact, Chunk};

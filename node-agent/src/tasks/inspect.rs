@@ -91,7 +91,6 @@ fn warning_text(warning: &InspectWarning) -> String {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test fails loudly at the first unexpected error")]
 mod tests {
     use super::*;
 

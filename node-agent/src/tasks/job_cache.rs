@@ -118,7 +118,6 @@ pub async fn local_source(input_url: &str, ctx: &TaskContext) -> Result<PathBuf,
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test fails loudly at the first unexpected error")]
 mod tests {
     use super::*;
 

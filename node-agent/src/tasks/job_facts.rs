@@ -114,7 +114,6 @@ impl JobFacts {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test fails loudly at the first unexpected error")]
 mod tests {
     use super::*;
 

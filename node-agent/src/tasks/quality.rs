@@ -69,7 +69,6 @@ pub fn weighted_mean(parts: impl IntoIterator<Item = (f64, u64)>) -> Option<f64>
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test fails loudly at the first unexpected error")]
 mod tests {
     use super::*;
 

@@ -75,7 +75,6 @@ pub fn frame_rate(source: &SourceSummary) -> Result<Rational, TaskError> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test fails loudly at the first unexpected error")]
 mod tests {
     use super::*;
 

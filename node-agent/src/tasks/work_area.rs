@@ -135,7 +135,6 @@ pub async fn write_local(path: &Path, bytes: &[u8]) -> Result<(), TaskError> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test fails loudly at the first unexpected error")]
 mod tests {
     use super::*;
 

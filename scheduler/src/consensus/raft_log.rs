@@ -159,10 +159,7 @@ mod tests {
     use super::*;
 
     fn entry(index: u64, term: u64) -> Entry {
-        let mut entry = Entry::default();
-        entry.index = index;
-        entry.term = term;
-        entry
+        Entry { index, term, ..Default::default() }
     }
 
     #[test]

@@ -200,8 +200,7 @@ impl<S: DurableStore> Replica<S> {
 
     /// Proposes adding (`addr` = Some) or removing a voter.
     pub fn propose_membership(&mut self, id: u64, addr: Option<&str>) -> Result<(), ReplicaError> {
-        let mut change = ConfChange::default();
-        change.node_id = id;
+        let mut change = ConfChange { node_id: id, ..Default::default() };
         match addr {
             Some(addr) => {
                 change.set_change_type(ConfChangeType::AddNode);
@@ -443,9 +442,7 @@ fn bootstrap<S: DurableStore>(peers: &BTreeMap<u64, String>, store: &mut S) -> R
     metadata.set_conf_state(conf_state.clone());
     metadata.index = BOOTSTRAP_INDEX;
     metadata.term = BOOTSTRAP_INDEX;
-    let mut hard_state = raft::prelude::HardState::default();
-    hard_state.term = BOOTSTRAP_INDEX;
-    hard_state.commit = BOOTSTRAP_INDEX;
+    let hard_state = raft::prelude::HardState { term: BOOTSTRAP_INDEX, commit: BOOTSTRAP_INDEX, ..Default::default() };
     let rows = state.take_dirty().into_iter().map(|row| encode_row(&state, row)).collect();
     store.write(WriteBatch {
         hard_state: Some(hard_state),

@@ -81,11 +81,10 @@ pub(crate) fn check_fit(node: &NodeView, option: &BackendOption, gpu: Option<u32
     if !node.backends.contains(&option.backend) {
         return Err(Shortfall::NoBackend);
     }
-    if let Some(encoder) = &option.encoder {
-        if !node.encoders.contains(encoder) {
+    if let Some(encoder) = &option.encoder
+        && !node.encoders.contains(encoder) {
             return Err(Shortfall::NoEncoder);
         }
-    }
     let demand = option.demand.fitted_to(node.cpu_capacity);
     if demand.cpu_milli > node.cpu_free {
         return Err(Shortfall::Cpu { need: demand.cpu_milli, free: node.cpu_free });

@@ -140,7 +140,7 @@ impl ClusterView {
     /// its [`ClusterView::totals`]), in millionths so that it orders exactly.
     pub fn dominant_share_millionths(&self, job: JobId, (cpu_total, memory_total): (u64, u64)) -> u64 {
         let (cpu, memory) = self.job_usage.get(&job).copied().unwrap_or_default();
-        let share = |used: u64, total: u64| if total == 0 { 0 } else { used.saturating_mul(1_000_000) / total };
+        let share = |used: u64, total: u64| used.saturating_mul(1_000_000).checked_div(total).unwrap_or(0);
         share(cpu, cpu_total).max(share(memory, memory_total))
     }
 

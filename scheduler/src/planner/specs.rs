@@ -101,7 +101,7 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
         TaskKind::Report => {
             let outputs = job.tasks.iter().filter_map(|id| state.tasks.get(id))
                 .filter(|task| task.state == TaskState::Succeeded)
-                .map(|task| output_of(task))
+                .map(output_of)
                 .collect::<Result<Vec<_>, _>>()?;
             TaskSpec::Report { locations, job_facts: job_facts(state, job), outputs }
         }

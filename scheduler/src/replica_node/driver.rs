@@ -24,6 +24,9 @@ use crate::state::model::{Millis, TaskId, format_job_id};
 use crate::state::{Command, Effect, Outcome, Proposal, State};
 use crate::storage::DurableStore;
 
+/// Where the outcomes of one caller's commands go.
+type OutcomeReply = oneshot::Sender<Result<Vec<Outcome>, DriverError>>;
+
 /// Commands in one log entry at most; more are split over several entries.
 const MAX_COMMANDS_PER_ENTRY: usize = 4096;
 /// Requests queued for the driver at most; callers wait beyond that (back-pressure).
@@ -86,7 +89,7 @@ impl ReplicaInfo {
 type Query = Box<dyn FnOnce(Result<&State, DriverError>) + Send>;
 
 enum Request {
-    Propose { commands: Vec<Command>, reply: oneshot::Sender<Result<Vec<Outcome>, DriverError>> },
+    Propose { commands: Vec<Command>, reply: OutcomeReply },
     /// Linearizable: runs once the applied index reaches the leader's commit index as of now.
     Read(Query),
     /// Runs on the local state as it is (watch streams, status).
@@ -180,7 +183,7 @@ impl DriverHandle {
 struct Caller {
     offset: usize,
     count: usize,
-    reply: oneshot::Sender<Result<Vec<Outcome>, DriverError>>,
+    reply: OutcomeReply,
 }
 
 struct PendingBatch {
@@ -198,7 +201,7 @@ struct Driver<S: DurableStore> {
     /// Addresses peers announced with their messages: how a joining replica, which has no
     /// membership yet, answers the leader.
     learned_peers: HashMap<u64, String>,
-    outbox: Vec<(Vec<Command>, Option<oneshot::Sender<Result<Vec<Outcome>, DriverError>>>)>,
+    outbox: Vec<(Vec<Command>, Option<OutcomeReply>)>,
     outbox_assigns: Vec<TaskId>,
     next_batch: u64,
     pending: HashMap<u64, PendingBatch>,

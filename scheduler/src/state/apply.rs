@@ -315,11 +315,10 @@ fn complete_task(
     release_lease(state, task_id, now_ms, "succeeded");
     let Some(task) = state.tasks.get_mut(&task_id) else { return Outcome::Refused(Refusal::UnknownTask(task_id)) };
     task.output_json = Some(output_json.to_owned());
-    if let (Some(record), Some(lease_backend)) = (task.history.last_mut(), lease_backend) {
-        if lease_backend != backend {
+    if let (Some(record), Some(lease_backend)) = (task.history.last_mut(), lease_backend)
+        && lease_backend != backend {
             record.backend = format!("{lease_backend} (ran as {backend})");
         }
-    }
     let job_id = task.job;
     state.set_task_state(task_id, TaskState::Succeeded);
     if let Some(job) = state.jobs.get_mut(&job_id) {

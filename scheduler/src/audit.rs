@@ -163,7 +163,8 @@ impl AuditTrail {
     /// Opens (appending) the trail under `dir` and records where this run starts.
     pub fn open(dir: &Path, replica: u64, applied: u64, state: &State) -> std::io::Result<AuditTrail> {
         std::fs::create_dir_all(dir)?;
-        let file = File::options().create(true).append(true).open(trail_path(dir, replica))?;
+        let mut file = File::options().create(true).read(true).append(true).open(trail_path(dir, replica))?;
+        end_torn_line(&mut file)?;
         let state_hash = state.hash();
         let mut trail = AuditTrail { out: BufWriter::with_capacity(64 << 10, file), chain: anchor_chain(applied, &state_hash) };
         trail.record(&AuditRecord::Open { replica, applied, state_hash })?;
@@ -219,6 +220,22 @@ impl AuditTrail {
     }
 }
 
+/// A crash can leave the previous run's last line torn (a full buffer written in parts):
+/// ends it, so that this run's first record starts a line of its own.
+fn end_torn_line(file: &mut File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    if file.metadata()?.len() == 0 {
+        return Ok(());
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    if last[0] != b'\n' {
+        file.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +272,16 @@ mod tests {
         let AuditRecord::Entry { chain, digest, .. } = &records[1] else { panic!("{records:?}") };
         let AuditRecord::Open { state_hash, .. } = &records[0] else { panic!("{records:?}") };
         assert_eq!(*chain, next_chain(&anchor_chain(1, state_hash), digest));
+    }
+
+    #[test]
+    fn a_run_after_a_crash_starts_on_a_line_of_its_own() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(trail_path(dir.path(), 1), "{\"kind\":\"entry\",\"index\":88").expect("writes a torn line");
+        AuditTrail::open(dir.path(), 1, 69, &State::default()).expect("opens");
+        let text = std::fs::read_to_string(trail_path(dir.path(), 1)).expect("reads");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(matches!(serde_json::from_str(lines[1]).expect("decodes"), AuditRecord::Open { replica: 1, applied: 69, .. }));
     }
 }

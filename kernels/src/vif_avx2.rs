@@ -3,7 +3,7 @@
 //! | function | what is vectorised | how it stays exact |
 //! | --- | --- | --- |
 //! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy | `vpmaddwd` on pairs of taps; squares (≤ 65025) biased by −32768 to fit `i16`, the bias (Σc·32768 = 2³¹) added back mod 2³² |
-//! | [`horizontal_statistics`] | every scale and depth: horizontal pass + per-pixel statistic | moments split in 16-bit halves, `vpmaddwd` per half, recombined exactly; the statistic in integer lanes with `vpgatherdd` on the log2 table, the information term in `f64` lanes with the scalar's exact operation order |
+//! | [`horizontal_statistics`] | every scale and depth: horizontal pass + per-pixel statistic | the symmetric taps folded: one `vpmaddwd` per tap pair on lanes holding (value at k, value at n−1−k) as 16-bit halves (μ directly; each square as its low and its high halves, summed apart and recombined exactly); rows biased by −2¹⁵ once per row, not once per tap; the statistic in integer lanes with `vpgatherdd` on the log2 table, the information term in `f64` lanes with the scalar's exact operation order |
 //! | [`downsample_vertical`] | the between-scale low-pass | the scalar body compiled with AVX2 (autovectorised) |
 //! | [`downsample_horizontal`] | the between-scale low-pass and decimation of a row | the padded row split once into even and odd entries, so each tap of 8 outputs is one load; `u32` wrapping products as in the scalar; `(x + 2¹⁵) >> 16` done as `(x >> 16) + carry` in 32-bit lanes |
 //!
@@ -417,7 +417,35 @@ mod x86 {
         }
     }
 
+    /// The five padded rows, entries `lo..hi`, into `rows.biased`: μ rows (< 2¹⁶) as
+    /// `v ^ 2¹⁵`, square rows as `v ^ 0x8000_8000` (each 16-bit half as a signed value
+    /// offset by −2¹⁵, what `vpmaddwd` multiplies).
+    #[target_feature(enable = "avx2")]
+    fn bias_rows(rows: &mut VerticalRows, lo: usize, hi: usize) {
+        let VerticalRows { mu1, mu2, ref_sq, dis_sq, ref_dis, biased, .. } = rows;
+        let sources = [(&*mu1, 0x8000u32), (&*mu2, 0x8000), (&*ref_sq, 0x8000_8000), (&*dis_sq, 0x8000_8000), (&*ref_dis, 0x8000_8000)];
+        for ((src, bias), dst) in sources.into_iter().zip(biased.iter_mut()) {
+            let (src, dst) = (&src[lo..hi], &mut dst[lo..hi]);
+            let mut i = 0;
+            while i + 8 <= src.len() {
+                store8(dst, i, _mm256_xor_si256(load8(src, i), _mm256_set1_epi32(bias as i32)));
+                i += 8;
+            }
+            for i in i..src.len() {
+                dst[i] = src[i] ^ bias;
+            }
+        }
+    }
+
     /// Horizontal filter and statistic of columns `0..w/8*8`; returns where it stopped.
+    ///
+    /// The filters are symmetric, so taps k and n−1−k share a coefficient: one
+    /// `vpmaddwd` takes both, on lanes holding (value at k, value at n−1−k) as 16-bit
+    /// halves — μ directly (< 2¹⁶), each square as its low and its high halves, which
+    /// are summed apart and recombined exactly. The centre tap is a pair with itself,
+    /// its coefficient split in two (< 2¹⁵ each, as `vpmaddwd` multiplies signed
+    /// values). Every half is offset by −2¹⁵ and the coefficients sum to 2¹⁶, so each
+    /// sum is off by exactly −2³¹, added back mod 2³².
     #[target_feature(enable = "avx2")]
     pub(super) fn horizontal_statistics(
         rows: &mut VerticalRows,
@@ -426,60 +454,65 @@ mod x86 {
         table: &[u16; 65537],
         total: &mut VifAccumulators,
     ) -> usize {
-        let half = filter.len() / 2;
-        // Coefficient c in the low or the high 16 bits of each 32-bit lane, with the
-        // tap's offset. `vpmaddwd` multiplies signed 16-bit values, so a coefficient
-        // above 32767 (scale 3's 43728) is applied as two halves at the same offset.
-        let mut offsets = [0usize; 18];
-        let mut c_lo = [_mm256_setzero_si256(); 18];
-        let mut c_hi = [_mm256_setzero_si256(); 18];
-        let mut count = 0;
-        for (k, &c) in filter.iter().enumerate() {
-            let c = i32::from(c);
-            let parts = if c > 32767 { [c / 2, c - c / 2] } else { [c, 0] };
-            for part in parts.into_iter().filter(|&p| p != 0) {
-                offsets[count] = k;
-                c_lo[count] = _mm256_set1_epi32(part);
-                c_hi[count] = _mm256_set1_epi32(part << 16);
-                count += 1;
+        let n = filter.len();
+        let half = n / 2;
+        let w8 = w / 8 * 8;
+        // The pairs (k, n−1−k, (c_b << 16) | c_a), the centre last.
+        let mut pairs = [(0usize, 0usize, _mm256_setzero_si256()); 9];
+        for (k, pair) in pairs.iter_mut().enumerate().take(half + 1) {
+            let c = i32::from(filter[k]);
+            let (ca, cb) = if k == half { (c / 2, c - c / 2) } else { (c, c) };
+            if ca > 32767 || cb > 32767 || filter[k] != filter[n - 1 - k] {
+                return 0;
             }
+            *pair = (k, n - 1 - k, _mm256_set1_epi32((cb << 16) | ca));
         }
-        let bias = _mm256_set1_epi32(0x8000_8000u32 as i32);
+        let (lo, hi) = (PAD - half, PAD + w8 + half);
+        if rows.biased.iter().chain([&rows.mu1, &rows.mu2, &rows.ref_sq, &rows.dis_sq, &rows.ref_dis]).any(|r| r.len() < hi) {
+            return 0;
+        }
+        bias_rows(rows, lo, hi);
+        let [m1, m2, x, y, xy] = rows.biased.each_ref().map(|r| r.as_ptr());
         let unbias = _mm256_set1_epi32(i32::MIN);
         let round16 = _mm256_set1_epi32(32768);
         let mut acc = Lanes::new();
-        let w8 = w / 8 * 8;
-        let (mu1r, mu2r, xxr, yyr, xyr) = (&rows.mu1, &rows.mu2, &rows.ref_sq, &rows.dis_sq, &rows.ref_dis);
         let mut j = 0;
         while j < w8 {
             let base = PAD + j - half;
             let z = _mm256_setzero_si256();
-            let (mut m1, mut m2) = (z, z);
+            let (mut mu1, mut mu2) = (z, z);
             let (mut xxh, mut xxl, mut yyh, mut yyl, mut xyh, mut xyl) = (z, z, z, z, z, z);
-            for t in 0..count {
-                let (k, cl, ch) = (offsets[t], c_lo[t], c_hi[t]);
-                let ld = |s: &[u32]| _mm256_xor_si256(load8(s, base + k), bias);
-                m1 = _mm256_add_epi32(m1, _mm256_madd_epi16(ld(mu1r), cl));
-                m2 = _mm256_add_epi32(m2, _mm256_madd_epi16(ld(mu2r), cl));
-                let x = ld(xxr);
-                xxl = _mm256_add_epi32(xxl, _mm256_madd_epi16(x, cl));
-                xxh = _mm256_add_epi32(xxh, _mm256_madd_epi16(x, ch));
-                let y = ld(yyr);
-                yyl = _mm256_add_epi32(yyl, _mm256_madd_epi16(y, cl));
-                yyh = _mm256_add_epi32(yyh, _mm256_madd_epi16(y, ch));
-                let xy = ld(xyr);
-                xyl = _mm256_add_epi32(xyl, _mm256_madd_epi16(xy, cl));
-                xyh = _mm256_add_epi32(xyh, _mm256_madd_epi16(xy, ch));
+            for &(a, b, c) in &pairs[..=half] {
+                let (a, b) = (base + a, base + b);
+                // SAFETY: a and b lie in lo..=PAD + w8 + half − 8 (j < w8, taps below n),
+                // so the 8 entries read at each stay below hi, within every row (checked
+                // above); unaligned loads.
+                let ld = |row: *const u32, i: usize| unsafe { _mm256_loadu_si256(row.add(i).cast()) };
+                // (μ at a, μ at b) as the two halves of each lane.
+                let mu_pair = |row| _mm256_or_si256(ld(row, a), _mm256_slli_epi32::<16>(ld(row, b)));
+                mu1 = _mm256_add_epi32(mu1, _mm256_madd_epi16(mu_pair(m1), c));
+                mu2 = _mm256_add_epi32(mu2, _mm256_madd_epi16(mu_pair(m2), c));
+                // (low half at a, low half at b) and (high half at a, high half at b).
+                let halves = |row, low: &mut __m256i, high: &mut __m256i| {
+                    let (va, vb) = (ld(row, a), ld(row, b));
+                    let lows = _mm256_blend_epi16::<0b1010_1010>(va, _mm256_slli_epi32::<16>(vb));
+                    let highs = _mm256_blend_epi16::<0b1010_1010>(_mm256_srli_epi32::<16>(va), vb);
+                    *low = _mm256_add_epi32(*low, _mm256_madd_epi16(lows, c));
+                    *high = _mm256_add_epi32(*high, _mm256_madd_epi16(highs, c));
+                };
+                halves(x, &mut xxl, &mut xxh);
+                halves(y, &mut yyl, &mut yyh);
+                halves(xy, &mut xyl, &mut xyh);
             }
             // Σc·(v − 32768) + 2³¹ = Σc·v (mod 2³²); the squares are Σc·hi·2¹⁶ + Σc·lo,
             // rounded by 2¹⁶: hi + (lo + 2¹⁵) >> 16.
-            let m1 = _mm256_add_epi32(m1, unbias);
-            let m2 = _mm256_add_epi32(m2, unbias);
+            let mu1 = _mm256_add_epi32(mu1, unbias);
+            let mu2 = _mm256_add_epi32(mu2, unbias);
             let sq = |h: __m256i, l: __m256i| {
                 let l = _mm256_srli_epi32::<16>(_mm256_add_epi32(_mm256_add_epi32(l, unbias), round16));
                 _mm256_add_epi32(_mm256_add_epi32(h, unbias), l)
             };
-            statistic(table, m1, m2, sq(xxh, xxl), sq(yyh, yyl), sq(xyh, xyl), &mut acc);
+            statistic(table, mu1, mu2, sq(xxh, xxl), sq(yyh, yyl), sq(xyh, xyl), &mut acc);
             j += 8;
         }
         acc.finish(total);

@@ -25,6 +25,9 @@ pub struct VerticalRows {
     pub(crate) filtered: [Vec<u32>; 5],
     /// 64-bit vertical accumulators of the squares for high bit depth / later scales.
     pub(crate) wide: [Vec<u64>; 3],
+    /// The five padded rows with each 16-bit half offset by −2¹⁵ (the AVX2 horizontal
+    /// pass's signed multiply-add input), made once per row instead of once per tap.
+    pub(crate) biased: [Vec<u32>; 5],
 }
 
 impl VerticalRows {
@@ -43,6 +46,11 @@ impl VerticalRows {
         for v in &mut self.wide {
             if v.len() < width {
                 v.resize(width, 0);
+            }
+        }
+        for v in &mut self.biased {
+            if v.len() < n {
+                v.resize(n, 0);
             }
         }
     }

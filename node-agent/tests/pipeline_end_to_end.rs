@@ -120,6 +120,27 @@ async fn every_rendition_has_exactly_the_source_frames() {
     assert_eq!(hls_frames, report.source.video.frames);
 }
 
+#[tokio::test]
+async fn a_seek_that_lands_on_the_wrong_frame_falls_back_to_decoding_from_frame_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source = common::three_shots(root, "source.mp4", 320, 180, 1.4, false);
+    let report = inspect(&source, root).await;
+    let mut chunk = report.chunks.iter().find(|chunk| chunk.seek.is_some()).expect("a chunk that seeks").clone();
+    // The recorded time of the keyframe is one GOP late: the decode starts 12 frames after
+    // the keyframe the indices count from, so the chunk's first frame is not where it seems.
+    let rate = report.source.video.frame_rate;
+    let seek = chunk.seek.as_mut().unwrap();
+    seek.seconds += 12.0 * f64::from(rate.den) / f64::from(rate.num);
+    let rung = Rung { name: "144p".into(), width: 256, height: 144, codec: VideoCodec::H264, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbits: 400 };
+    let output = root.join("chunk.mp4");
+    let params = EncodeChunkParams { source: source.clone(), chunk: chunk.clone(), frame_rate: rate, outputs: vec![ChunkOutput { rung, path: output.clone() }], settings: settings() };
+    let result = backend().await.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
+    assert!(matches!(result.decode_start, DecodeStart::FellBackToStart { .. }), "{:?}", result.decode_start);
+    assert_eq!(result.outputs[0].frames, chunk.frames.len());
+    assert_eq!(common::frame_count(&output), chunk.frames.len());
+}
+
 /// Encodes `ranges` of the source (possibly faulty) as chunks of one rung, assembles them in
 /// the given order, and validates.
 async fn validate_faulty(source: &Path, report: &InspectReport, ranges: &[FrameRange], dir: &Path) -> Result<(), String> {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::probe::{parse_number, probe_file};
+use super::mp4_samples::video_sample_count;
 use super::process::{Tool, ToolCommand, ToolError, ToolProgress, run_with_progress};
 
 /// What to join.
@@ -104,13 +104,12 @@ pub async fn assemble_rendition(params: &AssembleParams, cancel: &CancellationTo
             source => AssembleError::Tool { rung, source },
         });
     }
-    let probe = probe_file(&params.output, true, cancel).await.map_err(|error| AssembleError::Io {
+    let frames = video_sample_count(&params.output).map_err(|error| AssembleError::Io {
         rung: rung.clone(),
-        operation: "probing",
+        operation: "counting the frames of",
         path: params.output.clone(),
         source: std::io::Error::other(error.to_string()),
     })?;
-    let frames = probe.streams.iter().find(|stream| stream.is_video()).and_then(|stream| parse_number(stream.nb_read_packets.as_ref())).unwrap_or(0);
     let bytes = std::fs::metadata(&params.output).map(|metadata| metadata.len()).unwrap_or(0);
     let result = AssembleResult { rung, output: params.output.clone(), frames, bytes, seconds: started.elapsed().as_secs_f64() };
     tracing::info!(rung = %result.rung, chunks = params.chunks.len(), frames, "rendition assembled");

@@ -8,6 +8,7 @@
 //! | [`capabilities`] | — | ffmpeg/ffprobe versions, encoders, CPU cores, memory |
 //! | [`probe`] | — | ffprobe JSON → typed facts |
 //! | [`frame_analysis`] | — | one decode to 128×72 gray: fingerprints, shots, SI/TI |
+//! | [`mp4_samples`] | — | frame count of an MP4 video track, from its box tree |
 //! | [`artifacts`] | — | `frames.json`: large per-frame data beside the results |
 //! | [`inspect`] | 1 inspect | accept (facts, warnings, shots, chunk plan) or reject (code, where, fix) |
 //! | [`chunking`] | 1 inspect | runs of whole shots within min/max length, frame-exact |
@@ -30,6 +31,7 @@ pub mod encode;
 pub mod frame_analysis;
 pub mod inspect;
 pub mod ladder;
+pub mod mp4_samples;
 pub mod package;
 pub mod probe;
 pub mod process;

@@ -1,0 +1,204 @@
+//! How many samples (frames) the video track of a progressive MP4 holds, read from its box
+//! tree without starting a process.
+//!
+//! The encode and assemble stages check every file they write has exactly the chunk's (or
+//! the source's) frame count. Asking ffprobe (`-count_packets`) costs a process start and a
+//! demux of the whole file per output; this reader seeks from box header to box header
+//! (`mdat` is skipped, never read), finds the `moov` box, the `trak` whose `hdlr` says
+//! `vide`, and returns the sample count of its `stsz` (or `stz2`) table.
+//!
+//! Only the progressive layout our stages write (`-f mp4`, with or without `+faststart`) is
+//! understood: a fragmented file (`moov/mvex`) or one without a video track is an error, so a
+//! count is never guessed. Box sizes are checked against their parent, so a damaged file
+//! ends in an error, never a panic or a huge allocation.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// Largest `moov` box read into memory (its tables hold a few bytes per sample: 64 MiB is
+/// hours of video).
+const MAX_MOOV_BYTES: u64 = 64 << 20;
+
+/// Why the count could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Mp4SamplesError {
+    #[error("reading {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path} is not a progressive MP4 we can read: {reason}")]
+    Layout { path: String, reason: String },
+}
+
+/// The number of samples in the first video track of the MP4 at `path`.
+pub fn video_sample_count(path: &Path) -> Result<u64, Mp4SamplesError> {
+    let display = path.display().to_string();
+    let io = |source| Mp4SamplesError::Io { path: display.clone(), source };
+    let layout = |reason: String| Mp4SamplesError::Layout { path: display.clone(), reason };
+    let mut file = File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    let mut offset = 0u64;
+    while offset < file_len {
+        file.seek(SeekFrom::Start(offset)).map_err(io)?;
+        let header = read_header(&mut file, file_len - offset).map_err(io)?.ok_or_else(|| layout(format!("a box header at byte {offset} runs past the end")))?;
+        if header.size > file_len - offset {
+            return Err(layout(format!("the {} box at byte {offset} claims {} bytes; {} remain", header.kind_text(), header.size, file_len - offset)));
+        }
+        if &header.kind == b"moov" {
+            let body_len = header.size - header.header_len;
+            if body_len > MAX_MOOV_BYTES {
+                return Err(layout(format!("its moov box is {body_len} bytes (more than {MAX_MOOV_BYTES})")));
+            }
+            let mut moov = vec![0u8; body_len as usize];
+            file.read_exact(&mut moov).map_err(io)?;
+            return sample_count_in_moov(&moov).map_err(layout);
+        }
+        offset += header.size;
+    }
+    Err(layout("it has no moov box".to_owned()))
+}
+
+struct BoxHeader {
+    kind: [u8; 4],
+    /// Whole box, header included.
+    size: u64,
+    header_len: u64,
+}
+
+impl BoxHeader {
+    fn kind_text(&self) -> String {
+        String::from_utf8_lossy(&self.kind).into_owned()
+    }
+}
+
+/// Reads a box header at the reader's position; `None` when fewer bytes remain than it needs
+/// or its size is impossible.
+fn read_header(reader: &mut impl Read, remaining: u64) -> std::io::Result<Option<BoxHeader>> {
+    if remaining < 8 {
+        return Ok(None);
+    }
+    let mut short = [0u8; 8];
+    reader.read_exact(&mut short)?;
+    let kind = [short[4], short[5], short[6], short[7]];
+    let (size, header_len) = match u32::from_be_bytes([short[0], short[1], short[2], short[3]]) {
+        // Size 0: the box runs to the end of its container.
+        0 => (remaining, 8),
+        1 => {
+            if remaining < 16 {
+                return Ok(None);
+            }
+            let mut large = [0u8; 8];
+            reader.read_exact(&mut large)?;
+            (u64::from_be_bytes(large), 16)
+        }
+        size => (u64::from(size), 8),
+    };
+    Ok((size >= header_len).then_some(BoxHeader { kind, size, header_len }))
+}
+
+/// A child box: its kind and body.
+type ChildBox<'a> = ([u8; 4], &'a [u8]);
+
+/// The child boxes of a box body.
+fn children(body: &[u8]) -> Result<Vec<ChildBox<'_>>, String> {
+    let mut found = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let mut cursor = rest;
+        let header = read_header(&mut cursor, rest.len() as u64)
+            .map_err(|error| error.to_string())?
+            .ok_or_else(|| format!("a box header with {} bytes left in its parent", rest.len()))?;
+        if header.size > rest.len() as u64 {
+            return Err(format!("the {} box claims {} bytes; its parent has {} left", header.kind_text(), header.size, rest.len()));
+        }
+        found.push((header.kind, &rest[header.header_len as usize..header.size as usize]));
+        rest = &rest[header.size as usize..];
+    }
+    Ok(found)
+}
+
+fn child<'a>(body: &'a [u8], kind: &[u8; 4]) -> Result<Option<&'a [u8]>, String> {
+    Ok(children(body)?.into_iter().find(|(found, _)| found == kind).map(|(_, body)| body))
+}
+
+fn big_endian_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    bytes.get(at..at + 4).map(|word| u32::from_be_bytes([word[0], word[1], word[2], word[3]]))
+}
+
+fn sample_count_in_moov(moov: &[u8]) -> Result<u64, String> {
+    if child(moov, b"mvex")?.is_some() {
+        return Err("it is fragmented (moov has an mvex box)".to_owned());
+    }
+    for (kind, trak) in children(moov)? {
+        if &kind != b"trak" {
+            continue;
+        }
+        let Some(mdia) = child(trak, b"mdia")? else { continue };
+        // hdlr: version/flags (4), pre_defined (4), handler_type (4).
+        let is_video = child(mdia, b"hdlr")?.and_then(|hdlr| hdlr.get(8..12)).is_some_and(|handler| handler == b"vide");
+        if !is_video {
+            continue;
+        }
+        let stbl = child(mdia, b"minf")?.map(|minf| child(minf, b"stbl")).transpose()?.flatten().ok_or("its video track has no minf/stbl box")?;
+        // stsz: version/flags (4), sample_size (4), sample_count (4); stz2: version/flags (4),
+        // reserved + field_size (4), sample_count (4).
+        let table = match child(stbl, b"stsz")? {
+            Some(stsz) => stsz,
+            None => child(stbl, b"stz2")?.ok_or("its video track has neither an stsz nor an stz2 box")?,
+        };
+        return big_endian_u32(table, 8).map(u64::from).ok_or_else(|| "its sample size box is truncated".to_owned());
+    }
+    Err("it has no video track".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn track(handler: &[u8; 4], samples: u32) -> Vec<u8> {
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(handler);
+        hdlr.extend_from_slice(&[0u8; 13]);
+        let mut stsz = vec![0u8; 8];
+        stsz.extend_from_slice(&samples.to_be_bytes());
+        let stbl = boxed(b"stbl", &boxed(b"stsz", &stsz));
+        let minf = boxed(b"minf", &stbl);
+        let mdia = boxed(b"mdia", &[boxed(b"hdlr", &hdlr), minf].concat());
+        boxed(b"trak", &mdia)
+    }
+
+    fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), bytes).expect("writes");
+        file
+    }
+
+    #[test]
+    fn the_video_tracks_count_is_found_past_mdat_and_other_tracks() {
+        let moov = boxed(b"moov", &[track(b"soun", 470), track(b"vide", 96)].concat());
+        let file = write(&[boxed(b"ftyp", b"isom\0\0\0\0"), boxed(b"mdat", &[7u8; 1000]), moov].concat());
+        assert_eq!(video_sample_count(file.path()).expect("reads"), 96);
+    }
+
+    #[test]
+    fn damaged_and_foreign_files_are_errors() {
+        let cases: [(&str, Vec<u8>); 4] = [
+            ("no moov", boxed(b"mdat", &[1u8; 64])),
+            ("no video", boxed(b"moov", &track(b"soun", 3))),
+            ("truncated", boxed(b"moov", &track(b"vide", 3))[..30].to_vec()),
+            ("fragmented", boxed(b"moov", &[boxed(b"mvex", &[]), track(b"vide", 3)].concat())),
+        ];
+        for (what, bytes) in cases {
+            let error = video_sample_count(write(&bytes).path()).expect_err(what);
+            assert!(matches!(error, Mp4SamplesError::Layout { .. }), "{what}: {error}");
+        }
+        let garbage = write(&[0xffu8; 3]);
+        assert!(video_sample_count(garbage.path()).is_err());
+    }
+}

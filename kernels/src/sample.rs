@@ -13,6 +13,11 @@ pub trait Sample: Copy + Default + Send + Sync + std::fmt::Debug + 'static {
         let _ = data;
         None
     }
+    /// The samples as 16-bit words when `Self` is `u16` (for the high-depth SIMD paths).
+    fn as_u16(data: &[Self]) -> Option<&[u16]> {
+        let _ = data;
+        None
+    }
 }
 
 impl Sample for u8 {
@@ -29,5 +34,8 @@ impl Sample for u16 {
     #[inline(always)]
     fn to_u32(self) -> u32 {
         u32::from(self)
+    }
+    fn as_u16(data: &[Self]) -> Option<&[u16]> {
+        Some(data)
     }
 }

@@ -3,12 +3,13 @@
 //! | function | what is vectorised | how it stays exact |
 //! | --- | --- | --- |
 //! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy | `vpmaddwd` on pairs of taps; squares (≤ 65025) biased by −32768 to fit `i16`, the bias (Σc·32768 = 2³¹) added back mod 2³² |
+//! | [`vertical_moments`] (16-bit rows) | pyramid levels 1–3 (every depth) and scale 0 above 8 bits: the vertical pass of μ1, μ2, x², y², xy | symmetric taps folded into one `vpmaddwd` pair (the centre paired with itself, its coefficient halved, so scale 3's 43728 fits); values biased by −2¹⁵, Σc·2¹⁵ = 2³¹ added back; each square split by `vpmulhuw`/`vpmullw` into 16-bit halves summed apart (< 2³² each) and recombined as H·2¹⁶⁻ˢ + ((L + round) >> s), exact for shifts s ≤ 16 |
 //! | [`horizontal_statistics`] | every scale and depth: horizontal pass + per-pixel statistic | the symmetric taps folded: one `vpmaddwd` per tap pair on lanes holding (value at k, value at n−1−k) as 16-bit halves (μ directly; each square as its low and its high halves, summed apart and recombined exactly); rows biased by −2¹⁵ once per row, not once per tap; the statistic in integer lanes with `vpgatherdd` on the log2 table, the information term in `f64` lanes with the scalar's exact operation order |
 //! | [`downsample_vertical`] | the between-scale low-pass | the scalar body compiled with AVX2 (autovectorised) |
 //! | [`downsample_horizontal`] | the between-scale low-pass and decimation of a row | the padded row split once into even and odd entries, so each tap of 8 outputs is one load; `u32` wrapping products as in the scalar; `(x + 2¹⁵) >> 16` done as `(x >> 16) + carry` in 32-bit lanes |
 //!
-//! Other cases (10-bit and pyramid levels in the vertical pass) run the scalar body
-//! compiled with AVX2 enabled. Every path is compared with the scalar reference in
+//! Other cases (an asymmetric filter, shifts above 16) run the scalar body compiled
+//! with AVX2 enabled. Every path is compared with the scalar reference in
 //! `tests/simd_and_threads.rs` and in this module's tests; integer sums are
 //! order-independent, so splitting them over lanes changes nothing.
 
@@ -39,6 +40,16 @@ pub(crate) fn vertical_moments<T: Sample>(
             // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
             // a `#[target_feature(enable = "avx2")]` function.
             unsafe { x86::vertical_moments_u8(r, d, taps, filter, shifts, rows) };
+        } else if let (Some(r), Some(d)) = (T::as_u16(reference.data), T::as_u16(distorted.data))
+            && (1..=16).contains(&shifts.sq_shift)
+            && shifts.mu_shift <= 16
+            && is_symmetric(filter)
+        {
+            let r = LevelView { data: r, width: reference.width, height: reference.height };
+            let d = LevelView { data: d, width: distorted.width, height: distorted.height };
+            // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
+            // a `#[target_feature(enable = "avx2")]` function.
+            unsafe { x86::vertical_moments_u16(r, d, taps, filter, shifts, rows) };
         } else {
             // SAFETY: AVX2 is present (checked just above); the body is safe Rust.
             unsafe { vertical_moments_autovec(reference, distorted, taps, filter, shifts, rows) };
@@ -47,6 +58,13 @@ pub(crate) fn vertical_moments<T: Sample>(
     }
     let _ = (reference, distorted, taps, filter, shifts, simd, rows);
     false
+}
+
+/// Whether `filter` reads the same backwards, with every coefficient of a mirrored pair
+/// below 2¹⁵ and the centre below 2¹⁶ (what the folded multiply-adds need).
+fn is_symmetric(filter: &[u16]) -> bool {
+    let n = filter.len();
+    n % 2 == 1 && (0..n / 2).all(|k| filter[k] == filter[n - 1 - k] && filter[k] < 32768)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -264,6 +282,113 @@ mod x86 {
             rows.ref_sq[PAD + j] = xx;
             rows.dis_sq[PAD + j] = yy;
             rows.ref_dis[PAD + j] = xy;
+        }
+    }
+
+    /// The vertical pass on 16-bit rows: pyramid levels 1–3 and scale 0 above 8 bits.
+    /// Columns `0..w/16*16` in vectors, the rest scalar.
+    ///
+    /// The filter is symmetric: taps k and n−1−k are one `vpmaddwd` pair (c, c), the
+    /// centre a pair with itself (⌊c/2⌋, ⌈c/2⌉). μ sums Σc·v (< 2³² for v < 2¹⁶). A
+    /// square v·w (< 2³²) is taken as its high and low 16-bit halves
+    /// (`vpmulhuw`, `vpmullw`), Σc·hi = H and Σc·lo = L (each < 2³²); then
+    /// (2¹⁶·H + L + round) >> s = H·2¹⁶⁻ˢ + ((L + round) >> s) exactly for s ≤ 16,
+    /// mod 2³² as the scalar's `as u32`.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn vertical_moments_u16(
+        reference: LevelView<'_, u16>,
+        distorted: LevelView<'_, u16>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut VerticalRows,
+    ) {
+        let w = reference.width;
+        let n = filter.len();
+        let half = n / 2;
+        let mut pairs = [(0usize, 0usize, _mm256_setzero_si256()); 9];
+        for (k, pair) in pairs.iter_mut().enumerate().take(half + 1) {
+            let c = i32::from(filter[k]);
+            let (ca, cb) = if k == half { (c / 2, c - c / 2) } else { (c, c) };
+            *pair = (taps[k] * w, taps[n - 1 - k] * w, _mm256_set1_epi32((cb << 16) | ca));
+        }
+        let pairs = &pairs[..=half];
+        let (rd, dd) = (reference.data, distorted.data);
+        let mu_round = _mm256_set1_epi32(shifts.mu_round as i32);
+        let mu_shift = _mm_cvtsi32_si128(shifts.mu_shift as i32);
+        let sq_round = _mm256_set1_epi32(shifts.sq_round as i32);
+        let sq_shift = _mm_cvtsi32_si128(shifts.sq_shift as i32);
+        let high_shift = _mm_cvtsi32_si128(16 - shifts.sq_shift as i32);
+        let mu = |v: __m256i| _mm256_srl_epi32(_mm256_add_epi32(v, mu_round), mu_shift);
+        let sq = |high: __m256i, low: __m256i| {
+            _mm256_add_epi32(_mm256_sll_epi32(high, high_shift), _mm256_srl_epi32(_mm256_add_epi32(low, sq_round), sq_shift))
+        };
+        // Lanes hold columns [0..4, 8..12] (lo) and [4..8, 12..16] (hi).
+        let put = |dst: &mut [u32], j: usize, (lo, hi): (__m256i, __m256i)| {
+            store8(dst, PAD + j, _mm256_permute2x128_si256::<0x20>(lo, hi));
+            store8(dst, PAD + j + 8, _mm256_permute2x128_si256::<0x31>(lo, hi));
+        };
+        let w16 = if rd.len() < w * reference.height || dd.len() < w * reference.height { 0 } else { w / 16 * 16 };
+        let (bias, unbias) = (_mm256_set1_epi16(i16::MIN), _mm256_set1_epi32(i32::MIN));
+        // (a, b) biased by −2¹⁵ and interleaved, times the pair's coefficients, added
+        // into the columns [0..4, 8..12] and [4..8, 12..16].
+        let madd_pair = |(lo, hi): &mut (__m256i, __m256i), a: __m256i, b: __m256i, c: __m256i| {
+            let (a, b) = (_mm256_xor_si256(a, bias), _mm256_xor_si256(b, bias));
+            *lo = _mm256_add_epi32(*lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), c));
+            *hi = _mm256_add_epi32(*hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), c));
+        };
+        let unbiased = |(lo, hi): (__m256i, __m256i)| (_mm256_add_epi32(lo, unbias), _mm256_add_epi32(hi, unbias));
+        let mut j = 0;
+        while j < w16 {
+            // SAFETY: every tap row is below the height and j + 16 ≤ w, so the 16 words
+            // read at row·w + j lie inside both planes (length checked above).
+            let ld = |plane: &[u16], o: usize| unsafe { _mm256_loadu_si256(plane.as_ptr().add(o + j).cast()) };
+            let z = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            // μ1, μ2 and x² first, then y² and xy: 8 accumulators at a time.
+            let (mut m1, mut m2, mut xx_hi, mut xx_lo) = (z, z, z, z);
+            for &(a, b, c) in pairs {
+                let (ra, rb, da, db) = (ld(rd, a), ld(rd, b), ld(dd, a), ld(dd, b));
+                madd_pair(&mut m1, ra, rb, c);
+                madd_pair(&mut m2, da, db, c);
+                madd_pair(&mut xx_hi, _mm256_mulhi_epu16(ra, ra), _mm256_mulhi_epu16(rb, rb), c);
+                madd_pair(&mut xx_lo, _mm256_mullo_epi16(ra, ra), _mm256_mullo_epi16(rb, rb), c);
+            }
+            let (m1, m2, xx_hi, xx_lo) = (unbiased(m1), unbiased(m2), unbiased(xx_hi), unbiased(xx_lo));
+            put(&mut rows.mu1, j, (mu(m1.0), mu(m1.1)));
+            put(&mut rows.mu2, j, (mu(m2.0), mu(m2.1)));
+            put(&mut rows.ref_sq, j, (sq(xx_hi.0, xx_lo.0), sq(xx_hi.1, xx_lo.1)));
+            let (mut yy_hi, mut yy_lo, mut xy_hi, mut xy_lo) = (z, z, z, z);
+            for &(a, b, c) in pairs {
+                let (ra, rb, da, db) = (ld(rd, a), ld(rd, b), ld(dd, a), ld(dd, b));
+                madd_pair(&mut yy_hi, _mm256_mulhi_epu16(da, da), _mm256_mulhi_epu16(db, db), c);
+                madd_pair(&mut yy_lo, _mm256_mullo_epi16(da, da), _mm256_mullo_epi16(db, db), c);
+                madd_pair(&mut xy_hi, _mm256_mulhi_epu16(ra, da), _mm256_mulhi_epu16(rb, db), c);
+                madd_pair(&mut xy_lo, _mm256_mullo_epi16(ra, da), _mm256_mullo_epi16(rb, db), c);
+            }
+            let (yy_hi, yy_lo, xy_hi, xy_lo) = (unbiased(yy_hi), unbiased(yy_lo), unbiased(xy_hi), unbiased(xy_lo));
+            put(&mut rows.dis_sq, j, (sq(yy_hi.0, yy_lo.0), sq(yy_hi.1, yy_lo.1)));
+            put(&mut rows.ref_dis, j, (sq(xy_hi.0, xy_lo.0), sq(xy_hi.1, xy_lo.1)));
+            j += 16;
+        }
+        // The last columns: the scalar arithmetic of `vertical_moments_body`.
+        for j in w16..w {
+            let (mut m1, mut m2, mut xx, mut yy, mut xy) = (0u32, 0u32, 0u64, 0u64, 0u64);
+            for (&row, &c) in taps.iter().zip(filter) {
+                let c = u32::from(c);
+                let (rv, dv) = (u32::from(rd[row * w + j]), u32::from(dd[row * w + j]));
+                m1 = m1.wrapping_add(c * rv);
+                m2 = m2.wrapping_add(c * dv);
+                xx += u64::from(c * rv) * u64::from(rv);
+                yy += u64::from(c * dv) * u64::from(dv);
+                xy += u64::from(c * rv) * u64::from(dv);
+            }
+            let mu = |v: u32| ((u64::from(v) + shifts.mu_round) >> shifts.mu_shift) as u32;
+            let sq = |v: u64| ((v + shifts.sq_round) >> shifts.sq_shift) as u32;
+            rows.mu1[PAD + j] = mu(m1);
+            rows.mu2[PAD + j] = mu(m2);
+            rows.ref_sq[PAD + j] = sq(xx);
+            rows.dis_sq[PAD + j] = sq(yy);
+            rows.ref_dis[PAD + j] = sq(xy);
         }
     }
 

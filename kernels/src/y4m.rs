@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use crate::decode_error::DecodeError;
-use crate::frame::{Frame, FrameFormat};
+use crate::frame::{Frame, FrameFormat, Plane, YuvFrame, chroma_size};
 use crate::frame_source::FrameSource;
 
 /// Longest header or frame line accepted; real ones are under 100 bytes.
@@ -20,6 +20,7 @@ pub struct Y4mReader<R> {
     format: FrameFormat,
     source_name: String,
     frames_read: u64,
+    /// One raw frame of a high bit depth stream (empty at 8 bits).
     raw: Vec<u8>,
 }
 
@@ -112,7 +113,49 @@ impl<R: Read + Send> Y4mReader<R> {
             return Err(DecodeError::UnsupportedFormat { source_name, width, height, bit_depth });
         }
         let format = FrameFormat { width, height, bit_depth };
-        Ok(Self { input, format, source_name, frames_read: 0, raw: vec![0; format.raw_frame_bytes()] })
+        // Only high bit depths go through a whole-frame buffer (their words are converted).
+        let raw = if bit_depth > 8 { vec![0; format.raw_frame_bytes()] } else { Vec::new() };
+        Ok(Self { input, format, source_name, frames_read: 0, raw })
+    }
+}
+
+/// Where [`Y4mReader::fill`] reads to.
+enum Buffer<'a> {
+    /// The reader's whole-frame buffer.
+    Raw,
+    /// One plane's samples.
+    Plane(&'a mut [u8]),
+}
+
+impl<R: Read + Send> Y4mReader<R> {
+    /// Reads until `buffer` is full or the input ends; returns `got` plus the bytes read.
+    fn fill(&mut self, buffer: Buffer<'_>, got: usize) -> Result<usize, DecodeError> {
+        let buffer = match buffer {
+            Buffer::Raw => &mut self.raw[..],
+            Buffer::Plane(plane) => plane,
+        };
+        let mut filled = 0;
+        while filled < buffer.len() {
+            match self.input.read(&mut buffer[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(DecodeError::Io { path: self.source_name.clone().into(), source }),
+            }
+        }
+        Ok(got + filled)
+    }
+
+    fn check_complete(&self, got: usize, expected: usize) -> Result<(), DecodeError> {
+        if got < expected {
+            return Err(DecodeError::TruncatedFrame {
+                source_name: self.source_name.clone(),
+                frame: self.frames_read,
+                got,
+                expected,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -128,29 +171,33 @@ impl<R: Read + Send> FrameSource for Y4mReader<R> {
         if !marker.starts_with(b"FRAME") {
             return Err(DecodeError::BadFrameMarker { source_name: self.source_name.clone(), frame: self.frames_read });
         }
-        let expected = self.raw.len();
-        let mut got = 0;
-        while got < expected {
-            match self.input.read(&mut self.raw[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(source) => return Err(DecodeError::Io { path: self.source_name.clone().into(), source }),
+        let expected = self.format.raw_frame_bytes();
+        let frame = if self.format.bit_depth > 8 {
+            let got = self.fill(Buffer::Raw, 0)?;
+            self.check_complete(got, expected)?;
+            self.format.frame_from_raw(&self.raw)
+        } else {
+            // 8-bit samples are the bytes themselves: read each plane into its own
+            // memory, with no copy from a frame buffer.
+            let (w, h) = (self.format.width, self.format.height);
+            let (cw, ch) = chroma_size(w, h);
+            let mut planes = [vec![0u8; w * h], vec![0u8; cw * ch], vec![0u8; cw * ch]];
+            let mut got = 0;
+            for plane in &mut planes {
+                got = self.fill(Buffer::Plane(plane), got)?;
             }
-        }
-        if got < expected {
-            return Err(DecodeError::TruncatedFrame {
-                source_name: self.source_name.clone(),
-                frame: self.frames_read,
-                got,
-                expected,
-            });
-        }
+            self.check_complete(got, expected)?;
+            let [y, u, v] = planes;
+            match (Plane::from_vec(w, h, y), Plane::from_vec(cw, ch, u), Plane::from_vec(cw, ch, v)) {
+                (Some(y), Some(u), Some(v)) => YuvFrame::from_planes(8, [y, u, v]).map(Frame::Eight),
+                _ => None,
+            }
+        };
         self.frames_read += 1;
-        let frame = self.format.frame_from_raw(&self.raw).ok_or_else(|| DecodeError::TruncatedFrame {
+        let frame = frame.ok_or_else(|| DecodeError::TruncatedFrame {
             source_name: self.source_name.clone(),
             frame: self.frames_read,
-            got,
+            got: expected,
             expected,
         })?;
         Ok(Some(frame))
@@ -187,6 +234,14 @@ mod tests {
         let mut r = Y4mReader::new(&bytes[..], "mem".into()).unwrap();
         assert_eq!(r.format().bit_depth, 10);
         assert!(matches!(r.next_frame(), Err(DecodeError::TruncatedFrame { got: 5, .. })));
+    }
+
+    #[test]
+    fn truncated_8bit_frame_counts_the_bytes_of_every_plane() {
+        let mut bytes = b"YUV4MPEG2 W4 H2\nFRAME\n".to_vec();
+        bytes.extend([0u8; 9]);
+        let mut r = Y4mReader::new(&bytes[..], "mem".into()).unwrap();
+        assert!(matches!(r.next_frame(), Err(DecodeError::TruncatedFrame { got: 9, expected: 12, .. })));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy | `vpmaddwd` on pairs of taps; squares (≤ 65025) biased by −32768 to fit `i16`, the bias (Σc·32768 = 2³¹) added back mod 2³² |
 //! | [`vertical_moments`] (16-bit rows) | pyramid levels 1–3 (every depth) and scale 0 above 8 bits: the vertical pass of μ1, μ2, x², y², xy | symmetric taps folded into one `vpmaddwd` pair (the centre paired with itself, its coefficient halved, so scale 3's 43728 fits); values biased by −2¹⁵, Σc·2¹⁵ = 2³¹ added back; each square split by `vpmulhuw`/`vpmullw` into 16-bit halves summed apart (< 2³² each) and recombined as H·2¹⁶⁻ˢ + ((L + round) >> s), exact for shifts s ≤ 16 |
-//! | [`horizontal_statistics`] | every scale and depth: horizontal pass + per-pixel statistic | the symmetric taps folded: one `vpmaddwd` per tap pair on lanes holding (value at k, value at n−1−k) as 16-bit halves (μ directly; each square as its low and its high halves, summed apart and recombined exactly); rows biased by −2¹⁵ once per row, not once per tap; the statistic in integer lanes with `vpgatherdd` on the log2 table, the information term in `f64` lanes with the scalar's exact operation order |
+//! | [`horizontal_statistics`] | every scale and depth: horizontal pass + per-pixel statistic | the symmetric taps folded: one `vpmaddwd` per tap pair on lanes holding (value at k, value at n−1−k) as 16-bit halves (μ directly; each square as its low and its high halves, summed apart and recombined exactly); rows biased by −2¹⁵ once per row, not once per tap; the filtered row stored, then the statistic in a loop of its own (its long dependency chains overlap across groups), in integer lanes with `vpgatherdd` on the log2 table, the information term in `f64` lanes with the scalar's exact operation order |
 //! | [`downsample_vertical`] | the between-scale low-pass | the scalar body compiled with AVX2 (autovectorised) |
 //! | [`downsample_horizontal`] | the between-scale low-pass and decimation of a row | the padded row split once into even and odd entries, so each tap of 8 outputs is one load; `u32` wrapping products as in the scalar; `(x + 2¹⁵) >> 16` done as `(x >> 16) + carry` in 32-bit lanes |
 //!
@@ -598,6 +598,7 @@ mod x86 {
         }
         bias_rows(rows, lo, hi);
         let [m1, m2, x, y, xy] = rows.biased.each_ref().map(|r| r.as_ptr());
+        let filtered = &mut rows.filtered;
         let unbias = _mm256_set1_epi32(i32::MIN);
         let round16 = _mm256_set1_epi32(32768);
         let mut acc = Lanes::new();
@@ -637,8 +638,17 @@ mod x86 {
                 let l = _mm256_srli_epi32::<16>(_mm256_add_epi32(_mm256_add_epi32(l, unbias), round16));
                 _mm256_add_epi32(_mm256_add_epi32(h, unbias), l)
             };
-            statistic(table, mu1, mu2, sq(xxh, xxl), sq(yyh, yyl), sq(xyh, xyl), &mut acc);
+            for (out, v) in filtered.iter_mut().zip([mu1, mu2, sq(xxh, xxl), sq(yyh, yyl), sq(xyh, xyl)]) {
+                store8(out, j, v);
+            }
             j += 8;
+        }
+        // The statistic in a loop of its own: its long chains of dependent operations
+        // (products, gathers, a division) then overlap from one group of 8 to the next,
+        // which they do not behind the filter's 400-odd instructions per group.
+        let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &*filtered;
+        for j in (0..w8).step_by(8) {
+            statistic(table, load8(f_mu1, j), load8(f_mu2, j), load8(f_xx, j), load8(f_yy, j), load8(f_xy, j), &mut acc);
         }
         acc.finish(total);
         w8

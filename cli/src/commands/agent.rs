@@ -24,7 +24,8 @@ pub struct AgentArgs {
     /// Labels, k=v,…
     #[arg(long, default_value = "")]
     pub labels: String,
-    /// Concurrent tasks at most (default: the CPU count).
+    /// Concurrent tasks at most (default: four per CPU core; CPU and memory demands decide
+    /// what runs together).
     #[arg(long, default_value_t = 0)]
     pub max_tasks: u32,
     /// Print the capability probe as JSON and exit.

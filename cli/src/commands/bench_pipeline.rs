@@ -6,13 +6,15 @@
 //! (each chunk decoded once for all rungs, no scoring: the work plain ffmpeg does, plus
 //! inspection, validation and packaging) and the default job (a task per chunk and rung,
 //! every chunk scored). Each farm run is measured right after its own plain ffmpeg run, so a
-//! noisy machine skews both alike.
+//! noisy machine skews both alike; with `--runs N` the pairs repeat and the medians (and the
+//! spread of the pair ratios) are printed.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
 
+use super::bench_statistics::median;
 use super::dev::{run_farm, synthesize_sample};
 use super::job_options::JobOptions;
 use super::job_view;
@@ -26,6 +28,9 @@ pub struct BenchPipelineArgs {
     pub seconds: u32,
     #[arg(long, default_value_t = 1)]
     pub agents: u32,
+    /// Plain-then-farm pairs per configuration; the figures are the medians.
+    #[arg(long, default_value_t = 1)]
+    pub runs: u32,
     /// Only the like-for-like configuration (skips the default job, which scores every chunk).
     #[arg(long)]
     pub quick: bool,
@@ -88,8 +93,8 @@ fn farm_runs(quick: bool) -> Vec<FarmRun> {
 }
 
 pub fn run(args: BenchPipelineArgs) -> CommandResult {
-    if args.agents == 0 || args.seconds == 0 || args.seconds > 600 {
-        return Err(CommandError::usage(anyhow::anyhow!("--agents must be at least 1 and --seconds 1..=600")));
+    if args.agents == 0 || args.seconds == 0 || args.seconds > 600 || !(1..=20).contains(&args.runs) {
+        return Err(CommandError::usage(anyhow::anyhow!("--agents must be at least 1, --seconds 1..=600 and --runs 1..=20")));
     }
     block_on(async move {
         let signals = shutdown_on_signals();
@@ -101,30 +106,40 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
         }
         let mut rows = Vec::new();
         for (index, farm_run) in farm_runs(args.quick).into_iter().enumerate() {
-            let reference_out = scratch.path().join(format!("reference-{index}"));
-            let farm_out = scratch.path().join(format!("farm-{index}"));
-            for dir in [&reference_out, &farm_out] {
-                std::fs::create_dir_all(dir).map_err(failure)?;
+            let mut pairs = Vec::new();
+            for run in 0..args.runs {
+                let reference_out = scratch.path().join(format!("reference-{index}-{run}"));
+                let farm_out = scratch.path().join(format!("farm-{index}-{run}"));
+                for dir in [&reference_out, &farm_out] {
+                    std::fs::create_dir_all(dir).map_err(failure)?;
+                }
+                let reference = plain_ffmpeg(&source, &reference_out, 24.0).await?;
+                let started = Instant::now();
+                let job = run_farm(&source, &farm_out, args.agents, &farm_run.options, &signals, false).await?;
+                let farm = started.elapsed();
+                if job_view::state_name(job.state) != "succeeded" {
+                    return Err(failure(format!("the farm's job ({}) {}: {}", farm_run.name, job_view::state_name(job.state), job.error)));
+                }
+                pairs.push((farm.as_secs_f64(), reference.as_secs_f64()));
+                std::fs::remove_dir_all(&farm_out).map_err(failure)?;
+                std::fs::remove_dir_all(&reference_out).map_err(failure)?;
             }
-            let reference = plain_ffmpeg(&source, &reference_out, 24.0).await?;
-            let started = Instant::now();
-            let job = run_farm(&source, &farm_out, args.agents, &farm_run.options, &signals, false).await?;
-            let farm = started.elapsed();
-            if job_view::state_name(job.state) != "succeeded" {
-                return Err(failure(format!("the farm's job ({}) {}: {}", farm_run.name, job_view::state_name(job.state), job.error)));
-            }
-            let ratio = farm.as_secs_f64() / reference.as_secs_f64();
+            let farm = median(pairs.iter().map(|pair| pair.0).collect());
+            let reference = median(pairs.iter().map(|pair| pair.1).collect());
+            let ratios: Vec<f64> = pairs.iter().map(|(farm, reference)| farm / reference).collect();
+            let ratio = median(ratios.clone());
+            let (low, high) = ratios.iter().fold((f64::INFINITY, 0.0f64), |(low, high), ratio| (low.min(*ratio), high.max(*ratio)));
             if !args.json {
-                println!("{:<62} {:>7.1} s   plain ffmpeg {:>6.1} s   ratio {ratio:.2}", farm_run.what, farm.as_secs_f64(), reference.as_secs_f64());
+                let spread = if pairs.len() > 1 { format!("   (pairs {low:.2}..{high:.2}, {} runs)", pairs.len()) } else { String::new() };
+                println!("{:<62} {farm:>7.1} s   plain ffmpeg {reference:>6.1} s   ratio {ratio:.2}{spread}", farm_run.what);
             }
             rows.push(serde_json::json!({
                 "config": farm_run.name,
-                "farm_seconds": farm.as_secs_f64(),
-                "plain_ffmpeg_seconds": reference.as_secs_f64(),
+                "farm_seconds": farm,
+                "plain_ffmpeg_seconds": reference,
                 "ratio": ratio,
+                "pair_ratios": ratios,
             }));
-            std::fs::remove_dir_all(&farm_out).map_err(failure)?;
-            std::fs::remove_dir_all(&reference_out).map_err(failure)?;
         }
         if args.json {
             println!("{}", serde_json::json!({ "source_seconds": args.seconds, "agents": args.agents, "runs": rows }));
@@ -132,3 +147,4 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
         Ok(())
     })
 }
+

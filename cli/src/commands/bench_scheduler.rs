@@ -14,6 +14,7 @@ use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, GetJobRequest, ListJobsRequest, ListNodesRequest, SubmitJobRequest};
 use tokio_util::sync::CancellationToken;
 
+use super::bench_statistics::percentile;
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
 
@@ -69,14 +70,6 @@ async fn count_finished(client: &LeaderClient) -> Result<usize, CommandError> {
         .await
         .map_err(failure)?;
     Ok(jobs.jobs.len())
-}
-
-fn percentile(sorted: &[f64], fraction: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 /// Saturation: every job submitted at once; assignments per second between the first and

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod bench;
 pub mod bench_pipeline;
 pub mod bench_scheduler;
+pub mod bench_statistics;
 pub mod cancel;
 pub mod cluster;
 pub mod dev;

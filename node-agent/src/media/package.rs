@@ -157,8 +157,8 @@ pub fn codec_string(init: &[u8], codec: VideoCodec) -> Option<String> {
 
 const AUDIO_CODECS: &str = "mp4a.40.2";
 
-async fn segment(input_args: Vec<String>, dir: &Path, hls_time: f64, what: &str, cancel: &CancellationToken) -> Result<(), PackageError> {
-    std::fs::create_dir_all(dir).map_err(|source| PackageError::Io { operation: "creating", path: dir.to_owned(), source })?;
+async fn segment(input_args: Vec<String>, dir: PathBuf, hls_time: f64, what: String, cancel: &CancellationToken) -> Result<(), PackageError> {
+    std::fs::create_dir_all(&dir).map_err(|source| PackageError::Io { operation: "creating", path: dir.clone(), source })?;
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1"].map(String::from).to_vec();
     args.extend(input_args);
     args.extend([
@@ -181,7 +181,7 @@ async fn segment(input_args: Vec<String>, dir: &Path, hls_time: f64, what: &str,
     let command = ToolCommand::new(Tool::Ffmpeg).args(args);
     run_with_progress(&command, cancel, &mut |_: ToolProgress| {}).await.map(|_| ()).map_err(|error| match error {
         ToolError::Cancelled { .. } => PackageError::Cancelled,
-        source => PackageError::Tool { what: what.to_owned(), source },
+        source => PackageError::Tool { what, source },
     })
 }
 
@@ -216,11 +216,17 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     let mut packaged = Vec::new();
     let mut timelines: Vec<Vec<u64>> = Vec::new();
     let mut reference: Option<(String, Vec<u64>, Vec<f64>)> = None;
+    // Every rendition is segmented at once (stream copies: each is mostly process start and
+    // file writes), then checked in ladder order.
+    futures::future::try_join_all(params.renditions.iter().map(|rendition| {
+        let name = &rendition.rung.name;
+        let input = vec!["-i".to_owned(), rendition.path.display().to_string(), "-map".to_owned(), "0:v:0".to_owned(), "-c".to_owned(), "copy".to_owned()];
+        segment(input, params.output_dir.join(name), frame_duration * 0.5, format!("rendition {name}"), cancel)
+    }))
+    .await?;
     for rendition in &params.renditions {
         let name = rendition.rung.name.clone();
         let dir = params.output_dir.join(&name);
-        let input = vec!["-i".to_owned(), rendition.path.display().to_string(), "-map".to_owned(), "0:v:0".to_owned(), "-c".to_owned(), "copy".to_owned()];
-        segment(input, &dir, frame_duration * 0.5, &format!("rendition {name}"), cancel).await?;
         let (playlist, total_bytes, peak) = read_playlist(&dir, &name)?;
         let frames_per_segment: Vec<u64> = playlist.segments.iter().map(|(_, duration)| (duration / frame_duration).round() as u64).collect();
         let durations: Vec<f64> = playlist.segments.iter().map(|(_, duration)| *duration).collect();
@@ -270,7 +276,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
             format!("{}k", audio.bitrate_kbps),
         ];
         let segment_seconds = reference.as_ref().and_then(|(_, _, durations)| durations.first().copied()).unwrap_or(4.0);
-        segment(input, &dir, segment_seconds, "the audio rendition", cancel).await?;
+        segment(input, dir.clone(), segment_seconds, "the audio rendition".to_owned(), cancel).await?;
         let (playlist, total_bytes, peak) = read_playlist(&dir, "audio")?;
         let duration_seconds: f64 = playlist.segments.iter().map(|(_, duration)| duration).sum();
         // One AAC frame (1024 samples) at 8 kHz is 0.128 s; the usual is 0.021 s.

@@ -12,7 +12,7 @@ pub struct AgentConfig {
     /// Stable node name: re-registering under it keeps the node's id.
     pub name: String,
     pub labels: BTreeMap<String, String>,
-    /// Concurrent tasks at most (0: the scheduler uses the CPU count).
+    /// Concurrent tasks at most (0: [`super::registration::TASKS_PER_CORE`] per core).
     pub max_tasks: u32,
     /// Advertised CPU cores (0: probe). Lets several agents share one machine in tests.
     pub cpu_cores: u32,

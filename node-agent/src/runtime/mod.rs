@@ -99,7 +99,7 @@ pub async fn run(config: AgentConfig, executor: Executor, shutdown: Shutdown) ->
     let _ = std::fs::remove_dir_all(config.work_dir.join("tasks"));
     let (finished_sender, mut finished) = mpsc::unbounded_channel();
     let (progress_sender, mut progress) = mpsc::channel(1024);
-    let slots = if config.max_tasks > 0 { config.max_tasks } else { report.cpu_cores };
+    let slots = report.max_tasks;
     let runner = Runner::new(config.work_dir.clone(), slots, journal.clone(), executor, media.clone(), finished_sender, progress_sender, shutdown.abort.clone());
     let client = LeaderClient::new(config.schedulers.clone());
     let mut registered = None;

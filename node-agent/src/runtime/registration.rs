@@ -8,6 +8,11 @@ use super::config::AgentConfig;
 use super::gpu_probe::{GpuProbe, probe_gpus};
 use crate::media::capabilities::MediaCapabilities;
 
+/// Concurrent tasks per core when the operator sets no `--max-tasks`: the scheduler packs
+/// tasks by their CPU and memory demands (a validation of a small rendition asks for a
+/// quarter of a core), so this only bounds how many processes a node runs.
+pub const TASKS_PER_CORE: u32 = 4;
+
 /// The capability report, also printed by `shotfarm agent --probe`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CapabilityReport {
@@ -46,7 +51,7 @@ pub fn capability_report(config: &AgentConfig, media: &MediaCapabilities) -> Cap
         gpus,
         gpu_unavailable,
         backends,
-        max_tasks: config.max_tasks,
+        max_tasks: if config.max_tasks > 0 { config.max_tasks } else { TASKS_PER_CORE * cpu_cores },
     }
 }
 

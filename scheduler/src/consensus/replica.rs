@@ -114,7 +114,12 @@ impl<S: DurableStore> Replica<S> {
             ..Default::default()
         };
         raft_config.validate()?;
-        let raw = RawNode::new(&raft_config, log, &raft_logger(config.id))?;
+        let mut raw = RawNode::new(&raft_config, log, &raft_logger(config.id))?;
+        // A lone voter has no one to hear from: it campaigns now rather than after an
+        // election timeout (a one-replica `shotfarm dev` farm is ready half a second sooner).
+        if raw.raft.prs().is_singleton() && raw.raft.prs().conf().voters().contains(config.id) {
+            raw.campaign()?;
+        }
         Ok(Replica { id: config.id, raw, store, state, applied, snapshot_every: config.snapshot_every, audit: None, deferred_reads: Vec::new() })
     }
 
@@ -487,6 +492,16 @@ fn check_membership(id: u64, peers: &BTreeMap<u64, String>, recovered: &Recovere
 mod tests {
     use super::*;
     use crate::storage::memory_store::MemoryStore;
+
+    #[test]
+    fn a_lone_voter_leads_at_once_and_one_of_three_waits_for_an_election() {
+        let alone: BTreeMap<u64, String> = [(1, "127.0.0.1:1".to_owned())].into();
+        let replica = Replica::open(&ReplicaConfig::new(1), &alone, MemoryStore::default()).expect("opens");
+        assert!(replica.is_leader());
+        let three: BTreeMap<u64, String> = (1..=3).map(|id| (id, format!("127.0.0.1:{id}"))).collect();
+        let replica = Replica::open(&ReplicaConfig::new(1), &three, MemoryStore::default()).expect("opens");
+        assert_eq!(replica.role(), StateRole::Follower);
+    }
 
     #[test]
     fn a_read_asked_of_a_new_leader_before_its_first_commit_is_answered_after_it() {

@@ -1,8 +1,12 @@
 //! What each task kind asks of a node, per backend, in order of preference: GPU backends
 //! first where the work is faster there (NVENC for encodes, our CUDA kernels for scoring),
 //! the CPU fallback last.
+//!
+//! CPU demands say how much of a node a task keeps busy, so that a node runs as many tasks
+//! at once as it has cores for: a validation decodes its rendition (a 1080p decode keeps about
+//! one core busy, a 360p one a quarter of that), an assembly only copies packets.
 
-use shotfarm_proto::pipeline::{Codec, TaskKind};
+use shotfarm_proto::pipeline::{Codec, Rung, TaskKind};
 
 use crate::state::model::{BackendOption, Demand};
 
@@ -10,10 +14,16 @@ const fn cpu_only(cpu_milli: u32, memory_mb: u32) -> Demand {
     Demand { cpu_milli, memory_mb, nvenc_sessions: 0, gpu_memory_mb: 0, cuda_share: 0 }
 }
 
-/// The backend options of a task of `kind` (and `codec` and the number of rungs it
-/// produces, for encodes: each rung is an NVENC session and its own encoder state).
-pub fn options_for(kind: TaskKind, codec: Option<Codec>, rungs: u32) -> Vec<BackendOption> {
-    let extra_rungs = rungs.saturating_sub(1).min(16);
+/// Pixels of the picture a full core's worth of validation decodes (1080p).
+const CORE_VALIDATION_PIXELS: u64 = 1920 * 1080;
+/// The least CPU demand of a validation.
+const MIN_VALIDATION_MILLI: u32 = 250;
+
+/// The backend options of a task of `kind` working on `rungs` (none for job-wide tasks; for
+/// encodes each rung is an NVENC session and its own encoder state).
+pub fn options_for(kind: TaskKind, rungs: &[Rung]) -> Vec<BackendOption> {
+    let codec = rungs.first().map(|rung| rung.codec);
+    let extra_rungs = (rungs.len() as u32).saturating_sub(1).min(16);
     let cpu = |demand: Demand, encoder: Option<&str>| BackendOption {
         backend: "cpu".to_owned(),
         encoder: encoder.map(str::to_owned),
@@ -50,7 +60,50 @@ pub fn options_for(kind: TaskKind, codec: Option<Codec>, rungs: u32) -> Vec<Back
         TaskKind::Inspect => vec![cpu(cpu_only(1000, 512), None)],
         TaskKind::Analyze => vec![cpu(cpu_only(2000, 1024), None)],
         TaskKind::Ladder | TaskKind::Report => vec![cpu(cpu_only(100, 64), None)],
-        TaskKind::Assemble => vec![cpu(cpu_only(500, 256), None)],
-        TaskKind::Validate | TaskKind::Package => vec![cpu(cpu_only(1000, 512), None)],
+        TaskKind::Assemble => vec![cpu(cpu_only(250, 256), None)],
+        TaskKind::Validate => vec![cpu(cpu_only(validation_milli(rungs), 512), None)],
+        TaskKind::Package => vec![cpu(cpu_only(1000, 512), None)],
+    }
+}
+
+/// A validation's CPU demand: its rendition's share of a 1080p picture, between
+/// [`MIN_VALIDATION_MILLI`] and one core.
+fn validation_milli(rungs: &[Rung]) -> u32 {
+    let pixels: u64 = rungs.iter().map(|rung| u64::from(rung.width) * u64::from(rung.height)).sum();
+    let milli = (1000 * pixels).div_ceil(CORE_VALIDATION_PIXELS).min(1000) as u32;
+    milli.max(MIN_VALIDATION_MILLI)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rung(width: u32, height: u32) -> Rung {
+        Rung { name: format!("h264_{height}p"), codec: Codec::H264, width, height, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 }
+    }
+
+    fn cpu_milli(kind: TaskKind, rungs: &[Rung]) -> u32 {
+        options_for(kind, rungs).last().expect("a cpu option").demand.cpu_milli
+    }
+
+    #[test]
+    fn validations_ask_for_their_renditions_share_of_a_core() {
+        assert_eq!(cpu_milli(TaskKind::Validate, &[rung(1920, 1080)]), 1000);
+        assert_eq!(cpu_milli(TaskKind::Validate, &[rung(3840, 2160)]), 1000);
+        assert_eq!(cpu_milli(TaskKind::Validate, &[rung(1280, 720)]), 445);
+        assert_eq!(cpu_milli(TaskKind::Validate, &[rung(426, 240)]), MIN_VALIDATION_MILLI);
+        // A ladder's five validations fit a two-core node together but for the smallest.
+        let ladder = [rung(1920, 1080), rung(1280, 720), rung(960, 540), rung(640, 360), rung(426, 240)];
+        let total: u32 = ladder.iter().map(|rung| cpu_milli(TaskKind::Validate, std::slice::from_ref(rung))).sum();
+        assert_eq!(total, 1000 + 445 + 250 + 250 + 250);
+    }
+
+    #[test]
+    fn encodes_of_several_rungs_ask_for_a_session_and_memory_per_rung() {
+        let options = options_for(TaskKind::Encode, &[rung(1920, 1080), rung(1280, 720), rung(640, 360)]);
+        assert_eq!(options[0].backend, "nvenc");
+        assert_eq!(options[0].demand.nvenc_sessions, 3);
+        assert_eq!(options[1].backend, "cpu");
+        assert_eq!(options[1].demand.memory_mb, 1024 + 512 * 2);
     }
 }

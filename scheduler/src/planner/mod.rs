@@ -26,7 +26,7 @@ use std::ops::Range;
 
 use shotfarm_proto::pipeline::{Rung, TaskKind, TaskOutput};
 
-use crate::state::model::{Job, JobId, Millis, Task, TaskId, TaskState};
+use crate::state::model::{JobId, Millis, Task, TaskId, TaskState};
 use crate::state::{RowKey, State};
 
 pub use demands::options_for;
@@ -183,7 +183,10 @@ fn add_task(
     state.meta.next_task_id += 1;
     let id = state.meta.next_task_id;
     state.mark(RowKey::Meta);
-    let codec = state.jobs.get(&job_id).and_then(|job: &Job| target.rung.and_then(|rung| job.plan.rungs.get(rung as usize))).map(|rung| rung.codec);
+    let rungs: Vec<Rung> = match (state.jobs.get(&job_id), target.rung) {
+        (Some(job), Some(first)) => job.plan.rungs.iter().skip(first as usize).take(target.rung_count as usize).cloned().collect(),
+        _ => Vec::new(),
+    };
     let ready = spec_json.is_some()
         && deps.iter().all(|dep| state.tasks.get(dep).is_some_and(|dep| dep.state == TaskState::Succeeded));
     let task = Task {
@@ -197,7 +200,7 @@ fn add_task(
         rung_count: target.rung_count,
         deps,
         spec_json,
-        options: options_for(kind, codec, target.rung_count),
+        options: options_for(kind, &rungs),
         attempt: 1,
         failures: 0,
         lease: None,

@@ -35,10 +35,11 @@ pub struct PackageRendition {
 /// The audio rendition to make.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioPackaging {
+    /// The source; its first audio stream (the one inspection reports) is encoded.
     pub source: PathBuf,
-    /// Index of the audio stream in the source (from inspect).
-    pub stream_index: u32,
     pub bitrate_kbps: u32,
+    /// The audio segments' length: the video's keyframe interval.
+    pub segment_seconds: f64,
 }
 
 /// What to package.
@@ -217,13 +218,34 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     let mut timelines: Vec<Vec<u64>> = Vec::new();
     let mut reference: Option<(String, Vec<u64>, Vec<f64>)> = None;
     // Every rendition is segmented at once (stream copies: each is mostly process start and
-    // file writes), then checked in ladder order.
-    futures::future::try_join_all(params.renditions.iter().map(|rendition| {
+    // file writes) while the audio is encoded, then each is checked in ladder order.
+    let videos = futures::future::try_join_all(params.renditions.iter().map(|rendition| {
         let name = &rendition.rung.name;
         let input = vec!["-i".to_owned(), rendition.path.display().to_string(), "-map".to_owned(), "0:v:0".to_owned(), "-c".to_owned(), "copy".to_owned()];
         segment(input, params.output_dir.join(name), frame_duration * 0.5, format!("rendition {name}"), cancel)
-    }))
-    .await?;
+    }));
+    let audio_dir = params.output_dir.join("audio");
+    let audio = async {
+        let Some(audio) = &params.audio else { return Ok(()) };
+        // Fitted to the video's duration: padded with silence or trimmed.
+        let input = vec![
+            "-i".to_owned(),
+            audio.source.display().to_string(),
+            "-map".to_owned(),
+            "0:a:0".to_owned(),
+            "-vn".to_owned(),
+            "-af".to_owned(),
+            "apad".to_owned(),
+            "-t".to_owned(),
+            format!("{video_duration:.6}"),
+            "-c:a".to_owned(),
+            "aac".to_owned(),
+            "-b:a".to_owned(),
+            format!("{}k", audio.bitrate_kbps),
+        ];
+        segment(input, audio_dir.clone(), audio.segment_seconds.max(frame_duration), "the audio rendition".to_owned(), cancel).await
+    };
+    tokio::try_join!(videos, audio)?;
     for rendition in &params.renditions {
         let name = rendition.rung.name.clone();
         let dir = params.output_dir.join(&name);
@@ -257,26 +279,8 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     let mut audio_result = None;
     let mut audio_timeline = None;
     let mut offset = None;
-    if let Some(audio) = &params.audio {
-        let dir = params.output_dir.join("audio");
-        // Fitted to the video's duration: padded with silence or trimmed.
-        let input = vec![
-            "-i".to_owned(),
-            audio.source.display().to_string(),
-            "-map".to_owned(),
-            format!("0:{}", audio.stream_index),
-            "-vn".to_owned(),
-            "-af".to_owned(),
-            "apad".to_owned(),
-            "-t".to_owned(),
-            format!("{video_duration:.6}"),
-            "-c:a".to_owned(),
-            "aac".to_owned(),
-            "-b:a".to_owned(),
-            format!("{}k", audio.bitrate_kbps),
-        ];
-        let segment_seconds = reference.as_ref().and_then(|(_, _, durations)| durations.first().copied()).unwrap_or(4.0);
-        segment(input, dir.clone(), segment_seconds, "the audio rendition".to_owned(), cancel).await?;
+    if params.audio.is_some() {
+        let dir = audio_dir;
         let (playlist, total_bytes, peak) = read_playlist(&dir, "audio")?;
         let duration_seconds: f64 = playlist.segments.iter().map(|(_, duration)| duration).sum();
         // One AAC frame (1024 samples) at 8 kHz is 0.128 s; the usual is 0.021 s.

@@ -95,8 +95,16 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
     let started = Instant::now();
     let rung = &params.rung;
     let name = rung.name.as_str();
-    let source = FrameArtifact::read(&params.source_frames).await?;
-    let probe = match probe_file(&params.rendition, false, cancel).await {
+    // The probe, the decode and reading the source's frames run at once: the probe's few
+    // hundred milliseconds would otherwise sit on the job's critical path, and its verdicts
+    // still come first below.
+    let (source, probe, decoded) = tokio::join!(
+        FrameArtifact::read(&params.source_frames),
+        probe_file(&params.rendition, false, cancel),
+        decode_and_analyse(&params.rendition, AnalysisDepth::Fingerprints, cancel),
+    );
+    let source = source?;
+    let probe = match probe {
         Ok(probe) => probe,
         Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(ValidateError::Cancelled),
         Err(error) => return Err(fail(name, None, format!("the rendition cannot be read as video: {error}"))),
@@ -113,7 +121,7 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
         return Err(fail(name, None, format!("picture is {width}x{height}; the rung asked for {}x{}", rung.width, rung.height)));
     }
 
-    let decoded = match decode_and_analyse(&params.rendition, AnalysisDepth::Fingerprints, cancel).await {
+    let decoded = match decoded {
         Ok(decoded) => decoded,
         Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(ValidateError::Cancelled),
         Err(DecodePassError::Tool(error)) => return Err(ValidateError::Tool(error)),

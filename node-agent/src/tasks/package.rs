@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 use shotfarm_proto::pipeline::{Artifact, JobLocations, Rung, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
+use super::encode::SEGMENT_SECONDS;
 use super::job_cache::local_source;
 use super::rung_conversion::{frame_rate, media_rung};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
 use crate::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, PackagedRendition, package_ladder};
-use crate::media::probe::probe_file;
 use crate::storage::{MediaStore, ObjectKey};
 
 /// The AAC rendition's bitrate.
@@ -54,7 +54,12 @@ pub async fn run(
         work_area.download(stream, &local).await?;
         to_package.push(PackageRendition { rung: media_rung, path: local });
     }
-    let audio = if source.has_audio { Some(audio_packaging(&locations.input_url, ctx, cancel).await?) } else { None };
+    let audio = if source.has_audio {
+        let source = local_source(&locations.input_url, ctx).await?;
+        Some(AudioPackaging { source, bitrate_kbps: AUDIO_BITRATE_KBPS, segment_seconds: SEGMENT_SECONDS })
+    } else {
+        None
+    };
     let output_dir = ctx.scratch_dir.join("package").join("output");
     let params = PackageParams { output_dir: output_dir.clone(), renditions: to_package, frame_rate: frame_rate(source)?, frames: source.frames, audio };
     let result = package_ladder(&params, cancel).await.map_err(task_errors::package)?;
@@ -77,21 +82,6 @@ pub async fn run(
         master_playlist: format!("{}/{MASTER_PLAYLIST}", output_store.url()),
         dash_manifest: format!("{}/{DASH_MANIFEST}", output_store.url()),
     })
-}
-
-/// The source's first audio stream (the one inspection reported) as the AAC rendition's input.
-async fn audio_packaging(input_url: &str, ctx: &TaskContext, cancel: &CancellationToken) -> Result<AudioPackaging, TaskError> {
-    let source = local_source(input_url, ctx).await?;
-    let probe = probe_file(&source, false, cancel).await.map_err(|error| match error {
-        crate::media::probe::ProbeError::Tool(tool) if tool.is_cancelled() => TaskError::Cancelled,
-        other => TaskError::retryable(format!("probing the source for its audio stream: {other}")),
-    })?;
-    let stream = probe
-        .streams
-        .iter()
-        .find(|stream| stream.is_audio())
-        .ok_or_else(|| TaskError::final_error("inspection reported audio but the source has no audio stream now; re-upload the source and resubmit"))?;
-    Ok(AudioPackaging { source, stream_index: stream.index.unwrap_or(0), bitrate_kbps: AUDIO_BITRATE_KBPS })
 }
 
 /// Every file under `root`, as paths relative to it, sorted.

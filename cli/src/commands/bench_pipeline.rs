@@ -8,6 +8,12 @@
 //! every chunk scored). Each farm run is measured right after its own plain ffmpeg run, so a
 //! noisy machine skews both alike; with `--runs N` the pairs repeat and the medians (and the
 //! spread of the pair ratios) are printed.
+//!
+//! Beside wall times it prints the CPU time of each side (the farm's includes its in-process
+//! scheduler and agents) and the farm's stage times from its `report.json`: the farm's extra
+//! work over plain ffmpeg, and where its wall time goes. `cores × plain wall` is what the
+//! machine could have done while plain ffmpeg ran, so `farm CPU / (cores × plain wall)` is the
+//! least ratio any schedule of the farm's work could reach.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,6 +21,7 @@ use std::time::{Duration, Instant};
 use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
 
 use super::bench_statistics::median;
+use super::cpu_time::CpuTime;
 use super::dev::{run_farm, synthesize_sample};
 use super::job_options::JobOptions;
 use super::job_view;
@@ -70,6 +77,40 @@ async fn plain_ffmpeg(source: &Path, out: &Path, fps: f64) -> Result<Duration, C
     Ok(started.elapsed())
 }
 
+/// One plain-then-farm pair.
+struct Pair {
+    farm_seconds: f64,
+    farm_cpu_seconds: f64,
+    plain_seconds: f64,
+    plain_cpu_seconds: f64,
+    /// The farm's stage times from its report.json (stage name, seconds).
+    stages: Vec<(String, f64)>,
+}
+
+/// The stage times `report.json` gives (`timings.stages`), in pipeline order.
+fn stage_seconds(report: &Path) -> Result<Vec<(String, f64)>, CommandError> {
+    const ORDER: [&str; 8] = ["inspect", "ladder", "analyze", "encode", "score", "assemble", "validate", "package"];
+    let text = std::fs::read_to_string(report).map_err(|error| failure(format!("reading {}: {error}", report.display())))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|error| failure(format!("{} is not JSON: {error}", report.display())))?;
+    let stages = value["timings"]["stages"].as_object().ok_or_else(|| failure(format!("{} has no timings.stages", report.display())))?;
+    let mut named: Vec<(String, f64)> = stages.iter().filter_map(|(name, seconds)| Some((name.clone(), seconds.as_f64()?))).collect();
+    named.sort_by_key(|(name, _)| ORDER.iter().position(|known| known == name).unwrap_or(ORDER.len()));
+    Ok(named)
+}
+
+/// The median of each stage over the pairs.
+fn median_stages(pairs: &[Pair]) -> Vec<(String, f64)> {
+    let Some(first) = pairs.first() else { return Vec::new() };
+    first
+        .stages
+        .iter()
+        .map(|(name, _)| {
+            let samples = pairs.iter().filter_map(|pair| pair.stages.iter().find(|(other, _)| other == name).map(|(_, seconds)| *seconds)).collect();
+            (name.clone(), median(samples))
+        })
+        .collect()
+}
+
 /// A farm configuration the bench measures.
 struct FarmRun {
     name: &'static str,
@@ -104,6 +145,7 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
         if !args.json {
             eprintln!("{} s 1080p source, {} agent(s); each farm run follows its own plain ffmpeg run…", args.seconds, args.agents);
         }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
         let mut rows = Vec::new();
         for (index, farm_run) in farm_runs(args.quick).into_iter().enumerate() {
             let mut pairs = Vec::new();
@@ -113,25 +155,44 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
                 for dir in [&reference_out, &farm_out] {
                     std::fs::create_dir_all(dir).map_err(failure)?;
                 }
+                let before_plain = CpuTime::now();
                 let reference = plain_ffmpeg(&source, &reference_out, 24.0).await?;
+                let plain_cpu = CpuTime::now().since(before_plain);
+                let before_farm = CpuTime::now();
                 let started = Instant::now();
                 let job = run_farm(&source, &farm_out, args.agents, &farm_run.options, &signals, false).await?;
                 let farm = started.elapsed();
+                let farm_cpu = CpuTime::now().since(before_farm);
                 if job_view::state_name(job.state) != "succeeded" {
                     return Err(failure(format!("the farm's job ({}) {}: {}", farm_run.name, job_view::state_name(job.state), job.error)));
                 }
-                pairs.push((farm.as_secs_f64(), reference.as_secs_f64()));
+                pairs.push(Pair {
+                    farm_seconds: farm.as_secs_f64(),
+                    farm_cpu_seconds: farm_cpu.total(),
+                    plain_seconds: reference.as_secs_f64(),
+                    plain_cpu_seconds: plain_cpu.children,
+                    stages: stage_seconds(&farm_out.join("report.json"))?,
+                });
                 std::fs::remove_dir_all(&farm_out).map_err(failure)?;
                 std::fs::remove_dir_all(&reference_out).map_err(failure)?;
             }
-            let farm = median(pairs.iter().map(|pair| pair.0).collect());
-            let reference = median(pairs.iter().map(|pair| pair.1).collect());
-            let ratios: Vec<f64> = pairs.iter().map(|(farm, reference)| farm / reference).collect();
+            let of = |field: fn(&Pair) -> f64| median(pairs.iter().map(field).collect());
+            let (farm, reference) = (of(|pair| pair.farm_seconds), of(|pair| pair.plain_seconds));
+            let (farm_cpu, plain_cpu) = (of(|pair| pair.farm_cpu_seconds), of(|pair| pair.plain_cpu_seconds));
+            let ratios: Vec<f64> = pairs.iter().map(|pair| pair.farm_seconds / pair.plain_seconds).collect();
             let ratio = median(ratios.clone());
             let (low, high) = ratios.iter().fold((f64::INFINITY, 0.0f64), |(low, high), ratio| (low.min(*ratio), high.max(*ratio)));
+            let floor = median(pairs.iter().map(|pair| pair.farm_cpu_seconds / (cores * pair.plain_seconds)).collect()).max(1.0);
+            let stages = median_stages(&pairs);
             if !args.json {
                 let spread = if pairs.len() > 1 { format!("   (pairs {low:.2}..{high:.2}, {} runs)", pairs.len()) } else { String::new() };
                 println!("{:<62} {farm:>7.1} s   plain ffmpeg {reference:>6.1} s   ratio {ratio:.2}{spread}", farm_run.what);
+                let stage_list: Vec<String> = stages.iter().map(|(name, seconds)| format!("{name} {seconds:.1} s")).collect();
+                println!("    stages: {}", stage_list.join(", "));
+                println!(
+                    "    CPU: farm {farm_cpu:.1} s, plain ffmpeg {plain_cpu:.1} s ({:+.1} s); on {cores} cores no schedule of the farm's work beats a ratio of {floor:.2}",
+                    farm_cpu - plain_cpu
+                );
             }
             rows.push(serde_json::json!({
                 "config": farm_run.name,
@@ -139,6 +200,10 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
                 "plain_ffmpeg_seconds": reference,
                 "ratio": ratio,
                 "pair_ratios": ratios,
+                "farm_cpu_seconds": farm_cpu,
+                "plain_ffmpeg_cpu_seconds": plain_cpu,
+                "cpu_floor_ratio": floor,
+                "stages": stages.iter().map(|(name, seconds)| (name.clone(), serde_json::json!(seconds))).collect::<serde_json::Map<_, _>>(),
             }));
         }
         if args.json {
@@ -148,3 +213,37 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
     })
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(stages: &[(&str, f64)]) -> Pair {
+        Pair {
+            farm_seconds: 1.0,
+            farm_cpu_seconds: 1.0,
+            plain_seconds: 1.0,
+            plain_cpu_seconds: 1.0,
+            stages: stages.iter().map(|(name, seconds)| ((*name).to_owned(), *seconds)).collect(),
+        }
+    }
+
+    #[test]
+    fn stage_times_come_out_in_pipeline_order_and_bad_reports_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("report.json");
+        std::fs::write(&report, r#"{"timings":{"stages":{"validate":2.0,"encode":20.0,"inspect":2.5,"package":0.4,"assemble":0.3},"total_seconds":25.2}}"#).unwrap();
+        let names: Vec<String> = stage_seconds(&report).unwrap().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["inspect", "encode", "assemble", "validate", "package"]);
+        std::fs::write(&report, r#"{"timings":{}}"#).unwrap();
+        assert!(stage_seconds(&report).is_err());
+        assert!(stage_seconds(&dir.path().join("missing.json")).is_err());
+    }
+
+    #[test]
+    fn each_stage_gets_its_own_median() {
+        let pairs = [pair(&[("inspect", 2.0), ("encode", 20.0)]), pair(&[("inspect", 3.0), ("encode", 18.0)]), pair(&[("inspect", 2.5), ("encode", 30.0)])];
+        assert_eq!(median_stages(&pairs), vec![("inspect".to_owned(), 2.5), ("encode".to_owned(), 20.0)]);
+        assert!(median_stages(&[]).is_empty());
+    }
+}

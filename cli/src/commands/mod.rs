@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_pipeline;
 pub mod bench_scheduler;
 pub mod bench_statistics;
+pub mod cpu_time;
 pub mod cancel;
 pub mod cluster;
 pub mod dev;

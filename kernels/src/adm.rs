@@ -267,6 +267,12 @@ fn adm_body<T: Sample>(
     scores.den[0] = csf_den_scale0(&s.ref0, w, h);
     csf_scale0(&s.a0, w, h, &mut s.csf_a0, &mut s.csf_f0);
     scores.num[0] = cm_scale0(&s.r0, &s.csf_a0, &s.csf_f0, w, h);
+    // The LL bands rotate through these four by `swap` below; each holding room for the
+    // largest (scale 0's) keeps the next frame from reallocating them (fresh pages,
+    // zeroed and copied, at every frame).
+    for band in [&mut s.prev_ref, &mut s.prev_dis, &mut s.ref_i4.a, &mut s.dis_i4.a] {
+        band.reserve(n.saturating_sub(band.len()));
+    }
     s.prev_ref.clear();
     s.prev_ref.extend(s.ref0.a.iter().map(|&v| i32::from(v)));
     s.prev_dis.clear();

@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 
 use crate::decode_error::{DecodeError, ProcessFailure};
 use crate::frame::{Frame, FrameFormat};
+use crate::frame_pool::FramePool;
 use crate::frame_source::FrameSource;
 
 /// How many stderr lines a failure keeps.
@@ -122,6 +123,8 @@ pub struct FfmpegDecoder {
     raw: Vec<u8>,
     frames_read: u64,
     finished: bool,
+    /// Frames given back by the consumer, converted into again.
+    pool: FramePool,
 }
 
 impl FfmpegDecoder {
@@ -177,6 +180,7 @@ impl FfmpegDecoder {
             raw: vec![0; target.raw_frame_bytes()],
             frames_read: 0,
             finished: false,
+            pool: FramePool::new(target),
         })
     }
 
@@ -241,7 +245,12 @@ impl FrameSource for FfmpegDecoder {
             });
         }
         self.frames_read += 1;
-        Ok(self.format.frame_from_raw(&self.raw))
+        let mut frame = self.pool.take();
+        Ok(self.format.copy_raw_into(&self.raw, &mut frame).then_some(frame))
+    }
+
+    fn recycle(&mut self, frame: Frame) {
+        self.pool.give_back(frame);
     }
 
     fn name(&self) -> String {

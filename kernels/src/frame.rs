@@ -154,6 +154,44 @@ impl FrameFormat {
         if self.bit_depth > 8 { samples * 2 } else { samples }
     }
 
+    /// An all-zero frame of this format.
+    pub fn blank_frame(&self) -> Frame {
+        if self.bit_depth > 8 {
+            Frame::High(YuvFrame::new(self.width, self.height, self.bit_depth))
+        } else {
+            Frame::Eight(YuvFrame::new(self.width, self.height, 8))
+        }
+    }
+
+    /// Overwrites `frame`, a frame of this format, with one raw planar frame of
+    /// [`Self::raw_frame_bytes`] bytes; `false` (nothing written) if either does not fit.
+    pub fn copy_raw_into(&self, raw: &[u8], frame: &mut Frame) -> bool {
+        let fits = (frame.width(), frame.height(), frame.bit_depth()) == (self.width, self.height, self.bit_depth);
+        if !fits || raw.len() != self.raw_frame_bytes() {
+            return false;
+        }
+        let mut offset = 0;
+        match frame {
+            Frame::High(f) => {
+                for plane in &mut f.planes {
+                    let bytes = &raw[offset..offset + 2 * plane.data.len()];
+                    offset += bytes.len();
+                    for (sample, b) in plane.data.iter_mut().zip(bytes.chunks_exact(2)) {
+                        *sample = u16::from_le_bytes([b[0], b[1]]);
+                    }
+                }
+            }
+            Frame::Eight(f) => {
+                for plane in &mut f.planes {
+                    let n = plane.data.len();
+                    plane.data.copy_from_slice(&raw[offset..offset + n]);
+                    offset += n;
+                }
+            }
+        }
+        true
+    }
+
     /// Builds a frame from one raw planar frame of [`Self::raw_frame_bytes`] bytes.
     /// Returns `None` if the buffer has the wrong length.
     pub fn frame_from_raw(&self, raw: &[u8]) -> Option<Frame> {
@@ -205,5 +243,19 @@ mod tests {
         let Some(Frame::High(f)) = fmt.frame_from_raw(&raw) else { panic!("expected a 10-bit frame") };
         assert_eq!(f.luma().data()[0], 1023);
         assert!(fmt.frame_from_raw(&raw[1..]).is_none());
+    }
+
+    #[test]
+    fn copy_raw_into_overwrites_a_frame_like_frame_from_raw() {
+        for bit_depth in [8u8, 10] {
+            let fmt = FrameFormat { width: 5, height: 3, bit_depth };
+            let raw: Vec<u8> = (0..fmt.raw_frame_bytes()).map(|i| (i * 7 % 251) as u8 & 0x3f).collect();
+            let mut frame = fmt.blank_frame();
+            assert!(fmt.copy_raw_into(&raw, &mut frame));
+            assert_eq!(Some(frame.clone()), fmt.frame_from_raw(&raw));
+            assert!(!fmt.copy_raw_into(&raw[1..], &mut frame));
+            let other = FrameFormat { width: 4, ..fmt };
+            assert!(!other.copy_raw_into(&raw[..other.raw_frame_bytes()], &mut frame));
+        }
     }
 }

@@ -13,6 +13,12 @@ pub trait FrameSource: Send {
 
     /// A name for error messages (usually the path).
     fn name(&self) -> String;
+
+    /// Takes back a frame this source yielded once its consumer is done with it, so a
+    /// later frame can be decoded into its memory. The default drops it.
+    fn recycle(&mut self, frame: Frame) {
+        drop(frame);
+    }
 }
 
 /// Frames already in memory (tests, benchmarks).

@@ -7,6 +7,7 @@
 //! | --- | --- |
 //! | [`frame`], [`sample`] | planar YUV 4:2:0 frames, 8-bit and high bit depth |
 //! | [`frame_source`] | the `FrameSource` trait: frames one at a time |
+//! | [`frame_pool`] | frames given back by the consumer, decoded into again |
 //! | [`y4m`] | `.y4m` reader |
 //! | [`ffmpeg_decoder`] | any file ffmpeg decodes, streamed from an ffmpeg child process |
 //! | [`decode_error`] | decoding errors, with a failed process's evidence |
@@ -33,6 +34,7 @@ pub mod ffmpeg_decoder;
 pub mod fingerprint;
 pub mod frame;
 pub mod frame_features;
+pub mod frame_pool;
 pub mod frame_source;
 pub mod model;
 pub mod motion;

@@ -8,6 +8,10 @@
 //! loops need no synchronisation, each worker's buffers stay in its own cache, and the
 //! result is identical for any thread count by construction. Rayon would give the same
 //! but adds a dependency and a global pool for what is one bounded producer/consumer.
+//! Frames travel back too: a worker done with a pair sends its frames (a reference once
+//! the pair after it is done with it as well) to the reader, which gives them to their
+//! source to decode into again ([`FrameSource::recycle`]), so nothing is allocated
+//! per frame once the pipeline is full.
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -116,6 +120,29 @@ struct Job {
     previous_reference: Option<Arc<Frame>>,
 }
 
+/// Which source a frame given back came from.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Reference,
+    Distorted,
+}
+
+/// Frames the workers are done with, on their way back to the reader (bounded: a frame
+/// that finds the channel full is freed instead).
+type Returns = SyncSender<(Side, Frame)>;
+
+/// Sends the frames of a finished job back, each reference frame only by the last job
+/// holding it (its Arc's last owner).
+fn give_back(job: Job, returns: &Returns) {
+    let Job { reference, distorted, previous_reference, .. } = job;
+    let _ = returns.try_send((Side::Distorted, distorted));
+    for shared in std::iter::once(reference).chain(previous_reference) {
+        if let Some(frame) = Arc::into_inner(shared) {
+            let _ = returns.try_send((Side::Reference, frame));
+        }
+    }
+}
+
 /// What the reader found at the end.
 enum ReaderOutcome {
     Done,
@@ -127,12 +154,19 @@ fn read_pairs(
     mut distorted: Box<dyn FrameSource>,
     max_frames: Option<u64>,
     jobs: SyncSender<Job>,
+    returns: Receiver<(Side, Frame)>,
 ) -> ReaderOutcome {
     let mut previous: Option<Arc<Frame>> = None;
     let mut index = 0u64;
     loop {
         if max_frames.is_some_and(|m| index >= m) {
             return ReaderOutcome::Done;
+        }
+        while let Ok((side, frame)) = returns.try_recv() {
+            match side {
+                Side::Reference => reference.recycle(frame),
+                Side::Distorted => distorted.recycle(frame),
+            }
         }
         let r = match reference.next_frame() {
             Ok(f) => f,
@@ -187,6 +221,7 @@ fn run_workers(
     selection: FeatureSelection,
     simd: SimdLevel,
     backend: &Backend,
+    returns: &Returns,
 ) -> Result<Vec<(u64, FrameFeatures)>, VmafError> {
     let jobs = Mutex::new(jobs);
     let results = Mutex::new(Vec::new());
@@ -209,15 +244,17 @@ fn run_workers(
                         simd,
                         &mut scratch,
                     );
+                    let index = job.index;
+                    give_back(job, returns);
                     match outcome {
                         Ok(f) => {
                             if let Ok(mut r) = results.lock() {
-                                r.push((job.index, f));
+                                r.push((index, f));
                             }
                         }
                         Err(source) => {
                             if let Ok(mut e) = first_error.lock() {
-                                e.get_or_insert(VmafError::Metric { frame: job.index, source });
+                                e.get_or_insert(VmafError::Metric { frame: index, source });
                             }
                             return;
                         }
@@ -254,10 +291,12 @@ pub fn frame_features_on(
 ) -> Result<Vec<FrameFeatures>, VmafError> {
     let workers = options.worker_count();
     let (tx, rx) = sync_channel::<Job>(2 * workers);
+    // Room for every frame in flight: the queued jobs' and the running ones'.
+    let (returns, returned) = sync_channel::<(Side, Frame)>(6 * workers + 4);
     let max_frames = options.max_frames;
     let (outcome, results) = std::thread::scope(|scope| {
-        let reader = scope.spawn(move || read_pairs(reference, distorted, max_frames, tx));
-        let results = run_workers(rx, workers, options.features, simd, backend);
+        let reader = scope.spawn(move || read_pairs(reference, distorted, max_frames, tx, returned));
+        let results = run_workers(rx, workers, options.features, simd, backend, &returns);
         (reader.join(), results)
     });
     let results = results?;

@@ -8,7 +8,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use crate::decode_error::DecodeError;
-use crate::frame::{Frame, FrameFormat, Plane, YuvFrame, chroma_size};
+use crate::frame::{Frame, FrameFormat};
+use crate::frame_pool::FramePool;
 use crate::frame_source::FrameSource;
 
 /// Longest header or frame line accepted; real ones are under 100 bytes.
@@ -22,6 +23,8 @@ pub struct Y4mReader<R> {
     frames_read: u64,
     /// One raw frame of a high bit depth stream (empty at 8 bits).
     raw: Vec<u8>,
+    /// Frames given back by the consumer, decoded into again.
+    pool: FramePool,
 }
 
 impl<R> std::fmt::Debug for Y4mReader<R> {
@@ -115,7 +118,7 @@ impl<R: Read + Send> Y4mReader<R> {
         let format = FrameFormat { width, height, bit_depth };
         // Only high bit depths go through a whole-frame buffer (their words are converted).
         let raw = if bit_depth > 8 { vec![0; format.raw_frame_bytes()] } else { Vec::new() };
-        Ok(Self { input, format, source_name, frames_read: 0, raw })
+        Ok(Self { input, format, source_name, frames_read: 0, raw, pool: FramePool::new(format) })
     }
 }
 
@@ -172,35 +175,39 @@ impl<R: Read + Send> FrameSource for Y4mReader<R> {
             return Err(DecodeError::BadFrameMarker { source_name: self.source_name.clone(), frame: self.frames_read });
         }
         let expected = self.format.raw_frame_bytes();
-        let frame = if self.format.bit_depth > 8 {
-            let got = self.fill(Buffer::Raw, 0)?;
-            self.check_complete(got, expected)?;
-            self.format.frame_from_raw(&self.raw)
-        } else {
-            // 8-bit samples are the bytes themselves: read each plane into its own
-            // memory, with no copy from a frame buffer.
-            let (w, h) = (self.format.width, self.format.height);
-            let (cw, ch) = chroma_size(w, h);
-            let mut planes = [vec![0u8; w * h], vec![0u8; cw * ch], vec![0u8; cw * ch]];
-            let mut got = 0;
-            for plane in &mut planes {
-                got = self.fill(Buffer::Plane(plane), got)?;
+        // A frame given back earlier (or a new one): decoded into, nothing allocated.
+        let mut frame = self.pool.take();
+        let complete = match &mut frame {
+            Frame::High(_) => {
+                let got = self.fill(Buffer::Raw, 0)?;
+                self.check_complete(got, expected)?;
+                self.format.copy_raw_into(&self.raw, &mut frame)
             }
-            self.check_complete(got, expected)?;
-            let [y, u, v] = planes;
-            match (Plane::from_vec(w, h, y), Plane::from_vec(cw, ch, u), Plane::from_vec(cw, ch, v)) {
-                (Some(y), Some(u), Some(v)) => YuvFrame::from_planes(8, [y, u, v]).map(Frame::Eight),
-                _ => None,
+            Frame::Eight(f) => {
+                // 8-bit samples are the bytes themselves: read each plane into its own
+                // memory, with no copy from a frame buffer.
+                let mut got = 0;
+                for plane in 0..3 {
+                    got = self.fill(Buffer::Plane(f.plane_mut(plane).data_mut()), got)?;
+                }
+                self.check_complete(got, expected)?;
+                true
             }
         };
         self.frames_read += 1;
-        let frame = frame.ok_or_else(|| DecodeError::TruncatedFrame {
-            source_name: self.source_name.clone(),
-            frame: self.frames_read,
-            got: expected,
-            expected,
-        })?;
+        if !complete {
+            return Err(DecodeError::TruncatedFrame {
+                source_name: self.source_name.clone(),
+                frame: self.frames_read,
+                got: expected,
+                expected,
+            });
+        }
         Ok(Some(frame))
+    }
+
+    fn recycle(&mut self, frame: Frame) {
+        self.pool.give_back(frame);
     }
 
     fn name(&self) -> String {
@@ -225,6 +232,30 @@ mod tests {
         assert_eq!(f.plane(2).data(), &[7; 4]);
         assert!(r.next_frame().unwrap().is_some());
         assert!(r.next_frame().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_recycled_frame_is_decoded_into_again() {
+        for (tag, bytes_per_sample) in [("C420jpeg", 1usize), ("C420p10", 2)] {
+            let mut bytes = format!("YUV4MPEG2 W4 H2 {tag}\n").into_bytes();
+            for value in [3u8, 5] {
+                bytes.extend_from_slice(b"FRAME\n");
+                bytes.extend(if bytes_per_sample == 1 { vec![value; 12] } else { [value, 0].repeat(12) });
+            }
+            let mut r = Y4mReader::new(&bytes[..], "mem".into()).unwrap();
+            let first = r.next_frame().unwrap().unwrap();
+            let luma = |f: &Frame| match f {
+                Frame::Eight(f) => u16::from(f.luma().data()[0]),
+                Frame::High(f) => f.luma().data()[0],
+            };
+            assert_eq!(luma(&first), 3);
+            r.recycle(first);
+            assert_eq!(r.pool.spare_count(), 1);
+            let second = r.next_frame().unwrap().unwrap();
+            assert_eq!(r.pool.spare_count(), 0, "{tag}: the spare frame was used");
+            assert_eq!(luma(&second), 5);
+            assert!(second.width() == 4 && second.height() == 2);
+        }
     }
 
     #[test]

@@ -91,8 +91,8 @@ pub async fn assemble_rendition(params: &AssembleParams, cancel: &CancellationTo
         "0:v:0".to_owned(),
         "-c".to_owned(),
         "copy".to_owned(),
-        "-movflags".to_owned(),
-        "+faststart".to_owned(),
+        // No `+faststart`: the joined file is an intermediate that validation and packaging
+        // read whole from a local disk, and moving its index to the front rewrote the file.
         params.output.display().to_string(),
     ]);
     let outcome = run_with_progress(&command, cancel, &mut |_: ToolProgress| {}).await;

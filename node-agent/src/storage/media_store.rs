@@ -125,10 +125,13 @@ impl MediaStore {
             let stored = root.join(key.as_str());
             let written = match tokio::fs::copy(&stored, &partial).await {
                 Ok(written) => written,
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound && !stored.exists() => {
-                    return Err(StoreError::NotFound { store: self.url.clone(), key: key.to_string() });
+                Err(error) => {
+                    let _ = tokio::fs::remove_file(&partial).await;
+                    if error.kind() == std::io::ErrorKind::NotFound && !stored.exists() {
+                        return Err(StoreError::NotFound { store: self.url.clone(), key: key.to_string() });
+                    }
+                    return Err(StoreError::Local { operation: "copying from the store", path: stored, source: error });
                 }
-                Err(error) => return Err(StoreError::Local { operation: "copying from the store", path: stored, source: error }),
             };
             tokio::fs::rename(&partial, local).await.map_err(|error| local_error("renaming into", error))?;
             tracing::debug!(store = %self.url, %key, bytes = written, "object copied");
@@ -285,6 +288,10 @@ mod tests {
         let error = streaming.get_to_file(&ObjectKey::parse("jobs/2/none.bin").unwrap(), &streamed).await.unwrap_err();
         assert!(matches!(error, StoreError::NotFound { .. }), "{error}");
         assert!(!scratch.path().join("out/copy.bin.partial").exists() && !scratch.path().join("out/streamed.bin.partial").exists());
+        // A key naming a directory is an error that says so, and leaves nothing behind.
+        let error = store.get_to_file(&ObjectKey::parse("jobs/1").unwrap(), &copy).await.unwrap_err();
+        assert!(matches!(error, StoreError::Local { .. }), "{error}");
+        assert!(!scratch.path().join("out/copy.bin.partial").exists());
         let listed = store.list(Some(&ObjectKey::parse("jobs").unwrap())).await.unwrap();
         assert_eq!(listed, vec![StoredObject { key: "jobs/1/source.bin".into(), size_bytes: payload.len() as u64 }]);
     }

@@ -18,6 +18,7 @@ use shotfarm_kernels::frame_source::{FrameSource, MemorySource};
 use shotfarm_kernels::y4m::Y4mReader;
 use shotfarm_kernels::{Frame, FrameFormat, VmafOptions};
 
+use super::bench_statistics::median;
 use crate::exit::{CommandError, CommandResult};
 
 /// libvmaf's wall-time ratio against the x264 encode on this machine class.
@@ -68,11 +69,6 @@ fn load(path: &Path) -> anyhow::Result<(FrameFormat, Vec<Frame>)> {
         frames.push(f);
     }
     Ok((reader.format(), frames))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn frames_per_second(format: FrameFormat, reference: &[Frame], distorted: &[Frame], threads: usize) -> anyhow::Result<f64> {

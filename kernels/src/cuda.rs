@@ -137,9 +137,9 @@ impl CudaKernels {
         let mut cur_ref = s.clone_htod(&widen(reference)).map_err(err)?;
         let mut cur_dis = s.clone_htod(&widen(distorted)).map_err(err)?;
         let mut scores = VifScores::default();
-        for scale in 0..4 {
+        for (scale, scale_filter) in VIF_FILTERS.iter().enumerate() {
+            let filter: Vec<u32> = scale_filter.iter().map(|&c| u32::from(c)).collect();
             if scale > 0 {
-                let filter: Vec<u32> = VIF_FILTERS[scale].iter().map(|&c| u32::from(c)).collect();
                 let f = s.clone_htod(&filter).map_err(err)?;
                 let sh = VerticalShifts::for_scale(scale - 1, bpc);
                 let (ow, oh) = (w / 2, h / 2);
@@ -156,7 +156,6 @@ impl CudaKernels {
                 cur_dis = next_dis;
                 (w, h) = (ow, oh);
             }
-            let filter: Vec<u32> = VIF_FILTERS[scale].iter().map(|&c| u32::from(c)).collect();
             let f = s.clone_htod(&filter).map_err(err)?;
             let sh = VerticalShifts::for_scale(scale, bpc);
             let narrow = i32::from(scale == 0 && bit_depth == 8);

@@ -3,6 +3,8 @@
 //! Synthesizes a 1080p reference (ffmpeg's `testsrc2`) and a distorted clip (an x264
 //! CRF 28 encode of it), both kept as .y4m in a temporary folder; then prints
 //! - frames/s of the CPU path on frames already in memory, at 1 and at 2 threads;
+//! - frames/s of the CUDA path (VIF and motion on the GPU, ADM on the CPU) on the same
+//!   frames, upload included, or why it cannot run in this build or on this machine;
 //! - the wall time of `shotfarm vmaf`'s library path on the two .y4m files (2 threads)
 //!   and of `ffmpeg -threads 2 -i REF.y4m -c:v libx264 -preset fast -threads 2 -f null -`,
 //!   measured alternately, and the ratio of their medians. libvmaf's own ratio on this
@@ -16,6 +18,7 @@ use std::time::Instant;
 use anyhow::{Context, anyhow, bail};
 use shotfarm_kernels::frame_source::{FrameSource, MemorySource};
 use shotfarm_kernels::y4m::Y4mReader;
+use shotfarm_kernels::backend::{BackendRequest, resolve};
 use shotfarm_kernels::{Frame, FrameFormat, VmafOptions};
 
 use super::bench_statistics::median;
@@ -71,10 +74,10 @@ fn load(path: &Path) -> anyhow::Result<(FrameFormat, Vec<Frame>)> {
     Ok((reader.format(), frames))
 }
 
-fn frames_per_second(format: FrameFormat, reference: &[Frame], distorted: &[Frame], threads: usize) -> anyhow::Result<f64> {
+fn frames_per_second(format: FrameFormat, reference: &[Frame], distorted: &[Frame], threads: usize, backend: BackendRequest) -> anyhow::Result<f64> {
     let r = MemorySource::new(format, reference.to_vec(), "reference").ok_or_else(|| anyhow!("bad frames"))?;
     let d = MemorySource::new(format, distorted.to_vec(), "distorted").ok_or_else(|| anyhow!("bad frames"))?;
-    let options = VmafOptions { threads, ..VmafOptions::default() };
+    let options = VmafOptions { threads, backend, ..VmafOptions::default() };
     let start = Instant::now();
     let report = shotfarm_kernels::vmaf_streams(Box::new(r), Box::new(d), &options)?;
     Ok(report.frames.len() as f64 / start.elapsed().as_secs_f64())
@@ -96,15 +99,22 @@ pub fn run(args: BenchVmafArgs) -> CommandResult {
 
     let (format, ref_frames) = load(Path::new(&reference))?;
     let (_, dis_frames) = load(Path::new(&distorted))?;
-    println!("cpu path ({}), frames in memory:", shotfarm_kernels::backend::resolve(Default::default()).map(|b| b.describe()).unwrap_or_default());
+    println!("cpu path ({}), frames in memory:", resolve(BackendRequest::Cpu).map(|b| b.describe()).unwrap_or_default());
     for threads in [1, 2] {
-        let fps = frames_per_second(format, &ref_frames, &dis_frames, threads)?;
+        let fps = frames_per_second(format, &ref_frames, &dis_frames, threads, BackendRequest::Cpu)?;
         println!("  {threads} thread{}: {fps:.1} frames/s", if threads == 1 { "" } else { "s" });
+    }
+    match resolve(BackendRequest::Cuda) {
+        Ok(backend) => {
+            let fps = frames_per_second(format, &ref_frames, &dis_frames, 0, BackendRequest::Cuda)?;
+            println!("cuda path ({}), frames in host memory, upload included: {fps:.1} frames/s", backend.describe());
+        }
+        Err(error) => println!("cuda path: skipped, {error}"),
     }
     drop((ref_frames, dis_frames));
 
     println!("wall time against `ffmpeg -threads 2 -i REF.y4m -c:v libx264 -preset fast -threads 2 -f null -`, {} alternating runs:", args.runs);
-    let options = VmafOptions { threads: 2, ..VmafOptions::default() };
+    let options = VmafOptions { threads: 2, backend: BackendRequest::Cpu, ..VmafOptions::default() };
     let (mut ours, mut x264) = (Vec::new(), Vec::new());
     for _ in 0..args.runs {
         let start = Instant::now();

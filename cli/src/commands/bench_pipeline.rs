@@ -25,6 +25,7 @@ use super::cpu_time::CpuTime;
 use super::dev::{run_farm, synthesize_sample};
 use super::job_options::JobOptions;
 use super::job_view;
+use super::report_stages::{one_line, stage_times};
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::{block_on, shutdown_on_signals};
 
@@ -87,15 +88,11 @@ struct Pair {
     stages: Vec<(String, f64)>,
 }
 
-/// The stage times `report.json` gives (`timings.stages`), in pipeline order.
+/// The farm's stage times from its `report.json`.
 fn stage_seconds(report: &Path) -> Result<Vec<(String, f64)>, CommandError> {
-    const ORDER: [&str; 8] = ["inspect", "ladder", "analyze", "encode", "score", "assemble", "validate", "package"];
     let text = std::fs::read_to_string(report).map_err(|error| failure(format!("reading {}: {error}", report.display())))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|error| failure(format!("{} is not JSON: {error}", report.display())))?;
-    let stages = value["timings"]["stages"].as_object().ok_or_else(|| failure(format!("{} has no timings.stages", report.display())))?;
-    let mut named: Vec<(String, f64)> = stages.iter().filter_map(|(name, seconds)| Some((name.clone(), seconds.as_f64()?))).collect();
-    named.sort_by_key(|(name, _)| ORDER.iter().position(|known| known == name).unwrap_or(ORDER.len()));
-    Ok(named)
+    stage_times(&value).ok_or_else(|| failure(format!("{} has no timings.stages", report.display())))
 }
 
 /// The median of each stage over the pairs.
@@ -187,8 +184,7 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
             if !args.json {
                 let spread = if pairs.len() > 1 { format!("   (pairs {low:.2}..{high:.2}, {} runs)", pairs.len()) } else { String::new() };
                 println!("{:<62} {farm:>7.1} s   plain ffmpeg {reference:>6.1} s   ratio {ratio:.2}{spread}", farm_run.what);
-                let stage_list: Vec<String> = stages.iter().map(|(name, seconds)| format!("{name} {seconds:.1} s")).collect();
-                println!("    stages: {}", stage_list.join(", "));
+                println!("    stages: {}", one_line(&stages));
                 println!(
                     "    CPU: farm {farm_cpu:.1} s, plain ffmpeg {plain_cpu:.1} s ({:+.1} s); on {cores} cores no schedule of the farm's work beats a ratio of {floor:.2}",
                     farm_cpu - plain_cpu
@@ -229,12 +225,11 @@ mod tests {
     }
 
     #[test]
-    fn stage_times_come_out_in_pipeline_order_and_bad_reports_are_errors() {
+    fn stage_times_are_read_from_the_report_and_bad_reports_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let report = dir.path().join("report.json");
-        std::fs::write(&report, r#"{"timings":{"stages":{"validate":2.0,"encode":20.0,"inspect":2.5,"package":0.4,"assemble":0.3},"total_seconds":25.2}}"#).unwrap();
-        let names: Vec<String> = stage_seconds(&report).unwrap().into_iter().map(|(name, _)| name).collect();
-        assert_eq!(names, ["inspect", "encode", "assemble", "validate", "package"]);
+        std::fs::write(&report, r#"{"timings":{"stages":{"validate":2.0,"inspect":2.5},"total_seconds":4.5}}"#).unwrap();
+        assert_eq!(stage_seconds(&report).unwrap(), vec![("inspect".to_owned(), 2.5), ("validate".to_owned(), 2.0)]);
         std::fs::write(&report, r#"{"timings":{}}"#).unwrap();
         assert!(stage_seconds(&report).is_err());
         assert!(stage_seconds(&dir.path().join("missing.json")).is_err());

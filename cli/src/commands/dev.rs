@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::job_options::JobOptions;
 use super::job_view;
+use super::report_stages;
 use super::watch::follow;
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::{block_on, shutdown_on_signals};
@@ -182,6 +183,9 @@ fn print_summary(out: &Path, elapsed: Duration) {
     println!("  {}", out.join("report.json").display());
     let Ok(text) = std::fs::read_to_string(out.join("report.json")) else { return };
     let Ok(report) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+    if let Some(stages) = report_stages::stage_times(&report) {
+        println!("  stages: {}", report_stages::one_line(&stages));
+    }
     if let Some(renditions) = report["renditions"].as_array() {
         for rendition in renditions {
             let quality = &rendition["quality"];

@@ -13,6 +13,7 @@ pub mod job_options;
 pub mod job_view;
 pub mod jobs;
 pub mod nodes;
+pub mod report_stages;
 pub mod scheduler;
 pub mod scheduler_client;
 pub mod status;

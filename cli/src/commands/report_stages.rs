@@ -1,0 +1,32 @@
+//! A job's stage times as its `report.json` gives them (`timings.stages`: seconds from a
+//! stage's first task starting to its last one ending), in pipeline order, and their
+//! one-line form. Stages that ran side by side (encodes and scores) overlap.
+
+/// The stages in pipeline order; a stage the report names but this list does not comes last.
+const PIPELINE_ORDER: [&str; 8] = ["inspect", "ladder", "analyze", "encode", "score", "assemble", "validate", "package"];
+
+/// `(stage, seconds)` in pipeline order, or `None` when the report has no stage times.
+pub fn stage_times(report: &serde_json::Value) -> Option<Vec<(String, f64)>> {
+    let stages = report["timings"]["stages"].as_object()?;
+    let mut named: Vec<(String, f64)> = stages.iter().filter_map(|(name, seconds)| Some((name.clone(), seconds.as_f64()?))).collect();
+    named.sort_by_key(|(name, _)| PIPELINE_ORDER.iter().position(|known| known == name).unwrap_or(PIPELINE_ORDER.len()));
+    Some(named)
+}
+
+/// "inspect 2.3 s, encode 19.9 s, …"
+pub fn one_line(stages: &[(String, f64)]) -> String {
+    stages.iter().map(|(name, seconds)| format!("{name} {seconds:.1} s")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_times_come_out_in_pipeline_order() {
+        let report = serde_json::json!({"timings": {"stages": {"validate": 2.0, "encode": 20.0, "inspect": 2.5, "package": 0.4, "assemble": 0.3}}});
+        let stages = stage_times(&report).unwrap();
+        assert_eq!(one_line(&stages), "inspect 2.5 s, encode 20.0 s, assemble 0.3 s, validate 2.0 s, package 0.4 s");
+        assert!(stage_times(&serde_json::json!({"timings": {}})).is_none());
+    }
+}

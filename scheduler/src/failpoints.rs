@@ -16,16 +16,18 @@
 //! | --- | --- |
 //! | [`BEFORE_LOG_APPEND`] | new log entries are about to be written durably |
 //! | [`AFTER_LOG_APPEND`] | they were written (fsynced), nothing sent or acknowledged yet |
+//! | [`LEADER_AFTER_LOG_APPEND`] | the same point, counted only while the replica leads: a sitting leader dies with entries on its disk that no follower has seen |
 //! | [`AFTER_APPLY_BEFORE_PERSIST`] | entries were applied to the in-memory state; the rows and applied index are not written yet |
 //! | [`DURING_SNAPSHOT_INSTALL`] | a snapshot from the leader replaced the in-memory state; the store still holds the old one |
 
 pub const BEFORE_LOG_APPEND: &str = "before_log_append";
 pub const AFTER_LOG_APPEND: &str = "after_log_append";
+pub const LEADER_AFTER_LOG_APPEND: &str = "leader_after_log_append";
 pub const AFTER_APPLY_BEFORE_PERSIST: &str = "after_apply_before_persist";
 pub const DURING_SNAPSHOT_INSTALL: &str = "during_snapshot_install";
 
 /// Every site.
-pub const SITES: [&str; 4] = [BEFORE_LOG_APPEND, AFTER_LOG_APPEND, AFTER_APPLY_BEFORE_PERSIST, DURING_SNAPSHOT_INSTALL];
+pub const SITES: [&str; 5] = [BEFORE_LOG_APPEND, AFTER_LOG_APPEND, LEADER_AFTER_LOG_APPEND, AFTER_APPLY_BEFORE_PERSIST, DURING_SNAPSHOT_INSTALL];
 
 /// Whether this build has the crash points.
 pub const ENABLED: bool = cfg!(all(feature = "failpoints", debug_assertions));

@@ -1,6 +1,7 @@
 //! Crash points (`shotfarm_scheduler::failpoints`): for each site, a replica of a 3-replica
 //! cluster running jobs on simulated agents is restarted with `FAILPOINTS=<site>=return`,
-//! aborts at that exact point, and is started again without it. It catches up; the audit
+//! aborts at that exact point, and is started again without it. For the leader-only site
+//! every replica is armed, so whichever leads dies after its 20th append as leader. It catches up; the audit
 //! trails of every replica (every run included) satisfy the safety invariants, the recorded
 //! client history is linearizable, no acknowledged job is lost, and every job finishes.
 
@@ -34,6 +35,9 @@ enum Victim {
     /// A follower kept down until the leader compacted its log past it: it catches up by
     /// snapshot.
     LaggingFollower,
+    /// Every replica, armed with a site that fires only while it leads, after that many
+    /// appends as leader: sitting leaders die with entries no follower has seen.
+    SittingLeaders { after_appends: u32 },
 }
 
 async fn status(addr: &str) -> Option<shotfarm_proto::v1::ClusterStatusResponse> {
@@ -87,6 +91,10 @@ async fn run_scenario(
     let victim = match victim_kind {
         Victim::Leader => leader,
         Victim::Follower | Victim::LaggingFollower => (1..=3).find(|id| *id != leader).unwrap_or(1),
+        Victim::SittingLeaders { after_appends } => {
+            crash_sitting_leaders(site, after_appends, cluster, client, recorder, &mut jobs).await?;
+            return check_outcome(site, cluster, client, recorder, audit_dir, &jobs).await;
+        }
     };
     let victim_applied = status(&cluster.replicas[&victim].addr).await.map_or(0, |found| found.applied_index);
     step(&format!("{site}: kill -9 replica {victim} ({victim_kind:?}, leader was {leader}) at applied index {victim_applied}"));
@@ -149,9 +157,76 @@ async fn run_scenario(
     let caught_up = status(&victim_addr).await.map_or(0, |found| found.applied_index);
     step(&format!("{site}: replica {victim} applied index {caught_up} (leader's commit was {target})"));
 
+    check_outcome(site, cluster, client, recorder, audit_dir, &jobs).await
+}
+
+/// Arms every replica (a rolling kill -9 and restart) with `site` after `after_appends`
+/// appends as leader, keeps submitting jobs until at least one sitting leader has aborted
+/// there, restarts each aborted replica without the crash point, and finally restarts the
+/// ones still armed without it, so nothing fires during the checks.
+async fn crash_sitting_leaders(
+    site: &str,
+    after_appends: u32,
+    cluster: &mut SchedulerCluster,
+    client: &shotfarm_proto::client::LeaderClient,
+    recorder: &Recorder,
+    jobs: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let armed = format!("{site}={after_appends}*off->return");
+    let mut still_armed = Vec::new();
+    for id in 1..=3u64 {
+        step(&format!("{site}: kill -9 replica {id} and restart it with FAILPOINTS={armed}"));
+        cluster.kill(id)?;
+        cluster.restart_with_env(id, &[("FAILPOINTS", &armed)])?;
+        still_armed.push(id);
+        cluster.wait_for_leader(Duration::from_secs(15)).await?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut crashes = 0;
+    let mut index = JOBS_BEFORE;
+    while crashes == 0 || index < JOBS_BEFORE + JOBS_DURING {
+        anyhow::ensure!(Instant::now() < deadline, "no sitting leader aborted at {site} within 40 s ({index} jobs submitted)");
+        if let Ok(response) = recorder.submit(client, &format!("t80-{site}-{index}"), "file:///sim/c3-r2.mp4").await {
+            jobs.push(response.job_id);
+        }
+        index += 1;
+        for id in 1..=3u64 {
+            if let Some(exit) = cluster.exit_status(id)? {
+                anyhow::ensure!(exit.signal() == Some(SIGABRT), "replica {id} ended with {exit}, not by the abort at {site}");
+                crashes += 1;
+                step(&format!("{site}: replica {id} aborted while leading ({exit}); restart it without failpoints"));
+                cluster.restart(id)?;
+                still_armed.retain(|armed| *armed != id);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for id in still_armed {
+        step(&format!("{site}: restart replica {id} without failpoints"));
+        if cluster.exit_status(id)?.is_none() {
+            cluster.kill(id)?;
+        }
+        cluster.restart(id)?;
+        cluster.wait_for_leader(Duration::from_secs(15)).await?;
+    }
+    step(&format!("{site}: {crashes} sitting leader(s) aborted after their log append; {} jobs submitted", jobs.len()));
+    Ok(())
+}
+
+/// What every scenario ends with: every job succeeds, every replica applies the last entry,
+/// no acknowledged job is lost, the audit trails hold the invariants across every run, and
+/// the client history is linearizable.
+async fn check_outcome(
+    site: &str,
+    cluster: &SchedulerCluster,
+    client: &shotfarm_proto::client::LeaderClient,
+    recorder: &Recorder,
+    audit_dir: &std::path::Path,
+    jobs: &[String],
+) -> anyhow::Result<()> {
     wait_until(Duration::from_secs(40), "every job succeeded", || async {
         let mut all = true;
-        for job_id in &jobs {
+        for job_id in jobs {
             let done = recorder.get(client, job_id).await.is_ok_and(|job| history::job_state(job.state) == Some(JobState::Succeeded));
             all &= done;
             if !all {
@@ -203,6 +278,11 @@ async fn crash_before_the_log_append() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_after_the_log_append() -> anyhow::Result<()> {
     crash_at(failpoints::AFTER_LOG_APPEND, Victim::Follower).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sitting_leaders_crash_after_their_log_append() -> anyhow::Result<()> {
+    crash_at(failpoints::LEADER_AFTER_LOG_APPEND, Victim::SittingLeaders { after_appends: 20 }).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

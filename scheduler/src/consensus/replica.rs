@@ -332,6 +332,9 @@ impl<S: DurableStore> Replica<S> {
         self.store.write(batch)?;
         if appends {
             crash_point(failpoints::AFTER_LOG_APPEND);
+            if self.is_leader() {
+                crash_point(failpoints::LEADER_AFTER_LOG_APPEND);
+            }
         }
         Ok(())
     }

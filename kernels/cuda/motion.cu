@@ -28,10 +28,10 @@ extern "C" __global__ void motion_vertical(const unsigned short* prev, const uns
     row_scratch[i * w + j] = (int)((acc + y_round) >> shift);
 }
 
-// One block per row: horizontal blur of the row, |.|, u32 wrapping row sum, then
-// atomically added to *sad.
+// One block of 256 threads per row: horizontal blur of the row, |.|, u32 wrapping row
+// sum, then atomically added to *sad.
 extern "C" __global__ void motion_horizontal(const int* row_scratch, int w, int h, unsigned long long* sad) {
-    extern __shared__ unsigned int partial[];
+    __shared__ unsigned int partial[256];
     int i = blockIdx.x;
     if (i >= h) return;
     const int* row = row_scratch + (long long)i * w;

@@ -34,7 +34,7 @@ pub enum Backend {
     Cpu(SimdLevel),
     /// VIF and motion on the GPU, ADM on the CPU at this SIMD level.
     #[cfg(feature = "cuda")]
-    Cuda(std::sync::Arc<crate::cuda::CudaKernels>, SimdLevel),
+    Cuda(std::sync::Arc<crate::cuda::CudaDevice>, SimdLevel),
 }
 
 impl Backend {
@@ -71,7 +71,7 @@ fn cpu_forced() -> bool {
 #[cfg(feature = "cuda")]
 fn cuda_backend() -> Result<Backend, String> {
     use std::sync::{Arc, OnceLock};
-    static PROBE: OnceLock<Result<Arc<crate::cuda::CudaKernels>, String>> = OnceLock::new();
+    static PROBE: OnceLock<Result<Arc<crate::cuda::CudaDevice>, String>> = OnceLock::new();
     PROBE.get_or_init(crate::cuda::probe).clone().map(|k| Backend::Cuda(k, SimdLevel::detect()))
 }
 

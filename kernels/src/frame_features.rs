@@ -51,7 +51,7 @@ pub struct FeatureScratch {
     ssim: SsimScratch,
     /// The GPU kernels when VIF and motion run on CUDA.
     #[cfg(feature = "cuda")]
-    gpu: Option<std::sync::Arc<crate::cuda::CudaKernels>>,
+    gpu: Option<std::sync::Arc<crate::cuda::CudaDevice>>,
 }
 
 impl FeatureScratch {
@@ -137,10 +137,10 @@ fn typed_features<T: Sample>(
     #[cfg(feature = "cuda")]
     if let Some(gpu) = scratch.gpu.clone() {
         let cuda = |e: crate::cuda::CudaError| MetricError::Cuda(e.to_string());
-        let vif = gpu.vif(r, d, depth).map_err(cuda)?;
+        let vif = crate::cuda::vif(&*gpu, r, d, depth).map_err(cuda)?;
         let adm = adm::adm_at(r, d, depth, simd, &mut scratch.adm);
         let motion = match previous_reference {
-            Some(prev) => motion::motion_score(gpu.motion_sad(prev, r, depth).map_err(cuda)?, r.width(), r.height()),
+            Some(prev) => motion::motion_score(crate::cuda::motion_sad(&*gpu, prev, r, depth).map_err(cuda)?, r.width(), r.height()),
             None => 0.0,
         };
         let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));

@@ -58,13 +58,13 @@ fn cuda_features_equal_the_cpu_reference() {
         let r = plane(w, h, depth, seed);
         let d = plane(w, h, depth, seed * 7 + 1);
         let cpu = vif(&r, &d, depth, SimdLevel::Scalar, &mut VifScratch::default());
-        let gpu = kernels.vif(&r, &d, depth).unwrap_or_else(|e| panic!("{e}"));
+        let gpu = cuda::vif(&*kernels, &r, &d, depth).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(gpu, cpu, "vif {w}x{h} {depth}-bit seed {seed}");
         let sad = blurred_difference_sad_scalar(&r, &d, depth, &mut MotionScratch::default());
-        assert_eq!(kernels.motion_sad(&r, &d, depth).unwrap_or_else(|e| panic!("{e}")), sad, "motion {w}x{h}");
+        assert_eq!(cuda::motion_sad(&*kernels, &r, &d, depth).unwrap_or_else(|e| panic!("{e}")), sad, "motion {w}x{h}");
         let r8 = Plane::from_vec(w, h, r.data().iter().map(|&v| v as u8).collect()).unwrap_or_else(|| panic!("8-bit"));
         let d8 = Plane::from_vec(w, h, d.data().iter().map(|&v| v as u8).collect()).unwrap_or_else(|| panic!("8-bit"));
         let cpu8 = vif(&r8, &d8, 8, SimdLevel::Scalar, &mut VifScratch::default());
-        assert_eq!(kernels.vif(&r8, &d8, 8).unwrap_or_else(|e| panic!("{e}")), cpu8, "vif 8-bit {w}x{h}");
+        assert_eq!(cuda::vif(&*kernels, &r8, &d8, 8).unwrap_or_else(|e| panic!("{e}")), cpu8, "vif 8-bit {w}x{h}");
     }
 }

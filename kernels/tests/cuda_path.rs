@@ -6,6 +6,7 @@
 #![cfg(feature = "cuda")]
 
 use shotfarm_kernels::Plane;
+use shotfarm_kernels::adm::{AdmScratch, adm_at};
 use shotfarm_kernels::cuda;
 use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad_scalar};
 use shotfarm_kernels::simd_level::SimdLevel;
@@ -60,11 +61,15 @@ fn cuda_features_equal_the_cpu_reference() {
         let cpu = vif(&r, &d, depth, SimdLevel::Scalar, &mut VifScratch::default());
         let gpu = cuda::vif(&*kernels, &r, &d, depth).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(gpu, cpu, "vif {w}x{h} {depth}-bit seed {seed}");
+        let cpu_adm = adm_at(&r, &d, depth, SimdLevel::Scalar, &mut AdmScratch::default());
+        assert_eq!(cuda::adm(&*kernels, &r, &d, depth).unwrap_or_else(|e| panic!("{e}")), cpu_adm, "adm {w}x{h} {depth}-bit");
         let sad = blurred_difference_sad_scalar(&r, &d, depth, &mut MotionScratch::default());
         assert_eq!(cuda::motion_sad(&*kernels, &r, &d, depth).unwrap_or_else(|e| panic!("{e}")), sad, "motion {w}x{h}");
         let r8 = Plane::from_vec(w, h, r.data().iter().map(|&v| v as u8).collect()).unwrap_or_else(|| panic!("8-bit"));
         let d8 = Plane::from_vec(w, h, d.data().iter().map(|&v| v as u8).collect()).unwrap_or_else(|| panic!("8-bit"));
         let cpu8 = vif(&r8, &d8, 8, SimdLevel::Scalar, &mut VifScratch::default());
         assert_eq!(cuda::vif(&*kernels, &r8, &d8, 8).unwrap_or_else(|e| panic!("{e}")), cpu8, "vif 8-bit {w}x{h}");
+        let cpu_adm8 = adm_at(&r8, &d8, 8, SimdLevel::Scalar, &mut AdmScratch::default());
+        assert_eq!(cuda::adm(&*kernels, &r8, &d8, 8).unwrap_or_else(|e| panic!("{e}")), cpu_adm8, "adm 8-bit {w}x{h}");
     }
 }

@@ -69,7 +69,7 @@ fn reciprocal_factors(scale: usize) -> [f32; 3] {
 }
 
 /// `div_lookup[i + 32768] = 2^30 / i` for i in −32768..=32768 (0 at i = 0).
-fn div_lookup() -> &'static [i32; 65537] {
+pub(crate) fn div_lookup() -> &'static [i32; 65537] {
     static TABLE: OnceLock<Box<[i32; 65537]>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = Box::new([0i32; 65537]);
@@ -177,7 +177,7 @@ fn border(n: usize, extra: f64) -> i32 {
 }
 
 /// The region decoupling and CSF work on: the 10 % border minus one filter tap.
-fn extended_region(w: usize, h: usize) -> (usize, usize, usize, usize) {
+pub(crate) fn extended_region(w: usize, h: usize) -> (usize, usize, usize, usize) {
     let left = border(w, 1.0).max(0);
     let top = border(h, 1.0).max(0);
     let right = (w as i32 - left + 2).min(w as i32);
@@ -462,7 +462,7 @@ pub(crate) struct DwtRounding {
 }
 
 /// `cos(1°)²` as libvmaf stores it (computed in double, kept in float).
-fn cos_1deg_sq() -> f32 {
+pub(crate) fn cos_1deg_sq() -> f32 {
     let c = (1.0f64 * std::f64::consts::PI / 180.0).cos();
     (c * c) as f32
 }
@@ -592,7 +592,7 @@ fn decouple_s123(
 }
 
 /// Scale-0 CSF factors in fixed point for the default viewing condition.
-const I_RFACTOR_SCALE0: [i32; 3] = [36453, 36453, 49417];
+pub(crate) const I_RFACTOR_SCALE0: [i32; 3] = [36453, 36453, 49417];
 
 /// `adm_csf` (scale 0).
 #[inline(always)]
@@ -615,7 +615,7 @@ fn csf_scale0(a: &DetailBands<i16>, w: usize, h: usize, csf_a: &mut DetailBands<
 }
 
 /// The scale-1..3 CSF factors in Q32 (`(uint32_t)(rfactor * 2^32)`).
-fn i_rfactor_s123(scale: usize) -> [i64; 3] {
+pub(crate) fn i_rfactor_s123(scale: usize) -> [i64; 3] {
     reciprocal_factors(scale).map(|f| (f64::from(f) * 4294967296.0) as u32 as i64)
 }
 
@@ -637,31 +637,69 @@ fn csf_s123(a: &DetailBands<i32>, scale: usize, w: usize, h: usize, csf_a: &mut 
     }
 }
 
+/// The rows and columns a score sums over: the band minus a 10 % border, clamped to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SumRegion {
+    pub rows: (usize, usize),
+    pub cols: (usize, usize),
+    /// `(bottom − top) · (right − left)` as libvmaf computes it (unclamped).
+    pub area: i32,
+}
+
+impl SumRegion {
+    pub(crate) fn of(w: usize, h: usize) -> Self {
+        let (top, bottom, left, right) = score_region(w, h);
+        SumRegion {
+            rows: (top.max(0) as usize, (bottom.max(0) as usize).min(h)),
+            cols: (left.max(0) as usize, (right.max(0) as usize).min(w)),
+            area: (bottom - top) * (right - left),
+        }
+    }
+}
+
+/// `adm_csf_den_scale`'s fixed point (scale 0): each row's Σ|x|³ is added as
+/// `(Σ + round) >> shift`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DenScale0 {
+    pub region: SumRegion,
+    pub shift: u32,
+    pub round: u64,
+}
+
+impl DenScale0 {
+    pub(crate) fn new(w: usize, h: usize) -> Self {
+        let region = SumRegion::of(w, h);
+        let shift = (f64::from(region.area).log2() - 20.0).ceil() as i32;
+        let shift = shift.max(0) as u32;
+        DenScale0 { region, shift, round: half_of_shift(shift) }
+    }
+
+    /// The denominator from the three bands' row sums.
+    pub(crate) fn finish(&self, accum: [u64; 3]) -> f32 {
+        let shift_csf = 2.0f64.powf(f64::from(18 - self.shift as i32));
+        finish_den(accum, shift_csf, reciprocal_factors(0), self.region.area)
+    }
+}
+
 /// `adm_csf_den_scale` (scale 0): Σ|ref band|³ over the score region, cube-rooted.
 #[inline(always)]
 fn csf_den_scale0(reference: &Bands<i16>, w: usize, h: usize) -> f32 {
-    let rfactor = reciprocal_factors(0);
-    let (top, bottom, left, right) = score_region(w, h);
-    let area = (bottom - top) * (right - left);
-    let shift = ((f64::from(area)).log2() - 20.0).ceil() as i32;
-    let shift = shift.max(0) as u32;
-    let round = half_of_shift(shift);
+    let den = DenScale0::new(w, h);
     let mut accum = [0u64; 3];
     let bands = [&reference.h, &reference.v, &reference.d];
-    for i in top.max(0) as usize..bottom as usize {
+    for i in den.region.rows.0..den.region.rows.1 {
         let mut inner = [0u64; 3];
-        for j in left.max(0) as usize..right as usize {
+        for j in den.region.cols.0..den.region.cols.1 {
             for (b, band) in bands.iter().enumerate() {
                 let x = u64::from(band[i * w + j].unsigned_abs());
                 inner[b] += x * x * x;
             }
         }
         for b in 0..3 {
-            accum[b] += (inner[b] + round) >> shift;
+            accum[b] += (inner[b] + den.round) >> den.shift;
         }
     }
-    let shift_csf = 2.0f64.powf(f64::from(18 - shift as i32));
-    finish_den(accum, shift_csf, rfactor, area)
+    den.finish(accum)
 }
 
 /// Cube roots and the noise term of a CSF denominator.
@@ -675,35 +713,67 @@ fn finish_den(accum: [u64; 3], shift_csf: f64, rfactor: [f32; 3], area: i32) -> 
     total
 }
 
+/// `adm_csf_den_s123`'s fixed point (scales 1–3): per pixel
+/// `((((x² + round_sq) >> shift_sq) · x + round_cub) >> shift_cub)`, per row
+/// `(Σ + round_accum) >> shift_accum`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DenS123 {
+    pub scale: usize,
+    pub region: SumRegion,
+    pub shift_sq: u32,
+    pub round_sq: u64,
+    pub shift_cub: u32,
+    pub round_cub: u64,
+    pub shift_accum: u32,
+    pub round_accum: u64,
+}
+
+impl DenS123 {
+    pub(crate) fn new(scale: usize, w: usize, h: usize) -> Self {
+        const SHIFT_SQ: [u32; 3] = [31, 30, 31];
+        let (top, bottom, left, right) = score_region(w, h);
+        let shift_sq = SHIFT_SQ[scale - 1];
+        let shift_cub = ceil_log2_minus(f64::from(right - left), 0.0);
+        let shift_accum = ceil_log2_minus(f64::from(bottom - top), 0.0);
+        DenS123 {
+            scale,
+            region: SumRegion::of(w, h),
+            shift_sq,
+            round_sq: 1u64 << shift_sq,
+            shift_cub,
+            round_cub: half_of_shift(shift_cub),
+            shift_accum,
+            round_accum: half_of_shift(shift_accum),
+        }
+    }
+
+    /// The denominator from the three bands' row sums.
+    pub(crate) fn finish(&self, accum: [u64; 3]) -> f32 {
+        const ACCUM_CONVERT_FLOAT: [u32; 3] = [32, 27, 23];
+        let shift_csf = pow2_unsigned(ACCUM_CONVERT_FLOAT[self.scale - 1], self.shift_accum, self.shift_cub);
+        finish_den(accum, shift_csf, reciprocal_factors(self.scale), self.region.area)
+    }
+}
+
 /// `adm_csf_den_s123` (scales 1–3).
 #[inline(always)]
 fn csf_den_s123(reference: &Bands<i32>, scale: usize, w: usize, h: usize) -> f32 {
-    const SHIFT_SQ: [u32; 3] = [31, 30, 31];
-    const ACCUM_CONVERT_FLOAT: [u32; 3] = [32, 27, 23];
-    let rfactor = reciprocal_factors(scale);
-    let shift_sq = SHIFT_SQ[scale - 1];
-    let round_sq = 1u64 << shift_sq;
-    let (top, bottom, left, right) = score_region(w, h);
-    let shift_cub = ceil_log2_minus(f64::from(right - left), 0.0);
-    let round_cub = half_of_shift(shift_cub);
-    let shift_accum = ceil_log2_minus(f64::from(bottom - top), 0.0);
-    let round_accum = half_of_shift(shift_accum);
+    let den = DenS123::new(scale, w, h);
     let mut accum = [0u64; 3];
     let bands = [&reference.h, &reference.v, &reference.d];
-    for i in top.max(0) as usize..bottom as usize {
+    for i in den.region.rows.0..den.region.rows.1 {
         let mut inner = [0u64; 3];
-        for j in left.max(0) as usize..right as usize {
+        for j in den.region.cols.0..den.region.cols.1 {
             for (b, band) in bands.iter().enumerate() {
                 let x = u64::from(band[i * w + j].unsigned_abs());
-                inner[b] += ((((x * x) + round_sq) >> shift_sq) * x + round_cub) >> shift_cub;
+                inner[b] += ((((x * x) + den.round_sq) >> den.shift_sq) * x + den.round_cub) >> den.shift_cub;
             }
         }
         for b in 0..3 {
-            accum[b] += (inner[b] + round_accum) >> shift_accum;
+            accum[b] += (inner[b] + den.round_accum) >> den.shift_accum;
         }
     }
-    let shift_csf = pow2_unsigned(ACCUM_CONVERT_FLOAT[scale - 1], shift_accum, shift_cub);
-    finish_den(accum, shift_csf, rfactor, (bottom - top) * (right - left))
+    den.finish(accum)
 }
 
 /// Neighbour rows/columns of the masking threshold: `i−1, i+1`, mirrored as
@@ -793,23 +863,57 @@ fn cm_thresholds<T: Copy + Into<i32>>(
     }
 }
 
+/// `adm_cm`'s fixed point (scale 0): per pixel and band `b`,
+/// `((x_sq · x + round_cub[b]) >> shift_cub[b])`, per row `(Σ + round_inner) >> shift_inner`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CmScale0 {
+    pub region: SumRegion,
+    pub shift_cub: [u32; 3],
+    pub round_cub: [u64; 3],
+    pub shift_inner: u32,
+    pub round_inner: u64,
+}
+
+impl CmScale0 {
+    pub(crate) const SHIFT_SQ: [u32; 3] = [29, 29, 30];
+    pub(crate) const ROUND_SQ: [i64; 3] = [268435456, 268435456, 536870912];
+    pub(crate) const SHIFT_SUB: [u32; 3] = [10, 10, 12];
+
+    pub(crate) fn new(w: usize, h: usize) -> Self {
+        let shift_cub = [ceil_log2_minus(w as f64, 4.0), ceil_log2_minus(w as f64, 4.0), ceil_log2_minus(w as f64, 3.0)];
+        let shift_inner = ceil_log2_minus(h as f64, 0.0);
+        CmScale0 {
+            region: SumRegion::of(w, h),
+            shift_cub,
+            round_cub: shift_cub.map(half_of_shift),
+            shift_inner,
+            round_inner: half_of_shift(shift_inner),
+        }
+    }
+
+    /// The numerator from the three bands' row sums.
+    pub(crate) fn finish(&self, accum: [i64; 3]) -> f32 {
+        let noise = (self.region.area as f32 / 32.0f32).powf(1.0f32 / 3.0f32);
+        let mut total = 0.0f32;
+        for b in 0..3 {
+            let base = if b == 2 { 57 } else { 52 };
+            let f = (accum[b] as f64 / pow2_unsigned(base, self.shift_cub[b], self.shift_inner)) as f32;
+            total += f.powf(1.0f32 / 3.0f32) + noise;
+        }
+        total
+    }
+}
+
 /// `adm_cm` (scale 0): contrast-masked cube sums of the restored bands.
 #[inline(always)]
 fn cm_scale0(r: &DetailBands<i16>, csf_a: &DetailBands<i16>, csf_f: &DetailBands<i16>, w: usize, h: usize) -> f32 {
-    const SHIFT_SQ: [u32; 3] = [29, 29, 30];
-    const ROUND_SQ: [i64; 3] = [268435456, 268435456, 536870912];
-    const SHIFT_SUB: [u32; 3] = [10, 10, 12];
-    let shift_cub = [ceil_log2_minus(w as f64, 4.0), ceil_log2_minus(w as f64, 4.0), ceil_log2_minus(w as f64, 3.0)];
-    let round_cub = shift_cub.map(half_of_shift);
-    let shift_inner = ceil_log2_minus(h as f64, 0.0);
-    let round_inner = half_of_shift(shift_inner) as i64;
-    let (top, bottom, left, right) = score_region(w, h);
+    let cm = CmScale0::new(w, h);
     let mut accum = [0i64; 3];
-    let (c0, c1) = (left.max(0) as usize, (right.max(0) as usize).min(w));
+    let (c0, c1) = cm.region.cols;
     let mut rows: [Vec<i32>; 3] = Default::default();
     let mut thr_row = vec![0i32; w];
     let center = |a: i16| i32::from(((ONE_BY_15 * i32::from(a).abs() + 2048) >> 12) as i16);
-    for i in top.max(0) as usize..(bottom.max(0) as usize).min(h) {
+    for i in cm.region.rows.0..cm.region.rows.1 {
         cm_thresholds(csf_a, csf_f, center, i, c0, c1, w, h, &mut rows, &mut thr_row);
         let mut inner = [0i64; 3];
         for j in c0..c1 {
@@ -817,71 +921,91 @@ fn cm_scale0(r: &DetailBands<i16>, csf_a: &DetailBands<i16>, csf_f: &DetailBands
             let idx = i * w + j;
             for b in 0..3 {
                 let x = i32::from(r.bands[b][idx]) * I_RFACTOR_SCALE0[b];
-                let x = (x.wrapping_abs() - thr.wrapping_shl(SHIFT_SUB[b])).max(0);
-                let x_sq = ((i64::from(x) * i64::from(x) + ROUND_SQ[b]) >> SHIFT_SQ[b]) as i32;
-                inner[b] += (i64::from(x_sq) * i64::from(x) + round_cub[b] as i64) >> shift_cub[b];
+                let x = (x.wrapping_abs() - thr.wrapping_shl(CmScale0::SHIFT_SUB[b])).max(0);
+                let x_sq = ((i64::from(x) * i64::from(x) + CmScale0::ROUND_SQ[b]) >> CmScale0::SHIFT_SQ[b]) as i32;
+                inner[b] += (i64::from(x_sq) * i64::from(x) + cm.round_cub[b] as i64) >> cm.shift_cub[b];
             }
         }
         for b in 0..3 {
-            accum[b] += (inner[b] + round_inner) >> shift_inner;
+            accum[b] += (inner[b] + cm.round_inner as i64) >> cm.shift_inner;
         }
     }
-    let area = ((bottom - top) * (right - left)) as f32;
-    let noise = (area / 32.0f32).powf(1.0f32 / 3.0f32);
-    let mut total = 0.0f32;
-    for b in 0..3 {
-        let base = if b == 2 { 57 } else { 52 };
-        let f = (accum[b] as f64 / pow2_unsigned(base, shift_cub[b], shift_inner)) as f32;
-        total += f.powf(1.0f32 / 3.0f32) + noise;
+    cm.finish(accum)
+}
+
+/// `i4_adm_cm`'s fixed point (scales 1–3): per pixel `(x_sq · x + round_cub) >> shift_cub`,
+/// per row `(Σ + round_inner) >> shift_inner`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CmS123 {
+    pub region: SumRegion,
+    pub rfactor: [i64; 3],
+    pub shift_cub: u32,
+    pub round_cub: u64,
+    pub shift_inner: u32,
+    pub round_inner: u64,
+    final_shift: f32,
+}
+
+impl CmS123 {
+    pub(crate) fn new(scale: usize, w: usize, h: usize) -> Self {
+        let shift_cub = ceil_log2_minus(w as f64, 0.0);
+        let shift_inner = ceil_log2_minus(h as f64, 0.0);
+        let final_shift = [
+            pow2_unsigned(45, shift_cub, shift_inner) as f32,
+            pow2_unsigned(39, shift_cub, shift_inner) as f32,
+            pow2_unsigned(36, shift_cub, shift_inner) as f32,
+        ][scale - 1];
+        CmS123 {
+            region: SumRegion::of(w, h),
+            rfactor: i_rfactor_s123(scale),
+            shift_cub,
+            round_cub: half_of_shift(shift_cub),
+            shift_inner,
+            round_inner: half_of_shift(shift_inner),
+            final_shift,
+        }
     }
-    total
+
+    /// The numerator from the three bands' row sums.
+    pub(crate) fn finish(&self, accum: [i64; 3]) -> f32 {
+        let noise = (self.region.area as f32 / 32.0f32).powf(1.0f32 / 3.0f32);
+        let mut total = 0.0f32;
+        for b in 0..3 {
+            // int64 / float is a float division in C.
+            let f = accum[b] as f32 / self.final_shift;
+            total += f.powf(1.0f32 / 3.0f32) + noise;
+        }
+        total
+    }
 }
 
 /// `i4_adm_cm` (scales 1–3).
 #[inline(always)]
 fn cm_s123(r: &DetailBands<i32>, csf_a: &DetailBands<i32>, csf_f: &DetailBands<i32>, scale: usize, w: usize, h: usize) -> f32 {
-    let rfactor = i_rfactor_s123(scale);
-    let shift_cub = ceil_log2_minus(w as f64, 0.0);
-    let round_cub = half_of_shift(shift_cub) as i64;
-    let shift_inner = ceil_log2_minus(h as f64, 0.0);
-    let round_inner = half_of_shift(shift_inner) as i64;
-    let final_shift = [
-        pow2_unsigned(45, shift_cub, shift_inner) as f32,
-        pow2_unsigned(39, shift_cub, shift_inner) as f32,
-        pow2_unsigned(36, shift_cub, shift_inner) as f32,
-    ][scale - 1];
-    let (top, bottom, left, right) = score_region(w, h);
+    let cm = CmS123::new(scale, w, h);
     let mut accum = [0i64; 3];
-    let (c0, c1) = (left.max(0) as usize, (right.max(0) as usize).min(w));
+    let (c0, c1) = cm.region.cols;
     let mut rows: [Vec<i32>; 3] = Default::default();
     let mut thr_row = vec![0i32; w];
     let center = |a: i32| ((I4_ONE_BY_15 * i64::from(a.wrapping_abs()) + I4_FLT_ROUND) >> 32) as i32;
-    for i in top.max(0) as usize..(bottom.max(0) as usize).min(h) {
+    for i in cm.region.rows.0..cm.region.rows.1 {
         cm_thresholds(csf_a, csf_f, center, i, c0, c1, w, h, &mut rows, &mut thr_row);
         let mut inner = [0i64; 3];
         for j in c0..c1 {
             let thr = thr_row[j];
             let idx = i * w + j;
             for b in 0..3 {
-                let x = ((i64::from(r.bands[b][idx]) * rfactor[b] + (1 << 27)) >> 28) as i32;
+                let x = ((i64::from(r.bands[b][idx]) * cm.rfactor[b] + (1 << 27)) >> 28) as i32;
                 let x = x.wrapping_abs().wrapping_sub(thr).max(0);
                 let x_sq = ((i64::from(x) * i64::from(x) + 536870912) >> 30) as i32;
-                inner[b] += (i64::from(x_sq) * i64::from(x) + round_cub) >> shift_cub;
+                inner[b] += (i64::from(x_sq) * i64::from(x) + cm.round_cub as i64) >> cm.shift_cub;
             }
         }
         for b in 0..3 {
-            accum[b] += (inner[b] + round_inner) >> shift_inner;
+            accum[b] += (inner[b] + cm.round_inner as i64) >> cm.shift_inner;
         }
     }
-    let area = ((bottom - top) * (right - left)) as f32;
-    let noise = (area / 32.0f32).powf(1.0f32 / 3.0f32);
-    let mut total = 0.0f32;
-    for b in 0..3 {
-        // int64 / float is a float division in C.
-        let f = accum[b] as f32 / final_shift;
-        total += f.powf(1.0f32 / 3.0f32) + noise;
-    }
-    total
+    cm.finish(accum)
 }
 
 #[cfg(test)]

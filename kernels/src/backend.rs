@@ -32,7 +32,7 @@ impl std::str::FromStr for BackendRequest {
 #[derive(Debug, Clone)]
 pub enum Backend {
     Cpu(SimdLevel),
-    /// VIF and motion on the GPU, ADM on the CPU at this SIMD level.
+    /// VIF, ADM and motion on the GPU; PSNR and SSIM on the CPU at this SIMD level.
     #[cfg(feature = "cuda")]
     Cuda(std::sync::Arc<crate::cuda::CudaDevice>, SimdLevel),
 }
@@ -42,7 +42,7 @@ impl Backend {
         match self {
             Backend::Cpu(level) => format!("cpu/{}", level.name()),
             #[cfg(feature = "cuda")]
-            Backend::Cuda(_, level) => format!("cuda (vif, motion) + cpu/{} (adm)", level.name()),
+            Backend::Cuda(_, level) => format!("cuda (vif, adm, motion) + cpu/{} (psnr, ssim)", level.name()),
         }
     }
 

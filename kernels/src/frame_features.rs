@@ -138,7 +138,7 @@ fn typed_features<T: Sample>(
     if let Some(gpu) = scratch.gpu.clone() {
         let cuda = |e: crate::cuda::CudaError| MetricError::Cuda(e.to_string());
         let vif = crate::cuda::vif(&*gpu, r, d, depth).map_err(cuda)?;
-        let adm = adm::adm_at(r, d, depth, simd, &mut scratch.adm);
+        let adm = crate::cuda::adm(&*gpu, r, d, depth).map_err(cuda)?;
         let motion = match previous_reference {
             Some(prev) => motion::motion_score(crate::cuda::motion_sad(&*gpu, prev, r, depth).map_err(cuda)?, r.width(), r.height()),
             None => 0.0,

@@ -21,7 +21,7 @@
 //! | [`vmaf`] | the entry point: two streams in, a [`report::VmafReport`] out, on N threads |
 //! | [`report`] | per-frame and pooled results, libvmaf's JSON layout |
 //! | [`backend`], [`simd_level`] | CPU/CUDA choice; SIMD level detected at run time |
-//! | `cuda` (feature `cuda`) | VIF and motion kernels (`kernels/cuda/*.cu`) compiled with NVRTC at run time |
+//! | `cuda` (feature `cuda`) | VIF, ADM and motion kernels (`kernels/cuda/*.cu`) compiled with NVRTC at run time |
 //! | [`fingerprint`], [`scene`] | per-frame fingerprints; shot boundaries and SI/TI (media pipeline) |
 
 pub mod adm;

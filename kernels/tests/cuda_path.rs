@@ -5,11 +5,15 @@
 //! `REQUIRE_NVRTC=1` a missing libnvrtc.
 #![cfg(feature = "cuda")]
 
-use shotfarm_kernels::Plane;
-use shotfarm_kernels::cuda;
-use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad_scalar};
-use shotfarm_kernels::simd_level::SimdLevel;
-use shotfarm_kernels::vif::{VifScratch, vif};
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use shotfarm_kernels::cuda::{self, CudaDevice};
+
+mod support {
+    pub mod cuda_parity;
+}
+use support::cuda_parity::assert_device_equals_cpu;
 
 fn required(var: &str) -> bool {
     std::env::var(var).is_ok_and(|v| v == "1")
@@ -30,41 +34,36 @@ fn every_cu_source_compiles_with_nvrtc() {
     }
 }
 
-fn plane(w: usize, h: usize, depth: u8, seed: u64) -> Plane<u16> {
-    let mut s = seed | 1;
-    let max = (1u64 << depth) - 1;
-    let data = (0..w * h)
-        .map(|i| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (((i % w) as u64 * 5 + (i / w) as u64 * 3 + s % 9) % (max + 1)) as u16
-        })
-        .collect();
-    Plane::from_vec(w, h, data).unwrap_or_else(|| panic!("plane {w}x{h}"))
+/// The GPU, or `None` after a SKIP line (a failure with `REQUIRE_GPU=1`).
+fn gpu(test: &str) -> Option<Arc<CudaDevice>> {
+    match cuda::probe() {
+        Ok(device) => Some(device),
+        Err(reason) => {
+            assert!(!required("REQUIRE_GPU"), "REQUIRE_GPU=1 but cuda unavailable: {reason}");
+            eprintln!("SKIP {test}: cuda unavailable: {reason}");
+            None
+        }
+    }
 }
 
 #[test]
 fn cuda_features_equal_the_cpu_reference() {
-    let kernels = match cuda::probe() {
-        Ok(k) => k,
-        Err(reason) => {
-            assert!(!required("REQUIRE_GPU"), "REQUIRE_GPU=1 but cuda unavailable: {reason}");
-            eprintln!("SKIP cuda_features_equal_the_cpu_reference: cuda unavailable: {reason}");
-            return;
+    let Some(device) = gpu("cuda_features_equal_the_cpu_reference") else { return };
+    for (w, h, seed) in [(67, 41, 3), (120, 77, 9), (1920, 1080, 5)] {
+        for depth in [8, 10] {
+            assert_device_equals_cpu(&*device, w, h, depth, seed);
         }
-    };
-    for (w, h, depth, seed) in [(67, 41, 10, 3), (120, 77, 10, 9), (1920, 1080, 10, 5)] {
-        let r = plane(w, h, depth, seed);
-        let d = plane(w, h, depth, seed * 7 + 1);
-        let cpu = vif(&r, &d, depth, SimdLevel::Scalar, &mut VifScratch::default());
-        let gpu = cuda::vif(&*kernels, &r, &d, depth).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(gpu, cpu, "vif {w}x{h} {depth}-bit seed {seed}");
-        let sad = blurred_difference_sad_scalar(&r, &d, depth, &mut MotionScratch::default());
-        assert_eq!(cuda::motion_sad(&*kernels, &r, &d, depth).unwrap_or_else(|e| panic!("{e}")), sad, "motion {w}x{h}");
-        let r8 = Plane::from_vec(w, h, r.data().iter().map(|&v| v as u8).collect()).unwrap_or_else(|| panic!("8-bit"));
-        let d8 = Plane::from_vec(w, h, d.data().iter().map(|&v| v as u8).collect()).unwrap_or_else(|| panic!("8-bit"));
-        let cpu8 = vif(&r8, &d8, 8, SimdLevel::Scalar, &mut VifScratch::default());
-        assert_eq!(cuda::vif(&*kernels, &r8, &d8, 8).unwrap_or_else(|e| panic!("{e}")), cpu8, "vif 8-bit {w}x{h}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Random sizes (odd ones, widths not a multiple of 8, rows spanning several blocks).
+    #[test]
+    fn cuda_equals_the_cpu_on_random_sizes(w in 33usize..700, h in 33usize..300, ten_bit: bool, seed: u64) {
+        if let Some(device) = gpu("cuda_equals_the_cpu_on_random_sizes") {
+            assert_device_equals_cpu(&*device, w, h, if ten_bit { 10 } else { 8 }, seed);
+        }
     }
 }

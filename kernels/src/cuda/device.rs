@@ -23,15 +23,35 @@ pub enum Kernel {
     VifDownsample,
     MotionVertical,
     MotionHorizontal,
+    AdmDwtScale0,
+    AdmDwtS123,
+    AdmDecoupleScale0,
+    AdmDecoupleS123,
+    AdmCsfScale0,
+    AdmCsfS123,
+    AdmDenScale0,
+    AdmDenS123,
+    AdmCmScale0,
+    AdmCmS123,
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 5] = [
+    pub const ALL: [Kernel; 15] = [
         Kernel::VifVertical,
         Kernel::VifStatistic,
         Kernel::VifDownsample,
         Kernel::MotionVertical,
         Kernel::MotionHorizontal,
+        Kernel::AdmDwtScale0,
+        Kernel::AdmDwtS123,
+        Kernel::AdmDecoupleScale0,
+        Kernel::AdmDecoupleS123,
+        Kernel::AdmCsfScale0,
+        Kernel::AdmCsfS123,
+        Kernel::AdmDenScale0,
+        Kernel::AdmDenS123,
+        Kernel::AdmCmScale0,
+        Kernel::AdmCmS123,
     ];
 
     /// The `.cu` file that defines it.
@@ -39,6 +59,7 @@ impl Kernel {
         match self {
             Kernel::VifVertical | Kernel::VifStatistic | Kernel::VifDownsample => "vif.cu",
             Kernel::MotionVertical | Kernel::MotionHorizontal => "motion.cu",
+            _ => "adm.cu",
         }
     }
 
@@ -50,6 +71,16 @@ impl Kernel {
             Kernel::VifDownsample => "vif_downsample",
             Kernel::MotionVertical => "motion_vertical",
             Kernel::MotionHorizontal => "motion_horizontal",
+            Kernel::AdmDwtScale0 => "adm_dwt_scale0",
+            Kernel::AdmDwtS123 => "adm_dwt_s123",
+            Kernel::AdmDecoupleScale0 => "adm_decouple_scale0",
+            Kernel::AdmDecoupleS123 => "adm_decouple_s123",
+            Kernel::AdmCsfScale0 => "adm_csf_scale0",
+            Kernel::AdmCsfS123 => "adm_csf_s123",
+            Kernel::AdmDenScale0 => "adm_den_scale0",
+            Kernel::AdmDenS123 => "adm_den_s123",
+            Kernel::AdmCmScale0 => "adm_cm_scale0",
+            Kernel::AdmCmS123 => "adm_cm_s123",
         }
     }
 }

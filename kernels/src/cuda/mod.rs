@@ -1,5 +1,5 @@
-//! The CUDA path (feature `cuda`): integer VIF (4 scales) and the motion SAD on the GPU
-//! (ADM still runs on the CPU), from `.cu` sources in `kernels/cuda/` compiled at run time with NVRTC
+//! The CUDA path (feature `cuda`): integer VIF (4 scales), ADM (4 scales) and the motion
+//! SAD on the GPU, from `.cu` sources in `kernels/cuda/` compiled at run time with NVRTC
 //! through cudarc (dynamic loading: nothing CUDA is needed to build).
 //!
 //! The kernels mirror the CPU reference line by line (same integer arithmetic, the
@@ -12,8 +12,9 @@
 //! | --- | --- |
 //! | [`device`] | the [`Device`] trait the host code runs on, the kernel list, launch shapes |
 //! | [`driver`] | [`CudaDevice`]: a real GPU through cudarc |
-//! | [`vif`], [`motion`] | each feature's host code: uploads, launches, the final sums |
+//! | [`vif`], [`adm`], [`motion`] | each feature's host code: uploads, launches, the final sums |
 
+pub mod adm;
 pub mod device;
 pub mod driver;
 pub mod motion;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
 
+pub use adm::adm;
 pub use device::{Device, Kernel};
 pub use driver::CudaDevice;
 pub use motion::motion_sad;
@@ -30,6 +32,7 @@ pub use vif::vif;
 
 /// Every `.cu` source of the CUDA path, by file name.
 pub const CUDA_SOURCES: &[(&str, &str)] = [
+    ("adm.cu", include_str!("../../cuda/adm.cu")),
     ("motion.cu", include_str!("../../cuda/motion.cu")),
     ("vif.cu", include_str!("../../cuda/vif.cu")),
 ]

@@ -17,7 +17,8 @@
 #ifndef SHOTFARM_CUDA_HOST_H
 #define SHOTFARM_CUDA_HOST_H
 
-// fmin (IEEE minNum: a NaN operand yields the other one) is the C library's, as in CUDA.
+// fmin and fmax (IEEE minNum/maxNum: a NaN operand yields the other) are the C library's,
+// as in CUDA.
 #include <math.h>
 
 #include <climits>
@@ -96,6 +97,16 @@ constexpr long long __double2ll_rz(double v) {
     return shotfarm_host::double_to_integer_toward_zero<long long>(v);
 }
 
+// Nearest float (ties to even), as the FPU converts in its default rounding mode.
+constexpr float __ll2float_rn(long long v) {
+    return static_cast<float>(v);
+}
+
+// The float with these bits.
+constexpr float __uint_as_float(unsigned int bits) {
+    return __builtin_bit_cast(float, bits);
+}
+
 static_assert(__clz(0) == 32 && __clz(1) == 31 && __clz(-1) == 0, "__clz");
 static_assert(__clzll(0) == 64 && __clzll(1) == 63 && __clzll(LLONG_MIN) == 0, "__clzll");
 static_assert(__double2int_rz(-2.9) == -2 && __double2int_rz(2.9) == 2, "__double2int_rz rounds toward zero");
@@ -106,5 +117,8 @@ static_assert(__double2int_rz(__builtin_inf()) == INT_MAX && __double2int_rz(-__
 static_assert(__double2ll_rz(1.0e19) == LLONG_MAX && __double2ll_rz(-1.0e19) == LLONG_MIN, "__double2ll_rz saturates");
 static_assert(__double2ll_rz(-9.2233720368547758e18) == LLONG_MIN, "__double2ll_rz of -2^63");
 static_assert(__double2ll_rz(__builtin_nan("")) == 0 && __double2ll_rz(-7.5) == -7, "__double2ll_rz");
+static_assert(__ll2float_rn(16777217) == 16777216.0f && __ll2float_rn(16777219) == 16777220.0f, "__ll2float_rn ties to even");
+static_assert(__ll2float_rn(-16777219) == -16777220.0f && __ll2float_rn(LLONG_MAX) == 9223372036854775808.0f, "__ll2float_rn");
+static_assert(__uint_as_float(0x3f800000u) == 1.0f && __uint_as_float(0xc0000000u) == -2.0f, "__uint_as_float");
 
 #endif

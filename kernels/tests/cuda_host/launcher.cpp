@@ -1,9 +1,10 @@
 // One .cu source of kernels/cuda/ as a host shared library: its kernels run block after
-// block, every CUDA thread of a block a fiber (ucontext, its own stack) scheduled
-// round-robin on the calling OS thread, so a launch is deterministic and needs no GPU.
+// block, every CUDA thread of a block a fiber (its own stack; started with ucontext,
+// switched with _setjmp/_longjmp) scheduled round-robin on the calling OS thread, so a
+// launch is deterministic and needs no GPU.
 //
 // Built by kernels/tests/cuda_host/library.rs, one library per .cu (as NVRTC compiles one
-// module per .cu), with
+// module per .cu), without _FORTIFY_SOURCE (its longjmp refuses to jump between stacks), with
 //   -DSHOTFARM_CU_SOURCE="<path of the .cu>"
 //   -DSHOTFARM_KERNELS(KERNEL)=KERNEL(symbol) KERNEL(symbol)...   (its kernels, from Kernel::ALL)
 //
@@ -17,6 +18,7 @@
 #include "cuda_host.h"
 
 #include <sys/mman.h>
+#include <setjmp.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -54,7 +56,13 @@ constexpr std::size_t FIBER_STACK_BYTES = 64 * 1024;
 enum class FiberState { RUNNABLE, AT_BARRIER, FINISHED };
 
 struct Fiber {
-    ucontext_t context;
+    // Enters the fiber's stack the first time (ucontext is the portable way to start
+    // code on a stack of one's own).
+    ucontext_t start;
+    bool started;
+    // Where the fiber continues. Every later switch is _setjmp/_longjmp, which, unlike
+    // swapcontext, makes no system call (swapcontext saves the signal mask each time).
+    jmp_buf resume;
     FiberState state;
     int barrier_line;
     uint3 thread_index;
@@ -67,9 +75,9 @@ using KernelBody = void (*)(void** params);
 struct Block {
     KernelBody body = nullptr;
     void** params = nullptr;
-    ucontext_t scheduler;
+    jmp_buf scheduler;
     Fiber* running = nullptr;
-    // Allocated on first use and kept (fiber i always uses stack i).
+    // Made on first use and kept (fiber i is thread i of every block).
     std::vector<Fiber*> fibers;
 };
 
@@ -77,19 +85,43 @@ Block block;
 // Launches share the globals above: one at a time per library.
 std::mutex launch_lock;
 
+// Suspends the running fiber and continues the scheduler.
+void switch_to_scheduler(Fiber* fiber) {
+    if (_setjmp(fiber->resume) == 0) _longjmp(block.scheduler, 1);
+}
+
 void sync_threads(int line) {
     Fiber* fiber = block.running;
     fiber->state = FiberState::AT_BARRIER;
     fiber->barrier_line = line;
-    swapcontext(&fiber->context, &block.scheduler);
+    switch_to_scheduler(fiber);
 }
 
-// The function every fiber starts in; it never returns (uc_link is null): a finished
-// fiber switches back for good, and its context is made anew for the next block.
+// Every fiber's life: one CUDA thread of a block per turn, then back to the scheduler,
+// which resumes it for the same thread of the next block. It never returns.
 void fiber_main() {
-    block.body(block.params);
-    block.running->state = FiberState::FINISHED;
-    swapcontext(&block.running->context, &block.scheduler);
+    for (;;) {
+        block.body(block.params);
+        Fiber* fiber = block.running;
+        fiber->state = FiberState::FINISHED;
+        switch_to_scheduler(fiber);
+    }
+}
+
+// Runs `fiber` until it reaches a barrier or finishes its thread.
+void resume(Fiber* fiber) {
+    block.running = fiber;
+    threadIdx = fiber->thread_index;
+    if (_setjmp(block.scheduler) != 0) return;
+    if (fiber->started) _longjmp(fiber->resume, 1);
+    fiber->started = true;
+    setcontext(&fiber->start);
+}
+
+// Makes `fiber` start afresh in fiber_main (its old stack contents are dropped).
+void restart(Fiber* fiber) {
+    makecontext(&fiber->start, fiber_main, 0);
+    fiber->started = false;
 }
 
 // Makes sure `count` fibers exist; false when memory runs out.
@@ -100,11 +132,12 @@ bool reserve_fibers(unsigned count) {
         if (mapping == MAP_FAILED) return false;
         if (mprotect(mapping, page, PROT_NONE) != 0) return false;
         Fiber* fiber = new Fiber();
-        // getcontext once: it fills the parts makecontext keeps (signal mask, FPU state).
-        if (getcontext(&fiber->context) != 0) return false;
-        fiber->context.uc_stack.ss_sp = static_cast<char*>(mapping) + page;
-        fiber->context.uc_stack.ss_size = FIBER_STACK_BYTES;
-        fiber->context.uc_link = nullptr;
+        // getcontext fills what makecontext keeps (signal mask, FPU state).
+        if (getcontext(&fiber->start) != 0) return false;
+        fiber->start.uc_stack.ss_sp = static_cast<char*>(mapping) + page;
+        fiber->start.uc_stack.ss_size = FIBER_STACK_BYTES;
+        fiber->start.uc_link = nullptr;
+        restart(fiber);
         block.fibers.push_back(fiber);
     }
     return true;
@@ -114,27 +147,30 @@ bool reserve_fibers(unsigned count) {
 LaunchStatus run_block(unsigned count) {
     for (unsigned t = 0; t < count; ++t) {
         Fiber* fiber = block.fibers[t];
-        makecontext(&fiber->context, fiber_main, 0);
         fiber->state = FiberState::RUNNABLE;
         fiber->thread_index = uint3{t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y)};
     }
     for (;;) {
         int barrier_line = -1;
+        bool divergent = false;
         for (unsigned t = 0; t < count; ++t) {
             Fiber* fiber = block.fibers[t];
             if (fiber->state != FiberState::RUNNABLE) continue;
-            threadIdx = fiber->thread_index;
-            block.running = fiber;
-            swapcontext(&block.scheduler, &fiber->context);
+            resume(fiber);
             if (fiber->state == FiberState::AT_BARRIER) {
-                if (barrier_line >= 0 && fiber->barrier_line != barrier_line) return DIVERGENT_BARRIER;
+                divergent |= barrier_line >= 0 && fiber->barrier_line != barrier_line;
                 barrier_line = fiber->barrier_line;
             }
         }
         if (barrier_line < 0) return LAUNCHED;
         for (unsigned t = 0; t < count; ++t) {
-            if (block.fibers[t]->state == FiberState::AT_BARRIER) block.fibers[t]->state = FiberState::RUNNABLE;
+            Fiber* fiber = block.fibers[t];
+            if (fiber->state != FiberState::AT_BARRIER) continue;
+            // A thread abandoned in the middle of a kernel must not go on in the next one.
+            if (divergent) restart(fiber);
+            fiber->state = FiberState::RUNNABLE;
         }
+        if (divergent) return DIVERGENT_BARRIER;
     }
 }
 

@@ -13,9 +13,11 @@ use libloading::Library;
 use shotfarm_kernels::cuda::{CudaError, Kernel};
 use shotfarm_kernels::cuda::device::LaunchShape;
 
-/// `g++` flags: C++17, and IEEE doubles rounded like the GPU's with `--fmad=false`.
+/// `g++` flags: C++17; IEEE doubles rounded like the GPU's with `--fmad=false`; no
+/// `_FORTIFY_SOURCE` (some distributions' default), whose checked longjmp refuses the
+/// launcher's jumps between fiber stacks.
 const CXX_FLAGS: &[&str] =
-    &["-std=c++17", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden"];
+    &["-std=c++17", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden", "-U_FORTIFY_SOURCE"];
 
 /// Why there are no host libraries.
 #[derive(Debug, Clone)]

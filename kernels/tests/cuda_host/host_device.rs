@@ -9,7 +9,7 @@ use std::ffi::c_void;
 use shotfarm_kernels::cuda::CudaError;
 use shotfarm_kernels::cuda::device::{Device, Element, Kernel, KernelArg, LaunchShape};
 
-use super::library::{BuildError, HostLibraries, host_libraries};
+use super::library::{BuildError, HostLibraries, emulator_check_libraries, host_libraries};
 
 /// The CUDA kernels running on the host.
 pub struct HostDevice {
@@ -30,9 +30,14 @@ union ArgValue {
 }
 
 impl HostDevice {
-    /// Builds (or finds) and loads the host libraries.
+    /// The kernels of `kernels/cuda/` (their libraries built or found, and loaded).
     pub fn new() -> Result<Self, BuildError> {
         Ok(HostDevice { libraries: host_libraries()? })
+    }
+
+    /// The launcher's own check kernels (`emulator_checks.cu`).
+    pub fn emulator_checks() -> Result<Self, BuildError> {
+        Ok(HostDevice { libraries: emulator_check_libraries()? })
     }
 
     /// The libraries the device launches from.

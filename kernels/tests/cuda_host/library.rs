@@ -1,7 +1,7 @@
 //! The host libraries: every `kernels/cuda/*.cu` compiled with g++ into a shared library
 //! of its own (as NVRTC makes one module per `.cu`), `cuda_host.h` and `launcher.cpp`
-//! around it, registering the kernels [`Kernel::ALL`] says the file defines; loaded with
-//! libloading. Libraries are kept under the cargo target's temporary folder, named by a
+//! around it, registering the kernels [`Kernel::ALL`] says the file defines (and likewise
+//! the launcher's own checks, `emulator_checks.cu`); loaded with libloading. Libraries are kept under the cargo target's temporary folder, named by a
 //! hash of everything that goes into them, so an unchanged source is compiled once.
 
 use std::ffi::{CStr, CString, c_char, c_void};
@@ -47,10 +47,31 @@ pub struct HostLibraries {
     sources: Vec<SourceLibrary>,
 }
 
-/// The libraries, built on first use by whichever test asks first.
+/// The libraries of `kernels/cuda/*.cu`, built on first use by whichever test asks first.
 pub fn host_libraries() -> Result<&'static HostLibraries, BuildError> {
     static LIBRARIES: OnceLock<Result<HostLibraries, BuildError>> = OnceLock::new();
-    LIBRARIES.get_or_init(HostLibraries::build).as_ref().map_err(Clone::clone)
+    LIBRARIES.get_or_init(HostLibraries::build_cuda_sources).as_ref().map_err(Clone::clone)
+}
+
+/// The library of `emulator_checks.cu` beside this file: kernels that check the launcher
+/// itself (barriers, coordinates, refused launches), not Shotfarm's.
+pub fn emulator_check_libraries() -> Result<&'static HostLibraries, BuildError> {
+    static LIBRARIES: OnceLock<Result<HostLibraries, BuildError>> = OnceLock::new();
+    LIBRARIES
+        .get_or_init(|| {
+            let symbols = ["reverse_through_shared", "sum_of_live_threads", "coordinates", "divergent_barrier"].map(String::from);
+            HostLibraries::build(&[(host_dir().join(EMULATOR_CHECKS), symbols.to_vec())])
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The file of [`emulator_check_libraries`].
+pub const EMULATOR_CHECKS: &str = "emulator_checks.cu";
+
+/// This folder: `cuda_host.h`, `launcher.cpp`, `emulator_checks.cu`.
+fn host_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("cuda_host")
 }
 
 /// The folder of the `.cu` sources.
@@ -88,12 +109,8 @@ fn launch_status(status: i32, file: &str, symbol: &str) -> Result<(), CudaError>
 }
 
 impl HostLibraries {
-    fn build() -> Result<HostLibraries, BuildError> {
-        match Command::new("g++").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BuildError::NoCompiler),
-            Err(e) => return Err(BuildError::Failed(format!("cannot run g++: {e}"))),
-            Ok(_) => {}
-        }
+    /// Every `.cu` of [`cuda_source_dir`] with the kernels [`Kernel::ALL`] puts in it.
+    fn build_cuda_sources() -> Result<HostLibraries, BuildError> {
         let files = cuda_source_files()?;
         for kernel in Kernel::ALL {
             if !files.iter().any(|f| f == kernel.source()) {
@@ -105,21 +122,43 @@ impl HostLibraries {
                 )));
             }
         }
+        let sources: Vec<(PathBuf, Vec<String>)> = files
+            .iter()
+            .map(|file| {
+                let symbols = Kernel::ALL.iter().filter(|k| k.source() == file).map(|k| k.symbol().to_string()).collect();
+                (cuda_source_dir().join(file), symbols)
+            })
+            .collect();
+        HostLibraries::build(&sources)
+    }
+
+    /// One library per `(source, kernel symbols it registers)`.
+    fn build(sources: &[(PathBuf, Vec<String>)]) -> Result<HostLibraries, BuildError> {
+        match Command::new("g++").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BuildError::NoCompiler),
+            Err(e) => return Err(BuildError::Failed(format!("cannot run g++: {e}"))),
+            Ok(_) => {}
+        }
         let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cuda_host");
         std::fs::create_dir_all(&out_dir).map_err(|e| BuildError::Failed(format!("cannot create {}: {e}", out_dir.display())))?;
-        // Every compiler runs at once; each writes a private file, renamed when done, so
-        // test processes building at the same time never load a half-written library.
+        // One test process builds at a time (nextest runs every test in a process of its
+        // own); the others then find the libraries. Released when `lock` drops.
+        let lock_path = out_dir.join("build.lock");
+        let lock = std::fs::File::create(&lock_path).map_err(|e| BuildError::Failed(format!("cannot create {}: {e}", lock_path.display())))?;
+        lock.lock().map_err(|e| BuildError::Failed(format!("cannot lock {}: {e}", lock_path.display())))?;
+        // Every compiler runs at once; each writes a private file renamed when done, so a
+        // build cut short never leaves a library that looks finished.
         let mut builds = Vec::new();
-        for file in &files {
-            builds.push(start_build(file, &out_dir)?);
+        for (source, symbols) in sources {
+            builds.push(start_build(source, symbols, &out_dir)?);
         }
-        let mut sources = Vec::new();
+        let mut libraries = Vec::new();
         for build in builds {
             let file = build.file.clone();
             let path = build.finish()?;
-            sources.push(load(file, &path)?);
+            libraries.push(load(file, &path)?);
         }
-        Ok(HostLibraries { sources })
+        Ok(HostLibraries { sources: libraries })
     }
 
     fn source(&self, file: &str) -> Result<&SourceLibrary, CudaError> {
@@ -170,11 +209,11 @@ struct Build {
     compiling: Option<(Child, PathBuf, String)>,
 }
 
-/// Starts compiling `file` into `out_dir` unless a library of the same inputs is there.
-fn start_build(file: &str, out_dir: &Path) -> Result<Build, BuildError> {
-    let host_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("cuda_host");
-    let source = cuda_source_dir().join(file);
-    let symbols: Vec<&str> = Kernel::ALL.iter().filter(|k| k.source() == file).map(|k| k.symbol()).collect();
+/// Starts compiling `source`, registering `symbols`, into `out_dir` unless a library of
+/// the same inputs is there.
+fn start_build(source: &Path, symbols: &[String], out_dir: &Path) -> Result<Build, BuildError> {
+    let host_dir = host_dir();
+    let file = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let registrations: String = symbols.iter().map(|s| format!("KERNEL({s}) ")).collect();
     let args: Vec<String> = CXX_FLAGS
         .iter()
@@ -187,14 +226,14 @@ fn start_build(file: &str, out_dir: &Path) -> Result<Build, BuildError> {
         ])
         .collect();
     let mut fingerprint = args.join("\n");
-    for input in [source.clone(), host_dir.join("cuda_host.h"), host_dir.join("launcher.cpp")] {
+    for input in [source.to_path_buf(), host_dir.join("cuda_host.h"), host_dir.join("launcher.cpp")] {
         let text = std::fs::read_to_string(&input).map_err(|e| BuildError::Failed(format!("cannot read {}: {e}", input.display())))?;
         fingerprint.push_str(&text);
     }
     let stem = file.trim_end_matches(".cu");
     let path = out_dir.join(format!("{stem}-{:016x}.so", fnv1a(fingerprint.as_bytes())));
     if path.exists() {
-        return Ok(Build { file: file.to_string(), path, compiling: None });
+        return Ok(Build { file, path, compiling: None });
     }
     let partial = out_dir.join(format!("{stem}.{}.so.partial", std::process::id()));
     let command_line = format!("g++ {} -o {}", args.join(" "), partial.display());
@@ -206,7 +245,7 @@ fn start_build(file: &str, out_dir: &Path) -> Result<Build, BuildError> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| BuildError::Failed(format!("cannot start `{command_line}`: {e}")))?;
-    Ok(Build { file: file.to_string(), path, compiling: Some((child, partial, command_line)) })
+    Ok(Build { file, path, compiling: Some((child, partial, command_line)) })
 }
 
 impl Build {

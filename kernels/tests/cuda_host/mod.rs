@@ -9,6 +9,7 @@
 //! | --- | --- |
 //! | `cuda_host.h` | the CUDA dialect for g++ |
 //! | `launcher.cpp` | the fiber scheduler, the kernel registry, `shotfarm_host_launch` |
+//! | `emulator_checks.cu` | kernels that check the launcher itself |
 //! | [`library`] | builds one shared library per `.cu` with g++ and loads it |
 //! | [`host_device`] | [`HostDevice`]: the `Device` trait on those libraries |
 

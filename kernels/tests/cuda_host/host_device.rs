@@ -1,24 +1,18 @@
 //! [`HostDevice`]: the [`Device`] of the CUDA host code backed by the host libraries.
-//! Buffers are host memory the kernels write through their addresses (every element an
-//! [`UnsafeCell`]); a launch passes each argument by address, cuLaunchKernel's way, and
-//! returns when the whole grid has run.
+//! Buffers are [`HostBuffer`]s (host memory ending at a guard page); a launch passes each
+//! argument by address, cuLaunchKernel's way, and returns when the whole grid has run.
 
-use std::cell::UnsafeCell;
 use std::ffi::c_void;
 
 use shotfarm_kernels::cuda::CudaError;
 use shotfarm_kernels::cuda::device::{Device, Element, Kernel, KernelArg, LaunchShape};
 
+use super::host_buffer::HostBuffer;
 use super::library::{BuildError, HostLibraries, emulator_check_libraries, host_libraries};
 
 /// The CUDA kernels running on the host.
 pub struct HostDevice {
     libraries: &'static HostLibraries,
-}
-
-/// A buffer in host memory that kernels may write while the device holds `&self`.
-pub struct HostBuffer<T> {
-    cells: Box<[UnsafeCell<T>]>,
 }
 
 /// One kernel argument's value; a kernel reads its parameter's type at its address.
@@ -70,23 +64,20 @@ impl Device for HostDevice {
     type Buffer<T: Element> = HostBuffer<T>;
 
     fn upload<T: Element>(&self, host: &[T]) -> Result<HostBuffer<T>, CudaError> {
-        Ok(HostBuffer { cells: host.iter().map(|&v| UnsafeCell::new(v)).collect() })
+        HostBuffer::new(host)
     }
 
     fn zeros<T: Element>(&self, len: usize) -> Result<HostBuffer<T>, CudaError> {
-        // At least one element, like cudarc's allocation.
-        Ok(HostBuffer { cells: (0..len.max(1)).map(|_| UnsafeCell::new(T::default())).collect() })
+        HostBuffer::new(&vec![T::default(); len])
     }
 
     fn download<T: Element>(&self, buffer: &HostBuffer<T>) -> Result<Vec<T>, CudaError> {
-        // SAFETY: launches run to the end before they return and `HostDevice` is the
-        // only writer, so nothing writes the cells while they are read here.
-        Ok(buffer.cells.iter().map(|cell| unsafe { *cell.get() }).collect())
+        // SAFETY: launches run to the end before they return, so no kernel is writing.
+        Ok(unsafe { buffer.read() })
     }
 
     fn address<T: Element>(&self, buffer: &HostBuffer<T>) -> u64 {
-        // `UnsafeCell<T>` has `T`'s layout: this addresses the elements in order.
-        UnsafeCell::raw_get(buffer.cells.as_ptr()) as u64
+        buffer.address()
     }
 
     unsafe fn launch(&self, kernel: Kernel, shape: LaunchShape, args: &[KernelArg]) -> Result<(), CudaError> {

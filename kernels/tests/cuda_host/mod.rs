@@ -11,8 +11,10 @@
 //! | `launcher.cpp` | the fiber scheduler, the kernel registry, `shotfarm_host_launch` |
 //! | `emulator_checks.cu` | kernels that check the launcher itself |
 //! | [`library`] | builds one shared library per `.cu` with g++ and loads it |
+//! | [`host_buffer`] | [`host_buffer::HostBuffer`]: device memory, ending at a guard page |
 //! | [`host_device`] | [`HostDevice`]: the `Device` trait on those libraries |
 
+pub mod host_buffer;
 pub mod host_device;
 pub mod library;
 

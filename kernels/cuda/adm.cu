@@ -48,9 +48,12 @@ extern "C" __global__ void adm_dwt_scale0(const unsigned short* src, int w, int 
         int x = adm_dwt_tap(j, k, w);
         int s[4];
         for (int t = 0; t < 4; ++t) s[t] = (int)src[rows[t] * w + x];
-        int l = ADM_DWT_LO[0] * s[0] + ADM_DWT_LO[1] * s[1] + ADM_DWT_LO[2] * s[2] + ADM_DWT_LO[3] * s[3];
-        l -= 46342 * round;  // DWT_LO_SUM * round
-        lo[k] = (short)((l + round) >> shift);
+        // In unsigned: at 16 bits the sum overflows int32 and wraps (as libvmaf's int32
+        // arithmetic does in practice); a signed overflow would be undefined.
+        unsigned l = (unsigned)ADM_DWT_LO[0] * (unsigned)s[0] + (unsigned)ADM_DWT_LO[1] * (unsigned)s[1] +
+                     (unsigned)ADM_DWT_LO[2] * (unsigned)s[2] + (unsigned)ADM_DWT_LO[3] * (unsigned)s[3];
+        l -= 46342u * (unsigned)round;  // DWT_LO_SUM * round
+        lo[k] = (short)((int)(l + (unsigned)round) >> shift);
         int g = ADM_DWT_HI[0] * s[0] + ADM_DWT_HI[1] * s[1] + ADM_DWT_HI[2] * s[2] + ADM_DWT_HI[3] * s[3];
         hi[k] = (short)((g + round) >> shift);  // DWT_HI_SUM is 0
     }

@@ -15,9 +15,21 @@ use shotfarm_kernels::cuda::device::LaunchShape;
 
 /// `g++` flags: C++17; IEEE doubles rounded like the GPU's with `--fmad=false`; no
 /// `_FORTIFY_SOURCE` (some distributions' default), whose checked longjmp refuses the
-/// launcher's jumps between fiber stacks.
-const CXX_FLAGS: &[&str] =
-    &["-std=c++17", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden", "-U_FORTIFY_SOURCE"];
+/// launcher's jumps between fiber stacks; UBSan, aborting at the first undefined
+/// behaviour (signed overflow, shifts out of range, indexes past a fixed-size array such
+/// as a shared one), which NVRTC's optimiser may exploit differently from g++'s.
+const CXX_FLAGS: &[&str] = &[
+    "-std=c++17",
+    "-O2",
+    "-fPIC",
+    "-shared",
+    "-ffp-contract=off",
+    "-fno-fast-math",
+    "-fvisibility=hidden",
+    "-U_FORTIFY_SOURCE",
+    "-fsanitize=undefined",
+    "-fno-sanitize-recover=undefined",
+];
 
 /// Why there are no host libraries.
 #[derive(Debug, Clone)]

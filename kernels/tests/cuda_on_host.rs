@@ -19,7 +19,8 @@ use proptest::prelude::*;
 use cuda_host::{BuildError, HostDevice};
 use cuda_host::library::EMULATOR_CHECKS;
 use shotfarm_kernels::cuda::device::{Device, KernelArg, LaunchShape};
-use shotfarm_kernels::cuda::{CUDA_SOURCES, CudaError, Kernel};
+use shotfarm_kernels::Plane;
+use shotfarm_kernels::cuda::{self, CUDA_SOURCES, CudaError, Kernel};
 use support::cuda_parity::assert_device_equals_cpu;
 
 /// Width × height of every comparison: odd sizes (all at least ADM's 33), and 301 wide
@@ -188,6 +189,24 @@ fn cuda_features_on_the_host_equal_the_cpu_reference() {
             assert_device_equals_cpu(&device, w, h, depth, seed);
         }
     }
+}
+
+/// Extreme 16-bit planes (full-scale stripes against their negation) through every
+/// feature: UBSan aborts the test at any undefined behaviour in a kernel. Not compared
+/// with the CPU, whose scalar ADM overflows `i32` at 16 bits in builds with overflow checks.
+#[test]
+fn the_kernels_have_no_undefined_behaviour_on_extreme_16_bit_planes() {
+    let Some(device) = host_device("the_kernels_have_no_undefined_behaviour_on_extreme_16_bit_planes") else {
+        return;
+    };
+    let (w, h) = (64, 48);
+    let stripes: Vec<u16> = (0..w * h).map(|i| if (i % w) % 3 == 0 { u16::MAX } else { 0 }).collect();
+    let negated: Vec<u16> = stripes.iter().map(|&v| u16::MAX - v).collect();
+    let reference = Plane::from_vec(w, h, stripes).unwrap();
+    let distorted = Plane::from_vec(w, h, negated).unwrap();
+    cuda::vif(&device, &reference, &distorted, 16).unwrap();
+    cuda::adm(&device, &reference, &distorted, 16).unwrap();
+    cuda::motion_sad(&device, &reference, &distorted, 16).unwrap();
 }
 
 proptest! {

@@ -1,9 +1,9 @@
 // The CUDA dialect of kernels/cuda/*.cu for g++ (C++17), so the kernels run on the host
-// (launcher.cpp runs them; kernels/tests/cuda_host/ explains the whole emulation).
+// (launcher.cpp runs them; kernels/tests/cuda_host/mod.rs maps the whole emulation).
 //
 // - Qualifiers: __global__, __device__ and __constant__ vanish; __shared__ is `static`:
-//   blocks run one after another, so one static array per kernel is the running block's
-//   shared memory.
+//   blocks run one after another, so each static array (a kernel's, or a device
+//   function's) is the running block's shared memory.
 // - blockIdx, threadIdx, blockDim, gridDim are globals the launcher sets before it
 //   resumes each CUDA thread (a fiber on one OS thread).
 // - __syncthreads() hands control back to the launcher, which resumes the block's threads

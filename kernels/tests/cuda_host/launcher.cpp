@@ -4,7 +4,8 @@
 // launch is deterministic and needs no GPU.
 //
 // Built by kernels/tests/cuda_host/library.rs, one library per .cu (as NVRTC compiles one
-// module per .cu), without _FORTIFY_SOURCE (its longjmp refuses to jump between stacks), with
+// module per .cu; emulator_checks.cu too), without _FORTIFY_SOURCE (its longjmp refuses
+// to jump between stacks), with
 //   -DSHOTFARM_CU_SOURCE="<path of the .cu>"
 //   -DSHOTFARM_KERNELS(KERNEL)=KERNEL(symbol) KERNEL(symbol)...   (its kernels, from Kernel::ALL)
 //

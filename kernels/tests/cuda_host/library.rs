@@ -1,8 +1,9 @@
 //! The host libraries: every `kernels/cuda/*.cu` compiled with g++ into a shared library
 //! of its own (as NVRTC makes one module per `.cu`), `cuda_host.h` and `launcher.cpp`
 //! around it, registering the kernels [`Kernel::ALL`] says the file defines (and likewise
-//! the launcher's own checks, `emulator_checks.cu`); loaded with libloading. Libraries are kept under the cargo target's temporary folder, named by a
-//! hash of everything that goes into them, so an unchanged source is compiled once.
+//! the launcher's own checks, `emulator_checks.cu`); loaded with libloading. Libraries
+//! are kept under the cargo target's temporary folder, named by a hash of everything that
+//! goes into them, so an unchanged source is compiled once.
 
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::{Path, PathBuf};
@@ -54,7 +55,7 @@ struct SourceLibrary {
     _library: Library,
 }
 
-/// Every `.cu` of `kernels/cuda/`, compiled for the host and loaded.
+/// `.cu` sources compiled for the host and loaded, one library each.
 pub struct HostLibraries {
     sources: Vec<SourceLibrary>,
 }

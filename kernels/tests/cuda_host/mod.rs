@@ -3,7 +3,8 @@
 //! results; `launcher.cpp` runs a grid block by block, each CUDA thread a fiber, barriers
 //! as rounds), and a [`HostDevice`] for the CUDA host code of `shotfarm_kernels::cuda`.
 //! Together they check the kernels' logic and the host code against the CPU reference on
-//! machines without a GPU; not GPU scheduling, races, or speed.
+//! machines without a GPU, with buffers that end at a guard page and the kernels under
+//! UBSan; not GPU scheduling, races, or speed.
 //!
 //! | file | what |
 //! | --- | --- |

@@ -354,18 +354,20 @@ fn dwt_scale0<T: Sample>(
     }
 }
 
-/// The scale-0 vertical pass of columns `from..` of the 4 source rows `r`.
+/// The scale-0 vertical pass of columns `from..` of the 4 source rows `r`, in wrapping
+/// `i32` as libvmaf's `int32_t` sums (above 12 bits the sums can exceed `i32`).
 #[inline(always)]
 fn dwt0_vertical_columns<T: Sample>(r: [&[T]; 4], shift: u32, from: usize, tmp_lo: &mut [i16], tmp_hi: &mut [i16]) {
     let round = 1i32 << (shift - 1);
+    let dot = |f: &[i32; 4], s: &[i32; 4]| {
+        f[0].wrapping_mul(s[0]).wrapping_add(f[1].wrapping_mul(s[1])).wrapping_add(f[2].wrapping_mul(s[2])).wrapping_add(f[3].wrapping_mul(s[3]))
+    };
     for j in from..tmp_lo.len() {
         let s = [r[0][j].to_i32(), r[1][j].to_i32(), r[2][j].to_i32(), r[3][j].to_i32()];
-        let mut lo = DWT_LO[0] * s[0] + DWT_LO[1] * s[1] + DWT_LO[2] * s[2] + DWT_LO[3] * s[3];
-        lo -= DWT_LO_SUM * round;
-        tmp_lo[j] = ((lo + round) >> shift) as i16;
-        let mut hi = DWT_HI[0] * s[0] + DWT_HI[1] * s[1] + DWT_HI[2] * s[2] + DWT_HI[3] * s[3];
-        hi -= DWT_HI_SUM * round;
-        tmp_hi[j] = ((hi + round) >> shift) as i16;
+        let lo = dot(&DWT_LO, &s).wrapping_sub(DWT_LO_SUM.wrapping_mul(round));
+        tmp_lo[j] = (lo.wrapping_add(round) >> shift) as i16;
+        let hi = dot(&DWT_HI, &s).wrapping_sub(DWT_HI_SUM * round);
+        tmp_hi[j] = (hi.wrapping_add(round) >> shift) as i16;
     }
 }
 

@@ -110,69 +110,68 @@ extern "C" __device__ double adm_limit_gain(double rst, bool positive, bool nega
     return rst;
 }
 
-// decouple_scale0 over rows row0.. and columns col0..col1 (the extended region).
+// tmp_k of scale 0 (decouple_scale0): 2^30 / o from the table, times t, in Q15; int16
+// bands, the product truncated to int32 as the CPU does.
+__device__ long long adm_gain(const int* lookup, short ob, short tb) {
+    if (ob == 0) return 32768;
+    return (long long)(int)(((long long)lookup[ob + 32768] * (long long)tb + 16384) >> 15);
+}
+
+// tmp_k of scales 1-3 (decouple_s123): |o| above 15 bits is first reduced to its top 15
+// bits (best15_from32) and the shift undone after the product.
+__device__ long long adm_gain(const int* lookup, int ob, int tb) {
+    if (ob == 0) return 32768;
+    unsigned abs_o = ob < 0 ? 0u - (unsigned)ob : (unsigned)ob;
+    long long sign = ob < 0 ? -1 : 1;
+    unsigned msb = abs_o, shift = 0;
+    if (abs_o >= 32768u) {
+        shift = 17 - __clz(abs_o);
+        msb = (abs_o + (1u << (shift - 1))) >> shift;
+    }
+    long long round = (long long)(int)(1u << ((14 + shift) & 31));
+    return (((long long)lookup[msb + 32768] * (long long)tb) * sign + round) >> (15 + shift);
+}
+
+// decouple over rows row0.. and columns col0..col1 (the extended region), for bands of
+// B (int16 at scale 0, int32 at scales 1-3): the restored part r = clamp(k, 0, 1) * o
+// (gain-limited where o and t point within 1 degree) and the additive part a = t - r.
+template <typename B>
+__device__ void adm_decouple(const B* o_h, const B* o_v, const B* o_d, const B* t_h, const B* t_v, const B* t_d, int w,
+                             int row0, int col0, int col1, unsigned cos_sq_bits, const int* lookup, B* r_h, B* r_v,
+                             B* r_d, B* a_h, B* a_v, B* a_d) {
+    int i = row0 + blockIdx.y;
+    int j = col0 + blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= col1) return;
+    int idx = i * w + j;
+    float cos_sq = __uint_as_float(cos_sq_bits);
+    B o[3] = {o_h[idx], o_v[idx], o_d[idx]};
+    B t[3] = {t_h[idx], t_v[idx], t_d[idx]};
+    B* r[3] = {r_h, r_v, r_d};
+    B* a[3] = {a_h, a_v, a_d};
+    bool flag = adm_angle_flag(cos_sq, o[0], o[1], t[0], t[1]);
+    for (int band = 0; band < 3; ++band) {
+        long long tmp_k = adm_gain(lookup, o[band], t[band]);
+        long long k = tmp_k < 0 ? 0 : (tmp_k > 32768 ? 32768 : tmp_k);
+        int ob = o[band], tb = t[band];
+        B rst = (B)((k * (long long)ob + 16384) >> 15);
+        if (flag) rst = (B)__double2int_rz(adm_limit_gain((double)rst, k > 0 && ob > 0, k > 0 && ob < 0, (double)tb));
+        r[band][idx] = rst;
+        a[band][idx] = (B)((unsigned)tb - (unsigned)(int)rst);
+    }
+}
+
 extern "C" __global__ void adm_decouple_scale0(const short* o_h, const short* o_v, const short* o_d, const short* t_h,
                                                const short* t_v, const short* t_d, int w, int row0, int col0, int col1,
                                                unsigned cos_sq_bits, const int* lookup, short* r_h, short* r_v,
                                                short* r_d, short* a_h, short* a_v, short* a_d) {
-    int i = row0 + blockIdx.y;
-    int j = col0 + blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= col1) return;
-    int idx = i * w + j;
-    float cos_sq = __uint_as_float(cos_sq_bits);
-    int o[3] = {o_h[idx], o_v[idx], o_d[idx]};
-    int t[3] = {t_h[idx], t_v[idx], t_d[idx]};
-    short* r[3] = {r_h, r_v, r_d};
-    short* a[3] = {a_h, a_v, a_d};
-    bool flag = adm_angle_flag(cos_sq, o[0], o[1], t[0], t[1]);
-    for (int band = 0; band < 3; ++band) {
-        int ob = o[band], tb = t[band];
-        int tmp_k = ob == 0 ? 32768 : (int)(((long long)lookup[ob + 32768] * (long long)tb + 16384) >> 15);
-        int k = tmp_k < 0 ? 0 : (tmp_k > 32768 ? 32768 : tmp_k);
-        short rst = (short)((k * ob + 16384) >> 15);
-        if (flag) rst = (short)__double2int_rz(adm_limit_gain((double)rst, k > 0 && ob > 0, k > 0 && ob < 0, (double)tb));
-        r[band][idx] = rst;
-        a[band][idx] = (short)(tb - (int)rst);
-    }
+    adm_decouple(o_h, o_v, o_d, t_h, t_v, t_d, w, row0, col0, col1, cos_sq_bits, lookup, r_h, r_v, r_d, a_h, a_v, a_d);
 }
 
-// decouple_s123 over rows row0.. and columns col0..col1 (the extended region).
 extern "C" __global__ void adm_decouple_s123(const int* o_h, const int* o_v, const int* o_d, const int* t_h, const int* t_v,
                                              const int* t_d, int w, int row0, int col0, int col1, unsigned cos_sq_bits,
                                              const int* lookup, int* r_h, int* r_v, int* r_d, int* a_h, int* a_v,
                                              int* a_d) {
-    int i = row0 + blockIdx.y;
-    int j = col0 + blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= col1) return;
-    int idx = i * w + j;
-    float cos_sq = __uint_as_float(cos_sq_bits);
-    int o[3] = {o_h[idx], o_v[idx], o_d[idx]};
-    int t[3] = {t_h[idx], t_v[idx], t_d[idx]};
-    int* r[3] = {r_h, r_v, r_d};
-    int* a[3] = {a_h, a_v, a_d};
-    bool flag = adm_angle_flag(cos_sq, o[0], o[1], t[0], t[1]);
-    for (int band = 0; band < 3; ++band) {
-        int ob = o[band], tb = t[band];
-        long long tmp_k;
-        if (ob == 0) {
-            tmp_k = 32768;
-        } else {
-            unsigned abs_o = ob < 0 ? 0u - (unsigned)ob : (unsigned)ob;
-            long long sign = ob < 0 ? -1 : 1;
-            unsigned msb = abs_o, shift = 0;
-            if (abs_o >= 32768u) {  // best15_from32
-                shift = 17 - __clz(abs_o);
-                msb = (abs_o + (1u << (shift - 1))) >> shift;
-            }
-            long long round = (long long)(int)(1u << ((14 + shift) & 31));
-            tmp_k = (((long long)lookup[msb + 32768] * (long long)tb) * sign + round) >> (15 + shift);
-        }
-        long long k = tmp_k < 0 ? 0 : (tmp_k > 32768 ? 32768 : tmp_k);
-        int rst = (int)((k * (long long)ob + 16384) >> 15);
-        if (flag) rst = __double2int_rz(adm_limit_gain((double)rst, k > 0 && ob > 0, k > 0 && ob < 0, (double)tb));
-        r[band][idx] = rst;
-        a[band][idx] = (int)((unsigned)tb - (unsigned)rst);
-    }
+    adm_decouple(o_h, o_v, o_d, t_h, t_v, t_d, w, row0, col0, col1, cos_sq_bits, lookup, r_h, r_v, r_d, a_h, a_v, a_d);
 }
 
 // csf_scale0 over the extended region: band theta of a.

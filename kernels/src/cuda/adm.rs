@@ -8,7 +8,7 @@
 use super::CudaError;
 use super::device::{Device, Element, Kernel, KernelArg, LaunchShape};
 use super::vif::widen;
-use crate::adm::{AdmScores, CmS123, CmScale0, DenS123, DenScale0, MIN_ADM_SIZE, cos_1deg_sq, div_lookup, extended_region};
+use crate::adm::{AdmScores, CmS123, CmScale0, DenS123, DenScale0, MIN_ADM_SIZE, SumRegion, cos_1deg_sq, div_lookup, extended_region};
 use crate::frame::Plane;
 use crate::sample::Sample;
 
@@ -204,20 +204,29 @@ unsafe fn launch_row_sums<D: Device>(device: &D, kernel: Kernel, rows: usize, ar
     unsafe { device.launch(kernel, LaunchShape::per_row(rows), args) }
 }
 
-/// Scale 0 after its DWT: decoupling, CSF, and the den and cm sums into `sums`.
-fn scale0<D: Device>(
+/// The bands contrast masking reads: the restored details and both CSF outputs.
+struct Masking<D: Device, T: Element> {
+    restored: DeviceDetails<D, T>,
+    csf_a: DeviceDetails<D, T>,
+    csf_f: DeviceDetails<D, T>,
+}
+
+/// Decoupling and CSF of one scale over its extended region: `decouple` and `csf` are the
+/// scale's kernels, `csf_factors` the CSF kernel's arguments after the region (none at
+/// scale 0, whose factors are constants of adm.cu).
+fn decouple_and_csf<D: Device, T: Element>(
     device: &D,
     context: &Context,
-    [reference, distorted]: [&DeviceDetails<D, i16>; 2],
+    [reference, distorted]: [&DeviceDetails<D, T>; 2],
     (w, h): (usize, usize),
-    (den, cm): (&DenScale0, &CmScale0),
-    sums: &D::Buffer<u64>,
-) -> Result<(), CudaError> {
+    [decouple, csf]: [Kernel; 2],
+    csf_factors: &[KernelArg],
+) -> Result<Masking<D, T>, CudaError> {
     let n = w * h;
-    let restored = Details::try_new(|| device.zeros::<i16>(n))?;
-    let additive = Details::try_new(|| device.zeros::<i16>(n))?;
-    let csf_a = Details::try_new(|| device.zeros::<i16>(n))?;
-    let csf_f = Details::try_new(|| device.zeros::<i16>(n))?;
+    let restored = Details::try_new(|| device.zeros::<T>(n))?;
+    let additive = Details::try_new(|| device.zeros::<T>(n))?;
+    let csf_a = Details::try_new(|| device.zeros::<T>(n))?;
+    let csf_f = Details::try_new(|| device.zeros::<T>(n))?;
     let region = Region::extended(w, h);
     if !region.is_empty() {
         let mut args = pointers(device, reference).to_vec();
@@ -227,90 +236,118 @@ fn scale0<D: Device>(
         args.extend([context.cos_sq, context.lookup]);
         args.extend(pointers(device, &restored));
         args.extend(pointers(device, &additive));
-        // SAFETY: `args` follow `adm_decouple_scale0` in adm.cu; every band holds w·h
-        // values and the region lies inside the band; the table has 65537 entries.
-        unsafe { device.launch(Kernel::AdmDecoupleScale0, region.shape(), &args) }?;
+        // SAFETY: `args` follow `adm_decouple_scale0` / `adm_decouple_s123` in adm.cu
+        // (bands of T); every band holds w·h values and the region lies inside the band;
+        // the table has 65537 entries.
+        unsafe { device.launch(decouple, region.shape(), &args) }?;
         let mut args = pointers(device, &additive).to_vec();
         args.push(I32(w as i32));
         args.extend(region.args());
+        args.extend_from_slice(csf_factors);
         args.extend(pointers(device, &csf_a));
         args.extend(pointers(device, &csf_f));
-        // SAFETY: `args` follow `adm_csf_scale0`; bands of w·h values, region inside.
-        unsafe { device.launch(Kernel::AdmCsfScale0, region.shape(), &args) }?;
+        // SAFETY: `args` follow `adm_csf_scale0` / `adm_csf_s123`; bands of w·h values,
+        // the region inside them.
+        unsafe { device.launch(csf, region.shape(), &args) }?;
     }
-    let (rows, cols) = (den.region.rows, den.region.cols);
+    Ok(Masking { restored, csf_a, csf_f })
+}
+
+/// The arguments every row sum starts with after its bands: the band width (and height
+/// where the kernel mirrors rows) and the region's first row and columns.
+fn sum_region_args(w: usize, h: Option<usize>, region: SumRegion) -> Vec<KernelArg> {
+    let mut args = vec![I32(w as i32)];
+    args.extend(h.map(|h| I32(h as i32)));
+    args.extend([I32(region.rows.0 as i32), I32(region.cols.0 as i32), I32(region.cols.1 as i32)]);
+    args
+}
+
+/// Launches a scale's den kernel over its region's rows: `shifts` follow the region.
+fn den_sums<D: Device, T: Element>(
+    device: &D,
+    kernel: Kernel,
+    reference: &DeviceDetails<D, T>,
+    (w, region): (usize, SumRegion),
+    shifts: &[KernelArg],
+    sums: KernelArg,
+) -> Result<(), CudaError> {
     let mut args = pointers(device, reference).to_vec();
-    args.extend([I32(w as i32), I32(rows.0 as i32), I32(cols.0 as i32), I32(cols.1 as i32), U64(den.round), U32(den.shift)]);
-    args.push(sums_at(device, sums, 0, false));
-    // SAFETY: `args` follow `adm_den_scale0`; one block per row of the score region
-    // (inside the band), three sums at the pointer.
-    unsafe { launch_row_sums(device, Kernel::AdmDenScale0, rows.1.saturating_sub(rows.0), &args) }?;
-    let (rows, cols) = (cm.region.rows, cm.region.cols);
-    let mut args = pointers(device, &restored).to_vec();
-    args.extend(pointers(device, &csf_a));
-    args.extend(pointers(device, &csf_f));
-    args.extend([I32(w as i32), I32(h as i32), I32(rows.0 as i32), I32(cols.0 as i32), I32(cols.1 as i32)]);
-    args.extend([U64(cm.round_cub[0]), U32(cm.shift_cub[0]), U64(cm.round_cub[2]), U32(cm.shift_cub[2])]);
-    args.extend([U64(cm.round_inner), U32(cm.shift_inner), sums_at(device, sums, 0, true)]);
-    // SAFETY: `args` follow `adm_cm_scale0`; one block per row of the score region,
-    // whose neighbours lie inside the band; three sums at the pointer.
-    unsafe { launch_row_sums(device, Kernel::AdmCmScale0, rows.1.saturating_sub(rows.0), &args) }
+    args.extend(sum_region_args(w, None, region));
+    args.extend_from_slice(shifts);
+    args.push(sums);
+    // SAFETY: `args` follow `adm_den_scale0` / `adm_den_s123` in adm.cu (bands of T); one
+    // block per row of the score region (inside the band), three sums at the pointer.
+    unsafe { launch_row_sums(device, kernel, region.rows.1.saturating_sub(region.rows.0), &args) }
+}
+
+/// Launches a scale's cm kernel over its region's rows: `shifts` follow the region.
+fn cm_sums<D: Device, T: Element>(
+    device: &D,
+    kernel: Kernel,
+    masking: &Masking<D, T>,
+    (w, h, region): (usize, usize, SumRegion),
+    shifts: &[KernelArg],
+    sums: KernelArg,
+) -> Result<(), CudaError> {
+    let mut args = pointers(device, &masking.restored).to_vec();
+    args.extend(pointers(device, &masking.csf_a));
+    args.extend(pointers(device, &masking.csf_f));
+    args.extend(sum_region_args(w, Some(h), region));
+    args.extend_from_slice(shifts);
+    args.push(sums);
+    // SAFETY: `args` follow `adm_cm_scale0` / `adm_cm_s123` in adm.cu (bands of T); one
+    // block per row of the score region, whose neighbours lie inside the band; three
+    // sums at the pointer.
+    unsafe { launch_row_sums(device, kernel, region.rows.1.saturating_sub(region.rows.0), &args) }
+}
+
+/// Scale 0 after its DWT: decoupling, CSF, and the den and cm sums into `sums`.
+fn scale0<D: Device>(
+    device: &D,
+    context: &Context,
+    details: [&DeviceDetails<D, i16>; 2],
+    (w, h): (usize, usize),
+    (den, cm): (&DenScale0, &CmScale0),
+    sums: &D::Buffer<u64>,
+) -> Result<(), CudaError> {
+    let kernels = [Kernel::AdmDecoupleScale0, Kernel::AdmCsfScale0];
+    let masking = decouple_and_csf(device, context, details, (w, h), kernels, &[])?;
+    let shifts = [U64(den.round), U32(den.shift)];
+    den_sums(device, Kernel::AdmDenScale0, details[0], (w, den.region), &shifts, sums_at(device, sums, 0, false))?;
+    let shifts = [
+        U64(cm.round_cub[0]),
+        U32(cm.shift_cub[0]),
+        U64(cm.round_cub[2]),
+        U32(cm.shift_cub[2]),
+        U64(cm.round_inner),
+        U32(cm.shift_inner),
+    ];
+    cm_sums(device, Kernel::AdmCmScale0, &masking, (w, h, cm.region), &shifts, sums_at(device, sums, 0, true))
 }
 
 /// Scales 1–3 after their DWT: decoupling, CSF, and the den and cm sums into `sums`.
 fn scale_s123<D: Device>(
     device: &D,
     context: &Context,
-    [reference, distorted]: [&DeviceDetails<D, i32>; 2],
+    details: [&DeviceDetails<D, i32>; 2],
     (w, h): (usize, usize),
     (den, cm): (&DenS123, &CmS123),
     scale: usize,
     sums: &D::Buffer<u64>,
 ) -> Result<(), CudaError> {
-    let n = w * h;
-    let restored = Details::try_new(|| device.zeros::<i32>(n))?;
-    let additive = Details::try_new(|| device.zeros::<i32>(n))?;
-    let csf_a = Details::try_new(|| device.zeros::<i32>(n))?;
-    let csf_f = Details::try_new(|| device.zeros::<i32>(n))?;
     let rfactor = cm.rfactor.map(|f| U64(f as u64));
-    let region = Region::extended(w, h);
-    if !region.is_empty() {
-        let mut args = pointers(device, reference).to_vec();
-        args.extend(pointers(device, distorted));
-        args.push(I32(w as i32));
-        args.extend(region.args());
-        args.extend([context.cos_sq, context.lookup]);
-        args.extend(pointers(device, &restored));
-        args.extend(pointers(device, &additive));
-        // SAFETY: `args` follow `adm_decouple_s123` in adm.cu; every band holds w·h
-        // values and the region lies inside the band; the table has 65537 entries.
-        unsafe { device.launch(Kernel::AdmDecoupleS123, region.shape(), &args) }?;
-        let mut args = pointers(device, &additive).to_vec();
-        args.push(I32(w as i32));
-        args.extend(region.args());
-        args.extend(rfactor);
-        args.extend(pointers(device, &csf_a));
-        args.extend(pointers(device, &csf_f));
-        // SAFETY: `args` follow `adm_csf_s123`; bands of w·h values, region inside.
-        unsafe { device.launch(Kernel::AdmCsfS123, region.shape(), &args) }?;
-    }
-    let (rows, cols) = (den.region.rows, den.region.cols);
-    let mut args = pointers(device, reference).to_vec();
-    args.extend([I32(w as i32), I32(rows.0 as i32), I32(cols.0 as i32), I32(cols.1 as i32)]);
-    args.extend([U64(den.round_sq), U32(den.shift_sq), U64(den.round_cub), U32(den.shift_cub)]);
-    args.extend([U64(den.round_accum), U32(den.shift_accum), sums_at(device, sums, scale, false)]);
-    // SAFETY: `args` follow `adm_den_s123`; one block per row of the score region
-    // (inside the band), three sums at the pointer.
-    unsafe { launch_row_sums(device, Kernel::AdmDenS123, rows.1.saturating_sub(rows.0), &args) }?;
-    let (rows, cols) = (cm.region.rows, cm.region.cols);
-    let mut args = pointers(device, &restored).to_vec();
-    args.extend(pointers(device, &csf_a));
-    args.extend(pointers(device, &csf_f));
-    args.extend([I32(w as i32), I32(h as i32), I32(rows.0 as i32), I32(cols.0 as i32), I32(cols.1 as i32)]);
-    args.extend(rfactor);
-    args.extend([U64(cm.round_cub), U32(cm.shift_cub), U64(cm.round_inner), U32(cm.shift_inner)]);
-    args.push(sums_at(device, sums, scale, true));
-    // SAFETY: `args` follow `adm_cm_s123`; one block per row of the score region,
-    // whose neighbours lie inside the band; three sums at the pointer.
-    unsafe { launch_row_sums(device, Kernel::AdmCmS123, rows.1.saturating_sub(rows.0), &args) }
+    let kernels = [Kernel::AdmDecoupleS123, Kernel::AdmCsfS123];
+    let masking = decouple_and_csf(device, context, details, (w, h), kernels, &rfactor)?;
+    let shifts = [
+        U64(den.round_sq),
+        U32(den.shift_sq),
+        U64(den.round_cub),
+        U32(den.shift_cub),
+        U64(den.round_accum),
+        U32(den.shift_accum),
+    ];
+    den_sums(device, Kernel::AdmDenS123, details[0], (w, den.region), &shifts, sums_at(device, sums, scale, false))?;
+    let mut shifts = rfactor.to_vec();
+    shifts.extend([U64(cm.round_cub), U32(cm.shift_cub), U64(cm.round_inner), U32(cm.shift_inner)]);
+    cm_sums(device, Kernel::AdmCmS123, &masking, (w, h, cm.region), &shifts, sums_at(device, sums, scale, true))
 }

@@ -13,6 +13,29 @@ pub(super) fn widen<T: Sample>(p: &Plane<T>) -> Vec<u16> {
     p.data().iter().map(|v| v.to_u32() as u16).collect()
 }
 
+/// The arguments `vif_downsample` and `vif_vertical` start with: both images of `w x h`,
+/// the filter of `taps` coefficients, and the rounding of the filtered means.
+fn filter_args<D: Device>(
+    device: &D,
+    images: [&D::Buffer<u16>; 2],
+    (w, h): (usize, usize),
+    filter: &D::Buffer<u32>,
+    taps: usize,
+    shifts: &VerticalShifts,
+) -> Vec<KernelArg> {
+    let [reference, distorted] = images.map(|b| KernelArg::Pointer(device.address(b)));
+    vec![
+        reference,
+        distorted,
+        KernelArg::I32(w as i32),
+        KernelArg::I32(h as i32),
+        KernelArg::Pointer(device.address(filter)),
+        KernelArg::I32(taps as i32),
+        KernelArg::U64(shifts.mu_round),
+        KernelArg::U32(shifts.mu_shift),
+    ]
+}
+
 /// Integer VIF of a luma pair of `bit_depth` bits.
 pub fn vif<D: Device, T: Sample>(
     device: &D,
@@ -30,24 +53,13 @@ pub fn vif<D: Device, T: Sample>(
     for (scale, scale_filter) in VIF_FILTERS.iter().enumerate() {
         let filter: Vec<u32> = scale_filter.iter().map(|&c| u32::from(c)).collect();
         let f = device.upload(&filter)?;
-        let taps = I32(filter.len() as i32);
         if scale > 0 {
             let sh = VerticalShifts::for_scale(scale - 1, bpc);
             let (ow, oh) = (w / 2, h / 2);
             let next_ref = device.zeros::<u16>(ow * oh)?;
             let next_dis = device.zeros::<u16>(ow * oh)?;
-            let args = [
-                Pointer(device.address(&cur_ref)),
-                Pointer(device.address(&cur_dis)),
-                I32(w as i32),
-                I32(h as i32),
-                Pointer(device.address(&f)),
-                taps,
-                U64(sh.mu_round),
-                U32(sh.mu_shift),
-                Pointer(device.address(&next_ref)),
-                Pointer(device.address(&next_dis)),
-            ];
+            let mut args = filter_args(device, [&cur_ref, &cur_dis], (w, h), &f, filter.len(), &sh);
+            args.extend([Pointer(device.address(&next_ref)), Pointer(device.address(&next_dis))]);
             // SAFETY: `args` follow `vif_downsample` in vif.cu; the inputs hold w·h
             // samples, the outputs (w/2)·(h/2), the filter `taps` coefficients.
             unsafe { device.launch(Kernel::VifDownsample, LaunchShape::per_pixel(ow, oh), &args) }?;
@@ -60,19 +72,8 @@ pub fn vif<D: Device, T: Sample>(
         let [m1, m2, xx, yy, xy] = moments;
         let (m1, m2, xx, yy, xy) = (m1?, m2?, xx?, yy?, xy?);
         let moment_args = [&m1, &m2, &xx, &yy, &xy].map(|b| Pointer(device.address(b)));
-        let mut args = vec![
-            Pointer(device.address(&cur_ref)),
-            Pointer(device.address(&cur_dis)),
-            I32(w as i32),
-            I32(h as i32),
-            Pointer(device.address(&f)),
-            taps,
-            U64(sh.mu_round),
-            U32(sh.mu_shift),
-            U64(sh.sq_round),
-            U32(sh.sq_shift),
-            I32(narrow),
-        ];
+        let mut args = filter_args(device, [&cur_ref, &cur_dis], (w, h), &f, filter.len(), &sh);
+        args.extend([U64(sh.sq_round), U32(sh.sq_shift), I32(narrow)]);
         args.extend(moment_args);
         // SAFETY: `args` follow `vif_vertical` in vif.cu; inputs of w·h samples, five
         // output planes of w·h u32.
@@ -83,7 +84,7 @@ pub fn vif<D: Device, T: Sample>(
             I32(w as i32),
             I32(h as i32),
             Pointer(device.address(&f)),
-            taps,
+            I32(filter.len() as i32),
             Pointer(device.address(&table)),
             Pointer(device.address(&acc)),
         ]);

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use shotfarm_kernels::frame_source::FrameSource;
-use shotfarm_kernels::simd_level::SimdLevel;
+use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::y4m::Y4mReader;
 use shotfarm_kernels::{Frame, adm, motion, vif};
 

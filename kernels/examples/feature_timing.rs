@@ -8,7 +8,7 @@ use std::time::Instant;
 use shotfarm_kernels::Frame;
 use shotfarm_kernels::adm::{AdmScratch, adm_at};
 use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad};
-use shotfarm_kernels::simd_level::SimdLevel;
+use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::vif::{VifScratch, vif};
 use shotfarm_kernels::vmaf::open_source;
 

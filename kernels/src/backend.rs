@@ -4,7 +4,7 @@
 //! the CPU. The environment variable `SHOTFARM_KERNELS=cpu` can only lower the choice
 //! (never raise it to CUDA).
 
-use crate::simd_level::SimdLevel;
+use crate::simd::SimdLevel;
 
 /// What the caller asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

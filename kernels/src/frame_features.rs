@@ -6,7 +6,7 @@ use crate::frame::{Frame, Plane, YuvFrame};
 use crate::motion::{self, MotionScratch};
 use crate::psnr;
 use crate::sample::Sample;
-use crate::simd_level::SimdLevel;
+use crate::simd::SimdLevel;
 use crate::ssim::{self, SsimScratch};
 use crate::vif::{self, VifScores, VifScratch};
 

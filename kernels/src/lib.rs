@@ -11,21 +11,20 @@
 //! | [`y4m`] | `.y4m` reader |
 //! | [`ffmpeg_decoder`] | any file ffmpeg decodes, streamed from an ffmpeg child process |
 //! | [`decode_error`] | decoding errors, with a failed process's evidence |
-//! | [`vif`], [`vif_rows`], [`vif_avx2`] | integer VIF (4 scales); its row loops; their AVX2 twins |
-//! | [`adm`], `adm_avx2` | integer ADM2 and its 4 scales; AVX2 twins of its hot loops |
-//! | [`motion`], `motion_avx2` | integer motion / motion2 (blurred frame difference); AVX2 twins of its row loops |
+//! | [`vif`] | integer VIF (4 scales): its row loops and their AVX2 twins |
+//! | [`adm`] | integer ADM2 and its 4 scales; AVX2 twins of its hot loops |
+//! | [`motion`] | integer motion / motion2 (blurred frame difference); AVX2 twins of its row loops |
 //! | [`psnr`], [`ssim`] | libvmaf's `psnr` and `float_ssim` |
 //! | [`model`] | the libvmaf JSON model (vmaf_v0.6.1 embedded) and the SVM prediction |
 //! | [`pooling`] | mean, min, max, harmonic mean |
 //! | [`frame_features`] | every feature of one frame pair |
 //! | [`vmaf`] | the entry point: two streams in, a [`report::VmafReport`] out, on N threads |
 //! | [`report`] | per-frame and pooled results, libvmaf's JSON layout |
-//! | [`backend`], [`simd_level`] | CPU/CUDA choice; SIMD level detected at run time |
+//! | [`backend`], [`simd`] | CPU/CUDA choice; SIMD level detected at run time |
 //! | `cuda` (feature `cuda`) | VIF, ADM and motion kernels (`kernels/cuda/*.cu`) compiled with NVRTC at run time |
 //! | [`fingerprint`], [`scene`] | per-frame fingerprints; shot boundaries and SI/TI (media pipeline) |
 
 pub mod adm;
-mod adm_avx2;
 pub mod backend;
 #[cfg(feature = "cuda")]
 pub mod cuda;
@@ -38,17 +37,14 @@ pub mod frame_pool;
 pub mod frame_source;
 pub mod model;
 pub mod motion;
-mod motion_avx2;
 pub mod pooling;
 pub mod psnr;
 pub mod report;
 pub mod sample;
 pub mod scene;
-pub mod simd_level;
+pub mod simd;
 pub mod ssim;
 pub mod vif;
-pub mod vif_avx2;
-pub mod vif_rows;
 pub mod vmaf;
 pub mod y4m;
 

@@ -27,7 +27,7 @@ use crate::frame_source::FrameSource;
 use crate::model::{ModelError, ModelInputs, VmafModel};
 use crate::motion;
 use crate::report::{FrameReport, VmafReport};
-use crate::simd_level::SimdLevel;
+use crate::simd::SimdLevel;
 use crate::y4m::Y4mReader;
 
 #[derive(Debug, thiserror::Error)]

@@ -23,7 +23,7 @@ use shotfarm_kernels::Plane;
 use shotfarm_kernels::cuda::{self, CUDA_SOURCES, CudaError, Kernel};
 use shotfarm_kernels::adm::{AdmScratch, adm_at};
 use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad_scalar};
-use shotfarm_kernels::simd_level::SimdLevel;
+use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::vif::{VifScratch, vif};
 use support::cuda_parity::assert_device_equals_cpu;
 

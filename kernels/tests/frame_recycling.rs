@@ -6,7 +6,7 @@
 use std::io::Cursor;
 
 use shotfarm_kernels::frame_source::{FrameSource, MemorySource};
-use shotfarm_kernels::simd_level::SimdLevel;
+use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::vmaf::{VmafOptions, frame_features_of_streams};
 use shotfarm_kernels::y4m::Y4mReader;
 use shotfarm_kernels::{FeatureSelection, FrameFormat};

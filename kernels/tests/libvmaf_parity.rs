@@ -15,7 +15,7 @@ mod yardstick;
 use shotfarm_kernels::FeatureSelection;
 use shotfarm_kernels::model::VmafModel;
 use shotfarm_kernels::report::FrameReport;
-use shotfarm_kernels::simd_level::SimdLevel;
+use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::vmaf::{self, VmafOptions};
 
 /// 1080p frames checked per pair (the first ones).

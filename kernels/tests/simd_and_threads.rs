@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use shotfarm_kernels::adm::{AdmScratch, adm_at};
 use shotfarm_kernels::frame_source::MemorySource;
 use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad, blurred_difference_sad_scalar};
-use shotfarm_kernels::simd_level::SimdLevel;
+use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::vif::{VifScratch, vif};
 use shotfarm_kernels::vmaf::{VmafOptions, frame_features_of_streams};
 use shotfarm_kernels::{FeatureSelection, Frame, FrameFormat, Plane, YuvFrame};

@@ -6,7 +6,7 @@ use shotfarm_kernels::Plane;
 use shotfarm_kernels::adm::{AdmScratch, MIN_ADM_SIZE, adm_at};
 use shotfarm_kernels::cuda::{self, Device};
 use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad_scalar};
-use shotfarm_kernels::simd_level::SimdLevel;
+use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::vif::{VifScratch, vif};
 
 /// A reference/distorted pair of `w x h` samples below `1 << depth`: a textured reference

@@ -11,11 +11,13 @@
 
 #![expect(clippy::needless_range_loop, reason = "these loops index several planes and tables by one position, as libvmaf's C does; iterator chains would hide the correspondence")]
 
+mod avx2;
+
 use std::sync::OnceLock;
 
 use crate::frame::Plane;
 use crate::sample::Sample;
-use crate::simd_level::SimdLevel;
+use crate::simd::SimdLevel;
 
 /// Daubechies-2 low-pass and high-pass filters in Q15 (`dwt2_db2_coeffs_lo/hi`).
 pub(crate) const DWT_LO: [i32; 4] = [15826, 27411, 7345, -4240];
@@ -327,12 +329,12 @@ fn dwt_scale0<T: Sample>(
     let interior = w.saturating_sub(3).div_euclid(2).min(bw.saturating_sub(1));
     for i in 0..bh {
         let r: [&[T]; 4] = dwt_taps(i, h).map(|y| &data[y * w..(y + 1) * w]);
-        let done = crate::adm_avx2::dwt0_vertical(r, bit_depth, tmp_lo, tmp_hi, simd);
+        let done = crate::adm::avx2::dwt0_vertical(r, bit_depth, tmp_lo, tmp_hi, simd);
         dwt0_vertical_columns(r, bit_depth, done, tmp_lo, tmp_hi);
         let row = i * bw;
         let out_row = [&mut out.a, &mut out.v, &mut out.h, &mut out.d].map(|b| &mut b[row..row + bw]);
         let [a, v, hb, d] = out_row;
-        let next = crate::adm_avx2::dwt0_horizontal(tmp_lo, tmp_hi, interior, [&mut *a, &mut *v, &mut *hb, &mut *d], simd);
+        let next = crate::adm::avx2::dwt0_horizontal(tmp_lo, tmp_hi, interior, [&mut *a, &mut *v, &mut *hb, &mut *d], simd);
         for j in next..=interior {
             let b = 2 * j - 1;
             let lo = [tmp_lo[b], tmp_lo[b + 1], tmp_lo[b + 2], tmp_lo[b + 3]].map(i32::from);
@@ -417,7 +419,7 @@ fn dwt_s123(
     let interior = w.saturating_sub(3).div_euclid(2).min(bw.saturating_sub(1));
     for i in 0..bh {
         let r: [&[i32]; 4] = dwt_taps(i, h).map(|y| &src[y * w..(y + 1) * w]);
-        let done = crate::adm_avx2::dwt_s123_vertical(r, vertical, tmp_lo, tmp_hi, simd);
+        let done = crate::adm::avx2::dwt_s123_vertical(r, vertical, tmp_lo, tmp_hi, simd);
         for j in done..w {
             let s = [i64::from(r[0][j]), i64::from(r[1][j]), i64::from(r[2][j]), i64::from(r[3][j])];
             let lo = lo_k[0] * s[0] + lo_k[1] * s[1] + lo_k[2] * s[2] + lo_k[3] * s[3];
@@ -427,7 +429,7 @@ fn dwt_s123(
         }
         let row = i * bw;
         let [a, v, hb, d] = [&mut out.a, &mut out.v, &mut out.h, &mut out.d].map(|b| &mut b[row..row + bw]);
-        let next = crate::adm_avx2::dwt_s123_horizontal(
+        let next = crate::adm::avx2::dwt_s123_horizontal(
             tmp_lo,
             tmp_hi,
             interior,
@@ -512,7 +514,7 @@ fn decouple_scale0(
         let t = [&distorted.h, &distorted.v, &distorted.d].map(|b| &b[row.clone()]);
         let [rh, rv, rd] = r.bands.each_mut().map(|b| &mut b[row.clone()]);
         let [ah, av, ad] = a.bands.each_mut().map(|b| &mut b[row.clone()]);
-        let done = crate::adm_avx2::decouple0(
+        let done = crate::adm::avx2::decouple0(
             o,
             t,
             [&mut *rh, &mut *rv, &mut *rd],

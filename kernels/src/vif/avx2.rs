@@ -1,4 +1,4 @@
-//! Hand-written AVX2 versions of the VIF row loops, bit-exact with [`crate::vif_rows`].
+//! Hand-written AVX2 versions of the VIF row loops, bit-exact with [`crate::vif::rows`].
 //!
 //! | function | what is vectorised | how it stays exact |
 //! | --- | --- | --- |
@@ -14,9 +14,11 @@
 //! order-independent, so splitting them over lanes changes nothing.
 
 use crate::sample::Sample;
-use crate::simd_level::SimdLevel;
-use crate::vif::{LevelView, VerticalShifts, VifAccumulators};
-use crate::vif_rows::{self, DownsampleRows, PAD, VerticalRows};
+use crate::simd::SimdLevel;
+use super::rows::{
+    DownsampleRows, PAD, VerticalRows, downsample_vertical_body, horizontal_statistics_scalar, vertical_moments_body,
+};
+use super::{LevelView, VerticalShifts, VifAccumulators};
 
 /// The vertical pass with AVX2; `false` (nothing done) below [`SimdLevel::Avx2`].
 pub(crate) fn vertical_moments<T: Sample>(
@@ -77,7 +79,7 @@ fn vertical_moments_autovec<T: Sample>(
     shifts: VerticalShifts,
     rows: &mut VerticalRows,
 ) {
-    vif_rows::vertical_moments_body(reference, distorted, taps, filter, shifts, rows);
+    vertical_moments_body(reference, distorted, taps, filter, shifts, rows);
 }
 
 /// The horizontal pass and statistic with AVX2; `false` below [`SimdLevel::Avx2`].
@@ -94,7 +96,7 @@ pub(crate) fn horizontal_statistics(
         // SAFETY: AVX2 is present (checked just above), the one requirement of the
         // `#[target_feature(enable = "avx2")]` function.
         let done = unsafe { x86::horizontal_statistics(rows, w, filter, table, total) };
-        vif_rows::horizontal_statistics_scalar(rows, done, w, filter, table, total);
+        horizontal_statistics_scalar(rows, done, w, filter, table, total);
         return true;
     }
     let _ = (rows, w, filter, table, simd, total);
@@ -149,7 +151,7 @@ fn downsample_vertical_avx2<T: Sample>(
     shifts: VerticalShifts,
     rows: &mut DownsampleRows,
 ) {
-    vif_rows::downsample_vertical_body(reference, distorted, taps, filter, shifts, rows);
+    downsample_vertical_body(reference, distorted, taps, filter, shifts, rows);
 }
 
 /// The statistic of 8 pixels at once, for tests: `(mu1, mu2, xx, yy, xy)` lanes in,

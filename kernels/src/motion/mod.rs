@@ -8,6 +8,8 @@
 //! double. `motion2[i] = min(motion[i], motion[i+1])`, `motion2[last] = motion[last]`,
 //! `motion2[0] = 0` — one frame of look-ahead.
 
+mod avx2;
+
 use crate::frame::Plane;
 use crate::sample::Sample;
 
@@ -46,7 +48,7 @@ pub fn blurred_difference_sad<T: Sample>(
     scratch: &mut MotionScratch,
 ) -> u64 {
     #[cfg(target_arch = "x86_64")]
-    if crate::simd_level::SimdLevel::detect() >= crate::simd_level::SimdLevel::Avx2 {
+    if crate::simd::SimdLevel::detect() >= crate::simd::SimdLevel::Avx2 {
         // SAFETY: `detect` only reports AVX2 when the CPU has it, the one requirement
         // of a `#[target_feature(enable = "avx2")]` function; its body is safe Rust.
         return unsafe { sad_avx2(previous, current, bit_depth, scratch) };
@@ -55,7 +57,7 @@ pub fn blurred_difference_sad<T: Sample>(
 }
 
 /// The same loops compiled with AVX2 enabled, with the 8-bit row loops of
-/// [`crate::motion_avx2`] (bit-exact).
+/// [`crate::motion::avx2`] (bit-exact).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn sad_avx2<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, scratch: &mut MotionScratch) -> u64 {
@@ -88,7 +90,7 @@ fn sad_body<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, s
         let done = if simd {
             let p = taps.map(|r| &prev[r * w..r * w + w]);
             let q = taps.map(|r| &cur[r * w..r * w + w]);
-            crate::motion_avx2::vertical_row(p, q, shift, &mut scratch.row[2..w + 2])
+            crate::motion::avx2::vertical_row(p, q, shift, &mut scratch.row[2..w + 2])
         } else {
             0
         };
@@ -111,7 +113,7 @@ fn sad_body<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, s
             row[2 - f] = row[2 + mirror(-(f as isize), w)];
             row[w + 1 + f] = row[2 + mirror((w - 1 + f) as isize, w)];
         }
-        let (mut row_sad, done) = if simd { crate::motion_avx2::horizontal_sad(row, w, eight_bit) } else { (0, 0) };
+        let (mut row_sad, done) = if simd { crate::motion::avx2::horizontal_sad(row, w, eight_bit) } else { (0, 0) };
         for j in done..w {
             let window = &row[j..j + 5];
             let mut a = 0i64;

@@ -14,7 +14,7 @@
 
 use crate::adm::DwtRounding;
 use crate::sample::Sample;
-use crate::simd_level::SimdLevel;
+use crate::simd::SimdLevel;
 
 /// The vertical pass of scale 0 for the leading columns of 4 source rows into the `i16`
 /// rows `lo`/`hi`; returns how many columns it did (a multiple of 16; 0 = none).

@@ -12,7 +12,7 @@
 
 use crate::motion::MOTION_FILTER;
 use crate::sample::Sample;
-use crate::simd_level::SimdLevel;
+use crate::simd::SimdLevel;
 
 /// The vertical blur of `previous − current` over 5 rows each (8-bit) into the leading
 /// columns of `out`, `(Σ + round) >> shift`; returns how many columns it did.

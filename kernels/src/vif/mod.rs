@@ -7,15 +7,17 @@
 //! low-passed with filter k and decimated by 2 (floor). Edges mirror without repeating
 //! the edge sample (reflect-101) in both directions.
 //!
-//! The hot row loops live in [`crate::vif_rows`], which picks an AVX2 version at run
+//! The hot row loops live in [`crate::vif::rows`], which picks an AVX2 version at run
 //! time; this file keeps the frame-level flow and the exact arithmetic of one pixel.
+
+pub mod avx2;
+pub mod rows;
 
 use std::sync::OnceLock;
 
 use crate::frame::Plane;
 use crate::sample::Sample;
-use crate::simd_level::SimdLevel;
-use crate::vif_rows;
+use crate::simd::SimdLevel;
 
 /// Q16 Gaussian filters of the 4 scales (`vif_filter1d_table`), 17, 9, 5 and 3 taps.
 pub const VIF_FILTERS: [&[u16]; 4] = [
@@ -165,13 +167,13 @@ pub(crate) fn mirror(index: isize, size: usize) -> usize {
 #[derive(Debug, Default)]
 pub struct VifScratch {
     /// Vertical-pass rows with `PAD` extra entries on each side for the horizontal mirror.
-    pub(crate) rows: vif_rows::VerticalRows,
+    pub(crate) rows: rows::VerticalRows,
     /// The pyramid levels of the reference and the distorted image (scale 1..3).
     level_ref: Vec<u16>,
     level_dis: Vec<u16>,
     next_ref: Vec<u16>,
     next_dis: Vec<u16>,
-    down_rows: vif_rows::DownsampleRows,
+    down_rows: rows::DownsampleRows,
 }
 
 /// Per-scale `num` and `den`, as libvmaf keeps them (float).
@@ -211,12 +213,12 @@ pub fn vif<T: Sample>(
 
     let ref0 = LevelView { data: reference.data(), width: w, height: h };
     let dis0 = LevelView { data: distorted.data(), width: w, height: h };
-    let acc = vif_rows::scale_statistics(ref0, dis0, 0, VerticalShifts::for_scale(0, bpc), table, simd, &mut scratch.rows);
+    let acc = rows::scale_statistics(ref0, dis0, 0, VerticalShifts::for_scale(0, bpc), table, simd, &mut scratch.rows);
     (scores.num[0], scores.den[0]) = acc.num_den();
 
     // Scale 1 from the samples, then from the previous u16 level.
     let (mut lw, mut lh) = (w / 2, h / 2);
-    vif_rows::downsample(
+    rows::downsample(
         ref0,
         dis0,
         1,
@@ -230,7 +232,7 @@ pub fn vif<T: Sample>(
         if scale > 1 {
             let prev_ref = LevelView { data: &scratch.level_ref[..], width: lw, height: lh };
             let prev_dis = LevelView { data: &scratch.level_dis[..], width: lw, height: lh };
-            vif_rows::downsample(
+            rows::downsample(
                 prev_ref,
                 prev_dis,
                 scale,
@@ -248,7 +250,7 @@ pub fn vif<T: Sample>(
         let r = LevelView { data: &scratch.level_ref[..lw * lh], width: lw, height: lh };
         let d = LevelView { data: &scratch.level_dis[..lw * lh], width: lw, height: lh };
         let acc =
-            vif_rows::scale_statistics(r, d, scale, VerticalShifts::for_scale(scale, bpc), table, simd, &mut scratch.rows);
+            rows::scale_statistics(r, d, scale, VerticalShifts::for_scale(scale, bpc), table, simd, &mut scratch.rows);
         (scores.num[scale], scores.den[scale]) = acc.num_den();
     }
     scores

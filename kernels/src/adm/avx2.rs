@@ -102,39 +102,7 @@ mod x86 {
 
     use super::DwtRounding;
     use crate::adm::{DWT_HI, DWT_LO, DWT_LO_SUM};
-
-    /// Two 16-bit coefficients `(c0, c1)` repeated, for `vpmaddwd` on pairs `(x0, x1)`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn pair(c0: i32, c1: i32) -> __m256i {
-        _mm256_set1_epi32((c1 << 16) | (c0 & 0xFFFF))
-    }
-
-    /// Loads 16 `u8` from `s[i..i + 16]` widened to `i16` lanes.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn load16_u8(s: &[u8], i: usize) -> __m256i {
-        let s = &s[i..i + 16];
-        // SAFETY: `s` holds exactly 16 readable bytes; unaligned load.
-        _mm256_cvtepu8_epi16(unsafe { _mm_loadu_si128(s.as_ptr().cast()) })
-    }
-
-    /// Loads 16 `i16` from `s[i..i + 16]`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn load16(s: &[i16], i: usize) -> __m256i {
-        let s = &s[i..i + 16];
-        // SAFETY: `s` holds exactly 16 readable i16 (32 bytes); unaligned load.
-        unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn store16(s: &mut [i16], i: usize, v: __m256i) {
-        let s = &mut s[i..i + 16];
-        // SAFETY: `s` holds exactly 16 writable i16 (32 bytes); unaligned store.
-        unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) }
-    }
+    use crate::simd::avx2::{coefficient_pair, load16_u8_widened, load128, load256, store128, store256};
 
     #[target_feature(enable = "avx2")]
     pub(super) fn dwt0_vertical_u8(rows: [&[u8]; 4], shift: u32, lo: &mut [i16], hi: &mut [i16]) -> usize {
@@ -144,12 +112,12 @@ mod x86 {
         let lo_add = _mm256_set1_epi32(round - DWT_LO_SUM * round);
         let hi_add = _mm256_set1_epi32(round);
         let count = _mm_cvtsi32_si128(shift as i32);
-        let (lo01, lo23) = (pair(DWT_LO[0], DWT_LO[1]), pair(DWT_LO[2], DWT_LO[3]));
-        let (hi01, hi23) = (pair(DWT_HI[0], DWT_HI[1]), pair(DWT_HI[2], DWT_HI[3]));
+        let (lo01, lo23) = (coefficient_pair(DWT_LO[0], DWT_LO[1]), coefficient_pair(DWT_LO[2], DWT_LO[3]));
+        let (hi01, hi23) = (coefficient_pair(DWT_HI[0], DWT_HI[1]), coefficient_pair(DWT_HI[2], DWT_HI[3]));
         let w16 = w / 16 * 16;
         let mut j = 0;
         while j < w16 {
-            let [s0, s1, s2, s3] = rows.map(|r| load16_u8(r, j));
+            let [s0, s1, s2, s3] = rows.map(|r| load16_u8_widened(r, j));
             // Lanes of the `lo` halves hold columns [0..4, 8..12], the `hi` halves
             // [4..8, 12..16]; `packs` of the two restores the column order.
             let (p01l, p01h) = (_mm256_unpacklo_epi16(s0, s1), _mm256_unpackhi_epi16(s0, s1));
@@ -161,8 +129,8 @@ mod x86 {
                 let h = _mm256_sra_epi32(_mm256_add_epi32(h, add), count);
                 _mm256_packs_epi32(l, h)
             };
-            store16(lo, j, filt(lo01, lo23, lo_add));
-            store16(hi, j, filt(hi01, hi23, hi_add));
+            store256(lo, j, filt(lo01, lo23, lo_add));
+            store256(hi, j, filt(hi01, hi23, hi_add));
             j += 16;
         }
         w16
@@ -171,8 +139,8 @@ mod x86 {
     #[target_feature(enable = "avx2")]
     pub(super) fn dwt0_horizontal(lo: &[i16], hi: &[i16], last: usize, out: [&mut [i16]; 4]) -> usize {
         let [a, v, h, d] = out;
-        let (lo01, lo23) = (pair(DWT_LO[0], DWT_LO[1]), pair(DWT_LO[2], DWT_LO[3]));
-        let (hi01, hi23) = (pair(DWT_HI[0], DWT_HI[1]), pair(DWT_HI[2], DWT_HI[3]));
+        let (lo01, lo23) = (coefficient_pair(DWT_LO[0], DWT_LO[1]), coefficient_pair(DWT_LO[2], DWT_LO[3]));
+        let (hi01, hi23) = (coefficient_pair(DWT_HI[0], DWT_HI[1]), coefficient_pair(DWT_HI[2], DWT_HI[3]));
         let round = _mm256_set1_epi32(32768);
         let mut j = 1;
         // Outputs j..j+16 read the source at 2j−1 ..= 2j+32.
@@ -182,37 +150,20 @@ mod x86 {
             // output j+m; from `b + 2`, taps 2–3.
             let filt = |src: &[i16], c01: __m256i, c23: __m256i| {
                 let half = |o: usize| {
-                    let x = _mm256_madd_epi16(load16(src, o), c01);
-                    let y = _mm256_madd_epi16(load16(src, o + 2), c23);
+                    let x = _mm256_madd_epi16(load256(src, o), c01);
+                    let y = _mm256_madd_epi16(load256(src, o + 2), c23);
                     _mm256_srai_epi32::<16>(_mm256_add_epi32(_mm256_add_epi32(x, y), round))
                 };
                 let packed = _mm256_packs_epi32(half(b), half(b + 16));
                 _mm256_permute4x64_epi64::<0b11_01_10_00>(packed)
             };
-            store16(a, j, filt(lo, lo01, lo23));
-            store16(v, j, filt(lo, hi01, hi23));
-            store16(h, j, filt(hi, lo01, lo23));
-            store16(d, j, filt(hi, hi01, hi23));
+            store256(a, j, filt(lo, lo01, lo23));
+            store256(v, j, filt(lo, hi01, hi23));
+            store256(h, j, filt(hi, lo01, lo23));
+            store256(d, j, filt(hi, hi01, hi23));
             j += 16;
         }
         j
-    }
-
-    /// Loads 8 `i16` from `s[i..i + 8]`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn load8(s: &[i16], i: usize) -> __m128i {
-        let s = &s[i..i + 8];
-        // SAFETY: `s` holds exactly 8 readable i16 (16 bytes); unaligned load.
-        unsafe { _mm_loadu_si128(s.as_ptr().cast()) }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn store8(s: &mut [i16], i: usize, v: __m128i) {
-        let s = &mut s[i..i + 8];
-        // SAFETY: `s` holds exactly 8 writable i16 (16 bytes); unaligned store.
-        unsafe { _mm_storeu_si128(s.as_mut_ptr().cast(), v) }
     }
 
     /// 8 `i32` lanes (each in `i16` range) packed to 8 `i16`.
@@ -300,34 +251,17 @@ mod x86 {
         let cos_sq = _mm256_set1_pd(f64::from(cos_sq));
         let mut j = 0;
         while j + 8 <= n {
-            let ov = o.map(|b| load8(b, j));
-            let tv = t.map(|b| load8(b, j));
+            let ov = o.map(|b| load128(b, j));
+            let tv = t.map(|b| load128(b, j));
             let flag = angle_flag8(ov[0], ov[1], tv[0], tv[1], cos_sq);
             for band in 0..3 {
                 let (rst, imp) = decouple_band8(ov[band], tv[band], flag, lookup);
-                store8(r[band], j, rst);
-                store8(a[band], j, imp);
+                store128(r[band], j, rst);
+                store128(a[band], j, imp);
             }
             j += 8;
         }
         j
-    }
-
-    /// Loads 8 `i32` from `s[i..i + 8]`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn load8_i32(s: &[i32], i: usize) -> __m256i {
-        let s = &s[i..i + 8];
-        // SAFETY: `s` holds exactly 8 readable i32 (32 bytes); unaligned load.
-        unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn store8_i32(s: &mut [i32], i: usize, v: __m256i) {
-        let s = &mut s[i..i + 8];
-        // SAFETY: `s` holds exactly 8 writable i32 (32 bytes); unaligned store.
-        unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) }
     }
 
     /// `Σ c_k·x_k` of the even 32-bit lanes of `x` as `i64` lanes.
@@ -356,11 +290,11 @@ mod x86 {
         let w8 = w / 8 * 8;
         let mut j = 0;
         while j < w8 {
-            let x = rows.map(|r| load8_i32(r, j));
+            let x = rows.map(|r| load256(r, j));
             let x_odd = x.map(|v| _mm256_srli_epi64::<32>(v));
             for (c, out) in [(&DWT_LO, &mut *lo), (&DWT_HI, &mut *hi)] {
                 let v = round_interleave(dot4_even(x, c), dot4_even(x_odd, c), round, count);
-                store8_i32(out, j, v);
+                store256(out, j, v);
             }
             j += 8;
         }
@@ -389,17 +323,17 @@ mod x86 {
             // b + 2 taps 2 and 3. From b + 8 and b + 10 the same for outputs j+4..j+8.
             let filt = |src: &[i32], c: &[i32; 4]| {
                 let quarter = |o: usize| {
-                    let (x, y) = (load8_i32(src, o), load8_i32(src, o + 2));
+                    let (x, y) = (load256(src, o), load256(src, o + 2));
                     let taps = [x, _mm256_srli_epi64::<32>(x), y, _mm256_srli_epi64::<32>(y)];
                     dot4_even(taps, c)
                 };
                 let v = round_interleave(quarter(b), quarter(b + 8), round, count);
                 _mm256_permutevar8x32_epi32(v, order)
             };
-            store8_i32(a, j, filt(lo, &DWT_LO));
-            store8_i32(v, j, filt(lo, &DWT_HI));
-            store8_i32(h, j, filt(hi, &DWT_LO));
-            store8_i32(d, j, filt(hi, &DWT_HI));
+            store256(a, j, filt(lo, &DWT_LO));
+            store256(v, j, filt(lo, &DWT_HI));
+            store256(h, j, filt(hi, &DWT_LO));
+            store256(d, j, filt(hi, &DWT_HI));
             j += 8;
         }
         j

@@ -54,51 +54,20 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::MOTION_FILTER;
-
-    /// Loads 16 `u8` from `s[i..i + 16]` widened to `i16` lanes.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn load16_u8(s: &[u8], i: usize) -> __m256i {
-        let s = &s[i..i + 16];
-        // SAFETY: `s` holds exactly 16 readable bytes; unaligned load.
-        _mm256_cvtepu8_epi16(unsafe { _mm_loadu_si128(s.as_ptr().cast()) })
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn load8(s: &[i32], i: usize) -> __m256i {
-        let s = &s[i..i + 8];
-        // SAFETY: `s` holds exactly 8 readable i32 (32 bytes); unaligned load.
-        unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn store8(s: &mut [i32], i: usize, v: __m256i) {
-        let s = &mut s[i..i + 8];
-        // SAFETY: `s` holds exactly 8 writable i32 (32 bytes); unaligned store.
-        unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) }
-    }
-
-    /// Two 16-bit coefficients `(c0, c1)` repeated, for `vpmaddwd` on pairs `(x0, x1)`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn pair(c0: i32, c1: i32) -> __m256i {
-        _mm256_set1_epi32((c1 << 16) | (c0 & 0xFFFF))
-    }
+    use crate::simd::avx2::{coefficient_pair, load16_u8_widened, load256, store256};
 
     #[target_feature(enable = "avx2")]
     pub(super) fn vertical_row_u8(previous: [&[u8]; 5], current: [&[u8]; 5], out: &mut [i32]) -> usize {
         let w = previous.iter().chain(&current).map(|r| r.len()).min().unwrap_or(0).min(out.len());
         let c = MOTION_FILTER;
-        let (c01, c23, c4) = (pair(c[0], c[1]), pair(c[2], c[3]), pair(c[4], 0));
+        let (c01, c23, c4) = (coefficient_pair(c[0], c[1]), coefficient_pair(c[2], c[3]), coefficient_pair(c[4], 0));
         let round = _mm256_set1_epi32(128);
         let zero = _mm256_setzero_si256();
         let w16 = w / 16 * 16;
         let mut j = 0;
         while j < w16 {
             let d: [__m256i; 5] =
-                std::array::from_fn(|k| _mm256_sub_epi16(load16_u8(previous[k], j), load16_u8(current[k], j)));
+                std::array::from_fn(|k| _mm256_sub_epi16(load16_u8_widened(previous[k], j), load16_u8_widened(current[k], j)));
             // Lanes of `lo` hold columns [0..4, 8..12], of `hi` [4..8, 12..16].
             let sum = |p01: __m256i, p23: __m256i, p4: __m256i| {
                 let s = _mm256_add_epi32(_mm256_madd_epi16(p01, c01), _mm256_madd_epi16(p23, c23));
@@ -115,8 +84,8 @@ mod x86 {
                 _mm256_unpackhi_epi16(d[2], d[3]),
                 _mm256_unpackhi_epi16(d[4], zero),
             );
-            store8(out, j, _mm256_permute2x128_si256::<0x20>(lo, hi));
-            store8(out, j + 8, _mm256_permute2x128_si256::<0x31>(lo, hi));
+            store256(out, j, _mm256_permute2x128_si256::<0x20>(lo, hi));
+            store256(out, j + 8, _mm256_permute2x128_si256::<0x31>(lo, hi));
             j += 16;
         }
         w16
@@ -133,7 +102,7 @@ mod x86 {
         while j + 8 <= width {
             let (mut high, mut low) = (_mm256_setzero_si256(), _mm256_setzero_si256());
             for (k, c) in coeff.iter().enumerate() {
-                let v = load8(row, j + k);
+                let v = load256(row, j + k);
                 high = _mm256_add_epi32(high, _mm256_mullo_epi32(_mm256_srai_epi32::<8>(v), *c));
                 low = _mm256_add_epi32(low, _mm256_mullo_epi32(_mm256_and_si256(v, low8), *c));
             }
@@ -143,8 +112,7 @@ mod x86 {
             j += 8;
         }
         let mut lanes = [0u32; 8];
-        // SAFETY: `lanes` is 32 writable bytes; unaligned store.
-        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), sums) };
+        store256(&mut lanes, 0, sums);
         (lanes.iter().fold(0u32, |a, &b| a.wrapping_add(b)), j)
     }
 }

@@ -172,31 +172,8 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::*;
+    use crate::simd::avx2::{load16_u8_widened, load256, store128, store256};
     use crate::vif::SIGMA_NSQ;
-
-    /// Loads 8 `u32` from `s[i..i + 8]` (bounds-checked).
-    #[inline(always)]
-    fn load8(s: &[u32], i: usize) -> __m256i {
-        let s = &s[i..i + 8];
-        // SAFETY: `s` holds exactly 8 u32 = 32 readable bytes; unaligned load.
-        unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
-    }
-
-    /// Loads 16 `u8` from `s[i..i + 16]` widened to `u16` lanes.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn load16_u8(s: &[u8], i: usize) -> __m256i {
-        let s = &s[i..i + 16];
-        // SAFETY: `s` holds exactly 16 readable bytes; unaligned load.
-        _mm256_cvtepu8_epi16(unsafe { _mm_loadu_si128(s.as_ptr().cast()) })
-    }
-
-    #[inline(always)]
-    fn store8(s: &mut [u32], i: usize, v: __m256i) {
-        let s = &mut s[i..i + 8];
-        // SAFETY: `s` holds exactly 8 writable u32; unaligned store.
-        unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) }
-    }
 
     /// 8-bit scale 0 vertical pass. Columns `0..w/16*16` in vectors, the rest scalar.
     #[target_feature(enable = "avx2")]
@@ -233,8 +210,8 @@ mod x86 {
             let (mut xxl, mut xxh, mut yyl, mut yyh, mut xyl, mut xyh) = (z, z, z, z, z, z);
             for &(o0, o1, c) in pairs {
                 let c = _mm256_set1_epi32(c);
-                let (r0, r1) = (load16_u8(rd, o0 + j), load16_u8(rd, o1 + j));
-                let (d0, d1) = (load16_u8(dd, o0 + j), load16_u8(dd, o1 + j));
+                let (r0, r1) = (load16_u8_widened(rd, o0 + j), load16_u8_widened(rd, o1 + j));
+                let (d0, d1) = (load16_u8_widened(dd, o0 + j), load16_u8_widened(dd, o1 + j));
                 m1l = _mm256_add_epi32(m1l, _mm256_madd_epi16(_mm256_unpacklo_epi16(r0, r1), c));
                 m1h = _mm256_add_epi32(m1h, _mm256_madd_epi16(_mm256_unpackhi_epi16(r0, r1), c));
                 m2l = _mm256_add_epi32(m2l, _mm256_madd_epi16(_mm256_unpacklo_epi16(d0, d1), c));
@@ -256,8 +233,8 @@ mod x86 {
             let sq = |v: __m256i| _mm256_add_epi32(v, sq_bias);
             // Lanes hold columns [0..4, 8..12] (lo) and [4..8, 12..16] (hi).
             let put = |dst: &mut [u32], lo: __m256i, hi: __m256i| {
-                store8(dst, PAD + j, _mm256_permute2x128_si256::<0x20>(lo, hi));
-                store8(dst, PAD + j + 8, _mm256_permute2x128_si256::<0x31>(lo, hi));
+                store256(dst, PAD + j, _mm256_permute2x128_si256::<0x20>(lo, hi));
+                store256(dst, PAD + j + 8, _mm256_permute2x128_si256::<0x31>(lo, hi));
             };
             put(&mut rows.mu1, mu(m1l), mu(m1h));
             put(&mut rows.mu2, mu(m2l), mu(m2h));
@@ -327,8 +304,8 @@ mod x86 {
         };
         // Lanes hold columns [0..4, 8..12] (lo) and [4..8, 12..16] (hi).
         let put = |dst: &mut [u32], j: usize, (lo, hi): (__m256i, __m256i)| {
-            store8(dst, PAD + j, _mm256_permute2x128_si256::<0x20>(lo, hi));
-            store8(dst, PAD + j + 8, _mm256_permute2x128_si256::<0x31>(lo, hi));
+            store256(dst, PAD + j, _mm256_permute2x128_si256::<0x20>(lo, hi));
+            store256(dst, PAD + j + 8, _mm256_permute2x128_si256::<0x31>(lo, hi));
         };
         let w16 = if rd.len() < w * reference.height || dd.len() < w * reference.height { 0 } else { w / 16 * 16 };
         let (bias, unbias) = (_mm256_set1_epi16(i16::MIN), _mm256_set1_epi32(i32::MIN));
@@ -421,8 +398,7 @@ mod x86 {
     #[target_feature(enable = "avx2")]
     fn hsum_i64(v: __m256i) -> i64 {
         let mut lanes = [0i64; 4];
-        // SAFETY: `lanes` is 32 writable bytes.
-        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), v) };
+        store256(&mut lanes, 0, v);
         lanes.iter().sum()
     }
 
@@ -555,7 +531,7 @@ mod x86 {
             let (src, dst) = (&src[lo..hi], &mut dst[lo..hi]);
             let mut i = 0;
             while i + 8 <= src.len() {
-                store8(dst, i, _mm256_xor_si256(load8(src, i), _mm256_set1_epi32(bias as i32)));
+                store256(dst, i, _mm256_xor_si256(load256(src, i), _mm256_set1_epi32(bias as i32)));
                 i += 8;
             }
             for i in i..src.len() {
@@ -641,7 +617,7 @@ mod x86 {
                 _mm256_add_epi32(_mm256_add_epi32(h, unbias), l)
             };
             for (out, v) in filtered.iter_mut().zip([mu1, mu2, sq(xxh, xxl), sq(yyh, yyl), sq(xyh, xyl)]) {
-                store8(out, j, v);
+                store256(out, j, v);
             }
             j += 8;
         }
@@ -650,7 +626,7 @@ mod x86 {
         // which they do not behind the filter's 400-odd instructions per group.
         let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &*filtered;
         for j in (0..w8).step_by(8) {
-            statistic(table, load8(f_mu1, j), load8(f_mu2, j), load8(f_xx, j), load8(f_yy, j), load8(f_xy, j), &mut acc);
+            statistic(table, load256(f_mu1, j), load256(f_mu2, j), load256(f_xx, j), load256(f_yy, j), load256(f_xy, j), &mut acc);
         }
         acc.finish(total);
         w8
@@ -663,10 +639,10 @@ mod x86 {
         let order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
         let mut i = 0;
         while i + 8 <= n && start + 2 * i + 16 <= src.len() {
-            let a = _mm256_permutevar8x32_epi32(load8(src, start + 2 * i), order);
-            let b = _mm256_permutevar8x32_epi32(load8(src, start + 2 * i + 8), order);
-            store8(even, i, _mm256_permute2x128_si256::<0x20>(a, b));
-            store8(odd, i, _mm256_permute2x128_si256::<0x31>(a, b));
+            let a = _mm256_permutevar8x32_epi32(load256(src, start + 2 * i), order);
+            let b = _mm256_permutevar8x32_epi32(load256(src, start + 2 * i + 8), order);
+            store256(even, i, _mm256_permute2x128_si256::<0x20>(a, b));
+            store256(odd, i, _mm256_permute2x128_si256::<0x31>(a, b));
             i += 8;
         }
         for i in i..n {
@@ -703,16 +679,14 @@ mod x86 {
             while oj + 8 <= ow {
                 let mut acc = _mm256_setzero_si256();
                 for (k, &c) in filter.iter().enumerate() {
-                    let v = if k % 2 == 0 { load8(even, oj + k / 2) } else { load8(odd, oj + k / 2) };
+                    let v = if k % 2 == 0 { load256(even, oj + k / 2) } else { load256(odd, oj + k / 2) };
                     acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(v, _mm256_set1_epi32(i32::from(c))));
                 }
                 // ((acc + 2^15) >> 16) as u16, without leaving 32 bits.
                 let carry = _mm256_srli_epi32::<16>(_mm256_add_epi32(_mm256_and_si256(acc, low16), half_unit));
                 let v = _mm256_and_si256(_mm256_add_epi32(_mm256_srli_epi32::<16>(acc), carry), low16);
                 let packed = _mm256_permute4x64_epi64::<0b00_00_10_00>(_mm256_packus_epi32(v, v));
-                let dst = &mut out[oj..oj + 8];
-                // SAFETY: `dst` holds exactly 8 writable u16 (16 bytes); unaligned store.
-                unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), _mm256_castsi256_si128(packed)) };
+                store128(out, oj, _mm256_castsi256_si128(packed));
                 oj += 8;
             }
             done = done.min(oj);
@@ -722,7 +696,7 @@ mod x86 {
 
     #[target_feature(enable = "avx2")]
     pub(super) fn statistic_of_lanes(table: &[u16; 65537], m: [[u32; 8]; 5]) -> VifAccumulators {
-        let v = m.map(|lane| load8(&lane, 0));
+        let v = m.map(|lane| load256(&lane, 0));
         let mut acc = Lanes::new();
         statistic(table, v[0], v[1], v[2], v[3], v[4], &mut acc);
         let mut total = VifAccumulators::default();

@@ -12,7 +12,7 @@
 //! below [`SimdLevel::Avx2`] they do nothing. `tests/simd_and_threads.rs` compares the
 //! whole ADM on random frames of odd sizes with the scalar build.
 
-use crate::adm::DwtRounding;
+use super::dwt::DwtRounding;
 use crate::sample::Sample;
 use crate::simd::SimdLevel;
 
@@ -101,7 +101,7 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::DwtRounding;
-    use crate::adm::{DWT_HI, DWT_LO, DWT_LO_SUM};
+    use crate::adm::dwt::{DWT_HI, DWT_LO, DWT_LO_SUM};
     use crate::simd::avx2::{coefficient_pair, load16_u8_widened, load128, load256, store128, store256};
 
     #[target_feature(enable = "avx2")]

@@ -8,7 +8,10 @@
 use super::CudaError;
 use super::device::{Device, Element, Kernel, KernelArg, LaunchShape};
 use super::vif::widen;
-use crate::adm::{AdmScores, CmS123, CmScale0, DenS123, DenScale0, MIN_ADM_SIZE, SumRegion, cos_1deg_sq, div_lookup, extended_region};
+use crate::adm::decouple::{cos_1deg_sq, div_lookup};
+use crate::adm::region::{SumRegion, extended_region};
+use crate::adm::sums::{CmS123, CmScale0, DenS123, DenScale0};
+use crate::adm::{AdmScores, MIN_ADM_SIZE};
 use crate::frame::Plane;
 use crate::sample::Sample;
 

@@ -11,8 +11,8 @@
 //! | [`y4m`] | `.y4m` reader |
 //! | [`ffmpeg_decoder`] | any file ffmpeg decodes, streamed from an ffmpeg child process |
 //! | [`decode_error`] | decoding errors, with a failed process's evidence |
-//! | [`vif`] | integer VIF (4 scales): its row loops and their AVX2 twins |
-//! | [`adm`] | integer ADM2 and its 4 scales; AVX2 twins of its hot loops |
+//! | [`vif`] | integer VIF (4 scales): the per-pixel statistic, the scalar row loops, their AVX2 twins |
+//! | [`adm`] | integer ADM2 and its 4 scales: DWT, decoupling, CSF, masking, the sums shared with CUDA; AVX2 twins of its hot loops |
 //! | [`motion`] | integer motion / motion2 (blurred frame difference); AVX2 twins of its row loops |
 //! | [`psnr`], [`ssim`] | libvmaf's `psnr` and `float_ssim` |
 //! | [`model`] | the libvmaf JSON model (vmaf_v0.6.1 embedded) and the SVM prediction |
@@ -20,7 +20,7 @@
 //! | [`frame_features`] | every feature of one frame pair |
 //! | [`vmaf`] | the entry point: two streams in, a [`report::VmafReport`] out, on N threads |
 //! | [`report`] | per-frame and pooled results, libvmaf's JSON layout |
-//! | [`backend`], [`simd`] | CPU/CUDA choice; SIMD level detected at run time |
+//! | [`backend`], [`simd`] | CPU/CUDA choice; SIMD level detected at run time, the AVX2 loads and stores the SIMD paths share |
 //! | `cuda` (feature `cuda`) | VIF, ADM and motion kernels (`kernels/cuda/*.cu`) compiled with NVRTC at run time |
 //! | [`fingerprint`], [`scene`] | per-frame fingerprints; shot boundaries and SI/TI (media pipeline) |
 

@@ -1,5 +1,5 @@
 //! Hand-written AVX2 versions of ADM's hot loops, bit-exact with the scalar code in
-//! [`crate::adm`].
+//! [`super::dwt`] and [`super::decouple`].
 //!
 //! | function | what is vectorised | how it stays exact |
 //! | --- | --- | --- |

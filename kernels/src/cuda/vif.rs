@@ -6,7 +6,8 @@ use super::CudaError;
 use super::device::{Device, Kernel, KernelArg, LaunchShape};
 use crate::frame::Plane;
 use crate::sample::Sample;
-use crate::vif::{VIF_FILTERS, VerticalShifts, VifAccumulators, VifScores, log2_table};
+use crate::vif::statistic::log2_table;
+use crate::vif::{VIF_FILTERS, VerticalShifts, VifAccumulators, VifScores};
 
 /// The plane's samples as `u16` (8-bit samples widened: the same values).
 pub(super) fn widen<T: Sample>(p: &Plane<T>) -> Vec<u16> {

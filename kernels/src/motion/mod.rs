@@ -7,6 +7,11 @@
 //! mirroring (`2·size − idx − 2`) at every edge; SAD of the result / 256 / (w·h) in
 //! double. `motion2[i] = min(motion[i], motion[i+1])`, `motion2[last] = motion[last]`,
 //! `motion2[0] = 0` — one frame of look-ahead.
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | this file | the scalar reference ([`blurred_difference_sad_scalar`]), its dispatch ([`blurred_difference_sad`]: the same loops compiled with AVX2 when the CPU has it), motion and motion2 from the SADs |
+//! | `avx2` | the AVX2 twins of the 8-bit vertical blur and of the horizontal blur + SAD |
 
 mod avx2;
 
@@ -57,7 +62,7 @@ pub fn blurred_difference_sad<T: Sample>(
 }
 
 /// The same loops compiled with AVX2 enabled, with the 8-bit row loops of
-/// [`crate::motion::avx2`] (bit-exact).
+/// [`avx2`] (bit-exact).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn sad_avx2<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, scratch: &mut MotionScratch) -> u64 {

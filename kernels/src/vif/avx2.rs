@@ -1,4 +1,4 @@
-//! Hand-written AVX2 versions of the VIF row loops, bit-exact with [`crate::vif::rows`].
+//! Hand-written AVX2 versions of the VIF row loops, bit-exact with [`super::rows`].
 //!
 //! | function | what is vectorised | how it stays exact |
 //! | --- | --- | --- |
@@ -156,8 +156,8 @@ fn downsample_vertical_avx2<T: Sample>(
 
 /// The statistic of 8 pixels at once, for tests: `(mu1, mu2, xx, yy, xy)` lanes in,
 /// accumulators out; `None` without AVX2.
-#[doc(hidden)]
-pub fn statistic_of_lanes(table: &[u16; 65537], moments: [[u32; 8]; 5]) -> Option<VifAccumulators> {
+#[cfg(test)]
+fn statistic_of_lanes(table: &[u16; 65537], moments: [[u32; 8]; 5]) -> Option<VifAccumulators> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is present (checked just above).
@@ -173,7 +173,7 @@ mod x86 {
 
     use super::*;
     use crate::simd::avx2::{load16_u8_widened, load256, store128, store256};
-    use crate::vif::SIGMA_NSQ;
+    use crate::vif::statistic::{ENHANCEMENT_GAIN_LIMIT, SIGMA_NSQ};
 
     /// 8-bit scale 0 vertical pass. Columns `0..w/16*16` in vectors, the rest scalar.
     #[target_feature(enable = "avx2")]
@@ -456,7 +456,7 @@ mod x86 {
         let g = _mm256_div_pd(s12d, _mm256_add_pd(s1d, _mm256_set1_pd(EPS)));
         let sv = _mm256_cvttpd_epi32(_mm256_sub_pd(s2d, _mm256_mul_pd(g, s12d)));
         let sv = _mm_max_epi32(sv, _mm_setzero_si128());
-        let g = _mm256_min_pd(g, _mm256_set1_pd(crate::vif::ENHANCEMENT_GAIN_LIMIT));
+        let g = _mm256_min_pd(g, _mm256_set1_pd(ENHANCEMENT_GAIN_LIMIT));
         let numer1 = _mm256_cvtepu32_epi64(_mm_add_epi32(sv, _mm_set1_epi32(SIGMA_NSQ)));
         // (g·g·σ1²) truncated; clamped to 0..2^50 only matters in masked-off lanes.
         let t = _mm256_mul_pd(_mm256_mul_pd(g, g), s1d);
@@ -694,6 +694,7 @@ mod x86 {
         done
     }
 
+    #[cfg(test)]
     #[target_feature(enable = "avx2")]
     pub(super) fn statistic_of_lanes(table: &[u16; 65537], m: [[u32; 8]; 5]) -> VifAccumulators {
         let v = m.map(|lane| load256(&lane, 0));
@@ -709,7 +710,7 @@ mod x86 {
 #[expect(clippy::needless_range_loop, reason = "each lane fills five moment arrays by index")]
 mod tests {
     use super::*;
-    use crate::vif::log2_table;
+    use crate::vif::statistic::log2_table;
 
     /// xorshift64*, seeded; the seed is printed on failure.
     fn next(state: &mut u64) -> u64 {

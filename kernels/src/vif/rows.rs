@@ -1,14 +1,14 @@
 //! The row loops of integer VIF: vertical filter pass, horizontal pass fused with the
 //! per-pixel statistic, and the low-pass + decimation between scales.
 //!
-//! The scalar functions here are the reference; [`crate::vif::avx2`] holds AVX2 twins
+//! The scalar functions here are the reference; [`super::avx2`] holds AVX2 twins
 //! picked at run time through [`SimdLevel`], checked against these in tests.
 
 #![expect(clippy::needless_range_loop, reason = "these loops index several planes and tables by one position, as libvmaf's C does; iterator chains would hide the correspondence")]
 
+use super::{LevelView, VIF_FILTERS, VerticalShifts, VifAccumulators, mirror};
 use crate::sample::Sample;
 use crate::simd::SimdLevel;
-use crate::vif::{LevelView, VIF_FILTERS, VerticalShifts, VifAccumulators, mirror};
 
 /// Entries kept on each side of a row for the horizontal mirror (17-tap filter → 8).
 pub(crate) const PAD: usize = 8;
@@ -119,7 +119,7 @@ fn vertical_moments<T: Sample>(
     simd: SimdLevel,
     rows: &mut VerticalRows,
 ) {
-    if crate::vif::avx2::vertical_moments(reference, distorted, taps, filter, shifts, simd, rows) {
+    if super::avx2::vertical_moments(reference, distorted, taps, filter, shifts, simd, rows) {
         return;
     }
     vertical_moments_scalar(reference, distorted, taps, filter, shifts, rows);
@@ -222,7 +222,7 @@ fn horizontal_statistics(
     simd: SimdLevel,
     total: &mut VifAccumulators,
 ) {
-    if crate::vif::avx2::horizontal_statistics(rows, w, filter, table, simd, total) {
+    if super::avx2::horizontal_statistics(rows, w, filter, table, simd, total) {
         return;
     }
     horizontal_statistics_scalar(rows, 0, w, filter, table, total);
@@ -320,13 +320,13 @@ pub(crate) fn downsample<T: Sample>(
         let taps: [usize; 9] =
             std::array::from_fn(|k| if k < filter.len() { mirror(i as isize - half as isize + k as isize, h) } else { 0 });
         let taps = &taps[..filter.len()];
-        if !crate::vif::avx2::downsample_vertical(reference, distorted, taps, filter, shifts, simd, rows) {
+        if !super::avx2::downsample_vertical(reference, distorted, taps, filter, shifts, simd, rows) {
             downsample_vertical_scalar(reference, distorted, taps, filter, shifts, rows);
         }
         mirror_pad(&mut rows.reference, w, half);
         mirror_pad(&mut rows.distorted, w, half);
         let (row_ref, row_dis) = (&mut out_ref[oi * ow..(oi + 1) * ow], &mut out_dis[oi * ow..(oi + 1) * ow]);
-        let done = crate::vif::avx2::downsample_horizontal(rows, filter, row_ref, row_dis, simd);
+        let done = super::avx2::downsample_horizontal(rows, filter, row_ref, row_dis, simd);
         for oj in done..ow {
             let base = PAD + 2 * oj - half;
             let (mut r, mut d) = (0u32, 0u32);

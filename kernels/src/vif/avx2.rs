@@ -156,8 +156,8 @@ fn downsample_vertical_avx2<T: Sample>(
 
 /// The statistic of 8 pixels at once, for tests: `(mu1, mu2, xx, yy, xy)` lanes in,
 /// accumulators out; `None` without AVX2.
-#[cfg(test)]
-fn statistic_of_lanes(table: &[u16; 65537], moments: [[u32; 8]; 5]) -> Option<VifAccumulators> {
+#[doc(hidden)]
+pub fn statistic_of_lanes(table: &[u16; 65537], moments: [[u32; 8]; 5]) -> Option<VifAccumulators> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is present (checked just above).
@@ -694,7 +694,6 @@ mod x86 {
         done
     }
 
-    #[cfg(test)]
     #[target_feature(enable = "avx2")]
     pub(super) fn statistic_of_lanes(table: &[u16; 65537], m: [[u32; 8]; 5]) -> VifAccumulators {
         let v = m.map(|lane| load256(&lane, 0));

@@ -1,4 +1,4 @@
-// Integer ADM (ADM2, 4 scales), mirroring kernels/src/adm.rs function by function: the
+// Integer ADM (ADM2, 4 scales), mirroring kernels/src/adm/ function by function: the
 // same integer arithmetic (wrapping where the CPU wraps: done in unsigned and cast back),
 // the same double-precision steps in the same order, so every band value and every
 // row sum is bit-exact with the CPU reference. The host (kernels/src/cuda/adm.rs)

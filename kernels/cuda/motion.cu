@@ -1,4 +1,4 @@
-// Integer motion (blurred frame difference SAD), mirroring kernels/src/motion.rs
+// Integer motion (blurred frame difference SAD), mirroring kernels/src/motion/mod.rs
 // `sad_body` line by line: the same integer arithmetic, so the SAD is bit-exact.
 // One block per output row; the row SAD is a u32 wrapping sum (as on the CPU), added
 // to the frame total in u64.

@@ -1,4 +1,4 @@
-// Integer VIF for one scale, mirroring kernels/src/vif.rs and kernels/src/vif_rows.rs
+// Integer VIF for one scale, mirroring kernels/src/vif/ (statistic.rs and rows.rs)
 // line by line: the same integer arithmetic and the same double-precision steps in the
 // same order, so the four accumulators are bit-exact with the CPU reference.
 //
@@ -150,7 +150,7 @@ extern "C" __global__ void vif_horizontal_statistic(const unsigned int* mu1, con
 }
 
 // Low-pass with the filter of the next scale and keep every second row and column
-// (vif_rows::downsample): out is (w/2) x (h/2).
+// (vif::rows::downsample): out is (w/2) x (h/2).
 extern "C" __global__ void vif_downsample(const unsigned short* ref, const unsigned short* dis, int w, int h, const unsigned int* VIF_FILTER, int taps,
                                           unsigned long long mu_round, unsigned int mu_shift, unsigned short* out_ref,
                                           unsigned short* out_dis) {

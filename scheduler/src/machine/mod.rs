@@ -22,4 +22,3 @@ mod job_dags;
 
 pub use apply::apply;
 pub use command::{Command, Effect, Outcome, Proposal, Refusal};
-pub use leases::{MAX_ATTEMPTS, MAX_TASK_FAILURES};

@@ -8,7 +8,7 @@
 //! operations involved and how far the search got; save the history with
 //! [`History::save`] next to it.
 //!
-//! | key | operations | model (the scheduler's semantics, `state/apply.rs`) |
+//! | key | operations | model (the scheduler's semantics, `scheduler/src/machine/`) |
 //! | --- | --- | --- |
 //! | `request:<id>` | submit | the first submission takes the request id for one job; every later one answers that job, with `created = false` |
 //! | `job:<id>` | submit (that answered this job, or an indeterminate one for the same request id), get, cancel | absent until submitted, then pending → running → succeeded/failed/cancelled, moved forward by agents between any two client calls; never absent again; cancel leaves it final |

@@ -41,7 +41,7 @@ impl Job {
         let output = root.join("out");
         let capabilities = Arc::new(probe_capabilities(&CancellationToken::new()).await.unwrap());
         let output_url = file_url(&output);
-        // As the scheduler lays it out (state/apply.rs).
+        // As the scheduler lays it out (machine/jobs.rs).
         let work_url = format!("{}/.shotfarm-work/job-1", output_url.trim_end_matches('/'));
         Self {
             root: root.to_owned(),

@@ -2,23 +2,51 @@
 //!
 //! | module | what |
 //! | --- | --- |
+//! | [`server`] | `run(config, shutdown)`: a replica from data directory to serving gRPC |
+//! | [`config`] | the typed, self-validating configuration: TOML file, `SHOTFARM_*` env, flags |
+//! | [`service`] | the gRPC services: jobs, nodes, admin, raft; the error → status table |
+//! | [`replica_node`] | a running replica: the driver task, peer transport, liveness, agent sessions |
+//! | [`consensus`] | raft-rs `RawNode` driven through one Ready loop, with no I/O but the store |
 //! | [`audit`] | the audit trail of the applied stream (`--audit DIR`), for the cluster tests' invariants |
 //! | [`failpoints`] | crash points in the Ready loop for tests (`FAILPOINTS`; feature `failpoints`, debug builds) |
-//! | [`state`] | the replicated state machine: jobs, task DAGs, nodes, leases; `apply` |
+//! | [`machine`] | the transition: the log's commands and `apply`, deterministic and pure |
 //! | [`planner`] | expands a job into its task DAG as results arrive (runs inside `apply`) |
 //! | [`placement`] | pure multi-dimensional bin-packing of ready tasks onto nodes and GPUs |
 //! | [`storage`] | the durable store (redb): log, hard state, snapshot, state rows + applied index |
-//! | [`consensus`] | raft-rs `RawNode` driven through one Ready loop, with no I/O but the store |
-//! | [`replica_node`] | a running replica: the driver task, peer transport, liveness, agent sessions |
-//! | [`config`] | the typed, self-validating configuration: TOML file, `SHOTFARM_*` env, flags |
-//! | [`server`] | `run(config, shutdown)`: a replica from data directory to serving gRPC |
-//! | [`service`] | the gRPC services: jobs, nodes, admin, raft; the error → status table |
+//! | [`state`] | the replicated entities: jobs, task DAGs, nodes, leases |
 //! | [`synthetic`] | synthetic task outputs for simulated agents (benchmark, simulation) |
+//!
+//! ## Floors
+//!
+//! A module imports only modules on floors below its own; modules that share a floor do not
+//! import each other. `tests/layering.rs` reads this block and holds every `crate::` path
+//! under `src/` to it, tests included.
+//!
+//! ```text
+//! server
+//! config
+//! service
+//! replica_node
+//! consensus
+//! audit | failpoints
+//! machine
+//! planner | placement | storage
+//! state | synthetic
+//! ```
+//!
+//! - `config` is the process's settings: only `server` reads it, and hands each floor below
+//!   its own typed configuration (`ReplicaConfig`, `DriverConfig`, `LivenessConfig`).
+//! - `audit` and `failpoints` serve the Ready loop (`consensus`): what it records of the
+//!   applied stream and where a test may crash it. They sit above `machine`, so the
+//!   transition can neither crash on purpose nor write anything.
+//! - `synthetic` stands in for the agents' side of the task contract and needs nothing of
+//!   the crate, so every floor's tests may use it.
 
 pub mod audit;
 pub mod config;
 pub mod consensus;
 pub mod failpoints;
+pub mod machine;
 pub mod placement;
 pub mod planner;
 pub mod replica_node;

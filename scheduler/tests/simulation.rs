@@ -10,9 +10,9 @@ use rand::{Rng, SeedableRng};
 use raft::prelude::{Message, MessageType};
 use shotfarm_proto::pipeline::TaskSpec;
 use shotfarm_scheduler::consensus::{Replica, ReplicaConfig};
+use shotfarm_scheduler::machine::{Command, Outcome, Proposal};
 use shotfarm_scheduler::placement::{ClusterView, place};
 use shotfarm_scheduler::state::model::{JobId, JobSpec, NodeCapabilities, TaskState};
-use shotfarm_scheduler::state::{Command, Outcome, Proposal};
 use shotfarm_scheduler::storage::memory_store::MemoryStore;
 use shotfarm_scheduler::synthetic;
 

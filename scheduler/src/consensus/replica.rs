@@ -13,7 +13,8 @@ use super::logger::raft_logger;
 use super::raft_log::RaftLog;
 use crate::audit::AuditTrail;
 use crate::failpoints::{self, crash_point};
-use crate::state::{self, Command, Effect, Outcome, Proposal, State};
+use crate::machine::{self, Command, Effect, Outcome, Proposal};
+use crate::state::State;
 use crate::storage::{DurableStore, Recovered, StoreError, WriteBatch, decode_state, encode_row, encode_state};
 
 /// Timing and size knobs of one replica.
@@ -362,7 +363,7 @@ impl<S: DurableStore> Replica<S> {
                     Ok(proposal) => {
                         let mut outcomes = Vec::with_capacity(proposal.commands.len());
                         for command in &proposal.commands {
-                            let (outcome, effects) = state::apply(&mut self.state, command);
+                            let (outcome, effects) = machine::apply(&mut self.state, command);
                             if let (Some(audit), Outcome::Assigned { task, .. }) = (&mut self.audit, &outcome) {
                                 audit.assigned(entry.index, *task, &self.state).map_err(audit_failed)?;
                             }
@@ -387,7 +388,7 @@ impl<S: DurableStore> Replica<S> {
                         ConfChangeType::RemoveNode => Command::RemoveMember { id: change.node_id },
                         _ => Command::SetMemberAddr { id: change.node_id, addr: String::from_utf8_lossy(&change.context).into_owned() },
                     };
-                    state::apply(&mut self.state, &command);
+                    machine::apply(&mut self.state, &command);
                     self.raw.mut_store().set_conf_state(conf_state.clone());
                     batch.conf_state = Some(conf_state);
                     output.membership_changed = true;
@@ -442,7 +443,7 @@ fn bootstrap<S: DurableStore>(peers: &BTreeMap<u64, String>, store: &mut S) -> R
     conf_state.set_voters(peers.keys().copied().collect());
     let mut state = State::default();
     for (id, addr) in peers {
-        state::apply(&mut state, &Command::SetMemberAddr { id: *id, addr: addr.clone() });
+        machine::apply(&mut state, &Command::SetMemberAddr { id: *id, addr: addr.clone() });
     }
     let mut snapshot = Snapshot::default();
     snapshot.set_data(encode_state(&state).into());

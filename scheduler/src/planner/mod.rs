@@ -15,6 +15,12 @@
 //! consecutive rungs of one codec encoded from a single decode of the chunk; scoring is a
 //! task per chunk and rung unless the job turned it off.
 //!
+//! | module | what |
+//! | --- | --- |
+//! | `demands` | what each task kind asks of a node, per backend, in order of preference ([`options_for`]) |
+//! | `specs` | each task kind's spec, from the job's plan and its dependencies' outputs |
+//! | `tests` | how a chunk's rungs are grouped into encode tasks (whole DAGs are tested through `apply`, in `machine`) |
+//!
 //! Everything here runs inside `apply`, so it is deterministic: no clock, no randomness.
 //! The `analyze` stage (trial encodes for a per-title ladder) is not planned yet: the ladder
 //! task applies the fixed default ladder.

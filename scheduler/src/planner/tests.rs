@@ -1,12 +1,9 @@
-//! The DAG the planner builds for each task shape: one rung per encode or several, with and
-//! without scoring; and the specs its blocked tasks get from their dependencies' outputs.
+//! How the planner groups a chunk's rungs into encode tasks. The DAG it builds for a whole
+//! job is tested from the floor above, through `apply` (`machine/job_dags.rs`).
 
-use shotfarm_proto::pipeline::{Codec, Rung, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::pipeline::{Codec, Rung};
 
-use super::{encode_groups, on_task_succeeded};
-use crate::state::model::{JobSpec, TaskId, TaskState};
-use crate::state::{Command, Outcome, State, apply};
-use crate::synthetic;
+use super::encode_groups;
 
 fn rung(name: &str, codec: Codec) -> Rung {
     Rung { name: name.to_owned(), codec, width: 640, height: 360, bitrate_kbps: 800, maxrate_kbps: 1200, bufsize_kbps: 1600 }
@@ -20,95 +17,4 @@ fn encode_groups_are_runs_of_one_codec_at_most_n_long() {
     assert_eq!(encode_groups(&rungs, 8), vec![0..3, 3..5]);
     assert_eq!(encode_groups(&rungs, 0), encode_groups(&rungs, 1), "0 means one rung per task");
     assert!(encode_groups(&[], 4).is_empty());
-}
-
-/// Submits a job and runs its tasks to completion with synthetic outputs (2 chunks, 3 rungs),
-/// in task order; returns the state and every spec the tasks were given.
-fn run_job(rungs_per_encode: u32, score_quality: bool) -> (State, Vec<TaskSpec>) {
-    let mut state = State::default();
-    let spec = JobSpec { rungs_per_encode, score_quality, ..JobSpec::for_tests() };
-    let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), spec, now_ms: 1 });
-    let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
-    let mut specs = Vec::new();
-    loop {
-        let ready: Option<TaskId> = state.jobs[&job].tasks.iter().copied().find(|id| state.tasks[id].state == TaskState::Queued);
-        let Some(task_id) = ready else { break };
-        let spec: TaskSpec = serde_json::from_str(state.tasks[&task_id].spec_json.as_deref().expect("a queued task has its spec")).expect("spec parses");
-        let output = synthetic::output_for(&spec, 2, 3);
-        specs.push(spec);
-        let task = state.tasks.get_mut(&task_id).expect("task");
-        task.output_json = Some(serde_json::to_string(&output).expect("output encodes"));
-        state.set_task_state(task_id, TaskState::Succeeded);
-        on_task_succeeded(&mut state, task_id, &output, 2).expect("planner accepts the output");
-    }
-    assert!(state.jobs[&job].tasks.iter().all(|id| state.tasks[id].state == TaskState::Succeeded), "every task ran");
-    (state, specs)
-}
-
-fn count(specs: &[TaskSpec], kind: TaskKind) -> usize {
-    specs.iter().filter(|spec| spec.kind() == kind).count()
-}
-
-#[test]
-fn one_rung_per_encode_task_with_scoring() {
-    let (_, specs) = run_job(1, true);
-    assert_eq!(count(&specs, TaskKind::Encode), 2 * 3);
-    assert_eq!(count(&specs, TaskKind::Score), 2 * 3);
-    assert_eq!(count(&specs, TaskKind::Assemble), 3);
-    assert_eq!(count(&specs, TaskKind::Validate), 3);
-    for spec in &specs {
-        if let TaskSpec::Encode { rungs, .. } = spec {
-            assert_eq!(rungs.len(), 1);
-        }
-    }
-}
-
-#[test]
-fn grouped_encodes_feed_every_rung_and_scoring_can_be_off() {
-    let (state, specs) = run_job(2, false);
-    let encodes: Vec<Vec<String>> = specs
-        .iter()
-        .filter_map(|spec| match spec {
-            TaskSpec::Encode { rungs, .. } => Some(rungs.iter().map(|rung| rung.name.clone()).collect()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(encodes, vec![vec!["h264_0", "h264_1"], vec!["h264_0", "h264_1"], vec!["h264_2"], vec!["h264_2"]]);
-    assert_eq!(count(&specs, TaskKind::Score), 0);
-    for spec in &specs {
-        if let TaskSpec::Assemble { rung, chunks, .. } = spec {
-            assert_eq!(chunks.iter().map(|encoded| encoded.chunk.index).collect::<Vec<_>>(), vec![0, 1]);
-            for encoded in chunks {
-                assert_eq!(encoded.artifact.key, format!("chunks/{}/{}.mp4", rung.name, encoded.chunk.index), "each rung assembles its own chunks");
-            }
-        }
-    }
-    let grouped = state.tasks.values().find(|task| task.kind == TaskKind::Encode).expect("an encode task");
-    assert_eq!((grouped.rung, grouped.rung_count), (Some(0), 2));
-    let cpu = grouped.options.iter().find(|option| option.backend == "cpu").expect("a cpu option");
-    let nvenc = grouped.options.iter().find(|option| option.backend == "nvenc").expect("an nvenc option");
-    assert_eq!(nvenc.demand.nvenc_sessions, 2, "one NVENC session per rung");
-    assert!(cpu.demand.memory_mb > 1024);
-}
-
-#[test]
-fn scores_find_their_rung_in_a_grouped_encode() {
-    let (_, specs) = run_job(3, true);
-    assert_eq!(count(&specs, TaskKind::Encode), 2);
-    let scores: Vec<(String, String)> = specs
-        .iter()
-        .filter_map(|spec| match spec {
-            TaskSpec::Score { rung, encoded, .. } => Some((rung.name.clone(), encoded.key.clone())),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(scores.len(), 6);
-    for (rung, key) in scores {
-        assert!(key.starts_with(&format!("chunks/{rung}/")), "score of {rung} got {key}");
-    }
-    let report = specs.iter().find_map(|spec| match spec {
-        TaskSpec::Report { outputs, .. } => Some(outputs.iter().filter(|output| matches!(output, TaskOutput::Score { .. })).count()),
-        _ => None,
-    });
-    assert_eq!(report, Some(6));
 }

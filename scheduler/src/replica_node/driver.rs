@@ -21,7 +21,8 @@ use super::transport::{Delivery, Transport};
 use crate::consensus::{ReadyOutput, Replica};
 use crate::placement::{ClusterView, Decision, place};
 use crate::state::model::{Millis, TaskId, format_job_id};
-use crate::state::{Command, Effect, Outcome, Proposal, State};
+use crate::machine::{Command, Effect, Outcome, Proposal};
+use crate::state::State;
 use crate::storage::DurableStore;
 
 /// Where the outcomes of one caller's commands go.

@@ -92,8 +92,8 @@ impl Liveness {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::{Command, apply};
     use crate::state::model::NodeCapabilities;
-    use crate::state::{Command, apply};
 
     fn state_with_node() -> State {
         let mut state = State::default();

@@ -7,10 +7,11 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use super::status::{from_driver, from_refusal, invalid};
+use crate::machine::{Command, Outcome, Refusal};
 use crate::replica_node::driver::now_ms;
 use crate::replica_node::{DriverError, DriverHandle, ReplicaInfo};
 use crate::state::model::NodeState;
-use crate::state::{Command, Outcome, Refusal, State};
+use crate::state::State;
 
 pub struct Admin {
     pub driver: DriverHandle,

@@ -12,10 +12,10 @@ use tonic::{Request, Response, Status};
 
 use super::status::{from_driver, from_refusal, invalid};
 use super::{convert, validate};
+use crate::machine::{Command, Outcome, Refusal};
 use crate::replica_node::DriverHandle;
 use crate::replica_node::driver::now_ms;
 use crate::state::model::{JobState, parse_job_id};
-use crate::state::{Command, Outcome, Refusal};
 
 /// Jobs returned by one `ListJobs` at most.
 const MAX_LIST: usize = 1000;

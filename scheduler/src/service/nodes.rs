@@ -12,11 +12,11 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
 use super::status::{from_driver, from_refusal, invalid};
+use crate::machine::{Command, Outcome};
 use crate::replica_node::driver::now_ms;
 use crate::replica_node::sessions::{SESSION_QUEUE, SessionSender};
 use crate::replica_node::{DriverError, DriverHandle};
 use crate::state::model::{NodeId, NodeState, format_job_id};
-use crate::state::{Command, Outcome};
 
 /// Largest task output accepted (results travel through the log).
 const MAX_OUTPUT_BYTES: usize = 4 << 20;

@@ -14,8 +14,8 @@
 use shotfarm_proto::leader_hint;
 use tonic::Status;
 
+use crate::machine::Refusal;
 use crate::replica_node::DriverError;
-use crate::state::Refusal;
 
 pub fn from_driver(error: DriverError) -> Status {
     match error {

@@ -1,18 +1,14 @@
-//! The replicated state machine: what every replica holds, and the one pure function that
-//! changes it.
+//! The replicated state: what every replica holds. It changes only through the transition
+//! one floor up (`machine::apply`); this floor knows nothing of commands.
 //!
 //! | module | what |
 //! | --- | --- |
-//! | [`model`] | jobs, tasks, nodes, leases |
-//! | [`command`] | the log's commands, their outcomes and effects |
-//! | [`apply`] | `apply(state, command)`: deterministic, no clock, randomness or I/O |
+//! | [`model`] | jobs, tasks, nodes, leases, and a node's accounting of the leases it holds |
 //!
 //! Besides the entities, [`State`] keeps two things that are not replicated data but are
 //! derived from it deterministically: the queue of ready tasks, rebuilt on load, and the set
 //! of rows changed since the last persist, which storage drains to write exactly those rows.
 
-pub mod apply;
-pub mod command;
 pub mod model;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,8 +16,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use apply::apply;
-pub use command::{Command, Effect, Outcome, Proposal, Refusal};
 use model::{Job, JobId, Node, NodeId, Task, TaskId, TaskState};
 
 /// Counters and small maps stored as one row.

@@ -1,5 +1,5 @@
 //! The replicated entities: jobs, tasks, nodes and their leases. Plain data; all changes go
-//! through [`super::apply`].
+//! through `machine::apply`, the floor above.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -296,5 +296,39 @@ impl Node {
 
     pub fn accepts_work(&self) -> bool {
         self.state == NodeState::Ready
+    }
+
+    /// Counts a lease of `task` on this node: its demand as used (CPU and memory here, the
+    /// GPU-level dimensions on the lease's GPU) and the task as running.
+    pub fn charge(&mut self, task: TaskId, lease: &Lease) {
+        self.count_demand(lease, u32::saturating_add);
+        self.running.insert(task);
+    }
+
+    /// Undoes [`Node::charge`] when the lease ends.
+    pub fn refund(&mut self, task: TaskId, lease: &Lease) {
+        self.count_demand(lease, u32::saturating_sub);
+        self.running.remove(&task);
+    }
+
+    /// Applies `step` (add or subtract) to every dimension of the lease's demand.
+    ///
+    /// The arithmetic saturates, one way for both directions, rather than being checked or
+    /// wrapping: `apply` runs each entry on every replica and may neither fail halfway
+    /// (there is no refusal for a refund) nor panic (every replica would stop at the same
+    /// entry, and again on each restart as it re-applies it), and a wrapped counter would
+    /// show an over-counted node as empty. Nothing reaches the bounds in a sound state —
+    /// `Assign` re-checks the fit before it charges, and a refund takes back exactly its
+    /// lease's charge — so saturation only bounds a bug, which the cluster tests' audit
+    /// (usage equals the sum of live leases) reports.
+    fn count_demand(&mut self, lease: &Lease, step: fn(u32, u32) -> u32) {
+        let demand = &lease.demand;
+        self.used_cpu_milli = step(self.used_cpu_milli, demand.cpu_milli);
+        self.used_memory_mb = step(self.used_memory_mb, demand.memory_mb);
+        if let Some(usage) = lease.gpu.and_then(|gpu| self.gpu_used.get_mut(gpu as usize)) {
+            usage.nvenc_sessions = step(usage.nvenc_sessions, demand.nvenc_sessions);
+            usage.gpu_memory_mb = step(usage.gpu_memory_mb, demand.gpu_memory_mb);
+            usage.cuda_share = step(usage.cuda_share, demand.cuda_share);
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{JobId, JobSpec, Millis, NodeCapabilities, NodeId, NodeState, TaskId};
+use crate::state::model::{JobId, JobSpec, Millis, NodeCapabilities, NodeId, NodeState, TaskId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {

@@ -1,0 +1,45 @@
+//! `apply(state, command)`: the only way the replicated state changes.
+//!
+//! Deterministic: the same state and command give the same new state, outcome and effects
+//! on every replica. No clock (time is `now_ms` in the command), no randomness, no I/O, and
+//! iteration only over ordered maps.
+
+use super::command::{Command, Effect, Outcome};
+use super::{jobs, leases, nodes};
+use crate::state::{RowKey, State};
+
+/// Applies one command. Returns its outcome for the proposer and the effects the leader must
+/// carry out (dispatching assignments, cancelling attempts).
+pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
+    let mut effects = Vec::new();
+    let outcome = match command {
+        Command::SubmitJob { request_id, spec, now_ms } => jobs::submit_job(state, request_id, spec, *now_ms),
+        Command::CancelJob { job, now_ms } => jobs::cancel_job(state, *job, *now_ms, &mut effects),
+        Command::RegisterNode { name, capabilities, labels, held, now_ms } => {
+            nodes::register_node(state, name, capabilities, labels, held, *now_ms, &mut effects)
+        }
+        Command::SetNodeState { node, state: wanted, .. } => nodes::set_node_state(state, *node, *wanted),
+        Command::MarkNodeDown { node, now_ms } => nodes::mark_node_down(state, *node, *now_ms, &mut effects),
+        Command::Assign { task, attempt, node, backend, gpu, now_ms } => {
+            leases::assign(state, *task, *attempt, *node, backend, *gpu, *now_ms, &mut effects)
+        }
+        Command::CompleteTask { task, attempt, backend, output_json, now_ms } => {
+            leases::complete_task(state, *task, *attempt, backend, output_json, *now_ms, &mut effects)
+        }
+        Command::FailTask { task, attempt, error, retryable, now_ms } => {
+            leases::fail_task(state, *task, *attempt, error, *retryable, *now_ms, &mut effects)
+        }
+        Command::ExpireLease { task, attempt, now_ms } => leases::expire_lease(state, *task, *attempt, *now_ms, &mut effects),
+        Command::SetMemberAddr { id, addr } => {
+            state.meta.members.insert(*id, addr.clone());
+            state.mark(RowKey::Meta);
+            Outcome::Applied
+        }
+        Command::RemoveMember { id } => {
+            state.meta.members.remove(id);
+            state.mark(RowKey::Meta);
+            Outcome::Applied
+        }
+    };
+    (outcome, effects)
+}

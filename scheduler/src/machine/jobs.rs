@@ -1,0 +1,84 @@
+//! A job's life as the state machine sees it: submitted (idempotent per request id),
+//! cancelled, finished — the planner grows its tasks in between.
+
+use super::command::{Effect, Outcome, Refusal};
+use super::leases::release_lease;
+use crate::planner;
+use crate::state::model::{Job, JobId, JobPlan, JobSpec, JobState, Millis, TaskState, format_job_id};
+use crate::state::{RowKey, State};
+
+pub(super) fn submit_job(state: &mut State, request_id: &str, spec: &JobSpec, now_ms: Millis) -> Outcome {
+    if let Some(job) = state.meta.requests.get(request_id) {
+        return Outcome::JobSubmitted { job: *job, created: false };
+    }
+    state.meta.next_job_id += 1;
+    let id = state.meta.next_job_id;
+    state.meta.requests.insert(request_id.to_owned(), id);
+    state.mark(RowKey::Meta);
+    let work_url = format!("{}/.shotfarm-work/{}", spec.output_url.trim_end_matches('/'), format_job_id(id));
+    let job = Job {
+        id,
+        request_id: request_id.to_owned(),
+        spec: spec.clone(),
+        state: JobState::Pending,
+        error: None,
+        tasks: Vec::new(),
+        tasks_done: 0,
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
+        finished_at_ms: None,
+        plan: JobPlan {
+            locations: shotfarm_proto::pipeline::JobLocations {
+                input_url: spec.input_url.clone(),
+                output_url: spec.output_url.clone(),
+                work_url,
+            },
+            source: None,
+            inspection: None,
+            chunks: Vec::new(),
+            rungs: Vec::new(),
+        },
+    };
+    state.jobs.insert(id, job);
+    state.mark(RowKey::Job(id));
+    planner::start_job(state, id, now_ms);
+    Outcome::JobSubmitted { job: id, created: true }
+}
+
+pub(super) fn cancel_job(state: &mut State, job: JobId, now_ms: Millis, effects: &mut Vec<Effect>) -> Outcome {
+    match state.jobs.get(&job) {
+        None => Outcome::Refused(Refusal::UnknownJob(format_job_id(job))),
+        Some(found) if found.state.is_final() => Outcome::JobCancelled { job },
+        Some(_) => {
+            finish_job(state, job, JobState::Cancelled, None, now_ms, effects);
+            Outcome::JobCancelled { job }
+        }
+    }
+}
+
+/// Ends a job: every unfinished task is cancelled and running attempts are told to stop.
+pub(super) fn finish_job(state: &mut State, job_id: JobId, final_state: JobState, error: Option<String>, now_ms: Millis, effects: &mut Vec<Effect>) {
+    let Some(job) = state.jobs.get_mut(&job_id) else { return };
+    job.state = final_state;
+    job.error = error;
+    job.updated_at_ms = now_ms;
+    job.finished_at_ms = Some(now_ms);
+    let tasks = job.tasks.clone();
+    state.mark(RowKey::Job(job_id));
+    for task_id in tasks {
+        let Some(task) = state.tasks.get(&task_id) else { continue };
+        if task.state.is_final() {
+            continue;
+        }
+        if let Some(lease) = task.lease.clone() {
+            effects.push(Effect::CancelAttempt {
+                node: lease.node,
+                task: task_id,
+                attempt: lease.attempt,
+                reason: format!("job {}", final_state.as_str()),
+            });
+            release_lease(state, task_id, now_ms, "cancelled");
+        }
+        state.set_task_state(task_id, TaskState::Cancelled);
+    }
+}

@@ -1,0 +1,24 @@
+//! The state machine's transition: the commands the log carries and the one pure function,
+//! [`apply`], that turns a command into a new [`State`](crate::state::State), an outcome and
+//! effects. It sits above the entities (`state`) and the two pure functions it runs inside
+//! (`planner`, `placement`), so none of them imports it.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`command`] | the log's commands, their outcomes and effects |
+//! | [`apply`] | `apply(state, command)`: deterministic, no clock, randomness or I/O; one function per command |
+//! | [`jobs`] | submitting, cancelling and finishing a job |
+//! | [`nodes`] | registering a node, changing its state, declaring it down |
+//! | [`leases`] | an attempt's lease: assigning, completing, failing, expiring, releasing (fencing by attempt) |
+
+pub mod apply;
+pub mod command;
+pub mod jobs;
+pub mod leases;
+pub mod nodes;
+
+#[cfg(test)]
+mod job_dags;
+
+pub use apply::apply;
+pub use command::{Command, Effect, Outcome, Proposal, Refusal};

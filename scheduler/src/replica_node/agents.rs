@@ -12,6 +12,7 @@ use shotfarm_proto::v1;
 use super::clock::now_ms;
 use super::liveness::{Liveness, LivenessConfig, Verdicts};
 use super::sessions::{SessionSender, Sessions};
+use super::stream_end::StreamEnd;
 use crate::state::State;
 use crate::state::model::{Millis, NodeId, TaskId};
 
@@ -89,14 +90,14 @@ impl Agents {
         lock(&self.inner.sessions).send(node, message);
     }
 
-    /// Ends one node's session with an error the agent acts on.
-    pub fn close(&self, node: NodeId, reason: &str) {
-        lock(&self.inner.sessions).close(node, reason);
+    /// Ends one node's session with the reason its agent acts on.
+    pub fn close(&self, node: NodeId, end: StreamEnd) {
+        lock(&self.inner.sessions).close(node, end);
     }
 
     /// Ends every session: agents reconnect (to the new leader, or after a restart).
-    pub fn close_all(&self, reason: &str) {
-        lock(&self.inner.sessions).close_all(reason);
+    pub fn close_all(&self, end: StreamEnd) {
+        lock(&self.inner.sessions).close_all(end);
     }
 
     /// This replica became leader: forget what an older term heard and grant a grace period.
@@ -106,7 +107,7 @@ impl Agents {
 
     /// This replica stopped leading: agents go to the new leader, with their progress.
     pub fn leadership_lost(&self) {
-        self.close_all("this scheduler replica is no longer the leader; reconnect to the new one");
+        self.close_all(StreamEnd::LeadershipLost);
         lock(&self.inner.progress).clear();
     }
 

@@ -20,6 +20,7 @@ use super::leader::{LivenessJudge, Placer, carry_out};
 use super::liveness::LivenessConfig;
 use super::outbox::Outbox;
 use super::request::{MembershipReply, Query, Request};
+use super::stream_end::StreamEnd;
 use super::transport::{Delivery, Transport};
 use super::DriverError;
 use crate::consensus::{ReadyOutput, Replica};
@@ -168,7 +169,7 @@ impl<S: DurableStore> Driver<S> {
             }
         };
         self.fail_all_waiting(if result.is_ok() { DriverError::Stopped } else { DriverError::Fatal("storage failure".to_owned()) });
-        self.agents.close_all("the scheduler replica is shutting down");
+        self.agents.close_all(StreamEnd::ShuttingDown);
         result
     }
 

@@ -14,6 +14,7 @@
 //! | [`error`] | `DriverError`: what a caller is told instead of an answer |
 //! | [`agents`] | the one handle over the agents' sessions, heartbeats and progress |
 //! | [`sessions`] | agents' session streams attached to the leader |
+//! | [`stream_end`] | why the replica ends a stream it serves (node down, leadership lost, shutting down) |
 //! | [`liveness`] | the leader's in-memory heartbeat and lease tracking |
 //! | [`assignment`] | the one builder of `v1::Assignment` |
 //! | [`clock`] | `now_ms`: the leader's clock, proposed as data |
@@ -31,6 +32,7 @@ pub mod liveness;
 pub mod outbox;
 pub mod request;
 pub mod sessions;
+pub mod stream_end;
 pub mod transport;
 
 pub use driver::DriverConfig;

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 
 use shotfarm_proto::v1::SchedulerMessage;
 use tokio::sync::mpsc;
-use tonic::Status;
 
+use super::stream_end::StreamEnd;
 use crate::state::model::NodeId;
 
-pub type SessionSender = mpsc::Sender<Result<SchedulerMessage, Status>>;
+/// Where a session's messages go; an error ends the stream and says why.
+pub type SessionSender = mpsc::Sender<Result<SchedulerMessage, StreamEnd>>;
 
 /// How many messages may wait for one slow agent before sends fail (the lease then expires
 /// and the task is placed again).
@@ -41,17 +42,17 @@ impl Sessions {
         self.by_node.get(&node).is_some_and(|(_, sender)| sender.try_send(Ok(message)).is_ok())
     }
 
-    /// Ends one node's session with an error the agent acts on.
-    pub fn close(&mut self, node: NodeId, reason: &str) {
+    /// Ends one node's session with the reason the agent acts on.
+    pub fn close(&mut self, node: NodeId, end: StreamEnd) {
         if let Some((_, sender)) = self.by_node.remove(&node) {
-            let _ = sender.try_send(Err(Status::failed_precondition(reason.to_owned())));
+            let _ = sender.try_send(Err(end));
         }
     }
 
-    /// Ends every session (this replica stopped leading): agents reconnect to the new leader.
-    pub fn close_all(&mut self, reason: &str) {
+    /// Ends every session (this replica stopped leading or stops): agents reconnect.
+    pub fn close_all(&mut self, end: StreamEnd) {
         for (_, (_, sender)) in self.by_node.drain() {
-            let _ = sender.try_send(Err(Status::unavailable(reason.to_owned())));
+            let _ = sender.try_send(Err(end));
         }
     }
 }

@@ -10,10 +10,11 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::status::{ServiceError, invalid, unwanted};
+use super::status::{invalid, unwanted};
 use super::{convert, validate};
 use crate::replica_node::DriverHandle;
 use crate::replica_node::clock::now_ms;
+use crate::replica_node::stream_end::StreamEnd;
 use crate::state::model::{JobState, format_job_id, parse_job_id};
 use crate::state::{Command, Outcome, Refusal};
 
@@ -115,7 +116,7 @@ impl JobService for Jobs {
                 // Wake on every applied change, and at least once a second for progress.
                 let changed = tokio::time::timeout(Duration::from_secs(1), info.changed()).await;
                 if matches!(changed, Ok(Err(_))) {
-                    let _ = events.send(Err(ServiceError::ShuttingDown.into())).await;
+                    let _ = events.send(Err(StreamEnd::ShuttingDown.into())).await;
                     return;
                 }
                 if let Err(not_leader) = driver.leader_only() {

@@ -139,7 +139,7 @@ impl NodeService for Nodes {
             driver.agents().detach(node, session);
             tracing::info!(node, "agent session ended");
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver).map(|message| message.map_err(Status::from)))))
     }
 }
 

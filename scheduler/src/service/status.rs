@@ -5,20 +5,21 @@
 //! | --- | --- | --- |
 //! | not the leader | `UNAVAILABLE` | leader id and address in metadata (`shotfarm_proto::leader_hint`) |
 //! | outcome unknown (leadership changed mid-commit) | `UNAVAILABLE` | safe to retry: submissions are idempotent |
-//! | replica stopping | `UNAVAILABLE` | |
+//! | replica stopping, leadership lost (ends sessions and watches) | `UNAVAILABLE` | the agent reconnects to the new leader |
 //! | storage failure | `INTERNAL` | the replica stops |
 //! | an outcome the command cannot have | `INTERNAL` | a bug |
 //! | membership change refused, the last replica removed | `FAILED_PRECONDITION` | |
 //! | unknown job / node / task / replica | `NOT_FOUND` | |
 //! | replica already a member | `ALREADY_EXISTS` | |
 //! | stale attempt, not running, node not ready | `FAILED_PRECONDITION` | |
-//! | node declared down | `FAILED_PRECONDITION` | the agent registers again |
+//! | node declared down (refuses or ends its session) | `FAILED_PRECONDITION` | the agent registers again |
 //! | bad request field, session without hello | `INVALID_ARGUMENT` | with the field's name |
 
 use shotfarm_proto::leader_hint;
 use tonic::Status;
 
 use crate::replica_node::DriverError;
+use crate::replica_node::stream_end::StreamEnd;
 use crate::state::model::NodeId;
 use crate::state::{Outcome, Refusal};
 
@@ -49,8 +50,8 @@ pub enum ServiceError {
     NotMember(u64),
     #[error("cannot remove the last replica")]
     LastReplica,
-    #[error("the scheduler replica is shutting down")]
-    ShuttingDown,
+    #[error(transparent)]
+    StreamEnded(#[from] StreamEnd),
 }
 
 impl ServiceError {
@@ -71,11 +72,13 @@ impl From<ServiceError> for Status {
             ServiceError::Driver(DriverError::NotLeader { leader }) => {
                 leader_hint::not_leader(leader.as_ref().map(|(id, addr)| (*id, addr.as_str())))
             }
-            ServiceError::Driver(DriverError::Unknown(_) | DriverError::Stopped) | ServiceError::ShuttingDown => Status::unavailable(message),
+            ServiceError::Driver(DriverError::Unknown(_) | DriverError::Stopped)
+            | ServiceError::StreamEnded(StreamEnd::LeadershipLost | StreamEnd::ShuttingDown) => Status::unavailable(message),
             ServiceError::Driver(DriverError::Fatal(_)) | ServiceError::UnexpectedOutcome(_) => Status::internal(message),
-            ServiceError::Driver(DriverError::Rejected(_)) | ServiceError::LastReplica | ServiceError::NodeDeclaredDown(_) => {
-                Status::failed_precondition(message)
-            }
+            ServiceError::Driver(DriverError::Rejected(_))
+            | ServiceError::LastReplica
+            | ServiceError::NodeDeclaredDown(_)
+            | ServiceError::StreamEnded(StreamEnd::NodeDown) => Status::failed_precondition(message),
             ServiceError::Refused(Refusal::UnknownJob(_) | Refusal::UnknownTask(_) | Refusal::UnknownNode(_))
             | ServiceError::NodeNotRegistered(_)
             | ServiceError::NoNodeNamed(_)
@@ -108,6 +111,12 @@ impl From<Refusal> for Status {
     }
 }
 
+impl From<StreamEnd> for Status {
+    fn from(end: StreamEnd) -> Status {
+        ServiceError::StreamEnded(end).into()
+    }
+}
+
 /// A request field that fails its check: `INVALID_ARGUMENT` naming the field.
 pub fn invalid(field: &str, why: impl std::fmt::Display) -> Status {
     ServiceError::Invalid { field: field.to_owned(), why: why.to_string() }.into()
@@ -132,6 +141,12 @@ mod tests {
             (ServiceError::NodeDeclaredDown(3), Code::FailedPrecondition, "node 3 was declared down; register again"),
             (ServiceError::NodeNotRegistered(3), Code::NotFound, "no node 3; register first"),
             (ServiceError::AlreadyMember(2), Code::AlreadyExists, "replica 2 is already a member"),
+            (
+                ServiceError::StreamEnded(StreamEnd::NodeDown),
+                Code::FailedPrecondition,
+                "this node was declared down (no heartbeat in time); register again",
+            ),
+            (ServiceError::StreamEnded(StreamEnd::ShuttingDown), Code::Unavailable, "the scheduler replica is shutting down"),
             (ServiceError::Invalid { field: "name".to_owned(), why: "is empty".to_owned() }, Code::InvalidArgument, "name: is empty"),
         ];
         for (error, code, message) in cases {

@@ -2,6 +2,7 @@
 
 use crate::replica_node::agents::Agents;
 use crate::replica_node::assignment::assignment;
+use crate::replica_node::stream_end::StreamEnd;
 use crate::state::{Effect, State};
 
 /// Sends an assignment or a cancellation to the agent's session, or ends a dead node's.
@@ -14,6 +15,6 @@ pub fn carry_out(agents: &Agents, state: &State, effect: Effect) {
             }
         }
         Effect::CancelAttempt { node, task, attempt, reason } => agents.cancel(node, task, attempt, reason),
-        Effect::NodeDown { node } => agents.close(node, "this node was declared down (no heartbeat in time); register again"),
+        Effect::NodeDown { node } => agents.close(node, StreamEnd::NodeDown),
     }
 }

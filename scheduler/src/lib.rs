@@ -5,7 +5,7 @@
 //! | [`server`] | `run(config, shutdown)`: a replica from data directory to serving gRPC |
 //! | [`config`] | the typed, self-validating configuration: TOML file, `SHOTFARM_*` env, flags |
 //! | [`service`] | the gRPC services: jobs, nodes, admin, raft; the error → status table |
-//! | [`replica_node`] | a running replica: the driver task, peer transport, liveness, agent sessions |
+//! | [`replica_node`] | a running replica: handle, outbox, Ready loop, leader duties, agents (sessions, liveness, progress), peer transport |
 //! | [`consensus`] | raft-rs `RawNode` driven through one Ready loop, with no I/O but the store |
 //! | [`audit`] | the audit trail of the applied stream (`--audit DIR`), for the cluster tests' invariants |
 //! | [`failpoints`] | crash points in the Ready loop for tests (`FAILPOINTS`; feature `failpoints`, debug builds) |

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::SchedulerConfig;
 use crate::consensus::{Replica, ReplicaConfig, ReplicaError};
-use crate::replica_node::driver::{self, DriverConfig, DriverHandle};
+use crate::replica_node::driver::{self, DriverConfig};
+use crate::replica_node::DriverHandle;
 use crate::replica_node::liveness::LivenessConfig;
 use crate::service::{admin::Admin, jobs::Jobs, nodes::Nodes, raft::RaftPeer};
 use crate::storage::redb_store::RedbStore;

@@ -1,15 +1,13 @@
 //! `AdminService`: cluster status and membership, node lifecycle.
 
-use std::time::Instant;
-
 use shotfarm_proto::v1::{self, admin_service_server::AdminService};
 use tonic::{Request, Response, Status};
 
 use super::convert;
-use super::status::{from_driver, from_refusal, invalid};
+use super::status::{ServiceError, invalid, unwanted};
 use crate::machine::{Command, Outcome, Refusal};
-use crate::replica_node::driver::now_ms;
-use crate::replica_node::{DriverError, DriverHandle, ReplicaInfo};
+use crate::replica_node::clock::now_ms;
+use crate::replica_node::{DriverHandle, ReplicaInfo, Role};
 use crate::state::model::NodeState;
 use crate::state::State;
 
@@ -23,23 +21,24 @@ fn members(info: &ReplicaInfo) -> Vec<v1::Member> {
         .map(|(id, addr)| v1::Member {
             id: *id,
             addr: addr.clone(),
-            role: if *id == info.id {
-                info.role.clone()
-            } else if *id == info.leader_id {
-                "leader".to_owned()
-            } else if info.is_leader() {
-                "follower".to_owned()
-            } else {
-                "unknown".to_owned()
-            },
+            role: member_role(info, *id).map_or("unknown", Role::as_str).to_owned(),
             matched_index: info.progress.iter().find(|(member, _)| member == id).map_or(0, |(_, matched)| *matched),
         })
         .collect()
 }
 
-fn leader_only(driver: &DriverHandle) -> Result<(), Status> {
-    let info = driver.info();
-    if info.is_leader() { Ok(()) } else { Err(from_driver(DriverError::NotLeader { leader: info.leader_hint() })) }
+/// A member's role as this replica knows it: its own, the leader's, and — on the leader —
+/// every other member's; `None` where a follower cannot tell.
+fn member_role(info: &ReplicaInfo, id: u64) -> Option<Role> {
+    if id == info.id {
+        Some(info.role)
+    } else if id == info.leader_id {
+        Some(Role::Leader)
+    } else if info.is_leader() {
+        Some(Role::Follower)
+    } else {
+        None
+    }
 }
 
 /// A node named by id ("7") or by name.
@@ -52,21 +51,19 @@ impl Admin {
         if request.node.is_empty() {
             return Err(invalid("node", "is empty; give a node id or name (see `shotfarm nodes`)"));
         }
-        leader_only(&self.driver)?;
+        self.driver.leader_only()?;
         let name = request.node.clone();
         let id = self
             .driver
             .read(move |state| resolve_node(state, &name))
-            .await
-            .map_err(from_driver)?
-            .ok_or_else(|| Status::not_found(format!("no node {:?}; see `shotfarm nodes`", request.node)))?;
-        match self.driver.propose_one(Command::SetNodeState { node: id, state: wanted, now_ms: now_ms() }).await.map_err(from_driver)? {
+            .await?
+            .ok_or(ServiceError::NoNodeNamed(request.node))?;
+        match self.driver.propose_one(Command::SetNodeState { node: id, state: wanted, now_ms: now_ms() }).await? {
             Outcome::NodeUpdated { .. } => {}
-            Outcome::Refused(refusal) => return Err(from_refusal(refusal)),
-            other => return Err(Status::internal(format!("unexpected outcome {other:?}"))),
+            other => return Err(unwanted(other)),
         }
-        let node = self.driver.read(move |state| state.nodes.get(&id).map(|node| convert::node(node, 0))).await.map_err(from_driver)?;
-        node.map(Response::new).ok_or_else(|| from_refusal(Refusal::UnknownNode(id)))
+        let node = self.driver.read(move |state| state.nodes.get(&id).map(|node| convert::node(node, 0))).await?;
+        node.map(Response::new).ok_or_else(|| Refusal::UnknownNode(id).into())
     }
 }
 
@@ -76,7 +73,7 @@ impl AdminService for Admin {
         let info = self.driver.info();
         Ok(Response::new(v1::ClusterStatusResponse {
             id: info.id,
-            role: info.role.clone(),
+            role: info.role.as_str().to_owned(),
             leader_id: info.leader_id,
             leader_addr: info.leader_addr.clone().unwrap_or_default(),
             term: info.term,
@@ -97,9 +94,9 @@ impl AdminService for Admin {
             return Err(invalid("addr", format!("{:?} is not HOST:PORT", request.addr)));
         }
         if self.driver.info().members.iter().any(|(id, _)| *id == request.id) {
-            return Err(Status::already_exists(format!("replica {} is already a member", request.id)));
+            return Err(ServiceError::AlreadyMember(request.id).into());
         }
-        self.driver.change_membership(request.id, Some(request.addr)).await.map_err(from_driver)?;
+        self.driver.change_membership(request.id, Some(request.addr)).await?;
         Ok(Response::new(v1::MembershipResponse { members: members(&self.driver.info()) }))
     }
 
@@ -107,35 +104,19 @@ impl AdminService for Admin {
         let request = request.into_inner();
         let info = self.driver.info();
         if !info.members.iter().any(|(id, _)| *id == request.id) {
-            return Err(Status::not_found(format!("replica {} is not a member", request.id)));
+            return Err(ServiceError::NotMember(request.id).into());
         }
         if info.members.len() == 1 {
-            return Err(Status::failed_precondition("cannot remove the last replica"));
+            return Err(ServiceError::LastReplica.into());
         }
-        self.driver.change_membership(request.id, None).await.map_err(from_driver)?;
+        self.driver.change_membership(request.id, None).await?;
         Ok(Response::new(v1::MembershipResponse { members: members(&self.driver.info()) }))
     }
 
     async fn list_nodes(&self, _request: Request<v1::ListNodesRequest>) -> Result<Response<v1::ListNodesResponse>, Status> {
-        leader_only(&self.driver)?;
-        let liveness = self.driver.liveness.clone();
-        let nodes = self
-            .driver
-            .read(move |state| {
-                let liveness = liveness.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                let now = Instant::now();
-                let now_ms = now_ms();
-                state
-                    .nodes
-                    .values()
-                    .map(|node| {
-                        let seen = liveness.last_heartbeat(node.id).map_or(0, |at| now_ms.saturating_sub(now.duration_since(at).as_millis() as u64));
-                        convert::node(node, seen)
-                    })
-                    .collect()
-            })
-            .await
-            .map_err(from_driver)?;
+        self.driver.leader_only()?;
+        let agents = self.driver.agents().clone();
+        let nodes = self.driver.read(move |state| state.nodes.values().map(|node| convert::node(node, agents.last_heartbeat_ms(node.id))).collect()).await?;
         Ok(Response::new(v1::ListNodesResponse { nodes }))
     }
 

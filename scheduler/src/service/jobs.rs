@@ -10,12 +10,13 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::status::{from_driver, from_refusal, invalid};
+use super::status::{invalid, unwanted};
 use super::{convert, validate};
 use crate::machine::{Command, Outcome, Refusal};
 use crate::replica_node::DriverHandle;
-use crate::replica_node::driver::now_ms;
-use crate::state::model::{JobState, parse_job_id};
+use crate::replica_node::clock::now_ms;
+use crate::replica_node::stream_end::StreamEnd;
+use crate::state::model::{JobState, format_job_id, parse_job_id};
 
 /// Jobs returned by one `ListJobs` at most.
 const MAX_LIST: usize = 1000;
@@ -26,15 +27,6 @@ pub struct Jobs {
 
 fn job_id(text: &str) -> Result<u64, Status> {
     parse_job_id(text).ok_or_else(|| invalid("job_id", format!("{text:?} is not a job id (job-<number>)")))
-}
-
-fn leader_only(driver: &DriverHandle) -> Result<(), Status> {
-    let info = driver.info();
-    if info.is_leader() {
-        Ok(())
-    } else {
-        Err(from_driver(crate::replica_node::DriverError::NotLeader { leader: info.leader_hint() }))
-    }
 }
 
 fn state_filter(state: i32) -> Result<Option<JobState>, Status> {
@@ -56,35 +48,31 @@ impl JobService for Jobs {
         let request = request.into_inner();
         validate::request_id(&request.request_id)?;
         let spec = validate::job_spec(request.spec.as_ref())?;
-        leader_only(&self.driver)?;
+        self.driver.leader_only()?;
         let command = Command::SubmitJob { request_id: request.request_id, spec, now_ms: now_ms() };
-        match self.driver.propose_one(command).await.map_err(from_driver)? {
-            Outcome::JobSubmitted { job, created } => {
-                Ok(Response::new(v1::SubmitJobResponse { job_id: crate::state::model::format_job_id(job), created }))
-            }
-            Outcome::Refused(refusal) => Err(from_refusal(refusal)),
-            other => Err(Status::internal(format!("unexpected outcome {other:?}"))),
+        match self.driver.propose_one(command).await? {
+            Outcome::JobSubmitted { job, created } => Ok(Response::new(v1::SubmitJobResponse { job_id: format_job_id(job), created })),
+            other => Err(unwanted(other)),
         }
     }
 
     async fn get_job(&self, request: Request<v1::GetJobRequest>) -> Result<Response<v1::Job>, Status> {
         let request = request.into_inner();
         let id = job_id(&request.job_id)?;
-        leader_only(&self.driver)?;
+        self.driver.leader_only()?;
         let include_tasks = request.include_tasks;
         let job = self
             .driver
             .read(move |state| state.jobs.get(&id).map(|job| convert::job(state, job, include_tasks)))
-            .await
-            .map_err(from_driver)?;
-        job.map(Response::new).ok_or_else(|| from_refusal(Refusal::UnknownJob(request.job_id)))
+            .await?;
+        job.map(Response::new).ok_or_else(|| Refusal::UnknownJob(request.job_id).into())
     }
 
     async fn list_jobs(&self, request: Request<v1::ListJobsRequest>) -> Result<Response<v1::ListJobsResponse>, Status> {
         let request = request.into_inner();
         let filter = state_filter(request.state)?;
         let limit = if request.limit == 0 { MAX_LIST } else { (request.limit as usize).min(MAX_LIST) };
-        leader_only(&self.driver)?;
+        self.driver.leader_only()?;
         let jobs = self
             .driver
             .read(move |state| {
@@ -97,8 +85,7 @@ impl JobService for Jobs {
                     .map(|job| convert::job(state, job, false))
                     .collect()
             })
-            .await
-            .map_err(from_driver)?;
+            .await?;
         Ok(Response::new(v1::ListJobsResponse { jobs }))
     }
 
@@ -107,13 +94,12 @@ impl JobService for Jobs {
     async fn watch_job(&self, request: Request<v1::WatchJobRequest>) -> Result<Response<Self::WatchJobStream>, Status> {
         let request = request.into_inner();
         let id = job_id(&request.job_id)?;
-        leader_only(&self.driver)?;
+        self.driver.leader_only()?;
         let first = self
             .driver
             .read(move |state| state.jobs.get(&id).map(|job| convert::job(state, job, true)))
-            .await
-            .map_err(from_driver)?
-            .ok_or_else(|| from_refusal(Refusal::UnknownJob(request.job_id.clone())))?;
+            .await?
+            .ok_or_else(|| Status::from(Refusal::UnknownJob(request.job_id.clone())))?;
         let (events, receiver) = mpsc::channel(16);
         let driver = self.driver.clone();
         tokio::spawn(async move {
@@ -130,12 +116,11 @@ impl JobService for Jobs {
                 // Wake on every applied change, and at least once a second for progress.
                 let changed = tokio::time::timeout(Duration::from_secs(1), info.changed()).await;
                 if matches!(changed, Ok(Err(_))) {
-                    let _ = events.send(Err(Status::unavailable("the scheduler replica is shutting down"))).await;
+                    let _ = events.send(Err(StreamEnd::ShuttingDown.into())).await;
                     return;
                 }
-                if !info.borrow().is_leader() {
-                    let hint = info.borrow().leader_hint();
-                    let _ = events.send(Err(from_driver(crate::replica_node::DriverError::NotLeader { leader: hint }))).await;
+                if let Err(not_leader) = driver.leader_only() {
+                    let _ = events.send(Err(not_leader.into())).await;
                     return;
                 }
                 let Ok(Some(job)) = driver.local_read(move |state| state.jobs.get(&id).map(|job| convert::job(state, job, true))).await else {
@@ -157,23 +142,18 @@ impl JobService for Jobs {
     async fn cancel_job(&self, request: Request<v1::CancelJobRequest>) -> Result<Response<v1::Job>, Status> {
         let request = request.into_inner();
         let id = job_id(&request.job_id)?;
-        leader_only(&self.driver)?;
-        match self.driver.propose_one(Command::CancelJob { job: id, now_ms: now_ms() }).await.map_err(from_driver)? {
+        self.driver.leader_only()?;
+        match self.driver.propose_one(Command::CancelJob { job: id, now_ms: now_ms() }).await? {
             Outcome::JobCancelled { .. } => {}
-            Outcome::Refused(refusal) => return Err(from_refusal(refusal)),
-            other => return Err(Status::internal(format!("unexpected outcome {other:?}"))),
+            other => return Err(unwanted(other)),
         }
-        let job = self.driver.read(move |state| state.jobs.get(&id).map(|job| convert::job(state, job, false))).await.map_err(from_driver)?;
-        job.map(Response::new).ok_or_else(|| from_refusal(Refusal::UnknownJob(request.job_id)))
+        let job = self.driver.read(move |state| state.jobs.get(&id).map(|job| convert::job(state, job, false))).await?;
+        job.map(Response::new).ok_or_else(|| Refusal::UnknownJob(request.job_id).into())
     }
 }
 
-/// Live progress of the job's running tasks, from the leader's progress board.
+/// Live progress of the job's running tasks, as their agents reported it to the leader.
 fn running_progress(driver: &DriverHandle, job: &v1::Job) -> Vec<v1::TaskProgress> {
-    let board = driver.progress.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    job.tasks
-        .iter()
-        .filter(|task| task.state == v1::TaskState::Running as i32)
-        .filter_map(|task| board.by_task.get(&task.task_id).filter(|progress| progress.attempt == task.attempt).cloned())
-        .collect()
+    let running = job.tasks.iter().filter(|task| task.state == v1::TaskState::Running as i32);
+    driver.agents().progress_of(running.map(|task| (task.task_id, task.attempt)))
 }

@@ -2,7 +2,6 @@
 //! heartbeats, progress and results one way, assignments, acks and cancellations the other.
 
 use std::pin::Pin;
-use std::time::Instant;
 
 use futures::{Stream, StreamExt};
 use shotfarm_proto::v1::{self, agent_message, node_service_server::NodeService, scheduler_message, task_result};
@@ -11,12 +10,13 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
-use super::status::{from_driver, from_refusal, invalid};
+use super::status::{ServiceError, invalid, unwanted};
 use crate::machine::{Command, Outcome};
-use crate::replica_node::driver::now_ms;
+use crate::replica_node::DriverHandle;
+use crate::replica_node::assignment::assignment;
+use crate::replica_node::clock::now_ms;
 use crate::replica_node::sessions::{SESSION_QUEUE, SessionSender};
-use crate::replica_node::{DriverError, DriverHandle};
-use crate::state::model::{NodeId, NodeState, format_job_id};
+use crate::state::model::{NodeId, NodeState};
 
 /// Largest task output accepted (results travel through the log).
 const MAX_OUTPUT_BYTES: usize = 4 << 20;
@@ -26,11 +26,6 @@ const MAX_HELD_RESULTS: usize = 4096;
 pub struct Nodes {
     pub driver: DriverHandle,
     pub heartbeat_interval_ms: u32,
-}
-
-fn leader_only(driver: &DriverHandle) -> Result<(), Status> {
-    let info = driver.info();
-    if info.is_leader() { Ok(()) } else { Err(from_driver(DriverError::NotLeader { leader: info.leader_hint() })) }
 }
 
 fn node_name(name: &str) -> Result<(), Status> {
@@ -56,7 +51,7 @@ impl NodeService for Nodes {
             return Err(invalid("held", format!("{} attempts; at most {MAX_HELD_RESULTS}", request.held.len())));
         }
         let held: Vec<(u64, u32)> = request.held.iter().map(|task| (task.task_id, task.attempt)).collect();
-        leader_only(&self.driver)?;
+        self.driver.leader_only()?;
         let command = Command::RegisterNode {
             name: request.name,
             capabilities,
@@ -64,29 +59,28 @@ impl NodeService for Nodes {
             held: held.clone(),
             now_ms: now_ms(),
         };
-        let node = match self.driver.propose_one(command).await.map_err(from_driver)? {
+        let node = match self.driver.propose_one(command).await? {
             Outcome::NodeRegistered { node } => node,
-            Outcome::Refused(refusal) => return Err(from_refusal(refusal)),
-            other => return Err(Status::internal(format!("unexpected outcome {other:?}"))),
+            other => return Err(unwanted(other)),
         };
-        self.driver.liveness.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).heartbeat(node, &held, Instant::now());
+        self.driver.agents().heard_from(node, &held);
         Ok(Response::new(v1::RegisterResponse {
             node_id: node,
             heartbeat_interval_ms: self.heartbeat_interval_ms,
-            node_timeout_ms: self.driver.config.liveness.node_timeout.as_millis() as u32,
+            node_timeout_ms: self.driver.config().liveness.node_timeout.as_millis() as u32,
         }))
     }
 
     type SessionStream = SessionStream;
 
     async fn session(&self, request: Request<Streaming<v1::AgentMessage>>) -> Result<Response<Self::SessionStream>, Status> {
-        leader_only(&self.driver)?;
+        self.driver.leader_only()?;
         let mut inbound = request.into_inner();
         let node = match inbound.next().await {
             Some(Ok(v1::AgentMessage { body: Some(agent_message::Body::Hello(hello)) })) => hello.node_id,
-            Some(Ok(_)) => return Err(Status::invalid_argument("the first session message must be hello")),
+            Some(Ok(_)) => return Err(ServiceError::SessionWithoutHello.into()),
             Some(Err(status)) => return Err(status),
-            None => return Err(Status::invalid_argument("the session ended before hello")),
+            None => return Err(ServiceError::SessionEndedBeforeHello.into()),
         };
         // The node must exist and be alive; a node declared down registers again.
         let (known, leases) = self
@@ -99,29 +93,14 @@ impl NodeService for Nodes {
                     .into_iter()
                     .flat_map(|found| found.running.iter())
                     .filter_map(|task_id| state.tasks.get(task_id))
-                    .filter_map(|task| {
-                        let lease = task.lease.as_ref()?;
-                        Some(v1::SchedulerMessage {
-                            body: Some(scheduler_message::Body::Assignment(v1::Assignment {
-                                task: Some(v1::TaskRef { task_id: task.id, attempt: lease.attempt }),
-                                job_id: format_job_id(task.job),
-                                kind: task.kind.as_str().to_owned(),
-                                spec_json: task.spec_json.clone().unwrap_or_default().into_bytes(),
-                                backend: lease.backend.clone(),
-                                gpu_index: lease.gpu.unwrap_or(0),
-                            })),
-                        })
-                    })
+                    .filter_map(|task| task.lease.as_ref().map(|lease| assignment(task, lease.attempt)))
                     .collect();
                 (node_state, leases)
             })
-            .await
-            .map_err(from_driver)?;
+            .await?;
         match known {
-            None => return Err(Status::not_found(format!("no node {node}; register first"))),
-            Some(NodeState::Down) => {
-                return Err(Status::failed_precondition(format!("node {node} was declared down; register again")));
-            }
+            None => return Err(ServiceError::NodeNotRegistered(node).into()),
+            Some(NodeState::Down) => return Err(ServiceError::NodeDeclaredDown(node).into()),
             Some(_) => {}
         }
         let (outbound, receiver) = mpsc::channel(SESSION_QUEUE);
@@ -130,8 +109,7 @@ impl NodeService for Nodes {
         for assignment in leases {
             let _ = outbound.try_send(Ok(assignment));
         }
-        let session = self.driver.sessions.attach(node, outbound.clone());
-        self.driver.liveness.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).heartbeat(node, &[], Instant::now());
+        let session = self.driver.agents().attach(node, outbound.clone());
         tracing::info!(node, "agent session started");
         let driver = self.driver.clone();
         tokio::spawn(async move {
@@ -140,18 +118,17 @@ impl NodeService for Nodes {
                 match message.body {
                     Some(agent_message::Body::Heartbeat(heartbeat)) => {
                         let running: Vec<(u64, u32)> = heartbeat.running.iter().map(|task| (task.task_id, task.attempt)).collect();
-                        driver.liveness.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).heartbeat(node, &running, Instant::now());
+                        driver.agents().heard_from(node, &running);
                     }
                     Some(agent_message::Body::Progress(progress)) => {
                         let Some(task) = progress.task else { continue };
-                        let entry = v1::TaskProgress {
+                        driver.agents().record_progress(v1::TaskProgress {
                             task_id: task.task_id,
                             attempt: task.attempt,
                             frames_done: progress.frames_done,
                             frames_total: progress.frames_total,
                             fps: if progress.fps.is_finite() { progress.fps } else { 0.0 },
-                        };
-                        driver.progress.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).by_task.insert(task.task_id, entry);
+                        });
                     }
                     Some(agent_message::Body::Result(result)) => {
                         tokio::spawn(report_result(driver.clone(), node, result, outbound.clone()));
@@ -159,10 +136,10 @@ impl NodeService for Nodes {
                     Some(agent_message::Body::Hello(_)) | None => {}
                 }
             }
-            driver.sessions.detach(node, session);
+            driver.agents().detach(node, session);
             tracing::info!(node, "agent session ended");
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver).map(|message| message.map_err(Status::from)))))
     }
 }
 
@@ -198,15 +175,14 @@ async fn report_result(driver: DriverHandle, node: NodeId, result: v1::TaskResul
     };
     let (accepted, reason) = match driver.propose_one(command).await {
         Ok(Outcome::ResultAccepted { .. }) => (true, String::new()),
-        Ok(Outcome::Refused(refusal)) => (false, refusal.to_string()),
-        Ok(other) => (false, format!("unexpected outcome {other:?}")),
+        Ok(other) => (false, ServiceError::from_outcome(other).to_string()),
         // Outcome unknown: no ack; the agent re-reports after reconnecting.
         Err(err) => {
             tracing::debug!(node, task = task.task_id, %err, "result not committed");
             return;
         }
     };
-    driver.progress.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).by_task.remove(&task.task_id);
+    driver.agents().forget_progress(task.task_id);
     let ack = v1::SchedulerMessage { body: Some(scheduler_message::Body::Ack(v1::ResultAck { task: Some(task), accepted, reason })) };
     let _ = outbound.send(Ok(ack)).await;
 }

@@ -5,7 +5,7 @@ use raft::prelude::Message;
 use shotfarm_proto::v1::{self, raft_service_server::RaftService};
 use tonic::{Request, Response, Status};
 
-use super::status::{from_driver, invalid};
+use super::status::invalid;
 use crate::replica_node::DriverHandle;
 
 pub struct RaftPeer {
@@ -26,7 +26,7 @@ impl RaftService for RaftPeer {
             messages.push(message);
         }
         let sender = (!batch.from_addr.is_empty()).then(|| (batch.from, batch.from_addr.clone()));
-        self.driver.step(messages, sender).map_err(from_driver)?;
+        self.driver.step(messages, sender)?;
         Ok(Response::new(v1::RaftAck {}))
     }
 }

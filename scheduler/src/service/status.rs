@@ -1,43 +1,164 @@
-//! The one table from scheduler errors to gRPC statuses.
+//! The one table from scheduler errors to gRPC statuses: every status a service returns
+//! is built here, from a [`ServiceError`].
 //!
 //! | error | code | notes |
 //! | --- | --- | --- |
 //! | not the leader | `UNAVAILABLE` | leader id and address in metadata (`shotfarm_proto::leader_hint`) |
 //! | outcome unknown (leadership changed mid-commit) | `UNAVAILABLE` | safe to retry: submissions are idempotent |
-//! | replica stopping | `UNAVAILABLE` | |
+//! | replica stopping, leadership lost (ends sessions and watches) | `UNAVAILABLE` | the agent reconnects to the new leader |
 //! | storage failure | `INTERNAL` | the replica stops |
-//! | membership change refused | `FAILED_PRECONDITION` | |
-//! | unknown job / node / task | `NOT_FOUND` | |
+//! | an outcome the command cannot have | `INTERNAL` | a bug |
+//! | membership change refused, the last replica removed | `FAILED_PRECONDITION` | |
+//! | unknown job / node / task / replica | `NOT_FOUND` | |
+//! | replica already a member | `ALREADY_EXISTS` | |
 //! | stale attempt, not running, node not ready | `FAILED_PRECONDITION` | |
-//! | bad request field | `INVALID_ARGUMENT` | built by the services with the field's name |
+//! | node declared down (refuses or ends its session) | `FAILED_PRECONDITION` | the agent registers again |
+//! | bad request field, session without hello | `INVALID_ARGUMENT` | with the field's name |
 
 use shotfarm_proto::leader_hint;
 use tonic::Status;
 
-use crate::machine::Refusal;
+use crate::machine::{Outcome, Refusal};
 use crate::replica_node::DriverError;
+use crate::replica_node::stream_end::StreamEnd;
+use crate::state::model::NodeId;
 
-pub fn from_driver(error: DriverError) -> Status {
-    match error {
-        DriverError::NotLeader { leader } => leader_hint::not_leader(leader.as_ref().map(|(id, addr)| (*id, addr.as_str()))),
-        DriverError::Unknown(_) | DriverError::Stopped => Status::unavailable(error.to_string()),
-        DriverError::Fatal(_) => Status::internal(error.to_string()),
-        DriverError::Rejected(_) => Status::failed_precondition(error.to_string()),
+/// Everything a service can refuse a request with.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("{field}: {why}")]
+    Invalid { field: String, why: String },
+    #[error("unexpected outcome {0:?}")]
+    UnexpectedOutcome(Outcome),
+    #[error("the first session message must be hello")]
+    SessionWithoutHello,
+    #[error("the session ended before hello")]
+    SessionEndedBeforeHello,
+    #[error("no node {0}; register first")]
+    NodeNotRegistered(NodeId),
+    #[error("node {0} was declared down; register again")]
+    NodeDeclaredDown(NodeId),
+    #[error("no node {0:?}; see `shotfarm nodes`")]
+    NoNodeNamed(String),
+    #[error("replica {0} is already a member")]
+    AlreadyMember(u64),
+    #[error("replica {0} is not a member")]
+    NotMember(u64),
+    #[error("cannot remove the last replica")]
+    LastReplica,
+    #[error(transparent)]
+    StreamEnded(#[from] StreamEnd),
+}
+
+impl ServiceError {
+    /// An outcome other than the one the command was sent for: a refusal says why,
+    /// anything else is a bug.
+    pub fn from_outcome(outcome: Outcome) -> ServiceError {
+        match outcome {
+            Outcome::Refused(refusal) => ServiceError::Refused(refusal),
+            other => ServiceError::UnexpectedOutcome(other),
+        }
     }
 }
 
-pub fn from_refusal(refusal: Refusal) -> Status {
-    match refusal {
-        Refusal::UnknownJob(_) | Refusal::UnknownTask(_) | Refusal::UnknownNode(_) => Status::not_found(refusal.to_string()),
-        Refusal::StaleAttempt { .. }
-        | Refusal::TaskNotRunning { .. }
-        | Refusal::TaskNotQueued { .. }
-        | Refusal::NodeNotReady { .. }
-        | Refusal::DoesNotFit { .. } => Status::failed_precondition(refusal.to_string()),
-        Refusal::BadOutput { .. } | Refusal::Invalid(_) => Status::invalid_argument(refusal.to_string()),
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Status {
+        let message = error.to_string();
+        match error {
+            ServiceError::Driver(DriverError::NotLeader { leader }) => {
+                leader_hint::not_leader(leader.as_ref().map(|(id, addr)| (*id, addr.as_str())))
+            }
+            ServiceError::Driver(DriverError::Unknown(_) | DriverError::Stopped)
+            | ServiceError::StreamEnded(StreamEnd::LeadershipLost | StreamEnd::ShuttingDown) => Status::unavailable(message),
+            ServiceError::Driver(DriverError::Fatal(_)) | ServiceError::UnexpectedOutcome(_) => Status::internal(message),
+            ServiceError::Driver(DriverError::Rejected(_))
+            | ServiceError::LastReplica
+            | ServiceError::NodeDeclaredDown(_)
+            | ServiceError::StreamEnded(StreamEnd::NodeDown) => Status::failed_precondition(message),
+            ServiceError::Refused(Refusal::UnknownJob(_) | Refusal::UnknownTask(_) | Refusal::UnknownNode(_))
+            | ServiceError::NodeNotRegistered(_)
+            | ServiceError::NoNodeNamed(_)
+            | ServiceError::NotMember(_) => Status::not_found(message),
+            ServiceError::Refused(
+                Refusal::StaleAttempt { .. }
+                | Refusal::TaskNotRunning { .. }
+                | Refusal::TaskNotQueued { .. }
+                | Refusal::NodeNotReady { .. }
+                | Refusal::DoesNotFit { .. },
+            ) => Status::failed_precondition(message),
+            ServiceError::Refused(Refusal::BadOutput { .. } | Refusal::Invalid(_))
+            | ServiceError::Invalid { .. }
+            | ServiceError::SessionWithoutHello
+            | ServiceError::SessionEndedBeforeHello => Status::invalid_argument(message),
+            ServiceError::AlreadyMember(_) => Status::already_exists(message),
+        }
     }
 }
 
+impl From<DriverError> for Status {
+    fn from(error: DriverError) -> Status {
+        ServiceError::Driver(error).into()
+    }
+}
+
+impl From<Refusal> for Status {
+    fn from(refusal: Refusal) -> Status {
+        ServiceError::Refused(refusal).into()
+    }
+}
+
+impl From<StreamEnd> for Status {
+    fn from(end: StreamEnd) -> Status {
+        ServiceError::StreamEnded(end).into()
+    }
+}
+
+/// A request field that fails its check: `INVALID_ARGUMENT` naming the field.
 pub fn invalid(field: &str, why: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {why}"))
+    ServiceError::Invalid { field: field.to_owned(), why: why.to_string() }.into()
+}
+
+/// An outcome other than the one the command was sent for, as a status.
+pub fn unwanted(outcome: Outcome) -> Status {
+    ServiceError::from_outcome(outcome).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_code_and_message() {
+        let cases = [
+            (ServiceError::Driver(DriverError::Stopped), Code::Unavailable, "the replica is shutting down"),
+            (ServiceError::UnexpectedOutcome(Outcome::Applied), Code::Internal, "unexpected outcome Applied"),
+            (ServiceError::NodeDeclaredDown(3), Code::FailedPrecondition, "node 3 was declared down; register again"),
+            (ServiceError::NodeNotRegistered(3), Code::NotFound, "no node 3; register first"),
+            (ServiceError::AlreadyMember(2), Code::AlreadyExists, "replica 2 is already a member"),
+            (
+                ServiceError::StreamEnded(StreamEnd::NodeDown),
+                Code::FailedPrecondition,
+                "this node was declared down (no heartbeat in time); register again",
+            ),
+            (ServiceError::StreamEnded(StreamEnd::ShuttingDown), Code::Unavailable, "the scheduler replica is shutting down"),
+            (ServiceError::Invalid { field: "name".to_owned(), why: "is empty".to_owned() }, Code::InvalidArgument, "name: is empty"),
+        ];
+        for (error, code, message) in cases {
+            let status = Status::from(error);
+            assert_eq!((status.code(), status.message()), (code, message));
+        }
+    }
+
+    #[test]
+    fn not_the_leader_carries_the_leaders_address() {
+        let status = Status::from(DriverError::NotLeader { leader: Some((2, "127.0.0.1:7000".to_owned())) });
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(leader_hint::leader_addr(&status).as_deref(), Some("127.0.0.1:7000"));
+    }
 }

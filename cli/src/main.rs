@@ -2,9 +2,19 @@
 //!
 //! `main` only parses flags, installs tracing and hands over to one module per
 //! subcommand under [`commands`]; failures become exit codes in [`exit`].
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`commands`] | one module per subcommand; `commands/bench/` one per benchmark |
+//! | [`client`] | what the client subcommands share: `--scheduler`, job options, job views |
+//! | [`report_stages`] | a job's stage times from its `report.json` (`dev`, `bench pipeline`) |
+//! | [`runtime`] | the async runtime and the two-stage shutdown on signals |
+//! | [`exit`] | failures → exit codes |
 
+mod client;
 mod commands;
 mod exit;
+mod report_stages;
 mod runtime;
 
 use std::process::ExitCode;

@@ -25,15 +25,20 @@ use shotfarm_proto::v1::{ClusterStatusRequest, ClusterStatusResponse};
 
 use crate::proxy::LinkProxy;
 
-/// The `shotfarm` binary: `SHOTFARM_BIN`, else the workspace's debug or release build.
+/// The `shotfarm` binary: `SHOTFARM_BIN`, else this process if it is `shotfarm`, else the
+/// `shotfarm` beside this executable (the benchmark binary's case), else the workspace's
+/// debug or release build.
 pub fn shotfarm_binary() -> anyhow::Result<PathBuf> {
     if let Ok(path) = std::env::var("SHOTFARM_BIN") {
         return Ok(PathBuf::from(path));
     }
-    if let Ok(current) = std::env::current_exe()
-        && current.file_name().is_some_and(|name| name == "shotfarm")
-    {
-        return Ok(current);
+    if let Ok(current) = std::env::current_exe() {
+        if current.file_name().is_some_and(|name| name == "shotfarm") {
+            return Ok(current);
+        }
+        if let Some(sibling) = current.parent().map(|dir| dir.join("shotfarm")).filter(|path| path.is_file()) {
+            return Ok(sibling);
+        }
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("workspace root")?;
     let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace.join("target"));

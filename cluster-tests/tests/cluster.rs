@@ -16,6 +16,8 @@ mod t35_agent_faults;
 mod t40_restart_all;
 #[path = "cluster/t50_command_line.rs"]
 mod t50_command_line;
+#[path = "cluster/t55_bench_scheduler.rs"]
+mod t55_bench_scheduler;
 #[path = "cluster/t60_membership.rs"]
 mod t60_membership;
 #[path = "cluster/t65_operations_during_jobs.rs"]

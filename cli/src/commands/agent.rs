@@ -2,40 +2,54 @@
 
 use std::path::PathBuf;
 
-use shotfarm_agent::runtime::config::AgentConfig;
+use shotfarm_agent::runtime::config::{AgentSettings, parse_labels};
 use shotfarm_agent::runtime::registration::capability_report;
 use shotfarm_agent::runtime::runner::media_executor;
 use shotfarm_agent::runtime::{self, AgentError, Shutdown};
 
 use crate::exit::{CommandError, CommandResult};
-use crate::runtime::{block_on, shutdown_on_signals};
+use crate::runtime::block_on;
 
 #[derive(Debug, clap::Args)]
 pub struct AgentArgs {
-    /// Scheduler replicas, HOST:PORT[,HOST:PORT…].
-    #[arg(long = "scheduler", env = "SHOTFARM_SCHEDULER")]
-    pub scheduler: String,
-    /// Scratch space, the job cache and the result journal.
-    #[arg(long, env = "SHOTFARM_WORK_DIR")]
-    pub work_dir: PathBuf,
-    /// Stable node name (default: the hostname).
+    /// TOML config file; flags and SHOTFARM_* variables override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Scheduler replicas, HOST:PORT[,HOST:PORT…] (SHOTFARM_SCHEDULER).
+    #[arg(long = "scheduler")]
+    pub scheduler: Option<String>,
+    /// Scratch space, the job cache and the result journal (SHOTFARM_WORK_DIR).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Stable node name (default: the hostname; SHOTFARM_NAME).
     #[arg(long)]
     pub name: Option<String>,
-    /// Labels, k=v,…
-    #[arg(long, default_value = "")]
-    pub labels: String,
+    /// Labels, k=v,… (SHOTFARM_LABELS).
+    #[arg(long)]
+    pub labels: Option<String>,
     /// Concurrent tasks at most (default: four per CPU core; CPU and memory demands decide
-    /// what runs together).
-    #[arg(long, default_value_t = 0)]
-    pub max_tasks: u32,
+    /// what runs together; SHOTFARM_MAX_TASKS).
+    #[arg(long)]
+    pub max_tasks: Option<u32>,
     /// Print the capability probe as JSON and exit.
     #[arg(long)]
     pub probe: bool,
 }
 
 pub fn run(args: AgentArgs) -> CommandResult {
-    let mut config = AgentConfig::new(&args.scheduler, args.work_dir, args.name, &args.labels).map_err(CommandError::usage)?;
-    config.max_tasks = args.max_tasks;
+    let file = match &args.config {
+        Some(path) => AgentSettings::from_file(path).map_err(CommandError::usage)?,
+        None => AgentSettings::default(),
+    };
+    let env = AgentSettings::from_env(std::env::vars()).map_err(CommandError::usage)?;
+    let labels = args
+        .labels
+        .as_deref()
+        .map(parse_labels)
+        .transpose()
+        .map_err(|err| CommandError::usage(anyhow::anyhow!("--labels: {err}")))?;
+    let flags = AgentSettings { scheduler: args.scheduler, work_dir: args.work_dir, name: args.name, labels, max_tasks: args.max_tasks };
+    let config = file.merge(env).merge(flags).validate().map_err(CommandError::usage)?;
     block_on(async move {
         if args.probe {
             let media = shotfarm_agent::media::capabilities::probe_capabilities(&Default::default())
@@ -45,9 +59,7 @@ pub fn run(args: AgentArgs) -> CommandResult {
             println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             return Ok(());
         }
-        let signals = shutdown_on_signals();
-        let shutdown = Shutdown { graceful: signals.graceful, abort: signals.abort };
-        runtime::run(config, media_executor(), shutdown).await.map_err(|err| match err {
+        runtime::run(config, media_executor(), Shutdown::on_signals()).await.map_err(|err| match err {
             AgentError::Refused(_) | AgentError::Journal(_) => CommandError::usage(anyhow::anyhow!(err)),
             other => CommandError::from(anyhow::anyhow!(other)),
         })

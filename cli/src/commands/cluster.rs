@@ -5,7 +5,7 @@ use shotfarm_proto::client::channel;
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::{self, ClusterStatusRequest};
 
-use super::scheduler_client::{SchedulerFlag, status_error};
+use crate::client::scheduler::{SchedulerFlag, status_error};
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
 

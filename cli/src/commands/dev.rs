@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use shotfarm_agent::runtime::config::AgentConfig;
+use shotfarm_agent::runtime::config::AgentSettings;
 use shotfarm_agent::runtime::runner::media_executor;
 use shotfarm_agent::runtime::{self as agent_runtime, Shutdown};
 use shotfarm_proto::client::LeaderClient;
@@ -14,12 +14,12 @@ use shotfarm_scheduler::config::SchedulerSettings;
 use shotfarm_scheduler::server;
 use tokio_util::sync::CancellationToken;
 
-use super::job_options::JobOptions;
-use super::job_view;
-use super::report_stages;
+use crate::client::job_options::JobOptions;
+use crate::client::job_view;
+use crate::report_stages;
 use super::watch::follow;
 use crate::exit::{CommandError, CommandResult};
-use crate::runtime::{block_on, shutdown_on_signals};
+use crate::runtime::block_on;
 
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
@@ -96,7 +96,7 @@ pub fn run(args: DevArgs) -> CommandResult {
         None => None,
     };
     block_on(async move {
-        let signals = shutdown_on_signals();
+        let signals = Shutdown::on_signals();
         let scratch = tempfile::Builder::new().prefix("shotfarm-dev-").tempdir().map_err(|err| CommandError::from(anyhow::anyhow!("cannot make a temp dir: {err}")))?;
         let input = match input {
             Some(input) => input,
@@ -126,7 +126,7 @@ pub fn run(args: DevArgs) -> CommandResult {
 /// Runs one job through an in-process farm (one replica, `agents` agents on loopback) and
 /// returns the finished job; `draw` shows live progress on stderr.
 /// `agents` in-process agents share this machine's cores.
-pub async fn run_farm(input: &Path, out: &Path, agent_count: u32, options: &JobOptions, signals: &crate::runtime::Shutdown, draw: bool) -> Result<v1::Job, CommandError> {
+pub async fn run_farm(input: &Path, out: &Path, agent_count: u32, options: &JobOptions, signals: &Shutdown, draw: bool) -> Result<v1::Job, CommandError> {
     let scratch = tempfile::Builder::new().prefix("shotfarm-farm-").tempdir().map_err(|err| CommandError::from(anyhow::anyhow!("cannot make a temp dir: {err}")))?;
     // One replica on a free loopback port.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|err| CommandError::from(anyhow::anyhow!("cannot bind loopback: {err}")))?;
@@ -145,11 +145,17 @@ pub async fn run_farm(input: &Path, out: &Path, agent_count: u32, options: &JobO
     let scheduler = tokio::spawn(server::serve(config, replica, listener, stop_scheduler.clone()));
     // N agents sharing this machine's cores.
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as u32;
-    let agent_shutdown = Shutdown { graceful: signals.graceful.child_token(), abort: signals.abort.child_token() };
+    let agent_shutdown = signals.child();
     let mut agents = Vec::new();
     for index in 0..agent_count {
-        let mut agent_config = AgentConfig::new(&addr, scratch.path().join(format!("agent-{index}")), Some(format!("dev-agent-{index}")), "")
-            .map_err(CommandError::usage)?;
+        let mut agent_config = AgentSettings {
+            scheduler: Some(addr.clone()),
+            work_dir: Some(scratch.path().join(format!("agent-{index}"))),
+            name: Some(format!("dev-agent-{index}")),
+            ..AgentSettings::default()
+        }
+        .validate()
+        .map_err(CommandError::usage)?;
         agent_config.cpu_cores = (cores / agent_count).max(1);
         agents.push(tokio::spawn(agent_runtime::run(agent_config, media_executor(), agent_shutdown.clone())));
     }
@@ -158,7 +164,7 @@ pub async fn run_farm(input: &Path, out: &Path, agent_count: u32, options: &JobO
         request_id: format!("dev-{}", std::process::id()),
         spec: Some(options.spec(format!("file://{}", input.display()), format!("file://{}", out.display()))),
     };
-    let submitted = super::scheduler_client::submit_job(&client, request).await?;
+    let submitted = crate::client::scheduler::submit_job(&client, request).await?;
     if draw {
         eprintln!("{} submitted: {} → {}", submitted.job_id, input.display(), out.display());
     }

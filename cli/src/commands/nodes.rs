@@ -4,7 +4,7 @@
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::{self, ListNodesRequest, NodeRequest};
 
-use super::scheduler_client::{SchedulerFlag, status_error};
+use crate::client::scheduler::{SchedulerFlag, status_error};
 use crate::exit::CommandResult;
 use crate::runtime::block_on;
 

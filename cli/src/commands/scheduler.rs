@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
+use shotfarm_agent::runtime::Shutdown;
 use shotfarm_scheduler::config::SchedulerSettings;
 use shotfarm_scheduler::server::{self, ServerError};
 
 use crate::exit::{CommandError, CommandResult};
-use crate::runtime::{block_on, shutdown_on_signals};
+use crate::runtime::block_on;
 
 #[derive(Debug, clap::Args)]
 pub struct SchedulerArgs {
@@ -57,7 +58,7 @@ pub fn run(args: SchedulerArgs) -> CommandResult {
     };
     let config = file.merge(env).merge(flags).validate().map_err(CommandError::usage)?;
     block_on(async move {
-        let shutdown = shutdown_on_signals();
+        let shutdown = Shutdown::on_signals();
         server::run(config, shutdown.graceful).await.map_err(|err| match err {
             ServerError::Config(message) => CommandError::usage(anyhow::anyhow!(message)),
             other => CommandError::from(anyhow::anyhow!(other)),

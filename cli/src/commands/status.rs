@@ -3,8 +3,8 @@
 use shotfarm_proto::v1::GetJobRequest;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
 
-use super::job_view;
-use super::scheduler_client::{SchedulerFlag, status_error};
+use crate::client::job_view;
+use crate::client::scheduler::{SchedulerFlag, status_error};
 use crate::exit::CommandResult;
 use crate::runtime::block_on;
 

@@ -5,9 +5,9 @@ use std::path::Path;
 use rand::Rng;
 use shotfarm_proto::v1::{self, SubmitJobRequest};
 
-use super::job_options::JobOptions;
-use super::job_view;
-use super::scheduler_client::SchedulerFlag;
+use crate::client::job_options::JobOptions;
+use crate::client::job_view;
+use crate::client::scheduler::SchedulerFlag;
 use super::watch::follow;
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
@@ -60,7 +60,7 @@ pub fn run(args: SubmitArgs) -> CommandResult {
             request_id,
             spec: Some(v1::JobSpec { priority: args.priority, ..args.options.spec(input_url, output_url) }),
         };
-        let submitted = super::scheduler_client::submit_job(&client, request).await?;
+        let submitted = crate::client::scheduler::submit_job(&client, request).await?;
         if !args.wait {
             if args.json {
                 println!("{}", serde_json::json!({ "job_id": submitted.job_id, "created": submitted.created }));

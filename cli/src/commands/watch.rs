@@ -7,8 +7,8 @@ use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, WatchJobRequest};
 use tonic::Code;
 
-use super::job_view;
-use super::scheduler_client::{SchedulerFlag, status_error};
+use crate::client::job_view;
+use crate::client::scheduler::{SchedulerFlag, status_error};
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
 

@@ -69,3 +69,57 @@ fn cluster_json_lists_members_roles_and_the_leader() -> anyhow::Result<()> {
     assert!(members.iter().all(|member| member["addr"].as_str().is_some_and(|addr| addr.starts_with("127.0.0.1:"))));
     Ok(())
 }
+
+#[test]
+fn bad_agent_settings_exit_2_with_a_message() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let work = dir.path().join("work");
+    let work = work.to_str().unwrap_or_default();
+    let unknown = dir.path().join("unknown.toml");
+    std::fs::write(&unknown, "schedulers = \"127.0.0.1:1\"\n")?;
+    let unknown = unknown.to_str().unwrap_or_default();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["agent", "--work-dir", work], "--scheduler HOST:PORT"),
+        (vec!["agent", "--scheduler", "127.0.0.1:1"], "--work-dir DIR is required"),
+        (vec!["agent", "--scheduler", "nohost", "--work-dir", work], "--scheduler"),
+        (vec!["agent", "--scheduler", "127.0.0.1:1", "--work-dir", work, "--labels", "rack"], "not key=value"),
+        (vec!["agent", "--config", "/nonexistent.toml"], "cannot read config"),
+        (vec!["agent", "--config", unknown], "unknown field `schedulers`"),
+    ];
+    for (args, expected) in cases {
+        let output = Command::new(shotfarm_binary()?).args(&args).env_remove("SHOTFARM_SCHEDULER").env_remove("SHOTFARM_WORK_DIR").output()?;
+        let (code, stderr) = (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr));
+        assert_eq!(code, 2, "{args:?} → {code}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: stderr lacks {expected:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    }
+    Ok(())
+}
+
+#[test]
+fn agent_settings_layer_file_then_environment_then_flags() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("agent.toml");
+    let work = dir.path().join("work");
+    std::fs::write(&config, format!("scheduler = \"127.0.0.1:1\"\nwork_dir = {:?}\nmax_tasks = 3\n", work.to_str().unwrap_or_default()))?;
+    let config = config.to_str().unwrap_or_default();
+    let probed_max_tasks = |environment: Option<&str>, flag: Option<&str>| -> anyhow::Result<serde_json::Value> {
+        let mut command = Command::new(shotfarm_binary()?);
+        command.args(["agent", "--config", config, "--probe"]).env_remove("SHOTFARM_MAX_TASKS");
+        if let Some(value) = environment {
+            command.env("SHOTFARM_MAX_TASKS", value);
+        }
+        if let Some(value) = flag {
+            command.args(["--max-tasks", value]);
+        }
+        let output = command.output()?;
+        anyhow::ensure!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+        Ok(report["max_tasks"].clone())
+    };
+    assert_eq!(probed_max_tasks(None, None)?, 3);
+    assert_eq!(probed_max_tasks(Some("5"), None)?, 5);
+    assert_eq!(probed_max_tasks(Some("5"), Some("7"))?, 7);
+    assert!(work.is_dir(), "the work directory named in the file was not created");
+    Ok(())
+}

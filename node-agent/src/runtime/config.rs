@@ -1,9 +1,37 @@
-//! Agent configuration: flags (and `SHOTFARM_*` variables through clap), validated.
+//! Agent configuration, layered like the scheduler's: a TOML file (`--config`,
+//! `deny_unknown_fields`), then `SHOTFARM_*` environment variables, then flags — each layer
+//! overriding the one before — validated into an [`AgentConfig`].
+//!
+//! ```toml
+//! scheduler = "10.0.0.1:7001,10.0.0.2:7001,10.0.0.3:7001"
+//! work_dir = "/var/cache/shotfarm"
+//! name = "encoder-17"
+//! max_tasks = 16
+//! [labels]
+//! rack = "b4"
+//! ```
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use shotfarm_proto::client::parse_addrs;
+
+/// One layer of settings: every field optional, so layers can be merged.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSettings {
+    /// Scheduler replicas, `HOST:PORT[,HOST:PORT…]`.
+    pub scheduler: Option<String>,
+    /// Scratch space, the job cache and the result journal.
+    pub work_dir: Option<PathBuf>,
+    /// Stable node name: re-registering under it keeps the node's id (default: the hostname).
+    pub name: Option<String>,
+    /// Labels the scheduler may place by; a later layer replaces the whole set.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Concurrent tasks at most (0: [`super::registration::TASKS_PER_CORE`] per core).
+    pub max_tasks: Option<u32>,
+}
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -22,29 +50,152 @@ pub struct AgentConfig {
 #[error("{0}")]
 pub struct AgentConfigError(pub String);
 
-impl AgentConfig {
-    pub fn new(schedulers: &str, work_dir: PathBuf, name: Option<String>, labels: &str) -> Result<AgentConfig, AgentConfigError> {
-        let schedulers = parse_addrs(schedulers).map_err(|err| AgentConfigError(format!("--scheduler: {err}")))?;
-        let name = match name {
+impl AgentSettings {
+    /// Reads a TOML file; unknown keys are an error.
+    pub fn from_file(path: &Path) -> Result<AgentSettings, AgentConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|err| AgentConfigError(format!("cannot read config file {}: {err}", path.display())))?;
+        toml::from_str(&text).map_err(|err| AgentConfigError(format!("config file {}: {err}", path.display())))
+    }
+
+    /// Reads `SHOTFARM_SCHEDULER`, `SHOTFARM_WORK_DIR`, `SHOTFARM_NAME`, `SHOTFARM_LABELS`
+    /// (`k=v,…`) and `SHOTFARM_MAX_TASKS` from `vars` (the process environment in production).
+    pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<AgentSettings, AgentConfigError> {
+        let mut settings = AgentSettings::default();
+        for (key, value) in vars {
+            let Some(name) = key.strip_prefix("SHOTFARM_") else { continue };
+            match name {
+                "SCHEDULER" => settings.scheduler = Some(value),
+                "WORK_DIR" => settings.work_dir = Some(PathBuf::from(value)),
+                "NAME" => settings.name = Some(value),
+                "LABELS" => settings.labels = Some(parse_labels(&value).map_err(|err| AgentConfigError(format!("{key}: {err}")))?),
+                "MAX_TASKS" => {
+                    let tasks = value.parse().map_err(|_| AgentConfigError(format!("{key}={value:?} is not a number")))?;
+                    settings.max_tasks = Some(tasks);
+                }
+                _ => {}
+            }
+        }
+        Ok(settings)
+    }
+
+    /// `over` wins where it has a value.
+    pub fn merge(self, over: AgentSettings) -> AgentSettings {
+        AgentSettings {
+            scheduler: over.scheduler.or(self.scheduler),
+            work_dir: over.work_dir.or(self.work_dir),
+            name: over.name.or(self.name),
+            labels: over.labels.or(self.labels),
+            max_tasks: over.max_tasks.or(self.max_tasks),
+        }
+    }
+
+    /// Checks every value and prepares the work directory (created, and proved writable).
+    pub fn validate(self) -> Result<AgentConfig, AgentConfigError> {
+        let scheduler = self.scheduler.ok_or_else(|| {
+            AgentConfigError("--scheduler HOST:PORT[,HOST:PORT…] is required (or `scheduler` in the config file, or SHOTFARM_SCHEDULER)".to_owned())
+        })?;
+        let schedulers = parse_addrs(&scheduler).map_err(|err| AgentConfigError(format!("--scheduler: {err}")))?;
+        let work_dir = self
+            .work_dir
+            .ok_or_else(|| AgentConfigError("--work-dir DIR is required (or `work_dir` in the config file, or SHOTFARM_WORK_DIR)".to_owned()))?;
+        let name = match self.name {
             Some(name) => name,
             None => std::fs::read_to_string("/etc/hostname").map(|text| text.trim().to_owned()).unwrap_or_default(),
         };
         if name.is_empty() || name.len() > 128 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@".contains(c)) {
             return Err(AgentConfigError(format!("--name {name:?}: use 1..=128 letters, digits and - _ . : @")));
         }
-        let mut parsed = BTreeMap::new();
-        for pair in labels.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
-            let (key, value) = pair.split_once('=').ok_or_else(|| AgentConfigError(format!("--labels: {pair:?} is not key=value")))?;
-            if key.is_empty() || key.len() > 64 || value.len() > 256 {
-                return Err(AgentConfigError(format!("--labels: {pair:?}: keys are 1..=64 bytes, values at most 256")));
-            }
-            parsed.insert(key.to_owned(), value.to_owned());
+        let labels = self.labels.unwrap_or_default();
+        for (key, value) in &labels {
+            check_label(key, value).map_err(|err| AgentConfigError(format!("--labels: {err}")))?;
         }
         std::fs::create_dir_all(&work_dir)
             .map_err(|err| AgentConfigError(format!("--work-dir {}: cannot create it: {err}", work_dir.display())))?;
         let probe = work_dir.join(".write-probe");
         std::fs::write(&probe, b"ok").map_err(|err| AgentConfigError(format!("--work-dir {}: not writable: {err}", work_dir.display())))?;
         let _ = std::fs::remove_file(probe);
-        Ok(AgentConfig { schedulers, work_dir, name, labels: parsed, max_tasks: 0, cpu_cores: 0 })
+        Ok(AgentConfig { schedulers, work_dir, name, labels, max_tasks: self.max_tasks.unwrap_or(0), cpu_cores: 0 })
+    }
+}
+
+/// Parses `k=v,k=v` (blank entries skipped).
+pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut labels = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').ok_or_else(|| format!("{pair:?} is not key=value"))?;
+        labels.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(labels)
+}
+
+fn check_label(key: &str, value: &str) -> Result<(), String> {
+    if key.is_empty() || key.len() > 64 || value.len() > 256 {
+        return Err(format!("{key}={value}: keys are 1..=64 bytes, values at most 256"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(dir: &Path) -> AgentSettings {
+        AgentSettings { scheduler: Some("127.0.0.1:7001".to_owned()), work_dir: Some(dir.join("work")), name: Some("a1".to_owned()), ..Default::default() }
+    }
+
+    #[test]
+    fn layers_override_in_order() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let file_path = dir.path().join("agent.toml");
+        std::fs::write(&file_path, "scheduler = \"127.0.0.1:1\"\nname = \"from-file\"\nmax_tasks = 3\n[labels]\nrack = \"b4\"\n")?;
+        let file = AgentSettings::from_file(&file_path)?;
+        let env = AgentSettings::from_env([
+            ("SHOTFARM_SCHEDULER".to_owned(), "127.0.0.1:2".to_owned()),
+            ("SHOTFARM_MAX_TASKS".to_owned(), "5".to_owned()),
+            ("HOME".to_owned(), "/root".to_owned()),
+        ])?;
+        let flags = AgentSettings { work_dir: Some(dir.path().join("work")), max_tasks: Some(7), ..Default::default() };
+        let config = file.merge(env).merge(flags).validate()?;
+        assert_eq!(config.schedulers, vec!["127.0.0.1:2".to_owned()]);
+        assert_eq!(config.name, "from-file");
+        assert_eq!(config.max_tasks, 7);
+        assert_eq!(config.labels, BTreeMap::from([("rack".to_owned(), "b4".to_owned())]));
+        assert!(config.work_dir.is_dir());
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("agent.toml");
+        std::fs::write(&path, "schedulers = \"127.0.0.1:1\"\n")?;
+        let err = AgentSettings::from_file(&path).err().map(|err| err.0).unwrap_or_default();
+        assert!(err.contains("unknown field `schedulers`"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_say_what_to_do() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x")?;
+        let cases = [
+            (AgentSettings { scheduler: None, ..at(dir.path()) }, "--scheduler HOST:PORT"),
+            (AgentSettings { scheduler: Some("nohost".to_owned()), ..at(dir.path()) }, "--scheduler"),
+            (AgentSettings { work_dir: None, ..at(dir.path()) }, "--work-dir DIR is required"),
+            (AgentSettings { work_dir: Some(file.join("below")), ..at(dir.path()) }, "cannot create it"),
+            (AgentSettings { name: Some("a b".to_owned()), ..at(dir.path()) }, "--name"),
+            (AgentSettings { labels: Some(BTreeMap::from([(String::new(), "x".to_owned())])), ..at(dir.path()) }, "--labels"),
+        ];
+        for (settings, expected) in cases {
+            let err = settings.validate().err().map(|err| err.0).unwrap_or_default();
+            assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+        }
+        let env = AgentSettings::from_env([("SHOTFARM_MAX_TASKS".to_owned(), "many".to_owned())]).err().map(|err| err.0).unwrap_or_default();
+        assert!(env.contains("SHOTFARM_MAX_TASKS=\"many\" is not a number"), "{env}");
+        let labels = AgentSettings::from_env([("SHOTFARM_LABELS".to_owned(), "rack".to_owned())]).err().map(|err| err.0).unwrap_or_default();
+        assert!(labels.contains("\"rack\" is not key=value"), "{labels}");
+        Ok(())
     }
 }

@@ -8,9 +8,7 @@
 //! | [`session`] | one session stream: heartbeats, assignments, progress, results, acks |
 //! | [`runner`] | runs attempts within the advertised slots; the [`runner::Executor`] seam |
 //! | [`journal`] | finished results kept (sled) until the scheduler acknowledges them |
-//!
-//! Shutdown is two-stage: the first signal stops taking work and lets running attempts
-//! finish and report; the second cancels them.
+//! | [`shutdown`] | the two-stage [`Shutdown`]: the first signal stops taking work and lets running attempts finish and report; the second cancels them |
 
 pub mod config;
 pub mod gpu_probe;
@@ -18,6 +16,7 @@ pub mod journal;
 pub mod registration;
 pub mod runner;
 pub mod session;
+pub mod shutdown;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,20 +25,15 @@ use shotfarm_proto::client::LeaderClient;
 use shotfarm_proto::v1::{self, node_service_client::NodeServiceClient};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use self::config::AgentConfig;
 use self::journal::Journal;
 use self::registration::{CapabilityReport, capability_report};
 use self::runner::{Executor, Runner};
 use self::session::{Connection, SessionEnd, backoff};
+pub use self::shutdown::Shutdown;
 use crate::media::capabilities::{CapabilityError, probe_capabilities};
-
-/// First signal: graceful; second: abort.
-#[derive(Debug, Clone, Default)]
-pub struct Shutdown {
-    pub graceful: CancellationToken,
-    pub abort: CancellationToken,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -90,8 +84,14 @@ fn registration(config: &AgentConfig, report: &CapabilityReport, journal: &Journ
     v1::RegisterRequest { name: config.name.clone(), capabilities: Some(report.to_wire()), labels: config.labels.clone().into_iter().collect(), held }
 }
 
-/// Runs the agent until shutdown.
+/// Runs the agent until shutdown, inside an `agent` span that carries the node's name and,
+/// once registered, its id (so every event of the node, its attempts' included, says which).
 pub async fn run(config: AgentConfig, executor: Executor, shutdown: Shutdown) -> Result<(), AgentError> {
+    let span = tracing::info_span!("agent", name = %config.name, node_id = tracing::field::Empty);
+    serve(config, executor, shutdown).instrument(span).await
+}
+
+async fn serve(config: AgentConfig, executor: Executor, shutdown: Shutdown) -> Result<(), AgentError> {
     let media = Arc::new(probe_capabilities(&CancellationToken::new()).await?);
     let report = capability_report(&config, &media);
     tracing::info!(name = %config.name, cpu_cores = report.cpu_cores, gpus = report.gpus.len(), gpu_unavailable = ?report.gpu_unavailable, backends = ?report.backends, "capabilities probed");
@@ -109,6 +109,7 @@ pub async fn run(config: AgentConfig, executor: Executor, shutdown: Shutdown) ->
             Some(registered) => registered,
             None => match register(&client, &registration(&config, &report, &journal), &shutdown).await? {
                 Some(found) => {
+                    tracing::Span::current().record("node_id", found.0);
                     tracing::info!(node_id = found.0, "registered");
                     registered = Some(found);
                     found

@@ -11,6 +11,7 @@ use shotfarm_proto::pipeline::{TaskKind, TaskOutput, TaskSpec};
 use shotfarm_proto::v1;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::journal::{FinishedAttempt, FinishedOutcome, Journal};
 use crate::media::capabilities::MediaCapabilities;
@@ -189,7 +190,8 @@ impl Runner {
                 tracing::error!(task_id, attempt, %err, "cannot journal a result; reporting it anyway");
             }
             let _ = finished.send(finished_attempt);
-        });
+        }
+        .instrument(tracing::info_span!("attempt", task_id, attempt)));
     }
 
     fn progress_fn(&self, task_id: u64, attempt: u32) -> ProgressFn {

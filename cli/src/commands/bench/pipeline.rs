@@ -19,15 +19,16 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
+use shotfarm_agent::runtime::Shutdown;
 
-use super::bench_statistics::median;
+use super::statistics::median;
 use super::cpu_time::CpuTime;
-use super::dev::{run_farm, synthesize_sample};
-use super::job_options::JobOptions;
-use super::job_view;
-use super::report_stages::{one_line, stage_times};
+use crate::commands::dev::{run_farm, synthesize_sample};
+use crate::client::job_options::JobOptions;
+use crate::client::job_view;
+use crate::report_stages::{one_line, stage_times};
 use crate::exit::{CommandError, CommandResult};
-use crate::runtime::{block_on, shutdown_on_signals};
+use crate::runtime::block_on;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchPipelineArgs {
@@ -135,7 +136,7 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
         return Err(CommandError::usage(anyhow::anyhow!("--agents must be at least 1, --seconds 1..=600 and --runs 1..=20")));
     }
     block_on(async move {
-        let signals = shutdown_on_signals();
+        let signals = Shutdown::on_signals();
         let scratch = tempfile::Builder::new().prefix("shotfarm-bench-pipeline-").tempdir().map_err(failure)?;
         let source = scratch.path().join("source-1080p.mp4");
         synthesize_sample(&source, (1920, 1080), args.seconds).await?;

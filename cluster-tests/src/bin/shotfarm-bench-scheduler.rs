@@ -1,7 +1,11 @@
-//! `shotfarm bench scheduler`: real replicas on loopback and a swarm of simulated agents.
-//! Prints committed task assignments per second (saturated), ready-to-assigned latency at
-//! half that load, and leader failover time (kill -9 the leader process, time until the next
-//! assignment reaches an agent) over several trials.
+//! `shotfarm-bench-scheduler` (run as `shotfarm bench scheduler`): real replicas on loopback
+//! and a swarm of simulated agents. Prints committed task assignments per second (saturated),
+//! ready-to-assigned latency at half that load, and leader failover time (kill -9 the leader
+//! process, time until the next assignment reaches an agent) over several trials.
+//!
+//! It lives beside the multi-process harness it drives, so the shipped `shotfarm` binary
+//! links none of it. The replicas are the `shotfarm` binary that `SHOTFARM_BIN` names (set by
+//! `shotfarm bench scheduler`), else the one beside this executable.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -12,14 +16,15 @@ use shotfarm_proto::client::LeaderClient;
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, GetJobRequest, ListJobsRequest, ListNodesRequest, SubmitJobRequest};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use super::bench_statistics::percentile;
-use crate::exit::{CommandError, CommandResult};
-use crate::runtime::block_on;
-
-#[derive(Debug, clap::Args)]
-pub struct BenchSchedulerArgs {
+#[derive(Debug, Parser)]
+#[command(name = "shotfarm bench scheduler", bin_name = "shotfarm bench scheduler", about = "Committed assignments/s, ready→assigned latency and leader failover of real replicas")]
+struct BenchSchedulerArgs {
     #[arg(long, default_value_t = 3)]
     pub replicas: u64,
     #[arg(long, default_value_t = 1000)]
@@ -43,11 +48,7 @@ const TASKS_PER_BIG_JOB: u64 = 4 + 2 * (CHUNKS as u64) * (RUNGS as u64) + 2 * (R
 /// A one-chunk, one-rung job: 8 tasks in a chain-like DAG.
 const TASKS_PER_SMALL_JOB: u64 = 8;
 
-fn failure(error: impl std::fmt::Display) -> CommandError {
-    CommandError::from(anyhow::anyhow!("{error}"))
-}
-
-async fn submit(client: &LeaderClient, request_id: String, input: &str) -> Result<String, CommandError> {
+async fn submit(client: &LeaderClient, request_id: String, input: &str) -> anyhow::Result<String> {
     let request = SubmitJobRequest {
         request_id,
         spec: Some(v1::JobSpec { input_url: format!("file:///bench/{input}"), output_url: "file:///bench/out".to_owned(), ..Default::default() }),
@@ -58,23 +59,23 @@ async fn submit(client: &LeaderClient, request_id: String, input: &str) -> Resul
             async move { Ok(JobServiceClient::new(channel).submit_job(request).await?.into_inner()) }
         })
         .await
-        .map_err(failure)?;
+        ?;
     Ok(response.job_id)
 }
 
-async fn count_finished(client: &LeaderClient) -> Result<usize, CommandError> {
+async fn count_finished(client: &LeaderClient) -> anyhow::Result<usize> {
     let jobs = client
         .call(|channel| async move {
             Ok(JobServiceClient::new(channel).list_jobs(ListJobsRequest { state: v1::JobState::Succeeded as i32, limit: 1000 }).await?.into_inner())
         })
         .await
-        .map_err(failure)?;
+        ?;
     Ok(jobs.jobs.len())
 }
 
 /// Saturation: every job submitted at once; assignments per second between the first and
 /// the last assignment.
-async fn saturate(client: &LeaderClient, stats: &SwarmStats, tasks: u64, log: bool) -> Result<f64, CommandError> {
+async fn saturate(client: &LeaderClient, stats: &SwarmStats, tasks: u64, log: bool) -> anyhow::Result<f64> {
     let jobs = tasks.div_ceil(TASKS_PER_BIG_JOB).max(1);
     let before = stats.assignments.load(Ordering::Relaxed);
     let start = Instant::now();
@@ -87,7 +88,7 @@ async fn saturate(client: &LeaderClient, stats: &SwarmStats, tasks: u64, log: bo
         });
     }
     while let Some(submitted) = submissions.join_next().await {
-        submitted.map_err(failure)??;
+        submitted.context("a submission task panicked")??;
     }
     let expected = before + jobs * TASKS_PER_BIG_JOB;
     let mut last_report = Instant::now();
@@ -97,7 +98,7 @@ async fn saturate(client: &LeaderClient, stats: &SwarmStats, tasks: u64, log: bo
             break;
         }
         if start.elapsed() > Duration::from_secs(600) {
-            return Err(failure(format!("saturation phase did not finish in 600 s ({done} of {expected} assignments)")));
+            bail!("saturation phase did not finish in 600 s ({done} of {expected} assignments)");
         }
         if log && last_report.elapsed() > Duration::from_secs(2) {
             eprintln!("  saturation: {} / {} assignments, {:.0}/s", done - before, expected - before, (done - before) as f64 / start.elapsed().as_secs_f64());
@@ -111,7 +112,7 @@ async fn saturate(client: &LeaderClient, stats: &SwarmStats, tasks: u64, log: bo
 
 /// Half load: small jobs submitted at a steady pace; latency from a task becoming ready
 /// (leader's clock) to its assignment reaching the agent (agent's clock; one machine).
-async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, seconds: u64) -> Result<Vec<f64>, CommandError> {
+async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, seconds: u64) -> anyhow::Result<Vec<f64>> {
     let jobs_per_sec = (tasks_per_sec / TASKS_PER_SMALL_JOB as f64).max(1.0);
     let interval = Duration::from_secs_f64(1.0 / jobs_per_sec);
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -127,7 +128,7 @@ async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, 
     }
     let mut job_ids = Vec::new();
     while let Some(submitted) = submissions.join_next().await {
-        job_ids.push(submitted.map_err(failure)??);
+        job_ids.push(submitted.context("a submission task panicked")??);
     }
     // Let them finish, then read every task's ready time.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -140,7 +141,7 @@ async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, 
                 async move { Ok(JobServiceClient::new(channel).get_job(GetJobRequest { job_id, include_tasks: true }).await?.into_inner()) }
             })
             .await
-            .map_err(failure)?;
+            ?;
         for task in job.tasks.iter().filter(|task| task.attempt == 1 && task.queued_at_ms > 0) {
             if let Some(arrived) = arrivals.get(&task.task_id) {
                 latencies.push(arrived.saturating_sub(task.queued_at_ms) as f64);
@@ -152,8 +153,8 @@ async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, 
 }
 
 /// Kills the leader with a trickle of work queued; time until an assignment arrives again.
-async fn failover(cluster: &mut SchedulerCluster, client: &LeaderClient, stats: &SwarmStats, trial: u32) -> Result<f64, CommandError> {
-    let (leader, _) = cluster.wait_for_leader(Duration::from_secs(10)).await.map_err(failure)?;
+async fn failover(cluster: &mut SchedulerCluster, client: &LeaderClient, stats: &SwarmStats, trial: u32) -> anyhow::Result<f64> {
+    let (leader, _) = cluster.wait_for_leader(Duration::from_secs(10)).await?;
     // Work that keeps arriving through the failover.
     let stop = CancellationToken::new();
     let trickle = {
@@ -170,7 +171,7 @@ async fn failover(cluster: &mut SchedulerCluster, client: &LeaderClient, stats: 
         })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    cluster.kill(leader).map_err(failure)?;
+    cluster.kill(leader)?;
     let killed_at = Instant::now();
     let outcome = wait_until(Duration::from_secs(20), "an assignment arrives after the leader was killed", || async {
         stats.last_assignment().is_some_and(|at| at > killed_at)
@@ -179,71 +180,104 @@ async fn failover(cluster: &mut SchedulerCluster, client: &LeaderClient, stats: 
     let took = killed_at.elapsed();
     stop.cancel();
     let _ = trickle.await;
-    outcome.map_err(failure)?;
+    outcome?;
     let elapsed = stats.last_assignment().map_or(took, |at| at.duration_since(killed_at));
-    cluster.restart(leader).map_err(failure)?;
+    cluster.restart(leader)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     Ok(elapsed.as_secs_f64() * 1000.0)
 }
 
-pub fn run(args: BenchSchedulerArgs) -> CommandResult {
+fn main() -> ExitCode {
+    let args = BenchSchedulerArgs::parse();
     if args.replicas == 0 || args.agents == 0 {
-        return Err(CommandError::usage(anyhow::anyhow!("--replicas and --agents must be at least 1")));
+        eprintln!("error: --replicas and --agents must be at least 1");
+        return ExitCode::from(2);
     }
-    block_on(async move {
-        let log = !args.json;
-        let mut cluster = SchedulerCluster::start(args.replicas, &[]).map_err(failure)?;
-        cluster.wait_for_leader(Duration::from_secs(15)).await.map_err(failure)?;
-        let client = LeaderClient::new(cluster.addrs());
-        let stop = CancellationToken::new();
-        let stats = swarm::start(SwarmConfig { max_tasks: 8, cpu_cores: 8, ..SwarmConfig::new(cluster.addrs(), args.agents) }, stop.clone());
-        let agents = args.agents;
-        wait_until(Duration::from_secs(60), "every simulated agent registered", || async {
-            let listed = client.call(|channel| async move { Ok(AdminServiceClient::new(channel).list_nodes(ListNodesRequest {}).await?.into_inner()) }).await;
-            listed.is_ok_and(|nodes| nodes.nodes.len() >= agents) && stats.sessions_opened.load(Ordering::Relaxed) as usize >= agents
-        })
-        .await
-        .map_err(failure)?;
-        if log {
-            eprintln!("{} replicas, {} simulated agents registered; saturating with {} tasks", args.replicas, args.agents, args.tasks);
+    let outcome = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(|runtime| runtime.block_on(run(args)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
         }
-        let throughput = saturate(&client, &stats, args.tasks, log).await?;
-        if log {
-            eprintln!("  {throughput:.0} assignments/s; latency phase at half load for {} s", args.latency_seconds);
-        }
-        let latencies = latency(&client, &stats, throughput / 2.0, args.latency_seconds).await?;
-        let mut failovers = Vec::new();
-        if args.replicas >= 3 {
-            for trial in 0..args.failovers {
-                let took = failover(&mut cluster, &client, &stats, trial).await?;
-                if log {
-                    eprintln!("  failover trial {}: {took:.0} ms", trial + 1);
-                }
-                failovers.push(took);
-            }
-        }
-        stop.cancel();
-        failovers.sort_by(f64::total_cmp);
-        let summary = serde_json::json!({
-            "replicas": args.replicas,
-            "agents": args.agents,
-            "tasks": args.tasks,
-            "assignments_per_sec": throughput.round(),
-            "latency_samples": latencies.len(),
-            "latency_p50_ms": percentile(&latencies, 0.5),
-            "latency_p99_ms": percentile(&latencies, 0.99),
-            "failover_trials_ms": failovers.iter().map(|ms| ms.round()).collect::<Vec<_>>(),
-            "failover_ms_median": percentile(&failovers, 0.5).round(),
-            "failover_ms_max": failovers.last().copied().unwrap_or(f64::NAN).round(),
-            "results_refused": stats.acks_refused.load(Ordering::Relaxed),
-        });
-        if args.json {
-            println!("{summary}");
-        } else {
-            println!("assignments/s committed (saturated):   {:.0}", throughput);
-            println!("ready→assigned at half load, p50/p99: {:.1} ms / {:.1} ms ({} tasks)", percentile(&latencies, 0.5), percentile(&latencies, 0.99), latencies.len());
-            println!("leader kill -9 → next assignment:      median {:.0} ms, max {:.0} ms ({} trials)", percentile(&failovers, 0.5), failovers.last().copied().unwrap_or(f64::NAN), failovers.len());
-        }
-        Ok(())
+    }
+}
+
+async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
+    let log = !args.json;
+    let mut cluster = SchedulerCluster::start(args.replicas, &[])?;
+    cluster.wait_for_leader(Duration::from_secs(15)).await?;
+    let client = LeaderClient::new(cluster.addrs());
+    let stop = CancellationToken::new();
+    let stats = swarm::start(SwarmConfig { max_tasks: 8, cpu_cores: 8, ..SwarmConfig::new(cluster.addrs(), args.agents) }, stop.clone());
+    let agents = args.agents;
+    wait_until(Duration::from_secs(60), "every simulated agent registered", || async {
+        let listed = client.call(|channel| async move { Ok(AdminServiceClient::new(channel).list_nodes(ListNodesRequest {}).await?.into_inner()) }).await;
+        listed.is_ok_and(|nodes| nodes.nodes.len() >= agents) && stats.sessions_opened.load(Ordering::Relaxed) as usize >= agents
     })
+    .await
+    ?;
+    if log {
+        eprintln!("{} replicas, {} simulated agents registered; saturating with {} tasks", args.replicas, args.agents, args.tasks);
+    }
+    let throughput = saturate(&client, &stats, args.tasks, log).await?;
+    if log {
+        eprintln!("  {throughput:.0} assignments/s; latency phase at half load for {} s", args.latency_seconds);
+    }
+    let latencies = latency(&client, &stats, throughput / 2.0, args.latency_seconds).await?;
+    let mut failovers = Vec::new();
+    if args.replicas >= 3 {
+        for trial in 0..args.failovers {
+            let took = failover(&mut cluster, &client, &stats, trial).await?;
+            if log {
+                eprintln!("  failover trial {}: {took:.0} ms", trial + 1);
+            }
+            failovers.push(took);
+        }
+    }
+    stop.cancel();
+    failovers.sort_by(f64::total_cmp);
+    let summary = serde_json::json!({
+        "replicas": args.replicas,
+        "agents": args.agents,
+        "tasks": args.tasks,
+        "assignments_per_sec": throughput.round(),
+        "latency_samples": latencies.len(),
+        "latency_p50_ms": percentile(&latencies, 0.5),
+        "latency_p99_ms": percentile(&latencies, 0.99),
+        "failover_trials_ms": failovers.iter().map(|ms| ms.round()).collect::<Vec<_>>(),
+        "failover_ms_median": percentile(&failovers, 0.5).round(),
+        "failover_ms_max": failovers.last().copied().unwrap_or(f64::NAN).round(),
+        "results_refused": stats.acks_refused.load(Ordering::Relaxed),
+    });
+    if args.json {
+        println!("{summary}");
+    } else {
+        println!("assignments/s committed (saturated):   {:.0}", throughput);
+        println!("ready→assigned at half load, p50/p99: {:.1} ms / {:.1} ms ({} tasks)", percentile(&latencies, 0.5), percentile(&latencies, 0.99), latencies.len());
+        println!("leader kill -9 → next assignment:      median {:.0} ms, max {:.0} ms ({} trials)", percentile(&failovers, 0.5), failovers.last().copied().unwrap_or(f64::NAN), failovers.len());
+    }
+    Ok(())
+}
+
+/// The sample at `fraction` (0..=1) of the sorted `sorted`, nearest rank; NaN for none.
+fn percentile(sorted: &[f64], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_small_samples() {
+        let sorted = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(percentile(&sorted, 0.5), 3.0);
+        assert_eq!(percentile(&sorted, 0.99), 5.0);
+        assert!(percentile(&[], 0.5).is_nan());
+    }
 }

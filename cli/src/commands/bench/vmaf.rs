@@ -21,7 +21,7 @@ use shotfarm_kernels::y4m::Y4mReader;
 use shotfarm_kernels::backend::{BackendRequest, resolve};
 use shotfarm_kernels::{Frame, FrameFormat, VmafOptions};
 
-use super::bench_statistics::median;
+use super::statistics::median;
 use crate::exit::{CommandError, CommandResult};
 
 /// libvmaf's wall-time ratio against the x264 encode on this machine class.

@@ -1,0 +1,12 @@
+//! What the client subcommands (`submit`, `jobs`, `status`, `watch`, `cancel`, `nodes`,
+//! `cluster`, and `dev`'s in-process farm) share.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`scheduler`] | the `--scheduler` flag, a leader-following client, gRPC statuses → exit codes |
+//! | [`job_options`] | the job options `submit` and `dev` share |
+//! | [`job_view`] | one job as a line or as JSON |
+
+pub mod job_options;
+pub mod job_view;
+pub mod scheduler;

@@ -1,0 +1,42 @@
+//! `shotfarm bench …`: benchmarks of the farm's parts, one subcommand each.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`vmaf`] | CPU (and CUDA) VMAF frames/s against an x264 yardstick |
+//! | [`pipeline`] | the in-process farm against one plain ffmpeg process |
+//! | [`scheduler`] | runs `shotfarm-bench-scheduler`, built beside the harness it needs |
+//! | [`statistics`] | medians of repeated runs |
+//! | [`cpu_time`] | CPU seconds of this process and its children |
+
+pub mod cpu_time;
+pub mod pipeline;
+pub mod scheduler;
+pub mod statistics;
+pub mod vmaf;
+
+use crate::exit::CommandResult;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Frames/s of the CPU VMAF path, and its wall time against an x264 encode.
+    Vmaf(vmaf::BenchVmafArgs),
+    /// Committed assignments/s, ready→assigned latency and leader failover of real replicas
+    /// (runs the `shotfarm-bench-scheduler` binary; `--help` shows its flags).
+    Scheduler(scheduler::BenchSchedulerArgs),
+    /// The farm's wall time for a 1080p source against one plain ffmpeg process.
+    Pipeline(pipeline::BenchPipelineArgs),
+}
+
+pub fn run(args: BenchArgs) -> CommandResult {
+    match args.command {
+        BenchCommand::Vmaf(a) => vmaf::run(a),
+        BenchCommand::Scheduler(a) => scheduler::run(a),
+        BenchCommand::Pipeline(a) => pipeline::run(a),
+    }
+}

@@ -60,6 +60,14 @@ async fn lagging_follower_catches_up_by_snapshot_and_a_replica_is_added_and_remo
 
     step("remove replica 4 again");
     shotfarm(&["cluster", "--scheduler", &addrs, "remove", "--id", "4"])?;
+    // The removal is committed when `remove` returns; a follower applies it with the leader's
+    // next message, so the follower asked below may need a heartbeat to list three members.
+    let first_addr = cluster.addrs()[0].clone();
+    wait_until(Duration::from_secs(10), "the first replica applied the removal", || {
+        let addr = first_addr.clone();
+        async move { status(&addr).await.is_some_and(|status| status.members.len() == 3) }
+    })
+    .await?;
     let json: serde_json::Value = serde_json::from_str(&shotfarm(&["cluster", "--scheduler", &cluster.addrs()[0], "--json"])?)?;
     let members = json["members"].as_array().map(Vec::len).unwrap_or(0);
     assert_eq!(members, 3, "{json}");

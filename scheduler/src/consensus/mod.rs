@@ -3,9 +3,11 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`replica`] | the synchronous core: `RawNode` + state machine + durable store, one Ready loop |
+//! | [`bootstrap`] | a new group's first snapshot; a restarted replica's `--peers` checked against its store |
 //! | [`raft_log`] | the in-memory log raft-rs reads (`raft::Storage`), mirroring the durable store |
 //! | [`logger`] | raft-rs's slog records forwarded to `tracing` |
 
+pub mod bootstrap;
 pub mod logger;
 pub mod raft_log;
 pub mod replica;

@@ -19,16 +19,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::backend::{self, Backend, BackendError, BackendRequest};
-use crate::decode_error::DecodeError;
-use crate::ffmpeg_decoder::FfmpegDecoder;
+use crate::decode::decode_error::DecodeError;
+use crate::decode::ffmpeg_decoder::FfmpegDecoder;
 use crate::frame::Frame;
 use crate::frame_features::{self, FeatureScratch, FeatureSelection, FrameFeatures, MetricError};
-use crate::frame_source::FrameSource;
+use crate::decode::frame_source::FrameSource;
 use crate::model::{ModelError, ModelInputs, VmafModel};
 use crate::motion;
 use crate::report::{FrameReport, VmafReport};
 use crate::simd_level::SimdLevel;
-use crate::y4m::Y4mReader;
+use crate::decode::y4m::Y4mReader;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VmafError {

@@ -8,6 +8,8 @@
 //! | [`capabilities`] | — | ffmpeg/ffprobe versions, encoders, CPU cores, memory |
 //! | [`probe`] | — | ffprobe JSON → typed facts |
 //! | [`frame_analysis`] | — | one decode to 128×72 gray: fingerprints, shots, SI/TI |
+//! | [`source_range`] | — | exactly the source frames `[start, end)` of a chunk, decoded (score's reference) |
+//! | [`quality`] | — | pooling per-frame VMAF (percentiles, per chunk, rendition and shot) |
 //! | [`mp4_samples`] | — | frame count of an MP4 video track, from its box tree |
 //! | [`artifacts`] | — | `frames.json`: large per-frame data beside the results |
 //! | [`inspect`] | 1 inspect | accept (facts, warnings, shots, chunk plan) or reject (code, where, fix) |
@@ -35,5 +37,7 @@ pub mod mp4_samples;
 pub mod package;
 pub mod probe;
 pub mod process;
+pub mod quality;
 pub mod report;
+pub mod source_range;
 pub mod validate;

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::inspection::{self, CachedInspection};
 use super::job_facts::JobFacts;
-use super::quality::{VmafStats, weighted_mean};
+use crate::media::quality::{VmafStats, weighted_mean};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
 use crate::media::inspect::Shot;

@@ -2,7 +2,7 @@
 //! source frames `[start, end)` it was made from, through the kernels crate.
 //!
 //! The encoded chunk is decoded and upscaled to the source's size with bit-exact bicubic
-//! (`FfmpegDecoder::open_as`); the reference frames come from [`super::source_range`], which
+//! (`FfmpegDecoder::open_as`); the reference frames come from [`crate::media::source_range`], which
 //! seeks to the chunk's keyframe like the encoder does and verifies where it landed (a wrong
 //! landing is scored again from frame 0). The metric work runs on a blocking thread; a ticker on
 //! the async side reports progress four times a second, and cancellation stops the frame
@@ -14,18 +14,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use shotfarm_kernels::backend::{BackendRequest, resolve};
-use shotfarm_kernels::decode_error::DecodeError;
-use shotfarm_kernels::ffmpeg_decoder::{FfmpegDecoder, probe_format};
+use shotfarm_kernels::decode::decode_error::DecodeError;
+use shotfarm_kernels::decode::ffmpeg_decoder::{FfmpegDecoder, probe_format};
 use shotfarm_kernels::frame::{Frame, FrameFormat};
-use shotfarm_kernels::frame_source::FrameSource;
+use shotfarm_kernels::decode::frame_source::FrameSource;
 use shotfarm_kernels::{FeatureSelection, VmafError, VmafOptions, VmafReport, vmaf_streams};
 use shotfarm_proto::pipeline::{Artifact, Chunk, JobLocations, Rung, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
+use crate::media::quality::chunk_summary;
+use crate::media::source_range::{SourceRange, SourceRangeDecoder, check_boundaries};
+
 use super::job_cache::local_source;
-use super::quality::chunk_summary;
 use super::rung_conversion::{check_rung_name, frame_rate};
-use super::source_range::{SourceRange, SourceRangeDecoder, check_boundaries};
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection};
 

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::thread::JoinHandle;
 
-use crate::decode_error::{DecodeError, ProcessFailure};
+use crate::decode::decode_error::{DecodeError, ProcessFailure};
 use crate::frame::{Frame, FrameFormat};
-use crate::frame_pool::FramePool;
-use crate::frame_source::FrameSource;
+use crate::decode::frame_pool::FramePool;
+use crate::decode::frame_source::FrameSource;
 
 /// How many stderr lines a failure keeps.
 const STDERR_TAIL_LINES: usize = 20;

@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::thread::JoinHandle;
 
-use shotfarm_kernels::decode_error::{DecodeError, ProcessFailure};
+use shotfarm_kernels::decode::decode_error::{DecodeError, ProcessFailure};
 use shotfarm_kernels::fingerprint::Fingerprint;
 use shotfarm_kernels::frame::{Frame, FrameFormat};
-use shotfarm_kernels::frame_source::FrameSource;
+use shotfarm_kernels::decode::frame_source::FrameSource;
 
 use crate::media::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH};
 use crate::media::inspect::Chunk;

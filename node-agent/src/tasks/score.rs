@@ -2,7 +2,7 @@
 //! source frames `[start, end)` it was made from, through the kernels crate.
 //!
 //! The encoded chunk is decoded and upscaled to the source's size with bit-exact bicubic
-//! (`FfmpegDecoder::open_as`); the reference frames come from [`crate::media::source_range`], which
+//! (`ffmpeg_decoder::open_as`); the reference frames come from [`crate::media::source_range`], which
 //! seeks to the chunk's keyframe like the encoder does and verifies where it landed (a wrong
 //! landing is scored again from frame 0). The metric work runs on a blocking thread; a ticker on
 //! the async side reports progress four times a second, and cancellation stops the frame
@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use shotfarm_kernels::backend::{BackendRequest, resolve};
 use shotfarm_kernels::decode::decode_error::DecodeError;
-use shotfarm_kernels::decode::ffmpeg_decoder::{FfmpegDecoder, probe_format};
+use shotfarm_kernels::decode::ffmpeg_decoder::{self, probe_format};
+use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use shotfarm_kernels::frame::{Frame, FrameFormat};
 use shotfarm_kernels::decode::frame_source::FrameSource;
 use shotfarm_kernels::{FeatureSelection, VmafError, VmafOptions, VmafReport, vmaf_streams};
@@ -23,7 +24,8 @@ use shotfarm_proto::pipeline::{Artifact, Chunk, JobLocations, Rung, SourceSummar
 use tokio_util::sync::CancellationToken;
 
 use crate::media::quality::chunk_summary;
-use crate::media::source_range::{SourceRange, SourceRangeDecoder, check_boundaries};
+use crate::media::process::configured_programs;
+use crate::media::source_range::{SourceRange, check_boundaries};
 
 use super::job_cache::local_source;
 use super::rung_conversion::{check_rung_name, frame_rate};
@@ -70,7 +72,8 @@ pub async fn run(
     let started = Instant::now();
     let work = {
         let (scored, cancel, encoded_path) = (Arc::clone(&scored), cancel.clone(), encoded_path.clone());
-        tokio::task::spawn_blocking(move || score_chunk(range, &encoded_path, request, &scored, &cancel))
+        let programs = configured_programs();
+        tokio::task::spawn_blocking(move || score_chunk(&programs, range, &encoded_path, request, &scored, &cancel))
     };
     tokio::pin!(work);
     let mut ticker = tokio::time::interval(PROGRESS_PERIOD);
@@ -128,16 +131,16 @@ fn metric_backend(placed_on: &str) -> Result<BackendRequest, TaskError> {
 }
 
 /// Scores on this (blocking) thread: seeking first, again from frame 0 if the seek landed wrong.
-fn score_chunk(range: SourceRange, encoded: &std::path::Path, backend: BackendRequest, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<VmafReport, TaskError> {
-    let reference_format = probe_format(&range.source).map_err(|error| TaskError::retryable(format!("probing the source for scoring: {error}")))?;
+fn score_chunk(programs: &FfmpegPrograms, range: SourceRange, encoded: &std::path::Path, backend: BackendRequest, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<VmafReport, TaskError> {
+    let reference_format = probe_format(&programs.ffprobe, &range.source).map_err(|error| TaskError::retryable(format!("probing the source for scoring: {error}")))?;
     let seeking = range.seeks();
-    match score_once(&range, reference_format, encoded, backend, scored, cancel) {
+    match score_once(programs, &range, reference_format, encoded, backend, scored, cancel) {
         Ok(report) => Ok(report),
         Err(ScoreFailure::Landing(message)) if seeking && !cancel.is_cancelled() => {
             tracing::warn!(chunk = range.chunk.index, %message, "the source seek landed on the wrong frame; scoring from frame 0");
             scored.store(0, Ordering::Relaxed);
             let from_start = SourceRange { use_seek: false, ..range };
-            score_once(&from_start, reference_format, encoded, backend, scored, cancel).map_err(|failure| failure.into_task_error(cancel))
+            score_once(programs, &from_start, reference_format, encoded, backend, scored, cancel).map_err(|failure| failure.into_task_error(cancel))
         }
         Err(failure) => Err(failure.into_task_error(cancel)),
     }
@@ -162,9 +165,9 @@ impl ScoreFailure {
     }
 }
 
-fn score_once(range: &SourceRange, format: FrameFormat, encoded: &std::path::Path, backend: BackendRequest, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<VmafReport, ScoreFailure> {
-    let reference = SourceRangeDecoder::open(range, format).map_err(|error| ScoreFailure::Other(TaskError::retryable(format!("decoding the source frames: {error}"))))?;
-    let distorted = FfmpegDecoder::open_as(encoded, format)
+fn score_once(programs: &FfmpegPrograms, range: &SourceRange, format: FrameFormat, encoded: &std::path::Path, backend: BackendRequest, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<VmafReport, ScoreFailure> {
+    let reference = range.open(programs, format).map_err(|error| ScoreFailure::Other(TaskError::retryable(format!("decoding the source frames: {error}"))))?;
+    let distorted = ffmpeg_decoder::open_as(programs, encoded, format)
         .map_err(|error| ScoreFailure::Other(TaskError::final_error(format!("the encoded chunk {} cannot be decoded: {error}", encoded.display()))))?;
     let reference = Cancellable { inner: Box::new(reference), cancel: cancel.clone(), delivered: None };
     let distorted = Cancellable { inner: Box::new(distorted), cancel: cancel.clone(), delivered: Some(Arc::clone(scored)) };

@@ -17,7 +17,7 @@
 //! | [`work_area`] | attempt-keyed artifact keys under `work_url`, uploads and downloads |
 //! | [`job_cache`] | the per-job local cache: the source copy, inspections (one download per job) |
 //! | [`inspection`] | the inspection artifact's format; loading the committed one a spec names |
-//! | [`rung_conversion`] | `pipeline::Rung` ⇄ `media::ladder::Rung`, rung names safe as keys and dirs |
+//! | [`spec_checks`] | what a spec must hold: rung names safe as keys and dirs, a positive frame rate |
 //! | [`job_facts`] | the scheduler's replicated job facts (attempts, timings) as typed data |
 //! | [`task_errors`] | how each stage's errors become retryable or final task errors |
 //!
@@ -36,8 +36,8 @@ pub mod job_facts;
 pub mod ladder;
 pub mod package;
 pub mod report;
-pub mod rung_conversion;
 pub mod score;
+pub mod spec_checks;
 pub mod task_errors;
 pub mod validate;
 pub mod work_area;

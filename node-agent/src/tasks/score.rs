@@ -28,7 +28,7 @@ use crate::media::process::configured_programs;
 use crate::media::source_range::{SourceRange, check_boundaries};
 
 use super::job_cache::local_source;
-use super::rung_conversion::{check_rung_name, frame_rate};
+use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection};
 

@@ -17,6 +17,7 @@
 //! | [`ladder`] | 3 ladder | the fixed default H.264 ladder fitted to the source |
 //! | [`encode`] | 4 encode | one chunk into one or more rungs behind [`encode::EncodeBackend`] |
 //! | [`assemble`] | 6 assemble | a rung's chunks joined, without re-encoding |
+//! | [`score`] | 5 score | VMAF/PSNR/SSIM of one encoded chunk against its source frames, pooled |
 //! | [`validate`] | 7 validate | frame count, fingerprints in order, codec/size/bitrate |
 //! | [`package`] | 8 package | HLS (fMP4) + DASH over the same segments, AAC audio rendition |
 //! | [`report`] | 9 report | `report.json` types and writer |
@@ -39,5 +40,6 @@ pub mod probe;
 pub mod process;
 pub mod quality;
 pub mod report;
+pub mod score;
 pub mod source_range;
 pub mod validate;

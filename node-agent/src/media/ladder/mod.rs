@@ -5,7 +5,9 @@
 //! 720×1280 for a portrait one). A rung is kept when its short side is at most the source's;
 //! when the source is smaller than every rung, one rung at the source's own size remains, its
 //! bitrate scaled down by pixel count. Widths follow the display aspect ratio (sample aspect
-//! ratio applied), rounded to even numbers as 4:2:0 needs.
+//! ratio applied), rounded to even numbers as 4:2:0 needs. The rungs are the wire's
+//! [`Rung`], named by short side here and by codec and short side (`h264_720p`) once the ladder
+//! task has renamed them. `README.md` beside this file explains the table and the fitting.
 
 use serde::{Deserialize, Serialize};
 use shotfarm_proto::pipeline::{Codec, Rung};

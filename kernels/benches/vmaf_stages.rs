@@ -9,9 +9,9 @@ use std::path::Path;
 use std::hint::black_box;
 use std::time::Instant;
 
-use shotfarm_kernels::frame_source::FrameSource;
+use shotfarm_kernels::decode::frame_source::FrameSource;
+use shotfarm_kernels::decode::y4m::Y4mReader;
 use shotfarm_kernels::simd::SimdLevel;
-use shotfarm_kernels::y4m::Y4mReader;
 use shotfarm_kernels::{Frame, adm, motion, vif};
 
 fn load(path: &Path, frames: usize) -> Result<Vec<Frame>, Box<dyn std::error::Error>> {

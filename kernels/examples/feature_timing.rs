@@ -44,8 +44,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: feature_timing REF DIST [FRAMES]".into());
     };
     let n: usize = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(10);
-    let mut rs = open_source(&PathBuf::from(r), None)?;
-    let mut ds = open_source(&PathBuf::from(d), Some(rs.format()))?;
+    let programs = shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms::on_path();
+    let mut rs = open_source(&programs, &PathBuf::from(r), None)?;
+    let mut ds = open_source(&programs, &PathBuf::from(d), Some(rs.format()))?;
     let mut pairs = Vec::new();
     while pairs.len() < n {
         match (rs.next_frame()?, ds.next_frame()?) {

@@ -6,11 +6,7 @@
 //! | module | what it holds |
 //! | --- | --- |
 //! | [`frame`], [`sample`] | planar YUV 4:2:0 frames, 8-bit and high bit depth |
-//! | [`frame_source`] | the `FrameSource` trait: frames one at a time |
-//! | [`frame_pool`] | frames given back by the consumer, decoded into again |
-//! | [`y4m`] | `.y4m` reader |
-//! | [`ffmpeg_decoder`] | any file ffmpeg decodes, streamed from an ffmpeg child process |
-//! | [`decode_error`] | decoding errors, with a failed process's evidence |
+//! | [`decode`] | frame sources: `.y4m` files, ffmpeg child processes, frames in memory; a pool of spare frames; decoding errors |
 //! | [`vif`] | integer VIF (4 scales): the per-pixel statistic, the scalar row loops, their AVX2 twins |
 //! | [`adm`] | integer ADM2 and its 4 scales: DWT, decoupling, CSF, masking, the sums shared with CUDA; AVX2 twins of its hot loops |
 //! | [`motion`] | integer motion / motion2 (blurred frame difference); AVX2 twins of its row loops |
@@ -28,13 +24,10 @@ pub mod adm;
 pub mod backend;
 #[cfg(feature = "cuda")]
 pub mod cuda;
-pub mod decode_error;
-pub mod ffmpeg_decoder;
+pub mod decode;
 pub mod fingerprint;
 pub mod frame;
 pub mod frame_features;
-pub mod frame_pool;
-pub mod frame_source;
 pub mod model;
 pub mod motion;
 pub mod pooling;
@@ -46,7 +39,6 @@ pub mod simd;
 pub mod ssim;
 pub mod vif;
 pub mod vmaf;
-pub mod y4m;
 
 pub use backend::BackendRequest;
 pub use frame::{Frame, FrameFormat, Plane, YuvFrame};

@@ -19,16 +19,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::backend::{self, Backend, BackendError, BackendRequest};
-use crate::decode_error::DecodeError;
-use crate::ffmpeg_decoder::FfmpegDecoder;
+use crate::decode::decode_error::DecodeError;
+use crate::decode::ffmpeg_decoder;
+use crate::decode::ffmpeg_programs::FfmpegPrograms;
 use crate::frame::Frame;
 use crate::frame_features::{self, FeatureScratch, FeatureSelection, FrameFeatures, MetricError};
-use crate::frame_source::FrameSource;
+use crate::decode::frame_source::FrameSource;
 use crate::model::{ModelError, ModelInputs, VmafModel};
 use crate::motion;
 use crate::report::{FrameReport, VmafReport};
+use crate::decode::y4m::Y4mReader;
 use crate::simd::SimdLevel;
-use crate::y4m::Y4mReader;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VmafError {
@@ -91,7 +92,7 @@ impl VmafOptions {
 
 /// Opens a file as a frame source: `.y4m` is read directly, anything else through ffmpeg.
 /// With `target`, the clip is converted (scaled with bit-exact bicubic) to that format.
-pub fn open_source(path: &Path, target: Option<crate::frame::FrameFormat>) -> Result<Box<dyn FrameSource>, DecodeError> {
+pub fn open_source(programs: &FfmpegPrograms, path: &Path, target: Option<crate::frame::FrameFormat>) -> Result<Box<dyn FrameSource>, DecodeError> {
     let is_y4m = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("y4m"));
     if is_y4m {
         let reader = Y4mReader::open(path)?;
@@ -100,15 +101,17 @@ pub fn open_source(path: &Path, target: Option<crate::frame::FrameFormat>) -> Re
         }
     }
     Ok(match target {
-        Some(t) => Box::new(FfmpegDecoder::open_as(path, t)?),
-        None => Box::new(FfmpegDecoder::open(path)?),
+        Some(t) => Box::new(ffmpeg_decoder::open_as(programs, path, t)?),
+        None => Box::new(ffmpeg_decoder::open(programs, path)?),
     })
 }
 
-/// VMAF of two files; the distorted clip is scaled to the reference's size if needed.
+/// VMAF of two files; the distorted clip is scaled to the reference's size if needed. Files
+/// other than `.y4m` are decoded with the `ffmpeg` and `ffprobe` on `PATH`.
 pub fn vmaf_files(reference: &Path, distorted: &Path, options: &VmafOptions) -> Result<VmafReport, VmafError> {
-    let reference = open_source(reference, None).map_err(VmafError::Reference)?;
-    let distorted = open_source(distorted, Some(reference.format())).map_err(VmafError::Distorted)?;
+    let programs = FfmpegPrograms::on_path();
+    let reference = open_source(&programs, reference, None).map_err(VmafError::Reference)?;
+    let distorted = open_source(&programs, distorted, Some(reference.format())).map_err(VmafError::Distorted)?;
     vmaf_streams(reference, distorted, options)
 }
 

@@ -5,10 +5,10 @@
 
 use std::io::Cursor;
 
-use shotfarm_kernels::frame_source::{FrameSource, MemorySource};
+use shotfarm_kernels::decode::frame_source::{FrameSource, MemorySource};
 use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::vmaf::{VmafOptions, frame_features_of_streams};
-use shotfarm_kernels::y4m::Y4mReader;
+use shotfarm_kernels::decode::y4m::Y4mReader;
 use shotfarm_kernels::{FeatureSelection, FrameFormat};
 
 /// `count` frames of pseudo-random samples (seeded) as one y4m stream, 8 or 10 bits.

@@ -56,8 +56,9 @@ fn check_pair(distorted: &str, limit: Option<usize>) -> Vec<(String, f64, f64)> 
         max_frames: limit.map(|l| (l + 1) as u64),
         ..VmafOptions::default()
     };
-    let reference = vmaf::open_source(&ref_path, None).expect("reference decodes");
-    let dist = vmaf::open_source(&dis_path, Some(reference.format())).expect("distorted decodes");
+    let programs = shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms::on_path();
+    let reference = vmaf::open_source(&programs, &ref_path, None).expect("reference decodes");
+    let dist = vmaf::open_source(&programs, &dis_path, Some(reference.format())).expect("distorted decodes");
     let features = vmaf::frame_features_of_streams(reference, dist, &options, SimdLevel::detect()).expect("features");
     if limit.is_none() {
         assert_eq!(features.len(), total, "{distorted}: frame count differs from libvmaf's");

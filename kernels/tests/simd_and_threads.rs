@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use shotfarm_kernels::adm::{AdmScratch, adm_at};
-use shotfarm_kernels::frame_source::MemorySource;
+use shotfarm_kernels::decode::frame_source::MemorySource;
 use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad, blurred_difference_sad_scalar};
 use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::vif::{VifScratch, vif};

@@ -8,7 +8,7 @@ use shotfarm_agent::media::chunking::FrameRange;
 use shotfarm_agent::media::encode::conformance::{ConformanceFixture, run_conformance};
 use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, EncodeChunkParams, EncoderSettings, FakeBackend};
 use shotfarm_agent::media::inspect::{InspectParams, inspect_source};
-use shotfarm_agent::media::ladder::{Rung, VideoCodec};
+use shotfarm_proto::pipeline::{Codec, Rung};
 use tokio_util::sync::CancellationToken;
 
 async fn fixture(dir: &std::path::Path) -> ConformanceFixture {
@@ -19,7 +19,7 @@ async fn fixture(dir: &std::path::Path) -> ConformanceFixture {
     )
     .await
     .unwrap();
-    let rung = Rung { name: "180p".into(), width: 320, height: 180, codec: VideoCodec::H264, bitrate_kbps: 400, maxrate_kbps: 600, bufsize_kbits: 800 };
+    let rung = Rung { name: "180p".into(), width: 320, height: 180, codec: Codec::H264, bitrate_kbps: 400, maxrate_kbps: 600, bufsize_kbps: 800 };
     let mut chunk = report.chunks[0].clone();
     chunk.frames = FrameRange { start: 0, end: 30 };
     let artifact = shotfarm_agent::media::artifacts::FrameArtifact::read(&report.frame_artifact).await.unwrap();

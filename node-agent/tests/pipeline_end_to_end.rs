@@ -12,7 +12,8 @@ use shotfarm_agent::media::capabilities::probe_capabilities;
 use shotfarm_agent::media::chunking::{ChunkingParams, FrameRange};
 use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, DecodeStart, EncodeBackend, EncodeChunkParams, EncoderSettings};
 use shotfarm_agent::media::inspect::{Chunk, InspectParams, InspectReport, inspect_source};
-use shotfarm_agent::media::ladder::{LadderSource, Rung, VideoCodec, default_ladder};
+use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
+use shotfarm_proto::pipeline::{Codec, Rung};
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, package_ladder};
 use shotfarm_agent::media::validate::{ValidateParams, validate_rendition};
 use tokio_util::sync::CancellationToken;
@@ -65,11 +66,11 @@ async fn every_rendition_has_exactly_the_source_frames() {
     let report = inspect(&source, root).await;
     assert!(report.chunks.len() >= 3, "{:?}", report.chunks);
     let ladder_source = LadderSource { width: 480, height: 270, sample_aspect_num: 1, sample_aspect_den: 1 };
-    let rungs = default_ladder(&ladder_source, VideoCodec::H264).unwrap();
+    let rungs = default_ladder(&ladder_source, Codec::H264).unwrap();
     assert_eq!(rungs.iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>(), vec!["240p"]);
     // Add a smaller rung so segment alignment across rungs is exercised.
     let mut rungs = rungs;
-    rungs.push(Rung { name: "144p".into(), width: 256, height: 144, codec: VideoCodec::H264, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbits: 400 });
+    rungs.push(Rung { name: "144p".into(), width: 256, height: 144, codec: Codec::H264, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbps: 400 });
     let backend = backend().await;
     let chunks = encode_all(&backend, &source, &report, &rungs, &root.join("chunks")).await;
     let mut packaged = Vec::new();
@@ -132,7 +133,7 @@ async fn a_seek_that_lands_on_the_wrong_frame_falls_back_to_decoding_from_frame_
     let rate = report.source.video.frame_rate;
     let seek = chunk.seek.as_mut().unwrap();
     seek.seconds += 12.0 * f64::from(rate.den) / f64::from(rate.num);
-    let rung = Rung { name: "144p".into(), width: 256, height: 144, codec: VideoCodec::H264, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbits: 400 };
+    let rung = Rung { name: "144p".into(), width: 256, height: 144, codec: Codec::H264, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbps: 400 };
     let output = root.join("chunk.mp4");
     let params = EncodeChunkParams { source: source.clone(), chunk: chunk.clone(), frame_rate: rate, outputs: vec![ChunkOutput { rung, path: output.clone() }], settings: settings() };
     let result = backend().await.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
@@ -145,7 +146,7 @@ async fn a_seek_that_lands_on_the_wrong_frame_falls_back_to_decoding_from_frame_
 /// the given order, and validates.
 async fn validate_faulty(source: &Path, report: &InspectReport, ranges: &[FrameRange], dir: &Path) -> Result<(), String> {
     let artifact = FrameArtifact::read(&report.frame_artifact).await.unwrap();
-    let rung = Rung { name: "144p".into(), width: 256, height: 144, codec: VideoCodec::H264, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbits: 600 };
+    let rung = Rung { name: "144p".into(), width: 256, height: 144, codec: Codec::H264, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };
     let backend = backend().await;
     let mut paths = Vec::new();
     for (index, range) in ranges.iter().enumerate() {
@@ -215,7 +216,7 @@ async fn sources_without_timestamps_encode_frame_exactly_from_the_start() {
     common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", raw.to_str().unwrap()]);
     let report = inspect(&raw, root).await;
     assert!(report.chunks.iter().all(|chunk| chunk.seek.is_none()));
-    let rungs = default_ladder(&LadderSource { width: 160, height: 90, sample_aspect_num: 1, sample_aspect_den: 1 }, VideoCodec::H264).unwrap();
+    let rungs = default_ladder(&LadderSource { width: 160, height: 90, sample_aspect_num: 1, sample_aspect_den: 1 }, Codec::H264).unwrap();
     let backend = backend().await;
     let chunks = encode_all(&backend, &raw, &report, &rungs, &root.join("chunks")).await;
     let assembled = root.join("a.mp4");

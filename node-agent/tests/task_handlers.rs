@@ -175,8 +175,8 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
             let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rung: rung.clone(), encoded: artifact.clone() };
             let TaskOutput::Score { quality, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
             assert_eq!(quality.vmaf_per_frame.len() as u64, chunk.frames());
-            assert!(quality.vmaf_min <= quality.vmaf_p1 && quality.vmaf_p1 <= quality.vmaf_mean && quality.vmaf_harmonic_mean <= quality.vmaf_mean, "{quality:?}");
-            assert!(quality.psnr_y > 20.0 && quality.ssim > 0.5 && quality.ssim <= 1.0, "{quality:?}");
+            assert!(quality.stats.vmaf_min <= quality.stats.vmaf_p1 && quality.stats.vmaf_p1 <= quality.stats.vmaf_mean && quality.stats.vmaf_harmonic_mean <= quality.stats.vmaf_mean, "{quality:?}");
+            assert!(quality.stats.psnr_y > 20.0 && quality.stats.ssim > 0.5 && quality.stats.ssim <= 1.0, "{quality:?}");
             encoded.push(EncodedChunk { chunk: *chunk, artifact });
         }
         encoded.sort_by_key(|encoded| encoded.chunk.index);
@@ -235,9 +235,9 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
         let quality = rendition.quality.as_ref().unwrap_or_else(|| panic!("rendition {} has no quality", rendition.name));
         eprintln!("{} at {} kb/s: {quality:?}", rendition.name, rendition.bitrate_kbps);
         assert_eq!(quality.frames_scored, 80);
-        assert!(quality.vmaf_mean > 60.0 && quality.vmaf_mean <= 100.0, "{}: {quality:?}", rendition.name);
-        assert!(quality.vmaf_min <= quality.vmaf_p1 && quality.vmaf_harmonic_mean <= quality.vmaf_mean);
-        assert!(quality.psnr_y > 20.0 && quality.ssim > 0.5);
+        assert!(quality.stats.vmaf_mean > 60.0 && quality.stats.vmaf_mean <= 100.0, "{}: {quality:?}", rendition.name);
+        assert!(quality.stats.vmaf_min <= quality.stats.vmaf_p1 && quality.stats.vmaf_harmonic_mean <= quality.stats.vmaf_mean);
+        assert!(quality.stats.psnr_y > 20.0 && quality.stats.ssim > 0.5);
         assert_eq!(rendition.frames, 80);
         assert!(rendition.codecs_string.starts_with("avc1.") || rendition.codecs_string.starts_with("hvc1."));
         assert_eq!(rendition.playlist, format!("{}/playlist.m3u8", rendition.name));

@@ -265,16 +265,28 @@ impl TaskSpec {
     }
 }
 
+/// Quality of a run of frames (a chunk, a rendition) against the source, pooled over its frames.
+/// Embedded flat (`#[serde(flatten)]`) wherever it appears, so its fields sit beside the
+/// container's own in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QualityStats {
+    pub vmaf_mean: f64,
+    pub vmaf_harmonic_mean: f64,
+    pub vmaf_min: f64,
+    /// 1st percentile of per-frame VMAF.
+    pub vmaf_p1: f64,
+    /// Mean per-frame PSNR of luma, dB.
+    pub psnr_y: f64,
+    /// Mean per-frame SSIM.
+    pub ssim: f64,
+}
+
 /// Per-frame quality of one scored chunk, pooled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QualitySummary {
-    pub vmaf_mean: f64,
-    pub vmaf_harmonic_mean: f64,
-    pub vmaf_min: f64,
-    pub vmaf_p1: f64,
-    pub psnr_y: f64,
-    pub ssim: f64,
+    #[serde(flatten)]
+    pub stats: QualityStats,
     /// Per-frame VMAF, in chunk frame order.
     pub vmaf_per_frame: Vec<f64>,
 }
@@ -376,5 +388,19 @@ mod tests {
         tampered["surprise"] = serde_json::json!(1);
         assert!(serde_json::from_value::<TaskSpec>(tampered).is_err());
         assert_eq!(serde_json::from_value::<TaskSpec>(json).expect("parses"), spec);
+    }
+
+    #[test]
+    fn quality_summaries_keep_their_flat_json_and_refuse_unknown_fields() {
+        let stats = QualityStats { vmaf_mean: 1.5, vmaf_harmonic_mean: 2.0, vmaf_min: 3.0, vmaf_p1: 4.0, psnr_y: 5.0, ssim: 0.5 };
+        let output = TaskOutput::Score { chunk: Chunk { index: 0, start_frame: 0, end_frame: 1 }, rung: "h264_720p".into(), quality: QualitySummary { stats, vmaf_per_frame: vec![1.5] } };
+        let json = serde_json::to_string(&output).expect("serializable");
+        assert!(
+            json.ends_with(r#""quality":{"vmaf_mean":1.5,"vmaf_harmonic_mean":2.0,"vmaf_min":3.0,"vmaf_p1":4.0,"psnr_y":5.0,"ssim":0.5,"vmaf_per_frame":[1.5]}}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<TaskOutput>(&json).expect("parses"), output);
+        let tampered = json.replace(r#""ssim":0.5"#, r#""ssim":0.5,"surprise":1"#);
+        assert!(serde_json::from_str::<TaskOutput>(&tampered).is_err(), "{tampered}");
     }
 }

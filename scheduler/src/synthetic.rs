@@ -2,7 +2,7 @@
 //! simulation drive real jobs through the real planner without any media work. An output
 //! is derived from the task's spec alone, so a simulated farm behaves deterministically.
 
-use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedRendition, QualitySummary, Rung, SourceSummary, TaskSpec, TaskOutput};
+use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedRendition, QualityStats, QualitySummary, Rung, SourceSummary, TaskSpec, TaskOutput};
 
 /// Chunks a synthetic source of `chunks` × 48 frames is cut into.
 pub fn synthetic_chunks(chunks: u32) -> Vec<Chunk> {
@@ -60,12 +60,7 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
             chunk: *chunk,
             rung: rung.name.clone(),
             quality: QualitySummary {
-                vmaf_mean: 95.0,
-                vmaf_harmonic_mean: 94.9,
-                vmaf_min: 90.0,
-                vmaf_p1: 90.5,
-                psnr_y: 42.0,
-                ssim: 0.99,
+                stats: QualityStats { vmaf_mean: 95.0, vmaf_harmonic_mean: 94.9, vmaf_min: 90.0, vmaf_p1: 90.5, psnr_y: 42.0, ssim: 0.99 },
                 vmaf_per_frame: Vec::new(),
             },
         },

@@ -4,16 +4,19 @@
 //!
 //! | module | stage | what it does |
 //! | --- | --- | --- |
-//! | [`process`] | — | runs ffmpeg/ffprobe: cancellable, progress, crash evidence |
+//! | [`process`] | — | runs ffmpeg/ffprobe (the binaries `SHOTFARM_FFMPEG`/`SHOTFARM_FFPROBE` name): cancellable, progress, crash evidence |
 //! | [`capabilities`] | — | ffmpeg/ffprobe versions, encoders, CPU cores, memory |
 //! | [`probe`] | — | ffprobe JSON → typed facts |
 //! | [`frame_analysis`] | — | one decode to 128×72 gray: fingerprints, shots, SI/TI |
+//! | [`source_range`] | — | exactly the source frames `[start, end)` of a chunk, decoded (score's reference) |
+//! | [`quality`] | — | pooling per-frame VMAF (percentiles, per chunk, rendition and shot) |
 //! | [`mp4_samples`] | — | frame count of an MP4 video track, from its box tree |
 //! | [`artifacts`] | — | `frames.json`: large per-frame data beside the results |
 //! | [`inspect`] | 1 inspect | accept (facts, warnings, shots, chunk plan) or reject (code, where, fix) |
 //! | [`chunking`] | 1 inspect | runs of whole shots within min/max length, frame-exact |
-//! | [`ladder`] | 3 ladder | the fixed default H.264 ladder fitted to the source |
+//! | [`ladder`] | 3 ladder | the fixed default H.264 ladder fitted to the source (README beside it) |
 //! | [`encode`] | 4 encode | one chunk into one or more rungs behind [`encode::EncodeBackend`] |
+//! | [`score`] | 5 score | VMAF/PSNR/SSIM of one encoded chunk against its source frames, pooled |
 //! | [`assemble`] | 6 assemble | a rung's chunks joined, without re-encoding |
 //! | [`validate`] | 7 validate | frame count, fingerprints in order, codec/size/bitrate |
 //! | [`package`] | 8 package | HLS (fMP4) + DASH over the same segments, AAC audio rendition |
@@ -35,5 +38,8 @@ pub mod mp4_samples;
 pub mod package;
 pub mod probe;
 pub mod process;
+pub mod quality;
 pub mod report;
+pub mod score;
+pub mod source_range;
 pub mod validate;

@@ -20,7 +20,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::ladder::{Rung, VideoCodec};
+use shotfarm_proto::pipeline::{Codec, Rung};
 use super::probe::Rational;
 use super::process::{Tool, ToolCommand, ToolError, ToolProgress, run_with_progress};
 
@@ -119,15 +119,15 @@ fn parse_media_playlist(text: &str) -> MediaPlaylist {
 }
 
 /// The RFC 6381 codec string from an fMP4 init segment's sample entry.
-pub fn codec_string(init: &[u8], codec: VideoCodec) -> Option<String> {
+pub fn codec_string(init: &[u8], codec: Codec) -> Option<String> {
     let find = |tag: &[u8]| init.windows(4).position(|window| window == tag).map(|position| position + 4);
     match codec {
-        VideoCodec::H264 => {
+        Codec::H264 => {
             let at = find(b"avcC")?;
             let bytes = init.get(at..at + 4)?;
             Some(format!("avc1.{:02x}{:02x}{:02x}", bytes[1], bytes[2], bytes[3]))
         }
-        VideoCodec::H265 => {
+        Codec::Hevc => {
             let at = find(b"hvcC")?;
             let bytes = init.get(at..at + 13)?;
             let profile_space = ["", "A", "B", "C"][usize::from(bytes[1] >> 6)];
@@ -144,7 +144,7 @@ pub fn codec_string(init: &[u8], codec: VideoCodec) -> Option<String> {
             }
             Some(text)
         }
-        VideoCodec::Av1 => {
+        Codec::Av1 => {
             let at = find(b"av1C")?;
             let bytes = init.get(at..at + 3)?;
             let profile = bytes[1] >> 5;
@@ -435,11 +435,11 @@ mod tests {
     #[test]
     fn codec_strings_come_from_the_init_segment() {
         let avc = [b"xxxxavcC".as_slice(), &[1, 0x64, 0x00, 0x1f, 0xff]].concat();
-        assert_eq!(codec_string(&avc, VideoCodec::H264).as_deref(), Some("avc1.64001f"));
+        assert_eq!(codec_string(&avc, Codec::H264).as_deref(), Some("avc1.64001f"));
         let hevc = [b"hvcC".as_slice(), &[1, 0x01, 0x60, 0, 0, 0, 0x90, 0, 0, 0, 0, 0, 93]].concat();
-        assert_eq!(codec_string(&hevc, VideoCodec::H265).as_deref(), Some("hvc1.1.6.L93.90"));
+        assert_eq!(codec_string(&hevc, Codec::Hevc).as_deref(), Some("hvc1.1.6.L93.90"));
         let av1 = [b"av1C".as_slice(), &[0x81, 0x08, 0x0c]].concat();
-        assert_eq!(codec_string(&av1, VideoCodec::Av1).as_deref(), Some("av01.0.08M.08"));
-        assert_eq!(codec_string(b"nothing", VideoCodec::H264), None);
+        assert_eq!(codec_string(&av1, Codec::Av1).as_deref(), Some("av01.0.08M.08"));
+        assert_eq!(codec_string(b"nothing", Codec::H264), None);
     }
 }

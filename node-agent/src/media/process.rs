@@ -2,24 +2,23 @@
 //! they fail.
 //!
 //! [`run_tool`] spawns the program with piped stdout/stderr, hands stdout bytes to a
-//! [`StdoutSink`] as they arrive, keeps the last [`STDERR_TAIL_LINES`] lines of stderr (and
+//! [`StdoutSink`] as they arrive, keeps the last
+//! [`STDERR_TAIL_LINES`](shotfarm_kernels::decode::process_evidence::STDERR_TAIL_LINES) lines of stderr (and
 //! passes every line to a callback, for parsers such as `showinfo`), and kills the child when
 //! the [`CancellationToken`] fires. `kill_on_drop` is set, so a dropped future never leaves an
 //! orphan ffmpeg behind.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
+use shotfarm_kernels::decode::process_evidence::{ProcessFailure, StderrTail, command_line};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
-
-/// How many stderr lines a failure keeps.
-pub const STDERR_TAIL_LINES: usize = 30;
 
 /// Which program to run; the binary is looked up on `PATH` unless overridden with
 /// `SHOTFARM_FFMPEG` / `SHOTFARM_FFPROBE`.
@@ -31,12 +30,20 @@ pub enum Tool {
 
 impl Tool {
     pub fn program(self) -> PathBuf {
-        let (variable, default) = match self {
-            Tool::Ffmpeg => ("SHOTFARM_FFMPEG", "ffmpeg"),
-            Tool::Ffprobe => ("SHOTFARM_FFPROBE", "ffprobe"),
-        };
-        std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default))
+        let programs = configured_programs();
+        match self {
+            Tool::Ffmpeg => programs.ffmpeg,
+            Tool::Ffprobe => programs.ffprobe,
+        }
     }
+}
+
+/// The programs named by `SHOTFARM_FFMPEG` / `SHOTFARM_FFPROBE`, else `ffmpeg` / `ffprobe` on
+/// `PATH`: what every stage of this agent runs, the kernels' decoders included.
+pub fn configured_programs() -> FfmpegPrograms {
+    let on_path = FfmpegPrograms::on_path();
+    let named = |variable: &str, default: PathBuf| std::env::var_os(variable).map(PathBuf::from).unwrap_or(default);
+    FfmpegPrograms { ffmpeg: named("SHOTFARM_FFMPEG", on_path.ffmpeg), ffprobe: named("SHOTFARM_FFPROBE", on_path.ffprobe) }
 }
 
 /// A program and its arguments.
@@ -67,18 +74,7 @@ impl ToolCommand {
 
     /// The command line as a shell would show it (for error messages and logs).
     pub fn command_line(&self) -> String {
-        let mut line = self.tool.program().display().to_string();
-        for arg in &self.args {
-            line.push(' ');
-            if arg.is_empty() || arg.contains(|c: char| c.is_whitespace() || "'\"\\$;|&<>()*?".contains(c)) {
-                line.push('\'');
-                line.push_str(&arg.replace('\'', r"'\''"));
-                line.push('\'');
-            } else {
-                line.push_str(arg);
-            }
-        }
-        line
+        command_line(self.tool.program().as_os_str(), &self.args)
     }
 }
 
@@ -88,35 +84,15 @@ pub enum ToolError {
     #[error("could not start `{program}`: {source}; install ffmpeg or point SHOTFARM_FFMPEG/SHOTFARM_FFPROBE at it")]
     Spawn { program: String, source: std::io::Error },
     #[error("{0}")]
-    Failed(Box<ToolFailure>),
+    Failed(Box<ProcessFailure>),
     #[error("`{command_line}` was cancelled after {elapsed:?}")]
     Cancelled { command_line: String, elapsed: Duration },
     #[error("reading the output of `{command_line}`: {source}")]
     Io { command_line: String, source: std::io::Error },
 }
 
-/// A tool that ran and failed: the evidence.
-#[derive(Debug, Clone)]
-pub struct ToolFailure {
-    pub command_line: String,
-    /// `None` when the process was killed by a signal.
-    pub exit_code: Option<i32>,
-    pub status: String,
-    pub stderr_tail: Vec<String>,
-}
-
-impl fmt::Display for ToolFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` failed ({})", self.command_line, self.status)?;
-        if !self.stderr_tail.is_empty() {
-            write!(f, "; stderr tail:\n  {}", self.stderr_tail.join("\n  "))?;
-        }
-        Ok(())
-    }
-}
-
 impl ToolError {
-    pub fn failure(&self) -> Option<&ToolFailure> {
+    pub fn failure(&self) -> Option<&ProcessFailure> {
         match self {
             ToolError::Failed(failure) => Some(failure),
             _ => None,
@@ -245,7 +221,7 @@ pub async fn run_tool(
         return Err(io_error(std::io::Error::other("child has no stdout/stderr pipe")));
     };
     let mut stderr_lines = BufReader::new(stderr).split(b'\n');
-    let mut stderr_tail: VecDeque<String> = VecDeque::with_capacity(STDERR_TAIL_LINES + 1);
+    let mut stderr_tail = StderrTail::default();
     let mut buffer = vec![0u8; 256 * 1024];
     let mut stdout_open = true;
     let mut stderr_open = true;
@@ -271,10 +247,7 @@ pub async fn run_tool(
                         let line = String::from_utf8_lossy(&bytes);
                         let line = line.trim_end_matches('\r');
                         on_stderr_line(line);
-                        if stderr_tail.len() == STDERR_TAIL_LINES {
-                            stderr_tail.pop_front();
-                        }
-                        stderr_tail.push_back(line.to_owned());
+                        stderr_tail.push(line);
                     }
                 }
             }
@@ -288,10 +261,10 @@ pub async fn run_tool(
         }
         status = child.wait() => status.map_err(io_error)?,
     };
-    let stderr_tail: Vec<String> = stderr_tail.into_iter().collect();
+    let stderr_tail = stderr_tail.into_lines();
     if !status.success() {
-        let failure = ToolFailure { command_line, exit_code: status.code(), status: status.to_string(), stderr_tail };
-        tracing::warn!(command = %failure.command_line, status = %failure.status, "tool failed");
+        let failure = ProcessFailure { command: command_line, status: Some(status), stderr_tail };
+        tracing::warn!(command = %failure.command, %status, "tool failed");
         return Err(ToolError::Failed(Box::new(failure)));
     }
     Ok(ToolRun { command_line, stderr_tail, elapsed: started.elapsed() })
@@ -346,8 +319,8 @@ mod tests {
         let command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-i", "/nonexistent/shotfarm-input.mp4", "-f", "null", "-"]);
         let error = run_tool(&command, &CancellationToken::new(), &mut DiscardStdout, &mut |_| {}).await.unwrap_err();
         let failure = error.failure().expect("a failed run");
-        assert_ne!(failure.exit_code, Some(0));
-        assert!(failure.command_line.contains("/nonexistent/shotfarm-input.mp4"));
+        assert_ne!(failure.exit_code(), Some(0));
+        assert!(failure.command.contains("/nonexistent/shotfarm-input.mp4"));
         assert!(failure.stderr_tail.iter().any(|line| line.contains("No such file")), "{failure}");
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use shotfarm_proto::pipeline::QualityStats;
 
 use super::inspect::{InspectWarning, SourceFacts};
 use super::package::PackageResult;
@@ -54,15 +55,8 @@ pub struct RenditionReport {
 /// A rendition's quality against the source, pooled over all its frames.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenditionQuality {
-    pub vmaf_mean: f64,
-    pub vmaf_harmonic_mean: f64,
-    pub vmaf_min: f64,
-    /// 1st percentile of per-frame VMAF.
-    pub vmaf_p1: f64,
-    /// Mean per-frame PSNR of luma, dB.
-    pub psnr_y: f64,
-    /// Mean per-frame SSIM.
-    pub ssim: f64,
+    #[serde(flatten)]
+    pub stats: QualityStats,
     /// Frames scored (the source's frame count when every chunk was scored).
     pub frames_scored: u64,
 }
@@ -71,12 +65,8 @@ pub struct RenditionQuality {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChunkQuality {
     pub rung: String,
-    pub vmaf_mean: f64,
-    pub vmaf_harmonic_mean: f64,
-    pub vmaf_min: f64,
-    pub vmaf_p1: f64,
-    pub psnr_y: f64,
-    pub ssim: f64,
+    #[serde(flatten)]
+    pub stats: QualityStats,
 }
 
 /// One shot (frames `[start_frame, end_frame)`) and its VMAF in each rung.

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::artifacts::{ArtifactError, FrameArtifact};
 use super::frame_analysis::{AnalysisDepth, DecodePassError, decode_and_analyse};
-use super::ladder::Rung;
+use shotfarm_proto::pipeline::Rung;
 use super::probe::{ProbeError, Rational, parse_number, probe_file};
 use super::process::ToolError;
 
@@ -113,8 +113,8 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
         return Err(fail(name, None, "the rendition has no video stream".to_owned()));
     };
     let codec = stream.codec_name.clone().unwrap_or_default();
-    if codec != rung.codec.ffprobe_name() {
-        return Err(fail(name, None, format!("codec is {codec}; the rung asked for {}", rung.codec.ffprobe_name())));
+    if codec != rung.codec.as_str() {
+        return Err(fail(name, None, format!("codec is {codec}; the rung asked for {}", rung.codec.as_str())));
     }
     let (width, height) = (stream.width.unwrap_or(0), stream.height.unwrap_or(0));
     if (width, height) != (rung.width, rung.height) {
@@ -178,12 +178,12 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
         .map(|bps| (bps / 1000) as u32)
         .unwrap_or_else(|| if duration_seconds > 0.0 { (bytes as f64 * 8.0 / duration_seconds / 1000.0) as u32 } else { 0 });
     // VBV bounds the average: at most maxrate plus one buffer over the whole duration.
-    let limit_kbps = f64::from(rung.maxrate_kbps) * 1.05 + f64::from(rung.bufsize_kbits) / duration_seconds.max(0.001);
+    let limit_kbps = f64::from(rung.maxrate_kbps) * 1.05 + f64::from(rung.bufsize_kbps) / duration_seconds.max(0.001);
     if f64::from(bitrate_kbps) > limit_kbps {
         return Err(fail(
             name,
             None,
-            format!("average bitrate is {bitrate_kbps} kb/s; the rung's VBV (maxrate {} kb/s, buffer {} kbit) allows at most {limit_kbps:.0} kb/s over {duration_seconds:.2}s", rung.maxrate_kbps, rung.bufsize_kbits),
+            format!("average bitrate is {bitrate_kbps} kb/s; the rung's VBV (maxrate {} kb/s, buffer {} kbit) allows at most {limit_kbps:.0} kb/s over {duration_seconds:.2}s", rung.maxrate_kbps, rung.bufsize_kbps),
         ));
     }
     let report = ValidationReport {

@@ -5,7 +5,7 @@
 use shotfarm_proto::pipeline::{EncodedChunk, JobLocations, Rung, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
-use super::rung_conversion::check_rung_name;
+use super::spec_checks::check_rung_name;
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, task_errors};
 use crate::media::assemble::{AssembleParams, assemble_rendition};

@@ -9,7 +9,7 @@ use shotfarm_proto::pipeline::{Artifact, Chunk, EncodedRendition, JobLocations, 
 use tokio_util::sync::CancellationToken;
 
 use super::job_cache::local_source;
-use super::rung_conversion::{frame_rate, media_rung};
+use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
 use crate::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams, EncoderSettings};
@@ -63,7 +63,9 @@ pub async fn run(
         )));
     }
     // Rung names become file names and keys: refuse a bad one before any work.
-    let media_rungs = rungs.iter().map(media_rung).collect::<Result<Vec<_>, _>>()?;
+    for rung in rungs {
+        check_rung_name(&rung.name)?;
+    }
     if chunk.frames() == 0 || chunk.end_frame > source.frames {
         return Err(TaskError::final_error(format!(
             "chunk {} is frames {}..{} of a {}-frame source; the plan is inconsistent",
@@ -71,15 +73,11 @@ pub async fn run(
         )));
     }
     let work_area = WorkArea::open(&locations.work_url)?;
-    let inspection = inspection::committed(&work_area, inspection, source, Some(&chunk), ctx).await?;
-    let inspected_chunk = inspection
-        .document
-        .chunk(&chunk)
-        .cloned()
-        .ok_or_else(|| TaskError::retryable(format!("the inspection has no chunk {} at frames {}..{}", chunk.index, chunk.start_frame, chunk.end_frame)))?;
+    let inspected_chunk = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
     let local_source = local_source(&locations.input_url, ctx).await?;
-    let outputs = media_rungs
-        .into_iter()
+    let outputs = rungs
+        .iter()
+        .cloned()
         .map(|rung| {
             let path = ctx.scratch_dir.join("encode").join(format!("{}.{:05}.mp4", rung.name, chunk.index));
             ChunkOutput { rung, path }

@@ -105,3 +105,14 @@ pub async fn committed(
     }
     Ok(inspection)
 }
+
+/// The inspected chunk a chunk's task works on, from the committed inspection its spec names
+/// (checked like [`committed`]).
+pub async fn committed_chunk(work_area: &WorkArea, artifact: &Artifact, source: &SourceSummary, chunk: &PlannedChunk, ctx: &TaskContext) -> Result<InspectedChunk, TaskError> {
+    let inspection = committed(work_area, artifact, source, Some(chunk), ctx).await?;
+    inspection
+        .document
+        .chunk(chunk)
+        .cloned()
+        .ok_or_else(|| TaskError::retryable(format!("the inspection has no chunk {} at frames {}..{}", chunk.index, chunk.start_frame, chunk.end_frame)))
+}

@@ -5,7 +5,6 @@
 
 use shotfarm_proto::pipeline::{Codec, Rung, SourceSummary, TaskOutput};
 
-use super::rung_conversion::{pipeline_rung, video_codec};
 use super::{TaskContext, TaskError};
 use crate::media::ladder::{LadderSource, default_ladder};
 
@@ -37,10 +36,28 @@ pub fn run(source: &SourceSummary, codecs: &[Codec], ctx: &TaskContext) -> Resul
                 codec.as_str()
             )));
         }
-        let fitted = default_ladder(&ladder_source, video_codec(codec))
+        let fitted = default_ladder(&ladder_source, codec)
             .map_err(|error| TaskError::final_error(format!("no ladder for {}: {error}", codec.as_str())))?;
-        rungs.extend(fitted.iter().map(pipeline_rung));
+        rungs.extend(fitted.into_iter().map(named_for_its_codec));
     }
     tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, rungs = ?rungs.iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>(), "ladder chosen");
     Ok(TaskOutput::Ladder { rungs })
+}
+
+/// A default-ladder rung renamed for the job (`720p` → `h264_720p`, unique across codecs).
+fn named_for_its_codec(rung: Rung) -> Rung {
+    Rung { name: format!("{}_{}", rung.codec.as_str(), rung.name), ..rung }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rungs_get_codec_prefixed_names() {
+        let rung = Rung { name: "720p".into(), width: 1280, height: 720, codec: Codec::Hevc, bitrate_kbps: 2100, maxrate_kbps: 3150, bufsize_kbps: 4200 };
+        let named = named_for_its_codec(rung.clone());
+        assert_eq!((named.name.as_str(), named.codec, named.bufsize_kbps), ("hevc_720p", Codec::Hevc, 4200));
+        assert_eq!(named, Rung { name: "hevc_720p".into(), ..rung });
+    }
 }

@@ -17,10 +17,8 @@
 //! | [`work_area`] | attempt-keyed artifact keys under `work_url`, uploads and downloads |
 //! | [`job_cache`] | the per-job local cache: the source copy, inspections (one download per job) |
 //! | [`inspection`] | the inspection artifact's format; loading the committed one a spec names |
-//! | [`source_range`] | decoding exactly the source frames `[start, end)` of a chunk (score's reference) |
-//! | [`rung_conversion`] | `pipeline::Rung` ⇄ `media::ladder::Rung`, rung names safe as keys and dirs |
+//! | [`spec_checks`] | what a spec must hold: rung names safe as keys and dirs, a positive frame rate |
 //! | [`job_facts`] | the scheduler's replicated job facts (attempts, timings) as typed data |
-//! | [`quality`] | pooling per-frame VMAF (percentiles, per chunk, rendition and shot) |
 //! | [`task_errors`] | how each stage's errors become retryable or final task errors |
 //!
 //! Fencing: every artifact a task writes under `work_url` carries the attempt in its key
@@ -37,11 +35,9 @@ pub mod job_cache;
 pub mod job_facts;
 pub mod ladder;
 pub mod package;
-pub mod quality;
 pub mod report;
-pub mod rung_conversion;
 pub mod score;
-pub mod source_range;
+pub mod spec_checks;
 pub mod task_errors;
 pub mod validate;
 pub mod work_area;

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::encode::SEGMENT_SECONDS;
 use super::job_cache::local_source;
-use super::rung_conversion::{frame_rate, media_rung};
+use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
 use crate::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, PackagedRendition, package_ladder};
@@ -43,7 +43,7 @@ pub async fn run(
     let input_dir = ctx.scratch_dir.join("package").join("renditions");
     let mut to_package = Vec::with_capacity(renditions.len());
     for (rung, stream) in renditions {
-        let media_rung = media_rung(rung)?;
+        check_rung_name(&rung.name)?;
         if to_package.iter().any(|rendition: &PackageRendition| rendition.rung.name == rung.name) {
             return Err(TaskError::final_error(format!("rendition {} appears twice in the package spec; rung names must be unique", rung.name)));
         }
@@ -52,7 +52,7 @@ pub async fn run(
         }
         let local = input_dir.join(format!("{}.mp4", rung.name));
         work_area.download(stream, &local).await?;
-        to_package.push(PackageRendition { rung: media_rung, path: local });
+        to_package.push(PackageRendition { rung: rung.clone(), path: local });
     }
     let audio = if source.has_audio {
         let source = local_source(&locations.input_url, ctx).await?;

@@ -10,12 +10,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use shotfarm_proto::pipeline::{Chunk, JobLocations, QualitySummary, Rung, TaskOutput};
+use shotfarm_proto::pipeline::{Chunk, JobLocations, QualityStats, QualitySummary, Rung, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
 use super::inspection::{self, CachedInspection};
 use super::job_facts::JobFacts;
-use super::quality::{VmafStats, weighted_mean};
+use crate::media::quality::{VmafStats, weighted_mean};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
 use crate::media::inspect::Shot;
@@ -167,13 +167,16 @@ fn rendition_quality(scored: &[Scored], rung: &str, per_frame: &[Option<f64>]) -
     let values: Vec<f64> = per_frame.iter().flatten().copied().collect();
     let stats = VmafStats::of(&values)?;
     let of_rung = || scored.iter().filter(move |score| score.rung == rung);
+    let weighted = |metric: fn(&QualityStats) -> f64| weighted_mean(of_rung().map(|score| (metric(&score.quality.stats), score.quality.vmaf_per_frame.len() as u64)));
     Some(RenditionQuality {
-        vmaf_mean: stats.mean,
-        vmaf_harmonic_mean: stats.harmonic_mean,
-        vmaf_min: stats.min,
-        vmaf_p1: stats.p1,
-        psnr_y: weighted_mean(of_rung().map(|score| (score.quality.psnr_y, score.quality.vmaf_per_frame.len() as u64)))?,
-        ssim: weighted_mean(of_rung().map(|score| (score.quality.ssim, score.quality.vmaf_per_frame.len() as u64)))?,
+        stats: QualityStats {
+            vmaf_mean: stats.mean,
+            vmaf_harmonic_mean: stats.harmonic_mean,
+            vmaf_min: stats.min,
+            vmaf_p1: stats.p1,
+            psnr_y: weighted(|quality| quality.psnr_y)?,
+            ssim: weighted(|quality| quality.ssim)?,
+        },
         frames_scored: stats.frames,
     })
 }
@@ -199,15 +202,7 @@ fn chunk_reports(chunks: &[Chunk], facts: &JobFacts, scored: &[Scored], rungs: &
             let mut quality: Vec<ChunkQuality> = scored
                 .iter()
                 .filter(|score| score.chunk.index == chunk.index)
-                .map(|score| ChunkQuality {
-                    rung: score.rung.to_owned(),
-                    vmaf_mean: score.quality.vmaf_mean,
-                    vmaf_harmonic_mean: score.quality.vmaf_harmonic_mean,
-                    vmaf_min: score.quality.vmaf_min,
-                    vmaf_p1: score.quality.vmaf_p1,
-                    psnr_y: score.quality.psnr_y,
-                    ssim: score.quality.ssim,
-                })
+                .map(|score| ChunkQuality { rung: score.rung.to_owned(), stats: score.quality.stats })
                 .collect();
             quality.sort_by_key(|entry| rungs.iter().position(|rung| *rung == entry.rung).unwrap_or(usize::MAX));
             ChunkReport { index: chunk.index, start_frame: chunk.start_frame, end_frame: chunk.end_frame, attempts, quality }

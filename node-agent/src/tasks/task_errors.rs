@@ -10,6 +10,7 @@ use crate::media::assemble::AssembleError;
 use crate::media::encode::EncodeError;
 use crate::media::inspect::InspectError;
 use crate::media::package::PackageError;
+use crate::media::score::ScoreError;
 use crate::media::validate::ValidateError;
 use crate::storage::{KeyError, StoreError};
 
@@ -50,6 +51,17 @@ pub fn key(doing: &str, error: KeyError) -> TaskError {
 /// A local file operation in the scratch or cache directory.
 pub fn local_io(doing: &str, path: &std::path::Path, error: std::io::Error) -> TaskError {
     TaskError::Retryable(format!("{doing} {}: {error}", path.display()))
+}
+
+pub fn score(error: ScoreError) -> TaskError {
+    match error {
+        ScoreError::Cancelled => TaskError::Cancelled,
+        // The encoded chunk itself cannot be scored: scoring it again gives the same answer.
+        ScoreError::Encoded { .. } | ScoreError::EncodedStream(_) | ScoreError::Unscorable(_) => TaskError::Final(error.to_string()),
+        ScoreError::Probe(_) | ScoreError::Reference(_) | ScoreError::Landing(_) | ScoreError::Vmaf(_) | ScoreError::Incomplete { .. } => {
+            TaskError::Retryable(error.to_string())
+        }
+    }
 }
 
 pub fn inspect(error: InspectError) -> TaskError {

@@ -6,7 +6,7 @@
 use shotfarm_proto::pipeline::{Artifact, JobLocations, Rung, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
-use super::rung_conversion::{frame_rate, media_rung};
+use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, inspection, task_errors};
 use crate::media::validate::{ValidateParams, validate_rendition};
@@ -20,13 +20,13 @@ pub async fn run(
     ctx: &TaskContext,
     cancel: &CancellationToken,
 ) -> Result<TaskOutput, TaskError> {
-    let media_rung = media_rung(rung)?;
+    check_rung_name(&rung.name)?;
     let work_area = WorkArea::open(&locations.work_url)?;
     let inspection = inspection::committed(&work_area, inspection, source, None, ctx).await?;
     let source_frames = inspection.frames_file().await?;
     let rendition = ctx.scratch_dir.join("validate").join(format!("{}.mp4", rung.name));
     work_area.download(stream, &rendition).await?;
-    let params = ValidateParams { rung: media_rung, rendition: rendition.clone(), source_frames, frame_rate: frame_rate(source)?, tolerance: None };
+    let params = ValidateParams { rung: rung.clone(), rendition: rendition.clone(), source_frames, frame_rate: frame_rate(source)?, tolerance: None };
     let outcome = validate_rendition(&params, cancel).await;
     let _ = tokio::fs::remove_file(&rendition).await;
     let report = outcome.map_err(task_errors::validate)?;

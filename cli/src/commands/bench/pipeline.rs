@@ -54,7 +54,7 @@ fn failure(error: impl std::fmt::Display) -> CommandError {
 /// One ffmpeg process encoding every rung of the default H.264 ladder the way the farm's
 /// cpu backend does (preset medium, high profile, VBV, closed GOPs every 4 s).
 async fn plain_ffmpeg(source: &Path, out: &Path, fps: f64) -> Result<Duration, CommandError> {
-    let rungs = default_ladder(&LadderSource { width: 1920, height: 1080, sample_aspect_num: 1, sample_aspect_den: 1 }, shotfarm_agent::media::ladder::VideoCodec::H264)
+    let rungs = default_ladder(&LadderSource { width: 1920, height: 1080, sample_aspect_num: 1, sample_aspect_den: 1 }, shotfarm_proto::pipeline::Codec::H264)
         .map_err(failure)?;
     let interval = (fps * 4.0).round().max(1.0) as u32;
     let labels: Vec<String> = (0..rungs.len()).map(|index| format!("[r{index}]")).collect();
@@ -66,7 +66,7 @@ async fn plain_ffmpeg(source: &Path, out: &Path, fps: f64) -> Result<Duration, C
     command.args(["-hide_banner", "-loglevel", "error", "-y", "-i"]).arg(source).args(["-filter_complex", &filter]);
     for (index, rung) in rungs.iter().enumerate() {
         command.args(["-map", &format!("[o{index}]"), "-an", "-c:v", "libx264", "-profile:v", "high", "-preset", "medium"]);
-        command.args(["-b:v", &format!("{}k", rung.bitrate_kbps), "-maxrate", &format!("{}k", rung.maxrate_kbps), "-bufsize", &format!("{}k", rung.bufsize_kbits)]);
+        command.args(["-b:v", &format!("{}k", rung.bitrate_kbps), "-maxrate", &format!("{}k", rung.maxrate_kbps), "-bufsize", &format!("{}k", rung.bufsize_kbps)]);
         command.args(["-g", &interval.to_string(), "-keyint_min", &interval.to_string(), "-sc_threshold", "0", "-x264-params", "open-gop=0:scenecut=0"]);
         command.arg(out.join(format!("{}.mp4", rung.name)));
     }

@@ -16,8 +16,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
-use shotfarm_kernels::frame_source::{FrameSource, MemorySource};
-use shotfarm_kernels::y4m::Y4mReader;
+use shotfarm_kernels::decode::frame_source::{FrameSource, MemorySource};
+use shotfarm_kernels::decode::y4m::Y4mReader;
 use shotfarm_kernels::backend::{BackendRequest, resolve};
 use shotfarm_kernels::{Frame, FrameFormat, VmafOptions};
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::media::inspect::Chunk;
-use crate::media::ladder::{Rung, VideoCodec};
+use shotfarm_proto::pipeline::{Codec, Rung};
 use crate::media::probe::Rational;
 use crate::media::process::{ToolError, ToolProgress};
 
@@ -85,7 +85,7 @@ pub struct EncodeChunkResult {
 /// What a backend can encode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BackendCapabilities {
-    pub codecs: Vec<VideoCodec>,
+    pub codecs: Vec<Codec>,
     /// Most rungs one call may carry.
     pub max_outputs_per_call: usize,
     pub hardware: bool,
@@ -95,7 +95,7 @@ pub struct BackendCapabilities {
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
     #[error("backend {backend} cannot encode {codec:?}: {reason}")]
-    Unsupported { backend: String, codec: VideoCodec, reason: String },
+    Unsupported { backend: String, codec: Codec, reason: String },
     #[error("bad encode request: {0}")]
     InvalidRequest(String),
     #[error("the source cannot be decoded for chunk {chunk}: {message}")]

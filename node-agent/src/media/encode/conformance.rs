@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::backend::{ChunkOutput, EncodeBackend, EncodeChunkParams, EncodeError};
-use crate::media::ladder::VideoCodec;
+use shotfarm_proto::pipeline::Codec;
 use crate::media::process::ToolProgress;
 
 /// Inputs of the suite.
@@ -77,7 +77,7 @@ pub async fn run_conformance(backend: &dyn EncodeBackend, fixture: &ConformanceF
     // 2. capability mismatch
     let dir = fixture.work_dir.join(format!("{name}-unsupported"));
     let mut request = retarget(&fixture.request, &dir);
-    let unsupported = [VideoCodec::H264, VideoCodec::H265, VideoCodec::Av1].into_iter().find(|codec| !backend.capabilities().codecs.contains(codec));
+    let unsupported = [Codec::H264, Codec::Hevc, Codec::Av1].into_iter().find(|codec| !backend.capabilities().codecs.contains(codec));
     if let Some(codec) = unsupported {
         request.outputs[0].rung.codec = codec;
         match backend.encode_chunk(&request, &|_| {}, &CancellationToken::new()).await {

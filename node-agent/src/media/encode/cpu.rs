@@ -29,7 +29,7 @@ use super::backend::{
 };
 use crate::media::capabilities::MediaCapabilities;
 use crate::media::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH};
-use crate::media::ladder::VideoCodec;
+use shotfarm_proto::pipeline::Codec;
 use crate::media::inspect::Chunk;
 use crate::media::mp4_samples;
 use crate::media::probe::Rational;
@@ -52,7 +52,7 @@ impl CpuBackend {
     /// A backend offering the codecs this machine's ffmpeg has encoders for.
     pub fn new(media: &MediaCapabilities) -> Self {
         let mut codecs = Vec::new();
-        for (encoder, codec) in [("libx264", VideoCodec::H264), ("libx265", VideoCodec::H265), ("libsvtav1", VideoCodec::Av1)] {
+        for (encoder, codec) in [("libx264", Codec::H264), ("libx265", Codec::Hevc), ("libsvtav1", Codec::Av1)] {
             if media.has_encoder(encoder) {
                 codecs.push(codec);
             }
@@ -206,7 +206,7 @@ fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
         "-maxrate".to_owned(),
         format!("{}k", rung.maxrate_kbps),
         "-bufsize".to_owned(),
-        format!("{}k", rung.bufsize_kbits),
+        format!("{}k", rung.bufsize_kbps),
     ];
     let keyframes = vec![
         "-g".to_owned(),
@@ -222,21 +222,21 @@ fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
     ];
     let mut args = Vec::new();
     match rung.codec {
-        VideoCodec::H264 => {
+        Codec::H264 => {
             args.extend(["-c:v", "libx264", "-profile:v", "high", "-preset"].map(String::from));
             args.push(preset);
             args.extend(rate_control);
             args.extend(keyframes);
             args.extend(["-x264-params".to_owned(), "open-gop=0:scenecut=0".to_owned()]);
         }
-        VideoCodec::H265 => {
+        Codec::Hevc => {
             args.extend(["-c:v", "libx265", "-tag:v", "hvc1", "-preset"].map(String::from));
             args.push(preset);
             args.extend(rate_control);
             args.extend(keyframes);
             args.extend(["-x265-params".to_owned(), format!("open-gop=0:scenecut=0:keyint={interval}:min-keyint={interval}:log-level=error")]);
         }
-        VideoCodec::Av1 => {
+        Codec::Av1 => {
             let svt_preset = match params.settings.preset.as_str() {
                 "ultrafast" | "superfast" => "12",
                 "veryfast" | "faster" => "10",

@@ -13,7 +13,7 @@ use super::backend::{
     BackendCapabilities, DecodeStart, EncodeBackend, EncodeChunkParams, EncodeChunkResult, EncodeError, EncodeFuture, EncodedOutput, ProgressCallback,
     check_request,
 };
-use crate::media::ladder::VideoCodec;
+use shotfarm_proto::pipeline::Codec;
 use crate::media::process::ToolProgress;
 
 /// What the fake writes in place of a video.
@@ -36,7 +36,7 @@ pub struct FakeBackend {
 impl Default for FakeBackend {
     fn default() -> Self {
         Self {
-            capabilities: BackendCapabilities { codecs: vec![VideoCodec::H264], max_outputs_per_call: 8, hardware: false },
+            capabilities: BackendCapabilities { codecs: vec![Codec::H264], max_outputs_per_call: 8, hardware: false },
             frame_time: Duration::from_millis(1),
         }
     }

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use shotfarm_kernels::pooling::Pooled;
-use shotfarm_proto::pipeline::QualitySummary;
+use shotfarm_proto::pipeline::{QualityStats, QualitySummary};
 
 /// The `p`th percentile (0–100) of `values`; `None` when empty.
 pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
@@ -52,12 +52,7 @@ pub fn chunk_summary(vmaf: Vec<f64>, psnr_y: &[f64], ssim: &[f64]) -> Option<Qua
     }
     let stats = VmafStats::of(&vmaf)?;
     Some(QualitySummary {
-        vmaf_mean: stats.mean,
-        vmaf_harmonic_mean: stats.harmonic_mean,
-        vmaf_min: stats.min,
-        vmaf_p1: stats.p1,
-        psnr_y: mean(psnr_y)?,
-        ssim: mean(ssim)?,
+        stats: QualityStats { vmaf_mean: stats.mean, vmaf_harmonic_mean: stats.harmonic_mean, vmaf_min: stats.min, vmaf_p1: stats.p1, psnr_y: mean(psnr_y)?, ssim: mean(ssim)? },
         vmaf_per_frame: vmaf,
     })
 }
@@ -85,12 +80,12 @@ mod tests {
     #[test]
     fn a_chunk_summary_pools_like_libvmaf() {
         let summary = chunk_summary(vec![90.0, 80.0, 70.0], &[40.0, 42.0, 44.0], &[0.9, 0.95, 1.0]).unwrap();
-        assert!((summary.vmaf_mean - 80.0).abs() < 1e-12);
-        assert_eq!(summary.vmaf_min, 70.0);
-        assert!(summary.vmaf_harmonic_mean < summary.vmaf_mean && summary.vmaf_harmonic_mean > 70.0);
-        assert!((summary.vmaf_p1 - 70.2).abs() < 1e-9);
-        assert!((summary.psnr_y - 42.0).abs() < 1e-12);
-        assert!((summary.ssim - 0.95).abs() < 1e-12);
+        assert!((summary.stats.vmaf_mean - 80.0).abs() < 1e-12);
+        assert_eq!(summary.stats.vmaf_min, 70.0);
+        assert!(summary.stats.vmaf_harmonic_mean < summary.stats.vmaf_mean && summary.stats.vmaf_harmonic_mean > 70.0);
+        assert!((summary.stats.vmaf_p1 - 70.2).abs() < 1e-9);
+        assert!((summary.stats.psnr_y - 42.0).abs() < 1e-12);
+        assert!((summary.stats.ssim - 0.95).abs() < 1e-12);
         assert_eq!(summary.vmaf_per_frame.len(), 3);
         assert!(chunk_summary(Vec::new(), &[], &[]).is_none());
         assert!(chunk_summary(vec![90.0, 80.0], &[40.0], &[0.9, 0.9]).is_none());

@@ -8,24 +8,21 @@
 //! the run, [`check_boundaries`] compares their fingerprints with the ones inspection recorded;
 //! a mismatch means the seek landed elsewhere, and the caller decodes again from frame 0.
 //!
-//! This runs on a blocking thread (a [`FrameSource`] is synchronous); dropping the decoder kills
-//! its ffmpeg.
+//! This runs on a blocking thread (a [`RawFramePipe`] is a synchronous frame source); dropping it
+//! kills its ffmpeg.
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::thread::JoinHandle;
 
-use shotfarm_kernels::decode_error::{DecodeError, ProcessFailure};
+use shotfarm_kernels::decode::decode_error::DecodeError;
+use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
+use shotfarm_kernels::decode::pixel_format::raw_pixel_format;
+use shotfarm_kernels::decode::raw_frame_pipe::RawFramePipe;
 use shotfarm_kernels::fingerprint::Fingerprint;
-use shotfarm_kernels::frame::{Frame, FrameFormat};
-use shotfarm_kernels::frame_source::FrameSource;
+use shotfarm_kernels::frame::FrameFormat;
 
-use crate::media::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH};
-use crate::media::inspect::Chunk;
-use crate::media::probe::Rational;
-use crate::media::process::{Tool, ToolCommand};
+use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH};
+use super::inspect::Chunk;
+use super::probe::Rational;
 
 /// Largest fingerprint distance at which a decoded boundary frame counts as the recorded one
 /// (the encoder's threshold: same decoder, same scaler, normally identical).
@@ -33,7 +30,6 @@ use crate::media::process::{Tool, ToolCommand};
 /// matches almost exactly; a loose bound would let periodic content (an oscillating pattern)
 /// pass a frame a few positions off.
 const BOUNDARY_MATCH_DISTANCE: f32 = 0.25;
-const STDERR_TAIL_LINES: usize = 20;
 
 /// Which source frames to decode, and how.
 #[derive(Debug, Clone)]
@@ -61,7 +57,7 @@ impl SourceRange {
     }
 
     /// The ffmpeg arguments (decoded to `pixel_format` at the source's own size).
-    pub fn command(&self, pixel_format: &str) -> ToolCommand {
+    pub fn ffmpeg_args(&self, pixel_format: &str) -> Vec<String> {
         let chunk = &self.chunk;
         let rate = self.frame_rate;
         let (offset, seek_args) = match (self.use_seek, chunk.seek) {
@@ -89,137 +85,13 @@ impl SourceRange {
         args.push(self.boundary_frames().to_string());
         args.extend(["-pix_fmt", "gray", "-f", "rawvideo"].map(String::from));
         args.push(self.boundary_file.display().to_string());
-        ToolCommand::new(Tool::Ffmpeg).args(args)
+        args
     }
-}
 
-/// ffmpeg's name of the raw 4:2:0 layout the kernels read at `bit_depth`.
-fn raw_pixel_format(bit_depth: u8) -> &'static str {
-    match bit_depth {
-        0..=8 => "yuv420p",
-        9..=10 => "yuv420p10le",
-        11..=12 => "yuv420p12le",
-        _ => "yuv420p16le",
-    }
-}
-
-/// A [`FrameSource`] over the frames of a [`SourceRange`].
-#[derive(Debug)]
-pub struct SourceRangeDecoder {
-    path: PathBuf,
-    format: FrameFormat,
-    command_line: String,
-    child: Option<Child>,
-    stdout: Option<BufReader<ChildStdout>>,
-    stderr_tail: Option<JoinHandle<VecDeque<String>>>,
-    raw: Vec<u8>,
-    frames_read: u64,
-    finished: bool,
-}
-
-impl SourceRangeDecoder {
     /// Starts ffmpeg; frames come out in `format` (the source's size and bit depth).
-    pub fn open(range: &SourceRange, format: FrameFormat) -> Result<Self, DecodeError> {
-        let tool = range.command(raw_pixel_format(format.bit_depth));
-        let command_line = tool.command_line();
-        let mut command = Command::new(tool.tool.program());
-        command.args(&tool.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|source| DecodeError::Spawn { program: tool.tool.program().display().to_string(), source })?;
-        let stdout = child.stdout.take().map(|stdout| BufReader::with_capacity(1 << 20, stdout));
-        let stderr_tail = child.stderr.take().map(|stderr| {
-            std::thread::spawn(move || {
-                let mut tail = VecDeque::with_capacity(STDERR_TAIL_LINES);
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if tail.len() == STDERR_TAIL_LINES {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line);
-                }
-                tail
-            })
-        });
-        Ok(Self {
-            path: range.source.clone(),
-            format,
-            command_line,
-            child: Some(child),
-            stdout,
-            stderr_tail,
-            raw: vec![0; format.raw_frame_bytes()],
-            frames_read: 0,
-            finished: false,
-        })
-    }
-
-    /// Waits for ffmpeg; its evidence when it failed.
-    fn finish(&mut self) -> Result<(), DecodeError> {
-        self.finished = true;
-        self.stdout = None;
-        let Some(mut child) = self.child.take() else { return Ok(()) };
-        let status = child.wait().ok();
-        let tail = self.stderr_tail.take().and_then(|handle| handle.join().ok()).unwrap_or_default();
-        match status {
-            Some(status) if status.success() => Ok(()),
-            status => Err(DecodeError::Ffmpeg {
-                path: self.path.clone(),
-                failure: ProcessFailure {
-                    command: self.command_line.clone(),
-                    status: status.map(|status| status.to_string()),
-                    stderr_tail: Vec::from(tail).join("\n"),
-                },
-            }),
-        }
-    }
-}
-
-impl FrameSource for SourceRangeDecoder {
-    fn format(&self) -> FrameFormat {
-        self.format
-    }
-
-    fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
-        if self.finished {
-            return Ok(None);
-        }
-        let Some(stdout) = self.stdout.as_mut() else {
-            self.finish()?;
-            return Ok(None);
-        };
-        let expected = self.raw.len();
-        let mut got = 0;
-        while got < expected {
-            match stdout.read(&mut self.raw[got..]) {
-                Ok(0) => break,
-                Ok(read) => got += read,
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(source) => return Err(DecodeError::Io { path: self.path.clone(), source }),
-            }
-        }
-        if got == 0 {
-            self.finish()?;
-            return Ok(None);
-        }
-        if got < expected {
-            self.finish()?;
-            return Err(DecodeError::TruncatedFrame { source_name: self.name(), frame: self.frames_read, got, expected });
-        }
-        self.frames_read += 1;
-        Ok(self.format.frame_from_raw(&self.raw))
-    }
-
-    fn name(&self) -> String {
-        format!("{} (source frames)", self.path.display())
-    }
-}
-
-impl Drop for SourceRangeDecoder {
-    fn drop(&mut self) {
-        // Stops the ffmpeg this decoder started (its own child handle) if reading stopped early.
-        self.stdout = None;
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+    pub fn open(&self, programs: &FfmpegPrograms, format: FrameFormat) -> Result<RawFramePipe, DecodeError> {
+        let args = self.ffmpeg_args(raw_pixel_format(format.bit_depth));
+        RawFramePipe::spawn(&programs.ffmpeg, &args, format, &self.source, format!("{} (source frames)", self.source.display()))
     }
 }
 

@@ -1,6 +1,6 @@
 //! A stream of frames, one at a time, from a y4m file or an ffmpeg process.
 
-use crate::decode_error::DecodeError;
+use crate::decode::decode_error::DecodeError;
 use crate::frame::{Frame, FrameFormat};
 
 /// Anything that yields frames of one fixed [`FrameFormat`] in order.

@@ -5,46 +5,12 @@
 //! 720×1280 for a portrait one). A rung is kept when its short side is at most the source's;
 //! when the source is smaller than every rung, one rung at the source's own size remains, its
 //! bitrate scaled down by pixel count. Widths follow the display aspect ratio (sample aspect
-//! ratio applied), rounded to even numbers as 4:2:0 needs.
+//! ratio applied), rounded to even numbers as 4:2:0 needs. The rungs are the wire's
+//! [`Rung`], named by short side here and by codec and short side (`h264_720p`) once the ladder
+//! task has renamed them. `README.md` beside this file explains the table and the fitting.
 
 use serde::{Deserialize, Serialize};
-
-/// Video codecs the pipeline encodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VideoCodec {
-    H264,
-    H265,
-    Av1,
-}
-
-impl VideoCodec {
-    /// The name ffprobe reports for streams of this codec.
-    pub fn ffprobe_name(self) -> &'static str {
-        match self {
-            VideoCodec::H264 => "h264",
-            VideoCodec::H265 => "hevc",
-            VideoCodec::Av1 => "av1",
-        }
-    }
-}
-
-/// One rendition to produce.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rung {
-    /// `1080p`, `720p`…: also the rendition's directory name.
-    pub name: String,
-    pub width: u32,
-    pub height: u32,
-    pub codec: VideoCodec,
-    /// Target average bitrate.
-    pub bitrate_kbps: u32,
-    /// VBV peak rate.
-    pub maxrate_kbps: u32,
-    /// VBV buffer.
-    pub bufsize_kbits: u32,
-}
+use shotfarm_proto::pipeline::{Codec, Rung};
 
 /// A rung of the default ladder before fitting: short side and bitrate for a 16:9 picture.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,7 +55,7 @@ fn even_at_least_two(value: f64) -> u32 {
 
 /// The default ladder fitted to `source` for `codec` (bitrates are H.264's; H.265 and AV1 get
 /// 70% and 60% of them).
-pub fn default_ladder(source: &LadderSource, codec: VideoCodec) -> Result<Vec<Rung>, LadderError> {
+pub fn default_ladder(source: &LadderSource, codec: Codec) -> Result<Vec<Rung>, LadderError> {
     if source.width < 2 || source.height < 2 {
         return Err(LadderError::SourceTooSmall { width: source.width, height: source.height });
     }
@@ -105,9 +71,9 @@ pub fn default_ladder(source: &LadderSource, codec: VideoCodec) -> Result<Vec<Ru
     // Pixel dimensions of the source along the short side (what "no upscaling" is about).
     let source_short_pixels = if landscape { source.height } else { source.width };
     let codec_factor = match codec {
-        VideoCodec::H264 => 1.0,
-        VideoCodec::H265 => 0.7,
-        VideoCodec::Av1 => 0.6,
+        Codec::H264 => 1.0,
+        Codec::Hevc => 0.7,
+        Codec::Av1 => 0.6,
     };
     let make_rung = |name: String, short_side: f64, base_bitrate_kbps: f64| {
         let long_side = short_side * source_long / source_short;
@@ -117,7 +83,7 @@ pub fn default_ladder(source: &LadderSource, codec: VideoCodec) -> Result<Vec<Ru
             (even_at_least_two(short_side), even_at_least_two(long_side))
         };
         let bitrate_kbps = ((base_bitrate_kbps * codec_factor).round() as u32).max(MIN_BITRATE_KBPS);
-        Rung { name, width, height, codec, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbits: bitrate_kbps * 2 }
+        Rung { name, codec, width, height, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 }
     };
     let mut rungs: Vec<Rung> = DEFAULT_H264_LADDER
         .iter()
@@ -158,40 +124,40 @@ mod tests {
 
     #[test]
     fn full_hd_gets_the_whole_ladder() {
-        let rungs = default_ladder(&source(1920, 1080), VideoCodec::H264).unwrap();
+        let rungs = default_ladder(&source(1920, 1080), Codec::H264).unwrap();
         assert_eq!(sizes(&rungs), vec![(1920, 1080), (1280, 720), (960, 540), (640, 360), (426, 240)]);
         assert_eq!(rungs[0].name, "1080p");
-        assert_eq!((rungs[1].bitrate_kbps, rungs[1].maxrate_kbps, rungs[1].bufsize_kbits), (3000, 4500, 6000));
+        assert_eq!((rungs[1].bitrate_kbps, rungs[1].maxrate_kbps, rungs[1].bufsize_kbps), (3000, 4500, 6000));
     }
 
     #[test]
     fn never_upscales() {
-        let rungs = default_ladder(&source(1280, 720), VideoCodec::H264).unwrap();
+        let rungs = default_ladder(&source(1280, 720), Codec::H264).unwrap();
         assert_eq!(rungs[0].name, "720p");
         assert!(rungs.iter().all(|rung| rung.width <= 1280 && rung.height <= 720));
     }
 
     #[test]
     fn portrait_keeps_its_aspect() {
-        let rungs = default_ladder(&source(1080, 1920), VideoCodec::H264).unwrap();
+        let rungs = default_ladder(&source(1080, 1920), Codec::H264).unwrap();
         assert_eq!(sizes(&rungs)[..2], [(1080, 1920), (720, 1280)]);
     }
 
     #[test]
     fn odd_and_tiny_sources_get_one_even_rung() {
-        let rungs = default_ladder(&source(161, 91), VideoCodec::H264).unwrap();
+        let rungs = default_ladder(&source(161, 91), Codec::H264).unwrap();
         assert_eq!(rungs.len(), 1);
         let rung = &rungs[0];
         assert_eq!((rung.width % 2, rung.height % 2), (0, 0));
         assert!(rung.width <= 161 && rung.height <= 91, "{rung:?}");
         assert!(rung.bitrate_kbps >= MIN_BITRATE_KBPS && rung.bitrate_kbps < 500);
-        assert!(default_ladder(&source(1, 1), VideoCodec::H264).is_err());
+        assert!(default_ladder(&source(1, 1), Codec::H264).is_err());
     }
 
     #[test]
     fn anamorphic_width_follows_the_display_aspect() {
         // 720x576 with SAR 16:11 displays at about 1047x576.
-        let rungs = default_ladder(&LadderSource { width: 720, height: 576, sample_aspect_num: 16, sample_aspect_den: 11 }, VideoCodec::H264).unwrap();
+        let rungs = default_ladder(&LadderSource { width: 720, height: 576, sample_aspect_num: 16, sample_aspect_den: 11 }, Codec::H264).unwrap();
         assert_eq!(rungs[0].name, "540p");
         assert_eq!(rungs[0].height, 540);
         assert_eq!(rungs[0].width, 982);
@@ -200,7 +166,7 @@ mod tests {
     #[test]
     fn aspect_is_preserved_within_rounding() {
         for (width, height) in [(1920u32, 1080u32), (1440, 1080), (2048, 858), (1000, 1000), (320, 180)] {
-            for rung in default_ladder(&source(width, height), VideoCodec::H265).unwrap() {
+            for rung in default_ladder(&source(width, height), Codec::Hevc).unwrap() {
                 let source_aspect = f64::from(width) / f64::from(height);
                 let rung_aspect = f64::from(rung.width) / f64::from(rung.height);
                 assert!((source_aspect - rung_aspect).abs() / source_aspect < 0.02, "{width}x{height} -> {rung:?}");

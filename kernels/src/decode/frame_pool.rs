@@ -3,7 +3,7 @@
 //!
 //! A 1080p 8-bit frame is 3 MB: allocated fresh, each one costs ~760 page faults and
 //! the kernel's zeroing of every page, and freeing it unmaps them again. The VMAF
-//! workers hand every frame they are done with back through [`crate::frame_source::FrameSource::recycle`].
+//! workers hand every frame they are done with back through [`crate::decode::frame_source::FrameSource::recycle`].
 
 use crate::frame::{Frame, FrameFormat};
 

@@ -1,40 +1,8 @@
 //! What can go wrong while turning a file into frames.
 
 use std::path::PathBuf;
-use std::process::ExitStatus;
 
-/// An external process that failed, with its evidence: the command line, how it
-/// ended, and the end of what it wrote on stderr.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessFailure {
-    /// The command line, quoted enough to paste into a shell.
-    pub command: String,
-    /// How it ended: `exit status: 1`, `signal: 9`… (`None` if it never ran to the end).
-    pub status: Option<String>,
-    /// The last lines of its stderr.
-    pub stderr_tail: String,
-}
-
-impl std::fmt::Display for ProcessFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}` ", self.command)?;
-        match &self.status {
-            Some(status) => write!(f, "ended with {status}")?,
-            None => write!(f, "did not finish")?,
-        }
-        let tail = self.stderr_tail.trim();
-        if !tail.is_empty() {
-            write!(f, "; stderr ends with:\n{tail}")?;
-        }
-        Ok(())
-    }
-}
-
-impl ProcessFailure {
-    pub(crate) fn new(command: String, status: Option<ExitStatus>, stderr_tail: String) -> Self {
-        Self { command, status: status.map(|s| s.to_string()), stderr_tail }
-    }
-}
+use super::process_evidence::ProcessFailure;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {

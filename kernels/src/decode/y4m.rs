@@ -7,10 +7,10 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use crate::decode_error::DecodeError;
+use crate::decode::decode_error::DecodeError;
 use crate::frame::{Frame, FrameFormat};
-use crate::frame_pool::FramePool;
-use crate::frame_source::FrameSource;
+use crate::decode::frame_pool::FramePool;
+use crate::decode::frame_source::FrameSource;
 
 /// Longest header or frame line accepted; real ones are under 100 bytes.
 const MAX_LINE: usize = 4096;

@@ -1,0 +1,18 @@
+//! Which ffmpeg and ffprobe binaries to run: an input of every decoder, so that one process
+//! never mixes the binary a caller configured with whatever is first on `PATH`.
+
+use std::path::PathBuf;
+
+/// The ffmpeg and ffprobe programs (a path, or a name looked up on `PATH`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FfmpegPrograms {
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+}
+
+impl FfmpegPrograms {
+    /// `ffmpeg` and `ffprobe`, looked up on `PATH`.
+    pub fn on_path() -> Self {
+        Self { ffmpeg: PathBuf::from("ffmpeg"), ffprobe: PathBuf::from("ffprobe") }
+    }
+}

@@ -1,0 +1,134 @@
+//! What inspection finds wrong with a source: a rejection (a code, what was found, the frame or
+//! byte where, and what to fix), the error that carries it, and recoverable oddities (warnings).
+
+use serde::{Deserialize, Serialize};
+
+use crate::media::artifacts::ArtifactError;
+use crate::media::chunking::ChunkingError;
+use crate::media::process::ToolError;
+
+/// Why a source was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionCode {
+    /// The file cannot be opened or read.
+    Unreadable,
+    /// Not a container/stream ffmpeg recognises.
+    NotMedia,
+    /// Media, but no video stream (audio only, subtitles, cover art only).
+    NoVideoStream,
+    /// The file ends early: the index is missing or frames it declares are not there.
+    Truncated,
+    /// Too many frames failed to decode.
+    UndecodableFrames,
+    /// The video stream decodes to nothing.
+    ZeroFrames,
+    /// Width or height is zero, tiny or enormous.
+    AbsurdDimensions,
+    /// This ffmpeg has no decoder for the video codec.
+    UnsupportedCodec,
+}
+
+impl RejectionCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectionCode::Unreadable => "unreadable",
+            RejectionCode::NotMedia => "not_media",
+            RejectionCode::NoVideoStream => "no_video_stream",
+            RejectionCode::Truncated => "truncated",
+            RejectionCode::UndecodableFrames => "undecodable_frames",
+            RejectionCode::ZeroFrames => "zero_frames",
+            RejectionCode::AbsurdDimensions => "absurd_dimensions",
+            RejectionCode::UnsupportedCodec => "unsupported_codec",
+        }
+    }
+}
+
+/// A rejection: the code, what was found, where, and what to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub code: RejectionCode,
+    pub message: String,
+    /// Decoded frame index where it went wrong, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<u64>,
+    /// Byte offset in the file where it went wrong, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub byte: Option<u64>,
+    pub fix: String,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "source rejected ({}): {}", self.code.as_str(), self.message)?;
+        if let Some(frame) = self.frame {
+            write!(f, " at frame {frame}")?;
+        }
+        if let Some(byte) = self.byte {
+            write!(f, " at byte {byte}")?;
+        }
+        write!(f, "; {}", self.fix)
+    }
+}
+
+/// Why inspection did not produce a verdict, or the verdict "rejected".
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("{0}")]
+    Rejected(Box<Rejection>),
+    #[error("inspection cancelled")]
+    Cancelled,
+    #[error("running ffmpeg/ffprobe: {0}")]
+    Tool(ToolError),
+    #[error("frame analysis: {0}")]
+    Analysis(String),
+    #[error("writing the frame artifact: {0}")]
+    Artifact(#[from] ArtifactError),
+    #[error("chunk plan: {0}")]
+    Chunking(#[from] ChunkingError),
+}
+
+impl InspectError {
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            InspectError::Rejected(rejection) => Some(rejection),
+            _ => None,
+        }
+    }
+}
+
+pub(super) fn reject(code: RejectionCode, message: impl Into<String>, fix: impl Into<String>) -> InspectError {
+    InspectError::Rejected(Box::new(Rejection { code, message: message.into(), frame: None, byte: None, fix: fix.into() }))
+}
+
+pub(super) fn reject_at(code: RejectionCode, message: impl Into<String>, frame: Option<u64>, byte: Option<u64>, fix: impl Into<String>) -> InspectError {
+    InspectError::Rejected(Box::new(Rejection { code, message: message.into(), frame, byte, fix: fix.into() }))
+}
+
+/// A recoverable oddity, handled, reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningCode {
+    /// The decoder concealed corrupt data (and maybe lost a few frames, within limits).
+    CorruptDataConcealed,
+    /// The container has no timestamps; frames are timed from the frame rate.
+    MissingTimestamps,
+    /// Timestamps go backwards or repeat; decoded order is used.
+    NonMonotonicTimestamps,
+    /// Frame durations vary; renditions are constant rate at the average rate, every frame kept.
+    VariableFrameRate,
+    /// Width or height is odd; renditions are scaled to even sizes.
+    OddDimensions,
+    /// More than one video stream; the first is used.
+    SeveralVideoStreams,
+    /// More than one audio stream; the first is used.
+    SeveralAudioStreams,
+    /// Some frames may not be seekable: chunks decode from the start of the file.
+    NotSeekable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InspectWarning {
+    pub code: WarningCode,
+    pub message: String,
+}

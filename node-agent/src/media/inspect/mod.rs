@@ -1,0 +1,237 @@
+//! Inspection: probe a source, decode every frame once, and either accept it with its facts,
+//! shots, chunk plan and per-frame fingerprints, or reject it with a specific code, the frame
+//! or byte where it went wrong, and what to fix.
+//!
+//! Steps: (1) the file exists and is not empty; (2) ffprobe with packet counting (reads the
+//! whole file without decoding) — unreadable files, missing video, absurd dimensions stop here;
+//! (3) one decode pass ([`super::frame_analysis`]) — frame count, timestamps, keyframes,
+//! fingerprints, shots, SI/TI; (4) the verdict: zero frames, a truncated file (the container
+//! declares more frames than the file holds, or the mp4 index is missing), undecodable frames
+//! beyond [`InspectLimits`]; recoverable oddities become [`InspectWarning`]s; (5) the chunk
+//! plan with a seek point per chunk; (6) the frame artifact (`frames.json`).
+//!
+//! The frame count is the number of frames the decoder produced, and every index in the
+//! results (shots, chunks, seek points, fingerprints) is a decoded-frame index.
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`findings`] | rejections (code, where, fix), the inspection error, warnings |
+//! | [`facts`] | what an accepted inspection reports: source facts, shots, chunks with seek points |
+//! | [`source_checks`] | the verdict's checks: failures classified, streams picked, dimensions, completeness, timing |
+
+mod facts;
+mod findings;
+mod source_checks;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use shotfarm_kernels::scene::ShotDetectionParams;
+use tokio_util::sync::CancellationToken;
+
+pub use facts::{AudioFacts, Chunk, InspectReport, SeekPoint, Shot, SourceFacts, VideoFacts};
+pub use findings::{InspectError, InspectWarning, Rejection, RejectionCode, WarningCode};
+use findings::reject;
+use source_checks::{analyse_timing, check_completeness, check_dimensions, classify_decode_failure, classify_probe_failure, pick_streams};
+
+use super::artifacts::{FRAME_ARTIFACT_FILE, FrameArtifact};
+use super::chunking::{ChunkingParams, FrameRange, limits_in_frames, plan_chunks};
+use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AnalysisDepth, DecodePassError, DecodedVideo, decode_and_analyse};
+use super::probe::{ProbeError, Rational, parse_number, probe_file};
+use super::process::ToolError;
+
+/// What inspection is asked to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectParams {
+    /// The source, a local file.
+    pub source: PathBuf,
+    /// Where `frames.json` is written (created if missing).
+    pub artifact_dir: PathBuf,
+    #[serde(default)]
+    pub chunking: ChunkingParams,
+    #[serde(default)]
+    pub shot_detection: ShotDetectionParams,
+    #[serde(default)]
+    pub limits: InspectLimits,
+}
+
+/// Where acceptance ends.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectLimits {
+    /// The smallest width and height accepted: the smallest frame VMAF scores (its ADM needs
+    /// four halvings), so every accepted source can be scored.
+    pub min_dimension: u32,
+    pub max_dimension: u32,
+    /// Frames may be lost to decoding errors up to this many…
+    pub max_lost_frames: u64,
+    /// …or this fraction of the packets, whichever is larger.
+    pub max_lost_fraction: f64,
+}
+
+impl Default for InspectLimits {
+    fn default() -> Self {
+        Self { min_dimension: shotfarm_kernels::adm::MIN_ADM_SIZE as u32, max_dimension: 16384, max_lost_frames: 2, max_lost_fraction: 0.005 }
+    }
+}
+
+/// Inspects `params.source`; see the module docs.
+pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) -> Result<InspectReport, InspectError> {
+    let started = Instant::now();
+    let source = &params.source;
+    let size_bytes = match tokio::fs::metadata(source).await {
+        Ok(metadata) if metadata.is_file() => metadata.len(),
+        Ok(_) => return Err(reject(RejectionCode::Unreadable, format!("{} is not a regular file", source.display()), "pass the path of a video file")),
+        Err(error) => {
+            return Err(reject(RejectionCode::Unreadable, format!("cannot open {}: {error}", source.display()), "check the path and its permissions"));
+        }
+    };
+    if size_bytes == 0 {
+        return Err(reject(RejectionCode::NotMedia, "the file is empty (0 bytes)", "upload the source again; the copy is empty"));
+    }
+    let probe = match probe_file(source, true, cancel).await {
+        Ok(probe) => probe,
+        Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
+        Err(ProbeError::Tool(ToolError::Failed(failure))) => return Err(classify_probe_failure(&failure.stderr_tail, source, size_bytes).await),
+        Err(ProbeError::Tool(error)) => return Err(InspectError::Tool(error)),
+        Err(ProbeError::Json(error)) => return Err(reject(RejectionCode::NotMedia, format!("ffprobe could not describe the file: {error}"), "check that the file is a video")),
+    };
+    let mut warnings = Vec::new();
+    let (video_stream, audio_stream) = pick_streams(&probe, &mut warnings)?;
+    let (width, height) = check_dimensions(video_stream, &params.limits, &mut warnings)?;
+
+    let decode_started = Instant::now();
+    let decoded = match decode_and_analyse(source, AnalysisDepth::Full(params.shot_detection), cancel).await {
+        Ok(decoded) => decoded,
+        Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
+        Err(DecodePassError::Tool(ToolError::Failed(failure))) => return Err(classify_decode_failure(&failure.stderr_tail, video_stream)),
+        Err(DecodePassError::Tool(error)) => return Err(InspectError::Tool(error)),
+        Err(error) => return Err(InspectError::Analysis(error.to_string())),
+    };
+    let decode_seconds = decode_started.elapsed().as_secs_f64();
+    let frames = decoded.frames.len() as u64;
+    check_completeness(&decoded, video_stream, size_bytes, &params.limits, &mut warnings)?;
+
+    let timing = analyse_timing(&decoded, video_stream, &mut warnings);
+    let frame_rate = timing.frame_rate;
+    let duration_seconds = frames as f64 / frame_rate.as_f64();
+    let video = VideoFacts {
+        stream_index: video_stream.index.unwrap_or(0),
+        codec: video_stream.codec_name.clone().unwrap_or_else(|| "unknown".to_owned()),
+        profile: video_stream.profile.clone(),
+        width,
+        height,
+        pix_fmt: video_stream.pix_fmt.clone(),
+        sample_aspect_ratio: video_stream.sample_aspect_ratio.as_deref().and_then(Rational::parse).unwrap_or(Rational { num: 1, den: 1 }),
+        frame_rate,
+        variable_frame_rate: timing.variable,
+        frames,
+        duration_seconds,
+        bitrate_kbps: parse_number::<u64>(video_stream.bit_rate.as_ref()).map(|bps| (bps / 1000) as u32),
+    };
+    let audio = audio_stream.map(|stream| AudioFacts {
+        stream_index: stream.index.unwrap_or(0),
+        codec: stream.codec_name.clone().unwrap_or_else(|| "unknown".to_owned()),
+        channels: stream.channels,
+        sample_rate: parse_number(stream.sample_rate.as_ref()),
+        duration_seconds: parse_number(stream.duration.as_ref()),
+    });
+    let format = probe.format.clone().unwrap_or_default();
+    let facts = SourceFacts {
+        container: format.format_name.unwrap_or_else(|| "unknown".to_owned()),
+        size_bytes,
+        container_duration_seconds: parse_number(format.duration.as_ref()),
+        video,
+        audio,
+    };
+
+    let shots = summarise_shots(&decoded);
+    let shot_starts: Vec<u64> = shots.iter().skip(1).map(|shot| shot.start).collect();
+    let (min_frames, max_frames) = limits_in_frames(&params.chunking, frame_rate.as_f64())?;
+    let ranges = plan_chunks(frames, &shot_starts, min_frames, max_frames)?;
+    let chunks = attach_seek_points(&ranges, &decoded, timing.seekable);
+
+    let artifact = FrameArtifact {
+        version: FrameArtifact::VERSION,
+        analysis_width: ANALYSIS_WIDTH as u32,
+        analysis_height: ANALYSIS_HEIGHT as u32,
+        frame_rate,
+        frames: decoded.frames,
+    };
+    let frame_artifact = params.artifact_dir.join(FRAME_ARTIFACT_FILE);
+    artifact.write(&frame_artifact).await?;
+    let report = InspectReport { source: facts, warnings, shots, chunks, frame_artifact, decode_seconds, total_seconds: started.elapsed().as_secs_f64() };
+    tracing::info!(
+        source = %source.display(),
+        frames,
+        shots = report.shots.len(),
+        chunks = report.chunks.len(),
+        warnings = report.warnings.len(),
+        decode_seconds,
+        "source inspected"
+    );
+    Ok(report)
+}
+
+fn summarise_shots(decoded: &DecodedVideo) -> Vec<Shot> {
+    let total = decoded.scene.len() as u64;
+    let mut starts: Vec<u64> = decoded.scene.iter().enumerate().filter(|(_, features)| features.starts_shot).map(|(index, _)| index as u64).collect();
+    if starts.first() != Some(&0) {
+        starts.insert(0, 0);
+    }
+    let mut shots = Vec::with_capacity(starts.len());
+    for (position, &start) in starts.iter().enumerate() {
+        let end = starts.get(position + 1).copied().unwrap_or(total);
+        if end <= start {
+            continue;
+        }
+        let features = &decoded.scene[start as usize..end as usize];
+        let count = features.len() as f32;
+        let si: Vec<f32> = features.iter().map(|f| f.spatial_information).collect();
+        let ti: Vec<f32> = features.iter().skip(1).map(|f| f.temporal_information).collect();
+        shots.push(Shot {
+            start,
+            end,
+            si_mean: si.iter().sum::<f32>() / count,
+            si_max: si.iter().copied().fold(0.0, f32::max),
+            ti_mean: if ti.is_empty() { 0.0 } else { ti.iter().sum::<f32>() / ti.len() as f32 },
+            ti_max: ti.iter().copied().fold(0.0, f32::max),
+        });
+    }
+    shots
+}
+
+fn attach_seek_points(ranges: &[FrameRange], decoded: &DecodedVideo, seekable: bool) -> Vec<Chunk> {
+    let keyframes: Vec<(u64, f64)> = decoded
+        .frames
+        .iter()
+        .enumerate()
+        .filter_map(|(index, frame)| frame.keyframe.then_some(()).and(frame.pts_seconds).map(|seconds| (index as u64, seconds)))
+        .collect();
+    ranges
+        .iter()
+        .enumerate()
+        .map(|(index, range)| {
+            let seek = if seekable {
+                keyframes
+                    .iter()
+                    .rev()
+                    .find(|(keyframe, _)| *keyframe <= range.start)
+                    .filter(|(keyframe, _)| *keyframe > 0)
+                    .map(|&(keyframe, seconds)| SeekPoint { keyframe, seconds })
+            } else {
+                None
+            };
+            let fingerprint_at = |frame: u64| decoded.frames[frame as usize].fingerprint.clone();
+            Chunk {
+                index: index as u32,
+                frames: *range,
+                seek,
+                first_fingerprint: fingerprint_at(range.start),
+                last_fingerprint: fingerprint_at(range.end - 1),
+            }
+        })
+        .collect()
+}

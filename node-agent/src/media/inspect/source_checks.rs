@@ -1,0 +1,256 @@
+//! The checks behind inspection's verdict: a failed probe or decode classified into a rejection,
+//! the streams picked, the picture size bounded, the decode checked for completeness, and the
+//! timestamps judged (frame rate, variable rate, whether chunks can seek).
+
+use crate::media::frame_analysis::DecodedVideo;
+use crate::media::probe::{ProbeOutput, ProbeStream, Rational, parse_number};
+use super::InspectLimits;
+use super::findings::{InspectError, InspectWarning, RejectionCode, WarningCode, reject, reject_at};
+
+pub(super) async fn classify_probe_failure(stderr_tail: &[String], source: &std::path::Path, size_bytes: u64) -> InspectError {
+    let text = stderr_tail.join("\n");
+    // An mp4 cut short still starts with its `ftyp` box; random bytes named .mp4 do not.
+    let starts_like_mp4 = read_head(source).await.is_some_and(|head| head.len() >= 8 && &head[4..8] == b"ftyp");
+    if text.contains("moov atom not found") && starts_like_mp4 {
+        return reject_at(
+            RejectionCode::Truncated,
+            "the mp4/mov index (moov atom) is missing: the file was cut short before its index was written",
+            None,
+            Some(size_bytes),
+            "upload the complete file, or re-export it with the index at the front (ffmpeg -movflags +faststart)",
+        );
+    }
+    let last_line = stderr_tail.last().cloned().unwrap_or_default();
+    reject(
+        RejectionCode::NotMedia,
+        format!("ffprobe does not recognise it as audio or video ({})", last_line.trim()),
+        "check that the file is a video (mp4, mov, mkv, webm, ts…) and was not corrupted in transfer",
+    )
+}
+
+async fn read_head(path: &std::path::Path) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path).await.ok()?;
+    let mut head = vec![0u8; 16];
+    let read = file.read(&mut head).await.ok()?;
+    head.truncate(read);
+    Some(head)
+}
+
+pub(super) fn classify_decode_failure(stderr_tail: &[String], video: &ProbeStream) -> InspectError {
+    let text = stderr_tail.join("\n");
+    let codec = video.codec_name.clone().unwrap_or_else(|| "unknown".to_owned());
+    if text.contains("Decoder (codec") && text.contains("not found") || text.contains("Unsupported codec") {
+        return reject(
+            RejectionCode::UnsupportedCodec,
+            format!("this ffmpeg has no decoder for the video codec {codec}"),
+            "transcode the source to H.264, HEVC, VP9 or AV1 first, or install an ffmpeg that decodes it",
+        );
+    }
+    reject(
+        RejectionCode::UndecodableFrames,
+        format!("ffmpeg failed to decode the video stream ({codec}): {}", stderr_tail.last().map(|s| s.trim()).unwrap_or("no message")),
+        "re-export the source; the video data is damaged",
+    )
+}
+
+pub(super) fn pick_streams<'a>(probe: &'a ProbeOutput, warnings: &mut Vec<InspectWarning>) -> Result<(&'a ProbeStream, Option<&'a ProbeStream>), InspectError> {
+    let videos: Vec<&ProbeStream> = probe.streams.iter().filter(|stream| stream.is_video()).collect();
+    let audios: Vec<&ProbeStream> = probe.streams.iter().filter(|stream| stream.is_audio()).collect();
+    let Some(&video) = videos.first() else {
+        let kinds: Vec<String> = probe
+            .streams
+            .iter()
+            .map(|stream| format!("{} ({})", stream.codec_type.as_deref().unwrap_or("unknown"), stream.codec_name.as_deref().unwrap_or("?")))
+            .collect();
+        let found = if kinds.is_empty() { "no streams at all".to_owned() } else { format!("only {}", kinds.join(", ")) };
+        return Err(reject(RejectionCode::NoVideoStream, format!("the file has no video stream: {found}"), "submit a file that contains video"));
+    };
+    if videos.len() > 1 {
+        warnings.push(InspectWarning {
+            code: WarningCode::SeveralVideoStreams,
+            message: format!("{} video streams; using stream {} and ignoring the others", videos.len(), video.index.unwrap_or(0)),
+        });
+    }
+    if audios.len() > 1 {
+        warnings.push(InspectWarning {
+            code: WarningCode::SeveralAudioStreams,
+            message: format!("{} audio streams; using stream {} for the audio rendition", audios.len(), audios[0].index.unwrap_or(0)),
+        });
+    }
+    Ok((video, audios.first().copied()))
+}
+
+pub(super) fn check_dimensions(video: &ProbeStream, limits: &InspectLimits, warnings: &mut Vec<InspectWarning>) -> Result<(u32, u32), InspectError> {
+    let (width, height) = (video.width.unwrap_or(0), video.height.unwrap_or(0));
+    if width < limits.min_dimension || height < limits.min_dimension || width > limits.max_dimension || height > limits.max_dimension {
+        return Err(reject(
+            RejectionCode::AbsurdDimensions,
+            format!(
+                "the video is {width}x{height}; accepted sizes are {min}x{min} to {max}x{max}",
+                min = limits.min_dimension,
+                max = limits.max_dimension
+            ),
+            "check the source's video stream; re-export it at a normal size",
+        ));
+    }
+    if width % 2 == 1 || height % 2 == 1 {
+        warnings.push(InspectWarning {
+            code: WarningCode::OddDimensions,
+            message: format!("the video is {width}x{height} (odd); renditions are scaled to even sizes"),
+        });
+    }
+    Ok((width, height))
+}
+
+pub(super) fn check_completeness(decoded: &DecodedVideo, video: &ProbeStream, size_bytes: u64, limits: &InspectLimits, warnings: &mut Vec<InspectWarning>) -> Result<(), InspectError> {
+    let frames = decoded.frames.len() as u64;
+    let packets: Option<u64> = parse_number(video.nb_read_packets.as_ref());
+    let declared: Option<u64> = parse_number(video.nb_frames.as_ref());
+    let last_byte = decoded.frames.iter().rev().find_map(|frame| frame.byte_position);
+    let truncated_hint = decoded.complaints.iter().any(|complaint| complaint.message.contains("partial file"));
+    if let (Some(declared), Some(packets)) = (declared, packets)
+        && declared > packets + 1
+    {
+        return Err(reject_at(
+            RejectionCode::Truncated,
+            format!("the container declares {declared} video frames but the file holds only {packets} ({size_bytes} bytes): it was cut short"),
+            Some(frames),
+            last_byte.or(Some(size_bytes)),
+            "upload the complete file",
+        ));
+    }
+    if frames == 0 {
+        if truncated_hint {
+            return Err(reject_at(RejectionCode::Truncated, "the file ends before its first frame", Some(0), Some(size_bytes), "upload the complete file"));
+        }
+        return Err(reject_at(
+            RejectionCode::ZeroFrames,
+            format!("the video stream decodes to no frames ({} packets read)", packets.unwrap_or(0)),
+            Some(0),
+            None,
+            "check that the source actually contains video frames; re-export it",
+        ));
+    }
+    let lost = packets.map_or(0, |packets| packets.saturating_sub(frames));
+    let allowed = limits.max_lost_frames.max((packets.unwrap_or(frames) as f64 * limits.max_lost_fraction) as u64);
+    if lost > allowed {
+        let first = decoded.complaints.first();
+        return Err(reject_at(
+            RejectionCode::UndecodableFrames,
+            format!(
+                "{lost} of {} video frames could not be decoded (at most {allowed} are tolerated){}",
+                packets.unwrap_or(frames),
+                first.map(|complaint| format!("; first decoder error: {}", complaint.message)).unwrap_or_default()
+            ),
+            Some(first.map_or(frames, |complaint| complaint.near_frame)),
+            None,
+            "re-export or re-transfer the source; its video data is damaged",
+        ));
+    }
+    // Demuxers of index-less containers (MPEG-TS) drop damaged packets before anyone counts
+    // them; the hole shows as a timestamp gap. Only with decoder complaints: a clean source
+    // with gaps is variable frame rate, not damage.
+    let nominal = video.r_frame_rate.as_deref().and_then(Rational::parse).filter(|rate| rate.as_f64() <= 1000.0);
+    if decoded.complaint_count > 0
+        && let Some(rate) = nominal
+    {
+        let period = 1.0 / rate.as_f64();
+        let mut missing = 0u64;
+        let mut first_gap = None;
+        for (index, pair) in decoded.frames.windows(2).enumerate() {
+            if let (Some(a), Some(b)) = (pair[0].pts_seconds, pair[1].pts_seconds) {
+                let gap_frames = ((b - a) / period).round() as i64 - 1;
+                if gap_frames > 0 {
+                    missing += gap_frames as u64;
+                    first_gap.get_or_insert((index as u64 + 1, pair[1].byte_position));
+                }
+            }
+        }
+        let allowed = limits.max_lost_frames.max(((frames + missing) as f64 * limits.max_lost_fraction) as u64);
+        if missing > allowed {
+            let (frame, byte) = first_gap.unwrap_or((frames, None));
+            return Err(reject_at(
+                RejectionCode::UndecodableFrames,
+                format!(
+                    "about {missing} video frames are missing from damaged data (timestamps jump; at most {allowed} tolerated); first decoder error: {}",
+                    decoded.complaints.first().map_or("none kept", |complaint| complaint.message.as_str())
+                ),
+                Some(frame),
+                byte,
+                "re-export or re-transfer the source; its video data is damaged",
+            ));
+        }
+    }
+    if lost > 0 || decoded.complaint_count > 0 {
+        let first = decoded.complaints.first();
+        warnings.push(InspectWarning {
+            code: WarningCode::CorruptDataConcealed,
+            message: format!(
+                "the decoder reported {} error(s){}{}; {lost} frame(s) lost, within tolerance",
+                decoded.complaint_count,
+                first.map(|complaint| format!(" starting near frame {}", complaint.near_frame)).unwrap_or_default(),
+                first.map(|complaint| format!(" ({})", complaint.message)).unwrap_or_default(),
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The source's frame rate and what its timestamps allow.
+pub(super) struct Timing {
+    pub(super) frame_rate: Rational,
+    pub(super) variable: bool,
+    pub(super) seekable: bool,
+}
+
+pub(super) fn analyse_timing(decoded: &DecodedVideo, video: &ProbeStream, warnings: &mut Vec<InspectWarning>) -> Timing {
+    let frames = &decoded.frames;
+    let missing = video.start_time.is_none() || frames.iter().any(|frame| frame.pts_seconds.is_none());
+    if missing {
+        warnings.push(InspectWarning {
+            code: WarningCode::MissingTimestamps,
+            message: "the video has no timestamps of its own; frames are timed by the frame rate, in decoded order".to_owned(),
+        });
+    }
+    let times: Vec<f64> = frames.iter().filter_map(|frame| frame.pts_seconds).collect();
+    let mut deltas: Vec<f64> = times.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    let non_monotonic = deltas.iter().filter(|&&delta| delta <= 0.0).count();
+    if non_monotonic > 0 {
+        warnings.push(InspectWarning {
+            code: WarningCode::NonMonotonicTimestamps,
+            message: format!("{non_monotonic} frame timestamp(s) go backwards or repeat; frames are kept in decoded order"),
+        });
+    }
+    deltas.retain(|&delta| delta > 0.0);
+    let mut sorted = deltas.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted.get(sorted.len() / 2).copied();
+    let irregular = median.map_or(0, |median| deltas.iter().filter(|&&delta| (delta - median).abs() > median * 0.1).count());
+    let variable = !missing && irregular > 0 && irregular * 200 >= deltas.len().max(1);
+    let nominal = video.r_frame_rate.as_deref().and_then(Rational::parse).filter(|rate| rate.as_f64() <= 1000.0);
+    let average = video.avg_frame_rate.as_deref().and_then(Rational::parse).filter(|rate| rate.as_f64() <= 1000.0);
+    let measured = match (times.first(), times.last(), median) {
+        (Some(first), Some(last), Some(median)) if last > first => Rational::from_rate((times.len() - 1) as f64 / (last - first)).or(Rational::from_rate(1.0 / median)),
+        _ => None,
+    };
+    let frame_rate = if variable { measured.or(average).or(nominal) } else { nominal.or(average).or(measured) }
+        .unwrap_or(Rational { num: 25, den: 1 });
+    if variable {
+        warnings.push(InspectWarning {
+            code: WarningCode::VariableFrameRate,
+            message: format!(
+                "frame durations vary ({irregular} of {} differ from the typical one); renditions are constant rate at {frame_rate} fps with every decoded frame kept",
+                deltas.len()
+            ),
+        });
+    }
+    let seekable = !missing && non_monotonic == 0;
+    if !seekable {
+        warnings.push(InspectWarning {
+            code: WarningCode::NotSeekable,
+            message: "timestamps are not reliable enough to seek by; each chunk is decoded from the start of the file (slower, still frame-exact)".to_owned(),
+        });
+    }
+    Timing { frame_rate, variable, seekable }
+}

@@ -1,0 +1,148 @@
+//! The score stage: VMAF (vmaf_v0.6.1), PSNR-Y and SSIM of one encoded chunk against exactly the
+//! source frames `[start, end)` it was made from, through the kernels crate, pooled into the
+//! chunk's [`QualitySummary`].
+//!
+//! The encoded chunk is decoded and upscaled to the source's size with bit-exact bicubic
+//! ([`ffmpeg_decoder::open_as`]); the reference frames come from [`super::source_range`], which
+//! seeks to the chunk's keyframe like the encoder does and verifies where it landed (a wrong
+//! landing is scored again from frame 0). Every probe and decode runs the programs the caller
+//! names ([`ScoreParams::programs`]). This runs on a blocking thread; cancellation stops the
+//! frame sources at the next frame, and a counter says how many frames were scored so far.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use shotfarm_kernels::backend::BackendRequest;
+use shotfarm_kernels::decode::decode_error::DecodeError;
+use shotfarm_kernels::decode::ffmpeg_decoder::{self, probe_format};
+use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
+use shotfarm_kernels::decode::frame_source::FrameSource;
+use shotfarm_kernels::frame::{Frame, FrameFormat};
+use shotfarm_kernels::{FeatureSelection, VmafError, VmafOptions, VmafReport, vmaf_streams};
+use shotfarm_proto::pipeline::QualitySummary;
+use tokio_util::sync::CancellationToken;
+
+use super::quality::chunk_summary;
+use super::source_range::{SourceRange, check_boundaries};
+
+/// What to score.
+#[derive(Debug, Clone)]
+pub struct ScoreParams {
+    /// The ffmpeg and ffprobe every probe and decode runs.
+    pub programs: FfmpegPrograms,
+    /// The chunk's source frames (the reference).
+    pub range: SourceRange,
+    /// The encoded chunk (the distorted stream).
+    pub encoded: PathBuf,
+    pub backend: BackendRequest,
+}
+
+/// A scored chunk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkScore {
+    pub quality: QualitySummary,
+    /// Frames scored per second.
+    pub fps: f64,
+    /// The metric backend that ran.
+    pub backend: String,
+}
+
+/// Why a chunk could not be scored.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error("probing the source for scoring: {0}")]
+    Probe(DecodeError),
+    #[error("decoding the source frames: {0}")]
+    Reference(DecodeError),
+    #[error("the encoded chunk {} cannot be decoded: {source}", path.display())]
+    Encoded { path: PathBuf, source: DecodeError },
+    #[error("decoding the encoded chunk: {0}")]
+    EncodedStream(DecodeError),
+    /// The reference frames were not the chunk's (count or boundary fingerprints).
+    #[error("the source frames of the chunk could not be decoded exactly: {0}")]
+    Landing(String),
+    #[error("vmaf cannot score this chunk: {0}")]
+    Unscorable(VmafError),
+    #[error("vmaf failed: {0}")]
+    Vmaf(VmafError),
+    #[error("scoring chunk {chunk} produced {frames} frames without complete PSNR/SSIM")]
+    Incomplete { chunk: u32, frames: usize },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Scores on this (blocking) thread: seeking first, again from frame 0 if the seek landed wrong.
+/// `scored` counts the frames delivered so far.
+pub fn score_chunk(params: &ScoreParams, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<ChunkScore, ScoreError> {
+    let format = probe_format(&params.programs.ffprobe, &params.range.source).map_err(ScoreError::Probe)?;
+    let report = match score_once(params, &params.range, format, scored, cancel) {
+        Err(ScoreError::Landing(message)) if params.range.seeks() && !cancel.is_cancelled() => {
+            tracing::warn!(chunk = params.range.chunk.index, %message, "the source seek landed on the wrong frame; scoring from frame 0");
+            scored.store(0, Ordering::Relaxed);
+            let from_start = SourceRange { use_seek: false, ..params.range.clone() };
+            score_once(params, &from_start, format, scored, cancel)
+        }
+        outcome => outcome,
+    }
+    .map_err(|error| if cancel.is_cancelled() { ScoreError::Cancelled } else { error })?;
+    let per_frame_vmaf: Vec<f64> = report.frames.iter().map(|frame| frame.vmaf).collect();
+    let psnr_y: Vec<f64> = report.frames.iter().filter_map(|frame| frame.psnr.map(|psnr| psnr[0])).collect();
+    let ssim: Vec<f64> = report.frames.iter().filter_map(|frame| frame.ssim).collect();
+    let quality = chunk_summary(per_frame_vmaf, &psnr_y, &ssim).ok_or(ScoreError::Incomplete { chunk: params.range.chunk.index, frames: report.frames.len() })?;
+    Ok(ChunkScore { quality, fps: report.fps, backend: report.backend })
+}
+
+fn score_once(params: &ScoreParams, range: &SourceRange, format: FrameFormat, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<VmafReport, ScoreError> {
+    let reference = range.open(&params.programs, format).map_err(ScoreError::Reference)?;
+    let distorted = ffmpeg_decoder::open_as(&params.programs, &params.encoded, format).map_err(|source| ScoreError::Encoded { path: params.encoded.clone(), source })?;
+    let reference = Cancellable { inner: Box::new(reference), cancel: cancel.clone(), delivered: None };
+    let distorted = Cancellable { inner: Box::new(distorted), cancel: cancel.clone(), delivered: Some(Arc::clone(scored)) };
+    let options = VmafOptions { threads: 0, features: FeatureSelection { psnr: true, ssim: true }, backend: params.backend, simd: None, max_frames: None };
+    let report = match vmaf_streams(Box::new(reference), Box::new(distorted), &options) {
+        Ok(report) => report,
+        Err(VmafError::FrameCountMismatch { reference, distorted }) => {
+            let _ = check_boundaries(range);
+            return Err(ScoreError::Landing(format!("{reference} source frames were decoded for a chunk of {} (the encoded chunk has {distorted})", range.chunk.frames.len())));
+        }
+        Err(VmafError::Reference(error)) => return Err(ScoreError::Reference(error)),
+        Err(VmafError::Distorted(error)) => return Err(ScoreError::EncodedStream(error)),
+        Err(error @ (VmafError::Metric { .. } | VmafError::Empty)) => return Err(ScoreError::Unscorable(error)),
+        Err(error) => return Err(ScoreError::Vmaf(error)),
+    };
+    check_boundaries(range).map_err(ScoreError::Landing)?;
+    Ok(report)
+}
+
+/// A frame source that stops at the next frame once the task is cancelled, and counts what it
+/// delivered (for progress).
+struct Cancellable {
+    inner: Box<dyn FrameSource>,
+    cancel: CancellationToken,
+    delivered: Option<Arc<AtomicU64>>,
+}
+
+impl FrameSource for Cancellable {
+    fn format(&self) -> FrameFormat {
+        self.inner.format()
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
+        if self.cancel.is_cancelled() {
+            return Err(DecodeError::Io { path: PathBuf::from(self.inner.name()), source: std::io::Error::new(std::io::ErrorKind::Interrupted, "scoring cancelled") });
+        }
+        let frame = self.inner.next_frame()?;
+        if let (Some(counter), Some(_)) = (&self.delivered, &frame) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(frame)
+    }
+
+    fn recycle(&mut self, frame: Frame) {
+        self.inner.recycle(frame);
+    }
+
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+}

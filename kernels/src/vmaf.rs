@@ -107,11 +107,10 @@ pub fn open_source(programs: &FfmpegPrograms, path: &Path, target: Option<crate:
 }
 
 /// VMAF of two files; the distorted clip is scaled to the reference's size if needed. Files
-/// other than `.y4m` are decoded with the `ffmpeg` and `ffprobe` on `PATH`.
-pub fn vmaf_files(reference: &Path, distorted: &Path, options: &VmafOptions) -> Result<VmafReport, VmafError> {
-    let programs = FfmpegPrograms::on_path();
-    let reference = open_source(&programs, reference, None).map_err(VmafError::Reference)?;
-    let distorted = open_source(&programs, distorted, Some(reference.format())).map_err(VmafError::Distorted)?;
+/// other than `.y4m` are decoded with the `programs` given.
+pub fn vmaf_files(programs: &FfmpegPrograms, reference: &Path, distorted: &Path, options: &VmafOptions) -> Result<VmafReport, VmafError> {
+    let reference = open_source(programs, reference, None).map_err(VmafError::Reference)?;
+    let distorted = open_source(programs, distorted, Some(reference.format())).map_err(VmafError::Distorted)?;
     vmaf_streams(reference, distorted, options)
 }
 

@@ -195,7 +195,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     // (so every chunk was scored against exactly its own source frames), except where motion
     // differs by construction: the first and last frame of each chunk.
     let (_, h264_stream) = &assembled[0];
-    let whole = shotfarm_kernels::vmaf_files(&source_path, &job.work_dir().join(&h264_stream.key), &shotfarm_kernels::VmafOptions::default()).unwrap();
+    let whole = shotfarm_kernels::vmaf_files(&shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms::from_env(), &source_path, &job.work_dir().join(&h264_stream.key), &shotfarm_kernels::VmafOptions::default()).unwrap();
     let mut compared = 0;
     for output in &job.outputs {
         let TaskOutput::Score { chunk, rung, quality } = output else { continue };

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use shotfarm_kernels::backend::BackendError;
+use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use shotfarm_kernels::{BackendRequest, FeatureSelection, VmafError, VmafOptions, VmafReport};
 
 use crate::exit::{CommandError, CommandResult};
@@ -71,7 +72,7 @@ pub fn run(args: VmafArgs) -> CommandResult {
         },
         ..VmafOptions::default()
     };
-    let report = shotfarm_kernels::vmaf_files(&args.reference, &args.distorted, &options).map_err(|e| match e {
+    let report = shotfarm_kernels::vmaf_files(&FfmpegPrograms::from_env(), &args.reference, &args.distorted, &options).map_err(|e| match e {
         VmafError::Backend(BackendError::CudaUnavailable { .. }) => CommandError::usage(e),
         other => CommandError::from(anyhow::Error::new(other)),
     })?;

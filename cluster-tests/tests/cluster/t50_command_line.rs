@@ -11,6 +11,13 @@ fn run(args: &[&str]) -> anyhow::Result<(i32, String, String)> {
     Ok((output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned()))
 }
 
+/// A refused command line: exit 2, a message naming `expected`, no panic.
+fn assert_usage_error(args: &[&str], code: i32, stderr: &str, expected: &str) {
+    assert_eq!(code, 2, "{args:?} → {code}: {stderr}");
+    assert!(stderr.contains(expected), "{args:?}: stderr lacks {expected:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+}
+
 #[test]
 fn bad_scheduler_flags_exit_2_with_a_message() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -30,9 +37,7 @@ fn bad_scheduler_flags_exit_2_with_a_message() -> anyhow::Result<()> {
     ];
     for (args, expected) in cases {
         let (code, _, stderr) = run(&args)?;
-        assert_eq!(code, 2, "{args:?} → {code}: {stderr}");
-        assert!(stderr.contains(expected), "{args:?}: stderr lacks {expected:?}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+        assert_usage_error(&args, code, &stderr, expected);
     }
     Ok(())
 }
@@ -88,10 +93,7 @@ fn bad_agent_settings_exit_2_with_a_message() -> anyhow::Result<()> {
     ];
     for (args, expected) in cases {
         let output = Command::new(shotfarm_binary()?).args(&args).env_remove("SHOTFARM_SCHEDULER").env_remove("SHOTFARM_WORK_DIR").output()?;
-        let (code, stderr) = (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr));
-        assert_eq!(code, 2, "{args:?} → {code}: {stderr}");
-        assert!(stderr.contains(expected), "{args:?}: stderr lacks {expected:?}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+        assert_usage_error(&args, output.status.code().unwrap_or(-1), &String::from_utf8_lossy(&output.stderr), expected);
     }
     Ok(())
 }

@@ -15,4 +15,12 @@ impl FfmpegPrograms {
     pub fn on_path() -> Self {
         Self { ffmpeg: PathBuf::from("ffmpeg"), ffprobe: PathBuf::from("ffprobe") }
     }
+
+    /// The programs `SHOTFARM_FFMPEG` / `SHOTFARM_FFPROBE` name, else `ffmpeg` / `ffprobe` on
+    /// `PATH`: what the `shotfarm` binary runs, its agents' stages included.
+    pub fn from_env() -> Self {
+        let on_path = Self::on_path();
+        let named = |variable: &str, default: PathBuf| std::env::var_os(variable).map(PathBuf::from).unwrap_or(default);
+        Self { ffmpeg: named("SHOTFARM_FFMPEG", on_path.ffmpeg), ffprobe: named("SHOTFARM_FFPROBE", on_path.ffprobe) }
+    }
 }

@@ -38,12 +38,10 @@ impl Tool {
     }
 }
 
-/// The programs named by `SHOTFARM_FFMPEG` / `SHOTFARM_FFPROBE`, else `ffmpeg` / `ffprobe` on
-/// `PATH`: what every stage of this agent runs, the kernels' decoders included.
+/// The programs every stage of this agent runs, the kernels' decoders included
+/// ([`FfmpegPrograms::from_env`]).
 pub fn configured_programs() -> FfmpegPrograms {
-    let on_path = FfmpegPrograms::on_path();
-    let named = |variable: &str, default: PathBuf| std::env::var_os(variable).map(PathBuf::from).unwrap_or(default);
-    FfmpegPrograms { ffmpeg: named("SHOTFARM_FFMPEG", on_path.ffmpeg), ffprobe: named("SHOTFARM_FFPROBE", on_path.ffprobe) }
+    FfmpegPrograms::from_env()
 }
 
 /// A program and its arguments.

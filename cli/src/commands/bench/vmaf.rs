@@ -16,6 +16,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
+use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use shotfarm_kernels::decode::frame_source::{FrameSource, MemorySource};
 use shotfarm_kernels::decode::y4m::Y4mReader;
 use shotfarm_kernels::backend::{BackendRequest, resolve};
@@ -118,7 +119,7 @@ pub fn run(args: BenchVmafArgs) -> CommandResult {
     let (mut ours, mut x264) = (Vec::new(), Vec::new());
     for _ in 0..args.runs {
         let start = Instant::now();
-        shotfarm_kernels::vmaf_files(Path::new(&reference), Path::new(&distorted), &options).context("vmaf on the .y4m pair")?;
+        shotfarm_kernels::vmaf_files(&FfmpegPrograms::from_env(), Path::new(&reference), Path::new(&distorted), &options).context("vmaf on the .y4m pair")?;
         ours.push(start.elapsed().as_secs_f64());
         x264.push(ffmpeg(&["-threads", "2", "-i", &reference, "-c:v", "libx264", "-preset", "fast", "-threads", "2", "-f", "null", "-"])?);
     }

@@ -3,7 +3,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`runtime`] | probe, register, session to the leader, slots, journal: the agent process |
-//! | [`tasks`] | one handler per task kind: spec in, media work, output back |
+//! | [`tasks`] | one handler per task kind: spec in → media stage → artifact out |
 //! | [`media`] | every media stage on local files (ffmpeg, fingerprints, packaging) |
 //! | [`storage`] | object-store access by URL, with keys that cannot escape their root |
 

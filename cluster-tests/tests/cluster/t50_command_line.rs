@@ -125,3 +125,18 @@ fn agent_settings_layer_file_then_environment_then_flags() -> anyhow::Result<()>
     assert!(work.is_dir(), "the work directory named in the file was not created");
     Ok(())
 }
+
+#[test]
+fn a_closed_stdout_ends_a_printing_command_quietly() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let cluster = SchedulerCluster::start(1, &[])?;
+    runtime.block_on(cluster.wait_for_leader(Duration::from_secs(10)))?;
+    // `shotfarm cluster --json | head -0`: the reader is gone before the first write.
+    let (reader, writer) = std::io::pipe()?;
+    drop(reader);
+    let output = Command::new(shotfarm_binary()?).args(["cluster", "--scheduler", &cluster.addrs()[0], "--json"]).stdout(writer).output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
+    Ok(())
+}

@@ -2,7 +2,7 @@
 //!
 //! | module | what |
 //! | --- | --- |
-//! | [`config`] | validated agent configuration |
+//! | [`config`] | the agent's settings: TOML file < `SHOTFARM_*` < flags, validated |
 //! | [`gpu_probe`] | GPUs through cudarc's dynamically loaded driver API |
 //! | [`registration`] | the capability report sent when registering |
 //! | [`session`] | one session stream: heartbeats, assignments, progress, results, acks |

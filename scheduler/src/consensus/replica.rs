@@ -11,6 +11,7 @@ use raft::{RawNode, ReadState, StateRole, Storage as _};
 
 use super::bootstrap::{bootstrap, check_membership};
 use super::logger::raft_logger;
+use super::peer_message::{self, LocalView, PeerMessageRefusal};
 use super::raft_log::RaftLog;
 use crate::audit::AuditTrail;
 use crate::failpoints::{self, crash_point};
@@ -45,6 +46,15 @@ pub enum ReplicaError {
     Raft(#[from] raft::Error),
     #[error("{0}")]
     Membership(String),
+}
+
+/// Why a peer's message was not stepped.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("refused: {0}")]
+    Refused(#[from] PeerMessageRefusal),
+    #[error("raft: {0}")]
+    Raft(#[from] raft::Error),
 }
 
 /// One applied log entry that carried a proposal.
@@ -193,8 +203,14 @@ impl<S: DurableStore> Replica<S> {
         self.raw.tick()
     }
 
-    pub fn step(&mut self, message: Message) -> Result<(), raft::Error> {
-        self.raw.step(message)
+    /// Steps a peer's message, once it passes [`peer_message::check`] against this replica's
+    /// log and membership (a message raft-rs would panic on, or that no peer sends, is refused).
+    pub fn step(&mut self, message: Message) -> Result<(), StepError> {
+        let conf_state = self.raw.store().conf_state();
+        let members: Vec<u64> = conf_state.get_voters().iter().chain(conf_state.get_learners()).copied().collect();
+        let local = LocalView { id: self.id, last_index: self.raw.raft.raft_log.last_index(), members: &members };
+        peer_message::check(&message, &local)?;
+        Ok(self.raw.step(message)?)
     }
 
     /// Proposes a batch of commands as one log entry.

@@ -1,5 +1,6 @@
 //! Three replicas elect one leader; a job is accepted and queued with no agent connected;
-//! a retried submission with the same request id returns the same job.
+//! a retried submission with the same request id returns the same job, and another job under
+//! that request id is refused with the first job's id.
 
 use std::time::Duration;
 
@@ -20,6 +21,10 @@ async fn three_replicas_elect_a_leader_and_queue_a_job_without_agents() -> anyho
     let again = submit(&client, "t10-request", "in.mp4").await?;
     assert_eq!(again.job_id, first.job_id);
     assert!(!again.created, "a retried request id must not create a second job");
+    let reused = submit(&client, "t10-request", "other.mp4").await.err().and_then(|err| err.downcast::<tonic::Status>().ok());
+    let reused = reused.ok_or_else(|| anyhow::anyhow!("a request id reused for another spec was accepted"))?;
+    assert_eq!(reused.code(), tonic::Code::AlreadyExists, "{reused:?}");
+    assert!(reused.message().contains(&first.job_id), "{reused:?}");
     let found = job(&client, &first.job_id).await?;
     assert!(is_state(&found, v1::JobState::Pending), "{found:?}");
     assert_eq!(found.tasks.len(), 1);

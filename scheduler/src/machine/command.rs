@@ -54,6 +54,8 @@ pub enum Refusal {
     BadOutput { task: TaskId, why: String },
     #[error("{0}")]
     Invalid(String),
+    #[error("request id {request_id:?} already submitted {job} with another spec; submit with a new request id (the same spec under it answers {job})")]
+    RequestIdReused { request_id: String, job: String },
 }
 
 /// What applying a command answers to whoever proposed it.

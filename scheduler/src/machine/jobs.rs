@@ -8,8 +8,13 @@ use crate::state::model::{Job, JobId, JobPlan, JobSpec, JobState, Millis, TaskSt
 use crate::state::{RowKey, State};
 
 pub(super) fn submit_job(state: &mut State, request_id: &str, spec: &JobSpec, now_ms: Millis) -> Outcome {
-    if let Some(job) = state.meta.requests.get(request_id) {
-        return Outcome::JobSubmitted { job: *job, created: false };
+    if let Some(&job) = state.meta.requests.get(request_id) {
+        // A retry (same spec) answers the job it made; another job under a used request id is
+        // a client's mistake that would otherwise be silently answered with the wrong job.
+        if state.jobs.get(&job).is_some_and(|existing| existing.spec != *spec) {
+            return Outcome::Refused(Refusal::RequestIdReused { request_id: request_id.to_owned(), job: format_job_id(job) });
+        }
+        return Outcome::JobSubmitted { job, created: false };
     }
     state.meta.next_job_id += 1;
     let id = state.meta.next_job_id;
@@ -80,5 +85,25 @@ pub(super) fn finish_job(state: &mut State, job_id: JobId, final_state: JobState
             release_lease(state, task_id, now_ms, "cancelled");
         }
         state.set_task_state(task_id, TaskState::Cancelled);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_id_answers_its_own_spec_and_refuses_another() {
+        let mut state = State::default();
+        let spec = JobSpec::for_tests();
+        assert_eq!(submit_job(&mut state, "r1", &spec, 1), Outcome::JobSubmitted { job: 1, created: true });
+        assert_eq!(submit_job(&mut state, "r1", &spec, 2), Outcome::JobSubmitted { job: 1, created: false });
+        let other = JobSpec { input_url: "file:///other.mp4".to_owned(), ..spec };
+        assert_eq!(
+            submit_job(&mut state, "r1", &other, 3),
+            Outcome::Refused(Refusal::RequestIdReused { request_id: "r1".to_owned(), job: format_job_id(1) })
+        );
+        assert_eq!(state.jobs.len(), 1);
+        assert_eq!(submit_job(&mut state, "r2", &other, 4), Outcome::JobSubmitted { job: 2, created: true });
     }
 }

@@ -94,7 +94,7 @@ impl From<ServiceError> for Status {
             | ServiceError::Invalid { .. }
             | ServiceError::SessionWithoutHello
             | ServiceError::SessionEndedBeforeHello => Status::invalid_argument(message),
-            ServiceError::AlreadyMember(_) => Status::already_exists(message),
+            ServiceError::AlreadyMember(_) | ServiceError::Refused(Refusal::RequestIdReused { .. }) => Status::already_exists(message),
         }
     }
 }
@@ -141,6 +141,11 @@ mod tests {
             (ServiceError::NodeDeclaredDown(3), Code::FailedPrecondition, "node 3 was declared down; register again"),
             (ServiceError::NodeNotRegistered(3), Code::NotFound, "no node 3; register first"),
             (ServiceError::AlreadyMember(2), Code::AlreadyExists, "replica 2 is already a member"),
+            (
+                ServiceError::Refused(Refusal::RequestIdReused { request_id: "r1".to_owned(), job: "job-1".to_owned() }),
+                Code::AlreadyExists,
+                "request id \"r1\" already submitted job-1 with another spec; submit with a new request id (the same spec under it answers job-1)",
+            ),
             (
                 ServiceError::StreamEnded(StreamEnd::NodeDown),
                 Code::FailedPrecondition,

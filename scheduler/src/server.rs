@@ -83,8 +83,10 @@ fn check_data_dir(dir: &std::path::Path) -> Result<(), ServerError> {
 
 /// Runs one replica until `shutdown` fires or storage fails.
 pub async fn run(config: SchedulerConfig, shutdown: CancellationToken) -> Result<(), ServerError> {
-    let replica = open_replica(&config)?;
+    // The port first: a start that fails on a busy port must leave the data directory as it
+    // was, or the corrected command would meet a membership the failed one stored.
     let listener = TcpListener::bind(config.listen).await.map_err(|source| ServerError::Listen { addr: config.listen.to_string(), source })?;
+    let replica = open_replica(&config)?;
     serve(config, replica, listener, shutdown).await
 }
 

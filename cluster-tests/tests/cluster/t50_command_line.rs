@@ -140,3 +140,18 @@ fn a_closed_stdout_ends_a_printing_command_quietly() -> anyhow::Result<()> {
     assert_ne!(output.status.code(), Some(101), "{stderr}");
     Ok(())
 }
+
+#[test]
+fn a_start_that_fails_on_a_busy_port_stores_nothing() -> anyhow::Result<()> {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = busy.local_addr()?.to_string();
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let peers = format!("1={addr}");
+    let (code, _, stderr) = run(&["scheduler", "--id", "1", "--listen", &addr, "--peers", &peers, "--data-dir", data.to_str().unwrap_or_default()])?;
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains(&addr), "{stderr}");
+    let stored: Vec<_> = std::fs::read_dir(&data).map(|entries| entries.flatten().map(|entry| entry.file_name()).collect()).unwrap_or_default();
+    assert!(stored.is_empty(), "the failed start stored {stored:?}");
+    Ok(())
+}

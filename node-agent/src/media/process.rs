@@ -30,18 +30,12 @@ pub enum Tool {
 
 impl Tool {
     pub fn program(self) -> PathBuf {
-        let programs = configured_programs();
+        let programs = FfmpegPrograms::from_env();
         match self {
             Tool::Ffmpeg => programs.ffmpeg,
             Tool::Ffprobe => programs.ffprobe,
         }
     }
-}
-
-/// The programs every stage of this agent runs, the kernels' decoders included
-/// ([`FfmpegPrograms::from_env`]).
-pub fn configured_programs() -> FfmpegPrograms {
-    FfmpegPrograms::from_env()
 }
 
 /// A program and its arguments.

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use shotfarm_kernels::backend::{BackendRequest, resolve};
+use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use shotfarm_proto::pipeline::{Artifact, Chunk, JobLocations, Rung, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
@@ -15,7 +16,6 @@ use super::job_cache::local_source;
 use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
-use crate::media::process::configured_programs;
 use crate::media::score::{ScoreParams, score_chunk};
 use crate::media::source_range::SourceRange;
 
@@ -42,7 +42,7 @@ pub async fn run(
     work_area.download(encoded, &encoded_path).await?;
 
     let params = ScoreParams {
-        programs: configured_programs(),
+        programs: FfmpegPrograms::from_env(),
         range: SourceRange {
             source: local_source,
             chunk: inspected_chunk,

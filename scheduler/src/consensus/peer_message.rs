@@ -24,9 +24,20 @@ pub struct LocalView<'a> {
     pub id: u64,
     /// The replica's last log index.
     pub last_index: u64,
-    /// Voters and learners of the applied membership (empty while joining: a replica started
-    /// with `--join` hears first from a leader it does not know yet).
-    pub members: &'a [u64],
+    /// Voters and learners of the applied membership (both empty while joining: a replica
+    /// started with `--join` hears first from a leader it does not know yet).
+    pub voters: &'a [u64],
+    pub learners: &'a [u64],
+}
+
+impl LocalView<'_> {
+    fn joining(&self) -> bool {
+        self.voters.is_empty() && self.learners.is_empty()
+    }
+
+    fn is_member(&self, id: u64) -> bool {
+        self.voters.contains(&id) || self.learners.contains(&id)
+    }
 }
 
 /// Why a message was refused.
@@ -57,8 +68,9 @@ pub fn check(message: &Message, local: &LocalView<'_>) -> Result<(), PeerMessage
     if message.from == 0 || message.from == local.id || message.to != local.id {
         return Err(PeerMessageRefusal::Misaddressed { from: message.from, to: message.to, id: local.id });
     }
-    if !local.members.is_empty() && !local.members.contains(&message.from) {
-        return Err(PeerMessageRefusal::NotAMember { from: message.from, members: local.members.to_vec() });
+    if !local.joining() && !local.is_member(message.from) {
+        let members = local.voters.iter().chain(local.learners).copied().collect();
+        return Err(PeerMessageRefusal::NotAMember { from: message.from, members });
     }
     if message.term == 0 && kind != MessageType::MsgReadIndex {
         return Err(PeerMessageRefusal::NoTerm { kind });
@@ -137,7 +149,7 @@ mod tests {
     const MEMBERS: &[u64] = &[1, 2, 3];
 
     fn local() -> LocalView<'static> {
-        LocalView { id: 1, last_index: 100, members: MEMBERS }
+        LocalView { id: 1, last_index: 100, voters: MEMBERS, learners: &[] }
     }
 
     fn message(kind: MessageType, term: u64) -> Message {
@@ -169,7 +181,10 @@ mod tests {
             assert_eq!(check(&message, &local()), Ok(()), "{message:?}");
         }
         // A joining replica hears from a leader it does not know yet.
-        let joining = LocalView { members: &[], ..local() };
+        let mut from_learner = message(MessageType::MsgHeartbeatResponse, 5);
+        from_learner.from = 4;
+        assert_eq!(check(&from_learner, &LocalView { learners: &[4], ..local() }), Ok(()));
+        let joining = LocalView { voters: &[], ..local() };
         assert_eq!(check(&message(MessageType::MsgSnapshot, 3), &joining), Ok(()));
     }
 

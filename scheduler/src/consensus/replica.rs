@@ -207,8 +207,12 @@ impl<S: DurableStore> Replica<S> {
     /// log and membership (a message raft-rs would panic on, or that no peer sends, is refused).
     pub fn step(&mut self, message: Message) -> Result<(), StepError> {
         let conf_state = self.raw.store().conf_state();
-        let members: Vec<u64> = conf_state.get_voters().iter().chain(conf_state.get_learners()).copied().collect();
-        let local = LocalView { id: self.id, last_index: self.raw.raft.raft_log.last_index(), members: &members };
+        let local = LocalView {
+            id: self.id,
+            last_index: self.raw.raft.raft_log.last_index(),
+            voters: conf_state.get_voters(),
+            learners: conf_state.get_learners(),
+        };
         peer_message::check(&message, &local)?;
         Ok(self.raw.step(message)?)
     }

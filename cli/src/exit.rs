@@ -47,6 +47,11 @@ impl CommandError {
     pub fn rejected(error: impl Into<anyhow::Error>) -> Self {
         Self { kind: ExitKind::InputRejected, error: error.into() }
     }
+
+    /// Any error, as a plain failure (exit 1), by its message.
+    pub fn from_display(error: impl std::fmt::Display) -> Self {
+        Self::from(anyhow::anyhow!("{error}"))
+    }
 }
 
 impl fmt::Display for CommandError {

@@ -8,6 +8,7 @@
 //! | [`commands`] | one module per subcommand; `commands/bench/` one per benchmark |
 //! | [`client`] | what the client subcommands share: `--scheduler`, job options, job views |
 //! | [`report_stages`] | a job's stage times from its `report.json` (`dev`, `bench pipeline`) |
+//! | [`tls_flags`] | `--ca`, `--cert`, `--key`, `--insecure` of `scheduler` and `agent` |
 //! | [`runtime`] | the async runtime and the two-stage shutdown on signals |
 //! | [`exit`] | failures → exit codes |
 
@@ -16,6 +17,7 @@ mod commands;
 mod exit;
 mod report_stages;
 mod runtime;
+mod tls_flags;
 
 use std::process::ExitCode;
 
@@ -62,6 +64,10 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Inspect a source alone: facts, shots, warnings; exit 3 when rejected.
     Inspect(commands::inspect::InspectArgs),
+    /// The farm's certificate authority and the certificates of replicas, agents, operators.
+    Certs(commands::certs::CertsArgs),
+    /// Bearer tokens for submitters and operators without a certificate (operators only).
+    Tokens(commands::tokens::TokensArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +105,8 @@ fn main() -> ExitCode {
         Command::Vmaf(args) => commands::vmaf::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::Certs(args) => commands::certs::run(args),
+        Command::Tokens(args) => commands::tokens::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

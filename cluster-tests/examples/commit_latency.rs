@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use shotfarm_cluster_tests::cluster::SchedulerCluster;
-use shotfarm_proto::client::LeaderClient;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, SubmitJobRequest};
 
@@ -14,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
     let replicas: u64 = std::env::args().nth(2).and_then(|arg| arg.parse().ok()).unwrap_or(3);
     let cluster = SchedulerCluster::start(replicas, &[])?;
     cluster.wait_for_leader(Duration::from_secs(15)).await?;
-    let client = LeaderClient::new(cluster.addrs());
+    let client = cluster.client();
     let mut samples = Vec::with_capacity(count);
     for index in 0..count {
         let request = SubmitJobRequest {

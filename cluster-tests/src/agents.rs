@@ -19,12 +19,12 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use shotfarm_proto::client::LeaderClient;
+use shotfarm_proto::client::FarmChannel;
+use shotfarm_security::Role;
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, GetJobRequest, ListNodesRequest, NodeRequest, SubmitJobRequest};
 use tonic::Status;
-use tonic::transport::Channel;
 
 use crate::cluster::{SchedulerCluster, shotfarm_binary, wait_until};
 
@@ -38,6 +38,8 @@ const CALL_LIMIT: Duration = Duration::from_secs(20);
 pub struct AgentBuilder {
     name: String,
     schedulers: Vec<String>,
+    /// `--ca/--cert/--key` of its `agent/NAME` certificate, or `--insecure`.
+    tls: Vec<String>,
     /// Where its work dir and log go; a fresh temp dir when `None`.
     parent: Option<PathBuf>,
 }
@@ -88,9 +90,9 @@ pub struct AgentProcess {
 }
 
 impl AgentProcess {
-    /// An agent named `name` that registers with `schedulers`.
-    pub fn builder(name: &str, schedulers: &[String]) -> AgentBuilder {
-        AgentBuilder { name: name.to_owned(), schedulers: schedulers.to_vec(), parent: None }
+    /// An agent named `name` that registers with `cluster`, with its own certificate.
+    pub fn builder(name: &str, cluster: &SchedulerCluster) -> anyhow::Result<AgentBuilder> {
+        Ok(AgentBuilder { name: name.to_owned(), schedulers: cluster.addrs(), tls: cluster.tls_args(Role::Agent, name)?, parent: None })
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -106,6 +108,7 @@ impl AgentProcess {
         let mut command = Command::new(&self.binary);
         command
             .args(["agent", "--scheduler", &self.builder.schedulers.join(","), "--name", &self.name])
+            .args(&self.builder.tls)
             .arg("--work-dir")
             .arg(&self.work_dir);
         let child = command
@@ -251,7 +254,7 @@ impl Farm {
         let owned = tempfile::Builder::new().prefix("shotfarm-farm-").tempdir()?;
         let mut farm = Farm { cluster, agents: Vec::new(), dir: owned.path().to_path_buf(), owned: Some(owned) };
         for name in agent_names {
-            farm.add_agent(AgentProcess::builder(name, &farm.cluster.addrs()))?;
+            farm.add_agent(AgentProcess::builder(name, &farm.cluster)?)?;
         }
         Ok(farm)
     }
@@ -281,10 +284,10 @@ impl Farm {
     /// a call and never answers must not hang the scenario), the call after [`CALL_LIMIT`].
     async fn leader_call<T, F, Fut>(&self, what: &str, f: F) -> anyhow::Result<T>
     where
-        F: Fn(Channel) -> Fut,
+        F: Fn(FarmChannel) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
-        let mut client = LeaderClient::new(self.cluster.addrs());
+        let mut client = self.cluster.client();
         client.patience = CALL_LIMIT;
         let bounded = |channel| {
             let call = f(channel);

@@ -2,6 +2,11 @@
 //! captured log, that a test or benchmark can kill (SIGKILL, by the pid it started — never by
 //! name), restart, pause and resume (SIGSTOP/SIGCONT).
 //!
+//! Secure by default, as a deployed farm: the cluster has its own throwaway CA, every replica
+//! its `replica/ID` certificate, and [`SchedulerCluster::credentials`] issues whatever
+//! identity a test's client or agent needs. A cluster started with `--insecure` among its
+//! extra arguments runs plaintext and anonymous, and its credentials are anonymous too.
+//!
 //! [`SchedulerCluster::start_with_proxies`] puts a [`LinkProxy`] on every link, so a test
 //! can cut, delay or isolate any of them ([`Network`]):
 //!
@@ -16,12 +21,15 @@ use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use shotfarm_proto::client::channel;
+use shotfarm_proto::client::{LeaderClient, channel};
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::{ClusterStatusRequest, ClusterStatusResponse};
+use shotfarm_security::local_farm::LocalFarmCertificates;
+use shotfarm_security::{Credentials, Role, TransportSecurity};
 
 use crate::proxy::LinkProxy;
 
@@ -91,7 +99,12 @@ pub struct SchedulerCluster {
     extra_args: Vec<String>,
     /// The proxies, when started with them.
     network: Option<Network>,
+    /// The cluster's CA and certificates; `None` for a cluster started `--insecure`.
+    certificates: Option<Arc<LocalFarmCertificates>>,
 }
+
+/// The name of the operator identity the harness itself uses.
+pub const HARNESS_OPERATOR: &str = "harness";
 
 /// Every proxy of a cluster started with [`SchedulerCluster::start_with_proxies`]: one front
 /// door per replica and one link per ordered pair of replicas.
@@ -183,6 +196,7 @@ impl SchedulerCluster {
     fn prepare(listens: Vec<String>, advertised: Vec<String>, extra_args: &[&str]) -> anyhow::Result<SchedulerCluster> {
         let binary = shotfarm_binary()?;
         let root = tempfile::Builder::new().prefix("shotfarm-cluster-").tempdir()?;
+        let certificates = if extra_args.contains(&"--insecure") { None } else { Some(Arc::new(LocalFarmCertificates::open(&root.path().join("certs"))?)) };
         let peers = advertised.iter().enumerate().map(|(index, addr)| format!("{}={addr}", index + 1)).collect::<Vec<_>>().join(",");
         let mut replicas = BTreeMap::new();
         for (index, (listen, addr)) in listens.into_iter().zip(advertised).enumerate() {
@@ -199,7 +213,50 @@ impl SchedulerCluster {
             root: Some(root),
             kept: None,
             network: None,
+            certificates,
         })
+    }
+
+    /// The CA and certificates (None for an `--insecure` cluster).
+    pub fn certificates(&self) -> Option<Arc<LocalFarmCertificates>> {
+        self.certificates.clone()
+    }
+
+    /// The flags that give a process of this farm the identity `role/name`: `--ca`,
+    /// `--cert`, `--key` (issued on first use), or `--insecure`.
+    pub fn tls_args(&self, role: Role, name: &str) -> anyhow::Result<Vec<String>> {
+        let Some(certificates) = &self.certificates else { return Ok(vec!["--insecure".to_owned()]) };
+        let files = certificates.files(role, name)?;
+        let mut args = Vec::new();
+        for (flag, path) in [("--ca", files.ca), ("--cert", files.cert), ("--key", files.key)] {
+            let path = path.context("a certificate file is missing")?;
+            args.extend([flag.to_owned(), path.display().to_string()]);
+        }
+        Ok(args)
+    }
+
+    /// A client's credentials as `role/name` (anonymous on an `--insecure` cluster).
+    pub fn credentials(&self, role: Role, name: &str) -> anyhow::Result<Credentials> {
+        let Some(certificates) = &self.certificates else { return Ok(Credentials::insecure()) };
+        let transport = TransportSecurity::from_flags(&certificates.files(role, name)?, false, true)?;
+        Ok(Credentials::new(transport, None)?)
+    }
+
+    /// Credentials with only the CA (a client with a token, or with nothing at all).
+    pub fn ca_only_credentials(&self, token: Option<&str>) -> anyhow::Result<Credentials> {
+        let Some(certificates) = &self.certificates else { return Ok(Credentials::insecure()) };
+        let transport = TransportSecurity::from_flags(&certificates.ca_only(), false, false)?;
+        Ok(Credentials::new(transport, token)?)
+    }
+
+    /// The harness's own operator credentials.
+    pub fn operator(&self) -> Credentials {
+        self.credentials(Role::Operator, HARNESS_OPERATOR).unwrap_or_else(|err| panic!("the harness operator's certificate: {err:#}"))
+    }
+
+    /// A leader-following client as the harness's operator.
+    pub fn client(&self) -> LeaderClient {
+        LeaderClient::new(self.addrs(), self.operator())
     }
 
     /// The proxies; an error for a cluster started without them.
@@ -241,8 +298,11 @@ impl SchedulerCluster {
             .filter(|((from, _), _)| *from == id)
             .flat_map(|((_, to), link)| ["--route".to_owned(), format!("{to}={}", link.addr())])
             .collect();
+        let tls = self.tls_args(Role::Replica, &id.to_string())?;
+        let replica = self.replicas.get_mut(&id).context("no such replica")?;
         let child = Command::new(&self.binary)
             .args(["scheduler", "--id", &id.to_string(), "--listen", &replica.listen])
+            .args(&tls)
             .args(&membership)
             .args(&routes)
             .arg("--data-dir")
@@ -332,7 +392,7 @@ impl SchedulerCluster {
     /// `None` when it does not answer within half a second.
     pub async fn status(&self, id: u64) -> Option<ClusterStatusResponse> {
         let replica = self.replicas.get(&id).filter(|replica| replica.is_running())?;
-        let mut admin = AdminServiceClient::new(channel(&replica.listen).ok()?);
+        let mut admin = AdminServiceClient::new(channel(&replica.listen, &self.operator()).ok()?);
         let asked = tokio::time::timeout(Duration::from_millis(500), admin.cluster_status(ClusterStatusRequest {})).await;
         Some(asked.ok()?.ok()?.into_inner())
     }

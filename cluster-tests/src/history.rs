@@ -227,7 +227,7 @@ impl Recorder {
     /// last may have committed.
     async fn write<T, F, Fut>(&self, client: &LeaderClient, f: F) -> (Result<T, Status>, bool)
     where
-        F: Fn(tonic::transport::Channel) -> Fut,
+        F: Fn(shotfarm_proto::client::FarmChannel) -> Fut,
         Fut: std::future::Future<Output = Result<T, Status>>,
     {
         let ambiguous = AtomicBool::new(false);

@@ -2,8 +2,10 @@
 //! with fake GPUs that have NVENC session limits and GPU memory), keeps a session to the
 //! leader, heartbeats, and answers every assignment at once with a synthetic output derived
 //! from the spec (`shotfarm_scheduler::synthetic`), so real jobs run through the real
-//! scheduler with no media work. Agents share a few connections, as many agents behind one
-//! proxy would, so a thousand of them fit in one process.
+//! scheduler with no media work. On a TLS cluster each agent has its own certificate and its
+//! own connection, as real agents do (the scheduler binds a node's name to its certificate);
+//! on an `--insecure` one, agents share a few connections (`agents_per_connection`), as many
+//! agents behind one proxy would.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,6 +17,10 @@ use shotfarm_proto::pipeline::TaskSpec;
 use shotfarm_proto::v1::node_service_client::NodeServiceClient;
 use shotfarm_proto::v1::{self, agent_message, scheduler_message, task_result};
 use shotfarm_scheduler::synthetic;
+
+use crate::cluster::SchedulerCluster;
+use shotfarm_security::local_farm::LocalFarmCertificates;
+use shotfarm_security::{Credentials, Role, TransportSecurity};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -33,13 +39,40 @@ pub struct SwarmConfig {
     pub rungs: u32,
     /// How long a simulated task "runs" before its result is sent.
     pub work_time: Duration,
-    /// Agents per shared connection.
+    /// Agents per shared connection (anonymous agents only).
     pub agents_per_connection: usize,
     pub name_prefix: String,
+    pub identity: SwarmIdentity,
+}
+
+/// Who the simulated agents are to the scheduler.
+#[derive(Debug, Clone)]
+pub enum SwarmIdentity {
+    /// An `--insecure` cluster: agents share connections, anonymously.
+    Anonymous,
+    /// A TLS cluster: each agent its own `agent/NAME` certificate and connection.
+    Certified(Arc<LocalFarmCertificates>),
+}
+
+impl SwarmIdentity {
+    fn credentials(&self, name: &str) -> anyhow::Result<Credentials> {
+        match self {
+            SwarmIdentity::Anonymous => Ok(Credentials::insecure()),
+            SwarmIdentity::Certified(certificates) => {
+                Ok(Credentials::new(TransportSecurity::from_flags(&certificates.files(Role::Agent, name)?, false, true)?, None)?)
+            }
+        }
+    }
 }
 
 impl SwarmConfig {
-    pub fn new(schedulers: Vec<String>, agents: usize) -> SwarmConfig {
+    /// `agents` simulated agents of `cluster`, certified as its TLS requires.
+    pub fn for_cluster(cluster: &SchedulerCluster, agents: usize) -> SwarmConfig {
+        let identity = cluster.certificates().map_or(SwarmIdentity::Anonymous, SwarmIdentity::Certified);
+        SwarmConfig::new(cluster.addrs(), agents, identity)
+    }
+
+    pub fn new(schedulers: Vec<String>, agents: usize, identity: SwarmIdentity) -> SwarmConfig {
         SwarmConfig {
             schedulers,
             agents,
@@ -52,6 +85,7 @@ impl SwarmConfig {
             work_time: Duration::ZERO,
             agents_per_connection: 64,
             name_prefix: "sim".to_owned(),
+            identity,
         }
     }
 }
@@ -99,24 +133,34 @@ fn capabilities(config: &SwarmConfig) -> v1::Capabilities {
     }
 }
 
-/// Starts the swarm; it runs until `stop` fires.
-pub fn start(config: SwarmConfig, stop: CancellationToken) -> Arc<SwarmStats> {
+/// Starts the swarm; it runs until `stop` fires. Fails when an agent's certificate cannot be
+/// issued.
+pub fn start(config: SwarmConfig, stop: CancellationToken) -> anyhow::Result<Arc<SwarmStats>> {
     let stats = Arc::new(SwarmStats::default());
     let config = Arc::new(config);
-    let groups = config.agents.div_ceil(config.agents_per_connection.max(1));
-    for group in 0..groups {
-        let client = Arc::new(LeaderClient::new(config.schedulers.clone()));
-        let first = group * config.agents_per_connection;
-        let last = (first + config.agents_per_connection).min(config.agents);
-        for index in first..last {
-            tokio::spawn(agent(index, config.clone(), client.clone(), stats.clone(), stop.clone()));
-        }
+    let per_connection = match config.identity {
+        SwarmIdentity::Anonymous => config.agents_per_connection.max(1),
+        SwarmIdentity::Certified(_) => 1,
+    };
+    let mut shared: Option<Arc<LeaderClient>> = None;
+    for index in 0..config.agents {
+        let name = agent_name(&config, index);
+        let client = match &shared {
+            Some(client) if index % per_connection != 0 => client.clone(),
+            _ => Arc::new(LeaderClient::new(config.schedulers.clone(), config.identity.credentials(&name)?)),
+        };
+        shared = Some(client.clone());
+        tokio::spawn(agent(index, config.clone(), client, stats.clone(), stop.clone()));
     }
-    stats
+    Ok(stats)
+}
+
+fn agent_name(config: &SwarmConfig, index: usize) -> String {
+    format!("{}-{index}", config.name_prefix)
 }
 
 async fn agent(index: usize, config: Arc<SwarmConfig>, client: Arc<LeaderClient>, stats: Arc<SwarmStats>, stop: CancellationToken) {
-    let request = v1::RegisterRequest { name: format!("{}-{index}", config.name_prefix), capabilities: Some(capabilities(&config)), labels: Default::default(), held: Vec::new() };
+    let request = v1::RegisterRequest { name: agent_name(&config, index), capabilities: Some(capabilities(&config)), labels: Default::default(), held: Vec::new() };
     while !stop.is_cancelled() {
         let registered = client
             .call(|channel| {

@@ -28,5 +28,7 @@ mod t70_partitions;
 mod t80_failpoints;
 #[path = "cluster/t90_fault_schedules.rs"]
 mod t90_fault_schedules;
+#[path = "cluster/t95_authentication.rs"]
+mod t95_authentication;
 #[path = "cluster/t95_security.rs"]
 mod t95_security;

@@ -1,11 +1,17 @@
 //! A client that finds and follows the leader: clients and agents give it every replica's
 //! address; it calls the one that last answered, follows "not the leader" hints, and tries
-//! the others when one is unreachable, for a bounded time.
+//! the others when one is unreachable, for a bounded time. Every channel carries the
+//! caller's [`Credentials`]: TLS (verifying the replica against the farm CA, presenting the
+//! caller's certificate when it has one) and a bearer token when it has one.
 
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use shotfarm_security::Credentials;
+use shotfarm_security::TransportSecurity;
+use shotfarm_security::credentials::BearerInterceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
@@ -26,27 +32,34 @@ pub fn parse_addrs(text: &str) -> Result<Vec<String>, String> {
     Ok(addrs)
 }
 
+/// A channel to a replica that presents the caller's credentials on every call.
+pub type FarmChannel = InterceptedService<Channel, BearerInterceptor>;
+
 /// A lazily connected channel to `addr`.
-pub fn channel(addr: &str) -> Result<Channel, Status> {
-    Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|err| Status::invalid_argument(format!("bad scheduler address {addr:?}: {err}")))
-        .map(|endpoint| {
-            endpoint
-                .connect_timeout(Duration::from_secs(2))
-                .tcp_nodelay(true)
-                // A replica cut off by the network (not closed) is noticed within about
-                // 4 s even on an idle connection, e.g. an agent's session stream.
-                .http2_keep_alive_interval(Duration::from_secs(2))
-                .keep_alive_timeout(Duration::from_secs(2))
-                .keep_alive_while_idle(true)
-                .connect_lazy()
-        })
+pub fn channel(addr: &str, credentials: &Credentials) -> Result<FarmChannel, Status> {
+    let bad_address = |err: &dyn std::fmt::Display| Status::invalid_argument(format!("bad scheduler address {addr:?}: {err}"));
+    let endpoint = Endpoint::from_shared(format!("{}://{addr}", credentials.transport.scheme())).map_err(|err| bad_address(&err))?;
+    let endpoint = match &credentials.transport {
+        TransportSecurity::Tls(material) => endpoint.tls_config(material.client_config()).map_err(|err| bad_address(&err))?,
+        TransportSecurity::Insecure => endpoint,
+    };
+    let channel = endpoint
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        // A replica cut off by the network (not closed) is noticed within about
+        // 4 s even on an idle connection, e.g. an agent's session stream.
+        .http2_keep_alive_interval(Duration::from_secs(2))
+        .keep_alive_timeout(Duration::from_secs(2))
+        .keep_alive_while_idle(true)
+        .connect_lazy();
+    Ok(InterceptedService::new(channel, credentials.interceptor()))
 }
 
 pub struct LeaderClient {
     addrs: Vec<String>,
+    credentials: Credentials,
     /// The address that answered last, and its channel.
-    current: Mutex<Option<(String, Channel)>>,
+    current: Mutex<Option<(String, FarmChannel)>>,
     /// How long one call keeps trying before it gives up.
     pub patience: Duration,
     /// How long one try at one replica may take before the next replica is tried: a replica
@@ -62,24 +75,28 @@ fn retryable(status: &Status) -> bool {
 }
 
 impl LeaderClient {
-    pub fn new(addrs: Vec<String>) -> LeaderClient {
-        LeaderClient { addrs, current: Mutex::new(None), patience: Duration::from_secs(15), attempt_timeout: Duration::from_secs(3) }
+    pub fn new(addrs: Vec<String>, credentials: Credentials) -> LeaderClient {
+        LeaderClient { addrs, credentials, current: Mutex::new(None), patience: Duration::from_secs(15), attempt_timeout: Duration::from_secs(3) }
     }
 
     pub fn addrs(&self) -> &[String] {
         &self.addrs
     }
 
-    fn pick(&self, attempt: usize) -> Result<(String, Channel), Status> {
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    fn pick(&self, attempt: usize) -> Result<(String, FarmChannel), Status> {
         if let Some(current) = self.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone() {
             return Ok(current);
         }
         let addr = self.addrs[attempt % self.addrs.len()].clone();
-        let channel = channel(&addr)?;
+        let channel = channel(&addr, &self.credentials)?;
         Ok((addr, channel))
     }
 
-    fn remember(&self, chosen: Option<(String, Channel)>) {
+    fn remember(&self, chosen: Option<(String, FarmChannel)>) {
         *self.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = chosen;
     }
 
@@ -87,7 +104,7 @@ impl LeaderClient {
     /// with a non-retryable status, or `patience` runs out.
     pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, Status>
     where
-        F: Fn(Channel) -> Fut,
+        F: Fn(FarmChannel) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let deadline = Instant::now() + self.patience;
@@ -108,7 +125,7 @@ impl LeaderClient {
             }
             match leader_hint::leader_addr(&status) {
                 Some(leader) if leader != addr => {
-                    let leader_channel = channel(&leader)?;
+                    let leader_channel = channel(&leader, &self.credentials)?;
                     self.remember(Some((leader, leader_channel)));
                     continue;
                 }
@@ -147,7 +164,7 @@ mod tests {
     async fn a_silent_replica_costs_one_attempt_timeout_not_the_whole_call() {
         let (first, _a) = silent_replica().await;
         let (second, _b) = silent_replica().await;
-        let mut client = LeaderClient::new(vec![first, second]);
+        let mut client = LeaderClient::new(vec![first, second], Credentials::insecure());
         client.attempt_timeout = Duration::from_millis(200);
         client.patience = Duration::from_millis(900);
         let tries = std::sync::atomic::AtomicUsize::new(0);

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use shotfarm_security::{TlsFiles, TransportSecurity};
 
 /// One layer of settings: every field optional, so layers can be merged.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -33,6 +34,12 @@ pub struct SchedulerSettings {
     pub snapshot_every: Option<u64>,
     /// Write the audit trail of the applied stream under this directory (tests).
     pub audit: Option<PathBuf>,
+    /// The farm CA, this replica's certificate (`shotfarm://replica/ID`) and its key.
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Plaintext and no authentication: only on a trusted network, and said out loud.
+    pub insecure: Option<bool>,
 }
 
 macro_rules! merge_fields {
@@ -65,6 +72,10 @@ impl SchedulerSettings {
                 "LEASE_TIMEOUT_MS" => settings.lease_timeout_ms = Some(number(&value)?),
                 "SNAPSHOT_EVERY" => settings.snapshot_every = Some(number(&value)?),
                 "AUDIT" => settings.audit = Some(PathBuf::from(value)),
+                "CA" => settings.ca = Some(PathBuf::from(value)),
+                "CERT" => settings.cert = Some(PathBuf::from(value)),
+                "KEY" => settings.key = Some(PathBuf::from(value)),
+                "INSECURE" => settings.insecure = Some(matches!(value.as_str(), "1" | "true" | "yes")),
                 _ => {}
             }
         }
@@ -74,7 +85,7 @@ impl SchedulerSettings {
     /// `over` wins where it has a value.
     pub fn merge(mut self, over: SchedulerSettings) -> SchedulerSettings {
         merge_fields!(self, over, id, listen, peers, routes, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
-            heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit);
+            heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit, ca, cert, key, insecure);
         self
     }
 
@@ -123,6 +134,16 @@ impl SchedulerSettings {
         if lease_timeout < node_timeout {
             return Err(ConfigError("lease_timeout_ms must be at least node_timeout_ms".to_owned()));
         }
+        let files = TlsFiles { ca: self.ca, cert: self.cert, key: self.key };
+        let transport = TransportSecurity::from_flags(&files, self.insecure.unwrap_or(false), true).map_err(|err| ConfigError(err.to_string()))?;
+        if let Some(identity) = transport.identity()
+            && identity.replica_id() != Some(id)
+        {
+            return Err(ConfigError(format!(
+                "--cert is the certificate of {identity}; replica {id} needs one for replica/{id} \
+                 (`shotfarm certs issue --role replica --name {id} --host HOST`)"
+            )));
+        }
         let snapshot_every = self.snapshot_every.unwrap_or(10_000);
         if snapshot_every < 10 {
             return Err(ConfigError(format!("snapshot_every {snapshot_every} is below 10")));
@@ -143,6 +164,7 @@ impl SchedulerSettings {
             lease_timeout,
             snapshot_every,
             audit: self.audit,
+            transport,
         })
     }
 }
@@ -213,6 +235,8 @@ pub struct SchedulerConfig {
     pub snapshot_every: u64,
     /// Where the audit trail goes (`shotfarm_scheduler::audit`), when asked for.
     pub audit: Option<PathBuf>,
+    /// TLS with this replica's certificate, or `--insecure`.
+    pub transport: TransportSecurity,
 }
 
 /// A configuration problem: the message says what to change.
@@ -230,6 +254,7 @@ mod tests {
             listen: Some("127.0.0.1:7001".into()),
             peers: Some(peers.into()),
             data_dir: Some("/tmp/x".into()),
+            insecure: Some(true),
             ..Default::default()
         }
     }
@@ -238,7 +263,7 @@ mod tests {
     fn layers_override_in_order() {
         let file: SchedulerSettings = toml::from_str("id = 1\nlisten = \"127.0.0.1:1\"\ndata_dir = \"/d\"\ntick_ms = 20").expect("parses");
         let env = SchedulerSettings::from_env([("SHOTFARM_LISTEN".to_owned(), "127.0.0.1:2".to_owned())]).expect("env");
-        let flags = SchedulerSettings { listen: Some("127.0.0.1:3".into()), ..Default::default() };
+        let flags = SchedulerSettings { listen: Some("127.0.0.1:3".into()), insecure: Some(true), ..Default::default() };
         let config = file.merge(env).merge(flags).validate().expect("valid");
         assert_eq!(config.listen.port(), 3);
         assert_eq!(config.tick, Duration::from_millis(20));

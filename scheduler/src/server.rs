@@ -7,6 +7,7 @@ use shotfarm_proto::v1::admin_service_server::AdminServiceServer;
 use shotfarm_proto::v1::job_service_server::JobServiceServer;
 use shotfarm_proto::v1::node_service_server::NodeServiceServer;
 use shotfarm_proto::v1::raft_service_server::RaftServiceServer;
+use shotfarm_security::TransportSecurity;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -17,6 +18,7 @@ use crate::consensus::{Replica, ReplicaConfig, ReplicaError};
 use crate::replica_node::driver::{self, DriverConfig};
 use crate::replica_node::DriverHandle;
 use crate::replica_node::liveness::LivenessConfig;
+use crate::service::access::Gate;
 use crate::service::{admin::Admin, jobs::Jobs, nodes::Nodes, raft::RaftPeer};
 use crate::storage::redb_store::RedbStore;
 use crate::storage::StoreError;
@@ -97,6 +99,7 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
         liveness: LivenessConfig { node_timeout: config.node_timeout, lease_timeout: config.lease_timeout },
         leader_grace: config.node_timeout,
         routes: config.routes.clone().into_iter().collect(),
+        peer_security: config.transport.clone(),
     };
     let driver_shutdown = shutdown.child_token();
     let peers: HashMap<u64, String> = config.peers.clone().into_iter().collect();
@@ -115,7 +118,7 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
         .build_v1()
         .map_err(|err| ServerError::Fatal(format!("reflection: {err}")))?;
 
-    let router = services(&driver, &config)
+    let router = services(&driver, &config)?
         .add_service(health_service)
         .add_service(reflection);
 
@@ -155,23 +158,38 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
     outcome
 }
 
-fn services(driver: &DriverHandle, config: &SchedulerConfig) -> tonic::transport::server::Router {
-    tonic::transport::Server::builder()
-        .tcp_nodelay(true)
+fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::transport::server::Router, ServerError> {
+    let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+    let authenticate = match &config.transport {
+        TransportSecurity::Tls(material) => {
+            let tls = material.server_config().map_err(|err| ServerError::Config(err.to_string()))?;
+            builder = builder.tls_config(tls).map_err(|err| ServerError::Config(format!("TLS: {err}")))?;
+            true
+        }
+        TransportSecurity::Insecure => {
+            tracing::warn!(
+                listen = %config.listen,
+                "--insecure: plaintext gRPC and no authentication; anyone who reaches this port may submit, read, administer and join"
+            );
+            false
+        }
+    };
+    let gate = Gate::new(driver.clone(), authenticate);
+    Ok(builder
         .add_service(
-            JobServiceServer::new(Jobs { driver: driver.clone() })
+            JobServiceServer::new(Jobs { driver: driver.clone(), gate: gate.clone() })
                 .max_decoding_message_size(MAX_CLIENT_MESSAGE)
                 .max_encoding_message_size(MAX_CLIENT_MESSAGE),
         )
         .add_service(
-            NodeServiceServer::new(Nodes { driver: driver.clone(), heartbeat_interval_ms: config.heartbeat_interval_ms })
+            NodeServiceServer::new(Nodes { driver: driver.clone(), gate: gate.clone(), heartbeat_interval_ms: config.heartbeat_interval_ms })
                 .max_decoding_message_size(MAX_CLIENT_MESSAGE)
                 .max_encoding_message_size(MAX_CLIENT_MESSAGE),
         )
-        .add_service(AdminServiceServer::new(Admin { driver: driver.clone() }))
+        .add_service(AdminServiceServer::new(Admin { driver: driver.clone(), gate: gate.clone() }))
         .add_service(
-            RaftServiceServer::new(RaftPeer { driver: driver.clone() })
+            RaftServiceServer::new(RaftPeer { driver: driver.clone(), gate })
                 .max_decoding_message_size(MAX_PEER_MESSAGE)
                 .max_encoding_message_size(MAX_PEER_MESSAGE),
-        )
+        ))
 }

@@ -205,6 +205,7 @@ impl Sim {
             };
             commands.push(Command::SubmitJob {
                 request_id: request,
+                owner: String::new(),
                 spec: JobSpec {
                     input_url: "file:///sim/in.mp4".to_owned(),
                     output_url: "file:///sim/out".to_owned(),

@@ -9,6 +9,7 @@ use shotfarm_agent::runtime::{self, AgentError, Shutdown};
 
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
+use crate::tls_flags::TlsFlags;
 
 #[derive(Debug, clap::Args)]
 pub struct AgentArgs {
@@ -34,6 +35,8 @@ pub struct AgentArgs {
     /// Print the capability probe as JSON and exit.
     #[arg(long)]
     pub probe: bool,
+    #[command(flatten)]
+    pub tls: TlsFlags,
 }
 
 pub fn run(args: AgentArgs) -> CommandResult {
@@ -48,7 +51,17 @@ pub fn run(args: AgentArgs) -> CommandResult {
         .map(parse_labels)
         .transpose()
         .map_err(|err| CommandError::usage(anyhow::anyhow!("--labels: {err}")))?;
-    let flags = AgentSettings { scheduler: args.scheduler, work_dir: args.work_dir, name: args.name, labels, max_tasks: args.max_tasks };
+    let flags = AgentSettings {
+        scheduler: args.scheduler,
+        work_dir: args.work_dir,
+        name: args.name,
+        labels,
+        max_tasks: args.max_tasks,
+        ca: args.tls.ca,
+        cert: args.tls.cert,
+        key: args.tls.key,
+        insecure: args.tls.insecure.then_some(true),
+    };
     let config = file.merge(env).merge(flags).validate().map_err(CommandError::usage)?;
     block_on(async move {
         if args.probe {

@@ -4,6 +4,7 @@
 use shotfarm_proto::client::channel;
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::{self, ClusterStatusRequest};
+use shotfarm_security::Credentials;
 
 use crate::client::scheduler::{SchedulerFlag, status_error};
 use crate::exit::{CommandError, CommandResult};
@@ -36,11 +37,14 @@ pub enum ClusterAction {
     },
 }
 
-/// What one replica says about itself; None when it did not answer.
-async fn ask(addr: &str) -> Option<v1::ClusterStatusResponse> {
-    let mut client = AdminServiceClient::new(channel(addr).ok()?);
+/// What one replica says about itself.
+async fn ask(addr: &str, credentials: &Credentials) -> Result<v1::ClusterStatusResponse, tonic::Status> {
+    let mut client = AdminServiceClient::new(channel(addr, credentials)?);
     let call = client.cluster_status(ClusterStatusRequest {});
-    tokio::time::timeout(std::time::Duration::from_secs(2), call).await.ok()?.ok().map(tonic::Response::into_inner)
+    match tokio::time::timeout(std::time::Duration::from_secs(2), call).await {
+        Ok(answer) => answer.map(tonic::Response::into_inner),
+        Err(_) => Err(tonic::Status::deadline_exceeded(format!("{addr} did not answer within 2 s"))),
+    }
 }
 
 pub fn run(args: ClusterArgs) -> CommandResult {
@@ -74,7 +78,14 @@ pub fn run(args: ClusterArgs) -> CommandResult {
             if !asked.insert(addr.clone()) {
                 continue;
             }
-            let report = ask(&addr).await;
+            let report = match ask(&addr, client.credentials()).await {
+                Ok(report) => Some(report),
+                // The caller's own mistake (no or wrong credentials) is said as it is.
+                Err(status) if matches!(status.code(), tonic::Code::Unauthenticated | tonic::Code::PermissionDenied) => {
+                    return Err(status_error(status));
+                }
+                Err(_) => None,
+            };
             if let Some(report) = &report {
                 addrs.extend(report.members.iter().map(|member| member.addr.clone()));
             }

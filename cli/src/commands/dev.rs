@@ -1,6 +1,9 @@
 //! `shotfarm dev [INPUT] --out DIR`: the whole farm in one process — a one-replica scheduler
 //! and N agents on loopback — running one job to a validated HLS/DASH ladder in DIR. With no
-//! INPUT it synthesizes a sample with ffmpeg (three shots with hard cuts, and audio).
+//! INPUT it synthesizes a sample with ffmpeg (three shots with hard cuts, and audio). The farm
+//! runs as a deployed one does, with TLS and authentication on: a throwaway CA issues the
+//! replica's, each agent's and the client's (an operator's) certificates; `--insecure` turns
+//! both off (plaintext, anonymous), to measure what they cost.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -12,6 +15,8 @@ use shotfarm_proto::client::LeaderClient;
 use shotfarm_proto::v1::{self, SubmitJobRequest};
 use shotfarm_scheduler::config::SchedulerSettings;
 use shotfarm_scheduler::server;
+use shotfarm_security::local_farm::LocalFarmCertificates;
+use shotfarm_security::{Credentials, Role, TlsFiles, TransportSecurity};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::job_options::JobOptions;
@@ -31,8 +36,32 @@ pub struct DevArgs {
     /// In-process agents.
     #[arg(long, default_value_t = 1)]
     pub agents: u32,
+    /// Plaintext gRPC and no authentication (a warning is logged).
+    #[arg(long)]
+    pub insecure: bool,
     #[command(flatten)]
     pub options: JobOptions,
+}
+
+/// How the in-process farm's processes talk: as deployed (TLS, certificates) or `--insecure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FarmTransport {
+    Tls,
+    Insecure,
+}
+
+impl FarmTransport {
+    pub fn from_insecure_flag(insecure: bool) -> FarmTransport {
+        if insecure { FarmTransport::Insecure } else { FarmTransport::Tls }
+    }
+}
+
+/// The certificate files of one process of the in-process farm (none when insecure).
+fn farm_files(certs: Option<&LocalFarmCertificates>, role: Role, name: &str) -> Result<TlsFiles, CommandError> {
+    match certs {
+        Some(certs) => certs.files(role, name).map_err(|err| CommandError::from(anyhow::anyhow!("cannot issue the farm's certificates: {err}"))),
+        None => Ok(TlsFiles::default()),
+    }
 }
 
 fn usage(message: String) -> CommandError {
@@ -108,7 +137,8 @@ pub fn run(args: DevArgs) -> CommandResult {
             }
         };
         let started = Instant::now();
-        let job = run_farm(&input, &out, args.agents, &args.options, &signals, true).await?;
+        let transport = FarmTransport::from_insecure_flag(args.insecure);
+        let job = run_farm(&input, &out, args.agents, &args.options, transport, &signals, true).await?;
         match job_view::state_name(job.state) {
             "succeeded" => {
                 print_summary(&out, started.elapsed());
@@ -126,16 +156,37 @@ pub fn run(args: DevArgs) -> CommandResult {
 /// Runs one job through an in-process farm (one replica, `agents` agents on loopback) and
 /// returns the finished job; `draw` shows live progress on stderr.
 /// `agents` in-process agents share this machine's cores.
-pub async fn run_farm(input: &Path, out: &Path, agent_count: u32, options: &JobOptions, signals: &Shutdown, draw: bool) -> Result<v1::Job, CommandError> {
+pub async fn run_farm(
+    input: &Path,
+    out: &Path,
+    agent_count: u32,
+    options: &JobOptions,
+    transport: FarmTransport,
+    signals: &Shutdown,
+    draw: bool,
+) -> Result<v1::Job, CommandError> {
     let scratch = tempfile::Builder::new().prefix("shotfarm-farm-").tempdir().map_err(|err| CommandError::from(anyhow::anyhow!("cannot make a temp dir: {err}")))?;
+    let certs = match transport {
+        FarmTransport::Tls => Some(
+            LocalFarmCertificates::open(&scratch.path().join("certs"))
+                .map_err(|err| CommandError::from(anyhow::anyhow!("cannot make the farm's CA: {err}")))?,
+        ),
+        FarmTransport::Insecure => None,
+    };
+    let insecure = (transport == FarmTransport::Insecure).then_some(true);
     // One replica on a free loopback port.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|err| CommandError::from(anyhow::anyhow!("cannot bind loopback: {err}")))?;
     let addr = listener.local_addr().map_err(|err| CommandError::from(anyhow::anyhow!("{err}")))?.to_string();
+    let replica_files = farm_files(certs.as_ref(), Role::Replica, "1")?;
     let config = SchedulerSettings {
         id: Some(1),
         listen: Some(addr.clone()),
         peers: Some(format!("1={addr}")),
         data_dir: Some(scratch.path().join("scheduler")),
+        ca: replica_files.ca,
+        cert: replica_files.cert,
+        key: replica_files.key,
+        insecure,
         ..Default::default()
     }
     .validate()
@@ -148,10 +199,16 @@ pub async fn run_farm(input: &Path, out: &Path, agent_count: u32, options: &JobO
     let agent_shutdown = signals.child();
     let mut agents = Vec::new();
     for index in 0..agent_count {
+        let name = format!("dev-agent-{index}");
+        let agent_files = farm_files(certs.as_ref(), Role::Agent, &name)?;
         let mut agent_config = AgentSettings {
             scheduler: Some(addr.clone()),
             work_dir: Some(scratch.path().join(format!("agent-{index}"))),
-            name: Some(format!("dev-agent-{index}")),
+            name: Some(name),
+            ca: agent_files.ca,
+            cert: agent_files.cert,
+            key: agent_files.key,
+            insecure,
             ..AgentSettings::default()
         }
         .validate()
@@ -159,7 +216,10 @@ pub async fn run_farm(input: &Path, out: &Path, agent_count: u32, options: &JobO
         agent_config.cpu_cores = (cores / agent_count).max(1);
         agents.push(tokio::spawn(agent_runtime::run(agent_config, media_executor(), agent_shutdown.clone())));
     }
-    let client = LeaderClient::new(vec![addr.clone()]);
+    let operator_files = farm_files(certs.as_ref(), Role::Operator, "dev")?;
+    let client_transport = TransportSecurity::from_flags(&operator_files, insecure.is_some(), false).map_err(CommandError::from_display)?;
+    let credentials = Credentials::new(client_transport, None).map_err(CommandError::from_display)?;
+    let client = LeaderClient::new(vec![addr.clone()], credentials);
     let request = SubmitJobRequest {
         request_id: format!("dev-{}", std::process::id()),
         spec: Some(options.spec(format!("file://{}", input.display()), format!("file://{}", out.display()))),

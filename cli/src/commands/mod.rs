@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod bench;
 pub mod cancel;
+pub mod certs;
 pub mod cluster;
 pub mod dev;
 pub mod inspect;
@@ -12,5 +13,6 @@ pub mod nodes;
 pub mod scheduler;
 pub mod status;
 pub mod submit;
+pub mod tokens;
 pub mod vmaf;
 pub mod watch;

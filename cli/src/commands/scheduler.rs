@@ -8,6 +8,7 @@ use shotfarm_scheduler::server::{self, ServerError};
 
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
+use crate::tls_flags::TlsFlags;
 
 #[derive(Debug, clap::Args)]
 pub struct SchedulerArgs {
@@ -38,6 +39,8 @@ pub struct SchedulerArgs {
     /// DIR/replica-<id>.audit.jsonl, for the cluster tests' invariant checks.
     #[arg(long, value_name = "DIR")]
     pub audit: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsFlags,
 }
 
 pub fn run(args: SchedulerArgs) -> CommandResult {
@@ -54,6 +57,10 @@ pub fn run(args: SchedulerArgs) -> CommandResult {
         data_dir: args.data_dir,
         join: args.join.then_some(true),
         audit: args.audit,
+        ca: args.tls.ca,
+        cert: args.tls.cert,
+        key: args.tls.key,
+        insecure: args.tls.insecure.then_some(true),
         ..SchedulerSettings::default()
     };
     let config = file.merge(env).merge(flags).validate().map_err(CommandError::usage)?;

@@ -40,6 +40,13 @@ struct BenchSchedulerArgs {
     pub latency_seconds: u64,
     #[arg(long)]
     pub json: bool,
+    /// Replicas and agents without TLS and authentication (to measure what they cost).
+    #[arg(long)]
+    pub insecure: bool,
+    /// With --insecure, one connection per simulated agent (as with TLS, where each agent has
+    /// its own certificate) instead of 64 agents per connection: the like-for-like baseline.
+    #[arg(long)]
+    pub connection_per_agent: bool,
 }
 
 const CHUNKS: u32 = 100;
@@ -81,9 +88,9 @@ async fn saturate(client: &LeaderClient, stats: &SwarmStats, tasks: u64, log: bo
     let start = Instant::now();
     let mut submissions = tokio::task::JoinSet::new();
     for job in 0..jobs {
-        let client_addrs = client.addrs().to_vec();
+        let (client_addrs, credentials) = (client.addrs().to_vec(), client.credentials().clone());
         submissions.spawn(async move {
-            let client = LeaderClient::new(client_addrs);
+            let client = LeaderClient::new(client_addrs, credentials);
             submit(&client, format!("bench-big-{job}"), &format!("c{CHUNKS}-r{RUNGS}.mp4")).await
         });
     }
@@ -123,8 +130,8 @@ async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, 
     while Instant::now() < deadline {
         ticker.tick().await;
         index += 1;
-        let addrs = client.addrs().to_vec();
-        submissions.spawn(async move { submit(&LeaderClient::new(addrs), format!("bench-small-{index}"), "c1-r1.mp4").await });
+        let (addrs, credentials) = (client.addrs().to_vec(), client.credentials().clone());
+        submissions.spawn(async move { submit(&LeaderClient::new(addrs, credentials), format!("bench-small-{index}"), "c1-r1.mp4").await });
     }
     let mut job_ids = Vec::new();
     while let Some(submitted) = submissions.join_next().await {
@@ -158,10 +165,10 @@ async fn failover(cluster: &mut SchedulerCluster, client: &LeaderClient, stats: 
     // Work that keeps arriving through the failover.
     let stop = CancellationToken::new();
     let trickle = {
-        let addrs = client.addrs().to_vec();
+        let (addrs, credentials) = (client.addrs().to_vec(), client.credentials().clone());
         let stop = stop.clone();
         tokio::spawn(async move {
-            let client = LeaderClient::new(addrs);
+            let client = LeaderClient::new(addrs, credentials);
             let mut index = 0;
             while !stop.is_cancelled() {
                 index += 1;
@@ -205,11 +212,15 @@ fn main() -> ExitCode {
 
 async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
     let log = !args.json;
-    let mut cluster = SchedulerCluster::start(args.replicas, &[])?;
+    let mut cluster = SchedulerCluster::start(args.replicas, if args.insecure { &["--insecure"] } else { &[] })?;
     cluster.wait_for_leader(Duration::from_secs(15)).await?;
-    let client = LeaderClient::new(cluster.addrs());
+    let client = cluster.client();
     let stop = CancellationToken::new();
-    let stats = swarm::start(SwarmConfig { max_tasks: 8, cpu_cores: 8, ..SwarmConfig::new(cluster.addrs(), args.agents) }, stop.clone());
+    let mut swarm_config = SwarmConfig { max_tasks: 8, cpu_cores: 8, ..SwarmConfig::for_cluster(&cluster, args.agents) };
+    if args.connection_per_agent {
+        swarm_config.agents_per_connection = 1;
+    }
+    let stats = swarm::start(swarm_config, stop.clone())?;
     let agents = args.agents;
     wait_until(Duration::from_secs(60), "every simulated agent registered", || async {
         let listed = client.call(|channel| async move { Ok(AdminServiceClient::new(channel).list_nodes(ListNodesRequest {}).await?.into_inner()) }).await;

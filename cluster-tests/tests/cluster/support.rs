@@ -1,18 +1,30 @@
 //! Client calls shared by the scenarios, with each step narrated in the test log.
 
+use std::process::Command;
 use std::time::Duration;
 
+use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, SchedulerCluster, shotfarm_binary};
+
 use shotfarm_proto::client::LeaderClient;
+use shotfarm_security::{Credentials, Role};
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, GetJobRequest, ListNodesRequest, SubmitJobRequest};
+
+/// `shotfarm ARGS` as the harness's operator (its certificate); stdout on success.
+pub fn shotfarm_as_operator(cluster: &SchedulerCluster, args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new(shotfarm_binary()?).args(args).args(cluster.tls_args(Role::Operator, HARNESS_OPERATOR)?).output()?;
+    anyhow::ensure!(output.status.success(), "shotfarm {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
 
 pub fn step(text: &str) {
     eprintln!("[step] {text}");
 }
 
-pub fn client(addrs: Vec<String>) -> LeaderClient {
-    let mut client = LeaderClient::new(addrs);
+/// A leader-following client as the given identity (the harness's operator, mostly).
+pub fn client(addrs: Vec<String>, credentials: Credentials) -> LeaderClient {
+    let mut client = LeaderClient::new(addrs, credentials);
     client.patience = Duration::from_secs(20);
     client
 }

@@ -15,7 +15,7 @@ async fn three_replicas_elect_a_leader_and_queue_a_job_without_agents() -> anyho
     let cluster = SchedulerCluster::start(3, &[])?;
     let (leader, _) = cluster.wait_for_leader(Duration::from_secs(15)).await?;
     step(&format!("replica {leader} leads"));
-    let client = client(cluster.addrs());
+    let client = client(cluster.addrs(), cluster.operator());
     let first = submit(&client, "t10-request", "in.mp4").await?;
     assert!(first.created);
     let again = submit(&client, "t10-request", "in.mp4").await?;
@@ -33,7 +33,7 @@ async fn three_replicas_elect_a_leader_and_queue_a_job_without_agents() -> anyho
 
     step("every replica answers gRPC health checks and server reflection (what grpcurl uses)");
     for addr in cluster.addrs() {
-        let channel = shotfarm_proto::client::channel(&addr)?;
+        let channel = shotfarm_proto::client::channel(&addr, &cluster.operator())?;
         let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
         let service = "shotfarm.v1.JobService".to_owned();
         let serving = health.check(tonic_health::pb::HealthCheckRequest { service }).await?.into_inner();

@@ -11,7 +11,7 @@ use crate::support::{client, job, step, submit};
 async fn leader_kill_loses_no_acknowledged_job() -> anyhow::Result<()> {
     let mut cluster = SchedulerCluster::start(3, &[])?;
     let (old_leader, _) = cluster.wait_for_leader(Duration::from_secs(15)).await?;
-    let client = client(cluster.addrs());
+    let client = client(cluster.addrs(), cluster.operator());
     let mut acknowledged = Vec::new();
     for index in 0..20 {
         acknowledged.push(submit(&client, &format!("t20-{index}"), "in.mp4").await?.job_id);
@@ -29,10 +29,12 @@ async fn leader_kill_loses_no_acknowledged_job() -> anyhow::Result<()> {
     step("restart the old leader; it catches up");
     cluster.restart(old_leader)?;
     let old_addr = cluster.replicas[&old_leader].addr.clone();
+    let credentials = cluster.operator();
     wait_until(Duration::from_secs(15), "the old leader has applied the new job", || {
         let addr = old_addr.clone();
+        let credentials = credentials.clone();
         async move {
-            let Ok(channel) = shotfarm_proto::client::channel(&addr) else { return false };
+            let Ok(channel) = shotfarm_proto::client::channel(&addr, &credentials) else { return false };
             let mut admin = shotfarm_proto::v1::admin_service_client::AdminServiceClient::new(channel);
             let Ok(status) = admin.cluster_status(shotfarm_proto::v1::ClusterStatusRequest {}).await else { return false };
             let status = status.into_inner();

@@ -14,11 +14,11 @@ use crate::support::{client, is_state, job, nodes, step, submit};
 async fn agents_finish_jobs_and_a_dead_agent_is_replaced() -> anyhow::Result<()> {
     let cluster = SchedulerCluster::start(3, &[])?;
     cluster.wait_for_leader(Duration::from_secs(15)).await?;
-    let client = client(cluster.addrs());
+    let client = client(cluster.addrs(), cluster.operator());
 
     step("two simulated agents run a 4-chunk, 2-rung job to completion");
     let healthy = CancellationToken::new();
-    swarm::start(SwarmConfig { name_prefix: "healthy".into(), ..SwarmConfig::new(cluster.addrs(), 2) }, healthy.clone());
+    swarm::start(SwarmConfig { name_prefix: "healthy".into(), ..SwarmConfig::for_cluster(&cluster, 2) }, healthy.clone())?;
     let finished = submit(&client, "t30-a", "c4-r2.mp4").await?;
     wait_until(Duration::from_secs(20), "the job succeeded", || async {
         job(&client, &finished.job_id).await.is_ok_and(|found| is_state(&found, v1::JobState::Succeeded))
@@ -31,7 +31,7 @@ async fn agents_finish_jobs_and_a_dead_agent_is_replaced() -> anyhow::Result<()>
 
     step("a slow agent takes a job, then dies; its node goes down and the work moves");
     let doomed = CancellationToken::new();
-    swarm::start(SwarmConfig { name_prefix: "doomed".into(), work_time: Duration::from_secs(3600), ..SwarmConfig::new(cluster.addrs(), 1) }, doomed.clone());
+    swarm::start(SwarmConfig { name_prefix: "doomed".into(), work_time: Duration::from_secs(3600), ..SwarmConfig::for_cluster(&cluster, 1) }, doomed.clone())?;
     let stuck = submit(&client, "t30-b", "c2-r1.mp4").await?;
     wait_until(Duration::from_secs(20), "the doomed agent holds the inspect task", || async {
         job(&client, &stuck.job_id).await.is_ok_and(|found| found.tasks.iter().any(|task| task.state == v1::TaskState::Running as i32))
@@ -47,7 +47,7 @@ async fn agents_finish_jobs_and_a_dead_agent_is_replaced() -> anyhow::Result<()>
     step(&format!("dead agent detected after {} ms", detected.as_millis()));
     assert!(detected < Duration::from_secs(4), "detection took {detected:?}");
     let rescue = CancellationToken::new();
-    swarm::start(SwarmConfig { name_prefix: "rescue".into(), ..SwarmConfig::new(cluster.addrs(), 1) }, rescue.clone());
+    swarm::start(SwarmConfig { name_prefix: "rescue".into(), ..SwarmConfig::for_cluster(&cluster, 1) }, rescue.clone())?;
     wait_until(Duration::from_secs(20), "the job finished on the rescue agent", || async {
         job(&client, &stuck.job_id).await.is_ok_and(|found| is_state(&found, v1::JobState::Succeeded))
     })

@@ -10,7 +10,7 @@ use crate::support::{client, job, step, submit};
 async fn whole_cluster_restart_keeps_every_job() -> anyhow::Result<()> {
     let mut cluster = SchedulerCluster::start(3, &["--config", "/dev/null"])?;
     cluster.wait_for_leader(Duration::from_secs(15)).await?;
-    let client = client(cluster.addrs());
+    let client = client(cluster.addrs(), cluster.operator());
     let mut jobs = Vec::new();
     for index in 0..10 {
         jobs.push(submit(&client, &format!("t40-{index}"), "in.mp4").await?.job_id);

@@ -4,7 +4,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use shotfarm_cluster_tests::cluster::{SchedulerCluster, shotfarm_binary};
+use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, SchedulerCluster, shotfarm_binary};
+use shotfarm_security::Role;
 
 fn run(args: &[&str]) -> anyhow::Result<(i32, String, String)> {
     let output = Command::new(shotfarm_binary()?).args(args).output()?;
@@ -30,7 +31,17 @@ fn bad_scheduler_flags_exit_2_with_a_message() -> anyhow::Result<()> {
         (vec!["scheduler", "--id", "1", "--listen", "nowhere", "--data-dir", data], "--listen"),
         (vec!["scheduler", "--id", "2", "--listen", "127.0.0.1:1", "--peers", "1=127.0.0.1:1", "--data-dir", data], "does not list"),
         (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--peers", "1=nope", "--data-dir", data], "HOST:PORT"),
-        (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--data-dir", file.to_str().unwrap_or_default()], "data directory"),
+        (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--data-dir", file.to_str().unwrap_or_default(), "--insecure"], "data directory"),
+        (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--data-dir", data], "TLS is on by default"),
+        (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--data-dir", data, "--insecure", "--ca", "/x.pem"], "exclude each other"),
+        (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--data-dir", data, "--ca", "/nonexistent/ca.pem", "--cert", "/c", "--key", "/k"], "--ca /nonexistent/ca.pem"),
+        (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--data-dir", data, "--ca", "/x.pem", "--cert", "/c"], "--cert is given without --key"),
+        (vec!["jobs", "--scheduler", "127.0.0.1:1"], "TLS is on by default"),
+        (vec!["jobs", "--scheduler", "127.0.0.1:1", "--insecure", "--token", "sft_x"], "--token is not sent without TLS"),
+        (vec!["certs", "issue", "--dir", data, "--role", "root", "--name", "x"], "unknown role"),
+        (vec!["certs", "issue", "--dir", data, "--role", "replica", "--name", "1"], "--host"),
+        (vec!["certs", "issue", "--dir", data, "--role", "agent", "--name", "a b"], "names are 1..=128"),
+        (vec!["certs", "issue", "--dir", data, "--role", "agent", "--name", "a1"], "certs init"),
         (vec!["scheduler", "--config", "/nonexistent.toml"], "cannot read config"),
         (vec!["scheduler", "--bogus"], "--bogus"),
         (vec!["submit", "--scheduler", "nohost", "in.mp4", "--out", "/tmp/o"], "--scheduler"),
@@ -51,7 +62,10 @@ fn a_peer_list_that_disagrees_with_the_stored_membership_is_refused() -> anyhow:
     let replica = &cluster.replicas[&1];
     let data = replica.data_dir.to_str().unwrap_or_default();
     let peers = format!("1={},2=127.0.0.1:9", replica.addr);
-    let (code, _, stderr) = run(&["scheduler", "--id", "1", "--listen", &replica.addr, "--peers", &peers, "--data-dir", data])?;
+    let tls = cluster.tls_args(Role::Replica, "1")?;
+    let mut args = vec!["scheduler", "--id", "1", "--listen", &replica.addr, "--peers", &peers, "--data-dir", data];
+    args.extend(tls.iter().map(String::as_str));
+    let (code, _, stderr) = run(&args)?;
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("disagrees with the membership stored"), "{stderr}");
     Ok(())
@@ -62,7 +76,11 @@ fn cluster_json_lists_members_roles_and_the_leader() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let cluster = SchedulerCluster::start(3, &[])?;
     let (leader, _) = runtime.block_on(cluster.wait_for_leader(Duration::from_secs(15)))?;
-    let (code, stdout, stderr) = run(&["cluster", "--scheduler", &cluster.addrs()[0], "--json"])?;
+    let tls = cluster.tls_args(Role::Operator, HARNESS_OPERATOR)?;
+    let first = cluster.addrs()[0].clone();
+    let mut args = vec!["cluster", "--scheduler", &first, "--json"];
+    args.extend(tls.iter().map(String::as_str));
+    let (code, stdout, stderr) = run(&args)?;
     assert_eq!(code, 0, "{stderr}");
     let status: serde_json::Value = serde_json::from_str(&stdout)?;
     assert_eq!(status["leader_id"], leader);
@@ -90,6 +108,8 @@ fn bad_agent_settings_exit_2_with_a_message() -> anyhow::Result<()> {
         (vec!["agent", "--scheduler", "127.0.0.1:1", "--work-dir", work, "--labels", "rack"], "not key=value"),
         (vec!["agent", "--config", "/nonexistent.toml"], "cannot read config"),
         (vec!["agent", "--config", unknown], "unknown field `schedulers`"),
+        (vec!["agent", "--scheduler", "127.0.0.1:1", "--work-dir", work], "TLS is on by default"),
+        (vec!["agent", "--scheduler", "127.0.0.1:1", "--work-dir", work, "--ca", "/nonexistent.pem"], "TLS is on by default"),
     ];
     for (args, expected) in cases {
         let output = Command::new(shotfarm_binary()?).args(&args).env_remove("SHOTFARM_SCHEDULER").env_remove("SHOTFARM_WORK_DIR").output()?;
@@ -107,7 +127,7 @@ fn agent_settings_layer_file_then_environment_then_flags() -> anyhow::Result<()>
     let config = config.to_str().unwrap_or_default();
     let probed_max_tasks = |environment: Option<&str>, flag: Option<&str>| -> anyhow::Result<serde_json::Value> {
         let mut command = Command::new(shotfarm_binary()?);
-        command.args(["agent", "--config", config, "--probe"]).env_remove("SHOTFARM_MAX_TASKS");
+        command.args(["agent", "--config", config, "--probe", "--insecure"]).env_remove("SHOTFARM_MAX_TASKS");
         if let Some(value) = environment {
             command.env("SHOTFARM_MAX_TASKS", value);
         }
@@ -134,7 +154,11 @@ fn a_closed_stdout_ends_a_printing_command_quietly() -> anyhow::Result<()> {
     // `shotfarm cluster --json | head -0`: the reader is gone before the first write.
     let (reader, writer) = std::io::pipe()?;
     drop(reader);
-    let output = Command::new(shotfarm_binary()?).args(["cluster", "--scheduler", &cluster.addrs()[0], "--json"]).stdout(writer).output()?;
+    let output = Command::new(shotfarm_binary()?)
+        .args(["cluster", "--scheduler", &cluster.addrs()[0], "--json"])
+        .args(cluster.tls_args(Role::Operator, HARNESS_OPERATOR)?)
+        .stdout(writer)
+        .output()?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(output.status.code(), Some(101), "{stderr}");
@@ -148,7 +172,7 @@ fn a_start_that_fails_on_a_busy_port_stores_nothing() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let peers = format!("1={addr}");
-    let (code, _, stderr) = run(&["scheduler", "--id", "1", "--listen", &addr, "--peers", &peers, "--data-dir", data.to_str().unwrap_or_default()])?;
+    let (code, _, stderr) = run(&["scheduler", "--id", "1", "--listen", &addr, "--peers", &peers, "--data-dir", data.to_str().unwrap_or_default(), "--insecure"])?;
     assert_ne!(code, 0, "{stderr}");
     assert!(stderr.contains(&addr), "{stderr}");
     let stored: Vec<_> = std::fs::read_dir(&data).map(|entries| entries.flatten().map(|entry| entry.file_name()).collect()).unwrap_or_default();

@@ -5,16 +5,15 @@
 //! replica added and another removed mid-job. Every job ends frame-exact. Prints the job's
 //! completion time with the leader killed against the same job without faults.
 
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, ensure};
 use shotfarm_cluster_tests::agents::Farm;
-use shotfarm_cluster_tests::cluster::{shotfarm_binary, wait_until};
+use shotfarm_cluster_tests::cluster::wait_until;
 use shotfarm_cluster_tests::media::{self, SyntheticSource};
 use shotfarm_proto::v1;
 
-use crate::support::{is_state, step};
+use crate::support::{is_state, shotfarm_as_operator, step};
 
 async fn small_source(farm: &Farm, name: &str) -> anyhow::Result<SyntheticSource> {
     media::synthesize(&farm.subdir("sources")?, name, (320, 180), 4.0).await
@@ -22,12 +21,6 @@ async fn small_source(farm: &Farm, name: &str) -> anyhow::Result<SyntheticSource
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|since| since.as_millis() as u64).unwrap_or(0)
-}
-
-fn shotfarm(args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new(shotfarm_binary()?).args(args).output()?;
-    anyhow::ensure!(output.status.success(), "shotfarm {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// Waits until the job has made some progress (its inspection is done and work is running).
@@ -169,7 +162,7 @@ async fn membership_mid_job(farm: &mut Farm) -> anyhow::Result<()> {
     step("add replica 4 with `shotfarm cluster add` while the job runs");
     let joiner = farm.cluster.start_joining(4)?;
     let addrs = farm.cluster.addrs_joined();
-    shotfarm(&["cluster", "--scheduler", &addrs, "add", "--id", "4", "--addr", &joiner])?;
+    shotfarm_as_operator(&farm.cluster, &["cluster", "--scheduler", &addrs, "add", "--id", "4", "--addr", &joiner])?;
     wait_until(Duration::from_secs(20), "replica 4 follows with four members", || async {
         farm.cluster.status(4).await.is_some_and(|status| status.role == "follower" && status.members.len() == 4)
     })
@@ -177,7 +170,7 @@ async fn membership_mid_job(farm: &mut Farm) -> anyhow::Result<()> {
 
     let removed = (1..=3).find(|id| *id != leader).context("a follower")?;
     step(&format!("remove follower {removed} with `shotfarm cluster remove`, then stop it"));
-    shotfarm(&["cluster", "--scheduler", &addrs, "remove", "--id", &removed.to_string()])?;
+    shotfarm_as_operator(&farm.cluster, &["cluster", "--scheduler", &addrs, "remove", "--id", &removed.to_string()])?;
     farm.cluster.kill(removed)?;
     let job = finish_frame_exact(farm, &job_id, &out, &source).await?;
     ensure!(job.tasks_done == job.tasks_total, "{job:?}");

@@ -11,6 +11,7 @@ use shotfarm_cluster_tests::cluster::{SchedulerCluster, wait_until};
 use shotfarm_cluster_tests::proxy::Direction;
 use shotfarm_cluster_tests::swarm::{self, SwarmConfig};
 use shotfarm_proto::client::{LeaderClient, channel};
+use shotfarm_security::Credentials;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, ListJobsRequest, SubmitJobRequest};
 use tokio_util::sync::CancellationToken;
@@ -24,12 +25,12 @@ const ISOLATION_TRIALS: usize = 3;
 /// Submits until acknowledged, always under the same request id: each try gives up after
 /// [`TRY_FOR`] and the next one starts at the next replica. (A `LeaderClient` alone waits on
 /// a partitioned replica until HTTP/2 keep-alive gives up, about 15 s.)
-async fn submit_until_acknowledged(addrs: &[String], request_id: &str, input: &str, within: Duration) -> anyhow::Result<v1::SubmitJobResponse> {
+async fn submit_until_acknowledged(addrs: &[String], credentials: &Credentials, request_id: &str, input: &str, within: Duration) -> anyhow::Result<v1::SubmitJobResponse> {
     let deadline = Instant::now() + within;
     for start in 0.. {
         let mut rotated = addrs.to_vec();
         rotated.rotate_left(start % addrs.len());
-        let mut client = LeaderClient::new(rotated);
+        let mut client = LeaderClient::new(rotated, credentials.clone());
         client.patience = TRY_FOR;
         if let Ok(Ok(response)) = tokio::time::timeout(TRY_FOR, submit(&client, request_id, input)).await {
             return Ok(response);
@@ -68,10 +69,11 @@ async fn scenario(cluster: &SchedulerCluster) -> anyhow::Result<()> {
     let network = cluster.network()?;
     cluster.wait_for_leader(Duration::from_secs(15)).await?;
     let addrs = cluster.addrs();
-    let client = client(addrs.clone());
+    let credentials = cluster.operator();
+    let client = client(addrs.clone(), credentials.clone());
     let agents = CancellationToken::new();
     let _stop_agents = agents.clone().drop_guard();
-    swarm::start(SwarmConfig { name_prefix: "t70".into(), ..SwarmConfig::new(addrs.clone(), 4) }, agents);
+    swarm::start(SwarmConfig { name_prefix: "t70".into(), ..SwarmConfig::for_cluster(cluster, 4) }, agents)?;
     let mut acknowledged = Vec::new();
     for index in 0..3 {
         acknowledged.push(submit(&client, &format!("t70-before-{index}"), "c4-r2.mp4").await?.job_id);
@@ -87,13 +89,13 @@ async fn scenario(cluster: &SchedulerCluster) -> anyhow::Result<()> {
 
         // A client on the minority side (straight to the replica) cannot commit there.
         let minority_request = format!("t70-minority-{trial}");
-        let mut minority_client = JobServiceClient::new(channel(&cluster.replicas[&old].listen)?);
+        let mut minority_client = JobServiceClient::new(channel(&cluster.replicas[&old].listen, &credentials)?);
         let direct = minority_client.submit_job(SubmitJobRequest {
             request_id: minority_request.clone(),
             spec: Some(v1::JobSpec { input_url: "file:///sim/c2-r1.mp4".into(), output_url: "file:///sim/out".into(), ..Default::default() }),
         });
         let majority_request = format!("t70-during-{trial}");
-        let majority = submit_until_acknowledged(&addrs, &majority_request, "c4-r2.mp4", Duration::from_secs(20));
+        let majority = submit_until_acknowledged(&addrs, &credentials, &majority_request, "c4-r2.mp4", Duration::from_secs(20));
         // When one of the others first says it leads.
         let elected = async {
             loop {
@@ -138,7 +140,7 @@ async fn scenario(cluster: &SchedulerCluster) -> anyhow::Result<()> {
     let follower = cluster.replicas.keys().copied().find(|id| *id != leader).unwrap_or(leader);
     network.link(leader, follower)?.drop_direction(Direction::ToTarget);
     for index in 0..5 {
-        acknowledged.push(submit_until_acknowledged(&addrs, &format!("t70-one-way-{index}"), "c2-r1.mp4", Duration::from_secs(20)).await?.job_id);
+        acknowledged.push(submit_until_acknowledged(&addrs, &credentials, &format!("t70-one-way-{index}"), "c2-r1.mp4", Duration::from_secs(20)).await?.job_id);
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let during = cluster.leader().await.map(|(id, _)| id);
@@ -153,7 +155,7 @@ async fn scenario(cluster: &SchedulerCluster) -> anyhow::Result<()> {
     step("every link delayed by 40 ms ± 20 ms: commits still go through");
     let healthy_commit = {
         let started = Instant::now();
-        submit_until_acknowledged(&addrs, "t70-healthy-probe", "c2-r1.mp4", Duration::from_secs(20)).await?;
+        submit_until_acknowledged(&addrs, &credentials, "t70-healthy-probe", "c2-r1.mp4", Duration::from_secs(20)).await?;
         started.elapsed()
     };
     for (from, to) in network.links().collect::<Vec<_>>() {
@@ -161,7 +163,7 @@ async fn scenario(cluster: &SchedulerCluster) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     for index in 0..5 {
-        acknowledged.push(submit_until_acknowledged(&addrs, &format!("t70-slow-{index}"), "c2-r1.mp4", Duration::from_secs(20)).await?.job_id);
+        acknowledged.push(submit_until_acknowledged(&addrs, &credentials, &format!("t70-slow-{index}"), "c2-r1.mp4", Duration::from_secs(20)).await?.job_id);
     }
     let delayed_commit = started.elapsed() / 5;
     network.heal();

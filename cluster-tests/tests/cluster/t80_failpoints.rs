@@ -40,8 +40,8 @@ enum Victim {
     SittingLeaders { after_appends: u32 },
 }
 
-async fn status(addr: &str) -> Option<shotfarm_proto::v1::ClusterStatusResponse> {
-    let channel = shotfarm_proto::client::channel(addr).ok()?;
+async fn status(addr: &str, credentials: &shotfarm_security::Credentials) -> Option<shotfarm_proto::v1::ClusterStatusResponse> {
+    let channel = shotfarm_proto::client::channel(addr, credentials).ok()?;
     let asked = tokio::time::timeout(Duration::from_millis(500), AdminServiceClient::new(channel).cluster_status(ClusterStatusRequest {})).await;
     asked.ok()?.ok().map(tonic::Response::into_inner)
 }
@@ -57,10 +57,10 @@ async fn crash_at(site: &str, victim: Victim) -> anyhow::Result<()> {
     let config_arg = config.display().to_string();
     let mut cluster = SchedulerCluster::start(3, &["--config", &config_arg, "--audit", &audit_arg])?;
     let (leader, _) = cluster.wait_for_leader(Duration::from_secs(15)).await?;
-    let client = client(cluster.addrs());
+    let client = client(cluster.addrs(), cluster.operator());
     let recorder = Recorder::new();
     let agents = CancellationToken::new();
-    swarm::start(SwarmConfig { work_time: Duration::from_millis(30), ..SwarmConfig::new(cluster.addrs(), 3) }, agents.clone());
+    swarm::start(SwarmConfig { work_time: Duration::from_millis(30), ..SwarmConfig::for_cluster(&cluster, 3) }, agents.clone())?;
     let outcome = run_scenario(site, victim, leader, &mut cluster, &client, &recorder, &audit_dir).await;
     agents.cancel();
     if let Err(err) = &outcome {
@@ -96,7 +96,8 @@ async fn run_scenario(
             return check_outcome(site, cluster, client, recorder, audit_dir, &jobs).await;
         }
     };
-    let victim_applied = status(&cluster.replicas[&victim].addr).await.map_or(0, |found| found.applied_index);
+    let credentials = cluster.operator();
+    let victim_applied = status(&cluster.replicas[&victim].addr, &credentials).await.map_or(0, |found| found.applied_index);
     step(&format!("{site}: kill -9 replica {victim} ({victim_kind:?}, leader was {leader}) at applied index {victim_applied}"));
     cluster.kill(victim)?;
     cluster.wait_for_leader(Duration::from_secs(15)).await?;
@@ -107,10 +108,11 @@ async fn run_scenario(
         let (now_leader, leader_addr) = cluster.wait_for_leader(Duration::from_secs(15)).await?;
         wait_until(Duration::from_secs(30), "the leader compacted its log past the stopped follower", || {
             let leader_addr = leader_addr.clone();
-            async move { status(&leader_addr).await.is_some_and(|found| found.first_log_index > victim_applied + 1) }
+            let credentials = credentials.clone();
+            async move { status(&leader_addr, &credentials).await.is_some_and(|found| found.first_log_index > victim_applied + 1) }
         })
         .await?;
-        let first = status(&leader_addr).await.map_or(0, |found| found.first_log_index);
+        let first = status(&leader_addr, &credentials).await.map_or(0, |found| found.first_log_index);
         step(&format!("{site}: leader {now_leader} compacted its log: it starts at {first}"));
     }
 
@@ -118,10 +120,10 @@ async fn run_scenario(
     step(&format!("{site}: restart replica {victim} with FAILPOINTS={armed}"));
     cluster.restart_with_env(victim, &[("FAILPOINTS", &armed)])?;
     let submitter = {
-        let (recorder, addrs) = (recorder.clone(), cluster.addrs());
+        let (recorder, addrs, credentials) = (recorder.clone(), cluster.addrs(), cluster.operator());
         let site = site.to_owned();
         tokio::spawn(async move {
-            let client = crate::support::client(addrs);
+            let client = crate::support::client(addrs, credentials);
             let mut submitted = Vec::new();
             for index in JOBS_BEFORE + JOBS_DURING / 2..JOBS_BEFORE + JOBS_DURING {
                 if let Ok(response) = recorder.submit(&client, &format!("t80-{site}-{index}"), "file:///sim/c3-r2.mp4").await {
@@ -148,13 +150,15 @@ async fn run_scenario(
     cluster.restart(victim)?;
     let victim_addr = cluster.replicas[&victim].addr.clone();
     let (_, leader_addr) = cluster.wait_for_leader(Duration::from_secs(15)).await?;
-    let target = status(&leader_addr).await.map_or(0, |found| found.commit_index);
+    let credentials = cluster.operator();
+    let target = status(&leader_addr, &credentials).await.map_or(0, |found| found.commit_index);
     wait_until(Duration::from_secs(20), "the restarted replica applied everything committed before", || {
         let victim_addr = victim_addr.clone();
-        async move { status(&victim_addr).await.is_some_and(|found| found.applied_index >= target) }
+        let credentials = credentials.clone();
+        async move { status(&victim_addr, &credentials).await.is_some_and(|found| found.applied_index >= target) }
     })
     .await?;
-    let caught_up = status(&victim_addr).await.map_or(0, |found| found.applied_index);
+    let caught_up = status(&victim_addr, &credentials).await.map_or(0, |found| found.applied_index);
     step(&format!("{site}: replica {victim} applied index {caught_up} (leader's commit was {target})"));
 
     check_outcome(site, cluster, client, recorder, audit_dir, &jobs).await
@@ -243,13 +247,15 @@ async fn check_outcome(
 
     // Let every replica apply the last entries before reading the trails.
     let (_, leader_addr) = cluster.wait_for_leader(Duration::from_secs(15)).await?;
-    let last = status(&leader_addr).await.map_or(0, |found| found.commit_index);
+    let credentials = cluster.operator();
+    let last = status(&leader_addr, &credentials).await.map_or(0, |found| found.commit_index);
     let addrs = cluster.addrs();
     wait_until(Duration::from_secs(10), "every replica applied the last entry", || {
         let addrs = addrs.clone();
+        let credentials = credentials.clone();
         async move {
             for addr in &addrs {
-                if status(addr).await.is_none_or(|found| found.applied_index < last) {
+                if status(addr, &credentials).await.is_none_or(|found| found.applied_index < last) {
                     return false;
                 }
             }

@@ -27,6 +27,7 @@ use shotfarm_cluster_tests::{invariants, linearizability};
 use shotfarm_cluster_tests::proxy::{Direction, LinkProxy};
 use shotfarm_cluster_tests::swarm::{self, SwarmConfig};
 use shotfarm_proto::client::LeaderClient;
+use shotfarm_security::Credentials;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, ListJobsRequest};
 use tokio_util::sync::CancellationToken;
@@ -260,10 +261,10 @@ struct Acknowledgement {
     acknowledged: Instant,
 }
 
-fn leader_client(addrs: &[String], rotation: usize) -> LeaderClient {
+fn leader_client(addrs: &[String], credentials: &Credentials, rotation: usize) -> LeaderClient {
     let mut rotated = addrs.to_vec();
     rotated.rotate_left(rotation % addrs.len().max(1));
-    let mut client = LeaderClient::new(rotated);
+    let mut client = LeaderClient::new(rotated, credentials.clone());
     client.patience = TRY_FOR;
     client
 }
@@ -274,13 +275,14 @@ fn leader_client(addrs: &[String], rotation: usize) -> LeaderClient {
 /// keep-alive gives up, about 15 s). Returns (request id, job id) per acknowledged job.
 async fn client_loop(
     addrs: Vec<String>,
+    credentials: Credentials,
     recorder: Recorder,
     prefix: String,
     stop: CancellationToken,
     acknowledgements: Arc<Mutex<Vec<Acknowledgement>>>,
 ) -> anyhow::Result<Vec<(String, String)>> {
     let mut rotation = 0;
-    let mut client = leader_client(&addrs, rotation);
+    let mut client = leader_client(&addrs, &credentials, rotation);
     let mut acknowledged = Vec::new();
     for index in 0.. {
         if stop.is_cancelled() {
@@ -301,7 +303,7 @@ async fn client_loop(
                         bail!("{request_id} was not acknowledged within {ACKNOWLEDGE_WITHIN:?} after healing: {status}");
                     }
                     rotation += 1;
-                    client = leader_client(&addrs, rotation);
+                    client = leader_client(&addrs, &credentials, rotation);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
@@ -341,10 +343,11 @@ async fn run_schedule(
 ) -> anyhow::Result<Measured> {
     cluster.wait_for_leader(Duration::from_secs(15)).await?;
     let addrs = cluster.addrs();
+    let credentials = cluster.operator();
     let stop = CancellationToken::new();
     let acknowledgements = Arc::new(Mutex::new(Vec::new()));
     let clients: Vec<_> = (0..CLIENTS)
-        .map(|index| tokio::spawn(client_loop(addrs.clone(), recorder.clone(), format!("{label}-c{index}"), stop.clone(), acknowledgements.clone())))
+        .map(|index| tokio::spawn(client_loop(addrs.clone(), credentials.clone(), recorder.clone(), format!("{label}-c{index}"), stop.clone(), acknowledgements.clone())))
         .collect();
 
     let began = Instant::now();
@@ -375,7 +378,7 @@ async fn run_schedule(
     }
     step(&format!("{label}: healed; {} submissions acknowledged", acknowledged.len()));
 
-    let client = client(addrs);
+    let client = client(addrs, injector.cluster.operator());
     let (leader, _) = injector.cluster.wait_for_leader(Duration::from_secs(15)).await?;
     for (request_id, job_id) in &acknowledged {
         if let Some(earlier) = expected.insert(request_id.clone(), job_id.clone()) {
@@ -479,7 +482,7 @@ async fn randomized_fault_schedules_lose_and_duplicate_nothing() -> anyhow::Resu
         cluster.wait_for_leader(Duration::from_secs(15)).await?;
         let agents = CancellationToken::new();
         let _stop_agents = agents.clone().drop_guard();
-        swarm::start(SwarmConfig { name_prefix: format!("t90-{batch}"), ..SwarmConfig::new(cluster.addrs(), 4) }, agents);
+        swarm::start(SwarmConfig { name_prefix: format!("t90-{batch}"), ..SwarmConfig::for_cluster(&cluster, 4) }, agents)?;
         let mut expected = BTreeMap::new();
         // The same workload without faults, once, for the completion-time comparison.
         let mut runs: Vec<(String, Option<u64>)> = seeds.iter().map(|seed| (format!("t90-{seed}"), Some(*seed))).collect();

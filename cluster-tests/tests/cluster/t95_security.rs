@@ -13,6 +13,7 @@ use raft::prelude::{Entry, Message, MessageType};
 use shotfarm_cluster_tests::cluster::SchedulerCluster;
 use shotfarm_proto::v1::RaftBatch;
 use shotfarm_proto::v1::raft_service_client::RaftServiceClient;
+use shotfarm_security::Role;
 
 use crate::support::{client, step, submit};
 
@@ -48,13 +49,16 @@ fn attack(from: u64, to: u64) -> Vec<Message> {
 async fn forged_raft_messages_crash_no_replica() -> anyhow::Result<()> {
     let mut cluster = SchedulerCluster::start(3, &[])?;
     let (leader, _) = cluster.wait_for_leader(Duration::from_secs(15)).await?;
-    let client = client(cluster.addrs());
+    let client = client(cluster.addrs(), cluster.operator());
     submit(&client, "t95-before", "in.mp4").await?;
     step("forged raft messages to every replica, as a member and as an outsider");
     for (&to, replica) in &cluster.replicas {
         let member = if to == 1 { 2 } else { 1 };
         for claimed in [member, 77] {
-            let mut raft = RaftServiceClient::new(shotfarm_proto::client::channel(&replica.addr)?);
+            // A member's own certificate (an insider sending out-of-range fields), and an
+            // operator's claiming to be an outsider replica (refused before any check).
+            let credentials = if claimed == member { cluster.credentials(Role::Replica, &member.to_string())? } else { cluster.operator() };
+            let mut raft = RaftServiceClient::new(shotfarm_proto::client::channel(&replica.addr, &credentials)?);
             for message in attack(claimed, to) {
                 let bytes = message.write_to_bytes()?;
                 // Refused or dropped: either way the replica must stay up.

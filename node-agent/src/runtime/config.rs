@@ -7,6 +7,9 @@
 //! work_dir = "/var/cache/shotfarm"
 //! name = "encoder-17"
 //! max_tasks = 16
+//! ca = "/etc/shotfarm/ca.pem"
+//! cert = "/etc/shotfarm/agent-encoder-17.pem"
+//! key = "/etc/shotfarm/agent-encoder-17.key"
 //! [labels]
 //! rack = "b4"
 //! ```
@@ -16,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use shotfarm_proto::client::parse_addrs;
+use shotfarm_security::identity::valid_name;
+use shotfarm_security::{Credentials, Role, TlsFiles, TransportSecurity};
 
 /// One layer of settings: every field optional, so layers can be merged.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -31,6 +36,12 @@ pub struct AgentSettings {
     pub labels: Option<BTreeMap<String, String>>,
     /// Concurrent tasks at most (0: [`super::registration::TASKS_PER_CORE`] per core).
     pub max_tasks: Option<u32>,
+    /// The farm CA, this agent's certificate (`shotfarm://agent/NAME`) and its key.
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Plaintext and no authentication: only on a trusted network, and said out loud.
+    pub insecure: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +55,8 @@ pub struct AgentConfig {
     pub max_tasks: u32,
     /// Advertised CPU cores (0: probe). Lets several agents share one machine in tests.
     pub cpu_cores: u32,
+    /// TLS with this agent's certificate (its name is the node name), or `--insecure`.
+    pub credentials: Credentials,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +86,10 @@ impl AgentSettings {
                     let tasks = value.parse().map_err(|_| AgentConfigError(format!("{key}={value:?} is not a number")))?;
                     settings.max_tasks = Some(tasks);
                 }
+                "CA" => settings.ca = Some(PathBuf::from(value)),
+                "CERT" => settings.cert = Some(PathBuf::from(value)),
+                "KEY" => settings.key = Some(PathBuf::from(value)),
+                "INSECURE" => settings.insecure = Some(matches!(value.as_str(), "1" | "true" | "yes")),
                 _ => {}
             }
         }
@@ -87,6 +104,10 @@ impl AgentSettings {
             name: over.name.or(self.name),
             labels: over.labels.or(self.labels),
             max_tasks: over.max_tasks.or(self.max_tasks),
+            ca: over.ca.or(self.ca),
+            cert: over.cert.or(self.cert),
+            key: over.key.or(self.key),
+            insecure: over.insecure.or(self.insecure),
         }
     }
 
@@ -99,11 +120,28 @@ impl AgentSettings {
         let work_dir = self
             .work_dir
             .ok_or_else(|| AgentConfigError("--work-dir DIR is required (or `work_dir` in the config file, or SHOTFARM_WORK_DIR)".to_owned()))?;
-        let name = match self.name {
-            Some(name) => name,
-            None => std::fs::read_to_string("/etc/hostname").map(|text| text.trim().to_owned()).unwrap_or_default(),
+        let files = TlsFiles { ca: self.ca, cert: self.cert, key: self.key };
+        let transport = TransportSecurity::from_flags(&files, self.insecure.unwrap_or(false), true).map_err(|err| AgentConfigError(err.to_string()))?;
+        let certified = match transport.identity() {
+            Some(identity) if identity.role != Role::Agent => {
+                return Err(AgentConfigError(format!(
+                    "--cert is the certificate of {identity}; an agent needs an agent certificate (`shotfarm certs issue --role agent --name NAME`)"
+                )));
+            }
+            identity => identity.map(|identity| identity.name.clone()),
         };
-        if name.is_empty() || name.len() > 128 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@".contains(c)) {
+        // The certificate names the node; a different --name would be refused by the scheduler.
+        let name = match (self.name, certified) {
+            (Some(name), Some(certified)) if name != certified => {
+                return Err(AgentConfigError(format!(
+                    "--name {name:?} but the certificate is for node {certified:?}: drop --name, or use that node's certificate"
+                )));
+            }
+            (Some(name), _) => name,
+            (None, Some(certified)) => certified,
+            (None, None) => std::fs::read_to_string("/etc/hostname").map(|text| text.trim().to_owned()).unwrap_or_default(),
+        };
+        if !valid_name(&name) {
             return Err(AgentConfigError(format!("--name {name:?}: use 1..=128 letters, digits and - _ . : @")));
         }
         let labels = self.labels.unwrap_or_default();
@@ -115,7 +153,15 @@ impl AgentSettings {
         let probe = work_dir.join(".write-probe");
         std::fs::write(&probe, b"ok").map_err(|err| AgentConfigError(format!("--work-dir {}: not writable: {err}", work_dir.display())))?;
         let _ = std::fs::remove_file(probe);
-        Ok(AgentConfig { schedulers, work_dir, name, labels, max_tasks: self.max_tasks.unwrap_or(0), cpu_cores: 0 })
+        Ok(AgentConfig {
+            schedulers,
+            work_dir,
+            name,
+            labels,
+            max_tasks: self.max_tasks.unwrap_or(0),
+            cpu_cores: 0,
+            credentials: Credentials::new(transport, None).map_err(|err| AgentConfigError(err.to_string()))?,
+        })
     }
 }
 
@@ -141,7 +187,13 @@ mod tests {
     use super::*;
 
     fn at(dir: &Path) -> AgentSettings {
-        AgentSettings { scheduler: Some("127.0.0.1:7001".to_owned()), work_dir: Some(dir.join("work")), name: Some("a1".to_owned()), ..Default::default() }
+        AgentSettings {
+            scheduler: Some("127.0.0.1:7001".to_owned()),
+            work_dir: Some(dir.join("work")),
+            name: Some("a1".to_owned()),
+            insecure: Some(true),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -155,7 +207,7 @@ mod tests {
             ("SHOTFARM_MAX_TASKS".to_owned(), "5".to_owned()),
             ("HOME".to_owned(), "/root".to_owned()),
         ])?;
-        let flags = AgentSettings { work_dir: Some(dir.path().join("work")), max_tasks: Some(7), ..Default::default() };
+        let flags = AgentSettings { work_dir: Some(dir.path().join("work")), max_tasks: Some(7), insecure: Some(true), ..Default::default() };
         let config = file.merge(env).merge(flags).validate()?;
         assert_eq!(config.schedulers, vec!["127.0.0.1:2".to_owned()]);
         assert_eq!(config.name, "from-file");

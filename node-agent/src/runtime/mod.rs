@@ -101,7 +101,7 @@ async fn serve(config: AgentConfig, executor: Executor, shutdown: Shutdown) -> R
     let (progress_sender, mut progress) = mpsc::channel(1024);
     let slots = report.max_tasks;
     let runner = Runner::new(config.work_dir.clone(), slots, journal.clone(), executor, media.clone(), finished_sender, progress_sender, shutdown.abort.clone());
-    let client = LeaderClient::new(config.schedulers.clone());
+    let client = LeaderClient::new(config.schedulers.clone(), config.credentials.clone());
     let mut registered = None;
     let mut failures = 0u32;
     loop {

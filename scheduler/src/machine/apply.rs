@@ -5,7 +5,7 @@
 //! iteration only over ordered maps.
 
 use super::command::{Command, Effect, Outcome};
-use super::{jobs, leases, nodes};
+use super::{jobs, leases, nodes, tokens};
 use crate::state::{RowKey, State};
 
 /// Applies one command. Returns its outcome for the proposer and the effects the leader must
@@ -13,7 +13,7 @@ use crate::state::{RowKey, State};
 pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
     let mut effects = Vec::new();
     let outcome = match command {
-        Command::SubmitJob { request_id, spec, now_ms } => jobs::submit_job(state, request_id, spec, *now_ms),
+        Command::SubmitJob { request_id, owner, spec, now_ms } => jobs::submit_job(state, request_id, owner, spec, *now_ms),
         Command::CancelJob { job, now_ms } => jobs::cancel_job(state, *job, *now_ms, &mut effects),
         Command::RegisterNode { name, capabilities, labels, held, now_ms } => {
             nodes::register_node(state, name, capabilities, labels, held, *now_ms, &mut effects)
@@ -40,6 +40,8 @@ pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
             state.mark(RowKey::Meta);
             Outcome::Applied
         }
+        Command::CreateToken { name, role, fingerprint, now_ms } => tokens::create_token(state, name, *role, fingerprint, *now_ms),
+        Command::RevokeToken { name } => tokens::revoke_token(state, name),
     };
     (outcome, effects)
 }

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::state::model::{JobId, JobSpec, Millis, NodeCapabilities, NodeId, NodeState, TaskId};
+use crate::state::model::{JobId, JobSpec, Millis, NodeCapabilities, NodeId, NodeState, TaskId, TokenRole};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
-    SubmitJob { request_id: String, spec: JobSpec, now_ms: Millis },
+    /// Submits a job for `owner`; request ids are unique per owner.
+    SubmitJob { request_id: String, owner: String, spec: JobSpec, now_ms: Millis },
     CancelJob { job: JobId, now_ms: Millis },
     /// Registers a node by name; a known name keeps its id and comes back `Ready`. Its leases
     /// are returned (it restarted), except those of the `held` (task, attempt)s: finished work
@@ -29,6 +30,9 @@ pub enum Command {
     /// A replica's address, recorded when it joins (from the conf change's context).
     SetMemberAddr { id: u64, addr: String },
     RemoveMember { id: u64 },
+    /// Keeps a new bearer token's fingerprint under `name`.
+    CreateToken { name: String, role: TokenRole, fingerprint: String, now_ms: Millis },
+    RevokeToken { name: String },
 }
 
 /// Why a command changed nothing. Deterministic: every replica refuses alike.
@@ -54,6 +58,10 @@ pub enum Refusal {
     BadOutput { task: TaskId, why: String },
     #[error("{0}")]
     Invalid(String),
+    #[error("a token named {0:?} exists; revoke it first or pick another name")]
+    TokenExists(String),
+    #[error("no token named {0:?}; `shotfarm tokens list` shows them")]
+    UnknownToken(String),
     #[error("request id {request_id:?} already submitted {job} with another spec; submit with a new request id (the same spec under it answers {job})")]
     RequestIdReused { request_id: String, job: String },
 }

@@ -15,7 +15,7 @@ use crate::synthetic;
 fn run_job(rungs_per_encode: u32, score_quality: bool) -> (State, Vec<TaskSpec>) {
     let mut state = State::default();
     let spec = JobSpec { rungs_per_encode, score_quality, ..JobSpec::for_tests() };
-    let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), spec, now_ms: 1 });
+    let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), owner: String::new(), spec, now_ms: 1 });
     let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
     let mut specs = Vec::new();
     loop {

@@ -7,8 +7,14 @@ use crate::planner;
 use crate::state::model::{Job, JobId, JobPlan, JobSpec, JobState, Millis, TaskState, format_job_id};
 use crate::state::{RowKey, State};
 
-pub(super) fn submit_job(state: &mut State, request_id: &str, spec: &JobSpec, now_ms: Millis) -> Outcome {
-    if let Some(&job) = state.meta.requests.get(request_id) {
+/// Request ids are unique per owner: one user's id never answers another user's job.
+fn request_key(owner: &str, request_id: &str) -> String {
+    if owner.is_empty() { request_id.to_owned() } else { format!("{owner} {request_id}") }
+}
+
+pub(super) fn submit_job(state: &mut State, request_id: &str, owner: &str, spec: &JobSpec, now_ms: Millis) -> Outcome {
+    let request_key = request_key(owner, request_id);
+    if let Some(&job) = state.meta.requests.get(&request_key) {
         // A retry (same spec) answers the job it made; another job under a used request id is
         // a client's mistake that would otherwise be silently answered with the wrong job.
         if state.jobs.get(&job).is_some_and(|existing| existing.spec != *spec) {
@@ -18,12 +24,13 @@ pub(super) fn submit_job(state: &mut State, request_id: &str, spec: &JobSpec, no
     }
     state.meta.next_job_id += 1;
     let id = state.meta.next_job_id;
-    state.meta.requests.insert(request_id.to_owned(), id);
+    state.meta.requests.insert(request_key, id);
     state.mark(RowKey::Meta);
     let work_url = format!("{}/.shotfarm-work/{}", spec.output_url.trim_end_matches('/'), format_job_id(id));
     let job = Job {
         id,
         request_id: request_id.to_owned(),
+        owner: owner.to_owned(),
         spec: spec.clone(),
         state: JobState::Pending,
         error: None,
@@ -96,14 +103,25 @@ mod tests {
     fn a_request_id_answers_its_own_spec_and_refuses_another() {
         let mut state = State::default();
         let spec = JobSpec::for_tests();
-        assert_eq!(submit_job(&mut state, "r1", &spec, 1), Outcome::JobSubmitted { job: 1, created: true });
-        assert_eq!(submit_job(&mut state, "r1", &spec, 2), Outcome::JobSubmitted { job: 1, created: false });
+        assert_eq!(submit_job(&mut state, "r1", "", &spec, 1), Outcome::JobSubmitted { job: 1, created: true });
+        assert_eq!(submit_job(&mut state, "r1", "", &spec, 2), Outcome::JobSubmitted { job: 1, created: false });
         let other = JobSpec { input_url: "file:///other.mp4".to_owned(), ..spec };
         assert_eq!(
-            submit_job(&mut state, "r1", &other, 3),
+            submit_job(&mut state, "r1", "", &other, 3),
             Outcome::Refused(Refusal::RequestIdReused { request_id: "r1".to_owned(), job: format_job_id(1) })
         );
         assert_eq!(state.jobs.len(), 1);
-        assert_eq!(submit_job(&mut state, "r2", &other, 4), Outcome::JobSubmitted { job: 2, created: true });
+        assert_eq!(submit_job(&mut state, "r2", "", &other, 4), Outcome::JobSubmitted { job: 2, created: true });
+    }
+
+    #[test]
+    fn request_ids_are_per_owner() {
+        let mut state = State::default();
+        let spec = JobSpec::for_tests();
+        assert_eq!(submit_job(&mut state, "r1", "submitter/ann", &spec, 1), Outcome::JobSubmitted { job: 1, created: true });
+        // Bob's r1 is not Ann's: he gets his own job, not hers.
+        assert_eq!(submit_job(&mut state, "r1", "submitter/bob", &spec, 2), Outcome::JobSubmitted { job: 2, created: true });
+        assert_eq!(submit_job(&mut state, "r1", "submitter/ann", &spec, 3), Outcome::JobSubmitted { job: 1, created: false });
+        assert_eq!(state.jobs[&2].owner, "submitter/bob");
     }
 }

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use shotfarm_security::TransportSecurity;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +38,8 @@ pub struct DriverConfig {
     pub leader_grace: Duration,
     /// Peers dialled at another address than their member address (`--route`).
     pub routes: HashMap<u64, String>,
+    /// How peers are dialled: TLS presenting this replica's certificate, or `--insecure`.
+    pub peer_security: TransportSecurity,
 }
 
 struct Driver<S: DurableStore> {
@@ -103,7 +106,7 @@ pub fn spawn<S: DurableStore>(
     let id = replica.id();
     let thread = std::thread::Builder::new().name(format!("raft-{id}")).spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|err| DriverError::Fatal(err.to_string()))?;
-        let transport = Transport::new(id, advertise, config.routes.clone(), deliveries, shutdown.clone(), main_runtime);
+        let transport = Transport::new(id, advertise, config.routes.clone(), config.peer_security.clone(), deliveries, shutdown.clone(), main_runtime);
         let driver = Driver {
             replica,
             config,

@@ -2,7 +2,8 @@
 //! batching raft-rs messages into `RaftService.Step` calls over one lazily connected channel.
 //! A failed send is reported back to the driver (unreachable, snapshot failed) so raft-rs
 //! probes and retries. A peer with a route (`--route`) is dialled at the route's address (a
-//! proxy or NAT in between) rather than its member address.
+//! proxy or NAT in between) rather than its member address. Peers are dialled with TLS,
+//! presenting this replica's certificate (the peer admits only replicas), unless `--insecure`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use shotfarm_proto::v1::RaftBatch;
 use shotfarm_proto::v1::raft_service_client::RaftServiceClient;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use shotfarm_security::TransportSecurity;
 use tonic::transport::{Channel, Endpoint};
 
 /// Messages waiting for one peer; beyond this, messages are dropped (Raft retransmits).
@@ -38,6 +40,7 @@ pub struct Transport {
     advertise: String,
     /// Dial these peers here instead of at their member address.
     routes: HashMap<u64, String>,
+    security: TransportSecurity,
     peers: HashMap<u64, Peer>,
     reports: mpsc::UnboundedSender<Delivery>,
     shutdown: CancellationToken,
@@ -49,11 +52,12 @@ impl Transport {
         from: u64,
         advertise: String,
         routes: HashMap<u64, String>,
+        security: TransportSecurity,
         reports: mpsc::UnboundedSender<Delivery>,
         shutdown: CancellationToken,
         runtime: tokio::runtime::Handle,
     ) -> Transport {
-        Transport { from, advertise, routes, peers: HashMap::new(), reports, shutdown, runtime }
+        Transport { from, advertise, routes, security, peers: HashMap::new(), reports, shutdown, runtime }
     }
 
     /// Queues a message for `addr` (the replica's address from the replicated membership),
@@ -67,7 +71,14 @@ impl Transport {
         }
         let peer = self.peers.entry(to).or_insert_with(|| {
             let (queue, receiver) = mpsc::channel(PEER_QUEUE);
-            let task = PeerSender { from: self.from, from_addr: self.advertise.clone(), to, addr: addr.to_owned(), reports: self.reports.clone() };
+            let task = PeerSender {
+                from: self.from,
+                from_addr: self.advertise.clone(),
+                to,
+                addr: addr.to_owned(),
+                security: self.security.clone(),
+                reports: self.reports.clone(),
+            };
             self.runtime.spawn(task.run(receiver, self.shutdown.clone()));
             Peer { addr: addr.to_owned(), queue }
         });
@@ -88,12 +99,21 @@ struct PeerSender {
     from_addr: String,
     to: u64,
     addr: String,
+    security: TransportSecurity,
     reports: mpsc::UnboundedSender<Delivery>,
 }
 
 impl PeerSender {
+    fn endpoint(&self) -> Result<Endpoint, tonic::transport::Error> {
+        let endpoint = Endpoint::from_shared(format!("{}://{}", self.security.scheme(), self.addr))?;
+        match &self.security {
+            TransportSecurity::Tls(material) => endpoint.tls_config(material.client_config()),
+            TransportSecurity::Insecure => Ok(endpoint),
+        }
+    }
+
     async fn run(self, mut queue: mpsc::Receiver<Message>, shutdown: CancellationToken) {
-        let client = match Endpoint::from_shared(format!("http://{}", self.addr)) {
+        let client = match self.endpoint() {
             Ok(endpoint) => RaftServiceClient::new(
                 endpoint.connect_timeout(Duration::from_millis(500)).timeout(Duration::from_secs(10)).tcp_nodelay(true).connect_lazy(),
             )

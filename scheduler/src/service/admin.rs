@@ -1,9 +1,10 @@
-//! `AdminService`: cluster status and membership, node lifecycle.
+//! `AdminService`: cluster status and membership, node lifecycle, bearer tokens. Operators only.
 
 use shotfarm_proto::v1::{self, admin_service_server::AdminService};
 use tonic::{Request, Response, Status};
 
-use super::convert;
+use super::access::{Caller, Gate};
+use super::{convert, tokens};
 use super::status::{ServiceError, invalid, unwanted};
 use crate::machine::{Command, Outcome, Refusal};
 use crate::replica_node::clock::now_ms;
@@ -13,6 +14,7 @@ use crate::state::State;
 
 pub struct Admin {
     pub driver: DriverHandle,
+    pub gate: Gate,
 }
 
 fn members(info: &ReplicaInfo) -> Vec<v1::Member> {
@@ -47,6 +49,10 @@ fn resolve_node(state: &State, node: &str) -> Option<u64> {
 }
 
 impl Admin {
+    async fn operator<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        self.gate.admit(request, "AdminService", &[shotfarm_security::Role::Operator]).await
+    }
+
     async fn set_node_state(&self, request: v1::NodeRequest, wanted: NodeState) -> Result<Response<v1::Node>, Status> {
         if request.node.is_empty() {
             return Err(invalid("node", "is empty; give a node id or name (see `shotfarm nodes`)"));
@@ -69,7 +75,8 @@ impl Admin {
 
 #[tonic::async_trait]
 impl AdminService for Admin {
-    async fn cluster_status(&self, _request: Request<v1::ClusterStatusRequest>) -> Result<Response<v1::ClusterStatusResponse>, Status> {
+    async fn cluster_status(&self, request: Request<v1::ClusterStatusRequest>) -> Result<Response<v1::ClusterStatusResponse>, Status> {
+        self.operator(&request).await?;
         let info = self.driver.info();
         Ok(Response::new(v1::ClusterStatusResponse {
             id: info.id,
@@ -86,6 +93,7 @@ impl AdminService for Admin {
     }
 
     async fn add_replica(&self, request: Request<v1::AddReplicaRequest>) -> Result<Response<v1::MembershipResponse>, Status> {
+        self.operator(&request).await?;
         let request = request.into_inner();
         if request.id == 0 {
             return Err(invalid("id", "replica ids start at 1"));
@@ -101,6 +109,7 @@ impl AdminService for Admin {
     }
 
     async fn remove_replica(&self, request: Request<v1::RemoveReplicaRequest>) -> Result<Response<v1::MembershipResponse>, Status> {
+        self.operator(&request).await?;
         let request = request.into_inner();
         let info = self.driver.info();
         if !info.members.iter().any(|(id, _)| *id == request.id) {
@@ -113,7 +122,8 @@ impl AdminService for Admin {
         Ok(Response::new(v1::MembershipResponse { members: members(&self.driver.info()) }))
     }
 
-    async fn list_nodes(&self, _request: Request<v1::ListNodesRequest>) -> Result<Response<v1::ListNodesResponse>, Status> {
+    async fn list_nodes(&self, request: Request<v1::ListNodesRequest>) -> Result<Response<v1::ListNodesResponse>, Status> {
+        self.operator(&request).await?;
         self.driver.leader_only()?;
         let agents = self.driver.agents().clone();
         let nodes = self.driver.read(move |state| state.nodes.values().map(|node| convert::node(node, agents.last_heartbeat_ms(node.id))).collect()).await?;
@@ -121,14 +131,32 @@ impl AdminService for Admin {
     }
 
     async fn cordon_node(&self, request: Request<v1::NodeRequest>) -> Result<Response<v1::Node>, Status> {
+        self.operator(&request).await?;
         self.set_node_state(request.into_inner(), NodeState::Cordoned).await
     }
 
     async fn drain_node(&self, request: Request<v1::NodeRequest>) -> Result<Response<v1::Node>, Status> {
+        self.operator(&request).await?;
         self.set_node_state(request.into_inner(), NodeState::Draining).await
     }
 
     async fn uncordon_node(&self, request: Request<v1::NodeRequest>) -> Result<Response<v1::Node>, Status> {
+        self.operator(&request).await?;
         self.set_node_state(request.into_inner(), NodeState::Ready).await
+    }
+
+    async fn create_token(&self, request: Request<v1::CreateTokenRequest>) -> Result<Response<v1::CreateTokenResponse>, Status> {
+        self.operator(&request).await?;
+        tokens::create(&self.driver, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn list_tokens(&self, request: Request<v1::ListTokensRequest>) -> Result<Response<v1::ListTokensResponse>, Status> {
+        self.operator(&request).await?;
+        tokens::list(&self.driver).await.map(Response::new)
+    }
+
+    async fn revoke_token(&self, request: Request<v1::RevokeTokenRequest>) -> Result<Response<v1::RevokeTokenResponse>, Status> {
+        self.operator(&request).await?;
+        tokens::revoke(&self.driver, request.into_inner()).await.map(Response::new)
     }
 }

@@ -81,6 +81,7 @@ pub fn job(state: &State, job: &Job, include_tasks: bool) -> v1::Job {
         finished_at_ms: job.finished_at_ms.unwrap_or(0),
         tasks: if include_tasks { job.tasks.iter().filter_map(|id| state.tasks.get(id)).map(task_summary).collect() } else { Vec::new() },
         request_id: job.request_id.clone(),
+        owner: job.owner.clone(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `JobService`: submit, read, watch and cancel jobs. Leader only; followers answer with the
-//! leader's address. Reads are linearizable (ReadIndex).
+//! leader's address. Reads are linearizable (ReadIndex). Submitters and operators; a
+//! submitter sees, watches and cancels only its own jobs (another's is "no such job").
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::access::{Caller, Gate};
 use super::status::{invalid, unwanted};
 use super::{convert, validate};
 use crate::machine::{Command, Outcome, Refusal};
@@ -23,6 +25,21 @@ const MAX_LIST: usize = 1000;
 
 pub struct Jobs {
     pub driver: DriverHandle,
+    pub gate: Gate,
+}
+
+impl Jobs {
+    async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        self.gate.admit(request, "JobService", &[shotfarm_security::Role::Submitter, shotfarm_security::Role::Operator]).await
+    }
+
+    /// The job as `caller` may see it: another submitter's job does not exist for them.
+    async fn visible_job(&self, caller: Caller, id: u64, include_tasks: bool) -> Result<Option<v1::Job>, Status> {
+        Ok(self
+            .driver
+            .read(move |state| state.jobs.get(&id).filter(|job| caller.may_see(&job.owner)).map(|job| convert::job(state, job, include_tasks)))
+            .await?)
+    }
 }
 
 fn job_id(text: &str) -> Result<u64, Status> {
@@ -45,11 +62,12 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::JobEvent, Status>> + Sen
 #[tonic::async_trait]
 impl JobService for Jobs {
     async fn submit_job(&self, request: Request<v1::SubmitJobRequest>) -> Result<Response<v1::SubmitJobResponse>, Status> {
+        let caller = self.caller(&request).await?;
         let request = request.into_inner();
         validate::request_id(&request.request_id)?;
         let spec = validate::job_spec(request.spec.as_ref())?;
         self.driver.leader_only()?;
-        let command = Command::SubmitJob { request_id: request.request_id, spec, now_ms: now_ms() };
+        let command = Command::SubmitJob { request_id: request.request_id, owner: caller.owner(), spec, now_ms: now_ms() };
         match self.driver.propose_one(command).await? {
             Outcome::JobSubmitted { job, created } => Ok(Response::new(v1::SubmitJobResponse { job_id: format_job_id(job), created })),
             other => Err(unwanted(other)),
@@ -57,18 +75,16 @@ impl JobService for Jobs {
     }
 
     async fn get_job(&self, request: Request<v1::GetJobRequest>) -> Result<Response<v1::Job>, Status> {
+        let caller = self.caller(&request).await?;
         let request = request.into_inner();
         let id = job_id(&request.job_id)?;
         self.driver.leader_only()?;
-        let include_tasks = request.include_tasks;
-        let job = self
-            .driver
-            .read(move |state| state.jobs.get(&id).map(|job| convert::job(state, job, include_tasks)))
-            .await?;
+        let job = self.visible_job(caller, id, request.include_tasks).await?;
         job.map(Response::new).ok_or_else(|| Refusal::UnknownJob(request.job_id).into())
     }
 
     async fn list_jobs(&self, request: Request<v1::ListJobsRequest>) -> Result<Response<v1::ListJobsResponse>, Status> {
+        let caller = self.caller(&request).await?;
         let request = request.into_inner();
         let filter = state_filter(request.state)?;
         let limit = if request.limit == 0 { MAX_LIST } else { (request.limit as usize).min(MAX_LIST) };
@@ -80,7 +96,7 @@ impl JobService for Jobs {
                     .jobs
                     .values()
                     .rev()
-                    .filter(|job| filter.is_none_or(|wanted| job.state == wanted))
+                    .filter(|job| filter.is_none_or(|wanted| job.state == wanted) && caller.may_see(&job.owner))
                     .take(limit)
                     .map(|job| convert::job(state, job, false))
                     .collect()
@@ -92,12 +108,12 @@ impl JobService for Jobs {
     type WatchJobStream = WatchStream;
 
     async fn watch_job(&self, request: Request<v1::WatchJobRequest>) -> Result<Response<Self::WatchJobStream>, Status> {
+        let caller = self.caller(&request).await?;
         let request = request.into_inner();
         let id = job_id(&request.job_id)?;
         self.driver.leader_only()?;
         let first = self
-            .driver
-            .read(move |state| state.jobs.get(&id).map(|job| convert::job(state, job, true)))
+            .visible_job(caller, id, true)
             .await?
             .ok_or_else(|| Status::from(Refusal::UnknownJob(request.job_id.clone())))?;
         let (events, receiver) = mpsc::channel(16);
@@ -140,14 +156,18 @@ impl JobService for Jobs {
     }
 
     async fn cancel_job(&self, request: Request<v1::CancelJobRequest>) -> Result<Response<v1::Job>, Status> {
+        let caller = self.caller(&request).await?;
         let request = request.into_inner();
         let id = job_id(&request.job_id)?;
         self.driver.leader_only()?;
+        if self.visible_job(caller.clone(), id, false).await?.is_none() {
+            return Err(Refusal::UnknownJob(request.job_id).into());
+        }
         match self.driver.propose_one(Command::CancelJob { job: id, now_ms: now_ms() }).await? {
             Outcome::JobCancelled { .. } => {}
             other => return Err(unwanted(other)),
         }
-        let job = self.driver.read(move |state| state.jobs.get(&id).map(|job| convert::job(state, job, false))).await?;
+        let job = self.visible_job(caller, id, false).await?;
         job.map(Response::new).ok_or_else(|| Refusal::UnknownJob(request.job_id).into())
     }
 }

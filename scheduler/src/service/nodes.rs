@@ -1,5 +1,7 @@
 //! `NodeService`: agents register, then keep one session stream to the leader carrying
 //! heartbeats, progress and results one way, assignments, acks and cancellations the other.
+//! Agents only, each as the node its certificate names: no one registers as, or takes over
+//! the session of, another node.
 
 use std::pin::Pin;
 
@@ -9,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::access::{Caller, Gate};
 use super::convert;
 use super::status::{ServiceError, invalid, unwanted};
 use crate::machine::{Command, Outcome};
@@ -25,7 +28,25 @@ const MAX_HELD_RESULTS: usize = 4096;
 
 pub struct Nodes {
     pub driver: DriverHandle,
+    pub gate: Gate,
     pub heartbeat_interval_ms: u32,
+}
+
+impl Nodes {
+    async fn agent<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        self.gate.admit(request, "NodeService", &[shotfarm_security::Role::Agent]).await
+    }
+}
+
+/// Refuses an agent acting for a node its certificate does not name.
+fn own_node(caller: &Caller, name: &str) -> Result<(), Status> {
+    match caller.node_name() {
+        Some(allowed) if allowed != name => Err(ServiceError::Forbidden(format!(
+            "this certificate is for node {allowed:?}; it may not act as node {name:?} (each agent needs its own certificate)"
+        ))
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 fn node_name(name: &str) -> Result<(), Status> {
@@ -40,8 +61,10 @@ type SessionStream = Pin<Box<dyn Stream<Item = Result<v1::SchedulerMessage, Stat
 #[tonic::async_trait]
 impl NodeService for Nodes {
     async fn register(&self, request: Request<v1::RegisterRequest>) -> Result<Response<v1::RegisterResponse>, Status> {
+        let caller = self.agent(&request).await?;
         let request = request.into_inner();
         node_name(&request.name)?;
+        own_node(&caller, &request.name)?;
         let capabilities = request.capabilities.as_ref().ok_or_else(|| invalid("capabilities", "are missing"))?;
         let capabilities = convert::capabilities_from_wire(capabilities).map_err(|why| invalid("capabilities", why))?;
         if request.labels.len() > 64 {
@@ -74,6 +97,7 @@ impl NodeService for Nodes {
     type SessionStream = SessionStream;
 
     async fn session(&self, request: Request<Streaming<v1::AgentMessage>>) -> Result<Response<Self::SessionStream>, Status> {
+        let caller = self.agent(&request).await?;
         self.driver.leader_only()?;
         let mut inbound = request.into_inner();
         let node = match inbound.next().await {
@@ -86,7 +110,7 @@ impl NodeService for Nodes {
         let (known, leases) = self
             .driver
             .local_read(move |state| {
-                let node_state = state.nodes.get(&node).map(|found| found.state);
+                let node_state = state.nodes.get(&node).map(|found| (found.state, found.name.clone()));
                 let leases: Vec<v1::SchedulerMessage> = state
                     .nodes
                     .get(&node)
@@ -98,10 +122,10 @@ impl NodeService for Nodes {
                 (node_state, leases)
             })
             .await?;
-        match known {
-            None => return Err(ServiceError::NodeNotRegistered(node).into()),
-            Some(NodeState::Down) => return Err(ServiceError::NodeDeclaredDown(node).into()),
-            Some(_) => {}
+        let (node_state, name) = known.ok_or(ServiceError::NodeNotRegistered(node))?;
+        own_node(&caller, &name)?;
+        if node_state == NodeState::Down {
+            return Err(ServiceError::NodeDeclaredDown(node).into());
         }
         let (outbound, receiver) = mpsc::channel(SESSION_QUEUE);
         // What this node holds already goes first: after a leader change the agent may have

@@ -1,21 +1,30 @@
-//! `RaftService`: raft-rs messages from peer replicas, handed to the driver.
+//! `RaftService`: raft-rs messages from peer replicas, handed to the driver. Replicas only,
+//! each speaking for itself: a batch's sender is the replica id its certificate names.
 
 use protobuf::Message as _;
 use raft::prelude::Message;
 use shotfarm_proto::v1::{self, raft_service_server::RaftService};
 use tonic::{Request, Response, Status};
 
-use super::status::invalid;
+use super::access::Gate;
+use super::status::{ServiceError, invalid};
 use crate::replica_node::DriverHandle;
 
 pub struct RaftPeer {
     pub driver: DriverHandle,
+    pub gate: Gate,
 }
 
 #[tonic::async_trait]
 impl RaftService for RaftPeer {
     async fn step(&self, request: Request<v1::RaftBatch>) -> Result<Response<v1::RaftAck>, Status> {
+        let caller = self.gate.admit(&request, "RaftService", &[shotfarm_security::Role::Replica]).await?;
         let batch = request.into_inner();
+        if let Some(certified) = caller.replica_id()
+            && certified != batch.from
+        {
+            return Err(ServiceError::Forbidden(format!("this certificate is replica {certified}'s; it may not send for replica {}", batch.from)).into());
+        }
         let me = self.driver.info().id;
         let mut messages = Vec::with_capacity(batch.messages.len());
         for bytes in &batch.messages {

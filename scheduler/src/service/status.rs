@@ -14,6 +14,9 @@
 //! | stale attempt, not running, node not ready | `FAILED_PRECONDITION` | |
 //! | node declared down (refuses or ends its session) | `FAILED_PRECONDITION` | the agent registers again |
 //! | bad request field, session without hello | `INVALID_ARGUMENT` | with the field's name |
+//! | no certificate, no or unknown token | `UNAUTHENTICATED` | says what to present |
+//! | a role that may not make the call, another node's name or session | `PERMISSION_DENIED` | names the role needed |
+//! | token name taken / unknown | `ALREADY_EXISTS` / `NOT_FOUND` | |
 
 use shotfarm_proto::leader_hint;
 use tonic::Status;
@@ -52,6 +55,10 @@ pub enum ServiceError {
     LastReplica,
     #[error(transparent)]
     StreamEnded(#[from] StreamEnd),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl ServiceError {
@@ -82,7 +89,8 @@ impl From<ServiceError> for Status {
             ServiceError::Refused(Refusal::UnknownJob(_) | Refusal::UnknownTask(_) | Refusal::UnknownNode(_))
             | ServiceError::NodeNotRegistered(_)
             | ServiceError::NoNodeNamed(_)
-            | ServiceError::NotMember(_) => Status::not_found(message),
+            | ServiceError::NotMember(_)
+            | ServiceError::Refused(Refusal::UnknownToken(_)) => Status::not_found(message),
             ServiceError::Refused(
                 Refusal::StaleAttempt { .. }
                 | Refusal::TaskNotRunning { .. }
@@ -94,7 +102,11 @@ impl From<ServiceError> for Status {
             | ServiceError::Invalid { .. }
             | ServiceError::SessionWithoutHello
             | ServiceError::SessionEndedBeforeHello => Status::invalid_argument(message),
-            ServiceError::AlreadyMember(_) | ServiceError::Refused(Refusal::RequestIdReused { .. }) => Status::already_exists(message),
+            ServiceError::AlreadyMember(_) | ServiceError::Refused(Refusal::RequestIdReused { .. } | Refusal::TokenExists(_)) => {
+                Status::already_exists(message)
+            }
+            ServiceError::Unauthenticated(_) => Status::unauthenticated(message),
+            ServiceError::Forbidden(_) => Status::permission_denied(message),
         }
     }
 }

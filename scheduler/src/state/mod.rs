@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use model::{Job, JobId, Node, NodeId, Task, TaskId, TaskState};
+use model::{AccessToken, Job, JobId, Node, NodeId, Task, TaskId, TaskState};
 
 /// Counters and small maps stored as one row.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -30,6 +30,8 @@ pub struct Meta {
     pub node_names: BTreeMap<String, NodeId>,
     /// Replica id → gRPC address.
     pub members: BTreeMap<u64, String>,
+    /// Bearer tokens by name (`shotfarm tokens`), stored as fingerprints only.
+    pub tokens: BTreeMap<String, AccessToken>,
 }
 
 /// A row of the state, as storage addresses it.

@@ -12,6 +12,21 @@ pub type NodeId = u64;
 /// Milliseconds since the Unix epoch, as proposed by the leader (never read in `apply`).
 pub type Millis = u64;
 
+/// The roles a bearer token can carry; replicas and agents need certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenRole {
+    Operator,
+    Submitter,
+}
+
+/// A bearer token, as the farm keeps it: never the token, only its SHA-256 fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessToken {
+    pub role: TokenRole,
+    pub fingerprint: String,
+    pub created_at_ms: Millis,
+}
+
 /// How a job is known outside: `job-<n>`.
 pub fn format_job_id(id: JobId) -> String {
     format!("job-{id}")
@@ -87,6 +102,9 @@ impl JobSpec {
 pub struct Job {
     pub id: JobId,
     pub request_id: String,
+    /// Who submitted it (`submitter/bob`, `operator/alice`); empty on an `--insecure` farm.
+    /// Submitters see and cancel only their own jobs.
+    pub owner: String,
     pub spec: JobSpec,
     pub state: JobState,
     pub error: Option<String>,

@@ -23,7 +23,7 @@ use shotfarm_agent::runtime::Shutdown;
 
 use super::statistics::median;
 use super::cpu_time::CpuTime;
-use crate::commands::dev::{run_farm, synthesize_sample};
+use crate::commands::dev::{FarmTransport, run_farm, synthesize_sample};
 use crate::client::job_options::JobOptions;
 use crate::client::job_view;
 use crate::report_stages::{one_line, stage_times};
@@ -45,6 +45,9 @@ pub struct BenchPipelineArgs {
     pub quick: bool,
     #[arg(long)]
     pub json: bool,
+    /// Run the farm without TLS and authentication (to measure what they cost).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 fn failure(error: impl std::fmt::Display) -> CommandError {
@@ -158,7 +161,7 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
                 let plain_cpu = CpuTime::now().since(before_plain);
                 let before_farm = CpuTime::now();
                 let started = Instant::now();
-                let job = run_farm(&source, &farm_out, args.agents, &farm_run.options, &signals, false).await?;
+                let job = run_farm(&source, &farm_out, args.agents, &farm_run.options, FarmTransport::from_insecure_flag(args.insecure), &signals, false).await?;
                 let farm = started.elapsed();
                 let farm_cpu = CpuTime::now().since(before_farm);
                 if job_view::state_name(job.state) != "succeeded" {

@@ -1,0 +1,117 @@
+//! Who is calling, and whether their role may make the call.
+//!
+//! A caller is known by the client certificate it presented (verified against the farm CA
+//! in the TLS handshake; the role and name are its `shotfarm://ROLE/NAME`), or else by its
+//! bearer token (looked up by fingerprint in the replicated token table). Which roles a
+//! service admits is decided in the service; what a known caller may see within it (its own
+//! jobs, its own node) through [`Caller`]. On an `--insecure` farm nobody is authenticated
+//! and every caller is [`Caller::Anonymous`].
+
+use shotfarm_security::{Identity, Role, token};
+use tonic::{Request, Status};
+
+use super::status::ServiceError;
+use crate::replica_node::DriverHandle;
+use crate::state::model::TokenRole;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// An `--insecure` farm: no one is authenticated, and anyone may do anything.
+    Anonymous,
+    Known(Identity),
+}
+
+impl Caller {
+    /// The owner written on the jobs this caller submits.
+    pub fn owner(&self) -> String {
+        match self {
+            Caller::Anonymous => String::new(),
+            Caller::Known(identity) => identity.to_string(),
+        }
+    }
+
+    /// Whether the caller may see and cancel a job of `owner`: operators all, submitters
+    /// their own.
+    pub fn may_see(&self, owner: &str) -> bool {
+        match self {
+            Caller::Anonymous => true,
+            Caller::Known(identity) => identity.role == Role::Operator || identity.to_string() == owner,
+        }
+    }
+
+    /// The only node an agent may register as and hold a session for (None: any).
+    pub fn node_name(&self) -> Option<&str> {
+        match self {
+            Caller::Known(identity) if identity.role == Role::Agent => Some(&identity.name),
+            _ => None,
+        }
+    }
+
+    /// The only replica a peer may speak for (None: any).
+    pub fn replica_id(&self) -> Option<u64> {
+        match self {
+            Caller::Known(identity) => identity.replica_id(),
+            Caller::Anonymous => None,
+        }
+    }
+}
+
+fn unauthenticated(why: impl Into<String>) -> Status {
+    ServiceError::Unauthenticated(why.into()).into()
+}
+
+/// Admits callers to a service by role.
+#[derive(Clone)]
+pub struct Gate {
+    driver: DriverHandle,
+    /// False on an `--insecure` farm.
+    authenticate: bool,
+}
+
+impl Gate {
+    pub fn new(driver: DriverHandle, authenticate: bool) -> Gate {
+        Gate { driver, authenticate }
+    }
+
+    /// The caller of `request`, if its role is one of `allowed`.
+    pub async fn admit<T>(&self, request: &Request<T>, service: &str, allowed: &[Role]) -> Result<Caller, Status> {
+        if !self.authenticate {
+            return Ok(Caller::Anonymous);
+        }
+        let identity = self.identify(request).await?;
+        if !allowed.contains(&identity.role) {
+            let roles: Vec<&str> = allowed.iter().map(|role| role.as_str()).collect();
+            return Err(ServiceError::Forbidden(format!("{service} is for the role {}; this caller is {identity}", roles.join(" or "))).into());
+        }
+        Ok(Caller::Known(identity))
+    }
+
+    async fn identify<T>(&self, request: &Request<T>) -> Result<Identity, Status> {
+        if let Some(first) = request.peer_certs().as_ref().and_then(|certs| certs.first().cloned()) {
+            return Identity::from_certificate(&first).map_err(|err| unauthenticated(format!("the client certificate: {err}")));
+        }
+        let token = match token::from_metadata(request.metadata()) {
+            Ok(Some(token)) => token,
+            Ok(None) => {
+                return Err(unauthenticated(
+                    "this farm requires a client certificate or a bearer token: pass --cert/--key (from `shotfarm certs issue`) \
+                     or --token (from `shotfarm tokens create`)",
+                ));
+            }
+            Err(err) => return Err(unauthenticated(err.to_string())),
+        };
+        let fingerprint = token::fingerprint(token);
+        let found = self
+            .driver
+            .local_read(move |state| {
+                state.meta.tokens.iter().find(|(_, kept)| kept.fingerprint == fingerprint).map(|(name, kept)| (name.clone(), kept.role))
+            })
+            .await?;
+        let (name, role) = found.ok_or_else(|| unauthenticated("the bearer token is unknown or revoked; ask an operator for a new one"))?;
+        let role = match role {
+            TokenRole::Operator => Role::Operator,
+            TokenRole::Submitter => Role::Submitter,
+        };
+        Identity::new(role, &name).map_err(|err| unauthenticated(format!("token {name:?}: {err}")))
+    }
+}

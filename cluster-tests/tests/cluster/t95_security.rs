@@ -58,7 +58,7 @@ async fn forged_raft_messages_crash_no_replica() -> anyhow::Result<()> {
             for message in attack(claimed, to) {
                 let bytes = message.write_to_bytes()?;
                 // Refused or dropped: either way the replica must stay up.
-                let _ = raft.step(RaftBatch { from: claimed, messages: vec![bytes], from_addr: String::new() }).await;
+                let _ = raft.step(RaftBatch { from: claimed, messages: vec![bytes], ..RaftBatch::default() }).await;
             }
         }
     }

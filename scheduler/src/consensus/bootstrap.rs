@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use raft::prelude::{ConfState, Snapshot};
 
+use super::cluster_id;
 use super::replica::ReplicaError;
 use crate::machine::{self, Command};
 use crate::state::State;
@@ -14,14 +15,15 @@ use crate::storage::{DurableStore, Recovered, WriteBatch, encode_row, encode_sta
 /// Index and term of the snapshot every initial replica starts from.
 const BOOTSTRAP_INDEX: u64 = 1;
 
-/// Writes the initial membership of a new group — the same on every initial replica — as a
-/// snapshot at index 1, term 1. The log then starts at 2, so a replica added later (whose
-/// log is empty) is sent this snapshot, initial membership included, instead of entries
-/// that never held it.
+/// Writes the initial membership of a new group and its cluster id — the same on every
+/// initial replica — as a snapshot at index 1, term 1. The log then starts at 2, so a
+/// replica added later (whose log is empty) is sent this snapshot, initial membership
+/// included, instead of entries that never held it.
 pub(super) fn bootstrap<S: DurableStore>(peers: &BTreeMap<u64, String>, store: &mut S) -> Result<Recovered, ReplicaError> {
     let mut conf_state = ConfState::default();
     conf_state.set_voters(peers.keys().copied().collect());
     let mut state = State::default();
+    machine::apply(&mut state, &Command::SetClusterId { cluster_id: cluster_id::derived_from_peers(peers) });
     for (id, addr) in peers {
         machine::apply(&mut state, &Command::SetMemberAddr { id: *id, addr: addr.clone() });
     }

@@ -40,6 +40,11 @@ pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
             state.mark(RowKey::Meta);
             Outcome::Applied
         }
+        Command::SetClusterId { cluster_id } => {
+            state.meta.cluster_id = *cluster_id;
+            state.mark(RowKey::Meta);
+            Outcome::Applied
+        }
     };
     (outcome, effects)
 }

@@ -29,6 +29,9 @@ pub enum Command {
     /// A replica's address, recorded when it joins (from the conf change's context).
     SetMemberAddr { id: u64, addr: String },
     RemoveMember { id: u64 },
+    /// The group's id: set when it is bootstrapped (or rebuilt by `cluster recover`), never
+    /// proposed.
+    SetClusterId { cluster_id: u64 },
 }
 
 /// Why a command changed nothing. Deterministic: every replica refuses alike.

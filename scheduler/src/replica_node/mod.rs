@@ -38,4 +38,4 @@ pub mod transport;
 pub use driver::DriverConfig;
 pub use error::DriverError;
 pub use handle::DriverHandle;
-pub use info::{ReplicaInfo, Role};
+pub use info::{MemberInfo, ReplicaInfo, Role};

@@ -1,11 +1,13 @@
-//! `RaftService`: raft-rs messages from peer replicas, handed to the driver.
+//! `RaftService`: raft-rs messages from peer replicas, handed to the driver once their batch
+//! carries this replica's cluster id.
 
 use protobuf::Message as _;
 use raft::prelude::Message;
 use shotfarm_proto::v1::{self, raft_service_server::RaftService};
 use tonic::{Request, Response, Status};
 
-use super::status::invalid;
+use super::status::{ServiceError, invalid};
+use crate::consensus::cluster_id;
 use crate::replica_node::DriverHandle;
 
 pub struct RaftPeer {
@@ -16,7 +18,12 @@ pub struct RaftPeer {
 impl RaftService for RaftPeer {
     async fn step(&self, request: Request<v1::RaftBatch>) -> Result<Response<v1::RaftAck>, Status> {
         let batch = request.into_inner();
-        let me = self.driver.info().id;
+        let info = self.driver.info();
+        let me = info.id;
+        if let Err(mismatch) = cluster_id::check(batch.from, batch.cluster_id, info.cluster_id) {
+            tracing::error!(from = batch.from, from_addr = %batch.from_addr, %mismatch, "raft messages from another cluster refused");
+            return Err(ServiceError::OtherCluster(mismatch).into());
+        }
         let mut messages = Vec::with_capacity(batch.messages.len());
         for bytes in &batch.messages {
             let message = Message::parse_from_bytes(bytes).map_err(|err| invalid("messages", format!("not a raft message: {err}")))?;

@@ -30,6 +30,9 @@ pub struct Meta {
     pub node_names: BTreeMap<String, NodeId>,
     /// Replica id → gRPC address.
     pub members: BTreeMap<u64, String>,
+    /// The group's id, fixed at bootstrap: every Raft message carries it, so replicas of
+    /// another group (disagreeing `--peers`) are refused at first contact. 0 while joining.
+    pub cluster_id: u64,
 }
 
 /// A row of the state, as storage addresses it.

@@ -71,6 +71,12 @@ impl WriteBatch {
 pub enum StoreError {
     #[error("cannot open the data directory {path}: {source}")]
     Open { path: String, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error("the store {path} is locked by a running scheduler replica; stop it first, or use another data directory")]
+    Locked { path: String },
+    #[error("{path} is not a scheduler data directory (it holds no raft.redb); give the --data-dir a replica ran on")]
+    NotADataDir { path: String },
+    #[error("the data directory belongs to replica {stored}, not {given}; pass --id {stored}, or use a new data directory")]
+    OtherReplica { stored: u64, given: u64 },
     #[error("storage I/O failed: {0}")]
     Io(Box<dyn std::error::Error + Send + Sync>),
     #[error("stored data is corrupt ({what}): {why}")]

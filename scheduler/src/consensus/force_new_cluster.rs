@@ -6,12 +6,12 @@
 //! that comes back with its old store is refused at first contact instead of rejoining.
 
 use raft::Storage as _;
-use raft::prelude::{ConfState, HardState, Snapshot};
+use raft::prelude::{ConfState, HardState};
 
 use super::cluster_id;
 use super::replica::{Replica, ReplicaError};
 use crate::machine::{self, Command};
-use crate::storage::{DurableStore, WriteBatch, encode_state};
+use crate::storage::{DurableStore, WriteBatch, state_snapshot};
 
 /// What the rewrite kept and dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,12 +66,7 @@ impl<S: DurableStore> Replica<S> {
         }
         let mut conf_state = ConfState::default();
         conf_state.set_voters(vec![id]);
-        let mut snapshot = Snapshot::default();
-        snapshot.set_data(encode_state(&state).into());
-        let metadata = snapshot.mut_metadata();
-        metadata.set_conf_state(conf_state.clone());
-        metadata.index = index;
-        metadata.term = term;
+        let snapshot = state_snapshot(&state, conf_state.clone(), index, term);
         let hard_state = HardState { term: self.term().max(term), vote: 0, commit: index, ..Default::default() };
         let (jobs, nodes) = (state.jobs.len(), state.nodes.len());
         self.store.write(WriteBatch {

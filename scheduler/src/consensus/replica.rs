@@ -17,7 +17,7 @@ use crate::audit::AuditTrail;
 use crate::failpoints::{self, crash_point};
 use crate::machine::{self, Command, Effect, Outcome, Proposal};
 use crate::state::State;
-use crate::storage::{DurableStore, Recovered, StoreError, WriteBatch, decode_state, encode_row, encode_state};
+use crate::storage::{DurableStore, Recovered, StoreError, WriteBatch, decode_state, encode_row, state_snapshot};
 
 /// Timing and size knobs of one replica.
 #[derive(Debug, Clone)]
@@ -358,13 +358,7 @@ impl<S: DurableStore> Replica<S> {
     /// The applied state with its index, term and membership, as a Raft snapshot.
     fn snapshot_of_applied_state(&self) -> Snapshot {
         let store = self.raw.store();
-        let mut snapshot = Snapshot::default();
-        snapshot.set_data(encode_state(&self.state).into());
-        let metadata = snapshot.mut_metadata();
-        metadata.index = self.applied;
-        metadata.term = store.term(self.applied).unwrap_or(0);
-        metadata.set_conf_state(store.conf_state().clone());
-        snapshot
+        state_snapshot(&self.state, store.conf_state().clone(), self.applied, store.term(self.applied).unwrap_or(0))
     }
 
     fn apply_entries(&mut self, entries: Vec<Entry>, batch: &mut WriteBatch, output: &mut ReadyOutput) -> Result<(), ReplicaError> {

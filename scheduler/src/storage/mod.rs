@@ -112,6 +112,17 @@ pub fn encode_state(state: &State) -> Vec<u8> {
     postcard::to_allocvec(&state.to_image()).unwrap_or_default()
 }
 
+/// A Raft snapshot of `state`, applied up to `index` (of `term`), with its membership.
+pub fn state_snapshot(state: &State, conf_state: ConfState, index: u64, term: u64) -> Snapshot {
+    let mut snapshot = Snapshot::default();
+    snapshot.set_data(encode_state(state).into());
+    let metadata = snapshot.mut_metadata();
+    metadata.set_conf_state(conf_state);
+    metadata.index = index;
+    metadata.term = term;
+    snapshot
+}
+
 pub fn decode_state(bytes: &[u8]) -> Result<State, StoreError> {
     if bytes.is_empty() {
         return Ok(State::default());

@@ -71,7 +71,12 @@ fn recover(data_dir: &std::path::Path, force_new_cluster: bool) -> CommandResult
     if !rebuilt.removed.is_empty() {
         println!("removed from the membership: {:?}; add replicas back with `shotfarm cluster add` once it runs", rebuilt.removed);
     }
-    println!("start it with `shotfarm scheduler --id {} --data-dir {} --listen {}` (no --peers)", rebuilt.id, data_dir.display(), rebuilt.addr);
+    println!(
+        "start it with itself as its only peer: `shotfarm scheduler --id {id} --data-dir {} --peers {id}={}` (and its usual --listen)",
+        data_dir.display(),
+        rebuilt.addr,
+        id = rebuilt.id
+    );
     Ok(())
 }
 
@@ -167,7 +172,7 @@ pub fn run(args: ClusterArgs) -> CommandResult {
                 let number = |key: &str| member[key].as_u64().map_or("-".to_owned(), |value| value.to_string());
                 println!(
                     "{:<4} {:<22} {:<8} {:<14} {:>8} {:>10} {:>10} {:>10}",
-                    member["id"], member["addr"].as_str().unwrap_or(""), member["membership"].as_str().unwrap_or(""),
+                    member["id"].as_u64().unwrap_or(0), member["addr"].as_str().unwrap_or(""), member["membership"].as_str().unwrap_or(""),
                     member["role"].as_str().unwrap_or(""), number("term"), number("commit_index"), number("applied_index"), number("matched_index")
                 );
             }

@@ -339,6 +339,10 @@ impl<S: DurableStore> Driver<S> {
             MembershipChange::Remove { id } => !replica.is_member(*id),
         });
         self.pending_membership = waiting;
+        if !done.is_empty() {
+            // Callers answer with the membership they read from the published info.
+            self.publish_info();
+        }
         for (_, reply) in done {
             let _ = reply.send(Ok(()));
         }

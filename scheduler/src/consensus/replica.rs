@@ -221,7 +221,10 @@ impl<S: DurableStore> Replica<S> {
             learners: conf_state.get_learners(),
         };
         peer_message::check(&message, &local)?;
-        self.heard_at.insert(message.from, self.ticks);
+        // Only members count as heard (a joining replica hears anyone: no map of strangers).
+        if self.is_member(message.from) {
+            self.heard_at.insert(message.from, self.ticks);
+        }
         Ok(self.raw.step(message)?)
     }
 

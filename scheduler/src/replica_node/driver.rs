@@ -104,6 +104,7 @@ pub fn spawn<S: DurableStore>(
     let thread = std::thread::Builder::new().name(format!("raft-{id}")).spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|err| DriverError::Fatal(err.to_string()))?;
         let transport = Transport::new(id, advertise, config.routes.clone(), deliveries, shutdown.clone(), main_runtime);
+        transport.set_cluster_id(replica.cluster_id());
         let driver = Driver {
             replica,
             config,

@@ -74,6 +74,9 @@ pub struct Replica {
     pub listen: String,
     /// Started with `--join` (added later through the admin API) rather than `--peers`.
     pub joins: bool,
+    /// This replica's own `--peers`, where it differs from the cluster's (a misconfigured
+    /// replica, or one recovered as a group of its own).
+    pub peers: Option<String>,
     pub data_dir: PathBuf,
     pub log: PathBuf,
     child: Option<Child>,
@@ -203,7 +206,7 @@ impl SchedulerCluster {
             let id = index as u64 + 1;
             let data_dir = root.path().join(format!("replica-{id}"));
             let log = root.path().join(format!("replica-{id}.log"));
-            replicas.insert(id, Replica { id, addr, listen, joins: false, data_dir, log, child: None });
+            replicas.insert(id, Replica { id, addr, listen, joins: false, peers: None, data_dir, log, child: None });
         }
         Ok(SchedulerCluster {
             binary,
@@ -290,7 +293,8 @@ impl SchedulerCluster {
             bail!("replica {id} is already running");
         }
         let log = File::options().create(true).append(true).open(&replica.log)?;
-        let membership = if replica.joins { vec!["--join".to_owned()] } else { vec!["--peers".to_owned(), self.peers.clone()] };
+        let peers = replica.peers.clone().unwrap_or_else(|| self.peers.clone());
+        let membership = if replica.joins { vec!["--join".to_owned()] } else { vec!["--peers".to_owned(), peers] };
         let routes: Vec<String> = self
             .network
             .iter()
@@ -333,6 +337,7 @@ impl SchedulerCluster {
             addr: addr.clone(),
             listen: addr.clone(),
             joins: true,
+            peers: None,
             data_dir: root.join(format!("replica-{id}")),
             log: root.join(format!("replica-{id}.log")),
             child: None,

@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use shotfarm_security::{TlsFiles, TransportSecurity};
 
+use crate::consensus::member_addr::check_member_addr;
+
 /// One layer of settings: every field optional, so layers can be merged.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -176,10 +178,10 @@ pub fn parse_peers(text: &str) -> Result<BTreeMap<u64, String>, ConfigError> {
         let (id, addr) = part.split_once('=').ok_or_else(|| ConfigError(format!("peer {part:?} is not ID=HOST:PORT")))?;
         let id: u64 = id.trim().parse().map_err(|_| ConfigError(format!("peer {part:?}: {id:?} is not a replica id")))?;
         let addr = addr.trim();
-        let port_ok = addr.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port > 0));
-        if id == 0 || !port_ok {
-            return Err(ConfigError(format!("peer {part:?}: ids start at 1 and addresses are HOST:PORT")));
+        if id == 0 {
+            return Err(ConfigError(format!("peer {part:?}: ids start at 1")));
         }
+        check_member_addr(addr).map_err(|why| ConfigError(format!("peer {part:?}: {why}")))?;
         if peers.insert(id, addr.to_owned()).is_some() {
             return Err(ConfigError(format!("peer id {id} is listed twice")));
         }
@@ -199,10 +201,10 @@ pub fn parse_routes(text: &str, own_id: u64) -> Result<BTreeMap<u64, String>, Co
         let (id, addr) = part.split_once('=').ok_or_else(|| ConfigError(format!("--route {part:?} is not ID=HOST:PORT (reach replica ID through HOST:PORT)")))?;
         let id: u64 = id.trim().parse().map_err(|_| ConfigError(format!("--route {part:?}: {id:?} is not a replica id")))?;
         let addr = addr.trim();
-        let port_ok = addr.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port > 0));
-        if id == 0 || !port_ok {
-            return Err(ConfigError(format!("--route {part:?}: ids start at 1 and addresses are HOST:PORT")));
+        if id == 0 {
+            return Err(ConfigError(format!("--route {part:?}: ids start at 1")));
         }
+        check_member_addr(addr).map_err(|why| ConfigError(format!("--route {part:?}: {why}")))?;
         if id == own_id {
             return Err(ConfigError(format!("--route {part:?} names this replica ({own_id}); a replica never dials itself, drop it")));
         }

@@ -3,6 +3,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`server`] | `run(config, shutdown)`: a replica from data directory to serving gRPC |
+//! | [`recovery`] | `cluster recover --force-new-cluster`: a stopped replica's store rebuilt as a one-replica group |
 //! | [`config`] | the typed, self-validating configuration: TOML file, `SHOTFARM_*` env, flags |
 //! | [`service`] | the gRPC services: jobs, nodes, admin, raft; the error → status table |
 //! | [`replica_node`] | a running replica: handle, outbox, Ready loop, leader duties, agents (sessions, liveness, progress), peer transport |
@@ -23,7 +24,7 @@
 //! under `src/` to it, tests included.
 //!
 //! ```text
-//! server
+//! server | recovery
 //! config
 //! service
 //! replica_node
@@ -49,6 +50,7 @@ pub mod failpoints;
 pub mod machine;
 pub mod placement;
 pub mod planner;
+pub mod recovery;
 pub mod replica_node;
 pub mod server;
 pub mod service;

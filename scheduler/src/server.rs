@@ -44,6 +44,7 @@ impl From<StoreError> for ServerError {
             StoreError::Open { .. } => ServerError::Config(format!(
                 "{error} (check that the directory is writable and that no other scheduler uses it)"
             )),
+            StoreError::Locked { .. } | StoreError::NotADataDir { .. } | StoreError::OtherReplica { .. } => ServerError::Config(error.to_string()),
             other => ServerError::Fatal(other.to_string()),
         }
     }
@@ -53,7 +54,8 @@ impl From<StoreError> for ServerError {
 /// configuration, kept apart so `shotfarm scheduler` reports it before binding anything.
 pub fn open_replica(config: &SchedulerConfig) -> Result<Replica<RedbStore>, ServerError> {
     check_data_dir(&config.data_dir)?;
-    let store = RedbStore::open(&config.data_dir)?;
+    let mut store = RedbStore::open(&config.data_dir)?;
+    store.claim(config.id)?;
     let replica_config = ReplicaConfig {
         election_ticks: config.election_ticks,
         heartbeat_ticks: config.heartbeat_ticks,

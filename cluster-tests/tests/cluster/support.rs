@@ -9,7 +9,8 @@ use shotfarm_proto::client::LeaderClient;
 use shotfarm_security::{Credentials, Role};
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
-use shotfarm_proto::v1::{self, GetJobRequest, ListNodesRequest, SubmitJobRequest};
+use shotfarm_cluster_tests::cluster::wait_until;
+use shotfarm_proto::v1::{self, AddReplicaRequest, GetJobRequest, ListNodesRequest, RemoveReplicaRequest, SubmitJobRequest};
 
 /// `shotfarm ARGS` as the harness's operator (its certificate); stdout on success.
 pub fn shotfarm_as_operator(cluster: &SchedulerCluster, args: &[&str]) -> anyhow::Result<String> {
@@ -60,4 +61,32 @@ pub async fn nodes(client: &LeaderClient) -> anyhow::Result<Vec<v1::Node>> {
 
 pub fn is_state(job: &v1::Job, state: v1::JobState) -> bool {
     job.state == state as i32
+}
+
+/// Submits a job and waits until it succeeded (agents must be running).
+pub async fn finish(client: &LeaderClient, request_id: &str, input: &str) -> anyhow::Result<v1::Job> {
+    let submitted = submit(client, request_id, input).await?;
+    wait_until(Duration::from_secs(20), &format!("{} succeeded", submitted.job_id), || async {
+        job(client, &submitted.job_id).await.is_ok_and(|found| is_state(&found, v1::JobState::Succeeded))
+    })
+    .await?;
+    job(client, &submitted.job_id).await
+}
+
+/// `AddReplica` through the leader, as any client may call it; the status when refused.
+pub async fn add_replica(client: &LeaderClient, id: u64, addr: &str) -> Result<v1::MembershipResponse, tonic::Status> {
+    let request = AddReplicaRequest { id, addr: addr.to_owned() };
+    client
+        .call(|channel| {
+            let request = request.clone();
+            async move { Ok(AdminServiceClient::new(channel).add_replica(request).await?.into_inner()) }
+        })
+        .await
+}
+
+/// `RemoveReplica` through the leader; the status when refused.
+pub async fn remove_replica(client: &LeaderClient, id: u64) -> Result<v1::MembershipResponse, tonic::Status> {
+    client
+        .call(|channel| async move { Ok(AdminServiceClient::new(channel).remove_replica(RemoveReplicaRequest { id }).await?.into_inner()) })
+        .await
 }

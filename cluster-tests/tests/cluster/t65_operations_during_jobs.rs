@@ -163,8 +163,9 @@ async fn membership_mid_job(farm: &mut Farm) -> anyhow::Result<()> {
     let joiner = farm.cluster.start_joining(4)?;
     let addrs = farm.cluster.addrs_joined();
     shotfarm_as_operator(&farm.cluster, &["cluster", "--scheduler", &addrs, "add", "--id", "4", "--addr", &joiner])?;
-    wait_until(Duration::from_secs(20), "replica 4 follows with four members", || async {
-        farm.cluster.status(4).await.is_some_and(|status| status.role == "follower" && status.members.len() == 4)
+    // It joins as a learner; the next change waits until the leader has promoted it.
+    wait_until(Duration::from_secs(20), "replica 4 follows with four voters", || async {
+        farm.cluster.status(4).await.is_some_and(|status| status.role == "follower" && status.members.iter().filter(|member| member.membership == "voter").count() == 4)
     })
     .await?;
 

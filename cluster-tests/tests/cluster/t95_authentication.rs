@@ -61,9 +61,9 @@ async fn callers_are_authenticated_and_kept_to_their_role() -> anyhow::Result<()
     let remove = AdminServiceClient::new(channel(&leader, &replica)?).remove_replica(v1::RemoveReplicaRequest { id: 1 }).await;
     assert_code(remove, Code::PermissionDenied, "operator", "a replica's RemoveReplica");
     let operator = cluster.operator();
-    let forged = RaftServiceClient::new(channel(&leader, &operator)?).step(v1::RaftBatch { from: 1, messages: vec![], from_addr: String::new() }).await;
+    let forged = RaftServiceClient::new(channel(&leader, &operator)?).step(v1::RaftBatch { from: 1, ..v1::RaftBatch::default() }).await;
     assert_code(forged, Code::PermissionDenied, "replica", "an operator's raft message");
-    let impostor = RaftServiceClient::new(channel(&leader, &replica)?).step(v1::RaftBatch { from: 3, messages: vec![], from_addr: String::new() }).await;
+    let impostor = RaftServiceClient::new(channel(&leader, &replica)?).step(v1::RaftBatch { from: 3, ..v1::RaftBatch::default() }).await;
     assert_code(impostor, Code::PermissionDenied, "replica 2", "replica 2 speaking for replica 3");
 
     step("tokens: `shotfarm tokens create` (as the operator) for two submitters");

@@ -4,33 +4,30 @@
 
 use std::collections::BTreeMap;
 
-use raft::prelude::{ConfState, Snapshot};
+use raft::prelude::ConfState;
 
+use super::cluster_id;
 use super::replica::ReplicaError;
 use crate::machine::{self, Command};
 use crate::state::State;
-use crate::storage::{DurableStore, Recovered, WriteBatch, encode_row, encode_state};
+use crate::storage::{DurableStore, Recovered, WriteBatch, encode_row, state_snapshot};
 
 /// Index and term of the snapshot every initial replica starts from.
 const BOOTSTRAP_INDEX: u64 = 1;
 
-/// Writes the initial membership of a new group — the same on every initial replica — as a
-/// snapshot at index 1, term 1. The log then starts at 2, so a replica added later (whose
-/// log is empty) is sent this snapshot, initial membership included, instead of entries
-/// that never held it.
+/// Writes the initial membership of a new group and its cluster id — the same on every
+/// initial replica — as a snapshot at index 1, term 1. The log then starts at 2, so a
+/// replica added later (whose log is empty) is sent this snapshot, initial membership
+/// included, instead of entries that never held it.
 pub(super) fn bootstrap<S: DurableStore>(peers: &BTreeMap<u64, String>, store: &mut S) -> Result<Recovered, ReplicaError> {
     let mut conf_state = ConfState::default();
     conf_state.set_voters(peers.keys().copied().collect());
     let mut state = State::default();
+    machine::apply(&mut state, &Command::SetClusterId { cluster_id: cluster_id::derived_from_peers(peers) });
     for (id, addr) in peers {
         machine::apply(&mut state, &Command::SetMemberAddr { id: *id, addr: addr.clone() });
     }
-    let mut snapshot = Snapshot::default();
-    snapshot.set_data(encode_state(&state).into());
-    let metadata = snapshot.mut_metadata();
-    metadata.set_conf_state(conf_state.clone());
-    metadata.index = BOOTSTRAP_INDEX;
-    metadata.term = BOOTSTRAP_INDEX;
+    let snapshot = state_snapshot(&state, conf_state.clone(), BOOTSTRAP_INDEX, BOOTSTRAP_INDEX);
     let hard_state = raft::prelude::HardState { term: BOOTSTRAP_INDEX, commit: BOOTSTRAP_INDEX, ..Default::default() };
     let rows = state.take_dirty().into_iter().map(|row| encode_row(&state, row)).collect();
     store.write(WriteBatch {

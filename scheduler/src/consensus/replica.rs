@@ -17,7 +17,7 @@ use crate::audit::AuditTrail;
 use crate::failpoints::{self, crash_point};
 use crate::machine::{self, Command, Effect, Outcome, Proposal};
 use crate::state::State;
-use crate::storage::{DurableStore, Recovered, StoreError, WriteBatch, decode_state, encode_row, encode_state};
+use crate::storage::{DurableStore, Recovered, StoreError, WriteBatch, decode_state, encode_row, state_snapshot};
 
 /// Timing and size knobs of one replica.
 #[derive(Debug, Clone)]
@@ -78,10 +78,10 @@ pub struct ReadyOutput {
 }
 
 pub struct Replica<S: DurableStore> {
-    id: u64,
-    raw: RawNode<RaftLog>,
-    store: S,
-    state: State,
+    pub(super) id: u64,
+    pub(super) raw: RawNode<RaftLog>,
+    pub(super) store: S,
+    pub(super) state: State,
     applied: u64,
     snapshot_every: u64,
     /// The audit trail of the applied stream, when asked for (`--audit`).
@@ -89,6 +89,12 @@ pub struct Replica<S: DurableStore> {
     /// Reads asked of a leader that has not committed an entry of its term yet: raft-rs drops
     /// those silently (the caller would wait forever), so they wait here until it has.
     deferred_reads: Vec<Vec<u8>>,
+    /// Ticks since the replica opened.
+    pub(super) ticks: u64,
+    /// When (in ticks) each peer's last accepted message arrived: whom the leader can reach.
+    pub(super) heard_at: BTreeMap<u64, u64>,
+    /// Heard from within this many ticks: reachable.
+    pub(super) election_ticks: u64,
 }
 
 impl<S: DurableStore> Replica<S> {
@@ -132,7 +138,19 @@ impl<S: DurableStore> Replica<S> {
         if raw.raft.prs().is_singleton() && raw.raft.prs().conf().voters().contains(config.id) {
             raw.campaign()?;
         }
-        Ok(Replica { id: config.id, raw, store, state, applied, snapshot_every: config.snapshot_every, audit: None, deferred_reads: Vec::new() })
+        Ok(Replica {
+            id: config.id,
+            raw,
+            store,
+            state,
+            applied,
+            snapshot_every: config.snapshot_every,
+            audit: None,
+            deferred_reads: Vec::new(),
+            ticks: 0,
+            heard_at: BTreeMap::new(),
+            election_ticks: config.election_ticks as u64,
+        })
     }
 
     /// Starts writing the audit trail of the applied stream under `dir` (see [`crate::audit`]).
@@ -182,24 +200,13 @@ impl<S: DurableStore> Replica<S> {
         self.raw.store().first_index().unwrap_or(0)
     }
 
-    pub fn voters(&self) -> Vec<u64> {
-        self.raw.store().conf_state().get_voters().to_vec()
-    }
-
-    /// The leader's view of each member's matched log index (empty on followers).
-    pub fn progress(&self) -> BTreeMap<u64, u64> {
-        if !self.is_leader() {
-            return BTreeMap::new();
-        }
-        self.raw.raft.prs().iter().map(|(id, progress)| (*id, progress.matched)).collect()
-    }
-
     /// The address of a replica: the replicated membership.
     pub fn member_addr(&self, id: u64) -> Option<&str> {
         self.state.meta.members.get(&id).map(String::as_str)
     }
 
     pub fn tick(&mut self) -> bool {
+        self.ticks += 1;
         self.raw.tick()
     }
 
@@ -214,6 +221,10 @@ impl<S: DurableStore> Replica<S> {
             learners: conf_state.get_learners(),
         };
         peer_message::check(&message, &local)?;
+        // Only members count as heard (a joining replica hears anyone: no map of strangers).
+        if self.is_member(message.from) {
+            self.heard_at.insert(message.from, self.ticks);
+        }
         Ok(self.raw.step(message)?)
     }
 
@@ -222,20 +233,6 @@ impl<S: DurableStore> Replica<S> {
         let data = postcard::to_allocvec(proposal)
             .map_err(|err| ReplicaError::Raft(raft::Error::ConfChangeError(format!("cannot encode proposal: {err}"))))?;
         self.raw.propose(Vec::new(), data)?;
-        Ok(())
-    }
-
-    /// Proposes adding (`addr` = Some) or removing a voter.
-    pub fn propose_membership(&mut self, id: u64, addr: Option<&str>) -> Result<(), ReplicaError> {
-        let mut change = ConfChange { node_id: id, ..Default::default() };
-        match addr {
-            Some(addr) => {
-                change.set_change_type(ConfChangeType::AddNode);
-                change.context = addr.as_bytes().to_vec().into();
-            }
-            None => change.set_change_type(ConfChangeType::RemoveNode),
-        }
-        self.raw.propose_conf_change(Vec::new(), change)?;
         Ok(())
     }
 
@@ -364,13 +361,7 @@ impl<S: DurableStore> Replica<S> {
     /// The applied state with its index, term and membership, as a Raft snapshot.
     fn snapshot_of_applied_state(&self) -> Snapshot {
         let store = self.raw.store();
-        let mut snapshot = Snapshot::default();
-        snapshot.set_data(encode_state(&self.state).into());
-        let metadata = snapshot.mut_metadata();
-        metadata.index = self.applied;
-        metadata.term = store.term(self.applied).unwrap_or(0);
-        metadata.set_conf_state(store.conf_state().clone());
-        snapshot
+        state_snapshot(&self.state, store.conf_state().clone(), self.applied, store.term(self.applied).unwrap_or(0))
     }
 
     fn apply_entries(&mut self, entries: Vec<Entry>, batch: &mut WriteBatch, output: &mut ReadyOutput) -> Result<(), ReplicaError> {
@@ -405,11 +396,15 @@ impl<S: DurableStore> Replica<S> {
                     let change = ConfChange::parse_from_bytes(&entry.data)
                         .map_err(|err| ReplicaError::Membership(format!("undecodable membership change at {}: {err}", entry.index)))?;
                     let conf_state = self.raw.apply_conf_change(&change)?;
+                    // A promotion carries no address: the member keeps the one it joined with.
                     let command = match change.get_change_type() {
-                        ConfChangeType::RemoveNode => Command::RemoveMember { id: change.node_id },
-                        _ => Command::SetMemberAddr { id: change.node_id, addr: String::from_utf8_lossy(&change.context).into_owned() },
+                        ConfChangeType::RemoveNode => Some(Command::RemoveMember { id: change.node_id }),
+                        _ if change.context.is_empty() => None,
+                        _ => Some(Command::SetMemberAddr { id: change.node_id, addr: String::from_utf8_lossy(&change.context).into_owned() }),
                     };
-                    machine::apply(&mut self.state, &command);
+                    if let Some(command) = command {
+                        machine::apply(&mut self.state, &command);
+                    }
                     self.raw.mut_store().set_conf_state(conf_state.clone());
                     batch.conf_state = Some(conf_state);
                     output.membership_changed = true;

@@ -42,6 +42,11 @@ pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
         }
         Command::CreateToken { name, role, fingerprint, now_ms } => tokens::create_token(state, name, *role, fingerprint, *now_ms),
         Command::RevokeToken { name } => tokens::revoke_token(state, name),
+        Command::SetClusterId { cluster_id } => {
+            state.meta.cluster_id = *cluster_id;
+            state.mark(RowKey::Meta);
+            Outcome::Applied
+        }
     };
     (outcome, effects)
 }

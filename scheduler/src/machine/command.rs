@@ -33,6 +33,9 @@ pub enum Command {
     /// Keeps a new bearer token's fingerprint under `name`.
     CreateToken { name: String, role: TokenRole, fingerprint: String, now_ms: Millis },
     RevokeToken { name: String },
+    /// The group's id: set when it is bootstrapped (or rebuilt by `cluster recover`), never
+    /// proposed.
+    SetClusterId { cluster_id: u64 },
 }
 
 /// Why a command changed nothing. Deterministic: every replica refuses alike.

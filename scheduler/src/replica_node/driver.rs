@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::agents::Agents;
 use super::handle::DriverHandle;
-use super::info::ReplicaInfo;
+use super::info::{MemberInfo, ReplicaInfo};
 use super::leader::{LivenessJudge, Placer, carry_out};
 use super::liveness::LivenessConfig;
 use super::outbox::Outbox;
@@ -24,7 +24,7 @@ use super::request::{MembershipReply, Query, Request};
 use super::stream_end::StreamEnd;
 use super::transport::{Delivery, Transport};
 use super::DriverError;
-use crate::consensus::{ReadyOutput, Replica};
+use crate::consensus::{MembershipChange, ReadyOutput, Replica};
 use crate::storage::DurableStore;
 
 /// Requests queued for the driver at most; callers wait beyond that (back-pressure).
@@ -57,7 +57,7 @@ struct Driver<S: DurableStore> {
     pending_reads: HashMap<u64, Query>,
     /// Linearizable reads waiting for the applied index to reach theirs.
     ready_reads: Vec<(u64, Query)>,
-    pending_membership: Vec<(u64, MembershipReply)>,
+    pending_membership: Vec<(MembershipChange, MembershipReply)>,
     placer: Placer,
     judge: LivenessJudge,
     was_leader: bool,
@@ -107,6 +107,7 @@ pub fn spawn<S: DurableStore>(
     let thread = std::thread::Builder::new().name(format!("raft-{id}")).spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|err| DriverError::Fatal(err.to_string()))?;
         let transport = Transport::new(id, advertise, config.routes.clone(), config.peer_security.clone(), deliveries, shutdown.clone(), main_runtime);
+        transport.set_cluster_id(replica.cluster_id());
         let driver = Driver {
             replica,
             config,
@@ -176,9 +177,13 @@ impl<S: DurableStore> Driver<S> {
         result
     }
 
-    /// One turn: propose what was gathered, run the Ready loop, place, and publish status.
+    /// One turn: propose what was gathered (and a caught-up learner's promotion), run the
+    /// Ready loop, place, and publish status.
     fn turn(&mut self) -> Result<(), DriverError> {
         self.flush_outbox();
+        if let Some(learner) = self.replica.promote_caught_up_learner() {
+            tracing::info!(learner, "learner caught up; promoting it to voter");
+        }
         self.process_ready()?;
         if self.place() {
             self.flush_outbox();
@@ -211,17 +216,21 @@ impl<S: DurableStore> Driver<S> {
                     }
                 }
             }
-            Request::Membership { id, addr, reply } => self.on_membership(id, addr, reply),
+            Request::Membership { change, reply } => self.on_membership(change, reply),
         }
     }
 
-    fn on_membership(&mut self, id: u64, addr: Option<String>, reply: MembershipReply) {
+    fn on_membership(&mut self, change: MembershipChange, reply: MembershipReply) {
         if !self.replica.is_leader() {
             let _ = reply.send(Err(self.not_leader()));
             return;
         }
-        let removing_self = addr.is_none() && id == self.replica.id();
-        if removing_self {
+        if let Err(refusal) = self.replica.check_membership_change(&change) {
+            let _ = reply.send(Err(DriverError::Rejected(refusal.to_string())));
+            return;
+        }
+        let id = change.id();
+        if change == (MembershipChange::Remove { id }) && id == self.replica.id() {
             // A leader hands over before it removes itself.
             if let Some(other) = self.replica.voters().into_iter().find(|voter| *voter != id) {
                 self.replica.transfer_leader(other);
@@ -231,12 +240,10 @@ impl<S: DurableStore> Driver<S> {
             )));
             return;
         }
-        match self.replica.propose_membership(id, addr.as_deref()) {
-            Ok(()) => self.pending_membership.push((id, reply)),
-            Err(err) => {
-                let _ = reply.send(Err(DriverError::Rejected(format!(
-                    "membership change refused: {err} (one change at a time; retry when the previous one is committed)"
-                ))));
+        match self.replica.propose_membership(&change) {
+            Ok(()) => self.pending_membership.push((change, reply)),
+            Err(refusal) => {
+                let _ = reply.send(Err(DriverError::Rejected(refusal.to_string())));
             }
         }
     }
@@ -330,17 +337,21 @@ impl<S: DurableStore> Driver<S> {
 
     /// Answers the membership changes now done and stops sending to removed peers.
     fn on_membership_changed(&mut self) {
-        let voters = self.replica.voters();
-        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_membership).into_iter().partition(|(id, _)| {
-            // An add is done when the id is a voter, a removal when it is not.
-            voters.contains(id) == self.replica.member_addr(*id).is_some()
+        let replica = &self.replica;
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_membership).into_iter().partition(|(change, _)| match change {
+            MembershipChange::AddLearner { id, .. } | MembershipChange::Promote { id } => replica.is_member(*id),
+            MembershipChange::Remove { id } => !replica.is_member(*id),
         });
         self.pending_membership = waiting;
+        if !done.is_empty() {
+            // Callers answer with the membership they read from the published info.
+            self.publish_info();
+        }
         for (_, reply) in done {
             let _ = reply.send(Ok(()));
         }
         for id in self.bootstrap_peers.keys().copied().collect::<Vec<_>>() {
-            if !voters.contains(&id) && self.replica.member_addr(id).is_none() {
+            if !self.replica.is_member(id) && self.replica.member_addr(id).is_none() {
                 self.transport.remove(id);
             }
         }
@@ -402,19 +413,25 @@ impl<S: DurableStore> Driver<S> {
     fn publish_info(&mut self) {
         let replica = &self.replica;
         let leader_id = replica.leader_id();
-        let members = replica.voters().into_iter().map(|id| (id, self.peer_addr(id).unwrap_or_default())).collect::<Vec<_>>();
+        let members: Vec<MemberInfo> = replica
+            .members()
+            .into_iter()
+            .map(|member| MemberInfo { id: member.id, addr: self.peer_addr(member.id).unwrap_or_default(), learner: member.learner, matched: member.matched })
+            .collect();
+        self.transport.set_cluster_id(replica.cluster_id());
         let info = ReplicaInfo {
             id: replica.id(),
             role: replica.role().into(),
             leader_id,
-            leader_addr: members.iter().find(|(id, _)| *id == leader_id).map(|(_, addr)| addr.clone()),
+            leader_addr: members.iter().find(|member| member.id == leader_id).map(|member| member.addr.clone()),
             term: replica.term(),
             commit_index: replica.commit_index(),
             applied_index: replica.applied(),
             snapshot_index: replica.snapshot_index(),
             first_log_index: replica.first_log_index(),
             members,
-            progress: replica.progress().into_iter().collect(),
+            cluster_id: replica.cluster_id(),
+            last_index: replica.last_index(),
         };
         self.info.send_if_modified(|current| {
             if *current == info {

@@ -7,6 +7,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::agents::Agents;
 use super::request::{Query, Request};
 use super::{DriverConfig, DriverError, ReplicaInfo};
+use crate::consensus::MembershipChange;
 use crate::machine::{Command, Outcome};
 use crate::state::State;
 
@@ -87,10 +88,10 @@ impl DriverHandle {
         }
     }
 
-    /// Adds (`addr` = Some) or removes a voter; returns once the change is committed.
-    pub async fn change_membership(&self, id: u64, addr: Option<String>) -> Result<(), DriverError> {
+    /// Adds a learner or removes a member; returns once the change has applied on the leader.
+    pub async fn change_membership(&self, change: MembershipChange) -> Result<(), DriverError> {
         let (reply, answer) = oneshot::channel();
-        self.requests.send(Request::Membership { id, addr, reply }).await.map_err(|_| DriverError::Stopped)?;
+        self.requests.send(Request::Membership { change, reply }).await.map_err(|_| DriverError::Stopped)?;
         answer.await.map_err(|_| DriverError::Stopped)?
     }
 }

@@ -46,10 +46,23 @@ pub struct ReplicaInfo {
     pub applied_index: u64,
     pub snapshot_index: u64,
     pub first_log_index: u64,
-    /// (id, address) of every voter.
-    pub members: Vec<(u64, String)>,
-    /// The leader's view of each member's matched index.
-    pub progress: Vec<(u64, u64)>,
+    /// Every voter, then every learner.
+    pub members: Vec<MemberInfo>,
+    /// The group's id (0 while joining).
+    pub cluster_id: u64,
+    /// The last index of this replica's log.
+    pub last_index: u64,
+}
+
+/// One member of the group as this replica knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub id: u64,
+    pub addr: String,
+    /// A learner catching up, not yet a voter.
+    pub learner: bool,
+    /// The leader's view of its replicated log position (0 on followers).
+    pub matched: u64,
 }
 
 impl ReplicaInfo {

@@ -10,7 +10,7 @@
 //! | [`driver`] | the Ready loop: the single owner of the `Replica` (ticks, requests, persist, send, apply, answer) |
 //! | [`outbox`] | proposals gathered into log entries (4,096 commands at most) and the callers waiting on them |
 //! | [`leader`] | the leader's duties: place, judge liveness, carry out effects |
-//! | [`info`] | `ReplicaInfo` and its `Role`, published after every turn |
+//! | [`info`] | `ReplicaInfo` (role, indexes, cluster id, members as voters or learners with their progress) and its `Role`, published after every turn |
 //! | [`error`] | `DriverError`: what a caller is told instead of an answer |
 //! | [`agents`] | the one handle over the agents' sessions, heartbeats and progress |
 //! | [`sessions`] | agents' session streams attached to the leader |
@@ -38,4 +38,4 @@ pub mod transport;
 pub use driver::DriverConfig;
 pub use error::DriverError;
 pub use handle::DriverHandle;
-pub use info::{ReplicaInfo, Role};
+pub use info::{MemberInfo, ReplicaInfo, Role};

@@ -5,6 +5,7 @@ use raft::prelude::Message;
 use tokio::sync::oneshot;
 
 use super::DriverError;
+use crate::consensus::MembershipChange;
 use crate::machine::{Command, Outcome};
 use crate::state::State;
 
@@ -25,5 +26,5 @@ pub enum Request {
     LocalRead(Query),
     /// Messages from a peer, with the address it listens on.
     Step(Vec<Message>, Option<(u64, String)>),
-    Membership { id: u64, addr: Option<String>, reply: MembershipReply },
+    Membership { change: MembershipChange, reply: MembershipReply },
 }

@@ -6,6 +6,8 @@
 //! presenting this replica's certificate (the peer admits only replicas), unless `--insecure`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use protobuf::Message as _;
@@ -38,6 +40,8 @@ pub struct Transport {
     from: u64,
     /// This replica's own address, sent with every batch.
     advertise: String,
+    /// The group's id, sent with every batch (0 until a joining replica learns it).
+    cluster_id: Arc<AtomicU64>,
     /// Dial these peers here instead of at their member address.
     routes: HashMap<u64, String>,
     security: TransportSecurity,
@@ -57,7 +61,12 @@ impl Transport {
         shutdown: CancellationToken,
         runtime: tokio::runtime::Handle,
     ) -> Transport {
-        Transport { from, advertise, routes, security, peers: HashMap::new(), reports, shutdown, runtime }
+        Transport { from, advertise, cluster_id: Arc::default(), routes, security, peers: HashMap::new(), reports, shutdown, runtime }
+    }
+
+    /// The cluster id every batch carries from now on.
+    pub fn set_cluster_id(&self, cluster_id: u64) {
+        self.cluster_id.store(cluster_id, Ordering::Relaxed);
     }
 
     /// Queues a message for `addr` (the replica's address from the replicated membership),
@@ -74,6 +83,7 @@ impl Transport {
             let task = PeerSender {
                 from: self.from,
                 from_addr: self.advertise.clone(),
+                cluster_id: self.cluster_id.clone(),
                 to,
                 addr: addr.to_owned(),
                 security: self.security.clone(),
@@ -97,6 +107,7 @@ impl Transport {
 struct PeerSender {
     from: u64,
     from_addr: String,
+    cluster_id: Arc<AtomicU64>,
     to: u64,
     addr: String,
     security: TransportSecurity,
@@ -126,6 +137,8 @@ impl PeerSender {
         };
         let mut client: RaftServiceClient<Channel> = client;
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        // The peer's last refusal (another cluster, say), logged once rather than per batch.
+        let mut refused: Option<String> = None;
         loop {
             tokio::select! {
                 biased;
@@ -134,11 +147,22 @@ impl PeerSender {
             }
             let snapshots: Vec<u64> = batch.iter().filter(|message| message.get_msg_type() == MessageType::MsgSnapshot).map(|message| message.to).collect();
             let messages: Vec<Vec<u8>> = batch.drain(..).filter_map(|message| message.write_to_bytes().ok()).collect();
-            let result = client.step(RaftBatch { from: self.from, messages, from_addr: self.from_addr.clone() }).await;
+            let cluster_id = self.cluster_id.load(Ordering::Relaxed);
+            let result = client.step(RaftBatch { from: self.from, messages, from_addr: self.from_addr.clone(), cluster_id }).await;
             let delivered = result.is_ok();
-            if let Err(status) = result {
-                tracing::debug!(to = self.to, addr = %self.addr, %status, "raft send failed");
-                let _ = self.reports.send(Delivery::Unreachable(self.to));
+            match result {
+                Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+                    if refused.as_deref() != Some(status.message()) {
+                        tracing::error!(to = self.to, addr = %self.addr, why = status.message(), "the peer refuses this replica's raft messages");
+                        refused = Some(status.message().to_owned());
+                    }
+                    let _ = self.reports.send(Delivery::Unreachable(self.to));
+                }
+                Err(status) => {
+                    tracing::debug!(to = self.to, addr = %self.addr, %status, "raft send failed");
+                    let _ = self.reports.send(Delivery::Unreachable(self.to));
+                }
+                Ok(_) => refused = None,
             }
             for to in snapshots {
                 let _ = self.reports.send(Delivery::Snapshot { to, delivered });

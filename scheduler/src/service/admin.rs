@@ -6,6 +6,8 @@ use tonic::{Request, Response, Status};
 use super::access::{Caller, Gate};
 use super::{convert, tokens};
 use super::status::{ServiceError, invalid, unwanted};
+use crate::consensus::MembershipChange;
+use crate::consensus::member_addr::check_member_addr;
 use crate::machine::{Command, Outcome, Refusal};
 use crate::replica_node::clock::now_ms;
 use crate::replica_node::{DriverHandle, ReplicaInfo, Role};
@@ -20,11 +22,12 @@ pub struct Admin {
 fn members(info: &ReplicaInfo) -> Vec<v1::Member> {
     info.members
         .iter()
-        .map(|(id, addr)| v1::Member {
-            id: *id,
-            addr: addr.clone(),
-            role: member_role(info, *id).map_or("unknown", Role::as_str).to_owned(),
-            matched_index: info.progress.iter().find(|(member, _)| member == id).map_or(0, |(_, matched)| *matched),
+        .map(|member| v1::Member {
+            id: member.id,
+            addr: member.addr.clone(),
+            role: member_role(info, member.id).map_or("unknown", Role::as_str).to_owned(),
+            matched_index: member.matched,
+            membership: if member.learner { "learner" } else { "voter" }.to_owned(),
         })
         .collect()
 }
@@ -89,6 +92,8 @@ impl AdminService for Admin {
             members: members(&info),
             snapshot_index: info.snapshot_index,
             first_log_index: info.first_log_index,
+            cluster_id: info.cluster_id,
+            last_index: info.last_index,
         }))
     }
 
@@ -98,27 +103,21 @@ impl AdminService for Admin {
         if request.id == 0 {
             return Err(invalid("id", "replica ids start at 1"));
         }
-        if request.addr.parse::<std::net::SocketAddr>().is_err() && !request.addr.contains(':') {
-            return Err(invalid("addr", format!("{:?} is not HOST:PORT", request.addr)));
-        }
-        if self.driver.info().members.iter().any(|(id, _)| *id == request.id) {
+        check_member_addr(&request.addr).map_err(|why| invalid("addr", why))?;
+        if self.driver.info().members.iter().any(|member| member.id == request.id) {
             return Err(ServiceError::AlreadyMember(request.id).into());
         }
-        self.driver.change_membership(request.id, Some(request.addr)).await?;
+        self.driver.change_membership(MembershipChange::AddLearner { id: request.id, addr: request.addr }).await?;
         Ok(Response::new(v1::MembershipResponse { members: members(&self.driver.info()) }))
     }
 
     async fn remove_replica(&self, request: Request<v1::RemoveReplicaRequest>) -> Result<Response<v1::MembershipResponse>, Status> {
         self.operator(&request).await?;
         let request = request.into_inner();
-        let info = self.driver.info();
-        if !info.members.iter().any(|(id, _)| *id == request.id) {
+        if !self.driver.info().members.iter().any(|member| member.id == request.id) {
             return Err(ServiceError::NotMember(request.id).into());
         }
-        if info.members.len() == 1 {
-            return Err(ServiceError::LastReplica.into());
-        }
-        self.driver.change_membership(request.id, None).await?;
+        self.driver.change_membership(MembershipChange::Remove { id: request.id }).await?;
         Ok(Response::new(v1::MembershipResponse { members: members(&self.driver.info()) }))
     }
 

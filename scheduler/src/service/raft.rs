@@ -1,5 +1,6 @@
 //! `RaftService`: raft-rs messages from peer replicas, handed to the driver. Replicas only,
-//! each speaking for itself: a batch's sender is the replica id its certificate names.
+//! each speaking for itself (a batch's sender is the replica id its certificate names), and
+//! only once their batch carries this replica's cluster id.
 
 use protobuf::Message as _;
 use raft::prelude::Message;
@@ -8,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::access::Gate;
 use super::status::{ServiceError, invalid};
+use crate::consensus::cluster_id;
 use crate::replica_node::DriverHandle;
 
 pub struct RaftPeer {
@@ -25,7 +27,12 @@ impl RaftService for RaftPeer {
         {
             return Err(ServiceError::Forbidden(format!("this certificate is replica {certified}'s; it may not send for replica {}", batch.from)).into());
         }
-        let me = self.driver.info().id;
+        let info = self.driver.info();
+        let me = info.id;
+        if let Err(mismatch) = cluster_id::check(batch.from, batch.cluster_id, info.cluster_id) {
+            tracing::error!(from = batch.from, from_addr = %batch.from_addr, %mismatch, "raft messages from another cluster refused");
+            return Err(ServiceError::OtherCluster(mismatch).into());
+        }
         let mut messages = Vec::with_capacity(batch.messages.len());
         for bytes in &batch.messages {
             let message = Message::parse_from_bytes(bytes).map_err(|err| invalid("messages", format!("not a raft message: {err}")))?;

@@ -8,7 +8,8 @@
 //! | replica stopping, leadership lost (ends sessions and watches) | `UNAVAILABLE` | the agent reconnects to the new leader |
 //! | storage failure | `INTERNAL` | the replica stops |
 //! | an outcome the command cannot have | `INTERNAL` | a bug |
-//! | membership change refused, the last replica removed | `FAILED_PRECONDITION` | |
+//! | membership change refused (strict reconfiguration check: one at a time, a reachable quorum kept, not the last voter) | `FAILED_PRECONDITION` | |
+//! | a Raft batch from another cluster | `FAILED_PRECONDITION` | names both cluster ids |
 //! | unknown job / node / task / replica | `NOT_FOUND` | |
 //! | replica already a member | `ALREADY_EXISTS` | |
 //! | stale attempt, not running, node not ready | `FAILED_PRECONDITION` | |
@@ -21,6 +22,7 @@
 use shotfarm_proto::leader_hint;
 use tonic::Status;
 
+use crate::consensus::cluster_id::ClusterIdMismatch;
 use crate::machine::{Outcome, Refusal};
 use crate::replica_node::DriverError;
 use crate::replica_node::stream_end::StreamEnd;
@@ -47,12 +49,12 @@ pub enum ServiceError {
     NodeDeclaredDown(NodeId),
     #[error("no node {0:?}; see `shotfarm nodes`")]
     NoNodeNamed(String),
-    #[error("replica {0} is already a member")]
+    #[error("replica {0} is already a member; give the new replica an id no member has (see `shotfarm cluster`)")]
     AlreadyMember(u64),
-    #[error("replica {0} is not a member")]
+    #[error("replica {0} is not a member (see `shotfarm cluster`)")]
     NotMember(u64),
-    #[error("cannot remove the last replica")]
-    LastReplica,
+    #[error(transparent)]
+    OtherCluster(#[from] ClusterIdMismatch),
     #[error(transparent)]
     StreamEnded(#[from] StreamEnd),
     #[error("{0}")]
@@ -83,7 +85,7 @@ impl From<ServiceError> for Status {
             | ServiceError::StreamEnded(StreamEnd::LeadershipLost | StreamEnd::ShuttingDown) => Status::unavailable(message),
             ServiceError::Driver(DriverError::Fatal(_)) | ServiceError::UnexpectedOutcome(_) => Status::internal(message),
             ServiceError::Driver(DriverError::Rejected(_))
-            | ServiceError::LastReplica
+            | ServiceError::OtherCluster(_)
             | ServiceError::NodeDeclaredDown(_)
             | ServiceError::StreamEnded(StreamEnd::NodeDown) => Status::failed_precondition(message),
             ServiceError::Refused(Refusal::UnknownJob(_) | Refusal::UnknownTask(_) | Refusal::UnknownNode(_))
@@ -152,7 +154,7 @@ mod tests {
             (ServiceError::UnexpectedOutcome(Outcome::Applied), Code::Internal, "unexpected outcome Applied"),
             (ServiceError::NodeDeclaredDown(3), Code::FailedPrecondition, "node 3 was declared down; register again"),
             (ServiceError::NodeNotRegistered(3), Code::NotFound, "no node 3; register first"),
-            (ServiceError::AlreadyMember(2), Code::AlreadyExists, "replica 2 is already a member"),
+            (ServiceError::AlreadyMember(2), Code::AlreadyExists, "replica 2 is already a member; give the new replica an id no member has (see `shotfarm cluster`)"),
             (
                 ServiceError::Refused(Refusal::RequestIdReused { request_id: "r1".to_owned(), job: "job-1".to_owned() }),
                 Code::AlreadyExists,

@@ -32,6 +32,9 @@ pub struct Meta {
     pub members: BTreeMap<u64, String>,
     /// Bearer tokens by name (`shotfarm tokens`), stored as fingerprints only.
     pub tokens: BTreeMap<String, AccessToken>,
+    /// The group's id, fixed at bootstrap: every Raft message carries it, so replicas of
+    /// another group (disagreeing `--peers`) are refused at first contact. 0 while joining.
+    pub cluster_id: u64,
 }
 
 /// A row of the state, as storage addresses it.

@@ -71,6 +71,12 @@ impl WriteBatch {
 pub enum StoreError {
     #[error("cannot open the data directory {path}: {source}")]
     Open { path: String, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error("the store {path} is locked by a running scheduler replica; stop it first, or use another data directory")]
+    Locked { path: String },
+    #[error("{path} is not a scheduler data directory (it holds no raft.redb); give the --data-dir a replica ran on")]
+    NotADataDir { path: String },
+    #[error("the data directory belongs to replica {stored}, not {given}; pass --id {stored}, or use a new data directory")]
+    OtherReplica { stored: u64, given: u64 },
     #[error("storage I/O failed: {0}")]
     Io(Box<dyn std::error::Error + Send + Sync>),
     #[error("stored data is corrupt ({what}): {why}")]
@@ -104,6 +110,17 @@ pub fn encode_row(state: &State, row: RowKey) -> RowWrite {
 /// The snapshot data format: the postcard encoding of the state image.
 pub fn encode_state(state: &State) -> Vec<u8> {
     postcard::to_allocvec(&state.to_image()).unwrap_or_default()
+}
+
+/// A Raft snapshot of `state`, applied up to `index` (of `term`), with its membership.
+pub fn state_snapshot(state: &State, conf_state: ConfState, index: u64, term: u64) -> Snapshot {
+    let mut snapshot = Snapshot::default();
+    snapshot.set_data(encode_state(state).into());
+    let metadata = snapshot.mut_metadata();
+    metadata.set_conf_state(conf_state);
+    metadata.index = index;
+    metadata.term = term;
+    snapshot
 }
 
 pub fn decode_state(bytes: &[u8]) -> Result<State, StoreError> {

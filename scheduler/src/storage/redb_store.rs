@@ -20,6 +20,8 @@ const CONF_STATE: &str = "conf_state";
 const SNAPSHOT: &str = "snapshot";
 const APPLIED: &str = "applied";
 const STATE_META: &str = "state_meta";
+/// The id of the replica that owns the store, recorded when it first opens it.
+const REPLICA_ID: &str = "replica_id";
 
 pub struct RedbStore {
     db: Database,
@@ -31,7 +33,10 @@ impl RedbStore {
         let path = dir.join("raft.redb");
         let open_error = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Open { path: path.display().to_string(), source };
         std::fs::create_dir_all(dir).map_err(|err| open_error(Box::new(err)))?;
-        let db = Database::create(&path).map_err(|err| open_error(Box::new(err)))?;
+        let db = Database::create(&path).map_err(|err| match err {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: path.display().to_string() },
+            other => open_error(Box::new(other)),
+        })?;
         // Create the tables so that a read of a fresh store finds them.
         let txn = db.begin_write().map_err(StoreError::io)?;
         for table in [LOG, JOBS, TASKS, NODES] {
@@ -40,6 +45,36 @@ impl RedbStore {
         txn.open_table(RAFT_META).map_err(StoreError::io)?;
         txn.commit().map_err(StoreError::io)?;
         Ok(RedbStore { db })
+    }
+
+    /// Opens the store of an existing data directory (refused where there is none).
+    pub fn open_existing(dir: &Path) -> Result<RedbStore, StoreError> {
+        if !dir.join("raft.redb").is_file() {
+            return Err(StoreError::NotADataDir { path: dir.display().to_string() });
+        }
+        RedbStore::open(dir)
+    }
+
+    /// The replica that owns this store, recorded by [`RedbStore::claim`].
+    pub fn replica_id(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::io)?;
+        let meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
+        let Some(bytes) = meta.get(REPLICA_ID).map_err(StoreError::io)? else { return Ok(None) };
+        let bytes: [u8; 8] = bytes.value().try_into().map_err(|_| corrupt("replica id", "not 8 bytes"))?;
+        Ok(Some(u64::from_le_bytes(bytes)))
+    }
+
+    /// Records that replica `id` owns this store; refuses a store another replica owns.
+    pub fn claim(&mut self, id: u64) -> Result<(), StoreError> {
+        match self.replica_id()? {
+            Some(stored) if stored == id => Ok(()),
+            Some(stored) => Err(StoreError::OtherReplica { stored, given: id }),
+            None => {
+                let txn = self.db.begin_write().map_err(StoreError::io)?;
+                txn.open_table(RAFT_META).map_err(StoreError::io)?.insert(REPLICA_ID, id.to_le_bytes().as_slice()).map_err(StoreError::io)?;
+                txn.commit().map_err(StoreError::io)
+            }
+        }
     }
 }
 

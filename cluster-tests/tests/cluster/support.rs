@@ -5,7 +5,7 @@ use std::time::Duration;
 use shotfarm_proto::client::LeaderClient;
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
-use shotfarm_proto::v1::{self, GetJobRequest, ListNodesRequest, SubmitJobRequest};
+use shotfarm_proto::v1::{self, GetJobRequest, ListJobsRequest, ListNodesRequest, SubmitJobRequest};
 
 pub fn step(text: &str) {
     eprintln!("[step] {text}");
@@ -37,6 +37,26 @@ pub async fn job(client: &LeaderClient, job_id: &str) -> anyhow::Result<v1::Job>
             async move { Ok(JobServiceClient::new(channel).get_job(GetJobRequest { job_id, include_tasks: true }).await?.into_inner()) }
         })
         .await?)
+}
+
+/// Every job the leader knows, newest first, page after page.
+pub async fn all_jobs(client: &LeaderClient) -> anyhow::Result<Vec<v1::Job>> {
+    let mut jobs = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = ListJobsRequest { limit: 1000, page_token: page_token.clone(), ..Default::default() };
+        let page = client
+            .call(|channel| {
+                let request = request.clone();
+                async move { Ok(JobServiceClient::new(channel).list_jobs(request).await?.into_inner()) }
+            })
+            .await?;
+        jobs.extend(page.jobs);
+        if page.next_page_token.is_empty() {
+            return Ok(jobs);
+        }
+        page_token = page.next_page_token;
+    }
 }
 
 pub async fn nodes(client: &LeaderClient) -> anyhow::Result<Vec<v1::Node>> {

@@ -9,9 +9,11 @@
 //! | [`status`] | the one table from errors to gRPC statuses |
 //! | [`validate`] | checks on every field a client or agent sends |
 //! | [`convert`] | replicated state → wire messages |
+//! | [`job_pages`] | `ListJobs` pages: size limits and page tokens |
 
 pub mod admin;
 pub mod convert;
+pub mod job_pages;
 pub mod jobs;
 pub mod nodes;
 pub mod raft;

@@ -33,6 +33,10 @@ pub struct SchedulerSettings {
     pub snapshot_every: Option<u64>,
     /// Write the audit trail of the applied stream under this directory (tests).
     pub audit: Option<PathBuf>,
+    /// Open gRPC connections at most (clients, agents and peers together); more are closed.
+    pub max_connections: Option<usize>,
+    /// A connection that sends nothing for this long is closed (live peers answer pings).
+    pub idle_timeout_ms: Option<u64>,
 }
 
 macro_rules! merge_fields {
@@ -65,6 +69,8 @@ impl SchedulerSettings {
                 "LEASE_TIMEOUT_MS" => settings.lease_timeout_ms = Some(number(&value)?),
                 "SNAPSHOT_EVERY" => settings.snapshot_every = Some(number(&value)?),
                 "AUDIT" => settings.audit = Some(PathBuf::from(value)),
+                "MAX_CONNECTIONS" => settings.max_connections = Some(number(&value)? as usize),
+                "IDLE_TIMEOUT_MS" => settings.idle_timeout_ms = Some(number(&value)?),
                 _ => {}
             }
         }
@@ -74,7 +80,7 @@ impl SchedulerSettings {
     /// `over` wins where it has a value.
     pub fn merge(mut self, over: SchedulerSettings) -> SchedulerSettings {
         merge_fields!(self, over, id, listen, peers, routes, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
-            heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit);
+            heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit, max_connections, idle_timeout_ms);
         self
     }
 
@@ -127,6 +133,14 @@ impl SchedulerSettings {
         if snapshot_every < 10 {
             return Err(ConfigError(format!("snapshot_every {snapshot_every} is below 10")));
         }
+        let max_connections = self.max_connections.unwrap_or(4096);
+        if max_connections < 4 {
+            return Err(ConfigError(format!("max_connections {max_connections} is below 4; a replica needs room for its peers, agents and clients")));
+        }
+        let idle_timeout = Duration::from_millis(self.idle_timeout_ms.unwrap_or(60_000));
+        if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&idle_timeout) {
+            return Err(ConfigError(format!("idle_timeout_ms {} is outside 1000..=3600000", idle_timeout.as_millis())));
+        }
         Ok(SchedulerConfig {
             id,
             listen,
@@ -143,6 +157,8 @@ impl SchedulerSettings {
             lease_timeout,
             snapshot_every,
             audit: self.audit,
+            max_connections,
+            idle_timeout,
         })
     }
 }
@@ -213,6 +229,8 @@ pub struct SchedulerConfig {
     pub snapshot_every: u64,
     /// Where the audit trail goes (`shotfarm_scheduler::audit`), when asked for.
     pub audit: Option<PathBuf>,
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
 }
 
 /// A configuration problem: the message says what to change.

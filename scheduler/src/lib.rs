@@ -3,6 +3,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`server`] | `run(config, shutdown)`: a replica from data directory to serving gRPC |
+//! | [`connections`] | the listener's accept side: a cap on open connections, an idle timeout on each |
 //! | [`config`] | the typed, self-validating configuration: TOML file, `SHOTFARM_*` env, flags |
 //! | [`service`] | the gRPC services: jobs, nodes, admin, raft; the error → status table |
 //! | [`replica_node`] | a running replica: handle, outbox, Ready loop, leader duties, agents (sessions, liveness, progress), peer transport |
@@ -24,7 +25,7 @@
 //!
 //! ```text
 //! server
-//! config
+//! config | connections
 //! service
 //! replica_node
 //! consensus
@@ -44,6 +45,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod connections;
 pub mod consensus;
 pub mod failpoints;
 pub mod machine;

@@ -8,22 +8,34 @@ use shotfarm_proto::v1::job_service_server::JobServiceServer;
 use shotfarm_proto::v1::node_service_server::NodeServiceServer;
 use shotfarm_proto::v1::raft_service_server::RaftServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::StreamExt as _;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SchedulerConfig;
+use crate::connections::{self, ConnectionLimits};
 use crate::consensus::{Replica, ReplicaConfig, ReplicaError};
 use crate::replica_node::driver::{self, DriverConfig};
 use crate::replica_node::DriverHandle;
 use crate::replica_node::liveness::LivenessConfig;
+use crate::replica_node::transport::MAX_PEER_MESSAGE;
+use crate::service::wire_errors::WireErrors;
 use crate::service::{admin::Admin, jobs::Jobs, nodes::Nodes, raft::RaftPeer};
 use crate::storage::redb_store::RedbStore;
 use crate::storage::StoreError;
 
-/// Largest gRPC message between replicas (snapshots) and from clients.
-const MAX_PEER_MESSAGE: usize = 256 << 20;
-const MAX_CLIENT_MESSAGE: usize = 16 << 20;
+/// Largest request a client sends: a job spec is a few kilobytes at most (`validate`).
+const MAX_CLIENT_REQUEST: usize = 1 << 20;
+/// Largest request an agent sends: a task's output JSON (an inspection lists every chunk).
+const MAX_AGENT_REQUEST: usize = 8 << 20;
+/// Largest operator request (membership changes, node names).
+const MAX_ADMIN_REQUEST: usize = 64 << 10;
+/// Largest reply to a client, an agent or an operator: what a tonic client accepts by
+/// default. `ListJobs` pages stay far below it (`service::job_pages`).
+const MAX_REPLY: usize = 4 << 20;
+/// Concurrent HTTP/2 streams on one connection (a shared agent connection holds one session
+/// stream per agent, `cluster-tests`' swarm 64).
+const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
+/// Requests one connection has in progress at most; more wait.
+const MAX_REQUESTS_PER_CONNECTION: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -34,6 +46,10 @@ pub enum ServerError {
     Listen { addr: String, source: std::io::Error },
     #[error("{0}")]
     Fatal(String),
+    /// The store could not write (a full disk, an I/O error): the replica stopped at once,
+    /// with everything it acknowledged on disk.
+    #[error("{0}; the replica stopped with everything it acknowledged on disk: free space or fix the disk under the data directory, then start it again")]
+    Storage(String),
 }
 
 impl From<StoreError> for ServerError {
@@ -126,15 +142,8 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
         let _ = driver_done.send(result);
     });
     let stop_serving = CancellationToken::new();
-    // The builder's tcp_nodelay only covers listeners tonic binds itself: set it on every
-    // accepted connection, or Nagle's algorithm holds small replies for tens of milliseconds.
-    let incoming = TcpListenerStream::new(listener).map(|accepted| {
-        accepted.inspect(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(%err, "cannot set TCP_NODELAY");
-            }
-        })
-    });
+    let limits = ConnectionLimits { max_connections: config.max_connections, idle_timeout: config.idle_timeout };
+    let incoming = connections::incoming(listener, limits);
     let server = router.serve_with_incoming_shutdown(incoming, stop_serving.clone().cancelled_owned());
     tokio::pin!(server);
     let mut driver_result = driver_result;
@@ -142,7 +151,7 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
         served = &mut server => served.map_err(|err| ServerError::Fatal(format!("gRPC server failed: {err}"))),
         () = shutdown.cancelled() => Ok(()),
         joined = &mut driver_result => match joined {
-            Ok(Ok(Err(err))) => Err(ServerError::Fatal(format!("the raft driver stopped: {err}"))),
+            Ok(Ok(Err(err))) => Err(ServerError::Storage(err.to_string())),
             _ => Err(ServerError::Fatal("the raft driver stopped unexpectedly".to_owned())),
         },
     };
@@ -156,22 +165,33 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
 }
 
 fn services(driver: &DriverHandle, config: &SchedulerConfig) -> tonic::transport::server::Router {
+    // Pings keep every live connection talking, so only a silent one meets the idle
+    // timeout (`connections`); a peer that stops answering them is dropped sooner.
+    let ping_every = config.idle_timeout / 3;
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
-        .add_service(
+        .http2_keepalive_interval(Some(ping_every))
+        .http2_keepalive_timeout(Some(ping_every))
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .concurrency_limit_per_connection(MAX_REQUESTS_PER_CONNECTION)
+        .add_service(WireErrors(
             JobServiceServer::new(Jobs { driver: driver.clone() })
-                .max_decoding_message_size(MAX_CLIENT_MESSAGE)
-                .max_encoding_message_size(MAX_CLIENT_MESSAGE),
-        )
-        .add_service(
+                .max_decoding_message_size(MAX_CLIENT_REQUEST)
+                .max_encoding_message_size(MAX_REPLY),
+        ))
+        .add_service(WireErrors(
             NodeServiceServer::new(Nodes { driver: driver.clone(), heartbeat_interval_ms: config.heartbeat_interval_ms })
-                .max_decoding_message_size(MAX_CLIENT_MESSAGE)
-                .max_encoding_message_size(MAX_CLIENT_MESSAGE),
-        )
-        .add_service(AdminServiceServer::new(Admin { driver: driver.clone() }))
-        .add_service(
+                .max_decoding_message_size(MAX_AGENT_REQUEST)
+                .max_encoding_message_size(MAX_REPLY),
+        ))
+        .add_service(WireErrors(
+            AdminServiceServer::new(Admin { driver: driver.clone() })
+                .max_decoding_message_size(MAX_ADMIN_REQUEST)
+                .max_encoding_message_size(MAX_REPLY),
+        ))
+        .add_service(WireErrors(
             RaftServiceServer::new(RaftPeer { driver: driver.clone() })
                 .max_decoding_message_size(MAX_PEER_MESSAGE)
                 .max_encoding_message_size(MAX_PEER_MESSAGE),
-        )
+        ))
 }

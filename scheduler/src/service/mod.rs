@@ -8,6 +8,7 @@
 //! | [`raft`] | `RaftService`: peer replicas |
 //! | [`status`] | the one table from errors to gRPC statuses |
 //! | [`validate`] | checks on every field a client or agent sends |
+//! | [`wire_errors`] | malformed and oversize requests refused with `INVALID_ARGUMENT` / `RESOURCE_EXHAUSTED` |
 //! | [`convert`] | replicated state → wire messages |
 //! | [`job_pages`] | `ListJobs` pages: size limits and page tokens |
 
@@ -19,3 +20,4 @@ pub mod nodes;
 pub mod raft;
 pub mod status;
 pub mod validate;
+pub mod wire_errors;

@@ -147,19 +147,32 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
     let server = router.serve_with_incoming_shutdown(incoming, stop_serving.clone().cancelled_owned());
     tokio::pin!(server);
     let mut driver_result = driver_result;
+    // A future that ended in the select must not be polled again (a oneshot receiver
+    // panics if it is): remember which one did.
+    let (mut server_ended, mut driver_ended) = (false, false);
     let outcome = tokio::select! {
-        served = &mut server => served.map_err(|err| ServerError::Fatal(format!("gRPC server failed: {err}"))),
+        served = &mut server => {
+            server_ended = true;
+            served.map_err(|err| ServerError::Fatal(format!("gRPC server failed: {err}")))
+        }
         () = shutdown.cancelled() => Ok(()),
-        joined = &mut driver_result => match joined {
-            Ok(Ok(Err(err))) => Err(ServerError::Storage(err.to_string())),
-            _ => Err(ServerError::Fatal("the raft driver stopped unexpectedly".to_owned())),
-        },
+        joined = &mut driver_result => {
+            driver_ended = true;
+            match joined {
+                Ok(Ok(Err(err))) => Err(ServerError::Storage(err.to_string())),
+                _ => Err(ServerError::Fatal("the raft driver stopped unexpectedly".to_owned())),
+            }
+        }
     };
     // In order: stop admitting requests, stop the driver, wait for both.
     stop_serving.cancel();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut server).await;
+    if !server_ended {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut server).await;
+    }
     driver_shutdown.cancel();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), driver_result).await;
+    if !driver_ended {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), driver_result).await;
+    }
     tracing::info!(id = config.id, "scheduler replica stopped");
     outcome
 }

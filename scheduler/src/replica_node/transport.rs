@@ -122,7 +122,7 @@ impl PeerSender {
             for to in dropped_snapshots {
                 let _ = self.reports.send(Delivery::Snapshot { to, delivered: false });
             }
-            for (messages, snapshots) in rpcs {
+            for Rpc { messages, snapshots } in rpcs {
                 let result = client.step(RaftBatch { from: self.from, messages, from_addr: self.from_addr.clone() }).await;
                 let delivered = result.is_ok();
                 if let Err(status) = result {
@@ -137,11 +137,18 @@ impl PeerSender {
     }
 }
 
+/// One `RaftService.Step` call's messages, encoded, and the peers whose snapshot it carries.
+#[derive(Debug, Default)]
+struct Rpc {
+    messages: Vec<Vec<u8>>,
+    snapshots: Vec<u64>,
+}
+
 /// The messages encoded and split into RPCs of at most [`MAX_BATCH_BYTES`] each, with the
 /// snapshots each RPC carries (to report their delivery); then the peers whose snapshot was
 /// too large for any RPC. Such a message is dropped with an error (raft-rs tries again).
-fn byte_bounded_batches(messages: impl Iterator<Item = Message>) -> (Vec<(Vec<Vec<u8>>, Vec<u64>)>, Vec<u64>) {
-    let mut batches: Vec<(Vec<Vec<u8>>, Vec<u64>)> = Vec::new();
+fn byte_bounded_batches(messages: impl Iterator<Item = Message>) -> (Vec<Rpc>, Vec<u64>) {
+    let mut batches: Vec<Rpc> = Vec::new();
     let mut dropped_snapshots = Vec::new();
     let mut bytes = 0;
     for message in messages {
@@ -154,15 +161,15 @@ fn byte_bounded_batches(messages: impl Iterator<Item = Message>) -> (Vec<(Vec<Ve
             continue;
         }
         if batches.is_empty() || bytes + encoded.len() > MAX_BATCH_BYTES {
-            batches.push((Vec::new(), Vec::new()));
+            batches.push(Rpc::default());
             bytes = 0;
         }
         bytes += encoded.len();
-        if let Some((encoded_batch, snapshots)) = batches.last_mut() {
+        if let Some(rpc) = batches.last_mut() {
             if message.get_msg_type() == MessageType::MsgSnapshot {
-                snapshots.push(message.to);
+                rpc.snapshots.push(message.to);
             }
-            encoded_batch.push(encoded);
+            rpc.messages.push(encoded);
         }
     }
     (batches, dropped_snapshots)
@@ -187,8 +194,8 @@ mod tests {
         let messages: Vec<Message> = (0..10).map(|_| append_of(5 << 20)).collect();
         let (batches, dropped) = byte_bounded_batches(messages.into_iter());
         assert!(dropped.is_empty());
-        assert_eq!(batches.iter().map(|(encoded, _)| encoded.len()).collect::<Vec<_>>(), vec![3, 3, 3, 1]);
-        assert!(batches.iter().all(|(encoded, _)| encoded.iter().map(Vec::len).sum::<usize>() <= MAX_BATCH_BYTES));
+        assert_eq!(batches.iter().map(|rpc| rpc.messages.len()).collect::<Vec<_>>(), vec![3, 3, 3, 1]);
+        assert!(batches.iter().all(|rpc| rpc.messages.iter().map(Vec::len).sum::<usize>() <= MAX_BATCH_BYTES));
     }
 
     #[test]
@@ -203,8 +210,8 @@ mod tests {
         let messages = vec![append_of(MAX_PEER_MESSAGE + 1), snapshot_to(3, 10), snapshot_to(4, MAX_PEER_MESSAGE + 1)];
         let (batches, dropped) = byte_bounded_batches(messages.into_iter());
         assert_eq!(batches.len(), 1);
-        assert_eq!(batches[0].0.len(), 1);
-        assert_eq!(batches[0].1, vec![3]);
+        assert_eq!(batches[0].messages.len(), 1);
+        assert_eq!(batches[0].snapshots, vec![3]);
         assert_eq!(dropped, vec![4], "an undeliverable snapshot is reported as failed");
     }
 }

@@ -297,3 +297,42 @@ mod full_disk {
         Ok(())
     }
 }
+
+/// A FIFO as input: whatever the agent does with it (refuse it, or block reading it), two
+/// SIGTERMs end the agent within seconds, with a non-zero exit.
+mod fifo_input {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use shotfarm_cluster_tests::agents::Farm;
+    use shotfarm_proto::v1;
+
+    use crate::support::step;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_agent_given_a_fifo_stops_within_seconds_of_an_abort() -> anyhow::Result<()> {
+        let mut farm = Farm::start(1, &[], &["t95-fifo"])?;
+        farm.cluster.wait_for_leader(Duration::from_secs(15)).await?;
+        farm.wait_for_agents(Duration::from_secs(20)).await?;
+        let fifo = farm.dir.join("input.mp4");
+        anyhow::ensure!(Command::new("mkfifo").arg(&fifo).status()?.success(), "mkfifo failed");
+        let out = farm.subdir("out-fifo")?;
+        step("submit a FIFO as input; nobody ever writes to it");
+        let spec = v1::JobSpec { input_url: format!("file://{}", fifo.display()), output_url: format!("file://{}", out.display()), ..Default::default() };
+        farm.submit("t95-fifo", spec).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+
+        step("SIGTERM twice: drain, then abort");
+        let agent = farm.agent_mut("t95-fifo")?;
+        let pid = agent.pid().ok_or_else(|| anyhow::anyhow!("the agent is not running"))?.to_string();
+        let signalled = Instant::now();
+        for _ in 0..2 {
+            anyhow::ensure!(Command::new("kill").args(["-TERM", &pid]).status()?.success(), "kill failed");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let status = agent.terminate(Duration::from_secs(8))?;
+        anyhow::ensure!(signalled.elapsed() < Duration::from_secs(8), "the agent took {:?} to stop", signalled.elapsed());
+        anyhow::ensure!(!status.success(), "an aborted agent exited with success");
+        Ok(())
+    }
+}

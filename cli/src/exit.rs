@@ -6,6 +6,7 @@
 //! | 1 | any other failure (a peer unreachable, an encode that failed…) |
 //! | 2 | bad usage or configuration: fix the command line or the config file |
 //! | 3 | the input was inspected and rejected: fix the source |
+//! | 4 | a scheduler replica's storage failed (disk full, I/O error): fix the disk, then restart it |
 
 use std::fmt;
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ pub enum ExitKind {
     Usage,
     /// The source was inspected and rejected.
     InputRejected,
+    /// A scheduler replica could not write its store.
+    StorageFailed,
 }
 
 impl ExitKind {
@@ -27,6 +30,7 @@ impl ExitKind {
             ExitKind::Failure => ExitCode::from(1),
             ExitKind::Usage => ExitCode::from(2),
             ExitKind::InputRejected => ExitCode::from(3),
+            ExitKind::StorageFailed => ExitCode::from(4),
         }
     }
 }
@@ -51,6 +55,10 @@ impl CommandError {
     /// Any error, as a plain failure (exit 1), by its message.
     pub fn from_display(error: impl std::fmt::Display) -> Self {
         Self::from(anyhow::anyhow!("{error}"))
+    }
+
+    pub fn storage_failed(error: impl Into<anyhow::Error>) -> Self {
+        Self { kind: ExitKind::StorageFailed, error: error.into() }
     }
 }
 

@@ -42,6 +42,10 @@ pub struct SchedulerSettings {
     pub key: Option<PathBuf>,
     /// Plaintext and no authentication: only on a trusted network, and said out loud.
     pub insecure: Option<bool>,
+    /// Open gRPC connections at most (clients, agents and peers together); more are closed.
+    pub max_connections: Option<usize>,
+    /// A connection that sends nothing for this long is closed (live peers answer pings).
+    pub idle_timeout_ms: Option<u64>,
 }
 
 macro_rules! merge_fields {
@@ -78,6 +82,8 @@ impl SchedulerSettings {
                 "CERT" => settings.cert = Some(PathBuf::from(value)),
                 "KEY" => settings.key = Some(PathBuf::from(value)),
                 "INSECURE" => settings.insecure = Some(matches!(value.as_str(), "1" | "true" | "yes")),
+                "MAX_CONNECTIONS" => settings.max_connections = Some(number(&value)? as usize),
+                "IDLE_TIMEOUT_MS" => settings.idle_timeout_ms = Some(number(&value)?),
                 _ => {}
             }
         }
@@ -87,7 +93,8 @@ impl SchedulerSettings {
     /// `over` wins where it has a value.
     pub fn merge(mut self, over: SchedulerSettings) -> SchedulerSettings {
         merge_fields!(self, over, id, listen, peers, routes, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
-            heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit, ca, cert, key, insecure);
+            heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit, ca, cert, key, insecure, max_connections,
+            idle_timeout_ms);
         self
     }
 
@@ -150,6 +157,14 @@ impl SchedulerSettings {
         if snapshot_every < 10 {
             return Err(ConfigError(format!("snapshot_every {snapshot_every} is below 10")));
         }
+        let max_connections = self.max_connections.unwrap_or(4096);
+        if max_connections < 4 {
+            return Err(ConfigError(format!("max_connections {max_connections} is below 4; a replica needs room for its peers, agents and clients")));
+        }
+        let idle_timeout = Duration::from_millis(self.idle_timeout_ms.unwrap_or(60_000));
+        if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&idle_timeout) {
+            return Err(ConfigError(format!("idle_timeout_ms {} is outside 1000..=3600000", idle_timeout.as_millis())));
+        }
         Ok(SchedulerConfig {
             id,
             listen,
@@ -167,6 +182,8 @@ impl SchedulerSettings {
             snapshot_every,
             audit: self.audit,
             transport,
+            max_connections,
+            idle_timeout,
         })
     }
 }
@@ -239,6 +256,8 @@ pub struct SchedulerConfig {
     pub audit: Option<PathBuf>,
     /// TLS with this replica's certificate, or `--insecure`.
     pub transport: TransportSecurity,
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
 }
 
 /// A configuration problem: the message says what to change.

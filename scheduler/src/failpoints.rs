@@ -1,5 +1,6 @@
 //! Crash points for tests: named sites in the Ready loop where a test can make the process
-//! die abruptly, to prove that what the replica persisted is enough to recover.
+//! die abruptly, to prove that what the replica persisted is enough to recover; and one
+//! fault site, where a test makes a durable write fail as a full disk would.
 //!
 //! Compiled in only with the `failpoints` feature (the `shotfarm` binary turns it on by
 //! default) **and** debug assertions, so every test build of the binary has them and no
@@ -19,6 +20,10 @@
 //! | [`LEADER_AFTER_LOG_APPEND`] | the same point, counted only while the replica leads: a sitting leader dies with entries on its disk that no follower has seen |
 //! | [`AFTER_APPLY_BEFORE_PERSIST`] | entries were applied to the in-memory state; the rows and applied index are not written yet |
 //! | [`DURING_SNAPSHOT_INSTALL`] | a snapshot from the leader replaced the in-memory state; the store still holds the old one |
+//!
+//! | fault site | where; what `return` does |
+//! | --- | --- |
+//! | [`STORE_WRITE_FAILS`] | a batch is about to be written to the store; the write fails with "no space left on device" instead ([`injected_storage_error`]) |
 
 pub const BEFORE_LOG_APPEND: &str = "before_log_append";
 pub const AFTER_LOG_APPEND: &str = "after_log_append";
@@ -26,8 +31,12 @@ pub const LEADER_AFTER_LOG_APPEND: &str = "leader_after_log_append";
 pub const AFTER_APPLY_BEFORE_PERSIST: &str = "after_apply_before_persist";
 pub const DURING_SNAPSHOT_INSTALL: &str = "during_snapshot_install";
 
-/// Every site.
+pub const STORE_WRITE_FAILS: &str = "store_write_fails";
+
+/// Every crash point.
 pub const SITES: [&str; 5] = [BEFORE_LOG_APPEND, AFTER_LOG_APPEND, LEADER_AFTER_LOG_APPEND, AFTER_APPLY_BEFORE_PERSIST, DURING_SNAPSHOT_INSTALL];
+/// Every fault site.
+pub const FAULT_SITES: [&str; 1] = [STORE_WRITE_FAILS];
 
 /// Whether this build has the crash points.
 pub const ENABLED: bool = cfg!(all(feature = "failpoints", debug_assertions));
@@ -46,8 +55,8 @@ pub fn configure_from_env() -> Result<(), String> {
     }
     for part in text.split(';').map(str::trim).filter(|part| !part.is_empty()) {
         let (name, actions) = part.split_once('=').ok_or_else(|| format!("FAILPOINTS entry {part:?} is not SITE=ACTIONS"))?;
-        if !SITES.contains(&name.trim()) {
-            return Err(format!("FAILPOINTS names {name:?}, which is not a site; the sites are {}", SITES.join(", ")));
+        if !SITES.contains(&name.trim()) && !FAULT_SITES.contains(&name.trim()) {
+            return Err(format!("FAILPOINTS names {name:?}, which is not a site; the sites are {}, {}", SITES.join(", "), FAULT_SITES.join(", ")));
         }
         configure(name.trim(), actions.trim())?;
     }
@@ -77,3 +86,17 @@ pub fn crash_point(name: &str) {
 #[cfg(not(all(feature = "failpoints", debug_assertions)))]
 #[inline(always)]
 pub fn crash_point(_name: &str) {}
+
+/// A fault site: the storage error a test injects here (`return`), else none.
+#[cfg(all(feature = "failpoints", debug_assertions))]
+pub fn injected_storage_error(name: &str) -> Option<std::io::Error> {
+    fail::fail_point!(name, |_| Some(std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left on device (injected by FAILPOINTS)")));
+    None
+}
+
+/// A fault site (compiled out in this build).
+#[cfg(not(all(feature = "failpoints", debug_assertions)))]
+#[inline(always)]
+pub fn injected_storage_error(_name: &str) -> Option<std::io::Error> {
+    None
+}

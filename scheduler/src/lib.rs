@@ -3,6 +3,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`server`] | `run(config, shutdown)`: a replica from data directory to serving gRPC |
+//! | [`connections`] | the listener's accept side: a cap on open connections, an idle timeout on each |
 //! | [`recovery`] | `cluster recover --force-new-cluster`: a stopped replica's store rebuilt as a one-replica group |
 //! | [`config`] | the typed, self-validating configuration: TOML file, `SHOTFARM_*` env, flags |
 //! | [`service`] | the gRPC services: jobs, nodes, admin, raft; the error → status table |
@@ -25,7 +26,7 @@
 //!
 //! ```text
 //! server | recovery
-//! config
+//! config | connections
 //! service
 //! replica_node
 //! consensus
@@ -45,6 +46,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod connections;
 pub mod consensus;
 pub mod failpoints;
 pub mod machine;

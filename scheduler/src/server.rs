@@ -9,23 +9,35 @@ use shotfarm_proto::v1::node_service_server::NodeServiceServer;
 use shotfarm_proto::v1::raft_service_server::RaftServiceServer;
 use shotfarm_security::TransportSecurity;
 use tokio::net::TcpListener;
-use tokio_stream::StreamExt as _;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SchedulerConfig;
+use crate::connections::{self, ConnectionLimits};
 use crate::consensus::{Replica, ReplicaConfig, ReplicaError};
 use crate::replica_node::driver::{self, DriverConfig};
 use crate::replica_node::DriverHandle;
 use crate::replica_node::liveness::LivenessConfig;
+use crate::replica_node::transport::MAX_PEER_MESSAGE;
 use crate::service::access::Gate;
+use crate::service::wire_errors::WireErrors;
 use crate::service::{admin::Admin, jobs::Jobs, nodes::Nodes, raft::RaftPeer};
 use crate::storage::redb_store::RedbStore;
 use crate::storage::StoreError;
 
-/// Largest gRPC message between replicas (snapshots) and from clients.
-const MAX_PEER_MESSAGE: usize = 256 << 20;
-const MAX_CLIENT_MESSAGE: usize = 16 << 20;
+/// Largest request a client sends: a job spec is a few kilobytes at most (`validate`).
+const MAX_CLIENT_REQUEST: usize = 1 << 20;
+/// Largest request an agent sends: a task's output JSON (an inspection lists every chunk).
+const MAX_AGENT_REQUEST: usize = 8 << 20;
+/// Largest operator request (membership changes, node names).
+const MAX_ADMIN_REQUEST: usize = 64 << 10;
+/// Largest reply to a client, an agent or an operator: what a tonic client accepts by
+/// default. `ListJobs` pages stay far below it (`service::job_pages`).
+const MAX_REPLY: usize = 4 << 20;
+/// Concurrent HTTP/2 streams on one connection (a shared agent connection holds one session
+/// stream per agent, `cluster-tests`' swarm 64).
+const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
+/// Requests one connection has in progress at most; more wait.
+const MAX_REQUESTS_PER_CONNECTION: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -36,6 +48,10 @@ pub enum ServerError {
     Listen { addr: String, source: std::io::Error },
     #[error("{0}")]
     Fatal(String),
+    /// The store could not write (a full disk, an I/O error): the replica stopped at once,
+    /// with everything it acknowledged on disk.
+    #[error("{0}; the replica stopped with everything it acknowledged on disk: free space or fix the disk under the data directory, then start it again")]
+    Storage(String),
 }
 
 impl From<StoreError> for ServerError {
@@ -131,37 +147,51 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
         let _ = driver_done.send(result);
     });
     let stop_serving = CancellationToken::new();
-    // The builder's tcp_nodelay only covers listeners tonic binds itself: set it on every
-    // accepted connection, or Nagle's algorithm holds small replies for tens of milliseconds.
-    let incoming = TcpListenerStream::new(listener).map(|accepted| {
-        accepted.inspect(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(%err, "cannot set TCP_NODELAY");
-            }
-        })
-    });
+    let limits = ConnectionLimits { max_connections: config.max_connections, idle_timeout: config.idle_timeout };
+    let incoming = connections::incoming(listener, limits);
     let server = router.serve_with_incoming_shutdown(incoming, stop_serving.clone().cancelled_owned());
     tokio::pin!(server);
     let mut driver_result = driver_result;
+    // A future that ended in the select must not be polled again (a oneshot receiver
+    // panics if it is): remember which one did.
+    let (mut server_ended, mut driver_ended) = (false, false);
     let outcome = tokio::select! {
-        served = &mut server => served.map_err(|err| ServerError::Fatal(format!("gRPC server failed: {err}"))),
+        served = &mut server => {
+            server_ended = true;
+            served.map_err(|err| ServerError::Fatal(format!("gRPC server failed: {err}")))
+        }
         () = shutdown.cancelled() => Ok(()),
-        joined = &mut driver_result => match joined {
-            Ok(Ok(Err(err))) => Err(ServerError::Fatal(format!("the raft driver stopped: {err}"))),
-            _ => Err(ServerError::Fatal("the raft driver stopped unexpectedly".to_owned())),
-        },
+        joined = &mut driver_result => {
+            driver_ended = true;
+            match joined {
+                Ok(Ok(Err(err))) => Err(ServerError::Storage(err.to_string())),
+                _ => Err(ServerError::Fatal("the raft driver stopped unexpectedly".to_owned())),
+            }
+        }
     };
     // In order: stop admitting requests, stop the driver, wait for both.
     stop_serving.cancel();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut server).await;
+    if !server_ended {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut server).await;
+    }
     driver_shutdown.cancel();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), driver_result).await;
+    if !driver_ended {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), driver_result).await;
+    }
     tracing::info!(id = config.id, "scheduler replica stopped");
     outcome
 }
 
 fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::transport::server::Router, ServerError> {
-    let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+    // Pings keep every live connection talking, so only a silent one meets the idle
+    // timeout (`connections`); a peer that stops answering them is dropped sooner.
+    let ping_every = config.idle_timeout / 3;
+    let mut builder = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(ping_every))
+        .http2_keepalive_timeout(Some(ping_every))
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .concurrency_limit_per_connection(MAX_REQUESTS_PER_CONNECTION);
     let authenticate = match &config.transport {
         TransportSecurity::Tls(material) => {
             let tls = material.server_config().map_err(|err| ServerError::Config(err.to_string()))?;
@@ -178,20 +208,24 @@ fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::tr
     };
     let gate = Gate::new(driver.clone(), authenticate);
     Ok(builder
-        .add_service(
+        .add_service(WireErrors(
             JobServiceServer::new(Jobs { driver: driver.clone(), gate: gate.clone() })
-                .max_decoding_message_size(MAX_CLIENT_MESSAGE)
-                .max_encoding_message_size(MAX_CLIENT_MESSAGE),
-        )
-        .add_service(
+                .max_decoding_message_size(MAX_CLIENT_REQUEST)
+                .max_encoding_message_size(MAX_REPLY),
+        ))
+        .add_service(WireErrors(
             NodeServiceServer::new(Nodes { driver: driver.clone(), gate: gate.clone(), heartbeat_interval_ms: config.heartbeat_interval_ms })
-                .max_decoding_message_size(MAX_CLIENT_MESSAGE)
-                .max_encoding_message_size(MAX_CLIENT_MESSAGE),
-        )
-        .add_service(AdminServiceServer::new(Admin { driver: driver.clone(), gate: gate.clone() }))
-        .add_service(
+                .max_decoding_message_size(MAX_AGENT_REQUEST)
+                .max_encoding_message_size(MAX_REPLY),
+        ))
+        .add_service(WireErrors(
+            AdminServiceServer::new(Admin { driver: driver.clone(), gate: gate.clone() })
+                .max_decoding_message_size(MAX_ADMIN_REQUEST)
+                .max_encoding_message_size(MAX_REPLY),
+        ))
+        .add_service(WireErrors(
             RaftServiceServer::new(RaftPeer { driver: driver.clone(), gate })
                 .max_decoding_message_size(MAX_PEER_MESSAGE)
                 .max_encoding_message_size(MAX_PEER_MESSAGE),
-        ))
+        )))
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use shotfarm_proto::client::{LeaderClient, parse_addrs};
 use shotfarm_security::{Credentials, TlsFiles, TransportSecurity};
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
-use shotfarm_proto::v1::{SubmitJobRequest, SubmitJobResponse};
+use shotfarm_proto::v1::{ListJobsRequest, ListJobsResponse, SubmitJobRequest, SubmitJobResponse};
 use tonic::{Code, Status};
 
 use crate::exit::CommandError;
@@ -72,6 +72,17 @@ pub async fn submit_job(client: &LeaderClient, request: SubmitJobRequest) -> Res
         .call(|channel| {
             let request = request.clone();
             async move { Ok(JobServiceClient::new(channel).submit_job(request).await?.into_inner()) }
+        })
+        .await
+        .map_err(status_error)
+}
+
+/// One page of jobs, from the leader.
+pub async fn list_jobs(client: &LeaderClient, request: ListJobsRequest) -> Result<ListJobsResponse, CommandError> {
+    client
+        .call(|channel| {
+            let request = request.clone();
+            async move { Ok(JobServiceClient::new(channel).list_jobs(request).await?.into_inner()) }
         })
         .await
         .map_err(status_error)

@@ -72,9 +72,15 @@ pub fn run(args: AgentArgs) -> CommandResult {
             println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             return Ok(());
         }
-        runtime::run(config, media_executor(), Shutdown::on_signals()).await.map_err(|err| match err {
+        let shutdown = Shutdown::on_signals();
+        runtime::run(config, media_executor(), shutdown.clone()).await.map_err(|err| match err {
             AgentError::Refused(_) | AgentError::Journal(_) => CommandError::usage(anyhow::anyhow!(err)),
             other => CommandError::from(anyhow::anyhow!(other)),
-        })
+        })?;
+        if shutdown.abort.is_cancelled() {
+            // Running attempts were stopped, not finished: their leases return to the queue.
+            return Err(CommandError::from(anyhow::anyhow!("aborted on a second signal; running tasks were stopped and will run again elsewhere")));
+        }
+        Ok(())
     })
 }

@@ -68,6 +68,7 @@ pub fn run(args: SchedulerArgs) -> CommandResult {
         let shutdown = Shutdown::on_signals();
         server::run(config, shutdown.graceful).await.map_err(|err| match err {
             ServerError::Config(message) => CommandError::usage(anyhow::anyhow!(message)),
+            storage @ ServerError::Storage(_) => CommandError::storage_failed(storage),
             other => CommandError::from(anyhow::anyhow!(other)),
         })
     })

@@ -73,7 +73,7 @@ async fn submit(client: &LeaderClient, request_id: String, input: &str) -> anyho
 async fn count_finished(client: &LeaderClient) -> anyhow::Result<usize> {
     let jobs = client
         .call(|channel| async move {
-            Ok(JobServiceClient::new(channel).list_jobs(ListJobsRequest { state: v1::JobState::Succeeded as i32, limit: 1000 }).await?.into_inner())
+            Ok(JobServiceClient::new(channel).list_jobs(ListJobsRequest { state: v1::JobState::Succeeded as i32, limit: 1000, ..Default::default() }).await?.into_inner())
         })
         .await
         ?;

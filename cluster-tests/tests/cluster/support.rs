@@ -10,7 +10,7 @@ use shotfarm_security::{Credentials, Role};
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_cluster_tests::cluster::wait_until;
-use shotfarm_proto::v1::{self, AddReplicaRequest, GetJobRequest, ListNodesRequest, RemoveReplicaRequest, SubmitJobRequest};
+use shotfarm_proto::v1::{self, AddReplicaRequest, GetJobRequest, ListJobsRequest, ListNodesRequest, RemoveReplicaRequest, SubmitJobRequest};
 
 /// `shotfarm ARGS` as the harness's operator (its certificate); stdout on success.
 pub fn shotfarm_as_operator(cluster: &SchedulerCluster, args: &[&str]) -> anyhow::Result<String> {
@@ -50,6 +50,26 @@ pub async fn job(client: &LeaderClient, job_id: &str) -> anyhow::Result<v1::Job>
             async move { Ok(JobServiceClient::new(channel).get_job(GetJobRequest { job_id, include_tasks: true }).await?.into_inner()) }
         })
         .await?)
+}
+
+/// Every job the leader knows, newest first, page after page.
+pub async fn all_jobs(client: &LeaderClient) -> anyhow::Result<Vec<v1::Job>> {
+    let mut jobs = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = ListJobsRequest { limit: 1000, page_token: page_token.clone(), ..Default::default() };
+        let page = client
+            .call(|channel| {
+                let request = request.clone();
+                async move { Ok(JobServiceClient::new(channel).list_jobs(request).await?.into_inner()) }
+            })
+            .await?;
+        jobs.extend(page.jobs);
+        if page.next_page_token.is_empty() {
+            return Ok(jobs);
+        }
+        page_token = page.next_page_token;
+    }
 }
 
 pub async fn nodes(client: &LeaderClient) -> anyhow::Result<Vec<v1::Node>> {

@@ -13,10 +13,10 @@ use shotfarm_cluster_tests::swarm::{self, SwarmConfig};
 use shotfarm_proto::client::{LeaderClient, channel};
 use shotfarm_security::Credentials;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
-use shotfarm_proto::v1::{self, ListJobsRequest, SubmitJobRequest};
+use shotfarm_proto::v1::{self, SubmitJobRequest};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{client, is_state, step, submit};
+use crate::support::{all_jobs, client, is_state, step, submit};
 
 /// How long one try may take before the client tries the next replica.
 const TRY_FOR: Duration = Duration::from_millis(500);
@@ -40,13 +40,6 @@ async fn submit_until_acknowledged(addrs: &[String], credentials: &Credentials, 
         }
     }
     bail!("{request_id} was not acknowledged within {within:?}")
-}
-
-/// Every job the leader knows, through the leader-following client.
-async fn all_jobs(client: &LeaderClient) -> anyhow::Result<Vec<v1::Job>> {
-    Ok(client
-        .call(|channel| async move { Ok(JobServiceClient::new(channel).list_jobs(ListJobsRequest { state: 0, limit: 0 }).await?.into_inner().jobs) })
-        .await?)
 }
 
 fn median_and_max(samples: &[Duration]) -> (Duration, Duration) {

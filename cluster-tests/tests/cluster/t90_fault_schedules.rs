@@ -27,12 +27,11 @@ use shotfarm_cluster_tests::{invariants, linearizability};
 use shotfarm_cluster_tests::proxy::{Direction, LinkProxy};
 use shotfarm_cluster_tests::swarm::{self, SwarmConfig};
 use shotfarm_proto::client::LeaderClient;
+use shotfarm_proto::v1;
 use shotfarm_security::Credentials;
-use shotfarm_proto::v1::job_service_client::JobServiceClient;
-use shotfarm_proto::v1::{self, ListJobsRequest};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{client, step};
+use crate::support::{all_jobs, client, step};
 
 /// Fault schedules per run, unless `SHOTFARM_SOAK` says otherwise.
 const SCHEDULES: usize = 20;
@@ -313,12 +312,6 @@ async fn client_loop(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(acknowledged)
-}
-
-async fn all_jobs(client: &LeaderClient) -> anyhow::Result<Vec<v1::Job>> {
-    Ok(client
-        .call(|channel| async move { Ok(JobServiceClient::new(channel).list_jobs(ListJobsRequest { state: 0, limit: 0 }).await?.into_inner().jobs) })
-        .await?)
 }
 
 /// What one schedule measured.

@@ -21,7 +21,7 @@ use tonic::Code;
 use crate::support::{client, is_state, job, nodes, shotfarm_as_operator, step, submit};
 
 async fn list_jobs(credentials: &Credentials, addr: &str) -> Result<Vec<v1::Job>, tonic::Status> {
-    let request = v1::ListJobsRequest { state: 0, limit: 100 };
+    let request = v1::ListJobsRequest { limit: 100, ..Default::default() };
     Ok(JobServiceClient::new(channel(addr, credentials)?).list_jobs(request).await?.into_inner().jobs)
 }
 

@@ -132,3 +132,270 @@ async fn a_raft_batch_from_another_cluster_is_refused_naming_both_ids() -> anyho
     submit(&client(cluster.addrs(), cluster.operator()), "t95-after-other-cluster", "in.mp4").await?;
     Ok(())
 }
+
+/// A flood of submits, a few of them as large as a spec may be: `ListJobs` still answers
+/// everyone, a page at a time, and `shotfarm jobs --all` lists every job.
+mod submit_flood {
+    use std::collections::HashMap;
+    use std::process::Command;
+    use std::time::Duration;
+
+    use futures::{StreamExt as _, TryStreamExt as _};
+    use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, SchedulerCluster, shotfarm_binary};
+    use shotfarm_proto::v1::job_service_client::JobServiceClient;
+    use shotfarm_proto::v1::{self, ListJobsRequest, SubmitJobRequest};
+    use shotfarm_security::Role;
+
+    use crate::support::{all_jobs, client, step};
+
+    const JOBS: usize = 300;
+
+    fn large_spec(n: usize) -> v1::JobSpec {
+        // 64 labels of 256 bytes: the largest spec the scheduler accepts, about 17 KiB.
+        let labels: HashMap<String, String> = (0..64).map(|key| (format!("label-{key}"), format!("{n:0>256}"))).collect();
+        v1::JobSpec { input_url: format!("file:///sim/flood-{n}.mp4"), output_url: "file:///sim/out".to_owned(), labels, ..Default::default() }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_submits_leaves_list_jobs_working_for_everyone() -> anyhow::Result<()> {
+        let cluster = SchedulerCluster::start(1, &[])?;
+        cluster.wait_for_leader(Duration::from_secs(15)).await?;
+        let client = client(cluster.addrs(), cluster.operator());
+        step(&format!("{JOBS} submits of the largest spec, 16 at a time"));
+        futures::stream::iter(0..JOBS)
+            .map(|n| {
+                let client = &client;
+                async move {
+                    let request = SubmitJobRequest { request_id: format!("flood-{n}"), spec: Some(large_spec(n)) };
+                    client
+                        .call(|channel| {
+                            let request = request.clone();
+                            async move { Ok(JobServiceClient::new(channel).submit_job(request).await?.into_inner()) }
+                        })
+                        .await
+                }
+            })
+            .buffer_unordered(16)
+            .try_collect::<Vec<_>>()
+            .await?;
+
+        step("every page is bounded and every job listed once");
+        let first = client
+            .call(|channel| async move { Ok(JobServiceClient::new(channel).list_jobs(ListJobsRequest { limit: 1000, ..Default::default() }).await?.into_inner()) })
+            .await?;
+        anyhow::ensure!(!first.next_page_token.is_empty() && first.jobs.len() < JOBS, "one page held {} large jobs", first.jobs.len());
+        let jobs = all_jobs(&client).await?;
+        anyhow::ensure!(jobs.len() == JOBS, "{} jobs listed, {JOBS} submitted", jobs.len());
+
+        step("a forged page token is INVALID_ARGUMENT");
+        let forged = client
+            .call(|channel| async move {
+                Ok(JobServiceClient::new(channel).list_jobs(ListJobsRequest { page_token: "job-1".to_owned(), ..Default::default() }).await?.into_inner())
+            })
+            .await
+            .expect_err("a forged token is refused");
+        anyhow::ensure!(forged.code() == tonic::Code::InvalidArgument && forged.message().contains("next_page_token"), "{forged:?}");
+
+        step("shotfarm jobs --all and --limit");
+        let scheduler = cluster.addrs_joined();
+        let operator = cluster.tls_args(Role::Operator, HARNESS_OPERATOR)?;
+        let all = Command::new(shotfarm_binary()?).args(["jobs", "--all", "--scheduler", &scheduler]).args(&operator).output()?;
+        anyhow::ensure!(all.status.success(), "shotfarm jobs --all: {}", String::from_utf8_lossy(&all.stderr));
+        anyhow::ensure!(String::from_utf8_lossy(&all.stdout).lines().count() == JOBS, "shotfarm jobs --all did not list every job");
+        let few = Command::new(shotfarm_binary()?).args(["jobs", "--limit", "5", "--scheduler", &scheduler]).args(&operator).output()?;
+        anyhow::ensure!(few.status.success() && String::from_utf8_lossy(&few.stdout).lines().count() == 5, "shotfarm jobs --limit 5");
+        anyhow::ensure!(String::from_utf8_lossy(&few.stderr).contains("--all"), "no hint that more jobs exist");
+        Ok(())
+    }
+}
+
+/// Idle TCP connections that never speak HTTP/2: beyond the replica's cap they are closed at
+/// once, the rest after the idle timeout; a real client is served once they are gone.
+mod idle_connections {
+    use std::io::Read as _;
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use shotfarm_cluster_tests::cluster::SchedulerCluster;
+
+    use crate::support::{client, step, submit};
+
+    const CAP: usize = 8;
+    const IDLE: Duration = Duration::from_secs(2);
+
+    /// Whether the server closed the socket: reading what it sent (HTTP/2 settings, a
+    /// goaway) ends in end-of-file or a reset rather than in the read timeout.
+    fn closed(mut socket: &TcpStream) -> bool {
+        let mut buffer = [0u8; 1024];
+        loop {
+            match socket.read(&mut buffer) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(err) => return !matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_are_capped_and_closed_and_clients_still_get_served() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let config = dir.path().join("limits.toml");
+        std::fs::write(&config, format!("max_connections = {CAP}\nidle_timeout_ms = {}\n", IDLE.as_millis()))?;
+        let mut cluster = SchedulerCluster::start(1, &["--config", config.to_str().unwrap_or_default()])?;
+        cluster.wait_for_leader(Duration::from_secs(15)).await?;
+        let addr = cluster.addrs()[0].clone();
+
+        step(&format!("{} idle connections against a cap of {CAP}", CAP * 5));
+        let sockets: Vec<TcpStream> = (0..CAP * 5).map(|_| TcpStream::connect(&addr)).collect::<Result<_, _>>()?;
+        for socket in &sockets {
+            socket.set_read_timeout(Some(Duration::from_millis(50)))?;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let closed_at_once = sockets.iter().filter(|socket| closed(socket)).count();
+        anyhow::ensure!(closed_at_once >= CAP * 4, "only {closed_at_once} of {} connections past the cap were closed", CAP * 4);
+
+        step("the idle ones end after the timeout; a client is served");
+        tokio::time::sleep(IDLE + Duration::from_millis(500)).await;
+        for socket in &sockets {
+            socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+        }
+        let still_open = sockets.iter().filter(|socket| !closed(socket)).count();
+        anyhow::ensure!(still_open == 0, "{still_open} idle connections were still open after {IDLE:?}");
+        submit(&client(cluster.addrs(), cluster.operator()), "t95-after-idle", "in.mp4").await?;
+        anyhow::ensure!(cluster.exit_status(1)?.is_none(), "the replica stopped");
+        Ok(())
+    }
+}
+
+/// Requests over a service's size limit and bodies that are not the method's protobuf
+/// message: `RESOURCE_EXHAUSTED` and `INVALID_ARGUMENT`, and the replica keeps serving.
+mod oversize_and_malformed_messages {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use shotfarm_cluster_tests::cluster::SchedulerCluster;
+    use shotfarm_proto::v1::job_service_client::JobServiceClient;
+    use shotfarm_proto::v1::{self, ListJobsRequest, SubmitJobRequest};
+    use tonic::codegen::http::uri::PathAndQuery;
+
+    use crate::support::{client, step, submit};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn oversize_and_malformed_requests_are_refused_and_the_replica_stays_up() -> anyhow::Result<()> {
+        let mut cluster = SchedulerCluster::start(1, &[])?;
+        cluster.wait_for_leader(Duration::from_secs(15)).await?;
+        let channel = shotfarm_proto::client::channel(&cluster.addrs()[0], &cluster.operator())?;
+
+        step("a 2 MiB submit");
+        let labels: HashMap<String, String> = HashMap::from([("big".to_owned(), "x".repeat(2 << 20))]);
+        let spec = v1::JobSpec { input_url: "file:///sim/in.mp4".to_owned(), output_url: "file:///sim/out".to_owned(), labels, ..Default::default() };
+        let refused = JobServiceClient::new(channel.clone())
+            .submit_job(SubmitJobRequest { request_id: "t95-huge".to_owned(), spec: Some(spec) })
+            .await
+            .expect_err("a 2 MiB request is refused");
+        anyhow::ensure!(refused.code() == tonic::Code::ResourceExhausted, "{refused:?}");
+
+        step("a SubmitJob body that is not a SubmitJobRequest");
+        // A ListJobsRequest's field 1 is a varint; SubmitJobRequest's is a string.
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await?;
+        let codec = tonic_prost::ProstCodec::<ListJobsRequest, v1::SubmitJobResponse>::default();
+        let malformed = grpc
+            .unary(tonic::Request::new(ListJobsRequest { state: 3, ..Default::default() }), PathAndQuery::from_static("/shotfarm.v1.JobService/SubmitJob"), codec)
+            .await
+            .expect_err("a malformed body is refused");
+        anyhow::ensure!(malformed.code() == tonic::Code::InvalidArgument, "{malformed:?}");
+
+        anyhow::ensure!(cluster.exit_status(1)?.is_none(), "the replica stopped");
+        submit(&client(cluster.addrs(), cluster.operator()), "t95-after-oversize", "in.mp4").await?;
+        Ok(())
+    }
+}
+
+/// A full disk: the store's writes fail (`FAILPOINTS=store_write_fails`, as ENOSPC would).
+/// The replica stops with exit code 4 and a message that says what to do, never a panic,
+/// and started again on a healthy disk it has every job it acknowledged.
+mod full_disk {
+    use std::time::{Duration, Instant};
+
+    use shotfarm_cluster_tests::cluster::SchedulerCluster;
+
+    use crate::support::{all_jobs, client, step, submit};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_disk_stops_the_replica_with_exit_code_4_and_loses_no_acknowledged_job() -> anyhow::Result<()> {
+        let mut cluster = SchedulerCluster::start(1, &[])?;
+        cluster.wait_for_leader(Duration::from_secs(15)).await?;
+        cluster.kill(1)?;
+        step("restart with the store's 20th write failing");
+        cluster.restart_with_env(1, &[("FAILPOINTS", "store_write_fails=19*off->return")])?;
+        cluster.wait_for_leader(Duration::from_secs(15)).await?;
+        let mut client = client(cluster.addrs(), cluster.operator());
+        client.patience = Duration::from_secs(2);
+        let mut acknowledged = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            anyhow::ensure!(Instant::now() < deadline, "the replica did not stop on the failed write");
+            if let Some(status) = cluster.exit_status(1)? {
+                break status;
+            }
+            let request_id = format!("t95-disk-{}", acknowledged.len());
+            if submit(&client, &request_id, "in.mp4").await.is_ok() {
+                acknowledged.push(request_id);
+            }
+        };
+        let log = std::fs::read_to_string(&cluster.replicas[&1].log)?;
+        let tail: String = log.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        anyhow::ensure!(status.code() == Some(4), "the replica ended with {status:?}, not exit code 4; its log ends:\n{tail}");
+        anyhow::ensure!(log.contains("no space left on device") && log.contains("free space"), "no clear message in the log");
+        anyhow::ensure!(!log.contains("panicked"), "the replica panicked");
+
+        step("started again on a healthy disk: every acknowledged job is there");
+        cluster.restart(1)?;
+        cluster.wait_for_leader(Duration::from_secs(15)).await?;
+        let jobs = all_jobs(&crate::support::client(cluster.addrs(), cluster.operator())).await?;
+        for request_id in &acknowledged {
+            anyhow::ensure!(jobs.iter().any(|job| &job.request_id == request_id), "acknowledged {request_id} was lost");
+        }
+        Ok(())
+    }
+}
+
+/// A FIFO as input: whatever the agent does with it (refuse it, or block reading it), two
+/// SIGTERMs end the agent within seconds, with a non-zero exit.
+mod fifo_input {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use shotfarm_cluster_tests::agents::Farm;
+    use shotfarm_proto::v1;
+
+    use crate::support::step;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_agent_given_a_fifo_stops_within_seconds_of_an_abort() -> anyhow::Result<()> {
+        let mut farm = Farm::start(1, &[], &["t95-fifo"])?;
+        farm.cluster.wait_for_leader(Duration::from_secs(15)).await?;
+        farm.wait_for_agents(Duration::from_secs(20)).await?;
+        let fifo = farm.dir.join("input.mp4");
+        anyhow::ensure!(Command::new("mkfifo").arg(&fifo).status()?.success(), "mkfifo failed");
+        let out = farm.subdir("out-fifo")?;
+        step("submit a FIFO as input; nobody ever writes to it");
+        let spec = v1::JobSpec { input_url: format!("file://{}", fifo.display()), output_url: format!("file://{}", out.display()), ..Default::default() };
+        farm.submit("t95-fifo", spec).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+
+        step("SIGTERM twice: drain, then abort");
+        let agent = farm.agent_mut("t95-fifo")?;
+        let pid = agent.pid().ok_or_else(|| anyhow::anyhow!("the agent is not running"))?.to_string();
+        let signalled = Instant::now();
+        for _ in 0..2 {
+            anyhow::ensure!(Command::new("kill").args(["-TERM", &pid]).status()?.success(), "kill failed");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let status = agent.terminate(Duration::from_secs(8))?;
+        anyhow::ensure!(signalled.elapsed() < Duration::from_secs(8), "the agent took {:?} to stop", signalled.elapsed());
+        anyhow::ensure!(!status.success(), "an aborted agent exited with success");
+        Ok(())
+    }
+}

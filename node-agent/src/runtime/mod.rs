@@ -64,7 +64,9 @@ async fn register(client: &LeaderClient, request: &v1::RegisterRequest, shutdown
                 let interval = Duration::from_millis(u64::from(response.heartbeat_interval_ms.clamp(50, 10_000)));
                 return Ok(Some((response.node_id, interval)));
             }
-            Err(status) if status.code() == tonic::Code::InvalidArgument => return Err(AgentError::Refused(status.message().to_owned())),
+            // A refusal that no retry can change (a bad setting, a request too large, no
+            // permission) ends the agent with its message rather than a retry loop.
+            Err(status) if is_permanent(status.code()) => return Err(AgentError::Refused(status.message().to_owned())),
             Err(status) => {
                 tracing::warn!(%status, attempt, "registration failed; retrying");
                 attempt += 1;
@@ -75,6 +77,12 @@ async fn register(client: &LeaderClient, request: &v1::RegisterRequest, shutdown
             }
         }
     }
+}
+
+/// Statuses that the same registration would meet again however often it retried.
+fn is_permanent(code: tonic::Code) -> bool {
+    use tonic::Code;
+    matches!(code, Code::InvalidArgument | Code::PermissionDenied | Code::Unauthenticated | Code::Unimplemented | Code::OutOfRange)
 }
 
 /// What the agent registers with: its capabilities, and the finished attempts whose results

@@ -348,6 +348,11 @@ impl<S: DurableStore> Replica<S> {
         if appends {
             crash_point(failpoints::BEFORE_LOG_APPEND);
         }
+        if !batch.is_empty()
+            && let Some(err) = failpoints::injected_storage_error(failpoints::STORE_WRITE_FAILS)
+        {
+            return Err(StoreError::io(err).into());
+        }
         self.store.write(batch)?;
         if appends {
             crash_point(failpoints::AFTER_LOG_APPEND);

@@ -5,7 +5,7 @@
 //! iteration only over ordered maps.
 
 use super::command::{Command, Effect, Outcome};
-use super::{jobs, leases, nodes, tokens};
+use super::{jobs, leases, nodes, retention, tokens};
 use crate::state::{RowKey, State};
 
 /// Applies one command. Returns its outcome for the proposer and the effects the leader must
@@ -48,5 +48,6 @@ pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
             Outcome::Applied
         }
     };
+    retention::compact_finished_jobs(state);
     (outcome, effects)
 }

@@ -77,6 +77,7 @@ pub(super) fn finish_job(state: &mut State, job_id: JobId, final_state: JobState
     job.finished_at_ms = Some(now_ms);
     let tasks = job.tasks.clone();
     state.mark(RowKey::Job(job_id));
+    state.note_finished(job_id, now_ms);
     for task_id in tasks {
         let Some(task) = state.tasks.get(&task_id) else { continue };
         if task.state.is_final() {

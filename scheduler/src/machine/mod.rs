@@ -9,6 +9,7 @@
 //! | [`apply`] | `apply(state, command)`: deterministic, no clock, randomness or I/O; one function per command |
 //! | [`jobs`] | submitting, cancelling and finishing a job |
 //! | [`nodes`] | registering a node, changing its state, declaring it down |
+//! | [`retention`] | bounded memory: finished jobs beyond the newest few keep their summary, not their tasks |
 //! | [`tokens`] | bearer tokens: creating and revoking (fingerprints only) |
 //! | [`leases`] | an attempt's lease: assigning, completing, failing, expiring, releasing (fencing by attempt) |
 
@@ -17,6 +18,7 @@ pub mod command;
 pub mod jobs;
 pub mod leases;
 pub mod nodes;
+pub mod retention;
 pub mod tokens;
 
 #[cfg(test)]

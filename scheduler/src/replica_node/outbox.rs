@@ -1,5 +1,5 @@
 //! The proposal outbox: client commands and the leader's own proposals gathered while the
-//! driver was busy, proposed as few log entries as the size cap allows, and the callers
+//! driver was busy, proposed as few log entries as the size caps allow, and the callers
 //! waiting for each entry to apply.
 
 use std::collections::HashMap;
@@ -13,6 +13,12 @@ use crate::storage::DurableStore;
 
 /// Commands in one log entry at most; more are split over several entries.
 const MAX_COMMANDS_PER_ENTRY: usize = 4096;
+/// Encoded commands in one log entry at most (a caller's batch larger than this goes alone).
+/// An append carries whole entries (raft-rs sends at least one however large), so entries
+/// must stay far below the largest `RaftService` message (`transport::MAX_PEER_MESSAGE`):
+/// 4,096 submits of the largest spec would otherwise make one entry of over 100 MiB that no
+/// follower could receive.
+const MAX_ENTRY_BYTES: usize = 2 << 20;
 
 /// A proposer waiting for the outcomes of its commands: `count` of them from `offset` on.
 struct Caller {
@@ -75,11 +81,16 @@ impl Outbox {
         let mut dropped = Vec::new();
         let mut commands = Vec::new();
         let mut callers = Vec::new();
+        let mut entry_bytes = 0;
         for (batch, reply) in gathered {
-            if !commands.is_empty() && commands.len() + batch.len() > MAX_COMMANDS_PER_ENTRY {
+            let batch_bytes: usize = batch.iter().map(encoded_len).sum();
+            let full = commands.len() + batch.len() > MAX_COMMANDS_PER_ENTRY || entry_bytes + batch_bytes > MAX_ENTRY_BYTES;
+            if !commands.is_empty() && full {
                 let entry = PendingEntry { callers: std::mem::take(&mut callers), assigns: Vec::new() };
                 dropped.extend(self.propose_entry(replica, std::mem::take(&mut commands), entry));
+                entry_bytes = 0;
             }
+            entry_bytes += batch_bytes;
             if let Some(reply) = reply {
                 callers.push(Caller { offset: commands.len(), count: batch.len(), reply });
             }
@@ -88,6 +99,12 @@ impl Outbox {
         // Entries apply in order: when the last one applies, every Assign gathered here has.
         dropped.extend(self.propose_entry(replica, commands, PendingEntry { callers, assigns }));
         dropped
+    }
+
+    /// The entries proposed so far (tests).
+    #[cfg(test)]
+    fn entries_proposed(&self) -> u64 {
+        self.last_entry
     }
 
     /// Proposes one entry; when raft refuses it, fails its callers and returns its assigns.
@@ -127,5 +144,43 @@ impl Outbox {
                 let _ = caller.reply.send(Err(error.clone()));
             }
         }
+    }
+}
+
+/// A command's size in the log (postcard, as `Replica::propose` encodes it).
+fn encoded_len(command: &Command) -> usize {
+    postcard::serialize_with_flavor(command, postcard::ser_flavors::Size::default()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::consensus::ReplicaConfig;
+    use crate::state::model::JobSpec;
+    use crate::storage::memory_store::MemoryStore;
+
+    /// A submit of the largest spec a client may send: 64 labels of 256 bytes.
+    fn large_submit(n: usize) -> Command {
+        let labels: BTreeMap<String, String> = (0..64).map(|key| (format!("label-{key}"), "v".repeat(256))).collect();
+        Command::SubmitJob { request_id: format!("r{n}"), owner: String::new(), spec: JobSpec { labels, ..JobSpec::for_tests() }, now_ms: 1 }
+    }
+
+    #[test]
+    fn large_commands_are_split_over_entries_by_bytes() {
+        let alone: BTreeMap<u64, String> = [(1, "127.0.0.1:1".to_owned())].into();
+        let mut replica = Replica::open(&ReplicaConfig::new(1), &alone, MemoryStore::default()).expect("opens");
+        let mut outbox = Outbox::default();
+        let per_command = encoded_len(&large_submit(0));
+        let count = 4 * MAX_ENTRY_BYTES / per_command;
+        for n in 0..count {
+            outbox.gather(vec![large_submit(n)], oneshot::channel().0);
+        }
+        outbox.propose_all(&mut replica);
+        assert!(outbox.entries_proposed() >= 4, "{count} commands of {per_command} bytes went into {} entries", outbox.entries_proposed());
+        assert!(outbox.entries_proposed() <= 5);
     }
 }

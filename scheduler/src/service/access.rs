@@ -30,13 +30,18 @@ impl Caller {
         }
     }
 
-    /// Whether the caller may see and cancel a job of `owner`: operators all, submitters
-    /// their own.
-    pub fn may_see(&self, owner: &str) -> bool {
+    /// The only owner whose jobs the caller sees and cancels: a submitter's own; `None` for
+    /// operators (every job).
+    pub fn only_owner(&self) -> Option<String> {
         match self {
-            Caller::Anonymous => true,
-            Caller::Known(identity) => identity.role == Role::Operator || identity.to_string() == owner,
+            Caller::Known(identity) if identity.role != Role::Operator => Some(identity.to_string()),
+            _ => None,
         }
+    }
+
+    /// Whether the caller may see and cancel a job of `owner`.
+    pub fn may_see(&self, owner: &str) -> bool {
+        self.only_owner().is_none_or(|only| only == owner)
     }
 
     /// The only node an agent may register as and hold a session for (None: any).

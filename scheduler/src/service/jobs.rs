@@ -13,15 +13,13 @@ use tonic::{Request, Response, Status};
 
 use super::access::{Caller, Gate};
 use super::status::{invalid, unwanted};
+use super::job_pages::{self, PageRequest};
 use super::{convert, validate};
 use crate::machine::{Command, Outcome, Refusal};
 use crate::replica_node::DriverHandle;
 use crate::replica_node::clock::now_ms;
 use crate::replica_node::stream_end::StreamEnd;
 use crate::state::model::{JobState, format_job_id, parse_job_id};
-
-/// Jobs returned by one `ListJobs` at most.
-const MAX_LIST: usize = 1000;
 
 pub struct Jobs {
     pub driver: DriverHandle,
@@ -86,23 +84,10 @@ impl JobService for Jobs {
     async fn list_jobs(&self, request: Request<v1::ListJobsRequest>) -> Result<Response<v1::ListJobsResponse>, Status> {
         let caller = self.caller(&request).await?;
         let request = request.into_inner();
-        let filter = state_filter(request.state)?;
-        let limit = if request.limit == 0 { MAX_LIST } else { (request.limit as usize).min(MAX_LIST) };
+        let page = PageRequest::new(state_filter(request.state)?, request.limit, &request.page_token)?.of_owner(caller.only_owner());
         self.driver.leader_only()?;
-        let jobs = self
-            .driver
-            .read(move |state| {
-                state
-                    .jobs
-                    .values()
-                    .rev()
-                    .filter(|job| filter.is_none_or(|wanted| job.state == wanted) && caller.may_see(&job.owner))
-                    .take(limit)
-                    .map(|job| convert::job(state, job, false))
-                    .collect()
-            })
-            .await?;
-        Ok(Response::new(v1::ListJobsResponse { jobs }))
+        let reply = self.driver.read(move |state| job_pages::page(state, page)).await?;
+        Ok(Response::new(reply))
     }
 
     type WatchJobStream = WatchStream;

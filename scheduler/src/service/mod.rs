@@ -10,14 +10,18 @@
 //! | [`tokens`] | `AdminService`'s bearer-token calls |
 //! | [`status`] | the one table from errors to gRPC statuses |
 //! | [`validate`] | checks on every field a client or agent sends |
+//! | [`wire_errors`] | malformed and oversize requests refused with `INVALID_ARGUMENT` / `RESOURCE_EXHAUSTED` |
 //! | [`convert`] | replicated state → wire messages |
+//! | [`job_pages`] | `ListJobs` pages: size limits and page tokens |
 
 pub mod access;
 pub mod admin;
 pub mod convert;
+pub mod job_pages;
 pub mod jobs;
 pub mod nodes;
 pub mod raft;
 pub mod status;
 pub mod tokens;
 pub mod validate;
+pub mod wire_errors;

@@ -5,9 +5,10 @@
 //! | --- | --- |
 //! | [`model`] | jobs, tasks, nodes, leases, and a node's accounting of the leases it holds |
 //!
-//! Besides the entities, [`State`] keeps two things that are not replicated data but are
-//! derived from it deterministically: the queue of ready tasks, rebuilt on load, and the set
-//! of rows changed since the last persist, which storage drains to write exactly those rows.
+//! Besides the entities, [`State`] keeps three things that are not replicated data but are
+//! derived from it deterministically: the queue of ready tasks and the finished jobs that
+//! still hold their tasks' detail (oldest first), both rebuilt on load, and the set of rows
+//! changed since the last persist, which storage drains to write exactly those rows.
 
 pub mod model;
 
@@ -16,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use model::{AccessToken, Job, JobId, Node, NodeId, Task, TaskId, TaskState};
+use model::{AccessToken, Job, JobId, Millis, Node, NodeId, Task, TaskId, TaskState};
 
 /// Counters and small maps stored as one row.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -54,6 +55,8 @@ pub struct State {
     pub nodes: BTreeMap<NodeId, Node>,
     /// Derived: queued tasks ordered by (job priority descending, task id).
     queue: BTreeSet<(i64, TaskId)>,
+    /// Derived: finished jobs whose task rows are still held, by (finish time, job id).
+    finished_with_detail: BTreeSet<(Millis, JobId)>,
     /// Derived: rows changed since the last [`State::take_dirty`].
     dirty: BTreeSet<RowKey>,
 }
@@ -76,8 +79,16 @@ impl State {
             tasks: image.tasks.into_iter().map(|task| (task.id, task)).collect(),
             nodes: image.nodes.into_iter().map(|node| (node.id, node)).collect(),
             queue: BTreeSet::new(),
+            finished_with_detail: BTreeSet::new(),
             dirty: BTreeSet::new(),
         };
+        let finished: Vec<(Millis, JobId)> = state
+            .jobs
+            .values()
+            .filter(|job| job.state.is_final() && job.tasks.iter().any(|task| state.tasks.contains_key(task)))
+            .map(|job| (job.finished_at_ms.unwrap_or(0), job.id))
+            .collect();
+        state.finished_with_detail.extend(finished);
         let queued: Vec<(i64, TaskId)> = state
             .tasks
             .values()
@@ -104,6 +115,21 @@ impl State {
 
     pub fn queued_len(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Records that `job` finished at `at`: it holds its tasks' detail until compacted.
+    pub(crate) fn note_finished(&mut self, job: JobId, at: Millis) {
+        self.finished_with_detail.insert((at, job));
+    }
+
+    /// How many finished jobs still hold their tasks' detail.
+    pub fn finished_with_detail(&self) -> usize {
+        self.finished_with_detail.len()
+    }
+
+    /// The finished job that has held its detail longest, no longer counted as holding it.
+    pub(crate) fn take_oldest_finished_with_detail(&mut self) -> Option<JobId> {
+        self.finished_with_detail.pop_first().map(|(_, job)| job)
     }
 
     /// The rows changed since the last call, for storage to write.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use shotfarm_proto::storage::JobRoots;
 
 /// One layer of settings: every field optional, so layers can be merged.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -33,6 +34,10 @@ pub struct SchedulerSettings {
     pub snapshot_every: Option<u64>,
     /// Write the audit trail of the applied stream under this directory (tests).
     pub audit: Option<PathBuf>,
+    /// URL roots jobs may read from, comma-separated (`--allow-input`); none: every job is refused.
+    pub allow_input: Option<String>,
+    /// URL roots jobs may write to, comma-separated (`--allow-output`); none: every job is refused.
+    pub allow_output: Option<String>,
 }
 
 macro_rules! merge_fields {
@@ -65,6 +70,8 @@ impl SchedulerSettings {
                 "LEASE_TIMEOUT_MS" => settings.lease_timeout_ms = Some(number(&value)?),
                 "SNAPSHOT_EVERY" => settings.snapshot_every = Some(number(&value)?),
                 "AUDIT" => settings.audit = Some(PathBuf::from(value)),
+                "ALLOW_INPUT" => settings.allow_input = Some(value),
+                "ALLOW_OUTPUT" => settings.allow_output = Some(value),
                 _ => {}
             }
         }
@@ -74,7 +81,7 @@ impl SchedulerSettings {
     /// `over` wins where it has a value.
     pub fn merge(mut self, over: SchedulerSettings) -> SchedulerSettings {
         merge_fields!(self, over, id, listen, peers, routes, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
-            heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit);
+            heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit, allow_input, allow_output);
         self
     }
 
@@ -127,6 +134,7 @@ impl SchedulerSettings {
         if snapshot_every < 10 {
             return Err(ConfigError(format!("snapshot_every {snapshot_every} is below 10")));
         }
+        let roots = JobRoots::parse(self.allow_input.as_deref(), self.allow_output.as_deref()).map_err(|error| ConfigError(error.to_string()))?;
         Ok(SchedulerConfig {
             id,
             listen,
@@ -143,6 +151,7 @@ impl SchedulerSettings {
             lease_timeout,
             snapshot_every,
             audit: self.audit,
+            roots,
         })
     }
 }
@@ -213,6 +222,8 @@ pub struct SchedulerConfig {
     pub snapshot_every: u64,
     /// Where the audit trail goes (`shotfarm_scheduler::audit`), when asked for.
     pub audit: Option<PathBuf>,
+    /// Where jobs may read and write; a job naming anything else is refused at submission.
+    pub roots: JobRoots,
 }
 
 /// A configuration problem: the message says what to change.
@@ -276,5 +287,20 @@ mod tests {
         }
         let env = SchedulerSettings::from_env([("SHOTFARM_ROUTES".to_owned(), "2=127.0.0.1:9".to_owned())]).expect("env");
         assert_eq!(env.routes.as_deref(), Some("2=127.0.0.1:9"));
+    }
+
+    #[test]
+    fn storage_roots_layer_and_default_to_none() {
+        let config = flags(1, "1=127.0.0.1:7001").validate().expect("valid");
+        assert!(config.roots.input.is_empty() && config.roots.output.is_empty(), "no roots unless configured");
+        let file: SchedulerSettings = toml::from_str("allow_input = \"file:///from/file\"\nallow_output = \"file:///out\"").expect("parses");
+        let env = SchedulerSettings::from_env([("SHOTFARM_ALLOW_INPUT".to_owned(), "file:///media/in/, s3://bucket/in".to_owned())]).expect("env");
+        let config = file.merge(env).merge(flags(1, "1=127.0.0.1:7001")).validate().expect("valid");
+        assert_eq!(config.roots.input.to_string(), "file:///media/in,s3://bucket/in");
+        assert_eq!(config.roots.output.to_string(), "file:///out");
+        let mut bad = flags(1, "1=127.0.0.1:7001");
+        bad.allow_output = Some("file:///out/../etc".into());
+        let error = bad.validate().expect_err("a root climbing out");
+        assert!(error.0.starts_with("--allow-output root"), "{error}");
     }
 }

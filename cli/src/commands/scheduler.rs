@@ -38,6 +38,14 @@ pub struct SchedulerArgs {
     /// DIR/replica-<id>.audit.jsonl, for the cluster tests' invariant checks.
     #[arg(long, value_name = "DIR")]
     pub audit: Option<PathBuf>,
+    /// URL roots jobs may read from, comma-separated (file:///media/in,s3://bucket/in;
+    /// SHOTFARM_ALLOW_INPUT). None: every job is refused at submission.
+    #[arg(long, value_name = "ROOTS")]
+    pub allow_input: Option<String>,
+    /// URL roots jobs may write to, comma-separated (SHOTFARM_ALLOW_OUTPUT). None: every job
+    /// is refused at submission.
+    #[arg(long, value_name = "ROOTS")]
+    pub allow_output: Option<String>,
 }
 
 pub fn run(args: SchedulerArgs) -> CommandResult {
@@ -54,6 +62,8 @@ pub fn run(args: SchedulerArgs) -> CommandResult {
         data_dir: args.data_dir,
         join: args.join.then_some(true),
         audit: args.audit,
+        allow_input: args.allow_input,
+        allow_output: args.allow_output,
         ..SchedulerSettings::default()
     };
     let config = file.merge(env).merge(flags).validate().map_err(CommandError::usage)?;

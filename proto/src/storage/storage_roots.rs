@@ -1,4 +1,4 @@
-//! [`StorageRoots`]: the URL roots one side of a job (its input or its output) may name, as an
+//! [`StorageRoots`] (and [`JobRoots`], both sides): the URL roots one side of a job (its input or its output) may name, as an
 //! operator configured them (`--allow-input`, `--allow-output`, comma-separated).
 //!
 //! No roots configured means nothing is allowed: every job is refused with a message naming
@@ -119,6 +119,33 @@ impl StorageRoots {
             return Err(RootError::Outside { side: self.side, url: url.to_string(), roots: self.to_string() });
         }
         Ok(())
+    }
+}
+
+/// Both sides: where jobs may read (`--allow-input`) and write (`--allow-output`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRoots {
+    pub input: StorageRoots,
+    pub output: StorageRoots,
+}
+
+impl JobRoots {
+    /// The two comma-separated lists as configured (`None`: no roots on that side).
+    pub fn parse(input: Option<&str>, output: Option<&str>) -> Result<JobRoots, RootError> {
+        Ok(JobRoots {
+            input: StorageRoots::parse(RootSide::Input, input.unwrap_or_default())?,
+            output: StorageRoots::parse(RootSide::Output, output.unwrap_or_default())?,
+        })
+    }
+
+    /// Logs a warning for each side with no roots: every job will be refused.
+    pub fn warn_if_empty(&self) {
+        for roots in [&self.input, &self.output] {
+            if roots.is_empty() {
+                let side = roots.side();
+                tracing::warn!(flag = side.flag(), "no {side} roots are configured: every job will be refused; pass {} (or {})", side.flag(), side.env_var());
+            }
+        }
     }
 }
 

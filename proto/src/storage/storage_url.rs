@@ -146,6 +146,25 @@ impl StorageUrl {
         Ok(StorageUrl::from_parts(scheme, bucket, segments))
     }
 
+    /// The `file://` URL of an absolute local path (each component percent-encoded as needed,
+    /// then checked like any URL).
+    pub fn from_local_path(path: &std::path::Path) -> Result<StorageUrl, UrlError> {
+        if !path.is_absolute() {
+            return Err(UrlError::Relative);
+        }
+        let mut text = String::from("file://");
+        for component in path.components() {
+            if let std::path::Component::Normal(name) = component {
+                text.push('/');
+                encode_segment(name.to_str().ok_or(UrlError::NotUtf8)?, &mut text);
+            }
+        }
+        if text.len() == "file://".len() {
+            text.push('/');
+        }
+        StorageUrl::parse(&text)
+    }
+
     fn from_parts(scheme: Scheme, bucket: String, segments: Vec<String>) -> StorageUrl {
         let mut text = format!("{}://{bucket}", scheme.as_str());
         if segments.is_empty() && scheme == Scheme::File {
@@ -195,6 +214,12 @@ impl StorageUrl {
     /// The segments below `root`, when `self` lies within it.
     pub fn relative_to(&self, root: &StorageUrl) -> Option<&[String]> {
         self.is_within(root).then(|| &self.segments[root.segments.len()..])
+    }
+
+    /// The URL one segment up; `None` at the top (`file:///`, `s3://bucket`).
+    pub fn parent(&self) -> Option<StorageUrl> {
+        let (_, parent) = self.segments.split_last()?;
+        Some(StorageUrl::from_parts(self.scheme, self.bucket.clone(), parent.to_vec()))
     }
 
     /// This URL with one more segment (plain text, checked like a decoded one): `out` +
@@ -253,10 +278,11 @@ fn decode_segment(raw: &str, offset: usize) -> Result<String, UrlError> {
     Ok(segment)
 }
 
-/// Percent-encodes what a path segment may not hold as it is (RFC 3986 `pchar`).
+/// Percent-encodes what a path segment may not hold as it is (RFC 3986 `pchar`), and `,`,
+/// which separates roots in `--allow-input` lists.
 fn encode_segment(segment: &str, out: &mut String) {
     for byte in segment.bytes() {
-        let plain = byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&byte);
+        let plain = byte.is_ascii_alphanumeric() || b"-._~!$&'()*+;=:@".contains(&byte);
         if plain {
             out.push(char::from(byte));
         } else {
@@ -286,6 +312,13 @@ mod tests {
         assert_eq!(normal("s3://bucket"), "s3://bucket");
         assert_eq!(normal("file:///media/名前/..hidden/a.."), "file:///media/%E5%90%8D%E5%89%8D/..hidden/a..");
         assert_eq!(StorageUrl::parse("file:///a/b%20c").unwrap().local_path().unwrap(), std::path::PathBuf::from("/a/b c"));
+        assert_eq!(normal("file:///a,b/c"), "file:///a%2Cb/c");
+        let odd = std::path::Path::new("/media/my #1, take?/clip.mp4");
+        let url = StorageUrl::from_local_path(odd).unwrap();
+        assert_eq!(url.as_str(), "file:///media/my%20%231%2C%20take%3F/clip.mp4");
+        assert_eq!(url.local_path().unwrap(), odd);
+        assert_eq!(StorageUrl::from_local_path(std::path::Path::new("/")).unwrap().as_str(), "file:///");
+        assert_eq!(StorageUrl::from_local_path(std::path::Path::new("relative")), Err(UrlError::Relative));
     }
 
     #[test]
@@ -336,5 +369,8 @@ mod tests {
         assert_eq!(root.join("a/b").unwrap_err(), UrlError::EncodedSlash);
         assert_eq!(StorageUrl::parse("file:///").unwrap().join("x y").unwrap().as_str(), "file:///x%20y");
         assert_eq!(StorageUrl::parse("s3://b").unwrap().join("x").unwrap().as_str(), "s3://b/x");
+        assert_eq!(inside.parent().unwrap().as_str(), "file:///media/in/a");
+        assert_eq!(StorageUrl::parse("s3://b/x").unwrap().parent().unwrap().as_str(), "s3://b");
+        assert_eq!(StorageUrl::parse("s3://b").unwrap().parent(), None);
     }
 }

@@ -23,6 +23,8 @@ const MAX_LIST: usize = 1000;
 
 pub struct Jobs {
     pub driver: DriverHandle,
+    /// Where jobs may read and write; anything else is refused here, before it is proposed.
+    pub roots: shotfarm_proto::storage::JobRoots,
 }
 
 fn job_id(text: &str) -> Result<u64, Status> {
@@ -47,7 +49,7 @@ impl JobService for Jobs {
     async fn submit_job(&self, request: Request<v1::SubmitJobRequest>) -> Result<Response<v1::SubmitJobResponse>, Status> {
         let request = request.into_inner();
         validate::request_id(&request.request_id)?;
-        let spec = validate::job_spec(request.spec.as_ref())?;
+        let spec = validate::job_spec(request.spec.as_ref(), &self.roots)?;
         self.driver.leader_only()?;
         let command = Command::SubmitJob { request_id: request.request_id, spec, now_ms: now_ms() };
         match self.driver.propose_one(command).await? {

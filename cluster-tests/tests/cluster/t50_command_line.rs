@@ -33,6 +33,8 @@ fn bad_scheduler_flags_exit_2_with_a_message() -> anyhow::Result<()> {
         (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--data-dir", file.to_str().unwrap_or_default()], "data directory"),
         (vec!["scheduler", "--config", "/nonexistent.toml"], "cannot read config"),
         (vec!["scheduler", "--bogus"], "--bogus"),
+        (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--data-dir", data, "--allow-input", "ftp://host/in"], "--allow-input root \"ftp://host/in\""),
+        (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--data-dir", data, "--allow-output", "file:///out/%2e%2e"], "--allow-output root"),
         (vec!["submit", "--scheduler", "nohost", "in.mp4", "--out", "/tmp/o"], "--scheduler"),
     ];
     for (args, expected) in cases {
@@ -90,6 +92,7 @@ fn bad_agent_settings_exit_2_with_a_message() -> anyhow::Result<()> {
         (vec!["agent", "--scheduler", "127.0.0.1:1", "--work-dir", work, "--labels", "rack"], "not key=value"),
         (vec!["agent", "--config", "/nonexistent.toml"], "cannot read config"),
         (vec!["agent", "--config", unknown], "unknown field `schedulers`"),
+        (vec!["agent", "--scheduler", "127.0.0.1:1", "--work-dir", work, "--allow-input", "file:///in\\..\\etc"], "--allow-input root"),
     ];
     for (args, expected) in cases {
         let output = Command::new(shotfarm_binary()?).args(&args).env_remove("SHOTFARM_SCHEDULER").env_remove("SHOTFARM_WORK_DIR").output()?;

@@ -45,10 +45,11 @@ pub async fn run(
     if renditions.is_empty() {
         return Err(TaskError::final_error("nothing to package: the job has no validated rendition"));
     }
-    let work_area = WorkArea::open(&locations.work_url)?;
     // Symlinks in the output location are refused here too (one may have appeared since
-    // inspection); what is there now is what `overwrite` replaces.
+    // inspection), before anything is created there; what is there now is what `overwrite`
+    // replaces.
     let previous = existing_files(&check_locations(locations, &ctx.roots)?, &ctx.roots).await?;
+    let work_area = WorkArea::open(&locations.work_url)?;
     let output_store = MediaStore::open(&locations.output_url).map_err(|error| task_errors::storage("opening the job's output location", error))?;
     let input_dir = ctx.scratch_dir.join("package").join("renditions");
     let mut to_package = Vec::with_capacity(renditions.len());

@@ -40,9 +40,9 @@ struct Scored<'a> {
 
 pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutput], ctx: &TaskContext, cancel: &CancellationToken) -> Result<TaskOutput, TaskError> {
     let facts = JobFacts::parse(job_facts)?;
-    let work_area = WorkArea::open(&locations.work_url)?;
     // The work area is removed below: not through a symlink planted since packaging.
     existing_files(&check_locations(locations, &ctx.roots)?, &ctx.roots).await?;
+    let work_area = WorkArea::open(&locations.work_url)?;
     let output_store = MediaStore::open(&locations.output_url).map_err(|error| task_errors::storage("opening the job's output location", error))?;
 
     let (inspection_key, chunks) = outputs

@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
     for index in 0..count {
         let request = SubmitJobRequest {
             request_id: format!("latency-{index}"),
-            spec: Some(v1::JobSpec { input_url: "file:///x/in.mp4".into(), output_url: "file:///x/out".into(), ..Default::default() }),
+            spec: Some(v1::JobSpec { input_url: "file:///sim/in.mp4".into(), output_url: "file:///sim/out".into(), ..Default::default() }),
         };
         let started = Instant::now();
         client

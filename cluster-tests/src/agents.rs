@@ -26,7 +26,7 @@ use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, GetJobRequest, ListNodesRequest, NodeRequest, SubmitJobRequest};
 use tonic::Status;
 
-use crate::cluster::{SchedulerCluster, shotfarm_binary, wait_until};
+use crate::cluster::{SchedulerCluster, shotfarm_binary, wait_until, with_default_roots};
 
 /// One try of a client call gives up after this long, and the next replica is tried.
 const TRY_LIMIT: Duration = Duration::from_secs(5);
@@ -42,12 +42,20 @@ pub struct AgentBuilder {
     tls: Vec<String>,
     /// Where its work dir and log go; a fresh temp dir when `None`.
     parent: Option<PathBuf>,
+    /// `--allow-input` and `--allow-output`; none (every task refused) unless set.
+    roots: Option<(String, String)>,
 }
 
 impl AgentBuilder {
     /// Puts the work dir (`<dir>/<name>`) and log (`<dir>/<name>.log`) under `dir`.
     pub fn under(mut self, dir: &Path) -> AgentBuilder {
         self.parent = Some(dir.to_path_buf());
+        self
+    }
+
+    /// The storage roots the agent allows (`--allow-input`, `--allow-output`).
+    pub fn roots(mut self, input: &str, output: &str) -> AgentBuilder {
+        self.roots = Some((input.to_owned(), output.to_owned()));
         self
     }
 
@@ -92,7 +100,7 @@ pub struct AgentProcess {
 impl AgentProcess {
     /// An agent named `name` that registers with `cluster`, with its own certificate.
     pub fn builder(name: &str, cluster: &SchedulerCluster) -> anyhow::Result<AgentBuilder> {
-        Ok(AgentBuilder { name: name.to_owned(), schedulers: cluster.addrs(), tls: cluster.tls_args(Role::Agent, name)?, parent: None })
+        Ok(AgentBuilder { name: name.to_owned(), schedulers: cluster.addrs(), tls: cluster.tls_args(Role::Agent, name)?, parent: None, roots: None })
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -111,6 +119,9 @@ impl AgentProcess {
             .args(&self.builder.tls)
             .arg("--work-dir")
             .arg(&self.work_dir);
+        if let Some((input, output)) = &self.builder.roots {
+            command.args(["--allow-input", input, "--allow-output", output]);
+        }
         let child = command
             .env("SHOTFARM_LOG", std::env::var("SHOTFARM_LOG").unwrap_or_else(|_| "info".to_owned()))
             .env("NO_COLOR", "1")
@@ -248,10 +259,14 @@ pub struct Farm {
 }
 
 impl Farm {
-    /// Starts `replicas` schedulers (with `scheduler_args`) and one agent per name.
+    /// Starts `replicas` schedulers (with `scheduler_args`) and one agent per name. The farm's
+    /// directory is every process's input and output root, unless `scheduler_args` names the
+    /// schedulers' own (`--allow-input`, `--allow-output`).
     pub fn start(replicas: u64, scheduler_args: &[&str], agent_names: &[&str]) -> anyhow::Result<Farm> {
-        let cluster = SchedulerCluster::start(replicas, scheduler_args)?;
         let owned = tempfile::Builder::new().prefix("shotfarm-farm-").tempdir()?;
+        let roots = format!("file://{}", owned.path().display());
+        let scheduler_args = with_default_roots(scheduler_args, &roots);
+        let cluster = SchedulerCluster::start(replicas, &scheduler_args.iter().map(String::as_str).collect::<Vec<_>>())?;
         let mut farm = Farm { cluster, agents: Vec::new(), dir: owned.path().to_path_buf(), owned: Some(owned) };
         for name in agent_names {
             farm.add_agent(AgentProcess::builder(name, &farm.cluster)?)?;
@@ -259,8 +274,13 @@ impl Farm {
         Ok(farm)
     }
 
-    /// Starts one more agent, its work dir and log under the farm's directory.
-    pub fn add_agent(&mut self, builder: AgentBuilder) -> anyhow::Result<&mut AgentProcess> {
+    /// Starts one more agent, its work dir and log under the farm's directory (its storage
+    /// roots too, unless the builder has its own).
+    pub fn add_agent(&mut self, mut builder: AgentBuilder) -> anyhow::Result<&mut AgentProcess> {
+        if builder.roots.is_none() {
+            let roots = format!("file://{}", self.dir.display());
+            builder = builder.roots(&roots, &roots);
+        }
         self.agents.push(builder.under(&self.dir).start()?);
         self.agents.last_mut().context("an agent was just added")
     }

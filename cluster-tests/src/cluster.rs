@@ -59,6 +59,22 @@ pub fn shotfarm_binary() -> anyhow::Result<PathBuf> {
     bail!("no shotfarm binary found under {}; build it first (cargo build -p shotfarm) or set SHOTFARM_BIN", target.display())
 }
 
+/// The storage roots a cluster's replicas allow unless the test passes its own
+/// `--allow-input`/`--allow-output`: the URL namespaces of simulated jobs (`file:///sim/…`,
+/// `file:///bench/…`), which the swarm's simulated agents never open.
+pub const SIMULATED_ROOTS: &str = "file:///sim,file:///bench";
+
+/// `args` with `--allow-input ROOTS` and `--allow-output ROOTS` added for each one it lacks.
+pub fn with_default_roots(args: &[&str], roots: &str) -> Vec<String> {
+    let mut args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    for flag in ["--allow-input", "--allow-output"] {
+        if !args.iter().any(|arg| arg == flag || arg.starts_with(&format!("{flag}="))) {
+            args.extend([flag.to_owned(), roots.to_owned()]);
+        }
+    }
+    args
+}
+
 /// Free loopback ports (bound and released: good enough on a test machine).
 pub fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
     let listeners: Vec<TcpListener> = (0..count).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
@@ -212,7 +228,7 @@ impl SchedulerCluster {
             binary,
             replicas,
             peers,
-            extra_args: extra_args.iter().map(|arg| (*arg).to_owned()).collect(),
+            extra_args: with_default_roots(extra_args, SIMULATED_ROOTS),
             root: Some(root),
             kept: None,
             network: None,

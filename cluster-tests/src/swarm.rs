@@ -273,23 +273,10 @@ pub fn shape_of(input_url: &str, config: &SwarmConfig) -> (u32, u32) {
     parsed.unwrap_or((config.chunks, config.rungs))
 }
 
-fn input_url(spec: &TaskSpec) -> &str {
-    match spec {
-        TaskSpec::Inspect { locations, .. }
-        | TaskSpec::Ladder { locations, .. }
-        | TaskSpec::Encode { locations, .. }
-        | TaskSpec::Score { locations, .. }
-        | TaskSpec::Assemble { locations, .. }
-        | TaskSpec::Validate { locations, .. }
-        | TaskSpec::Package { locations, .. }
-        | TaskSpec::Report { locations, .. } => &locations.input_url,
-    }
-}
-
 fn simulated_result(task: v1::TaskRef, spec_json: &[u8], backend: &str, config: &SwarmConfig) -> v1::AgentMessage {
     let outcome = match serde_json::from_slice::<TaskSpec>(spec_json) {
         Ok(spec) => {
-            let (chunks, rungs) = shape_of(input_url(&spec), config);
+            let (chunks, rungs) = shape_of(&spec.locations().input_url, config);
             let output = synthetic::output_for(&spec, chunks, rungs);
             task_result::Outcome::Succeeded(v1::TaskSucceeded {
                 output_json: serde_json::to_vec(&output).unwrap_or_default(),

@@ -58,7 +58,8 @@ fn score_runs_the_configured_ffmpeg_and_ffprobe_only() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let output = root.join("out");
-        let locations = JobLocations { input_url: file_url(&source_path), output_url: file_url(&output), work_url: format!("{}/.shotfarm-work/job-1", file_url(&output)) };
+        let locations = JobLocations { input_url: file_url(&source_path), output_url: file_url(&output), work_url: format!("{}/.shotfarm-work/job-1", file_url(&output)), overwrite: false };
+        let roots = Arc::new(shotfarm_proto::storage::JobRoots::parse(Some(&file_url(root)), Some(&file_url(&output))).unwrap());
         let capabilities = Arc::new(probe_capabilities(&CancellationToken::new()).await.unwrap());
         let context = |task_id: u64| TaskContext {
             task_id,
@@ -69,6 +70,7 @@ fn score_runs_the_configured_ffmpeg_and_ffprobe_only() {
             scratch_dir: root.join("agent").join("tasks").join(task_id.to_string()),
             job_cache_dir: root.join("agent").join("jobs").join("job-1"),
             capabilities: Arc::clone(&capabilities),
+            roots: Arc::clone(&roots),
         };
         let progress: shotfarm_agent::tasks::ProgressFn = Arc::new(|_, _, _| {});
         let cancel = CancellationToken::new();

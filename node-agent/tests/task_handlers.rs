@@ -15,6 +15,7 @@ use shotfarm_agent::media::capabilities::{MediaCapabilities, probe_capabilities}
 use shotfarm_agent::media::report::JobReport;
 use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
 use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, EncodedRendition, JobLocations, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::storage::JobRoots;
 use tokio_util::sync::CancellationToken;
 
 fn now_ms() -> u64 {
@@ -23,6 +24,12 @@ fn now_ms() -> u64 {
 
 fn file_url(path: &Path) -> String {
     url::Url::from_file_path(path).unwrap().to_string()
+}
+
+/// Roots as an operator would set them for a test directory: inputs anywhere in it, outputs
+/// under its `out`.
+fn roots_for(root: &Path) -> Arc<JobRoots> {
+    Arc::new(JobRoots::parse(Some(&file_url(root)), Some(&file_url(&root.join("out")))).unwrap())
 }
 
 /// One job's worth of scheduler state: locations, the facts it replicates, the outputs it kept.
@@ -45,7 +52,7 @@ impl Job {
         let work_url = format!("{}/.shotfarm-work/job-1", output_url.trim_end_matches('/'));
         Self {
             root: root.to_owned(),
-            locations: JobLocations { input_url: file_url(source), output_url, work_url },
+            locations: JobLocations { input_url: file_url(source), output_url, work_url, overwrite: false },
             capabilities,
             next_task_id: 0,
             created_at_ms: now_ms(),
@@ -66,6 +73,7 @@ impl Job {
             scratch_dir: self.root.join("agent").join("tasks").join(format!("{task_id}-a{attempt}")),
             job_cache_dir: self.root.join("agent").join("jobs").join("job-1"),
             capabilities: Arc::clone(&self.capabilities),
+            roots: roots_for(&self.root),
         }
     }
 

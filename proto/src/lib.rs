@@ -6,11 +6,13 @@
 //! | [`pipeline`] | the JSON payloads of each task kind (specs and outputs), carried as bytes in `v1` |
 //! | [`leader_hint`] | how a follower tells a caller where the leader is |
 //! | [`client`] | a client that finds and follows the leader across replicas |
+//! | [`storage`] | storage URLs normalised one way, and the roots jobs may read and write (`--allow-input`, `--allow-output`) |
 //! | [`FILE_DESCRIPTOR_SET`] | the compiled descriptors, for gRPC server reflection |
 
 pub mod client;
 pub mod leader_hint;
 pub mod pipeline;
+pub mod storage;
 
 /// Generated from `proto/shotfarm/v1`.
 pub mod v1 {

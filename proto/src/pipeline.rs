@@ -157,6 +157,9 @@ pub struct JobLocations {
     pub output_url: String,
     /// Intermediate artifacts: a prefix owned by this job.
     pub work_url: String,
+    /// The job may replace what `output_url` already holds (`JobSpec.overwrite`).
+    #[serde(default)]
+    pub overwrite: bool,
 }
 
 /// An artifact written by one attempt of one task: an object-store key under `work_url`.
@@ -261,6 +264,20 @@ impl TaskSpec {
             TaskSpec::Validate { .. } => TaskKind::Validate,
             TaskSpec::Package { .. } => TaskKind::Package,
             TaskSpec::Report { .. } => TaskKind::Report,
+        }
+    }
+
+    /// Where the job keeps its files (every kind carries them).
+    pub fn locations(&self) -> &JobLocations {
+        match self {
+            TaskSpec::Inspect { locations, .. }
+            | TaskSpec::Ladder { locations, .. }
+            | TaskSpec::Encode { locations, .. }
+            | TaskSpec::Score { locations, .. }
+            | TaskSpec::Assemble { locations, .. }
+            | TaskSpec::Validate { locations, .. }
+            | TaskSpec::Package { locations, .. }
+            | TaskSpec::Report { locations, .. } => locations,
         }
     }
 }
@@ -368,6 +385,7 @@ mod tests {
                 input_url: "file:///in.mp4".into(),
                 output_url: "file:///out".into(),
                 work_url: "file:///out/.work".into(),
+                overwrite: false,
             },
             source: SourceSummary {
                 width: 1920,

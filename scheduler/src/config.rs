@@ -11,6 +11,7 @@ use serde::Deserialize;
 use shotfarm_security::{TlsFiles, TransportSecurity};
 
 use crate::consensus::member_addr::check_member_addr;
+use shotfarm_proto::storage::JobRoots;
 
 /// One layer of settings: every field optional, so layers can be merged.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -46,6 +47,10 @@ pub struct SchedulerSettings {
     pub max_connections: Option<usize>,
     /// A connection that sends nothing for this long is closed (live peers answer pings).
     pub idle_timeout_ms: Option<u64>,
+    /// URL roots jobs may read from, comma-separated (`--allow-input`); none: every job is refused.
+    pub allow_input: Option<String>,
+    /// URL roots jobs may write to, comma-separated (`--allow-output`); none: every job is refused.
+    pub allow_output: Option<String>,
 }
 
 macro_rules! merge_fields {
@@ -84,6 +89,8 @@ impl SchedulerSettings {
                 "INSECURE" => settings.insecure = Some(matches!(value.as_str(), "1" | "true" | "yes")),
                 "MAX_CONNECTIONS" => settings.max_connections = Some(number(&value)? as usize),
                 "IDLE_TIMEOUT_MS" => settings.idle_timeout_ms = Some(number(&value)?),
+                "ALLOW_INPUT" => settings.allow_input = Some(value),
+                "ALLOW_OUTPUT" => settings.allow_output = Some(value),
                 _ => {}
             }
         }
@@ -94,7 +101,7 @@ impl SchedulerSettings {
     pub fn merge(mut self, over: SchedulerSettings) -> SchedulerSettings {
         merge_fields!(self, over, id, listen, peers, routes, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
             heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit, ca, cert, key, insecure, max_connections,
-            idle_timeout_ms);
+            idle_timeout_ms, allow_input, allow_output);
         self
     }
 
@@ -165,6 +172,7 @@ impl SchedulerSettings {
         if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&idle_timeout) {
             return Err(ConfigError(format!("idle_timeout_ms {} is outside 1000..=3600000", idle_timeout.as_millis())));
         }
+        let roots = JobRoots::parse(self.allow_input.as_deref(), self.allow_output.as_deref()).map_err(|error| ConfigError(error.to_string()))?;
         Ok(SchedulerConfig {
             id,
             listen,
@@ -184,6 +192,7 @@ impl SchedulerSettings {
             transport,
             max_connections,
             idle_timeout,
+            roots,
         })
     }
 }
@@ -258,6 +267,8 @@ pub struct SchedulerConfig {
     pub transport: TransportSecurity,
     pub max_connections: usize,
     pub idle_timeout: Duration,
+    /// Where jobs may read and write; a job naming anything else is refused at submission.
+    pub roots: JobRoots,
 }
 
 /// A configuration problem: the message says what to change.
@@ -322,5 +333,20 @@ mod tests {
         }
         let env = SchedulerSettings::from_env([("SHOTFARM_ROUTES".to_owned(), "2=127.0.0.1:9".to_owned())]).expect("env");
         assert_eq!(env.routes.as_deref(), Some("2=127.0.0.1:9"));
+    }
+
+    #[test]
+    fn storage_roots_layer_and_default_to_none() {
+        let config = flags(1, "1=127.0.0.1:7001").validate().expect("valid");
+        assert!(config.roots.input.is_empty() && config.roots.output.is_empty(), "no roots unless configured");
+        let file: SchedulerSettings = toml::from_str("allow_input = \"file:///from/file\"\nallow_output = \"file:///out\"").expect("parses");
+        let env = SchedulerSettings::from_env([("SHOTFARM_ALLOW_INPUT".to_owned(), "file:///media/in/, s3://bucket/in".to_owned())]).expect("env");
+        let config = file.merge(env).merge(flags(1, "1=127.0.0.1:7001")).validate().expect("valid");
+        assert_eq!(config.roots.input.to_string(), "file:///media/in,s3://bucket/in");
+        assert_eq!(config.roots.output.to_string(), "file:///out");
+        let mut bad = flags(1, "1=127.0.0.1:7001");
+        bad.allow_output = Some("file:///out/../etc".into());
+        let error = bad.validate().expect_err("a root climbing out");
+        assert!(error.0.starts_with("--allow-output root"), "{error}");
     }
 }

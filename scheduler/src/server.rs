@@ -124,6 +124,7 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
     let (driver, driver_thread) = driver::spawn(replica, driver_config, config.advertise.clone(), peers, driver_shutdown.clone())
         .map_err(|err| ServerError::Fatal(format!("cannot start the raft thread: {err}")))?;
     tracing::info!(id = config.id, listen = %config.listen, data_dir = %config.data_dir.display(), "scheduler replica serving");
+    config.roots.warn_if_empty();
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<JobServiceServer<Jobs>>().await;
@@ -209,7 +210,7 @@ fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::tr
     let gate = Gate::new(driver.clone(), authenticate);
     Ok(builder
         .add_service(WireErrors(
-            JobServiceServer::new(Jobs { driver: driver.clone(), gate: gate.clone() })
+            JobServiceServer::new(Jobs { driver: driver.clone(), gate: gate.clone(), roots: config.roots.clone() })
                 .max_decoding_message_size(MAX_CLIENT_REQUEST)
                 .max_encoding_message_size(MAX_REPLY),
         ))

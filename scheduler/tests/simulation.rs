@@ -217,6 +217,7 @@ impl Sim {
                     // Both task shapes: one rung per encode or several, with and without scoring.
                     rungs_per_encode: self.rng.random_range(1..=3),
                     score_quality: self.rng.random_bool(0.8),
+                    overwrite: false,
                 },
                 now_ms: self.now,
             });

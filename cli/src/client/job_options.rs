@@ -1,5 +1,5 @@
 //! The job options `submit` and `dev` share: ladder codecs, how many rungs one encode task
-//! produces, and whether chunks are quality-scored.
+//! produces, whether chunks are quality-scored, and whether the outputs may replace files.
 
 use shotfarm_proto::v1;
 
@@ -15,6 +15,10 @@ pub struct JobOptions {
     /// Skip per-chunk quality scoring (VMAF, PSNR, SSIM): the report has no quality figures.
     #[arg(long)]
     pub no_scoring: bool,
+    /// Replace what the output location already holds (stale files removed, manifests
+    /// switched last). Without it a non-empty output location fails the job.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 impl JobOptions {
@@ -26,6 +30,7 @@ impl JobOptions {
             codecs: self.codecs.clone(),
             rungs_per_encode: self.rungs_per_encode,
             quality_scoring: if self.no_scoring { v1::QualityScoring::Off } else { v1::QualityScoring::Full } as i32,
+            overwrite: self.overwrite,
             ..Default::default()
         }
     }

@@ -32,6 +32,14 @@ pub struct AgentArgs {
     /// what runs together; SHOTFARM_MAX_TASKS).
     #[arg(long)]
     pub max_tasks: Option<u32>,
+    /// URL roots this agent reads job inputs from, comma-separated (file:///media/in,…;
+    /// SHOTFARM_ALLOW_INPUT). None: every task is refused.
+    #[arg(long, value_name = "ROOTS")]
+    pub allow_input: Option<String>,
+    /// URL roots this agent writes job outputs to, comma-separated (SHOTFARM_ALLOW_OUTPUT).
+    /// None: every task is refused.
+    #[arg(long, value_name = "ROOTS")]
+    pub allow_output: Option<String>,
     /// Print the capability probe as JSON and exit.
     #[arg(long)]
     pub probe: bool,
@@ -61,6 +69,8 @@ pub fn run(args: AgentArgs) -> CommandResult {
         cert: args.tls.cert,
         key: args.tls.key,
         insecure: args.tls.insecure.then_some(true),
+        allow_input: args.allow_input,
+        allow_output: args.allow_output,
     };
     let config = file.merge(env).merge(flags).validate().map_err(CommandError::usage)?;
     block_on(async move {

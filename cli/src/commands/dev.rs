@@ -12,6 +12,7 @@ use shotfarm_agent::runtime::config::AgentSettings;
 use shotfarm_agent::runtime::runner::media_executor;
 use shotfarm_agent::runtime::{self as agent_runtime, Shutdown};
 use shotfarm_proto::client::LeaderClient;
+use shotfarm_proto::storage::StorageUrl;
 use shotfarm_proto::v1::{self, SubmitJobRequest};
 use shotfarm_scheduler::config::SchedulerSettings;
 use shotfarm_scheduler::server;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::client::job_options::JobOptions;
 use crate::client::job_view;
 use crate::report_stages;
+
 use super::watch::follow;
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
@@ -178,6 +180,11 @@ pub async fn run_farm(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|err| CommandError::from(anyhow::anyhow!("cannot bind loopback: {err}")))?;
     let addr = listener.local_addr().map_err(|err| CommandError::from(anyhow::anyhow!("{err}")))?.to_string();
     let replica_files = farm_files(certs.as_ref(), Role::Replica, "1")?;
+    // The farm may read the input's directory and write the output directory, nothing else.
+    let file_url = |path: &Path| StorageUrl::from_local_path(path).map(|url| url.to_string()).map_err(|err| usage(format!("{}: {err}", path.display())));
+    let (input_url, output_url) = (file_url(input)?, file_url(out)?);
+    let allow_input = Some(file_url(input.parent().unwrap_or(input))?);
+    let allow_output = Some(output_url.clone());
     let config = SchedulerSettings {
         id: Some(1),
         listen: Some(addr.clone()),
@@ -187,6 +194,8 @@ pub async fn run_farm(
         cert: replica_files.cert,
         key: replica_files.key,
         insecure,
+        allow_input: allow_input.clone(),
+        allow_output: allow_output.clone(),
         ..Default::default()
     }
     .validate()
@@ -209,6 +218,8 @@ pub async fn run_farm(
             cert: agent_files.cert,
             key: agent_files.key,
             insecure,
+            allow_input: allow_input.clone(),
+            allow_output: allow_output.clone(),
             ..AgentSettings::default()
         }
         .validate()
@@ -222,7 +233,7 @@ pub async fn run_farm(
     let client = LeaderClient::new(vec![addr.clone()], credentials);
     let request = SubmitJobRequest {
         request_id: format!("dev-{}", std::process::id()),
-        spec: Some(options.spec(format!("file://{}", input.display()), format!("file://{}", out.display()))),
+        spec: Some(options.spec(input_url, output_url)),
     };
     let submitted = crate::client::scheduler::submit_job(&client, request).await?;
     if draw {

@@ -41,6 +41,14 @@ pub struct SchedulerArgs {
     pub audit: Option<PathBuf>,
     #[command(flatten)]
     pub tls: TlsFlags,
+    /// URL roots jobs may read from, comma-separated (file:///media/in,s3://bucket/in;
+    /// SHOTFARM_ALLOW_INPUT). None: every job is refused at submission.
+    #[arg(long, value_name = "ROOTS")]
+    pub allow_input: Option<String>,
+    /// URL roots jobs may write to, comma-separated (SHOTFARM_ALLOW_OUTPUT). None: every job
+    /// is refused at submission.
+    #[arg(long, value_name = "ROOTS")]
+    pub allow_output: Option<String>,
 }
 
 pub fn run(args: SchedulerArgs) -> CommandResult {
@@ -61,6 +69,8 @@ pub fn run(args: SchedulerArgs) -> CommandResult {
         cert: args.tls.cert,
         key: args.tls.key,
         insecure: args.tls.insecure.then_some(true),
+        allow_input: args.allow_input,
+        allow_output: args.allow_output,
         ..SchedulerSettings::default()
     };
     let config = file.merge(env).merge(flags).validate().map_err(CommandError::usage)?;

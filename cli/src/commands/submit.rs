@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use rand::Rng;
+use shotfarm_proto::storage::StorageUrl;
 use shotfarm_proto::v1::{self, SubmitJobRequest};
 
 use crate::client::job_options::JobOptions;
@@ -47,7 +48,7 @@ pub fn to_url(text: &str, what: &str) -> Result<String, CommandError> {
     } else {
         std::env::current_dir().map_err(|err| CommandError::usage(anyhow::anyhow!("{what}: cannot resolve {text:?}: {err}")))?.join(path)
     };
-    Ok(format!("file://{}", absolute.display()))
+    StorageUrl::from_local_path(&absolute).map(|url| url.to_string()).map_err(|err| CommandError::usage(anyhow::anyhow!("{what}: {} {err}", absolute.display())))
 }
 
 pub fn run(args: SubmitArgs) -> CommandResult {

@@ -44,6 +44,8 @@ fn bad_scheduler_flags_exit_2_with_a_message() -> anyhow::Result<()> {
         (vec!["certs", "issue", "--dir", data, "--role", "agent", "--name", "a1"], "certs init"),
         (vec!["scheduler", "--config", "/nonexistent.toml"], "cannot read config"),
         (vec!["scheduler", "--bogus"], "--bogus"),
+        (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--data-dir", data, "--allow-input", "ftp://host/in", "--insecure"], "--allow-input root \"ftp://host/in\""),
+        (vec!["scheduler", "--id", "1", "--listen", "127.0.0.1:1", "--data-dir", data, "--allow-output", "file:///out/%2e%2e", "--insecure"], "--allow-output root"),
         (vec!["submit", "--scheduler", "nohost", "in.mp4", "--out", "/tmp/o"], "--scheduler"),
     ];
     for (args, expected) in cases {
@@ -110,6 +112,7 @@ fn bad_agent_settings_exit_2_with_a_message() -> anyhow::Result<()> {
         (vec!["agent", "--config", unknown], "unknown field `schedulers`"),
         (vec!["agent", "--scheduler", "127.0.0.1:1", "--work-dir", work], "TLS is on by default"),
         (vec!["agent", "--scheduler", "127.0.0.1:1", "--work-dir", work, "--ca", "/nonexistent.pem"], "TLS is on by default"),
+        (vec!["agent", "--scheduler", "127.0.0.1:1", "--work-dir", work, "--allow-input", "file:///in\\..\\etc", "--insecure"], "--allow-input root"),
     ];
     for (args, expected) in cases {
         let output = Command::new(shotfarm_binary()?).args(&args).env_remove("SHOTFARM_SCHEDULER").env_remove("SHOTFARM_WORK_DIR").output()?;

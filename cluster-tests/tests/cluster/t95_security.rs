@@ -361,8 +361,9 @@ mod full_disk {
     }
 }
 
-/// A FIFO as input: whatever the agent does with it (refuse it, or block reading it), two
-/// SIGTERMs end the agent within seconds, with a non-zero exit.
+/// A FIFO as input: refused without being opened for reading (the job fails at once, for
+/// good), and two SIGTERMs end the agent within seconds; an agent still running at the
+/// second (the abort) exits non-zero.
 mod fifo_input {
     use std::process::Command;
     use std::time::{Duration, Instant};
@@ -382,20 +383,164 @@ mod fifo_input {
         let out = farm.subdir("out-fifo")?;
         step("submit a FIFO as input; nobody ever writes to it");
         let spec = v1::JobSpec { input_url: format!("file://{}", fifo.display()), output_url: format!("file://{}", out.display()), ..Default::default() };
-        farm.submit("t95-fifo", spec).await?;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        let job_id = farm.submit("t95-fifo", spec).await?;
+        let job = farm.wait_for_job(&job_id, Duration::from_secs(30)).await?;
+        anyhow::ensure!(job.state == v1::JobState::Failed as i32 && job.error.contains("is a fifo"), "job {job_id}: {} {}", job.state, job.error);
 
         step("SIGTERM twice: drain, then abort");
         let agent = farm.agent_mut("t95-fifo")?;
         let pid = agent.pid().ok_or_else(|| anyhow::anyhow!("the agent is not running"))?.to_string();
         let signalled = Instant::now();
+        let mut aborted = false;
         for _ in 0..2 {
-            anyhow::ensure!(Command::new("kill").args(["-TERM", &pid]).status()?.success(), "kill failed");
+            // An idle agent's drain may end it before the abort (it is then a zombie until
+            // reaped): only a signal to a live agent counts as the abort.
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let alive = stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'));
+            aborted = alive && Command::new("kill").args(["-TERM", &pid]).status()?.success();
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         let status = agent.terminate(Duration::from_secs(8))?;
         anyhow::ensure!(signalled.elapsed() < Duration::from_secs(8), "the agent took {:?} to stop", signalled.elapsed());
-        anyhow::ensure!(!status.success(), "an aborted agent exited with success");
+        anyhow::ensure!(!aborted || !status.success(), "an aborted agent exited with success");
         Ok(())
+    }
+}
+
+/// Storage attacks on a real farm whose replicas and agent allow only the farm's directory:
+/// each refused with a clear message (at submission with `INVALID_ARGUMENT` / `shotfarm submit`
+/// exit 2, or at the agent as a final task error), nothing read or written outside the roots,
+/// and a good job still finishes.
+mod storage {
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use anyhow::{Context, ensure};
+    use shotfarm_cluster_tests::agents::Farm;
+    use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, shotfarm_binary};
+    use shotfarm_cluster_tests::media;
+    use shotfarm_proto::v1;
+    use shotfarm_security::Role;
+
+    use crate::support::{is_state, step};
+
+    fn spec(input_url: &str, out: &Path, overwrite: bool) -> v1::JobSpec {
+        v1::JobSpec {
+            input_url: input_url.to_owned(),
+            output_url: format!("file://{}", out.display()),
+            quality_scoring: v1::QualityScoring::Off as i32,
+            overwrite,
+            ..Default::default()
+        }
+    }
+
+    /// The submission is refused with `INVALID_ARGUMENT` and a message containing `says`.
+    async fn refused_at_submission(farm: &Farm, request_id: &str, spec: v1::JobSpec, says: &str) -> anyhow::Result<()> {
+        let error = farm.submit(request_id, spec).await.err().context("the submission was accepted")?;
+        let status = error.chain().find_map(|cause| cause.downcast_ref::<tonic::Status>()).context("no gRPC status in the error")?;
+        ensure!(status.code() == tonic::Code::InvalidArgument, "{request_id}: {status:?}");
+        ensure!(status.message().contains(says), "{request_id}: expected {says:?} in {:?}", status.message());
+        Ok(())
+    }
+
+    /// The job is accepted, then fails with a final error from the agent containing `says`.
+    async fn refused_by_the_agent(farm: &Farm, request_id: &str, spec: v1::JobSpec, says: &str) -> anyhow::Result<()> {
+        let job_id = farm.submit(request_id, spec).await?;
+        let job = farm.wait_for_job(&job_id, Duration::from_secs(60)).await?;
+        ensure!(is_state(&job, v1::JobState::Failed), "{request_id}: job {job_id} ended {} ({})", job.state, job.error);
+        ensure!(job.error.contains(says), "{request_id}: expected {says:?} in {:?}", job.error);
+        ensure!(!job.error.contains("hunter2"), "{request_id}: the error leaks the file: {}", job.error);
+        // A final error fails the job at once; a retried one would end "(after N attempts)".
+        ensure!(!job.error.contains("(after "), "{request_id}: a final refusal was retried: {}", job.error);
+        Ok(())
+    }
+
+    fn mkfifo(path: &Path) -> anyhow::Result<()> {
+        let name = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+        // SAFETY: a valid NUL-terminated path.
+        ensure!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) } == 0, "mkfifo {}", path.display());
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn storage_attacks_are_refused_and_a_good_job_still_finishes() -> anyhow::Result<()> {
+        let mut farm = Farm::start(1, &[], &["t95-storage"])?;
+        let outcome = storage_attacks(&farm).await;
+        farm.keep_if_failed(&outcome);
+        outcome
+    }
+
+    async fn storage_attacks(farm: &Farm) -> anyhow::Result<()> {
+        farm.cluster.wait_for_leader(Duration::from_secs(15)).await?;
+        farm.wait_for_agents(Duration::from_secs(20)).await?;
+        let sources = farm.subdir("sources")?;
+        let out = farm.subdir("out")?;
+        let inside = format!("file://{}", sources.display());
+
+        step("inputs and outputs outside the roots, or climbing out of them, are refused at submission");
+        refused_at_submission(farm, "t95-passwd", spec("file:///etc/passwd", &out, false), "is outside the allowed input roots").await?;
+        refused_at_submission(farm, "t95-dotdot", spec(&format!("{inside}/%2e%2e/%2e%2e/%2e%2e/etc/passwd"), &out, false), "'..'").await?;
+        refused_at_submission(farm, "t95-dot-dot", spec(&format!("{inside}/.%2E/x.mp4"), &out, false), "'..'").await?;
+        refused_at_submission(farm, "t95-backslash", spec(&format!("{inside}\\..\\x.mp4"), &out, false), "backslash").await?;
+        let mut write_etc = spec(&format!("{inside}/x.mp4"), &out, false);
+        write_etc.output_url = "file:///etc/shotfarm-t95".to_owned();
+        refused_at_submission(farm, "t95-out-etc", write_etc, "is outside the allowed output roots").await?;
+        ensure!(!Path::new("/etc/shotfarm-t95").exists(), "something was written into /etc");
+
+        step("shotfarm submit outside the roots exits 2 with the message");
+        let output = std::process::Command::new(shotfarm_binary()?)
+            .args(["submit", "--scheduler", &farm.cluster.addrs_joined(), "file:///etc/shadow", "--out"])
+            .arg(&out)
+            .args(farm.cluster.tls_args(Role::Operator, HARNESS_OPERATOR)?)
+            .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        ensure!(output.status.code() == Some(2), "exit {:?}: {stderr}", output.status.code());
+        ensure!(stderr.contains("is outside the allowed input roots") && stderr.contains("--allow-input"), "{stderr}");
+
+        step("a symlink out of the root, a fifo, a text file and a playlist are refused by the agent");
+        let outside = tempfile::tempdir()?;
+        std::fs::write(outside.path().join("secret.txt"), "password=hunter2\n".repeat(400))?;
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), sources.join("escape.mp4"))?;
+        mkfifo(&sources.join("fifo.mp4"))?;
+        std::fs::write(sources.join("secrets.txt"), "password=hunter2\n".repeat(400))?;
+        let segment = media::synthesize(outside.path(), "segment.mp4", (64, 36), 2.0).await?;
+        std::fs::write(sources.join("playlist.m3u8"), format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{}\n#EXT-X-ENDLIST\n", segment.path.display()))?;
+        let fresh = |name: &str| farm.dir.join(format!("out-{name}"));
+        refused_by_the_agent(farm, "t95-symlink", spec(&format!("{inside}/escape.mp4"), &fresh("symlink"), false), "leads outside its root").await?;
+        refused_by_the_agent(farm, "t95-fifo", spec(&format!("{inside}/fifo.mp4"), &fresh("fifo"), false), "is a fifo, not a regular file").await?;
+        refused_by_the_agent(farm, "t95-text", spec(&format!("{inside}/secrets.txt"), &fresh("text"), false), "format_not_allowed").await?;
+        refused_by_the_agent(farm, "t95-playlist", spec(&format!("{inside}/playlist.m3u8"), &fresh("playlist"), false), "format_not_allowed").await?;
+        let deep = format!("{inside}/{}clip.mp4", "deep/".repeat(100));
+        refused_by_the_agent(farm, "t95-deep", spec(&deep, &fresh("deep"), false), "does not exist").await?;
+        ensure!(!sources.join("deep").exists(), "a missing input made the agent create directories");
+
+        step("an existing output directory is refused; with --overwrite it is replaced, stale files removed");
+        let source = media::synthesize(&sources, "good.mp4", (320, 180), 2.0).await?;
+        std::fs::write(out.join("notes.txt"), b"the user's")?;
+        refused_by_the_agent(farm, "t95-existing-out", spec(&source.url(), &out, false), "is not empty (it holds notes.txt)").await?;
+        ensure!(std::fs::read(out.join("notes.txt"))? == b"the user's", "the user's file was touched");
+        let job_id = farm.submit("t95-overwrite", spec(&source.url(), &out, true)).await?;
+        let job = farm.wait_for_job(&job_id, Duration::from_secs(120)).await?;
+        ensure!(is_state(&job, v1::JobState::Succeeded), "job {job_id} ended {}: {}", job.state, job.error);
+        ensure!(out.join("master.m3u8").is_file() && out.join("report.json").is_file(), "no ladder in {}", out.display());
+        ensure!(!out.join("notes.txt").exists(), "the stale file was left behind");
+        Ok(())
+    }
+
+    /// The agent checks its own roots whatever the scheduler accepted: replicas that allow
+    /// every local file, an agent that allows only the farm's directory.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_agent_refuses_what_its_scheduler_let_through() -> anyhow::Result<()> {
+        let mut farm = Farm::start(1, &["--allow-input", "file:///", "--allow-output", "file:///"], &["t95-agent-roots"])?;
+        let outcome = async {
+            farm.cluster.wait_for_leader(Duration::from_secs(15)).await?;
+            farm.wait_for_agents(Duration::from_secs(20)).await?;
+            let out = farm.dir.join("out");
+            refused_by_the_agent(&farm, "t95-agent-passwd", spec("file:///etc/passwd", &out, false), "is outside the allowed input roots").await
+        }
+        .await;
+        farm.keep_if_failed(&outcome);
+        outcome
     }
 }

@@ -1,7 +1,7 @@
 //! Decodes any file ffmpeg can read into raw 4:2:0 frames, streamed one at a time.
 //!
 //! `ffprobe` gives the first video stream's size and pixel format; then
-//! `ffmpeg -i FILE [-vf scale=W:H:flags=bicubic+accurate_rnd+bitexact,format=PIX] -pix_fmt PIX
+//! `ffmpeg [input pins] -i FILE [-vf scale=W:H:flags=bicubic+accurate_rnd+bitexact,format=PIX] -pix_fmt PIX
 //! -fps_mode passthrough -f rawvideo -` writes frames to a [`RawFramePipe`] read frame by frame.
 //! A clip of another size is scaled to the requested size with swscale's bit-exact bicubic,
 //! exactly as `shared/vmaf/scripts/regen_y4m.sh` builds the yardstick's distorted frames.
@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 
 use super::decode_error::DecodeError;
 use super::ffmpeg_programs::FfmpegPrograms;
+use super::input_pins::INPUT_PINS;
 use super::pixel_format::{decode_depth_of_pixel_format, raw_pixel_format};
 use super::process_evidence::{ProcessFailure, StderrTail, command_line};
 use super::raw_frame_pipe::RawFramePipe;
@@ -26,6 +27,8 @@ pub fn probe_format(ffprobe: &Path, path: &Path) -> Result<FrameFormat, DecodeEr
     let mut cmd = Command::new(ffprobe);
     cmd.args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,pix_fmt"])
         .args(["-of", "default=noprint_wrappers=1"])
+        .args(INPUT_PINS)
+        .arg("-i")
         .arg(path)
         .stdin(Stdio::null());
     let output = cmd.output().map_err(|source| DecodeError::Spawn { program: ffprobe.display().to_string(), source })?;
@@ -69,7 +72,9 @@ pub fn open_as(programs: &FfmpegPrograms, path: &Path, target: FrameFormat) -> R
 
 fn spawn(programs: &FfmpegPrograms, path: &Path, native: FrameFormat, target: FrameFormat) -> Result<RawFramePipe, DecodeError> {
     let pix_fmt = raw_pixel_format(target.bit_depth);
-    let mut args: Vec<std::ffi::OsString> = ["-hide_banner", "-loglevel", "error", "-nostdin", "-i"].map(Into::into).to_vec();
+    let mut args: Vec<std::ffi::OsString> = ["-hide_banner", "-loglevel", "error", "-nostdin"].map(Into::into).to_vec();
+    args.extend(INPUT_PINS.map(Into::into));
+    args.push("-i".into());
     args.push(path.into());
     if (native.width, native.height) != (target.width, target.height) {
         args.push("-vf".into());

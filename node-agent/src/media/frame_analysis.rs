@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
+use shotfarm_kernels::decode::input_pins::pinned_input;
 use shotfarm_kernels::fingerprint::Fingerprint;
 use shotfarm_kernels::scene::{ShotDetectionParams, ShotDetector, spatial_information, temporal_information};
 use tokio_util::sync::CancellationToken;
@@ -170,12 +171,7 @@ fn is_decoder_complaint(line: &str) -> bool {
 
 /// Decodes the first video stream of `path` once and analyses every frame; see the module docs.
 pub async fn decode_and_analyse(path: &Path, depth: AnalysisDepth, cancel: &CancellationToken) -> Result<DecodedVideo, DecodePassError> {
-    let command = ToolCommand::new(Tool::Ffmpeg).args([
-        "-hide_banner".to_owned(),
-        "-nostats".to_owned(),
-        "-nostdin".to_owned(),
-        "-i".to_owned(),
-        path.display().to_string(),
+    let command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostats", "-nostdin"]).args(pinned_input(path)).args([
         "-map".to_owned(),
         "0:v:0".to_owned(),
         "-vf".to_owned(),

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use shotfarm_kernels::decode::input_pins::pinned_input;
 use tokio_util::sync::CancellationToken;
 
 use shotfarm_proto::pipeline::{Codec, Rung};
@@ -228,9 +229,8 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     let audio = async {
         let Some(audio) = &params.audio else { return Ok(()) };
         // Fitted to the video's duration: padded with silence or trimmed.
-        let input = vec![
-            "-i".to_owned(),
-            audio.source.display().to_string(),
+        let mut input = pinned_input(&audio.source);
+        input.extend([
             "-map".to_owned(),
             "0:a:0".to_owned(),
             "-vn".to_owned(),
@@ -242,7 +242,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
             "aac".to_owned(),
             "-b:a".to_owned(),
             format!("{}k", audio.bitrate_kbps),
-        ];
+        ]);
         segment(input, audio_dir.clone(), audio.segment_seconds.max(frame_duration), "the audio rendition".to_owned(), cancel).await
     };
     tokio::try_join!(videos, audio)?;

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use shotfarm_kernels::decode::input_pins::pinned_input;
 use tokio_util::sync::CancellationToken;
 
 use super::process::{Tool, ToolCommand, ToolError, run_collecting_stdout};
@@ -137,7 +138,7 @@ pub async fn probe_file(path: &Path, count_packets: bool, cancel: &CancellationT
     if count_packets {
         command = command.arg("-count_packets");
     }
-    let command = command.arg(path.display().to_string());
+    let command = command.args(pinned_input(path));
     let (stdout, _) = run_collecting_stdout(&command, cancel).await?;
     Ok(serde_json::from_slice(&stdout)?)
 }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use shotfarm_kernels::decode::decode_error::DecodeError;
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
+use shotfarm_kernels::decode::input_pins::pinned_input;
 use shotfarm_kernels::decode::pixel_format::raw_pixel_format;
 use shotfarm_kernels::decode::raw_frame_pipe::RawFramePipe;
 use shotfarm_kernels::fingerprint::Fingerprint;
@@ -77,7 +78,8 @@ impl SourceRange {
         );
         let mut args: Vec<String> = ["-hide_banner", "-loglevel", "error", "-nostdin", "-y"].map(String::from).to_vec();
         args.extend(seek_args);
-        args.extend(["-i".to_owned(), self.source.display().to_string(), "-filter_complex".to_owned(), graph]);
+        args.extend(pinned_input(&self.source));
+        args.extend(["-filter_complex".to_owned(), graph]);
         args.extend(["-map", "[reference]", "-fps_mode", "passthrough", "-frames:v"].map(String::from));
         args.push(self.frames().to_string());
         args.extend(["-pix_fmt".to_owned(), pixel_format.to_owned(), "-f".to_owned(), "rawvideo".to_owned(), "pipe:1".to_owned()]);

@@ -10,6 +10,8 @@
 //! ca = "/etc/shotfarm/ca.pem"
 //! cert = "/etc/shotfarm/agent-encoder-17.pem"
 //! key = "/etc/shotfarm/agent-encoder-17.key"
+//! allow_input = "file:///media/in,s3://bucket/in"
+//! allow_output = "file:///media/out"
 //! [labels]
 //! rack = "b4"
 //! ```
@@ -21,6 +23,7 @@ use serde::Deserialize;
 use shotfarm_proto::client::parse_addrs;
 use shotfarm_security::identity::valid_name;
 use shotfarm_security::{Credentials, Role, TlsFiles, TransportSecurity};
+use shotfarm_proto::storage::JobRoots;
 
 /// One layer of settings: every field optional, so layers can be merged.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -42,6 +45,10 @@ pub struct AgentSettings {
     pub key: Option<PathBuf>,
     /// Plaintext and no authentication: only on a trusted network, and said out loud.
     pub insecure: Option<bool>,
+    /// URL roots tasks may read inputs from, comma-separated; none: every task is refused.
+    pub allow_input: Option<String>,
+    /// URL roots tasks may write outputs to, comma-separated; none: every task is refused.
+    pub allow_output: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +64,8 @@ pub struct AgentConfig {
     pub cpu_cores: u32,
     /// TLS with this agent's certificate (its name is the node name), or `--insecure`.
     pub credentials: Credentials,
+    /// Where tasks may read and write: checked again here whatever the scheduler accepted.
+    pub roots: JobRoots,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,7 +81,8 @@ impl AgentSettings {
     }
 
     /// Reads `SHOTFARM_SCHEDULER`, `SHOTFARM_WORK_DIR`, `SHOTFARM_NAME`, `SHOTFARM_LABELS`
-    /// (`k=v,…`) and `SHOTFARM_MAX_TASKS` from `vars` (the process environment in production).
+    /// (`k=v,…`), `SHOTFARM_MAX_TASKS`, `SHOTFARM_ALLOW_INPUT` and `SHOTFARM_ALLOW_OUTPUT` from
+    /// `vars` (the process environment in production).
     pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<AgentSettings, AgentConfigError> {
         let mut settings = AgentSettings::default();
         for (key, value) in vars {
@@ -81,6 +91,8 @@ impl AgentSettings {
                 "SCHEDULER" => settings.scheduler = Some(value),
                 "WORK_DIR" => settings.work_dir = Some(PathBuf::from(value)),
                 "NAME" => settings.name = Some(value),
+                "ALLOW_INPUT" => settings.allow_input = Some(value),
+                "ALLOW_OUTPUT" => settings.allow_output = Some(value),
                 "LABELS" => settings.labels = Some(parse_labels(&value).map_err(|err| AgentConfigError(format!("{key}: {err}")))?),
                 "MAX_TASKS" => {
                     let tasks = value.parse().map_err(|_| AgentConfigError(format!("{key}={value:?} is not a number")))?;
@@ -108,6 +120,8 @@ impl AgentSettings {
             cert: over.cert.or(self.cert),
             key: over.key.or(self.key),
             insecure: over.insecure.or(self.insecure),
+            allow_input: over.allow_input.or(self.allow_input),
+            allow_output: over.allow_output.or(self.allow_output),
         }
     }
 
@@ -153,6 +167,7 @@ impl AgentSettings {
         let probe = work_dir.join(".write-probe");
         std::fs::write(&probe, b"ok").map_err(|err| AgentConfigError(format!("--work-dir {}: not writable: {err}", work_dir.display())))?;
         let _ = std::fs::remove_file(probe);
+        let roots = JobRoots::parse(self.allow_input.as_deref(), self.allow_output.as_deref()).map_err(|err| AgentConfigError(err.to_string()))?;
         Ok(AgentConfig {
             schedulers,
             work_dir,
@@ -160,6 +175,7 @@ impl AgentSettings {
             labels,
             max_tasks: self.max_tasks.unwrap_or(0),
             cpu_cores: 0,
+            roots,
             credentials: Credentials::new(transport, None).map_err(|err| AgentConfigError(err.to_string()))?,
         })
     }
@@ -248,6 +264,20 @@ mod tests {
         assert!(env.contains("SHOTFARM_MAX_TASKS=\"many\" is not a number"), "{env}");
         let labels = AgentSettings::from_env([("SHOTFARM_LABELS".to_owned(), "rack".to_owned())]).err().map(|err| err.0).unwrap_or_default();
         assert!(labels.contains("\"rack\" is not key=value"), "{labels}");
+        let roots = AgentSettings { allow_input: Some("file:///in/%2e%2e".to_owned()), ..at(dir.path()) }.validate().err().map(|err| err.0).unwrap_or_default();
+        assert!(roots.starts_with("--allow-input root"), "{roots}");
+        Ok(())
+    }
+
+    #[test]
+    fn storage_roots_layer_and_default_to_none() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let config = at(dir.path()).validate()?;
+        assert!(config.roots.input.is_empty() && config.roots.output.is_empty(), "no roots unless configured");
+        let file: AgentSettings = toml::from_str("allow_input = \"file:///file/in\"\nallow_output = \"file:///file/out\"")?;
+        let env = AgentSettings::from_env([("SHOTFARM_ALLOW_OUTPUT".to_owned(), "file:///env/out".to_owned())])?;
+        let config = file.merge(env).merge(at(dir.path())).validate()?;
+        assert_eq!((config.roots.input.to_string(), config.roots.output.to_string()), ("file:///file/in".to_owned(), "file:///env/out".to_owned()));
         Ok(())
     }
 }

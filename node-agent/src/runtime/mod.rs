@@ -108,7 +108,9 @@ async fn serve(config: AgentConfig, executor: Executor, shutdown: Shutdown) -> R
     let (finished_sender, mut finished) = mpsc::unbounded_channel();
     let (progress_sender, mut progress) = mpsc::channel(1024);
     let slots = report.max_tasks;
-    let runner = Runner::new(config.work_dir.clone(), slots, journal.clone(), executor, media.clone(), finished_sender, progress_sender, shutdown.abort.clone());
+    config.roots.warn_if_empty();
+    let roots = Arc::new(config.roots.clone());
+    let runner = Runner::new(config.work_dir.clone(), roots, slots, journal.clone(), executor, media.clone(), finished_sender, progress_sender, shutdown.abort.clone());
     let client = LeaderClient::new(config.schedulers.clone(), config.credentials.clone());
     let mut registered = None;
     let mut failures = 0u32;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use shotfarm_proto::pipeline::{TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::storage::JobRoots;
 use shotfarm_proto::v1;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -36,6 +37,8 @@ struct RunningAttempt {
 
 pub struct Runner {
     work_dir: PathBuf,
+    /// Where tasks may read and write, checked by every task before it touches a file.
+    roots: Arc<JobRoots>,
     slots: Arc<Semaphore>,
     slot_count: u32,
     running: Arc<Mutex<HashMap<u64, RunningAttempt>>>,
@@ -54,6 +57,7 @@ impl Runner {
     #[expect(clippy::too_many_arguments, reason = "wiring of the runtime's parts, done once")]
     pub fn new(
         work_dir: PathBuf,
+        roots: Arc<JobRoots>,
         slot_count: u32,
         journal: Arc<Journal>,
         executor: Executor,
@@ -65,6 +69,7 @@ impl Runner {
         let slot_count = slot_count.max(1);
         Runner {
             work_dir,
+            roots,
             slots: Arc::new(Semaphore::new(slot_count as usize)),
             slot_count,
             running: Arc::new(Mutex::new(HashMap::new())),
@@ -146,6 +151,7 @@ impl Runner {
             scratch_dir: self.work_dir.join("tasks").join(format!("{task_id}-a{attempt}")),
             job_cache_dir: self.work_dir.join("jobs").join(sanitize(&assignment.job_id)),
             capabilities: self.capabilities.clone(),
+            roots: self.roots.clone(),
         };
         let slots = self.slots.clone();
         let running = self.running.clone();
@@ -240,6 +246,7 @@ mod tests {
             input_url: "file:///in.mp4".to_owned(),
             output_url: "file:///out".to_owned(),
             work_url: "file:///out/.shotfarm-work/job-1".to_owned(),
+            overwrite: false,
         };
         let spec = serde_json::to_vec(&TaskSpec::Inspect { locations, chunk_min_ms: 0, chunk_max_ms: 0 }).expect("spec encodes");
         v1::Assignment { task: Some(v1::TaskRef { task_id, attempt: 1 }), job_id: "job-1".to_owned(), kind: "inspect".to_owned(), spec_json: spec, backend: "cpu".to_owned(), gpu_index: 0 }
@@ -266,7 +273,7 @@ mod tests {
         });
         let (finished_sender, mut finished) = mpsc::unbounded_channel();
         let (progress_sender, _progress) = mpsc::channel(16);
-        let runner = Runner::new(dir.path().to_path_buf(), 4, journal, executor, capabilities, finished_sender, progress_sender, CancellationToken::new());
+        let runner = Runner::new(dir.path().to_path_buf(), Arc::new(JobRoots::parse(None, None).expect("no roots")), 4, journal, executor, capabilities, finished_sender, progress_sender, CancellationToken::new());
         runner.start(assignment(1));
         runner.start(assignment(2));
         assert_eq!(runner.running().len(), 2);

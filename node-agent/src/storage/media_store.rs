@@ -192,6 +192,14 @@ impl MediaStore {
         }
     }
 
+    /// Deletes `key`; one that is gone already is not an error.
+    pub async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        match self.store.delete(&Self::location(key)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(self.store_error("deleting", key, error)),
+        }
+    }
+
     /// Every object under `prefix` (all of the store when `None`), sorted by key.
     pub async fn list(&self, prefix: Option<&ObjectKey>) -> Result<Vec<StoredObject>, StoreError> {
         let location = prefix.map(Self::location).transpose()?;

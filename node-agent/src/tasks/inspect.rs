@@ -1,4 +1,5 @@
-//! The inspect task: download the source into the job cache, inspect it, upload the inspection
+//! The inspect task: refuse an output location that is not empty (unless the job says
+//! `overwrite`), copy the source into the job cache, inspect it, upload the inspection
 //! (`inspection/a<attempt>.json`), and answer with the source summary and the chunk plan. A
 //! rejected source is a final error carrying the rejection's code, where, and the fix.
 
@@ -7,6 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::inspection::InspectionDocument;
 use super::job_cache::local_source;
+use super::job_locations::check_locations;
+use super::output_location::check_output_free;
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
 use crate::media::chunking::ChunkingParams;
@@ -30,6 +33,10 @@ pub fn chunking_params(chunk_min_ms: u32, chunk_max_ms: u32) -> Result<ChunkingP
 
 pub async fn run(locations: &JobLocations, chunk_min_ms: u32, chunk_max_ms: u32, ctx: &TaskContext, cancel: &CancellationToken) -> Result<TaskOutput, TaskError> {
     let chunking = chunking_params(chunk_min_ms, chunk_max_ms)?;
+    // Before anything is written there (the work area lies inside it): a job never mixes its
+    // outputs with, or overwrites, files it did not make unless it says `overwrite`.
+    let checked = check_locations(locations, &ctx.roots)?;
+    check_output_free(&checked, &ctx.roots, locations.overwrite).await?;
     let work_area = WorkArea::open(&locations.work_url)?;
     let source = local_source(&locations.input_url, ctx).await?;
     let params = InspectParams {
@@ -44,6 +51,8 @@ pub async fn run(locations: &JobLocations, chunk_min_ms: u32, chunk_max_ms: u32,
         Err(error) => {
             if let Some(rejection) = error.rejection() {
                 tracing::warn!(task_id = ctx.task_id, attempt = ctx.attempt, code = rejection.code.as_str(), %rejection, "source rejected");
+                // A rejected file (a text of secrets, a playlist) does not stay in the cache.
+                let _ = tokio::fs::remove_file(&params.source).await;
             }
             return Err(task_errors::inspect(error));
         }

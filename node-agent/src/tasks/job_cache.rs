@@ -4,7 +4,7 @@
 //! through a temporary name renamed into place: a file under its final name is complete.
 //!
 //! ```text
-//! <job_cache_dir>/source/<file name of input_url>
+//! <job_cache_dir>/source/<file name of input_url>       a copy: later stages never read the user's file
 //! <job_cache_dir>/inspection/a<attempt>.json          the downloaded inspection artifact
 //! <job_cache_dir>/inspection/a<attempt>.frames.json   its frames, as validation reads them
 //! ```
@@ -14,9 +14,10 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use url::Url;
+use shotfarm_proto::storage::{Scheme, StorageUrl};
 
 use super::{TaskContext, TaskError, task_errors};
+use crate::storage::input_file::open_regular_beneath;
 use crate::storage::{MediaStore, ObjectKey};
 
 /// One lock per cache path, shared by every task of this process.
@@ -60,80 +61,58 @@ where
     }
 }
 
-/// Where a source URL points: the store holding it and its key there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceLocation {
-    pub store_url: String,
-    pub key: String,
-    pub file_name: String,
-}
-
-/// Splits `input_url` (`file:///dir/in.mp4`, `s3://bucket/path/in.mp4`) into its directory's
-/// store and the object's key.
-pub fn source_location(input_url: &str) -> Result<SourceLocation, TaskError> {
-    let bad = |reason: &str| TaskError::final_error(format!("input url {input_url:?} {reason}; give file:///absolute/path/to/video or s3://bucket/key"));
-    let parsed = Url::parse(input_url).map_err(|error| bad(&format!("is not a url ({error})")))?;
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(bad("has a query or fragment"));
-    }
-    let (store_url, file_name) = match parsed.scheme() {
-        "file" => {
-            let path = parsed.to_file_path().map_err(|()| bad("is not an absolute local path"))?;
-            let file_name = path.file_name().and_then(|name| name.to_str()).ok_or_else(|| bad("does not name a file"))?.to_owned();
-            let directory = path.parent().ok_or_else(|| bad("has no directory"))?;
-            let directory_url = Url::from_directory_path(directory).map_err(|()| bad("has a directory that is not absolute"))?;
-            (directory_url.to_string(), file_name)
-        }
-        scheme => {
-            let host = parsed.host_str().filter(|host| !host.is_empty()).ok_or_else(|| bad("names no bucket"))?;
-            let path = parsed.path();
-            let (directory, file_name) = path.rsplit_once('/').ok_or_else(|| bad("does not name an object inside a bucket"))?;
-            if file_name.is_empty() {
-                return Err(bad("does not name an object inside a bucket"));
-            }
-            (format!("{scheme}://{host}{directory}"), file_name.to_owned())
-        }
-    };
-    ObjectKey::parse(&file_name).map_err(|error| task_errors::key("the input file name", error))?;
-    Ok(SourceLocation { store_url, key: file_name.clone(), file_name })
-}
-
-/// The job's source as a local file, downloaded into the job cache on first use.
+/// The job's source as a local file, copied into the job cache on first use. The input URL is
+/// checked against this agent's input roots first (whatever the scheduler accepted); a local
+/// source is opened beneath its root, regular files only, and nothing is created on the input
+/// side ([`crate::storage::input_file`]).
 pub async fn local_source(input_url: &str, ctx: &TaskContext) -> Result<PathBuf, TaskError> {
-    let location = source_location(input_url)?;
-    let local = ctx.job_cache_dir.join("source").join(&location.file_name);
+    let input = ctx.roots.input.check(input_url).map_err(|error| TaskError::final_error(error.to_string()))?;
+    let file_name = input.segments().last().cloned().ok_or_else(|| TaskError::final_error(format!("input {input} names no file; give the path of a video file")))?;
+    ObjectKey::parse(&file_name).map_err(|error| task_errors::key("the input file name", error))?;
+    let local = ctx.job_cache_dir.join("source").join(&file_name);
+    let root = ctx.roots.input.root_of(&input).cloned();
     fill_once(&local, |temporary| async move {
-        let store = MediaStore::open(&location.store_url).map_err(|error| task_errors::storage("opening the source's store", error))?;
-        let key = ObjectKey::parse(&location.key).map_err(|error| task_errors::key("the input file name", error))?;
         let started = std::time::Instant::now();
-        let bytes = store.get_to_file(&key, &temporary).await.map_err(|error| match error {
-            crate::storage::StoreError::NotFound { .. } => TaskError::final_error(format!("the source {input_url} does not exist; check the job's input url")),
-            other => task_errors::storage(&format!("downloading the source {input_url}"), other),
-        })?;
-        tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, input_url, bytes, seconds = started.elapsed().as_secs_f64(), "source downloaded");
+        let bytes = match (input.scheme(), root) {
+            (Scheme::File, Some(root)) => copy_local_source(&input, &root, temporary).await?,
+            _ => download_source(&input, file_name, &temporary).await?,
+        };
+        tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, input_url = %input, bytes, seconds = started.elapsed().as_secs_f64(), "source copied");
         Ok(())
     })
     .await?;
     Ok(local)
 }
 
+/// Copies a `file://` source from beneath its root (a kernel-side copy where the filesystems
+/// allow it: `std::io::copy` between files uses `copy_file_range`).
+async fn copy_local_source(input: &StorageUrl, root: &StorageUrl, temporary: PathBuf) -> Result<u64, TaskError> {
+    let root_path = root.local_path().ok_or_else(|| TaskError::final_error(format!("input root {root} is not a local directory")))?;
+    let relative = input.relative_to(root).map(<[String]>::to_vec).unwrap_or_default();
+    let copy = tokio::task::spawn_blocking(move || {
+        let mut source = open_regular_beneath(&root_path, &relative).map_err(|error| {
+            if error.is_retryable() { TaskError::retryable(error.to_string()) } else { TaskError::final_error(error.to_string()) }
+        })?;
+        let mut copy = std::fs::File::create(&temporary).map_err(|error| task_errors::local_io("creating", &temporary, error))?;
+        std::io::copy(&mut source, &mut copy).map_err(|error| task_errors::local_io("copying the source into", &temporary, error))
+    });
+    copy.await.map_err(|error| TaskError::retryable(format!("copying the source stopped: {error}")))?
+}
+
+/// Downloads an object-store source (`s3://bucket/dir/name`: the store `s3://bucket/dir`).
+async fn download_source(input: &StorageUrl, file_name: String, temporary: &std::path::Path) -> Result<u64, TaskError> {
+    let directory = input.parent().ok_or_else(|| TaskError::final_error(format!("input {input} names no object inside a bucket")))?;
+    let store = MediaStore::open(directory.as_str()).map_err(|error| task_errors::storage("opening the source's store", error))?;
+    let key = ObjectKey::parse(&file_name).map_err(|error| task_errors::key("the input file name", error))?;
+    store.get_to_file(&key, temporary).await.map_err(|error| match error {
+        crate::storage::StoreError::NotFound { .. } => TaskError::final_error(format!("the source {input} does not exist; check the job's input url")),
+        other => task_errors::storage(&format!("downloading the source {input}"), other),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn source_urls_split_into_store_and_key() {
-        let file = source_location("file:///data/in/my%20clip.mp4").unwrap();
-        assert_eq!((file.store_url.as_str(), file.key.as_str()), ("file:///data/in/", "my clip.mp4"));
-        let s3 = source_location("s3://bucket/sources/a.mov").unwrap();
-        assert_eq!((s3.store_url.as_str(), s3.key.as_str()), ("s3://bucket/sources", "a.mov"));
-        assert_eq!(source_location("s3://bucket/a.mov").unwrap().store_url, "s3://bucket");
-        assert!(source_location("s3://bucket").unwrap_err().is_final());
-        assert!(source_location("s3://bucket/dir/").unwrap_err().is_final());
-        assert!(source_location("file:///data/in.mp4?version=2").unwrap_err().is_final());
-        assert!(source_location("not a url").unwrap_err().is_final());
-        assert!(source_location("file:///data/in/100%25.mp4").unwrap_err().is_final());
-    }
 
     #[tokio::test]
     async fn concurrent_fills_run_once() {

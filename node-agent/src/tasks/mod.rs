@@ -17,6 +17,8 @@
 //! | [`work_area`] | attempt-keyed artifact keys under `work_url`, uploads and downloads |
 //! | [`job_cache`] | the per-job local cache: the source copy, inspections (one download per job) |
 //! | [`inspection`] | the inspection artifact's format; loading the committed one a spec names |
+//! | [`job_locations`] | a spec's input, output and work area checked against this agent's roots before any file is touched |
+//! | [`output_location`] | what the output location holds: refused when not empty (unless `overwrite`) or reached through a symlink; stale outputs removed |
 //! | [`spec_checks`] | what a spec must hold: rung names safe as keys and dirs, a positive frame rate |
 //! | [`job_facts`] | the scheduler's replicated job facts (attempts, timings) as typed data |
 //! | [`task_errors`] | how each stage's errors become retryable or final task errors |
@@ -33,7 +35,9 @@ pub mod inspect;
 pub mod inspection;
 pub mod job_cache;
 pub mod job_facts;
+pub mod job_locations;
 pub mod ladder;
+pub mod output_location;
 pub mod package;
 pub mod report;
 pub mod score;
@@ -46,6 +50,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use shotfarm_proto::pipeline::{TaskOutput, TaskSpec};
+use shotfarm_proto::storage::JobRoots;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -67,6 +72,8 @@ pub struct TaskContext {
     /// inspection), kept until the job's report task ran here or the agent restarts.
     pub job_cache_dir: PathBuf,
     pub capabilities: Arc<MediaCapabilities>,
+    /// Where this agent lets tasks read and write (`--allow-input`, `--allow-output`).
+    pub roots: Arc<JobRoots>,
 }
 
 /// Live progress: frames done, frames in total, frames per second.
@@ -93,23 +100,9 @@ pub async fn execute(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
             return Err(TaskError::Cancelled);
         }
         let started = std::time::Instant::now();
-        let outcome = match spec {
-            TaskSpec::Inspect { locations, chunk_min_ms, chunk_max_ms } => {
-                inspect::run(&locations, chunk_min_ms, chunk_max_ms, ctx, cancel).await
-            }
-            TaskSpec::Ladder { locations: _, source, codecs } => ladder::run(&source, &codecs, ctx),
-            TaskSpec::Encode { locations, source, inspection, chunk, rungs } => {
-                encode::run(&locations, &source, &inspection, chunk, &rungs, ctx, &progress, cancel).await
-            }
-            TaskSpec::Score { locations, source, inspection, chunk, rung, encoded } => {
-                score::run(&locations, &source, &inspection, chunk, &rung, &encoded, ctx, &progress, cancel).await
-            }
-            TaskSpec::Assemble { locations, source, rung, chunks } => assemble::run(&locations, &source, &rung, &chunks, ctx, &progress, cancel).await,
-            TaskSpec::Validate { locations, source, inspection, rung, stream } => {
-                validate::run(&locations, &source, &inspection, &rung, &stream, ctx, cancel).await
-            }
-            TaskSpec::Package { locations, source, renditions } => package::run(&locations, &source, &renditions, ctx, cancel).await,
-            TaskSpec::Report { locations, job_facts, outputs } => report::run(&locations, &job_facts, &outputs, ctx, cancel).await,
+        let outcome = match job_locations::check_locations(spec.locations(), &ctx.roots) {
+            Err(refused) => Err(refused),
+            Ok(_) => run_handler(spec, ctx, progress, cancel).await,
         };
         let seconds = started.elapsed().as_secs_f64();
         match &outcome {
@@ -125,4 +118,26 @@ pub async fn execute(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
     }
     .instrument(span)
     .await
+}
+
+/// The handler of the spec's kind.
+async fn run_handler(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, cancel: &CancellationToken) -> Result<TaskOutput, TaskError> {
+    match spec {
+        TaskSpec::Inspect { locations, chunk_min_ms, chunk_max_ms } => {
+            inspect::run(&locations, chunk_min_ms, chunk_max_ms, ctx, cancel).await
+        }
+        TaskSpec::Ladder { locations: _, source, codecs } => ladder::run(&source, &codecs, ctx),
+        TaskSpec::Encode { locations, source, inspection, chunk, rungs } => {
+            encode::run(&locations, &source, &inspection, chunk, &rungs, ctx, &progress, cancel).await
+        }
+        TaskSpec::Score { locations, source, inspection, chunk, rung, encoded } => {
+            score::run(&locations, &source, &inspection, chunk, &rung, &encoded, ctx, &progress, cancel).await
+        }
+        TaskSpec::Assemble { locations, source, rung, chunks } => assemble::run(&locations, &source, &rung, &chunks, ctx, &progress, cancel).await,
+        TaskSpec::Validate { locations, source, inspection, rung, stream } => {
+            validate::run(&locations, &source, &inspection, &rung, &stream, ctx, cancel).await
+        }
+        TaskSpec::Package { locations, source, renditions } => package::run(&locations, &source, &renditions, ctx, cancel).await,
+        TaskSpec::Report { locations, job_facts, outputs } => report::run(&locations, &job_facts, &outputs, ctx, cancel).await,
+    }
 }

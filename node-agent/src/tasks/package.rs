@@ -7,9 +7,14 @@
 //! ```
 //!
 //! Media files go up first and the two manifests last, so a reader who finds `master.m3u8`
-//! finds every file it names. The `PackageResult` (paths relative to the output root) goes to
+//! finds every file it names. With the job's `overwrite`, the previous manifests are removed
+//! before the first upload and the previous files the new ones did not replace after the last
+//! (work areas kept): a reader sees the old ladder, no manifest, then the new ladder — never a
+//! manifest naming a mix. Object stores and POSIX directories have no atomic switch of many
+//! files; the manifests are the switch. The `PackageResult` (paths relative to the output root) goes to
 //! `package/a<attempt>.json` in the work area for report.json.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use shotfarm_proto::pipeline::{Artifact, JobLocations, Rung, SourceSummary, TaskOutput};
@@ -17,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::encode::SEGMENT_SECONDS;
 use super::job_cache::local_source;
+use super::job_locations::check_locations;
+use super::output_location::{existing_files, remove_stale};
 use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
@@ -38,6 +45,10 @@ pub async fn run(
     if renditions.is_empty() {
         return Err(TaskError::final_error("nothing to package: the job has no validated rendition"));
     }
+    // Symlinks in the output location are refused here too (one may have appeared since
+    // inspection), before anything is created there; what is there now is what `overwrite`
+    // replaces.
+    let previous = existing_files(&check_locations(locations, &ctx.roots)?, &ctx.roots).await?;
     let work_area = WorkArea::open(&locations.work_url)?;
     let output_store = MediaStore::open(&locations.output_url).map_err(|error| task_errors::storage("opening the job's output location", error))?;
     let input_dir = ctx.scratch_dir.join("package").join("renditions");
@@ -65,7 +76,20 @@ pub async fn run(
     let result = package_ladder(&params, cancel).await.map_err(task_errors::package)?;
     let _ = tokio::fs::remove_dir_all(&input_dir).await;
 
-    let uploaded = upload_output(&output_dir, &output_store, cancel).await?;
+    if locations.overwrite {
+        // No reader may follow an old manifest into segments being replaced: the manifests go
+        // first and come back last, naming only new files.
+        for manifest in [MASTER_PLAYLIST, DASH_MANIFEST] {
+            let key = ObjectKey::parse(manifest).map_err(|error| task_errors::key("naming a manifest", error))?;
+            output_store.delete(&key).await.map_err(|error| task_errors::storage(&format!("removing the previous {manifest}"), error))?;
+        }
+    }
+    let written = upload_output(&output_dir, &output_store, cancel).await?;
+    let uploaded = written.len();
+    if locations.overwrite {
+        let removed = remove_stale(&output_store, &previous, &written).await?;
+        tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, removed, "stale outputs removed");
+    }
     let facts = relative_result(&result, &output_dir);
     let key = WorkArea::package_facts_key(ctx.attempt)?;
     work_area.put_json(&facts, &key, &ctx.scratch_dir).await?;
@@ -105,8 +129,8 @@ async fn files_under(root: &Path) -> Result<Vec<PathBuf>, TaskError> {
     Ok(files)
 }
 
-/// Uploads the package directory under the output store, manifests last. Returns the file count.
-async fn upload_output(output_dir: &Path, store: &MediaStore, cancel: &CancellationToken) -> Result<usize, TaskError> {
+/// Uploads the package directory under the output store, manifests last. Returns the keys written.
+async fn upload_output(output_dir: &Path, store: &MediaStore, cancel: &CancellationToken) -> Result<BTreeSet<String>, TaskError> {
     let mut files = files_under(output_dir).await?;
     let is_manifest = |path: &PathBuf| path == Path::new(MASTER_PLAYLIST) || path == Path::new(DASH_MANIFEST);
     files.sort_by_key(|path| is_manifest(path));
@@ -121,7 +145,7 @@ async fn upload_output(output_dir: &Path, store: &MediaStore, cancel: &Cancellat
             .await
             .map_err(|error| task_errors::storage(&format!("uploading {key} to the output location"), error))?;
     }
-    Ok(files.len())
+    Ok(files.iter().map(|file| file.to_string_lossy().into_owned()).collect())
 }
 
 fn relative_path(path: &Path, root: &Path) -> PathBuf {

@@ -17,6 +17,8 @@ use super::inspection::{self, CachedInspection};
 use super::job_facts::JobFacts;
 use crate::media::quality::{VmafStats, weighted_mean};
 use super::work_area::WorkArea;
+use super::job_locations::check_locations;
+use super::output_location::existing_files;
 use super::{TaskContext, TaskError, task_errors};
 use crate::media::inspect::Shot;
 use crate::media::package::PackageResult;
@@ -38,6 +40,8 @@ struct Scored<'a> {
 
 pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutput], ctx: &TaskContext, cancel: &CancellationToken) -> Result<TaskOutput, TaskError> {
     let facts = JobFacts::parse(job_facts)?;
+    // The work area is removed below: not through a symlink planted since packaging.
+    existing_files(&check_locations(locations, &ctx.roots)?, &ctx.roots).await?;
     let work_area = WorkArea::open(&locations.work_url)?;
     let output_store = MediaStore::open(&locations.output_url).map_err(|error| task_errors::storage("opening the job's output location", error))?;
 

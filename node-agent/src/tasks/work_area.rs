@@ -15,6 +15,7 @@
 use std::path::Path;
 
 use shotfarm_proto::pipeline::Artifact;
+use shotfarm_proto::storage::StorageUrl;
 
 use super::{TaskError, task_errors};
 use crate::storage::{MediaStore, ObjectKey};
@@ -27,6 +28,7 @@ pub struct WorkArea {
 
 impl WorkArea {
     pub fn open(work_url: &str) -> Result<Self, TaskError> {
+        refuse_symlinked_folders(work_url)?;
         let store = MediaStore::open(work_url).map_err(|error| task_errors::storage("opening the job's work area", error))?;
         Ok(Self { store })
     }
@@ -122,6 +124,23 @@ impl WorkArea {
     }
 }
 
+/// The work area's own folders (`.shotfarm-work` and the job's) must not be symlinks: one
+/// planted there would lead every artifact written, and the report's removal of the work area,
+/// somewhere else. (The output location above them is checked by `super::output_location`.)
+fn refuse_symlinked_folders(work_url: &str) -> Result<(), TaskError> {
+    // A URL that does not parse is refused when the store is opened.
+    let Some(path) = StorageUrl::parse(work_url).ok().and_then(|url| url.local_path()) else { return Ok(()) };
+    for folder in [path.parent(), Some(path.as_path())].into_iter().flatten() {
+        if std::fs::symlink_metadata(folder).is_ok_and(|meta| meta.file_type().is_symlink()) {
+            return Err(TaskError::final_error(format!(
+                "the job's work area goes through the symlink {}; artifacts are never written through symlinks: remove it and resubmit",
+                folder.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn parse_key(key: &str) -> Result<ObjectKey, TaskError> {
     ObjectKey::parse(key).map_err(|error| task_errors::key("building a work area key", error))
 }
@@ -144,6 +163,18 @@ mod tests {
         assert_eq!(WorkArea::rendition_key("h264_720p", 1).unwrap().as_str(), "renditions/h264_720p.a1.mp4");
         assert_eq!(WorkArea::inspection_key(4).unwrap().as_str(), "inspection/a4.json");
         assert!(WorkArea::chunk_key("..", 0, 1).is_err());
+    }
+
+    #[test]
+    fn a_symlinked_work_area_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("elsewhere")).unwrap();
+        std::fs::create_dir_all(dir.path().join("out")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), dir.path().join("out/.shotfarm-work")).unwrap();
+        let error = WorkArea::open(&format!("file://{}/out/.shotfarm-work/job-1-5", dir.path().display())).unwrap_err();
+        assert!(error.is_final() && error.to_string().contains("symlink"), "{error}");
+        assert!(!dir.path().join("elsewhere/job-1-5").exists(), "nothing created through the symlink");
+        WorkArea::open(&format!("file://{}/out/.shotfarm-work-real/job-1-5", dir.path().display())).unwrap();
     }
 
     #[tokio::test]

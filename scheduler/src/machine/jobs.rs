@@ -26,7 +26,9 @@ pub(super) fn submit_job(state: &mut State, request_id: &str, owner: &str, spec:
     let id = state.meta.next_job_id;
     state.meta.requests.insert(request_key, id);
     state.mark(RowKey::Meta);
-    let work_url = format!("{}/.shotfarm-work/{}", spec.output_url.trim_end_matches('/'), format_job_id(id));
+    // Named by the job and the time it was submitted, so a leftover of another cluster's job
+    // with the same number (ids start again in a new cluster) is never taken for this one's.
+    let work_url = format!("{}/.shotfarm-work/{}-{now_ms}", spec.output_url.trim_end_matches('/'), format_job_id(id));
     let job = Job {
         id,
         request_id: request_id.to_owned(),
@@ -44,6 +46,7 @@ pub(super) fn submit_job(state: &mut State, request_id: &str, owner: &str, spec:
                 input_url: spec.input_url.clone(),
                 output_url: spec.output_url.clone(),
                 work_url,
+                overwrite: spec.overwrite,
             },
             source: None,
             inspection: None,

@@ -24,6 +24,8 @@ use crate::state::model::{JobState, format_job_id, parse_job_id};
 pub struct Jobs {
     pub driver: DriverHandle,
     pub gate: Gate,
+    /// Where jobs may read and write; anything else is refused here, before it is proposed.
+    pub roots: shotfarm_proto::storage::JobRoots,
 }
 
 impl Jobs {
@@ -63,7 +65,7 @@ impl JobService for Jobs {
         let caller = self.caller(&request).await?;
         let request = request.into_inner();
         validate::request_id(&request.request_id)?;
-        let spec = validate::job_spec(request.spec.as_ref())?;
+        let spec = validate::job_spec(request.spec.as_ref(), &self.roots)?;
         self.driver.leader_only()?;
         let command = Command::SubmitJob { request_id: request.request_id, owner: caller.owner(), spec, now_ms: now_ms() };
         match self.driver.propose_one(command).await? {

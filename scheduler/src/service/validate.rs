@@ -5,44 +5,14 @@ use shotfarm_proto::pipeline::Codec;
 use shotfarm_proto::v1;
 use tonic::Status;
 
+use shotfarm_proto::storage::JobRoots;
+
 use super::status::invalid;
 use crate::state::model::JobSpec;
 
-const MAX_URL: usize = 4096;
 const MAX_LABELS: usize = 64;
 /// The cpu backend encodes at most this many outputs from one decode.
 const MAX_RUNGS_PER_ENCODE: u32 = 8;
-
-/// `file:///absolute/path` or `s3://bucket/key`, with no `..` segment and no control characters.
-pub fn media_url(field: &str, url: &str) -> Result<(), Status> {
-    if url.is_empty() {
-        return Err(invalid(field, "is empty; give file:///absolute/path or s3://bucket/key"));
-    }
-    if url.len() > MAX_URL {
-        return Err(invalid(field, format!("is {} bytes long; at most {MAX_URL}", url.len())));
-    }
-    if url.chars().any(char::is_control) {
-        return Err(invalid(field, "contains control characters"));
-    }
-    let path = if let Some(path) = url.strip_prefix("file://") {
-        if !path.starts_with('/') {
-            return Err(invalid(field, format!("{url:?} is not absolute; use file:///absolute/path")));
-        }
-        path
-    } else if let Some(rest) = url.strip_prefix("s3://") {
-        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() || !bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
-            return Err(invalid(field, format!("{url:?} has no valid bucket name (lowercase letters, digits, '-' and '.')")));
-        }
-        key
-    } else {
-        return Err(invalid(field, format!("{url:?} has an unsupported scheme; use file:// or s3://")));
-    };
-    if path.split('/').any(|segment| segment == "..") || path.contains("%2e%2e") || path.contains("%2E%2E") {
-        return Err(invalid(field, format!("{url:?} contains a '..' segment")));
-    }
-    Ok(())
-}
 
 pub fn request_id(id: &str) -> Result<(), Status> {
     if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_graphic()) {
@@ -51,10 +21,12 @@ pub fn request_id(id: &str) -> Result<(), Status> {
     Ok(())
 }
 
-pub fn job_spec(spec: Option<&v1::JobSpec>) -> Result<JobSpec, Status> {
+/// Checks a spec; its URLs come back normalised (`shotfarm_proto::storage::StorageUrl`), and
+/// each must lie within the configured roots of its side.
+pub fn job_spec(spec: Option<&v1::JobSpec>, roots: &JobRoots) -> Result<JobSpec, Status> {
     let spec = spec.ok_or_else(|| invalid("spec", "is missing"))?;
-    media_url("spec.input_url", &spec.input_url)?;
-    media_url("spec.output_url", &spec.output_url)?;
+    let input_url = roots.input.check(&spec.input_url).map_err(|error| invalid("spec.input_url", error))?;
+    let output_url = roots.output.check(&spec.output_url).map_err(|error| invalid("spec.output_url", error))?;
     if !(-100..=100).contains(&spec.priority) {
         return Err(invalid("spec.priority", format!("{} is outside -100..=100", spec.priority)));
     }
@@ -91,8 +63,9 @@ pub fn job_spec(spec: Option<&v1::JobSpec>) -> Result<JobSpec, Status> {
         return Err(invalid("spec.labels", format!("label {key:?}: keys are 1..=64 bytes, values at most 256")));
     }
     Ok(JobSpec {
-        input_url: spec.input_url.clone(),
-        output_url: spec.output_url.trim_end_matches('/').to_owned(),
+        input_url: input_url.to_string(),
+        output_url: output_url.to_string(),
+        overwrite: spec.overwrite,
         priority: spec.priority,
         codecs,
         chunk_min_ms: spec.chunk_min_ms,
@@ -107,46 +80,69 @@ pub fn job_spec(spec: Option<&v1::JobSpec>) -> Result<JobSpec, Status> {
 mod tests {
     use super::*;
 
+    use shotfarm_proto::storage::{RootSide, StorageRoots};
+
+    fn roots() -> JobRoots {
+        JobRoots::parse(Some("file:///media/in,s3://bucket/in"), Some("file:///out")).unwrap()
+    }
+
     #[test]
-    fn urls_are_checked() {
-        assert!(media_url("u", "file:///data/in.mp4").is_ok());
-        assert!(media_url("u", "s3://bucket/path/in.mp4").is_ok());
-        for bad in ["", "in.mp4", "file://relative/x", "http://host/x", "file:///a/../etc/passwd", "s3:///x", "s3://Bad_Bucket/x", "file:///a\n"] {
-            let status = media_url("spec.input_url", bad).expect_err(bad);
-            assert!(status.message().starts_with("spec.input_url"), "{}", status.message());
+    fn urls_are_checked_against_the_roots() {
+        let spec = |input: &str, output: &str| v1::JobSpec { input_url: input.into(), output_url: output.into(), ..Default::default() };
+        let checked = job_spec(Some(&spec("file:///media//in/./a%20b.mp4", "file:///out/x/")), &roots()).expect("inside");
+        assert_eq!((checked.input_url.as_str(), checked.output_url.as_str()), ("file:///media/in/a%20b.mp4", "file:///out/x"));
+        assert!(job_spec(Some(&spec("s3://bucket/in/a.mov", "file:///out")), &roots()).is_ok());
+        for (input, output, field) in [
+            ("file:///etc/shadow", "file:///out", "spec.input_url"),
+            ("file:///media/in/%2e%2e/secret", "file:///out", "spec.input_url"),
+            ("file:///media/in/.%2E/secret", "file:///out", "spec.input_url"),
+            ("file:///media/in\\..\\secret", "file:///out", "spec.input_url"),
+            ("", "file:///out", "spec.input_url"),
+            ("http://host/x", "file:///out", "spec.input_url"),
+            ("file:///media/in/a.mp4", "file:///etc", "spec.output_url"),
+            ("file:///media/in/a.mp4", "file:///out/../etc", "spec.output_url"),
+        ] {
+            let status = job_spec(Some(&spec(input, output)), &roots()).expect_err(input);
+            assert_eq!(status.code(), tonic::Code::InvalidArgument);
+            assert!(status.message().starts_with(field), "{}", status.message());
         }
+        let status = job_spec(Some(&spec("file:///etc/passwd", "file:///out")), &roots()).unwrap_err();
+        assert!(status.message().contains("outside the allowed input roots file:///media/in,s3://bucket/in; ask an operator to add a root with --allow-input"), "{}", status.message());
+        let none = JobRoots { input: StorageRoots::none(RootSide::Input), ..roots() };
+        let status = job_spec(Some(&spec("file:///media/in/a.mp4", "file:///out")), &none).unwrap_err();
+        assert!(status.message().contains("no input roots are configured"), "{}", status.message());
     }
 
     #[test]
     fn specs_are_checked() {
         let mut spec = v1::JobSpec {
-            input_url: "file:///in.mp4".into(),
+            input_url: "file:///media/in/in.mp4".into(),
             output_url: "file:///out/".into(),
             codecs: vec!["H264".into(), "avc".into()],
             ..Default::default()
         };
-        let checked = job_spec(Some(&spec)).expect("valid");
+        let checked = job_spec(Some(&spec), &roots()).expect("valid");
         assert_eq!(checked.codecs, vec!["h264".to_owned()]);
         assert_eq!(checked.output_url, "file:///out");
         spec.priority = 1000;
-        assert!(job_spec(Some(&spec)).is_err());
+        assert!(job_spec(Some(&spec), &roots()).is_err());
         spec.priority = 0;
         spec.codecs = vec!["mpeg2".into()];
-        assert!(job_spec(Some(&spec)).is_err());
+        assert!(job_spec(Some(&spec), &roots()).is_err());
         spec.codecs = vec![];
         spec.chunk_min_ms = 9000;
         spec.chunk_max_ms = 3000;
-        assert!(job_spec(Some(&spec)).is_err());
+        assert!(job_spec(Some(&spec), &roots()).is_err());
         spec.chunk_min_ms = 0;
         spec.chunk_max_ms = 0;
-        assert_eq!(job_spec(Some(&spec)).expect("valid").rungs_per_encode, 1, "0 means one rung per encode task");
+        assert_eq!(job_spec(Some(&spec), &roots()).expect("valid").rungs_per_encode, 1, "0 means one rung per encode task");
         spec.rungs_per_encode = 9;
-        assert!(job_spec(Some(&spec)).unwrap_err().message().starts_with("spec.rungs_per_encode"));
+        assert!(job_spec(Some(&spec), &roots()).unwrap_err().message().starts_with("spec.rungs_per_encode"));
         spec.rungs_per_encode = 0;
         spec.quality_scoring = 7;
-        assert!(job_spec(Some(&spec)).unwrap_err().message().starts_with("spec.quality_scoring"));
+        assert!(job_spec(Some(&spec), &roots()).unwrap_err().message().starts_with("spec.quality_scoring"));
         spec.quality_scoring = v1::QualityScoring::Off as i32;
-        assert!(!job_spec(Some(&spec)).expect("valid").score_quality);
-        assert!(job_spec(None).is_err());
+        assert!(!job_spec(Some(&spec), &roots()).expect("valid").score_quality);
+        assert!(job_spec(None, &roots()).is_err());
     }
 }

@@ -78,6 +78,10 @@ pub struct JobSpec {
     pub rungs_per_encode: u32,
     /// Whether every chunk of every rung gets a score task.
     pub score_quality: bool,
+    /// Replace the outputs already at `output_url` (`JobSpec.overwrite`); rows written
+    /// before the field existed read as `false`.
+    #[serde(default)]
+    pub overwrite: bool,
 }
 
 #[cfg(test)]
@@ -94,6 +98,7 @@ impl JobSpec {
             labels: BTreeMap::new(),
             rungs_per_encode: 1,
             score_quality: true,
+            overwrite: false,
         }
     }
 }

@@ -20,6 +20,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use shotfarm_kernels::decode::input_pins::pinned_input;
 use shotfarm_kernels::fingerprint::Fingerprint;
 use tokio_util::sync::CancellationToken;
 
@@ -150,7 +151,8 @@ pub fn build_command(params: &EncodeChunkParams, use_seek: bool) -> ToolCommand 
     }
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1", "-stats_period", "0.25"].map(String::from).to_vec();
     args.extend(seek_args);
-    args.extend(["-i".to_owned(), params.source.display().to_string(), "-filter_complex".to_owned(), graph]);
+    args.extend(pinned_input(&params.source));
+    args.extend(["-filter_complex".to_owned(), graph]);
     for (index, output) in params.outputs.iter().enumerate() {
         args.extend(["-map".to_owned(), format!("[v{index}]")]);
         args.extend(codec_args(output, params));
@@ -190,7 +192,8 @@ pub fn landing_check_command(params: &EncodeChunkParams) -> ToolCommand {
     let first = params.chunk.frames.start - offset;
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"].map(String::from).to_vec();
     args.extend(seek);
-    args.extend(["-i".to_owned(), params.source.display().to_string(), "-map".to_owned(), "0:v:0".to_owned(), "-vf".to_owned()]);
+    args.extend(pinned_input(&params.source));
+    args.extend(["-map".to_owned(), "0:v:0".to_owned(), "-vf".to_owned()]);
     args.push(format!("select='eq(n,{first})',scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray"));
     args.extend(["-frames:v", "1", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"].map(String::from));
     ToolCommand::new(Tool::Ffmpeg).args(args)

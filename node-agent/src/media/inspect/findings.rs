@@ -15,6 +15,9 @@ pub enum RejectionCode {
     Unreadable,
     /// Not a container/stream ffmpeg recognises.
     NotMedia,
+    /// Read by a demuxer the farm does not allow: text (`tty`), playlists (`hls`, `concat`),
+    /// image sequences, generated sources (`shotfarm_kernels::decode::input_pins`).
+    FormatNotAllowed,
     /// Media, but no video stream (audio only, subtitles, cover art only).
     NoVideoStream,
     /// The file ends early: the index is missing or frames it declares are not there.
@@ -34,6 +37,7 @@ impl RejectionCode {
         match self {
             RejectionCode::Unreadable => "unreadable",
             RejectionCode::NotMedia => "not_media",
+            RejectionCode::FormatNotAllowed => "format_not_allowed",
             RejectionCode::NoVideoStream => "no_video_stream",
             RejectionCode::Truncated => "truncated",
             RejectionCode::UndecodableFrames => "undecodable_frames",

@@ -3,7 +3,8 @@
 //! or byte where it went wrong, and what to fix.
 //!
 //! Steps: (1) the file exists and is not empty; (2) ffprobe with packet counting (reads the
-//! whole file without decoding) — unreadable files, missing video, absurd dimensions stop here;
+//! whole file without decoding), pinned to real video demuxers and local files — text,
+//! playlists, unreadable files, missing video, absurd dimensions stop here;
 //! (3) one decode pass ([`super::frame_analysis`]) — frame count, timestamps, keyframes,
 //! fingerprints, shots, SI/TI; (4) the verdict: zero frames, a truncated file (the container
 //! declares more frames than the file holds, or the mp4 index is missing), undecodable frames
@@ -33,7 +34,8 @@ use tokio_util::sync::CancellationToken;
 pub use facts::{AudioFacts, Chunk, InspectReport, SeekPoint, Shot, SourceFacts, VideoFacts};
 pub use findings::{InspectError, InspectWarning, Rejection, RejectionCode, WarningCode};
 use findings::reject;
-use source_checks::{analyse_timing, check_completeness, check_dimensions, classify_decode_failure, classify_probe_failure, pick_streams};
+use shotfarm_kernels::decode::input_pins::is_allowed_demuxer;
+use source_checks::{analyse_timing, check_completeness, check_dimensions, classify_decode_failure, classify_probe_failure, format_not_allowed, pick_streams};
 
 use super::artifacts::{FRAME_ARTIFACT_FILE, FrameArtifact};
 use super::chunking::{ChunkingParams, FrameRange, limits_in_frames, plan_chunks};
@@ -98,6 +100,11 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
         Err(ProbeError::Tool(error)) => return Err(InspectError::Tool(error)),
         Err(ProbeError::Json(error)) => return Err(reject(RejectionCode::NotMedia, format!("ffprobe could not describe the file: {error}"), "check that the file is a video")),
     };
+    // ffprobe ran with the demuxer allow-list; checked again on what it reports.
+    let format_name = probe.format.as_ref().and_then(|format| format.format_name.clone()).unwrap_or_default();
+    if !is_allowed_demuxer(&format_name) {
+        return Err(format_not_allowed(&format_name));
+    }
     let mut warnings = Vec::new();
     let (video_stream, audio_stream) = pick_streams(&probe, &mut warnings)?;
     let (width, height) = check_dimensions(video_stream, &params.limits, &mut warnings)?;

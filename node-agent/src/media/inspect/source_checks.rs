@@ -9,6 +9,11 @@ use super::findings::{InspectError, InspectWarning, RejectionCode, WarningCode, 
 
 pub(super) async fn classify_probe_failure(stderr_tail: &[String], source: &std::path::Path, size_bytes: u64) -> InspectError {
     let text = stderr_tail.join("\n");
+    if let Some(line) = stderr_tail.iter().find(|line| line.contains("Format not on whitelist")) {
+        // `[tty @ 0x…] Format not on whitelist '…'`: the demuxer ffmpeg would have used.
+        let demuxer = line.trim_start().strip_prefix('[').and_then(|rest| rest.split(" @").next()).unwrap_or("unknown");
+        return format_not_allowed(demuxer);
+    }
     // An mp4 cut short still starts with its `ftyp` box; random bytes named .mp4 do not.
     let starts_like_mp4 = read_head(source).await.is_some_and(|head| head.len() >= 8 && &head[4..8] == b"ftyp");
     if text.contains("moov atom not found") && starts_like_mp4 {
@@ -25,6 +30,15 @@ pub(super) async fn classify_probe_failure(stderr_tail: &[String], source: &std:
         RejectionCode::NotMedia,
         format!("ffprobe does not recognise it as audio or video ({})", last_line.trim()),
         "check that the file is a video (mp4, mov, mkv, webm, ts…) and was not corrupted in transfer",
+    )
+}
+
+/// A file ffmpeg reads with a demuxer the farm does not allow (text, a playlist, …).
+pub(super) fn format_not_allowed(demuxer: &str) -> InspectError {
+    reject(
+        RejectionCode::FormatNotAllowed,
+        format!("the file is read as {demuxer:?}, not as a video container: text files, playlists (m3u8), concat lists and image sequences are refused"),
+        "give a video file (mp4, mov, mkv, webm, ts, mxf, avi, y4m)",
     )
 }
 

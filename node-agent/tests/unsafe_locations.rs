@@ -1,0 +1,196 @@
+//! Inputs and outputs an attacker (or an accident) points a job at, through the real task
+//! handlers with real files and the real ffmpeg: every one refused with a final error that says
+//! what to do, nothing read outside the input root, nothing created on the input side, and a
+//! user's files in the output location never overwritten unless the job says `overwrite`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shotfarm_agent::media::capabilities::{MediaCapabilities, probe_capabilities};
+use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
+use shotfarm_proto::pipeline::{Codec, EncodedChunk, EncodedRendition, JobLocations, TaskOutput, TaskSpec};
+use shotfarm_proto::storage::JobRoots;
+use tokio_util::sync::CancellationToken;
+
+fn file_url(path: &Path) -> String {
+    url::Url::from_file_path(path).unwrap().to_string()
+}
+
+/// A test directory laid out as a farm would be: `in/` the input root, `out/` the output root,
+/// `agent/` the agent's work dir, `outside/` what no job may touch.
+struct Site {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    capabilities: Arc<MediaCapabilities>,
+    next_task: u64,
+}
+
+impl Site {
+    async fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        for sub in ["in", "out", "outside"] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        std::fs::write(root.join("outside/secret.txt"), "password=hunter2\n".repeat(300)).unwrap();
+        let capabilities = Arc::new(probe_capabilities(&CancellationToken::new()).await.unwrap());
+        Site { _dir: dir, root, capabilities, next_task: 0 }
+    }
+
+    fn input(&self) -> PathBuf {
+        self.root.join("in")
+    }
+
+    fn locations(&self, input_url: &str, output: &str, overwrite: bool) -> JobLocations {
+        let output_url = file_url(&self.root.join("out").join(output));
+        JobLocations { input_url: input_url.to_owned(), work_url: format!("{output_url}/.shotfarm-work/job-1-1"), output_url, overwrite }
+    }
+
+    async fn run(&mut self, spec: TaskSpec) -> Result<TaskOutput, TaskError> {
+        self.next_task += 1;
+        let ctx = TaskContext {
+            task_id: self.next_task,
+            attempt: 1,
+            job_id: "job-1".to_owned(),
+            backend: "cpu".to_owned(),
+            gpu_index: 0,
+            scratch_dir: self.root.join("agent/tasks").join(self.next_task.to_string()),
+            job_cache_dir: self.root.join("agent/jobs/job-1"),
+            capabilities: Arc::clone(&self.capabilities),
+            roots: Arc::new(JobRoots::parse(Some(&file_url(&self.input())), Some(&file_url(&self.root.join("out")))).unwrap()),
+        };
+        let progress: ProgressFn = Arc::new(|_, _, _| {});
+        let outcome = execute(spec, &ctx, progress, &CancellationToken::new()).await;
+        let _ = std::fs::remove_dir_all(&ctx.scratch_dir);
+        outcome
+    }
+
+    /// Inspects `input_url` into `out/<output>`; the final error's message.
+    async fn refused_inspection(&mut self, input_url: &str, output: &str, overwrite: bool) -> String {
+        let spec = TaskSpec::Inspect { locations: self.locations(input_url, output, overwrite), chunk_min_ms: 0, chunk_max_ms: 0 };
+        match self.run(spec).await {
+            Err(TaskError::Final(message)) => message,
+            other => panic!("{input_url} was not refused finally: {other:?}"),
+        }
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+}
+
+#[tokio::test]
+async fn hostile_inputs_are_refused_finally_and_nothing_leaks() {
+    let mut site = Site::new().await;
+    let input = site.input();
+    let outside = site.root.join("outside");
+    mkfifo(&input.join("fifo.mp4"));
+    std::os::unix::fs::symlink(outside.join("secret.txt"), input.join("link.mp4")).unwrap();
+    std::os::unix::fs::symlink(&outside, input.join("folder")).unwrap();
+    std::fs::create_dir_all(input.join("directory.mp4")).unwrap();
+    std::fs::write(input.join("notes.txt"), "password=hunter2\n".repeat(300)).unwrap();
+    let segment = common::pattern(&outside, "segment.ts", "64x36", 25, 1.0);
+    std::fs::write(input.join("playlist.m3u8"), format!("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n{}\n#EXT-X-ENDLIST\n", segment.display())).unwrap();
+    std::fs::copy(input.join("playlist.m3u8"), input.join("playlist.mp4")).unwrap();
+    let in_url = file_url(&input);
+    let deep = format!("{in_url}/{}clip.mp4", "deep/".repeat(200));
+    let cases: Vec<(String, &str)> = vec![
+        (file_url(&outside.join("secret.txt")), "outside the allowed input roots"),
+        ("file:///etc/passwd".to_owned(), "outside the allowed input roots"),
+        (format!("{in_url}/%2e%2e/outside/secret.txt"), "'..'"),
+        (format!("{in_url}/.%2E/outside/secret.txt"), "'..'"),
+        (format!("{in_url}/%5c..%5coutside%5csecret.txt"), "backslash"),
+        (format!("{in_url}/fifo.mp4"), "is a fifo, not a regular file"),
+        (format!("{in_url}/link.mp4"), "leads outside its root"),
+        (format!("{in_url}/folder/secret.txt"), "leads outside its root"),
+        (format!("{in_url}/directory.mp4"), "is a directory, not a regular file"),
+        (deep, "does not exist"),
+        (format!("{in_url}/notes.txt"), "format_not_allowed"),
+        (format!("{in_url}/playlist.m3u8"), "format_not_allowed"),
+        (format!("{in_url}/playlist.mp4"), "format_not_allowed"),
+    ];
+    for (url, says) in cases {
+        let started = Instant::now();
+        let message = site.refused_inspection(&url, "job", false).await;
+        assert!(message.contains(says), "{url}: expected {says:?} in {message:?}");
+        assert!(!message.contains("hunter2"), "{url}: the refusal leaks the file: {message}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{url} took {:?}", started.elapsed());
+    }
+    assert!(!input.join("deep").exists(), "a missing input made the agent create directories");
+    let cached: Vec<_> = walk(&site.root.join("agent")).into_iter().filter(|path| std::fs::read(path).is_ok_and(|bytes| bytes.windows(7).any(|w| w == b"hunter2"))).collect();
+    assert!(cached.is_empty(), "secrets copied into the agent's cache: {cached:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn outputs_never_destroy_a_users_files() {
+    let mut site = Site::new().await;
+    let source = common::pattern(&site.input(), "source.mp4", "160x90", 25, 1.2);
+    let source_url = file_url(&source);
+    let out = site.root.join("out");
+
+    // A directory of the user's: refused, untouched.
+    std::fs::create_dir_all(out.join("mine")).unwrap();
+    std::fs::write(out.join("mine/notes.txt"), b"keep me").unwrap();
+    let message = site.refused_inspection(&source_url, "mine", false).await;
+    assert!(message.contains("is not empty (it holds notes.txt)") && message.contains("--overwrite"), "{message}");
+    assert_eq!(std::fs::read(out.join("mine/notes.txt")).unwrap(), b"keep me");
+    assert!(!out.join("mine/.shotfarm-work").exists(), "nothing written into a refused location");
+
+    // A symlinked folder inside the output: never written through, even with overwrite.
+    std::fs::create_dir_all(out.join("linked")).unwrap();
+    std::os::unix::fs::symlink(site.root.join("outside"), out.join("linked/h264_90p")).unwrap();
+    let message = site.refused_inspection(&source_url, "linked", true).await;
+    assert!(message.contains("symlink"), "{message}");
+
+    // With overwrite, the previous ladder is replaced and its stale files go; another job's
+    // work area stays.
+    let previous = out.join("previous");
+    for (file, body) in [("master.m3u8", "#EXTM3U\nold\n"), ("h264_999p/seg_00007.m4s", "old"), ("report.json", "{}"), (".shotfarm-work/job-0-1/x", "other job")] {
+        std::fs::create_dir_all(previous.join(file).parent().unwrap()).unwrap();
+        std::fs::write(previous.join(file), body).unwrap();
+    }
+    let locations = site.locations(&source_url, "previous", true);
+    let inspect = TaskSpec::Inspect { locations: locations.clone(), chunk_min_ms: 500, chunk_max_ms: 1000 };
+    let TaskOutput::Inspect { source, chunks, inspection, .. } = site.run(inspect).await.unwrap() else { panic!("not an inspection") };
+    let ladder = TaskSpec::Ladder { locations: locations.clone(), source: source.clone(), codecs: vec![Codec::H264] };
+    let TaskOutput::Ladder { rungs } = site.run(ladder).await.unwrap() else { panic!("not a ladder") };
+    let rung = rungs[0].clone();
+    let mut encoded = Vec::new();
+    for chunk in &chunks {
+        let spec = TaskSpec::Encode { locations: locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: vec![rung.clone()] };
+        let TaskOutput::Encode { renditions, .. } = site.run(spec).await.unwrap() else { panic!("not an encode") };
+        let [EncodedRendition { artifact, .. }] = <[EncodedRendition; 1]>::try_from(renditions).unwrap();
+        encoded.push(EncodedChunk { chunk: *chunk, artifact });
+    }
+    let assemble = TaskSpec::Assemble { locations: locations.clone(), source: source.clone(), rung: rung.clone(), chunks: encoded };
+    let TaskOutput::Assemble { stream, .. } = site.run(assemble).await.unwrap() else { panic!("not an assembly") };
+    let package = TaskSpec::Package { locations, source, renditions: vec![(rung.clone(), stream)] };
+    site.run(package).await.unwrap();
+    let master = std::fs::read_to_string(previous.join("master.m3u8")).unwrap();
+    assert!(master.contains(&format!("{}/playlist.m3u8", rung.name)) && !master.contains("old"), "{master}");
+    assert!(!previous.join("h264_999p/seg_00007.m4s").exists() && !previous.join("report.json").exists(), "stale outputs left behind");
+    assert_eq!(std::fs::read(previous.join(".shotfarm-work/job-0-1/x")).unwrap(), b"other job");
+}

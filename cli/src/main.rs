@@ -9,6 +9,7 @@
 //! | [`client`] | what the client subcommands share: `--scheduler`, job options, job views |
 //! | [`report_stages`] | a job's stage times from its `report.json` (`dev`, `bench pipeline`) |
 //! | [`tls_flags`] | `--ca`, `--cert`, `--key`, `--insecure` of `scheduler` and `agent` |
+//! | [`stdout`] | `outln!`: stdout lines; a closed stdout ends the process quietly |
 //! | [`runtime`] | the async runtime and the two-stage shutdown on signals |
 //! | [`exit`] | failures → exit codes |
 
@@ -17,6 +18,7 @@ mod commands;
 mod exit;
 mod report_stages;
 mod runtime;
+mod stdout;
 mod tls_flags;
 
 use std::process::ExitCode;
@@ -79,9 +81,6 @@ fn main() -> ExitCode {
             return if err.use_stderr() { exit::ExitKind::Usage.code() } else { ExitCode::SUCCESS };
         }
     };
-    if cli.command.only_prints() {
-        die_quietly_on_closed_stdout();
-    }
     install_tracing();
     // The scheduler's crash points (tests only: see `shotfarm_scheduler::failpoints`).
     if let Err(message) = shotfarm_scheduler::failpoints::configure_from_env() {
@@ -114,26 +113,6 @@ fn main() -> ExitCode {
             eprintln!("error: {err}");
             err.kind.code()
         }
-    }
-}
-
-impl Command {
-    /// Subcommands that only print (to a terminal, a file or a pipe such as `| head -1`):
-    /// no server, no child process fed through a pipe.
-    fn only_prints(&self) -> bool {
-        !matches!(self, Command::Dev(_) | Command::Agent(_) | Command::Scheduler(_) | Command::Bench(_))
-    }
-}
-
-/// Rust ignores SIGPIPE, so a write to a closed stdout (`shotfarm jobs | head -1`) is an
-/// error that `println!` turns into a panic. A command that only prints takes the default
-/// action instead and ends quietly, as Unix tools do. Servers keep ignoring it: a child
-/// process that dies while they write to its pipe must be an error they handle, not their end.
-fn die_quietly_on_closed_stdout() {
-    // SAFETY: restores the default disposition of one signal before any thread is started;
-    // no handler runs Rust code.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -74,6 +74,25 @@ fn retryable(status: &Status) -> bool {
     matches!(status.code(), Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded)
 }
 
+/// A TLS handshake that failed on a certificate: the replica's is not vouched for by our CA
+/// (or names another host), or the replica refused ours. No other replica and no later try
+/// will do better, so it ends the call at once, saying what to fix.
+fn certificate_failure(status: &Status, addr: &str) -> Option<Status> {
+    let mut chain = vec![status.message().to_owned()];
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        chain.push(error.to_string());
+        source = error.source();
+    }
+    let said = chain.iter().find(|text| text.contains("invalid peer certificate") || text.contains("received fatal alert"))?;
+    let what = if said.contains("invalid peer certificate") {
+        "its certificate is not vouched for by --ca (or does not name the address it was dialled at); pass the farm's ca.pem as --ca, and dial a host the replica's certificate names"
+    } else {
+        "it refused this client's certificate; use one issued by the farm's CA (`shotfarm certs issue`), or a --token without --cert"
+    };
+    Some(Status::unauthenticated(format!("TLS with the scheduler at {addr} failed ({said}): {what}")))
+}
+
 impl LeaderClient {
     pub fn new(addrs: Vec<String>, credentials: Credentials) -> LeaderClient {
         LeaderClient { addrs, credentials, current: Mutex::new(None), patience: Duration::from_secs(15), attempt_timeout: Duration::from_secs(3) }
@@ -117,7 +136,10 @@ impl LeaderClient {
                     self.remember(Some((addr, chosen)));
                     return Ok(value);
                 }
-                Ok(Err(status)) => status,
+                Ok(Err(status)) => match certificate_failure(&status, &addr) {
+                    Some(refused) => return Err(refused),
+                    None => status,
+                },
                 Err(_) => Status::deadline_exceeded(format!("scheduler {addr} did not answer within {:?}", self.attempt_timeout)),
             };
             if !retryable(&status) || Instant::now() >= deadline {

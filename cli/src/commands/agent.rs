@@ -10,6 +10,7 @@ use shotfarm_agent::runtime::{self, AgentError, Shutdown};
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
 use crate::tls_flags::TlsFlags;
+use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct AgentArgs {
@@ -79,7 +80,7 @@ pub fn run(args: AgentArgs) -> CommandResult {
                 .await
                 .map_err(|err| CommandError::from(anyhow::anyhow!(AgentError::Probe(err))))?;
             let report = capability_report(&config, &media);
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             return Ok(());
         }
         let shutdown = Shutdown::on_signals();

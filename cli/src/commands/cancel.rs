@@ -7,6 +7,7 @@ use crate::client::job_view;
 use crate::client::scheduler::{SchedulerFlag, status_error};
 use crate::exit::CommandResult;
 use crate::runtime::block_on;
+use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct CancelArgs {
@@ -25,7 +26,7 @@ pub fn run(args: CancelArgs) -> CommandResult {
             })
             .await
             .map_err(status_error)?;
-        println!("{}", job_view::line(&job));
+        outln!("{}", job_view::line(&job));
         Ok(())
     })
 }

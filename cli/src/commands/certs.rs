@@ -14,6 +14,7 @@ use shotfarm_security::Identity;
 use shotfarm_security::authority::{Authority, CA_DAYS, ISSUED_DAYS};
 
 use crate::exit::{CommandError, CommandResult};
+use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct CertsArgs {
@@ -60,7 +61,7 @@ pub fn run(args: CertsArgs) -> CommandResult {
     match args.action {
         CertsAction::Init { dir, name, days } => {
             Authority::init_dir(&dir, &name, days).map_err(usage)?;
-            println!("{}", dir.join("ca.pem").display());
+            outln!("{}", dir.join("ca.pem").display());
             eprintln!("made a farm CA in {}; now issue certificates with `shotfarm certs issue --dir {}`", dir.display(), dir.display());
             Ok(())
         }
@@ -73,8 +74,8 @@ pub fn run(args: CertsArgs) -> CommandResult {
             }
             let authority = Authority::load_dir(&dir).map_err(usage)?;
             let files = authority.issue_into(&dir, &identity, &host, days).map_err(usage)?;
-            println!("{}", files.cert.display());
-            println!("{}", files.key.display());
+            outln!("{}", files.cert.display());
+            outln!("{}", files.key.display());
             eprintln!(
                 "issued {identity}; use it with --ca {} --cert {} --key {}",
                 dir.join("ca.pem").display(),

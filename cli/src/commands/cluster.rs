@@ -13,6 +13,7 @@ use shotfarm_security::Credentials;
 use crate::client::scheduler::{SchedulerFlag, status_error};
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
+use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct ClusterArgs {
@@ -65,14 +66,14 @@ fn recover(data_dir: &std::path::Path, force_new_cluster: bool) -> CommandResult
         RecoveryError::Usage(_) => CommandError::usage(err),
         RecoveryError::Failed(_) => CommandError::from(anyhow::Error::from(err)),
     })?;
-    println!(
+    outln!(
         "replica {} at {} is now the only voter of cluster {:016x} (was {:016x}); state kept up to index {} (term {}): {} jobs, {} nodes",
         rebuilt.id, rebuilt.addr, rebuilt.cluster_id, rebuilt.old_cluster_id, rebuilt.index, rebuilt.term, rebuilt.jobs, rebuilt.nodes
     );
     if !rebuilt.removed.is_empty() {
-        println!("removed from the membership: {:?}; add replicas back with `shotfarm cluster add` once it runs", rebuilt.removed);
+        outln!("removed from the membership: {:?}; add replicas back with `shotfarm cluster add` once it runs", rebuilt.removed);
     }
-    println!(
+    outln!(
         "start it with itself as its only peer: `shotfarm scheduler --id {id} --data-dir {} --peers {id}={}` (and its usual --listen)",
         data_dir.display(),
         rebuilt.addr,
@@ -114,7 +115,7 @@ pub fn run(args: ClusterArgs) -> CommandResult {
                 .await
                 .map_err(status_error)?;
             for member in members.members {
-                println!("{} {} {}", member.id, member.addr, member.membership);
+                outln!("{} {} {}", member.id, member.addr, member.membership);
             }
             return Ok(());
         }
@@ -175,13 +176,13 @@ pub fn run(args: ClusterArgs) -> CommandResult {
                 "leader_id": leader_id, "term": term, "cluster_id": format!("{cluster_id:016x}"), "last_index": last_index,
                 "members": members, "other_clusters": other_clusters,
             });
-            println!("{summary}");
+            outln!("{summary}");
         } else {
-            println!("leader {leader_id}  term {term}  cluster {cluster_id:016x}");
-            println!("{:<4} {:<22} {:<8} {:<14} {:>8} {:>10} {:>10} {:>10}", "ID", "ADDRESS", "MEMBER", "ROLE", "TERM", "COMMIT", "APPLIED", "MATCHED");
+            outln!("leader {leader_id}  term {term}  cluster {cluster_id:016x}");
+            outln!("{:<4} {:<22} {:<8} {:<14} {:>8} {:>10} {:>10} {:>10}", "ID", "ADDRESS", "MEMBER", "ROLE", "TERM", "COMMIT", "APPLIED", "MATCHED");
             for member in &members {
                 let number = |key: &str| member[key].as_u64().map_or("-".to_owned(), |value| value.to_string());
-                println!(
+                outln!(
                     "{:<4} {:<22} {:<8} {:<14} {:>8} {:>10} {:>10} {:>10}",
                     member["id"].as_u64().unwrap_or(0), member["addr"].as_str().unwrap_or(""), member["membership"].as_str().unwrap_or(""),
                     member["role"].as_str().unwrap_or(""), number("term"), number("commit_index"), number("applied_index"), number("matched_index")

@@ -27,6 +27,7 @@ use crate::report_stages;
 use super::watch::follow;
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
+use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
@@ -254,19 +255,19 @@ pub async fn run_farm(
 
 /// What was made, read back from report.json.
 fn print_summary(out: &Path, elapsed: Duration) {
-    println!("done in {:.1} s: {}", elapsed.as_secs_f64(), out.display());
-    println!("  {}", out.join("master.m3u8").display());
-    println!("  {}", out.join("manifest.mpd").display());
-    println!("  {}", out.join("report.json").display());
+    outln!("done in {:.1} s: {}", elapsed.as_secs_f64(), out.display());
+    outln!("  {}", out.join("master.m3u8").display());
+    outln!("  {}", out.join("manifest.mpd").display());
+    outln!("  {}", out.join("report.json").display());
     let Ok(text) = std::fs::read_to_string(out.join("report.json")) else { return };
     let Ok(report) = serde_json::from_str::<serde_json::Value>(&text) else { return };
     if let Some(stages) = report_stages::stage_times(&report) {
-        println!("  stages: {}", report_stages::one_line(&stages));
+        outln!("  stages: {}", report_stages::one_line(&stages));
     }
     if let Some(renditions) = report["renditions"].as_array() {
         for rendition in renditions {
             let quality = &rendition["quality"];
-            println!(
+            outln!(
                 "  {:<12} {:>4}x{:<4} {:>6} kb/s {:>5} frames  VMAF mean {} min {}",
                 rendition["name"].as_str().or(rendition["rung"].as_str()).unwrap_or("?"),
                 rendition["width"],

@@ -8,6 +8,7 @@ use shotfarm_agent::media::inspect::{InspectError, InspectParams, inspect_source
 use tokio_util::sync::CancellationToken;
 
 use crate::exit::{CommandError, CommandResult};
+use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
@@ -48,12 +49,12 @@ pub fn run(args: InspectArgs) -> CommandResult {
     match outcome {
         Ok(report) => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "accepted": true, "report": report })).context("encoding the report")?);
+                outln!("{}", serde_json::to_string_pretty(&serde_json::json!({ "accepted": true, "report": report })).context("encoding the report")?);
             } else {
                 let video = &report.source.video;
-                println!("accepted: {}", args.file.display());
-                println!("  container {}, {} bytes", report.source.container, report.source.size_bytes);
-                println!(
+                outln!("accepted: {}", args.file.display());
+                outln!("  container {}, {} bytes", report.source.container, report.source.size_bytes);
+                outln!(
                     "  video {} {}x{} {} fps{}, {} frames, {:.3}s",
                     video.codec,
                     video.width,
@@ -64,12 +65,12 @@ pub fn run(args: InspectArgs) -> CommandResult {
                     video.duration_seconds
                 );
                 match &report.source.audio {
-                    Some(audio) => println!("  audio {} {:?} ch {:?} Hz", audio.codec, audio.channels, audio.sample_rate),
-                    None => println!("  no audio"),
+                    Some(audio) => outln!("  audio {} {:?} ch {:?} Hz", audio.codec, audio.channels, audio.sample_rate),
+                    None => outln!("  no audio"),
                 }
-                println!("  {} shots, {} chunks", report.shots.len(), report.chunks.len());
+                outln!("  {} shots, {} chunks", report.shots.len(), report.chunks.len());
                 for warning in &report.warnings {
-                    println!("  warning ({:?}): {}", warning.code, warning.message);
+                    outln!("  warning ({:?}): {}", warning.code, warning.message);
                 }
             }
             Ok(())
@@ -77,7 +78,7 @@ pub fn run(args: InspectArgs) -> CommandResult {
         Err(InspectError::Rejected(rejection)) => {
             if args.json {
                 let json = serde_json::json!({ "accepted": false, "rejection": rejection });
-                println!("{}", serde_json::to_string_pretty(&json).context("encoding the rejection")?);
+                outln!("{}", serde_json::to_string_pretty(&json).context("encoding the rejection")?);
             }
             Err(CommandError::rejected(anyhow::anyhow!("{rejection}")))
         }

@@ -6,6 +6,7 @@ use crate::client::job_view;
 use crate::client::scheduler::{SchedulerFlag, list_jobs};
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
+use crate::stdout::outln;
 
 /// Jobs per request when paging through all of them.
 const PAGE_JOBS: u32 = 500;
@@ -42,10 +43,10 @@ pub fn run(args: JobsArgs) -> CommandResult {
             }
         };
         if args.json {
-            println!("{}", serde_json::Value::Array(listed.iter().map(job_view::json).collect()));
+            outln!("{}", serde_json::Value::Array(listed.iter().map(job_view::json).collect()));
         } else {
             for job in &listed {
-                println!("{}", job_view::line(job));
+                outln!("{}", job_view::line(job));
             }
         }
         if more {

@@ -7,6 +7,7 @@ use shotfarm_proto::v1::{self, ListNodesRequest, NodeRequest};
 use crate::client::scheduler::{SchedulerFlag, status_error};
 use crate::exit::CommandResult;
 use crate::runtime::block_on;
+use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct NodesArgs {
@@ -65,14 +66,14 @@ pub fn list(args: NodesArgs) -> CommandResult {
             .await
             .map_err(status_error)?;
         if args.json {
-            println!("{}", serde_json::Value::Array(nodes.nodes.iter().map(node_json).collect()));
+            outln!("{}", serde_json::Value::Array(nodes.nodes.iter().map(node_json).collect()));
             return Ok(());
         }
-        println!("{:<5} {:<24} {:<9} {:>7} {:>5} {:>5} {:<16} GPUS", "ID", "NAME", "STATE", "RUNNING", "CPU", "MEM", "BACKENDS");
+        outln!("{:<5} {:<24} {:<9} {:>7} {:>5} {:>5} {:<16} GPUS", "ID", "NAME", "STATE", "RUNNING", "CPU", "MEM", "BACKENDS");
         for node in &nodes.nodes {
             let caps = node.capabilities.clone().unwrap_or_default();
             let gpus: Vec<String> = caps.gpus.iter().map(|gpu| format!("{} ({} MiB, nvenc {})", gpu.name, gpu.memory_bytes >> 20, gpu.nvenc_sessions)).collect();
-            println!(
+            outln!(
                 "{:<5} {:<24} {:<9} {:>7} {:>4.0}% {:>4.0}% {:<16} {}",
                 node.node_id,
                 node.name,
@@ -106,7 +107,7 @@ pub fn change(args: NodeArgs, lifecycle: Lifecycle) -> CommandResult {
             })
             .await
             .map_err(status_error)?;
-        println!("node {} ({}) is {}", node.node_id, node.name, state_name(node.state));
+        outln!("node {} ({}) is {}", node.node_id, node.name, state_name(node.state));
         Ok(())
     })
 }

@@ -7,6 +7,7 @@ use crate::client::job_view;
 use crate::client::scheduler::{SchedulerFlag, status_error};
 use crate::exit::CommandResult;
 use crate::runtime::block_on;
+use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -29,12 +30,12 @@ pub fn run(args: StatusArgs) -> CommandResult {
             .await
             .map_err(status_error)?;
         if args.json {
-            println!("{}", job_view::json(&job));
+            outln!("{}", job_view::json(&job));
         } else {
-            println!("{}", job_view::line(&job));
+            outln!("{}", job_view::line(&job));
             for task in &job.tasks {
                 let state = job_view::json(&job)["tasks"].as_array().and_then(|tasks| tasks.iter().find(|t| t["task_id"] == task.task_id).map(|t| t["state"].as_str().unwrap_or("").to_owned())).unwrap_or_default();
-                println!("  {:>6} {:<10} {:<36} attempt {} {} {}", task.task_id, state, task.label, task.attempt, task.backend, task.error);
+                outln!("  {:>6} {:<10} {:<36} attempt {} {} {}", task.task_id, state, task.label, task.attempt, task.backend, task.error);
             }
         }
         Ok(())

@@ -12,6 +12,7 @@ use crate::client::scheduler::SchedulerFlag;
 use super::watch::follow;
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
+use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct SubmitArgs {
@@ -64,17 +65,17 @@ pub fn run(args: SubmitArgs) -> CommandResult {
         let submitted = crate::client::scheduler::submit_job(&client, request).await?;
         if !args.wait {
             if args.json {
-                println!("{}", serde_json::json!({ "job_id": submitted.job_id, "created": submitted.created }));
+                outln!("{}", serde_json::json!({ "job_id": submitted.job_id, "created": submitted.created }));
             } else {
-                println!("{}", submitted.job_id);
+                outln!("{}", submitted.job_id);
             }
             return Ok(());
         }
         let job = follow(&client, &submitted.job_id, !args.json).await?;
         if args.json {
-            println!("{}", job_view::json(&job));
+            outln!("{}", job_view::json(&job));
         } else {
-            println!("{}", job_view::line(&job));
+            outln!("{}", job_view::line(&job));
         }
         match job_view::state_name(job.state) {
             "succeeded" => Ok(()),

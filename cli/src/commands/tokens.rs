@@ -8,6 +8,7 @@ use shotfarm_proto::v1::{CreateTokenRequest, ListTokensRequest, RevokeTokenReque
 use crate::client::scheduler::{SchedulerFlag, status_error};
 use crate::exit::CommandResult;
 use crate::runtime::block_on;
+use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct TokensArgs {
@@ -52,7 +53,7 @@ pub fn run(args: TokensArgs) -> CommandResult {
                     })
                     .await
                     .map_err(status_error)?;
-                println!("{}", made.token);
+                outln!("{}", made.token);
                 eprintln!("token {:?} ({}): shown once; pass it as --token or SHOTFARM_TOKEN", made.name, made.role);
             }
             TokensAction::List { json } => {
@@ -62,9 +63,9 @@ pub fn run(args: TokensArgs) -> CommandResult {
                     .map_err(status_error)?;
                 for token in listed.tokens {
                     if json {
-                        println!("{}", serde_json::json!({ "name": token.name, "role": token.role, "created_at_ms": token.created_at_ms }));
+                        outln!("{}", serde_json::json!({ "name": token.name, "role": token.role, "created_at_ms": token.created_at_ms }));
                     } else {
-                        println!("{:<24} {:<10} {}", token.name, token.role, token.created_at_ms);
+                        outln!("{:<24} {:<10} {}", token.name, token.role, token.created_at_ms);
                     }
                 }
             }

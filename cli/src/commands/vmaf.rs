@@ -10,6 +10,7 @@ use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use shotfarm_kernels::{BackendRequest, FeatureSelection, VmafError, VmafOptions, VmafReport};
 
 use crate::exit::{CommandError, CommandResult};
+use crate::stdout::outln;
 
 /// Extra metrics besides VMAF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -79,15 +80,15 @@ pub fn run(args: VmafArgs) -> CommandResult {
     let summary = summary_line(&report, options.threads);
     match args.json.as_deref() {
         Some(p) if p == Path::new("-") => {
-            println!("{:#}", report.to_json());
+            outln!("{:#}", report.to_json());
             eprintln!("{summary}");
         }
         Some(p) => {
             let text = serde_json::to_string_pretty(&report.to_json()).context("serialising the report")?;
             std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))?;
-            println!("{summary}");
+            outln!("{summary}");
         }
-        None => println!("{summary}"),
+        None => outln!("{summary}"),
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::client::job_view;
 use crate::client::scheduler::{SchedulerFlag, status_error};
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
+use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct WatchArgs {
@@ -95,7 +96,7 @@ pub fn run(args: WatchArgs) -> CommandResult {
     block_on(async move {
         let client = args.scheduler.client()?;
         let job = follow(&client, &args.job, true).await?;
-        println!("{}", job_view::line(&job));
+        outln!("{}", job_view::line(&job));
         Ok(())
     })
 }

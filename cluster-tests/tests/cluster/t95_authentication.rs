@@ -3,9 +3,10 @@
 //! submitter reaching for another's jobs, a revoked token, a fake agent and a session
 //! takeover. Each is refused with its status, and the farm keeps working for everyone else.
 
+use std::process::Command;
 use std::time::Duration;
 
-use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, SchedulerCluster, wait_until};
+use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, SchedulerCluster, shotfarm_binary, wait_until};
 use shotfarm_cluster_tests::swarm::{self, SwarmConfig};
 use shotfarm_proto::client::{LeaderClient, channel};
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
@@ -53,6 +54,21 @@ async fn callers_are_authenticated_and_kept_to_their_role() -> anyhow::Result<()
     let foreign = LocalFarmCertificates::open(foreign_dir.path())?;
     let foreign_operator = Credentials::new(TransportSecurity::from_flags(&foreign.files(Role::Operator, HARNESS_OPERATOR)?, false, true)?, None)?;
     assert!(list_jobs(&foreign_operator, &leader).await.is_err(), "a foreign CA's operator was served");
+    // The CLI says which side's certificate failed, at once, with exit 2 (no 15 s of retries).
+    let foreign_ca = foreign.ca().display().to_string();
+    let ours = cluster.tls_args(Role::Operator, HARNESS_OPERATOR)?;
+    let foreign_files = foreign.files(Role::Operator, HARNESS_OPERATOR)?;
+    let (cert, key) = (foreign_files.cert.unwrap_or_default().display().to_string(), foreign_files.key.unwrap_or_default().display().to_string());
+    let cases: [(Vec<&str>, &str); 2] = [
+        (vec!["--ca", &foreign_ca, &ours[2], &ours[3], &ours[4], &ours[5]], "is not vouched for by --ca"),
+        (vec![&ours[0], &ours[1], "--cert", &cert, "--key", &key], "refused this client's certificate"),
+    ];
+    for (credentials, expected) in cases {
+        let output = Command::new(shotfarm_binary()?).args(["jobs", "--scheduler", &leader]).args(&credentials).output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{credentials:?}: {stderr}");
+        assert!(stderr.contains(expected), "{credentials:?}: {stderr}");
+    }
 
     step("wrong roles: an agent and a replica certificate on the job and admin services");
     let agent = cluster.credentials(Role::Agent, "a1")?;

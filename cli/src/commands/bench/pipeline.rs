@@ -29,6 +29,7 @@ use crate::client::job_view;
 use crate::report_stages::{one_line, stage_times};
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
+use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchPipelineArgs {
@@ -187,9 +188,9 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
             let stages = median_stages(&pairs);
             if !args.json {
                 let spread = if pairs.len() > 1 { format!("   (pairs {low:.2}..{high:.2}, {} runs)", pairs.len()) } else { String::new() };
-                println!("{:<62} {farm:>7.1} s   plain ffmpeg {reference:>6.1} s   ratio {ratio:.2}{spread}", farm_run.what);
-                println!("    stages: {}", one_line(&stages));
-                println!(
+                outln!("{:<62} {farm:>7.1} s   plain ffmpeg {reference:>6.1} s   ratio {ratio:.2}{spread}", farm_run.what);
+                outln!("    stages: {}", one_line(&stages));
+                outln!(
                     "    CPU: farm {farm_cpu:.1} s, plain ffmpeg {plain_cpu:.1} s ({:+.1} s); on {cores} cores no schedule of the farm's work beats a ratio of {floor:.2}",
                     farm_cpu - plain_cpu
                 );
@@ -207,7 +208,7 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
             }));
         }
         if args.json {
-            println!("{}", serde_json::json!({ "source_seconds": args.seconds, "agents": args.agents, "runs": rows }));
+            outln!("{}", serde_json::json!({ "source_seconds": args.seconds, "agents": args.agents, "runs": rows }));
         }
         Ok(())
     })

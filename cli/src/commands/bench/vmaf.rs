@@ -24,6 +24,7 @@ use shotfarm_kernels::{Frame, FrameFormat, VmafOptions};
 
 use super::statistics::median;
 use crate::exit::{CommandError, CommandResult};
+use crate::stdout::outln;
 
 /// libvmaf's wall-time ratio against the x264 encode on this machine class.
 const LIBVMAF_RATIO: f64 = 0.77;
@@ -93,28 +94,28 @@ pub fn run(args: BenchVmafArgs) -> CommandResult {
     let path = |name: &str| dir.0.join(name).to_string_lossy().into_owned();
     let (reference, encoded, distorted) = (path("ref.y4m"), path("dist.mp4"), path("dist.y4m"));
     let frames = args.frames.to_string();
-    println!("synthesizing {} frames of 1920x1080 (testsrc2, x264 crf 28) in {}", args.frames, dir.0.display());
+    outln!("synthesizing {} frames of 1920x1080 (testsrc2, x264 crf 28) in {}", args.frames, dir.0.display());
     ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30", "-frames:v", &frames, "-pix_fmt", "yuv420p", &reference])?;
     ffmpeg(&["-i", &reference, "-c:v", "libx264", "-preset", "medium", "-crf", "28", &encoded])?;
     ffmpeg(&["-i", &encoded, "-pix_fmt", "yuv420p", "-fps_mode", "passthrough", &distorted])?;
 
     let (format, ref_frames) = load(Path::new(&reference))?;
     let (_, dis_frames) = load(Path::new(&distorted))?;
-    println!("cpu path ({}), frames in memory:", resolve(BackendRequest::Cpu).map(|b| b.describe()).unwrap_or_default());
+    outln!("cpu path ({}), frames in memory:", resolve(BackendRequest::Cpu).map(|b| b.describe()).unwrap_or_default());
     for threads in [1, 2] {
         let fps = frames_per_second(format, &ref_frames, &dis_frames, threads, BackendRequest::Cpu)?;
-        println!("  {threads} thread{}: {fps:.1} frames/s", if threads == 1 { "" } else { "s" });
+        outln!("  {threads} thread{}: {fps:.1} frames/s", if threads == 1 { "" } else { "s" });
     }
     match resolve(BackendRequest::Cuda) {
         Ok(backend) => {
             let fps = frames_per_second(format, &ref_frames, &dis_frames, 0, BackendRequest::Cuda)?;
-            println!("cuda path ({}), frames in host memory, upload included: {fps:.1} frames/s", backend.describe());
+            outln!("cuda path ({}), frames in host memory, upload included: {fps:.1} frames/s", backend.describe());
         }
-        Err(error) => println!("cuda path: skipped, {error}"),
+        Err(error) => outln!("cuda path: skipped, {error}"),
     }
     drop((ref_frames, dis_frames));
 
-    println!("wall time against `ffmpeg -threads 2 -i REF.y4m -c:v libx264 -preset fast -threads 2 -f null -`, {} alternating runs:", args.runs);
+    outln!("wall time against `ffmpeg -threads 2 -i REF.y4m -c:v libx264 -preset fast -threads 2 -f null -`, {} alternating runs:", args.runs);
     let options = VmafOptions { threads: 2, backend: BackendRequest::Cpu, ..VmafOptions::default() };
     let (mut ours, mut x264) = (Vec::new(), Vec::new());
     for _ in 0..args.runs {
@@ -125,9 +126,9 @@ pub fn run(args: BenchVmafArgs) -> CommandResult {
     }
     let (ours, x264) = (median(ours), median(x264));
     let ratio = ours / x264;
-    println!("  shotfarm vmaf (2 threads, two .y4m): {ours:.3} s (median)");
-    println!("  x264 -preset fast encode:            {x264:.3} s (median)");
-    println!(
+    outln!("  shotfarm vmaf (2 threads, two .y4m): {ours:.3} s (median)");
+    outln!("  x264 -preset fast encode:            {x264:.3} s (median)");
+    outln!(
         "  ratio {ratio:.2} (libvmaf: {LIBVMAF_RATIO:.2}; below it = faster than libvmaf, i.e. ~{:.1}x libvmaf's speed)",
         LIBVMAF_RATIO / ratio
     );

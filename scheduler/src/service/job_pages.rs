@@ -117,6 +117,21 @@ mod tests {
     }
 
     #[test]
+    fn an_owner_pages_through_its_own_jobs_only() {
+        let mut state = State::default();
+        for n in 0..9 {
+            let owner = if n % 3 == 0 { "submitter/ann" } else { "submitter/bob" };
+            apply(&mut state, &Command::SubmitJob { request_id: format!("r{n}"), owner: owner.to_owned(), spec: JobSpec::for_tests(), now_ms: 1 });
+        }
+        let first = page(&state, PageRequest::new(None, 2, "").expect("valid").of_owner(Some("submitter/ann".to_owned())));
+        assert_eq!(first.jobs.iter().map(|job| job.job_id.as_str()).collect::<Vec<_>>(), ["job-7", "job-4"]);
+        let rest = page(&state, PageRequest::new(None, 2, &first.next_page_token).expect("valid").of_owner(Some("submitter/ann".to_owned())));
+        assert_eq!(rest.jobs.iter().map(|job| job.job_id.as_str()).collect::<Vec<_>>(), ["job-1"]);
+        assert!(rest.next_page_token.is_empty());
+        assert!(rest.jobs.iter().all(|job| job.owner == "submitter/ann"));
+    }
+
+    #[test]
     fn pages_cover_every_job_once_newest_first() {
         let state = state_with_jobs(25, 1);
         let pages = all_pages(&state, 10, None);

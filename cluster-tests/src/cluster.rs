@@ -318,7 +318,8 @@ impl SchedulerCluster {
             .filter(|((from, _), _)| *from == id)
             .flat_map(|((_, to), link)| ["--route".to_owned(), format!("{to}={}", link.addr())])
             .collect();
-        let tls = self.tls_args(Role::Replica, &id.to_string())?;
+        // An insecure cluster's `--insecure` is among the extra arguments already.
+        let tls = if self.certificates.is_some() { self.tls_args(Role::Replica, &id.to_string())? } else { Vec::new() };
         let replica = self.replicas.get_mut(&id).context("no such replica")?;
         let child = Command::new(&self.binary)
             .args(["scheduler", "--id", &id.to_string(), "--listen", &replica.listen])

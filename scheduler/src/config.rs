@@ -47,6 +47,11 @@ pub struct SchedulerSettings {
     pub max_connections: Option<usize>,
     /// A connection that sends nothing for this long is closed (live peers answer pings).
     pub idle_timeout_ms: Option<u64>,
+    /// Requests a second each client (operator, submitter; an anonymous one by its IP) may
+    /// make, with bursts of twice that; more are `RESOURCE_EXHAUSTED`.
+    pub client_requests_per_second: Option<u32>,
+    /// Jobs pending or running a submitter may have at once; more are `RESOURCE_EXHAUSTED`.
+    pub submitter_jobs_in_flight: Option<u32>,
     /// URL roots jobs may read from, comma-separated (`--allow-input`); none: every job is refused.
     pub allow_input: Option<String>,
     /// URL roots jobs may write to, comma-separated (`--allow-output`); none: every job is refused.
@@ -89,6 +94,8 @@ impl SchedulerSettings {
                 "INSECURE" => settings.insecure = Some(matches!(value.as_str(), "1" | "true" | "yes")),
                 "MAX_CONNECTIONS" => settings.max_connections = Some(number(&value)? as usize),
                 "IDLE_TIMEOUT_MS" => settings.idle_timeout_ms = Some(number(&value)?),
+                "CLIENT_REQUESTS_PER_SECOND" => settings.client_requests_per_second = Some(number(&value)?.min(u64::from(u32::MAX)) as u32),
+                "SUBMITTER_JOBS_IN_FLIGHT" => settings.submitter_jobs_in_flight = Some(number(&value)?.min(u64::from(u32::MAX)) as u32),
                 "ALLOW_INPUT" => settings.allow_input = Some(value),
                 "ALLOW_OUTPUT" => settings.allow_output = Some(value),
                 _ => {}
@@ -101,7 +108,7 @@ impl SchedulerSettings {
     pub fn merge(mut self, over: SchedulerSettings) -> SchedulerSettings {
         merge_fields!(self, over, id, listen, peers, routes, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
             heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit, ca, cert, key, insecure, max_connections,
-            idle_timeout_ms, allow_input, allow_output);
+            idle_timeout_ms, allow_input, allow_output, client_requests_per_second, submitter_jobs_in_flight);
         self
     }
 
@@ -164,6 +171,11 @@ impl SchedulerSettings {
         if snapshot_every < 10 {
             return Err(ConfigError(format!("snapshot_every {snapshot_every} is below 10")));
         }
+        let client_requests_per_second = self.client_requests_per_second.unwrap_or(1000);
+        let submitter_jobs_in_flight = self.submitter_jobs_in_flight.unwrap_or(1000);
+        if client_requests_per_second == 0 || submitter_jobs_in_flight == 0 {
+            return Err(ConfigError("client_requests_per_second and submitter_jobs_in_flight must be 1 or more".to_owned()));
+        }
         let max_connections = self.max_connections.unwrap_or(4096);
         if max_connections < 4 {
             return Err(ConfigError(format!("max_connections {max_connections} is below 4; a replica needs room for its peers, agents and clients")));
@@ -192,6 +204,8 @@ impl SchedulerSettings {
             transport,
             max_connections,
             idle_timeout,
+            client_requests_per_second,
+            submitter_jobs_in_flight,
             roots,
         })
     }
@@ -267,6 +281,8 @@ pub struct SchedulerConfig {
     pub transport: TransportSecurity,
     pub max_connections: usize,
     pub idle_timeout: Duration,
+    pub client_requests_per_second: u32,
+    pub submitter_jobs_in_flight: u32,
     /// Where jobs may read and write; a job naming anything else is refused at submission.
     pub roots: JobRoots,
 }

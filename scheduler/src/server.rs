@@ -207,10 +207,15 @@ fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::tr
             false
         }
     };
-    let gate = Gate::new(driver.clone(), authenticate);
+    let gate = Gate::new(driver.clone(), authenticate, config.client_requests_per_second);
     Ok(builder
         .add_service(WireErrors(
-            JobServiceServer::new(Jobs { driver: driver.clone(), gate: gate.clone(), roots: config.roots.clone() })
+            JobServiceServer::new(Jobs {
+                driver: driver.clone(),
+                gate: gate.clone(),
+                roots: config.roots.clone(),
+                submitter_jobs_in_flight: config.submitter_jobs_in_flight,
+            })
                 .max_decoding_message_size(MAX_CLIENT_REQUEST)
                 .max_encoding_message_size(MAX_REPLY),
         ))

@@ -159,3 +159,44 @@ async fn wait_for_node(client: &LeaderClient, name: &str) -> anyhow::Result<u64>
     }
     anyhow::bail!("node {name} did not register within 20 s")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_are_held_to_their_request_rate_and_submitters_to_their_jobs_in_flight() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("limits.toml");
+    std::fs::write(&config, "client_requests_per_second = 5\nsubmitter_jobs_in_flight = 2\n")?;
+    let cluster = SchedulerCluster::start(1, &["--config", config.to_str().unwrap_or_default()])?;
+    let (_, leader) = cluster.wait_for_leader(Duration::from_secs(15)).await?;
+    let addrs = cluster.addrs().join(",");
+    let carl = cluster.ca_only_credentials(Some(&shotfarm_as_operator(&cluster, &["tokens", "--scheduler", &addrs, "create", "--name", "carl"])?))?;
+    let dora = cluster.ca_only_credentials(Some(&shotfarm_as_operator(&cluster, &["tokens", "--scheduler", &addrs, "create", "--name", "dora"])?))?;
+    let submit_as = |credentials: &Credentials, request_id: &str| {
+        let (credentials, leader) = (credentials.clone(), leader.clone());
+        let request = v1::SubmitJobRequest {
+            request_id: request_id.to_owned(),
+            spec: Some(v1::JobSpec { input_url: "file:///sim/c2-r1.mp4".into(), output_url: "file:///sim/out".into(), ..Default::default() }),
+        };
+        async move { Ok::<_, tonic::Status>(JobServiceClient::new(channel(&leader, &credentials)?).submit_job(request).await?.into_inner()) }
+    };
+
+    step("a submitter with 2 jobs in flight (no agents: they stay pending) may not submit a third; a retry is answered");
+    submit_as(&carl, "carl-1").await?;
+    submit_as(&carl, "carl-2").await?;
+    assert_code(submit_as(&carl, "carl-3").await, Code::ResourceExhausted, "submitter_jobs_in_flight", "a third job in flight");
+    assert!(!submit_as(&carl, "carl-1").await?.created, "the retry of a submitted request id was not answered with its job");
+    submit_as(&dora, "dora-1").await?;
+
+    step("a burst past the rate is RESOURCE_EXHAUSTED for that caller only, and passes once the bucket refills");
+    let mut refused = None;
+    for _ in 0..30 {
+        if let Err(status) = list_jobs(&carl, &leader).await {
+            refused = Some(status);
+            break;
+        }
+    }
+    assert_code(refused.map_or(Ok(()), Err), Code::ResourceExhausted, "client_requests_per_second", "a burst of ListJobs");
+    assert_eq!(list_jobs(&dora, &leader).await?.len(), 1, "another client was slowed down too");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(list_jobs(&carl, &leader).await?.len(), 2);
+    Ok(())
+}

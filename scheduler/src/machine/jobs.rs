@@ -8,7 +8,7 @@ use crate::state::model::{Job, JobId, JobPlan, JobSpec, JobState, Millis, TaskSt
 use crate::state::{RowKey, State};
 
 /// Request ids are unique per owner: one user's id never answers another user's job.
-fn request_key(owner: &str, request_id: &str) -> String {
+pub fn request_key(owner: &str, request_id: &str) -> String {
     if owner.is_empty() { request_id.to_owned() } else { format!("{owner} {request_id}") }
 }
 

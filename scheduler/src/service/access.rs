@@ -7,9 +7,13 @@
 //! jobs, its own node) through [`Caller`]. On an `--insecure` farm nobody is authenticated
 //! and every caller is [`Caller::Anonymous`].
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use shotfarm_security::{Identity, Role, token};
 use tonic::{Request, Status};
 
+use super::rate_limit::RateLimiter;
 use super::status::ServiceError;
 use crate::replica_node::DriverHandle;
 use crate::state::model::TokenRole;
@@ -66,29 +70,51 @@ fn unauthenticated(why: impl Into<String>) -> Status {
 }
 
 /// Admits callers to a service by role.
+/// Admits callers to a service by role, and clients at their request rate.
 #[derive(Clone)]
 pub struct Gate {
     driver: DriverHandle,
     /// False on an `--insecure` farm.
     authenticate: bool,
+    clients: Arc<RateLimiter>,
 }
 
 impl Gate {
-    pub fn new(driver: DriverHandle, authenticate: bool) -> Gate {
-        Gate { driver, authenticate }
+    pub fn new(driver: DriverHandle, authenticate: bool, client_requests_per_second: u32) -> Gate {
+        Gate { driver, authenticate, clients: Arc::new(RateLimiter::new(client_requests_per_second)) }
     }
 
-    /// The caller of `request`, if its role is one of `allowed`.
+    /// The caller of `request`, if its role is one of `allowed` and, for a client (operator,
+    /// submitter or anonymous), within its request rate.
     pub async fn admit<T>(&self, request: &Request<T>, service: &str, allowed: &[Role]) -> Result<Caller, Status> {
-        if !self.authenticate {
-            return Ok(Caller::Anonymous);
+        let caller = if self.authenticate {
+            let identity = self.identify(request).await?;
+            if !allowed.contains(&identity.role) {
+                let roles: Vec<&str> = allowed.iter().map(|role| role.as_str()).collect();
+                return Err(ServiceError::Forbidden(format!("{service} is for the role {}; this caller is {identity}", roles.join(" or "))).into());
+            }
+            Caller::Known(identity)
+        } else {
+            Caller::Anonymous
+        };
+        let client = match &caller {
+            Caller::Known(identity) if matches!(identity.role, Role::Operator | Role::Submitter) => Some(identity.to_string()),
+            Caller::Known(_) => None,
+            Caller::Anonymous if allowed.iter().any(|role| matches!(role, Role::Operator | Role::Submitter)) => {
+                Some(request.remote_addr().map_or_else(|| "anonymous".to_owned(), |addr| addr.ip().to_string()))
+            }
+            Caller::Anonymous => None,
+        };
+        if let Some(client) = client
+            && !self.clients.allow(&client, Instant::now())
+        {
+            return Err(ServiceError::RateLimited(format!(
+                "too many requests from {client}: at most {} a second (scheduler setting client_requests_per_second); slow down and retry",
+                self.clients.per_second()
+            ))
+            .into());
         }
-        let identity = self.identify(request).await?;
-        if !allowed.contains(&identity.role) {
-            let roles: Vec<&str> = allowed.iter().map(|role| role.as_str()).collect();
-            return Err(ServiceError::Forbidden(format!("{service} is for the role {}; this caller is {identity}", roles.join(" or "))).into());
-        }
-        Ok(Caller::Known(identity))
+        Ok(caller)
     }
 
     async fn identify<T>(&self, request: &Request<T>) -> Result<Identity, Status> {

@@ -12,9 +12,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::access::{Caller, Gate};
-use super::status::{invalid, unwanted};
+use super::status::{ServiceError, invalid, unwanted};
 use super::job_pages::{self, PageRequest};
 use super::{convert, validate};
+use crate::machine::jobs::request_key;
 use crate::machine::{Command, Outcome, Refusal};
 use crate::replica_node::DriverHandle;
 use crate::replica_node::clock::now_ms;
@@ -26,11 +27,35 @@ pub struct Jobs {
     pub gate: Gate,
     /// Where jobs may read and write; anything else is refused here, before it is proposed.
     pub roots: shotfarm_proto::storage::JobRoots,
+    /// Jobs pending or running a submitter may have at once.
+    pub submitter_jobs_in_flight: u32,
 }
 
 impl Jobs {
     async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         self.gate.admit(request, "JobService", &[shotfarm_security::Role::Submitter, shotfarm_security::Role::Operator]).await
+    }
+
+    /// Refuses a new job of a submitter that has `submitter_jobs_in_flight` pending or running
+    /// (a retry of a submitted request id is always answered). Checked by the leader before it
+    /// proposes, so concurrent submissions may pass the quota by the few in flight together.
+    async fn within_quota(&self, owner: String, request_id: String) -> Result<(), Status> {
+        let limit = self.submitter_jobs_in_flight as usize;
+        let (retry, in_flight) = self
+            .driver
+            .read(move |state| {
+                let retry = state.meta.requests.contains_key(&request_key(&owner, &request_id));
+                let in_flight = state.jobs.values().filter(|job| job.owner == owner && matches!(job.state, JobState::Pending | JobState::Running)).take(limit).count();
+                (retry, in_flight)
+            })
+            .await?;
+        if !retry && in_flight >= limit {
+            return Err(ServiceError::OverQuota(format!(
+                "{limit} of your jobs are pending or running (scheduler setting submitter_jobs_in_flight); wait for some to finish or cancel them, then submit again"
+            ))
+            .into());
+        }
+        Ok(())
     }
 
     /// The job as `caller` may see it: another submitter's job does not exist for them.
@@ -67,6 +92,9 @@ impl JobService for Jobs {
         validate::request_id(&request.request_id)?;
         let spec = validate::job_spec(request.spec.as_ref(), &self.roots)?;
         self.driver.leader_only()?;
+        if let Some(owner) = caller.only_owner() {
+            self.within_quota(owner, request.request_id.clone()).await?;
+        }
         let command = Command::SubmitJob { request_id: request.request_id, owner: caller.owner(), spec, now_ms: now_ms() };
         match self.driver.propose_one(command).await? {
             Outcome::JobSubmitted { job, created } => Ok(Response::new(v1::SubmitJobResponse { job_id: format_job_id(job), created })),

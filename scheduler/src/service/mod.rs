@@ -7,6 +7,7 @@
 //! | [`admin`] | `AdminService`: operators |
 //! | [`raft`] | `RaftService`: peer replicas |
 //! | [`access`] | who is calling (certificate or bearer token) and which roles a service admits |
+//! | [`rate_limit`] | a token bucket per client identity |
 //! | [`tokens`] | `AdminService`'s bearer-token calls |
 //! | [`status`] | the one table from errors to gRPC statuses |
 //! | [`validate`] | checks on every field a client or agent sends |
@@ -21,6 +22,7 @@ pub mod job_pages;
 pub mod jobs;
 pub mod nodes;
 pub mod raft;
+pub mod rate_limit;
 pub mod status;
 pub mod tokens;
 pub mod validate;

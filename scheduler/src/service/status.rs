@@ -18,6 +18,7 @@
 //! | no certificate, no or unknown token | `UNAUTHENTICATED` | says what to present |
 //! | a role that may not make the call, another node's name or session | `PERMISSION_DENIED` | names the role needed |
 //! | token name taken / unknown | `ALREADY_EXISTS` / `NOT_FOUND` | |
+//! | a client past its request rate, a submitter past its jobs in flight | `RESOURCE_EXHAUSTED` | says the limit and its setting |
 
 use shotfarm_proto::leader_hint;
 use tonic::Status;
@@ -61,6 +62,10 @@ pub enum ServiceError {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("{0}")]
+    RateLimited(String),
+    #[error("{0}")]
+    OverQuota(String),
 }
 
 impl ServiceError {
@@ -109,6 +114,7 @@ impl From<ServiceError> for Status {
             }
             ServiceError::Unauthenticated(_) => Status::unauthenticated(message),
             ServiceError::Forbidden(_) => Status::permission_denied(message),
+            ServiceError::RateLimited(_) | ServiceError::OverQuota(_) => Status::resource_exhausted(message),
         }
     }
 }

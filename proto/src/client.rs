@@ -9,10 +9,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use shotfarm_security::Credentials;
-use shotfarm_security::TransportSecurity;
 use shotfarm_security::credentials::BearerInterceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::leader_hint;
@@ -37,12 +36,7 @@ pub type FarmChannel = InterceptedService<Channel, BearerInterceptor>;
 
 /// A lazily connected channel to `addr`.
 pub fn channel(addr: &str, credentials: &Credentials) -> Result<FarmChannel, Status> {
-    let bad_address = |err: &dyn std::fmt::Display| Status::invalid_argument(format!("bad scheduler address {addr:?}: {err}"));
-    let endpoint = Endpoint::from_shared(format!("{}://{addr}", credentials.transport.scheme())).map_err(|err| bad_address(&err))?;
-    let endpoint = match &credentials.transport {
-        TransportSecurity::Tls(material) => endpoint.tls_config(material.client_config()).map_err(|err| bad_address(&err))?,
-        TransportSecurity::Insecure => endpoint,
-    };
+    let endpoint = credentials.transport.endpoint(addr).map_err(|err| Status::invalid_argument(format!("bad scheduler address {addr:?}: {err}")))?;
     let channel = endpoint
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)

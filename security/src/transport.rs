@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tonic::transport::{Certificate, ClientTlsConfig, ServerTlsConfig};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, ServerTlsConfig};
 
 use crate::identity::{Identity, IdentityError};
 
@@ -143,11 +143,13 @@ impl TransportSecurity {
         Ok(TransportSecurity::Tls(Arc::new(TlsMaterial::load(ca, cert_and_key)?)))
     }
 
-    /// `https` or `http`, for endpoint URIs.
-    pub fn scheme(&self) -> &'static str {
+    /// An endpoint for `addr` (`HOST:PORT`) that dials it as this process talks: TLS
+    /// verifying the peer against the CA and presenting this process's certificate, or
+    /// plaintext. Clients, agents and replicas dialling their peers all come through here.
+    pub fn endpoint(&self, addr: &str) -> Result<Endpoint, tonic::transport::Error> {
         match self {
-            TransportSecurity::Tls(_) => "https",
-            TransportSecurity::Insecure => "http",
+            TransportSecurity::Tls(material) => Endpoint::from_shared(format!("https://{addr}"))?.tls_config(material.client_config()),
+            TransportSecurity::Insecure => Endpoint::from_shared(format!("http://{addr}")),
         }
     }
 

@@ -17,7 +17,7 @@ use shotfarm_proto::v1::raft_service_client::RaftServiceClient;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use shotfarm_security::TransportSecurity;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// Messages waiting for one peer; beyond this, messages are dropped (Raft retransmits).
 const PEER_QUEUE: usize = 4096;
@@ -121,16 +121,8 @@ struct PeerSender {
 }
 
 impl PeerSender {
-    fn endpoint(&self) -> Result<Endpoint, tonic::transport::Error> {
-        let endpoint = Endpoint::from_shared(format!("{}://{}", self.security.scheme(), self.addr))?;
-        match &self.security {
-            TransportSecurity::Tls(material) => endpoint.tls_config(material.client_config()),
-            TransportSecurity::Insecure => Ok(endpoint),
-        }
-    }
-
     async fn run(self, mut queue: mpsc::Receiver<Message>, shutdown: CancellationToken) {
-        let client = match self.endpoint() {
+        let client = match self.security.endpoint(&self.addr) {
             Ok(endpoint) => RaftServiceClient::new(
                 endpoint.connect_timeout(Duration::from_millis(500)).timeout(Duration::from_secs(10)).tcp_nodelay(true).connect_lazy(),
             )

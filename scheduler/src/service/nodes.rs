@@ -50,7 +50,7 @@ fn own_node(caller: &Caller, name: &str) -> Result<(), Status> {
 }
 
 fn node_name(name: &str) -> Result<(), Status> {
-    if name.is_empty() || name.len() > 128 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@".contains(c)) {
+    if !shotfarm_security::identity::valid_name(name) {
         return Err(invalid("name", format!("{name:?}: node names are 1..=128 characters of letters, digits and - _ . : @")));
     }
     Ok(())

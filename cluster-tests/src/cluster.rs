@@ -344,17 +344,29 @@ impl SchedulerCluster {
     /// (`shotfarm cluster add --id ID --addr ADDR`). Returns its address.
     /// Only for clusters without proxies.
     pub fn start_joining(&mut self, id: u64) -> anyhow::Result<String> {
+        self.start_new_replica(id, |_| None)
+    }
+
+    /// Starts a new, empty replica that bootstraps a group of its own from the `--peers`
+    /// that `peers_given(its address)` returns (a misconfigured replica, say). Returns its
+    /// address. Only for clusters without proxies.
+    pub fn start_with_peers(&mut self, id: u64, peers_given: impl FnOnce(&str) -> String) -> anyhow::Result<String> {
+        self.start_new_replica(id, |addr| Some(peers_given(addr)))
+    }
+
+    fn start_new_replica(&mut self, id: u64, peers_given: impl FnOnce(&str) -> Option<String>) -> anyhow::Result<String> {
         if self.network.is_some() {
-            bail!("joining replicas have no proxies; start the cluster with SchedulerCluster::start");
+            bail!("new replicas have no proxies; start the cluster with SchedulerCluster::start");
         }
         let root = self.root().context("cluster directory gone")?;
         let addr = format!("127.0.0.1:{}", free_ports(1)?[0]);
+        let peers = peers_given(&addr);
         let replica = Replica {
             id,
             addr: addr.clone(),
             listen: addr.clone(),
-            joins: true,
-            peers: None,
+            joins: peers.is_none(),
+            peers,
             data_dir: root.join(format!("replica-{id}")),
             log: root.join(format!("replica-{id}.log")),
             child: None,
@@ -362,6 +374,14 @@ impl SchedulerCluster {
         self.replicas.insert(id, replica);
         self.restart(id)?;
         Ok(addr)
+    }
+
+    /// The last `lines` lines of a replica's log, to explain a failed wait.
+    pub fn log_tail(&self, id: u64, lines: usize) -> String {
+        let Some(replica) = self.replicas.get(&id) else { return format!("(no replica {id})") };
+        let text = std::fs::read_to_string(&replica.log).unwrap_or_else(|err| format!("(reading {}: {err})", replica.log.display()));
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
     }
 
     fn signal(&self, id: u64, signal: &str) -> anyhow::Result<()> {

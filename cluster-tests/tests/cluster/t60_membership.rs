@@ -207,19 +207,15 @@ async fn replicas_given_disagreeing_peers_refuse_each_other_at_first_contact() -
     let mut cluster = SchedulerCluster::start(1, &[])?;
     cluster.wait_for_leader(Duration::from_secs(10)).await?;
     step("replica 2 starts with --peers 1,2 while replica 1 was started alone");
-    let addr = cluster.start_joining(2)?;
-    cluster.kill(2)?;
-    let peers = format!("1={},2={addr}", cluster.replicas[&1].addr);
-    if let Some(replica) = cluster.replicas.get_mut(&2) {
-        (replica.joins, replica.peers) = (false, Some(peers));
-    }
-    cluster.restart(2)?;
+    let leader_addr = cluster.replicas[&1].addr.clone();
+    cluster.start_with_peers(2, |own| format!("1={leader_addr},2={own}"))?;
     let log = cluster.replicas[&2].log.clone();
-    wait_until(Duration::from_secs(10), "replica 2 logs the refusal naming both cluster ids", || {
+    wait_until(Duration::from_secs(20), "replica 2 logs the refusal naming both cluster ids", || {
         let log = log.clone();
         async move { std::fs::read_to_string(&log).is_ok_and(|text| text.contains("this replica to cluster") && text.contains("refuses this replica's raft messages")) }
     })
-    .await?;
+    .await
+    .map_err(|err| err.context(format!("replica 2's log ends:\n{}\nreplica 1's log ends:\n{}", cluster.log_tail(2, 30), cluster.log_tail(1, 30))))?;
     let one = cluster.status(1).await.ok_or_else(|| anyhow::anyhow!("replica 1 does not answer"))?;
     let two = cluster.status(2).await.ok_or_else(|| anyhow::anyhow!("replica 2 does not answer"))?;
     assert_ne!(one.cluster_id, two.cluster_id);

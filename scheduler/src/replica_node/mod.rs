@@ -19,6 +19,7 @@
 //! | [`assignment`] | the one builder of `v1::Assignment` |
 //! | [`clock`] | `now_ms`: the leader's clock, proposed as data |
 //! | [`transport`] | replica-to-replica messages over gRPC, one bounded queue per peer |
+//! | [`snapshot_stream`] | a snapshot message cut into pieces and put back together, checked piece by piece |
 
 pub mod agents;
 pub mod assignment;
@@ -32,6 +33,7 @@ pub mod liveness;
 pub mod outbox;
 pub mod request;
 pub mod sessions;
+pub mod snapshot_stream;
 pub mod stream_end;
 pub mod transport;
 

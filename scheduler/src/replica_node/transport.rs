@@ -1,5 +1,7 @@
 //! Replica-to-replica transport: one sender task per peer, each with a bounded queue,
-//! batching raft-rs messages into `RaftService.Step` calls over one lazily connected channel.
+//! batching raft-rs messages into `RaftService.Step` calls over one lazily connected channel;
+//! a snapshot goes alone, streamed in pieces (`RaftService.SendSnapshot`, see
+//! [`super::snapshot_stream`]), in its place among the other messages.
 //! A failed send is reported back to the driver (unreachable, snapshot failed) so raft-rs
 //! probes and retries. A peer with a route (`--route`) is dialled at the route's address (a
 //! proxy or NAT in between) rather than its member address. Peers are dialled with TLS,
@@ -12,23 +14,30 @@ use std::time::Duration;
 
 use protobuf::Message as _;
 use raft::prelude::{Message, MessageType};
-use shotfarm_proto::v1::RaftBatch;
+use shotfarm_proto::v1::{RaftBatch, SnapshotHeader};
 use shotfarm_proto::v1::raft_service_client::RaftServiceClient;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use shotfarm_security::TransportSecurity;
 use tonic::transport::Channel;
 
+use super::snapshot_stream;
+
 /// Messages waiting for one peer; beyond this, messages are dropped (Raft retransmits).
 const PEER_QUEUE: usize = 4096;
 /// At most this many messages per RPC.
 const MAX_BATCH: usize = 256;
-/// Largest `RaftService` message either way. raft-rs caps an append at 4 MiB of entries
-/// (`ReplicaConfig::max_message_bytes`), so only a snapshot comes near it: the state's
-/// snapshot is bounded by the retention of finished jobs' detail (`machine::retention`).
-pub const MAX_PEER_MESSAGE: usize = 64 << 20;
-/// Encoded messages per RPC at most (one larger message travels alone).
+/// Largest `RaftService` message either way: a `Step` batch of at most [`MAX_BATCH_BYTES`]
+/// (raft-rs caps an append at 4 MiB of entries, `ReplicaConfig::max_message_bytes`, and an
+/// entry holds at most 2 MiB) or a snapshot piece. Snapshots are streamed, so none is bounded
+/// by this.
+pub const MAX_PEER_MESSAGE: usize = 20 << 20;
+/// Encoded messages per `Step` call at most (one larger message travels alone).
 const MAX_BATCH_BYTES: usize = 16 << 20;
+/// How long a `Step` call may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a snapshot stream may take: this, plus a second per 8 MiB.
+const SNAPSHOT_BASE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the transport tells the driver about failed deliveries.
 #[derive(Debug)]
@@ -123,11 +132,9 @@ struct PeerSender {
 impl PeerSender {
     async fn run(self, mut queue: mpsc::Receiver<Message>, shutdown: CancellationToken) {
         let client = match self.security.endpoint(&self.addr) {
-            Ok(endpoint) => RaftServiceClient::new(
-                endpoint.connect_timeout(Duration::from_millis(500)).timeout(Duration::from_secs(10)).tcp_nodelay(true).connect_lazy(),
-            )
-            .max_decoding_message_size(MAX_PEER_MESSAGE)
-            .max_encoding_message_size(MAX_PEER_MESSAGE),
+            Ok(endpoint) => RaftServiceClient::new(endpoint.connect_timeout(Duration::from_millis(500)).tcp_nodelay(true).connect_lazy())
+                .max_decoding_message_size(MAX_PEER_MESSAGE)
+                .max_encoding_message_size(MAX_PEER_MESSAGE),
             Err(err) => {
                 tracing::error!(to = self.to, addr = %self.addr, %err, "bad replica address; messages to it are dropped");
                 return;
@@ -135,7 +142,7 @@ impl PeerSender {
         };
         let mut client: RaftServiceClient<Channel> = client;
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        // The peer's last refusal (another cluster, say), logged once rather than per batch.
+        // The peer's last refusal (another cluster, say), logged once rather than per call.
         let mut refused: Option<String> = None;
         loop {
             tokio::select! {
@@ -143,15 +150,27 @@ impl PeerSender {
                 () = shutdown.cancelled() => return,
                 received = queue.recv_many(&mut batch, MAX_BATCH) => if received == 0 { return },
             }
-            let (rpcs, dropped_snapshots) = byte_bounded_batches(batch.drain(..));
-            for to in dropped_snapshots {
-                let _ = self.reports.send(Delivery::Snapshot { to, delivered: false });
-            }
-            for Rpc { messages, snapshots } in rpcs {
+            for call in calls(batch.drain(..)) {
                 let cluster_id = self.cluster_id.load(Ordering::Relaxed);
-                let result = client.step(RaftBatch { from: self.from, messages, from_addr: self.from_addr.clone(), cluster_id }).await;
-                let delivered = result.is_ok();
-                match result {
+                let (result, snapshot_to) = match call {
+                    Call::Step(messages) => {
+                        let mut request = tonic::Request::new(RaftBatch { from: self.from, messages, from_addr: self.from_addr.clone(), cluster_id });
+                        request.set_timeout(STEP_TIMEOUT);
+                        (client.step(request).await.map(drop), None)
+                    }
+                    Call::Snapshot { to, encoded } => {
+                        let header = SnapshotHeader { from: self.from, from_addr: self.from_addr.clone(), cluster_id, total_bytes: 0 };
+                        let timeout = SNAPSHOT_BASE_TIMEOUT + Duration::from_secs((encoded.len() >> 23) as u64);
+                        let mut request = tonic::Request::new(tokio_stream::iter(snapshot_stream::pieces(header, &encoded)));
+                        request.set_timeout(timeout);
+                        (client.send_snapshot(request).await.map(drop), Some(to))
+                    }
+                    Call::DroppedSnapshot { to } => {
+                        let _ = self.reports.send(Delivery::Snapshot { to, delivered: false });
+                        continue;
+                    }
+                };
+                match &result {
                     Err(status) if status.code() == tonic::Code::FailedPrecondition => {
                         if refused.as_deref() != Some(status.message()) {
                             tracing::error!(to = self.to, addr = %self.addr, why = status.message(), "the peer refuses this replica's raft messages");
@@ -163,52 +182,60 @@ impl PeerSender {
                         tracing::debug!(to = self.to, addr = %self.addr, %status, "raft send failed");
                         let _ = self.reports.send(Delivery::Unreachable(self.to));
                     }
-                    Ok(_) => refused = None,
+                    Ok(()) => refused = None,
                 }
-                for to in snapshots {
-                    let _ = self.reports.send(Delivery::Snapshot { to, delivered });
+                if let Some(to) = snapshot_to {
+                    let _ = self.reports.send(Delivery::Snapshot { to, delivered: result.is_ok() });
                 }
             }
         }
     }
 }
 
-/// One `RaftService.Step` call's messages, encoded, and the peers whose snapshot it carries.
-#[derive(Debug, Default)]
-struct Rpc {
-    messages: Vec<Vec<u8>>,
-    snapshots: Vec<u64>,
+/// One call to the peer, in the order of the messages it carries.
+#[derive(Debug, PartialEq)]
+enum Call {
+    /// Encoded messages in one `Step` call.
+    Step(Vec<Vec<u8>>),
+    /// An encoded snapshot message, streamed.
+    Snapshot { to: u64, encoded: Vec<u8> },
+    /// A snapshot larger than any replica accepts: reported as failed (raft-rs tries again).
+    DroppedSnapshot { to: u64 },
 }
 
-/// The messages encoded and split into RPCs of at most [`MAX_BATCH_BYTES`] each, with the
-/// snapshots each RPC carries (to report their delivery); then the peers whose snapshot was
-/// too large for any RPC. Such a message is dropped with an error (raft-rs tries again).
-fn byte_bounded_batches(messages: impl Iterator<Item = Message>) -> (Vec<Rpc>, Vec<u64>) {
-    let mut batches: Vec<Rpc> = Vec::new();
-    let mut dropped_snapshots = Vec::new();
+/// The messages encoded and turned into calls, in order: runs of non-snapshot messages in
+/// `Step` calls of at most [`MAX_BATCH_BYTES`] each (a larger message, up to
+/// [`MAX_PEER_MESSAGE`], alone; beyond it dropped with an error), each snapshot a call of
+/// its own.
+fn calls(messages: impl Iterator<Item = Message>) -> Vec<Call> {
+    let mut calls: Vec<Call> = Vec::new();
     let mut bytes = 0;
     for message in messages {
         let Ok(encoded) = message.write_to_bytes() else { continue };
-        if encoded.len() > MAX_PEER_MESSAGE {
-            tracing::error!(to = message.to, kind = ?message.get_msg_type(), bytes = encoded.len(), limit = MAX_PEER_MESSAGE, "a raft message is larger than a peer accepts; dropped");
-            if message.get_msg_type() == MessageType::MsgSnapshot {
-                dropped_snapshots.push(message.to);
+        if message.get_msg_type() == MessageType::MsgSnapshot {
+            if encoded.len() as u64 > snapshot_stream::MAX_SNAPSHOT_BYTES {
+                tracing::error!(to = message.to, bytes = encoded.len(), limit = snapshot_stream::MAX_SNAPSHOT_BYTES, "a snapshot is larger than a peer accepts; dropped");
+                calls.push(Call::DroppedSnapshot { to: message.to });
+            } else {
+                calls.push(Call::Snapshot { to: message.to, encoded });
             }
             continue;
         }
-        if batches.is_empty() || bytes + encoded.len() > MAX_BATCH_BYTES {
-            batches.push(Rpc::default());
-            bytes = 0;
+        if encoded.len() > MAX_PEER_MESSAGE {
+            tracing::error!(to = message.to, kind = ?message.get_msg_type(), bytes = encoded.len(), limit = MAX_PEER_MESSAGE, "a raft message is larger than a peer accepts; dropped");
+            continue;
         }
-        bytes += encoded.len();
-        if let Some(rpc) = batches.last_mut() {
-            if message.get_msg_type() == MessageType::MsgSnapshot {
-                rpc.snapshots.push(message.to);
+        let length = encoded.len();
+        match calls.last_mut() {
+            Some(Call::Step(batch)) if bytes + length <= MAX_BATCH_BYTES => batch.push(encoded),
+            _ => {
+                bytes = 0;
+                calls.push(Call::Step(vec![encoded]));
             }
-            rpc.messages.push(encoded);
         }
+        bytes += length;
     }
-    (batches, dropped_snapshots)
+    calls
 }
 
 #[cfg(test)]
@@ -225,29 +252,45 @@ mod tests {
         message
     }
 
-    #[test]
-    fn rpcs_stay_under_the_byte_bound_and_keep_every_message_in_order() {
-        let messages: Vec<Message> = (0..10).map(|_| append_of(5 << 20)).collect();
-        let (batches, dropped) = byte_bounded_batches(messages.into_iter());
-        assert!(dropped.is_empty());
-        assert_eq!(batches.iter().map(|rpc| rpc.messages.len()).collect::<Vec<_>>(), vec![3, 3, 3, 1]);
-        assert!(batches.iter().all(|rpc| rpc.messages.iter().map(Vec::len).sum::<usize>() <= MAX_BATCH_BYTES));
+    fn snapshot_to(to: u64, bytes: usize) -> Message {
+        let mut snapshot = Message::default();
+        snapshot.set_msg_type(MessageType::MsgSnapshot);
+        snapshot.to = to;
+        snapshot.mut_snapshot().data = vec![1; bytes].into();
+        snapshot
+    }
+
+    fn shape(calls: &[Call]) -> Vec<String> {
+        calls
+            .iter()
+            .map(|call| match call {
+                Call::Step(messages) => format!("step×{}", messages.len()),
+                Call::Snapshot { to, .. } => format!("snapshot→{to}"),
+                Call::DroppedSnapshot { to } => format!("dropped→{to}"),
+            })
+            .collect()
     }
 
     #[test]
-    fn a_message_over_the_peer_limit_is_dropped_and_a_snapshot_is_reported_with_its_rpc() {
-        let snapshot_to = |to: u64, bytes: usize| {
-            let mut snapshot = Message::default();
-            snapshot.set_msg_type(MessageType::MsgSnapshot);
-            snapshot.to = to;
-            snapshot.mut_snapshot().data = vec![1; bytes].into();
-            snapshot
-        };
-        let messages = vec![append_of(MAX_PEER_MESSAGE + 1), snapshot_to(3, 10), snapshot_to(4, MAX_PEER_MESSAGE + 1)];
-        let (batches, dropped) = byte_bounded_batches(messages.into_iter());
-        assert_eq!(batches.len(), 1);
-        assert_eq!(batches[0].messages.len(), 1);
-        assert_eq!(batches[0].snapshots, vec![3]);
-        assert_eq!(dropped, vec![4], "an undeliverable snapshot is reported as failed");
+    fn step_calls_stay_under_the_byte_bound_and_keep_every_message_in_order() {
+        let messages: Vec<Message> = (0..10).map(|_| append_of(5 << 20)).collect();
+        let calls = calls(messages.into_iter());
+        assert_eq!(shape(&calls), ["step×3", "step×3", "step×3", "step×1"]);
+        assert!(calls.iter().all(|call| matches!(call, Call::Step(batch) if batch.iter().map(Vec::len).sum::<usize>() <= MAX_BATCH_BYTES)));
+    }
+
+    #[test]
+    fn a_snapshot_is_streamed_alone_in_its_place_whatever_its_size_and_an_oversize_append_is_dropped() {
+        let messages = vec![
+            append_of(10),
+            snapshot_to(3, MAX_PEER_MESSAGE + 1),
+            append_of(MAX_PEER_MESSAGE + 1),
+            append_of(10),
+            append_of(10),
+        ];
+        let calls = calls(messages.into_iter());
+        assert_eq!(shape(&calls), ["step×1", "snapshot→3", "step×2"]);
+        let Call::Snapshot { encoded, .. } = &calls[1] else { unreachable!() };
+        assert_eq!(Message::parse_from_bytes(encoded).unwrap().get_snapshot().get_data().len(), MAX_PEER_MESSAGE + 1);
     }
 }

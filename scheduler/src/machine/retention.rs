@@ -79,8 +79,8 @@ mod tests {
     }
 
     /// How large a snapshot of 10,000 finished jobs of 200 tasks each is (their summaries
-    /// count the tasks by id): it must fit a `RaftService` message
-    /// (`replica_node::transport::MAX_PEER_MESSAGE`, 64 MiB) many times over.
+    /// count the tasks by id): a snapshot streams to a lagging follower in pieces
+    /// (`replica_node::snapshot_stream`), and this one stays a small stream.
     #[test]
     fn a_snapshot_of_ten_thousand_finished_jobs_stays_small() {
         let mut state = State::default();

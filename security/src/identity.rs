@@ -133,9 +133,26 @@ impl Identity {
 
     /// The identity the first certificate of a PEM file names (a process's own certificate).
     pub fn from_pem(pem_text: &str) -> Result<Identity, IdentityError> {
-        let (_, pem) = x509_parser::pem::parse_x509_pem(pem_text.as_bytes()).map_err(|err| IdentityError::Unreadable(err.to_string()))?;
-        Identity::from_certificate(&pem.contents)
+        Identity::from_certificate(&certificate_der(pem_text)?)
     }
+}
+
+/// The DER bytes of the first certificate in `pem_text`.
+pub fn certificate_der(pem_text: &str) -> Result<Vec<u8>, IdentityError> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem_text.as_bytes()).map_err(|err| IdentityError::Unreadable(err.to_string()))?;
+    Ok(pem.contents)
+}
+
+/// A certificate's SHA-256 fingerprint (of its DER bytes), lowercase hex: how a revoked
+/// certificate is known.
+pub fn certificate_fingerprint(der: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    hex::encode(Sha256::digest(der))
+}
+
+/// Whether `text` is a fingerprint as [`certificate_fingerprint`] writes it.
+pub fn is_fingerprint(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 impl fmt::Display for Identity {

@@ -1,7 +1,8 @@
 //! Who may call what, on a real TLS farm (`SchedulerCluster` is secure by default): anonymous
 //! callers, plaintext callers, callers with a foreign CA's certificate, wrong roles, a
-//! submitter reaching for another's jobs, a revoked token, a fake agent and a session
-//! takeover. Each is refused with its status, and the farm keeps working for everyone else.
+//! submitter reaching for another's jobs, a revoked token, a fake agent, a session
+//! takeover, and revoked agent and operator certificates. Each is refused with its status,
+//! and the farm keeps working for everyone else.
 
 use std::process::Command;
 use std::time::Duration;
@@ -115,7 +116,7 @@ async fn callers_are_authenticated_and_kept_to_their_role() -> anyhow::Result<()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_one_registers_as_or_takes_over_another_node() -> anyhow::Result<()> {
+async fn no_one_registers_as_or_takes_over_another_node_and_revoked_certificates_are_refused() -> anyhow::Result<()> {
     let cluster = SchedulerCluster::start(1, &[])?;
     let (_, leader) = cluster.wait_for_leader(Duration::from_secs(15)).await?;
     let agents = CancellationToken::new();
@@ -147,6 +148,42 @@ async fn no_one_registers_as_or_takes_over_another_node() -> anyhow::Result<()> 
         job(&operator, &finished).await.is_ok_and(|found| is_state(&found, v1::JobState::Succeeded))
     })
     .await?;
+
+    step("the honest agent's machine is stolen: an operator revokes its certificate (the file); its node goes down and it cannot come back");
+    let certificates = cluster.certificates().ok_or_else(|| anyhow::anyhow!("a TLS farm has certificates"))?;
+    let stolen = certificates.files(Role::Agent, "honest-0")?.cert.ok_or_else(|| anyhow::anyhow!("no certificate file"))?;
+    let stolen_path = stolen.display().to_string();
+    let fingerprint = shotfarm_as_operator(&cluster, &["certs", "revoke", "--certificate", &stolen_path, "--scheduler", &leader])?;
+    let der = shotfarm_security::identity::certificate_der(&std::fs::read_to_string(&stolen)?)?;
+    assert_eq!(fingerprint, shotfarm_security::identity::certificate_fingerprint(&der));
+    wait_until(Duration::from_secs(10), "the revoked agent's node is down", || async {
+        nodes(&operator).await.is_ok_and(|all| all.iter().any(|node| node.node_id == honest_id && node.state == v1::NodeState::Down as i32))
+    })
+    .await?;
+    let mut revoked_agent = NodeServiceClient::new(channel(&leader, &cluster.credentials(Role::Agent, "honest-0")?)?);
+    let again = revoked_agent.register(v1::RegisterRequest {
+        name: "honest-0".into(),
+        capabilities: Some(v1::Capabilities { cpu_cores: 4, memory_bytes: 8 << 30, backends: vec!["cpu".into()], max_tasks: 4, ..Default::default() }),
+        ..Default::default()
+    });
+    assert_code(again.await, Code::Unauthenticated, "was revoked", "a revoked agent registering again");
+
+    step("a leaked operator certificate is revoked by its fingerprint alone; the list names both");
+    let leaked = cluster.credentials(Role::Operator, "mallory")?;
+    assert!(list_jobs(&leaked, &leader).await.is_ok(), "mallory is an operator until revoked");
+    let leaked_pem = std::fs::read_to_string(certificates.files(Role::Operator, "mallory")?.cert.ok_or_else(|| anyhow::anyhow!("no certificate file"))?)?;
+    let leaked_fingerprint = shotfarm_security::identity::certificate_fingerprint(&shotfarm_security::identity::certificate_der(&leaked_pem)?);
+    shotfarm_as_operator(&cluster, &["certs", "revoke", "--fingerprint", &leaked_fingerprint.to_uppercase(), "--scheduler", &leader])?;
+    assert_code(list_jobs(&leaked, &leader).await, Code::Unauthenticated, "was revoked", "a revoked operator listing jobs");
+    let listed = shotfarm_as_operator(&cluster, &["certs", "revoked", "--json", "--scheduler", &leader])?;
+    let identities: Vec<String> =
+        listed.lines().map(|line| serde_json::from_str::<serde_json::Value>(line).map(|entry| entry["identity"].as_str().unwrap_or("?").to_owned())).collect::<Result<_, _>>()?;
+    assert_eq!(identities.len(), 2, "{listed}");
+    assert!(identities.contains(&"agent/honest-0".to_owned()), "{listed}");
+    let garbage = AdminServiceClient::new(channel(&leader, &cluster.operator())?)
+        .revoke_certificate(v1::RevokeCertificateRequest { fingerprint: "not-hex".into(), ..Default::default() })
+        .await;
+    assert_code(garbage, Code::InvalidArgument, "64 hex digits", "a malformed fingerprint");
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //! iteration only over ordered maps.
 
 use super::command::{Command, Effect, Outcome};
-use super::{jobs, leases, nodes, retention, tokens};
+use super::{certificates, jobs, leases, nodes, retention, tokens};
 use crate::state::{RowKey, State};
 
 /// Applies one command. Returns its outcome for the proposer and the effects the leader must
@@ -42,6 +42,9 @@ pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
         }
         Command::CreateToken { name, role, fingerprint, now_ms } => tokens::create_token(state, name, *role, fingerprint, *now_ms),
         Command::RevokeToken { name } => tokens::revoke_token(state, name),
+        Command::RevokeCertificate { fingerprint, identity, now_ms } => {
+            certificates::revoke_certificate(state, fingerprint, identity, *now_ms, &mut effects)
+        }
         Command::SetClusterId { cluster_id } => {
             state.meta.cluster_id = *cluster_id;
             state.mark(RowKey::Meta);

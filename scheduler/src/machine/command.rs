@@ -33,6 +33,9 @@ pub enum Command {
     /// Keeps a new bearer token's fingerprint under `name`.
     CreateToken { name: String, role: TokenRole, fingerprint: String, now_ms: Millis },
     RevokeToken { name: String },
+    /// Refuses a certificate from now on; an agent's (`identity` = `agent/NAME`) node is
+    /// declared down, which ends its session and returns its leases.
+    RevokeCertificate { fingerprint: String, identity: String, now_ms: Millis },
     /// The group's id: set when it is bootstrapped (or rebuilt by `cluster recover`), never
     /// proposed.
     SetClusterId { cluster_id: u64 },

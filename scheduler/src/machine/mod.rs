@@ -11,9 +11,11 @@
 //! | [`nodes`] | registering a node, changing its state, declaring it down |
 //! | [`retention`] | bounded memory: finished jobs beyond the newest few keep their summary, not their tasks |
 //! | [`tokens`] | bearer tokens: creating and revoking (fingerprints only) |
+//! | [`certificates`] | revoked certificates (by fingerprint); an agent's node declared down with its certificate |
 //! | [`leases`] | an attempt's lease: assigning, completing, failing, expiring, releasing (fencing by attempt) |
 
 pub mod apply;
+pub mod certificates;
 pub mod command;
 pub mod jobs;
 pub mod leases;

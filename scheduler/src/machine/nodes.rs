@@ -112,7 +112,7 @@ fn release_node_leases(state: &mut State, node_id: NodeId, now_ms: Millis, why: 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use shotfarm_proto::pipeline::TaskSpec;
 
     use super::*;
@@ -120,7 +120,8 @@ mod tests {
     use crate::state::model::{JobSpec, TaskState};
     use crate::synthetic;
 
-    fn register(state: &mut State, held: Vec<(TaskId, u32)>, now_ms: Millis) -> NodeId {
+    /// Registers a node named `agent` (the other machine modules' tests use it too).
+    pub(in crate::machine) fn register(state: &mut State, held: Vec<(TaskId, u32)>, now_ms: Millis) -> NodeId {
         let capabilities = NodeCapabilities {
             cpu_cores: 4,
             memory_mb: 8192,

@@ -8,6 +8,7 @@
 //! naming the replica and its current term.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use shotfarm_security::TransportSecurity;
@@ -419,6 +420,9 @@ impl<S: DurableStore> Driver<S> {
             .map(|member| MemberInfo { id: member.id, addr: self.peer_addr(member.id).unwrap_or_default(), learner: member.learner, matched: member.matched })
             .collect();
         self.transport.set_cluster_id(replica.cluster_id());
+        let revoked = &replica.state().meta.revoked_certificates;
+        let published = self.info.borrow().revoked_certificates.clone();
+        let revoked_certificates = if published.iter().eq(revoked.keys()) { published } else { Arc::new(revoked.keys().cloned().collect()) };
         let info = ReplicaInfo {
             id: replica.id(),
             role: replica.role().into(),
@@ -432,6 +436,7 @@ impl<S: DurableStore> Driver<S> {
             members,
             cluster_id: replica.cluster_id(),
             last_index: replica.last_index(),
+            revoked_certificates,
         };
         self.info.send_if_modified(|current| {
             if *current == info {

@@ -28,6 +28,11 @@ impl DriverHandle {
         self.info.borrow().clone()
     }
 
+    /// Whether the certificate with this fingerprint is revoked (as applied here).
+    pub fn is_revoked(&self, fingerprint: &str) -> bool {
+        self.info.borrow().revoked_certificates.contains(fingerprint)
+    }
+
     /// A receiver that changes whenever the replica's applied index, role or leader does.
     pub fn watch_info(&self) -> watch::Receiver<ReplicaInfo> {
         self.info.clone()

@@ -1,5 +1,8 @@
 //! What any caller can know about this replica without asking the driver: its role, term,
-//! indexes and members, published by the driver after every turn.
+//! indexes, members and revoked certificates, published by the driver after every turn.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// The replica's part in the Raft group (raft-rs's `StateRole`, named for the wire).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -52,6 +55,8 @@ pub struct ReplicaInfo {
     pub cluster_id: u64,
     /// The last index of this replica's log.
     pub last_index: u64,
+    /// Fingerprints of the revoked certificates, as applied here (the gate refuses them).
+    pub revoked_certificates: Arc<BTreeSet<String>>,
 }
 
 /// One member of the group as this replica knows it.

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use shotfarm_security::identity::certificate_fingerprint;
 use shotfarm_security::{Identity, Role, token};
 use tonic::{Request, Status};
 
@@ -119,7 +120,14 @@ impl Gate {
 
     async fn identify<T>(&self, request: &Request<T>) -> Result<Identity, Status> {
         if let Some(first) = request.peer_certs().as_ref().and_then(|certs| certs.first().cloned()) {
-            return Identity::from_certificate(&first).map_err(|err| unauthenticated(format!("the client certificate: {err}")));
+            let identity = Identity::from_certificate(&first).map_err(|err| unauthenticated(format!("the client certificate: {err}")))?;
+            let fingerprint = certificate_fingerprint(&first);
+            if self.driver.is_revoked(&fingerprint) {
+                return Err(unauthenticated(format!(
+                    "the certificate of {identity} (sha256 {fingerprint}) was revoked by an operator; ask for a new one (`shotfarm certs issue`)"
+                )));
+            }
+            return Ok(identity);
         }
         let token = match token::from_metadata(request.metadata()) {
             Ok(Some(token)) => token,

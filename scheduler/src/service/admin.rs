@@ -4,7 +4,7 @@ use shotfarm_proto::v1::{self, admin_service_server::AdminService};
 use tonic::{Request, Response, Status};
 
 use super::access::{Caller, Gate};
-use super::{convert, tokens};
+use super::{certificates, convert, tokens};
 use super::status::{ServiceError, invalid, unwanted};
 use crate::consensus::MembershipChange;
 use crate::consensus::member_addr::check_member_addr;
@@ -157,5 +157,15 @@ impl AdminService for Admin {
     async fn revoke_token(&self, request: Request<v1::RevokeTokenRequest>) -> Result<Response<v1::RevokeTokenResponse>, Status> {
         self.operator(&request).await?;
         tokens::revoke(&self.driver, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn revoke_certificate(&self, request: Request<v1::RevokeCertificateRequest>) -> Result<Response<v1::RevokedCertificate>, Status> {
+        self.operator(&request).await?;
+        certificates::revoke(&self.driver, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn list_revoked_certificates(&self, request: Request<v1::ListRevokedCertificatesRequest>) -> Result<Response<v1::ListRevokedCertificatesResponse>, Status> {
+        self.operator(&request).await?;
+        certificates::list(&self.driver).await.map(Response::new)
     }
 }

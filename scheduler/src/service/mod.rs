@@ -9,6 +9,7 @@
 //! | [`access`] | who is calling (certificate or bearer token) and which roles a service admits |
 //! | [`rate_limit`] | a token bucket per client identity |
 //! | [`tokens`] | `AdminService`'s bearer-token calls |
+//! | [`certificates`] | `AdminService`'s certificate revocation calls |
 //! | [`status`] | the one table from errors to gRPC statuses |
 //! | [`validate`] | checks on every field a client or agent sends |
 //! | [`wire_errors`] | malformed and oversize requests refused with `INVALID_ARGUMENT` / `RESOURCE_EXHAUSTED` |
@@ -17,6 +18,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod certificates;
 pub mod convert;
 pub mod job_pages;
 pub mod jobs;

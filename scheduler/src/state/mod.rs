@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use model::{AccessToken, Job, JobId, Millis, Node, NodeId, Task, TaskId, TaskState};
+use model::{AccessToken, RevokedCertificate, Job, JobId, Millis, Node, NodeId, Task, TaskId, TaskState};
 
 /// Counters and small maps stored as one row.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -36,6 +36,8 @@ pub struct Meta {
     /// The group's id, fixed at bootstrap: every Raft message carries it, so replicas of
     /// another group (disagreeing `--peers`) are refused at first contact. 0 while joining.
     pub cluster_id: u64,
+    /// Revoked certificates by SHA-256 fingerprint (`shotfarm certs revoke`).
+    pub revoked_certificates: BTreeMap<String, RevokedCertificate>,
 }
 
 /// A row of the state, as storage addresses it.

@@ -27,6 +27,14 @@ pub struct AccessToken {
     pub created_at_ms: Millis,
 }
 
+/// A certificate the farm refuses from now on (`shotfarm certs revoke`), by fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedCertificate {
+    /// `ROLE/NAME`, when the certificate itself was given; empty for a bare fingerprint.
+    pub identity: String,
+    pub revoked_at_ms: Millis,
+}
+
 /// How a job is known outside: `job-<n>`.
 pub fn format_job_id(id: JobId) -> String {
     format!("job-{id}")

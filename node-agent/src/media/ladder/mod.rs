@@ -9,6 +9,9 @@
 //! [`Rung`], named by short side here and by codec and short side (`h264_720p`) once the ladder
 //! task has renamed them. `README.md` beside this file explains the table and the fitting.
 
+pub mod hull;
+pub mod shot_allocation;
+
 use serde::{Deserialize, Serialize};
 use shotfarm_proto::pipeline::{Codec, Rung};
 

@@ -15,7 +15,9 @@ use shotfarm_agent::media::capabilities::{MediaCapabilities, probe_capabilities}
 use shotfarm_agent::media::report::JobReport;
 use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
 use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, EncodedRendition, JobLocations, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::recipe::LadderRecipe;
 use shotfarm_proto::storage::JobRoots;
+use shotfarm_proto::v1;
 use tokio_util::sync::CancellationToken;
 
 fn now_ms() -> u64 {
@@ -165,7 +167,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     assert!(chunks.len() >= 2, "{chunks:?}");
     assert!(inspection.key.starts_with("inspection/a1"), "{inspection:?}");
     assert!(job.work_dir().join(&inspection.key).is_file());
-    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Hevc] };
+    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Hevc], recipe: Default::default() };
     let TaskOutput::Ladder { rungs } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
     let names: Vec<&str> = rungs.iter().map(|rung| rung.name.as_str()).collect();
     assert_eq!(names, vec!["h264_180p", "hevc_180p"]);
@@ -175,7 +177,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     for rung in &rungs {
         let mut encoded = Vec::new();
         for chunk in &chunks {
-            let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: vec![rung.clone()] };
+            let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: vec![rung.clone()], preset: None };
             let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
             let [EncodedRendition { artifact, frames, .. }] = <[EncodedRendition; 1]>::try_from(renditions).unwrap();
             assert_eq!(frames, chunk.frames());
@@ -286,7 +288,7 @@ async fn retried_encodes_write_their_own_keys_and_never_clobber() {
     assert!(chunks.len() >= 2, "{chunks:?}");
     let rung = Rung { name: "h264_108p".into(), codec: Codec::H264, width: 192, height: 108, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbps: 400 };
     let chunk = chunks[1];
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: vec![rung.clone()] };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: vec![rung.clone()], preset: None };
     let progress: ProgressFn = Arc::new(|_, _, _| {});
     let first_ctx = job.context(1);
     let first = execute(spec.clone(), &first_ctx, Arc::clone(&progress), &CancellationToken::new()).await.unwrap();
@@ -325,7 +327,7 @@ async fn one_encode_task_produces_several_rungs_from_one_decode() {
     let chunk = chunks[chunks.len() - 1];
     let rung = |name: &str, width, height| Rung { name: name.into(), codec: Codec::H264, width, height, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };
     let rungs = vec![rung("h264_180p", 320, 180), rung("h264_90p", 160, 90)];
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: rungs.clone() };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: rungs.clone(), preset: None };
     let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), None).await.unwrap() else { panic!() };
     assert_eq!(renditions.iter().map(|encoded| encoded.rung.as_str()).collect::<Vec<_>>(), vec!["h264_180p", "h264_90p"]);
     for (encoded, rung) in renditions.iter().zip(&rungs) {
@@ -337,11 +339,11 @@ async fn one_encode_task_produces_several_rungs_from_one_decode() {
     }
     // A chunk the committed inspection does not have: the plan and the artifact disagree.
     let shifted = Chunk { end_frame: chunk.end_frame - 1, ..chunk };
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: shifted, rungs: rungs.clone() };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: shifted, rungs: rungs.clone(), preset: None };
     let error = job.run(spec, Some(chunk.index), None).await.unwrap_err();
     assert!(matches!(&error, TaskError::Final(message) if message.contains("does not match")), "{error:?}");
     // More rungs than one decode can feed is the job's mistake, said as such.
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection: inspection.clone(), chunk, rungs: vec![rungs[0].clone(); 9] };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection: inspection.clone(), chunk, rungs: vec![rungs[0].clone(); 9], preset: None };
     let error = job.run(spec, Some(chunk.index), None).await.unwrap_err();
     assert!(matches!(&error, TaskError::Final(message) if message.contains("rungs_per_encode")), "{error:?}");
 }
@@ -359,15 +361,47 @@ async fn an_anamorphic_source_gets_square_pixel_rungs_of_its_display_aspect() {
     let mut job = Job::new(root, &source_path).await;
     let (source, chunks, inspection) = job.inspect(0, 0).await;
     assert_eq!((source.sample_aspect_num, source.sample_aspect_den), (16, 15));
-    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264] };
+    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264], recipe: Default::default() };
     let TaskOutput::Ladder { rungs } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
     let top = rungs[0].clone();
     let aspect = f64::from(top.width) / f64::from(top.height);
     assert!((aspect - 4.0 / 3.0).abs() < 0.02, "top rung {}x{} is not 4:3", top.width, top.height);
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection, chunk: chunks[0], rungs: vec![top.clone()] };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection, chunk: chunks[0], rungs: vec![top.clone()], preset: None };
     let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(0), Some(&top.name)).await.unwrap() else { panic!() };
     let encoded = job.work_dir().join(&renditions[0].artifact.key);
     assert_eq!(common::dimensions(&encoded), (top.width, top.height));
+}
+
+#[tokio::test]
+async fn a_custom_recipe_makes_the_rungs_that_fit_and_encodes_at_its_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source_path = common::pattern(root, "small.mp4", "320x240", 25, 1.0);
+    let mut job = Job::new(root, &source_path).await;
+    let (source, chunks, inspection) = job.inspect(0, 0).await;
+    let wire = v1::LadderRecipe {
+        rungs: vec![
+            v1::RecipeRung { width: 640, height: 480, bitrate_kbps: 1500, ..Default::default() },
+            v1::RecipeRung { width: 320, height: 240, bitrate_kbps: 600, ..Default::default() },
+            v1::RecipeRung { width: 160, height: 120, bitrate_kbps: 200, ..Default::default() },
+        ],
+        preset: "ultrafast".into(),
+        ..Default::default()
+    };
+    let recipe = LadderRecipe::from_wire(Some(&wire)).unwrap();
+    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264], recipe: recipe.clone() };
+    let TaskOutput::Ladder { rungs } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
+    let made: Vec<(&str, u32, u32, u32, u32)> = rungs.iter().map(|rung| (rung.name.as_str(), rung.width, rung.height, rung.bitrate_kbps, rung.maxrate_kbps)).collect();
+    assert_eq!(made, vec![("h264_240p", 320, 240, 600, 900), ("h264_120p", 160, 120, 200, 300)], "640x480 is larger than the source");
+    let top = rungs[0].clone();
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection, chunk: chunks[0], rungs: vec![top.clone()], preset: recipe.preset.clone() };
+    let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(0), Some(&top.name)).await.unwrap() else { panic!("not an encode") };
+    let encoded = job.work_dir().join(&renditions[0].artifact.key);
+    assert_eq!(common::dimensions(&encoded), (320, 240));
+    // x264 writes its options into the stream: ultrafast turns CABAC off (medium keeps it).
+    let bytes = std::fs::read(&encoded).unwrap();
+    let options = String::from_utf8_lossy(&bytes);
+    assert!(options.contains("cabac=0"), "not encoded at the recipe's preset (ultrafast)");
 }
 
 async fn run_and_cancel(spec: TaskSpec, ctx: TaskContext) -> (Result<TaskOutput, TaskError>, Duration, Vec<(u64, u64)>) {
@@ -419,7 +453,7 @@ async fn cancelled_encodes_and_scores_stop_quickly_and_upload_nothing() {
     let chunk = chunks[0];
     assert!(chunk.frames() >= 200, "{chunks:?}");
     let rung = Rung { name: "h264_360p".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
-    let encode = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: vec![rung.clone()] };
+    let encode = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: vec![rung.clone()], preset: None };
     let TaskOutput::Encode { renditions, .. } = job.run(encode.clone(), Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
     let artifact = renditions[0].artifact.clone();
 
@@ -465,18 +499,18 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
     let missing_inspection = Artifact { key: "inspection/a1.json".into(), bytes: 0 };
     // A codec whose encoder this ffmpeg lacks.
     job.capabilities = Arc::new(MediaCapabilities { encoders: vec!["libx264".into()], ..(*job.capabilities).clone() });
-    let spec = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Av1] };
+    let spec = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Av1], recipe: Default::default() };
     let error = job.run(spec, None, None).await.unwrap_err();
     assert!(matches!(&error, TaskError::Final(message) if message.contains("libsvtav1")), "{error:?}");
     // A rung name that would escape the work area.
     let rung = Rung { name: "../escape".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
     let chunk = Chunk { index: 0, start_frame: 0, end_frame: 100 };
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: missing_inspection.clone(), chunk, rungs: vec![rung.clone()] };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: missing_inspection.clone(), chunk, rungs: vec![rung.clone()], preset: None };
     assert!(job.run(spec, Some(0), Some("../escape")).await.unwrap_err().to_string().contains("rung name"));
     // An NVENC placement on an agent built without it.
     let mut ctx = job.context(1);
     ctx.backend = "nvenc".into();
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection: missing_inspection.clone(), chunk, rungs: vec![Rung { name: "h264_360p".into(), ..rung }] };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection: missing_inspection.clone(), chunk, rungs: vec![Rung { name: "h264_360p".into(), ..rung }], preset: None };
     let error = execute(spec, &ctx, Arc::new(|_, _, _| {}), &CancellationToken::new()).await.unwrap_err();
     assert!(matches!(&error, TaskError::Retryable(message) if message.contains("nvenc")), "{error:?}");
 }

@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::recipe::LadderRecipe;
+
 /// The nine stages of a job, in pipeline order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -201,6 +203,9 @@ pub enum TaskSpec {
         locations: JobLocations,
         source: SourceSummary,
         codecs: Vec<Codec>,
+        /// How the ladder is made (the job's checked recipe).
+        #[serde(default)]
+        recipe: LadderRecipe,
     },
     /// One chunk encoded at one or more rungs (the job's `rungs_per_encode`), from one
     /// decode of the chunk.
@@ -212,6 +217,9 @@ pub enum TaskSpec {
         inspection: Artifact,
         chunk: Chunk,
         rungs: Vec<Rung>,
+        /// The recipe's encoder preset; `None`: the farm's default.
+        #[serde(default)]
+        preset: Option<String>,
     },
     Score {
         locations: JobLocations,
@@ -399,13 +407,18 @@ mod tests {
                 sample_aspect_den: 1,
             },
             codecs: vec![Codec::H264],
+            recipe: LadderRecipe::default(),
         };
         let json = serde_json::to_value(&spec).expect("serializable");
         assert_eq!(json["kind"], "ladder");
         let mut tampered = json.clone();
         tampered["surprise"] = serde_json::json!(1);
         assert!(serde_json::from_value::<TaskSpec>(tampered).is_err());
-        assert_eq!(serde_json::from_value::<TaskSpec>(json).expect("parses"), spec);
+        assert_eq!(serde_json::from_value::<TaskSpec>(json.clone()).expect("parses"), spec);
+        // A spec from before recipes parses with the default recipe.
+        let mut older = json;
+        older.as_object_mut().expect("an object").remove("recipe");
+        assert_eq!(serde_json::from_value::<TaskSpec>(older).expect("parses"), spec);
     }
 
     #[test]

@@ -218,6 +218,7 @@ impl Sim {
                     rungs_per_encode: self.rng.random_range(1..=3),
                     score_quality: self.rng.random_bool(0.8),
                     overwrite: false,
+                    recipe: Default::default(),
                 },
                 now_ms: self.now,
             });

@@ -1,7 +1,10 @@
-//! The job options `submit` and `dev` share: ladder codecs, how many rungs one encode task
-//! produces, whether chunks are quality-scored, and whether the outputs may replace files.
+//! The job options `submit` and `dev` share: ladder codecs and recipe, how many rungs one
+//! encode task produces, whether chunks are quality-scored, and whether the outputs may
+//! replace files.
 
 use shotfarm_proto::v1;
+
+use super::recipe_flags::RecipeFlags;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct JobOptions {
@@ -19,6 +22,8 @@ pub struct JobOptions {
     /// switched last). Without it a non-empty output location fails the job.
     #[arg(long)]
     pub overwrite: bool,
+    #[command(flatten)]
+    pub recipe: RecipeFlags,
 }
 
 impl JobOptions {
@@ -31,6 +36,7 @@ impl JobOptions {
             rungs_per_encode: self.rungs_per_encode,
             quality_scoring: if self.no_scoring { v1::QualityScoring::Off } else { v1::QualityScoring::Full } as i32,
             overwrite: self.overwrite,
+            recipe: self.recipe.to_wire(),
             ..Default::default()
         }
     }

@@ -5,8 +5,10 @@
 //! | --- | --- |
 //! | [`scheduler`] | the `--scheduler` flag, a leader-following client, gRPC statuses → exit codes |
 //! | [`job_options`] | the job options `submit` and `dev` share |
+//! | [`recipe_flags`] | the ladder recipe's flags (part of the job options) |
 //! | [`job_view`] | one job as a line or as JSON |
 
 pub mod job_options;
 pub mod job_view;
+pub mod recipe_flags;
 pub mod scheduler;

@@ -96,6 +96,29 @@ fn cluster_json_lists_members_roles_and_the_leader() -> anyhow::Result<()> {
 }
 
 #[test]
+fn bad_ladder_recipes_exit_2_naming_the_field() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let cluster = SchedulerCluster::start(1, &[])?;
+    let (_, leader) = runtime.block_on(cluster.wait_for_leader(Duration::from_secs(15)))?;
+    let tls = cluster.tls_args(Role::Operator, HARNESS_OPERATOR)?;
+    let cases: [(&[&str], &str); 5] = [
+        (&["--preset", "placebo"], "spec.recipe.preset"),
+        (&["--floor-kbps", "5000", "--ceiling-kbps", "1000"], "above the ceiling"),
+        (&["--ladder", "per-title"], "analyze stage"),
+        (&["--ladder", "fixed", "--rung", "640x360@800"], "ladder custom"),
+        (&["--rung", "640x360"], "WIDTHxHEIGHT@KBPS"),
+    ];
+    for (flags, expected) in cases {
+        let mut args = vec!["submit", "--scheduler", &leader, "file:///sim/in.mp4", "--out", "file:///sim/out"];
+        args.extend(flags.iter().copied());
+        args.extend(tls.iter().map(String::as_str));
+        let (code, _, stderr) = run(&args)?;
+        assert_usage_error(&args, code, &stderr, expected);
+    }
+    Ok(())
+}
+
+#[test]
 fn bad_agent_settings_exit_2_with_a_message() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let work = dir.path().join("work");

@@ -19,11 +19,11 @@ use crate::media::process::ToolProgress;
 pub const SEGMENT_SECONDS: f64 = 4.0;
 
 /// The encoder knobs of a job: the same in every encode task of the job, so that keyframes
-/// (and so segments) line up across rungs.
-pub fn encoder_settings(source: &SourceSummary) -> EncoderSettings {
+/// (and so segments) line up across rungs; the recipe's preset, or the farm's default.
+pub fn encoder_settings(source: &SourceSummary, preset: Option<&str>) -> EncoderSettings {
     let rate = f64::from(source.frame_rate_num) / f64::from(source.frame_rate_den.max(1));
     let interval = (rate * SEGMENT_SECONDS).round().clamp(1.0, 100_000.0) as u32;
-    EncoderSettings { keyframe_interval_frames: interval, ..EncoderSettings::default() }
+    EncoderSettings { keyframe_interval_frames: interval, preset: preset.map_or_else(|| EncoderSettings::default().preset, str::to_owned) }
 }
 
 /// The backend `name` on this agent.
@@ -45,6 +45,7 @@ pub async fn run(
     inspection: &Artifact,
     chunk: Chunk,
     rungs: &[Rung],
+    preset: Option<&str>,
     ctx: &TaskContext,
     progress: &ProgressFn,
     cancel: &CancellationToken,
@@ -88,7 +89,7 @@ pub async fn run(
         chunk: inspected_chunk,
         frame_rate: frame_rate(source)?,
         outputs,
-        settings: encoder_settings(source),
+        settings: encoder_settings(source, preset),
     };
     let remove_outputs = || async {
         for output in &params.outputs {

@@ -1,14 +1,17 @@
-//! The ladder task: the fixed default ladder fitted to the source, for each requested codec,
-//! with names unique across codecs (`h264_720p`, `hevc_720p`). A codec whose software encoder
-//! this agent's ffmpeg lacks is a final error naming the encoder (the farm's agents are expected
-//! to share one ffmpeg build; a per-title ladder comes with the `analyze` stage).
+//! The ladder task: the job's recipe (the fixed ladder fitted to the source, or the user's
+//! own rungs, within the recipe's bounds) for each requested codec, with names unique across
+//! codecs (`h264_720p`, `hevc_720p`). A codec whose software encoder this agent's ffmpeg lacks
+//! is a final error naming the encoder (the farm's agents are expected to share one ffmpeg
+//! build; a per-title ladder comes with the `analyze` stage).
 
 use shotfarm_proto::pipeline::{Codec, Rung, SourceSummary, TaskOutput};
+use shotfarm_proto::recipe::LadderRecipe;
 
 use super::{TaskContext, TaskError};
-use crate::media::ladder::{LadderSource, default_ladder};
+use crate::media::ladder::LadderSource;
+use crate::media::ladder::recipe_ladder::recipe_ladder;
 
-pub fn run(source: &SourceSummary, codecs: &[Codec], ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+pub fn run(source: &SourceSummary, codecs: &[Codec], recipe: &LadderRecipe, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
     if codecs.is_empty() {
         return Err(TaskError::final_error("the job asks for no codec; give at least one of h264, hevc, av1"));
     }
@@ -36,9 +39,12 @@ pub fn run(source: &SourceSummary, codecs: &[Codec], ctx: &TaskContext) -> Resul
                 codec.as_str()
             )));
         }
-        let fitted = default_ladder(&ladder_source, codec)
-            .map_err(|error| TaskError::final_error(format!("no ladder for {}: {error}", codec.as_str())))?;
-        rungs.extend(fitted.into_iter().map(named_for_its_codec));
+        let made = recipe_ladder(&ladder_source, codec, recipe)
+            .map_err(|error| TaskError::final_error(format!("no {} ladder for {}: {error}", recipe.ladder.as_str(), codec.as_str())))?;
+        for why in &made.dropped {
+            tracing::warn!(task_id = ctx.task_id, codec = codec.as_str(), "a rung of the custom ladder is left out: {why}");
+        }
+        rungs.extend(made.rungs.into_iter().map(named_for_its_codec));
     }
     tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, rungs = ?rungs.iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>(), "ladder chosen");
     Ok(TaskOutput::Ladder { rungs })

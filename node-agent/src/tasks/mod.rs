@@ -126,9 +126,9 @@ async fn run_handler(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
         TaskSpec::Inspect { locations, chunk_min_ms, chunk_max_ms } => {
             inspect::run(&locations, chunk_min_ms, chunk_max_ms, ctx, cancel).await
         }
-        TaskSpec::Ladder { locations: _, source, codecs } => ladder::run(&source, &codecs, ctx),
-        TaskSpec::Encode { locations, source, inspection, chunk, rungs } => {
-            encode::run(&locations, &source, &inspection, chunk, &rungs, ctx, &progress, cancel).await
+        TaskSpec::Ladder { locations: _, source, codecs, recipe } => ladder::run(&source, &codecs, &recipe, ctx),
+        TaskSpec::Encode { locations, source, inspection, chunk, rungs, preset } => {
+            encode::run(&locations, &source, &inspection, chunk, &rungs, preset.as_deref(), ctx, &progress, cancel).await
         }
         TaskSpec::Score { locations, source, inspection, chunk, rung, encoded } => {
             score::run(&locations, &source, &inspection, chunk, &rung, &encoded, ctx, &progress, cancel).await

@@ -28,6 +28,7 @@ pub fn ladder(job: &Job) -> Result<String, String> {
         locations: job.plan.locations.clone(),
         source,
         codecs: if codecs.is_empty() { vec![Codec::H264] } else { codecs },
+        recipe: job.spec.recipe.clone(),
     })
 }
 
@@ -36,7 +37,8 @@ pub fn encode(job: &Job, chunk: u32, rungs: Range<u32>) -> Result<String, String
     let chunk = *job.plan.chunks.get(chunk as usize).ok_or_else(|| format!("no chunk {chunk} in the plan"))?;
     let rungs = job.plan.rungs.get(rungs.start as usize..rungs.end as usize).ok_or_else(|| format!("no rungs {rungs:?} in the plan"))?.to_vec();
     let inspection = job.plan.inspection.clone().ok_or("encode planned before inspection finished")?;
-    to_json(&TaskSpec::Encode { locations: job.plan.locations.clone(), source, inspection, chunk, rungs })
+    let preset = job.spec.recipe.preset.clone();
+    to_json(&TaskSpec::Encode { locations: job.plan.locations.clone(), source, inspection, chunk, rungs, preset })
 }
 
 /// The output of a finished dependency, parsed.

@@ -49,6 +49,7 @@ pub fn job_spec(spec: &JobSpec) -> v1::JobSpec {
         rungs_per_encode: spec.rungs_per_encode,
         quality_scoring: if spec.score_quality { v1::QualityScoring::Full } else { v1::QualityScoring::Off } as i32,
         overwrite: spec.overwrite,
+        recipe: Some(spec.recipe.to_wire()),
     }
 }
 

@@ -2,6 +2,7 @@
 //! the field, what was wrong, and what is accepted.
 
 use shotfarm_proto::pipeline::Codec;
+use shotfarm_proto::recipe::LadderRecipe;
 use shotfarm_proto::v1;
 use tonic::Status;
 
@@ -62,7 +63,9 @@ pub fn job_spec(spec: Option<&v1::JobSpec>, roots: &JobRoots) -> Result<JobSpec,
     if let Some((key, _)) = spec.labels.iter().find(|(key, value)| key.is_empty() || key.len() > 64 || value.len() > 256) {
         return Err(invalid("spec.labels", format!("label {key:?}: keys are 1..=64 bytes, values at most 256")));
     }
+    let recipe = LadderRecipe::from_wire(spec.recipe.as_ref()).map_err(|error| invalid(&format!("spec.recipe.{}", error.field), error.message))?;
     Ok(JobSpec {
+        recipe,
         input_url: input_url.to_string(),
         output_url: output_url.to_string(),
         overwrite: spec.overwrite,
@@ -144,5 +147,11 @@ mod tests {
         spec.quality_scoring = v1::QualityScoring::Off as i32;
         assert!(!job_spec(Some(&spec), &roots()).expect("valid").score_quality);
         assert!(job_spec(None, &roots()).is_err());
+        spec.recipe = Some(v1::LadderRecipe { preset: "placebo".into(), ..Default::default() });
+        let refused = job_spec(Some(&spec), &roots()).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert!(refused.message().starts_with("spec.recipe.preset"), "{}", refused.message());
+        spec.recipe = Some(v1::LadderRecipe { floor_kbps: 300, ..Default::default() });
+        assert_eq!(job_spec(Some(&spec), &roots()).expect("valid").recipe.floor_kbps, 300);
     }
 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use shotfarm_proto::pipeline::{Artifact, Chunk, JobLocations, Rung, SourceSummary, TaskKind};
+use shotfarm_proto::recipe::LadderRecipe;
 
 pub type JobId = u64;
 pub type TaskId = u64;
@@ -72,7 +73,7 @@ impl JobState {
 }
 
 /// What a client asked for, validated before it is proposed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSpec {
     pub input_url: String,
     pub output_url: String,
@@ -90,6 +91,9 @@ pub struct JobSpec {
     /// before the field existed read as `false`.
     #[serde(default)]
     pub overwrite: bool,
+    /// How the ladder is made (checked: `LadderRecipe::from_wire`).
+    #[serde(default)]
+    pub recipe: LadderRecipe,
 }
 
 #[cfg(test)]
@@ -107,6 +111,7 @@ impl JobSpec {
             rungs_per_encode: 1,
             score_quality: true,
             overwrite: false,
+            recipe: LadderRecipe::default(),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! task has renamed them. `README.md` beside this file explains the table and the fitting.
 
 pub mod hull;
+pub mod recipe_ladder;
 pub mod shot_allocation;
 
 use serde::{Deserialize, Serialize};

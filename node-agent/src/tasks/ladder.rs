@@ -1,4 +1,4 @@
-//! The ladder task: the fixed default ladder fitted to the source, for each requested codec,
+//! The ladder task: the `fixed` ladder recipe fitted to the source, for each requested codec,
 //! with names unique across codecs (`h264_720p`, `hevc_720p`). A codec whose software encoder
 //! this agent's ffmpeg lacks is a final error naming the encoder (the farm's agents are expected
 //! to share one ffmpeg build; a per-title ladder comes with the `analyze` stage).
@@ -13,12 +13,15 @@ pub fn run(source: &SourceSummary, codecs: &[Codec], ctx: &TaskContext) -> Resul
         return Err(TaskError::final_error("the job asks for no codec; give at least one of h264, hevc, av1"));
     }
     // Rungs have square pixels and the source's display aspect (an anamorphic source's stored
-    // width is stretched by its sample aspect ratio).
+    // width is stretched by its sample aspect ratio); their bitrates follow the frame rate the
+    // renditions are encoded at.
     let ladder_source = LadderSource {
         width: source.width,
         height: source.height,
         sample_aspect_num: source.sample_aspect_num,
         sample_aspect_den: source.sample_aspect_den,
+        frame_rate_num: source.frame_rate_num,
+        frame_rate_den: source.frame_rate_den,
     };
     let mut rungs: Vec<Rung> = Vec::new();
     let mut seen = Vec::new();

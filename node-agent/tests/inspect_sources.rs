@@ -193,3 +193,80 @@ async fn damaged_frames_beyond_tolerance_are_rejected() {
         other => panic!("damaged source accepted: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_vfr_avi_with_skip_frames_is_complete_not_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::vfr_avi_with_skip_frames(dir.path(), "skips.avi", "160x120", 2.0);
+    // The index really lists empty entries: 50 frame slots, 20 of them with data.
+    assert_eq!(common::declared_and_read_frames(&source), (Some(50), 20));
+    let report = inspect(&source, dir.path()).await.unwrap();
+    let video = &report.source.video;
+    assert_eq!(video.frames, 20);
+    assert_eq!(common::frame_count(&source), 20);
+    assert!(has_warning(&report, WarningCode::SkippedFrames), "{:?}", report.warnings);
+    assert!(video.variable_frame_rate && has_warning(&report, WarningCode::VariableFrameRate), "{:?}", report.warnings);
+    // 20 frames over the 2 s they span: the average rate, not the container's 25 fps.
+    let rate = video.frame_rate.as_f64();
+    assert!((rate - 19.0 / 1.96).abs() < 0.5, "rate {rate}");
+    assert_eq!(report.chunks.last().unwrap().frames.end, 20);
+}
+
+#[tokio::test]
+async fn irregular_and_repeated_timestamps_in_mp4_and_mkv_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("jitter.mp4");
+    // Frame times jitter by up to 32 ms around a 25 fps grid, in a millisecond time base.
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=2", "-vf", "settb=1/1000,setpts='(N+0.4*mod(N*7\\,3))/25/TB'",
+        "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-video_track_timescale", "1000", mp4.to_str().unwrap(),
+    ]);
+    let mkv = dir.path().join("jitter.mkv");
+    common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", mkv.to_str().unwrap()]);
+    for source in [&mp4, &mkv] {
+        let report = inspect(source, dir.path()).await.unwrap();
+        assert_eq!(report.source.video.frames, 50, "{}", source.display());
+        assert!(report.source.video.variable_frame_rate, "{}: {:?}", source.display(), report.warnings);
+        assert!(has_warning(&report, WarningCode::VariableFrameRate));
+    }
+    // Repeated timestamps: frames in pairs at the same time.
+    let repeated = dir.path().join("repeated.mkv");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=1", "-vf", "settb=1/1000,setpts='floor(N/2)*80/1000/TB'",
+        "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", repeated.to_str().unwrap(),
+    ]);
+    let report = inspect(&repeated, dir.path()).await.unwrap();
+    assert_eq!(report.source.video.frames, common::frame_count(&repeated));
+    assert!(has_warning(&report, WarningCode::NonMonotonicTimestamps), "{:?}", report.warnings);
+}
+
+/// `path` cut to `len` bytes, next to it.
+fn cut(path: &Path, len: usize) -> std::path::PathBuf {
+    let bytes = std::fs::read(path).unwrap();
+    let cut = path.with_file_name(format!("cut-{}", path.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&cut, &bytes[..len]).unwrap();
+    cut
+}
+
+#[tokio::test]
+async fn a_file_cut_short_is_truncated_and_the_same_file_whole_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mp4 = common::pattern(root, "whole.mp4", "160x90", 25, 2.0);
+    let mkv = root.join("whole.mkv");
+    common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", mkv.to_str().unwrap()]);
+    let avi = common::vfr_avi_with_skip_frames(root, "whole.avi", "160x90", 2.0);
+    let faststart = root.join("faststart.mp4");
+    common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", "-movflags", "+faststart", faststart.to_str().unwrap()]);
+    for (whole, structure) in [(&mkv, "Matroska"), (&avi, "AVI"), (&faststart, "mp4 \"mdat\" box")] {
+        let report = inspect(whole, root).await.unwrap_or_else(|error| panic!("{} whole: {error}", whole.display()));
+        let frames = report.source.video.frames;
+        // Cut in the middle of the media data (a Matroska cluster, an AVI chunk, the mdat).
+        let len = std::fs::metadata(whole).unwrap().len() as usize * 6 / 10 + 3;
+        let rejection = rejected(&cut(whole, len), root).await;
+        assert_eq!(rejection.code, RejectionCode::Truncated, "{rejection}");
+        assert_eq!(rejection.byte, Some(len as u64), "{rejection}");
+        assert!(rejection.frame.is_some_and(|frame| frame < frames), "{rejection:?}");
+        assert!(rejection.message.contains(structure) && rejection.fix == "upload the complete file", "{rejection}");
+    }
+}

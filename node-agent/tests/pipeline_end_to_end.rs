@@ -275,3 +275,31 @@ async fn an_anamorphic_source_comes_out_in_square_pixels_at_its_display_aspect()
     // Square pixels at 16:9: what a player shows is what the source showed.
     assert_eq!(shapes, vec![(426, 240, "1:1".to_owned()), (330, 186, "1:1".to_owned()), (256, 144, "1:1".to_owned())]);
 }
+
+#[tokio::test]
+async fn a_vfr_avi_with_skip_frames_comes_out_frame_exact_in_every_rung() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source = common::vfr_avi_with_skip_frames(root, "skips.avi", "320x240", 1.2);
+    let report = inspect(&source, root).await;
+    let video = &report.source.video;
+    assert_eq!(video.frames, common::frame_count(&source));
+    let ladder_source = LadderSource { frame_rate_num: video.frame_rate.num, frame_rate_den: video.frame_rate.den, ..LadderSource::square(320, 240) };
+    let rungs = default_ladder(&ladder_source, Codec::H264).unwrap();
+    assert_eq!(rungs.iter().map(|rung| (rung.width, rung.height)).collect::<Vec<_>>(), vec![(320, 240), (248, 186), (192, 144)]);
+    let backend = backend().await;
+    let chunks = encode_all(&backend, &source, &report, &rungs, &root.join("chunks")).await;
+    for (rung, chunk_paths) in rungs.iter().zip(chunks) {
+        let assembled = root.join(format!("{}.mp4", rung.name));
+        assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
+        // Every decoded source frame once, in order (validation compares fingerprints frame by
+        // frame), at a constant rate.
+        let validation = validate_rendition(
+            &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: video.frame_rate, tolerance: None },
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((validation.frames, common::frame_count(&assembled)), (video.frames, video.frames));
+    }
+}

@@ -247,6 +247,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
         assert!(quality.stats.vmaf_min <= quality.stats.vmaf_p1 && quality.stats.vmaf_harmonic_mean <= quality.stats.vmaf_mean);
         assert!(quality.stats.psnr_y > 20.0 && quality.stats.ssim > 0.5);
         assert_eq!(rendition.frames, 80);
+        assert!(rendition.constant_frame_rate && rendition.frame_rate.is_some_and(|rate| (rate.num, rate.den) == (25, 1)), "{rendition:?}");
         assert!(rendition.codecs_string.starts_with("avc1.") || rendition.codecs_string.starts_with("hvc1."));
         assert_eq!(rendition.playlist, format!("{}/playlist.m3u8", rendition.name));
     }

@@ -20,7 +20,8 @@ pub enum RejectionCode {
     FormatNotAllowed,
     /// Media, but no video stream (audio only, subtitles, cover art only).
     NoVideoStream,
-    /// The file ends early: the index is missing or frames it declares are not there.
+    /// The file ends early: the index is missing, a size the container declares runs past the
+    /// end of the file, or the last packet is cut off.
     Truncated,
     /// Too many frames failed to decode.
     UndecodableFrames,
@@ -129,6 +130,11 @@ pub enum WarningCode {
     SeveralAudioStreams,
     /// Some frames may not be seekable: chunks decode from the start of the file.
     NotSeekable,
+    /// The container lists frames that hold no data ("repeat the previous frame" entries of a
+    /// variable-frame-rate AVI); the decoded frames are kept.
+    SkippedFrames,
+    /// Frames are evenly spaced at another rate than the container declares; that rate is used.
+    FrameRateFromTimestamps,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -270,3 +270,51 @@ async fn a_file_cut_short_is_truncated_and_the_same_file_whole_is_accepted() {
         assert!(rejection.message.contains(structure) && rejection.fix == "upload the complete file", "{rejection}");
     }
 }
+
+#[tokio::test]
+async fn pictures_audio_and_subtitle_files_are_refused_for_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let at = |name: &str| root.join(name).to_str().unwrap().to_owned();
+    let picture = "testsrc2=s=640x480";
+    common::ffmpeg(&["-f", "lavfi", "-i", picture, "-frames:v", "1", &at("still.png")]);
+    common::ffmpeg(&["-f", "lavfi", "-i", picture, "-frames:v", "1", &at("still.jpg")]);
+    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=64x48", "-frames:v", "1", &at("still.gif")]);
+    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=64x48:r=10:d=1", &at("animated.gif")]);
+    common::ffmpeg(&["-f", "lavfi", "-i", picture, "-frames:v", "1", "-c:v", "libx264", "-preset", "ultrafast", &at("one-frame.mp4")]);
+    // A name that image2 would read as a sequence pattern, beside a file it would match.
+    std::fs::copy(root.join("still.png"), root.join("frame%d.png")).unwrap();
+    std::fs::copy(root.join("still.gif"), root.join("frame1.png")).unwrap();
+    let expectations = [
+        ("still.png", RejectionCode::StillImage, "a single 640x480 PNG image"),
+        ("still.jpg", RejectionCode::StillImage, "a single 640x480 JPEG image"),
+        ("still.gif", RejectionCode::StillImage, "a single 64x48 GIF image"),
+        ("frame%d.png", RejectionCode::StillImage, "a single 640x480 PNG image"),
+        ("animated.gif", RejectionCode::FormatNotAllowed, "an animated 64x48 GIF of 10 frames"),
+        ("one-frame.mp4", RejectionCode::StillImage, "(h264 in mov,mp4,m4a,3gp,3g2,mj2) holds a single 640x480 frame"),
+    ];
+    for (name, code, found) in expectations {
+        let rejection = rejected(&root.join(name), root).await;
+        assert_eq!(rejection.code, code, "{name}: {rejection}");
+        assert!(rejection.message.contains(found), "{name}: {rejection}");
+        assert!(rejection.fix.contains("ffmpeg"), "{name}: {rejection}");
+    }
+
+    // Audio with a cover picture, in mp3 (a demuxer the farm refuses) and m4a (one it reads).
+    common::ffmpeg(&["-f", "lavfi", "-i", "sine=d=3.2", "-i", &at("still.jpg"), "-map", "0", "-map", "1", "-c:a", "libmp3lame", "-c:v", "mjpeg", "-disposition:v", "attached_pic", &at("song.mp3")]);
+    common::ffmpeg(&["-f", "lavfi", "-i", "sine=d=3.2", "-i", &at("still.png"), "-map", "0", "-map", "1", "-c:a", "aac", "-c:v", "png", "-disposition:v", "attached_pic", &at("song.m4a")]);
+    // Subtitles alone: as text, and in a Matroska file.
+    std::fs::write(root.join("lines.srt"), "1\n00:00:00,000 --> 00:00:01,000\nhello\n\n").unwrap();
+    common::ffmpeg(&["-i", &at("lines.srt"), "-c:s", "ass", &at("lines.mkv")]);
+    let expectations = [
+        ("song.mp3", RejectionCode::NoVideoStream, "audio (mp3, 3.2 s) with a cover picture (640x480 mjpeg)"),
+        ("song.m4a", RejectionCode::NoVideoStream, "audio (aac, 3.2 s) with a cover picture (640x480 png)"),
+        ("lines.mkv", RejectionCode::NoVideoStream, "only subtitles (ass)"),
+        ("lines.srt", RejectionCode::FormatNotAllowed, "\"srt\""),
+    ];
+    for (name, code, found) in expectations {
+        let rejection = rejected(&root.join(name), root).await;
+        assert_eq!(rejection.code, code, "{name}: {rejection}");
+        assert!(rejection.message.contains(found), "{name}: {rejection}");
+    }
+}

@@ -20,6 +20,8 @@ pub enum RejectionCode {
     FormatNotAllowed,
     /// Media, but no video stream (audio only, subtitles, cover art only).
     NoVideoStream,
+    /// A still picture (PNG, JPEG, a one-frame GIF, a video stream of a single frame).
+    StillImage,
     /// The file ends early: the index is missing, a size the container declares runs past the
     /// end of the file, or the last packet is cut off.
     Truncated,
@@ -40,6 +42,7 @@ impl RejectionCode {
             RejectionCode::NotMedia => "not_media",
             RejectionCode::FormatNotAllowed => "format_not_allowed",
             RejectionCode::NoVideoStream => "no_video_stream",
+            RejectionCode::StillImage => "still_image",
             RejectionCode::Truncated => "truncated",
             RejectionCode::UndecodableFrames => "undecodable_frames",
             RejectionCode::ZeroFrames => "zero_frames",

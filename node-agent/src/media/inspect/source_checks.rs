@@ -2,18 +2,25 @@
 //! the streams picked, the picture size bounded, the decode checked for completeness, and the
 //! timestamps judged (frame rate, variable rate, whether chunks can seek).
 
+use tokio_util::sync::CancellationToken;
+
 use super::container_extent::Overrun;
+use super::non_video::{describe_refused_format, no_video_stream};
 use crate::media::frame_analysis::DecodedVideo;
 use crate::media::probe::{ProbeOutput, ProbeStream, Rational, parse_number};
 use super::InspectLimits;
 use super::findings::{InspectError, InspectWarning, RejectionCode, WarningCode, reject, reject_at};
 
-pub(super) async fn classify_probe_failure(stderr_tail: &[String], source: &std::path::Path, size_bytes: u64) -> InspectError {
+pub(super) async fn classify_probe_failure(stderr_tail: &[String], source: &std::path::Path, size_bytes: u64, cancel: &CancellationToken) -> InspectError {
     let text = stderr_tail.join("\n");
     if let Some(line) = stderr_tail.iter().find(|line| line.contains("Format not on whitelist")) {
-        // `[tty @ 0x…] Format not on whitelist '…'`: the demuxer ffmpeg would have used.
+        // `[tty @ 0x…] Format not on whitelist '…'`: the demuxer ffmpeg would have used. A
+        // picture or an audio file is refused for what it is.
         let demuxer = line.trim_start().strip_prefix('[').and_then(|rest| rest.split(" @").next()).unwrap_or("unknown");
-        return format_not_allowed(demuxer);
+        return match describe_refused_format(demuxer, source, cancel).await {
+            Some(described) => described,
+            None => format_not_allowed(demuxer),
+        };
     }
     // An mp4 cut short still starts with its `ftyp` box; random bytes named .mp4 do not.
     let starts_like_mp4 = read_head(source).await.is_some_and(|head| head.len() >= 8 && &head[4..8] == b"ftyp");
@@ -76,13 +83,7 @@ pub(super) fn pick_streams<'a>(probe: &'a ProbeOutput, warnings: &mut Vec<Inspec
     let videos: Vec<&ProbeStream> = probe.streams.iter().filter(|stream| stream.is_video()).collect();
     let audios: Vec<&ProbeStream> = probe.streams.iter().filter(|stream| stream.is_audio()).collect();
     let Some(&video) = videos.first() else {
-        let kinds: Vec<String> = probe
-            .streams
-            .iter()
-            .map(|stream| format!("{} ({})", stream.codec_type.as_deref().unwrap_or("unknown"), stream.codec_name.as_deref().unwrap_or("?")))
-            .collect();
-        let found = if kinds.is_empty() { "no streams at all".to_owned() } else { format!("only {}", kinds.join(", ")) };
-        return Err(reject(RejectionCode::NoVideoStream, format!("the file has no video stream: {found}"), "submit a file that contains video"));
+        return Err(no_video_stream(probe));
     };
     if videos.len() > 1 {
         warnings.push(InspectWarning {

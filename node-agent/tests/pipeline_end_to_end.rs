@@ -246,11 +246,7 @@ async fn an_anamorphic_source_comes_out_in_square_pixels_at_its_display_aspect()
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     // 360x240 stored, shown 16:9 (SAR 32:27): 427x240 on screen, like a 16:9 DVD.
-    let source = root.join("anamorphic.mp4");
-    common::ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=s=360x240:r=25:d=0.4", "-vf", "setsar=32/27",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", source.to_str().unwrap(),
-    ]);
+    let source = common::anamorphic(root, "anamorphic.mp4", "360x240", "32/27", 0.4);
     let report = inspect(&source, root).await;
     let video = &report.source.video;
     assert_eq!((video.sample_aspect_ratio.num, video.sample_aspect_ratio.den), (32, 27));

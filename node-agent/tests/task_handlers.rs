@@ -352,11 +352,7 @@ async fn an_anamorphic_source_gets_square_pixel_rungs_of_its_display_aspect() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     // 360x288 stored, 16:15 pixels: a 4:3 picture (384x288 on screen).
-    let source_path = root.join("anamorphic.mp4");
-    common::ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=s=360x288:r=25:d=1", "-vf", "setsar=16/15",
-        "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", source_path.to_str().unwrap(),
-    ]);
+    let source_path = common::anamorphic(root, "anamorphic.mp4", "360x288", "16/15", 1.0);
     let mut job = Job::new(root, &source_path).await;
     let (source, chunks, inspection) = job.inspect(0, 0).await;
     assert_eq!((source.sample_aspect_num, source.sample_aspect_den), (16, 15));

@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, SchedulerCluster, shotfarm_binary};
+use shotfarm_cluster_tests::media::run_tool;
 use shotfarm_security::Role;
 
 fn run(args: &[&str]) -> anyhow::Result<(i32, String, String)> {
@@ -184,19 +185,16 @@ fn a_start_that_fails_on_a_busy_port_stores_nothing() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// ffmpeg with `args`, quiet; an error with its stderr when it fails.
-fn ffmpeg(args: &[&str]) -> anyhow::Result<()> {
-    let output = Command::new("ffmpeg").args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"]).args(args).output()?;
-    anyhow::ensure!(output.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    Ok(())
-}
-
 #[test]
 fn a_picture_or_a_song_is_refused_with_exit_3_and_its_own_code() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let picture = dir.path().join("picture.png");
     let song = dir.path().join("song.mp3");
     let (picture, song) = (picture.to_str().unwrap_or_default(), song.to_str().unwrap_or_default());
+    let ffmpeg = |args: &[&str]| {
+        let args: Vec<String> = ["-loglevel", "error", "-y"].iter().chain(args).map(|arg| (*arg).to_owned()).collect();
+        tokio::runtime::Runtime::new()?.block_on(run_tool("ffmpeg", &args)).map(drop)
+    };
     ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=320x240", "-frames:v", "1", picture])?;
     ffmpeg(&["-f", "lavfi", "-i", "sine=d=1.5", "-i", picture, "-map", "0", "-map", "1", "-c:a", "libmp3lame", "-c:v", "mjpeg", "-disposition:v", "attached_pic", song])?;
     let out = dir.path().join("out");

@@ -108,3 +108,14 @@ pub fn declared_and_read_frames(path: &Path) -> (Option<u64>, u64) {
     let (declared, read) = text.split_once(',').unwrap();
     (declared.parse().ok(), read.parse().unwrap())
 }
+
+/// An anamorphic source: `seconds` of a 25 fps pattern stored at `size` with sample aspect
+/// ratio `sar` (`32/27`), H.264 with a keyframe every 10 frames.
+pub fn anamorphic(dir: &Path, name: &str, size: &str, sar: &str, seconds: f64) -> PathBuf {
+    let path = dir.join(name);
+    ffmpeg(&[
+        "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=25:d={seconds}"), "-vf", &format!("setsar={sar}"),
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", path.to_str().unwrap(),
+    ]);
+    path
+}

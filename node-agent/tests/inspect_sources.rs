@@ -210,6 +210,19 @@ async fn a_vfr_avi_with_skip_frames_is_complete_not_truncated() {
     let rate = video.frame_rate.as_f64();
     assert!((rate - 19.0 / 1.96).abs() < 0.5, "rate {rate}");
     assert_eq!(report.chunks.last().unwrap().frames.end, 20);
+
+    // Every fifth slot holds a frame: evenly spaced, at 5 fps, not the container's 25.
+    let regular = dir.path().join("every-fifth.avi");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=2", "-vf", "select='not(mod(n\\,5))'", "-fps_mode", "vfr", "-r", "25",
+        "-c:v", "mpeg4", regular.to_str().unwrap(),
+    ]);
+    assert_eq!(common::declared_and_read_frames(&regular), (Some(46), 10));
+    let report = inspect(&regular, dir.path()).await.unwrap();
+    assert_eq!(report.source.video.frames, 10);
+    assert_eq!((report.source.video.frame_rate.num, report.source.video.frame_rate.den), (5, 1));
+    assert!(has_warning(&report, WarningCode::FrameRateFromTimestamps) && has_warning(&report, WarningCode::SkippedFrames), "{:?}", report.warnings);
+    assert!((report.source.video.duration_seconds - 2.0).abs() < 1e-9);
 }
 
 #[tokio::test]

@@ -19,6 +19,9 @@ use std::path::Path;
 /// Headers walked at most; a file with more top-level elements is judged on the first ones.
 const MAX_ELEMENTS: usize = 100_000;
 
+/// How many bytes an AVI's `RIFF` size may claim beyond the file without a verdict.
+const RIFF_SIZE_SLACK: u64 = 8;
+
 /// A structure the container declares that ends past the end of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Overrun {
@@ -125,9 +128,14 @@ fn walk_riff_chunks(reader: &mut HeaderReader<'_>) -> std::io::Result<Option<Ove
             return Ok(None);
         }
         let riff_end = offset + 8 + size;
-        if let Some(overrun) = reader.overrun(format!("the AVI \"RIFF {}\" chunk", printable(&header[8..12])), offset, riff_end) {
+        // Some writers count the RIFF header itself (or a last pad byte they never wrote) in
+        // its size: up to 8 bytes more than the file are that, not a cut. A cut inside the
+        // last chunk still shows in that chunk's own size below.
+        let declared = riff_end.saturating_sub(RIFF_SIZE_SLACK);
+        if let Some(overrun) = reader.overrun(format!("the AVI \"RIFF {}\" chunk", printable(&header[8..12])), offset, declared).map(|overrun| Overrun { declared_end: riff_end, ..overrun }) {
             return Ok(Some(overrun));
         }
+        let riff_end = riff_end.min(reader.file_length);
         let mut inner = offset + 12;
         while inner + 8 <= riff_end && walked < MAX_ELEMENTS {
             walked += 1;
@@ -285,6 +293,11 @@ mod tests {
         longer[4..8].copy_from_slice(&(riff_size + 100).to_le_bytes());
         let (_dir, path) = written(&longer);
         assert_eq!(find_overrun(&path).ok().flatten().map(|overrun| overrun.structure), Some("the AVI \"RIFF AVI \" chunk".to_owned()));
+        // A RIFF size that counts its own header (8 bytes too many) is a writer's quirk.
+        let mut quirk = avi.clone();
+        quirk[4..8].copy_from_slice(&(riff_size + 8).to_le_bytes());
+        let (_dir, path) = written(&quirk);
+        assert_eq!(find_overrun(&path).ok().flatten(), None);
         // The RIFF size fits but `movi` says more than there is.
         let mut inner = avi.clone();
         inner[28..32].copy_from_slice(&400u32.to_le_bytes());

@@ -297,13 +297,21 @@ pub(super) fn analyse_timing(decoded: &DecodedVideo, video: &ProbeStream, warnin
         _ => None,
     };
     // Frames evenly spaced at another rate than the container's (an AVI at 25 fps whose every
-    // fifth entry holds a frame): the timestamps tell the real rate.
-    let regular_at_another_rate = match (measured, nominal.or(average)) {
-        (Some(measured), Some(declared)) if !variable && !missing => (measured.as_f64() - declared.as_f64()).abs() > declared.as_f64() * 0.1,
+    // fifth entry holds a frame): the typical spacing tells the real rate. The median, not the
+    // span, so one timestamp jump in a constant-rate file changes nothing.
+    let typical = median.and_then(|median| Rational::from_rate(1.0 / median));
+    let regular_at_another_rate = match (typical, nominal.or(average)) {
+        (Some(typical), Some(declared)) if !variable && !missing => (typical.as_f64() - declared.as_f64()).abs() > declared.as_f64() * 0.1,
         _ => false,
     };
-    let frame_rate = if variable || regular_at_another_rate { measured.or(average).or(nominal) } else { nominal.or(average).or(measured) }
-        .unwrap_or(Rational { num: 25, den: 1 });
+    let frame_rate = if variable {
+        measured.or(average).or(nominal)
+    } else if regular_at_another_rate {
+        typical
+    } else {
+        nominal.or(average).or(measured)
+    }
+    .unwrap_or(Rational { num: 25, den: 1 });
     if regular_at_another_rate && let Some(declared) = nominal.or(average) {
         warnings.push(InspectWarning {
             code: WarningCode::FrameRateFromTimestamps,

@@ -228,12 +228,7 @@ async fn a_vfr_avi_with_skip_frames_is_complete_not_truncated() {
 #[tokio::test]
 async fn irregular_and_repeated_timestamps_in_mp4_and_mkv_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let mp4 = dir.path().join("jitter.mp4");
-    // Frame times jitter by up to 32 ms around a 25 fps grid, in a millisecond time base.
-    common::ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=2", "-vf", "settb=1/1000,setpts='(N+0.4*mod(N*7\\,3))/25/TB'",
-        "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-video_track_timescale", "1000", mp4.to_str().unwrap(),
-    ]);
+    let mp4 = common::jittered_timestamps(dir.path(), "jitter.mp4", "160x120", 2.0);
     let mkv = dir.path().join("jitter.mkv");
     common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", mkv.to_str().unwrap()]);
     for source in [&mp4, &mkv] {
@@ -243,11 +238,7 @@ async fn irregular_and_repeated_timestamps_in_mp4_and_mkv_are_accepted() {
         assert!(has_warning(&report, WarningCode::VariableFrameRate));
     }
     // Repeated timestamps: frames in pairs at the same time.
-    let repeated = dir.path().join("repeated.mkv");
-    common::ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=1", "-vf", "settb=1/1000,setpts='floor(N/2)*80/1000/TB'",
-        "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", repeated.to_str().unwrap(),
-    ]);
+    let repeated = common::repeated_timestamps(dir.path(), "repeated.mkv", "160x120", 1.0);
     let report = inspect(&repeated, dir.path()).await.unwrap();
     assert_eq!(report.source.video.frames, common::frame_count(&repeated));
     assert!(has_warning(&report, WarningCode::NonMonotonicTimestamps), "{:?}", report.warnings);

@@ -273,29 +273,37 @@ async fn an_anamorphic_source_comes_out_in_square_pixels_at_its_display_aspect()
 }
 
 #[tokio::test]
-async fn a_vfr_avi_with_skip_frames_comes_out_frame_exact_in_every_rung() {
+async fn variable_rate_and_odd_timestamps_come_out_frame_exact_in_every_rung() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let source = common::vfr_avi_with_skip_frames(root, "skips.avi", "320x240", 1.2);
-    let report = inspect(&source, root).await;
-    let video = &report.source.video;
-    assert_eq!(video.frames, common::frame_count(&source));
-    let ladder_source = LadderSource { frame_rate_num: video.frame_rate.num, frame_rate_den: video.frame_rate.den, ..LadderSource::square(320, 240) };
-    let rungs = default_ladder(&ladder_source, Codec::H264).unwrap();
-    assert_eq!(rungs.iter().map(|rung| (rung.width, rung.height)).collect::<Vec<_>>(), vec![(320, 240), (248, 186), (192, 144)]);
+    let sources = [
+        common::vfr_avi_with_skip_frames(root, "skips.avi", "320x240", 1.0),
+        common::jittered_timestamps(root, "jitter.mp4", "320x240", 0.6),
+        common::repeated_timestamps(root, "repeated.mkv", "320x240", 0.6),
+    ];
     let backend = backend().await;
-    let chunks = encode_all(&backend, &source, &report, &rungs, &root.join("chunks")).await;
-    for (rung, chunk_paths) in rungs.iter().zip(chunks) {
-        let assembled = root.join(format!("{}.mp4", rung.name));
-        assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
-        // Every decoded source frame once, in order (validation compares fingerprints frame by
-        // frame), at a constant rate.
-        let validation = validate_rendition(
-            &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: video.frame_rate, tolerance: None },
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-        assert_eq!((validation.frames, common::frame_count(&assembled)), (video.frames, video.frames));
+    for source in &sources {
+        let name = source.file_stem().unwrap().to_string_lossy().into_owned();
+        let work = root.join(&name);
+        let report = inspect(source, &work).await;
+        let video = &report.source.video;
+        assert_eq!(video.frames, common::frame_count(source), "{name}");
+        let ladder_source = LadderSource { frame_rate_num: video.frame_rate.num, frame_rate_den: video.frame_rate.den, ..LadderSource::square(320, 240) };
+        let rungs = default_ladder(&ladder_source, Codec::H264).unwrap();
+        assert_eq!(rungs.iter().map(|rung| (rung.width, rung.height)).collect::<Vec<_>>(), vec![(320, 240), (248, 186), (192, 144)]);
+        let chunks = encode_all(&backend, source, &report, &rungs, &work.join("chunks")).await;
+        for (rung, chunk_paths) in rungs.iter().zip(chunks) {
+            let assembled = work.join(format!("{}.mp4", rung.name));
+            assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
+            // Every decoded source frame once, in order (validation compares fingerprints frame
+            // by frame), at a constant rate.
+            let validation = validate_rendition(
+                &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: video.frame_rate, tolerance: None },
+                &CancellationToken::new(),
+            )
+            .await
+            .unwrap_or_else(|error| panic!("{name} {}: {error}", rung.name));
+            assert_eq!((validation.frames, common::frame_count(&assembled)), (video.frames, video.frames), "{name} {}", rung.name);
+        }
     }
 }

@@ -228,7 +228,7 @@ async fn a_vfr_avi_with_skip_frames_is_complete_not_truncated() {
 #[tokio::test]
 async fn irregular_and_repeated_timestamps_in_mp4_and_mkv_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let mp4 = common::jittered_timestamps(dir.path(), "jitter.mp4", "160x120", 2.0);
+    let mp4 = common::retimed(dir.path(), "jitter.mp4", "160x120", 2.0, common::JITTERED_PTS);
     let mkv = dir.path().join("jitter.mkv");
     common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", mkv.to_str().unwrap()]);
     for source in [&mp4, &mkv] {
@@ -238,7 +238,7 @@ async fn irregular_and_repeated_timestamps_in_mp4_and_mkv_are_accepted() {
         assert!(has_warning(&report, WarningCode::VariableFrameRate));
     }
     // Repeated timestamps: frames in pairs at the same time.
-    let repeated = common::repeated_timestamps(dir.path(), "repeated.mkv", "160x120", 1.0);
+    let repeated = common::retimed(dir.path(), "repeated.mkv", "160x120", 1.0, common::REPEATED_PTS);
     let report = inspect(&repeated, dir.path()).await.unwrap();
     assert_eq!(report.source.video.frames, common::frame_count(&repeated));
     assert!(has_warning(&report, WarningCode::NonMonotonicTimestamps), "{:?}", report.warnings);

@@ -278,8 +278,8 @@ async fn variable_rate_and_odd_timestamps_come_out_frame_exact_in_every_rung() {
     let root = dir.path();
     let sources = [
         common::vfr_avi_with_skip_frames(root, "skips.avi", "320x240", 1.0),
-        common::jittered_timestamps(root, "jitter.mp4", "320x240", 0.6),
-        common::repeated_timestamps(root, "repeated.mkv", "320x240", 0.6),
+        common::retimed(root, "jitter.mp4", "320x240", 0.6, common::JITTERED_PTS),
+        common::retimed(root, "repeated.mkv", "320x240", 0.6, common::REPEATED_PTS),
     ];
     let backend = backend().await;
     for source in &sources {

@@ -120,24 +120,18 @@ pub fn anamorphic(dir: &Path, name: &str, size: &str, sar: &str, seconds: f64) -
     path
 }
 
-/// `seconds` of a 25 fps pattern at `size` whose frame times jitter by up to 32 ms around the
-/// 25 fps grid (a millisecond time base), H.264 in `name`'s container.
-pub fn jittered_timestamps(dir: &Path, name: &str, size: &str, seconds: f64) -> PathBuf {
-    let path = dir.join(name);
-    ffmpeg(&[
-        "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=25:d={seconds}"), "-vf", "settb=1/1000,setpts='(N+0.4*mod(N*7\\,3))/25/TB'",
-        "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-video_track_timescale", "1000", path.to_str().unwrap(),
-    ]);
-    path
-}
+/// Frame times that jitter by up to 32 ms around a 25 fps grid (for [`retimed`]).
+pub const JITTERED_PTS: &str = "(N+0.4*mod(N*7\\,3))/25/TB";
+/// Frames in pairs with the same timestamp (for [`retimed`]).
+pub const REPEATED_PTS: &str = "floor(N/2)*80/1000/TB";
 
-/// `seconds` of a pattern at `size` whose frames come in pairs with the same timestamp, H.264
-/// without B-frames in `name`'s container (Matroska keeps the repeats).
-pub fn repeated_timestamps(dir: &Path, name: &str, size: &str, seconds: f64) -> PathBuf {
+/// `seconds` of a 25 fps pattern at `size`, retimed by the `setpts` expression `pts` in a
+/// millisecond time base and kept as timed, H.264 without B-frames in `name`'s container.
+pub fn retimed(dir: &Path, name: &str, size: &str, seconds: f64, pts: &str) -> PathBuf {
     let path = dir.join(name);
     ffmpeg(&[
-        "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=25:d={seconds}"), "-vf", "settb=1/1000,setpts='floor(N/2)*80/1000/TB'",
-        "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", path.to_str().unwrap(),
+        "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=25:d={seconds}"), "-vf", &format!("settb=1/1000,setpts='{pts}'"),
+        "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-video_track_timescale", "1000", path.to_str().unwrap(),
     ]);
     path
 }

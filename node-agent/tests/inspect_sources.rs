@@ -242,6 +242,8 @@ async fn irregular_and_repeated_timestamps_in_mp4_and_mkv_are_accepted() {
     let report = inspect(&repeated, dir.path()).await.unwrap();
     assert_eq!(report.source.video.frames, common::frame_count(&repeated));
     assert!(has_warning(&report, WarningCode::NonMonotonicTimestamps), "{:?}", report.warnings);
+    // Pairs 80 ms apart are 25 frames a second: the duration holds.
+    assert_eq!((report.source.video.frame_rate.num, report.source.video.frame_rate.den), (25, 1), "{:?}", report.warnings);
 }
 
 /// `path` cut to `len` bytes, next to it.

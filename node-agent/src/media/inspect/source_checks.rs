@@ -298,8 +298,9 @@ pub(super) fn analyse_timing(decoded: &DecodedVideo, video: &ProbeStream, warnin
     };
     // Frames evenly spaced at another rate than the container's (an AVI at 25 fps whose every
     // fifth entry holds a frame): the typical spacing tells the real rate. The median, not the
-    // span, so one timestamp jump in a constant-rate file changes nothing.
-    let typical = median.and_then(|median| Rational::from_rate(1.0 / median));
+    // span, so one timestamp jump in a constant-rate file changes nothing; but where timestamps
+    // repeat (pairs at one time), the span over the frames, which keeps the duration.
+    let typical = if non_monotonic > 0 { measured } else { median.and_then(|median| Rational::from_rate(1.0 / median)) };
     let regular_at_another_rate = match (typical, nominal.or(average)) {
         (Some(typical), Some(declared)) if !variable && !missing => (typical.as_f64() - declared.as_f64()).abs() > declared.as_f64() * 0.1,
         _ => false,

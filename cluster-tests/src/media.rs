@@ -53,7 +53,8 @@ impl SyntheticSource {
     }
 }
 
-async fn run_tool(program: &str, args: &[String]) -> anyhow::Result<Vec<u8>> {
+/// Runs `program` (ffmpeg, ffprobe) with `args`; its stdout, or an error with its stderr.
+pub async fn run_tool(program: &str, args: &[String]) -> anyhow::Result<Vec<u8>> {
     let output = Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())

@@ -193,3 +193,129 @@ async fn damaged_frames_beyond_tolerance_are_rejected() {
         other => panic!("damaged source accepted: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_vfr_avi_with_skip_frames_is_complete_not_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::vfr_avi_with_skip_frames(dir.path(), "skips.avi", "160x120", 2.0);
+    // The index really lists empty entries: 50 frame slots, 20 of them with data.
+    assert_eq!(common::declared_and_read_frames(&source), (Some(50), 20));
+    let report = inspect(&source, dir.path()).await.unwrap();
+    let video = &report.source.video;
+    assert_eq!(video.frames, 20);
+    assert_eq!(common::frame_count(&source), 20);
+    assert!(has_warning(&report, WarningCode::SkippedFrames), "{:?}", report.warnings);
+    assert!(video.variable_frame_rate && has_warning(&report, WarningCode::VariableFrameRate), "{:?}", report.warnings);
+    // 20 frames over the 2 s they span: the average rate, not the container's 25 fps.
+    let rate = video.frame_rate.as_f64();
+    assert!((rate - 19.0 / 1.96).abs() < 0.5, "rate {rate}");
+    assert_eq!(report.chunks.last().unwrap().frames.end, 20);
+
+    // Every fifth slot holds a frame: evenly spaced, at 5 fps, not the container's 25.
+    let regular = dir.path().join("every-fifth.avi");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=2", "-vf", "select='not(mod(n\\,5))'", "-fps_mode", "vfr", "-r", "25",
+        "-c:v", "mpeg4", regular.to_str().unwrap(),
+    ]);
+    assert_eq!(common::declared_and_read_frames(&regular), (Some(46), 10));
+    let report = inspect(&regular, dir.path()).await.unwrap();
+    assert_eq!(report.source.video.frames, 10);
+    assert_eq!((report.source.video.frame_rate.num, report.source.video.frame_rate.den), (5, 1));
+    assert!(has_warning(&report, WarningCode::FrameRateFromTimestamps) && has_warning(&report, WarningCode::SkippedFrames), "{:?}", report.warnings);
+    assert!((report.source.video.duration_seconds - 2.0).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn irregular_and_repeated_timestamps_in_mp4_and_mkv_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = common::retimed(dir.path(), "jitter.mp4", "160x120", 2.0, common::JITTERED_PTS);
+    let mkv = dir.path().join("jitter.mkv");
+    common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", mkv.to_str().unwrap()]);
+    for source in [&mp4, &mkv] {
+        let report = inspect(source, dir.path()).await.unwrap();
+        assert_eq!(report.source.video.frames, 50, "{}", source.display());
+        assert!(report.source.video.variable_frame_rate, "{}: {:?}", source.display(), report.warnings);
+        assert!(has_warning(&report, WarningCode::VariableFrameRate));
+    }
+    // Repeated timestamps: frames in pairs at the same time.
+    let repeated = common::retimed(dir.path(), "repeated.mkv", "160x120", 1.0, common::REPEATED_PTS);
+    let report = inspect(&repeated, dir.path()).await.unwrap();
+    assert_eq!(report.source.video.frames, common::frame_count(&repeated));
+    assert!(has_warning(&report, WarningCode::NonMonotonicTimestamps), "{:?}", report.warnings);
+    // Pairs 80 ms apart are 25 frames a second: the duration holds.
+    assert_eq!((report.source.video.frame_rate.num, report.source.video.frame_rate.den), (25, 1), "{:?}", report.warnings);
+}
+
+/// `path` cut to `len` bytes, next to it.
+fn cut(path: &Path, len: usize) -> std::path::PathBuf {
+    let bytes = std::fs::read(path).unwrap();
+    let cut = path.with_file_name(format!("cut-{}", path.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&cut, &bytes[..len]).unwrap();
+    cut
+}
+
+#[tokio::test]
+async fn a_file_cut_short_is_truncated_and_the_same_file_whole_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mp4 = common::pattern(root, "whole.mp4", "160x90", 25, 2.0);
+    let mkv = root.join("whole.mkv");
+    common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", mkv.to_str().unwrap()]);
+    let avi = common::vfr_avi_with_skip_frames(root, "whole.avi", "160x90", 2.0);
+    let faststart = root.join("faststart.mp4");
+    common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", "-movflags", "+faststart", faststart.to_str().unwrap()]);
+    for (whole, structure) in [(&mkv, "Matroska"), (&avi, "AVI"), (&faststart, "mp4 \"mdat\" box")] {
+        let report = inspect(whole, root).await.unwrap_or_else(|error| panic!("{} whole: {error}", whole.display()));
+        let frames = report.source.video.frames;
+        // Cut in the middle of the media data (a Matroska cluster, an AVI chunk, the mdat).
+        let len = std::fs::metadata(whole).unwrap().len() as usize * 6 / 10 + 3;
+        let rejection = rejected(&cut(whole, len), root).await;
+        assert_eq!(rejection.code, RejectionCode::Truncated, "{rejection}");
+        assert_eq!(rejection.byte, Some(len as u64), "{rejection}");
+        assert!(rejection.frame.is_some_and(|frame| frame < frames), "{rejection:?}");
+        assert!(rejection.message.contains(structure) && rejection.fix == "upload the complete file", "{rejection}");
+    }
+}
+
+#[tokio::test]
+async fn pictures_audio_and_subtitle_files_are_refused_for_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let at = |name: &str| root.join(name).to_str().unwrap().to_owned();
+    let picture = "testsrc2=s=640x480";
+    common::ffmpeg(&["-f", "lavfi", "-i", picture, "-frames:v", "1", &at("still.png")]);
+    common::ffmpeg(&["-f", "lavfi", "-i", picture, "-frames:v", "1", &at("still.jpg")]);
+    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=64x48", "-frames:v", "1", &at("still.gif")]);
+    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=64x48:r=10:d=1", &at("animated.gif")]);
+    common::ffmpeg(&["-f", "lavfi", "-i", picture, "-frames:v", "1", "-c:v", "libx264", "-preset", "ultrafast", &at("one-frame.mp4")]);
+    // A name that image2 would read as a sequence pattern, beside a file it would match.
+    std::fs::copy(root.join("still.png"), root.join("frame%d.png")).unwrap();
+    std::fs::copy(root.join("still.gif"), root.join("frame1.png")).unwrap();
+    // Audio with a cover picture, in mp3 (a demuxer the farm refuses) and m4a (one it reads).
+    common::ffmpeg(&["-f", "lavfi", "-i", "sine=d=3.2", "-i", &at("still.jpg"), "-map", "0", "-map", "1", "-c:a", "libmp3lame", "-c:v", "mjpeg", "-disposition:v", "attached_pic", &at("song.mp3")]);
+    common::ffmpeg(&["-f", "lavfi", "-i", "sine=d=3.2", "-i", &at("still.png"), "-map", "0", "-map", "1", "-c:a", "aac", "-c:v", "png", "-disposition:v", "attached_pic", &at("song.m4a")]);
+    // Subtitles alone: as text, and in a Matroska file.
+    std::fs::write(root.join("lines.srt"), "1\n00:00:00,000 --> 00:00:01,000\nhello\n\n").unwrap();
+    common::ffmpeg(&["-i", &at("lines.srt"), "-c:s", "ass", &at("lines.mkv")]);
+    let expectations = [
+        ("still.png", RejectionCode::StillImage, "a single 640x480 PNG image"),
+        ("still.jpg", RejectionCode::StillImage, "a single 640x480 JPEG image"),
+        ("still.gif", RejectionCode::StillImage, "a single 64x48 GIF image"),
+        ("frame%d.png", RejectionCode::StillImage, "a single 640x480 PNG image"),
+        ("animated.gif", RejectionCode::FormatNotAllowed, "an animated 64x48 GIF of 10 frames"),
+        ("one-frame.mp4", RejectionCode::StillImage, "(h264 in mov,mp4,m4a,3gp,3g2,mj2) holds a single 640x480 frame"),
+        ("song.mp3", RejectionCode::NoVideoStream, "audio (mp3, 3.2 s) with a cover picture (640x480 mjpeg)"),
+        ("song.m4a", RejectionCode::NoVideoStream, "audio (aac, 3.2 s) with a cover picture (640x480 png)"),
+        ("lines.mkv", RejectionCode::NoVideoStream, "only subtitles (ass)"),
+        ("lines.srt", RejectionCode::FormatNotAllowed, "\"srt\""),
+    ];
+    for (name, code, found) in expectations {
+        let rejection = rejected(&root.join(name), root).await;
+        assert_eq!(rejection.code, code, "{name}: {rejection}");
+        assert!(rejection.message.contains(found), "{name}: {rejection}");
+        // A picture's fix says how to make a video of it; a GIF's how to convert it.
+        if name.ends_with("png") || name.ends_with("jpg") || name.ends_with("gif") || name.ends_with("mp4") {
+            assert!(rejection.fix.contains("ffmpeg"), "{name}: {rejection}");
+        }
+    }
+}

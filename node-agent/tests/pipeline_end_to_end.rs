@@ -65,12 +65,11 @@ async fn every_rendition_has_exactly_the_source_frames() {
     let source = common::three_shots(root, "source.mp4", 480, 270, 1.4, true);
     let report = inspect(&source, root).await;
     assert!(report.chunks.len() >= 3, "{:?}", report.chunks);
-    let ladder_source = LadderSource { width: 480, height: 270, sample_aspect_num: 1, sample_aspect_den: 1 };
+    let rate = report.source.video.frame_rate;
+    let ladder_source = LadderSource { frame_rate_num: rate.num, frame_rate_den: rate.den, ..LadderSource::square(480, 270) };
     let rungs = default_ladder(&ladder_source, Codec::H264).unwrap();
-    assert_eq!(rungs.iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>(), vec!["240p"]);
-    // Add a smaller rung so segment alignment across rungs is exercised.
-    let mut rungs = rungs;
-    rungs.push(Rung { name: "144p".into(), width: 256, height: 144, codec: Codec::H264, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbps: 400 });
+    // The source's own size on top, and three rungs for a source of 240 lines or more.
+    assert_eq!(rungs.iter().map(|rung| (rung.name.as_str(), rung.width, rung.height)).collect::<Vec<_>>(), vec![("270p", 480, 270), ("198p", 352, 198), ("144p", 256, 144)]);
     let backend = backend().await;
     let chunks = encode_all(&backend, &source, &report, &rungs, &root.join("chunks")).await;
     let mut packaged = Vec::new();
@@ -105,15 +104,15 @@ async fn every_rendition_has_exactly_the_source_frames() {
     .await
     .unwrap();
     let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
-    for needle in ["BANDWIDTH=", "AVERAGE-BANDWIDTH=", "RESOLUTION=426x240", "RESOLUTION=256x144", "CODECS=\"avc1.", "mp4a.40.2", "FRAME-RATE=25.000", "240p/playlist.m3u8"] {
+    for needle in ["BANDWIDTH=", "AVERAGE-BANDWIDTH=", "RESOLUTION=480x270", "RESOLUTION=352x198", "RESOLUTION=256x144", "CODECS=\"avc1.", "mp4a.40.2", "FRAME-RATE=25.000", "270p/playlist.m3u8"] {
         assert!(master.contains(needle), "master lacks {needle}:\n{master}");
     }
     let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
     assert!(mpd.contains("<SegmentTimeline>") && mpd.contains("contentType=\"audio\""), "{mpd}");
-    assert!(out.join("240p/init.mp4").is_file() && out.join("audio/playlist.m3u8").is_file());
+    assert!(out.join("270p/init.mp4").is_file() && out.join("audio/playlist.m3u8").is_file());
     assert!(result.audio_video_offset_seconds.unwrap().abs() < 0.15);
-    // Segments are aligned: same count in both rungs, and each segment starts with a keyframe.
-    assert_eq!(result.renditions[0].segments, result.renditions[1].segments);
+    // Segments are aligned: same count in every rung, and each segment starts with a keyframe.
+    assert!(result.renditions.iter().all(|rendition| rendition.segments == result.renditions[0].segments));
     assert!(result.renditions[0].segments > report.chunks.len());
 
     // The packaged HLS rendition, decoded as a player would, still has exactly the source frames.
@@ -216,7 +215,7 @@ async fn sources_without_timestamps_encode_frame_exactly_from_the_start() {
     common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", raw.to_str().unwrap()]);
     let report = inspect(&raw, root).await;
     assert!(report.chunks.iter().all(|chunk| chunk.seek.is_none()));
-    let rungs = default_ladder(&LadderSource { width: 160, height: 90, sample_aspect_num: 1, sample_aspect_den: 1 }, Codec::H264).unwrap();
+    let rungs = default_ladder(&LadderSource::square(160, 90), Codec::H264).unwrap();
     let backend = backend().await;
     let chunks = encode_all(&backend, &raw, &report, &rungs, &root.join("chunks")).await;
     let assembled = root.join("a.mp4");
@@ -228,4 +227,83 @@ async fn sources_without_timestamps_encode_frame_exactly_from_the_start() {
     .await
     .unwrap();
     assert_eq!(validation.frames, report.source.video.frames);
+}
+
+/// `width`, `height` and `sample_aspect_ratio` of the first video stream of `path`.
+fn stored_shape(path: &Path) -> (u32, u32, String) {
+    let output = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,sample_aspect_ratio", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let fields: Vec<&str> = text.split(',').collect();
+    (fields[0].parse().unwrap(), fields[1].parse().unwrap(), fields.get(2).copied().unwrap_or("").to_owned())
+}
+
+#[tokio::test]
+async fn an_anamorphic_source_comes_out_in_square_pixels_at_its_display_aspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // 360x240 stored, shown 16:9 (SAR 32:27): 427x240 on screen, like a 16:9 DVD.
+    let source = common::anamorphic(root, "anamorphic.mp4", "360x240", "32/27", 0.4);
+    let report = inspect(&source, root).await;
+    let video = &report.source.video;
+    assert_eq!((video.sample_aspect_ratio.num, video.sample_aspect_ratio.den), (32, 27));
+    let ladder_source = LadderSource {
+        width: video.width,
+        height: video.height,
+        sample_aspect_num: video.sample_aspect_ratio.num,
+        sample_aspect_den: video.sample_aspect_ratio.den,
+        frame_rate_num: video.frame_rate.num,
+        frame_rate_den: video.frame_rate.den,
+    };
+    let rungs = default_ladder(&ladder_source, Codec::H264).unwrap();
+    let backend = backend().await;
+    let chunks = encode_all(&backend, &source, &report, &rungs, &root.join("chunks")).await;
+    let mut shapes = Vec::new();
+    for (rung, chunk_paths) in rungs.iter().zip(chunks) {
+        let assembled = root.join(format!("{}.mp4", rung.name));
+        assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
+        assert_eq!(common::frame_count(&assembled), video.frames);
+        shapes.push(stored_shape(&assembled));
+    }
+    // Square pixels at 16:9: what a player shows is what the source showed.
+    assert_eq!(shapes, vec![(426, 240, "1:1".to_owned()), (330, 186, "1:1".to_owned()), (256, 144, "1:1".to_owned())]);
+}
+
+#[tokio::test]
+async fn variable_rate_and_odd_timestamps_come_out_frame_exact_in_every_rung() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let sources = [
+        common::vfr_avi_with_skip_frames(root, "skips.avi", "320x240", 1.0),
+        common::retimed(root, "jitter.mp4", "320x240", 0.6, common::JITTERED_PTS),
+        common::retimed(root, "repeated.mkv", "320x240", 0.6, common::REPEATED_PTS),
+    ];
+    let backend = backend().await;
+    for source in &sources {
+        let name = source.file_stem().unwrap().to_string_lossy().into_owned();
+        let work = root.join(&name);
+        let report = inspect(source, &work).await;
+        let video = &report.source.video;
+        assert_eq!(video.frames, common::frame_count(source), "{name}");
+        let ladder_source = LadderSource { frame_rate_num: video.frame_rate.num, frame_rate_den: video.frame_rate.den, ..LadderSource::square(320, 240) };
+        let rungs = default_ladder(&ladder_source, Codec::H264).unwrap();
+        assert_eq!(rungs.iter().map(|rung| (rung.width, rung.height)).collect::<Vec<_>>(), vec![(320, 240), (248, 186), (192, 144)]);
+        let chunks = encode_all(&backend, source, &report, &rungs, &work.join("chunks")).await;
+        for (rung, chunk_paths) in rungs.iter().zip(chunks) {
+            let assembled = work.join(format!("{}.mp4", rung.name));
+            assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
+            // Every decoded source frame once, in order (validation compares fingerprints frame
+            // by frame), at a constant rate.
+            let validation = validate_rendition(
+                &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: video.frame_rate, tolerance: None },
+                &CancellationToken::new(),
+            )
+            .await
+            .unwrap_or_else(|error| panic!("{name} {}: {error}", rung.name));
+            assert_eq!((validation.frames, common::frame_count(&assembled)), (video.frames, video.frames), "{name} {}", rung.name);
+        }
+    }
 }

@@ -249,6 +249,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
         assert!(quality.stats.vmaf_min <= quality.stats.vmaf_p1 && quality.stats.vmaf_harmonic_mean <= quality.stats.vmaf_mean);
         assert!(quality.stats.psnr_y > 20.0 && quality.stats.ssim > 0.5);
         assert_eq!(rendition.frames, 80);
+        assert!(rendition.constant_frame_rate && rendition.frame_rate.is_some_and(|rate| (rate.num, rate.den) == (25, 1)), "{rendition:?}");
         assert!(rendition.codecs_string.starts_with("avc1.") || rendition.codecs_string.starts_with("hvc1."));
         assert_eq!(rendition.playlist, format!("{}/playlist.m3u8", rendition.name));
     }
@@ -353,11 +354,7 @@ async fn an_anamorphic_source_gets_square_pixel_rungs_of_its_display_aspect() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     // 360x288 stored, 16:15 pixels: a 4:3 picture (384x288 on screen).
-    let source_path = root.join("anamorphic.mp4");
-    common::ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=s=360x288:r=25:d=1", "-vf", "setsar=16/15",
-        "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", source_path.to_str().unwrap(),
-    ]);
+    let source_path = common::anamorphic(root, "anamorphic.mp4", "360x288", "16/15", 1.0);
     let mut job = Job::new(root, &source_path).await;
     let (source, chunks, inspection) = job.inspect(0, 0).await;
     assert_eq!((source.sample_aspect_num, source.sample_aspect_den), (16, 15));

@@ -1,6 +1,9 @@
-//! How a job is shown: one line for people, one JSON object for programs.
+//! How a job is shown (one line for people, one JSON object for programs) and how a command
+//! that waited for it ends when it did not succeed.
 
 use shotfarm_proto::v1;
+
+use crate::exit::CommandError;
 
 pub fn state_name(state: i32) -> &'static str {
     match v1::JobState::try_from(state).unwrap_or(v1::JobState::Unspecified) {
@@ -11,6 +14,14 @@ pub fn state_name(state: i32) -> &'static str {
         v1::JobState::Cancelled => "cancelled",
         v1::JobState::Unspecified => "unknown",
     }
+}
+
+/// The error a job that did not succeed ends a waiting command with: exit 3 when its source
+/// was inspected and rejected (the inspect task failed: fix the source), exit 1 otherwise.
+pub fn unsuccessful(job: &v1::Job) -> CommandError {
+    let rejected = job.tasks.iter().any(|task| task.kind == "inspect" && task.state == v1::TaskState::Failed as i32);
+    let error = anyhow::anyhow!("job {} {}: {}", job.job_id, state_name(job.state), job.error);
+    if rejected { CommandError::rejected(error) } else { CommandError::from(error) }
 }
 
 pub fn is_final(job: &v1::Job) -> bool {

@@ -147,11 +147,7 @@ pub fn run(args: DevArgs) -> CommandResult {
                 print_summary(&out, started.elapsed());
                 Ok(())
             }
-            state => {
-                let rejected = job.tasks.iter().any(|task| task.kind == "inspect" && task.state == v1::TaskState::Failed as i32);
-                let error = anyhow::anyhow!("job {} {state}: {}", job.job_id, job.error);
-                Err(if rejected { CommandError::rejected(error) } else { CommandError::from(error) })
-            }
+            _ => Err(job_view::unsuccessful(&job)),
         }
     })
 }

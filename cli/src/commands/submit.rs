@@ -79,7 +79,7 @@ pub fn run(args: SubmitArgs) -> CommandResult {
         }
         match job_view::state_name(job.state) {
             "succeeded" => Ok(()),
-            state => Err(CommandError::from(anyhow::anyhow!("job {} {state}: {}", job.job_id, job.error))),
+            _ => Err(job_view::unsuccessful(&job)),
         }
     })
 }

@@ -1,10 +1,12 @@
-//! The binary's answers to bad input: a clear message and exit code 2, never a panic; and
+//! The binary's answers to bad input: a clear message and exit code 2 (3 for a source that is
+//! not a video), never a panic; and
 //! `shotfarm cluster --json` against a live group.
 
 use std::process::Command;
 use std::time::Duration;
 
 use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, SchedulerCluster, shotfarm_binary};
+use shotfarm_cluster_tests::media::run_tool;
 use shotfarm_security::Role;
 
 fn run(args: &[&str]) -> anyhow::Result<(i32, String, String)> {
@@ -203,5 +205,30 @@ fn a_start_that_fails_on_a_busy_port_stores_nothing() -> anyhow::Result<()> {
     assert!(stderr.contains(&addr), "{stderr}");
     let stored: Vec<_> = std::fs::read_dir(&data).map(|entries| entries.flatten().map(|entry| entry.file_name()).collect()).unwrap_or_default();
     assert!(stored.is_empty(), "the failed start stored {stored:?}");
+    Ok(())
+}
+
+#[test]
+fn a_picture_or_a_song_is_refused_with_exit_3_and_its_own_code() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let picture = dir.path().join("picture.png");
+    let song = dir.path().join("song.mp3");
+    let (picture, song) = (picture.to_str().unwrap_or_default(), song.to_str().unwrap_or_default());
+    let ffmpeg = |args: &[&str]| {
+        let args: Vec<String> = ["-loglevel", "error", "-y"].iter().chain(args).map(|arg| (*arg).to_owned()).collect();
+        tokio::runtime::Runtime::new()?.block_on(run_tool("ffmpeg", &args)).map(drop)
+    };
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=320x240", "-frames:v", "1", picture])?;
+    ffmpeg(&["-f", "lavfi", "-i", "sine=d=1.5", "-i", picture, "-map", "0", "-map", "1", "-c:a", "libmp3lame", "-c:v", "mjpeg", "-disposition:v", "attached_pic", song])?;
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap_or_default();
+    for (file, expected) in [(picture, "still_image): the file is a single 320x240 PNG image"), (song, "no_video_stream): the file has no video stream: it holds audio (mp3, 1.5 s) with a cover picture")] {
+        for args in [vec!["inspect", file], vec!["dev", file, "--out", out]] {
+            let (code, _, stderr) = run(&args)?;
+            assert_eq!(code, 3, "{args:?} → {code}: {stderr}");
+            assert!(stderr.contains(expected), "{args:?}: stderr lacks {expected:?}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+        }
+    }
     Ok(())
 }

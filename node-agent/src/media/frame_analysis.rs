@@ -160,6 +160,7 @@ fn is_decoder_complaint(line: &str) -> bool {
         "corrupt",
         "Corrupt",
         "partial file",
+        "File ended prematurely",
         "missing picture",
         "decode_slice_header error",
         "Error splitting the input into NAL units",

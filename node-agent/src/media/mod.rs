@@ -14,7 +14,7 @@
 //! | [`artifacts`] | — | `frames.json`: large per-frame data beside the results |
 //! | [`inspect`] | 1 inspect | accept (facts, warnings, shots, chunk plan) or reject (code, where, fix) |
 //! | [`chunking`] | 1 inspect | runs of whole shots within min/max length, frame-exact |
-//! | [`ladder`] | 3 ladder | the fixed default H.264 ladder fitted to the source (README beside it) |
+//! | [`ladder`] | 3 ladder | the `fixed` ladder recipe fitted to the source: its own size on top, ≥ 3 rungs from 240 lines, bitrates by pixels and frame rate (README beside it) |
 //! | [`encode`] | 4 encode | one chunk into one or more rungs behind [`encode::EncodeBackend`] |
 //! | [`score`] | 5 score | VMAF/PSNR/SSIM of one encoded chunk against its source frames, pooled |
 //! | [`assemble`] | 6 assemble | a rung's chunks joined, without re-encoding |

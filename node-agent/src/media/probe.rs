@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use shotfarm_kernels::decode::input_pins::pinned_input;
+use shotfarm_kernels::decode::input_pins::{INPUT_PROTOCOLS, pinned_input};
 use tokio_util::sync::CancellationToken;
 
 use super::process::{Tool, ToolCommand, ToolError, run_collecting_stdout};
@@ -139,6 +139,18 @@ pub async fn probe_file(path: &Path, count_packets: bool, cancel: &CancellationT
         command = command.arg("-count_packets");
     }
     let command = command.args(pinned_input(path));
+    let (stdout, _) = run_collecting_stdout(&command, cancel).await?;
+    Ok(serde_json::from_slice(&stdout)?)
+}
+
+/// Runs ffprobe on `path` read as `demuxer` and nothing else (`-format_whitelist` and `-f`),
+/// counting packets: for describing a file the farm refuses (a picture, an audio file), with a
+/// single-file demuxer the caller names.
+pub async fn probe_as(path: &Path, demuxer: &str, cancel: &CancellationToken) -> Result<ProbeOutput, ProbeError> {
+    let command = ToolCommand::new(Tool::Ffprobe)
+        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-count_packets"])
+        .args(["-protocol_whitelist", INPUT_PROTOCOLS, "-format_whitelist", demuxer, "-f", demuxer, "-i"])
+        .arg(path.display().to_string());
     let (stdout, _) = run_collecting_stdout(&command, cancel).await?;
     Ok(serde_json::from_slice(&stdout)?)
 }

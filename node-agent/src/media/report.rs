@@ -9,6 +9,7 @@ use shotfarm_proto::pipeline::QualityStats;
 
 use super::inspect::{InspectWarning, SourceFacts};
 use super::package::PackageResult;
+use super::probe::Rational;
 use super::validate::ValidationReport;
 
 /// The whole report.
@@ -50,6 +51,18 @@ pub struct RenditionReport {
     /// Quality over every scored frame of the rendition (absent when nothing was scored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<RenditionQuality>,
+    /// The rendition's frame rate, and whether it is constant: validation refuses a rendition
+    /// whose timestamps are not one frame every `1 / frame_rate`, so a reported rendition is
+    /// always constant rate, every decoded source frame once, in order, even from a
+    /// variable-rate source (`source.video.variable_frame_rate`), at its average rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_rate: Option<Rational>,
+    #[serde(default = "constant")]
+    pub constant_frame_rate: bool,
+}
+
+fn constant() -> bool {
+    true
 }
 
 /// A rendition's quality against the source, pooled over all its frames.
@@ -150,6 +163,9 @@ pub fn rendition_reports(validations: &[ValidationReport], package: &PackageResu
                 max_fingerprint_distance: validation.max_fingerprint_distance,
                 playlist: relative(&packaged.playlist, output_dir),
                 quality: None,
+                frame_rate: validation.frame_rate,
+                // What validation checked: contiguous timestamps at `frame_rate`.
+                constant_frame_rate: true,
             })
         })
         .collect()

@@ -46,6 +46,10 @@ pub struct ValidationReport {
     pub max_fingerprint_distance: f32,
     pub mean_fingerprint_distance: f32,
     pub seconds: f64,
+    /// The rate the rendition's timestamps were checked at: a validated rendition is constant
+    /// rate, one frame every `1 / frame_rate` seconds, whatever the source's timing.
+    #[serde(default)]
+    pub frame_rate: Option<Rational>,
 }
 
 /// A failed check, precisely.
@@ -198,6 +202,7 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
         max_fingerprint_distance: comparison.max_distance,
         mean_fingerprint_distance: comparison.mean_distance,
         seconds: started.elapsed().as_secs_f64(),
+        frame_rate: Some(params.frame_rate),
     };
     tracing::info!(rung = %report.rung, frames, max_distance = report.max_fingerprint_distance, "rendition validated");
     Ok(report)

@@ -16,12 +16,15 @@ pub fn run(source: &SourceSummary, codecs: &[Codec], recipe: &LadderRecipe, ctx:
         return Err(TaskError::final_error("the job asks for no codec; give at least one of h264, hevc, av1"));
     }
     // Rungs have square pixels and the source's display aspect (an anamorphic source's stored
-    // width is stretched by its sample aspect ratio).
+    // width is stretched by its sample aspect ratio); their bitrates follow the frame rate the
+    // renditions are encoded at.
     let ladder_source = LadderSource {
         width: source.width,
         height: source.height,
         sample_aspect_num: source.sample_aspect_num,
         sample_aspect_den: source.sample_aspect_den,
+        frame_rate_num: source.frame_rate_num,
+        frame_rate_den: source.frame_rate_den,
     };
     let mut rungs: Vec<Rung> = Vec::new();
     let mut seen = Vec::new();

@@ -81,3 +81,57 @@ pub fn dimensions(path: &Path) -> (u32, u32) {
     let (width, height) = text.trim().split_once(',').unwrap();
     (width.parse().unwrap(), height.parse().unwrap())
 }
+
+/// A complete variable-frame-rate AVI with skip frames: a 25 fps pattern of `seconds` at `size`
+/// that keeps frames irregularly (3 of every 10, plus every 7th), written by the AVI muxer with
+/// `-fps_mode vfr`, which lists each missing frame as an empty "repeat the previous frame" index
+/// entry (MPEG-4 part 2, as old cameras wrote).
+pub fn vfr_avi_with_skip_frames(dir: &Path, name: &str, size: &str, seconds: f64) -> PathBuf {
+    let path = dir.join(name);
+    ffmpeg(&[
+        "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=25:d={seconds}"),
+        "-vf", "select='lt(mod(n\\,10)\\,3)+eq(mod(n\\,7)\\,0)'", "-fps_mode", "vfr", "-r", "25",
+        "-c:v", "mpeg4", "-q:v", "4", path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// The first video stream's declared frame count (`nb_frames`, when the container states one)
+/// and the packets a demuxer reads from it.
+pub fn declared_and_read_frames(path: &Path) -> (Option<u64>, u64) {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries", "stream=nb_frames,nb_read_packets", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let (declared, read) = text.split_once(',').unwrap();
+    (declared.parse().ok(), read.parse().unwrap())
+}
+
+/// An anamorphic source: `seconds` of a 25 fps pattern stored at `size` with sample aspect
+/// ratio `sar` (`32/27`), H.264 with a keyframe every 10 frames.
+pub fn anamorphic(dir: &Path, name: &str, size: &str, sar: &str, seconds: f64) -> PathBuf {
+    let path = dir.join(name);
+    ffmpeg(&[
+        "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=25:d={seconds}"), "-vf", &format!("setsar={sar}"),
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// Frame times that jitter by up to 32 ms around a 25 fps grid (for [`retimed`]).
+pub const JITTERED_PTS: &str = "(N+0.4*mod(N*7\\,3))/25/TB";
+/// Frames in pairs with the same timestamp (for [`retimed`]).
+pub const REPEATED_PTS: &str = "floor(N/2)*80/1000/TB";
+
+/// `seconds` of a 25 fps pattern at `size`, retimed by the `setpts` expression `pts` in a
+/// millisecond time base and kept as timed, H.264 without B-frames in `name`'s container.
+pub fn retimed(dir: &Path, name: &str, size: &str, seconds: f64, pts: &str) -> PathBuf {
+    let path = dir.join(name);
+    ffmpeg(&[
+        "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=25:d={seconds}"), "-vf", &format!("settb=1/1000,setpts='{pts}'"),
+        "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-video_track_timescale", "1000", path.to_str().unwrap(),
+    ]);
+    path
+}

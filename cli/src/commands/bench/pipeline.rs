@@ -58,7 +58,7 @@ fn failure(error: impl std::fmt::Display) -> CommandError {
 /// One ffmpeg process encoding every rung of the default H.264 ladder the way the farm's
 /// cpu backend does (preset medium, high profile, VBV, closed GOPs every 4 s).
 async fn plain_ffmpeg(source: &Path, out: &Path, fps: f64) -> Result<Duration, CommandError> {
-    let rungs = default_ladder(&LadderSource { width: 1920, height: 1080, sample_aspect_num: 1, sample_aspect_den: 1 }, shotfarm_proto::pipeline::Codec::H264)
+    let rungs = default_ladder(&LadderSource::square(1920, 1080), shotfarm_proto::pipeline::Codec::H264)
         .map_err(failure)?;
     let interval = (fps * 4.0).round().max(1.0) as u32;
     let labels: Vec<String> = (0..rungs.len()).map(|index| format!("[r{index}]")).collect();

@@ -20,7 +20,10 @@ pub enum RejectionCode {
     FormatNotAllowed,
     /// Media, but no video stream (audio only, subtitles, cover art only).
     NoVideoStream,
-    /// The file ends early: the index is missing or frames it declares are not there.
+    /// A still picture (PNG, JPEG, a one-frame GIF, a video stream of a single frame).
+    StillImage,
+    /// The file ends early: the index is missing, a size the container declares runs past the
+    /// end of the file, or the last packet is cut off.
     Truncated,
     /// Too many frames failed to decode.
     UndecodableFrames,
@@ -39,6 +42,7 @@ impl RejectionCode {
             RejectionCode::NotMedia => "not_media",
             RejectionCode::FormatNotAllowed => "format_not_allowed",
             RejectionCode::NoVideoStream => "no_video_stream",
+            RejectionCode::StillImage => "still_image",
             RejectionCode::Truncated => "truncated",
             RejectionCode::UndecodableFrames => "undecodable_frames",
             RejectionCode::ZeroFrames => "zero_frames",
@@ -129,6 +133,11 @@ pub enum WarningCode {
     SeveralAudioStreams,
     /// Some frames may not be seekable: chunks decode from the start of the file.
     NotSeekable,
+    /// The container lists frames that hold no data ("repeat the previous frame" entries of a
+    /// variable-frame-rate AVI); the decoded frames are kept.
+    SkippedFrames,
+    /// Frames are evenly spaced at another rate than the container declares; that rate is used.
+    FrameRateFromTimestamps,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,12 +4,17 @@
 //!
 //! Steps: (1) the file exists and is not empty; (2) ffprobe with packet counting (reads the
 //! whole file without decoding), pinned to real video demuxers and local files — text,
-//! playlists, unreadable files, missing video, absurd dimensions stop here;
-//! (3) one decode pass ([`super::frame_analysis`]) — frame count, timestamps, keyframes,
-//! fingerprints, shots, SI/TI; (4) the verdict: zero frames, a truncated file (the container
-//! declares more frames than the file holds, or the mp4 index is missing), undecodable frames
-//! beyond [`InspectLimits`]; recoverable oddities become [`InspectWarning`]s; (5) the chunk
-//! plan with a seek point per chunk; (6) the frame artifact (`frames.json`).
+//! playlists, unreadable files, pictures, audio and subtitle files, missing video, absurd
+//! dimensions stop here;
+//! (3) the container's declared sizes against the file's length ([`container_extent`]);
+//! (4) one decode pass ([`super::frame_analysis`]) — frame count, timestamps, keyframes,
+//! fingerprints, shots, SI/TI; (5) the verdict: a truncated file (the mp4 index is missing, a
+//! declared box/chunk/element runs past the end of the file, or the demuxer hits the end in
+//! the middle of a packet — never a declared frame count, which the empty "repeat" entries of a
+//! variable-frame-rate AVI inflate), zero frames, undecodable frames beyond [`InspectLimits`],
+//! a single frame (a still picture);
+//! recoverable oddities become [`InspectWarning`]s; (6) the chunk plan with a seek point per
+//! chunk; (7) the frame artifact (`frames.json`).
 //!
 //! The frame count is the number of frames the decoder produced, and every index in the
 //! results (shots, chunks, seek points, fingerprints) is a decoded-frame index.
@@ -18,10 +23,14 @@
 //! | --- | --- |
 //! | [`findings`] | rejections (code, where, fix), the inspection error, warnings |
 //! | [`facts`] | what an accepted inspection reports: source facts, shots, chunks with seek points |
+//! | [`container_extent`] | the container's declared sizes (mp4 boxes, AVI chunks, Matroska elements) against the file's length |
+//! | [`non_video`] | pictures, audio files and subtitle-only files described for their refusal (`still_image`, `no_video_stream`) |
 //! | [`source_checks`] | the verdict's checks: failures classified, streams picked, dimensions, completeness, timing |
 
+mod container_extent;
 mod facts;
 mod findings;
+mod non_video;
 mod source_checks;
 
 use std::path::PathBuf;
@@ -96,7 +105,7 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
     let probe = match probe_file(source, true, cancel).await {
         Ok(probe) => probe,
         Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
-        Err(ProbeError::Tool(ToolError::Failed(failure))) => return Err(classify_probe_failure(&failure.stderr_tail, source, size_bytes).await),
+        Err(ProbeError::Tool(ToolError::Failed(failure))) => return Err(classify_probe_failure(&failure.stderr_tail, source, size_bytes, cancel).await),
         Err(ProbeError::Tool(error)) => return Err(InspectError::Tool(error)),
         Err(ProbeError::Json(error)) => return Err(reject(RejectionCode::NotMedia, format!("ffprobe could not describe the file: {error}"), "check that the file is a video")),
     };
@@ -109,17 +118,27 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
     let (video_stream, audio_stream) = pick_streams(&probe, &mut warnings)?;
     let (width, height) = check_dimensions(video_stream, &params.limits, &mut warnings)?;
 
+    let extent_source = source.clone();
+    let overrun = match tokio::task::spawn_blocking(move || container_extent::find_overrun(&extent_source)).await {
+        Ok(Ok(overrun)) => overrun,
+        Ok(Err(error)) => return Err(reject(RejectionCode::Unreadable, format!("cannot read {}: {error}", source.display()), "check the file and its permissions")),
+        Err(error) => return Err(InspectError::Analysis(format!("reading the container's sizes: {error}"))),
+    };
+
     let decode_started = Instant::now();
     let decoded = match decode_and_analyse(source, AnalysisDepth::Full(params.shot_detection), cancel).await {
         Ok(decoded) => decoded,
         Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
-        Err(DecodePassError::Tool(ToolError::Failed(failure))) => return Err(classify_decode_failure(&failure.stderr_tail, video_stream)),
+        Err(DecodePassError::Tool(ToolError::Failed(failure))) => return Err(classify_decode_failure(&failure.stderr_tail, video_stream, overrun.as_ref())),
         Err(DecodePassError::Tool(error)) => return Err(InspectError::Tool(error)),
         Err(error) => return Err(InspectError::Analysis(error.to_string())),
     };
     let decode_seconds = decode_started.elapsed().as_secs_f64();
     let frames = decoded.frames.len() as u64;
-    check_completeness(&decoded, video_stream, size_bytes, &params.limits, &mut warnings)?;
+    check_completeness(&decoded, video_stream, overrun.as_ref(), &params.limits, &mut warnings)?;
+    if frames == 1 {
+        return Err(non_video::single_frame(video_stream, &format_name));
+    }
 
     let timing = analyse_timing(&decoded, video_stream, &mut warnings);
     let frame_rate = timing.frame_rate;

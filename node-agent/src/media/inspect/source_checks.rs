@@ -2,17 +2,25 @@
 //! the streams picked, the picture size bounded, the decode checked for completeness, and the
 //! timestamps judged (frame rate, variable rate, whether chunks can seek).
 
+use tokio_util::sync::CancellationToken;
+
+use super::container_extent::Overrun;
+use super::non_video::{describe_refused_format, no_video_stream};
 use crate::media::frame_analysis::DecodedVideo;
 use crate::media::probe::{ProbeOutput, ProbeStream, Rational, parse_number};
 use super::InspectLimits;
 use super::findings::{InspectError, InspectWarning, RejectionCode, WarningCode, reject, reject_at};
 
-pub(super) async fn classify_probe_failure(stderr_tail: &[String], source: &std::path::Path, size_bytes: u64) -> InspectError {
+pub(super) async fn classify_probe_failure(stderr_tail: &[String], source: &std::path::Path, size_bytes: u64, cancel: &CancellationToken) -> InspectError {
     let text = stderr_tail.join("\n");
     if let Some(line) = stderr_tail.iter().find(|line| line.contains("Format not on whitelist")) {
-        // `[tty @ 0x…] Format not on whitelist '…'`: the demuxer ffmpeg would have used.
+        // `[tty @ 0x…] Format not on whitelist '…'`: the demuxer ffmpeg would have used. A
+        // picture or an audio file is refused for what it is.
         let demuxer = line.trim_start().strip_prefix('[').and_then(|rest| rest.split(" @").next()).unwrap_or("unknown");
-        return format_not_allowed(demuxer);
+        return match describe_refused_format(demuxer, source, cancel).await {
+            Some(described) => described,
+            None => format_not_allowed(demuxer),
+        };
     }
     // An mp4 cut short still starts with its `ftyp` box; random bytes named .mp4 do not.
     let starts_like_mp4 = read_head(source).await.is_some_and(|head| head.len() >= 8 && &head[4..8] == b"ftyp");
@@ -51,7 +59,10 @@ async fn read_head(path: &std::path::Path) -> Option<Vec<u8>> {
     Some(head)
 }
 
-pub(super) fn classify_decode_failure(stderr_tail: &[String], video: &ProbeStream) -> InspectError {
+pub(super) fn classify_decode_failure(stderr_tail: &[String], video: &ProbeStream, overrun: Option<&Overrun>) -> InspectError {
+    if let Some(overrun) = overrun {
+        return cut_short(overrun, None);
+    }
     let text = stderr_tail.join("\n");
     let codec = video.codec_name.clone().unwrap_or_else(|| "unknown".to_owned());
     if text.contains("Decoder (codec") && text.contains("not found") || text.contains("Unsupported codec") {
@@ -72,13 +83,7 @@ pub(super) fn pick_streams<'a>(probe: &'a ProbeOutput, warnings: &mut Vec<Inspec
     let videos: Vec<&ProbeStream> = probe.streams.iter().filter(|stream| stream.is_video()).collect();
     let audios: Vec<&ProbeStream> = probe.streams.iter().filter(|stream| stream.is_audio()).collect();
     let Some(&video) = videos.first() else {
-        let kinds: Vec<String> = probe
-            .streams
-            .iter()
-            .map(|stream| format!("{} ({})", stream.codec_type.as_deref().unwrap_or("unknown"), stream.codec_name.as_deref().unwrap_or("?")))
-            .collect();
-        let found = if kinds.is_empty() { "no streams at all".to_owned() } else { format!("only {}", kinds.join(", ")) };
-        return Err(reject(RejectionCode::NoVideoStream, format!("the file has no video stream: {found}"), "submit a file that contains video"));
+        return Err(no_video_stream(probe));
     };
     if videos.len() > 1 {
         warnings.push(InspectWarning {
@@ -117,27 +122,46 @@ pub(super) fn check_dimensions(video: &ProbeStream, limits: &InspectLimits, warn
     Ok((width, height))
 }
 
-pub(super) fn check_completeness(decoded: &DecodedVideo, video: &ProbeStream, size_bytes: u64, limits: &InspectLimits, warnings: &mut Vec<InspectWarning>) -> Result<(), InspectError> {
+pub(super) fn check_completeness(
+    decoded: &DecodedVideo,
+    video: &ProbeStream,
+    overrun: Option<&Overrun>,
+    limits: &InspectLimits,
+    warnings: &mut Vec<InspectWarning>,
+) -> Result<(), InspectError> {
     let frames = decoded.frames.len() as u64;
     let packets: Option<u64> = parse_number(video.nb_read_packets.as_ref());
     let declared: Option<u64> = parse_number(video.nb_frames.as_ref());
-    let last_byte = decoded.frames.iter().rev().find_map(|frame| frame.byte_position);
-    let truncated_hint = decoded.complaints.iter().any(|complaint| complaint.message.contains("partial file"));
-    if let (Some(declared), Some(packets)) = (declared, packets)
-        && declared > packets + 1
-    {
+    // Truncation is what the container says about itself: a declared structure that runs past
+    // the end of the file…
+    if let Some(overrun) = overrun {
+        return Err(cut_short(overrun, Some(frames)));
+    }
+    // …or a stream that ends in the middle of a packet.
+    if let Some(complaint) = decoded.complaints.iter().find(|complaint| ends_mid_packet(&complaint.message)) {
         return Err(reject_at(
             RejectionCode::Truncated,
-            format!("the container declares {declared} video frames but the file holds only {packets} ({size_bytes} bytes): it was cut short"),
-            Some(frames),
-            last_byte.or(Some(size_bytes)),
+            format!("the file ends in the middle of a packet ({}): it was cut short", complaint.message),
+            Some(complaint.near_frame),
+            decoded.frames.iter().rev().find_map(|frame| frame.byte_position),
             "upload the complete file",
         ));
     }
+    // A complete file that lists more frames than hold data: its index has empty entries ("repeat
+    // the previous frame", as AVI writes a variable frame rate). Not damage; every real frame
+    // is kept at its time.
+    if let (Some(declared), Some(packets)) = (declared, packets)
+        && declared > packets + 1
+    {
+        warnings.push(InspectWarning {
+            code: WarningCode::SkippedFrames,
+            message: format!(
+                "the container lists {declared} video frames but only {packets} hold data: {} are empty \"repeat the previous frame\" entries; the {frames} decoded frames are kept, each once, in order",
+                declared - packets
+            ),
+        });
+    }
     if frames == 0 {
-        if truncated_hint {
-            return Err(reject_at(RejectionCode::Truncated, "the file ends before its first frame", Some(0), Some(size_bytes), "upload the complete file"));
-        }
         return Err(reject_at(
             RejectionCode::ZeroFrames,
             format!("the video stream decodes to no frames ({} packets read)", packets.unwrap_or(0)),
@@ -211,6 +235,30 @@ pub(super) fn check_completeness(decoded: &DecodedVideo, video: &ProbeStream, si
     Ok(())
 }
 
+/// The rejection of a file whose declared structure runs past its end; `frames`: how many
+/// decoded before the end.
+fn cut_short(overrun: &Overrun, frames: Option<u64>) -> InspectError {
+    reject_at(
+        RejectionCode::Truncated,
+        format!(
+            "{} starts at byte {} and declares its end at byte {}, but the file ends at byte {}: it was cut short{}",
+            overrun.structure,
+            overrun.starts_at,
+            overrun.declared_end,
+            overrun.file_length,
+            frames.map(|frames| format!(" ({frames} frame(s) decode before the end)")).unwrap_or_default()
+        ),
+        frames,
+        Some(overrun.file_length),
+        "upload the complete file",
+    )
+}
+
+/// A demuxer's words for a packet cut off by the end of the file.
+fn ends_mid_packet(message: &str) -> bool {
+    message.contains("partial file") || message.contains("File ended prematurely")
+}
+
 /// The source's frame rate and what its timestamps allow.
 pub(super) struct Timing {
     pub(super) frame_rate: Rational,
@@ -248,8 +296,29 @@ pub(super) fn analyse_timing(decoded: &DecodedVideo, video: &ProbeStream, warnin
         (Some(first), Some(last), Some(median)) if last > first => Rational::from_rate((times.len() - 1) as f64 / (last - first)).or(Rational::from_rate(1.0 / median)),
         _ => None,
     };
-    let frame_rate = if variable { measured.or(average).or(nominal) } else { nominal.or(average).or(measured) }
-        .unwrap_or(Rational { num: 25, den: 1 });
+    // Frames evenly spaced at another rate than the container's (an AVI at 25 fps whose every
+    // fifth entry holds a frame): the typical spacing tells the real rate. The median, not the
+    // span, so one timestamp jump in a constant-rate file changes nothing; but where timestamps
+    // repeat (pairs at one time), the span over the frames, which keeps the duration.
+    let typical = if non_monotonic > 0 { measured } else { median.and_then(|median| Rational::from_rate(1.0 / median)) };
+    let regular_at_another_rate = match (typical, nominal.or(average)) {
+        (Some(typical), Some(declared)) if !variable && !missing => (typical.as_f64() - declared.as_f64()).abs() > declared.as_f64() * 0.1,
+        _ => false,
+    };
+    let frame_rate = if variable {
+        measured.or(average).or(nominal)
+    } else if regular_at_another_rate {
+        typical
+    } else {
+        nominal.or(average).or(measured)
+    }
+    .unwrap_or(Rational { num: 25, den: 1 });
+    if regular_at_another_rate && let Some(declared) = nominal.or(average) {
+        warnings.push(InspectWarning {
+            code: WarningCode::FrameRateFromTimestamps,
+            message: format!("the container declares {declared} fps but its frames are evenly spaced at {frame_rate} fps; renditions are {frame_rate} fps"),
+        });
+    }
     if variable {
         warnings.push(InspectWarning {
             code: WarningCode::VariableFrameRate,

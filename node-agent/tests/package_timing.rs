@@ -1,0 +1,165 @@
+//! Packaged output as players see it, judged from the boxes, the manifests and ffmpeg's
+//! decode of the segments: the first video frame at 0 with no edit list (a version-1 `trun`
+//! with signed composition offsets), audio that starts with the video (encoder priming
+//! accounted for, a late source stream padded) and ends within one AAC frame before it, and
+//! declared durations (MPD, EXTINF sums) equal to the media's.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use shotfarm_agent::media::package::fragments::{TrackTiming, read_init};
+use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, package_ladder};
+use shotfarm_agent::media::probe::Rational;
+use shotfarm_proto::pipeline::{Codec, Rung};
+use tokio_util::sync::CancellationToken;
+
+const RATE: Rational = Rational { num: 25, den: 1 };
+const SECONDS: u64 = 4;
+const FRAMES: u64 = SECONDS * 25;
+
+/// A 4 s 25 fps pattern with an audio click of 2 ms at `click` seconds of an audio stream of
+/// `audio_seconds` that starts `audio_delay` seconds after the video.
+fn source(dir: &Path, click: f64, audio_seconds: f64, audio_delay: f64) -> PathBuf {
+    let path = dir.join("source.mp4");
+    let clicks = format!("aevalsrc='if(between(t,{click},{}),0.9,0)':s=48000:d={audio_seconds}", click + 0.002);
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", &format!("testsrc2=s=320x180:r=25:d={SECONDS}"),
+        "-itsoffset", &audio_delay.to_string(), "-f", "lavfi", "-i", &clicks,
+        "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+        path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// Two H.264 renditions with B-frames and a keyframe every 12 frames, as the encoders write them.
+fn renditions(dir: &Path, source: &Path) -> Vec<PackageRendition> {
+    [("180p", 320, 180), ("90p", 160, 90)]
+        .into_iter()
+        .map(|(name, width, height)| {
+            let path = dir.join(format!("{name}.mp4"));
+            common::ffmpeg(&[
+                "-i", source.to_str().unwrap(), "-map", "0:v", "-vf", &format!("scale={width}:{height}"),
+                "-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "12", "-keyint_min", "12", "-sc_threshold", "0", "-x264-params", "b-adapt=0",
+                path.to_str().unwrap(),
+            ]);
+            let rung = Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };
+            PackageRendition { rung, path }
+        })
+        .collect()
+}
+
+async fn package(dir: &Path, source: &Path) -> (PathBuf, PackageResult) {
+    let out = dir.join("out");
+    let params = PackageParams {
+        output_dir: out.clone(),
+        renditions: renditions(dir, source),
+        frame_rate: RATE,
+        frames: FRAMES,
+        audio: Some(AudioPackaging { source: source.to_owned(), bitrate_kbps: 96, segment_seconds: 0.96 }),
+    };
+    let result = package_ladder(&params, &CancellationToken::new()).await.unwrap();
+    (out, result)
+}
+
+/// The segment files of a media playlist, its EXTINF durations and target duration.
+fn playlist(path: &Path) -> (Vec<String>, Vec<f64>, u64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let files = text.lines().filter(|line| !line.is_empty() && !line.starts_with('#')).map(str::to_owned).collect();
+    let durations = text.lines().filter_map(|line| line.strip_prefix("#EXTINF:")).map(|rest| rest.trim_end_matches(',').parse().unwrap()).collect();
+    let target = text.lines().find_map(|line| line.strip_prefix("#EXT-X-TARGETDURATION:")).unwrap().parse().unwrap();
+    (files, durations, target)
+}
+
+/// init.mp4 and every segment of a track, joined into one file ffmpeg can read as a player would.
+fn joined(track: &Path) -> PathBuf {
+    let (files, _, _) = playlist(&track.join("playlist.m3u8"));
+    let mut bytes = std::fs::read(track.join("init.mp4")).unwrap();
+    for file in files {
+        bytes.extend(std::fs::read(track.join(file)).unwrap());
+    }
+    let path = track.join("joined.mp4");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn probe_entries(path: &Path, args: &[&str]) -> String {
+    let output = Command::new("ffprobe").args(["-v", "error"]).args(args).arg(path).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Mono 48 kHz samples of the first audio stream.
+fn decoded_audio(path: &Path) -> Vec<i16> {
+    let output = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(path).args(["-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"]).output().unwrap();
+    assert!(output.status.success());
+    output.stdout.chunks_exact(2).map(|pair| i16::from_le_bytes([pair[0], pair[1]])).collect()
+}
+
+fn loudest_second(samples: &[i16]) -> f64 {
+    let (index, _) = samples.iter().enumerate().max_by_key(|(_, sample)| sample.unsigned_abs()).unwrap();
+    index as f64 / 48000.0
+}
+
+#[tokio::test]
+async fn video_starts_at_zero_without_an_edit_list_and_audio_is_in_sync_and_ends_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = source(dir.path(), 1.0, SECONDS as f64, 0.0);
+    let (out, result) = package(dir.path(), &source).await;
+
+    let mut video_ends = Vec::new();
+    for rung in ["180p", "90p"] {
+        let track = out.join(rung);
+        let init = read_init(&track.join("init.mp4")).unwrap();
+        assert!(!init.has_edit_list, "{rung}: init.mp4 has an edit list");
+        let (files, extinf, target) = playlist(&track.join("playlist.m3u8"));
+        let timing = TrackTiming::read(&track, &files).unwrap();
+        assert!(timing.segments.iter().all(|segment| segment.signed_offsets), "{rung}: every trun must be version 1");
+        assert_eq!(timing.segments[0].earliest_presentation, 0, "{rung}: first frame presented at {} ticks", timing.segments[0].earliest_presentation);
+        assert_eq!(timing.samples(), FRAMES);
+        // ffmpeg decodes every frame of the joined segments (its mov demuxer shows times
+        // shifted by the largest negative offset, so the times are judged from the boxes above).
+        assert_eq!(common::frame_count(&joined(&track)), FRAMES);
+        let sum: f64 = extinf.iter().sum();
+        assert!((sum - SECONDS as f64).abs() < 1e-6, "{rung}: EXTINF sum {sum}");
+        assert!(extinf.iter().all(|duration| duration.round() as u64 <= target) && target >= 1, "{rung}: target {target} for {extinf:?}");
+        video_ends.push(timing.seconds(timing.end()));
+    }
+    assert_eq!(video_ends, vec![SECONDS as f64; 2]);
+
+    // Audio: starts at 0, the click where the source has it (not 1024 samples of priming
+    // later), and ends within one AAC frame before the video.
+    let audio = out.join("audio");
+    assert!(!read_init(&audio.join("init.mp4")).unwrap().has_edit_list);
+    let samples = decoded_audio(&joined(&audio));
+    let click = loudest_second(&samples);
+    assert!((click - 1.0).abs() < 0.001, "the click is at {click}s, the source has it at 1.000s");
+    let audio_end = samples.len() as f64 / 48000.0;
+    let frame = 1024.0 / 48000.0;
+    assert!(audio_end <= SECONDS as f64 && SECONDS as f64 - audio_end < frame, "audio ends at {audio_end}s, video at {SECONDS}s");
+    let (_, extinf, _) = playlist(&audio.join("playlist.m3u8"));
+    assert!((extinf.iter().sum::<f64>() - audio_end).abs() < 1e-6, "audio EXTINF sum {extinf:?} vs {audio_end}");
+    assert!(result.audio_video_offset_seconds.unwrap() <= 0.0);
+
+    // The MPD declares the video's length, and its audio timeline ends within it.
+    let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+    assert!(mpd.contains("mediaPresentationDuration=\"PT4.000000S\""), "{mpd}");
+    assert!(mpd.contains("timescale=\"48000\"") && mpd.contains("audio/seg_$Number%05d$.m4s"), "{mpd}");
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    assert!(master.contains("TYPE=AUDIO") && master.contains("CODECS=\"avc1.") && master.contains("mp4a.40.2"), "{master}");
+}
+
+#[tokio::test]
+async fn audio_that_starts_late_and_ends_early_is_padded_onto_the_videos_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two seconds of audio starting 0.5 s into the video, the click 1 s into the audio.
+    let source = source(dir.path(), 1.0, 2.0, 0.5);
+    let (out, _) = package(dir.path(), &source).await;
+    let samples = decoded_audio(&joined(&out.join("audio")));
+    let click = loudest_second(&samples);
+    assert!((click - 1.5).abs() < 0.001, "the click is at {click}s; the source shows it 1.5 s after the first frame");
+    let audio_end = samples.len() as f64 / 48000.0;
+    assert!(audio_end <= SECONDS as f64 && SECONDS as f64 - audio_end < 1024.0 / 48000.0, "audio ends at {audio_end}s");
+}

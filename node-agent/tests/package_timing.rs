@@ -85,12 +85,6 @@ fn joined(track: &Path) -> PathBuf {
     path
 }
 
-fn probe_entries(path: &Path, args: &[&str]) -> String {
-    let output = Command::new("ffprobe").args(["-v", "error"]).args(args).arg(path).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
-
 /// Mono 48 kHz samples of the first audio stream.
 fn decoded_audio(path: &Path) -> Vec<i16> {
     let output = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(path).args(["-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"]).output().unwrap();

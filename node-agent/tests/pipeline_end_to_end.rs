@@ -110,7 +110,7 @@ async fn every_rendition_has_exactly_the_source_frames() {
     }
     let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
     assert!(mpd.contains("<SegmentTimeline>") && mpd.contains("contentType=\"audio\""), "{mpd}");
-    assert!(out.join("240p/init.mp4").is_file() && out.join("audio/playlist.m3u8").is_file());
+    assert!(out.join("240p/init.mp4").is_file() && out.join("audio/a0/playlist.m3u8").is_file());
     assert!(result.audio_video_offset_seconds.unwrap().abs() < 0.15);
     // Segments are aligned: same count in both rungs, and each segment starts with a keyframe.
     assert_eq!(result.renditions[0].segments, result.renditions[1].segments);

@@ -9,6 +9,7 @@
 //! | [`probe`] | — | ffprobe JSON → typed facts |
 //! | [`frame_analysis`] | — | one decode to 128×72 gray: fingerprints, shots, SI/TI |
 //! | [`source_range`] | — | exactly the source frames `[start, end)` of a chunk, decoded (score's reference) |
+//! | [`tracks`] | — | the source's audio tracks: language, title, channels, default |
 //! | [`quality`] | — | pooling per-frame VMAF (percentiles, per chunk, rendition and shot) |
 //! | [`mp4_boxes`] | — | the ISO-BMFF box tree from bytes: headers, children, fields |
 //! | [`mp4_samples`] | — | frame count of an MP4 video track, from its box tree |
@@ -44,4 +45,5 @@ pub mod quality;
 pub mod report;
 pub mod score;
 pub mod source_range;
+pub mod tracks;
 pub mod validate;

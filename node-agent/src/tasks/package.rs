@@ -1,9 +1,9 @@
-//! The package task: every validated rendition (and the source's audio, encoded once as AAC)
+//! The package task: every validated rendition (and every audio track of the source, each encoded once as AAC)
 //! packaged as HLS (CMAF segments, master playlist) and DASH in a scratch directory, then
 //! uploaded under the job's `output_url` with exactly that layout:
 //!
 //! ```text
-//! master.m3u8  manifest.mpd  <rung>/playlist.m3u8 <rung>/init.mp4 <rung>/seg_00000.m4s …  audio/…
+//! master.m3u8  manifest.mpd  <rung>/playlist.m3u8 <rung>/init.mp4 <rung>/seg_00000.m4s …  audio/a<N>/…
 //! ```
 //!
 //! Media files go up first and the two manifests last, so a reader who finds `master.m3u8`
@@ -27,7 +27,7 @@ use super::output_location::{existing_files, remove_stale};
 use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
-use crate::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, PackagedRendition, package_ladder};
+use crate::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, PackagedAudio, PackagedRendition, package_ladder};
 use crate::storage::{MediaStore, ObjectKey};
 
 /// The AAC rendition's bitrate.
@@ -160,6 +160,7 @@ fn relative_result(result: &PackageResult, root: &Path) -> PackageResult {
         dash_manifest: relative_path(&result.dash_manifest, root),
         renditions: result.renditions.iter().map(relative).collect(),
         audio: result.audio.as_ref().map(relative),
+        audio_renditions: result.audio_renditions.iter().map(|audio| PackagedAudio { rendition: relative(&audio.rendition), ..audio.clone() }).collect(),
         audio_video_offset_seconds: result.audio_video_offset_seconds,
         seconds: result.seconds,
     }

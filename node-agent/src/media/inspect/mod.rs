@@ -42,6 +42,7 @@ use super::chunking::{ChunkingParams, FrameRange, limits_in_frames, plan_chunks}
 use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AnalysisDepth, DecodePassError, DecodedVideo, decode_and_analyse};
 use super::probe::{ProbeError, Rational, parse_number, probe_file};
 use super::process::ToolError;
+use super::tracks::audio_tracks;
 
 /// What inspection is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +153,7 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
         container_duration_seconds: parse_number(format.duration.as_ref()),
         video,
         audio,
+        audio_tracks: audio_tracks(&probe),
     };
 
     let shots = summarise_shots(&decoded);

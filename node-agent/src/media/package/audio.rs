@@ -40,6 +40,8 @@ pub struct AudioEncode {
     /// Samples of the output, priming included: a whole number of AAC frames.
     pub total_samples: u64,
     pub bitrate_kbps: u32,
+    /// Channels to downmix to (`-ac`); `None` keeps the source's layout.
+    pub downmix_to: Option<u32>,
 }
 
 /// The rate the AAC rendition is encoded at: the source's when AAC can carry it.
@@ -78,6 +80,11 @@ impl AudioEncode {
             "-dn".to_owned(),
             "-af".to_owned(),
             self.filter_graph(),
+        ]);
+        if let Some(channels) = self.downmix_to {
+            args.extend(["-ac".to_owned(), channels.to_string()]);
+        }
+        args.extend([
             "-c:a".to_owned(),
             "aac".to_owned(),
             "-b:a".to_owned(),
@@ -109,7 +116,7 @@ mod tests {
 
     #[test]
     fn the_graph_skips_the_priming_and_stops_at_the_last_whole_frame() {
-        let encode = AudioEncode { audio_index: 1, sample_rate: 48000, video_start_seconds: 0.08, total_samples: 562 * 1024, bitrate_kbps: 128 };
+        let encode = AudioEncode { audio_index: 1, sample_rate: 48000, video_start_seconds: 0.08, total_samples: 562 * 1024, bitrate_kbps: 128, downmix_to: None };
         assert_eq!(
             encode.filter_graph(),
             "asetpts=PTS-(0.080000)/TB,aresample=48000:async=1:first_pts=0,atrim=start_sample=1024,asetpts=PTS-STARTPTS,apad,atrim=end_sample=574464"

@@ -1,5 +1,6 @@
 //! The DASH MPD over the very same CMAF segments as the HLS playlists: one video
-//! AdaptationSet, one audio AdaptationSet when there is audio; `SegmentTemplate` with a
+//! AdaptationSet, then one AdaptationSet per audio rendition (`lang`, `Label`, `Role` main for
+//! the default one, `AudioChannelConfiguration`); `SegmentTemplate` with a
 //! `SegmentTimeline` in each track's own timescale, its times read from the boxes (`tfdt`
 //! and summed sample durations), so the timeline is the media's to the tick.
 //! `mediaPresentationDuration` is the video's length rounded up to the microsecond: every
@@ -9,7 +10,7 @@ use std::fmt::Write as _;
 
 use super::fragments::TrackTiming;
 use super::hls::seconds_text;
-use super::{PackageRendition, PackagedRendition};
+use super::{PackageRendition, PackagedAudio, PackagedRendition};
 use crate::media::probe::Rational;
 
 /// A video rendition as the MPD needs it.
@@ -48,8 +49,13 @@ fn segment_template(name: &str, track: &TrackTiming) -> String {
     )
 }
 
+/// `text` with XML's special characters escaped.
+fn xml_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 /// The MPD text; `duration_micros` is the presentation's length.
-pub(super) fn dash_manifest_text(frame_rate: Rational, videos: &[DashVideo<'_>], audio: Option<(&PackagedRendition, &TrackTiming)>, duration_micros: u64) -> String {
+pub(super) fn dash_manifest_text(frame_rate: Rational, videos: &[DashVideo<'_>], audio: &[(&PackagedAudio, &TrackTiming)], duration_micros: u64) -> String {
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         xml,
@@ -75,15 +81,20 @@ pub(super) fn dash_manifest_text(frame_rate: Rational, videos: &[DashVideo<'_>],
         );
     }
     xml.push_str("    </AdaptationSet>\n");
-    if let Some((audio, timing)) = audio {
+    for (index, (audio, timing)) in audio.iter().enumerate() {
+        let language = audio.language.as_ref().map(|language| format!(" lang=\"{}\"", xml_text(language))).unwrap_or_default();
         let _ = writeln!(
             xml,
-            "    <AdaptationSet id=\"1\" contentType=\"audio\" mimeType=\"audio/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">\n      <Representation id=\"{name}\" bandwidth=\"{bandwidth}\" codecs=\"{codecs}\" audioSamplingRate=\"{rate}\">\n        {template}\n      </Representation>\n    </AdaptationSet>",
-            name = audio.name,
-            bandwidth = audio.peak_bitrate_bps,
-            codecs = audio.codecs,
+            "    <AdaptationSet id=\"{id}\" contentType=\"audio\" mimeType=\"audio/mp4\"{language} segmentAlignment=\"true\" startWithSAP=\"1\">\n      <Label>{label}</Label>\n      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"{role}\"/>\n      <Representation id=\"{name}\" bandwidth=\"{bandwidth}\" codecs=\"{codecs}\" audioSamplingRate=\"{rate}\">\n        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"{channels}\"/>\n        {template}\n      </Representation>\n    </AdaptationSet>",
+            id = index + 1,
+            label = xml_text(&audio.label),
+            role = if audio.default { "main" } else { "alternate" },
+            name = audio.rendition.name,
+            bandwidth = audio.rendition.peak_bitrate_bps,
+            codecs = audio.rendition.codecs,
             rate = timing.init.timescale,
-            template = segment_template(&audio.name, timing),
+            channels = audio.channels,
+            template = segment_template(&audio.rendition.name, timing),
         );
     }
     xml.push_str("  </Period>\n</MPD>\n");

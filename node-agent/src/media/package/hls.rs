@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::fragments::TrackTiming;
-use super::{PackageRendition, PackagedRendition};
+use super::{PackageRendition, PackagedAudio, PackagedRendition};
 
 /// The segment files a media playlist names, in order.
 pub(super) fn segment_files(text: &str) -> Vec<String> {
@@ -47,20 +47,31 @@ pub(super) fn media_playlist_text(track: &TrackTiming, files: &[String]) -> Stri
     text
 }
 
-/// The master playlist: the audio rendition (when there is one) and every video rendition,
-/// highest peak bitrate first.
-pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRendition, &PackageRendition)], audio: Option<&PackagedRendition>) -> String {
+/// The master playlist: every audio rendition in one group (`EXT-X-MEDIA` with its
+/// language, name, channels, default/autoselect), then every video rendition, highest peak
+/// bitrate first, its bandwidth counting the largest audio rendition.
+pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRendition, &PackageRendition)], audio: &[PackagedAudio]) -> String {
     let mut text = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-    if let Some(audio) = audio {
-        let _ = writeln!(text, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES,URI=\"{}/playlist.m3u8\"", audio.name);
+    for track in audio {
+        let _ = write!(text, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"{}\"", track.label);
+        if let Some(language) = &track.language {
+            let _ = write!(text, ",LANGUAGE=\"{language}\"");
+        }
+        let _ = writeln!(
+            text,
+            ",CHANNELS=\"{}\",DEFAULT={},AUTOSELECT=YES,URI=\"{}/playlist.m3u8\"",
+            track.channels,
+            if track.default { "YES" } else { "NO" },
+            track.rendition.name
+        );
     }
+    let audio_peak = audio.iter().map(|track| track.rendition.peak_bitrate_bps).max().unwrap_or(0);
+    let audio_average = audio.iter().map(|track| track.rendition.average_bitrate_bps).max().unwrap_or(0);
     let mut order = renditions.to_vec();
     order.sort_by_key(|(packaged, _)| std::cmp::Reverse(packaged.peak_bitrate_bps));
     for (packaged, rendition) in order {
-        let audio_peak = audio.map_or(0, |audio| audio.peak_bitrate_bps);
-        let audio_average = audio.map_or(0, |audio| audio.average_bitrate_bps);
-        let codecs = match audio {
-            Some(audio) => format!("{},{}", packaged.codecs, audio.codecs),
+        let codecs = match audio.first() {
+            Some(track) => format!("{},{}", packaged.codecs, track.rendition.codecs),
             None => packaged.codecs.clone(),
         };
         let _ = write!(
@@ -71,7 +82,7 @@ pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRend
             rendition.rung.width,
             rendition.rung.height,
         );
-        if audio.is_some() {
+        if !audio.is_empty() {
             text.push_str(",AUDIO=\"audio\"");
         }
         let _ = writeln!(text, "\n{}/playlist.m3u8", packaged.name);

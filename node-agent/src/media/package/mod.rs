@@ -6,13 +6,15 @@
 //! master.m3u8            HLS master playlist
 //! manifest.mpd           DASH manifest (SegmentTemplate + SegmentTimeline over the same files)
 //! <rung>/playlist.m3u8   media playlist; <rung>/init.mp4; <rung>/seg_00000.m4s …
-//! audio/playlist.m3u8    when the source has audio
+//! audio/a<N>/…          one AAC rendition per source audio track (N: its audio stream number)
+//! audio/a<N>-stereo/…   a stereo downmix of the default track when it has more channels
 //! ```
 //!
 //! | module | what it does |
 //! | --- | --- |
 //! | [`segmenter`] | ffmpeg's HLS muxer into CMAF segments: no edit list, signed composition offsets |
 //! | [`audio`] | the AAC encode fitted to the video: sync, encoder priming, whole frames within the video |
+//! | [`audio_renditions`] | which renditions the audio tracks become: labels, channels, default, downmix |
 //! | [`fragments`] | a track's timing read from its boxes (timescale, edit list, `tfdt`, `trun`) |
 //! | [`hls`] | media playlists with the boxes' durations; the master playlist |
 //! | [`dash`] | the MPD, its timelines from the boxes |
@@ -27,6 +29,7 @@
 //! holds exactly the source's frames, and the audio ends within one AAC frame before the video.
 
 pub mod audio;
+pub mod audio_renditions;
 pub mod codec_string;
 mod dash;
 pub mod fragments;
@@ -40,13 +43,15 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use shotfarm_proto::pipeline::Rung;
-use self::audio::{AAC_FRAME_SAMPLES, AudioEncode, output_sample_rate, samples_within_video};
+use self::audio::AAC_FRAME_SAMPLES;
+use self::audio_renditions::{AudioRendition, AudioTimeline, plan_audio_renditions};
 use self::codec_string::{AAC_LC, codec_string};
 use self::dash::{DashVideo, dash_manifest_text};
 use self::fragments::TrackTiming;
 use self::hls::{master_playlist_text, media_playlist_text, micros, segment_files};
 use self::segmenter::segment;
 use super::probe::{ProbeError, Rational, parse_number, probe_file};
+use super::tracks::audio_tracks;
 
 /// One validated rendition to package.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,11 +61,12 @@ pub struct PackageRendition {
     pub path: PathBuf,
 }
 
-/// The audio rendition to make.
+/// The audio renditions to make.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioPackaging {
-    /// The source; its first audio stream (the one inspection reports) is encoded.
+    /// The source; every audio stream of it is encoded (see [`audio_renditions`]).
     pub source: PathBuf,
+    /// A stereo rendition's bitrate; others get the same per channel.
     pub bitrate_kbps: u32,
     /// The audio segments' length: the video's keyframe interval.
     pub segment_seconds: f64,
@@ -92,14 +98,32 @@ pub struct PackagedRendition {
     pub average_bitrate_bps: u64,
 }
 
+/// One packaged audio rendition and what players are told about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackagedAudio {
+    pub rendition: PackagedRendition,
+    pub language: Option<String>,
+    /// HLS `NAME`, DASH `Label`.
+    pub label: String,
+    pub channels: u32,
+    pub default: bool,
+    /// The source stream it was encoded from.
+    pub source_stream: u32,
+}
+
 /// What packaging produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PackageResult {
     pub master_playlist: PathBuf,
     pub dash_manifest: PathBuf,
     pub renditions: Vec<PackagedRendition>,
+    /// The default audio rendition.
     pub audio: Option<PackagedRendition>,
-    /// Audio duration minus video duration, after fitting (seconds; never positive).
+    /// Every audio rendition.
+    #[serde(default)]
+    pub audio_renditions: Vec<PackagedAudio>,
+    /// The default audio rendition's duration minus the video's, after fitting (seconds;
+    /// never positive, less than one AAC frame).
     pub audio_video_offset_seconds: Option<f64>,
     pub seconds: f64,
 }
@@ -120,8 +144,8 @@ pub enum PackageError {
     Playlist { rung: String, message: String },
     #[error("segments are not aligned: rendition {rung} has {found:?} frames per segment; {reference} has {expected:?}")]
     Misaligned { rung: String, reference: String, found: Vec<u32>, expected: Vec<u32> },
-    #[error("the audio ends at {audio:.6}s and the video at {video:.6}s; the audio must end within one AAC frame ({frame:.6}s) before the video")]
-    AudioDuration { audio: f64, video: f64, frame: f64 },
+    #[error("audio rendition {rendition} ends at {audio:.6}s and the video at {video:.6}s; the audio must end within one AAC frame ({frame:.6}s) before the video")]
+    AudioDuration { rendition: String, audio: f64, video: f64, frame: f64 },
 }
 
 use super::process::ToolError;
@@ -171,21 +195,13 @@ fn read_track(dir: &Path, name: &str, codecs: String) -> Result<WrittenTrack, Pa
     Ok(WrittenTrack { packaged, timing })
 }
 
-/// How the source's first audio stream is encoded (see [`audio`]): its rate, and where the
-/// video's first frame sits on the source's timeline.
-async fn plan_audio(params: &PackageParams, audio: &AudioPackaging, cancel: &CancellationToken) -> Result<AudioEncode, PackageError> {
+/// Every audio rendition of the source (see [`audio_renditions`]), placed on the video's
+/// timeline: the video's first frame is where the video stream starts.
+async fn plan_audio(params: &PackageParams, audio: &AudioPackaging, cancel: &CancellationToken) -> Result<Vec<AudioRendition>, PackageError> {
     let probe = probe_file(&audio.source, false, cancel).await?;
-    let start = |stream: Option<&super::probe::ProbeStream>| stream.and_then(|stream| parse_number::<f64>(stream.start_time.as_ref())).unwrap_or(0.0);
-    let video_start_seconds = start(probe.streams.iter().find(|stream| stream.is_video()));
-    let source_rate = probe.streams.iter().find(|stream| stream.is_audio()).and_then(|stream| parse_number::<u32>(stream.sample_rate.as_ref()));
-    let sample_rate = output_sample_rate(source_rate);
-    Ok(AudioEncode {
-        audio_index: 0,
-        sample_rate,
-        video_start_seconds,
-        total_samples: samples_within_video(params.frames, params.frame_rate, sample_rate),
-        bitrate_kbps: audio.bitrate_kbps,
-    })
+    let video_start_seconds = probe.streams.iter().find(|stream| stream.is_video()).and_then(|stream| parse_number::<f64>(stream.start_time.as_ref())).unwrap_or(0.0);
+    let timeline = AudioTimeline { video_start_seconds, frames: params.frames, frame_rate: params.frame_rate, stereo_bitrate_kbps: audio.bitrate_kbps };
+    Ok(plan_audio_renditions(&audio_tracks(&probe), timeline))
 }
 
 /// Packages `params.renditions` (and audio) under `params.output_dir`; see the module docs.
@@ -195,9 +211,9 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         return Err(PackageError::NoRenditions);
     }
     let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
-    let audio_encode = match &params.audio {
-        Some(audio) => Some(plan_audio(params, audio, cancel).await?),
-        None => None,
+    let audio_renditions = match &params.audio {
+        Some(audio) => plan_audio(params, audio, cancel).await?,
+        None => Vec::new(),
     };
     // Every rendition is segmented at once (stream copies: each is mostly process start and
     // file writes) while the audio is encoded, then each is checked in ladder order.
@@ -206,12 +222,12 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         let input = vec!["-i".to_owned(), rendition.path.display().to_string(), "-map".to_owned(), "0:v:0".to_owned(), "-c".to_owned(), "copy".to_owned()];
         segment(input, params.output_dir.join(name), frame_duration * 0.5, format!("rendition {name}"), cancel)
     }));
-    let audio_dir = params.output_dir.join("audio");
-    let audio = async {
-        let (Some(audio), Some(encode)) = (&params.audio, &audio_encode) else { return Ok(()) };
-        segment(encode.ffmpeg_args(&audio.source), audio_dir.clone(), audio.segment_seconds.max(frame_duration), "the audio rendition".to_owned(), cancel).await
-    };
-    tokio::try_join!(videos, audio)?;
+    let audios = futures::future::try_join_all(audio_renditions.iter().filter_map(|rendition| {
+        let audio = params.audio.as_ref()?;
+        let what = format!("audio rendition {} (source stream {})", rendition.name, rendition.source_stream);
+        Some(segment(rendition.encode.ffmpeg_args(&audio.source), params.output_dir.join(&rendition.name), audio.segment_seconds.max(frame_duration), what, cancel))
+    }));
+    tokio::try_join!(videos, audios)?;
 
     let mut videos: Vec<WrittenTrack> = Vec::with_capacity(params.renditions.len());
     for rendition in &params.renditions {
@@ -242,37 +258,47 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     let video_end_micros = micros(video_timing.end(), video_timing.init.timescale);
     let video_end = video_timing.seconds(video_timing.end());
 
-    let audio_track = match &audio_encode {
-        Some(encode) => {
-            let track = read_track(&audio_dir, "audio", AAC_LC.to_owned())?;
-            let audio_end = track.timing.seconds(track.timing.end());
-            let frame = AAC_FRAME_SAMPLES as f64 / f64::from(encode.sample_rate);
-            // One microsecond of slack for the rounding of the two timescales.
-            if audio_end > video_end + 1e-6 || video_end - audio_end >= frame {
-                return Err(PackageError::AudioDuration { audio: audio_end, video: video_end, frame });
-            }
-            Some(track)
+    let mut audios: Vec<(PackagedAudio, TrackTiming)> = Vec::with_capacity(audio_renditions.len());
+    for rendition in &audio_renditions {
+        let track = read_track(&params.output_dir.join(&rendition.name), &rendition.name, AAC_LC.to_owned())?;
+        let audio_end = track.timing.seconds(track.timing.end());
+        let frame = AAC_FRAME_SAMPLES as f64 / f64::from(rendition.encode.sample_rate);
+        // One microsecond of slack for the rounding of the two timescales.
+        if audio_end > video_end + 1e-6 || video_end - audio_end >= frame {
+            return Err(PackageError::AudioDuration { rendition: rendition.name.clone(), audio: audio_end, video: video_end, frame });
         }
-        None => None,
-    };
+        let packaged = PackagedAudio {
+            rendition: track.packaged,
+            language: rendition.language.clone(),
+            label: rendition.label.clone(),
+            channels: rendition.channels,
+            default: rendition.default,
+            source_stream: rendition.source_stream,
+        };
+        audios.push((packaged, track.timing));
+    }
+    let audio_list: Vec<PackagedAudio> = audios.iter().map(|(audio, _)| audio.clone()).collect();
+    let default_audio = audio_list.iter().find(|audio| audio.default).map(|audio| audio.rendition.clone());
 
     let master_playlist = params.output_dir.join("master.m3u8");
     let pairs: Vec<(&PackagedRendition, &PackageRendition)> = videos.iter().map(|track| &track.packaged).zip(&params.renditions).collect();
-    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, audio_track.as_ref().map(|track| &track.packaged));
+    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, &audio_list);
     std::fs::write(&master_playlist, master).map_err(|source| PackageError::Io { operation: "writing", path: master_playlist.clone(), source })?;
     let dash_manifest = params.output_dir.join("manifest.mpd");
     let dash_videos: Vec<DashVideo<'_>> =
         videos.iter().zip(&params.renditions).map(|(track, rendition)| DashVideo { packaged: &track.packaged, rendition, timing: &track.timing }).collect();
-    let mpd = dash_manifest_text(params.frame_rate, &dash_videos, audio_track.as_ref().map(|track| (&track.packaged, &track.timing)), video_end_micros);
+    let dash_audios: Vec<(&PackagedAudio, &TrackTiming)> = audios.iter().map(|(audio, timing)| (audio, timing)).collect();
+    let mpd = dash_manifest_text(params.frame_rate, &dash_videos, &dash_audios, video_end_micros);
     std::fs::write(&dash_manifest, mpd).map_err(|source| PackageError::Io { operation: "writing", path: dash_manifest.clone(), source })?;
     let result = PackageResult {
         master_playlist,
         dash_manifest,
-        audio_video_offset_seconds: audio_track.as_ref().map(|track| track.packaged.duration_seconds - video_end),
-        audio: audio_track.map(|track| track.packaged),
+        audio_video_offset_seconds: default_audio.as_ref().map(|audio| audio.duration_seconds - video_end),
+        audio: default_audio,
+        audio_renditions: audio_list,
         renditions: videos.into_iter().map(|track| track.packaged).collect(),
         seconds: started.elapsed().as_secs_f64(),
     };
-    tracing::info!(renditions = result.renditions.len(), audio = result.audio.is_some(), seconds = result.seconds, "ladder packaged");
+    tracing::info!(renditions = result.renditions.len(), audio_renditions = result.audio_renditions.len(), seconds = result.seconds, "ladder packaged");
     Ok(result)
 }

@@ -1,8 +1,9 @@
 //! Packaged output as players see it, judged from the boxes, the manifests and ffmpeg's
 //! decode of the segments: the first video frame at 0 with no edit list (a version-1 `trun`
 //! with signed composition offsets), audio that starts with the video (encoder priming
-//! accounted for, a late source stream padded) and ends within one AAC frame before it, and
-//! declared durations (MPD, EXTINF sums) equal to the media's.
+//! accounted for, a late source stream padded) and ends within one AAC frame before it,
+//! declared durations (MPD, EXTINF sums) equal to the media's, and every audio track of the
+//! source its own rendition with its language, name, channels and default.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -10,6 +11,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use shotfarm_agent::media::chunking::ChunkingParams;
+use shotfarm_agent::media::inspect::{InspectParams, inspect_source};
 use shotfarm_agent::media::package::fragments::{TrackTiming, read_init};
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, package_ladder};
 use shotfarm_agent::media::probe::Rational;
@@ -41,7 +44,7 @@ fn renditions(dir: &Path, source: &Path) -> Vec<PackageRendition> {
         .map(|(name, width, height)| {
             let path = dir.join(format!("{name}.mp4"));
             common::ffmpeg(&[
-                "-i", source.to_str().unwrap(), "-map", "0:v", "-vf", &format!("scale={width}:{height}"),
+                "-i", source.to_str().unwrap(), "-map", "0:v", "-fps_mode", "passthrough", "-vf", &format!("scale={width}:{height}"),
                 "-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "12", "-keyint_min", "12", "-sc_threshold", "0", "-x264-params", "b-adapt=0",
                 path.to_str().unwrap(),
             ]);
@@ -52,12 +55,16 @@ fn renditions(dir: &Path, source: &Path) -> Vec<PackageRendition> {
 }
 
 async fn package(dir: &Path, source: &Path) -> (PathBuf, PackageResult) {
+    package_frames(dir, source, FRAMES).await
+}
+
+async fn package_frames(dir: &Path, source: &Path, frames: u64) -> (PathBuf, PackageResult) {
     let out = dir.join("out");
     let params = PackageParams {
         output_dir: out.clone(),
         renditions: renditions(dir, source),
         frame_rate: RATE,
-        frames: FRAMES,
+        frames,
         audio: Some(AudioPackaging { source: source.to_owned(), bitrate_kbps: 96, segment_seconds: 0.96 }),
     };
     let result = package_ladder(&params, &CancellationToken::new()).await.unwrap();
@@ -125,7 +132,7 @@ async fn video_starts_at_zero_without_an_edit_list_and_audio_is_in_sync_and_ends
 
     // Audio: starts at 0, the click where the source has it (not 1024 samples of priming
     // later), and ends within one AAC frame before the video.
-    let audio = out.join("audio");
+    let audio = out.join("audio/a0");
     assert!(!read_init(&audio.join("init.mp4")).unwrap().has_edit_list);
     let samples = decoded_audio(&joined(&audio));
     let click = loudest_second(&samples);
@@ -140,7 +147,7 @@ async fn video_starts_at_zero_without_an_edit_list_and_audio_is_in_sync_and_ends
     // The MPD declares the video's length, and its audio timeline ends within it.
     let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
     assert!(mpd.contains("mediaPresentationDuration=\"PT4.000000S\""), "{mpd}");
-    assert!(mpd.contains("timescale=\"48000\"") && mpd.contains("audio/seg_$Number%05d$.m4s"), "{mpd}");
+    assert!(mpd.contains("timescale=\"48000\"") && mpd.contains("audio/a0/seg_$Number%05d$.m4s"), "{mpd}");
     let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
     assert!(master.contains("TYPE=AUDIO") && master.contains("CODECS=\"avc1.") && master.contains("mp4a.40.2"), "{master}");
 }
@@ -151,9 +158,84 @@ async fn audio_that_starts_late_and_ends_early_is_padded_onto_the_videos_timelin
     // Two seconds of audio starting 0.5 s into the video, the click 1 s into the audio.
     let source = source(dir.path(), 1.0, 2.0, 0.5);
     let (out, _) = package(dir.path(), &source).await;
-    let samples = decoded_audio(&joined(&out.join("audio")));
+    let samples = decoded_audio(&joined(&out.join("audio/a0")));
     let click = loudest_second(&samples);
     assert!((click - 1.5).abs() < 0.001, "the click is at {click}s; the source shows it 1.5 s after the first frame");
     let audio_end = samples.len() as f64 / 48000.0;
     assert!(audio_end <= SECONDS as f64 && SECONDS as f64 - audio_end < 1024.0 / 48000.0, "audio ends at {audio_end}s");
+}
+
+/// Channels, codec and duration of the first audio stream of `path`.
+fn audio_stream(path: &Path) -> (u32, String, f64) {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=channels,codec_name:format=duration", "-of", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let stream = &json["streams"][0];
+    let duration = json["format"]["duration"].as_str().unwrap().parse().unwrap();
+    (stream["channels"].as_u64().unwrap() as u32, stream["codec_name"].as_str().unwrap().to_owned(), duration)
+}
+
+#[tokio::test]
+async fn every_audio_track_is_a_rendition_with_its_language_name_channels_and_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("tracks.mkv");
+    // eng 5.1 (default), fra stereo, ger mono starting 0.5 s late and lasting 2 s with a click
+    // 1 s in.
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", &format!("testsrc2=s=320x180:r=25:d={SECONDS}"),
+        "-f", "lavfi", "-i", &format!("aevalsrc='0.1*sin(440*2*PI*t)|0.1*sin(550*2*PI*t)|0.1*sin(660*2*PI*t)|0.1*sin(110*2*PI*t)|0.1*sin(770*2*PI*t)|0.1*sin(880*2*PI*t)':c=5.1:s=48000:d={SECONDS}"),
+        "-f", "lavfi", "-i", &format!("sine=frequency=660:sample_rate=44100:duration={SECONDS}"),
+        "-itsoffset", "0.5", "-f", "lavfi", "-i", "aevalsrc='if(between(t,1.0,1.002),0.9,0)':s=48000:d=2",
+        "-map", "0:v", "-map", "1:a", "-map", "2:a", "-map", "3:a",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac:a:1", "2",
+        "-metadata:s:a:0", "language=eng", "-metadata:s:a:0", "title=English",
+        "-metadata:s:a:1", "language=fra", "-metadata:s:a:1", "title=Français",
+        "-metadata:s:a:2", "language=ger",
+        "-disposition:a:0", "default", "-disposition:a:1", "0", "-disposition:a:2", "0",
+        source.to_str().unwrap(),
+    ]);
+
+    // Inspection reports every track.
+    let params = InspectParams {
+        source: source.clone(),
+        artifact_dir: dir.path().join("inspect"),
+        chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 1.6 },
+        shot_detection: Default::default(),
+        limits: Default::default(),
+    };
+    let report = inspect_source(&params, &CancellationToken::new()).await.unwrap();
+    let tracks: Vec<(Option<&str>, Option<u32>, bool)> = report.source.audio_tracks.iter().map(|track| (track.language.as_deref(), track.channels, track.default)).collect();
+    assert_eq!(tracks, vec![(Some("eng"), Some(6), true), (Some("fra"), Some(2), false), (Some("ger"), Some(1), false)]);
+    assert_eq!(report.source.audio.as_ref().unwrap().stream_index, report.source.audio_tracks[0].stream_index);
+
+    let (out, result) = package_frames(dir.path(), &source, report.source.video.frames).await;
+    let expected = [("audio/a0", 6), ("audio/a0-stereo", 2), ("audio/a1", 2), ("audio/a2", 1)];
+    assert_eq!(result.audio_renditions.iter().map(|audio| (audio.rendition.name.as_str(), audio.channels)).collect::<Vec<_>>(), expected.to_vec());
+    for (name, channels) in expected {
+        let (found, codec, duration) = audio_stream(&joined(&out.join(name)));
+        assert_eq!((found, codec.as_str()), (channels, "aac"), "{name}");
+        assert!(duration <= SECONDS as f64 + 1e-6 && SECONDS as f64 - duration < 1024.0 / 44100.0, "{name} lasts {duration}s");
+    }
+    // The late, short track: padded onto the video's timeline, its click where the source has it.
+    let click = loudest_second(&decoded_audio(&joined(&out.join("audio/a2"))));
+    assert!((click - 1.5).abs() < 0.001, "the click is at {click}s, the source has it 1.5 s after the first frame");
+
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    for line in [
+        "NAME=\"English\",LANGUAGE=\"eng\",CHANNELS=\"6\",DEFAULT=YES,AUTOSELECT=YES,URI=\"audio/a0/playlist.m3u8\"",
+        "NAME=\"English (stereo)\",LANGUAGE=\"eng\",CHANNELS=\"2\",DEFAULT=NO,AUTOSELECT=YES,URI=\"audio/a0-stereo/playlist.m3u8\"",
+        "NAME=\"Français\",LANGUAGE=\"fra\",CHANNELS=\"2\",DEFAULT=NO",
+        "NAME=\"ger\",LANGUAGE=\"ger\",CHANNELS=\"1\",DEFAULT=NO",
+    ] {
+        assert!(master.contains(&format!("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",{line}")), "master lacks {line}:\n{master}");
+    }
+    let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+    assert_eq!(mpd.matches("contentType=\"audio\"").count(), 4, "{mpd}");
+    for needle in ["lang=\"eng\"", "lang=\"fra\"", "lang=\"ger\"", "<Label>Français</Label>", "value=\"main\"", "audio_channel_configuration:2011\" value=\"6\"", "audio_channel_configuration:2011\" value=\"1\""] {
+        assert!(mpd.contains(needle), "the MPD lacks {needle}:\n{mpd}");
+    }
+    assert_eq!(mpd.matches("value=\"main\"").count(), 1, "{mpd}");
 }

@@ -66,6 +66,7 @@ async fn package_frames(dir: &Path, source: &Path, frames: u64) -> (PathBuf, Pac
         frame_rate: RATE,
         frames,
         audio: Some(AudioPackaging { source: source.to_owned(), bitrate_kbps: 96, segment_seconds: 0.96 }),
+        subtitles_source: Some(source.to_owned()),
     };
     let result = package_ladder(&params, &CancellationToken::new()).await.unwrap();
     (out, result)
@@ -238,4 +239,60 @@ async fn every_audio_track_is_a_rendition_with_its_language_name_channels_and_de
         assert!(mpd.contains(needle), "the MPD lacks {needle}:\n{mpd}");
     }
     assert_eq!(mpd.matches("value=\"main\"").count(), 1, "{mpd}");
+}
+
+/// Start and end seconds of every cue of a WebVTT file.
+fn cue_times(vtt: &str) -> Vec<(f64, f64)> {
+    let seconds = |stamp: &str| stamp.trim().split(':').fold(0.0, |total, part| total * 60.0 + part.parse::<f64>().unwrap());
+    vtt.lines().filter_map(|line| line.split_once("-->")).map(|(start, end)| (seconds(start), seconds(end.split_whitespace().next().unwrap()))).collect()
+}
+
+#[tokio::test]
+async fn text_subtitle_tracks_become_webvtt_renditions_with_the_sources_cue_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let srt = dir.path().join("cues.srt");
+    std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,500\nHello\n\n2\n00:00:02,000 --> 00:00:03,250\nWorld\n").unwrap();
+    let expected = vec![(0.5, 1.5), (2.0, 3.25)];
+    let video = format!("testsrc2=s=320x180:r=25:d={SECONDS}");
+    // Matroska with SRT (eng, default) and ASS (fra); MP4 with mov_text.
+    let mkv = dir.path().join("subtitled.mkv");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", &video, "-i", srt.to_str().unwrap(), "-i", srt.to_str().unwrap(),
+        "-map", "0:v", "-map", "1:s", "-map", "2:s", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:s:0", "srt", "-c:s:1", "ass",
+        "-metadata:s:s:0", "language=eng", "-metadata:s:s:1", "language=fra", "-metadata:s:s:1", "title=Français",
+        "-disposition:s:0", "default", "-disposition:s:1", "0",
+        mkv.to_str().unwrap(),
+    ]);
+    let mp4 = dir.path().join("subtitled.mp4");
+    common::ffmpeg(&["-f", "lavfi", "-i", &video, "-i", srt.to_str().unwrap(), "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:s", "mov_text", mp4.to_str().unwrap()]);
+
+    for (source, tracks) in [(&mkv, 2), (&mp4, 1)] {
+        let work = dir.path().join(source.extension().unwrap());
+        std::fs::create_dir_all(&work).unwrap();
+        let (out, result) = package_frames(&work, source, FRAMES).await;
+        assert_eq!(result.subtitles.len(), tracks, "{}", source.display());
+        assert!(result.skipped_subtitles.is_empty());
+        for subtitles in &result.subtitles {
+            let vtt = std::fs::read_to_string(out.join(&subtitles.name).join("subtitles.vtt")).unwrap();
+            assert!(vtt.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n"), "{vtt}");
+            let cues = cue_times(&vtt);
+            assert_eq!(cues.len(), expected.len(), "{vtt}");
+            for ((start, end), (expected_start, expected_end)) in cues.iter().zip(&expected) {
+                assert!((start - expected_start).abs() < 0.001 && (end - expected_end).abs() < 0.001, "{} cue {start}–{end}, the source has {expected_start}–{expected_end}", subtitles.name);
+            }
+            let (files, extinf, target) = playlist(&out.join(&subtitles.name).join("playlist.m3u8"));
+            assert_eq!((files, extinf, target), (vec!["subtitles.vtt".to_owned()], vec![SECONDS as f64], SECONDS));
+        }
+        let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+        let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+        assert_eq!(master.matches("TYPE=SUBTITLES").count(), tracks, "{master}");
+        assert!(master.contains("SUBTITLES=\"subtitles\""), "{master}");
+        assert_eq!(mpd.matches("contentType=\"text\" mimeType=\"text/vtt\"").count(), tracks, "{mpd}");
+        assert!(mpd.contains("<BaseURL>subtitles/s0/subtitles.vtt</BaseURL>"), "{mpd}");
+        if tracks == 2 {
+            assert!(master.contains("TYPE=SUBTITLES,GROUP-ID=\"subtitles\",NAME=\"eng\",LANGUAGE=\"eng\",DEFAULT=YES,AUTOSELECT=YES,URI=\"subtitles/s0/playlist.m3u8\""), "{master}");
+            assert!(master.contains("NAME=\"Français\",LANGUAGE=\"fra\",DEFAULT=NO"), "{master}");
+            assert!(mpd.contains("lang=\"fra\"") && mpd.contains("<Label>Français</Label>"), "{mpd}");
+        }
+    }
 }

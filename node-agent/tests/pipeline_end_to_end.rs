@@ -99,6 +99,7 @@ async fn every_rendition_has_exactly_the_source_frames() {
             frame_rate: report.source.video.frame_rate,
             frames: report.source.video.frames,
             audio: Some(AudioPackaging { source: source.clone(), bitrate_kbps: 96, segment_seconds: 4.0 }),
+            subtitles_source: None,
         },
         &CancellationToken::new(),
     )

@@ -1,6 +1,8 @@
-//! The source's audio tracks as ffprobe reports them, with what players show for them
-//! (language, title, channels, which one is the default). Inspection reports them
-//! (`SourceFacts::audio_tracks`) and packaging makes one AAC rendition of each.
+//! The source's audio and subtitle tracks as ffprobe reports them, with what players show
+//! for them (language, title, channels, which one is the default). Inspection reports them
+//! (`SourceFacts::audio_tracks`, `subtitle_tracks`); packaging makes one AAC rendition of each
+//! audio track and one WebVTT rendition of each text subtitle track (image subtitles, which
+//! would need OCR, are skipped with a warning).
 
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +60,48 @@ pub fn audio_tracks(probe: &ProbeOutput) -> Vec<AudioTrack> {
     tracks
 }
 
+/// Subtitle codecs ffmpeg converts to WebVTT (text, with or without styling).
+const TEXT_SUBTITLE_CODECS: [&str; 14] =
+    ["subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text", "microdvd", "subviewer", "subviewer1", "sami", "realtext", "mpl2", "vplayer"];
+
+/// One subtitle stream of the source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtitleTrack {
+    pub stream_index: u32,
+    /// Its index among the file's subtitle streams (`0:s:N`).
+    pub subtitle_index: u32,
+    pub codec: String,
+    pub language: Option<String>,
+    pub title: Option<String>,
+    /// The source marks it to be shown when nothing else is asked for.
+    pub default: bool,
+    /// Text (converted to WebVTT) rather than pictures (PGS, DVB, DVD: skipped).
+    pub text: bool,
+}
+
+/// Every subtitle stream of the probed file in order.
+pub fn subtitle_tracks(probe: &ProbeOutput) -> Vec<SubtitleTrack> {
+    probe
+        .streams
+        .iter()
+        .filter(|stream| stream.codec_type.as_deref() == Some("subtitle"))
+        .zip(0..)
+        .map(|(stream, subtitle_index)| {
+            let tags = stream.tags.clone().unwrap_or_default();
+            let codec = stream.codec_name.clone().unwrap_or_else(|| "unknown".to_owned());
+            SubtitleTrack {
+                stream_index: stream.index.unwrap_or(0),
+                subtitle_index,
+                text: TEXT_SUBTITLE_CODECS.contains(&codec.as_str()),
+                codec,
+                language: non_empty(tags.language.as_ref()).filter(|language| language != "und"),
+                title: non_empty(tags.title.as_ref()),
+                default: stream.disposition.as_ref().is_some_and(|disposition| disposition.default != 0),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +121,18 @@ mod tests {
         assert_eq!((tracks[1].language.as_deref(), tracks[1].title.as_deref(), tracks[1].default), (Some("fra"), Some("Français 5.1"), true));
         let no_default: ProbeOutput = serde_json::from_str(r#"{"streams": [{"codec_type": "audio"}, {"codec_type": "audio"}]}"#).expect("parses");
         assert_eq!(audio_tracks(&no_default).iter().map(|track| track.default).collect::<Vec<_>>(), vec![true, false]);
+    }
+
+    #[test]
+    fn text_subtitles_are_told_from_pictures() {
+        let json = r#"{"streams": [
+            {"index": 0, "codec_type": "video"},
+            {"index": 3, "codec_type": "subtitle", "codec_name": "mov_text", "tags": {"language": "eng"}, "disposition": {"default": 1}},
+            {"index": 4, "codec_type": "subtitle", "codec_name": "hdmv_pgs_subtitle", "tags": {"language": "deu"}},
+            {"index": 5, "codec_type": "subtitle", "codec_name": "ass"}
+        ]}"#;
+        let probe: ProbeOutput = serde_json::from_str(json).expect("parses");
+        let summary: Vec<(u32, u32, bool, bool)> = subtitle_tracks(&probe).iter().map(|track| (track.stream_index, track.subtitle_index, track.text, track.default)).collect();
+        assert_eq!(summary, vec![(3, 0, true, true), (4, 1, false, false), (5, 2, true, false)]);
     }
 }

@@ -8,7 +8,7 @@ use shotfarm_kernels::fingerprint::Fingerprint;
 
 use crate::media::chunking::FrameRange;
 use crate::media::probe::Rational;
-use crate::media::tracks::AudioTrack;
+use crate::media::tracks::{AudioTrack, SubtitleTrack};
 use super::findings::InspectWarning;
 
 /// Facts about the video stream.
@@ -55,6 +55,9 @@ pub struct SourceFacts {
     /// Every audio stream, each packaged as its own AAC rendition.
     #[serde(default)]
     pub audio_tracks: Vec<AudioTrack>,
+    /// Every subtitle stream; text ones become WebVTT renditions, image ones are skipped.
+    #[serde(default)]
+    pub subtitle_tracks: Vec<SubtitleTrack>,
 }
 
 /// One shot and its complexity (SI/TI on the 128×72 analysis frames; see

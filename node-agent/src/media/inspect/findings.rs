@@ -125,10 +125,12 @@ pub enum WarningCode {
     OddDimensions,
     /// More than one video stream; the first is used.
     SeveralVideoStreams,
-    /// More than one audio stream; the first is used.
+    /// More than one audio stream; each becomes its own AAC rendition.
     SeveralAudioStreams,
     /// Some frames may not be seekable: chunks decode from the start of the file.
     NotSeekable,
+    /// A subtitle stream holds pictures (PGS, DVB, DVD), not text: it is not packaged.
+    ImageSubtitlesSkipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

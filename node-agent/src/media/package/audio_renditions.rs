@@ -8,6 +8,7 @@ use crate::media::probe::Rational;
 use crate::media::tracks::AudioTrack;
 
 use super::audio::{AudioEncode, output_sample_rate, samples_within_video};
+use super::labels::unique_label;
 
 /// One AAC rendition to make.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +51,7 @@ pub fn plan_audio_renditions(tracks: &[AudioTrack], timeline: AudioTimeline) -> 
                 bitrate_kbps: (timeline.stereo_bitrate_kbps / 2).max(32) * channels,
                 downmix_to: downmix.then_some(channels),
             };
-            let label = unique_label(&renditions, label);
+            let label = unique_label(&label, |candidate| renditions.iter().any(|rendition| rendition.label == candidate));
             renditions.push(AudioRendition { name, language: track.language.clone(), label, channels, default, source_stream: track.stream_index, encode });
         };
         add(format!("audio/a{}", track.audio_index), base.clone(), channels, false, track.default);
@@ -59,17 +60,6 @@ pub fn plan_audio_renditions(tracks: &[AudioTrack], timeline: AudioTimeline) -> 
         }
     }
     renditions
-}
-
-/// `label`, or `label N` with the smallest N ≥ 2 no earlier rendition uses; quotes and line
-/// breaks (which the playlist's quoted strings cannot hold) become spaces.
-fn unique_label(earlier: &[AudioRendition], label: String) -> String {
-    let label: String = label.chars().map(|character| if matches!(character, '"' | '\r' | '\n') { ' ' } else { character }).collect();
-    let taken = |candidate: &str| earlier.iter().any(|rendition| rendition.label == candidate);
-    if !taken(&label) {
-        return label;
-    }
-    (2..).map(|number| format!("{label} {number}")).find(|candidate| !taken(candidate)).unwrap_or(label)
 }
 
 #[cfg(test)]

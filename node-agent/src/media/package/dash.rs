@@ -1,6 +1,7 @@
 //! The DASH MPD over the very same CMAF segments as the HLS playlists: one video
 //! AdaptationSet, then one AdaptationSet per audio rendition (`lang`, `Label`, `Role` main for
-//! the default one, `AudioChannelConfiguration`); `SegmentTemplate` with a
+//! the default one, `AudioChannelConfiguration`), then one text AdaptationSet per subtitle
+//! rendition (`text/vtt`, the WebVTT file as its `BaseURL`); `SegmentTemplate` with a
 //! `SegmentTimeline` in each track's own timescale, its times read from the boxes (`tfdt`
 //! and summed sample durations), so the timeline is the media's to the tick.
 //! `mediaPresentationDuration` is the video's length rounded up to the microsecond: every
@@ -10,6 +11,7 @@ use std::fmt::Write as _;
 
 use super::fragments::TrackTiming;
 use super::hls::seconds_text;
+use super::subtitles::{PackagedSubtitles, SUBTITLES_FILE};
 use super::{PackageRendition, PackagedAudio, PackagedRendition};
 use crate::media::probe::Rational;
 
@@ -55,7 +57,7 @@ fn xml_text(text: &str) -> String {
 }
 
 /// The MPD text; `duration_micros` is the presentation's length.
-pub(super) fn dash_manifest_text(frame_rate: Rational, videos: &[DashVideo<'_>], audio: &[(&PackagedAudio, &TrackTiming)], duration_micros: u64) -> String {
+pub(super) fn dash_manifest_text(frame_rate: Rational, videos: &[DashVideo<'_>], audio: &[(&PackagedAudio, &TrackTiming)], subtitles: &[PackagedSubtitles], duration_micros: u64) -> String {
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         xml,
@@ -95,6 +97,16 @@ pub(super) fn dash_manifest_text(frame_rate: Rational, videos: &[DashVideo<'_>],
             rate = timing.init.timescale,
             channels = audio.channels,
             template = segment_template(&audio.rendition.name, timing),
+        );
+    }
+    for (index, track) in subtitles.iter().enumerate() {
+        let language = track.language.as_ref().map(|language| format!(" lang=\"{}\"", xml_text(language))).unwrap_or_default();
+        let _ = writeln!(
+            xml,
+            "    <AdaptationSet id=\"{id}\" contentType=\"text\" mimeType=\"text/vtt\"{language}>\n      <Label>{label}</Label>\n      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"subtitle\"/>\n      <Representation id=\"{name}\" bandwidth=\"256\">\n        <BaseURL>{name}/{SUBTITLES_FILE}</BaseURL>\n      </Representation>\n    </AdaptationSet>",
+            id = audio.len() + 1 + index,
+            label = xml_text(&track.label),
+            name = track.name,
         );
     }
     xml.push_str("  </Period>\n</MPD>\n");

@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 
 use super::fragments::TrackTiming;
+use super::subtitles::PackagedSubtitles;
 use super::{PackageRendition, PackagedAudio, PackagedRendition};
 
 /// The segment files a media playlist names, in order.
@@ -48,9 +49,10 @@ pub(super) fn media_playlist_text(track: &TrackTiming, files: &[String]) -> Stri
 }
 
 /// The master playlist: every audio rendition in one group (`EXT-X-MEDIA` with its
-/// language, name, channels, default/autoselect), then every video rendition, highest peak
-/// bitrate first, its bandwidth counting the largest audio rendition.
-pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRendition, &PackageRendition)], audio: &[PackagedAudio]) -> String {
+/// language, name, channels, default/autoselect), every subtitle rendition in another, then
+/// every video rendition, highest peak bitrate first, its bandwidth counting the largest
+/// audio rendition.
+pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRendition, &PackageRendition)], audio: &[PackagedAudio], subtitles: &[PackagedSubtitles]) -> String {
     let mut text = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     for track in audio {
         let _ = write!(text, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"{}\"", track.label);
@@ -64,6 +66,13 @@ pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRend
             if track.default { "YES" } else { "NO" },
             track.rendition.name
         );
+    }
+    for track in subtitles {
+        let _ = write!(text, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subtitles\",NAME=\"{}\"", track.label);
+        if let Some(language) = &track.language {
+            let _ = write!(text, ",LANGUAGE=\"{language}\"");
+        }
+        let _ = writeln!(text, ",DEFAULT={},AUTOSELECT=YES,URI=\"{}/playlist.m3u8\"", if track.default { "YES" } else { "NO" }, track.name);
     }
     let audio_peak = audio.iter().map(|track| track.rendition.peak_bitrate_bps).max().unwrap_or(0);
     let audio_average = audio.iter().map(|track| track.rendition.average_bitrate_bps).max().unwrap_or(0);
@@ -84,6 +93,9 @@ pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRend
         );
         if !audio.is_empty() {
             text.push_str(",AUDIO=\"audio\"");
+        }
+        if !subtitles.is_empty() {
+            text.push_str(",SUBTITLES=\"subtitles\"");
         }
         let _ = writeln!(text, "\n{}/playlist.m3u8", packaged.name);
     }

@@ -8,6 +8,7 @@
 //! <rung>/playlist.m3u8   media playlist; <rung>/init.mp4; <rung>/seg_00000.m4s …
 //! audio/a<N>/…          one AAC rendition per source audio track (N: its audio stream number)
 //! audio/a<N>-stereo/…   a stereo downmix of the default track when it has more channels
+//! subtitles/s<N>/…       one WebVTT rendition per text subtitle track: subtitles.vtt, playlist.m3u8
 //! ```
 //!
 //! | module | what it does |
@@ -17,6 +18,8 @@
 //! | [`audio_renditions`] | which renditions the audio tracks become: labels, channels, default, downmix |
 //! | [`fragments`] | a track's timing read from its boxes (timescale, edit list, `tfdt`, `trun`) |
 //! | [`hls`] | media playlists with the boxes' durations; the master playlist |
+//! | [`subtitles`] | text subtitle tracks as WebVTT on the video's timeline; image ones skipped |
+//! | [`labels`] | unique names players list for renditions |
 //! | [`dash`] | the MPD, its timelines from the boxes |
 //! | [`codec_string`] | RFC 6381 codec strings from init segments |
 //!
@@ -34,7 +37,9 @@ pub mod codec_string;
 mod dash;
 pub mod fragments;
 mod hls;
+mod labels;
 mod segmenter;
+pub mod subtitles;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -50,8 +55,9 @@ use self::dash::{DashVideo, dash_manifest_text};
 use self::fragments::TrackTiming;
 use self::hls::{master_playlist_text, media_playlist_text, micros, segment_files};
 use self::segmenter::segment;
+use self::subtitles::{PackagedSubtitles, SkippedSubtitles, convert_subtitles, plan_subtitles, write_subtitles_playlist};
 use super::probe::{ProbeError, Rational, parse_number, probe_file};
-use super::tracks::audio_tracks;
+use super::tracks::{audio_tracks, subtitle_tracks};
 
 /// One validated rendition to package.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +88,9 @@ pub struct PackageParams {
     /// Total frames of every rendition (the source's decoded frame count).
     pub frames: u64,
     pub audio: Option<AudioPackaging>,
+    /// The source, when its text subtitle tracks are to be packaged (see [`subtitles`]).
+    #[serde(default)]
+    pub subtitles_source: Option<PathBuf>,
 }
 
 /// One media playlist's facts.
@@ -122,6 +131,12 @@ pub struct PackageResult {
     /// Every audio rendition.
     #[serde(default)]
     pub audio_renditions: Vec<PackagedAudio>,
+    /// Every text subtitle rendition.
+    #[serde(default)]
+    pub subtitles: Vec<PackagedSubtitles>,
+    /// Subtitle streams not packaged (pictures), and why.
+    #[serde(default)]
+    pub skipped_subtitles: Vec<SkippedSubtitles>,
     /// The default audio rendition's duration minus the video's, after fitting (seconds;
     /// never positive, less than one AAC frame).
     pub audio_video_offset_seconds: Option<f64>,
@@ -195,13 +210,38 @@ fn read_track(dir: &Path, name: &str, codecs: String) -> Result<WrittenTrack, Pa
     Ok(WrittenTrack { packaged, timing })
 }
 
-/// Every audio rendition of the source (see [`audio_renditions`]), placed on the video's
-/// timeline: the video's first frame is where the video stream starts.
-async fn plan_audio(params: &PackageParams, audio: &AudioPackaging, cancel: &CancellationToken) -> Result<Vec<AudioRendition>, PackageError> {
-    let probe = probe_file(&audio.source, false, cancel).await?;
+/// What packaging makes of the source's own tracks.
+#[derive(Default)]
+struct SourceTracks {
+    /// Seconds of the source's timeline at which the video's first frame is shown: where the
+    /// video stream starts.
+    video_start_seconds: f64,
+    audio: Vec<AudioRendition>,
+    subtitles: Vec<PackagedSubtitles>,
+    skipped_subtitles: Vec<SkippedSubtitles>,
+}
+
+/// Probes the source (when audio or subtitles are asked for) for its tracks and plans their
+/// renditions (see [`audio_renditions`] and [`subtitles`]).
+async fn plan_source_tracks(params: &PackageParams, cancel: &CancellationToken) -> Result<SourceTracks, PackageError> {
+    let Some(source) = params.subtitles_source.as_ref().or(params.audio.as_ref().map(|audio| &audio.source)) else { return Ok(SourceTracks::default()) };
+    let probe = probe_file(source, false, cancel).await?;
     let video_start_seconds = probe.streams.iter().find(|stream| stream.is_video()).and_then(|stream| parse_number::<f64>(stream.start_time.as_ref())).unwrap_or(0.0);
-    let timeline = AudioTimeline { video_start_seconds, frames: params.frames, frame_rate: params.frame_rate, stereo_bitrate_kbps: audio.bitrate_kbps };
-    Ok(plan_audio_renditions(&audio_tracks(&probe), timeline))
+    let audio = match &params.audio {
+        Some(audio) => {
+            let timeline = AudioTimeline { video_start_seconds, frames: params.frames, frame_rate: params.frame_rate, stereo_bitrate_kbps: audio.bitrate_kbps };
+            plan_audio_renditions(&audio_tracks(&probe), timeline)
+        }
+        None => Vec::new(),
+    };
+    let (subtitles, skipped_subtitles) = match params.subtitles_source {
+        Some(_) => plan_subtitles(&subtitle_tracks(&probe), &params.output_dir),
+        None => (Vec::new(), Vec::new()),
+    };
+    for skipped in &skipped_subtitles {
+        tracing::warn!(stream = skipped.source_stream, codec = %skipped.codec, reason = %skipped.reason, "subtitle stream not packaged");
+    }
+    Ok(SourceTracks { video_start_seconds, audio, subtitles, skipped_subtitles })
 }
 
 /// Packages `params.renditions` (and audio) under `params.output_dir`; see the module docs.
@@ -211,10 +251,8 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         return Err(PackageError::NoRenditions);
     }
     let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
-    let audio_renditions = match &params.audio {
-        Some(audio) => plan_audio(params, audio, cancel).await?,
-        None => Vec::new(),
-    };
+    let tracks = plan_source_tracks(params, cancel).await?;
+    let audio_renditions = &tracks.audio;
     // Every rendition is segmented at once (stream copies: each is mostly process start and
     // file writes) while the audio is encoded, then each is checked in ladder order.
     let videos = futures::future::try_join_all(params.renditions.iter().map(|rendition| {
@@ -227,7 +265,11 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         let what = format!("audio rendition {} (source stream {})", rendition.name, rendition.source_stream);
         Some(segment(rendition.encode.ffmpeg_args(&audio.source), params.output_dir.join(&rendition.name), audio.segment_seconds.max(frame_duration), what, cancel))
     }));
-    tokio::try_join!(videos, audios)?;
+    let subtitles = futures::future::try_join_all(tracks.subtitles.iter().filter_map(|subtitles| {
+        let source = params.subtitles_source.as_ref()?;
+        Some(convert_subtitles(source, subtitles, tracks.video_start_seconds, &params.output_dir, cancel))
+    }));
+    tokio::try_join!(videos, audios, subtitles)?;
 
     let mut videos: Vec<WrittenTrack> = Vec::with_capacity(params.renditions.len());
     for rendition in &params.renditions {
@@ -259,7 +301,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     let video_end = video_timing.seconds(video_timing.end());
 
     let mut audios: Vec<(PackagedAudio, TrackTiming)> = Vec::with_capacity(audio_renditions.len());
-    for rendition in &audio_renditions {
+    for rendition in audio_renditions {
         let track = read_track(&params.output_dir.join(&rendition.name), &rendition.name, AAC_LC.to_owned())?;
         let audio_end = track.timing.seconds(track.timing.end());
         let frame = AAC_FRAME_SAMPLES as f64 / f64::from(rendition.encode.sample_rate);
@@ -278,17 +320,20 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         audios.push((packaged, track.timing));
     }
     let audio_list: Vec<PackagedAudio> = audios.iter().map(|(audio, _)| audio.clone()).collect();
+    for subtitles in &tracks.subtitles {
+        write_subtitles_playlist(subtitles, video_end_micros)?;
+    }
     let default_audio = audio_list.iter().find(|audio| audio.default).map(|audio| audio.rendition.clone());
 
     let master_playlist = params.output_dir.join("master.m3u8");
     let pairs: Vec<(&PackagedRendition, &PackageRendition)> = videos.iter().map(|track| &track.packaged).zip(&params.renditions).collect();
-    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, &audio_list);
+    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, &audio_list, &tracks.subtitles);
     std::fs::write(&master_playlist, master).map_err(|source| PackageError::Io { operation: "writing", path: master_playlist.clone(), source })?;
     let dash_manifest = params.output_dir.join("manifest.mpd");
     let dash_videos: Vec<DashVideo<'_>> =
         videos.iter().zip(&params.renditions).map(|(track, rendition)| DashVideo { packaged: &track.packaged, rendition, timing: &track.timing }).collect();
     let dash_audios: Vec<(&PackagedAudio, &TrackTiming)> = audios.iter().map(|(audio, timing)| (audio, timing)).collect();
-    let mpd = dash_manifest_text(params.frame_rate, &dash_videos, &dash_audios, video_end_micros);
+    let mpd = dash_manifest_text(params.frame_rate, &dash_videos, &dash_audios, &tracks.subtitles, video_end_micros);
     std::fs::write(&dash_manifest, mpd).map_err(|source| PackageError::Io { operation: "writing", path: dash_manifest.clone(), source })?;
     let result = PackageResult {
         master_playlist,
@@ -296,6 +341,8 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         audio_video_offset_seconds: default_audio.as_ref().map(|audio| audio.duration_seconds - video_end),
         audio: default_audio,
         audio_renditions: audio_list,
+        subtitles: tracks.subtitles,
+        skipped_subtitles: tracks.skipped_subtitles,
         renditions: videos.into_iter().map(|track| track.packaged).collect(),
         seconds: started.elapsed().as_secs_f64(),
     };

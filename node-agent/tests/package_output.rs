@@ -11,8 +11,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use shotfarm_agent::media::chunking::ChunkingParams;
-use shotfarm_agent::media::inspect::{InspectParams, inspect_source};
 use shotfarm_agent::media::package::fragments::{TrackTiming, read_init};
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, package_ladder};
 use shotfarm_agent::media::probe::Rational;
@@ -200,14 +198,7 @@ async fn every_audio_track_is_a_rendition_with_its_language_name_channels_and_de
     ]);
 
     // Inspection reports every track.
-    let params = InspectParams {
-        source: source.clone(),
-        artifact_dir: dir.path().join("inspect"),
-        chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 1.6 },
-        shot_detection: Default::default(),
-        limits: Default::default(),
-    };
-    let report = inspect_source(&params, &CancellationToken::new()).await.unwrap();
+    let report = common::ladder::inspect(&source, dir.path()).await;
     let tracks: Vec<(Option<&str>, Option<u32>, bool)> = report.source.audio_tracks.iter().map(|track| (track.language.as_deref(), track.channels, track.default)).collect();
     assert_eq!(tracks, vec![(Some("eng"), Some(6), true), (Some("fra"), Some(2), false), (Some("ger"), Some(1), false)]);
     assert_eq!(report.source.audio.as_ref().unwrap().stream_index, report.source.audio_tracks[0].stream_index);

@@ -9,25 +9,15 @@ use std::path::{Path, PathBuf};
 use shotfarm_agent::media::artifacts::FrameArtifact;
 use shotfarm_agent::media::assemble::{AssembleParams, assemble_rendition};
 use shotfarm_agent::media::capabilities::probe_capabilities;
-use shotfarm_agent::media::chunking::{ChunkingParams, FrameRange};
+use shotfarm_agent::media::chunking::FrameRange;
 use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, DecodeStart, EncodeBackend, EncodeChunkParams, EncoderSettings};
-use shotfarm_agent::media::inspect::{Chunk, InspectParams, InspectReport, inspect_source};
+use common::ladder::inspect;
+use shotfarm_agent::media::inspect::{Chunk, InspectReport};
 use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
 use shotfarm_proto::pipeline::{Codec, Rung};
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, package_ladder};
 use shotfarm_agent::media::validate::{ValidateParams, validate_rendition};
 use tokio_util::sync::CancellationToken;
-
-async fn inspect(source: &Path, dir: &Path) -> InspectReport {
-    let params = InspectParams {
-        source: source.to_owned(),
-        artifact_dir: dir.join("inspect"),
-        chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 1.6 },
-        shot_detection: Default::default(),
-        limits: Default::default(),
-    };
-    inspect_source(&params, &CancellationToken::new()).await.unwrap()
-}
 
 fn settings() -> EncoderSettings {
     EncoderSettings { preset: "ultrafast".to_owned(), keyframe_interval_frames: 12 }

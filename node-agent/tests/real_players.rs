@@ -72,7 +72,7 @@ fn respond(mut connection: TcpStream, root: &Path) {
         return;
     }
     let mut header = String::new();
-    while reader.read_line(&mut header).is_ok_and(|read| read > 0) && header.trim().len() > 0 {
+    while reader.read_line(&mut header).is_ok_and(|read| read > 0) && !header.trim().is_empty() {
         header.clear();
     }
     let mut parts = request.split_whitespace();

@@ -92,3 +92,12 @@ pub(crate) fn big_endian_u64(bytes: &[u8], at: usize) -> Option<u64> {
     let low = big_endian_u32(bytes, at + 4)?;
     Some((u64::from(high) << 32) | u64::from(low))
 }
+
+/// A box of `kind` around `body`, for tests that build files box by box.
+#[cfg(test)]
+pub(crate) fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(body);
+    out
+}

@@ -88,13 +88,7 @@ fn sample_count_in_moov(moov: &[u8]) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
-        let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(body);
-        out
-    }
+    use crate::media::mp4_boxes::boxed;
 
     fn track(handler: &[u8; 4], samples: u32) -> Vec<u8> {
         let mut hdlr = vec![0u8; 8];

@@ -13,10 +13,8 @@ use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendi
 use shotfarm_proto::pipeline::Rung;
 use tokio_util::sync::CancellationToken;
 
-/// Inspects `source`, encodes it into `rungs` (keyframe every 12 frames), assembles and
-/// packages the ladder (with the source's audio when it has some) into `dir/out`.
-pub async fn package_source(source: &Path, rungs: &[Rung], dir: &Path) -> (InspectReport, PackageResult) {
-    let cancel = CancellationToken::new();
+/// Inspects `source` (chunks of 0.8 to 1.6 s) with its artifacts under `dir/inspect`.
+pub async fn inspect(source: &Path, dir: &Path) -> InspectReport {
     let params = InspectParams {
         source: source.to_owned(),
         artifact_dir: dir.join("inspect"),
@@ -24,7 +22,14 @@ pub async fn package_source(source: &Path, rungs: &[Rung], dir: &Path) -> (Inspe
         shot_detection: Default::default(),
         limits: Default::default(),
     };
-    let report = inspect_source(&params, &cancel).await.unwrap();
+    inspect_source(&params, &CancellationToken::new()).await.unwrap()
+}
+
+/// Inspects `source`, encodes it into `rungs` (keyframe every 12 frames), assembles and
+/// packages the ladder (with the source's audio when it has some) into `dir/out`.
+pub async fn package_source(source: &Path, rungs: &[Rung], dir: &Path) -> (InspectReport, PackageResult) {
+    let cancel = CancellationToken::new();
+    let report = inspect(source, dir).await;
     let backend = CpuBackend::new(&probe_capabilities(&cancel).await.unwrap());
     let settings = EncoderSettings { preset: "veryfast".to_owned(), keyframe_interval_frames: 12 };
     let mut chunks_per_rung = vec![Vec::new(); rungs.len()];

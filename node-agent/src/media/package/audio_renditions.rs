@@ -87,7 +87,8 @@ mod tests {
         let timeline = AudioTimeline { video_start_seconds: 0.0, frames: 100, frame_rate: Rational { num: 25, den: 1 }, stereo_bitrate_kbps: 128 };
         let tracks = [track(0, 6, Some("eng"), Some("English \"5.1\""), true), track(1, 2, Some("fra"), None, false), track(2, 6, None, None, false), track(3, 1, Some("fra"), None, false)];
         let renditions = plan_audio_renditions(&tracks, timeline);
-        let summary: Vec<(&str, &str, u32, bool, Option<u32>, u32)> = renditions
+        type Summary<'a> = (&'a str, &'a str, u32, bool, Option<u32>, u32);
+        let summary: Vec<Summary<'_>> = renditions
             .iter()
             .map(|rendition| (rendition.name.as_str(), rendition.label.as_str(), rendition.channels, rendition.default, rendition.encode.downmix_to, rendition.encode.bitrate_kbps))
             .collect();

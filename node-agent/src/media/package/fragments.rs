@@ -121,7 +121,7 @@ pub fn read_segment(path: &Path, trex_default_duration: u32) -> Result<SegmentTi
         let traf = child(moof, b"traf")?.ok_or("a moof has no traf box")?;
         let tfdt = child(traf, b"tfdt")?.ok_or("a traf has no tfdt box")?;
         let decode_start = if tfdt.first() == Some(&1) { big_endian_u64(tfdt, 4) } else { big_endian_u32(tfdt, 4).map(u64::from) }.ok_or("its tfdt box is truncated")?;
-        let default_duration = child(traf, b"tfhd")?.map(|tfhd| tfhd_default_duration(tfhd)).transpose()?.flatten().unwrap_or(trex_default_duration);
+        let default_duration = child(traf, b"tfhd")?.map(tfhd_default_duration).transpose()?.flatten().unwrap_or(trex_default_duration);
         let mut fragment = SegmentTiming { decode_start, samples: 0, duration: 0, earliest_presentation: i64::MAX, signed_offsets: false };
         for (kind, trun) in children(traf)? {
             if &kind == b"trun" {
@@ -208,13 +208,7 @@ fn add_run(trun: &[u8], default_duration: u32, fragment: &mut SegmentTiming) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
-        let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(body);
-        out
-    }
+    use crate::media::mp4_boxes::boxed;
 
     fn init(edit_list: bool) -> Vec<u8> {
         let mut mdhd = vec![0u8; 12];

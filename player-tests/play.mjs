@@ -32,7 +32,7 @@ if (!scripts[options.player] || !options.url) throw new Error('usage: play.mjs -
 async function play({ player, url, rate, timeoutMs }) {
   const report = {
     player, errors: [], abortedRequests: 0, waitingWhilePlaying: [], playing: false, ended: false, switched: false,
-    renditionsBuffered: [], renditions: [], duration: null, currentTime: null,
+    renditionsBuffered: [], renditions: [], audioTracks: [], subtitleTracks: [], cues: [], duration: null, currentTime: null,
     totalVideoFrames: null, droppedVideoFrames: null, buffered: [], sourceBuffers: [],
   };
   const buffers = [];
@@ -76,6 +76,12 @@ async function play({ player, url, rate, timeoutMs }) {
       highest = order[order.length - 1].index;
       report.renditions = data.levels.map((level) => level.height);
       hls.currentLevel = lowest;
+      report.audioTracks = hls.audioTracks.map((track) => ({ lang: track.lang, name: track.name, default: track.default }));
+      report.subtitleTracks = hls.subtitleTracks.map((track) => ({ lang: track.lang, name: track.name, default: track.default }));
+      if (hls.subtitleTracks.length > 0) {
+        hls.subtitleDisplay = true;
+        hls.subtitleTrack = 0;
+      }
       switchToHighest = () => { hls.nextLevel = highest; };
       video.play().catch((error) => report.errors.push(`play(): ${error}`));
     });
@@ -87,6 +93,7 @@ async function play({ player, url, rate, timeoutMs }) {
   } else {
     const dash = dashjs.MediaPlayer().create();
     dash.updateSettings({ debug: { logLevel: 1 }, streaming: {
+      text: { defaultEnabled: true },
       abr: { autoSwitchBitrate: { video: false, audio: false }, initialBitrate: { video: 1 } },
       buffer: { bufferTimeDefault: 2, bufferTimeAtTopQuality: 2, bufferTimeAtTopQualityLongForm: 2 },
     } });
@@ -98,6 +105,9 @@ async function play({ player, url, rate, timeoutMs }) {
       lowest = representations[0];
       highest = representations[representations.length - 1];
       dash.setRepresentationForTypeById('video', lowest.id);
+      report.audioTracks = dash.getTracksFor('audio').map((track) => ({ lang: track.lang, name: (track.labels[0] || {}).text, default: (track.roles || []).some((role) => role.value === 'main') }));
+      report.subtitleTracks = dash.getTracksFor('text').map((track) => ({ lang: track.lang, name: (track.labels[0] || {}).text }));
+      if (report.subtitleTracks.length > 0) dash.setTextTrack(0);
       switchToHighest = () => dash.setRepresentationForTypeById('video', highest.id);
     });
     dash.on(events.FRAGMENT_LOADING_COMPLETED, (event) => {
@@ -113,6 +123,13 @@ async function play({ player, url, rate, timeoutMs }) {
   report.totalVideoFrames = quality.totalVideoFrames;
   report.droppedVideoFrames = quality.droppedVideoFrames;
   report.buffered = ranges(video.buffered);
+  // The cues of the text track shown (the first subtitle rendition).
+  for (const track of Array.from(video.textTracks)) {
+    if (track.mode !== 'disabled' && track.cues && track.cues.length > 0) {
+      report.cues = Array.from(track.cues).map((cue) => [cue.startTime, cue.endTime, cue.text]);
+      break;
+    }
+  }
   report.sourceBuffers = buffers.map(({ mime, buffer }) => {
     try { return { mime, buffered: ranges(buffer.buffered) }; } catch (error) { return { mime, buffered: null, error: String(error) }; }
   });

@@ -1,9 +1,10 @@
 //! The packaged ladder played in real players: hls.js and dash.js in headless Chromium
 //! (player-tests/play.mjs, driven by puppeteer-core), served over HTTP on 127.0.0.1 by a
 //! small static server this test starts and stops. Each player starts on the lowest
-//! rendition, switches to the highest a third of the way in, and must play through to
-//! `ended` with no error and no stall, every track buffered as one range from 0 to the end,
-//! and exactly the source's frames decoded.
+//! rendition, switches to the highest after two segments, and must play through to `ended`
+//! with no error and no stall, every track buffered as one range from 0 to the end, exactly
+//! the source's frames decoded, both audio tracks offered with their languages and the
+//! subtitle cues shown at the source's times.
 //!
 //! Needs `/usr/bin/chromium` (or `$CHROMIUM`), `node` and `player-tests/node_modules`
 //! (`scripts/ensure-browser` installs them). Without them the test skips with the reason,
@@ -145,8 +146,19 @@ async fn hls_js_and_dash_js_play_the_ladder_through_with_every_frame() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // 4 s (100 frames) at 320x180 with a sine, three shots.
-    let source = common::three_shots(dir.path(), "source.mp4", 320, 180, 1.8, true);
+    // 4 s (100 frames) at 320x180, three shots, with an English sine (default), a French one
+    // and English subtitles from an SRT file.
+    let shots = common::three_shots(dir.path(), "shots.mp4", 320, 180, 1.8, true);
+    let srt = dir.path().join("cues.srt");
+    std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,500\nHello\n\n2\n00:00:02,000 --> 00:00:03,250\nWorld\n").unwrap();
+    let source = dir.path().join("source.mp4");
+    common::ffmpeg(&[
+        "-i", shots.to_str().unwrap(), "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000:duration=4", "-i", srt.to_str().unwrap(),
+        "-map", "0:v", "-map", "0:a", "-map", "1:a", "-map", "2:s", "-c:v", "copy", "-c:a:0", "copy", "-c:a:1", "aac", "-c:s", "mov_text",
+        "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra", "-metadata:s:s:0", "language=eng",
+        "-disposition:a:0", "default", "-disposition:a:1", "0",
+        source.to_str().unwrap(),
+    ]);
     let source_frames = common::frame_count(&source);
     let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };
     let rungs = [rung("180p", 320, 180, 600), rung("144p", 256, 144, 300), rung("90p", 160, 90, 120)];
@@ -165,6 +177,17 @@ async fn hls_js_and_dash_js_play_the_ladder_through_with_every_frame() {
         assert_eq!(played["totalVideoFrames"].as_u64().unwrap(), source_frames, "frames decoded; {context}");
         let heights: Vec<u64> = played["renditionsBuffered"].as_array().unwrap().iter().map(|height| height.as_u64().unwrap()).collect();
         assert!(heights.first() == Some(&90) && heights.last() == Some(&180), "played from the lowest to the highest: {heights:?}; {context}");
+        // Both audio renditions and the subtitles are offered, the cues at the source's times.
+        let languages: Vec<&str> = played["audioTracks"].as_array().unwrap().iter().map(|track| track["lang"].as_str().unwrap_or("")).collect();
+        // dash.js reports ISO 639-1 codes (it normalises the MPD's `eng` to `en`).
+        let expected_languages = if player == "dash" { ["en", "fr"] } else { ["eng", "fra"] };
+        assert_eq!(languages, expected_languages, "{context}");
+        assert_eq!(played["subtitleTracks"].as_array().unwrap().len(), 1, "{context}");
+        let cues: Vec<(f64, f64)> = played["cues"].as_array().unwrap().iter().map(|cue| (cue[0].as_f64().unwrap(), cue[1].as_f64().unwrap())).collect();
+        assert_eq!(cues.len(), 2, "{context}");
+        for ((start, end), (expected_start, expected_end)) in cues.iter().zip([(0.5, 1.5), (2.0, 3.25)]) {
+            assert!((start - expected_start).abs() < 1e-3 && (end - expected_end).abs() < 1e-3, "cue {start}–{end}, the source has {expected_start}–{expected_end}; {context}");
+        }
         // Every track (video and audio) buffered as one range from 0 to the end.
         let buffers = played["sourceBuffers"].as_array().unwrap();
         assert_eq!(buffers.len(), 2, "{context}");

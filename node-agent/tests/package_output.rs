@@ -217,16 +217,16 @@ async fn every_audio_track_is_a_rendition_with_its_language_name_channels_and_de
 
     let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
     for line in [
-        "NAME=\"English\",LANGUAGE=\"eng\",CHANNELS=\"6\",DEFAULT=YES,AUTOSELECT=YES,URI=\"audio/a0/playlist.m3u8\"",
-        "NAME=\"English (stereo)\",LANGUAGE=\"eng\",CHANNELS=\"2\",DEFAULT=NO,AUTOSELECT=YES,URI=\"audio/a0-stereo/playlist.m3u8\"",
-        "NAME=\"Français\",LANGUAGE=\"fra\",CHANNELS=\"2\",DEFAULT=NO",
-        "NAME=\"ger\",LANGUAGE=\"ger\",CHANNELS=\"1\",DEFAULT=NO",
+        "NAME=\"English\",LANGUAGE=\"en\",CHANNELS=\"6\",DEFAULT=YES,AUTOSELECT=YES,URI=\"audio/a0/playlist.m3u8\"",
+        "NAME=\"English (stereo)\",LANGUAGE=\"en\",CHANNELS=\"2\",DEFAULT=NO,AUTOSELECT=YES,URI=\"audio/a0-stereo/playlist.m3u8\"",
+        "NAME=\"Français\",LANGUAGE=\"fr\",CHANNELS=\"2\",DEFAULT=NO",
+        "NAME=\"ger\",LANGUAGE=\"de\",CHANNELS=\"1\",DEFAULT=NO",
     ] {
         assert!(master.contains(&format!("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",{line}")), "master lacks {line}:\n{master}");
     }
     let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
     assert_eq!(mpd.matches("contentType=\"audio\"").count(), 4, "{mpd}");
-    for needle in ["lang=\"eng\"", "lang=\"fra\"", "lang=\"ger\"", "<Label>Français</Label>", "value=\"main\"", "audio_channel_configuration:2011\" value=\"6\"", "audio_channel_configuration:2011\" value=\"1\""] {
+    for needle in ["lang=\"en\"", "lang=\"fr\"", "lang=\"de\"", "<Label>Français</Label>", "value=\"main\"", "audio_channel_configuration:2011\" value=\"6\"", "audio_channel_configuration:2011\" value=\"1\""] {
         assert!(mpd.contains(needle), "the MPD lacks {needle}:\n{mpd}");
     }
     assert_eq!(mpd.matches("value=\"main\"").count(), 1, "{mpd}");
@@ -281,9 +281,9 @@ async fn text_subtitle_tracks_become_webvtt_renditions_with_the_sources_cue_time
         assert_eq!(mpd.matches("contentType=\"text\" mimeType=\"text/vtt\"").count(), tracks, "{mpd}");
         assert!(mpd.contains("<BaseURL>subtitles/s0/subtitles.vtt</BaseURL>"), "{mpd}");
         if tracks == 2 {
-            assert!(master.contains("TYPE=SUBTITLES,GROUP-ID=\"subtitles\",NAME=\"eng\",LANGUAGE=\"eng\",DEFAULT=YES,AUTOSELECT=YES,URI=\"subtitles/s0/playlist.m3u8\""), "{master}");
-            assert!(master.contains("NAME=\"Français\",LANGUAGE=\"fra\",DEFAULT=NO"), "{master}");
-            assert!(mpd.contains("lang=\"fra\"") && mpd.contains("<Label>Français</Label>"), "{mpd}");
+            assert!(master.contains("TYPE=SUBTITLES,GROUP-ID=\"subtitles\",NAME=\"eng\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES,URI=\"subtitles/s0/playlist.m3u8\""), "{master}");
+            assert!(master.contains("NAME=\"Français\",LANGUAGE=\"fr\",DEFAULT=NO"), "{master}");
+            assert!(mpd.contains("lang=\"fr\"") && mpd.contains("<Label>Français</Label>"), "{mpd}");
         }
     }
 }

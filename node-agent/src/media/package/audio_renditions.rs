@@ -9,6 +9,7 @@ use crate::media::tracks::AudioTrack;
 
 use super::audio::{AudioEncode, output_sample_rate, samples_within_video};
 use super::labels::unique_label;
+use super::language_tags::bcp47;
 
 /// One AAC rendition to make.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +17,7 @@ pub struct AudioRendition {
     /// Folder under the output root, also its DASH Representation id: `audio/a<N>`, or
     /// `audio/a<N>-stereo` for a downmix (N: the source's audio stream number).
     pub name: String,
+    /// BCP 47 (`en`, not the container's `eng`).
     pub language: Option<String>,
     pub label: String,
     pub channels: u32,
@@ -52,7 +54,7 @@ pub fn plan_audio_renditions(tracks: &[AudioTrack], timeline: AudioTimeline) -> 
                 downmix_to: downmix.then_some(channels),
             };
             let label = unique_label(&label, |candidate| renditions.iter().any(|rendition| rendition.label == candidate));
-            renditions.push(AudioRendition { name, language: track.language.clone(), label, channels, default, source_stream: track.stream_index, encode });
+            renditions.push(AudioRendition { name, language: track.language.as_deref().map(bcp47), label, channels, default, source_stream: track.stream_index, encode });
         };
         add(format!("audio/a{}", track.audio_index), base.clone(), channels, false, track.default);
         if track.default && channels > 2 {

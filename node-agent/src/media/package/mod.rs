@@ -20,6 +20,7 @@
 //! | [`hls`] | media playlists with the boxes' durations; the master playlist |
 //! | [`subtitles`] | text subtitle tracks as WebVTT on the video's timeline; image ones skipped |
 //! | [`labels`] | unique names players list for renditions |
+//! | [`language_tags`] | container language codes as the BCP 47 tags players expect |
 //! | [`dash`] | the MPD, its timelines from the boxes |
 //! | [`codec_string`] | RFC 6381 codec strings from init segments |
 //!
@@ -38,6 +39,7 @@ mod dash;
 pub mod fragments;
 mod hls;
 mod labels;
+mod language_tags;
 mod segmenter;
 pub mod subtitles;
 

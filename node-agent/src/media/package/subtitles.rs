@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::PackageError;
 use super::hls::seconds_text;
 use super::labels::unique_label;
+use super::language_tags::bcp47;
 use crate::media::process::{Tool, ToolCommand, ToolError, ToolProgress, run_with_progress};
 use crate::media::tracks::SubtitleTrack;
 
@@ -27,6 +28,7 @@ pub struct PackagedSubtitles {
     /// Folder under the output root: `subtitles/s<N>` (N: the source's subtitle stream number).
     pub name: String,
     pub playlist: PathBuf,
+    /// BCP 47 (`en`, not the container's `eng`).
     pub language: Option<String>,
     /// HLS `NAME`, DASH `Label`.
     pub label: String,
@@ -64,7 +66,7 @@ pub fn plan_subtitles(tracks: &[SubtitleTrack], output_dir: &Path) -> (Vec<Packa
         packaged.push(PackagedSubtitles {
             playlist: output_dir.join(&name).join("playlist.m3u8"),
             name,
-            language: track.language.clone(),
+            language: track.language.as_deref().map(bcp47),
             label,
             default: track.default,
             source_stream: track.stream_index,

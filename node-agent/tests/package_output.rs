@@ -164,28 +164,29 @@ async fn audio_that_starts_late_and_ends_early_is_padded_onto_the_videos_timelin
     assert!(audio_end <= SECONDS as f64 && SECONDS as f64 - audio_end < 1024.0 / 48000.0, "audio ends at {audio_end}s");
 }
 
-/// Channels, codec and duration of the first audio stream of `path`.
-fn audio_stream(path: &Path) -> (u32, String, f64) {
+/// Channels, layout, codec and duration of the first audio stream of `path`.
+fn audio_stream(path: &Path) -> (u32, String, String, f64) {
     let output = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=channels,codec_name:format=duration", "-of", "json"])
+        .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=channels,channel_layout,codec_name:format=duration", "-of", "json"])
         .arg(path)
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let stream = &json["streams"][0];
     let duration = json["format"]["duration"].as_str().unwrap().parse().unwrap();
-    (stream["channels"].as_u64().unwrap() as u32, stream["codec_name"].as_str().unwrap().to_owned(), duration)
+    let layout = stream["channel_layout"].as_str().unwrap_or("").to_owned();
+    (stream["channels"].as_u64().unwrap() as u32, layout, stream["codec_name"].as_str().unwrap().to_owned(), duration)
 }
 
 #[tokio::test]
 async fn every_audio_track_is_a_rendition_with_its_language_name_channels_and_default() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("tracks.mkv");
-    // eng 5.1 (default), fra stereo, ger mono starting 0.5 s late and lasting 2 s with a click
+    // eng 5.1(side) (default), fra stereo, ger mono starting 0.5 s late and lasting 2 s with a click
     // 1 s in.
     common::ffmpeg(&[
         "-f", "lavfi", "-i", &format!("testsrc2=s=320x180:r=25:d={SECONDS}"),
-        "-f", "lavfi", "-i", &format!("aevalsrc='0.1*sin(440*2*PI*t)|0.1*sin(550*2*PI*t)|0.1*sin(660*2*PI*t)|0.1*sin(110*2*PI*t)|0.1*sin(770*2*PI*t)|0.1*sin(880*2*PI*t)':c=5.1:s=48000:d={SECONDS}"),
+        "-f", "lavfi", "-i", &format!("aevalsrc='0.1*sin(440*2*PI*t)|0.1*sin(550*2*PI*t)|0.1*sin(660*2*PI*t)|0.1*sin(110*2*PI*t)|0.1*sin(770*2*PI*t)|0.1*sin(880*2*PI*t)':c=5.1(side):s=48000:d={SECONDS}"),
         "-f", "lavfi", "-i", &format!("sine=frequency=660:sample_rate=44100:duration={SECONDS}"),
         "-itsoffset", "0.5", "-f", "lavfi", "-i", "aevalsrc='if(between(t,1.0,1.002),0.9,0)':s=48000:d=2",
         "-map", "0:v", "-map", "1:a", "-map", "2:a", "-map", "3:a",
@@ -204,11 +205,13 @@ async fn every_audio_track_is_a_rendition_with_its_language_name_channels_and_de
     assert_eq!(report.source.audio.as_ref().unwrap().stream_index, report.source.audio_tracks[0].stream_index);
 
     let (out, result) = package_frames(dir.path(), &source, report.source.video.frames).await;
-    let expected = [("audio/a0", 6), ("audio/a0-stereo", 2), ("audio/a1", 2), ("audio/a2", 1)];
-    assert_eq!(result.audio_renditions.iter().map(|audio| (audio.rendition.name.as_str(), audio.channels)).collect::<Vec<_>>(), expected.to_vec());
-    for (name, channels) in expected {
-        let (found, codec, duration) = audio_stream(&joined(&out.join(name)));
-        assert_eq!((found, codec.as_str()), (channels, "aac"), "{name}");
+    // The 5.1(side) source track is carried as standard 5.1 (AAC channel configuration 6).
+    let expected = [("audio/a0", 6, "5.1"), ("audio/a0-stereo", 2, "stereo"), ("audio/a1", 2, "stereo"), ("audio/a2", 1, "mono")];
+    let renditions: Vec<(&str, u32)> = result.audio_renditions.iter().map(|audio| (audio.rendition.name.as_str(), audio.channels)).collect();
+    assert_eq!(renditions, expected.iter().map(|(name, channels, _)| (*name, *channels)).collect::<Vec<_>>());
+    for (name, channels, layout) in expected {
+        let (found, found_layout, codec, duration) = audio_stream(&joined(&out.join(name)));
+        assert_eq!((found, found_layout.as_str(), codec.as_str()), (channels, layout, "aac"), "{name}");
         assert!(duration <= SECONDS as f64 + 1e-6 && SECONDS as f64 - duration < 1024.0 / 44100.0, "{name} lasts {duration}s");
     }
     // The late, short track: padded onto the video's timeline, its click where the source has it.

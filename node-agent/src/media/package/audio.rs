@@ -40,8 +40,24 @@ pub struct AudioEncode {
     /// Samples of the output, priming included: a whole number of AAC frames.
     pub total_samples: u64,
     pub bitrate_kbps: u32,
-    /// Channels to downmix to (`-ac`); `None` keeps the source's layout.
+    /// Channels to downmix to (`-ac`); `None` keeps the source's channels.
     pub downmix_to: Option<u32>,
+    /// The channel layout to carry ([`standard_layout`]); `None` keeps the source's.
+    pub layout: Option<&'static str>,
+}
+
+/// The AAC channel configuration a source's channel count is carried as, where one is
+/// standard and means the same speakers whatever the source's variant: 5.1(side) and 5.1
+/// both become 5.1 (configuration 6), which every player knows, rather than a layout ffmpeg
+/// can only describe in a program config element. Other counts keep the source's layout.
+pub fn standard_layout(channels: u32) -> Option<&'static str> {
+    match channels {
+        1 => Some("mono"),
+        2 => Some("stereo"),
+        6 => Some("5.1"),
+        8 => Some("7.1"),
+        _ => None,
+    }
 }
 
 /// The rate the AAC rendition is encoded at: the source's when AAC can carry it.
@@ -61,8 +77,9 @@ impl AudioEncode {
     /// The `-af` graph of the module docs.
     pub fn filter_graph(&self) -> String {
         let encoded = self.total_samples.saturating_sub(AAC_PRIMING_SAMPLES).max(1);
+        let layout = self.layout.map(|layout| format!(",aformat=channel_layouts={layout}")).unwrap_or_default();
         format!(
-            "asetpts=PTS-({start:.6})/TB,aresample={rate}:async=1:first_pts=0,atrim=start_sample={AAC_PRIMING_SAMPLES},asetpts=PTS-STARTPTS,apad,atrim=end_sample={encoded}",
+            "asetpts=PTS-({start:.6})/TB,aresample={rate}:async=1:first_pts=0,atrim=start_sample={AAC_PRIMING_SAMPLES},asetpts=PTS-STARTPTS,apad,atrim=end_sample={encoded}{layout}",
             start = self.video_start_seconds,
             rate = self.sample_rate,
         )
@@ -116,10 +133,10 @@ mod tests {
 
     #[test]
     fn the_graph_skips_the_priming_and_stops_at_the_last_whole_frame() {
-        let encode = AudioEncode { audio_index: 1, sample_rate: 48000, video_start_seconds: 0.08, total_samples: 562 * 1024, bitrate_kbps: 128, downmix_to: None };
+        let encode = AudioEncode { audio_index: 1, sample_rate: 48000, video_start_seconds: 0.08, total_samples: 562 * 1024, bitrate_kbps: 128, downmix_to: None, layout: Some("5.1") };
         assert_eq!(
             encode.filter_graph(),
-            "asetpts=PTS-(0.080000)/TB,aresample=48000:async=1:first_pts=0,atrim=start_sample=1024,asetpts=PTS-STARTPTS,apad,atrim=end_sample=574464"
+            "asetpts=PTS-(0.080000)/TB,aresample=48000:async=1:first_pts=0,atrim=start_sample=1024,asetpts=PTS-STARTPTS,apad,atrim=end_sample=574464,aformat=channel_layouts=5.1"
         );
         assert!(encode.ffmpeg_args(Path::new("/in.mp4")).windows(2).any(|pair| pair[0] == "-map" && pair[1] == "0:a:1"));
     }

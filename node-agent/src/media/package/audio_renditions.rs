@@ -7,7 +7,7 @@
 use crate::media::probe::Rational;
 use crate::media::tracks::AudioTrack;
 
-use super::audio::{AudioEncode, output_sample_rate, samples_within_video};
+use super::audio::{AudioEncode, output_sample_rate, samples_within_video, standard_layout};
 use super::labels::unique_label;
 use super::language_tags::bcp47;
 
@@ -52,6 +52,7 @@ pub fn plan_audio_renditions(tracks: &[AudioTrack], timeline: AudioTimeline) -> 
                 total_samples: samples_within_video(timeline.frames, timeline.frame_rate, sample_rate),
                 bitrate_kbps: (timeline.stereo_bitrate_kbps / 2).max(32) * channels,
                 downmix_to: downmix.then_some(channels),
+                layout: if downmix { None } else { standard_layout(channels) },
             };
             let label = unique_label(&label, |candidate| renditions.iter().any(|rendition| rendition.label == candidate));
             renditions.push(AudioRendition { name, language: track.language.as_deref().map(bcp47), label, channels, default, source_stream: track.stream_index, encode });

@@ -9,25 +9,15 @@ use std::path::{Path, PathBuf};
 use shotfarm_agent::media::artifacts::FrameArtifact;
 use shotfarm_agent::media::assemble::{AssembleParams, assemble_rendition};
 use shotfarm_agent::media::capabilities::probe_capabilities;
-use shotfarm_agent::media::chunking::{ChunkingParams, FrameRange};
+use shotfarm_agent::media::chunking::FrameRange;
 use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, DecodeStart, EncodeBackend, EncodeChunkParams, EncoderSettings};
-use shotfarm_agent::media::inspect::{Chunk, InspectParams, InspectReport, inspect_source};
+use common::ladder::inspect;
+use shotfarm_agent::media::inspect::{Chunk, InspectReport};
 use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
 use shotfarm_proto::pipeline::{Codec, Rung};
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, package_ladder};
 use shotfarm_agent::media::validate::{ValidateParams, validate_rendition};
 use tokio_util::sync::CancellationToken;
-
-async fn inspect(source: &Path, dir: &Path) -> InspectReport {
-    let params = InspectParams {
-        source: source.to_owned(),
-        artifact_dir: dir.join("inspect"),
-        chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 1.6 },
-        shot_detection: Default::default(),
-        limits: Default::default(),
-    };
-    inspect_source(&params, &CancellationToken::new()).await.unwrap()
-}
 
 fn settings() -> EncoderSettings {
     EncoderSettings { preset: "ultrafast".to_owned(), keyframe_interval_frames: 12 }
@@ -98,6 +88,7 @@ async fn every_rendition_has_exactly_the_source_frames() {
             frame_rate: report.source.video.frame_rate,
             frames: report.source.video.frames,
             audio: Some(AudioPackaging { source: source.clone(), bitrate_kbps: 96, segment_seconds: 4.0 }),
+            subtitles_source: None,
         },
         &CancellationToken::new(),
     )
@@ -109,7 +100,7 @@ async fn every_rendition_has_exactly_the_source_frames() {
     }
     let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
     assert!(mpd.contains("<SegmentTimeline>") && mpd.contains("contentType=\"audio\""), "{mpd}");
-    assert!(out.join("270p/init.mp4").is_file() && out.join("audio/playlist.m3u8").is_file());
+    assert!(out.join("270p/init.mp4").is_file() && out.join("audio/a0/playlist.m3u8").is_file());
     assert!(result.audio_video_offset_seconds.unwrap().abs() < 0.15);
     // Segments are aligned: same count in every rung, and each segment starts with a keyframe.
     assert!(result.renditions.iter().all(|rendition| rendition.segments == result.renditions[0].segments));

@@ -230,7 +230,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     for needle in ["h264_180p/playlist.m3u8", "hevc_180p/playlist.m3u8", "CODECS=\"avc1.", "CODECS=\"hvc1.", "mp4a.40.2", "RESOLUTION=320x180"] {
         assert!(master.contains(needle), "master lacks {needle}:\n{master}");
     }
-    assert!(out.join("manifest.mpd").is_file() && out.join("h264_180p/init.mp4").is_file() && out.join("audio/playlist.m3u8").is_file());
+    assert!(out.join("manifest.mpd").is_file() && out.join("h264_180p/init.mp4").is_file() && out.join("audio/a0/playlist.m3u8").is_file());
 
     let outputs: Vec<TaskOutput> = job.outputs.clone();
     assert!(outputs.iter().any(|output| kind_of(output) == TaskKind::Score));

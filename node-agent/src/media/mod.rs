@@ -9,7 +9,9 @@
 //! | [`probe`] | — | ffprobe JSON → typed facts |
 //! | [`frame_analysis`] | — | one decode to 128×72 gray: fingerprints, shots, SI/TI |
 //! | [`source_range`] | — | exactly the source frames `[start, end)` of a chunk, decoded (score's reference) |
+//! | [`tracks`] | — | the source's audio tracks: language, title, channels, default |
 //! | [`quality`] | — | pooling per-frame VMAF (percentiles, per chunk, rendition and shot) |
+//! | [`mp4_boxes`] | — | the ISO-BMFF box tree from bytes: headers, children, fields |
 //! | [`mp4_samples`] | — | frame count of an MP4 video track, from its box tree |
 //! | [`artifacts`] | — | `frames.json`: large per-frame data beside the results |
 //! | [`inspect`] | 1 inspect | accept (facts, warnings, shots, chunk plan) or reject (code, where, fix) |
@@ -19,7 +21,7 @@
 //! | [`score`] | 5 score | VMAF/PSNR/SSIM of one encoded chunk against its source frames, pooled |
 //! | [`assemble`] | 6 assemble | a rung's chunks joined, without re-encoding |
 //! | [`validate`] | 7 validate | frame count, fingerprints in order, codec/size/bitrate |
-//! | [`package`] | 8 package | HLS (fMP4) + DASH over the same segments, AAC audio rendition |
+//! | [`package`] | 8 package | HLS (CMAF) + DASH over the same segments, AAC audio fitted to the video; timing checked from the boxes |
 //! | [`report`] | 9 report | `report.json` types and writer |
 //!
 //! Speed: a chunk's decode starts at the keyframe inspect recorded for it (verified by
@@ -34,6 +36,7 @@ pub mod encode;
 pub mod frame_analysis;
 pub mod inspect;
 pub mod ladder;
+pub mod mp4_boxes;
 pub mod mp4_samples;
 pub mod package;
 pub mod probe;
@@ -42,4 +45,5 @@ pub mod quality;
 pub mod report;
 pub mod score;
 pub mod source_range;
+pub mod tracks;
 pub mod validate;

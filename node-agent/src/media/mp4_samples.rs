@@ -16,6 +16,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
+use super::mp4_boxes::{big_endian_u32, child, children, read_header};
+
 /// Largest `moov` box read into memory (its tables hold a few bytes per sample: 64 MiB is
 /// hours of video).
 const MAX_MOOV_BYTES: u64 = 64 << 20;
@@ -57,73 +59,6 @@ pub fn video_sample_count(path: &Path) -> Result<u64, Mp4SamplesError> {
     Err(layout("it has no moov box".to_owned()))
 }
 
-struct BoxHeader {
-    kind: [u8; 4],
-    /// Whole box, header included.
-    size: u64,
-    header_len: u64,
-}
-
-impl BoxHeader {
-    fn kind_text(&self) -> String {
-        String::from_utf8_lossy(&self.kind).into_owned()
-    }
-}
-
-/// Reads a box header at the reader's position; `None` when fewer bytes remain than it needs
-/// or its size is impossible.
-fn read_header(reader: &mut impl Read, remaining: u64) -> std::io::Result<Option<BoxHeader>> {
-    if remaining < 8 {
-        return Ok(None);
-    }
-    let mut short = [0u8; 8];
-    reader.read_exact(&mut short)?;
-    let kind = [short[4], short[5], short[6], short[7]];
-    let (size, header_len) = match u32::from_be_bytes([short[0], short[1], short[2], short[3]]) {
-        // Size 0: the box runs to the end of its container.
-        0 => (remaining, 8),
-        1 => {
-            if remaining < 16 {
-                return Ok(None);
-            }
-            let mut large = [0u8; 8];
-            reader.read_exact(&mut large)?;
-            (u64::from_be_bytes(large), 16)
-        }
-        size => (u64::from(size), 8),
-    };
-    Ok((size >= header_len).then_some(BoxHeader { kind, size, header_len }))
-}
-
-/// A child box: its kind and body.
-type ChildBox<'a> = ([u8; 4], &'a [u8]);
-
-/// The child boxes of a box body.
-fn children(body: &[u8]) -> Result<Vec<ChildBox<'_>>, String> {
-    let mut found = Vec::new();
-    let mut rest = body;
-    while !rest.is_empty() {
-        let mut cursor = rest;
-        let header = read_header(&mut cursor, rest.len() as u64)
-            .map_err(|error| error.to_string())?
-            .ok_or_else(|| format!("a box header with {} bytes left in its parent", rest.len()))?;
-        if header.size > rest.len() as u64 {
-            return Err(format!("the {} box claims {} bytes; its parent has {} left", header.kind_text(), header.size, rest.len()));
-        }
-        found.push((header.kind, &rest[header.header_len as usize..header.size as usize]));
-        rest = &rest[header.size as usize..];
-    }
-    Ok(found)
-}
-
-fn child<'a>(body: &'a [u8], kind: &[u8; 4]) -> Result<Option<&'a [u8]>, String> {
-    Ok(children(body)?.into_iter().find(|(found, _)| found == kind).map(|(_, body)| body))
-}
-
-fn big_endian_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    bytes.get(at..at + 4).map(|word| u32::from_be_bytes([word[0], word[1], word[2], word[3]]))
-}
-
 fn sample_count_in_moov(moov: &[u8]) -> Result<u64, String> {
     if child(moov, b"mvex")?.is_some() {
         return Err("it is fragmented (moov has an mvex box)".to_owned());
@@ -153,13 +88,7 @@ fn sample_count_in_moov(moov: &[u8]) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
-        let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(body);
-        out
-    }
+    use crate::media::mp4_boxes::boxed;
 
     fn track(handler: &[u8; 4], samples: u32) -> Vec<u8> {
         let mut hdlr = vec![0u8; 8];

@@ -97,13 +97,29 @@ pub struct ProbeStream {
     pub nb_read_packets: Option<String>,
     pub sample_rate: Option<String>,
     pub channels: Option<u32>,
+    #[serde(default)]
+    pub channel_layout: Option<String>,
+    #[serde(default)]
+    pub tags: Option<ProbeTags>,
     pub disposition: Option<ProbeDisposition>,
+}
+
+/// The stream tags we read (`language`, `title`); ffprobe prints others, which are ignored.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProbeTags {
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ProbeDisposition {
     #[serde(default)]
     pub attached_pic: u8,
+    /// The stream is the one to play when nothing else is asked for.
+    #[serde(default)]
+    pub default: u8,
 }
 
 impl ProbeStream {

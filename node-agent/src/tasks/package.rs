@@ -1,9 +1,9 @@
-//! The package task: every validated rendition (and the source's audio, encoded once as AAC)
+//! The package task: every validated rendition (and every audio track of the source, each encoded once as AAC, and every text subtitle track as WebVTT)
 //! packaged as HLS (CMAF segments, master playlist) and DASH in a scratch directory, then
 //! uploaded under the job's `output_url` with exactly that layout:
 //!
 //! ```text
-//! master.m3u8  manifest.mpd  <rung>/playlist.m3u8 <rung>/init.mp4 <rung>/seg_00000.m4s …  audio/…
+//! master.m3u8  manifest.mpd  <rung>/playlist.m3u8 <rung>/init.mp4 <rung>/seg_00000.m4s …  audio/a<N>/…
 //! ```
 //!
 //! Media files go up first and the two manifests last, so a reader who finds `master.m3u8`
@@ -27,7 +27,8 @@ use super::output_location::{existing_files, remove_stale};
 use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
-use crate::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, PackagedRendition, package_ladder};
+use crate::media::package::subtitles::PackagedSubtitles;
+use crate::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, PackagedAudio, PackagedRendition, package_ladder};
 use crate::storage::{MediaStore, ObjectKey};
 
 /// The AAC rendition's bitrate.
@@ -65,14 +66,12 @@ pub async fn run(
         work_area.download(stream, &local).await?;
         to_package.push(PackageRendition { rung: rung.clone(), path: local });
     }
-    let audio = if source.has_audio {
-        let source = local_source(&locations.input_url, ctx).await?;
-        Some(AudioPackaging { source, bitrate_kbps: AUDIO_BITRATE_KBPS, segment_seconds: SEGMENT_SECONDS })
-    } else {
-        None
-    };
+    // The source itself: its audio tracks and text subtitle tracks are packaged from it.
+    let source_path = local_source(&locations.input_url, ctx).await?;
+    let audio = source.has_audio.then(|| AudioPackaging { source: source_path.clone(), bitrate_kbps: AUDIO_BITRATE_KBPS, segment_seconds: SEGMENT_SECONDS });
     let output_dir = ctx.scratch_dir.join("package").join("output");
-    let params = PackageParams { output_dir: output_dir.clone(), renditions: to_package, frame_rate: frame_rate(source)?, frames: source.frames, audio };
+    let subtitles_source = Some(source_path);
+    let params = PackageParams { output_dir: output_dir.clone(), renditions: to_package, frame_rate: frame_rate(source)?, frames: source.frames, audio, subtitles_source };
     let result = package_ladder(&params, cancel).await.map_err(task_errors::package)?;
     let _ = tokio::fs::remove_dir_all(&input_dir).await;
 
@@ -160,6 +159,9 @@ fn relative_result(result: &PackageResult, root: &Path) -> PackageResult {
         dash_manifest: relative_path(&result.dash_manifest, root),
         renditions: result.renditions.iter().map(relative).collect(),
         audio: result.audio.as_ref().map(relative),
+        audio_renditions: result.audio_renditions.iter().map(|audio| PackagedAudio { rendition: relative(&audio.rendition), ..audio.clone() }).collect(),
+        subtitles: result.subtitles.iter().map(|subtitles| PackagedSubtitles { playlist: relative_path(&subtitles.playlist, root), ..subtitles.clone() }).collect(),
+        skipped_subtitles: result.skipped_subtitles.clone(),
         audio_video_offset_seconds: result.audio_video_offset_seconds,
         seconds: result.seconds,
     }

@@ -113,7 +113,7 @@ pub fn package(error: PackageError) -> TaskError {
         PackageError::NoRenditions | PackageError::Misaligned { .. } | PackageError::AudioDuration { .. } | PackageError::Playlist { .. } => {
             TaskError::Final(format!("packaging failed: {error}"))
         }
-        PackageError::Tool { .. } | PackageError::Io { .. } => TaskError::Retryable(format!("packaging failed: {error}")),
+        PackageError::Tool { .. } | PackageError::Io { .. } | PackageError::Probe(_) => TaskError::Retryable(format!("packaging failed: {error}")),
     }
 }
 

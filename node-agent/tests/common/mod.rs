@@ -1,6 +1,8 @@
 //! Sources synthesised with the real ffmpeg, into temp dirs.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod ladder;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

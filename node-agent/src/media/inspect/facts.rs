@@ -8,6 +8,7 @@ use shotfarm_kernels::fingerprint::Fingerprint;
 
 use crate::media::chunking::FrameRange;
 use crate::media::probe::Rational;
+use crate::media::tracks::{AudioTrack, SubtitleTrack};
 use super::findings::InspectWarning;
 
 /// Facts about the video stream.
@@ -49,7 +50,14 @@ pub struct SourceFacts {
     /// The container's duration, when it states one.
     pub container_duration_seconds: Option<f64>,
     pub video: VideoFacts,
+    /// The first audio stream (what older reports name); every one is in `audio_tracks`.
     pub audio: Option<AudioFacts>,
+    /// Every audio stream, each packaged as its own AAC rendition.
+    #[serde(default)]
+    pub audio_tracks: Vec<AudioTrack>,
+    /// Every subtitle stream; text ones become WebVTT renditions, image ones are skipped.
+    #[serde(default)]
+    pub subtitle_tracks: Vec<SubtitleTrack>,
 }
 
 /// One shot and its complexity (SI/TI on the 128×72 analysis frames; see

@@ -129,7 +129,7 @@ pub enum WarningCode {
     OddDimensions,
     /// More than one video stream; the first is used.
     SeveralVideoStreams,
-    /// More than one audio stream; the first is used.
+    /// More than one audio stream; each becomes its own AAC rendition.
     SeveralAudioStreams,
     /// Some frames may not be seekable: chunks decode from the start of the file.
     NotSeekable,
@@ -138,6 +138,8 @@ pub enum WarningCode {
     SkippedFrames,
     /// Frames are evenly spaced at another rate than the container declares; that rate is used.
     FrameRateFromTimestamps,
+    /// A subtitle stream holds pictures (PGS, DVB, DVD), not text: it is not packaged.
+    ImageSubtitlesSkipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -51,6 +51,7 @@ use super::chunking::{ChunkingParams, FrameRange, limits_in_frames, plan_chunks}
 use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AnalysisDepth, DecodePassError, DecodedVideo, decode_and_analyse};
 use super::probe::{ProbeError, Rational, parse_number, probe_file};
 use super::process::ToolError;
+use super::tracks::{audio_tracks, subtitle_tracks};
 
 /// What inspection is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,7 +172,15 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
         container_duration_seconds: parse_number(format.duration.as_ref()),
         video,
         audio,
+        audio_tracks: audio_tracks(&probe),
+        subtitle_tracks: subtitle_tracks(&probe),
     };
+    for track in facts.subtitle_tracks.iter().filter(|track| !track.text) {
+        warnings.push(InspectWarning {
+            code: WarningCode::ImageSubtitlesSkipped,
+            message: format!("subtitle stream {} is {} (pictures, not text); it is not packaged: add a text (SRT/WebVTT) track of it to carry it", track.stream_index, track.codec),
+        });
+    }
 
     let shots = summarise_shots(&decoded);
     let shot_starts: Vec<u64> = shots.iter().skip(1).map(|shot| shot.start).collect();

@@ -154,7 +154,7 @@ mod tests {
     #[test]
     fn streams_are_described_as_found() {
         let audio = ProbeStream { duration: Some("3.239".into()), ..stream("audio", "mp3") };
-        let cover = ProbeStream { width: Some(640), height: Some(480), disposition: Some(ProbeDisposition { attached_pic: 1 }), ..stream("video", "mjpeg") };
+        let cover = ProbeStream { width: Some(640), height: Some(480), disposition: Some(ProbeDisposition { attached_pic: 1, ..Default::default() }), ..stream("video", "mjpeg") };
         let probe = ProbeOutput { streams: vec![audio.clone(), cover.clone()], format: None };
         assert_eq!(describe_streams(&probe), "audio (mp3, 3.2 s) with a cover picture (640x480 mjpeg)");
         let probe = ProbeOutput { streams: vec![stream("audio", "flac")], format: Some(ProbeFormat { duration: Some("12.0".into()), ..Default::default() }) };

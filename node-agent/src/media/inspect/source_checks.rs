@@ -94,7 +94,7 @@ pub(super) fn pick_streams<'a>(probe: &'a ProbeOutput, warnings: &mut Vec<Inspec
     if audios.len() > 1 {
         warnings.push(InspectWarning {
             code: WarningCode::SeveralAudioStreams,
-            message: format!("{} audio streams; using stream {} for the audio rendition", audios.len(), audios[0].index.unwrap_or(0)),
+            message: format!("{} audio streams; each becomes its own AAC rendition", audios.len()),
         });
     }
     Ok((video, audios.first().copied()))

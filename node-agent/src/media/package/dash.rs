@@ -1,0 +1,136 @@
+//! The DASH MPD over the very same CMAF segments as the HLS playlists: one video
+//! AdaptationSet, then one AdaptationSet per audio rendition (`lang`, `Label`, `Role` main for
+//! the default one, `AudioChannelConfiguration`), then one text AdaptationSet per subtitle
+//! rendition (`text/vtt`, the WebVTT file as its `BaseURL`); `SegmentTemplate` with a
+//! `SegmentTimeline` in each track's own timescale, its times read from the boxes (`tfdt`
+//! and summed sample durations), so the timeline is the media's to the tick.
+//! `mediaPresentationDuration` is the video's length rounded up to the microsecond: every
+//! track ends at or before it (audio ends less than one AAC frame before it).
+
+use std::fmt::Write as _;
+
+use super::fragments::TrackTiming;
+use super::hls::seconds_text;
+use super::subtitles::{PackagedSubtitles, SUBTITLES_FILE};
+use super::{PackageRendition, PackagedAudio, PackagedRendition};
+use crate::media::probe::Rational;
+
+/// A video rendition as the MPD needs it.
+pub(super) struct DashVideo<'a> {
+    pub packaged: &'a PackagedRendition,
+    pub rendition: &'a PackageRendition,
+    pub timing: &'a TrackTiming,
+}
+
+fn timeline_xml(track: &TrackTiming) -> String {
+    let mut xml = String::from("<SegmentTimeline>");
+    let segments = &track.segments;
+    let mut index = 0;
+    while index < segments.len() {
+        let segment = segments[index];
+        let mut repeat = 0;
+        while index + repeat + 1 < segments.len() && segments[index + repeat + 1].duration == segment.duration {
+            repeat += 1;
+        }
+        let _ = write!(xml, "<S t=\"{}\" d=\"{}\"", segment.decode_start, segment.duration);
+        if repeat > 0 {
+            let _ = write!(xml, " r=\"{repeat}\"");
+        }
+        xml.push_str("/>");
+        index += repeat + 1;
+    }
+    xml.push_str("</SegmentTimeline>");
+    xml
+}
+
+fn segment_template(name: &str, track: &TrackTiming) -> String {
+    format!(
+        "<SegmentTemplate timescale=\"{}\" initialization=\"{name}/init.mp4\" media=\"{name}/seg_$Number%05d$.m4s\" startNumber=\"0\">{}</SegmentTemplate>",
+        track.init.timescale,
+        timeline_xml(track)
+    )
+}
+
+/// `text` with XML's special characters escaped.
+fn xml_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The MPD text; `duration_micros` is the presentation's length.
+pub(super) fn dash_manifest_text(frame_rate: Rational, videos: &[DashVideo<'_>], audio: &[(&PackagedAudio, &TrackTiming)], subtitles: &[PackagedSubtitles], duration_micros: u64) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        xml,
+        "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019\" type=\"static\" mediaPresentationDuration=\"PT{}S\" minBufferTime=\"PT2S\">",
+        seconds_text(duration_micros)
+    );
+    xml.push_str("  <Period id=\"0\" start=\"PT0S\">\n");
+    let _ = writeln!(
+        xml,
+        "    <AdaptationSet id=\"0\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\" frameRate=\"{}/{}\">",
+        frame_rate.num, frame_rate.den
+    );
+    for video in videos {
+        let _ = writeln!(
+            xml,
+            "      <Representation id=\"{name}\" bandwidth=\"{bandwidth}\" width=\"{w}\" height=\"{h}\" codecs=\"{codecs}\">\n        {template}\n      </Representation>",
+            name = video.packaged.name,
+            bandwidth = video.packaged.peak_bitrate_bps,
+            w = video.rendition.rung.width,
+            h = video.rendition.rung.height,
+            codecs = video.packaged.codecs,
+            template = segment_template(&video.packaged.name, video.timing),
+        );
+    }
+    xml.push_str("    </AdaptationSet>\n");
+    for (index, (audio, timing)) in audio.iter().enumerate() {
+        let language = audio.language.as_ref().map(|language| format!(" lang=\"{}\"", xml_text(language))).unwrap_or_default();
+        let _ = writeln!(
+            xml,
+            "    <AdaptationSet id=\"{id}\" contentType=\"audio\" mimeType=\"audio/mp4\"{language} segmentAlignment=\"true\" startWithSAP=\"1\">\n      <Label>{label}</Label>\n      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"{role}\"/>\n      <Representation id=\"{name}\" bandwidth=\"{bandwidth}\" codecs=\"{codecs}\" audioSamplingRate=\"{rate}\">\n        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"{channels}\"/>\n        {template}\n      </Representation>\n    </AdaptationSet>",
+            id = index + 1,
+            label = xml_text(&audio.label),
+            role = if audio.default { "main" } else { "alternate" },
+            name = audio.rendition.name,
+            bandwidth = audio.rendition.peak_bitrate_bps,
+            codecs = audio.rendition.codecs,
+            rate = timing.init.timescale,
+            channels = audio.channels,
+            template = segment_template(&audio.rendition.name, timing),
+        );
+    }
+    for (index, track) in subtitles.iter().enumerate() {
+        let language = track.language.as_ref().map(|language| format!(" lang=\"{}\"", xml_text(language))).unwrap_or_default();
+        let _ = writeln!(
+            xml,
+            "    <AdaptationSet id=\"{id}\" contentType=\"text\" mimeType=\"text/vtt\"{language}>\n      <Label>{label}</Label>\n      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"subtitle\"/>\n      <Representation id=\"{name}\" bandwidth=\"256\">\n        <BaseURL>{name}/{SUBTITLES_FILE}</BaseURL>\n      </Representation>\n    </AdaptationSet>",
+            id = audio.len() + 1 + index,
+            label = xml_text(&track.label),
+            name = track.name,
+        );
+    }
+    xml.push_str("  </Period>\n</MPD>\n");
+    xml
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::package::fragments::{InitTiming, SegmentTiming};
+
+    #[test]
+    fn timelines_compress_repeats_and_keep_the_boxes_times() {
+        let durations = [50u64, 50, 50, 20, 50];
+        let mut start = 0;
+        let segments = durations
+            .iter()
+            .map(|&duration| {
+                let segment = SegmentTiming { decode_start: start, samples: 2, duration, earliest_presentation: start as i64, signed_offsets: true };
+                start += duration;
+                segment
+            })
+            .collect();
+        let track = TrackTiming { init: InitTiming { timescale: 100, has_edit_list: false, default_sample_duration: 0 }, segments };
+        assert_eq!(timeline_xml(&track), "<SegmentTimeline><S t=\"0\" d=\"50\" r=\"2\"/><S t=\"150\" d=\"20\"/><S t=\"170\" d=\"50\"/></SegmentTimeline>");
+    }
+}

@@ -1,0 +1,145 @@
+//! HLS text: the segment list ffmpeg's media playlist names, the media playlists rewritten
+//! with durations read from the boxes, and the master playlist.
+//!
+//! Durations are written to the microsecond as differences of rounded segment boundaries, so
+//! the `EXTINF`s of a playlist add up to the track's length exactly (to the microsecond), and
+//! `EXT-X-TARGETDURATION` is the longest `EXTINF` rounded up (at least 1).
+
+use std::fmt::Write as _;
+
+use super::fragments::TrackTiming;
+use super::subtitles::PackagedSubtitles;
+use super::{PackageRendition, PackagedAudio, PackagedRendition};
+
+/// The segment files a media playlist names, in order.
+pub(super) fn segment_files(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).map(str::to_owned).collect()
+}
+
+/// `ticks` of `timescale` in whole microseconds, rounded to nearest.
+pub(super) fn micros(ticks: u64, timescale: u32) -> u64 {
+    let scale = u128::from(timescale.max(1));
+    u64::try_from((u128::from(ticks) * 1_000_000 + scale / 2) / scale).unwrap_or(u64::MAX)
+}
+
+/// Microseconds as seconds with six decimals.
+pub(super) fn seconds_text(micros: u64) -> String {
+    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
+
+/// Each segment's duration in microseconds: differences of rounded boundaries.
+pub(super) fn segment_micros(track: &TrackTiming) -> Vec<u64> {
+    let scale = track.init.timescale;
+    track.segments.iter().map(|segment| micros(segment.decode_start + segment.duration, scale) - micros(segment.decode_start, scale)).collect()
+}
+
+/// A VOD media playlist over `files` with `track`'s durations.
+pub(super) fn media_playlist_text(track: &TrackTiming, files: &[String]) -> String {
+    let durations = segment_micros(track);
+    let longest = durations.iter().copied().max().unwrap_or(0);
+    let target = longest.div_ceil(1_000_000).max(1);
+    let mut text = format!(
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n"
+    );
+    for (file, duration) in files.iter().zip(durations) {
+        let _ = writeln!(text, "#EXTINF:{},\n{file}", seconds_text(duration));
+    }
+    text.push_str("#EXT-X-ENDLIST\n");
+    text
+}
+
+/// The master playlist: every audio rendition in one group (`EXT-X-MEDIA` with its
+/// language, name, channels, default/autoselect), every subtitle rendition in another, then
+/// every video rendition, highest peak bitrate first, its bandwidth counting the largest
+/// audio rendition.
+pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRendition, &PackageRendition)], audio: &[PackagedAudio], subtitles: &[PackagedSubtitles]) -> String {
+    let mut text = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for track in audio {
+        let _ = write!(text, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"{}\"", track.label);
+        if let Some(language) = &track.language {
+            let _ = write!(text, ",LANGUAGE=\"{language}\"");
+        }
+        let _ = writeln!(
+            text,
+            ",CHANNELS=\"{}\",DEFAULT={},AUTOSELECT=YES,URI=\"{}/playlist.m3u8\"",
+            track.channels,
+            if track.default { "YES" } else { "NO" },
+            track.rendition.name
+        );
+    }
+    for track in subtitles {
+        let _ = write!(text, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subtitles\",NAME=\"{}\"", track.label);
+        if let Some(language) = &track.language {
+            let _ = write!(text, ",LANGUAGE=\"{language}\"");
+        }
+        let _ = writeln!(text, ",DEFAULT={},AUTOSELECT=YES,URI=\"{}/playlist.m3u8\"", if track.default { "YES" } else { "NO" }, track.name);
+    }
+    let audio_peak = audio.iter().map(|track| track.rendition.peak_bitrate_bps).max().unwrap_or(0);
+    let audio_average = audio.iter().map(|track| track.rendition.average_bitrate_bps).max().unwrap_or(0);
+    let mut order = renditions.to_vec();
+    order.sort_by_key(|(packaged, _)| std::cmp::Reverse(packaged.peak_bitrate_bps));
+    for (packaged, rendition) in order {
+        let codecs = match audio.first() {
+            Some(track) => format!("{},{}", packaged.codecs, track.rendition.codecs),
+            None => packaged.codecs.clone(),
+        };
+        let _ = write!(
+            text,
+            "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},RESOLUTION={}x{},CODECS=\"{codecs}\",FRAME-RATE={frame_rate:.3}",
+            packaged.peak_bitrate_bps + audio_peak,
+            packaged.average_bitrate_bps + audio_average,
+            rendition.rung.width,
+            rendition.rung.height,
+        );
+        if !audio.is_empty() {
+            text.push_str(",AUDIO=\"audio\"");
+        }
+        if !subtitles.is_empty() {
+            text.push_str(",SUBTITLES=\"subtitles\"");
+        }
+        let _ = writeln!(text, "\n{}/playlist.m3u8", packaged.name);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::package::fragments::{InitTiming, SegmentTiming};
+
+    fn track(timescale: u32, durations: &[u64]) -> TrackTiming {
+        let mut start = 0;
+        let segments = durations
+            .iter()
+            .map(|&duration| {
+                let segment = SegmentTiming { decode_start: start, samples: 1, duration, earliest_presentation: start as i64, signed_offsets: true };
+                start += duration;
+                segment
+            })
+            .collect();
+        TrackTiming { init: InitTiming { timescale, has_edit_list: false, default_sample_duration: 0 }, segments }
+    }
+
+    #[test]
+    fn segment_files_are_the_uri_lines() {
+        let text = "#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2.000000,\nseg_00000.m4s\n#EXTINF:1.040000,\nseg_00001.m4s\n#EXT-X-ENDLIST\n";
+        assert_eq!(segment_files(text), vec!["seg_00000.m4s".to_owned(), "seg_00001.m4s".to_owned()]);
+    }
+
+    #[test]
+    fn durations_add_up_to_the_track_and_the_target_covers_the_longest() {
+        // Three AAC frames of 1024 at 44.1 kHz per segment: 69659.86… µs each.
+        let track = track(44100, &[3072, 3072, 3072]);
+        let text = media_playlist_text(&track, &["a".to_owned(), "b".to_owned(), "c".to_owned()]);
+        let sum: u64 = segment_micros(&track).iter().sum();
+        assert_eq!(sum, micros(9216, 44100));
+        assert!(text.contains("#EXT-X-TARGETDURATION:1\n") && text.contains("#EXTINF:0.069660,\na\n"), "{text}");
+        let long = track_text_target(&[12800 * 2 + 1, 12800]);
+        assert_eq!(long, "#EXT-X-TARGETDURATION:3");
+    }
+
+    fn track_text_target(durations: &[u64]) -> String {
+        let text = media_playlist_text(&track(12800, durations), &vec!["s".to_owned(); durations.len()]);
+        text.lines().find(|line| line.starts_with("#EXT-X-TARGETDURATION")).unwrap_or_default().to_owned()
+    }
+}

@@ -1,0 +1,36 @@
+//! Language tags as players expect them: HLS `LANGUAGE` and DASH `@lang` are BCP 47 (RFC
+//! 5646) tags, in which a language with an ISO 639-1 two-letter code has only that code.
+//! Containers carry ISO 639-2 three-letter codes (`eng`, and bibliographic ones such as
+//! `fre`, `ger`), so the common ones are mapped to their two-letter code; any other tag is
+//! passed on as it is (a three-letter code without a two-letter one is valid BCP 47).
+
+/// ISO 639-2 (terminological and bibliographic) → ISO 639-1, for the languages most
+/// often found in media files.
+const TWO_LETTER_CODES: [(&str, &str); 46] = [
+    ("ara", "ar"), ("bul", "bg"), ("cat", "ca"), ("ces", "cs"), ("cze", "cs"), ("chi", "zh"), ("zho", "zh"), ("dan", "da"),
+    ("deu", "de"), ("ger", "de"), ("ell", "el"), ("gre", "el"), ("eng", "en"), ("spa", "es"), ("est", "et"), ("fin", "fi"),
+    ("fra", "fr"), ("fre", "fr"), ("heb", "he"), ("hin", "hi"), ("hrv", "hr"), ("hun", "hu"), ("ind", "id"), ("ita", "it"),
+    ("jpn", "ja"), ("kor", "ko"), ("lit", "lt"), ("lav", "lv"), ("msa", "ms"), ("may", "ms"), ("nld", "nl"), ("dut", "nl"),
+    ("nor", "no"), ("pol", "pl"), ("por", "pt"), ("ron", "ro"), ("rum", "ro"), ("rus", "ru"), ("slk", "sk"), ("slo", "sk"),
+    ("slv", "sl"), ("srp", "sr"), ("swe", "sv"), ("tha", "th"), ("tur", "tr"), ("ukr", "uk"),
+];
+
+/// The BCP 47 tag players should be given for a container's language tag.
+pub(super) fn bcp47(language: &str) -> String {
+    let lower = language.to_ascii_lowercase();
+    TWO_LETTER_CODES.iter().find(|(three, _)| *three == lower).map_or_else(|| language.to_owned(), |(_, two)| (*two).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_letter_codes_with_a_two_letter_code_are_shortened() {
+        assert_eq!(bcp47("eng"), "en");
+        assert_eq!(bcp47("ger"), "de");
+        assert_eq!(bcp47("FRE"), "fr");
+        assert_eq!(bcp47("en-US"), "en-US");
+        assert_eq!(bcp47("yue"), "yue");
+    }
+}

@@ -1,0 +1,353 @@
+//! Packaging: HLS with CMAF (fMP4) segments and a DASH MPD over the very same segments, plus
+//! an AAC audio rendition encoded once from the whole source.
+//!
+//! Layout under the output dir:
+//! ```text
+//! master.m3u8            HLS master playlist
+//! manifest.mpd           DASH manifest (SegmentTemplate + SegmentTimeline over the same files)
+//! <rung>/playlist.m3u8   media playlist; <rung>/init.mp4; <rung>/seg_00000.m4s …
+//! audio/a<N>/…          one AAC rendition per source audio track (N: its audio stream number)
+//! audio/a<N>-stereo/…   a stereo downmix of the default track when it has more channels
+//! subtitles/s<N>/…       one WebVTT rendition per text subtitle track: subtitles.vtt, playlist.m3u8
+//! ```
+//!
+//! | module | what it does |
+//! | --- | --- |
+//! | [`segmenter`] | ffmpeg's HLS muxer into CMAF segments: no edit list, signed composition offsets |
+//! | [`audio`] | the AAC encode fitted to the video: sync, encoder priming, whole frames within the video |
+//! | [`audio_renditions`] | which renditions the audio tracks become: labels, channels, default, downmix |
+//! | [`fragments`] | a track's timing read from its boxes (timescale, edit list, `tfdt`, `trun`) |
+//! | [`hls`] | media playlists with the boxes' durations; the master playlist |
+//! | [`subtitles`] | text subtitle tracks as WebVTT on the video's timeline; image ones skipped |
+//! | [`labels`] | unique names players list for renditions |
+//! | [`language_tags`] | container language codes as the BCP 47 tags players expect |
+//! | [`dash`] | the MPD, its timelines from the boxes |
+//! | [`codec_string`] | RFC 6381 codec strings from init segments |
+//!
+//! Alignment: every rung has keyframes at the same frame indices (chunk starts and every
+//! keyframe interval within a chunk, see [`super::encode`]), and the segmenter cuts at every
+//! keyframe (its target duration is set below one frame), so segment `k` holds the same
+//! frames in every rung. Packaging checks that from the boxes and fails if the segments
+//! differ. It also checks, from the boxes, what players need: each track's first sample is
+//! presented at 0 with no edit list, segments follow each other without gaps, every rendition
+//! holds exactly the source's frames, and the audio ends within one AAC frame before the video.
+
+pub mod audio;
+pub mod audio_renditions;
+pub mod codec_string;
+mod dash;
+pub mod fragments;
+mod hls;
+mod labels;
+mod language_tags;
+mod segmenter;
+pub mod subtitles;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use shotfarm_proto::pipeline::Rung;
+use self::audio::AAC_FRAME_SAMPLES;
+use self::audio_renditions::{AudioRendition, AudioTimeline, plan_audio_renditions};
+use self::codec_string::{AAC_LC, codec_string};
+use self::dash::{DashVideo, dash_manifest_text};
+use self::fragments::TrackTiming;
+use self::hls::{master_playlist_text, media_playlist_text, micros, segment_files};
+use self::segmenter::segment;
+use self::subtitles::{PackagedSubtitles, SkippedSubtitles, convert_subtitles, plan_subtitles, write_subtitles_playlist};
+use super::probe::{ProbeError, Rational, parse_number, probe_file};
+use super::tracks::{audio_tracks, subtitle_tracks};
+
+/// One validated rendition to package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageRendition {
+    pub rung: Rung,
+    /// The assembled mp4.
+    pub path: PathBuf,
+}
+
+/// The audio renditions to make.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioPackaging {
+    /// The source; every audio stream of it is encoded (see [`audio_renditions`]).
+    pub source: PathBuf,
+    /// A stereo rendition's bitrate; others get the same per channel.
+    pub bitrate_kbps: u32,
+    /// The audio segments' length: the video's keyframe interval.
+    pub segment_seconds: f64,
+}
+
+/// What to package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageParams {
+    pub output_dir: PathBuf,
+    pub renditions: Vec<PackageRendition>,
+    pub frame_rate: Rational,
+    /// Total frames of every rendition (the source's decoded frame count).
+    pub frames: u64,
+    pub audio: Option<AudioPackaging>,
+    /// The source, when its text subtitle tracks are to be packaged (see [`subtitles`]).
+    #[serde(default)]
+    pub subtitles_source: Option<PathBuf>,
+}
+
+/// One media playlist's facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackagedRendition {
+    pub name: String,
+    pub playlist: PathBuf,
+    pub codecs: String,
+    pub segments: usize,
+    pub duration_seconds: f64,
+    /// Peak segment bitrate (HLS BANDWIDTH, before adding audio).
+    pub peak_bitrate_bps: u64,
+    /// Average bitrate (HLS AVERAGE-BANDWIDTH, before adding audio).
+    pub average_bitrate_bps: u64,
+}
+
+/// One packaged audio rendition and what players are told about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackagedAudio {
+    pub rendition: PackagedRendition,
+    pub language: Option<String>,
+    /// HLS `NAME`, DASH `Label`.
+    pub label: String,
+    pub channels: u32,
+    pub default: bool,
+    /// The source stream it was encoded from.
+    pub source_stream: u32,
+}
+
+/// What packaging produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageResult {
+    pub master_playlist: PathBuf,
+    pub dash_manifest: PathBuf,
+    pub renditions: Vec<PackagedRendition>,
+    /// The default audio rendition.
+    pub audio: Option<PackagedRendition>,
+    /// Every audio rendition.
+    #[serde(default)]
+    pub audio_renditions: Vec<PackagedAudio>,
+    /// Every text subtitle rendition.
+    #[serde(default)]
+    pub subtitles: Vec<PackagedSubtitles>,
+    /// Subtitle streams not packaged (pictures), and why.
+    #[serde(default)]
+    pub skipped_subtitles: Vec<SkippedSubtitles>,
+    /// The default audio rendition's duration minus the video's, after fitting (seconds;
+    /// never positive, less than one AAC frame).
+    pub audio_video_offset_seconds: Option<f64>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error("nothing to package; pass at least one validated rendition")]
+    NoRenditions,
+    #[error("packaging cancelled")]
+    Cancelled,
+    #[error("packaging {what}: {source}")]
+    Tool { what: String, source: ToolError },
+    #[error("probing the source's audio: {0}")]
+    Probe(#[from] ProbeError),
+    #[error("{operation} {path}: {source}")]
+    Io { operation: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("rendition {rung}: {message}")]
+    Playlist { rung: String, message: String },
+    #[error("segments are not aligned: rendition {rung} has {found:?} frames per segment; {reference} has {expected:?}")]
+    Misaligned { rung: String, reference: String, found: Vec<u32>, expected: Vec<u32> },
+    #[error("audio rendition {rendition} ends at {audio:.6}s and the video at {video:.6}s; the audio must end within one AAC frame ({frame:.6}s) before the video")]
+    AudioDuration { rendition: String, audio: f64, video: f64, frame: f64 },
+}
+
+use super::process::ToolError;
+
+/// What packaging knows about one written track.
+struct WrittenTrack {
+    packaged: PackagedRendition,
+    timing: TrackTiming,
+}
+
+/// Reads a segmented track back: its segment files, their timing from the boxes (checked for
+/// what players need), its bitrates; rewrites its media playlist with the boxes' durations.
+fn read_track(dir: &Path, name: &str, codecs: String) -> Result<WrittenTrack, PackageError> {
+    let playlist_path = dir.join("playlist.m3u8");
+    let fault = |message: String| PackageError::Playlist { rung: name.to_owned(), message };
+    let text = std::fs::read_to_string(&playlist_path).map_err(|source| PackageError::Io { operation: "reading", path: playlist_path.clone(), source })?;
+    let files = segment_files(&text);
+    if files.is_empty() {
+        return Err(fault("the segmenter wrote no segments".to_owned()));
+    }
+    let timing = TrackTiming::read(dir, &files).map_err(fault)?;
+    if let Some(problem) = timing.timing_fault() {
+        return Err(fault(problem));
+    }
+    let mut total_bytes = 0u64;
+    let mut peak = 0u64;
+    for (file, segment) in files.iter().zip(&timing.segments) {
+        let segment_path = dir.join(file);
+        let bytes = std::fs::metadata(&segment_path).map_err(|source| PackageError::Io { operation: "reading", path: segment_path, source })?.len();
+        total_bytes += bytes;
+        let seconds = timing.seconds(segment.duration);
+        if seconds > 0.0 {
+            peak = peak.max((bytes as f64 * 8.0 / seconds) as u64);
+        }
+    }
+    std::fs::write(&playlist_path, media_playlist_text(&timing, &files)).map_err(|source| PackageError::Io { operation: "writing", path: playlist_path.clone(), source })?;
+    let duration_seconds = timing.seconds(timing.end());
+    let packaged = PackagedRendition {
+        name: name.to_owned(),
+        playlist: playlist_path,
+        codecs,
+        segments: files.len(),
+        duration_seconds,
+        peak_bitrate_bps: peak,
+        average_bitrate_bps: if duration_seconds > 0.0 { (total_bytes as f64 * 8.0 / duration_seconds) as u64 } else { 0 },
+    };
+    Ok(WrittenTrack { packaged, timing })
+}
+
+/// What packaging makes of the source's own tracks.
+#[derive(Default)]
+struct SourceTracks {
+    /// Seconds of the source's timeline at which the video's first frame is shown: where the
+    /// video stream starts.
+    video_start_seconds: f64,
+    audio: Vec<AudioRendition>,
+    subtitles: Vec<PackagedSubtitles>,
+    skipped_subtitles: Vec<SkippedSubtitles>,
+}
+
+/// Probes the source (when audio or subtitles are asked for) for its tracks and plans their
+/// renditions (see [`audio_renditions`] and [`subtitles`]).
+async fn plan_source_tracks(params: &PackageParams, cancel: &CancellationToken) -> Result<SourceTracks, PackageError> {
+    let Some(source) = params.subtitles_source.as_ref().or(params.audio.as_ref().map(|audio| &audio.source)) else { return Ok(SourceTracks::default()) };
+    let probe = probe_file(source, false, cancel).await?;
+    let video_start_seconds = probe.streams.iter().find(|stream| stream.is_video()).and_then(|stream| parse_number::<f64>(stream.start_time.as_ref())).unwrap_or(0.0);
+    let audio = match &params.audio {
+        Some(audio) => {
+            let timeline = AudioTimeline { video_start_seconds, frames: params.frames, frame_rate: params.frame_rate, stereo_bitrate_kbps: audio.bitrate_kbps };
+            plan_audio_renditions(&audio_tracks(&probe), timeline)
+        }
+        None => Vec::new(),
+    };
+    let (subtitles, skipped_subtitles) = match params.subtitles_source {
+        Some(_) => plan_subtitles(&subtitle_tracks(&probe), &params.output_dir),
+        None => (Vec::new(), Vec::new()),
+    };
+    for skipped in &skipped_subtitles {
+        tracing::warn!(stream = skipped.source_stream, codec = %skipped.codec, reason = %skipped.reason, "subtitle stream not packaged");
+    }
+    Ok(SourceTracks { video_start_seconds, audio, subtitles, skipped_subtitles })
+}
+
+/// Packages `params.renditions` (and audio) under `params.output_dir`; see the module docs.
+pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) -> Result<PackageResult, PackageError> {
+    let started = Instant::now();
+    if params.renditions.is_empty() {
+        return Err(PackageError::NoRenditions);
+    }
+    let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
+    let tracks = plan_source_tracks(params, cancel).await?;
+    let audio_renditions = &tracks.audio;
+    // Every rendition is segmented at once (stream copies: each is mostly process start and
+    // file writes) while the audio is encoded, then each is checked in ladder order.
+    let videos = futures::future::try_join_all(params.renditions.iter().map(|rendition| {
+        let name = &rendition.rung.name;
+        let input = vec!["-i".to_owned(), rendition.path.display().to_string(), "-map".to_owned(), "0:v:0".to_owned(), "-c".to_owned(), "copy".to_owned()];
+        segment(input, params.output_dir.join(name), frame_duration * 0.5, format!("rendition {name}"), cancel)
+    }));
+    let audios = futures::future::try_join_all(audio_renditions.iter().filter_map(|rendition| {
+        let audio = params.audio.as_ref()?;
+        let what = format!("audio rendition {} (source stream {})", rendition.name, rendition.source_stream);
+        Some(segment(rendition.encode.ffmpeg_args(&audio.source), params.output_dir.join(&rendition.name), audio.segment_seconds.max(frame_duration), what, cancel))
+    }));
+    let subtitles = futures::future::try_join_all(tracks.subtitles.iter().filter_map(|subtitles| {
+        let source = params.subtitles_source.as_ref()?;
+        Some(convert_subtitles(source, subtitles, tracks.video_start_seconds, &params.output_dir, cancel))
+    }));
+    tokio::try_join!(videos, audios, subtitles)?;
+
+    let mut videos: Vec<WrittenTrack> = Vec::with_capacity(params.renditions.len());
+    for rendition in &params.renditions {
+        let name = &rendition.rung.name;
+        let dir = params.output_dir.join(name);
+        let init_path = dir.join("init.mp4");
+        let init = std::fs::read(&init_path).map_err(|source| PackageError::Io { operation: "reading", path: init_path, source })?;
+        let codecs = codec_string(&init, rendition.rung.codec)
+            .ok_or_else(|| PackageError::Playlist { rung: name.clone(), message: "the init segment has no codec configuration box".to_owned() })?;
+        let track = read_track(&dir, name, codecs)?;
+        if track.timing.samples() != params.frames {
+            return Err(PackageError::Playlist { rung: name.clone(), message: format!("its segments hold {} frames; the source has {}", track.timing.samples(), params.frames) });
+        }
+        let frames_per_segment = |track: &WrittenTrack| track.timing.segments.iter().map(|segment| segment.samples).collect::<Vec<u32>>();
+        if let Some(reference) = videos.first()
+            && frames_per_segment(reference) != frames_per_segment(&track)
+        {
+            return Err(PackageError::Misaligned {
+                rung: name.clone(),
+                reference: reference.packaged.name.clone(),
+                found: frames_per_segment(&track),
+                expected: frames_per_segment(reference),
+            });
+        }
+        videos.push(track);
+    }
+    let video_timing = &videos[0].timing;
+    let video_end_micros = micros(video_timing.end(), video_timing.init.timescale);
+    let video_end = video_timing.seconds(video_timing.end());
+
+    let mut audios: Vec<(PackagedAudio, TrackTiming)> = Vec::with_capacity(audio_renditions.len());
+    for rendition in audio_renditions {
+        let track = read_track(&params.output_dir.join(&rendition.name), &rendition.name, AAC_LC.to_owned())?;
+        let audio_end = track.timing.seconds(track.timing.end());
+        let frame = AAC_FRAME_SAMPLES as f64 / f64::from(rendition.encode.sample_rate);
+        // One microsecond of slack for the rounding of the two timescales.
+        if audio_end > video_end + 1e-6 || video_end - audio_end >= frame {
+            return Err(PackageError::AudioDuration { rendition: rendition.name.clone(), audio: audio_end, video: video_end, frame });
+        }
+        let packaged = PackagedAudio {
+            rendition: track.packaged,
+            language: rendition.language.clone(),
+            label: rendition.label.clone(),
+            channels: rendition.channels,
+            default: rendition.default,
+            source_stream: rendition.source_stream,
+        };
+        audios.push((packaged, track.timing));
+    }
+    let audio_list: Vec<PackagedAudio> = audios.iter().map(|(audio, _)| audio.clone()).collect();
+    for subtitles in &tracks.subtitles {
+        write_subtitles_playlist(subtitles, video_end_micros)?;
+    }
+    let default_audio = audio_list.iter().find(|audio| audio.default).map(|audio| audio.rendition.clone());
+
+    let master_playlist = params.output_dir.join("master.m3u8");
+    let pairs: Vec<(&PackagedRendition, &PackageRendition)> = videos.iter().map(|track| &track.packaged).zip(&params.renditions).collect();
+    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, &audio_list, &tracks.subtitles);
+    std::fs::write(&master_playlist, master).map_err(|source| PackageError::Io { operation: "writing", path: master_playlist.clone(), source })?;
+    let dash_manifest = params.output_dir.join("manifest.mpd");
+    let dash_videos: Vec<DashVideo<'_>> =
+        videos.iter().zip(&params.renditions).map(|(track, rendition)| DashVideo { packaged: &track.packaged, rendition, timing: &track.timing }).collect();
+    let dash_audios: Vec<(&PackagedAudio, &TrackTiming)> = audios.iter().map(|(audio, timing)| (audio, timing)).collect();
+    let mpd = dash_manifest_text(params.frame_rate, &dash_videos, &dash_audios, &tracks.subtitles, video_end_micros);
+    std::fs::write(&dash_manifest, mpd).map_err(|source| PackageError::Io { operation: "writing", path: dash_manifest.clone(), source })?;
+    let result = PackageResult {
+        master_playlist,
+        dash_manifest,
+        audio_video_offset_seconds: default_audio.as_ref().map(|audio| audio.duration_seconds - video_end),
+        audio: default_audio,
+        audio_renditions: audio_list,
+        subtitles: tracks.subtitles,
+        skipped_subtitles: tracks.skipped_subtitles,
+        renditions: videos.into_iter().map(|track| track.packaged).collect(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    tracing::info!(renditions = result.renditions.len(), audio_renditions = result.audio_renditions.len(), seconds = result.seconds, "ladder packaged");
+    Ok(result)
+}

@@ -1,0 +1,55 @@
+//! A packaged ladder made the way the farm makes one: inspect, encode every chunk into every
+//! rung with the CPU backend, assemble, package.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::Path;
+
+use shotfarm_agent::media::assemble::{AssembleParams, assemble_rendition};
+use shotfarm_agent::media::capabilities::probe_capabilities;
+use shotfarm_agent::media::chunking::ChunkingParams;
+use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams, EncoderSettings};
+use shotfarm_agent::media::inspect::{InspectParams, InspectReport, inspect_source};
+use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, package_ladder};
+use shotfarm_proto::pipeline::Rung;
+use tokio_util::sync::CancellationToken;
+
+/// Inspects `source` (chunks of 0.8 to 1.6 s) with its artifacts under `dir/inspect`.
+pub async fn inspect(source: &Path, dir: &Path) -> InspectReport {
+    let params = InspectParams {
+        source: source.to_owned(),
+        artifact_dir: dir.join("inspect"),
+        chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 1.6 },
+        shot_detection: Default::default(),
+        limits: Default::default(),
+    };
+    inspect_source(&params, &CancellationToken::new()).await.unwrap()
+}
+
+/// Inspects `source`, encodes it into `rungs` (keyframe every 12 frames), assembles and
+/// packages the ladder (with the source's audio when it has some) into `dir/out`.
+pub async fn package_source(source: &Path, rungs: &[Rung], dir: &Path) -> (InspectReport, PackageResult) {
+    let cancel = CancellationToken::new();
+    let report = inspect(source, dir).await;
+    let backend = CpuBackend::new(&probe_capabilities(&cancel).await.unwrap());
+    let settings = EncoderSettings { preset: "veryfast".to_owned(), keyframe_interval_frames: 12 };
+    let mut chunks_per_rung = vec![Vec::new(); rungs.len()];
+    for chunk in &report.chunks {
+        let outputs: Vec<ChunkOutput> =
+            rungs.iter().map(|rung| ChunkOutput { rung: rung.clone(), path: dir.join("chunks").join(&rung.name).join(format!("{:04}.mp4", chunk.index)) }).collect();
+        let params = EncodeChunkParams { source: source.to_owned(), chunk: chunk.clone(), frame_rate: report.source.video.frame_rate, outputs, settings: settings.clone() };
+        let result = backend.encode_chunk(&params, &|_| {}, &cancel).await.unwrap();
+        for (index, output) in result.outputs.into_iter().enumerate() {
+            chunks_per_rung[index].push(output.path);
+        }
+    }
+    let mut renditions = Vec::new();
+    for (rung, chunks) in rungs.iter().zip(chunks_per_rung) {
+        let output = dir.join("assembled").join(format!("{}.mp4", rung.name));
+        assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks, output: output.clone() }, &cancel).await.unwrap();
+        renditions.push(PackageRendition { rung: rung.clone(), path: output });
+    }
+    let audio = report.source.audio.is_some().then(|| AudioPackaging { source: source.to_owned(), bitrate_kbps: 96, segment_seconds: 0.96 });
+    let params = PackageParams { output_dir: dir.join("out"), renditions, frame_rate: report.source.video.frame_rate, frames: report.source.video.frames, audio, subtitles_source: Some(source.to_owned()) };
+    let result = package_ladder(&params, &cancel).await.unwrap();
+    (report, result)
+}

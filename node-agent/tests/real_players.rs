@@ -1,0 +1,200 @@
+//! The packaged ladder played in real players: hls.js and dash.js in headless Chromium
+//! (player-tests/play.mjs, driven by puppeteer-core), served over HTTP on 127.0.0.1 by a
+//! small static server this test starts and stops. Each player starts on the lowest
+//! rendition, switches to the highest after two segments, and must play through to `ended`
+//! with no error and no stall, every track buffered as one range from 0 to the end, exactly
+//! the source's frames decoded, both audio tracks offered with their languages and the
+//! subtitle cues shown at the source's times.
+//!
+//! Needs `/usr/bin/chromium` (or `$CHROMIUM`), `node` and `player-tests/node_modules`
+//! (`scripts/ensure-browser` installs them). Without them the test skips with the reason,
+//! or fails under `CI` or `REQUIRE_BROWSER=1`.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use shotfarm_proto::pipeline::{Codec, Rung};
+
+/// Serves the files under a folder over HTTP/1.1 GET (one thread per connection, closed after
+/// each response, `Access-Control-Allow-Origin: *`), until dropped.
+struct StaticServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl StaticServer {
+    fn start(root: PathBuf) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for connection in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(connection) = connection else { continue };
+                let root = root.clone();
+                std::thread::spawn(move || respond(connection, &root));
+            }
+        });
+        Self { port, stop, thread: Some(thread) }
+    }
+
+    fn url(&self, file: &str) -> String {
+        format!("http://127.0.0.1:{}/{file}", self.port)
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn respond(mut connection: TcpStream, root: &Path) {
+    let mut reader = BufReader::new(connection.try_clone().unwrap());
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    let mut header = String::new();
+    while reader.read_line(&mut header).is_ok_and(|read| read > 0) && !header.trim().is_empty() {
+        header.clear();
+    }
+    let mut parts = request.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+    let relative = target.split('?').next().unwrap_or("").trim_start_matches('/');
+    let file = (!relative.split('/').any(|part| part == ".." || part.is_empty())).then(|| root.join(relative)).filter(|path| path.is_file());
+    let cors = "Access-Control-Allow-Origin: *\r\nConnection: close\r\n";
+    match (method, file) {
+        ("GET", Some(path)) => {
+            let body = std::fs::read(&path).unwrap();
+            let kind = match path.extension().and_then(|extension| extension.to_str()) {
+                Some("m3u8") => "application/vnd.apple.mpegurl",
+                Some("mpd") => "application/dash+xml",
+                Some("mp4" | "m4s") => "video/mp4",
+                Some("vtt") => "text/vtt",
+                _ => "application/octet-stream",
+            };
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n{cors}\r\n", body.len());
+            let _ = connection.write_all(head.as_bytes()).and_then(|()| connection.write_all(&body));
+        }
+        _ => {
+            let _ = connection.write_all(format!("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n{cors}\r\n").as_bytes());
+        }
+    }
+}
+
+fn player_tests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../player-tests")
+}
+
+/// Why the players cannot run here, if they cannot.
+fn missing_browser() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    if !Path::new(&chromium).is_file() {
+        return Some(format!("{chromium} is missing"));
+    }
+    if Command::new("node").arg("--version").output().map_or(true, |output| !output.status.success()) {
+        return Some("node is missing".to_owned());
+    }
+    if !player_tests_dir().join("node_modules/puppeteer-core").is_dir() {
+        return Some("player-tests/node_modules is missing (npm ci there)".to_owned());
+    }
+    None
+}
+
+fn browser_required() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var("REQUIRE_BROWSER").is_ok_and(|value| value == "1")
+}
+
+/// One playback's report from play.mjs.
+fn play(player: &str, url: &str) -> serde_json::Value {
+    let output = Command::new("node")
+        .arg(player_tests_dir().join("play.mjs"))
+        .args(["--player", player, "--url", url, "--rate", "2", "--timeout-ms", "30000"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "play.mjs {player} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("play.mjs printed no report ({error}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+fn ranges(value: &serde_json::Value) -> Vec<(f64, f64)> {
+    value.as_array().unwrap().iter().map(|range| (range[0].as_f64().unwrap(), range[1].as_f64().unwrap())).collect()
+}
+
+#[tokio::test]
+async fn hls_js_and_dash_js_play_the_ladder_through_with_every_frame() {
+    if let Some(reason) = missing_browser() {
+        assert!(!browser_required(), "the real-player test needs a browser: {reason}; run scripts/ensure-browser");
+        eprintln!("SKIPPED: the real-player test needs a browser: {reason}; run scripts/ensure-browser");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // 4 s (100 frames) at 320x180, three shots, with an English sine (default), a French one
+    // and English subtitles from an SRT file.
+    let shots = common::three_shots(dir.path(), "shots.mp4", 320, 180, 1.8, true);
+    let srt = dir.path().join("cues.srt");
+    std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,500\nHello\n\n2\n00:00:02,000 --> 00:00:03,250\nWorld\n").unwrap();
+    let source = dir.path().join("source.mp4");
+    common::ffmpeg(&[
+        "-i", shots.to_str().unwrap(), "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000:duration=4", "-i", srt.to_str().unwrap(),
+        "-map", "0:v", "-map", "0:a", "-map", "1:a", "-map", "2:s", "-c:v", "copy", "-c:a:0", "copy", "-c:a:1", "aac", "-c:s", "mov_text",
+        "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra", "-metadata:s:s:0", "language=eng",
+        "-disposition:a:0", "default", "-disposition:a:1", "0",
+        source.to_str().unwrap(),
+    ]);
+    let source_frames = common::frame_count(&source);
+    let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };
+    let rungs = [rung("180p", 320, 180, 600), rung("144p", 256, 144, 300), rung("90p", 160, 90, 120)];
+    let (report, _) = common::ladder::package_source(&source, &rungs, dir.path()).await;
+    assert_eq!(report.source.video.frames, source_frames);
+    let duration = source_frames as f64 / 25.0;
+    let server = StaticServer::start(dir.path().join("out"));
+
+    for (player, manifest) in [("hls", "master.m3u8"), ("dash", "manifest.mpd")] {
+        let played = play(player, &server.url(manifest));
+        let context = format!("{player}: {played}");
+        assert_eq!(played["errors"].as_array().unwrap().len(), 0, "{context}");
+        assert!(played["ended"].as_bool().unwrap(), "ended never fired; {context}");
+        assert_eq!(played["waitingWhilePlaying"].as_array().unwrap().len(), 0, "stalled; {context}");
+        assert!((played["duration"].as_f64().unwrap() - duration).abs() < 1e-3, "{context}");
+        assert_eq!(played["totalVideoFrames"].as_u64().unwrap(), source_frames, "frames decoded; {context}");
+        let heights: Vec<u64> = played["renditionsBuffered"].as_array().unwrap().iter().map(|height| height.as_u64().unwrap()).collect();
+        assert!(heights.first() == Some(&90) && heights.last() == Some(&180), "played from the lowest to the highest: {heights:?}; {context}");
+        // Both audio renditions and the subtitles are offered, the cues at the source's times.
+        let languages: Vec<&str> = played["audioTracks"].as_array().unwrap().iter().map(|track| track["lang"].as_str().unwrap_or("")).collect();
+        assert_eq!(languages, ["en", "fr"], "{context}");
+        assert_eq!(played["subtitleTracks"].as_array().unwrap().len(), 1, "{context}");
+        let cues: Vec<(f64, f64)> = played["cues"].as_array().unwrap().iter().map(|cue| (cue[0].as_f64().unwrap(), cue[1].as_f64().unwrap())).collect();
+        assert_eq!(cues.len(), 2, "{context}");
+        for ((start, end), (expected_start, expected_end)) in cues.iter().zip([(0.5, 1.5), (2.0, 3.25)]) {
+            assert!((start - expected_start).abs() < 1e-3 && (end - expected_end).abs() < 1e-3, "cue {start}–{end}, the source has {expected_start}–{expected_end}; {context}");
+        }
+        // Every track (video and audio) buffered as one range from 0 to the end.
+        let buffers = played["sourceBuffers"].as_array().unwrap();
+        assert_eq!(buffers.len(), 2, "{context}");
+        for buffer in buffers {
+            let buffered = ranges(&buffer["buffered"]);
+            assert_eq!(buffered.len(), 1, "a gap in {}: {buffered:?}; {context}", buffer["mime"]);
+            let (start, end) = buffered[0];
+            assert!(start.abs() < 1e-3, "{} starts at {start}; {context}", buffer["mime"]);
+            assert!(end <= duration + 1e-3 && duration - end < 1024.0 / 48000.0 + 1e-3, "{} ends at {end}; {context}", buffer["mime"]);
+        }
+    }
+}

@@ -1,0 +1,156 @@
+// Plays one packaged ladder in headless Chromium with hls.js or dash.js, from its lowest
+// rendition, switching to its highest after two segments (about two seconds buffered ahead),
+// through to the end; prints
+// what happened as one JSON object (the Rust test node-agent/tests/real_players.rs judges it).
+//
+//   node play.mjs --player hls|dash --url http://127.0.0.1:PORT/master.m3u8 [--rate 2] [--timeout-ms 30000]
+//
+// Every SourceBuffer the player creates is recorded (MediaSource.addSourceBuffer is wrapped
+// before the player loads), so each track's buffered ranges are reported, not only the
+// element's intersection of them.
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const options = { player: 'hls', url: '', rate: 2, timeoutMs: 30000, browser: process.env.CHROMIUM || '/usr/bin/chromium' };
+for (let index = 2; index < process.argv.length; index += 2) {
+  const [name, value] = [process.argv[index], process.argv[index + 1]];
+  if (name === '--player') options.player = value;
+  else if (name === '--url') options.url = value;
+  else if (name === '--rate') options.rate = Number(value);
+  else if (name === '--timeout-ms') options.timeoutMs = Number(value);
+  else throw new Error(`unknown argument ${name}`);
+}
+const scripts = {
+  hls: path.join(here, 'node_modules/hls.js/dist/hls.min.js'),
+  dash: path.join(here, 'node_modules/dashjs/dist/modern/umd/dash.all.min.js'),
+};
+if (!scripts[options.player] || !options.url) throw new Error('usage: play.mjs --player hls|dash --url URL');
+
+// Runs in the page.
+async function play({ player, url, rate, timeoutMs }) {
+  const report = {
+    player, errors: [], abortedRequests: 0, waitingWhilePlaying: [], playing: false, ended: false, switched: false,
+    renditionsBuffered: [], renditions: [], audioTracks: [], subtitleTracks: [], cues: [], duration: null, currentTime: null,
+    totalVideoFrames: null, droppedVideoFrames: null, buffered: [], sourceBuffers: [],
+  };
+  const buffers = [];
+  const addSourceBuffer = MediaSource.prototype.addSourceBuffer;
+  MediaSource.prototype.addSourceBuffer = function (mime) {
+    const buffer = addSourceBuffer.call(this, mime);
+    buffers.push({ mime, buffer });
+    return buffer;
+  };
+  const ranges = (timeRanges) => Array.from({ length: timeRanges.length }, (_, index) => [timeRanges.start(index), timeRanges.end(index)]);
+  const video = document.querySelector('video');
+  video.muted = true;
+  video.addEventListener('playing', () => { report.playing = true; video.playbackRate = rate; });
+  video.addEventListener('waiting', () => { if (report.playing && !video.ended) report.waitingWhilePlaying.push(video.currentTime); });
+  video.addEventListener('error', () => report.errors.push(`video element: ${video.error && video.error.message}`));
+  let switchToHighest = () => {};
+  let lowest = null;
+  let highest = null;
+  // After two segments of the lowest rendition, the rest comes from the highest.
+  const segmentBuffered = (height) => {
+    report.renditionsBuffered.push(height);
+    if (!report.switched && report.renditionsBuffered.length >= 2) {
+      report.switched = true;
+      switchToHighest();
+    }
+  };
+  const ended = new Promise((resolve) => {
+    video.addEventListener('ended', () => { report.ended = true; resolve(); });
+    setTimeout(resolve, timeoutMs);
+  });
+  if (player === 'hls') {
+    const hls = new Hls({ capLevelToPlayerSize: false, startLevel: 0, maxBufferLength: 2, maxMaxBufferLength: 2 });
+    hls.on(Hls.Events.ERROR, (_, data) => {
+      // A request hls.js cancels itself (the switch drops a segment in flight) is no fault.
+      if (data.details === 'aborted' && !data.fatal) report.abortedRequests += 1;
+      else report.errors.push(`hls.js ${data.type} ${data.details}${data.fatal ? ' (fatal)' : ''}`);
+    });
+    hls.on(Hls.Events.MANIFEST_PARSED, (_, data) => {
+      const order = data.levels.map((level, index) => ({ index, bitrate: level.bitrate })).sort((a, b) => a.bitrate - b.bitrate);
+      lowest = order[0].index;
+      highest = order[order.length - 1].index;
+      report.renditions = data.levels.map((level) => level.height);
+      hls.currentLevel = lowest;
+      report.audioTracks = hls.audioTracks.map((track) => ({ lang: track.lang, name: track.name, default: track.default }));
+      report.subtitleTracks = hls.subtitleTracks.map((track) => ({ lang: track.lang, name: track.name, default: track.default }));
+      if (hls.subtitleTracks.length > 0) {
+        hls.subtitleDisplay = true;
+        hls.subtitleTrack = 0;
+      }
+      switchToHighest = () => { hls.nextLevel = highest; };
+      video.play().catch((error) => report.errors.push(`play(): ${error}`));
+    });
+    hls.on(Hls.Events.FRAG_BUFFERED, (_, data) => {
+      if (data.frag.type === 'main') segmentBuffered(report.renditions[data.frag.level]);
+    });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+  } else {
+    const dash = dashjs.MediaPlayer().create();
+    dash.updateSettings({ debug: { logLevel: 1 }, streaming: {
+      text: { defaultEnabled: true },
+      abr: { autoSwitchBitrate: { video: false, audio: false }, initialBitrate: { video: 1 } },
+      buffer: { bufferTimeDefault: 2, bufferTimeAtTopQuality: 2, bufferTimeAtTopQualityLongForm: 2 },
+    } });
+    const events = dashjs.MediaPlayer.events;
+    dash.on(events.ERROR, (event) => report.errors.push(`dash.js ${JSON.stringify(event.error || event)}`));
+    dash.on(events.STREAM_INITIALIZED, () => {
+      const representations = dash.getRepresentationsByType('video').slice().sort((a, b) => a.bandwidth - b.bandwidth);
+      report.renditions = representations.map((representation) => representation.height);
+      lowest = representations[0];
+      highest = representations[representations.length - 1];
+      dash.setRepresentationForTypeById('video', lowest.id);
+      report.audioTracks = dash.getTracksFor('audio').map((track) => ({ lang: track.lang, name: (track.labels[0] || {}).text, default: (track.roles || []).some((role) => role.value === 'main') }));
+      report.subtitleTracks = dash.getTracksFor('text').map((track) => ({ lang: track.lang, name: (track.labels[0] || {}).text }));
+      if (report.subtitleTracks.length > 0) dash.setTextTrack(0);
+      switchToHighest = () => dash.setRepresentationForTypeById('video', highest.id);
+    });
+    dash.on(events.FRAGMENT_LOADING_COMPLETED, (event) => {
+      const request = event.request || {};
+      if (request.mediaType === 'video' && request.type === 'MediaSegment' && request.representation) segmentBuffered(request.representation.height);
+    });
+    dash.initialize(video, url, true);
+  }
+  await ended;
+  report.duration = video.duration;
+  report.currentTime = video.currentTime;
+  const quality = video.getVideoPlaybackQuality();
+  report.totalVideoFrames = quality.totalVideoFrames;
+  report.droppedVideoFrames = quality.droppedVideoFrames;
+  report.buffered = ranges(video.buffered);
+  // The cues of the text track shown (the first subtitle rendition).
+  for (const track of Array.from(video.textTracks)) {
+    if (track.mode !== 'disabled' && track.cues && track.cues.length > 0) {
+      report.cues = Array.from(track.cues).map((cue) => [cue.startTime, cue.endTime, cue.text]);
+      break;
+    }
+  }
+  report.sourceBuffers = buffers.map(({ mime, buffer }) => {
+    try { return { mime, buffered: ranges(buffer.buffered) }; } catch (error) { return { mime, buffered: null, error: String(error) }; }
+  });
+  return report;
+}
+
+const browser = await puppeteer.launch({
+  executablePath: options.browser,
+  headless: true,
+  args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--mute-audio', '--disable-gpu'],
+});
+try {
+  const page = await browser.newPage();
+  const console_ = [];
+  page.on('console', (message) => { if (message.type() === 'error') console_.push(message.text()); });
+  page.on('pageerror', (error) => console_.push(String(error)));
+  await page.setContent('<!doctype html><html><body><video></video></body></html>');
+  await page.addScriptTag({ path: scripts[options.player] });
+  const report = await page.evaluate(play, options);
+  report.consoleErrors = console_;
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+} finally {
+  await browser.close();
+}

@@ -1,6 +1,7 @@
 //! One decode of a video into small gray frames, and what we compute from them.
 //!
-//! ffmpeg decodes the first video stream, area-scales every frame to
+//! ffmpeg decodes the video stream of the [`SourcePicture`] (turned upright and deinterlaced as
+//! it says; a rendition's picture is the default one), area-scales every frame to
 //! [`ANALYSIS_WIDTH`]×[`ANALYSIS_HEIGHT`] 8-bit luma (swscale reads only the luma plane, so
 //! this costs little beyond the decode itself), passes it through `showinfo` (timestamp,
 //! keyframe flag, byte position per frame — on the small frame, so its checksum is cheap) and
@@ -20,6 +21,7 @@ use shotfarm_kernels::fingerprint::Fingerprint;
 use shotfarm_kernels::scene::{ShotDetectionParams, ShotDetector, spatial_information, temporal_information};
 use tokio_util::sync::CancellationToken;
 
+use super::source_picture::SourcePicture;
 use super::process::{StdoutSink, Tool, ToolCommand, ToolError, ToolRun, run_tool};
 
 /// Width of the analysis frames: enough for 16×9 fingerprint blocks of 8×8 pixels and for
@@ -169,13 +171,13 @@ fn is_decoder_complaint(line: &str) -> bool {
     MARKERS.iter().any(|marker| line.contains(marker))
 }
 
-/// Decodes the first video stream of `path` once and analyses every frame; see the module docs.
-pub async fn decode_and_analyse(path: &Path, depth: AnalysisDepth, cancel: &CancellationToken) -> Result<DecodedVideo, DecodePassError> {
+/// Decodes `picture` of `path` once and analyses every frame; see the module docs.
+pub async fn decode_and_analyse(path: &Path, picture: &SourcePicture, depth: AnalysisDepth, cancel: &CancellationToken) -> Result<DecodedVideo, DecodePassError> {
     let command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostats", "-nostdin"]).args(pinned_input(path)).args([
         "-map".to_owned(),
-        "0:v:0".to_owned(),
+        picture.stream_spec(),
         "-vf".to_owned(),
-        format!("scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,showinfo"),
+        format!("{}scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,showinfo", picture.chain_head()),
         "-pix_fmt".to_owned(),
         "gray".to_owned(),
         "-fps_mode".to_owned(),

@@ -7,6 +7,7 @@
 //! | [`process`] | — | runs ffmpeg/ffprobe (the binaries `SHOTFARM_FFMPEG`/`SHOTFARM_FFPROBE` name): cancellable, progress, crash evidence |
 //! | [`capabilities`] | — | ffmpeg/ffprobe versions, encoders, CPU cores, memory |
 //! | [`probe`] | — | ffprobe JSON → typed facts |
+//! | [`source_picture`] | — | the source's picture every decode uses: the stream, upright (display matrix), deinterlaced |
 //! | [`frame_analysis`] | — | one decode to 128×72 gray: fingerprints, shots, SI/TI |
 //! | [`source_range`] | — | exactly the source frames `[start, end)` of a chunk, decoded (score's reference) |
 //! | [`quality`] | — | pooling per-frame VMAF (percentiles, per chunk, rendition and shot) |
@@ -41,5 +42,6 @@ pub mod process;
 pub mod quality;
 pub mod report;
 pub mod score;
+pub mod source_picture;
 pub mod source_range;
 pub mod validate;

@@ -98,12 +98,48 @@ pub struct ProbeStream {
     pub sample_rate: Option<String>,
     pub channels: Option<u32>,
     pub disposition: Option<ProbeDisposition>,
+    /// `progressive`, `tt`, `bb`, `tb`, `bt` or `unknown`.
+    #[serde(default)]
+    pub field_order: Option<String>,
+    #[serde(default)]
+    pub color_primaries: Option<String>,
+    #[serde(default)]
+    pub color_transfer: Option<String>,
+    #[serde(default)]
+    pub color_space: Option<String>,
+    #[serde(default)]
+    pub color_range: Option<String>,
+    /// The display matrix (rotation) among others.
+    #[serde(default)]
+    pub side_data_list: Vec<ProbeSideData>,
+    #[serde(default)]
+    pub tags: Option<ProbeTags>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ProbeDisposition {
     #[serde(default)]
     pub attached_pic: u8,
+    /// The stream players pick first.
+    #[serde(default)]
+    pub default: u8,
+}
+
+/// One entry of a stream's side data, the fields we use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProbeSideData {
+    pub side_data_type: Option<String>,
+    /// A display matrix's rotation: degrees counterclockwise.
+    #[serde(default)]
+    pub rotation: Option<f64>,
+}
+
+/// A stream's tags, the ones we use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProbeTags {
+    /// The legacy rotation tag: degrees clockwise.
+    #[serde(default)]
+    pub rotate: Option<String>,
 }
 
 impl ProbeStream {

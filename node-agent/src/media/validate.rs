@@ -15,6 +15,7 @@ use super::frame_analysis::{AnalysisDepth, DecodePassError, decode_and_analyse};
 use shotfarm_proto::pipeline::Rung;
 use super::probe::{ProbeError, Rational, parse_number, probe_file};
 use super::process::ToolError;
+use super::source_picture::SourcePicture;
 
 /// What to validate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,10 +99,11 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
     // The probe, the decode and reading the source's frames run at once: the probe's few
     // hundred milliseconds would otherwise sit on the job's critical path, and its verdicts
     // still come first below.
+    let rendition_picture = SourcePicture::default();
     let (source, probe, decoded) = tokio::join!(
         FrameArtifact::read(&params.source_frames),
         probe_file(&params.rendition, false, cancel),
-        decode_and_analyse(&params.rendition, AnalysisDepth::Fingerprints, cancel),
+        decode_and_analyse(&params.rendition, &rendition_picture, AnalysisDepth::Fingerprints, cancel),
     );
     let source = source?;
     let probe = match probe {

@@ -1,6 +1,10 @@
 //! The `cpu` backend: one ffmpeg process per call, decoding the chunk once and encoding every
 //! requested rung from it with libx264 (libx265, libsvtav1 where ffmpeg has them).
 //!
+//! Picture: the source's [`SourcePicture`](crate::media::source_picture::SourcePicture) (stream; deinterlacing, after ffmpeg's autorotation
+//! turned it upright) heads the graph and the landing check alike, before any frame is
+//! selected, so both see inspection's frames.
+//!
 //! Frame exactness: the filter graph selects decoded frames by index (`select` on `n`), never
 //! by timestamp, then renumbers them (`setpts=N` in a `1/rate` time base) so every output is
 //! constant rate starting at 0. When the chunk has a seek point, the input is opened at that
@@ -142,7 +146,14 @@ pub fn build_command(params: &EncodeChunkParams, use_seek: bool) -> ToolCommand 
     let first = chunk.frames.start - offset;
     let last = chunk.frames.end - 1 - offset;
     let outputs = params.outputs.len();
-    let mut graph = format!("[0:v:0]select='between(n,{first},{last})',settb={den}/{num},setpts=N,split={outputs}", den = rate.den, num = rate.num);
+    let picture = &params.picture;
+    let mut graph = format!(
+        "[{stream}]{head}select='between(n,{first},{last})',settb={den}/{num},setpts=N,split={outputs}",
+        stream = picture.stream_spec(),
+        head = picture.chain_head(),
+        den = rate.den,
+        num = rate.num
+    );
     for index in 0..outputs {
         graph.push_str(&format!("[s{index}]"));
     }
@@ -193,8 +204,8 @@ pub fn landing_check_command(params: &EncodeChunkParams) -> ToolCommand {
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"].map(String::from).to_vec();
     args.extend(seek);
     args.extend(pinned_input(&params.source));
-    args.extend(["-map".to_owned(), "0:v:0".to_owned(), "-vf".to_owned()]);
-    args.push(format!("select='eq(n,{first})',scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray"));
+    args.extend(["-map".to_owned(), params.picture.stream_spec(), "-vf".to_owned()]);
+    args.push(format!("{}select='eq(n,{first})',scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray", params.picture.chain_head()));
     args.extend(["-frames:v", "1", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"].map(String::from));
     ToolCommand::new(Tool::Ffmpeg).args(args)
 }

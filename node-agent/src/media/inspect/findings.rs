@@ -123,12 +123,16 @@ pub enum WarningCode {
     VariableFrameRate,
     /// Width or height is odd; renditions are scaled to even sizes.
     OddDimensions,
-    /// More than one video stream; the first is used.
+    /// More than one video stream; the default one (else the first) is used.
     SeveralVideoStreams,
     /// More than one audio stream; the first is used.
     SeveralAudioStreams,
     /// Some frames may not be seekable: chunks decode from the start of the file.
     NotSeekable,
+    /// The source is interlaced; every stage deinterlaces it (bwdif, one frame per frame).
+    Interlaced,
+    /// The source carries a display rotation; renditions are written upright.
+    Rotated,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

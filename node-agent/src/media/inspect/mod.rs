@@ -35,13 +35,14 @@ pub use facts::{AudioFacts, Chunk, InspectReport, SeekPoint, Shot, SourceFacts, 
 pub use findings::{InspectError, InspectWarning, Rejection, RejectionCode, WarningCode};
 use findings::reject;
 use shotfarm_kernels::decode::input_pins::is_allowed_demuxer;
-use source_checks::{analyse_timing, check_completeness, check_dimensions, classify_decode_failure, classify_probe_failure, format_not_allowed, pick_streams};
+use source_checks::{analyse_timing, displayed_sample_aspect_ratio, note_picture_transform, check_completeness, check_dimensions, classify_decode_failure, classify_probe_failure, format_not_allowed, pick_streams};
 
 use super::artifacts::{FRAME_ARTIFACT_FILE, FrameArtifact};
 use super::chunking::{ChunkingParams, FrameRange, limits_in_frames, plan_chunks};
 use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AnalysisDepth, DecodePassError, DecodedVideo, decode_and_analyse};
-use super::probe::{ProbeError, Rational, parse_number, probe_file};
+use super::probe::{ProbeError, parse_number, probe_file};
 use super::process::ToolError;
+use super::source_picture::SourcePicture;
 
 /// What inspection is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,10 +108,13 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
     }
     let mut warnings = Vec::new();
     let (video_stream, audio_stream) = pick_streams(&probe, &mut warnings)?;
-    let (width, height) = check_dimensions(video_stream, &params.limits, &mut warnings)?;
+    let (stored_width, stored_height) = check_dimensions(video_stream, &params.limits, &mut warnings)?;
+    let picture = SourcePicture::of_stream(video_stream);
+    note_picture_transform(&picture, video_stream, &mut warnings);
+    let (width, height) = picture.displayed_size(stored_width, stored_height);
 
     let decode_started = Instant::now();
-    let decoded = match decode_and_analyse(source, AnalysisDepth::Full(params.shot_detection), cancel).await {
+    let decoded = match decode_and_analyse(source, &picture, AnalysisDepth::Full(params.shot_detection), cancel).await {
         Ok(decoded) => decoded,
         Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
         Err(DecodePassError::Tool(ToolError::Failed(failure))) => return Err(classify_decode_failure(&failure.stderr_tail, video_stream)),
@@ -131,12 +135,13 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
         width,
         height,
         pix_fmt: video_stream.pix_fmt.clone(),
-        sample_aspect_ratio: video_stream.sample_aspect_ratio.as_deref().and_then(Rational::parse).unwrap_or(Rational { num: 1, den: 1 }),
+        sample_aspect_ratio: displayed_sample_aspect_ratio(video_stream, &picture),
         frame_rate,
         variable_frame_rate: timing.variable,
         frames,
         duration_seconds,
         bitrate_kbps: parse_number::<u64>(video_stream.bit_rate.as_ref()).map(|bps| (bps / 1000) as u32),
+        picture,
     };
     let audio = audio_stream.map(|stream| AudioFacts {
         stream_index: stream.index.unwrap_or(0),

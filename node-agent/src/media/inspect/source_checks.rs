@@ -4,6 +4,7 @@
 
 use crate::media::frame_analysis::DecodedVideo;
 use crate::media::probe::{ProbeOutput, ProbeStream, Rational, parse_number};
+use crate::media::source_picture::SourcePicture;
 use super::InspectLimits;
 use super::findings::{InspectError, InspectWarning, RejectionCode, WarningCode, reject, reject_at};
 
@@ -71,7 +72,9 @@ pub(super) fn classify_decode_failure(stderr_tail: &[String], video: &ProbeStrea
 pub(super) fn pick_streams<'a>(probe: &'a ProbeOutput, warnings: &mut Vec<InspectWarning>) -> Result<(&'a ProbeStream, Option<&'a ProbeStream>), InspectError> {
     let videos: Vec<&ProbeStream> = probe.streams.iter().filter(|stream| stream.is_video()).collect();
     let audios: Vec<&ProbeStream> = probe.streams.iter().filter(|stream| stream.is_audio()).collect();
-    let Some(&video) = videos.first() else {
+    // The stream marked default is the one players show; without a mark, the first.
+    let chosen = videos.iter().find(|stream| stream.disposition.as_ref().is_some_and(|d| d.default == 1)).or(videos.first());
+    let Some(&video) = chosen else {
         let kinds: Vec<String> = probe
             .streams
             .iter()
@@ -83,7 +86,15 @@ pub(super) fn pick_streams<'a>(probe: &'a ProbeOutput, warnings: &mut Vec<Inspec
     if videos.len() > 1 {
         warnings.push(InspectWarning {
             code: WarningCode::SeveralVideoStreams,
-            message: format!("{} video streams; using stream {} and ignoring the others", videos.len(), video.index.unwrap_or(0)),
+            message: format!(
+                "{} video streams; using stream {} ({}, {}x{}, the {}) and ignoring the others",
+                videos.len(),
+                video.index.unwrap_or(0),
+                video.codec_name.as_deref().unwrap_or("?"),
+                video.width.unwrap_or(0),
+                video.height.unwrap_or(0),
+                if video.disposition.as_ref().is_some_and(|d| d.default == 1) { "default one" } else { "first one" }
+            ),
         });
     }
     if audios.len() > 1 {
@@ -93,6 +104,36 @@ pub(super) fn pick_streams<'a>(probe: &'a ProbeOutput, warnings: &mut Vec<Inspec
         });
     }
     Ok((video, audios.first().copied()))
+}
+
+/// Warnings for what the picture transform changes: deinterlacing and turning upright.
+pub(super) fn note_picture_transform(picture: &SourcePicture, video: &ProbeStream, warnings: &mut Vec<InspectWarning>) {
+    if let Some(order) = picture.deinterlace {
+        warnings.push(InspectWarning {
+            code: WarningCode::Interlaced,
+            message: format!(
+                "the video is interlaced (field order {}, {order:?}); every frame is deinterlaced with bwdif before scaling, one output frame per stored frame",
+                video.field_order.as_deref().unwrap_or("?")
+            ),
+        });
+    }
+    if picture.rotation != 0 {
+        let (width, height) = (video.width.unwrap_or(0), video.height.unwrap_or(0));
+        let (shown_width, shown_height) = picture.displayed_size(width, height);
+        warnings.push(InspectWarning {
+            code: WarningCode::Rotated,
+            message: format!(
+                "the video is stored {width}x{height} and displayed turned {} degrees counterclockwise ({shown_width}x{shown_height}); renditions are written upright at the displayed orientation",
+                picture.rotation
+            ),
+        });
+    }
+}
+
+/// The sample aspect ratio of the displayed picture: a quarter turn swaps it.
+pub(super) fn displayed_sample_aspect_ratio(video: &ProbeStream, picture: &SourcePicture) -> Rational {
+    let stored = video.sample_aspect_ratio.as_deref().and_then(Rational::parse).unwrap_or(Rational { num: 1, den: 1 });
+    if picture.swaps_sides() { Rational { num: stored.den, den: stored.num } } else { stored }
 }
 
 pub(super) fn check_dimensions(video: &ProbeStream, limits: &InspectLimits, warnings: &mut Vec<InspectWarning>) -> Result<(u32, u32), InspectError> {

@@ -171,3 +171,141 @@ async fn an_interlaced_source_is_deinterlaced_with_a_warning_and_a_progressive_o
         assert!(to_deinterlaced < to_woven, "rendition {}: {to_deinterlaced:.2} from the deinterlaced source, {to_woven:.2} from the woven fields", rung.name);
     }
 }
+
+/// Synthesises `name` with ffmpeg from `args` (inputs and options; the path is appended).
+fn synthesise(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let mut all = args.to_vec();
+    all.push(path.to_str().unwrap());
+    common::ffmpeg(&all);
+    path
+}
+
+/// Inspects `source` and runs the fitted H.264 ladder through encode, assemble and validate.
+async fn through_the_ladder(source: &Path, dir: &Path) -> (InspectReport, Vec<Rung>, Vec<PathBuf>) {
+    let report = inspect(source, dir).await;
+    let rungs = ladder(&report, Codec::H264);
+    let outputs = renditions(source, &report, &rungs, &dir.join("out")).await;
+    (report, rungs, outputs)
+}
+
+fn assert_rendition(output: &Path, rung: &Rung, pix_fmt: &str) {
+    let stream = common::video_stream_json(output);
+    assert_eq!((stream["width"].as_u64(), stream["height"].as_u64()), (Some(u64::from(rung.width)), Some(u64::from(rung.height))), "{stream}");
+    assert_eq!(stream["pix_fmt"].as_str(), Some(pix_fmt), "rendition {}: {stream}", rung.name);
+}
+
+#[tokio::test]
+async fn chroma_422_and_444_sources_and_odd_sizes_come_out_420() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let pattern = "testsrc2=s=256x144:r=25:d=1";
+    let sources = [
+        ("422.mp4", vec!["-f", "lavfi", "-i", pattern, "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv422p"], (256, 144)),
+        ("444-10bit.mp4", vec!["-f", "lavfi", "-i", pattern, "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv444p10le"], (256, 144)),
+        ("odd-444.mp4", vec!["-f", "lavfi", "-i", pattern, "-vf", "scale=257:145", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv444p"], (257, 145)),
+        ("odd-420.mkv", vec!["-f", "lavfi", "-i", pattern, "-vf", "scale=257:145,format=yuv420p", "-c:v", "ffv1"], (257, 145)),
+    ];
+    for (name, args, size) in sources {
+        let source = synthesise(root, name, &args);
+        let dir = root.join(name.replace('.', "-"));
+        let (report, rungs, outputs) = through_the_ladder(&source, &dir).await;
+        assert_eq!((report.source.video.width, report.source.video.height), size, "{name}");
+        assert_eq!(has_warning(&report, WarningCode::OddDimensions), size.0 % 2 == 1, "{name}: {:?}", report.warnings);
+        for (rung, output) in rungs.iter().zip(&outputs) {
+            assert!(rung.width % 2 == 0 && rung.height % 2 == 0, "{name}: {rung:?}");
+            assert_rendition(output, rung, "yuv420p");
+        }
+        let vmaf = score_first_chunk(&source, &report, &rungs[0], &dir.join("out"));
+        assert!(vmaf > 60.0, "{name}: vmaf {vmaf:.1}");
+    }
+}
+
+#[tokio::test]
+async fn the_default_video_stream_is_the_one_encoded_and_the_report_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Stream 0: a 320x240 pattern; stream 1, marked default: a different 256x144 picture.
+    let source = synthesise(
+        root,
+        "two-videos.mkv",
+        &[
+            "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=1", "-f", "lavfi", "-i", "testsrc=s=256x144:r=25:d=1,hue=h=120",
+            "-map", "0:v", "-map", "1:v", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10",
+            "-disposition:v:0", "0", "-disposition:v:1", "default",
+        ],
+    );
+    let (report, rungs, outputs) = through_the_ladder(&source, root).await;
+    let video = &report.source.video;
+    assert_eq!((video.stream_index, video.picture.stream_index, video.width, video.height), (1, Some(1), 256, 144));
+    let warning = report.warnings.iter().find(|warning| warning.code == WarningCode::SeveralVideoStreams).expect("a warning names the stream used");
+    assert!(warning.message.contains("using stream 1") && warning.message.contains("default"), "{}", warning.message);
+    // Validation matched every frame's fingerprint to stream 1's; the pictures are stream 1's.
+    for (rung, output) in rungs.iter().zip(&outputs) {
+        let chosen_by_map = gray_frames_of_stream(&source, "0:1", rung.width, rung.height);
+        let other = gray_frames_of_stream(&source, "0:0", rung.width, rung.height);
+        let rendered = common::gray_frames(output, &[], "", rung.width, rung.height, 1);
+        let (to_chosen, to_other) = (common::mean_abs_difference(&rendered[0], &chosen_by_map), common::mean_abs_difference(&rendered[0], &other));
+        assert!(to_chosen * 3.0 < to_other, "rendition {}: {to_chosen:.2} from stream 1, {to_other:.2} from stream 0", rung.name);
+    }
+}
+
+/// The first frame of stream `map` of `path`, gray at `width`x`height`.
+fn gray_frames_of_stream(path: &Path, map: &str, width: u32, height: u32) -> Vec<u8> {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-map", map, "-vf", &format!("scale={width}:{height}:flags=bicubic"), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    output.stdout
+}
+
+#[tokio::test]
+async fn late_and_negative_start_times_and_open_gops_stay_frame_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let pattern = "testsrc2=s=256x144:r=25:d=1.6";
+    let x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-bf", "3", "-pix_fmt", "yuv420p"];
+    let sources = [
+        // Starts 10 s in; B-frames, so the first timestamps are decode-before-presentation.
+        ("offset.ts", [&["-f", "lavfi", "-i", pattern][..], &x264, &["-output_ts_offset", "10"]].concat()),
+        ("offset.mp4", [&["-f", "lavfi", "-i", pattern][..], &x264, &["-output_ts_offset", "10"]].concat()),
+        // B-frames in mp4: an edit list and a negative first decode time.
+        ("bframes.mp4", [&["-f", "lavfi", "-i", pattern][..], &x264].concat()),
+        // Open GOPs: leading B-frames after each keyframe refer back across it.
+        ("open-gop.ts", [&["-f", "lavfi", "-i", pattern][..], &x264, &["-x264-params", "open-gop=1:scenecut=0"]].concat()),
+    ];
+    for (name, args) in sources {
+        let source = synthesise(root, name, &args);
+        let (report, rungs, outputs) = through_the_ladder(&source, &root.join(name.replace('.', "-"))).await;
+        assert_eq!(report.source.video.frames, 40, "{name}: every decoded frame");
+        assert!(report.chunks.iter().any(|chunk| chunk.seek.is_some()), "{name}: a chunk that seeks: {:?}", report.chunks);
+        for (rung, output) in rungs.iter().zip(&outputs) {
+            assert_rendition(output, rung, "yuv420p");
+            // The rendition's first picture is the source's first displayed one.
+            let first_source = common::gray_frames(&source, &[], "", rung.width, rung.height, 1);
+            let first_rendered = common::gray_frames(output, &[], "", rung.width, rung.height, 1);
+            let difference = common::mean_abs_difference(&first_source[0], &first_rendered[0]);
+            assert!(difference < 6.0, "{name} {}: the first frame differs by {difference:.2}", rung.name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn ntsc_rates_keep_their_exact_rational_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for (rate, frames) in [("24000/1001", 24), ("30000/1001", 30), ("60000/1001", 60)] {
+        let name = format!("ntsc-{}.mp4", rate.replace('/', "-"));
+        let source = synthesise(root, &name, &["-f", "lavfi", "-i", &format!("testsrc2=s=192x108:r={rate}"), "-frames:v", &frames.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-g", "12", "-pix_fmt", "yuv420p"]);
+        let (report, rungs, outputs) = through_the_ladder(&source, &root.join(name.replace('.', "-"))).await;
+        assert_eq!(report.source.video.frame_rate.to_string(), rate);
+        assert_eq!(report.source.video.frames, frames);
+        for (rung, output) in rungs.iter().zip(&outputs) {
+            let stream = common::video_stream_json(output);
+            assert_eq!(stream["r_frame_rate"].as_str(), Some(rate), "rendition {}: {stream}", rung.name);
+        }
+    }
+}

@@ -18,6 +18,7 @@ use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, Enco
 use shotfarm_agent::media::inspect::{InspectParams, InspectReport, WarningCode, inspect_source};
 use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
 use shotfarm_agent::media::score::{ScoreParams, score_chunk};
+use shotfarm_agent::media::source_colour::RungColour;
 use shotfarm_agent::media::source_picture::FieldOrder;
 use shotfarm_agent::media::source_range::SourceRange;
 use shotfarm_agent::media::validate::{ValidateParams, validate_rendition};
@@ -46,10 +47,14 @@ fn has_warning(report: &InspectReport, code: WarningCode) -> bool {
 fn ladder(report: &InspectReport, codec: Codec) -> Vec<Rung> {
     let video = &report.source.video;
     let source = LadderSource { width: video.width, height: video.height, sample_aspect_num: video.sample_aspect_ratio.num, sample_aspect_den: video.sample_aspect_ratio.den };
-    let mut rungs = default_ladder(&source, codec).unwrap();
+    let mut rungs: Vec<Rung> = default_ladder(&source, codec).unwrap().into_iter().map(|rung| Rung { name: format!("{}_{}", codec.as_str(), rung.name), ..rung }).collect();
     let top = rungs[0].clone();
-    rungs.push(Rung { name: "half".into(), width: top.width / 2 / 2 * 2, height: top.height / 2 / 2 * 2, bitrate_kbps: top.bitrate_kbps / 3, maxrate_kbps: top.maxrate_kbps / 3, bufsize_kbps: top.bufsize_kbps / 3, ..top });
+    rungs.push(Rung { name: format!("{}_half", codec.as_str()), width: top.width / 2 / 2 * 2, height: top.height / 2 / 2 * 2, bitrate_kbps: top.bitrate_kbps / 3, maxrate_kbps: top.maxrate_kbps / 3, bufsize_kbps: top.bufsize_kbps / 3, ..top });
     rungs
+}
+
+fn tone_mapped(report: &InspectReport, rung: &Rung) -> bool {
+    report.source.video.picture.colour.for_codec(rung.codec) == RungColour::ToneMappedToSdr
 }
 
 /// Encodes every chunk into every rung, assembles each rung and validates it against the
@@ -65,7 +70,7 @@ async fn renditions(source: &Path, report: &InspectReport, rungs: &[Rung], dir: 
             frame_rate: report.source.video.frame_rate,
             outputs,
             settings: EncoderSettings { preset: "ultrafast".to_owned(), keyframe_interval_frames: 10 },
-            picture: report.source.video.picture,
+            picture: report.source.video.picture.clone(),
         };
         let result = backend.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
         for (index, output) in result.outputs.into_iter().enumerate() {
@@ -77,19 +82,31 @@ async fn renditions(source: &Path, report: &InspectReport, rungs: &[Rung], dir: 
         let output = dir.join(format!("{}.mp4", rung.name));
         assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: paths, output: output.clone() }, &CancellationToken::new()).await.unwrap();
         let validation = validate_rendition(
-            &ValidateParams { rung: rung.clone(), rendition: output.clone(), source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None },
+            &ValidateParams {
+                rung: rung.clone(),
+                rendition: output.clone(),
+                source_frames: report.frame_artifact.clone(),
+                frame_rate: report.source.video.frame_rate,
+                tolerance: None,
+                tone_mapped: tone_mapped(report, rung),
+            },
             &CancellationToken::new(),
         )
         .await
         .unwrap();
         assert_eq!(validation.frames, report.source.video.frames, "{}", rung.name);
+        // Every frame is its own source frame's picture, closely (compression moves block means
+        // by a few levels; the next frame of the moving pattern is tens of levels away).
+        assert!(validation.max_fingerprint_distance < 6.0, "{}: fingerprint distance up to {}", rung.name, validation.max_fingerprint_distance);
+        println!("{}: {} frames, fingerprint distance max {:.2} mean {:.2}", rung.name, validation.frames, validation.max_fingerprint_distance, validation.mean_fingerprint_distance);
         assert_eq!(common::frame_count(&output), common::frame_count(source), "rendition {} against the source's decoded frames", rung.name);
         assembled.push(output);
     }
     assembled
 }
 
-/// VMAF of the first chunk that seeks (else the first) of `rung`, encoded under `dir`.
+/// VMAF of the first chunk that seeks (else the first) of `rung`, encoded under `dir`, against
+/// the source frames as the rung saw them (tone-mapped for a tone-mapped rung).
 fn score_first_chunk(source: &Path, report: &InspectReport, rung: &Rung, dir: &Path) -> f64 {
     let chunk = report.chunks.iter().find(|chunk| chunk.seek.is_some()).unwrap_or(&report.chunks[0]).clone();
     let encoded = dir.join(&rung.name).join(format!("{:04}.mp4", chunk.index));
@@ -99,7 +116,8 @@ fn score_first_chunk(source: &Path, report: &InspectReport, rung: &Rung, dir: &P
             source: source.to_owned(),
             chunk,
             frame_rate: report.source.video.frame_rate,
-            picture: report.source.video.picture,
+            picture: report.source.video.picture.clone(),
+            tone_map: tone_mapped(report, rung),
             use_seek: true,
             boundary_file: dir.join("boundary.gray"),
         },
@@ -306,6 +324,75 @@ async fn ntsc_rates_keep_their_exact_rational_rate() {
         for (rung, output) in rungs.iter().zip(&outputs) {
             let stream = common::video_stream_json(output);
             assert_eq!(stream["r_frame_rate"].as_str(), Some(rate), "rendition {}: {stream}", rung.name);
+        }
+    }
+}
+
+/// The first frame's side data of `path`'s video, as ffprobe prints it (JSON).
+fn first_frame_side_data(path: &Path) -> serde_json::Value {
+    let output = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-read_intervals", "%+#1", "-select_streams", "v:0", "-show_entries", "frame_side_data", "-of", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let mut value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    value["frames"][0]["side_data_list"].take()
+}
+
+#[tokio::test]
+async fn ten_bit_and_hdr_sources_stay_ten_bit_in_hevc_and_av1_and_are_tone_mapped_for_h264() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let pattern = "testsrc2=s=256x144:r=25:d=1";
+    let x265 = |transfer: &str, hdr: &str| format!("log-level=error:keyint=10:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc{hdr}");
+    let pq = x265("smpte2084", ":hdr10=1:repeat-headers=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400");
+    let hlg = x265("arib-std-b67", "");
+    let tags = |transfer: &str| format!("format=yuv420p10le,setparams=color_primaries=bt2020:color_trc={transfer}:colorspace=bt2020nc:range=tv");
+    let hevc = ["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1"];
+    let (pq_tags, hlg_tags) = (tags("smpte2084"), tags("arib-std-b67"));
+    let sources = [
+        ("hdr10.mp4", [&["-f", "lavfi", "-i", pattern, "-vf", &pq_tags][..], &hevc, &["-x265-params", &pq]].concat(), Some("smpte2084")),
+        ("hlg.mp4", [&["-f", "lavfi", "-i", pattern, "-vf", &hlg_tags][..], &hevc, &["-x265-params", &hlg]].concat(), Some("arib-std-b67")),
+        ("sdr-10bit.mp4", [&["-f", "lavfi", "-i", pattern][..], &hevc, &["-pix_fmt", "yuv420p10le", "-x265-params", "log-level=error:keyint=10"]].concat(), None),
+    ];
+    for (name, args, hdr_transfer) in sources {
+        let source = synthesise(root, name, &args);
+        let dir = root.join(name.replace('.', "-"));
+        let report = inspect(&source, &dir).await;
+        let colour = &report.source.video.picture.colour;
+        assert_eq!((colour.bit_depth, colour.transfer.as_deref()), (10, hdr_transfer), "{name}: {colour:?}");
+        assert_eq!(has_warning(&report, WarningCode::HighDynamicRange), hdr_transfer.is_some(), "{name}: {:?}", report.warnings);
+        assert_eq!(has_warning(&report, WarningCode::HighBitDepth), hdr_transfer.is_none(), "{name}: {:?}", report.warnings);
+        if name == "hdr10.mp4" {
+            let light = colour.content_light.unwrap();
+            assert_eq!((light.max_content, light.max_average), (1000, 400));
+            let display = colour.mastering_display.unwrap();
+            assert_eq!((display.red, display.max_luminance), ((0.68, 0.32), 1000.0));
+        }
+        // AV1 for HDR10 only: SVT-AV1 is the slowest encoder here.
+        let codecs: &[Codec] = if name == "hdr10.mp4" { &[Codec::H264, Codec::Hevc, Codec::Av1] } else { &[Codec::H264, Codec::Hevc] };
+        let rungs: Vec<Rung> = codecs.iter().flat_map(|&codec| ladder(&report, codec)).collect();
+        let outputs = renditions(&source, &report, &rungs, &dir.join("out")).await;
+        for (rung, output) in rungs.iter().zip(&outputs) {
+            let stream = common::video_stream_json(output);
+            let tag = |field: &str| stream[field].as_str().unwrap_or("").to_owned();
+            let found = [tag("pix_fmt"), tag("color_primaries"), tag("color_transfer"), tag("color_space")];
+            let expected = match (rung.codec, hdr_transfer) {
+                (Codec::H264, Some(_)) => ["yuv420p", "bt709", "bt709", "bt709"],
+                (Codec::H264, None) => ["yuv420p", "", "", ""],
+                (_, Some(transfer)) => ["yuv420p10le", "bt2020", transfer, "bt2020nc"],
+                (_, None) => ["yuv420p10le", "", "", ""],
+            };
+            assert_eq!(found, expected, "{name} {}: {stream}", rung.name);
+            let side_data = first_frame_side_data(output).to_string();
+            let carries_hdr10 = side_data.contains("Mastering display metadata") && side_data.contains("\"max_content\":1000");
+            assert_eq!(carries_hdr10, name == "hdr10.mp4" && rung.codec != Codec::H264, "{name} {}: {side_data}", rung.name);
+        }
+        // Like with like: the tone-mapped H.264 rung against the tone-mapped source, the 10-bit
+        // HEVC rung against the 10-bit source.
+        for rung in [&rungs[0], &rungs[2]] {
+            let vmaf = score_first_chunk(&source, &report, rung, &dir.join("out"));
+            assert!(vmaf > 60.0, "{name} {}: vmaf {vmaf:.1}", rung.name);
         }
     }
 }

@@ -8,6 +8,7 @@
 //! | [`capabilities`] | — | ffmpeg/ffprobe versions, encoders, CPU cores, memory |
 //! | [`probe`] | — | ffprobe JSON → typed facts |
 //! | [`source_picture`] | — | the source's picture every decode uses: the stream, upright (display matrix), deinterlaced |
+//! | [`source_colour`] | — | the source's bit depth, colour tags, HDR metadata; what each codec's rung keeps or tone-maps |
 //! | [`frame_analysis`] | — | one decode to 128×72 gray: fingerprints, shots, SI/TI |
 //! | [`source_range`] | — | exactly the source frames `[start, end)` of a chunk, decoded (score's reference) |
 //! | [`quality`] | — | pooling per-frame VMAF (percentiles, per chunk, rendition and shot) |
@@ -42,6 +43,7 @@ pub mod process;
 pub mod quality;
 pub mod report;
 pub mod score;
+pub mod source_colour;
 pub mod source_picture;
 pub mod source_range;
 pub mod validate;

@@ -47,6 +47,18 @@ pub struct RenditionReport {
     pub segments: usize,
     pub max_fingerprint_distance: f32,
     pub playlist: String,
+    /// Pixel format and colour tags of the rendition (`yuv420p10le`, `bt2020`, `smpte2084`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pix_fmt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_primaries: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_transfer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_space: Option<String>,
+    /// Tone-mapped from the HDR source to SDR BT.709 (an H.264 rung of an HDR source).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tone_mapped: bool,
     /// Quality over every scored frame of the rendition (absent when nothing was scored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<RenditionQuality>,
@@ -149,6 +161,11 @@ pub fn rendition_reports(validations: &[ValidationReport], package: &PackageResu
                 segments: packaged.segments,
                 max_fingerprint_distance: validation.max_fingerprint_distance,
                 playlist: relative(&packaged.playlist, output_dir),
+                pix_fmt: validation.pix_fmt.clone(),
+                color_primaries: validation.color_primaries.clone(),
+                color_transfer: validation.color_transfer.clone(),
+                color_space: validation.color_space.clone(),
+                tone_mapped: validation.tone_mapped,
                 quality: None,
             })
         })

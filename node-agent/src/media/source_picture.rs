@@ -22,7 +22,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::probe::ProbeStream;
+use super::probe::{ProbeSideData, ProbeStream};
+use super::source_colour::SourceColour;
 
 /// How the stored fields of an interlaced source are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +53,7 @@ impl FieldOrder {
 }
 
 /// What turns the source's decoded frames into the picture every stage works on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SourcePicture {
     /// The file's stream index of the video used; `None`: the first video stream.
     #[serde(default)]
@@ -65,15 +66,20 @@ pub struct SourcePicture {
     /// Set for an interlaced source: deinterlaced with `bwdif`, one frame per stored frame.
     #[serde(default)]
     pub deinterlace: Option<FieldOrder>,
+    /// Bit depth, colour tags and HDR metadata: what each rung keeps or tone-maps.
+    #[serde(default)]
+    pub colour: SourceColour,
 }
 
 impl SourcePicture {
-    /// The picture of `stream` (ffprobe's view of the chosen video stream).
-    pub fn of_stream(stream: &ProbeStream) -> Self {
+    /// The picture of `stream` (ffprobe's view of the chosen video stream) and the side data
+    /// of its first frame.
+    pub fn of_stream(stream: &ProbeStream, frame_side_data: &[ProbeSideData]) -> Self {
         Self {
             stream_index: stream.index,
             rotation: display_rotation(stream),
             deinterlace: stream.field_order.as_deref().and_then(FieldOrder::from_probe),
+            colour: SourceColour::of_stream(stream, frame_side_data),
         }
     }
 
@@ -140,12 +146,12 @@ fn display_rotation(stream: &ProbeStream) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::probe::{ProbeSideData, ProbeTags};
+    use crate::media::probe::ProbeTags;
 
     fn stream(rotation: Option<f64>, tag: Option<&str>, field_order: Option<&str>) -> ProbeStream {
         ProbeStream {
             index: Some(2),
-            side_data_list: rotation.map(|rotation| ProbeSideData { side_data_type: Some("Display Matrix".into()), rotation: Some(rotation) }).into_iter().collect(),
+            side_data_list: rotation.map(|rotation| ProbeSideData { side_data_type: Some("Display Matrix".into()), rotation: Some(rotation), ..ProbeSideData::default() }).into_iter().collect(),
             tags: tag.map(|rotate| ProbeTags { rotate: Some(rotate.to_owned()) }),
             field_order: field_order.map(str::to_owned),
             ..ProbeStream::default()
@@ -154,28 +160,28 @@ mod tests {
 
     #[test]
     fn display_matrices_become_quarter_turns() {
-        assert_eq!(SourcePicture::of_stream(&stream(Some(90.0), None, None)).rotation, 90);
-        assert_eq!(SourcePicture::of_stream(&stream(Some(-90.0), None, None)).rotation, 270);
-        assert_eq!(SourcePicture::of_stream(&stream(Some(-180.0), None, None)).rotation, 180);
-        assert_eq!(SourcePicture::of_stream(&stream(Some(89.9), None, None)).rotation, 90);
+        assert_eq!(SourcePicture::of_stream(&stream(Some(90.0), None, None), &[]).rotation, 90);
+        assert_eq!(SourcePicture::of_stream(&stream(Some(-90.0), None, None), &[]).rotation, 270);
+        assert_eq!(SourcePicture::of_stream(&stream(Some(-180.0), None, None), &[]).rotation, 180);
+        assert_eq!(SourcePicture::of_stream(&stream(Some(89.9), None, None), &[]).rotation, 90);
         // The legacy tag is clockwise.
-        assert_eq!(SourcePicture::of_stream(&stream(None, Some("90"), None)).rotation, 270);
-        assert_eq!(SourcePicture::of_stream(&stream(None, None, None)).rotation, 0);
+        assert_eq!(SourcePicture::of_stream(&stream(None, Some("90"), None), &[]).rotation, 270);
+        assert_eq!(SourcePicture::of_stream(&stream(None, None, None), &[]).rotation, 0);
     }
 
     #[test]
     fn filters_deinterlace_the_stored_rows() {
-        let picture = SourcePicture::of_stream(&stream(Some(-90.0), None, Some("tt")));
+        let picture = SourcePicture::of_stream(&stream(Some(-90.0), None, Some("tt")), &[]);
         assert_eq!(picture.filters().as_deref(), Some("transpose=cclock,bwdif=mode=send_frame:deint=all:parity=tff,transpose=clock"));
-        let upright = SourcePicture::of_stream(&stream(None, None, Some("bb")));
+        let upright = SourcePicture::of_stream(&stream(None, None, Some("bb")), &[]);
         assert_eq!(upright.chain_head(), "bwdif=mode=send_frame:deint=all:parity=bff,");
-        assert_eq!(SourcePicture::of_stream(&stream(Some(90.0), None, None)).filters(), None, "ffmpeg's autorotation turns it");
+        assert_eq!(SourcePicture::of_stream(&stream(Some(90.0), None, None), &[]).filters(), None, "ffmpeg's autorotation turns it");
         assert_eq!(picture.displayed_size(320, 240), (240, 320));
         assert_eq!(picture.stream_spec(), "0:2");
-        let progressive = SourcePicture::of_stream(&stream(None, None, Some("progressive")));
+        let progressive = SourcePicture::of_stream(&stream(None, None, Some("progressive")), &[]);
         assert_eq!(progressive.filters(), None);
         assert_eq!(progressive.chain_head(), "");
-        assert_eq!(SourcePicture::of_stream(&stream(None, None, Some("bt"))).deinterlace, Some(FieldOrder::BottomFirst));
+        assert_eq!(SourcePicture::of_stream(&stream(None, None, Some("bt")), &[]).deinterlace, Some(FieldOrder::BottomFirst));
         assert_eq!(SourcePicture::default().stream_spec(), "0:v:0");
     }
 }

@@ -42,6 +42,8 @@ pub struct SourceRange {
     pub frame_rate: Rational,
     /// The source's stream, rotation and deinterlacing, as inspection decoded it.
     pub picture: SourcePicture,
+    /// Tone-map the frames to SDR BT.709 (8-bit), as the scored rung was.
+    pub tone_map: bool,
     /// Start at the chunk's seek point (when it has one) instead of frame 0.
     pub use_seek: bool,
     /// Where the boundary frames go (removed by [`check_boundaries`]).
@@ -75,9 +77,10 @@ impl SourceRange {
         let first = chunk.frames.start - offset;
         let last = chunk.frames.end - 1 - offset;
         let graph = format!(
-            "[{stream}]{head}select='between(n,{first},{last})',settb={den}/{num},setpts=N,split=2[reference][boundary];[boundary]select='eq(n,0)+eq(n,{final_index})',scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray[fingerprints]",
+            "[{stream}]{head}select='between(n,{first},{last})',settb={den}/{num},setpts=N,split=2[selected][boundary];[selected]{reference}[reference];[boundary]select='eq(n,0)+eq(n,{final_index})',scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray[fingerprints]",
             stream = self.picture.stream_spec(),
             head = self.picture.chain_head(),
+            reference = if self.tone_map { self.picture.colour.tone_map_filters() } else { "null".to_owned() },
             den = rate.den,
             num = rate.num,
             final_index = self.frames() - 1,
@@ -96,7 +99,8 @@ impl SourceRange {
         args
     }
 
-    /// Starts ffmpeg; frames come out in `format` (the source's displayed size and bit depth).
+    /// Starts ffmpeg; frames come out in `format` (the source's displayed size; its bit depth, or
+    /// 8 when tone-mapped).
     pub fn open(&self, programs: &FfmpegPrograms, format: FrameFormat) -> Result<RawFramePipe, DecodeError> {
         let args = self.ffmpeg_args(raw_pixel_format(format.bit_depth));
         RawFramePipe::spawn(&programs.ffmpeg, &args, format, &self.source, format!("{} (source frames)", self.source.display()))

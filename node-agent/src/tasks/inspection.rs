@@ -118,7 +118,7 @@ pub async fn committed_chunk(
     ctx: &TaskContext,
 ) -> Result<(InspectedChunk, SourcePicture), TaskError> {
     let inspection = committed(work_area, artifact, source, Some(chunk), ctx).await?;
-    let picture = inspection.document.report.source.video.picture;
+    let picture = inspection.document.report.source.video.picture.clone();
     let inspected = inspection
         .document
         .chunk(chunk)

@@ -18,6 +18,9 @@
 //! hold exactly the chunk's frame count ([`crate::media::mp4_samples`], no process), and the
 //! validate stage checks every frame of the assembled renditions against the source.
 //!
+//! Colour: each rung's pixel format, colour tags and HDR metadata (or tone map to SDR for
+//! H.264 of an HDR source) come from the source's colour ([`crate::media::source_colour`]).
+//!
 //! Keyframes: an IDR at the chunk's first frame and every `keyframe_interval_frames` after it,
 //! scene-cut keyframes off, closed GOPs — identical in every rung, so segments align.
 
@@ -158,7 +161,8 @@ pub fn build_command(params: &EncodeChunkParams, use_seek: bool) -> ToolCommand 
         graph.push_str(&format!("[s{index}]"));
     }
     for (index, output) in params.outputs.iter().enumerate() {
-        graph.push_str(&format!(";[s{index}]scale={}:{}:flags=bicubic,setsar=1,format=yuv420p[v{index}]", output.rung.width, output.rung.height));
+        let colour = picture.colour.rung_filters(output.rung.codec);
+        graph.push_str(&format!(";[s{index}]scale={}:{}:flags=bicubic,setsar=1,{colour}[v{index}]", output.rung.width, output.rung.height));
     }
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1", "-stats_period", "0.25"].map(String::from).to_vec();
     args.extend(seek_args);
@@ -212,6 +216,7 @@ pub fn landing_check_command(params: &EncodeChunkParams) -> ToolCommand {
 
 fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
     let rung = &output.rung;
+    let colour = &params.picture.colour;
     let interval = params.settings.keyframe_interval_frames;
     let preset = params.settings.preset.clone();
     let rate_control = vec![
@@ -242,13 +247,16 @@ fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
             args.extend(rate_control);
             args.extend(keyframes);
             args.extend(["-x264-params".to_owned(), "open-gop=0:scenecut=0".to_owned()]);
+            args.extend(colour.tag_args(rung.codec));
         }
         Codec::Hevc => {
             args.extend(["-c:v", "libx265", "-tag:v", "hvc1", "-preset"].map(String::from));
             args.push(preset);
             args.extend(rate_control);
             args.extend(keyframes);
-            args.extend(["-x265-params".to_owned(), format!("open-gop=0:scenecut=0:keyint={interval}:min-keyint={interval}:log-level=error")]);
+            let hdr = colour.x265_hdr_params().map(|params| format!(":{params}")).unwrap_or_default();
+            args.extend(["-x265-params".to_owned(), format!("open-gop=0:scenecut=0:keyint={interval}:min-keyint={interval}:log-level=error{hdr}")]);
+            args.extend(colour.tag_args(rung.codec));
         }
         Codec::Av1 => {
             let svt_preset = match params.settings.preset.as_str() {
@@ -259,7 +267,9 @@ fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
             };
             args.extend(["-c:v", "libsvtav1", "-preset", svt_preset].map(String::from));
             args.extend(["-b:v".to_owned(), format!("{}k", rung.bitrate_kbps), "-g".to_owned(), interval.to_string()]);
-            args.extend(["-svtav1-params".to_owned(), "scd=0".to_owned()]);
+            let hdr = colour.svtav1_hdr_params().map(|params| format!(":{params}")).unwrap_or_default();
+            args.extend(["-svtav1-params".to_owned(), format!("scd=0{hdr}")]);
+            args.extend(colour.tag_args(rung.codec));
         }
     }
     args

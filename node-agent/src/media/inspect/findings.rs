@@ -133,6 +133,10 @@ pub enum WarningCode {
     Interlaced,
     /// The source carries a display rotation; renditions are written upright.
     Rotated,
+    /// HDR (PQ or HLG): HEVC/AV1 rungs keep it in 10 bits, H.264 rungs are tone-mapped to SDR.
+    HighDynamicRange,
+    /// More than 8 bits per sample (SDR): HEVC/AV1 rungs keep 10 bits, H.264 rungs are 8-bit.
+    HighBitDepth,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -40,7 +40,7 @@ use source_checks::{analyse_timing, displayed_sample_aspect_ratio, note_picture_
 use super::artifacts::{FRAME_ARTIFACT_FILE, FrameArtifact};
 use super::chunking::{ChunkingParams, FrameRange, limits_in_frames, plan_chunks};
 use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AnalysisDepth, DecodePassError, DecodedVideo, decode_and_analyse};
-use super::probe::{ProbeError, parse_number, probe_file};
+use super::probe::{ProbeError, ProbeSideData, ProbeStream, parse_number, probe_file, probe_first_frame_side_data};
 use super::process::ToolError;
 use super::source_picture::SourcePicture;
 
@@ -109,7 +109,14 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
     let mut warnings = Vec::new();
     let (video_stream, audio_stream) = pick_streams(&probe, &mut warnings)?;
     let (stored_width, stored_height) = check_dimensions(video_stream, &params.limits, &mut warnings)?;
-    let picture = SourcePicture::of_stream(video_stream);
+    let frame_side_data = match first_frame_side_data(source, video_stream, cancel).await {
+        Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
+        outcome => outcome.unwrap_or_else(|error| {
+            tracing::warn!(source = %source.display(), %error, "the first frame's side data could not be read; no HDR metadata carried");
+            Vec::new()
+        }),
+    };
+    let picture = SourcePicture::of_stream(video_stream, &frame_side_data);
     note_picture_transform(&picture, video_stream, &mut warnings);
     let (width, height) = picture.displayed_size(stored_width, stored_height);
 
@@ -185,6 +192,16 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
         "source inspected"
     );
     Ok(report)
+}
+
+/// The first frame's side data (HDR mastering display, content light level) of an HDR
+/// stream; nothing for others (one ffprobe of one frame saved).
+async fn first_frame_side_data(source: &std::path::Path, video: &ProbeStream, cancel: &CancellationToken) -> Result<Vec<ProbeSideData>, ProbeError> {
+    if !matches!(video.color_transfer.as_deref(), Some("smpte2084" | "arib-std-b67")) {
+        return Ok(Vec::new());
+    }
+    let selector = video.index.map_or_else(|| "v:0".to_owned(), |index| index.to_string());
+    probe_first_frame_side_data(source, &selector, cancel).await
 }
 
 fn summarise_shots(decoded: &DecodedVideo) -> Vec<Shot> {

@@ -106,7 +106,8 @@ pub(super) fn pick_streams<'a>(probe: &'a ProbeOutput, warnings: &mut Vec<Inspec
     Ok((video, audios.first().copied()))
 }
 
-/// Warnings for what the picture transform changes: deinterlacing and turning upright.
+/// Warnings for what the picture transform changes: deinterlacing, turning upright, the bit
+/// depth and dynamic range each codec keeps.
 pub(super) fn note_picture_transform(picture: &SourcePicture, video: &ProbeStream, warnings: &mut Vec<InspectWarning>) {
     if let Some(order) = picture.deinterlace {
         warnings.push(InspectWarning {
@@ -115,6 +116,25 @@ pub(super) fn note_picture_transform(picture: &SourcePicture, video: &ProbeStrea
                 "the video is interlaced (field order {}, {order:?}); every frame is deinterlaced with bwdif before scaling, one output frame per stored frame",
                 video.field_order.as_deref().unwrap_or("?")
             ),
+        });
+    }
+    let colour = &picture.colour;
+    if colour.is_hdr() {
+        warnings.push(InspectWarning {
+            code: WarningCode::HighDynamicRange,
+            message: format!(
+                "the video is HDR ({} transfer, {} primaries, {} bits{}{}); HEVC and AV1 renditions keep it in 10 bits with its colour tags and metadata, H.264 renditions are tone-mapped to SDR BT.709 (scored and validated against the source tone-mapped the same way)",
+                colour.transfer.as_deref().unwrap_or("?"),
+                colour.primaries.as_deref().unwrap_or("?"),
+                colour.bit_depth,
+                if colour.mastering_display.is_some() { ", mastering display" } else { "" },
+                colour.content_light.map(|light| format!(", max-cll {},{}", light.max_content, light.max_average)).unwrap_or_default(),
+            ),
+        });
+    } else if colour.bit_depth > 8 {
+        warnings.push(InspectWarning {
+            code: WarningCode::HighBitDepth,
+            message: format!("the video has {} bits per sample; HEVC and AV1 renditions keep 10 bits, H.264 renditions are 8-bit", colour.bit_depth),
         });
     }
     if picture.rotation != 0 {

@@ -188,6 +188,22 @@ async fn an_interlaced_source_is_deinterlaced_with_a_warning_and_a_progressive_o
         let to_woven: f64 = rendered.iter().zip(&woven).map(|(a, b)| common::mean_abs_difference(a, b)).sum();
         assert!(to_deinterlaced < to_woven, "rendition {}: {to_deinterlaced:.2} from the deinterlaced source, {to_woven:.2} from the woven fields", rung.name);
     }
+
+    // Interlaced and turned: the fields are the stored rows, deinterlaced before the turn.
+    let turned = root.join("interlaced-turned.mp4");
+    common::ffmpeg(&["-i", source.to_str().unwrap(), "-c", "copy", "-metadata:s:v", "rotate=90", turned.to_str().unwrap()]);
+    let report = inspect(&turned, &root.join("turned")).await;
+    let video = &report.source.video;
+    assert_eq!((video.width, video.height, video.picture.rotation, video.picture.deinterlace), (240, 320, 90, Some(FieldOrder::TopFirst)));
+    let rungs = ladder(&report, Codec::H264);
+    let outputs = renditions(&turned, &report, &rungs, &root.join("turned-out")).await;
+    let rung = &rungs[0];
+    let expected = common::gray_frames(&turned, &["-noautorotate"], "bwdif=mode=send_frame:parity=tff:deint=all,transpose=cclock", rung.width, rung.height, 10);
+    let turned_then_deinterlaced = common::gray_frames(&turned, &[], "bwdif=mode=send_frame:parity=tff:deint=all", rung.width, rung.height, 10);
+    let rendered = common::gray_frames(&outputs[0], &[], "", rung.width, rung.height, 10);
+    let to_expected: f64 = rendered.iter().zip(&expected).map(|(a, b)| common::mean_abs_difference(a, b)).sum();
+    let to_wrong_order: f64 = rendered.iter().zip(&turned_then_deinterlaced).map(|(a, b)| common::mean_abs_difference(a, b)).sum();
+    assert!(to_expected < to_wrong_order, "{to_expected:.2} from deinterlace-then-turn, {to_wrong_order:.2} from turn-then-deinterlace");
 }
 
 /// Synthesises `name` with ffmpeg from `args` (inputs and options; the path is appended).

@@ -359,20 +359,16 @@ fn first_frame_side_data(path: &Path) -> serde_json::Value {
 async fn ten_bit_and_hdr_sources_stay_ten_bit_in_hevc_and_av1_and_are_tone_mapped_for_h264() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let pattern = "testsrc2=s=256x144:r=25:d=1";
-    let x265 = |transfer: &str, hdr: &str| format!("log-level=error:keyint=10:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc{hdr}");
-    let pq = x265("smpte2084", ":hdr10=1:repeat-headers=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400");
-    let hlg = x265("arib-std-b67", "");
-    let tags = |transfer: &str| format!("format=yuv420p10le,setparams=color_primaries=bt2020:color_trc={transfer}:colorspace=bt2020nc:range=tv");
-    let hevc = ["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1"];
-    let (pq_tags, hlg_tags) = (tags("smpte2084"), tags("arib-std-b67"));
     let sources = [
-        ("hdr10.mp4", [&["-f", "lavfi", "-i", pattern, "-vf", &pq_tags][..], &hevc, &["-x265-params", &pq]].concat(), Some("smpte2084")),
-        ("hlg.mp4", [&["-f", "lavfi", "-i", pattern, "-vf", &hlg_tags][..], &hevc, &["-x265-params", &hlg]].concat(), Some("arib-std-b67")),
-        ("sdr-10bit.mp4", [&["-f", "lavfi", "-i", pattern][..], &hevc, &["-pix_fmt", "yuv420p10le", "-x265-params", "log-level=error:keyint=10"]].concat(), None),
+        ("hdr10.mp4", common::hdr_hevc(root, "hdr10.mp4", "256x144", 1.0, "smpte2084"), Some("smpte2084")),
+        ("hlg.mp4", common::hdr_hevc(root, "hlg.mp4", "256x144", 1.0, "arib-std-b67"), Some("arib-std-b67")),
+        (
+            "sdr-10bit.mp4",
+            synthesise(root, "sdr-10bit.mp4", &["-f", "lavfi", "-i", "testsrc2=s=256x144:r=25:d=1", "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-x265-params", "log-level=error:keyint=10"]),
+            None,
+        ),
     ];
-    for (name, args, hdr_transfer) in sources {
-        let source = synthesise(root, name, &args);
+    for (name, source, hdr_transfer) in sources {
         let dir = root.join(name.replace('.', "-"));
         let report = inspect(&source, &dir).await;
         let colour = &report.source.video.picture.colour;

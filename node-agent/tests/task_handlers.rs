@@ -488,14 +488,7 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
 async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_renditions() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let stored = root.join("stored.mp4");
-    common::ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=s=256x144:r=25:d=1",
-        "-vf", "format=yuv420p10le,setparams=color_primaries=bt2020:color_trc=smpte2084:colorspace=bt2020nc:range=tv",
-        "-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1",
-        "-x265-params", "log-level=error:keyint=10:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:hdr10=1:repeat-headers=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400",
-        stored.to_str().unwrap(),
-    ]);
+    let stored = common::hdr_hevc(root, "stored.mp4", "256x144", 1.0, "smpte2084");
     let source_path = root.join("phone.mp4");
     common::ffmpeg(&["-i", stored.to_str().unwrap(), "-c", "copy", "-metadata:s:v", "rotate=90", source_path.to_str().unwrap()]);
     let mut job = Job::new(root, &source_path).await;
@@ -504,18 +497,20 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
     let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Hevc] };
     let TaskOutput::Ladder { rungs } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
     assert!(rungs.iter().all(|rung| rung.height > rung.width), "portrait rungs: {rungs:?}");
-    let mut assembled: Vec<(Rung, Artifact)> = Vec::new();
-    for rung in &rungs {
-        let mut encoded = Vec::new();
-        for chunk in &chunks {
-            let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: vec![rung.clone()] };
-            let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
-            let [EncodedRendition { artifact, .. }] = <[EncodedRendition; 1]>::try_from(renditions).unwrap();
-            let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rung: rung.clone(), encoded: artifact.clone() };
+    // One decode per chunk feeds every rung: tone-mapped H.264 and 10-bit HEVC side by side.
+    let mut encoded: Vec<Vec<EncodedChunk>> = vec![Vec::new(); rungs.len()];
+    for chunk in &chunks {
+        let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: rungs.clone() };
+        let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), None).await.unwrap() else { panic!() };
+        for ((rung, rendition), per_rung) in rungs.iter().zip(renditions).zip(&mut encoded) {
+            let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rung: rung.clone(), encoded: rendition.artifact.clone() };
             let TaskOutput::Score { quality, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
             assert!(quality.stats.vmaf_mean > 60.0, "{} chunk {}: like pictures score high: {quality:?}", rung.name, chunk.index);
-            encoded.push(EncodedChunk { chunk: *chunk, artifact });
+            per_rung.push(EncodedChunk { chunk: *chunk, artifact: rendition.artifact });
         }
+    }
+    let mut assembled: Vec<(Rung, Artifact)> = Vec::new();
+    for (rung, encoded) in rungs.iter().zip(encoded) {
         let spec = TaskSpec::Assemble { locations: job.locations.clone(), source: source.clone(), rung: rung.clone(), chunks: encoded };
         let TaskOutput::Assemble { stream, .. } = job.run(spec, None, Some(&rung.name)).await.unwrap() else { panic!() };
         let spec = TaskSpec::Validate { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), rung: rung.clone(), stream: stream.clone() };
@@ -531,7 +526,7 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
     assert_eq!(report.source.video.picture.rotation, 90);
     assert!(report.warnings.iter().any(|warning| warning.message.contains("tone-mapped")), "{:?}", report.warnings);
     for rendition in &report.renditions {
-        let colour = (rendition.pix_fmt.as_deref(), rendition.color_transfer.as_deref(), rendition.tone_mapped);
+        let colour = (rendition.pix_fmt.as_deref(), rendition.colour.color_transfer.as_deref(), rendition.tone_mapped);
         let expected = if rendition.codec == "h264" { (Some("yuv420p"), Some("bt709"), true) } else { (Some("yuv420p10le"), Some("smpte2084"), false) };
         assert_eq!(colour, expected, "{rendition:?}");
         assert!(rendition.height > rendition.width, "{rendition:?}");

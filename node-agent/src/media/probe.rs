@@ -102,19 +102,26 @@ pub struct ProbeStream {
     /// `progressive`, `tt`, `bb`, `tb`, `bt` or `unknown`.
     #[serde(default)]
     pub field_order: Option<String>,
-    #[serde(default)]
-    pub color_primaries: Option<String>,
-    #[serde(default)]
-    pub color_transfer: Option<String>,
-    #[serde(default)]
-    pub color_space: Option<String>,
-    #[serde(default)]
-    pub color_range: Option<String>,
+    #[serde(flatten)]
+    pub colour: ColourTags,
     /// The display matrix (rotation) among others.
     #[serde(default)]
     pub side_data_list: Vec<ProbeSideData>,
     #[serde(default)]
     pub tags: Option<ProbeTags>,
+}
+
+/// A stream's colour tags, by ffmpeg's names (`bt2020`, `smpte2084`, `bt2020nc`, `tv`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ColourTags {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_primaries: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_transfer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_space: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_range: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -9,6 +9,7 @@ use shotfarm_proto::pipeline::QualityStats;
 
 use super::inspect::{InspectWarning, SourceFacts};
 use super::package::PackageResult;
+use super::probe::ColourTags;
 use super::validate::ValidationReport;
 
 /// The whole report.
@@ -50,12 +51,8 @@ pub struct RenditionReport {
     /// Pixel format and colour tags of the rendition (`yuv420p10le`, `bt2020`, `smpte2084`…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pix_fmt: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub color_primaries: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub color_transfer: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub color_space: Option<String>,
+    #[serde(flatten, default)]
+    pub colour: ColourTags,
     /// Tone-mapped from the HDR source to SDR BT.709 (an H.264 rung of an HDR source).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tone_mapped: bool,
@@ -162,9 +159,7 @@ pub fn rendition_reports(validations: &[ValidationReport], package: &PackageResu
                 max_fingerprint_distance: validation.max_fingerprint_distance,
                 playlist: relative(&packaged.playlist, output_dir),
                 pix_fmt: validation.pix_fmt.clone(),
-                color_primaries: validation.color_primaries.clone(),
-                color_transfer: validation.color_transfer.clone(),
-                color_space: validation.color_space.clone(),
+                colour: validation.colour.clone(),
                 tone_mapped: validation.tone_mapped,
                 quality: None,
             })

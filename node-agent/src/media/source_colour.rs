@@ -15,6 +15,11 @@ use shotfarm_proto::pipeline::Codec;
 
 use super::probe::{ProbeSideData, ProbeStream};
 
+/// Whether ffmpeg's transfer name is an HDR one: PQ (`smpte2084`) or HLG (`arib-std-b67`).
+pub fn is_hdr_transfer(transfer: Option<&str>) -> bool {
+    matches!(transfer, Some("smpte2084" | "arib-std-b67"))
+}
+
 /// CIE 1931 chromaticities and luminance of the display an HDR source was mastered on.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MasteringDisplay {
@@ -78,10 +83,10 @@ impl SourceColour {
         let side_data = || stream.side_data_list.iter().chain(frame_side_data);
         Self {
             bit_depth: stream.pix_fmt.as_deref().map_or(0, decode_depth_of_pixel_format),
-            primaries: known(&stream.color_primaries),
-            transfer: known(&stream.color_transfer),
-            matrix: known(&stream.color_space),
-            range: known(&stream.color_range),
+            primaries: known(&stream.colour.color_primaries),
+            transfer: known(&stream.colour.color_transfer),
+            matrix: known(&stream.colour.color_space),
+            range: known(&stream.colour.color_range),
             mastering_display: side_data().find_map(ProbeSideData::mastering_display),
             content_light: side_data().find_map(ProbeSideData::content_light),
         }
@@ -89,7 +94,7 @@ impl SourceColour {
 
     /// PQ or HLG.
     pub fn is_hdr(&self) -> bool {
-        matches!(self.transfer.as_deref(), Some("smpte2084" | "arib-std-b67"))
+        is_hdr_transfer(self.transfer.as_deref())
     }
 
     /// What a rung of `codec` does with this colour.

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::artifacts::{ArtifactError, FrameArtifact};
 use super::frame_analysis::{AnalysisDepth, DecodePassError, decode_and_analyse};
 use shotfarm_proto::pipeline::Rung;
-use super::probe::{ProbeError, Rational, parse_number, probe_file};
+use super::probe::{ColourTags, ProbeError, Rational, parse_number, probe_file};
 use super::process::ToolError;
 use super::source_picture::SourcePicture;
 
@@ -50,12 +50,8 @@ pub struct ValidationReport {
     /// The rendition's pixel format and colour tags as ffprobe reads them.
     #[serde(default)]
     pub pix_fmt: Option<String>,
-    #[serde(default)]
-    pub color_primaries: Option<String>,
-    #[serde(default)]
-    pub color_transfer: Option<String>,
-    #[serde(default)]
-    pub color_space: Option<String>,
+    #[serde(flatten, default)]
+    pub colour: ColourTags,
     /// Tone-mapped from an HDR source to SDR BT.709.
     #[serde(default)]
     pub tone_mapped: bool,
@@ -221,9 +217,7 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
         duration_seconds,
         bitrate_kbps,
         pix_fmt: stream.pix_fmt.clone(),
-        color_primaries: stream.color_primaries.clone(),
-        color_transfer: stream.color_transfer.clone(),
-        color_space: stream.color_space.clone(),
+        colour: stream.colour.clone(),
         tone_mapped: params.tone_mapped,
         max_fingerprint_distance: comparison.max_distance,
         mean_fingerprint_distance: comparison.mean_distance,

@@ -135,3 +135,19 @@ pub fn mean_abs_difference(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| f64::from(x.abs_diff(*y))).sum::<f64>() / a.len() as f64
 }
+
+/// A 10-bit HEVC source at `size`, 25 fps, keyframe every 10 frames, tagged BT.2020 with
+/// `transfer` (`smpte2084` for HDR10 with its mastering display and max-cll 1000,400 SEI;
+/// `arib-std-b67` for HLG).
+pub fn hdr_hevc(dir: &Path, name: &str, size: &str, seconds: f64, transfer: &str) -> PathBuf {
+    let path = dir.join(name);
+    let hdr10 = if transfer == "smpte2084" { ":hdr10=1:repeat-headers=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400" } else { "" };
+    ffmpeg(&[
+        "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=25:d={seconds}"),
+        "-vf", &format!("format=yuv420p10le,setparams=color_primaries=bt2020:color_trc={transfer}:colorspace=bt2020nc:range=tv"),
+        "-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1",
+        "-x265-params", &format!("log-level=error:keyint=10:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc{hdr10}"),
+        path.to_str().unwrap(),
+    ]);
+    path
+}

@@ -42,6 +42,7 @@ use super::chunking::{ChunkingParams, FrameRange, limits_in_frames, plan_chunks}
 use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AnalysisDepth, DecodePassError, DecodedVideo, decode_and_analyse};
 use super::probe::{ProbeError, ProbeSideData, ProbeStream, parse_number, probe_file, probe_first_frame_side_data};
 use super::process::ToolError;
+use super::source_colour::is_hdr_transfer;
 use super::source_picture::SourcePicture;
 
 /// What inspection is asked to do.
@@ -197,7 +198,7 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
 /// The first frame's side data (HDR mastering display, content light level) of an HDR
 /// stream; nothing for others (one ffprobe of one frame saved).
 async fn first_frame_side_data(source: &std::path::Path, video: &ProbeStream, cancel: &CancellationToken) -> Result<Vec<ProbeSideData>, ProbeError> {
-    if !matches!(video.color_transfer.as_deref(), Some("smpte2084" | "arib-std-b67")) {
+    if !is_hdr_transfer(video.colour.color_transfer.as_deref()) {
         return Ok(Vec::new());
     }
     let selector = video.index.map_or_else(|| "v:0".to_owned(), |index| index.to_string());

@@ -4,8 +4,11 @@
 //!
 //! Steps: (1) the file exists and is not empty; (2) ffprobe with packet counting (reads the
 //! whole file without decoding), pinned to real video demuxers and local files — text,
-//! playlists, unreadable files, missing video, absurd dimensions stop here;
-//! (3) one decode pass ([`super::frame_analysis`]) — frame count, timestamps, keyframes,
+//! playlists, unreadable files, missing video, absurd dimensions stop here; the video stream
+//! (the default-disposition one, else the first) and its [`SourcePicture`] are fixed here:
+//! rotation, deinterlacing (by the stream's field order), colour (an HDR stream's first frame is
+//! probed for its mastering display and content light level); sizes reported are the displayed
+//! ones; (3) one decode pass ([`super::frame_analysis`]) — frame count, timestamps, keyframes,
 //! fingerprints, shots, SI/TI; (4) the verdict: zero frames, a truncated file (the container
 //! declares more frames than the file holds, or the mp4 index is missing), undecodable frames
 //! beyond [`InspectLimits`]; recoverable oddities become [`InspectWarning`]s; (5) the chunk

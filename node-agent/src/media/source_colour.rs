@@ -8,6 +8,12 @@
 //! (`zscale` to linear light at 100 nits, `tonemap=hable`, `zscale` to BT.709), and the reference
 //! frames they are scored against and the fingerprints they are validated against go through
 //! the same tone map, so every comparison is like with like.
+//!
+//! The tone map needs ffmpeg's `zscale` (libzimg; Debian 12's ffmpeg has it). There is no
+//! fallback picture path without it: `tonemap` needs linear light, which only `zscale` makes
+//! here, and the `colorspace` filter knows neither PQ nor HLG. On an ffmpeg without `zscale`,
+//! inspecting an HDR source fails at its decode pass with ffmpeg's "No such filter: 'zscale'"
+//! in the error's evidence; give such a farm an ffmpeg with zimg.
 
 use serde::{Deserialize, Serialize};
 use shotfarm_kernels::decode::pixel_format::decode_depth_of_pixel_format;

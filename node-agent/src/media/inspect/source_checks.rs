@@ -4,7 +4,7 @@
 
 use crate::media::frame_analysis::DecodedVideo;
 use crate::media::probe::{ProbeOutput, ProbeStream, Rational, parse_number};
-use crate::media::source_picture::SourcePicture;
+use crate::media::source_picture::{FieldOrder, SourcePicture};
 use super::InspectLimits;
 use super::findings::{InspectError, InspectWarning, RejectionCode, WarningCode, reject, reject_at};
 
@@ -113,7 +113,11 @@ pub(super) fn note_picture_transform(picture: &SourcePicture, video: &ProbeStrea
         warnings.push(InspectWarning {
             code: WarningCode::Interlaced,
             message: format!(
-                "the video is interlaced (field order {}, {order:?}); every frame is deinterlaced with bwdif before scaling, one output frame per stored frame",
+                "the video is interlaced ({} field first, field order {}); every frame is deinterlaced with bwdif before scaling, one output frame per stored frame",
+                match order {
+                    FieldOrder::TopFirst => "top",
+                    FieldOrder::BottomFirst => "bottom",
+                },
                 video.field_order.as_deref().unwrap_or("?")
             ),
         });

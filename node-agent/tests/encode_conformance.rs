@@ -30,6 +30,7 @@ async fn fixture(dir: &std::path::Path) -> ConformanceFixture {
         frame_rate: report.source.video.frame_rate,
         outputs: vec![ChunkOutput { rung: rung.clone(), path: dir.join("unused.mp4") }],
         settings: EncoderSettings { preset: "ultrafast".into(), keyframe_interval_frames: 12 },
+        picture: report.source.video.picture.clone(),
     };
     // The whole source, three rungs at placebo: seconds of work, so a cancel lands mid-task.
     let mut slow_chunk = chunk;

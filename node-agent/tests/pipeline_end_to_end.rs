@@ -35,7 +35,7 @@ async fn encode_all(backend: &CpuBackend, source: &Path, report: &InspectReport,
             .iter()
             .map(|rung| ChunkOutput { rung: rung.clone(), path: dir.join(&rung.name).join(format!("chunk-{:04}.mp4", chunk.index)) })
             .collect();
-        let params = EncodeChunkParams { source: source.to_owned(), chunk: chunk.clone(), frame_rate: report.source.video.frame_rate, outputs, settings: settings() };
+        let params = EncodeChunkParams { source: source.to_owned(), chunk: chunk.clone(), frame_rate: report.source.video.frame_rate, outputs, settings: settings(), picture: report.source.video.picture.clone() };
         let result = backend.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
         if chunk.seek.is_some() {
             assert!(matches!(result.decode_start, DecodeStart::Seek { .. }), "chunk {} should have seeked: {:?}", chunk.index, result.decode_start);
@@ -70,7 +70,7 @@ async fn every_rendition_has_exactly_the_source_frames() {
             .unwrap();
         assert_eq!(assembly.frames, report.source.video.frames);
         let validation = validate_rendition(
-            &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None },
+            &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false },
             &CancellationToken::new(),
         )
         .await
@@ -125,7 +125,7 @@ async fn a_seek_that_lands_on_the_wrong_frame_falls_back_to_decoding_from_frame_
     seek.seconds += 12.0 * f64::from(rate.den) / f64::from(rate.num);
     let rung = Rung { name: "144p".into(), width: 256, height: 144, codec: Codec::H264, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbps: 400 };
     let output = root.join("chunk.mp4");
-    let params = EncodeChunkParams { source: source.clone(), chunk: chunk.clone(), frame_rate: rate, outputs: vec![ChunkOutput { rung, path: output.clone() }], settings: settings() };
+    let params = EncodeChunkParams { source: source.clone(), chunk: chunk.clone(), frame_rate: rate, outputs: vec![ChunkOutput { rung, path: output.clone() }], settings: settings(), picture: report.source.video.picture.clone() };
     let result = backend().await.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
     assert!(matches!(result.decode_start, DecodeStart::FellBackToStart { .. }), "{:?}", result.decode_start);
     assert_eq!(result.outputs[0].frames, chunk.frames.len());
@@ -154,6 +154,7 @@ async fn validate_faulty(source: &Path, report: &InspectReport, ranges: &[FrameR
             frame_rate: report.source.video.frame_rate,
             outputs: vec![ChunkOutput { rung: rung.clone(), path: path.clone() }],
             settings: settings(),
+            picture: report.source.video.picture.clone(),
         };
         backend.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
         paths.push(path);
@@ -161,7 +162,7 @@ async fn validate_faulty(source: &Path, report: &InspectReport, ranges: &[FrameR
     let assembled = dir.join("assembled.mp4");
     assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: paths, output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
     validate_rendition(
-        &ValidateParams { rung, rendition: assembled, source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None },
+        &ValidateParams { rung, rendition: assembled, source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false },
         &CancellationToken::new(),
     )
     .await
@@ -212,7 +213,7 @@ async fn sources_without_timestamps_encode_frame_exactly_from_the_start() {
     let assembled = root.join("a.mp4");
     assemble_rendition(&AssembleParams { rung: rungs[0].name.clone(), chunks: chunks[0].clone(), output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
     let validation = validate_rendition(
-        &ValidateParams { rung: rungs[0].clone(), rendition: assembled, source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None },
+        &ValidateParams { rung: rungs[0].clone(), rendition: assembled, source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false },
         &CancellationToken::new(),
     )
     .await
@@ -289,7 +290,7 @@ async fn variable_rate_and_odd_timestamps_come_out_frame_exact_in_every_rung() {
             // Every decoded source frame once, in order (validation compares fingerprints frame
             // by frame), at a constant rate.
             let validation = validate_rendition(
-                &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: video.frame_rate, tolerance: None },
+                &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: video.frame_rate, tolerance: None, tone_mapped: false },
                 &CancellationToken::new(),
             )
             .await

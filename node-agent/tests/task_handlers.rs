@@ -511,3 +511,55 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
     let error = execute(spec, &ctx, Arc::new(|_, _, _| {}), &CancellationToken::new()).await.unwrap_err();
     assert!(matches!(&error, TaskError::Retryable(message) if message.contains("nvenc")), "{error:?}");
 }
+
+/// A phone's HDR10 clip, stored 256x144 and shown turned a quarter, through every task: the
+/// inspection's picture (rotation, colour) reaches encode, score and validate through the
+/// committed inspection alone, and the report says what each rendition became.
+#[tokio::test]
+async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_renditions() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let stored = common::hdr_hevc(root, "stored.mp4", "256x144", 1.0, "smpte2084");
+    let source_path = root.join("phone.mp4");
+    common::ffmpeg(&["-i", stored.to_str().unwrap(), "-c", "copy", "-metadata:s:v", "rotate=90", source_path.to_str().unwrap()]);
+    let mut job = Job::new(root, &source_path).await;
+    let (source, chunks, inspection) = job.inspect(400, 800).await;
+    assert_eq!((source.width, source.height, source.frames), (144, 256, 25), "the displayed size: {source:?}");
+    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Hevc], recipe: Default::default() };
+    let TaskOutput::Ladder { rungs } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
+    assert!(rungs.iter().all(|rung| rung.height > rung.width), "portrait rungs: {rungs:?}");
+    // One decode per chunk feeds every rung: tone-mapped H.264 and 10-bit HEVC side by side.
+    let mut encoded: Vec<Vec<EncodedChunk>> = vec![Vec::new(); rungs.len()];
+    for chunk in &chunks {
+        let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: rungs.clone(), preset: None };
+        let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), None).await.unwrap() else { panic!() };
+        for ((rung, rendition), per_rung) in rungs.iter().zip(renditions).zip(&mut encoded) {
+            let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rung: rung.clone(), encoded: rendition.artifact.clone() };
+            let TaskOutput::Score { quality, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
+            assert!(quality.stats.vmaf_mean > 60.0, "{} chunk {}: like pictures score high: {quality:?}", rung.name, chunk.index);
+            per_rung.push(EncodedChunk { chunk: *chunk, artifact: rendition.artifact });
+        }
+    }
+    let mut assembled: Vec<(Rung, Artifact)> = Vec::new();
+    for (rung, encoded) in rungs.iter().zip(encoded) {
+        let spec = TaskSpec::Assemble { locations: job.locations.clone(), source: source.clone(), rung: rung.clone(), chunks: encoded };
+        let TaskOutput::Assemble { stream, .. } = job.run(spec, None, Some(&rung.name)).await.unwrap() else { panic!() };
+        let spec = TaskSpec::Validate { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), rung: rung.clone(), stream: stream.clone() };
+        let TaskOutput::Validate { frames, .. } = job.run(spec, None, Some(&rung.name)).await.unwrap() else { panic!() };
+        assert_eq!(frames, 25, "rendition {} is not frame-exact", rung.name);
+        assembled.push((rung.clone(), stream));
+    }
+    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), renditions: assembled };
+    job.run(spec, None, None).await.unwrap();
+    let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs: job.outputs.clone() };
+    job.run(spec, None, None).await.unwrap();
+    let report: JobReport = serde_json::from_slice(&std::fs::read(root.join("out").join("report.json")).unwrap()).unwrap();
+    assert_eq!(report.source.video.picture.rotation, 90);
+    assert!(report.warnings.iter().any(|warning| warning.message.contains("tone-mapped")), "{:?}", report.warnings);
+    for rendition in &report.renditions {
+        let colour = (rendition.pix_fmt.as_deref(), rendition.colour.color_transfer.as_deref(), rendition.tone_mapped);
+        let expected = if rendition.codec == "h264" { (Some("yuv420p"), Some("bt709"), true) } else { (Some("yuv420p10le"), Some("smpte2084"), false) };
+        assert_eq!(colour, expected, "{rendition:?}");
+        assert!(rendition.height > rendition.width, "{rendition:?}");
+    }
+}

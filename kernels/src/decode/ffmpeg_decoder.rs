@@ -21,11 +21,17 @@ use crate::frame::FrameFormat;
 
 /// Size and bit depth of the first video stream of `path`, as `ffprobe` reports it.
 pub fn probe_format(ffprobe: &Path, path: &Path) -> Result<FrameFormat, DecodeError> {
+    probe_stream_format(ffprobe, path, "v:0")
+}
+
+/// Size and bit depth of the stream `stream` (an ffprobe `-select_streams` specifier: `v:0`,
+/// or a stream index such as `2`) of `path`.
+pub fn probe_stream_format(ffprobe: &Path, path: &Path, stream: &str) -> Result<FrameFormat, DecodeError> {
     if !path.exists() {
         return Err(DecodeError::NotFound { path: path.to_path_buf() });
     }
     let mut cmd = Command::new(ffprobe);
-    cmd.args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,pix_fmt"])
+    cmd.args(["-v", "error", "-select_streams", stream, "-show_entries", "stream=width,height,pix_fmt"])
         .args(["-of", "default=noprint_wrappers=1"])
         .args(INPUT_PINS)
         .arg("-i")

@@ -1,6 +1,7 @@
 //! One decode of a video into small gray frames, and what we compute from them.
 //!
-//! ffmpeg decodes the first video stream, area-scales every frame to
+//! ffmpeg decodes the video stream of the [`SourcePicture`] (turned upright and deinterlaced as
+//! it says; a rendition's picture is the default one), area-scales every frame to
 //! [`ANALYSIS_WIDTH`]×[`ANALYSIS_HEIGHT`] 8-bit luma (swscale reads only the luma plane, so
 //! this costs little beyond the decode itself), passes it through `showinfo` (timestamp,
 //! keyframe flag, byte position per frame — on the small frame, so its checksum is cheap) and
@@ -10,6 +11,12 @@
 //!
 //! Inspection and validation both use this pass, so the source's and a rendition's
 //! fingerprints come from the same decode-and-scale path.
+//!
+//! An HDR source is also fingerprinted tone-mapped to SDR (the tone map of its H.264 rungs,
+//! [`super::source_colour`], applied after an area scale to [`TONE_MAP_WIDTH`]×[`TONE_MAP_HEIGHT`]
+//! to bound its cost): each raw frame out of ffmpeg is then the analysis frame with its
+//! tone-mapped twin stacked below it (`vstack`), so one pipe still carries one frame per
+//! decoded frame; validation compares a tone-mapped rung with the twins.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -20,6 +27,7 @@ use shotfarm_kernels::fingerprint::Fingerprint;
 use shotfarm_kernels::scene::{ShotDetectionParams, ShotDetector, spatial_information, temporal_information};
 use tokio_util::sync::CancellationToken;
 
+use super::source_picture::SourcePicture;
 use super::process::{StdoutSink, Tool, ToolCommand, ToolError, ToolRun, run_tool};
 
 /// Width of the analysis frames: enough for 16×9 fingerprint blocks of 8×8 pixels and for
@@ -28,6 +36,9 @@ pub const ANALYSIS_WIDTH: usize = 128;
 /// Height of the analysis frames.
 pub const ANALYSIS_HEIGHT: usize = 72;
 const FRAME_BYTES: usize = ANALYSIS_WIDTH * ANALYSIS_HEIGHT;
+/// The size an HDR source's frames are area-scaled to before the tone map of its SDR twin.
+pub const TONE_MAP_WIDTH: usize = 512;
+pub const TONE_MAP_HEIGHT: usize = 288;
 /// Frames buffered between the reader and the analysis thread.
 const ANALYSIS_QUEUE_FRAMES: usize = 128;
 
@@ -46,6 +57,9 @@ pub struct AnalyzedFrame {
     pub byte_position: Option<u64>,
     #[serde(rename = "fp")]
     pub fingerprint: Fingerprint,
+    /// The fingerprint of the frame tone-mapped to SDR (HDR sources only).
+    #[serde(rename = "fs", skip_serializing_if = "Option::is_none", default)]
+    pub sdr_fingerprint: Option<Fingerprint>,
 }
 
 /// Per-frame scene features (not written to artifacts).
@@ -100,6 +114,8 @@ pub enum DecodePassError {
 }
 
 struct FrameQueueSink {
+    /// Bytes of one raw frame out of ffmpeg (two analysis frames with an SDR twin).
+    frame_bytes: usize,
     pending: Vec<u8>,
     sender: Option<mpsc::SyncSender<Vec<u8>>>,
 }
@@ -107,12 +123,12 @@ struct FrameQueueSink {
 impl StdoutSink for FrameQueueSink {
     fn consume(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
-            let wanted = FRAME_BYTES - self.pending.len();
+            let wanted = self.frame_bytes - self.pending.len();
             let taken = wanted.min(bytes.len());
             self.pending.extend_from_slice(&bytes[..taken]);
             bytes = &bytes[taken..];
-            if self.pending.len() == FRAME_BYTES {
-                let frame = std::mem::replace(&mut self.pending, Vec::with_capacity(FRAME_BYTES));
+            if self.pending.len() == self.frame_bytes {
+                let frame = std::mem::replace(&mut self.pending, Vec::with_capacity(self.frame_bytes));
                 if let Some(sender) = &self.sender {
                     // Blocks only while the analysis thread is a full queue behind; it analyses
                     // a frame in tens of microseconds, far faster than ffmpeg decodes one.
@@ -170,13 +186,22 @@ fn is_decoder_complaint(line: &str) -> bool {
     MARKERS.iter().any(|marker| line.contains(marker))
 }
 
-/// Decodes the first video stream of `path` once and analyses every frame; see the module docs.
-pub async fn decode_and_analyse(path: &Path, depth: AnalysisDepth, cancel: &CancellationToken) -> Result<DecodedVideo, DecodePassError> {
-    let command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostats", "-nostdin"]).args(pinned_input(path)).args([
-        "-map".to_owned(),
-        "0:v:0".to_owned(),
-        "-vf".to_owned(),
-        format!("scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,showinfo"),
+/// Decodes `picture` of `path` once and analyses every frame; see the module docs.
+pub async fn decode_and_analyse(path: &Path, picture: &SourcePicture, depth: AnalysisDepth, cancel: &CancellationToken) -> Result<DecodedVideo, DecodePassError> {
+    let with_sdr_twin = picture.colour.is_hdr();
+    let analysis = format!("scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,showinfo");
+    let picture_args = if with_sdr_twin {
+        let graph = format!(
+            "[{stream}]{head}split=2[hdr][sdr];[hdr]{analysis},format=gray[analysis];[sdr]scale={TONE_MAP_WIDTH}:{TONE_MAP_HEIGHT}:flags=area,{tone_map},scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray[twin];[analysis][twin]vstack=inputs=2[frames]",
+            stream = picture.stream_spec(),
+            head = picture.chain_head(),
+            tone_map = picture.colour.tone_map_filters(),
+        );
+        vec!["-filter_complex".to_owned(), graph, "-map".to_owned(), "[frames]".to_owned()]
+    } else {
+        vec!["-map".to_owned(), picture.stream_spec(), "-vf".to_owned(), format!("{}{analysis}", picture.chain_head())]
+    };
+    let command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostats", "-nostdin"]).args(pinned_input(path)).args(picture_args).args([
         "-pix_fmt".to_owned(),
         "gray".to_owned(),
         "-fps_mode".to_owned(),
@@ -187,7 +212,8 @@ pub async fn decode_and_analyse(path: &Path, depth: AnalysisDepth, cancel: &Canc
     ]);
     let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(ANALYSIS_QUEUE_FRAMES);
     let analysis = tokio::task::spawn_blocking(move || analyse_frames(receiver, depth));
-    let mut sink = FrameQueueSink { pending: Vec::with_capacity(FRAME_BYTES), sender: Some(sender) };
+    let frame_bytes = if with_sdr_twin { 2 * FRAME_BYTES } else { FRAME_BYTES };
+    let mut sink = FrameQueueSink { frame_bytes, pending: Vec::with_capacity(frame_bytes), sender: Some(sender) };
     let mut frame_lines: Vec<ShowinfoFrame> = Vec::new();
     let mut complaints = Vec::new();
     let mut complaint_count = 0u64;
@@ -210,20 +236,22 @@ pub async fn decode_and_analyse(path: &Path, depth: AnalysisDepth, cancel: &Canc
     let frames = fingerprints
         .into_iter()
         .enumerate()
-        .map(|(index, fingerprint)| {
+        .map(|(index, (fingerprint, sdr_fingerprint))| {
             let info = frame_lines.get(index);
             AnalyzedFrame {
                 pts_seconds: info.and_then(|info| info.pts_seconds),
                 keyframe: info.is_some_and(|info| info.keyframe),
                 byte_position: info.and_then(|info| info.byte_position),
                 fingerprint,
+                sdr_fingerprint,
             }
         })
         .collect();
     Ok(DecodedVideo { frames, scene, complaints, complaint_count, run })
 }
 
-type AnalysisOutput = (Vec<Fingerprint>, Vec<SceneFeatures>);
+/// Per frame: its fingerprint and its SDR twin's (when there is one); and the scene features.
+type AnalysisOutput = (Vec<(Fingerprint, Option<Fingerprint>)>, Vec<SceneFeatures>);
 
 fn analyse_frames(receiver: mpsc::Receiver<Vec<u8>>, depth: AnalysisDepth) -> Result<AnalysisOutput, DecodePassError> {
     let mut fingerprints = Vec::new();
@@ -233,11 +261,12 @@ fn analyse_frames(receiver: mpsc::Receiver<Vec<u8>>, depth: AnalysisDepth) -> Re
         AnalysisDepth::Fingerprints => None,
     };
     let mut previous: Option<Vec<u8>> = None;
-    for frame in receiver {
+    for mut frame in receiver {
         let index = fingerprints.len() as u64;
-        let fingerprint = Fingerprint::of_luma(&frame, ANALYSIS_WIDTH, ANALYSIS_HEIGHT)
-            .map_err(|error| DecodePassError::Fingerprint { frame: index, message: error.to_string() })?;
-        fingerprints.push(fingerprint);
+        let print = |luma: &[u8]| Fingerprint::of_luma(luma, ANALYSIS_WIDTH, ANALYSIS_HEIGHT).map_err(|error| DecodePassError::Fingerprint { frame: index, message: error.to_string() });
+        // A frame with an SDR twin stacked below it: the twin is the second half.
+        let twin = if frame.len() > FRAME_BYTES { Some(print(&frame.split_off(FRAME_BYTES))?) } else { None };
+        fingerprints.push((print(&frame)?, twin));
         if let Some(detector) = &mut detector {
             let (cut_score, starts_shot) = detector.push(&frame);
             let temporal = match (&previous, starts_shot) {

@@ -7,6 +7,8 @@
 //! | [`process`] | — | runs ffmpeg/ffprobe (the binaries `SHOTFARM_FFMPEG`/`SHOTFARM_FFPROBE` name): cancellable, progress, crash evidence |
 //! | [`capabilities`] | — | ffmpeg/ffprobe versions, encoders, CPU cores, memory |
 //! | [`probe`] | — | ffprobe JSON → typed facts |
+//! | [`source_picture`] | — | the source's picture every decode uses: the stream, upright (display matrix), deinterlaced |
+//! | [`source_colour`] | — | the source's bit depth, colour tags, HDR metadata; what each codec's rung keeps or tone-maps |
 //! | [`frame_analysis`] | — | one decode to 128×72 gray: fingerprints, shots, SI/TI |
 //! | [`source_range`] | — | exactly the source frames `[start, end)` of a chunk, decoded (score's reference) |
 //! | [`tracks`] | — | the source's audio tracks: language, title, channels, default |
@@ -44,6 +46,8 @@ pub mod process;
 pub mod quality;
 pub mod report;
 pub mod score;
+pub mod source_colour;
+pub mod source_picture;
 pub mod source_range;
 pub mod tracks;
 pub mod validate;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use shotfarm_kernels::decode::input_pins::{INPUT_PROTOCOLS, pinned_input};
 use tokio_util::sync::CancellationToken;
 
+use super::source_colour::{ContentLight, MasteringDisplay};
 use super::process::{Tool, ToolCommand, ToolError, run_collecting_stdout};
 
 /// A rational number as ffprobe prints it (`30000/1001`).
@@ -102,24 +103,116 @@ pub struct ProbeStream {
     #[serde(default)]
     pub tags: Option<ProbeTags>,
     pub disposition: Option<ProbeDisposition>,
+    /// `progressive`, `tt`, `bb`, `tb`, `bt` or `unknown`.
+    #[serde(default)]
+    pub field_order: Option<String>,
+    #[serde(flatten)]
+    pub colour: ColourTags,
+    /// The display matrix (rotation) among others.
+    #[serde(default)]
+    pub side_data_list: Vec<ProbeSideData>,
 }
 
-/// The stream tags we read (`language`, `title`); ffprobe prints others, which are ignored.
+/// A stream's colour tags, by ffmpeg's names (`bt2020`, `smpte2084`, `bt2020nc`, `tv`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ColourTags {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_primaries: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_transfer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_space: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_range: Option<String>,
+}
+
+/// The stream tags we read (`language`, `title`, the legacy `rotate`); ffprobe prints others,
+/// which are ignored.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ProbeTags {
     #[serde(default)]
     pub language: Option<String>,
     #[serde(default)]
     pub title: Option<String>,
+    /// The legacy rotation tag: degrees clockwise.
+    #[serde(default)]
+    pub rotate: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ProbeDisposition {
     #[serde(default)]
     pub attached_pic: u8,
-    /// The stream is the one to play when nothing else is asked for.
+    /// The stream players pick first.
     #[serde(default)]
     pub default: u8,
+}
+
+/// One entry of a stream's or a frame's side data, the fields we use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProbeSideData {
+    pub side_data_type: Option<String>,
+    /// A display matrix's rotation: degrees counterclockwise.
+    #[serde(default)]
+    pub rotation: Option<f64>,
+    /// Mastering display metadata: chromaticities and luminances as rationals (`34000/50000`).
+    #[serde(default)]
+    pub red_x: Option<String>,
+    #[serde(default)]
+    pub red_y: Option<String>,
+    #[serde(default)]
+    pub green_x: Option<String>,
+    #[serde(default)]
+    pub green_y: Option<String>,
+    #[serde(default)]
+    pub blue_x: Option<String>,
+    #[serde(default)]
+    pub blue_y: Option<String>,
+    #[serde(default)]
+    pub white_point_x: Option<String>,
+    #[serde(default)]
+    pub white_point_y: Option<String>,
+    #[serde(default)]
+    pub min_luminance: Option<String>,
+    #[serde(default)]
+    pub max_luminance: Option<String>,
+    /// Content light level metadata, cd/m².
+    #[serde(default)]
+    pub max_content: Option<u32>,
+    #[serde(default)]
+    pub max_average: Option<u32>,
+}
+
+impl ProbeSideData {
+    /// The mastering display, when this is one with every field.
+    pub fn mastering_display(&self) -> Option<MasteringDisplay> {
+        let value = |field: &Option<String>| field.as_deref().and_then(parse_ratio);
+        let pair = |x: &Option<String>, y: &Option<String>| Some((value(x)?, value(y)?));
+        Some(MasteringDisplay {
+            red: pair(&self.red_x, &self.red_y)?,
+            green: pair(&self.green_x, &self.green_y)?,
+            blue: pair(&self.blue_x, &self.blue_y)?,
+            white_point: pair(&self.white_point_x, &self.white_point_y)?,
+            max_luminance: value(&self.max_luminance)?,
+            min_luminance: value(&self.min_luminance)?,
+        })
+    }
+
+    /// The content light level, when this is one.
+    pub fn content_light(&self) -> Option<ContentLight> {
+        Some(ContentLight { max_content: self.max_content?, max_average: self.max_average? })
+    }
+}
+
+/// `a/b` (or a plain number) as a float; `None` for a zero denominator or garbage.
+fn parse_ratio(text: &str) -> Option<f64> {
+    match text.split_once('/') {
+        Some((num, den)) => {
+            let (num, den) = (num.trim().parse::<f64>().ok()?, den.trim().parse::<f64>().ok()?);
+            (den != 0.0).then_some(num / den)
+        }
+        None => text.trim().parse().ok(),
+    }
 }
 
 impl ProbeStream {
@@ -131,6 +224,30 @@ impl ProbeStream {
     pub fn is_audio(&self) -> bool {
         self.codec_type.as_deref() == Some("audio")
     }
+}
+
+/// `ffprobe -show_frames` of one frame: its side data.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct ProbeFrames {
+    #[serde(default)]
+    frames: Vec<ProbeFrame>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct ProbeFrame {
+    #[serde(default)]
+    side_data_list: Vec<ProbeSideData>,
+}
+
+/// The side data of the first frame of stream `selector` (`-select_streams`: `v:0`, `2`) of
+/// `path`: where HEVC and AV1 carry the mastering display and content light level.
+pub async fn probe_first_frame_side_data(path: &Path, selector: &str, cancel: &CancellationToken) -> Result<Vec<ProbeSideData>, ProbeError> {
+    let command = ToolCommand::new(Tool::Ffprobe)
+        .args(["-v", "error", "-print_format", "json", "-read_intervals", "%+#1", "-show_entries", "frame_side_data", "-select_streams", selector])
+        .args(pinned_input(path));
+    let (stdout, _) = run_collecting_stdout(&command, cancel).await?;
+    let frames: ProbeFrames = serde_json::from_slice(&stdout)?;
+    Ok(frames.frames.into_iter().next().map(|frame| frame.side_data_list).unwrap_or_default())
 }
 
 /// Parses an optional decimal field.

@@ -10,6 +10,7 @@ use shotfarm_proto::pipeline::QualityStats;
 use super::inspect::{InspectWarning, SourceFacts};
 use super::package::PackageResult;
 use super::probe::Rational;
+use super::probe::ColourTags;
 use super::validate::ValidationReport;
 
 /// The whole report.
@@ -48,6 +49,14 @@ pub struct RenditionReport {
     pub segments: usize,
     pub max_fingerprint_distance: f32,
     pub playlist: String,
+    /// Pixel format and colour tags of the rendition (`yuv420p10le`, `bt2020`, `smpte2084`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pix_fmt: Option<String>,
+    #[serde(flatten, default)]
+    pub colour: ColourTags,
+    /// Tone-mapped from the HDR source to SDR BT.709 (an H.264 rung of an HDR source).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tone_mapped: bool,
     /// Quality over every scored frame of the rendition (absent when nothing was scored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<RenditionQuality>,
@@ -162,6 +171,9 @@ pub fn rendition_reports(validations: &[ValidationReport], package: &PackageResu
                 segments: packaged.segments,
                 max_fingerprint_distance: validation.max_fingerprint_distance,
                 playlist: relative(&packaged.playlist, output_dir),
+                pix_fmt: validation.pix_fmt.clone(),
+                colour: validation.colour.clone(),
+                tone_mapped: validation.tone_mapped,
                 quality: None,
                 frame_rate: validation.frame_rate,
                 // What validation checked: contiguous timestamps at `frame_rate`.

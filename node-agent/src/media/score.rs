@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use shotfarm_kernels::backend::BackendRequest;
 use shotfarm_kernels::decode::decode_error::DecodeError;
-use shotfarm_kernels::decode::ffmpeg_decoder::{self, probe_format};
+use shotfarm_kernels::decode::ffmpeg_decoder::{self, probe_stream_format};
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use shotfarm_kernels::decode::frame_source::FrameSource;
 use shotfarm_kernels::frame::{Frame, FrameFormat};
@@ -75,7 +75,11 @@ pub enum ScoreError {
 /// Scores on this (blocking) thread: seeking first, again from frame 0 if the seek landed wrong.
 /// `scored` counts the frames delivered so far.
 pub fn score_chunk(params: &ScoreParams, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<ChunkScore, ScoreError> {
-    let format = probe_format(&params.programs.ffprobe, &params.range.source).map_err(ScoreError::Probe)?;
+    let stored = probe_stream_format(&params.programs.ffprobe, &params.range.source, &params.range.picture.probe_selector()).map_err(ScoreError::Probe)?;
+    // The reference comes out turned as the source's picture says; the chunk is scaled to that.
+    let turned = if params.range.picture.swaps_sides() { FrameFormat { width: stored.height, height: stored.width, ..stored } } else { stored };
+    // A rung tone-mapped to SDR is scored against the source tone-mapped the same way, in 8 bits.
+    let format = if params.range.tone_map { FrameFormat { bit_depth: 8, ..turned } } else { turned };
     let report = match score_once(params, &params.range, format, scored, cancel) {
         Err(ScoreError::Landing(message)) if params.range.seeks() && !cancel.is_cancelled() => {
             tracing::warn!(chunk = params.range.chunk.index, %message, "the source seek landed on the wrong frame; scoring from frame 0");

@@ -1,5 +1,6 @@
 //! Decoding exactly the source frames `[start, end)` of a chunk as raw 4:2:0 frames (the
-//! reference of the score task), with the encoder's seek trick.
+//! reference of the score task), with the encoder's seek trick and the source's picture
+//! ([`SourcePicture`]: stream, deinterlacing, rotation) like every decode of the source.
 //!
 //! Like the cpu encode backend ([`crate::media::encode::cpu`]): with a seek point the input is
 //! opened at the chunk's keyframe (`-noaccurate_seek -ss`, half a frame past it), frames are
@@ -24,6 +25,7 @@ use shotfarm_kernels::frame::FrameFormat;
 use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH};
 use super::inspect::Chunk;
 use super::probe::Rational;
+use super::source_picture::SourcePicture;
 
 /// Largest fingerprint distance at which a decoded boundary frame counts as the recorded one
 /// (the encoder's threshold: same decoder, same scaler, normally identical).
@@ -38,6 +40,10 @@ pub struct SourceRange {
     pub source: PathBuf,
     pub chunk: Chunk,
     pub frame_rate: Rational,
+    /// The source's stream, rotation and deinterlacing, as inspection decoded it.
+    pub picture: SourcePicture,
+    /// Tone-map the frames to SDR BT.709 (8-bit), as the scored rung was.
+    pub tone_map: bool,
     /// Start at the chunk's seek point (when it has one) instead of frame 0.
     pub use_seek: bool,
     /// Where the boundary frames go (removed by [`check_boundaries`]).
@@ -57,7 +63,7 @@ impl SourceRange {
         if self.frames() == 1 { 1 } else { 2 }
     }
 
-    /// The ffmpeg arguments (decoded to `pixel_format` at the source's own size).
+    /// The ffmpeg arguments (decoded to `pixel_format` at the source's displayed size).
     pub fn ffmpeg_args(&self, pixel_format: &str) -> Vec<String> {
         let chunk = &self.chunk;
         let rate = self.frame_rate;
@@ -71,7 +77,10 @@ impl SourceRange {
         let first = chunk.frames.start - offset;
         let last = chunk.frames.end - 1 - offset;
         let graph = format!(
-            "[0:v:0]select='between(n,{first},{last})',settb={den}/{num},setpts=N,split=2[reference][boundary];[boundary]select='eq(n,0)+eq(n,{final_index})',scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray[fingerprints]",
+            "[{stream}]{head}select='between(n,{first},{last})',settb={den}/{num},setpts=N,split=2[selected][boundary];[selected]{reference}[reference];[boundary]select='eq(n,0)+eq(n,{final_index})',scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray[fingerprints]",
+            stream = self.picture.stream_spec(),
+            head = self.picture.chain_head(),
+            reference = if self.tone_map { self.picture.colour.tone_map_filters() } else { "null".to_owned() },
             den = rate.den,
             num = rate.num,
             final_index = self.frames() - 1,
@@ -90,7 +99,8 @@ impl SourceRange {
         args
     }
 
-    /// Starts ffmpeg; frames come out in `format` (the source's size and bit depth).
+    /// Starts ffmpeg; frames come out in `format` (the source's displayed size; its bit depth, or
+    /// 8 when tone-mapped).
     pub fn open(&self, programs: &FfmpegPrograms, format: FrameFormat) -> Result<RawFramePipe, DecodeError> {
         let args = self.ffmpeg_args(raw_pixel_format(format.bit_depth));
         RawFramePipe::spawn(&programs.ffmpeg, &args, format, &self.source, format!("{} (source frames)", self.source.display()))

@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 use super::artifacts::{ArtifactError, FrameArtifact};
 use super::frame_analysis::{AnalysisDepth, DecodePassError, decode_and_analyse};
 use shotfarm_proto::pipeline::Rung;
-use super::probe::{ProbeError, Rational, parse_number, probe_file};
+use super::probe::{ColourTags, ProbeError, Rational, parse_number, probe_file};
 use super::process::ToolError;
+use super::source_picture::SourcePicture;
 
 /// What to validate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +30,10 @@ pub struct ValidateParams {
     pub frame_rate: Rational,
     #[serde(default)]
     pub tolerance: Option<MatchTolerance>,
+    /// The rung was tone-mapped from an HDR source to SDR: it is compared with the source's
+    /// tone-mapped fingerprints.
+    #[serde(default)]
+    pub tone_mapped: bool,
 }
 
 /// A passed validation: the facts that go into the report.
@@ -42,6 +47,14 @@ pub struct ValidationReport {
     pub frames: u64,
     pub duration_seconds: f64,
     pub bitrate_kbps: u32,
+    /// The rendition's pixel format and colour tags as ffprobe reads them.
+    #[serde(default)]
+    pub pix_fmt: Option<String>,
+    #[serde(flatten, default)]
+    pub colour: ColourTags,
+    /// Tone-mapped from an HDR source to SDR BT.709.
+    #[serde(default)]
+    pub tone_mapped: bool,
     /// Fingerprint distance to the source frame of the same index: the worst and the mean.
     pub max_fingerprint_distance: f32,
     pub mean_fingerprint_distance: f32,
@@ -102,10 +115,11 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
     // The probe, the decode and reading the source's frames run at once: the probe's few
     // hundred milliseconds would otherwise sit on the job's critical path, and its verdicts
     // still come first below.
+    let rendition_picture = SourcePicture::default();
     let (source, probe, decoded) = tokio::join!(
         FrameArtifact::read(&params.source_frames),
         probe_file(&params.rendition, false, cancel),
-        decode_and_analyse(&params.rendition, AnalysisDepth::Fingerprints, cancel),
+        decode_and_analyse(&params.rendition, &rendition_picture, AnalysisDepth::Fingerprints, cancel),
     );
     let source = source?;
     let probe = match probe {
@@ -131,7 +145,14 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
         Err(DecodePassError::Tool(error)) => return Err(ValidateError::Tool(error)),
         Err(error) => return Err(fail(name, None, error.to_string())),
     };
-    let source_prints: Vec<_> = source.frames.iter().map(|frame| frame.fingerprint.clone()).collect();
+    let source_prints: Vec<_> = if params.tone_mapped {
+        let Some(prints) = source.frames.iter().map(|frame| frame.sdr_fingerprint.clone()).collect::<Option<Vec<_>>>() else {
+            return Err(fail(name, None, "the rung is tone-mapped to SDR but the inspection has no tone-mapped fingerprints of the source (it was not inspected as HDR)".to_owned()));
+        };
+        prints
+    } else {
+        source.frames.iter().map(|frame| frame.fingerprint.clone()).collect()
+    };
     let output_prints: Vec<_> = decoded.frames.iter().map(|frame| frame.fingerprint.clone()).collect();
     let tolerance = params.tolerance.unwrap_or_default();
     let comparison = compare_sequences(&source_prints, &output_prints, &tolerance);
@@ -199,6 +220,9 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
         frames,
         duration_seconds,
         bitrate_kbps,
+        pix_fmt: stream.pix_fmt.clone(),
+        colour: stream.colour.clone(),
+        tone_mapped: params.tone_mapped,
         max_fingerprint_distance: comparison.max_distance,
         mean_fingerprint_distance: comparison.mean_distance,
         seconds: started.elapsed().as_secs_f64(),

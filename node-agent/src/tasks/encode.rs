@@ -74,7 +74,7 @@ pub async fn run(
         )));
     }
     let work_area = WorkArea::open(&locations.work_url)?;
-    let inspected_chunk = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
+    let (inspected_chunk, picture) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
     let local_source = local_source(&locations.input_url, ctx).await?;
     let outputs = rungs
         .iter()
@@ -90,6 +90,7 @@ pub async fn run(
         frame_rate: frame_rate(source)?,
         outputs,
         settings: encoder_settings(source, preset),
+        picture,
     };
     let remove_outputs = || async {
         for output in &params.outputs {

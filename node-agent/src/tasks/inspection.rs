@@ -17,6 +17,7 @@ use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
 use crate::media::artifacts::FrameArtifact;
 use crate::media::inspect::{Chunk as InspectedChunk, InspectReport};
+use crate::media::source_picture::SourcePicture;
 use crate::storage::ObjectKey;
 
 /// The inspection artifact's content.
@@ -106,13 +107,22 @@ pub async fn committed(
     Ok(inspection)
 }
 
-/// The inspected chunk a chunk's task works on, from the committed inspection its spec names
+/// The inspected chunk a chunk's task works on and the source's picture (how every decode of
+/// the source turns and deinterlaces it), from the committed inspection its spec names
 /// (checked like [`committed`]).
-pub async fn committed_chunk(work_area: &WorkArea, artifact: &Artifact, source: &SourceSummary, chunk: &PlannedChunk, ctx: &TaskContext) -> Result<InspectedChunk, TaskError> {
+pub async fn committed_chunk(
+    work_area: &WorkArea,
+    artifact: &Artifact,
+    source: &SourceSummary,
+    chunk: &PlannedChunk,
+    ctx: &TaskContext,
+) -> Result<(InspectedChunk, SourcePicture), TaskError> {
     let inspection = committed(work_area, artifact, source, Some(chunk), ctx).await?;
-    inspection
+    let picture = inspection.document.report.source.video.picture.clone();
+    let inspected = inspection
         .document
         .chunk(chunk)
         .cloned()
-        .ok_or_else(|| TaskError::retryable(format!("the inspection has no chunk {} at frames {}..{}", chunk.index, chunk.start_frame, chunk.end_frame)))
+        .ok_or_else(|| TaskError::retryable(format!("the inspection has no chunk {} at frames {}..{}", chunk.index, chunk.start_frame, chunk.end_frame)))?;
+    Ok((inspected, picture))
 }

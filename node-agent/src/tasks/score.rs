@@ -16,6 +16,7 @@ use super::job_cache::local_source;
 use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
+use crate::media::source_colour::RungColour;
 use crate::media::score::{ScoreParams, score_chunk};
 use crate::media::source_range::SourceRange;
 
@@ -36,7 +37,7 @@ pub async fn run(
 ) -> Result<TaskOutput, TaskError> {
     check_rung_name(&rung.name)?;
     let work_area = WorkArea::open(&locations.work_url)?;
-    let inspected_chunk = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
+    let (inspected_chunk, picture) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
     let local_source = local_source(&locations.input_url, ctx).await?;
     let encoded_path = ctx.scratch_dir.join("score").join(format!("{}.{:05}.mp4", rung.name, chunk.index));
     work_area.download(encoded, &encoded_path).await?;
@@ -47,6 +48,8 @@ pub async fn run(
             source: local_source,
             chunk: inspected_chunk,
             frame_rate: frame_rate(source)?,
+            tone_map: picture.colour.for_codec(rung.codec) == RungColour::ToneMappedToSdr,
+            picture,
             use_seek: true,
             boundary_file: ctx.scratch_dir.join("score").join(format!("{}.{:05}.boundary.gray", rung.name, chunk.index)),
         },

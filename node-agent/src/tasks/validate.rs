@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, inspection, task_errors};
+use crate::media::source_colour::RungColour;
 use crate::media::validate::{ValidateParams, validate_rendition};
 
 pub async fn run(
@@ -26,7 +27,8 @@ pub async fn run(
     let source_frames = inspection.frames_file().await?;
     let rendition = ctx.scratch_dir.join("validate").join(format!("{}.mp4", rung.name));
     work_area.download(stream, &rendition).await?;
-    let params = ValidateParams { rung: rung.clone(), rendition: rendition.clone(), source_frames, frame_rate: frame_rate(source)?, tolerance: None };
+    let tone_mapped = inspection.document.report.source.video.picture.colour.for_codec(rung.codec) == RungColour::ToneMappedToSdr;
+    let params = ValidateParams { rung: rung.clone(), rendition: rendition.clone(), source_frames, frame_rate: frame_rate(source)?, tolerance: None, tone_mapped };
     let outcome = validate_rendition(&params, cancel).await;
     let _ = tokio::fs::remove_file(&rendition).await;
     let report = outcome.map_err(task_errors::validate)?;

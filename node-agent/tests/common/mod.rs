@@ -69,7 +69,8 @@ pub fn frame_count(path: &Path) -> u64 {
         .output()
         .unwrap();
     // The HLS demuxer lists the stream once per program; every listing counts the same frames.
-    String::from_utf8_lossy(&output.stdout).lines().map(str::trim).find(|line| !line.is_empty()).unwrap().parse().unwrap()
+    // A stream with side data (a display matrix) gets an empty field after the count.
+    String::from_utf8_lossy(&output.stdout).lines().map(|line| line.split(',').next().unwrap_or("").trim()).find(|count| !count.is_empty()).unwrap().parse().unwrap()
 }
 
 /// Width and height of the first video stream of `path`.
@@ -94,6 +95,29 @@ pub fn vfr_avi_with_skip_frames(dir: &Path, name: &str, size: &str, seconds: f64
         "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=25:d={seconds}"),
         "-vf", "select='lt(mod(n\\,10)\\,3)+eq(mod(n\\,7)\\,0)'", "-fps_mode", "vfr", "-r", "25",
         "-c:v", "mpeg4", "-q:v", "4", path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// A 25 fps moving pattern at `size`, H.264 with a keyframe every 10 frames, stored turned:
+/// `rotate` is the legacy clockwise tag that ffmpeg 5.1's mp4 muxer turns into a display
+/// matrix (a stream copy, so the stored picture is the unturned one).
+pub fn rotated(dir: &Path, name: &str, size: &str, seconds: f64, rotate: u32) -> PathBuf {
+    let upright = pattern(dir, &format!("unturned-{name}"), size, 25, seconds);
+    let path = dir.join(name);
+    ffmpeg(&["-i", upright.to_str().unwrap(), "-c", "copy", "-metadata:s:v", &format!("rotate={rotate}"), path.to_str().unwrap()]);
+    path
+}
+
+/// An interlaced (top field first) 25 fps H.264 source at `size`: 50 fps motion woven into
+/// frames by `tinterlace`, coded with interlaced DCT and motion estimation.
+pub fn interlaced(dir: &Path, name: &str, size: &str, seconds: f64) -> PathBuf {
+    let path = dir.join(name);
+    ffmpeg(&[
+        "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=50:d={seconds}"),
+        "-vf", "tinterlace=interleave_top,setfield=tff",
+        "-c:v", "libx264", "-preset", "ultrafast", "-flags", "+ildct+ilme", "-g", "10", "-pix_fmt", "yuv420p",
+        path.to_str().unwrap(),
     ]);
     path
 }
@@ -134,6 +158,52 @@ pub fn retimed(dir: &Path, name: &str, size: &str, seconds: f64, pts: &str) -> P
     ffmpeg(&[
         "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=25:d={seconds}"), "-vf", &format!("settb=1/1000,setpts='{pts}'"),
         "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-video_track_timescale", "1000", path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// `path`'s first video stream as ffprobe's JSON describes it (`-show_streams`).
+pub fn video_stream_json(path: &Path) -> serde_json::Value {
+    let output = Command::new("ffprobe").args(["-v", "error", "-select_streams", "v:0", "-show_streams", "-of", "json"]).arg(path).output().unwrap();
+    let mut value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    value["streams"][0].take()
+}
+
+/// The first `frames` frames of `path` as 8-bit gray pictures at `width`x`height`, decoded by
+/// ffmpeg with `input_options` (none: its defaults, the display matrix applied) after `filters`
+/// (empty for none).
+pub fn gray_frames(path: &Path, input_options: &[&str], filters: &str, width: u32, height: u32, frames: usize) -> Vec<Vec<u8>> {
+    let graph = if filters.is_empty() { format!("scale={width}:{height}:flags=bicubic") } else { format!("{filters},scale={width}:{height}:flags=bicubic") };
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin"])
+        .args(input_options)
+        .arg("-i")
+        .arg(path)
+        .args(["-map", "0:v:0", "-vf", &graph, "-frames:v", &frames.to_string(), "-f", "rawvideo", "-pix_fmt", "gray", "-"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    output.stdout.chunks((width * height) as usize).map(<[u8]>::to_vec).collect()
+}
+
+/// Mean absolute difference of two gray pictures of the same size.
+pub fn mean_abs_difference(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| f64::from(x.abs_diff(*y))).sum::<f64>() / a.len() as f64
+}
+
+/// A 10-bit HEVC source at `size`, 25 fps, keyframe every 10 frames, tagged BT.2020 with
+/// `transfer` (`smpte2084` for HDR10 with its mastering display and max-cll 1000,400 SEI;
+/// `arib-std-b67` for HLG).
+pub fn hdr_hevc(dir: &Path, name: &str, size: &str, seconds: f64, transfer: &str) -> PathBuf {
+    let path = dir.join(name);
+    let hdr10 = if transfer == "smpte2084" { ":hdr10=1:repeat-headers=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400" } else { "" };
+    ffmpeg(&[
+        "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=25:d={seconds}"),
+        "-vf", &format!("format=yuv420p10le,setparams=color_primaries=bt2020:color_trc={transfer}:colorspace=bt2020nc:range=tv"),
+        "-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1",
+        "-x265-params", &format!("log-level=error:keyint=10:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc{hdr10}"),
+        path.to_str().unwrap(),
     ]);
     path
 }

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::media::inspect::Chunk;
 use shotfarm_proto::pipeline::{Codec, Rung};
 use crate::media::probe::Rational;
+use crate::media::source_picture::SourcePicture;
 use crate::media::process::{ToolError, ToolProgress};
 
 /// Encoder knobs shared by all rungs of a job.
@@ -47,6 +48,9 @@ pub struct EncodeChunkParams {
     pub outputs: Vec<ChunkOutput>,
     #[serde(default)]
     pub settings: EncoderSettings,
+    /// The source's stream, rotation and deinterlacing ([`crate::media::inspect::VideoFacts::picture`]).
+    #[serde(default)]
+    pub picture: SourcePicture,
 }
 
 /// How the decode of the chunk started.

@@ -1,6 +1,10 @@
 //! The `cpu` backend: one ffmpeg process per call, decoding the chunk once and encoding every
 //! requested rung from it with libx264 (libx265, libsvtav1 where ffmpeg has them).
 //!
+//! Picture: the source's [`SourcePicture`](crate::media::source_picture::SourcePicture) (stream; deinterlacing, after ffmpeg's autorotation
+//! turned it upright) heads the graph and the landing check alike, before any frame is
+//! selected, so both see inspection's frames.
+//!
 //! Frame exactness: the filter graph selects decoded frames by index (`select` on `n`), never
 //! by timestamp, then renumbers them (`setpts=N` in a `1/rate` time base) so every output is
 //! constant rate starting at 0. When the chunk has a seek point, the input is opened at that
@@ -13,6 +17,9 @@
 //! ffmpeg 5.1 — measured with five x264 rungs of a 1080p chunk.) Afterwards every output must
 //! hold exactly the chunk's frame count ([`crate::media::mp4_samples`], no process), and the
 //! validate stage checks every frame of the assembled renditions against the source.
+//!
+//! Colour: each rung's pixel format, colour tags and HDR metadata (or tone map to SDR for
+//! H.264 of an HDR source) come from the source's colour ([`crate::media::source_colour`]).
 //!
 //! Keyframes: an IDR at the chunk's first frame and every `keyframe_interval_frames` after it,
 //! scene-cut keyframes off, closed GOPs — identical in every rung, so segments align.
@@ -142,12 +149,20 @@ pub fn build_command(params: &EncodeChunkParams, use_seek: bool) -> ToolCommand 
     let first = chunk.frames.start - offset;
     let last = chunk.frames.end - 1 - offset;
     let outputs = params.outputs.len();
-    let mut graph = format!("[0:v:0]select='between(n,{first},{last})',settb={den}/{num},setpts=N,split={outputs}", den = rate.den, num = rate.num);
+    let picture = &params.picture;
+    let mut graph = format!(
+        "[{stream}]{head}select='between(n,{first},{last})',settb={den}/{num},setpts=N,split={outputs}",
+        stream = picture.stream_spec(),
+        head = picture.chain_head(),
+        den = rate.den,
+        num = rate.num
+    );
     for index in 0..outputs {
         graph.push_str(&format!("[s{index}]"));
     }
     for (index, output) in params.outputs.iter().enumerate() {
-        graph.push_str(&format!(";[s{index}]scale={}:{}:flags=bicubic,setsar=1,format=yuv420p[v{index}]", output.rung.width, output.rung.height));
+        let colour = picture.colour.rung_filters(output.rung.codec);
+        graph.push_str(&format!(";[s{index}]scale={}:{}:flags=bicubic,setsar=1,{colour}[v{index}]", output.rung.width, output.rung.height));
     }
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1", "-stats_period", "0.25"].map(String::from).to_vec();
     args.extend(seek_args);
@@ -193,14 +208,15 @@ pub fn landing_check_command(params: &EncodeChunkParams) -> ToolCommand {
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"].map(String::from).to_vec();
     args.extend(seek);
     args.extend(pinned_input(&params.source));
-    args.extend(["-map".to_owned(), "0:v:0".to_owned(), "-vf".to_owned()]);
-    args.push(format!("select='eq(n,{first})',scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray"));
+    args.extend(["-map".to_owned(), params.picture.stream_spec(), "-vf".to_owned()]);
+    args.push(format!("{}select='eq(n,{first})',scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray", params.picture.chain_head()));
     args.extend(["-frames:v", "1", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"].map(String::from));
     ToolCommand::new(Tool::Ffmpeg).args(args)
 }
 
 fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
     let rung = &output.rung;
+    let colour = &params.picture.colour;
     let interval = params.settings.keyframe_interval_frames;
     let preset = params.settings.preset.clone();
     let rate_control = vec![
@@ -231,13 +247,16 @@ fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
             args.extend(rate_control);
             args.extend(keyframes);
             args.extend(["-x264-params".to_owned(), "open-gop=0:scenecut=0".to_owned()]);
+            args.extend(colour.tag_args(rung.codec));
         }
         Codec::Hevc => {
             args.extend(["-c:v", "libx265", "-tag:v", "hvc1", "-preset"].map(String::from));
             args.push(preset);
             args.extend(rate_control);
             args.extend(keyframes);
-            args.extend(["-x265-params".to_owned(), format!("open-gop=0:scenecut=0:keyint={interval}:min-keyint={interval}:log-level=error")]);
+            let hdr = colour.x265_hdr_params().map(|params| format!(":{params}")).unwrap_or_default();
+            args.extend(["-x265-params".to_owned(), format!("open-gop=0:scenecut=0:keyint={interval}:min-keyint={interval}:log-level=error{hdr}")]);
+            args.extend(colour.tag_args(rung.codec));
         }
         Codec::Av1 => {
             let svt_preset = match params.settings.preset.as_str() {
@@ -248,7 +267,9 @@ fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
             };
             args.extend(["-c:v", "libsvtav1", "-preset", svt_preset].map(String::from));
             args.extend(["-b:v".to_owned(), format!("{}k", rung.bitrate_kbps), "-g".to_owned(), interval.to_string()]);
-            args.extend(["-svtav1-params".to_owned(), "scd=0".to_owned()]);
+            let hdr = colour.svtav1_hdr_params().map(|params| format!(":{params}")).unwrap_or_default();
+            args.extend(["-svtav1-params".to_owned(), format!("scd=0{hdr}")]);
+            args.extend(colour.tag_args(rung.codec));
         }
     }
     args

@@ -9,6 +9,7 @@ use shotfarm_kernels::fingerprint::Fingerprint;
 use crate::media::chunking::FrameRange;
 use crate::media::probe::Rational;
 use crate::media::tracks::{AudioTrack, SubtitleTrack};
+use crate::media::source_picture::SourcePicture;
 use super::findings::InspectWarning;
 
 /// Facts about the video stream.
@@ -17,9 +18,12 @@ pub struct VideoFacts {
     pub stream_index: u32,
     pub codec: String,
     pub profile: Option<String>,
+    /// The displayed picture's size (what the ladder fits): the stored size turned by
+    /// [`SourcePicture::rotation`].
     pub width: u32,
     pub height: u32,
     pub pix_fmt: Option<String>,
+    /// Of the displayed picture (inverted by a quarter turn).
     pub sample_aspect_ratio: Rational,
     /// The rate renditions are encoded at: the nominal rate when constant, the average when
     /// variable.
@@ -30,6 +34,10 @@ pub struct VideoFacts {
     /// `frames / frame_rate`.
     pub duration_seconds: f64,
     pub bitrate_kbps: Option<u32>,
+    /// The stream used, its rotation and deinterlacing: what every stage that decodes the
+    /// source applies.
+    #[serde(default)]
+    pub picture: SourcePicture,
 }
 
 /// Facts about the audio stream that will become the AAC rendition.

@@ -127,7 +127,7 @@ pub enum WarningCode {
     VariableFrameRate,
     /// Width or height is odd; renditions are scaled to even sizes.
     OddDimensions,
-    /// More than one video stream; the first is used.
+    /// More than one video stream; the default one (else the first) is used.
     SeveralVideoStreams,
     /// More than one audio stream; each becomes its own AAC rendition.
     SeveralAudioStreams,
@@ -140,6 +140,14 @@ pub enum WarningCode {
     FrameRateFromTimestamps,
     /// A subtitle stream holds pictures (PGS, DVB, DVD), not text: it is not packaged.
     ImageSubtitlesSkipped,
+    /// The source is interlaced; every stage deinterlaces it (bwdif, one frame per frame).
+    Interlaced,
+    /// The source carries a display rotation; renditions are written upright.
+    Rotated,
+    /// HDR (PQ or HLG): HEVC/AV1 rungs keep it in 10 bits, H.264 rungs are tone-mapped to SDR.
+    HighDynamicRange,
+    /// More than 8 bits per sample (SDR): HEVC/AV1 rungs keep 10 bits, H.264 rungs are 8-bit.
+    HighBitDepth,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,10 @@
 //! Steps: (1) the file exists and is not empty; (2) ffprobe with packet counting (reads the
 //! whole file without decoding), pinned to real video demuxers and local files — text,
 //! playlists, unreadable files, pictures, audio and subtitle files, missing video, absurd
-//! dimensions stop here;
+//! dimensions stop here; the video stream (the default-disposition one, else the first) and its
+//! [`SourcePicture`] are fixed here: rotation, deinterlacing (by the stream's field order),
+//! colour (an HDR stream's first frame is probed for its mastering display and content light
+//! level); sizes reported are the displayed ones;
 //! (3) the container's declared sizes against the file's length ([`container_extent`]);
 //! (4) one decode pass ([`super::frame_analysis`]) — frame count, timestamps, keyframes,
 //! fingerprints, shots, SI/TI; (5) the verdict: a truncated file (the mp4 index is missing, a
@@ -44,14 +47,16 @@ pub use facts::{AudioFacts, Chunk, InspectReport, SeekPoint, Shot, SourceFacts, 
 pub use findings::{InspectError, InspectWarning, Rejection, RejectionCode, WarningCode};
 use findings::reject;
 use shotfarm_kernels::decode::input_pins::is_allowed_demuxer;
-use source_checks::{analyse_timing, check_completeness, check_dimensions, classify_decode_failure, classify_probe_failure, format_not_allowed, pick_streams};
+use source_checks::{analyse_timing, displayed_sample_aspect_ratio, note_picture_transform, check_completeness, check_dimensions, classify_decode_failure, classify_probe_failure, format_not_allowed, pick_streams};
 
 use super::artifacts::{FRAME_ARTIFACT_FILE, FrameArtifact};
 use super::chunking::{ChunkingParams, FrameRange, limits_in_frames, plan_chunks};
 use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AnalysisDepth, DecodePassError, DecodedVideo, decode_and_analyse};
-use super::probe::{ProbeError, Rational, parse_number, probe_file};
+use super::probe::{ProbeError, ProbeSideData, ProbeStream, parse_number, probe_file, probe_first_frame_side_data};
 use super::process::ToolError;
 use super::tracks::{audio_tracks, subtitle_tracks};
+use super::source_colour::is_hdr_transfer;
+use super::source_picture::SourcePicture;
 
 /// What inspection is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,7 +122,17 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
     }
     let mut warnings = Vec::new();
     let (video_stream, audio_stream) = pick_streams(&probe, &mut warnings)?;
-    let (width, height) = check_dimensions(video_stream, &params.limits, &mut warnings)?;
+    let (stored_width, stored_height) = check_dimensions(video_stream, &params.limits, &mut warnings)?;
+    let frame_side_data = match first_frame_side_data(source, video_stream, cancel).await {
+        Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
+        outcome => outcome.unwrap_or_else(|error| {
+            tracing::warn!(source = %source.display(), %error, "the first frame's side data could not be read; no HDR metadata carried");
+            Vec::new()
+        }),
+    };
+    let picture = SourcePicture::of_stream(video_stream, &frame_side_data);
+    note_picture_transform(&picture, video_stream, &mut warnings);
+    let (width, height) = picture.displayed_size(stored_width, stored_height);
 
     let extent_source = source.clone();
     let overrun = match tokio::task::spawn_blocking(move || container_extent::find_overrun(&extent_source)).await {
@@ -127,7 +142,7 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
     };
 
     let decode_started = Instant::now();
-    let decoded = match decode_and_analyse(source, AnalysisDepth::Full(params.shot_detection), cancel).await {
+    let decoded = match decode_and_analyse(source, &picture, AnalysisDepth::Full(params.shot_detection), cancel).await {
         Ok(decoded) => decoded,
         Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
         Err(DecodePassError::Tool(ToolError::Failed(failure))) => return Err(classify_decode_failure(&failure.stderr_tail, video_stream, overrun.as_ref())),
@@ -151,12 +166,13 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
         width,
         height,
         pix_fmt: video_stream.pix_fmt.clone(),
-        sample_aspect_ratio: video_stream.sample_aspect_ratio.as_deref().and_then(Rational::parse).unwrap_or(Rational { num: 1, den: 1 }),
+        sample_aspect_ratio: displayed_sample_aspect_ratio(video_stream, &picture),
         frame_rate,
         variable_frame_rate: timing.variable,
         frames,
         duration_seconds,
         bitrate_kbps: parse_number::<u64>(video_stream.bit_rate.as_ref()).map(|bps| (bps / 1000) as u32),
+        picture,
     };
     let audio = audio_stream.map(|stream| AudioFacts {
         stream_index: stream.index.unwrap_or(0),
@@ -208,6 +224,16 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
         "source inspected"
     );
     Ok(report)
+}
+
+/// The first frame's side data (HDR mastering display, content light level) of an HDR
+/// stream; nothing for others (one ffprobe of one frame saved).
+async fn first_frame_side_data(source: &std::path::Path, video: &ProbeStream, cancel: &CancellationToken) -> Result<Vec<ProbeSideData>, ProbeError> {
+    if !is_hdr_transfer(video.colour.color_transfer.as_deref()) {
+        return Ok(Vec::new());
+    }
+    let selector = video.index.map_or_else(|| "v:0".to_owned(), |index| index.to_string());
+    probe_first_frame_side_data(source, &selector, cancel).await
 }
 
 fn summarise_shots(decoded: &DecodedVideo) -> Vec<Shot> {

@@ -8,6 +8,7 @@ use super::container_extent::Overrun;
 use super::non_video::{describe_refused_format, no_video_stream};
 use crate::media::frame_analysis::DecodedVideo;
 use crate::media::probe::{ProbeOutput, ProbeStream, Rational, parse_number};
+use crate::media::source_picture::{FieldOrder, SourcePicture};
 use super::InspectLimits;
 use super::findings::{InspectError, InspectWarning, RejectionCode, WarningCode, reject, reject_at};
 
@@ -82,13 +83,23 @@ pub(super) fn classify_decode_failure(stderr_tail: &[String], video: &ProbeStrea
 pub(super) fn pick_streams<'a>(probe: &'a ProbeOutput, warnings: &mut Vec<InspectWarning>) -> Result<(&'a ProbeStream, Option<&'a ProbeStream>), InspectError> {
     let videos: Vec<&ProbeStream> = probe.streams.iter().filter(|stream| stream.is_video()).collect();
     let audios: Vec<&ProbeStream> = probe.streams.iter().filter(|stream| stream.is_audio()).collect();
-    let Some(&video) = videos.first() else {
+    // The stream marked default is the one players show; without a mark, the first.
+    let chosen = videos.iter().find(|stream| stream.disposition.as_ref().is_some_and(|d| d.default == 1)).or(videos.first());
+    let Some(&video) = chosen else {
         return Err(no_video_stream(probe));
     };
     if videos.len() > 1 {
         warnings.push(InspectWarning {
             code: WarningCode::SeveralVideoStreams,
-            message: format!("{} video streams; using stream {} and ignoring the others", videos.len(), video.index.unwrap_or(0)),
+            message: format!(
+                "{} video streams; using stream {} ({}, {}x{}, the {}) and ignoring the others",
+                videos.len(),
+                video.index.unwrap_or(0),
+                video.codec_name.as_deref().unwrap_or("?"),
+                video.width.unwrap_or(0),
+                video.height.unwrap_or(0),
+                if video.disposition.as_ref().is_some_and(|d| d.default == 1) { "default one" } else { "first one" }
+            ),
         });
     }
     if audios.len() > 1 {
@@ -98,6 +109,60 @@ pub(super) fn pick_streams<'a>(probe: &'a ProbeOutput, warnings: &mut Vec<Inspec
         });
     }
     Ok((video, audios.first().copied()))
+}
+
+/// Warnings for what the picture transform changes: deinterlacing, turning upright, the bit
+/// depth and dynamic range each codec keeps.
+pub(super) fn note_picture_transform(picture: &SourcePicture, video: &ProbeStream, warnings: &mut Vec<InspectWarning>) {
+    if let Some(order) = picture.deinterlace {
+        warnings.push(InspectWarning {
+            code: WarningCode::Interlaced,
+            message: format!(
+                "the video is interlaced ({} field first, field order {}); every frame is deinterlaced with bwdif before scaling, one output frame per stored frame",
+                match order {
+                    FieldOrder::TopFirst => "top",
+                    FieldOrder::BottomFirst => "bottom",
+                },
+                video.field_order.as_deref().unwrap_or("?")
+            ),
+        });
+    }
+    let colour = &picture.colour;
+    if colour.is_hdr() {
+        warnings.push(InspectWarning {
+            code: WarningCode::HighDynamicRange,
+            message: format!(
+                "the video is HDR ({} transfer, {} primaries, {} bits{}{}); HEVC and AV1 renditions keep it in 10 bits with its colour tags and metadata, H.264 renditions are tone-mapped to SDR BT.709 (scored and validated against the source tone-mapped the same way)",
+                colour.transfer.as_deref().unwrap_or("?"),
+                colour.primaries.as_deref().unwrap_or("?"),
+                colour.bit_depth,
+                if colour.mastering_display.is_some() { ", mastering display" } else { "" },
+                colour.content_light.map(|light| format!(", max-cll {},{}", light.max_content, light.max_average)).unwrap_or_default(),
+            ),
+        });
+    } else if colour.bit_depth > 8 {
+        warnings.push(InspectWarning {
+            code: WarningCode::HighBitDepth,
+            message: format!("the video has {} bits per sample; HEVC and AV1 renditions keep 10 bits, H.264 renditions are 8-bit", colour.bit_depth),
+        });
+    }
+    if picture.rotation != 0 {
+        let (width, height) = (video.width.unwrap_or(0), video.height.unwrap_or(0));
+        let (shown_width, shown_height) = picture.displayed_size(width, height);
+        warnings.push(InspectWarning {
+            code: WarningCode::Rotated,
+            message: format!(
+                "the video is stored {width}x{height} and displayed turned {} degrees counterclockwise ({shown_width}x{shown_height}); renditions are written upright at the displayed orientation",
+                picture.rotation
+            ),
+        });
+    }
+}
+
+/// The sample aspect ratio of the displayed picture: a quarter turn swaps it.
+pub(super) fn displayed_sample_aspect_ratio(video: &ProbeStream, picture: &SourcePicture) -> Rational {
+    let stored = video.sample_aspect_ratio.as_deref().and_then(Rational::parse).unwrap_or(Rational { num: 1, den: 1 });
+    if picture.swaps_sides() { Rational { num: stored.den, den: stored.num } } else { stored }
 }
 
 pub(super) fn check_dimensions(video: &ProbeStream, limits: &InspectLimits, warnings: &mut Vec<InspectWarning>) -> Result<(u32, u32), InspectError> {

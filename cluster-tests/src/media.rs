@@ -247,11 +247,15 @@ pub async fn check_outputs(out: &Path, source: &SyntheticSource) -> anyhow::Resu
         in_order(&indices).map_err(|error| anyhow::anyhow!("{playlist_path}: {error}"))?;
         renditions.push(CheckedRendition { name, frames: counted, segments });
     }
-    if report["audio"].is_object() {
-        let playlist = read("audio/playlist.m3u8")?;
-        expected.insert("audio/playlist.m3u8".to_owned());
-        expected.extend(playlist_entries(&playlist).into_iter().map(|entry| format!("audio/{entry}")));
+    // Audio and subtitle renditions: every playlist an EXT-X-MEDIA line of the master names.
+    for media in master.lines().filter_map(|line| line.trim().strip_prefix("#EXT-X-MEDIA:")) {
+        let Some(uri) = media.split("URI=\"").nth(1).and_then(|rest| rest.split('"').next()) else { continue };
+        let folder = uri.rsplit_once('/').map_or("", |(folder, _)| folder);
+        let playlist = read(uri)?;
+        expected.insert(uri.to_owned());
+        expected.extend(playlist_entries(&playlist).into_iter().map(|entry| if folder.is_empty() { entry } else { format!("{folder}/{entry}") }));
     }
+    ensure!(!report["audio"].is_object() || master.contains("TYPE=AUDIO"), "report.json lists audio but master.m3u8 names none:\n{master}");
     let unexpected: Vec<&String> = files.difference(&expected).collect();
     ensure!(unexpected.is_empty(), "{} holds files no manifest names (leftovers of another attempt?): {unexpected:?}", out.display());
     let missing: Vec<&String> = expected.difference(&files).collect();

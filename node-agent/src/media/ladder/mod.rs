@@ -11,6 +11,9 @@
 //! | --- | --- |
 //! | [`bitrate`] | the table and a rung's bitrate by pixel count, frame rate and codec |
 //! | this file | the rung sizes fitted to the source |
+//! | [`recipe_ladder`] | a job's recipe (fixed or custom rungs, then its bounds) as one codec's rungs |
+//! | [`hull`] | the per-title ladder: the rate–quality hull of trial encodes and the rungs on it |
+//! | [`shot_allocation`] | per-shot settings for one rung: equal slope across shots, trimmed |
 
 mod bitrate;
 

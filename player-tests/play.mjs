@@ -52,9 +52,11 @@ async function play({ player, url, rate, timeoutMs }) {
   let lowest = null;
   let highest = null;
   // After two segments of the lowest rendition, the rest comes from the highest.
+  // A player busy on a loaded machine may let the first switch pass by (dash.js keeps the
+  // representation of requests already scheduled); it is asked again until it takes.
   const segmentBuffered = (height) => {
     report.renditionsBuffered.push(height);
-    if (!report.switched && report.renditionsBuffered.length >= 2) {
+    if (report.renditionsBuffered.length >= 2 && height < Math.max(...report.renditions)) {
       report.switched = true;
       switchToHighest();
     }

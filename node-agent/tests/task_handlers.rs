@@ -562,4 +562,16 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
         assert_eq!(colour, expected, "{rendition:?}");
         assert!(rendition.height > rendition.width, "{rendition:?}");
     }
+    // The manifests say which renditions are HDR: HLS VIDEO-RANGE; DASH one AdaptationSet per
+    // codec and colour, the PQ one with its CICP descriptors.
+    let master = std::fs::read_to_string(root.join("out").join("master.m3u8")).unwrap();
+    for line in master.lines().filter(|line| line.starts_with("#EXT-X-STREAM-INF:")) {
+        let range = if line.contains("CODECS=\"avc1.") { "VIDEO-RANGE=SDR" } else { "VIDEO-RANGE=PQ" };
+        assert!(line.contains(range), "{line}");
+    }
+    let mpd = std::fs::read_to_string(root.join("out").join("manifest.mpd")).unwrap();
+    let video_sets: Vec<&str> = mpd.split("<AdaptationSet").filter(|set| set.contains("contentType=\"video\"")).collect();
+    assert_eq!(video_sets.len(), 2, "{mpd}");
+    let hdr = video_sets.iter().find(|set| set.contains("codecs=\"hvc1.")).unwrap();
+    assert!(hdr.contains("urn:mpeg:mpegB:cicp:TransferCharacteristics\" value=\"16\"") && !hdr.contains("codecs=\"avc1."), "{hdr}");
 }

@@ -1,5 +1,6 @@
 //! The DASH MPD over the very same CMAF segments as the HLS playlists: one video
-//! AdaptationSet, then one AdaptationSet per audio rendition (`lang`, `Label`, `Role` main for
+//! AdaptationSet per codec and declared colour (a player switches only within one; an HDR set
+//! carries its CICP descriptors), then one AdaptationSet per audio rendition (`lang`, `Label`, `Role` main for
 //! the default one, `AudioChannelConfiguration`), then one text AdaptationSet per subtitle
 //! rendition (`text/vtt`, the WebVTT file as its `BaseURL`); `SegmentTemplate` with a
 //! `SegmentTimeline` in each track's own timescale, its times read from the boxes (`tfdt`
@@ -65,12 +66,43 @@ pub(super) fn dash_manifest_text(frame_rate: Rational, videos: &[DashVideo<'_>],
         seconds_text(duration_micros)
     );
     xml.push_str("  <Period id=\"0\" start=\"PT0S\">\n");
-    let _ = writeln!(
-        xml,
-        "    <AdaptationSet id=\"0\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\" frameRate=\"{}/{}\">",
-        frame_rate.num, frame_rate.den
-    );
+    let sets = video_sets(videos);
+    for (id, set) in sets.iter().enumerate() {
+        let _ = writeln!(
+            xml,
+            "    <AdaptationSet id=\"{id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\" frameRate=\"{}/{}\">",
+            frame_rate.num, frame_rate.den
+        );
+        if let Some(colour) = set[0].packaged.colour {
+            xml.push_str(&colour.dash_properties());
+        }
+        video_representations(&mut xml, set);
+        xml.push_str("    </AdaptationSet>\n");
+    }
+    let first_audio_id = sets.len();
+    audio_sets(&mut xml, audio, first_audio_id);
+    subtitle_sets(&mut xml, subtitles, first_audio_id + audio.len());
+    xml.push_str("  </Period>\n</MPD>\n");
+    xml
+}
+
+/// The video renditions grouped into AdaptationSets a player may switch within: one per codec
+/// (the codec string's sample entry, `avc1`, `hvc1`, `av01`) and declared colour, in the
+/// ladder's order.
+fn video_sets<'a, 'b>(videos: &'b [DashVideo<'a>]) -> Vec<Vec<&'b DashVideo<'a>>> {
+    let mut sets: Vec<Vec<&DashVideo<'_>>> = Vec::new();
+    let key = |video: &DashVideo<'_>| (video.packaged.codecs.split('.').next().unwrap_or_default().to_owned(), video.packaged.colour);
     for video in videos {
+        match sets.iter_mut().find(|set| key(set[0]) == key(video)) {
+            Some(set) => set.push(video),
+            None => sets.push(vec![video]),
+        }
+    }
+    sets
+}
+
+fn video_representations(xml: &mut String, set: &[&DashVideo<'_>]) {
+    for video in set {
         let _ = writeln!(
             xml,
             "      <Representation id=\"{name}\" bandwidth=\"{bandwidth}\" width=\"{w}\" height=\"{h}\" codecs=\"{codecs}\">\n        {template}\n      </Representation>",
@@ -82,13 +114,15 @@ pub(super) fn dash_manifest_text(frame_rate: Rational, videos: &[DashVideo<'_>],
             template = segment_template(&video.packaged.name, video.timing),
         );
     }
-    xml.push_str("    </AdaptationSet>\n");
+}
+
+fn audio_sets(xml: &mut String, audio: &[(&PackagedAudio, &TrackTiming)], first_id: usize) {
     for (index, (audio, timing)) in audio.iter().enumerate() {
         let language = audio.language.as_ref().map(|language| format!(" lang=\"{}\"", xml_text(language))).unwrap_or_default();
         let _ = writeln!(
             xml,
             "    <AdaptationSet id=\"{id}\" contentType=\"audio\" mimeType=\"audio/mp4\"{language} segmentAlignment=\"true\" startWithSAP=\"1\">\n      <Label>{label}</Label>\n      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"{role}\"/>\n      <Representation id=\"{name}\" bandwidth=\"{bandwidth}\" codecs=\"{codecs}\" audioSamplingRate=\"{rate}\">\n        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"{channels}\"/>\n        {template}\n      </Representation>\n    </AdaptationSet>",
-            id = index + 1,
+            id = first_id + index,
             label = xml_text(&audio.label),
             role = if audio.default { "main" } else { "alternate" },
             name = audio.rendition.name,
@@ -99,18 +133,19 @@ pub(super) fn dash_manifest_text(frame_rate: Rational, videos: &[DashVideo<'_>],
             template = segment_template(&audio.rendition.name, timing),
         );
     }
+}
+
+fn subtitle_sets(xml: &mut String, subtitles: &[PackagedSubtitles], first_id: usize) {
     for (index, track) in subtitles.iter().enumerate() {
         let language = track.language.as_ref().map(|language| format!(" lang=\"{}\"", xml_text(language))).unwrap_or_default();
         let _ = writeln!(
             xml,
             "    <AdaptationSet id=\"{id}\" contentType=\"text\" mimeType=\"text/vtt\"{language}>\n      <Label>{label}</Label>\n      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"subtitle\"/>\n      <Representation id=\"{name}\" bandwidth=\"256\">\n        <BaseURL>{name}/{SUBTITLES_FILE}</BaseURL>\n      </Representation>\n    </AdaptationSet>",
-            id = audio.len() + 1 + index,
+            id = first_id + index,
             label = xml_text(&track.label),
             name = track.name,
         );
     }
-    xml.push_str("  </Period>\n</MPD>\n");
-    xml
 }
 
 #[cfg(test)]

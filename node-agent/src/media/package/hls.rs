@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 
+use super::declared_colour::DeclaredColour;
 use super::fragments::TrackTiming;
 use super::subtitles::PackagedSubtitles;
 use super::{PackageRendition, PackagedAudio, PackagedRendition};
@@ -85,11 +86,12 @@ pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRend
         };
         let _ = write!(
             text,
-            "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},RESOLUTION={}x{},CODECS=\"{codecs}\",FRAME-RATE={frame_rate:.3}",
+            "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},RESOLUTION={}x{},CODECS=\"{codecs}\",FRAME-RATE={frame_rate:.3},VIDEO-RANGE={}",
             packaged.peak_bitrate_bps + audio_peak,
             packaged.average_bitrate_bps + audio_average,
             rendition.rung.width,
             rendition.rung.height,
+            DeclaredColour::video_range(packaged.colour),
         );
         if !audio.is_empty() {
             text.push_str(",AUDIO=\"audio\"");

@@ -23,6 +23,7 @@
 //! | [`language_tags`] | container language codes as the BCP 47 tags players expect |
 //! | [`dash`] | the MPD, its timelines from the boxes |
 //! | [`codec_string`] | RFC 6381 codec strings from init segments |
+//! | [`declared_colour`] | a rendition's colour from its init segment: HLS `VIDEO-RANGE`, DASH CICP descriptors |
 //!
 //! Alignment: every rung has keyframes at the same frame indices (chunk starts and every
 //! keyframe interval within a chunk, see [`super::encode`]), and the segmenter cuts at every
@@ -36,6 +37,7 @@ pub mod audio;
 pub mod audio_renditions;
 pub mod codec_string;
 mod dash;
+pub mod declared_colour;
 pub mod fragments;
 mod hls;
 mod labels;
@@ -54,6 +56,7 @@ use self::audio::AAC_FRAME_SAMPLES;
 use self::audio_renditions::{AudioRendition, AudioTimeline, plan_audio_renditions};
 use self::codec_string::{AAC_LC, codec_string};
 use self::dash::{DashVideo, dash_manifest_text};
+use self::declared_colour::DeclaredColour;
 use self::fragments::TrackTiming;
 use self::hls::{master_playlist_text, media_playlist_text, micros, segment_files};
 use self::segmenter::segment;
@@ -107,6 +110,9 @@ pub struct PackagedRendition {
     pub peak_bitrate_bps: u64,
     /// Average bitrate (HLS AVERAGE-BANDWIDTH, before adding audio).
     pub average_bitrate_bps: u64,
+    /// A video rendition's colour as its init segment declares it (none: SDR, undeclared).
+    #[serde(default)]
+    pub colour: Option<DeclaredColour>,
 }
 
 /// One packaged audio rendition and what players are told about it.
@@ -208,6 +214,7 @@ fn read_track(dir: &Path, name: &str, codecs: String) -> Result<WrittenTrack, Pa
         duration_seconds,
         peak_bitrate_bps: peak,
         average_bitrate_bps: if duration_seconds > 0.0 { (total_bytes as f64 * 8.0 / duration_seconds) as u64 } else { 0 },
+        colour: None,
     };
     Ok(WrittenTrack { packaged, timing })
 }
@@ -281,7 +288,8 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         let init = std::fs::read(&init_path).map_err(|source| PackageError::Io { operation: "reading", path: init_path, source })?;
         let codecs = codec_string(&init, rendition.rung.codec)
             .ok_or_else(|| PackageError::Playlist { rung: name.clone(), message: "the init segment has no codec configuration box".to_owned() })?;
-        let track = read_track(&dir, name, codecs)?;
+        let mut track = read_track(&dir, name, codecs)?;
+        track.packaged.colour = DeclaredColour::of_init(&init);
         if track.timing.samples() != params.frames {
             return Err(PackageError::Playlist { rung: name.clone(), message: format!("its segments hold {} frames; the source has {}", track.timing.samples(), params.frames) });
         }

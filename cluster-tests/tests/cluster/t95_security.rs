@@ -73,18 +73,22 @@ async fn forged_raft_messages_crash_no_replica() -> anyhow::Result<()> {
             }
         }
     }
-    step("forged snapshot streams to a follower, with replica 2's own certificate");
-    let to = if leader == 1 { 3 } else { 1 };
-    let mut raft = RaftServiceClient::new(shotfarm_proto::client::channel(&cluster.replicas[&to].addr, &cluster.credentials(Role::Replica, "2")?)?);
+    let followers: Vec<u64> = (1..=3).filter(|id| *id != leader).collect();
+    let (from, to) = (followers[0], followers[1]);
+    step(&format!("forged snapshot streams to follower {to}, with follower {from}'s own certificate"));
+    let mut raft = RaftServiceClient::new(shotfarm_proto::client::channel(&cluster.replicas[&to].addr, &cluster.credentials(Role::Replica, &from.to_string())?)?);
     let cluster_id = cluster.status(to).await.ok_or_else(|| anyhow::anyhow!("replica {to} does not answer"))?.cluster_id;
-    let header = |total_bytes: u64| Some(SnapshotHeader { from: 2, from_addr: String::new(), cluster_id, total_bytes });
-    let forged_snapshot = forged(MessageType::MsgSnapshot, 2, to, |m| {
+    let header = |total_bytes: u64| Some(SnapshotHeader { from, from_addr: String::new(), cluster_id, total_bytes });
+    // Of a stale term: a snapshot of a later term from a certified member is one Raft follows
+    // (it would move the term, and so the leadership, as a real one does).
+    let forged_snapshot = forged(MessageType::MsgSnapshot, from, to, |m| {
+        m.term = 1;
         let snapshot = m.mut_snapshot();
-        snapshot.mut_metadata().index = 1_000_000_000;
+        (snapshot.mut_metadata().index, snapshot.mut_metadata().term) = (1_000_000_000, 1);
         snapshot.data = vec![0xff; 64].into();
     })
     .write_to_bytes()?;
-    let heartbeat = forged(MessageType::MsgHeartbeat, 2, to, |_| {}).write_to_bytes()?;
+    let heartbeat = forged(MessageType::MsgHeartbeat, from, to, |_| {}).write_to_bytes()?;
     let streams: Vec<(&str, Vec<SnapshotPiece>, Code)> = vec![
         ("no header", vec![SnapshotPiece { header: None, data: vec![1; 10] }], Code::InvalidArgument),
         ("a terabyte announced", vec![SnapshotPiece { header: header(1 << 40), data: Vec::new() }], Code::InvalidArgument),

@@ -156,14 +156,14 @@ impl PeerSender {
                     Call::Step(messages) => {
                         let mut request = tonic::Request::new(RaftBatch { from: self.from, messages, from_addr: self.from_addr.clone(), cluster_id });
                         request.set_timeout(STEP_TIMEOUT);
-                        (client.step(request).await.map(drop), None)
+                        (within(STEP_TIMEOUT, client.step(request)).await, None)
                     }
                     Call::Snapshot { to, encoded } => {
                         let header = SnapshotHeader { from: self.from, from_addr: self.from_addr.clone(), cluster_id, total_bytes: 0 };
                         let timeout = SNAPSHOT_BASE_TIMEOUT + Duration::from_secs((encoded.len() >> 23) as u64);
                         let mut request = tonic::Request::new(tokio_stream::iter(snapshot_stream::pieces(header, &encoded)));
                         request.set_timeout(timeout);
-                        (client.send_snapshot(request).await.map(drop), Some(to))
+                        (within(timeout, client.send_snapshot(request)).await, Some(to))
                     }
                     Call::DroppedSnapshot { to } => {
                         let _ = self.reports.send(Delivery::Snapshot { to, delivered: false });
@@ -189,6 +189,16 @@ impl PeerSender {
                 }
             }
         }
+    }
+}
+
+/// A call's outcome, or `DEADLINE_EXCEEDED` once `limit` passes: the peer enforces the
+/// request's `grpc-timeout` too, but a peer that stopped answering (a black-holed link) must
+/// not hold this sender, and so every later message to it, forever.
+async fn within<T>(limit: Duration, call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>) -> Result<(), tonic::Status> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result.map(drop),
+        Err(_) => Err(tonic::Status::deadline_exceeded(format!("no answer within {limit:?}"))),
     }
 }
 

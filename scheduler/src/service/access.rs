@@ -17,7 +17,6 @@ use tonic::{Request, Status};
 use super::rate_limit::RateLimiter;
 use super::status::ServiceError;
 use crate::replica_node::DriverHandle;
-use crate::state::model::TokenRole;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
@@ -70,7 +69,6 @@ fn unauthenticated(why: impl Into<String>) -> Status {
     ServiceError::Unauthenticated(why.into()).into()
 }
 
-/// Admits callers to a service by role.
 /// Admits callers to a service by role, and clients at their request rate.
 #[derive(Clone)]
 pub struct Gate {
@@ -147,10 +145,6 @@ impl Gate {
             })
             .await?;
         let (name, role) = found.ok_or_else(|| unauthenticated("the bearer token is unknown or revoked; ask an operator for a new one"))?;
-        let role = match role {
-            TokenRole::Operator => Role::Operator,
-            TokenRole::Submitter => Role::Submitter,
-        };
-        Identity::new(role, &name).map_err(|err| unauthenticated(format!("token {name:?}: {err}")))
+        Identity::new(role.role(), &name).map_err(|err| unauthenticated(format!("token {name:?}: {err}")))
     }
 }

@@ -34,9 +34,8 @@ impl RaftPeer {
         Ok(())
     }
 
-    /// `bytes` parsed as a raft message from `from` to this replica.
-    fn parse(&self, bytes: &[u8], from: u64) -> Result<Message, Status> {
-        let me = self.driver.info().id;
+    /// `bytes` parsed as a raft message from `from` to this replica (`me`).
+    fn parse(bytes: &[u8], from: u64, me: u64) -> Result<Message, Status> {
         let message = Message::parse_from_bytes(bytes).map_err(|err| invalid("messages", format!("not a raft message: {err}")))?;
         if message.from != from || message.to != me {
             return Err(invalid("messages", format!("message from {} to {} in a batch from {from} to replica {me}", message.from, message.to)));
@@ -57,7 +56,8 @@ impl RaftService for RaftPeer {
         let caller = self.gate.admit(&request, "RaftService", &[shotfarm_security::Role::Replica]).await?;
         let batch = request.into_inner();
         self.check_sender(&caller, batch.from, &batch.from_addr, batch.cluster_id)?;
-        let messages = batch.messages.iter().map(|bytes| self.parse(bytes, batch.from)).collect::<Result<Vec<_>, _>>()?;
+        let me = self.driver.info().id;
+        let messages = batch.messages.iter().map(|bytes| Self::parse(bytes, batch.from, me)).collect::<Result<Vec<_>, _>>()?;
         self.hand_over(messages, batch.from, batch.from_addr)
     }
 
@@ -75,7 +75,7 @@ impl RaftService for RaftPeer {
             reassembly.push(piece).map_err(|err| invalid("pieces", err.to_string()))?;
         }
         let (header, bytes) = reassembly.finish().map_err(|err| invalid("pieces", err.to_string()))?;
-        let message = self.parse(&bytes, header.from)?;
+        let message = Self::parse(&bytes, header.from, self.driver.info().id)?;
         if message.get_msg_type() != MessageType::MsgSnapshot {
             return Err(invalid("pieces", format!("a streamed message must be a snapshot, not {:?}", message.get_msg_type())));
         }

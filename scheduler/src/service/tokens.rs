@@ -11,13 +11,6 @@ use crate::replica_node::DriverHandle;
 use crate::replica_node::clock::now_ms;
 use crate::state::model::TokenRole;
 
-fn role_name(role: TokenRole) -> &'static str {
-    match role {
-        TokenRole::Operator => "operator",
-        TokenRole::Submitter => "submitter",
-    }
-}
-
 pub async fn create(driver: &DriverHandle, request: v1::CreateTokenRequest) -> Result<v1::CreateTokenResponse, Status> {
     if !identity::valid_name(&request.name) {
         return Err(invalid("name", format!("{:?}: token names are 1..=128 characters of letters, digits and - _ . : @", request.name)));
@@ -31,7 +24,7 @@ pub async fn create(driver: &DriverHandle, request: v1::CreateTokenRequest) -> R
     let secret = token::generate();
     let command = Command::CreateToken { name: request.name.clone(), role, fingerprint: token::fingerprint(&secret), now_ms: now_ms() };
     match driver.propose_one(command).await? {
-        Outcome::Applied => Ok(v1::CreateTokenResponse { name: request.name, role: role_name(role).to_owned(), token: secret }),
+        Outcome::Applied => Ok(v1::CreateTokenResponse { name: request.name, role: role.role().as_str().to_owned(), token: secret }),
         other => Err(unwanted(other)),
     }
 }
@@ -44,7 +37,7 @@ pub async fn list(driver: &DriverHandle) -> Result<v1::ListTokensResponse, Statu
                 .meta
                 .tokens
                 .iter()
-                .map(|(name, kept)| v1::TokenInfo { name: name.clone(), role: role_name(kept.role).to_owned(), created_at_ms: kept.created_at_ms })
+                .map(|(name, kept)| v1::TokenInfo { name: name.clone(), role: kept.role.role().as_str().to_owned(), created_at_ms: kept.created_at_ms })
                 .collect()
         })
         .await?;

@@ -20,6 +20,16 @@ pub enum TokenRole {
     Submitter,
 }
 
+impl TokenRole {
+    /// The role a caller with such a token has (its name is the role's: `operator`, `submitter`).
+    pub fn role(self) -> shotfarm_security::Role {
+        match self {
+            TokenRole::Operator => shotfarm_security::Role::Operator,
+            TokenRole::Submitter => shotfarm_security::Role::Submitter,
+        }
+    }
+}
+
 /// A bearer token, as the farm keeps it: never the token, only its SHA-256 fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessToken {

@@ -26,12 +26,7 @@ pub enum RecipeLadderError {
 /// The source's displayed size (sample aspect ratio applied to the width), which no rung
 /// may exceed.
 fn displayed_size(source: &LadderSource) -> (u32, u32) {
-    let sar = if source.sample_aspect_num > 0 && source.sample_aspect_den > 0 {
-        f64::from(source.sample_aspect_num) / f64::from(source.sample_aspect_den)
-    } else {
-        1.0
-    };
-    ((f64::from(source.width) * sar).round() as u32, source.height)
+    ((f64::from(source.width) * source.sample_aspect()).round() as u32, source.height)
 }
 
 fn custom_rung(rung: &RecipeRung, codec: Codec, name: String) -> Rung {
@@ -84,7 +79,7 @@ mod tests {
     use super::*;
 
     fn full_hd() -> LadderSource {
-        LadderSource { width: 1920, height: 1080, sample_aspect_num: 1, sample_aspect_den: 1, frame_rate_num: 25, frame_rate_den: 1 }
+        LadderSource { frame_rate_num: 25, frame_rate_den: 1, ..LadderSource::square(1920, 1080) }
     }
 
     fn custom(rungs: &[(u32, u32, u32)]) -> LadderRecipe {
@@ -114,7 +109,7 @@ mod tests {
 
     #[test]
     fn custom_rungs_larger_than_the_source_are_dropped_and_shared_heights_named_apart() {
-        let source = LadderSource { width: 1280, height: 720, sample_aspect_num: 1, sample_aspect_den: 1, frame_rate_num: 25, frame_rate_den: 1 };
+        let source = LadderSource { frame_rate_num: 25, frame_rate_den: 1, ..LadderSource::square(1280, 720) };
         let made = recipe_ladder(&source, Codec::Hevc, &custom(&[(1920, 1080, 6000), (1280, 720, 3000), (1280, 720, 2000), (640, 360, 700)])).unwrap();
         let names: Vec<&str> = made.rungs.iter().map(|rung| rung.name.as_str()).collect();
         assert_eq!(names, vec!["720p_3000k", "720p_2000k", "360p"]);
@@ -128,7 +123,7 @@ mod tests {
     #[test]
     fn an_anamorphic_source_is_measured_as_displayed() {
         // 720x576 at SAR 16:11 displays 1047 wide: a 1024x576 rung fits, a 1280x576 one does not.
-        let source = LadderSource { width: 720, height: 576, sample_aspect_num: 16, sample_aspect_den: 11, frame_rate_num: 25, frame_rate_den: 1 };
+        let source = LadderSource { sample_aspect_num: 16, sample_aspect_den: 11, frame_rate_num: 25, frame_rate_den: 1, ..LadderSource::square(720, 576) };
         let made = recipe_ladder(&source, Codec::H264, &custom(&[(1280, 576, 3000), (1024, 576, 2500)])).unwrap();
         assert_eq!(made.rungs.iter().map(|rung| rung.width).collect::<Vec<_>>(), vec![1024]);
     }

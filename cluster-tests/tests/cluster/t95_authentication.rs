@@ -184,6 +184,10 @@ async fn no_one_registers_as_or_takes_over_another_node_and_revoked_certificates
         .revoke_certificate(v1::RevokeCertificateRequest { fingerprint: "not-hex".into(), ..Default::default() })
         .await;
     assert_code(garbage, Code::InvalidArgument, "64 hex digits", "a malformed fingerprint");
+    let not_pem = AdminServiceClient::new(channel(&leader, &cluster.operator())?)
+        .revoke_certificate(v1::RevokeCertificateRequest { certificate_pem: "-----BEGIN CERTIFICATE-----\nnot base64\n".into(), ..Default::default() })
+        .await;
+    assert_code(not_pem, Code::InvalidArgument, "certificate_pem", "a certificate that is not PEM");
     Ok(())
 }
 

@@ -28,7 +28,7 @@ async fn fixture(dir: &std::path::Path) -> ConformanceFixture {
         source: source.clone(),
         chunk: chunk.clone(),
         frame_rate: report.source.video.frame_rate,
-        outputs: vec![ChunkOutput { rung: rung.clone(), path: dir.join("unused.mp4") }],
+        outputs: vec![ChunkOutput::new(rung.clone(), dir.join("unused.mp4"))],
         settings: EncoderSettings { preset: "ultrafast".into(), keyframe_interval_frames: 12 },
         picture: report.source.video.picture.clone(),
     };
@@ -38,7 +38,7 @@ async fn fixture(dir: &std::path::Path) -> ConformanceFixture {
     slow_chunk.last_fingerprint = artifact.frames.last().unwrap().fingerprint.clone();
     let slow_request = EncodeChunkParams {
         chunk: slow_chunk,
-        outputs: (0..3).map(|_| ChunkOutput { rung: rung.clone(), path: dir.join("unused.mp4") }).collect(),
+        outputs: (0..3).map(|_| ChunkOutput::new(rung.clone(), dir.join("unused.mp4"))).collect(),
         settings: EncoderSettings { preset: "placebo".into(), keyframe_interval_frames: 12 },
         ..request.clone()
     };

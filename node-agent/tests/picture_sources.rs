@@ -67,7 +67,7 @@ async fn renditions(source: &Path, report: &InspectReport, rungs: &[Rung], dir: 
     let backend = CpuBackend::new(&probe_capabilities(&CancellationToken::new()).await.unwrap());
     let mut chunks = vec![Vec::new(); rungs.len()];
     for chunk in &report.chunks {
-        let outputs = rungs.iter().map(|rung| ChunkOutput { rung: rung.clone(), path: dir.join(&rung.name).join(format!("{:04}.mp4", chunk.index)) }).collect();
+        let outputs = rungs.iter().map(|rung| ChunkOutput::new(rung.clone(), dir.join(&rung.name).join(format!("{:04}.mp4", chunk.index)))).collect();
         let params = EncodeChunkParams {
             source: source.to_owned(),
             chunk: chunk.clone(),

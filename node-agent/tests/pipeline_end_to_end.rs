@@ -33,7 +33,7 @@ async fn encode_all(backend: &CpuBackend, source: &Path, report: &InspectReport,
     for chunk in &report.chunks {
         let outputs: Vec<ChunkOutput> = rungs
             .iter()
-            .map(|rung| ChunkOutput { rung: rung.clone(), path: dir.join(&rung.name).join(format!("chunk-{:04}.mp4", chunk.index)) })
+            .map(|rung| ChunkOutput::new(rung.clone(), dir.join(&rung.name).join(format!("chunk-{:04}.mp4", chunk.index))))
             .collect();
         let params = EncodeChunkParams { source: source.to_owned(), chunk: chunk.clone(), frame_rate: report.source.video.frame_rate, outputs, settings: settings(), picture: report.source.video.picture.clone() };
         let result = backend.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
@@ -125,7 +125,7 @@ async fn a_seek_that_lands_on_the_wrong_frame_falls_back_to_decoding_from_frame_
     seek.seconds += 12.0 * f64::from(rate.den) / f64::from(rate.num);
     let rung = Rung { name: "144p".into(), width: 256, height: 144, codec: Codec::H264, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbps: 400 };
     let output = root.join("chunk.mp4");
-    let params = EncodeChunkParams { source: source.clone(), chunk: chunk.clone(), frame_rate: rate, outputs: vec![ChunkOutput { rung, path: output.clone() }], settings: settings(), picture: report.source.video.picture.clone() };
+    let params = EncodeChunkParams { source: source.clone(), chunk: chunk.clone(), frame_rate: rate, outputs: vec![ChunkOutput::new(rung, output.clone())], settings: settings(), picture: report.source.video.picture.clone() };
     let result = backend().await.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
     assert!(matches!(result.decode_start, DecodeStart::FellBackToStart { .. }), "{:?}", result.decode_start);
     assert_eq!(result.outputs[0].frames, chunk.frames.len());
@@ -152,7 +152,7 @@ async fn validate_faulty(source: &Path, report: &InspectReport, ranges: &[FrameR
             source: source.to_owned(),
             chunk,
             frame_rate: report.source.video.frame_rate,
-            outputs: vec![ChunkOutput { rung: rung.clone(), path: path.clone() }],
+            outputs: vec![ChunkOutput::new(rung.clone(), path.clone())],
             settings: settings(),
             picture: report.source.video.picture.clone(),
         };

@@ -79,7 +79,7 @@ fn score_runs_the_configured_ffmpeg_and_ffprobe_only() {
         let TaskOutput::Inspect { source, chunks, inspection, .. } = execute(inspect, &context(1), Arc::clone(&progress), &cancel).await.unwrap() else { panic!("not an inspection") };
         let chunk = chunks[0];
         let rung = Rung { name: "h264_180p".into(), codec: Codec::H264, width: 320, height: 180, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };
-        let encode = TaskSpec::Encode { locations: locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: vec![rung.clone()], preset: None };
+        let encode = TaskSpec::Encode { locations: locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: vec![rung.clone()], preset: None, settings: Vec::new() };
         let TaskOutput::Encode { renditions, .. } = execute(encode, &context(2), Arc::clone(&progress), &cancel).await.unwrap() else { panic!("not an encode") };
 
         std::fs::write(&log, "").unwrap();

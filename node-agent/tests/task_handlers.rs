@@ -15,7 +15,8 @@ use shotfarm_agent::media::capabilities::{MediaCapabilities, probe_capabilities}
 use shotfarm_agent::media::report::JobReport;
 use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
 use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, EncodedRendition, JobLocations, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
-use shotfarm_proto::recipe::LadderRecipe;
+use shotfarm_proto::analysis::{ChunkTrials, TrialOutcome, TrialSpec, trial_settings, trial_sizes};
+use shotfarm_proto::recipe::{LadderKind, LadderRecipe};
 use shotfarm_proto::storage::JobRoots;
 use shotfarm_proto::v1;
 use tokio_util::sync::CancellationToken;
@@ -167,8 +168,8 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     assert!(chunks.len() >= 2, "{chunks:?}");
     assert!(inspection.key.starts_with("inspection/a1"), "{inspection:?}");
     assert!(job.work_dir().join(&inspection.key).is_file());
-    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Hevc], recipe: Default::default() };
-    let TaskOutput::Ladder { rungs } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
+    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Hevc], recipe: Default::default(), analysis: Vec::new() };
+    let TaskOutput::Ladder { rungs, .. } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
     let names: Vec<&str> = rungs.iter().map(|rung| rung.name.as_str()).collect();
     assert_eq!(names, vec!["h264_180p", "hevc_180p"]);
 
@@ -177,7 +178,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     for rung in &rungs {
         let mut encoded = Vec::new();
         for chunk in &chunks {
-            let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: vec![rung.clone()], preset: None };
+            let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: vec![rung.clone()], preset: None, settings: Vec::new() };
             let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
             let [EncodedRendition { artifact, frames, .. }] = <[EncodedRendition; 1]>::try_from(renditions).unwrap();
             assert_eq!(frames, chunk.frames());
@@ -289,7 +290,7 @@ async fn retried_encodes_write_their_own_keys_and_never_clobber() {
     assert!(chunks.len() >= 2, "{chunks:?}");
     let rung = Rung { name: "h264_108p".into(), codec: Codec::H264, width: 192, height: 108, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbps: 400 };
     let chunk = chunks[1];
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: vec![rung.clone()], preset: None };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: vec![rung.clone()], preset: None, settings: Vec::new() };
     let progress: ProgressFn = Arc::new(|_, _, _| {});
     let first_ctx = job.context(1);
     let first = execute(spec.clone(), &first_ctx, Arc::clone(&progress), &CancellationToken::new()).await.unwrap();
@@ -328,7 +329,7 @@ async fn one_encode_task_produces_several_rungs_from_one_decode() {
     let chunk = chunks[chunks.len() - 1];
     let rung = |name: &str, width, height| Rung { name: name.into(), codec: Codec::H264, width, height, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };
     let rungs = vec![rung("h264_180p", 320, 180), rung("h264_90p", 160, 90)];
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: rungs.clone(), preset: None };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: rungs.clone(), preset: None, settings: Vec::new() };
     let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), None).await.unwrap() else { panic!() };
     assert_eq!(renditions.iter().map(|encoded| encoded.rung.as_str()).collect::<Vec<_>>(), vec!["h264_180p", "h264_90p"]);
     for (encoded, rung) in renditions.iter().zip(&rungs) {
@@ -340,11 +341,11 @@ async fn one_encode_task_produces_several_rungs_from_one_decode() {
     }
     // A chunk the committed inspection does not have: the plan and the artifact disagree.
     let shifted = Chunk { end_frame: chunk.end_frame - 1, ..chunk };
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: shifted, rungs: rungs.clone(), preset: None };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: shifted, rungs: rungs.clone(), preset: None, settings: Vec::new() };
     let error = job.run(spec, Some(chunk.index), None).await.unwrap_err();
     assert!(matches!(&error, TaskError::Final(message) if message.contains("does not match")), "{error:?}");
     // More rungs than one decode can feed is the job's mistake, said as such.
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection: inspection.clone(), chunk, rungs: vec![rungs[0].clone(); 9], preset: None };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection: inspection.clone(), chunk, rungs: vec![rungs[0].clone(); 9], preset: None, settings: Vec::new() };
     let error = job.run(spec, Some(chunk.index), None).await.unwrap_err();
     assert!(matches!(&error, TaskError::Final(message) if message.contains("rungs_per_encode")), "{error:?}");
 }
@@ -358,12 +359,12 @@ async fn an_anamorphic_source_gets_square_pixel_rungs_of_its_display_aspect() {
     let mut job = Job::new(root, &source_path).await;
     let (source, chunks, inspection) = job.inspect(0, 0).await;
     assert_eq!((source.sample_aspect_num, source.sample_aspect_den), (16, 15));
-    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264], recipe: Default::default() };
-    let TaskOutput::Ladder { rungs } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
+    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264], recipe: Default::default(), analysis: Vec::new() };
+    let TaskOutput::Ladder { rungs, .. } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
     let top = rungs[0].clone();
     let aspect = f64::from(top.width) / f64::from(top.height);
     assert!((aspect - 4.0 / 3.0).abs() < 0.02, "top rung {}x{} is not 4:3", top.width, top.height);
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection, chunk: chunks[0], rungs: vec![top.clone()], preset: None };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection, chunk: chunks[0], rungs: vec![top.clone()], preset: None, settings: Vec::new() };
     let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(0), Some(&top.name)).await.unwrap() else { panic!() };
     let encoded = job.work_dir().join(&renditions[0].artifact.key);
     assert_eq!(common::dimensions(&encoded), (top.width, top.height));
@@ -386,12 +387,12 @@ async fn a_custom_recipe_makes_the_rungs_that_fit_and_encodes_at_its_preset() {
         ..Default::default()
     };
     let recipe = LadderRecipe::from_wire(Some(&wire)).unwrap();
-    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264], recipe: recipe.clone() };
-    let TaskOutput::Ladder { rungs } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
+    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264], recipe: recipe.clone(), analysis: Vec::new() };
+    let TaskOutput::Ladder { rungs, .. } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
     let made: Vec<(&str, u32, u32, u32, u32)> = rungs.iter().map(|rung| (rung.name.as_str(), rung.width, rung.height, rung.bitrate_kbps, rung.maxrate_kbps)).collect();
     assert_eq!(made, vec![("h264_240p", 320, 240, 600, 900), ("h264_120p", 160, 120, 200, 300)], "640x480 is larger than the source");
     let top = rungs[0].clone();
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection, chunk: chunks[0], rungs: vec![top.clone()], preset: recipe.preset.clone() };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection, chunk: chunks[0], rungs: vec![top.clone()], preset: recipe.preset.clone(), settings: Vec::new() };
     let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(0), Some(&top.name)).await.unwrap() else { panic!("not an encode") };
     let encoded = job.work_dir().join(&renditions[0].artifact.key);
     assert_eq!(common::dimensions(&encoded), (320, 240));
@@ -450,7 +451,7 @@ async fn cancelled_encodes_and_scores_stop_quickly_and_upload_nothing() {
     let chunk = chunks[0];
     assert!(chunk.frames() >= 200, "{chunks:?}");
     let rung = Rung { name: "h264_360p".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
-    let encode = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: vec![rung.clone()], preset: None };
+    let encode = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, rungs: vec![rung.clone()], preset: None, settings: Vec::new() };
     let TaskOutput::Encode { renditions, .. } = job.run(encode.clone(), Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
     let artifact = renditions[0].artifact.clone();
 
@@ -496,18 +497,18 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
     let missing_inspection = Artifact { key: "inspection/a1.json".into(), bytes: 0 };
     // A codec whose encoder this ffmpeg lacks.
     job.capabilities = Arc::new(MediaCapabilities { encoders: vec!["libx264".into()], ..(*job.capabilities).clone() });
-    let spec = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Av1], recipe: Default::default() };
+    let spec = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Av1], recipe: Default::default(), analysis: Vec::new() };
     let error = job.run(spec, None, None).await.unwrap_err();
     assert!(matches!(&error, TaskError::Final(message) if message.contains("libsvtav1")), "{error:?}");
     // A rung name that would escape the work area.
     let rung = Rung { name: "../escape".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
     let chunk = Chunk { index: 0, start_frame: 0, end_frame: 100 };
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: missing_inspection.clone(), chunk, rungs: vec![rung.clone()], preset: None };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: missing_inspection.clone(), chunk, rungs: vec![rung.clone()], preset: None, settings: Vec::new() };
     assert!(job.run(spec, Some(0), Some("../escape")).await.unwrap_err().to_string().contains("rung name"));
     // An NVENC placement on an agent built without it.
     let mut ctx = job.context(1);
     ctx.backend = "nvenc".into();
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection: missing_inspection.clone(), chunk, rungs: vec![Rung { name: "h264_360p".into(), ..rung }], preset: None };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection: missing_inspection.clone(), chunk, rungs: vec![Rung { name: "h264_360p".into(), ..rung }], preset: None, settings: Vec::new() };
     let error = execute(spec, &ctx, Arc::new(|_, _, _| {}), &CancellationToken::new()).await.unwrap_err();
     assert!(matches!(&error, TaskError::Retryable(message) if message.contains("nvenc")), "{error:?}");
 }
@@ -525,13 +526,13 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
     let mut job = Job::new(root, &source_path).await;
     let (source, chunks, inspection) = job.inspect(400, 800).await;
     assert_eq!((source.width, source.height, source.frames), (144, 256, 25), "the displayed size: {source:?}");
-    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Hevc], recipe: Default::default() };
-    let TaskOutput::Ladder { rungs } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
+    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264, Codec::Hevc], recipe: Default::default(), analysis: Vec::new() };
+    let TaskOutput::Ladder { rungs, .. } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
     assert!(rungs.iter().all(|rung| rung.height > rung.width), "portrait rungs: {rungs:?}");
     // One decode per chunk feeds every rung: tone-mapped H.264 and 10-bit HEVC side by side.
     let mut encoded: Vec<Vec<EncodedChunk>> = vec![Vec::new(); rungs.len()];
     for chunk in &chunks {
-        let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: rungs.clone(), preset: None };
+        let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: rungs.clone(), preset: None, settings: Vec::new() };
         let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), None).await.unwrap() else { panic!() };
         for ((rung, rendition), per_rung) in rungs.iter().zip(renditions).zip(&mut encoded) {
             let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rung: rung.clone(), encoded: rendition.artifact.clone() };
@@ -574,4 +575,68 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
     assert_eq!(video_sets.len(), 2, "{mpd}");
     let hdr = video_sets.iter().find(|set| set.contains("codecs=\"hvc1.")).unwrap();
     assert!(hdr.contains("urn:mpeg:mpegB:cicp:TransferCharacteristics\" value=\"16\"") && !hdr.contains("codecs=\"avc1."), "{hdr}");
+}
+
+#[tokio::test]
+async fn a_per_shot_ladder_comes_from_scored_trials_and_each_chunk_encodes_at_its_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source_path = common::three_shots(root, "source.mp4", 480, 270, 1.0, false);
+    let mut job = Job::new(root, &source_path).await;
+    let (source, chunks, inspection) = job.inspect(900, 1300).await;
+    assert_eq!(chunks.len(), 3, "one chunk per shot: {chunks:?}");
+    let sizes = trial_sizes(&source);
+    assert_eq!(sizes, vec![(480, 270), (320, 180)]);
+    // One analyze task per chunk and size, every setting of the grid in each, as planned.
+    let mut analysis = Vec::new();
+    for chunk in &chunks {
+        for &(width, height) in &sizes {
+            let trials = trial_settings(Codec::H264).iter().map(|&setting| TrialSpec { width, height, setting }).collect();
+            let spec = TaskSpec::Analyze { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, codec: Codec::H264, trials };
+            let TaskOutput::Analyze { chunk: analysed, codec, trials } = job.run(spec.clone(), Some(chunk.index), None).await.unwrap() else { panic!("not an analysis") };
+            assert_eq!((analysed, codec, trials.len()), (*chunk, Codec::H264, 5));
+            // Coarser settings cost fewer bits and score lower; every trial has the chunk's frames.
+            for pair in trials.windows(2) {
+                assert!(pair[0].bits > pair[1].bits, "{pair:?}");
+            }
+            assert!(trials[0].quality.vmaf_mean > trials[4].quality.vmaf_mean + 5.0, "{trials:?}");
+            assert!(trials.iter().all(|trial| trial.frames == chunk.frames() && (trial.width, trial.height) == (width, height)));
+            if chunk.index == 1 && width == 320 {
+                // A retried analysis (a lost lease) measures the same trials again.
+                let ctx = job.context(2);
+                let TaskOutput::Analyze { trials: again, .. } = execute(spec, &ctx, Arc::new(|_, _, _| {}), &CancellationToken::new()).await.unwrap() else { panic!("not an analysis") };
+                // (SSIM's last digit follows the order threads summed in.)
+                let measured = |trials: &[TrialOutcome]| trials.iter().map(|trial| (trial.setting, trial.bits, trial.quality.vmaf_mean)).collect::<Vec<_>>();
+                assert_eq!(measured(&again), measured(&trials), "a retry measures the same");
+            }
+            analysis.push(ChunkTrials { chunk: *chunk, codec, trials });
+        }
+    }
+    let recipe = LadderRecipe { ladder: LadderKind::PerShot, preset: Some("ultrafast".into()), target_vmaf: 90.0, ..LadderRecipe::default() };
+    let ladder = TaskSpec::Ladder { locations: job.locations.clone(), source: source.clone(), codecs: vec![Codec::H264], recipe: recipe.clone(), analysis };
+    let TaskOutput::Ladder { rungs, decision } = job.run(ladder, None, None).await.unwrap() else { panic!("not a ladder") };
+    let decision = decision.expect("a per-shot ladder says why");
+    assert!(!rungs.is_empty() && rungs.len() <= 6, "{rungs:?}");
+    assert!(rungs.iter().all(|rung| rung.width <= 480 && rung.height <= 270));
+    assert!(!decision.codecs[0].hull.is_empty());
+    // Every chunk of the top rung encodes at its own setting, capped by the rung's peak.
+    let top = rungs[0].clone();
+    let why = decision.rung(&top.name).expect("the top rung's decision").clone();
+    assert_eq!(why.chunk_settings.len(), 3);
+    assert!((why.predicted_vmaf - 90.0).abs() < 3.0, "{why:?}");
+    for chunk in &chunks {
+        let setting = why.chunk_settings[chunk.index as usize];
+        let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: vec![top.clone()], preset: recipe.preset.clone(), settings: vec![setting] };
+        let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), Some(&top.name)).await.unwrap() else { panic!("not an encode") };
+        let encoded = job.work_dir().join(&renditions[0].artifact.key);
+        assert_eq!(common::frame_count(&encoded), chunk.frames());
+        let bytes = std::fs::read(&encoded).unwrap();
+        let options = String::from_utf8_lossy(&bytes);
+        assert!(options.contains(&format!("rc=crf")) && options.contains(&format!("crf={setting:.1}")), "chunk {} not at crf {setting}", chunk.index);
+        assert!(options.contains(&format!("vbv_maxrate={}", top.maxrate_kbps)), "chunk {} not capped at {} kb/s", chunk.index, top.maxrate_kbps);
+    }
+    // A spec with a setting per rung but for the wrong number of rungs is refused before any work.
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection, chunk: chunks[0], rungs: vec![top.clone()], preset: None, settings: vec![20.0, 30.0] };
+    let error = job.run(spec, Some(0), Some(&top.name)).await.unwrap_err();
+    assert!(matches!(error, TaskError::Final(_)) && error.to_string().contains("2 quality settings for 1 rungs"), "{error}");
 }

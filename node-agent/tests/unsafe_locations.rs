@@ -175,12 +175,12 @@ async fn outputs_never_destroy_a_users_files() {
     let locations = site.locations(&source_url, "previous", true);
     let inspect = TaskSpec::Inspect { locations: locations.clone(), chunk_min_ms: 500, chunk_max_ms: 1000 };
     let TaskOutput::Inspect { source, chunks, inspection, .. } = site.run(inspect).await.unwrap() else { panic!("not an inspection") };
-    let ladder = TaskSpec::Ladder { locations: locations.clone(), source: source.clone(), codecs: vec![Codec::H264], recipe: Default::default() };
-    let TaskOutput::Ladder { rungs } = site.run(ladder).await.unwrap() else { panic!("not a ladder") };
+    let ladder = TaskSpec::Ladder { locations: locations.clone(), source: source.clone(), codecs: vec![Codec::H264], recipe: Default::default(), analysis: Vec::new() };
+    let TaskOutput::Ladder { rungs, .. } = site.run(ladder).await.unwrap() else { panic!("not a ladder") };
     let rung = rungs[0].clone();
     let mut encoded = Vec::new();
     for chunk in &chunks {
-        let spec = TaskSpec::Encode { locations: locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: vec![rung.clone()], preset: None };
+        let spec = TaskSpec::Encode { locations: locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: vec![rung.clone()], preset: None, settings: Vec::new() };
         let TaskOutput::Encode { renditions, .. } = site.run(spec).await.unwrap() else { panic!("not an encode") };
         let [EncodedRendition { artifact, .. }] = <[EncodedRendition; 1]>::try_from(renditions).unwrap();
         encoded.push(EncodedChunk { chunk: *chunk, artifact });

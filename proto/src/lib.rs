@@ -4,12 +4,14 @@
 //! | --- | --- |
 //! | [`v1`] | the gRPC services and messages generated from `proto/shotfarm/v1/*.proto` |
 //! | [`pipeline`] | the JSON payloads of each task kind (specs and outputs), carried as bytes in `v1` |
+//! | [`analysis`] | the analyze stage's trial grid and outcomes, and the per-title/per-shot ladder decision |
 //! | [`recipe`] | a job's ladder recipe, checked once from what a client sends |
 //! | [`leader_hint`] | how a follower tells a caller where the leader is |
 //! | [`client`] | a client that finds and follows the leader across replicas |
 //! | [`storage`] | storage URLs normalised one way, and the roots jobs may read and write (`--allow-input`, `--allow-output`) |
 //! | [`FILE_DESCRIPTOR_SET`] | the compiled descriptors, for gRPC server reflection |
 
+pub mod analysis;
 pub mod client;
 pub mod leader_hint;
 pub mod pipeline;

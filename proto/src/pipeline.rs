@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::{ChunkTrials, LadderDecision, TrialOutcome, TrialSpec};
 use crate::recipe::LadderRecipe;
 
 /// The nine stages of a job, in pipeline order.
@@ -206,6 +207,20 @@ pub enum TaskSpec {
         /// How the ladder is made (the job's checked recipe).
         #[serde(default)]
         recipe: LadderRecipe,
+        /// Per-title and per-shot: every analyze task's trials.
+        #[serde(default)]
+        analysis: Vec<ChunkTrials>,
+    },
+    /// Trial encodes of one chunk at one size and every setting of the grid, each scored
+    /// against the source (per-title and per-shot ladders).
+    Analyze {
+        locations: JobLocations,
+        source: SourceSummary,
+        /// The committed inspection (the inspect task's output).
+        inspection: Artifact,
+        chunk: Chunk,
+        codec: Codec,
+        trials: Vec<TrialSpec>,
     },
     /// One chunk encoded at one or more rungs (the job's `rungs_per_encode`), from one
     /// decode of the chunk.
@@ -220,6 +235,10 @@ pub enum TaskSpec {
         /// The recipe's encoder preset; `None`: the farm's default.
         #[serde(default)]
         preset: Option<String>,
+        /// Per-shot: the chunk's constant-quality setting for each rung (same order), capped
+        /// by the rung's maxrate and bufsize; empty: the rung's bitrate.
+        #[serde(default)]
+        settings: Vec<f64>,
     },
     Score {
         locations: JobLocations,
@@ -266,6 +285,7 @@ impl TaskSpec {
         match self {
             TaskSpec::Inspect { .. } => TaskKind::Inspect,
             TaskSpec::Ladder { .. } => TaskKind::Ladder,
+            TaskSpec::Analyze { .. } => TaskKind::Analyze,
             TaskSpec::Encode { .. } => TaskKind::Encode,
             TaskSpec::Score { .. } => TaskKind::Score,
             TaskSpec::Assemble { .. } => TaskKind::Assemble,
@@ -280,6 +300,7 @@ impl TaskSpec {
         match self {
             TaskSpec::Inspect { locations, .. }
             | TaskSpec::Ladder { locations, .. }
+            | TaskSpec::Analyze { locations, .. }
             | TaskSpec::Encode { locations, .. }
             | TaskSpec::Score { locations, .. }
             | TaskSpec::Assemble { locations, .. }
@@ -329,6 +350,14 @@ pub enum TaskOutput {
     },
     Ladder {
         rungs: Vec<Rung>,
+        /// Per-title and per-shot: the hull and why each rung is what it is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decision: Option<LadderDecision>,
+    },
+    Analyze {
+        chunk: Chunk,
+        codec: Codec,
+        trials: Vec<TrialOutcome>,
     },
     /// One encoded chunk per rung of the spec, in the spec's order.
     Encode {
@@ -364,6 +393,7 @@ impl TaskOutput {
         match self {
             TaskOutput::Inspect { .. } => TaskKind::Inspect,
             TaskOutput::Ladder { .. } => TaskKind::Ladder,
+            TaskOutput::Analyze { .. } => TaskKind::Analyze,
             TaskOutput::Encode { .. } => TaskKind::Encode,
             TaskOutput::Score { .. } => TaskKind::Score,
             TaskOutput::Assemble { .. } => TaskKind::Assemble,
@@ -408,6 +438,7 @@ mod tests {
             },
             codecs: vec![Codec::H264],
             recipe: LadderRecipe::default(),
+            analysis: Vec::new(),
         };
         let json = serde_json::to_value(&spec).expect("serializable");
         assert_eq!(json["kind"], "ladder");

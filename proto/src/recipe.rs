@@ -30,6 +30,12 @@ pub enum LadderKind {
     Fixed,
     /// Exactly the recipe's rungs, for every codec.
     Custom,
+    /// Rungs on the title's rate–quality hull, found by trial encodes (the analyze stage);
+    /// every chunk of a rung at the rung's bitrate.
+    PerTitle,
+    /// The per-title rungs, every chunk (shot group) of a rung at its own constant-quality
+    /// setting: the rung's quality at the least bits.
+    PerShot,
 }
 
 impl LadderKind {
@@ -37,7 +43,14 @@ impl LadderKind {
         match self {
             LadderKind::Fixed => "fixed",
             LadderKind::Custom => "custom",
+            LadderKind::PerTitle => "per-title",
+            LadderKind::PerShot => "per-shot",
         }
+    }
+
+    /// Whether the ladder comes from trial encodes (the analyze stage).
+    pub fn needs_analysis(self) -> bool {
+        matches!(self, LadderKind::PerTitle | LadderKind::PerShot)
     }
 }
 
@@ -111,10 +124,9 @@ impl LadderRecipe {
             "" if !wire.rungs.is_empty() => LadderKind::Custom,
             "" | "fixed" => LadderKind::Fixed,
             "custom" => LadderKind::Custom,
-            "per-title" | "per-shot" => {
-                return Err(refuse("ladder", format!("{:?} needs the analyze stage, which this farm does not have yet; use fixed, or custom with your own rungs", wire.ladder)));
-            }
-            other => return Err(refuse("ladder", format!("{other:?} is not a ladder; use fixed, or custom with --rung"))),
+            "per-title" => LadderKind::PerTitle,
+            "per-shot" => LadderKind::PerShot,
+            other => return Err(refuse("ladder", format!("{other:?} is not a ladder; use fixed, per-title, per-shot, or custom with --rung"))),
         };
         let target_vmaf = if wire.target_vmaf == 0.0 { DEFAULT_TARGET_VMAF } else { wire.target_vmaf };
         if !(20.0..=100.0).contains(&target_vmaf) {
@@ -144,7 +156,10 @@ impl LadderRecipe {
             LadderKind::Fixed if !wire.rungs.is_empty() => {
                 return Err(refuse("rungs", "explicit rungs replace the fixed ladder: use ladder custom (or leave ladder empty)"));
             }
-            LadderKind::Fixed => Vec::new(),
+            LadderKind::PerTitle | LadderKind::PerShot if !wire.rungs.is_empty() => {
+                return Err(refuse("rungs", format!("explicit rungs replace the {} ladder: use ladder custom (or leave ladder empty)", ladder.as_str())));
+            }
+            LadderKind::Fixed | LadderKind::PerTitle | LadderKind::PerShot => Vec::new(),
             LadderKind::Custom => custom_rungs(&wire.rungs)?,
         };
         Ok(LadderRecipe { version: RECIPE_VERSION, ladder, target_vmaf, floor_kbps: wire.floor_kbps, ceiling_kbps: wire.ceiling_kbps, max_rungs: wire.max_rungs, spacing, preset, rungs })
@@ -220,6 +235,18 @@ mod tests {
     }
 
     #[test]
+    fn per_title_and_per_shot_read_back_the_same() {
+        for name in ["per-title", "per-shot"] {
+            let wire = v1::LadderRecipe { ladder: name.into(), target_vmaf: 93.0, max_rungs: 4, ..Default::default() };
+            let recipe = LadderRecipe::from_wire(Some(&wire)).unwrap();
+            assert!(recipe.ladder.needs_analysis());
+            assert_eq!(recipe.ladder.as_str(), name);
+            assert_eq!(LadderRecipe::from_wire(Some(&recipe.to_wire())).unwrap(), recipe);
+        }
+        assert!(!LadderKind::Fixed.needs_analysis() && !LadderKind::Custom.needs_analysis());
+    }
+
+    #[test]
     fn custom_rungs_are_completed_and_listed_best_first() {
         let wire = v1::LadderRecipe { rungs: vec![rung(640, 360, 800), rung(1280, 720, 3000)], preset: "fast".into(), ..Default::default() };
         let recipe = LadderRecipe::from_wire(Some(&wire)).unwrap();
@@ -235,8 +262,8 @@ mod tests {
     fn bad_values_name_their_field_and_the_fix() {
         let cases: Vec<(v1::LadderRecipe, &str, &str)> = vec![
             (v1::LadderRecipe { version: 2, ..Default::default() }, "version", "upgrade"),
-            (v1::LadderRecipe { ladder: "per-title".into(), ..Default::default() }, "ladder", "analyze stage"),
-            (v1::LadderRecipe { ladder: "best".into(), ..Default::default() }, "ladder", "fixed"),
+            (v1::LadderRecipe { ladder: "per-title".into(), rungs: vec![rung(640, 360, 800)], ..Default::default() }, "rungs", "ladder custom"),
+            (v1::LadderRecipe { ladder: "best".into(), ..Default::default() }, "ladder", "per-title"),
             (v1::LadderRecipe { target_vmaf: 101.0, ..Default::default() }, "target_vmaf", "20..=100"),
             (v1::LadderRecipe { target_vmaf: f64::NAN, ..Default::default() }, "target_vmaf", "20..=100"),
             (v1::LadderRecipe { floor_kbps: 5000, ceiling_kbps: 1000, ..Default::default() }, "floor_kbps", "above the ceiling"),

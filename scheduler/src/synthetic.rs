@@ -2,6 +2,8 @@
 //! simulation drive real jobs through the real planner without any media work. An output
 //! is derived from the task's spec alone, so a simulated farm behaves deterministically.
 
+use shotfarm_proto::analysis::{ChunkTrials, CodecDecision, LadderDecision, RungDecision, TrialOutcome};
+use shotfarm_proto::recipe::LadderKind;
 use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedRendition, QualityStats, QualitySummary, Rung, SourceSummary, TaskSpec, TaskOutput};
 
 /// Chunks a synthetic source of `chunks` × 48 frames is cut into.
@@ -32,7 +34,8 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
             warnings: Vec::new(),
             inspection: artifact("inspection.json".to_owned()),
         },
-        TaskSpec::Ladder { .. } => TaskOutput::Ladder {
+        TaskSpec::Ladder { recipe, analysis, .. } => TaskOutput::Ladder {
+            decision: (!analysis.is_empty()).then(|| decision_for(recipe.ladder, analysis, rungs)),
             rungs: (0..rungs)
                 .map(|index| Rung {
                     name: format!("h264_{index}"),
@@ -42,6 +45,21 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
                     bitrate_kbps: 6000 >> index.min(4),
                     maxrate_kbps: 9000 >> index.min(4),
                     bufsize_kbps: 12000 >> index.min(4),
+                })
+                .collect(),
+        },
+        TaskSpec::Analyze { chunk, codec, trials, .. } => TaskOutput::Analyze {
+            chunk: *chunk,
+            codec: *codec,
+            trials: trials
+                .iter()
+                .map(|trial| TrialOutcome {
+                    width: trial.width,
+                    height: trial.height,
+                    setting: trial.setting,
+                    bits: (u64::from(trial.width) * u64::from(trial.height) * chunk.frames()) >> (trial.setting as u32 / 6).min(20),
+                    frames: chunk.frames(),
+                    quality: QualityStats { vmaf_mean: 100.0 - trial.setting, vmaf_harmonic_mean: 99.0 - trial.setting, vmaf_min: 90.0 - trial.setting, vmaf_p1: 91.0 - trial.setting, psnr_y: 40.0, ssim: 0.98 },
                 })
                 .collect(),
         },
@@ -77,4 +95,20 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
         }
         TaskSpec::Report { .. } => TaskOutput::Report { report: "report.json".to_owned() },
     }
+}
+
+/// The decision behind a synthetic ladder made from `analysis`: per shot, chunk `i` of every
+/// rung gets setting `20 + i`.
+fn decision_for(ladder: LadderKind, analysis: &[ChunkTrials], rungs: u32) -> LadderDecision {
+    let chunks = analysis.iter().map(|trials| trials.chunk.index + 1).max().unwrap_or(0);
+    let rungs = (0..rungs)
+        .map(|index| RungDecision {
+            rung: format!("h264_{index}"),
+            predicted_vmaf: 95.0 - f64::from(index),
+            predicted_bitrate_kbps: f64::from(6000 >> index.min(4)),
+            title_setting: 23.0,
+            chunk_settings: if ladder == LadderKind::PerShot { (0..chunks).map(|chunk| 20.0 + f64::from(chunk)).collect() } else { Vec::new() },
+        })
+        .collect();
+    LadderDecision { codecs: vec![CodecDecision { codec: Codec::H264, hull: Vec::new(), rungs }] }
 }

@@ -6,8 +6,9 @@ use shotfarm_proto::v1;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RecipeFlags {
-    /// How the ladder is made: fixed (the table fitted to the source; the default) or custom
-    /// (exactly the --rung list).
+    /// How the ladder is made: fixed (the table fitted to the source; the default), per-title
+    /// (rungs on the title's rate-quality hull, from trial encodes), per-shot (per-title rungs,
+    /// every shot group at its own quality setting) or custom (exactly the --rung list).
     #[arg(long)]
     pub ladder: Option<String>,
     /// Your own rung, WIDTHxHEIGHT@KBPS[:PEAK_KBPS[:BUFFER_KBPS]]; repeatable (a custom ladder).

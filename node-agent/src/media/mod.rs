@@ -18,9 +18,10 @@
 //! | [`artifacts`] | — | `frames.json`: large per-frame data beside the results |
 //! | [`inspect`] | 1 inspect | accept (facts, warnings, shots, chunk plan) or reject (code, where, fix) |
 //! | [`chunking`] | 1 inspect | runs of whole shots within min/max length, frame-exact |
-//! | [`ladder`] | 3 ladder | the `fixed` ladder recipe fitted to the source: its own size on top, ≥ 3 rungs from 240 lines, bitrates by pixels and frame rate (README beside it) |
+//! | [`ladder`] | 3 ladder | the `fixed` ladder recipe fitted to the source: its own size on top, ≥ 3 rungs from 240 lines, bitrates by pixels and frame rate (README beside it); the per-title/per-shot ladder on the hull of the analyze stage's trials |
+//! | [`ladder_report`] | 9 report | the per-title/per-shot ladder in `report.json`: hull, rungs predicted beside measured, per-shot settings |
 //! | [`encode`] | 4 encode | one chunk into one or more rungs behind [`encode::EncodeBackend`] |
-//! | [`score`] | 5 score | VMAF/PSNR/SSIM of one encoded chunk against its source frames, pooled |
+//! | [`score`] | 2 analyze, 5 score | VMAF/PSNR/SSIM of one encoded chunk against its source frames, pooled |
 //! | [`assemble`] | 6 assemble | a rung's chunks joined, without re-encoding |
 //! | [`validate`] | 7 validate | frame count, fingerprints in order, codec/size/bitrate |
 //! | [`package`] | 8 package | HLS (CMAF) + DASH over the same segments, AAC audio fitted to the video; timing checked from the boxes |
@@ -38,6 +39,7 @@ pub mod encode;
 pub mod frame_analysis;
 pub mod inspect;
 pub mod ladder;
+pub mod ladder_report;
 pub mod mp4_boxes;
 pub mod mp4_samples;
 pub mod package;

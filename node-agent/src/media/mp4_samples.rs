@@ -5,7 +5,8 @@
 //! the source's) frame count. Asking ffprobe (`-count_packets`) costs a process start and a
 //! demux of the whole file per output; this reader seeks from box header to box header
 //! (`mdat` is skipped, never read), finds the `moov` box, the `trak` whose `hdlr` says
-//! `vide`, and returns the sample count of its `stsz` (or `stz2`) table.
+//! `vide`, and returns the sample count of its `stsz` (or `stz2`) table — or, for the analyze
+//! stage's trials, the sum of the sample sizes there: the bytes of the video stream alone.
 //!
 //! Only the progressive layout our stages write (`-f mp4`, with or without `+faststart`) is
 //! understood: a fragmented file (`moov/mvex`) or one without a video track is an error, so a
@@ -33,6 +34,51 @@ pub enum Mp4SamplesError {
 
 /// The number of samples in the first video track of the MP4 at `path`.
 pub fn video_sample_count(path: &Path) -> Result<u64, Mp4SamplesError> {
+    read_size_table(path, |table| match table {
+        SizeTable::Stsz(stsz) | SizeTable::Stz2(stsz) => big_endian_u32(stsz, 8).map(u64::from).ok_or_else(|| "its sample size box is truncated".to_owned()),
+    })
+}
+
+/// The bytes of every sample of the first video track of the MP4 at `path` (the video
+/// stream without its container).
+pub fn video_bytes(path: &Path) -> Result<u64, Mp4SamplesError> {
+    read_size_table(path, |table| {
+        let truncated = || "its sample size box is truncated".to_owned();
+        match table {
+            SizeTable::Stsz(stsz) => {
+                let (size, count) = (big_endian_u32(stsz, 4).ok_or_else(truncated)?, big_endian_u32(stsz, 8).ok_or_else(truncated)?);
+                if size != 0 {
+                    return Ok(u64::from(size) * u64::from(count));
+                }
+                let entries = stsz.get(12..12 + 4 * count as usize).ok_or_else(truncated)?;
+                Ok(entries.chunks_exact(4).map(|entry| u64::from(u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]))).sum())
+            }
+            SizeTable::Stz2(stz2) => {
+                let (field_bits, count) = (stz2.get(7).copied().ok_or_else(truncated)?, big_endian_u32(stz2, 8).ok_or_else(truncated)? as usize);
+                let entries = stz2.get(12..).ok_or_else(truncated)?;
+                let sizes: Vec<u64> = match field_bits {
+                    4 => entries.iter().flat_map(|byte| [u64::from(byte >> 4), u64::from(byte & 0x0f)]).collect(),
+                    8 => entries.iter().map(|&byte| u64::from(byte)).collect(),
+                    16 => entries.chunks_exact(2).map(|pair| u64::from(u16::from_be_bytes([pair[0], pair[1]]))).collect(),
+                    other => return Err(format!("its stz2 box has {other}-bit sizes (4, 8 or 16 allowed)")),
+                };
+                if sizes.len() < count {
+                    return Err(truncated());
+                }
+                Ok(sizes[..count].iter().sum())
+            }
+        }
+    })
+}
+
+/// The video track's sample size box.
+enum SizeTable<'a> {
+    Stsz(&'a [u8]),
+    Stz2(&'a [u8]),
+}
+
+/// Finds the `moov` box of the MP4 at `path` and hands its video track's size table to `read`.
+fn read_size_table<T>(path: &Path, read: impl FnOnce(SizeTable<'_>) -> Result<T, String>) -> Result<T, Mp4SamplesError> {
     let display = path.display().to_string();
     let io = |source| Mp4SamplesError::Io { path: display.clone(), source };
     let layout = |reason: String| Mp4SamplesError::Layout { path: display.clone(), reason };
@@ -52,14 +98,14 @@ pub fn video_sample_count(path: &Path) -> Result<u64, Mp4SamplesError> {
             }
             let mut moov = vec![0u8; body_len as usize];
             file.read_exact(&mut moov).map_err(io)?;
-            return sample_count_in_moov(&moov).map_err(layout);
+            return size_table_in_moov(&moov).and_then(read).map_err(layout);
         }
         offset += header.size;
     }
     Err(layout("it has no moov box".to_owned()))
 }
 
-fn sample_count_in_moov(moov: &[u8]) -> Result<u64, String> {
+fn size_table_in_moov(moov: &[u8]) -> Result<SizeTable<'_>, String> {
     if child(moov, b"mvex")?.is_some() {
         return Err("it is fragmented (moov has an mvex box)".to_owned());
     }
@@ -74,13 +120,12 @@ fn sample_count_in_moov(moov: &[u8]) -> Result<u64, String> {
             continue;
         }
         let stbl = child(mdia, b"minf")?.map(|minf| child(minf, b"stbl")).transpose()?.flatten().ok_or("its video track has no minf/stbl box")?;
-        // stsz: version/flags (4), sample_size (4), sample_count (4); stz2: version/flags (4),
-        // reserved + field_size (4), sample_count (4).
-        let table = match child(stbl, b"stsz")? {
-            Some(stsz) => stsz,
-            None => child(stbl, b"stz2")?.ok_or("its video track has neither an stsz nor an stz2 box")?,
+        // stsz: version/flags (4), sample_size (4), sample_count (4), sizes; stz2:
+        // version/flags (4), reserved + field_size (4), sample_count (4), sizes.
+        return match child(stbl, b"stsz")? {
+            Some(stsz) => Ok(SizeTable::Stsz(stsz)),
+            None => child(stbl, b"stz2")?.map(SizeTable::Stz2).ok_or_else(|| "its video track has neither an stsz nor an stz2 box".to_owned()),
         };
-        return big_endian_u32(table, 8).map(u64::from).ok_or_else(|| "its sample size box is truncated".to_owned());
     }
     Err("it has no video track".to_owned())
 }
@@ -113,6 +158,25 @@ mod tests {
         let moov = boxed(b"moov", &[track(b"soun", 470), track(b"vide", 96)].concat());
         let file = write(&[boxed(b"ftyp", b"isom\0\0\0\0"), boxed(b"mdat", &[7u8; 1000]), moov].concat());
         assert_eq!(video_sample_count(file.path()).expect("reads"), 96);
+    }
+
+    #[test]
+    fn the_video_bytes_are_the_sum_of_its_sample_sizes() {
+        let mut stsz = vec![0u8; 4];
+        stsz.extend_from_slice(&0u32.to_be_bytes());
+        stsz.extend_from_slice(&3u32.to_be_bytes());
+        for size in [1000u32, 20, 7] {
+            stsz.extend_from_slice(&size.to_be_bytes());
+        }
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(b"vide");
+        let trak = boxed(b"trak", &boxed(b"mdia", &[boxed(b"hdlr", &hdlr), boxed(b"minf", &boxed(b"stbl", &boxed(b"stsz", &stsz)))].concat()));
+        let file = write(&[boxed(b"mdat", &[0u8; 1027]), boxed(b"moov", &[track(b"soun", 9), trak].concat())].concat());
+        assert_eq!(video_bytes(file.path()).expect("reads"), 1027);
+        assert_eq!(video_sample_count(file.path()).expect("reads"), 3);
+        // A table that lists fewer sizes than samples is an error, never a guess.
+        let cut = write(&boxed(b"moov", &track(b"vide", 96)));
+        assert!(video_bytes(cut.path()).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use shotfarm_proto::pipeline::QualityStats;
 
 use super::inspect::{InspectWarning, SourceFacts};
+use super::ladder_report::LadderReport;
 use super::package::PackageResult;
 use super::probe::Rational;
 use super::probe::ColourTags;
@@ -26,6 +27,9 @@ pub struct JobReport {
     /// VMAF per shot and rung (filled when the job scored its chunks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shots: Vec<ShotQuality>,
+    /// Per-title and per-shot jobs: the hull, and each rung predicted beside measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ladder: Option<LadderReport>,
     pub timings: JobTimings,
 }
 

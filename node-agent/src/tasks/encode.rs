@@ -26,6 +26,18 @@ pub fn encoder_settings(source: &SourceSummary, preset: Option<&str>) -> Encoder
     EncoderSettings { keyframe_interval_frames: interval, preset: preset.map_or_else(|| EncoderSettings::default().preset, str::to_owned) }
 }
 
+/// Constant-quality settings (CRF) a spec may carry: none, or one per rung, each in 0..=63
+/// (the widest encoder range: SVT-AV1's).
+pub fn check_settings(settings: &[f64], rungs: usize) -> Result<(), TaskError> {
+    if !settings.is_empty() && settings.len() != rungs {
+        return Err(TaskError::final_error(format!("the spec has {} quality settings for {rungs} rungs; the plan is inconsistent", settings.len())));
+    }
+    match settings.iter().find(|setting| !(0.0..=63.0).contains(*setting)) {
+        Some(bad) => Err(TaskError::final_error(format!("quality setting {bad} is outside 0..=63 (CRF); the plan is inconsistent"))),
+        None => Ok(()),
+    }
+}
+
 /// The backend `name` on this agent.
 pub fn backend_named(name: &str, ctx: &TaskContext) -> Result<Arc<dyn EncodeBackend>, TaskError> {
     match name {
@@ -46,6 +58,7 @@ pub async fn run(
     chunk: Chunk,
     rungs: &[Rung],
     preset: Option<&str>,
+    settings: &[f64],
     ctx: &TaskContext,
     progress: &ProgressFn,
     cancel: &CancellationToken,
@@ -67,6 +80,7 @@ pub async fn run(
     for rung in rungs {
         check_rung_name(&rung.name)?;
     }
+    check_settings(settings, rungs.len())?;
     if chunk.frames() == 0 || chunk.end_frame > source.frames {
         return Err(TaskError::final_error(format!(
             "chunk {} is frames {}..{} of a {}-frame source; the plan is inconsistent",
@@ -79,9 +93,14 @@ pub async fn run(
     let outputs = rungs
         .iter()
         .cloned()
-        .map(|rung| {
+        .enumerate()
+        .map(|(index, rung)| {
             let path = ctx.scratch_dir.join("encode").join(format!("{}.{:05}.mp4", rung.name, chunk.index));
-            ChunkOutput { rung, path }
+            let output = ChunkOutput::new(rung, path);
+            match settings.get(index) {
+                Some(&setting) => output.at_setting(setting),
+                None => output,
+            }
         })
         .collect();
     let params = EncodeChunkParams {

@@ -1,17 +1,20 @@
-//! The ladder task: the job's recipe (the fixed ladder fitted to the source, or the user's
-//! own rungs, within the recipe's bounds) for each requested codec, with names unique across
-//! codecs (`h264_720p`, `hevc_720p`). A codec whose software encoder this agent's ffmpeg lacks
-//! is a final error naming the encoder (the farm's agents are expected to share one ffmpeg
-//! build; a per-title ladder comes with the `analyze` stage).
+//! The ladder task: the job's recipe for each requested codec — the fixed ladder fitted to the
+//! source, or the user's own rungs, within the recipe's bounds; or, per-title and per-shot,
+//! the rungs on the hull of the analyze stage's trials (`media::ladder::title_ladder`), with
+//! the decision behind them — with names unique across codecs (`h264_720p`, `hevc_720p`). A
+//! codec whose software encoder this agent's ffmpeg lacks is a final error naming the encoder
+//! (the farm's agents are expected to share one ffmpeg build).
 
+use shotfarm_proto::analysis::{ChunkTrials, LadderDecision};
 use shotfarm_proto::pipeline::{Codec, Rung, SourceSummary, TaskOutput};
 use shotfarm_proto::recipe::LadderRecipe;
 
 use super::{TaskContext, TaskError};
 use crate::media::ladder::LadderSource;
 use crate::media::ladder::recipe_ladder::recipe_ladder;
+use crate::media::ladder::title_ladder::title_ladder;
 
-pub fn run(source: &SourceSummary, codecs: &[Codec], recipe: &LadderRecipe, ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
+pub fn run(source: &SourceSummary, codecs: &[Codec], recipe: &LadderRecipe, analysis: &[ChunkTrials], ctx: &TaskContext) -> Result<TaskOutput, TaskError> {
     if codecs.is_empty() {
         return Err(TaskError::final_error("the job asks for no codec; give at least one of h264, hevc, av1"));
     }
@@ -27,6 +30,7 @@ pub fn run(source: &SourceSummary, codecs: &[Codec], recipe: &LadderRecipe, ctx:
         frame_rate_den: source.frame_rate_den,
     };
     let mut rungs: Vec<Rung> = Vec::new();
+    let mut decision = recipe.ladder.needs_analysis().then(LadderDecision::default);
     let mut seen = Vec::new();
     for &codec in codecs {
         if seen.contains(&codec) {
@@ -42,6 +46,16 @@ pub fn run(source: &SourceSummary, codecs: &[Codec], recipe: &LadderRecipe, ctx:
                 codec.as_str()
             )));
         }
+        if let Some(decision) = decision.as_mut() {
+            let made = title_ladder(&ladder_source, codec, recipe, analysis)
+                .map_err(|error| TaskError::final_error(format!("no {} ladder for {}: {error}", recipe.ladder.as_str(), codec.as_str())))?;
+            for (rung, why) in made.rungs.iter().zip(&made.decision.rungs) {
+                tracing::info!(task_id = ctx.task_id, rung = %rung.name, width = rung.width, height = rung.height, bitrate_kbps = rung.bitrate_kbps, predicted_vmaf = why.predicted_vmaf, setting = why.title_setting, "rung chosen on the hull");
+            }
+            rungs.extend(made.rungs);
+            decision.codecs.push(made.decision);
+            continue;
+        }
         let made = recipe_ladder(&ladder_source, codec, recipe)
             .map_err(|error| TaskError::final_error(format!("no {} ladder for {}: {error}", recipe.ladder.as_str(), codec.as_str())))?;
         for why in &made.dropped {
@@ -50,7 +64,7 @@ pub fn run(source: &SourceSummary, codecs: &[Codec], recipe: &LadderRecipe, ctx:
         rungs.extend(made.rungs.into_iter().map(named_for_its_codec));
     }
     tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, rungs = ?rungs.iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>(), "ladder chosen");
-    Ok(TaskOutput::Ladder { rungs })
+    Ok(TaskOutput::Ladder { rungs, decision })
 }
 
 /// A default-ladder rung renamed for the job (`720p` → `h264_720p`, unique across codecs).

@@ -7,7 +7,8 @@
 //! | module | what it does |
 //! | --- | --- |
 //! | [`inspect`] | inspects the source; uploads the inspection (report + per-frame data) |
-//! | [`ladder`] | the default ladder per requested codec, as `pipeline::Rung`s |
+//! | [`analyze`] | trial encodes of one chunk at one size and every setting of the grid, each scored against the source |
+//! | [`ladder`] | the ladder per requested codec, as `pipeline::Rung`s: fixed, custom, or from the analysis (per-title, per-shot) |
 //! | [`encode`] | one chunk at one or more rungs (one decode) through the backend placement chose |
 //! | [`score`] | VMAF/PSNR/SSIM of one encoded chunk against its source frames |
 //! | [`assemble`] | a rung's chunks joined into one stream |
@@ -29,6 +30,7 @@
 //! Only `package` (once per job, after every validation) writes to `output_url`, and `report`
 //! adds `report.json` there.
 
+pub mod analyze;
 pub mod assemble;
 pub mod encode;
 pub mod inspect;
@@ -126,9 +128,12 @@ async fn run_handler(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
         TaskSpec::Inspect { locations, chunk_min_ms, chunk_max_ms } => {
             inspect::run(&locations, chunk_min_ms, chunk_max_ms, ctx, cancel).await
         }
-        TaskSpec::Ladder { locations: _, source, codecs, recipe } => ladder::run(&source, &codecs, &recipe, ctx),
-        TaskSpec::Encode { locations, source, inspection, chunk, rungs, preset } => {
-            encode::run(&locations, &source, &inspection, chunk, &rungs, preset.as_deref(), ctx, &progress, cancel).await
+        TaskSpec::Ladder { locations: _, source, codecs, recipe, analysis } => ladder::run(&source, &codecs, &recipe, &analysis, ctx),
+        TaskSpec::Analyze { locations, source, inspection, chunk, codec, trials } => {
+            analyze::run(&locations, &source, &inspection, chunk, codec, &trials, ctx, &progress, cancel).await
+        }
+        TaskSpec::Encode { locations, source, inspection, chunk, rungs, preset, settings } => {
+            encode::run(&locations, &source, &inspection, chunk, &rungs, preset.as_deref(), &settings, ctx, &progress, cancel).await
         }
         TaskSpec::Score { locations, source, inspection, chunk, rung, encoded } => {
             score::run(&locations, &source, &inspection, chunk, &rung, &encoded, ctx, &progress, cancel).await

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use shotfarm_proto::analysis::LadderDecision;
 use shotfarm_proto::pipeline::{Chunk, JobLocations, QualityStats, QualitySummary, Rung, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +22,7 @@ use super::job_locations::check_locations;
 use super::output_location::existing_files;
 use super::{TaskContext, TaskError, task_errors};
 use crate::media::inspect::Shot;
+use crate::media::ladder_report::ladder_report;
 use crate::media::package::PackageResult;
 use crate::media::report::{
     ChunkAttempt, ChunkQuality, ChunkReport, JobReport, JobTimings, RenditionQuality, ShotQuality, ShotRungVmaf, audio_report, rendition_reports, write_report,
@@ -62,10 +64,10 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
         return Ok(TaskOutput::Report { report: report_url });
     }
     let inspection: CachedInspection = inspection::load(&work_area, &inspection_key, ctx).await?;
-    let rungs: Vec<Rung> = outputs
+    let (rungs, decision): (Vec<Rung>, Option<&LadderDecision>) = outputs
         .iter()
         .find_map(|output| match output {
-            TaskOutput::Ladder { rungs } => Some(rungs.clone()),
+            TaskOutput::Ladder { rungs, decision } => Some((rungs.clone(), decision.as_ref())),
             _ => None,
         })
         .unwrap_or_default();
@@ -103,6 +105,7 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
     for rendition in &mut renditions {
         rendition.quality = rendition_quality(&scored, &rendition.name, per_frame.get(&rendition.name).map(Vec::as_slice).unwrap_or_default());
     }
+    let ladder = decision.map(|decision| ladder_report(decision, &renditions));
     let report = JobReport {
         version: JobReport::VERSION,
         job_id: facts.job_id.clone().or_else(|| Some(ctx.job_id.clone())),
@@ -112,6 +115,7 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
         audio: audio_report(&package, root),
         chunks: chunk_reports(&chunks, &facts, &scored, &rung_order),
         shots: shot_qualities(&inspection.document.report.shots, &rung_order, &per_frame),
+        ladder,
         timings: JobTimings { stages: facts.stage_seconds(), total_seconds: facts.total_seconds() },
     };
     let local = ctx.scratch_dir.join(REPORT_FILE);

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use shotfarm_kernels::backend::{BackendRequest, resolve};
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
-use shotfarm_proto::pipeline::{Artifact, Chunk, JobLocations, Rung, SourceSummary, TaskOutput};
+use std::path::PathBuf;
+
+use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, JobLocations, Rung, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
 use super::job_cache::local_source;
@@ -17,7 +19,9 @@ use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
 use crate::media::source_colour::RungColour;
-use crate::media::score::{ScoreParams, score_chunk};
+use crate::media::inspect::Chunk as InspectedChunk;
+use crate::media::score::{ChunkScore, ScoreParams, score_chunk};
+use crate::media::source_picture::SourcePicture;
 use crate::media::source_range::SourceRange;
 
 /// How often progress is reported while frames are scored.
@@ -44,41 +48,14 @@ pub async fn run(
 
     let params = ScoreParams {
         programs: FfmpegPrograms::from_env(),
-        range: SourceRange {
-            source: local_source,
-            chunk: inspected_chunk,
-            frame_rate: frame_rate(source)?,
-            tone_map: picture.colour.for_codec(rung.codec) == RungColour::ToneMappedToSdr,
-            picture,
-            use_seek: true,
-            boundary_file: ctx.scratch_dir.join("score").join(format!("{}.{:05}.boundary.gray", rung.name, chunk.index)),
-        },
+        range: reference_range(local_source, inspected_chunk, source, picture, rung.codec, ctx.scratch_dir.join("score").join(format!("{}.{:05}.boundary.gray", rung.name, chunk.index)))?,
         encoded: encoded_path.clone(),
         backend: metric_backend(&ctx.backend)?,
     };
     let total = chunk.frames();
-    let scored = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let work = {
-        let (scored, cancel) = (Arc::clone(&scored), cancel.clone());
-        tokio::task::spawn_blocking(move || score_chunk(&params, &scored, &cancel))
-    };
-    tokio::pin!(work);
-    let mut ticker = tokio::time::interval(PROGRESS_PERIOD);
-    let outcome = loop {
-        tokio::select! {
-            joined = &mut work => break joined,
-            _ = ticker.tick() => {
-                let done = scored.load(Ordering::Relaxed).min(total);
-                progress(done, total, done as f64 / started.elapsed().as_secs_f64().max(1e-3));
-            }
-        }
-    };
+    let outcome = score_reporting(params, &|done, fps| progress(done.min(total), total, fps), cancel).await;
     let _ = tokio::fs::remove_file(&encoded_path).await;
-    if cancel.is_cancelled() {
-        return Err(TaskError::Cancelled);
-    }
-    let score = outcome.map_err(|error| TaskError::retryable(format!("the scoring thread failed: {error}")))?.map_err(task_errors::score)?;
+    let score = outcome?;
     let quality = score.quality;
     progress(total, total, score.fps);
     tracing::info!(
@@ -97,9 +74,49 @@ pub async fn run(
     Ok(TaskOutput::Score { chunk, rung: rung.name.clone(), quality })
 }
 
+/// The source frames of `chunk` as the reference of a rendition in `codec` (tone-mapped when
+/// the rendition was), starting at the chunk's seek point.
+pub(super) fn reference_range(local_source: PathBuf, chunk: InspectedChunk, source: &SourceSummary, picture: SourcePicture, codec: Codec, boundary_file: PathBuf) -> Result<SourceRange, TaskError> {
+    Ok(SourceRange {
+        source: local_source,
+        chunk,
+        frame_rate: frame_rate(source)?,
+        tone_map: picture.colour.for_codec(codec) == RungColour::ToneMappedToSdr,
+        picture,
+        use_seek: true,
+        boundary_file,
+    })
+}
+
+/// Scores on a blocking thread while `report(frames scored, frames/s)` hears about it four
+/// times a second.
+pub(super) async fn score_reporting(params: ScoreParams, report: &(dyn Fn(u64, f64) + Sync), cancel: &CancellationToken) -> Result<ChunkScore, TaskError> {
+    let scored = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let work = {
+        let (scored, cancel) = (Arc::clone(&scored), cancel.clone());
+        tokio::task::spawn_blocking(move || score_chunk(&params, &scored, &cancel))
+    };
+    tokio::pin!(work);
+    let mut ticker = tokio::time::interval(PROGRESS_PERIOD);
+    let outcome = loop {
+        tokio::select! {
+            joined = &mut work => break joined,
+            _ = ticker.tick() => {
+                let done = scored.load(Ordering::Relaxed);
+                report(done, done as f64 / started.elapsed().as_secs_f64().max(1e-3));
+            }
+        }
+    };
+    if cancel.is_cancelled() {
+        return Err(TaskError::Cancelled);
+    }
+    outcome.map_err(|error| TaskError::retryable(format!("the scoring thread failed: {error}")))?.map_err(task_errors::score)
+}
+
 /// The metric backend for the one placement chose: `cuda` when the kernels can run it here,
 /// otherwise the CPU reference (same numbers, slower), with a warning.
-fn metric_backend(placed_on: &str) -> Result<BackendRequest, TaskError> {
+pub(super) fn metric_backend(placed_on: &str) -> Result<BackendRequest, TaskError> {
     match placed_on {
         "cuda" => match resolve(BackendRequest::Cuda) {
             Ok(_) => Ok(BackendRequest::Cuda),

@@ -35,7 +35,7 @@ pub async fn package_source(source: &Path, rungs: &[Rung], dir: &Path) -> (Inspe
     let mut chunks_per_rung = vec![Vec::new(); rungs.len()];
     for chunk in &report.chunks {
         let outputs: Vec<ChunkOutput> =
-            rungs.iter().map(|rung| ChunkOutput { rung: rung.clone(), path: dir.join("chunks").join(&rung.name).join(format!("{:04}.mp4", chunk.index)) }).collect();
+            rungs.iter().map(|rung| ChunkOutput::new(rung.clone(), dir.join("chunks").join(&rung.name).join(format!("{:04}.mp4", chunk.index)))).collect();
         let params = EncodeChunkParams { source: source.to_owned(), chunk: chunk.clone(), frame_rate: report.source.video.frame_rate, outputs, settings: settings.clone(), picture: report.source.video.picture.clone() };
         let result = backend.encode_chunk(&params, &|_| {}, &cancel).await.unwrap();
         for (index, output) in result.outputs.into_iter().enumerate() {

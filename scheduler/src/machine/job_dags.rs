@@ -2,7 +2,9 @@
 //! with and without scoring; and the specs its blocked tasks get from their dependencies'
 //! outputs. `apply` submits the job and the planner is fed every task's synthetic output.
 
-use shotfarm_proto::pipeline::{TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::analysis::{trial_settings, trial_sizes};
+use shotfarm_proto::pipeline::{Codec, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::recipe::{LadderKind, LadderRecipe};
 
 use super::{Command, Outcome, apply};
 use crate::planner::on_task_succeeded;
@@ -13,8 +15,11 @@ use crate::synthetic;
 /// Submits a job and runs its tasks to completion with synthetic outputs (2 chunks, 3 rungs),
 /// in task order; returns the state and every spec the tasks were given.
 fn run_job(rungs_per_encode: u32, score_quality: bool) -> (State, Vec<TaskSpec>) {
+    run_spec(JobSpec { rungs_per_encode, score_quality, ..JobSpec::for_tests() })
+}
+
+fn run_spec(spec: JobSpec) -> (State, Vec<TaskSpec>) {
     let mut state = State::default();
-    let spec = JobSpec { rungs_per_encode, score_quality, ..JobSpec::for_tests() };
     let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), owner: String::new(), spec, now_ms: 1 });
     let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
     let mut specs = Vec::new();
@@ -99,4 +104,48 @@ fn scores_find_their_rung_in_a_grouped_encode() {
         _ => None,
     });
     assert_eq!(report, Some(6));
+}
+
+#[test]
+fn a_per_shot_job_analyses_every_chunk_at_every_trial_size_before_its_ladder() {
+    let recipe = LadderRecipe { ladder: LadderKind::PerShot, ..LadderRecipe::default() };
+    let (state, specs) = run_spec(JobSpec { recipe, ..JobSpec::for_tests() });
+    let source = specs.iter().find_map(|spec| match spec {
+        TaskSpec::Ladder { source, .. } => Some(source.clone()),
+        _ => None,
+    }).expect("a ladder spec");
+    let sizes = trial_sizes(&source);
+    assert_eq!(count(&specs, TaskKind::Analyze), 2 * sizes.len(), "one analyze task per chunk and trial size");
+    for spec in &specs {
+        if let TaskSpec::Analyze { trials, codec, .. } = spec {
+            assert_eq!(trials.iter().map(|trial| trial.setting).collect::<Vec<_>>(), trial_settings(*codec));
+        }
+    }
+    let (ladder_at, last_analysis) = (
+        specs.iter().position(|spec| spec.kind() == TaskKind::Ladder).expect("ladder"),
+        specs.iter().rposition(|spec| spec.kind() == TaskKind::Analyze).expect("analysis"),
+    );
+    assert!(ladder_at > last_analysis, "the ladder waits for every analysis");
+    let TaskSpec::Ladder { analysis, .. } = &specs[ladder_at] else { unreachable!() };
+    assert_eq!(analysis.len(), 2 * sizes.len(), "the ladder is given every analyze output");
+    assert!(analysis.iter().all(|trials| trials.codec == Codec::H264 && trials.trials.len() == trial_settings(Codec::H264).len()));
+    // Every encode carries its chunk's own setting of each of its rungs.
+    for spec in &specs {
+        if let TaskSpec::Encode { chunk, rungs, settings, .. } = spec {
+            assert_eq!(settings, &vec![20.0 + f64::from(chunk.index); rungs.len()], "chunk {} {rungs:?}", chunk.index);
+        }
+    }
+    let job = state.jobs.values().next().expect("the job");
+    assert!(job.plan.decision.is_some(), "the decision is kept in the plan");
+}
+
+#[test]
+fn a_per_title_job_encodes_at_the_rung_bitrates() {
+    let recipe = LadderRecipe { ladder: LadderKind::PerTitle, ..LadderRecipe::default() };
+    let (_, specs) = run_spec(JobSpec { recipe, ..JobSpec::for_tests() });
+    assert!(count(&specs, TaskKind::Analyze) > 0);
+    assert!(specs.iter().all(|spec| !matches!(spec, TaskSpec::Encode { settings, .. } if !settings.is_empty())));
+    // A fixed-ladder job runs no analysis.
+    let (_, fixed) = run_job(1, true);
+    assert_eq!(count(&fixed, TaskKind::Analyze), 0);
 }

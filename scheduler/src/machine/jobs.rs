@@ -52,6 +52,7 @@ pub(super) fn submit_job(state: &mut State, request_id: &str, owner: &str, spec:
             inspection: None,
             chunks: Vec::new(),
             rungs: Vec::new(),
+            decision: None,
         },
     };
     state.jobs.insert(id, job);

@@ -1,14 +1,16 @@
 //! The planner: expands a job into its task DAG, step by step as results arrive.
 //!
 //! ```text
-//! inspect ─▶ ladder ─▶ encode(chunk, rungs) ─┬▶ assemble(rung) ─▶ validate(rung) ─┐
+//! inspect ─▶ [analyze(chunk, codec, size)…] ─▶ ladder ─▶ encode(chunk, rungs) ─┬▶ assemble(rung) ─▶ validate(rung) ─┐
 //!                                           └▶ score(chunk, rung) ───────────────┤
 //!                                                                   package ◀───┘ (all validates)
 //!                                                                   report  ◀── package + all scores
 //! ```
 //!
 //! A job starts with one `inspect` task. Its output (source facts, chunk list) lets the
-//! planner add `ladder`; the ladder's rungs let it add the rest of the DAG at once, with
+//! planner add `ladder` — for a per-title or per-shot recipe, behind one `analyze` task per
+//! chunk, codec and trial size (`shotfarm_proto::analysis`: each encodes the chunk at every
+//! setting of the grid and scores it), whose trials the ladder spec carries; the ladder's rungs let it add the rest of the DAG at once, with
 //! everything but the encodes blocked on their dependencies. A blocked task's spec is written
 //! when its last dependency succeeds, from the job's plan and the dependencies' outputs.
 //! An encode task covers one rung of one chunk, or (the job's `rungs_per_encode`) a run of
@@ -22,14 +24,15 @@
 //! | `tests` | how a chunk's rungs are grouped into encode tasks (whole DAGs are tested through `apply`, in `machine`) |
 //!
 //! Everything here runs inside `apply`, so it is deterministic: no clock, no randomness.
-//! The `analyze` stage (trial encodes for a per-title ladder) is not planned yet: the ladder
-//! task applies the fixed default ladder.
+//! A per-shot ladder's decision (each chunk's setting per rung) is kept in the job's plan and
+//! written into each encode spec.
 
 mod demands;
 mod specs;
 
 use std::ops::Range;
 
+use shotfarm_proto::analysis::trial_sizes;
 use shotfarm_proto::pipeline::{Rung, TaskKind, TaskOutput};
 
 use crate::state::model::{JobId, Millis, Task, TaskId, TaskState};
@@ -59,15 +62,18 @@ pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput
                 job.plan.chunks = chunks.clone();
             }
             state.mark(RowKey::Job(job_id));
-            let spec = state.jobs.get(&job_id).map(specs::ladder).transpose()?;
-            add_task(state, job_id, TaskKind::Ladder, "choose ladder".to_owned(), Target::JOB, vec![task_id], spec, now_ms);
+            let analyses = plan_analysis(state, job_id, task_id, now_ms)?;
+            let spec = if analyses.is_empty() { state.jobs.get(&job_id).map(|job| specs::ladder(job, Vec::new())).transpose()? } else { None };
+            let deps = if analyses.is_empty() { vec![task_id] } else { analyses };
+            add_task(state, job_id, TaskKind::Ladder, "choose ladder".to_owned(), Target::JOB, deps, spec, now_ms);
         }
-        TaskOutput::Ladder { rungs } => {
+        TaskOutput::Ladder { rungs, decision } => {
             if rungs.is_empty() {
                 return Err("the ladder has no rungs".to_owned());
             }
             if let Some(job) = state.jobs.get_mut(&job_id) {
                 job.plan.rungs = rungs.clone();
+                job.plan.decision = decision.clone();
             }
             state.mark(RowKey::Job(job_id));
             expand_ladder(state, job_id, task_id, now_ms)?;
@@ -75,6 +81,29 @@ pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput
         _ => {}
     }
     release_dependents(state, job_id, task_id, now_ms)
+}
+
+/// For a recipe that needs analysis, adds one analyze task per chunk, codec and trial size
+/// (each runs the whole setting grid at its size); returns their ids (none for other recipes).
+fn plan_analysis(state: &mut State, job_id: JobId, inspect_task: TaskId, now_ms: Millis) -> Result<Vec<TaskId>, String> {
+    let Some(job) = state.jobs.get(&job_id) else { return Ok(Vec::new()) };
+    if !job.spec.recipe.ladder.needs_analysis() {
+        return Ok(Vec::new());
+    }
+    let source = job.plan.source.clone().ok_or("analysis planned before inspection finished")?;
+    let (chunks, codecs) = (job.plan.chunks.clone(), specs::codecs(job));
+    let mut analyses = Vec::new();
+    for codec in codecs {
+        for (width, height) in trial_sizes(&source) {
+            for chunk in &chunks {
+                let spec = state.jobs.get(&job_id).map(|job| specs::analyze(job, chunk.index, codec, width, height)).transpose()?;
+                let label = format!("analyze chunk {} {} {width}x{height}", chunk.index, codec.as_str());
+                let target = Target { chunk: Some(chunk.index), ..Target::JOB };
+                analyses.push(add_task(state, job_id, TaskKind::Analyze, label, target, vec![inspect_task], spec, now_ms));
+            }
+        }
+    }
+    Ok(analyses)
 }
 
 /// Adds encode, score, assemble, validate, package and report tasks for every rung: an

@@ -2,7 +2,9 @@
 
 use std::ops::Range;
 
-use shotfarm_proto::pipeline::{Artifact, Codec, EncodedChunk, EncodedRendition, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::analysis::{ChunkTrials, TrialSpec, trial_settings};
+use shotfarm_proto::pipeline::{Artifact, Codec, EncodedChunk, EncodedRendition, Rung, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::recipe::LadderKind;
 
 use crate::state::State;
 use crate::state::model::{Job, Task, TaskState, format_job_id};
@@ -21,15 +23,28 @@ pub fn inspect(job: &Job) -> String {
     serde_json::to_string(&spec).unwrap_or_default()
 }
 
-pub fn ladder(job: &Job) -> Result<String, String> {
+/// The job's codecs, each once, in the order asked (H.264 when none).
+pub fn codecs(job: &Job) -> Vec<Codec> {
+    let mut codecs: Vec<Codec> = Vec::new();
+    for codec in job.spec.codecs.iter().filter_map(|name| Codec::parse(name)) {
+        if !codecs.contains(&codec) {
+            codecs.push(codec);
+        }
+    }
+    if codecs.is_empty() { vec![Codec::H264] } else { codecs }
+}
+
+pub fn ladder(job: &Job, analysis: Vec<ChunkTrials>) -> Result<String, String> {
     let source = job.plan.source.clone().ok_or("ladder planned before inspection finished")?;
-    let codecs = job.spec.codecs.iter().filter_map(|name| Codec::parse(name)).collect::<Vec<_>>();
-    to_json(&TaskSpec::Ladder {
-        locations: job.plan.locations.clone(),
-        source,
-        codecs: if codecs.is_empty() { vec![Codec::H264] } else { codecs },
-        recipe: job.spec.recipe.clone(),
-    })
+    to_json(&TaskSpec::Ladder { locations: job.plan.locations.clone(), source, codecs: codecs(job), recipe: job.spec.recipe.clone(), analysis })
+}
+
+pub fn analyze(job: &Job, chunk: u32, codec: Codec, width: u32, height: u32) -> Result<String, String> {
+    let source = job.plan.source.clone().ok_or("analysis planned before inspection finished")?;
+    let chunk = *job.plan.chunks.get(chunk as usize).ok_or_else(|| format!("no chunk {chunk} in the plan"))?;
+    let inspection = job.plan.inspection.clone().ok_or("analysis planned before inspection finished")?;
+    let trials = trial_settings(codec).iter().map(|&setting| TrialSpec { width, height, setting }).collect();
+    to_json(&TaskSpec::Analyze { locations: job.plan.locations.clone(), source, inspection, chunk, codec, trials })
 }
 
 pub fn encode(job: &Job, chunk: u32, rungs: Range<u32>) -> Result<String, String> {
@@ -38,7 +53,25 @@ pub fn encode(job: &Job, chunk: u32, rungs: Range<u32>) -> Result<String, String
     let rungs = job.plan.rungs.get(rungs.start as usize..rungs.end as usize).ok_or_else(|| format!("no rungs {rungs:?} in the plan"))?.to_vec();
     let inspection = job.plan.inspection.clone().ok_or("encode planned before inspection finished")?;
     let preset = job.spec.recipe.preset.clone();
-    to_json(&TaskSpec::Encode { locations: job.plan.locations.clone(), source, inspection, chunk, rungs, preset })
+    let settings = per_shot_settings(job, chunk.index, &rungs)?;
+    to_json(&TaskSpec::Encode { locations: job.plan.locations.clone(), source, inspection, chunk, rungs, preset, settings })
+}
+
+/// A per-shot ladder's setting of `chunk` for each of `rungs`; empty for other ladders.
+fn per_shot_settings(job: &Job, chunk: u32, rungs: &[Rung]) -> Result<Vec<f64>, String> {
+    let Some(decision) = &job.plan.decision else { return Ok(Vec::new()) };
+    if job.spec.recipe.ladder != LadderKind::PerShot {
+        return Ok(Vec::new());
+    }
+    rungs
+        .iter()
+        .map(|rung| {
+            decision
+                .rung(&rung.name)
+                .and_then(|rung| rung.chunk_settings.get(chunk as usize).copied())
+                .ok_or_else(|| format!("the per-shot ladder has no setting for chunk {chunk} of {}", rung.name))
+        })
+        .collect()
 }
 
 /// The output of a finished dependency, parsed.
@@ -64,6 +97,15 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
             .ok_or_else(|| format!("task {} has no rung in the plan", task.id))
     };
     let spec = match task.kind {
+        TaskKind::Ladder => {
+            let mut analysis = Vec::new();
+            for dep in deps(state, task) {
+                if let TaskOutput::Analyze { chunk, codec, trials } = output_of(dep)? {
+                    analysis.push(ChunkTrials { chunk, codec, trials });
+                }
+            }
+            return ladder(job, analysis);
+        }
         TaskKind::Score => {
             let chunk = task.chunk.and_then(|chunk| plan.chunks.get(chunk as usize)).copied()
                 .ok_or_else(|| format!("task {} has no chunk in the plan", task.id))?;

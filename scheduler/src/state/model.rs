@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use shotfarm_proto::pipeline::{Artifact, Chunk, JobLocations, Rung, SourceSummary, TaskKind};
+use shotfarm_proto::analysis::LadderDecision;
 use shotfarm_proto::recipe::LadderRecipe;
 
 pub type JobId = u64;
@@ -155,6 +156,10 @@ pub struct JobPlan {
     pub inspection: Option<Artifact>,
     pub chunks: Vec<Chunk>,
     pub rungs: Vec<Rung>,
+    /// Per-title and per-shot: how the ladder task chose the rungs (and, per shot, each
+    /// chunk's setting), read by the encode specs.
+    #[serde(default)]
+    pub decision: Option<LadderDecision>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

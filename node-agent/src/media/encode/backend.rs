@@ -35,6 +35,22 @@ pub struct ChunkOutput {
     pub rung: Rung,
     /// Where the encoded chunk (mp4) is written.
     pub path: PathBuf,
+    /// A constant-quality setting (CRF) instead of the rung's bitrate: capped by the rung's
+    /// maxrate and bufsize when they are set (a per-shot rung), uncapped otherwise (a trial).
+    #[serde(default)]
+    pub constant_quality: Option<f64>,
+}
+
+impl ChunkOutput {
+    /// An output at the rung's bitrate.
+    pub fn new(rung: Rung, path: PathBuf) -> Self {
+        ChunkOutput { rung, path, constant_quality: None }
+    }
+
+    /// The same output at a constant-quality setting.
+    pub fn at_setting(self, setting: f64) -> Self {
+        ChunkOutput { constant_quality: Some(setting), ..self }
+    }
 }
 
 /// An encode call: one chunk, one or more rungs. One rung per call is the (chunk, rung) task

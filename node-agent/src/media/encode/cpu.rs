@@ -219,14 +219,7 @@ fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
     let colour = &params.picture.colour;
     let interval = params.settings.keyframe_interval_frames;
     let preset = params.settings.preset.clone();
-    let rate_control = vec![
-        "-b:v".to_owned(),
-        format!("{}k", rung.bitrate_kbps),
-        "-maxrate".to_owned(),
-        format!("{}k", rung.maxrate_kbps),
-        "-bufsize".to_owned(),
-        format!("{}k", rung.bufsize_kbps),
-    ];
+    let rate_control = rate_control_args(output);
     let keyframes = vec![
         "-g".to_owned(),
         interval.to_string(),
@@ -266,11 +259,31 @@ fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
                 _ => "6",
             };
             args.extend(["-c:v", "libsvtav1", "-preset", svt_preset].map(String::from));
-            args.extend(["-b:v".to_owned(), format!("{}k", rung.bitrate_kbps), "-g".to_owned(), interval.to_string()]);
+            // SVT-AV1 (ffmpeg 5.1) takes an integer CRF and no peak rate: a per-shot AV1 rung
+            // is uncapped.
+            match output.constant_quality {
+                Some(setting) => args.extend(["-crf".to_owned(), format!("{}", setting.round().clamp(1.0, 63.0))]),
+                None => args.extend(["-b:v".to_owned(), format!("{}k", rung.bitrate_kbps)]),
+            }
+            args.extend(["-g".to_owned(), interval.to_string()]);
             let hdr = colour.svtav1_hdr_params().map(|params| format!(":{params}")).unwrap_or_default();
             args.extend(["-svtav1-params".to_owned(), format!("scd=0{hdr}")]);
             args.extend(colour.tag_args(rung.codec));
         }
+    }
+    args
+}
+
+/// x264/x265 rate control: the rung's bitrate under its VBV peak and buffer, or a constant
+/// quality (CRF), capped by them when the rung has them.
+fn rate_control_args(output: &ChunkOutput) -> Vec<String> {
+    let rung = &output.rung;
+    let mut args = match output.constant_quality {
+        Some(setting) => vec!["-crf".to_owned(), format!("{setting:.2}")],
+        None => vec!["-b:v".to_owned(), format!("{}k", rung.bitrate_kbps)],
+    };
+    if output.constant_quality.is_none() || rung.maxrate_kbps > 0 {
+        args.extend(["-maxrate".to_owned(), format!("{}k", rung.maxrate_kbps), "-bufsize".to_owned(), format!("{}k", rung.bufsize_kbps)]);
     }
     args
 }

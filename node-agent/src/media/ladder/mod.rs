@@ -14,12 +14,14 @@
 //! | [`recipe_ladder`] | a job's recipe (fixed or custom rungs, then its bounds) as one codec's rungs |
 //! | [`hull`] | the per-title ladder: the rate–quality hull of trial encodes and the rungs on it |
 //! | [`shot_allocation`] | per-shot settings for one rung: equal slope across shots, trimmed |
+//! | [`title_ladder`] | a per-title or per-shot recipe turned into one codec's rungs from the analyze stage's trials |
 
 mod bitrate;
 
 pub mod hull;
 pub mod recipe_ladder;
 pub mod shot_allocation;
+pub mod title_ladder;
 
 use serde::{Deserialize, Serialize};
 use shotfarm_proto::pipeline::{Codec, Rung};

@@ -21,6 +21,8 @@ pub enum RecipeLadderError {
     Ladder(#[from] LadderError),
     #[error("every rung of the custom ladder is larger than the source ({width}x{height} as displayed); add rungs at most that size")]
     NothingFits { width: u32, height: u32 },
+    #[error("a {} ladder is made from the analyze stage's trials (`title_ladder`), not from a table", .0.as_str())]
+    NeedsAnalysis(LadderKind),
 }
 
 /// The source's displayed size (sample aspect ratio applied to the width), which no rung
@@ -39,6 +41,7 @@ pub fn recipe_ladder(source: &LadderSource, codec: Codec, recipe: &LadderRecipe)
     let mut dropped = Vec::new();
     let mut rungs = match recipe.ladder {
         LadderKind::Fixed => default_ladder(source, codec)?,
+        kind @ (LadderKind::PerTitle | LadderKind::PerShot) => return Err(RecipeLadderError::NeedsAnalysis(kind)),
         LadderKind::Custom => {
             let (width, height) = displayed_size(source);
             let mut kept = Vec::new();

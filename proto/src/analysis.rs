@@ -1,0 +1,177 @@
+//! The analyze stage's contract (per-title and per-shot ladders): which trial encodes a job
+//! runs ([`trial_sizes`], [`trial_settings`]), what each trial measured ([`TrialOutcome`]), and
+//! the ladder decision made from them ([`LadderDecision`]: the hull, the rungs and, per shot
+//! group, the constant-quality setting of every rung).
+//!
+//! The grid is decided here, in the one crate scheduler and agent share, so the planner can
+//! plan one analyze task per (chunk, codec, trial size) without asking an agent. A chunk is
+//! the analysis's shot group: chunks are cut at shot boundaries, so a chunk is one shot or a
+//! run of short ones, and it gets one setting per rung.
+
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::{Chunk, Codec, QualityStats, SourceSummary};
+
+/// Trial sizes per source at most (its own size first, then smaller).
+pub const MAX_TRIAL_SIZES: usize = 4;
+/// Each trial size's height is the one above's divided by about this.
+pub const TRIAL_SIZE_STEP: f64 = 1.5;
+/// No trial below this many lines (the fixed ladder's floor).
+pub const MIN_TRIAL_HEIGHT: u32 = 144;
+/// The encoder preset of every trial: fast, so the analysis costs a fraction of the final
+/// encodes; the final encodes' own preset only shifts every point alike.
+pub const TRIAL_PRESET: &str = "veryfast";
+
+/// One trial encode asked of an analyze task: a size and a constant-quality setting.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrialSpec {
+    pub width: u32,
+    pub height: u32,
+    /// CRF (x264, x265, SVT-AV1).
+    pub setting: f64,
+}
+
+/// What one trial measured over its chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrialOutcome {
+    pub width: u32,
+    pub height: u32,
+    pub setting: f64,
+    /// Bits of the encoded video stream.
+    pub bits: u64,
+    pub frames: u64,
+    /// VMAF, PSNR and SSIM against the source at the source's size, pooled over the chunk.
+    #[serde(flatten)]
+    pub quality: QualityStats,
+}
+
+/// Every trial of one chunk for one codec: what the ladder task is given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkTrials {
+    pub chunk: Chunk,
+    pub codec: Codec,
+    pub trials: Vec<TrialOutcome>,
+}
+
+/// A point of a codec's rate–quality hull (the trials aggregated over the analysed chunks).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HullPoint {
+    pub width: u32,
+    pub height: u32,
+    pub setting: f64,
+    pub bitrate_kbps: f64,
+    pub vmaf: f64,
+}
+
+/// Why a rung is what it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RungDecision {
+    /// The rung's name in the job's ladder.
+    pub rung: String,
+    /// What the hull predicts for the rung (per-shot: the mean over its chunks).
+    pub predicted_vmaf: f64,
+    pub predicted_bitrate_kbps: f64,
+    /// The constant-quality setting the hull interpolates at the rung's bitrate.
+    pub title_setting: f64,
+    /// Per-shot only: each chunk's own setting, by chunk index (empty for per-title).
+    #[serde(default)]
+    pub chunk_settings: Vec<f64>,
+}
+
+/// One codec's part of the decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodecDecision {
+    pub codec: Codec,
+    /// The title's hull over every trial size, by rising bitrate.
+    pub hull: Vec<HullPoint>,
+    /// Best first, as the rungs are listed.
+    pub rungs: Vec<RungDecision>,
+}
+
+/// How the ladder task chose a per-title or per-shot ladder.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LadderDecision {
+    pub codecs: Vec<CodecDecision>,
+}
+
+impl LadderDecision {
+    /// The decision behind the rung named `rung`.
+    pub fn rung(&self, rung: &str) -> Option<&RungDecision> {
+        self.codecs.iter().flat_map(|codec| &codec.rungs).find(|decision| decision.rung == rung)
+    }
+}
+
+/// The trial sizes of a source: its own display size (square pixels, as every rung has), then
+/// about [`TRIAL_SIZE_STEP`] smaller each, down to [`MIN_TRIAL_HEIGHT`] lines, at most
+/// [`MAX_TRIAL_SIZES`]; sides even. A source under 144 lines is tried at its own size only.
+pub fn trial_sizes(source: &SourceSummary) -> Vec<(u32, u32)> {
+    let sample_aspect = if source.sample_aspect_num > 0 && source.sample_aspect_den > 0 {
+        f64::from(source.sample_aspect_num) / f64::from(source.sample_aspect_den)
+    } else {
+        1.0
+    };
+    let display_aspect = f64::from(source.width.max(2)) * sample_aspect / f64::from(source.height.max(2));
+    let even = |value: f64| ((value / 2.0).round() as u32).max(1) * 2;
+    let mut sizes = Vec::new();
+    let mut height = f64::from(source.height.max(2));
+    while sizes.len() < MAX_TRIAL_SIZES {
+        let lines = even(height);
+        if !sizes.is_empty() && lines < MIN_TRIAL_HEIGHT {
+            break;
+        }
+        sizes.push((even(f64::from(lines) * display_aspect), lines));
+        height /= TRIAL_SIZE_STEP;
+    }
+    sizes
+}
+
+/// The constant-quality settings every trial size is encoded at, best quality first.
+pub fn trial_settings(codec: Codec) -> &'static [f64] {
+    match codec {
+        Codec::H264 | Codec::Hevc => &[18.0, 23.0, 28.0, 33.0, 38.0],
+        Codec::Av1 => &[24.0, 32.0, 40.0, 48.0, 56.0],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(width: u32, height: u32, sample_aspect: (u32, u32)) -> SourceSummary {
+        SourceSummary {
+            width,
+            height,
+            frames: 48,
+            frame_rate_num: 24,
+            frame_rate_den: 1,
+            duration_ms: 2000,
+            has_audio: false,
+            sample_aspect_num: sample_aspect.0,
+            sample_aspect_den: sample_aspect.1,
+        }
+    }
+
+    #[test]
+    fn trial_sizes_step_down_from_the_display_size() {
+        assert_eq!(trial_sizes(&source(1920, 1080, (1, 1))), vec![(1920, 1080), (1280, 720), (854, 480), (568, 320)]);
+        assert_eq!(trial_sizes(&source(480, 270, (1, 1))), vec![(480, 270), (320, 180)]);
+        // DVD 16:9: square pixels at the display aspect.
+        assert_eq!(trial_sizes(&source(720, 480, (32, 27))), vec![(854, 480), (568, 320), (380, 214)]);
+        assert_eq!(trial_sizes(&source(160, 90, (1, 1))), vec![(160, 90)]);
+        assert_eq!(trial_sizes(&source(0, 0, (0, 0))), vec![(2, 2)]);
+    }
+
+    #[test]
+    fn settings_run_from_best_to_worst() {
+        for codec in [Codec::H264, Codec::Hevc, Codec::Av1] {
+            assert!(trial_settings(codec).windows(2).all(|pair| pair[0] < pair[1]));
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! | --- | --- |
 //! | [`commands`] | one module per subcommand; `commands/bench/` one per benchmark |
 //! | [`client`] | what the client subcommands share: `--scheduler`, job options, job views |
+//! | [`report_ladder`] | a per-title/per-shot job's ladder decision from its `report.json`, a line per rung (`dev`, `bench ladder`) |
 //! | [`report_stages`] | a job's stage times from its `report.json` (`dev`, `bench pipeline`) |
 //! | [`tls_flags`] | `--ca`, `--cert`, `--key`, `--insecure` of `scheduler` and `agent` |
 //! | [`stdout`] | `outln!`: stdout lines; a closed stdout ends the process quietly |
@@ -16,6 +17,7 @@
 mod client;
 mod commands;
 mod exit;
+mod report_ladder;
 mod report_stages;
 mod runtime;
 mod stdout;

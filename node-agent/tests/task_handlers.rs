@@ -15,7 +15,7 @@ use shotfarm_agent::media::capabilities::{MediaCapabilities, probe_capabilities}
 use shotfarm_agent::media::report::JobReport;
 use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
 use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, EncodedRendition, JobLocations, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
-use shotfarm_proto::analysis::{ChunkTrials, TrialOutcome, TrialSpec, trial_settings, trial_sizes};
+use shotfarm_proto::analysis::{ChunkTrials, TrialOutcome, TrialSpec, trial_frames, trial_settings, trial_sizes};
 use shotfarm_proto::recipe::{LadderKind, LadderRecipe};
 use shotfarm_proto::storage::JobRoots;
 use shotfarm_proto::v1;
@@ -581,10 +581,11 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
 async fn a_per_shot_ladder_comes_from_scored_trials_and_each_chunk_encodes_at_its_setting() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let source_path = common::three_shots(root, "source.mp4", 480, 270, 1.0, false);
+    let source_path = common::three_shots(root, "source.mp4", 480, 270, 2.0, false);
     let mut job = Job::new(root, &source_path).await;
-    let (source, chunks, inspection) = job.inspect(900, 1300).await;
+    let (source, chunks, inspection) = job.inspect(900, 2100).await;
     assert_eq!(chunks.len(), 3, "one chunk per shot: {chunks:?}");
+    assert!(trial_frames(chunks[2].frames(), 25.0) < chunks[2].frames(), "the last shot is sampled: {chunks:?}");
     let sizes = trial_sizes(&source);
     assert_eq!(sizes, vec![(480, 270), (320, 180)]);
     // One analyze task per chunk and size, every setting of the grid in each, as planned.
@@ -592,7 +593,7 @@ async fn a_per_shot_ladder_comes_from_scored_trials_and_each_chunk_encodes_at_it
     for chunk in &chunks {
         for &(width, height) in &sizes {
             let trials = trial_settings(Codec::H264).iter().map(|&setting| TrialSpec { width, height, setting }).collect();
-            let spec = TaskSpec::Analyze { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, codec: Codec::H264, trials };
+            let spec = TaskSpec::Analyze { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, codec: Codec::H264, trials, preset: Some("ultrafast".into()) };
             let TaskOutput::Analyze { chunk: analysed, codec, trials } = job.run(spec.clone(), Some(chunk.index), None).await.unwrap() else { panic!("not an analysis") };
             assert_eq!((analysed, codec, trials.len()), (*chunk, Codec::H264, 5));
             // Coarser settings cost fewer bits and score lower; every trial has the chunk's frames.
@@ -600,7 +601,7 @@ async fn a_per_shot_ladder_comes_from_scored_trials_and_each_chunk_encodes_at_it
                 assert!(pair[0].bits > pair[1].bits, "{pair:?}");
             }
             assert!(trials[0].quality.vmaf_mean > trials[4].quality.vmaf_mean + 5.0, "{trials:?}");
-            assert!(trials.iter().all(|trial| trial.frames == chunk.frames() && (trial.width, trial.height) == (width, height)));
+            assert!(trials.iter().all(|trial| trial.frames == trial_frames(chunk.frames(), 25.0) && (trial.width, trial.height) == (width, height)));
             if chunk.index == 1 && width == 320 {
                 // A retried analysis (a lost lease) measures the same trials again.
                 let ctx = job.context(2);

@@ -211,8 +211,9 @@ pub enum TaskSpec {
         #[serde(default)]
         analysis: Vec<ChunkTrials>,
     },
-    /// Trial encodes of one chunk at one size and every setting of the grid, each scored
-    /// against the source (per-title and per-shot ladders).
+    /// Trial encodes of the leading frames of one chunk ([`crate::analysis::trial_frames`]) at
+    /// one size and every setting of the grid, each scored against the source (per-title and
+    /// per-shot ladders).
     Analyze {
         locations: JobLocations,
         source: SourceSummary,
@@ -221,6 +222,9 @@ pub enum TaskSpec {
         chunk: Chunk,
         codec: Codec,
         trials: Vec<TrialSpec>,
+        /// The recipe's encoder preset (the final encodes'); `None`: the farm's default.
+        #[serde(default)]
+        preset: Option<String>,
     },
     /// One chunk encoded at one or more rungs (the job's `rungs_per_encode`), from one
     /// decode of the chunk.

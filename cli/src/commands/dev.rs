@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::job_options::JobOptions;
 use crate::client::job_view;
-use crate::report_stages;
+use crate::{report_ladder, report_stages};
 
 use super::watch::follow;
 use crate::exit::{CommandError, CommandResult};
@@ -259,6 +259,9 @@ fn print_summary(out: &Path, elapsed: Duration) {
     let Ok(report) = serde_json::from_str::<serde_json::Value>(&text) else { return };
     if let Some(stages) = report_stages::stage_times(&report) {
         outln!("  stages: {}", report_stages::one_line(&stages));
+    }
+    for line in report_ladder::ladder_lines(&report) {
+        outln!("  {line}");
     }
     if let Some(renditions) = report["renditions"].as_array() {
         for rendition in renditions {

@@ -129,8 +129,8 @@ async fn run_handler(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
             inspect::run(&locations, chunk_min_ms, chunk_max_ms, ctx, cancel).await
         }
         TaskSpec::Ladder { locations: _, source, codecs, recipe, analysis } => ladder::run(&source, &codecs, &recipe, &analysis, ctx),
-        TaskSpec::Analyze { locations, source, inspection, chunk, codec, trials } => {
-            analyze::run(&locations, &source, &inspection, chunk, codec, &trials, ctx, &progress, cancel).await
+        TaskSpec::Analyze { locations, source, inspection, chunk, codec, trials, preset } => {
+            analyze::run(&locations, &source, &inspection, chunk, codec, &trials, preset.as_deref(), ctx, &progress, cancel).await
         }
         TaskSpec::Encode { locations, source, inspection, chunk, rungs, preset, settings } => {
             encode::run(&locations, &source, &inspection, chunk, &rungs, preset.as_deref(), &settings, ctx, &progress, cancel).await

@@ -44,7 +44,8 @@ pub fn analyze(job: &Job, chunk: u32, codec: Codec, width: u32, height: u32) -> 
     let chunk = *job.plan.chunks.get(chunk as usize).ok_or_else(|| format!("no chunk {chunk} in the plan"))?;
     let inspection = job.plan.inspection.clone().ok_or("analysis planned before inspection finished")?;
     let trials = trial_settings(codec).iter().map(|&setting| TrialSpec { width, height, setting }).collect();
-    to_json(&TaskSpec::Analyze { locations: job.plan.locations.clone(), source, inspection, chunk, codec, trials })
+    let preset = job.spec.recipe.preset.clone();
+    to_json(&TaskSpec::Analyze { locations: job.plan.locations.clone(), source, inspection, chunk, codec, trials, preset })
 }
 
 pub fn encode(job: &Job, chunk: u32, rungs: Range<u32>) -> Result<String, String> {

@@ -19,6 +19,7 @@
 //! | [`inspection`] | the inspection artifact's format; loading the committed one a spec names |
 //! | [`job_locations`] | a spec's input, output and work area checked against this agent's roots before any file is touched |
 //! | [`output_location`] | what the output location holds: refused when not empty (unless `overwrite`) or reached through a symlink; stale outputs removed |
+//! | [`output_generation`] | the folder one package attempt's media go under; publishing it: media first, then the manifests switched |
 //! | [`spec_checks`] | what a spec must hold: rung names safe as keys and dirs, a positive frame rate |
 //! | [`job_facts`] | the scheduler's replicated job facts (attempts, timings) as typed data |
 //! | [`task_errors`] | how each stage's errors become retryable or final task errors |
@@ -37,6 +38,7 @@ pub mod job_cache;
 pub mod job_facts;
 pub mod job_locations;
 pub mod ladder;
+pub mod output_generation;
 pub mod output_location;
 pub mod package;
 pub mod report;

@@ -27,8 +27,9 @@
 //! Fencing: every artifact a task writes under `work_url` carries the attempt in its key
 //! (`chunks/<rung>/<chunk:05>.a<attempt>.mp4`) and is complete before the task reports success;
 //! the output names the key, and the scheduler records only the successful attempt's output.
-//! Only `package` (once per job, after every validation) writes to `output_url`, and `report`
-//! adds `report.json` there.
+//! Only `package` (once per job, after every validation) writes to `output_url`, its media under
+//! a folder of the attempt's own (`<work area name>-a<attempt>/`) and the manifests last, and
+//! `report` adds `report.json` there.
 
 pub mod assemble;
 pub mod encode;

@@ -49,6 +49,11 @@ impl Site {
         self.root.join("in")
     }
 
+    /// A 1.2 s (30 frames) 160x90 source in the input root; its URL.
+    fn tiny_source(&self) -> String {
+        file_url(&common::pattern(&self.input(), "source.mp4", "160x90", 25, 1.2))
+    }
+
     fn locations(&self, input_url: &str, output: &str, overwrite: bool) -> JobLocations {
         let output_url = file_url(&self.root.join("out").join(output));
         JobLocations { input_url: input_url.to_owned(), work_url: format!("{output_url}/.shotfarm-work/{}", self.work_name()), output_url, overwrite }
@@ -184,8 +189,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[tokio::test]
 async fn outputs_never_destroy_a_users_files() {
     let mut site = Site::new().await;
-    let source = common::pattern(&site.input(), "source.mp4", "160x90", 25, 1.2);
-    let source_url = file_url(&source);
+    let source_url = site.tiny_source();
     let out = site.root.join("out");
 
     // A directory of the user's: refused, untouched.
@@ -277,13 +281,16 @@ fn assert_one_whole_ladder(out: &Path, generation: &str) -> (String, String) {
 #[tokio::test]
 async fn an_overwrite_replaces_the_previous_ladder_whole_or_not_at_all() {
     let mut site = Site::new().await;
-    let source = common::pattern(&site.input(), "source.mp4", "160x90", 25, 1.2);
-    let source_url = file_url(&source);
+    let source_url = site.tiny_source();
     let out = site.root.join("out/ladder");
 
-    // A first job into an empty location.
+    // A first job into an empty location, where another package attempt of the same job died
+    // half-way through its uploads: that is the job's own, not refused, and removed.
     let first = site.generation();
     let spec = site.package_spec(&site.locations(&source_url, "ladder", false)).await;
+    let crashed = out.join(format!("{}-a9/h264_90p/seg_00003.m4s", site.work_name()));
+    std::fs::create_dir_all(crashed.parent().unwrap()).unwrap();
+    std::fs::write(&crashed, b"half").unwrap();
     site.run(spec).await.unwrap();
     let (master, _) = assert_one_whole_ladder(&out, &first);
     let first_playlist = playlist_uris(&master, "").into_iter().find(|uri| uri.starts_with(&format!("{first}/h264_"))).unwrap();

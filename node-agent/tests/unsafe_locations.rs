@@ -328,6 +328,18 @@ async fn an_overwrite_replaces_the_previous_ladder_whole_or_not_at_all() {
     assert!(!out.join(&third).exists(), "the failed package's files are left");
     assert_ne!(first_playlist, second_playlist);
 
+    // The second manifest cannot be switched (a folder of the user's has its name) after the
+    // first, new, was: that one is taken back, so nothing names the new ladder, which goes.
+    site.next_job();
+    let blocked = site.root.join("out/blocked");
+    std::fs::create_dir_all(blocked.join("manifest.mpd")).unwrap();
+    std::fs::write(blocked.join("manifest.mpd/notes.txt"), b"keep me").unwrap();
+    let spec = site.package_spec(&site.locations(&source_url, "blocked", true)).await;
+    let error = site.run(spec).await.unwrap_err();
+    assert!(error.to_string().contains("uploading manifest.mpd"), "{error}");
+    assert!(!blocked.join("master.m3u8").exists() && !blocked.join(site.generation()).exists(), "a manifest naming a ladder that is not whole: {:?}", published_files(&blocked));
+    assert_eq!(std::fs::read(blocked.join("manifest.mpd/notes.txt")).unwrap(), b"keep me");
+
     // A file that appears after inspection: without overwrite, the package refuses to publish.
     site.next_job();
     let spec = site.package_spec(&site.locations(&source_url, "late", false)).await;

@@ -73,10 +73,12 @@ impl Generation {
 }
 
 /// Uploads the package directory `package_dir` (the media under the generation's folder, the
-/// manifests at its root) to `store`: every media file first, then the manifests. Returns the
-/// keys written. A failure or cancellation before the first manifest is switched removes the
-/// generation's folder (nothing names it) and leaves the previous outputs as they were.
-pub async fn publish(package_dir: &Path, store: &MediaStore, generation: &Generation, cancel: &CancellationToken) -> Result<BTreeSet<String>, TaskError> {
+/// manifests at its root) to `store`, which held `previous`: every media file first, then the
+/// manifests. Returns the keys written. A failure or cancellation before the first manifest is
+/// switched removes the generation's folder (nothing names it) and leaves the previous outputs
+/// as they were; so does a failure between the two manifests when the one switched was new
+/// (removed again). A manifest that replaced a previous one stays, naming files all there.
+pub async fn publish(package_dir: &Path, store: &MediaStore, generation: &Generation, previous: &[String], cancel: &CancellationToken) -> Result<BTreeSet<String>, TaskError> {
     let files = files_under(package_dir).await?;
     let inside = format!("{}/", generation.folder);
     let (manifests, media): (Vec<String>, Vec<String>) = files.into_iter().partition(|key| MANIFESTS.contains(&key.as_str()));
@@ -87,20 +89,22 @@ pub async fn publish(package_dir: &Path, store: &MediaStore, generation: &Genera
     for key in &media {
         let outcome = if cancel.is_cancelled() { Err(TaskError::Cancelled) } else { upload(package_dir, store, key).await };
         if let Err(error) = outcome {
-            remove_unpublished(store, generation).await;
+            remove_unpublished(store, generation, &[]).await;
             return Err(error);
         }
         uploaded.push(key.clone());
     }
     // The switch: no cancellation between the two, so HLS and DASH never name two generations
     // because of a cancel.
-    for (index, manifest) in MANIFESTS.iter().filter(|manifest| manifests.iter().any(|key| key == *manifest)).enumerate() {
+    let mut switched: Vec<&str> = Vec::with_capacity(MANIFESTS.len());
+    for manifest in MANIFESTS.iter().filter(|manifest| manifests.iter().any(|key| key == *manifest)) {
         if let Err(error) = upload(package_dir, store, manifest).await {
-            if index == 0 {
-                remove_unpublished(store, generation).await;
+            if !switched.iter().any(|earlier| previous.iter().any(|key| key == earlier)) {
+                remove_unpublished(store, generation, &switched).await;
             }
             return Err(error);
         }
+        switched.push(manifest);
         uploaded.push((*manifest).to_owned());
     }
     Ok(uploaded.into_iter().collect())
@@ -115,15 +119,19 @@ async fn upload(package_dir: &Path, store: &MediaStore, key: &str) -> Result<(),
     Ok(())
 }
 
-/// Removes the generation's folder, which no manifest names yet; what cannot be removed is
-/// left for the next overwrite (it is logged).
-async fn remove_unpublished(store: &MediaStore, generation: &Generation) {
-    let removed = match ObjectKey::parse(&generation.folder) {
-        Ok(folder) => store.delete_folder(&folder).await.map_err(|error| error.to_string()),
-        Err(error) => Err(error.to_string()),
-    };
-    if let Err(error) = removed {
-        tracing::warn!(folder = %generation.folder, %error, "the unpublished ladder could not be removed");
+/// Removes `manifests` (new ones, naming the generation) and then the generation's folder,
+/// which nothing names any more; what cannot be removed is left for the next overwrite (it is
+/// logged).
+async fn remove_unpublished(store: &MediaStore, generation: &Generation, manifests: &[&str]) {
+    for key in manifests.iter().copied().chain([generation.folder.as_str()]) {
+        let removed = match ObjectKey::parse(key) {
+            Ok(object) if key == generation.folder => store.delete_folder(&object).await.map_err(|error| error.to_string()),
+            Ok(object) => store.delete(&object).await.map_err(|error| error.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = removed {
+            tracing::warn!(%key, %error, "an unpublished output could not be removed");
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 //! One code path with or without the job's `overwrite` (see [`super::output_generation`]): the
 //! media go under a folder of their own, then the two manifests are switched, each in one
 //! step, and then whatever the location held before (work areas kept) is removed. A failure
-//! before the switch leaves the previous ladder whole. Without `overwrite`, a location that
+//! before the switch leaves the previous ladder whole (and a location that was empty, empty). Without `overwrite`, a location that
 //! holds anything but this job's own earlier attempts is refused here too (something may have
 //! appeared since inspection). The `PackageResult` (paths relative to the output root) goes to
 //! `package/a<attempt>.json` in the work area for report.json, before the switch.
@@ -93,7 +93,7 @@ pub async fn run(
     let key = WorkArea::package_facts_key(ctx.attempt)?;
     work_area.put_json(&facts, &key, &ctx.scratch_dir).await?;
 
-    let written = publish(&output_dir, &output_store, &generation, cancel).await?;
+    let written = publish(&output_dir, &output_store, &generation, &previous, cancel).await?;
     let removed = remove_stale(&output_store, &previous, &written).await?;
     tracing::info!(
         task_id = ctx.task_id,

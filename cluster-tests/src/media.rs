@@ -5,7 +5,7 @@
 //! hard cuts (so the planner makes several chunks) and a tone, where the top band of every
 //! frame carries the frame's own index as eight black or white stripes (bit 0 on the left).
 //! [`check_outputs`] then reads an output directory the way a player would: the manifests
-//! exist and name every rendition, `ffprobe` counts exactly the source's frames in every
+//! exist and name every rendition (the media of one package attempt, in one folder), `ffprobe` counts exactly the source's frames in every
 //! rendition, decoding every rendition yields the stripe codes `0, 1, 2, …` in order (no
 //! frame dropped, repeated or reordered), `report.json` agrees, and the directory holds
 //! exactly the expected files (no work area, no temp file, no segment the playlist does not
@@ -232,14 +232,18 @@ pub async fn check_outputs(out: &Path, source: &SyntheticSource) -> anyhow::Resu
         let name = rendition["name"].as_str().context("a rendition without a name")?.to_owned();
         let reported = rendition["frames"].as_u64().context("a rendition without a frame count")?;
         ensure!(reported == source.frames, "report.json says {name} has {reported} frames; the source has {}", source.frames);
-        let playlist_path = format!("{name}/playlist.m3u8");
-        ensure!(master.contains(&playlist_path), "master.m3u8 does not name {playlist_path}:\n{master}");
+        // `<generation>/<name>/playlist.m3u8`: the media of one package attempt in a folder of their own.
+        let playlist_path = rendition["playlist"].as_str().context("a rendition without a playlist")?.to_owned();
+        ensure!(playlist_path.ends_with(&format!("/{name}/playlist.m3u8")), "report.json names {playlist_path} as the playlist of {name}");
+        ensure!(master.lines().any(|line| line.trim() == playlist_path), "master.m3u8 does not name {playlist_path}:\n{master}");
         ensure!(mpd.contains(&format!("id=\"{name}\"")), "manifest.mpd has no representation {name}:\n{mpd}");
+        let folder = playlist_path.trim_end_matches("/playlist.m3u8");
+        ensure!(mpd.contains(&format!("initialization=\"{folder}/init.mp4\"")), "manifest.mpd does not take {name} from {folder}:\n{mpd}");
         let playlist = read(&playlist_path)?;
         let entries = playlist_entries(&playlist);
         let segments = entries.iter().filter(|entry| entry.ends_with(".m4s")).count();
         expected.insert(playlist_path.clone());
-        expected.extend(entries.iter().map(|entry| format!("{name}/{entry}")));
+        expected.extend(entries.iter().map(|entry| format!("{folder}/{entry}")));
         let counted = frame_count(&out.join(&playlist_path)).await?;
         ensure!(counted == source.frames, "ffprobe counts {counted} frames in {playlist_path}; the source has {}", source.frames);
         let indices = frame_indices(&out.join(&playlist_path)).await?;
@@ -256,6 +260,8 @@ pub async fn check_outputs(out: &Path, source: &SyntheticSource) -> anyhow::Resu
         expected.extend(playlist_entries(&playlist).into_iter().map(|entry| if folder.is_empty() { entry } else { format!("{folder}/{entry}") }));
     }
     ensure!(!report["audio"].is_object() || master.contains("TYPE=AUDIO"), "report.json lists audio but master.m3u8 names none:\n{master}");
+    let generations: BTreeSet<&str> = expected.iter().filter(|file| file.contains('/')).filter_map(|file| file.split('/').next()).collect();
+    ensure!(generations.len() == 1, "the manifests name files of {} package folders, not one: {generations:?}", generations.len());
     let unexpected: Vec<&String> = files.difference(&expected).collect();
     ensure!(unexpected.is_empty(), "{} holds files no manifest names (leftovers of another attempt?): {unexpected:?}", out.display());
     let missing: Vec<&String> = expected.difference(&files).collect();

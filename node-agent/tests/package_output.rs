@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 const RATE: Rational = Rational { num: 25, den: 1 };
 const SECONDS: u64 = 4;
 const FRAMES: u64 = SECONDS * 25;
+/// The folder the media go under, as the package task names a generation.
+const MEDIA: &str = "job-1-1-a1";
 
 /// A 4 s 25 fps pattern with an audio click of 2 ms at `click` seconds of an audio stream of
 /// `audio_seconds` that starts `audio_delay` seconds after the video.
@@ -65,6 +67,7 @@ async fn package_frames(dir: &Path, source: &Path, frames: u64) -> (PathBuf, Pac
         frames,
         audio: Some(AudioPackaging { source: source.to_owned(), bitrate_kbps: 96, segment_seconds: 0.96 }),
         subtitles_source: Some(source.to_owned()),
+        media_folder: MEDIA.to_owned(),
     };
     let result = package_ladder(&params, &CancellationToken::new()).await.unwrap();
     (out, result)
@@ -111,7 +114,7 @@ async fn video_starts_at_zero_without_an_edit_list_and_audio_is_in_sync_and_ends
 
     let mut video_ends = Vec::new();
     for rung in ["180p", "90p"] {
-        let track = out.join(rung);
+        let track = out.join(MEDIA).join(rung);
         let init = read_init(&track.join("init.mp4")).unwrap();
         assert!(!init.has_edit_list, "{rung}: init.mp4 has an edit list");
         let (files, extinf, target) = playlist(&track.join("playlist.m3u8"));
@@ -131,7 +134,7 @@ async fn video_starts_at_zero_without_an_edit_list_and_audio_is_in_sync_and_ends
 
     // Audio: starts at 0, the click where the source has it (not 1024 samples of priming
     // later), and ends within one AAC frame before the video.
-    let audio = out.join("audio/a0");
+    let audio = out.join(MEDIA).join("audio/a0");
     assert!(!read_init(&audio.join("init.mp4")).unwrap().has_edit_list);
     let samples = decoded_audio(&joined(&audio));
     let click = loudest_second(&samples);
@@ -146,7 +149,7 @@ async fn video_starts_at_zero_without_an_edit_list_and_audio_is_in_sync_and_ends
     // The MPD declares the video's length, and its audio timeline ends within it.
     let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
     assert!(mpd.contains("mediaPresentationDuration=\"PT4.000000S\""), "{mpd}");
-    assert!(mpd.contains("timescale=\"48000\"") && mpd.contains("audio/a0/seg_$Number%05d$.m4s"), "{mpd}");
+    assert!(mpd.contains("timescale=\"48000\"") && mpd.contains(&format!("media=\"{MEDIA}/audio/a0/seg_$Number%05d$.m4s\"")), "{mpd}");
     let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
     assert!(master.contains("TYPE=AUDIO") && master.contains("CODECS=\"avc1.") && master.contains("mp4a.40.2"), "{master}");
 }
@@ -157,7 +160,7 @@ async fn audio_that_starts_late_and_ends_early_is_padded_onto_the_videos_timelin
     // Two seconds of audio starting 0.5 s into the video, the click 1 s into the audio.
     let source = source(dir.path(), 1.0, 2.0, 0.5);
     let (out, _) = package(dir.path(), &source).await;
-    let samples = decoded_audio(&joined(&out.join("audio/a0")));
+    let samples = decoded_audio(&joined(&out.join(MEDIA).join("audio/a0")));
     let click = loudest_second(&samples);
     assert!((click - 1.5).abs() < 0.001, "the click is at {click}s; the source shows it 1.5 s after the first frame");
     let audio_end = samples.len() as f64 / 48000.0;
@@ -210,18 +213,18 @@ async fn every_audio_track_is_a_rendition_with_its_language_name_channels_and_de
     let renditions: Vec<(&str, u32)> = result.audio_renditions.iter().map(|audio| (audio.rendition.name.as_str(), audio.channels)).collect();
     assert_eq!(renditions, expected.iter().map(|(name, channels, _)| (*name, *channels)).collect::<Vec<_>>());
     for (name, channels, layout) in expected {
-        let (found, found_layout, codec, duration) = audio_stream(&joined(&out.join(name)));
+        let (found, found_layout, codec, duration) = audio_stream(&joined(&out.join(MEDIA).join(name)));
         assert_eq!((found, found_layout.as_str(), codec.as_str()), (channels, layout, "aac"), "{name}");
         assert!(duration <= SECONDS as f64 + 1e-6 && SECONDS as f64 - duration < 1024.0 / 44100.0, "{name} lasts {duration}s");
     }
     // The late, short track: padded onto the video's timeline, its click where the source has it.
-    let click = loudest_second(&decoded_audio(&joined(&out.join("audio/a2"))));
+    let click = loudest_second(&decoded_audio(&joined(&out.join(MEDIA).join("audio/a2"))));
     assert!((click - 1.5).abs() < 0.001, "the click is at {click}s, the source has it 1.5 s after the first frame");
 
     let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
     for line in [
-        "NAME=\"English\",LANGUAGE=\"en\",CHANNELS=\"6\",DEFAULT=YES,AUTOSELECT=YES,URI=\"audio/a0/playlist.m3u8\"",
-        "NAME=\"English (stereo)\",LANGUAGE=\"en\",CHANNELS=\"2\",DEFAULT=NO,AUTOSELECT=YES,URI=\"audio/a0-stereo/playlist.m3u8\"",
+        "NAME=\"English\",LANGUAGE=\"en\",CHANNELS=\"6\",DEFAULT=YES,AUTOSELECT=YES,URI=\"job-1-1-a1/audio/a0/playlist.m3u8\"",
+        "NAME=\"English (stereo)\",LANGUAGE=\"en\",CHANNELS=\"2\",DEFAULT=NO,AUTOSELECT=YES,URI=\"job-1-1-a1/audio/a0-stereo/playlist.m3u8\"",
         "NAME=\"Français\",LANGUAGE=\"fr\",CHANNELS=\"2\",DEFAULT=NO",
         "NAME=\"ger\",LANGUAGE=\"de\",CHANNELS=\"1\",DEFAULT=NO",
     ] {
@@ -267,14 +270,14 @@ async fn text_subtitle_tracks_become_webvtt_renditions_with_the_sources_cue_time
         assert_eq!(result.subtitles.len(), tracks, "{}", source.display());
         assert!(result.skipped_subtitles.is_empty());
         for subtitles in &result.subtitles {
-            let vtt = std::fs::read_to_string(out.join(&subtitles.name).join("subtitles.vtt")).unwrap();
+            let vtt = std::fs::read_to_string(out.join(MEDIA).join(&subtitles.name).join("subtitles.vtt")).unwrap();
             assert!(vtt.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n"), "{vtt}");
             let cues = cue_times(&vtt);
             assert_eq!(cues.len(), expected.len(), "{vtt}");
             for ((start, end), (expected_start, expected_end)) in cues.iter().zip(&expected) {
                 assert!((start - expected_start).abs() < 0.001 && (end - expected_end).abs() < 0.001, "{} cue {start}–{end}, the source has {expected_start}–{expected_end}", subtitles.name);
             }
-            let (files, extinf, target) = playlist(&out.join(&subtitles.name).join("playlist.m3u8"));
+            let (files, extinf, target) = playlist(&out.join(MEDIA).join(&subtitles.name).join("playlist.m3u8"));
             assert_eq!((files, extinf, target), (vec!["subtitles.vtt".to_owned()], vec![SECONDS as f64], SECONDS));
         }
         let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
@@ -282,9 +285,9 @@ async fn text_subtitle_tracks_become_webvtt_renditions_with_the_sources_cue_time
         assert_eq!(master.matches("TYPE=SUBTITLES").count(), tracks, "{master}");
         assert!(master.contains("SUBTITLES=\"subtitles\""), "{master}");
         assert_eq!(mpd.matches("contentType=\"text\" mimeType=\"text/vtt\"").count(), tracks, "{mpd}");
-        assert!(mpd.contains("<BaseURL>subtitles/s0/subtitles.vtt</BaseURL>"), "{mpd}");
+        assert!(mpd.contains(&format!("<BaseURL>{MEDIA}/subtitles/s0/subtitles.vtt</BaseURL>")), "{mpd}");
         if tracks == 2 {
-            assert!(master.contains("TYPE=SUBTITLES,GROUP-ID=\"subtitles\",NAME=\"eng\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES,URI=\"subtitles/s0/playlist.m3u8\""), "{master}");
+            assert!(master.contains("TYPE=SUBTITLES,GROUP-ID=\"subtitles\",NAME=\"eng\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES,URI=\"job-1-1-a1/subtitles/s0/playlist.m3u8\""), "{master}");
             assert!(master.contains("NAME=\"Français\",LANGUAGE=\"fr\",DEFAULT=NO"), "{master}");
             assert!(mpd.contains("lang=\"fr\"") && mpd.contains("<Label>Français</Label>"), "{mpd}");
         }

@@ -228,10 +228,11 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     assert!(master_playlist.ends_with("/out/master.m3u8") && dash_manifest.ends_with("/out/manifest.mpd"), "{master_playlist} {dash_manifest}");
     let out = root.join("out");
     let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
-    for needle in ["h264_180p/playlist.m3u8", "hevc_180p/playlist.m3u8", "CODECS=\"avc1.", "CODECS=\"hvc1.", "mp4a.40.2", "RESOLUTION=320x180"] {
+    // The media under the folder of this job (its work area's name) and package attempt.
+    for needle in ["\njob-1-a1/h264_180p/playlist.m3u8\n", "\njob-1-a1/hevc_180p/playlist.m3u8\n", "URI=\"job-1-a1/audio/a0/playlist.m3u8\"", "CODECS=\"avc1.", "CODECS=\"hvc1.", "mp4a.40.2", "RESOLUTION=320x180"] {
         assert!(master.contains(needle), "master lacks {needle}:\n{master}");
     }
-    assert!(out.join("manifest.mpd").is_file() && out.join("h264_180p/init.mp4").is_file() && out.join("audio/a0/playlist.m3u8").is_file());
+    assert!(out.join("manifest.mpd").is_file() && out.join("job-1-a1/h264_180p/init.mp4").is_file() && out.join("job-1-a1/audio/a0/playlist.m3u8").is_file());
 
     let outputs: Vec<TaskOutput> = job.outputs.clone();
     assert!(outputs.iter().any(|output| kind_of(output) == TaskKind::Score));
@@ -252,7 +253,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
         assert_eq!(rendition.frames, 80);
         assert!(rendition.constant_frame_rate && rendition.frame_rate.is_some_and(|rate| (rate.num, rate.den) == (25, 1)), "{rendition:?}");
         assert!(rendition.codecs_string.starts_with("avc1.") || rendition.codecs_string.starts_with("hvc1."));
-        assert_eq!(rendition.playlist, format!("{}/playlist.m3u8", rendition.name));
+        assert_eq!(rendition.playlist, format!("job-1-a1/{}/playlist.m3u8", rendition.name));
     }
     assert!(report.audio.is_some());
     assert_eq!(report.chunks.len(), chunks.len());
@@ -270,9 +271,13 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     }
     assert!(report.timings.total_seconds > 0.0);
     assert!(!job.work_dir().exists(), "the work area should be removed after the report");
-    let mut top_level: Vec<String> = std::fs::read_dir(&out).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    top_level.sort();
-    assert_eq!(top_level, vec!["audio", "h264_180p", "hevc_180p", "manifest.mpd", "master.m3u8", "report.json"]);
+    let names = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&out), vec!["job-1-a1", "manifest.mpd", "master.m3u8", "report.json"]);
+    assert_eq!(names(&out.join("job-1-a1")), vec!["audio", "h264_180p", "hevc_180p"]);
     // A retried report whose first attempt finished (work area gone, report.json there) stands.
     let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs: job.outputs.clone() };
     let TaskOutput::Report { report: again } = job.run(spec, None, None).await.unwrap() else { panic!() };

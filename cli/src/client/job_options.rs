@@ -18,8 +18,9 @@ pub struct JobOptions {
     /// Skip per-chunk quality scoring (VMAF, PSNR, SSIM): the report has no quality figures.
     #[arg(long)]
     pub no_scoring: bool,
-    /// Replace what the output location already holds (stale files removed, manifests
-    /// switched last). Without it a non-empty output location fails the job.
+    /// Replace what the output location already holds: the new ladder goes into a folder of
+    /// its own, the manifests are switched last, then the previous files are removed (a failed
+    /// job leaves them whole). Without it a non-empty output location fails the job.
     #[arg(long)]
     pub overwrite: bool,
     #[command(flatten)]

@@ -552,7 +552,7 @@ mod storage {
         refused_by_the_agent(farm, "t95-deep", spec(&deep, &fresh("deep"), false), "does not exist").await?;
         ensure!(!sources.join("deep").exists(), "a missing input made the agent create directories");
 
-        step("an existing output directory is refused; with --overwrite it is replaced, stale files removed");
+        step("an existing output directory is refused; with --overwrite it is replaced, stale files removed, a previous ladder included");
         let source = media::synthesize(&sources, "good.mp4", (320, 180), 2.0).await?;
         std::fs::write(out.join("notes.txt"), b"the user's")?;
         refused_by_the_agent(farm, "t95-existing-out", spec(&source.url(), &out, false), "is not empty (it holds notes.txt)").await?;
@@ -560,8 +560,15 @@ mod storage {
         let job_id = farm.submit("t95-overwrite", spec(&source.url(), &out, true)).await?;
         let job = farm.wait_for_job(&job_id, Duration::from_secs(120)).await?;
         ensure!(is_state(&job, v1::JobState::Succeeded), "job {job_id} ended {}: {}", job.state, job.error);
-        ensure!(out.join("master.m3u8").is_file() && out.join("report.json").is_file(), "no ladder in {}", out.display());
         ensure!(!out.join("notes.txt").exists(), "the stale file was left behind");
+        let first = media::check_outputs(&out, &source).await?.files;
+        // Over a whole ladder: the new one in a folder of its own, the previous one gone.
+        let job_id = farm.submit("t95-overwrite-ladder", spec(&source.url(), &out, true)).await?;
+        let job = farm.wait_for_job(&job_id, Duration::from_secs(120)).await?;
+        ensure!(is_state(&job, v1::JobState::Succeeded), "job {job_id} ended {}: {}", job.state, job.error);
+        let second = media::check_outputs(&out, &source).await?.files;
+        let kept: Vec<&String> = first.intersection(&second).filter(|file| file.contains('/')).collect();
+        ensure!(kept.is_empty(), "the second ladder shares files with the first: {kept:?}");
         Ok(())
     }
 

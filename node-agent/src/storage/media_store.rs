@@ -81,7 +81,9 @@ impl MediaStore {
                     return Err(bad("the directory may not contain '..'"));
                 }
                 std::fs::create_dir_all(&directory).map_err(|error| bad(&format!("cannot create {}: {error}", directory.display())))?;
-                let local = object_store::local::LocalFileSystem::new_with_prefix(&directory).map_err(|error| bad(&error.to_string()))?;
+                // A deleted file's folders go with it when they are left empty (up to the root):
+                // a replaced ladder leaves no empty tree behind.
+                let local = object_store::local::LocalFileSystem::new_with_prefix(&directory).map_err(|error| bad(&error.to_string()))?.with_automatic_cleanup(true);
                 local_root = Some(directory);
                 Arc::new(local)
             }
@@ -153,7 +155,10 @@ impl MediaStore {
         Ok(written)
     }
 
-    /// Uploads `local` as `key`, streaming in parts. Returns the bytes sent.
+    /// Uploads `local` as `key`, streaming in parts. Returns the bytes sent. The object appears
+    /// whole or not at all and replaces a previous one in one step: a `file://` store writes a
+    /// staged file beside it and renames it into place; S3 publishes a multipart upload only
+    /// when it is completed.
     pub async fn put_from_file(&self, local: &Path, key: &ObjectKey) -> Result<u64, StoreError> {
         let local_error = |operation, source| StoreError::Local { operation, path: local.to_owned(), source };
         let mut file = tokio::fs::File::open(local).await.map_err(|error| local_error("opening", error))?;
@@ -198,6 +203,23 @@ impl MediaStore {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(self.store_error("deleting", key, error)),
         }
+    }
+
+    /// Deletes the folder `key` and everything in it; a missing one is not an error. A `file://`
+    /// store removes the directory tree (symlinks inside removed, never followed), so it also
+    /// takes the staged file of an upload that failed; elsewhere every object under it is deleted.
+    pub async fn delete_folder(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        if let Some(root) = &self.local_root {
+            let folder = root.join(key.as_str());
+            return match tokio::fs::remove_dir_all(&folder).await {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Local { operation: "removing the folder", path: folder, source: error }),
+                _ => Ok(()),
+            };
+        }
+        for object in self.list(Some(key)).await? {
+            self.delete(&ObjectKey::parse(&object.key)?).await?;
+        }
+        Ok(())
     }
 
     /// Every object under `prefix` (all of the store when `None`), sorted by key.
@@ -317,8 +339,26 @@ mod tests {
         }
         assert_eq!(store.delete_all().await.unwrap(), 3);
         assert!(store.list(None).await.unwrap().is_empty());
+        let left: Vec<_> = std::fs::read_dir(outer.path().join("work")).unwrap().collect();
+        assert!(left.is_empty(), "emptied folders are removed, the root kept: {left:?}");
         assert_eq!(store.delete_all().await.unwrap(), 0, "emptying an empty store is fine");
         assert!(beside.is_file());
+    }
+
+    #[tokio::test]
+    async fn an_upload_replaces_the_previous_object_and_leaves_no_staged_file() {
+        let root = tempfile::tempdir().unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let store = MediaStore::open(&file_url(root.path())).unwrap();
+        let key = ObjectKey::parse("master.m3u8").unwrap();
+        for body in ["#EXTM3U\nold\n", "#EXTM3U\nnew\n"] {
+            let local = scratch.path().join("master.m3u8");
+            std::fs::write(&local, body).unwrap();
+            store.put_from_file(&local, &key).await.unwrap();
+            assert_eq!(std::fs::read_to_string(root.path().join("master.m3u8")).unwrap(), body);
+        }
+        let names: Vec<String> = std::fs::read_dir(root.path()).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["master.m3u8"]);
     }
 
     #[tokio::test]

@@ -20,6 +20,7 @@
 //! | [`inspection`] | the inspection artifact's format; loading the committed one a spec names |
 //! | [`job_locations`] | a spec's input, output and work area checked against this agent's roots before any file is touched |
 //! | [`output_location`] | what the output location holds: refused when not empty (unless `overwrite`) or reached through a symlink; stale outputs removed |
+//! | [`output_generation`] | the folder one package attempt's media go under; publishing it: media first, then the manifests switched |
 //! | [`spec_checks`] | what a spec must hold: rung names safe as keys and dirs, a positive frame rate |
 //! | [`job_facts`] | the scheduler's replicated job facts (attempts, timings) as typed data |
 //! | [`task_errors`] | how each stage's errors become retryable or final task errors |
@@ -27,8 +28,9 @@
 //! Fencing: every artifact a task writes under `work_url` carries the attempt in its key
 //! (`chunks/<rung>/<chunk:05>.a<attempt>.mp4`) and is complete before the task reports success;
 //! the output names the key, and the scheduler records only the successful attempt's output.
-//! Only `package` (once per job, after every validation) writes to `output_url`, and `report`
-//! adds `report.json` there.
+//! Only `package` (once per job, after every validation) writes to `output_url`, its media under
+//! a folder of the attempt's own (`<work area name>-a<attempt>/`) and the manifests last, and
+//! `report` adds `report.json` there.
 
 pub mod analyze;
 pub mod assemble;
@@ -39,6 +41,7 @@ pub mod job_cache;
 pub mod job_facts;
 pub mod job_locations;
 pub mod ladder;
+pub mod output_generation;
 pub mod output_location;
 pub mod package;
 pub mod report;

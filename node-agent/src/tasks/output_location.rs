@@ -4,15 +4,16 @@
 //!   refuses (non-retryable) a location that is reached through a symlink or holds one
 //!   anywhere: outputs are never written through a symlink.
 //! * [`check_output_free`] (the inspect task, before anything is written) refuses a location
-//!   that holds anything but this job's work area, unless the job says `overwrite`.
-//! * [`remove_stale`] (the package task, with `overwrite`, after the new manifests are in
-//!   place) deletes the previous outputs the new ones did not replace; the work areas
-//!   (`.shotfarm-work/`) of this and other jobs are left alone.
+//!   that holds anything but this job's work area, unless the job says `overwrite`;
+//!   [`refuse_unless_empty`] is its refusal, which the package task repeats.
+//! * [`remove_stale`] (the package task, after the new manifests are in place) deletes the
+//!   previous outputs the new ones did not replace; the work areas (`.shotfarm-work/`) of this
+//!   and other jobs are left alone.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use shotfarm_proto::storage::{JobRoots, Scheme};
+use shotfarm_proto::storage::{JobRoots, Scheme, StorageUrl};
 
 use super::job_locations::{CheckedLocations, WORK_FOLDER};
 use super::{TaskError, task_errors};
@@ -46,14 +47,22 @@ pub async fn existing_files(checked: &CheckedLocations, roots: &JobRoots) -> Res
 /// Refuses an output location holding anything but this job's work area, unless `overwrite`.
 pub async fn check_output_free(checked: &CheckedLocations, roots: &JobRoots, overwrite: bool) -> Result<(), TaskError> {
     let files = existing_files(checked, roots).await?;
-    if overwrite || files.is_empty() {
+    if overwrite {
+        return Ok(());
+    }
+    refuse_unless_empty(&checked.output, &files)
+}
+
+/// Refuses (non-retryable) an output location holding `files`, naming a few of them.
+pub fn refuse_unless_empty(output: &StorageUrl, files: &[String]) -> Result<(), TaskError> {
+    if files.is_empty() {
         return Ok(());
     }
     let named: Vec<&str> = files.iter().take(FILES_NAMED).map(String::as_str).collect();
     let more = if files.len() > FILES_NAMED { format!(" and {} more", files.len() - FILES_NAMED) } else { String::new() };
     Err(TaskError::final_error(format!(
         "output location {} is not empty (it holds {}{more}); choose an empty or new location, or submit with --overwrite to replace what is there",
-        checked.output,
+        output,
         named.join(", ")
     )))
 }

@@ -109,8 +109,8 @@ pub fn package(error: PackageError) -> TaskError {
     match error {
         PackageError::Cancelled => TaskError::Cancelled,
         PackageError::Tool { source, .. } if source.is_cancelled() => TaskError::Cancelled,
-        // The renditions themselves disagree: packaging them again gives the same result.
-        PackageError::NoRenditions | PackageError::Misaligned { .. } | PackageError::AudioDuration { .. } | PackageError::Playlist { .. } => {
+        // The spec or the renditions themselves are wrong: packaging them again gives the same result.
+        PackageError::NoRenditions | PackageError::MediaFolder(_) | PackageError::Misaligned { .. } | PackageError::AudioDuration { .. } | PackageError::Playlist { .. } => {
             TaskError::Final(format!("packaging failed: {error}"))
         }
         PackageError::Tool { .. } | PackageError::Io { .. } | PackageError::Probe(_) => TaskError::Retryable(format!("packaging failed: {error}")),

@@ -49,7 +49,16 @@ pub async fn package_source(source: &Path, rungs: &[Rung], dir: &Path) -> (Inspe
         renditions.push(PackageRendition { rung: rung.clone(), path: output });
     }
     let audio = report.source.audio.is_some().then(|| AudioPackaging { source: source.to_owned(), bitrate_kbps: 96, segment_seconds: 0.96 });
-    let params = PackageParams { output_dir: dir.join("out"), renditions, frame_rate: report.source.video.frame_rate, frames: report.source.video.frames, audio, subtitles_source: Some(source.to_owned()) };
+    // The media in a folder of their own, as the package task publishes them.
+    let params = PackageParams {
+        output_dir: dir.join("out"),
+        renditions,
+        frame_rate: report.source.video.frame_rate,
+        frames: report.source.video.frames,
+        audio,
+        subtitles_source: Some(source.to_owned()),
+        media_folder: "job-1-1-a1".to_owned(),
+    };
     let result = package_ladder(&params, &cancel).await.unwrap();
     (report, result)
 }

@@ -44,9 +44,10 @@ fn timeline_xml(track: &TrackTiming) -> String {
     xml
 }
 
-fn segment_template(name: &str, track: &TrackTiming) -> String {
+/// `folder`: the track's folder as the MPD names it (the media prefix and its name).
+fn segment_template(folder: &str, track: &TrackTiming) -> String {
     format!(
-        "<SegmentTemplate timescale=\"{}\" initialization=\"{name}/init.mp4\" media=\"{name}/seg_$Number%05d$.m4s\" startNumber=\"0\">{}</SegmentTemplate>",
+        "<SegmentTemplate timescale=\"{}\" initialization=\"{folder}/init.mp4\" media=\"{folder}/seg_$Number%05d$.m4s\" startNumber=\"0\">{}</SegmentTemplate>",
         track.init.timescale,
         timeline_xml(track)
     )
@@ -57,8 +58,16 @@ fn xml_text(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The MPD text; `duration_micros` is the presentation's length.
-pub(super) fn dash_manifest_text(frame_rate: Rational, videos: &[DashVideo<'_>], audio: &[(&PackagedAudio, &TrackTiming)], subtitles: &[PackagedSubtitles], duration_micros: u64) -> String {
+/// The MPD text; `duration_micros` is the presentation's length; every file is named
+/// `media_prefix` (the media folder and a slash, or nothing) followed by its rendition's folder.
+pub(super) fn dash_manifest_text(
+    frame_rate: Rational,
+    videos: &[DashVideo<'_>],
+    audio: &[(&PackagedAudio, &TrackTiming)],
+    subtitles: &[PackagedSubtitles],
+    duration_micros: u64,
+    media_prefix: &str,
+) -> String {
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         xml,
@@ -76,12 +85,12 @@ pub(super) fn dash_manifest_text(frame_rate: Rational, videos: &[DashVideo<'_>],
         if let Some(colour) = set[0].packaged.colour {
             xml.push_str(&colour.dash_properties());
         }
-        video_representations(&mut xml, set);
+        video_representations(&mut xml, set, media_prefix);
         xml.push_str("    </AdaptationSet>\n");
     }
     let first_audio_id = sets.len();
-    audio_sets(&mut xml, audio, first_audio_id);
-    subtitle_sets(&mut xml, subtitles, first_audio_id + audio.len());
+    audio_sets(&mut xml, audio, first_audio_id, media_prefix);
+    subtitle_sets(&mut xml, subtitles, first_audio_id + audio.len(), media_prefix);
     xml.push_str("  </Period>\n</MPD>\n");
     xml
 }
@@ -101,7 +110,7 @@ fn video_sets<'a, 'b>(videos: &'b [DashVideo<'a>]) -> Vec<Vec<&'b DashVideo<'a>>
     sets
 }
 
-fn video_representations(xml: &mut String, set: &[&DashVideo<'_>]) {
+fn video_representations(xml: &mut String, set: &[&DashVideo<'_>], media_prefix: &str) {
     for video in set {
         let _ = writeln!(
             xml,
@@ -111,12 +120,12 @@ fn video_representations(xml: &mut String, set: &[&DashVideo<'_>]) {
             w = video.rendition.rung.width,
             h = video.rendition.rung.height,
             codecs = video.packaged.codecs,
-            template = segment_template(&video.packaged.name, video.timing),
+            template = segment_template(&format!("{media_prefix}{}", video.packaged.name), video.timing),
         );
     }
 }
 
-fn audio_sets(xml: &mut String, audio: &[(&PackagedAudio, &TrackTiming)], first_id: usize) {
+fn audio_sets(xml: &mut String, audio: &[(&PackagedAudio, &TrackTiming)], first_id: usize, media_prefix: &str) {
     for (index, (audio, timing)) in audio.iter().enumerate() {
         let language = audio.language.as_ref().map(|language| format!(" lang=\"{}\"", xml_text(language))).unwrap_or_default();
         let _ = writeln!(
@@ -130,17 +139,17 @@ fn audio_sets(xml: &mut String, audio: &[(&PackagedAudio, &TrackTiming)], first_
             codecs = audio.rendition.codecs,
             rate = timing.init.timescale,
             channels = audio.channels,
-            template = segment_template(&audio.rendition.name, timing),
+            template = segment_template(&format!("{media_prefix}{}", audio.rendition.name), timing),
         );
     }
 }
 
-fn subtitle_sets(xml: &mut String, subtitles: &[PackagedSubtitles], first_id: usize) {
+fn subtitle_sets(xml: &mut String, subtitles: &[PackagedSubtitles], first_id: usize, media_prefix: &str) {
     for (index, track) in subtitles.iter().enumerate() {
         let language = track.language.as_ref().map(|language| format!(" lang=\"{}\"", xml_text(language))).unwrap_or_default();
         let _ = writeln!(
             xml,
-            "    <AdaptationSet id=\"{id}\" contentType=\"text\" mimeType=\"text/vtt\"{language}>\n      <Label>{label}</Label>\n      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"subtitle\"/>\n      <Representation id=\"{name}\" bandwidth=\"256\">\n        <BaseURL>{name}/{SUBTITLES_FILE}</BaseURL>\n      </Representation>\n    </AdaptationSet>",
+            "    <AdaptationSet id=\"{id}\" contentType=\"text\" mimeType=\"text/vtt\"{language}>\n      <Label>{label}</Label>\n      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"subtitle\"/>\n      <Representation id=\"{name}\" bandwidth=\"256\">\n        <BaseURL>{media_prefix}{name}/{SUBTITLES_FILE}</BaseURL>\n      </Representation>\n    </AdaptationSet>",
             id = first_id + index,
             label = xml_text(&track.label),
             name = track.name,

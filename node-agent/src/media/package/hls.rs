@@ -52,8 +52,15 @@ pub(super) fn media_playlist_text(track: &TrackTiming, files: &[String]) -> Stri
 /// The master playlist: every audio rendition in one group (`EXT-X-MEDIA` with its
 /// language, name, channels, default/autoselect), every subtitle rendition in another, then
 /// every video rendition, highest peak bitrate first, its bandwidth counting the largest
-/// audio rendition.
-pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRendition, &PackageRendition)], audio: &[PackagedAudio], subtitles: &[PackagedSubtitles]) -> String {
+/// audio rendition. Every URI is `media_prefix` (the media folder and a slash, or nothing)
+/// followed by the rendition's folder.
+pub(super) fn master_playlist_text(
+    frame_rate: f64,
+    renditions: &[(&PackagedRendition, &PackageRendition)],
+    audio: &[PackagedAudio],
+    subtitles: &[PackagedSubtitles],
+    media_prefix: &str,
+) -> String {
     let mut text = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     for track in audio {
         let _ = write!(text, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"{}\"", track.label);
@@ -62,7 +69,7 @@ pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRend
         }
         let _ = writeln!(
             text,
-            ",CHANNELS=\"{}\",DEFAULT={},AUTOSELECT=YES,URI=\"{}/playlist.m3u8\"",
+            ",CHANNELS=\"{}\",DEFAULT={},AUTOSELECT=YES,URI=\"{media_prefix}{}/playlist.m3u8\"",
             track.channels,
             if track.default { "YES" } else { "NO" },
             track.rendition.name
@@ -73,7 +80,7 @@ pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRend
         if let Some(language) = &track.language {
             let _ = write!(text, ",LANGUAGE=\"{language}\"");
         }
-        let _ = writeln!(text, ",DEFAULT={},AUTOSELECT=YES,URI=\"{}/playlist.m3u8\"", if track.default { "YES" } else { "NO" }, track.name);
+        let _ = writeln!(text, ",DEFAULT={},AUTOSELECT=YES,URI=\"{media_prefix}{}/playlist.m3u8\"", if track.default { "YES" } else { "NO" }, track.name);
     }
     let audio_peak = audio.iter().map(|track| track.rendition.peak_bitrate_bps).max().unwrap_or(0);
     let audio_average = audio.iter().map(|track| track.rendition.average_bitrate_bps).max().unwrap_or(0);
@@ -99,7 +106,7 @@ pub(super) fn master_playlist_text(frame_rate: f64, renditions: &[(&PackagedRend
         if !subtitles.is_empty() {
             text.push_str(",SUBTITLES=\"subtitles\"");
         }
-        let _ = writeln!(text, "\n{}/playlist.m3u8", packaged.name);
+        let _ = writeln!(text, "\n{media_prefix}{}/playlist.m3u8", packaged.name);
     }
     text
 }

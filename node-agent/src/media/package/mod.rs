@@ -1,14 +1,15 @@
 //! Packaging: HLS with CMAF (fMP4) segments and a DASH MPD over the very same segments, plus
 //! an AAC audio rendition encoded once from the whole source.
 //!
-//! Layout under the output dir:
+//! Layout under the output dir (`<media>`: [`PackageParams::media_folder`], the manifests name
+//! every file through it with relative URIs):
 //! ```text
-//! master.m3u8            HLS master playlist
-//! manifest.mpd           DASH manifest (SegmentTemplate + SegmentTimeline over the same files)
-//! <rung>/playlist.m3u8   media playlist; <rung>/init.mp4; <rung>/seg_00000.m4s …
-//! audio/a<N>/…          one AAC rendition per source audio track (N: its audio stream number)
-//! audio/a<N>-stereo/…   a stereo downmix of the default track when it has more channels
-//! subtitles/s<N>/…       one WebVTT rendition per text subtitle track: subtitles.vtt, playlist.m3u8
+//! master.m3u8                    HLS master playlist
+//! manifest.mpd                   DASH manifest (SegmentTemplate + SegmentTimeline over the same files)
+//! <media>/<rung>/playlist.m3u8   media playlist; <rung>/init.mp4; <rung>/seg_00000.m4s …
+//! <media>/audio/a<N>/…           one AAC rendition per source audio track (N: its audio stream number)
+//! <media>/audio/a<N>-stereo/…    a stereo downmix of the default track when it has more channels
+//! <media>/subtitles/s<N>/…       one WebVTT rendition per text subtitle track: subtitles.vtt, playlist.m3u8
 //! ```
 //!
 //! | module | what it does |
@@ -45,7 +46,7 @@ mod language_tags;
 mod segmenter;
 pub mod subtitles;
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,22 @@ pub struct PackageParams {
     /// The source, when its text subtitle tracks are to be packaged (see [`subtitles`]).
     #[serde(default)]
     pub subtitles_source: Option<PathBuf>,
+    /// The folder under `output_dir` (plain names, `/`-separated) that every media file goes
+    /// under, the manifests staying at the root; empty: the media beside the manifests.
+    #[serde(default)]
+    pub media_folder: String,
+}
+
+impl PackageParams {
+    /// Where the media files go.
+    fn media_dir(&self) -> PathBuf {
+        self.output_dir.join(&self.media_folder)
+    }
+
+    /// What the manifests put before a media file's path: the media folder and a slash.
+    fn media_prefix(&self) -> String {
+        if self.media_folder.is_empty() { String::new() } else { format!("{}/", self.media_folder) }
+    }
 }
 
 /// One media playlist's facts.
@@ -155,6 +172,8 @@ pub struct PackageResult {
 pub enum PackageError {
     #[error("nothing to package; pass at least one validated rendition")]
     NoRenditions,
+    #[error("media folder {0:?} is not a relative path of plain names; name a folder inside the output")]
+    MediaFolder(String),
     #[error("packaging cancelled")]
     Cancelled,
     #[error("packaging {what}: {source}")]
@@ -244,7 +263,7 @@ async fn plan_source_tracks(params: &PackageParams, cancel: &CancellationToken) 
         None => Vec::new(),
     };
     let (subtitles, skipped_subtitles) = match params.subtitles_source {
-        Some(_) => plan_subtitles(&subtitle_tracks(&probe), &params.output_dir),
+        Some(_) => plan_subtitles(&subtitle_tracks(&probe), &params.media_dir()),
         None => (Vec::new(), Vec::new()),
     };
     for skipped in &skipped_subtitles {
@@ -259,6 +278,10 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     if params.renditions.is_empty() {
         return Err(PackageError::NoRenditions);
     }
+    if !Path::new(&params.media_folder).components().all(|component| matches!(component, Component::Normal(_))) {
+        return Err(PackageError::MediaFolder(params.media_folder.clone()));
+    }
+    let media_dir = params.media_dir();
     let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
     let tracks = plan_source_tracks(params, cancel).await?;
     let audio_renditions = &tracks.audio;
@@ -267,23 +290,23 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     let videos = futures::future::try_join_all(params.renditions.iter().map(|rendition| {
         let name = &rendition.rung.name;
         let input = vec!["-i".to_owned(), rendition.path.display().to_string(), "-map".to_owned(), "0:v:0".to_owned(), "-c".to_owned(), "copy".to_owned()];
-        segment(input, params.output_dir.join(name), frame_duration * 0.5, format!("rendition {name}"), cancel)
+        segment(input, media_dir.join(name), frame_duration * 0.5, format!("rendition {name}"), cancel)
     }));
     let audios = futures::future::try_join_all(audio_renditions.iter().filter_map(|rendition| {
         let audio = params.audio.as_ref()?;
         let what = format!("audio rendition {} (source stream {})", rendition.name, rendition.source_stream);
-        Some(segment(rendition.encode.ffmpeg_args(&audio.source), params.output_dir.join(&rendition.name), audio.segment_seconds.max(frame_duration), what, cancel))
+        Some(segment(rendition.encode.ffmpeg_args(&audio.source), media_dir.join(&rendition.name), audio.segment_seconds.max(frame_duration), what, cancel))
     }));
     let subtitles = futures::future::try_join_all(tracks.subtitles.iter().filter_map(|subtitles| {
         let source = params.subtitles_source.as_ref()?;
-        Some(convert_subtitles(source, subtitles, tracks.video_start_seconds, &params.output_dir, cancel))
+        Some(convert_subtitles(source, subtitles, tracks.video_start_seconds, &media_dir, cancel))
     }));
     tokio::try_join!(videos, audios, subtitles)?;
 
     let mut videos: Vec<WrittenTrack> = Vec::with_capacity(params.renditions.len());
     for rendition in &params.renditions {
         let name = &rendition.rung.name;
-        let dir = params.output_dir.join(name);
+        let dir = media_dir.join(name);
         let init_path = dir.join("init.mp4");
         let init = std::fs::read(&init_path).map_err(|source| PackageError::Io { operation: "reading", path: init_path, source })?;
         let codecs = codec_string(&init, rendition.rung.codec)
@@ -312,7 +335,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
 
     let mut audios: Vec<(PackagedAudio, TrackTiming)> = Vec::with_capacity(audio_renditions.len());
     for rendition in audio_renditions {
-        let track = read_track(&params.output_dir.join(&rendition.name), &rendition.name, AAC_LC.to_owned())?;
+        let track = read_track(&media_dir.join(&rendition.name), &rendition.name, AAC_LC.to_owned())?;
         let audio_end = track.timing.seconds(track.timing.end());
         let frame = AAC_FRAME_SAMPLES as f64 / f64::from(rendition.encode.sample_rate);
         // One microsecond of slack for the rounding of the two timescales.
@@ -337,13 +360,14 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
 
     let master_playlist = params.output_dir.join("master.m3u8");
     let pairs: Vec<(&PackagedRendition, &PackageRendition)> = videos.iter().map(|track| &track.packaged).zip(&params.renditions).collect();
-    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, &audio_list, &tracks.subtitles);
+    let media_prefix = params.media_prefix();
+    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, &audio_list, &tracks.subtitles, &media_prefix);
     std::fs::write(&master_playlist, master).map_err(|source| PackageError::Io { operation: "writing", path: master_playlist.clone(), source })?;
     let dash_manifest = params.output_dir.join("manifest.mpd");
     let dash_videos: Vec<DashVideo<'_>> =
         videos.iter().zip(&params.renditions).map(|(track, rendition)| DashVideo { packaged: &track.packaged, rendition, timing: &track.timing }).collect();
     let dash_audios: Vec<(&PackagedAudio, &TrackTiming)> = audios.iter().map(|(audio, timing)| (audio, timing)).collect();
-    let mpd = dash_manifest_text(params.frame_rate, &dash_videos, &dash_audios, &tracks.subtitles, video_end_micros);
+    let mpd = dash_manifest_text(params.frame_rate, &dash_videos, &dash_audios, &tracks.subtitles, video_end_micros, &media_prefix);
     std::fs::write(&dash_manifest, mpd).map_err(|source| PackageError::Io { operation: "writing", path: dash_manifest.clone(), source })?;
     let result = PackageResult {
         master_playlist,

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::pipeline::{Chunk, Codec, QualityStats, SourceSummary};
+use crate::recipe::LadderKind;
 
 /// Trial sizes per source at most (its own size first, then smaller).
 pub const MAX_TRIAL_SIZES: usize = 4;
@@ -80,7 +81,8 @@ pub struct RungDecision {
     pub predicted_bitrate_kbps: f64,
     /// The constant-quality setting the hull interpolates at the rung's bitrate.
     pub title_setting: f64,
-    /// Per-shot only: each chunk's own setting, by chunk index (empty for per-title).
+    /// Each chunk's setting, by chunk index: per title the same for every chunk, per shot its
+    /// own; empty when the ladder sampled chunks (every encode then takes `title_setting`).
     #[serde(default)]
     pub chunk_settings: Vec<f64>,
 }
@@ -100,6 +102,9 @@ pub struct CodecDecision {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LadderDecision {
+    /// Per-title or per-shot.
+    #[serde(default)]
+    pub ladder: LadderKind,
     pub codecs: Vec<CodecDecision>,
 }
 
@@ -107,6 +112,12 @@ impl LadderDecision {
     /// The decision behind the rung named `rung`.
     pub fn rung(&self, rung: &str) -> Option<&RungDecision> {
         self.codecs.iter().flat_map(|codec| &codec.rungs).find(|decision| decision.rung == rung)
+    }
+
+    /// The setting chunk `chunk` of `rung` encodes at, when the decision names the rung.
+    pub fn chunk_setting(&self, rung: &str, chunk: u32) -> Option<f64> {
+        let decision = self.rung(rung)?;
+        if decision.chunk_settings.is_empty() { Some(decision.title_setting) } else { decision.chunk_settings.get(chunk as usize).copied() }
     }
 }
 

@@ -98,7 +98,7 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
 }
 
 /// The decision behind a synthetic ladder made from `analysis`: per shot, chunk `i` of every
-/// rung gets setting `20 + i`.
+/// rung gets setting `20 + i`; per title every chunk gets 23.
 fn decision_for(ladder: LadderKind, analysis: &[ChunkTrials], rungs: u32) -> LadderDecision {
     let chunks = analysis.iter().map(|trials| trials.chunk.index + 1).max().unwrap_or(0);
     let rungs = (0..rungs)
@@ -107,8 +107,8 @@ fn decision_for(ladder: LadderKind, analysis: &[ChunkTrials], rungs: u32) -> Lad
             predicted_vmaf: 95.0 - f64::from(index),
             predicted_bitrate_kbps: f64::from(6000 >> index.min(4)),
             title_setting: 23.0,
-            chunk_settings: if ladder == LadderKind::PerShot { (0..chunks).map(|chunk| 20.0 + f64::from(chunk)).collect() } else { Vec::new() },
+            chunk_settings: (0..chunks).map(|chunk| if ladder == LadderKind::PerShot { 20.0 + f64::from(chunk) } else { 23.0 }).collect(),
         })
         .collect();
-    LadderDecision { codecs: vec![CodecDecision { codec: Codec::H264, hull: Vec::new(), rungs }] }
+    LadderDecision { ladder, codecs: vec![CodecDecision { codec: Codec::H264, hull: Vec::new(), rungs }] }
 }

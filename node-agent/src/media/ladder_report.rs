@@ -33,13 +33,12 @@ pub struct RungLadderReport {
     pub measured_bitrate_kbps: Option<u32>,
     /// The setting the title's hull interpolates at the rung's bitrate.
     pub title_setting: f64,
-    /// Per shot: each chunk's setting, by chunk index.
+    /// Each chunk's setting, by chunk index (per title all the same).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chunk_settings: Vec<f64>,
 }
 
 pub fn ladder_report(decision: &LadderDecision, renditions: &[RenditionReport]) -> LadderReport {
-    let per_shot = decision.codecs.iter().flat_map(|codec| &codec.rungs).any(|rung| !rung.chunk_settings.is_empty());
     let codecs = decision
         .codecs
         .iter()
@@ -64,5 +63,5 @@ pub fn ladder_report(decision: &LadderDecision, renditions: &[RenditionReport]) 
                 .collect(),
         })
         .collect();
-    LadderReport { kind: if per_shot { "per-shot" } else { "per-title" }.to_owned(), codecs }
+    LadderReport { kind: decision.ladder.as_str().to_owned(), codecs }
 }

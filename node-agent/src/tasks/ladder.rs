@@ -30,7 +30,7 @@ pub fn run(source: &SourceSummary, codecs: &[Codec], recipe: &LadderRecipe, anal
         frame_rate_den: source.frame_rate_den,
     };
     let mut rungs: Vec<Rung> = Vec::new();
-    let mut decision = recipe.ladder.needs_analysis().then(LadderDecision::default);
+    let mut decision = recipe.ladder.needs_analysis().then(|| LadderDecision { ladder: recipe.ladder, codecs: Vec::new() });
     let mut seen = Vec::new();
     for &codec in codecs {
         if seen.contains(&codec) {

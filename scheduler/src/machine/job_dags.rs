@@ -140,11 +140,15 @@ fn a_per_shot_job_analyses_every_chunk_at_every_trial_size_before_its_ladder() {
 }
 
 #[test]
-fn a_per_title_job_encodes_at_the_rung_bitrates() {
+fn a_per_title_job_encodes_every_chunk_at_the_rung_setting() {
     let recipe = LadderRecipe { ladder: LadderKind::PerTitle, ..LadderRecipe::default() };
     let (_, specs) = run_spec(JobSpec { recipe, ..JobSpec::for_tests() });
     assert!(count(&specs, TaskKind::Analyze) > 0);
-    assert!(specs.iter().all(|spec| !matches!(spec, TaskSpec::Encode { settings, .. } if !settings.is_empty())));
+    for spec in &specs {
+        if let TaskSpec::Encode { rungs, settings, .. } = spec {
+            assert_eq!(settings, &vec![23.0; rungs.len()]);
+        }
+    }
     // A fixed-ladder job runs no analysis.
     let (_, fixed) = run_job(1, true);
     assert_eq!(count(&fixed, TaskKind::Analyze), 0);

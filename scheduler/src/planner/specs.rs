@@ -4,7 +4,6 @@ use std::ops::Range;
 
 use shotfarm_proto::analysis::{ChunkTrials, TrialSpec, trial_settings};
 use shotfarm_proto::pipeline::{Artifact, Codec, EncodedChunk, EncodedRendition, Rung, TaskKind, TaskOutput, TaskSpec};
-use shotfarm_proto::recipe::LadderKind;
 
 use crate::state::State;
 use crate::state::model::{Job, Task, TaskState, format_job_id};
@@ -54,24 +53,17 @@ pub fn encode(job: &Job, chunk: u32, rungs: Range<u32>) -> Result<String, String
     let rungs = job.plan.rungs.get(rungs.start as usize..rungs.end as usize).ok_or_else(|| format!("no rungs {rungs:?} in the plan"))?.to_vec();
     let inspection = job.plan.inspection.clone().ok_or("encode planned before inspection finished")?;
     let preset = job.spec.recipe.preset.clone();
-    let settings = per_shot_settings(job, chunk.index, &rungs)?;
+    let settings = chunk_settings(job, chunk.index, &rungs)?;
     to_json(&TaskSpec::Encode { locations: job.plan.locations.clone(), source, inspection, chunk, rungs, preset, settings })
 }
 
-/// A per-shot ladder's setting of `chunk` for each of `rungs`; empty for other ladders.
-fn per_shot_settings(job: &Job, chunk: u32, rungs: &[Rung]) -> Result<Vec<f64>, String> {
+/// A per-title or per-shot ladder's setting of `chunk` for each of `rungs`; empty for other
+/// ladders (the rungs' bitrates).
+fn chunk_settings(job: &Job, chunk: u32, rungs: &[Rung]) -> Result<Vec<f64>, String> {
     let Some(decision) = &job.plan.decision else { return Ok(Vec::new()) };
-    if job.spec.recipe.ladder != LadderKind::PerShot {
-        return Ok(Vec::new());
-    }
     rungs
         .iter()
-        .map(|rung| {
-            decision
-                .rung(&rung.name)
-                .and_then(|rung| rung.chunk_settings.get(chunk as usize).copied())
-                .ok_or_else(|| format!("the per-shot ladder has no setting for chunk {chunk} of {}", rung.name))
-        })
+        .map(|rung| decision.chunk_setting(&rung.name, chunk).ok_or_else(|| format!("the {} ladder has no setting for chunk {chunk} of {}", decision.ladder.as_str(), rung.name)))
         .collect()
 }
 

@@ -4,11 +4,17 @@
 //! | --- | --- |
 //! | [`vmaf`] | CPU (and CUDA) VMAF frames/s against an x264 yardstick |
 //! | [`pipeline`] | the in-process farm against one plain ffmpeg process |
+//! | [`ladder`] | BD-rate of the per-title and per-shot ladders against the fixed one, on a corpus of different content |
+//! | [`ladder_corpus`] | the six synthesised sources `ladder` runs on, cached |
+//! | [`bd_rate`] | the Bjøntegaard delta rate of two rate–quality curves (PCHIP in log-rate) |
 //! | [`scheduler`] | runs `shotfarm-bench-scheduler`, built beside the harness it needs |
 //! | [`statistics`] | medians of repeated runs |
 //! | [`cpu_time`] | CPU seconds of this process and its children |
 
+pub mod bd_rate;
 pub mod cpu_time;
+pub mod ladder;
+pub mod ladder_corpus;
 pub mod pipeline;
 pub mod scheduler;
 pub mod statistics;
@@ -31,6 +37,9 @@ pub enum BenchCommand {
     Scheduler(scheduler::BenchSchedulerArgs),
     /// The farm's wall time for a 1080p source against one plain ffmpeg process.
     Pipeline(pipeline::BenchPipelineArgs),
+    /// BD-rate of the per-title and per-shot ladders against the fixed one, on synthesised
+    /// sources of very different content (and your own files).
+    Ladder(ladder::BenchLadderArgs),
 }
 
 pub fn run(args: BenchArgs) -> CommandResult {
@@ -38,5 +47,6 @@ pub fn run(args: BenchArgs) -> CommandResult {
         BenchCommand::Vmaf(a) => vmaf::run(a),
         BenchCommand::Scheduler(a) => scheduler::run(a),
         BenchCommand::Pipeline(a) => pipeline::run(a),
+        BenchCommand::Ladder(a) => ladder::run(a),
     }
 }

@@ -8,13 +8,20 @@
 //! 2. **Rungs on the hull** ([`hull_ladder`]): the top rung at the least bitrate where the
 //!    hull reaches the recipe's target VMAF, each next one the spacing below, down to the floor
 //!    or the cheapest trial, at most `max_rungs` ([`DEFAULT_MAX_RUNGS`] when the recipe sets
-//!    none), each at the size that wins at its bitrate. A per-title rung encodes every chunk at
-//!    that bitrate (peak 1.5×, buffer 2×: capped VBV for streaming).
-//! 3. **Per shot** ([`allocate`]): for each rung, every chunk's trials at the rung's size —
+//!    none), each at the size that wins at its bitrate, with the constant-quality setting the
+//!    hull interpolates there.
+//! 3. **Per title**: every chunk of a rung encodes at that one setting (CRF), capped by the
+//!    rung's VBV peak and buffer ([`capped_rung`]). (A bitrate target instead starves a
+//!    near-static title: its VBV, sized by a tiny average, has no room for a keyframe —
+//!    measured, VMAF 79 where the trials predicted 95.)
+//! 4. **Per shot** ([`allocate`]): for each rung, every chunk's trials at the rung's size —
 //!    densified to every whole setting between the grid's, bits log-linear and VMAF linear in
 //!    the setting — and the least-bits choice of one setting per chunk whose frame-weighted
-//!    mean VMAF reaches the rung's predicted VMAF. The rung's bitrate is then the predicted
-//!    average; its peak caps the costliest chunk's predicted rate with headroom.
+//!    mean VMAF reaches the rung's predicted VMAF.
+//!
+//! Either way the rung's bitrate is the predicted average over its chunks and its peak caps
+//! the costliest chunk's predicted rate with headroom; the decision lists every chunk's
+//! setting.
 
 use shotfarm_proto::analysis::{ChunkTrials, CodecDecision, HullPoint, RungDecision, TrialOutcome};
 use shotfarm_proto::pipeline::{Codec, Rung};
@@ -26,12 +33,12 @@ use super::shot_allocation::{AllocationError, ShotTrial, ShotTrials, allocate};
 
 /// Rungs per codec when the recipe sets no limit.
 pub const DEFAULT_MAX_RUNGS: usize = 6;
-/// A per-shot rung's peak: at least this times its average bitrate…
-const PER_SHOT_PEAK_OVER_AVERAGE: f64 = 1.5;
+/// A rung's peak: at least this times its average bitrate…
+const PEAK_OVER_AVERAGE: f64 = 1.5;
 /// …and at least this times its costliest chunk's predicted rate, at most
-/// [`PER_SHOT_MAX_PEAK_OVER_AVERAGE`] times the average.
-const PER_SHOT_PEAK_OVER_COSTLIEST: f64 = 1.2;
-const PER_SHOT_MAX_PEAK_OVER_AVERAGE: f64 = 3.0;
+/// [`MAX_PEAK_OVER_AVERAGE`] times the average.
+const PEAK_OVER_COSTLIEST: f64 = 1.2;
+const MAX_PEAK_OVER_AVERAGE: f64 = 3.0;
 
 /// One codec's rungs and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +53,7 @@ pub enum TitleLadderError {
     NoAnalysis(Codec),
     #[error("no trial size and setting was tried on every analysed chunk")]
     NoCommonTrials,
-    #[error("a per-shot ladder needs every chunk analysed; chunk {0} was not")]
+    #[error("chunk {0} has no trial where the ladder needs one (a per-shot ladder needs every chunk analysed at every trial size)")]
     ChunkNotAnalysed(u32),
     #[error("the source's frame rate is unknown")]
     NoFrameRate,
@@ -85,10 +92,15 @@ pub fn title_ladder(source: &LadderSource, codec: Codec, recipe: &LadderRecipe, 
     let names = rung_names(codec, &hull_rungs);
     let mut rungs = Vec::with_capacity(hull_rungs.len());
     let mut decisions = Vec::with_capacity(hull_rungs.len());
+    if recipe.ladder == LadderKind::PerShot {
+        if let Some(missing) = chunks.iter().enumerate().find(|(position, chunk)| chunk.chunk.index as usize != *position) {
+            return Err(TitleLadderError::ChunkNotAnalysed(missing.0 as u32));
+        }
+    }
     for (hull_rung, name) in hull_rungs.iter().zip(names) {
         let (rung, decision) = match recipe.ladder {
             LadderKind::PerShot => per_shot_rung(&chunks, hull_rung, codec, name, rate)?,
-            _ => per_title_rung(hull_rung, codec, name),
+            _ => per_title_rung(&chunks, hull_rung, codec, name, rate)?,
         };
         rungs.push(rung);
         decisions.push(decision);
@@ -153,60 +165,96 @@ fn rung_names(codec: Codec, rungs: &[HullRung]) -> Vec<String> {
     names
 }
 
-fn streaming_rung(name: String, codec: Codec, width: u32, height: u32, bitrate_kbps: f64, maxrate_kbps: f64) -> Rung {
-    let kbps = |value: f64| (value.round() as u32).clamp(1, MAX_BITRATE_KBPS * 2);
-    let maxrate = kbps(maxrate_kbps);
-    Rung { name, codec, width, height, bitrate_kbps: kbps(bitrate_kbps).min(maxrate), maxrate_kbps: maxrate, bufsize_kbps: maxrate.saturating_mul(4) / 3 }
+/// Each chunk's trials at one size, sorted by setting (chunks in index order).
+fn chunk_curves(chunks: &[ChunkTrials], width: u32, height: u32) -> Vec<ShotTrials> {
+    chunks
+        .iter()
+        .map(|chunk| {
+            let mut trials: Vec<ShotTrial> = chunk
+                .trials
+                .iter()
+                .filter(|trial| (trial.width, trial.height) == (width, height) && trial.frames > 0)
+                .map(|trial| ShotTrial { setting: trial.setting, bits: chunk_bits(chunk, trial), vmaf: trial.quality.vmaf_mean })
+                .collect();
+            trials.sort_by(|a, b| a.setting.total_cmp(&b.setting));
+            ShotTrials { frames: chunk.chunk.frames(), trials }
+        })
+        .collect()
 }
 
-fn per_title_rung(hull_rung: &HullRung, codec: Codec, name: String) -> (Rung, RungDecision) {
-    let rung = streaming_rung(name.clone(), codec, hull_rung.width, hull_rung.height, hull_rung.bitrate_kbps, hull_rung.bitrate_kbps * 1.5);
+/// A chunk's predicted bits and VMAF at `setting`, interpolated between its trials (bits
+/// log-linearly, VMAF linearly; held at the nearest trial outside their range).
+fn at_setting(trials: &[ShotTrial], setting: f64) -> Option<ShotTrial> {
+    let (first, last) = (trials.first()?, trials.last()?);
+    if setting <= first.setting {
+        return Some(ShotTrial { setting, ..*first });
+    }
+    if setting >= last.setting {
+        return Some(ShotTrial { setting, ..*last });
+    }
+    let upper = trials.iter().position(|trial| trial.setting >= setting)?;
+    let (low, high) = (trials[upper - 1], trials[upper]);
+    Some(interpolated(low, high, setting))
+}
+
+fn interpolated(low: ShotTrial, high: ShotTrial, setting: f64) -> ShotTrial {
+    let t = (setting - low.setting) / (high.setting - low.setting);
+    let bits = if low.bits > 0.0 && high.bits > 0.0 { (low.bits.ln() + t * (high.bits.ln() - low.bits.ln())).exp() } else { low.bits + t * (high.bits - low.bits) };
+    ShotTrial { setting, bits, vmaf: low.vmaf + t * (high.vmaf - low.vmaf) }
+}
+
+/// The rung that encodes chunk `i` at `settings[i]` (predicted `chosen[i]`): its bitrate the
+/// predicted average, its peak the costliest chunk's rate with headroom (within 1.5× and 3×
+/// the average), its buffer two seconds of peak — room for a chunk's keyframe even when the
+/// average is tiny (near-static content).
+fn capped_rung(hull_rung: &HullRung, codec: Codec, name: String, shots: &[ShotTrials], chosen: &[ShotTrial], rate: f64) -> (Rung, RungDecision) {
+    let frames: u64 = shots.iter().map(|shot| shot.frames).sum();
+    let seconds = |frames: u64| frames.max(1) as f64 / rate;
+    let average_kbps = chosen.iter().map(|trial| trial.bits).sum::<f64>() / seconds(frames) / 1000.0;
+    let costliest_kbps = chosen.iter().zip(shots).map(|(trial, shot)| trial.bits / seconds(shot.frames) / 1000.0).fold(0.0, f64::max);
+    let peak = (costliest_kbps * PEAK_OVER_COSTLIEST).max(average_kbps * PEAK_OVER_AVERAGE).min(average_kbps * MAX_PEAK_OVER_AVERAGE);
+    let predicted_vmaf = chosen.iter().zip(shots).map(|(trial, shot)| trial.vmaf * shot.frames as f64).sum::<f64>() / frames.max(1) as f64;
+    let kbps = |value: f64| (value.round() as u32).clamp(1, MAX_BITRATE_KBPS * 2);
+    let maxrate = kbps(peak);
+    let rung = Rung {
+        name: name.clone(),
+        codec,
+        width: hull_rung.width,
+        height: hull_rung.height,
+        bitrate_kbps: kbps(average_kbps).min(maxrate),
+        maxrate_kbps: maxrate,
+        bufsize_kbps: maxrate.saturating_mul(2),
+    };
     let decision = RungDecision {
         rung: name,
-        predicted_vmaf: hull_rung.predicted_vmaf,
-        predicted_bitrate_kbps: hull_rung.bitrate_kbps,
+        predicted_vmaf,
+        predicted_bitrate_kbps: average_kbps,
         title_setting: hull_rung.setting,
-        chunk_settings: Vec::new(),
+        chunk_settings: chosen.iter().map(|trial| trial.setting).collect(),
     };
     (rung, decision)
 }
 
+/// Per title: every chunk at the hull's setting for the rung.
+fn per_title_rung(chunks: &[ChunkTrials], hull_rung: &HullRung, codec: Codec, name: String, rate: f64) -> Result<(Rung, RungDecision), TitleLadderError> {
+    let shots = chunk_curves(chunks, hull_rung.width, hull_rung.height);
+    let chosen: Vec<ShotTrial> = shots
+        .iter()
+        .zip(chunks)
+        .map(|(shot, chunk)| at_setting(&shot.trials, hull_rung.setting).ok_or(TitleLadderError::ChunkNotAnalysed(chunk.chunk.index)))
+        .collect::<Result<_, _>>()?;
+    Ok(capped_rung(hull_rung, codec, name, &shots, &chosen, rate))
+}
+
+/// Per shot: each chunk at its own setting, the least bits for the rung's predicted VMAF.
 fn per_shot_rung(chunks: &[ChunkTrials], hull_rung: &HullRung, codec: Codec, name: String, rate: f64) -> Result<(Rung, RungDecision), TitleLadderError> {
-    let (width, height) = (hull_rung.width, hull_rung.height);
-    let mut shots = Vec::with_capacity(chunks.len());
-    for (position, chunk) in chunks.iter().enumerate() {
-        if chunk.chunk.index as usize != position {
-            return Err(TitleLadderError::ChunkNotAnalysed(position as u32));
-        }
-        let mut trials: Vec<ShotTrial> = chunk
-            .trials
-            .iter()
-            .filter(|trial| (trial.width, trial.height) == (width, height) && trial.frames > 0)
-            .map(|trial| ShotTrial { setting: trial.setting, bits: chunk_bits(chunk, trial), vmaf: trial.quality.vmaf_mean })
-            .collect();
-        trials.sort_by(|a, b| a.setting.total_cmp(&b.setting));
-        shots.push(ShotTrials { frames: chunk.chunk.frames(), trials: densified(&trials) });
+    let mut shots = chunk_curves(chunks, hull_rung.width, hull_rung.height);
+    for shot in &mut shots {
+        shot.trials = densified(&shot.trials);
     }
     let allocation = allocate(&shots, hull_rung.predicted_vmaf)?;
-    let settings: Vec<f64> = allocation.chosen.iter().zip(&shots).map(|(&index, shot)| shot.trials[index].setting).collect();
-    let frames: u64 = shots.iter().map(|shot| shot.frames).sum();
-    let average_kbps = allocation.total_bits / (frames.max(1) as f64 / rate) / 1000.0;
-    let costliest_kbps = allocation
-        .chosen
-        .iter()
-        .zip(&shots)
-        .map(|(&index, shot)| shot.trials[index].bits / (shot.frames.max(1) as f64 / rate) / 1000.0)
-        .fold(0.0, f64::max);
-    let peak = (costliest_kbps * PER_SHOT_PEAK_OVER_COSTLIEST).max(average_kbps * PER_SHOT_PEAK_OVER_AVERAGE).min(average_kbps * PER_SHOT_MAX_PEAK_OVER_AVERAGE);
-    let rung = streaming_rung(name.clone(), codec, width, height, average_kbps, peak);
-    let decision = RungDecision {
-        rung: name,
-        predicted_vmaf: allocation.mean_vmaf,
-        predicted_bitrate_kbps: average_kbps,
-        title_setting: hull_rung.setting,
-        chunk_settings: settings,
-    };
-    Ok((rung, decision))
+    let chosen: Vec<ShotTrial> = allocation.chosen.iter().zip(&shots).map(|(&index, shot)| shot.trials[index]).collect();
+    Ok(capped_rung(hull_rung, codec, name, &shots, &chosen, rate))
 }
 
 /// `trials` (sorted by setting) with every whole setting between two neighbours added: bits
@@ -218,9 +266,7 @@ fn densified(trials: &[ShotTrial]) -> Vec<ShotTrial> {
         dense.push(low);
         let mut setting = low.setting.floor() + 1.0;
         while setting < high.setting {
-            let t = (setting - low.setting) / (high.setting - low.setting);
-            let bits = if low.bits > 0.0 && high.bits > 0.0 { (low.bits.ln() + t * (high.bits.ln() - low.bits.ln())).exp() } else { low.bits + t * (high.bits - low.bits) };
-            dense.push(ShotTrial { setting, bits, vmaf: low.vmaf + t * (high.vmaf - low.vmaf) });
+            dense.push(interpolated(low, high, setting));
             setting += 1.0;
         }
     }

@@ -60,7 +60,7 @@ fn per_title_rungs_fall_in_bitrate_and_quality_within_the_source() {
     }
     assert!(made.rungs.iter().all(|rung| rung.width <= 1280 && rung.height <= 720 && rung.maxrate_kbps >= rung.bitrate_kbps));
     assert!((made.decision.rungs[0].predicted_vmaf - 95.0).abs() < 0.01, "the top rung sits on the target: {:?}", made.decision.rungs[0]);
-    assert!(made.decision.rungs.iter().all(|rung| rung.chunk_settings.is_empty()));
+    assert!(made.decision.rungs.iter().all(|rung| rung.chunk_settings == vec![rung.title_setting; 3]), "per title, one setting for every chunk");
     let mut names: Vec<&str> = made.rungs.iter().map(|rung| rung.name.as_str()).collect();
     names.dedup();
     assert_eq!(names.len(), made.rungs.len(), "unique names");
@@ -149,11 +149,9 @@ proptest! {
         }
         for pair in made.decision.rungs.windows(2) {
             prop_assert!(pair[0].predicted_vmaf >= pair[1].predicted_vmaf - 1e-9);
-            if !per_shot {
-                prop_assert!(pair[0].predicted_bitrate_kbps >= pair[1].predicted_bitrate_kbps * spacing * 0.999, "{pair:?}");
-            } else {
-                prop_assert!(pair[0].predicted_bitrate_kbps >= pair[1].predicted_bitrate_kbps, "{pair:?}");
-            }
+            // The hull's bitrates keep the spacing; the predictions (from each chunk's own curve,
+            // log-linear in the setting) only fall.
+            prop_assert!(pair[0].predicted_bitrate_kbps >= pair[1].predicted_bitrate_kbps, "{pair:?} at spacing {spacing}");
         }
     }
 }

@@ -10,10 +10,11 @@
 //!
 //! Counted: every thread while it runs inside [`CpuLedger::enter`] (the agent polls a task's
 //! future so, and wraps the blocking closures and kernel threads it starts with
-//! [`charged`]), and every child process waited for through [`charge_exited_child`] with
-//! the CPU of the children it reaped itself. Not counted: threads started without
-//! [`charged`] (stderr readers, tokio's own I/O and `tokio::fs` threads), and the agent's
-//! gRPC session, journal and runtime.
+//! [`charged`]), and every child process waited for through [`charge_exited_child`] (the
+//! agent's ffmpeg/ffprobe runs and the kernels' decoder pipes) with the CPU of the children
+//! it reaped itself. Not counted: threads started without [`charged`] (stderr readers,
+//! tokio's own I/O and `tokio::fs` threads), children run with `Command::output` (the
+//! decoder's short ffprobe), and the agent's gRPC session, journal and runtime.
 
 pub mod child_usage;
 pub mod ledger;

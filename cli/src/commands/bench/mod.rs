@@ -5,13 +5,17 @@
 //! | [`vmaf`] | CPU (and CUDA) VMAF frames/s against an x264 yardstick |
 //! | [`pipeline`] | the in-process farm against one plain ffmpeg process |
 //! | [`scheduler`] | runs `shotfarm-bench-scheduler`, built beside the harness it needs |
+//! | [`task_graph`] | a job's work, span, parallelism and modelled wall on N agents, from its report.json |
+//! | [`source_cache`] | synthesized sources kept under ~/.cache/shotfarm/bench-sources |
 //! | [`statistics`] | medians of repeated runs |
 //! | [`cpu_time`] | CPU seconds of this process and its children |
 
 pub mod cpu_time;
 pub mod pipeline;
 pub mod scheduler;
+pub mod source_cache;
 pub mod statistics;
+pub mod task_graph;
 pub mod vmaf;
 
 use crate::exit::CommandResult;

@@ -36,8 +36,8 @@ impl DagMeasures {
 pub fn earliest_starts_ms(dag: &TaskDag) -> Vec<u64> {
     let tasks = dag.tasks();
     let mut starts = vec![0u64; tasks.len()];
-    for (index, task) in tasks.iter().enumerate() {
-        starts[index] = task.deps.iter().map(|&dep| starts[dep] + tasks[dep].duration_ms).max().unwrap_or(0);
+    for index in 0..tasks.len() {
+        starts[index] = dag.dependencies(index).iter().map(|&dep| starts[dep] + tasks[dep].duration_ms).max().unwrap_or(0);
     }
     starts
 }
@@ -73,7 +73,7 @@ fn critical_path(dag: &TaskDag, finishes: &[u64]) -> Vec<u64> {
     let mut current = (0..tasks.len()).max_by_key(|&index| (finishes[index], std::cmp::Reverse(index)));
     while let Some(index) = current {
         path.push(tasks[index].id);
-        current = tasks[index].deps.iter().copied().max_by_key(|&dep| (finishes[dep], std::cmp::Reverse(dep)));
+        current = dag.dependencies(index).iter().copied().max_by_key(|&dep| (finishes[dep], std::cmp::Reverse(dep)));
     }
     path.reverse();
     path
@@ -82,10 +82,10 @@ fn critical_path(dag: &TaskDag, finishes: &[u64]) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task_dag::graph::TaskInput;
+    use crate::task_dag::graph::DagTask;
 
-    fn task(id: u64, kind: &str, deps: &[u64], duration_ms: u64, cpu_seconds: f64) -> TaskInput {
-        TaskInput { id, kind: kind.to_owned(), deps: deps.to_vec(), duration_ms, cpu_seconds: Some(cpu_seconds), cpu_milli: 1000 }
+    fn task(id: u64, kind: &str, deps: &[u64], duration_ms: u64, cpu_seconds: f64) -> DagTask {
+        DagTask { id, kind: kind.to_owned(), deps: deps.to_vec(), duration_ms, cpu_seconds: Some(cpu_seconds), cpu_milli: 1000 }
     }
 
     #[test]

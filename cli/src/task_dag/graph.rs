@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 pub struct DagTask {
     pub id: u64,
     pub kind: String,
-    /// Indices (into [`TaskDag::tasks`]) of the tasks it waits for.
-    pub deps: Vec<usize>,
+    /// The ids of the tasks it waits for.
+    pub deps: Vec<u64>,
     /// Wall time of its successful attempt: lease to result, on the scheduler's clock.
     pub duration_ms: u64,
     /// CPU the agent measured for that attempt; `None` where it was not measured.
@@ -24,6 +24,8 @@ pub struct DagTask {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskDag {
     tasks: Vec<DagTask>,
+    /// Per task, the indices (into `tasks`) of its dependencies.
+    dependencies: Vec<Vec<usize>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -40,24 +42,13 @@ pub enum DagError {
     Cycle(Vec<u64>),
 }
 
-/// A task before it is checked: dependencies by task id.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskInput {
-    pub id: u64,
-    pub kind: String,
-    pub deps: Vec<u64>,
-    pub duration_ms: u64,
-    pub cpu_seconds: Option<f64>,
-    pub cpu_milli: u32,
-}
-
 /// The CPU demand assumed for a task whose report does not say (one core).
 const UNKNOWN_DEMAND_MILLI: u32 = 1000;
 
 impl TaskDag {
     /// Checks the tasks and orders them so that dependencies come first (ties keep the
     /// given order, which is the job's task-creation order).
-    pub fn new(inputs: Vec<TaskInput>) -> Result<TaskDag, DagError> {
+    pub fn new(inputs: Vec<DagTask>) -> Result<TaskDag, DagError> {
         let index_of: BTreeMap<u64, usize> = inputs.iter().enumerate().map(|(index, task)| (task.id, index)).collect();
         let mut waiting_on = vec![0usize; inputs.len()];
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); inputs.len()];
@@ -83,21 +74,10 @@ impl TaskDag {
             return Err(DagError::Cycle(inputs.iter().enumerate().filter(|(index, _)| waiting_on[*index] > 0).map(|(_, task)| task.id).collect()));
         }
         let position: BTreeMap<u64, usize> = order.iter().enumerate().map(|(position, &index)| (inputs[index].id, position)).collect();
-        let tasks = order
-            .into_iter()
-            .map(|index| {
-                let input = &inputs[index];
-                DagTask {
-                    id: input.id,
-                    kind: input.kind.clone(),
-                    deps: input.deps.iter().filter_map(|dep| position.get(dep).copied()).collect(),
-                    duration_ms: input.duration_ms,
-                    cpu_seconds: input.cpu_seconds,
-                    cpu_milli: input.cpu_milli,
-                }
-            })
-            .collect();
-        Ok(TaskDag { tasks })
+        let dependencies = order.iter().map(|&index| inputs[index].deps.iter().filter_map(|dep| position.get(dep).copied()).collect()).collect();
+        let mut slots: Vec<Option<DagTask>> = inputs.into_iter().map(Some).collect();
+        let tasks = order.into_iter().filter_map(|index| slots[index].take()).collect();
+        Ok(TaskDag { tasks, dependencies })
     }
 
     /// The graph of a finished job's `report.json`. The report task is left out: it writes
@@ -111,10 +91,15 @@ impl TaskDag {
     pub fn tasks(&self) -> &[DagTask] {
         &self.tasks
     }
+
+    /// The indices (into [`TaskDag::tasks`]) of the tasks the task at `index` waits for.
+    pub fn dependencies(&self, index: usize) -> &[usize] {
+        self.dependencies.get(index).map(Vec::as_slice).unwrap_or_default()
+    }
 }
 
 /// One `timings.tasks` entry: its successful attempt's times and CPU.
-fn task_input(task: &serde_json::Value) -> Result<TaskInput, DagError> {
+fn task_input(task: &serde_json::Value) -> Result<DagTask, DagError> {
     let malformed = |why: &str| DagError::Malformed { task: task["task_id"].to_string(), why: why.to_owned() };
     let id = task["task_id"].as_u64().ok_or_else(|| malformed("no task_id"))?;
     let kind = task["kind"].as_str().ok_or_else(|| malformed("no kind"))?.to_owned();
@@ -126,7 +111,7 @@ fn task_input(task: &serde_json::Value) -> Result<TaskInput, DagError> {
     })?;
     let (start, end) = (succeeded["started_at_ms"].as_u64(), succeeded["finished_at_ms"].as_u64());
     let (Some(start), Some(end)) = (start, end) else { return Err(malformed("its successful attempt has no start or end")) };
-    Ok(TaskInput {
+    Ok(DagTask {
         id,
         kind,
         deps,
@@ -140,15 +125,15 @@ fn task_input(task: &serde_json::Value) -> Result<TaskInput, DagError> {
 mod tests {
     use super::*;
 
-    fn input(id: u64, deps: &[u64]) -> TaskInput {
-        TaskInput { id, kind: "encode".to_owned(), deps: deps.to_vec(), duration_ms: 1, cpu_seconds: None, cpu_milli: 1000 }
+    fn input(id: u64, deps: &[u64]) -> DagTask {
+        DagTask { id, kind: "encode".to_owned(), deps: deps.to_vec(), duration_ms: 1, cpu_seconds: None, cpu_milli: 1000 }
     }
 
     #[test]
     fn tasks_come_after_their_dependencies_and_bad_graphs_are_refused() {
         let dag = TaskDag::new(vec![input(3, &[1, 2]), input(1, &[]), input(2, &[1])]).unwrap();
         assert_eq!(dag.tasks().iter().map(|task| task.id).collect::<Vec<_>>(), vec![1, 2, 3]);
-        assert_eq!(dag.tasks()[2].deps, vec![0, 1]);
+        assert_eq!(dag.dependencies(2), [0, 1]);
         assert_eq!(TaskDag::new(vec![input(1, &[9])]), Err(DagError::UnknownDependency { task: 1, missing: 9 }));
         assert_eq!(TaskDag::new(vec![input(1, &[]), input(2, &[3]), input(3, &[2])]), Err(DagError::Cycle(vec![2, 3])));
     }

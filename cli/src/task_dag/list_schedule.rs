@@ -37,10 +37,10 @@ pub fn replay(dag: &TaskDag, agents: usize, capacity_milli: u32) -> Replay {
     let agents = agents.max(1);
     let capacity_milli = capacity_milli.max(1);
     let demand = |index: usize| tasks[index].cpu_milli.clamp(1, capacity_milli);
-    let mut waiting_on: Vec<usize> = tasks.iter().map(|task| task.deps.len()).collect();
+    let mut waiting_on: Vec<usize> = (0..tasks.len()).map(|index| dag.dependencies(index).len()).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); tasks.len()];
-    for (index, task) in tasks.iter().enumerate() {
-        for &dep in &task.deps {
+    for index in 0..tasks.len() {
+        for &dep in dag.dependencies(index) {
             dependents[dep].push(index);
         }
     }
@@ -122,14 +122,14 @@ fn place_ready(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task_dag::graph::TaskInput;
+    use crate::task_dag::graph::DagTask;
 
     /// A task taking a whole agent (1000 of 1000 millicores) for `seconds`.
-    fn whole(id: u64, deps: &[u64], seconds: u64) -> TaskInput {
-        TaskInput { id, kind: "encode".to_owned(), deps: deps.to_vec(), duration_ms: seconds * 1000, cpu_seconds: None, cpu_milli: 1000 }
+    fn whole(id: u64, deps: &[u64], seconds: u64) -> DagTask {
+        DagTask { id, kind: "encode".to_owned(), deps: deps.to_vec(), duration_ms: seconds * 1000, cpu_seconds: None, cpu_milli: 1000 }
     }
 
-    fn makespan_seconds(tasks: Vec<TaskInput>, agents: usize) -> f64 {
+    fn makespan_seconds(tasks: Vec<DagTask>, agents: usize) -> f64 {
         replay(&TaskDag::new(tasks).unwrap(), agents, 1000).makespan_ms as f64 / 1000.0
     }
 
@@ -177,20 +177,20 @@ mod tests {
     #[test]
     fn tasks_asking_part_of_an_agent_share_it_and_spread_first() {
         // Half-agent tasks: two run side by side on one agent; with two agents they spread.
-        let half = |id: u64| TaskInput { cpu_milli: 500, ..whole(id, &[], 1) };
+        let half = |id: u64| DagTask { cpu_milli: 500, ..whole(id, &[], 1) };
         let four = || (1..=4).map(half).collect::<Vec<_>>();
         assert_eq!(makespan_seconds(four(), 1), 2.0);
         let two = replay(&TaskDag::new(vec![half(1), half(2)]).unwrap(), 2, 1000);
         assert_eq!(two.placements.iter().map(|placement| placement.agent).collect::<Vec<_>>(), vec![0, 1], "spread over the agents");
         // A task asking more than an agent has gets the whole agent.
-        let big = TaskInput { cpu_milli: 4000, ..whole(1, &[], 3) };
+        let big = DagTask { cpu_milli: 4000, ..whole(1, &[], 3) };
         assert_eq!(makespan_seconds(vec![big, half(2)], 1), 4.0, "the half task waits for the whole-agent one");
     }
 
     #[test]
     fn a_task_that_does_not_fit_lets_the_ones_behind_it_start() {
         // Agent of 1000: a 600 task runs; the next 600 waits, the 400 behind it starts now.
-        let part = |id: u64, milli: u32, seconds: u64| TaskInput { cpu_milli: milli, ..whole(id, &[], seconds) };
+        let part = |id: u64, milli: u32, seconds: u64| DagTask { cpu_milli: milli, ..whole(id, &[], seconds) };
         let replayed = replay(&TaskDag::new(vec![part(1, 600, 2), part(2, 600, 2), part(3, 400, 1)]).unwrap(), 1, 1000);
         assert_eq!(replayed.placements.iter().map(|placement| placement.start_ms).collect::<Vec<_>>(), vec![0, 2000, 0]);
         assert_eq!(replayed.makespan_ms, 4000);

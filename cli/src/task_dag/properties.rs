@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 
 use super::critical_path::span_ms;
-use super::graph::{TaskDag, TaskInput};
+use super::graph::{TaskDag, DagTask};
 use super::list_schedule::replay;
 
 const CAPACITY: u32 = 2000;
@@ -21,7 +21,7 @@ fn graphs(whole_agent: bool) -> impl Strategy<Value = TaskDag> {
                 let mut deps: Vec<u64> = if index == 0 { Vec::new() } else { deps.iter().map(|dep| dep.index(index) as u64).collect() };
                 deps.sort_unstable();
                 deps.dedup();
-                TaskInput { id: index as u64, kind: "encode".to_owned(), deps, duration_ms: *duration_ms, cpu_seconds: None, cpu_milli: if whole_agent { CAPACITY } else { *cpu_milli } }
+                DagTask { id: index as u64, kind: "encode".to_owned(), deps, duration_ms: *duration_ms, cpu_seconds: None, cpu_milli: if whole_agent { CAPACITY } else { *cpu_milli } }
             })
             .collect();
         TaskDag::new(tasks).expect("edges only point backwards")
@@ -41,8 +41,8 @@ proptest! {
         prop_assert!(replayed.makespan_ms >= span_ms(&dag));
         prop_assert!(replayed.makespan_ms as f64 >= area_ms(&dag) / agents as f64 - 1e-6);
         prop_assert!(replayed.makespan_ms <= serial, "an idle farm with a ready task starts it");
-        for (index, task) in dag.tasks().iter().enumerate() {
-            for &dep in &task.deps {
+        for index in 0..dag.tasks().len() {
+            for &dep in dag.dependencies(index) {
                 prop_assert!(replayed.placements[index].start_ms >= replayed.placements[dep].start_ms + dag.tasks()[dep].duration_ms);
             }
         }

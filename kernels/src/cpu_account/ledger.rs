@@ -76,23 +76,15 @@ pub fn charged<T>(work: impl FnOnce() -> T) -> impl FnOnce() -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn spin_for_micros(micros: u64) {
-        let before = thread_cpu_micros();
-        let mut spin = 0u64;
-        while thread_cpu_micros() - before < micros {
-            spin = spin.wrapping_add(std::hint::black_box(1));
-        }
-        std::hint::black_box(spin);
-    }
+    use crate::cpu_account::thread_clock::spin_for_thread_cpu_micros;
 
     #[test]
     fn threads_started_with_charged_work_count_and_others_do_not() {
         let ledger = CpuLedger::new();
         let charge = ledger.enter();
-        spin_for_micros(20_000);
-        let helper = std::thread::spawn(charged(|| spin_for_micros(30_000)));
-        let stranger = std::thread::spawn(|| spin_for_micros(200_000));
+        spin_for_thread_cpu_micros(20_000);
+        let helper = std::thread::spawn(charged(|| spin_for_thread_cpu_micros(30_000)));
+        let stranger = std::thread::spawn(|| spin_for_thread_cpu_micros(200_000));
         helper.join().unwrap();
         stranger.join().unwrap();
         drop(charge);
@@ -107,11 +99,11 @@ mod tests {
         let outer_charge = outer.enter();
         {
             let _again = outer.enter();
-            spin_for_micros(20_000);
+            spin_for_thread_cpu_micros(20_000);
         }
         {
             let _other = inner.enter();
-            spin_for_micros(10_000);
+            spin_for_thread_cpu_micros(10_000);
         }
         assert!(Arc::ptr_eq(&CpuLedger::current().unwrap().0, &outer.0));
         drop(outer_charge);

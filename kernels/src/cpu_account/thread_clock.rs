@@ -11,6 +11,17 @@ pub fn thread_cpu_micros() -> u64 {
     (now.tv_sec.max(0) as u64).saturating_mul(1_000_000).saturating_add(now.tv_nsec.max(0) as u64 / 1000)
 }
 
+/// Keeps this thread busy until it has used `micros` more of CPU: a known amount of work,
+/// for the tests of whatever counts CPU (here and in the agent).
+pub fn spin_for_thread_cpu_micros(micros: u64) {
+    let before = thread_cpu_micros();
+    let mut spin = 0u64;
+    while thread_cpu_micros().saturating_sub(before) < micros {
+        spin = spin.wrapping_add(std::hint::black_box(1));
+    }
+    std::hint::black_box(spin);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -18,11 +29,8 @@ mod tests {
     #[test]
     fn the_clock_moves_with_this_threads_work_and_not_with_sleep() {
         let before = thread_cpu_micros();
-        let mut spin = 0u64;
-        while thread_cpu_micros() - before < 20_000 {
-            spin = spin.wrapping_add(std::hint::black_box(1));
-        }
-        std::hint::black_box(spin);
+        spin_for_thread_cpu_micros(20_000);
+        assert!(thread_cpu_micros() - before >= 20_000);
         let worked = thread_cpu_micros();
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert!(thread_cpu_micros() - worked < 20_000, "sleeping costs no CPU");

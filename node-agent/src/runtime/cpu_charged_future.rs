@@ -35,17 +35,8 @@ mod tests {
     use super::*;
     use crate::media::process::{DiscardStdout, Tool, ToolCommand, run_tool};
     use shotfarm_kernels::cpu_account::charged;
-    use shotfarm_kernels::cpu_account::thread_clock::thread_cpu_micros;
+    use shotfarm_kernels::cpu_account::thread_clock::spin_for_thread_cpu_micros;
     use tokio_util::sync::CancellationToken;
-
-    fn spin_for_micros(micros: u64) {
-        let before = thread_cpu_micros();
-        let mut spin = 0u64;
-        while thread_cpu_micros() - before < micros {
-            spin = spin.wrapping_add(std::hint::black_box(1));
-        }
-        std::hint::black_box(spin);
-    }
 
     /// CPU of this test process's reaped children, in microseconds (the test runs alone in
     /// its process under nextest, so only its own ffmpeg).
@@ -62,14 +53,14 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn polls_blocking_work_and_ffmpeg_children_are_charged_and_a_neighbour_task_is_not() {
         let ledger = CpuLedger::new();
-        let neighbour = tokio::spawn(async { spin_for_micros(300_000) });
+        let neighbour = tokio::spawn(async { spin_for_thread_cpu_micros(300_000) });
         let children_before = reaped_children_micros();
         CpuChargedFuture::new(
             async {
-                spin_for_micros(20_000);
+                spin_for_thread_cpu_micros(20_000);
                 tokio::task::yield_now().await;
-                spin_for_micros(20_000);
-                tokio::task::spawn_blocking(charged(|| spin_for_micros(30_000))).await.unwrap();
+                spin_for_thread_cpu_micros(20_000);
+                tokio::task::spawn_blocking(charged(|| spin_for_thread_cpu_micros(30_000))).await.unwrap();
                 let ffmpeg = ToolCommand::new(Tool::Ffmpeg)
                     .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=24:duration=2", "-f", "null", "-"]);
                 run_tool(&ffmpeg, &CancellationToken::new(), &mut DiscardStdout, &mut |_| {}).await.unwrap();

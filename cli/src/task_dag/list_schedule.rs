@@ -45,8 +45,9 @@ pub fn replay(dag: &TaskDag, agents: usize, capacity_milli: u32) -> Replay {
         }
     }
     let mut loads = vec![AgentLoad { free_milli: capacity_milli, running: 0 }; agents];
-    // The queue, oldest first: (when it became ready, task order).
-    let mut queue: BTreeSet<(u64, usize)> = (0..tasks.len()).filter(|&index| waiting_on[index] == 0).map(|index| (0, index)).collect();
+    // The queue in the scheduler's order for one job: by task id (creation order), whenever
+    // a task became ready.
+    let mut queue: BTreeSet<(u64, usize)> = (0..tasks.len()).filter(|&index| waiting_on[index] == 0).map(|index| (tasks[index].id, index)).collect();
     let mut running: BinaryHeap<Reverse<(u64, usize, usize)>> = BinaryHeap::new();
     let mut placements = vec![Placement { agent: 0, start_ms: 0 }; tasks.len()];
     let mut now = 0u64;
@@ -70,7 +71,7 @@ pub fn replay(dag: &TaskDag, agents: usize, capacity_milli: u32) -> Replay {
             for &dependent in &dependents[index] {
                 waiting_on[dependent] -= 1;
                 if waiting_on[dependent] == 0 {
-                    queue.insert((now, dependent));
+                    queue.insert((tasks[dependent].id, dependent));
                 }
             }
         }
@@ -91,7 +92,7 @@ fn place_ready(
 ) {
     let mut most_free = loads.iter().map(|load| load.free_milli).max().unwrap_or(0);
     let mut placed = Vec::new();
-    for &(ready_at, index) in queue.iter() {
+    for &(id, index) in queue.iter() {
         let need = demand(index);
         if need > most_free {
             continue;
@@ -107,7 +108,7 @@ fn place_ready(
             loads[agent].free_milli -= need;
             loads[agent].running += 1;
             most_free = loads.iter().map(|load| load.free_milli).max().unwrap_or(0);
-            placed.push((ready_at, index));
+            placed.push((id, index));
             start(index, agent);
         }
         if most_free == 0 {
@@ -185,6 +186,14 @@ mod tests {
         // A task asking more than an agent has gets the whole agent.
         let big = DagTask { cpu_milli: 4000, ..whole(1, &[], 3) };
         assert_eq!(makespan_seconds(vec![big, half(2)], 1), 4.0, "the half task waits for the whole-agent one");
+    }
+
+    #[test]
+    fn the_queue_is_served_in_task_order_not_ready_order() {
+        // Task 2 (a score, created before encode 3) becomes ready when encode 1 ends and still
+        // goes before encode 3, which was ready from the start: the scheduler's queue is by id.
+        let replayed = replay(&TaskDag::new(vec![whole(1, &[], 2), whole(2, &[1], 1), whole(3, &[], 2)]).unwrap(), 1, 1000);
+        assert_eq!(replayed.placements.iter().map(|placement| placement.start_ms).collect::<Vec<_>>(), vec![0, 2000, 3000]);
     }
 
     #[test]

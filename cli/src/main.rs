@@ -9,6 +9,7 @@
 //! | [`client`] | what the client subcommands share: `--scheduler`, job options, job views |
 //! | [`report_ladder`] | a per-title/per-shot job's ladder decision from its `report.json`, a line per rung (`dev`, `bench ladder`) |
 //! | [`report_stages`] | a job's stage times from its `report.json` (`dev`, `bench pipeline`) |
+//! | [`task_dag`] | a finished job's task graph: work, span, parallelism, and its replay on N agents (`bench pipeline`) |
 //! | [`tls_flags`] | `--ca`, `--cert`, `--key`, `--insecure` of `scheduler` and `agent` |
 //! | [`stdout`] | `outln!`: stdout lines; a closed stdout ends the process quietly |
 //! | [`runtime`] | the async runtime and the two-stage shutdown on signals |
@@ -21,6 +22,7 @@ mod report_ladder;
 mod report_stages;
 mod runtime;
 mod stdout;
+mod task_dag;
 mod tls_flags;
 
 use std::process::ExitCode;

@@ -282,6 +282,7 @@ fn simulated_result(task: v1::TaskRef, spec_json: &[u8], backend: &str, config: 
                 output_json: serde_json::to_vec(&output).unwrap_or_default(),
                 backend: backend.to_owned(),
                 elapsed_ms: config.work_time.as_millis() as u64,
+                cpu_micros: 0,
             })
         }
         Err(err) => task_result::Outcome::Failed(v1::TaskFailed { error: format!("simulated agent cannot read the spec: {err}"), retryable: false }),

@@ -18,10 +18,12 @@
 //! | [`report`] | per-frame and pooled results, libvmaf's JSON layout |
 //! | [`backend`], [`simd`] | CPU/CUDA choice; SIMD level detected at run time, the AVX2 loads and stores the SIMD paths share |
 //! | `cuda` (feature `cuda`) | VIF, ADM and motion kernels (`kernels/cuda/*.cu`) compiled with NVRTC at run time |
+//! | [`cpu_account`] | the CPU a task used across its threads and child processes |
 //! | [`fingerprint`], [`scene`] | per-frame fingerprints; shot boundaries and SI/TI (media pipeline) |
 
 pub mod adm;
 pub mod backend;
+pub mod cpu_account;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod decode;

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::backend::{self, Backend, BackendError, BackendRequest};
+use crate::cpu_account::charged;
 use crate::decode::decode_error::DecodeError;
 use crate::decode::ffmpeg_decoder;
 use crate::decode::ffmpeg_programs::FfmpegPrograms;
@@ -230,7 +231,7 @@ fn run_workers(
     let first_error: Mutex<Option<VmafError>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| {
+            scope.spawn(charged(|| {
                 let mut scratch = FeatureScratch::for_backend(backend);
                 loop {
                     let job = match jobs.lock() {
@@ -262,7 +263,7 @@ fn run_workers(
                         }
                     }
                 }
-            });
+            }));
         }
     });
     if let Some(e) = first_error.into_inner().map_err(|_| VmafError::WorkerPanicked)? {
@@ -297,7 +298,7 @@ pub fn frame_features_on(
     let (returns, returned) = sync_channel::<(Side, Frame)>(6 * workers + 4);
     let max_frames = options.max_frames;
     let (outcome, results) = std::thread::scope(|scope| {
-        let reader = scope.spawn(move || read_pairs(reference, distorted, max_frames, tx, returned));
+        let reader = scope.spawn(charged(move || read_pairs(reference, distorted, max_frames, tx, returned)));
         let results = run_workers(rx, workers, options.features, simd, backend, &returns);
         (reader.join(), results)
     });

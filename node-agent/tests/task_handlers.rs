@@ -13,7 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use shotfarm_agent::media::capabilities::{MediaCapabilities, probe_capabilities};
 use shotfarm_agent::media::report::JobReport;
+use shotfarm_agent::runtime::cpu_charged_future::CpuChargedFuture;
 use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
+use shotfarm_kernels::cpu_account::CpuLedger;
 use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, EncodedRendition, JobLocations, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
 use shotfarm_proto::analysis::{ChunkTrials, TrialOutcome, TrialSpec, trial_frames, trial_settings, trial_sizes};
 use shotfarm_proto::recipe::{LadderKind, LadderRecipe};
@@ -94,7 +96,9 @@ impl Job {
             })
         };
         let started_at_ms = now_ms();
-        let outcome = execute(spec, &ctx, progress, &CancellationToken::new()).await;
+        // The CPU the attempt uses, counted as the runtime counts it (`runtime::runner`).
+        let ledger = CpuLedger::new();
+        let outcome = CpuChargedFuture::new(execute(spec, &ctx, progress, &CancellationToken::new()), ledger.clone()).await;
         let finished_at_ms = now_ms();
         let outcome = outcome.map(|output| serde_json::from_str::<TaskOutput>(&serde_json::to_string(&output).unwrap()).unwrap());
         self.facts.push(serde_json::json!({
@@ -110,6 +114,7 @@ impl Job {
                 "backend": "cpu",
                 "started_at_ms": started_at_ms,
                 "finished_at_ms": finished_at_ms,
+                "cpu_seconds": ledger.total_micros() as f64 / 1e6,
                 "outcome": match &outcome { Ok(_) => "succeeded".to_owned(), Err(error) => error.to_string() },
             }],
         }));
@@ -270,6 +275,14 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
         assert!(report.timings.stages.contains_key(stage), "no timing for {stage}: {:?}", report.timings);
     }
     assert!(report.timings.total_seconds > 0.0);
+    // Every task but the report itself, each with the CPU its ffmpeg children and threads used.
+    assert_eq!(report.timings.tasks.len(), job.facts.len() - 1);
+    for task in &report.timings.tasks {
+        let cpu = task.attempts[0].cpu_seconds.unwrap_or_default();
+        assert!(cpu > 0.0, "task {} ({}) used no CPU: {task:?}", task.task_id, task.kind);
+    }
+    let cpu_of = |kind: &str| report.timings.tasks.iter().filter(|task| task.kind == kind).filter_map(|task| task.attempts[0].cpu_seconds).sum::<f64>();
+    eprintln!("CPU seconds: inspect {:.2}, encode {:.2}, score {:.2}, validate {:.2}", cpu_of("inspect"), cpu_of("encode"), cpu_of("score"), cpu_of("validate"));
     assert!(!job.work_dir().exists(), "the work area should be removed after the report");
     let names = |dir: &Path| {
         let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();

@@ -247,6 +247,7 @@ impl Sim {
                     backend: lease.backend.clone(),
                     output_json: serde_json::to_string(&output).unwrap_or_default(),
                     now_ms: self.now,
+                    cpu_micros: 1000,
                 });
             } else if roll < 33 {
                 commands.push(Command::ExpireLease { task: task.id, attempt: lease.attempt, now_ms: self.now });

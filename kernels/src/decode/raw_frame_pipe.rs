@@ -16,6 +16,7 @@ use super::decode_error::DecodeError;
 use super::frame_pool::FramePool;
 use super::frame_source::FrameSource;
 use super::process_evidence::{ProcessFailure, StderrTail, command_line};
+use crate::cpu_account::charge_exited_child;
 use crate::frame::{Frame, FrameFormat};
 
 /// Frames of one format streamed out of a child process.
@@ -116,6 +117,7 @@ impl RawFramePipe {
         self.finished = true;
         self.stdout = None;
         let Some(mut child) = self.child.take() else { return Ok(()) };
+        charge_exited_child(child.id());
         let status = child.wait().ok();
         let stderr_tail = self.stderr_tail.take().and_then(|handle| handle.join().ok()).unwrap_or_default().into_lines();
         match status {
@@ -154,6 +156,7 @@ impl Drop for RawFramePipe {
         self.stdout = None;
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
+            charge_exited_child(child.id());
             let _ = child.wait();
         }
     }

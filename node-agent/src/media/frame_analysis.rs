@@ -22,6 +22,7 @@ use std::path::Path;
 use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
+use shotfarm_kernels::cpu_account::charged;
 use shotfarm_kernels::decode::input_pins::pinned_input;
 use shotfarm_kernels::fingerprint::Fingerprint;
 use shotfarm_kernels::scene::{ShotDetectionParams, ShotDetector, spatial_information, temporal_information};
@@ -211,7 +212,7 @@ pub async fn decode_and_analyse(path: &Path, picture: &SourcePicture, depth: Ana
         "pipe:1".to_owned(),
     ]);
     let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(ANALYSIS_QUEUE_FRAMES);
-    let analysis = tokio::task::spawn_blocking(move || analyse_frames(receiver, depth));
+    let analysis = tokio::task::spawn_blocking(charged(move || analyse_frames(receiver, depth)));
     let frame_bytes = if with_sdr_twin { 2 * FRAME_BYTES } else { FRAME_BYTES };
     let mut sink = FrameQueueSink { frame_bytes, pending: Vec::with_capacity(frame_bytes), sender: Some(sender) };
     let mut frame_lines: Vec<ShowinfoFrame> = Vec::new();

@@ -14,6 +14,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use shotfarm_kernels::cpu_account::{CpuLedger, charge_exited_child, charged};
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use shotfarm_kernels::decode::process_evidence::{ProcessFailure, StderrTail, command_line};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -251,7 +252,7 @@ pub async fn run_tool(
             let _ = child.kill().await;
             return Err(ToolError::Cancelled { command_line, elapsed: started.elapsed() });
         }
-        status = child.wait() => status.map_err(io_error)?,
+        status = wait_charging_cpu(&mut child) => status.map_err(io_error)?,
     };
     let stderr_tail = stderr_tail.into_lines();
     if !status.success() {
@@ -260,6 +261,16 @@ pub async fn run_tool(
         return Err(ToolError::Failed(Box::new(failure)));
     }
     Ok(ToolRun { command_line, stderr_tail, elapsed: started.elapsed() })
+}
+
+/// Waits for the child to exit and reaps it; first, where this runs for a task's CPU ledger
+/// (`shotfarm_kernels::cpu_account`), charges the child's CPU there, read before the reap.
+async fn wait_charging_cpu(child: &mut tokio::process::Child) -> std::io::Result<ExitStatus> {
+    if let (Some(_), Some(pid)) = (CpuLedger::current(), child.id()) {
+        // Blocks until the child exits, leaving it for `wait` to reap.
+        let _ = tokio::task::spawn_blocking(charged(move || charge_exited_child(pid))).await;
+    }
+    child.wait().await
 }
 
 /// Runs a command whose stdout is small (ffprobe JSON) and returns it.

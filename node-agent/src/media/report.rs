@@ -152,6 +152,40 @@ pub struct ChunkAttempt {
 pub struct JobTimings {
     pub stages: BTreeMap<String, f64>,
     pub total_seconds: f64,
+    /// Every task but the report's own, with the tasks it waited for and each attempt's
+    /// node, times and CPU: the measured task graph (`shotfarm bench pipeline` replays it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskTiming>,
+}
+
+/// One task of the job as it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskTiming {
+    pub task_id: u64,
+    /// `inspect`, `encode`, `score`, `assemble`, `validate`, `package`…
+    pub kind: String,
+    /// The tasks that had to succeed before this one was ready.
+    pub deps: Vec<u64>,
+    /// The CPU it asks of a node on the CPU backend (millicores), as placement counts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_milli: Option<u32>,
+    pub attempts: Vec<AttemptTiming>,
+}
+
+/// One finished attempt of a task: leased at `started_at_ms`, its result applied at
+/// `finished_at_ms` (the scheduler's clock, milliseconds since the Unix epoch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptTiming {
+    pub attempt: u32,
+    pub node: String,
+    pub started_at_ms: u64,
+    pub finished_at_ms: u64,
+    /// User + system CPU the agent measured for the attempt (its ffmpeg children and its
+    /// own threads working for it); absent when it failed or was not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<f64>,
+    /// `succeeded`, or why it ended.
+    pub outcome: String,
 }
 
 /// Builds the rendition part of the report from validation and packaging results (matched by

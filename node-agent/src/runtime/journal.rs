@@ -18,7 +18,14 @@ pub struct FinishedAttempt {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FinishedOutcome {
-    Succeeded { output_json: String, backend: String, elapsed_ms: u64 },
+    Succeeded {
+        output_json: String,
+        backend: String,
+        elapsed_ms: u64,
+        /// CPU the attempt used (`runtime::cpu_charged_future`); 0 in entries from before it was measured.
+        #[serde(default)]
+        cpu_micros: u64,
+    },
     Failed { error: String, retryable: bool },
 }
 

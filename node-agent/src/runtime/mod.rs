@@ -6,11 +6,13 @@
 //! | [`gpu_probe`] | GPUs through cudarc's dynamically loaded driver API |
 //! | [`registration`] | the capability report sent when registering |
 //! | [`session`] | one session stream: heartbeats, assignments, progress, results, acks |
+//! | [`cpu_charged_future`] | an attempt's future whose polls, blocking work and ffmpeg children are charged to its CPU ledger |
 //! | [`runner`] | runs attempts within the advertised slots; the [`runner::Executor`] seam |
 //! | [`journal`] | finished results kept (sled) until the scheduler acknowledges them |
 //! | [`shutdown`] | the two-stage [`Shutdown`]: the first signal stops taking work and lets running attempts finish and report; the second cancels them |
 
 pub mod config;
+pub mod cpu_charged_future;
 pub mod gpu_probe;
 pub mod journal;
 pub mod registration;

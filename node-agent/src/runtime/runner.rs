@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
+use shotfarm_kernels::cpu_account::CpuLedger;
 use shotfarm_proto::pipeline::{TaskKind, TaskOutput, TaskSpec};
 use shotfarm_proto::storage::JobRoots;
 use shotfarm_proto::v1;
@@ -14,6 +15,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::cpu_charged_future::CpuChargedFuture;
 use super::journal::{FinishedAttempt, FinishedOutcome, Journal};
 use crate::media::capabilities::MediaCapabilities;
 use crate::tasks::{ProgressFn, TaskContext, TaskError};
@@ -175,9 +177,10 @@ impl Runner {
                             let _ = tokio::fs::create_dir_all(&context.scratch_dir).await;
                             let _ = tokio::fs::create_dir_all(&context.job_cache_dir).await;
                             tracing::info!(task_id, attempt, kind = spec.kind().as_str(), "task started");
-                            let result = executor(spec, context.clone(), progress, cancel.clone()).await;
+                            let ledger = CpuLedger::new();
+                            let result = CpuChargedFuture::new(executor(spec, context.clone(), progress, cancel.clone()), ledger.clone()).await;
                             let _ = tokio::fs::remove_dir_all(&context.scratch_dir).await;
-                            into_outcome(result, &context.backend, started.elapsed())
+                            into_outcome(result, &context.backend, started.elapsed(), ledger.total_micros())
                         }
                     };
                     if is_report && matches!(outcome, FinishedOutcome::Succeeded { .. }) {
@@ -220,10 +223,10 @@ impl Runner {
     }
 }
 
-fn into_outcome(result: Result<TaskOutput, TaskError>, backend: &str, elapsed: Duration) -> FinishedOutcome {
+fn into_outcome(result: Result<TaskOutput, TaskError>, backend: &str, elapsed: Duration, cpu_micros: u64) -> FinishedOutcome {
     match result {
         Ok(output) => match serde_json::to_string(&output) {
-            Ok(output_json) => FinishedOutcome::Succeeded { output_json, backend: backend.to_owned(), elapsed_ms: elapsed.as_millis() as u64 },
+            Ok(output_json) => FinishedOutcome::Succeeded { output_json, backend: backend.to_owned(), elapsed_ms: elapsed.as_millis() as u64, cpu_micros },
             Err(err) => FinishedOutcome::Failed { error: format!("cannot encode the task output: {err}"), retryable: false },
         },
         Err(TaskError::Retryable(error)) => FinishedOutcome::Failed { error, retryable: true },

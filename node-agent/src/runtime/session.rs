@@ -47,10 +47,11 @@ pub fn backoff(attempt: u32) -> Duration {
 
 fn result_message(finished: &FinishedAttempt) -> v1::AgentMessage {
     let outcome = match &finished.outcome {
-        FinishedOutcome::Succeeded { output_json, backend, elapsed_ms } => task_result::Outcome::Succeeded(v1::TaskSucceeded {
+        FinishedOutcome::Succeeded { output_json, backend, elapsed_ms, cpu_micros } => task_result::Outcome::Succeeded(v1::TaskSucceeded {
             output_json: output_json.clone().into_bytes(),
             backend: backend.clone(),
             elapsed_ms: *elapsed_ms,
+            cpu_micros: *cpu_micros,
         }),
         FinishedOutcome::Failed { error, retryable } => {
             task_result::Outcome::Failed(v1::TaskFailed { error: error.clone(), retryable: *retryable })

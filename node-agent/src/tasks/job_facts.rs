@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::TaskError;
+use crate::media::report::{AttemptTiming, TaskTiming};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct JobFacts {
@@ -38,6 +39,12 @@ pub struct TaskFacts {
     pub rungs: Vec<String>,
     #[serde(default)]
     pub queued_at_ms: Option<u64>,
+    /// The tasks it waited for.
+    #[serde(default)]
+    pub deps: Vec<u64>,
+    /// The CPU it asks of a node on the CPU backend (millicores).
+    #[serde(default)]
+    pub cpu_milli: Option<u32>,
     #[serde(default)]
     pub attempts: Vec<AttemptFacts>,
 }
@@ -58,6 +65,9 @@ pub struct AttemptFacts {
     /// `succeeded`, or why it ended.
     #[serde(default)]
     pub outcome: String,
+    /// The CPU the agent measured for a successful attempt.
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
 }
 
 /// The outcome the scheduler records for the attempt whose output it kept.
@@ -102,6 +112,31 @@ impl JobFacts {
         spans.into_iter().map(|(kind, (start, end))| (kind, end.saturating_sub(start) as f64 / 1000.0)).collect()
     }
 
+    /// Every task with its dependencies and attempts, for `report.json`'s `timings.tasks`.
+    pub fn task_timings(&self) -> Vec<TaskTiming> {
+        self.tasks
+            .iter()
+            .map(|task| TaskTiming {
+                task_id: task.task_id,
+                kind: task.kind.clone(),
+                deps: task.deps.clone(),
+                cpu_milli: task.cpu_milli,
+                attempts: task
+                    .attempts
+                    .iter()
+                    .map(|attempt| AttemptTiming {
+                        attempt: attempt.attempt,
+                        node: attempt.node.clone(),
+                        started_at_ms: attempt.started_at_ms,
+                        finished_at_ms: attempt.finished_at_ms,
+                        cpu_seconds: attempt.cpu_seconds,
+                        outcome: attempt.outcome.clone(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// Seconds from the job's creation (or its first attempt) to the last finished attempt.
     pub fn total_seconds(&self) -> f64 {
         let attempts = self.tasks.iter().flat_map(|task| task.attempts.iter());
@@ -123,9 +158,9 @@ mod tests {
         "tasks": [
             {"task_id": 1, "kind": "inspect", "label": "inspect source", "chunk": null, "rungs": [], "queued_at_ms": 1000,
              "attempts": [{"attempt": 1, "node": "a", "backend": "cpu", "started_at_ms": 1100, "finished_at_ms": 2100, "outcome": "succeeded"}]},
-            {"task_id": 5, "kind": "validate", "label": "validate h264_240p", "chunk": null, "rungs": ["h264_240p"], "queued_at_ms": 3000,
-             "attempts": [{"attempt": 1, "node": "a", "backend": "cpu", "started_at_ms": 3000, "finished_at_ms": 3500, "outcome": "lease expired"},
-                          {"attempt": 2, "node": "b", "backend": "cpu", "started_at_ms": 3600, "finished_at_ms": 4600, "outcome": "succeeded"}]}
+            {"task_id": 5, "kind": "validate", "label": "validate h264_240p", "chunk": null, "rungs": ["h264_240p"], "queued_at_ms": 3000, "deps": [1], "cpu_milli": 250,
+             "attempts": [{"attempt": 1, "node": "a", "backend": "cpu", "started_at_ms": 3000, "finished_at_ms": 3500, "outcome": "lease expired", "cpu_seconds": null},
+                          {"attempt": 2, "node": "b", "backend": "cpu", "started_at_ms": 3600, "finished_at_ms": 4600, "outcome": "succeeded", "cpu_seconds": 1.75}]}
         ]
     }"#;
 
@@ -141,5 +176,16 @@ mod tests {
         assert_eq!(stages["validate"], 1.6);
         assert_eq!(facts.total_seconds(), 3.6);
         assert!(JobFacts::parse("[1]").unwrap_err().is_final());
+    }
+
+    #[test]
+    fn task_timings_keep_dependencies_nodes_and_cpu_and_older_facts_read_without_them() {
+        let timings = JobFacts::parse(FACTS).unwrap().task_timings();
+        assert_eq!(timings.iter().map(|task| (task.task_id, task.deps.clone())).collect::<Vec<_>>(), vec![(1, vec![]), (5, vec![1])]);
+        assert_eq!((timings[0].cpu_milli, timings[1].cpu_milli), (None, Some(250)));
+        let validate = &timings[1].attempts;
+        assert_eq!(validate.iter().map(|attempt| (attempt.node.as_str(), attempt.cpu_seconds)).collect::<Vec<_>>(), vec![("a", None), ("b", Some(1.75))]);
+        assert_eq!((validate[1].started_at_ms, validate[1].finished_at_ms, validate[1].outcome.as_str()), (3600, 4600, "succeeded"));
+        assert_eq!(timings[0].attempts[0].cpu_seconds, None, "facts from before CPU was measured");
     }
 }

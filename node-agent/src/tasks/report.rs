@@ -116,7 +116,7 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
         chunks: chunk_reports(&chunks, &facts, &scored, &rung_order),
         shots: shot_qualities(&inspection.document.report.shots, &rung_order, &per_frame),
         ladder,
-        timings: JobTimings { stages: facts.stage_seconds(), total_seconds: facts.total_seconds() },
+        timings: JobTimings { stages: facts.stage_seconds(), total_seconds: facts.total_seconds(), tasks: facts.task_timings() },
     };
     let local = ctx.scratch_dir.join(REPORT_FILE);
     if let Some(parent) = local.parent() {

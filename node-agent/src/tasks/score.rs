@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use shotfarm_kernels::backend::{BackendRequest, resolve};
+use shotfarm_kernels::cpu_account::charged;
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use std::path::PathBuf;
 
@@ -95,7 +96,7 @@ pub(super) async fn score_reporting(params: ScoreParams, report: &(dyn Fn(u64, f
     let started = Instant::now();
     let work = {
         let (scored, cancel) = (Arc::clone(&scored), cancel.clone());
-        tokio::task::spawn_blocking(move || score_chunk(&params, &scored, &cancel))
+        tokio::task::spawn_blocking(charged(move || score_chunk(&params, &scored, &cancel)))
     };
     tokio::pin!(work);
     let mut ticker = tokio::time::interval(PROGRESS_PERIOD);

@@ -23,8 +23,8 @@ pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
         Command::Assign { task, attempt, node, backend, gpu, now_ms } => {
             leases::assign(state, *task, *attempt, *node, backend, *gpu, *now_ms, &mut effects)
         }
-        Command::CompleteTask { task, attempt, backend, output_json, now_ms } => {
-            leases::complete_task(state, *task, *attempt, backend, output_json, *now_ms, &mut effects)
+        Command::CompleteTask { task, attempt, backend, output_json, now_ms, cpu_micros } => {
+            leases::complete_task(state, *task, *attempt, backend, output_json, *cpu_micros, *now_ms, &mut effects)
         }
         Command::FailTask { task, attempt, error, retryable, now_ms } => {
             leases::fail_task(state, *task, *attempt, error, *retryable, *now_ms, &mut effects)

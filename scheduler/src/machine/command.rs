@@ -23,7 +23,16 @@ pub enum Command {
     /// The leader saw no heartbeat for too long: every lease on the node is returned.
     MarkNodeDown { node: NodeId, now_ms: Millis },
     Assign { task: TaskId, attempt: u32, node: NodeId, backend: String, gpu: Option<u32>, now_ms: Millis },
-    CompleteTask { task: TaskId, attempt: u32, backend: String, output_json: String, now_ms: Millis },
+    /// `cpu_micros`: the CPU the agent measured for the attempt (0: not measured).
+    CompleteTask {
+        task: TaskId,
+        attempt: u32,
+        backend: String,
+        output_json: String,
+        now_ms: Millis,
+        #[serde(default)]
+        cpu_micros: u64,
+    },
     FailTask { task: TaskId, attempt: u32, error: String, retryable: bool, now_ms: Millis },
     /// The lease was not renewed in time: the task goes back to the queue with attempt + 1.
     ExpireLease { task: TaskId, attempt: u32, now_ms: Millis },

@@ -153,3 +153,23 @@ fn a_per_title_job_encodes_every_chunk_at_the_rung_setting() {
     let (_, fixed) = run_job(1, true);
     assert_eq!(count(&fixed, TaskKind::Analyze), 0);
 }
+
+#[test]
+fn the_report_gets_every_task_with_its_dependencies_and_cpu_demand() {
+    let (state, specs) = run_job(1, true);
+    let facts = specs.iter().find_map(|spec| match spec {
+        TaskSpec::Report { job_facts, .. } => Some(job_facts.clone()),
+        _ => None,
+    });
+    let facts: serde_json::Value = serde_json::from_str(&facts.expect("a report spec")).expect("facts are JSON");
+    let tasks = facts["tasks"].as_array().expect("a task list");
+    assert_eq!(tasks.len(), state.tasks.len());
+    for task in tasks {
+        let id = task["task_id"].as_u64().expect("an id");
+        let deps: Vec<TaskId> = task["deps"].as_array().expect("deps").iter().filter_map(serde_json::Value::as_u64).collect();
+        assert_eq!(deps, state.tasks[&id].deps, "task {id}");
+        let cpu = state.tasks[&id].options.iter().find(|option| option.backend == "cpu").map(|option| u64::from(option.demand.cpu_milli));
+        assert_eq!(task["cpu_milli"].as_u64(), cpu, "task {id}");
+    }
+    assert!(tasks.iter().any(|task| task["kind"] == "assemble" && task["deps"].as_array().is_some_and(|deps| deps.len() == 2)), "an assembly waits for both chunks");
+}

@@ -67,12 +67,14 @@ pub(super) fn assign(
     Outcome::Assigned { task: task_id, attempt }
 }
 
+#[expect(clippy::too_many_arguments, reason = "mirrors the fields of Command::CompleteTask")]
 pub(super) fn complete_task(
     state: &mut State,
     task_id: TaskId,
     attempt: u32,
     backend: &str,
     output_json: &str,
+    cpu_micros: u64,
     now_ms: Millis,
     effects: &mut Vec<Effect>,
 ) -> Outcome {
@@ -98,10 +100,13 @@ pub(super) fn complete_task(
     release_lease(state, task_id, now_ms, "succeeded");
     let Some(task) = state.tasks.get_mut(&task_id) else { return Outcome::Refused(Refusal::UnknownTask(task_id)) };
     task.output_json = Some(output_json.to_owned());
-    if let (Some(record), Some(lease_backend)) = (task.history.last_mut(), lease_backend)
-        && lease_backend != backend {
-            record.backend = format!("{lease_backend} (ran as {backend})");
-        }
+    if let Some(record) = task.history.last_mut() {
+        record.cpu_micros = (cpu_micros > 0).then_some(cpu_micros);
+        if let Some(lease_backend) = lease_backend
+            && lease_backend != backend {
+                record.backend = format!("{lease_backend} (ran as {backend})");
+            }
+    }
     let job_id = task.job;
     state.set_task_state(task_id, TaskState::Succeeded);
     if let Some(job) = state.jobs.get_mut(&job_id) {
@@ -178,6 +183,7 @@ pub(super) fn release_lease(state: &mut State, task_id: TaskId, now_ms: Millis, 
         started_at_ms: lease.assigned_at_ms,
         finished_at_ms: now_ms,
         outcome: outcome.to_owned(),
+        cpu_micros: None,
     });
     if let Some(node) = state.nodes.get_mut(&lease.node) {
         node.refund(task_id, &lease);

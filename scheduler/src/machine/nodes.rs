@@ -169,9 +169,12 @@ pub(super) mod tests {
         // The journaled result is accepted, and the node's usage returns to nothing.
         let spec: TaskSpec = serde_json::from_str(state.tasks[&finished].spec_json.as_deref().expect("spec")).expect("spec parses");
         let output_json = serde_json::to_string(&synthetic::output_for(&spec, 2, 1)).expect("output encodes");
-        let (outcome, _) = apply(&mut state, &Command::CompleteTask { task: finished, attempt: 1, backend: "cpu".to_owned(), output_json, now_ms: 5 });
+        let (outcome, _) = apply(&mut state, &Command::CompleteTask { task: finished, attempt: 1, backend: "cpu".to_owned(), output_json, now_ms: 5, cpu_micros: 1_250_000 });
         assert_eq!(outcome, Outcome::ResultAccepted { task: finished });
         assert_eq!(state.tasks[&finished].state, TaskState::Succeeded);
+        let record = state.tasks[&finished].history.last().map(|record| (record.started_at_ms, record.finished_at_ms, record.cpu_micros));
+        assert_eq!(record, Some((3, 5, Some(1_250_000))), "the attempt keeps its lease and result times and the agent's CPU");
+        assert_eq!(state.tasks[&lost].history.last().and_then(|record| record.cpu_micros), None, "a lost attempt has no CPU figure");
         assert_eq!((state.nodes[&node].used_cpu_milli, state.nodes[&node].used_memory_mb), (0, 0));
         assert!(state.nodes[&node].running.is_empty());
     }

@@ -171,6 +171,8 @@ fn job_facts(state: &State, job: &Job) -> String {
             "rungs": task.rung.map_or(&[][..], |first| job.plan.rungs.get(first as usize..(first + task.rung_count) as usize).unwrap_or_default())
                 .iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>(),
             "queued_at_ms": task.queued_at_ms,
+            "deps": task.deps,
+            "cpu_milli": task.options.iter().find(|option| option.backend == "cpu").map(|option| option.demand.cpu_milli),
             "attempts": task.history.iter().map(|attempt| serde_json::json!({
                 "attempt": attempt.attempt,
                 "node": state.nodes.get(&attempt.node).map_or_else(|| attempt.node.to_string(), |node| node.name.clone()),
@@ -178,6 +180,7 @@ fn job_facts(state: &State, job: &Job) -> String {
                 "started_at_ms": attempt.started_at_ms,
                 "finished_at_ms": attempt.finished_at_ms,
                 "outcome": attempt.outcome,
+                "cpu_seconds": attempt.cpu_micros.map(|micros| micros as f64 / 1e6),
             })).collect::<Vec<_>>(),
         })
     }).collect();

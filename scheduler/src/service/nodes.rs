@@ -183,7 +183,7 @@ async fn report_result(driver: DriverHandle, node: NodeId, result: v1::TaskResul
                 }
             } else {
                 match String::from_utf8(success.output_json) {
-                    Ok(output_json) => Command::CompleteTask { task: task.task_id, attempt: task.attempt, backend: success.backend, output_json, now_ms: now },
+                    Ok(output_json) => Command::CompleteTask { task: task.task_id, attempt: task.attempt, backend: success.backend, output_json, now_ms: now, cpu_micros: success.cpu_micros },
                     Err(_) => Command::FailTask { task: task.task_id, attempt: task.attempt, error: "the task output is not UTF-8".to_owned(), retryable: true, now_ms: now },
                 }
             }

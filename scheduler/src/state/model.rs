@@ -237,6 +237,10 @@ pub struct AttemptRecord {
     pub finished_at_ms: Millis,
     /// `succeeded`, or why it ended: the error, `lease expired`, `node down`, `cancelled`.
     pub outcome: String,
+    /// The CPU the agent measured for a successful attempt (its ffmpeg children and its own
+    /// threads working for it); `None` when it failed or the agent did not measure it.
+    #[serde(default)]
+    pub cpu_micros: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

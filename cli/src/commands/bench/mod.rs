@@ -8,6 +8,8 @@
 //! | [`ladder_corpus`] | the six synthesised sources `ladder` runs on, cached |
 //! | [`bd_rate`] | the Bjøntegaard delta rate of two rate–quality curves (PCHIP in log-rate) |
 //! | [`scheduler`] | runs `shotfarm-bench-scheduler`, built beside the harness it needs |
+//! | [`task_graph`] | a job's work, span, parallelism and modelled wall on N agents, from its report.json |
+//! | [`source_cache`] | synthesized sources kept under ~/.cache/shotfarm/bench-sources |
 //! | [`statistics`] | medians of repeated runs |
 //! | [`cpu_time`] | CPU seconds of this process and its children |
 
@@ -17,7 +19,9 @@ pub mod ladder;
 pub mod ladder_corpus;
 pub mod pipeline;
 pub mod scheduler;
+pub mod source_cache;
 pub mod statistics;
+pub mod task_graph;
 pub mod vmaf;
 
 use crate::exit::CommandResult;

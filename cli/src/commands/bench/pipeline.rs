@@ -14,6 +14,12 @@
 //! work over plain ffmpeg, and where its wall time goes. `cores × plain wall` is what the
 //! machine could have done while plain ffmpeg ran, so `farm CPU / (cores × plain wall)` is the
 //! least ratio any schedule of the farm's work could reach.
+//!
+//! Per configuration it also prints the job's task graph from `report.json` (work, span,
+//! parallelism, the share of the span before the first encode, and the wall time farms of
+//! 1 to 256 agents would need: see [`super::task_graph`]) beside the farm's measured wall
+//! time with 1 and 2 agents here. Sources are synthesized once and cached
+//! ([`super::source_cache`]), so `--seconds 600` pays for its source only the first time.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,7 +29,9 @@ use shotfarm_agent::runtime::Shutdown;
 
 use super::statistics::median;
 use super::cpu_time::CpuTime;
-use crate::commands::dev::{FarmTransport, run_farm, synthesize_sample};
+use super::source_cache::{cache_dir, cached_source};
+use super::task_graph::TaskGraphFigures;
+use crate::commands::dev::{FarmTransport, run_farm};
 use crate::client::job_options::JobOptions;
 use crate::client::job_view;
 use crate::report_stages::{one_line, stage_times};
@@ -33,7 +41,8 @@ use crate::stdout::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchPipelineArgs {
-    /// Length of the synthesized 1080p source.
+    /// Length of the synthesized 1080p source, 1 to 600 s (made once, then kept under
+    /// ~/.cache/shotfarm/bench-sources).
     #[arg(long, default_value_t = 10)]
     pub seconds: u32,
     #[arg(long, default_value_t = 1)]
@@ -91,6 +100,8 @@ struct Pair {
     plain_cpu_seconds: f64,
     /// The farm's stage times from its report.json (stage name, seconds).
     stages: Vec<(String, f64)>,
+    /// The job's task graph from its report.json.
+    graph: TaskGraphFigures,
 }
 
 /// The farm's stage times from its `report.json`.
@@ -142,12 +153,14 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
     block_on(async move {
         let signals = Shutdown::on_signals();
         let scratch = tempfile::Builder::new().prefix("shotfarm-bench-pipeline-").tempdir().map_err(failure)?;
-        let source = scratch.path().join("source-1080p.mp4");
-        synthesize_sample(&source, (1920, 1080), args.seconds).await?;
+        let sources = cache_dir().unwrap_or_else(|| scratch.path().to_path_buf());
+        let source = cached_source(&sources, (1920, 1080), args.seconds).await?;
         if !args.json {
             eprintln!("{} s 1080p source, {} agent(s); each farm run follows its own plain ffmpeg run…", args.seconds, args.agents);
         }
         let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        // The modelled agents have the CPU the measured run's agents had (`run_farm` splits the cores).
+        let agent_capacity_milli = (cores as u32 / args.agents).max(1) * 1000;
         let mut rows = Vec::new();
         for (index, farm_run) in farm_runs(args.quick).into_iter().enumerate() {
             let mut pairs = Vec::new();
@@ -174,6 +187,7 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
                     plain_seconds: reference.as_secs_f64(),
                     plain_cpu_seconds: plain_cpu.children,
                     stages: stage_seconds(&farm_out.join("report.json"))?,
+                    graph: TaskGraphFigures::from_report(&farm_out.join("report.json"), agent_capacity_milli).map_err(failure)?,
                 });
                 std::fs::remove_dir_all(&farm_out).map_err(failure)?;
                 std::fs::remove_dir_all(&reference_out).map_err(failure)?;
@@ -186,6 +200,13 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
             let (low, high) = ratios.iter().fold((f64::INFINITY, 0.0f64), |(low, high), ratio| (low.min(*ratio), high.max(*ratio)));
             let floor = median(pairs.iter().map(|pair| pair.farm_cpu_seconds / (cores * pair.plain_seconds)).collect()).max(1.0);
             let stages = median_stages(&pairs);
+            let mut measured = vec![(args.agents, farm)];
+            for agents in [1, 2].into_iter().filter(|agents| *agents != args.agents) {
+                measured.push((agents, farm_wall(&source, scratch.path(), agents, &farm_run, args.insecure, &signals).await?));
+            }
+            measured.sort_by_key(|(agents, _)| *agents);
+            // The graph of the last run (its report, its CPU figures).
+            let graph = pairs.last().map(|pair| pair.graph.clone()).ok_or_else(|| failure("no farm run"))?;
             if !args.json {
                 let spread = if pairs.len() > 1 { format!("   (pairs {low:.2}..{high:.2}, {} runs)", pairs.len()) } else { String::new() };
                 outln!("{:<62} {farm:>7.1} s   plain ffmpeg {reference:>6.1} s   ratio {ratio:.2}{spread}", farm_run.what);
@@ -194,6 +215,9 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
                     "    CPU: farm {farm_cpu:.1} s, plain ffmpeg {plain_cpu:.1} s ({:+.1} s); on {cores} cores no schedule of the farm's work beats a ratio of {floor:.2}",
                     farm_cpu - plain_cpu
                 );
+                for line in graph.lines(&measured) {
+                    outln!("{line}");
+                }
             }
             rows.push(serde_json::json!({
                 "config": farm_run.name,
@@ -205,6 +229,7 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
                 "plain_ffmpeg_cpu_seconds": plain_cpu,
                 "cpu_floor_ratio": floor,
                 "stages": stages.iter().map(|(name, seconds)| (name.clone(), serde_json::json!(seconds))).collect::<serde_json::Map<_, _>>(),
+                "task_graph": graph.to_json(&measured),
             }));
         }
         if args.json {
@@ -214,6 +239,19 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
     })
 }
 
+/// The wall time of one farm run of `farm_run` with `agents` agents (no plain ffmpeg beside it).
+async fn farm_wall(source: &Path, scratch: &Path, agents: u32, farm_run: &FarmRun, insecure: bool, signals: &Shutdown) -> Result<f64, CommandError> {
+    let out = scratch.join(format!("farm-{}-{agents}-agents", farm_run.name));
+    std::fs::create_dir_all(&out).map_err(failure)?;
+    let started = Instant::now();
+    let job = run_farm(source, &out, agents, &farm_run.options, FarmTransport::from_insecure_flag(insecure), signals, false).await?;
+    let wall = started.elapsed().as_secs_f64();
+    if job_view::state_name(job.state) != "succeeded" {
+        return Err(failure(format!("the farm's job ({}, {agents} agents) {}: {}", farm_run.name, job_view::state_name(job.state), job.error)));
+    }
+    std::fs::remove_dir_all(&out).map_err(failure)?;
+    Ok(wall)
+}
 
 #[cfg(test)]
 mod tests {
@@ -226,6 +264,7 @@ mod tests {
             plain_seconds: 1.0,
             plain_cpu_seconds: 1.0,
             stages: stages.iter().map(|(name, seconds)| ((*name).to_owned(), *seconds)).collect(),
+            graph: TaskGraphFigures::of(&crate::task_dag::TaskDag::new(Vec::new()).unwrap(), 1000),
         }
     }
 

@@ -40,6 +40,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use shotfarm_kernels::cpu_account::charged;
 use shotfarm_kernels::scene::ShotDetectionParams;
 use tokio_util::sync::CancellationToken;
 
@@ -135,7 +136,7 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
     let (width, height) = picture.displayed_size(stored_width, stored_height);
 
     let extent_source = source.clone();
-    let overrun = match tokio::task::spawn_blocking(move || container_extent::find_overrun(&extent_source)).await {
+    let overrun = match tokio::task::spawn_blocking(charged(move || container_extent::find_overrun(&extent_source))).await {
         Ok(Ok(overrun)) => overrun,
         Ok(Err(error)) => return Err(reject(RejectionCode::Unreadable, format!("cannot read {}: {error}", source.display()), "check the file and its permissions")),
         Err(error) => return Err(InspectError::Analysis(format!("reading the container's sizes: {error}"))),

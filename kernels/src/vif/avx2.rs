@@ -41,7 +41,7 @@ pub(crate) fn vertical_moments<T: Sample>(
             let d = LevelView { data: d, width: distorted.width, height: distorted.height };
             // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
             // a `#[target_feature(enable = "avx2")]` function.
-            unsafe { x86::vertical_moments_u8(r, d, taps, filter, shifts, rows) };
+            unsafe { x86::vertical_moments_u8(r, d, taps, filter, shifts, rows, 0) };
         } else if let (Some(r), Some(d)) = (T::as_u16(reference.data), T::as_u16(distorted.data))
             && (1..=16).contains(&shifts.sq_shift)
             && shifts.mu_shift <= 16
@@ -168,26 +168,18 @@ pub fn statistic_of_lanes(table: &[u16; 65537], moments: [[u32; 8]; 5]) -> Optio
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     use std::arch::x86_64::*;
 
     use super::*;
     use crate::simd::avx2::{load16_u8_widened, load256, store128, store256};
     use crate::vif::statistic::{ENHANCEMENT_GAIN_LIMIT, SIGMA_NSQ};
 
-    /// 8-bit scale 0 vertical pass. Columns `0..w/16*16` in vectors, the rest scalar.
-    #[target_feature(enable = "avx2")]
-    pub(super) fn vertical_moments_u8(
-        reference: LevelView<'_, u8>,
-        distorted: LevelView<'_, u8>,
-        taps: &[usize],
-        filter: &[u16],
-        shifts: VerticalShifts,
-        rows: &mut VerticalRows,
-    ) {
-        let w = reference.width;
+    /// The vertical pass's taps in pairs (k, k+1) as `(row offset of k, row offset of
+    /// k+1, (c_{k+1} << 16) | c_k)`, an odd last tap paired with itself at coefficient 0;
+    /// and how many pairs there are.
+    pub(in crate::vif) fn adjacent_pairs(taps: &[usize], filter: &[u16], w: usize) -> ([(usize, usize, i32); 9], usize) {
         let n = filter.len();
-        // Pairs of taps (k, k+1); an odd last tap is paired with itself at coefficient 0.
         let mut pairs = [(0usize, 0usize, 0i32); 9];
         let npairs = n.div_ceil(2);
         for (p, pair) in pairs.iter_mut().enumerate().take(npairs) {
@@ -196,6 +188,23 @@ mod x86 {
             let c1 = if 2 * p + 1 < n { i32::from(filter[k1]) } else { 0 };
             *pair = (taps[k0] * w, taps[k1] * w, (c1 << 16) | c0);
         }
+        (pairs, npairs)
+    }
+
+    /// 8-bit scale 0 vertical pass of the columns from `from` (a multiple of 16, done
+    /// before by the caller): up to `w/16*16` in vectors, the rest scalar.
+    #[target_feature(enable = "avx2")]
+    pub(in crate::vif) fn vertical_moments_u8(
+        reference: LevelView<'_, u8>,
+        distorted: LevelView<'_, u8>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut VerticalRows,
+        from: usize,
+    ) {
+        let w = reference.width;
+        let (pairs, npairs) = adjacent_pairs(taps, filter, w);
         let pairs = &pairs[..npairs];
         let (rd, dd) = (reference.data, distorted.data);
         let bias = _mm256_set1_epi16(i16::MIN);
@@ -203,7 +212,7 @@ mod x86 {
         let shift = _mm_cvtsi32_si128(shifts.mu_shift as i32);
         let sq_bias = _mm256_set1_epi32(i32::MIN);
         let w16 = w / 16 * 16;
-        let mut j = 0;
+        let mut j = from;
         while j < w16 {
             let z = _mm256_setzero_si256();
             let (mut m1l, mut m1h, mut m2l, mut m2h) = (z, z, z, z);
@@ -541,6 +550,53 @@ mod x86 {
     }
 
     /// Horizontal filter and statistic of columns `0..w/8*8`; returns where it stopped.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn horizontal_statistics(
+        rows: &mut VerticalRows,
+        w: usize,
+        filter: &[u16],
+        table: &[u16; 65537],
+        total: &mut VifAccumulators,
+    ) -> usize {
+        let w8 = w / 8 * 8;
+        let Some(pairs) = prepare_horizontal(rows, w8, filter) else {
+            return 0;
+        };
+        filter_columns(rows, &pairs, 0, w8);
+        statistics_of_filtered(rows, 0, w8, table, total);
+        w8
+    }
+
+    /// The folded tap pairs of a symmetric `filter` (see [`filter_columns`]), the centre
+    /// last, as `(k, n−1−k, (c_b << 16) | c_a)`; `None` for a filter they cannot take.
+    pub(in crate::vif) fn folded_pairs(filter: &[u16]) -> Option<Vec<(usize, usize, i32)>> {
+        let n = filter.len();
+        let half = n / 2;
+        (0..=half)
+            .map(|k| {
+                let c = i32::from(filter[k]);
+                let (ca, cb) = if k == half { (c / 2, c - c / 2) } else { (c, c) };
+                (ca <= 32767 && cb <= 32767 && filter[k] == filter[n - 1 - k]).then_some((k, n - 1 - k, (cb << 16) | ca))
+            })
+            .collect()
+    }
+
+    /// The folded pairs of `filter`, with the padded rows biased (`bias_rows`) for the
+    /// columns `0..to`; `None` (nothing done) when the filter or the rows do not fit.
+    #[target_feature(enable = "avx2")]
+    pub(in crate::vif) fn prepare_horizontal(rows: &mut VerticalRows, to: usize, filter: &[u16]) -> Option<Vec<(usize, usize, i32)>> {
+        let pairs = folded_pairs(filter)?;
+        let half = filter.len() / 2;
+        let (lo, hi) = (PAD - half, PAD + to + half);
+        if rows.biased.iter().chain([&rows.mu1, &rows.mu2, &rows.ref_sq, &rows.dis_sq, &rows.ref_dis]).any(|r| r.len() < hi) {
+            return None;
+        }
+        bias_rows(rows, lo, hi);
+        Some(pairs)
+    }
+
+    /// Horizontal filter of columns `from..to` (multiples of 8) of the biased rows into
+    /// `rows.filtered`.
     ///
     /// The filters are symmetric, so taps k and n−1−k share a coefficient: one
     /// `vpmaddwd` takes both, on lanes holding (value at k, value at n−1−k) as 16-bit
@@ -550,47 +606,28 @@ mod x86 {
     /// values). Every half is offset by −2¹⁵ and the coefficients sum to 2¹⁶, so each
     /// sum is off by exactly −2³¹, added back mod 2³².
     #[target_feature(enable = "avx2")]
-    pub(super) fn horizontal_statistics(
-        rows: &mut VerticalRows,
-        w: usize,
-        filter: &[u16],
-        table: &[u16; 65537],
-        total: &mut VifAccumulators,
-    ) -> usize {
-        let n = filter.len();
-        let half = n / 2;
-        let w8 = w / 8 * 8;
-        // The pairs (k, n−1−k, (c_b << 16) | c_a), the centre last.
-        let mut pairs = [(0usize, 0usize, _mm256_setzero_si256()); 9];
-        for (k, pair) in pairs.iter_mut().enumerate().take(half + 1) {
-            let c = i32::from(filter[k]);
-            let (ca, cb) = if k == half { (c / 2, c - c / 2) } else { (c, c) };
-            if ca > 32767 || cb > 32767 || filter[k] != filter[n - 1 - k] {
-                return 0;
-            }
-            *pair = (k, n - 1 - k, _mm256_set1_epi32((cb << 16) | ca));
+    pub(in crate::vif) fn filter_columns(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], from: usize, to: usize) {
+        let half = pairs.len() - 1;
+        let pairs: Vec<(usize, usize, __m256i)> = pairs.iter().map(|&(a, b, c)| (a, b, _mm256_set1_epi32(c))).collect();
+        let hi = PAD + to + half;
+        if to > from && rows.biased.iter().any(|r| r.len() < hi) {
+            return;
         }
-        let (lo, hi) = (PAD - half, PAD + w8 + half);
-        if rows.biased.iter().chain([&rows.mu1, &rows.mu2, &rows.ref_sq, &rows.dis_sq, &rows.ref_dis]).any(|r| r.len() < hi) {
-            return 0;
-        }
-        bias_rows(rows, lo, hi);
         let [m1, m2, x, y, xy] = rows.biased.each_ref().map(|r| r.as_ptr());
         let filtered = &mut rows.filtered;
         let unbias = _mm256_set1_epi32(i32::MIN);
         let round16 = _mm256_set1_epi32(32768);
-        let mut acc = Lanes::new();
-        let mut j = 0;
-        while j < w8 {
+        let mut j = from;
+        while j + 8 <= to {
             let base = PAD + j - half;
             let z = _mm256_setzero_si256();
             let (mut mu1, mut mu2) = (z, z);
             let (mut xxh, mut xxl, mut yyh, mut yyl, mut xyh, mut xyl) = (z, z, z, z, z, z);
-            for &(a, b, c) in &pairs[..=half] {
+            for &(a, b, c) in &pairs {
                 let (a, b) = (base + a, base + b);
-                // SAFETY: a and b lie in lo..=PAD + w8 + half − 8 (j < w8, taps below n),
-                // so the 8 entries read at each stay below hi, within every row (checked
-                // above); unaligned loads.
+                // SAFETY: a and b lie in PAD − half..=PAD + to + half − 8 (j + 8 ≤ to, taps
+                // below n), so the 8 entries read at each stay below hi, within every row
+                // (checked above); unaligned loads.
                 let ld = |row: *const u32, i: usize| unsafe { _mm256_loadu_si256(row.add(i).cast()) };
                 // (μ at a, μ at b) as the two halves of each lane.
                 let mu_pair = |row| _mm256_or_si256(ld(row, a), _mm256_slli_epi32::<16>(ld(row, b)));
@@ -621,15 +658,27 @@ mod x86 {
             }
             j += 8;
         }
-        // The statistic in a loop of its own: its long chains of dependent operations
-        // (products, gathers, a division) then overlap from one group of 8 to the next,
-        // which they do not behind the filter's 400-odd instructions per group.
-        let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &*filtered;
-        for j in (0..w8).step_by(8) {
+    }
+
+    /// The statistic of the filtered columns `from..to` (multiples of 8) added into `total`.
+    ///
+    /// It runs in a loop of its own: its long chains of dependent operations (products,
+    /// gathers, a division) then overlap from one group of 8 to the next, which they do
+    /// not behind the filter's 400-odd instructions per group.
+    #[target_feature(enable = "avx2")]
+    pub(in crate::vif) fn statistics_of_filtered(
+        rows: &VerticalRows,
+        from: usize,
+        to: usize,
+        table: &[u16; 65537],
+        total: &mut VifAccumulators,
+    ) {
+        let mut acc = Lanes::new();
+        let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &rows.filtered;
+        for j in (from..to).step_by(8) {
             statistic(table, load256(f_mu1, j), load256(f_mu2, j), load256(f_xx, j), load256(f_yy, j), load256(f_xy, j), &mut acc);
         }
         acc.finish(total);
-        w8
     }
 
     /// `even[i] = src[start + 2i]`, `odd[i] = src[start + 2i + 1]` for `i < even.len()`.
@@ -706,53 +755,21 @@ mod x86 {
 }
 
 #[cfg(test)]
-#[expect(clippy::needless_range_loop, reason = "each lane fills five moment arrays by index")]
 mod tests {
     use super::*;
-    use crate::vif::statistic::log2_table;
-
-    /// xorshift64*, seeded; the seed is printed on failure.
-    fn next(state: &mut u64) -> u64 {
-        *state ^= *state >> 12;
-        *state ^= *state << 25;
-        *state ^= *state >> 27;
-        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
+    use crate::vif::statistic::{log2_table, random_moments};
 
     /// The lane statistic equals `add_pixel` on random moments, extreme ones included.
     #[test]
     fn lane_statistic_equals_scalar_on_random_moments() {
         let table = log2_table();
         for seed in 1..4000u64 {
-            let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            let mut m = [[0u32; 8]; 5];
-            for lane in 0..8 {
-                let mu1 = next(&mut s) as u32 >> (next(&mut s) % 24);
-                let mu2 = mu1.wrapping_add((next(&mut s) as u32) >> (8 + next(&mut s) % 24));
-                let sq = |mu: u32, s: &mut u64| {
-                    let base = ((u64::from(mu) * u64::from(mu) + (1 << 31)) >> 32) as u32;
-                    base.wrapping_add((next(s) as u32) >> (next(s) % 32))
-                };
-                let (xx, yy) = (sq(mu1, &mut s), sq(mu2, &mut s));
-                let mu12 = ((u64::from(mu1) * u64::from(mu2) + (1 << 31)) >> 32) as u32;
-                let xy = if next(&mut s).is_multiple_of(4) {
-                    next(&mut s) as u32
-                } else {
-                    mu12.wrapping_add((next(&mut s) as u32) >> (next(&mut s) % 32)).wrapping_sub(1 << 12)
-                };
-                for (k, v) in [mu1, mu2, xx, yy, xy].into_iter().enumerate() {
-                    m[k][lane] = v;
-                }
-            }
+            let m = random_moments::lanes::<8>(seed);
             let Some(simd) = statistic_of_lanes(table, m) else {
                 eprintln!("SKIP lane_statistic_equals_scalar_on_random_moments: no AVX2 on this CPU");
                 return;
             };
-            let mut scalar = VifAccumulators::default();
-            for lane in 0..8 {
-                scalar.add_pixel(table, m[0][lane], m[1][lane], m[2][lane], m[3][lane], m[4][lane]);
-            }
-            assert_eq!(simd, scalar, "seed {seed}: moments {m:?}");
+            assert_eq!(simd, random_moments::scalar_sum(table, &m), "seed {seed}: moments {m:?}");
         }
     }
 }

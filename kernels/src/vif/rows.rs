@@ -1,8 +1,9 @@
 //! The row loops of integer VIF: vertical filter pass, horizontal pass fused with the
 //! per-pixel statistic, and the low-pass + decimation between scales.
 //!
-//! The scalar functions here are the reference; [`super::avx2`] holds AVX2 twins
-//! picked at run time through [`SimdLevel`], checked against these in tests.
+//! The scalar functions here are the reference; [`super::avx512`] and [`super::avx2`]
+//! hold AVX-512 and AVX2 twins picked at run time through [`SimdLevel`] (the widest
+//! first), checked against these in tests.
 
 #![expect(clippy::needless_range_loop, reason = "these loops index several planes and tables by one position, as libvmaf's C does; iterator chains would hide the correspondence")]
 
@@ -119,7 +120,9 @@ fn vertical_moments<T: Sample>(
     simd: SimdLevel,
     rows: &mut VerticalRows,
 ) {
-    if super::avx2::vertical_moments(reference, distorted, taps, filter, shifts, simd, rows) {
+    if super::avx512::vertical_moments(reference, distorted, taps, filter, shifts, simd, rows)
+        || super::avx2::vertical_moments(reference, distorted, taps, filter, shifts, simd, rows)
+    {
         return;
     }
     vertical_moments_scalar(reference, distorted, taps, filter, shifts, rows);
@@ -222,7 +225,9 @@ fn horizontal_statistics(
     simd: SimdLevel,
     total: &mut VifAccumulators,
 ) {
-    if super::avx2::horizontal_statistics(rows, w, filter, table, simd, total) {
+    if super::avx512::horizontal_statistics(rows, w, filter, table, simd, total)
+        || super::avx2::horizontal_statistics(rows, w, filter, table, simd, total)
+    {
         return;
     }
     horizontal_statistics_scalar(rows, 0, w, filter, table, total);

@@ -1,0 +1,402 @@
+//! Hand-written AVX-512 versions of the hottest VIF row loops, bit-exact with
+//! [`super::rows`]: the same arithmetic as [`super::avx2`]'s, on 512-bit registers.
+//!
+//! | function | what is vectorised | how it stays exact |
+//! | --- | --- | --- |
+//! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy, 32 columns at a time | as the AVX2 pass: `vpmaddwd` on pairs of taps, squares biased by −2¹⁵ and the bias added back mod 2³²; `vpermt2d` puts the unpacked halves back in column order |
+//! | [`horizontal_statistics`] | every scale and depth: the horizontal filter, 16 columns at a time, then the statistic | the folded symmetric taps of the AVX2 pass (`vpmaddwd` on (value at k, value at n−1−k) halves, recombined exactly), with `vpblendmw` for the half selection |
+//!
+//! Columns left over (fewer than a vector) go to the AVX2 loops, then to the scalar ones;
+//! other cases (16-bit rows of the vertical pass, the down-sampling) run the AVX2 path.
+//! Every path is compared with the scalar reference in `tests/simd_and_threads.rs`.
+
+use super::rows::{VerticalRows, horizontal_statistics_scalar};
+use super::{LevelView, VerticalShifts, VifAccumulators};
+use crate::sample::Sample;
+use crate::simd::SimdLevel;
+
+/// The vertical pass with AVX-512; `false` (nothing done) below [`SimdLevel::Avx512`]
+/// or where only the AVX2 pass applies.
+pub(crate) fn vertical_moments<T: Sample>(
+    reference: LevelView<'_, T>,
+    distorted: LevelView<'_, T>,
+    taps: &[usize],
+    filter: &[u16],
+    shifts: VerticalShifts,
+    simd: SimdLevel,
+    rows: &mut VerticalRows,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512)
+        && let (Some(r), Some(d)) = (T::as_u8(reference.data), T::as_u8(distorted.data))
+        && shifts.sq_shift == 0
+        && filter.len() <= 17
+        && filter.iter().all(|&c| c < 16384)
+    {
+        let r = LevelView { data: r, width: reference.width, height: reference.height };
+        let d = LevelView { data: d, width: distorted.width, height: distorted.height };
+        // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked by `permits`), the only
+        // requirement of these `#[target_feature]` functions (AVX2 is implied).
+        unsafe {
+            let done = x86::vertical_moments_u8(r, d, taps, filter, shifts, rows);
+            super::avx2::x86::vertical_moments_u8(r, d, taps, filter, shifts, rows, done);
+        }
+        return true;
+    }
+    let _ = (reference, distorted, taps, filter, shifts, simd, rows);
+    false
+}
+
+/// The horizontal pass and statistic with AVX-512; `false` below [`SimdLevel::Avx512`].
+pub(crate) fn horizontal_statistics(
+    rows: &mut VerticalRows,
+    w: usize,
+    filter: &[u16],
+    table: &[u16; 65537],
+    simd: SimdLevel,
+    total: &mut VifAccumulators,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512) {
+        // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked by `permits`), the one
+        // requirement of the `#[target_feature]` function.
+        let done = unsafe { x86::horizontal_statistics(rows, w, filter, table, total) };
+        horizontal_statistics_scalar(rows, done, w, filter, table, total);
+        return true;
+    }
+    let _ = (rows, w, filter, table, simd, total);
+    false
+}
+
+/// The statistic of 16 pixels at once, for tests: `(mu1, mu2, xx, yy, xy)` lanes in,
+/// accumulators out; `None` without AVX-512.
+#[cfg(test)]
+fn statistic_of_lanes(table: &[u16; 65537], moments: [[u32; 16]; 5]) -> Option<VifAccumulators> {
+    #[cfg(target_arch = "x86_64")]
+    if SimdLevel::hardware().permits(SimdLevel::Avx512) {
+        // SAFETY: the CPU supports AVX-512 F, DQ and VL (checked just above).
+        return Some(unsafe { x86::statistic_of_lanes(table, moments) });
+    }
+    let _ = (table, moments);
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::*;
+    use crate::simd::avx512::{columns_of_unpacked, load32_u8_widened, load512, store512};
+    use crate::vif::avx2::x86 as avx2;
+    use crate::vif::rows::PAD;
+    use crate::vif::statistic::{ENHANCEMENT_GAIN_LIMIT, SIGMA_NSQ};
+
+    /// 8-bit scale 0 vertical pass of the columns `0..w/32*32`; returns `w/32*32`.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn vertical_moments_u8(
+        reference: LevelView<'_, u8>,
+        distorted: LevelView<'_, u8>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut VerticalRows,
+    ) -> usize {
+        let w = reference.width;
+        let (pairs, npairs) = avx2::adjacent_pairs(taps, filter, w);
+        let pairs = &pairs[..npairs];
+        let (rd, dd) = (reference.data, distorted.data);
+        let bias = _mm512_set1_epi16(i16::MIN);
+        let round = _mm512_set1_epi32(shifts.mu_round as i32);
+        let shift = _mm_cvtsi32_si128(shifts.mu_shift as i32);
+        let sq_bias = _mm512_set1_epi32(i32::MIN);
+        let w32 = w / 32 * 32;
+        let mut j = 0;
+        while j < w32 {
+            let z = _mm512_setzero_si512();
+            let (mut m1l, mut m1h, mut m2l, mut m2h) = (z, z, z, z);
+            let (mut xxl, mut xxh, mut yyl, mut yyh, mut xyl, mut xyh) = (z, z, z, z, z, z);
+            for &(o0, o1, c) in pairs {
+                let c = _mm512_set1_epi32(c);
+                let (r0, r1) = (load32_u8_widened(rd, o0 + j), load32_u8_widened(rd, o1 + j));
+                let (d0, d1) = (load32_u8_widened(dd, o0 + j), load32_u8_widened(dd, o1 + j));
+                let madd = |acc: &mut __m512i, a: __m512i, b: __m512i, high: bool| {
+                    let pair = if high { _mm512_unpackhi_epi16(a, b) } else { _mm512_unpacklo_epi16(a, b) };
+                    *acc = _mm512_add_epi32(*acc, _mm512_madd_epi16(pair, c));
+                };
+                madd(&mut m1l, r0, r1, false);
+                madd(&mut m1h, r0, r1, true);
+                madd(&mut m2l, d0, d1, false);
+                madd(&mut m2h, d0, d1, true);
+                let product = |a: __m512i, b: __m512i| _mm512_xor_si512(_mm512_mullo_epi16(a, b), bias);
+                let (rr0, rr1) = (product(r0, r0), product(r1, r1));
+                let (dd0, dd1) = (product(d0, d0), product(d1, d1));
+                let (rd0, rd1) = (product(r0, d0), product(r1, d1));
+                madd(&mut xxl, rr0, rr1, false);
+                madd(&mut xxh, rr0, rr1, true);
+                madd(&mut yyl, dd0, dd1, false);
+                madd(&mut yyh, dd0, dd1, true);
+                madd(&mut xyl, rd0, rd1, false);
+                madd(&mut xyh, rd0, rd1, true);
+            }
+            let mu = |v: __m512i| _mm512_srl_epi32(_mm512_add_epi32(v, round), shift);
+            let sq = |v: __m512i| _mm512_add_epi32(v, sq_bias);
+            let put = |dst: &mut [u32], lo: __m512i, hi: __m512i| {
+                let (first, second) = columns_of_unpacked(lo, hi);
+                store512(dst, PAD + j, first);
+                store512(dst, PAD + j + 16, second);
+            };
+            put(&mut rows.mu1, mu(m1l), mu(m1h));
+            put(&mut rows.mu2, mu(m2l), mu(m2h));
+            put(&mut rows.ref_sq, sq(xxl), sq(xxh));
+            put(&mut rows.dis_sq, sq(yyl), sq(yyh));
+            put(&mut rows.ref_dis, sq(xyl), sq(xyh));
+            j += 32;
+        }
+        w32
+    }
+
+    /// Horizontal filter and statistic (AVX-512 for `0..w/16*16`, AVX2 up to `w/8*8`) of
+    /// the columns `0..w/8*8`; returns where it stopped.
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(super) fn horizontal_statistics(
+        rows: &mut VerticalRows,
+        w: usize,
+        filter: &[u16],
+        table: &[u16; 65537],
+        total: &mut VifAccumulators,
+    ) -> usize {
+        let (w8, w16) = (w / 8 * 8, w / 16 * 16);
+        let Some(pairs) = avx2::prepare_horizontal(rows, w8, filter) else {
+            return 0;
+        };
+        filter_columns(rows, &pairs, w16);
+        avx2::filter_columns(rows, &pairs, w16, w8);
+        statistics_of_filtered(rows, w16, table, total);
+        avx2::statistics_of_filtered(rows, w16, w8, table, total);
+        w8
+    }
+
+    /// [`avx2::filter_columns`] on 16 columns at a time, for the columns `0..to` (a
+    /// multiple of 16) of the rows that `avx2::prepare_horizontal` biased.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn filter_columns(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
+        let half = pairs.len() - 1;
+        let hi = PAD + to + half;
+        if to == 0 || rows.biased.iter().any(|r| r.len() < hi) {
+            return;
+        }
+        let pairs: Vec<(usize, usize, __m512i)> = pairs.iter().map(|&(a, b, c)| (a, b, _mm512_set1_epi32(c))).collect();
+        let [m1, m2, x, y, xy] = rows.biased.each_ref().map(|r| r.as_ptr());
+        let filtered = &mut rows.filtered;
+        let unbias = _mm512_set1_epi32(i32::MIN);
+        let round16 = _mm512_set1_epi32(32768);
+        let mut j = 0;
+        while j + 16 <= to {
+            let base = PAD + j - half;
+            let z = _mm512_setzero_si512();
+            let (mut mu1, mut mu2) = (z, z);
+            let (mut xxh, mut xxl, mut yyh, mut yyl, mut xyh, mut xyl) = (z, z, z, z, z, z);
+            for &(a, b, c) in &pairs {
+                let (a, b) = (base + a, base + b);
+                // SAFETY: a and b lie in PAD − half..=PAD + to + half − 16 (j + 16 ≤ to,
+                // taps below n), so the 16 entries read at each stay below hi, within
+                // every row (checked above); unaligned loads.
+                let ld = |row: *const u32, i: usize| unsafe { _mm512_loadu_si512(row.add(i).cast()) };
+                let mu_pair = |row| _mm512_or_si512(ld(row, a), _mm512_slli_epi32::<16>(ld(row, b)));
+                mu1 = _mm512_add_epi32(mu1, _mm512_madd_epi16(mu_pair(m1), c));
+                mu2 = _mm512_add_epi32(mu2, _mm512_madd_epi16(mu_pair(m2), c));
+                let halves = |row, low: &mut __m512i, high: &mut __m512i| {
+                    let (va, vb) = (ld(row, a), ld(row, b));
+                    let lows = _mm512_mask_blend_epi16(0xAAAA_AAAA, va, _mm512_slli_epi32::<16>(vb));
+                    let highs = _mm512_mask_blend_epi16(0xAAAA_AAAA, _mm512_srli_epi32::<16>(va), vb);
+                    *low = _mm512_add_epi32(*low, _mm512_madd_epi16(lows, c));
+                    *high = _mm512_add_epi32(*high, _mm512_madd_epi16(highs, c));
+                };
+                halves(x, &mut xxl, &mut xxh);
+                halves(y, &mut yyl, &mut yyh);
+                halves(xy, &mut xyl, &mut xyh);
+            }
+            let mu1 = _mm512_add_epi32(mu1, unbias);
+            let mu2 = _mm512_add_epi32(mu2, unbias);
+            let sq = |h: __m512i, l: __m512i| {
+                let l = _mm512_srli_epi32::<16>(_mm512_add_epi32(_mm512_add_epi32(l, unbias), round16));
+                _mm512_add_epi32(_mm512_add_epi32(h, unbias), l)
+            };
+            for (out, v) in filtered.iter_mut().zip([mu1, mu2, sq(xxh, xxl), sq(yyh, yyl), sq(xyh, xyl)]) {
+                store512(out, j, v);
+            }
+            j += 16;
+        }
+    }
+
+    /// Lane accumulators of the statistic over a run of pixels (64-bit lanes).
+    struct Lanes {
+        num_log: __m512i,
+        den_log: __m512i,
+        num_non_log: __m512i,
+        den_non_log: i64,
+    }
+
+    impl Lanes {
+        #[target_feature(enable = "avx512f")]
+        fn new() -> Self {
+            let z = _mm512_setzero_si512();
+            Lanes { num_log: z, den_log: z, num_non_log: z, den_non_log: 0 }
+        }
+
+        #[target_feature(enable = "avx512f")]
+        fn finish(&self, total: &mut VifAccumulators) {
+            total.num_log += _mm512_reduce_add_epi64(self.num_log);
+            total.den_log += _mm512_reduce_add_epi64(self.den_log);
+            total.num_non_log += _mm512_reduce_add_epi64(self.num_non_log);
+            total.den_non_log += self.den_non_log;
+        }
+
+        /// Adds the 16 `i32` lanes of `v`, widened, into `acc`.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn add_widened(acc: &mut __m512i, v: __m512i) {
+            let low = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v));
+            let high = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(v));
+            *acc = _mm512_add_epi64(*acc, _mm512_add_epi64(low, high));
+        }
+    }
+
+    /// `(a·b + 2³¹) >> 32` per `u32` lane.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn mul_q32(a: __m512i, b: __m512i) -> __m512i {
+        let round = _mm512_set1_epi64(1 << 31);
+        let even = _mm512_mul_epu32(a, b);
+        let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(a), _mm512_srli_epi64::<32>(b));
+        let even = _mm512_srli_epi64::<32>(_mm512_add_epi64(even, round));
+        let odd = _mm512_add_epi64(odd, round);
+        _mm512_mask_blend_epi32(0xAAAA, even, odd)
+    }
+
+    /// `log2_32` per lane, for lanes ≥ 2¹⁷ (< 2³²).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn log2_32(table: &[u16; 65537], v: __m512i) -> __m512i {
+        // Position of the top bit: exponent of the float of v >> 9 (< 2^23: exact).
+        let f = _mm512_cvtepi32_ps(_mm512_srli_epi32::<9>(v));
+        let msb = _mm512_sub_epi32(_mm512_srli_epi32::<23>(_mm512_castps_si512(f)), _mm512_set1_epi32(127 - 9));
+        let k = _mm512_sub_epi32(msb, _mm512_set1_epi32(15));
+        let idx = _mm512_srlv_epi32(v, k);
+        // SAFETY: idx is in 2^15..2^16, so each 4-byte read at byte 2·idx stays inside
+        // the 65537-entry (131074-byte) table.
+        let t = unsafe { _mm512_i32gather_epi32::<2>(idx, table.as_ptr().cast()) };
+        let t = _mm512_and_si512(t, _mm512_set1_epi32(0xFFFF));
+        _mm512_add_epi32(t, _mm512_slli_epi32::<11>(k))
+    }
+
+    /// `log2_64` per 64-bit lane, for lanes in 2¹⁷..2⁵².
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn log2_64(table: &[u16; 65537], v: __m512i) -> __m512i {
+        // The double of v (< 2^52: exact), whose exponent is the top bit's position.
+        let d = _mm512_cvtepu64_pd(v);
+        let msb = _mm512_sub_epi64(_mm512_srli_epi64::<52>(_mm512_castpd_si512(d)), _mm512_set1_epi64(1023));
+        let k = _mm512_sub_epi64(msb, _mm512_set1_epi64(15));
+        let idx = _mm512_srlv_epi64(v, k);
+        // SAFETY: idx is in 2^15..2^16, so each 4-byte read at byte 2·idx stays inside
+        // the 65537-entry (131074-byte) table.
+        let t = unsafe { _mm512_i64gather_epi32::<2>(idx, table.as_ptr().cast()) };
+        let t = _mm512_cvtepu32_epi64(_mm256_and_si256(t, _mm256_set1_epi32(0xFFFF)));
+        _mm512_add_epi64(t, _mm512_slli_epi64::<11>(k))
+    }
+
+    /// The information term of 8 lanes (`vif::information_term`), 0 where `mask` is off;
+    /// the operations and their order are the AVX2 twin's (no fused multiply-adds).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    fn information_term(table: &[u16; 65537], s1: __m256i, s2: __m256i, s12: __m256i, mask: __mmask8) -> __m512i {
+        const EPS: f64 = 65536.0 * 1.0e-10;
+        let (s1d, s2d, s12d) = (_mm512_cvtepi32_pd(s1), _mm512_cvtepi32_pd(s2), _mm512_cvtepi32_pd(s12));
+        let g = _mm512_div_pd(s12d, _mm512_add_pd(s1d, _mm512_set1_pd(EPS)));
+        let sv = _mm512_cvttpd_epi32(_mm512_sub_pd(s2d, _mm512_mul_pd(g, s12d)));
+        let sv = _mm256_max_epi32(sv, _mm256_setzero_si256());
+        let g = _mm512_min_pd(g, _mm512_set1_pd(ENHANCEMENT_GAIN_LIMIT));
+        let numer1 = _mm512_cvtepu32_epi64(_mm256_add_epi32(sv, _mm256_set1_epi32(SIGMA_NSQ)));
+        // (g·g·σ1²) truncated; clamped to 0..2^50 only matters in masked-off lanes.
+        let t = _mm512_mul_pd(_mm512_mul_pd(g, g), s1d);
+        let t = _mm512_min_pd(_mm512_max_pd(t, _mm512_setzero_pd()), _mm512_set1_pd(1125899906842624.0));
+        let t = _mm512_cvttpd_epi64(t);
+        let numer1_tmp = _mm512_add_epi64(t, numer1);
+        let diff = _mm512_sub_epi64(log2_64(table, numer1_tmp), log2_64(table, numer1));
+        _mm512_maskz_mov_epi64(mask, diff)
+    }
+
+    /// The statistic of 16 pixels added into `acc` (`VifAccumulators::add_pixel` × 16).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    fn statistic(table: &[u16; 65537], [mu1, mu2, xx, yy, xy]: [__m512i; 5], acc: &mut Lanes) {
+        let zero = _mm512_setzero_si512();
+        let nsq = _mm512_set1_epi32(SIGMA_NSQ);
+        let sigma1_sq = _mm512_sub_epi32(xx, mul_q32(mu1, mu1));
+        let sigma2_sq = _mm512_max_epi32(_mm512_sub_epi32(yy, mul_q32(mu2, mu2)), zero);
+        let sigma12 = _mm512_sub_epi32(xy, mul_q32(mu1, mu2));
+        let log = _mm512_cmpgt_epi32_mask(sigma1_sq, _mm512_set1_epi32(SIGMA_NSQ - 1));
+        // Non-log pixels: Σσ2² and a count.
+        Lanes::add_widened(&mut acc.num_non_log, _mm512_maskz_mov_epi32(!log, sigma2_sq));
+        acc.den_non_log += i64::from(16 - log.count_ones());
+        if log == 0 {
+            return;
+        }
+        // den_log: log2_32(σn² + σ1²) − 17·2048 (lanes off the branch read 2^17).
+        let v = _mm512_mask_add_epi32(nsq, log, sigma1_sq, nsq);
+        let den = _mm512_maskz_sub_epi32(log, log2_32(table, v), _mm512_set1_epi32(17 * 2048));
+        Lanes::add_widened(&mut acc.den_log, den);
+        // num_log where σ12 > 0 and σ2² > 0 as well.
+        let num = log & _mm512_cmpgt_epi32_mask(sigma12, zero) & _mm512_cmpgt_epi32_mask(sigma2_sq, zero);
+        for (half, mask) in [(0, num as u8), (1, (num >> 8) as u8)] {
+            if mask == 0 {
+                continue;
+            }
+            let part = |v: __m512i| if half == 0 { _mm512_castsi512_si256(v) } else { _mm512_extracti64x4_epi64::<1>(v) };
+            let term = information_term(table, part(sigma1_sq), part(sigma2_sq), part(sigma12), mask);
+            acc.num_log = _mm512_add_epi64(acc.num_log, term);
+        }
+    }
+
+    /// The statistic of the filtered columns `0..to` (a multiple of 16) added into `total`.
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    fn statistics_of_filtered(rows: &VerticalRows, to: usize, table: &[u16; 65537], total: &mut VifAccumulators) {
+        let mut acc = Lanes::new();
+        for j in (0..to).step_by(16) {
+            statistic(table, rows.filtered.each_ref().map(|row| load512(row, j)), &mut acc);
+        }
+        acc.finish(total);
+    }
+
+    /// The statistic of 16 pixels, for tests: `(mu1, mu2, xx, yy, xy)` lanes in.
+    #[cfg(test)]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    pub(super) fn statistic_of_lanes(table: &[u16; 65537], m: [[u32; 16]; 5]) -> VifAccumulators {
+        let mut acc = Lanes::new();
+        statistic(table, m.map(|lane| load512(&lane, 0)), &mut acc);
+        let mut total = VifAccumulators::default();
+        acc.finish(&mut total);
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vif::statistic::{log2_table, random_moments};
+
+    /// The 16-lane statistic equals `add_pixel` on random moments, extreme ones included.
+    #[test]
+    fn lane_statistic_equals_scalar_on_random_moments() {
+        let table = log2_table();
+        for seed in 1..4000u64 {
+            let m = random_moments::lanes::<16>(seed);
+            let Some(simd) = statistic_of_lanes(table, m) else {
+                eprintln!("SKIP lane_statistic_equals_scalar_on_random_moments: no AVX-512 on this CPU");
+                return;
+            };
+            assert_eq!(simd, random_moments::scalar_sum(table, &m), "seed {seed}: moments {m:?}");
+        }
+    }
+}

@@ -533,7 +533,7 @@ pub(super) mod x86 {
     /// `v ^ 2¹⁵`, square rows as `v ^ 0x8000_8000` (each 16-bit half as a signed value
     /// offset by −2¹⁵, what `vpmaddwd` multiplies).
     #[target_feature(enable = "avx2")]
-    fn bias_rows(rows: &mut VerticalRows, lo: usize, hi: usize) {
+    pub(in crate::vif) fn bias_rows(rows: &mut VerticalRows, lo: usize, hi: usize) {
         let VerticalRows { mu1, mu2, ref_sq, dis_sq, ref_dis, biased, .. } = rows;
         let sources = [(&*mu1, 0x8000u32), (&*mu2, 0x8000), (&*ref_sq, 0x8000_8000), (&*dis_sq, 0x8000_8000), (&*ref_dis, 0x8000_8000)];
         for ((src, bias), dst) in sources.into_iter().zip(biased.iter_mut()) {

@@ -4,7 +4,7 @@
 //! | function | what is vectorised | how it stays exact |
 //! | --- | --- | --- |
 //! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy, 32 columns at a time | as the AVX2 pass: `vpmaddwd` on pairs of taps, squares biased by −2¹⁵ and the bias added back mod 2³²; `vpermt2d` puts the unpacked halves back in column order |
-//! | [`horizontal_statistics`] | every scale and depth: the horizontal filter, 16 columns at a time, then the statistic | the folded symmetric taps of the AVX2 pass (`vpmaddwd` on (value at k, value at n−1−k) halves, recombined exactly), with `vpblendmw` for the half selection |
+//! | [`horizontal_statistics`] | every scale and depth: the horizontal filter, 32 columns at a time, then the statistic, 16 pixels at a time | the rows split once per row into planes of 16-bit halves offset by −2¹⁵ (`vpermt2w`); per folded tap pair (k, n−1−k) and plane one `vpunpck{l,h}wd` + `vpmaddwd`, the halves recombined exactly as in the AVX2 pass; the statistic as the AVX2 one in 16 lanes, with mask registers and AVX-512 DQ's exact `i64`/`f64` conversions |
 //!
 //! Columns left over (fewer than a vector) go to the AVX2 loops, then to the scalar ones;
 //! other cases (16-bit rows of the vertical pass, the down-sampling) run the AVX2 path.
@@ -155,7 +155,7 @@ mod x86 {
         w32
     }
 
-    /// Horizontal filter and statistic (AVX-512 for `0..w/16*16`, AVX2 up to `w/8*8`) of
+    /// Horizontal filter and statistic (AVX-512 for `0..w/32*32`, AVX2 up to `w/8*8`) of
     /// the columns `0..w/8*8`; returns where it stopped.
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
     pub(super) fn horizontal_statistics(
@@ -165,67 +165,116 @@ mod x86 {
         table: &[u16; 65537],
         total: &mut VifAccumulators,
     ) -> usize {
-        let (w8, w16) = (w / 8 * 8, w / 16 * 16);
-        let Some(pairs) = avx2::prepare_horizontal(rows, w8, filter) else {
+        let (w8, w32) = (w / 8 * 8, w / 32 * 32);
+        let Some(pairs) = avx2::folded_pairs(filter) else {
             return 0;
         };
-        filter_columns(rows, &pairs, w16);
-        avx2::filter_columns(rows, &pairs, w16, w8);
-        statistics_of_filtered(rows, w16, table, total);
-        avx2::statistics_of_filtered(rows, w16, w8, table, total);
+        let half = filter.len() / 2;
+        let padded = [&rows.mu1, &rows.mu2, &rows.ref_sq, &rows.dis_sq, &rows.ref_dis];
+        let scratch = rows.biased.iter().map(Vec::len).chain(rows.halves.iter().map(Vec::len));
+        if padded.iter().map(|r| r.len()).chain(scratch).any(|len| len < PAD + w8 + half) || rows.filtered.iter().any(|r| r.len() < w8) {
+            return 0;
+        }
+        if w32 > 0 {
+            split_rows(rows, PAD - half, PAD + w32 + half);
+            filter_halves(rows, &pairs, w32);
+            statistics_of_filtered(rows, w32, table, total);
+        }
+        if w8 > w32 {
+            avx2::bias_rows(rows, PAD + w32 - half, PAD + w8 + half);
+            avx2::filter_columns(rows, &pairs, w32, w8);
+            avx2::statistics_of_filtered(rows, w32, w8, table, total);
+        }
         w8
     }
 
-    /// [`avx2::filter_columns`] on 16 columns at a time, for the columns `0..to` (a
-    /// multiple of 16) of the rows that `avx2::prepare_horizontal` biased.
+    /// The padded rows' entries `lo..hi` into `rows.halves`: each 16-bit half of every
+    /// entry offset by −2¹⁵ (`v ^ 0x8000_8000`), the low halves of a row in one plane and
+    /// the high halves in another (μ rows, below 2¹⁶, only their low halves). The lengths
+    /// were checked by the caller.
     #[target_feature(enable = "avx512f,avx512bw")]
-    fn filter_columns(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
+    fn split_rows(rows: &mut VerticalRows, lo: usize, hi: usize) {
+        let VerticalRows { mu1, mu2, ref_sq, dis_sq, ref_dis, halves, .. } = rows;
+        let [h_mu1, h_mu2, xx_lo, xx_hi, yy_lo, yy_hi, xy_lo, xy_hi] = halves;
+        let targets: [(&Vec<u32>, &mut Vec<i16>, Option<&mut Vec<i16>>); 5] =
+            [(mu1, h_mu1, None), (mu2, h_mu2, None), (ref_sq, xx_lo, Some(xx_hi)), (dis_sq, yy_lo, Some(yy_hi)), (ref_dis, xy_lo, Some(xy_hi))];
+        let bias = _mm512_set1_epi32(0x8000_8000u32 as i32);
+        let words = |first: i16| -> __m512i {
+            let mut idx = [0i16; 32];
+            for (k, v) in idx.iter_mut().enumerate() {
+                *v = first + 2 * k as i16;
+            }
+            load512(&idx, 0)
+        };
+        let (even, odd) = (words(0), words(1));
+        for (src, low, mut high) in targets {
+            let mut i = lo;
+            while i + 32 <= hi {
+                let (a, b) = (_mm512_xor_si512(load512(src, i), bias), _mm512_xor_si512(load512(src, i + 16), bias));
+                store512(low, i, _mm512_permutex2var_epi16(a, even, b));
+                if let Some(high) = high.as_deref_mut() {
+                    store512(high, i, _mm512_permutex2var_epi16(a, odd, b));
+                }
+                i += 32;
+            }
+            for i in i..hi {
+                let v = src[i] ^ 0x8000_8000;
+                low[i] = v as u16 as i16;
+                if let Some(high) = high.as_deref_mut() {
+                    high[i] = (v >> 16) as u16 as i16;
+                }
+            }
+        }
+    }
+
+    /// Horizontal filter of the columns `0..to` (a multiple of 32) from `rows.halves` into
+    /// `rows.filtered`, 32 columns at a time: per folded tap pair and half-plane, one
+    /// `vpunpck{l,h}wd` of the plane at k and at n−1−k and one `vpmaddwd` (the AVX2 pass's
+    /// arithmetic, see `avx2::filter_columns`, without its per-tap shifts and blends).
+    ///
+    /// The 32 results of a moment come out as the unpacked halves hold them (columns
+    /// [0..4, 8..12, …] then [4..8, 12..16, …]) and are stored so: the same order for all
+    /// five moments, and the statistic's sums do not depend on the order of the pixels.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn filter_halves(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
         let half = pairs.len() - 1;
         let hi = PAD + to + half;
-        if to == 0 || rows.biased.iter().any(|r| r.len() < hi) {
+        if rows.halves.iter().any(|r| r.len() < hi) || rows.filtered.iter().any(|r| r.len() < to) {
             return;
         }
         let pairs: Vec<(usize, usize, __m512i)> = pairs.iter().map(|&(a, b, c)| (a, b, _mm512_set1_epi32(c))).collect();
-        let [m1, m2, x, y, xy] = rows.biased.each_ref().map(|r| r.as_ptr());
+        let planes = rows.halves.each_ref().map(|r| r.as_ptr());
         let filtered = &mut rows.filtered;
         let unbias = _mm512_set1_epi32(i32::MIN);
         let round16 = _mm512_set1_epi32(32768);
         let mut j = 0;
-        while j + 16 <= to {
+        while j + 32 <= to {
             let base = PAD + j - half;
-            let z = _mm512_setzero_si512();
-            let (mut mu1, mut mu2) = (z, z);
-            let (mut xxh, mut xxl, mut yyh, mut yyl, mut xyh, mut xyl) = (z, z, z, z, z, z);
+            let mut acc = [[_mm512_setzero_si512(); 2]; 8];
             for &(a, b, c) in &pairs {
-                let (a, b) = (base + a, base + b);
-                // SAFETY: a and b lie in PAD − half..=PAD + to + half − 16 (j + 16 ≤ to,
-                // taps below n), so the 16 entries read at each stay below hi, within
-                // every row (checked above); unaligned loads.
-                let ld = |row: *const u32, i: usize| unsafe { _mm512_loadu_si512(row.add(i).cast()) };
-                let mu_pair = |row| _mm512_or_si512(ld(row, a), _mm512_slli_epi32::<16>(ld(row, b)));
-                mu1 = _mm512_add_epi32(mu1, _mm512_madd_epi16(mu_pair(m1), c));
-                mu2 = _mm512_add_epi32(mu2, _mm512_madd_epi16(mu_pair(m2), c));
-                let halves = |row, low: &mut __m512i, high: &mut __m512i| {
-                    let (va, vb) = (ld(row, a), ld(row, b));
-                    let lows = _mm512_mask_blend_epi16(0xAAAA_AAAA, va, _mm512_slli_epi32::<16>(vb));
-                    let highs = _mm512_mask_blend_epi16(0xAAAA_AAAA, _mm512_srli_epi32::<16>(va), vb);
-                    *low = _mm512_add_epi32(*low, _mm512_madd_epi16(lows, c));
-                    *high = _mm512_add_epi32(*high, _mm512_madd_epi16(highs, c));
-                };
-                halves(x, &mut xxl, &mut xxh);
-                halves(y, &mut yyl, &mut yyh);
-                halves(xy, &mut xyl, &mut xyh);
+                for (plane, acc) in planes.iter().zip(acc.iter_mut()) {
+                    // SAFETY: base + a and base + b lie in PAD − half..=PAD + to + half − 32
+                    // (j + 32 ≤ to, taps below n), so the 32 entries read at each stay
+                    // below hi, within every plane (checked above); unaligned loads.
+                    let (va, vb) = unsafe { (_mm512_loadu_si512(plane.add(base + a).cast()), _mm512_loadu_si512(plane.add(base + b).cast())) };
+                    acc[0] = _mm512_add_epi32(acc[0], _mm512_madd_epi16(_mm512_unpacklo_epi16(va, vb), c));
+                    acc[1] = _mm512_add_epi32(acc[1], _mm512_madd_epi16(_mm512_unpackhi_epi16(va, vb), c));
+                }
             }
-            let mu1 = _mm512_add_epi32(mu1, unbias);
-            let mu2 = _mm512_add_epi32(mu2, unbias);
+            // Σc·(v − 32768) + 2³¹ = Σc·v (mod 2³²); the squares are Σc·hi·2¹⁶ + Σc·lo,
+            // rounded by 2¹⁶: hi + (lo + 2¹⁵) >> 16.
             let sq = |h: __m512i, l: __m512i| {
                 let l = _mm512_srli_epi32::<16>(_mm512_add_epi32(_mm512_add_epi32(l, unbias), round16));
                 _mm512_add_epi32(_mm512_add_epi32(h, unbias), l)
             };
-            for (out, v) in filtered.iter_mut().zip([mu1, mu2, sq(xxh, xxl), sq(yyh, yyl), sq(xyh, xyl)]) {
-                store512(out, j, v);
+            for part in 0..2 {
+                let [m1, m2, xl, xh, yl, yh, pl, ph] = acc.map(|a| a[part]);
+                let moments = [_mm512_add_epi32(m1, unbias), _mm512_add_epi32(m2, unbias), sq(xh, xl), sq(yh, yl), sq(ph, pl)];
+                for (out, v) in filtered.iter_mut().zip(moments) {
+                    store512(out, j + 16 * part, v);
+                }
             }
-            j += 16;
+            j += 32;
         }
     }
 

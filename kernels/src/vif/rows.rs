@@ -29,6 +29,9 @@ pub struct VerticalRows {
     /// The five padded rows with each 16-bit half offset by −2¹⁵ (the AVX2 horizontal
     /// pass's signed multiply-add input), made once per row instead of once per tap.
     pub(crate) biased: [Vec<u32>; 5],
+    /// The five padded rows as planes of 16-bit halves offset by −2¹⁵ (μ1, μ2, then the
+    /// low and high halves of x², y², xy): the AVX-512 horizontal pass's input.
+    pub(crate) halves: [Vec<i16>; 8],
 }
 
 impl VerticalRows {
@@ -50,6 +53,11 @@ impl VerticalRows {
             }
         }
         for v in &mut self.biased {
+            if v.len() < n {
+                v.resize(n, 0);
+            }
+        }
+        for v in &mut self.halves {
             if v.len() < n {
                 v.resize(n, 0);
             }

@@ -68,7 +68,9 @@ mod x86 {
         let w32 = w / 32 * 32;
         let mut j = 0;
         while j < w32 {
-            let [s0, s1, s2, s3] = rows.map(|r| load32_u8_widened(r, j));
+            let [r0, r1, r2, r3] = rows;
+            let (s0, s1) = (load32_u8_widened(r0, j), load32_u8_widened(r1, j));
+            let (s2, s3) = (load32_u8_widened(r2, j), load32_u8_widened(r3, j));
             let (p01l, p01h) = (_mm512_unpacklo_epi16(s0, s1), _mm512_unpackhi_epi16(s0, s1));
             let (p23l, p23h) = (_mm512_unpacklo_epi16(s2, s3), _mm512_unpackhi_epi16(s2, s3));
             let filt = |c01: __m512i, c23: __m512i, add: __m512i| {

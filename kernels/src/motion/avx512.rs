@@ -59,8 +59,8 @@ mod x86 {
         let w32 = w / 32 * 32;
         let mut j = 0;
         while j < w32 {
-            let d: [__m512i; 5] =
-                std::array::from_fn(|k| _mm512_sub_epi16(load32_u8_widened(previous[k], j), load32_u8_widened(current[k], j)));
+            let difference = |k: usize| _mm512_sub_epi16(load32_u8_widened(previous[k], j), load32_u8_widened(current[k], j));
+            let d = [difference(0), difference(1), difference(2), difference(3), difference(4)];
             let sum = |p01: __m512i, p23: __m512i, p4: __m512i| {
                 let s = _mm512_add_epi32(_mm512_madd_epi16(p01, c01), _mm512_madd_epi16(p23, c23));
                 let s = _mm512_add_epi32(s, _mm512_madd_epi16(p4, c4));

@@ -243,37 +243,53 @@ mod x86 {
             return;
         }
         let pairs: Vec<(usize, usize, __m512i)> = pairs.iter().map(|&(a, b, c)| (a, b, _mm512_set1_epi32(c))).collect();
-        let planes = rows.halves.each_ref().map(|r| r.as_ptr());
+        let [p_mu1, p_mu2, p_xl, p_xh, p_yl, p_yh, p_pl, p_ph] = rows.halves.each_ref().map(|r| r.as_ptr());
         let filtered = &mut rows.filtered;
         let unbias = _mm512_set1_epi32(i32::MIN);
         let round16 = _mm512_set1_epi32(32768);
+        // Σc·(v − 32768) + 2³¹ = Σc·v (mod 2³²); the squares are Σc·hi·2¹⁶ + Σc·lo,
+        // rounded by 2¹⁶: hi + (lo + 2¹⁵) >> 16.
+        let sq = |h: __m512i, l: __m512i| {
+            let l = _mm512_srli_epi32::<16>(_mm512_add_epi32(_mm512_add_epi32(l, unbias), round16));
+            _mm512_add_epi32(_mm512_add_epi32(h, unbias), l)
+        };
         let mut j = 0;
         while j + 32 <= to {
             let base = PAD + j - half;
-            let mut acc = [[_mm512_setzero_si512(); 2]; 8];
+            let z = _mm512_setzero_si512();
+            let (mut mu1, mut mu2, mut xl, mut xh, mut yl, mut yh, mut pl, mut ph) = ((z, z), (z, z), (z, z), (z, z), (z, z), (z, z), (z, z), (z, z));
             for &(a, b, c) in &pairs {
-                for (plane, acc) in planes.iter().zip(acc.iter_mut()) {
-                    // SAFETY: base + a and base + b lie in PAD − half..=PAD + to + half − 32
-                    // (j + 32 ≤ to, taps below n), so the 32 entries read at each stay
-                    // below hi, within every plane (checked above); unaligned loads.
-                    let (va, vb) = unsafe { (_mm512_loadu_si512(plane.add(base + a).cast()), _mm512_loadu_si512(plane.add(base + b).cast())) };
-                    acc[0] = _mm512_add_epi32(acc[0], _mm512_madd_epi16(_mm512_unpacklo_epi16(va, vb), c));
-                    acc[1] = _mm512_add_epi32(acc[1], _mm512_madd_epi16(_mm512_unpackhi_epi16(va, vb), c));
-                }
+                let (a, b) = (base + a, base + b);
+                // The plane at a and at b interleaved, times the pair's coefficients,
+                // added into the accumulators of the unpacked low and high halves.
+                let tap = |plane: *const i16, (lo, hi): &mut (__m512i, __m512i)| {
+                    // SAFETY: a and b lie in PAD − half..=PAD + to + half − 32 (j + 32 ≤
+                    // to, taps below n), so the 32 entries read at each stay below the
+                    // checked length of every plane; unaligned loads.
+                    let (va, vb) = unsafe { (_mm512_loadu_si512(plane.add(a).cast()), _mm512_loadu_si512(plane.add(b).cast())) };
+                    *lo = _mm512_add_epi32(*lo, _mm512_madd_epi16(_mm512_unpacklo_epi16(va, vb), c));
+                    *hi = _mm512_add_epi32(*hi, _mm512_madd_epi16(_mm512_unpackhi_epi16(va, vb), c));
+                };
+                tap(p_mu1, &mut mu1);
+                tap(p_mu2, &mut mu2);
+                tap(p_xl, &mut xl);
+                tap(p_xh, &mut xh);
+                tap(p_yl, &mut yl);
+                tap(p_yh, &mut yh);
+                tap(p_pl, &mut pl);
+                tap(p_ph, &mut ph);
             }
-            // Σc·(v − 32768) + 2³¹ = Σc·v (mod 2³²); the squares are Σc·hi·2¹⁶ + Σc·lo,
-            // rounded by 2¹⁶: hi + (lo + 2¹⁵) >> 16.
-            let sq = |h: __m512i, l: __m512i| {
-                let l = _mm512_srli_epi32::<16>(_mm512_add_epi32(_mm512_add_epi32(l, unbias), round16));
-                _mm512_add_epi32(_mm512_add_epi32(h, unbias), l)
-            };
-            for part in 0..2 {
-                let [m1, m2, xl, xh, yl, yh, pl, ph] = acc.map(|a| a[part]);
-                let moments = [_mm512_add_epi32(m1, unbias), _mm512_add_epi32(m2, unbias), sq(xh, xl), sq(yh, yl), sq(ph, pl)];
-                for (out, v) in filtered.iter_mut().zip(moments) {
-                    store512(out, j + 16 * part, v);
-                }
-            }
+            let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &mut *filtered;
+            store512(f_mu1, j, _mm512_add_epi32(mu1.0, unbias));
+            store512(f_mu1, j + 16, _mm512_add_epi32(mu1.1, unbias));
+            store512(f_mu2, j, _mm512_add_epi32(mu2.0, unbias));
+            store512(f_mu2, j + 16, _mm512_add_epi32(mu2.1, unbias));
+            store512(f_xx, j, sq(xh.0, xl.0));
+            store512(f_xx, j + 16, sq(xh.1, xl.1));
+            store512(f_yy, j, sq(yh.0, yl.0));
+            store512(f_yy, j + 16, sq(yh.1, yl.1));
+            store512(f_xy, j, sq(ph.0, pl.0));
+            store512(f_xy, j + 16, sq(ph.1, pl.1));
             j += 32;
         }
     }
@@ -412,8 +428,9 @@ mod x86 {
     #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
     fn statistics_of_filtered(rows: &VerticalRows, to: usize, table: &[u16; 65537], total: &mut VifAccumulators) {
         let mut acc = Lanes::new();
+        let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &rows.filtered;
         for j in (0..to).step_by(16) {
-            statistic(table, rows.filtered.each_ref().map(|row| load512(row, j)), &mut acc);
+            statistic(table, [load512(f_mu1, j), load512(f_mu2, j), load512(f_xx, j), load512(f_yy, j), load512(f_xy, j)], &mut acc);
         }
         acc.finish(total);
     }

@@ -19,8 +19,7 @@ fn every_simd_level_scores_a_pair_as_the_scalar_reference_does() -> anyhow::Resu
     let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
     let (reference, encoded, distorted) = (path("ref.y4m"), path("dist.mp4"), path("dist.y4m"));
     let ffmpeg = |args: &[&str]| -> anyhow::Result<()> {
-        let mut full = vec!["-hide_banner", "-loglevel", "error", "-y"];
-        full.extend_from_slice(args);
+        let full: Vec<String> = ["-hide_banner", "-loglevel", "error", "-y"].iter().chain(args).map(|a| a.to_string()).collect();
         tokio::runtime::Runtime::new()?.block_on(run_tool("ffmpeg", &full)).map(drop)
     };
     ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=97x61:rate=10", "-frames:v", "4", "-pix_fmt", "yuv420p", &reference])?;

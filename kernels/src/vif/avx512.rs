@@ -196,7 +196,9 @@ mod x86 {
     fn split_rows(rows: &mut VerticalRows, lo: usize, hi: usize) {
         let VerticalRows { mu1, mu2, ref_sq, dis_sq, ref_dis, halves, .. } = rows;
         let [h_mu1, h_mu2, xx_lo, xx_hi, yy_lo, yy_hi, xy_lo, xy_hi] = halves;
-        let targets: [(&Vec<u32>, &mut Vec<i16>, Option<&mut Vec<i16>>); 5] =
+        // Each source row, the plane of its low halves, and that of its high halves.
+        type Split<'a> = (&'a Vec<u32>, &'a mut Vec<i16>, Option<&'a mut Vec<i16>>);
+        let targets: [Split<'_>; 5] =
             [(mu1, h_mu1, None), (mu2, h_mu2, None), (ref_sq, xx_lo, Some(xx_hi)), (dis_sq, yy_lo, Some(yy_hi)), (ref_dis, xy_lo, Some(xy_hi))];
         let bias = _mm512_set1_epi32(0x8000_8000u32 as i32);
         let words = |first: i16| -> __m512i {

@@ -100,6 +100,7 @@ pub(crate) fn information_term(table: &[u16; 65537], sigma1_sq: i32, sigma2_sq: 
 
 /// Random moments for the tests of the SIMD statistics: the extremes included.
 #[cfg(test)]
+#[expect(clippy::needless_range_loop, reason = "each lane fills five moment arrays by index")]
 pub(crate) mod random_moments {
     /// xorshift64*, seeded.
     pub(crate) fn next(state: &mut u64) -> u64 {

@@ -202,6 +202,12 @@ fn print_races(races: &[Race], frames: u32, runs: u32) {
             race.speed_ratio()
         );
         outln!(
+            "             CPU time: libvmaf {:.3} s, shotfarm {:.3} s: libvmaf/ours {:.2}x",
+            race.libvmaf_cpu_seconds,
+            race.ours_cpu_seconds,
+            race.cpu_ratio()
+        );
+        outln!(
             "             pooled VMAF: libvmaf {:.6}, shotfarm {:.6} ({})",
             race.libvmaf_score,
             race.ours_score,

@@ -3,7 +3,9 @@
 //!
 //! At each thread count the two commands run alternately (libvmaf first, then ours, `runs`
 //! times), so that the load of a shared machine falls on both alike; the medians of their
-//! wall times give frames/s, and the pooled VMAF of both runs' JSON must agree.
+//! wall times give frames/s, and the pooled VMAF of both runs' JSON must agree. The
+//! medians of their CPU seconds (user + system, `getrusage` of the reaped child) are
+//! reported too: on a machine shared with other work they move less than wall time.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,6 +15,7 @@ use anyhow::{Context, anyhow, bail};
 use serde_json::{Value, json};
 use shotfarm_kernels::simd::SimdLevel;
 
+use super::cpu_time::CpuTime;
 use super::statistics::median;
 
 /// Largest difference of the pooled scores accepted as agreement (the yardstick's per-frame
@@ -35,6 +38,8 @@ pub struct Race {
     pub threads: usize,
     pub libvmaf_seconds: f64,
     pub ours_seconds: f64,
+    pub libvmaf_cpu_seconds: f64,
+    pub ours_cpu_seconds: f64,
     pub libvmaf_score: f64,
     pub ours_score: f64,
 }
@@ -53,6 +58,11 @@ impl Race {
         self.libvmaf_seconds / self.ours_seconds
     }
 
+    /// libvmaf's CPU seconds over ours (above 1 = we use less CPU for the same frames).
+    pub fn cpu_ratio(&self) -> f64 {
+        self.libvmaf_cpu_seconds / self.ours_cpu_seconds
+    }
+
     pub fn scores_agree(&self) -> bool {
         (self.libvmaf_score - self.ours_score).abs() <= SCORE_TOLERANCE
     }
@@ -65,6 +75,9 @@ impl Race {
             "libvmaf_fps": self.libvmaf_fps(frames),
             "ours_fps": self.ours_fps(frames),
             "ours_over_libvmaf": self.speed_ratio(),
+            "libvmaf_cpu_seconds": self.libvmaf_cpu_seconds,
+            "ours_cpu_seconds": self.ours_cpu_seconds,
+            "libvmaf_over_ours_cpu": self.cpu_ratio(),
             "libvmaf_pooled_vmaf": self.libvmaf_score,
             "ours_pooled_vmaf": self.ours_score,
             "scores_agree": self.scores_agree(),
@@ -93,10 +106,14 @@ impl HeadToHead<'_> {
             libvmaf.push(timed(self.libvmaf_command(threads, &libvmaf_json))?);
             ours.push(timed(self.ours_command(threads, &ours_json)?)?);
         }
+        let medians = |runs: &[(f64, f64)]| (median(runs.iter().map(|r| r.0).collect()), median(runs.iter().map(|r| r.1).collect()));
+        let ((libvmaf_seconds, libvmaf_cpu_seconds), (ours_seconds, ours_cpu_seconds)) = (medians(&libvmaf), medians(&ours));
         Ok(Race {
             threads,
-            libvmaf_seconds: median(libvmaf),
-            ours_seconds: median(ours),
+            libvmaf_seconds,
+            ours_seconds,
+            libvmaf_cpu_seconds,
+            ours_cpu_seconds,
             libvmaf_score: pooled_vmaf(&libvmaf_json)?,
             ours_score: pooled_vmaf(&ours_json)?,
         })
@@ -121,12 +138,12 @@ impl HeadToHead<'_> {
     }
 }
 
-/// Runs `cmd` to its end, its output captured; its wall time in seconds.
-fn timed(mut cmd: Command) -> anyhow::Result<f64> {
+/// Runs `cmd` to its end, its output captured; its wall time and its CPU time in seconds.
+fn timed(mut cmd: Command) -> anyhow::Result<(f64, f64)> {
     let shown = format!("{cmd:?}");
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), CpuTime::now());
     let out = cmd.output().with_context(|| format!("cannot start {shown}"))?;
-    let seconds = start.elapsed().as_secs_f64();
+    let seconds = (start.elapsed().as_secs_f64(), CpuTime::now().since(cpu).children);
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
@@ -161,8 +178,17 @@ mod tests {
 
     #[test]
     fn the_ratio_is_ours_over_libvmafs_frames_per_second() {
-        let race = Race { threads: 1, libvmaf_seconds: 6.0, ours_seconds: 4.0, libvmaf_score: 90.0, ours_score: 90.00005 };
+        let race = Race {
+            threads: 1,
+            libvmaf_seconds: 6.0,
+            ours_seconds: 4.0,
+            libvmaf_cpu_seconds: 5.0,
+            ours_cpu_seconds: 4.0,
+            libvmaf_score: 90.0,
+            ours_score: 90.00005,
+        };
         assert_eq!(race.speed_ratio(), 1.5);
+        assert_eq!(race.cpu_ratio(), 1.25);
         assert_eq!(race.ours_fps(240), 60.0);
         assert!(race.scores_agree());
         assert!(!Race { ours_score: 90.001, ..race }.scores_agree());

@@ -6,11 +6,14 @@
 //! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy, 32 columns at a time | as the AVX2 pass: `vpmaddwd` on pairs of taps, squares biased by −2¹⁵ and the bias added back mod 2³²; `vpermt2d` puts the unpacked halves back in column order |
 //! | [`horizontal_statistics`] | every scale and depth: the horizontal filter, 32 columns at a time, then the statistic, 16 pixels at a time | the rows split once per row into planes of 16-bit halves offset by −2¹⁵ (`vpermt2w`); per folded tap pair (k, n−1−k) and plane one `vpunpck{l,h}wd` + `vpmaddwd`, the halves recombined exactly as in the AVX2 pass; the statistic as the AVX2 one in 16 lanes, with mask registers and AVX-512 DQ's exact `i64`/`f64` conversions |
 //!
+//! | [`downsample_vertical`] | the between-scale low-pass | the scalar body compiled with AVX-512 (autovectorised; integer sums, so any vector width gives the same) |
+//!
 //! Columns left over (fewer than a vector) go to the AVX2 loops, then to the scalar ones;
-//! other cases (16-bit rows of the vertical pass, the down-sampling) run the AVX2 path.
+//! other cases (16-bit rows of the vertical pass, the horizontal down-sampling) run the
+//! AVX2 path.
 //! Every path is compared with the scalar reference in `tests/simd_and_threads.rs`.
 
-use super::rows::{VerticalRows, horizontal_statistics_scalar};
+use super::rows::{DownsampleRows, VerticalRows, downsample_vertical_body, horizontal_statistics_scalar};
 use super::{LevelView, VerticalShifts, VifAccumulators};
 use crate::sample::Sample;
 use crate::simd::SimdLevel;
@@ -66,6 +69,41 @@ pub(crate) fn horizontal_statistics(
     }
     let _ = (rows, w, filter, table, simd, total);
     false
+}
+
+/// The down-sampling vertical pass compiled with AVX-512 (the compiler's own 512-bit
+/// vectors); `false` (nothing done) below [`SimdLevel::Avx512`].
+pub(crate) fn downsample_vertical<T: Sample>(
+    reference: LevelView<'_, T>,
+    distorted: LevelView<'_, T>,
+    taps: &[usize],
+    filter: &[u16],
+    shifts: VerticalShifts,
+    simd: SimdLevel,
+    rows: &mut DownsampleRows,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512) {
+        // SAFETY: the CPU has AVX-512 F, BW, DQ and VL (checked by `permits`); the body
+        // is safe Rust.
+        unsafe { downsample_vertical_avx512(reference, distorted, taps, filter, shifts, rows) };
+        return true;
+    }
+    let _ = (reference, distorted, taps, filter, shifts, simd, rows);
+    false
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512dq,avx512vl")]
+fn downsample_vertical_avx512<T: Sample>(
+    reference: LevelView<'_, T>,
+    distorted: LevelView<'_, T>,
+    taps: &[usize],
+    filter: &[u16],
+    shifts: VerticalShifts,
+    rows: &mut DownsampleRows,
+) {
+    downsample_vertical_body(reference, distorted, taps, filter, shifts, rows);
 }
 
 /// The statistic of 16 pixels at once, for tests: `(mu1, mu2, xx, yy, xy)` lanes in,

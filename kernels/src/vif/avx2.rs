@@ -103,7 +103,8 @@ pub(crate) fn horizontal_statistics(
     false
 }
 
-/// The down-sampling vertical pass with AVX2; `false` below [`SimdLevel::Avx2`].
+/// The down-sampling vertical pass with AVX2 (with AVX-512 at [`SimdLevel::Avx512`]);
+/// `false` below [`SimdLevel::Avx2`].
 pub(crate) fn downsample_vertical<T: Sample>(
     reference: LevelView<'_, T>,
     distorted: LevelView<'_, T>,
@@ -115,8 +116,13 @@ pub(crate) fn downsample_vertical<T: Sample>(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above); the body is safe Rust.
-        unsafe { downsample_vertical_avx2(reference, distorted, taps, filter, shifts, rows) };
+        if simd.permits(SimdLevel::Avx512) {
+            // SAFETY: the CPU has AVX-512 F, BW, DQ and VL (checked by `permits`).
+            unsafe { super::avx512::downsample_vertical_avx512(reference, distorted, taps, filter, shifts, rows) };
+        } else {
+            // SAFETY: AVX2 is present (checked just above); the body is safe Rust.
+            unsafe { downsample_vertical_avx2(reference, distorted, taps, filter, shifts, rows) };
+        }
         return true;
     }
     let _ = (reference, distorted, taps, filter, shifts, simd, rows);
@@ -757,19 +763,11 @@ pub(super) mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vif::statistic::{log2_table, random_moments};
+    use crate::vif::statistic::random_moments;
 
-    /// The lane statistic equals `add_pixel` on random moments, extreme ones included.
+    /// The 8-lane statistic equals `add_pixel` on random moments, extreme ones included.
     #[test]
     fn lane_statistic_equals_scalar_on_random_moments() {
-        let table = log2_table();
-        for seed in 1..4000u64 {
-            let m = random_moments::lanes::<8>(seed);
-            let Some(simd) = statistic_of_lanes(table, m) else {
-                eprintln!("SKIP lane_statistic_equals_scalar_on_random_moments: no AVX2 on this CPU");
-                return;
-            };
-            assert_eq!(simd, random_moments::scalar_sum(table, &m), "seed {seed}: moments {m:?}");
-        }
+        random_moments::check_lanes::<8>("AVX2", statistic_of_lanes);
     }
 }

@@ -6,7 +6,7 @@
 //! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy, 32 columns at a time | as the AVX2 pass: `vpmaddwd` on pairs of taps, squares biased by −2¹⁵ and the bias added back mod 2³²; `vpermt2d` puts the unpacked halves back in column order |
 //! | [`horizontal_statistics`] | every scale and depth: the horizontal filter, 32 columns at a time, then the statistic, 16 pixels at a time | the rows split once per row into planes of 16-bit halves offset by −2¹⁵ (`vpermt2w`); per folded tap pair (k, n−1−k) and plane one `vpunpck{l,h}wd` + `vpmaddwd`, the halves recombined exactly as in the AVX2 pass; the statistic as the AVX2 one in 16 lanes, with mask registers and AVX-512 DQ's exact `i64`/`f64` conversions |
 //!
-//! | [`downsample_vertical`] | the between-scale low-pass | the scalar body compiled with AVX-512 (autovectorised; integer sums, so any vector width gives the same) |
+//! | [`downsample_vertical_avx512`] | the between-scale low-pass | the scalar body compiled with AVX-512 (autovectorised; integer sums, so any vector width gives the same) |
 //!
 //! Columns left over (fewer than a vector) go to the AVX2 loops, then to the scalar ones;
 //! other cases (16-bit rows of the vertical pass, the horizontal down-sampling) run the
@@ -72,30 +72,14 @@ pub(crate) fn horizontal_statistics(
 }
 
 /// The down-sampling vertical pass compiled with AVX-512 (the compiler's own 512-bit
-/// vectors); `false` (nothing done) below [`SimdLevel::Avx512`].
-pub(crate) fn downsample_vertical<T: Sample>(
-    reference: LevelView<'_, T>,
-    distorted: LevelView<'_, T>,
-    taps: &[usize],
-    filter: &[u16],
-    shifts: VerticalShifts,
-    simd: SimdLevel,
-    rows: &mut DownsampleRows,
-) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if simd.permits(SimdLevel::Avx512) {
-        // SAFETY: the CPU has AVX-512 F, BW, DQ and VL (checked by `permits`); the body
-        // is safe Rust.
-        unsafe { downsample_vertical_avx512(reference, distorted, taps, filter, shifts, rows) };
-        return true;
-    }
-    let _ = (reference, distorted, taps, filter, shifts, simd, rows);
-    false
-}
-
+/// vectors; integer sums, so any vector width gives the same), picked by
+/// `avx2::downsample_vertical` at [`SimdLevel::Avx512`].
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW, DQ and VL.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512dq,avx512vl")]
-fn downsample_vertical_avx512<T: Sample>(
+pub(crate) fn downsample_vertical_avx512<T: Sample>(
     reference: LevelView<'_, T>,
     distorted: LevelView<'_, T>,
     taps: &[usize],
@@ -490,19 +474,11 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vif::statistic::{log2_table, random_moments};
+    use crate::vif::statistic::random_moments;
 
     /// The 16-lane statistic equals `add_pixel` on random moments, extreme ones included.
     #[test]
     fn lane_statistic_equals_scalar_on_random_moments() {
-        let table = log2_table();
-        for seed in 1..4000u64 {
-            let m = random_moments::lanes::<16>(seed);
-            let Some(simd) = statistic_of_lanes(table, m) else {
-                eprintln!("SKIP lane_statistic_equals_scalar_on_random_moments: no AVX-512 on this CPU");
-                return;
-            };
-            assert_eq!(simd, random_moments::scalar_sum(table, &m), "seed {seed}: moments {m:?}");
-        }
+        random_moments::check_lanes::<16>("AVX-512", statistic_of_lanes);
     }
 }

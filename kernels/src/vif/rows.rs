@@ -333,9 +333,7 @@ pub(crate) fn downsample<T: Sample>(
         let taps: [usize; 9] =
             std::array::from_fn(|k| if k < filter.len() { mirror(i as isize - half as isize + k as isize, h) } else { 0 });
         let taps = &taps[..filter.len()];
-        if !(super::avx512::downsample_vertical(reference, distorted, taps, filter, shifts, simd, rows)
-            || super::avx2::downsample_vertical(reference, distorted, taps, filter, shifts, simd, rows))
-        {
+        if !super::avx2::downsample_vertical(reference, distorted, taps, filter, shifts, simd, rows) {
             downsample_vertical_scalar(reference, distorted, taps, filter, shifts, rows);
         }
         mirror_pad(&mut rows.reference, w, half);

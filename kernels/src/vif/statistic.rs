@@ -103,7 +103,7 @@ pub(crate) fn information_term(table: &[u16; 65537], sigma1_sq: i32, sigma2_sq: 
 #[expect(clippy::needless_range_loop, reason = "each lane fills five moment arrays by index")]
 pub(crate) mod random_moments {
     /// xorshift64*, seeded.
-    pub(crate) fn next(state: &mut u64) -> u64 {
+    fn next(state: &mut u64) -> u64 {
         *state ^= *state >> 12;
         *state ^= *state << 25;
         *state ^= *state >> 27;
@@ -111,7 +111,7 @@ pub(crate) mod random_moments {
     }
 
     /// `LANES` pixels' `(mu1, mu2, xx, yy, xy)`, near-consistent moments and wild ones.
-    pub(crate) fn lanes<const LANES: usize>(seed: u64) -> [[u32; LANES]; 5] {
+    fn lanes<const LANES: usize>(seed: u64) -> [[u32; LANES]; 5] {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut m = [[0u32; LANES]; 5];
         for lane in 0..LANES {
@@ -135,8 +135,25 @@ pub(crate) mod random_moments {
         m
     }
 
+    /// `statistic` (a SIMD level's `LANES`-pixel statistic, `None` where this CPU lacks the
+    /// level) equals the scalar statistic on 4000 random sets of moments.
+    pub(crate) fn check_lanes<const LANES: usize>(
+        level: &str,
+        statistic: impl Fn(&[u16; 65537], [[u32; LANES]; 5]) -> Option<super::VifAccumulators>,
+    ) {
+        let table = super::log2_table();
+        for seed in 1..4000u64 {
+            let m = lanes::<LANES>(seed);
+            let Some(simd) = statistic(table, m) else {
+                eprintln!("SKIP: no {level} on this CPU");
+                return;
+            };
+            assert_eq!(simd, scalar_sum(table, &m), "{level}, seed {seed}: moments {m:?}");
+        }
+    }
+
     /// The scalar statistic of every lane of `m`.
-    pub(crate) fn scalar_sum<const LANES: usize>(table: &[u16; 65537], m: &[[u32; LANES]; 5]) -> super::VifAccumulators {
+    fn scalar_sum<const LANES: usize>(table: &[u16; 65537], m: &[[u32; LANES]; 5]) -> super::VifAccumulators {
         let mut total = super::VifAccumulators::default();
         for lane in 0..LANES {
             total.add_pixel(table, m[0][lane], m[1][lane], m[2][lane], m[3][lane], m[4][lane]);

@@ -73,7 +73,7 @@ pub(crate) fn horizontal_statistics(
 
 /// The down-sampling vertical pass compiled with AVX-512 (the compiler's own 512-bit
 /// vectors; integer sums, so any vector width gives the same), picked by
-/// `avx2::downsample_vertical` at [`SimdLevel::Avx512`].
+/// `avx2_downsample::downsample_vertical` at [`SimdLevel::Avx512`].
 ///
 /// # Safety
 /// The CPU must have AVX-512 F, BW, DQ and VL.
@@ -205,7 +205,7 @@ mod x86 {
         if w8 > w32 {
             avx2::bias_rows(rows, PAD + w32 - half, PAD + w8 + half);
             avx2::filter_columns(rows, &pairs, w32, w8);
-            avx2::statistics_of_filtered(rows, w32, w8, table, total);
+            crate::vif::avx2_statistic::x86::statistics_of_filtered(rows, w32, w8, table, total);
         }
         w8
     }

@@ -333,13 +333,13 @@ pub(crate) fn downsample<T: Sample>(
         let taps: [usize; 9] =
             std::array::from_fn(|k| if k < filter.len() { mirror(i as isize - half as isize + k as isize, h) } else { 0 });
         let taps = &taps[..filter.len()];
-        if !super::avx2::downsample_vertical(reference, distorted, taps, filter, shifts, simd, rows) {
+        if !super::avx2_downsample::downsample_vertical(reference, distorted, taps, filter, shifts, simd, rows) {
             downsample_vertical_scalar(reference, distorted, taps, filter, shifts, rows);
         }
         mirror_pad(&mut rows.reference, w, half);
         mirror_pad(&mut rows.distorted, w, half);
         let (row_ref, row_dis) = (&mut out_ref[oi * ow..(oi + 1) * ow], &mut out_dis[oi * ow..(oi + 1) * ow]);
-        let done = super::avx2::downsample_horizontal(rows, filter, row_ref, row_dis, simd);
+        let done = super::avx2_downsample::downsample_horizontal(rows, filter, row_ref, row_dis, simd);
         for oj in done..ow {
             let base = PAD + 2 * oj - half;
             let (mut r, mut d) = (0u32, 0u32);

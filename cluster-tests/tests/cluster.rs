@@ -18,6 +18,8 @@ mod t40_restart_all;
 mod t50_command_line;
 #[path = "cluster/t55_bench_scheduler.rs"]
 mod t55_bench_scheduler;
+#[path = "cluster/t57_vmaf_simd.rs"]
+mod t57_vmaf_simd;
 #[path = "cluster/t60_membership.rs"]
 mod t60_membership;
 #[path = "cluster/t65_operations_during_jobs.rs"]

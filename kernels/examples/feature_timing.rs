@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use shotfarm_kernels::Frame;
 use shotfarm_kernels::adm::{AdmScratch, adm_at};
-use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad};
+use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad_at};
 use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::vif::{VifScratch, vif};
 use shotfarm_kernels::vmaf::open_source;
@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t_adm = t.elapsed() / pairs.len() as f64;
         let t = Stopwatch::start();
         for w in pairs.windows(2) {
-            std::hint::black_box(blurred_difference_sad(w[0].0.luma(), w[1].0.luma(), 8, &mut ms));
+            std::hint::black_box(blurred_difference_sad_at(w[0].0.luma(), w[1].0.luma(), 8, level, &mut ms));
         }
         let t_motion = t.elapsed() / (pairs.len() - 1).max(1) as f64;
         println!(

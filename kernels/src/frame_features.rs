@@ -151,7 +151,7 @@ fn typed_features<T: Sample>(
     let adm = adm::adm_at(r, d, depth, simd, &mut scratch.adm);
     let motion = match previous_reference {
         Some(prev) => {
-            let sad = motion::blurred_difference_sad(prev, r, depth, &mut scratch.motion);
+            let sad = motion::blurred_difference_sad_at(prev, r, depth, simd, &mut scratch.motion);
             motion::motion_score(sad, r.width(), r.height())
         }
         None => 0.0,

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use shotfarm_kernels::adm::{AdmScratch, adm_at};
 use shotfarm_kernels::decode::frame_source::MemorySource;
-use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad, blurred_difference_sad_scalar};
+use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad, blurred_difference_sad_at, blurred_difference_sad_scalar};
 use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::vif::{VifScratch, vif};
 use shotfarm_kernels::vmaf::{VmafOptions, frame_features_of_streams};
@@ -131,6 +131,28 @@ proptest! {
         }
     }
 
+    /// Each level forced in turn (AVX-512, AVX2, scalar: whichever this CPU has) on random
+    /// pixels of odd sizes down to the smallest VMAF takes (33x33), 8 and 10 bits: VIF,
+    /// ADM and the motion SAD all equal the scalar reference's, bit for bit.
+    #[test]
+    fn every_forced_level_equals_scalar_on_odd_and_tiny_frames(
+        w in 33usize..260,
+        h in 33usize..48,
+        seed in 1u64..1000,
+        ten_bit in any::<bool>(),
+        smooth in any::<bool>(),
+    ) {
+        let depth = if ten_bit { 10 } else { 8 };
+        let noise = if smooth { 9 } else { 1 << depth };
+        let (r, d) = (plane16(w, h, depth, seed, noise), plane16(w, h, depth, seed * 7 + 3, noise));
+        if ten_bit {
+            check_every_level(&r, &d, depth)?;
+        } else {
+            let narrow = |p: &Plane<u16>| Plane::from_vec(w, h, p.data().iter().map(|&v| v as u8).collect()).expect("size matches");
+            check_every_level(&narrow(&r), &narrow(&d), depth)?;
+        }
+    }
+
     #[test]
     fn thread_count_does_not_change_features(w in 33usize..70, h in 33usize..50, seed in 1u64..1000, n in 2usize..7) {
         let format = FrameFormat { width: w, height: h, bit_depth: 8 };
@@ -151,6 +173,20 @@ proptest! {
         prop_assert_eq!(run(3), one.clone());
         prop_assert_eq!(run(8), one);
     }
+}
+
+/// VIF, ADM and the motion SAD of `r`, `d` at every level available equal the scalar's.
+fn check_every_level<T: shotfarm_kernels::sample::Sample>(r: &Plane<T>, d: &Plane<T>, depth: u8) -> Result<(), TestCaseError> {
+    let vif_scalar = vif(r, d, depth, SimdLevel::Scalar, &mut VifScratch::default());
+    let adm_scalar = adm_at(r, d, depth, SimdLevel::Scalar, &mut AdmScratch::default());
+    let sad_scalar = blurred_difference_sad_scalar(r, d, depth, &mut MotionScratch::default());
+    for level in SimdLevel::available() {
+        prop_assert_eq!(vif(r, d, depth, level, &mut VifScratch::default()), vif_scalar, "vif {}", level.name());
+        prop_assert_eq!(adm_at(r, d, depth, level, &mut AdmScratch::default()), adm_scalar, "adm {}", level.name());
+        let sad = blurred_difference_sad_at(r, d, depth, level, &mut MotionScratch::default());
+        prop_assert_eq!(sad, sad_scalar, "motion {}", level.name());
+    }
+    Ok(())
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use shotfarm_kernels::backend::BackendError;
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
+use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::{BackendRequest, FeatureSelection, VmafError, VmafOptions, VmafReport};
 
 use crate::exit::{CommandError, CommandResult};
@@ -49,6 +50,41 @@ pub struct VmafArgs {
     /// Also compute this metric (repeatable).
     #[arg(long = "feature", value_enum)]
     pub features: Vec<ExtraFeature>,
+    /// Vector instructions of the CPU kernels: scalar, avx2 or avx512 (default: the best this
+    /// CPU has). Every level gives the same scores; this is for tests and benchmarks.
+    #[arg(long, value_enum)]
+    pub simd: Option<SimdArg>,
+}
+
+/// A SIMD level the CPU kernels may be limited to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimdArg {
+    Scalar,
+    Avx2,
+    Avx512,
+}
+
+impl SimdArg {
+    pub fn level(self) -> SimdLevel {
+        match self {
+            SimdArg::Scalar => SimdLevel::Scalar,
+            SimdArg::Avx2 => SimdLevel::Avx2,
+            SimdArg::Avx512 => SimdLevel::Avx512,
+        }
+    }
+
+    /// The level, refused with a usage error when this CPU lacks it.
+    pub fn checked_level(self) -> Result<SimdLevel, CommandError> {
+        let (level, hardware) = (self.level(), SimdLevel::hardware());
+        if level > hardware {
+            return Err(CommandError::usage(anyhow!(
+                "--simd {}: this CPU supports {} at most; pick a lower level or leave --simd out",
+                level.name(),
+                hardware.name()
+            )));
+        }
+        Ok(level)
+    }
 }
 
 fn check_readable(path: &Path, what: &str) -> Result<(), CommandError> {
@@ -71,6 +107,7 @@ pub fn run(args: VmafArgs) -> CommandResult {
             BackendArg::Cpu => BackendRequest::Cpu,
             BackendArg::Cuda => BackendRequest::Cuda,
         },
+        simd: args.simd.map(SimdArg::checked_level).transpose()?,
         ..VmafOptions::default()
     };
     let report = shotfarm_kernels::vmaf_files(&FfmpegPrograms::from_env(), &args.reference, &args.distorted, &options).map_err(|e| match e {

@@ -53,12 +53,18 @@ pub(super) fn dwt_scale0<T: Sample>(
     let interior = w.saturating_sub(3).div_euclid(2).min(bw.saturating_sub(1));
     for i in 0..bh {
         let r: [&[T]; 4] = dwt_taps(i, h).map(|y| &data[y * w..(y + 1) * w]);
-        let done = super::avx2::dwt0_vertical(r, bit_depth, tmp_lo, tmp_hi, simd);
+        let done = match super::avx512::dwt0_vertical(r, bit_depth, tmp_lo, tmp_hi, simd) {
+            0 => super::avx2::dwt0_vertical(r, bit_depth, tmp_lo, tmp_hi, simd),
+            done => done,
+        };
         dwt0_vertical_columns(r, bit_depth, done, tmp_lo, tmp_hi);
         let row = i * bw;
         let out_row = [&mut out.a, &mut out.v, &mut out.h, &mut out.d].map(|b| &mut b[row..row + bw]);
         let [a, v, hb, d] = out_row;
-        let next = super::avx2::dwt0_horizontal(tmp_lo, tmp_hi, interior, [&mut *a, &mut *v, &mut *hb, &mut *d], simd);
+        let next = match super::avx512::dwt0_horizontal(tmp_lo, tmp_hi, interior, [&mut *a, &mut *v, &mut *hb, &mut *d], simd) {
+            1 => super::avx2::dwt0_horizontal(tmp_lo, tmp_hi, interior, [&mut *a, &mut *v, &mut *hb, &mut *d], simd),
+            next => next,
+        };
         for j in next..=interior {
             let b = 2 * j - 1;
             let lo = [tmp_lo[b], tmp_lo[b + 1], tmp_lo[b + 2], tmp_lo[b + 3]].map(i32::from);

@@ -11,7 +11,7 @@
 //!
 //! | module | what it holds |
 //! | --- | --- |
-//! | this file | the frame: scratch, scores, the per-scale driver and its dispatch (the whole driver compiled once for the scalar reference and once with AVX2 enabled) |
+//! | this file | the frame: scratch, scores, the per-scale driver and its dispatch (the whole driver compiled once for the scalar reference, once with AVX2 and once with AVX-512 enabled) |
 //! | `bands` | the four bands of a DWT level; three detail bands of a derived quantity |
 //! | `dwt` | the Daubechies-2 DWT of scale 0 (`i16`) and scales 1–3 (`i32`) |
 //! | `decouple` | restored and additive-impairment bands, the enhancement gain limit |
@@ -20,8 +20,10 @@
 //! | `sums` | the sums' fixed-point shifts and float finishing, shared with `crate::cuda::adm` |
 //! | `region` | the border each step leaves out |
 //! | `avx2` | hand-written AVX2 twins of the DWT and scale-0 decoupling row loops |
+//! | `avx512` | hand-written AVX-512 twins of the scale-0 DWT row loops |
 
 mod avx2;
+mod avx512;
 mod bands;
 mod csf;
 pub(crate) mod decouple;
@@ -97,6 +99,12 @@ pub fn adm_at<T: Sample>(
     scratch: &mut AdmScratch,
 ) -> AdmScores {
     #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512) {
+        // SAFETY: the CPU has AVX-512 F, BW, DQ and VL (checked by `permits`), the one
+        // requirement of the `#[target_feature]` function; its body is safe Rust.
+        return unsafe { adm_avx512(reference, distorted, bit_depth, scratch) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is present (checked just above), the one requirement of a
         // `#[target_feature(enable = "avx2")]` function; its body is safe Rust.
@@ -110,6 +118,14 @@ pub fn adm_at<T: Sample>(
 #[target_feature(enable = "avx2")]
 fn adm_avx2<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8, scratch: &mut AdmScratch) -> AdmScores {
     adm_body(reference, distorted, bit_depth, SimdLevel::Avx2, scratch)
+}
+
+/// The same code compiled with AVX-512 enabled (the compiler's own vectors are then
+/// 512 bits wide; the hand-written loops of [`avx512`] are picked first).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512dq,avx512vl")]
+fn adm_avx512<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8, scratch: &mut AdmScratch) -> AdmScores {
+    adm_body(reference, distorted, bit_depth, SimdLevel::Avx512, scratch)
 }
 
 #[inline(always)]

@@ -16,22 +16,22 @@ use crate::simd::SimdLevel;
 
 /// The vertical blur of `previous − current` over 5 rows each (8-bit) into the leading
 /// columns of `out`, `(Σ + round) >> shift`; returns how many columns it did.
-pub(crate) fn vertical_row<T: Sample>(previous: [&[T]; 5], current: [&[T]; 5], shift: u32, out: &mut [i32]) -> usize {
+pub(crate) fn vertical_row<T: Sample>(previous: [&[T]; 5], current: [&[T]; 5], shift: u32, out: &mut [i32], simd: SimdLevel) -> usize {
     #[cfg(target_arch = "x86_64")]
-    if SimdLevel::detect() >= SimdLevel::Avx2 && shift == 8 {
+    if simd.permits(SimdLevel::Avx2) && shift == 8 {
         let (p, c) = (previous.map(T::as_u8), current.map(T::as_u8));
         if let (Some(p), Some(c)) = (collect(p), collect(c)) {
-            // SAFETY: `detect` reports AVX2 only when the CPU has it, the one requirement
-            // of a `#[target_feature(enable = "avx2")]` function.
+            // SAFETY: the CPU has AVX2 (checked by `permits`), the one requirement of a
+            // `#[target_feature(enable = "avx2")]` function.
             return unsafe { x86::vertical_row_u8(p, c, out) };
         }
     }
-    let _ = (previous, current, shift, out);
+    let _ = (previous, current, shift, out, simd);
     0
 }
 
 /// `[Option<&[u8]>; 5]` → `Option<[&[u8]; 5]>`.
-fn collect(rows: [Option<&[u8]>; 5]) -> Option<[&[u8]; 5]> {
+pub(super) fn collect(rows: [Option<&[u8]>; 5]) -> Option<[&[u8]; 5]> {
     let [a, b, c, d, e] = rows;
     Some([a?, b?, c?, d?, e?])
 }
@@ -39,13 +39,13 @@ fn collect(rows: [Option<&[u8]>; 5]) -> Option<[&[u8]; 5]> {
 /// The horizontal blur of `row` (the `width` values at `row[2..]`, mirrored into 2 entries
 /// on each side) and the wrapping sum of its absolute values over the leading outputs;
 /// returns `(sum, outputs done)`. Only for values of 8-bit frames (\|v\| ≤ 65536).
-pub(crate) fn horizontal_sad(row: &[i32], width: usize, eight_bit: bool) -> (u32, usize) {
+pub(crate) fn horizontal_sad(row: &[i32], width: usize, eight_bit: bool, simd: SimdLevel) -> (u32, usize) {
     #[cfg(target_arch = "x86_64")]
-    if SimdLevel::detect() >= SimdLevel::Avx2 && eight_bit {
-        // SAFETY: `detect` reports AVX2 only when the CPU has it.
+    if simd.permits(SimdLevel::Avx2) && eight_bit {
+        // SAFETY: the CPU has AVX2 (checked by `permits`).
         return unsafe { x86::horizontal_sad(row, width) };
     }
-    let _ = (row, width, eight_bit, MOTION_FILTER);
+    let _ = (row, width, eight_bit, simd, MOTION_FILTER);
     (0, 0)
 }
 

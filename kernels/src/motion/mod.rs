@@ -10,13 +10,16 @@
 //!
 //! | module | what it holds |
 //! | --- | --- |
-//! | this file | the scalar reference ([`blurred_difference_sad_scalar`]), its dispatch ([`blurred_difference_sad`]: the same loops compiled with AVX2 when the CPU has it), motion and motion2 from the SADs |
+//! | this file | the scalar reference ([`blurred_difference_sad_scalar`]), its dispatch ([`blurred_difference_sad_at`]: the same loops compiled with AVX2 or AVX-512 as the level and the CPU allow), motion and motion2 from the SADs |
 //! | `avx2` | the AVX2 twins of the 8-bit vertical blur and of the horizontal blur + SAD |
+//! | `avx512` | their AVX-512 twins (32 and 16 columns at a time) |
 
 mod avx2;
+mod avx512;
 
 use crate::frame::Plane;
 use crate::sample::Sample;
+use crate::simd::SimdLevel;
 
 /// The 5-tap blur (`integer_motion.h`).
 pub const MOTION_FILTER: [i32; 5] = [3571, 16004, 26386, 16004, 3571];
@@ -45,20 +48,38 @@ pub struct MotionScratch {
     acc: Vec<i64>,
 }
 
-/// SAD of the blurred difference of two reference lumas (`motion_score_pipeline_*`).
+/// SAD of the blurred difference of two reference lumas (`motion_score_pipeline_*`),
+/// on the best SIMD level of this CPU.
 pub fn blurred_difference_sad<T: Sample>(
     previous: &Plane<T>,
     current: &Plane<T>,
     bit_depth: u8,
     scratch: &mut MotionScratch,
 ) -> u64 {
+    blurred_difference_sad_at(previous, current, bit_depth, SimdLevel::detect(), scratch)
+}
+
+/// The SAD computed by the code built for `simd` (the scalar build is the reference).
+pub fn blurred_difference_sad_at<T: Sample>(
+    previous: &Plane<T>,
+    current: &Plane<T>,
+    bit_depth: u8,
+    simd: SimdLevel,
+    scratch: &mut MotionScratch,
+) -> u64 {
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::SimdLevel::detect() >= crate::simd::SimdLevel::Avx2 {
-        // SAFETY: `detect` only reports AVX2 when the CPU has it, the one requirement
-        // of a `#[target_feature(enable = "avx2")]` function; its body is safe Rust.
+    if simd.permits(SimdLevel::Avx512) {
+        // SAFETY: the CPU has AVX-512 F, BW, DQ and VL (checked by `permits`), the one
+        // requirement of the `#[target_feature]` function; its body is safe Rust.
+        return unsafe { sad_avx512(previous, current, bit_depth, scratch) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx2) {
+        // SAFETY: the CPU has AVX2 (checked by `permits`), the one requirement of a
+        // `#[target_feature(enable = "avx2")]` function; its body is safe Rust.
         return unsafe { sad_avx2(previous, current, bit_depth, scratch) };
     }
-    sad_body(previous, current, bit_depth, false, scratch)
+    sad_body(previous, current, bit_depth, SimdLevel::Scalar, scratch)
 }
 
 /// The same loops compiled with AVX2 enabled, with the 8-bit row loops of
@@ -66,7 +87,15 @@ pub fn blurred_difference_sad<T: Sample>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn sad_avx2<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, scratch: &mut MotionScratch) -> u64 {
-    sad_body(previous, current, bit_depth, true, scratch)
+    sad_body(previous, current, bit_depth, SimdLevel::Avx2, scratch)
+}
+
+/// The same loops compiled with AVX-512 enabled, with the 8-bit row loops of
+/// [`avx512`] (bit-exact).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512dq,avx512vl")]
+fn sad_avx512<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, scratch: &mut MotionScratch) -> u64 {
+    sad_body(previous, current, bit_depth, SimdLevel::Avx512, scratch)
 }
 
 /// Scalar reference (also what the AVX2 build compiles).
@@ -76,11 +105,11 @@ pub fn blurred_difference_sad_scalar<T: Sample>(
     bit_depth: u8,
     scratch: &mut MotionScratch,
 ) -> u64 {
-    sad_body(previous, current, bit_depth, false, scratch)
+    sad_body(previous, current, bit_depth, SimdLevel::Scalar, scratch)
 }
 
 #[inline(always)]
-fn sad_body<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, simd: bool, scratch: &mut MotionScratch) -> u64 {
+fn sad_body<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, simd: SimdLevel, scratch: &mut MotionScratch) -> u64 {
     let (w, h) = (current.width(), current.height());
     let shift = u32::from(bit_depth);
     let y_round: i64 = 1 << (shift - 1);
@@ -92,12 +121,13 @@ fn sad_body<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, s
     let mut sad = 0u64;
     for i in 0..h {
         let taps: [usize; 5] = std::array::from_fn(|k| mirror(i as isize - 2 + k as isize, h));
-        let done = if simd {
+        let done = {
             let p = taps.map(|r| &prev[r * w..r * w + w]);
             let q = taps.map(|r| &cur[r * w..r * w + w]);
-            crate::motion::avx2::vertical_row(p, q, shift, &mut scratch.row[2..w + 2])
-        } else {
-            0
+            match avx512::vertical_row(p, q, shift, &mut scratch.row[2..w + 2], simd) {
+                0 => avx2::vertical_row(p, q, shift, &mut scratch.row[2..w + 2], simd),
+                done => done,
+            }
         };
         let acc = &mut scratch.acc[done..w];
         acc.fill(0);
@@ -118,7 +148,10 @@ fn sad_body<T: Sample>(previous: &Plane<T>, current: &Plane<T>, bit_depth: u8, s
             row[2 - f] = row[2 + mirror(-(f as isize), w)];
             row[w + 1 + f] = row[2 + mirror((w - 1 + f) as isize, w)];
         }
-        let (mut row_sad, done) = if simd { crate::motion::avx2::horizontal_sad(row, w, eight_bit) } else { (0, 0) };
+        let (mut row_sad, done) = match avx512::horizontal_sad(row, w, eight_bit, simd) {
+            (_, 0) => avx2::horizontal_sad(row, w, eight_bit, simd),
+            done => done,
+        };
         for j in done..w {
             let window = &row[j..j + 5];
             let mut a = 0i64;

@@ -5,20 +5,18 @@
 //! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy | `vpmaddwd` on pairs of taps; squares (≤ 65025) biased by −32768 to fit `i16`, the bias (Σc·32768 = 2³¹) added back mod 2³² |
 //! | [`vertical_moments`] (16-bit rows) | pyramid levels 1–3 (every depth) and scale 0 above 8 bits: the vertical pass of μ1, μ2, x², y², xy | symmetric taps folded into one `vpmaddwd` pair (the centre paired with itself, its coefficient halved, so scale 3's 43728 fits); values biased by −2¹⁵, Σc·2¹⁵ = 2³¹ added back; each square split by `vpmulhuw`/`vpmullw` into 16-bit halves summed apart (< 2³² each) and recombined as H·2¹⁶⁻ˢ + ((L + round) >> s), exact for shifts s ≤ 16 |
 //! | [`horizontal_statistics`] | every scale and depth: horizontal pass + per-pixel statistic | the symmetric taps folded: one `vpmaddwd` per tap pair on lanes holding (value at k, value at n−1−k) as 16-bit halves (μ directly; each square as its low and its high halves, summed apart and recombined exactly); rows biased by −2¹⁵ once per row, not once per tap; the filtered row stored, then the statistic in a loop of its own (its long dependency chains overlap across groups), in integer lanes with `vpgatherdd` on the log2 table, the information term in `f64` lanes with the scalar's exact operation order |
-//! | [`downsample_vertical`] | the between-scale low-pass | the scalar body compiled with AVX2 (autovectorised) |
-//! | [`downsample_horizontal`] | the between-scale low-pass and decimation of a row | the padded row split once into even and odd entries, so each tap of 8 outputs is one load; `u32` wrapping products as in the scalar; `(x + 2¹⁵) >> 16` done as `(x >> 16) + carry` in 32-bit lanes |
 //!
+//! The statistic itself is in `avx2_statistic`, the down-sampling in `avx2_downsample`.
 //! Other cases (an asymmetric filter, shifts above 16) run the scalar body compiled
 //! with AVX2 enabled. Every path is compared with the scalar reference in
-//! `tests/simd_and_threads.rs` and in this module's tests; integer sums are
+//! `tests/simd_and_threads.rs` and in `avx2_statistic`'s tests; integer sums are
 //! order-independent, so splitting them over lanes changes nothing.
 
 use crate::sample::Sample;
 use crate::simd::SimdLevel;
-use super::rows::{
-    DownsampleRows, PAD, VerticalRows, downsample_vertical_body, horizontal_statistics_scalar, vertical_moments_body,
-};
+use super::rows::{PAD, VerticalRows, horizontal_statistics_scalar, vertical_moments_body};
 use super::{LevelView, VerticalShifts, VifAccumulators};
+pub use super::avx2_statistic::statistic_of_lanes;
 
 /// The vertical pass with AVX2; `false` (nothing done) below [`SimdLevel::Avx2`].
 pub(crate) fn vertical_moments<T: Sample>(
@@ -41,7 +39,7 @@ pub(crate) fn vertical_moments<T: Sample>(
             let d = LevelView { data: d, width: distorted.width, height: distorted.height };
             // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
             // a `#[target_feature(enable = "avx2")]` function.
-            unsafe { x86::vertical_moments_u8(r, d, taps, filter, shifts, rows) };
+            unsafe { x86::vertical_moments_u8(r, d, taps, filter, shifts, rows, 0) };
         } else if let (Some(r), Some(d)) = (T::as_u16(reference.data), T::as_u16(distorted.data))
             && (1..=16).contains(&shifts.sq_shift)
             && shifts.mu_shift <= 16
@@ -103,91 +101,18 @@ pub(crate) fn horizontal_statistics(
     false
 }
 
-/// The down-sampling vertical pass with AVX2; `false` below [`SimdLevel::Avx2`].
-pub(crate) fn downsample_vertical<T: Sample>(
-    reference: LevelView<'_, T>,
-    distorted: LevelView<'_, T>,
-    taps: &[usize],
-    filter: &[u16],
-    shifts: VerticalShifts,
-    simd: SimdLevel,
-    rows: &mut DownsampleRows,
-) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above); the body is safe Rust.
-        unsafe { downsample_vertical_avx2(reference, distorted, taps, filter, shifts, rows) };
-        return true;
-    }
-    let _ = (reference, distorted, taps, filter, shifts, simd, rows);
-    false
-}
-
-/// The horizontal low-pass + decimation of the two padded rows of `rows` into the
-/// leading outputs of `out_ref`/`out_dis`; returns how many it did (0 = none).
-pub(crate) fn downsample_horizontal(
-    rows: &mut DownsampleRows,
-    filter: &[u16],
-    out_ref: &mut [u16],
-    out_dis: &mut [u16],
-    simd: SimdLevel,
-) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above).
-        return unsafe { x86::downsample_horizontal(rows, filter, out_ref, out_dis) };
-    }
-    let _ = (rows, filter, out_ref, out_dis, simd);
-    0
-}
-
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn downsample_vertical_avx2<T: Sample>(
-    reference: LevelView<'_, T>,
-    distorted: LevelView<'_, T>,
-    taps: &[usize],
-    filter: &[u16],
-    shifts: VerticalShifts,
-    rows: &mut DownsampleRows,
-) {
-    downsample_vertical_body(reference, distorted, taps, filter, shifts, rows);
-}
-
-/// The statistic of 8 pixels at once, for tests: `(mu1, mu2, xx, yy, xy)` lanes in,
-/// accumulators out; `None` without AVX2.
-#[doc(hidden)]
-pub fn statistic_of_lanes(table: &[u16; 65537], moments: [[u32; 8]; 5]) -> Option<VifAccumulators> {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above).
-        return Some(unsafe { x86::statistic_of_lanes(table, moments) });
-    }
-    let _ = (table, moments);
-    None
-}
-
-#[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     use std::arch::x86_64::*;
 
     use super::*;
-    use crate::simd::avx2::{load16_u8_widened, load256, store128, store256};
-    use crate::vif::statistic::{ENHANCEMENT_GAIN_LIMIT, SIGMA_NSQ};
+    use crate::simd::avx2::{load16_u8_widened, load256, store256};
 
-    /// 8-bit scale 0 vertical pass. Columns `0..w/16*16` in vectors, the rest scalar.
-    #[target_feature(enable = "avx2")]
-    pub(super) fn vertical_moments_u8(
-        reference: LevelView<'_, u8>,
-        distorted: LevelView<'_, u8>,
-        taps: &[usize],
-        filter: &[u16],
-        shifts: VerticalShifts,
-        rows: &mut VerticalRows,
-    ) {
-        let w = reference.width;
+    /// The vertical pass's taps in pairs (k, k+1) as `(row offset of k, row offset of
+    /// k+1, (c_{k+1} << 16) | c_k)`, an odd last tap paired with itself at coefficient 0;
+    /// and how many pairs there are.
+    pub(in crate::vif) fn adjacent_pairs(taps: &[usize], filter: &[u16], w: usize) -> ([(usize, usize, i32); 9], usize) {
         let n = filter.len();
-        // Pairs of taps (k, k+1); an odd last tap is paired with itself at coefficient 0.
         let mut pairs = [(0usize, 0usize, 0i32); 9];
         let npairs = n.div_ceil(2);
         for (p, pair) in pairs.iter_mut().enumerate().take(npairs) {
@@ -196,6 +121,23 @@ mod x86 {
             let c1 = if 2 * p + 1 < n { i32::from(filter[k1]) } else { 0 };
             *pair = (taps[k0] * w, taps[k1] * w, (c1 << 16) | c0);
         }
+        (pairs, npairs)
+    }
+
+    /// 8-bit scale 0 vertical pass of the columns from `from` (a multiple of 16, done
+    /// before by the caller): up to `w/16*16` in vectors, the rest scalar.
+    #[target_feature(enable = "avx2")]
+    pub(in crate::vif) fn vertical_moments_u8(
+        reference: LevelView<'_, u8>,
+        distorted: LevelView<'_, u8>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut VerticalRows,
+        from: usize,
+    ) {
+        let w = reference.width;
+        let (pairs, npairs) = adjacent_pairs(taps, filter, w);
         let pairs = &pairs[..npairs];
         let (rd, dd) = (reference.data, distorted.data);
         let bias = _mm256_set1_epi16(i16::MIN);
@@ -203,7 +145,7 @@ mod x86 {
         let shift = _mm_cvtsi32_si128(shifts.mu_shift as i32);
         let sq_bias = _mm256_set1_epi32(i32::MIN);
         let w16 = w / 16 * 16;
-        let mut j = 0;
+        let mut j = from;
         while j < w16 {
             let z = _mm256_setzero_si256();
             let (mut m1l, mut m1h, mut m2l, mut m2h) = (z, z, z, z);
@@ -371,160 +313,11 @@ mod x86 {
         }
     }
 
-    /// Lane accumulators of the statistic over a run of pixels.
-    struct Lanes {
-        num_log: __m256i,
-        den_log: __m256i,
-        num_non_log: __m256i,
-        den_non_log: i64,
-    }
-
-    impl Lanes {
-        #[target_feature(enable = "avx2")]
-        fn new() -> Self {
-            let z = _mm256_setzero_si256();
-            Lanes { num_log: z, den_log: z, num_non_log: z, den_non_log: 0 }
-        }
-
-        #[target_feature(enable = "avx2")]
-        fn finish(&self, total: &mut VifAccumulators) {
-            total.num_log += hsum_i64(self.num_log);
-            total.den_log += hsum_i64(self.den_log);
-            total.num_non_log += hsum_i64(self.num_non_log);
-            total.den_non_log += self.den_non_log;
-        }
-    }
-
-    #[target_feature(enable = "avx2")]
-    fn hsum_i64(v: __m256i) -> i64 {
-        let mut lanes = [0i64; 4];
-        store256(&mut lanes, 0, v);
-        lanes.iter().sum()
-    }
-
-    /// `(a·b + 2³¹) >> 32` per `u32` lane.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn mul_q32(a: __m256i, b: __m256i) -> __m256i {
-        let round = _mm256_set1_epi64x(1 << 31);
-        let even = _mm256_mul_epu32(a, b);
-        let odd = _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), _mm256_srli_epi64::<32>(b));
-        let even = _mm256_srli_epi64::<32>(_mm256_add_epi64(even, round));
-        let odd = _mm256_add_epi64(odd, round);
-        _mm256_blend_epi32::<0b1010_1010>(even, odd)
-    }
-
-    /// `log2_32` per lane, for lanes ≥ 2¹⁷ (< 2³²).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn log2_32(table: &[u16; 65537], v: __m256i) -> __m256i {
-        // Position of the top bit: exponent of the float of v >> 9 (< 2^23: exact).
-        let f = _mm256_cvtepi32_ps(_mm256_srli_epi32::<9>(v));
-        let msb = _mm256_sub_epi32(_mm256_srli_epi32::<23>(_mm256_castps_si256(f)), _mm256_set1_epi32(127 - 9));
-        let k = _mm256_sub_epi32(msb, _mm256_set1_epi32(15));
-        let idx = _mm256_srlv_epi32(v, k);
-        // SAFETY: idx is in 2^15..2^16, so each 4-byte read at byte 2·idx stays inside
-        // the 65537-entry (131074-byte) table.
-        let t = unsafe { _mm256_i32gather_epi32::<2>(table.as_ptr().cast(), idx) };
-        let t = _mm256_and_si256(t, _mm256_set1_epi32(0xFFFF));
-        _mm256_add_epi32(t, _mm256_slli_epi32::<11>(k))
-    }
-
-    /// `log2_64` per 64-bit lane, for lanes in 2¹⁷..2⁵².
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn log2_64(table: &[u16; 65537], v: __m256i) -> __m256i {
-        let magic = _mm256_set1_epi64x(0x4330_0000_0000_0000);
-        // The double of v (< 2^52: exact), whose exponent is the top bit's position.
-        let d = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, magic)), _mm256_castsi256_pd(magic));
-        let msb = _mm256_sub_epi64(_mm256_srli_epi64::<52>(_mm256_castpd_si256(d)), _mm256_set1_epi64x(1023));
-        let k = _mm256_sub_epi64(msb, _mm256_set1_epi64x(15));
-        let idx = _mm256_srlv_epi64(v, k);
-        // SAFETY: idx is in 2^15..2^16, so each 4-byte read at byte 2·idx stays inside
-        // the 65537-entry (131074-byte) table.
-        let t = unsafe { _mm256_i64gather_epi32::<2>(table.as_ptr().cast(), idx) };
-        let t = _mm256_cvtepu16_epi64(_mm_shuffle_epi8(t, _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1)));
-        _mm256_add_epi64(t, _mm256_slli_epi64::<11>(k))
-    }
-
-    /// The information term of 4 lanes (`vif::information_term`), 0 where `mask` is off.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn information_term(table: &[u16; 65537], s1: __m128i, s2: __m128i, s12: __m128i, mask: __m128i) -> __m256i {
-        const EPS: f64 = 65536.0 * 1.0e-10;
-        let (s1d, s2d, s12d) = (_mm256_cvtepi32_pd(s1), _mm256_cvtepi32_pd(s2), _mm256_cvtepi32_pd(s12));
-        let g = _mm256_div_pd(s12d, _mm256_add_pd(s1d, _mm256_set1_pd(EPS)));
-        let sv = _mm256_cvttpd_epi32(_mm256_sub_pd(s2d, _mm256_mul_pd(g, s12d)));
-        let sv = _mm_max_epi32(sv, _mm_setzero_si128());
-        let g = _mm256_min_pd(g, _mm256_set1_pd(ENHANCEMENT_GAIN_LIMIT));
-        let numer1 = _mm256_cvtepu32_epi64(_mm_add_epi32(sv, _mm_set1_epi32(SIGMA_NSQ)));
-        // (g·g·σ1²) truncated; clamped to 0..2^50 only matters in masked-off lanes.
-        let t = _mm256_mul_pd(_mm256_mul_pd(g, g), s1d);
-        let t = _mm256_min_pd(_mm256_max_pd(t, _mm256_setzero_pd()), _mm256_set1_pd(1125899906842624.0));
-        let t = _mm256_round_pd::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(t);
-        let magic = _mm256_set1_pd(4503599627370496.0);
-        let t = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(t, magic)), _mm256_castpd_si256(magic));
-        let numer1_tmp = _mm256_add_epi64(t, numer1);
-        let diff = _mm256_sub_epi64(log2_64(table, numer1_tmp), log2_64(table, numer1));
-        _mm256_and_si256(diff, _mm256_cvtepi32_epi64(mask))
-    }
-
-    /// The statistic of 8 pixels added into `acc` (`VifAccumulators::add_pixel` × 8).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn statistic(
-        table: &[u16; 65537],
-        mu1: __m256i,
-        mu2: __m256i,
-        xx: __m256i,
-        yy: __m256i,
-        xy: __m256i,
-        acc: &mut Lanes,
-    ) {
-        let zero = _mm256_setzero_si256();
-        let nsq = _mm256_set1_epi32(SIGMA_NSQ);
-        let sigma1_sq = _mm256_sub_epi32(xx, mul_q32(mu1, mu1));
-        let sigma2_sq = _mm256_max_epi32(_mm256_sub_epi32(yy, mul_q32(mu2, mu2)), zero);
-        let sigma12 = _mm256_sub_epi32(xy, mul_q32(mu1, mu2));
-        let log = _mm256_cmpgt_epi32(sigma1_sq, _mm256_set1_epi32(SIGMA_NSQ - 1));
-        // Non-log pixels: Σσ2² and a count.
-        let non_log = _mm256_andnot_si256(log, sigma2_sq);
-        acc.num_non_log = _mm256_add_epi64(acc.num_non_log, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(non_log)));
-        acc.num_non_log = _mm256_add_epi64(acc.num_non_log, _mm256_cvtepi32_epi64(_mm256_extracti128_si256::<1>(non_log)));
-        let log_bits = _mm256_movemask_ps(_mm256_castsi256_ps(log)) as u32;
-        acc.den_non_log += i64::from(8 - log_bits.count_ones());
-        if log_bits == 0 {
-            return;
-        }
-        // den_log: log2_32(σn² + σ1²) − 17·2048 (lanes off the branch read 2^17).
-        let v = _mm256_blendv_epi8(nsq, _mm256_add_epi32(sigma1_sq, nsq), log);
-        let den = _mm256_and_si256(_mm256_sub_epi32(log2_32(table, v), _mm256_set1_epi32(17 * 2048)), log);
-        acc.den_log = _mm256_add_epi64(acc.den_log, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(den)));
-        acc.den_log = _mm256_add_epi64(acc.den_log, _mm256_cvtepi32_epi64(_mm256_extracti128_si256::<1>(den)));
-        // num_log where σ12 > 0 and σ2² > 0 as well.
-        let num = _mm256_and_si256(
-            log,
-            _mm256_and_si256(_mm256_cmpgt_epi32(sigma12, zero), _mm256_cmpgt_epi32(sigma2_sq, zero)),
-        );
-        if _mm256_testz_si256(num, num) != 0 {
-            return;
-        }
-        let half = |v: __m256i, hi: bool| if hi { _mm256_extracti128_si256::<1>(v) } else { _mm256_castsi256_si128(v) };
-        for hi in [false, true] {
-            let m = half(num, hi);
-            if _mm_testz_si128(m, m) != 0 {
-                continue;
-            }
-            let term = information_term(table, half(sigma1_sq, hi), half(sigma2_sq, hi), half(sigma12, hi), m);
-            acc.num_log = _mm256_add_epi64(acc.num_log, term);
-        }
-    }
-
     /// The five padded rows, entries `lo..hi`, into `rows.biased`: μ rows (< 2¹⁶) as
     /// `v ^ 2¹⁵`, square rows as `v ^ 0x8000_8000` (each 16-bit half as a signed value
     /// offset by −2¹⁵, what `vpmaddwd` multiplies).
     #[target_feature(enable = "avx2")]
-    fn bias_rows(rows: &mut VerticalRows, lo: usize, hi: usize) {
+    pub(in crate::vif) fn bias_rows(rows: &mut VerticalRows, lo: usize, hi: usize) {
         let VerticalRows { mu1, mu2, ref_sq, dis_sq, ref_dis, biased, .. } = rows;
         let sources = [(&*mu1, 0x8000u32), (&*mu2, 0x8000), (&*ref_sq, 0x8000_8000), (&*dis_sq, 0x8000_8000), (&*ref_dis, 0x8000_8000)];
         for ((src, bias), dst) in sources.into_iter().zip(biased.iter_mut()) {
@@ -541,6 +334,53 @@ mod x86 {
     }
 
     /// Horizontal filter and statistic of columns `0..w/8*8`; returns where it stopped.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn horizontal_statistics(
+        rows: &mut VerticalRows,
+        w: usize,
+        filter: &[u16],
+        table: &[u16; 65537],
+        total: &mut VifAccumulators,
+    ) -> usize {
+        let w8 = w / 8 * 8;
+        let Some(pairs) = prepare_horizontal(rows, w8, filter) else {
+            return 0;
+        };
+        filter_columns(rows, &pairs, 0, w8);
+        crate::vif::avx2_statistic::x86::statistics_of_filtered(rows, 0, w8, table, total);
+        w8
+    }
+
+    /// The folded tap pairs of a symmetric `filter` (see [`filter_columns`]), the centre
+    /// last, as `(k, n−1−k, (c_b << 16) | c_a)`; `None` for a filter they cannot take.
+    pub(in crate::vif) fn folded_pairs(filter: &[u16]) -> Option<Vec<(usize, usize, i32)>> {
+        let n = filter.len();
+        let half = n / 2;
+        (0..=half)
+            .map(|k| {
+                let c = i32::from(filter[k]);
+                let (ca, cb) = if k == half { (c / 2, c - c / 2) } else { (c, c) };
+                (ca <= 32767 && cb <= 32767 && filter[k] == filter[n - 1 - k]).then_some((k, n - 1 - k, (cb << 16) | ca))
+            })
+            .collect()
+    }
+
+    /// The folded pairs of `filter`, with the padded rows biased (`bias_rows`) for the
+    /// columns `0..to`; `None` (nothing done) when the filter or the rows do not fit.
+    #[target_feature(enable = "avx2")]
+    pub(in crate::vif) fn prepare_horizontal(rows: &mut VerticalRows, to: usize, filter: &[u16]) -> Option<Vec<(usize, usize, i32)>> {
+        let pairs = folded_pairs(filter)?;
+        let half = filter.len() / 2;
+        let (lo, hi) = (PAD - half, PAD + to + half);
+        if rows.biased.iter().chain([&rows.mu1, &rows.mu2, &rows.ref_sq, &rows.dis_sq, &rows.ref_dis]).any(|r| r.len() < hi) {
+            return None;
+        }
+        bias_rows(rows, lo, hi);
+        Some(pairs)
+    }
+
+    /// Horizontal filter of columns `from..to` (multiples of 8) of the biased rows into
+    /// `rows.filtered`.
     ///
     /// The filters are symmetric, so taps k and n−1−k share a coefficient: one
     /// `vpmaddwd` takes both, on lanes holding (value at k, value at n−1−k) as 16-bit
@@ -550,47 +390,28 @@ mod x86 {
     /// values). Every half is offset by −2¹⁵ and the coefficients sum to 2¹⁶, so each
     /// sum is off by exactly −2³¹, added back mod 2³².
     #[target_feature(enable = "avx2")]
-    pub(super) fn horizontal_statistics(
-        rows: &mut VerticalRows,
-        w: usize,
-        filter: &[u16],
-        table: &[u16; 65537],
-        total: &mut VifAccumulators,
-    ) -> usize {
-        let n = filter.len();
-        let half = n / 2;
-        let w8 = w / 8 * 8;
-        // The pairs (k, n−1−k, (c_b << 16) | c_a), the centre last.
-        let mut pairs = [(0usize, 0usize, _mm256_setzero_si256()); 9];
-        for (k, pair) in pairs.iter_mut().enumerate().take(half + 1) {
-            let c = i32::from(filter[k]);
-            let (ca, cb) = if k == half { (c / 2, c - c / 2) } else { (c, c) };
-            if ca > 32767 || cb > 32767 || filter[k] != filter[n - 1 - k] {
-                return 0;
-            }
-            *pair = (k, n - 1 - k, _mm256_set1_epi32((cb << 16) | ca));
+    pub(in crate::vif) fn filter_columns(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], from: usize, to: usize) {
+        let half = pairs.len() - 1;
+        let pairs: Vec<(usize, usize, __m256i)> = pairs.iter().map(|&(a, b, c)| (a, b, _mm256_set1_epi32(c))).collect();
+        let hi = PAD + to + half;
+        if to > from && rows.biased.iter().any(|r| r.len() < hi) {
+            return;
         }
-        let (lo, hi) = (PAD - half, PAD + w8 + half);
-        if rows.biased.iter().chain([&rows.mu1, &rows.mu2, &rows.ref_sq, &rows.dis_sq, &rows.ref_dis]).any(|r| r.len() < hi) {
-            return 0;
-        }
-        bias_rows(rows, lo, hi);
         let [m1, m2, x, y, xy] = rows.biased.each_ref().map(|r| r.as_ptr());
         let filtered = &mut rows.filtered;
         let unbias = _mm256_set1_epi32(i32::MIN);
         let round16 = _mm256_set1_epi32(32768);
-        let mut acc = Lanes::new();
-        let mut j = 0;
-        while j < w8 {
+        let mut j = from;
+        while j + 8 <= to {
             let base = PAD + j - half;
             let z = _mm256_setzero_si256();
             let (mut mu1, mut mu2) = (z, z);
             let (mut xxh, mut xxl, mut yyh, mut yyl, mut xyh, mut xyl) = (z, z, z, z, z, z);
-            for &(a, b, c) in &pairs[..=half] {
+            for &(a, b, c) in &pairs {
                 let (a, b) = (base + a, base + b);
-                // SAFETY: a and b lie in lo..=PAD + w8 + half − 8 (j < w8, taps below n),
-                // so the 8 entries read at each stay below hi, within every row (checked
-                // above); unaligned loads.
+                // SAFETY: a and b lie in PAD − half..=PAD + to + half − 8 (j + 8 ≤ to, taps
+                // below n), so the 8 entries read at each stay below hi, within every row
+                // (checked above); unaligned loads.
                 let ld = |row: *const u32, i: usize| unsafe { _mm256_loadu_si256(row.add(i).cast()) };
                 // (μ at a, μ at b) as the two halves of each lane.
                 let mu_pair = |row| _mm256_or_si256(ld(row, a), _mm256_slli_epi32::<16>(ld(row, b)));
@@ -621,138 +442,6 @@ mod x86 {
             }
             j += 8;
         }
-        // The statistic in a loop of its own: its long chains of dependent operations
-        // (products, gathers, a division) then overlap from one group of 8 to the next,
-        // which they do not behind the filter's 400-odd instructions per group.
-        let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &*filtered;
-        for j in (0..w8).step_by(8) {
-            statistic(table, load256(f_mu1, j), load256(f_mu2, j), load256(f_xx, j), load256(f_yy, j), load256(f_xy, j), &mut acc);
-        }
-        acc.finish(total);
-        w8
     }
 
-    /// `even[i] = src[start + 2i]`, `odd[i] = src[start + 2i + 1]` for `i < even.len()`.
-    #[target_feature(enable = "avx2")]
-    fn split_even_odd(src: &[u32], start: usize, even: &mut [u32], odd: &mut [u32]) {
-        let n = even.len().min(odd.len());
-        let order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-        let mut i = 0;
-        while i + 8 <= n && start + 2 * i + 16 <= src.len() {
-            let a = _mm256_permutevar8x32_epi32(load256(src, start + 2 * i), order);
-            let b = _mm256_permutevar8x32_epi32(load256(src, start + 2 * i + 8), order);
-            store256(even, i, _mm256_permute2x128_si256::<0x20>(a, b));
-            store256(odd, i, _mm256_permute2x128_si256::<0x31>(a, b));
-            i += 8;
-        }
-        for i in i..n {
-            even[i] = src[start + 2 * i];
-            odd[i] = src[start + 2 * i + 1];
-        }
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub(super) fn downsample_horizontal(
-        rows: &mut DownsampleRows,
-        filter: &[u16],
-        out_ref: &mut [u16],
-        out_dis: &mut [u16],
-    ) -> usize {
-        let half = filter.len() / 2;
-        let ow = out_ref.len().min(out_dis.len());
-        // Output oj, tap k reads the padded row at PAD − half + 2·oj + k: entry
-        // oj + ⌊k/2⌋ of the even or odd split starting at PAD − half.
-        let start = PAD - half;
-        let n = ow + half;
-        let DownsampleRows { reference, distorted, even, odd } = rows;
-        if even.len() < n {
-            even.resize(n, 0);
-            odd.resize(n, 0);
-        }
-        let (even, odd) = (&mut even[..n], &mut odd[..n]);
-        let low16 = _mm256_set1_epi32(0xFFFF);
-        let half_unit = _mm256_set1_epi32(32768);
-        let mut done = ow;
-        for (src, out) in [(&*reference, out_ref), (&*distorted, out_dis)] {
-            split_even_odd(src, start, even, odd);
-            let mut oj = 0;
-            while oj + 8 <= ow {
-                let mut acc = _mm256_setzero_si256();
-                for (k, &c) in filter.iter().enumerate() {
-                    let v = if k % 2 == 0 { load256(even, oj + k / 2) } else { load256(odd, oj + k / 2) };
-                    acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(v, _mm256_set1_epi32(i32::from(c))));
-                }
-                // ((acc + 2^15) >> 16) as u16, without leaving 32 bits.
-                let carry = _mm256_srli_epi32::<16>(_mm256_add_epi32(_mm256_and_si256(acc, low16), half_unit));
-                let v = _mm256_and_si256(_mm256_add_epi32(_mm256_srli_epi32::<16>(acc), carry), low16);
-                let packed = _mm256_permute4x64_epi64::<0b00_00_10_00>(_mm256_packus_epi32(v, v));
-                store128(out, oj, _mm256_castsi256_si128(packed));
-                oj += 8;
-            }
-            done = done.min(oj);
-        }
-        done
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub(super) fn statistic_of_lanes(table: &[u16; 65537], m: [[u32; 8]; 5]) -> VifAccumulators {
-        let v = m.map(|lane| load256(&lane, 0));
-        let mut acc = Lanes::new();
-        statistic(table, v[0], v[1], v[2], v[3], v[4], &mut acc);
-        let mut total = VifAccumulators::default();
-        acc.finish(&mut total);
-        total
-    }
-}
-
-#[cfg(test)]
-#[expect(clippy::needless_range_loop, reason = "each lane fills five moment arrays by index")]
-mod tests {
-    use super::*;
-    use crate::vif::statistic::log2_table;
-
-    /// xorshift64*, seeded; the seed is printed on failure.
-    fn next(state: &mut u64) -> u64 {
-        *state ^= *state >> 12;
-        *state ^= *state << 25;
-        *state ^= *state >> 27;
-        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// The lane statistic equals `add_pixel` on random moments, extreme ones included.
-    #[test]
-    fn lane_statistic_equals_scalar_on_random_moments() {
-        let table = log2_table();
-        for seed in 1..4000u64 {
-            let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            let mut m = [[0u32; 8]; 5];
-            for lane in 0..8 {
-                let mu1 = next(&mut s) as u32 >> (next(&mut s) % 24);
-                let mu2 = mu1.wrapping_add((next(&mut s) as u32) >> (8 + next(&mut s) % 24));
-                let sq = |mu: u32, s: &mut u64| {
-                    let base = ((u64::from(mu) * u64::from(mu) + (1 << 31)) >> 32) as u32;
-                    base.wrapping_add((next(s) as u32) >> (next(s) % 32))
-                };
-                let (xx, yy) = (sq(mu1, &mut s), sq(mu2, &mut s));
-                let mu12 = ((u64::from(mu1) * u64::from(mu2) + (1 << 31)) >> 32) as u32;
-                let xy = if next(&mut s).is_multiple_of(4) {
-                    next(&mut s) as u32
-                } else {
-                    mu12.wrapping_add((next(&mut s) as u32) >> (next(&mut s) % 32)).wrapping_sub(1 << 12)
-                };
-                for (k, v) in [mu1, mu2, xx, yy, xy].into_iter().enumerate() {
-                    m[k][lane] = v;
-                }
-            }
-            let Some(simd) = statistic_of_lanes(table, m) else {
-                eprintln!("SKIP lane_statistic_equals_scalar_on_random_moments: no AVX2 on this CPU");
-                return;
-            };
-            let mut scalar = VifAccumulators::default();
-            for lane in 0..8 {
-                scalar.add_pixel(table, m[0][lane], m[1][lane], m[2][lane], m[3][lane], m[4][lane]);
-            }
-            assert_eq!(simd, scalar, "seed {seed}: moments {m:?}");
-        }
-    }
 }

@@ -1,8 +1,9 @@
 //! The row loops of integer VIF: vertical filter pass, horizontal pass fused with the
 //! per-pixel statistic, and the low-pass + decimation between scales.
 //!
-//! The scalar functions here are the reference; [`super::avx2`] holds AVX2 twins
-//! picked at run time through [`SimdLevel`], checked against these in tests.
+//! The scalar functions here are the reference; [`super::avx512`] and [`super::avx2`]
+//! hold AVX-512 and AVX2 twins picked at run time through [`SimdLevel`] (the widest
+//! first), checked against these in tests.
 
 #![expect(clippy::needless_range_loop, reason = "these loops index several planes and tables by one position, as libvmaf's C does; iterator chains would hide the correspondence")]
 
@@ -28,6 +29,9 @@ pub struct VerticalRows {
     /// The five padded rows with each 16-bit half offset by −2¹⁵ (the AVX2 horizontal
     /// pass's signed multiply-add input), made once per row instead of once per tap.
     pub(crate) biased: [Vec<u32>; 5],
+    /// The five padded rows as planes of 16-bit halves offset by −2¹⁵ (μ1, μ2, then the
+    /// low and high halves of x², y², xy): the AVX-512 horizontal pass's input.
+    pub(crate) halves: [Vec<i16>; 8],
 }
 
 impl VerticalRows {
@@ -49,6 +53,11 @@ impl VerticalRows {
             }
         }
         for v in &mut self.biased {
+            if v.len() < n {
+                v.resize(n, 0);
+            }
+        }
+        for v in &mut self.halves {
             if v.len() < n {
                 v.resize(n, 0);
             }
@@ -119,7 +128,9 @@ fn vertical_moments<T: Sample>(
     simd: SimdLevel,
     rows: &mut VerticalRows,
 ) {
-    if super::avx2::vertical_moments(reference, distorted, taps, filter, shifts, simd, rows) {
+    if super::avx512::vertical_moments(reference, distorted, taps, filter, shifts, simd, rows)
+        || super::avx2::vertical_moments(reference, distorted, taps, filter, shifts, simd, rows)
+    {
         return;
     }
     vertical_moments_scalar(reference, distorted, taps, filter, shifts, rows);
@@ -222,7 +233,9 @@ fn horizontal_statistics(
     simd: SimdLevel,
     total: &mut VifAccumulators,
 ) {
-    if super::avx2::horizontal_statistics(rows, w, filter, table, simd, total) {
+    if super::avx512::horizontal_statistics(rows, w, filter, table, simd, total)
+        || super::avx2::horizontal_statistics(rows, w, filter, table, simd, total)
+    {
         return;
     }
     horizontal_statistics_scalar(rows, 0, w, filter, table, total);
@@ -320,13 +333,13 @@ pub(crate) fn downsample<T: Sample>(
         let taps: [usize; 9] =
             std::array::from_fn(|k| if k < filter.len() { mirror(i as isize - half as isize + k as isize, h) } else { 0 });
         let taps = &taps[..filter.len()];
-        if !super::avx2::downsample_vertical(reference, distorted, taps, filter, shifts, simd, rows) {
+        if !super::avx2_downsample::downsample_vertical(reference, distorted, taps, filter, shifts, simd, rows) {
             downsample_vertical_scalar(reference, distorted, taps, filter, shifts, rows);
         }
         mirror_pad(&mut rows.reference, w, half);
         mirror_pad(&mut rows.distorted, w, half);
         let (row_ref, row_dis) = (&mut out_ref[oi * ow..(oi + 1) * ow], &mut out_dis[oi * ow..(oi + 1) * ow]);
-        let done = super::avx2::downsample_horizontal(rows, filter, row_ref, row_dis, simd);
+        let done = super::avx2_downsample::downsample_horizontal(rows, filter, row_ref, row_dis, simd);
         for oj in done..ow {
             let base = PAD + 2 * oj - half;
             let (mut r, mut d) = (0u32, 0u32);

@@ -98,6 +98,70 @@ pub(crate) fn information_term(table: &[u16; 65537], sigma1_sq: i32, sigma2_sq: 
     i64::from(log2_64(table, numer1_tmp as u64)) - i64::from(log2_64(table, u64::from(numer1)))
 }
 
+/// Random moments for the tests of the SIMD statistics: the extremes included.
+#[cfg(test)]
+#[expect(clippy::needless_range_loop, reason = "each lane fills five moment arrays by index")]
+pub(crate) mod random_moments {
+    /// xorshift64*, seeded.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// `LANES` pixels' `(mu1, mu2, xx, yy, xy)`, near-consistent moments and wild ones.
+    fn lanes<const LANES: usize>(seed: u64) -> [[u32; LANES]; 5] {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut m = [[0u32; LANES]; 5];
+        for lane in 0..LANES {
+            let mu1 = next(&mut s) as u32 >> (next(&mut s) % 24);
+            let mu2 = mu1.wrapping_add((next(&mut s) as u32) >> (8 + next(&mut s) % 24));
+            let sq = |mu: u32, s: &mut u64| {
+                let base = ((u64::from(mu) * u64::from(mu) + (1 << 31)) >> 32) as u32;
+                base.wrapping_add((next(s) as u32) >> (next(s) % 32))
+            };
+            let (xx, yy) = (sq(mu1, &mut s), sq(mu2, &mut s));
+            let mu12 = ((u64::from(mu1) * u64::from(mu2) + (1 << 31)) >> 32) as u32;
+            let xy = if next(&mut s).is_multiple_of(4) {
+                next(&mut s) as u32
+            } else {
+                mu12.wrapping_add((next(&mut s) as u32) >> (next(&mut s) % 32)).wrapping_sub(1 << 12)
+            };
+            for (k, v) in [mu1, mu2, xx, yy, xy].into_iter().enumerate() {
+                m[k][lane] = v;
+            }
+        }
+        m
+    }
+
+    /// `statistic` (a SIMD level's `LANES`-pixel statistic, `None` where this CPU lacks the
+    /// level) equals the scalar statistic on 4000 random sets of moments.
+    pub(crate) fn check_lanes<const LANES: usize>(
+        level: &str,
+        statistic: impl Fn(&[u16; 65537], [[u32; LANES]; 5]) -> Option<super::VifAccumulators>,
+    ) {
+        let table = super::log2_table();
+        for seed in 1..4000u64 {
+            let m = lanes::<LANES>(seed);
+            let Some(simd) = statistic(table, m) else {
+                eprintln!("SKIP: no {level} on this CPU");
+                return;
+            };
+            assert_eq!(simd, scalar_sum(table, &m), "{level}, seed {seed}: moments {m:?}");
+        }
+    }
+
+    /// The scalar statistic of every lane of `m`.
+    fn scalar_sum<const LANES: usize>(table: &[u16; 65537], m: &[[u32; LANES]; 5]) -> super::VifAccumulators {
+        let mut total = super::VifAccumulators::default();
+        for lane in 0..LANES {
+            total.add_pixel(table, m[0][lane], m[1][lane], m[2][lane], m[3][lane], m[4][lane]);
+        }
+        total
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

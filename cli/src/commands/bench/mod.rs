@@ -2,7 +2,8 @@
 //!
 //! | module | what |
 //! | --- | --- |
-//! | [`vmaf`] | CPU (and CUDA) VMAF frames/s against an x264 yardstick |
+//! | [`vmaf`] | CPU (and CUDA) VMAF frames/s against libvmaf (`--libvmaf`) and an x264 yardstick |
+//! | [`vmaf_versus_libvmaf`] | `shotfarm vmaf` and libvmaf's `vmaf` tool raced head to head |
 //! | [`pipeline`] | the in-process farm against one plain ffmpeg process |
 //! | [`ladder`] | BD-rate of the per-title and per-shot ladders against the fixed one, on a corpus of different content |
 //! | [`ladder_corpus`] | the six synthesised sources `ladder` runs on, cached |
@@ -23,6 +24,7 @@ pub mod source_cache;
 pub mod statistics;
 pub mod task_graph;
 pub mod vmaf;
+pub mod vmaf_versus_libvmaf;
 
 use crate::exit::CommandResult;
 
@@ -34,7 +36,7 @@ pub struct BenchArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
-    /// Frames/s of the CPU VMAF path, and its wall time against an x264 encode.
+    /// Frames/s of the CPU VMAF path against libvmaf's (`--libvmaf PATH`) and an x264 encode.
     Vmaf(vmaf::BenchVmafArgs),
     /// Committed assignments/s, ready→assigned latency and leader failover of real replicas
     /// (runs the `shotfarm-bench-scheduler` binary; `--help` shows its flags).

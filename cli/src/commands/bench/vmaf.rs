@@ -1,7 +1,10 @@
 //! `shotfarm bench vmaf`: how fast the CPU VMAF path is on this machine.
 //!
 //! Synthesizes a 1080p reference (ffmpeg's `testsrc2`) and a distorted clip (an x264
-//! CRF 28 encode of it), both kept as .y4m in a temporary folder; then prints
+//! CRF 28 encode of it), both kept as .y4m in a temporary folder; then, with
+//! `--libvmaf PATH`, races Netflix's `vmaf` tool and `shotfarm vmaf` on them
+//! ([`super::vmaf_versus_libvmaf`]: frames/s of both at 1 and 2 threads, the ratio, the
+//! pooled scores), or else prints
 //! - frames/s of the CPU path on frames already in memory, at 1 and at 2 threads;
 //! - frames/s of the CUDA path (VIF and motion on the GPU, ADM on the CPU) on the same
 //!   frames, upload included, or why it cannot run in this build or on this machine;
@@ -10,12 +13,17 @@
 //!   measured alternately, and the ratio of their medians. libvmaf's own ratio on this
 //!   machine class is 0.77 (shared/vmaf/README.md), so a ratio below that is faster
 //!   than libvmaf.
+//!
+//! With `--libvmaf` the x264 line stays as a secondary yardstick, its `shotfarm vmaf` time
+//! taken from the 2-thread race.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
+use serde_json::{Value, json};
+use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use shotfarm_kernels::decode::frame_source::{FrameSource, MemorySource};
 use shotfarm_kernels::decode::y4m::Y4mReader;
@@ -23,6 +31,8 @@ use shotfarm_kernels::backend::{BackendRequest, resolve};
 use shotfarm_kernels::{Frame, FrameFormat, VmafOptions};
 
 use super::statistics::median;
+use super::vmaf_versus_libvmaf::{HeadToHead, Race};
+use crate::commands::vmaf::SimdArg;
 use crate::exit::{CommandError, CommandResult};
 use crate::stdout::outln;
 
@@ -32,11 +42,21 @@ const LIBVMAF_RATIO: f64 = 0.77;
 #[derive(Debug, clap::Args)]
 pub struct BenchVmafArgs {
     /// Frames of the synthetic 1080p clip.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, default_value_t = 240)]
     pub frames: u32,
-    /// Alternating runs for the x264 comparison (the median is reported).
-    #[arg(long, default_value_t = 5)]
+    /// Alternating runs of each comparison (the median is reported).
+    #[arg(long, default_value_t = 3)]
     pub runs: u32,
+    /// Netflix's `vmaf` tool (kernels/scripts/build-libvmaf.sh builds it): race it head to
+    /// head with `shotfarm vmaf` on the same .y4m pair at 1 and 2 threads.
+    #[arg(long)]
+    pub libvmaf: Option<PathBuf>,
+    /// Vector instructions of our CPU kernels: scalar, avx2 or avx512 (default: the best).
+    #[arg(long, value_enum)]
+    pub simd: Option<SimdArg>,
+    /// Print one JSON document instead of lines of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A temporary folder removed on drop.
@@ -76,10 +96,17 @@ fn load(path: &Path) -> anyhow::Result<(FrameFormat, Vec<Frame>)> {
     Ok((reader.format(), frames))
 }
 
-fn frames_per_second(format: FrameFormat, reference: &[Frame], distorted: &[Frame], threads: usize, backend: BackendRequest) -> anyhow::Result<f64> {
+fn frames_per_second(
+    format: FrameFormat,
+    reference: &[Frame],
+    distorted: &[Frame],
+    threads: usize,
+    backend: BackendRequest,
+    simd: Option<SimdLevel>,
+) -> anyhow::Result<f64> {
     let r = MemorySource::new(format, reference.to_vec(), "reference").ok_or_else(|| anyhow!("bad frames"))?;
     let d = MemorySource::new(format, distorted.to_vec(), "distorted").ok_or_else(|| anyhow!("bad frames"))?;
-    let options = VmafOptions { threads, backend, ..VmafOptions::default() };
+    let options = VmafOptions { threads, backend, simd, ..VmafOptions::default() };
     let start = Instant::now();
     let report = shotfarm_kernels::vmaf_streams(Box::new(r), Box::new(d), &options)?;
     Ok(report.frames.len() as f64 / start.elapsed().as_secs_f64())
@@ -89,48 +116,148 @@ pub fn run(args: BenchVmafArgs) -> CommandResult {
     if args.frames < 2 || args.runs == 0 {
         return Err(CommandError::usage(anyhow!("--frames must be at least 2 and --runs at least 1")));
     }
+    let simd = args.simd.map(SimdArg::checked_level).transpose()?;
     let dir = Scratch(std::env::temp_dir().join(format!("shotfarm-bench-vmaf-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).with_context(|| format!("creating {}", dir.0.display()))?;
-    let path = |name: &str| dir.0.join(name).to_string_lossy().into_owned();
+    let (reference, distorted) = (dir.0.join("ref.y4m"), dir.0.join("dist.y4m"));
+    let head_to_head = args.libvmaf.as_deref().map(|libvmaf| HeadToHead {
+        libvmaf,
+        reference: &reference,
+        distorted: &distorted,
+        runs: args.runs,
+        simd,
+        scratch: &dir.0,
+    });
+    if let Some(race) = &head_to_head {
+        race.check_tool().map_err(CommandError::usage)?;
+    }
+    let text = !args.json;
+    if text {
+        outln!("synthesizing {} frames of 1920x1080 (testsrc2, x264 crf 28) in {}", args.frames, dir.0.display());
+    }
+    synthesize(&dir.0, args.frames)?;
+    let options = VmafOptions { threads: 2, backend: BackendRequest::Cpu, simd, ..VmafOptions::default() };
+    let mut document = json!({ "frames": args.frames, "runs": args.runs, "simd": options.simd.unwrap_or(SimdLevel::detect()).name() });
+    let ours_two_threads = match &head_to_head {
+        Some(race) => {
+            let races = [race.race(1)?, race.race(2)?];
+            if text {
+                print_races(&races, args.frames, args.runs);
+            }
+            document["head_to_head"] = json!(races.iter().map(|r| r.to_json(args.frames)).collect::<Vec<_>>());
+            if let Some(disagreement) = races.iter().find(|r| !r.scores_agree()) {
+                return Err(CommandError::from(anyhow!(
+                    "the pooled scores differ at {} thread(s): libvmaf {:.6}, shotfarm {:.6}",
+                    disagreement.threads,
+                    disagreement.libvmaf_score,
+                    disagreement.ours_score
+                )));
+            }
+            None
+        }
+        None => {
+            in_memory_lines(&reference, &distorted, simd, text, &mut document)?;
+            Some(options)
+        }
+    };
+    let (ours, x264) = x264_yardstick(&reference, &distorted, ours_two_threads.as_ref(), args.runs)?;
+    let ours = ours.or_else(|| document["head_to_head"][1]["ours_seconds"].as_f64()).unwrap_or(f64::NAN);
+    let ratio = ours / x264;
+    document["x264_yardstick"] = json!({ "ours_seconds": ours, "x264_seconds": x264, "ratio": ratio, "libvmaf_ratio_on_this_machine_class": LIBVMAF_RATIO });
+    if text {
+        outln!("secondary yardstick, `ffmpeg -threads 2 -i REF.y4m -c:v libx264 -preset fast -threads 2 -f null -`, median of {} runs:", args.runs);
+        outln!("  shotfarm vmaf (2 threads, two .y4m): {ours:.3} s; x264 -preset fast encode: {x264:.3} s");
+        outln!(
+            "  ratio {ratio:.2} (libvmaf measured {LIBVMAF_RATIO:.2} on this machine class; below it = faster, i.e. ~{:.1}x libvmaf's speed)",
+            LIBVMAF_RATIO / ratio
+        );
+    } else {
+        outln!("{document}");
+    }
+    Ok(())
+}
+
+/// The reference (`testsrc2`) and the distorted clip (its x264 CRF 28 encode, decoded), as .y4m.
+fn synthesize(dir: &Path, frames: u32) -> anyhow::Result<()> {
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let (reference, encoded, distorted) = (path("ref.y4m"), path("dist.mp4"), path("dist.y4m"));
-    let frames = args.frames.to_string();
-    outln!("synthesizing {} frames of 1920x1080 (testsrc2, x264 crf 28) in {}", args.frames, dir.0.display());
+    let frames = frames.to_string();
     ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30", "-frames:v", &frames, "-pix_fmt", "yuv420p", &reference])?;
     ffmpeg(&["-i", &reference, "-c:v", "libx264", "-preset", "medium", "-crf", "28", &encoded])?;
     ffmpeg(&["-i", &encoded, "-pix_fmt", "yuv420p", "-fps_mode", "passthrough", &distorted])?;
+    Ok(())
+}
 
-    let (format, ref_frames) = load(Path::new(&reference))?;
-    let (_, dis_frames) = load(Path::new(&distorted))?;
-    outln!("cpu path ({}), frames in memory:", resolve(BackendRequest::Cpu).map(|b| b.describe()).unwrap_or_default());
-    for threads in [1, 2] {
-        let fps = frames_per_second(format, &ref_frames, &dis_frames, threads, BackendRequest::Cpu)?;
-        outln!("  {threads} thread{}: {fps:.1} frames/s", if threads == 1 { "" } else { "s" });
+fn print_races(races: &[Race], frames: u32, runs: u32) {
+    outln!("head to head, whole processes on the two .y4m files, median of {runs} alternating runs:");
+    for race in races {
+        outln!(
+            "  {} thread{}: libvmaf {:.1} frames/s ({:.3} s), shotfarm {:.1} frames/s ({:.3} s): ours/libvmaf {:.2}x",
+            race.threads,
+            if race.threads == 1 { " " } else { "s" },
+            race.libvmaf_fps(frames),
+            race.libvmaf_seconds,
+            race.ours_fps(frames),
+            race.ours_seconds,
+            race.speed_ratio()
+        );
+        outln!(
+            "             CPU time: libvmaf {:.3} s, shotfarm {:.3} s: libvmaf/ours {:.2}x",
+            race.libvmaf_cpu_seconds,
+            race.ours_cpu_seconds,
+            race.cpu_ratio()
+        );
+        outln!(
+            "             pooled VMAF: libvmaf {:.6}, shotfarm {:.6} ({})",
+            race.libvmaf_score,
+            race.ours_score,
+            if race.scores_agree() { "agree" } else { "DIFFER" }
+        );
     }
+}
+
+/// The CPU path's frames/s on frames already in memory (1 and 2 threads), and the CUDA path's.
+fn in_memory_lines(reference: &Path, distorted: &Path, simd: Option<SimdLevel>, text: bool, document: &mut Value) -> anyhow::Result<()> {
+    let (format, ref_frames) = load(reference)?;
+    let (_, dis_frames) = load(distorted)?;
+    if text {
+        outln!("cpu path ({}), frames in memory:", resolve(BackendRequest::Cpu).map(|b| b.describe()).unwrap_or_default());
+    }
+    let mut cpu = Vec::new();
+    for threads in [1, 2] {
+        let fps = frames_per_second(format, &ref_frames, &dis_frames, threads, BackendRequest::Cpu, simd)?;
+        if text {
+            outln!("  {threads} thread{}: {fps:.1} frames/s", if threads == 1 { "" } else { "s" });
+        }
+        cpu.push(json!({ "threads": threads, "fps": fps }));
+    }
+    document["in_memory"] = json!(cpu);
     match resolve(BackendRequest::Cuda) {
         Ok(backend) => {
-            let fps = frames_per_second(format, &ref_frames, &dis_frames, 0, BackendRequest::Cuda)?;
-            outln!("cuda path ({}), frames in host memory, upload included: {fps:.1} frames/s", backend.describe());
+            let fps = frames_per_second(format, &ref_frames, &dis_frames, 0, BackendRequest::Cuda, simd)?;
+            if text {
+                outln!("cuda path ({}), frames in host memory, upload included: {fps:.1} frames/s", backend.describe());
+            }
+            document["cuda_fps"] = json!(fps);
         }
-        Err(error) => outln!("cuda path: skipped, {error}"),
+        Err(error) if text => outln!("cuda path: skipped, {error}"),
+        Err(_) => {}
     }
-    drop((ref_frames, dis_frames));
-
-    outln!("wall time against `ffmpeg -threads 2 -i REF.y4m -c:v libx264 -preset fast -threads 2 -f null -`, {} alternating runs:", args.runs);
-    let options = VmafOptions { threads: 2, backend: BackendRequest::Cpu, ..VmafOptions::default() };
-    let (mut ours, mut x264) = (Vec::new(), Vec::new());
-    for _ in 0..args.runs {
-        let start = Instant::now();
-        shotfarm_kernels::vmaf_files(&FfmpegPrograms::from_env(), Path::new(&reference), Path::new(&distorted), &options).context("vmaf on the .y4m pair")?;
-        ours.push(start.elapsed().as_secs_f64());
-        x264.push(ffmpeg(&["-threads", "2", "-i", &reference, "-c:v", "libx264", "-preset", "fast", "-threads", "2", "-f", "null", "-"])?);
-    }
-    let (ours, x264) = (median(ours), median(x264));
-    let ratio = ours / x264;
-    outln!("  shotfarm vmaf (2 threads, two .y4m): {ours:.3} s (median)");
-    outln!("  x264 -preset fast encode:            {x264:.3} s (median)");
-    outln!(
-        "  ratio {ratio:.2} (libvmaf: {LIBVMAF_RATIO:.2}; below it = faster than libvmaf, i.e. ~{:.1}x libvmaf's speed)",
-        LIBVMAF_RATIO / ratio
-    );
     Ok(())
+}
+
+/// Median wall times of `shotfarm vmaf`'s library path at 2 threads (when `options` is
+/// given) and of an x264 `-preset fast` encode of the reference, run alternately.
+fn x264_yardstick(reference: &Path, distorted: &Path, options: Option<&VmafOptions>, runs: u32) -> anyhow::Result<(Option<f64>, f64)> {
+    let source = reference.to_string_lossy();
+    let (mut ours, mut x264) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        if let Some(options) = options {
+            let start = Instant::now();
+            shotfarm_kernels::vmaf_files(&FfmpegPrograms::from_env(), reference, distorted, options).context("vmaf on the .y4m pair")?;
+            ours.push(start.elapsed().as_secs_f64());
+        }
+        x264.push(ffmpeg(&["-threads", "2", "-i", &source, "-c:v", "libx264", "-preset", "fast", "-threads", "2", "-f", "null", "-"])?);
+    }
+    Ok((options.map(|_| median(ours)), median(x264)))
 }

@@ -1,0 +1,484 @@
+//! Hand-written AVX-512 versions of the hottest VIF row loops, bit-exact with
+//! [`super::rows`]: the same arithmetic as [`super::avx2`]'s, on 512-bit registers.
+//!
+//! | function | what is vectorised | how it stays exact |
+//! | --- | --- | --- |
+//! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy, 32 columns at a time | as the AVX2 pass: `vpmaddwd` on pairs of taps, squares biased by −2¹⁵ and the bias added back mod 2³²; `vpermt2d` puts the unpacked halves back in column order |
+//! | [`horizontal_statistics`] | every scale and depth: the horizontal filter, 32 columns at a time, then the statistic, 16 pixels at a time | the rows split once per row into planes of 16-bit halves offset by −2¹⁵ (`vpermt2w`); per folded tap pair (k, n−1−k) and plane one `vpunpck{l,h}wd` + `vpmaddwd`, the halves recombined exactly as in the AVX2 pass; the statistic as the AVX2 one in 16 lanes, with mask registers and AVX-512 DQ's exact `i64`/`f64` conversions |
+//!
+//! | [`downsample_vertical_avx512`] | the between-scale low-pass | the scalar body compiled with AVX-512 (autovectorised; integer sums, so any vector width gives the same) |
+//!
+//! Columns left over (fewer than a vector) go to the AVX2 loops, then to the scalar ones;
+//! other cases (16-bit rows of the vertical pass, the horizontal down-sampling) run the
+//! AVX2 path.
+//! Every path is compared with the scalar reference in `tests/simd_and_threads.rs`.
+
+use super::rows::{DownsampleRows, VerticalRows, downsample_vertical_body, horizontal_statistics_scalar};
+use super::{LevelView, VerticalShifts, VifAccumulators};
+use crate::sample::Sample;
+use crate::simd::SimdLevel;
+
+/// The vertical pass with AVX-512; `false` (nothing done) below [`SimdLevel::Avx512`]
+/// or where only the AVX2 pass applies.
+pub(crate) fn vertical_moments<T: Sample>(
+    reference: LevelView<'_, T>,
+    distorted: LevelView<'_, T>,
+    taps: &[usize],
+    filter: &[u16],
+    shifts: VerticalShifts,
+    simd: SimdLevel,
+    rows: &mut VerticalRows,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512)
+        && let (Some(r), Some(d)) = (T::as_u8(reference.data), T::as_u8(distorted.data))
+        && shifts.sq_shift == 0
+        && filter.len() <= 17
+        && filter.iter().all(|&c| c < 16384)
+    {
+        let r = LevelView { data: r, width: reference.width, height: reference.height };
+        let d = LevelView { data: d, width: distorted.width, height: distorted.height };
+        // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked by `permits`), the only
+        // requirement of these `#[target_feature]` functions (AVX2 is implied).
+        unsafe {
+            let done = x86::vertical_moments_u8(r, d, taps, filter, shifts, rows);
+            super::avx2::x86::vertical_moments_u8(r, d, taps, filter, shifts, rows, done);
+        }
+        return true;
+    }
+    let _ = (reference, distorted, taps, filter, shifts, simd, rows);
+    false
+}
+
+/// The horizontal pass and statistic with AVX-512; `false` below [`SimdLevel::Avx512`].
+pub(crate) fn horizontal_statistics(
+    rows: &mut VerticalRows,
+    w: usize,
+    filter: &[u16],
+    table: &[u16; 65537],
+    simd: SimdLevel,
+    total: &mut VifAccumulators,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512) {
+        // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked by `permits`), the one
+        // requirement of the `#[target_feature]` function.
+        let done = unsafe { x86::horizontal_statistics(rows, w, filter, table, total) };
+        horizontal_statistics_scalar(rows, done, w, filter, table, total);
+        return true;
+    }
+    let _ = (rows, w, filter, table, simd, total);
+    false
+}
+
+/// The down-sampling vertical pass compiled with AVX-512 (the compiler's own 512-bit
+/// vectors; integer sums, so any vector width gives the same), picked by
+/// `avx2_downsample::downsample_vertical` at [`SimdLevel::Avx512`].
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW, DQ and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512dq,avx512vl")]
+pub(crate) fn downsample_vertical_avx512<T: Sample>(
+    reference: LevelView<'_, T>,
+    distorted: LevelView<'_, T>,
+    taps: &[usize],
+    filter: &[u16],
+    shifts: VerticalShifts,
+    rows: &mut DownsampleRows,
+) {
+    downsample_vertical_body(reference, distorted, taps, filter, shifts, rows);
+}
+
+/// The statistic of 16 pixels at once, for tests: `(mu1, mu2, xx, yy, xy)` lanes in,
+/// accumulators out; `None` without AVX-512.
+#[cfg(test)]
+fn statistic_of_lanes(table: &[u16; 65537], moments: [[u32; 16]; 5]) -> Option<VifAccumulators> {
+    #[cfg(target_arch = "x86_64")]
+    if SimdLevel::hardware().permits(SimdLevel::Avx512) {
+        // SAFETY: the CPU supports AVX-512 F, DQ and VL (checked just above).
+        return Some(unsafe { x86::statistic_of_lanes(table, moments) });
+    }
+    let _ = (table, moments);
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::*;
+    use crate::simd::avx512::{columns_of_unpacked, load32_u8_widened, load512, store512};
+    use crate::vif::avx2::x86 as avx2;
+    use crate::vif::rows::PAD;
+    use crate::vif::statistic::{ENHANCEMENT_GAIN_LIMIT, SIGMA_NSQ};
+
+    /// 8-bit scale 0 vertical pass of the columns `0..w/32*32`; returns `w/32*32`.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn vertical_moments_u8(
+        reference: LevelView<'_, u8>,
+        distorted: LevelView<'_, u8>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut VerticalRows,
+    ) -> usize {
+        let w = reference.width;
+        let (pairs, npairs) = avx2::adjacent_pairs(taps, filter, w);
+        let pairs = &pairs[..npairs];
+        let (rd, dd) = (reference.data, distorted.data);
+        let bias = _mm512_set1_epi16(i16::MIN);
+        let round = _mm512_set1_epi32(shifts.mu_round as i32);
+        let shift = _mm_cvtsi32_si128(shifts.mu_shift as i32);
+        let sq_bias = _mm512_set1_epi32(i32::MIN);
+        let w32 = w / 32 * 32;
+        let mut j = 0;
+        while j < w32 {
+            let z = _mm512_setzero_si512();
+            let (mut m1l, mut m1h, mut m2l, mut m2h) = (z, z, z, z);
+            let (mut xxl, mut xxh, mut yyl, mut yyh, mut xyl, mut xyh) = (z, z, z, z, z, z);
+            for &(o0, o1, c) in pairs {
+                let c = _mm512_set1_epi32(c);
+                let (r0, r1) = (load32_u8_widened(rd, o0 + j), load32_u8_widened(rd, o1 + j));
+                let (d0, d1) = (load32_u8_widened(dd, o0 + j), load32_u8_widened(dd, o1 + j));
+                let madd = |acc: &mut __m512i, a: __m512i, b: __m512i, high: bool| {
+                    let pair = if high { _mm512_unpackhi_epi16(a, b) } else { _mm512_unpacklo_epi16(a, b) };
+                    *acc = _mm512_add_epi32(*acc, _mm512_madd_epi16(pair, c));
+                };
+                madd(&mut m1l, r0, r1, false);
+                madd(&mut m1h, r0, r1, true);
+                madd(&mut m2l, d0, d1, false);
+                madd(&mut m2h, d0, d1, true);
+                let product = |a: __m512i, b: __m512i| _mm512_xor_si512(_mm512_mullo_epi16(a, b), bias);
+                let (rr0, rr1) = (product(r0, r0), product(r1, r1));
+                let (dd0, dd1) = (product(d0, d0), product(d1, d1));
+                let (rd0, rd1) = (product(r0, d0), product(r1, d1));
+                madd(&mut xxl, rr0, rr1, false);
+                madd(&mut xxh, rr0, rr1, true);
+                madd(&mut yyl, dd0, dd1, false);
+                madd(&mut yyh, dd0, dd1, true);
+                madd(&mut xyl, rd0, rd1, false);
+                madd(&mut xyh, rd0, rd1, true);
+            }
+            let mu = |v: __m512i| _mm512_srl_epi32(_mm512_add_epi32(v, round), shift);
+            let sq = |v: __m512i| _mm512_add_epi32(v, sq_bias);
+            let put = |dst: &mut [u32], lo: __m512i, hi: __m512i| {
+                let (first, second) = columns_of_unpacked(lo, hi);
+                store512(dst, PAD + j, first);
+                store512(dst, PAD + j + 16, second);
+            };
+            put(&mut rows.mu1, mu(m1l), mu(m1h));
+            put(&mut rows.mu2, mu(m2l), mu(m2h));
+            put(&mut rows.ref_sq, sq(xxl), sq(xxh));
+            put(&mut rows.dis_sq, sq(yyl), sq(yyh));
+            put(&mut rows.ref_dis, sq(xyl), sq(xyh));
+            j += 32;
+        }
+        w32
+    }
+
+    /// Horizontal filter and statistic (AVX-512 for `0..w/32*32`, AVX2 up to `w/8*8`) of
+    /// the columns `0..w/8*8`; returns where it stopped.
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(super) fn horizontal_statistics(
+        rows: &mut VerticalRows,
+        w: usize,
+        filter: &[u16],
+        table: &[u16; 65537],
+        total: &mut VifAccumulators,
+    ) -> usize {
+        let (w8, w32) = (w / 8 * 8, w / 32 * 32);
+        let Some(pairs) = avx2::folded_pairs(filter) else {
+            return 0;
+        };
+        let half = filter.len() / 2;
+        let padded = [&rows.mu1, &rows.mu2, &rows.ref_sq, &rows.dis_sq, &rows.ref_dis];
+        let scratch = rows.biased.iter().map(Vec::len).chain(rows.halves.iter().map(Vec::len));
+        if padded.iter().map(|r| r.len()).chain(scratch).any(|len| len < PAD + w8 + half) || rows.filtered.iter().any(|r| r.len() < w8) {
+            return 0;
+        }
+        if w32 > 0 {
+            split_rows(rows, PAD - half, PAD + w32 + half);
+            filter_halves(rows, &pairs, w32);
+            statistics_of_filtered(rows, w32, table, total);
+        }
+        if w8 > w32 {
+            avx2::bias_rows(rows, PAD + w32 - half, PAD + w8 + half);
+            avx2::filter_columns(rows, &pairs, w32, w8);
+            crate::vif::avx2_statistic::x86::statistics_of_filtered(rows, w32, w8, table, total);
+        }
+        w8
+    }
+
+    /// The padded rows' entries `lo..hi` into `rows.halves`: each 16-bit half of every
+    /// entry offset by −2¹⁵ (`v ^ 0x8000_8000`), the low halves of a row in one plane and
+    /// the high halves in another (μ rows, below 2¹⁶, only their low halves). The lengths
+    /// were checked by the caller.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn split_rows(rows: &mut VerticalRows, lo: usize, hi: usize) {
+        let VerticalRows { mu1, mu2, ref_sq, dis_sq, ref_dis, halves, .. } = rows;
+        let [h_mu1, h_mu2, xx_lo, xx_hi, yy_lo, yy_hi, xy_lo, xy_hi] = halves;
+        // Each source row, the plane of its low halves, and that of its high halves.
+        type Split<'a> = (&'a Vec<u32>, &'a mut Vec<i16>, Option<&'a mut Vec<i16>>);
+        let targets: [Split<'_>; 5] =
+            [(mu1, h_mu1, None), (mu2, h_mu2, None), (ref_sq, xx_lo, Some(xx_hi)), (dis_sq, yy_lo, Some(yy_hi)), (ref_dis, xy_lo, Some(xy_hi))];
+        let bias = _mm512_set1_epi32(0x8000_8000u32 as i32);
+        let words = |first: i16| -> __m512i {
+            let mut idx = [0i16; 32];
+            for (k, v) in idx.iter_mut().enumerate() {
+                *v = first + 2 * k as i16;
+            }
+            load512(&idx, 0)
+        };
+        let (even, odd) = (words(0), words(1));
+        for (src, low, mut high) in targets {
+            let mut i = lo;
+            while i + 32 <= hi {
+                let (a, b) = (_mm512_xor_si512(load512(src, i), bias), _mm512_xor_si512(load512(src, i + 16), bias));
+                store512(low, i, _mm512_permutex2var_epi16(a, even, b));
+                if let Some(high) = high.as_deref_mut() {
+                    store512(high, i, _mm512_permutex2var_epi16(a, odd, b));
+                }
+                i += 32;
+            }
+            for i in i..hi {
+                let v = src[i] ^ 0x8000_8000;
+                low[i] = v as u16 as i16;
+                if let Some(high) = high.as_deref_mut() {
+                    high[i] = (v >> 16) as u16 as i16;
+                }
+            }
+        }
+    }
+
+    /// Horizontal filter of the columns `0..to` (a multiple of 32) from `rows.halves` into
+    /// `rows.filtered`, 32 columns at a time: per folded tap pair and half-plane, one
+    /// `vpunpck{l,h}wd` of the plane at k and at n−1−k and one `vpmaddwd` (the AVX2 pass's
+    /// arithmetic, see `avx2::filter_columns`, without its per-tap shifts and blends).
+    ///
+    /// The 32 results of a moment come out as the unpacked halves hold them (columns
+    /// [0..4, 8..12, …] then [4..8, 12..16, …]) and are stored so: the same order for all
+    /// five moments, and the statistic's sums do not depend on the order of the pixels.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn filter_halves(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
+        let half = pairs.len() - 1;
+        let hi = PAD + to + half;
+        if rows.halves.iter().any(|r| r.len() < hi) || rows.filtered.iter().any(|r| r.len() < to) {
+            return;
+        }
+        let pairs: Vec<(usize, usize, __m512i)> = pairs.iter().map(|&(a, b, c)| (a, b, _mm512_set1_epi32(c))).collect();
+        let [p_mu1, p_mu2, p_xl, p_xh, p_yl, p_yh, p_pl, p_ph] = rows.halves.each_ref().map(|r| r.as_ptr());
+        let filtered = &mut rows.filtered;
+        let unbias = _mm512_set1_epi32(i32::MIN);
+        let round16 = _mm512_set1_epi32(32768);
+        // Σc·(v − 32768) + 2³¹ = Σc·v (mod 2³²); the squares are Σc·hi·2¹⁶ + Σc·lo,
+        // rounded by 2¹⁶: hi + (lo + 2¹⁵) >> 16.
+        let sq = |h: __m512i, l: __m512i| {
+            let l = _mm512_srli_epi32::<16>(_mm512_add_epi32(_mm512_add_epi32(l, unbias), round16));
+            _mm512_add_epi32(_mm512_add_epi32(h, unbias), l)
+        };
+        let mut j = 0;
+        while j + 32 <= to {
+            let base = PAD + j - half;
+            let z = _mm512_setzero_si512();
+            let (mut mu1, mut mu2, mut xl, mut xh, mut yl, mut yh, mut pl, mut ph) = ((z, z), (z, z), (z, z), (z, z), (z, z), (z, z), (z, z), (z, z));
+            for &(a, b, c) in &pairs {
+                let (a, b) = (base + a, base + b);
+                // The plane at a and at b interleaved, times the pair's coefficients,
+                // added into the accumulators of the unpacked low and high halves.
+                let tap = |plane: *const i16, (lo, hi): &mut (__m512i, __m512i)| {
+                    // SAFETY: a and b lie in PAD − half..=PAD + to + half − 32 (j + 32 ≤
+                    // to, taps below n), so the 32 entries read at each stay below the
+                    // checked length of every plane; unaligned loads.
+                    let (va, vb) = unsafe { (_mm512_loadu_si512(plane.add(a).cast()), _mm512_loadu_si512(plane.add(b).cast())) };
+                    *lo = _mm512_add_epi32(*lo, _mm512_madd_epi16(_mm512_unpacklo_epi16(va, vb), c));
+                    *hi = _mm512_add_epi32(*hi, _mm512_madd_epi16(_mm512_unpackhi_epi16(va, vb), c));
+                };
+                tap(p_mu1, &mut mu1);
+                tap(p_mu2, &mut mu2);
+                tap(p_xl, &mut xl);
+                tap(p_xh, &mut xh);
+                tap(p_yl, &mut yl);
+                tap(p_yh, &mut yh);
+                tap(p_pl, &mut pl);
+                tap(p_ph, &mut ph);
+            }
+            let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &mut *filtered;
+            store512(f_mu1, j, _mm512_add_epi32(mu1.0, unbias));
+            store512(f_mu1, j + 16, _mm512_add_epi32(mu1.1, unbias));
+            store512(f_mu2, j, _mm512_add_epi32(mu2.0, unbias));
+            store512(f_mu2, j + 16, _mm512_add_epi32(mu2.1, unbias));
+            store512(f_xx, j, sq(xh.0, xl.0));
+            store512(f_xx, j + 16, sq(xh.1, xl.1));
+            store512(f_yy, j, sq(yh.0, yl.0));
+            store512(f_yy, j + 16, sq(yh.1, yl.1));
+            store512(f_xy, j, sq(ph.0, pl.0));
+            store512(f_xy, j + 16, sq(ph.1, pl.1));
+            j += 32;
+        }
+    }
+
+    /// Lane accumulators of the statistic over a run of pixels (64-bit lanes).
+    struct Lanes {
+        num_log: __m512i,
+        den_log: __m512i,
+        num_non_log: __m512i,
+        den_non_log: i64,
+    }
+
+    impl Lanes {
+        #[target_feature(enable = "avx512f")]
+        fn new() -> Self {
+            let z = _mm512_setzero_si512();
+            Lanes { num_log: z, den_log: z, num_non_log: z, den_non_log: 0 }
+        }
+
+        #[target_feature(enable = "avx512f")]
+        fn finish(&self, total: &mut VifAccumulators) {
+            total.num_log += _mm512_reduce_add_epi64(self.num_log);
+            total.den_log += _mm512_reduce_add_epi64(self.den_log);
+            total.num_non_log += _mm512_reduce_add_epi64(self.num_non_log);
+            total.den_non_log += self.den_non_log;
+        }
+
+        /// Adds the 16 `i32` lanes of `v`, widened, into `acc`.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn add_widened(acc: &mut __m512i, v: __m512i) {
+            let low = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v));
+            let high = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(v));
+            *acc = _mm512_add_epi64(*acc, _mm512_add_epi64(low, high));
+        }
+    }
+
+    /// `(a·b + 2³¹) >> 32` per `u32` lane.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn mul_q32(a: __m512i, b: __m512i) -> __m512i {
+        let round = _mm512_set1_epi64(1 << 31);
+        let even = _mm512_mul_epu32(a, b);
+        let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(a), _mm512_srli_epi64::<32>(b));
+        let even = _mm512_srli_epi64::<32>(_mm512_add_epi64(even, round));
+        let odd = _mm512_add_epi64(odd, round);
+        _mm512_mask_blend_epi32(0xAAAA, even, odd)
+    }
+
+    /// `log2_32` per lane, for lanes ≥ 2¹⁷ (< 2³²).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn log2_32(table: &[u16; 65537], v: __m512i) -> __m512i {
+        // Position of the top bit: exponent of the float of v >> 9 (< 2^23: exact).
+        let f = _mm512_cvtepi32_ps(_mm512_srli_epi32::<9>(v));
+        let msb = _mm512_sub_epi32(_mm512_srli_epi32::<23>(_mm512_castps_si512(f)), _mm512_set1_epi32(127 - 9));
+        let k = _mm512_sub_epi32(msb, _mm512_set1_epi32(15));
+        let idx = _mm512_srlv_epi32(v, k);
+        // SAFETY: idx is in 2^15..2^16, so each 4-byte read at byte 2·idx stays inside
+        // the 65537-entry (131074-byte) table.
+        let t = unsafe { _mm512_i32gather_epi32::<2>(idx, table.as_ptr().cast()) };
+        let t = _mm512_and_si512(t, _mm512_set1_epi32(0xFFFF));
+        _mm512_add_epi32(t, _mm512_slli_epi32::<11>(k))
+    }
+
+    /// `log2_64` per 64-bit lane, for lanes in 2¹⁷..2⁵².
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn log2_64(table: &[u16; 65537], v: __m512i) -> __m512i {
+        // The double of v (< 2^52: exact), whose exponent is the top bit's position.
+        let d = _mm512_cvtepu64_pd(v);
+        let msb = _mm512_sub_epi64(_mm512_srli_epi64::<52>(_mm512_castpd_si512(d)), _mm512_set1_epi64(1023));
+        let k = _mm512_sub_epi64(msb, _mm512_set1_epi64(15));
+        let idx = _mm512_srlv_epi64(v, k);
+        // SAFETY: idx is in 2^15..2^16, so each 4-byte read at byte 2·idx stays inside
+        // the 65537-entry (131074-byte) table.
+        let t = unsafe { _mm512_i64gather_epi32::<2>(idx, table.as_ptr().cast()) };
+        let t = _mm512_cvtepu32_epi64(_mm256_and_si256(t, _mm256_set1_epi32(0xFFFF)));
+        _mm512_add_epi64(t, _mm512_slli_epi64::<11>(k))
+    }
+
+    /// The information term of 8 lanes (`vif::information_term`), 0 where `mask` is off;
+    /// the operations and their order are the AVX2 twin's (no fused multiply-adds).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    fn information_term(table: &[u16; 65537], s1: __m256i, s2: __m256i, s12: __m256i, mask: __mmask8) -> __m512i {
+        const EPS: f64 = 65536.0 * 1.0e-10;
+        let (s1d, s2d, s12d) = (_mm512_cvtepi32_pd(s1), _mm512_cvtepi32_pd(s2), _mm512_cvtepi32_pd(s12));
+        let g = _mm512_div_pd(s12d, _mm512_add_pd(s1d, _mm512_set1_pd(EPS)));
+        let sv = _mm512_cvttpd_epi32(_mm512_sub_pd(s2d, _mm512_mul_pd(g, s12d)));
+        let sv = _mm256_max_epi32(sv, _mm256_setzero_si256());
+        let g = _mm512_min_pd(g, _mm512_set1_pd(ENHANCEMENT_GAIN_LIMIT));
+        let numer1 = _mm512_cvtepu32_epi64(_mm256_add_epi32(sv, _mm256_set1_epi32(SIGMA_NSQ)));
+        // (g·g·σ1²) truncated; clamped to 0..2^50 only matters in masked-off lanes.
+        let t = _mm512_mul_pd(_mm512_mul_pd(g, g), s1d);
+        let t = _mm512_min_pd(_mm512_max_pd(t, _mm512_setzero_pd()), _mm512_set1_pd(1125899906842624.0));
+        let t = _mm512_cvttpd_epi64(t);
+        let numer1_tmp = _mm512_add_epi64(t, numer1);
+        let diff = _mm512_sub_epi64(log2_64(table, numer1_tmp), log2_64(table, numer1));
+        _mm512_maskz_mov_epi64(mask, diff)
+    }
+
+    /// The statistic of 16 pixels added into `acc` (`VifAccumulators::add_pixel` × 16).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    fn statistic(table: &[u16; 65537], [mu1, mu2, xx, yy, xy]: [__m512i; 5], acc: &mut Lanes) {
+        let zero = _mm512_setzero_si512();
+        let nsq = _mm512_set1_epi32(SIGMA_NSQ);
+        let sigma1_sq = _mm512_sub_epi32(xx, mul_q32(mu1, mu1));
+        let sigma2_sq = _mm512_max_epi32(_mm512_sub_epi32(yy, mul_q32(mu2, mu2)), zero);
+        let sigma12 = _mm512_sub_epi32(xy, mul_q32(mu1, mu2));
+        let log = _mm512_cmpgt_epi32_mask(sigma1_sq, _mm512_set1_epi32(SIGMA_NSQ - 1));
+        // Non-log pixels: Σσ2² and a count.
+        Lanes::add_widened(&mut acc.num_non_log, _mm512_maskz_mov_epi32(!log, sigma2_sq));
+        acc.den_non_log += i64::from(16 - log.count_ones());
+        if log == 0 {
+            return;
+        }
+        // den_log: log2_32(σn² + σ1²) − 17·2048 (lanes off the branch read 2^17).
+        let v = _mm512_mask_add_epi32(nsq, log, sigma1_sq, nsq);
+        let den = _mm512_maskz_sub_epi32(log, log2_32(table, v), _mm512_set1_epi32(17 * 2048));
+        Lanes::add_widened(&mut acc.den_log, den);
+        // num_log where σ12 > 0 and σ2² > 0 as well.
+        let num = log & _mm512_cmpgt_epi32_mask(sigma12, zero) & _mm512_cmpgt_epi32_mask(sigma2_sq, zero);
+        for (half, mask) in [(0, num as u8), (1, (num >> 8) as u8)] {
+            if mask == 0 {
+                continue;
+            }
+            let part = |v: __m512i| if half == 0 { _mm512_castsi512_si256(v) } else { _mm512_extracti64x4_epi64::<1>(v) };
+            let term = information_term(table, part(sigma1_sq), part(sigma2_sq), part(sigma12), mask);
+            acc.num_log = _mm512_add_epi64(acc.num_log, term);
+        }
+    }
+
+    /// The statistic of the filtered columns `0..to` (a multiple of 16) added into `total`.
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    fn statistics_of_filtered(rows: &VerticalRows, to: usize, table: &[u16; 65537], total: &mut VifAccumulators) {
+        let mut acc = Lanes::new();
+        let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &rows.filtered;
+        for j in (0..to).step_by(16) {
+            statistic(table, [load512(f_mu1, j), load512(f_mu2, j), load512(f_xx, j), load512(f_yy, j), load512(f_xy, j)], &mut acc);
+        }
+        acc.finish(total);
+    }
+
+    /// The statistic of 16 pixels, for tests: `(mu1, mu2, xx, yy, xy)` lanes in.
+    #[cfg(test)]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    pub(super) fn statistic_of_lanes(table: &[u16; 65537], m: [[u32; 16]; 5]) -> VifAccumulators {
+        let mut acc = Lanes::new();
+        statistic(table, m.map(|lane| load512(&lane, 0)), &mut acc);
+        let mut total = VifAccumulators::default();
+        acc.finish(&mut total);
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vif::statistic::random_moments;
+
+    /// The 16-lane statistic equals `add_pixel` on random moments, extreme ones included.
+    #[test]
+    fn lane_statistic_equals_scalar_on_random_moments() {
+        random_moments::check_lanes::<16>("AVX-512", statistic_of_lanes);
+    }
+}

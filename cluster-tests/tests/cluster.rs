@@ -2,6 +2,8 @@
 //! agents) on loopback. One test binary; scenario files numbered by area. Needs the
 //! `shotfarm` binary built first (`cargo build -p shotfarm`), or `SHOTFARM_BIN`.
 
+#[path = "cluster/held_task.rs"]
+mod held_task;
 #[path = "cluster/support.rs"]
 mod support;
 #[path = "cluster/t10_bootstrap.rs"]
@@ -12,6 +14,8 @@ mod t20_leader_failover;
 mod t30_agents;
 #[path = "cluster/t35_agent_faults.rs"]
 mod t35_agent_faults;
+#[path = "cluster/t38_content_ladders.rs"]
+mod t38_content_ladders;
 #[path = "cluster/t40_restart_all.rs"]
 mod t40_restart_all;
 #[path = "cluster/t50_command_line.rs"]

@@ -5,58 +5,20 @@
 //! an agent restarted on its work dir after finishing work the scheduler never acknowledged
 //! (its journal reports it, nothing runs twice). Prints the agent-death-to-task-re-placed time.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use shotfarm_cluster_tests::agents::Farm;
 use shotfarm_cluster_tests::cluster::wait_until;
 use shotfarm_cluster_tests::media::{self, SyntheticSource};
 use shotfarm_proto::v1;
 
+use crate::held_task::{freeze_a_running_task, task};
 use crate::support::{is_state, step};
 
 /// A few seconds of 320x180: about six chunks, one rung; seconds of work on two cores.
 async fn small_source(farm: &Farm, name: &str, seconds: f64) -> anyhow::Result<SyntheticSource> {
     media::synthesize(&farm.subdir("sources")?, name, (320, 180), seconds).await
-}
-
-fn task(job: &v1::Job, task_id: u64) -> anyhow::Result<&v1::TaskSummary> {
-    job.tasks.iter().find(|task| task.task_id == task_id).with_context(|| format!("job {} has no task {task_id}", job.job_id))
-}
-
-/// An encode task that runs (attempt 1) and the agent holding it, frozen so that it cannot
-/// finish: found by watching the job, freezing the holder, and checking the task still runs.
-struct HeldEncode {
-    task_id: u64,
-    agent: String,
-    node_id: u64,
-    /// When the agent went silent.
-    frozen_at: Instant,
-}
-
-async fn freeze_a_running_encode(farm: &Farm, job_id: &str) -> anyhow::Result<HeldEncode> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let job = farm.job(job_id).await?;
-        let running = job.tasks.iter().find(|task| task.kind == "encode" && task.state == v1::TaskState::Running as i32 && task.attempt == 1);
-        let Some(running) = running else {
-            ensure!(!is_state(&job, v1::JobState::Succeeded), "the job finished before an encode could be caught running");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let nodes = farm.nodes().await?;
-        let agent = nodes.iter().find(|node| node.node_id == running.node_id).map(|node| node.name.clone()).context("the encode's node is not listed")?;
-        farm.agent(&agent)?.pause()?;
-        let frozen_at = Instant::now();
-        // A result sent just before the freeze lands within this pause.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let still = farm.job(job_id).await?;
-        if task(&still, running.task_id)?.state == v1::TaskState::Running as i32 && task(&still, running.task_id)?.attempt == 1 {
-            return Ok(HeldEncode { task_id: running.task_id, agent, node_id: running.node_id, frozen_at });
-        }
-        farm.agent(&agent)?.resume()?;
-    }
-    bail!("no encode of {job_id} could be caught running within 60 s")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,7 +37,7 @@ async fn killed_mid_encode(farm: &mut Farm) -> anyhow::Result<()> {
     step(&format!("submit a {}-frame job with short chunks to two real agents", source.frames));
     let job_id = farm.submit("t35-kill", source.job_spec(&out)).await?;
 
-    let held = freeze_a_running_encode(farm, &job_id).await?;
+    let held = freeze_a_running_task(farm, &job_id, "encode").await?;
     step(&format!("kill -9 agent {} (and its ffmpeg) while it holds encode task {}", held.agent, held.task_id));
     farm.agent_mut(&held.agent)?.kill()?;
     wait_until(Duration::from_secs(20), "the lost encode runs again elsewhere", || async {
@@ -123,7 +85,7 @@ async fn frozen_past_lease(farm: &mut Farm) -> anyhow::Result<()> {
     step(&format!("submit a {}-frame job to two real agents", source.frames));
     let job_id = farm.submit("t35-freeze", source.job_spec(&out)).await?;
 
-    let held = freeze_a_running_encode(farm, &job_id).await?;
+    let held = freeze_a_running_task(farm, &job_id, "encode").await?;
     let other = farm.agents.iter().map(|agent| agent.name.clone()).find(|name| *name != held.agent).context("a second agent")?;
     step(&format!("SIGSTOP agent {} while it holds encode task {}; the task runs again on {other}", held.agent, held.task_id));
     wait_until(Duration::from_secs(30), "the newer attempt succeeded on the other agent", || async {
@@ -204,7 +166,7 @@ async fn journal_after_restart(farm: &mut Farm) -> anyhow::Result<()> {
     let out = farm.subdir("out-journal")?;
     step(&format!("submit a {}-frame job to one real agent", source.frames));
     let job_id = farm.submit("t35-journal", source.job_spec(&out)).await?;
-    let held = freeze_a_running_encode(farm, &job_id).await?;
+    let held = freeze_a_running_task(farm, &job_id, "encode").await?;
 
     step(&format!("kill -9 every replica while agent {} holds encode task {}; let it finish", held.agent, held.task_id));
     let replicas: Vec<u64> = farm.cluster.replicas.keys().copied().collect();

@@ -651,7 +651,7 @@ async fn a_per_shot_ladder_comes_from_scored_trials_and_each_chunk_encodes_at_it
         assert_eq!(common::frame_count(&encoded), chunk.frames());
         let bytes = std::fs::read(&encoded).unwrap();
         let options = String::from_utf8_lossy(&bytes);
-        assert!(options.contains(&format!("rc=crf")) && options.contains(&format!("crf={setting:.1}")), "chunk {} not at crf {setting}", chunk.index);
+        assert!(options.contains("rc=crf") && options.contains(&format!("crf={setting:.1}")), "chunk {} not at crf {setting}", chunk.index);
         assert!(options.contains(&format!("vbv_maxrate={}", top.maxrate_kbps)), "chunk {} not capped at {} kb/s", chunk.index, top.maxrate_kbps);
     }
     // A spec with a setting per rung but for the wrong number of rungs is refused before any work.

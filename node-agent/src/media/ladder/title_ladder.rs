@@ -92,10 +92,9 @@ pub fn title_ladder(source: &LadderSource, codec: Codec, recipe: &LadderRecipe, 
     let names = rung_names(codec, &hull_rungs);
     let mut rungs = Vec::with_capacity(hull_rungs.len());
     let mut decisions = Vec::with_capacity(hull_rungs.len());
-    if recipe.ladder == LadderKind::PerShot {
-        if let Some(missing) = chunks.iter().enumerate().find(|(position, chunk)| chunk.chunk.index as usize != *position) {
-            return Err(TitleLadderError::ChunkNotAnalysed(missing.0 as u32));
-        }
+    let unanalysed = chunks.iter().enumerate().find(|(position, chunk)| chunk.chunk.index as usize != *position);
+    if let (LadderKind::PerShot, Some((missing, _))) = (recipe.ladder, unanalysed) {
+        return Err(TitleLadderError::ChunkNotAnalysed(missing as u32));
     }
     for (hull_rung, name) in hull_rungs.iter().zip(names) {
         let (rung, decision) = match recipe.ladder {

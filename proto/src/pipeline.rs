@@ -211,9 +211,8 @@ pub enum TaskSpec {
         #[serde(default)]
         analysis: Vec<ChunkTrials>,
     },
-    /// Trial encodes of the leading frames of one chunk ([`crate::analysis::trial_frames`]) at
-    /// one size and every setting of the grid, each scored against the source (per-title and
-    /// per-shot ladders).
+    /// Trial encodes of one chunk at one size and every setting of the grid, each scored
+    /// against the source (per-title and per-shot ladders).
     Analyze {
         locations: JobLocations,
         source: SourceSummary,

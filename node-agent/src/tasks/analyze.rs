@@ -1,17 +1,15 @@
-//! The analyze task (per-title and per-shot ladders): the leading frames of one chunk
-//! ([`trial_frames`]) encoded at one trial size and every constant-quality setting of the
-//! grid, from one decode, at the job's preset; then each trial scored against those source
-//! frames at the source's size (VMAF, PSNR, SSIM), as the score task scores a rendition. The
-//! output is a [`TrialOutcome`] per setting: the bits of its video stream and its pooled
-//! quality. The sample is cut like a chunk: it starts on the chunk's first frame (and seek
-//! point), and its last frame's fingerprint, from the inspection, is checked after decoding.
+//! The analyze task (per-title and per-shot ladders): one chunk encoded at one trial size and
+//! every constant-quality setting of the grid, from one decode, at the job's preset; then each
+//! trial scored against the chunk's source frames at the source's size (VMAF, PSNR, SSIM), as
+//! the score task scores a rendition. The output is a [`TrialOutcome`] per setting: the bits
+//! of its video stream and its pooled quality.
 //!
 //! The trials are the cpu backend's (the analysis is about the codec's rate–quality curve on
 //! this content; the final encodes then run wherever placement puts them). Trial files stay
 //! in this attempt's scratch directory: nothing is uploaded.
 
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
-use shotfarm_proto::analysis::{TrialOutcome, TrialSpec, trial_frames};
+use shotfarm_proto::analysis::{TrialOutcome, TrialSpec};
 use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, JobLocations, Rung, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
@@ -47,8 +45,6 @@ pub async fn run(
     let work_area = WorkArea::open(&locations.work_url)?;
     let (inspected_chunk, picture) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
     let rate = frame_rate(source)?;
-    let sample = trial_frames(chunk.frames(), f64::from(rate.num) / f64::from(rate.den));
-    let inspected_chunk = inspection::leading_frames(&work_area, inspection, source, inspected_chunk, sample, ctx).await?;
     let local_source = local_source(&locations.input_url, ctx).await?;
     let directory = ctx.scratch_dir.join("analyze");
     let outputs = trials
@@ -67,9 +63,8 @@ pub async fn run(
         settings: encoder_settings(source, preset),
         picture: picture.clone(),
     };
-    // Progress counts every sampled frame once encoded (all trials together) and once scored
-    // per trial.
-    let frames = sample;
+    // Progress counts every frame once encoded (all trials together) and once scored per trial.
+    let frames = chunk.frames();
     let total = frames.saturating_mul(1 + trials.len() as u64);
     let report_encode = |update: ToolProgress| progress(update.frames_done.min(frames), total, f64::from(update.fps));
     let encoded = backend.encode_chunk(&params, &report_encode, cancel).await.map_err(task_errors::encode)?;

@@ -16,7 +16,6 @@ use super::job_cache::fill_once;
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
 use crate::media::artifacts::FrameArtifact;
-use crate::media::chunking::FrameRange;
 use crate::media::inspect::{Chunk as InspectedChunk, InspectReport};
 use crate::media::source_picture::SourcePicture;
 use crate::storage::ObjectKey;
@@ -126,27 +125,4 @@ pub async fn committed_chunk(
         .cloned()
         .ok_or_else(|| TaskError::retryable(format!("the inspection has no chunk {} at frames {}..{}", chunk.index, chunk.start_frame, chunk.end_frame)))?;
     Ok((inspected, picture))
-}
-
-/// The first `frames` frames of `chunk` as a chunk of their own: the same start and seek
-/// point, its last fingerprint the inspection's of its new last frame (the analyze stage's
-/// sample). The whole chunk when `frames` covers it.
-pub async fn leading_frames(
-    work_area: &WorkArea,
-    artifact: &Artifact,
-    source: &SourceSummary,
-    chunk: InspectedChunk,
-    frames: u64,
-    ctx: &TaskContext,
-) -> Result<InspectedChunk, TaskError> {
-    if frames >= chunk.frames.len() {
-        return Ok(chunk);
-    }
-    if frames == 0 {
-        return Err(TaskError::final_error(format!("a sample of no frames of chunk {}; the plan is inconsistent", chunk.index)));
-    }
-    let inspection = committed(work_area, artifact, source, None, ctx).await?;
-    let end = chunk.frames.start + frames;
-    let last = inspection.document.frames.frames.get(end as usize - 1).ok_or_else(|| TaskError::final_error(format!("the inspection has no frame {}", end - 1)))?;
-    Ok(InspectedChunk { frames: FrameRange { start: chunk.frames.start, end }, last_fingerprint: last.fingerprint.clone(), ..chunk })
 }

@@ -1,10 +1,8 @@
 //! The per-title and per-shot ladders of one codec, from the analyze stage's trials.
 //!
 //! 1. **Title points.** A (size, setting) pair tried on every analysed chunk becomes one
-//!    point of the title. A trial covers a sample of its chunk (its leading frames); its bits
-//!    stand for the whole chunk in proportion ([`chunk_bits`]) and its VMAF for every frame of
-//!    the chunk. The point's bits are summed over the chunks, its VMAF is the chunk-length
-//!    weighted mean, its bitrate the bits over the analysed chunks' duration.
+//!    point of the title: its bits summed over the chunks, its VMAF the frame-weighted mean of
+//!    the chunks' means, its bitrate the bits over the analysed chunks' duration.
 //! 2. **Rungs on the hull** ([`hull_ladder`]): the top rung at the least bitrate where the
 //!    hull reaches the recipe's target VMAF, each next one the spacing below, down to the floor
 //!    or the cheapest trial, at most `max_rungs` ([`DEFAULT_MAX_RUNGS`] when the recipe sets
@@ -128,25 +126,19 @@ fn trial_of(chunk: &ChunkTrials, width: u32, height: u32, setting: f64) -> Optio
     chunk.trials.iter().find(|trial| (trial.width, trial.height) == (width, height) && trial.setting == setting)
 }
 
-/// The bits a trial stands for over its whole chunk: its own, scaled by the chunk's length
-/// over the sample's.
-fn chunk_bits(chunk: &ChunkTrials, trial: &TrialOutcome) -> f64 {
-    trial.bits as f64 * chunk.chunk.frames() as f64 / trial.frames.max(1) as f64
-}
-
-/// One point per (size, setting) tried on every chunk: bits summed, VMAF chunk-weighted.
+/// One point per (size, setting) tried on every chunk: bits summed, VMAF frame-weighted.
 fn title_points(chunks: &[ChunkTrials], rate: f64) -> Vec<TrialPoint> {
     let mut points = Vec::new();
     for candidate in &chunks[0].trials {
         let (width, height, setting) = (candidate.width, candidate.height, candidate.setting);
-        let found: Option<Vec<(&ChunkTrials, &TrialOutcome)>> = chunks.iter().map(|chunk| trial_of(chunk, width, height, setting).map(|trial| (chunk, trial))).collect();
+        let found: Option<Vec<&TrialOutcome>> = chunks.iter().map(|chunk| trial_of(chunk, width, height, setting)).collect();
         let Some(found) = found else { continue };
-        let frames: u64 = found.iter().map(|(chunk, _)| chunk.chunk.frames()).sum();
-        if frames == 0 || found.iter().any(|(_, trial)| trial.frames == 0) {
+        let frames: u64 = found.iter().map(|trial| trial.frames).sum();
+        if frames == 0 {
             continue;
         }
-        let bits: f64 = found.iter().map(|(chunk, trial)| chunk_bits(chunk, trial)).sum();
-        let vmaf = found.iter().map(|(chunk, trial)| trial.quality.vmaf_mean * chunk.chunk.frames() as f64).sum::<f64>() / frames as f64;
+        let bits: f64 = found.iter().map(|trial| trial.bits as f64).sum();
+        let vmaf = found.iter().map(|trial| trial.quality.vmaf_mean * trial.frames as f64).sum::<f64>() / frames as f64;
         let seconds = frames as f64 / rate;
         points.push(TrialPoint { width, height, setting, bitrate_kbps: bits / seconds / 1000.0, vmaf });
     }
@@ -173,7 +165,7 @@ fn chunk_curves(chunks: &[ChunkTrials], width: u32, height: u32) -> Vec<ShotTria
                 .trials
                 .iter()
                 .filter(|trial| (trial.width, trial.height) == (width, height) && trial.frames > 0)
-                .map(|trial| ShotTrial { setting: trial.setting, bits: chunk_bits(chunk, trial), vmaf: trial.quality.vmaf_mean })
+                .map(|trial| ShotTrial { setting: trial.setting, bits: trial.bits as f64, vmaf: trial.quality.vmaf_mean })
                 .collect();
             trials.sort_by(|a, b| a.setting.total_cmp(&b.setting));
             ShotTrials { frames: chunk.chunk.frames(), trials }

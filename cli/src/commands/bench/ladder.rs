@@ -18,6 +18,7 @@ use crate::client::job_options::JobOptions;
 use crate::client::job_view;
 use crate::client::recipe_flags::RecipeFlags;
 use crate::commands::dev::{FarmTransport, run_farm};
+use super::failure;
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
 use crate::stdout::outln;
@@ -49,10 +50,6 @@ pub struct BenchLadderArgs {
     /// Run the farm without TLS and authentication.
     #[arg(long)]
     pub insecure: bool,
-}
-
-fn failure(error: impl std::fmt::Display) -> CommandError {
-    CommandError::from(anyhow::anyhow!("{error}"))
 }
 
 /// What one job of one recipe made.

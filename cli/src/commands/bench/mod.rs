@@ -26,7 +26,12 @@ pub mod task_graph;
 pub mod vmaf;
 pub mod vmaf_versus_libvmaf;
 
-use crate::exit::CommandResult;
+use crate::exit::{CommandError, CommandResult};
+
+/// A benchmark's failure, with its message.
+fn failure(error: impl std::fmt::Display) -> CommandError {
+    CommandError::from(anyhow::anyhow!("{error}"))
+}
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {

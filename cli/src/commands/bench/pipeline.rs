@@ -35,6 +35,7 @@ use crate::commands::dev::{FarmTransport, run_farm};
 use crate::client::job_options::JobOptions;
 use crate::client::job_view;
 use crate::report_stages::{one_line, stage_times};
+use super::failure;
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
 use crate::stdout::outln;
@@ -58,10 +59,6 @@ pub struct BenchPipelineArgs {
     /// Run the farm without TLS and authentication (to measure what they cost).
     #[arg(long)]
     pub insecure: bool,
-}
-
-fn failure(error: impl std::fmt::Display) -> CommandError {
-    CommandError::from(anyhow::anyhow!("{error}"))
 }
 
 /// One ffmpeg process encoding every rung of the default H.264 ladder the way the farm's

@@ -103,10 +103,11 @@ fn bad_ladder_recipes_exit_2_naming_the_field() -> anyhow::Result<()> {
     let cluster = SchedulerCluster::start(1, &[])?;
     let (_, leader) = runtime.block_on(cluster.wait_for_leader(Duration::from_secs(15)))?;
     let tls = cluster.tls_args(Role::Operator, HARNESS_OPERATOR)?;
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--preset", "placebo"], "spec.recipe.preset"),
         (&["--floor-kbps", "5000", "--ceiling-kbps", "1000"], "above the ceiling"),
-        (&["--ladder", "per-title"], "analyze stage"),
+        (&["--ladder", "best"], "fixed, per-title, per-shot"),
+        (&["--ladder", "per-shot", "--rung", "640x360@800"], "ladder custom"),
         (&["--ladder", "fixed", "--rung", "640x360@800"], "ladder custom"),
         (&["--rung", "640x360"], "WIDTHxHEIGHT@KBPS"),
     ];

@@ -9,6 +9,7 @@ use shotfarm_proto::analysis::{ChunkTrials, LadderDecision};
 use shotfarm_proto::pipeline::{Codec, Rung, SourceSummary, TaskOutput};
 use shotfarm_proto::recipe::LadderRecipe;
 
+use super::encode::encoder_settings;
 use super::{TaskContext, TaskError};
 use crate::media::ladder::LadderSource;
 use crate::media::ladder::recipe_ladder::recipe_ladder;
@@ -47,7 +48,8 @@ pub fn run(source: &SourceSummary, codecs: &[Codec], recipe: &LadderRecipe, anal
             )));
         }
         if let Some(decision) = decision.as_mut() {
-            let made = title_ladder(&ladder_source, codec, recipe, analysis)
+            let keyframe_interval = encoder_settings(source, recipe.preset.as_deref()).keyframe_interval_frames;
+            let made = title_ladder(&ladder_source, codec, recipe, analysis, keyframe_interval)
                 .map_err(|error| TaskError::final_error(format!("no {} ladder for {}: {error}", recipe.ladder.as_str(), codec.as_str())))?;
             for (rung, why) in made.rungs.iter().zip(&made.decision.rungs) {
                 tracing::info!(task_id = ctx.task_id, rung = %rung.name, width = rung.width, height = rung.height, bitrate_kbps = rung.bitrate_kbps, predicted_vmaf = why.predicted_vmaf, setting = why.title_setting, "rung chosen on the hull");

@@ -5,9 +5,9 @@
 //! the VMAF it scored against the source at the source's size. For each resolution, its
 //! trials' upper concave envelope in the (bitrate, VMAF) plane is its quality curve (linear
 //! between trials: a dominated or below-the-chord trial is never chosen). The title's hull is
-//! the envelope of all trials together. The top rung sits at the least bitrate at which the
-//! hull reaches the target VMAF (or the hull's best point when it never does), capped by the
-//! ceiling; each next rung's bitrate is the previous one's divided by the spacing, down to the
+//! the envelope of all trials together. The top rung sits at the least bitrate at which one
+//! resolution's curve reaches the target VMAF (or the hull's best point when none does),
+//! capped by the ceiling; each next rung's bitrate is the previous one's divided by the spacing, down to the
 //! floor, the cheapest trial, or the rung count. Every rung takes the resolution whose own curve
 //! is highest at its bitrate — the resolution that wins there — with that curve's predicted
 //! VMAF and the constant-quality setting interpolated on it. Rates are linear (kb/s), as in
@@ -143,7 +143,12 @@ pub fn hull_ladder(trials: &[TrialPoint], params: &HullLadderParams) -> Result<V
     let hull = upper_hull(trials);
     let (Some(cheapest), Some(best)) = (hull.first().copied(), hull.last().copied()) else { return Err(HullError::NoTrials) };
     let curves = curves_by_resolution(trials);
-    let top = bitrate_for(&hull, params.target_vmaf).unwrap_or(best.bitrate_kbps).min(params.ceiling_kbps);
+    // The least bitrate at which one resolution's own curve reaches the target: the title
+    // hull's chord between two resolutions is no encode anyone can make (measured: a slide
+    // deck's hull "reached" VMAF 95 between its 160p and 360p trials, where 240p, the only
+    // curve there, gave 81).
+    let reaching = curves.iter().filter_map(|(_, curve)| bitrate_for(curve, params.target_vmaf)).fold(None, |least: Option<f64>, bitrate| Some(least.map_or(bitrate, |least| least.min(bitrate))));
+    let top = reaching.unwrap_or(best.bitrate_kbps).min(params.ceiling_kbps);
     let lowest = params.floor_kbps.max(cheapest.bitrate_kbps);
     let mut rungs = Vec::new();
     let mut bitrate = top.max(lowest);
@@ -191,6 +196,22 @@ mod tests {
             point(1920, 1080, 22.0, 4000.0, 96.0),
             point(1920, 1080, 25.0, 3000.0, 91.0), // below the chord from 2000 to 4000
         ]
+    }
+
+    #[test]
+    fn the_top_rung_is_where_one_resolution_reaches_the_target_not_the_chord_between_two() {
+        // A static slide deck: 360p reaches VMAF 95 at its cheapest trial (14 kb/s); the hull's
+        // chord from the 160p trial crosses 95 just before it, where only 240p (VMAF 81) is.
+        let trials = vec![
+            point(284, 160, 38.0, 8.9, 69.0),
+            point(426, 240, 33.0, 11.0, 78.0),
+            point(426, 240, 28.0, 15.0, 82.0),
+            point(640, 360, 38.0, 14.14, 95.1),
+            point(640, 360, 18.0, 27.0, 97.4),
+        ];
+        let rungs = hull_ladder(&trials, &HullLadderParams { floor_kbps: 1.0, ..params() }).unwrap();
+        assert_eq!((rungs[0].width, rungs[0].bitrate_kbps), (640, 14.14), "{rungs:?}");
+        assert!(rungs[0].predicted_vmaf >= 95.0);
     }
 
     #[test]

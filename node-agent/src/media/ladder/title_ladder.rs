@@ -37,6 +37,14 @@ const PEAK_OVER_AVERAGE: f64 = 1.5;
 /// [`MAX_PEAK_OVER_AVERAGE`] times the average.
 const PEAK_OVER_COSTLIEST: f64 = 1.2;
 const MAX_PEAK_OVER_AVERAGE: f64 = 3.0;
+/// A rung's buffer holds at least this times its largest predicted group of pictures.
+const GOP_BUFFER_HEADROOM: f64 = 1.5;
+
+/// The renditions' frame rate and keyframe spacing (the encode stage's segment length).
+struct StreamTiming {
+    frames_per_second: f64,
+    keyframe_interval_frames: u64,
+}
 
 /// One codec's rungs and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +72,7 @@ pub enum TitleLadderError {
 /// The rungs of `codec` for a per-title or per-shot `recipe`, from `analysis` (every codec's
 /// trials; the others are ignored). Names: `<codec>_<short side>p`, then `_2`, `_3` when
 /// several rungs share a size.
-pub fn title_ladder(source: &LadderSource, codec: Codec, recipe: &LadderRecipe, analysis: &[ChunkTrials]) -> Result<TitleLadder, TitleLadderError> {
+pub fn title_ladder(source: &LadderSource, codec: Codec, recipe: &LadderRecipe, analysis: &[ChunkTrials], keyframe_interval_frames: u32) -> Result<TitleLadder, TitleLadderError> {
     let mut chunks: Vec<&ChunkTrials> = analysis.iter().filter(|trials| trials.codec == codec).collect();
     chunks.sort_by_key(|trials| trials.chunk.index);
     let chunks = merge_by_chunk(&chunks);
@@ -75,6 +83,7 @@ pub fn title_ladder(source: &LadderSource, codec: Codec, recipe: &LadderRecipe, 
     if !(rate.is_finite() && rate > 0.0) {
         return Err(TitleLadderError::NoFrameRate);
     }
+    let timing = StreamTiming { frames_per_second: rate, keyframe_interval_frames: u64::from(keyframe_interval_frames.max(1)) };
     let points = title_points(&chunks, rate);
     if points.is_empty() {
         return Err(TitleLadderError::NoCommonTrials);
@@ -96,8 +105,8 @@ pub fn title_ladder(source: &LadderSource, codec: Codec, recipe: &LadderRecipe, 
     }
     for (hull_rung, name) in hull_rungs.iter().zip(names) {
         let (rung, decision) = match recipe.ladder {
-            LadderKind::PerShot => per_shot_rung(&chunks, hull_rung, codec, name, rate)?,
-            _ => per_title_rung(&chunks, hull_rung, codec, name, rate)?,
+            LadderKind::PerShot => per_shot_rung(&chunks, hull_rung, codec, name, &timing)?,
+            _ => per_title_rung(&chunks, hull_rung, codec, name, &timing)?,
         };
         rungs.push(rung);
         decisions.push(decision);
@@ -196,15 +205,24 @@ fn interpolated(low: ShotTrial, high: ShotTrial, setting: f64) -> ShotTrial {
 
 /// The rung that encodes chunk `i` at `settings[i]` (predicted `chosen[i]`): its bitrate the
 /// predicted average, its peak the costliest chunk's rate with headroom (within 1.5× and 3×
-/// the average), its buffer two seconds of peak — room for a chunk's keyframe even when the
-/// average is tiny (near-static content).
-fn capped_rung(hull_rung: &HullRung, codec: Codec, name: String, shots: &[ShotTrials], chosen: &[ShotTrial], rate: f64) -> (Rung, RungDecision) {
+/// the average), its buffer two seconds of peak or, when larger, room for the largest
+/// predicted group of pictures with headroom — near-static content spends its bits in a few
+/// big frames (a slide change), which a buffer sized by its tiny average starves (measured:
+/// a slide deck's top rung at VMAF 92 where its trial scored 95).
+fn capped_rung(hull_rung: &HullRung, codec: Codec, name: String, shots: &[ShotTrials], chosen: &[ShotTrial], timing: &StreamTiming) -> (Rung, RungDecision) {
     let frames: u64 = shots.iter().map(|shot| shot.frames).sum();
-    let seconds = |frames: u64| frames.max(1) as f64 / rate;
+    let seconds = |frames: u64| frames.max(1) as f64 / timing.frames_per_second;
     let average_kbps = chosen.iter().map(|trial| trial.bits).sum::<f64>() / seconds(frames) / 1000.0;
     let costliest_kbps = chosen.iter().zip(shots).map(|(trial, shot)| trial.bits / seconds(shot.frames) / 1000.0).fold(0.0, f64::max);
     let peak = (costliest_kbps * PEAK_OVER_COSTLIEST).max(average_kbps * PEAK_OVER_AVERAGE).min(average_kbps * MAX_PEAK_OVER_AVERAGE);
     let predicted_vmaf = chosen.iter().zip(shots).map(|(trial, shot)| trial.vmaf * shot.frames as f64).sum::<f64>() / frames.max(1) as f64;
+    // The largest group of pictures (keyframe to keyframe) the rung is predicted to hold: a
+    // chunk's bits in proportion, at most the whole chunk.
+    let largest_gop_kbits = chosen
+        .iter()
+        .zip(shots)
+        .map(|(trial, shot)| trial.bits * (timing.keyframe_interval_frames as f64 / shot.frames.max(1) as f64).min(1.0) / 1000.0)
+        .fold(0.0, f64::max);
     let kbps = |value: f64| (value.round() as u32).clamp(1, MAX_BITRATE_KBPS * 2);
     let maxrate = kbps(peak);
     let rung = Rung {
@@ -214,7 +232,7 @@ fn capped_rung(hull_rung: &HullRung, codec: Codec, name: String, shots: &[ShotTr
         height: hull_rung.height,
         bitrate_kbps: kbps(average_kbps).min(maxrate),
         maxrate_kbps: maxrate,
-        bufsize_kbps: maxrate.saturating_mul(2),
+        bufsize_kbps: maxrate.saturating_mul(2).max(kbps(largest_gop_kbits * GOP_BUFFER_HEADROOM)),
     };
     let decision = RungDecision {
         rung: name,
@@ -227,25 +245,25 @@ fn capped_rung(hull_rung: &HullRung, codec: Codec, name: String, shots: &[ShotTr
 }
 
 /// Per title: every chunk at the hull's setting for the rung.
-fn per_title_rung(chunks: &[ChunkTrials], hull_rung: &HullRung, codec: Codec, name: String, rate: f64) -> Result<(Rung, RungDecision), TitleLadderError> {
+fn per_title_rung(chunks: &[ChunkTrials], hull_rung: &HullRung, codec: Codec, name: String, timing: &StreamTiming) -> Result<(Rung, RungDecision), TitleLadderError> {
     let shots = chunk_curves(chunks, hull_rung.width, hull_rung.height);
     let chosen: Vec<ShotTrial> = shots
         .iter()
         .zip(chunks)
         .map(|(shot, chunk)| at_setting(&shot.trials, hull_rung.setting).ok_or(TitleLadderError::ChunkNotAnalysed(chunk.chunk.index)))
         .collect::<Result<_, _>>()?;
-    Ok(capped_rung(hull_rung, codec, name, &shots, &chosen, rate))
+    Ok(capped_rung(hull_rung, codec, name, &shots, &chosen, timing))
 }
 
 /// Per shot: each chunk at its own setting, the least bits for the rung's predicted VMAF.
-fn per_shot_rung(chunks: &[ChunkTrials], hull_rung: &HullRung, codec: Codec, name: String, rate: f64) -> Result<(Rung, RungDecision), TitleLadderError> {
+fn per_shot_rung(chunks: &[ChunkTrials], hull_rung: &HullRung, codec: Codec, name: String, timing: &StreamTiming) -> Result<(Rung, RungDecision), TitleLadderError> {
     let mut shots = chunk_curves(chunks, hull_rung.width, hull_rung.height);
     for shot in &mut shots {
         shot.trials = densified(&shot.trials);
     }
     let allocation = allocate(&shots, hull_rung.predicted_vmaf)?;
     let chosen: Vec<ShotTrial> = allocation.chosen.iter().zip(&shots).map(|(&index, shot)| shot.trials[index]).collect();
-    Ok(capped_rung(hull_rung, codec, name, &shots, &chosen, rate))
+    Ok(capped_rung(hull_rung, codec, name, &shots, &chosen, timing))
 }
 
 /// `trials` (sorted by setting) with every whole setting between two neighbours added: bits

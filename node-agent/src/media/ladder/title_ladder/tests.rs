@@ -48,7 +48,7 @@ fn analysis() -> Vec<ChunkTrials> {
 
 #[test]
 fn per_title_rungs_fall_in_bitrate_and_quality_within_the_source() {
-    let made = title_ladder(&source(), Codec::H264, &recipe(LadderKind::PerTitle), &analysis()).unwrap();
+    let made = title_ladder(&source(), Codec::H264, &recipe(LadderKind::PerTitle), &analysis(), 96).unwrap();
     assert!(made.rungs.len() >= 3, "{:?}", made.rungs);
     assert_eq!(made.rungs.len(), made.decision.rungs.len());
     for pair in made.rungs.windows(2) {
@@ -88,8 +88,8 @@ fn uniform(analysis: &[ChunkTrials], width: u32, height: u32, setting: f64) -> (
 #[test]
 fn per_shot_gives_each_chunk_its_setting_for_the_rung_quality_at_fewer_bits() {
     let analysis = analysis();
-    let per_title = title_ladder(&source(), Codec::H264, &recipe(LadderKind::PerTitle), &analysis).unwrap();
-    let per_shot = title_ladder(&source(), Codec::H264, &recipe(LadderKind::PerShot), &analysis).unwrap();
+    let per_title = title_ladder(&source(), Codec::H264, &recipe(LadderKind::PerTitle), &analysis, 96).unwrap();
+    let per_shot = title_ladder(&source(), Codec::H264, &recipe(LadderKind::PerShot), &analysis, 96).unwrap();
     assert_eq!(per_title.rungs.len(), per_shot.rungs.len());
     let seconds = 144.0 / 24.0;
     for ((title, shot), rung) in per_title.decision.rungs.iter().zip(&per_shot.decision.rungs).zip(&per_shot.rungs) {
@@ -115,13 +115,13 @@ fn per_shot_gives_each_chunk_its_setting_for_the_rung_quality_at_fewer_bits() {
 fn per_shot_needs_every_chunk_and_missing_trials_are_errors() {
     let mut analysis = analysis();
     analysis.retain(|trials| trials.chunk.index != 1);
-    let error = title_ladder(&source(), Codec::H264, &recipe(LadderKind::PerShot), &analysis).unwrap_err();
+    let error = title_ladder(&source(), Codec::H264, &recipe(LadderKind::PerShot), &analysis, 96).unwrap_err();
     assert_eq!(error, TitleLadderError::ChunkNotAnalysed(1));
-    assert!(title_ladder(&source(), Codec::H264, &recipe(LadderKind::PerTitle), &analysis).is_ok(), "per-title works from a sample of chunks");
-    assert_eq!(title_ladder(&source(), Codec::Hevc, &recipe(LadderKind::PerTitle), &analysis).unwrap_err(), TitleLadderError::NoAnalysis(Codec::Hevc));
+    assert!(title_ladder(&source(), Codec::H264, &recipe(LadderKind::PerTitle), &analysis, 96).is_ok(), "per-title works from a sample of chunks");
+    assert_eq!(title_ladder(&source(), Codec::Hevc, &recipe(LadderKind::PerTitle), &analysis, 96).unwrap_err(), TitleLadderError::NoAnalysis(Codec::Hevc));
     // Chunks tried at different sizes share no point.
     let disjoint = [chunk_trials(0, 48, 1.0, &SIZES[..1]), chunk_trials(1, 48, 1.0, &SIZES[1..])].concat();
-    assert_eq!(title_ladder(&source(), Codec::H264, &recipe(LadderKind::PerTitle), &disjoint).unwrap_err(), TitleLadderError::NoCommonTrials);
+    assert_eq!(title_ladder(&source(), Codec::H264, &recipe(LadderKind::PerTitle), &disjoint, 96).unwrap_err(), TitleLadderError::NoCommonTrials);
 }
 
 #[test]
@@ -142,7 +142,7 @@ proptest! {
         let analysis: Vec<ChunkTrials> = complexities.iter().enumerate().flat_map(|(index, &complexity)| chunk_trials(index as u32, 24 + 12 * index as u64, complexity, &SIZES)).collect();
         let ladder = if per_shot { LadderKind::PerShot } else { LadderKind::PerTitle };
         let recipe = LadderRecipe { ladder, spacing, target_vmaf: target, ..LadderRecipe::default() };
-        let made = title_ladder(&source(), Codec::H264, &recipe, &analysis).unwrap();
+        let made = title_ladder(&source(), Codec::H264, &recipe, &analysis, 96).unwrap();
         prop_assert!(!made.rungs.is_empty() && made.rungs.len() <= DEFAULT_MAX_RUNGS);
         for rung in &made.rungs {
             prop_assert!(rung.width <= 1280 && rung.height <= 720);

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::encode::{check_settings, encoder_settings};
 use super::job_cache::local_source;
 use super::score::{metric_backend, reference_range, score_reporting};
-use super::spec_checks::frame_rate;
+use super::spec_checks::{check_chunk_in_source, frame_rate};
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
 use crate::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams};
@@ -68,6 +68,7 @@ pub async fn run(
     let total = frames.saturating_mul(1 + trials.len() as u64);
     let report_encode = |update: ToolProgress| progress(update.frames_done.min(frames), total, f64::from(update.fps));
     let encoded = backend.encode_chunk(&params, &report_encode, cancel).await.map_err(task_errors::encode)?;
+    let (programs, metric_backend) = (FfmpegPrograms::from_env(), metric_backend(&ctx.backend)?);
     let mut outcomes = Vec::with_capacity(trials.len());
     for (index, (trial, output)) in trials.iter().zip(&encoded.outputs).enumerate() {
         if cancel.is_cancelled() {
@@ -76,10 +77,10 @@ pub async fn run(
         let bits = mp4_samples::video_bytes(&output.path).map_err(|error| TaskError::retryable(format!("measuring trial {index} of chunk {}: {error}", chunk.index)))? * 8;
         let done_before = frames * (1 + index as u64);
         let score_params = ScoreParams {
-            programs: FfmpegPrograms::from_env(),
+            programs: programs.clone(),
             range: reference_range(local_source.clone(), inspected_chunk.clone(), source, picture.clone(), codec, directory.join(format!("trial{index}.boundary.gray")))?,
             encoded: output.path.clone(),
-            backend: metric_backend(&ctx.backend)?,
+            backend: metric_backend,
         };
         let score = score_reporting(score_params, &|done, fps| progress(done_before + done.min(frames), total, fps), cancel).await?;
         let _ = tokio::fs::remove_file(&output.path).await;
@@ -121,11 +122,5 @@ fn check_trials(trials: &[TrialSpec], codec: Codec, backend: &CpuBackend, chunk:
         }
     }
     check_settings(&trials.iter().map(|trial| trial.setting).collect::<Vec<_>>(), trials.len())?;
-    if chunk.frames() == 0 || chunk.end_frame > source.frames {
-        return Err(TaskError::final_error(format!(
-            "chunk {} is frames {}..{} of a {}-frame source; the plan is inconsistent",
-            chunk.index, chunk.start_frame, chunk.end_frame, source.frames
-        )));
-    }
-    Ok(())
+    check_chunk_in_source(chunk, source)
 }

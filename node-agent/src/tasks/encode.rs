@@ -9,7 +9,7 @@ use shotfarm_proto::pipeline::{Artifact, Chunk, EncodedRendition, JobLocations, 
 use tokio_util::sync::CancellationToken;
 
 use super::job_cache::local_source;
-use super::spec_checks::{check_rung_name, frame_rate};
+use super::spec_checks::{check_chunk_in_source, check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
 use crate::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams, EncoderSettings};
@@ -81,12 +81,7 @@ pub async fn run(
         check_rung_name(&rung.name)?;
     }
     check_settings(settings, rungs.len())?;
-    if chunk.frames() == 0 || chunk.end_frame > source.frames {
-        return Err(TaskError::final_error(format!(
-            "chunk {} is frames {}..{} of a {}-frame source; the plan is inconsistent",
-            chunk.index, chunk.start_frame, chunk.end_frame, source.frames
-        )));
-    }
+    check_chunk_in_source(&chunk, source)?;
     let work_area = WorkArea::open(&locations.work_url)?;
     let (inspected_chunk, picture) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
     let local_source = local_source(&locations.input_url, ctx).await?;

@@ -32,6 +32,7 @@ pub fn run(source: &SourceSummary, codecs: &[Codec], recipe: &LadderRecipe, anal
     };
     let mut rungs: Vec<Rung> = Vec::new();
     let mut decision = recipe.ladder.needs_analysis().then(|| LadderDecision { ladder: recipe.ladder, codecs: Vec::new() });
+    let keyframe_interval = encoder_settings(source, recipe.preset.as_deref()).keyframe_interval_frames;
     let mut seen = Vec::new();
     for &codec in codecs {
         if seen.contains(&codec) {
@@ -48,7 +49,6 @@ pub fn run(source: &SourceSummary, codecs: &[Codec], recipe: &LadderRecipe, anal
             )));
         }
         if let Some(decision) = decision.as_mut() {
-            let keyframe_interval = encoder_settings(source, recipe.preset.as_deref()).keyframe_interval_frames;
             let made = title_ladder(&ladder_source, codec, recipe, analysis, keyframe_interval)
                 .map_err(|error| TaskError::final_error(format!("no {} ladder for {}: {error}", recipe.ladder.as_str(), codec.as_str())))?;
             for (rung, why) in made.rungs.iter().zip(&made.decision.rungs) {

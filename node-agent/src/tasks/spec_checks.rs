@@ -1,7 +1,7 @@
 //! What a spec must hold before any media work: a rung name safe to use as a key segment and
-//! a directory name, and a positive frame rate.
+//! a directory name, a positive frame rate, and a chunk of frames inside the source.
 
-use shotfarm_proto::pipeline::SourceSummary;
+use shotfarm_proto::pipeline::{Chunk, SourceSummary};
 
 use super::TaskError;
 use crate::media::probe::Rational;
@@ -27,6 +27,17 @@ pub fn frame_rate(source: &SourceSummary) -> Result<Rational, TaskError> {
         )));
     }
     Ok(Rational { num: source.frame_rate_num, den: source.frame_rate_den })
+}
+
+/// A chunk of at least one frame, ending within the source.
+pub fn check_chunk_in_source(chunk: &Chunk, source: &SourceSummary) -> Result<(), TaskError> {
+    if chunk.frames() == 0 || chunk.end_frame > source.frames {
+        return Err(TaskError::final_error(format!(
+            "chunk {} is frames {}..{} of a {}-frame source; the plan is inconsistent",
+            chunk.index, chunk.start_frame, chunk.end_frame, source.frames
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //! A job starts with one `inspect` task. Its output (source facts, chunk list) lets the
 //! planner add `ladder` — for a per-title or per-shot recipe, behind one `analyze` task per
 //! chunk, codec and trial size (`shotfarm_proto::analysis`: each encodes the chunk at every
-//! setting of the grid and scores it), whose trials the ladder spec carries; the ladder's rungs let it add the rest of the DAG at once, with
+//! setting of the grid and scores it), whose trials the ladder spec carries; the ladder's
+//! rungs let it add the rest of the DAG at once, with
 //! everything but the encodes blocked on their dependencies. A blocked task's spec is written
 //! when its last dependency succeeds, from the job's plan and the dependencies' outputs.
 //! An encode task covers one rung of one chunk, or (the job's `rungs_per_encode`) a run of
@@ -24,8 +25,8 @@
 //! | `tests` | how a chunk's rungs are grouped into encode tasks (whole DAGs are tested through `apply`, in `machine`) |
 //!
 //! Everything here runs inside `apply`, so it is deterministic: no clock, no randomness.
-//! A per-shot ladder's decision (each chunk's setting per rung) is kept in the job's plan and
-//! written into each encode spec.
+//! A per-title or per-shot ladder's decision (each chunk's setting per rung) is kept in the
+//! job's plan and written into each encode spec.
 
 mod demands;
 mod specs;

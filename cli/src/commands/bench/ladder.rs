@@ -14,6 +14,7 @@ use shotfarm_agent::runtime::Shutdown;
 
 use super::bd_rate::{RatePoint, bd_rate};
 use super::ladder_corpus::{CorpusSource, corpus};
+use super::source_cache::cache_dir;
 use crate::client::job_options::JobOptions;
 use crate::client::job_view;
 use crate::client::recipe_flags::RecipeFlags;
@@ -106,12 +107,10 @@ fn parse_size(size: &str) -> Result<(u32, u32), CommandError> {
 /// The corpus, narrowed by `--only`, and the files of `--sources`.
 async fn sources(args: &BenchLadderArgs) -> Result<Vec<CorpusSource>, CommandError> {
     let (width, height) = parse_size(&args.size)?;
-    let cache = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from).join(".cache/shotfarm/ladder-corpus");
-    let mut sources = corpus(&cache, width, height, args.seconds).await?;
-    if let Some(only) = &args.only {
-        let wanted: Vec<&str> = only.split(',').map(str::trim).filter(|name| !name.is_empty()).collect();
-        sources.retain(|source| wanted.iter().any(|name| source.name.contains(name)));
-    }
+    let cache = cache_dir().unwrap_or_else(|| std::env::temp_dir().join("shotfarm-bench-sources"));
+    let only: Option<Vec<&str>> = args.only.as_deref().map(|only| only.split(',').map(str::trim).filter(|name| !name.is_empty()).collect());
+    let wanted = |source: &str| only.as_ref().is_none_or(|only| only.iter().any(|name| source.contains(name)));
+    let mut sources = corpus(&cache, width, height, args.seconds, wanted).await?;
     if let Some(directory) = &args.sources {
         let entries = std::fs::read_dir(directory).map_err(|error| CommandError::usage(anyhow::anyhow!("--sources {}: {error}", directory.display())))?;
         let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|entry| entry.path()).filter(|path| path.is_file()).collect();

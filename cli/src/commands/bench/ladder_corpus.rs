@@ -1,7 +1,7 @@
 //! The sources `bench ladder` compares ladders on: six kinds of content whose rate–quality
 //! curves differ most, synthesised by ffmpeg's generators at the asked size and length, each
-//! written once as a near-lossless H.264 file (CRF 6) and kept in a cache directory keyed by
-//! name, size and length.
+//! written once as a near-lossless H.264 file (CRF 6) and kept among the cached bench sources
+//! ([`super::source_cache`]), named by kind, size, length and the graphs' version.
 //!
 //! | name | what it stands for | how |
 //! | --- | --- | --- |
@@ -17,7 +17,11 @@ use std::path::{Path, PathBuf};
 use shotfarm_agent::media::process::{Tool, ToolCommand, run_collecting_stdout};
 use tokio_util::sync::CancellationToken;
 
+use super::source_cache::cached_file;
 use crate::exit::CommandError;
+
+/// Changes whenever [`generators`] makes different pictures, so old files are not reused.
+const CORPUS_VERSION: u32 = 1;
 
 /// One source of the corpus.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,33 +55,29 @@ pub fn generators(width: u32, height: u32, seconds: u32) -> Vec<(&'static str, S
     ]
 }
 
-/// The corpus at `width`×`height`, `seconds` long, synthesised into `cache` where missing.
-pub async fn corpus(cache: &Path, width: u32, height: u32, seconds: u32) -> Result<Vec<CorpusSource>, CommandError> {
-    std::fs::create_dir_all(cache).map_err(|error| CommandError::from(anyhow::anyhow!("cannot create {}: {error}", cache.display())))?;
+/// The sources of the corpus whose names `wanted` accepts, at `width`×`height`, `seconds`
+/// long, synthesised into `cache` where missing.
+pub async fn corpus(cache: &Path, width: u32, height: u32, seconds: u32, wanted: impl Fn(&str) -> bool) -> Result<Vec<CorpusSource>, CommandError> {
     let mut sources = Vec::new();
-    for (name, graph) in generators(width, height, seconds) {
-        let path = cache.join(format!("{name}-{width}x{height}-{seconds}s.mp4"));
-        if !path.exists() {
-            synthesize(&graph, seconds, &path).await?;
-        }
+    for (name, graph) in generators(width, height, seconds).into_iter().filter(|(name, _)| wanted(name)) {
+        let file = format!("ladder-{name}-{width}x{height}-{seconds}s-r{CORPUS_VERSION}.mp4");
+        let path = cached_file(cache, &file, |partial| async move { synthesize(&graph, seconds, &partial).await }).await?;
         sources.push(CorpusSource { name: name.to_owned(), path });
     }
     Ok(sources)
 }
 
-/// Encodes `graph` near-losslessly to `path` (through a temporary name, so a cut-short run
-/// never leaves a cached file).
+/// Encodes `graph` near-losslessly to `path`.
 async fn synthesize(graph: &str, seconds: u32, path: &Path) -> Result<(), CommandError> {
-    let partial = path.with_extension("partial.mp4");
     let args: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-filter_complex"]
         .iter()
         .map(|arg| (*arg).to_owned())
         .chain([format!("{graph},format=yuv420p[v]"), "-map".into(), "[v]".into(), "-t".into(), seconds.to_string()])
         .chain(["-c:v", "libx264", "-preset", "veryfast", "-crf", "6", "-g", "48"].map(String::from))
-        .chain([partial.display().to_string()])
+        .chain([path.display().to_string()])
         .collect();
     run_collecting_stdout(&ToolCommand::new(Tool::Ffmpeg).args(args), &CancellationToken::new())
         .await
-        .map_err(|error| CommandError::from(anyhow::anyhow!("synthesising {}: {error}", path.display())))?;
-    std::fs::rename(&partial, path).map_err(|error| CommandError::from(anyhow::anyhow!("cannot move {} into place: {error}", path.display())))
+        .map(drop)
+        .map_err(|error| CommandError::from(anyhow::anyhow!("synthesising {}: {error}", path.display())))
 }

@@ -1,8 +1,10 @@
 //! Synthesized bench sources, made once and kept: a 10-minute 1080p source takes minutes
-//! to synthesize, so `bench pipeline` keeps each under `$XDG_CACHE_HOME/shotfarm/bench-sources`
-//! (or `~/.cache/…`), named by what makes it (size, length, the recipe's version). A source
-//! is written under a temporary name and renamed, so a killed bench leaves no half file.
+//! to synthesize, so `bench pipeline` (and `bench ladder`'s corpus) keeps each under
+//! `$XDG_CACHE_HOME/shotfarm/bench-sources` (or `~/.cache/…`), named by what makes it (size,
+//! length, the recipe's version). A source is written under a temporary name and renamed, so a
+//! killed bench leaves no half file.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use crate::commands::dev::synthesize_sample;
@@ -24,13 +26,21 @@ pub fn source_name((width, height): (u32, u32), seconds: u32) -> String {
 
 /// The cached source of these parameters, synthesized into `dir` first if it is not there.
 pub async fn cached_source(dir: &Path, size: (u32, u32), seconds: u32) -> Result<PathBuf, CommandError> {
-    let path = dir.join(source_name(size, seconds));
+    cached_file(dir, &source_name(size, seconds), |partial| async move { synthesize_sample(&partial, size, seconds).await }).await
+}
+
+/// `dir/name`, made first by `make` (given the temporary path to write) if it is not there.
+pub async fn cached_file<Made>(dir: &Path, name: &str, make: impl FnOnce(PathBuf) -> Made) -> Result<PathBuf, CommandError>
+where
+    Made: Future<Output = Result<(), CommandError>>,
+{
+    let path = dir.join(name);
     if path.is_file() {
         return Ok(path);
     }
     std::fs::create_dir_all(dir).map_err(|error| CommandError::from(anyhow::anyhow!("cannot create the bench-source cache {}: {error}", dir.display())))?;
-    let partial = dir.join(format!("{}.partial-{}.mp4", source_name(size, seconds), std::process::id()));
-    synthesize_sample(&partial, size, seconds).await?;
+    let partial = dir.join(format!("{name}.partial-{}.mp4", std::process::id()));
+    make(partial.clone()).await?;
     std::fs::rename(&partial, &path).map_err(|error| CommandError::from(anyhow::anyhow!("cannot move {} into place: {error}", partial.display())))?;
     Ok(path)
 }

@@ -3,11 +3,11 @@
 //! 1. **Title points.** A (size, setting) pair tried on every analysed chunk becomes one
 //!    point of the title: its bits summed over the chunks, its VMAF the frame-weighted mean of
 //!    the chunks' means, its bitrate the bits over the analysed chunks' duration.
-//! 2. **Rungs on the hull** ([`hull_ladder`]): the top rung at the least bitrate where the
-//!    hull reaches the recipe's target VMAF, each next one the spacing below, down to the floor
+//! 2. **Rungs on the hull** ([`hull_ladder`]): the top rung at the least bitrate where one
+//!    resolution's own curve reaches the recipe's target VMAF, each next one the spacing below, down to the floor
 //!    or the cheapest trial, at most `max_rungs` ([`DEFAULT_MAX_RUNGS`] when the recipe sets
-//!    none), each at the size that wins at its bitrate, with the constant-quality setting the
-//!    hull interpolates there.
+//!    none), each at the size that wins at its bitrate, with the constant-quality setting its
+//!    curve interpolates there.
 //! 3. **Per title**: every chunk of a rung encodes at that one setting (CRF), capped by the
 //!    rung's VBV peak and buffer ([`capped_rung`]). (A bitrate target instead starves a
 //!    near-static title: its VBV, sized by a tiny average, has no room for a keyframe —

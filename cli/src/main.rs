@@ -7,7 +7,7 @@
 //! | --- | --- |
 //! | [`commands`] | one module per subcommand; `commands/bench/` one per benchmark |
 //! | [`client`] | what the client subcommands share: `--scheduler`, job options, job views |
-//! | [`report_ladder`] | a per-title/per-shot job's ladder decision from its `report.json`, a line per rung (`dev`, `bench ladder`) |
+//! | [`report_ladder`] | a per-title/per-shot job's ladder decision from its `report.json`, a line per rung (`dev`) |
 //! | [`report_stages`] | a job's stage times from its `report.json` (`dev`, `bench pipeline`) |
 //! | [`task_dag`] | a finished job's task graph: work, span, parallelism, and its replay on N agents (`bench pipeline`) |
 //! | [`tls_flags`] | `--ca`, `--cert`, `--key`, `--insecure` of `scheduler` and `agent` |

@@ -1,6 +1,6 @@
 //! A per-title or per-shot job's ladder decision, read from its `report.json`, as one line per
 //! rung: where the rung sits on the hull, what the analysis predicted and what the rendition
-//! measured (`dev`, `bench ladder`).
+//! measured (`dev`).
 
 use serde_json::Value;
 

@@ -526,9 +526,23 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
     // An NVENC placement on an agent built without it.
     let mut ctx = job.context(1);
     ctx.backend = "nvenc".into();
-    let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection: missing_inspection.clone(), chunk, rungs: vec![Rung { name: "h264_360p".into(), ..rung }], preset: None, settings: Vec::new() };
+    let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: missing_inspection.clone(), chunk, rungs: vec![Rung { name: "h264_360p".into(), ..rung }], preset: None, settings: Vec::new() };
     let error = execute(spec, &ctx, Arc::new(|_, _, _| {}), &CancellationToken::new()).await.unwrap_err();
     assert!(matches!(&error, TaskError::Retryable(message) if message.contains("nvenc")), "{error:?}");
+    // Analyses the plan cannot have made: refused before any file is read.
+    let trial = |width, height, setting| TrialSpec { width, height, setting };
+    let cases: [(Vec<TrialSpec>, Codec, Chunk, &str); 5] = [
+        (Vec::new(), Codec::H264, chunk, "names no trial"),
+        (vec![trial(641, 360, 23.0)], Codec::H264, chunk, "not even"),
+        (vec![trial(640, 360, 70.0)], Codec::H264, chunk, "outside 0..=63"),
+        (vec![trial(640, 360, 23.0)], Codec::Av1, chunk, "libsvtav1"),
+        (vec![trial(640, 360, 23.0)], Codec::H264, Chunk { index: 0, start_frame: 90, end_frame: 120 }, "100-frame source"),
+    ];
+    for (trials, codec, chunk, expected) in cases {
+        let spec = TaskSpec::Analyze { locations: job.locations.clone(), source: source.clone(), inspection: missing_inspection.clone(), chunk, codec, trials, preset: None };
+        let error = job.run(spec, Some(0), None).await.unwrap_err();
+        assert!(matches!(&error, TaskError::Final(message) if message.contains(expected)), "{expected}: {error:?}");
+    }
 }
 
 /// A phone's HDR10 clip, stored 256x144 and shown turned a quarter, through every task: the

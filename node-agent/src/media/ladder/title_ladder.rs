@@ -15,7 +15,11 @@
 //! 4. **Per shot** ([`allocate`]): for each rung, every chunk's trials at the rung's size —
 //!    densified to every whole setting between the grid's, bits log-linear and VMAF linear in
 //!    the setting — and the least-bits choice of one setting per chunk whose frame-weighted
-//!    mean VMAF reaches the rung's predicted VMAF.
+//!    mean VMAF reaches what the per-title rung predicts — or the per-title choice itself when
+//!    that costs fewer bits (whole settings can overshoot by one step of a shot's hull).
+//! 5. **Undominated rungs only**: chunks predicted on their own curves can make a smaller
+//!    picture's rung cost more than a larger one's at a higher VMAF; such a rung is dropped
+//!    ([`undominated`]), and the rest named by size in falling bitrate.
 //!
 //! Either way the rung's bitrate is the predicted average over its chunks and its peak caps
 //! the costliest chunk's predicted rate with headroom; the decision lists every chunk's
@@ -96,18 +100,24 @@ pub fn title_ladder(source: &LadderSource, codec: Codec, recipe: &LadderRecipe, 
         spacing: recipe.spacing,
     };
     let hull_rungs = hull_ladder(&points, &params)?;
-    let names = rung_names(codec, &hull_rungs);
-    let mut rungs = Vec::with_capacity(hull_rungs.len());
-    let mut decisions = Vec::with_capacity(hull_rungs.len());
     let unanalysed = chunks.iter().enumerate().find(|(position, chunk)| chunk.chunk.index as usize != *position);
     if let (LadderKind::PerShot, Some((missing, _))) = (recipe.ladder, unanalysed) {
         return Err(TitleLadderError::ChunkNotAnalysed(missing as u32));
     }
-    for (hull_rung, name) in hull_rungs.iter().zip(names) {
+    let mut made = Vec::with_capacity(hull_rungs.len());
+    for hull_rung in &hull_rungs {
         let (rung, decision) = match recipe.ladder {
-            LadderKind::PerShot => per_shot_rung(&chunks, hull_rung, codec, name, &timing)?,
-            _ => per_title_rung(&chunks, hull_rung, codec, name, &timing)?,
+            LadderKind::PerShot => per_shot_rung(&chunks, hull_rung, codec, &timing)?,
+            _ => per_title_rung(&chunks, hull_rung, codec, &timing)?,
         };
+        made.push((*hull_rung, rung, decision));
+    }
+    let made = undominated(made);
+    let kept_hull: Vec<HullRung> = made.iter().map(|(hull_rung, _, _)| *hull_rung).collect();
+    let (mut rungs, mut decisions) = (Vec::with_capacity(made.len()), Vec::with_capacity(made.len()));
+    for ((_, mut rung, mut decision), name) in made.into_iter().zip(rung_names(codec, &kept_hull)) {
+        rung.name.clone_from(&name);
+        decision.rung = name;
         rungs.push(rung);
         decisions.push(decision);
     }
@@ -208,8 +218,9 @@ fn interpolated(low: ShotTrial, high: ShotTrial, setting: f64) -> ShotTrial {
 /// the average), its buffer two seconds of peak or, when larger, room for the largest
 /// predicted group of pictures with headroom — near-static content spends its bits in a few
 /// big frames (a slide change), which a buffer sized by its tiny average starves (measured:
-/// a slide deck's top rung at VMAF 92 where its trial scored 95).
-fn capped_rung(hull_rung: &HullRung, codec: Codec, name: String, shots: &[ShotTrials], chosen: &[ShotTrial], timing: &StreamTiming) -> (Rung, RungDecision) {
+/// a slide deck's top rung at VMAF 92 where its trial scored 95). Unnamed: names are given
+/// once dominated rungs are dropped.
+fn capped_rung(hull_rung: &HullRung, codec: Codec, shots: &[ShotTrials], chosen: &[ShotTrial], timing: &StreamTiming) -> (Rung, RungDecision) {
     let frames: u64 = shots.iter().map(|shot| shot.frames).sum();
     let seconds = |frames: u64| frames.max(1) as f64 / timing.frames_per_second;
     let average_kbps = chosen.iter().map(|trial| trial.bits).sum::<f64>() / seconds(frames) / 1000.0;
@@ -226,7 +237,7 @@ fn capped_rung(hull_rung: &HullRung, codec: Codec, name: String, shots: &[ShotTr
     let kbps = |value: f64| (value.round() as u32).clamp(1, MAX_BITRATE_KBPS * 2);
     let maxrate = kbps(peak);
     let rung = Rung {
-        name: name.clone(),
+        name: String::new(),
         codec,
         width: hull_rung.width,
         height: hull_rung.height,
@@ -235,7 +246,7 @@ fn capped_rung(hull_rung: &HullRung, codec: Codec, name: String, shots: &[ShotTr
         bufsize_kbps: maxrate.saturating_mul(2).max(kbps(largest_gop_kbits * GOP_BUFFER_HEADROOM)),
     };
     let decision = RungDecision {
-        rung: name,
+        rung: String::new(),
         predicted_vmaf,
         predicted_bitrate_kbps: average_kbps,
         title_setting: hull_rung.setting,
@@ -244,26 +255,56 @@ fn capped_rung(hull_rung: &HullRung, codec: Codec, name: String, shots: &[ShotTr
     (rung, decision)
 }
 
-/// Per title: every chunk at the hull's setting for the rung.
-fn per_title_rung(chunks: &[ChunkTrials], hull_rung: &HullRung, codec: Codec, name: String, timing: &StreamTiming) -> Result<(Rung, RungDecision), TitleLadderError> {
-    let shots = chunk_curves(chunks, hull_rung.width, hull_rung.height);
-    let chosen: Vec<ShotTrial> = shots
-        .iter()
-        .zip(chunks)
-        .map(|(shot, chunk)| at_setting(&shot.trials, hull_rung.setting).ok_or(TitleLadderError::ChunkNotAnalysed(chunk.chunk.index)))
-        .collect::<Result<_, _>>()?;
-    Ok(capped_rung(hull_rung, codec, name, &shots, &chosen, timing))
+/// Every chunk at the hull's setting for the rung, predicted on each chunk's own curve.
+fn uniform_choice(chunks: &[ChunkTrials], shots: &[ShotTrials], setting: f64) -> Result<Vec<ShotTrial>, TitleLadderError> {
+    shots.iter().zip(chunks).map(|(shot, chunk)| at_setting(&shot.trials, setting).ok_or(TitleLadderError::ChunkNotAnalysed(chunk.chunk.index))).collect()
 }
 
-/// Per shot: each chunk at its own setting, the least bits for the rung's predicted VMAF.
-fn per_shot_rung(chunks: &[ChunkTrials], hull_rung: &HullRung, codec: Codec, name: String, timing: &StreamTiming) -> Result<(Rung, RungDecision), TitleLadderError> {
+/// Per title: every chunk at the hull's setting for the rung.
+fn per_title_rung(chunks: &[ChunkTrials], hull_rung: &HullRung, codec: Codec, timing: &StreamTiming) -> Result<(Rung, RungDecision), TitleLadderError> {
+    let shots = chunk_curves(chunks, hull_rung.width, hull_rung.height);
+    let chosen = uniform_choice(chunks, &shots, hull_rung.setting)?;
+    Ok(capped_rung(hull_rung, codec, &shots, &chosen, timing))
+}
+
+/// Per shot: each chunk at its own setting, the least bits for the VMAF the per-title rung
+/// predicts — never more bits than that rung (the allocation picks whole settings and may
+/// overshoot by one step of a shot's hull; the per-title choice is then the cheaper one).
+fn per_shot_rung(chunks: &[ChunkTrials], hull_rung: &HullRung, codec: Codec, timing: &StreamTiming) -> Result<(Rung, RungDecision), TitleLadderError> {
     let mut shots = chunk_curves(chunks, hull_rung.width, hull_rung.height);
+    let uniform = uniform_choice(chunks, &shots, hull_rung.setting)?;
     for shot in &mut shots {
         shot.trials = densified(&shot.trials);
     }
-    let allocation = allocate(&shots, hull_rung.predicted_vmaf)?;
-    let chosen: Vec<ShotTrial> = allocation.chosen.iter().zip(&shots).map(|(&index, shot)| shot.trials[index]).collect();
-    Ok(capped_rung(hull_rung, codec, name, &shots, &chosen, timing))
+    let frames: u64 = shots.iter().map(|shot| shot.frames).sum();
+    let uniform_vmaf = uniform.iter().zip(&shots).map(|(trial, shot)| trial.vmaf * shot.frames as f64).sum::<f64>() / frames.max(1) as f64;
+    let uniform_bits: f64 = uniform.iter().map(|trial| trial.bits).sum();
+    let allocation = allocate(&shots, uniform_vmaf)?;
+    let chosen: Vec<ShotTrial> = if allocation.reached && allocation.total_bits < uniform_bits {
+        allocation.chosen.iter().zip(&shots).map(|(&index, shot)| shot.trials[index]).collect()
+    } else {
+        uniform
+    };
+    Ok(capped_rung(hull_rung, codec, &shots, &chosen, timing))
+}
+
+/// The rungs no other rung beats on both counts — predicted bitrate and VMAF — by falling
+/// bitrate. Chunks predicted on their own curves can make a smaller picture's rung cost more
+/// than a larger one's at a higher VMAF: no player should ever switch to it.
+fn undominated(made: Vec<(HullRung, Rung, RungDecision)>) -> Vec<(HullRung, Rung, RungDecision)> {
+    let beats = |a: &RungDecision, b: &RungDecision| {
+        a.predicted_bitrate_kbps <= b.predicted_bitrate_kbps && a.predicted_vmaf >= b.predicted_vmaf && (a.predicted_bitrate_kbps < b.predicted_bitrate_kbps || a.predicted_vmaf > b.predicted_vmaf)
+    };
+    let mut kept: Vec<(HullRung, Rung, RungDecision)> = Vec::with_capacity(made.len());
+    for (index, rung) in made.iter().enumerate() {
+        let beaten = made.iter().enumerate().any(|(other, candidate)| other != index && beats(&candidate.2, &rung.2));
+        let duplicate = kept.iter().any(|kept| kept.2.predicted_bitrate_kbps == rung.2.predicted_bitrate_kbps && kept.2.predicted_vmaf == rung.2.predicted_vmaf);
+        if !beaten && !duplicate {
+            kept.push(rung.clone());
+        }
+    }
+    kept.sort_by(|a, b| b.2.predicted_bitrate_kbps.total_cmp(&a.2.predicted_bitrate_kbps));
+    kept
 }
 
 /// `trials` (sorted by setting) with every whole setting between two neighbours added: bits

@@ -134,29 +134,48 @@ fn typed_features<T: Sample>(
 ) -> Result<FrameFeatures, MetricError> {
     let depth = reference.bit_depth();
     let (r, d) = (reference.luma(), distorted.luma());
+    let motion = typed_motion(r, previous_reference, depth, simd, scratch)?;
     #[cfg(feature = "cuda")]
     if let Some(gpu) = scratch.gpu.clone() {
-        let cuda = |e: crate::cuda::CudaError| MetricError::Cuda(e.to_string());
-        let vif = crate::cuda::vif(&*gpu, r, d, depth).map_err(cuda)?;
-        let adm = crate::cuda::adm(&*gpu, r, d, depth).map_err(cuda)?;
-        let motion = match previous_reference {
-            Some(prev) => motion::motion_score(crate::cuda::motion_sad(&*gpu, prev, r, depth).map_err(cuda)?, r.width(), r.height()),
-            None => 0.0,
-        };
+        let vif = crate::cuda::vif(&*gpu, r, d, depth).map_err(cuda_error)?;
+        let adm = crate::cuda::adm(&*gpu, r, d, depth).map_err(cuda_error)?;
         let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
         let ssim = selection.ssim.then(|| ssim::ssim(r, d, depth, &mut scratch.ssim));
         return Ok(FrameFeatures { vif, adm, motion, psnr, ssim });
     }
     let vif = vif::vif(r, d, depth, simd, &mut scratch.vif);
     let adm = adm::adm_at(r, d, depth, simd, &mut scratch.adm);
-    let motion = match previous_reference {
-        Some(prev) => {
-            let sad = motion::blurred_difference_sad_at(prev, r, depth, simd, &mut scratch.motion);
-            motion::motion_score(sad, r.width(), r.height())
-        }
-        None => 0.0,
-    };
     let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
     let ssim = selection.ssim.then(|| ssim::ssim(r, d, depth, &mut scratch.ssim));
     Ok(FrameFeatures { vif, adm, motion, psnr, ssim })
+}
+
+/// The motion of one reference frame against the one before (0 for the first): all that a
+/// frame left out of a subsampled run needs, since the VMAF of the next scored frame reads it
+/// ([`crate::vmaf::VmafOptions::subsample`]).
+pub fn frame_motion(reference: &Frame, previous_reference: Option<&Frame>, simd: SimdLevel, scratch: &mut FeatureScratch) -> Result<f64, MetricError> {
+    let Some(previous) = previous_reference else { return Ok(0.0) };
+    check_pair(previous, reference)?;
+    match (previous, reference) {
+        (Frame::Eight(p), Frame::Eight(r)) => typed_motion(r.luma(), Some(p.luma()), r.bit_depth(), simd, scratch),
+        (Frame::High(p), Frame::High(r)) => typed_motion(r.luma(), Some(p.luma()), r.bit_depth(), simd, scratch),
+        _ => Err(MetricError::BitDepthMismatch { reference: reference.bit_depth(), distorted: previous.bit_depth() }),
+    }
+}
+
+/// Motion of the luma `reference` against `previous` (on the GPU where the scratch has one).
+fn typed_motion<T: Sample>(reference: &Plane<T>, previous: Option<&Plane<T>>, depth: u8, simd: SimdLevel, scratch: &mut FeatureScratch) -> Result<f64, MetricError> {
+    let Some(previous) = previous else { return Ok(0.0) };
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = scratch.gpu.clone() {
+        let sad = crate::cuda::motion_sad(&*gpu, previous, reference, depth).map_err(cuda_error)?;
+        return Ok(motion::motion_score(sad, reference.width(), reference.height()));
+    }
+    let sad = motion::blurred_difference_sad_at(previous, reference, depth, simd, &mut scratch.motion);
+    Ok(motion::motion_score(sad, reference.width(), reference.height()))
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_error(error: crate::cuda::CudaError) -> MetricError {
+    MetricError::Cuda(error.to_string())
 }

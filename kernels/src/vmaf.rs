@@ -67,6 +67,10 @@ pub struct VmafOptions {
     pub simd: Option<SimdLevel>,
     /// Stop after this many frames (`None` = all).
     pub max_frames: Option<u64>,
+    /// Score every n-th frame only (libvmaf's `--subsample`): VIF, ADM, PSNR and SSIM of
+    /// frames 0, n, 2n…, but motion of every frame, so each scored frame's VMAF is exactly
+    /// what a full run gives it. 0 and 1 score every frame.
+    pub subsample: u64,
 }
 
 impl Default for VmafOptions {
@@ -77,6 +81,7 @@ impl Default for VmafOptions {
             backend: BackendRequest::Auto,
             simd: None,
             max_frames: None,
+            subsample: 1,
         }
     }
 }
@@ -121,6 +126,25 @@ struct Job {
     reference: Arc<Frame>,
     distorted: Frame,
     previous_reference: Option<Arc<Frame>>,
+    /// False for a frame a subsampled run leaves out: only its motion is measured.
+    scored: bool,
+}
+
+/// What was measured on one frame pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FrameMeasure {
+    Scored(FrameFeatures),
+    /// A frame left out of a subsampled run: its motion only.
+    MotionOnly(f64),
+}
+
+impl FrameMeasure {
+    fn motion(&self) -> f64 {
+        match self {
+            Self::Scored(features) => features.motion,
+            Self::MotionOnly(motion) => *motion,
+        }
+    }
 }
 
 /// Which source a frame given back came from.
@@ -156,6 +180,7 @@ fn read_pairs(
     mut reference: Box<dyn FrameSource>,
     mut distorted: Box<dyn FrameSource>,
     max_frames: Option<u64>,
+    subsample: u64,
     jobs: SyncSender<Job>,
     returns: Receiver<(Side, Frame)>,
 ) -> ReaderOutcome {
@@ -182,7 +207,8 @@ fn read_pairs(
         match (r, d) {
             (Some(r), Some(d)) => {
                 let r = Arc::new(r);
-                let job = Job { index, reference: Arc::clone(&r), distorted: d, previous_reference: previous.take() };
+                let scored = index.is_multiple_of(subsample.max(1));
+                let job = Job { index, reference: Arc::clone(&r), distorted: d, previous_reference: previous.take(), scored };
                 if jobs.send(job).is_err() {
                     // Workers stopped on an error; theirs is the one to report.
                     return ReaderOutcome::Done;
@@ -225,7 +251,7 @@ fn run_workers(
     simd: SimdLevel,
     backend: &Backend,
     returns: &Returns,
-) -> Result<Vec<(u64, FrameFeatures)>, VmafError> {
+) -> Result<Vec<(u64, FrameMeasure)>, VmafError> {
     let jobs = Mutex::new(jobs);
     let results = Mutex::new(Vec::new());
     let first_error: Mutex<Option<VmafError>> = Mutex::new(None);
@@ -239,14 +265,12 @@ fn run_workers(
                         Err(_) => return,
                     };
                     let Ok(job) = job else { return };
-                    let outcome = frame_features::frame_features(
-                        &job.reference,
-                        &job.distorted,
-                        job.previous_reference.as_deref(),
-                        selection,
-                        simd,
-                        &mut scratch,
-                    );
+                    let previous = job.previous_reference.as_deref();
+                    let outcome = if job.scored {
+                        frame_features::frame_features(&job.reference, &job.distorted, previous, selection, simd, &mut scratch).map(FrameMeasure::Scored)
+                    } else {
+                        frame_features::frame_motion(&job.reference, previous, simd, &mut scratch).map(FrameMeasure::MotionOnly)
+                    };
                     let index = job.index;
                     give_back(job, returns);
                     match outcome {
@@ -284,7 +308,8 @@ pub fn frame_features_of_streams(
     frame_features_on(reference, distorted, options, simd, &Backend::Cpu(simd))
 }
 
-/// Features of every frame pair on `backend` (CUDA parts on the GPU where it is one).
+/// Features of every frame pair on `backend` (CUDA parts on the GPU where it is one); the
+/// options' `subsample` does not apply.
 pub fn frame_features_on(
     reference: Box<dyn FrameSource>,
     distorted: Box<dyn FrameSource>,
@@ -292,13 +317,34 @@ pub fn frame_features_on(
     simd: SimdLevel,
     backend: &Backend,
 ) -> Result<Vec<FrameFeatures>, VmafError> {
+    let every_frame = VmafOptions { subsample: 1, ..options.clone() };
+    // Every frame is scored at subsample 1: nothing is left out here.
+    let measures = measure_streams(reference, distorted, &every_frame, simd, backend)?;
+    Ok(measures
+        .into_iter()
+        .filter_map(|measure| match measure {
+            FrameMeasure::Scored(features) => Some(features),
+            FrameMeasure::MotionOnly(_) => None,
+        })
+        .collect())
+}
+
+/// What every frame pair measures on `backend`, in frame order: all features of the frames
+/// the options' `subsample` scores, the motion of the others.
+fn measure_streams(
+    reference: Box<dyn FrameSource>,
+    distorted: Box<dyn FrameSource>,
+    options: &VmafOptions,
+    simd: SimdLevel,
+    backend: &Backend,
+) -> Result<Vec<FrameMeasure>, VmafError> {
     let workers = options.worker_count();
     let (tx, rx) = sync_channel::<Job>(2 * workers);
     // Room for every frame in flight: the queued jobs' and the running ones'.
     let (returns, returned) = sync_channel::<(Side, Frame)>(6 * workers + 4);
-    let max_frames = options.max_frames;
+    let (max_frames, subsample) = (options.max_frames, options.subsample);
     let (outcome, results) = std::thread::scope(|scope| {
-        let reader = scope.spawn(charged(move || read_pairs(reference, distorted, max_frames, tx, returned)));
+        let reader = scope.spawn(charged(move || read_pairs(reference, distorted, max_frames, subsample, tx, returned)));
         let results = run_workers(rx, workers, options.features, simd, backend, &returns);
         (reader.join(), results)
     });
@@ -318,12 +364,22 @@ pub fn frame_features_on(
 
 /// Turns per-frame features into the report: motion2, the model, pooling.
 pub fn score_features(features: &[FrameFeatures], model: &VmafModel) -> Vec<FrameReport> {
-    let motion: Vec<f64> = features.iter().map(|f| f.motion).collect();
+    let measures: Vec<FrameMeasure> = features.iter().copied().map(FrameMeasure::Scored).collect();
+    score_measures(&measures, model)
+}
+
+/// The report of the scored frames: motion2 from every frame's motion, the model.
+fn score_measures(measures: &[FrameMeasure], model: &VmafModel) -> Vec<FrameReport> {
+    let motion: Vec<f64> = measures.iter().map(FrameMeasure::motion).collect();
     let motion2 = motion::motion2_from_motion(&motion);
-    features
+    measures
         .iter()
         .zip(motion2)
         .enumerate()
+        .filter_map(|(i, (measure, motion2))| match measure {
+            FrameMeasure::Scored(features) => Some((i, (features, motion2))),
+            FrameMeasure::MotionOnly(_) => None,
+        })
         .map(|(i, (f, motion2))| {
             let vif = [f.vif.scale(0), f.vif.scale(1), f.vif.scale(2), f.vif.scale(3)];
             let inputs = ModelInputs { adm2: f.adm.adm2, motion2, vif };
@@ -352,11 +408,11 @@ pub fn vmaf_streams(
     let simd = options.simd.unwrap_or(backend.simd()).min(SimdLevel::hardware());
     let model = VmafModel::v061()?;
     let start = Instant::now();
-    let features = frame_features_on(reference, distorted, options, simd, &backend)?;
-    if features.is_empty() {
+    let measures = measure_streams(reference, distorted, options, simd, &backend)?;
+    if measures.is_empty() {
         return Err(VmafError::Empty);
     }
-    let frames = score_features(&features, &model);
+    let frames = score_measures(&measures, &model);
     let elapsed = start.elapsed().as_secs_f64();
     Ok(VmafReport { fps: frames.len() as f64 / elapsed.max(1e-9), frames, backend: match backend {
         Backend::Cpu(_) => Backend::Cpu(simd).describe(),

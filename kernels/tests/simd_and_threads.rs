@@ -1,5 +1,6 @@
 //! Property tests on random frames of odd sizes: every SIMD path equals the scalar
-//! reference, and any thread count gives the same features as one thread.
+//! reference, any thread count gives the same features as one thread, and a subsampled run
+//! scores its frames as a full run does.
 
 use proptest::prelude::*;
 use shotfarm_kernels::adm::{AdmScratch, adm_at};
@@ -8,6 +9,7 @@ use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad, blurred_di
 use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::vif::{VifScratch, vif};
 use shotfarm_kernels::vmaf::{VmafOptions, frame_features_of_streams};
+use shotfarm_kernels::vmaf_streams;
 use shotfarm_kernels::{FeatureSelection, Frame, FrameFormat, Plane, YuvFrame};
 
 /// A plane of `w x h` pseudo-random samples below `1 << depth`, smooth enough to exercise
@@ -172,6 +174,29 @@ proptest! {
         prop_assert_eq!(one.len(), n);
         prop_assert_eq!(run(3), one.clone());
         prop_assert_eq!(run(8), one);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// A subsampled run scores frames 0, n, 2n… with exactly the VMAF (motion2 included,
+    /// which reads the frame after) and PSNR a full run gives them, at any thread count.
+    #[test]
+    fn subsampled_runs_score_their_frames_as_a_full_run_does(w in 33usize..60, h in 33usize..48, seed in 1u64..1000, frames in 1usize..9, step in 2u64..5, threads in 1usize..4) {
+        let format = FrameFormat { width: w, height: h, bit_depth: 8 };
+        let refs: Vec<Frame> = (0..frames).map(|i| frame8(w, h, seed + i as u64 * 101, 3)).collect();
+        let dists: Vec<Frame> = (0..frames).map(|i| frame8(w, h, seed + i as u64 * 101 + 50, 20)).collect();
+        let run = |subsample: u64| {
+            let options = VmafOptions { threads, subsample, features: FeatureSelection { psnr: true, ssim: false }, ..VmafOptions::default() };
+            let r = MemorySource::new(format, refs.clone(), "ref").expect("formats agree");
+            let d = MemorySource::new(format, dists.clone(), "dis").expect("formats agree");
+            vmaf_streams(Box::new(r), Box::new(d), &options).expect("scores").frames
+        };
+        let full = run(1);
+        let expected: Vec<_> = full.into_iter().filter(|frame| (frame.frame_num as u64).is_multiple_of(step)).collect();
+        prop_assert_eq!(expected.len(), frames.div_ceil(step as usize));
+        prop_assert_eq!(run(step), expected);
     }
 }
 

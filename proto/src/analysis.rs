@@ -3,10 +3,12 @@
 //! the ladder decision made from them ([`LadderDecision`]: the hull, the rungs and, per shot
 //! group, the constant-quality setting of every rung).
 //!
-//! A trial encodes and scores its whole chunk, at the job's own preset. Both cheaper ways were
-//! measured to mislead: trials at `veryfast` rated content 2–4 VMAF below what the final
-//! encodes at `medium` measured, and trials of a chunk's leading quarter predicted VMAF 94 for
-//! a 6 s camera pan whose rendition measured 78 (the later frames were harder).
+//! A trial encodes its whole chunk, at the job's own preset, and scores VMAF alone on every
+//! n-th frame (up to every 4th, each scored frame getting exactly the VMAF a full run gives
+//! it). Two cheaper encodes were measured to mislead: trials at `veryfast` rated content 2–4
+//! VMAF below what the final encodes at `medium` measured, and trials of a chunk's leading
+//! quarter predicted VMAF 94 for a 6 s camera pan whose rendition measured 78 (the later frames
+//! were harder).
 //!
 //! The grid is decided here, in the one crate scheduler and agent share, so the planner can
 //! plan one analyze task per (chunk, codec, trial size) without asking an agent. A chunk is
@@ -15,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::{Chunk, Codec, QualityStats, SourceSummary};
+use crate::pipeline::{Chunk, Codec, SourceSummary};
 use crate::recipe::LadderKind;
 
 /// Trial sizes per source at most (its own size first, then smaller).
@@ -44,11 +46,25 @@ pub struct TrialOutcome {
     pub setting: f64,
     /// Bits of the encoded video stream.
     pub bits: u64,
-    /// Frames encoded and scored: the whole chunk.
+    /// Frames encoded: the whole chunk.
     pub frames: u64,
-    /// VMAF, PSNR and SSIM against the source at the source's size, pooled over the chunk.
+    /// VMAF against the source at the source's size, pooled over the frames scored.
     #[serde(flatten)]
-    pub quality: QualityStats,
+    pub quality: TrialQuality,
+}
+
+/// A trial's VMAF: only VMAF goes into a rate–quality curve, and a trial scores every n-th
+/// frame of its chunk (each with the VMAF a full run gives it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrialQuality {
+    pub vmaf_mean: f64,
+    pub vmaf_harmonic_mean: f64,
+    pub vmaf_min: f64,
+    /// 1st percentile of the scored frames' VMAF.
+    pub vmaf_p1: f64,
+    /// Frames scored (every n-th of [`TrialOutcome::frames`]).
+    pub scored_frames: u64,
 }
 
 /// Every trial of one chunk for one codec: what the ladder task is given.

@@ -2,7 +2,7 @@
 //! simulation drive real jobs through the real planner without any media work. An output
 //! is derived from the task's spec alone, so a simulated farm behaves deterministically.
 
-use shotfarm_proto::analysis::{ChunkTrials, CodecDecision, LadderDecision, RungDecision, TrialOutcome};
+use shotfarm_proto::analysis::{ChunkTrials, CodecDecision, LadderDecision, RungDecision, TrialOutcome, TrialQuality};
 use shotfarm_proto::recipe::LadderKind;
 use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedRendition, QualityStats, QualitySummary, Rung, SourceSummary, TaskSpec, TaskOutput};
 
@@ -59,7 +59,7 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
                     setting: trial.setting,
                     bits: (u64::from(trial.width) * u64::from(trial.height) * chunk.frames()) >> (trial.setting as u32 / 6).min(20),
                     frames: chunk.frames(),
-                    quality: QualityStats { vmaf_mean: 100.0 - trial.setting, vmaf_harmonic_mean: 99.0 - trial.setting, vmaf_min: 90.0 - trial.setting, vmaf_p1: 91.0 - trial.setting, psnr_y: 40.0, ssim: 0.98 },
+                    quality: TrialQuality { vmaf_mean: 100.0 - trial.setting, vmaf_harmonic_mean: 99.0 - trial.setting, vmaf_min: 90.0 - trial.setting, vmaf_p1: 91.0 - trial.setting, scored_frames: chunk.frames() },
                 })
                 .collect(),
         },

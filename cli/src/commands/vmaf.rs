@@ -54,6 +54,10 @@ pub struct VmafArgs {
     /// CPU has). Every level gives the same scores; this is for tests and benchmarks.
     #[arg(long, value_enum)]
     pub simd: Option<SimdArg>,
+    /// Score every n-th frame only, as libvmaf's `--subsample` (motion still reads every
+    /// frame, so each scored frame gets the VMAF a full run gives it).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub subsample: u64,
 }
 
 /// A SIMD level the CPU kernels may be limited to.
@@ -108,6 +112,7 @@ pub fn run(args: VmafArgs) -> CommandResult {
             BackendArg::Cuda => BackendRequest::Cuda,
         },
         simd: args.simd.map(SimdArg::checked_level).transpose()?,
+        subsample: args.subsample,
         ..VmafOptions::default()
     };
     let report = shotfarm_kernels::vmaf_files(&FfmpegPrograms::from_env(), &args.reference, &args.distorted, &options).map_err(|e| match e {

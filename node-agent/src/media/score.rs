@@ -8,6 +8,10 @@
 //! landing is scored again from frame 0). Every probe and decode runs the programs the caller
 //! names ([`ScoreParams::programs`]). This runs on a blocking thread; cancellation stops the
 //! frame sources at the next frame, and a counter says how many frames were scored so far.
+//!
+//! A rendition's chunk ([`score_chunk`]) gets VMAF, PSNR-Y and SSIM of every frame; a trial of
+//! the analysis ([`score_trial`]) VMAF alone, of every n-th frame (its rate–quality curve needs
+//! nothing else, and SSIM alone costs as much as VMAF).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,7 +27,7 @@ use shotfarm_kernels::{FeatureSelection, VmafError, VmafOptions, VmafReport, vma
 use shotfarm_proto::pipeline::QualitySummary;
 use tokio_util::sync::CancellationToken;
 
-use super::quality::chunk_summary;
+use super::quality::{VmafStats, chunk_summary};
 use super::source_range::{SourceRange, check_boundaries};
 
 /// What to score.
@@ -46,6 +50,14 @@ pub struct ChunkScore {
     pub fps: f64,
     /// The metric backend that ran.
     pub backend: String,
+}
+
+/// A scored trial: its VMAF over the frames scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialScore {
+    pub vmaf: VmafStats,
+    /// Frames scored per second.
+    pub fps: f64,
 }
 
 /// Why a chunk could not be scored.
@@ -72,24 +84,11 @@ pub enum ScoreError {
     Cancelled,
 }
 
-/// Scores on this (blocking) thread: seeking first, again from frame 0 if the seek landed wrong.
+/// Scores a rendition's chunk on this (blocking) thread: VMAF, PSNR-Y and SSIM of every frame.
 /// `scored` counts the frames delivered so far.
 pub fn score_chunk(params: &ScoreParams, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<ChunkScore, ScoreError> {
-    let stored = probe_stream_format(&params.programs.ffprobe, &params.range.source, &params.range.picture.probe_selector()).map_err(ScoreError::Probe)?;
-    // The reference comes out turned as the source's picture says; the chunk is scaled to that.
-    let turned = if params.range.picture.swaps_sides() { FrameFormat { width: stored.height, height: stored.width, ..stored } } else { stored };
-    // A rung tone-mapped to SDR is scored against the source tone-mapped the same way, in 8 bits.
-    let format = if params.range.tone_map { FrameFormat { bit_depth: 8, ..turned } } else { turned };
-    let report = match score_once(params, &params.range, format, scored, cancel) {
-        Err(ScoreError::Landing(message)) if params.range.seeks() && !cancel.is_cancelled() => {
-            tracing::warn!(chunk = params.range.chunk.index, %message, "the source seek landed on the wrong frame; scoring from frame 0");
-            scored.store(0, Ordering::Relaxed);
-            let from_start = SourceRange { use_seek: false, ..params.range.clone() };
-            score_once(params, &from_start, format, scored, cancel)
-        }
-        outcome => outcome,
-    }
-    .map_err(|error| if cancel.is_cancelled() { ScoreError::Cancelled } else { error })?;
+    let options = VmafOptions { threads: 0, features: FeatureSelection { psnr: true, ssim: true }, backend: params.backend, ..VmafOptions::default() };
+    let report = measured(params, &options, scored, cancel)?;
     let per_frame_vmaf: Vec<f64> = report.frames.iter().map(|frame| frame.vmaf).collect();
     let psnr_y: Vec<f64> = report.frames.iter().filter_map(|frame| frame.psnr.map(|psnr| psnr[0])).collect();
     let ssim: Vec<f64> = report.frames.iter().filter_map(|frame| frame.ssim).collect();
@@ -97,13 +96,42 @@ pub fn score_chunk(params: &ScoreParams, scored: &Arc<AtomicU64>, cancel: &Cance
     Ok(ChunkScore { quality, fps: report.fps, backend: report.backend })
 }
 
-fn score_once(params: &ScoreParams, range: &SourceRange, format: FrameFormat, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<VmafReport, ScoreError> {
+/// Scores a trial of the analysis on this (blocking) thread: VMAF alone, of every
+/// `subsample`-th frame (each with the VMAF a full run gives it).
+pub fn score_trial(params: &ScoreParams, subsample: u64, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<TrialScore, ScoreError> {
+    let options = VmafOptions { threads: 0, backend: params.backend, subsample, ..VmafOptions::default() };
+    let report = measured(params, &options, scored, cancel)?;
+    let per_frame_vmaf: Vec<f64> = report.frames.iter().map(|frame| frame.vmaf).collect();
+    let vmaf = VmafStats::of(&per_frame_vmaf).ok_or(ScoreError::Unscorable(VmafError::Empty))?;
+    Ok(TrialScore { vmaf, fps: report.fps })
+}
+
+/// The report of `options` on this thread: seeking first, again from frame 0 if the seek
+/// landed wrong.
+fn measured(params: &ScoreParams, options: &VmafOptions, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<VmafReport, ScoreError> {
+    let stored = probe_stream_format(&params.programs.ffprobe, &params.range.source, &params.range.picture.probe_selector()).map_err(ScoreError::Probe)?;
+    // The reference comes out turned as the source's picture says; the chunk is scaled to that.
+    let turned = if params.range.picture.swaps_sides() { FrameFormat { width: stored.height, height: stored.width, ..stored } } else { stored };
+    // A rung tone-mapped to SDR is scored against the source tone-mapped the same way, in 8 bits.
+    let format = if params.range.tone_map { FrameFormat { bit_depth: 8, ..turned } } else { turned };
+    match score_once(params, &params.range, format, options, scored, cancel) {
+        Err(ScoreError::Landing(message)) if params.range.seeks() && !cancel.is_cancelled() => {
+            tracing::warn!(chunk = params.range.chunk.index, %message, "the source seek landed on the wrong frame; scoring from frame 0");
+            scored.store(0, Ordering::Relaxed);
+            let from_start = SourceRange { use_seek: false, ..params.range.clone() };
+            score_once(params, &from_start, format, options, scored, cancel)
+        }
+        outcome => outcome,
+    }
+    .map_err(|error| if cancel.is_cancelled() { ScoreError::Cancelled } else { error })
+}
+
+fn score_once(params: &ScoreParams, range: &SourceRange, format: FrameFormat, options: &VmafOptions, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<VmafReport, ScoreError> {
     let reference = range.open(&params.programs, format).map_err(ScoreError::Reference)?;
     let distorted = ffmpeg_decoder::open_as(&params.programs, &params.encoded, format).map_err(|source| ScoreError::Encoded { path: params.encoded.clone(), source })?;
     let reference = Cancellable { inner: Box::new(reference), cancel: cancel.clone(), delivered: None };
     let distorted = Cancellable { inner: Box::new(distorted), cancel: cancel.clone(), delivered: Some(Arc::clone(scored)) };
-    let options = VmafOptions { threads: 0, features: FeatureSelection { psnr: true, ssim: true }, backend: params.backend, simd: None, max_frames: None };
-    let report = match vmaf_streams(Box::new(reference), Box::new(distorted), &options) {
+    let report = match vmaf_streams(Box::new(reference), Box::new(distorted), options) {
         Ok(report) => report,
         Err(VmafError::FrameCountMismatch { reference, distorted }) => {
             let _ = check_boundaries(range);

@@ -1,31 +1,42 @@
 //! The analyze task (per-title and per-shot ladders): one chunk encoded at one trial size and
 //! every constant-quality setting of the grid, from one decode, at the job's preset; then each
-//! trial scored against the chunk's source frames at the source's size (VMAF, PSNR, SSIM), as
-//! the score task scores a rendition. The output is a [`TrialOutcome`] per setting: the bits
-//! of its video stream and its pooled quality.
+//! trial scored against the chunk's source frames at the source's size, VMAF alone on every
+//! n-th frame ([`trial_subsample`]: each scored frame gets exactly the VMAF a full run gives
+//! it, motion being measured on every frame). The output is a [`TrialOutcome`] per setting:
+//! the bits of its video stream and its pooled VMAF.
 //!
 //! The trials are the cpu backend's (the analysis is about the codec's rate–quality curve on
 //! this content; the final encodes then run wherever placement puts them). Trial files stay
 //! in this attempt's scratch directory: nothing is uploaded.
 
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
-use shotfarm_proto::analysis::{TrialOutcome, TrialSpec};
+use shotfarm_proto::analysis::{TrialOutcome, TrialQuality, TrialSpec};
 use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, JobLocations, Rung, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
 use super::encode::{check_settings, encoder_settings};
 use super::job_cache::local_source;
-use super::score::{metric_backend, reference_range, score_reporting};
+use super::score::{metric_backend, reference_range, scoring_reporting};
 use super::spec_checks::{check_chunk_in_source, frame_rate};
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
 use crate::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams};
 use crate::media::mp4_samples;
 use crate::media::process::ToolProgress;
-use crate::media::score::ScoreParams;
+use crate::media::score::{ScoreParams, score_trial};
 
 /// The largest trial picture side.
 const MAX_TRIAL_SIDE: u32 = 16_384;
+/// A trial scores every n-th frame, n at most this…
+const MAX_TRIAL_SUBSAMPLE: u64 = 4;
+/// …while still scoring at least this many frames where the chunk has them.
+const MIN_SCORED_FRAMES: u64 = 24;
+
+/// Every how many frames a trial of a chunk of `frames` is scored: 1 up to 47 frames, then
+/// as sparsely as keeps [`MIN_SCORED_FRAMES`], at most every [`MAX_TRIAL_SUBSAMPLE`]-th.
+pub fn trial_subsample(frames: u64) -> u64 {
+    (frames / MIN_SCORED_FRAMES).clamp(1, MAX_TRIAL_SUBSAMPLE)
+}
 
 #[expect(clippy::too_many_arguments, reason = "the fields of one spec variant plus the task's context")]
 pub async fn run(
@@ -82,9 +93,12 @@ pub async fn run(
             encoded: output.path.clone(),
             backend: metric_backend,
         };
-        let score = score_reporting(score_params, &|done, fps| progress(done_before + done.min(frames), total, fps), cancel).await?;
+        let subsample = trial_subsample(frames);
+        let score = scoring_reporting(move |scored, cancel| score_trial(&score_params, subsample, scored, cancel), &|done, fps| progress(done_before + done.min(frames), total, fps), cancel).await?;
         let _ = tokio::fs::remove_file(&output.path).await;
-        outcomes.push(TrialOutcome { width: trial.width, height: trial.height, setting: trial.setting, bits, frames: output.frames, quality: score.quality.stats });
+        let vmaf = score.vmaf;
+        let quality = TrialQuality { vmaf_mean: vmaf.mean, vmaf_harmonic_mean: vmaf.harmonic_mean, vmaf_min: vmaf.min, vmaf_p1: vmaf.p1, scored_frames: vmaf.frames };
+        outcomes.push(TrialOutcome { width: trial.width, height: trial.height, setting: trial.setting, bits, frames: output.frames, quality });
     }
     progress(total, total, 0.0);
     tracing::info!(

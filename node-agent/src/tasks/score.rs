@@ -21,7 +21,7 @@ use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
 use crate::media::source_colour::RungColour;
 use crate::media::inspect::Chunk as InspectedChunk;
-use crate::media::score::{ChunkScore, ScoreParams, score_chunk};
+use crate::media::score::{ChunkScore, ScoreError, ScoreParams, score_chunk};
 use crate::media::source_picture::SourcePicture;
 use crate::media::source_range::SourceRange;
 
@@ -89,14 +89,24 @@ pub(super) fn reference_range(local_source: PathBuf, chunk: InspectedChunk, sour
     })
 }
 
-/// Scores on a blocking thread while `report(frames scored, frames/s)` hears about it four
-/// times a second.
+/// Scores a rendition's chunk on a blocking thread while `report(frames scored, frames/s)`
+/// hears about it four times a second.
 pub(super) async fn score_reporting(params: ScoreParams, report: &(dyn Fn(u64, f64) + Sync), cancel: &CancellationToken) -> Result<ChunkScore, TaskError> {
+    scoring_reporting(move |scored, cancel| score_chunk(&params, scored, cancel), report, cancel).await
+}
+
+/// Runs `score(frames scored so far, cancel)` on a blocking thread while `report(frames
+/// scored, frames/s)` hears about it four times a second.
+pub(super) async fn scoring_reporting<T: Send + 'static>(
+    score: impl FnOnce(&Arc<AtomicU64>, &CancellationToken) -> Result<T, ScoreError> + Send + 'static,
+    report: &(dyn Fn(u64, f64) + Sync),
+    cancel: &CancellationToken,
+) -> Result<T, TaskError> {
     let scored = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let work = {
         let (scored, cancel) = (Arc::clone(&scored), cancel.clone());
-        tokio::task::spawn_blocking(charged(move || score_chunk(&params, &scored, &cancel)))
+        tokio::task::spawn_blocking(charged(move || score(&scored, &cancel)))
     };
     tokio::pin!(work);
     let mut ticker = tokio::time::interval(PROGRESS_PERIOD);

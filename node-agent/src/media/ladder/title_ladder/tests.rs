@@ -1,5 +1,6 @@
 use proptest::prelude::*;
-use shotfarm_proto::pipeline::{Chunk, QualityStats};
+use shotfarm_proto::analysis::TrialQuality;
+use shotfarm_proto::pipeline::Chunk;
 
 use super::*;
 
@@ -10,8 +11,8 @@ fn source() -> LadderSource {
     LadderSource { frame_rate_num: 24, frame_rate_den: 1, ..LadderSource::square(1280, 720) }
 }
 
-fn quality(vmaf: f64) -> QualityStats {
-    QualityStats { vmaf_mean: vmaf, vmaf_harmonic_mean: vmaf, vmaf_min: vmaf, vmaf_p1: vmaf, psnr_y: 40.0, ssim: 0.98 }
+fn quality(vmaf: f64) -> TrialQuality {
+    TrialQuality { vmaf_mean: vmaf, vmaf_harmonic_mean: vmaf, vmaf_min: vmaf, vmaf_p1: vmaf, scored_frames: 12 }
 }
 
 /// A plausible rate–quality surface: bits halve every 6 settings and grow with the picture

@@ -26,6 +26,10 @@ pub const MAX_TRIAL_SIZES: usize = 4;
 pub const TRIAL_SIZE_STEP: f64 = 1.5;
 /// No trial below this many lines (the fixed ladder's floor).
 pub const MIN_TRIAL_HEIGHT: u32 = 144;
+/// Per title, a source of more chunks than this has a sample of them analysed…
+pub const ALL_CHUNKS_UP_TO: usize = 12;
+/// …as many as hold about this share of its frames, and at least [`ALL_CHUNKS_UP_TO`].
+pub const SAMPLED_SHARE: f64 = 0.25;
 
 /// One trial encode asked of an analyze task: a size and a constant-quality setting.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -98,8 +102,8 @@ pub struct RungDecision {
     pub predicted_bitrate_kbps: f64,
     /// The constant-quality setting the hull interpolates at the rung's bitrate.
     pub title_setting: f64,
-    /// Each chunk's setting, by chunk index: per title the same for every chunk, per shot its
-    /// own; empty when the ladder sampled chunks (every encode then takes `title_setting`).
+    /// Per shot, each chunk's own setting, by chunk index; per title empty (every chunk, the
+    /// analysed ones and any sampled out, encodes at `title_setting`).
     #[serde(default)]
     pub chunk_settings: Vec<f64>,
 }
@@ -162,6 +166,41 @@ pub fn trial_sizes(source: &SourceSummary) -> Vec<(u32, u32)> {
     sizes
 }
 
+/// The chunks the analyze stage tries, in index order. Per shot, every one (each gets its own
+/// settings). Per title, every one of a source of up to [`ALL_CHUNKS_UP_TO`] chunks, or whose
+/// chunks' `complexity` is unknown (one value per chunk; an older agent sends none); for a
+/// longer source, a sample that spans its content: the chunks ordered by complexity are cut
+/// into strata of equal frames — as many as make about [`SAMPLED_SHARE`] of the frames, at
+/// least [`ALL_CHUNKS_UP_TO`] — and each stratum gives the chunk holding its middle frame.
+pub fn analysed_chunks(ladder: LadderKind, chunks: &[Chunk], complexity: &[f64]) -> Vec<u32> {
+    let every = || chunks.iter().map(|chunk| chunk.index).collect();
+    if ladder != LadderKind::PerTitle || chunks.len() <= ALL_CHUNKS_UP_TO || complexity.len() != chunks.len() {
+        return every();
+    }
+    let mut by_complexity: Vec<(f64, &Chunk)> = complexity.iter().copied().zip(chunks).collect();
+    by_complexity.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.index.cmp(&b.1.index)));
+    let total: u64 = chunks.iter().map(Chunk::frames).sum();
+    if total == 0 {
+        return every();
+    }
+    let strata = ((chunks.len() as f64 * SAMPLED_SHARE).ceil() as usize).clamp(ALL_CHUNKS_UP_TO, chunks.len()) as u64;
+    let mut sample = Vec::with_capacity(strata as usize);
+    let (mut stratum, mut before) = (0u64, 0u64);
+    for (_, chunk) in by_complexity {
+        let after = before + chunk.frames();
+        // Stratum s's middle frame, (2s + 1)/2k of the way: every middle this chunk holds.
+        while stratum < strata && (2 * stratum + 1) * total < 2 * strata * after {
+            if sample.last() != Some(&chunk.index) {
+                sample.push(chunk.index);
+            }
+            stratum += 1;
+        }
+        before = after;
+    }
+    sample.sort_unstable();
+    sample
+}
+
 /// The constant-quality settings every trial size is encoded at, best quality first.
 pub fn trial_settings(codec: Codec) -> &'static [f64] {
     match codec {
@@ -196,6 +235,52 @@ mod tests {
         assert_eq!(trial_sizes(&source(720, 480, (32, 27))), vec![(854, 480), (568, 320), (380, 214)]);
         assert_eq!(trial_sizes(&source(160, 90, (1, 1))), vec![(160, 90)]);
         assert_eq!(trial_sizes(&source(0, 0, (0, 0))), vec![(2, 2)]);
+    }
+
+    fn chunks(lengths: &[u64]) -> Vec<Chunk> {
+        let mut start = 0;
+        lengths
+            .iter()
+            .enumerate()
+            .map(|(index, &frames)| {
+                start += frames;
+                Chunk { index: index as u32, start_frame: start - frames, end_frame: start }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn long_titles_analyse_a_sample_spanning_their_complexity() {
+        // 48 chunks of 24 frames: 12 strata of 4 chunks each by complexity.
+        let many = chunks(&[24; 48]);
+        let complexity: Vec<f64> = (0..48).map(|index| f64::from((index * 37) % 48)).collect();
+        let sample = analysed_chunks(LadderKind::PerTitle, &many, &complexity);
+        assert_eq!(sample.len(), 12, "{sample:?}");
+        assert!(sample.windows(2).all(|pair| pair[0] < pair[1]), "index order: {sample:?}");
+        // One chunk from each stratum of four by complexity: ranks 2, 6, 10… (each stratum's
+        // middle frame opens its third chunk).
+        let mut ranks: Vec<f64> = sample.iter().map(|&index| complexity[index as usize]).collect();
+        ranks.sort_by(f64::total_cmp);
+        assert_eq!(ranks, (0..12).map(|stratum| f64::from(4 * stratum + 2)).collect::<Vec<_>>());
+        // 100 chunks: a quarter of them.
+        let hundred = chunks(&[10; 100]);
+        assert_eq!(analysed_chunks(LadderKind::PerTitle, &hundred, &vec![1.0; 100]).len(), 25);
+        // Per shot, short sources and unknown complexity: every chunk.
+        assert_eq!(analysed_chunks(LadderKind::PerShot, &many, &complexity).len(), 48);
+        assert_eq!(analysed_chunks(LadderKind::PerTitle, &many, &[]).len(), 48);
+        assert_eq!(analysed_chunks(LadderKind::PerTitle, &chunks(&[24; 12]), &[1.0; 12]).len(), 12);
+    }
+
+    #[test]
+    fn a_long_chunk_counts_by_its_frames() {
+        // One complex chunk holds half the frames: it is in the sample once, and the simple
+        // half is sampled as finely as the rest allows.
+        let mut lengths = vec![10; 20];
+        lengths.push(200);
+        let complexity: Vec<f64> = (0..21).map(f64::from).collect();
+        let sample = analysed_chunks(LadderKind::PerTitle, &chunks(&lengths), &complexity);
+        assert_eq!(sample.iter().filter(|&&index| index == 20).count(), 1);
+        assert_eq!(sample.len(), 7, "six strata in the simple half, the long chunk the other six: {sample:?}");
     }
 
     #[test]

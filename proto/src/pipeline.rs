@@ -350,6 +350,10 @@ pub enum TaskOutput {
         warnings: Vec<String>,
         /// The full inspection (fingerprints, shots, complexity).
         inspection: Artifact,
+        /// Per chunk, its spatio-temporal complexity (the frame-weighted mean SI + TI of its
+        /// shots): what a per-title analysis samples chunks by. Empty from older agents.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        chunk_complexity: Vec<f64>,
     },
     Ladder {
         rungs: Vec<Rung>,

@@ -33,6 +33,7 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
             chunks: synthetic_chunks(chunks),
             warnings: Vec::new(),
             inspection: artifact("inspection.json".to_owned()),
+            chunk_complexity: (0..chunks).map(|chunk| f64::from(chunk % 7)).collect(),
         },
         TaskSpec::Ladder { recipe, analysis, .. } => TaskOutput::Ladder {
             decision: (!analysis.is_empty()).then(|| decision_for(recipe.ladder, analysis, rungs)),
@@ -98,7 +99,7 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
 }
 
 /// The decision behind a synthetic ladder made from `analysis`: per shot, chunk `i` of every
-/// rung gets setting `20 + i`; per title every chunk gets 23.
+/// rung gets setting `20 + i`; per title every chunk gets the title setting, 23.
 fn decision_for(ladder: LadderKind, analysis: &[ChunkTrials], rungs: u32) -> LadderDecision {
     let chunks = analysis.iter().map(|trials| trials.chunk.index + 1).max().unwrap_or(0);
     let rungs = (0..rungs)
@@ -107,7 +108,7 @@ fn decision_for(ladder: LadderKind, analysis: &[ChunkTrials], rungs: u32) -> Lad
             predicted_vmaf: 95.0 - f64::from(index),
             predicted_bitrate_kbps: f64::from(6000 >> index.min(4)),
             title_setting: 23.0,
-            chunk_settings: (0..chunks).map(|chunk| if ladder == LadderKind::PerShot { 20.0 + f64::from(chunk) } else { 23.0 }).collect(),
+            chunk_settings: if ladder == LadderKind::PerShot { (0..chunks).map(|chunk| 20.0 + f64::from(chunk)).collect() } else { Vec::new() },
         })
         .collect();
     LadderDecision { ladder, codecs: vec![CodecDecision { codec: Codec::H264, hull: Vec::new(), rungs }] }

@@ -13,7 +13,7 @@ use super::output_location::check_output_free;
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
 use crate::media::chunking::ChunkingParams;
-use crate::media::inspect::{InspectParams, InspectReport, InspectWarning, inspect_source};
+use crate::media::inspect::{InspectParams, InspectReport, InspectWarning, Shot, inspect_source};
 
 /// Chunk length limits used when a job leaves them at 0.
 pub const DEFAULT_CHUNK_MIN_MS: u32 = 2_000;
@@ -62,12 +62,13 @@ pub async fn run(locations: &JobLocations, chunk_min_ms: u32, chunk_max_ms: u32,
         .map_err(|error| task_errors::artifact("reading back the frame artifact", error))?;
     let summary = source_summary(&report)?;
     let chunks = planned_chunks(&report);
+    let chunk_complexity = chunk_complexity(&report.shots, &chunks);
     let warnings = report.warnings.iter().map(warning_text).collect();
     let document = InspectionDocument { version: InspectionDocument::VERSION, report: InspectReport { frame_artifact: "frames.json".into(), ..report }, frames };
     let key = WorkArea::inspection_key(ctx.attempt)?;
     let inspection: Artifact = work_area.put_json(&document, &key, &ctx.scratch_dir).await?;
     tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, key = %inspection.key, frames = summary.frames, chunks = chunks.len(), "inspection uploaded");
-    Ok(TaskOutput::Inspect { source: summary, chunks, warnings, inspection })
+    Ok(TaskOutput::Inspect { source: summary, chunks, warnings, inspection, chunk_complexity })
 }
 
 /// The facts later stages need, from the full report.
@@ -93,6 +94,20 @@ fn planned_chunks(report: &InspectReport) -> Vec<Chunk> {
     report.chunks.iter().map(|chunk| Chunk { index: chunk.index, start_frame: chunk.frames.start, end_frame: chunk.frames.end }).collect()
 }
 
+/// Per chunk, the frame-weighted mean of its shots' mean SI + TI (0 for a chunk no shot covers).
+fn chunk_complexity(shots: &[Shot], chunks: &[Chunk]) -> Vec<f64> {
+    chunks
+        .iter()
+        .map(|chunk| {
+            let (weighted, frames) = shots.iter().fold((0.0, 0u64), |(weighted, frames), shot| {
+                let overlap = shot.end.min(chunk.end_frame).saturating_sub(shot.start.max(chunk.start_frame));
+                (weighted + f64::from(shot.si_mean + shot.ti_mean) * overlap as f64, frames + overlap)
+            });
+            if frames == 0 { 0.0 } else { weighted / frames as f64 }
+        })
+        .collect()
+}
+
 /// `code: message`, e.g. `variable_frame_rate: frame durations vary …`.
 fn warning_text(warning: &InspectWarning) -> String {
     let code = serde_json::to_value(warning.code).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_else(|| format!("{:?}", warning.code));
@@ -109,5 +124,13 @@ mod tests {
         assert_eq!(chunking_params(500, 1500).unwrap(), ChunkingParams { min_seconds: 0.5, max_seconds: 1.5 });
         assert_eq!(chunking_params(12_000, 0).unwrap(), ChunkingParams { min_seconds: 12.0, max_seconds: 12.0 });
         assert!(chunking_params(3000, 1000).unwrap_err().is_final());
+    }
+
+    #[test]
+    fn a_chunks_complexity_weighs_its_shots_by_the_frames_it_holds() {
+        let shot = |start, end, si_mean, ti_mean| Shot { start, end, si_mean, si_max: si_mean, ti_mean, ti_max: ti_mean };
+        let shots = [shot(0, 30, 10.0, 2.0), shot(30, 40, 40.0, 20.0), shot(40, 100, 5.0, 1.0)];
+        let chunks = [Chunk { index: 0, start_frame: 0, end_frame: 40 }, Chunk { index: 1, start_frame: 40, end_frame: 100 }, Chunk { index: 2, start_frame: 100, end_frame: 110 }];
+        assert_eq!(chunk_complexity(&shots, &chunks), vec![(30.0 * 12.0 + 10.0 * 60.0) / 40.0, 6.0, 0.0]);
     }
 }

@@ -2,7 +2,7 @@
 //! with and without scoring; and the specs its blocked tasks get from their dependencies'
 //! outputs. `apply` submits the job and the planner is fed every task's synthetic output.
 
-use shotfarm_proto::analysis::{trial_settings, trial_sizes};
+use shotfarm_proto::analysis::{ALL_CHUNKS_UP_TO, trial_settings, trial_sizes};
 use shotfarm_proto::pipeline::{Codec, TaskKind, TaskOutput, TaskSpec};
 use shotfarm_proto::recipe::{LadderKind, LadderRecipe};
 
@@ -19,6 +19,11 @@ fn run_job(rungs_per_encode: u32, score_quality: bool) -> (State, Vec<TaskSpec>)
 }
 
 fn run_spec(spec: JobSpec) -> (State, Vec<TaskSpec>) {
+    run_spec_on(spec, 2)
+}
+
+/// [`run_spec`] on a source of `chunks` chunks.
+fn run_spec_on(spec: JobSpec, chunks: u32) -> (State, Vec<TaskSpec>) {
     let mut state = State::default();
     let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), owner: String::new(), spec, now_ms: 1 });
     let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
@@ -27,7 +32,7 @@ fn run_spec(spec: JobSpec) -> (State, Vec<TaskSpec>) {
         let ready: Option<TaskId> = state.jobs[&job].tasks.iter().copied().find(|id| state.tasks[id].state == TaskState::Queued);
         let Some(task_id) = ready else { break };
         let spec: TaskSpec = serde_json::from_str(state.tasks[&task_id].spec_json.as_deref().expect("a queued task has its spec")).expect("spec parses");
-        let output = synthetic::output_for(&spec, 2, 3);
+        let output = synthetic::output_for(&spec, chunks, 3);
         specs.push(spec);
         let task = state.tasks.get_mut(&task_id).expect("task");
         task.output_json = Some(serde_json::to_string(&output).expect("output encodes"));
@@ -152,6 +157,31 @@ fn a_per_title_job_encodes_every_chunk_at_the_rung_setting() {
     // A fixed-ladder job runs no analysis.
     let (_, fixed) = run_job(1, true);
     assert_eq!(count(&fixed, TaskKind::Analyze), 0);
+}
+
+#[test]
+fn a_long_per_title_job_analyses_a_sample_and_encodes_every_chunk() {
+    let recipe = LadderRecipe { ladder: LadderKind::PerTitle, ..LadderRecipe::default() };
+    let (_, specs) = run_spec_on(JobSpec { recipe, ..JobSpec::for_tests() }, 40);
+    let analysed: std::collections::BTreeSet<u32> = specs
+        .iter()
+        .filter_map(|spec| match spec {
+            TaskSpec::Analyze { chunk, .. } => Some(chunk.index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(analysed.len(), ALL_CHUNKS_UP_TO, "a sample of the 40 chunks: {analysed:?}");
+    let encoded: std::collections::BTreeSet<u32> = specs
+        .iter()
+        .filter_map(|spec| match spec {
+            TaskSpec::Encode { chunk, rungs, settings, .. } => {
+                assert_eq!(settings, &vec![23.0; rungs.len()], "chunk {} takes the title setting", chunk.index);
+                Some(chunk.index)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(encoded.len(), 40, "every chunk is encoded");
 }
 
 #[test]

@@ -33,7 +33,7 @@ mod specs;
 
 use std::ops::Range;
 
-use shotfarm_proto::analysis::trial_sizes;
+use shotfarm_proto::analysis::{analysed_chunks, trial_sizes};
 use shotfarm_proto::pipeline::{Rung, TaskKind, TaskOutput};
 
 use crate::state::model::{JobId, Millis, Task, TaskId, TaskState};
@@ -53,7 +53,7 @@ pub fn start_job(state: &mut State, job: JobId, now_ms: Millis) {
 pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput, now_ms: Millis) -> Result<(), String> {
     let Some(job_id) = state.tasks.get(&task_id).map(|task| task.job) else { return Ok(()) };
     match output {
-        TaskOutput::Inspect { source, chunks, inspection, .. } => {
+        TaskOutput::Inspect { source, chunks, inspection, chunk_complexity, .. } => {
             if chunks.is_empty() {
                 return Err("inspection produced no chunks".to_owned());
             }
@@ -63,7 +63,7 @@ pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput
                 job.plan.chunks = chunks.clone();
             }
             state.mark(RowKey::Job(job_id));
-            let analyses = plan_analysis(state, job_id, task_id, now_ms)?;
+            let analyses = plan_analysis(state, job_id, task_id, chunk_complexity, now_ms)?;
             let spec = if analyses.is_empty() { state.jobs.get(&job_id).map(|job| specs::ladder(job, Vec::new())).transpose()? } else { None };
             let deps = if analyses.is_empty() { vec![task_id] } else { analyses };
             add_task(state, job_id, TaskKind::Ladder, "choose ladder".to_owned(), Target::JOB, deps, spec, now_ms);
@@ -84,22 +84,24 @@ pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput
     release_dependents(state, job_id, task_id, now_ms)
 }
 
-/// For a recipe that needs analysis, adds one analyze task per chunk, codec and trial size
-/// (each runs the whole setting grid at its size); returns their ids (none for other recipes).
-fn plan_analysis(state: &mut State, job_id: JobId, inspect_task: TaskId, now_ms: Millis) -> Result<Vec<TaskId>, String> {
+/// For a recipe that needs analysis, adds one analyze task per analysed chunk (every one per
+/// shot, a sample by complexity of a long title per title: [`analysed_chunks`]), codec and
+/// trial size (each runs the whole setting grid at its size); returns their ids (none for
+/// other recipes).
+fn plan_analysis(state: &mut State, job_id: JobId, inspect_task: TaskId, chunk_complexity: &[f64], now_ms: Millis) -> Result<Vec<TaskId>, String> {
     let Some(job) = state.jobs.get(&job_id) else { return Ok(Vec::new()) };
     if !job.spec.recipe.ladder.needs_analysis() {
         return Ok(Vec::new());
     }
     let source = job.plan.source.clone().ok_or("analysis planned before inspection finished")?;
-    let (chunks, codecs) = (job.plan.chunks.clone(), specs::codecs(job));
+    let (chunks, codecs) = (analysed_chunks(job.spec.recipe.ladder, &job.plan.chunks, chunk_complexity), specs::codecs(job));
     let mut analyses = Vec::new();
     for codec in codecs {
         for (width, height) in trial_sizes(&source) {
-            for chunk in &chunks {
-                let spec = state.jobs.get(&job_id).map(|job| specs::analyze(job, chunk.index, codec, width, height)).transpose()?;
-                let label = format!("analyze chunk {} {} {width}x{height}", chunk.index, codec.as_str());
-                let target = Target { chunk: Some(chunk.index), ..Target::JOB };
+            for &chunk in &chunks {
+                let spec = state.jobs.get(&job_id).map(|job| specs::analyze(job, chunk, codec, width, height)).transpose()?;
+                let label = format!("analyze chunk {chunk} {} {width}x{height}", codec.as_str());
+                let target = Target { chunk: Some(chunk), ..Target::JOB };
                 analyses.push(add_task(state, job_id, TaskKind::Analyze, label, target, vec![inspect_task], spec, now_ms));
             }
         }

@@ -8,7 +8,8 @@
 //!    or the cheapest trial, at most `max_rungs` ([`DEFAULT_MAX_RUNGS`] when the recipe sets
 //!    none), each at the size that wins at its bitrate, with the constant-quality setting its
 //!    curve interpolates there.
-//! 3. **Per title**: every chunk of a rung encodes at that one setting (CRF), capped by the
+//! 3. **Per title**: every chunk of a rung (analysed or not: a long title's analysis samples
+//!    its chunks) encodes at that one setting (CRF), capped by the
 //!    rung's VBV peak and buffer ([`capped_rung`]). (A bitrate target instead starves a
 //!    near-static title: its VBV, sized by a tiny average, has no room for a keyframe —
 //!    measured, VMAF 79 where the trials predicted 95.)
@@ -260,11 +261,14 @@ fn uniform_choice(chunks: &[ChunkTrials], shots: &[ShotTrials], setting: f64) ->
     shots.iter().zip(chunks).map(|(shot, chunk)| at_setting(&shot.trials, setting).ok_or(TitleLadderError::ChunkNotAnalysed(chunk.chunk.index))).collect()
 }
 
-/// Per title: every chunk at the hull's setting for the rung.
+/// Per title: every chunk — the analysed ones and any the analysis sampled out — at the hull's
+/// setting for the rung (the decision lists no per-chunk settings).
 fn per_title_rung(chunks: &[ChunkTrials], hull_rung: &HullRung, codec: Codec, timing: &StreamTiming) -> Result<(Rung, RungDecision), TitleLadderError> {
     let shots = chunk_curves(chunks, hull_rung.width, hull_rung.height);
     let chosen = uniform_choice(chunks, &shots, hull_rung.setting)?;
-    Ok(capped_rung(hull_rung, codec, &shots, &chosen, timing))
+    let (rung, mut decision) = capped_rung(hull_rung, codec, &shots, &chosen, timing);
+    decision.chunk_settings.clear();
+    Ok((rung, decision))
 }
 
 /// Per shot: each chunk at its own setting, the least bits for the VMAF the per-title rung

@@ -61,7 +61,7 @@ fn per_title_rungs_fall_in_bitrate_and_quality_within_the_source() {
     }
     assert!(made.rungs.iter().all(|rung| rung.width <= 1280 && rung.height <= 720 && rung.maxrate_kbps >= rung.bitrate_kbps));
     assert!((made.decision.rungs[0].predicted_vmaf - 95.0).abs() < 0.01, "the top rung sits on the target: {:?}", made.decision.rungs[0]);
-    assert!(made.decision.rungs.iter().all(|rung| rung.chunk_settings == vec![rung.title_setting; 3]), "per title, one setting for every chunk");
+    assert!(made.decision.rungs.iter().all(|rung| rung.chunk_settings.is_empty()), "per title, the one title setting for every chunk");
     let mut names: Vec<&str> = made.rungs.iter().map(|rung| rung.name.as_str()).collect();
     names.dedup();
     assert_eq!(names.len(), made.rungs.len(), "unique names");

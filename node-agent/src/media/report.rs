@@ -9,7 +9,7 @@ use shotfarm_proto::pipeline::QualityStats;
 
 use super::inspect::{InspectWarning, SourceFacts};
 use super::ladder_report::LadderReport;
-use super::package::PackageResult;
+use super::package::{PackageResult, SegmentBitrate};
 use super::probe::Rational;
 use super::probe::ColourTags;
 use super::validate::ValidationReport;
@@ -72,6 +72,9 @@ pub struct RenditionReport {
     pub frame_rate: Option<Rational>,
     #[serde(default = "constant")]
     pub constant_frame_rate: bool,
+    /// Each media segment's bitrate, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segment_bitrates: Vec<SegmentBitrate>,
 }
 
 fn constant() -> bool {
@@ -216,6 +219,7 @@ pub fn rendition_reports(validations: &[ValidationReport], package: &PackageResu
                 frame_rate: validation.frame_rate,
                 // What validation checked: contiguous timestamps at `frame_rate`.
                 constant_frame_rate: true,
+                segment_bitrates: packaged.segment_bitrates.clone(),
             })
         })
         .collect()

@@ -3,6 +3,9 @@
 //! and shots from the committed inspection, rendition facts from the committed validation and
 //! package results, quality from the scores), then the job's work area removed (best effort).
 //!
+//! The same report as a page, `report.html` (see [`crate::media::report_html`]), goes up first:
+//! report.json in place means the report is finished, page included.
+//!
 //! Quality: per rendition, VMAF mean / harmonic mean / minimum / 1st percentile over all its
 //! scored frames, PSNR-Y and SSIM as frame-weighted means; per chunk and rung the score task's
 //! summary; per shot and rung the VMAF statistics of the shot's frames.
@@ -27,6 +30,7 @@ use crate::media::package::PackageResult;
 use crate::media::report::{
     ChunkAttempt, ChunkQuality, ChunkReport, JobReport, JobTimings, RenditionQuality, ShotQuality, ShotRungVmaf, audio_report, rendition_reports, write_report,
 };
+use crate::media::report_html::{PageInputs, REPORT_PAGE_FILE, render_page, write_page};
 use crate::media::validate::ValidationReport;
 use crate::storage::{MediaStore, ObjectKey};
 
@@ -122,6 +126,11 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
     if let Some(parent) = local.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(|error| task_errors::local_io("creating", parent, error))?;
     }
+    let page = render_page(&PageInputs { report: &report, vmaf_per_frame: &per_frame }).map_err(|error| TaskError::final_error(error.to_string()))?;
+    let local_page = ctx.scratch_dir.join(REPORT_PAGE_FILE);
+    write_page(&page, &local_page).map_err(|error| TaskError::retryable(error.to_string()))?;
+    let page_key = ObjectKey::parse(REPORT_PAGE_FILE).map_err(|error| task_errors::key("naming the report page", error))?;
+    output_store.put_from_file(&local_page, &page_key).await.map_err(|error| task_errors::storage("uploading report.html to the output location", error))?;
     write_report(&report, &local).map_err(|error| TaskError::retryable(error.to_string()))?;
     output_store.put_from_file(&local, &report_key).await.map_err(|error| task_errors::storage("uploading report.json to the output location", error))?;
     tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, output_url = %locations.output_url, renditions = report.renditions.len(), "report written");

@@ -242,7 +242,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     let outputs: Vec<TaskOutput> = job.outputs.clone();
     assert!(outputs.iter().any(|output| kind_of(output) == TaskKind::Score));
     let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs };
-    let TaskOutput::Report { report } = job.run(spec, None, None).await.unwrap() else { panic!() };
+    let TaskOutput::Report { report, renditions: reported } = job.run(spec, None, None).await.unwrap() else { panic!() };
     assert!(report.ends_with("/out/report.json"), "{report}");
     let report: JobReport = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report.job_id.as_deref(), Some("job-1"));
@@ -291,11 +291,15 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     };
     assert_eq!(names(&out), vec!["job-1-a1", "manifest.mpd", "master.m3u8", "report.html", "report.json"]);
     check_report_page(&out.join("report.html"), &report);
+    // The scheduler is told each rendition's quality, as report.json gives it.
+    assert_eq!(reported, report.renditions.iter().map(|rendition| rendition.summary()).collect::<Vec<_>>());
+    assert!(reported.iter().all(|rendition| rendition.quality.is_some_and(|quality| quality.vmaf_mean > 60.0) && rendition.frames_scored == 80), "{reported:?}");
     assert_eq!(names(&out.join("job-1-a1")), vec!["audio", "h264_180p", "hevc_180p"]);
     // A retried report whose first attempt finished (work area gone, report.json there) stands.
     let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs: job.outputs.clone() };
-    let TaskOutput::Report { report: again } = job.run(spec, None, None).await.unwrap() else { panic!() };
+    let TaskOutput::Report { report: again, renditions: reported_again } = job.run(spec, None, None).await.unwrap() else { panic!() };
     assert!(again.ends_with("/out/report.json"));
+    assert_eq!(reported_again, reported, "the standing report's renditions");
     eprintln!("whole job: {:.1}s", started.elapsed().as_secs_f64());
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use shotfarm_proto::pipeline::QualityStats;
+use shotfarm_proto::pipeline::{QualityStats, ReportedRendition};
 
 use super::inspect::{InspectWarning, SourceFacts};
 use super::ladder_report::LadderReport;
@@ -79,6 +79,23 @@ pub struct RenditionReport {
 
 fn constant() -> bool {
     true
+}
+
+impl RenditionReport {
+    /// What the report task answers the scheduler about this rendition (GetJob shows it).
+    pub fn summary(&self) -> ReportedRendition {
+        ReportedRendition {
+            name: self.name.clone(),
+            codec: self.codec.clone(),
+            codecs_string: self.codecs_string.clone(),
+            width: self.width,
+            height: self.height,
+            bitrate_kbps: self.bitrate_kbps,
+            peak_bitrate_kbps: self.peak_bitrate_kbps,
+            quality: self.quality.as_ref().map(|quality| quality.stats),
+            frames_scored: self.quality.as_ref().map_or(0, |quality| quality.frames_scored),
+        }
+    }
 }
 
 /// A rendition's quality against the source, pooled over all its frames.

@@ -6,11 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use shotfarm_proto::v1::job_service_client::JobServiceClient;
 use shotfarm_proto::v1::{self, GetJobRequest};
 
 use crate::client::job_view;
-use crate::client::scheduler::{SchedulerFlag, status_error};
+use crate::client::scheduler::{SchedulerFlag, get_job};
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
 use crate::stdout::outln;
@@ -31,14 +30,7 @@ pub struct ReportArgs {
 pub fn run(args: ReportArgs) -> CommandResult {
     block_on(async move {
         let client = args.scheduler.client()?;
-        let request = GetJobRequest { job_id: args.job.clone(), include_tasks: false };
-        let job = client
-            .call(|channel| {
-                let request = request.clone();
-                async move { Ok(JobServiceClient::new(channel).get_job(request).await?.into_inner()) }
-            })
-            .await
-            .map_err(status_error)?;
+        let job = get_job(&client, GetJobRequest { job_id: args.job.clone(), include_tasks: false }).await?;
         check_reported(&job)?;
         if let Some(out) = &args.html {
             let copied = copy_page(&job.report_url, out)?;

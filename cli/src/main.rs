@@ -54,6 +54,8 @@ enum Command {
     Status(commands::status::StatusArgs),
     /// Follow a job's progress until it finishes.
     Watch(commands::watch::WatchArgs),
+    /// A finished job's renditions and their quality; --html copies its report.html.
+    Report(commands::report::ReportArgs),
     /// Cancel a job.
     Cancel(commands::cancel::CancelArgs),
     /// List the farm's nodes.
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
         Command::Jobs(args) => commands::jobs::run(args),
         Command::Status(args) => commands::status::run(args),
         Command::Watch(args) => commands::watch::run(args),
+        Command::Report(args) => commands::report::run(args),
         Command::Cancel(args) => commands::cancel::run(args),
         Command::Nodes(args) => commands::nodes::list(args),
         Command::Cordon(args) => commands::nodes::change(args, commands::nodes::Lifecycle::Cordon),

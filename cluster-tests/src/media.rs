@@ -7,7 +7,7 @@
 //! [`check_outputs`] then reads an output directory the way a player would: the manifests
 //! exist and name every rendition (the media of one package attempt, in one folder), `ffprobe` counts exactly the source's frames in every
 //! rendition, decoding every rendition yields the stripe codes `0, 1, 2, …` in order (no
-//! frame dropped, repeated or reordered), `report.json` agrees, and the directory holds
+//! frame dropped, repeated or reordered), `report.json` agrees (`report.html` beside it), and the directory holds
 //! exactly the expected files (no work area, no temp file, no segment the playlist does not
 //! name).
 
@@ -226,7 +226,7 @@ pub async fn check_outputs(out: &Path, source: &SyntheticSource) -> anyhow::Resu
     let report: serde_json::Value = serde_json::from_str(&read("report.json")?).context("report.json is not JSON")?;
     let listed = report["renditions"].as_array().context("report.json lists no renditions")?;
     ensure!(!listed.is_empty(), "report.json lists no renditions");
-    let mut expected: BTreeSet<String> = ["master.m3u8", "manifest.mpd", "report.json"].map(str::to_owned).into();
+    let mut expected: BTreeSet<String> = ["master.m3u8", "manifest.mpd", "report.json", "report.html"].map(str::to_owned).into();
     let mut renditions = Vec::new();
     for rendition in listed {
         let name = rendition["name"].as_str().context("a rendition without a name")?.to_owned();

@@ -20,6 +20,8 @@ mod t38_content_ladders;
 mod t40_restart_all;
 #[path = "cluster/t50_command_line.rs"]
 mod t50_command_line;
+#[path = "cluster/t52_job_report.rs"]
+mod t52_job_report;
 #[path = "cluster/t55_bench_scheduler.rs"]
 mod t55_bench_scheduler;
 #[path = "cluster/t57_vmaf_simd.rs"]

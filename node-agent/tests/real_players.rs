@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
+use common::browser::{browser_available, player_tests_dir};
 use shotfarm_proto::pipeline::{Codec, Rung};
 
 /// Serves the files under a folder over HTTP/1.1 GET (one thread per connection, closed after
@@ -100,29 +101,6 @@ fn respond(mut connection: TcpStream, root: &Path) {
     }
 }
 
-fn player_tests_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../player-tests")
-}
-
-/// Why the players cannot run here, if they cannot.
-fn missing_browser() -> Option<String> {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    if !Path::new(&chromium).is_file() {
-        return Some(format!("{chromium} is missing"));
-    }
-    if Command::new("node").arg("--version").output().map_or(true, |output| !output.status.success()) {
-        return Some("node is missing".to_owned());
-    }
-    if !player_tests_dir().join("node_modules/puppeteer-core").is_dir() {
-        return Some("player-tests/node_modules is missing (npm ci there)".to_owned());
-    }
-    None
-}
-
-fn browser_required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var("REQUIRE_BROWSER").is_ok_and(|value| value == "1")
-}
-
 /// One playback's report from play.mjs.
 fn play(player: &str, url: &str) -> serde_json::Value {
     let output = Command::new("node")
@@ -140,9 +118,7 @@ fn ranges(value: &serde_json::Value) -> Vec<(f64, f64)> {
 
 #[tokio::test]
 async fn hls_js_and_dash_js_play_the_ladder_through_with_every_frame() {
-    if let Some(reason) = missing_browser() {
-        assert!(!browser_required(), "the real-player test needs a browser: {reason}; run scripts/ensure-browser");
-        eprintln!("SKIPPED: the real-player test needs a browser: {reason}; run scripts/ensure-browser");
+    if !browser_available("the real-player test") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -242,7 +242,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     let outputs: Vec<TaskOutput> = job.outputs.clone();
     assert!(outputs.iter().any(|output| kind_of(output) == TaskKind::Score));
     let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs };
-    let TaskOutput::Report { report } = job.run(spec, None, None).await.unwrap() else { panic!() };
+    let TaskOutput::Report { report, renditions: reported } = job.run(spec, None, None).await.unwrap() else { panic!() };
     assert!(report.ends_with("/out/report.json"), "{report}");
     let report: JobReport = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report.job_id.as_deref(), Some("job-1"));
@@ -289,13 +289,47 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
         names.sort();
         names
     };
-    assert_eq!(names(&out), vec!["job-1-a1", "manifest.mpd", "master.m3u8", "report.json"]);
+    assert_eq!(names(&out), vec!["job-1-a1", "manifest.mpd", "master.m3u8", "report.html", "report.json"]);
+    check_report_page(&out.join("report.html"), &report);
+    // The scheduler is told each rendition's quality, as report.json gives it.
+    assert_eq!(reported, report.renditions.iter().map(|rendition| rendition.summary()).collect::<Vec<_>>());
+    assert!(reported.iter().all(|rendition| rendition.quality.is_some_and(|quality| quality.vmaf_mean > 60.0) && rendition.frames_scored == 80), "{reported:?}");
     assert_eq!(names(&out.join("job-1-a1")), vec!["audio", "h264_180p", "hevc_180p"]);
     // A retried report whose first attempt finished (work area gone, report.json there) stands.
     let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs: job.outputs.clone() };
-    let TaskOutput::Report { report: again } = job.run(spec, None, None).await.unwrap() else { panic!() };
+    let TaskOutput::Report { report: again, renditions: reported_again } = job.run(spec, None, None).await.unwrap() else { panic!() };
     assert!(again.ends_with("/out/report.json"));
+    assert_eq!(reported_again, reported, "the standing report's renditions");
     eprintln!("whole job: {:.1}s", started.elapsed().as_secs_f64());
+}
+
+/// report.html as a reader sees it in a real browser: no console error, no request, one ladder
+/// row and one VMAF line per frame per rendition with every shot and chunk boundary marked, one
+/// bitrate line per rendition, one timeline bar per task attempt.
+fn check_report_page(path: &Path, report: &JobReport) {
+    let page = std::fs::read_to_string(path).unwrap();
+    assert!(page.contains("<figcaption>VMAF per frame</figcaption>") && !page.contains("<script"), "{page}");
+    if !common::browser::browser_available("the report page test") {
+        return;
+    }
+    let seen = common::browser::inspect_report_page(path);
+    let context = seen.to_string();
+    assert_eq!(seen["consoleErrors"].as_array().unwrap().len(), 0, "{context}");
+    assert_eq!(seen["requests"].as_array().unwrap().len(), 0, "{context}");
+    let renditions = report.renditions.len() as u64;
+    assert_eq!(seen["tables"]["ladder"].as_u64(), Some(renditions), "{context}");
+    assert_eq!(seen["tables"]["shots"].as_u64(), Some(report.shots.len() as u64), "{context}");
+    for plot in ["vmaf", "bitrate"] {
+        let seen = &seen["plots"][plot];
+        for count in ["declaredSeries", "seriesLines", "seriesColours", "legend"] {
+            assert_eq!(seen[count].as_u64(), Some(renditions), "{plot} {count}: {context}");
+        }
+        assert!(seen["width"].as_f64().unwrap() > 300.0 && seen["height"].as_f64().unwrap() > 100.0, "{plot} not rendered: {context}");
+    }
+    let boundaries = report.shots.iter().filter(|shot| shot.start_frame > 0).count() + report.chunks.iter().filter(|chunk| chunk.start_frame > 0).count();
+    assert_eq!(seen["plots"]["vmaf"]["boundaries"].as_u64(), Some(boundaries as u64), "{context}");
+    let attempts: usize = report.timings.tasks.iter().map(|task| task.attempts.len()).sum();
+    assert_eq!(seen["plots"]["timeline"]["bars"].as_u64(), Some(attempts as u64), "{context}");
 }
 
 #[tokio::test]

@@ -392,7 +392,28 @@ pub enum TaskOutput {
     },
     Report {
         report: String,
+        /// Each video rendition as the report gives it (GetJob shows them).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        renditions: Vec<ReportedRendition>,
     },
+}
+
+/// One video rendition of a finished job: what it is, its bitrates and its quality (`None`
+/// when the job did not score), as report.json gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportedRendition {
+    pub name: String,
+    pub codec: String,
+    pub codecs_string: String,
+    pub width: u32,
+    pub height: u32,
+    pub bitrate_kbps: u32,
+    pub peak_bitrate_kbps: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<QualityStats>,
+    #[serde(default)]
+    pub frames_scored: u64,
 }
 
 impl TaskOutput {

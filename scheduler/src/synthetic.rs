@@ -94,7 +94,7 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
         TaskSpec::Package { .. } => {
             TaskOutput::Package { master_playlist: "master.m3u8".to_owned(), dash_manifest: "manifest.mpd".to_owned() }
         }
-        TaskSpec::Report { .. } => TaskOutput::Report { report: "report.json".to_owned() },
+        TaskSpec::Report { .. } => TaskOutput::Report { report: "report.json".to_owned(), renditions: Vec::new() },
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use shotfarm_proto::client::{LeaderClient, parse_addrs};
 use shotfarm_security::{Credentials, TlsFiles, TransportSecurity};
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
-use shotfarm_proto::v1::{ListJobsRequest, ListJobsResponse, SubmitJobRequest, SubmitJobResponse};
+use shotfarm_proto::v1::{self, GetJobRequest, ListJobsRequest, ListJobsResponse, SubmitJobRequest, SubmitJobResponse};
 use tonic::{Code, Status};
 
 use crate::exit::CommandError;
@@ -83,6 +83,17 @@ pub async fn list_jobs(client: &LeaderClient, request: ListJobsRequest) -> Resul
         .call(|channel| {
             let request = request.clone();
             async move { Ok(JobServiceClient::new(channel).list_jobs(request).await?.into_inner()) }
+        })
+        .await
+        .map_err(status_error)
+}
+
+/// One job, from the leader.
+pub async fn get_job(client: &LeaderClient, request: GetJobRequest) -> Result<v1::Job, CommandError> {
+    client
+        .call(|channel| {
+            let request = request.clone();
+            async move { Ok(JobServiceClient::new(channel).get_job(request).await?.into_inner()) }
         })
         .await
         .map_err(status_error)

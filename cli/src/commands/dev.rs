@@ -255,6 +255,7 @@ fn print_summary(out: &Path, elapsed: Duration) {
     outln!("  {}", out.join("master.m3u8").display());
     outln!("  {}", out.join("manifest.mpd").display());
     outln!("  {}", out.join("report.json").display());
+    outln!("  {} (open it in a browser)", out.join("report.html").display());
     let Ok(text) = std::fs::read_to_string(out.join("report.json")) else { return };
     let Ok(report) = serde_json::from_str::<serde_json::Value>(&text) else { return };
     if let Some(stages) = report_stages::stage_times(&report) {

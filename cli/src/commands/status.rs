@@ -1,10 +1,9 @@
 //! `shotfarm status JOB`: one job, with its tasks.
 
 use shotfarm_proto::v1::GetJobRequest;
-use shotfarm_proto::v1::job_service_client::JobServiceClient;
 
 use crate::client::job_view;
-use crate::client::scheduler::{SchedulerFlag, status_error};
+use crate::client::scheduler::{SchedulerFlag, get_job};
 use crate::exit::CommandResult;
 use crate::runtime::block_on;
 use crate::stdout::outln;
@@ -21,14 +20,7 @@ pub struct StatusArgs {
 pub fn run(args: StatusArgs) -> CommandResult {
     block_on(async move {
         let client = args.scheduler.client()?;
-        let request = GetJobRequest { job_id: args.job.clone(), include_tasks: true };
-        let job = client
-            .call(|channel| {
-                let request = request.clone();
-                async move { Ok(JobServiceClient::new(channel).get_job(request).await?.into_inner()) }
-            })
-            .await
-            .map_err(status_error)?;
+        let job = get_job(&client, GetJobRequest { job_id: args.job.clone(), include_tasks: true }).await?;
         if args.json {
             outln!("{}", job_view::json(&job));
         } else {

@@ -26,6 +26,7 @@
 //! | [`validate`] | 7 validate | frame count, fingerprints in order, codec/size/bitrate |
 //! | [`package`] | 8 package | HLS (CMAF) + DASH over the same segments, AAC audio fitted to the video; timing checked from the boxes |
 //! | [`report`] | 9 report | `report.json` types and writer |
+//! | [`report_html`] | 9 report | `report.html`: the report as a self-contained page with SVG plots |
 //!
 //! Speed: a chunk's decode starts at the keyframe inspect recorded for it (verified by
 //! fingerprint, with a fall back to decoding from frame 0), and one encode call can produce
@@ -47,6 +48,7 @@ pub mod probe;
 pub mod process;
 pub mod quality;
 pub mod report;
+pub mod report_html;
 pub mod score;
 pub mod source_colour;
 pub mod source_picture;

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use shotfarm_proto::pipeline::QualityStats;
+use shotfarm_proto::pipeline::{QualityStats, ReportedRendition};
 
 use super::inspect::{InspectWarning, SourceFacts};
 use super::ladder_report::LadderReport;
-use super::package::PackageResult;
+use super::package::{PackageResult, SegmentBitrate};
 use super::probe::Rational;
 use super::probe::ColourTags;
 use super::validate::ValidationReport;
@@ -72,10 +72,30 @@ pub struct RenditionReport {
     pub frame_rate: Option<Rational>,
     #[serde(default = "constant")]
     pub constant_frame_rate: bool,
+    /// Each media segment's bitrate, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segment_bitrates: Vec<SegmentBitrate>,
 }
 
 fn constant() -> bool {
     true
+}
+
+impl RenditionReport {
+    /// What the report task answers the scheduler about this rendition (GetJob shows it).
+    pub fn summary(&self) -> ReportedRendition {
+        ReportedRendition {
+            name: self.name.clone(),
+            codec: self.codec.clone(),
+            codecs_string: self.codecs_string.clone(),
+            width: self.width,
+            height: self.height,
+            bitrate_kbps: self.bitrate_kbps,
+            peak_bitrate_kbps: self.peak_bitrate_kbps,
+            quality: self.quality.as_ref().map(|quality| quality.stats),
+            frames_scored: self.quality.as_ref().map_or(0, |quality| quality.frames_scored),
+        }
+    }
 }
 
 /// A rendition's quality against the source, pooled over all its frames.
@@ -216,6 +236,7 @@ pub fn rendition_reports(validations: &[ValidationReport], package: &PackageResu
                 frame_rate: validation.frame_rate,
                 // What validation checked: contiguous timestamps at `frame_rate`.
                 constant_frame_rate: true,
+                segment_bitrates: packaged.segment_bitrates.clone(),
             })
         })
         .collect()

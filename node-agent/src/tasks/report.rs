@@ -3,6 +3,9 @@
 //! and shots from the committed inspection, rendition facts from the committed validation and
 //! package results, quality from the scores), then the job's work area removed (best effort).
 //!
+//! The same report as a page, `report.html` (see [`crate::media::report_html`]), goes up first:
+//! report.json in place means the report is finished, page included.
+//!
 //! Quality: per rendition, VMAF mean / harmonic mean / minimum / 1st percentile over all its
 //! scored frames, PSNR-Y and SSIM as frame-weighted means; per chunk and rung the score task's
 //! summary; per shot and rung the VMAF statistics of the shot's frames.
@@ -11,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use shotfarm_proto::analysis::LadderDecision;
-use shotfarm_proto::pipeline::{Chunk, JobLocations, QualityStats, QualitySummary, Rung, TaskOutput};
+use shotfarm_proto::pipeline::{Chunk, JobLocations, QualityStats, QualitySummary, ReportedRendition, Rung, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
 use super::inspection::{self, CachedInspection};
@@ -25,8 +28,9 @@ use crate::media::inspect::Shot;
 use crate::media::ladder_report::ladder_report;
 use crate::media::package::PackageResult;
 use crate::media::report::{
-    ChunkAttempt, ChunkQuality, ChunkReport, JobReport, JobTimings, RenditionQuality, ShotQuality, ShotRungVmaf, audio_report, rendition_reports, write_report,
+    ChunkAttempt, ChunkQuality, ChunkReport, JobReport, JobTimings, RenditionQuality, RenditionReport, ShotQuality, ShotRungVmaf, audio_report, rendition_reports, write_report,
 };
+use crate::media::report_html::{PageInputs, REPORT_PAGE_FILE, render_page, write_page};
 use crate::media::validate::ValidationReport;
 use crate::storage::{MediaStore, ObjectKey};
 
@@ -61,7 +65,7 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
         // An earlier attempt wrote the report and removed the work area, but its success was
         // not recorded (the agent died in between): that report stands.
         tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, %report_url, "report already written by an earlier attempt");
-        return Ok(TaskOutput::Report { report: report_url });
+        return Ok(TaskOutput::Report { renditions: reported_renditions(&output_store, &report_key, ctx).await, report: report_url });
     }
     let inspection: CachedInspection = inspection::load(&work_area, &inspection_key, ctx).await?;
     let (rungs, decision): (Vec<Rung>, Option<&LadderDecision>) = outputs
@@ -122,11 +126,34 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
     if let Some(parent) = local.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(|error| task_errors::local_io("creating", parent, error))?;
     }
+    let page = render_page(&PageInputs { report: &report, vmaf_per_frame: &per_frame }).map_err(|error| TaskError::final_error(error.to_string()))?;
+    let local_page = ctx.scratch_dir.join(REPORT_PAGE_FILE);
+    write_page(&page, &local_page).map_err(|error| TaskError::retryable(error.to_string()))?;
+    let page_key = ObjectKey::parse(REPORT_PAGE_FILE).map_err(|error| task_errors::key("naming the report page", error))?;
+    output_store.put_from_file(&local_page, &page_key).await.map_err(|error| task_errors::storage("uploading report.html to the output location", error))?;
     write_report(&report, &local).map_err(|error| TaskError::retryable(error.to_string()))?;
     output_store.put_from_file(&local, &report_key).await.map_err(|error| task_errors::storage("uploading report.json to the output location", error))?;
     tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, output_url = %locations.output_url, renditions = report.renditions.len(), "report written");
     remove_work_area(locations, ctx).await;
-    Ok(TaskOutput::Report { report: report_url })
+    Ok(TaskOutput::Report { report: report_url, renditions: report.renditions.iter().map(RenditionReport::summary).collect() })
+}
+
+/// The renditions of the report an earlier attempt wrote (none where it cannot be read back:
+/// the report itself stands).
+async fn reported_renditions(output_store: &MediaStore, report_key: &ObjectKey, ctx: &TaskContext) -> Vec<ReportedRendition> {
+    let local = ctx.scratch_dir.join("earlier").join(REPORT_FILE);
+    let read = async {
+        output_store.get_to_file(report_key, &local).await.map_err(|error| error.to_string())?;
+        let bytes = tokio::fs::read(&local).await.map_err(|error| error.to_string())?;
+        serde_json::from_slice::<JobReport>(&bytes).map_err(|error| error.to_string())
+    };
+    match read.await {
+        Ok(report) => report.renditions.iter().map(RenditionReport::summary).collect(),
+        Err(error) => {
+            tracing::warn!(task_id = ctx.task_id, %error, "could not read back the earlier report's renditions");
+            Vec::new()
+        }
+    }
 }
 
 /// Whether the work area is gone and report.json is in place: a finished report.

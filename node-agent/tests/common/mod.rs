@@ -1,6 +1,7 @@
 //! Sources synthesised with the real ffmpeg, into temp dirs.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod browser;
 pub mod ladder;
 
 use std::path::{Path, PathBuf};

@@ -71,6 +71,7 @@ fn task_summary(task: &Task) -> v1::TaskSummary {
 }
 
 pub fn job(state: &State, job: &Job, include_tasks: bool) -> v1::Job {
+    let (report_url, renditions) = super::job_quality::reported(state, job);
     v1::Job {
         job_id: format_job_id(job.id),
         spec: Some(job_spec(&job.spec)),
@@ -84,6 +85,8 @@ pub fn job(state: &State, job: &Job, include_tasks: bool) -> v1::Job {
         tasks: if include_tasks { job.tasks.iter().filter_map(|id| state.tasks.get(id)).map(task_summary).collect() } else { Vec::new() },
         request_id: job.request_id.clone(),
         owner: job.owner.clone(),
+        renditions,
+        report_url,
     }
 }
 

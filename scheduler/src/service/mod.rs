@@ -15,12 +15,14 @@
 //! | [`wire_errors`] | malformed and oversize requests refused with `INVALID_ARGUMENT` / `RESOURCE_EXHAUSTED` |
 //! | [`convert`] | replicated state → wire messages |
 //! | [`job_pages`] | `ListJobs` pages: size limits and page tokens |
+//! | [`job_quality`] | a finished job's renditions, quality and report location, from its report task's output |
 
 pub mod access;
 pub mod admin;
 pub mod certificates;
 pub mod convert;
 pub mod job_pages;
+pub mod job_quality;
 pub mod jobs;
 pub mod nodes;
 pub mod raft;

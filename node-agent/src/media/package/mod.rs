@@ -130,6 +130,17 @@ pub struct PackagedRendition {
     /// A video rendition's colour as its init segment declares it (none: SDR, undeclared).
     #[serde(default)]
     pub colour: Option<DeclaredColour>,
+    /// Each segment's bitrate, in playlist order (report.html plots them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segment_bitrates: Vec<SegmentBitrate>,
+}
+
+/// One media segment: where it starts on the track's timeline, how long it plays, its bitrate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SegmentBitrate {
+    pub start_seconds: f64,
+    pub seconds: f64,
+    pub kbps: f64,
 }
 
 /// One packaged audio rendition and what players are told about it.
@@ -214,6 +225,7 @@ fn read_track(dir: &Path, name: &str, codecs: String) -> Result<WrittenTrack, Pa
     }
     let mut total_bytes = 0u64;
     let mut peak = 0u64;
+    let mut segment_bitrates = Vec::with_capacity(files.len());
     for (file, segment) in files.iter().zip(&timing.segments) {
         let segment_path = dir.join(file);
         let bytes = std::fs::metadata(&segment_path).map_err(|source| PackageError::Io { operation: "reading", path: segment_path, source })?.len();
@@ -222,6 +234,8 @@ fn read_track(dir: &Path, name: &str, codecs: String) -> Result<WrittenTrack, Pa
         if seconds > 0.0 {
             peak = peak.max((bytes as f64 * 8.0 / seconds) as u64);
         }
+        let kbps = if seconds > 0.0 { bytes as f64 * 8.0 / seconds / 1000.0 } else { 0.0 };
+        segment_bitrates.push(SegmentBitrate { start_seconds: timing.seconds(segment.decode_start), seconds, kbps });
     }
     std::fs::write(&playlist_path, media_playlist_text(&timing, &files)).map_err(|source| PackageError::Io { operation: "writing", path: playlist_path.clone(), source })?;
     let duration_seconds = timing.seconds(timing.end());
@@ -234,6 +248,7 @@ fn read_track(dir: &Path, name: &str, codecs: String) -> Result<WrittenTrack, Pa
         peak_bitrate_bps: peak,
         average_bitrate_bps: if duration_seconds > 0.0 { (total_bytes as f64 * 8.0 / duration_seconds) as u64 } else { 0 },
         colour: None,
+        segment_bitrates,
     };
     Ok(WrittenTrack { packaged, timing })
 }

@@ -29,6 +29,7 @@ use super::output_location::{existing_files, refuse_unless_empty, remove_stale};
 use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
+use crate::media::package::iframes::PackagedIFrames;
 use crate::media::package::subtitles::PackagedSubtitles;
 use crate::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, PackagedAudio, PackagedRendition, package_ladder};
 use crate::storage::MediaStore;
@@ -118,7 +119,11 @@ fn relative_path(path: &Path, root: &Path) -> PathBuf {
 
 /// The result with every path relative to the output root (what report.json shows).
 fn relative_result(result: &PackageResult, root: &Path) -> PackageResult {
-    let relative = |rendition: &PackagedRendition| PackagedRendition { playlist: relative_path(&rendition.playlist, root), ..rendition.clone() };
+    let relative = |rendition: &PackagedRendition| PackagedRendition {
+        playlist: relative_path(&rendition.playlist, root),
+        iframes: rendition.iframes.as_ref().map(|iframes| PackagedIFrames { playlist: relative_path(&iframes.playlist, root), ..iframes.clone() }),
+        ..rendition.clone()
+    };
     PackageResult {
         master_playlist: relative_path(&result.master_playlist, root),
         dash_manifest: relative_path(&result.dash_manifest, root),

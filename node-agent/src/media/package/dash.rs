@@ -174,7 +174,7 @@ mod tests {
                 segment
             })
             .collect();
-        let track = TrackTiming { init: InitTiming { timescale: 100, has_edit_list: false, default_sample_duration: 0 }, segments };
+        let track = TrackTiming { init: InitTiming { timescale: 100, has_edit_list: false, sample_defaults: Default::default() }, segments };
         assert_eq!(timeline_xml(&track), "<SegmentTimeline><S t=\"0\" d=\"50\" r=\"2\"/><S t=\"150\" d=\"20\"/><S t=\"170\" d=\"50\"/></SegmentTimeline>");
     }
 }

@@ -7,6 +7,7 @@
 //! master.m3u8                    HLS master playlist
 //! manifest.mpd                   DASH manifest (SegmentTemplate + SegmentTimeline over the same files)
 //! <media>/<rung>/playlist.m3u8   media playlist; <rung>/init.mp4; <rung>/seg_00000.m4s …
+//! <media>/<rung>/iframes.m3u8    I-frame playlist: byte ranges of each segment's keyframe
 //! <media>/audio/a<N>/…           one AAC rendition per source audio track (N: its audio stream number)
 //! <media>/audio/a<N>-stereo/…    a stereo downmix of the default track when it has more channels
 //! <media>/subtitles/s<N>/…       one WebVTT rendition per text subtitle track: subtitles.vtt, playlist.m3u8
@@ -18,7 +19,8 @@
 //! | [`audio`] | the AAC encode fitted to the video: sync, encoder priming, whole frames within the video |
 //! | [`audio_renditions`] | which renditions the audio tracks become: labels, channels, default, downmix |
 //! | [`fragments`] | a track's timing read from its boxes (timescale, edit list, `tfdt`, `trun`) |
-//! | [`hls`] | media playlists with the boxes' durations; the master playlist |
+//! | [`hls`] | media playlists with the boxes' durations; I-frame playlists; the master playlist |
+//! | [`iframes`] | each video segment's keyframe as a byte range (moof, mdat header, keyframe) |
 //! | [`subtitles`] | text subtitle tracks as WebVTT on the video's timeline; image ones skipped |
 //! | [`labels`] | unique names players list for renditions |
 //! | [`language_tags`] | container language codes as the BCP 47 tags players expect |
@@ -41,6 +43,7 @@ mod dash;
 pub mod declared_colour;
 pub mod fragments;
 mod hls;
+pub mod iframes;
 mod labels;
 mod language_tags;
 mod segmenter;
@@ -59,6 +62,7 @@ use self::codec_string::{AAC_LC, codec_string};
 use self::dash::{DashVideo, dash_manifest_text};
 use self::declared_colour::DeclaredColour;
 use self::fragments::TrackTiming;
+use self::iframes::{PackagedIFrames, write_iframe_playlist};
 use self::hls::{master_playlist_text, media_playlist_text, micros, segment_files};
 use self::segmenter::segment;
 use self::subtitles::{PackagedSubtitles, SkippedSubtitles, convert_subtitles, plan_subtitles, write_subtitles_playlist};
@@ -130,6 +134,9 @@ pub struct PackagedRendition {
     /// A video rendition's colour as its init segment declares it (none: SDR, undeclared).
     #[serde(default)]
     pub colour: Option<DeclaredColour>,
+    /// A video rendition's I-frame playlist (HLS trick play).
+    #[serde(default)]
+    pub iframes: Option<PackagedIFrames>,
 }
 
 /// One packaged audio rendition and what players are told about it.
@@ -196,6 +203,8 @@ use super::process::ToolError;
 struct WrittenTrack {
     packaged: PackagedRendition,
     timing: TrackTiming,
+    /// Its segment files, in order.
+    files: Vec<String>,
 }
 
 /// Reads a segmented track back: its segment files, their timing from the boxes (checked for
@@ -234,8 +243,9 @@ fn read_track(dir: &Path, name: &str, codecs: String) -> Result<WrittenTrack, Pa
         peak_bitrate_bps: peak,
         average_bitrate_bps: if duration_seconds > 0.0 { (total_bytes as f64 * 8.0 / duration_seconds) as u64 } else { 0 },
         colour: None,
+        iframes: None,
     };
-    Ok(WrittenTrack { packaged, timing })
+    Ok(WrittenTrack { packaged, timing, files })
 }
 
 /// What packaging makes of the source's own tracks.
@@ -313,6 +323,8 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
             .ok_or_else(|| PackageError::Playlist { rung: name.clone(), message: "the init segment has no codec configuration box".to_owned() })?;
         let mut track = read_track(&dir, name, codecs)?;
         track.packaged.colour = DeclaredColour::of_init(&init);
+        let iframes = write_iframe_playlist(&dir, &track.timing, &track.files).map_err(|message| PackageError::Playlist { rung: name.clone(), message: format!("its I-frames: {message}") })?;
+        track.packaged.iframes = Some(iframes);
         if track.timing.samples() != params.frames {
             return Err(PackageError::Playlist { rung: name.clone(), message: format!("its segments hold {} frames; the source has {}", track.timing.samples(), params.frames) });
         }

@@ -68,6 +68,7 @@ async fn package_frames(dir: &Path, source: &Path, frames: u64) -> (PathBuf, Pac
         audio: Some(AudioPackaging { source: source.to_owned(), bitrate_kbps: 96, segment_seconds: 0.96 }),
         subtitles_source: Some(source.to_owned()),
         media_folder: MEDIA.to_owned(),
+        thumbnails: None,
     };
     let result = package_ladder(&params, &CancellationToken::new()).await.unwrap();
     (out, result)

@@ -290,7 +290,9 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
         names
     };
     assert_eq!(names(&out), vec!["job-1-a1", "manifest.mpd", "master.m3u8", "report.json"]);
-    assert_eq!(names(&out.join("job-1-a1")), vec!["audio", "h264_180p", "hevc_180p"]);
+    assert_eq!(names(&out.join("job-1-a1")), vec!["audio", "h264_180p", "hevc_180p", "thumbnails"]);
+    // Thumbnails by default: one tile every 10 s (one sheet for 3.2 s), their tracks, the poster.
+    assert_eq!(names(&out.join("job-1-a1/thumbnails")), vec!["images.m3u8", "poster.jpg", "sheet_00000.jpg", "thumbnails.vtt"]);
     // A retried report whose first attempt finished (work area gone, report.json there) stands.
     let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs: job.outputs.clone() };
     let TaskOutput::Report { report: again } = job.run(spec, None, None).await.unwrap() else { panic!() };

@@ -1,7 +1,9 @@
-//! Trick play as players get it, judged by ffmpeg: every I-frame playlist entry's byte range,
-//! cut out of its segment with the init segment prepended, decodes to exactly one frame, an
-//! IDR picture identical to the rendition's frame at the entry's time; the playlists parse and
-//! the master names one I-frame playlist per video rendition.
+//! Trick play and thumbnails as players get them, judged by ffmpeg: every I-frame playlist
+//! entry's byte range, cut out of its segment with the init segment prepended, decodes to
+//! exactly one frame, an IDR picture identical to the rendition's frame at the entry's time;
+//! the playlists parse and the master names one I-frame playlist per video rendition. The
+//! thumbnail track's cues tile the whole video, each sprite tile is the frame at its cue's
+//! start, and the poster is the middle frame of the longest shot.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -10,9 +12,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use shotfarm_agent::media::package::poster::PosterChoice;
 use shotfarm_agent::media::package::{PackageParams, PackageRendition, PackageResult, package_ladder};
 use shotfarm_agent::media::probe::Rational;
 use shotfarm_proto::pipeline::{Codec, Rung};
+use shotfarm_proto::thumbnails::ThumbnailOptions;
 use tokio_util::sync::CancellationToken;
 
 const RATE: u32 = 25;
@@ -20,14 +24,14 @@ const RATE: u32 = 25;
 const FRAMES: u64 = 60;
 const MEDIA: &str = "media";
 
-/// Two H.264 renditions of a moving pattern with B-frames and a keyframe every 12 frames.
-fn renditions(dir: &Path) -> Vec<PackageRendition> {
+/// Two H.264 renditions of `source` with B-frames and a keyframe every 12 frames.
+fn renditions(dir: &Path, source: &Path) -> Vec<PackageRendition> {
     [("180p", 320, 180), ("90p", 160, 90)]
         .into_iter()
         .map(|(name, width, height)| {
             let path = dir.join(format!("{name}.mp4"));
             common::ffmpeg(&[
-                "-f", "lavfi", "-i", &format!("testsrc2=s={width}x{height}:r={RATE}"), "-frames:v", &FRAMES.to_string(),
+                "-i", source.to_str().unwrap(), "-vf", &format!("scale={width}:{height}"),
                 "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-bf", "2", "-g", "12", "-keyint_min", "12", "-sc_threshold", "0", "-x264-params", "b-adapt=0",
                 path.to_str().unwrap(),
             ]);
@@ -37,16 +41,17 @@ fn renditions(dir: &Path) -> Vec<PackageRendition> {
         .collect()
 }
 
-async fn package(dir: &Path) -> (PathBuf, PackageResult) {
+async fn package(dir: &Path, source: &Path, frames: u64, thumbnails: Option<ThumbnailOptions>) -> (PathBuf, PackageResult) {
     let out = dir.join("out");
     let params = PackageParams {
         output_dir: out.clone(),
-        renditions: renditions(dir),
+        renditions: renditions(dir, source),
         frame_rate: Rational { num: RATE, den: 1 },
-        frames: FRAMES,
+        frames,
         audio: None,
         subtitles_source: None,
         media_folder: MEDIA.to_owned(),
+        thumbnails,
     };
     let result = package_ladder(&params, &CancellationToken::new()).await.unwrap();
     (out, result)
@@ -134,7 +139,9 @@ fn nal_types(mut sample: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn every_iframe_range_decodes_alone_to_the_renditions_idr_frame_at_its_time() {
     let dir = tempfile::tempdir().unwrap();
-    let (out, result) = package(dir.path()).await;
+    let source = dir.path().join("pattern.mp4");
+    common::ffmpeg(&["-f", "lavfi", "-i", &format!("testsrc2=s=320x180:r={RATE}"), "-frames:v", &FRAMES.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", source.to_str().unwrap()]);
+    let (out, result) = package(dir.path(), &source, FRAMES, None).await;
     let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
     let iframe_streams: Vec<HashMap<String, String>> = master.lines().filter_map(|line| line.strip_prefix("#EXT-X-I-FRAME-STREAM-INF:")).map(attributes).collect();
     assert_eq!(iframe_streams.len(), 2, "{master}");
@@ -190,4 +197,97 @@ async fn every_iframe_range_decodes_alone_to_the_renditions_idr_frame_at_its_tim
             at += entry.seconds;
         }
     }
+}
+
+/// Peak signal-to-noise ratio of two gray pictures, in dB.
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let mse = a.iter().zip(b).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum::<f64>() / a.len() as f64;
+    10.0 * (255.0 * 255.0 / mse.max(1e-10)).log10()
+}
+
+/// `hh:mm:ss.mmm` in seconds.
+fn vtt_seconds(text: &str) -> f64 {
+    let parts: Vec<f64> = text.split(':').map(|part| part.parse().unwrap()).collect();
+    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+}
+
+/// Frame `index` of `video` as a gray picture of `width`x`height`, scaled as the tiles are.
+fn frame_at(video: &Path, index: u64, width: u32, height: u32) -> Vec<u8> {
+    common::gray_frames(video, &[], &format!("select='eq(n,{index})'"), width, height, 1).remove(0)
+}
+
+#[tokio::test]
+async fn thumbnail_cues_tile_the_video_each_tile_is_its_frame_and_the_poster_is_mid_longest_shot() {
+    let dir = tempfile::tempdir().unwrap();
+    // Shots of 30, 25 and 55 frames (4.4 s): the poster is frame 55 + 55 / 2 = 82.
+    let source = common::three_shots(dir.path(), "shots.mp4", 320, 180, 2.2, false);
+    let frames = 110;
+    let options = ThumbnailOptions { interval_seconds: 1, tile_width: 64, columns: 2, rows: 2, poster_seconds: None };
+    let (out, result) = package(dir.path(), &source, frames, Some(options)).await;
+    let thumbnails = result.thumbnails.unwrap();
+    let folder = out.join(MEDIA).join("thumbnails");
+    let largest = dir.path().join("180p.mp4");
+    let (width, height) = (64, 36);
+    assert_eq!((thumbnails.tile_width, thumbnails.tile_height, thumbnails.cues, thumbnails.sheets), (width, height, 5, 2));
+
+    // The cues follow each other from 0 to the video's end, and each tile is its cue's frame.
+    let vtt = std::fs::read_to_string(folder.join("thumbnails.vtt")).unwrap();
+    assert!(vtt.starts_with("WEBVTT\n"), "{vtt}");
+    let cues: Vec<(f64, f64, String)> = vtt
+        .split("\n\n")
+        .skip(1)
+        .map(|cue| {
+            let (times, target) = cue.trim().split_once('\n').unwrap();
+            let (start, end) = times.split_once(" --> ").unwrap();
+            (vtt_seconds(start), vtt_seconds(end), target.to_owned())
+        })
+        .collect();
+    assert_eq!(cues.len(), 5, "{vtt}");
+    let mut expected_start = 0.0;
+    let mut tiles = Vec::new();
+    for (start, end, target) in &cues {
+        assert!((start - expected_start).abs() < 1e-9 && end > start, "cue {start}..{end} after one ending at {expected_start}");
+        expected_start = *end;
+        let (sheet, xywh) = target.split_once("#xywh=").unwrap();
+        let [x, y, w, h]: [u32; 4] = xywh.split(',').map(|value| value.parse().unwrap()).collect::<Vec<u32>>().try_into().unwrap();
+        assert_eq!((w, h), (width, height));
+        tiles.push(common::gray_frames(&folder.join(sheet), &[], &format!("crop={w}:{h}:{x}:{y}"), w, h, 1).remove(0));
+    }
+    assert!((expected_start - frames as f64 / f64::from(RATE)).abs() < 1e-9, "the last cue ends at {expected_start}");
+    for (index, ((start, _, target), tile)) in cues.iter().zip(&tiles).enumerate() {
+        let frame = (start * f64::from(RATE)).round() as u64;
+        let own = psnr(tile, &frame_at(&largest, frame, width, height));
+        assert!(own > 30.0, "cue {index} ({target}): the tile is {own:.1} dB from frame {frame}");
+        // And it is that frame, not a neighbour: an off-by-one pick is closer to another.
+        for neighbour in [frame.checked_sub(1), Some(frame + 1).filter(|next| *next < frames)].into_iter().flatten() {
+            let other = psnr(tile, &frame_at(&largest, neighbour, width, height));
+            assert!(own > other, "cue {index}: {own:.2} dB from its frame {frame}, {other:.2} dB from frame {neighbour}");
+        }
+    }
+
+    // The players' references: the image playlist in the master, the image set in the MPD.
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    let image_stream = master.lines().find_map(|line| line.strip_prefix("#EXT-X-IMAGE-STREAM-INF:")).map(attributes).unwrap();
+    assert_eq!((image_stream["URI"].as_str(), image_stream["RESOLUTION"].as_str(), image_stream["CODECS"].as_str()), ("media/thumbnails/images.m3u8", "64x36", "jpeg"));
+    let images = std::fs::read_to_string(folder.join("images.m3u8")).unwrap();
+    let sheet_seconds: Vec<f64> = images.lines().filter_map(|line| line.strip_prefix("#EXTINF:")).map(|value| value.trim_end_matches(',').parse().unwrap()).collect();
+    assert_eq!(sheet_seconds, vec![4.0, 0.4], "{images}");
+    assert!(images.contains("#EXT-X-IMAGES-ONLY") && images.contains("#EXT-X-TILES:RESOLUTION=64x36,LAYOUT=2x2,DURATION=1.000000\nsheet_00001.jpg"), "{images}");
+    let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+    assert!(
+        mpd.contains("contentType=\"image\" mimeType=\"image/jpeg\"")
+            && mpd.contains("media=\"media/thumbnails/sheet_$Number%05d$.jpg\" timescale=\"1\" duration=\"4\"")
+            && mpd.contains("width=\"128\" height=\"72\"")
+            && mpd.contains("<EssentialProperty schemeIdUri=\"http://dashif.org/thumbnail_tile\" value=\"2x2\"/>"),
+        "{mpd}"
+    );
+
+    // The poster: the middle of the third, longest shot, at full size.
+    assert_eq!(thumbnails.poster.choice, PosterChoice::MiddleOfLongestShot { shot_start: 55, shot_frames: 55 });
+    assert_eq!(thumbnails.poster.frame, 82);
+    let poster = common::gray_frames(&folder.join("poster.jpg"), &[], "", 320, 180, 1).remove(0);
+    let own = psnr(&poster, &frame_at(&largest, 82, 320, 180));
+    let other = psnr(&poster, &frame_at(&largest, 70, 320, 180));
+    assert!(own > 35.0 && own > other + 3.0, "the poster is {own:.1} dB from frame 82, {other:.1} dB from frame 70");
 }

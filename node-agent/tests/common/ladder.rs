@@ -11,6 +11,7 @@ use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, Enco
 use shotfarm_agent::media::inspect::{InspectParams, InspectReport, inspect_source};
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, package_ladder};
 use shotfarm_proto::pipeline::Rung;
+use shotfarm_proto::thumbnails::ThumbnailOptions;
 use tokio_util::sync::CancellationToken;
 
 /// Inspects `source` (chunks of 0.8 to 1.6 s) with its artifacts under `dir/inspect`.
@@ -58,6 +59,7 @@ pub async fn package_source(source: &Path, rungs: &[Rung], dir: &Path) -> (Inspe
         audio,
         subtitles_source: Some(source.to_owned()),
         media_folder: "job-1-1-a1".to_owned(),
+        thumbnails: Some(ThumbnailOptions { interval_seconds: 1, ..ThumbnailOptions::default() }),
     };
     let result = package_ladder(&params, &cancel).await.unwrap();
     (report, result)

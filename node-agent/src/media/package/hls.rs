@@ -12,6 +12,7 @@ use super::declared_colour::DeclaredColour;
 use super::fragments::TrackTiming;
 use super::iframes::IFrameRange;
 use super::subtitles::PackagedSubtitles;
+use super::thumbnails::{IMAGE_PLAYLIST, PackagedThumbnails};
 use super::{PackageRendition, PackagedAudio, PackagedRendition};
 
 /// A video rendition's I-frame playlist, beside its media playlist.
@@ -73,13 +74,15 @@ fn playlist_text(track: &TrackTiming, files: &[String], iframes: Option<&[IFrame
 /// language, name, channels, default/autoselect), every subtitle rendition in another, then
 /// every video rendition, highest peak bitrate first, its bandwidth counting the largest
 /// audio rendition, then each video rendition's I-frame playlist (video only, so its own
-/// bandwidth and codec). Every URI is `media_prefix` (the media folder and a slash, or nothing)
+/// bandwidth and codec), then the thumbnails' image playlist (`EXT-X-IMAGE-STREAM-INF`, the
+/// tile's resolution). Every URI is `media_prefix` (the media folder and a slash, or nothing)
 /// followed by the rendition's folder.
 pub(super) fn master_playlist_text(
     frame_rate: f64,
     renditions: &[(&PackagedRendition, &PackageRendition)],
     audio: &[PackagedAudio],
     subtitles: &[PackagedSubtitles],
+    thumbnails: Option<&PackagedThumbnails>,
     media_prefix: &str,
 ) -> String {
     let mut text = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
@@ -143,6 +146,16 @@ pub(super) fn master_playlist_text(
                 packaged.name,
             );
         }
+    }
+    if let Some(thumbnails) = thumbnails {
+        let _ = writeln!(
+            text,
+            "#EXT-X-IMAGE-STREAM-INF:BANDWIDTH={},RESOLUTION={}x{},CODECS=\"jpeg\",URI=\"{media_prefix}{}/{IMAGE_PLAYLIST}\"",
+            thumbnails.bandwidth_bps.max(1),
+            thumbnails.tile_width,
+            thumbnails.tile_height,
+            thumbnails.name,
+        );
     }
     text
 }

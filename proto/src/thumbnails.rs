@@ -1,8 +1,11 @@
 //! A job's thumbnail options: JPEG sprite sheets of tiles every `interval_seconds`, and the
-//! poster's time. [`ThumbnailOptions::check`] is the one check of what a client sends; the
-//! packager makes the thumbnails from the checked options.
+//! poster's time. [`ThumbnailOptions::from_wire`] is the one check of what a client sends
+//! (`v1::Thumbnails`: every zero number means its default; unset means on with the
+//! defaults); the checked options are stored with the job and travel in the package task spec.
 
 use serde::{Deserialize, Serialize};
+
+use crate::v1;
 
 /// Seconds between thumbnails when the job gives none.
 pub const DEFAULT_INTERVAL_SECONDS: u32 = 10;
@@ -68,6 +71,39 @@ pub enum ThumbnailOptionsError {
 }
 
 impl ThumbnailOptions {
+    /// The checked options of a client's `v1::Thumbnails` (none: disabled).
+    pub fn from_wire(wire: Option<&v1::Thumbnails>) -> Result<Option<Self>, ThumbnailOptionsError> {
+        let Some(wire) = wire else { return Ok(Some(Self::default())) };
+        if wire.disabled {
+            return Ok(None);
+        }
+        let or_default = |value: u32, default: u32| if value == 0 { default } else { value };
+        let options = Self {
+            interval_seconds: or_default(wire.interval_seconds, DEFAULT_INTERVAL_SECONDS),
+            tile_width: or_default(wire.tile_width, DEFAULT_TILE_WIDTH),
+            columns: or_default(wire.columns, DEFAULT_GRID),
+            rows: or_default(wire.rows, DEFAULT_GRID),
+            poster_seconds: wire.poster_seconds,
+        };
+        options.check(None)?;
+        Ok(Some(options))
+    }
+
+    /// What `from_wire` reads back as `options`.
+    pub fn to_wire(options: Option<&Self>) -> v1::Thumbnails {
+        match options {
+            None => v1::Thumbnails { disabled: true, ..Default::default() },
+            Some(options) => v1::Thumbnails {
+                disabled: false,
+                interval_seconds: options.interval_seconds,
+                tile_width: options.tile_width,
+                columns: options.columns,
+                rows: options.rows,
+                poster_seconds: options.poster_seconds,
+            },
+        }
+    }
+
     /// The options if every value is in range; `duration_seconds` (when known) bounds the poster's time.
     pub fn check(&self, duration_seconds: Option<f64>) -> Result<(), ThumbnailOptionsError> {
         if !(1..=MAX_INTERVAL_SECONDS).contains(&self.interval_seconds) {
@@ -106,6 +142,19 @@ mod tests {
         assert_eq!(with(|options| options.poster_seconds = Some(60.0)), Err(ThumbnailOptionsError::PosterTime(60.0)));
         assert_eq!(with(|options| options.poster_seconds = Some(f64::NAN)).map_err(|error| error.to_string().contains("poster time")), Err(true));
         assert_eq!(with(|options| options.poster_seconds = Some(59.9)), Ok(()));
+    }
+
+    #[test]
+    fn the_wire_form_reads_back_and_zeros_are_defaults() {
+        assert_eq!(ThumbnailOptions::from_wire(None), Ok(Some(ThumbnailOptions::default())));
+        assert_eq!(ThumbnailOptions::from_wire(Some(&v1::Thumbnails::default())), Ok(Some(ThumbnailOptions::default())));
+        let asked = ThumbnailOptions { interval_seconds: 4, tile_width: 240, columns: 8, rows: 3, poster_seconds: Some(12.5) };
+        assert_eq!(ThumbnailOptions::from_wire(Some(&ThumbnailOptions::to_wire(Some(&asked)))), Ok(Some(asked)));
+        assert_eq!(ThumbnailOptions::from_wire(Some(&ThumbnailOptions::to_wire(None))), Ok(None));
+        let bad = v1::Thumbnails { interval_seconds: 7200, ..Default::default() };
+        assert_eq!(ThumbnailOptions::from_wire(Some(&bad)), Err(ThumbnailOptionsError::Interval(7200)));
+        let before_start = v1::Thumbnails { poster_seconds: Some(-1.0), ..Default::default() };
+        assert_eq!(ThumbnailOptions::from_wire(Some(&before_start)), Err(ThumbnailOptionsError::PosterTime(-1.0)));
     }
 
     #[test]

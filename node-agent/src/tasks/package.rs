@@ -43,7 +43,7 @@ pub const AUDIO_BITRATE_KBPS: u32 = 128;
 pub async fn run(
     locations: &JobLocations,
     source: &SourceSummary,
-    renditions: &[(Rung, Artifact)],
+    (renditions, thumbnails): (&[(Rung, Artifact)], Option<ThumbnailOptions>),
     ctx: &TaskContext,
     cancel: &CancellationToken,
 ) -> Result<TaskOutput, TaskError> {
@@ -90,7 +90,7 @@ pub async fn run(
         audio,
         subtitles_source,
         media_folder: generation.folder().to_owned(),
-        thumbnails: Some(ThumbnailOptions::default()),
+        thumbnails,
     };
     let result = package_ladder(&params, cancel).await.map_err(task_errors::package)?;
     let _ = tokio::fs::remove_dir_all(&input_dir).await;

@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use shotfarm_agent::media::package::poster::PosterChoice;
-use shotfarm_agent::media::package::{PackageParams, PackageRendition, PackageResult, package_ladder};
+use shotfarm_agent::media::package::{PackageParams, PackageResult, package_ladder};
 use shotfarm_agent::media::probe::Rational;
-use shotfarm_proto::pipeline::{Codec, Rung};
 use shotfarm_proto::thumbnails::ThumbnailOptions;
 use tokio_util::sync::CancellationToken;
 
@@ -24,28 +23,11 @@ const RATE: u32 = 25;
 const FRAMES: u64 = 60;
 const MEDIA: &str = "media";
 
-/// Two H.264 renditions of `source` with B-frames and a keyframe every 12 frames.
-fn renditions(dir: &Path, source: &Path) -> Vec<PackageRendition> {
-    [("180p", 320, 180), ("90p", 160, 90)]
-        .into_iter()
-        .map(|(name, width, height)| {
-            let path = dir.join(format!("{name}.mp4"));
-            common::ffmpeg(&[
-                "-i", source.to_str().unwrap(), "-vf", &format!("scale={width}:{height}"),
-                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-bf", "2", "-g", "12", "-keyint_min", "12", "-sc_threshold", "0", "-x264-params", "b-adapt=0",
-                path.to_str().unwrap(),
-            ]);
-            let rung = Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };
-            PackageRendition { rung, path }
-        })
-        .collect()
-}
-
 async fn package(dir: &Path, source: &Path, frames: u64, thumbnails: Option<ThumbnailOptions>) -> (PathBuf, PackageResult) {
     let out = dir.join("out");
     let params = PackageParams {
         output_dir: out.clone(),
-        renditions: renditions(dir, source),
+        renditions: common::ladder::h264_renditions(dir, source),
         frame_rate: Rational { num: RATE, den: 1 },
         frames,
         audio: None,
@@ -140,7 +122,7 @@ fn nal_types(mut sample: &[u8]) -> Vec<u8> {
 async fn every_iframe_range_decodes_alone_to_the_renditions_idr_frame_at_its_time() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("pattern.mp4");
-    common::ffmpeg(&["-f", "lavfi", "-i", &format!("testsrc2=s=320x180:r={RATE}"), "-frames:v", &FRAMES.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", source.to_str().unwrap()]);
+    common::ffmpeg(&["-f", "lavfi", "-i", &format!("testsrc2=s=320x180:r={RATE}"), "-frames:v", &FRAMES.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", source.to_str().unwrap()]);
     let (out, result) = package(dir.path(), &source, FRAMES, None).await;
     let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
     let iframe_streams: Vec<HashMap<String, String>> = master.lines().filter_map(|line| line.strip_prefix("#EXT-X-I-FRAME-STREAM-INF:")).map(attributes).collect();

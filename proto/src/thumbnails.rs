@@ -109,7 +109,7 @@ impl ThumbnailOptions {
         if !(1..=MAX_INTERVAL_SECONDS).contains(&self.interval_seconds) {
             return Err(ThumbnailOptionsError::Interval(self.interval_seconds));
         }
-        if !(MIN_TILE_WIDTH..=MAX_TILE_WIDTH).contains(&self.tile_width) || self.tile_width % 2 != 0 {
+        if !(MIN_TILE_WIDTH..=MAX_TILE_WIDTH).contains(&self.tile_width) || !self.tile_width.is_multiple_of(2) {
             return Err(ThumbnailOptionsError::TileWidth(self.tile_width));
         }
         if !(1..=MAX_GRID).contains(&self.columns) || !(1..=MAX_GRID).contains(&self.rows) {

@@ -217,9 +217,9 @@ pub enum PackageError {
 
 use super::process::{Tool, ToolCommand, ToolError, ToolProgress, run_with_progress};
 
-/// Runs ffmpeg with `args` for packaging `what`.
+/// Runs ffmpeg quietly (progress on stdout, overwriting its outputs) with `args` for packaging `what`.
 async fn run_ffmpeg(args: Vec<String>, what: String, cancel: &CancellationToken) -> Result<(), PackageError> {
-    let command = ToolCommand::new(Tool::Ffmpeg).args(args);
+    let command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1"]).args(args);
     run_with_progress(&command, cancel, &mut |_: ToolProgress| {}).await.map(|_| ()).map_err(|error| match error {
         ToolError::Cancelled { .. } => PackageError::Cancelled,
         source => PackageError::Tool { what, source },

@@ -91,10 +91,9 @@ pub(super) async fn write_poster(
 ) -> Result<PackagedPoster, PackageError> {
     let (frame, choice) = poster_frame(requested_seconds, smallest, frame_rate, frames, cancel).await?;
     let path = dir.join(POSTER_FILE);
-    let args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1", "-i"]
-        .map(String::from)
+    let args: Vec<String> = ["-i".to_owned(), largest.display().to_string()]
         .into_iter()
-        .chain([largest.display().to_string(), "-map".to_owned(), "0:v:0".to_owned(), "-vf".to_owned(), format!("select='eq(n,{frame})'")])
+        .chain([ "-map".to_owned(), "0:v:0".to_owned(), "-vf".to_owned(), format!("select='eq(n,{frame})'")])
         .chain(["-fps_mode", "passthrough", "-frames:v", "1", "-q:v", "2"].map(String::from))
         .chain([path.display().to_string()])
         .collect();

@@ -21,8 +21,7 @@ const SEGMENT_OPTIONS: &str = "movflags=+cmaf+negative_cts_offsets:use_editlist=
 /// keyframe at least `hls_time` seconds after the previous cut.
 pub(super) async fn segment(input_args: Vec<String>, dir: PathBuf, hls_time: f64, what: String, cancel: &CancellationToken) -> Result<(), PackageError> {
     std::fs::create_dir_all(&dir).map_err(|source| PackageError::Io { operation: "creating", path: dir.clone(), source })?;
-    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1"].map(String::from).to_vec();
-    args.extend(input_args);
+    let mut args = input_args;
     args.extend([
         "-f".to_owned(),
         "hls".to_owned(),

@@ -102,7 +102,7 @@ pub async fn convert_subtitles(source: &Path, subtitles: &PackagedSubtitles, vid
     let io = io_error;
     std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
     let vtt = dir.join(SUBTITLES_FILE);
-    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1", "-copyts", "-itsoffset"].map(String::from).to_vec();
+    let mut args: Vec<String> = ["-copyts", "-itsoffset"].map(String::from).to_vec();
     args.push(format!("{:.6}", -video_start_seconds));
     args.extend(pinned_input(source));
     args.extend(["-map".to_owned(), format!("0:s:{}", subtitles.subtitle_index), "-c:s".to_owned(), "webvtt".to_owned(), "-f".to_owned(), "webvtt".to_owned()]);

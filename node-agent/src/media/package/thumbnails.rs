@@ -178,12 +178,6 @@ pub(super) async fn write_sprites(rendition: &Path, plan: &TilePlan, frame_rate:
     };
     std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
     let args = vec![
-        "-hide_banner".to_owned(),
-        "-nostdin".to_owned(),
-        "-nostats".to_owned(),
-        "-y".to_owned(),
-        "-progress".to_owned(),
-        "pipe:1".to_owned(),
         "-i".to_owned(),
         rendition.display().to_string(),
         "-map".to_owned(),

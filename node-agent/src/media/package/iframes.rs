@@ -10,6 +10,13 @@
 //! The segmenter cuts at every keyframe (see [`super`]), so every segment opens with its one
 //! keyframe: the first sample of its first fragment, which must be a sync sample. Its
 //! I-frame's duration is the segment's.
+//!
+//! DASH gets no trick-mode AdaptationSet (`http://dashif.org/guidelines/trickmode`) from
+//! these ranges: a DASH Representation's segments must be whole media segments, and a range
+//! cut after the keyframe leaves a `moof` whose `trun` still declares the whole group of
+//! pictures and an `mdat` shorter than its header says, which MSE players reject (Shaka
+//! Player carries a workaround for packagers that do it). An honest trick-mode set needs
+//! segments of its own, each a rewritten one-sample fragment holding the keyframe.
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use shotfarm_agent::media::package::fragments::{TrackTiming, read_init};
-use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, package_ladder};
+use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageResult, package_ladder};
 use shotfarm_agent::media::probe::Rational;
-use shotfarm_proto::pipeline::{Codec, Rung};
 use tokio_util::sync::CancellationToken;
 
 const RATE: Rational = Rational { num: 25, den: 1 };
@@ -37,23 +36,6 @@ fn source(dir: &Path, click: f64, audio_seconds: f64, audio_delay: f64) -> PathB
     path
 }
 
-/// Two H.264 renditions with B-frames and a keyframe every 12 frames, as the encoders write them.
-fn renditions(dir: &Path, source: &Path) -> Vec<PackageRendition> {
-    [("180p", 320, 180), ("90p", 160, 90)]
-        .into_iter()
-        .map(|(name, width, height)| {
-            let path = dir.join(format!("{name}.mp4"));
-            common::ffmpeg(&[
-                "-i", source.to_str().unwrap(), "-map", "0:v", "-fps_mode", "passthrough", "-vf", &format!("scale={width}:{height}"),
-                "-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "12", "-keyint_min", "12", "-sc_threshold", "0", "-x264-params", "b-adapt=0",
-                path.to_str().unwrap(),
-            ]);
-            let rung = Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };
-            PackageRendition { rung, path }
-        })
-        .collect()
-}
-
 async fn package(dir: &Path, source: &Path) -> (PathBuf, PackageResult) {
     package_frames(dir, source, FRAMES).await
 }
@@ -62,12 +44,13 @@ async fn package_frames(dir: &Path, source: &Path, frames: u64) -> (PathBuf, Pac
     let out = dir.join("out");
     let params = PackageParams {
         output_dir: out.clone(),
-        renditions: renditions(dir, source),
+        renditions: common::ladder::h264_renditions(dir, source),
         frame_rate: RATE,
         frames,
         audio: Some(AudioPackaging { source: source.to_owned(), bitrate_kbps: 96, segment_seconds: 0.96 }),
         subtitles_source: Some(source.to_owned()),
         media_folder: MEDIA.to_owned(),
+        thumbnails: None,
     };
     let result = package_ladder(&params, &CancellationToken::new()).await.unwrap();
     (out, result)

@@ -90,6 +90,7 @@ async fn every_rendition_has_exactly_the_source_frames() {
             audio: Some(AudioPackaging { source: source.clone(), bitrate_kbps: 96, segment_seconds: 4.0 }),
             subtitles_source: None,
             media_folder: String::new(),
+            thumbnails: None,
         },
         &CancellationToken::new(),
     )

@@ -20,6 +20,7 @@ use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, EncodedRend
 use shotfarm_proto::analysis::{ChunkTrials, TrialOutcome, TrialSpec, trial_settings, trial_sizes};
 use shotfarm_proto::recipe::{LadderKind, LadderRecipe};
 use shotfarm_proto::storage::JobRoots;
+use shotfarm_proto::thumbnails::ThumbnailOptions;
 use shotfarm_proto::v1;
 use tokio_util::sync::CancellationToken;
 
@@ -228,7 +229,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     assert!(compared >= 60, "only {compared} frames compared");
 
     // package (after every validate) → report (after package and every score)
-    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), renditions: assembled };
+    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), renditions: assembled, thumbnails: Some(ThumbnailOptions::default()) };
     let TaskOutput::Package { master_playlist, dash_manifest } = job.run(spec, None, None).await.unwrap() else { panic!() };
     assert!(master_playlist.ends_with("/out/master.m3u8") && dash_manifest.ends_with("/out/manifest.mpd"), "{master_playlist} {dash_manifest}");
     let out = root.join("out");
@@ -294,7 +295,9 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     // The scheduler is told each rendition's quality, as report.json gives it.
     assert_eq!(reported, report.renditions.iter().map(|rendition| rendition.summary()).collect::<Vec<_>>());
     assert!(reported.iter().all(|rendition| rendition.quality.is_some_and(|quality| quality.vmaf_mean > 60.0) && rendition.frames_scored == 80), "{reported:?}");
-    assert_eq!(names(&out.join("job-1-a1")), vec!["audio", "h264_180p", "hevc_180p"]);
+    assert_eq!(names(&out.join("job-1-a1")), vec!["audio", "h264_180p", "hevc_180p", "thumbnails"]);
+    // Thumbnails by default: one tile every 10 s (one sheet for 3.2 s), their tracks, the poster.
+    assert_eq!(names(&out.join("job-1-a1/thumbnails")), vec!["images.m3u8", "poster.jpg", "sheet_00000.jpg", "thumbnails.vtt"]);
     // A retried report whose first attempt finished (work area gone, report.json there) stands.
     let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs: job.outputs.clone() };
     let TaskOutput::Report { report: again, renditions: reported_again } = job.run(spec, None, None).await.unwrap() else { panic!() };
@@ -616,7 +619,7 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
         assert_eq!(frames, 25, "rendition {} is not frame-exact", rung.name);
         assembled.push((rung.clone(), stream));
     }
-    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), renditions: assembled };
+    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), renditions: assembled, thumbnails: None };
     job.run(spec, None, None).await.unwrap();
     let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs: job.outputs.clone() };
     job.run(spec, None, None).await.unwrap();

@@ -272,6 +272,9 @@ pub enum TaskSpec {
         locations: JobLocations,
         source: SourceSummary,
         renditions: Vec<(Rung, Artifact)>,
+        /// Thumbnail sprites and the poster (none: no thumbnails, as before the field existed).
+        #[serde(default)]
+        thumbnails: Option<crate::thumbnails::ThumbnailOptions>,
     },
     Report {
         locations: JobLocations,

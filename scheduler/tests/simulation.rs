@@ -219,6 +219,7 @@ impl Sim {
                     score_quality: self.rng.random_bool(0.8),
                     overwrite: false,
                     recipe: Default::default(),
+                    thumbnails: None,
                 },
                 now_ms: self.now,
             });

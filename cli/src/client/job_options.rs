@@ -1,6 +1,6 @@
 //! The job options `submit` and `dev` share: ladder codecs and recipe, how many rungs one
-//! encode task produces, whether chunks are quality-scored, and whether the outputs may
-//! replace files.
+//! encode task produces, whether chunks are quality-scored, whether the outputs may
+//! replace files, and the thumbnails and poster.
 
 use shotfarm_proto::v1;
 
@@ -25,6 +25,27 @@ pub struct JobOptions {
     pub overwrite: bool,
     #[command(flatten)]
     pub recipe: RecipeFlags,
+    /// No thumbnail sprite sheets, thumbnail tracks (WebVTT, HLS image playlist, DASH image set) or poster.
+    #[arg(long)]
+    pub no_thumbnails: bool,
+    /// Seconds between thumbnail tiles (1..=3600; default 10).
+    #[arg(long)]
+    pub thumbnail_interval: Option<u32>,
+    /// A thumbnail tile's width in pixels (even, 32..=1280; default 160); the height keeps the aspect.
+    #[arg(long)]
+    pub thumbnail_width: Option<u32>,
+    /// Thumbnail tiles per sprite sheet, COLUMNSxROWS (1..=20 each; default 5x5).
+    #[arg(long, value_name = "CxR", value_parser = parse_grid)]
+    pub thumbnail_grid: Option<(u32, u32)>,
+    /// The poster's time in seconds; default: the middle frame of the longest shot.
+    #[arg(long)]
+    pub poster_seconds: Option<f64>,
+}
+
+/// `COLUMNSxROWS`, e.g. `5x5`.
+fn parse_grid(text: &str) -> Result<(u32, u32), String> {
+    let parsed = text.split_once('x').and_then(|(columns, rows)| Some((columns.parse().ok()?, rows.parse().ok()?)));
+    parsed.ok_or_else(|| format!("{text:?} is not a grid; write COLUMNSxROWS, e.g. 5x5"))
 }
 
 impl JobOptions {
@@ -38,6 +59,14 @@ impl JobOptions {
             quality_scoring: if self.no_scoring { v1::QualityScoring::Off } else { v1::QualityScoring::Full } as i32,
             overwrite: self.overwrite,
             recipe: self.recipe.to_wire(),
+            thumbnails: Some(v1::Thumbnails {
+                disabled: self.no_thumbnails,
+                interval_seconds: self.thumbnail_interval.unwrap_or(0),
+                tile_width: self.thumbnail_width.unwrap_or(0),
+                columns: self.thumbnail_grid.map_or(0, |(columns, _)| columns),
+                rows: self.thumbnail_grid.map_or(0, |(_, rows)| rows),
+                poster_seconds: self.poster_seconds,
+            }),
             ..Default::default()
         }
     }

@@ -48,11 +48,27 @@ pub(crate) fn read_header(reader: &mut impl Read, remaining: u64) -> std::io::Re
 /// A child box: its kind and body.
 pub(crate) type ChildBox<'a> = ([u8; 4], &'a [u8]);
 
+/// A child box with where it lies in its parent.
+pub(crate) struct LocatedBox<'a> {
+    pub kind: [u8; 4],
+    /// Offset of its header from the start of the parent body.
+    pub start: usize,
+    /// Offset of its body from the start of the parent body.
+    pub body_start: usize,
+    pub body: &'a [u8],
+}
+
 /// The child boxes of a box body (or of a whole file read into memory).
 pub(crate) fn children(body: &[u8]) -> Result<Vec<ChildBox<'_>>, String> {
+    Ok(located_children(body)?.into_iter().map(|found| (found.kind, found.body)).collect())
+}
+
+/// The child boxes of a box body (or of a whole file), each with its offsets.
+pub(crate) fn located_children(body: &[u8]) -> Result<Vec<LocatedBox<'_>>, String> {
     let mut found = Vec::new();
-    let mut rest = body;
-    while !rest.is_empty() {
+    let mut start = 0usize;
+    while start < body.len() {
+        let rest = &body[start..];
         let mut cursor = rest;
         let header = read_header(&mut cursor, rest.len() as u64)
             .map_err(|error| error.to_string())?
@@ -60,8 +76,10 @@ pub(crate) fn children(body: &[u8]) -> Result<Vec<ChildBox<'_>>, String> {
         if header.size > rest.len() as u64 {
             return Err(format!("the {} box claims {} bytes; its parent has {} left", header.kind_text(), header.size, rest.len()));
         }
-        found.push((header.kind, &rest[header.header_len as usize..header.size as usize]));
-        rest = &rest[header.size as usize..];
+        let body_start = start + header.header_len as usize;
+        let end = start + header.size as usize;
+        found.push(LocatedBox { kind: header.kind, start, body_start, body: &body[body_start..end] });
+        start = end;
     }
     Ok(found)
 }

@@ -145,7 +145,7 @@ async fn run_handler(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
         TaskSpec::Validate { locations, source, inspection, rung, stream } => {
             validate::run(&locations, &source, &inspection, &rung, &stream, ctx, cancel).await
         }
-        TaskSpec::Package { locations, source, renditions } => package::run(&locations, &source, &renditions, ctx, cancel).await,
+        TaskSpec::Package { locations, source, renditions, thumbnails } => package::run(&locations, &source, (&renditions, thumbnails), ctx, cancel).await,
         TaskSpec::Report { locations, job_facts, outputs } => report::run(&locations, &job_facts, &outputs, ctx, cancel).await,
     }
 }

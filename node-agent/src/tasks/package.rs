@@ -19,6 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use shotfarm_proto::pipeline::{Artifact, JobLocations, Rung, SourceSummary, TaskOutput};
+use shotfarm_proto::thumbnails::ThumbnailOptions;
 use tokio_util::sync::CancellationToken;
 
 use super::encode::SEGMENT_SECONDS;
@@ -29,7 +30,10 @@ use super::output_location::{existing_files, refuse_unless_empty, remove_stale};
 use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
+use crate::media::package::iframes::PackagedIFrames;
+use crate::media::package::poster::PackagedPoster;
 use crate::media::package::subtitles::PackagedSubtitles;
+use crate::media::package::thumbnails::PackagedThumbnails;
 use crate::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, PackagedAudio, PackagedRendition, package_ladder};
 use crate::storage::MediaStore;
 
@@ -39,7 +43,7 @@ pub const AUDIO_BITRATE_KBPS: u32 = 128;
 pub async fn run(
     locations: &JobLocations,
     source: &SourceSummary,
-    renditions: &[(Rung, Artifact)],
+    (renditions, thumbnails): (&[(Rung, Artifact)], Option<ThumbnailOptions>),
     ctx: &TaskContext,
     cancel: &CancellationToken,
 ) -> Result<TaskOutput, TaskError> {
@@ -86,6 +90,7 @@ pub async fn run(
         audio,
         subtitles_source,
         media_folder: generation.folder().to_owned(),
+        thumbnails,
     };
     let result = package_ladder(&params, cancel).await.map_err(task_errors::package)?;
     let _ = tokio::fs::remove_dir_all(&input_dir).await;
@@ -118,7 +123,11 @@ fn relative_path(path: &Path, root: &Path) -> PathBuf {
 
 /// The result with every path relative to the output root (what report.json shows).
 fn relative_result(result: &PackageResult, root: &Path) -> PackageResult {
-    let relative = |rendition: &PackagedRendition| PackagedRendition { playlist: relative_path(&rendition.playlist, root), ..rendition.clone() };
+    let relative = |rendition: &PackagedRendition| PackagedRendition {
+        playlist: relative_path(&rendition.playlist, root),
+        iframes: rendition.iframes.as_ref().map(|iframes| PackagedIFrames { playlist: relative_path(&iframes.playlist, root), ..iframes.clone() }),
+        ..rendition.clone()
+    };
     PackageResult {
         master_playlist: relative_path(&result.master_playlist, root),
         dash_manifest: relative_path(&result.dash_manifest, root),
@@ -127,6 +136,12 @@ fn relative_result(result: &PackageResult, root: &Path) -> PackageResult {
         audio_renditions: result.audio_renditions.iter().map(|audio| PackagedAudio { rendition: relative(&audio.rendition), ..audio.clone() }).collect(),
         subtitles: result.subtitles.iter().map(|subtitles| PackagedSubtitles { playlist: relative_path(&subtitles.playlist, root), ..subtitles.clone() }).collect(),
         skipped_subtitles: result.skipped_subtitles.clone(),
+        thumbnails: result.thumbnails.as_ref().map(|thumbnails| PackagedThumbnails {
+            vtt: relative_path(&thumbnails.vtt, root),
+            image_playlist: relative_path(&thumbnails.image_playlist, root),
+            poster: PackagedPoster { path: relative_path(&thumbnails.poster.path, root), ..thumbnails.poster.clone() },
+            ..thumbnails.clone()
+        }),
         audio_video_offset_seconds: result.audio_video_offset_seconds,
         seconds: result.seconds,
     }

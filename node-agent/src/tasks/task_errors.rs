@@ -110,7 +110,8 @@ pub fn package(error: PackageError) -> TaskError {
         PackageError::Cancelled => TaskError::Cancelled,
         PackageError::Tool { source, .. } if source.is_cancelled() => TaskError::Cancelled,
         // The spec or the renditions themselves are wrong: packaging them again gives the same result.
-        PackageError::NoRenditions | PackageError::MediaFolder(_) | PackageError::Misaligned { .. } | PackageError::AudioDuration { .. } | PackageError::Playlist { .. } => {
+        PackageError::NoRenditions | PackageError::MediaFolder(_) | PackageError::Misaligned { .. } | PackageError::AudioDuration { .. } | PackageError::Playlist { .. }
+        | PackageError::Thumbnails(_) | PackageError::ThumbnailOptions(_) => {
             TaskError::Final(format!("packaging failed: {error}"))
         }
         PackageError::Tool { .. } | PackageError::Io { .. } | PackageError::Probe(_) => TaskError::Retryable(format!("packaging failed: {error}")),

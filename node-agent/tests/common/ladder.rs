@@ -10,8 +10,27 @@ use shotfarm_agent::media::chunking::ChunkingParams;
 use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams, EncoderSettings};
 use shotfarm_agent::media::inspect::{InspectParams, InspectReport, inspect_source};
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, package_ladder};
-use shotfarm_proto::pipeline::Rung;
+use shotfarm_proto::pipeline::{Codec, Rung};
+use shotfarm_proto::thumbnails::ThumbnailOptions;
 use tokio_util::sync::CancellationToken;
+
+/// Two H.264 renditions of `source` (180p, 90p) with B-frames and a keyframe every 12
+/// frames, as the encoders write them.
+pub fn h264_renditions(dir: &Path, source: &Path) -> Vec<PackageRendition> {
+    [("180p", 320, 180), ("90p", 160, 90)]
+        .into_iter()
+        .map(|(name, width, height)| {
+            let path = dir.join(format!("{name}.mp4"));
+            super::ffmpeg(&[
+                "-i", source.to_str().unwrap(), "-map", "0:v", "-fps_mode", "passthrough", "-vf", &format!("scale={width}:{height}"),
+                "-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "12", "-keyint_min", "12", "-sc_threshold", "0", "-x264-params", "b-adapt=0",
+                path.to_str().unwrap(),
+            ]);
+            let rung = Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };
+            PackageRendition { rung, path }
+        })
+        .collect()
+}
 
 /// Inspects `source` (chunks of 0.8 to 1.6 s) with its artifacts under `dir/inspect`.
 pub async fn inspect(source: &Path, dir: &Path) -> InspectReport {
@@ -58,6 +77,7 @@ pub async fn package_source(source: &Path, rungs: &[Rung], dir: &Path) -> (Inspe
         audio,
         subtitles_source: Some(source.to_owned()),
         media_folder: "job-1-1-a1".to_owned(),
+        thumbnails: Some(ThumbnailOptions { interval_seconds: 1, ..ThumbnailOptions::default() }),
     };
     let result = package_ladder(&params, &cancel).await.unwrap();
     (report, result)

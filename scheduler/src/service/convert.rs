@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use shotfarm_proto::thumbnails::ThumbnailOptions;
 use shotfarm_proto::v1;
 
 use crate::state::State;
@@ -50,6 +51,7 @@ pub fn job_spec(spec: &JobSpec) -> v1::JobSpec {
         quality_scoring: if spec.score_quality { v1::QualityScoring::Full } else { v1::QualityScoring::Off } as i32,
         overwrite: spec.overwrite,
         recipe: Some(spec.recipe.to_wire()),
+        thumbnails: Some(ThumbnailOptions::to_wire(spec.thumbnails.as_ref())),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use shotfarm_proto::pipeline::Codec;
 use shotfarm_proto::recipe::LadderRecipe;
+use shotfarm_proto::thumbnails::ThumbnailOptions;
 use shotfarm_proto::v1;
 use tonic::Status;
 
@@ -64,8 +65,10 @@ pub fn job_spec(spec: Option<&v1::JobSpec>, roots: &JobRoots) -> Result<JobSpec,
         return Err(invalid("spec.labels", format!("label {key:?}: keys are 1..=64 bytes, values at most 256")));
     }
     let recipe = LadderRecipe::from_wire(spec.recipe.as_ref()).map_err(|error| invalid(&format!("spec.recipe.{}", error.field), error.message))?;
+    let thumbnails = ThumbnailOptions::from_wire(spec.thumbnails.as_ref()).map_err(|error| invalid("spec.thumbnails", error))?;
     Ok(JobSpec {
         recipe,
+        thumbnails,
         input_url: input_url.to_string(),
         output_url: output_url.to_string(),
         overwrite: spec.overwrite,
@@ -126,6 +129,13 @@ mod tests {
         };
         let checked = job_spec(Some(&spec), &roots()).expect("valid");
         assert_eq!(checked.codecs, vec!["h264".to_owned()]);
+        assert_eq!(checked.thumbnails, Some(ThumbnailOptions::default()), "thumbnails are on unless disabled");
+        spec.thumbnails = Some(v1::Thumbnails { tile_width: 99, ..Default::default() });
+        let refused = job_spec(Some(&spec), &roots()).unwrap_err();
+        assert!(refused.message().starts_with("spec.thumbnails") && refused.message().contains("even width from 32 to 1280"), "{}", refused.message());
+        spec.thumbnails = Some(v1::Thumbnails { disabled: true, ..Default::default() });
+        assert_eq!(job_spec(Some(&spec), &roots()).expect("valid").thumbnails, None);
+        spec.thumbnails = None;
         assert_eq!(checked.output_url, "file:///out");
         spec.priority = 1000;
         assert!(job_spec(Some(&spec), &roots()).is_err());

@@ -105,6 +105,10 @@ pub struct JobSpec {
     /// How the ladder is made (checked: `LadderRecipe::from_wire`).
     #[serde(default)]
     pub recipe: LadderRecipe,
+    /// Thumbnails and poster (checked: `ThumbnailOptions::from_wire`); rows written before
+    /// the field existed read as none, as those jobs were packaged.
+    #[serde(default)]
+    pub thumbnails: Option<shotfarm_proto::thumbnails::ThumbnailOptions>,
 }
 
 #[cfg(test)]
@@ -123,6 +127,7 @@ impl JobSpec {
             score_quality: true,
             overwrite: false,
             recipe: LadderRecipe::default(),
+            thumbnails: None,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! AdaptationSet per codec and declared colour (a player switches only within one; an HDR set
 //! carries its CICP descriptors), then one AdaptationSet per audio rendition (`lang`, `Label`, `Role` main for
 //! the default one, `AudioChannelConfiguration`), then one text AdaptationSet per subtitle
-//! rendition (`text/vtt`, the WebVTT file as its `BaseURL`); `SegmentTemplate` with a
+//! rendition (`text/vtt`, the WebVTT file as its `BaseURL`), then the thumbnails' image
+//! AdaptationSet (`image/jpeg`, `http://dashif.org/thumbnail_tile`); `SegmentTemplate` with a
 //! `SegmentTimeline` in each track's own timescale, its times read from the boxes (`tfdt`
 //! and summed sample durations), so the timeline is the media's to the tick.
 //! `mediaPresentationDuration` is the video's length rounded up to the microsecond: every
@@ -13,6 +14,7 @@ use std::fmt::Write as _;
 use super::fragments::TrackTiming;
 use super::hls::seconds_text;
 use super::subtitles::{PackagedSubtitles, SUBTITLES_FILE};
+use super::thumbnails::PackagedThumbnails;
 use super::{PackageRendition, PackagedAudio, PackagedRendition};
 use crate::media::probe::Rational;
 
@@ -64,7 +66,7 @@ pub(super) fn dash_manifest_text(
     frame_rate: Rational,
     videos: &[DashVideo<'_>],
     audio: &[(&PackagedAudio, &TrackTiming)],
-    subtitles: &[PackagedSubtitles],
+    (subtitles, thumbnails): (&[PackagedSubtitles], Option<&PackagedThumbnails>),
     duration_micros: u64,
     media_prefix: &str,
 ) -> String {
@@ -91,6 +93,9 @@ pub(super) fn dash_manifest_text(
     let first_audio_id = sets.len();
     audio_sets(&mut xml, audio, first_audio_id, media_prefix);
     subtitle_sets(&mut xml, subtitles, first_audio_id + audio.len(), media_prefix);
+    if let Some(thumbnails) = thumbnails {
+        image_set(&mut xml, thumbnails, first_audio_id + audio.len() + subtitles.len(), media_prefix);
+    }
     xml.push_str("  </Period>\n</MPD>\n");
     xml
 }
@@ -157,6 +162,22 @@ fn subtitle_sets(xml: &mut String, subtitles: &[PackagedSubtitles], first_id: us
     }
 }
 
+/// The thumbnails as a DASH-IF image AdaptationSet: one sprite sheet per segment, each as
+/// long as its `columns x rows` tiles (the last one may hold fewer).
+fn image_set(xml: &mut String, thumbnails: &PackagedThumbnails, id: usize, media_prefix: &str) {
+    let _ = writeln!(
+        xml,
+        "    <AdaptationSet id=\"{id}\" contentType=\"image\" mimeType=\"image/jpeg\">\n      <SegmentTemplate media=\"{media_prefix}{name}/sheet_$Number%05d$.jpg\" timescale=\"1\" duration=\"{duration}\" startNumber=\"0\"/>\n      <Representation id=\"thumbnails\" bandwidth=\"{bandwidth}\" width=\"{width}\" height=\"{height}\">\n        <EssentialProperty schemeIdUri=\"http://dashif.org/thumbnail_tile\" value=\"{columns}x{rows}\"/>\n      </Representation>\n    </AdaptationSet>",
+        name = thumbnails.name,
+        duration = u64::from(thumbnails.interval_seconds) * u64::from(thumbnails.columns * thumbnails.rows),
+        bandwidth = thumbnails.bandwidth_bps.max(1),
+        width = thumbnails.tile_width * thumbnails.columns,
+        height = thumbnails.tile_height * thumbnails.rows,
+        columns = thumbnails.columns,
+        rows = thumbnails.rows,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,7 +195,7 @@ mod tests {
                 segment
             })
             .collect();
-        let track = TrackTiming { init: InitTiming { timescale: 100, has_edit_list: false, default_sample_duration: 0 }, segments };
+        let track = TrackTiming { init: InitTiming { timescale: 100, has_edit_list: false, sample_defaults: Default::default() }, segments };
         assert_eq!(timeline_xml(&track), "<SegmentTimeline><S t=\"0\" d=\"50\" r=\"2\"/><S t=\"150\" d=\"20\"/><S t=\"170\" d=\"50\"/></SegmentTimeline>");
     }
 }

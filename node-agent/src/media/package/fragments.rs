@@ -3,6 +3,9 @@
 //! (`moov/trak/edts/elst`), and per media segment its base decode time (`tfdt`), sample
 //! count, summed sample durations (`trun`, else `tfhd`, else `trex` defaults) and earliest
 //! presentation time (decode time plus the composition offset, signed in a version-1 `trun`).
+//! The same reading of a track fragment ([`read_track_fragment`]: each sample's duration,
+//! size, flags and composition offset, and where its run's data lies) finds the keyframes the
+//! I-frame playlists point at (see [`super::iframes`]).
 //!
 //! Packaging checks with it that every track starts at presentation time 0 with no edit list
 //! and that segments follow each other without a gap, and writes the playlists' and the
@@ -19,8 +22,55 @@ pub struct InitTiming {
     pub timescale: u32,
     /// An `edts/elst` box is present (players that ignore it would show other times).
     pub has_edit_list: bool,
-    /// The `trex` default sample duration, used when a fragment names none.
-    pub default_sample_duration: u32,
+    /// The `trex` defaults, used when a fragment names none.
+    pub sample_defaults: SampleDefaults,
+}
+
+/// What a sample is when its fragment says nothing of it: the track's `trex` values,
+/// overridden per fragment by `tfhd`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SampleDefaults {
+    pub duration: u32,
+    pub size: u32,
+    pub flags: u32,
+}
+
+/// One sample of a `trun`, the defaults filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSample {
+    pub duration: u32,
+    /// Bytes of its data in the `mdat`.
+    pub size: u32,
+    /// ISO-BMFF sample flags.
+    pub flags: u32,
+    pub composition_offset: i64,
+}
+
+impl RunSample {
+    /// A sync sample (a keyframe): `sample_is_non_sync_sample` clear.
+    pub fn is_sync(&self) -> bool {
+        self.flags & 0x0001_0000 == 0
+    }
+}
+
+/// One `trun`: where its data starts and its samples.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// Its data's offset from the fragment's base (the `moof` unless `tfhd` names one).
+    pub data_offset: Option<i64>,
+    /// Version 1: signed composition offsets.
+    pub signed_offsets: bool,
+    pub samples: Vec<RunSample>,
+}
+
+/// One track fragment (`traf`) read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackFragment {
+    /// `tfdt`: the decode time of its first sample.
+    pub decode_start: u64,
+    /// `tfhd`'s base data offset (from the start of the file), when it names one.
+    pub base_data_offset: Option<u64>,
+    pub runs: Vec<Run>,
 }
 
 /// One media segment's timing, in the track's timescale.
@@ -49,7 +99,7 @@ impl TrackTiming {
     pub fn read(dir: &Path, segment_files: &[String]) -> Result<Self, String> {
         let init = read_init(&dir.join("init.mp4"))?;
         let segments =
-            segment_files.iter().map(|file| read_segment(&dir.join(file), init.default_sample_duration).map_err(|error| format!("{file}: {error}"))).collect::<Result<_, _>>()?;
+            segment_files.iter().map(|file| read_segment(&dir.join(file), init.sample_defaults).map_err(|error| format!("{file}: {error}"))).collect::<Result<_, _>>()?;
         Ok(Self { init, segments })
     }
 
@@ -105,13 +155,16 @@ pub fn read_init(path: &Path) -> Result<InitTiming, String> {
     // mdhd: version/flags (4), then creation and modification times (4 or 8 each), timescale.
     let timescale_at = if mdhd.first() == Some(&1) { 20 } else { 12 };
     let timescale = big_endian_u32(mdhd, timescale_at).filter(|scale| *scale > 0).ok_or("its mdhd box has no timescale")?;
-    // trex: version/flags (4), track_ID (4), default_sample_description_index (4), default_sample_duration (4).
-    let default_sample_duration = descend(moov, &[b"mvex", b"trex"])?.and_then(|trex| big_endian_u32(trex, 12)).unwrap_or(0);
-    Ok(InitTiming { timescale, has_edit_list, default_sample_duration })
+    // trex: version/flags (4), track_ID (4), default_sample_description_index (4), then the
+    // default sample duration, size and flags (4 each).
+    let trex = descend(moov, &[b"mvex", b"trex"])?;
+    let field = |at: usize| trex.and_then(|trex| big_endian_u32(trex, at)).unwrap_or(0);
+    let sample_defaults = SampleDefaults { duration: field(12), size: field(16), flags: field(20) };
+    Ok(InitTiming { timescale, has_edit_list, sample_defaults })
 }
 
 /// The timing of one media segment (`moof` boxes, first track fragment of each).
-pub fn read_segment(path: &Path, trex_default_duration: u32) -> Result<SegmentTiming, String> {
+pub fn read_segment(path: &Path, track_defaults: SampleDefaults) -> Result<SegmentTiming, String> {
     let bytes = read_file(path)?;
     let mut timing: Option<SegmentTiming> = None;
     for (kind, moof) in children(&bytes)? {
@@ -119,22 +172,24 @@ pub fn read_segment(path: &Path, trex_default_duration: u32) -> Result<SegmentTi
             continue;
         }
         let traf = child(moof, b"traf")?.ok_or("a moof has no traf box")?;
-        let tfdt = child(traf, b"tfdt")?.ok_or("a traf has no tfdt box")?;
-        let decode_start = if tfdt.first() == Some(&1) { big_endian_u64(tfdt, 4) } else { big_endian_u32(tfdt, 4).map(u64::from) }.ok_or("its tfdt box is truncated")?;
-        let default_duration = child(traf, b"tfhd")?.map(tfhd_default_duration).transpose()?.flatten().unwrap_or(trex_default_duration);
-        let mut fragment = SegmentTiming { decode_start, samples: 0, duration: 0, earliest_presentation: i64::MAX, signed_offsets: false };
-        for (kind, trun) in children(traf)? {
-            if &kind == b"trun" {
-                add_run(trun, default_duration, &mut fragment)?;
+        let fragment = read_track_fragment(traf, track_defaults)?;
+        let mut summary = SegmentTiming { decode_start: fragment.decode_start, samples: 0, duration: 0, earliest_presentation: i64::MAX, signed_offsets: false };
+        for run in &fragment.runs {
+            summary.signed_offsets |= run.signed_offsets;
+            for sample in &run.samples {
+                let decode_time = (summary.decode_start + summary.duration) as i64;
+                summary.earliest_presentation = summary.earliest_presentation.min(decode_time + sample.composition_offset);
+                summary.duration += u64::from(sample.duration);
+                summary.samples += 1;
             }
         }
         match &mut timing {
-            None => timing = Some(fragment),
+            None => timing = Some(summary),
             Some(total) => {
-                total.samples += fragment.samples;
-                total.duration += fragment.duration;
-                total.earliest_presentation = total.earliest_presentation.min(fragment.earliest_presentation);
-                total.signed_offsets |= fragment.signed_offsets;
+                total.samples += summary.samples;
+                total.duration += summary.duration;
+                total.earliest_presentation = total.earliest_presentation.min(summary.earliest_presentation);
+                total.signed_offsets |= summary.signed_offsets;
             }
         }
     }
@@ -145,45 +200,68 @@ pub fn read_segment(path: &Path, trex_default_duration: u32) -> Result<SegmentTi
     Ok(timing)
 }
 
-/// `tfhd`'s default sample duration, when its flags say it is there.
-fn tfhd_default_duration(tfhd: &[u8]) -> Result<Option<u32>, String> {
-    let flags = big_endian_u32(tfhd, 0).ok_or("its tfhd box is truncated")? & 0x00ff_ffff;
-    if flags & 0x08 == 0 {
-        return Ok(None);
-    }
+/// A track fragment's decode start, base data offset and runs (`tfdt`, `tfhd`, `trun`s), its
+/// samples' missing values taken from `tfhd`, else `track_defaults`.
+pub fn read_track_fragment(traf: &[u8], track_defaults: SampleDefaults) -> Result<TrackFragment, String> {
+    let tfdt = child(traf, b"tfdt")?.ok_or("a traf has no tfdt box")?;
+    let decode_start = if tfdt.first() == Some(&1) { big_endian_u64(tfdt, 4) } else { big_endian_u32(tfdt, 4).map(u64::from) }.ok_or("its tfdt box is truncated")?;
+    let (base_data_offset, defaults) = match child(traf, b"tfhd")? {
+        Some(tfhd) => read_tfhd(tfhd, track_defaults)?,
+        None => (None, track_defaults),
+    };
+    let runs = children(traf)?.into_iter().filter(|(kind, _)| kind == b"trun").map(|(_, trun)| read_run(trun, defaults)).collect::<Result<_, _>>()?;
+    Ok(TrackFragment { decode_start, base_data_offset, runs })
+}
+
+/// `tfhd`'s base data offset and its defaults over `track_defaults`, as its flags say.
+fn read_tfhd(tfhd: &[u8], track_defaults: SampleDefaults) -> Result<(Option<u64>, SampleDefaults), String> {
+    let truncated = || "its tfhd box is truncated".to_owned();
+    let flags = big_endian_u32(tfhd, 0).ok_or_else(truncated)? & 0x00ff_ffff;
     // version/flags (4), track_ID (4), then the optional fields in order.
     let mut at = 8;
+    let mut base_data_offset = None;
     if flags & 0x01 != 0 {
-        at += 8; // base_data_offset
+        base_data_offset = Some(big_endian_u64(tfhd, at).ok_or_else(truncated)?);
+        at += 8;
     }
     if flags & 0x02 != 0 {
         at += 4; // sample_description_index
     }
-    big_endian_u32(tfhd, at).map(Some).ok_or_else(|| "its tfhd box is truncated".to_owned())
+    let mut defaults = track_defaults;
+    for (bit, field) in [(0x08, &mut defaults.duration), (0x10, &mut defaults.size), (0x20, &mut defaults.flags)] {
+        if flags & bit != 0 {
+            *field = big_endian_u32(tfhd, at).ok_or_else(truncated)?;
+            at += 4;
+        }
+    }
+    Ok((base_data_offset, defaults))
 }
 
-/// Adds one `trun`'s samples to `fragment`, advancing its decode clock.
-fn add_run(trun: &[u8], default_duration: u32, fragment: &mut SegmentTiming) -> Result<(), String> {
+/// One `trun`'s data offset and samples.
+fn read_run(trun: &[u8], defaults: SampleDefaults) -> Result<Run, String> {
     let truncated = || "its trun box is truncated".to_owned();
     let header = big_endian_u32(trun, 0).ok_or_else(truncated)?;
     let version = header >> 24;
     let flags = header & 0x00ff_ffff;
     let count = big_endian_u32(trun, 4).ok_or_else(truncated)?;
     let mut at = 8;
+    let mut data_offset = None;
     if flags & 0x001 != 0 {
-        at += 4; // data_offset
+        data_offset = Some(i64::from(big_endian_u32(trun, at).ok_or_else(truncated)? as i32));
+        at += 4;
     }
+    let mut first_sample_flags = None;
     if flags & 0x004 != 0 {
-        at += 4; // first_sample_flags
+        first_sample_flags = Some(big_endian_u32(trun, at).ok_or_else(truncated)?);
+        at += 4;
     }
     let fields = [0x100, 0x200, 0x400, 0x800].iter().filter(|bit| flags & **bit != 0).count();
     if trun.len() < at + fields * 4 * count as usize {
         return Err(truncated());
     }
-    fragment.signed_offsets |= version == 1;
-    for _ in 0..count {
-        let mut duration = default_duration;
-        let mut offset = 0i64;
+    let mut samples = Vec::with_capacity(count as usize);
+    for index in 0..count {
+        let mut sample = RunSample { duration: defaults.duration, size: defaults.size, flags: defaults.flags, composition_offset: 0 };
         for bit in [0x100, 0x200, 0x400, 0x800] {
             if flags & bit == 0 {
                 continue;
@@ -191,18 +269,21 @@ fn add_run(trun: &[u8], default_duration: u32, fragment: &mut SegmentTiming) -> 
             let value = big_endian_u32(trun, at).ok_or_else(truncated)?;
             at += 4;
             match bit {
-                0x100 => duration = value,
-                0x800 if version == 1 => offset = i64::from(value as i32),
-                0x800 => offset = i64::from(value),
-                _ => {}
+                0x100 => sample.duration = value,
+                0x200 => sample.size = value,
+                0x400 => sample.flags = value,
+                _ if version == 1 => sample.composition_offset = i64::from(value as i32),
+                _ => sample.composition_offset = i64::from(value),
             }
         }
-        let decode_time = (fragment.decode_start + fragment.duration) as i64;
-        fragment.earliest_presentation = fragment.earliest_presentation.min(decode_time + offset);
-        fragment.duration += u64::from(duration);
-        fragment.samples += 1;
+        if index == 0
+            && let Some(flags) = first_sample_flags
+        {
+            sample.flags = flags;
+        }
+        samples.push(sample);
     }
-    Ok(())
+    Ok(Run { data_offset, signed_offsets: version == 1, samples })
 }
 
 #[cfg(test)]
@@ -276,8 +357,9 @@ mod tests {
         let mut bytes = segment(0, 1, &[0, 512]);
         bytes.truncate(bytes.len() - 3);
         std::fs::write(&path, &bytes).expect("writes");
-        assert!(read_segment(&path, 512).is_err());
+        let defaults = SampleDefaults { duration: 512, ..SampleDefaults::default() };
+        assert!(read_segment(&path, defaults).is_err());
         std::fs::write(&path, boxed(b"mdat", &[0u8; 16])).expect("writes");
-        assert_eq!(read_segment(&path, 512), Err("it has no moof box".to_owned()));
+        assert_eq!(read_segment(&path, defaults), Err("it has no moof box".to_owned()));
     }
 }

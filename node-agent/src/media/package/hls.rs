@@ -1,5 +1,6 @@
 //! HLS text: the segment list ffmpeg's media playlist names, the media playlists rewritten
-//! with durations read from the boxes, and the master playlist.
+//! with durations read from the boxes, the I-frame playlists over the same segments, and the
+//! master playlist.
 //!
 //! Durations are written to the microsecond as differences of rounded segment boundaries, so
 //! the `EXTINF`s of a playlist add up to the track's length exactly (to the microsecond), and
@@ -9,8 +10,13 @@ use std::fmt::Write as _;
 
 use super::declared_colour::DeclaredColour;
 use super::fragments::TrackTiming;
+use super::iframes::IFrameRange;
 use super::subtitles::PackagedSubtitles;
+use super::thumbnails::{IMAGE_PLAYLIST, PackagedThumbnails};
 use super::{PackageRendition, PackagedAudio, PackagedRendition};
+
+/// A video rendition's I-frame playlist, beside its media playlist.
+pub(super) const IFRAME_PLAYLIST: &str = "iframes.m3u8";
 
 /// The segment files a media playlist names, in order.
 pub(super) fn segment_files(text: &str) -> Vec<String> {
@@ -36,14 +42,29 @@ pub(super) fn segment_micros(track: &TrackTiming) -> Vec<u64> {
 
 /// A VOD media playlist over `files` with `track`'s durations.
 pub(super) fn media_playlist_text(track: &TrackTiming, files: &[String]) -> String {
+    playlist_text(track, files, None)
+}
+
+/// A VOD I-frame playlist: one entry per segment, its keyframe's byte range (`iframes`, one
+/// per file) and the segment's duration.
+pub(super) fn iframe_playlist_text(track: &TrackTiming, files: &[String], iframes: &[IFrameRange]) -> String {
+    playlist_text(track, files, Some(iframes))
+}
+
+fn playlist_text(track: &TrackTiming, files: &[String], iframes: Option<&[IFrameRange]>) -> String {
     let durations = segment_micros(track);
     let longest = durations.iter().copied().max().unwrap_or(0);
     let target = longest.div_ceil(1_000_000).max(1);
+    let iframes_only = if iframes.is_some() { "#EXT-X-I-FRAMES-ONLY\n" } else { "" };
     let mut text = format!(
-        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n"
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n{iframes_only}#EXT-X-MAP:URI=\"init.mp4\"\n"
     );
-    for (file, duration) in files.iter().zip(durations) {
-        let _ = writeln!(text, "#EXTINF:{},\n{file}", seconds_text(duration));
+    for (index, (file, duration)) in files.iter().zip(durations).enumerate() {
+        let _ = writeln!(text, "#EXTINF:{},", seconds_text(duration));
+        if let Some(range) = iframes.and_then(|ranges| ranges.get(index)) {
+            let _ = writeln!(text, "#EXT-X-BYTERANGE:{}@{}", range.length, range.offset);
+        }
+        let _ = writeln!(text, "{file}");
     }
     text.push_str("#EXT-X-ENDLIST\n");
     text
@@ -52,13 +73,16 @@ pub(super) fn media_playlist_text(track: &TrackTiming, files: &[String]) -> Stri
 /// The master playlist: every audio rendition in one group (`EXT-X-MEDIA` with its
 /// language, name, channels, default/autoselect), every subtitle rendition in another, then
 /// every video rendition, highest peak bitrate first, its bandwidth counting the largest
-/// audio rendition. Every URI is `media_prefix` (the media folder and a slash, or nothing)
+/// audio rendition, then each video rendition's I-frame playlist (video only, so its own
+/// bandwidth and codec), then the thumbnails' image playlist (`EXT-X-IMAGE-STREAM-INF`, the
+/// tile's resolution). Every URI is `media_prefix` (the media folder and a slash, or nothing)
 /// followed by the rendition's folder.
 pub(super) fn master_playlist_text(
     frame_rate: f64,
     renditions: &[(&PackagedRendition, &PackageRendition)],
     audio: &[PackagedAudio],
     subtitles: &[PackagedSubtitles],
+    thumbnails: Option<&PackagedThumbnails>,
     media_prefix: &str,
 ) -> String {
     let mut text = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
@@ -108,6 +132,31 @@ pub(super) fn master_playlist_text(
         }
         let _ = writeln!(text, "\n{media_prefix}{}/playlist.m3u8", packaged.name);
     }
+    for (packaged, rendition) in renditions {
+        if let Some(iframes) = &packaged.iframes {
+            let _ = writeln!(
+                text,
+                "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},RESOLUTION={}x{},CODECS=\"{}\",VIDEO-RANGE={},URI=\"{media_prefix}{}/{IFRAME_PLAYLIST}\"",
+                iframes.peak_bitrate_bps,
+                iframes.average_bitrate_bps,
+                rendition.rung.width,
+                rendition.rung.height,
+                packaged.codecs,
+                DeclaredColour::video_range(packaged.colour),
+                packaged.name,
+            );
+        }
+    }
+    if let Some(thumbnails) = thumbnails {
+        let _ = writeln!(
+            text,
+            "#EXT-X-IMAGE-STREAM-INF:BANDWIDTH={},RESOLUTION={}x{},CODECS=\"jpeg\",URI=\"{media_prefix}{}/{IMAGE_PLAYLIST}\"",
+            thumbnails.bandwidth_bps.max(1),
+            thumbnails.tile_width,
+            thumbnails.tile_height,
+            thumbnails.name,
+        );
+    }
     text
 }
 
@@ -126,7 +175,7 @@ mod tests {
                 segment
             })
             .collect();
-        TrackTiming { init: InitTiming { timescale, has_edit_list: false, default_sample_duration: 0 }, segments }
+        TrackTiming { init: InitTiming { timescale, has_edit_list: false, sample_defaults: Default::default() }, segments }
     }
 
     #[test]

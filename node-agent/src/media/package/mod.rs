@@ -7,9 +7,11 @@
 //! master.m3u8                    HLS master playlist
 //! manifest.mpd                   DASH manifest (SegmentTemplate + SegmentTimeline over the same files)
 //! <media>/<rung>/playlist.m3u8   media playlist; <rung>/init.mp4; <rung>/seg_00000.m4s …
+//! <media>/<rung>/iframes.m3u8    I-frame playlist: byte ranges of each segment's keyframe
 //! <media>/audio/a<N>/…           one AAC rendition per source audio track (N: its audio stream number)
 //! <media>/audio/a<N>-stereo/…    a stereo downmix of the default track when it has more channels
 //! <media>/subtitles/s<N>/…       one WebVTT rendition per text subtitle track: subtitles.vtt, playlist.m3u8
+//! <media>/thumbnails/…           sprite sheets sheet_00000.jpg …, thumbnails.vtt, images.m3u8, poster.jpg
 //! ```
 //!
 //! | module | what it does |
@@ -18,7 +20,10 @@
 //! | [`audio`] | the AAC encode fitted to the video: sync, encoder priming, whole frames within the video |
 //! | [`audio_renditions`] | which renditions the audio tracks become: labels, channels, default, downmix |
 //! | [`fragments`] | a track's timing read from its boxes (timescale, edit list, `tfdt`, `trun`) |
-//! | [`hls`] | media playlists with the boxes' durations; the master playlist |
+//! | [`hls`] | media playlists with the boxes' durations; I-frame playlists; the master playlist |
+//! | [`iframes`] | each video segment's keyframe as a byte range (moof, mdat header, keyframe) |
+//! | [`thumbnails`] | JPEG sprite sheets every N seconds, their WebVTT track and HLS image playlist |
+//! | [`poster`] | the poster: a chosen time's frame, or the middle of the longest shot |
 //! | [`subtitles`] | text subtitle tracks as WebVTT on the video's timeline; image ones skipped |
 //! | [`labels`] | unique names players list for renditions |
 //! | [`language_tags`] | container language codes as the BCP 47 tags players expect |
@@ -41,10 +46,13 @@ mod dash;
 pub mod declared_colour;
 pub mod fragments;
 mod hls;
+pub mod iframes;
 mod labels;
 mod language_tags;
+pub mod poster;
 mod segmenter;
 pub mod subtitles;
+pub mod thumbnails;
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
@@ -53,14 +61,18 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use shotfarm_proto::pipeline::Rung;
+use shotfarm_proto::thumbnails::{ThumbnailOptions, ThumbnailOptionsError};
 use self::audio::AAC_FRAME_SAMPLES;
 use self::audio_renditions::{AudioRendition, AudioTimeline, plan_audio_renditions};
 use self::codec_string::{AAC_LC, codec_string};
 use self::dash::{DashVideo, dash_manifest_text};
 use self::declared_colour::DeclaredColour;
 use self::fragments::TrackTiming;
+use self::iframes::{PackagedIFrames, write_iframe_playlist};
 use self::hls::{master_playlist_text, media_playlist_text, micros, segment_files};
 use self::segmenter::segment;
+use self::poster::write_poster;
+use self::thumbnails::{PackagedThumbnails, TilePlan, write_sprites};
 use self::subtitles::{PackagedSubtitles, SkippedSubtitles, convert_subtitles, plan_subtitles, write_subtitles_playlist};
 use super::probe::{ProbeError, Rational, parse_number, probe_file};
 use super::tracks::{audio_tracks, subtitle_tracks};
@@ -101,6 +113,9 @@ pub struct PackageParams {
     /// under, the manifests staying at the root; empty: the media beside the manifests.
     #[serde(default)]
     pub media_folder: String,
+    /// Sprite sheets, their tracks and a poster (see [`thumbnails`]); none: no thumbnails.
+    #[serde(default)]
+    pub thumbnails: Option<ThumbnailOptions>,
 }
 
 impl PackageParams {
@@ -133,6 +148,9 @@ pub struct PackagedRendition {
     /// Each segment's bitrate, in playlist order (report.html plots them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segment_bitrates: Vec<SegmentBitrate>,
+    /// A video rendition's I-frame playlist (HLS trick play).
+    #[serde(default)]
+    pub iframes: Option<PackagedIFrames>,
 }
 
 /// One media segment: where it starts on the track's timeline, how long it plays, its bitrate.
@@ -176,6 +194,9 @@ pub struct PackageResult {
     /// The default audio rendition's duration minus the video's, after fitting (seconds;
     /// never positive, less than one AAC frame).
     pub audio_video_offset_seconds: Option<f64>,
+    /// The thumbnails and poster, when asked for.
+    #[serde(default)]
+    pub thumbnails: Option<PackagedThumbnails>,
     pub seconds: f64,
 }
 
@@ -197,16 +218,31 @@ pub enum PackageError {
     Playlist { rung: String, message: String },
     #[error("segments are not aligned: rendition {rung} has {found:?} frames per segment; {reference} has {expected:?}")]
     Misaligned { rung: String, reference: String, found: Vec<u32>, expected: Vec<u32> },
+    #[error("thumbnails: {0}")]
+    Thumbnails(String),
+    #[error(transparent)]
+    ThumbnailOptions(#[from] ThumbnailOptionsError),
     #[error("audio rendition {rendition} ends at {audio:.6}s and the video at {video:.6}s; the audio must end within one AAC frame ({frame:.6}s) before the video")]
     AudioDuration { rendition: String, audio: f64, video: f64, frame: f64 },
 }
 
-use super::process::ToolError;
+use super::process::{Tool, ToolCommand, ToolError, ToolProgress, run_with_progress};
+
+/// Runs ffmpeg quietly (progress on stdout, overwriting its outputs) with `args` for packaging `what`.
+async fn run_ffmpeg(args: Vec<String>, what: String, cancel: &CancellationToken) -> Result<(), PackageError> {
+    let command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1"]).args(args);
+    run_with_progress(&command, cancel, &mut |_: ToolProgress| {}).await.map(|_| ()).map_err(|error| match error {
+        ToolError::Cancelled { .. } => PackageError::Cancelled,
+        source => PackageError::Tool { what, source },
+    })
+}
 
 /// What packaging knows about one written track.
 struct WrittenTrack {
     packaged: PackagedRendition,
     timing: TrackTiming,
+    /// Its segment files, in order.
+    files: Vec<String>,
 }
 
 /// Reads a segmented track back: its segment files, their timing from the boxes (checked for
@@ -249,8 +285,9 @@ fn read_track(dir: &Path, name: &str, codecs: String) -> Result<WrittenTrack, Pa
         average_bitrate_bps: if duration_seconds > 0.0 { (total_bytes as f64 * 8.0 / duration_seconds) as u64 } else { 0 },
         colour: None,
         segment_bitrates,
+        iframes: None,
     };
-    Ok(WrittenTrack { packaged, timing })
+    Ok(WrittenTrack { packaged, timing, files })
 }
 
 /// What packaging makes of the source's own tracks.
@@ -296,6 +333,9 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     if !Path::new(&params.media_folder).components().all(|component| matches!(component, Component::Normal(_))) {
         return Err(PackageError::MediaFolder(params.media_folder.clone()));
     }
+    if let Some(options) = &params.thumbnails {
+        options.check(None)?;
+    }
     let media_dir = params.media_dir();
     let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
     let tracks = plan_source_tracks(params, cancel).await?;
@@ -328,6 +368,8 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
             .ok_or_else(|| PackageError::Playlist { rung: name.clone(), message: "the init segment has no codec configuration box".to_owned() })?;
         let mut track = read_track(&dir, name, codecs)?;
         track.packaged.colour = DeclaredColour::of_init(&init);
+        let iframes = write_iframe_playlist(&dir, &track.timing, &track.files).map_err(|message| PackageError::Playlist { rung: name.clone(), message: format!("its I-frames: {message}") })?;
+        track.packaged.iframes = Some(iframes);
         if track.timing.samples() != params.frames {
             return Err(PackageError::Playlist { rung: name.clone(), message: format!("its segments hold {} frames; the source has {}", track.timing.samples(), params.frames) });
         }
@@ -373,16 +415,21 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     }
     let default_audio = audio_list.iter().find(|audio| audio.default).map(|audio| audio.rendition.clone());
 
+    let thumbnails = match &params.thumbnails {
+        Some(options) => Some(make_thumbnails(params, options, &media_dir, video_end_micros, cancel).await?),
+        None => None,
+    };
+
     let master_playlist = params.output_dir.join("master.m3u8");
     let pairs: Vec<(&PackagedRendition, &PackageRendition)> = videos.iter().map(|track| &track.packaged).zip(&params.renditions).collect();
     let media_prefix = params.media_prefix();
-    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, &audio_list, &tracks.subtitles, &media_prefix);
+    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, &audio_list, &tracks.subtitles, thumbnails.as_ref(), &media_prefix);
     std::fs::write(&master_playlist, master).map_err(|source| PackageError::Io { operation: "writing", path: master_playlist.clone(), source })?;
     let dash_manifest = params.output_dir.join("manifest.mpd");
     let dash_videos: Vec<DashVideo<'_>> =
         videos.iter().zip(&params.renditions).map(|(track, rendition)| DashVideo { packaged: &track.packaged, rendition, timing: &track.timing }).collect();
     let dash_audios: Vec<(&PackagedAudio, &TrackTiming)> = audios.iter().map(|(audio, timing)| (audio, timing)).collect();
-    let mpd = dash_manifest_text(params.frame_rate, &dash_videos, &dash_audios, &tracks.subtitles, video_end_micros, &media_prefix);
+    let mpd = dash_manifest_text(params.frame_rate, &dash_videos, &dash_audios, (&tracks.subtitles, thumbnails.as_ref()), video_end_micros, &media_prefix);
     std::fs::write(&dash_manifest, mpd).map_err(|source| PackageError::Io { operation: "writing", path: dash_manifest.clone(), source })?;
     let result = PackageResult {
         master_playlist,
@@ -392,9 +439,48 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         audio_renditions: audio_list,
         subtitles: tracks.subtitles,
         skipped_subtitles: tracks.skipped_subtitles,
+        thumbnails,
         renditions: videos.into_iter().map(|track| track.packaged).collect(),
         seconds: started.elapsed().as_secs_f64(),
     };
     tracing::info!(renditions = result.renditions.len(), audio_renditions = result.audio_renditions.len(), seconds = result.seconds, "ladder packaged");
     Ok(result)
+}
+
+/// The thumbnails of the largest rendition and the poster (see [`thumbnails`] and [`poster`]),
+/// under `<media>/thumbnails`.
+async fn make_thumbnails(
+    params: &PackageParams,
+    options: &ThumbnailOptions,
+    media_dir: &Path,
+    video_end_micros: u64,
+    cancel: &CancellationToken,
+) -> Result<PackagedThumbnails, PackageError> {
+    options.check(Some(video_end_micros as f64 / 1e6))?;
+    let area = |rendition: &&PackageRendition| u64::from(rendition.rung.width) * u64::from(rendition.rung.height);
+    let (Some(largest), Some(smallest)) = (params.renditions.iter().max_by_key(area), params.renditions.iter().min_by_key(area)) else {
+        return Err(PackageError::NoRenditions);
+    };
+    let name = "thumbnails".to_owned();
+    let dir = media_dir.join(&name);
+    let plan = TilePlan::new(options, params.frame_rate, params.frames, video_end_micros, (largest.rung.width, largest.rung.height))?;
+    let (sheet_bytes, poster) = tokio::try_join!(
+        write_sprites(&largest.path, &plan, params.frame_rate, &dir, cancel),
+        write_poster(options.poster_seconds, (&largest.path, &smallest.path), params.frame_rate, params.frames, &dir, cancel),
+    )?;
+    let seconds = video_end_micros as f64 / 1e6;
+    Ok(PackagedThumbnails {
+        vtt: dir.join(thumbnails::THUMBNAILS_VTT),
+        image_playlist: dir.join(thumbnails::IMAGE_PLAYLIST),
+        name,
+        sheets: plan.sheets(),
+        cues: plan.cue_frames.len(),
+        interval_seconds: options.interval_seconds,
+        tile_width: plan.tile_width,
+        tile_height: plan.tile_height,
+        columns: plan.columns,
+        rows: plan.rows,
+        bandwidth_bps: if seconds > 0.0 { (sheet_bytes as f64 * 8.0 / seconds) as u64 } else { 0 },
+        poster,
+    })
 }

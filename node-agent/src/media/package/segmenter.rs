@@ -12,8 +12,7 @@ use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
-use super::PackageError;
-use crate::media::process::{Tool, ToolCommand, ToolError, ToolProgress, run_with_progress};
+use super::{PackageError, run_ffmpeg};
 
 /// The HLS muxer's options for its fMP4 segments (see the module docs).
 const SEGMENT_OPTIONS: &str = "movflags=+cmaf+negative_cts_offsets:use_editlist=0";
@@ -22,8 +21,7 @@ const SEGMENT_OPTIONS: &str = "movflags=+cmaf+negative_cts_offsets:use_editlist=
 /// keyframe at least `hls_time` seconds after the previous cut.
 pub(super) async fn segment(input_args: Vec<String>, dir: PathBuf, hls_time: f64, what: String, cancel: &CancellationToken) -> Result<(), PackageError> {
     std::fs::create_dir_all(&dir).map_err(|source| PackageError::Io { operation: "creating", path: dir.clone(), source })?;
-    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1"].map(String::from).to_vec();
-    args.extend(input_args);
+    let mut args = input_args;
     args.extend([
         "-f".to_owned(),
         "hls".to_owned(),
@@ -43,9 +41,5 @@ pub(super) async fn segment(input_args: Vec<String>, dir: PathBuf, hls_time: f64
         dir.join("seg_%05d.m4s").display().to_string(),
         dir.join("playlist.m3u8").display().to_string(),
     ]);
-    let command = ToolCommand::new(Tool::Ffmpeg).args(args);
-    run_with_progress(&command, cancel, &mut |_: ToolProgress| {}).await.map(|_| ()).map_err(|error| match error {
-        ToolError::Cancelled { .. } => PackageError::Cancelled,
-        source => PackageError::Tool { what, source },
-    })
+    run_ffmpeg(args, what, cancel).await
 }

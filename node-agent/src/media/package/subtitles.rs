@@ -12,11 +12,10 @@ use serde::{Deserialize, Serialize};
 use shotfarm_kernels::decode::input_pins::pinned_input;
 use tokio_util::sync::CancellationToken;
 
-use super::PackageError;
+use super::{PackageError, run_ffmpeg};
 use super::hls::seconds_text;
 use super::labels::unique_label;
 use super::language_tags::bcp47;
-use crate::media::process::{Tool, ToolCommand, ToolError, ToolProgress, run_with_progress};
 use crate::media::tracks::SubtitleTrack;
 
 /// The WebVTT file of each subtitle rendition.
@@ -103,16 +102,12 @@ pub async fn convert_subtitles(source: &Path, subtitles: &PackagedSubtitles, vid
     let io = io_error;
     std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
     let vtt = dir.join(SUBTITLES_FILE);
-    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1", "-copyts", "-itsoffset"].map(String::from).to_vec();
+    let mut args: Vec<String> = ["-copyts", "-itsoffset"].map(String::from).to_vec();
     args.push(format!("{:.6}", -video_start_seconds));
     args.extend(pinned_input(source));
     args.extend(["-map".to_owned(), format!("0:s:{}", subtitles.subtitle_index), "-c:s".to_owned(), "webvtt".to_owned(), "-f".to_owned(), "webvtt".to_owned()]);
     args.push(vtt.display().to_string());
-    let command = ToolCommand::new(Tool::Ffmpeg).args(args);
-    run_with_progress(&command, cancel, &mut |_: ToolProgress| {}).await.map_err(|error| match error {
-        ToolError::Cancelled { .. } => PackageError::Cancelled,
-        source => PackageError::Tool { what: format!("subtitle stream {} to WebVTT", subtitles.source_stream), source },
-    })?;
+    run_ffmpeg(args, format!("subtitle stream {} to WebVTT", subtitles.source_stream), cancel).await?;
     let text = std::fs::read_to_string(&vtt).map_err(io("reading", &vtt))?;
     std::fs::write(&vtt, with_timestamp_map(&text)).map_err(io("writing", &vtt))
 }

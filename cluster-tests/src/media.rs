@@ -259,6 +259,21 @@ pub async fn check_outputs(out: &Path, source: &SyntheticSource) -> anyhow::Resu
         expected.insert(uri.to_owned());
         expected.extend(playlist_entries(&playlist).into_iter().map(|entry| if folder.is_empty() { entry } else { format!("{folder}/{entry}") }));
     }
+    // Trick play and thumbnails: each I-frame playlist (byte ranges of the segments above) and
+    // the image playlist (sprite sheets), whose folder also holds the WebVTT thumbnail track
+    // and the poster.
+    for line in master.lines().map(str::trim) {
+        let (Some(attributes), image) = (line.strip_prefix("#EXT-X-I-FRAME-STREAM-INF:").or_else(|| line.strip_prefix("#EXT-X-IMAGE-STREAM-INF:")), line.starts_with("#EXT-X-IMAGE-STREAM-INF:")) else { continue };
+        let uri = attributes.split("URI=\"").nth(1).and_then(|rest| rest.split('"').next()).with_context(|| format!("no URI in {line}"))?;
+        let folder = uri.rsplit_once('/').map_or("", |(folder, _)| folder);
+        let entries = playlist_entries(&read(uri)?);
+        ensure!(!entries.is_empty(), "{uri} names nothing");
+        expected.insert(uri.to_owned());
+        expected.extend(entries.into_iter().map(|entry| format!("{folder}/{entry}")));
+        if image {
+            expected.extend(["thumbnails.vtt", "poster.jpg"].map(|file| format!("{folder}/{file}")));
+        }
+    }
     ensure!(!report["audio"].is_object() || master.contains("TYPE=AUDIO"), "report.json lists audio but master.m3u8 names none:\n{master}");
     let generations: BTreeSet<&str> = expected.iter().filter(|file| file.contains('/')).filter_map(|file| file.split('/').next()).collect();
     ensure!(generations.len() == 1, "the manifests name files of {} package folders, not one: {generations:?}", generations.len());

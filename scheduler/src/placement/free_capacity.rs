@@ -12,9 +12,14 @@
 //! the best score found: it picks exactly what scanning every node would, with ties going to
 //! the lower position as before.
 //!
-//! Cost per decision: a range lookup per shape and per distinct free-CPU value up to the
-//! winner's, plus the nodes looked at before the search stops — those of the same job (their
-//! spreading penalty keeps the search going), and GPU nodes whose GPUs are full.
+//! Nodes as good as the best so far at the node level, with as much memory free and a higher
+//! position, cannot win even a tie: the search jumps past them in one lookup, so a farm of
+//! identical idle nodes costs no more than a busy one.
+//!
+//! Cost per decision: a range lookup per shape and per distinct free-CPU (and free-memory)
+//! value up to the winner's, plus the nodes looked at before the search stops — those of
+//! the same job (their spreading penalty keeps the search going), and GPU nodes whose GPUs
+//! are full.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -170,14 +175,24 @@ impl FreeCapacityIndex {
                 if worse_than_best(cpu_left, &best) {
                     break;
                 }
-                for &(memory_free, position) in by_memory.range((demand.memory_mb, 0)..) {
+                let mut from = (demand.memory_mb, 0);
+                while let Some(&(memory_free, position)) = by_memory.range(from..).next() {
                     // The same sum, in the same order, as the first two terms of `score`.
                     let node_left = cpu_left + leftover(memory_free, demand.memory_mb, shape.key.memory_capacity_mb);
                     if worse_than_best(node_left, &best) {
                         break;
                     }
-                    let Some(node) = nodes.get(position) else { continue };
-                    consider(node, position, option, job, &mut best);
+                    if best.is_some_and(|(best_position, _, score)| node_left == score && position > best_position) {
+                        // The nodes after it with as much memory free come later in position
+                        // too: none can beat the best, not even on a tie. On to more memory.
+                        let Some(more) = memory_free.checked_add(1) else { break };
+                        from = (more, 0);
+                        continue;
+                    }
+                    if let Some(node) = nodes.get(position) {
+                        consider(node, position, option, job, &mut best);
+                    }
+                    from = (memory_free, position + 1);
                 }
             }
         }

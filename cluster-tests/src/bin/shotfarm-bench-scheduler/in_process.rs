@@ -94,6 +94,8 @@ fn result_of(state: &State, task: TaskId) -> anyhow::Result<Command> {
 
 fn must_apply(state: &mut State, command: &Command) -> anyhow::Result<Outcome> {
     let (outcome, _) = apply(state, command);
+    // Storage drains the changed rows at every persist; nothing persists here.
+    state.take_dirty();
     if let Outcome::Refused(refusal) = &outcome {
         bail!("the state machine refused a bench command: {refusal}");
     }
@@ -169,6 +171,15 @@ pub fn measure(nodes: usize, plan: InProcessPlan, log: bool) -> anyhow::Result<F
         running.extend(placed);
     }
     let fill_assignments = running.len();
+    let steady_need = plan.rounds.saturating_mul(plan.batch);
+    if state.queued_len() < steady_need {
+        bail!(
+            "filling {nodes} nodes left {} tasks queued, fewer than the {steady_need} the rounds place (--rounds x --batch): \
+             queue more with --queued (at least {} here)",
+            state.queued_len(),
+            fill_assignments + steady_need
+        );
+    }
 
     let mut rng = StdRng::seed_from_u64(plan.seed);
     let (mut per_assignment_us, mut result_us, mut steady_assign_us) = (Vec::new(), Vec::new(), Vec::new());

@@ -201,8 +201,9 @@ impl FreeCapacityIndex {
 }
 
 /// Scores every GPU of the node (or the node alone, for work without a GPU) that passes the
-/// filters, keeping the better candidate.
-fn consider(node: &NodeView, position: usize, option: &BackendOption, job: JobId, best: &mut Option<Candidate>) {
+/// filters, keeping the better candidate: the lower score, on a tie the lower position,
+/// then the earlier GPU (the first one scored).
+pub(super) fn consider(node: &NodeView, position: usize, option: &BackendOption, job: JobId, best: &mut Option<Candidate>) {
     let gpus: Vec<Option<&GpuView>> = if option.demand.needs_gpu() { node.gpus.iter().map(Some).collect() } else { vec![None] };
     for gpu in gpus {
         let gpu_index = gpu.map(|gpu| gpu.index);

@@ -227,22 +227,12 @@ proptest! {
     }
 }
 
-/// The straightforward rule the index must agree with: every ready node with a free slot and
-/// every GPU of it, the lowest score, the first in position order (then GPU order) on a tie.
+/// The straightforward rule the index must agree with: every node in position order, each
+/// scored by the same `consider` the index uses, so only the index's pruning is under test.
 fn best_by_scan(cluster: &ClusterView, option: &BackendOption, job: JobId) -> Option<(usize, Option<u32>, f64)> {
-    let mut best: Option<(usize, Option<u32>, f64)> = None;
+    let mut best = None;
     for (position, node) in cluster.nodes.iter().enumerate() {
-        let gpus: Vec<Option<&GpuView>> = if option.demand.needs_gpu() { node.gpus.iter().map(Some).collect() } else { vec![None] };
-        for gpu in gpus {
-            let gpu_index = gpu.map(|gpu| gpu.index);
-            if check_fit(node, option, gpu_index).is_err() {
-                continue;
-            }
-            let candidate_score = score(node, option, gpu, job);
-            if best.as_ref().is_none_or(|(_, _, best_score)| candidate_score < *best_score) {
-                best = Some((position, gpu_index, candidate_score));
-            }
-        }
+        free_capacity::consider(node, position, option, job, &mut best);
     }
     best
 }

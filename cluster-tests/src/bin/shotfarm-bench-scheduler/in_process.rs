@@ -69,19 +69,7 @@ fn capabilities() -> NodeCapabilities {
 }
 
 fn job_spec() -> JobSpec {
-    JobSpec {
-        input_url: "file:///bench/in.mp4".to_owned(),
-        output_url: "file:///bench/out".to_owned(),
-        priority: 0,
-        codecs: vec!["h264".to_owned()],
-        chunk_min_ms: 0,
-        chunk_max_ms: 0,
-        labels: BTreeMap::new(),
-        rungs_per_encode: 1,
-        score_quality: false,
-        overwrite: false,
-        recipe: Default::default(),
-    }
+    JobSpec { input_url: "file:///bench/in.mp4".to_owned(), output_url: "file:///bench/out".to_owned(), score_quality: false, ..JobSpec::for_tests() }
 }
 
 /// The synthetic result of a running task, as a simulated agent would send it.

@@ -22,6 +22,40 @@ fn bench_scheduler_runs_the_benchmark_binary_beside_shotfarm() -> anyhow::Result
 }
 
 #[test]
+fn bench_scheduler_in_process_measures_each_farm_size() -> anyhow::Result<()> {
+    let output = Command::new(shotfarm_binary()?)
+        .args(["bench", "scheduler", "--in-process", "--farm-sizes", "10,40", "--queued", "2500", "--rounds", "5", "--batch", "8", "--json"])
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let farms = summary["farms"].as_array().map(Vec::as_slice).unwrap_or_default();
+    assert_eq!(farms.iter().map(|farm| farm["nodes"].as_u64()).collect::<Vec<_>>(), [Some(10), Some(40)], "{summary}");
+    for farm in farms {
+        // 8-core nodes with 2-core encodes: four each fill the farm, then each round refills
+        // the slots its batch of results freed.
+        assert_eq!(farm["fill_assignments"].as_u64(), farm["nodes"].as_u64().map(|nodes| nodes * 4), "{farm}");
+        assert_eq!(farm["steady_assignments"], 5 * 8, "{farm}");
+        assert!(farm["queued"].as_u64().is_some_and(|queued| queued >= 2500), "{farm}");
+        assert!(farm["state_bytes_per_task"].as_f64().is_some_and(|bytes| bytes > 100.0), "{farm}");
+        assert!(farm["placement_us_per_assignment_p50"].as_f64().is_some_and(|us| us > 0.0), "{farm}");
+    }
+    assert!(summary["placement_ratio_largest_vs_smallest"].as_f64().is_some_and(f64::is_finite), "{summary}");
+    Ok(())
+}
+
+#[test]
+fn bench_scheduler_in_process_refuses_a_queue_too_short_for_its_rounds() -> anyhow::Result<()> {
+    let output = Command::new(shotfarm_binary()?)
+        .args(["bench", "scheduler", "--in-process", "--farm-sizes", "10", "--queued", "100", "--rounds", "200", "--batch", "8"])
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("queue more with --queued"), "{stderr}");
+    Ok(())
+}
+
+#[test]
 fn bench_scheduler_without_its_binary_says_how_to_build_it() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let lonely = dir.path().join("shotfarm");

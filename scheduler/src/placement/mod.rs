@@ -3,10 +3,14 @@
 //!
 //! | item | what |
 //! | --- | --- |
-//! | [`ClusterView`] / [`NodeView`] / [`TaskView`] | the abstract model, built from the state by [`ClusterView::from_state`] |
-//! | [`place`] | the algorithm: filters, best fit, spreading, fairness |
+//! | [`ClusterView`] / [`NodeView`] / [`TaskView`] | the abstract model, built from the state by [`ClusterView::from_state`] (`view`) |
+//! | [`IndexedCluster`] | a view with its free-capacity index and totals, kept up to date node by node (`indexed_cluster`) |
+//! | `free_capacity` | open nodes by shape and free capacity: the best fit without scanning every node |
+//! | [`place`] / [`place_indexed`] | the algorithm: filters, best fit, spreading, fairness |
 //! | [`fits`] / [`Shortfall`] | the hard filter, also re-checked by `apply` so nothing can over-commit a node |
 
+mod free_capacity;
+mod indexed_cluster;
 mod view;
 
 #[cfg(test)]
@@ -14,7 +18,10 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-pub use view::{ClusterView, GpuView, NodeView, TaskView};
+pub use indexed_cluster::IndexedCluster;
+pub use view::{ClusterView, GpuView, JobUsage, NodeView, TaskView};
+
+use free_capacity::leftover;
 
 use crate::state::model::{BackendOption, JobId, Node, NodeId, TaskId};
 
@@ -123,45 +130,20 @@ const SPREAD_PENALTY: f64 = 2.0;
 /// dimension) plus a penalty for each chunk of the same job already on the node, so that one
 /// job's chunks spread over the farm while the farm still packs tightly.
 fn score(node: &NodeView, option: &BackendOption, gpu: Option<&GpuView>, job: JobId) -> f64 {
-    let left = |free: u32, take: u32, capacity: u32| {
-        if capacity == 0 { 0.0 } else { f64::from(free.saturating_sub(take)) / f64::from(capacity) }
-    };
     let demand = option.demand.fitted_to(node.cpu_capacity);
-    let mut leftover = left(node.cpu_free, demand.cpu_milli, node.cpu_capacity)
-        + left(node.memory_free_mb, demand.memory_mb, node.memory_capacity_mb);
+    // `free_capacity` bounds the score below by these first two terms, summed alike.
+    let mut left_over = leftover(node.cpu_free, demand.cpu_milli, node.cpu_capacity)
+        + leftover(node.memory_free_mb, demand.memory_mb, node.memory_capacity_mb);
     if let Some(gpu) = gpu {
-        leftover += left(gpu.memory_free_mb, demand.gpu_memory_mb, gpu.memory_capacity_mb)
-            + left(gpu.nvenc_free, demand.nvenc_sessions, gpu.nvenc_capacity)
-            + left(gpu.cuda_free, demand.cuda_share, 100);
+        left_over += leftover(gpu.memory_free_mb, demand.gpu_memory_mb, gpu.memory_capacity_mb)
+            + leftover(gpu.nvenc_free, demand.nvenc_sessions, gpu.nvenc_capacity)
+            + leftover(gpu.cuda_free, demand.cuda_share, 100);
     }
     // Each dimension's leftover is at most 1, and one task moves the CPU and memory terms by
     // at most 1 each: a penalty of 2 per task of the same job makes spreading win over
     // packing within a job, while packing still decides between jobs.
     let same_job = f64::from(node.tasks_per_job.get(&job).copied().unwrap_or(0));
-    leftover + SPREAD_PENALTY * same_job
-}
-
-/// The best (node, GPU) for one option, if any node can take it.
-fn best_candidate(cluster: &ClusterView, option: &BackendOption, job: JobId) -> Option<(usize, Option<u32>, f64)> {
-    let mut best: Option<(usize, Option<u32>, f64)> = None;
-    for (position, node) in cluster.nodes.iter().enumerate() {
-        if !node.schedulable || node.slots_free == 0 {
-            continue;
-        }
-        let gpus: Vec<Option<&GpuView>> =
-            if option.demand.needs_gpu() { node.gpus.iter().map(Some).collect() } else { vec![None] };
-        for gpu in gpus {
-            let gpu_index = gpu.map(|gpu| gpu.index);
-            if check_fit(node, option, gpu_index).is_err() {
-                continue;
-            }
-            let candidate_score = score(node, option, gpu, job);
-            if best.as_ref().is_none_or(|(_, _, best_score)| candidate_score < *best_score) {
-                best = Some((position, gpu_index, candidate_score));
-            }
-        }
-    }
-    best
+    left_over + SPREAD_PENALTY * same_job
 }
 
 /// Places as many of `tasks` as fit, in fairness order: higher priority first; among equal
@@ -169,8 +151,17 @@ fn best_candidate(cluster: &ClusterView, option: &BackendOption, job: JobId) -> 
 /// time; within a job, tasks keep their order. The first backend option any node can take
 /// wins (options list GPU backends first). `cluster` is updated as tasks are placed.
 pub fn place(cluster: &mut ClusterView, tasks: &[TaskView]) -> Vec<Decision> {
+    let mut indexed = IndexedCluster::new(std::mem::take(cluster));
+    let decisions = place_indexed(&mut indexed, tasks);
+    *cluster = indexed.into_view();
+    decisions
+}
+
+/// [`place`] on an indexed cluster, which the leader keeps from round to round: each
+/// decision costs about the logarithm of the farm's size, not a scan of it.
+pub fn place_indexed(cluster: &mut IndexedCluster, tasks: &[TaskView]) -> Vec<Decision> {
     let mut decisions = Vec::new();
-    if cluster.nodes.iter().all(|node| !node.schedulable || node.slots_free == 0) {
+    if !cluster.has_open_node() {
         return decisions;
     }
     let mut per_job: BTreeMap<JobId, VecDeque<&TaskView>> = BTreeMap::new();
@@ -181,10 +172,10 @@ pub fn place(cluster: &mut ClusterView, tasks: &[TaskView]) -> Vec<Decision> {
     }
     // Order key: (higher priority first, smaller dominant share first, job id).
     let totals = cluster.totals();
-    let key = |cluster: &ClusterView, job: JobId| (-i64::from(priority[&job]), cluster.dominant_share_millionths(job, totals), job);
+    let key = |cluster: &IndexedCluster, job: JobId| (-i64::from(priority[&job]), cluster.view().dominant_share_millionths(job, totals), job);
     let mut turn: BTreeSet<(i64, u64, JobId)> = per_job.keys().map(|job| key(cluster, *job)).collect();
     // Capacity only shrinks during a round: once a set of options fits nowhere, every task
-    // with the same options is skipped without scanning the nodes again.
+    // with the same options is skipped without searching again.
     let mut fits_nowhere: Vec<&[BackendOption]> = Vec::new();
     while let Some(next) = turn.pop_first() {
         let job = next.2;
@@ -192,10 +183,7 @@ pub fn place(cluster: &mut ClusterView, tasks: &[TaskView]) -> Vec<Decision> {
         let chosen = if fits_nowhere.contains(&task.options.as_slice()) {
             None
         } else {
-            let found = task
-                .options
-                .iter()
-                .find_map(|option| best_candidate(cluster, option, job).map(|(position, gpu, _)| (option, position, gpu)));
+            let found = task.options.iter().find_map(|option| cluster.best(option, job).map(|(position, gpu, _)| (option, position, gpu)));
             if found.is_none() {
                 fits_nowhere.push(&task.options);
             }
@@ -206,11 +194,11 @@ pub fn place(cluster: &mut ClusterView, tasks: &[TaskView]) -> Vec<Decision> {
             decisions.push(Decision {
                 task: task.id,
                 attempt: task.attempt,
-                node: cluster.nodes[position].id,
+                node: cluster.view().nodes[position].id,
                 backend: option.backend.clone(),
                 gpu,
             });
-            if cluster.nodes.iter().all(|node| !node.schedulable || node.slots_free == 0) {
+            if !cluster.has_open_node() {
                 break;
             }
         }

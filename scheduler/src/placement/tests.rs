@@ -226,3 +226,58 @@ proptest! {
         prop_assert_eq!(&placed, &feasible);
     }
 }
+
+/// The straightforward rule the index must agree with: every node in position order, each
+/// scored by the same `consider` the index uses, so only the index's pruning is under test.
+fn best_by_scan(cluster: &ClusterView, option: &BackendOption, job: JobId) -> Option<(usize, Option<u32>, f64)> {
+    let mut best = None;
+    for (position, node) in cluster.nodes.iter().enumerate() {
+        free_capacity::consider(node, position, option, job, &mut best);
+    }
+    best
+}
+
+/// A node of one of three shapes, partly busy, with some of three jobs' tasks on it.
+fn arb_busy_node(id: NodeId) -> impl Strategy<Value = NodeView> {
+    let shape = prop::sample::select(vec![2u32, 4, 8]);
+    (shape, 0u32..=32, 0u32..=64, 0u32..=8, prop::collection::vec((0u32..=3, 0u32..=3), 0..=2), prop::collection::btree_map(1u64..=3, 1u32..=2, 0..=2), prop::bool::weighted(0.9))
+        .prop_map(move |(cores, cpu_quarters, memory_steps, slots, gpus, tasks_per_job, schedulable)| {
+            let gpus = gpus
+                .iter()
+                .enumerate()
+                .map(|(index, (nvenc, used))| GpuView { nvenc_free: nvenc.saturating_sub(*used), ..gpu(index as u32, *nvenc) })
+                .collect();
+            let mut view = node(id, cores, gpus);
+            view.cpu_free = view.cpu_capacity.saturating_sub(cpu_quarters * 250);
+            view.memory_free_mb = view.memory_capacity_mb.saturating_sub(memory_steps * 256);
+            view.slots_free = slots.min(view.slots_capacity);
+            view.tasks_per_job = tasks_per_job;
+            view.schedulable = schedulable;
+            view
+        })
+}
+
+fn arb_option() -> impl Strategy<Value = BackendOption> {
+    prop_oneof![
+        (prop::sample::select(vec![0u32, 250, 500, 1000, 2000, 4000]), prop::sample::select(vec![0u32, 256, 512, 1024, 2048])).prop_map(|(cpu, memory)| cpu_option(cpu, memory)),
+        Just(nvenc_option()),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn the_index_picks_what_scanning_every_node_picks(
+        nodes in (1usize..=30).prop_flat_map(|count| (1..=count as u64).map(arb_busy_node).collect::<Vec<_>>()),
+        asks in prop::collection::vec((arb_option(), 1u64..=3), 1..=30),
+    ) {
+        let mut cluster = IndexedCluster::new(ClusterView { nodes, ..Default::default() });
+        for (option, job) in &asks {
+            let indexed = cluster.best(option, *job);
+            prop_assert_eq!(indexed, best_by_scan(cluster.view(), option, *job));
+            // Place it, so the next ask sees the index after a commit.
+            if let Some((position, gpu, _)) = indexed {
+                cluster.commit(position, *job, option, gpu);
+            }
+        }
+    }
+}

@@ -37,6 +37,18 @@ pub struct NodeView {
     pub tasks_per_job: BTreeMap<JobId, u32>,
 }
 
+/// CPU (millicores) and memory (MB) in use per job.
+pub type JobUsage = BTreeMap<JobId, (u64, u64)>;
+
+/// Adds `usage` to `total`, job by job.
+pub(crate) fn add_usage(total: &mut JobUsage, usage: &JobUsage) {
+    for (job, (cpu, memory)) in usage {
+        let used = total.entry(*job).or_default();
+        used.0 += cpu;
+        used.1 += memory;
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskView {
     pub id: TaskId,
@@ -50,7 +62,7 @@ pub struct TaskView {
 pub struct ClusterView {
     pub nodes: Vec<NodeView>,
     /// CPU and memory in use per job, for dominant-resource fairness.
-    pub job_usage: BTreeMap<JobId, (u64, u64)>,
+    pub job_usage: JobUsage,
 }
 
 impl NodeView {
@@ -89,25 +101,33 @@ impl NodeView {
             tasks_per_job: BTreeMap::new(),
         }
     }
+
+    /// A node of `state` with its running tasks counted per job, and what they use per job.
+    pub fn from_state_node(state: &State, node: &Node) -> (NodeView, JobUsage) {
+        let mut view = NodeView::from_node(node);
+        let mut usage = JobUsage::new();
+        for task in node.running.iter().filter_map(|id| state.tasks.get(id)) {
+            *view.tasks_per_job.entry(task.job).or_default() += 1;
+            if let Some(lease) = &task.lease {
+                let used = usage.entry(task.job).or_default();
+                used.0 += u64::from(lease.demand.cpu_milli);
+                used.1 += u64::from(lease.demand.memory_mb);
+            }
+        }
+        (view, usage)
+    }
 }
 
 impl ClusterView {
     /// The model of the whole cluster: every node, and what every job is using.
     pub fn from_state(state: &State) -> ClusterView {
-        let mut job_usage: BTreeMap<JobId, (u64, u64)> = BTreeMap::new();
+        let mut job_usage = JobUsage::new();
         let nodes = state
             .nodes
             .values()
             .map(|node| {
-                let mut view = NodeView::from_node(node);
-                for task in node.running.iter().filter_map(|id| state.tasks.get(id)) {
-                    *view.tasks_per_job.entry(task.job).or_default() += 1;
-                    if let Some(lease) = &task.lease {
-                        let usage = job_usage.entry(task.job).or_default();
-                        usage.0 += u64::from(lease.demand.cpu_milli);
-                        usage.1 += u64::from(lease.demand.memory_mb);
-                    }
-                }
+                let (view, usage) = NodeView::from_state_node(state, node);
+                add_usage(&mut job_usage, &usage);
                 view
             })
             .collect();

@@ -4,19 +4,23 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`model`] | jobs, tasks, nodes, leases, and a node's accounting of the leases it holds |
+//! | [`node_changes`] | which nodes changed since a reader last looked (for the leader's placement model) |
 //!
-//! Besides the entities, [`State`] keeps three things that are not replicated data but are
+//! Besides the entities, [`State`] keeps four things that are not replicated data but are
 //! derived from it deterministically: the queue of ready tasks and the finished jobs that
-//! still hold their tasks' detail (oldest first), both rebuilt on load, and the set of rows
-//! changed since the last persist, which storage drains to write exactly those rows.
+//! still hold their tasks' detail (oldest first), both rebuilt on load, the set of rows
+//! changed since the last persist, which storage drains to write exactly those rows, and
+//! the numbered node changes the leader's placement reads.
 
 pub mod model;
+pub mod node_changes;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use node_changes::NodeChanges;
 use model::{AccessToken, RevokedCertificate, Job, JobId, Millis, Node, NodeId, Task, TaskId, TaskState};
 
 /// Counters and small maps stored as one row.
@@ -61,6 +65,8 @@ pub struct State {
     finished_with_detail: BTreeSet<(Millis, JobId)>,
     /// Derived: rows changed since the last [`State::take_dirty`].
     dirty: BTreeSet<RowKey>,
+    /// Derived: node rows changed, numbered (empty on load).
+    node_changes: NodeChanges,
 }
 
 /// The persisted form of the whole state (snapshots).
@@ -83,6 +89,7 @@ impl State {
             queue: BTreeSet::new(),
             finished_with_detail: BTreeSet::new(),
             dirty: BTreeSet::new(),
+            node_changes: NodeChanges::default(),
         };
         let finished: Vec<(Millis, JobId)> = state
             .jobs
@@ -148,7 +155,15 @@ impl State {
     }
 
     pub fn mark(&mut self, row: RowKey) {
+        if let RowKey::Node(node) = row {
+            self.node_changes.record(node);
+        }
         self.dirty.insert(row);
+    }
+
+    /// The nodes changed since a reader's cursor (every node change is marked).
+    pub fn node_changes(&self) -> &NodeChanges {
+        &self.node_changes
     }
 
     fn queue_rank(&self, job: JobId) -> i64 {

@@ -111,9 +111,9 @@ pub struct JobSpec {
     pub thumbnails: Option<shotfarm_proto::thumbnails::ThumbnailOptions>,
 }
 
-#[cfg(test)]
 impl JobSpec {
-    /// A default H.264 job from `file:///in.mp4` to `file:///out`, for tests.
+    /// A default H.264 job from `file:///in.mp4` to `file:///out`, for tests and the
+    /// in-process scheduler benchmark.
     pub fn for_tests() -> JobSpec {
         JobSpec {
             input_url: "file:///in.mp4".to_owned(),

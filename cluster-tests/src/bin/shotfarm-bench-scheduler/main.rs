@@ -6,6 +6,17 @@
 //! It lives beside the multi-process harness it drives, so the shipped `shotfarm` binary
 //! links none of it. The replicas are the `shotfarm` binary that `SHOTFARM_BIN` names (set by
 //! `shotfarm bench scheduler`), else the one beside this executable.
+//!
+//! `--in-process` measures the leader's placement and the state machine alone, at several
+//! farm sizes, with no replicas or agents.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`in_process`] | placement and apply cost per assignment at 100 to 10,000 nodes, memory per node and task |
+//! | [`counting_allocator`] | the global allocator here: the system's, counting bytes allocated |
+
+mod counting_allocator;
+mod in_process;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -47,7 +58,26 @@ struct BenchSchedulerArgs {
     /// its own certificate) instead of 64 agents per connection: the like-for-like baseline.
     #[arg(long)]
     pub connection_per_agent: bool,
+    /// Measure placement and apply in-process (no replicas, no agents) at each of
+    /// `--farm-sizes` nodes with `--queued` tasks waiting.
+    #[arg(long)]
+    pub in_process: bool,
+    /// In-process: farm sizes, in nodes.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
+    pub farm_sizes: Vec<usize>,
+    /// In-process: tasks queued before the farm is filled.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub queued: u64,
+    /// In-process: placement rounds measured once the farm is full.
+    #[arg(long, default_value_t = 200)]
+    pub rounds: usize,
+    /// In-process: results applied before each of those rounds (the slots it places).
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
 }
+
+#[global_allocator]
+static ALLOCATOR: counting_allocator::CountingAllocator = counting_allocator::CountingAllocator;
 
 const CHUNKS: u32 = 100;
 const RUNGS: u32 = 5;
@@ -196,6 +226,16 @@ async fn failover(cluster: &mut SchedulerCluster, client: &LeaderClient, stats: 
 
 fn main() -> ExitCode {
     let args = BenchSchedulerArgs::parse();
+    if args.in_process {
+        let plan = in_process::InProcessPlan { queued: args.queued, rounds: args.rounds, batch: args.batch, seed: 20 };
+        return match in_process::run(&args.farm_sizes, plan, args.json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.replicas == 0 || args.agents == 0 {
         eprintln!("error: --replicas and --agents must be at least 1");
         return ExitCode::from(2);

@@ -1,0 +1,137 @@
+//! A [`ClusterView`] with what makes a placement decision cheap at farm scale: the
+//! free-capacity index, the cluster's totals, and where each node sits. It is kept up to
+//! date decision by decision ([`IndexedCluster::commit`]) and node by node
+//! ([`IndexedCluster::refresh_node`]), so the leader keeps one across rounds and pays only
+//! for the nodes that changed.
+
+use std::collections::HashMap;
+
+use super::free_capacity::{Candidate, FreeCapacityIndex};
+use super::view::{ClusterView, JobUsage, NodeView, add_usage};
+use crate::state::State;
+use crate::state::model::{BackendOption, JobId, NodeId};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexedCluster {
+    view: ClusterView,
+    index: FreeCapacityIndex,
+    position_of: HashMap<NodeId, usize>,
+    /// Total CPU (millicores) and memory (MB) of every node.
+    totals: (u64, u64),
+    /// What each node's tasks add to the view's `job_usage`, by position, so a refreshed
+    /// node's old share can be taken back.
+    usage_at: Vec<JobUsage>,
+}
+
+impl IndexedCluster {
+    /// Indexes a view. Its `job_usage` is taken as it is; nodes refreshed later replace only
+    /// what they added since.
+    pub fn new(view: ClusterView) -> IndexedCluster {
+        let index = FreeCapacityIndex::new(&view.nodes);
+        let position_of = view.nodes.iter().enumerate().map(|(position, node)| (node.id, position)).collect();
+        let totals = view.totals();
+        let usage_at = vec![JobUsage::new(); view.nodes.len()];
+        IndexedCluster { view, index, position_of, totals, usage_at }
+    }
+
+    /// The model of the whole cluster in `state`, indexed.
+    pub fn from_state(state: &State) -> IndexedCluster {
+        let mut cluster = IndexedCluster::new(ClusterView::default());
+        for node in state.nodes.keys() {
+            cluster.refresh_node(state, *node);
+        }
+        cluster
+    }
+
+    pub fn view(&self) -> &ClusterView {
+        &self.view
+    }
+
+    pub fn into_view(self) -> ClusterView {
+        self.view
+    }
+
+    pub fn totals(&self) -> (u64, u64) {
+        self.totals
+    }
+
+    /// Whether any node is ready with a free slot.
+    pub fn has_open_node(&self) -> bool {
+        self.index.has_open_node()
+    }
+
+    /// Free slots on ready nodes with CPU free.
+    pub fn free_slots(&self) -> usize {
+        self.index.free_slots()
+    }
+
+    pub fn position_of(&self, node: NodeId) -> Option<usize> {
+        self.position_of.get(&node).copied()
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.view.nodes.len()
+    }
+
+    /// The best (node position, GPU, score) for one option, as scanning every node would pick.
+    pub(crate) fn best(&self, option: &BackendOption, job: JobId) -> Option<Candidate> {
+        self.index.best(&self.view.nodes, option, job)
+    }
+
+    /// Takes `option`'s demand from the node at `position` for the next decision.
+    pub fn commit(&mut self, position: usize, job: JobId, option: &BackendOption, gpu: Option<u32>) {
+        let Some(node) = self.view.nodes.get(position) else { return };
+        let demand = option.demand.fitted_to(node.cpu_capacity);
+        self.view.commit(position, job, option, gpu);
+        if let Some(usage) = self.usage_at.get_mut(position) {
+            let used = usage.entry(job).or_default();
+            used.0 += u64::from(demand.cpu_milli);
+            used.1 += u64::from(demand.memory_mb);
+        }
+        if let Some(node) = self.view.nodes.get(position) {
+            self.index.node_changed(position, node);
+        }
+    }
+
+    /// Reads the node `id` again from `state` (new, or changed): its capacity, state, usage
+    /// and running tasks, dropping whatever was committed on it here.
+    pub fn refresh_node(&mut self, state: &State, id: NodeId) {
+        let Some(node) = state.nodes.get(&id) else { return };
+        let (fresh, usage) = NodeView::from_state_node(state, node);
+        let position = match self.position_of.get(&id).copied() {
+            Some(position) if position < self.view.nodes.len() && position < self.usage_at.len() => {
+                let old = std::mem::replace(&mut self.view.nodes[position], fresh);
+                self.totals.0 = self.totals.0.saturating_sub(u64::from(old.cpu_capacity));
+                self.totals.1 = self.totals.1.saturating_sub(u64::from(old.memory_capacity_mb));
+                let old_usage = std::mem::replace(&mut self.usage_at[position], usage);
+                take_back(&mut self.view.job_usage, &old_usage);
+                position
+            }
+            _ => {
+                self.view.nodes.push(fresh);
+                self.usage_at.push(usage);
+                let position = self.view.nodes.len() - 1;
+                self.position_of.insert(id, position);
+                position
+            }
+        };
+        add_usage(&mut self.view.job_usage, &self.usage_at[position]);
+        let node = &self.view.nodes[position];
+        self.totals.0 += u64::from(node.cpu_capacity);
+        self.totals.1 += u64::from(node.memory_capacity_mb);
+        self.index.node_changed(position, node);
+    }
+}
+
+/// Takes `usage` back from `total`, job by job, dropping jobs that use nothing.
+fn take_back(total: &mut JobUsage, usage: &JobUsage) {
+    for (job, (cpu, memory)) in usage {
+        if let Some(used) = total.get_mut(job) {
+            used.0 = used.0.saturating_sub(*cpu);
+            used.1 = used.1.saturating_sub(*memory);
+            if *used == (0, 0) {
+                total.remove(job);
+            }
+        }
+    }
+}

@@ -180,14 +180,14 @@ impl Target {
     }
 }
 
-/// Queues every blocked task of the job whose dependencies have all succeeded.
+/// Queues every blocked task of the job whose dependencies have all succeeded: the dependents
+/// of the one that just did ([`State::dependents_of`]), not a scan of the job.
 fn release_dependents(state: &mut State, job_id: JobId, finished: TaskId, now_ms: Millis) -> Result<(), String> {
-    let Some(job) = state.jobs.get(&job_id) else { return Ok(()) };
-    let ready: Vec<TaskId> = job
-        .tasks
+    let ready: Vec<TaskId> = state
+        .dependents_of(finished)
         .iter()
         .filter_map(|id| state.tasks.get(id))
-        .filter(|task| task.state == TaskState::Blocked && task.deps.contains(&finished))
+        .filter(|task| task.job == job_id && task.state == TaskState::Blocked)
         .filter(|task| task.deps.iter().all(|dep| state.tasks.get(dep).is_some_and(|dep| dep.state == TaskState::Succeeded)))
         .map(|task| task.id)
         .collect();
@@ -247,7 +247,7 @@ fn add_task(
         history: Vec::new(),
         queued_at_ms: ready.then_some(now_ms),
     };
-    state.tasks.insert(id, task);
+    state.insert_task(task);
     state.mark(RowKey::Task(id));
     if let Some(job) = state.jobs.get_mut(&job_id) {
         job.tasks.push(id);

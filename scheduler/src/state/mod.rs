@@ -67,6 +67,9 @@ pub struct State {
     dirty: BTreeSet<RowKey>,
     /// Derived: node rows changed, numbered (empty on load).
     node_changes: NodeChanges,
+    /// Derived: each task's dependents (tasks name their dependencies; this is the reverse),
+    /// so a result releases its dependents without scanning its job's every task.
+    dependents: BTreeMap<TaskId, Vec<TaskId>>,
 }
 
 /// The persisted form of the whole state (snapshots).
@@ -90,7 +93,13 @@ impl State {
             finished_with_detail: BTreeSet::new(),
             dirty: BTreeSet::new(),
             node_changes: NodeChanges::default(),
+            dependents: BTreeMap::new(),
         };
+        for task in state.tasks.values() {
+            for dep in &task.deps {
+                state.dependents.entry(*dep).or_default().push(task.id);
+            }
+        }
         let finished: Vec<(Millis, JobId)> = state
             .jobs
             .values()
@@ -115,6 +124,34 @@ impl State {
             tasks: self.tasks.values().cloned().collect(),
             nodes: self.nodes.values().cloned().collect(),
         }
+    }
+
+    /// Adds a task row, and it to its dependencies' dependents.
+    pub(crate) fn insert_task(&mut self, task: Task) {
+        for dep in &task.deps {
+            self.dependents.entry(*dep).or_default().push(task.id);
+        }
+        self.tasks.insert(task.id, task);
+    }
+
+    /// Drops a task row and its place in the dependents index; false when it was not there.
+    pub(crate) fn remove_task(&mut self, id: TaskId) -> bool {
+        self.dependents.remove(&id);
+        let Some(task) = self.tasks.remove(&id) else { return false };
+        for dep in &task.deps {
+            if let Some(dependents) = self.dependents.get_mut(dep) {
+                dependents.retain(|dependent| *dependent != id);
+                if dependents.is_empty() {
+                    self.dependents.remove(dep);
+                }
+            }
+        }
+        true
+    }
+
+    /// The tasks that name `task` among their dependencies, by id.
+    pub fn dependents_of(&self, task: TaskId) -> &[TaskId] {
+        self.dependents.get(&task).map_or(&[], Vec::as_slice)
     }
 
     /// Queued tasks, highest priority first, then oldest first.

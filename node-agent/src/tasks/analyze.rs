@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::encode::{check_settings, encoder_settings};
 use super::job_cache::local_source;
-use super::score::{metric_backend, reference_range, scoring_reporting};
+use super::score::{metric_backend, reference_range, score_reporting};
 use super::spec_checks::{check_chunk_in_source, frame_rate};
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
@@ -79,7 +79,7 @@ pub async fn run(
     let total = frames.saturating_mul(1 + trials.len() as u64);
     let report_encode = |update: ToolProgress| progress(update.frames_done.min(frames), total, f64::from(update.fps));
     let encoded = backend.encode_chunk(&params, &report_encode, cancel).await.map_err(task_errors::encode)?;
-    let (programs, metric_backend) = (FfmpegPrograms::from_env(), metric_backend(&ctx.backend)?);
+    let (programs, metric_backend, subsample) = (FfmpegPrograms::from_env(), metric_backend(&ctx.backend)?, trial_subsample(frames));
     let mut outcomes = Vec::with_capacity(trials.len());
     for (index, (trial, output)) in trials.iter().zip(&encoded.outputs).enumerate() {
         if cancel.is_cancelled() {
@@ -93,8 +93,7 @@ pub async fn run(
             encoded: output.path.clone(),
             backend: metric_backend,
         };
-        let subsample = trial_subsample(frames);
-        let score = scoring_reporting(move |scored, cancel| score_trial(&score_params, subsample, scored, cancel), &|done, fps| progress(done_before + done.min(frames), total, fps), cancel).await?;
+        let score = score_reporting(move |scored, cancel| score_trial(&score_params, subsample, scored, cancel), &|done, fps| progress(done_before + done.min(frames), total, fps), cancel).await?;
         let _ = tokio::fs::remove_file(&output.path).await;
         let vmaf = score.vmaf;
         let quality = TrialQuality { vmaf_mean: vmaf.mean, vmaf_harmonic_mean: vmaf.harmonic_mean, vmaf_min: vmaf.min, vmaf_p1: vmaf.p1, scored_frames: vmaf.frames };

@@ -21,7 +21,7 @@ use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
 use crate::media::source_colour::RungColour;
 use crate::media::inspect::Chunk as InspectedChunk;
-use crate::media::score::{ChunkScore, ScoreError, ScoreParams, score_chunk};
+use crate::media::score::{ScoreError, ScoreParams, score_chunk};
 use crate::media::source_picture::SourcePicture;
 use crate::media::source_range::SourceRange;
 
@@ -54,7 +54,7 @@ pub async fn run(
         backend: metric_backend(&ctx.backend)?,
     };
     let total = chunk.frames();
-    let outcome = score_reporting(params, &|done, fps| progress(done.min(total), total, fps), cancel).await;
+    let outcome = score_reporting(move |scored, cancel| score_chunk(&params, scored, cancel), &|done, fps| progress(done.min(total), total, fps), cancel).await;
     let _ = tokio::fs::remove_file(&encoded_path).await;
     let score = outcome?;
     let quality = score.quality;
@@ -89,15 +89,9 @@ pub(super) fn reference_range(local_source: PathBuf, chunk: InspectedChunk, sour
     })
 }
 
-/// Scores a rendition's chunk on a blocking thread while `report(frames scored, frames/s)`
-/// hears about it four times a second.
-pub(super) async fn score_reporting(params: ScoreParams, report: &(dyn Fn(u64, f64) + Sync), cancel: &CancellationToken) -> Result<ChunkScore, TaskError> {
-    scoring_reporting(move |scored, cancel| score_chunk(&params, scored, cancel), report, cancel).await
-}
-
 /// Runs `score(frames scored so far, cancel)` on a blocking thread while `report(frames
 /// scored, frames/s)` hears about it four times a second.
-pub(super) async fn scoring_reporting<T: Send + 'static>(
+pub(super) async fn score_reporting<T: Send + 'static>(
     score: impl FnOnce(&Arc<AtomicU64>, &CancellationToken) -> Result<T, ScoreError> + Send + 'static,
     report: &(dyn Fn(u64, f64) + Sync),
     cancel: &CancellationToken,

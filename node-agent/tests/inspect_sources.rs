@@ -87,8 +87,11 @@ async fn variable_frame_rate_keeps_every_frame() {
     ]);
     let report = inspect(&source, dir.path()).await.unwrap();
     assert_eq!(report.source.video.frames, 40);
-    assert!(report.source.video.variable_frame_rate);
+    assert!(report.source.video.variable_frame_rate && report.source.video.keeps_frame_times);
     assert!(has_warning(&report, WarningCode::VariableFrameRate), "{:?}", report.warnings);
+    // Every chunk carries its span, and the spans add up to the source's duration.
+    let spans: u64 = report.chunks.iter().map(|chunk| chunk.span_us.unwrap()).sum();
+    assert!((spans as f64 / 1e6 - report.source.video.duration_seconds).abs() < 1e-5, "{spans} µs");
     let rate = report.source.video.frame_rate.num as f64 / report.source.video.frame_rate.den as f64;
     assert!((rate - 20.0).abs() < 1.0, "average rate {rate}");
 }

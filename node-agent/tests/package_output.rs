@@ -2,8 +2,9 @@
 //! decode of the segments: the first video frame at 0 with no edit list (a version-1 `trun`
 //! with signed composition offsets), audio that starts with the video (encoder priming
 //! accounted for, a late source stream padded) and ends within one AAC frame before it,
-//! declared durations (MPD, EXTINF sums) equal to the media's, and every audio track of the
-//! source its own rendition with its language, name, channels and default.
+//! declared durations (MPD, EXTINF sums) equal to the media's, every audio track of the
+//! source its own rendition with its language, name, channels and default, and a
+//! variable-rate source's frames each at its own time, in step with its sound.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -14,6 +15,7 @@ use std::process::Command;
 use shotfarm_agent::media::package::fragments::{TrackTiming, read_init};
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageResult, package_ladder};
 use shotfarm_agent::media::probe::Rational;
+use shotfarm_proto::pipeline::{Codec, Rung};
 use tokio_util::sync::CancellationToken;
 
 const RATE: Rational = Rational { num: 25, den: 1 };
@@ -275,4 +277,54 @@ async fn text_subtitle_tracks_become_webvtt_renditions_with_the_sources_cue_time
             assert!(mpd.contains("lang=\"fr\"") && mpd.contains("<Label>Français</Label>"), "{mpd}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_variable_rate_source_keeps_each_frames_time_and_stays_in_step_with_its_sound() {
+    let dir = tempfile::tempdir().unwrap();
+    // A camera's AVI: 25 fps slots of which only some hold a frame (empty index entries
+    // between), and PCM sound with a click at 1.8 s, the time of slot 45, which holds a frame.
+    let source = dir.path().join("camera.avi");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=3",
+        "-f", "lavfi", "-i", "aevalsrc='if(between(t,1.8,1.802),0.9,0)':s=48000:d=3",
+        "-map", "0:v", "-map", "1:a",
+        "-vf", "select='lt(mod(n\\,10)\\,3)+eq(mod(n\\,9)\\,0)'", "-fps_mode", "vfr", "-r", "25",
+        "-c:v", "mpeg4", "-q:v", "4", "-c:a", "pcm_s16le", source.to_str().unwrap(),
+    ]);
+    let rungs = vec![
+        Rung { name: "240p".into(), codec: Codec::H264, width: 320, height: 240, bitrate_kbps: 600, maxrate_kbps: 900, bufsize_kbps: 1200 },
+        Rung { name: "144p".into(), codec: Codec::H264, width: 192, height: 144, bitrate_kbps: 200, maxrate_kbps: 300, bufsize_kbps: 400 },
+    ];
+    let (report, _) = common::ladder::package_source(&source, &rungs, dir.path()).await;
+    let video = &report.source.video;
+    assert!(video.keeps_frame_times && report.chunks.len() >= 2, "{video:?} {:?}", report.chunks);
+    // 31 frames from 0 to 2.88 s (slot 72): the last shown for the average duration.
+    let end = 2.88 * 31.0 / 30.0;
+    assert!((video.duration_seconds - end).abs() < 1e-3, "the last frame ends at {end}s: {}", video.duration_seconds);
+    let source_times = common::frame_times(&source);
+    let out = dir.path().join("out").join("job-1-1-a1");
+    for rung in &rungs {
+        let track = out.join(&rung.name);
+        let (files, extinf, _) = playlist(&track.join("playlist.m3u8"));
+        let timing = TrackTiming::read(&track, &files).unwrap();
+        assert_eq!(timing.segments[0].earliest_presentation, 0, "{}", rung.name);
+        assert!((timing.seconds(timing.end()) - end).abs() < 1e-3, "{}: video ends at {}", rung.name, timing.seconds(timing.end()));
+        assert!(timing.segments.iter().all(|segment| segment.earliest_presentation == segment.decode_start as i64), "{}: decode order is presentation order", rung.name);
+        assert!((extinf.iter().sum::<f64>() - end).abs() < 1e-3, "{}: EXTINF {extinf:?}", rung.name);
+        // Each frame shown at its source time (ffmpeg shifts the whole track by its largest
+        // negative composition offset, so times count from the first frame).
+        let times = common::frame_times(&joined(&track));
+        assert_eq!(times.len(), source_times.len(), "{}", rung.name);
+        for (index, (time, source_time)) in times.iter().zip(&source_times).enumerate() {
+            let (shown, expected) = (time - times[0], source_time - source_times[0]);
+            assert!((shown - expected).abs() < 1e-3, "{} frame {index}: shown at {shown}, the source shows it at {expected}", rung.name);
+        }
+    }
+    // The click where the source has it, and the sound ends with the picture.
+    let samples = decoded_audio(&joined(&out.join("audio/a0")));
+    let click = loudest_second(&samples);
+    assert!((click - 1.8).abs() < 0.001, "the click is at {click}s; the source has it at 1.800s, with the frame of slot 45");
+    let audio_end = samples.len() as f64 / 48000.0;
+    assert!(audio_end <= end + 1e-3 && end - audio_end < 1024.0 / 48000.0, "audio ends at {audio_end}s, the video at {end}s");
 }

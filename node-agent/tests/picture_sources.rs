@@ -84,7 +84,7 @@ async fn renditions(source: &Path, report: &InspectReport, rungs: &[Rung], dir: 
     let mut assembled = Vec::new();
     for (rung, paths) in rungs.iter().zip(chunks) {
         let output = dir.join(format!("{}.mp4", rung.name));
-        assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: paths, output: output.clone() }, &CancellationToken::new()).await.unwrap();
+        assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: paths, output: output.clone(), spans_us: Vec::new() }, &CancellationToken::new()).await.unwrap();
         let validation = validate_rendition(
             &ValidateParams {
                 rung: rung.clone(),
@@ -93,6 +93,7 @@ async fn renditions(source: &Path, report: &InspectReport, rungs: &[Rung], dir: 
                 frame_rate: report.source.video.frame_rate,
                 tolerance: None,
                 tone_mapped: tone_mapped(report, rung),
+                keeps_frame_times: false,
             },
             &CancellationToken::new(),
         )

@@ -65,12 +65,12 @@ async fn every_rendition_has_exactly_the_source_frames() {
     let mut packaged = Vec::new();
     for (rung, chunk_paths) in rungs.iter().zip(chunks) {
         let assembled = root.join("assembled").join(format!("{}.mp4", rung.name));
-        let assembly = assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone() }, &CancellationToken::new())
+        let assembly = assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone(), spans_us: Vec::new() }, &CancellationToken::new())
             .await
             .unwrap();
         assert_eq!(assembly.frames, report.source.video.frames);
         let validation = validate_rendition(
-            &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false },
+            &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false, keeps_frame_times: false },
             &CancellationToken::new(),
         )
         .await
@@ -148,6 +148,7 @@ async fn validate_faulty(source: &Path, report: &InspectReport, ranges: &[FrameR
             seek: None,
             first_fingerprint: artifact.frames[range.start as usize].fingerprint.clone(),
             last_fingerprint: artifact.frames[range.end as usize - 1].fingerprint.clone(),
+            span_us: None,
         };
         let path = dir.join(format!("c{index}.mp4"));
         let params = EncodeChunkParams {
@@ -162,9 +163,9 @@ async fn validate_faulty(source: &Path, report: &InspectReport, ranges: &[FrameR
         paths.push(path);
     }
     let assembled = dir.join("assembled.mp4");
-    assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: paths, output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
+    assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: paths, output: assembled.clone(), spans_us: Vec::new() }, &CancellationToken::new()).await.unwrap();
     validate_rendition(
-        &ValidateParams { rung, rendition: assembled, source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false },
+        &ValidateParams { rung, rendition: assembled, source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false, keeps_frame_times: false },
         &CancellationToken::new(),
     )
     .await
@@ -213,9 +214,9 @@ async fn sources_without_timestamps_encode_frame_exactly_from_the_start() {
     let backend = backend().await;
     let chunks = encode_all(&backend, &raw, &report, &rungs, &root.join("chunks")).await;
     let assembled = root.join("a.mp4");
-    assemble_rendition(&AssembleParams { rung: rungs[0].name.clone(), chunks: chunks[0].clone(), output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
+    assemble_rendition(&AssembleParams { rung: rungs[0].name.clone(), chunks: chunks[0].clone(), output: assembled.clone(), spans_us: Vec::new() }, &CancellationToken::new()).await.unwrap();
     let validation = validate_rendition(
-        &ValidateParams { rung: rungs[0].clone(), rendition: assembled, source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false },
+        &ValidateParams { rung: rungs[0].clone(), rendition: assembled, source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false, keeps_frame_times: false },
         &CancellationToken::new(),
     )
     .await
@@ -258,7 +259,7 @@ async fn an_anamorphic_source_comes_out_in_square_pixels_at_its_display_aspect()
     let mut shapes = Vec::new();
     for (rung, chunk_paths) in rungs.iter().zip(chunks) {
         let assembled = root.join(format!("{}.mp4", rung.name));
-        assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
+        assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone(), spans_us: Vec::new() }, &CancellationToken::new()).await.unwrap();
         assert_eq!(common::frame_count(&assembled), video.frames);
         shapes.push(stored_shape(&assembled));
     }
@@ -270,34 +271,61 @@ async fn an_anamorphic_source_comes_out_in_square_pixels_at_its_display_aspect()
 async fn variable_rate_and_odd_timestamps_come_out_frame_exact_in_every_rung() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
+    // (source, whether its renditions keep the source's frame times): a variable rate with
+    // usable timestamps keeps them; pairs of frames at one time cannot, and are retimed.
     let sources = [
-        common::vfr_avi_with_skip_frames(root, "skips.avi", "320x240", 1.0),
-        common::retimed(root, "jitter.mp4", "320x240", 0.6, common::JITTERED_PTS),
-        common::retimed(root, "repeated.mkv", "320x240", 0.6, common::REPEATED_PTS),
+        (common::vfr_avi_with_skip_frames(root, "skips.avi", "320x240", 3.0), true),
+        (common::retimed(root, "jitter.mp4", "320x240", 2.4, common::JITTERED_PTS), true),
+        (common::retimed(root, "repeated.mkv", "320x240", 0.6, common::REPEATED_PTS), false),
     ];
     let backend = backend().await;
-    for source in &sources {
+    for (source, keeps_times) in &sources {
         let name = source.file_stem().unwrap().to_string_lossy().into_owned();
         let work = root.join(&name);
         let report = inspect(source, &work).await;
         let video = &report.source.video;
         assert_eq!(video.frames, common::frame_count(source), "{name}");
+        assert_eq!(video.keeps_frame_times, *keeps_times, "{name}");
+        let spans: Vec<u64> = report.chunks.iter().filter_map(|chunk| chunk.span_us).collect();
+        if *keeps_times {
+            assert!(report.chunks.len() >= 2 && spans.len() == report.chunks.len(), "{name}: {:?}", report.chunks);
+        }
         let ladder_source = LadderSource { frame_rate_num: video.frame_rate.num, frame_rate_den: video.frame_rate.den, ..LadderSource::square(320, 240) };
         let rungs = default_ladder(&ladder_source, Codec::H264).unwrap();
         assert_eq!(rungs.iter().map(|rung| (rung.width, rung.height)).collect::<Vec<_>>(), vec![(320, 240), (248, 186), (192, 144)]);
         let chunks = encode_all(&backend, source, &report, &rungs, &work.join("chunks")).await;
+        let source_times = common::frame_times(source);
         for (rung, chunk_paths) in rungs.iter().zip(chunks) {
             let assembled = work.join(format!("{}.mp4", rung.name));
-            assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone() }, &CancellationToken::new()).await.unwrap();
+            assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone(), spans_us: spans.clone() }, &CancellationToken::new()).await.unwrap();
             // Every decoded source frame once, in order (validation compares fingerprints frame
-            // by frame), at a constant rate.
+            // by frame), each at its source time or at a constant rate.
             let validation = validate_rendition(
-                &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: video.frame_rate, tolerance: None, tone_mapped: false },
+                &ValidateParams {
+                    rung: rung.clone(),
+                    rendition: assembled.clone(),
+                    source_frames: report.frame_artifact.clone(),
+                    frame_rate: video.frame_rate,
+                    tolerance: None,
+                    tone_mapped: false,
+                    keeps_frame_times: video.keeps_frame_times,
+                },
                 &CancellationToken::new(),
             )
             .await
             .unwrap_or_else(|error| panic!("{name} {}: {error}", rung.name));
             assert_eq!((validation.frames, common::frame_count(&assembled)), (video.frames, video.frames), "{name} {}", rung.name);
+            // Judged apart from validation: what a player reads from the file.
+            let times = common::frame_times(&assembled);
+            assert_eq!(times.len(), source_times.len(), "{name} {}", rung.name);
+            let period = video.frame_rate.den as f64 / video.frame_rate.num as f64;
+            for (index, (time, source_time)) in times.iter().zip(&source_times).enumerate() {
+                let expected = if *keeps_times { source_time - source_times[0] } else { index as f64 * period };
+                assert!((time - times[0] - expected).abs() < 0.001, "{name} {} frame {index}: shown at {time}, expected {expected}", rung.name);
+            }
+            // The rendition lasts as long as the source's video.
+            let span = *keeps_times as u8 as f64 * (spans.iter().sum::<u64>() as f64 / 1e6) + (1 - *keeps_times as u8) as f64 * video.frames as f64 * period;
+            assert!((video.duration_seconds - span).abs() < 0.002, "{name}: duration {} against span {span}", video.duration_seconds);
         }
     }
 }

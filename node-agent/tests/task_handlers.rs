@@ -557,7 +557,7 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
     assert!(matches!(&error, TaskError::Final(message) if message.contains("libsvtav1")), "{error:?}");
     // A rung name that would escape the work area.
     let rung = Rung { name: "../escape".into(), codec: Codec::H264, width: 640, height: 360, bitrate_kbps: 1000, maxrate_kbps: 1500, bufsize_kbps: 2000 };
-    let chunk = Chunk { index: 0, start_frame: 0, end_frame: 100 };
+    let chunk = Chunk { index: 0, start_frame: 0, end_frame: 100, span_us: None };
     let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: missing_inspection.clone(), chunk, rungs: vec![rung.clone()], preset: None, settings: Vec::new() };
     assert!(job.run(spec, Some(0), Some("../escape")).await.unwrap_err().to_string().contains("rung name"));
     // An NVENC placement on an agent built without it.
@@ -573,7 +573,7 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
         (vec![trial(641, 360, 23.0)], Codec::H264, chunk, "not even"),
         (vec![trial(640, 360, 70.0)], Codec::H264, chunk, "outside 0..=63"),
         (vec![trial(640, 360, 23.0)], Codec::Av1, chunk, "libsvtav1"),
-        (vec![trial(640, 360, 23.0)], Codec::H264, Chunk { index: 0, start_frame: 90, end_frame: 120 }, "100-frame source"),
+        (vec![trial(640, 360, 23.0)], Codec::H264, Chunk { index: 0, start_frame: 90, end_frame: 120, span_us: None }, "100-frame source"),
     ];
     for (trials, codec, chunk, expected) in cases {
         let spec = TaskSpec::Analyze { locations: job.locations.clone(), source: source.clone(), inspection: missing_inspection.clone(), chunk, codec, trials, preset: None };

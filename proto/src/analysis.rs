@@ -244,7 +244,7 @@ mod tests {
             .enumerate()
             .map(|(index, &frames)| {
                 start += frames;
-                Chunk { index: index as u32, start_frame: start - frames, end_frame: start }
+                Chunk { index: index as u32, start_frame: start - frames, end_frame: start, span_us: None }
             })
             .collect()
     }

@@ -113,6 +113,11 @@ pub struct Chunk {
     pub index: u32,
     pub start_frame: u64,
     pub end_frame: u64,
+    /// Set when renditions keep the source's frame times (a variable-rate source): µs from
+    /// the chunk's first frame to the next chunk's first (the last chunk: to the end of the
+    /// source). Assembly places each chunk at the sum of the spans before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_us: Option<u64>,
 }
 
 impl Chunk {
@@ -486,7 +491,7 @@ mod tests {
     #[test]
     fn quality_summaries_keep_their_flat_json_and_refuse_unknown_fields() {
         let stats = QualityStats { vmaf_mean: 1.5, vmaf_harmonic_mean: 2.0, vmaf_min: 3.0, vmaf_p1: 4.0, psnr_y: 5.0, ssim: 0.5 };
-        let output = TaskOutput::Score { chunk: Chunk { index: 0, start_frame: 0, end_frame: 1 }, rung: "h264_720p".into(), quality: QualitySummary { stats, vmaf_per_frame: vec![1.5] } };
+        let output = TaskOutput::Score { chunk: Chunk { index: 0, start_frame: 0, end_frame: 1, span_us: None }, rung: "h264_720p".into(), quality: QualitySummary { stats, vmaf_per_frame: vec![1.5] } };
         let json = serde_json::to_string(&output).expect("serializable");
         assert!(
             json.ends_with(r#""quality":{"vmaf_mean":1.5,"vmaf_harmonic_mean":2.0,"vmaf_min":3.0,"vmaf_p1":4.0,"psnr_y":5.0,"ssim":0.5,"vmaf_per_frame":[1.5]}}"#),

@@ -9,7 +9,7 @@ use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedRendition, Quality
 /// Chunks a synthetic source of `chunks` × 48 frames is cut into.
 pub fn synthetic_chunks(chunks: u32) -> Vec<Chunk> {
     (0..chunks)
-        .map(|index| Chunk { index, start_frame: u64::from(index) * 48, end_frame: u64::from(index + 1) * 48 })
+        .map(|index| Chunk { index, start_frame: u64::from(index) * 48, end_frame: u64::from(index + 1) * 48, span_us: None })
         .collect()
 }
 

@@ -2,7 +2,9 @@
 //!
 //! ffmpeg's concat demuxer reads the chunks one after another and offsets each one's
 //! timestamps by the durations before it, so the result's timestamps are contiguous. Each
-//! chunk is constant rate and starts with an IDR frame, so the join needs no re-encode.
+//! chunk starts with an IDR frame, so the join needs no re-encode. A constant-rate chunk lasts
+//! its frames; a chunk that keeps the source's frame times is given its span (`duration` in the
+//! list), the time from its first frame to the next chunk's.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -23,6 +25,11 @@ pub struct AssembleParams {
     pub chunks: Vec<PathBuf>,
     /// The joined mp4.
     pub output: PathBuf,
+    /// With kept frame times, each chunk's span in µs (same order): chunk k starts at the sum
+    /// of the spans before it ([`crate::media::frame_timing`]). Empty: constant rate, each
+    /// chunk after the whole duration of the one before.
+    #[serde(default)]
+    pub spans_us: Vec<u64>,
 }
 
 /// What the join produced.
@@ -44,6 +51,8 @@ pub enum AssembleError {
     MissingChunk { rung: String, index: usize, path: PathBuf, source: std::io::Error },
     #[error("rung {rung}: chunk path {path} contains a newline or quote; it cannot go into a concat list")]
     UnsafePath { rung: String, path: PathBuf },
+    #[error("rung {rung}: {spans} chunk spans for {chunks} chunks; pass one span per chunk, or none for a constant rate")]
+    Spans { rung: String, spans: usize, chunks: usize },
     #[error("rung {rung}: assembling cancelled")]
     Cancelled { rung: String },
     #[error("rung {rung}: {source}")]
@@ -59,6 +68,9 @@ pub async fn assemble_rendition(params: &AssembleParams, cancel: &CancellationTo
     if params.chunks.is_empty() {
         return Err(AssembleError::NoChunks { rung });
     }
+    if !params.spans_us.is_empty() && params.spans_us.len() != params.chunks.len() {
+        return Err(AssembleError::Spans { rung, spans: params.spans_us.len(), chunks: params.chunks.len() });
+    }
     let mut list = String::from("ffconcat version 1.0\n");
     for (index, chunk) in params.chunks.iter().enumerate() {
         std::fs::metadata(chunk).map_err(|source| AssembleError::MissingChunk { rung: rung.clone(), index, path: chunk.clone(), source })?;
@@ -68,6 +80,9 @@ pub async fn assemble_rendition(params: &AssembleParams, cancel: &CancellationTo
             return Err(AssembleError::UnsafePath { rung, path: chunk.clone() });
         }
         list.push_str(&format!("file '{text}'\n"));
+        if let Some(span) = params.spans_us.get(index) {
+            list.push_str(&format!("duration {}.{:06}\n", span / 1_000_000, span % 1_000_000));
+        }
     }
     if let Some(parent) = params.output.parent() {
         std::fs::create_dir_all(parent).map_err(|source| AssembleError::Io { rung: rung.clone(), operation: "creating", path: parent.to_owned(), source })?;

@@ -10,6 +10,7 @@
 //! | [`source_picture`] | — | the source's picture every decode uses: the stream, upright (display matrix), deinterlaced |
 //! | [`source_colour`] | — | the source's bit depth, colour tags, HDR metadata; what each codec's rung keeps or tone-maps |
 //! | [`frame_analysis`] | — | one decode to 128×72 gray: fingerprints, shots, SI/TI |
+//! | [`frame_timing`] | — | when renditions keep each frame's source time (a variable rate with usable timestamps), and the chunk spans that carry it through encode and assembly |
 //! | [`source_range`] | — | exactly the source frames `[start, end)` of a chunk, decoded (score's reference) |
 //! | [`tracks`] | — | the source's audio tracks: language, title, channels, default |
 //! | [`quality`] | — | pooling per-frame VMAF (percentiles, per chunk, rendition and shot) |
@@ -38,6 +39,7 @@ pub mod capabilities;
 pub mod chunking;
 pub mod encode;
 pub mod frame_analysis;
+pub mod frame_timing;
 pub mod inspect;
 pub mod ladder;
 pub mod ladder_report;

@@ -64,10 +64,11 @@ pub struct RenditionReport {
     /// Quality over every scored frame of the rendition (absent when nothing was scored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<RenditionQuality>,
-    /// The rendition's frame rate, and whether it is constant: validation refuses a rendition
-    /// whose timestamps are not one frame every `1 / frame_rate`, so a reported rendition is
-    /// always constant rate, every decoded source frame once, in order, even from a
-    /// variable-rate source (`source.video.variable_frame_rate`), at its average rate.
+    /// The rendition's frame rate, and whether it is constant. Every decoded source frame is
+    /// in it once, in order. A variable-rate source with usable timestamps
+    /// (`source.video.keeps_frame_times`) gives renditions that keep each frame's time
+    /// (`constant_frame_rate: false`, `frame_rate` the average), each checked by validation;
+    /// any other is constant rate, one frame every `1 / frame_rate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_rate: Option<Rational>,
     #[serde(default = "constant")]
@@ -234,8 +235,9 @@ pub fn rendition_reports(validations: &[ValidationReport], package: &PackageResu
                 tone_mapped: validation.tone_mapped,
                 quality: None,
                 frame_rate: validation.frame_rate,
-                // What validation checked: contiguous timestamps at `frame_rate`.
-                constant_frame_rate: true,
+                // What validation checked: contiguous timestamps at `frame_rate`, or each
+                // frame at its source frame's time.
+                constant_frame_rate: !validation.keeps_frame_times,
                 segment_bitrates: packaged.segment_bitrates.clone(),
             })
         })

@@ -1,7 +1,8 @@
 //! Validating an assembled rendition against the source: the same number of frames, each
 //! one the source's frame of the same index (fingerprints, so a dropped, duplicated or
-//! reordered frame at any chunk boundary is caught and located), contiguous timestamps, and the
-//! codec, size and bitrate the rung asked for.
+//! reordered frame at any chunk boundary is caught and located), contiguous timestamps (or, with
+//! kept frame times, each frame at its source frame's time), and the codec, size and bitrate
+//! the rung asked for.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,6 +18,11 @@ use super::probe::{ColourTags, ProbeError, Rational, parse_number, probe_file};
 use super::process::ToolError;
 use super::source_picture::SourcePicture;
 
+/// Largest difference between an output frame's time and its source frame's, both from their
+/// first frames, when the rendition keeps the source's frame times: 1 ms, far under any
+/// frame's duration and far over the roundings on the way (90 kHz, µs).
+const KEPT_TIME_TOLERANCE_SECONDS: f64 = 0.001;
+
 /// What to validate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,8 +32,13 @@ pub struct ValidateParams {
     pub rendition: PathBuf,
     /// The source's `frames.json` from inspect.
     pub source_frames: PathBuf,
-    /// The constant rate the rendition must have.
+    /// The constant rate the rendition must have (the average when it keeps the source's
+    /// frame times).
     pub frame_rate: Rational,
+    /// Each frame must be at its source frame's presentation time instead
+    /// ([`crate::media::frame_timing`]).
+    #[serde(default)]
+    pub keeps_frame_times: bool,
     #[serde(default)]
     pub tolerance: Option<MatchTolerance>,
     /// The rung was tone-mapped from an HDR source to SDR: it is compared with the source's
@@ -59,10 +70,14 @@ pub struct ValidationReport {
     pub max_fingerprint_distance: f32,
     pub mean_fingerprint_distance: f32,
     pub seconds: f64,
-    /// The rate the rendition's timestamps were checked at: a validated rendition is constant
-    /// rate, one frame every `1 / frame_rate` seconds, whatever the source's timing.
+    /// The rate the rendition's timestamps were checked at: one frame every `1 / frame_rate`
+    /// seconds, or the average rate when the rendition keeps the source's frame times.
     #[serde(default)]
     pub frame_rate: Option<Rational>,
+    /// Every frame was checked at its source frame's presentation time (a variable-rate
+    /// source); otherwise the rendition is constant rate.
+    #[serde(default)]
+    pub keeps_frame_times: bool,
 }
 
 /// A failed check, precisely.
@@ -180,20 +195,13 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
         return Err(fail(name, Some(frame), message));
     }
 
-    // Contiguous timestamps at the asked rate.
     let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
     let times: Vec<Option<f64>> = decoded.frames.iter().map(|frame| frame.pts_seconds).collect();
-    for (index, pair) in times.windows(2).enumerate() {
-        match (pair[0], pair[1]) {
-            (Some(a), Some(b)) if ((b - a) - frame_duration).abs() <= frame_duration * 0.25 => {}
-            (a, b) => {
-                return Err(fail(
-                    name,
-                    Some(index as u64 + 1),
-                    format!("timestamps are not contiguous at output frame {}: {a:?} then {b:?}, expected steps of {frame_duration:.6}s", index + 1),
-                ));
-            }
-        }
+    if params.keeps_frame_times {
+        let source_times: Vec<Option<f64>> = source.frames.iter().map(|frame| frame.pts_seconds).collect();
+        check_kept_times(name, &times, &source_times)?;
+    } else {
+        check_constant_rate(name, &times, frame_duration)?;
     }
 
     let frames = decoded.frames.len() as u64;
@@ -227,7 +235,47 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
         mean_fingerprint_distance: comparison.mean_distance,
         seconds: started.elapsed().as_secs_f64(),
         frame_rate: Some(params.frame_rate),
+        keeps_frame_times: params.keeps_frame_times,
     };
     tracing::info!(rung = %report.rung, frames, max_distance = report.max_fingerprint_distance, "rendition validated");
     Ok(report)
+}
+
+/// Contiguous timestamps, one frame every `frame_duration` seconds.
+fn check_constant_rate(name: &str, times: &[Option<f64>], frame_duration: f64) -> Result<(), ValidateError> {
+    for (index, pair) in times.windows(2).enumerate() {
+        match (pair[0], pair[1]) {
+            (Some(a), Some(b)) if ((b - a) - frame_duration).abs() <= frame_duration * 0.25 => {}
+            (a, b) => {
+                return Err(fail(
+                    name,
+                    Some(index as u64 + 1),
+                    format!("timestamps are not contiguous at output frame {}: {a:?} then {b:?}, expected steps of {frame_duration:.6}s", index + 1),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every frame at its source frame's time, both counted from their first frames, within
+/// [`KEPT_TIME_TOLERANCE_SECONDS`] (the 90 kHz and µs roundings on the way are far smaller).
+fn check_kept_times(name: &str, times: &[Option<f64>], source_times: &[Option<f64>]) -> Result<(), ValidateError> {
+    let (Some(Some(first)), Some(Some(source_first))) = (times.first(), source_times.first()) else {
+        return Err(fail(name, Some(0), "the first frame has no timestamp; the rendition should keep the source's frame times".to_owned()));
+    };
+    for (index, (time, source_time)) in times.iter().zip(source_times).enumerate() {
+        let (Some(time), Some(source_time)) = (time, source_time) else {
+            return Err(fail(name, Some(index as u64), format!("output frame {index} has no timestamp (or its source frame has none); the rendition should keep the source's frame times")));
+        };
+        let (shown, expected) = (time - first, source_time - source_first);
+        if (shown - expected).abs() > KEPT_TIME_TOLERANCE_SECONDS {
+            return Err(fail(
+                name,
+                Some(index as u64),
+                format!("output frame {index} is shown at {shown:.6}s; its source frame is at {expected:.6}s (from the first frame): the source's frame times were not kept"),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -32,6 +32,19 @@ pub fn check_tiling(rung: &str, chunks: &[EncodedChunk], frames: u64) -> Result<
     Ok(())
 }
 
+/// The chunks' spans when they keep the source's frame times (every chunk has one), or none.
+fn chunk_spans(rung: &str, chunks: &[EncodedChunk]) -> Result<Vec<u64>, TaskError> {
+    let spans: Vec<u64> = chunks.iter().filter_map(|encoded| encoded.chunk.span_us).collect();
+    if !spans.is_empty() && spans.len() != chunks.len() {
+        return Err(TaskError::final_error(format!(
+            "rung {rung}: {} of {} chunks keep the source's frame times; the plan is inconsistent (every chunk of a source keeps them, or none)",
+            spans.len(),
+            chunks.len()
+        )));
+    }
+    Ok(spans)
+}
+
 pub async fn run(
     locations: &JobLocations,
     source: &SourceSummary,
@@ -56,7 +69,7 @@ pub async fn run(
         progress(encoded.chunk.end_frame, source.frames, 0.0);
     }
     let output = directory.join(format!("{}.mp4", rung.name));
-    let params = AssembleParams { rung: rung.name.clone(), chunks: local_chunks.clone(), output: output.clone() };
+    let params = AssembleParams { rung: rung.name.clone(), chunks: local_chunks.clone(), output: output.clone(), spans_us: chunk_spans(&rung.name, chunks)? };
     let assembled = assemble_rendition(&params, cancel).await.map_err(task_errors::assemble)?;
     for local in &local_chunks {
         let _ = tokio::fs::remove_file(local).await;
@@ -80,7 +93,7 @@ mod tests {
     use shotfarm_proto::pipeline::{Artifact, Chunk};
 
     fn encoded(index: u32, start_frame: u64, end_frame: u64) -> EncodedChunk {
-        EncodedChunk { chunk: Chunk { index, start_frame, end_frame }, artifact: Artifact { key: format!("chunks/r/{index:05}.a1.mp4"), bytes: 1 } }
+        EncodedChunk { chunk: Chunk { index, start_frame, end_frame, span_us: None }, artifact: Artifact { key: format!("chunks/r/{index:05}.a1.mp4"), bytes: 1 } }
     }
 
     #[test]

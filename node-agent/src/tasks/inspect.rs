@@ -91,7 +91,7 @@ pub fn source_summary(report: &InspectReport) -> Result<SourceSummary, TaskError
 }
 
 fn planned_chunks(report: &InspectReport) -> Vec<Chunk> {
-    report.chunks.iter().map(|chunk| Chunk { index: chunk.index, start_frame: chunk.frames.start, end_frame: chunk.frames.end }).collect()
+    report.chunks.iter().map(|chunk| Chunk { index: chunk.index, start_frame: chunk.frames.start, end_frame: chunk.frames.end, span_us: chunk.span_us }).collect()
 }
 
 /// Per chunk, the frame-weighted mean of its shots' mean SI + TI (0 for a chunk no shot covers).
@@ -130,7 +130,7 @@ mod tests {
     fn a_chunks_complexity_weighs_its_shots_by_the_frames_it_holds() {
         let shot = |start, end, si_mean, ti_mean| Shot { start, end, si_mean, si_max: si_mean, ti_mean, ti_max: ti_mean };
         let shots = [shot(0, 30, 10.0, 2.0), shot(30, 40, 40.0, 20.0), shot(40, 100, 5.0, 1.0)];
-        let chunks = [Chunk { index: 0, start_frame: 0, end_frame: 40 }, Chunk { index: 1, start_frame: 40, end_frame: 100 }, Chunk { index: 2, start_frame: 100, end_frame: 110 }];
+        let chunks = [Chunk { index: 0, start_frame: 0, end_frame: 40, span_us: None }, Chunk { index: 1, start_frame: 40, end_frame: 100, span_us: None }, Chunk { index: 2, start_frame: 100, end_frame: 110, span_us: None }];
         assert_eq!(chunk_complexity(&shots, &chunks), vec![(30.0 * 12.0 + 10.0 * 60.0) / 40.0, 6.0, 0.0]);
     }
 }

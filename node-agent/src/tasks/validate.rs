@@ -28,7 +28,8 @@ pub async fn run(
     let rendition = ctx.scratch_dir.join("validate").join(format!("{}.mp4", rung.name));
     work_area.download(stream, &rendition).await?;
     let tone_mapped = inspection.document.report.source.video.picture.colour.for_codec(rung.codec) == RungColour::ToneMappedToSdr;
-    let params = ValidateParams { rung: rung.clone(), rendition: rendition.clone(), source_frames, frame_rate: frame_rate(source)?, tolerance: None, tone_mapped };
+    let keeps_frame_times = inspection.document.report.source.video.keeps_frame_times;
+    let params = ValidateParams { rung: rung.clone(), rendition: rendition.clone(), source_frames, frame_rate: frame_rate(source)?, tolerance: None, tone_mapped, keeps_frame_times };
     let outcome = validate_rendition(&params, cancel).await;
     let _ = tokio::fs::remove_file(&rendition).await;
     let report = outcome.map_err(task_errors::validate)?;

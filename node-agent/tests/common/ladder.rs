@@ -64,7 +64,8 @@ pub async fn package_source(source: &Path, rungs: &[Rung], dir: &Path) -> (Inspe
     let mut renditions = Vec::new();
     for (rung, chunks) in rungs.iter().zip(chunks_per_rung) {
         let output = dir.join("assembled").join(format!("{}.mp4", rung.name));
-        assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks, output: output.clone() }, &cancel).await.unwrap();
+        let spans_us = report.chunks.iter().filter_map(|chunk| chunk.span_us).collect();
+        assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks, output: output.clone(), spans_us }, &cancel).await.unwrap();
         renditions.push(PackageRendition { rung: rung.clone(), path: output });
     }
     let audio = report.source.audio.is_some().then(|| AudioPackaging { source: source.to_owned(), bitrate_kbps: 96, segment_seconds: 0.96 });

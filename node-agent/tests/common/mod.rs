@@ -74,6 +74,23 @@ pub fn frame_count(path: &Path) -> u64 {
     String::from_utf8_lossy(&output.stdout).lines().map(|line| line.split(',').next().unwrap_or("").trim()).find(|count| !count.is_empty()).unwrap().parse().unwrap()
 }
 
+/// Presentation time in seconds of every frame a decoder reads from the first video stream of
+/// `path`, in order.
+pub fn frame_times(path: &Path) -> Vec<f64> {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    // A frame with side data (x264's encoder settings) gets a blank line after its own.
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| line.split(',').next().unwrap_or("").trim())
+        .filter(|time| !time.is_empty())
+        .map(|time| time.parse().unwrap_or_else(|_| panic!("{}: frame time {time:?}", path.display())))
+        .collect()
+}
+
 /// Width and height of the first video stream of `path`.
 pub fn dimensions(path: &Path) -> (u32, u32) {
     let output = Command::new("ffprobe")

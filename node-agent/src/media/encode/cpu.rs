@@ -7,7 +7,10 @@
 //!
 //! Frame exactness: the filter graph selects decoded frames by index (`select` on `n`), never
 //! by timestamp, then renumbers them (`setpts=N` in a `1/rate` time base) so every output is
-//! constant rate starting at 0. When the chunk has a seek point, the input is opened at that
+//! constant rate starting at 0 — or, when the chunk keeps the source's frame times (it has a
+//! span: [`crate::media::frame_timing`]), times them from the chunk's first frame
+//! (`setpts=PTS-STARTPTS`, written in a 90 kHz time base) and encodes without B-frames, so
+//! that decode times never go back where chunks join. When the chunk has a seek point, the input is opened at that
 //! keyframe (`-ss` with `-noaccurate_seek`, so ffmpeg drops nothing by time) and indices count
 //! from the keyframe. Beside the encode, a second small ffmpeg opens the source the same way
 //! and decodes just up to the chunk's first frame: its fingerprint must be the one inspection
@@ -37,6 +40,7 @@ use super::backend::{
 };
 use crate::media::capabilities::MediaCapabilities;
 use crate::media::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH};
+use crate::media::frame_timing::KEPT_TIME_BASE;
 use shotfarm_proto::pipeline::Codec;
 use crate::media::inspect::Chunk;
 use crate::media::mp4_samples;
@@ -150,12 +154,14 @@ pub fn build_command(params: &EncodeChunkParams, use_seek: bool) -> ToolCommand 
     let last = chunk.frames.end - 1 - offset;
     let outputs = params.outputs.len();
     let picture = &params.picture;
+    // Kept frame times: each frame at its source time from the chunk's first; otherwise
+    // renumbered at the constant rate.
+    let keeps_frame_times = chunk.span_us.is_some();
+    let timing = if keeps_frame_times { "setpts=PTS-STARTPTS".to_owned() } else { format!("settb={}/{},setpts=N", rate.den, rate.num) };
     let mut graph = format!(
-        "[{stream}]{head}select='between(n,{first},{last})',settb={den}/{num},setpts=N,split={outputs}",
+        "[{stream}]{head}select='between(n,{first},{last})',{timing},split={outputs}",
         stream = picture.stream_spec(),
         head = picture.chain_head(),
-        den = rate.den,
-        num = rate.num
     );
     for index in 0..outputs {
         graph.push_str(&format!("[s{index}]"));
@@ -171,6 +177,9 @@ pub fn build_command(params: &EncodeChunkParams, use_seek: bool) -> ToolCommand 
     for (index, output) in params.outputs.iter().enumerate() {
         args.extend(["-map".to_owned(), format!("[v{index}]")]);
         args.extend(codec_args(output, params));
+        if keeps_frame_times {
+            args.extend(["-enc_time_base".to_owned(), format!("1/{KEPT_TIME_BASE}")]);
+        }
         args.extend([
             "-r".to_owned(),
             format!("{}/{}", rate.num, rate.den),
@@ -232,6 +241,11 @@ fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
         "-forced-idr".to_owned(),
         "1".to_owned(),
     ];
+    // Kept frame times: no B-frames, so decode order is presentation order and each chunk's
+    // decode timeline is its presentation timeline. With reordering, a chunk's first decode
+    // times reach back by its own first frame durations, which a variable rate makes longer
+    // than the previous chunk's last ones: the joined stream's decode times would go back.
+    let reordering = if params.chunk.span_us.is_some() { vec!["-bf".to_owned(), "0".to_owned()] } else { Vec::new() };
     let mut args = Vec::new();
     match rung.codec {
         Codec::H264 => {
@@ -239,6 +253,7 @@ fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
             args.push(preset);
             args.extend(rate_control);
             args.extend(keyframes);
+            args.extend(reordering);
             args.extend(["-x264-params".to_owned(), "open-gop=0:scenecut=0".to_owned()]);
             args.extend(colour.tag_args(rung.codec));
         }
@@ -247,6 +262,7 @@ fn codec_args(output: &ChunkOutput, params: &EncodeChunkParams) -> Vec<String> {
             args.push(preset);
             args.extend(rate_control);
             args.extend(keyframes);
+            args.extend(reordering);
             let hdr = colour.x265_hdr_params().map(|params| format!(":{params}")).unwrap_or_default();
             args.extend(["-x265-params".to_owned(), format!("open-gop=0:scenecut=0:keyint={interval}:min-keyint={interval}:log-level=error{hdr}")]);
             args.extend(colour.tag_args(rung.codec));

@@ -29,9 +29,14 @@ pub struct VideoFacts {
     /// variable.
     pub frame_rate: Rational,
     pub variable_frame_rate: bool,
+    /// Renditions keep each frame's presentation time (a variable rate with usable
+    /// timestamps; [`crate::media::frame_timing`]); otherwise they are constant rate.
+    #[serde(default)]
+    pub keeps_frame_times: bool,
     /// Decoded frames: the ground truth every rendition must match.
     pub frames: u64,
-    /// `frames / frame_rate`.
+    /// `frames / frame_rate`; with kept frame times, from the first frame's time to the end
+    /// of the last.
     pub duration_seconds: f64,
     pub bitrate_kbps: Option<u32>,
     /// The stream used, its rotation and deinterlacing: what every stage that decodes the
@@ -101,6 +106,10 @@ pub struct Chunk {
     /// frames it encoded start and end where they should.
     pub first_fingerprint: Fingerprint,
     pub last_fingerprint: Fingerprint,
+    /// With kept frame times: µs from the chunk's first frame to the next chunk's first (the
+    /// last chunk: to the end of the source); see [`crate::media::frame_timing`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_us: Option<u64>,
 }
 
 /// What an accepted inspection reports.

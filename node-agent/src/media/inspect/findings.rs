@@ -123,7 +123,8 @@ pub enum WarningCode {
     MissingTimestamps,
     /// Timestamps go backwards or repeat; decoded order is used.
     NonMonotonicTimestamps,
-    /// Frame durations vary; renditions are constant rate at the average rate, every frame kept.
+    /// Frame durations vary; every frame is kept, at its own time when the timestamps are usable
+    /// (otherwise at a constant average rate).
     VariableFrameRate,
     /// Width or height is odd; renditions are scaled to even sizes.
     OddDimensions,

@@ -53,6 +53,7 @@ use source_checks::{analyse_timing, displayed_sample_aspect_ratio, note_picture_
 use super::artifacts::{FRAME_ARTIFACT_FILE, FrameArtifact};
 use super::chunking::{ChunkingParams, FrameRange, limits_in_frames, plan_chunks};
 use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AnalysisDepth, DecodePassError, DecodedVideo, decode_and_analyse};
+use super::frame_timing::chunk_spans_us;
 use super::probe::{ProbeError, ProbeSideData, ProbeStream, parse_number, probe_file, probe_first_frame_side_data};
 use super::process::ToolError;
 use super::tracks::{audio_tracks, subtitle_tracks};
@@ -159,7 +160,7 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
 
     let timing = analyse_timing(&decoded, video_stream, &mut warnings);
     let frame_rate = timing.frame_rate;
-    let duration_seconds = frames as f64 / frame_rate.as_f64();
+    let duration_seconds = timing.kept_span_seconds.unwrap_or(frames as f64 / frame_rate.as_f64());
     let video = VideoFacts {
         stream_index: video_stream.index.unwrap_or(0),
         codec: video_stream.codec_name.clone().unwrap_or_else(|| "unknown".to_owned()),
@@ -170,6 +171,7 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
         sample_aspect_ratio: displayed_sample_aspect_ratio(video_stream, &picture),
         frame_rate,
         variable_frame_rate: timing.variable,
+        keeps_frame_times: timing.keeps_frame_times,
         frames,
         duration_seconds,
         bitrate_kbps: parse_number::<u64>(video_stream.bit_rate.as_ref()).map(|bps| (bps / 1000) as u32),
@@ -203,7 +205,13 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
     let shot_starts: Vec<u64> = shots.iter().skip(1).map(|shot| shot.start).collect();
     let (min_frames, max_frames) = limits_in_frames(&params.chunking, frame_rate.as_f64())?;
     let ranges = plan_chunks(frames, &shot_starts, min_frames, max_frames)?;
-    let chunks = attach_seek_points(&ranges, &decoded, timing.seekable);
+    let spans = if timing.keeps_frame_times {
+        let times: Vec<Option<f64>> = decoded.frames.iter().map(|frame| frame.pts_seconds).collect();
+        chunk_spans_us(&times, &ranges, duration_seconds)
+    } else {
+        None
+    };
+    let chunks = plan_chunk_decodes(&ranges, &decoded, timing.seekable, spans.as_deref());
 
     let artifact = FrameArtifact {
         version: FrameArtifact::VERSION,
@@ -265,7 +273,9 @@ fn summarise_shots(decoded: &DecodedVideo) -> Vec<Shot> {
     shots
 }
 
-fn attach_seek_points(ranges: &[FrameRange], decoded: &DecodedVideo, seekable: bool) -> Vec<Chunk> {
+/// The chunks of `ranges`: each with its seek point, boundary fingerprints and, with kept
+/// frame times, its span.
+fn plan_chunk_decodes(ranges: &[FrameRange], decoded: &DecodedVideo, seekable: bool, spans_us: Option<&[u64]>) -> Vec<Chunk> {
     let keyframes: Vec<(u64, f64)> = decoded
         .frames
         .iter()
@@ -293,6 +303,7 @@ fn attach_seek_points(ranges: &[FrameRange], decoded: &DecodedVideo, seekable: b
                 seek,
                 first_fingerprint: fingerprint_at(range.start),
                 last_fingerprint: fingerprint_at(range.end - 1),
+                span_us: spans_us.and_then(|spans| spans.get(index).copied()),
             }
         })
         .collect()

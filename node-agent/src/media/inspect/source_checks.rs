@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use super::container_extent::Overrun;
 use super::non_video::{describe_refused_format, no_video_stream};
 use crate::media::frame_analysis::DecodedVideo;
+use crate::media::frame_timing::average_rate;
 use crate::media::probe::{ProbeOutput, ProbeStream, Rational, parse_number};
 use crate::media::source_picture::{FieldOrder, SourcePicture};
 use super::InspectLimits;
@@ -329,6 +330,12 @@ pub(super) struct Timing {
     pub(super) frame_rate: Rational,
     pub(super) variable: bool,
     pub(super) seekable: bool,
+    /// Renditions keep each frame's presentation time (see [`crate::media::frame_timing`]):
+    /// a variable rate with every timestamp present and strictly increasing.
+    pub(super) keeps_frame_times: bool,
+    /// From the first frame's time to the end of the last frame, when the frame times are
+    /// kept (the last frame shown for the average frame duration).
+    pub(super) kept_span_seconds: Option<f64>,
 }
 
 pub(super) fn analyse_timing(decoded: &DecodedVideo, video: &ProbeStream, warnings: &mut Vec<InspectWarning>) -> Timing {
@@ -370,7 +377,18 @@ pub(super) fn analyse_timing(decoded: &DecodedVideo, video: &ProbeStream, warnin
         (Some(typical), Some(declared)) if !variable && !missing => (typical.as_f64() - declared.as_f64()).abs() > declared.as_f64() * 0.1,
         _ => false,
     };
-    let frame_rate = if variable {
+    let seekable = !missing && non_monotonic == 0;
+    let keeps_frame_times = variable && seekable;
+    // The last frame is shown for the average frame duration (what encoders give the last
+    // frame of a stream timed at the average rate), so n frames span n/(n-1) of the time
+    // from the first frame to the last.
+    let kept_span_seconds = match (keeps_frame_times, times.first(), times.last()) {
+        (true, Some(first), Some(last)) if times.len() >= 2 && last > first => Some((last - first) * times.len() as f64 / (times.len() - 1) as f64),
+        _ => None,
+    };
+    let frame_rate = if let Some(span) = kept_span_seconds {
+        average_rate(times.len() as u64, span).or(measured)
+    } else if variable {
         measured.or(average).or(nominal)
     } else if regular_at_another_rate {
         typical
@@ -385,20 +403,21 @@ pub(super) fn analyse_timing(decoded: &DecodedVideo, video: &ProbeStream, warnin
         });
     }
     if variable {
+        let renditions = if keeps_frame_times {
+            format!("renditions keep every decoded frame at its own presentation time (average {frame_rate} fps)")
+        } else {
+            format!("its timestamps are unusable, so renditions are constant rate at {frame_rate} fps with every decoded frame kept")
+        };
         warnings.push(InspectWarning {
             code: WarningCode::VariableFrameRate,
-            message: format!(
-                "frame durations vary ({irregular} of {} differ from the typical one); renditions are constant rate at {frame_rate} fps with every decoded frame kept",
-                deltas.len()
-            ),
+            message: format!("frame durations vary ({irregular} of {} differ from the typical one); {renditions}", deltas.len()),
         });
     }
-    let seekable = !missing && non_monotonic == 0;
     if !seekable {
         warnings.push(InspectWarning {
             code: WarningCode::NotSeekable,
             message: "timestamps are not reliable enough to seek by; each chunk is decoded from the start of the file (slower, still frame-exact)".to_owned(),
         });
     }
-    Timing { frame_rate, variable, seekable }
+    Timing { frame_rate, variable, seekable, keeps_frame_times, kept_span_seconds }
 }

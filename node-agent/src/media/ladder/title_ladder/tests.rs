@@ -20,7 +20,7 @@ fn quality(vmaf: f64) -> TrialQuality {
 /// (as its square: a complex shot loses quality faster than it saves bits), and a smaller
 /// picture loses detail (a ceiling below 100).
 fn chunk_trials(index: u32, frames: u64, complexity: f64, sizes: &[(u32, u32)]) -> Vec<ChunkTrials> {
-    let chunk = Chunk { index, start_frame: u64::from(index) * 1000, end_frame: u64::from(index) * 1000 + frames };
+    let chunk = Chunk { index, start_frame: u64::from(index) * 1000, end_frame: u64::from(index) * 1000 + frames, span_us: None };
     sizes
         .iter()
         .map(|&(width, height)| {

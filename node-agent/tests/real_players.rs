@@ -4,7 +4,8 @@
 //! rendition, switches to the highest after two segments, and must play through to `ended`
 //! with no error and no stall, every track buffered as one range from 0 to the end, exactly
 //! the source's frames decoded, both audio tracks offered with their languages and the
-//! subtitle cues shown at the source's times.
+//! subtitle cues shown at the source's times. A variable-rate camera clip, whose renditions
+//! keep each frame's own time, plays through the same way.
 //!
 //! Needs `/usr/bin/chromium` (or `$CHROMIUM`), `node` and `player-tests/node_modules`
 //! (`scripts/ensure-browser` installs them). Without them the test skips with the reason,
@@ -146,11 +147,7 @@ async fn hls_js_and_dash_js_play_the_ladder_through_with_every_frame() {
     for (player, manifest) in [("hls", "master.m3u8"), ("dash", "manifest.mpd")] {
         let played = play(player, &server.url(manifest));
         let context = format!("{player}: {played}");
-        assert_eq!(played["errors"].as_array().unwrap().len(), 0, "{context}");
-        assert!(played["ended"].as_bool().unwrap(), "ended never fired; {context}");
-        assert_eq!(played["waitingWhilePlaying"].as_array().unwrap().len(), 0, "stalled; {context}");
-        assert!((played["duration"].as_f64().unwrap() - duration).abs() < 1e-3, "{context}");
-        assert_eq!(played["totalVideoFrames"].as_u64().unwrap(), source_frames, "frames decoded; {context}");
+        assert_played_through(&played, duration, source_frames, &context);
         let heights: Vec<u64> = played["renditionsBuffered"].as_array().unwrap().iter().map(|height| height.as_u64().unwrap()).collect();
         assert!(heights.first() == Some(&90) && heights.last() == Some(&180), "played from the lowest to the highest: {heights:?}; {context}");
         // Both audio renditions and the subtitles are offered, the cues at the source's times.
@@ -162,15 +159,51 @@ async fn hls_js_and_dash_js_play_the_ladder_through_with_every_frame() {
         for ((start, end), (expected_start, expected_end)) in cues.iter().zip([(0.5, 1.5), (2.0, 3.25)]) {
             assert!((start - expected_start).abs() < 1e-3 && (end - expected_end).abs() < 1e-3, "cue {start}–{end}, the source has {expected_start}–{expected_end}; {context}");
         }
-        // Every track (video and audio) buffered as one range from 0 to the end.
-        let buffers = played["sourceBuffers"].as_array().unwrap();
-        assert_eq!(buffers.len(), 2, "{context}");
-        for buffer in buffers {
-            let buffered = ranges(&buffer["buffered"]);
-            assert_eq!(buffered.len(), 1, "a gap in {}: {buffered:?}; {context}", buffer["mime"]);
-            let (start, end) = buffered[0];
-            assert!(start.abs() < 1e-3, "{} starts at {start}; {context}", buffer["mime"]);
-            assert!(end <= duration + 1e-3 && duration - end < 1024.0 / 48000.0 + 1e-3, "{} ends at {end}; {context}", buffer["mime"]);
-        }
+    }
+}
+
+/// A played-through playback: no error, no stall, `ended`, the declared duration, every frame
+/// decoded, and every track (video and audio) buffered as one range from 0 to the end.
+fn assert_played_through(played: &serde_json::Value, duration: f64, frames: u64, context: &str) {
+    assert_eq!(played["errors"].as_array().unwrap().len(), 0, "{context}");
+    assert!(played["ended"].as_bool().unwrap(), "ended never fired; {context}");
+    assert_eq!(played["waitingWhilePlaying"].as_array().unwrap().len(), 0, "stalled; {context}");
+    assert!((played["duration"].as_f64().unwrap() - duration).abs() < 1e-3, "{context}");
+    assert_eq!(played["totalVideoFrames"].as_u64().unwrap(), frames, "frames decoded; {context}");
+    let buffers = played["sourceBuffers"].as_array().unwrap();
+    assert_eq!(buffers.len(), 2, "{context}");
+    for buffer in buffers {
+        let buffered = ranges(&buffer["buffered"]);
+        assert_eq!(buffered.len(), 1, "a gap in {}: {buffered:?}; {context}", buffer["mime"]);
+        let (start, end) = buffered[0];
+        assert!(start.abs() < 1e-3, "{} starts at {start}; {context}", buffer["mime"]);
+        assert!(end <= duration + 1e-3 && duration - end < 1024.0 / 48000.0 + 1e-3, "{} ends at {end}; {context}", buffer["mime"]);
+    }
+}
+
+#[tokio::test]
+async fn a_variable_rate_camera_clip_plays_through_at_its_own_frame_times() {
+    if !browser_available("the real-player test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // An old camera's AVI: 25 fps slots of which about half hold a frame (empty "repeat" index
+    // entries between), with PCM sound.
+    let source = dir.path().join("camera.avi");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=4", "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000:duration=4",
+        "-map", "0:v", "-map", "1:a", "-vf", "select='lt(mod(n\\,10)\\,4)+eq(mod(n\\,7)\\,0)'", "-fps_mode", "vfr", "-r", "25",
+        "-c:v", "mpeg4", "-q:v", "4", "-c:a", "pcm_s16le", source.to_str().unwrap(),
+    ]);
+    let source_frames = common::frame_count(&source);
+    let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };
+    let rungs = [rung("240p", 320, 240, 500), rung("144p", 192, 144, 200)];
+    let (report, _) = common::ladder::package_source(&source, &rungs, dir.path()).await;
+    assert!(report.source.video.keeps_frame_times && report.source.video.frames == source_frames, "{:?}", report.source.video);
+    let duration = report.source.video.duration_seconds;
+    let server = StaticServer::start(dir.path().join("out"));
+    for (player, manifest) in [("hls", "master.m3u8"), ("dash", "manifest.mpd")] {
+        let played = play(player, &server.url(manifest));
+        assert_played_through(&played, duration, source_frames, &format!("{player}: {played}"));
     }
 }

@@ -44,6 +44,8 @@ pub struct AgentBuilder {
     parent: Option<PathBuf>,
     /// `--allow-input` and `--allow-output`; none (every task refused) unless set.
     roots: Option<(String, String)>,
+    /// Environment variables set for the agent (e.g. an object store's `AWS_*`).
+    env: Vec<(String, String)>,
 }
 
 impl AgentBuilder {
@@ -56,6 +58,12 @@ impl AgentBuilder {
     /// The storage roots the agent allows (`--allow-input`, `--allow-output`).
     pub fn roots(mut self, input: &str, output: &str) -> AgentBuilder {
         self.roots = Some((input.to_owned(), output.to_owned()));
+        self
+    }
+
+    /// Sets `key=value` in the agent's environment.
+    pub fn env(mut self, key: &str, value: &str) -> AgentBuilder {
+        self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 
@@ -100,7 +108,7 @@ pub struct AgentProcess {
 impl AgentProcess {
     /// An agent named `name` that registers with `cluster`, with its own certificate.
     pub fn builder(name: &str, cluster: &SchedulerCluster) -> anyhow::Result<AgentBuilder> {
-        Ok(AgentBuilder { name: name.to_owned(), schedulers: cluster.addrs(), tls: cluster.tls_args(Role::Agent, name)?, parent: None, roots: None })
+        Ok(AgentBuilder { name: name.to_owned(), schedulers: cluster.addrs(), tls: cluster.tls_args(Role::Agent, name)?, parent: None, roots: None, env: Vec::new() })
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -122,6 +130,7 @@ impl AgentProcess {
         if let Some((input, output)) = &self.builder.roots {
             command.args(["--allow-input", input, "--allow-output", output]);
         }
+        command.envs(self.builder.env.iter().map(|(key, value)| (key, value)));
         let child = command
             .env("SHOTFARM_LOG", std::env::var("SHOTFARM_LOG").unwrap_or_else(|_| "info".to_owned()))
             .env("NO_COLOR", "1")

@@ -26,6 +26,8 @@ mod t52_job_report;
 mod t55_bench_scheduler;
 #[path = "cluster/t57_vmaf_simd.rs"]
 mod t57_vmaf_simd;
+#[path = "cluster/t58_s3_storage.rs"]
+mod t58_s3_storage;
 #[path = "cluster/t60_membership.rs"]
 mod t60_membership;
 #[path = "cluster/t65_operations_during_jobs.rs"]

@@ -3,8 +3,10 @@
 //! `file://` store's downloads are kernel-side copies).
 //!
 //! * `file:///abs/dir` — a local or shared directory (created if missing). Default.
-//! * `s3://bucket/prefix` — S3 or compatible, credentials and region from the usual `AWS_*`
-//!   environment variables; needs the agent's `s3` feature.
+//! * `s3://bucket/prefix` — S3 or compatible (the agent's `s3` feature, on by default):
+//!   credentials, region and endpoint from the `AWS_*` environment variables (`AWS_ENDPOINT`
+//!   and `AWS_ALLOW_HTTP` for an S3-compatible store), else the ECS/EKS/EC2 credential
+//!   providers; not `~/.aws` profile files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -267,6 +269,9 @@ fn partial_path(local: &Path) -> PathBuf {
 
 #[cfg(feature = "s3")]
 fn open_s3(url: &Url) -> Result<Arc<dyn ObjectStore>, StoreError> {
+    // reqwest's TLS takes the process's default rustls provider: ring, the farm's one (an
+    // error only says one is installed already).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let bucket_url = format!("s3://{}", url.host_str().unwrap_or_default());
     let store = object_store::aws::AmazonS3Builder::from_env()
         .with_url(bucket_url)

@@ -82,7 +82,7 @@ fn state_filter(state: i32) -> Result<Option<JobState>, Status> {
     })
 }
 
-type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::JobEvent, Status>> + Send>>;
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::JobEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl JobService for Jobs {

@@ -2,14 +2,10 @@
 //! that replica's view); every other call by the leader, relayed from a follower.
 
 use shotfarm_proto::v1::{self, admin_service_client::AdminServiceClient, admin_service_server::AdminService};
-use shotfarm_security::Role;
 use tonic::{Request, Response, Status};
 
 use super::front::{Front, front_service};
 use crate::service::admin::Admin;
-
-/// The roles `AdminService` admits (as [`Admin`] does).
-pub const ADMIN_ROLES: &[Role] = &[Role::Operator];
 
 pub struct AdminFront {
     pub local: Admin,

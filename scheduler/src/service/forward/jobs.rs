@@ -2,16 +2,12 @@
 //! elsewhere (`WatchJob` as a relayed stream).
 
 use shotfarm_proto::v1::{self, job_service_client::JobServiceClient, job_service_server::JobService};
-use shotfarm_security::Role;
 use tonic::{Request, Response, Status};
 
 use super::front::{Front, front_service};
 use super::leader_link::Route;
 use super::watch_relay;
 use crate::service::jobs::{Jobs, WatchStream};
-
-/// The roles `JobService` admits (as [`Jobs`] does).
-pub const JOB_ROLES: &[Role] = &[Role::Submitter, Role::Operator];
 
 pub struct JobsFront {
     pub local: Jobs,

@@ -31,6 +31,13 @@ FINAL_STATES = ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
+# What the summary prints of each rendition (RenditionQuality's fields).
+RENDITION_FIELDS = (
+    "name", "codec", "width", "height", "bitrate_kbps", "scored", "frames_scored",
+    "vmaf_mean", "vmaf_harmonic_mean", "vmaf_min", "vmaf_p1", "psnr_y", "ssim",
+)
+
+
 class ClientError(Exception):
     """A refusal or failure, with what to do about it."""
 
@@ -86,23 +93,7 @@ def job_summary(jobs_pb2, job):
         "tasks_done": job.tasks_done,
         "tasks_total": job.tasks_total,
         "report_url": job.report_url,
-        "renditions": [
-            {
-                "name": rendition.name,
-                "codec": rendition.codec,
-                "width": rendition.width,
-                "height": rendition.height,
-                "bitrate_kbps": rendition.bitrate_kbps,
-                "scored": rendition.scored,
-                "vmaf_mean": rendition.vmaf_mean,
-                "vmaf_harmonic_mean": rendition.vmaf_harmonic_mean,
-                "vmaf_min": rendition.vmaf_min,
-                "vmaf_p1": rendition.vmaf_p1,
-                "psnr_y": rendition.psnr_y,
-                "ssim": rendition.ssim,
-            }
-            for rendition in job.renditions
-        ],
+        "renditions": [{field: getattr(rendition, field) for field in RENDITION_FIELDS} for rendition in job.renditions],
     }
 
 

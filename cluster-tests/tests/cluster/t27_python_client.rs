@@ -1,7 +1,8 @@
 //! The Python example client (`clients/python`, grpcio with stubs generated from `proto/` at
 //! run time) against a real 3-replica TLS farm with a real agent, given a FOLLOWER's address
 //! only: it submits with a submitter's certificate, watches to completion and prints the
-//! report, which must be the one the leader and report.json hold. Needs the venv that
+//! report, which must be the one the leader and report.json hold; then again with a bearer
+//! token. Needs the venv that
 //! `scripts/ensure-python-client` makes; without it the test skips loudly, or fails when
 //! `REQUIRE_PYTHON_CLIENT=1` (as `scripts/test` sets).
 
@@ -13,7 +14,7 @@ use shotfarm_cluster_tests::agents::Farm;
 use shotfarm_cluster_tests::media;
 use shotfarm_security::Role;
 
-use crate::support::step;
+use crate::support::{shotfarm_as_operator, step};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -49,21 +50,8 @@ async fn python_client_job(farm: &Farm, python: &std::path::Path) -> anyhow::Res
     let source = media::synthesize(&farm.subdir("sources")?, "py.mp4", (320, 180), 2.0).await?;
     let out = farm.subdir("out-py")?;
 
-    step(&format!("clients/python/shotfarm_client.py as submitter/py, given only follower {follower}"));
-    let client = workspace().join("clients/python/shotfarm_client.py");
-    let output = tokio::process::Command::new(python)
-        .arg(&client)
-        .args(["--scheduler", &follower, "--input", &source.url(), "--output", &format!("file://{}", out.display())])
-        .args(["--chunk-ms", "1000", "--request-id", "t27-py"])
-        .args(farm.cluster.tls_args(Role::Submitter, "py")?)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(120), output).await.context("the Python client did not finish in 120 s")??;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    eprintln!("{stderr}");
-    ensure!(output.status.success(), "the Python client failed ({}): {stderr}", output.status);
-    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).with_context(|| format!("its stdout is not JSON: {}", String::from_utf8_lossy(&output.stdout)))?;
-
+    step(&format!("clients/python/shotfarm_client.py as submitter/py (a certificate), given only follower {follower}"));
+    let printed = run_client(python, &follower, &source.url(), &out, farm.cluster.tls_args(Role::Submitter, "py")?).await?;
     step("what it printed is the job as the leader and report.json have it");
     let job_id = printed["job_id"].as_str().context("job_id")?;
     let job = farm.job(job_id).await?;
@@ -80,5 +68,27 @@ async fn python_client_job(farm: &Farm, python: &std::path::Path) -> anyhow::Res
             ensure!(got[field].as_f64().is_some() && got[field] == json["quality"][field], "{field}: printed {got}, report.json {json}");
         }
     }
+
+    step("and with a bearer token (created through a follower with `shotfarm tokens create`)");
+    let token = shotfarm_as_operator(&farm.cluster, &["tokens", "--scheduler", &follower, "create", "--name", "py-token", "--role", "submitter"])?;
+    let ca = farm.cluster.tls_args(Role::Submitter, "py")?.into_iter().take(2).collect::<Vec<_>>();
+    let by_token = run_client(python, &follower, &source.url(), &farm.subdir("out-py-token")?, [ca, vec!["--token".to_owned(), token]].concat()).await?;
+    ensure!(by_token["state"] == "JOB_STATE_SUCCEEDED" && by_token["owner"] == "submitter/py-token" && by_token["job_id"] != printed["job_id"], "{by_token}");
     Ok(())
+}
+
+/// Runs the client through `scheduler` with `credentials` (flags); what it printed.
+async fn run_client(python: &std::path::Path, scheduler: &str, input: &str, out: &std::path::Path, credentials: Vec<String>) -> anyhow::Result<serde_json::Value> {
+    let client = workspace().join("clients/python/shotfarm_client.py");
+    let output = tokio::process::Command::new(python)
+        .arg(&client)
+        .args(["--scheduler", scheduler, "--input", input, "--output", &format!("file://{}", out.display()), "--chunk-ms", "1000"])
+        .args(credentials)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(120), output).await.context("the Python client did not finish in 120 s")??;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("{stderr}");
+    ensure!(output.status.success(), "the Python client failed ({}): {stderr}", output.status);
+    serde_json::from_slice(&output.stdout).with_context(|| format!("its stdout is not JSON: {}", String::from_utf8_lossy(&output.stdout)))
 }

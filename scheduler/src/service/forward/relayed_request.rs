@@ -66,7 +66,9 @@ pub async fn leader_answer<T>(leader_id: u64, deadline: Option<Duration>, call: 
 pub fn leader_status(leader_id: u64, status: Status) -> Status {
     if let Some(cause) = status.source() {
         // Raised here, not sent by the leader: the connection failed.
-        return Status::unavailable(format!("this replica cannot reach the leader (replica {leader_id}): {}: {cause}; retry", status.message()));
+        let cause = cause.to_string();
+        let why = if status.message().contains(&cause) { status.message().to_owned() } else { format!("{}: {cause}", status.message()) };
+        return Status::unavailable(format!("this replica cannot reach the leader (replica {leader_id}): {why}; retry"));
     }
     let mut metadata = MetadataMap::new();
     for entry in status.metadata().iter() {

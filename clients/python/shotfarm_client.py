@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import uuid
 
 import grpc
@@ -97,6 +98,21 @@ def job_summary(jobs_pb2, job):
     }
 
 
+def call(method, request, metadata, timeout, attempts):
+    """A unary call, tried again on a retryable status (a leader election, a replica
+    restarting), up to `attempts` times with a growing pause. Safe for every JobService call:
+    SubmitJob is idempotent under its request id."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return method(request, metadata=metadata, timeout=timeout)
+        except grpc.RpcError as err:
+            if err.code() not in RETRYABLE or attempt == attempts:
+                raise
+            print(f"{err.code().name}: {err.details()}; trying again", file=sys.stderr)
+            time.sleep(min(0.1 * 2**attempt, 2.0))
+    raise ClientError("no attempt was made")
+
+
 def watch(stub, jobs_pb2, job_id, metadata, attempts):
     """Watches the job until it reaches a final state; watches again when a stream ends
     early with a retryable status (the leader changed). Returns the number of events seen."""
@@ -114,6 +130,7 @@ def watch(stub, jobs_pb2, job_id, metadata, attempts):
             if err.code() not in RETRYABLE:
                 raise
             print(f"the watch ended ({err.code().name}: {err.details()}); watching again", file=sys.stderr)
+            time.sleep(0.2)
     raise ClientError(f"{job_id} did not finish within {attempts} watches")
 
 
@@ -128,10 +145,10 @@ def run(args):
                 spec.chunk_min_ms, spec.chunk_max_ms = args.chunk_ms // 2, args.chunk_ms
             request = jobs_pb2.SubmitJobRequest(request_id=args.request_id or f"py-{uuid.uuid4()}", spec=spec)
             # Submitting is idempotent under the request id: a retry returns the same job.
-            submitted = stub.SubmitJob(request, metadata=metadata, timeout=args.timeout)
+            submitted = call(stub.SubmitJob, request, metadata, args.timeout, args.attempts)
             print(f"submitted {submitted.job_id} (created: {submitted.created})", file=sys.stderr)
-            events = watch(stub, jobs_pb2, submitted.job_id, metadata, args.watch_attempts)
-            job = stub.GetJob(jobs_pb2.GetJobRequest(job_id=submitted.job_id), metadata=metadata, timeout=args.timeout)
+            events = watch(stub, jobs_pb2, submitted.job_id, metadata, args.attempts)
+            job = call(stub.GetJob, jobs_pb2.GetJobRequest(job_id=submitted.job_id), metadata, args.timeout, args.attempts)
             summary = job_summary(jobs_pb2, job)
             summary["events"] = events
             summary["request_id"] = request.request_id
@@ -153,7 +170,7 @@ def main():
     parser.add_argument("--request-id", help="makes the submission idempotent (default: a new uuid)")
     parser.add_argument("--proto-dir", default=DEFAULT_PROTO_DIR, help="the repository's proto/proto")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per unary call")
-    parser.add_argument("--watch-attempts", type=int, default=10, help="watches before giving up")
+    parser.add_argument("--attempts", type=int, default=10, help="tries of a call (and watches) before giving up")
     args = parser.parse_args()
     try:
         summary = run(args)

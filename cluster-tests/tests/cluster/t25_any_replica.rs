@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use shotfarm_cluster_tests::cluster::SchedulerCluster;
+use shotfarm_cluster_tests::cluster::{SchedulerCluster, wait_until};
 use shotfarm_cluster_tests::swarm::{self, SwarmConfig};
 use shotfarm_proto::client::channel;
 use shotfarm_proto::leader_hint;
@@ -57,15 +57,27 @@ async fn watch_at(addr: &str, credentials: &Credentials, job_id: &str) -> anyhow
     }
 }
 
-fn followers(cluster: &SchedulerCluster, leader: u64) -> Vec<String> {
-    cluster.replicas.values().filter(|replica| replica.id != leader).map(|replica| replica.addr.clone()).collect()
+/// The followers' addresses, once each knows the leader (until then a follower answers "no
+/// leader known yet, retry", as during an election).
+async fn followers(cluster: &SchedulerCluster, leader: u64) -> anyhow::Result<Vec<String>> {
+    let ids: Vec<u64> = cluster.replicas.keys().copied().filter(|id| *id != leader).collect();
+    wait_until(Duration::from_secs(10), "every follower knows the leader", || async {
+        for id in &ids {
+            if cluster.status(*id).await.is_none_or(|status| status.leader_id != leader) {
+                return false;
+            }
+        }
+        true
+    })
+    .await?;
+    Ok(ids.iter().map(|id| cluster.replicas[id].addr.clone()).collect())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_answers_every_client_and_operator_call_as_the_leader_would() -> anyhow::Result<()> {
     let cluster = SchedulerCluster::start(3, &[])?;
     let (leader_id, leader) = cluster.wait_for_leader(Duration::from_secs(15)).await?;
-    let (one, other) = match followers(&cluster, leader_id).as_slice() {
+    let (one, other) = match followers(&cluster, leader_id).await?.as_slice() {
         [one, other] => (one.clone(), other.clone()),
         found => anyhow::bail!("expected two followers, found {found:?}"),
     };
@@ -133,7 +145,7 @@ async fn a_follower_answers_every_client_and_operator_call_as_the_leader_would()
 async fn a_watch_through_a_follower_ends_retryably_when_the_leader_stops() -> anyhow::Result<()> {
     let cluster = SchedulerCluster::start(3, &[])?;
     let (leader_id, _) = cluster.wait_for_leader(Duration::from_secs(15)).await?;
-    let follower = followers(&cluster, leader_id).first().cloned().context("no follower")?;
+    let follower = followers(&cluster, leader_id).await?.first().cloned().context("no follower")?;
     let operator = cluster.operator();
     let job = submit_at(&follower, &operator, "t25-c", "c2-r1.mp4").await?;
 

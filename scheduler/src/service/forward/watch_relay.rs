@@ -28,7 +28,6 @@ pub async fn relay(
     let opening = Some(deadline.map_or(UNARY_BOUND, |deadline| deadline.min(UNARY_BOUND)));
     let mut upstream = leader_answer(leader_id, opening, opened).await?.into_inner();
     let (events, receiver) = mpsc::channel(16);
-    info.mark_unchanged();
     tokio::spawn(async move {
         loop {
             let next = tokio::select! {
@@ -53,13 +52,13 @@ pub async fn relay(
 /// Waits until this replica sees a leader other than `leader_id` (or none), or stops.
 async fn leader_gone(info: &mut watch::Receiver<ReplicaInfo>, leader_id: u64) -> Status {
     loop {
-        if info.changed().await.is_err() {
-            return StreamEnd::ShuttingDown.into();
-        }
         let now = info.borrow_and_update().leader_id;
         if now != leader_id {
             let who = if now == 0 { "no leader is known yet".to_owned() } else { format!("replica {now} leads now") };
             return Status::unavailable(format!("the leader changed while relaying the watch (replica {leader_id} led; {who}); watch the job again"));
+        }
+        if info.changed().await.is_err() {
+            return StreamEnd::ShuttingDown.into();
         }
     }
 }

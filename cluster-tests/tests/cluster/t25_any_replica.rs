@@ -4,7 +4,8 @@
 //! to the leader with the caller's identity. A caller that forges the relayed-identity header
 //! is refused, a relayed call is never relayed twice, and a watch through a follower ends
 //! with a retryable status when the leader stops answering (a paused process: no connection
-//! error, so only the follower's own view of the leader, or keep-alives, can end it).
+//! error, so only the follower's own view of the leader, or keep-alives, can end it). An
+//! `--insecure` farm's followers relay too.
 
 use std::time::{Duration, Instant};
 
@@ -177,5 +178,23 @@ async fn a_watch_through_a_follower_ends_retryably_when_the_leader_stops() -> an
     let event = again.message().await?.and_then(|event| event.job).context("no event after the failover")?;
     ensure!(event.job_id == job.job_id && is_state(&event, v1::JobState::Pending), "{event:?}");
     cluster.resume(leader_id)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insecure_farms_follower_relays_too() -> anyhow::Result<()> {
+    let cluster = SchedulerCluster::start(3, &["--insecure"])?;
+    let (leader_id, _) = cluster.wait_for_leader(Duration::from_secs(15)).await?;
+    let (one, other) = match followers(&cluster, leader_id).await?.as_slice() {
+        [one, other] => (one.clone(), other.clone()),
+        found => anyhow::bail!("expected two followers, found {found:?}"),
+    };
+    let anyone = Credentials::insecure();
+    step("plaintext and anonymous: submitted through one follower, deduplicated and cancelled through the other");
+    let first = submit_at(&one, &anyone, "t25-d", "c2-r1.mp4").await?;
+    let retried = submit_at(&other, &anyone, "t25-d", "c2-r1.mp4").await?;
+    ensure!(first.created && !retried.created && retried.job_id == first.job_id, "{first:?} then {retried:?}");
+    let cancelled = jobs_at(&other, &anyone)?.cancel_job(v1::CancelJobRequest { job_id: first.job_id.clone() }).await?.into_inner();
+    ensure!(is_state(&cancelled, v1::JobState::Cancelled) && cancelled.owner.is_empty(), "{cancelled:?}");
     Ok(())
 }

@@ -4,8 +4,10 @@
 //! in the TLS handshake; the role and name are its `shotfarm://ROLE/NAME`), or else by its
 //! bearer token (looked up by fingerprint in the replicated token table). Which roles a
 //! service admits is decided in the service; what a known caller may see within it (its own
-//! jobs, its own node) through [`Caller`]. On an `--insecure` farm nobody is authenticated
-//! and every caller is [`Caller::Anonymous`].
+//! jobs, its own node) through [`Caller`]. A call a follower relayed (`forward`) comes with
+//! the follower's replica certificate: its caller is the identity the follower names, believed
+//! only from a member replica, or the caller's own bearer token. On an `--insecure` farm
+//! nobody is authenticated and every caller is [`Caller::Anonymous`].
 
 use std::sync::Arc;
 use std::time::Instant;

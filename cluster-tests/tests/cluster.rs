@@ -10,6 +10,10 @@ mod support;
 mod t10_bootstrap;
 #[path = "cluster/t20_leader_failover.rs"]
 mod t20_leader_failover;
+#[path = "cluster/t25_any_replica.rs"]
+mod t25_any_replica;
+#[path = "cluster/t27_python_client.rs"]
+mod t27_python_client;
 #[path = "cluster/t30_agents.rs"]
 mod t30_agents;
 #[path = "cluster/t35_agent_faults.rs"]

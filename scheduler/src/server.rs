@@ -19,6 +19,12 @@ use crate::replica_node::DriverHandle;
 use crate::replica_node::liveness::LivenessConfig;
 use crate::replica_node::transport::MAX_PEER_MESSAGE;
 use crate::service::access::Gate;
+use crate::service::admin::ADMIN_ROLES;
+use crate::service::forward::admin::AdminFront;
+use crate::service::forward::front::Front;
+use crate::service::forward::jobs::JobsFront;
+use crate::service::jobs::JOB_ROLES;
+use crate::service::forward::leader_link::LeaderLink;
 use crate::service::wire_errors::WireErrors;
 use crate::service::{admin::Admin, jobs::Jobs, nodes::Nodes, raft::RaftPeer};
 use crate::storage::redb_store::RedbStore;
@@ -208,13 +214,18 @@ fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::tr
         }
     };
     let gate = Gate::new(driver.clone(), authenticate, config.client_requests_per_second);
+    // Followers relay leader-only client and operator calls to the leader (`service::forward`).
+    let front = |service, roles| Front { link: LeaderLink::new(driver.clone()), gate: gate.clone(), service, roles };
     Ok(builder
         .add_service(WireErrors(
-            JobServiceServer::new(Jobs {
-                driver: driver.clone(),
-                gate: gate.clone(),
-                roots: config.roots.clone(),
-                submitter_jobs_in_flight: config.submitter_jobs_in_flight,
+            JobServiceServer::new(JobsFront {
+                local: Jobs {
+                    driver: driver.clone(),
+                    gate: gate.clone(),
+                    roots: config.roots.clone(),
+                    submitter_jobs_in_flight: config.submitter_jobs_in_flight,
+                },
+                front: front("JobService", JOB_ROLES),
             })
                 .max_decoding_message_size(MAX_CLIENT_REQUEST)
                 .max_encoding_message_size(MAX_REPLY),
@@ -225,7 +236,7 @@ fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::tr
                 .max_encoding_message_size(MAX_REPLY),
         ))
         .add_service(WireErrors(
-            AdminServiceServer::new(Admin { driver: driver.clone(), gate: gate.clone() })
+            AdminServiceServer::new(AdminFront { local: Admin { driver: driver.clone(), gate: gate.clone() }, front: front("AdminService", ADMIN_ROLES) })
                 .max_decoding_message_size(MAX_ADMIN_REQUEST)
                 .max_encoding_message_size(MAX_REPLY),
         ))

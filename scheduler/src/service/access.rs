@@ -4,8 +4,10 @@
 //! in the TLS handshake; the role and name are its `shotfarm://ROLE/NAME`), or else by its
 //! bearer token (looked up by fingerprint in the replicated token table). Which roles a
 //! service admits is decided in the service; what a known caller may see within it (its own
-//! jobs, its own node) through [`Caller`]. On an `--insecure` farm nobody is authenticated
-//! and every caller is [`Caller::Anonymous`].
+//! jobs, its own node) through [`Caller`]. A call a follower relayed (`forward`) comes with
+//! the follower's replica certificate: its caller is the identity the follower names, believed
+//! only from a member replica, or the caller's own bearer token. On an `--insecure` farm
+//! nobody is authenticated and every caller is [`Caller::Anonymous`].
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +16,7 @@ use shotfarm_security::identity::certificate_fingerprint;
 use shotfarm_security::{Identity, Role, token};
 use tonic::{Request, Status};
 
+use super::forward::headers;
 use super::rate_limit::RateLimiter;
 use super::status::ServiceError;
 use crate::replica_node::DriverHandle;
@@ -116,17 +119,38 @@ impl Gate {
         Ok(caller)
     }
 
+    /// The caller: its certificate's identity; or, for a call a member replica relayed, the
+    /// identity it names or the caller's token (`forward::headers`); or its bearer token.
     async fn identify<T>(&self, request: &Request<T>) -> Result<Identity, Status> {
-        if let Some(first) = request.peer_certs().as_ref().and_then(|certs| certs.first().cloned()) {
-            let identity = Identity::from_certificate(&first).map_err(|err| unauthenticated(format!("the client certificate: {err}")))?;
-            let fingerprint = certificate_fingerprint(&first);
-            if self.driver.is_revoked(&fingerprint) {
-                return Err(unauthenticated(format!(
-                    "the certificate of {identity} (sha256 {fingerprint}) was revoked by an operator; ask for a new one (`shotfarm certs issue`)"
-                )));
-            }
-            return Ok(identity);
+        let peer = self.certificate_identity(request)?;
+        let is_member = |id: u64| self.driver.info().members.iter().any(|member| member.id == id);
+        if let Some(claimed) = headers::forwarded_caller(request.metadata(), peer.as_ref(), is_member)? {
+            return Ok(claimed);
         }
+        let relayed_by_member = peer.as_ref().and_then(Identity::replica_id).is_some_and(is_member) && headers::is_forwarded(request.metadata());
+        match peer {
+            Some(identity) if !relayed_by_member => Ok(identity),
+            _ => self.token_identity(request).await,
+        }
+    }
+
+    /// The identity of the client certificate the connection presented, if any (verified
+    /// against the farm CA in the handshake), unless an operator revoked it.
+    fn certificate_identity<T>(&self, request: &Request<T>) -> Result<Option<Identity>, Status> {
+        let Some(first) = request.peer_certs().as_ref().and_then(|certs| certs.first().cloned()) else {
+            return Ok(None);
+        };
+        let identity = Identity::from_certificate(&first).map_err(|err| unauthenticated(format!("the client certificate: {err}")))?;
+        let fingerprint = certificate_fingerprint(&first);
+        if self.driver.is_revoked(&fingerprint) {
+            return Err(unauthenticated(format!(
+                "the certificate of {identity} (sha256 {fingerprint}) was revoked by an operator; ask for a new one (`shotfarm certs issue`)"
+            )));
+        }
+        Ok(Some(identity))
+    }
+
+    async fn token_identity<T>(&self, request: &Request<T>) -> Result<Identity, Status> {
         let token = match token::from_metadata(request.metadata()) {
             Ok(Some(token)) => token,
             Ok(None) => {

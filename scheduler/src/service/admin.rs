@@ -14,6 +14,9 @@ use crate::replica_node::{DriverHandle, ReplicaInfo, Role};
 use crate::state::model::NodeState;
 use crate::state::State;
 
+/// The roles `AdminService` admits.
+pub const ADMIN_ROLES: &[shotfarm_security::Role] = &[shotfarm_security::Role::Operator];
+
 pub struct Admin {
     pub driver: DriverHandle,
     pub gate: Gate,
@@ -53,7 +56,7 @@ fn resolve_node(state: &State, node: &str) -> Option<u64> {
 
 impl Admin {
     async fn operator<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
-        self.gate.admit(request, "AdminService", &[shotfarm_security::Role::Operator]).await
+        self.gate.admit(request, "AdminService", ADMIN_ROLES).await
     }
 
     async fn set_node_state(&self, request: v1::NodeRequest, wanted: NodeState) -> Result<Response<v1::Node>, Status> {

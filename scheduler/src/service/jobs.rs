@@ -1,5 +1,6 @@
-//! `JobService`: submit, read, watch and cancel jobs. Leader only; followers answer with the
-//! leader's address. Reads are linearizable (ReadIndex). Submitters and operators; a
+//! `JobService`: submit, read, watch and cancel jobs, on the leader (a follower relays calls
+//! here, `forward::jobs`; a relayed call that reaches a non-leader is answered with the
+//! leader's address). Reads are linearizable (ReadIndex). Submitters and operators; a
 //! submitter sees, watches and cancels only its own jobs (another's is "no such job").
 
 use std::pin::Pin;
@@ -22,6 +23,9 @@ use crate::replica_node::clock::now_ms;
 use crate::replica_node::stream_end::StreamEnd;
 use crate::state::model::{JobState, format_job_id, parse_job_id};
 
+/// The roles `JobService` admits.
+pub const JOB_ROLES: &[shotfarm_security::Role] = &[shotfarm_security::Role::Submitter, shotfarm_security::Role::Operator];
+
 pub struct Jobs {
     pub driver: DriverHandle,
     pub gate: Gate,
@@ -33,7 +37,7 @@ pub struct Jobs {
 
 impl Jobs {
     async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
-        self.gate.admit(request, "JobService", &[shotfarm_security::Role::Submitter, shotfarm_security::Role::Operator]).await
+        self.gate.admit(request, "JobService", JOB_ROLES).await
     }
 
     /// Refuses a new job of a submitter that has `submitter_jobs_in_flight` pending or running
@@ -82,7 +86,7 @@ fn state_filter(state: i32) -> Result<Option<JobState>, Status> {
     })
 }
 
-type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::JobEvent, Status>> + Send>>;
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::JobEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl JobService for Jobs {

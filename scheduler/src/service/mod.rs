@@ -5,6 +5,7 @@
 //! | [`jobs`] | `JobService`: clients |
 //! | [`nodes`] | `NodeService`: agents |
 //! | [`admin`] | `AdminService`: operators |
+//! | [`forward`] | any replica answers any call: a follower relays leader-only `JobService`/`AdminService` calls to the leader |
 //! | [`raft`] | `RaftService`: peer replicas |
 //! | [`access`] | who is calling (certificate or bearer token) and which roles a service admits |
 //! | [`rate_limit`] | a token bucket per client identity |
@@ -21,6 +22,7 @@ pub mod access;
 pub mod admin;
 pub mod certificates;
 pub mod convert;
+pub mod forward;
 pub mod job_pages;
 pub mod job_quality;
 pub mod jobs;

@@ -14,13 +14,13 @@ use tonic::{Request, Response, Status};
 use super::access::{Caller, Gate};
 use super::status::{ServiceError, invalid, unwanted};
 use super::job_pages::{self, PageRequest};
-use super::{convert, validate};
+use super::{convert, recipes, validate};
 use crate::machine::jobs::request_key;
 use crate::machine::{Command, Outcome, Refusal};
 use crate::replica_node::DriverHandle;
 use crate::replica_node::clock::now_ms;
 use crate::replica_node::stream_end::StreamEnd;
-use crate::state::model::{JobState, format_job_id, parse_job_id};
+use crate::state::model::{JobSpec, JobState, format_job_id, parse_job_id};
 
 pub struct Jobs {
     pub driver: DriverHandle,
@@ -90,7 +90,14 @@ impl JobService for Jobs {
         let caller = self.caller(&request).await?;
         let request = request.into_inner();
         validate::request_id(&request.request_id)?;
-        let spec = validate::job_spec(request.spec.as_ref(), &self.roots)?;
+        let spec = if request.recipe.is_empty() {
+            validate::job_spec(request.spec.as_ref(), &self.roots)?
+        } else {
+            // The leader resolves the recipe; the job keeps the resolved spec and its version.
+            self.driver.leader_only()?;
+            let (resolved, from_recipe) = recipes::resolve(&self.driver, &request.recipe, request.recipe_version, request.spec.as_ref()).await?;
+            JobSpec { from_recipe: Some(from_recipe), ..validate::job_spec(Some(&resolved), &self.roots)? }
+        };
         self.driver.leader_only()?;
         if let Some(owner) = caller.only_owner() {
             self.within_quota(owner, request.request_id.clone()).await?;

@@ -87,7 +87,9 @@ pub(super) fn delete_recipe(state: &mut State, name: &str) -> Outcome {
 mod tests {
     use super::*;
     use crate::machine::{Command, apply};
-    use crate::storage::{decode_state, encode_state};
+    use crate::storage::redb_store::RedbStore;
+    use crate::storage::{DurableStore, WriteBatch, decode_state, encode_row, encode_state, state_snapshot};
+    use raft::prelude::ConfState;
 
     fn save(state: &mut State, name: &str, settings: &[u8]) -> Outcome {
         let command = Command::SaveRecipe { name: name.to_owned(), settings: settings.to_vec(), created_by: "operator/ann".to_owned(), now_ms: 7 };
@@ -165,5 +167,35 @@ mod tests {
         assert_eq!(restored.hash(), state.hash());
         let dirty = state.take_dirty();
         assert!(dirty.contains(&RowKey::Recipe(0)) && dirty.contains(&RowKey::Recipe(1)) && dirty.contains(&RowKey::Meta), "{dirty:?}");
+    }
+
+
+    /// The rows `apply` marked, written as the driver writes them.
+    fn write_applied(store: &mut RedbStore, state: &mut State, applied: u64) {
+        let rows = state.take_dirty().into_iter().map(|row| encode_row(state, row)).collect();
+        store.write(WriteBatch { rows, applied: Some(applied), ..WriteBatch::default() }).expect("written");
+    }
+
+    #[test]
+    fn recipe_rows_are_written_and_loaded_back_and_a_snapshot_install_replaces_them() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut store = RedbStore::open(dir.path()).expect("opens");
+        let mut state = State::default();
+        for (name, settings) in [("web", b"one"), ("web", b"two"), ("gone", b"xyz")] {
+            apply(&mut state, &Command::SaveRecipe { name: name.to_owned(), settings: settings.to_vec(), created_by: String::new(), now_ms: 1 });
+        }
+        apply(&mut state, &Command::DeleteRecipe { name: "gone".to_owned() });
+        write_applied(&mut store, &mut state, 4);
+        let loaded = store.load().expect("loads").state;
+        assert_eq!((loaded.recipes.clone(), loaded.meta.recipe_names.clone()), (state.recipes.clone(), state.meta.recipe_names.clone()));
+        assert_eq!(loaded.recipe_named("web").and_then(|web| web.version(0)).map(|kept| kept.settings.clone()), Some(b"two".to_vec()));
+
+        let mut other = State::default();
+        apply(&mut other, &Command::SaveRecipe { name: "archive".to_owned(), settings: b"a".to_vec(), created_by: String::new(), now_ms: 2 });
+        let snapshot = state_snapshot(&other, ConfState::default(), 9, 1);
+        store.write(WriteBatch { install_snapshot: Some((snapshot, other.clone())), ..WriteBatch::default() }).expect("installed");
+        let loaded = store.load().expect("loads").state;
+        assert_eq!(loaded.recipes, other.recipes, "the snapshot's recipes replace the old rows");
+        assert!(loaded.recipe_named("web").is_none() && loaded.recipe_named("archive").is_some());
     }
 }

@@ -24,6 +24,7 @@ pub struct RecipesArgs {
 }
 
 #[derive(Debug, clap::Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per run: the job flags of `create` are not worth a box")]
 pub enum RecipesAction {
     /// Save the next version of a recipe (version 1 for a new name): the settings of
     /// --from-file (TOML, or JSON for a .json file), with the job flags given laid over them.

@@ -67,11 +67,9 @@ async fn recipes_on_a_farm(farm: &Farm) -> anyhow::Result<()> {
 
     step("a job names it, with --preset laid over the recipe's; its report records the recipe");
     let out = farm.subdir("out-recipe")?;
-    let submitted = shotfarm_as_operator(
-        cluster,
-        &["submit", "--scheduler", &leader, &source.url(), "--out", out.to_str().context("a UTF-8 path")?, "--recipe", "small", "--preset", "superfast", "--json"],
-    )?;
-    let submitted: serde_json::Value = serde_json::from_str(&submitted)?;
+    let out_arg = out.to_str().context("a UTF-8 path")?;
+    let submit = ["submit", "--scheduler", &leader, &source.url(), "--out", out_arg, "--recipe", "small", "--preset", "superfast", "--request-id", "t56-small", "--json"];
+    let submitted: serde_json::Value = serde_json::from_str(&shotfarm_as_operator(cluster, &submit)?)?;
     let job_id = submitted["job_id"].as_str().context("submit --json names the job")?.to_owned();
     let job = farm.wait_for_job(&job_id, Duration::from_secs(120)).await?;
     ensure!(is_state(&job, v1::JobState::Succeeded), "job {job_id} ended {}: {}", job.state, job.error);
@@ -95,6 +93,8 @@ async fn recipes_on_a_farm(farm: &Farm) -> anyhow::Result<()> {
     ensure!(latest["version"] == 2 && latest["settings"]["ladder"]["preset"] == "veryfast" && latest["created_by"] == "operator/harness", "{latest}");
     let shown = operator(&["show", "small"])?;
     ensure!(shown.starts_with("# recipe small version 2") && shown.contains("preset = \"veryfast\""), "{shown}");
+    let retried: serde_json::Value = serde_json::from_str(&shotfarm_as_operator(cluster, &submit)?)?;
+    ensure!(retried["job_id"] == job_id.as_str() && retried["created"] == false, "a retry of its request id after version 2 answers its job: {retried}");
 
     step("a recipe that would not make a valid job is refused, naming the field");
     let bad = shotfarm_as(cluster, Role::Operator, HARNESS_OPERATOR, &recipes(&["create", "bad", "--preset", "placebo"]).iter().map(String::as_str).collect::<Vec<_>>())?;

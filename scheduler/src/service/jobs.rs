@@ -58,6 +58,21 @@ impl Jobs {
         Ok(())
     }
 
+    /// The recipe version a submission resolves: the one its request id's job was resolved
+    /// with, for a retry naming the same recipe (so that a retry after a newer version was
+    /// saved still answers its job), else the version asked for (0: the latest).
+    async fn pinned_recipe_version(&self, owner: String, request: &v1::SubmitJobRequest) -> Result<u32, Status> {
+        let key = request_key(&owner, &request.request_id);
+        let earlier = self
+            .driver
+            .read(move |state| state.meta.requests.get(&key).and_then(|job| state.jobs.get(job)).and_then(|job| job.spec.from_recipe.clone()))
+            .await?;
+        Ok(match earlier {
+            Some(from) if from.name == request.recipe && (request.recipe_version == 0 || request.recipe_version == from.version) => from.version,
+            _ => request.recipe_version,
+        })
+    }
+
     /// The job as `caller` may see it: another submitter's job does not exist for them.
     async fn visible_job(&self, caller: Caller, id: u64, include_tasks: bool) -> Result<Option<v1::Job>, Status> {
         Ok(self
@@ -95,8 +110,17 @@ impl JobService for Jobs {
         } else {
             // The leader resolves the recipe; the job keeps the resolved spec and its version.
             self.driver.leader_only()?;
-            let (resolved, from_recipe) = recipes::resolve(&self.driver, &request.recipe, request.recipe_version, request.spec.as_ref()).await?;
-            JobSpec { from_recipe: Some(from_recipe), ..validate::job_spec(Some(&resolved), &self.roots)? }
+            let version = self.pinned_recipe_version(caller.owner(), &request).await?;
+            let (resolved, from_recipe) = recipes::resolve(&self.driver, &request.recipe, version, request.spec.as_ref()).await?;
+            let spec = validate::job_spec(Some(&resolved), &self.roots).map_err(|status| {
+                Status::invalid_argument(format!(
+                    "recipe {} version {} with this submission's fields over it: {}",
+                    from_recipe.name,
+                    from_recipe.version,
+                    status.message()
+                ))
+            })?;
+            JobSpec { from_recipe: Some(from_recipe), ..spec }
         };
         self.driver.leader_only()?;
         if let Some(owner) = caller.only_owner() {

@@ -120,7 +120,8 @@ async fn recipes_on_a_farm(farm: &Farm) -> anyhow::Result<()> {
     ensure!(operator(&["list"])?.is_empty(), "small is still listed");
     let gone = shotfarm_as(cluster, Role::Operator, HARNESS_OPERATOR, &recipes(&["show", "small"]).iter().map(String::as_str).collect::<Vec<_>>())?;
     ensure_refused(&gone, &["no recipe \"small\""], "showing a deleted recipe")?;
-    let kept = farm.job(&job_id).await?;
-    ensure!((kept.recipe.as_str(), kept.recipe_version) == ("small", 1), "the job lost its recipe: {:?}", kept.recipe);
+    let listed: serde_json::Value = serde_json::from_str(&shotfarm_as_operator(cluster, &["jobs", "--scheduler", &leader, "--json"])?)?;
+    let kept = listed.as_array().and_then(|jobs| jobs.iter().find(|job| job["job_id"] == job_id.as_str())).context("shotfarm jobs lists the job")?;
+    ensure!(kept["recipe"] == serde_json::json!({ "name": "small", "version": 1 }), "the job lost its recipe: {kept}");
     Ok(())
 }

@@ -23,6 +23,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use shotfarm_proto::v1;
 
+use super::recipe_flags::{format_rung, parse_rung};
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecipeFile {
@@ -68,20 +70,9 @@ pub struct LadderSection {
     pub spacing: f64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub preset: String,
+    /// `WIDTHxHEIGHT@KBPS[:PEAK_KBPS[:BUFFER_KBPS]]`, as `--rung` takes them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub rungs: Vec<RungEntry>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RungEntry {
-    pub width: u32,
-    pub height: u32,
-    pub bitrate_kbps: u32,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub maxrate_kbps: u32,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub bufsize_kbps: u32,
+    pub rungs: Vec<String>,
 }
 
 /// `v1::Thumbnails`.
@@ -126,6 +117,8 @@ pub enum RecipeFileError {
     Parse { path: String, why: String },
     #[error("quality_scoring = {0:?}: use \"full\" or \"off\"")]
     QualityScoring(String),
+    #[error("ladder.rungs: {0}")]
+    Rung(String),
 }
 
 impl RecipeFile {
@@ -147,6 +140,10 @@ impl RecipeFile {
             Some("off") => v1::QualityScoring::Off,
             Some(other) => return Err(RecipeFileError::QualityScoring(other.to_owned())),
         };
+        let rungs = match &self.ladder {
+            Some(ladder) => ladder.rungs.iter().map(|rung| parse_rung(rung)).collect::<Result<Vec<_>, _>>().map_err(RecipeFileError::Rung)?,
+            None => Vec::new(),
+        };
         Ok(v1::JobSpec {
             priority: self.priority,
             codecs: self.codecs.clone(),
@@ -165,25 +162,10 @@ impl RecipeFile {
                 max_rungs: ladder.max_rungs,
                 spacing: ladder.spacing,
                 preset: ladder.preset.clone(),
-                rungs: ladder
-                    .rungs
-                    .iter()
-                    .map(|rung| v1::RecipeRung {
-                        width: rung.width,
-                        height: rung.height,
-                        bitrate_kbps: rung.bitrate_kbps,
-                        maxrate_kbps: rung.maxrate_kbps,
-                        bufsize_kbps: rung.bufsize_kbps,
-                    })
-                    .collect(),
+                rungs,
             }),
-            thumbnails: self.thumbnails.as_ref().map(|thumbnails| v1::Thumbnails {
-                disabled: thumbnails.disabled,
-                interval_seconds: thumbnails.interval_seconds,
-                tile_width: thumbnails.tile_width,
-                columns: thumbnails.columns,
-                rows: thumbnails.rows,
-                poster_seconds: thumbnails.poster_seconds,
+            thumbnails: self.thumbnails.clone().map(|ThumbnailSection { disabled, interval_seconds, tile_width, columns, rows, poster_seconds }| {
+                v1::Thumbnails { disabled, interval_seconds, tile_width, columns, rows, poster_seconds }
             }),
             ..Default::default()
         })
@@ -209,26 +191,18 @@ impl RecipeFile {
                 max_rungs: recipe.max_rungs,
                 spacing: recipe.spacing,
                 preset: recipe.preset.clone(),
-                rungs: recipe
-                    .rungs
-                    .iter()
-                    .map(|rung| RungEntry {
-                        width: rung.width,
-                        height: rung.height,
-                        bitrate_kbps: rung.bitrate_kbps,
-                        maxrate_kbps: rung.maxrate_kbps,
-                        bufsize_kbps: rung.bufsize_kbps,
-                    })
-                    .collect(),
+                rungs: recipe.rungs.iter().map(format_rung).collect(),
             }).filter(|ladder| *ladder != LadderSection::default()),
-            thumbnails: spec.thumbnails.as_ref().filter(|thumbnails| **thumbnails != default_thumbnails).map(|thumbnails| ThumbnailSection {
-                disabled: thumbnails.disabled,
-                interval_seconds: thumbnails.interval_seconds,
-                tile_width: thumbnails.tile_width,
-                columns: thumbnails.columns,
-                rows: thumbnails.rows,
-                poster_seconds: thumbnails.poster_seconds,
-            }),
+            thumbnails: spec.thumbnails.filter(|thumbnails| *thumbnails != default_thumbnails).map(
+                |v1::Thumbnails { disabled, interval_seconds, tile_width, columns, rows, poster_seconds }| ThumbnailSection {
+                    disabled,
+                    interval_seconds,
+                    tile_width,
+                    columns,
+                    rows,
+                    poster_seconds,
+                },
+            ),
         }
     }
 }
@@ -246,7 +220,7 @@ team = "web"
 [ladder]
 kind = "custom"
 preset = "slow"
-rungs = [{ width = 640, height = 360, bitrate_kbps = 800 }]
+rungs = ["640x360@800", "320x180@300:450:600"]
 [thumbnails]
 interval_seconds = 5
 "#;
@@ -266,7 +240,8 @@ interval_seconds = 5
         assert_eq!(spec.codecs, vec!["h264".to_owned(), "hevc".to_owned()]);
         assert_eq!((spec.chunk_max_ms, spec.quality_scoring), (6000, v1::QualityScoring::Off as i32));
         let ladder = spec.recipe.clone().expect("a ladder");
-        assert_eq!((ladder.ladder.as_str(), ladder.preset.as_str(), ladder.rungs.len()), ("custom", "slow", 1));
+        assert_eq!((ladder.ladder.as_str(), ladder.preset.as_str(), ladder.rungs.len()), ("custom", "slow", 2));
+        assert_eq!((ladder.rungs[1].width, ladder.rungs[1].maxrate_kbps, ladder.rungs[1].bufsize_kbps), (320, 450, 600));
         assert_eq!(spec.thumbnails.as_ref().map(|thumbnails| thumbnails.interval_seconds), Some(5));
         assert_eq!(RecipeFile::from_wire(&spec), file, "show prints what create read");
         let (_dir, json) = written("web.json", &serde_json::to_string(&file).expect("encodes"));
@@ -280,5 +255,8 @@ interval_seconds = 5
         assert!(error.contains("bad.toml is not a recipe file") && error.contains("unknown field `codec`"), "{error}");
         let file = RecipeFile { quality_scoring: Some("some".to_owned()), ..RecipeFile::default() };
         assert!(file.to_wire().unwrap_err().to_string().contains("use \"full\" or \"off\""));
+        let file = RecipeFile { ladder: Some(LadderSection { rungs: vec!["640x360".to_owned()], ..LadderSection::default() }), ..RecipeFile::default() };
+        let error = file.to_wire().unwrap_err().to_string();
+        assert!(error.starts_with("ladder.rungs: \"640x360\": a rung is WIDTHxHEIGHT@KBPS"), "{error}");
     }
 }

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use shotfarm_proto::client::{FarmChannel, LeaderClient};
 use shotfarm_proto::spec_overlay::overlay;
 use shotfarm_proto::v1::recipe_service_client::RecipeServiceClient;
 use shotfarm_proto::v1::{self, CreateRecipeRequest, DeleteRecipeRequest, GetRecipeRequest, ListRecipesRequest};
@@ -65,6 +66,22 @@ fn settings(from_file: Option<PathBuf>, priority: Option<i32>, options: &JobOpti
     overlay(&file, &flags).map_err(|error| CommandError::from(anyhow::anyhow!("laying the flags over the file: {error}")))
 }
 
+/// `rpc` with `request` on the leader's `RecipeService`, following the leader.
+async fn on_leader<Request: Clone, Reply>(
+    client: &LeaderClient,
+    request: Request,
+    rpc: impl AsyncFn(RecipeServiceClient<FarmChannel>, Request) -> Result<tonic::Response<Reply>, tonic::Status>,
+) -> Result<Reply, CommandError> {
+    let rpc = &rpc;
+    client
+        .call(|channel| {
+            let request = request.clone();
+            async move { Ok(rpc(RecipeServiceClient::new(channel), request).await?.into_inner()) }
+        })
+        .await
+        .map_err(status_error)
+}
+
 fn recipe_json(recipe: &v1::Recipe) -> serde_json::Value {
     serde_json::json!({
         "name": recipe.name,
@@ -81,20 +98,11 @@ pub fn run(args: RecipesArgs) -> CommandResult {
         match args.action {
             RecipesAction::Create { name, from_file, priority, options } => {
                 let request = CreateRecipeRequest { name, settings: Some(settings(from_file, priority, &options)?) };
-                let saved = client
-                    .call(|channel| {
-                        let request = request.clone();
-                        async move { Ok(RecipeServiceClient::new(channel).create_recipe(request).await?.into_inner()) }
-                    })
-                    .await
-                    .map_err(status_error)?;
+                let saved = on_leader(&client, request, async |mut service, request| service.create_recipe(request).await).await?;
                 outln!("{}@{}", saved.name, saved.version);
             }
             RecipesAction::List { json } => {
-                let listed = client
-                    .call(|channel| async move { Ok(RecipeServiceClient::new(channel).list_recipes(ListRecipesRequest {}).await?.into_inner()) })
-                    .await
-                    .map_err(status_error)?;
+                let listed = on_leader(&client, ListRecipesRequest {}, async |mut service, request| service.list_recipes(request).await).await?;
                 for recipe in listed.recipes {
                     if json {
                         outln!("{}", serde_json::json!({ "name": recipe.name, "latest_version": recipe.latest_version, "updated_at_ms": recipe.updated_at_ms }));
@@ -105,13 +113,7 @@ pub fn run(args: RecipesArgs) -> CommandResult {
             }
             RecipesAction::Show { name, version, json } => {
                 let request = GetRecipeRequest { name, version: version.unwrap_or(0) };
-                let recipe = client
-                    .call(|channel| {
-                        let request = request.clone();
-                        async move { Ok(RecipeServiceClient::new(channel).get_recipe(request).await?.into_inner()) }
-                    })
-                    .await
-                    .map_err(status_error)?;
+                let recipe = on_leader(&client, request, async |mut service, request| service.get_recipe(request).await).await?;
                 if json {
                     outln!("{}", recipe_json(&recipe));
                 } else {
@@ -123,13 +125,7 @@ pub fn run(args: RecipesArgs) -> CommandResult {
             }
             RecipesAction::Delete { name } => {
                 let request = DeleteRecipeRequest { name };
-                let deleted = client
-                    .call(|channel| {
-                        let request = request.clone();
-                        async move { Ok(RecipeServiceClient::new(channel).delete_recipe(request).await?.into_inner()) }
-                    })
-                    .await
-                    .map_err(status_error)?;
+                let deleted = on_leader(&client, request, async |mut service, request| service.delete_recipe(request).await).await?;
                 eprintln!("deleted recipe {:?} ({} versions)", deleted.name, deleted.versions);
             }
         }

@@ -25,7 +25,7 @@ team = "web"
 [ladder]
 kind = "custom"
 preset = "ultrafast"
-rungs = [{ width = 160, height = 90, bitrate_kbps = 200 }]
+rungs = ["160x90@200"]
 [thumbnails]
 disabled = true
 "#;

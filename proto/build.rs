@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "proto/shotfarm/v1/nodes.proto",
     "proto/shotfarm/v1/admin.proto",
     "proto/shotfarm/v1/raft.proto",
+    "proto/shotfarm/v1/recipes.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

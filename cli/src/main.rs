@@ -76,6 +76,8 @@ enum Command {
     Certs(commands::certs::CertsArgs),
     /// Bearer tokens for submitters and operators without a certificate (operators only).
     Tokens(commands::tokens::TokensArgs),
+    /// Named, versioned job recipes (create and delete: operators; list and show: anyone).
+    Recipes(commands::recipes::RecipesArgs),
 }
 
 fn main() -> ExitCode {
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Certs(args) => commands::certs::run(args),
         Command::Tokens(args) => commands::tokens::run(args),
+        Command::Recipes(args) => commands::recipes::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

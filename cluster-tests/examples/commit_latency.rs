@@ -19,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
         let request = SubmitJobRequest {
             request_id: format!("latency-{index}"),
             spec: Some(v1::JobSpec { input_url: "file:///sim/in.mp4".into(), output_url: "file:///sim/out".into(), ..Default::default() }),
+            ..Default::default()
         };
         let started = Instant::now();
         client

@@ -266,7 +266,7 @@ impl Recorder {
     /// Submits a job with a full spec.
     pub async fn submit_spec(&self, client: &LeaderClient, request_id: &str, spec: v1::JobSpec) -> Result<v1::SubmitJobResponse, Status> {
         let call = Call::Submit { request_id: request_id.to_owned() };
-        let request = SubmitJobRequest { request_id: request_id.to_owned(), spec: Some(spec) };
+        let request = SubmitJobRequest { request_id: request_id.to_owned(), spec: Some(spec), ..Default::default() };
         let invoked = self.now_ns();
         let (answer, ambiguous) = self
             .write(client, |channel| {

@@ -28,6 +28,8 @@ mod t50_command_line;
 mod t52_job_report;
 #[path = "cluster/t55_bench_scheduler.rs"]
 mod t55_bench_scheduler;
+#[path = "cluster/t56_recipes.rs"]
+mod t56_recipes;
 #[path = "cluster/t57_vmaf_simd.rs"]
 mod t57_vmaf_simd;
 #[path = "cluster/t58_s3_storage.rs"]

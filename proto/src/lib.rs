@@ -6,6 +6,7 @@
 //! | [`pipeline`] | the JSON payloads of each task kind (specs and outputs), carried as bytes in `v1` |
 //! | [`analysis`] | the analyze stage's trial grid and outcomes, and the per-title/per-shot ladder decision |
 //! | [`recipe`] | a job's ladder recipe, checked once from what a client sends |
+//! | [`spec_overlay`] | a job spec laid over another: a saved recipe's settings under a submission's |
 //! | [`thumbnails`] | a job's thumbnail options (interval, tile size and grid, poster time), checked once |
 //! | [`leader_hint`] | how a follower tells a caller where the leader is |
 //! | [`client`] | a client that finds and follows the leader across replicas |
@@ -17,6 +18,7 @@ pub mod client;
 pub mod leader_hint;
 pub mod pipeline;
 pub mod recipe;
+pub mod spec_overlay;
 pub mod storage;
 pub mod thumbnails;
 

@@ -7,6 +7,7 @@ use shotfarm_proto::v1::admin_service_server::AdminServiceServer;
 use shotfarm_proto::v1::job_service_server::JobServiceServer;
 use shotfarm_proto::v1::node_service_server::NodeServiceServer;
 use shotfarm_proto::v1::raft_service_server::RaftServiceServer;
+use shotfarm_proto::v1::recipe_service_server::RecipeServiceServer;
 use shotfarm_security::TransportSecurity;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +27,7 @@ use crate::service::forward::jobs::JobsFront;
 use crate::service::jobs::JOB_ROLES;
 use crate::service::forward::leader_link::LeaderLink;
 use crate::service::wire_errors::WireErrors;
-use crate::service::{admin::Admin, jobs::Jobs, nodes::Nodes, raft::RaftPeer};
+use crate::service::{admin::Admin, jobs::Jobs, nodes::Nodes, raft::RaftPeer, recipes::Recipes};
 use crate::storage::redb_store::RedbStore;
 use crate::storage::StoreError;
 
@@ -137,6 +138,7 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
     health_reporter.set_serving::<NodeServiceServer<Nodes>>().await;
     health_reporter.set_serving::<AdminServiceServer<Admin>>().await;
     health_reporter.set_serving::<RaftServiceServer<RaftPeer>>().await;
+    health_reporter.set_serving::<RecipeServiceServer<Recipes>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(shotfarm_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -238,6 +240,11 @@ fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::tr
         .add_service(WireErrors(
             AdminServiceServer::new(AdminFront { local: Admin { driver: driver.clone(), gate: gate.clone() }, front: front("AdminService", ADMIN_ROLES) })
                 .max_decoding_message_size(MAX_ADMIN_REQUEST)
+                .max_encoding_message_size(MAX_REPLY),
+        ))
+        .add_service(WireErrors(
+            RecipeServiceServer::new(Recipes { driver: driver.clone(), gate: gate.clone() })
+                .max_decoding_message_size(MAX_CLIENT_REQUEST)
                 .max_encoding_message_size(MAX_REPLY),
         ))
         .add_service(WireErrors(

@@ -220,6 +220,7 @@ impl Sim {
                     overwrite: false,
                     recipe: Default::default(),
                     thumbnails: None,
+                    from_recipe: None,
                 },
                 now_ms: self.now,
             });

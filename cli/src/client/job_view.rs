@@ -42,6 +42,7 @@ pub fn json(job: &v1::Job) -> serde_json::Value {
         "created_at_ms": job.created_at_ms,
         "finished_at_ms": if job.finished_at_ms == 0 { serde_json::Value::Null } else { job.finished_at_ms.into() },
         "request_id": job.request_id,
+        "recipe": if job.recipe.is_empty() { serde_json::Value::Null } else { serde_json::json!({ "name": job.recipe, "version": job.recipe_version }) },
         "tasks": job.tasks.iter().map(|task| serde_json::json!({
             "task_id": task.task_id,
             "kind": task.kind,

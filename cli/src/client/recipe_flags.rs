@@ -61,7 +61,7 @@ impl RecipeFlags {
 }
 
 /// `1280x720@3000`, `1280x720@3000:4500`, `1280x720@3000:4500:6000`.
-fn parse_rung(text: &str) -> Result<v1::RecipeRung, String> {
+pub fn parse_rung(text: &str) -> Result<v1::RecipeRung, String> {
     let wrong = || format!("{text:?}: a rung is WIDTHxHEIGHT@KBPS[:PEAK_KBPS[:BUFFER_KBPS]], e.g. 1280x720@3000");
     let (size, rates) = text.split_once('@').ok_or_else(wrong)?;
     let (width, height) = size.split_once(['x', 'X']).ok_or_else(wrong)?;
@@ -74,6 +74,18 @@ fn parse_rung(text: &str) -> Result<v1::RecipeRung, String> {
         return Err(wrong());
     }
     Ok(v1::RecipeRung { width: number(width)?, height: number(height)?, bitrate_kbps, maxrate_kbps, bufsize_kbps })
+}
+
+/// A rung as [`parse_rung`] reads it: `WIDTHxHEIGHT@KBPS`, then `:PEAK` and `:BUFFER` where set.
+pub fn format_rung(rung: &v1::RecipeRung) -> String {
+    let mut text = format!("{}x{}@{}", rung.width, rung.height, rung.bitrate_kbps);
+    if rung.maxrate_kbps != 0 || rung.bufsize_kbps != 0 {
+        text.push_str(&format!(":{}", rung.maxrate_kbps));
+    }
+    if rung.bufsize_kbps != 0 {
+        text.push_str(&format!(":{}", rung.bufsize_kbps));
+    }
+    text
 }
 
 #[cfg(test)]

@@ -231,6 +231,7 @@ pub async fn run_farm(
     let request = SubmitJobRequest {
         request_id: format!("dev-{}", std::process::id()),
         spec: Some(options.spec(input_url, output_url)),
+        ..Default::default()
     };
     let submitted = crate::client::scheduler::submit_job(&client, request).await?;
     if draw {

@@ -10,6 +10,7 @@ pub mod dev;
 pub mod inspect;
 pub mod jobs;
 pub mod nodes;
+pub mod recipes;
 pub mod report;
 pub mod scheduler;
 pub mod status;

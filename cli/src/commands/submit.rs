@@ -28,6 +28,10 @@ pub struct SubmitArgs {
     pub priority: i32,
     #[command(flatten)]
     pub options: JobOptions,
+    /// Start from a saved recipe (`shotfarm recipes list`), its latest version unless
+    /// @VERSION is given; the other flags given here are laid over its settings.
+    #[arg(long, value_name = "NAME[@VERSION]", value_parser = parse_recipe)]
+    pub recipe: Option<(String, u32)>,
     /// Reuse to make a retried submission idempotent; random by default.
     #[arg(long)]
     pub request_id: Option<String>,
@@ -36,6 +40,17 @@ pub struct SubmitArgs {
     pub wait: bool,
     #[arg(long)]
     pub json: bool,
+}
+
+/// `NAME` (version 0: the latest) or `NAME@VERSION`.
+fn parse_recipe(text: &str) -> Result<(String, u32), String> {
+    match text.rsplit_once('@') {
+        None => Ok((text.to_owned(), 0)),
+        Some((name, version)) => match version.parse::<u32>() {
+            Ok(version) if version > 0 => Ok((name.to_owned(), version)),
+            _ => Err(format!("{text:?}: the version after @ is a number from 1 (`shotfarm recipes show {name}` shows the latest)")),
+        },
+    }
 }
 
 /// A local path becomes an absolute file:// URL; URLs pass through for the server to check.
@@ -58,9 +73,12 @@ pub fn run(args: SubmitArgs) -> CommandResult {
     let request_id = args.request_id.clone().unwrap_or_else(|| format!("cli-{:016x}", rand::rng().random::<u64>()));
     block_on(async move {
         let client = args.scheduler.client()?;
+        let (recipe, recipe_version) = args.recipe.clone().unwrap_or_default();
         let request = SubmitJobRequest {
             request_id,
             spec: Some(v1::JobSpec { priority: args.priority, ..args.options.spec(input_url, output_url) }),
+            recipe,
+            recipe_version,
         };
         let submitted = crate::client::scheduler::submit_job(&client, request).await?;
         if !args.wait {

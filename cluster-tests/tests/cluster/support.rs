@@ -34,6 +34,7 @@ pub async fn submit(client: &LeaderClient, request_id: &str, input: &str) -> any
     let request = SubmitJobRequest {
         request_id: request_id.to_owned(),
         spec: Some(v1::JobSpec { input_url: format!("file:///sim/{input}"), output_url: "file:///sim/out".to_owned(), ..Default::default() }),
+        ..Default::default()
     };
     Ok(client
         .call(|channel| {

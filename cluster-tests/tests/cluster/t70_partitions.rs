@@ -86,6 +86,7 @@ async fn scenario(cluster: &SchedulerCluster) -> anyhow::Result<()> {
         let direct = minority_client.submit_job(SubmitJobRequest {
             request_id: minority_request.clone(),
             spec: Some(v1::JobSpec { input_url: "file:///sim/c2-r1.mp4".into(), output_url: "file:///sim/out".into(), ..Default::default() }),
+            ..Default::default()
         });
         let majority_request = format!("t70-during-{trial}");
         let majority = submit_until_acknowledged(&addrs, &credentials, &majority_request, "c4-r2.mp4", Duration::from_secs(20));

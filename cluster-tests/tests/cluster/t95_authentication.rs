@@ -216,6 +216,7 @@ async fn clients_are_held_to_their_request_rate_and_submitters_to_their_jobs_in_
         let request = v1::SubmitJobRequest {
             request_id: request_id.to_owned(),
             spec: Some(v1::JobSpec { input_url: "file:///sim/c2-r1.mp4".into(), output_url: "file:///sim/out".into(), ..Default::default() }),
+            ..Default::default()
         };
         async move { Ok::<_, tonic::Status>(JobServiceClient::new(channel(&leader, &credentials)?).submit_job(request).await?.into_inner()) }
     };

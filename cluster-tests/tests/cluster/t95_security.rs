@@ -203,7 +203,7 @@ mod submit_flood {
             .map(|n| {
                 let client = &client;
                 async move {
-                    let request = SubmitJobRequest { request_id: format!("flood-{n}"), spec: Some(large_spec(n)) };
+                    let request = SubmitJobRequest { request_id: format!("flood-{n}"), spec: Some(large_spec(n)), ..Default::default() };
                     client
                         .call(|channel| {
                             let request = request.clone();
@@ -327,7 +327,7 @@ mod oversize_and_malformed_messages {
         let labels: HashMap<String, String> = HashMap::from([("big".to_owned(), "x".repeat(2 << 20))]);
         let spec = v1::JobSpec { input_url: "file:///sim/in.mp4".to_owned(), output_url: "file:///sim/out".to_owned(), labels, ..Default::default() };
         let refused = JobServiceClient::new(channel.clone())
-            .submit_job(SubmitJobRequest { request_id: "t95-huge".to_owned(), spec: Some(spec) })
+            .submit_job(SubmitJobRequest { request_id: "t95-huge".to_owned(), spec: Some(spec), ..Default::default() })
             .await
             .expect_err("a 2 MiB request is refused");
         anyhow::ensure!(refused.code() == tonic::Code::ResourceExhausted, "{refused:?}");

@@ -31,6 +31,19 @@ pub struct JobReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ladder: Option<LadderReport>,
     pub timings: JobTimings,
+    /// The saved recipe the job was submitted with, when it named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<RecipeReport>,
+}
+
+/// The exact recipe a job ran with: its name, version and the job's resolved settings (the
+/// recipe's with the submission's fields over them), as the scheduler recorded them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecipeReport {
+    pub name: String,
+    pub version: u32,
+    #[serde(default)]
+    pub settings: serde_json::Value,
 }
 
 impl JobReport {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::TaskError;
-use crate::media::report::{AttemptTiming, TaskTiming};
+use crate::media::report::{AttemptTiming, RecipeReport, TaskTiming};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct JobFacts {
@@ -22,6 +22,9 @@ pub struct JobFacts {
     pub created_at_ms: Option<u64>,
     #[serde(default)]
     pub tasks: Vec<TaskFacts>,
+    /// The saved recipe the job was submitted with, if any.
+    #[serde(default)]
+    pub recipe: Option<RecipeReport>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

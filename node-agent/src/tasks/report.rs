@@ -121,6 +121,7 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
         shots: shot_qualities(&inspection.document.report.shots, &rung_order, &per_frame),
         ladder,
         timings: JobTimings { stages: facts.stage_seconds(), total_seconds: facts.total_seconds(), tasks: facts.task_timings() },
+        recipe: facts.recipe.clone(),
     };
     let local = ctx.scratch_dir.join(REPORT_FILE);
     if let Some(parent) = local.parent() {

@@ -5,7 +5,7 @@
 //! iteration only over ordered maps.
 
 use super::command::{Command, Effect, Outcome};
-use super::{certificates, jobs, leases, nodes, retention, tokens};
+use super::{certificates, jobs, leases, nodes, recipes, retention, tokens};
 use crate::state::{RowKey, State};
 
 /// Applies one command. Returns its outcome for the proposer and the effects the leader must
@@ -45,6 +45,8 @@ pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
         Command::RevokeCertificate { fingerprint, identity, now_ms } => {
             certificates::revoke_certificate(state, fingerprint, identity, *now_ms, &mut effects)
         }
+        Command::SaveRecipe { name, settings, created_by, now_ms } => recipes::save_recipe(state, name, settings, created_by, *now_ms),
+        Command::DeleteRecipe { name } => recipes::delete_recipe(state, name),
         Command::SetClusterId { cluster_id } => {
             state.meta.cluster_id = *cluster_id;
             state.mark(RowKey::Meta);

@@ -45,6 +45,11 @@ pub enum Command {
     /// Refuses a certificate from now on; an agent's (`identity` = `agent/NAME`) node is
     /// declared down, which ends its session and returns its leases.
     RevokeCertificate { fingerprint: String, identity: String, now_ms: Millis },
+    /// Saves `settings` (a checked, protobuf-encoded `v1::JobSpec`) as the next version of
+    /// the recipe `name`.
+    SaveRecipe { name: String, settings: Vec<u8>, created_by: String, now_ms: Millis },
+    /// Drops a recipe's versions; its name keeps its version counter.
+    DeleteRecipe { name: String },
     /// The group's id: set when it is bootstrapped (or rebuilt by `cluster recover`), never
     /// proposed.
     SetClusterId { cluster_id: u64 },
@@ -77,6 +82,12 @@ pub enum Refusal {
     TokenExists(String),
     #[error("no token named {0:?}; `shotfarm tokens list` shows them")]
     UnknownToken(String),
+    #[error("no recipe {0:?}; `shotfarm recipes list` shows them")]
+    UnknownRecipe(String),
+    #[error("recipe {name:?} has no version {version}; `shotfarm recipes show {name}` shows its latest")]
+    UnknownRecipeVersion { name: String, version: u32 },
+    #[error("{0}")]
+    RecipeLimit(String),
     #[error("request id {request_id:?} already submitted {job} with another spec; submit with a new request id (the same spec under it answers {job})")]
     RequestIdReused { request_id: String, job: String },
 }
@@ -90,6 +101,9 @@ pub enum Outcome {
     NodeUpdated { node: NodeId },
     Assigned { task: TaskId, attempt: u32 },
     ResultAccepted { task: TaskId },
+    RecipeSaved { version: u32 },
+    /// `versions`: how many the name had.
+    RecipeDeleted { versions: u32 },
     /// A bookkeeping command (lease expiry, node down, membership) took effect.
     Applied,
     Refused(Refusal),

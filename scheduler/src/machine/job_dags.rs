@@ -203,3 +203,20 @@ fn the_report_gets_every_task_with_its_dependencies_and_cpu_demand() {
     }
     assert!(tasks.iter().any(|task| task["kind"] == "assemble" && task["deps"].as_array().is_some_and(|deps| deps.len() == 2)), "an assembly waits for both chunks");
 }
+
+#[test]
+fn the_report_records_the_recipe_a_job_was_resolved_from() {
+    let from_recipe = Some(crate::state::saved_recipes::RecipeRef { name: "web".to_owned(), version: 3 });
+    let spec = JobSpec { from_recipe, codecs: vec!["hevc".to_owned()], ..JobSpec::for_tests() };
+    let report_facts = |specs: &[TaskSpec]| -> serde_json::Value {
+        let facts = specs.iter().find_map(|spec| match spec {
+            TaskSpec::Report { job_facts, .. } => Some(job_facts.clone()),
+            _ => None,
+        });
+        serde_json::from_str(&facts.expect("a report spec")).expect("facts are JSON")
+    };
+    let facts = report_facts(&run_spec(spec).1);
+    assert_eq!((facts["recipe"]["name"].as_str(), facts["recipe"]["version"].as_u64()), (Some("web"), Some(3)));
+    assert_eq!(facts["recipe"]["settings"]["codecs"], serde_json::json!(["hevc"]), "the resolved settings: {}", facts["recipe"]);
+    assert!(report_facts(&run_spec(JobSpec::for_tests()).1)["recipe"].is_null(), "no recipe named, none recorded");
+}

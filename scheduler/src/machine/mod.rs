@@ -11,6 +11,7 @@
 //! | [`nodes`] | registering a node, changing its state, declaring it down |
 //! | [`retention`] | bounded memory: finished jobs beyond the newest few keep their summary, not their tasks |
 //! | [`tokens`] | bearer tokens: creating and revoking (fingerprints only) |
+//! | [`recipes`] | saved recipes: each save the next version, a delete keeps the name's counter; the bounds |
 //! | [`certificates`] | revoked certificates (by fingerprint); an agent's node declared down with its certificate |
 //! | [`leases`] | an attempt's lease: assigning, completing, failing, expiring, releasing (fencing by attempt) |
 
@@ -20,6 +21,7 @@ pub mod command;
 pub mod jobs;
 pub mod leases;
 pub mod nodes;
+pub mod recipes;
 pub mod retention;
 pub mod tokens;
 

@@ -192,5 +192,6 @@ fn job_facts(state: &State, job: &Job) -> String {
         "labels": job.spec.labels,
         "created_at_ms": job.created_at_ms,
         "tasks": tasks,
+        "recipe": job.spec.from_recipe.as_ref().map(|from| serde_json::json!({ "name": from.name, "version": from.version, "settings": job.spec })),
     }).to_string()
 }

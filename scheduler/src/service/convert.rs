@@ -89,6 +89,8 @@ pub fn job(state: &State, job: &Job, include_tasks: bool) -> v1::Job {
         owner: job.owner.clone(),
         renditions,
         report_url,
+        recipe: job.spec.from_recipe.as_ref().map(|from| from.name.clone()).unwrap_or_default(),
+        recipe_version: job.spec.from_recipe.as_ref().map_or(0, |from| from.version),
     }
 }
 

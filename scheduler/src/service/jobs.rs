@@ -15,13 +15,13 @@ use tonic::{Request, Response, Status};
 use super::access::{Caller, Gate};
 use super::status::{ServiceError, invalid, unwanted};
 use super::job_pages::{self, PageRequest};
-use super::{convert, validate};
+use super::{convert, recipes, validate};
 use crate::machine::jobs::request_key;
 use crate::machine::{Command, Outcome, Refusal};
 use crate::replica_node::DriverHandle;
 use crate::replica_node::clock::now_ms;
 use crate::replica_node::stream_end::StreamEnd;
-use crate::state::model::{JobState, format_job_id, parse_job_id};
+use crate::state::model::{JobSpec, JobState, format_job_id, parse_job_id};
 
 /// The roles `JobService` admits.
 pub const JOB_ROLES: &[shotfarm_security::Role] = &[shotfarm_security::Role::Submitter, shotfarm_security::Role::Operator];
@@ -62,6 +62,21 @@ impl Jobs {
         Ok(())
     }
 
+    /// The recipe version a submission resolves: the one its request id's job was resolved
+    /// with, for a retry naming the same recipe (so that a retry after a newer version was
+    /// saved still answers its job), else the version asked for (0: the latest).
+    async fn pinned_recipe_version(&self, owner: String, request: &v1::SubmitJobRequest) -> Result<u32, Status> {
+        let key = request_key(&owner, &request.request_id);
+        let earlier = self
+            .driver
+            .read(move |state| state.meta.requests.get(&key).and_then(|job| state.jobs.get(job)).and_then(|job| job.spec.from_recipe.clone()))
+            .await?;
+        Ok(match earlier {
+            Some(from) if from.name == request.recipe && (request.recipe_version == 0 || request.recipe_version == from.version) => from.version,
+            _ => request.recipe_version,
+        })
+    }
+
     /// The job as `caller` may see it: another submitter's job does not exist for them.
     async fn visible_job(&self, caller: Caller, id: u64, include_tasks: bool) -> Result<Option<v1::Job>, Status> {
         Ok(self
@@ -94,7 +109,23 @@ impl JobService for Jobs {
         let caller = self.caller(&request).await?;
         let request = request.into_inner();
         validate::request_id(&request.request_id)?;
-        let spec = validate::job_spec(request.spec.as_ref(), &self.roots)?;
+        let spec = if request.recipe.is_empty() {
+            validate::job_spec(request.spec.as_ref(), &self.roots)?
+        } else {
+            // The leader resolves the recipe; the job keeps the resolved spec and its version.
+            self.driver.leader_only()?;
+            let version = self.pinned_recipe_version(caller.owner(), &request).await?;
+            let (resolved, from_recipe) = recipes::resolve(&self.driver, &request.recipe, version, request.spec.as_ref()).await?;
+            let spec = validate::job_spec(Some(&resolved), &self.roots).map_err(|status| {
+                Status::invalid_argument(format!(
+                    "recipe {} version {} with this submission's fields over it: {}",
+                    from_recipe.name,
+                    from_recipe.version,
+                    status.message()
+                ))
+            })?;
+            JobSpec { from_recipe: Some(from_recipe), ..spec }
+        };
         self.driver.leader_only()?;
         if let Some(owner) = caller.only_owner() {
             self.within_quota(owner, request.request_id.clone()).await?;

@@ -7,6 +7,7 @@
 //! | [`admin`] | `AdminService`: operators |
 //! | [`forward`] | any replica answers any call: a follower relays leader-only `JobService`/`AdminService` calls to the leader |
 //! | [`raft`] | `RaftService`: peer replicas |
+//! | [`recipes`] | `RecipeService`: named, versioned job recipes; resolving a submission that names one |
 //! | [`access`] | who is calling (certificate or bearer token) and which roles a service admits |
 //! | [`rate_limit`] | a token bucket per client identity |
 //! | [`tokens`] | `AdminService`'s bearer-token calls |
@@ -28,6 +29,7 @@ pub mod job_quality;
 pub mod jobs;
 pub mod nodes;
 pub mod raft;
+pub mod recipes;
 pub mod rate_limit;
 pub mod status;
 pub mod tokens;

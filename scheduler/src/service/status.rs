@@ -97,7 +97,7 @@ impl From<ServiceError> for Status {
             | ServiceError::NodeNotRegistered(_)
             | ServiceError::NoNodeNamed(_)
             | ServiceError::NotMember(_)
-            | ServiceError::Refused(Refusal::UnknownToken(_)) => Status::not_found(message),
+            | ServiceError::Refused(Refusal::UnknownToken(_) | Refusal::UnknownRecipe(_) | Refusal::UnknownRecipeVersion { .. }) => Status::not_found(message),
             ServiceError::Refused(
                 Refusal::StaleAttempt { .. }
                 | Refusal::TaskNotRunning { .. }
@@ -114,7 +114,7 @@ impl From<ServiceError> for Status {
             }
             ServiceError::Unauthenticated(_) => Status::unauthenticated(message),
             ServiceError::Forbidden(_) => Status::permission_denied(message),
-            ServiceError::RateLimited(_) | ServiceError::OverQuota(_) => Status::resource_exhausted(message),
+            ServiceError::RateLimited(_) | ServiceError::OverQuota(_) | ServiceError::Refused(Refusal::RecipeLimit(_)) => Status::resource_exhausted(message),
         }
     }
 }

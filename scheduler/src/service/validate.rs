@@ -29,6 +29,12 @@ pub fn job_spec(spec: Option<&v1::JobSpec>, roots: &JobRoots) -> Result<JobSpec,
     let spec = spec.ok_or_else(|| invalid("spec", "is missing"))?;
     let input_url = roots.input.check(&spec.input_url).map_err(|error| invalid("spec.input_url", error))?;
     let output_url = roots.output.check(&spec.output_url).map_err(|error| invalid("spec.output_url", error))?;
+    Ok(JobSpec { input_url: input_url.to_string(), output_url: output_url.to_string(), ..job_settings(spec)? })
+}
+
+/// Checks every field of a spec but its locations (which come back empty): a job's settings,
+/// and what a saved recipe holds.
+pub fn job_settings(spec: &v1::JobSpec) -> Result<JobSpec, Status> {
     if !(-100..=100).contains(&spec.priority) {
         return Err(invalid("spec.priority", format!("{} is outside -100..=100", spec.priority)));
     }
@@ -69,8 +75,9 @@ pub fn job_spec(spec: Option<&v1::JobSpec>, roots: &JobRoots) -> Result<JobSpec,
     Ok(JobSpec {
         recipe,
         thumbnails,
-        input_url: input_url.to_string(),
-        output_url: output_url.to_string(),
+        input_url: String::new(),
+        output_url: String::new(),
+        from_recipe: None,
         overwrite: spec.overwrite,
         priority: spec.priority,
         codecs,

@@ -4,6 +4,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`model`] | jobs, tasks, nodes, leases, and a node's accounting of the leases it holds |
+//! | [`saved_recipes`] | named, versioned job recipes; a deleted name keeps its version counter |
 //! | [`node_changes`] | which nodes changed since a reader last looked (for the leader's placement model) |
 //!
 //! Besides the entities, [`State`] keeps four things that are not replicated data but are
@@ -14,6 +15,7 @@
 
 pub mod model;
 pub mod node_changes;
+pub mod saved_recipes;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use node_changes::NodeChanges;
+use saved_recipes::{RecipeId, SavedRecipe};
 use model::{AccessToken, RevokedCertificate, Job, JobId, Millis, Node, NodeId, Task, TaskId, TaskState};
 
 /// Counters and small maps stored as one row.
@@ -42,6 +45,11 @@ pub struct Meta {
     pub cluster_id: u64,
     /// Revoked certificates by SHA-256 fingerprint (`shotfarm certs revoke`).
     pub revoked_certificates: BTreeMap<String, RevokedCertificate>,
+    /// Saved recipe name → its row (deleted names included: they keep their version counter).
+    #[serde(default)]
+    pub recipe_names: BTreeMap<String, RecipeId>,
+    #[serde(default)]
+    pub next_recipe_id: RecipeId,
 }
 
 /// A row of the state, as storage addresses it.
@@ -51,6 +59,7 @@ pub enum RowKey {
     Job(JobId),
     Task(TaskId),
     Node(NodeId),
+    Recipe(RecipeId),
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -59,6 +68,7 @@ pub struct State {
     pub jobs: BTreeMap<JobId, Job>,
     pub tasks: BTreeMap<TaskId, Task>,
     pub nodes: BTreeMap<NodeId, Node>,
+    pub recipes: BTreeMap<RecipeId, SavedRecipe>,
     /// Derived: queued tasks ordered by (job priority descending, task id).
     queue: BTreeSet<(i64, TaskId)>,
     /// Derived: finished jobs whose task rows are still held, by (finish time, job id).
@@ -79,6 +89,8 @@ pub struct StateImage {
     pub jobs: Vec<Job>,
     pub tasks: Vec<Task>,
     pub nodes: Vec<Node>,
+    #[serde(default)]
+    pub recipes: Vec<SavedRecipe>,
 }
 
 impl State {
@@ -89,6 +101,7 @@ impl State {
             jobs: image.jobs.into_iter().map(|job| (job.id, job)).collect(),
             tasks: image.tasks.into_iter().map(|task| (task.id, task)).collect(),
             nodes: image.nodes.into_iter().map(|node| (node.id, node)).collect(),
+            recipes: image.recipes.into_iter().map(|recipe| (recipe.id, recipe)).collect(),
             queue: BTreeSet::new(),
             finished_with_detail: BTreeSet::new(),
             dirty: BTreeSet::new(),
@@ -123,6 +136,7 @@ impl State {
             jobs: self.jobs.values().cloned().collect(),
             tasks: self.tasks.values().cloned().collect(),
             nodes: self.nodes.values().cloned().collect(),
+            recipes: self.recipes.values().cloned().collect(),
         }
     }
 

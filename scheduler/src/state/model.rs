@@ -109,6 +109,9 @@ pub struct JobSpec {
     /// the field existed read as none, as those jobs were packaged.
     #[serde(default)]
     pub thumbnails: Option<shotfarm_proto::thumbnails::ThumbnailOptions>,
+    /// The saved recipe this spec was resolved from (its settings under the submission's).
+    #[serde(default)]
+    pub from_recipe: Option<super::saved_recipes::RecipeRef>,
 }
 
 impl JobSpec {
@@ -128,6 +131,7 @@ impl JobSpec {
             overwrite: false,
             recipe: LadderRecipe::default(),
             thumbnails: None,
+            from_recipe: None,
         }
     }
 }

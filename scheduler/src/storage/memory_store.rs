@@ -53,7 +53,7 @@ impl DurableStore for MemoryStore {
         // A (re)start sees only what was durable: lazy writes since are lost.
         disk.working = disk.durable.clone();
         let contents = &disk.durable;
-        let mut image = StateImage { meta: contents.meta.clone(), jobs: Vec::new(), tasks: Vec::new(), nodes: Vec::new() };
+        let mut image = StateImage { meta: contents.meta.clone(), jobs: Vec::new(), tasks: Vec::new(), nodes: Vec::new(), recipes: Vec::new() };
         for (row, bytes) in &contents.rows {
             let what = || format!("{row:?}");
             match row {
@@ -61,6 +61,7 @@ impl DurableStore for MemoryStore {
                 RowKey::Job(_) => image.jobs.push(postcard::from_bytes(bytes).map_err(|err| corrupt(what(), err))?),
                 RowKey::Task(_) => image.tasks.push(postcard::from_bytes(bytes).map_err(|err| corrupt(what(), err))?),
                 RowKey::Node(_) => image.nodes.push(postcard::from_bytes(bytes).map_err(|err| corrupt(what(), err))?),
+                RowKey::Recipe(_) => image.recipes.push(postcard::from_bytes(bytes).map_err(|err| corrupt(what(), err))?),
             }
         }
         Ok(Recovered {
@@ -88,6 +89,9 @@ impl DurableStore for MemoryStore {
                 contents.rows.insert(row, bytes.map_err(|err| corrupt(format!("{row:?}"), err))?);
             }
             for (row, bytes) in state.nodes.values().map(|node| (RowKey::Node(node.id), postcard::to_allocvec(node))) {
+                contents.rows.insert(row, bytes.map_err(|err| corrupt(format!("{row:?}"), err))?);
+            }
+            for (row, bytes) in state.recipes.values().map(|recipe| (RowKey::Recipe(recipe.id), postcard::to_allocvec(recipe))) {
                 contents.rows.insert(row, bytes.map_err(|err| corrupt(format!("{row:?}"), err))?);
             }
             contents.meta = state.meta.clone();

@@ -103,6 +103,7 @@ pub fn encode_row(state: &State, row: RowKey) -> RowWrite {
         RowKey::Job(id) => state.jobs.get(&id).and_then(|job| postcard::to_allocvec(job).ok()),
         RowKey::Task(id) => state.tasks.get(&id).and_then(|task| postcard::to_allocvec(task).ok()),
         RowKey::Node(id) => state.nodes.get(&id).and_then(|node| postcard::to_allocvec(node).ok()),
+        RowKey::Recipe(id) => state.recipes.get(&id).and_then(|recipe| postcard::to_allocvec(recipe).ok()),
     };
     (row, bytes)
 }

@@ -14,6 +14,7 @@ const RAFT_META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta"
 const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
 const TASKS: TableDefinition<u64, &[u8]> = TableDefinition::new("tasks");
 const NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("nodes");
+const RECIPES: TableDefinition<u64, &[u8]> = TableDefinition::new("recipes");
 
 const HARD_STATE: &str = "hard_state";
 const CONF_STATE: &str = "conf_state";
@@ -39,7 +40,7 @@ impl RedbStore {
         })?;
         // Create the tables so that a read of a fresh store finds them.
         let txn = db.begin_write().map_err(StoreError::io)?;
-        for table in [LOG, JOBS, TASKS, NODES] {
+        for table in [LOG, JOBS, TASKS, NODES, RECIPES] {
             txn.open_table(table).map_err(StoreError::io)?;
         }
         txn.open_table(RAFT_META).map_err(StoreError::io)?;
@@ -127,6 +128,7 @@ impl DurableStore for RedbStore {
             jobs: decode_rows(&txn.open_table(JOBS).map_err(StoreError::io)?, "job")?,
             tasks: decode_rows(&txn.open_table(TASKS).map_err(StoreError::io)?, "task")?,
             nodes: decode_rows(&txn.open_table(NODES).map_err(StoreError::io)?, "node")?,
+            recipes: decode_rows(&txn.open_table(RECIPES).map_err(StoreError::io)?, "recipe")?,
         };
         recovered.state = State::from_image(image);
         Ok(recovered)
@@ -146,6 +148,7 @@ impl DurableStore for RedbStore {
             let mut jobs = txn.open_table(JOBS).map_err(StoreError::io)?;
             let mut tasks = txn.open_table(TASKS).map_err(StoreError::io)?;
             let mut nodes = txn.open_table(NODES).map_err(StoreError::io)?;
+            let mut recipes = txn.open_table(RECIPES).map_err(StoreError::io)?;
             let encode = |message: &dyn protobuf::Message| message.write_to_bytes().map_err(StoreError::io);
 
             if let Some((snapshot, state)) = &batch.install_snapshot {
@@ -153,6 +156,7 @@ impl DurableStore for RedbStore {
                 jobs.retain(|_, _| false).map_err(StoreError::io)?;
                 tasks.retain(|_, _| false).map_err(StoreError::io)?;
                 nodes.retain(|_, _| false).map_err(StoreError::io)?;
+                recipes.retain(|_, _| false).map_err(StoreError::io)?;
                 for (id, job) in &state.jobs {
                     jobs.insert(id, postcard::to_allocvec(job).map_err(StoreError::io)?.as_slice()).map_err(StoreError::io)?;
                 }
@@ -161,6 +165,9 @@ impl DurableStore for RedbStore {
                 }
                 for (id, node) in &state.nodes {
                     nodes.insert(id, postcard::to_allocvec(node).map_err(StoreError::io)?.as_slice()).map_err(StoreError::io)?;
+                }
+                for (id, recipe) in &state.recipes {
+                    recipes.insert(id, postcard::to_allocvec(recipe).map_err(StoreError::io)?.as_slice()).map_err(StoreError::io)?;
                 }
                 meta.insert(STATE_META, postcard::to_allocvec(&state.meta).map_err(StoreError::io)?.as_slice()).map_err(StoreError::io)?;
                 meta.insert(SNAPSHOT, encode(snapshot)?.as_slice()).map_err(StoreError::io)?;
@@ -191,6 +198,7 @@ impl DurableStore for RedbStore {
                     RowKey::Job(id) => (&mut jobs, *id),
                     RowKey::Task(id) => (&mut tasks, *id),
                     RowKey::Node(id) => (&mut nodes, *id),
+                    RowKey::Recipe(id) => (&mut recipes, *id),
                 };
                 match bytes {
                     Some(bytes) => table.insert(id, bytes.as_slice()).map(|_| ()),

@@ -89,6 +89,7 @@ async fn submit(client: &LeaderClient, request_id: String, input: &str) -> anyho
     let request = SubmitJobRequest {
         request_id,
         spec: Some(v1::JobSpec { input_url: format!("file:///bench/{input}"), output_url: "file:///bench/out".to_owned(), ..Default::default() }),
+        ..Default::default()
     };
     let response = client
         .call(|channel| {

@@ -75,13 +75,16 @@ pub fn document(inputs: &PageInputs<'_>) -> Result<String, ReportPageError> {
 /// The source and the job at a glance.
 fn summary(report: &JobReport) -> String {
     let video = &report.source.video;
-    let facts = [
+    let mut facts = vec![
         ("source", format!("{} {}×{} {}, {} fps", report.source.container, video.width, video.height, video.codec, video.frame_rate)),
         ("frames", format!("{} ({:.2} s)", video.frames, video.duration_seconds)),
         ("audio tracks", report.source.audio_tracks.len().to_string()),
         ("renditions", report.renditions.len().to_string()),
         ("wall time", format!("{:.1} s", report.timings.total_seconds)),
     ];
+    if let Some(recipe) = &report.recipe {
+        facts.push(("recipe", format!("{} version {}", recipe.name, recipe.version)));
+    }
     let mut html = String::from("<dl id=\"summary\">\n");
     for (name, value) in facts {
         html.push_str(&format!("<dt>{name}</dt><dd>{}</dd>\n", escape_html(&value)));

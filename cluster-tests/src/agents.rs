@@ -44,6 +44,10 @@ pub struct AgentBuilder {
     parent: Option<PathBuf>,
     /// `--allow-input` and `--allow-output`; none (every task refused) unless set.
     roots: Option<(String, String)>,
+    /// More flags (`--metrics-listen ADDR`).
+    extra: Vec<String>,
+    /// More environment variables (`SHOTFARM_LOG_FORMAT`).
+    env: Vec<(String, String)>,
 }
 
 impl AgentBuilder {
@@ -56,6 +60,18 @@ impl AgentBuilder {
     /// The storage roots the agent allows (`--allow-input`, `--allow-output`).
     pub fn roots(mut self, input: &str, output: &str) -> AgentBuilder {
         self.roots = Some((input.to_owned(), output.to_owned()));
+        self
+    }
+
+    /// More flags for the agent (`--metrics-listen ADDR`).
+    pub fn args(mut self, args: &[&str]) -> AgentBuilder {
+        self.extra.extend(args.iter().map(|arg| (*arg).to_owned()));
+        self
+    }
+
+    /// An environment variable for the agent (`SHOTFARM_LOG_FORMAT=json`).
+    pub fn env(mut self, key: &str, value: &str) -> AgentBuilder {
+        self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 
@@ -100,7 +116,7 @@ pub struct AgentProcess {
 impl AgentProcess {
     /// An agent named `name` that registers with `cluster`, with its own certificate.
     pub fn builder(name: &str, cluster: &SchedulerCluster) -> anyhow::Result<AgentBuilder> {
-        Ok(AgentBuilder { name: name.to_owned(), schedulers: cluster.addrs(), tls: cluster.tls_args(Role::Agent, name)?, parent: None, roots: None })
+        Ok(AgentBuilder { name: name.to_owned(), schedulers: cluster.addrs(), tls: cluster.tls_args(Role::Agent, name)?, parent: None, roots: None, extra: Vec::new(), env: Vec::new() })
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -122,11 +138,13 @@ impl AgentProcess {
         if let Some((input, output)) = &self.builder.roots {
             command.args(["--allow-input", input, "--allow-output", output]);
         }
+        command.args(&self.builder.extra);
         let child = command
             .env("SHOTFARM_LOG", std::env::var("SHOTFARM_LOG").unwrap_or_else(|_| "info".to_owned()))
             .env("NO_COLOR", "1")
             .env_remove("SHOTFARM_SCHEDULER")
             .env_remove("SHOTFARM_WORK_DIR")
+            .envs(self.builder.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

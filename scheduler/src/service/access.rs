@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use shotfarm_security::identity::certificate_fingerprint;
-use shotfarm_security::{Identity, Role, token};
+use shotfarm_security::token::{self, TokenError};
+use shotfarm_security::{Identity, Role};
 use tonic::{Request, Status};
 
 use super::rate_limit::RateLimiter;
@@ -65,10 +66,6 @@ impl Caller {
     }
 }
 
-fn unauthenticated(why: impl Into<String>) -> Status {
-    ServiceError::Unauthenticated(why.into()).into()
-}
-
 /// Admits callers to a service by role, and clients at their request rate.
 #[derive(Clone)]
 pub struct Gate {
@@ -117,34 +114,44 @@ impl Gate {
     }
 
     async fn identify<T>(&self, request: &Request<T>) -> Result<Identity, Status> {
-        if let Some(first) = request.peer_certs().as_ref().and_then(|certs| certs.first().cloned()) {
-            let identity = Identity::from_certificate(&first).map_err(|err| unauthenticated(format!("the client certificate: {err}")))?;
-            let fingerprint = certificate_fingerprint(&first);
-            if self.driver.is_revoked(&fingerprint) {
-                return Err(unauthenticated(format!(
-                    "the certificate of {identity} (sha256 {fingerprint}) was revoked by an operator; ask for a new one (`shotfarm certs issue`)"
-                )));
-            }
-            return Ok(identity);
-        }
-        let token = match token::from_metadata(request.metadata()) {
-            Ok(Some(token)) => token,
-            Ok(None) => {
-                return Err(unauthenticated(
-                    "this farm requires a client certificate or a bearer token: pass --cert/--key (from `shotfarm certs issue`) \
-                     or --token (from `shotfarm tokens create`)",
-                ));
-            }
-            Err(err) => return Err(unauthenticated(err.to_string())),
-        };
-        let fingerprint = token::fingerprint(token);
-        let found = self
-            .driver
-            .local_read(move |state| {
-                state.meta.tokens.iter().find(|(_, kept)| kept.fingerprint == fingerprint).map(|(name, kept)| (name.clone(), kept.role))
-            })
-            .await?;
-        let (name, role) = found.ok_or_else(|| unauthenticated("the bearer token is unknown or revoked; ask an operator for a new one"))?;
-        Identity::new(role.role(), &name).map_err(|err| unauthenticated(format!("token {name:?}: {err}")))
+        let certificate = request.peer_certs().as_ref().and_then(|certs| certs.first().cloned());
+        let bearer = token::from_metadata(request.metadata());
+        Ok(identify(&self.driver, certificate.as_deref(), bearer).await?)
     }
+}
+
+/// Who presented `certificate` (DER, verified against the farm CA in the handshake) or, without
+/// one, the bearer token: gRPC's [`Gate`] and the HTTP listener (`crate::http`) alike.
+pub async fn identify(driver: &DriverHandle, certificate: Option<&[u8]>, bearer: Result<Option<&str>, TokenError>) -> Result<Identity, ServiceError> {
+    let unauthenticated = |why: String| ServiceError::Unauthenticated(why);
+    if let Some(certificate) = certificate {
+        let identity = Identity::from_certificate(certificate).map_err(|err| unauthenticated(format!("the client certificate: {err}")))?;
+        let fingerprint = certificate_fingerprint(certificate);
+        if driver.is_revoked(&fingerprint) {
+            return Err(unauthenticated(format!(
+                "the certificate of {identity} (sha256 {fingerprint}) was revoked by an operator; ask for a new one (`shotfarm certs issue`)"
+            )));
+        }
+        return Ok(identity);
+    }
+    let token = match bearer {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            return Err(unauthenticated(
+                "this farm requires a client certificate or a bearer token: pass --cert/--key (from `shotfarm certs issue`) \
+                 or --token (from `shotfarm tokens create`)"
+                    .to_owned(),
+            ));
+        }
+        Err(err) => return Err(unauthenticated(err.to_string())),
+    };
+    let fingerprint = token::fingerprint(token);
+    let found = driver
+        .local_read(move |state| {
+            state.meta.tokens.iter().find(|(_, kept)| kept.fingerprint == fingerprint).map(|(name, kept)| (name.clone(), kept.role))
+        })
+        .await
+        .map_err(ServiceError::from)?;
+    let (name, role) = found.ok_or_else(|| unauthenticated("the bearer token is unknown or revoked; ask an operator for a new one".to_owned()))?;
+    Identity::new(role.role(), &name).map_err(|err| unauthenticated(format!("token {name:?}: {err}")))
 }

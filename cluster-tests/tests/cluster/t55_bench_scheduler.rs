@@ -18,6 +18,9 @@ fn bench_scheduler_runs_the_benchmark_binary_beside_shotfarm() -> anyhow::Result
     assert!(summary["assignments_per_sec"].as_f64().is_some_and(|rate| rate > 0.0), "{summary}");
     assert!(summary["latency_samples"].as_u64().is_some_and(|samples| samples > 0), "{summary}");
     assert_eq!(summary["results_refused"], 0, "{summary}");
+    // The leader's /metrics, scraped while it worked, parsed every time.
+    assert!(summary["scrapes"].as_u64().is_some_and(|scrapes| scrapes >= 1), "{summary}");
+    assert!(summary["scrape_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0) && summary["scrape_bytes"].as_u64().is_some_and(|bytes| bytes > 1000), "{summary}");
     Ok(())
 }
 

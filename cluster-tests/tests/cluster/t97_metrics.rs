@@ -1,4 +1,5 @@
-//! `/metrics` on a real secure farm (one TLS replica with `--http-listen`, one real agent with
+//! `/metrics` on a real secure farm (one TLS replica with `--http-listen`, as the harness starts
+//! every replica, and one real agent with
 //! `--metrics-listen`): both parse as OpenMetrics with the documented types; a job moves the
 //! counters (results by kind, the applied index, the agent's task durations and store bytes);
 //! a scrape without credentials, or with a role that may not scrape, is refused. The agent logs
@@ -23,11 +24,10 @@ const AGENT: &str = "t97-1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_of_a_secure_farm_parse_move_with_a_job_and_refuse_strangers() -> anyhow::Result<()> {
-    let ports = free_ports(2)?;
-    let replica_http: SocketAddr = format!("127.0.0.1:{}", ports[0]).parse()?;
-    let agent_http: SocketAddr = format!("127.0.0.1:{}", ports[1]).parse()?;
-    let mut farm = Farm::start(1, &["--http-listen", &replica_http.to_string()], &[])?;
+    let agent_http: SocketAddr = format!("127.0.0.1:{}", free_ports(1)?[0]).parse()?;
+    let mut farm = Farm::start(1, &[], &[])?;
     let outcome = async {
+        let replica_http: SocketAddr = farm.cluster.replicas.get(&1).context("replica 1")?.http.parse()?;
         farm.add_agent(AgentProcess::builder(AGENT, &farm.cluster)?.args(&["--metrics-listen", &agent_http.to_string()]).env("SHOTFARM_LOG_FORMAT", "json"))?;
         scrape_a_running_farm(&farm, replica_http, agent_http).await?;
         logs_in_json(&mut farm).await

@@ -42,6 +42,7 @@ fn bench_scheduler_in_process_measures_each_farm_size() -> anyhow::Result<()> {
         assert!(farm["queued"].as_u64().is_some_and(|queued| queued >= 2500), "{farm}");
         assert!(farm["state_bytes_per_task"].as_f64().is_some_and(|bytes| bytes > 100.0), "{farm}");
         assert!(farm["placement_us_per_assignment_p50"].as_f64().is_some_and(|us| us > 0.0), "{farm}");
+        assert!(farm["metrics_count_us"].as_f64().is_some_and(|us| us > 0.0) && farm["metrics_encode_us"].as_f64().is_some_and(|us| us > 0.0), "{farm}");
     }
     assert!(summary["placement_ratio_largest_vs_smallest"].as_f64().is_some_and(f64::is_finite), "{summary}");
     Ok(())

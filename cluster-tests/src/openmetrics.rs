@@ -166,6 +166,9 @@ fn parse_labels(text: &str) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(labels)
 }
 
+/// A histogram sample's labels without `le`: which series it belongs to.
+type LabelsLessLe = Vec<(String, String)>;
+
 fn check_family(name: &str, family: &Family) -> anyhow::Result<()> {
     for sample in &family.samples {
         let suffix = sample.name.strip_prefix(name).unwrap_or_default();
@@ -182,10 +185,10 @@ fn check_family(name: &str, family: &Family) -> anyhow::Result<()> {
     }
     if family.metric_type == MetricType::Histogram {
         // Per label set (less `le`): buckets cumulative, +Inf last and equal to _count.
-        let mut series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut series: BTreeMap<LabelsLessLe, Vec<(f64, f64)>> = BTreeMap::new();
         let mut counts = BTreeMap::new();
         for sample in &family.samples {
-            let key: Vec<(String, String)> = sample.labels.iter().filter(|(key, _)| *key != "le").map(|(k, v)| (k.clone(), v.clone())).collect();
+            let key: LabelsLessLe = sample.labels.iter().filter(|(key, _)| *key != "le").map(|(k, v)| (k.clone(), v.clone())).collect();
             if sample.name.ends_with("_bucket") {
                 let le = sample.labels.get("le").with_context(|| format!("{name}: a bucket without le"))?;
                 let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().with_context(|| format!("{name}: le {le:?}"))? };

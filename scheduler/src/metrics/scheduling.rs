@@ -87,20 +87,13 @@ impl SchedulingMetrics {
         }
     }
 
-    /// Counts the state's unfinished tasks, jobs and nodes by state. Every combination is
-    /// set, zeros included, so a count that drops to zero says so.
+    /// Counts the state's unfinished tasks (from its derived counts), jobs and nodes by
+    /// state. Every combination is set, zeros included, so a count that drops to zero says so.
     pub fn count(&self, state: &State) {
-        let mut tasks = [[0i64; OPEN_TASK_STATES.len()]; TaskKind::ALL.len()];
-        for task in state.tasks.values() {
-            let kind = TaskKind::ALL.iter().position(|kind| *kind == task.kind);
-            let open = OPEN_TASK_STATES.iter().position(|(open, _)| *open == task.state);
-            if let (Some(kind), Some(open)) = (kind, open) {
-                tasks[kind][open] += 1;
-            }
-        }
-        for (kind, counts) in TaskKind::ALL.iter().zip(tasks) {
-            for ((_, state), count) in OPEN_TASK_STATES.iter().zip(counts) {
-                self.tasks.get_or_create(&KindAndState { kind: kind.as_str(), state }).set(count);
+        for kind in TaskKind::ALL {
+            for (task_state, label) in OPEN_TASK_STATES {
+                let count = i64::try_from(state.task_count(kind, task_state)).unwrap_or(i64::MAX);
+                self.tasks.get_or_create(&KindAndState { kind: kind.as_str(), state: label }).set(count);
             }
         }
         for job_state in JOB_STATES {

@@ -2,7 +2,7 @@
 //! and a swarm of simulated agents. Prints committed task assignments per second (saturated),
 //! ready-to-assigned latency at half that load, and leader failover time (kill -9 the leader
 //! process, time until the next assignment reaches an agent) over several trials, and the
-//! leader's `/metrics` scrape latency during the saturation phase.
+//! leader's `/metrics` scrape latency during the saturation phase and after it.
 //!
 //! It lives beside the multi-process harness it drives, so the shipped `shotfarm` binary
 //! links none of it. The replicas are the `shotfarm` binary that `SHOTFARM_BIN` names (set by
@@ -280,7 +280,8 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
     let (leader, _) = cluster.wait_for_leader(Duration::from_secs(10)).await?;
     let leader_http = cluster.replicas.get(&leader).context("the leader's replica")?.http.parse()?;
     let stop_scraping = CancellationToken::new();
-    let scrapes = tokio::spawn(scrape_latency::measure(scrape_latency::scraper_for(&cluster)?, leader_http, args.scrapes, stop_scraping.clone()));
+    let scraper = scrape_latency::scraper_for(&cluster)?;
+    let scrapes = tokio::spawn(scrape_latency::measure(scraper.clone(), leader_http, args.scrapes, stop_scraping.clone()));
     let throughput = saturate(&client, &stats, args.tasks, log).await;
     stop_scraping.cancel();
     let scrapes = scrapes.await.context("the scrape task panicked")??;
@@ -289,6 +290,8 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
         eprintln!("  {throughput:.0} assignments/s; latency phase at half load for {} s", args.latency_seconds);
     }
     let latencies = latency(&client, &stats, throughput / 2.0, args.latency_seconds).await?;
+    // The same scrapes once the work is done and only the agents' heartbeats and sessions go on.
+    let idle_scrapes = scrape_latency::measure(scraper, leader_http, args.scrapes.min(100), CancellationToken::new()).await?;
     let mut failovers = Vec::new();
     if args.replicas >= 3 {
         for trial in 0..args.failovers {
@@ -318,6 +321,8 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
         "scrape_p99_ms": percentile(&scrapes.samples_ms, 0.99),
         "scrape_max_ms": scrapes.samples_ms.last().copied().unwrap_or(f64::NAN),
         "scrape_bytes": scrapes.body_bytes,
+        "scrape_idle_p50_ms": percentile(&idle_scrapes.samples_ms, 0.5),
+        "scrape_idle_p99_ms": percentile(&idle_scrapes.samples_ms, 0.99),
     });
     if args.json {
         println!("{summary}");
@@ -332,6 +337,12 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
             scrapes.samples_ms.last().copied().unwrap_or(f64::NAN),
             scrapes.samples_ms.len(),
             scrapes.body_bytes
+        );
+        println!(
+            "leader /metrics scrape, work done, agents connected, p50/p99: {:.2} ms / {:.2} ms ({} scrapes)",
+            percentile(&idle_scrapes.samples_ms, 0.5),
+            percentile(&idle_scrapes.samples_ms, 0.99),
+            idle_scrapes.samples_ms.len()
         );
     }
     Ok(())

@@ -28,6 +28,9 @@ pub const MAX_CONNECTIONS: usize = 64;
 /// How long a TLS handshake, and a request's head, may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The content type of the OpenMetrics text format (`/metrics` of replicas and agents).
+pub const OPENMETRICS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// The DER of the certificate the client presented (verified against the farm CA).
 #[derive(Debug, Clone)]
 pub struct PeerCertificate(pub Vec<u8>);

@@ -12,14 +12,11 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use shotfarm_security::https::{HttpsListener, PeerCertificate};
+use shotfarm_security::https::{HttpsListener, OPENMETRICS_TEXT, PeerCertificate};
 use shotfarm_security::{Identity, Role, TransportSecurity};
 use tokio_util::sync::CancellationToken;
 
 use super::AgentMetrics;
-
-/// The content type of the OpenMetrics text format.
-const OPENMETRICS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone)]
 struct ListenerContext {

@@ -5,10 +5,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::HttpContext;
+use shotfarm_security::https::OPENMETRICS_TEXT;
 
-/// The content type of the OpenMetrics text format.
-pub const OPENMETRICS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+use super::HttpContext;
 
 pub async fn metrics(State(context): State<HttpContext>) -> Response {
     match context.metrics.encode() {

@@ -14,10 +14,12 @@
 //! | [`stdout`] | `outln!`: stdout lines; a closed stdout ends the process quietly |
 //! | [`runtime`] | the async runtime and the two-stage shutdown on signals |
 //! | [`exit`] | failures → exit codes |
+//! | [`logging`] | `SHOTFARM_LOG` (what) and `SHOTFARM_LOG_FORMAT` (`text` or `json`: a JSON object a line with its spans' fields) |
 
 mod client;
 mod commands;
 mod exit;
+mod logging;
 mod report_ladder;
 mod report_stages;
 mod runtime;
@@ -89,7 +91,13 @@ fn main() -> ExitCode {
             return if err.use_stderr() { exit::ExitKind::Usage.code() } else { ExitCode::SUCCESS };
         }
     };
-    install_tracing();
+    match logging::LogFormat::parse(std::env::var("SHOTFARM_LOG_FORMAT").ok().as_deref()) {
+        Ok(format) => logging::install(format),
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::ExitKind::Usage.code();
+        }
+    }
     // The scheduler's crash points (tests only: see `shotfarm_scheduler::failpoints`).
     if let Err(message) = shotfarm_scheduler::failpoints::configure_from_env() {
         eprintln!("error: {message}");
@@ -124,11 +132,4 @@ fn main() -> ExitCode {
             err.kind.code()
         }
     }
-}
-
-/// Logs go to stderr so that `--json` output on stdout stays machine-readable.
-fn install_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SHOTFARM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

@@ -44,7 +44,9 @@ pub struct AgentBuilder {
     parent: Option<PathBuf>,
     /// `--allow-input` and `--allow-output`; none (every task refused) unless set.
     roots: Option<(String, String)>,
-    /// Environment variables set for the agent (e.g. an object store's `AWS_*`).
+    /// More flags (`--metrics-listen ADDR`).
+    extra: Vec<String>,
+    /// More environment variables (`SHOTFARM_LOG_FORMAT`).
     env: Vec<(String, String)>,
 }
 
@@ -61,7 +63,13 @@ impl AgentBuilder {
         self
     }
 
-    /// Sets `key=value` in the agent's environment.
+    /// More flags for the agent (`--metrics-listen ADDR`).
+    pub fn args(mut self, args: &[&str]) -> AgentBuilder {
+        self.extra.extend(args.iter().map(|arg| (*arg).to_owned()));
+        self
+    }
+
+    /// An environment variable for the agent (`SHOTFARM_LOG_FORMAT=json`).
     pub fn env(mut self, key: &str, value: &str) -> AgentBuilder {
         self.env.push((key.to_owned(), value.to_owned()));
         self
@@ -108,7 +116,7 @@ pub struct AgentProcess {
 impl AgentProcess {
     /// An agent named `name` that registers with `cluster`, with its own certificate.
     pub fn builder(name: &str, cluster: &SchedulerCluster) -> anyhow::Result<AgentBuilder> {
-        Ok(AgentBuilder { name: name.to_owned(), schedulers: cluster.addrs(), tls: cluster.tls_args(Role::Agent, name)?, parent: None, roots: None, env: Vec::new() })
+        Ok(AgentBuilder { name: name.to_owned(), schedulers: cluster.addrs(), tls: cluster.tls_args(Role::Agent, name)?, parent: None, roots: None, extra: Vec::new(), env: Vec::new() })
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -130,12 +138,13 @@ impl AgentProcess {
         if let Some((input, output)) = &self.builder.roots {
             command.args(["--allow-input", input, "--allow-output", output]);
         }
-        command.envs(self.builder.env.iter().map(|(key, value)| (key, value)));
+        command.args(&self.builder.extra);
         let child = command
             .env("SHOTFARM_LOG", std::env::var("SHOTFARM_LOG").unwrap_or_else(|_| "info".to_owned()))
             .env("NO_COLOR", "1")
             .env_remove("SHOTFARM_SCHEDULER")
             .env_remove("SHOTFARM_WORK_DIR")
+            .envs(self.builder.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -329,7 +338,7 @@ impl Farm {
     }
 
     pub async fn submit(&self, request_id: &str, spec: v1::JobSpec) -> anyhow::Result<String> {
-        let request = SubmitJobRequest { request_id: request_id.to_owned(), spec: Some(spec), ..Default::default() };
+        let request = SubmitJobRequest { request_id: request_id.to_owned(), spec: Some(spec) };
         let response = self
             .leader_call("submit", |channel| {
                 let request = request.clone();

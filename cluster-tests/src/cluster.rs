@@ -88,6 +88,8 @@ pub struct Replica {
     pub addr: String,
     /// Where the process listens; the harness observes it here, past every fault.
     pub listen: String,
+    /// Its HTTP listener (`--http-listen`: `/metrics`), reached directly.
+    pub http: String,
     /// Started with `--join` (added later through the admin API) rather than `--peers`.
     pub joins: bool,
     /// This replica's own `--peers`, where it differs from the cluster's (a misconfigured
@@ -218,11 +220,13 @@ impl SchedulerCluster {
         let certificates = if extra_args.contains(&"--insecure") { None } else { Some(Arc::new(LocalFarmCertificates::open(&root.path().join("certs"))?)) };
         let peers = advertised.iter().enumerate().map(|(index, addr)| format!("{}={addr}", index + 1)).collect::<Vec<_>>().join(",");
         let mut replicas = BTreeMap::new();
-        for (index, (listen, addr)) in listens.into_iter().zip(advertised).enumerate() {
+        let https = free_ports(listens.len())?;
+        for (index, ((listen, addr), http)) in listens.into_iter().zip(advertised).zip(https).enumerate() {
             let id = index as u64 + 1;
             let data_dir = root.path().join(format!("replica-{id}"));
             let log = root.path().join(format!("replica-{id}.log"));
-            replicas.insert(id, Replica { id, addr, listen, joins: false, peers: None, data_dir, log, child: None });
+            let http = format!("127.0.0.1:{http}");
+            replicas.insert(id, Replica { id, addr, listen, http, joins: false, peers: None, data_dir, log, child: None });
         }
         Ok(SchedulerCluster {
             binary,
@@ -322,7 +326,7 @@ impl SchedulerCluster {
         let tls = if self.certificates.is_some() { self.tls_args(Role::Replica, &id.to_string())? } else { Vec::new() };
         let replica = self.replicas.get_mut(&id).context("no such replica")?;
         let child = Command::new(&self.binary)
-            .args(["scheduler", "--id", &id.to_string(), "--listen", &replica.listen])
+            .args(["scheduler", "--id", &id.to_string(), "--listen", &replica.listen, "--http-listen", &replica.http])
             .args(&tls)
             .args(&membership)
             .args(&routes)
@@ -365,6 +369,7 @@ impl SchedulerCluster {
             id,
             addr: addr.clone(),
             listen: addr.clone(),
+            http: format!("127.0.0.1:{}", free_ports(1)?[0]),
             joins: peers.is_none(),
             peers,
             data_dir: root.join(format!("replica-{id}")),

@@ -7,6 +7,8 @@
 //! | [`agents`] | real `shotfarm agent` processes (own process group, work dir, log): kill -9, restart on the same journal, pause, resume, SIGTERM; [`agents::Farm`] = cluster + agents + media dir |
 //! | [`media`] | tiny sources synthesized with ffmpeg, every frame stamped with its index; frame-exact checks of a job's outputs |
 //! | [`s3_server`] | a real S3-protocol server (moto) on loopback for `s3://` jobs; objects in and out with curl's SigV4 |
+//! | [`scrape`] | `GET /metrics` as Prometheus does: the farm's TLS with a client certificate or a bearer token, or plaintext; kept-alive connections |
+//! | [`openmetrics`] | a strict reader of the OpenMetrics text format: families, types, labels, values, histogram buckets |
 //! | [`swarm`] | many simulated agents in one process, answering assignments with synthetic outputs |
 //! | [`history`] | `Recorder`: client calls (submit, get, cancel, cordon/drain, list nodes) with invoke/return instants and outcomes |
 //! | [`invariants`] | safety invariants over every replica's audit trail (`--audit DIR`), and no acknowledged job lost |
@@ -20,4 +22,6 @@ pub mod invariants;
 pub mod linearizability;
 pub mod media;
 pub mod s3_server;
+pub mod openmetrics;
+pub mod scrape;
 pub mod swarm;

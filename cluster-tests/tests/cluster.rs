@@ -48,3 +48,5 @@ mod t90_fault_schedules;
 mod t95_authentication;
 #[path = "cluster/t95_security.rs"]
 mod t95_security;
+#[path = "cluster/t97_metrics.rs"]
+mod t97_metrics;

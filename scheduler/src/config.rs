@@ -20,6 +20,8 @@ pub struct SchedulerSettings {
     pub id: Option<u64>,
     /// Address to listen on (`HOST:PORT`).
     pub listen: Option<String>,
+    /// Address of the HTTP listener (`/metrics`), `HOST:PORT`; none: no HTTP listener.
+    pub http_listen: Option<String>,
     /// Initial members, `1=HOST:PORT,2=HOST:PORT,…`: the same on every initial replica.
     pub peers: Option<String>,
     /// Where to dial some peers instead of their member address, `ID=HOST:PORT,…`: a
@@ -79,6 +81,7 @@ impl SchedulerSettings {
             match name {
                 "ID" => settings.id = Some(number(&value)?),
                 "LISTEN" => settings.listen = Some(value),
+                "HTTP_LISTEN" => settings.http_listen = Some(value),
                 "PEERS" => settings.peers = Some(value),
                 "ROUTES" => settings.routes = Some(value),
                 "DATA_DIR" => settings.data_dir = Some(PathBuf::from(value)),
@@ -106,7 +109,7 @@ impl SchedulerSettings {
 
     /// `over` wins where it has a value.
     pub fn merge(mut self, over: SchedulerSettings) -> SchedulerSettings {
-        merge_fields!(self, over, id, listen, peers, routes, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
+        merge_fields!(self, over, id, listen, http_listen, peers, routes, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
             heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit, ca, cert, key, insecure, max_connections,
             idle_timeout_ms, allow_input, allow_output, client_requests_per_second, submitter_jobs_in_flight);
         self
@@ -121,6 +124,15 @@ impl SchedulerSettings {
         let listen: SocketAddr = listen_text
             .parse()
             .map_err(|_| ConfigError(format!("--listen {listen_text:?} is not HOST:PORT with a numeric host (e.g. 127.0.0.1:7001)")))?;
+        let http_listen = match self.http_listen.as_deref() {
+            None => None,
+            Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
+                ConfigError(format!("--http-listen {text:?} is not HOST:PORT with a numeric host (e.g. 127.0.0.1:9464)"))
+            })?),
+        };
+        if http_listen.is_some_and(|http| http == listen) {
+            return Err(ConfigError(format!("--http-listen {listen} is the gRPC --listen address; give the HTTP listener a port of its own")));
+        }
         let join = self.join.unwrap_or(false);
         let peers = match (self.peers.as_deref(), join) {
             (Some(_), true) => return Err(ConfigError("--join and --peers exclude each other: a joining replica learns its peers from the group".to_owned())),
@@ -188,6 +200,7 @@ impl SchedulerSettings {
         Ok(SchedulerConfig {
             id,
             listen,
+            http_listen,
             advertise: peers.get(&id).cloned().unwrap_or(listen_text),
             peers,
             routes,
@@ -260,6 +273,8 @@ pub fn parse_routes(text: &str, own_id: u64) -> Result<BTreeMap<u64, String>, Co
 pub struct SchedulerConfig {
     pub id: u64,
     pub listen: SocketAddr,
+    /// The HTTP listener (`/metrics`), if any.
+    pub http_listen: Option<SocketAddr>,
     /// The address peers, agents and clients reach this replica at (its entry in `peers`).
     pub advertise: String,
     pub peers: BTreeMap<u64, String>,
@@ -349,6 +364,23 @@ mod tests {
         }
         let env = SchedulerSettings::from_env([("SHOTFARM_ROUTES".to_owned(), "2=127.0.0.1:9".to_owned())]).expect("env");
         assert_eq!(env.routes.as_deref(), Some("2=127.0.0.1:9"));
+    }
+
+    #[test]
+    fn the_http_listener_is_optional_layered_and_checked() {
+        assert_eq!(flags(1, "1=127.0.0.1:7001").validate().expect("valid").http_listen, None);
+        let file: SchedulerSettings = toml::from_str("http_listen = \"127.0.0.1:9464\"").expect("parses");
+        let env = SchedulerSettings::from_env([("SHOTFARM_HTTP_LISTEN".to_owned(), "127.0.0.1:9465".to_owned())]).expect("env");
+        let config = file.clone().merge(flags(1, "1=127.0.0.1:7001")).validate().expect("valid");
+        assert_eq!(config.http_listen.map(|addr| addr.port()), Some(9464));
+        let config = file.merge(env).merge(flags(1, "1=127.0.0.1:7001")).validate().expect("valid");
+        assert_eq!(config.http_listen.map(|addr| addr.port()), Some(9465));
+        for (bad, says) in [("localhost:9464", "numeric host"), ("127.0.0.1:7001", "port of its own")] {
+            let mut settings = flags(1, "1=127.0.0.1:7001");
+            settings.http_listen = Some(bad.into());
+            let error = settings.validate().expect_err(bad);
+            assert!(error.0.contains(says), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! | [`service`] | the gRPC services: jobs, nodes, admin, raft; the error → status table |
 //! | [`replica_node`] | a running replica: handle, outbox, Ready loop, leader duties, agents (sessions, liveness, progress), peer transport |
 //! | [`consensus`] | raft-rs `RawNode` driven through one Ready loop, with no I/O but the store |
+//! | [`http`] | the HTTP listener's routes (`--http-listen`): `/metrics`, behind the API's authentication |
+//! | [`metrics`] | the replica's Prometheus registry and the typed handles the Ready loop updates |
 //! | [`audit`] | the audit trail of the applied stream (`--audit DIR`), for the cluster tests' invariants |
 //! | [`failpoints`] | crash points in the Ready loop for tests (`FAILPOINTS`; feature `failpoints`, debug builds) |
 //! | [`machine`] | the transition: the log's commands and `apply`, deterministic and pure |
@@ -27,10 +29,11 @@
 //! ```text
 //! server | recovery
 //! config | connections
+//! http
 //! service
 //! replica_node
 //! consensus
-//! audit | failpoints
+//! audit | failpoints | metrics
 //! machine
 //! planner | placement | storage
 //! state | synthetic
@@ -41,6 +44,8 @@
 //! - `audit` and `failpoints` serve the Ready loop (`consensus`): what it records of the
 //!   applied stream and where a test may crash it. They sit above `machine`, so the
 //!   transition can neither crash on purpose nor write anything.
+//! - `metrics` is written by the Ready loop (`consensus`, `replica_node`) and read by `http`;
+//!   it counts commands and the state, so it sits above `machine`.
 //! - `synthetic` stands in for the agents' side of the task contract and needs nothing of
 //!   the crate, so every floor's tests may use it.
 
@@ -49,7 +54,9 @@ pub mod config;
 pub mod connections;
 pub mod consensus;
 pub mod failpoints;
+pub mod http;
 pub mod machine;
+pub mod metrics;
 pub mod placement;
 pub mod planner;
 pub mod recovery;

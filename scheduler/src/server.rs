@@ -9,11 +9,13 @@ use shotfarm_proto::v1::node_service_server::NodeServiceServer;
 use shotfarm_proto::v1::raft_service_server::RaftServiceServer;
 use shotfarm_proto::v1::recipe_service_server::RecipeServiceServer;
 use shotfarm_security::TransportSecurity;
+use shotfarm_security::https::{HttpsError, HttpsListener};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SchedulerConfig;
 use crate::connections::{self, ConnectionLimits};
+use crate::http::{self, HttpContext};
 use crate::consensus::{Replica, ReplicaConfig, ReplicaError};
 use crate::replica_node::driver::{self, DriverConfig};
 use crate::replica_node::DriverHandle;
@@ -113,12 +115,30 @@ pub async fn run(config: SchedulerConfig, shutdown: CancellationToken) -> Result
     // The port first: a start that fails on a busy port must leave the data directory as it
     // was, or the corrected command would meet a membership the failed one stored.
     let listener = TcpListener::bind(config.listen).await.map_err(|source| ServerError::Listen { addr: config.listen.to_string(), source })?;
+    let http = bind_http(&config).await?;
     let replica = open_replica(&config)?;
-    serve(config, replica, listener, shutdown).await
+    serve(config, replica, Listeners { grpc: listener, http }, shutdown).await
 }
 
-/// Serves on an already bound listener (tests bind port 0 first).
-pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServerError> {
+/// What a replica serves on: gRPC, and HTTP (`/metrics`) when `--http-listen` is given.
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub http: Option<HttpsListener>,
+}
+
+/// Binds the HTTP listener of `--http-listen`, if given.
+pub async fn bind_http(config: &SchedulerConfig) -> Result<Option<HttpsListener>, ServerError> {
+    let Some(addr) = config.http_listen else { return Ok(None) };
+    HttpsListener::bind(addr, &config.transport).await.map(Some).map_err(|err| match err {
+        HttpsError::Listen { source, .. } => ServerError::Listen { addr: addr.to_string(), source },
+        HttpsError::Tls(tls) => ServerError::Config(format!("--http-listen: {tls}")),
+    })
+}
+
+/// Serves on already bound listeners (tests bind port 0 first).
+pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServerError> {
+    let Listeners { grpc: listener, http } = listeners;
+    let metrics = replica.metrics();
     let driver_config = DriverConfig {
         tick: config.tick,
         liveness: LivenessConfig { node_timeout: config.node_timeout, lease_timeout: config.lease_timeout },
@@ -132,6 +152,12 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
         .map_err(|err| ServerError::Fatal(format!("cannot start the raft thread: {err}")))?;
     tracing::info!(id = config.id, listen = %config.listen, data_dir = %config.data_dir.display(), "scheduler replica serving");
     config.roots.warn_if_empty();
+    if let Some(http) = http {
+        let context = HttpContext { driver: driver.clone(), metrics, authenticate: matches!(config.transport, TransportSecurity::Tls(_)) };
+        let addr = http.local_addr().map_or_else(|_| "?".to_owned(), |addr| addr.to_string());
+        tracing::info!(http_listen = %addr, "serving /metrics over HTTP");
+        tokio::spawn(http.serve(http::router(context), shutdown.child_token()));
+    }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<JobServiceServer<Jobs>>().await;

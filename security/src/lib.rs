@@ -10,6 +10,7 @@
 //! | [`credentials`] | what a client presents: its transport, and a bearer token if it has one |
 //! | [`local_farm`] | a throwaway CA and certificates for a farm on one machine (`dev`, tests) |
 //! | [`token`] | bearer tokens: generated once, stored only as a SHA-256 fingerprint |
+//! | [`https`] | HTTP (`/metrics`) over the same TLS, the client's certificate handed to the handlers |
 //!
 //! The model: every process of the farm holds a certificate from one farm CA. A replica's says
 //! `shotfarm://replica/ID`, an agent's `shotfarm://agent/NAME`, an operator's
@@ -19,6 +20,7 @@
 
 pub mod authority;
 pub mod credentials;
+pub mod https;
 pub mod identity;
 pub mod local_farm;
 pub mod token;

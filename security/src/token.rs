@@ -38,12 +38,16 @@ pub fn fingerprint(token: &str) -> String {
 /// The bearer token a request carries, if any.
 pub fn from_metadata(metadata: &MetadataMap) -> Result<Option<&str>, TokenError> {
     let Some(value) = metadata.get("authorization") else { return Ok(None) };
-    let text = value.to_str().map_err(|_| TokenError::NotBearer)?;
+    from_authorization(value.to_str().map_err(|_| TokenError::NotBearer)?).map(Some)
+}
+
+/// The bearer token of an `authorization` header's value (gRPC metadata or HTTP).
+pub fn from_authorization(text: &str) -> Result<&str, TokenError> {
     let token = text.strip_prefix("Bearer ").ok_or(TokenError::NotBearer)?.trim();
     if !well_formed(token) {
         return Err(TokenError::Malformed);
     }
-    Ok(Some(token))
+    Ok(token)
 }
 
 #[cfg(test)]

@@ -33,6 +33,8 @@ pub enum TlsError {
     NotPem { flag: &'static str, path: PathBuf, what: &'static str },
     #[error("--cert {path}: {source}")]
     NoIdentity { path: PathBuf, source: IdentityError },
+    #[error("TLS setup: {0}")]
+    Rustls(String),
     #[error("a server needs its own certificate: pass --cert FILE --key FILE (from `shotfarm certs issue`)")]
     ServerWithoutCertificate,
 }
@@ -102,6 +104,34 @@ impl TlsMaterial {
             .client_ca_root(Certificate::from_pem(&self.ca_pem))
             .client_auth_optional(true)
             .timeout(HANDSHAKE_TIMEOUT))
+    }
+
+    /// The same listener TLS as [`TlsMaterial::server_config`], for an HTTP listener
+    /// (`crate::https`): rustls directly, speaking HTTP/1.1.
+    pub fn rustls_server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+        use rustls_pki_types::pem::PemObject as _;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let own = self.own.as_ref().ok_or(TlsError::ServerWithoutCertificate)?;
+        let rustls_error = |err: &dyn std::fmt::Display| TlsError::Rustls(err.to_string());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&self.ca_pem) {
+            roots.add(cert.map_err(|err| rustls_error(&err))?).map_err(|err| rustls_error(&err))?;
+        }
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .allow_unauthenticated()
+            .build()
+            .map_err(|err| rustls_error(&err))?;
+        let chain = CertificateDer::pem_slice_iter(&own.cert_pem).collect::<Result<Vec<_>, _>>().map_err(|err| rustls_error(&err))?;
+        let key = PrivateKeyDer::from_pem_slice(&own.key_pem).map_err(|err| rustls_error(&err))?;
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|err| rustls_error(&err))?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)
+            .map_err(|err| rustls_error(&err))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
     }
 
     /// TLS for a connection: the server verified against the CA (for the host it is dialled

@@ -41,6 +41,11 @@ pub struct AgentArgs {
     /// None: every task is refused.
     #[arg(long, value_name = "ROOTS")]
     pub allow_output: Option<String>,
+    /// Serve Prometheus metrics at http(s)://HOST:PORT/metrics (SHOTFARM_METRICS_LISTEN): TLS
+    /// with this agent's certificate, for operators' and replicas' client certificates,
+    /// unless the farm is --insecure.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
     /// Print the capability probe as JSON and exit.
     #[arg(long)]
     pub probe: bool,
@@ -72,6 +77,7 @@ pub fn run(args: AgentArgs) -> CommandResult {
         insecure: args.tls.insecure.then_some(true),
         allow_input: args.allow_input,
         allow_output: args.allow_output,
+        metrics_listen: args.metrics_listen,
     };
     let config = file.merge(env).merge(flags).validate().map_err(CommandError::usage)?;
     block_on(async move {

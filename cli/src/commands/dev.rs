@@ -199,7 +199,7 @@ pub async fn run_farm(
     .map_err(CommandError::usage)?;
     let replica = server::open_replica(&config).map_err(|err| CommandError::from(anyhow::anyhow!(err)))?;
     let stop_scheduler = CancellationToken::new();
-    let scheduler = tokio::spawn(server::serve(config, replica, listener, stop_scheduler.clone()));
+    let scheduler = tokio::spawn(server::serve(config, replica, server::Listeners { grpc: listener, http: None }, stop_scheduler.clone()));
     // N agents sharing this machine's cores.
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as u32;
     let agent_shutdown = signals.child();

@@ -21,6 +21,10 @@ pub struct SchedulerArgs {
     /// Address to serve gRPC on, HOST:PORT.
     #[arg(long)]
     pub listen: Option<String>,
+    /// Address to serve HTTP on (`/metrics` for operators and Prometheus), HOST:PORT: TLS
+    /// with this replica's certificate unless the farm is --insecure.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub http_listen: Option<String>,
     /// The initial members: ID=HOST:PORT,… (the same list on every replica).
     #[arg(long)]
     pub peers: Option<String>,
@@ -60,6 +64,7 @@ pub fn run(args: SchedulerArgs) -> CommandResult {
     let flags = SchedulerSettings {
         id: args.id,
         listen: args.listen,
+        http_listen: args.http_listen,
         peers: args.peers,
         routes: (!args.routes.is_empty()).then(|| args.routes.join(",")),
         data_dir: args.data_dir,

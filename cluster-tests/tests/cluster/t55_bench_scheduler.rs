@@ -18,6 +18,9 @@ fn bench_scheduler_runs_the_benchmark_binary_beside_shotfarm() -> anyhow::Result
     assert!(summary["assignments_per_sec"].as_f64().is_some_and(|rate| rate > 0.0), "{summary}");
     assert!(summary["latency_samples"].as_u64().is_some_and(|samples| samples > 0), "{summary}");
     assert_eq!(summary["results_refused"], 0, "{summary}");
+    // The leader's /metrics, scraped while it worked, parsed every time.
+    assert!(summary["scrapes"].as_u64().is_some_and(|scrapes| scrapes >= 1), "{summary}");
+    assert!(summary["scrape_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0) && summary["scrape_bytes"].as_u64().is_some_and(|bytes| bytes > 1000), "{summary}");
     Ok(())
 }
 
@@ -39,6 +42,7 @@ fn bench_scheduler_in_process_measures_each_farm_size() -> anyhow::Result<()> {
         assert!(farm["queued"].as_u64().is_some_and(|queued| queued >= 2500), "{farm}");
         assert!(farm["state_bytes_per_task"].as_f64().is_some_and(|bytes| bytes > 100.0), "{farm}");
         assert!(farm["placement_us_per_assignment_p50"].as_f64().is_some_and(|us| us > 0.0), "{farm}");
+        assert!(farm["metrics_count_us"].as_f64().is_some_and(|us| us > 0.0) && farm["metrics_encode_us"].as_f64().is_some_and(|us| us > 0.0), "{farm}");
     }
     assert!(summary["placement_ratio_largest_vs_smallest"].as_f64().is_some_and(f64::is_finite), "{summary}");
     Ok(())

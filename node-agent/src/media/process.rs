@@ -30,6 +30,14 @@ pub enum Tool {
 }
 
 impl Tool {
+    /// The tool's name, as metrics label it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Ffmpeg => "ffmpeg",
+            Tool::Ffprobe => "ffprobe",
+        }
+    }
+
     pub fn program(self) -> PathBuf {
         let programs = FfmpegPrograms::from_env();
         match self {
@@ -258,6 +266,7 @@ pub async fn run_tool(
     if !status.success() {
         let failure = ProcessFailure { command: command_line, status: Some(status), stderr_tail };
         tracing::warn!(command = %failure.command, %status, "tool failed");
+        crate::metrics::process_counters::tool_failed(command.tool.name());
         return Err(ToolError::Failed(Box::new(failure)));
     }
     Ok(ToolRun { command_line, stderr_tail, elapsed: started.elapsed() })

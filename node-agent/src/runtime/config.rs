@@ -12,11 +12,13 @@
 //! key = "/etc/shotfarm/agent-encoder-17.key"
 //! allow_input = "file:///media/in,s3://bucket/in"
 //! allow_output = "file:///media/out"
+//! metrics_listen = "10.0.0.17:9465"
 //! [labels]
 //! rack = "b4"
 //! ```
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -49,6 +51,8 @@ pub struct AgentSettings {
     pub allow_input: Option<String>,
     /// URL roots tasks may write outputs to, comma-separated; none: every task is refused.
     pub allow_output: Option<String>,
+    /// Address to serve `/metrics` on (`HOST:PORT`); none: no metrics listener.
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +70,8 @@ pub struct AgentConfig {
     pub credentials: Credentials,
     /// Where tasks may read and write: checked again here whatever the scheduler accepted.
     pub roots: JobRoots,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,6 +107,7 @@ impl AgentSettings {
                 "CA" => settings.ca = Some(PathBuf::from(value)),
                 "CERT" => settings.cert = Some(PathBuf::from(value)),
                 "KEY" => settings.key = Some(PathBuf::from(value)),
+                "METRICS_LISTEN" => settings.metrics_listen = Some(value),
                 "INSECURE" => settings.insecure = Some(matches!(value.as_str(), "1" | "true" | "yes")),
                 _ => {}
             }
@@ -122,6 +129,7 @@ impl AgentSettings {
             insecure: over.insecure.or(self.insecure),
             allow_input: over.allow_input.or(self.allow_input),
             allow_output: over.allow_output.or(self.allow_output),
+            metrics_listen: over.metrics_listen.or(self.metrics_listen),
         }
     }
 
@@ -168,6 +176,12 @@ impl AgentSettings {
         std::fs::write(&probe, b"ok").map_err(|err| AgentConfigError(format!("--work-dir {}: not writable: {err}", work_dir.display())))?;
         let _ = std::fs::remove_file(probe);
         let roots = JobRoots::parse(self.allow_input.as_deref(), self.allow_output.as_deref()).map_err(|err| AgentConfigError(err.to_string()))?;
+        let metrics_listen = match self.metrics_listen.as_deref() {
+            None => None,
+            Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
+                AgentConfigError(format!("--metrics-listen {text:?} is not HOST:PORT with a numeric host (e.g. 127.0.0.1:9465)"))
+            })?),
+        };
         Ok(AgentConfig {
             schedulers,
             work_dir,
@@ -176,6 +190,7 @@ impl AgentSettings {
             max_tasks: self.max_tasks.unwrap_or(0),
             cpu_cores: 0,
             roots,
+            metrics_listen,
             credentials: Credentials::new(transport, None).map_err(|err| AgentConfigError(err.to_string()))?,
         })
     }
@@ -230,6 +245,11 @@ mod tests {
         assert_eq!(config.max_tasks, 7);
         assert_eq!(config.labels, BTreeMap::from([("rack".to_owned(), "b4".to_owned())]));
         assert!(config.work_dir.is_dir());
+        assert_eq!(config.metrics_listen, None);
+        let file: AgentSettings = toml::from_str("metrics_listen = \"127.0.0.1:9465\"")?;
+        let env = AgentSettings::from_env([("SHOTFARM_METRICS_LISTEN".to_owned(), "127.0.0.1:9466".to_owned())])?;
+        assert_eq!(file.clone().merge(at(dir.path())).validate()?.metrics_listen.map(|addr| addr.port()), Some(9465));
+        assert_eq!(file.merge(env).merge(at(dir.path())).validate()?.metrics_listen.map(|addr| addr.port()), Some(9466));
         Ok(())
     }
 
@@ -255,6 +275,7 @@ mod tests {
             (AgentSettings { work_dir: Some(file.join("below")), ..at(dir.path()) }, "cannot create it"),
             (AgentSettings { name: Some("a b".to_owned()), ..at(dir.path()) }, "--name"),
             (AgentSettings { labels: Some(BTreeMap::from([(String::new(), "x".to_owned())])), ..at(dir.path()) }, "--labels"),
+            (AgentSettings { metrics_listen: Some("localhost:9465".to_owned()), ..at(dir.path()) }, "--metrics-listen"),
         ];
         for (settings, expected) in cases {
             let err = settings.validate().err().map(|err| err.0).unwrap_or_default();

@@ -36,6 +36,8 @@ use self::runner::{Executor, Runner};
 use self::session::{Connection, SessionEnd, backoff};
 pub use self::shutdown::Shutdown;
 use crate::media::capabilities::{CapabilityError, probe_capabilities};
+use crate::metrics::{AgentMetrics, listener};
+use shotfarm_security::https::{HttpsError, HttpsListener};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -45,6 +47,8 @@ pub enum AgentError {
     Journal(#[from] journal::JournalError),
     #[error("the scheduler refused this agent: {0}")]
     Refused(String),
+    #[error("--metrics-listen: {0}")]
+    Metrics(#[from] HttpsError),
 }
 
 /// Registers (retrying until a leader answers or shutdown); returns the node id and the
@@ -110,9 +114,18 @@ async fn serve(config: AgentConfig, executor: Executor, shutdown: Shutdown) -> R
     let (finished_sender, mut finished) = mpsc::unbounded_channel();
     let (progress_sender, mut progress) = mpsc::channel(1024);
     let slots = report.max_tasks;
+    let metrics = Arc::new(AgentMetrics::default());
+    metrics.set_slots(slots);
+    let stop_metrics = CancellationToken::new();
+    let _stop_metrics_on_return = stop_metrics.clone().drop_guard();
+    if let Some(addr) = config.metrics_listen {
+        let listener = HttpsListener::bind(addr, &config.credentials.transport).await?;
+        tracing::info!(metrics_listen = %addr, "serving /metrics over HTTP");
+        tokio::spawn(listener::serve(listener, metrics.clone(), config.credentials.transport.clone(), stop_metrics));
+    }
     config.roots.warn_if_empty();
     let roots = Arc::new(config.roots.clone());
-    let runner = Runner::new(config.work_dir.clone(), roots, slots, journal.clone(), executor, media.clone(), finished_sender, progress_sender, shutdown.abort.clone());
+    let runner = Runner::new(config.work_dir.clone(), roots, slots, journal.clone(), executor, media.clone(), finished_sender, progress_sender, shutdown.abort.clone(), metrics);
     let client = LeaderClient::new(config.schedulers.clone(), config.credentials.clone());
     let mut registered = None;
     let mut failures = 0u32;

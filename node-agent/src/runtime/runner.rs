@@ -18,6 +18,7 @@ use tracing::Instrument;
 use super::cpu_charged_future::CpuChargedFuture;
 use super::journal::{FinishedAttempt, FinishedOutcome, Journal};
 use crate::media::capabilities::MediaCapabilities;
+use crate::metrics::{AgentMetrics, AttemptOutcome};
 use crate::tasks::{ProgressFn, TaskContext, TaskError};
 
 /// What executes a task: the media handlers in production (`crate::tasks::execute`).
@@ -53,6 +54,7 @@ pub struct Runner {
     progress: mpsc::Sender<v1::Progress>,
     /// Cancelled on a second signal: every attempt stops now.
     abort: CancellationToken,
+    metrics: Arc<AgentMetrics>,
 }
 
 impl Runner {
@@ -67,6 +69,7 @@ impl Runner {
         finished: mpsc::UnboundedSender<FinishedAttempt>,
         progress: mpsc::Sender<v1::Progress>,
         abort: CancellationToken,
+        metrics: Arc<AgentMetrics>,
     ) -> Runner {
         let slot_count = slot_count.max(1);
         Runner {
@@ -81,6 +84,7 @@ impl Runner {
             finished,
             progress,
             abort,
+            metrics,
         }
     }
 
@@ -160,7 +164,9 @@ impl Runner {
         let journal = self.journal.clone();
         let executor = self.executor.clone();
         let finished = self.finished.clone();
-        let progress = self.progress_fn(task_id, attempt);
+        let kind = spec.as_ref().ok().map(TaskSpec::kind);
+        let progress = self.progress_fn(task_id, attempt, kind);
+        let metrics = self.metrics.clone();
         tokio::spawn(async move {
             let started = Instant::now();
             let outcome = match spec {
@@ -174,13 +180,18 @@ impl Runner {
                     let outcome = match permit {
                         None => FinishedOutcome::Failed { error: "cancelled before it started".to_owned(), retryable: true },
                         Some(_permit) => {
+                            let (_busy, ran) = (metrics.slot_taken(), Instant::now());
+                            let kind = spec.kind();
                             let _ = tokio::fs::create_dir_all(&context.scratch_dir).await;
                             let _ = tokio::fs::create_dir_all(&context.job_cache_dir).await;
                             tracing::info!(task_id, attempt, kind = spec.kind().as_str(), "task started");
                             let ledger = CpuLedger::new();
                             let result = CpuChargedFuture::new(executor(spec, context.clone(), progress, cancel.clone()), ledger.clone()).await;
                             let _ = tokio::fs::remove_dir_all(&context.scratch_dir).await;
-                            into_outcome(result, &context.backend, started.elapsed(), ledger.total_micros())
+                            let outcome = into_outcome(result, &context.backend, started.elapsed(), ledger.total_micros());
+                            let ended = if matches!(outcome, FinishedOutcome::Succeeded { .. }) { AttemptOutcome::Succeeded } else { AttemptOutcome::Failed };
+                            metrics.attempt_finished(kind, &context.backend, ended, ran.elapsed());
+                            outcome
                         }
                     };
                     if is_report && matches!(outcome, FinishedOutcome::Succeeded { .. }) {
@@ -200,11 +211,12 @@ impl Runner {
             }
             let _ = finished.send(finished_attempt);
         }
-        .instrument(tracing::info_span!("attempt", task_id, attempt)));
+        .instrument(tracing::info_span!("attempt", task_id, attempt, job_id = %assignment.job_id)));
     }
 
-    fn progress_fn(&self, task_id: u64, attempt: u32) -> ProgressFn {
+    fn progress_fn(&self, task_id: u64, attempt: u32, kind: Option<TaskKind>) -> ProgressFn {
         let sender = self.progress.clone();
+        let metrics = self.metrics.clone();
         let last = Mutex::new(None::<Instant>);
         Arc::new(move |frames_done, frames_total, fps| {
             let mut last = last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -213,6 +225,9 @@ impl Runner {
                 return;
             }
             *last = Some(now);
+            if let Some(kind) = kind {
+                metrics.frames_per_second(kind, fps);
+            }
             let _ = sender.try_send(v1::Progress {
                 task: Some(v1::TaskRef { task_id, attempt }),
                 frames_done,
@@ -276,7 +291,7 @@ mod tests {
         });
         let (finished_sender, mut finished) = mpsc::unbounded_channel();
         let (progress_sender, _progress) = mpsc::channel(16);
-        let runner = Runner::new(dir.path().to_path_buf(), Arc::new(JobRoots::parse(None, None).expect("no roots")), 4, journal, executor, capabilities, finished_sender, progress_sender, CancellationToken::new());
+        let runner = Runner::new(dir.path().to_path_buf(), Arc::new(JobRoots::parse(None, None).expect("no roots")), 4, journal, executor, capabilities, finished_sender, progress_sender, CancellationToken::new(), Arc::default());
         runner.start(assignment(1));
         runner.start(assignment(2));
         assert_eq!(runner.running().len(), 2);

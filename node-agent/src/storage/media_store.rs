@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use url::Url;
 
 use super::object_key::{KeyError, ObjectKey};
+use crate::metrics::process_counters;
 
 /// Bytes read from a local file per write to the store.
 const READ_BUFFER_BYTES: usize = 1 << 20;
@@ -139,6 +140,7 @@ impl MediaStore {
             };
             tokio::fs::rename(&partial, local).await.map_err(|error| local_error("renaming into", error))?;
             tracing::debug!(store = %self.url, %key, bytes = written, "object copied");
+            process_counters::store_read(written);
             return Ok(written);
         }
         let result = self.store.get(&location).await.map_err(|error| self.store_error("getting", key, error))?;
@@ -154,6 +156,7 @@ impl MediaStore {
         drop(file);
         tokio::fs::rename(&partial, local).await.map_err(|error| local_error("renaming into", error))?;
         tracing::debug!(store = %self.url, %key, bytes = written, "object downloaded");
+        process_counters::store_read(written);
         Ok(written)
     }
 
@@ -187,6 +190,7 @@ impl MediaStore {
         }
         writer.finish().await.map_err(|error| self.store_error("finishing upload of", key, error))?;
         tracing::debug!(store = %self.url, %key, bytes = sent, "object uploaded");
+        process_counters::store_written(sent);
         Ok(sent)
     }
 

@@ -3,6 +3,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`replica`] | the synchronous core: `RawNode` + state machine + durable store, one Ready loop |
+//! | [`compaction`] | the applied state taken as a snapshot and the log before it dropped, every `snapshot_every` entries |
 //! | [`membership`] | voters, learners and their progress; membership changes proposed, caught-up learners promoted |
 //! | [`reconfiguration`] | the strict reconfiguration check: which membership changes may be proposed |
 //! | [`member_addr`] | what a replica's address may be (`HOST:PORT`) |
@@ -15,6 +16,7 @@
 
 pub mod bootstrap;
 pub mod cluster_id;
+pub mod compaction;
 pub mod force_new_cluster;
 pub mod logger;
 pub mod member_addr;

@@ -4,9 +4,11 @@
 //! out what comes back: messages to send, outcomes to answer, effects to perform.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
 
 use protobuf::Message as _;
-use raft::prelude::{ConfChange, ConfChangeType, Entry, EntryType, Message, Snapshot};
+use raft::prelude::{ConfChange, ConfChangeType, Entry, EntryType, Message};
 use raft::{RawNode, ReadState, StateRole, Storage as _};
 
 use super::bootstrap::{bootstrap, check_membership};
@@ -16,8 +18,9 @@ use super::raft_log::RaftLog;
 use crate::audit::AuditTrail;
 use crate::failpoints::{self, crash_point};
 use crate::machine::{self, Command, Effect, Outcome, Proposal};
+use crate::metrics::ReplicaMetrics;
 use crate::state::State;
-use crate::storage::{DurableStore, Recovered, StoreError, WriteBatch, decode_state, encode_row, state_snapshot};
+use crate::storage::{DurableStore, Recovered, StoreError, WriteBatch, decode_state, encode_row};
 
 /// Timing and size knobs of one replica.
 #[derive(Debug, Clone)]
@@ -82,10 +85,11 @@ pub struct Replica<S: DurableStore> {
     pub(super) raw: RawNode<RaftLog>,
     pub(super) store: S,
     pub(super) state: State,
-    applied: u64,
-    snapshot_every: u64,
+    pub(super) applied: u64,
+    pub(super) snapshot_every: u64,
     /// The audit trail of the applied stream, when asked for (`--audit`).
     audit: Option<AuditTrail>,
+    pub(super) metrics: Arc<ReplicaMetrics>,
     /// Reads asked of a leader that has not committed an entry of its term yet: raft-rs drops
     /// those silently (the caller would wait forever), so they wait here until it has.
     deferred_reads: Vec<Vec<u8>>,
@@ -146,11 +150,17 @@ impl<S: DurableStore> Replica<S> {
             applied,
             snapshot_every: config.snapshot_every,
             audit: None,
+            metrics: Arc::default(),
             deferred_reads: Vec::new(),
             ticks: 0,
             heard_at: BTreeMap::new(),
             election_ticks: config.election_ticks as u64,
         })
+    }
+
+    /// The replica's metrics, which its Ready loop updates.
+    pub fn metrics(&self) -> Arc<ReplicaMetrics> {
+        self.metrics.clone()
     }
 
     /// Starts writing the audit trail of the applied stream under `dir` (see [`crate::audit`]).
@@ -233,6 +243,7 @@ impl<S: DurableStore> Replica<S> {
         let data = postcard::to_allocvec(proposal)
             .map_err(|err| ReplicaError::Raft(raft::Error::ConfChangeError(format!("cannot encode proposal: {err}"))))?;
         self.raw.propose(Vec::new(), data)?;
+        self.metrics.raft.proposed(proposal.commands.len());
         Ok(())
     }
 
@@ -292,6 +303,7 @@ impl<S: DurableStore> Replica<S> {
         if !ready.snapshot().is_empty() {
             let snapshot = ready.snapshot().clone();
             let state = decode_state(snapshot.get_data())?;
+            self.metrics.raft.snapshot(snapshot.get_data().len());
             self.state = state;
             self.applied = snapshot.get_metadata().index;
             self.raw.mut_store().install_snapshot(snapshot.clone());
@@ -353,7 +365,11 @@ impl<S: DurableStore> Replica<S> {
         {
             return Err(StoreError::io(err).into());
         }
+        let (fsynced, started) = (!batch.lazy && !batch.is_empty(), Instant::now());
         self.store.write(batch)?;
+        if fsynced {
+            self.metrics.raft.fsynced(started.elapsed());
+        }
         if appends {
             crash_point(failpoints::AFTER_LOG_APPEND);
             if self.is_leader() {
@@ -361,12 +377,6 @@ impl<S: DurableStore> Replica<S> {
             }
         }
         Ok(())
-    }
-
-    /// The applied state with its index, term and membership, as a Raft snapshot.
-    fn snapshot_of_applied_state(&self) -> Snapshot {
-        let store = self.raw.store();
-        state_snapshot(&self.state, store.conf_state().clone(), self.applied, store.term(self.applied).unwrap_or(0))
     }
 
     fn apply_entries(&mut self, entries: Vec<Entry>, batch: &mut WriteBatch, output: &mut ReadyOutput) -> Result<(), ReplicaError> {
@@ -381,6 +391,7 @@ impl<S: DurableStore> Replica<S> {
                         let mut outcomes = Vec::with_capacity(proposal.commands.len());
                         for command in &proposal.commands {
                             let (outcome, effects) = machine::apply(&mut self.state, command);
+                            self.metrics.scheduling.applied(command, &outcome, &self.state);
                             if let (Some(audit), Outcome::Assigned { task, .. }) = (&mut self.audit, &outcome) {
                                 audit.assigned(entry.index, *task, &self.state).map_err(audit_failed)?;
                             }
@@ -429,22 +440,6 @@ impl<S: DurableStore> Replica<S> {
         Ok(())
     }
 
-    /// Takes a snapshot of the state at the applied index and drops the log before it, once
-    /// enough entries have been applied since the last one.
-    fn maybe_compact(&mut self, batch: &mut WriteBatch) {
-        let store = self.raw.store();
-        if self.applied < store.snapshot_index() + self.snapshot_every {
-            return;
-        }
-        if store.term(self.applied).is_err() {
-            return;
-        }
-        let snapshot = self.snapshot_of_applied_state();
-        let store = self.raw.store();
-        tracing::info!(replica = self.id, index = self.applied, log_entries = store.log_len(), "snapshot taken, log compacted");
-        self.raw.mut_store().compact(snapshot.clone());
-        batch.compact_to = Some(snapshot);
-    }
 }
 
 /// The audit trail could not be written: the replica stops, as on a storage failure.

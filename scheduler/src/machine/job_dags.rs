@@ -38,6 +38,7 @@ fn run_spec_on(spec: JobSpec, chunks: u32) -> (State, Vec<TaskSpec>) {
         task.output_json = Some(serde_json::to_string(&output).expect("output encodes"));
         state.set_task_state(task_id, TaskState::Succeeded);
         on_task_succeeded(&mut state, task_id, &output, 2).expect("planner accepts the output");
+        assert!(state.task_counts_agree(), "the derived task counts follow every change");
     }
     assert!(state.jobs[&job].tasks.iter().all(|id| state.tasks[id].state == TaskState::Succeeded), "every task ran");
     (state, specs)

@@ -76,6 +76,7 @@ mod tests {
         submit_and_cancel(&mut state, 151);
         submit_and_cancel(&mut loaded, 151);
         assert_eq!(loaded.hash(), state.hash(), "a replica that restarted compacts the same jobs");
+        assert!(state.task_counts_agree() && loaded.task_counts_agree(), "task counts follow compaction and are rebuilt on load");
     }
 
     /// How large a snapshot of 10,000 finished jobs of 200 tasks each is (their summaries

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use shotfarm_security::TransportSecurity;
 use tokio::sync::{mpsc, watch};
@@ -26,10 +26,14 @@ use super::stream_end::StreamEnd;
 use super::transport::{Delivery, Transport};
 use super::DriverError;
 use crate::consensus::{MembershipChange, ReadyOutput, Replica};
+use crate::metrics::ReplicaMetrics;
+use crate::metrics::raft::RaftPosition;
 use crate::storage::DurableStore;
 
 /// Requests queued for the driver at most; callers wait beyond that (back-pressure).
 const REQUEST_QUEUE: usize = 8192;
+/// How often the state's tasks, jobs and nodes are counted for `/metrics`.
+const COUNT_STATE_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
@@ -65,6 +69,9 @@ struct Driver<S: DurableStore> {
     agents: Agents,
     info: watch::Sender<ReplicaInfo>,
     span: TermSpan,
+    metrics: Arc<ReplicaMetrics>,
+    /// When the state was last counted for the metrics.
+    counted_at: Option<Instant>,
 }
 
 /// The span the driver thread logs in: which replica, in which term.
@@ -110,6 +117,8 @@ pub fn spawn<S: DurableStore>(
         let transport = Transport::new(id, advertise, config.routes.clone(), config.peer_security.clone(), deliveries, shutdown.clone(), main_runtime);
         transport.set_cluster_id(replica.cluster_id());
         let driver = Driver {
+            metrics: replica.metrics(),
+            counted_at: None,
             replica,
             config,
             transport,
@@ -149,6 +158,7 @@ impl<S: DurableStore> Driver<S> {
                     let _span = self.span.of(self.replica.term()).entered();
                     self.replica.tick();
                     self.judge_liveness();
+                    self.count_state();
                 }
                 Some(delivery) = deliveries.recv() => {
                     let _span = self.span.of(self.replica.term()).entered();
@@ -395,7 +405,10 @@ impl<S: DurableStore> Driver<S> {
         if !self.replica.is_leader() {
             return false;
         }
-        let Some((commands, placed)) = self.placer.round(self.replica.state()) else { return false };
+        let started = Instant::now();
+        let round = self.placer.round(self.replica.state());
+        self.metrics.scheduling.placement_round(started.elapsed());
+        let Some((commands, placed)) = round else { return false };
         self.outbox.gather_own(commands, placed);
         true
     }
@@ -411,9 +424,26 @@ impl<S: DurableStore> Driver<S> {
         }
     }
 
+    /// Counts the state's tasks, jobs and nodes for the metrics, at most every
+    /// [`COUNT_STATE_EVERY`] (a scrape reads the last count).
+    fn count_state(&mut self) {
+        if self.counted_at.is_some_and(|at| at.elapsed() < COUNT_STATE_EVERY) {
+            return;
+        }
+        self.counted_at = Some(Instant::now());
+        self.metrics.scheduling.count(self.replica.state());
+    }
+
     fn publish_info(&mut self) {
         let replica = &self.replica;
         let leader_id = replica.leader_id();
+        self.metrics.raft.publish(RaftPosition {
+            term: replica.term(),
+            is_leader: replica.is_leader(),
+            leader_id,
+            commit_index: replica.commit_index(),
+            applied_index: replica.applied(),
+        });
         let members: Vec<MemberInfo> = replica
             .members()
             .into_iter()

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use shotfarm_security::identity::certificate_fingerprint;
-use shotfarm_security::{Identity, Role, token};
+use shotfarm_security::token::{self, TokenError};
+use shotfarm_security::{Identity, Role};
 use tonic::{Request, Status};
 
 use super::forward::headers;
@@ -68,10 +69,6 @@ impl Caller {
     }
 }
 
-fn unauthenticated(why: impl Into<String>) -> Status {
-    ServiceError::Unauthenticated(why.into()).into()
-}
-
 /// Admits callers to a service by role, and clients at their request rate.
 #[derive(Clone)]
 pub struct Gate {
@@ -122,7 +119,8 @@ impl Gate {
     /// The caller: its certificate's identity; or, for a call a member replica relayed, the
     /// identity it names or the caller's token (`forward::headers`); or its bearer token.
     async fn identify<T>(&self, request: &Request<T>) -> Result<Identity, Status> {
-        let peer = self.certificate_identity(request)?;
+        let certificate = request.peer_certs().as_ref().and_then(|certs| certs.first().cloned());
+        let peer = certificate_identity(&self.driver, certificate.as_deref())?;
         let is_member = |id: u64| self.driver.info().members.iter().any(|member| member.id == id);
         if let Some(claimed) = headers::forwarded_caller(request.metadata(), peer.as_ref(), is_member)? {
             return Ok(claimed);
@@ -130,45 +128,58 @@ impl Gate {
         let relayed_by_member = peer.as_ref().and_then(Identity::replica_id).is_some_and(is_member) && headers::is_forwarded(request.metadata());
         match peer {
             Some(identity) if !relayed_by_member => Ok(identity),
-            _ => self.token_identity(request).await,
+            _ => Ok(token_identity(&self.driver, token::from_metadata(request.metadata())).await?),
         }
     }
+}
 
-    /// The identity of the client certificate the connection presented, if any (verified
-    /// against the farm CA in the handshake), unless an operator revoked it.
-    fn certificate_identity<T>(&self, request: &Request<T>) -> Result<Option<Identity>, Status> {
-        let Some(first) = request.peer_certs().as_ref().and_then(|certs| certs.first().cloned()) else {
-            return Ok(None);
-        };
-        let identity = Identity::from_certificate(&first).map_err(|err| unauthenticated(format!("the client certificate: {err}")))?;
-        let fingerprint = certificate_fingerprint(&first);
-        if self.driver.is_revoked(&fingerprint) {
-            return Err(unauthenticated(format!(
-                "the certificate of {identity} (sha256 {fingerprint}) was revoked by an operator; ask for a new one (`shotfarm certs issue`)"
-            )));
+/// Who presented `certificate` (DER, verified against the farm CA in the handshake) or, without
+/// one, the bearer token: the HTTP listener (`crate::http`); gRPC's [`Gate`] also believes a
+/// member replica's word for a relayed caller.
+pub async fn identify(driver: &DriverHandle, certificate: Option<&[u8]>, bearer: Result<Option<&str>, TokenError>) -> Result<Identity, ServiceError> {
+    match certificate_identity(driver, certificate)? {
+        Some(identity) => Ok(identity),
+        None => token_identity(driver, bearer).await,
+    }
+}
+
+/// The identity of the client certificate the connection presented, if any, unless an operator
+/// revoked it.
+fn certificate_identity(driver: &DriverHandle, certificate: Option<&[u8]>) -> Result<Option<Identity>, ServiceError> {
+    let Some(certificate) = certificate else {
+        return Ok(None);
+    };
+    let identity = Identity::from_certificate(certificate).map_err(|err| ServiceError::Unauthenticated(format!("the client certificate: {err}")))?;
+    let fingerprint = certificate_fingerprint(certificate);
+    if driver.is_revoked(&fingerprint) {
+        return Err(ServiceError::Unauthenticated(format!(
+            "the certificate of {identity} (sha256 {fingerprint}) was revoked by an operator; ask for a new one (`shotfarm certs issue`)"
+        )));
+    }
+    Ok(Some(identity))
+}
+
+/// The identity of the bearer token, looked up by fingerprint in the replicated token table.
+async fn token_identity(driver: &DriverHandle, bearer: Result<Option<&str>, TokenError>) -> Result<Identity, ServiceError> {
+    let unauthenticated = |why: String| ServiceError::Unauthenticated(why);
+    let token = match bearer {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            return Err(unauthenticated(
+                "this farm requires a client certificate or a bearer token: pass --cert/--key (from `shotfarm certs issue`) \
+                 or --token (from `shotfarm tokens create`)"
+                    .to_owned(),
+            ));
         }
-        Ok(Some(identity))
-    }
-
-    async fn token_identity<T>(&self, request: &Request<T>) -> Result<Identity, Status> {
-        let token = match token::from_metadata(request.metadata()) {
-            Ok(Some(token)) => token,
-            Ok(None) => {
-                return Err(unauthenticated(
-                    "this farm requires a client certificate or a bearer token: pass --cert/--key (from `shotfarm certs issue`) \
-                     or --token (from `shotfarm tokens create`)",
-                ));
-            }
-            Err(err) => return Err(unauthenticated(err.to_string())),
-        };
-        let fingerprint = token::fingerprint(token);
-        let found = self
-            .driver
-            .local_read(move |state| {
-                state.meta.tokens.iter().find(|(_, kept)| kept.fingerprint == fingerprint).map(|(name, kept)| (name.clone(), kept.role))
-            })
-            .await?;
-        let (name, role) = found.ok_or_else(|| unauthenticated("the bearer token is unknown or revoked; ask an operator for a new one"))?;
-        Identity::new(role.role(), &name).map_err(|err| unauthenticated(format!("token {name:?}: {err}")))
-    }
+        Err(err) => return Err(unauthenticated(err.to_string())),
+    };
+    let fingerprint = token::fingerprint(token);
+    let found = driver
+        .local_read(move |state| {
+            state.meta.tokens.iter().find(|(_, kept)| kept.fingerprint == fingerprint).map(|(name, kept)| (name.clone(), kept.role))
+        })
+        .await
+        .map_err(ServiceError::from)?;
+    let (name, role) = found.ok_or_else(|| unauthenticated("the bearer token is unknown or revoked; ask an operator for a new one".to_owned()))?;
+    Identity::new(role.role(), &name).map_err(|err| unauthenticated(format!("token {name:?}: {err}")))
 }

@@ -6,6 +6,7 @@
 //! | [`model`] | jobs, tasks, nodes, leases, and a node's accounting of the leases it holds |
 //! | [`saved_recipes`] | named, versioned job recipes; a deleted name keeps its version counter |
 //! | [`node_changes`] | which nodes changed since a reader last looked (for the leader's placement model) |
+//! | [`task_counts`] | how many tasks of each kind are in each state (for `/metrics`) |
 //!
 //! Besides the entities, [`State`] keeps four things that are not replicated data but are
 //! derived from it deterministically: the queue of ready tasks and the finished jobs that
@@ -16,6 +17,7 @@
 pub mod model;
 pub mod node_changes;
 pub mod saved_recipes;
+pub mod task_counts;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +26,8 @@ use sha2::{Digest, Sha256};
 
 use node_changes::NodeChanges;
 use saved_recipes::{RecipeId, SavedRecipe};
+use task_counts::TaskCounts;
+use shotfarm_proto::pipeline::TaskKind;
 use model::{AccessToken, RevokedCertificate, Job, JobId, Millis, Node, NodeId, Task, TaskId, TaskState};
 
 /// Counters and small maps stored as one row.
@@ -80,6 +84,8 @@ pub struct State {
     /// Derived: each task's dependents (tasks name their dependencies; this is the reverse),
     /// so a result releases its dependents without scanning its job's every task.
     dependents: BTreeMap<TaskId, Vec<TaskId>>,
+    /// Derived: tasks by kind and state.
+    task_counts: TaskCounts,
 }
 
 /// The persisted form of the whole state (snapshots).
@@ -107,8 +113,10 @@ impl State {
             dirty: BTreeSet::new(),
             node_changes: NodeChanges::default(),
             dependents: BTreeMap::new(),
+            task_counts: TaskCounts::default(),
         };
         for task in state.tasks.values() {
+            state.task_counts.add(task.kind, task.state);
             for dep in &task.deps {
                 state.dependents.entry(*dep).or_default().push(task.id);
             }
@@ -145,13 +153,17 @@ impl State {
         for dep in &task.deps {
             self.dependents.entry(*dep).or_default().push(task.id);
         }
-        self.tasks.insert(task.id, task);
+        self.task_counts.add(task.kind, task.state);
+        if let Some(replaced) = self.tasks.insert(task.id, task) {
+            self.task_counts.remove(replaced.kind, replaced.state);
+        }
     }
 
     /// Drops a task row and its place in the dependents index; false when it was not there.
     pub(crate) fn remove_task(&mut self, id: TaskId) -> bool {
         self.dependents.remove(&id);
         let Some(task) = self.tasks.remove(&id) else { return false };
+        self.task_counts.remove(task.kind, task.state);
         for dep in &task.deps {
             if let Some(dependents) = self.dependents.get_mut(dep) {
                 dependents.retain(|dependent| *dependent != id);
@@ -171,6 +183,23 @@ impl State {
     /// Queued tasks, highest priority first, then oldest first.
     pub fn queued(&self) -> impl Iterator<Item = &Task> {
         self.queue.iter().filter_map(|(_, id)| self.tasks.get(id))
+    }
+
+    /// How many tasks of `kind` are in `state`.
+    pub fn task_count(&self, kind: TaskKind, state: TaskState) -> u64 {
+        self.task_counts.get(kind, state)
+    }
+
+    /// Whether the derived task counts agree with a scan of every task (tests).
+    #[cfg(test)]
+    pub(crate) fn task_counts_agree(&self) -> bool {
+        let states = [TaskState::Blocked, TaskState::Queued, TaskState::Running, TaskState::Succeeded, TaskState::Failed, TaskState::Cancelled];
+        TaskKind::ALL.into_iter().all(|kind| {
+            states.into_iter().all(|state| {
+                let scanned = self.tasks.values().filter(|task| task.kind == kind && task.state == state).count() as u64;
+                self.task_count(kind, state) == scanned
+            })
+        })
     }
 
     pub fn queued_len(&self) -> usize {
@@ -234,6 +263,8 @@ impl State {
             self.queue.insert((rank, task_id));
         }
         if let Some(task) = self.tasks.get_mut(&task_id) {
+            self.task_counts.remove(task.kind, old_state);
+            self.task_counts.add(task.kind, new_state);
             task.state = new_state;
         }
         self.dirty.insert(RowKey::Task(task_id));

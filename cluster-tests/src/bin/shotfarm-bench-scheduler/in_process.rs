@@ -17,6 +17,7 @@ use rand::{Rng, SeedableRng};
 use shotfarm_proto::pipeline::{TaskKind, TaskSpec};
 use shotfarm_scheduler::machine::{Command, Outcome, apply};
 use shotfarm_scheduler::replica_node::leader::Placer;
+use shotfarm_scheduler::metrics::ReplicaMetrics;
 use shotfarm_scheduler::state::State;
 use shotfarm_scheduler::state::model::{JobId, JobSpec, NodeCapabilities, NodeId, TaskId, TaskState};
 use shotfarm_scheduler::synthetic;
@@ -53,6 +54,10 @@ pub struct FarmFigures {
     pub apply_assign_us_p99: f64,
     pub apply_result_us_p50: f64,
     pub apply_result_us_p99: f64,
+    /// `/metrics`: counting the state's tasks, jobs and nodes (the driver does it once a
+    /// second), and encoding the registry (every scrape).
+    pub metrics_count_us: f64,
+    pub metrics_encode_us: f64,
 }
 
 fn capabilities() -> NodeCapabilities {
@@ -191,6 +196,7 @@ pub fn measure(nodes: usize, plan: InProcessPlan, log: bool) -> anyhow::Result<F
     steady_assign_us.sort_by(f64::total_cmp);
     result_us.sort_by(f64::total_cmp);
     let mean = per_assignment_us.iter().sum::<f64>() / per_assignment_us.len().max(1) as f64;
+    let (metrics_count_us, metrics_encode_us) = metrics_cost(&state)?;
     Ok(FarmFigures {
         nodes,
         tasks,
@@ -208,7 +214,26 @@ pub fn measure(nodes: usize, plan: InProcessPlan, log: bool) -> anyhow::Result<F
         apply_assign_us_p99: crate::percentile(&steady_assign_us, 0.99),
         apply_result_us_p50: crate::percentile(&result_us, 0.5),
         apply_result_us_p99: crate::percentile(&result_us, 0.99),
+        metrics_count_us,
+        metrics_encode_us,
     })
+}
+
+/// The mean time to count `state` for the metrics and to encode the registry, over a few
+/// tries.
+fn metrics_cost(state: &State) -> anyhow::Result<(f64, f64)> {
+    const TRIES: u32 = 5;
+    let metrics = ReplicaMetrics::default();
+    let started = Instant::now();
+    for _ in 0..TRIES {
+        metrics.scheduling.count(state);
+    }
+    let count_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(TRIES);
+    let started = Instant::now();
+    for _ in 0..TRIES {
+        metrics.encode()?;
+    }
+    Ok((count_us, started.elapsed().as_secs_f64() * 1e6 / f64::from(TRIES)))
 }
 
 /// Runs every farm size and prints the figures and the 10,000-vs-100-node ratio (the largest
@@ -253,4 +278,5 @@ fn print_farm(farm: &FarmFigures) {
         "  apply: Assign p50 {:.2} us, p99 {:.2} us; CompleteTask p50 {:.2} us, p99 {:.2} us",
         farm.apply_assign_us_p50, farm.apply_assign_us_p99, farm.apply_result_us_p50, farm.apply_result_us_p99
     );
+    println!("  /metrics: counting the state {:.0} us (once a second), encoding the registry {:.0} us (each scrape)", farm.metrics_count_us, farm.metrics_encode_us);
 }

@@ -1,7 +1,8 @@
 //! `shotfarm-bench-scheduler` (run as `shotfarm bench scheduler`): real replicas on loopback
 //! and a swarm of simulated agents. Prints committed task assignments per second (saturated),
 //! ready-to-assigned latency at half that load, and leader failover time (kill -9 the leader
-//! process, time until the next assignment reaches an agent) over several trials.
+//! process, time until the next assignment reaches an agent) over several trials, and the
+//! leader's `/metrics` scrape latency during the saturation phase and after it.
 //!
 //! It lives beside the multi-process harness it drives, so the shipped `shotfarm` binary
 //! links none of it. The replicas are the `shotfarm` binary that `SHOTFARM_BIN` names (set by
@@ -13,10 +14,12 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`in_process`] | placement and apply cost per assignment at 100 to 10,000 nodes, memory per node and task |
+//! | [`scrape_latency`] | the leader's `/metrics` scraped on a kept-alive connection while the saturation phase runs |
 //! | [`counting_allocator`] | the global allocator here: the system's, counting bytes allocated |
 
 mod counting_allocator;
 mod in_process;
+mod scrape_latency;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -43,6 +46,9 @@ struct BenchSchedulerArgs {
     /// Tasks to run in the saturation phase (jobs of 100 chunks × 5 rungs: 1,014 tasks each).
     #[arg(long, default_value_t = 200_000)]
     pub tasks: u64,
+    /// `/metrics` scrapes of the leader during the saturation phase at most (0: none).
+    #[arg(long, default_value_t = 200)]
+    pub scrapes: usize,
     /// Leader kill trials.
     #[arg(long, default_value_t = 5)]
     pub failovers: u32,
@@ -272,11 +278,21 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
     if log {
         eprintln!("{} replicas, {} simulated agents registered; saturating with {} tasks", args.replicas, args.agents, args.tasks);
     }
-    let throughput = saturate(&client, &stats, args.tasks, log).await?;
+    let (leader, _) = cluster.wait_for_leader(Duration::from_secs(10)).await?;
+    let leader_http = cluster.replicas.get(&leader).context("the leader's replica")?.http.parse()?;
+    let stop_scraping = CancellationToken::new();
+    let scraper = scrape_latency::scraper_for(&cluster)?;
+    let scrapes = tokio::spawn(scrape_latency::measure(scraper.clone(), leader_http, args.scrapes, stop_scraping.clone()));
+    let throughput = saturate(&client, &stats, args.tasks, log).await;
+    stop_scraping.cancel();
+    let scrapes = scrapes.await.context("the scrape task panicked")??;
+    let throughput = throughput?;
     if log {
         eprintln!("  {throughput:.0} assignments/s; latency phase at half load for {} s", args.latency_seconds);
     }
     let latencies = latency(&client, &stats, throughput / 2.0, args.latency_seconds).await?;
+    // The same scrapes once the work is done and only the agents' heartbeats and sessions go on.
+    let idle_scrapes = scrape_latency::measure(scraper, leader_http, args.scrapes.min(100), CancellationToken::new()).await?;
     let mut failovers = Vec::new();
     if args.replicas >= 3 {
         for trial in 0..args.failovers {
@@ -301,6 +317,13 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
         "failover_ms_median": percentile(&failovers, 0.5).round(),
         "failover_ms_max": failovers.last().copied().unwrap_or(f64::NAN).round(),
         "results_refused": stats.acks_refused.load(Ordering::Relaxed),
+        "scrapes": scrapes.samples_ms.len(),
+        "scrape_p50_ms": percentile(&scrapes.samples_ms, 0.5),
+        "scrape_p99_ms": percentile(&scrapes.samples_ms, 0.99),
+        "scrape_max_ms": scrapes.samples_ms.last().copied().unwrap_or(f64::NAN),
+        "scrape_bytes": scrapes.body_bytes,
+        "scrape_idle_p50_ms": percentile(&idle_scrapes.samples_ms, 0.5),
+        "scrape_idle_p99_ms": percentile(&idle_scrapes.samples_ms, 0.99),
     });
     if args.json {
         println!("{summary}");
@@ -308,6 +331,20 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
         println!("assignments/s committed (saturated):   {:.0}", throughput);
         println!("ready→assigned at half load, p50/p99: {:.1} ms / {:.1} ms ({} tasks)", percentile(&latencies, 0.5), percentile(&latencies, 0.99), latencies.len());
         println!("leader kill -9 → next assignment:      median {:.0} ms, max {:.0} ms ({} trials)", percentile(&failovers, 0.5), failovers.last().copied().unwrap_or(f64::NAN), failovers.len());
+        println!(
+            "leader /metrics scrape while saturated, p50/p99/max: {:.2} ms / {:.2} ms / {:.2} ms ({} scrapes of {} bytes)",
+            percentile(&scrapes.samples_ms, 0.5),
+            percentile(&scrapes.samples_ms, 0.99),
+            scrapes.samples_ms.last().copied().unwrap_or(f64::NAN),
+            scrapes.samples_ms.len(),
+            scrapes.body_bytes
+        );
+        println!(
+            "leader /metrics scrape, work done, agents connected, p50/p99: {:.2} ms / {:.2} ms ({} scrapes)",
+            percentile(&idle_scrapes.samples_ms, 0.5),
+            percentile(&idle_scrapes.samples_ms, 0.99),
+            idle_scrapes.samples_ms.len()
+        );
     }
     Ok(())
 }

@@ -338,7 +338,7 @@ impl Farm {
     }
 
     pub async fn submit(&self, request_id: &str, spec: v1::JobSpec) -> anyhow::Result<String> {
-        let request = SubmitJobRequest { request_id: request_id.to_owned(), spec: Some(spec) };
+        let request = SubmitJobRequest { request_id: request_id.to_owned(), spec: Some(spec), ..Default::default() };
         let response = self
             .leader_call("submit", |channel| {
                 let request = request.clone();

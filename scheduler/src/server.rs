@@ -26,7 +26,9 @@ use crate::service::admin::ADMIN_ROLES;
 use crate::service::forward::admin::AdminFront;
 use crate::service::forward::front::Front;
 use crate::service::forward::jobs::JobsFront;
+use crate::service::forward::recipes::RecipesFront;
 use crate::service::jobs::JOB_ROLES;
+use crate::service::recipes::RECIPE_ROLES;
 use crate::service::forward::leader_link::LeaderLink;
 use crate::service::wire_errors::WireErrors;
 use crate::service::{admin::Admin, jobs::Jobs, nodes::Nodes, raft::RaftPeer, recipes::Recipes};
@@ -269,7 +271,7 @@ fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::tr
                 .max_encoding_message_size(MAX_REPLY),
         ))
         .add_service(WireErrors(
-            RecipeServiceServer::new(Recipes { driver: driver.clone(), gate: gate.clone() })
+            RecipeServiceServer::new(RecipesFront { local: Recipes { driver: driver.clone(), gate: gate.clone() }, front: front("RecipeService", RECIPE_ROLES) })
                 .max_decoding_message_size(MAX_CLIENT_REQUEST)
                 .max_encoding_message_size(MAX_REPLY),
         ))

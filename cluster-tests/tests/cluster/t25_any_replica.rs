@@ -1,6 +1,6 @@
 //! Any replica answers any call, on a real 3-replica TLS farm: clients that know only a
 //! follower's address submit (a retry through another follower is deduplicated), watch to
-//! completion, cancel, create and use tokens and cordon nodes; the follower relays each call
+//! completion, cancel, create and use tokens, save and read recipes and cordon nodes; the follower relays each call
 //! to the leader with the caller's identity. A caller that forges the relayed-identity header
 //! is refused, a relayed call is never relayed twice, and a watch through a follower ends
 //! with a retryable status when the leader stops answering (a paused process: no connection
@@ -16,6 +16,7 @@ use shotfarm_proto::client::channel;
 use shotfarm_proto::leader_hint;
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
+use shotfarm_proto::v1::recipe_service_client::RecipeServiceClient;
 use shotfarm_proto::v1;
 use shotfarm_security::{Credentials, Role};
 use tokio_util::sync::CancellationToken;
@@ -36,7 +37,7 @@ fn spec(input: &str) -> Option<v1::JobSpec> {
 }
 
 async fn submit_at(addr: &str, credentials: &Credentials, request_id: &str, input: &str) -> anyhow::Result<v1::SubmitJobResponse> {
-    let request = v1::SubmitJobRequest { request_id: request_id.to_owned(), spec: spec(input) };
+    let request = v1::SubmitJobRequest { request_id: request_id.to_owned(), spec: spec(input), ..Default::default() };
     Ok(jobs_at(addr, credentials)?.submit_job(request).await?.into_inner())
 }
 
@@ -112,6 +113,17 @@ async fn a_follower_answers_every_client_and_operator_call_as_the_leader_would()
     let listed = admin.list_nodes(v1::ListNodesRequest {}).await?.into_inner().nodes;
     ensure!(listed.iter().any(|node| node.name == "t25-0" && node.state == v1::NodeState::Cordoned as i32), "{listed:?}");
     let token = admin.create_token(v1::CreateTokenRequest { name: "tess".into(), role: "submitter".into() }).await?.into_inner().token;
+
+    step("recipes through a follower: an operator saves one, a submitter reads it, and may not delete it");
+    let mut recipes = RecipeServiceClient::new(channel(&other, &operator)?);
+    let settings = v1::JobSpec { recipe: Some(v1::LadderRecipe { preset: "veryfast".into(), ..Default::default() }), ..Default::default() };
+    let saved = recipes.create_recipe(v1::CreateRecipeRequest { name: "t25-web".into(), settings: Some(settings) }).await?.into_inner();
+    ensure!(saved.version == 1, "{saved:?}");
+    let mut as_submitter = RecipeServiceClient::new(channel(&one, &sue)?);
+    let read = as_submitter.get_recipe(v1::GetRecipeRequest { name: "t25-web".into(), version: 0 }).await?.into_inner();
+    ensure!(read.version == 1 && read.settings.as_ref().is_some_and(|kept| kept.recipe.as_ref().is_some_and(|recipe| recipe.preset == "veryfast")), "{read:?}");
+    let refused = as_submitter.delete_recipe(v1::DeleteRecipeRequest { name: "t25-web".into() }).await.expect_err("a submitter deleted a recipe");
+    ensure!(refused.code() == Code::PermissionDenied, "{refused}");
 
     step("a bearer token through a follower: submitted as its submitter; cancelled through the other follower");
     let tess = cluster.ca_only_credentials(Some(&token))?;

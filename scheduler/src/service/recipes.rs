@@ -18,6 +18,10 @@ use crate::replica_node::DriverHandle;
 use crate::replica_node::clock::now_ms;
 use crate::state::saved_recipes::{RecipeRef, RecipeVersion};
 
+/// The roles `RecipeService` admits (a follower admits them before relaying; creating and
+/// deleting is for operators alone).
+pub const RECIPE_ROLES: &[Role] = &[Role::Submitter, Role::Operator];
+
 pub struct Recipes {
     pub driver: DriverHandle,
     pub gate: Gate,

@@ -1,5 +1,5 @@
-//! Any replica answers any call: a follower relays leader-only `JobService` and
-//! `AdminService` calls to the leader over the replicas' own channel (TLS with its replica
+//! Any replica answers any call: a follower relays leader-only `JobService`,
+//! `AdminService` and `RecipeService` calls to the leader over the replicas' own channel (TLS with its replica
 //! certificate) and returns the leader's answer unchanged. Raft peer calls and agent
 //! sessions are never relayed (agents follow the `x-shotfarm-leader-addr` hint).
 //!
@@ -20,6 +20,7 @@
 //! | [`watch_relay`] | `WatchJob` relayed as a stream, ended with a retryable status when the leader changes |
 //! | [`jobs`] | `JobService` in front of the local one |
 //! | [`admin`] | `AdminService` in front of the local one |
+//! | [`recipes`] | `RecipeService` in front of the local one |
 
 pub mod admin;
 pub mod deadline;
@@ -27,5 +28,6 @@ pub mod front;
 pub mod headers;
 pub mod jobs;
 pub mod leader_link;
+pub mod recipes;
 pub mod relayed_request;
 pub mod watch_relay;

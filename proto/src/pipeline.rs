@@ -115,8 +115,9 @@ pub struct Chunk {
     pub end_frame: u64,
     /// Set when renditions keep the source's frame times (a variable-rate source): µs from
     /// the chunk's first frame to the next chunk's first (the last chunk: to the end of the
-    /// source). Assembly places each chunk at the sum of the spans before it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// source). Assembly places each chunk at the sum of the spans before it. (Always
+    /// written: the replicated state stores chunks with postcard, which cannot skip fields.)
+    #[serde(default)]
     pub span_us: Option<u64>,
 }
 

@@ -33,18 +33,8 @@ pub struct InspectionDocument {
 impl InspectionDocument {
     pub const VERSION: u32 = 1;
 
-    /// The inspected chunk with the planned chunk's index, when its boundaries agree.
-    pub fn chunk(&self, planned: &PlannedChunk) -> Option<&InspectedChunk> {
-        self.report
-            .chunks
-            .iter()
-            .find(|chunk| chunk.index == planned.index && chunk.frames.start == planned.start_frame && chunk.frames.end == planned.end_frame)
-    }
-
-    fn agrees_with(&self, source: &SourceSummary, chunk: Option<&PlannedChunk>) -> bool {
-        self.report.source.video.frames == source.frames
-            && self.frames.frames.len() as u64 == source.frames
-            && chunk.is_none_or(|chunk| self.chunk(chunk).is_some())
+    fn agrees_with(&self, source: &SourceSummary) -> bool {
+        self.report.source.video.frames == source.frames && self.frames.frames.len() as u64 == source.frames
     }
 }
 
@@ -67,49 +57,78 @@ impl CachedInspection {
     }
 }
 
-/// Loads the inspection stored under `key` (through the job cache).
-pub async fn load(work_area: &WorkArea, key: &ObjectKey, ctx: &TaskContext) -> Result<CachedInspection, TaskError> {
+/// The inspection without its per-frame data: all a chunk's task needs (its chunk, the
+/// source's picture). Read from the file as a stream with the frames skipped unparsed, so a
+/// chunk task's memory does not grow with the title (a 30-minute title's frames are about
+/// 17 MB of JSON).
+#[derive(Deserialize)]
+struct InspectionHead {
+    version: u32,
+    report: InspectReport,
+}
+
+/// The local copy of the inspection stored under `key`, downloaded once per job.
+async fn cached_copy(work_area: &WorkArea, key: &ObjectKey, ctx: &TaskContext) -> Result<PathBuf, TaskError> {
     let file_name = key.as_str().rsplit('/').next().unwrap_or("inspection.json");
     let local = ctx.job_cache_dir.join("inspection").join(file_name);
     fill_once(&local, |temporary| async move { work_area.download_key(key, &temporary).await.map(drop) }).await?;
-    let bytes = tokio::fs::read(&local).await.map_err(|error| task_errors::local_io("reading the inspection", &local, error))?;
-    let document: InspectionDocument = serde_json::from_slice(&bytes)
-        .map_err(|error| TaskError::final_error(format!("the inspection {key} is not one this agent reads ({error}); agents of one farm must run the same version")))?;
-    if document.version != InspectionDocument::VERSION {
-        return Err(TaskError::final_error(format!(
-            "the inspection {key} has version {}; this agent reads version {}: run one agent version per farm",
-            document.version,
-            InspectionDocument::VERSION
-        )));
+    Ok(local)
+}
+
+fn unreadable(key: &ObjectKey, error: &serde_json::Error) -> TaskError {
+    TaskError::final_error(format!("the inspection {key} is not one this agent reads ({error}); agents of one farm must run the same version"))
+}
+
+fn check_version(key: &ObjectKey, version: u32) -> Result<(), TaskError> {
+    if version == InspectionDocument::VERSION {
+        return Ok(());
     }
+    Err(TaskError::final_error(format!(
+        "the inspection {key} has version {version}; this agent reads version {}: run one agent version per farm",
+        InspectionDocument::VERSION
+    )))
+}
+
+/// Loads the inspection stored under `key` (through the job cache).
+pub async fn load(work_area: &WorkArea, key: &ObjectKey, ctx: &TaskContext) -> Result<CachedInspection, TaskError> {
+    let local = cached_copy(work_area, key, ctx).await?;
+    let bytes = tokio::fs::read(&local).await.map_err(|error| task_errors::local_io("reading the inspection", &local, error))?;
+    let document: InspectionDocument = serde_json::from_slice(&bytes).map_err(|error| unreadable(key, &error))?;
+    check_version(key, document.version)?;
     Ok(CachedInspection { key: key.clone(), document, local })
 }
 
-/// The committed inspection a spec names, checked against the spec's plan: the same frame
-/// count and, for a chunk's task, the same chunk boundaries. A disagreement means the plan
-/// and the artifact do not belong together, which no retry can fix.
-pub async fn committed(
-    work_area: &WorkArea,
-    artifact: &Artifact,
-    source: &SourceSummary,
-    chunk: Option<&PlannedChunk>,
-    ctx: &TaskContext,
-) -> Result<CachedInspection, TaskError> {
+/// Loads the inspection's [`InspectionHead`] (through the job cache), streaming the file.
+async fn load_head(work_area: &WorkArea, key: &ObjectKey, ctx: &TaskContext) -> Result<InspectionHead, TaskError> {
+    let local = cached_copy(work_area, key, ctx).await?;
+    let path = local.clone();
+    let parsed = tokio::task::spawn_blocking(move || -> std::io::Result<Result<InspectionHead, serde_json::Error>> {
+        let file = std::fs::File::open(&path)?;
+        Ok(serde_json::from_reader(std::io::BufReader::with_capacity(1 << 16, file)))
+    })
+    .await
+    .map_err(|error| TaskError::retryable(format!("reading the inspection {key}: {error}")))?
+    .map_err(|error| task_errors::local_io("reading the inspection", &local, error))?;
+    let head = parsed.map_err(|error| unreadable(key, &error))?;
+    check_version(key, head.version)?;
+    Ok(head)
+}
+
+/// The committed inspection a spec names, whole (every frame: what validation compares),
+/// checked against the spec's plan: the same frame count. A disagreement means the plan and
+/// the artifact do not belong together, which no retry can fix.
+pub async fn committed(work_area: &WorkArea, artifact: &Artifact, source: &SourceSummary, ctx: &TaskContext) -> Result<CachedInspection, TaskError> {
     let key = ObjectKey::parse(&artifact.key).map_err(|error| task_errors::key("the inspection key", error))?;
     let inspection = load(work_area, &key, ctx).await?;
-    if !inspection.document.agrees_with(source, chunk) {
-        return Err(TaskError::final_error(format!(
-            "the inspection {key} does not match this task's plan ({} frames{}); the job's plan is inconsistent",
-            source.frames,
-            chunk.map(|chunk| format!(", chunk {} = frames {}..{}", chunk.index, chunk.start_frame, chunk.end_frame)).unwrap_or_default()
-        )));
+    if !inspection.document.agrees_with(source) {
+        return Err(TaskError::final_error(format!("the inspection {key} does not match this task's plan ({} frames); the job's plan is inconsistent", source.frames)));
     }
     Ok(inspection)
 }
 
 /// The inspected chunk a chunk's task works on and the source's picture (how every decode of
 /// the source turns and deinterlaces it), from the committed inspection its spec names
-/// (checked like [`committed`]).
+/// (checked like [`committed`], from its [`InspectionHead`] alone).
 pub async fn committed_chunk(
     work_area: &WorkArea,
     artifact: &Artifact,
@@ -117,12 +136,19 @@ pub async fn committed_chunk(
     chunk: &PlannedChunk,
     ctx: &TaskContext,
 ) -> Result<(InspectedChunk, SourcePicture), TaskError> {
-    let inspection = committed(work_area, artifact, source, Some(chunk), ctx).await?;
-    let picture = inspection.document.report.source.video.picture.clone();
-    let inspected = inspection
-        .document
-        .chunk(chunk)
-        .cloned()
-        .ok_or_else(|| TaskError::retryable(format!("the inspection has no chunk {} at frames {}..{}", chunk.index, chunk.start_frame, chunk.end_frame)))?;
-    Ok((inspected, picture))
+    let key = ObjectKey::parse(&artifact.key).map_err(|error| task_errors::key("the inspection key", error))?;
+    let head = load_head(work_area, &key, ctx).await?;
+    let inspected = head
+        .report
+        .chunks
+        .iter()
+        .find(|inspected| inspected.index == chunk.index && inspected.frames.start == chunk.start_frame && inspected.frames.end == chunk.end_frame);
+    match inspected {
+        // The frames' count is the report's own (the document is published whole).
+        Some(inspected) if head.report.source.video.frames == source.frames => Ok((inspected.clone(), head.report.source.video.picture.clone())),
+        _ => Err(TaskError::final_error(format!(
+            "the inspection {key} does not match this task's plan ({} frames, chunk {} = frames {}..{}); the job's plan is inconsistent",
+            source.frames, chunk.index, chunk.start_frame, chunk.end_frame
+        ))),
+    }
 }

@@ -23,7 +23,7 @@ pub async fn run(
 ) -> Result<TaskOutput, TaskError> {
     check_rung_name(&rung.name)?;
     let work_area = WorkArea::open(&locations.work_url)?;
-    let inspection = inspection::committed(&work_area, inspection, source, None, ctx).await?;
+    let inspection = inspection::committed(&work_area, inspection, source, ctx).await?;
     let source_frames = inspection.frames_file().await?;
     let rendition = ctx.scratch_dir.join("validate").join(format!("{}.mp4", rung.name));
     work_area.download(stream, &rendition).await?;

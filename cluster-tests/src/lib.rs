@@ -7,6 +7,7 @@
 //! | [`agents`] | real `shotfarm agent` processes (own process group, work dir, log): kill -9, restart on the same journal, pause, resume, SIGTERM; [`agents::Farm`] = cluster + agents + media dir |
 //! | [`media`] | tiny sources synthesized with ffmpeg, every frame stamped with its index; frame-exact checks of a job's outputs |
 //! | [`s3_server`] | a real S3-protocol server (moto) on loopback for `s3://` jobs; objects in and out with curl's SigV4 |
+//! | [`callback_receiver`] | a job-callback receiver on loopback: checks every signature, refuses each event's first attempt on request, deduplicates by event id |
 //! | [`scrape`] | `GET /metrics` as Prometheus does: the farm's TLS with a client certificate or a bearer token, or plaintext; kept-alive connections |
 //! | [`openmetrics`] | a strict reader of the OpenMetrics text format: families, types, labels, values, histogram buckets |
 //! | [`swarm`] | many simulated agents in one process, answering assignments with synthetic outputs |
@@ -15,6 +16,7 @@
 //! | [`linearizability`] | `check(&history)`: a porcupine-style per-key linearizability checker with the scheduler's semantics |
 
 pub mod agents;
+pub mod callback_receiver;
 pub mod cluster;
 pub mod proxy;
 pub mod history;

@@ -34,6 +34,8 @@ mod t56_recipes;
 mod t57_vmaf_simd;
 #[path = "cluster/t58_s3_storage.rs"]
 mod t58_s3_storage;
+#[path = "cluster/t59_callbacks.rs"]
+mod t59_callbacks;
 #[path = "cluster/t60_membership.rs"]
 mod t60_membership;
 #[path = "cluster/t65_operations_during_jobs.rs"]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use shotfarm_security::{TlsFiles, TransportSecurity};
 
+use crate::callbacks::CallbackEndpoints;
 use crate::consensus::member_addr::check_member_addr;
 use shotfarm_proto::storage::JobRoots;
 
@@ -58,6 +59,9 @@ pub struct SchedulerSettings {
     pub allow_input: Option<String>,
     /// URL roots jobs may write to, comma-separated (`--allow-output`); none: every job is refused.
     pub allow_output: Option<String>,
+    /// Where job callbacks may go and what signs them, `URL_PREFIX=SECRET_FILE,…`
+    /// (`--callback-endpoint`); none: jobs with a callback URL are refused.
+    pub callback_endpoints: Option<String>,
 }
 
 macro_rules! merge_fields {
@@ -101,6 +105,7 @@ impl SchedulerSettings {
                 "SUBMITTER_JOBS_IN_FLIGHT" => settings.submitter_jobs_in_flight = Some(number(&value)?.min(u64::from(u32::MAX)) as u32),
                 "ALLOW_INPUT" => settings.allow_input = Some(value),
                 "ALLOW_OUTPUT" => settings.allow_output = Some(value),
+                "CALLBACK_ENDPOINTS" => settings.callback_endpoints = Some(value),
                 _ => {}
             }
         }
@@ -111,7 +116,7 @@ impl SchedulerSettings {
     pub fn merge(mut self, over: SchedulerSettings) -> SchedulerSettings {
         merge_fields!(self, over, id, listen, http_listen, peers, routes, data_dir, join, tick_ms, election_ticks, heartbeat_ticks,
             heartbeat_interval_ms, node_timeout_ms, lease_timeout_ms, snapshot_every, audit, ca, cert, key, insecure, max_connections,
-            idle_timeout_ms, allow_input, allow_output, client_requests_per_second, submitter_jobs_in_flight);
+            idle_timeout_ms, allow_input, allow_output, callback_endpoints, client_requests_per_second, submitter_jobs_in_flight);
         self
     }
 
@@ -197,6 +202,7 @@ impl SchedulerSettings {
             return Err(ConfigError(format!("idle_timeout_ms {} is outside 1000..=3600000", idle_timeout.as_millis())));
         }
         let roots = JobRoots::parse(self.allow_input.as_deref(), self.allow_output.as_deref()).map_err(|error| ConfigError(error.to_string()))?;
+        let callbacks = CallbackEndpoints::parse(self.callback_endpoints.as_deref()).map_err(ConfigError)?;
         Ok(SchedulerConfig {
             id,
             listen,
@@ -220,6 +226,7 @@ impl SchedulerSettings {
             client_requests_per_second,
             submitter_jobs_in_flight,
             roots,
+            callbacks,
         })
     }
 }
@@ -300,6 +307,8 @@ pub struct SchedulerConfig {
     pub submitter_jobs_in_flight: u32,
     /// Where jobs may read and write; a job naming anything else is refused at submission.
     pub roots: JobRoots,
+    /// Where job callbacks may go, and the secret that signs each endpoint's.
+    pub callbacks: CallbackEndpoints,
 }
 
 /// A configuration problem: the message says what to change.

@@ -7,6 +7,7 @@
 //! | [`recovery`] | `cluster recover --force-new-cluster`: a stopped replica's store rebuilt as a one-replica group |
 //! | [`config`] | the typed, self-validating configuration: TOML file, `SHOTFARM_*` env, flags |
 //! | [`service`] | the gRPC services: jobs, nodes, admin, raft; the error → status table |
+//! | [`callbacks`] | completion callbacks: the allowed endpoints and their secrets, signatures, the leader's delivery |
 //! | [`replica_node`] | a running replica: handle, outbox, Ready loop, leader duties, agents (sessions, liveness, progress), peer transport |
 //! | [`consensus`] | raft-rs `RawNode` driven through one Ready loop, with no I/O but the store |
 //! | [`http`] | the HTTP listener's routes (`--http-listen`): `/metrics`, behind the API's authentication |
@@ -31,6 +32,7 @@
 //! config | connections
 //! http
 //! service
+//! callbacks
 //! replica_node
 //! consensus
 //! audit | failpoints | metrics
@@ -50,6 +52,7 @@
 //!   the crate, so every floor's tests may use it.
 
 pub mod audit;
+pub mod callbacks;
 pub mod config;
 pub mod connections;
 pub mod consensus;

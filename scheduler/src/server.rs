@@ -13,6 +13,7 @@ use shotfarm_security::https::{HttpsError, HttpsListener};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::callbacks;
 use crate::config::SchedulerConfig;
 use crate::connections::{self, ConnectionLimits};
 use crate::http::{self, HttpContext};
@@ -154,6 +155,7 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
         .map_err(|err| ServerError::Fatal(format!("cannot start the raft thread: {err}")))?;
     tracing::info!(id = config.id, listen = %config.listen, data_dir = %config.data_dir.display(), "scheduler replica serving");
     config.roots.warn_if_empty();
+    tokio::spawn(callbacks::delivery::run(driver.clone(), config.callbacks.clone(), shutdown.child_token()));
     if let Some(http) = http {
         let context = HttpContext { driver: driver.clone(), metrics, authenticate: matches!(config.transport, TransportSecurity::Tls(_)) };
         let addr = http.local_addr().map_or_else(|_| "?".to_owned(), |addr| addr.to_string());
@@ -253,6 +255,7 @@ fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::tr
                     driver: driver.clone(),
                     gate: gate.clone(),
                     roots: config.roots.clone(),
+                    callbacks: config.callbacks.clone(),
                     submitter_jobs_in_flight: config.submitter_jobs_in_flight,
                 },
                 front: front("JobService", JOB_ROLES),

@@ -221,6 +221,8 @@ impl Sim {
                     recipe: Default::default(),
                     thumbnails: None,
                     from_recipe: None,
+                    // Half the jobs owe callback events, delivered or refused below.
+                    callback_url: if self.rng.random_bool(0.5) { "http://127.0.0.1:9/hook".to_owned() } else { String::new() },
                 },
                 now_ms: self.now,
             });
@@ -256,6 +258,17 @@ impl Sim {
             } else if roll < 35 {
                 // A late result from an earlier attempt must be refused.
                 commands.push(Command::FailTask { task: task.id, attempt: lease.attempt.saturating_sub(1), error: "stale".to_owned(), retryable: true, now_ms: self.now });
+            }
+        }
+        let owing: Vec<(JobId, u32)> =
+            state.jobs_with_pending_callbacks().filter_map(|job| Some((job, state.jobs.get(&job)?.callbacks.pending.first()?.sequence))).collect();
+        for (job, sequence) in owing {
+            match self.rng.random_range(0..100) {
+                0..40 => commands.push(Command::CallbackDelivered { job, sequence, now_ms: self.now }),
+                40..50 => commands.push(Command::CallbackRefused { job, sequence, error: "HTTP 503".to_owned(), now_ms: self.now }),
+                // A former leader's late report of an event already settled: refused.
+                50..53 => commands.push(Command::CallbackDelivered { job, sequence: sequence.saturating_sub(1), now_ms: self.now }),
+                _ => {}
             }
         }
         if !commands.is_empty() {
@@ -303,6 +316,16 @@ impl Sim {
                     (Some(_), state) => panic!("seed {seed}: {state:?} task {} still holds a lease", task.id),
                     (None, _) => {}
                 }
+            }
+            // The owed-callbacks index (derived, rebuilt on restart) follows the outboxes, and
+            // every event made is delivered, given up or still owed, in order.
+            let owing: BTreeSet<JobId> = state.jobs.values().filter(|job| !job.callbacks.pending.is_empty()).map(|job| job.id).collect();
+            assert_eq!(state.jobs_with_pending_callbacks().collect::<BTreeSet<_>>(), owing, "seed {seed}: the pending-callbacks index disagrees");
+            for job in state.jobs.values() {
+                let outbox = &job.callbacks;
+                let owed: Vec<u32> = outbox.pending.iter().map(|event| event.sequence).collect();
+                let settled = outbox.delivered + outbox.given_up;
+                assert_eq!(owed, (settled + 1..=outbox.events).collect::<Vec<_>>(), "seed {seed}: job {} owes events {owed:?} after {settled} settled", job.id);
             }
             for (request, job) in &self.acknowledged {
                 // An acknowledged job is on every replica that has applied past it.

@@ -43,6 +43,15 @@ pub fn json(job: &v1::Job) -> serde_json::Value {
         "finished_at_ms": if job.finished_at_ms == 0 { serde_json::Value::Null } else { job.finished_at_ms.into() },
         "request_id": job.request_id,
         "recipe": if job.recipe.is_empty() { serde_json::Value::Null } else { serde_json::json!({ "name": job.recipe, "version": job.recipe_version }) },
+        "callback": job.callback.as_ref().map(|callback| serde_json::json!({
+            "url": callback.url,
+            "events": callback.events,
+            "delivered": callback.delivered,
+            "given_up": callback.given_up,
+            "failed_attempts": callback.failed_attempts,
+            "last_error": callback.last_error,
+            "next_attempt_at_ms": callback.next_attempt_at_ms,
+        })),
         "tasks": job.tasks.iter().map(|task| serde_json::json!({
             "task_id": task.task_id,
             "kind": task.kind,
@@ -69,6 +78,31 @@ pub fn line(job: &v1::Job) -> String {
     );
     if !job.error.is_empty() {
         text.push_str(&format!("\n           error: {}", job.error));
+    }
+    if let Some(callback) = &job.callback {
+        text.push_str(&format!("\n           {}", callback_line(callback)));
+    }
+    text
+}
+
+/// `callback: 3/4 events delivered to URL; event 4 refused 2 times (HTTP 503: …), next try in 3 s`.
+fn callback_line(callback: &v1::CallbackDelivery) -> String {
+    let mut text = format!("callback: {}/{} events delivered to {}", callback.delivered, callback.events, callback.url);
+    if callback.given_up > 0 {
+        text.push_str(&format!(", {} given up", callback.given_up));
+    }
+    let owed = callback.events.saturating_sub(callback.delivered + callback.given_up);
+    if owed > 0 && callback.failed_attempts > 0 {
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64);
+        let wait_s = callback.next_attempt_at_ms.saturating_sub(now_ms).div_ceil(1000);
+        text.push_str(&format!(
+            "; event {} refused {} times ({}), next try in {wait_s} s",
+            callback.delivered + callback.given_up + 1,
+            callback.failed_attempts,
+            callback.last_error
+        ));
+    } else if !callback.last_error.is_empty() {
+        text.push_str(&format!(" (last error: {})", callback.last_error));
     }
     text
 }

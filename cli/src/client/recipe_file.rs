@@ -49,6 +49,10 @@ pub struct RecipeFile {
     pub ladder: Option<LadderSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thumbnails: Option<ThumbnailSection>,
+    /// Where the jobs of this recipe POST their state changes (under one of the farm's
+    /// callback endpoints).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub callback_url: String,
 }
 
 /// `v1::LadderRecipe`, its `ladder` field named `kind`.
@@ -167,6 +171,7 @@ impl RecipeFile {
             thumbnails: self.thumbnails.clone().map(|ThumbnailSection { disabled, interval_seconds, tile_width, columns, rows, poster_seconds }| {
                 v1::Thumbnails { disabled, interval_seconds, tile_width, columns, rows, poster_seconds }
             }),
+            callback_url: self.callback_url.clone(),
             ..Default::default()
         })
     }
@@ -203,6 +208,7 @@ impl RecipeFile {
                     poster_seconds,
                 },
             ),
+            callback_url: spec.callback_url.clone(),
         }
     }
 }

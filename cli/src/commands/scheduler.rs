@@ -53,6 +53,11 @@ pub struct SchedulerArgs {
     /// is refused at submission.
     #[arg(long, value_name = "ROOTS")]
     pub allow_output: Option<String>,
+    /// Where job callbacks may go, and the secret that signs them: URL_PREFIX=SECRET_FILE
+    /// (at least 16 bytes), repeated or comma-separated (SHOTFARM_CALLBACK_ENDPOINTS). Give
+    /// every replica the same. None: jobs with a callback URL are refused.
+    #[arg(long = "callback-endpoint", value_name = "URL_PREFIX=SECRET_FILE")]
+    pub callback_endpoints: Vec<String>,
 }
 
 pub fn run(args: SchedulerArgs) -> CommandResult {
@@ -76,6 +81,7 @@ pub fn run(args: SchedulerArgs) -> CommandResult {
         insecure: args.tls.insecure.then_some(true),
         allow_input: args.allow_input,
         allow_output: args.allow_output,
+        callback_endpoints: (!args.callback_endpoints.is_empty()).then(|| args.callback_endpoints.join(",")),
         ..SchedulerSettings::default()
     };
     let config = file.merge(env).merge(flags).validate().map_err(CommandError::usage)?;

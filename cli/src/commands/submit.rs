@@ -32,6 +32,11 @@ pub struct SubmitArgs {
     /// @VERSION is given; the other flags given here are laid over its settings.
     #[arg(long, value_name = "NAME[@VERSION]", value_parser = parse_recipe)]
     pub recipe: Option<(String, u32)>,
+    /// POST a signed JSON event here on each of the job's state changes (pending, running,
+    /// and its end, with outputs and quality). It must lie under one of the farm's callback
+    /// endpoints; `shotfarm status JOB` shows the deliveries.
+    #[arg(long, value_name = "URL")]
+    pub callback_url: Option<String>,
     /// Reuse to make a retried submission idempotent; random by default.
     #[arg(long)]
     pub request_id: Option<String>,
@@ -76,7 +81,11 @@ pub fn run(args: SubmitArgs) -> CommandResult {
         let (recipe, recipe_version) = args.recipe.clone().unwrap_or_default();
         let request = SubmitJobRequest {
             request_id,
-            spec: Some(v1::JobSpec { priority: args.priority, ..args.options.spec(input_url, output_url) }),
+            spec: Some(v1::JobSpec {
+                priority: args.priority,
+                callback_url: args.callback_url.clone().unwrap_or_default(),
+                ..args.options.spec(input_url, output_url)
+            }),
             recipe,
             recipe_version,
         };

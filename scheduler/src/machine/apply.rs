@@ -5,7 +5,7 @@
 //! iteration only over ordered maps.
 
 use super::command::{Command, Effect, Outcome};
-use super::{certificates, jobs, leases, nodes, recipes, retention, tokens};
+use super::{callbacks, certificates, jobs, leases, nodes, recipes, retention, tokens};
 use crate::state::{RowKey, State};
 
 /// Applies one command. Returns its outcome for the proposer and the effects the leader must
@@ -47,6 +47,8 @@ pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
         }
         Command::SaveRecipe { name, settings, created_by, now_ms } => recipes::save_recipe(state, name, settings, created_by, *now_ms),
         Command::DeleteRecipe { name } => recipes::delete_recipe(state, name),
+        Command::CallbackDelivered { job, sequence, .. } => callbacks::callback_delivered(state, *job, *sequence),
+        Command::CallbackRefused { job, sequence, error, now_ms } => callbacks::callback_refused(state, *job, *sequence, error, *now_ms),
         Command::SetClusterId { cluster_id } => {
             state.meta.cluster_id = *cluster_id;
             state.mark(RowKey::Meta);

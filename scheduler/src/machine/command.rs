@@ -50,6 +50,11 @@ pub enum Command {
     SaveRecipe { name: String, settings: Vec<u8>, created_by: String, now_ms: Millis },
     /// Drops a recipe's versions; its name keeps its version counter.
     DeleteRecipe { name: String },
+    /// The receiver of `job`'s callbacks took event `sequence` (its first pending one).
+    CallbackDelivered { job: JobId, sequence: u32, now_ms: Millis },
+    /// The receiver refused event `sequence` or could not be reached: retried after a
+    /// backoff, given up after the last attempt.
+    CallbackRefused { job: JobId, sequence: u32, error: String, now_ms: Millis },
     /// The group's id: set when it is bootstrapped (or rebuilt by `cluster recover`), never
     /// proposed.
     SetClusterId { cluster_id: u64 },

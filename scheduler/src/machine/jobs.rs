@@ -2,6 +2,7 @@
 //! cancelled, finished — the planner grows its tasks in between.
 
 use super::command::{Effect, Outcome, Refusal};
+use super::callbacks;
 use super::leases::release_lease;
 use crate::planner;
 use crate::state::model::{Job, JobId, JobPlan, JobSpec, JobState, Millis, TaskState, format_job_id};
@@ -54,9 +55,11 @@ pub(super) fn submit_job(state: &mut State, request_id: &str, owner: &str, spec:
             rungs: Vec::new(),
             decision: None,
         },
+        callbacks: Default::default(),
     };
     state.jobs.insert(id, job);
     state.mark(RowKey::Job(id));
+    callbacks::note_state_change(state, id, None, now_ms);
     planner::start_job(state, id, now_ms);
     Outcome::JobSubmitted { job: id, created: true }
 }
@@ -75,6 +78,7 @@ pub(super) fn cancel_job(state: &mut State, job: JobId, now_ms: Millis, effects:
 /// Ends a job: every unfinished task is cancelled and running attempts are told to stop.
 pub(super) fn finish_job(state: &mut State, job_id: JobId, final_state: JobState, error: Option<String>, now_ms: Millis, effects: &mut Vec<Effect>) {
     let Some(job) = state.jobs.get_mut(&job_id) else { return };
+    let previous = job.state;
     job.state = final_state;
     job.error = error;
     job.updated_at_ms = now_ms;
@@ -98,6 +102,7 @@ pub(super) fn finish_job(state: &mut State, job_id: JobId, final_state: JobState
         }
         state.set_task_state(task_id, TaskState::Cancelled);
     }
+    callbacks::note_state_change(state, job_id, Some(previous), now_ms);
 }
 
 #[cfg(test)]

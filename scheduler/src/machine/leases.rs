@@ -57,11 +57,15 @@ pub(super) fn assign(
     }
     state.set_task_state(task_id, TaskState::Running);
     if let Some(job) = state.jobs.get_mut(&job_id) {
-        if job.state == JobState::Pending {
+        let started = job.state == JobState::Pending;
+        if started {
             job.state = JobState::Running;
         }
         job.updated_at_ms = now_ms;
         state.mark(RowKey::Job(job_id));
+        if started {
+            super::callbacks::note_state_change(state, job_id, Some(JobState::Pending), now_ms);
+        }
     }
     effects.push(Effect::Dispatch { node: node_id, task: task_id, attempt });
     Outcome::Assigned { task: task_id, attempt }

@@ -13,9 +13,11 @@
 //! | [`tokens`] | bearer tokens: creating and revoking (fingerprints only) |
 //! | [`recipes`] | saved recipes: each save the next version, a delete keeps the name's counter; the bounds |
 //! | [`certificates`] | revoked certificates (by fingerprint); an agent's node declared down with its certificate |
+//! | [`callbacks`] | a job's state changes as callback events; what the delivery reports back |
 //! | [`leases`] | an attempt's lease: assigning, completing, failing, expiring, releasing (fencing by attempt) |
 
 pub mod apply;
+pub mod callbacks;
 pub mod certificates;
 pub mod command;
 pub mod jobs;

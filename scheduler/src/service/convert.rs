@@ -52,7 +52,25 @@ pub fn job_spec(spec: &JobSpec) -> v1::JobSpec {
         overwrite: spec.overwrite,
         recipe: Some(spec.recipe.to_wire()),
         thumbnails: Some(ThumbnailOptions::to_wire(spec.thumbnails.as_ref())),
+        callback_url: spec.callback_url.clone(),
     }
+}
+
+/// How a job's callbacks are going; none when it gave no callback URL.
+fn callback_delivery(job: &Job) -> Option<v1::CallbackDelivery> {
+    if job.spec.callback_url.is_empty() {
+        return None;
+    }
+    let outbox = &job.callbacks;
+    Some(v1::CallbackDelivery {
+        url: job.spec.callback_url.clone(),
+        events: outbox.events,
+        delivered: outbox.delivered,
+        given_up: outbox.given_up,
+        failed_attempts: outbox.failed_attempts,
+        last_error: outbox.last_error.clone().unwrap_or_default(),
+        next_attempt_at_ms: outbox.next_attempt_at_ms,
+    })
 }
 
 fn task_summary(task: &Task) -> v1::TaskSummary {
@@ -91,6 +109,7 @@ pub fn job(state: &State, job: &Job, include_tasks: bool) -> v1::Job {
         report_url,
         recipe: job.spec.from_recipe.as_ref().map(|from| from.name.clone()).unwrap_or_default(),
         recipe_version: job.spec.from_recipe.as_ref().map_or(0, |from| from.version),
+        callback: callback_delivery(job),
     }
 }
 

@@ -3,25 +3,17 @@
 //! report.json). Nothing is added to the replicated state; a compacted job (beyond the newest
 //! finished ones) has no task rows left and shows none — report.json keeps them.
 
-use shotfarm_proto::pipeline::{ReportedRendition, TaskKind, TaskOutput};
+use shotfarm_proto::pipeline::ReportedRendition;
 use shotfarm_proto::v1;
 
 use crate::state::State;
-use crate::state::model::{Job, TaskState};
+use crate::state::model::Job;
 
 /// The report's location and renditions; empty while the report task has not succeeded.
 pub fn reported(state: &State, job: &Job) -> (String, Vec<v1::RenditionQuality>) {
-    let output = job
-        .tasks
-        .iter()
-        .rev()
-        .filter_map(|id| state.tasks.get(id))
-        .find(|task| task.kind == TaskKind::Report && task.state == TaskState::Succeeded)
-        .and_then(|task| task.output_json.as_deref())
-        .and_then(|json| serde_json::from_str::<TaskOutput>(json).ok());
-    match output {
-        Some(TaskOutput::Report { report, renditions }) => (report, renditions.iter().map(rendition_quality).collect()),
-        _ => (String::new(), Vec::new()),
+    match state.job_report(job) {
+        Some(report) => (report.url, report.renditions.iter().map(rendition_quality).collect()),
+        None => (String::new(), Vec::new()),
     }
 }
 
@@ -48,12 +40,12 @@ fn rendition_quality(rendition: &ReportedRendition) -> v1::RenditionQuality {
 
 #[cfg(test)]
 mod tests {
-    use shotfarm_proto::pipeline::QualityStats;
+    use shotfarm_proto::pipeline::{QualityStats, TaskKind, TaskOutput};
 
     use super::*;
     use crate::machine::{Command, Outcome, apply};
     use crate::service::convert;
-    use crate::state::model::JobSpec;
+    use crate::state::model::{JobSpec, TaskState};
 
     #[test]
     fn a_job_shows_its_reports_renditions_once_the_report_task_succeeded() {

@@ -31,6 +31,8 @@ pub struct Jobs {
     pub gate: Gate,
     /// Where jobs may read and write; anything else is refused here, before it is proposed.
     pub roots: shotfarm_proto::storage::JobRoots,
+    /// Where job callbacks may go (`--callback-endpoint`).
+    pub callbacks: crate::callbacks::CallbackEndpoints,
     /// Jobs pending or running a submitter may have at once.
     pub submitter_jobs_in_flight: u32,
 }
@@ -110,13 +112,13 @@ impl JobService for Jobs {
         let request = request.into_inner();
         validate::request_id(&request.request_id)?;
         let spec = if request.recipe.is_empty() {
-            validate::job_spec(request.spec.as_ref(), &self.roots)?
+            validate::job_spec(request.spec.as_ref(), &self.roots, &self.callbacks)?
         } else {
             // The leader resolves the recipe; the job keeps the resolved spec and its version.
             self.driver.leader_only()?;
             let version = self.pinned_recipe_version(caller.owner(), &request).await?;
             let (resolved, from_recipe) = recipes::resolve(&self.driver, &request.recipe, version, request.spec.as_ref()).await?;
-            let spec = validate::job_spec(Some(&resolved), &self.roots).map_err(|status| {
+            let spec = validate::job_spec(Some(&resolved), &self.roots, &self.callbacks).map_err(|status| {
                 Status::invalid_argument(format!(
                     "recipe {} version {} with this submission's fields over it: {}",
                     from_recipe.name,

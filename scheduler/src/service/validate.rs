@@ -10,6 +10,8 @@ use tonic::Status;
 use shotfarm_proto::storage::JobRoots;
 
 use super::status::invalid;
+use crate::callbacks::CallbackEndpoints;
+use crate::callbacks::endpoints::parse_callback_url;
 use crate::state::model::JobSpec;
 
 const MAX_LABELS: usize = 64;
@@ -25,11 +27,16 @@ pub fn request_id(id: &str) -> Result<(), Status> {
 
 /// Checks a spec; its URLs come back normalised (`shotfarm_proto::storage::StorageUrl`), and
 /// each must lie within the configured roots of its side.
-pub fn job_spec(spec: Option<&v1::JobSpec>, roots: &JobRoots) -> Result<JobSpec, Status> {
+/// A callback URL must lie under one of the farm's callback endpoints.
+pub fn job_spec(spec: Option<&v1::JobSpec>, roots: &JobRoots, callbacks: &CallbackEndpoints) -> Result<JobSpec, Status> {
     let spec = spec.ok_or_else(|| invalid("spec", "is missing"))?;
     let input_url = roots.input.check(&spec.input_url).map_err(|error| invalid("spec.input_url", error))?;
     let output_url = roots.output.check(&spec.output_url).map_err(|error| invalid("spec.output_url", error))?;
-    Ok(JobSpec { input_url: input_url.to_string(), output_url: output_url.to_string(), ..job_settings(spec)? })
+    let callback_url = match spec.callback_url.as_str() {
+        "" => String::new(),
+        url => callbacks.check(url).map_err(|error| invalid("spec.callback_url", error))?,
+    };
+    Ok(JobSpec { input_url: input_url.to_string(), output_url: output_url.to_string(), callback_url, ..job_settings(spec)? })
 }
 
 /// Checks every field of a spec but its locations (which come back empty): a job's settings,
@@ -72,7 +79,12 @@ pub fn job_settings(spec: &v1::JobSpec) -> Result<JobSpec, Status> {
     }
     let recipe = LadderRecipe::from_wire(spec.recipe.as_ref()).map_err(|error| invalid(&format!("spec.recipe.{}", error.field), error.message))?;
     let thumbnails = ThumbnailOptions::from_wire(spec.thumbnails.as_ref()).map_err(|error| invalid("spec.thumbnails", error))?;
+    let callback_url = match spec.callback_url.as_str() {
+        "" => String::new(),
+        url => parse_callback_url(url).map_err(|error| invalid("spec.callback_url", error))?,
+    };
     Ok(JobSpec {
+        callback_url,
         recipe,
         thumbnails,
         input_url: String::new(),
@@ -95,6 +107,10 @@ mod tests {
 
     use shotfarm_proto::storage::{RootSide, StorageRoots};
 
+    fn check(spec: Option<&v1::JobSpec>) -> Result<JobSpec, Status> {
+        job_spec(spec, &roots(), &CallbackEndpoints::default())
+    }
+
     fn roots() -> JobRoots {
         JobRoots::parse(Some("file:///media/in,s3://bucket/in"), Some("file:///out")).unwrap()
     }
@@ -102,9 +118,9 @@ mod tests {
     #[test]
     fn urls_are_checked_against_the_roots() {
         let spec = |input: &str, output: &str| v1::JobSpec { input_url: input.into(), output_url: output.into(), ..Default::default() };
-        let checked = job_spec(Some(&spec("file:///media//in/./a%20b.mp4", "file:///out/x/")), &roots()).expect("inside");
+        let checked = check(Some(&spec("file:///media//in/./a%20b.mp4", "file:///out/x/"))).expect("inside");
         assert_eq!((checked.input_url.as_str(), checked.output_url.as_str()), ("file:///media/in/a%20b.mp4", "file:///out/x"));
-        assert!(job_spec(Some(&spec("s3://bucket/in/a.mov", "file:///out")), &roots()).is_ok());
+        assert!(check(Some(&spec("s3://bucket/in/a.mov", "file:///out"))).is_ok());
         for (input, output, field) in [
             ("file:///etc/shadow", "file:///out", "spec.input_url"),
             ("file:///media/in/%2e%2e/secret", "file:///out", "spec.input_url"),
@@ -115,14 +131,14 @@ mod tests {
             ("file:///media/in/a.mp4", "file:///etc", "spec.output_url"),
             ("file:///media/in/a.mp4", "file:///out/../etc", "spec.output_url"),
         ] {
-            let status = job_spec(Some(&spec(input, output)), &roots()).expect_err(input);
+            let status = check(Some(&spec(input, output))).expect_err(input);
             assert_eq!(status.code(), tonic::Code::InvalidArgument);
             assert!(status.message().starts_with(field), "{}", status.message());
         }
-        let status = job_spec(Some(&spec("file:///etc/passwd", "file:///out")), &roots()).unwrap_err();
+        let status = check(Some(&spec("file:///etc/passwd", "file:///out"))).unwrap_err();
         assert!(status.message().contains("outside the allowed input roots file:///media/in,s3://bucket/in; ask an operator to add a root with --allow-input"), "{}", status.message());
         let none = JobRoots { input: StorageRoots::none(RootSide::Input), ..roots() };
-        let status = job_spec(Some(&spec("file:///media/in/a.mp4", "file:///out")), &none).unwrap_err();
+        let status = job_spec(Some(&spec("file:///media/in/a.mp4", "file:///out")), &none, &CallbackEndpoints::default()).unwrap_err();
         assert!(status.message().contains("no input roots are configured"), "{}", status.message());
     }
 
@@ -134,41 +150,65 @@ mod tests {
             codecs: vec!["H264".into(), "avc".into()],
             ..Default::default()
         };
-        let checked = job_spec(Some(&spec), &roots()).expect("valid");
+        let checked = check(Some(&spec)).expect("valid");
         assert_eq!(checked.codecs, vec!["h264".to_owned()]);
         assert_eq!(checked.thumbnails, Some(ThumbnailOptions::default()), "thumbnails are on unless disabled");
         spec.thumbnails = Some(v1::Thumbnails { tile_width: 99, ..Default::default() });
-        let refused = job_spec(Some(&spec), &roots()).unwrap_err();
+        let refused = check(Some(&spec)).unwrap_err();
         assert!(refused.message().starts_with("spec.thumbnails") && refused.message().contains("even width from 32 to 1280"), "{}", refused.message());
         spec.thumbnails = Some(v1::Thumbnails { disabled: true, ..Default::default() });
-        assert_eq!(job_spec(Some(&spec), &roots()).expect("valid").thumbnails, None);
+        assert_eq!(check(Some(&spec)).expect("valid").thumbnails, None);
         spec.thumbnails = None;
         assert_eq!(checked.output_url, "file:///out");
         spec.priority = 1000;
-        assert!(job_spec(Some(&spec), &roots()).is_err());
+        assert!(check(Some(&spec)).is_err());
         spec.priority = 0;
         spec.codecs = vec!["mpeg2".into()];
-        assert!(job_spec(Some(&spec), &roots()).is_err());
+        assert!(check(Some(&spec)).is_err());
         spec.codecs = vec![];
         spec.chunk_min_ms = 9000;
         spec.chunk_max_ms = 3000;
-        assert!(job_spec(Some(&spec), &roots()).is_err());
+        assert!(check(Some(&spec)).is_err());
         spec.chunk_min_ms = 0;
         spec.chunk_max_ms = 0;
-        assert_eq!(job_spec(Some(&spec), &roots()).expect("valid").rungs_per_encode, 1, "0 means one rung per encode task");
+        assert_eq!(check(Some(&spec)).expect("valid").rungs_per_encode, 1, "0 means one rung per encode task");
         spec.rungs_per_encode = 9;
-        assert!(job_spec(Some(&spec), &roots()).unwrap_err().message().starts_with("spec.rungs_per_encode"));
+        assert!(check(Some(&spec)).unwrap_err().message().starts_with("spec.rungs_per_encode"));
         spec.rungs_per_encode = 0;
         spec.quality_scoring = 7;
-        assert!(job_spec(Some(&spec), &roots()).unwrap_err().message().starts_with("spec.quality_scoring"));
+        assert!(check(Some(&spec)).unwrap_err().message().starts_with("spec.quality_scoring"));
         spec.quality_scoring = v1::QualityScoring::Off as i32;
-        assert!(!job_spec(Some(&spec), &roots()).expect("valid").score_quality);
-        assert!(job_spec(None, &roots()).is_err());
+        assert!(!check(Some(&spec)).expect("valid").score_quality);
+        assert!(check(None).is_err());
         spec.recipe = Some(v1::LadderRecipe { preset: "placebo".into(), ..Default::default() });
-        let refused = job_spec(Some(&spec), &roots()).unwrap_err();
+        let refused = check(Some(&spec)).unwrap_err();
         assert_eq!(refused.code(), tonic::Code::InvalidArgument);
         assert!(refused.message().starts_with("spec.recipe.preset"), "{}", refused.message());
         spec.recipe = Some(v1::LadderRecipe { floor_kbps: 300, ..Default::default() });
-        assert_eq!(job_spec(Some(&spec), &roots()).expect("valid").recipe.floor_kbps, 300);
+        assert_eq!(check(Some(&spec)).expect("valid").recipe.floor_kbps, 300);
+    }
+
+    #[test]
+    fn a_callback_url_must_be_under_an_endpoint_of_the_farm() {
+        let dir = tempfile::tempdir().expect("dir");
+        let secret = dir.path().join("hooks.secret");
+        std::fs::write(&secret, "a-secret-of-sixteen-bytes").expect("write");
+        let endpoints = CallbackEndpoints::parse(Some(&format!("http://127.0.0.1:8080/hooks/={}", secret.display()))).expect("parses");
+        let spec = |callback_url: &str| v1::JobSpec {
+            input_url: "file:///media/in/in.mp4".into(),
+            output_url: "file:///out/".into(),
+            callback_url: callback_url.into(),
+            ..Default::default()
+        };
+        let checked = job_spec(Some(&spec("http://127.0.0.1:8080/hooks/a/../b")), &roots(), &endpoints).expect("under the endpoint");
+        assert_eq!(checked.callback_url, "http://127.0.0.1:8080/hooks/b");
+        assert_eq!(job_spec(Some(&spec("")), &roots(), &endpoints).expect("none").callback_url, "");
+        for url in ["http://127.0.0.1:8080/admin", "http://169.254.169.254/latest/meta-data/", "gopher://127.0.0.1:8080/hooks/"] {
+            let refused = job_spec(Some(&spec(url)), &roots(), &endpoints).unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+            assert!(refused.message().starts_with("spec.callback_url"), "{}", refused.message());
+        }
+        let refused = check(Some(&spec("http://127.0.0.1:8080/hooks/b"))).unwrap_err();
+        assert!(refused.message().contains("takes no callbacks"), "{}", refused.message());
     }
 }

@@ -7,13 +7,18 @@
 //! | [`saved_recipes`] | named, versioned job recipes; a deleted name keeps its version counter |
 //! | [`node_changes`] | which nodes changed since a reader last looked (for the leader's placement model) |
 //! | [`task_counts`] | how many tasks of each kind are in each state (for `/metrics`) |
+//! | [`job_report`] | a job's report (location, renditions, quality) as its report task answered |
+//! | [`callback_outbox`] | a job's callback events until delivered, and the retry backoff |
 //!
-//! Besides the entities, [`State`] keeps four things that are not replicated data but are
-//! derived from it deterministically: the queue of ready tasks and the finished jobs that
-//! still hold their tasks' detail (oldest first), both rebuilt on load, the set of rows
+//! Besides the entities, [`State`] keeps indexes that are not replicated data but are
+//! derived from it deterministically: the queue of ready tasks, the finished jobs that
+//! still hold their tasks' detail (oldest first), each task's dependents, the task counts
+//! and the jobs owing callback events, all rebuilt on load; the set of rows
 //! changed since the last persist, which storage drains to write exactly those rows, and
 //! the numbered node changes the leader's placement reads.
 
+pub mod callback_outbox;
+pub mod job_report;
 pub mod model;
 pub mod node_changes;
 pub mod saved_recipes;
@@ -86,6 +91,8 @@ pub struct State {
     dependents: BTreeMap<TaskId, Vec<TaskId>>,
     /// Derived: tasks by kind and state.
     task_counts: TaskCounts,
+    /// Derived: jobs with an undelivered callback event.
+    callbacks_pending: BTreeSet<JobId>,
 }
 
 /// The persisted form of the whole state (snapshots).
@@ -114,6 +121,7 @@ impl State {
             node_changes: NodeChanges::default(),
             dependents: BTreeMap::new(),
             task_counts: TaskCounts::default(),
+            callbacks_pending: BTreeSet::new(),
         };
         for task in state.tasks.values() {
             state.task_counts.add(task.kind, task.state);
@@ -135,6 +143,8 @@ impl State {
             .map(|task| (state.queue_rank(task.job), task.id))
             .collect();
         state.queue.extend(queued);
+        let owing: Vec<JobId> = state.jobs.values().filter(|job| !job.callbacks.pending.is_empty()).map(|job| job.id).collect();
+        state.callbacks_pending.extend(owing);
         state
     }
 

@@ -112,6 +112,10 @@ pub struct JobSpec {
     /// The saved recipe this spec was resolved from (its settings under the submission's).
     #[serde(default)]
     pub from_recipe: Option<super::saved_recipes::RecipeRef>,
+    /// Where the job's state changes are POSTed (checked against the farm's callback
+    /// endpoints at submission); empty: no callbacks.
+    #[serde(default)]
+    pub callback_url: String,
 }
 
 impl JobSpec {
@@ -132,6 +136,7 @@ impl JobSpec {
             recipe: LadderRecipe::default(),
             thumbnails: None,
             from_recipe: None,
+            callback_url: String::new(),
         }
     }
 }
@@ -154,6 +159,9 @@ pub struct Job {
     pub finished_at_ms: Option<Millis>,
     /// What the planner learned so far: grows as inspection and ladder results arrive.
     pub plan: JobPlan,
+    /// The job's callback events not yet delivered, and the count of those that were.
+    #[serde(default)]
+    pub callbacks: super::callback_outbox::CallbackOutbox,
 }
 
 /// The facts the planner builds task specs from.

@@ -91,6 +91,7 @@ async fn every_rendition_has_exactly_the_source_frames() {
             subtitles_source: None,
             media_folder: String::new(),
             thumbnails: None,
+            protection: None,
         },
         &CancellationToken::new(),
     )

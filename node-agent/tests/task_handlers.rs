@@ -229,7 +229,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     assert!(compared >= 60, "only {compared} frames compared");
 
     // package (after every validate) → report (after package and every score)
-    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), renditions: assembled, thumbnails: Some(ThumbnailOptions::default()) };
+    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), renditions: assembled, thumbnails: Some(ThumbnailOptions::default()), encryption: None };
     let TaskOutput::Package { master_playlist, dash_manifest } = job.run(spec, None, None).await.unwrap() else { panic!() };
     assert!(master_playlist.ends_with("/out/master.m3u8") && dash_manifest.ends_with("/out/manifest.mpd"), "{master_playlist} {dash_manifest}");
     let out = root.join("out");
@@ -619,7 +619,7 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
         assert_eq!(frames, 25, "rendition {} is not frame-exact", rung.name);
         assembled.push((rung.clone(), stream));
     }
-    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), renditions: assembled, thumbnails: None };
+    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), renditions: assembled, thumbnails: None, encryption: None };
     job.run(spec, None, None).await.unwrap();
     let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs: job.outputs.clone() };
     job.run(spec, None, None).await.unwrap();

@@ -34,6 +34,7 @@ async fn package(dir: &Path, source: &Path, frames: u64, thumbnails: Option<Thum
         subtitles_source: None,
         media_folder: MEDIA.to_owned(),
         thumbnails,
+        protection: None,
     };
     let result = package_ladder(&params, &CancellationToken::new()).await.unwrap();
     (out, result)

@@ -7,6 +7,7 @@
 //! | [`analysis`] | the analyze stage's trial grid and outcomes, and the per-title/per-shot ladder decision |
 //! | [`recipe`] | a job's ladder recipe, checked once from what a client sends |
 //! | [`spec_overlay`] | a job spec laid over another: a saved recipe's settings under a submission's |
+//! | [`encryption`] | a job's content encryption: the scheme and its key file's URL (never the keys) |
 //! | [`thumbnails`] | a job's thumbnail options (interval, tile size and grid, poster time), checked once |
 //! | [`leader_hint`] | how a follower tells a caller where the leader is |
 //! | [`client`] | a client that finds and follows the leader across replicas |
@@ -15,6 +16,7 @@
 
 pub mod analysis;
 pub mod client;
+pub mod encryption;
 pub mod leader_hint;
 pub mod pipeline;
 pub mod recipe;

@@ -281,6 +281,9 @@ pub enum TaskSpec {
         /// Thumbnail sprites and the poster (none: no thumbnails, as before the field existed).
         #[serde(default)]
         thumbnails: Option<crate::thumbnails::ThumbnailOptions>,
+        /// Content encryption: the scheme and the key file to read (none: clear).
+        #[serde(default)]
+        encryption: Option<crate::encryption::EncryptionOptions>,
     },
     Report {
         locations: JobLocations,

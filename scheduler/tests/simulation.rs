@@ -223,6 +223,7 @@ impl Sim {
                     from_recipe: None,
                     // Half the jobs owe callback events, delivered or refused below.
                     callback_url: if self.rng.random_bool(0.5) { "http://127.0.0.1:9/hook".to_owned() } else { String::new() },
+                    encryption: None,
                 },
                 now_ms: self.now,
             });

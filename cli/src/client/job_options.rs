@@ -1,6 +1,6 @@
 //! The job options `submit` and `dev` share: ladder codecs and recipe, how many rungs one
 //! encode task produces, whether chunks are quality-scored, whether the outputs may
-//! replace files, and the thumbnails and poster.
+//! replace files, the thumbnails and poster, and the content encryption.
 
 use shotfarm_proto::v1;
 
@@ -40,6 +40,14 @@ pub struct JobOptions {
     /// The poster's time in seconds; default: the middle frame of the longest shot.
     #[arg(long)]
     pub poster_seconds: Option<f64>,
+    /// Encrypt every video and audio track with Common Encryption: cbcs (HLS SAMPLE-AES:
+    /// FairPlay, Widevine, PlayReady) or cenc (AES-CTR, DASH). Needs --key-url.
+    #[arg(long, value_name = "cbcs|cenc", requires = "key_url")]
+    pub encryption: Option<String>,
+    /// The key file (JSON: one key id and key for all tracks, or one for video and one for
+    /// audio), under the farm's input roots; the job holds only this URL.
+    #[arg(long, value_name = "URL", requires = "encryption")]
+    pub key_url: Option<String>,
 }
 
 /// `COLUMNSxROWS`, e.g. `5x5`.
@@ -67,6 +75,7 @@ impl JobOptions {
                 rows: self.thumbnail_grid.map_or(0, |(_, rows)| rows),
                 poster_seconds: self.poster_seconds,
             }),
+            encryption: self.encryption.as_ref().map(|scheme| v1::Encryption { scheme: scheme.clone(), key_url: self.key_url.clone().unwrap_or_default() }),
             ..Default::default()
         }
     }

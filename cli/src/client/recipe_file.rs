@@ -53,6 +53,17 @@ pub struct RecipeFile {
     /// callback endpoints).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub callback_url: String,
+    /// Common Encryption of every job of this recipe: scheme and key file URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionSection>,
+}
+
+/// `v1::Encryption`: `scheme` (cbcs or cenc) and `key_url`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EncryptionSection {
+    pub scheme: String,
+    pub key_url: String,
 }
 
 /// `v1::LadderRecipe`, its `ladder` field named `kind`.
@@ -172,6 +183,7 @@ impl RecipeFile {
                 v1::Thumbnails { disabled, interval_seconds, tile_width, columns, rows, poster_seconds }
             }),
             callback_url: self.callback_url.clone(),
+            encryption: self.encryption.clone().map(|EncryptionSection { scheme, key_url }| v1::Encryption { scheme, key_url }),
             ..Default::default()
         })
     }
@@ -209,6 +221,7 @@ impl RecipeFile {
                 },
             ),
             callback_url: spec.callback_url.clone(),
+            encryption: spec.encryption.clone().map(|v1::Encryption { scheme, key_url }| EncryptionSection { scheme, key_url }),
         }
     }
 }

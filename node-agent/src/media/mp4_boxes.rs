@@ -1,6 +1,7 @@
 //! The ISO-BMFF box tree, read from bytes already in memory: a box header, the children of a
-//! box body, one child by kind, and big-endian fields. Used by [`super::mp4_samples`]
-//! (progressive MP4s) and [`super::package::fragments`] (fMP4 init and media segments).
+//! box body, one child by kind, and big-endian fields; and boxes written back (`boxed`). Used
+//! by [`super::mp4_samples`] (progressive MP4s), [`super::package::fragments`] (fMP4 init and
+//! media segments) and [`super::package::encryption`] (which rewrites them).
 //!
 //! Sizes are checked against the parent, so damaged input ends in an error naming the box,
 //! never a panic or a huge allocation.
@@ -111,11 +112,17 @@ pub(crate) fn big_endian_u64(bytes: &[u8], at: usize) -> Option<u64> {
     Some((u64::from(high) << 32) | u64::from(low))
 }
 
-/// A box of `kind` around `body`, for tests that build files box by box.
-#[cfg(test)]
+/// A box of `kind` around `body` (a 32-bit size: bodies here are far below 4 GiB).
 pub(crate) fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
     let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
     out.extend_from_slice(kind);
     out.extend_from_slice(body);
     out
+}
+
+/// A full box: `version`, 24 bits of `flags`, then `body`.
+pub(crate) fn full_boxed(kind: &[u8; 4], version: u8, flags: u32, body: &[u8]) -> Vec<u8> {
+    let mut inner = ((u32::from(version) << 24) | (flags & 0x00ff_ffff)).to_be_bytes().to_vec();
+    inner.extend_from_slice(body);
+    boxed(kind, &inner)
 }

@@ -34,6 +34,9 @@ pub struct JobReport {
     /// The saved recipe the job was submitted with, when it named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipe: Option<RecipeReport>,
+    /// How the outputs are encrypted (scheme, key ids, DRM systems; never a key), when they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<super::package::encryption::ProtectionSummary>,
 }
 
 /// The exact recipe a job ran with: its name, version and the job's resolved settings (the

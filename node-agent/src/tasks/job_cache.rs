@@ -86,7 +86,7 @@ pub async fn local_source(input_url: &str, ctx: &TaskContext) -> Result<PathBuf,
 
 /// Copies a `file://` source from beneath its root (a kernel-side copy where the filesystems
 /// allow it: `std::io::copy` between files uses `copy_file_range`).
-async fn copy_local_source(input: &StorageUrl, root: &StorageUrl, temporary: PathBuf) -> Result<u64, TaskError> {
+pub(super) async fn copy_local_source(input: &StorageUrl, root: &StorageUrl, temporary: PathBuf) -> Result<u64, TaskError> {
     let root_path = root.local_path().ok_or_else(|| TaskError::final_error(format!("input root {root} is not a local directory")))?;
     let relative = input.relative_to(root).map(<[String]>::to_vec).unwrap_or_default();
     let copy = tokio::task::spawn_blocking(move || {
@@ -100,7 +100,7 @@ async fn copy_local_source(input: &StorageUrl, root: &StorageUrl, temporary: Pat
 }
 
 /// Downloads an object-store source (`s3://bucket/dir/name`: the store `s3://bucket/dir`).
-async fn download_source(input: &StorageUrl, file_name: String, temporary: &std::path::Path) -> Result<u64, TaskError> {
+pub(super) async fn download_source(input: &StorageUrl, file_name: String, temporary: &std::path::Path) -> Result<u64, TaskError> {
     let directory = input.parent().ok_or_else(|| TaskError::final_error(format!("input {input} names no object inside a bucket")))?;
     let store = MediaStore::open(directory.as_str()).map_err(|error| task_errors::storage("opening the source's store", error))?;
     let key = ObjectKey::parse(&file_name).map_err(|error| task_errors::key("the input file name", error))?;

@@ -16,6 +16,7 @@
 //! | [`package`] | HLS + DASH (+ audio) written under the job's `output_url` |
 //! | [`report`] | `report.json` from the job facts and every output; the work area removed |
 //! | [`work_area`] | attempt-keyed artifact keys under `work_url`, uploads and downloads |
+//! | [`content_keys`] | an encrypted job's key file, read from under the input roots into memory only |
 //! | [`job_cache`] | the per-job local cache: the source copy, inspections (one download per job) |
 //! | [`inspection`] | the inspection artifact's format; loading the committed one a spec names |
 //! | [`job_locations`] | a spec's input, output and work area checked against this agent's roots before any file is touched |
@@ -34,6 +35,7 @@
 
 pub mod analyze;
 pub mod assemble;
+pub mod content_keys;
 pub mod encode;
 pub mod inspect;
 pub mod inspection;
@@ -145,7 +147,9 @@ async fn run_handler(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
         TaskSpec::Validate { locations, source, inspection, rung, stream } => {
             validate::run(&locations, &source, &inspection, &rung, &stream, ctx, cancel).await
         }
-        TaskSpec::Package { locations, source, renditions, thumbnails } => package::run(&locations, &source, (&renditions, thumbnails), ctx, cancel).await,
+        TaskSpec::Package { locations, source, renditions, thumbnails, encryption } => {
+            package::run(&locations, &source, (&renditions, thumbnails, encryption.as_ref()), ctx, cancel).await
+        }
         TaskSpec::Report { locations, job_facts, outputs } => report::run(&locations, &job_facts, &outputs, ctx, cancel).await,
     }
 }

@@ -19,9 +19,11 @@
 use std::path::{Path, PathBuf};
 
 use shotfarm_proto::pipeline::{Artifact, JobLocations, Rung, SourceSummary, TaskOutput};
+use shotfarm_proto::encryption::EncryptionOptions;
 use shotfarm_proto::thumbnails::ThumbnailOptions;
 use tokio_util::sync::CancellationToken;
 
+use super::content_keys::read_protection;
 use super::encode::SEGMENT_SECONDS;
 use super::job_cache::local_source;
 use super::job_locations::check_locations;
@@ -43,7 +45,7 @@ pub const AUDIO_BITRATE_KBPS: u32 = 128;
 pub async fn run(
     locations: &JobLocations,
     source: &SourceSummary,
-    (renditions, thumbnails): (&[(Rung, Artifact)], Option<ThumbnailOptions>),
+    (renditions, thumbnails, encryption): (&[(Rung, Artifact)], Option<ThumbnailOptions>, Option<&EncryptionOptions>),
     ctx: &TaskContext,
     cancel: &CancellationToken,
 ) -> Result<TaskOutput, TaskError> {
@@ -61,6 +63,11 @@ pub async fn run(
         let others: Vec<String> = previous.iter().filter(|key| !generation.is_this_jobs(key)).cloned().collect();
         refuse_unless_empty(&checked.output, &others)?;
     }
+    // The keys first: a missing or bad key file fails the task before any work.
+    let protection = match encryption {
+        Some(options) => Some(read_protection(options, ctx).await?),
+        None => None,
+    };
     let work_area = WorkArea::open(&locations.work_url)?;
     let output_store = MediaStore::open(&locations.output_url).map_err(|error| task_errors::storage("opening the job's output location", error))?;
     let input_dir = ctx.scratch_dir.join("package").join("renditions");
@@ -91,6 +98,7 @@ pub async fn run(
         subtitles_source,
         media_folder: generation.folder().to_owned(),
         thumbnails,
+        protection,
     };
     let result = package_ladder(&params, cancel).await.map_err(task_errors::package)?;
     let _ = tokio::fs::remove_dir_all(&input_dir).await;
@@ -143,6 +151,7 @@ fn relative_result(result: &PackageResult, root: &Path) -> PackageResult {
             ..thumbnails.clone()
         }),
         audio_video_offset_seconds: result.audio_video_offset_seconds,
+        protection: result.protection.clone(),
         seconds: result.seconds,
     }
 }

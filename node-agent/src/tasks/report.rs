@@ -122,6 +122,7 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
         ladder,
         timings: JobTimings { stages: facts.stage_seconds(), total_seconds: facts.total_seconds(), tasks: facts.task_timings() },
         recipe: facts.recipe.clone(),
+        encryption: package.protection.clone(),
     };
     let local = ctx.scratch_dir.join(REPORT_FILE);
     if let Some(parent) = local.parent() {

@@ -79,6 +79,7 @@ pub async fn package_source(source: &Path, rungs: &[Rung], dir: &Path) -> (Inspe
         subtitles_source: Some(source.to_owned()),
         media_folder: "job-1-1-a1".to_owned(),
         thumbnails: Some(ThumbnailOptions { interval_seconds: 1, ..ThumbnailOptions::default() }),
+        protection: None,
     };
     let result = package_ladder(&params, &cancel).await.unwrap();
     (report, result)

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use shotfarm_proto::encryption::EncryptionOptions;
 use shotfarm_proto::thumbnails::ThumbnailOptions;
 use shotfarm_proto::v1;
 
@@ -53,6 +54,7 @@ pub fn job_spec(spec: &JobSpec) -> v1::JobSpec {
         recipe: Some(spec.recipe.to_wire()),
         thumbnails: Some(ThumbnailOptions::to_wire(spec.thumbnails.as_ref())),
         callback_url: spec.callback_url.clone(),
+        encryption: EncryptionOptions::to_wire(spec.encryption.as_ref()),
     }
 }
 

@@ -2,6 +2,7 @@
 //! the field, what was wrong, and what is accepted.
 
 use shotfarm_proto::pipeline::Codec;
+use shotfarm_proto::encryption::EncryptionOptions;
 use shotfarm_proto::recipe::LadderRecipe;
 use shotfarm_proto::thumbnails::ThumbnailOptions;
 use shotfarm_proto::v1;
@@ -36,7 +37,12 @@ pub fn job_spec(spec: Option<&v1::JobSpec>, roots: &JobRoots, callbacks: &Callba
         "" => String::new(),
         url => callbacks.check(url).map_err(|error| invalid("spec.callback_url", error))?,
     };
-    Ok(JobSpec { input_url: input_url.to_string(), output_url: output_url.to_string(), callback_url, ..job_settings(spec)? })
+    let mut checked = JobSpec { input_url: input_url.to_string(), output_url: output_url.to_string(), callback_url, ..job_settings(spec)? };
+    if let Some(encryption) = checked.encryption.as_mut() {
+        // The key file is read like the source: only from under the input roots.
+        encryption.key_url = roots.input.check(&encryption.key_url).map_err(|error| invalid("spec.encryption.key_url", error))?.to_string();
+    }
+    Ok(checked)
 }
 
 /// Checks every field of a spec but its locations (which come back empty): a job's settings,
@@ -83,8 +89,10 @@ pub fn job_settings(spec: &v1::JobSpec) -> Result<JobSpec, Status> {
         "" => String::new(),
         url => parse_callback_url(url).map_err(|error| invalid("spec.callback_url", error))?,
     };
+    let encryption = EncryptionOptions::from_wire(spec.encryption.as_ref()).map_err(|error| invalid("spec.encryption", error))?;
     Ok(JobSpec {
         callback_url,
+        encryption,
         recipe,
         thumbnails,
         input_url: String::new(),
@@ -210,5 +218,22 @@ mod tests {
         }
         let refused = check(Some(&spec("http://127.0.0.1:8080/hooks/b"))).unwrap_err();
         assert!(refused.message().contains("takes no callbacks"), "{}", refused.message());
+    }
+
+    #[test]
+    fn an_encrypted_jobs_key_file_must_lie_under_the_input_roots() {
+        let spec = |key_url: &str| v1::JobSpec {
+            input_url: "file:///media/in/in.mp4".into(),
+            output_url: "file:///out/".into(),
+            encryption: Some(v1::Encryption { scheme: "cbcs".into(), key_url: key_url.into() }),
+            ..Default::default()
+        };
+        let checked = check(Some(&spec("file:///media/in/keys//title.json"))).expect("under the input root");
+        let encryption = checked.encryption.expect("encrypted");
+        assert_eq!((encryption.scheme.as_str(), encryption.key_url.as_str()), ("cbcs", "file:///media/in/keys/title.json"));
+        for (url, field) in [("file:///etc/keys.json", "spec.encryption.key_url"), ("file:///media/in/../../etc/k.json", "spec.encryption.key_url"), ("", "spec.encryption")] {
+            let refused = check(Some(&spec(url))).unwrap_err();
+            assert!(refused.message().starts_with(field), "{url:?}: {}", refused.message());
+        }
     }
 }

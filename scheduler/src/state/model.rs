@@ -116,6 +116,9 @@ pub struct JobSpec {
     /// endpoints at submission); empty: no callbacks.
     #[serde(default)]
     pub callback_url: String,
+    /// Content encryption: scheme and key file URL (checked against the input roots).
+    #[serde(default)]
+    pub encryption: Option<shotfarm_proto::encryption::EncryptionOptions>,
 }
 
 impl JobSpec {
@@ -137,6 +140,7 @@ impl JobSpec {
             thumbnails: None,
             from_recipe: None,
             callback_url: String::new(),
+            encryption: None,
         }
     }
 }

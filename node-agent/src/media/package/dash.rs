@@ -6,11 +6,14 @@
 //! AdaptationSet (`image/jpeg`, `http://dashif.org/thumbnail_tile`); `SegmentTemplate` with a
 //! `SegmentTimeline` in each track's own timescale, its times read from the boxes (`tfdt`
 //! and summed sample durations), so the timeline is the media's to the tick.
+//! A protected ladder's video and audio sets carry `ContentProtection` (the scheme with its
+//! default key id, and each DRM system's `cenc:pssh`).
 //! `mediaPresentationDuration` is the video's length rounded up to the microsecond: every
 //! track ends at or before it (audio ends less than one AAC frame before it).
 
 use std::fmt::Write as _;
 
+use super::encryption::{ContentProtection, dash_content_protection};
 use super::fragments::TrackTiming;
 use super::hls::seconds_text;
 use super::subtitles::{PackagedSubtitles, SUBTITLES_FILE};
@@ -63,6 +66,7 @@ fn xml_text(text: &str) -> String {
 /// The MPD text; `duration_micros` is the presentation's length; every file is named
 /// `media_prefix` (the media folder and a slash, or nothing) followed by its rendition's folder.
 pub(super) fn dash_manifest_text(
+    protection: Option<&ContentProtection>,
     frame_rate: Rational,
     videos: &[DashVideo<'_>],
     audio: &[(&PackagedAudio, &TrackTiming)],
@@ -73,7 +77,7 @@ pub(super) fn dash_manifest_text(
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         xml,
-        "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019\" type=\"static\" mediaPresentationDuration=\"PT{}S\" minBufferTime=\"PT2S\">",
+        "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" xmlns:cenc=\"urn:mpeg:cenc:2013\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019\" type=\"static\" mediaPresentationDuration=\"PT{}S\" minBufferTime=\"PT2S\">",
         seconds_text(duration_micros)
     );
     xml.push_str("  <Period id=\"0\" start=\"PT0S\">\n");
@@ -84,6 +88,9 @@ pub(super) fn dash_manifest_text(
             "    <AdaptationSet id=\"{id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\" frameRate=\"{}/{}\">",
             frame_rate.num, frame_rate.den
         );
+        if let Some(protection) = protection {
+            xml.push_str(&dash_content_protection(protection, &protection.keys.video.kid, "      "));
+        }
         if let Some(colour) = set[0].packaged.colour {
             xml.push_str(&colour.dash_properties());
         }
@@ -91,7 +98,7 @@ pub(super) fn dash_manifest_text(
         xml.push_str("    </AdaptationSet>\n");
     }
     let first_audio_id = sets.len();
-    audio_sets(&mut xml, audio, first_audio_id, media_prefix);
+    audio_sets(&mut xml, audio, first_audio_id, media_prefix, protection);
     subtitle_sets(&mut xml, subtitles, first_audio_id + audio.len(), media_prefix);
     if let Some(thumbnails) = thumbnails {
         image_set(&mut xml, thumbnails, first_audio_id + audio.len() + subtitles.len(), media_prefix);
@@ -130,12 +137,13 @@ fn video_representations(xml: &mut String, set: &[&DashVideo<'_>], media_prefix:
     }
 }
 
-fn audio_sets(xml: &mut String, audio: &[(&PackagedAudio, &TrackTiming)], first_id: usize, media_prefix: &str) {
+fn audio_sets(xml: &mut String, audio: &[(&PackagedAudio, &TrackTiming)], first_id: usize, media_prefix: &str, protection: Option<&ContentProtection>) {
     for (index, (audio, timing)) in audio.iter().enumerate() {
         let language = audio.language.as_ref().map(|language| format!(" lang=\"{}\"", xml_text(language))).unwrap_or_default();
+        let protection = protection.map(|protection| dash_content_protection(protection, &protection.keys.audio.kid, "      ")).unwrap_or_default();
         let _ = writeln!(
             xml,
-            "    <AdaptationSet id=\"{id}\" contentType=\"audio\" mimeType=\"audio/mp4\"{language} segmentAlignment=\"true\" startWithSAP=\"1\">\n      <Label>{label}</Label>\n      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"{role}\"/>\n      <Representation id=\"{name}\" bandwidth=\"{bandwidth}\" codecs=\"{codecs}\" audioSamplingRate=\"{rate}\">\n        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"{channels}\"/>\n        {template}\n      </Representation>\n    </AdaptationSet>",
+            "    <AdaptationSet id=\"{id}\" contentType=\"audio\" mimeType=\"audio/mp4\"{language} segmentAlignment=\"true\" startWithSAP=\"1\">\n{protection}      <Label>{label}</Label>\n      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"{role}\"/>\n      <Representation id=\"{name}\" bandwidth=\"{bandwidth}\" codecs=\"{codecs}\" audioSamplingRate=\"{rate}\">\n        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"{channels}\"/>\n        {template}\n      </Representation>\n    </AdaptationSet>",
             id = first_id + index,
             label = xml_text(&audio.label),
             role = if audio.default { "main" } else { "alternate" },

@@ -40,24 +40,25 @@ pub(super) fn segment_micros(track: &TrackTiming) -> Vec<u64> {
     track.segments.iter().map(|segment| micros(segment.decode_start + segment.duration, scale) - micros(segment.decode_start, scale)).collect()
 }
 
-/// A VOD media playlist over `files` with `track`'s durations.
-pub(super) fn media_playlist_text(track: &TrackTiming, files: &[String]) -> String {
-    playlist_text(track, files, None)
+/// A VOD media playlist over `files` with `track`'s durations; `keys`: its `EXT-X-KEY` lines
+/// (empty when clear).
+pub(super) fn media_playlist_text(track: &TrackTiming, files: &[String], keys: &str) -> String {
+    playlist_text(track, files, None, keys)
 }
 
 /// A VOD I-frame playlist: one entry per segment, its keyframe's byte range (`iframes`, one
 /// per file) and the segment's duration.
-pub(super) fn iframe_playlist_text(track: &TrackTiming, files: &[String], iframes: &[IFrameRange]) -> String {
-    playlist_text(track, files, Some(iframes))
+pub(super) fn iframe_playlist_text(track: &TrackTiming, files: &[String], iframes: &[IFrameRange], keys: &str) -> String {
+    playlist_text(track, files, Some(iframes), keys)
 }
 
-fn playlist_text(track: &TrackTiming, files: &[String], iframes: Option<&[IFrameRange]>) -> String {
+fn playlist_text(track: &TrackTiming, files: &[String], iframes: Option<&[IFrameRange]>, keys: &str) -> String {
     let durations = segment_micros(track);
     let longest = durations.iter().copied().max().unwrap_or(0);
     let target = longest.div_ceil(1_000_000).max(1);
     let iframes_only = if iframes.is_some() { "#EXT-X-I-FRAMES-ONLY\n" } else { "" };
     let mut text = format!(
-        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n{iframes_only}#EXT-X-MAP:URI=\"init.mp4\"\n"
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n{iframes_only}{keys}#EXT-X-MAP:URI=\"init.mp4\"\n"
     );
     for (index, (file, duration)) in files.iter().zip(durations).enumerate() {
         let _ = writeln!(text, "#EXTINF:{},", seconds_text(duration));
@@ -188,7 +189,7 @@ mod tests {
     fn durations_add_up_to_the_track_and_the_target_covers_the_longest() {
         // Three AAC frames of 1024 at 44.1 kHz per segment: 69659.86… µs each.
         let track = track(44100, &[3072, 3072, 3072]);
-        let text = media_playlist_text(&track, &["a".to_owned(), "b".to_owned(), "c".to_owned()]);
+        let text = media_playlist_text(&track, &["a".to_owned(), "b".to_owned(), "c".to_owned()], "");
         let sum: u64 = segment_micros(&track).iter().sum();
         assert_eq!(sum, micros(9216, 44100));
         assert!(text.contains("#EXT-X-TARGETDURATION:1\n") && text.contains("#EXTINF:0.069660,\na\n"), "{text}");
@@ -197,7 +198,7 @@ mod tests {
     }
 
     fn track_text_target(durations: &[u64]) -> String {
-        let text = media_playlist_text(&track(12800, durations), &vec!["s".to_owned(); durations.len()]);
+        let text = media_playlist_text(&track(12800, durations), &vec!["s".to_owned(); durations.len()], "");
         text.lines().find(|line| line.starts_with("#EXT-X-TARGETDURATION")).unwrap_or_default().to_owned()
     }
 }

@@ -44,7 +44,8 @@ pub struct PackagedIFrames {
 
 /// Finds the keyframe of each of `files` (the track's segments under `dir`, timed by
 /// `timing`) and writes the I-frame playlist beside the media playlist.
-pub(super) fn write_iframe_playlist(dir: &Path, timing: &TrackTiming, files: &[String]) -> Result<PackagedIFrames, String> {
+/// `keys`: the track's `EXT-X-KEY` lines (empty when clear).
+pub(super) fn write_iframe_playlist(dir: &Path, timing: &TrackTiming, files: &[String], keys: &str) -> Result<PackagedIFrames, String> {
     let mut ranges = Vec::with_capacity(files.len());
     let mut peak = 0u64;
     for (file, segment) in files.iter().zip(&timing.segments) {
@@ -58,7 +59,7 @@ pub(super) fn write_iframe_playlist(dir: &Path, timing: &TrackTiming, files: &[S
     let seconds = timing.seconds(timing.end());
     let bytes: u64 = ranges.iter().map(|range| range.length).sum();
     let playlist = dir.join(IFRAME_PLAYLIST);
-    std::fs::write(&playlist, iframe_playlist_text(timing, files, &ranges)).map_err(|error| format!("writing {}: {error}", playlist.display()))?;
+    std::fs::write(&playlist, iframe_playlist_text(timing, files, &ranges, keys)).map_err(|error| format!("writing {}: {error}", playlist.display()))?;
     Ok(PackagedIFrames { playlist, peak_bitrate_bps: peak, average_bitrate_bps: if seconds > 0.0 { (bytes as f64 * 8.0 / seconds) as u64 } else { 0 } })
 }
 

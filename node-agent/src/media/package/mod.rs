@@ -29,6 +29,7 @@
 //! | [`language_tags`] | container language codes as the BCP 47 tags players expect |
 //! | [`dash`] | the MPD, its timelines from the boxes |
 //! | [`codec_string`] | RFC 6381 codec strings from init segments |
+//! | [`encryption`] | Common Encryption (`cbcs`, `cenc`) of the written tracks, and how the manifests signal it |
 //! | [`declared_colour`] | a rendition's colour from its init segment: HLS `VIDEO-RANGE`, DASH CICP descriptors |
 //!
 //! Alignment: every rung has keyframes at the same frame indices (chunk starts and every
@@ -44,6 +45,7 @@ pub mod audio_renditions;
 pub mod codec_string;
 mod dash;
 pub mod declared_colour;
+pub mod encryption;
 pub mod fragments;
 mod hls;
 pub mod iframes;
@@ -67,6 +69,7 @@ use self::audio_renditions::{AudioRendition, AudioTimeline, plan_audio_rendition
 use self::codec_string::{AAC_LC, codec_string};
 use self::dash::{DashVideo, dash_manifest_text};
 use self::declared_colour::DeclaredColour;
+use self::encryption::{ContentProtection, ProtectionSummary, TrackType, hls_key_lines, protect_track};
 use self::fragments::TrackTiming;
 use self::iframes::{PackagedIFrames, write_iframe_playlist};
 use self::hls::{master_playlist_text, media_playlist_text, micros, segment_files};
@@ -116,6 +119,10 @@ pub struct PackageParams {
     /// Sprite sheets, their tracks and a poster (see [`thumbnails`]); none: no thumbnails.
     #[serde(default)]
     pub thumbnails: Option<ThumbnailOptions>,
+    /// Encrypt every video and audio track (see [`encryption`]); the keys live only in memory,
+    /// never serialized.
+    #[serde(skip)]
+    pub protection: Option<ContentProtection>,
 }
 
 impl PackageParams {
@@ -197,6 +204,9 @@ pub struct PackageResult {
     /// The thumbnails and poster, when asked for.
     #[serde(default)]
     pub thumbnails: Option<PackagedThumbnails>,
+    /// The encryption, when asked for: scheme, key ids, systems (never a key).
+    #[serde(default)]
+    pub protection: Option<ProtectionSummary>,
     pub seconds: f64,
 }
 
@@ -247,7 +257,8 @@ struct WrittenTrack {
 
 /// Reads a segmented track back: its segment files, their timing from the boxes (checked for
 /// what players need), its bitrates; rewrites its media playlist with the boxes' durations.
-fn read_track(dir: &Path, name: &str, codecs: String) -> Result<WrittenTrack, PackageError> {
+/// `keys`: its `EXT-X-KEY` lines (empty when clear).
+fn read_track(dir: &Path, name: &str, codecs: String, keys: &str) -> Result<WrittenTrack, PackageError> {
     let playlist_path = dir.join("playlist.m3u8");
     let fault = |message: String| PackageError::Playlist { rung: name.to_owned(), message };
     let text = std::fs::read_to_string(&playlist_path).map_err(|source| PackageError::Io { operation: "reading", path: playlist_path.clone(), source })?;
@@ -273,7 +284,7 @@ fn read_track(dir: &Path, name: &str, codecs: String) -> Result<WrittenTrack, Pa
         let kbps = if seconds > 0.0 { bytes as f64 * 8.0 / seconds / 1000.0 } else { 0.0 };
         segment_bitrates.push(SegmentBitrate { start_seconds: timing.seconds(segment.decode_start), seconds, kbps });
     }
-    std::fs::write(&playlist_path, media_playlist_text(&timing, &files)).map_err(|source| PackageError::Io { operation: "writing", path: playlist_path.clone(), source })?;
+    std::fs::write(&playlist_path, media_playlist_text(&timing, &files, keys)).map_err(|source| PackageError::Io { operation: "writing", path: playlist_path.clone(), source })?;
     let duration_seconds = timing.seconds(timing.end());
     let packaged = PackagedRendition {
         name: name.to_owned(),
@@ -288,6 +299,18 @@ fn read_track(dir: &Path, name: &str, codecs: String) -> Result<WrittenTrack, Pa
         iframes: None,
     };
     Ok(WrittenTrack { packaged, timing, files })
+}
+
+/// Encrypts the track segmented in `dir` when the ladder is protected; its playlists'
+/// `EXT-X-KEY` lines (empty when clear). The codec string and colour are read before, from
+/// the clear init segment.
+fn protect(protection: Option<&ContentProtection>, dir: &Path, name: &str, track: TrackType) -> Result<String, PackageError> {
+    let Some(protection) = protection else { return Ok(String::new()) };
+    let fault = |message: String| PackageError::Playlist { rung: name.to_owned(), message: format!("encrypting it: {message}") };
+    let playlist_path = dir.join("playlist.m3u8");
+    let text = std::fs::read_to_string(&playlist_path).map_err(|source| PackageError::Io { operation: "reading", path: playlist_path, source })?;
+    protect_track(dir, &segment_files(&text), protection, track).map_err(fault)?;
+    Ok(hls_key_lines(protection, &protection.keys.for_track(track).kid))
 }
 
 /// What packaging makes of the source's own tracks.
@@ -366,9 +389,11 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         let init = std::fs::read(&init_path).map_err(|source| PackageError::Io { operation: "reading", path: init_path, source })?;
         let codecs = codec_string(&init, rendition.rung.codec)
             .ok_or_else(|| PackageError::Playlist { rung: name.clone(), message: "the init segment has no codec configuration box".to_owned() })?;
-        let mut track = read_track(&dir, name, codecs)?;
+        let keys = protect(params.protection.as_ref(), &dir, name, TrackType::Video)?;
+        let mut track = read_track(&dir, name, codecs, &keys)?;
         track.packaged.colour = DeclaredColour::of_init(&init);
-        let iframes = write_iframe_playlist(&dir, &track.timing, &track.files).map_err(|message| PackageError::Playlist { rung: name.clone(), message: format!("its I-frames: {message}") })?;
+        let iframes =
+            write_iframe_playlist(&dir, &track.timing, &track.files, &keys).map_err(|message| PackageError::Playlist { rung: name.clone(), message: format!("its I-frames: {message}") })?;
         track.packaged.iframes = Some(iframes);
         if track.timing.samples() != params.frames {
             return Err(PackageError::Playlist { rung: name.clone(), message: format!("its segments hold {} frames; the source has {}", track.timing.samples(), params.frames) });
@@ -392,7 +417,9 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
 
     let mut audios: Vec<(PackagedAudio, TrackTiming)> = Vec::with_capacity(audio_renditions.len());
     for rendition in audio_renditions {
-        let track = read_track(&media_dir.join(&rendition.name), &rendition.name, AAC_LC.to_owned())?;
+        let dir = media_dir.join(&rendition.name);
+        let keys = protect(params.protection.as_ref(), &dir, &rendition.name, TrackType::Audio)?;
+        let track = read_track(&dir, &rendition.name, AAC_LC.to_owned(), &keys)?;
         let audio_end = track.timing.seconds(track.timing.end());
         let frame = AAC_FRAME_SAMPLES as f64 / f64::from(rendition.encode.sample_rate);
         // One microsecond of slack for the rounding of the two timescales.
@@ -429,7 +456,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     let dash_videos: Vec<DashVideo<'_>> =
         videos.iter().zip(&params.renditions).map(|(track, rendition)| DashVideo { packaged: &track.packaged, rendition, timing: &track.timing }).collect();
     let dash_audios: Vec<(&PackagedAudio, &TrackTiming)> = audios.iter().map(|(audio, timing)| (audio, timing)).collect();
-    let mpd = dash_manifest_text(params.frame_rate, &dash_videos, &dash_audios, (&tracks.subtitles, thumbnails.as_ref()), video_end_micros, &media_prefix);
+    let mpd = dash_manifest_text(params.protection.as_ref(), params.frame_rate, &dash_videos, &dash_audios, (&tracks.subtitles, thumbnails.as_ref()), video_end_micros, &media_prefix);
     std::fs::write(&dash_manifest, mpd).map_err(|source| PackageError::Io { operation: "writing", path: dash_manifest.clone(), source })?;
     let result = PackageResult {
         master_playlist,
@@ -440,6 +467,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         subtitles: tracks.subtitles,
         skipped_subtitles: tracks.skipped_subtitles,
         thumbnails,
+        protection: params.protection.as_ref().map(ContentProtection::summary),
         renditions: videos.into_iter().map(|track| track.packaged).collect(),
         seconds: started.elapsed().as_secs_f64(),
     };

@@ -20,6 +20,7 @@
 //! | `cuda` (feature `cuda`) | VIF, ADM and motion kernels (`kernels/cuda/*.cu`) compiled with NVRTC at run time |
 //! | [`cpu_account`] | the CPU a task used across its threads and child processes |
 //! | [`fingerprint`], [`scene`] | per-frame fingerprints; shot boundaries and SI/TI (media pipeline) |
+//! | [`frame_sequence`] | whether an output holds exactly the source's frames in order, streamed with a window of frames |
 
 pub mod adm;
 pub mod backend;
@@ -29,6 +30,7 @@ pub mod cuda;
 pub mod decode;
 pub mod fingerprint;
 pub mod frame;
+pub mod frame_sequence;
 pub mod frame_features;
 pub mod model;
 pub mod motion;

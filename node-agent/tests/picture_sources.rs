@@ -90,6 +90,7 @@ async fn renditions(source: &Path, report: &InspectReport, rungs: &[Rung], dir: 
                 rung: rung.clone(),
                 rendition: output.clone(),
                 source_frames: report.frame_artifact.clone(),
+                source_frames_within: Default::default(),
                 frame_rate: report.source.video.frame_rate,
                 tolerance: None,
                 tone_mapped: tone_mapped(report, rung),

@@ -70,7 +70,7 @@ async fn every_rendition_has_exactly_the_source_frames() {
             .unwrap();
         assert_eq!(assembly.frames, report.source.video.frames);
         let validation = validate_rendition(
-            &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false, keeps_frame_times: false },
+            &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), source_frames_within: Default::default(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false, keeps_frame_times: false },
             &CancellationToken::new(),
         )
         .await
@@ -166,7 +166,7 @@ async fn validate_faulty(source: &Path, report: &InspectReport, ranges: &[FrameR
     let assembled = dir.join("assembled.mp4");
     assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: paths, output: assembled.clone(), spans_us: Vec::new() }, &CancellationToken::new()).await.unwrap();
     validate_rendition(
-        &ValidateParams { rung, rendition: assembled, source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false, keeps_frame_times: false },
+        &ValidateParams { rung, rendition: assembled, source_frames: report.frame_artifact.clone(), source_frames_within: Default::default(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false, keeps_frame_times: false },
         &CancellationToken::new(),
     )
     .await
@@ -217,7 +217,7 @@ async fn sources_without_timestamps_encode_frame_exactly_from_the_start() {
     let assembled = root.join("a.mp4");
     assemble_rendition(&AssembleParams { rung: rungs[0].name.clone(), chunks: chunks[0].clone(), output: assembled.clone(), spans_us: Vec::new() }, &CancellationToken::new()).await.unwrap();
     let validation = validate_rendition(
-        &ValidateParams { rung: rungs[0].clone(), rendition: assembled, source_frames: report.frame_artifact.clone(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false, keeps_frame_times: false },
+        &ValidateParams { rung: rungs[0].clone(), rendition: assembled, source_frames: report.frame_artifact.clone(), source_frames_within: Default::default(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false, keeps_frame_times: false },
         &CancellationToken::new(),
     )
     .await
@@ -306,6 +306,7 @@ async fn variable_rate_and_odd_timestamps_come_out_frame_exact_in_every_rung() {
                     rung: rung.clone(),
                     rendition: assembled.clone(),
                     source_frames: report.frame_artifact.clone(),
+                    source_frames_within: Default::default(),
                     frame_rate: video.frame_rate,
                     tolerance: None,
                     tone_mapped: false,

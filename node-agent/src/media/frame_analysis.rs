@@ -189,6 +189,75 @@ fn is_decoder_complaint(line: &str) -> bool {
 
 /// Decodes `picture` of `path` once and analyses every frame; see the module docs.
 pub async fn decode_and_analyse(path: &Path, picture: &SourcePicture, depth: AnalysisDepth, cancel: &CancellationToken) -> Result<DecodedVideo, DecodePassError> {
+    let pass = decode_pass(path, picture, move |receiver| analyse_frames(receiver, depth), cancel).await?;
+    let (fingerprints, scene) = pass.analysed;
+    let frame_lines = pass.frame_lines;
+    let frames = fingerprints
+        .into_iter()
+        .enumerate()
+        .map(|(index, (fingerprint, sdr_fingerprint))| {
+            let info = frame_lines.get(index);
+            AnalyzedFrame {
+                pts_seconds: info.and_then(|info| info.pts_seconds),
+                keyframe: info.is_some_and(|info| info.keyframe),
+                byte_position: info.and_then(|info| info.byte_position),
+                fingerprint,
+                sdr_fingerprint,
+            }
+        })
+        .collect();
+    Ok(DecodedVideo { frames, scene, complaints: pass.complaints, complaint_count: pass.complaint_count, run: pass.run })
+}
+
+/// What a streamed decode ([`decode_fingerprints`]) leaves besides the fingerprints it sent:
+/// each frame's time (a few bytes a frame), the decoder's complaints, the run.
+#[derive(Debug)]
+pub struct StreamedDecode {
+    pub times: Vec<Option<f64>>,
+    pub complaints: Vec<DecodeComplaint>,
+    pub complaint_count: u64,
+    pub run: ToolRun,
+}
+
+/// Decodes `path` (no turning or deinterlacing: an encoded rendition) and sends each frame's
+/// fingerprint to `prints` as it is made, holding none: validation compares them while the
+/// decode runs. A closed `prints` ends the analysis.
+pub async fn decode_fingerprints(path: &Path, prints: mpsc::SyncSender<Fingerprint>, cancel: &CancellationToken) -> Result<StreamedDecode, DecodePassError> {
+    let send = move |receiver: mpsc::Receiver<Vec<u8>>| -> Result<(), DecodePassError> {
+        for (index, frame) in receiver.into_iter().enumerate() {
+            let print = Fingerprint::of_luma(&frame[..FRAME_BYTES.min(frame.len())], ANALYSIS_WIDTH, ANALYSIS_HEIGHT)
+                .map_err(|error| DecodePassError::Fingerprint { frame: index as u64, message: error.to_string() })?;
+            if prints.send(print).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    };
+    let pass = decode_pass(path, &SourcePicture::default(), send, cancel).await?;
+    Ok(StreamedDecode {
+        times: pass.frame_lines.iter().map(|frame| frame.pts_seconds).collect(),
+        complaints: pass.complaints,
+        complaint_count: pass.complaint_count,
+        run: pass.run,
+    })
+}
+
+/// One decode pass: ffmpeg's frames to the `analyse` thread, its showinfo lines and decoder
+/// complaints read from stderr.
+struct DecodePass<T> {
+    analysed: T,
+    frame_lines: Vec<ShowinfoFrame>,
+    complaints: Vec<DecodeComplaint>,
+    complaint_count: u64,
+    run: ToolRun,
+}
+
+async fn decode_pass<T: Send + 'static>(
+    path: &Path,
+    picture: &SourcePicture,
+    analyse: impl FnOnce(mpsc::Receiver<Vec<u8>>) -> Result<T, DecodePassError> + Send + 'static,
+    cancel: &CancellationToken,
+) -> Result<DecodePass<T>, DecodePassError> {
     let with_sdr_twin = picture.colour.is_hdr();
     let analysis = format!("scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,showinfo");
     let picture_args = if with_sdr_twin {
@@ -212,7 +281,7 @@ pub async fn decode_and_analyse(path: &Path, picture: &SourcePicture, depth: Ana
         "pipe:1".to_owned(),
     ]);
     let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(ANALYSIS_QUEUE_FRAMES);
-    let analysis = tokio::task::spawn_blocking(charged(move || analyse_frames(receiver, depth)));
+    let analysis = tokio::task::spawn_blocking(charged(move || analyse(receiver)));
     let frame_bytes = if with_sdr_twin { 2 * FRAME_BYTES } else { FRAME_BYTES };
     let mut sink = FrameQueueSink { frame_bytes, pending: Vec::with_capacity(frame_bytes), sender: Some(sender) };
     let mut frame_lines: Vec<ShowinfoFrame> = Vec::new();
@@ -233,22 +302,7 @@ pub async fn decode_and_analyse(path: &Path, picture: &SourcePicture, depth: Ana
     drop(sink);
     let analysed = analysis.await.map_err(|error| DecodePassError::AnalysisThread(error.to_string()))?;
     let run = outcome?;
-    let (fingerprints, scene) = analysed?;
-    let frames = fingerprints
-        .into_iter()
-        .enumerate()
-        .map(|(index, (fingerprint, sdr_fingerprint))| {
-            let info = frame_lines.get(index);
-            AnalyzedFrame {
-                pts_seconds: info.and_then(|info| info.pts_seconds),
-                keyframe: info.is_some_and(|info| info.keyframe),
-                byte_position: info.and_then(|info| info.byte_position),
-                fingerprint,
-                sdr_fingerprint,
-            }
-        })
-        .collect();
-    Ok(DecodedVideo { frames, scene, complaints, complaint_count, run })
+    Ok(DecodePass { analysed: analysed?, frame_lines, complaints, complaint_count, run })
 }
 
 /// Per frame: its fingerprint and its SDR twin's (when there is one); and the scene features.

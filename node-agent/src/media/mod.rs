@@ -17,6 +17,7 @@
 //! | [`mp4_boxes`] | — | the ISO-BMFF box tree from bytes: headers, children, fields |
 //! | [`mp4_samples`] | — | frame count of an MP4 video track, from its box tree |
 //! | [`artifacts`] | — | `frames.json`: large per-frame data beside the results |
+//! | [`frame_stream`] | — | a frame artifact's frames read one at a time (validation never holds them all) |
 //! | [`inspect`] | 1 inspect | accept (facts, warnings, shots, chunk plan) or reject (code, where, fix) |
 //! | [`chunking`] | 1 inspect | runs of whole shots within min/max length, frame-exact |
 //! | [`ladder`] | 3 ladder | the `fixed` ladder recipe fitted to the source: its own size on top, ≥ 3 rungs from 240 lines, bitrates by pixels and frame rate (README beside it); the per-title/per-shot ladder on the hull of the analyze stage's trials |
@@ -39,6 +40,7 @@ pub mod capabilities;
 pub mod chunking;
 pub mod encode;
 pub mod frame_analysis;
+pub mod frame_stream;
 pub mod frame_timing;
 pub mod inspect;
 pub mod ladder;

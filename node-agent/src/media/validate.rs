@@ -4,19 +4,21 @@
 //! kept frame times, each frame at its source frame's time), and the codec, size and bitrate
 //! the rung asked for.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use shotfarm_kernels::fingerprint::{FrameFault, MatchTolerance, compare_sequences};
+use shotfarm_kernels::fingerprint::Fingerprint;
+use shotfarm_kernels::frame_sequence::{FrameFault, MatchTolerance, SequenceComparator, SequenceComparison};
 use tokio_util::sync::CancellationToken;
 
-use super::artifacts::{ArtifactError, FrameArtifact};
-use super::frame_analysis::{AnalysisDepth, DecodePassError, decode_and_analyse};
+use super::artifacts::ArtifactError;
+use super::frame_analysis::{DecodePassError, decode_fingerprints};
+use super::frame_stream::{FramesWithin, stream_frames};
 use shotfarm_proto::pipeline::Rung;
 use super::probe::{ColourTags, ProbeError, Rational, parse_number, probe_file};
 use super::process::ToolError;
-use super::source_picture::SourcePicture;
 
 /// Largest difference between an output frame's time and its source frame's, both from their
 /// first frames, when the rendition keeps the source's frame times: 1 ms, far under any
@@ -30,8 +32,11 @@ pub struct ValidateParams {
     pub rung: Rung,
     /// The assembled rendition.
     pub rendition: PathBuf,
-    /// The source's `frames.json` from inspect.
+    /// The source's frames: a `frames.json` from inspect, or the inspection document that
+    /// holds them (`source_frames_within`).
     pub source_frames: PathBuf,
+    #[serde(default)]
+    pub source_frames_within: FramesWithin,
     /// The constant rate the rendition must have (the average when it keeps the source's
     /// frame times).
     pub frame_rate: Rational,
@@ -127,16 +132,21 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
     let started = Instant::now();
     let rung = &params.rung;
     let name = rung.name.as_str();
-    // The probe, the decode and reading the source's frames run at once: the probe's few
-    // hundred milliseconds would otherwise sit on the job's critical path, and its verdicts
-    // still come first below.
-    let rendition_picture = SourcePicture::default();
-    let (source, probe, decoded) = tokio::join!(
-        FrameArtifact::read(&params.source_frames),
-        probe_file(&params.rendition, false, cancel),
-        decode_and_analyse(&params.rendition, &rendition_picture, AnalysisDepth::Fingerprints, cancel),
-    );
-    let source = source?;
+    // The source's fingerprints are read from the file and the rendition's come out of its
+    // decode while a third thread compares them: neither side is ever held whole (see the
+    // module docs). The probe runs meanwhile; its verdicts still come first below.
+    let (source_prints, source_queue) = mpsc::sync_channel::<Fingerprint>(COMPARISON_QUEUE_FRAMES);
+    let (output_prints, output_queue) = mpsc::sync_channel::<Fingerprint>(COMPARISON_QUEUE_FRAMES);
+    let source_reader = tokio::task::spawn_blocking({
+        let (path, within, tone_mapped) = (params.source_frames.clone(), params.source_frames_within, params.tone_mapped);
+        move || read_source(&path, within, tone_mapped, &source_prints)
+    });
+    let tolerance = params.tolerance.unwrap_or_default();
+    let comparison = tokio::task::spawn_blocking(move || compare_streams(&source_queue, &output_queue, tolerance));
+    let (probe, decoded) = tokio::join!(probe_file(&params.rendition, false, cancel), decode_fingerprints(&params.rendition, output_prints, cancel));
+    let thread_failed = |error: tokio::task::JoinError| ValidateError::Probe(format!("a validation thread failed: {error}"));
+    let source = source_reader.await.map_err(thread_failed)??;
+    let comparison = comparison.await.map_err(thread_failed)?;
     let probe = match probe {
         Ok(probe) => probe,
         Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(ValidateError::Cancelled),
@@ -160,17 +170,9 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
         Err(DecodePassError::Tool(error)) => return Err(ValidateError::Tool(error)),
         Err(error) => return Err(fail(name, None, error.to_string())),
     };
-    let source_prints: Vec<_> = if params.tone_mapped {
-        let Some(prints) = source.frames.iter().map(|frame| frame.sdr_fingerprint.clone()).collect::<Option<Vec<_>>>() else {
-            return Err(fail(name, None, "the rung is tone-mapped to SDR but the inspection has no tone-mapped fingerprints of the source (it was not inspected as HDR)".to_owned()));
-        };
-        prints
-    } else {
-        source.frames.iter().map(|frame| frame.fingerprint.clone()).collect()
-    };
-    let output_prints: Vec<_> = decoded.frames.iter().map(|frame| frame.fingerprint.clone()).collect();
-    let tolerance = params.tolerance.unwrap_or_default();
-    let comparison = compare_sequences(&source_prints, &output_prints, &tolerance);
+    if source.without_sdr_twin {
+        return Err(fail(name, None, "the rung is tone-mapped to SDR but the inspection has no tone-mapped fingerprints of the source (it was not inspected as HDR)".to_owned()));
+    }
     if let Some(mismatch) = &comparison.first_mismatch {
         let what = match (mismatch.fault, mismatch.best_source_frame) {
             (FrameFault::Dropped, Some(best)) => format!("it shows source frame {best}: source frame(s) {}..{best} were dropped or reordered", mismatch.output_frame),
@@ -196,15 +198,13 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
     }
 
     let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
-    let times: Vec<Option<f64>> = decoded.frames.iter().map(|frame| frame.pts_seconds).collect();
     if params.keeps_frame_times {
-        let source_times: Vec<Option<f64>> = source.frames.iter().map(|frame| frame.pts_seconds).collect();
-        check_kept_times(name, &times, &source_times)?;
+        check_kept_times(name, &decoded.times, &source.times)?;
     } else {
-        check_constant_rate(name, &times, frame_duration)?;
+        check_constant_rate(name, &decoded.times, frame_duration)?;
     }
 
-    let frames = decoded.frames.len() as u64;
+    let frames = comparison.output_frames as u64;
     let duration_seconds = frames as f64 * frame_duration;
     let bytes = std::fs::metadata(&params.rendition).map(|metadata| metadata.len()).unwrap_or(0);
     let bitrate_kbps = parse_number::<u64>(stream.bit_rate.as_ref())
@@ -239,6 +239,56 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
     };
     tracing::info!(rung = %report.rung, frames, max_distance = report.max_fingerprint_distance, "rendition validated");
     Ok(report)
+}
+
+/// Fingerprints in flight between a reader and the comparison (144 bytes each).
+const COMPARISON_QUEUE_FRAMES: usize = 256;
+
+/// What reading the source's frames leaves besides the fingerprints it sent: each frame's
+/// time, and whether a tone-mapped comparison found a frame without its SDR fingerprint.
+struct SourceRead {
+    times: Vec<Option<f64>>,
+    without_sdr_twin: bool,
+}
+
+/// Streams the source's fingerprints (tone-mapped ones for a tone-mapped rung) to `prints`.
+fn read_source(path: &Path, within: FramesWithin, tone_mapped: bool, prints: &mpsc::SyncSender<Fingerprint>) -> Result<SourceRead, ValidateError> {
+    let mut read = SourceRead { times: Vec::new(), without_sdr_twin: false };
+    stream_frames(path, within, &mut |frame| {
+        read.times.push(frame.pts_seconds);
+        let print = match (tone_mapped, frame.sdr_fingerprint) {
+            (false, _) => frame.fingerprint,
+            (true, Some(sdr)) => sdr,
+            (true, None) => {
+                read.without_sdr_twin = true;
+                return false;
+            }
+        };
+        prints.send(print).is_ok()
+    })?;
+    Ok(read)
+}
+
+/// Feeds the comparator from both queues, taking next from the side that is behind, until
+/// both are closed.
+fn compare_streams(source: &mpsc::Receiver<Fingerprint>, output: &mpsc::Receiver<Fingerprint>, tolerance: MatchTolerance) -> SequenceComparison {
+    let mut comparator = SequenceComparator::new(tolerance);
+    let (mut source_open, mut output_open) = (true, true);
+    while source_open || output_open {
+        let (sources, outputs) = comparator.pushed();
+        if source_open && (!output_open || sources <= outputs) {
+            match source.recv() {
+                Ok(print) => comparator.push_source(print),
+                Err(_) => source_open = false,
+            }
+        } else {
+            match output.recv() {
+                Ok(print) => comparator.push_output(print),
+                Err(_) => output_open = false,
+            }
+        }
+    }
+    comparator.finish()
 }
 
 /// Contiguous timestamps, one frame every `frame_duration` seconds.

@@ -5,7 +5,9 @@
 //!
 //! Finding it: the scheduler records the inspect task's successful output, and the specs of
 //! `encode`, `score` and `validate` name that artifact (`report` finds it among the job's
-//! outputs). A stale attempt's inspection lying in the work area is never read.
+//! outputs). A stale attempt's inspection lying in the work area is never read. No task parses
+//! the frames whole: tasks read the report alone, and validation streams the frames
+//! (`media::frame_stream`).
 
 use std::path::PathBuf;
 
@@ -32,35 +34,12 @@ pub struct InspectionDocument {
 
 impl InspectionDocument {
     pub const VERSION: u32 = 1;
-
-    fn agrees_with(&self, source: &SourceSummary) -> bool {
-        self.report.source.video.frames == source.frames && self.frames.frames.len() as u64 == source.frames
-    }
 }
 
-/// An inspection loaded into the job cache.
-#[derive(Debug, Clone)]
-pub struct CachedInspection {
-    pub key: ObjectKey,
-    pub document: InspectionDocument,
-    /// Where its download lives in the job cache.
-    pub local: PathBuf,
-}
-
-impl CachedInspection {
-    /// Its frames as a `frames.json` file (what validation reads), written once per job.
-    pub async fn frames_file(&self) -> Result<PathBuf, TaskError> {
-        let path = self.local.with_extension("frames.json");
-        let frames = &self.document.frames;
-        fill_once(&path, |temporary| async move { frames.write(&temporary).await.map_err(|error| task_errors::artifact("writing the source frames", error)) }).await?;
-        Ok(path)
-    }
-}
-
-/// The inspection without its per-frame data: all a chunk's task needs (its chunk, the
-/// source's picture). Read from the file as a stream with the frames skipped unparsed, so a
-/// chunk task's memory does not grow with the title (a 30-minute title's frames are about
-/// 17 MB of JSON).
+/// The inspection without its per-frame data: all a task needs but validation's frames,
+/// which it streams from the same file. Read from the file as a stream with the frames
+/// skipped unparsed, so no task's memory grows with the title (a 30-minute title's frames are
+/// about 17 MB of JSON).
 #[derive(Deserialize)]
 struct InspectionHead {
     version: u32,
@@ -89,17 +68,15 @@ fn check_version(key: &ObjectKey, version: u32) -> Result<(), TaskError> {
     )))
 }
 
-/// Loads the inspection stored under `key` (through the job cache).
-pub async fn load(work_area: &WorkArea, key: &ObjectKey, ctx: &TaskContext) -> Result<CachedInspection, TaskError> {
-    let local = cached_copy(work_area, key, ctx).await?;
-    let bytes = tokio::fs::read(&local).await.map_err(|error| task_errors::local_io("reading the inspection", &local, error))?;
-    let document: InspectionDocument = serde_json::from_slice(&bytes).map_err(|error| unreadable(key, &error))?;
-    check_version(key, document.version)?;
-    Ok(CachedInspection { key: key.clone(), document, local })
+/// The report of the inspection stored under `key` (through the job cache), its frames
+/// skipped unparsed.
+pub async fn load_report(work_area: &WorkArea, key: &ObjectKey, ctx: &TaskContext) -> Result<InspectReport, TaskError> {
+    load_head(work_area, key, ctx).await.map(|(head, _)| head.report)
 }
 
-/// Loads the inspection's [`InspectionHead`] (through the job cache), streaming the file.
-async fn load_head(work_area: &WorkArea, key: &ObjectKey, ctx: &TaskContext) -> Result<InspectionHead, TaskError> {
+/// Loads the inspection's [`InspectionHead`] (through the job cache), streaming the file;
+/// and where that file is.
+async fn load_head(work_area: &WorkArea, key: &ObjectKey, ctx: &TaskContext) -> Result<(InspectionHead, PathBuf), TaskError> {
     let local = cached_copy(work_area, key, ctx).await?;
     let path = local.clone();
     let parsed = tokio::task::spawn_blocking(move || -> std::io::Result<Result<InspectionHead, serde_json::Error>> {
@@ -111,19 +88,19 @@ async fn load_head(work_area: &WorkArea, key: &ObjectKey, ctx: &TaskContext) -> 
     .map_err(|error| task_errors::local_io("reading the inspection", &local, error))?;
     let head = parsed.map_err(|error| unreadable(key, &error))?;
     check_version(key, head.version)?;
-    Ok(head)
+    Ok((head, local))
 }
 
-/// The committed inspection a spec names, whole (every frame: what validation compares),
-/// checked against the spec's plan: the same frame count. A disagreement means the plan and
-/// the artifact do not belong together, which no retry can fix.
-pub async fn committed(work_area: &WorkArea, artifact: &Artifact, source: &SourceSummary, ctx: &TaskContext) -> Result<CachedInspection, TaskError> {
+/// The committed inspection's report, and its local file, whose frames validation streams
+/// (`frames.frames` of the document) rather than parse whole; checked against the spec's plan
+/// like [`committed`] (the frame count the report gives; validation counts the frames).
+pub async fn committed_report(work_area: &WorkArea, artifact: &Artifact, source: &SourceSummary, ctx: &TaskContext) -> Result<(InspectReport, PathBuf), TaskError> {
     let key = ObjectKey::parse(&artifact.key).map_err(|error| task_errors::key("the inspection key", error))?;
-    let inspection = load(work_area, &key, ctx).await?;
-    if !inspection.document.agrees_with(source) {
+    let (head, local) = load_head(work_area, &key, ctx).await?;
+    if head.report.source.video.frames != source.frames {
         return Err(TaskError::final_error(format!("the inspection {key} does not match this task's plan ({} frames); the job's plan is inconsistent", source.frames)));
     }
-    Ok(inspection)
+    Ok((head.report, local))
 }
 
 /// The inspected chunk a chunk's task works on and the source's picture (how every decode of
@@ -137,7 +114,7 @@ pub async fn committed_chunk(
     ctx: &TaskContext,
 ) -> Result<(InspectedChunk, SourcePicture), TaskError> {
     let key = ObjectKey::parse(&artifact.key).map_err(|error| task_errors::key("the inspection key", error))?;
-    let head = load_head(work_area, &key, ctx).await?;
+    let (head, _) = load_head(work_area, &key, ctx).await?;
     let inspected = head
         .report
         .chunks

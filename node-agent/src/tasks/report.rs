@@ -17,7 +17,7 @@ use shotfarm_proto::analysis::LadderDecision;
 use shotfarm_proto::pipeline::{Chunk, JobLocations, QualityStats, QualitySummary, ReportedRendition, Rung, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
-use super::inspection::{self, CachedInspection};
+use super::inspection;
 use super::job_facts::JobFacts;
 use crate::media::quality::{VmafStats, weighted_mean};
 use super::work_area::WorkArea;
@@ -67,7 +67,7 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
         tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, %report_url, "report already written by an earlier attempt");
         return Ok(TaskOutput::Report { renditions: reported_renditions(&output_store, &report_key, ctx).await, report: report_url });
     }
-    let inspection: CachedInspection = inspection::load(&work_area, &inspection_key, ctx).await?;
+    let inspected = inspection::load_report(&work_area, &inspection_key, ctx).await?;
     let (rungs, decision): (Vec<Rung>, Option<&LadderDecision>) = outputs
         .iter()
         .find_map(|output| match output {
@@ -102,7 +102,7 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
         })
         .collect();
     let rung_order: Vec<String> = if rungs.is_empty() { validated.iter().map(|rung| (*rung).to_owned()).collect() } else { rungs.iter().map(|rung| rung.name.clone()).collect() };
-    let per_frame = per_frame_vmaf(&scored, &rung_order, inspection.document.report.source.video.frames);
+    let per_frame = per_frame_vmaf(&scored, &rung_order, inspected.source.video.frames);
 
     let root = Path::new("");
     let mut renditions = rendition_reports(&validations, &package, root);
@@ -113,12 +113,12 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
     let report = JobReport {
         version: JobReport::VERSION,
         job_id: facts.job_id.clone().or_else(|| Some(ctx.job_id.clone())),
-        source: inspection.document.report.source.clone(),
-        warnings: inspection.document.report.warnings.clone(),
+        source: inspected.source.clone(),
+        warnings: inspected.warnings.clone(),
         renditions,
         audio: audio_report(&package, root),
         chunks: chunk_reports(&chunks, &facts, &scored, &rung_order),
-        shots: shot_qualities(&inspection.document.report.shots, &rung_order, &per_frame),
+        shots: shot_qualities(&inspected.shots, &rung_order, &per_frame),
         ladder,
         timings: JobTimings { stages: facts.stage_seconds(), total_seconds: facts.total_seconds(), tasks: facts.task_timings() },
         recipe: facts.recipe.clone(),

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, inspection, task_errors};
+use crate::media::frame_stream::FramesWithin;
 use crate::media::source_colour::RungColour;
 use crate::media::validate::{ValidateParams, validate_rendition};
 
@@ -23,13 +24,22 @@ pub async fn run(
 ) -> Result<TaskOutput, TaskError> {
     check_rung_name(&rung.name)?;
     let work_area = WorkArea::open(&locations.work_url)?;
-    let inspection = inspection::committed(&work_area, inspection, source, ctx).await?;
-    let source_frames = inspection.frames_file().await?;
+    // The report alone is parsed; validation streams the frames from the same file.
+    let (report, source_frames) = inspection::committed_report(&work_area, inspection, source, ctx).await?;
     let rendition = ctx.scratch_dir.join("validate").join(format!("{}.mp4", rung.name));
     work_area.download(stream, &rendition).await?;
-    let tone_mapped = inspection.document.report.source.video.picture.colour.for_codec(rung.codec) == RungColour::ToneMappedToSdr;
-    let keeps_frame_times = inspection.document.report.source.video.keeps_frame_times;
-    let params = ValidateParams { rung: rung.clone(), rendition: rendition.clone(), source_frames, frame_rate: frame_rate(source)?, tolerance: None, tone_mapped, keeps_frame_times };
+    let tone_mapped = report.source.video.picture.colour.for_codec(rung.codec) == RungColour::ToneMappedToSdr;
+    let keeps_frame_times = report.source.video.keeps_frame_times;
+    let params = ValidateParams {
+        rung: rung.clone(),
+        rendition: rendition.clone(),
+        source_frames,
+        source_frames_within: FramesWithin::Inspection,
+        frame_rate: frame_rate(source)?,
+        tolerance: None,
+        tone_mapped,
+        keeps_frame_times,
+    };
     let outcome = validate_rendition(&params, cancel).await;
     let _ = tokio::fs::remove_file(&rendition).await;
     let report = outcome.map_err(task_errors::validate)?;

@@ -4,6 +4,7 @@
 // what happened as one JSON object (the Rust test node-agent/tests/real_players.rs judges it).
 //
 //   node play.mjs --player hls|dash --url http://127.0.0.1:PORT/master.m3u8 [--rate 2] [--timeout-ms 30000]
+//                 [--clearkeys KID:KEY,KID:KEY]   (hex; dash.js plays an encrypted MPD through Clear Key EME)
 //
 // Every SourceBuffer the player creates is recorded (MediaSource.addSourceBuffer is wrapped
 // before the player loads), so each track's buffered ranges are reported, not only the
@@ -13,13 +14,17 @@ import path from 'node:path';
 import puppeteer from 'puppeteer-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const options = { player: 'hls', url: '', rate: 2, timeoutMs: 30000, browser: process.env.CHROMIUM || '/usr/bin/chromium' };
+const options = { player: 'hls', url: '', rate: 2, timeoutMs: 30000, clearkeys: null, browser: process.env.CHROMIUM || '/usr/bin/chromium' };
 for (let index = 2; index < process.argv.length; index += 2) {
   const [name, value] = [process.argv[index], process.argv[index + 1]];
   if (name === '--player') options.player = value;
   else if (name === '--url') options.url = value;
   else if (name === '--rate') options.rate = Number(value);
   else if (name === '--timeout-ms') options.timeoutMs = Number(value);
+  else if (name === '--clearkeys') {
+    // Clear Key's JSON Web Key form: key ids and keys in base64url.
+    options.clearkeys = Object.fromEntries(value.split(',').map((pair) => pair.split(':').map((hex) => Buffer.from(hex, 'hex').toString('base64url'))));
+  }
   else throw new Error(`unknown argument ${name}`);
 }
 const scripts = {
@@ -29,7 +34,7 @@ const scripts = {
 if (!scripts[options.player] || !options.url) throw new Error('usage: play.mjs --player hls|dash --url URL');
 
 // Runs in the page.
-async function play({ player, url, rate, timeoutMs }) {
+async function play({ player, url, rate, timeoutMs, clearkeys }) {
   const report = {
     player, errors: [], abortedRequests: 0, waitingWhilePlaying: [], playing: false, ended: false, switched: false,
     renditionsBuffered: [], renditions: [], audioTracks: [], subtitleTracks: [], cues: [], duration: null, currentTime: null,
@@ -116,6 +121,7 @@ async function play({ player, url, rate, timeoutMs }) {
       const request = event.request || {};
       if (request.mediaType === 'video' && request.type === 'MediaSegment' && request.representation) segmentBuffered(request.representation.height);
     });
+    if (clearkeys) dash.setProtectionData({ 'org.w3.clearkey': { clearkeys } });
     dash.initialize(video, url, true);
   }
   await ended;
@@ -148,7 +154,18 @@ try {
   const console_ = [];
   page.on('console', (message) => { if (message.type() === 'error') console_.push(message.text()); });
   page.on('pageerror', (error) => console_.push(String(error)));
-  await page.setContent('<!doctype html><html><body><video></video></body></html>');
+  // The page lives at the server's origin (a secure context, which EME and so Clear Key
+  // need; about:blank is not): its one request is answered here, the rest go to the server.
+  const pageUrl = new URL('/player.html', options.url).href;
+  const answerPage = (request) => {
+    if (request.url() === pageUrl) request.respond({ status: 200, contentType: 'text/html', body: '<!doctype html><html><head><link rel="icon" href="data:,"></head><body><video></video></body></html>' });
+    else request.continue();
+  };
+  await page.setRequestInterception(true);
+  page.on('request', answerPage);
+  await page.goto(pageUrl);
+  page.off('request', answerPage);
+  await page.setRequestInterception(false);
   await page.addScriptTag({ path: scripts[options.player] });
   const report = await page.evaluate(play, options);
   report.consoleErrors = console_;

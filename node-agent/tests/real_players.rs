@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use common::browser::{browser_available, player_tests_dir};
+use shotfarm_agent::media::package::encryption::ContentProtection;
+use shotfarm_agent::media::package::encryption::keys::{ContentKey, ContentKeys};
+use shotfarm_proto::encryption::Scheme;
 use shotfarm_proto::pipeline::{Codec, Rung};
 
 /// Serves the files under a folder over HTTP/1.1 GET (one thread per connection, closed after
@@ -104,9 +107,15 @@ fn respond(mut connection: TcpStream, root: &Path) {
 
 /// One playback's report from play.mjs.
 fn play(player: &str, url: &str) -> serde_json::Value {
+    play_with(player, url, &[])
+}
+
+/// One playback's report from play.mjs, with extra arguments (`--clearkeys`).
+fn play_with(player: &str, url: &str, extra: &[&str]) -> serde_json::Value {
     let output = Command::new("node")
         .arg(player_tests_dir().join("play.mjs"))
         .args(["--player", player, "--url", url, "--rate", "2", "--timeout-ms", "30000"])
+        .args(extra)
         .output()
         .unwrap();
     assert!(output.status.success(), "play.mjs {player} failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -205,5 +214,34 @@ async fn a_variable_rate_camera_clip_plays_through_at_its_own_frame_times() {
     for (player, manifest) in [("hls", "master.m3u8"), ("dash", "manifest.mpd")] {
         let played = play(player, &server.url(manifest));
         assert_played_through(&played, duration, source_frames, &format!("{player}: {played}"));
+    }
+}
+
+#[tokio::test]
+async fn an_encrypted_ladder_plays_through_in_dash_js_with_clear_key() {
+    if !browser_available("the real-player test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source.mp4");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=3", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", source.to_str().unwrap(),
+    ]);
+    let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };
+    let rungs = [rung("180p", 320, 180, 500), rung("90p", 160, 90, 150)];
+    let keys = ContentKeys { video: ContentKey { kid: [0x1a; 16], key: [0x2b; 16] }, audio: ContentKey { kid: [0x3c; 16], key: [0x4d; 16] } };
+    let clearkeys = format!("{}:{},{}:{}", "1a".repeat(16), "2b".repeat(16), "3c".repeat(16), "4d".repeat(16));
+    for scheme in [Scheme::Cenc, Scheme::Cbcs] {
+        let out = dir.path().join(scheme.as_str());
+        let (report, result) = common::ladder::package_source_protected(&source, &rungs, &out, Some(ContentProtection { scheme, keys: keys.clone() })).await;
+        assert_eq!(result.protection.map(|protection| protection.scheme), Some(scheme));
+        let server = StaticServer::start(out.join("out"));
+        let played = play_with("dash", &server.url("manifest.mpd"), &["--clearkeys", &clearkeys]);
+        let context = format!("dash.js {scheme:?} with Clear Key: {played}");
+        assert_played_through(&played, report.source.video.duration_seconds, report.source.video.frames, &context);
+        // Without the keys the same ladder does not play.
+        let locked = play_with("dash", &server.url("manifest.mpd"), &["--timeout-ms", "4000"]);
+        assert!(!locked["ended"].as_bool().unwrap_or(false) || locked["totalVideoFrames"].as_u64() == Some(0), "it played without its keys: {locked}");
     }
 }

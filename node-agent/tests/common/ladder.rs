@@ -9,6 +9,7 @@ use shotfarm_agent::media::capabilities::probe_capabilities;
 use shotfarm_agent::media::chunking::ChunkingParams;
 use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams, EncoderSettings};
 use shotfarm_agent::media::inspect::{InspectParams, InspectReport, inspect_source};
+use shotfarm_agent::media::package::encryption::ContentProtection;
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, package_ladder};
 use shotfarm_proto::pipeline::{Codec, Rung};
 use shotfarm_proto::thumbnails::ThumbnailOptions;
@@ -47,6 +48,11 @@ pub async fn inspect(source: &Path, dir: &Path) -> InspectReport {
 /// Inspects `source`, encodes it into `rungs` (keyframe every 12 frames), assembles and
 /// packages the ladder (with the source's audio when it has some) into `dir/out`.
 pub async fn package_source(source: &Path, rungs: &[Rung], dir: &Path) -> (InspectReport, PackageResult) {
+    package_source_protected(source, rungs, dir, None).await
+}
+
+/// [`package_source`], encrypted with `protection`.
+pub async fn package_source_protected(source: &Path, rungs: &[Rung], dir: &Path, protection: Option<ContentProtection>) -> (InspectReport, PackageResult) {
     let cancel = CancellationToken::new();
     let report = inspect(source, dir).await;
     let backend = CpuBackend::new(&probe_capabilities(&cancel).await.unwrap());
@@ -79,7 +85,7 @@ pub async fn package_source(source: &Path, rungs: &[Rung], dir: &Path) -> (Inspe
         subtitles_source: Some(source.to_owned()),
         media_folder: "job-1-1-a1".to_owned(),
         thumbnails: Some(ThumbnailOptions { interval_seconds: 1, ..ThumbnailOptions::default() }),
-        protection: None,
+        protection,
     };
     let result = package_ladder(&params, &cancel).await.unwrap();
     (report, result)

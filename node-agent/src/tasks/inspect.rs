@@ -6,7 +6,7 @@
 use shotfarm_proto::pipeline::{Artifact, Chunk, JobLocations, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
-use super::inspection::InspectionDocument;
+use super::inspection::write_document;
 use super::job_cache::local_source;
 use super::job_locations::check_locations;
 use super::output_location::check_output_free;
@@ -57,16 +57,24 @@ pub async fn run(locations: &JobLocations, chunk_min_ms: u32, chunk_max_ms: u32,
             return Err(task_errors::inspect(error));
         }
     };
-    let frames = crate::media::artifacts::FrameArtifact::read(&report.frame_artifact)
-        .await
-        .map_err(|error| task_errors::artifact("reading back the frame artifact", error))?;
     let summary = source_summary(&report)?;
     let chunks = planned_chunks(&report);
     let chunk_complexity = chunk_complexity(&report.shots, &chunks);
     let warnings = report.warnings.iter().map(warning_text).collect();
-    let document = InspectionDocument { version: InspectionDocument::VERSION, report: InspectReport { frame_artifact: "frames.json".into(), ..report }, frames };
+    // The document is written as a stream, its frames copied from the frame artifact's file:
+    // the inspecting agent never holds the title's frames twice.
+    let frames_json = report.frame_artifact.clone();
+    let report = InspectReport { frame_artifact: "frames.json".into(), ..report };
     let key = WorkArea::inspection_key(ctx.attempt)?;
-    let inspection: Artifact = work_area.put_json(&document, &key, &ctx.scratch_dir).await?;
+    let local = ctx.scratch_dir.join(key.as_str().replace('/', "__"));
+    let written = {
+        let local = local.clone();
+        tokio::task::spawn_blocking(move || write_document(&report, &frames_json, &local))
+    };
+    written.await.map_err(|error| TaskError::retryable(format!("writing the inspection stopped: {error}")))?.map_err(|error| task_errors::local_io("writing the inspection", &local, error))?;
+    let inspection = work_area.upload(&local, &key).await;
+    let _ = tokio::fs::remove_file(&local).await;
+    let inspection: Artifact = inspection?;
     tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, key = %inspection.key, frames = summary.frames, chunks = chunks.len(), "inspection uploaded");
     Ok(TaskOutput::Inspect { source: summary, chunks, warnings, inspection, chunk_complexity })
 }

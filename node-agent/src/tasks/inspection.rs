@@ -36,6 +36,23 @@ impl InspectionDocument {
     pub const VERSION: u32 = 1;
 }
 
+/// Writes the inspection document to `out` as serializing an [`InspectionDocument`] would,
+/// without holding its frames: the report, then the bytes of the frame artifact the
+/// inspection wrote (`frames_json`, already that JSON) copied through. Blocking.
+pub fn write_document(report: &InspectReport, frames_json: &std::path::Path, out: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(out)?);
+    write!(file, "{{\"version\":{},\"report\":", InspectionDocument::VERSION)?;
+    serde_json::to_writer(&mut file, report)?;
+    file.write_all(b",\"frames\":")?;
+    std::io::copy(&mut std::fs::File::open(frames_json)?, &mut file)?;
+    file.write_all(b"}")?;
+    file.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()
+}
+
 /// The inspection without its per-frame data: all a task needs but validation's frames,
 /// which it streams from the same file. Read from the file as a stream with the frames
 /// skipped unparsed, so no task's memory grows with the title (a 30-minute title's frames are

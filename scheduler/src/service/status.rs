@@ -62,6 +62,11 @@ pub enum ServiceError {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A relayed call from a replica the leader does not count as a member (one removed while
+    /// it still runs): `PERMISSION_DENIED`, marked so that the relaying replica answers its
+    /// caller "not the leader" with the leader's address instead (`forward::front`).
+    #[error("{0}")]
+    RelayFromNonMember(String),
     #[error("{0}")]
     RateLimited(String),
     #[error("{0}")]
@@ -78,6 +83,9 @@ impl ServiceError {
         }
     }
 }
+
+/// Marks the leader's refusal of a relay from a replica it does not count as a member.
+pub const RELAY_REFUSED: &str = "x-shotfarm-relay-refused";
 
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Status {
@@ -114,6 +122,11 @@ impl From<ServiceError> for Status {
             }
             ServiceError::Unauthenticated(_) => Status::unauthenticated(message),
             ServiceError::Forbidden(_) => Status::permission_denied(message),
+            ServiceError::RelayFromNonMember(_) => {
+                let mut status = Status::permission_denied(message);
+                status.metadata_mut().insert(RELAY_REFUSED, tonic::metadata::MetadataValue::from_static("not-a-member"));
+                status
+            }
             ServiceError::RateLimited(_) | ServiceError::OverQuota(_) | ServiceError::Refused(Refusal::RecipeLimit(_)) => Status::resource_exhausted(message),
         }
     }

@@ -11,7 +11,9 @@ use tonic::{Request, Response, Status};
 use super::deadline::UNARY_BOUND;
 use super::leader_link::{LeaderLink, Route};
 use super::relayed_request::{leader_answer, relayed_request};
+use crate::replica_node::DriverError;
 use crate::service::access::Gate;
+use crate::service::status::RELAY_REFUSED;
 
 pub struct Front {
     pub link: LeaderLink,
@@ -35,9 +37,14 @@ impl Front {
     {
         match self.link.route(request.metadata())? {
             Route::Here => here(request).await,
-            Route::Leader { leader_id, channel } => {
+            Route::Leader { leader_id, leader_addr, channel } => {
                 let (request, deadline) = self.admit_and_relay(request, Some(UNARY_BOUND)).await?;
-                leader_answer(leader_id, deadline, at_leader(channel, request)).await
+                match leader_answer(leader_id, deadline, at_leader(channel, request)).await {
+                    // The leader no longer counts this replica a member (it was removed and
+                    // runs on): the caller is told where the leader is, as before relaying.
+                    Err(status) if status.metadata().contains_key(RELAY_REFUSED) => Err(DriverError::NotLeader { leader: Some((leader_id, leader_addr)) }.into()),
+                    answer => answer,
+                }
             }
         }
     }

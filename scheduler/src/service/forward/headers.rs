@@ -29,9 +29,11 @@ pub fn forwarded_caller(metadata: &MetadataMap, peer: Option<&Identity>, is_memb
     let relaying_replica = peer.and_then(Identity::replica_id).filter(|id| is_member(*id));
     if relaying_replica.is_none() {
         let who = peer.map_or_else(|| "a caller without a certificate".to_owned(), |identity| format!("{identity}, which is not a member replica"));
-        return Err(ServiceError::Forbidden(format!(
-            "{FORWARDED_CALLER} is accepted only from a member replica relaying a call; it came from {who}: drop the header and present your own certificate or token"
-        )));
+        let message = format!("{FORWARDED_CALLER} is accepted only from a member replica relaying a call; it came from {who}: drop the header and present your own certificate or token");
+        // A replica removed while it still runs relays like any other: its callers are sent
+        // on to the leader (marked), anyone else is plainly refused.
+        let removed_replica = peer.and_then(Identity::replica_id).is_some();
+        return Err(if removed_replica { ServiceError::RelayFromNonMember(message) } else { ServiceError::Forbidden(message) });
     }
     let uri = claimed.to_str().map_err(|_| ServiceError::Unauthenticated(format!("{FORWARDED_CALLER} is not text")))?;
     match Identity::from_uri(uri) {
@@ -74,7 +76,18 @@ mod tests {
         ];
         for (peer, expected) in cases {
             let refused = forwarded_caller(&operator, peer.as_ref(), |id| id == 2).unwrap_err();
-            assert!(matches!(&refused, ServiceError::Forbidden(why) if why.contains(expected)), "{peer:?}: {refused}");
+            let removed_replica = peer.as_ref().is_some_and(|peer| peer.replica_id().is_some());
+            match &refused {
+                // A replica that is no longer a member: refused, marked so that it sends its
+                // caller on to the leader.
+                ServiceError::RelayFromNonMember(why) if removed_replica => {
+                    assert!(why.contains(expected), "{why}");
+                    let status = tonic::Status::from(forwarded_caller(&operator, peer.as_ref(), |id| id == 2).unwrap_err());
+                    assert_eq!((status.code(), status.metadata().contains_key(crate::service::status::RELAY_REFUSED)), (tonic::Code::PermissionDenied, true));
+                }
+                ServiceError::Forbidden(why) if !removed_replica => assert!(why.contains(expected), "{peer:?}: {why}"),
+                other => panic!("{peer:?}: {other}"),
+            }
         }
     }
 

@@ -25,7 +25,7 @@ front_service!(JobService, JobsFront, JobServiceClient, [
     async fn watch_job(&self, request: Request<v1::WatchJobRequest>) -> Result<Response<WatchStream>, Status> {
         match self.front.link.route(request.metadata())? {
             Route::Here => self.local.watch_job(request).await,
-            Route::Leader { leader_id, channel } => {
+            Route::Leader { leader_id, channel, .. } => {
                 let (request, deadline) = self.front.admit_and_relay(request, None).await?;
                 let info = self.front.link.driver().watch_info();
                 watch_relay::relay(info, leader_id, deadline, async move { JobServiceClient::new(channel).watch_job(request).await }).await

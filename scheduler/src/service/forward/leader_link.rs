@@ -16,8 +16,8 @@ pub enum Route {
     /// By this replica: it leads; or the call was relayed here already, or no leader is known
     /// (the local service then answers "not the leader", with the leader's address if known).
     Here,
-    /// By the leader, over this channel.
-    Leader { leader_id: u64, channel: FarmChannel },
+    /// By the leader (its id and member address), over this channel.
+    Leader { leader_id: u64, leader_addr: String, channel: FarmChannel },
 }
 
 pub struct LeaderLink {
@@ -47,8 +47,8 @@ impl LeaderLink {
             _ => return Ok(Route::Here),
         };
         // The leader is dialled as Raft dials it: through its `--route` where it has one.
-        let dial = self.driver.config().routes.get(&leader_id).cloned().unwrap_or(addr);
-        Ok(Route::Leader { leader_id, channel: self.channel(&dial)? })
+        let dial = self.driver.config().routes.get(&leader_id).cloned().unwrap_or_else(|| addr.clone());
+        Ok(Route::Leader { leader_id, leader_addr: addr, channel: self.channel(&dial)? })
     }
 
     fn channel(&self, addr: &str) -> Result<FarmChannel, Status> {

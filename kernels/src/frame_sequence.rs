@@ -8,8 +8,7 @@
 //! [`SequenceComparator`] takes both sequences as they come (a rendition decoded while the
 //! source's fingerprints are read) and keeps only a window of frames around the one it
 //! judges: every verdict looks at most [`NOISE_WINDOW`] plus a few search windows away, so
-//! memory stays the same for a minute or a feature film. [`compare_sequences`] is the same
-//! over two whole slices.
+//! memory stays the same for a minute or a feature film.
 
 use std::collections::VecDeque;
 
@@ -17,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::Fingerprint;
 
-/// How strict [`compare_sequences`] is.
+/// How strict [`SequenceComparator`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MatchTolerance {
     /// An output frame further than this from its source frame is different content,
@@ -65,7 +64,7 @@ pub struct SequenceMismatch {
     pub fault: FrameFault,
 }
 
-/// The outcome of [`compare_sequences`].
+/// The outcome of [`SequenceComparator::finish`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SequenceComparison {
     pub source_frames: usize,
@@ -87,19 +86,6 @@ impl SequenceComparison {
 const NOISE_MULTIPLE: f32 = 3.0;
 /// Frames on each side whose noise is pooled into the local noise estimate.
 const NOISE_WINDOW: usize = 12;
-
-/// Compares output frame `i` with source frame `i` for every `i` both sequences have, and
-/// reports the first output frame that is not its source frame (see the module docs).
-pub fn compare_sequences(source: &[Fingerprint], output: &[Fingerprint], tolerance: &MatchTolerance) -> SequenceComparison {
-    let mut comparator = SequenceComparator::new(*tolerance);
-    for print in source {
-        comparator.push_source(print.clone());
-    }
-    for print in output {
-        comparator.push_output(print.clone());
-    }
-    comparator.finish()
-}
 
 /// One of the two sequences as the comparator holds it: the frames from `base` on, how many
 /// were pushed, whether it has ended.
@@ -131,7 +117,7 @@ impl Window {
 }
 
 /// The streaming comparison: push each sequence's fingerprints as they come (in any
-/// interleaving), then [`SequenceComparator::finish`]; the verdict is [`compare_sequences`]'s.
+/// interleaving), then [`SequenceComparator::finish`].
 #[derive(Debug)]
 pub struct SequenceComparator {
     tolerance: MatchTolerance,
@@ -310,6 +296,19 @@ mod tests {
     use super::*;
     use crate::fingerprint::test_frames::{moving_bar, sequence};
     use crate::fingerprint::FINGERPRINT_LEN;
+
+    /// Compares output frame `i` with source frame `i` for every `i` both sequences have, and
+    /// reports the first output frame that is not its source frame (both whole, source first).
+    fn compare_sequences(source: &[Fingerprint], output: &[Fingerprint], tolerance: &MatchTolerance) -> SequenceComparison {
+        let mut comparator = SequenceComparator::new(*tolerance);
+        for print in source {
+            comparator.push_source(print.clone());
+        }
+        for print in output {
+            comparator.push_output(print.clone());
+        }
+        comparator.finish()
+    }
 
     #[test]
     fn identical_sequences_match_exactly() {

@@ -78,7 +78,7 @@ fn hashed(track: &Path, decode: bool, key: Option<&[u8; 16]>) -> Result<Vec<Stri
         let mut command = Command::new("ffmpeg");
         command.args(["-v", "error", "-xerror"]);
         if let Some(key) = key {
-            command.args(["-decryption_key", &hex(key)]);
+            command.args(["-decryption_key", &hex::encode(key)]);
         }
         command.arg("-i").arg(&path).args(["-map", "0:0"]);
         if !decode {
@@ -94,10 +94,6 @@ fn hashed(track: &Path, decode: bool, key: Option<&[u8; 16]>) -> Result<Vec<Stri
         hashes.extend(text.lines().filter(|line| !line.starts_with('#')).filter_map(|line| line.split(',').nth(5)).map(|hash| hash.trim().to_owned()));
     }
     Ok(hashes)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn be32(bytes: &[u8], at: usize) -> u32 {
@@ -277,7 +273,7 @@ async fn encrypted_ladders_decrypt_to_the_clear_frames_and_samples() {
             let bytes = std::fs::read(&entry).unwrap();
             for key in [&VIDEO_KEY.key, &AUDIO_KEY.key] {
                 assert!(!bytes.windows(16).any(|window| window == key), "{} holds a key", entry.display());
-                assert!(!String::from_utf8_lossy(&bytes).contains(&hex(key)), "{} holds a key in hex", entry.display());
+                assert!(!String::from_utf8_lossy(&bytes).contains(&hex::encode(key)), "{} holds a key in hex", entry.display());
             }
         }
     }

@@ -112,6 +112,8 @@ pub enum ValidateError {
     Artifact(#[from] ArtifactError),
     #[error("probing the rendition: {0}")]
     Probe(String),
+    #[error("a validation thread stopped: {0}")]
+    Thread(String),
 }
 
 impl ValidateError {
@@ -144,7 +146,7 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
     let tolerance = params.tolerance.unwrap_or_default();
     let comparison = tokio::task::spawn_blocking(move || compare_streams(&source_queue, &output_queue, tolerance));
     let (probe, decoded) = tokio::join!(probe_file(&params.rendition, false, cancel), decode_fingerprints(&params.rendition, output_prints, cancel));
-    let thread_failed = |error: tokio::task::JoinError| ValidateError::Probe(format!("a validation thread failed: {error}"));
+    let thread_failed = |error: tokio::task::JoinError| ValidateError::Thread(error.to_string());
     let source = source_reader.await.map_err(thread_failed)??;
     let comparison = comparison.await.map_err(thread_failed)?;
     let probe = match probe {

@@ -27,8 +27,8 @@ const POLL_EVERY: Duration = Duration::from_millis(200);
 const MAX_IN_FLIGHT: usize = 32;
 /// A receiver that has not answered by then counts as a refusal.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// So much of a refusing receiver's answer is kept as the reason.
-const REASON_BYTES: usize = 200;
+/// So many characters of a refusing receiver's answer are kept as the reason.
+const REASON_CHARS: usize = 200;
 
 /// One job's first pending event, due now.
 #[derive(Debug, Clone)]
@@ -134,7 +134,7 @@ async fn attempt(client: &reqwest::Client, endpoints: &CallbackEndpoints, event:
         Ok(answer) => {
             let status = answer.status();
             let text = answer.text().await.unwrap_or_default();
-            let reason: String = text.chars().take(REASON_BYTES).collect();
+            let reason: String = text.chars().take(REASON_CHARS).collect();
             let hint = if status.is_redirection() { " (redirects are not followed: give the final URL)" } else { "" };
             tracing::info!(event = %id, %status, "callback refused; retried after a backoff");
             refused(format!("HTTP {status}{hint}: {}", reason.trim()))

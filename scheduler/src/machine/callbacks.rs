@@ -89,10 +89,8 @@ pub(super) fn callback_delivered(state: &mut State, job_id: JobId, sequence: u32
 pub(super) fn callback_refused(state: &mut State, job_id: JobId, sequence: u32, error: &str, now_ms: Millis) -> Outcome {
     let mut error = error.to_owned();
     if error.len() > MAX_ERROR_BYTES {
-        let mut end = MAX_ERROR_BYTES;
-        while !error.is_char_boundary(end) {
-            end -= 1;
-        }
+        // (`floor_char_boundary` is newer than the workspace's rust-version.)
+        let end = (0..=MAX_ERROR_BYTES).rev().find(|end| error.is_char_boundary(*end)).unwrap_or(0);
         error.truncate(end);
     }
     settle(state, job_id, sequence, |outbox| {

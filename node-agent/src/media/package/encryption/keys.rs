@@ -25,7 +25,7 @@ pub struct ContentKey {
 
 impl fmt::Debug for ContentKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ContentKey {{ kid: {}, key: .. }}", hex(&self.kid))
+        write!(f, "ContentKey {{ kid: {}, key: .. }}", hex::encode(self.kid))
     }
 }
 
@@ -88,20 +88,13 @@ pub fn parse_key_file(bytes: &[u8]) -> Result<ContentKeys, String> {
 
 /// 16 bytes from 32 hex digits (dashes allowed, as in a UUID).
 fn hex16(text: &str) -> Result<[u8; 16], String> {
-    let digits: Vec<u8> = text.bytes().filter(|byte| *byte != b'-').collect();
+    let digits: String = text.chars().filter(|digit| *digit != '-').collect();
     if digits.len() != 32 {
         return Err(format!("has {} hex digits; a key and a key id have 32", digits.len()));
     }
     let mut out = [0u8; 16];
-    for (index, pair) in digits.chunks(2).enumerate() {
-        let text = std::str::from_utf8(pair).map_err(|_| "is not hex".to_owned())?;
-        out[index] = u8::from_str_radix(text, 16).map_err(|_| "is not hex".to_owned())?;
-    }
+    hex::decode_to_slice(&digits, &mut out).map_err(|_| "is not hex".to_owned())?;
     Ok(out)
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use self::init_segment::{TrackProtection, protect_init};
-use self::keys::{ContentKey, ContentKeys, hex};
+use self::keys::{ContentKey, ContentKeys};
 use self::media_segment::protect_segment;
 use self::pssh::{PLAYREADY_SYSTEM_ID, SystemHeader, WIDEVINE_SYSTEM_ID, base64, system_headers, uuid_text};
 use self::samples::{SampleEncryptor, Scheme};
@@ -124,7 +124,7 @@ pub fn hls_key_lines(protection: &ContentProtection, kid: &[u8; 16]) -> String {
         Scheme::Cbcs => "SAMPLE-AES",
         Scheme::Cenc => "SAMPLE-AES-CTR",
     };
-    let kid_hex = hex(kid);
+    let kid_hex = hex::encode(kid);
     let mut text = String::new();
     if protection.scheme == Scheme::Cbcs {
         let _ = writeln!(text, "#EXT-X-KEY:METHOD={method},URI=\"skd://{kid_hex}\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"");

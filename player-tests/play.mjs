@@ -38,7 +38,7 @@ async function play({ player, url, rate, timeoutMs, clearkeys }) {
   const report = {
     player, errors: [], abortedRequests: 0, waitingWhilePlaying: [], playing: false, ended: false, switched: false,
     renditionsBuffered: [], renditions: [], audioTracks: [], subtitleTracks: [], cues: [], duration: null, currentTime: null,
-    totalVideoFrames: null, droppedVideoFrames: null, buffered: [], sourceBuffers: [],
+    totalVideoFrames: null, totalVideoFramesAtEnded: null, droppedVideoFrames: null, buffered: [], sourceBuffers: [],
   };
   const buffers = [];
   const addSourceBuffer = MediaSource.prototype.addSourceBuffer;
@@ -127,7 +127,17 @@ async function play({ player, url, rate, timeoutMs, clearkeys }) {
   await ended;
   report.duration = video.duration;
   report.currentTime = video.currentTime;
-  const quality = video.getVideoPlaybackQuality();
+  // Chromium posts its decode statistics to the page now and then, not with each frame: read
+  // right at `ended`, the last frame or two may not be counted yet (seen with a decryptor in
+  // the path). The counts are read once they have held still for 300 ms (at most 3 s).
+  let quality = video.getVideoPlaybackQuality();
+  report.totalVideoFramesAtEnded = quality.totalVideoFrames;
+  for (let still = 0, waited = 0; still < 3 && waited < 3000; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const next = video.getVideoPlaybackQuality();
+    still = next.totalVideoFrames === quality.totalVideoFrames ? still + 1 : 0;
+    quality = next;
+  }
   report.totalVideoFrames = quality.totalVideoFrames;
   report.droppedVideoFrames = quality.droppedVideoFrames;
   report.buffered = ranges(video.buffered);

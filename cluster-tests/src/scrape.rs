@@ -2,11 +2,13 @@
 //! farm's TLS — the server verified against the farm CA, a client certificate and a bearer
 //! token presented when given — or plaintext on an `--insecure` farm. The body is read by
 //! its `Content-Length`, so one [`ScrapeConnection`] serves many scrapes (the benchmark's
-//! keep-alive case) and [`Scraper::get`] one on a fresh connection.
+//! keep-alive case) and [`Scraper::get`] one on a fresh connection. The dashboard's event
+//! streams are read with [`ScrapeConnection::get_stream`].
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use rustls_pki_types::pem::PemObject as _;
@@ -101,6 +103,40 @@ pub struct ScrapeConnection {
 
 impl ScrapeConnection {
     pub async fn get(&mut self, path: &str) -> anyhow::Result<Answer> {
+        let (status, headers) = self.request_head(path).await?;
+        let length: usize = headers
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .and_then(|(_, value)| value.parse().ok())
+            .with_context(|| format!("no content-length in {headers:?}"))?;
+        while self.buffered.len() < length {
+            self.fill().await?;
+        }
+        let body = String::from_utf8(self.buffered[..length].to_vec()).context("the body is not UTF-8")?;
+        self.buffered.drain(..length);
+        Ok(Answer { status, headers, body })
+    }
+
+    /// `GET path` whose answer is a stream (server-sent events, chunked): its status and
+    /// headers, and its body as read until the server ends it (the last chunk) or `patience`
+    /// passes, chunk framing left in.
+    pub async fn get_stream(&mut self, path: &str, patience: Duration) -> anyhow::Result<Answer> {
+        let (status, headers) = self.request_head(path).await?;
+        let deadline = tokio::time::Instant::now() + patience;
+        while !self.buffered.ends_with(b"\r\n0\r\n\r\n") {
+            match tokio::time::timeout_at(deadline, self.fill()).await {
+                Ok(filled) => filled?,
+                Err(_) => break,
+            }
+        }
+        let body = String::from_utf8_lossy(&self.buffered).into_owned();
+        self.buffered.clear();
+        Ok(Answer { status, headers, body })
+    }
+
+    /// Sends `GET path` and reads the answer's head: its status and headers (names in
+    /// lowercase); what was read past the head stays buffered.
+    async fn request_head(&mut self, path: &str) -> anyhow::Result<(u16, Vec<(String, String)>)> {
         let mut request = format!("GET {path} HTTP/1.1\r\nHost: shotfarm\r\nAccept: application/openmetrics-text\r\n");
         if let Some(token) = &self.bearer {
             request.push_str(&format!("Authorization: Bearer {token}\r\n"));
@@ -124,18 +160,8 @@ impl ScrapeConnection {
             .filter_map(|line| line.split_once(':'))
             .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
             .collect();
-        let length: usize = headers
-            .iter()
-            .find(|(name, _)| name == "content-length")
-            .and_then(|(_, value)| value.parse().ok())
-            .with_context(|| format!("no content-length in {head:?}"))?;
-        let body_start = head_end + 4;
-        while self.buffered.len() < body_start + length {
-            self.fill().await?;
-        }
-        let body = String::from_utf8(self.buffered[body_start..body_start + length].to_vec()).context("the body is not UTF-8")?;
-        self.buffered.drain(..body_start + length);
-        Ok(Answer { status, headers, body })
+        self.buffered.drain(..head_end + 4);
+        Ok((status, headers))
     }
 
     async fn fill(&mut self) -> anyhow::Result<()> {

@@ -2,6 +2,8 @@
 //! agents) on loopback. One test binary; scenario files numbered by area. Needs the
 //! `shotfarm` binary built first (`cargo build -p shotfarm`), or `SHOTFARM_BIN`.
 
+#[path = "../../node-agent/tests/common/browser.rs"]
+mod browser;
 #[path = "cluster/held_task.rs"]
 mod held_task;
 #[path = "cluster/support.rs"]
@@ -52,3 +54,5 @@ mod t95_authentication;
 mod t95_security;
 #[path = "cluster/t97_metrics.rs"]
 mod t97_metrics;
+#[path = "cluster/t98_dashboard.rs"]
+mod t98_dashboard;

@@ -315,7 +315,7 @@ fn check_report_page(path: &Path, report: &JobReport) {
     if !common::browser::browser_available("the report page test") {
         return;
     }
-    let seen = common::browser::inspect_report_page(path);
+    let seen = inspect_report_page(path);
     let context = seen.to_string();
     assert_eq!(seen["consoleErrors"].as_array().unwrap().len(), 0, "{context}");
     assert_eq!(seen["requests"].as_array().unwrap().len(), 0, "{context}");
@@ -708,4 +708,12 @@ async fn a_per_shot_ladder_comes_from_scored_trials_and_each_chunk_encodes_at_it
     let spec = TaskSpec::Encode { locations: job.locations.clone(), source, inspection, chunk: chunks[0], rungs: vec![top.clone()], preset: None, settings: vec![20.0, 30.0] };
     let error = job.run(spec, Some(0), Some(&top.name)).await.unwrap_err();
     assert!(matches!(error, TaskError::Final(_)) && error.to_string().contains("2 quality settings for 1 rungs"), "{error}");
+}
+
+/// What a reader of the page at `path` sees, as `player-tests/report-page.mjs` reports it.
+fn inspect_report_page(path: &Path) -> serde_json::Value {
+    let url = url::Url::from_file_path(path).unwrap().to_string();
+    let output = std::process::Command::new("node").arg(common::browser::player_tests_dir().join("report-page.mjs")).args(["--url", &url]).output().unwrap();
+    assert!(output.status.success(), "report-page.mjs failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("report-page.mjs printed no report ({error}): {}", String::from_utf8_lossy(&output.stdout)))
 }

@@ -21,6 +21,7 @@ pub mod leader_hint;
 pub mod pipeline;
 pub mod recipe;
 pub mod spec_overlay;
+pub mod state_names;
 pub mod storage;
 pub mod thumbnails;
 

@@ -10,7 +10,7 @@
 //! | [`callbacks`] | completion callbacks: the allowed endpoints and their secrets, signatures, the leader's delivery |
 //! | [`replica_node`] | a running replica: handle, outbox, Ready loop, leader duties, agents (sessions, liveness, progress), peer transport |
 //! | [`consensus`] | raft-rs `RawNode` driven through one Ready loop, with no I/O but the store |
-//! | [`http`] | the HTTP listener's routes (`--http-listen`): `/metrics`, behind the API's authentication |
+//! | [`http`] | the HTTP listener's routes (`--http-listen`): `/metrics` and the web dashboard, behind the API's authentication |
 //! | [`metrics`] | the replica's Prometheus registry and the typed handles the Ready loop updates |
 //! | [`audit`] | the audit trail of the applied stream (`--audit DIR`), for the cluster tests' invariants |
 //! | [`failpoints`] | crash points in the Ready loop for tests (`FAILPOINTS`; feature `failpoints`, debug builds) |

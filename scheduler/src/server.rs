@@ -2,6 +2,7 @@
 //! back down in order (stop serving, stop the driver) when `shutdown` fires.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use shotfarm_proto::v1::admin_service_server::AdminServiceServer;
 use shotfarm_proto::v1::job_service_server::JobServiceServer;
@@ -156,10 +157,18 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
     tracing::info!(id = config.id, listen = %config.listen, data_dir = %config.data_dir.display(), "scheduler replica serving");
     config.roots.warn_if_empty();
     tokio::spawn(callbacks::delivery::run(driver.clone(), config.callbacks.clone(), shutdown.child_token()));
+    // One gate for both listeners: a caller's request rate counts across them.
+    let gate = Gate::new(driver.clone(), authenticates(&config), config.client_requests_per_second);
     if let Some(http) = http {
-        let context = HttpContext { driver: driver.clone(), metrics, authenticate: matches!(config.transport, TransportSecurity::Tls(_)) };
+        let context = HttpContext {
+            driver: driver.clone(),
+            metrics,
+            admin: Arc::new(admin_front(&driver, &gate)),
+            jobs: Arc::new(jobs_front(&driver, &gate, &config)),
+            authenticate: authenticates(&config),
+        };
         let addr = http.local_addr().map_or_else(|_| "?".to_owned(), |addr| addr.to_string());
-        tracing::info!(http_listen = %addr, "serving /metrics over HTTP");
+        tracing::info!(http_listen = %addr, "serving the dashboard and /metrics over HTTP");
         tokio::spawn(http.serve(http::router(context), shutdown.child_token()));
     }
 
@@ -175,7 +184,7 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
         .build_v1()
         .map_err(|err| ServerError::Fatal(format!("reflection: {err}")))?;
 
-    let router = services(&driver, &config)?
+    let router = services(&driver, &config, &gate)?
         .add_service(health_service)
         .add_service(reflection);
 
@@ -221,7 +230,37 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
     outcome
 }
 
-fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::transport::server::Router, ServerError> {
+/// Whether callers are authenticated: on a TLS farm, not on an `--insecure` one.
+fn authenticates(config: &SchedulerConfig) -> bool {
+    matches!(config.transport, TransportSecurity::Tls(_))
+}
+
+/// A client-facing service's front door: followers relay leader-only calls to the leader
+/// (`service::forward`).
+fn front(driver: &DriverHandle, gate: &Gate, service: &'static str, roles: &'static [shotfarm_security::Role]) -> Front {
+    Front { link: LeaderLink::new(driver.clone()), gate: gate.clone(), service, roles }
+}
+
+/// `JobService` as callers reach it, over gRPC or from the dashboard.
+fn jobs_front(driver: &DriverHandle, gate: &Gate, config: &SchedulerConfig) -> JobsFront {
+    JobsFront {
+        local: Jobs {
+            driver: driver.clone(),
+            gate: gate.clone(),
+            roots: config.roots.clone(),
+            callbacks: config.callbacks.clone(),
+            submitter_jobs_in_flight: config.submitter_jobs_in_flight,
+        },
+        front: front(driver, gate, "JobService", JOB_ROLES),
+    }
+}
+
+/// `AdminService` as callers reach it, over gRPC or from the dashboard.
+fn admin_front(driver: &DriverHandle, gate: &Gate) -> AdminFront {
+    AdminFront { local: Admin { driver: driver.clone(), gate: gate.clone() }, front: front(driver, gate, "AdminService", ADMIN_ROLES) }
+}
+
+fn services(driver: &DriverHandle, config: &SchedulerConfig, gate: &Gate) -> Result<tonic::transport::server::Router, ServerError> {
     // Pings keep every live connection talking, so only a silent one meets the idle
     // timeout (`connections`); a peer that stops answering them is dropped sooner.
     let ping_every = config.idle_timeout / 3;
@@ -231,35 +270,21 @@ fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::tr
         .http2_keepalive_timeout(Some(ping_every))
         .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
         .concurrency_limit_per_connection(MAX_REQUESTS_PER_CONNECTION);
-    let authenticate = match &config.transport {
+    match &config.transport {
         TransportSecurity::Tls(material) => {
             let tls = material.server_config().map_err(|err| ServerError::Config(err.to_string()))?;
             builder = builder.tls_config(tls).map_err(|err| ServerError::Config(format!("TLS: {err}")))?;
-            true
         }
         TransportSecurity::Insecure => {
             tracing::warn!(
                 listen = %config.listen,
                 "--insecure: plaintext gRPC and no authentication; anyone who reaches this port may submit, read, administer and join"
             );
-            false
         }
-    };
-    let gate = Gate::new(driver.clone(), authenticate, config.client_requests_per_second);
-    // Followers relay leader-only client and operator calls to the leader (`service::forward`).
-    let front = |service, roles| Front { link: LeaderLink::new(driver.clone()), gate: gate.clone(), service, roles };
+    }
     Ok(builder
         .add_service(WireErrors(
-            JobServiceServer::new(JobsFront {
-                local: Jobs {
-                    driver: driver.clone(),
-                    gate: gate.clone(),
-                    roots: config.roots.clone(),
-                    callbacks: config.callbacks.clone(),
-                    submitter_jobs_in_flight: config.submitter_jobs_in_flight,
-                },
-                front: front("JobService", JOB_ROLES),
-            })
+            JobServiceServer::new(jobs_front(driver, gate, config))
                 .max_decoding_message_size(MAX_CLIENT_REQUEST)
                 .max_encoding_message_size(MAX_REPLY),
         ))
@@ -269,17 +294,17 @@ fn services(driver: &DriverHandle, config: &SchedulerConfig) -> Result<tonic::tr
                 .max_encoding_message_size(MAX_REPLY),
         ))
         .add_service(WireErrors(
-            AdminServiceServer::new(AdminFront { local: Admin { driver: driver.clone(), gate: gate.clone() }, front: front("AdminService", ADMIN_ROLES) })
+            AdminServiceServer::new(admin_front(driver, gate))
                 .max_decoding_message_size(MAX_ADMIN_REQUEST)
                 .max_encoding_message_size(MAX_REPLY),
         ))
         .add_service(WireErrors(
-            RecipeServiceServer::new(RecipesFront { local: Recipes { driver: driver.clone(), gate: gate.clone() }, front: front("RecipeService", RECIPE_ROLES) })
+            RecipeServiceServer::new(RecipesFront { local: Recipes { driver: driver.clone(), gate: gate.clone() }, front: front(driver, gate, "RecipeService", RECIPE_ROLES) })
                 .max_decoding_message_size(MAX_CLIENT_REQUEST)
                 .max_encoding_message_size(MAX_REPLY),
         ))
         .add_service(WireErrors(
-            RaftServiceServer::new(RaftPeer { driver: driver.clone(), gate })
+            RaftServiceServer::new(RaftPeer { driver: driver.clone(), gate: gate.clone() })
                 .max_decoding_message_size(MAX_PEER_MESSAGE)
                 .max_encoding_message_size(MAX_PEER_MESSAGE),
         )))

@@ -5,16 +5,7 @@ use shotfarm_proto::v1;
 
 use crate::exit::CommandError;
 
-pub fn state_name(state: i32) -> &'static str {
-    match v1::JobState::try_from(state).unwrap_or(v1::JobState::Unspecified) {
-        v1::JobState::Pending => "pending",
-        v1::JobState::Running => "running",
-        v1::JobState::Succeeded => "succeeded",
-        v1::JobState::Failed => "failed",
-        v1::JobState::Cancelled => "cancelled",
-        v1::JobState::Unspecified => "unknown",
-    }
-}
+pub use shotfarm_proto::state_names::job_state as state_name;
 
 /// The error a job that did not succeed ends a waiting command with: exit 3 when its source
 /// was inspected and rejected (the inspect task failed: fix the source), exit 1 otherwise.
@@ -56,7 +47,7 @@ pub fn json(job: &v1::Job) -> serde_json::Value {
             "task_id": task.task_id,
             "kind": task.kind,
             "label": task.label,
-            "state": v1::TaskState::try_from(task.state).map_or("unknown", |state| state.as_str_name()).trim_start_matches("TASK_STATE_").to_lowercase(),
+            "state": shotfarm_proto::state_names::task_state(task.state),
             "attempt": task.attempt,
             "node_id": task.node_id,
             "backend": task.backend,

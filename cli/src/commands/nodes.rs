@@ -2,6 +2,7 @@
 //! lifecycle.
 
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
+use shotfarm_proto::state_names::node_state as state_name;
 use shotfarm_proto::v1::{self, ListNodesRequest, NodeRequest};
 
 use crate::client::scheduler::{SchedulerFlag, status_error};
@@ -32,9 +33,6 @@ pub enum Lifecycle {
     Uncordon,
 }
 
-fn state_name(state: i32) -> String {
-    v1::NodeState::try_from(state).map_or("unknown", |state| state.as_str_name()).trim_start_matches("NODE_STATE_").to_lowercase()
-}
 
 fn node_json(node: &v1::Node) -> serde_json::Value {
     let caps = node.capabilities.clone().unwrap_or_default();

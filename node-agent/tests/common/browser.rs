@@ -1,6 +1,7 @@
 //! The headless browser the page tests drive: Debian's Chromium through puppeteer-core in
 //! `player-tests/` (`scripts/ensure-browser` installs them). Without them a test skips with
-//! the reason, or fails under `CI` or `REQUIRE_BROWSER=1`.
+//! the reason, or fails under `CI` or `REQUIRE_BROWSER=1`. (The cluster tests use this file
+//! too, for the dashboard.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,12 +40,4 @@ pub fn browser_available(test: &str) -> bool {
             false
         }
     }
-}
-
-/// What a reader of the page at `path` sees, as `player-tests/report-page.mjs` reports it.
-pub fn inspect_report_page(path: &Path) -> serde_json::Value {
-    let url = url::Url::from_file_path(path).unwrap().to_string();
-    let output = Command::new("node").arg(player_tests_dir().join("report-page.mjs")).args(["--url", &url]).output().unwrap();
-    assert!(output.status.success(), "report-page.mjs failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("report-page.mjs printed no report ({error}): {}", String::from_utf8_lossy(&output.stdout)))
 }

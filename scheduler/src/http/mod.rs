@@ -1,14 +1,16 @@
 //! The replica's HTTP listener (`--http-listen`): the routes an operator (or Prometheus)
 //! reaches over HTTP, behind the API's authentication. The listener itself — TLS with the
 //! replica's certificate, or plaintext on an `--insecure` farm — is
-//! `shotfarm_security::https`; the dashboard will add its routes here.
+//! `shotfarm_security::https`.
 //!
 //! | module | what |
 //! | --- | --- |
-//! | [`access`] | who may use the listener: operators and replicas (certificate), operators (bearer token) |
+//! | [`access`] | who may use the listener: operators and replicas (certificate), operators (bearer token or the dashboard's cookie) |
 //! | [`metrics_route`] | `GET /metrics`: the replica's registry in the OpenMetrics text format |
+//! | [`dashboard`] | `/`: the web dashboard, and its JSON API under `/api/` |
 
 pub mod access;
+pub mod dashboard;
 pub mod metrics_route;
 
 use std::sync::Arc;
@@ -18,20 +20,31 @@ use axum::routing::get;
 
 use crate::metrics::ReplicaMetrics;
 use crate::replica_node::DriverHandle;
+use crate::service::forward::admin::AdminFront;
+use crate::service::forward::jobs::JobsFront;
 
 /// What the routes read.
 #[derive(Clone)]
 pub struct HttpContext {
     pub driver: DriverHandle,
     pub metrics: Arc<ReplicaMetrics>,
+    /// The API's services as gRPC callers reach them (answered here or by the leader).
+    pub admin: Arc<AdminFront>,
+    pub jobs: Arc<JobsFront>,
     /// False on an `--insecure` farm: every request is admitted.
     pub authenticate: bool,
 }
 
-/// Every route of the listener, each behind [`access::require_operator`].
+/// Every route of the listener: the page and signing in open, the rest behind
+/// [`access::require_operator`]; anything but a read needs the dashboard's header.
 pub fn router(context: HttpContext) -> Router {
-    Router::new()
+    let admitted = Router::new()
         .route("/metrics", get(metrics_route::metrics))
-        .route_layer(axum::middleware::from_fn_with_state(context.clone(), access::require_operator))
+        .merge(dashboard::api_routes())
+        .route_layer(axum::middleware::from_fn_with_state(context.clone(), access::require_operator));
+    Router::new()
+        .merge(admitted)
+        .merge(dashboard::public_routes())
+        .layer(axum::middleware::from_fn(dashboard::session::require_dashboard_header))
         .with_state(context)
 }

@@ -69,6 +69,14 @@ impl Caller {
     }
 }
 
+/// The client certificate a caller presented to this replica's HTTP listener, carried to the
+/// in-process call the dashboard makes for it. It travels as a request extension, which only
+/// code in this process can set (nothing on the wire becomes one); the gate checks it as it
+/// checks a connection's certificate (revocation included, at every call), and a relay names
+/// its identity to the leader as it names a connection certificate's.
+#[derive(Debug, Clone)]
+pub struct PresentedCertificate(pub Vec<u8>);
+
 /// Admits callers to a service by role, and clients at their request rate.
 #[derive(Clone)]
 pub struct Gate {
@@ -116,10 +124,14 @@ impl Gate {
         Ok(caller)
     }
 
-    /// The caller: its certificate's identity; or, for a call a member replica relayed, the
+    /// The caller: its certificate's identity (the connection's, or one presented to the HTTP
+    /// listener); or, for a call a member replica relayed, the
     /// identity it names or the caller's token (`forward::headers`); or its bearer token.
     async fn identify<T>(&self, request: &Request<T>) -> Result<Identity, Status> {
-        let certificate = request.peer_certs().as_ref().and_then(|certs| certs.first().cloned());
+        let certificate = match request.extensions().get::<PresentedCertificate>() {
+            Some(PresentedCertificate(certificate)) => Some(certificate.clone()),
+            None => request.peer_certs().as_ref().and_then(|certs| certs.first()).map(|certificate| certificate.to_vec()),
+        };
         let peer = certificate_identity(&self.driver, certificate.as_deref())?;
         let is_member = |id: u64| self.driver.info().members.iter().any(|member| member.id == id);
         if let Some(claimed) = headers::forwarded_caller(request.metadata(), peer.as_ref(), is_member)? {

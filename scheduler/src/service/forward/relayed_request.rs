@@ -10,14 +10,16 @@ use tonic::{Request, Response, Status};
 
 use super::deadline;
 use super::headers::{FORWARDED_BY, FORWARDED_CALLER};
-use crate::service::access::Caller;
+use crate::service::access::{Caller, PresentedCertificate};
 
 /// `request` as this replica (`me`) relays it for `caller`: the caller's own metadata (its
 /// bearer token included), the relay marker, the caller's identity when a certificate
-/// proved it, and the caller's deadline bounded by `bound`. Also returns that deadline.
+/// (the connection's, or one presented to this replica's HTTP listener) proved it, and the caller's deadline bounded by `bound`. Also returns that deadline.
 pub fn relayed_request<T>(request: Request<T>, caller: &Caller, me: u64, bound: Option<Duration>) -> Result<(Request<T>, Option<Duration>), Status> {
     let deadline = deadline::relayed(deadline::caller_timeout(request.metadata()), bound);
-    let certificate_caller = request.peer_certs().is_some_and(|certs| !certs.is_empty());
+    // A caller proven by a certificate (its connection's or [`PresentedCertificate`]), not by a
+    // token that travels with the call.
+    let proven_caller = request.peer_certs().is_some_and(|certs| !certs.is_empty()) || request.extensions().get::<PresentedCertificate>().is_some();
     let (metadata, _, message) = request.into_parts();
     let mut relayed = MetadataMap::new();
     for entry in metadata.iter() {
@@ -32,7 +34,7 @@ pub fn relayed_request<T>(request: Request<T>, caller: &Caller, me: u64, bound: 
         }
     }
     relayed.insert(FORWARDED_BY, MetadataValue::from(me));
-    if certificate_caller && let Caller::Known(identity) = caller {
+    if proven_caller && let Caller::Known(identity) = caller {
         let uri = identity.uri().parse().map_err(|_| Status::internal(format!("identity {identity} does not fit in metadata")))?;
         relayed.insert(FORWARDED_CALLER, uri);
     }

@@ -1,0 +1,121 @@
+//! The web dashboard of a real 3-replica TLS farm with a real agent, used in headless Chromium
+//! (`player-tests/dashboard.mjs`) through a FOLLOWER's HTTP listener, as an operator would:
+//! asked to sign in; a submitter's token refused; signed in with an operator's token (made
+//! with `shotfarm tokens create`); the cluster, the node and the job shown; the job followed
+//! on its page to the end without a reload, its renditions' VMAF the API's; the node drained
+//! with its button (the leader's state says so, and only the live updates redraw the row);
+//! a state-changing request without the dashboard's header refused. Over plain HTTPS, the
+//! JSON API answers an operator's certificate and refuses a caller with no credentials or a
+//! submitter's certificate; revoking the operator's token ends its open event stream.
+//!
+//! Needs Chromium and `player-tests/node_modules` (`scripts/ensure-browser`); without them
+//! the test skips with the reason, or fails under `CI` or `REQUIRE_BROWSER=1`.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use shotfarm_cluster_tests::agents::Farm;
+use shotfarm_cluster_tests::cluster::HARNESS_OPERATOR;
+use shotfarm_cluster_tests::media;
+use shotfarm_cluster_tests::scrape::Scraper;
+use shotfarm_proto::v1;
+use shotfarm_security::Role;
+
+use crate::browser::{browser_available, player_tests_dir};
+use crate::support::{shotfarm_as_operator, step};
+
+const AGENT: &str = "t98-1";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_follows_a_job_and_drains_a_node_in_the_dashboard_of_a_follower() -> anyhow::Result<()> {
+    if !browser_available("the dashboard test") {
+        return Ok(());
+    }
+    let mut farm = Farm::start(3, &[], &[AGENT])?;
+    let outcome = use_the_dashboard(&farm).await;
+    farm.keep_if_failed(&outcome);
+    outcome
+}
+
+async fn use_the_dashboard(farm: &Farm) -> anyhow::Result<()> {
+    let (leader_id, _) = farm.cluster.wait_for_leader(Duration::from_secs(15)).await?;
+    farm.wait_for_agents(Duration::from_secs(20)).await?;
+    let follower = farm.cluster.replicas.values().find(|replica| replica.id != leader_id).context("no follower")?;
+    let http: SocketAddr = follower.http.parse()?;
+    let operator_token = shotfarm_as_operator(&farm.cluster, &["tokens", "--scheduler", &follower.addr, "create", "--name", "dash", "--role", "operator"])?;
+    let submitter_token = shotfarm_as_operator(&farm.cluster, &["tokens", "--scheduler", &follower.addr, "create", "--name", "dash-submitter", "--role", "submitter"])?;
+
+    step("the JSON API answers an operator's certificate and refuses strangers and submitters");
+    let certificates = farm.cluster.certificates().context("a secure farm")?;
+    let operator = Scraper::tls(&certificates.files(Role::Operator, HARNESS_OPERATOR)?, None)?;
+    let answer = operator.get(http, "/api/overview").await?;
+    ensure!(answer.status == 200, "{} {}", answer.status, answer.body);
+    let overview: serde_json::Value = serde_json::from_str(&answer.body)?;
+    ensure!(overview["cluster"]["id"] == follower.id && overview["cluster"]["role"] == "follower" && overview["cluster"]["leader_id"] == leader_id, "{overview}");
+    ensure!(overview["nodes"][0]["name"] == AGENT && overview["nodes"][0]["state"] == "ready", "relayed from the leader: {overview}");
+    let mut stranger_files = certificates.files(Role::Operator, HARNESS_OPERATOR)?;
+    (stranger_files.cert, stranger_files.key) = (None, None);
+    let stranger = Scraper::tls(&stranger_files, None)?.get(http, "/api/overview").await?;
+    ensure!(stranger.status == 401, "{} {}", stranger.status, stranger.body);
+    let submitter = Scraper::tls(&certificates.files(Role::Submitter, "dash-cert")?, None)?.get(http, "/api/overview").await?;
+    ensure!(submitter.status == 403 && submitter.body.contains("operators"), "{} {}", submitter.status, submitter.body);
+    let page = Scraper::tls(&stranger_files, None)?.get(http, "/").await?;
+    ensure!(page.status == 200 && page.header("content-security-policy").is_some_and(|policy| policy.contains("script-src 'self'")), "{page:?}");
+
+    step("a job runs while an operator follows it in the dashboard of a follower, then drains the node");
+    let source = media::synthesize(&farm.subdir("sources")?, "dash.mp4", (320, 180), 4.0).await?;
+    let job_id = farm.submit("dashboard-job", source.job_spec(&farm.subdir("out")?)).await?;
+    let seen = run_dashboard_script(&format!("https://{http}/"), &operator_token, &submitter_token, &job_id, AGENT)?;
+    let context = format!("the browser saw: {seen}");
+    ensure!(seen["consoleErrors"].as_array().is_some_and(Vec::is_empty) && seen["foreignRequests"].as_array().is_some_and(Vec::is_empty), "{context}");
+    ensure!(seen["refusedMessage"].as_str().is_some_and(|message| message.contains("for operators")), "{context}");
+    ensure!(seen["replica"].as_str().is_some_and(|replica| replica.starts_with(&format!("replica {} · follower", follower.id))), "{context}");
+    ensure!(seen["members"] == 3 && seen["nodes"][0]["name"] == AGENT, "{context}");
+    ensure!(seen["jobs"].as_array().is_some_and(|jobs| jobs.iter().any(|job| job["id"] == job_id.as_str())), "{context}");
+    ensure!(seen["jobStates"].as_array().and_then(|states| states.last()) == Some(&"succeeded".into()), "{context}");
+    ensure!(seen["tasks"].as_array().is_some_and(|tasks| !tasks.is_empty() && tasks.iter().all(|state| state == "succeeded")), "{context}");
+    // The page loaded once and every later view came without a reload.
+    ensure!(seen["loads"] == 1 && seen["stillLoaded"] == true, "{context}");
+    // The only refusals: the first look before signing in, the submitter's sign-in, the forged change.
+    let refused: Vec<&str> = seen["refusedRequests"].as_array().context("refusedRequests")?.iter().filter_map(|line| line.as_str()).collect();
+    let forged = format!("403 POST /api/nodes/{AGENT}/uncordon");
+    ensure!(refused == ["401 GET /api/overview", "403 POST /api/session", forged.as_str()], "{context}");
+
+    step("the page's VMAF is the API's; the leader has the node draining; the forged change was refused");
+    let job = farm.job(&job_id).await?;
+    let shown = seen["renditions"].as_array().context("renditions")?;
+    ensure!(shown.len() == job.renditions.len() && !shown.is_empty(), "{context}");
+    for (shown, rendition) in shown.iter().zip(&job.renditions) {
+        ensure!(shown["name"] == rendition.name.as_str() && shown["vmaf"].as_f64() == Some(rendition.vmaf_mean), "{shown} vs {rendition:?}");
+    }
+    ensure!(seen["drained"] == "draining" && seen["banner"] == "", "{context}");
+    let node = farm.node(AGENT).await?;
+    ensure!(node.state == v1::NodeState::Draining as i32, "the leader has {AGENT} {:?}", node.state());
+    ensure!(seen["forgedChange"]["status"] == 403 && seen["forgedChange"]["body"].as_str().is_some_and(|body| body.contains("x-shotfarm-dashboard")), "{context}");
+
+    step("revoking the dashboard's token ends its open event stream, saying why, and refuses it after");
+    let by_token = Scraper::tls(&stranger_files, Some(&operator_token))?;
+    let mut events = by_token.connect(http).await?;
+    let opened = tokio::spawn(async move { events.get_stream("/api/events", Duration::from_secs(20)).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    shotfarm_as_operator(&farm.cluster, &["tokens", "--scheduler", &follower.addr, "revoke", "--name", "dash"])?;
+    let streamed = opened.await??;
+    ensure!(streamed.status == 200 && streamed.header("content-type") == Some("text/event-stream"), "{streamed:?}");
+    ensure!(streamed.body.contains("event: state") && streamed.body.contains("event: unavailable"), "{}", streamed.body);
+    ensure!(streamed.body.ends_with("\r\n0\r\n\r\n") && streamed.body.contains("revoked"), "the stream did not end saying why: {}", streamed.body);
+    let refused = by_token.get(http, "/api/overview").await?;
+    ensure!(refused.status == 401, "{} {}", refused.status, refused.body);
+    Ok(())
+}
+
+/// Runs `player-tests/dashboard.mjs`; what it printed.
+fn run_dashboard_script(url: &str, token: &str, refused_token: &str, job: &str, node: &str) -> anyhow::Result<serde_json::Value> {
+    let output = Command::new("node")
+        .arg(player_tests_dir().join("dashboard.mjs"))
+        .args(["--url", url, "--token", token, "--refused-token", refused_token, "--job", job, "--node", node])
+        .output()?;
+    ensure!(output.status.success(), "dashboard.mjs failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).with_context(|| format!("dashboard.mjs printed: {}", String::from_utf8_lossy(&output.stdout)))
+}

@@ -1,0 +1,96 @@
+// Uses a replica's web dashboard in headless Chromium as an operator would, and prints what
+// happened as one JSON object (cluster-tests/tests/cluster/t98_dashboard.rs judges it):
+//   1. opens the page and is asked to sign in; a submitter's token is refused (its message);
+//   2. signs in with the operator's token: the nodes and jobs as shown;
+//   3. opens the job's page and watches it, without reloading, until it ends (the states it
+//      showed in turn, the renditions' VMAF);
+//   4. back on the front page, presses the node's "drain" button and waits for the row to
+//      say so (only the live updates redraw it);
+//   5. a state-changing request without the dashboard's header, from the page: its status.
+// The replica's certificate is the farm's own CA's, which this browser does not know, so
+// certificate errors are accepted (the test's gRPC and HTTP clients verify it).
+//
+//   node dashboard.mjs --url https://HOST:PORT/ --token OPERATOR --refused-token SUBMITTER --job ID --node NAME
+import puppeteer from 'puppeteer-core';
+
+const options = { url: '', token: '', refusedToken: '', job: '', node: '', browser: process.env.CHROMIUM || '/usr/bin/chromium' };
+const names = { '--url': 'url', '--token': 'token', '--refused-token': 'refusedToken', '--job': 'job', '--node': 'node' };
+for (let index = 2; index < process.argv.length; index += 2) {
+  const name = names[process.argv[index]];
+  if (!name) throw new Error(`unknown argument ${process.argv[index]}`);
+  options[name] = process.argv[index + 1];
+}
+for (const name of Object.values(names)) if (!options[name]) throw new Error(`--${name} is required`);
+
+const report = { consoleErrors: [], foreignRequests: [], refusedRequests: [], loads: 0, jobStates: [] };
+const browser = await puppeteer.launch({
+  executablePath: options.browser,
+  headless: true,
+  acceptInsecureCerts: true,
+  args: ['--no-sandbox', '--disable-gpu'],
+});
+const waitOptions = { timeout: 60000 };
+try {
+  const page = await browser.newPage();
+  // Refused requests are reported on their own (the test expects some), not as console errors.
+  page.on('console', (message) => { if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) report.consoleErrors.push(message.text()); });
+  page.on('pageerror', (error) => report.consoleErrors.push(String(error)));
+  page.on('response', (response) => { if (response.status() >= 400) report.refusedRequests.push(`${response.status()} ${response.request().method()} ${new URL(response.url()).pathname}`); });
+  page.on('load', () => { report.loads += 1; });
+  // Requests that did not reach our origin: the page must make none.
+  page.on('request', (request) => { if (!request.url().startsWith(new URL(options.url).origin) && !request.url().startsWith('data:')) report.foreignRequests.push(request.url()); });
+
+  await page.goto(options.url);
+  await page.waitForSelector('#sign-in', waitOptions);
+  report.askedToSignIn = true;
+
+  await page.type('#token', options.refusedToken);
+  await page.click('#sign-in button');
+  await page.waitForFunction(() => document.getElementById('sign-in-error').textContent.length > 0, waitOptions);
+  report.refusedMessage = await page.$eval('#sign-in-error', (element) => element.textContent);
+
+  await page.$eval('#token', (input) => { input.value = ''; });
+  await page.type('#token', options.token);
+  await page.click('#sign-in button');
+  await page.waitForSelector(`tr[data-node="${options.node}"]`, waitOptions);
+  report.nodes = await page.$$eval('tr[data-node]', (rows) => rows.map((row) => ({ name: row.dataset.node, state: row.dataset.state })));
+  report.jobs = await page.$$eval('tr[data-job]', (rows) => rows.map((row) => ({ id: row.dataset.job, state: row.dataset.state })));
+  report.replica = await page.$eval('#replica', (element) => element.textContent);
+  report.members = await page.$$eval('tr[data-member]', (rows) => rows.length);
+  await page.evaluate(() => { window.shotfarmLoaded = true; });
+
+  await page.click(`tr[data-job="${options.job}"] a`);
+  await page.waitForSelector(`dl[data-job="${options.job}"]`, waitOptions);
+  // Each state the job's page shows in turn, sampled every 50 ms until a final one.
+  report.jobStates = await page.evaluate(async (job) => {
+    const seen = [];
+    const deadline = Date.now() + 90000;
+    for (;;) {
+      const shown = document.querySelector(`dl[data-job="${job}"]`);
+      const state = shown ? shown.dataset.state : null;
+      if (state && seen[seen.length - 1] !== state) seen.push(state);
+      if (['succeeded', 'failed', 'cancelled'].includes(state) || Date.now() > deadline) return seen;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }, options.job);
+  await page.waitForFunction(() => document.querySelectorAll('tr[data-rendition]').length > 0, waitOptions);
+  report.renditions = await page.$$eval('tr[data-rendition]', (rows) => rows.map((row) => ({ name: row.dataset.rendition, vmaf: Number(row.querySelector('[data-vmaf]').dataset.vmaf) })));
+  report.tasks = await page.$$eval('tr[data-task]', (rows) => rows.map((row) => row.dataset.state));
+
+  await page.evaluate(() => { location.hash = '#/'; });
+  const row = `tr[data-node="${options.node}"]`;
+  await page.waitForSelector(`${row} button[data-action="drain"]:not([disabled])`, waitOptions);
+  await page.click(`${row} button[data-action="drain"]`);
+  await page.waitForSelector(`${row}[data-state="draining"]`, waitOptions);
+  report.drained = await page.$eval(row, (element) => element.dataset.state);
+  report.banner = await page.$eval('#banner', (element) => (element.hidden ? '' : element.textContent));
+  report.stillLoaded = await page.evaluate(() => window.shotfarmLoaded === true);
+
+  report.forgedChange = await page.evaluate(async (node) => {
+    const response = await fetch(`/api/nodes/${node}/uncordon`, { method: 'POST' });
+    return { status: response.status, body: await response.text() };
+  }, options.node);
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+} finally {
+  await browser.close();
+}

@@ -3,7 +3,7 @@
 //   1. opens the page and is asked to sign in; a submitter's token is refused (its message);
 //   2. signs in with the operator's token: the nodes and jobs as shown;
 //   3. opens the job's page and watches it, without reloading, until it ends (the states it
-//      showed in turn, the renditions' VMAF);
+//      showed in turn, the renditions' VMAF, the report page it links to);
 //   4. back on the front page, presses the node's "drain" button and waits for the row to
 //      say so (only the live updates redraw it);
 //   5. a state-changing request without the dashboard's header, from the page: its status.
@@ -76,6 +76,13 @@ try {
   await page.waitForFunction(() => document.querySelectorAll('tr[data-rendition]').length > 0, waitOptions);
   report.renditions = await page.$$eval('tr[data-rendition]', (rows) => rows.map((row) => ({ name: row.dataset.rendition, vmaf: Number(row.querySelector('[data-vmaf]').dataset.vmaf) })));
   report.tasks = await page.$$eval('tr[data-task]', (rows) => rows.map((row) => row.dataset.state));
+  // The report page the job's page links to, as the browser gets it.
+  await page.waitForSelector('#report-page', waitOptions);
+  report.reportPage = await page.$eval('#report-page', async (link) => {
+    const response = await fetch(link.href);
+    const text = await response.text();
+    return { status: response.status, policy: response.headers.get('content-security-policy'), svgs: (text.match(/<svg/g) || []).length, title: (text.match(/<title>([^<]*)<\/title>/) || [])[1] };
+  });
 
   await page.evaluate(() => { location.hash = '#/'; });
   const row = `tr[data-node="${options.node}"]`;

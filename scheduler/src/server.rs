@@ -165,6 +165,7 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
             metrics,
             admin: Arc::new(admin_front(&driver, &gate)),
             jobs: Arc::new(jobs_front(&driver, &gate, &config)),
+            output_roots: config.roots.output.clone(),
             authenticate: authenticates(&config),
         };
         let addr = http.local_addr().map_or_else(|_| "?".to_owned(), |addr| addr.to_string());

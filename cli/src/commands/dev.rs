@@ -5,6 +5,7 @@
 //! replica's, each agent's and the client's (an operator's) certificates; `--insecure` turns
 //! both off (plaintext, anonymous), to measure what they cost.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use shotfarm_agent::runtime::runner::media_executor;
 use shotfarm_agent::runtime::{self as agent_runtime, Shutdown};
 use shotfarm_proto::client::LeaderClient;
 use shotfarm_proto::storage::StorageUrl;
+use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::{self, SubmitJobRequest};
 use shotfarm_scheduler::config::SchedulerSettings;
 use shotfarm_scheduler::server;
@@ -42,8 +44,26 @@ pub struct DevArgs {
     /// Plaintext gRPC and no authentication (a warning is logged).
     #[arg(long)]
     pub insecure: bool,
+    /// Serve the web dashboard on HOST:PORT (e.g. 127.0.0.1:9464) while the job runs, and
+    /// keep the farm up after it, until Ctrl-C, to look at the job in a browser.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub dashboard: Option<SocketAddr>,
     #[command(flatten)]
     pub options: JobOptions,
+}
+
+/// Who watches an in-process farm's job: progress on stderr, and the web dashboard.
+#[derive(Debug, Clone, Copy)]
+pub struct Observers {
+    pub progress: bool,
+    /// Where the replica serves the dashboard; the farm then stays up after the job until
+    /// Ctrl-C.
+    pub dashboard: Option<SocketAddr>,
+}
+
+impl Observers {
+    /// Nothing drawn, no dashboard: the benchmarks.
+    pub const QUIET: Observers = Observers { progress: false, dashboard: None };
 }
 
 /// How the in-process farm's processes talk: as deployed (TLS, certificates) or `--insecure`.
@@ -141,7 +161,8 @@ pub fn run(args: DevArgs) -> CommandResult {
         };
         let started = Instant::now();
         let transport = FarmTransport::from_insecure_flag(args.insecure);
-        let job = run_farm(&input, &out, args.agents, &args.options, transport, &signals, true).await?;
+        let observers = Observers { progress: true, dashboard: args.dashboard };
+        let job = run_farm(&input, &out, args.agents, &args.options, transport, &signals, observers).await?;
         match job_view::state_name(job.state) {
             "succeeded" => {
                 print_summary(&out, started.elapsed());
@@ -153,7 +174,7 @@ pub fn run(args: DevArgs) -> CommandResult {
 }
 
 /// Runs one job through an in-process farm (one replica, `agents` agents on loopback) and
-/// returns the finished job; `draw` shows live progress on stderr.
+/// returns the finished job, shown to its `observers` as it runs.
 /// `agents` in-process agents share this machine's cores.
 pub async fn run_farm(
     input: &Path,
@@ -162,8 +183,9 @@ pub async fn run_farm(
     options: &JobOptions,
     transport: FarmTransport,
     signals: &Shutdown,
-    draw: bool,
+    observers: Observers,
 ) -> Result<v1::Job, CommandError> {
+    let draw = observers.progress;
     let scratch = tempfile::Builder::new().prefix("shotfarm-farm-").tempdir().map_err(|err| CommandError::from(anyhow::anyhow!("cannot make a temp dir: {err}")))?;
     let certs = match transport {
         FarmTransport::Tls => Some(
@@ -193,13 +215,15 @@ pub async fn run_farm(
         insecure,
         allow_input: allow_input.clone(),
         allow_output: allow_output.clone(),
+        http_listen: observers.dashboard.map(|addr| addr.to_string()),
         ..Default::default()
     }
     .validate()
     .map_err(CommandError::usage)?;
+    let http = server::bind_http(&config).await.map_err(|err| usage(format!("--dashboard: {err}")))?;
     let replica = server::open_replica(&config).map_err(|err| CommandError::from(anyhow::anyhow!(err)))?;
     let stop_scheduler = CancellationToken::new();
-    let scheduler = tokio::spawn(server::serve(config, replica, server::Listeners { grpc: listener, http: None }, stop_scheduler.clone()));
+    let scheduler = tokio::spawn(server::serve(config, replica, server::Listeners { grpc: listener, http }, stop_scheduler.clone()));
     // N agents sharing this machine's cores.
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as u32;
     let agent_shutdown = signals.child();
@@ -237,10 +261,17 @@ pub async fn run_farm(
     if draw {
         eprintln!("{} submitted: {} → {}", submitted.job_id, input.display(), out.display());
     }
+    if let Some(addr) = observers.dashboard {
+        announce_dashboard(&client, addr, certs.as_ref(), &submitted.job_id).await?;
+    }
     let outcome = tokio::select! {
         job = follow(&client, &submitted.job_id, draw) => job,
         () = signals.graceful.cancelled() => Err(CommandError::from(anyhow::anyhow!("interrupted"))),
     };
+    if let (Some(addr), Ok(job)) = (observers.dashboard, &outcome) {
+        eprintln!("{} {}; the dashboard stays at {} until Ctrl-C", job.job_id, job_view::state_name(job.state), dashboard_url(addr, certs.is_some(), Some(&job.job_id)));
+        signals.graceful.cancelled().await;
+    }
     agent_shutdown.abort.cancel();
     for agent in agents {
         let _ = tokio::time::timeout(Duration::from_secs(5), agent).await;
@@ -248,6 +279,36 @@ pub async fn run_farm(
     stop_scheduler.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), scheduler).await;
     outcome
+}
+
+/// The dashboard's address for a browser (a job's page when `job` is given).
+fn dashboard_url(addr: SocketAddr, tls: bool, job: Option<&str>) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{addr}/{}", job.map_or(String::new(), |job| format!("#/jobs/{job}")))
+}
+
+/// Tells the person at the terminal where the dashboard is and how to sign in: with an
+/// operator token made for this farm (TLS), whose throwaway CA their browser will not know.
+async fn announce_dashboard(client: &LeaderClient, addr: SocketAddr, certs: Option<&LocalFarmCertificates>, job_id: &str) -> Result<(), CommandError> {
+    let url = dashboard_url(addr, certs.is_some(), Some(job_id));
+    let Some(certs) = certs else {
+        eprintln!("dashboard: {url}");
+        return Ok(());
+    };
+    let request = v1::CreateTokenRequest { name: "dev-dashboard".to_owned(), role: "operator".to_owned() };
+    let token = client
+        .call(|channel| {
+            let request = request.clone();
+            async move { AdminServiceClient::new(channel).create_token(request).await }
+        })
+        .await
+        .map_err(|status| CommandError::from(anyhow::anyhow!("cannot make the dashboard's token: {}", status.message())))?
+        .into_inner()
+        .token;
+    eprintln!("dashboard: {url}");
+    eprintln!("  sign in with {token}");
+    eprintln!("  (the farm's CA is a throwaway one, {}: accept the browser's warning)", certs.ca().display());
+    Ok(())
 }
 
 /// What was made, read back from report.json.

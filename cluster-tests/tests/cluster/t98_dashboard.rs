@@ -2,26 +2,31 @@
 //! (`player-tests/dashboard.mjs`) through a FOLLOWER's HTTP listener, as an operator would:
 //! asked to sign in; a submitter's token refused; signed in with an operator's token (made
 //! with `shotfarm tokens create`); the cluster, the node and the job shown; the job followed
-//! on its page to the end without a reload, its renditions' VMAF the API's; the node drained
+//! on its page to the end without a reload, its renditions' VMAF the API's, its report.html
+//! served from the job's output; the node drained
 //! with its button (the leader's state says so, and only the live updates redraw the row);
 //! a state-changing request without the dashboard's header refused. Over plain HTTPS, the
 //! JSON API answers an operator's certificate and refuses a caller with no credentials or a
 //! submitter's certificate; revoking the operator's token ends its open event stream.
 //!
-//! Needs Chromium and `player-tests/node_modules` (`scripts/ensure-browser`); without them
+//! `shotfarm dev --dashboard` serves its one job there, and stops on Ctrl-C.
+//!
+//! The browser test needs Chromium and `player-tests/node_modules` (`scripts/ensure-browser`); without them
 //! the test skips with the reason, or fails under `CI` or `REQUIRE_BROWSER=1`.
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use shotfarm_cluster_tests::agents::Farm;
-use shotfarm_cluster_tests::cluster::HARNESS_OPERATOR;
+use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, free_ports, shotfarm_binary};
 use shotfarm_cluster_tests::media;
 use shotfarm_cluster_tests::scrape::Scraper;
 use shotfarm_proto::v1;
-use shotfarm_security::Role;
+use shotfarm_security::{Role, TlsFiles};
 
 use crate::browser::{browser_available, player_tests_dir};
 use crate::support::{shotfarm_as_operator, step};
@@ -90,6 +95,9 @@ async fn use_the_dashboard(farm: &Farm) -> anyhow::Result<()> {
     for (shown, rendition) in shown.iter().zip(&job.renditions) {
         ensure!(shown["name"] == rendition.name.as_str() && shown["vmaf"].as_f64() == Some(rendition.vmaf_mean), "{shown} vs {rendition:?}");
     }
+    let report_page = &seen["reportPage"];
+    ensure!(report_page["status"] == 200 && report_page["svgs"].as_u64().is_some_and(|svgs| svgs > 0), "the job's report.html: {context}");
+    ensure!(report_page["policy"].as_str().is_some_and(|policy| policy.contains("sandbox")), "{context}");
     ensure!(seen["drained"] == "draining" && seen["banner"] == "", "{context}");
     let node = farm.node(AGENT).await?;
     ensure!(node.state == v1::NodeState::Draining as i32, "the leader has {AGENT} {:?}", node.state());
@@ -107,6 +115,68 @@ async fn use_the_dashboard(farm: &Farm) -> anyhow::Result<()> {
     ensure!(streamed.body.ends_with("\r\n0\r\n\r\n") && streamed.body.contains("revoked"), "the stream did not end saying why: {}", streamed.body);
     let refused = by_token.get(http, "/api/overview").await?;
     ensure!(refused.status == 401, "{} {}", refused.status, refused.body);
+    Ok(())
+}
+
+/// `shotfarm dev --dashboard`: the one-process farm serves its job on the dashboard (the token
+/// and the CA it prints let a client in), keeps it there after the job, and stops on Ctrl-C
+/// with its summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shotfarm_dev_serves_its_job_on_the_dashboard_until_ctrl_c() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let source = media::synthesize(dir.path(), "dev.mp4", (320, 180), 2.0).await?;
+    let http: SocketAddr = format!("127.0.0.1:{}", free_ports(1)?[0]).parse()?;
+    let mut dev = Command::new(shotfarm_binary()?)
+        .args(["dev", source.path.to_str().context("path")?, "--out", dir.path().join("out").to_str().context("path")?, "--dashboard", &http.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // Its stderr is read to the end on a thread of its own (a closed pipe would fail its
+    // later writes); the lines come here until the one that says the job is done.
+    let stderr = BufReader::new(dev.stderr.take().context("stderr")?);
+    let (lines, printed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || stderr.lines().map_while(Result::ok).for_each(|line| drop(lines.send(line))));
+    let (mut token, mut ca) = (None, None);
+    loop {
+        let line = match printed.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = dev.kill();
+                anyhow::bail!("shotfarm dev never said its job was done");
+            }
+        };
+        if let Some(at) = line.find("sign in with sft_") {
+            token = Some(line[at + "sign in with ".len()..].trim().to_owned());
+        }
+        if let Some(path) = line.split("throwaway one, ").nth(1).and_then(|rest| rest.split(':').next()) {
+            ca = Some(PathBuf::from(path));
+        }
+        if line.contains("the dashboard stays at") {
+            ensure!(line.contains(&format!("https://{http}/#/jobs/job-1")) && line.contains("succeeded"), "{line}");
+            break;
+        }
+    }
+    let served = async {
+        let (token, ca) = (token.context("no token printed")?, ca.context("no CA printed")?);
+        let client = Scraper::tls(&TlsFiles { ca: Some(ca), cert: None, key: None }, Some(&token))?;
+        let overview: serde_json::Value = serde_json::from_str(&client.get(http, "/api/overview").await?.body)?;
+        ensure!(overview["jobs"][0]["id"] == "job-1" && overview["jobs"][0]["state"] == "succeeded", "{overview}");
+        let report = client.get(http, "/api/jobs/job-1/report.html").await?;
+        ensure!(report.status == 200 && report.body.contains("<svg"), "{} {}", report.status, report.body);
+        Ok(())
+    }
+    .await;
+    if served.is_err() {
+        let _ = dev.kill();
+        let _ = dev.wait();
+        return served;
+    }
+
+    let pid = dev.id().to_string();
+    ensure!(Command::new("kill").args(["-INT", &pid]).status()?.success(), "kill -INT {pid}");
+    let output = dev.wait_with_output()?;
+    let summary = String::from_utf8_lossy(&output.stdout);
+    ensure!(output.status.success() && summary.contains("done in"), "{:?}: {summary}", output.status);
     Ok(())
 }
 

@@ -16,6 +16,7 @@ pub mod metrics_route;
 use std::sync::Arc;
 
 use axum::Router;
+use shotfarm_proto::storage::StorageRoots;
 use axum::routing::get;
 
 use crate::metrics::ReplicaMetrics;
@@ -31,6 +32,8 @@ pub struct HttpContext {
     /// The API's services as gRPC callers reach them (answered here or by the leader).
     pub admin: Arc<AdminFront>,
     pub jobs: Arc<JobsFront>,
+    /// The replica's output roots: where it may read a job's report page from.
+    pub output_roots: StorageRoots,
     /// False on an `--insecure` farm: every request is admitted.
     pub authenticate: bool,
 }

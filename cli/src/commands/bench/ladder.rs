@@ -18,7 +18,7 @@ use super::source_cache::cache_dir;
 use crate::client::job_options::JobOptions;
 use crate::client::job_view;
 use crate::client::recipe_flags::RecipeFlags;
-use crate::commands::dev::{FarmTransport, run_farm};
+use crate::commands::dev::{FarmTransport, Observers, run_farm};
 use super::failure;
 use crate::exit::{CommandError, CommandResult};
 use crate::runtime::block_on;
@@ -129,7 +129,7 @@ async fn sources(args: &BenchLadderArgs) -> Result<Vec<CorpusSource>, CommandErr
 async fn run_recipe(source: &Path, recipe: &'static str, args: &BenchLadderArgs, scratch: &Path, signals: &Shutdown) -> Result<RecipeRun, CommandError> {
     let out = scratch.join(format!("{}-{recipe}", source.file_stem().map_or_else(String::new, |stem| stem.to_string_lossy().into_owned())));
     let options = JobOptions { recipe: RecipeFlags { ladder: Some(recipe.to_owned()), preset: args.preset.clone(), ..RecipeFlags::default() }, ..JobOptions::default() };
-    let job = run_farm(source, &out, args.agents, &options, FarmTransport::from_insecure_flag(args.insecure), signals, false).await?;
+    let job = run_farm(source, &out, args.agents, &options, FarmTransport::from_insecure_flag(args.insecure), signals, Observers::QUIET).await?;
     if job_view::state_name(job.state) != "succeeded" {
         return Err(failure(format!("{} with the {recipe} ladder {}: {}", source.display(), job_view::state_name(job.state), job.error)));
     }

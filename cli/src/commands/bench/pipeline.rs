@@ -31,7 +31,7 @@ use super::statistics::median;
 use super::cpu_time::CpuTime;
 use super::source_cache::{cache_dir, cached_source};
 use super::task_graph::TaskGraphFigures;
-use crate::commands::dev::{FarmTransport, run_farm};
+use crate::commands::dev::{FarmTransport, Observers, run_farm};
 use crate::client::job_options::JobOptions;
 use crate::client::job_view;
 use crate::report_stages::{one_line, stage_times};
@@ -172,7 +172,7 @@ pub fn run(args: BenchPipelineArgs) -> CommandResult {
                 let plain_cpu = CpuTime::now().since(before_plain);
                 let before_farm = CpuTime::now();
                 let started = Instant::now();
-                let job = run_farm(&source, &farm_out, args.agents, &farm_run.options, FarmTransport::from_insecure_flag(args.insecure), &signals, false).await?;
+                let job = run_farm(&source, &farm_out, args.agents, &farm_run.options, FarmTransport::from_insecure_flag(args.insecure), &signals, Observers::QUIET).await?;
                 let farm = started.elapsed();
                 let farm_cpu = CpuTime::now().since(before_farm);
                 if job_view::state_name(job.state) != "succeeded" {
@@ -241,7 +241,7 @@ async fn farm_wall(source: &Path, scratch: &Path, agents: u32, farm_run: &FarmRu
     let out = scratch.join(format!("farm-{}-{agents}-agents", farm_run.name));
     std::fs::create_dir_all(&out).map_err(failure)?;
     let started = Instant::now();
-    let job = run_farm(source, &out, agents, &farm_run.options, FarmTransport::from_insecure_flag(insecure), signals, false).await?;
+    let job = run_farm(source, &out, agents, &farm_run.options, FarmTransport::from_insecure_flag(insecure), signals, Observers::QUIET).await?;
     let wall = started.elapsed().as_secs_f64();
     if job_view::state_name(job.state) != "succeeded" {
         return Err(failure(format!("the farm's job ({}, {agents} agents) {}: {}", farm_run.name, job_view::state_name(job.state), job.error)));

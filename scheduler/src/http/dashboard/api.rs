@@ -10,6 +10,7 @@
 //! | `GET /api/events`, `GET /api/jobs/{id}/events` | the same, as server-sent events each time it changes |
 //! | `POST /api/nodes/{node}/{cordon,drain,uncordon}` | a node's lifecycle |
 //! | `POST /api/jobs/{id}/cancel` | cancels a job |
+//! | `GET /api/jobs/{id}/report.html` | its report page ([`super::report_page`]) |
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -40,7 +41,7 @@ const EVENT_POLL: Duration = Duration::from_secs(1);
 /// A front-service request made with the credentials `caller` presented to the listener: its
 /// certificate as a [`PresentedCertificate`], its token as `authorization: Bearer`, as a
 /// gRPC client would present them.
-fn request<T>(caller: &Presented, message: T) -> tonic::Request<T> {
+pub fn request<T>(caller: &Presented, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     if let Some(certificate) = &caller.certificate {
         request.extensions_mut().insert(PresentedCertificate(certificate.clone()));

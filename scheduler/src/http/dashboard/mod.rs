@@ -7,11 +7,13 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`api`] | the JSON API and its server-sent events |
+//! | [`report_page`] | a finished job's report.html, read from a `file://` output under the replica's roots |
 //! | [`session`] | signing in with a token (a cookie), and the header that guards every change |
 //! | [`view`] | the JSON the page reads, made from the API's messages |
 //! | `assets/` | the page, its script and its style |
 
 pub mod api;
+pub mod report_page;
 pub mod session;
 pub mod view;
 
@@ -43,6 +45,7 @@ pub fn api_routes() -> Router<HttpContext> {
         .route("/api/jobs/{id}", get(api::job))
         .route("/api/jobs/{id}/events", get(api::job_events))
         .route("/api/jobs/{id}/cancel", post(api::cancel_job))
+        .route("/api/jobs/{id}/report.html", get(report_page::report_page))
         .route("/api/nodes/{node}/{action}", post(api::node_action))
 }
 

@@ -124,7 +124,11 @@ function renderJob(job) {
   const fields = [
     ['state', state(job.state)], ['stage', job.stage || '—'], ['progress', progress(job.tasks_done, job.tasks_total)],
     ['owner', job.owner], ['source', job.input_url], ['output', job.output_url], ['recipe', job.recipe || '—'],
-    ['submitted', time(job.created_at_ms)], ['finished', time(job.finished_at_ms)], ['report', job.report_url || '—'],
+    ['submitted', time(job.created_at_ms)], ['finished', time(job.finished_at_ms)],
+    ['report', job.report_url ? [
+      h('a', { id: 'report-page', href: `/api/jobs/${encodeURIComponent(job.id)}/report.html`, target: '_blank', rel: 'noopener' }, 'report.html'),
+      ` · ${job.report_url}`,
+    ] : '—'],
   ];
   if (job.error) fields.push(['error', h('span', { class: 'error' }, job.error)]);
   const renditions = job.renditions.map((rendition) => h('tr', { 'data-rendition': rendition.name },

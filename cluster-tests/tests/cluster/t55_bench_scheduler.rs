@@ -21,6 +21,9 @@ fn bench_scheduler_runs_the_benchmark_binary_beside_shotfarm() -> anyhow::Result
     // The leader's /metrics, scraped while it worked, parsed every time.
     assert!(summary["scrapes"].as_u64().is_some_and(|scrapes| scrapes >= 1), "{summary}");
     assert!(summary["scrape_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0) && summary["scrape_bytes"].as_u64().is_some_and(|bytes| bytes > 1000), "{summary}");
+    // The dashboard's overview, every agent listed (one replica: leader and "follower" alike).
+    assert!(summary["overview_leader_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0) && summary["overview_follower_p99_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{summary}");
+    assert!(summary["overview_bytes"].as_u64().is_some_and(|bytes| bytes > 4 * 100), "{summary}");
     Ok(())
 }
 

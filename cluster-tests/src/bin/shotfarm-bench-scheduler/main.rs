@@ -2,7 +2,8 @@
 //! and a swarm of simulated agents. Prints committed task assignments per second (saturated),
 //! ready-to-assigned latency at half that load, and leader failover time (kill -9 the leader
 //! process, time until the next assignment reaches an agent) over several trials, and the
-//! leader's `/metrics` scrape latency during the saturation phase and after it.
+//! leader's `/metrics` scrape latency during the saturation phase and after it, and the
+//! dashboard's `/api/overview` from the leader and a follower with every agent connected.
 //!
 //! It lives beside the multi-process harness it drives, so the shipped `shotfarm` binary
 //! links none of it. The replicas are the `shotfarm` binary that `SHOTFARM_BIN` names (set by
@@ -14,7 +15,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`in_process`] | placement and apply cost per assignment at 100 to 10,000 nodes, memory per node and task |
-//! | [`scrape_latency`] | the leader's `/metrics` scraped on a kept-alive connection while the saturation phase runs |
+//! | [`scrape_latency`] | a replica's `/metrics` or dashboard overview read back to back on a kept-alive connection |
 //! | [`counting_allocator`] | the global allocator here: the system's, counting bytes allocated |
 
 mod counting_allocator;
@@ -35,6 +36,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
+
+use scrape_latency::Page;
 
 #[derive(Debug, Parser)]
 #[command(name = "shotfarm bench scheduler", bin_name = "shotfarm bench scheduler", about = "Committed assignments/s, ready→assigned latency and leader failover of real replicas")]
@@ -282,7 +285,7 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
     let leader_http = cluster.replicas.get(&leader).context("the leader's replica")?.http.parse()?;
     let stop_scraping = CancellationToken::new();
     let scraper = scrape_latency::scraper_for(&cluster)?;
-    let scrapes = tokio::spawn(scrape_latency::measure(scraper.clone(), leader_http, args.scrapes, stop_scraping.clone()));
+    let scrapes = tokio::spawn(scrape_latency::measure(scraper.clone(), leader_http, Page::Metrics, args.scrapes, stop_scraping.clone()));
     let throughput = saturate(&client, &stats, args.tasks, log).await;
     stop_scraping.cancel();
     let scrapes = scrapes.await.context("the scrape task panicked")??;
@@ -292,7 +295,13 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
     }
     let latencies = latency(&client, &stats, throughput / 2.0, args.latency_seconds).await?;
     // The same scrapes once the work is done and only the agents' heartbeats and sessions go on.
-    let idle_scrapes = scrape_latency::measure(scraper, leader_http, args.scrapes.min(100), CancellationToken::new()).await?;
+    let idle_scrapes = scrape_latency::measure(scraper.clone(), leader_http, Page::Metrics, args.scrapes.min(100), CancellationToken::new()).await?;
+    // The dashboard's overview from a follower (relayed to the leader, as most browsers will
+    // meet it) and from the leader, with every agent connected.
+    let overview = Page::DashboardOverview { nodes: args.agents };
+    let follower_http = cluster.replicas.values().find(|replica| replica.id != leader).map_or(Ok(leader_http), |replica| replica.http.parse())?;
+    let overviews_leader = scrape_latency::measure(scraper.clone(), leader_http, overview, args.scrapes.min(50), CancellationToken::new()).await?;
+    let overviews_follower = scrape_latency::measure(scraper, follower_http, overview, args.scrapes.min(50), CancellationToken::new()).await?;
     let mut failovers = Vec::new();
     if args.replicas >= 3 {
         for trial in 0..args.failovers {
@@ -324,6 +333,11 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
         "scrape_bytes": scrapes.body_bytes,
         "scrape_idle_p50_ms": percentile(&idle_scrapes.samples_ms, 0.5),
         "scrape_idle_p99_ms": percentile(&idle_scrapes.samples_ms, 0.99),
+        "overview_leader_p50_ms": percentile(&overviews_leader.samples_ms, 0.5),
+        "overview_leader_p99_ms": percentile(&overviews_leader.samples_ms, 0.99),
+        "overview_follower_p50_ms": percentile(&overviews_follower.samples_ms, 0.5),
+        "overview_follower_p99_ms": percentile(&overviews_follower.samples_ms, 0.99),
+        "overview_bytes": overviews_leader.body_bytes,
     });
     if args.json {
         println!("{summary}");
@@ -345,6 +359,15 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
             percentile(&idle_scrapes.samples_ms, 0.99),
             idle_scrapes.samples_ms.len()
         );
+        for (replica, overviews) in [("leader", &overviews_leader), ("follower", &overviews_follower)] {
+            println!(
+                "dashboard /api/overview from the {replica}, agents connected, p50/p99: {:.2} ms / {:.2} ms ({} reads of {} bytes)",
+                percentile(&overviews.samples_ms, 0.5),
+                percentile(&overviews.samples_ms, 0.99),
+                overviews.samples_ms.len(),
+                overviews.body_bytes
+            );
+        }
     }
     Ok(())
 }

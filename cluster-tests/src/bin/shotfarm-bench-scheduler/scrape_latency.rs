@@ -1,7 +1,8 @@
-//! `/metrics` scrape latency while the farm works: a replica's `/metrics` scraped back to
-//! back on one kept-alive connection (as Prometheus keeps its connections), as the harness's
-//! operator over TLS (plaintext with `--insecure`), while the saturation phase runs with every
-//! simulated agent. Each scrape is checked to parse as OpenMetrics.
+//! HTTP latency of a replica while the farm works: its `/metrics` scraped back to back on one
+//! kept-alive connection (as Prometheus keeps its connections), and the dashboard's
+//! `/api/overview` (what its first render waits for: every node and the newest jobs), as the
+//! harness's operator over TLS (plaintext with `--insecure`). Each answer is checked: the
+//! metrics parse as OpenMetrics, the overview as JSON listing every simulated agent.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -33,17 +34,47 @@ pub fn scraper_for(cluster: &SchedulerCluster) -> anyhow::Result<Scraper> {
     }
 }
 
-/// Scrapes `addr` until `stop` fires or `limit` scrapes were made.
-pub async fn measure(scraper: Scraper, addr: SocketAddr, limit: usize, stop: CancellationToken) -> anyhow::Result<ScrapeLatency> {
+/// What is read.
+#[derive(Debug, Clone, Copy)]
+pub enum Page {
+    /// `/metrics`.
+    Metrics,
+    /// `/api/overview`, which should list this many nodes.
+    DashboardOverview { nodes: usize },
+}
+
+impl Page {
+    fn path(self) -> &'static str {
+        match self {
+            Page::Metrics => "/metrics",
+            Page::DashboardOverview { .. } => "/api/overview",
+        }
+    }
+
+    fn check(self, body: &str) -> anyhow::Result<()> {
+        match self {
+            Page::Metrics => openmetrics::parse(body).map(drop).context("a scrape did not parse"),
+            Page::DashboardOverview { nodes } => {
+                let overview: serde_json::Value = serde_json::from_str(body).context("the overview is not JSON")?;
+                let listed = overview["nodes"].as_array().map_or(0, Vec::len);
+                ensure!(listed >= nodes, "the overview lists {listed} nodes of {nodes}");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reads `page` of `addr` until `stop` fires or `limit` reads were made.
+pub async fn measure(scraper: Scraper, addr: SocketAddr, page: Page, limit: usize, stop: CancellationToken) -> anyhow::Result<ScrapeLatency> {
     let mut connection = scraper.connect(addr).await?;
     let mut samples_ms = Vec::with_capacity(limit);
     let mut body_bytes = 0;
     while samples_ms.len() < limit && !stop.is_cancelled() {
         let started = Instant::now();
-        let answer = connection.get("/metrics").await?;
+        let answer = connection.get(page.path()).await?;
         samples_ms.push(started.elapsed().as_secs_f64() * 1000.0);
-        ensure!(answer.status == 200, "/metrics answered {}: {}", answer.status, answer.body);
-        openmetrics::parse(&answer.body).context("a scrape did not parse")?;
+        ensure!(answer.status == 200, "{} answered {}: {}", page.path(), answer.status, answer.body);
+        page.check(&answer.body)?;
         body_bytes = answer.body.len();
         tokio::select! {
             () = tokio::time::sleep(BETWEEN_SCRAPES) => {}

@@ -56,3 +56,5 @@ mod t95_security;
 mod t97_metrics;
 #[path = "cluster/t98_dashboard.rs"]
 mod t98_dashboard;
+#[path = "cluster/t99_packaging.rs"]
+mod t99_packaging;

@@ -2,7 +2,7 @@
 //! words, times in milliseconds since the epoch, the stage a job is in).
 
 use serde::Serialize;
-use shotfarm_proto::pipeline::TaskKind;
+use shotfarm_proto::pipeline::{QualityStats, TaskKind};
 use shotfarm_proto::state_names::{job_state, node_state, task_state};
 use shotfarm_proto::v1;
 
@@ -113,12 +113,8 @@ pub struct RenditionView {
     pub bitrate_kbps: u32,
     pub peak_bitrate_kbps: u32,
     pub scored: bool,
-    pub vmaf_mean: f64,
-    pub vmaf_harmonic_mean: f64,
-    pub vmaf_min: f64,
-    pub vmaf_p1: f64,
-    pub psnr_y: f64,
-    pub ssim: f64,
+    #[serde(flatten)]
+    pub quality: QualityStats,
 }
 
 impl ClusterView {
@@ -218,12 +214,14 @@ impl JobDetail {
                     bitrate_kbps: rendition.bitrate_kbps,
                     peak_bitrate_kbps: rendition.peak_bitrate_kbps,
                     scored: rendition.scored,
-                    vmaf_mean: rendition.vmaf_mean,
-                    vmaf_harmonic_mean: rendition.vmaf_harmonic_mean,
-                    vmaf_min: rendition.vmaf_min,
-                    vmaf_p1: rendition.vmaf_p1,
-                    psnr_y: rendition.psnr_y,
-                    ssim: rendition.ssim,
+                    quality: QualityStats {
+                        vmaf_mean: rendition.vmaf_mean,
+                        vmaf_harmonic_mean: rendition.vmaf_harmonic_mean,
+                        vmaf_min: rendition.vmaf_min,
+                        vmaf_p1: rendition.vmaf_p1,
+                        psnr_y: rendition.psnr_y,
+                        ssim: rendition.ssim,
+                    },
                 })
                 .collect(),
         }

@@ -14,7 +14,7 @@
 //! | [`stdout`] | `outln!`: stdout lines; a closed stdout ends the process quietly |
 //! | [`runtime`] | the async runtime and the two-stage shutdown on signals |
 //! | [`exit`] | failures → exit codes |
-//! | [`logging`] | `SHOTFARM_LOG` (what) and `SHOTFARM_LOG_FORMAT` (`text` or `json`: a JSON object a line with its spans' fields) |
+//! | [`logging`] | `SHOTFARM_LOG` (what) and `SHOTFARM_LOG_FORMAT` (`text` or `json`: a JSON object a line with its spans' fields); spans over OTLP with `--otlp-endpoint` |
 
 mod client;
 mod commands;
@@ -36,6 +36,22 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Export trace spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318;
+    /// /v1/traces is added): a job is one trace from the client's call to each task.
+    #[arg(long, global = true, env = "SHOTFARM_OTLP_ENDPOINT", value_name = "URL")]
+    otlp_endpoint: Option<String>,
+}
+
+impl Command {
+    /// The service name its spans are exported under.
+    fn service(&self) -> &'static str {
+        match self {
+            Command::Scheduler(_) => "shotfarm-scheduler",
+            Command::Agent(_) => "shotfarm-agent",
+            Command::Dev(_) => "shotfarm-dev",
+            _ => "shotfarm",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,13 +107,18 @@ fn main() -> ExitCode {
             return if err.use_stderr() { exit::ExitKind::Usage.code() } else { ExitCode::SUCCESS };
         }
     };
-    match logging::LogFormat::parse(std::env::var("SHOTFARM_LOG_FORMAT").ok().as_deref()) {
-        Ok(format) => logging::install(format),
+    let telemetry = logging::LogFormat::parse(std::env::var("SHOTFARM_LOG_FORMAT").ok().as_deref()).and_then(|format| {
+        let otlp = cli.otlp_endpoint.as_deref().map(logging::OtlpEndpoint::parse).transpose()?;
+        logging::install(format, otlp.as_ref(), cli.command.service())
+    });
+    // Held to the end of `main`: dropping it sends the last spans.
+    let _telemetry = match telemetry {
+        Ok(telemetry) => telemetry,
         Err(message) => {
             eprintln!("error: {message}");
             return exit::ExitKind::Usage.code();
         }
-    }
+    };
     // The scheduler's crash points (tests only: see `shotfarm_scheduler::failpoints`).
     if let Err(message) = shotfarm_scheduler::failpoints::configure_from_env() {
         eprintln!("error: {message}");

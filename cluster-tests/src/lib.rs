@@ -8,6 +8,7 @@
 //! | [`media`] | tiny sources synthesized with ffmpeg, every frame stamped with its index; frame-exact checks of a job's outputs |
 //! | [`s3_server`] | a real S3-protocol server (moto) on loopback for `s3://` jobs; objects in and out with curl's SigV4 |
 //! | [`callback_receiver`] | a job-callback receiver on loopback: checks every signature, refuses each event's first attempt on request, deduplicates by event id |
+//! | [`otlp_collector`] | an OTLP/HTTP trace collector on loopback: keeps every span with the service that sent it |
 //! | [`scrape`] | `GET /metrics` as Prometheus does: the farm's TLS with a client certificate or a bearer token, or plaintext; kept-alive connections |
 //! | [`openmetrics`] | a strict reader of the OpenMetrics text format: families, types, labels, values, histogram buckets |
 //! | [`swarm`] | many simulated agents in one process, answering assignments with synthetic outputs |
@@ -25,5 +26,6 @@ pub mod linearizability;
 pub mod media;
 pub mod s3_server;
 pub mod openmetrics;
+pub mod otlp_collector;
 pub mod scrape;
 pub mod swarm;

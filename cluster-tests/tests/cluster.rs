@@ -54,6 +54,8 @@ mod t95_authentication;
 mod t95_security;
 #[path = "cluster/t97_metrics.rs"]
 mod t97_metrics;
+#[path = "cluster/t97_traces.rs"]
+mod t97_traces;
 #[path = "cluster/t98_dashboard.rs"]
 mod t98_dashboard;
 #[path = "cluster/t99_packaging.rs"]

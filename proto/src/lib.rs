@@ -10,6 +10,8 @@
 //! | [`encryption`] | a job's content encryption: the scheme and its key file's URL (never the keys) |
 //! | [`thumbnails`] | a job's thumbnail options (interval, tile size and grid, poster time), checked once |
 //! | [`leader_hint`] | how a follower tells a caller where the leader is |
+//! | [`trace_context`] | W3C `traceparent` from a client's call through the leader to each task of its job |
+//! | [`state_names`] | the words for job, task and node states |
 //! | [`client`] | a client that finds and follows the leader across replicas |
 //! | [`storage`] | storage URLs normalised one way, and the roots jobs may read and write (`--allow-input`, `--allow-output`) |
 //! | [`FILE_DESCRIPTOR_SET`] | the compiled descriptors, for gRPC server reflection |
@@ -24,6 +26,7 @@ pub mod spec_overlay;
 pub mod state_names;
 pub mod storage;
 pub mod thumbnails;
+pub mod trace_context;
 
 /// Generated from `proto/shotfarm/v1`.
 pub mod v1 {

@@ -226,6 +226,7 @@ impl Sim {
                     encryption: None,
                 },
                 now_ms: self.now,
+                trace_parent: None,
             });
         }
         let mut cluster = ClusterView::from_state(state);

@@ -167,6 +167,11 @@ impl Runner {
         let kind = spec.as_ref().ok().map(TaskSpec::kind);
         let progress = self.progress_fn(task_id, attempt, kind);
         let metrics = self.metrics.clone();
+        // The attempt's span is part of its job's trace when the job was traced.
+        let span = tracing::info_span!("attempt", task_id, attempt, job_id = %assignment.job_id, kind = %assignment.kind);
+        if !assignment.traceparent.is_empty() {
+            shotfarm_proto::trace_context::set_parent(&span, &assignment.traceparent);
+        }
         tokio::spawn(async move {
             let started = Instant::now();
             let outcome = match spec {
@@ -211,7 +216,7 @@ impl Runner {
             }
             let _ = finished.send(finished_attempt);
         }
-        .instrument(tracing::info_span!("attempt", task_id, attempt, job_id = %assignment.job_id)));
+        .instrument(span));
     }
 
     fn progress_fn(&self, task_id: u64, attempt: u32, kind: Option<TaskKind>) -> ProgressFn {
@@ -267,7 +272,7 @@ mod tests {
             overwrite: false,
         };
         let spec = serde_json::to_vec(&TaskSpec::Inspect { locations, chunk_min_ms: 0, chunk_max_ms: 0 }).expect("spec encodes");
-        v1::Assignment { task: Some(v1::TaskRef { task_id, attempt: 1 }), job_id: "job-1".to_owned(), kind: "inspect".to_owned(), spec_json: spec, backend: "cpu".to_owned(), gpu_index: 0 }
+        v1::Assignment { task: Some(v1::TaskRef { task_id, attempt: 1 }), job_id: "job-1".to_owned(), kind: "inspect".to_owned(), spec_json: spec, backend: "cpu".to_owned(), gpu_index: 0, traceparent: String::new() }
     }
 
     #[tokio::test]

@@ -103,7 +103,7 @@ mod tests {
         let store = MemoryStore::default();
         let mut replica = Replica::open(&ReplicaConfig::new(1), &peers, store.clone()).expect("opens");
         settle(&mut replica);
-        let submit = Command::SubmitJob { request_id: "r1".to_owned(), owner: String::new(), spec: JobSpec::for_tests(), now_ms: 1 };
+        let submit = Command::SubmitJob { request_id: "r1".to_owned(), owner: String::new(), spec: JobSpec::for_tests(), now_ms: 1, trace_parent: None };
         replica.propose(&Proposal { proposer: 1, batch_id: 1, commands: vec![submit] }).expect("proposes");
         settle(&mut replica);
         replica.propose_membership(&MembershipChange::AddLearner { id: 2, addr: "127.0.0.1:7002".to_owned() }).expect("a learner joins");
@@ -123,7 +123,7 @@ mod tests {
         assert_eq!(reopened.cluster_id(), rebuilt.cluster_id);
         assert_eq!(reopened.state().jobs.len(), 1);
         assert_eq!(reopened.state().meta.members.keys().copied().collect::<Vec<_>>(), vec![1]);
-        let again = Command::SubmitJob { request_id: "r2".to_owned(), owner: String::new(), spec: JobSpec::for_tests(), now_ms: 2 };
+        let again = Command::SubmitJob { request_id: "r2".to_owned(), owner: String::new(), spec: JobSpec::for_tests(), now_ms: 2, trace_parent: None };
         reopened.propose(&Proposal { proposer: 1, batch_id: 2, commands: vec![again] }).expect("proposes");
         let mut outcomes = Vec::new();
         for _ in 0..5 {

@@ -13,7 +13,7 @@ use crate::state::{RowKey, State};
 pub fn apply(state: &mut State, command: &Command) -> (Outcome, Vec<Effect>) {
     let mut effects = Vec::new();
     let outcome = match command {
-        Command::SubmitJob { request_id, owner, spec, now_ms } => jobs::submit_job(state, request_id, owner, spec, *now_ms),
+        Command::SubmitJob { request_id, owner, spec, now_ms, trace_parent } => jobs::submit_job(state, request_id, owner, spec, *now_ms, trace_parent.as_deref()),
         Command::CancelJob { job, now_ms } => jobs::cancel_job(state, *job, *now_ms, &mut effects),
         Command::RegisterNode { name, capabilities, labels, held, now_ms } => {
             nodes::register_node(state, name, capabilities, labels, held, *now_ms, &mut effects)

@@ -134,7 +134,7 @@ mod tests {
 
     fn submitted(state: &mut State, callback_url: &str) -> JobId {
         let spec = JobSpec { callback_url: callback_url.to_owned(), ..JobSpec::for_tests() };
-        let command = Command::SubmitJob { request_id: "r".to_owned(), owner: String::new(), spec, now_ms: 10 };
+        let command = Command::SubmitJob { request_id: "r".to_owned(), owner: String::new(), spec, now_ms: 10, trace_parent: None };
         let (Outcome::JobSubmitted { job, .. }, _) = apply(state, &command) else { panic!("not submitted") };
         job
     }

@@ -12,7 +12,9 @@ use crate::state::model::{JobId, JobSpec, Millis, NodeCapabilities, NodeId, Node
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     /// Submits a job for `owner`; request ids are unique per owner.
-    SubmitJob { request_id: String, owner: String, spec: JobSpec, now_ms: Millis },
+    /// `trace_parent`: the W3C trace context of the leader's `submit_job` span, which every
+    /// task assignment of the job carries (`shotfarm_proto::trace_context`); none untraced.
+    SubmitJob { request_id: String, owner: String, spec: JobSpec, now_ms: Millis, trace_parent: Option<String> },
     CancelJob { job: JobId, now_ms: Millis },
     /// Registers a node by name; a known name keeps its id and comes back `Ready`. Its leases
     /// are returned (it restarted), except those of the `held` (task, attempt)s: finished work

@@ -25,7 +25,7 @@ fn run_spec(spec: JobSpec) -> (State, Vec<TaskSpec>) {
 /// [`run_spec`] on a source of `chunks` chunks.
 fn run_spec_on(spec: JobSpec, chunks: u32) -> (State, Vec<TaskSpec>) {
     let mut state = State::default();
-    let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), owner: String::new(), spec, now_ms: 1 });
+    let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), owner: String::new(), spec, now_ms: 1, trace_parent: None });
     let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
     let mut specs = Vec::new();
     loop {

@@ -13,7 +13,7 @@ pub fn request_key(owner: &str, request_id: &str) -> String {
     if owner.is_empty() { request_id.to_owned() } else { format!("{owner} {request_id}") }
 }
 
-pub(super) fn submit_job(state: &mut State, request_id: &str, owner: &str, spec: &JobSpec, now_ms: Millis) -> Outcome {
+pub(super) fn submit_job(state: &mut State, request_id: &str, owner: &str, spec: &JobSpec, now_ms: Millis, trace_parent: Option<&str>) -> Outcome {
     let request_key = request_key(owner, request_id);
     if let Some(&job) = state.meta.requests.get(&request_key) {
         // A retry (same spec) answers the job it made; another job under a used request id is
@@ -56,6 +56,7 @@ pub(super) fn submit_job(state: &mut State, request_id: &str, owner: &str, spec:
             decision: None,
         },
         callbacks: Default::default(),
+        trace_parent: trace_parent.map(str::to_owned),
     };
     state.jobs.insert(id, job);
     state.mark(RowKey::Job(id));
@@ -113,25 +114,25 @@ mod tests {
     fn a_request_id_answers_its_own_spec_and_refuses_another() {
         let mut state = State::default();
         let spec = JobSpec::for_tests();
-        assert_eq!(submit_job(&mut state, "r1", "", &spec, 1), Outcome::JobSubmitted { job: 1, created: true });
-        assert_eq!(submit_job(&mut state, "r1", "", &spec, 2), Outcome::JobSubmitted { job: 1, created: false });
+        assert_eq!(submit_job(&mut state, "r1", "", &spec, 1, None), Outcome::JobSubmitted { job: 1, created: true });
+        assert_eq!(submit_job(&mut state, "r1", "", &spec, 2, None), Outcome::JobSubmitted { job: 1, created: false });
         let other = JobSpec { input_url: "file:///other.mp4".to_owned(), ..spec };
         assert_eq!(
-            submit_job(&mut state, "r1", "", &other, 3),
+            submit_job(&mut state, "r1", "", &other, 3, None),
             Outcome::Refused(Refusal::RequestIdReused { request_id: "r1".to_owned(), job: format_job_id(1) })
         );
         assert_eq!(state.jobs.len(), 1);
-        assert_eq!(submit_job(&mut state, "r2", "", &other, 4), Outcome::JobSubmitted { job: 2, created: true });
+        assert_eq!(submit_job(&mut state, "r2", "", &other, 4, None), Outcome::JobSubmitted { job: 2, created: true });
     }
 
     #[test]
     fn request_ids_are_per_owner() {
         let mut state = State::default();
         let spec = JobSpec::for_tests();
-        assert_eq!(submit_job(&mut state, "r1", "submitter/ann", &spec, 1), Outcome::JobSubmitted { job: 1, created: true });
+        assert_eq!(submit_job(&mut state, "r1", "submitter/ann", &spec, 1, None), Outcome::JobSubmitted { job: 1, created: true });
         // Bob's r1 is not Ann's: he gets his own job, not hers.
-        assert_eq!(submit_job(&mut state, "r1", "submitter/bob", &spec, 2), Outcome::JobSubmitted { job: 2, created: true });
-        assert_eq!(submit_job(&mut state, "r1", "submitter/ann", &spec, 3), Outcome::JobSubmitted { job: 1, created: false });
+        assert_eq!(submit_job(&mut state, "r1", "submitter/bob", &spec, 2, None), Outcome::JobSubmitted { job: 2, created: true });
+        assert_eq!(submit_job(&mut state, "r1", "submitter/ann", &spec, 3, None), Outcome::JobSubmitted { job: 1, created: false });
         assert_eq!(state.jobs[&2].owner, "submitter/bob");
     }
 }

@@ -139,7 +139,7 @@ pub(super) mod tests {
 
     /// Submits a job and leases its first task (inspect) to `node` as attempt 1.
     fn leased_inspect(state: &mut State, request_id: &str, node: NodeId) -> TaskId {
-        let (outcome, _) = apply(state, &Command::SubmitJob { request_id: request_id.to_owned(), owner: String::new(), spec: JobSpec::for_tests(), now_ms: 2 });
+        let (outcome, _) = apply(state, &Command::SubmitJob { request_id: request_id.to_owned(), owner: String::new(), spec: JobSpec::for_tests(), now_ms: 2, trace_parent: None });
         let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
         let task = state.jobs[&job].tasks[0];
         let (outcome, _) = apply(state, &Command::Assign { task, attempt: 1, node, backend: "cpu".to_owned(), gpu: None, now_ms: 3 });

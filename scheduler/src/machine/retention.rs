@@ -43,7 +43,7 @@ mod tests {
     use crate::storage::encode_state;
 
     fn submit_and_cancel(state: &mut State, n: u64) {
-        let submitted = Command::SubmitJob { request_id: format!("r{n}"), owner: String::new(), spec: JobSpec::for_tests(), now_ms: n };
+        let submitted = Command::SubmitJob { request_id: format!("r{n}"), owner: String::new(), spec: JobSpec::for_tests(), now_ms: n, trace_parent: None };
         let (Outcome::JobSubmitted { job, .. }, _) = apply(state, &submitted) else { panic!("not submitted") };
         apply(state, &Command::CancelJob { job, now_ms: n });
     }

@@ -3,11 +3,14 @@
 
 use shotfarm_proto::v1::{self, scheduler_message};
 
+use crate::state::State;
 use crate::state::model::{Task, format_job_id};
 
-/// The message that gives `attempt` of `task` to an agent, with the lease's backend and GPU.
-pub fn assignment(task: &Task, attempt: u32) -> v1::SchedulerMessage {
+/// The message that gives `attempt` of `task` to an agent, with the lease's backend and GPU
+/// and its job's trace context.
+pub fn assignment(state: &State, task: &Task, attempt: u32) -> v1::SchedulerMessage {
     let lease = task.lease.as_ref();
+    let trace_parent = state.jobs.get(&task.job).and_then(|job| job.trace_parent.as_deref());
     v1::SchedulerMessage {
         body: Some(scheduler_message::Body::Assignment(v1::Assignment {
             task: Some(v1::TaskRef { task_id: task.id, attempt }),
@@ -16,6 +19,7 @@ pub fn assignment(task: &Task, attempt: u32) -> v1::SchedulerMessage {
             spec_json: task.spec_json.clone().unwrap_or_default().into_bytes(),
             backend: lease.map(|lease| lease.backend.clone()).unwrap_or_default(),
             gpu_index: lease.and_then(|lease| lease.gpu).unwrap_or(0),
+            traceparent: trace_parent.unwrap_or_default().to_owned(),
         })),
     }
 }

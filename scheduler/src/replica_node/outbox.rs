@@ -166,7 +166,7 @@ mod tests {
     /// A submit of the largest spec a client may send: 64 labels of 256 bytes.
     fn large_submit(n: usize) -> Command {
         let labels: BTreeMap<String, String> = (0..64).map(|key| (format!("label-{key}"), "v".repeat(256))).collect();
-        Command::SubmitJob { request_id: format!("r{n}"), owner: String::new(), spec: JobSpec { labels, ..JobSpec::for_tests() }, now_ms: 1 }
+        Command::SubmitJob { request_id: format!("r{n}"), owner: String::new(), spec: JobSpec { labels, ..JobSpec::for_tests() }, now_ms: 1, trace_parent: None }
     }
 
     #[test]

@@ -98,7 +98,7 @@ mod tests {
         for n in 0..count {
             let labels: BTreeMap<String, String> = (0..64).map(|key| (format!("k{key}"), "v".repeat(label_bytes))).collect();
             let spec = JobSpec { labels, ..JobSpec::for_tests() };
-            apply(&mut state, &Command::SubmitJob { request_id: format!("r{n}"), owner: String::new(), spec, now_ms: 1 });
+            apply(&mut state, &Command::SubmitJob { request_id: format!("r{n}"), owner: String::new(), spec, now_ms: 1, trace_parent: None });
         }
         state
     }
@@ -121,7 +121,7 @@ mod tests {
         let mut state = State::default();
         for n in 0..9 {
             let owner = if n % 3 == 0 { "submitter/ann" } else { "submitter/bob" };
-            apply(&mut state, &Command::SubmitJob { request_id: format!("r{n}"), owner: owner.to_owned(), spec: JobSpec::for_tests(), now_ms: 1 });
+            apply(&mut state, &Command::SubmitJob { request_id: format!("r{n}"), owner: owner.to_owned(), spec: JobSpec::for_tests(), now_ms: 1, trace_parent: None });
         }
         let first = page(&state, PageRequest::new(None, 2, "").expect("valid").of_owner(Some("submitter/ann".to_owned())));
         assert_eq!(first.jobs.iter().map(|job| job.job_id.as_str()).collect::<Vec<_>>(), ["job-7", "job-4"]);

@@ -50,7 +50,7 @@ mod tests {
     #[test]
     fn a_job_shows_its_reports_renditions_once_the_report_task_succeeded() {
         let mut state = State::default();
-        let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), owner: String::new(), spec: JobSpec::for_tests(), now_ms: 1 });
+        let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), owner: String::new(), spec: JobSpec::for_tests(), now_ms: 1, trace_parent: None });
         let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
         let shown = |state: &State| convert::job(state, &state.jobs[&job], false);
         assert!(shown(&state).renditions.is_empty() && shown(&state).report_url.is_empty(), "nothing before the report");

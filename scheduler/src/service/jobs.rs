@@ -7,10 +7,12 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::Stream;
+use shotfarm_proto::trace_context;
 use shotfarm_proto::v1::{self, job_service_server::JobService};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use super::access::{Caller, Gate};
 use super::status::{ServiceError, invalid, unwanted};
@@ -38,6 +40,45 @@ pub struct Jobs {
 }
 
 impl Jobs {
+    /// `SubmitJob` within its `span`, whose context the job keeps for its tasks.
+    async fn submit_job_traced(&self, request: Request<v1::SubmitJobRequest>, span: &tracing::Span) -> Result<Response<v1::SubmitJobResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        span.record("owner", caller.owner());
+        let request = request.into_inner();
+        validate::request_id(&request.request_id)?;
+        let spec = if request.recipe.is_empty() {
+            validate::job_spec(request.spec.as_ref(), &self.roots, &self.callbacks)?
+        } else {
+            // The leader resolves the recipe; the job keeps the resolved spec and its version.
+            self.driver.leader_only()?;
+            let version = self.pinned_recipe_version(caller.owner(), &request).await?;
+            let (resolved, from_recipe) = recipes::resolve(&self.driver, &request.recipe, version, request.spec.as_ref()).await?;
+            let spec = validate::job_spec(Some(&resolved), &self.roots, &self.callbacks).map_err(|status| {
+                Status::invalid_argument(format!(
+                    "recipe {} version {} with this submission's fields over it: {}",
+                    from_recipe.name,
+                    from_recipe.version,
+                    status.message()
+                ))
+            })?;
+            JobSpec { from_recipe: Some(from_recipe), ..spec }
+        };
+        self.driver.leader_only()?;
+        if let Some(owner) = caller.only_owner() {
+            self.within_quota(owner, request.request_id.clone()).await?;
+        }
+        let trace_parent = trace_context::of_span(span);
+        let command = Command::SubmitJob { request_id: request.request_id, owner: caller.owner(), spec, now_ms: now_ms(), trace_parent };
+        match self.driver.propose_one(command).await? {
+            Outcome::JobSubmitted { job, created } => {
+                span.record("job_id", format_job_id(job));
+                Ok(Response::new(v1::SubmitJobResponse { job_id: format_job_id(job), created }))
+            }
+            other => Err(unwanted(other)),
+        }
+    }
+
+
     async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         self.gate.admit(request, "JobService", JOB_ROLES).await
     }
@@ -108,35 +149,12 @@ pub type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::JobEvent, Status>> +
 #[tonic::async_trait]
 impl JobService for Jobs {
     async fn submit_job(&self, request: Request<v1::SubmitJobRequest>) -> Result<Response<v1::SubmitJobResponse>, Status> {
-        let caller = self.caller(&request).await?;
-        let request = request.into_inner();
-        validate::request_id(&request.request_id)?;
-        let spec = if request.recipe.is_empty() {
-            validate::job_spec(request.spec.as_ref(), &self.roots, &self.callbacks)?
-        } else {
-            // The leader resolves the recipe; the job keeps the resolved spec and its version.
-            self.driver.leader_only()?;
-            let version = self.pinned_recipe_version(caller.owner(), &request).await?;
-            let (resolved, from_recipe) = recipes::resolve(&self.driver, &request.recipe, version, request.spec.as_ref()).await?;
-            let spec = validate::job_spec(Some(&resolved), &self.roots, &self.callbacks).map_err(|status| {
-                Status::invalid_argument(format!(
-                    "recipe {} version {} with this submission's fields over it: {}",
-                    from_recipe.name,
-                    from_recipe.version,
-                    status.message()
-                ))
-            })?;
-            JobSpec { from_recipe: Some(from_recipe), ..spec }
-        };
-        self.driver.leader_only()?;
-        if let Some(owner) = caller.only_owner() {
-            self.within_quota(owner, request.request_id.clone()).await?;
+        // The job's trace: under the caller's, when its call carried one (followers relay it).
+        let span = tracing::info_span!("submit_job", request_id = %request.get_ref().request_id, owner = tracing::field::Empty, job_id = tracing::field::Empty);
+        if let Some(parent) = trace_context::from_metadata(request.metadata()) {
+            trace_context::set_parent(&span, &parent);
         }
-        let command = Command::SubmitJob { request_id: request.request_id, owner: caller.owner(), spec, now_ms: now_ms() };
-        match self.driver.propose_one(command).await? {
-            Outcome::JobSubmitted { job, created } => Ok(Response::new(v1::SubmitJobResponse { job_id: format_job_id(job), created })),
-            other => Err(unwanted(other)),
-        }
+        self.submit_job_traced(request, &span).instrument(span.clone()).await
     }
 
     async fn get_job(&self, request: Request<v1::GetJobRequest>) -> Result<Response<v1::Job>, Status> {

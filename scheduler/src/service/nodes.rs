@@ -117,7 +117,7 @@ impl NodeService for Nodes {
                     .into_iter()
                     .flat_map(|found| found.running.iter())
                     .filter_map(|task_id| state.tasks.get(task_id))
-                    .filter_map(|task| task.lease.as_ref().map(|lease| assignment(task, lease.attempt)))
+                    .filter_map(|task| task.lease.as_ref().map(|lease| assignment(state, task, lease.attempt)))
                     .collect();
                 (node_state, leases)
             })

@@ -166,6 +166,9 @@ pub struct Job {
     /// The job's callback events not yet delivered, and the count of those that were.
     #[serde(default)]
     pub callbacks: super::callback_outbox::CallbackOutbox,
+    /// The W3C trace context its tasks' spans take as parent (the leader's `submit_job`
+    /// span), when the submission was traced.
+    pub trace_parent: Option<String>,
 }
 
 /// The facts the planner builds task specs from.

@@ -97,7 +97,7 @@ fn must_apply(state: &mut State, command: &Command) -> anyhow::Result<Outcome> {
 
 /// Submits one job and runs its inspection and ladder on `node`, leaving its encodes queued.
 fn queue_job(state: &mut State, index: u64, node: NodeId) -> anyhow::Result<()> {
-    let submitted = must_apply(state, &Command::SubmitJob { request_id: format!("bench-{index}"), owner: String::new(), spec: job_spec(), now_ms: 0 })?;
+    let submitted = must_apply(state, &Command::SubmitJob { request_id: format!("bench-{index}"), owner: String::new(), spec: job_spec(), now_ms: 0, trace_parent: None })?;
     let Outcome::JobSubmitted { job, .. } = submitted else { bail!("submitting a bench job answered {submitted:?}") };
     while let Some(task) = first_queued(state, job, &[TaskKind::Inspect, TaskKind::Ladder]) {
         must_apply(state, &Command::Assign { task, attempt: 1, node, backend: "cpu".to_owned(), gpu: None, now_ms: 0 })?;

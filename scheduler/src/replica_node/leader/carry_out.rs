@@ -11,7 +11,7 @@ pub fn carry_out(agents: &Agents, state: &State, effect: Effect) {
     match effect {
         Effect::Dispatch { node, task, attempt } => {
             let Some(found) = state.tasks.get(&task) else { return };
-            if !agents.dispatch(node, task, attempt, assignment(found, attempt)) {
+            if !agents.dispatch(node, task, attempt, assignment(state, found, attempt)) {
                 tracing::debug!(node, task, attempt, "assignment not delivered now; the lease expires unless the agent reports it");
             }
         }

@@ -188,7 +188,7 @@ mod tests {
         register(&mut state, "a", 4);
         register(&mut state, "b", 8);
         for job in 0..3 {
-            apply(&mut state, &Command::SubmitJob { request_id: format!("job-{job}"), owner: String::new(), spec: JobSpec::for_tests(), now_ms: 2 });
+            apply(&mut state, &Command::SubmitJob { request_id: format!("job-{job}"), owner: String::new(), spec: JobSpec::for_tests(), now_ms: 2, trace_parent: None });
         }
         let mut placer = Placer::default();
         for step in 0..40 {

@@ -7,8 +7,11 @@ use shotfarm_cluster_tests::cluster::shotfarm_binary;
 
 #[test]
 fn bench_scheduler_runs_the_benchmark_binary_beside_shotfarm() -> anyhow::Result<()> {
+    // The dashboard's render in Chromium too, where a browser is.
+    let renders = if crate::browser::browser_available("the bench's dashboard render") { "2" } else { "0" };
     let output = Command::new(shotfarm_binary()?)
         .args(["bench", "scheduler", "--replicas", "1", "--agents", "4", "--tasks", "100", "--failovers", "0", "--latency-seconds", "1", "--json"])
+        .args(["--dashboard-render", renders])
         .output()?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
@@ -24,6 +27,8 @@ fn bench_scheduler_runs_the_benchmark_binary_beside_shotfarm() -> anyhow::Result
     // The dashboard's overview, every agent listed (one replica: leader and "follower" alike).
     assert!(summary["overview_leader_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0) && summary["overview_follower_p99_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{summary}");
     assert!(summary["overview_bytes"].as_u64().is_some_and(|bytes| bytes > 4 * 100), "{summary}");
+    let render_ms = summary["dashboard_first_render_ms"].as_array().map(Vec::len);
+    assert_eq!(render_ms, Some(if renders == "2" { 2 } else { 0 }), "{summary}");
     Ok(())
 }
 

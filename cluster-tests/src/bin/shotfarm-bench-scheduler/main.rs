@@ -16,9 +16,11 @@
 //! | --- | --- |
 //! | [`in_process`] | placement and apply cost per assignment at 100 to 10,000 nodes, memory per node and task |
 //! | [`scrape_latency`] | a replica's `/metrics` or dashboard overview read back to back on a kept-alive connection |
+//! | [`dashboard_render`] | the dashboard's first render in headless Chromium, every agent connected (`--dashboard-render`) |
 //! | [`counting_allocator`] | the global allocator here: the system's, counting bytes allocated |
 
 mod counting_allocator;
+mod dashboard_render;
 mod in_process;
 mod scrape_latency;
 
@@ -83,6 +85,10 @@ struct BenchSchedulerArgs {
     /// In-process: results applied before each of those rounds (the slots it places).
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
+    /// Also time the dashboard's first render in headless Chromium (this many page loads;
+    /// 0: none). Needs node, Chromium and player-tests/node_modules (scripts/ensure-browser).
+    #[arg(long, default_value_t = 0)]
+    pub dashboard_render: usize,
 }
 
 #[global_allocator]
@@ -302,6 +308,7 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
     let follower_http = cluster.replicas.values().find(|replica| replica.id != leader).map_or(Ok(leader_http), |replica| replica.http.parse())?;
     let overviews_leader = scrape_latency::measure(scraper.clone(), leader_http, overview, args.scrapes.min(50), CancellationToken::new()).await?;
     let overviews_follower = scrape_latency::measure(scraper, follower_http, overview, args.scrapes.min(50), CancellationToken::new()).await?;
+    let first_renders = if args.dashboard_render > 0 { dashboard_render::measure(&client, follower_http, args.agents, args.dashboard_render).await? } else { Vec::new() };
     let mut failovers = Vec::new();
     if args.replicas >= 3 {
         for trial in 0..args.failovers {
@@ -338,6 +345,7 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
         "overview_follower_p50_ms": percentile(&overviews_follower.samples_ms, 0.5),
         "overview_follower_p99_ms": percentile(&overviews_follower.samples_ms, 0.99),
         "overview_bytes": overviews_leader.body_bytes,
+        "dashboard_first_render_ms": first_renders,
     });
     if args.json {
         println!("{summary}");
@@ -366,6 +374,14 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
                 percentile(&overviews.samples_ms, 0.99),
                 overviews.samples_ms.len(),
                 overviews.body_bytes
+            );
+        }
+        if !first_renders.is_empty() {
+            println!(
+                "dashboard first render in Chromium from the follower, every node shown, median/max: {:.0} ms / {:.0} ms ({} loads)",
+                percentile(&first_renders, 0.5),
+                first_renders.last().copied().unwrap_or(f64::NAN),
+                first_renders.len()
             );
         }
     }

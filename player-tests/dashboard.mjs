@@ -1,7 +1,8 @@
 // Uses a replica's web dashboard in headless Chromium as an operator would, and prints what
 // happened as one JSON object (cluster-tests/tests/cluster/t98_dashboard.rs judges it):
 //   1. opens the page and is asked to sign in; a submitter's token is refused (its message);
-//   2. signs in with the operator's token: the nodes and jobs as shown;
+//   2. signs in with the operator's token: the nodes and jobs as shown; uncordons the node
+//      (cordoned by the test so that the job waits for the page);
 //   3. opens the job's page and watches it, without reloading, until it ends (the states it
 //      showed in turn, the renditions' VMAF, the report page it links to);
 //   4. back on the front page, presses the node's "drain" button and waits for the row to
@@ -59,6 +60,11 @@ try {
   report.members = await page.$$eval('tr[data-member]', (rows) => rows.length);
   await page.evaluate(() => { window.shotfarmLoaded = true; });
 
+  // The node was cordoned before the job was submitted: uncordoning it lets the job start.
+  const row = `tr[data-node="${options.node}"]`;
+  await page.click(`${row} button[data-action="uncordon"]`);
+  await page.waitForSelector(`${row}[data-state="ready"]`, waitOptions);
+
   await page.click(`tr[data-job="${options.job}"] a`);
   await page.waitForSelector(`dl[data-job="${options.job}"]`, waitOptions);
   // Each state the job's page shows in turn, sampled every 50 ms until a final one.
@@ -85,7 +91,6 @@ try {
   });
 
   await page.evaluate(() => { location.hash = '#/'; });
-  const row = `tr[data-node="${options.node}"]`;
   await page.waitForSelector(`${row} button[data-action="drain"]:not([disabled])`, waitOptions);
   await page.click(`${row} button[data-action="drain"]`);
   await page.waitForSelector(`${row}[data-state="draining"]`, waitOptions);

@@ -21,8 +21,9 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// The crates whose spans are exported.
-const TRACED_CRATES: [&str; 3] = ["shotfarm", "shotfarm_scheduler", "shotfarm_agent"];
+/// The spans exported: those of every target under this prefix (the `shotfarm` binary and
+/// every `shotfarm_*` crate), at `info` and above.
+const TRACED_TARGETS: &str = "shotfarm";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -105,7 +106,7 @@ pub fn install(format: LogFormat, otlp: Option<&OtlpEndpoint>, service: &'static
         }
     };
     let spans = provider.as_ref().map(|provider| {
-        let traced = TRACED_CRATES.iter().fold(Targets::new(), |targets, name| targets.with_target(*name, Level::INFO));
+        let traced = Targets::new().with_target(TRACED_TARGETS, Level::INFO);
         tracing_opentelemetry::layer().with_tracer(provider.tracer("shotfarm")).with_filter(traced)
     });
     tracing_subscriber::registry().with(logs).with(spans).init();

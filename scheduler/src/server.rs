@@ -166,6 +166,8 @@ pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listene
             admin: Arc::new(admin_front(&driver, &gate)),
             jobs: Arc::new(jobs_front(&driver, &gate, &config)),
             output_roots: config.roots.output.clone(),
+            sessions: Arc::default(),
+            event_streams: Arc::new(tokio::sync::Semaphore::new(http::dashboard::api::MAX_EVENT_STREAMS)),
             authenticate: authenticates(&config),
         };
         let addr = http.local_addr().map_or_else(|_| "?".to_owned(), |addr| addr.to_string());

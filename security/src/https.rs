@@ -1,4 +1,4 @@
-//! HTTP for operators (`/metrics`, later the dashboard), served the way the farm serves gRPC:
+//! HTTP for operators (`/metrics`, the dashboard), served the way the farm serves gRPC:
 //! TLS with this process's certificate, client certificates verified against the farm CA when
 //! presented (optional: a client may present a bearer token instead), or plaintext on an
 //! `--insecure` farm. Who may see what is the server's decision: every request carries the

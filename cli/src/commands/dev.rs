@@ -261,8 +261,10 @@ pub async fn run_farm(
     if draw {
         eprintln!("{} submitted: {} → {}", submitted.job_id, input.display(), out.display());
     }
-    if let Some(addr) = observers.dashboard {
-        announce_dashboard(&client, addr, certs.as_ref(), &submitted.job_id).await?;
+    if let Some(addr) = observers.dashboard
+        && let Err(err) = announce_dashboard(&client, addr, certs.as_ref(), &submitted.job_id).await
+    {
+        eprintln!("warning: {err}; the dashboard is at {} without a token to sign in with", dashboard_url(addr, certs.is_some(), None));
     }
     let outcome = tokio::select! {
         job = follow(&client, &submitted.job_id, draw) => job,

@@ -14,7 +14,7 @@
 //! The browser test needs Chromium and `player-tests/node_modules` (`scripts/ensure-browser`); without them
 //! the test skips with the reason, or fails under `CI` or `REQUIRE_BROWSER=1`.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use shotfarm_cluster_tests::agents::Farm;
-use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, free_ports, shotfarm_binary};
+use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, Replica, free_ports, shotfarm_binary};
 use shotfarm_cluster_tests::media;
 use shotfarm_cluster_tests::scrape::Scraper;
 use shotfarm_proto::v1;
@@ -44,13 +44,26 @@ async fn an_operator_follows_a_job_and_drains_a_node_in_the_dashboard_of_a_follo
     outcome
 }
 
-async fn use_the_dashboard(farm: &Farm) -> anyhow::Result<()> {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_api_of_a_follower_admits_operators_only_and_a_revoked_token_ends_its_stream() -> anyhow::Result<()> {
+    let mut farm = Farm::start(3, &[], &[AGENT])?;
+    let outcome = use_the_api(&farm).await;
+    farm.keep_if_failed(&outcome);
+    outcome
+}
+
+/// The farm's leader-following replica whose dashboard the tests use: a follower.
+async fn follower_of(farm: &Farm) -> anyhow::Result<(u64, &Replica)> {
     let (leader_id, _) = farm.cluster.wait_for_leader(Duration::from_secs(15)).await?;
     farm.wait_for_agents(Duration::from_secs(20)).await?;
     let follower = farm.cluster.replicas.values().find(|replica| replica.id != leader_id).context("no follower")?;
+    Ok((leader_id, follower))
+}
+
+async fn use_the_api(farm: &Farm) -> anyhow::Result<()> {
+    let (leader_id, follower) = follower_of(farm).await?;
     let http: SocketAddr = follower.http.parse()?;
     let operator_token = shotfarm_as_operator(&farm.cluster, &["tokens", "--scheduler", &follower.addr, "create", "--name", "dash", "--role", "operator"])?;
-    let submitter_token = shotfarm_as_operator(&farm.cluster, &["tokens", "--scheduler", &follower.addr, "create", "--name", "dash-submitter", "--role", "submitter"])?;
 
     step("the JSON API answers an operator's certificate and refuses strangers and submitters");
     let certificates = farm.cluster.certificates().context("a secure farm")?;
@@ -69,7 +82,29 @@ async fn use_the_dashboard(farm: &Farm) -> anyhow::Result<()> {
     let page = Scraper::tls(&stranger_files, None)?.get(http, "/").await?;
     ensure!(page.status == 200 && page.header("content-security-policy").is_some_and(|policy| policy.contains("script-src 'self'")), "{page:?}");
 
-    step("a job runs while an operator follows it in the dashboard of a follower, then drains the node");
+    step("revoking the dashboard's token ends its open event stream, saying why, and refuses it after");
+    let by_token = Scraper::tls(&stranger_files, Some(&operator_token))?;
+    let mut events = by_token.connect(http).await?;
+    let opened = tokio::spawn(async move { events.get_stream("/api/events", Duration::from_secs(20)).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    shotfarm_as_operator(&farm.cluster, &["tokens", "--scheduler", &follower.addr, "revoke", "--name", "dash"])?;
+    let streamed = opened.await??;
+    ensure!(streamed.status == 200 && streamed.header("content-type") == Some("text/event-stream"), "{streamed:?}");
+    ensure!(streamed.body.contains("event: state") && streamed.body.contains("event: unavailable"), "{}", streamed.body);
+    ensure!(streamed.body.ends_with("\r\n0\r\n\r\n") && streamed.body.contains("revoked"), "the stream did not end saying why: {}", streamed.body);
+    let refused = by_token.get(http, "/api/overview").await?;
+    ensure!(refused.status == 401, "{} {}", refused.status, refused.body);
+    Ok(())
+}
+
+async fn use_the_dashboard(farm: &Farm) -> anyhow::Result<()> {
+    let (_, follower) = follower_of(farm).await?;
+    let http: SocketAddr = follower.http.parse()?;
+    let operator_token = shotfarm_as_operator(&farm.cluster, &["tokens", "--scheduler", &follower.addr, "create", "--name", "dash", "--role", "operator"])?;
+    let submitter_token = shotfarm_as_operator(&farm.cluster, &["tokens", "--scheduler", &follower.addr, "create", "--name", "dash-submitter", "--role", "submitter"])?;
+
+    step("a job waits on a cordoned node while an operator opens the dashboard of a follower, uncordons it, follows the job, then drains the node");
+    farm.cordon(AGENT, false).await?;
     let source = media::synthesize(&farm.subdir("sources")?, "dash.mp4", (320, 180), 4.0).await?;
     let job_id = farm.submit("dashboard-job", source.job_spec(&farm.subdir("out")?)).await?;
     let seen = run_dashboard_script(&format!("https://{http}/"), &operator_token, &submitter_token, &job_id, AGENT)?;
@@ -79,7 +114,10 @@ async fn use_the_dashboard(farm: &Farm) -> anyhow::Result<()> {
     ensure!(seen["replica"].as_str().is_some_and(|replica| replica.starts_with(&format!("replica {} · follower", follower.id))), "{context}");
     ensure!(seen["members"] == 3 && seen["nodes"][0]["name"] == AGENT, "{context}");
     ensure!(seen["jobs"].as_array().is_some_and(|jobs| jobs.iter().any(|job| job["id"] == job_id.as_str())), "{context}");
-    ensure!(seen["jobStates"].as_array().and_then(|states| states.last()) == Some(&"succeeded".into()), "{context}");
+    // Seen live: the job was still waiting or running when its page opened, then succeeded.
+    let states = seen["jobStates"].as_array().context("jobStates")?;
+    ensure!(states.len() >= 2 && states.last() == Some(&"succeeded".into()) && states[0] != "succeeded", "{context}");
+    ensure!(seen["jobs"][0]["state"] == "pending" && seen["nodes"][0]["state"] == "cordoned", "before the uncordon: {context}");
     ensure!(seen["tasks"].as_array().is_some_and(|tasks| !tasks.is_empty() && tasks.iter().all(|state| state == "succeeded")), "{context}");
     // The page loaded once and every later view came without a reload.
     ensure!(seen["loads"] == 1 && seen["stillLoaded"] == true, "{context}");
@@ -103,18 +141,6 @@ async fn use_the_dashboard(farm: &Farm) -> anyhow::Result<()> {
     ensure!(node.state == v1::NodeState::Draining as i32, "the leader has {AGENT} {:?}", node.state());
     ensure!(seen["forgedChange"]["status"] == 403 && seen["forgedChange"]["body"].as_str().is_some_and(|body| body.contains("x-shotfarm-dashboard")), "{context}");
 
-    step("revoking the dashboard's token ends its open event stream, saying why, and refuses it after");
-    let by_token = Scraper::tls(&stranger_files, Some(&operator_token))?;
-    let mut events = by_token.connect(http).await?;
-    let opened = tokio::spawn(async move { events.get_stream("/api/events", Duration::from_secs(20)).await });
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    shotfarm_as_operator(&farm.cluster, &["tokens", "--scheduler", &follower.addr, "revoke", "--name", "dash"])?;
-    let streamed = opened.await??;
-    ensure!(streamed.status == 200 && streamed.header("content-type") == Some("text/event-stream"), "{streamed:?}");
-    ensure!(streamed.body.contains("event: state") && streamed.body.contains("event: unavailable"), "{}", streamed.body);
-    ensure!(streamed.body.ends_with("\r\n0\r\n\r\n") && streamed.body.contains("revoked"), "the stream did not end saying why: {}", streamed.body);
-    let refused = by_token.get(http, "/api/overview").await?;
-    ensure!(refused.status == 401, "{} {}", refused.status, refused.body);
     Ok(())
 }
 
@@ -126,24 +152,21 @@ async fn shotfarm_dev_serves_its_job_on_the_dashboard_until_ctrl_c() -> anyhow::
     let dir = tempfile::tempdir()?;
     let source = media::synthesize(dir.path(), "dev.mp4", (320, 180), 2.0).await?;
     let http: SocketAddr = format!("127.0.0.1:{}", free_ports(1)?[0]).parse()?;
-    let mut dev = Command::new(shotfarm_binary()?)
+    let mut dev = KillOnDrop(Command::new(shotfarm_binary()?)
         .args(["dev", source.path.to_str().context("path")?, "--out", dir.path().join("out").to_str().context("path")?, "--dashboard", &http.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()?;
+        .spawn()?);
     // Its stderr is read to the end on a thread of its own (a closed pipe would fail its
     // later writes); the lines come here until the one that says the job is done.
-    let stderr = BufReader::new(dev.stderr.take().context("stderr")?);
+    let stderr = BufReader::new(dev.0.stderr.take().context("stderr")?);
     let (lines, printed) = std::sync::mpsc::channel();
     std::thread::spawn(move || stderr.lines().map_while(Result::ok).for_each(|line| drop(lines.send(line))));
     let (mut token, mut ca) = (None, None);
     loop {
         let line = match printed.recv_timeout(Duration::from_secs(120)) {
             Ok(line) => line,
-            Err(_) => {
-                let _ = dev.kill();
-                anyhow::bail!("shotfarm dev never said its job was done");
-            }
+            Err(_) => anyhow::bail!("shotfarm dev never said its job was done"),
         };
         if let Some(at) = line.find("sign in with sft_") {
             token = Some(line[at + "sign in with ".len()..].trim().to_owned());
@@ -156,28 +179,39 @@ async fn shotfarm_dev_serves_its_job_on_the_dashboard_until_ctrl_c() -> anyhow::
             break;
         }
     }
-    let served = async {
-        let (token, ca) = (token.context("no token printed")?, ca.context("no CA printed")?);
-        let client = Scraper::tls(&TlsFiles { ca: Some(ca), cert: None, key: None }, Some(&token))?;
-        let overview: serde_json::Value = serde_json::from_str(&client.get(http, "/api/overview").await?.body)?;
-        ensure!(overview["jobs"][0]["id"] == "job-1" && overview["jobs"][0]["state"] == "succeeded", "{overview}");
-        let report = client.get(http, "/api/jobs/job-1/report.html").await?;
-        ensure!(report.status == 200 && report.body.contains("<svg"), "{} {}", report.status, report.body);
-        Ok(())
-    }
-    .await;
-    if served.is_err() {
-        let _ = dev.kill();
-        let _ = dev.wait();
-        return served;
-    }
+    let (token, ca) = (token.context("no token printed")?, ca.context("no CA printed")?);
+    let client = Scraper::tls(&TlsFiles { ca: Some(ca), cert: None, key: None }, Some(&token))?;
+    let overview: serde_json::Value = serde_json::from_str(&client.get(http, "/api/overview").await?.body)?;
+    ensure!(overview["jobs"][0]["id"] == "job-1" && overview["jobs"][0]["state"] == "succeeded", "{overview}");
+    let report = client.get(http, "/api/jobs/job-1/report.html").await?;
+    ensure!(report.status == 200 && report.body.contains("<svg"), "{} {}", report.status, report.body);
 
-    let pid = dev.id().to_string();
+    let pid = dev.0.id().to_string();
     ensure!(Command::new("kill").args(["-INT", &pid]).status()?.success(), "kill -INT {pid}");
-    let output = dev.wait_with_output()?;
-    let summary = String::from_utf8_lossy(&output.stdout);
-    ensure!(output.status.success() && summary.contains("done in"), "{:?}: {summary}", output.status);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = dev.0.try_wait()? {
+            break status;
+        }
+        ensure!(std::time::Instant::now() < deadline, "shotfarm dev did not stop within 30 s of Ctrl-C");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut summary = String::new();
+    dev.0.stdout.take().context("stdout")?.read_to_string(&mut summary)?;
+    ensure!(status.success() && summary.contains("done in"), "{status:?}: {summary}");
     Ok(())
+}
+
+/// A child process killed when the test leaves it behind (a failed check, say).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// Runs `player-tests/dashboard.mjs`; what it printed.

@@ -101,8 +101,15 @@ fn the_debian_package_holds_the_binary_units_and_examples_and_its_binary_runs() 
     ensure!(Command::new("dpkg-deb").arg("--control").arg(&package).arg(&control).status()?.success(), "dpkg-deb --control");
     let postinst = std::fs::read_to_string(control.join("postinst"))?;
     ensure!(postinst.contains("adduser --system") && postinst.contains("/etc/shotfarm/certs"), "postinst:\n{postinst}");
-    // The units are installed, not enabled: an operator configures first.
-    ensure!(!postinst.contains("systemctl enable") || postinst.contains("deb-systemd-helper"), "postinst:\n{postinst}");
+    // The units are installed, not enabled or started: an operator configures first. (An
+    // upgrade keeps a unit enabled that the operator had enabled: `was-enabled` guards it.)
+    let lines: Vec<&str> = postinst.lines().map(str::trim).collect();
+    for (at, line) in lines.iter().enumerate() {
+        if line.starts_with("deb-systemd-helper enable") {
+            ensure!(lines[at.saturating_sub(2)..at].iter().any(|before| before.contains("was-enabled")), "an unconditional enable in postinst:\n{postinst}");
+        }
+        ensure!(!line.starts_with("deb-systemd-invoke start") && !line.contains("systemctl start") && !line.contains("systemctl enable"), "postinst starts or enables a unit: {line}");
+    }
 
     let root = dir.path().join("root");
     ensure!(Command::new("dpkg-deb").arg("-x").arg(&package).arg(&root).status()?.success(), "dpkg-deb -x");

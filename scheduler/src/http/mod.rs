@@ -16,9 +16,11 @@ pub mod metrics_route;
 use std::sync::Arc;
 
 use axum::Router;
+use tokio::sync::Semaphore;
 use shotfarm_proto::storage::StorageRoots;
 use axum::routing::get;
 
+use self::dashboard::sessions::Sessions;
 use crate::metrics::ReplicaMetrics;
 use crate::replica_node::DriverHandle;
 use crate::service::forward::admin::AdminFront;
@@ -34,12 +36,17 @@ pub struct HttpContext {
     pub jobs: Arc<JobsFront>,
     /// The replica's output roots: where it may read a job's report page from.
     pub output_roots: StorageRoots,
+    /// The dashboard's sign-in sessions on this replica.
+    pub sessions: Arc<Sessions>,
+    /// The dashboard's live event streams open at once (`dashboard::api::MAX_EVENT_STREAMS`).
+    pub event_streams: Arc<Semaphore>,
     /// False on an `--insecure` farm: every request is admitted.
     pub authenticate: bool,
 }
 
 /// Every route of the listener: the page and signing in open, the rest behind
-/// [`access::require_operator`]; anything but a read needs the dashboard's header.
+/// [`access::require_operator`]; anything but a read needs the dashboard's header; an
+/// `--insecure` farm answers only its address or localhost ([`access::require_address_host`]).
 pub fn router(context: HttpContext) -> Router {
     let admitted = Router::new()
         .route("/metrics", get(metrics_route::metrics))
@@ -49,5 +56,6 @@ pub fn router(context: HttpContext) -> Router {
         .merge(admitted)
         .merge(dashboard::public_routes())
         .layer(axum::middleware::from_fn(dashboard::session::require_dashboard_header))
+        .layer(axum::middleware::from_fn_with_state(context.clone(), access::require_address_host))
         .with_state(context)
 }

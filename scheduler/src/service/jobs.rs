@@ -46,6 +46,7 @@ impl Jobs {
         span.record("owner", caller.owner());
         let request = request.into_inner();
         validate::request_id(&request.request_id)?;
+        span.record("request_id", &request.request_id);
         let spec = if request.recipe.is_empty() {
             validate::job_spec(request.spec.as_ref(), &self.roots, &self.callbacks)?
         } else {
@@ -77,7 +78,6 @@ impl Jobs {
             other => Err(unwanted(other)),
         }
     }
-
 
     async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         self.gate.admit(request, "JobService", JOB_ROLES).await
@@ -150,7 +150,7 @@ pub type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::JobEvent, Status>> +
 impl JobService for Jobs {
     async fn submit_job(&self, request: Request<v1::SubmitJobRequest>) -> Result<Response<v1::SubmitJobResponse>, Status> {
         // The job's trace: under the caller's, when its call carried one (followers relay it).
-        let span = tracing::info_span!("submit_job", request_id = %request.get_ref().request_id, owner = tracing::field::Empty, job_id = tracing::field::Empty);
+        let span = tracing::info_span!("submit_job", request_id = tracing::field::Empty, owner = tracing::field::Empty, job_id = tracing::field::Empty);
         if let Some(parent) = trace_context::from_metadata(request.metadata()) {
             trace_context::set_parent(&span, &parent);
         }

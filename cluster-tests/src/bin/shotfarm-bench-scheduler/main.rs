@@ -256,6 +256,10 @@ fn main() -> ExitCode {
         eprintln!("error: --replicas and --agents must be at least 1");
         return ExitCode::from(2);
     }
+    if args.insecure && args.dashboard_render > 0 {
+        eprintln!("error: --dashboard-render measures the page as an operator signs in to it, on a TLS farm; leave out --insecure");
+        return ExitCode::from(2);
+    }
     let outcome = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(|runtime| runtime.block_on(run(args)));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,6 +25,7 @@ use serde::Serialize;
 use shotfarm_proto::v1;
 use shotfarm_proto::v1::admin_service_server::AdminService;
 use shotfarm_proto::v1::job_service_server::JobService;
+use tokio::sync::OwnedSemaphorePermit;
 use tonic::{Code, Status};
 
 use super::view::{ClusterView, JobDetail, JobRow, NodeView, Overview};
@@ -37,6 +38,13 @@ const OVERVIEW_JOBS: u32 = 50;
 
 /// How often an event stream looks for a change.
 const EVENT_POLL: Duration = Duration::from_secs(1);
+
+/// Event streams a replica serves at once: each holds one of the listener's 64 connections,
+/// and the rest stay for `/metrics` and the pages' own requests.
+pub const MAX_EVENT_STREAMS: usize = 16;
+
+/// How long one read of the API may take before the page is told it failed.
+const READ_LIMIT: Duration = Duration::from_secs(10);
 
 /// A front-service request made with the credentials `caller` presented to the listener: its
 /// certificate as a [`PresentedCertificate`], its token as `authorization: Bearer`, as a
@@ -80,7 +88,16 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `read`, or `DEADLINE_EXCEEDED` after [`READ_LIMIT`].
+async fn bounded<T>(read: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
+    tokio::time::timeout(READ_LIMIT, read).await.unwrap_or_else(|_| Err(Status::deadline_exceeded(format!("the farm did not answer within {READ_LIMIT:?}; retry"))))
+}
+
 async fn overview_of(context: &HttpContext, caller: &Presented) -> Result<Overview, Status> {
+    bounded(read_overview(context, caller)).await
+}
+
+async fn read_overview(context: &HttpContext, caller: &Presented) -> Result<Overview, Status> {
     let status = context.admin.cluster_status(request(caller, v1::ClusterStatusRequest {})).await?.into_inner();
     let listed = async {
         let nodes = context.admin.list_nodes(request(caller, v1::ListNodesRequest {})).await?.into_inner().nodes;
@@ -102,7 +119,7 @@ async fn overview_of(context: &HttpContext, caller: &Presented) -> Result<Overvi
 }
 
 async fn job_of(context: &HttpContext, caller: &Presented, id: String) -> Result<JobDetail, Status> {
-    let job = context.jobs.get_job(request(caller, v1::GetJobRequest { job_id: id, include_tasks: true })).await?.into_inner();
+    let job = bounded(context.jobs.get_job(request(caller, v1::GetJobRequest { job_id: id, include_tasks: true }))).await?.into_inner();
     Ok(JobDetail::from_job(job))
 }
 
@@ -114,17 +131,28 @@ pub async fn job(State(context): State<HttpContext>, caller: Presented, Path(id)
     Ok(Json(job_of(&context, &caller, id).await?))
 }
 
-pub async fn overview_events(State(context): State<HttpContext>, caller: Presented) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    changes(move || {
+pub async fn overview_events(State(context): State<HttpContext>, caller: Presented) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let permit = stream_permit(&context)?;
+    Ok(changes(permit, move || {
         let (context, caller) = (context.clone(), caller.clone());
         async move { overview_of(&context, &caller).await }
-    })
+    }))
 }
 
-pub async fn job_events(State(context): State<HttpContext>, caller: Presented, Path(id): Path<String>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    changes(move || {
+pub async fn job_events(State(context): State<HttpContext>, caller: Presented, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let permit = stream_permit(&context)?;
+    Ok(changes(permit, move || {
         let (context, caller, id) = (context.clone(), caller.clone(), id.clone());
         async move { job_of(&context, &caller, id).await }
+    }))
+}
+
+/// One of the [`MAX_EVENT_STREAMS`], held while the stream is open.
+fn stream_permit(context: &HttpContext) -> Result<OwnedSemaphorePermit, ApiError> {
+    context.event_streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError(Status::resource_exhausted(format!(
+            "this replica already serves {MAX_EVENT_STREAMS} live dashboard pages; close some, or open the dashboard of another replica"
+        )))
     })
 }
 
@@ -132,7 +160,7 @@ pub async fn job_events(State(context): State<HttpContext>, caller: Presented, P
 /// each change, an `unavailable` event (the message) while it fails; a comment every 15 s keeps
 /// the connection open through proxies. It ends when the browser goes, or after saying why
 /// once the caller's credentials no longer pass (a revoked token, say).
-fn changes<T, F>(read: impl Fn() -> F + Send + 'static) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
+fn changes<T, F>(permit: OwnedSemaphorePermit, read: impl Fn() -> F + Send + 'static) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
 where
     T: Serialize,
     F: Future<Output = Result<T, Status>> + Send,
@@ -142,8 +170,9 @@ where
         last: String,
         first: bool,
         refused: bool,
+        _permit: OwnedSemaphorePermit,
     }
-    let start = Follow { read, last: String::new(), first: true, refused: false };
+    let start = Follow { read, last: String::new(), first: true, refused: false, _permit: permit };
     let stream = futures::stream::unfold(start, |mut follow| async move {
         if follow.refused {
             return None;

@@ -8,13 +8,15 @@
 //! | --- | --- |
 //! | [`api`] | the JSON API and its server-sent events |
 //! | [`report_page`] | a finished job's report.html, read from a `file://` output under the replica's roots |
-//! | [`session`] | signing in with a token (a cookie), and the header that guards every change |
+//! | [`session`] | signing in with a token (a session cookie), and the header that guards every change |
+//! | [`sessions`] | the sign-in sessions: random ids for operator tokens, 12 hours, in memory |
 //! | [`view`] | the JSON the page reads, made from the API's messages |
 //! | `assets/` | the page, its script and its style |
 
 pub mod api;
 pub mod report_page;
 pub mod session;
+pub mod sessions;
 pub mod view;
 
 use axum::Router;

@@ -22,7 +22,7 @@ use crate::http::access::Presented;
 const MAX_REPORT_BYTES: u64 = 64 << 20;
 
 /// What the report page may do: show its own inline style and images, nothing else.
-const REPORT_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
+const REPORT_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; sandbox";
 
 pub async fn report_page(State(context): State<HttpContext>, caller: Presented, Path(id): Path<String>) -> Result<Response, ApiError> {
     let job = context.jobs.get_job(request(&caller, v1::GetJobRequest { job_id: id.clone(), include_tasks: false })).await?.into_inner();
@@ -56,16 +56,26 @@ fn local_report_path(roots: &StorageRoots, url: &str) -> Result<PathBuf, String>
     checked.local_path().ok_or_else(|| format!("the report is at {url}; this replica reads only file:// outputs, so open it there"))
 }
 
-/// The report file: a regular file (not a link) of at most [`MAX_REPORT_BYTES`].
+/// The report file: a regular file (not a link) of at most [`MAX_REPORT_BYTES`], checked on
+/// the file it opened and read no further than that.
 fn read_report(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let metadata = std::fs::symlink_metadata(path).map_err(|err| format!("cannot read it here ({err})"))?;
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|err| if err.raw_os_error() == Some(libc::ELOOP) { "is not a regular file (a link)".to_owned() } else { format!("cannot read it here ({err})") })?;
+    let metadata = file.metadata().map_err(|err| format!("cannot read it here ({err})"))?;
     if !metadata.is_file() {
         return Err("is not a regular file".to_owned());
     }
-    if metadata.len() > MAX_REPORT_BYTES {
-        return Err(format!("is {} bytes, over the {MAX_REPORT_BYTES} this page serves", metadata.len()));
+    let mut body = Vec::new();
+    file.take(MAX_REPORT_BYTES + 1).read_to_end(&mut body).map_err(|err| format!("cannot read it here ({err})"))?;
+    if body.len() as u64 > MAX_REPORT_BYTES {
+        return Err(format!("is over the {MAX_REPORT_BYTES} bytes this page serves"));
     }
-    std::fs::read(path).map_err(|err| format!("cannot read it here ({err})"))
+    Ok(body)
 }
 
 fn not_here(status: StatusCode, why: String) -> Response {
@@ -95,7 +105,7 @@ mod tests {
         assert_eq!(read_report(&page).unwrap(), b"<html></html>");
         let link = dir.path().join("link.html");
         std::os::unix::fs::symlink(&page, &link).unwrap();
-        assert!(read_report(&link).unwrap_err().contains("not a regular file"));
+        assert!(read_report(&link).unwrap_err().contains("a link"));
         assert!(read_report(dir.path()).unwrap_err().contains("not a regular file"));
     }
 }

@@ -1,7 +1,8 @@
 //! Signing in to the dashboard: a browser cannot send a bearer header by itself, so the page
 //! posts the operator's token once (`POST /api/session`) and the replica, having checked it,
-//! sets it as a cookie that only HTTP sees (`HttpOnly`), only this site sends (`SameSite=Strict`),
-//! only over TLS (`Secure`), gone when the browser closes. `DELETE /api/session` signs out.
+//! opens a session ([`super::sessions`]) and sets its id as a cookie that only HTTP sees
+//! (`HttpOnly`), only this site sends (`SameSite=Strict`), only over TLS (`Secure`), only to
+//! this host (`__Host-`), for 12 hours. `DELETE /api/session` signs out, ending the session.
 //! Browsers with an operator's client certificate need no sign-in.
 //!
 //! Every request that changes something (these two included) must carry the
@@ -15,30 +16,34 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use std::time::Instant;
+
 use shotfarm_security::{Role, token};
 
+use super::sessions;
 use crate::http::HttpContext;
 use crate::http::access::refusal;
 use crate::service::access::identify;
 use crate::service::status::ServiceError;
 
-/// The cookie that holds a signed-in operator's token.
-pub const COOKIE: &str = "shotfarm_session";
+/// The cookie that holds a signed-in operator's session id.
+pub const COOKIE: &str = "__Host-shotfarm_session";
 
 /// The header every state-changing dashboard request carries (any value).
 pub const DASHBOARD_HEADER: &str = "x-shotfarm-dashboard";
 
-/// The token in the session cookie, if the request has one.
-pub fn token_of(headers: &HeaderMap) -> Result<Option<&str>, token::TokenError> {
+/// The session id in the request's cookie: `None` without one, `Some(Err)` for a value that
+/// cannot be a session id.
+pub fn session_of(headers: &HeaderMap) -> Option<Result<&str, ()>> {
     let cookies = headers.get_all(header::COOKIE).into_iter().filter_map(|value| value.to_str().ok());
     for pair in cookies.flat_map(|cookies| cookies.split(';')) {
         if let Some((name, value)) = pair.trim().split_once('=')
             && name == COOKIE
         {
-            return if token::well_formed(value) { Ok(Some(value)) } else { Err(token::TokenError::Malformed) };
+            return Some(if sessions::well_formed(value) { Ok(value) } else { Err(()) });
         }
     }
-    Ok(None)
+    None
 }
 
 /// Middleware: refuses a request other than GET/HEAD without the [`DASHBOARD_HEADER`].
@@ -66,9 +71,12 @@ pub async fn sign_in(State(context): State<HttpContext>, Json(sign_in): Json<Sig
     }
     match identify(&context.driver, None, Ok(Some(token))).await {
         Ok(identity) if identity.role == Role::Operator => {
-            let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict");
+            let Some(id) = context.sessions.open(token, Instant::now()) else {
+                return refusal(StatusCode::SERVICE_UNAVAILABLE, "this replica holds as many dashboard sessions as it may; retry later, or use another replica".to_owned());
+            };
+            let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}", sessions::LIFETIME.as_secs());
             let mut response = (StatusCode::OK, format!("signed in as {identity}\n")).into_response();
-            response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a token is visible ASCII"));
+            response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a session id is hex"));
             response
         }
         Ok(identity) => refusal(StatusCode::FORBIDDEN, format!("the dashboard is for operators; this token is {identity}'s")),
@@ -77,8 +85,11 @@ pub async fn sign_in(State(context): State<HttpContext>, Json(sign_in): Json<Sig
     }
 }
 
-/// `DELETE /api/session`: the cookie cleared.
-pub async fn sign_out() -> Response {
+/// `DELETE /api/session`: the session ended and its cookie cleared.
+pub async fn sign_out(State(context): State<HttpContext>, headers: HeaderMap) -> Response {
+    if let Some(Ok(id)) = session_of(&headers) {
+        context.sessions.close(id);
+    }
     let mut response = (StatusCode::OK, "signed out\n").into_response();
     let expired = format!("{COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
     response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&expired).expect("ASCII"));
@@ -90,15 +101,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_session_token_is_read_from_any_cookie_header_and_a_bad_one_is_refused() {
-        let token = format!("sft_{}", "ab".repeat(32));
+    fn the_session_id_is_read_from_any_cookie_header_and_a_bad_one_is_told_apart() {
+        let id = "ab".repeat(32);
         let mut headers = HeaderMap::new();
-        assert_eq!(token_of(&headers), Ok(None));
+        assert_eq!(session_of(&headers), None);
         headers.append(header::COOKIE, HeaderValue::from_static("theme=dark"));
-        headers.append(header::COOKIE, HeaderValue::from_str(&format!("a=b; {COOKIE}={token}")).unwrap());
-        assert_eq!(token_of(&headers), Ok(Some(token.as_str())));
+        headers.append(header::COOKIE, HeaderValue::from_str(&format!("a=b; {COOKIE}={id}")).unwrap());
+        assert_eq!(session_of(&headers), Some(Ok(id.as_str())));
         let mut forged = HeaderMap::new();
-        forged.insert(header::COOKIE, HeaderValue::from_static("shotfarm_session=admin"));
-        assert_eq!(token_of(&forged), Err(token::TokenError::Malformed));
+        forged.insert(header::COOKIE, HeaderValue::from_str(&format!("{COOKIE}=admin")).unwrap());
+        assert_eq!(session_of(&forged), Some(Err(())));
     }
 }

@@ -38,6 +38,8 @@ pub struct MemberView {
     pub matched_index: u64,
 }
 
+/// A node as the page shows it. Its heartbeat time is left out: it changes every second, so
+/// every event would redraw the page for it; a node whose heartbeats stop is shown `down`.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct NodeView {
     pub id: u64,
@@ -52,7 +54,6 @@ pub struct NodeView {
     pub memory_bytes: u64,
     pub gpus: Vec<GpuView>,
     pub backends: Vec<String>,
-    pub last_heartbeat_ms: u64,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -155,7 +156,6 @@ impl NodeView {
                 .map(|gpu| GpuView { name: gpu.name, memory_bytes: gpu.memory_bytes, nvenc_sessions: gpu.nvenc_sessions, cuda: gpu.cuda })
                 .collect(),
             backends: capabilities.backends,
-            last_heartbeat_ms: node.last_heartbeat_ms,
         }
     }
 }

@@ -27,8 +27,7 @@ const state = (word) => h('span', { class: `state state-${word}` }, word);
 const percent = (share) => `${Math.round(share * 100)}%`;
 const bytes = (count) => (count >= 2 ** 30 ? `${(count / 2 ** 30).toFixed(1)} GiB` : `${Math.round(count / 2 ** 20)} MiB`);
 const time = (ms) => (ms ? new Date(ms).toLocaleString() : '');
-const ago = (ms) => (ms ? `${Math.max(0, Math.round((Date.now() - ms) / 1000))} s ago` : '');
-const number = (value, digits) => (value ? value.toFixed(digits) : '');
+const number = (value, digits) => (typeof value === 'number' ? value.toFixed(digits) : '');
 
 function progress(done, total) {
   const bar = h('span');
@@ -85,6 +84,9 @@ async function nodeAction(node, action) {
   }
 }
 
+// The node states each action applies to.
+const allowed = { cordon: ['ready'], drain: ['ready', 'cordoned'], uncordon: ['cordoned', 'draining'] };
+
 function renderOverview(overview) {
   const cluster = overview.cluster;
   document.getElementById('replica').textContent = `replica ${cluster.id} · ${cluster.role} · term ${cluster.term}`;
@@ -98,10 +100,9 @@ function renderOverview(overview) {
     h('td', { class: 'num' }, node.cpu_cores), h('td', { class: 'num' }, bytes(node.memory_bytes)),
     h('td', {}, node.gpus.length ? node.gpus.map((gpu) => `${gpu.name} (${bytes(gpu.memory_bytes)}, ${gpu.nvenc_sessions} NVENC)`).join(', ') : '—'),
     h('td', {}, node.backends.join(', ')),
-    h('td', {}, ago(node.last_heartbeat_ms)),
     h('td', {}, ['cordon', 'drain', 'uncordon'].map((action) => h('button', {
       type: 'button', 'data-action': action,
-      disabled: (action === 'uncordon') === (node.state === 'ready') || node.state === 'down',
+      disabled: !allowed[action].includes(node.state),
       onclick: () => nodeAction(node.name, action),
     }, action)))));
   const jobs = overview.jobs.map((job) => h('tr', { 'data-job': job.id, 'data-state': job.state },
@@ -113,7 +114,7 @@ function renderOverview(overview) {
     h('p', {}, `leader: replica ${cluster.leader_id || '—'} ${cluster.leader_addr} · commit ${cluster.commit_index} · applied ${cluster.applied_index}`),
     table(['replica', 'address', 'role', 'membership', 'matched'], members),
     h('h2', {}, `Nodes (${overview.nodes.length})`),
-    table(['node', 'state', 'tasks', 'cpu', 'memory', 'cores', 'ram', 'gpus', 'backends', 'heartbeat', ''], nodes),
+    table(['node', 'state', 'tasks', 'cpu', 'memory', 'cores', 'ram', 'gpus', 'backends', ''], nodes),
     h('h2', {}, `Jobs (${overview.jobs.length} newest)`),
     table(['job', 'state', 'progress', 'owner', 'source', 'submitted', 'finished', 'error'], jobs),
   );
@@ -135,8 +136,8 @@ function renderJob(job) {
     h('td', {}, rendition.name), h('td', {}, rendition.codec), h('td', {}, `${rendition.width}×${rendition.height}`),
     h('td', { class: 'num' }, rendition.bitrate_kbps), h('td', { class: 'num' }, rendition.peak_bitrate_kbps),
     h('td', { class: 'num', 'data-vmaf': rendition.scored ? rendition.vmaf_mean : '' }, rendition.scored ? number(rendition.vmaf_mean, 2) : 'not scored'),
-    h('td', { class: 'num' }, number(rendition.vmaf_harmonic_mean, 2)), h('td', { class: 'num' }, number(rendition.vmaf_min, 2)),
-    h('td', { class: 'num' }, number(rendition.vmaf_p1, 2)), h('td', { class: 'num' }, number(rendition.psnr_y, 2)), h('td', { class: 'num' }, number(rendition.ssim, 4))));
+    ...[['vmaf_harmonic_mean', 2], ['vmaf_min', 2], ['vmaf_p1', 2], ['psnr_y', 2], ['ssim', 4]]
+      .map(([field, digits]) => h('td', { class: 'num' }, rendition.scored ? number(rendition[field], digits) : ''))));
   const tasks = job.tasks.map((task) => h('tr', { 'data-task': task.id, 'data-state': task.state },
     h('td', {}, task.id), h('td', {}, task.kind), h('td', { class: 'wrap' }, task.label), h('td', {}, state(task.state)),
     h('td', { class: 'num' }, task.attempt), h('td', {}, task.node_id || ''), h('td', {}, task.backend),
@@ -154,24 +155,40 @@ function renderJob(job) {
   ].filter(Boolean));
 }
 
-// Follows `path`'s events, rendering each state; a failure to connect re-checks the
-// credentials (EventSource does not say why it failed).
+// Follows `path`'s events, rendering each state. A lost stream is opened again after a
+// pause that doubles (1 s to 30 s) while it keeps failing, once a plain request shows the
+// credentials still pass (EventSource does not say why it failed).
+let retryMs = 1000;
+let retryTimer = null;
 function follow(path, render) {
   if (events) events.close();
+  clearTimeout(retryTimer);
   events = new EventSource(path);
   events.addEventListener('state', (event) => {
+    retryMs = 1000;
     live.classList.add('on');
     render(JSON.parse(event.data));
   });
   events.addEventListener('unavailable', (event) => showBanner(event.data));
   events.addEventListener('error', () => {
     live.classList.remove('on');
-    if (events.readyState === EventSource.CLOSED) api('GET', '/api/overview').then(() => follow(path, render), () => {});
+    if (events.readyState !== EventSource.CLOSED) return;
+    const pause = retryMs;
+    retryMs = Math.min(retryMs * 2, 30000);
+    retryTimer = setTimeout(() => {
+      api('GET', '/api/overview').then(() => follow(path, render), (error) => {
+        // Refused credentials show the sign-in form; anything else is tried again later.
+        if (document.getElementById('sign-in')) return;
+        showBanner(error.message);
+        follow(path, render);
+      });
+    }, pause);
   });
 }
 
 async function route() {
-  const job = location.hash.match(/^#\/jobs\/(.+)$/);
+  // Only a job id (job-N) makes a job page; anything else shows the front page.
+  const job = location.hash.match(/^#\/jobs\/(job-[0-9]+)$/);
   try {
     // One plain request first: it shows the sign-in form if the credentials are refused.
     await api('GET', '/api/overview');

@@ -52,7 +52,7 @@ async fn the_dashboard_api_of_a_follower_admits_operators_only_and_a_revoked_tok
     outcome
 }
 
-/// The farm's leader-following replica whose dashboard the tests use: a follower.
+/// The leader's id and a follower: the replica whose dashboard the tests use.
 async fn follower_of(farm: &Farm) -> anyhow::Result<(u64, &Replica)> {
     let (leader_id, _) = farm.cluster.wait_for_leader(Duration::from_secs(15)).await?;
     farm.wait_for_agents(Duration::from_secs(20)).await?;

@@ -1,8 +1,9 @@
 //! Who may use the HTTP listener: what the API's `AdminService` admits — an operator's
 //! certificate or bearer token — and the farm's replicas (their certificate), so a replica
 //! may scrape its peers. A browser signed in to the dashboard presents its session cookie,
-//! which stands for the operator token it signed in with ([`super::dashboard::session`]). A refusal is `401` (nothing presented, an unknown or
-//! revoked credential) or `403` (another role), with a body that says what to present.
+//! which stands for the operator token it signed in with ([`super::dashboard::session`]). A
+//! refusal is `401` (nothing presented, an unknown or revoked credential) or `403` (another
+//! role), with a body that says what to present.
 //!
 //! The dashboard then calls the API's services in process with the same credentials
 //! ([`Presented`]), which the services check again as they check any caller's.
@@ -37,8 +38,16 @@ pub async fn require_operator(State(context): State<HttpContext>, request: Reque
     match identify(&context.driver, presented.certificate.as_deref(), Ok(presented.token.as_deref())).await {
         Ok(identity) if ADMITTED.contains(&identity.role) => next.run(request).await,
         Ok(identity) => refusal(StatusCode::FORBIDDEN, format!("this listener is for operators and replicas; this caller is {identity}")),
-        Err(ServiceError::Unauthenticated(why)) => refusal(StatusCode::UNAUTHORIZED, why),
-        Err(other) => refusal(StatusCode::SERVICE_UNAVAILABLE, format!("cannot check the credentials now: {other}; retry")),
+        Err(err) => unidentified(err),
+    }
+}
+
+/// The answer to credentials `identify` did not accept: `401` with why, or `503` when they
+/// could not be checked now.
+pub fn unidentified(err: ServiceError) -> Response {
+    match err {
+        ServiceError::Unauthenticated(why) => refusal(StatusCode::UNAUTHORIZED, why),
+        other => refusal(StatusCode::SERVICE_UNAVAILABLE, format!("cannot check the credentials now: {other}; retry")),
     }
 }
 
@@ -83,35 +92,28 @@ impl Presented {
         let certificate = extensions.get::<PeerCertificate>().map(|peer| peer.0.clone());
         let token = match headers.get(header::AUTHORIZATION) {
             Some(value) => {
-                let text = value.to_str().map_err(|_| Refused::unauthenticated(token::TokenError::NotBearer.to_string()))?;
-                Some(token::from_authorization(text).map_err(|err| Refused::unauthenticated(err.to_string()))?.to_owned())
+                let text = value.to_str().map_err(|_| Refused(token::TokenError::NotBearer.to_string()))?;
+                Some(token::from_authorization(text).map_err(|err| Refused(err.to_string()))?.to_owned())
             }
             None => match session::session_of(headers) {
                 None => None,
                 Some(Ok(id)) => Some(context.sessions.token(id, Instant::now()).ok_or_else(|| {
-                    Refused::unauthenticated("the dashboard session is unknown or over (sessions last 12 hours, end at sign-out and when the replica restarts); sign in again".to_owned())
+                    Refused("the dashboard session is unknown or over (sessions last 12 hours, end at sign-out and when the replica restarts); sign in again".to_owned())
                 })?),
-                Some(Err(())) => return Err(Refused::unauthenticated("the dashboard session cookie is malformed; sign in again".to_owned())),
+                Some(Err(())) => return Err(Refused("the dashboard session cookie is malformed; sign in again".to_owned())),
             },
         };
         Ok(Presented { certificate, token })
     }
 }
 
-/// Credentials refused before they are checked: a malformed token, an unknown session (`401`).
-pub struct Refused {
-    why: String,
-}
-
-impl Refused {
-    fn unauthenticated(why: String) -> Refused {
-        Refused { why }
-    }
-}
+/// Credentials refused before they are checked, and why: a malformed token, an unknown
+/// session (`401`).
+pub struct Refused(String);
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        refusal(StatusCode::UNAUTHORIZED, self.why)
+        refusal(StatusCode::UNAUTHORIZED, self.0)
     }
 }
 

@@ -22,9 +22,8 @@ use shotfarm_security::{Role, token};
 
 use super::sessions;
 use crate::http::HttpContext;
-use crate::http::access::refusal;
+use crate::http::access::{refusal, unidentified};
 use crate::service::access::identify;
-use crate::service::status::ServiceError;
 
 /// The cookie that holds a signed-in operator's session id.
 pub const COOKIE: &str = "__Host-shotfarm_session";
@@ -74,14 +73,10 @@ pub async fn sign_in(State(context): State<HttpContext>, Json(sign_in): Json<Sig
             let Some(id) = context.sessions.open(token, Instant::now()) else {
                 return refusal(StatusCode::SERVICE_UNAVAILABLE, "this replica holds as many dashboard sessions as it may; retry later, or use another replica".to_owned());
             };
-            let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}", sessions::LIFETIME.as_secs());
-            let mut response = (StatusCode::OK, format!("signed in as {identity}\n")).into_response();
-            response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a session id is hex"));
-            response
+            with_cookie(format!("signed in as {identity}\n"), &id, sessions::LIFETIME.as_secs())
         }
         Ok(identity) => refusal(StatusCode::FORBIDDEN, format!("the dashboard is for operators; this token is {identity}'s")),
-        Err(ServiceError::Unauthenticated(why)) => refusal(StatusCode::UNAUTHORIZED, why),
-        Err(other) => refusal(StatusCode::SERVICE_UNAVAILABLE, format!("cannot check the token now: {other}; retry")),
+        Err(err) => unidentified(err),
     }
 }
 
@@ -90,9 +85,15 @@ pub async fn sign_out(State(context): State<HttpContext>, headers: HeaderMap) ->
     if let Some(Ok(id)) = session_of(&headers) {
         context.sessions.close(id);
     }
-    let mut response = (StatusCode::OK, "signed out\n").into_response();
-    let expired = format!("{COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
-    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&expired).expect("ASCII"));
+    with_cookie("signed out\n".to_owned(), "", 0)
+}
+
+/// A `200` with `body` that sets the session cookie to `value` for `max_age_s` seconds (0:
+/// removes it).
+fn with_cookie(body: String, value: &str, max_age_s: u64) -> Response {
+    let cookie = format!("{COOKIE}={value}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_s}");
+    let mut response = (StatusCode::OK, body).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a session id is hex"));
     response
 }
 

@@ -11,10 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use shotfarm_scheduler::callbacks::signature::{EVENT_ID_HEADER, SIGNATURE_HEADER, verify};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::loopback_http;
 
 /// How far a signature's time may be from the receiver's clock.
 const TOLERANCE_S: u64 = 300;
@@ -47,22 +47,10 @@ pub struct CallbackReceiver {
 impl CallbackReceiver {
     /// Listens on a free loopback port. `refuse_first`: answer 503 to each event's first attempt.
     pub async fn start(secret: &[u8], refuse_first: bool) -> anyhow::Result<CallbackReceiver> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let seen = Arc::new(Mutex::new(Seen::default()));
         let stop = CancellationToken::new();
-        let (secret, shared, stopped) = (Arc::<[u8]>::from(secret), seen.clone(), stop.clone());
-        tokio::spawn(async move {
-            loop {
-                let stream = tokio::select! {
-                    () = stopped.cancelled() => return,
-                    accepted = listener.accept() => match accepted { Ok((stream, _)) => stream, Err(_) => continue },
-                };
-                let (secret, seen) = (secret.clone(), shared.clone());
-                let service = hyper::service::service_fn(move |request| receive(request, secret.clone(), seen.clone(), refuse_first));
-                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service));
-            }
-        });
+        let (secret, shared) = (Arc::<[u8]>::from(secret), seen.clone());
+        let addr = loopback_http::serve(move |request| receive(request, secret.clone(), shared.clone(), refuse_first), stop.clone()).await?;
         Ok(CallbackReceiver { addr, seen, stop })
     }
 

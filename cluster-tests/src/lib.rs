@@ -7,6 +7,7 @@
 //! | [`agents`] | real `shotfarm agent` processes (own process group, work dir, log): kill -9, restart on the same journal, pause, resume, SIGTERM; [`agents::Farm`] = cluster + agents + media dir |
 //! | [`media`] | tiny sources synthesized with ffmpeg, every frame stamped with its index; frame-exact checks of a job's outputs |
 //! | [`s3_server`] | a real S3-protocol server (moto) on loopback for `s3://` jobs; objects in and out with curl's SigV4 |
+//! | [`loopback_http`] | an HTTP/1.1 server on a free loopback port with one handler, stopped by a token (the receivers below) |
 //! | [`callback_receiver`] | a job-callback receiver on loopback: checks every signature, refuses each event's first attempt on request, deduplicates by event id |
 //! | [`otlp_collector`] | an OTLP/HTTP trace collector on loopback: keeps every span with the service that sent it |
 //! | [`scrape`] | `GET /metrics` as Prometheus does: the farm's TLS with a client certificate or a bearer token, or plaintext; kept-alive connections |
@@ -23,6 +24,7 @@ pub mod proxy;
 pub mod history;
 pub mod invariants;
 pub mod linearizability;
+pub mod loopback_http;
 pub mod media;
 pub mod s3_server;
 pub mod openmetrics;

@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use prost::Message;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::loopback_http;
 
 /// One span as it arrived.
 #[derive(Debug, Clone)]
@@ -41,22 +41,10 @@ pub struct OtlpCollector {
 impl OtlpCollector {
     /// Listens on a free loopback port.
     pub async fn start() -> anyhow::Result<OtlpCollector> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let spans = Arc::new(Mutex::new(Vec::new()));
         let stop = CancellationToken::new();
-        let (shared, stopped) = (spans.clone(), stop.clone());
-        tokio::spawn(async move {
-            loop {
-                let stream = tokio::select! {
-                    () = stopped.cancelled() => return,
-                    accepted = listener.accept() => match accepted { Ok((stream, _)) => stream, Err(_) => continue },
-                };
-                let spans = shared.clone();
-                let service = hyper::service::service_fn(move |request| receive(request, spans.clone()));
-                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service));
-            }
-        });
+        let shared = spans.clone();
+        let addr = loopback_http::serve(move |request| receive(request, shared.clone()), stop.clone()).await?;
         Ok(OtlpCollector { addr, spans, stop })
     }
 

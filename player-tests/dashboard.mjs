@@ -7,7 +7,8 @@
 //      showed in turn, the renditions' VMAF, the report page it links to);
 //   4. back on the front page, presses the node's "drain" button and waits for the row to
 //      say so (only the live updates redraw it);
-//   5. a state-changing request without the dashboard's header, from the page: its status.
+//   5. a state-changing request without the dashboard's header, from the page: its status;
+//      and malformed or hostile requests with it: their statuses and messages.
 // The replica's certificate is the farm's own CA's, which this browser does not know, so
 // certificate errors are accepted (the test's gRPC and HTTP clients verify it).
 //
@@ -101,6 +102,23 @@ try {
   report.forgedChange = await page.evaluate(async (node) => {
     const response = await fetch(`/api/nodes/${node}/uncordon`, { method: 'POST' });
     return { status: response.status, body: await response.text() };
+  }, options.node);
+  // Malformed and hostile requests, with the header: each must be answered with a 4xx that
+  // says what was wrong.
+  report.hostile = await page.evaluate(async (node) => {
+    const send = async (method, path, body) => {
+      const response = await fetch(path, { method, body, headers: { 'x-shotfarm-dashboard': '1', 'content-type': 'application/json' } });
+      return { request: `${method} ${path}`, status: response.status, body: await response.text() };
+    };
+    return [
+      await send('POST', `/api/nodes/${node}/explode`),
+      await send('POST', '/api/nodes/no-such-node/cordon'),
+      await send('GET', '/api/jobs/..%2F..%2Fetc%2Fpasswd'),
+      await send('GET', '/api/jobs/job-99999'),
+      await send('GET', '/api/jobs/job-99999/report.html'),
+      await send('POST', '/api/session', '{"token": "nonsense"}'),
+      await send('POST', '/api/session', 'not json'),
+    ];
   }, options.node);
   process.stdout.write(`${JSON.stringify(report)}\n`);
 } finally {

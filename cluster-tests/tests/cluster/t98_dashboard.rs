@@ -121,10 +121,26 @@ async fn use_the_dashboard(farm: &Farm) -> anyhow::Result<()> {
     ensure!(seen["tasks"].as_array().is_some_and(|tasks| !tasks.is_empty() && tasks.iter().all(|state| state == "succeeded")), "{context}");
     // The page loaded once and every later view came without a reload.
     ensure!(seen["loads"] == 1 && seen["stillLoaded"] == true, "{context}");
-    // The only refusals: the first look before signing in, the submitter's sign-in, the forged change.
+    // The only refusals before the hostile requests: the first look before signing in, the
+    // submitter's sign-in, the forged change.
     let refused: Vec<&str> = seen["refusedRequests"].as_array().context("refusedRequests")?.iter().filter_map(|line| line.as_str()).collect();
     let forged = format!("403 POST /api/nodes/{AGENT}/uncordon");
-    ensure!(refused == ["401 GET /api/overview", "403 POST /api/session", forged.as_str()], "{context}");
+    let hostile = seen["hostile"].as_array().context("hostile")?;
+    ensure!(refused.len() == 3 + hostile.len() && refused[..3] == ["401 GET /api/overview", "403 POST /api/session", forged.as_str()], "{context}");
+    // Each malformed or hostile request: its 4xx and what its message must say.
+    let expected = [
+        (400, "cordon, drain or uncordon"),
+        (404, "no-such-node"),
+        (400, "job"),
+        (404, "job-99999"),
+        (404, "job-99999"),
+        (400, "not a shotfarm token"),
+        (400, "JSON"),
+    ];
+    ensure!(hostile.len() == expected.len(), "{context}");
+    for (answer, (status, says)) in hostile.iter().zip(expected) {
+        ensure!(answer["status"] == status && answer["body"].as_str().is_some_and(|body| body.contains(says)), "expected {status} saying {says:?}: {answer}");
+    }
 
     step("the page's VMAF is the API's; the leader has the node draining; the forged change was refused");
     let job = farm.job(&job_id).await?;

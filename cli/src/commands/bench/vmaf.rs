@@ -5,14 +5,17 @@
 //! `--libvmaf PATH`, races Netflix's `vmaf` tool and `shotfarm vmaf` on them
 //! ([`super::vmaf_versus_libvmaf`]: frames/s of both at 1 and 2 threads, the ratio, the
 //! pooled scores), or else prints
-//! - frames/s of the CPU path on frames already in memory, at 1 and at 2 threads;
-//! - frames/s of the CUDA path (VIF and motion on the GPU, ADM on the CPU) on the same
+//! - frames/s of the CPU path on frames already in memory, at 1 and at 2 threads (`--threads`);
+//! - frames/s of the CUDA path (VIF, ADM and motion on the GPU) on the same
 //!   frames, upload included, or why it cannot run in this build or on this machine;
 //! - the wall time of `shotfarm vmaf`'s library path on the two .y4m files (2 threads)
 //!   and of `ffmpeg -threads 2 -i REF.y4m -c:v libx264 -preset fast -threads 2 -f null -`,
 //!   measured alternately, and the ratio of their medians. libvmaf's own ratio on this
 //!   machine class is 0.77 (shared/vmaf/README.md), so a ratio below that is faster
 //!   than libvmaf.
+//!
+//! `--reference REF.y4m --distorted DIST.y4m` measures on a pair of your own instead of the
+//! synthetic clip, and `--no-x264` leaves out the yardstick (a GPU host without ffmpeg).
 //!
 //! With `--libvmaf` the x264 line stays as a secondary yardstick, its `shotfarm vmaf` time
 //! taken from the 2-thread race.
@@ -54,6 +57,18 @@ pub struct BenchVmafArgs {
     /// Vector instructions of our CPU kernels: scalar, avx2 or avx512 (default: the best).
     #[arg(long, value_enum)]
     pub simd: Option<SimdArg>,
+    /// A reference .y4m to measure on instead of the synthetic clip (with --distorted).
+    #[arg(long, requires = "distorted")]
+    pub reference: Option<PathBuf>,
+    /// The distorted .y4m of --reference (same size, format and frame count).
+    #[arg(long, requires = "reference")]
+    pub distorted: Option<PathBuf>,
+    /// CPU worker threads to measure the in-memory path at, one figure each.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2])]
+    pub threads: Vec<usize>,
+    /// Leave out the x264 yardstick (for machines without ffmpeg, with --reference).
+    #[arg(long, conflicts_with = "libvmaf")]
+    pub no_x264: bool,
     /// Print one JSON document instead of lines of text.
     #[arg(long)]
     pub json: bool,
@@ -116,10 +131,19 @@ pub fn run(args: BenchVmafArgs) -> CommandResult {
     if args.frames < 2 || args.runs == 0 {
         return Err(CommandError::usage(anyhow!("--frames must be at least 2 and --runs at least 1")));
     }
+    if args.threads.is_empty() || args.threads.contains(&0) {
+        return Err(CommandError::usage(anyhow!("--threads takes thread counts of 1 or more, e.g. --threads 1,2,8")));
+    }
+    if args.no_x264 && args.reference.is_none() {
+        return Err(CommandError::usage(anyhow!("--no-x264 goes with --reference and --distorted (the synthetic clip needs ffmpeg anyway)")));
+    }
     let simd = args.simd.map(SimdArg::checked_level).transpose()?;
     let dir = Scratch(std::env::temp_dir().join(format!("shotfarm-bench-vmaf-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).with_context(|| format!("creating {}", dir.0.display()))?;
-    let (reference, distorted) = (dir.0.join("ref.y4m"), dir.0.join("dist.y4m"));
+    let (reference, distorted) = match (&args.reference, &args.distorted) {
+        (Some(reference), Some(distorted)) => (reference.clone(), distorted.clone()),
+        _ => (dir.0.join("ref.y4m"), dir.0.join("dist.y4m")),
+    };
     let head_to_head = args.libvmaf.as_deref().map(|libvmaf| HeadToHead {
         libvmaf,
         reference: &reference,
@@ -132,19 +156,34 @@ pub fn run(args: BenchVmafArgs) -> CommandResult {
         race.check_tool().map_err(CommandError::usage)?;
     }
     let text = !args.json;
-    if text {
-        outln!("synthesizing {} frames of 1920x1080 (testsrc2, x264 crf 28) in {}", args.frames, dir.0.display());
-    }
-    synthesize(&dir.0, args.frames)?;
+    let frames = match &args.reference {
+        Some(_) => {
+            let frames = Y4mReader::open(&reference).and_then(|mut reader| {
+                let mut count = 0u32;
+                while reader.next_frame()?.is_some() {
+                    count += 1;
+                }
+                Ok(count)
+            });
+            frames.map_err(|error| CommandError::usage(anyhow!("--reference {}: {error} (a .y4m file is needed)", reference.display())))?
+        }
+        None => {
+            if text {
+                outln!("synthesizing {} frames of 1920x1080 (testsrc2, x264 crf 28) in {}", args.frames, dir.0.display());
+            }
+            synthesize(&dir.0, args.frames)?;
+            args.frames
+        }
+    };
     let options = VmafOptions { threads: 2, backend: BackendRequest::Cpu, simd, ..VmafOptions::default() };
-    let mut document = json!({ "frames": args.frames, "runs": args.runs, "simd": options.simd.unwrap_or(SimdLevel::detect()).name() });
+    let mut document = json!({ "frames": frames, "runs": args.runs, "simd": options.simd.unwrap_or(SimdLevel::detect()).name() });
     let ours_two_threads = match &head_to_head {
         Some(race) => {
             let races = [race.race(1)?, race.race(2)?];
             if text {
-                print_races(&races, args.frames, args.runs);
+                print_races(&races, frames, args.runs);
             }
-            document["head_to_head"] = json!(races.iter().map(|r| r.to_json(args.frames)).collect::<Vec<_>>());
+            document["head_to_head"] = json!(races.iter().map(|r| r.to_json(frames)).collect::<Vec<_>>());
             if let Some(disagreement) = races.iter().find(|r| !r.scores_agree()) {
                 return Err(CommandError::from(anyhow!(
                     "the pooled scores differ at {} thread(s): libvmaf {:.6}, shotfarm {:.6}",
@@ -156,10 +195,16 @@ pub fn run(args: BenchVmafArgs) -> CommandResult {
             None
         }
         None => {
-            in_memory_lines(&reference, &distorted, simd, text, &mut document)?;
+            in_memory_lines(&reference, &distorted, &args.threads, simd, text, &mut document)?;
             Some(options)
         }
     };
+    if args.no_x264 {
+        if !text {
+            outln!("{document}");
+        }
+        return Ok(());
+    }
     let (ours, x264) = x264_yardstick(&reference, &distorted, ours_two_threads.as_ref(), args.runs)?;
     let ours = ours.or_else(|| document["head_to_head"][1]["ours_seconds"].as_f64()).unwrap_or(f64::NAN);
     let ratio = ours / x264;
@@ -216,15 +261,24 @@ fn print_races(races: &[Race], frames: u32, runs: u32) {
     }
 }
 
-/// The CPU path's frames/s on frames already in memory (1 and 2 threads), and the CUDA path's.
-fn in_memory_lines(reference: &Path, distorted: &Path, simd: Option<SimdLevel>, text: bool, document: &mut Value) -> anyhow::Result<()> {
+/// The CPU path's frames/s on frames already in memory (at each thread count), and the CUDA path's.
+fn in_memory_lines(reference: &Path, distorted: &Path, threads: &[usize], simd: Option<SimdLevel>, text: bool, document: &mut Value) -> anyhow::Result<()> {
     let (format, ref_frames) = load(reference)?;
-    let (_, dis_frames) = load(distorted)?;
+    let (distorted_format, dis_frames) = load(distorted)?;
+    if distorted_format != format || dis_frames.len() != ref_frames.len() {
+        bail!(
+            "{} ({format:?}, {} frames) and {} ({distorted_format:?}, {} frames) differ: a pair needs the same size, format and frame count",
+            reference.display(),
+            ref_frames.len(),
+            distorted.display(),
+            dis_frames.len()
+        );
+    }
     if text {
         outln!("cpu path ({}), frames in memory:", resolve(BackendRequest::Cpu).map(|b| b.describe()).unwrap_or_default());
     }
     let mut cpu = Vec::new();
-    for threads in [1, 2] {
+    for &threads in threads {
         let fps = frames_per_second(format, &ref_frames, &dis_frames, threads, BackendRequest::Cpu, simd)?;
         if text {
             outln!("  {threads} thread{}: {fps:.1} frames/s", if threads == 1 { "" } else { "s" });

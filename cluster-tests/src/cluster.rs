@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::net::TcpListener;
+use crate::ports::free_ports;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -73,12 +73,6 @@ pub fn with_default_roots(args: &[&str], roots: &str) -> Vec<String> {
         }
     }
     args
-}
-
-/// Free loopback ports (bound and released: good enough on a test machine).
-pub fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
-    let listeners: Vec<TcpListener> = (0..count).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
-    listeners.iter().map(|listener| Ok(listener.local_addr()?.port())).collect()
 }
 
 pub struct Replica {

@@ -3,6 +3,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`cluster`] | real scheduler replicas on loopback: start, kill -9, restart, pause, resume, find the leader, `wait_until` |
+//! | [`ports`] | loopback ports below the ephemeral range, claimed across test processes by `flock` |
 //! | [`proxy`] | a controllable TCP proxy per link: heal, blackhole, drop one direction, delay, reset |
 //! | [`agents`] | real `shotfarm agent` processes (own process group, work dir, log): kill -9, restart on the same journal, pause, resume, SIGTERM; [`agents::Farm`] = cluster + agents + media dir |
 //! | [`media`] | tiny sources synthesized with ffmpeg, every frame stamped with its index; frame-exact checks of a job's outputs |
@@ -20,6 +21,7 @@
 pub mod agents;
 pub mod callback_receiver;
 pub mod cluster;
+pub mod ports;
 pub mod proxy;
 pub mod history;
 pub mod invariants;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 
-use crate::cluster::free_ports;
+use crate::ports::free_ports;
 
 /// The credentials the server is given and the agents sign with (moto accepts any).
 pub const ACCESS_KEY_ID: &str = "shotfarm-test";

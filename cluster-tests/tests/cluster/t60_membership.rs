@@ -9,7 +9,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, SchedulerCluster, free_ports, shotfarm_binary, wait_until};
+use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, SchedulerCluster, shotfarm_binary, wait_until};
+use shotfarm_cluster_tests::ports::free_ports;
 use shotfarm_cluster_tests::swarm::{self, SwarmConfig};
 use shotfarm_proto::client::channel;
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;

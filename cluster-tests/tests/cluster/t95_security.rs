@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use protobuf::Message as _;
 use raft::prelude::{Entry, Message, MessageType};
-use shotfarm_cluster_tests::cluster::{SchedulerCluster, free_ports};
+use shotfarm_cluster_tests::cluster::SchedulerCluster;
+use shotfarm_cluster_tests::ports::free_ports;
 use shotfarm_cluster_tests::swarm::{self, SwarmConfig};
 use shotfarm_proto::v1::{RaftBatch, SnapshotHeader, SnapshotPiece};
 use shotfarm_proto::v1::raft_service_client::RaftServiceClient;

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use shotfarm_cluster_tests::agents::{AgentProcess, Farm};
-use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, free_ports};
+use shotfarm_cluster_tests::cluster::HARNESS_OPERATOR;
+use shotfarm_cluster_tests::ports::free_ports;
 use shotfarm_cluster_tests::media;
 use shotfarm_cluster_tests::openmetrics::{self, Exposition, MetricType};
 use shotfarm_cluster_tests::scrape::Scraper;

@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use shotfarm_cluster_tests::agents::Farm;
-use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, Replica, free_ports, shotfarm_binary};
+use shotfarm_cluster_tests::cluster::{HARNESS_OPERATOR, Replica, shotfarm_binary};
+use shotfarm_cluster_tests::ports::free_ports;
 use shotfarm_cluster_tests::media;
 use shotfarm_cluster_tests::scrape::Scraper;
 use shotfarm_proto::v1;

@@ -6,8 +6,9 @@
 //! ([`super::vmaf_versus_libvmaf`]: frames/s of both at 1 and 2 threads, the ratio, the
 //! pooled scores), or else prints
 //! - frames/s of the CPU path on frames already in memory, at 1 and at 2 threads (`--threads`);
-//! - frames/s of the CUDA path (VIF, ADM and motion on the GPU) on the same
-//!   frames, upload included, or why it cannot run in this build or on this machine;
+//! - frames/s of the CUDA path (VIF, ADM and motion on the GPU) on the same frames,
+//!   upload included, at the same thread counts (each thread drives a CUDA stream of its
+//!   own), or why it cannot run in this build or on this machine;
 //! - the wall time of `shotfarm vmaf`'s library path on the two .y4m files (2 threads)
 //!   and of `ffmpeg -threads 2 -i REF.y4m -c:v libx264 -preset fast -threads 2 -f null -`,
 //!   measured alternately, and the ratio of their medians. libvmaf's own ratio on this
@@ -288,11 +289,18 @@ fn in_memory_lines(reference: &Path, distorted: &Path, threads: &[usize], simd: 
     document["in_memory"] = json!(cpu);
     match resolve(BackendRequest::Cuda) {
         Ok(backend) => {
-            let fps = frames_per_second(format, &ref_frames, &dis_frames, 0, BackendRequest::Cuda, simd)?;
             if text {
-                outln!("cuda path ({}), frames in host memory, upload included: {fps:.1} frames/s", backend.describe());
+                outln!("cuda path ({}), frames in host memory, upload included:", backend.describe());
             }
-            document["cuda_fps"] = json!(fps);
+            let mut cuda = Vec::new();
+            for &threads in threads {
+                let fps = frames_per_second(format, &ref_frames, &dis_frames, threads, BackendRequest::Cuda, simd)?;
+                if text {
+                    outln!("  {threads} thread{}: {fps:.1} frames/s", if threads == 1 { "" } else { "s" });
+                }
+                cuda.push(json!({ "threads": threads, "fps": fps }));
+            }
+            document["cuda"] = json!(cuda);
         }
         Err(error) if text => outln!("cuda path: skipped, {error}"),
         Err(_) => {}

@@ -17,7 +17,7 @@ for (let index = 2; index < process.argv.length; index += 2) {
 }
 if (!options.url || !options.token || !(options.nodes > 0)) throw new Error('usage: dashboard-render.mjs --url URL --token TOKEN --nodes N [--loads K]');
 
-const browser = await puppeteer.launch({ executablePath: options.browser, headless: true, acceptInsecureCerts: true, args: ['--no-sandbox', '--disable-gpu'] });
+const browser = await puppeteer.launch({ executablePath: options.browser, headless: true, acceptInsecureCerts: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
 try {
   const page = await browser.newPage();
   await page.goto(options.url);

@@ -29,7 +29,7 @@ const browser = await puppeteer.launch({
   executablePath: options.browser,
   headless: true,
   acceptInsecureCerts: true,
-  args: ['--no-sandbox', '--disable-gpu'],
+  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
 });
 const waitOptions = { timeout: 60000 };
 try {
@@ -59,6 +59,8 @@ try {
   report.jobs = await page.$$eval('tr[data-job]', (rows) => rows.map((row) => ({ id: row.dataset.job, state: row.dataset.state })));
   report.replica = await page.$eval('#replica', (element) => element.textContent);
   report.members = await page.$$eval('tr[data-member]', (rows) => rows.length);
+  // The HTTP versions the page and its API calls were fetched over.
+  report.protocols = await page.evaluate(() => [...new Set(performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')).map((entry) => entry.nextHopProtocol))]);
   await page.evaluate(() => { window.shotfarmLoaded = true; });
 
   // The node was cordoned before the job was submitted: uncordoning it lets the job start.

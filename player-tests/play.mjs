@@ -38,17 +38,38 @@ async function play({ player, url, rate, timeoutMs, clearkeys }) {
   const report = {
     player, errors: [], abortedRequests: 0, waitingWhilePlaying: [], playing: false, ended: false, switched: false,
     renditionsBuffered: [], renditions: [], audioTracks: [], subtitleTracks: [], cues: [], duration: null, currentTime: null,
-    totalVideoFrames: null, totalVideoFramesAtEnded: null, droppedVideoFrames: null, buffered: [], sourceBuffers: [],
+    totalVideoFrames: null, totalVideoFramesAtEnded: null, droppedVideoFrames: null, buffered: [], sourceBuffers: [], timeline: [],
   };
+  const ranges = (timeRanges) => Array.from({ length: timeRanges.length }, (_, index) => [timeRanges.start(index), timeRanges.end(index)]);
+  const video = document.querySelector('video');
+  // What the player did to the media source and the element, in order, with the play
+  // position: a playback that never ends says here where it stopped and why.
+  const started = performance.now();
+  const note = (what) => report.timeline.push(`${Math.round(performance.now() - started)} ms @${video.currentTime.toFixed(3)}: ${what}`);
   const buffers = [];
+  const sources = new Set();
   const addSourceBuffer = MediaSource.prototype.addSourceBuffer;
   MediaSource.prototype.addSourceBuffer = function (mime) {
     const buffer = addSourceBuffer.call(this, mime);
     buffers.push({ mime, buffer });
+    if (!sources.has(this)) {
+      sources.add(this);
+      for (const event of ['sourceopen', 'sourceended', 'sourceclose']) this.addEventListener(event, () => note(event));
+    }
     return buffer;
   };
-  const ranges = (timeRanges) => Array.from({ length: timeRanges.length }, (_, index) => [timeRanges.start(index), timeRanges.end(index)]);
-  const video = document.querySelector('video');
+  const endOfStream = MediaSource.prototype.endOfStream;
+  MediaSource.prototype.endOfStream = function (...args) {
+    note(`endOfStream(${args.join(',')}) from ${this.readyState}`);
+    return endOfStream.apply(this, args);
+  };
+  const appendBuffer = SourceBuffer.prototype.appendBuffer;
+  SourceBuffer.prototype.appendBuffer = function (data) {
+    const source = [...sources].find((mediaSource) => [...mediaSource.sourceBuffers].includes(this));
+    if (source && source.readyState === 'ended') note(`append of ${data.byteLength} bytes reopens the ended source (${(buffers.find((entry) => entry.buffer === this) || {}).mime})`);
+    return appendBuffer.call(this, data);
+  };
+  for (const event of ['seeking', 'pause', 'waiting', 'ended']) video.addEventListener(event, () => note(event));
   video.muted = true;
   video.addEventListener('playing', () => { report.playing = true; video.playbackRate = rate; });
   video.addEventListener('waiting', () => { if (report.playing && !video.ended) report.waitingWhilePlaying.push(video.currentTime); });
@@ -148,6 +169,7 @@ async function play({ player, url, rate, timeoutMs, clearkeys }) {
       break;
     }
   }
+  report.mediaSourceStates = [...sources].map((mediaSource) => mediaSource.readyState);
   report.sourceBuffers = buffers.map(({ mime, buffer }) => {
     try { return { mime, buffered: ranges(buffer.buffered) }; } catch (error) { return { mime, buffered: null, error: String(error) }; }
   });
@@ -157,7 +179,7 @@ async function play({ player, url, rate, timeoutMs, clearkeys }) {
 const browser = await puppeteer.launch({
   executablePath: options.browser,
   headless: true,
-  args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--mute-audio', '--disable-gpu'],
+  args: ['--no-sandbox', '--disable-dev-shm-usage', '--autoplay-policy=no-user-gesture-required', '--mute-audio', '--disable-gpu'],
 });
 try {
   const page = await browser.newPage();

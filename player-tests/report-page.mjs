@@ -40,7 +40,7 @@ function inspect() {
   return { title: document.title, tables, plots, scripts: document.querySelectorAll('script').length };
 }
 
-const browser = await puppeteer.launch({ executablePath: options.browser, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+const browser = await puppeteer.launch({ executablePath: options.browser, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
 try {
   const page = await browser.newPage();
   const consoleErrors = [];

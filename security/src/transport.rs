@@ -107,7 +107,7 @@ impl TlsMaterial {
     }
 
     /// The same listener TLS as [`TlsMaterial::server_config`], for an HTTP listener
-    /// (`crate::https`): rustls directly, speaking HTTP/1.1.
+    /// (`crate::https`): rustls directly, offering HTTP/2 and HTTP/1.1 by ALPN.
     pub fn rustls_server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
         use rustls_pki_types::pem::PemObject as _;
         use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -130,7 +130,7 @@ impl TlsMaterial {
             .with_client_cert_verifier(verifier)
             .with_single_cert(chain, key)
             .map_err(|err| rustls_error(&err))?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(config)
     }
 

@@ -114,6 +114,9 @@ async fn use_the_dashboard(farm: &Farm) -> anyhow::Result<()> {
     ensure!(seen["refusedMessage"].as_str().is_some_and(|message| message.contains("for operators")), "{context}");
     ensure!(seen["replica"].as_str().is_some_and(|replica| replica.starts_with(&format!("replica {} · follower", follower.id))), "{context}");
     ensure!(seen["members"] == 3 && seen["nodes"][0]["name"] == AGENT, "{context}");
+    // Over TLS the browser and the replica agree on HTTP/2: the page's event streams share
+    // one connection rather than each holding one of the six a browser keeps per host.
+    ensure!(seen["protocols"] == serde_json::json!(["h2"]), "{context}");
     ensure!(seen["jobs"].as_array().is_some_and(|jobs| jobs.iter().any(|job| job["id"] == job_id.as_str())), "{context}");
     // Seen live: the job was still waiting or running when its page opened, then succeeded.
     let states = seen["jobStates"].as_array().context("jobStates")?;

@@ -646,6 +646,16 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
     assert!(hdr.contains("urn:mpeg:mpegB:cicp:TransferCharacteristics\" value=\"16\"") && !hdr.contains("codecs=\"avc1."), "{hdr}");
 }
 
+/// An analyze spec run again as a retry: its outcomes and the total of every progress report.
+async fn analyse_again(spec: TaskSpec, ctx: &TaskContext) -> (Vec<TrialOutcome>, Vec<u64>) {
+    let totals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&totals);
+    let output = execute(spec, ctx, Arc::new(move |_, total, _| seen.lock().unwrap().push(total)), &CancellationToken::new()).await.unwrap();
+    let TaskOutput::Analyze { trials, .. } = output else { panic!("not an analysis") };
+    let totals = totals.lock().unwrap().clone();
+    (trials, totals)
+}
+
 #[tokio::test]
 async fn a_per_shot_ladder_comes_from_scored_trials_and_each_chunk_encodes_at_its_setting() {
     let dir = tempfile::tempdir().unwrap();
@@ -671,12 +681,25 @@ async fn a_per_shot_ladder_comes_from_scored_trials_and_each_chunk_encodes_at_it
             assert!(trials[0].quality.vmaf_mean > trials[4].quality.vmaf_mean + 5.0, "{trials:?}");
             assert!(trials.iter().all(|trial| trial.frames == chunk.frames() && (trial.width, trial.height) == (width, height)));
             if chunk.index == 1 && width == 320 {
-                // A retried analysis (a lost lease) measures the same trials again.
-                let ctx = job.context(2);
-                let TaskOutput::Analyze { trials: again, .. } = execute(spec, &ctx, Arc::new(|_, _, _| {}), &CancellationToken::new()).await.unwrap() else { panic!("not an analysis") };
-                // (SSIM's last digit follows the order threads summed in.)
+                // A retry (a lost lease, a crash) reuses the trials the first attempt kept in the
+                // work area, and encodes and scores only those it finds missing or damaged: here
+                // one removed and one overwritten with another trial's numbers. Progress says how
+                // much work each retry did: (1 encode pass + 1 score per trial redone) × frames.
+                let work_dir = job.work_dir();
+                let kept = |setting: f64| work_dir.join(format!("analysis/h264/00001/320x180.q{setting}.json"));
+                let settings: Vec<f64> = trials.iter().map(|trial| trial.setting).collect();
+                assert!(settings.iter().all(|&setting| kept(setting).is_file()), "every scored trial is kept: {settings:?}");
+                let (retried, retried_again) = (job.context(2), job.context(3));
+                let (again, totals) = analyse_again(spec.clone(), &retried).await;
+                assert_eq!(again, trials, "a retry with every trial kept gives the first attempt's outcomes");
+                assert!(totals.iter().all(|&total| total == chunk.frames()), "nothing redone: {totals:?}");
+                std::fs::remove_file(kept(settings[1])).unwrap();
+                std::fs::copy(kept(settings[0]), kept(settings[3])).unwrap();
+                let (again, totals) = analyse_again(spec.clone(), &retried_again).await;
                 let measured = |trials: &[TrialOutcome]| trials.iter().map(|trial| (trial.setting, trial.bits, trial.quality.vmaf_mean)).collect::<Vec<_>>();
-                assert_eq!(measured(&again), measured(&trials), "a retry measures the same");
+                assert_eq!(measured(&again), measured(&trials), "the redone trials measure the same");
+                assert!(!totals.is_empty() && totals.iter().all(|&total| total == 3 * chunk.frames()), "two trials redone in one encode pass: {totals:?}");
+                assert!(settings.iter().all(|&setting| kept(setting).is_file()), "the redone trials are kept again");
             }
             analysis.push(ChunkTrials { chunk: *chunk, codec, trials });
         }

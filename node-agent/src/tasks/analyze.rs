@@ -7,7 +7,10 @@
 //!
 //! The trials are the cpu backend's (the analysis is about the codec's rate–quality curve on
 //! this content; the final encodes then run wherever placement puts them). Trial files stay
-//! in this attempt's scratch directory: nothing is uploaded.
+//! in this attempt's scratch directory; each trial's outcome is written to the job's work area
+//! as soon as it is scored ([`WorkArea::trial_key`]), and a retry of the task — on any node,
+//! after a lost lease, a crash or a cancelled attempt — reuses every outcome found there and
+//! encodes and scores only the trials that were not finished.
 
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use shotfarm_proto::analysis::{TrialOutcome, TrialQuality, TrialSpec};
@@ -54,61 +57,107 @@ pub async fn run(
     let backend = CpuBackend::new(&ctx.capabilities);
     check_trials(trials, codec, &backend, &chunk, source)?;
     let work_area = WorkArea::open(&locations.work_url)?;
-    let (inspected_chunk, picture) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
-    let rate = frame_rate(source)?;
-    let local_source = local_source(&locations.input_url, ctx).await?;
-    let directory = ctx.scratch_dir.join("analyze");
-    let outputs = trials
-        .iter()
-        .enumerate()
-        .map(|(index, trial)| {
-            let rung = Rung { name: format!("trial{index}"), codec, width: trial.width, height: trial.height, bitrate_kbps: 0, maxrate_kbps: 0, bufsize_kbps: 0 };
-            ChunkOutput::new(rung, directory.join(format!("trial{index}.mp4"))).at_setting(trial.setting)
-        })
-        .collect();
-    let params = EncodeChunkParams {
-        source: local_source.clone(),
-        chunk: inspected_chunk.clone(),
-        frame_rate: rate,
-        outputs,
-        settings: encoder_settings(source, preset),
-        picture: picture.clone(),
-    };
-    // Progress counts every frame once encoded (all trials together) and once scored per trial.
+    let mut outcomes = finished_trials(&work_area, &chunk, codec, trials, ctx).await?;
+    let pending: Vec<(usize, TrialSpec)> = trials.iter().copied().enumerate().filter(|(index, _)| outcomes[*index].is_none()).collect();
     let frames = chunk.frames();
-    let total = frames.saturating_mul(1 + trials.len() as u64);
-    let report_encode = |update: ToolProgress| progress(update.frames_done.min(frames), total, f64::from(update.fps));
-    let encoded = backend.encode_chunk(&params, &report_encode, cancel).await.map_err(task_errors::encode)?;
-    let (programs, metric_backend, subsample) = (FfmpegPrograms::from_env(), metric_backend(&ctx.backend)?, trial_subsample(frames));
-    let mut outcomes = Vec::with_capacity(trials.len());
-    for (index, (trial, output)) in trials.iter().zip(&encoded.outputs).enumerate() {
-        if cancel.is_cancelled() {
-            return Err(TaskError::Cancelled);
-        }
-        let bits = mp4_samples::video_bytes(&output.path).map_err(|error| TaskError::retryable(format!("measuring trial {index} of chunk {}: {error}", chunk.index)))? * 8;
-        let done_before = frames * (1 + index as u64);
-        let score_params = ScoreParams {
-            programs: programs.clone(),
-            range: reference_range(local_source.clone(), inspected_chunk.clone(), source, picture.clone(), codec, directory.join(format!("trial{index}.boundary.gray")))?,
-            encoded: output.path.clone(),
-            backend: metric_backend,
+    // Progress counts every frame once encoded (the pending trials together) and once scored per pending trial.
+    let total = frames.saturating_mul(1 + pending.len() as u64);
+    if !pending.is_empty() {
+        let (inspected_chunk, picture) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
+        let rate = frame_rate(source)?;
+        let local_source = local_source(&locations.input_url, ctx).await?;
+        let directory = ctx.scratch_dir.join("analyze");
+        let outputs = pending
+            .iter()
+            .map(|(index, trial)| {
+                let rung = Rung { name: format!("trial{index}"), codec, width: trial.width, height: trial.height, bitrate_kbps: 0, maxrate_kbps: 0, bufsize_kbps: 0 };
+                ChunkOutput::new(rung, directory.join(format!("trial{index}.mp4"))).at_setting(trial.setting)
+            })
+            .collect();
+        let params = EncodeChunkParams {
+            source: local_source.clone(),
+            chunk: inspected_chunk.clone(),
+            frame_rate: rate,
+            outputs,
+            settings: encoder_settings(source, preset),
+            picture: picture.clone(),
         };
-        let score = score_reporting(move |scored, cancel| score_trial(&score_params, subsample, scored, cancel), &|done, fps| progress(done_before + done.min(frames), total, fps), cancel).await?;
-        let _ = tokio::fs::remove_file(&output.path).await;
-        let vmaf = score.vmaf;
-        let quality = TrialQuality { vmaf_mean: vmaf.mean, vmaf_harmonic_mean: vmaf.harmonic_mean, vmaf_min: vmaf.min, vmaf_p1: vmaf.p1, scored_frames: vmaf.frames };
-        outcomes.push(TrialOutcome { width: trial.width, height: trial.height, setting: trial.setting, bits, frames: output.frames, quality });
+        let report_encode = |update: ToolProgress| progress(update.frames_done.min(frames), total, f64::from(update.fps));
+        let encoded = backend.encode_chunk(&params, &report_encode, cancel).await.map_err(task_errors::encode)?;
+        let (programs, metric_backend, subsample) = (FfmpegPrograms::from_env(), metric_backend(&ctx.backend)?, trial_subsample(frames));
+        for (done, ((index, trial), output)) in pending.iter().zip(&encoded.outputs).enumerate() {
+            if cancel.is_cancelled() {
+                return Err(TaskError::Cancelled);
+            }
+            let bits = mp4_samples::video_bytes(&output.path).map_err(|error| TaskError::retryable(format!("measuring trial {index} of chunk {}: {error}", chunk.index)))? * 8;
+            let done_before = frames * (1 + done as u64);
+            let score_params = ScoreParams {
+                programs: programs.clone(),
+                range: reference_range(local_source.clone(), inspected_chunk.clone(), source, picture.clone(), codec, directory.join(format!("trial{index}.boundary.gray")))?,
+                encoded: output.path.clone(),
+                backend: metric_backend,
+            };
+            let score = score_reporting(move |scored, cancel| score_trial(&score_params, subsample, scored, cancel), &|done, fps| progress(done_before + done.min(frames), total, fps), cancel).await?;
+            let _ = tokio::fs::remove_file(&output.path).await;
+            let vmaf = score.vmaf;
+            let quality = TrialQuality { vmaf_mean: vmaf.mean, vmaf_harmonic_mean: vmaf.harmonic_mean, vmaf_min: vmaf.min, vmaf_p1: vmaf.p1, scored_frames: vmaf.frames };
+            let outcome = TrialOutcome { width: trial.width, height: trial.height, setting: trial.setting, bits, frames: output.frames, quality };
+            keep_trial(&work_area, &chunk, codec, &outcome, ctx).await;
+            outcomes[*index] = Some(outcome);
+        }
     }
+    let outcomes: Vec<TrialOutcome> = outcomes.into_iter().flatten().collect();
     progress(total, total, 0.0);
     tracing::info!(
         task_id = ctx.task_id,
         attempt = ctx.attempt,
         chunk = chunk.index,
         codec = codec.as_str(),
+        reused = trials.len() - pending.len(),
         trials = ?outcomes.iter().map(|trial| (trial.width, trial.height, trial.setting, trial.bits, (trial.quality.vmaf_mean * 100.0).round() / 100.0)).collect::<Vec<_>>(),
         "chunk analysed"
     );
     Ok(TaskOutput::Analyze { chunk, codec, trials: outcomes })
+}
+
+/// Each trial's outcome as an earlier attempt kept it in the work area, in `trials`' order
+/// (`None`: not finished, or kept by an agent that measured something else — a mismatched
+/// or unreadable one is measured again, with a warning).
+async fn finished_trials(work_area: &WorkArea, chunk: &Chunk, codec: Codec, trials: &[TrialSpec], ctx: &TaskContext) -> Result<Vec<Option<TrialOutcome>>, TaskError> {
+    let kept = work_area.keys_under(&WorkArea::trials_prefix(codec.as_str(), chunk.index)?).await?;
+    let mut outcomes = Vec::with_capacity(trials.len());
+    for trial in trials {
+        let key = WorkArea::trial_key(codec.as_str(), chunk.index, trial.width, trial.height, trial.setting)?;
+        if !kept.iter().any(|kept| kept == key.as_str()) {
+            outcomes.push(None);
+            continue;
+        }
+        let outcome = match work_area.get_json::<TrialOutcome>(&key, &ctx.scratch_dir).await {
+            Ok(outcome) if outcome.width == trial.width && outcome.height == trial.height && outcome.setting == trial.setting && outcome.frames == chunk.frames() => Some(outcome),
+            Ok(outcome) => {
+                tracing::warn!(task_id = ctx.task_id, %key, ?outcome, "a kept trial does not match its key or chunk; measuring it again");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(task_id = ctx.task_id, %key, %error, "a kept trial cannot be read; measuring it again");
+                None
+            }
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// Keeps a scored trial in the work area for a retry. Failing to keep it costs a retry the
+/// trial's work, not this attempt its result: a warning, not an error.
+async fn keep_trial(work_area: &WorkArea, chunk: &Chunk, codec: Codec, outcome: &TrialOutcome, ctx: &TaskContext) {
+    let kept = match WorkArea::trial_key(codec.as_str(), chunk.index, outcome.width, outcome.height, outcome.setting) {
+        Ok(key) => work_area.put_json(outcome, &key, &ctx.scratch_dir).await.map(drop),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = kept {
+        tracing::warn!(task_id = ctx.task_id, chunk = chunk.index, %error, "a scored trial could not be kept for a retry");
+    }
 }
 
 /// What an analyze spec must hold before any work: trials this backend can encode in one

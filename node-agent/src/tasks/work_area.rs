@@ -8,6 +8,7 @@
 //! | `renditions/<rung>.a<attempt>.mp4` | assemble | the assembled rendition |
 //! | `validation/<rung>.a<attempt>.json` | validate | the full `ValidationReport` (for report.json) |
 //! | `package/a<attempt>.json` | package | the `PackageResult` with output-relative paths (for report.json) |
+//! | `analysis/<codec>/<chunk:05>/<w>x<h>.q<setting>.json` | analyze | one scored trial's `TrialOutcome`, kept for a retry |
 //!
 //! An upload appears complete or not at all (object stores publish an object when its upload
 //! finishes; the local store renames a staged file), so a key that exists is a whole artifact.
@@ -61,6 +62,23 @@ impl WorkArea {
         parse_key(&format!("package/a{attempt}.json"))
     }
 
+    /// Where the trials of one chunk and codec are kept: any attempt's are as good as another's
+    /// (a trial is the same encode and score whoever runs it), so the key names no attempt.
+    pub fn trials_prefix(codec: &str, chunk: u32) -> Result<ObjectKey, TaskError> {
+        parse_key(&format!("analysis/{codec}/{chunk:05}"))
+    }
+
+    /// One scored trial, under [`WorkArea::trials_prefix`].
+    pub fn trial_key(codec: &str, chunk: u32, width: u32, height: u32, setting: f64) -> Result<ObjectKey, TaskError> {
+        parse_key(&format!("analysis/{codec}/{chunk:05}/{width}x{height}.q{setting}.json"))
+    }
+
+    /// The keys under `prefix` that exist.
+    pub async fn keys_under(&self, prefix: &ObjectKey) -> Result<Vec<String>, TaskError> {
+        let objects = self.store.list(Some(prefix)).await.map_err(|error| task_errors::storage(&format!("listing {prefix} in the work area"), error))?;
+        Ok(objects.into_iter().map(|object| object.key).collect())
+    }
+
     /// Uploads `local` as `key`; the artifact to put in the task's output.
     pub async fn upload(&self, local: &Path, key: &ObjectKey) -> Result<Artifact, TaskError> {
         let bytes = self
@@ -105,16 +123,11 @@ impl WorkArea {
 
     /// The attempts of `<prefix>/<stem>.a<attempt>.<extension>` objects that exist, highest first.
     pub async fn attempts_of(&self, prefix: &str, stem: &str, extension: &str) -> Result<Vec<u32>, TaskError> {
-        let prefix_key = parse_key(prefix)?;
-        let objects = self
-            .store
-            .list(Some(&prefix_key))
-            .await
-            .map_err(|error| task_errors::storage(&format!("listing {prefix} in the work area"), error))?;
-        let mut attempts: Vec<u32> = objects
+        let keys = self.keys_under(&parse_key(prefix)?).await?;
+        let mut attempts: Vec<u32> = keys
             .iter()
-            .filter_map(|object| {
-                let name = object.key.strip_prefix(prefix)?.strip_prefix('/')?;
+            .filter_map(|key| {
+                let name = key.strip_prefix(prefix)?.strip_prefix('/')?;
                 let rest = name.strip_prefix(stem)?.strip_prefix(".a").or_else(|| if stem.is_empty() { name.strip_prefix('a') } else { None })?;
                 rest.strip_suffix(extension)?.strip_suffix('.')?.parse().ok()
             })

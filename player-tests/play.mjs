@@ -4,7 +4,8 @@
 // what happened as one JSON object (the Rust test node-agent/tests/real_players.rs judges it).
 //
 //   node play.mjs --player hls|dash --url http://127.0.0.1:PORT/master.m3u8 [--rate 2] [--timeout-ms 30000]
-//                 [--clearkeys KID:KEY,KID:KEY]   (hex; dash.js plays an encrypted MPD through Clear Key EME)
+//                 [--clearkeys KID:KEY,KID:KEY]   (hex; an encrypted ladder plays through Clear Key EME:
+//                 dash.js is given the keys, hls.js asks a license server, which this script answers)
 //
 // Every SourceBuffer the player creates is recorded (MediaSource.addSourceBuffer is wrapped
 // before the player loads), so each track's buffered ranges are reported, not only the
@@ -32,9 +33,10 @@ const scripts = {
   dash: path.join(here, 'node_modules/dashjs/dist/modern/umd/dash.all.min.js'),
 };
 if (!scripts[options.player] || !options.url) throw new Error('usage: play.mjs --player hls|dash --url URL');
+const LICENSE_PATH = '/clearkey-license';
 
 // Runs in the page.
-async function play({ player, url, rate, timeoutMs, clearkeys }) {
+async function play({ player, url, rate, timeoutMs, clearkeys, licensePath: LICENSE_PATH }) {
   const report = {
     player, errors: [], abortedRequests: 0, waitingWhilePlaying: [], playing: false, ended: false, switched: false,
     renditionsBuffered: [], renditions: [], audioTracks: [], subtitleTracks: [], cues: [], duration: null, currentTime: null,
@@ -92,7 +94,10 @@ async function play({ player, url, rate, timeoutMs, clearkeys }) {
     setTimeout(resolve, timeoutMs);
   });
   if (player === 'hls') {
-    const hls = new Hls({ capLevelToPlayerSize: false, startLevel: 0, maxBufferLength: 2, maxMaxBufferLength: 2 });
+    // Clear Key through EME: hls.js posts the CDM's request to the license URL (answered by the
+    // script driving this page) and hands the answer back to the CDM.
+    const drm = clearkeys ? { emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl: new URL(LICENSE_PATH, location.href).href } } } : {};
+    const hls = new Hls({ capLevelToPlayerSize: false, startLevel: 0, maxBufferLength: 2, maxMaxBufferLength: 2, ...drm });
     hls.on(Hls.Events.ERROR, (_, data) => {
       // A request hls.js cancels itself (the switch drops a segment in flight) is no fault.
       if (data.details === 'aborted' && !data.fatal) report.abortedRequests += 1;
@@ -197,9 +202,23 @@ try {
   page.on('request', answerPage);
   await page.goto(pageUrl);
   page.off('request', answerPage);
-  await page.setRequestInterception(false);
+  // A Clear Key license server for hls.js: the CDM's request names key ids, the answer is
+  // the JSON Web Key set of those this script was given.
+  const licenseUrl = new URL(LICENSE_PATH, options.url).href;
+  const licenseRequests = [];
+  const answerLicense = (request) => {
+    if (request.url() !== licenseUrl) return request.continue();
+    let kids = [];
+    try { kids = JSON.parse(request.postData() || '{}').kids || []; } catch { kids = []; }
+    licenseRequests.push(kids);
+    const keys = kids.filter((kid) => options.clearkeys[kid]).map((kid) => ({ kty: 'oct', kid, k: options.clearkeys[kid] }));
+    return request.respond({ status: keys.length ? 200 : 403, contentType: 'application/json', body: JSON.stringify({ keys, type: 'temporary' }) });
+  };
+  if (options.clearkeys && options.player === 'hls') page.on('request', answerLicense);
+  else await page.setRequestInterception(false);
   await page.addScriptTag({ path: scripts[options.player] });
-  const report = await page.evaluate(play, options);
+  const report = await page.evaluate(play, { ...options, licensePath: LICENSE_PATH });
+  report.licenseRequests = licenseRequests;
   report.consoleErrors = console_;
   process.stdout.write(`${JSON.stringify(report)}\n`);
 } finally {

@@ -262,6 +262,10 @@ async fn encrypted_ladders_decrypt_to_the_clear_frames_and_samples() {
         let method = if scheme == Scheme::Cbcs { "METHOD=SAMPLE-AES," } else { "METHOD=SAMPLE-AES-CTR," };
         assert!(playlist.lines().filter(|line| line.starts_with("#EXT-X-KEY:")).all(|line| line.contains(method) && line.contains("KEYFORMAT=")), "{playlist}");
         assert_eq!(playlist.contains("skd://11111111111111111111111111111111"), scheme == Scheme::Cbcs, "FairPlay for cbcs only");
+        assert!(
+            playlist.contains("URI=\"data:text/plain;base64,EREREREREREREREREREREQ==\",KEYID=0x11111111111111111111111111111111,KEYFORMAT=\"org.w3.clearkey\""),
+            "Clear Key names the key id as hls.js reads it: {playlist}"
+        );
         let iframes = std::fs::read_to_string(media.join(&renditions[0].rung.name).join("iframes.m3u8")).unwrap();
         assert!(iframes.contains(method), "the I-frame playlist names the keys too");
         let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();

@@ -220,7 +220,7 @@ async fn a_variable_rate_camera_clip_plays_through_at_its_own_frame_times() {
 }
 
 #[tokio::test]
-async fn an_encrypted_ladder_plays_through_in_dash_js_with_clear_key() {
+async fn an_encrypted_ladder_plays_through_in_hls_js_and_dash_js_with_clear_key() {
     if !browser_available("the real-player test") {
         return;
     }
@@ -242,6 +242,15 @@ async fn an_encrypted_ladder_plays_through_in_dash_js_with_clear_key() {
         let played = play_with("dash", &server.url("manifest.mpd"), &["--clearkeys", &clearkeys]);
         let context = format!("dash.js {scheme:?} with Clear Key: {played}");
         assert_played_through(&played, report.source.video.duration_seconds, report.source.video.frames, &context);
+        // hls.js finds the Clear Key id in the playlists' `EXT-X-KEY` and asks a license server
+        // (answered by play.mjs) for the video's and the audio's key.
+        let played = play_with("hls", &server.url("master.m3u8"), &["--clearkeys", &clearkeys]);
+        let context = format!("hls.js {scheme:?} with Clear Key: {played}");
+        assert_played_through(&played, report.source.video.duration_seconds, report.source.video.frames, &context);
+        let asked: Vec<&str> = played["licenseRequests"].as_array().into_iter().flatten().flat_map(|kids| kids.as_array().into_iter().flatten()).filter_map(|kid| kid.as_str()).collect();
+        for kid in ["GhoaGhoaGhoaGhoaGhoaGg", "PDw8PDw8PDw8PDw8PDw8PA"] {
+            assert!(asked.contains(&kid), "hls.js never asked for key {kid}: {context}");
+        }
         // Without the keys the same ladder does not play.
         let locked = play_with("dash", &server.url("manifest.mpd"), &["--timeout-ms", "4000"]);
         assert!(!locked["ended"].as_bool().unwrap_or(false) || locked["totalVideoFrames"].as_u64() == Some(0), "it played without its keys: {locked}");

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use self::init_segment::{TrackProtection, protect_init};
 use self::keys::{ContentKey, ContentKeys};
 use self::media_segment::protect_segment;
-use self::pssh::{PLAYREADY_SYSTEM_ID, SystemHeader, WIDEVINE_SYSTEM_ID, base64, system_headers, uuid_text};
+use self::pssh::{COMMON_SYSTEM_ID, PLAYREADY_SYSTEM_ID, SystemHeader, WIDEVINE_SYSTEM_ID, base64, system_headers, uuid_text};
 use self::samples::{SampleEncryptor, Scheme};
 use super::fragments::read_init;
 
@@ -118,7 +118,9 @@ fn replace(path: &Path, bytes: &[u8]) -> Result<(), String> {
 }
 
 /// A media (or I-frame) playlist's `EXT-X-KEY` lines for a track with `kid`: FairPlay
-/// (`skd://`, `cbcs` only), Widevine and PlayReady with their headers as data URIs.
+/// (`skd://`, `cbcs` only), W3C Clear Key (`org.w3.clearkey`: the key id as a data URI, which
+/// is where hls.js reads a Clear Key id from, and as `KEYID`), Widevine and PlayReady with
+/// their headers as data URIs.
 pub fn hls_key_lines(protection: &ContentProtection, kid: &[u8; 16]) -> String {
     let method = match protection.scheme {
         Scheme::Cbcs => "SAMPLE-AES",
@@ -131,6 +133,7 @@ pub fn hls_key_lines(protection: &ContentProtection, kid: &[u8; 16]) -> String {
     }
     for header in protection.headers() {
         let (format, uri) = match header.system_id {
+            COMMON_SYSTEM_ID => ("org.w3.clearkey".to_owned(), format!("data:text/plain;base64,{}", base64(kid))),
             WIDEVINE_SYSTEM_ID => (format!("urn:uuid:{}", uuid_text(&WIDEVINE_SYSTEM_ID)), format!("data:text/plain;base64,{}", base64(&header.pssh))),
             PLAYREADY_SYSTEM_ID => ("com.microsoft.playready".to_owned(), format!("data:text/plain;charset=UTF-16;base64,{}", base64(pssh_data(&header.pssh)))),
             _ => continue,

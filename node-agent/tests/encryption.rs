@@ -6,7 +6,8 @@
 //! constant IV and pattern), a `pssh` per system naming the key ids, and in every fragment a
 //! `senc` with one entry per sample whose subsamples add up to the sample, `saiz` sizes and a
 //! `saio` offset that points at the `senc` entries. The manifests signal the scheme and key
-//! ids, and no key appears in any file written.
+//! ids, and no key appears in any file written. A key file's resolution-class key (`video-hd`)
+//! encrypts only that class's renditions, and the manifests name each rendition's own key.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use shotfarm_agent::media::package::encryption::ContentProtection;
-use shotfarm_agent::media::package::encryption::keys::{ContentKey, ContentKeys};
+use shotfarm_agent::media::package::encryption::keys::{ContentKey, ContentKeys, VideoClass};
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, package_ladder};
 use shotfarm_agent::media::probe::Rational;
 use shotfarm_proto::encryption::Scheme;
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 const VIDEO_KEY: ContentKey = ContentKey { kid: [0x11; 16], key: *b"video-key-16byte" };
 const AUDIO_KEY: ContentKey = ContentKey { kid: [0x22; 16], key: *b"audio-key-16byte" };
+const HD_KEY: ContentKey = ContentKey { kid: [0x33; 16], key: *b"hd-video-key-16b" };
 
 fn source(dir: &Path) -> PathBuf {
     let path = dir.join("source.mp4");
@@ -228,7 +230,7 @@ async fn encrypted_ladders_decrypt_to_the_clear_frames_and_samples() {
     let source = source(dir.path());
     let renditions = common::ladder::h264_renditions(dir.path(), &source);
     let (clear, _) = package(&dir.path().join("clear"), &source, &renditions, None).await;
-    let keys = ContentKeys { video: VIDEO_KEY, audio: AUDIO_KEY };
+    let keys = ContentKeys::new(VIDEO_KEY, AUDIO_KEY);
     for scheme in [Scheme::Cbcs, Scheme::Cenc] {
         let out = dir.path().join(scheme.as_str());
         let (media, result) = package(&out, &source, &renditions, Some(ContentProtection { scheme, keys: keys.clone() })).await;
@@ -290,4 +292,47 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
     }
     files
+}
+
+#[tokio::test]
+async fn an_hd_key_encrypts_the_hd_renditions_and_the_video_key_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = source(dir.path());
+    let mut renditions = common::ladder::h264_renditions(dir.path(), &source);
+    let hd_path = dir.path().join("720p.mp4");
+    common::ffmpeg(&[
+        "-i", source.to_str().unwrap(), "-map", "0:v", "-fps_mode", "passthrough", "-vf", "scale=1280:720",
+        "-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "12", "-keyint_min", "12", "-sc_threshold", "0", "-x264-params", "b-adapt=0",
+        hd_path.to_str().unwrap(),
+    ]);
+    let hd_rung = shotfarm_proto::pipeline::Rung { name: "720p".into(), width: 1280, height: 720, codec: shotfarm_proto::pipeline::Codec::H264, bitrate_kbps: 900, maxrate_kbps: 1350, bufsize_kbps: 1800 };
+    renditions.insert(0, PackageRendition { rung: hd_rung, path: hd_path });
+    let (clear, _) = package(&dir.path().join("clear"), &source, &renditions, None).await;
+    let keys = ContentKeys { video_classes: vec![(VideoClass::Hd, HD_KEY)], ..ContentKeys::new(VIDEO_KEY, AUDIO_KEY) };
+    let out = dir.path().join("cenc");
+    let (media, result) = package(&out, &source, &renditions, Some(ContentProtection { scheme: Scheme::Cenc, keys })).await;
+    let summary = result.protection.as_ref().unwrap();
+    assert_eq!(summary.video_kid, "11111111-1111-1111-1111-111111111111");
+    assert_eq!(summary.video_class_kids.get("video-hd").map(String::as_str), Some("33333333-3333-3333-3333-333333333333"), "{summary:?}");
+
+    for (name, key, other) in [("720p", &HD_KEY, &VIDEO_KEY), ("180p", &VIDEO_KEY, &HD_KEY), ("90p", &VIDEO_KEY, &HD_KEY)] {
+        let track = media.join(name);
+        check_init(&std::fs::read(track.join("init.mp4")).unwrap(), Scheme::Cenc, key, true);
+        let expected = hashed(&clear.join(name), true, None).unwrap();
+        assert_eq!(hashed(&track, true, Some(&key.key)).unwrap(), expected, "{name}: its own key decrypts it to the clear frames");
+        let samples = hashed(&clear.join(name), false, None).unwrap();
+        assert_ne!(hashed(&track, false, Some(&other.key)).ok(), Some(samples), "{name}: another rendition's key decrypted it");
+        let playlist = std::fs::read_to_string(track.join("playlist.m3u8")).unwrap();
+        let kid_hex = hex::encode(key.kid);
+        assert!(playlist.lines().filter(|line| line.starts_with("#EXT-X-KEY:") && line.contains("KEYID=")).all(|line| line.contains(&kid_hex)), "{name}: {playlist}");
+    }
+    // Renditions of different keys in one AdaptationSet: each Representation names its own.
+    let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+    let video_set = mpd.split("<AdaptationSet").find(|set| set.contains("contentType=\"video\"")).unwrap();
+    let (set_head, representations) = video_set.split_once("<Representation").unwrap();
+    assert!(!set_head.contains("default_KID"), "the set names no single key: {video_set}");
+    for (name, kid) in [("720p", "33333333-3333-3333-3333-333333333333"), ("180p", "11111111-1111-1111-1111-111111111111")] {
+        let representation = representations.split("<Representation").find(|text| text.contains(&format!("id=\"{name}\""))).unwrap_or_else(|| panic!("{name}: {mpd}"));
+        assert!(representation.contains(&format!("cenc:default_KID=\"{kid}\"")) && representation.contains("<cenc:pssh>"), "{name}: {representation}");
+    }
 }

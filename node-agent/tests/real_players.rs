@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 
 use common::browser::{browser_available, player_tests_dir};
 use shotfarm_agent::media::package::encryption::ContentProtection;
-use shotfarm_agent::media::package::encryption::keys::{ContentKey, ContentKeys};
+use shotfarm_agent::media::package::encryption::keys::{ContentKey, ContentKeys, VideoClass};
 use shotfarm_proto::encryption::Scheme;
 use shotfarm_proto::pipeline::{Codec, Rung};
 
@@ -190,6 +190,12 @@ fn assert_played_through(played: &serde_json::Value, duration: f64, frames: u64,
     }
 }
 
+/// The playback started below the top rendition and ended on it (`top`: its height).
+fn assert_switched_up(played: &serde_json::Value, top: u32, context: &str) {
+    let heights: Vec<u64> = played["renditionsBuffered"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_u64).collect();
+    assert!(heights.first().is_some_and(|first| *first < u64::from(top)) && heights.last() == Some(&u64::from(top)), "switched from a lower rendition to the top one: {heights:?}; {context}");
+}
+
 #[tokio::test]
 async fn a_variable_rate_camera_clip_plays_through_at_its_own_frame_times() {
     if !browser_available("the real-player test") {
@@ -231,10 +237,15 @@ async fn an_encrypted_ladder_plays_through_in_hls_js_and_dash_js_with_clear_key(
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", source.to_str().unwrap(),
     ]);
     let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };
-    let rungs = [rung("180p", 320, 180, 500), rung("90p", 160, 90, 150)];
-    let keys = ContentKeys { video: ContentKey { kid: [0x1a; 16], key: [0x2b; 16] }, audio: ContentKey { kid: [0x3c; 16], key: [0x4d; 16] } };
-    let clearkeys = format!("{}:{},{}:{}", "1a".repeat(16), "2b".repeat(16), "3c".repeat(16), "4d".repeat(16));
-    for scheme in [Scheme::Cenc, Scheme::Cbcs] {
+    let keys = ContentKeys::new(ContentKey { kid: [0x1a; 16], key: [0x2b; 16] }, ContentKey { kid: [0x3c; 16], key: [0x4d; 16] });
+    let clearkeys = format!("{}:{},{}:{},{}:{}", "1a".repeat(16), "2b".repeat(16), "3c".repeat(16), "4d".repeat(16), "5e".repeat(16), "6f".repeat(16));
+    // cbcs with an HD key of its own: the players switch from an SD rendition to an HD one,
+    // from one key to another, mid-stream.
+    let hd_keys = ContentKeys { video_classes: vec![(VideoClass::Hd, ContentKey { kid: [0x5e; 16], key: [0x6f; 16] })], ..keys.clone() };
+    for (scheme, keys, rungs) in [
+        (Scheme::Cenc, keys, [rung("180p", 320, 180, 500), rung("90p", 160, 90, 150)]),
+        (Scheme::Cbcs, hd_keys, [rung("720p", 1280, 720, 900), rung("90p", 160, 90, 150)]),
+    ] {
         let out = dir.path().join(scheme.as_str());
         let (report, result) = common::ladder::package_source_protected(&source, &rungs, &out, Some(ContentProtection { scheme, keys: keys.clone() })).await;
         assert_eq!(result.protection.map(|protection| protection.scheme), Some(scheme));
@@ -242,13 +253,16 @@ async fn an_encrypted_ladder_plays_through_in_hls_js_and_dash_js_with_clear_key(
         let played = play_with("dash", &server.url("manifest.mpd"), &["--clearkeys", &clearkeys]);
         let context = format!("dash.js {scheme:?} with Clear Key: {played}");
         assert_played_through(&played, report.source.video.duration_seconds, report.source.video.frames, &context);
+        assert_switched_up(&played, rungs[0].height, &context);
         // hls.js finds the Clear Key id in the playlists' `EXT-X-KEY` and asks a license server
         // (answered by play.mjs) for the video's and the audio's key.
         let played = play_with("hls", &server.url("master.m3u8"), &["--clearkeys", &clearkeys]);
         let context = format!("hls.js {scheme:?} with Clear Key: {played}");
         assert_played_through(&played, report.source.video.duration_seconds, report.source.video.frames, &context);
+        assert_switched_up(&played, rungs[0].height, &context);
         let asked: Vec<&str> = played["licenseRequests"].as_array().into_iter().flatten().flat_map(|kids| kids.as_array().into_iter().flatten()).filter_map(|kid| kid.as_str()).collect();
-        for kid in ["GhoaGhoaGhoaGhoaGhoaGg", "PDw8PDw8PDw8PDw8PDw8PA"] {
+        let kids: &[&str] = if scheme == Scheme::Cbcs { &["GhoaGhoaGhoaGhoaGhoaGg", "PDw8PDw8PDw8PDw8PDw8PA", "Xl5eXl5eXl5eXl5eXl5eXg"] } else { &["GhoaGhoaGhoaGhoaGhoaGg", "PDw8PDw8PDw8PDw8PDw8PA"] };
+        for kid in kids {
             assert!(asked.contains(&kid), "hls.js never asked for key {kid}: {context}");
         }
         // Without the keys the same ladder does not play.

@@ -88,13 +88,17 @@ pub(super) fn dash_manifest_text(
             "    <AdaptationSet id=\"{id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\" frameRate=\"{}/{}\">",
             frame_rate.num, frame_rate.den
         );
-        if let Some(protection) = protection {
-            xml.push_str(&dash_content_protection(protection, &protection.keys.video.kid, "      "));
+        // One key for the whole set is signalled on the set; renditions of resolution classes
+        // with keys of their own each signal theirs (the set then names none).
+        let kids: Vec<[u8; 16]> = protection.map(|protection| set.iter().map(|video| protection.keys.video_key(video.rendition.rung.height).kid).collect()).unwrap_or_default();
+        let per_rendition = kids.windows(2).any(|pair| pair[0] != pair[1]);
+        if let (Some(protection), Some(kid), false) = (protection, kids.first(), per_rendition) {
+            xml.push_str(&dash_content_protection(protection, kid, "      "));
         }
         if let Some(colour) = set[0].packaged.colour {
             xml.push_str(&colour.dash_properties());
         }
-        video_representations(&mut xml, set, media_prefix);
+        video_representations(&mut xml, set, media_prefix, protection.filter(|_| per_rendition));
         xml.push_str("    </AdaptationSet>\n");
     }
     let first_audio_id = sets.len();
@@ -122,11 +126,13 @@ fn video_sets<'a, 'b>(videos: &'b [DashVideo<'a>]) -> Vec<Vec<&'b DashVideo<'a>>
     sets
 }
 
-fn video_representations(xml: &mut String, set: &[&DashVideo<'_>], media_prefix: &str) {
+/// The set's Representations; with `protection`, each signals its own key.
+fn video_representations(xml: &mut String, set: &[&DashVideo<'_>], media_prefix: &str, protection: Option<&ContentProtection>) {
     for video in set {
+        let key = protection.map(|protection| dash_content_protection(protection, &protection.keys.video_key(video.rendition.rung.height).kid, "        ")).unwrap_or_default();
         let _ = writeln!(
             xml,
-            "      <Representation id=\"{name}\" bandwidth=\"{bandwidth}\" width=\"{w}\" height=\"{h}\" codecs=\"{codecs}\">\n        {template}\n      </Representation>",
+            "      <Representation id=\"{name}\" bandwidth=\"{bandwidth}\" width=\"{w}\" height=\"{h}\" codecs=\"{codecs}\">\n{key}        {template}\n      </Representation>",
             name = video.packaged.name,
             bandwidth = video.packaged.peak_bitrate_bps,
             w = video.rendition.rung.width,

@@ -389,7 +389,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         let init = std::fs::read(&init_path).map_err(|source| PackageError::Io { operation: "reading", path: init_path, source })?;
         let codecs = codec_string(&init, rendition.rung.codec)
             .ok_or_else(|| PackageError::Playlist { rung: name.clone(), message: "the init segment has no codec configuration box".to_owned() })?;
-        let keys = protect(params.protection.as_ref(), &dir, name, TrackType::Video)?;
+        let keys = protect(params.protection.as_ref(), &dir, name, TrackType::Video { height: rendition.rung.height })?;
         let mut track = read_track(&dir, name, codecs, &keys)?;
         track.packaged.colour = DeclaredColour::of_init(&init);
         let iframes =

@@ -11,7 +11,7 @@
 //!
 //! | module | what |
 //! | --- | --- |
-//! | [`keys`] | the key file: one key for all tracks, or one for video and one for audio |
+//! | [`keys`] | the key file: one key for all tracks, or one for video and one for audio, and keys per video resolution class |
 //! | [`samples`] | encrypting one sample: CTR or CBC pattern, subsamples by NAL unit |
 //! | [`init_segment`] | `encv`/`enca` with `sinf` (`frma`, `schm`, `tenc`), `pssh` boxes |
 //! | [`media_segment`] | each fragment's samples encrypted in place; `senc`, `saiz`, `saio`; moved data offsets |
@@ -23,6 +23,7 @@ pub mod media_segment;
 pub mod pssh;
 pub mod samples;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -55,6 +56,7 @@ impl ContentProtection {
             scheme: self.scheme,
             video_kid: uuid_text(&self.keys.video.kid),
             audio_kid: uuid_text(&self.keys.audio.kid),
+            video_class_kids: self.keys.video_classes.iter().map(|(class, key)| (class.track().to_owned(), uuid_text(&key.kid))).collect(),
             systems: self.headers().iter().map(|header| uuid_text(&header.system_id)).collect(),
         }
     }
@@ -66,21 +68,26 @@ pub struct ProtectionSummary {
     pub scheme: Scheme,
     pub video_kid: String,
     pub audio_kid: String,
+    /// The key ids of the video resolution classes with keys of their own (`video-sd`,
+    /// `video-hd`, `video-uhd`); their renditions use these instead of `video_kid`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub video_class_kids: BTreeMap<String, String>,
     /// System ids with a `pssh` in every init segment and a `ContentProtection` in the MPD.
     pub systems: Vec<String>,
 }
 
-/// Which key of [`ContentKeys`] a track takes.
+/// Which key of [`ContentKeys`] a track takes: a video rendition's by its height (its
+/// resolution class), or audio's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrackType {
-    Video,
+    Video { height: u32 },
     Audio,
 }
 
 impl ContentKeys {
     pub fn for_track(&self, track: TrackType) -> &ContentKey {
         match track {
-            TrackType::Video => &self.video,
+            TrackType::Video { height } => self.video_key(height),
             TrackType::Audio => &self.audio,
         }
     }

@@ -263,7 +263,7 @@ async fn an_encrypted_ladder_plays_through_in_hls_js_and_dash_js_with_clear_key(
         let asked: Vec<&str> = played["licenseRequests"].as_array().into_iter().flatten().flat_map(|kids| kids.as_array().into_iter().flatten()).filter_map(|kid| kid.as_str()).collect();
         let kids: &[&str] = if scheme == Scheme::Cbcs { &["GhoaGhoaGhoaGhoaGhoaGg", "PDw8PDw8PDw8PDw8PDw8PA", "Xl5eXl5eXl5eXl5eXl5eXg"] } else { &["GhoaGhoaGhoaGhoaGhoaGg", "PDw8PDw8PDw8PDw8PDw8PA"] };
         for kid in kids {
-            assert!(asked.contains(&kid), "hls.js never asked for key {kid}: {context}");
+            assert!(asked.contains(kid), "hls.js never asked for key {kid}: {context}");
         }
         // Without the keys the same ladder does not play.
         let locked = play_with("dash", &server.url("manifest.mpd"), &["--timeout-ms", "4000"]);

@@ -242,12 +242,13 @@ async fn an_encrypted_ladder_plays_through_in_hls_js_and_dash_js_with_clear_key(
     // cbcs with an HD key of its own: the players switch from an SD rendition to an HD one,
     // from one key to another, mid-stream.
     let hd_keys = ContentKeys { video_classes: vec![(VideoClass::Hd, ContentKey { kid: [0x5e; 16], key: [0x6f; 16] })], ..keys.clone() };
-    for (scheme, keys, rungs) in [
-        (Scheme::Cenc, keys, [rung("180p", 320, 180, 500), rung("90p", 160, 90, 150)]),
-        (Scheme::Cbcs, hd_keys, [rung("720p", 1280, 720, 900), rung("90p", 160, 90, 150)]),
+    // cenc with a clear lead: its first second plays before (and without) a licence.
+    for (scheme, keys, rungs, clear_lead_seconds) in [
+        (Scheme::Cenc, keys, [rung("180p", 320, 180, 500), rung("90p", 160, 90, 150)], 1.0),
+        (Scheme::Cbcs, hd_keys, [rung("720p", 1280, 720, 900), rung("90p", 160, 90, 150)], 0.0),
     ] {
         let out = dir.path().join(scheme.as_str());
-        let (report, result) = common::ladder::package_source_protected(&source, &rungs, &out, Some(ContentProtection { scheme, keys: keys.clone() })).await;
+        let (report, result) = common::ladder::package_source_protected(&source, &rungs, &out, Some(ContentProtection { scheme, keys: keys.clone(), clear_lead_seconds })).await;
         assert_eq!(result.protection.map(|protection| protection.scheme), Some(scheme));
         let server = StaticServer::start(out.join("out"));
         let played = play_with("dash", &server.url("manifest.mpd"), &["--clearkeys", &clearkeys]);
@@ -265,8 +266,15 @@ async fn an_encrypted_ladder_plays_through_in_hls_js_and_dash_js_with_clear_key(
         for kid in kids {
             assert!(asked.contains(kid), "hls.js never asked for key {kid}: {context}");
         }
-        // Without the keys the same ladder does not play.
+        // Without the keys the same ladder does not play: nothing at all, or only its clear
+        // lead (the segments that start within its first second: 3 of 12 frames each).
         let locked = play_with("dash", &server.url("manifest.mpd"), &["--timeout-ms", "4000"]);
-        assert!(!locked["ended"].as_bool().unwrap_or(false) || locked["totalVideoFrames"].as_u64() == Some(0), "it played without its keys: {locked}");
+        let decoded = locked["totalVideoFrames"].as_u64().unwrap_or(u64::MAX);
+        assert!(!locked["ended"].as_bool().unwrap_or(true), "it played through without its keys: {locked}");
+        if clear_lead_seconds > 0.0 {
+            assert!((20..=36).contains(&decoded), "the clear lead plays without a licence, and only it: {decoded} frames; {locked}");
+        } else {
+            assert_eq!(decoded, 0, "no frame decodes without the keys: {locked}");
+        }
     }
 }

@@ -45,9 +45,14 @@ pub struct JobOptions {
     #[arg(long, value_name = "cbcs|cenc", requires = "key_url")]
     pub encryption: Option<String>,
     /// The key file (JSON: one key id and key for all tracks, or one for video and one for
-    /// audio), under the farm's input roots; the job holds only this URL.
+    /// audio, plus optional video-sd, video-hd and video-uhd keys), under the farm's input
+    /// roots; the job holds only this URL.
     #[arg(long, value_name = "URL", requires = "encryption")]
     pub key_url: Option<String>,
+    /// Leave every segment that starts within the first S seconds unencrypted, so playback
+    /// starts before a licence arrives (0 to 300; default none).
+    #[arg(long, value_name = "S", requires = "encryption")]
+    pub clear_lead_seconds: Option<f64>,
 }
 
 /// `COLUMNSxROWS`, e.g. `5x5`.
@@ -75,7 +80,11 @@ impl JobOptions {
                 rows: self.thumbnail_grid.map_or(0, |(_, rows)| rows),
                 poster_seconds: self.poster_seconds,
             }),
-            encryption: self.encryption.as_ref().map(|scheme| v1::Encryption { scheme: scheme.clone(), key_url: self.key_url.clone().unwrap_or_default() }),
+            encryption: self.encryption.as_ref().map(|scheme| v1::Encryption {
+                scheme: scheme.clone(),
+                key_url: self.key_url.clone().unwrap_or_default(),
+                clear_lead_seconds: self.clear_lead_seconds.unwrap_or(0.0),
+            }),
             ..Default::default()
         }
     }

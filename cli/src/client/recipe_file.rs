@@ -58,12 +58,14 @@ pub struct RecipeFile {
     pub encryption: Option<EncryptionSection>,
 }
 
-/// `v1::Encryption`: `scheme` (cbcs or cenc) and `key_url`.
+/// `v1::Encryption`: `scheme` (cbcs or cenc), `key_url` and `clear_lead_seconds`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EncryptionSection {
     pub scheme: String,
     pub key_url: String,
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub clear_lead_seconds: f64,
 }
 
 /// `v1::LadderRecipe`, its `ladder` field named `kind`.
@@ -183,7 +185,7 @@ impl RecipeFile {
                 v1::Thumbnails { disabled, interval_seconds, tile_width, columns, rows, poster_seconds }
             }),
             callback_url: self.callback_url.clone(),
-            encryption: self.encryption.clone().map(|EncryptionSection { scheme, key_url }| v1::Encryption { scheme, key_url }),
+            encryption: self.encryption.clone().map(|EncryptionSection { scheme, key_url, clear_lead_seconds }| v1::Encryption { scheme, key_url, clear_lead_seconds }),
             ..Default::default()
         })
     }
@@ -221,7 +223,7 @@ impl RecipeFile {
                 },
             ),
             callback_url: spec.callback_url.clone(),
-            encryption: spec.encryption.clone().map(|v1::Encryption { scheme, key_url }| EncryptionSection { scheme, key_url }),
+            encryption: spec.encryption.clone().map(|v1::Encryption { scheme, key_url, clear_lead_seconds }| EncryptionSection { scheme, key_url, clear_lead_seconds }),
         }
     }
 }

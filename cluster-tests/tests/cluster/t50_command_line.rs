@@ -103,13 +103,15 @@ fn bad_ladder_recipes_exit_2_naming_the_field() -> anyhow::Result<()> {
     let cluster = SchedulerCluster::start(1, &[])?;
     let (_, leader) = runtime.block_on(cluster.wait_for_leader(Duration::from_secs(15)))?;
     let tls = cluster.tls_args(Role::Operator, HARNESS_OPERATOR)?;
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["--preset", "placebo"], "spec.recipe.preset"),
         (&["--floor-kbps", "5000", "--ceiling-kbps", "1000"], "above the ceiling"),
         (&["--ladder", "best"], "fixed, per-title, per-shot"),
         (&["--ladder", "per-shot", "--rung", "640x360@800"], "ladder custom"),
         (&["--ladder", "fixed", "--rung", "640x360@800"], "ladder custom"),
         (&["--rung", "640x360"], "WIDTHxHEIGHT@KBPS"),
+        (&["--encryption", "cenc", "--key-url", "file:///sim/keys.json", "--clear-lead-seconds", "900"], "clear_lead_seconds is 900"),
+        (&["--clear-lead-seconds", "5"], "--encryption"),
     ];
     for (flags, expected) in cases {
         let mut args = vec!["submit", "--scheduler", &leader, "file:///sim/in.mp4", "--out", "file:///sim/out"];

@@ -30,5 +30,5 @@ pub async fn read_protection(options: &EncryptionOptions, ctx: &TaskContext) -> 
     });
     let _ = std::fs::remove_file(&local);
     let keys = parse_key_file(&bytes?).map_err(|why| TaskError::final_error(format!("the key file {url}: {why}")))?;
-    Ok(ContentProtection { scheme: options.scheme, keys })
+    Ok(ContentProtection { scheme: options.scheme, keys, clear_lead_seconds: options.clear_lead_seconds })
 }

@@ -225,7 +225,7 @@ mod tests {
         let spec = |key_url: &str| v1::JobSpec {
             input_url: "file:///media/in/in.mp4".into(),
             output_url: "file:///out/".into(),
-            encryption: Some(v1::Encryption { scheme: "cbcs".into(), key_url: key_url.into() }),
+            encryption: Some(v1::Encryption { scheme: "cbcs".into(), key_url: key_url.into(), clear_lead_seconds: 0.0 }),
             ..Default::default()
         };
         let checked = check(Some(&spec("file:///media/in/keys//title.json"))).expect("under the input root");

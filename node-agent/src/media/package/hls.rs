@@ -23,6 +23,19 @@ pub(super) fn segment_files(text: &str) -> Vec<String> {
     text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).map(str::to_owned).collect()
 }
 
+/// Where each segment of a media playlist starts, in seconds: the sum of the `EXTINF`
+/// durations before it.
+pub(super) fn segment_starts(text: &str) -> Vec<f64> {
+    let (mut starts, mut at) = (Vec::new(), 0.0);
+    for line in text.lines().map(str::trim) {
+        if let Some(duration) = line.strip_prefix("#EXTINF:").and_then(|rest| rest.split(',').next()).and_then(|value| value.trim().parse::<f64>().ok()) {
+            starts.push(at);
+            at += duration;
+        }
+    }
+    starts
+}
+
 /// `ticks` of `timescale` in whole microseconds, rounded to nearest.
 pub(super) fn micros(ticks: u64, timescale: u32) -> u64 {
     let scale = u128::from(timescale.max(1));
@@ -183,6 +196,7 @@ mod tests {
     fn segment_files_are_the_uri_lines() {
         let text = "#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2.000000,\nseg_00000.m4s\n#EXTINF:1.040000,\nseg_00001.m4s\n#EXT-X-ENDLIST\n";
         assert_eq!(segment_files(text), vec!["seg_00000.m4s".to_owned(), "seg_00001.m4s".to_owned()]);
+        assert_eq!(segment_starts(text), vec![0.0, 2.0]);
     }
 
     #[test]

@@ -72,7 +72,7 @@ use self::declared_colour::DeclaredColour;
 use self::encryption::{ContentProtection, ProtectionSummary, TrackType, hls_key_lines, protect_track};
 use self::fragments::TrackTiming;
 use self::iframes::{PackagedIFrames, write_iframe_playlist};
-use self::hls::{master_playlist_text, media_playlist_text, micros, segment_files};
+use self::hls::{master_playlist_text, media_playlist_text, micros, segment_files, segment_starts};
 use self::segmenter::segment;
 use self::poster::write_poster;
 use self::thumbnails::{PackagedThumbnails, TilePlan, write_sprites};
@@ -301,15 +301,17 @@ fn read_track(dir: &Path, name: &str, codecs: String, keys: &str) -> Result<Writ
     Ok(WrittenTrack { packaged, timing, files })
 }
 
-/// Encrypts the track segmented in `dir` when the ladder is protected; its playlists'
-/// `EXT-X-KEY` lines (empty when clear). The codec string and colour are read before, from
+/// Encrypts the track segmented in `dir` when the ladder is protected, but for the segments
+/// that start within the clear lead; its playlists' `EXT-X-KEY` lines (empty when clear). The codec string and colour are read before, from
 /// the clear init segment.
 fn protect(protection: Option<&ContentProtection>, dir: &Path, name: &str, track: TrackType) -> Result<String, PackageError> {
     let Some(protection) = protection else { return Ok(String::new()) };
     let fault = |message: String| PackageError::Playlist { rung: name.to_owned(), message: format!("encrypting it: {message}") };
     let playlist_path = dir.join("playlist.m3u8");
     let text = std::fs::read_to_string(&playlist_path).map_err(|source| PackageError::Io { operation: "reading", path: playlist_path, source })?;
-    protect_track(dir, &segment_files(&text), protection, track).map_err(fault)?;
+    let files = segment_files(&text);
+    let clear = segment_starts(&text).iter().take_while(|start| **start < protection.clear_lead_seconds).count().min(files.len());
+    protect_track(dir, &files, clear, protection, track).map_err(fault)?;
     Ok(hls_key_lines(protection, &protection.keys.for_track(track).kid))
 }
 

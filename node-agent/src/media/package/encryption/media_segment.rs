@@ -1,13 +1,16 @@
 //! A media segment made protected: each sample of each fragment encrypted in place in its
 //! `mdat`, and its track fragment given the sample auxiliary information players read the
 //! IVs and subsample maps from — `senc`, with `saiz` (the size of each sample's entry) and
-//! `saio` (where the entries start, relative to the `moof` like the sample data). The `moof`
-//! grows by those boxes, so each `trun`'s data offset moves by as much, and a segment index
-//! (`sidx`, which ffmpeg's segmenter writes) has each reference's size grown by its moofs'.
+//! `saio` (where the entries start, relative to the `moof` like the sample data). Or, in a
+//! clear lead, a segment left clear under a protected sample entry: each track fragment
+//! maps its samples to a `seig` sample group entry that says they are not protected (`sgpd`
+//! and `sbgp`, ISO/IEC 23001-7 §6). Either way the `moof` grows by the boxes added, so each
+//! `trun`'s data offset moves by as much, and a segment index (`sidx`, which ffmpeg's
+//! segmenter writes) has each reference's size grown by its moofs'.
 
 use super::samples::{SampleEncryptor, SampleInfo};
 use crate::media::mp4_boxes::{big_endian_u32, boxed, child, full_boxed, located_children};
-use crate::media::package::fragments::{SampleDefaults, read_track_fragment};
+use crate::media::package::fragments::{SampleDefaults, TrackFragment, read_track_fragment};
 
 /// `tfhd` flag: sample data offsets count from the `moof`.
 const DEFAULT_BASE_IS_MOOF: u32 = 0x02_0000;
@@ -18,9 +21,51 @@ const SAIO_SIZE: usize = 20;
 /// From a `senc` box's start to its first entry: header, version/flags, sample count.
 const SENC_ENTRIES_AT: usize = 16;
 
+/// Boxes appended to each track fragment. `saio_value_at`: where in `bytes` a `saio`'s one
+/// offset is to be written, and where in `bytes` the entries it points at start (offsets
+/// count from the `moof`'s first byte, known only once the traf is placed).
+struct TrafTail {
+    bytes: Vec<u8>,
+    saio_value_at: Option<(usize, usize)>,
+}
+
 /// `segment` with every sample encrypted by `encryptor` (which numbers the IVs on across
 /// segments); `defaults`: the track's `trex` sample defaults.
 pub fn protect_segment(segment: &[u8], encryptor: &mut SampleEncryptor, defaults: SampleDefaults) -> Result<Vec<u8>, String> {
+    rewrite_fragments(segment, defaults, |data, moof_start, fragment| {
+        let mut infos = Vec::new();
+        for run in &fragment.runs {
+            let offset = run.data_offset.ok_or("a trun names no data offset")?;
+            let mut at = usize::try_from(moof_start as i64 + offset).map_err(|_| "a trun's data offset points before the segment".to_owned())?;
+            for sample in &run.samples {
+                let end = at + sample.size as usize;
+                let size = data.len();
+                let bytes = data.get_mut(at..end).ok_or_else(|| format!("a sample of {} bytes at {at} runs past the segment's {size} bytes", sample.size))?;
+                infos.push(encryptor.encrypt(bytes)?);
+                at = end;
+            }
+        }
+        encryption_tail(&infos, encryptor.uses_subsamples())
+    })
+}
+
+/// `segment` left clear under a protected sample entry (a clear lead): every sample of each
+/// fragment in a `seig` group that is not protected.
+pub fn clear_segment(segment: &[u8], defaults: SampleDefaults) -> Result<Vec<u8>, String> {
+    rewrite_fragments(segment, defaults, |_, _, fragment| {
+        let samples: usize = fragment.runs.iter().map(|run| run.samples.len()).sum();
+        Ok(TrafTail { bytes: [clear_group_description(), clear_group_of(samples)?].concat(), saio_value_at: None })
+    })
+}
+
+/// Each fragment of `segment` rewritten: `fragment_tail` may change the sample data (in the
+/// segment's copy it is given, at the `moof` start it is given) and returns the boxes its
+/// track fragment gains.
+fn rewrite_fragments(
+    segment: &[u8],
+    defaults: SampleDefaults,
+    mut fragment_tail: impl FnMut(&mut [u8], usize, &TrackFragment) -> Result<TrafTail, String>,
+) -> Result<Vec<u8>, String> {
     let mut data = segment.to_vec();
     let mut out = Vec::with_capacity(segment.len() + 4096);
     // (old start, growth) of each moof, and where each sidx went, to correct them after.
@@ -43,18 +88,8 @@ pub fn protect_segment(segment: &[u8], encryptor: &mut SampleEncryptor, defaults
             return Err("its fragments do not address their data from the moof (default-base-is-moof)".to_owned());
         }
         let fragment = read_track_fragment(traf, defaults)?;
-        let mut infos = Vec::new();
-        for run in &fragment.runs {
-            let offset = run.data_offset.ok_or("a trun names no data offset")?;
-            let mut at = usize::try_from(found.start as i64 + offset).map_err(|_| "a trun's data offset points before the segment".to_owned())?;
-            for sample in &run.samples {
-                let end = at + sample.size as usize;
-                let bytes = data.get_mut(at..end).ok_or_else(|| format!("a sample of {} bytes at {at} runs past the segment's {} bytes", sample.size, segment.len()))?;
-                infos.push(encryptor.encrypt(bytes)?);
-                at = end;
-            }
-        }
-        let moof = rebuild_moof(found.body, &infos, encryptor.uses_subsamples())?;
+        let tail = fragment_tail(&mut data, found.start, &fragment)?;
+        let moof = rebuild_moof(found.body, &tail)?;
         growths.push((found.start, moof.len() - (found.body_start - found.start + found.body.len())));
         out.extend(moof);
     }
@@ -92,12 +127,19 @@ fn grow_sidx(sidx: &mut [u8], old_start: usize, growths: &[(usize, usize)]) -> R
     Ok(())
 }
 
-/// The `moof` with `saiz`, `saio` and `senc` at the end of its `traf`, and its `trun` data
-/// offsets moved by what it grew.
-fn rebuild_moof(moof: &[u8], infos: &[SampleInfo], subsamples: bool) -> Result<Vec<u8>, String> {
-    let senc = senc(infos, subsamples);
+/// The `saiz`, `saio` and `senc` a protected fragment's `traf` ends with.
+fn encryption_tail(infos: &[SampleInfo], subsamples: bool) -> Result<TrafTail, String> {
     let saiz = saiz(infos, subsamples)?;
-    let grown = saiz.len() + SAIO_SIZE + senc.len();
+    let saio = full_boxed(b"saio", 0, 0, &[1u32.to_be_bytes(), [0; 4]].concat());
+    // The saio's offset is its last 4 bytes; the senc's entries start SENC_ENTRIES_AT into it.
+    let saio_value_at = (saiz.len() + SAIO_SIZE - 4, saiz.len() + SAIO_SIZE + SENC_ENTRIES_AT);
+    Ok(TrafTail { bytes: [saiz, saio, senc(infos, subsamples)].concat(), saio_value_at: Some(saio_value_at) })
+}
+
+/// The `moof` with `tail` at the end of its `traf`, and its `trun` data offsets moved by what
+/// it grew.
+fn rebuild_moof(moof: &[u8], tail: &TrafTail) -> Result<Vec<u8>, String> {
+    let grown = tail.bytes.len();
     let mut body = Vec::with_capacity(moof.len() + grown);
     for part in located_children(moof)? {
         if &part.kind != b"traf" {
@@ -113,15 +155,36 @@ fn rebuild_moof(moof: &[u8], infos: &[SampleInfo], subsamples: bool) -> Result<V
                 traf.extend_from_slice(whole);
             }
         }
-        traf.extend_from_slice(&saiz);
-        // senc follows saio; its entries start SENC_ENTRIES_AT into it. Offsets count from
-        // the moof's first byte: moof header, what precedes the traf, the traf's header.
-        let senc_entries = 8 + body.len() + 8 + traf.len() + SAIO_SIZE + SENC_ENTRIES_AT;
-        traf.extend(full_boxed(b"saio", 0, 0, &[1u32.to_be_bytes(), (senc_entries as u32).to_be_bytes()].concat()));
-        traf.extend_from_slice(&senc);
+        // Offsets count from the moof's first byte: moof header, what precedes the traf, the
+        // traf's header, what the traf held before the tail.
+        let tail_at = 8 + body.len() + 8 + traf.len();
+        let mut bytes = tail.bytes.clone();
+        if let Some((value_at, entries_at)) = tail.saio_value_at {
+            bytes[value_at..value_at + 4].copy_from_slice(&((tail_at + entries_at) as u32).to_be_bytes());
+        }
+        traf.extend(bytes);
         body.extend(boxed(b"traf", &traf));
     }
     Ok(boxed(b"moof", &body))
+}
+
+/// `sgpd` (version 1) with one `seig` entry: not protected, no IV, a null key id.
+fn clear_group_description() -> Vec<u8> {
+    const ENTRY_LEN: u32 = 20;
+    let mut body = b"seig".to_vec();
+    body.extend_from_slice(&ENTRY_LEN.to_be_bytes());
+    body.extend_from_slice(&1u32.to_be_bytes());
+    // reserved, crypt/skip byte blocks, isProtected 0, Per_Sample_IV_Size 0, KID 0.
+    body.extend_from_slice(&[0u8; ENTRY_LEN as usize]);
+    full_boxed(b"sgpd", 1, 0, &body)
+}
+
+/// `sbgp` mapping all `samples` to the fragment's first `seig` entry (index 1 + 0x10000:
+/// entries of this fragment's own `sgpd`).
+fn clear_group_of(samples: usize) -> Result<Vec<u8>, String> {
+    let count = u32::try_from(samples).map_err(|_| "a fragment of more than 2^32 samples".to_owned())?;
+    let body = [*b"seig", 1u32.to_be_bytes(), count.to_be_bytes(), 0x0001_0001u32.to_be_bytes()].concat();
+    Ok(full_boxed(b"sbgp", 0, 0, &body))
 }
 
 /// A `trun` whose data offset is `grown` bytes further.

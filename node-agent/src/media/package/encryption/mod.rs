@@ -32,16 +32,18 @@ use serde::{Deserialize, Serialize};
 
 use self::init_segment::{TrackProtection, protect_init};
 use self::keys::{ContentKey, ContentKeys};
-use self::media_segment::protect_segment;
+use self::media_segment::{clear_segment, protect_segment};
 use self::pssh::{COMMON_SYSTEM_ID, PLAYREADY_SYSTEM_ID, SystemHeader, WIDEVINE_SYSTEM_ID, base64, system_headers, uuid_text};
 use self::samples::{SampleEncryptor, Scheme};
 use super::fragments::read_init;
 
-/// How a ladder is protected: the scheme and the keys (in memory only).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a ladder is protected: the scheme, the keys (in memory only) and the clear lead.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ContentProtection {
     pub scheme: Scheme,
     pub keys: ContentKeys,
+    /// Each segment that starts within this many seconds is left clear (0: none).
+    pub clear_lead_seconds: f64,
 }
 
 impl ContentProtection {
@@ -58,12 +60,13 @@ impl ContentProtection {
             audio_kid: uuid_text(&self.keys.audio.kid),
             video_class_kids: self.keys.video_classes.iter().map(|(class, key)| (class.track().to_owned(), uuid_text(&key.kid))).collect(),
             systems: self.headers().iter().map(|header| uuid_text(&header.system_id)).collect(),
+            clear_lead_seconds: self.clear_lead_seconds,
         }
     }
 }
 
 /// The protection of a packaged ladder as the report and the package result record it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtectionSummary {
     pub scheme: Scheme,
     pub video_kid: String,
@@ -74,6 +77,9 @@ pub struct ProtectionSummary {
     pub video_class_kids: BTreeMap<String, String>,
     /// System ids with a `pssh` in every init segment and a `ContentProtection` in the MPD.
     pub systems: Vec<String>,
+    /// The clear lead asked for: each segment that starts within it is clear.
+    #[serde(default)]
+    pub clear_lead_seconds: f64,
 }
 
 /// Which key of [`ContentKeys`] a track takes: a video rendition's by its height (its
@@ -93,8 +99,9 @@ impl ContentKeys {
     }
 }
 
-/// Protects the track in `dir` (its `init.mp4` and `files`) in place, each file replaced whole.
-pub fn protect_track(dir: &Path, files: &[String], protection: &ContentProtection, track: TrackType) -> Result<(), String> {
+/// Protects the track in `dir` (its `init.mp4` and `files`) in place, each file replaced whole;
+/// the first `clear` files (the clear lead) keep their samples clear.
+pub fn protect_track(dir: &Path, files: &[String], clear: usize, protection: &ContentProtection, track: TrackType) -> Result<(), String> {
     let key = protection.keys.for_track(track);
     let init_path = dir.join("init.mp4");
     let defaults = read_init(&init_path)?.sample_defaults;
@@ -108,11 +115,11 @@ pub fn protect_track(dir: &Path, files: &[String], protection: &ContentProtectio
     let headers: Vec<Vec<u8>> = protection.headers().into_iter().map(|header| header.pssh).collect();
     let (protected_init, layout) = protect_init(&init, &TrackProtection { scheme: protection.scheme, kid: key.kid, constant_iv: iv }, &headers)?;
     let mut encryptor = SampleEncryptor::new(protection.scheme, key.key, layout, iv);
-    for file in files {
+    for (index, file) in files.iter().enumerate() {
         let path = dir.join(file);
         let segment = std::fs::read(&path).map_err(|err| format!("reading {}: {err}", path.display()))?;
-        let protected = protect_segment(&segment, &mut encryptor, defaults).map_err(|why| format!("{file}: {why}"))?;
-        replace(&path, &protected)?;
+        let rewritten = if index < clear { clear_segment(&segment, defaults) } else { protect_segment(&segment, &mut encryptor, defaults) };
+        replace(&path, &rewritten.map_err(|why| format!("{file}: {why}"))?)?;
     }
     replace(&init_path, &protected_init)
 }

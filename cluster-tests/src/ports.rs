@@ -44,11 +44,11 @@ pub fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
             break;
         }
         let port = band.start + ((start + step) % span) as u16;
-        if let Some(claim) = claim(&folder.join(port.to_string()))? {
-            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-                claims.push(claim);
-                ports.push(port);
-            }
+        if let Some(claim) = claim(&folder.join(port.to_string()))?
+            && TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
+            claims.push(claim);
+            ports.push(port);
         }
     }
     if ports.len() < count {

@@ -275,37 +275,41 @@ fn in_memory_lines(reference: &Path, distorted: &Path, threads: &[usize], simd: 
             dis_frames.len()
         );
     }
-    if text {
-        outln!("cpu path ({}), frames in memory:", resolve(BackendRequest::Cpu).map(|b| b.describe()).unwrap_or_default());
-    }
-    let mut cpu = Vec::new();
-    for &threads in threads {
-        let fps = frames_per_second(format, &ref_frames, &dis_frames, threads, BackendRequest::Cpu, simd)?;
-        if text {
-            outln!("  {threads} thread{}: {fps:.1} frames/s", if threads == 1 { "" } else { "s" });
-        }
-        cpu.push(json!({ "threads": threads, "fps": fps }));
-    }
-    document["in_memory"] = json!(cpu);
+    let pair = (format, ref_frames.as_slice(), dis_frames.as_slice());
+    let heading = format!("cpu path ({}), frames in memory:", resolve(BackendRequest::Cpu).map(|b| b.describe()).unwrap_or_default());
+    document["in_memory"] = thread_sweep(pair, threads, BackendRequest::Cpu, simd, text.then_some(heading.as_str()))?;
     match resolve(BackendRequest::Cuda) {
         Ok(backend) => {
-            if text {
-                outln!("cuda path ({}), frames in host memory, upload included:", backend.describe());
-            }
-            let mut cuda = Vec::new();
-            for &threads in threads {
-                let fps = frames_per_second(format, &ref_frames, &dis_frames, threads, BackendRequest::Cuda, simd)?;
-                if text {
-                    outln!("  {threads} thread{}: {fps:.1} frames/s", if threads == 1 { "" } else { "s" });
-                }
-                cuda.push(json!({ "threads": threads, "fps": fps }));
-            }
-            document["cuda"] = json!(cuda);
+            let heading = format!("cuda path ({}), frames in host memory, upload included:", backend.describe());
+            document["cuda"] = thread_sweep(pair, threads, BackendRequest::Cuda, simd, text.then_some(heading.as_str()))?;
         }
         Err(error) if text => outln!("cuda path: skipped, {error}"),
         Err(_) => {}
     }
     Ok(())
+}
+
+/// Frames/s of `backend` on the in-memory `pair` at each thread count, as JSON rows; printed
+/// under `heading` when there is one.
+fn thread_sweep(
+    (format, reference, distorted): (FrameFormat, &[Frame], &[Frame]),
+    threads: &[usize],
+    backend: BackendRequest,
+    simd: Option<SimdLevel>,
+    heading: Option<&str>,
+) -> anyhow::Result<Value> {
+    if let Some(heading) = heading {
+        outln!("{heading}");
+    }
+    let mut rows = Vec::new();
+    for &threads in threads {
+        let fps = frames_per_second(format, reference, distorted, threads, backend, simd)?;
+        if heading.is_some() {
+            outln!("  {threads} thread{}: {fps:.1} frames/s", if threads == 1 { "" } else { "s" });
+        }
+        rows.push(json!({ "threads": threads, "fps": fps }));
+    }
+    Ok(json!(rows))
 }
 
 /// Median wall times of `shotfarm vmaf`'s library path at 2 threads (when `options` is

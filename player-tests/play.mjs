@@ -72,6 +72,15 @@ async function play({ player, url, rate, timeoutMs, clearkeys, licensePath: LICE
     return appendBuffer.call(this, data);
   };
   for (const event of ['seeking', 'pause', 'waiting', 'ended']) video.addEventListener(event, () => note(event));
+  // Every frame the compositor presented, by its media time (the callback may skip frames
+  // under load; its presentedFrames counter does not).
+  report.presented = { frames: 0, mediaTimes: [] };
+  const onFrame = (_, metadata) => {
+    report.presented.frames = Math.max(report.presented.frames, metadata.presentedFrames);
+    report.presented.mediaTimes.push(Math.round(metadata.mediaTime * 1000) / 1000);
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
   video.muted = true;
   video.addEventListener('playing', () => { report.playing = true; video.playbackRate = rate; });
   video.addEventListener('waiting', () => { if (report.playing && !video.ended) report.waitingWhilePlaying.push(video.currentTime); });
@@ -128,7 +137,11 @@ async function play({ player, url, rate, timeoutMs, clearkeys, licensePath: LICE
     dash.updateSettings({ debug: { logLevel: 1 }, streaming: {
       text: { defaultEnabled: true },
       abr: { autoSwitchBitrate: { video: false, audio: false }, initialBitrate: { video: 1 } },
-      buffer: { bufferTimeDefault: 2, bufferTimeAtTopQuality: 2, bufferTimeAtTopQualityLongForm: 2 },
+      // No fast switching: dash.js would fetch the already buffered segments again at the
+      // new quality and splice them in ahead of the playhead, and Chromium was seen to lose
+      // the frame at such a splice (74 of 75 frames presented) and, at the end of a clip, to
+      // never fire `ended`. Each segment is fetched once; the switch takes the next one.
+      buffer: { bufferTimeDefault: 2, bufferTimeAtTopQuality: 2, bufferTimeAtTopQualityLongForm: 2, fastSwitchEnabled: false },
     } });
     const events = dashjs.MediaPlayer.events;
     dash.on(events.ERROR, (event) => report.errors.push(`dash.js ${JSON.stringify(event.error || event)}`));

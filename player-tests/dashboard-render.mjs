@@ -4,20 +4,13 @@
 // object: the times in milliseconds, sorted (shotfarm bench scheduler --dashboard-render).
 //
 //   node dashboard-render.mjs --url https://HOST:PORT/ --token sft_… --nodes 1000 [--loads 5]
-import puppeteer from 'puppeteer-core';
+import { argumentsOf, launch } from './chromium.mjs';
 
-const options = { url: '', token: '', nodes: 0, loads: 5, browser: process.env.CHROMIUM || '/usr/bin/chromium' };
-for (let index = 2; index < process.argv.length; index += 2) {
-  const [name, value] = [process.argv[index], process.argv[index + 1]];
-  if (name === '--url') options.url = value;
-  else if (name === '--token') options.token = value;
-  else if (name === '--nodes') options.nodes = Number(value);
-  else if (name === '--loads') options.loads = Number(value);
-  else throw new Error(`unknown argument ${name}`);
-}
+const given = argumentsOf({ url: 'url', token: 'token', nodes: 'nodes', loads: 'loads' });
+const options = { url: given.url || '', token: given.token || '', nodes: Number(given.nodes || 0), loads: given.loads === undefined ? 5 : Number(given.loads) };
 if (!options.url || !options.token || !(options.nodes > 0)) throw new Error('usage: dashboard-render.mjs --url URL --token TOKEN --nodes N [--loads K]');
 
-const browser = await puppeteer.launch({ executablePath: options.browser, headless: true, acceptInsecureCerts: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+const browser = await launch([], { acceptInsecureCerts: true });
 try {
   const page = await browser.newPage();
   await page.goto(options.url);

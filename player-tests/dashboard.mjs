@@ -13,24 +13,14 @@
 // certificate errors are accepted (the test's gRPC and HTTP clients verify it).
 //
 //   node dashboard.mjs --url https://HOST:PORT/ --token OPERATOR --refused-token SUBMITTER --job ID --node NAME
-import puppeteer from 'puppeteer-core';
+import { argumentsOf, launch } from './chromium.mjs';
 
-const options = { url: '', token: '', refusedToken: '', job: '', node: '', browser: process.env.CHROMIUM || '/usr/bin/chromium' };
-const names = { '--url': 'url', '--token': 'token', '--refused-token': 'refusedToken', '--job': 'job', '--node': 'node' };
-for (let index = 2; index < process.argv.length; index += 2) {
-  const name = names[process.argv[index]];
-  if (!name) throw new Error(`unknown argument ${process.argv[index]}`);
-  options[name] = process.argv[index + 1];
-}
-for (const name of Object.values(names)) if (!options[name]) throw new Error(`--${name} is required`);
+const names = { url: 'url', token: 'token', 'refused-token': 'refusedToken', job: 'job', node: 'node' };
+const options = argumentsOf(names);
+for (const [flag, name] of Object.entries(names)) if (!options[name]) throw new Error(`--${flag} is required`);
 
 const report = { consoleErrors: [], foreignRequests: [], refusedRequests: [], loads: 0, jobStates: [] };
-const browser = await puppeteer.launch({
-  executablePath: options.browser,
-  headless: true,
-  acceptInsecureCerts: true,
-  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-});
+const browser = await launch([], { acceptInsecureCerts: true });
 const waitOptions = { timeout: 60000 };
 try {
   const page = await browser.newPage();

@@ -12,22 +12,18 @@
 // element's intersection of them.
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
+import { argumentsOf, launch } from './chromium.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const options = { player: 'hls', url: '', rate: 2, timeoutMs: 30000, clearkeys: null, browser: process.env.CHROMIUM || '/usr/bin/chromium' };
-for (let index = 2; index < process.argv.length; index += 2) {
-  const [name, value] = [process.argv[index], process.argv[index + 1]];
-  if (name === '--player') options.player = value;
-  else if (name === '--url') options.url = value;
-  else if (name === '--rate') options.rate = Number(value);
-  else if (name === '--timeout-ms') options.timeoutMs = Number(value);
-  else if (name === '--clearkeys') {
-    // Clear Key's JSON Web Key form: key ids and keys in base64url.
-    options.clearkeys = Object.fromEntries(value.split(',').map((pair) => pair.split(':').map((hex) => Buffer.from(hex, 'hex').toString('base64url'))));
-  }
-  else throw new Error(`unknown argument ${name}`);
-}
+const given = argumentsOf({ player: 'player', url: 'url', rate: 'rate', 'timeout-ms': 'timeoutMs', clearkeys: 'clearkeys' });
+const options = {
+  player: given.player || 'hls',
+  url: given.url || '',
+  rate: given.rate === undefined ? 2 : Number(given.rate),
+  timeoutMs: given.timeoutMs === undefined ? 30000 : Number(given.timeoutMs),
+  // Clear Key's JSON Web Key form: key ids and keys in base64url.
+  clearkeys: given.clearkeys === undefined ? null : Object.fromEntries(given.clearkeys.split(',').map((pair) => pair.split(':').map((hex) => Buffer.from(hex, 'hex').toString('base64url')))),
+};
 const scripts = {
   hls: path.join(here, 'node_modules/hls.js/dist/hls.min.js'),
   dash: path.join(here, 'node_modules/dashjs/dist/modern/umd/dash.all.min.js'),
@@ -194,11 +190,7 @@ async function play({ player, url, rate, timeoutMs, clearkeys, licensePath: LICE
   return report;
 }
 
-const browser = await puppeteer.launch({
-  executablePath: options.browser,
-  headless: true,
-  args: ['--no-sandbox', '--disable-dev-shm-usage', '--autoplay-policy=no-user-gesture-required', '--mute-audio', '--disable-gpu'],
-});
+const browser = await launch(['--autoplay-policy=no-user-gesture-required', '--mute-audio']);
 try {
   const page = await browser.newPage();
   const console_ = [];

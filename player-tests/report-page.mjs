@@ -5,14 +5,9 @@
 // legend entries, its bars and boundary marks, and its rendered size.
 //
 //   node report-page.mjs --url file:///path/to/report.html
-import puppeteer from 'puppeteer-core';
+import { argumentsOf, launch } from './chromium.mjs';
 
-const options = { url: '', browser: process.env.CHROMIUM || '/usr/bin/chromium' };
-for (let index = 2; index < process.argv.length; index += 2) {
-  const [name, value] = [process.argv[index], process.argv[index + 1]];
-  if (name === '--url') options.url = value;
-  else throw new Error(`unknown argument ${name}`);
-}
+const options = { url: '', ...argumentsOf({ url: 'url' }) };
 if (!options.url.startsWith('file://')) throw new Error('usage: report-page.mjs --url file:///…/report.html');
 
 // Runs in the page. Series polylines are drawn 2 px wide; axes and ticks 1 px.
@@ -40,7 +35,7 @@ function inspect() {
   return { title: document.title, tables, plots, scripts: document.querySelectorAll('script').length };
 }
 
-const browser = await puppeteer.launch({ executablePath: options.browser, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+const browser = await launch();
 try {
   const page = await browser.newPage();
   const consoleErrors = [];

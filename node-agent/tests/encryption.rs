@@ -229,12 +229,26 @@ fn check_segment(segment: &[u8], scheme: Scheme, video: bool) -> u64 {
     protected_bytes
 }
 
+/// The source, its two H.264 renditions and their clear packaging (its media folder), in `dir`.
+async fn clear_ladder(dir: &Path) -> (PathBuf, Vec<PackageRendition>, PathBuf) {
+    let source = source(dir);
+    let renditions = common::ladder::h264_renditions(dir, &source);
+    let (clear, _) = package(&dir.join("clear"), &source, &renditions, None).await;
+    (source, renditions, clear)
+}
+
+/// Each packaged track: its name, whether it is video, and the key it takes (one video key,
+/// one audio key).
+fn tracks_and_keys(renditions: &[PackageRendition], result: &PackageResult) -> Vec<(String, bool, &'static ContentKey)> {
+    let mut tracks: Vec<(String, bool, &ContentKey)> = renditions.iter().map(|rendition| (rendition.rung.name.clone(), true, &VIDEO_KEY)).collect();
+    tracks.extend(result.audio_renditions.iter().map(|audio| (audio.rendition.name.clone(), false, &AUDIO_KEY)));
+    tracks
+}
+
 #[tokio::test]
 async fn encrypted_ladders_decrypt_to_the_clear_frames_and_samples() {
     let dir = tempfile::tempdir().unwrap();
-    let source = source(dir.path());
-    let renditions = common::ladder::h264_renditions(dir.path(), &source);
-    let (clear, _) = package(&dir.path().join("clear"), &source, &renditions, None).await;
+    let (source, renditions, clear) = clear_ladder(dir.path()).await;
     let keys = ContentKeys::new(VIDEO_KEY, AUDIO_KEY);
     for scheme in [Scheme::Cbcs, Scheme::Cenc] {
         let out = dir.path().join(scheme.as_str());
@@ -242,8 +256,7 @@ async fn encrypted_ladders_decrypt_to_the_clear_frames_and_samples() {
         let summary = result.protection.as_ref().unwrap();
         assert_eq!((summary.scheme, summary.video_kid.as_str()), (scheme, "11111111-1111-1111-1111-111111111111"));
 
-        let mut tracks: Vec<(String, bool, &ContentKey)> = renditions.iter().map(|rendition| (rendition.rung.name.clone(), true, &VIDEO_KEY)).collect();
-        tracks.extend(result.audio_renditions.iter().map(|audio| (audio.rendition.name.clone(), false, &AUDIO_KEY)));
+        let tracks = tracks_and_keys(&renditions, &result);
         assert!(tracks.iter().any(|(_, video, _)| !video), "an audio rendition");
         for (name, video, key) in tracks {
             let track = media.join(&name);
@@ -345,16 +358,13 @@ async fn an_hd_key_encrypts_the_hd_renditions_and_the_video_key_the_rest() {
 #[tokio::test]
 async fn a_clear_lead_leaves_the_first_segments_clear_under_a_protected_sample_entry() {
     let dir = tempfile::tempdir().unwrap();
-    let source = source(dir.path());
-    let renditions = common::ladder::h264_renditions(dir.path(), &source);
-    let (clear, _) = package(&dir.path().join("clear"), &source, &renditions, None).await;
+    let (source, renditions, clear) = clear_ladder(dir.path()).await;
     for scheme in [Scheme::Cenc, Scheme::Cbcs] {
         let out = dir.path().join(format!("{}-lead", scheme.as_str()));
         let protection = ContentProtection { scheme, keys: ContentKeys::new(VIDEO_KEY, AUDIO_KEY), clear_lead_seconds: 1.0 };
         let (media, result) = package(&out, &source, &renditions, Some(protection)).await;
         assert_eq!(result.protection.as_ref().map(|summary| summary.clear_lead_seconds), Some(1.0));
-        let mut tracks: Vec<(String, bool, &ContentKey)> = renditions.iter().map(|rendition| (rendition.rung.name.clone(), true, &VIDEO_KEY)).collect();
-        tracks.extend(result.audio_renditions.iter().map(|audio| (audio.rendition.name.clone(), false, &AUDIO_KEY)));
+        let tracks = tracks_and_keys(&renditions, &result);
         for (name, video, key) in tracks {
             let track = media.join(&name);
             check_init(&std::fs::read(track.join("init.mp4")).unwrap(), scheme, key, video);

@@ -70,7 +70,7 @@ impl WorkArea {
 
     /// One scored trial, under [`WorkArea::trials_prefix`].
     pub fn trial_key(codec: &str, chunk: u32, width: u32, height: u32, setting: f64) -> Result<ObjectKey, TaskError> {
-        parse_key(&format!("analysis/{codec}/{chunk:05}/{width}x{height}.q{setting}.json"))
+        parse_key(&format!("{}/{width}x{height}.q{setting}.json", Self::trials_prefix(codec, chunk)?))
     }
 
     /// The keys under `prefix` that exist.

@@ -98,7 +98,7 @@ pub(super) fn dash_manifest_text(
         if let Some(colour) = set[0].packaged.colour {
             xml.push_str(&colour.dash_properties());
         }
-        video_representations(&mut xml, set, media_prefix, protection.filter(|_| per_rendition));
+        video_representations(&mut xml, set, media_prefix, protection.filter(|_| per_rendition).map(|protection| (protection, kids.as_slice())));
         xml.push_str("    </AdaptationSet>\n");
     }
     let first_audio_id = sets.len();
@@ -126,10 +126,10 @@ fn video_sets<'a, 'b>(videos: &'b [DashVideo<'a>]) -> Vec<Vec<&'b DashVideo<'a>>
     sets
 }
 
-/// The set's Representations; with `protection`, each signals its own key.
-fn video_representations(xml: &mut String, set: &[&DashVideo<'_>], media_prefix: &str, protection: Option<&ContentProtection>) {
-    for video in set {
-        let key = protection.map(|protection| dash_content_protection(protection, &protection.keys.video_key(video.rendition.rung.height).kid, "        ")).unwrap_or_default();
+/// The set's Representations; with `protection` and each one's key id, each signals its own key.
+fn video_representations(xml: &mut String, set: &[&DashVideo<'_>], media_prefix: &str, protection: Option<(&ContentProtection, &[[u8; 16]])>) {
+    for (index, video) in set.iter().enumerate() {
+        let key = protection.map(|(protection, kids)| dash_content_protection(protection, &kids[index], "        ")).unwrap_or_default();
         let _ = writeln!(
             xml,
             "      <Representation id=\"{name}\" bandwidth=\"{bandwidth}\" width=\"{w}\" height=\"{h}\" codecs=\"{codecs}\">\n{key}        {template}\n      </Representation>",

@@ -302,8 +302,8 @@ fn read_track(dir: &Path, name: &str, codecs: String, keys: &str) -> Result<Writ
 }
 
 /// Encrypts the track segmented in `dir` when the ladder is protected, but for the segments
-/// that start within the clear lead; its playlists' `EXT-X-KEY` lines (empty when clear). The codec string and colour are read before, from
-/// the clear init segment.
+/// that start within the clear lead; its playlists' `EXT-X-KEY` lines (empty when clear). The
+/// codec string and colour are read before, from the clear init segment.
 fn protect(protection: Option<&ContentProtection>, dir: &Path, name: &str, track: TrackType) -> Result<String, PackageError> {
     let Some(protection) = protection else { return Ok(String::new()) };
     let fault = |message: String| PackageError::Playlist { rung: name.to_owned(), message: format!("encrypting it: {message}") };

@@ -259,7 +259,7 @@ pub async fn check_outputs(out: &Path, source: &SyntheticSource) -> anyhow::Resu
         expected.insert(uri.to_owned());
         expected.extend(playlist_entries(&playlist).into_iter().map(|entry| if folder.is_empty() { entry } else { format!("{folder}/{entry}") }));
     }
-    // Trick play and thumbnails: each I-frame playlist (byte ranges of the segments above) and
+    // HLS trick play and thumbnails: each I-frame playlist (byte ranges of the segments above) and
     // the image playlist (sprite sheets), whose folder also holds the WebVTT thumbnail track
     // and the poster.
     for line in master.lines().map(str::trim) {
@@ -273,6 +273,12 @@ pub async fn check_outputs(out: &Path, source: &SyntheticSource) -> anyhow::Resu
         if image {
             expected.extend(["thumbnails.vtt", "poster.jpg"].map(|file| format!("{folder}/{file}")));
         }
+    }
+    // DASH trick-mode segments: one per media segment of the rendition whose folder they share.
+    for template in mpd.split("media=\"").skip(1).filter_map(|rest| rest.split('"').next()).filter(|media| media.ends_with("/trick_$Number%05d$.m4s")) {
+        let folder = template.trim_end_matches("/trick_$Number%05d$.m4s");
+        let segments = playlist_entries(&read(&format!("{folder}/playlist.m3u8"))?).iter().filter(|entry| entry.ends_with(".m4s")).count();
+        expected.extend((0..segments).map(|index| format!("{folder}/trick_{index:05}.m4s")));
     }
     ensure!(!report["audio"].is_object() || master.contains("TYPE=AUDIO"), "report.json lists audio but master.m3u8 names none:\n{master}");
     let generations: BTreeSet<&str> = expected.iter().filter(|file| file.contains('/')).filter_map(|file| file.split('/').next()).collect();

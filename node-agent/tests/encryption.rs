@@ -56,13 +56,21 @@ fn segment_files(track: &Path) -> Vec<String> {
     text.lines().filter(|line| !line.is_empty() && !line.starts_with('#')).map(str::to_owned).collect()
 }
 
-/// Each segment of a track with the init segment before it, as a player fetches them. (They
-/// are decrypted one by one: ffmpeg 5.1's demuxer picks the encryption entries of the last
-/// fragment it parsed, not of the packet's own, once a file holds more than two fragments.)
-fn segments_with_init(track: &Path) -> Vec<PathBuf> {
+/// A video track's DASH trick-mode segment files, in order (none for audio).
+fn trick_files(track: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(track).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).filter(|name| name.starts_with("trick_") && name.ends_with(".m4s")).collect();
+    files.sort();
+    files
+}
+
+/// Each of a track's segment `files` with the init segment before it, as a player fetches
+/// them. (They are decrypted one by one: ffmpeg 5.1's demuxer picks the encryption entries of
+/// the last fragment it parsed, not of the packet's own, once a file holds more than two
+/// fragments.)
+fn segments_with_init(track: &Path, files: &[String]) -> Vec<PathBuf> {
     let init = std::fs::read(track.join("init.mp4")).unwrap();
-    segment_files(track)
-        .into_iter()
+    files
+        .iter()
         .map(|file| {
             let path = track.join(format!("{file}.whole.mp4"));
             std::fs::write(&path, [init.clone(), std::fs::read(track.join(&file)).unwrap()].concat()).unwrap();
@@ -75,7 +83,7 @@ fn segments_with_init(track: &Path) -> Vec<PathBuf> {
 /// given) or of every decoded frame, of the track's first stream, segment by segment; its
 /// error when it fails.
 fn hashed(track: &Path, decode: bool, key: Option<&[u8; 16]>) -> Result<Vec<String>, String> {
-    hashed_files(&segments_with_init(track), decode, key)
+    hashed_files(&segments_with_init(track, &segment_files(track)), decode, key)
 }
 
 /// [`hashed`] of some of a track's segments (each with its init segment before it).
@@ -264,6 +272,17 @@ async fn encrypted_ladders_decrypt_to_the_clear_frames_and_samples() {
             assert_eq!(&original, if video { b"avc1" } else { b"mp4a" });
             let protected: u64 = segment_files(&track).iter().map(|file| check_segment(&std::fs::read(track.join(file)).unwrap(), scheme, video)).sum();
             assert!(protected > 0, "{scheme:?} {name}: nothing was protected");
+            // The trick-mode segments (each segment's keyframe alone) are protected as well.
+            let trick = trick_files(&track);
+            assert_eq!(trick.len(), if video { segment_files(&track).len() } else { 0 }, "{scheme:?} {name}: one trick-mode segment per video segment");
+            for file in &trick {
+                assert!(check_segment(&std::fs::read(track.join(file)).unwrap(), scheme, video) > 0, "{scheme:?} {name} {file}: nothing was protected");
+            }
+            if video {
+                let expected = hashed_files(&segments_with_init(&clear.join(&name), &trick), true, None).unwrap();
+                let decrypted = hashed_files(&segments_with_init(&track, &trick), true, Some(&key.key)).unwrap_or_else(|error| panic!("{scheme:?} {name}: ffmpeg could not decrypt its trick-mode segments: {error}"));
+                assert_eq!((decrypted.len(), &decrypted), (trick.len(), &expected), "{scheme:?} {name}: one decrypted keyframe per trick-mode segment, the clear packaging's");
+            }
 
             // The samples, byte for byte, and (video) the decoded frames.
             for decode in if video { vec![false, true] } else { vec![false] } {
@@ -291,7 +310,7 @@ async fn encrypted_ladders_decrypt_to_the_clear_frames_and_samples() {
         let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
         assert!(mpd.contains(&format!("value=\"{}\" cenc:default_KID=\"11111111-1111-1111-1111-111111111111\"", scheme.as_str())), "{mpd}");
         assert!(mpd.contains("cenc:default_KID=\"22222222-2222-2222-2222-222222222222\""), "the audio set names its own key");
-        assert_eq!(mpd.matches("<cenc:pssh>").count(), 6, "three systems for video and for audio");
+        assert_eq!(mpd.matches("<cenc:pssh>").count(), 9, "three systems for video, its trick-mode set and audio");
 
         for entry in walk(&out) {
             let bytes = std::fs::read(&entry).unwrap();
@@ -374,39 +393,42 @@ async fn a_clear_lead_leaves_the_first_segments_clear_under_a_protected_sample_e
                 *at += rest.trim_end_matches(',').parse::<f64>().unwrap();
                 Some(start)
             }).collect();
-            let files = segment_files(&track);
-            assert_eq!(starts.len(), files.len(), "{playlist}");
+            let media_files = segment_files(&track);
+            assert_eq!(starts.len(), media_files.len(), "{playlist}");
             let lead = starts.iter().filter(|start| **start < 1.0).count();
-            assert!(lead >= 1 && lead < files.len(), "{scheme:?} {name}: a lead and a protected rest: {starts:?}");
-            for (index, file) in files.iter().enumerate() {
-                let segment = std::fs::read(track.join(file)).unwrap();
-                let clear_segment = std::fs::read(clear.join(&name).join(file)).unwrap();
-                let mdat = |bytes: &[u8]| boxes(bytes).into_iter().filter(|(kind, _, _)| kind == b"mdat").map(|(_, _, body)| body.to_vec()).collect::<Vec<_>>();
-                let trafs: Vec<Vec<u8>> = boxes(&segment).into_iter().filter(|(kind, _, _)| kind == b"moof").map(|(_, _, moof)| only(moof, b"traf").to_vec()).collect();
-                if index < lead {
-                    assert_eq!(mdat(&segment), mdat(&clear_segment), "{scheme:?} {name} {file}: a lead segment's samples are the clear ones");
-                    for traf in &trafs {
-                        let kinds: Vec<[u8; 4]> = boxes(traf).into_iter().map(|(kind, _, _)| kind).collect();
-                        assert!(!kinds.contains(b"senc") && !kinds.contains(b"saio"), "{scheme:?} {name} {file}: {kinds:?}");
-                        let sgpd = only(traf, b"sgpd");
-                        assert_eq!((&sgpd[4..8], be32(sgpd, 8), be32(sgpd, 12)), (&b"seig"[..], 20, 1), "one 20-byte seig entry");
-                        assert_eq!(sgpd[16 + 2], 0, "isProtected is 0");
-                        let sbgp = only(traf, b"sbgp");
-                        let samples = be32(only(traf, b"trun"), 4);
-                        assert_eq!((&sbgp[4..8], be32(sbgp, 8), be32(sbgp, 12), be32(sbgp, 16)), (&b"seig"[..], 1, samples, 0x10001), "every sample in the fragment's own entry");
+            assert!(lead >= 1 && lead < media_files.len(), "{scheme:?} {name}: a lead and a protected rest: {starts:?}");
+            // A video track's trick-mode segments keep the same lead.
+            for files in [media_files, trick_files(&track)].iter().filter(|files| !files.is_empty()) {
+                for (index, file) in files.iter().enumerate() {
+                    let segment = std::fs::read(track.join(file)).unwrap();
+                    let clear_segment = std::fs::read(clear.join(&name).join(file)).unwrap();
+                    let mdat = |bytes: &[u8]| boxes(bytes).into_iter().filter(|(kind, _, _)| kind == b"mdat").map(|(_, _, body)| body.to_vec()).collect::<Vec<_>>();
+                    let trafs: Vec<Vec<u8>> = boxes(&segment).into_iter().filter(|(kind, _, _)| kind == b"moof").map(|(_, _, moof)| only(moof, b"traf").to_vec()).collect();
+                    if index < lead {
+                        assert_eq!(mdat(&segment), mdat(&clear_segment), "{scheme:?} {name} {file}: a lead segment's samples are the clear ones");
+                        for traf in &trafs {
+                            let kinds: Vec<[u8; 4]> = boxes(traf).into_iter().map(|(kind, _, _)| kind).collect();
+                            assert!(!kinds.contains(b"senc") && !kinds.contains(b"saio"), "{scheme:?} {name} {file}: {kinds:?}");
+                            let sgpd = only(traf, b"sgpd");
+                            assert_eq!((&sgpd[4..8], be32(sgpd, 8), be32(sgpd, 12)), (&b"seig"[..], 20, 1), "one 20-byte seig entry");
+                            assert_eq!(sgpd[16 + 2], 0, "isProtected is 0");
+                            let sbgp = only(traf, b"sbgp");
+                            let samples = be32(only(traf, b"trun"), 4);
+                            assert_eq!((&sbgp[4..8], be32(sbgp, 8), be32(sbgp, 12), be32(sbgp, 16)), (&b"seig"[..], 1, samples, 0x10001), "every sample in the fragment's own entry");
+                        }
+                    } else {
+                        assert_ne!(mdat(&segment), mdat(&clear_segment), "{scheme:?} {name} {file}: after the lead the samples are protected");
+                        check_segment(&segment, scheme, video);
                     }
-                } else {
-                    assert_ne!(mdat(&segment), mdat(&clear_segment), "{scheme:?} {name} {file}: after the lead the samples are protected");
-                    check_segment(&segment, scheme, video);
                 }
-            }
-            // The lead reads as the clear packaging with no key, the rest decrypts with the key.
-            // (ffmpeg 5.1 ignores `seig` groups: given a key, it would decrypt the lead too.)
-            let (protected_files, clear_files) = (segments_with_init(&track), segments_with_init(&clear.join(&name)));
-            let ((lead_files, rest), (clear_lead, clear_rest)) = (protected_files.split_at(lead), clear_files.split_at(lead));
-            for decode in if video { vec![false, true] } else { vec![false] } {
-                assert_eq!(hashed_files(lead_files, decode, None).unwrap(), hashed_files(clear_lead, decode, None).unwrap(), "{scheme:?} {name}: the lead, decode {decode}");
-                assert_eq!(hashed_files(rest, decode, Some(&key.key)).unwrap(), hashed_files(clear_rest, decode, None).unwrap(), "{scheme:?} {name}: after the lead, decode {decode}");
+                // The lead reads as the clear packaging with no key, the rest decrypts with the key.
+                // (ffmpeg 5.1 ignores `seig` groups: given a key, it would decrypt the lead too.)
+                let (protected_files, clear_files) = (segments_with_init(&track, files), segments_with_init(&clear.join(&name), files));
+                let ((lead_files, rest), (clear_lead, clear_rest)) = (protected_files.split_at(lead), clear_files.split_at(lead));
+                for decode in if video { vec![false, true] } else { vec![false] } {
+                    assert_eq!(hashed_files(lead_files, decode, None).unwrap(), hashed_files(clear_lead, decode, None).unwrap(), "{scheme:?} {name}: the lead, decode {decode}");
+                    assert_eq!(hashed_files(rest, decode, Some(&key.key)).unwrap(), hashed_files(clear_rest, decode, None).unwrap(), "{scheme:?} {name}: after the lead, decode {decode}");
+                }
             }
         }
     }

@@ -1,7 +1,10 @@
 //! Trick play and thumbnails as players get them, judged by ffmpeg: every I-frame playlist
 //! entry's byte range, cut out of its segment with the init segment prepended, decodes to
 //! exactly one frame, an IDR picture identical to the rendition's frame at the entry's time;
-//! the playlists parse and the master names one I-frame playlist per video rendition. The
+//! the playlists parse and the master names one I-frame playlist per video rendition. Every
+//! DASH trick-mode segment, after the init segment, decodes to that same one frame presented
+//! at its segment's time, and the MPD's trick-mode set points at the video set, on the media's
+//! own timeline. The
 //! thumbnail track's cues tile the whole video, each sprite tile is the frame at its cue's
 //! start, and the poster is the middle frame of the longest shot.
 #![allow(clippy::unwrap_used)]
@@ -120,7 +123,7 @@ fn nal_types(mut sample: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn every_iframe_range_decodes_alone_to_the_renditions_idr_frame_at_its_time() {
+async fn every_iframe_range_and_trick_mode_segment_decodes_alone_to_the_renditions_idr_frame_at_its_time() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("pattern.mp4");
     common::ffmpeg(&["-f", "lavfi", "-i", &format!("testsrc2=s=320x180:r={RATE}"), "-frames:v", &FRAMES.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", source.to_str().unwrap()]);
@@ -128,6 +131,13 @@ async fn every_iframe_range_decodes_alone_to_the_renditions_idr_frame_at_its_tim
     let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
     let iframe_streams: Vec<HashMap<String, String>> = master.lines().filter_map(|line| line.strip_prefix("#EXT-X-I-FRAME-STREAM-INF:")).map(attributes).collect();
     assert_eq!(iframe_streams.len(), 2, "{master}");
+    let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+    let sets = adaptation_sets(&mpd);
+    let trick_sets: Vec<&str> = sets.iter().copied().filter(|set| set.contains("http://dashif.org/guidelines/trickmode")).collect();
+    assert_eq!(trick_sets.len(), 1, "one trick-mode set for the one video set:\n{mpd}");
+    let property = start_tag(trick_sets[0], "EssentialProperty").unwrap();
+    let video_set = sets.iter().find(|set| start_tag(set, "AdaptationSet").unwrap()["id"] == property["value"]).expect("the trick-mode set names a set");
+    assert!(video_set.contains("contentType=\"video\"") && !video_set.contains("trickmode"), "it names the video set:\n{mpd}");
 
     for rendition in &result.renditions {
         let rung = &rendition.name;
@@ -179,7 +189,65 @@ async fn every_iframe_range_decodes_alone_to_the_renditions_idr_frame_at_its_tim
             assert_eq!(rendition_frames.iter().filter(|frame| **frame == decoded[0]).count(), 1);
             at += entry.seconds;
         }
+
+        // DASH: the trick-mode Representation of this rendition, on the media's timeline.
+        let trick = representation(trick_sets[0], &format!("{rung}-trick")).unwrap_or_else(|| panic!("no trick-mode Representation for {rung}:\n{mpd}"));
+        let media = representation(video_set, rung).unwrap();
+        let frames_per_segment = FRAMES / rendition.segments as u64;
+        let expected = [("width", width.to_string()), ("height", height.to_string()), ("maxPlayoutRate", frames_per_segment.to_string()), ("codingDependency", "false".to_owned()), ("frameRate", format!("{RATE}/{frames_per_segment}"))];
+        for (name, value) in expected {
+            assert_eq!(start_tag(trick, "Representation").unwrap()[name], value, "{rung}: {name}");
+        }
+        let template = start_tag(trick, "SegmentTemplate").unwrap();
+        assert_eq!((template["initialization"].as_str(), template["media"].as_str()), (format!("{MEDIA}/{rung}/init.mp4").as_str(), format!("{MEDIA}/{rung}/trick_$Number%05d$.m4s").as_str()));
+        let timeline = |representation: &str| representation[representation.find("<SegmentTimeline>").unwrap()..representation.find("</SegmentTimeline>").unwrap()].to_owned();
+        assert_eq!(timeline(trick), timeline(media), "{rung}: the trick-mode timeline is the media's");
+        let mut at = 0.0;
+        for (index, entry) in entries.iter().enumerate() {
+            let segment = std::fs::read(track.join(format!("trick_{index:05}.m4s"))).unwrap();
+            let alone = track.join(format!("trick_{index}.mp4"));
+            std::fs::write(&alone, [init.as_slice(), &segment].concat()).unwrap();
+            assert_eq!(probed_frames(&alone), vec![("1".to_owned(), "I".to_owned())], "{rung} trick segment {index}: one key I-frame");
+            let decoded = raw_frames(&alone, width, height);
+            let frame_index = (at * f64::from(RATE)).round() as usize;
+            assert!(decoded.len() == 1 && decoded[0] == rendition_frames[frame_index], "{rung} trick segment {index}: not the rendition's frame {frame_index}");
+            let shown_at = presentation_seconds(&alone);
+            assert!((shown_at - at).abs() < 1e-3, "{rung} trick segment {index}: presented at {shown_at} s, its segment starts at {at} s");
+            at += entry.seconds;
+        }
     }
+}
+
+/// Each `<AdaptationSet …>…</AdaptationSet>` of an MPD.
+fn adaptation_sets(mpd: &str) -> Vec<&str> {
+    mpd.match_indices("<AdaptationSet ").map(|(start, _)| &mpd[start..start + mpd[start..].find("</AdaptationSet>").expect("every set is closed")]).collect()
+}
+
+/// The `<Representation …>…</Representation>` with `id` in `set`.
+fn representation<'a>(set: &'a str, id: &str) -> Option<&'a str> {
+    let start = set.find(&format!("<Representation id=\"{id}\""))?;
+    Some(&set[start..start + set[start..].find("</Representation>")?])
+}
+
+/// The attributes of the first `<name …>` start tag in `xml` (values unescaped as written).
+fn start_tag(xml: &str, name: &str) -> Option<HashMap<String, String>> {
+    let start = xml.find(&format!("<{name} "))? + name.len() + 2;
+    let tag = &xml[start..start + xml[start..].find('>')?];
+    let mut attributes = HashMap::new();
+    let mut rest = tag.trim_end_matches('/');
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let (value, tail) = after.split_once('"')?;
+        attributes.insert(key.trim().to_owned(), value.to_owned());
+        rest = tail;
+    }
+    Some(attributes)
+}
+
+/// When the first video frame of `path` is presented, in seconds.
+fn presentation_seconds(path: &Path) -> f64 {
+    let output = Command::new("ffprobe").args(["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time", "-of", "csv=p=0"]).arg(path).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).lines().find(|line| !line.trim().is_empty()).unwrap().trim().trim_end_matches(',').parse().unwrap()
 }
 
 /// Peak signal-to-noise ratio of two gray pictures, in dB.

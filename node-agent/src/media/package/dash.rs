@@ -3,7 +3,10 @@
 //! carries its CICP descriptors), then one AdaptationSet per audio rendition (`lang`, `Label`, `Role` main for
 //! the default one, `AudioChannelConfiguration`), then one text AdaptationSet per subtitle
 //! rendition (`text/vtt`, the WebVTT file as its `BaseURL`), then the thumbnails' image
-//! AdaptationSet (`image/jpeg`, `http://dashif.org/thumbnail_tile`); `SegmentTemplate` with a
+//! AdaptationSet (`image/jpeg`, `http://dashif.org/thumbnail_tile`), then one trick-mode
+//! AdaptationSet per video set whose renditions have trick-mode tracks (an `EssentialProperty`
+//! `http://dashif.org/guidelines/trickmode` naming the video set, so players that do not do
+//! trick play skip it; `maxPlayoutRate`, `codingDependency="false"`); `SegmentTemplate` with a
 //! `SegmentTimeline` in each track's own timescale, its times read from the boxes (`tfdt`
 //! and summed sample durations), so the timeline is the media's to the tick.
 //! A protected ladder's video and audio sets carry `ContentProtection` (the scheme with its
@@ -18,8 +21,12 @@ use super::fragments::TrackTiming;
 use super::hls::seconds_text;
 use super::subtitles::{PackagedSubtitles, SUBTITLES_FILE};
 use super::thumbnails::PackagedThumbnails;
+use super::trick_mode::{PackagedTrickMode, TRICK_SEGMENT_TEMPLATE};
 use super::{PackageRendition, PackagedAudio, PackagedRendition};
 use crate::media::probe::Rational;
+
+/// The DASH-IF trick-mode descriptor's scheme.
+const TRICK_MODE_SCHEME: &str = "http://dashif.org/guidelines/trickmode";
 
 /// A video rendition as the MPD needs it.
 pub(super) struct DashVideo<'a> {
@@ -49,10 +56,14 @@ fn timeline_xml(track: &TrackTiming) -> String {
     xml
 }
 
-/// `folder`: the track's folder as the MPD names it (the media prefix and its name).
-fn segment_template(folder: &str, track: &TrackTiming) -> String {
+/// The segment files' template of a media track.
+const MEDIA_SEGMENT_TEMPLATE: &str = "seg_$Number%05d$.m4s";
+
+/// `folder`: the track's folder as the MPD names it (the media prefix and its name); `media`:
+/// its segment files' template.
+fn segment_template(folder: &str, media: &str, track: &TrackTiming) -> String {
     format!(
-        "<SegmentTemplate timescale=\"{}\" initialization=\"{folder}/init.mp4\" media=\"{folder}/seg_$Number%05d$.m4s\" startNumber=\"0\">{}</SegmentTemplate>",
+        "<SegmentTemplate timescale=\"{}\" initialization=\"{folder}/init.mp4\" media=\"{folder}/{media}\" startNumber=\"0\">{}</SegmentTemplate>",
         track.init.timescale,
         timeline_xml(track)
     )
@@ -88,24 +99,26 @@ pub(super) fn dash_manifest_text(
             "    <AdaptationSet id=\"{id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\" frameRate=\"{}/{}\">",
             frame_rate.num, frame_rate.den
         );
-        // One key for the whole set is signalled on the set; renditions of resolution classes
-        // with keys of their own each signal theirs (the set then names none).
-        let kids: Vec<[u8; 16]> = protection.map(|protection| set.iter().map(|video| protection.keys.video_key(video.rendition.rung.height).kid).collect()).unwrap_or_default();
-        let per_rendition = kids.windows(2).any(|pair| pair[0] != pair[1]);
-        if let (Some(protection), Some(kid), false) = (protection, kids.first(), per_rendition) {
-            xml.push_str(&dash_content_protection(protection, kid, "      "));
-        }
+        let keys = SetProtection::of(protection, set);
+        xml.push_str(&keys.on_set);
         if let Some(colour) = set[0].packaged.colour {
             xml.push_str(&colour.dash_properties());
         }
-        video_representations(&mut xml, set, media_prefix, protection.filter(|_| per_rendition).map(|protection| (protection, kids.as_slice())));
+        video_representations(&mut xml, set, media_prefix, &keys);
         xml.push_str("    </AdaptationSet>\n");
     }
     let first_audio_id = sets.len();
     audio_sets(&mut xml, audio, first_audio_id, media_prefix, protection);
     subtitle_sets(&mut xml, subtitles, first_audio_id + audio.len(), media_prefix);
+    let mut next_id = first_audio_id + audio.len() + subtitles.len();
     if let Some(thumbnails) = thumbnails {
-        image_set(&mut xml, thumbnails, first_audio_id + audio.len() + subtitles.len(), media_prefix);
+        image_set(&mut xml, thumbnails, next_id, media_prefix);
+        next_id += 1;
+    }
+    for (video_set_id, set) in sets.iter().enumerate() {
+        if trick_mode_set(&mut xml, next_id, video_set_id, set, media_prefix, protection) {
+            next_id += 1;
+        }
     }
     xml.push_str("  </Period>\n</MPD>\n");
     xml
@@ -126,10 +139,33 @@ fn video_sets<'a, 'b>(videos: &'b [DashVideo<'a>]) -> Vec<Vec<&'b DashVideo<'a>>
     sets
 }
 
-/// The set's Representations; with `protection` and each one's key id, each signals its own key.
-fn video_representations(xml: &mut String, set: &[&DashVideo<'_>], media_prefix: &str, protection: Option<(&ContentProtection, &[[u8; 16]])>) {
+/// A video set's `ContentProtection`: on the set when one key covers all of its renditions,
+/// else on each Representation (resolution classes with keys of their own).
+struct SetProtection<'a> {
+    on_set: String,
+    per_rendition: Option<(&'a ContentProtection, Vec<[u8; 16]>)>,
+}
+
+impl<'a> SetProtection<'a> {
+    fn of(protection: Option<&'a ContentProtection>, set: &[&DashVideo<'_>]) -> SetProtection<'a> {
+        let Some(protection) = protection else { return SetProtection { on_set: String::new(), per_rendition: None } };
+        let kids: Vec<[u8; 16]> = set.iter().map(|video| protection.keys.video_key(video.rendition.rung.height).kid).collect();
+        if kids.windows(2).any(|pair| pair[0] != pair[1]) {
+            SetProtection { on_set: String::new(), per_rendition: Some((protection, kids)) }
+        } else {
+            SetProtection { on_set: kids.first().map(|kid| dash_content_protection(protection, kid, "      ")).unwrap_or_default(), per_rendition: None }
+        }
+    }
+
+    /// The `ContentProtection` of the set's `index`-th rendition, when renditions signal their own.
+    fn of_rendition(&self, index: usize) -> String {
+        self.per_rendition.as_ref().and_then(|(protection, kids)| kids.get(index).map(|kid| dash_content_protection(protection, kid, "        "))).unwrap_or_default()
+    }
+}
+
+/// The set's Representations, each signalling its own key when `keys` say so.
+fn video_representations(xml: &mut String, set: &[&DashVideo<'_>], media_prefix: &str, keys: &SetProtection<'_>) {
     for (index, video) in set.iter().enumerate() {
-        let key = protection.map(|(protection, kids)| dash_content_protection(protection, &kids[index], "        ")).unwrap_or_default();
         let _ = writeln!(
             xml,
             "      <Representation id=\"{name}\" bandwidth=\"{bandwidth}\" width=\"{w}\" height=\"{h}\" codecs=\"{codecs}\">\n{key}        {template}\n      </Representation>",
@@ -138,9 +174,48 @@ fn video_representations(xml: &mut String, set: &[&DashVideo<'_>], media_prefix:
             w = video.rendition.rung.width,
             h = video.rendition.rung.height,
             codecs = video.packaged.codecs,
-            template = segment_template(&format!("{media_prefix}{}", video.packaged.name), video.timing),
+            key = keys.of_rendition(index),
+            template = segment_template(&format!("{media_prefix}{}", video.packaged.name), MEDIA_SEGMENT_TEMPLATE, video.timing),
         );
     }
+}
+
+/// The trick-mode AdaptationSet `id` of the video set `video_set_id`: one Representation per
+/// rendition with a trick-mode track, over the same timeline and init segment as its media.
+/// Whether the set has any (else nothing is written).
+fn trick_mode_set(xml: &mut String, id: usize, video_set_id: usize, set: &[&DashVideo<'_>], media_prefix: &str, protection: Option<&ContentProtection>) -> bool {
+    let tricks: Vec<(&DashVideo<'_>, &PackagedTrickMode)> = set.iter().filter_map(|video| Some((*video, video.packaged.trick_mode.as_ref()?))).collect();
+    if tricks.is_empty() {
+        return false;
+    }
+    let videos: Vec<&DashVideo<'_>> = tricks.iter().map(|(video, _)| *video).collect();
+    let keys = SetProtection::of(protection, &videos);
+    let _ = writeln!(
+        xml,
+        "    <AdaptationSet id=\"{id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">\n      <EssentialProperty schemeIdUri=\"{TRICK_MODE_SCHEME}\" value=\"{video_set_id}\"/>\n{}",
+        keys.on_set
+    );
+    if let Some(colour) = set[0].packaged.colour {
+        xml.push_str(&colour.dash_properties());
+    }
+    for (index, (video, trick)) in tricks.iter().enumerate() {
+        let _ = writeln!(
+            xml,
+            "      <Representation id=\"{name}-trick\" bandwidth=\"{bandwidth}\" width=\"{w}\" height=\"{h}\" codecs=\"{codecs}\" frameRate=\"{rate_num}/{rate_den}\" maxPlayoutRate=\"{max_rate}\" codingDependency=\"false\">\n{key}        {template}\n      </Representation>",
+            name = video.packaged.name,
+            bandwidth = trick.peak_bitrate_bps.max(1),
+            w = video.rendition.rung.width,
+            h = video.rendition.rung.height,
+            codecs = video.packaged.codecs,
+            rate_num = trick.frame_rate.num,
+            rate_den = trick.frame_rate.den,
+            max_rate = trick.max_playout_rate,
+            key = keys.of_rendition(index),
+            template = segment_template(&format!("{media_prefix}{}", video.packaged.name), TRICK_SEGMENT_TEMPLATE, video.timing),
+        );
+    }
+    xml.push_str("    </AdaptationSet>\n");
+    true
 }
 
 fn audio_sets(xml: &mut String, audio: &[(&PackagedAudio, &TrackTiming)], first_id: usize, media_prefix: &str, protection: Option<&ContentProtection>) {
@@ -158,7 +233,7 @@ fn audio_sets(xml: &mut String, audio: &[(&PackagedAudio, &TrackTiming)], first_
             codecs = audio.rendition.codecs,
             rate = timing.init.timescale,
             channels = audio.channels,
-            template = segment_template(&format!("{media_prefix}{}", audio.rendition.name), timing),
+            template = segment_template(&format!("{media_prefix}{}", audio.rendition.name), MEDIA_SEGMENT_TEMPLATE, timing),
         );
     }
 }

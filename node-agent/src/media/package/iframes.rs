@@ -11,19 +11,19 @@
 //! keyframe: the first sample of its first fragment, which must be a sync sample. Its
 //! I-frame's duration is the segment's.
 //!
-//! DASH gets no trick-mode AdaptationSet (`http://dashif.org/guidelines/trickmode`) from
-//! these ranges: a DASH Representation's segments must be whole media segments, and a range
-//! cut after the keyframe leaves a `moof` whose `trun` still declares the whole group of
-//! pictures and an `mdat` shorter than its header says, which MSE players reject (Shaka
-//! Player carries a workaround for packagers that do it). An honest trick-mode set needs
-//! segments of its own, each a rewritten one-sample fragment holding the keyframe.
+//! DASH cannot use these ranges: a DASH Representation's segments must be whole media
+//! segments, and a range cut after the keyframe leaves a `moof` whose `trun` still declares
+//! the whole group of pictures and an `mdat` shorter than its header says, which MSE players
+//! reject. Its trick-mode tracks ([`super::trick_mode`]) rewrite the same keyframes
+//! ([`opening_keyframe`]) as one-sample fragments of their own.
 
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::fragments::{SampleDefaults, TrackTiming, read_track_fragment};
+use super::fragments::{RunSample, SampleDefaults, TrackTiming, read_track_fragment};
 use super::hls::{IFRAME_PLAYLIST, iframe_playlist_text};
-use crate::media::mp4_boxes::{child, located_children};
+use crate::media::mp4_boxes::{big_endian_u32, child, located_children};
 
 /// One I-frame: bytes `offset..offset + length` of its segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,13 +71,37 @@ pub fn segment_iframe(path: &Path, track_defaults: SampleDefaults) -> Result<IFr
 
 /// The byte range of the keyframe that opens the segment `bytes`.
 fn iframe_in(bytes: &[u8], track_defaults: SampleDefaults) -> Result<IFrameRange, String> {
+    let keyframe = opening_keyframe(bytes, track_defaults)?;
+    Ok(IFrameRange { offset: keyframe.moof_start as u64, length: (keyframe.data.end - keyframe.moof_start) as u64 })
+}
+
+/// The keyframe that opens a segment: where its fragment starts, where its bytes lie, and its
+/// timing as its fragment declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct OpeningKeyframe {
+    /// Offset of the segment's first `moof` box.
+    pub moof_start: usize,
+    /// Offsets of the keyframe's bytes, inside the `mdat` that follows that `moof`.
+    pub data: Range<usize>,
+    /// The fragment's `tfhd` track id.
+    pub track_id: u32,
+    /// The fragment's decode start (`tfdt`).
+    pub decode_start: u64,
+    /// The keyframe's duration, size, flags and composition offset.
+    pub sample: RunSample,
+}
+
+/// The keyframe that opens the segment `bytes`: the first sample of its first fragment, which
+/// must be a sync sample whose bytes lie inside the `mdat` after its `moof`.
+pub(super) fn opening_keyframe(bytes: &[u8], track_defaults: SampleDefaults) -> Result<OpeningKeyframe, String> {
     let boxes = located_children(bytes)?;
     let moof_index = boxes.iter().position(|found| &found.kind == b"moof").ok_or("it has no moof box")?;
     let moof = &boxes[moof_index];
     let traf = child(moof.body, b"traf")?.ok_or("its first moof has no traf box")?;
+    let track_id = child(traf, b"tfhd")?.and_then(|tfhd| big_endian_u32(tfhd, 4)).ok_or("its first track fragment has no complete tfhd box")?;
     let fragment = read_track_fragment(traf, track_defaults)?;
     let run = fragment.runs.first().ok_or("its first track fragment has no trun box")?;
-    let keyframe = run.samples.first().ok_or("its first trun holds no samples")?;
+    let keyframe = *run.samples.first().ok_or("its first trun holds no samples")?;
     if !keyframe.is_sync() {
         return Err("its first sample is not a keyframe (sync sample)".to_owned());
     }
@@ -90,7 +114,7 @@ fn iframe_in(bytes: &[u8], track_defaults: SampleDefaults) -> Result<IFrameRange
     if keyframe.size == 0 || start < mdat_start || end > mdat_end {
         return Err(format!("its keyframe's data ({start}..{end}) is not inside the mdat box that follows its moof ({mdat_start}..{mdat_end})"));
     }
-    Ok(IFrameRange { offset: moof.start as u64, length: (end - moof.start as i64) as u64 })
+    Ok(OpeningKeyframe { moof_start: moof.start, data: start as usize..end as usize, track_id, decode_start: fragment.decode_start, sample: keyframe })
 }
 
 #[cfg(test)]

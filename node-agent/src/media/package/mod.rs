@@ -8,6 +8,7 @@
 //! manifest.mpd                   DASH manifest (SegmentTemplate + SegmentTimeline over the same files)
 //! <media>/<rung>/playlist.m3u8   media playlist; <rung>/init.mp4; <rung>/seg_00000.m4s …
 //! <media>/<rung>/iframes.m3u8    I-frame playlist: byte ranges of each segment's keyframe
+//! <media>/<rung>/trick_00000.m4s … DASH trick-mode segments: each segment's keyframe alone (renditions ≤ 720 lines)
 //! <media>/audio/a<N>/…           one AAC rendition per source audio track (N: its audio stream number)
 //! <media>/audio/a<N>-stereo/…    a stereo downmix of the default track when it has more channels
 //! <media>/subtitles/s<N>/…       one WebVTT rendition per text subtitle track: subtitles.vtt, playlist.m3u8
@@ -22,6 +23,7 @@
 //! | [`fragments`] | a track's timing read from its boxes (timescale, edit list, `tfdt`, `trun`) |
 //! | [`hls`] | media playlists with the boxes' durations; I-frame playlists; the master playlist |
 //! | [`iframes`] | each video segment's keyframe as a byte range (moof, mdat header, keyframe) |
+//! | [`trick_mode`] | DASH trick-mode segments: each segment's keyframe as a one-sample fragment of its own |
 //! | [`thumbnails`] | JPEG sprite sheets every N seconds, their WebVTT track and HLS image playlist |
 //! | [`poster`] | the poster: a chosen time's frame, or the middle of the longest shot |
 //! | [`subtitles`] | text subtitle tracks as WebVTT on the video's timeline; image ones skipped |
@@ -55,6 +57,7 @@ pub mod poster;
 mod segmenter;
 pub mod subtitles;
 pub mod thumbnails;
+pub mod trick_mode;
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
@@ -76,6 +79,7 @@ use self::hls::{master_playlist_text, media_playlist_text, micros, segment_files
 use self::segmenter::segment;
 use self::poster::write_poster;
 use self::thumbnails::{PackagedThumbnails, TilePlan, write_sprites};
+use self::trick_mode::{PackagedTrickMode, read_trick_mode, trick_mode_rungs, write_trick_segments};
 use self::subtitles::{PackagedSubtitles, SkippedSubtitles, convert_subtitles, plan_subtitles, write_subtitles_playlist};
 use super::probe::{ProbeError, Rational, parse_number, probe_file};
 use super::tracks::{audio_tracks, subtitle_tracks};
@@ -158,6 +162,9 @@ pub struct PackagedRendition {
     /// A video rendition's I-frame playlist (HLS trick play).
     #[serde(default)]
     pub iframes: Option<PackagedIFrames>,
+    /// A video rendition's trick-mode track (DASH trick play), when it has one.
+    #[serde(default)]
+    pub trick_mode: Option<PackagedTrickMode>,
 }
 
 /// One media segment: where it starts on the track's timeline, how long it plays, its bitrate.
@@ -297,22 +304,34 @@ fn read_track(dir: &Path, name: &str, codecs: String, keys: &str) -> Result<Writ
         colour: None,
         segment_bitrates,
         iframes: None,
+        trick_mode: None,
     };
     Ok(WrittenTrack { packaged, timing, files })
 }
 
-/// Encrypts the track segmented in `dir` when the ladder is protected, but for the segments
-/// that start within the clear lead; its playlists' `EXT-X-KEY` lines (empty when clear). The
-/// codec string and colour are read before, from the clear init segment.
-fn protect(protection: Option<&ContentProtection>, dir: &Path, name: &str, track: TrackType) -> Result<String, PackageError> {
+/// Encrypts the track segmented in `dir` (and its trick-mode segments `trick_files`) when the
+/// ladder is protected, but for the segments that start within the clear lead; its playlists'
+/// `EXT-X-KEY` lines (empty when clear). The codec string and colour are read before, from the
+/// clear init segment.
+fn protect(protection: Option<&ContentProtection>, dir: &Path, name: &str, track: TrackType, trick_files: &[String]) -> Result<String, PackageError> {
     let Some(protection) = protection else { return Ok(String::new()) };
     let fault = |message: String| PackageError::Playlist { rung: name.to_owned(), message: format!("encrypting it: {message}") };
     let playlist_path = dir.join("playlist.m3u8");
     let text = std::fs::read_to_string(&playlist_path).map_err(|source| PackageError::Io { operation: "reading", path: playlist_path, source })?;
     let files = segment_files(&text);
     let clear = segment_starts(&text).iter().take_while(|start| **start < protection.clear_lead_seconds).count().min(files.len());
-    protect_track(dir, &files, clear, protection, track).map_err(fault)?;
+    protect_track(dir, &[&files, trick_files], clear, protection, track).map_err(fault)?;
     Ok(hls_key_lines(protection, &protection.keys.for_track(track).kid))
+}
+
+/// Writes the trick-mode segments of the clear video track segmented in `dir` (see
+/// [`trick_mode`]); their file names.
+fn clear_trick_segments(dir: &Path) -> Result<Vec<String>, String> {
+    let playlist_path = dir.join("playlist.m3u8");
+    let text = std::fs::read_to_string(&playlist_path).map_err(|error| format!("reading {}: {error}", playlist_path.display()))?;
+    let files = segment_files(&text);
+    let timing = TrackTiming::read(dir, &files)?;
+    write_trick_segments(dir, &files, &timing)
 }
 
 /// What packaging makes of the source's own tracks.
@@ -384,19 +403,25 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     tokio::try_join!(videos, audios, subtitles)?;
 
     let mut videos: Vec<WrittenTrack> = Vec::with_capacity(params.renditions.len());
-    for rendition in &params.renditions {
+    let with_trick_mode = trick_mode_rungs(&params.renditions.iter().map(|rendition| &rendition.rung).collect::<Vec<_>>());
+    for (rendition, trick_mode) in params.renditions.iter().zip(with_trick_mode) {
         let name = &rendition.rung.name;
         let dir = media_dir.join(name);
+        let fault = |what: &str, message: String| PackageError::Playlist { rung: name.clone(), message: format!("{what}: {message}") };
         let init_path = dir.join("init.mp4");
         let init = std::fs::read(&init_path).map_err(|source| PackageError::Io { operation: "reading", path: init_path, source })?;
         let codecs = codec_string(&init, rendition.rung.codec)
             .ok_or_else(|| PackageError::Playlist { rung: name.clone(), message: "the init segment has no codec configuration box".to_owned() })?;
-        let keys = protect(params.protection.as_ref(), &dir, name, TrackType::Video { height: rendition.rung.height })?;
+        let trick_files = if trick_mode { clear_trick_segments(&dir).map_err(|message| fault("its trick-mode segments", message))? } else { Vec::new() };
+        let keys = protect(params.protection.as_ref(), &dir, name, TrackType::Video { height: rendition.rung.height }, &trick_files)?;
         let mut track = read_track(&dir, name, codecs, &keys)?;
         track.packaged.colour = DeclaredColour::of_init(&init);
-        let iframes =
-            write_iframe_playlist(&dir, &track.timing, &track.files, &keys).map_err(|message| PackageError::Playlist { rung: name.clone(), message: format!("its I-frames: {message}") })?;
+        let iframes = write_iframe_playlist(&dir, &track.timing, &track.files, &keys).map_err(|message| fault("its I-frames", message))?;
         track.packaged.iframes = Some(iframes);
+        if trick_mode {
+            let trick = read_trick_mode(&dir, &trick_files, &track.timing, params.frame_rate).map_err(|message| fault("its trick-mode track", message))?;
+            track.packaged.trick_mode = Some(trick);
+        }
         if track.timing.samples() != params.frames {
             return Err(PackageError::Playlist { rung: name.clone(), message: format!("its segments hold {} frames; the source has {}", track.timing.samples(), params.frames) });
         }
@@ -420,7 +445,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     let mut audios: Vec<(PackagedAudio, TrackTiming)> = Vec::with_capacity(audio_renditions.len());
     for rendition in audio_renditions {
         let dir = media_dir.join(&rendition.name);
-        let keys = protect(params.protection.as_ref(), &dir, &rendition.name, TrackType::Audio)?;
+        let keys = protect(params.protection.as_ref(), &dir, &rendition.name, TrackType::Audio, &[])?;
         let track = read_track(&dir, &rendition.name, AAC_LC.to_owned(), &keys)?;
         let audio_end = track.timing.seconds(track.timing.end());
         let frame = AAC_FRAME_SAMPLES as f64 / f64::from(rendition.encode.sample_rate);

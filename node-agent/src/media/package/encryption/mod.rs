@@ -99,9 +99,11 @@ impl ContentKeys {
     }
 }
 
-/// Protects the track in `dir` (its `init.mp4` and `files`) in place, each file replaced whole;
-/// the first `clear` files (the clear lead) keep their samples clear.
-pub fn protect_track(dir: &Path, files: &[String], clear: usize, protection: &ContentProtection, track: TrackType) -> Result<(), String> {
+/// Protects the track in `dir` (its `init.mp4` and the segment files of `groups`) in place,
+/// each file replaced whole. Each group is a run of segments in playback order — the media
+/// track's, and its trick-mode track's (see [`super::trick_mode`]) — whose first `clear`
+/// files (the clear lead) keep their samples clear.
+pub fn protect_track(dir: &Path, groups: &[&[String]], clear: usize, protection: &ContentProtection, track: TrackType) -> Result<(), String> {
     let key = protection.keys.for_track(track);
     let init_path = dir.join("init.mp4");
     let defaults = read_init(&init_path)?.sample_defaults;
@@ -115,7 +117,7 @@ pub fn protect_track(dir: &Path, files: &[String], clear: usize, protection: &Co
     let headers: Vec<Vec<u8>> = protection.headers().into_iter().map(|header| header.pssh).collect();
     let (protected_init, layout) = protect_init(&init, &TrackProtection { scheme: protection.scheme, kid: key.kid, constant_iv: iv }, &headers)?;
     let mut encryptor = SampleEncryptor::new(protection.scheme, key.key, layout, iv);
-    for (index, file) in files.iter().enumerate() {
+    for (index, file) in groups.iter().flat_map(|files| files.iter().enumerate()) {
         let path = dir.join(file);
         let segment = std::fs::read(&path).map_err(|err| format!("reading {}: {err}", path.display()))?;
         let rewritten = if index < clear { clear_segment(&segment, defaults) } else { protect_segment(&segment, &mut encryptor, defaults) };

@@ -73,7 +73,7 @@ fn segments_with_init(track: &Path, files: &[String]) -> Vec<PathBuf> {
         .iter()
         .map(|file| {
             let path = track.join(format!("{file}.whole.mp4"));
-            std::fs::write(&path, [init.clone(), std::fs::read(track.join(&file)).unwrap()].concat()).unwrap();
+            std::fs::write(&path, [init.clone(), std::fs::read(track.join(file)).unwrap()].concat()).unwrap();
             path
         })
         .collect()

@@ -5,7 +5,8 @@
 //! with no error and no stall, every track buffered as one range from 0 to the end, exactly
 //! the source's frames decoded, both audio tracks offered with their languages and the
 //! subtitle cues shown at the source's times. A variable-rate camera clip, whose renditions
-//! keep each frame's own time, plays through the same way.
+//! keep each frame's own time, plays through the same way. Shaka Player fast-forwards a ladder
+//! on its DASH trick-mode track.
 //!
 //! Needs `/usr/bin/chromium` (or `$CHROMIUM`), `node` and `player-tests/node_modules`
 //! (`scripts/ensure-browser` installs them). Without them the test skips with the reason,
@@ -277,4 +278,46 @@ async fn an_encrypted_ladder_plays_through_in_hls_js_and_dash_js_with_clear_key(
             assert_eq!(decoded, 0, "no frame decodes without the keys: {locked}");
         }
     }
+}
+
+#[tokio::test]
+async fn shaka_player_fast_forwards_on_the_dash_trick_mode_track() {
+    if !browser_available("the trick-play test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::pattern(dir.path(), "pattern.mp4", "320x180", 25, 12.0);
+    let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };
+    let rungs = [rung("180p", 320, 180, 400), rung("90p", 160, 90, 120)];
+    let (report, result) = common::ladder::package_source(&source, &rungs, dir.path()).await;
+    assert!(result.renditions.iter().all(|rendition| rendition.trick_mode.is_some()), "{:?}", result.renditions);
+    let server = StaticServer::start(dir.path().join("out"));
+    let output = Command::new("node")
+        .arg(player_tests_dir().join("trick-play.mjs"))
+        .args(["--url", &server.url("manifest.mpd"), "--rate", "4", "--timeout-ms", "30000"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "trick-play.mjs failed: {}", String::from_utf8_lossy(&output.stderr));
+    let played: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("trick-play.mjs printed no report ({error}): {}", String::from_utf8_lossy(&output.stdout)));
+    let context = format!("shaka: {played}");
+    assert_eq!(played["errors"].as_array().unwrap().len(), 0, "{context}");
+    assert!(played["ended"].as_bool().unwrap(), "ended never fired; {context}");
+    assert!((played["currentTime"].as_f64().unwrap() - report.source.video.duration_seconds).abs() < 0.05, "{context}");
+    assert!(played["playbackRates"].as_array().unwrap().iter().any(|rate| rate.as_f64() == Some(4.0)), "{context}");
+    // Each video stream has its own rendition's trick-mode track.
+    let tracks: Vec<(u64, Option<u64>)> = played["trickModeVideos"].as_array().unwrap().iter().map(|track| (track["video"].as_u64().unwrap(), track["trickMode"].as_u64())).collect();
+    assert_eq!(tracks.len(), 2, "{context}");
+    assert!(tracks.iter().all(|(video, trick)| Some(*video) == *trick), "{context}");
+    // After trickPlay(), the rest of the title came from trick-mode segments, in order, to the
+    // last one; only media segments already asked for before the switch may follow it.
+    let segments = result.renditions.iter().map(|rendition| rendition.segments).max().unwrap();
+    let from = played["trickPlayFrom"]["segments"].as_u64().unwrap() as usize;
+    let fetched: Vec<&str> = played["segments"].as_array().unwrap()[from..].iter().map(|segment| segment["uri"].as_str().unwrap()).collect();
+    let number = |uri: &str, prefix: &str| uri.rsplit('/').next().and_then(|file| file.strip_prefix(prefix)).and_then(|rest| rest.strip_suffix(".m4s")).map(|digits| digits.parse::<usize>().unwrap());
+    let tricks: Vec<usize> = fetched.iter().filter_map(|uri| number(uri, "trick_")).collect();
+    let (first, last) = (*tricks.first().unwrap_or_else(|| panic!("no trick-mode segment fetched; {context}")), *tricks.last().unwrap());
+    assert_eq!(tricks, (first..=last).collect::<Vec<_>>(), "{context}");
+    assert_eq!(last, segments - 1, "{context}");
+    assert!(tricks.len() * 2 >= segments, "most of the title fast-forwarded on trick-mode segments; {context}");
+    assert!(fetched.iter().filter_map(|uri| number(uri, "seg_")).all(|media| media < first), "{context}");
 }

@@ -89,7 +89,7 @@ impl IntoResponse for ApiError {
 }
 
 /// `read`, or `DEADLINE_EXCEEDED` after [`READ_LIMIT`].
-async fn bounded<T>(read: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
+pub(super) async fn bounded<T>(read: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
     tokio::time::timeout(READ_LIMIT, read).await.unwrap_or_else(|_| Err(Status::deadline_exceeded(format!("the farm did not answer within {READ_LIMIT:?}; retry"))))
 }
 

@@ -3,7 +3,7 @@
 //! a filesystem the replica shares with the agents, under the replica's own output roots
 //! (`--allow-output`); an `s3://` report is opened where it lies. The page is served as it was
 //! written — inline style, inline SVG, no script — under a policy that lets it run nothing and
-//! load nothing.
+//! load nothing. Its job lookup and its file read are bounded like the API's reads.
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -14,7 +14,7 @@ use shotfarm_proto::storage::StorageRoots;
 use shotfarm_proto::v1;
 use shotfarm_proto::v1::job_service_server::JobService;
 
-use super::api::{ApiError, request};
+use super::api::{ApiError, bounded, request};
 use crate::http::HttpContext;
 use crate::http::access::Presented;
 
@@ -25,7 +25,7 @@ const MAX_REPORT_BYTES: u64 = 64 << 20;
 const REPORT_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; sandbox";
 
 pub async fn report_page(State(context): State<HttpContext>, caller: Presented, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let job = context.jobs.get_job(request(&caller, v1::GetJobRequest { job_id: id.clone(), include_tasks: false })).await?.into_inner();
+    let job = bounded(context.jobs.get_job(request(&caller, v1::GetJobRequest { job_id: id.clone(), include_tasks: false }))).await?.into_inner();
     let Some(report_json) = job.report_url.strip_suffix("/report.json") else {
         return Ok(not_here(StatusCode::NOT_FOUND, format!("job {id} has no report yet ({}); it comes when the job finishes", shotfarm_proto::state_names::job_state(job.state))));
     };
@@ -34,7 +34,8 @@ pub async fn report_page(State(context): State<HttpContext>, caller: Presented, 
         Ok(path) => path,
         Err(why) => return Ok(not_here(StatusCode::NOT_FOUND, why)),
     };
-    let body = tokio::task::spawn_blocking(move || read_report(&path)).await.map_err(|err| tonic::Status::internal(format!("reading the report: {err}")))?;
+    // A read bounded like the API's, so a stalled output filesystem cannot hold the request.
+    let body = bounded(async { tokio::task::spawn_blocking(move || read_report(&path)).await.map_err(|err| tonic::Status::internal(format!("reading the report: {err}"))) }).await?;
     match body {
         Ok(body) => Ok((
             [
@@ -56,14 +57,15 @@ fn local_report_path(roots: &StorageRoots, url: &str) -> Result<PathBuf, String>
     checked.local_path().ok_or_else(|| format!("the report is at {url}; this replica reads only file:// outputs, so open it there"))
 }
 
-/// The report file: a regular file (not a link) of at most [`MAX_REPORT_BYTES`], checked on
-/// the file it opened and read no further than that.
+/// The report file: a regular file (not a link, not a FIFO) of at most [`MAX_REPORT_BYTES`],
+/// checked on the file it opened and read no further than that.
 fn read_report(path: &std::path::Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        // No blocking open: a FIFO in the report's place would wait for a writer forever.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
         .map_err(|err| if err.raw_os_error() == Some(libc::ELOOP) { "is not a regular file (a link)".to_owned() } else { format!("cannot read it here ({err})") })?;
     let metadata = file.metadata().map_err(|err| format!("cannot read it here ({err})"))?;
@@ -107,5 +109,11 @@ mod tests {
         std::os::unix::fs::symlink(&page, &link).unwrap();
         assert!(read_report(&link).unwrap_err().contains("a link"));
         assert!(read_report(dir.path()).unwrap_err().contains("not a regular file"));
+        // A FIFO with no writer is refused at once, not waited on.
+        let fifo = dir.path().join("fifo.html");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: `name` is a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        assert!(read_report(&fifo).unwrap_err().contains("not a regular file"));
     }
 }

@@ -640,10 +640,13 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
         assert!(line.contains(range), "{line}");
     }
     let mpd = std::fs::read_to_string(root.join("out").join("manifest.mpd")).unwrap();
-    let video_sets: Vec<&str> = mpd.split("<AdaptationSet").filter(|set| set.contains("contentType=\"video\"")).collect();
-    assert_eq!(video_sets.len(), 2, "{mpd}");
+    let (trick_sets, video_sets): (Vec<&str>, Vec<&str>) =
+        mpd.split("<AdaptationSet").filter(|set| set.contains("contentType=\"video\"")).partition(|set| set.contains("http://dashif.org/guidelines/trickmode"));
+    assert_eq!((video_sets.len(), trick_sets.len()), (2, 2), "a video set and its trick-mode set per codec and colour: {mpd}");
     let hdr = video_sets.iter().find(|set| set.contains("codecs=\"hvc1.")).unwrap();
     assert!(hdr.contains("urn:mpeg:mpegB:cicp:TransferCharacteristics\" value=\"16\"") && !hdr.contains("codecs=\"avc1."), "{hdr}");
+    let hdr_trick = trick_sets.iter().find(|set| set.contains("codecs=\"hvc1.")).unwrap();
+    assert!(hdr_trick.contains("urn:mpeg:mpegB:cicp:TransferCharacteristics\" value=\"16\"") && !hdr_trick.contains("codecs=\"avc1."), "{hdr_trick}");
 }
 
 /// An analyze spec run again as a retry: its outcomes and the total of every progress report.

@@ -12,7 +12,7 @@
 // element's intersection of them.
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { argumentsOf, launch } from './chromium.mjs';
+import { argumentsOf, launch, playerPage } from './chromium.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const given = argumentsOf({ player: 'player', url: 'url', rate: 'rate', 'timeout-ms': 'timeoutMs', clearkeys: 'clearkeys' });
@@ -192,21 +192,7 @@ async function play({ player, url, rate, timeoutMs, clearkeys, licensePath: LICE
 
 const browser = await launch(['--autoplay-policy=no-user-gesture-required', '--mute-audio']);
 try {
-  const page = await browser.newPage();
-  const console_ = [];
-  page.on('console', (message) => { if (message.type() === 'error') console_.push(message.text()); });
-  page.on('pageerror', (error) => console_.push(String(error)));
-  // The page lives at the server's origin (a secure context, which EME and so Clear Key
-  // need; about:blank is not): its one request is answered here, the rest go to the server.
-  const pageUrl = new URL('/player.html', options.url).href;
-  const answerPage = (request) => {
-    if (request.url() === pageUrl) request.respond({ status: 200, contentType: 'text/html', body: '<!doctype html><html><head><link rel="icon" href="data:,"></head><body><video></video></body></html>' });
-    else request.continue();
-  };
-  await page.setRequestInterception(true);
-  page.on('request', answerPage);
-  await page.goto(pageUrl);
-  page.off('request', answerPage);
+  const { page, consoleErrors } = await playerPage(browser, options.url);
   // A Clear Key license server for hls.js: the CDM's request names key ids, the answer is
   // the JSON Web Key set of those this script was given.
   const licenseUrl = new URL(LICENSE_PATH, options.url).href;
@@ -224,7 +210,7 @@ try {
   await page.addScriptTag({ path: scripts[options.player] });
   const report = await page.evaluate(play, { ...options, licensePath: LICENSE_PATH });
   report.licenseRequests = licenseRequests;
-  report.consoleErrors = console_;
+  report.consoleErrors = consoleErrors;
   process.stdout.write(`${JSON.stringify(report)}\n`);
 } finally {
   await browser.close();

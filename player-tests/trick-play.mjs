@@ -10,7 +10,7 @@
 // tracks the manifest gave each video stream, errors, and the frames presented.
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { argumentsOf, launch } from './chromium.mjs';
+import { argumentsOf, launch, playerPage } from './chromium.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const given = argumentsOf({ url: 'url', rate: 'rate', 'timeout-ms': 'timeoutMs' });
@@ -69,24 +69,11 @@ async function fastForward({ url, rate, timeoutMs }) {
 
 const browser = await launch(['--autoplay-policy=no-user-gesture-required', '--mute-audio']);
 try {
-  const page = await browser.newPage();
-  const console_ = [];
-  page.on('console', (message) => { if (message.type() === 'error') console_.push(message.text()); });
-  page.on('pageerror', (error) => console_.push(String(error)));
-  // The page lives at the server's origin, like play.mjs's: its one request is answered here.
-  const pageUrl = new URL('/player.html', options.url).href;
-  const answerPage = (request) => {
-    if (request.url() === pageUrl) request.respond({ status: 200, contentType: 'text/html', body: '<!doctype html><html><head><link rel="icon" href="data:,"></head><body><video></video></body></html>' });
-    else request.continue();
-  };
-  await page.setRequestInterception(true);
-  page.on('request', answerPage);
-  await page.goto(pageUrl);
-  page.off('request', answerPage);
+  const { page, consoleErrors } = await playerPage(browser, options.url);
   await page.setRequestInterception(false);
   await page.addScriptTag({ path: path.join(here, 'node_modules/shaka-player/dist/shaka-player.compiled.js') });
   const report = await page.evaluate(fastForward, options);
-  report.consoleErrors = console_;
+  report.consoleErrors = consoleErrors;
   process.stdout.write(`${JSON.stringify(report)}\n`);
 } finally {
   await browser.close();

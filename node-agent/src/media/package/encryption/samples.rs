@@ -73,7 +73,8 @@ impl SampleEncryptor {
     pub fn encrypt(&mut self, sample: &mut [u8]) -> Result<SampleInfo, String> {
         let ranges = match self.layout {
             SampleLayout::Whole => vec![Subsample { clear: 0, protected: sample.len() as u32 }],
-            SampleLayout::Avc { length_size } | SampleLayout::Hevc { length_size } => nal_subsamples(sample, self.layout, length_size)?,
+            SampleLayout::Avc { length_size } => nal_subsamples(sample, length_size, is_avc_slice)?,
+            SampleLayout::Hevc { length_size } => nal_subsamples(sample, length_size, is_hevc_slice)?,
         };
         let info = match self.scheme {
             Scheme::Cenc => {
@@ -125,11 +126,57 @@ fn cbcs_range(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8], crypt: u8, skip: u
     }
 }
 
-/// A video sample's subsamples: each NAL unit's length prefix and, for a slice, its head
-/// clear, the rest of a slice protected in whole blocks (the remainder joins the clear part).
-fn nal_subsamples(sample: &[u8], layout: SampleLayout, length_size: usize) -> Result<Vec<Subsample>, String> {
-    let mut ranges = Vec::new();
-    let mut clear = 0usize;
+/// Subsamples built from the front of a sample: clear runs and protected ranges in turn.
+#[derive(Default)]
+struct SubsampleMap {
+    ranges: Vec<Subsample>,
+    /// Clear bytes not yet given a subsample.
+    clear: usize,
+}
+
+impl SubsampleMap {
+    fn clear(&mut self, bytes: usize) {
+        self.clear += bytes;
+    }
+
+    /// `bytes` protected after the clear run so far, which takes as many subsamples of no
+    /// protected bytes before it as its 16-bit count needs. (A sample's size is 32 bits in
+    /// `trun`, so `bytes` fits `BytesOfProtectedData`.)
+    fn protect(&mut self, bytes: usize) {
+        while self.clear > MAX_CLEAR {
+            self.ranges.push(Subsample { clear: MAX_CLEAR as u16, protected: 0 });
+            self.clear -= MAX_CLEAR;
+        }
+        self.ranges.push(Subsample { clear: self.clear as u16, protected: bytes as u32 });
+        self.clear = 0;
+    }
+
+    /// The subsamples, the last clear run included.
+    fn finish(mut self) -> Vec<Subsample> {
+        while self.clear > 0 {
+            let part = self.clear.min(MAX_CLEAR);
+            self.ranges.push(Subsample { clear: part as u16, protected: 0 });
+            self.clear -= part;
+        }
+        self.ranges
+    }
+}
+
+/// Whether an H.264 NAL unit with this first byte is a slice (VCL types 1..=5).
+fn is_avc_slice(header: u8) -> bool {
+    (1..=5).contains(&(header & 0x1f))
+}
+
+/// Whether an HEVC NAL unit with this first byte is a slice (VCL types 0..=31).
+fn is_hevc_slice(header: u8) -> bool {
+    (header >> 1) & 0x3f < 32
+}
+
+/// A video sample's subsamples: each NAL unit's `length_size`-byte length prefix and, for a
+/// slice, its head clear, the rest of a slice protected in whole blocks (the remainder joins
+/// the clear part).
+fn nal_subsamples(sample: &[u8], length_size: usize, is_slice: fn(u8) -> bool) -> Result<Vec<Subsample>, String> {
+    let mut map = SubsampleMap::default();
     let mut at = 0usize;
     while at < sample.len() {
         let prefix = sample.get(at..at + length_size).ok_or_else(|| format!("a NAL length prefix runs past the sample's {} bytes", sample.len()))?;
@@ -138,32 +185,16 @@ fn nal_subsamples(sample: &[u8], layout: SampleLayout, length_size: usize) -> Re
         let end = body_start.checked_add(length).filter(|end| *end <= sample.len()).ok_or_else(|| {
             format!("a NAL unit of {length} bytes at offset {at} runs past the sample's {} bytes", sample.len())
         })?;
-        let header = sample.get(body_start).copied().unwrap_or(0);
-        let is_slice = match layout {
-            SampleLayout::Avc { .. } => (1..=5).contains(&(header & 0x1f)),
-            SampleLayout::Hevc { .. } => (header >> 1) & 0x3f < 32,
-            SampleLayout::Whole => false,
-        };
-        let protectable = if is_slice { length.saturating_sub(CLEAR_SLICE_HEAD) } else { 0 };
+        let protectable = if length > 0 && is_slice(sample[body_start]) { length.saturating_sub(CLEAR_SLICE_HEAD) } else { 0 };
         // Whole blocks for both schemes: `cbcs` needs them, `cenc` players expect them.
         let protected = protectable / 16 * 16;
-        clear += length_size + length - protected;
+        map.clear(length_size + length - protected);
         if protected > 0 {
-            while clear > MAX_CLEAR {
-                ranges.push(Subsample { clear: MAX_CLEAR as u16, protected: 0 });
-                clear -= MAX_CLEAR;
-            }
-            ranges.push(Subsample { clear: clear as u16, protected: protected as u32 });
-            clear = 0;
+            map.protect(protected);
         }
         at = end;
     }
-    while clear > 0 {
-        let part = clear.min(MAX_CLEAR);
-        ranges.push(Subsample { clear: part as u16, protected: 0 });
-        clear -= part;
-    }
-    Ok(ranges)
+    Ok(map.finish())
 }
 
 #[cfg(test)]
@@ -182,12 +213,12 @@ mod tests {
     fn parameter_sets_stay_clear_and_slices_keep_their_head() {
         // SPS (7), PPS (8), then an IDR slice (5) of 100 bytes.
         let sample = [nal(0x67, 20), nal(0x68, 6), nal(0x65, 100)].concat();
-        let ranges = nal_subsamples(&sample, SampleLayout::Avc { length_size: 4 }, 4).expect("parses");
+        let ranges = nal_subsamples(&sample, 4, is_avc_slice).expect("parses");
         // 100 - 32 = 68 protectable: 64 protected; clear = 24 + 10 + 4 + 36.
         assert_eq!(ranges, vec![Subsample { clear: 74, protected: 64 }]);
         let total: usize = ranges.iter().map(|range| usize::from(range.clear) + range.protected as usize).sum();
         assert_eq!(total, sample.len());
-        assert!(nal_subsamples(&sample[..sample.len() - 1], SampleLayout::Avc { length_size: 4 }, 4).is_err(), "a cut NAL unit is an error");
+        assert!(nal_subsamples(&sample[..sample.len() - 1], 4, is_avc_slice).is_err(), "a cut NAL unit is an error");
     }
 
     #[test]

@@ -13,10 +13,12 @@
 //! | --- | --- |
 //! | [`keys`] | the key file: one key for all tracks, or one for video and one for audio, and keys per video resolution class |
 //! | [`samples`] | encrypting one sample: CTR or CBC pattern, subsamples by NAL unit |
+//! | [`av1`] | where an AV1 sample's tile data lies: its OBUs, sequence and frame headers, tile groups, and the reference state kept across a track's frames |
 //! | [`init_segment`] | `encv`/`enca` with `sinf` (`frma`, `schm`, `tenc`), `pssh` boxes |
 //! | [`media_segment`] | each fragment's samples encrypted in place; `senc`, `saiz`, `saio`; moved data offsets |
 //! | [`pssh`] | the systems' headers: W3C common (Clear Key), Widevine, PlayReady |
 
+pub mod av1;
 pub mod init_segment;
 pub mod keys;
 pub mod media_segment;

@@ -41,7 +41,7 @@ pub fn protect_segment(segment: &[u8], encryptor: &mut SampleEncryptor, defaults
                 let end = at + sample.size as usize;
                 let size = data.len();
                 let bytes = data.get_mut(at..end).ok_or_else(|| format!("a sample of {} bytes at {at} runs past the segment's {size} bytes", sample.size))?;
-                infos.push(encryptor.encrypt(bytes)?);
+                infos.push(encryptor.encrypt(bytes).map_err(|why| format!("sample {} of the fragment at byte {moof_start}: {why}", infos.len() + 1))?);
                 at = end;
             }
         }

@@ -227,7 +227,7 @@ fn senc(infos: &[SampleInfo], subsamples: bool) -> Vec<u8> {
 fn saiz(infos: &[SampleInfo], subsamples: bool) -> Result<Vec<u8>, String> {
     let sizes: Vec<usize> = infos.iter().map(|info| entry(info, subsamples).len()).collect();
     if let Some(too_big) = sizes.iter().find(|size| **size > usize::from(u8::MAX)) {
-        return Err(format!("a sample's encryption entry is {too_big} bytes (too many NAL units); saiz holds at most 255"));
+        return Err(format!("a sample's encryption entry is {too_big} bytes (too many NAL units or tiles); saiz holds at most 255"));
     }
     let uniform = sizes.first().filter(|first| **first > 0 && sizes.iter().all(|size| size == *first)).copied();
     let mut body = Vec::with_capacity(5 + sizes.len());

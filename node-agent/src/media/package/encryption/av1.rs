@@ -1597,6 +1597,25 @@ mod tests {
     }
 
     #[test]
+    fn short_signalled_references_are_chosen_as_the_set_frame_refs_process_does() {
+        let sequence = read_sequence_header(&sequence_header()).unwrap();
+        let slots = |hints: [u32; NUM_REF_FRAMES]| hints.map(|order_hint| ReferenceFrame { valid: true, order_hint, ..ReferenceFrame::default() });
+        // Worked by hand from §7.8, the result in LAST, LAST2, LAST3, GOLDEN, BWDREF, ALTREF2,
+        // ALTREF order. The frame at 15: ALTREF the latest frame after it (slot 4, at 20),
+        // BWDREF and ALTREF2 the next earliest after it (slots 3 and 7), LAST2 and LAST3 the
+        // latest before it not yet taken (slots 1 and 0).
+        assert_eq!(set_frame_refs(&sequence, &slots([10, 12, 14, 16, 20, 8, 6, 18]), 2, 6, 15), [2, 1, 0, 6, 3, 7, 4]);
+        // Every slot holding the same earlier frame: equal hints go to the later slot.
+        assert_eq!(set_frame_refs(&sequence, &slots([10; 8]), 0, 1, 11), [0, 7, 6, 1, 5, 4, 3]);
+        // No earlier frame left for LAST2 and LAST3: they take the earliest slot (GOLDEN's).
+        assert_eq!(set_frame_refs(&sequence, &slots([9, 5, 11, 12, 13, 14, 15, 16]), 0, 1, 10), [0, 1, 1, 1, 2, 3, 7]);
+        // Order hints wrap at 7 bits: for the frame at 1, 123 to 127 and 0 come before it, 2
+        // and 3 after: ALTREF 3, BWDREF 2, no third later frame, so ALTREF2 joins LAST2 and
+        // LAST3 in taking the latest earlier ones (0, then 126, then 125).
+        assert_eq!(set_frame_refs(&sequence, &slots([126, 127, 2, 3, 0, 125, 124, 123]), 1, 7, 1), [1, 4, 0, 7, 2, 5, 3]);
+    }
+
+    #[test]
     fn obus_out_of_place_are_refused() {
         let header = obu(OBU_SEQUENCE_HEADER, &sequence_header());
         let (key, _) = frame_obu(key_frame_header(true, 0, true), &[20, 20]);

@@ -11,7 +11,7 @@ use crate::v1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scheme {
-    /// AES-CTR, whole blocks of each slice: DASH with Widevine and PlayReady.
+    /// AES-CTR, whole blocks of each slice or AV1 tile: DASH with Widevine and PlayReady.
     Cenc,
     /// AES-CBC 1:9 pattern, constant IV: HLS SAMPLE-AES (FairPlay), and Widevine and PlayReady.
     Cbcs,

@@ -33,6 +33,37 @@ pub fn h264_renditions(dir: &Path, source: &Path) -> Vec<PackageRendition> {
         .collect()
 }
 
+/// AV1 renditions of `source` at 320x180 with a keyframe every 12 frames, from the encoders
+/// ffmpeg has, between them reading most of what an AV1 frame header can hold: SVT-AV1 as
+/// the CPU backend runs it (hidden frames shown later by `show_existing_frame`, one tile);
+/// SVT-AV1 with superres and film grain (frame size overrides, `frame_size_with_refs`);
+/// libaom with 2x2 tiles, 128x128 superblocks, quantizer matrices and a decoder model
+/// (`buffer_removal_time`); libaom lossless with 2x2 tiles in two tile groups (frame header
+/// OBUs, then tile group OBUs; no loop filter or transform mode in the header); and rav1e with
+/// 2x2 tiles and segmentation carried over from reference frames.
+pub fn av1_renditions(dir: &Path, source: &Path) -> Vec<PackageRendition> {
+    let aom = ["-c:v", "libaom-av1", "-cpu-used", "8", "-g", "12", "-keyint_min", "12", "-tile-columns", "1", "-tile-rows", "1"];
+    let encoders: [(&str, Vec<&str>); 5] = [
+        ("svt", vec!["-c:v", "libsvtav1", "-preset", "10", "-b:v", "300k", "-g", "12", "-svtav1-params", "scd=0"]),
+        ("svt-superres-grain", vec!["-c:v", "libsvtav1", "-preset", "10", "-b:v", "300k", "-g", "12", "-svtav1-params", "scd=0:superres-mode=1:superres-denom=12:film-grain=8"]),
+        ("aom-tiles", [&aom[..], &["-b:v", "300k", "-aom-params", "sb-size=128:enable-qm=1:timing-info=model"]].concat()),
+        ("aom-lossless-tile-groups", [&aom[..], &["-crf", "0", "-b:v", "0", "-aom-params", "num-tile-groups=2"]].concat()),
+        ("rav1e-tiles", vec!["-c:v", "librav1e", "-speed", "10", "-b:v", "300k", "-g", "12", "-keyint_min", "12", "-tiles", "4"]),
+    ];
+    encoders
+        .into_iter()
+        .map(|(name, encoder)| {
+            let path = dir.join(format!("{name}.mp4"));
+            let mut args = vec!["-i", source.to_str().unwrap(), "-map", "0:v", "-fps_mode", "passthrough", "-vf", "scale=320:180"];
+            args.extend(&encoder);
+            args.push(path.to_str().unwrap());
+            super::ffmpeg(&args);
+            let rung = Rung { name: name.into(), width: 320, height: 180, codec: Codec::Av1, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };
+            PackageRendition { rung, path }
+        })
+        .collect()
+}
+
 /// Inspects `source` (chunks of 0.8 to 1.6 s) with its artifacts under `dir/inspect`.
 pub async fn inspect(source: &Path, dir: &Path) -> InspectReport {
     let params = InspectParams {

@@ -3,6 +3,7 @@
 //! the IV size or constant IV, and the `cbcs` pattern), and the `pssh` boxes of the DRM
 //! systems go at the end of `moov`. Every enclosing box is rewritten with its new size.
 
+use super::av1::Av1Stream;
 use super::samples::{CBCS_CRYPT_BLOCKS, CBCS_SKIP_BLOCKS, SampleLayout, Scheme};
 use crate::media::mp4_boxes::{boxed, child, full_boxed, located_children};
 
@@ -23,7 +24,7 @@ pub struct TrackProtection {
 }
 
 /// `init` with its track protected and `pssh` boxes added; and how its samples are laid out
-/// (NAL units and their length prefix, or whole).
+/// (NAL units and their length prefix, AV1 OBUs with the `av1C`'s sequence header, or whole).
 pub fn protect_init(init: &[u8], protection: &TrackProtection, pssh: &[Vec<u8>]) -> Result<(Vec<u8>, SampleLayout), String> {
     let mut layout = None;
     let mut out = Vec::with_capacity(init.len() + 512);
@@ -91,17 +92,18 @@ fn protect_stsd(stsd: &[u8], protection: &TrackProtection) -> Result<(Vec<u8>, S
     let mut layout = None;
     for entry in located_children(&stsd[8..])? {
         let (kind, fields_len, entry_layout) = match &entry.kind {
-            b"avc1" | b"avc3" => (*b"encv", VISUAL_ENTRY_FIELDS, Some(avc_layout(entry.body)?)),
-            b"hvc1" | b"hev1" => (*b"encv", VISUAL_ENTRY_FIELDS, Some(hevc_layout(entry.body)?)),
-            b"mp4a" => (*b"enca", AUDIO_ENTRY_FIELDS, Some(SampleLayout::Whole)),
-            other => return Err(format!("{} samples cannot be encrypted yet (H.264, HEVC and AAC can)", String::from_utf8_lossy(other))),
+            b"avc1" | b"avc3" => (*b"encv", VISUAL_ENTRY_FIELDS, avc_layout(entry.body)?),
+            b"hvc1" | b"hev1" => (*b"encv", VISUAL_ENTRY_FIELDS, hevc_layout(entry.body)?),
+            b"av01" => (*b"encv", VISUAL_ENTRY_FIELDS, av1_layout(entry.body)?),
+            b"mp4a" => (*b"enca", AUDIO_ENTRY_FIELDS, SampleLayout::Whole),
+            other => return Err(format!("{} samples cannot be encrypted yet (H.264, HEVC, AV1 and AAC can)", String::from_utf8_lossy(other))),
         };
         if entry.body.len() < fields_len {
             return Err(format!("its {} sample entry is truncated", String::from_utf8_lossy(&entry.kind)));
         }
         let mut body = entry.body.to_vec();
-        body.extend(sinf(entry.kind, protection, entry_layout == Some(SampleLayout::Whole)));
-        layout = entry_layout;
+        body.extend(sinf(entry.kind, protection, matches!(entry_layout, SampleLayout::Whole)));
+        layout = Some(entry_layout);
         out.extend(boxed(&kind, &body));
     }
     Ok((out, layout.ok_or("its stsd box has no sample entry")?))
@@ -141,4 +143,11 @@ fn hevc_layout(entry: &[u8]) -> Result<SampleLayout, String> {
     let hvcc = child(&entry[VISUAL_ENTRY_FIELDS.min(entry.len())..], b"hvcC")?.ok_or("its hvc1 entry has no hvcC")?;
     let length_size = usize::from(hvcc.get(21).ok_or("its hvcC is truncated")? & 0x03) + 1;
     Ok(SampleLayout::Hevc { length_size })
+}
+
+/// An `av01` entry's layout: its `av1C` (AV1 ISOBMFF binding, "AV1 Codec Configuration Box")
+/// starts the track's stream, with the sequence header among its configOBUs.
+fn av1_layout(entry: &[u8]) -> Result<SampleLayout, String> {
+    let av1c = child(&entry[VISUAL_ENTRY_FIELDS.min(entry.len())..], b"av1C")?.ok_or("its av01 entry has no av1C")?;
+    Ok(SampleLayout::Av1 { stream: Box::new(Av1Stream::from_config_record(av1c)?) })
 }

@@ -41,7 +41,7 @@ pub fn protect_segment(segment: &[u8], encryptor: &mut SampleEncryptor, defaults
                 let end = at + sample.size as usize;
                 let size = data.len();
                 let bytes = data.get_mut(at..end).ok_or_else(|| format!("a sample of {} bytes at {at} runs past the segment's {size} bytes", sample.size))?;
-                infos.push(encryptor.encrypt(bytes)?);
+                infos.push(encryptor.encrypt(bytes).map_err(|why| format!("sample {} of the fragment at byte {moof_start}: {why}", infos.len() + 1))?);
                 at = end;
             }
         }
@@ -227,7 +227,7 @@ fn senc(infos: &[SampleInfo], subsamples: bool) -> Vec<u8> {
 fn saiz(infos: &[SampleInfo], subsamples: bool) -> Result<Vec<u8>, String> {
     let sizes: Vec<usize> = infos.iter().map(|info| entry(info, subsamples).len()).collect();
     if let Some(too_big) = sizes.iter().find(|size| **size > usize::from(u8::MAX)) {
-        return Err(format!("a sample's encryption entry is {too_big} bytes (too many NAL units); saiz holds at most 255"));
+        return Err(format!("a sample's encryption entry is {too_big} bytes (too many NAL units or tiles); saiz holds at most 255"));
     }
     let uniform = sizes.first().filter(|first| **first > 0 && sizes.iter().all(|size| size == *first)).copied();
     let mut body = Vec::with_capacity(5 + sizes.len());

@@ -12,11 +12,13 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`keys`] | the key file: one key for all tracks, or one for video and one for audio, and keys per video resolution class |
-//! | [`samples`] | encrypting one sample: CTR or CBC pattern, subsamples by NAL unit |
+//! | [`samples`] | encrypting one sample: CTR or CBC pattern, subsamples by NAL unit or AV1 tile |
+//! | [`av1`] | where an AV1 sample's tile data lies: its OBUs, sequence and frame headers, tile groups, and the reference state kept across a track's frames |
 //! | [`init_segment`] | `encv`/`enca` with `sinf` (`frma`, `schm`, `tenc`), `pssh` boxes |
 //! | [`media_segment`] | each fragment's samples encrypted in place; `senc`, `saiz`, `saio`; moved data offsets |
 //! | [`pssh`] | the systems' headers: W3C common (Clear Key), Widevine, PlayReady |
 
+pub mod av1;
 pub mod init_segment;
 pub mod keys;
 pub mod media_segment;
@@ -116,6 +118,10 @@ pub fn protect_track(dir: &Path, groups: &[&[String]], clear: usize, protection:
     }
     let headers: Vec<Vec<u8>> = protection.headers().into_iter().map(|header| header.pssh).collect();
     let (protected_init, layout) = protect_init(&init, &TrackProtection { scheme: protection.scheme, kid: key.kid, constant_iv: iv }, &headers)?;
+    // One encryptor reads the whole track: AV1 frame headers depend on the frames before them.
+    // (A clear lead's samples go unread: the first protected segment starts, as every segment
+    // does, at a random access point, whose sequence header and shown key frame replace all
+    // that earlier frames left.)
     let mut encryptor = SampleEncryptor::new(protection.scheme, key.key, layout, iv);
     for (index, file) in groups.iter().flat_map(|files| files.iter().enumerate()) {
         let path = dir.join(file);

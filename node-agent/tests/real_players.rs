@@ -5,8 +5,8 @@
 //! with no error and no stall, every track buffered as one range from 0 to the end, exactly
 //! the source's frames decoded, both audio tracks offered with their languages and the
 //! subtitle cues shown at the source's times. A variable-rate camera clip, whose renditions
-//! keep each frame's own time, plays through the same way. Shaka Player fast-forwards a ladder
-//! on its DASH trick-mode track.
+//! keep each frame's own time, plays through the same way; so do encrypted H.264 and AV1
+//! ladders with Clear Key. Shaka Player fast-forwards a ladder on its DASH trick-mode track.
 //!
 //! Needs `/usr/bin/chromium` (or `$CHROMIUM`), `node` and `player-tests/node_modules`
 //! (`scripts/ensure-browser` installs them). Without them the test skips with the reason,
@@ -278,6 +278,38 @@ async fn an_encrypted_ladder_plays_through_in_hls_js_and_dash_js_with_clear_key(
             assert_eq!(decoded, 0, "no frame decodes without the keys: {locked}");
         }
     }
+}
+
+#[tokio::test]
+async fn an_encrypted_av1_ladder_plays_through_in_dash_js_and_hls_js_with_clear_key() {
+    if !browser_available("the real-player test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source.mp4");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=2", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", source.to_str().unwrap(),
+    ]);
+    let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::Av1, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };
+    let keys = ContentKeys::new(ContentKey { kid: [0x1a; 16], key: [0x2b; 16] }, ContentKey { kid: [0x3c; 16], key: [0x4d; 16] });
+    let clearkeys = format!("{}:{},{}:{}", "1a".repeat(16), "2b".repeat(16), "3c".repeat(16), "4d".repeat(16));
+    // The samples' tiles protected, their OBU and frame headers clear: the browser's decryptor
+    // and decoder must agree with the packager on where each tile lies.
+    let rungs = [rung("180p", 320, 180, 300), rung("90p", 160, 90, 100)];
+    let out = dir.path().join("cenc");
+    let (report, result) = common::ladder::package_source_protected(&source, &rungs, &out, Some(ContentProtection { scheme: Scheme::Cenc, keys, clear_lead_seconds: 0.0 })).await;
+    assert!(result.renditions.iter().all(|rendition| rendition.codecs.starts_with("av01.")), "{:?}", result.renditions);
+    let server = StaticServer::start(out.join("out"));
+    for (player, manifest) in [("dash", "manifest.mpd"), ("hls", "master.m3u8")] {
+        let played = play_with(player, &server.url(manifest), &["--clearkeys", &clearkeys]);
+        let context = format!("{player} AV1 cenc with Clear Key: {played}");
+        assert_played_through(&played, report.source.video.duration_seconds, report.source.video.frames, &context);
+        assert_switched_up(&played, rungs[0].height, &context);
+    }
+    // Without the keys not one frame decodes.
+    let locked = play_with("dash", &server.url("manifest.mpd"), &["--timeout-ms", "4000"]);
+    assert!(!locked["ended"].as_bool().unwrap_or(true) && locked["totalVideoFrames"].as_u64() == Some(0), "it played without its keys: {locked}");
 }
 
 #[tokio::test]

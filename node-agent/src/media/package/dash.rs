@@ -190,7 +190,7 @@ fn trick_mode_set(xml: &mut String, id: usize, video_set_id: usize, set: &[&Dash
     }
     let videos: Vec<&DashVideo<'_>> = tricks.iter().map(|(video, _)| *video).collect();
     let keys = SetProtection::of(protection, &videos);
-    let _ = writeln!(
+    let _ = write!(
         xml,
         "    <AdaptationSet id=\"{id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">\n      <EssentialProperty schemeIdUri=\"{TRICK_MODE_SCHEME}\" value=\"{video_set_id}\"/>\n{}",
         keys.on_set

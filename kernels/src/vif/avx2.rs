@@ -351,24 +351,46 @@ pub(super) mod x86 {
         w8
     }
 
+    /// The folded tap pairs of one filter, at most 9 (the 17-tap filter's 8 and its
+    /// centre), held in place so that the rows' horizontal passes allocate nothing.
+    #[derive(Debug, Clone, Copy)]
+    pub(in crate::vif) struct FoldedPairs {
+        pairs: [(usize, usize, i32); 9],
+        len: usize,
+    }
+
+    impl std::ops::Deref for FoldedPairs {
+        type Target = [(usize, usize, i32)];
+
+        fn deref(&self) -> &Self::Target {
+            &self.pairs[..self.len]
+        }
+    }
+
     /// The folded tap pairs of a symmetric `filter` (see [`filter_columns`]), the centre
     /// last, as `(k, n−1−k, (c_b << 16) | c_a)`; `None` for a filter they cannot take.
-    pub(in crate::vif) fn folded_pairs(filter: &[u16]) -> Option<Vec<(usize, usize, i32)>> {
+    pub(in crate::vif) fn folded_pairs(filter: &[u16]) -> Option<FoldedPairs> {
         let n = filter.len();
         let half = n / 2;
-        (0..=half)
-            .map(|k| {
-                let c = i32::from(filter[k]);
-                let (ca, cb) = if k == half { (c / 2, c - c / 2) } else { (c, c) };
-                (ca <= 32767 && cb <= 32767 && filter[k] == filter[n - 1 - k]).then_some((k, n - 1 - k, (cb << 16) | ca))
-            })
-            .collect()
+        let mut folded = FoldedPairs { pairs: [(0, 0, 0); 9], len: half + 1 };
+        if folded.len > folded.pairs.len() {
+            return None;
+        }
+        for k in 0..=half {
+            let c = i32::from(filter[k]);
+            let (ca, cb) = if k == half { (c / 2, c - c / 2) } else { (c, c) };
+            if ca > 32767 || cb > 32767 || filter[k] != filter[n - 1 - k] {
+                return None;
+            }
+            folded.pairs[k] = (k, n - 1 - k, (cb << 16) | ca);
+        }
+        Some(folded)
     }
 
     /// The folded pairs of `filter`, with the padded rows biased (`bias_rows`) for the
     /// columns `0..to`; `None` (nothing done) when the filter or the rows do not fit.
     #[target_feature(enable = "avx2")]
-    pub(in crate::vif) fn prepare_horizontal(rows: &mut VerticalRows, to: usize, filter: &[u16]) -> Option<Vec<(usize, usize, i32)>> {
+    pub(in crate::vif) fn prepare_horizontal(rows: &mut VerticalRows, to: usize, filter: &[u16]) -> Option<FoldedPairs> {
         let pairs = folded_pairs(filter)?;
         let half = filter.len() / 2;
         let (lo, hi) = (PAD - half, PAD + to + half);
@@ -392,7 +414,11 @@ pub(super) mod x86 {
     #[target_feature(enable = "avx2")]
     pub(in crate::vif) fn filter_columns(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], from: usize, to: usize) {
         let half = pairs.len() - 1;
-        let pairs: Vec<(usize, usize, __m256i)> = pairs.iter().map(|&(a, b, c)| (a, b, _mm256_set1_epi32(c))).collect();
+        let broadcast: [(usize, usize, __m256i); 9] = std::array::from_fn(|k| {
+            let (a, b, c) = pairs.get(k).copied().unwrap_or_default();
+            (a, b, _mm256_set1_epi32(c))
+        });
+        let pairs = &broadcast[..pairs.len()];
         let hi = PAD + to + half;
         if to > from && rows.biased.iter().any(|r| r.len() < hi) {
             return;
@@ -407,7 +433,7 @@ pub(super) mod x86 {
             let z = _mm256_setzero_si256();
             let (mut mu1, mut mu2) = (z, z);
             let (mut xxh, mut xxl, mut yyh, mut yyl, mut xyh, mut xyl) = (z, z, z, z, z, z);
-            for &(a, b, c) in &pairs {
+            for &(a, b, c) in pairs {
                 let (a, b) = (base + a, base + b);
                 // SAFETY: a and b lie in PAD − half..=PAD + to + half − 8 (j + 8 ≤ to, taps
                 // below n), so the 8 entries read at each stay below hi, within every row

@@ -4,7 +4,7 @@
 //! | function | what is vectorised | how it stays exact |
 //! | --- | --- | --- |
 //! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy, 32 columns at a time | as the AVX2 pass: `vpmaddwd` on pairs of taps, squares biased by −2¹⁵ and the bias added back mod 2³²; `vpermt2d` puts the unpacked halves back in column order |
-//! | [`horizontal_statistics`] | every scale and depth: the horizontal filter, 32 columns at a time, then the statistic, 16 pixels at a time | the rows split once per row into planes of 16-bit halves offset by −2¹⁵ (`vpermt2w`); per folded tap pair (k, n−1−k) and plane one `vpunpck{l,h}wd` + `vpmaddwd`, the halves recombined exactly as in the AVX2 pass; the statistic as the AVX2 one in 16 lanes, with mask registers and AVX-512 DQ's exact `i64`/`f64` conversions |
+//! | [`horizontal_statistics`] | every scale and depth: the horizontal filter, 32 columns at a time, then the statistic, 16 pixels at a time | the rows split once per row into planes of 16-bit halves offset by −2¹⁵ (`vpermt2w`); per folded tap pair (k, n−1−k) and plane one `vpunpck{l,h}wd` + `vpmaddwd`, the halves recombined exactly as in the AVX2 pass; the statistic as the AVX2 one in 16 lanes, with mask registers and AVX-512 DQ's exact `i64`/`f64` conversions; where the CPU has AVX-512 VNNI, each `vpmaddwd` of the filter and the `vpaddd` after it are one `vpdpwssd` (wrapping, so the same sums mod 2³²; both filters are compared in a test) |
 //!
 //! | [`downsample_vertical_avx512`] | the between-scale low-pass | the scalar body compiled with AVX-512 (autovectorised; integer sums, so any vector width gives the same) |
 //!
@@ -199,7 +199,13 @@ mod x86 {
         }
         if w32 > 0 {
             split_rows(rows, PAD - half, PAD + w32 + half);
-            filter_halves(rows, &pairs, w32);
+            if std::arch::is_x86_feature_detected!("avx512vnni") {
+                // SAFETY: the CPU has AVX-512 VNNI (checked just above), and F and BW
+                // (this function's own target features).
+                unsafe { filter_halves_vnni(rows, &pairs, w32) };
+            } else {
+                filter_halves(rows, &pairs, w32);
+            }
             statistics_of_filtered(rows, w32, table, total);
         }
         if w8 > w32 {
@@ -260,61 +266,108 @@ mod x86 {
     /// [0..4, 8..12, …] then [4..8, 12..16, …]) and are stored so: the same order for all
     /// five moments, and the statistic's sums do not depend on the order of the pixels.
     #[target_feature(enable = "avx512f,avx512bw")]
-    fn filter_halves(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
+    pub(super) fn filter_halves(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
+        // SAFETY: this function's target features are every one the body uses with
+        // `VNNI` off.
+        unsafe { filter_halves_with::<false>(rows, pairs, to) }
+    }
+
+    /// [`filter_halves`] with each `vpmaddwd` and the `vpaddd` after it fused into one
+    /// AVX-512 VNNI `vpdpwssd` (see [`multiply_add`]): the same sums, fewer instructions.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) fn filter_halves_vnni(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
+        // SAFETY: this function's target features are every one the body uses with
+        // `VNNI` on.
+        unsafe { filter_halves_with::<true>(rows, pairs, to) }
+    }
+
+    /// `acc + vpmaddwd(a, b)` per 32-bit lane: `vpdpwssd` when `VNNI`, else `vpmaddwd`
+    /// and `vpaddd`. Equal mod 2³²: `vpdpwssd` (not its saturating `s` twin) adds both
+    /// 32-bit products to `acc` with wrap-around, and the one `vpmaddwd` overflow
+    /// (−2¹⁵·−2¹⁵ twice) wraps to the same 2³¹.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 BW, and AVX-512 VNNI when `VNNI`.
+    #[inline(always)]
+    unsafe fn multiply_add<const VNNI: bool>(acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
+        // SAFETY: the CPU has the features these need (the caller's contract).
+        unsafe {
+            if VNNI {
+                _mm512_dpwssd_epi32(acc, a, b)
+            } else {
+                _mm512_add_epi32(acc, _mm512_madd_epi16(a, b))
+            }
+        }
+    }
+
+    /// The body of [`filter_halves`] and [`filter_halves_vnni`], inlined into each.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F and BW, and AVX-512 VNNI when `VNNI`.
+    #[inline(always)]
+    unsafe fn filter_halves_with<const VNNI: bool>(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
         let half = pairs.len() - 1;
         let hi = PAD + to + half;
         if rows.halves.iter().any(|r| r.len() < hi) || rows.filtered.iter().any(|r| r.len() < to) {
             return;
         }
-        let pairs: Vec<(usize, usize, __m512i)> = pairs.iter().map(|&(a, b, c)| (a, b, _mm512_set1_epi32(c))).collect();
         let [p_mu1, p_mu2, p_xl, p_xh, p_yl, p_yh, p_pl, p_ph] = rows.halves.each_ref().map(|r| r.as_ptr());
         let filtered = &mut rows.filtered;
-        let unbias = _mm512_set1_epi32(i32::MIN);
-        let round16 = _mm512_set1_epi32(32768);
-        // Σc·(v − 32768) + 2³¹ = Σc·v (mod 2³²); the squares are Σc·hi·2¹⁶ + Σc·lo,
-        // rounded by 2¹⁶: hi + (lo + 2¹⁵) >> 16.
-        let sq = |h: __m512i, l: __m512i| {
-            let l = _mm512_srli_epi32::<16>(_mm512_add_epi32(_mm512_add_epi32(l, unbias), round16));
-            _mm512_add_epi32(_mm512_add_epi32(h, unbias), l)
-        };
-        let mut j = 0;
-        while j + 32 <= to {
-            let base = PAD + j - half;
-            let z = _mm512_setzero_si512();
-            let (mut mu1, mut mu2, mut xl, mut xh, mut yl, mut yh, mut pl, mut ph) = ((z, z), (z, z), (z, z), (z, z), (z, z), (z, z), (z, z), (z, z));
-            for &(a, b, c) in &pairs {
-                let (a, b) = (base + a, base + b);
-                // The plane at a and at b interleaved, times the pair's coefficients,
-                // added into the accumulators of the unpacked low and high halves.
-                let tap = |plane: *const i16, (lo, hi): &mut (__m512i, __m512i)| {
-                    // SAFETY: a and b lie in PAD − half..=PAD + to + half − 32 (j + 32 ≤
-                    // to, taps below n), so the 32 entries read at each stay below the
-                    // checked length of every plane; unaligned loads.
-                    let (va, vb) = unsafe { (_mm512_loadu_si512(plane.add(a).cast()), _mm512_loadu_si512(plane.add(b).cast())) };
-                    *lo = _mm512_add_epi32(*lo, _mm512_madd_epi16(_mm512_unpacklo_epi16(va, vb), c));
-                    *hi = _mm512_add_epi32(*hi, _mm512_madd_epi16(_mm512_unpackhi_epi16(va, vb), c));
-                };
-                tap(p_mu1, &mut mu1);
-                tap(p_mu2, &mut mu2);
-                tap(p_xl, &mut xl);
-                tap(p_xh, &mut xh);
-                tap(p_yl, &mut yl);
-                tap(p_yh, &mut yh);
-                tap(p_pl, &mut pl);
-                tap(p_ph, &mut ph);
+        // SAFETY: the CPU has AVX-512 F and BW, and VNNI where `multiply_add` uses it (this
+        // function's contract), all the intrinsics below need; the raw loads stay in
+        // bounds (see below).
+        unsafe {
+            let broadcast: [(usize, usize, __m512i); 9] = std::array::from_fn(|k| {
+                let (a, b, c) = pairs.get(k).copied().unwrap_or_default();
+                (a, b, _mm512_set1_epi32(c))
+            });
+            let pairs = &broadcast[..pairs.len()];
+            let (unbias, round16) = (_mm512_set1_epi32(i32::MIN), _mm512_set1_epi32(32768));
+            // Σc·(v − 32768) + 2³¹ = Σc·v (mod 2³²); the squares are Σc·hi·2¹⁶ + Σc·lo,
+            // rounded by 2¹⁶: hi + (lo + 2¹⁵) >> 16.
+            let sq = |h: __m512i, l: __m512i| {
+                let l = _mm512_srli_epi32::<16>(_mm512_add_epi32(_mm512_add_epi32(l, unbias), round16));
+                _mm512_add_epi32(_mm512_add_epi32(h, unbias), l)
+            };
+            let mut j = 0;
+            while j + 32 <= to {
+                let base = PAD + j - half;
+                let z = _mm512_setzero_si512();
+                let (mut mu1, mut mu2, mut xl, mut xh, mut yl, mut yh, mut pl, mut ph) = ((z, z), (z, z), (z, z), (z, z), (z, z), (z, z), (z, z), (z, z));
+                for &(a, b, c) in pairs {
+                    let (a, b) = (base + a, base + b);
+                    // The plane at a and at b interleaved, times the pair's coefficients,
+                    // added into the accumulators of the unpacked low and high halves.
+                    // a and b lie in PAD − half..=PAD + to + half − 32 (j + 32 ≤ to, taps
+                    // below n), so the 32 entries read at each stay below the checked
+                    // length of every plane; unaligned loads.
+                    let tap = |plane: *const i16, (lo, hi): &mut (__m512i, __m512i)| {
+                        let (va, vb) = (_mm512_loadu_si512(plane.add(a).cast()), _mm512_loadu_si512(plane.add(b).cast()));
+                        *lo = multiply_add::<VNNI>(*lo, _mm512_unpacklo_epi16(va, vb), c);
+                        *hi = multiply_add::<VNNI>(*hi, _mm512_unpackhi_epi16(va, vb), c);
+                    };
+                    tap(p_mu1, &mut mu1);
+                    tap(p_mu2, &mut mu2);
+                    tap(p_xl, &mut xl);
+                    tap(p_xh, &mut xh);
+                    tap(p_yl, &mut yl);
+                    tap(p_yh, &mut yh);
+                    tap(p_pl, &mut pl);
+                    tap(p_ph, &mut ph);
+                }
+                let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &mut *filtered;
+                store512(f_mu1, j, _mm512_add_epi32(mu1.0, unbias));
+                store512(f_mu1, j + 16, _mm512_add_epi32(mu1.1, unbias));
+                store512(f_mu2, j, _mm512_add_epi32(mu2.0, unbias));
+                store512(f_mu2, j + 16, _mm512_add_epi32(mu2.1, unbias));
+                store512(f_xx, j, sq(xh.0, xl.0));
+                store512(f_xx, j + 16, sq(xh.1, xl.1));
+                store512(f_yy, j, sq(yh.0, yl.0));
+                store512(f_yy, j + 16, sq(yh.1, yl.1));
+                store512(f_xy, j, sq(ph.0, pl.0));
+                store512(f_xy, j + 16, sq(ph.1, pl.1));
+                j += 32;
             }
-            let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &mut *filtered;
-            store512(f_mu1, j, _mm512_add_epi32(mu1.0, unbias));
-            store512(f_mu1, j + 16, _mm512_add_epi32(mu1.1, unbias));
-            store512(f_mu2, j, _mm512_add_epi32(mu2.0, unbias));
-            store512(f_mu2, j + 16, _mm512_add_epi32(mu2.1, unbias));
-            store512(f_xx, j, sq(xh.0, xl.0));
-            store512(f_xx, j + 16, sq(xh.1, xl.1));
-            store512(f_yy, j, sq(yh.0, yl.0));
-            store512(f_yy, j + 16, sq(yh.1, yl.1));
-            store512(f_xy, j, sq(ph.0, pl.0));
-            store512(f_xy, j + 16, sq(ph.1, pl.1));
-            j += 32;
         }
     }
 
@@ -474,11 +527,50 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vif::rows::PAD;
     use crate::vif::statistic::random_moments;
 
     /// The 16-lane statistic equals `add_pixel` on random moments, extreme ones included.
     #[test]
     fn lane_statistic_equals_scalar_on_random_moments() {
         random_moments::check_lanes::<16>("AVX-512", statistic_of_lanes);
+    }
+
+    /// The horizontal filter gives the same sums with `vpmaddwd` + `vpaddd` as with VNNI's
+    /// `vpdpwssd`, for every scale's filter, on random half-planes with their extremes.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn horizontal_filter_with_and_without_vnni_agree() {
+        if !SimdLevel::hardware().permits(SimdLevel::Avx512) || !std::arch::is_x86_feature_detected!("avx512vnni") {
+            return;
+        }
+        let to = 96;
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            match seed % 8 {
+                0 => i16::MIN,
+                1 => i16::MAX,
+                _ => (seed >> 16) as u16 as i16,
+            }
+        };
+        for filter in crate::vif::VIF_FILTERS {
+            let pairs = crate::vif::avx2::x86::folded_pairs(filter).expect("the VIF filters fold");
+            let mut plain = VerticalRows::default();
+            for plane in &mut plain.halves {
+                *plane = (0..PAD + to + PAD).map(|_| next()).collect();
+            }
+            plain.filtered = std::array::from_fn(|_| vec![0; to]);
+            let mut vnni = VerticalRows { halves: plain.halves.clone(), filtered: plain.filtered.clone(), ..VerticalRows::default() };
+            // SAFETY: the CPU has AVX-512 F, BW and VNNI (checked above).
+            unsafe {
+                x86::filter_halves(&mut plain, &pairs, to);
+                x86::filter_halves_vnni(&mut vnni, &pairs, to);
+            }
+            assert_eq!(plain.filtered, vnni.filtered, "filter of {} taps", filter.len());
+            assert!(plain.filtered.iter().flatten().any(|&v| v != 0));
+        }
     }
 }

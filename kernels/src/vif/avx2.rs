@@ -49,7 +49,7 @@ pub(crate) fn vertical_moments<T: Sample>(
             let d = LevelView { data: d, width: distorted.width, height: distorted.height };
             // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
             // a `#[target_feature(enable = "avx2")]` function.
-            unsafe { x86::vertical_moments_u16(r, d, taps, filter, shifts, rows) };
+            unsafe { x86::vertical_moments_u16(r, d, taps, filter, shifts, rows, 0) };
         } else {
             // SAFETY: AVX2 is present (checked just above); the body is safe Rust.
             unsafe { vertical_moments_autovec(reference, distorted, taps, filter, shifts, rows) };
@@ -62,7 +62,7 @@ pub(crate) fn vertical_moments<T: Sample>(
 
 /// Whether `filter` reads the same backwards, with every coefficient of a mirrored pair
 /// below 2¹⁵ and the centre below 2¹⁶ (what the folded multiply-adds need).
-fn is_symmetric(filter: &[u16]) -> bool {
+pub(in crate::vif) fn is_symmetric(filter: &[u16]) -> bool {
     let n = filter.len();
     n % 2 == 1 && (0..n / 2).all(|k| filter[k] == filter[n - 1 - k] && filter[k] < 32768)
 }
@@ -207,7 +207,8 @@ pub(super) mod x86 {
     }
 
     /// The vertical pass on 16-bit rows: pyramid levels 1–3 and scale 0 above 8 bits.
-    /// Columns `0..w/16*16` in vectors, the rest scalar.
+    /// Columns from `from` (a multiple of 16, done before by the caller) up to `w/16*16`
+    /// in vectors, the rest scalar.
     ///
     /// The filter is symmetric: taps k and n−1−k are one `vpmaddwd` pair (c, c), the
     /// centre a pair with itself (⌊c/2⌋, ⌈c/2⌉). μ sums Σc·v (< 2³² for v < 2¹⁶). A
@@ -216,13 +217,14 @@ pub(super) mod x86 {
     /// (2¹⁶·H + L + round) >> s = H·2¹⁶⁻ˢ + ((L + round) >> s) exactly for s ≤ 16,
     /// mod 2³² as the scalar's `as u32`.
     #[target_feature(enable = "avx2")]
-    pub(super) fn vertical_moments_u16(
+    pub(in crate::vif) fn vertical_moments_u16(
         reference: LevelView<'_, u16>,
         distorted: LevelView<'_, u16>,
         taps: &[usize],
         filter: &[u16],
         shifts: VerticalShifts,
         rows: &mut VerticalRows,
+        from: usize,
     ) {
         let w = reference.width;
         let n = filter.len();
@@ -259,7 +261,7 @@ pub(super) mod x86 {
             *hi = _mm256_add_epi32(*hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), c));
         };
         let unbiased = |(lo, hi): (__m256i, __m256i)| (_mm256_add_epi32(lo, unbias), _mm256_add_epi32(hi, unbias));
-        let mut j = 0;
+        let mut j = from;
         while j < w16 {
             // SAFETY: every tap row is below the height and j + 16 ≤ w, so the 16 words
             // read at row·w + j lie inside both planes (length checked above).
@@ -292,7 +294,7 @@ pub(super) mod x86 {
             j += 16;
         }
         // The last columns: the scalar arithmetic of `vertical_moments_body`.
-        for j in w16..w {
+        for j in w16.max(from)..w {
             let (mut m1, mut m2, mut xx, mut yy, mut xy) = (0u32, 0u32, 0u64, 0u64, 0u64);
             for (&row, &c) in taps.iter().zip(filter) {
                 let c = u32::from(c);

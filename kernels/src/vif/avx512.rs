@@ -3,14 +3,14 @@
 //!
 //! | function | what is vectorised | how it stays exact |
 //! | --- | --- | --- |
-//! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy, 32 columns at a time | as the AVX2 pass: `vpmaddwd` on pairs of taps, squares biased by −2¹⁵ and the bias added back mod 2³²; `vpermt2d` puts the unpacked halves back in column order |
+//! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy, 32 columns at a time | as the AVX2 pass: `vpmaddwd` on pairs of taps (`vpdpwssd` with AVX-512 VNNI, as below), squares biased by −2¹⁵ and the bias added back mod 2³²; `vpermt2d` puts the unpacked halves back in column order |
+//! | [`vertical_moments`] | 16-bit rows (pyramid levels 1–3, scale 0 above 8 bits): the vertical pass, 32 columns at a time | the AVX2 pass's folded tap pairs and high/low halves of the squares (`vpmulhuw`, `vpmullw`), on 512-bit registers (`vpdpwssd` with VNNI) |
 //! | [`horizontal_statistics`] | every scale and depth: the horizontal filter, 32 columns at a time, then the statistic, 16 pixels at a time | the rows split once per row into planes of 16-bit halves offset by −2¹⁵ (`vpermt2w`); per folded tap pair (k, n−1−k) and plane one `vpunpck{l,h}wd` + `vpmaddwd`, the halves recombined exactly as in the AVX2 pass; the statistic as the AVX2 one in 16 lanes, with mask registers and AVX-512 DQ's exact `i64`/`f64` conversions; where the CPU has AVX-512 VNNI, each `vpmaddwd` of the filter and the `vpaddd` after it are one `vpdpwssd` (wrapping, so the same sums mod 2³²; both filters are compared in a test) |
 //!
 //! | [`downsample_vertical_avx512`] | the between-scale low-pass | the scalar body compiled with AVX-512 (autovectorised; integer sums, so any vector width gives the same) |
 //!
 //! Columns left over (fewer than a vector) go to the AVX2 loops, then to the scalar ones;
-//! other cases (16-bit rows of the vertical pass, the horizontal down-sampling) run the
-//! AVX2 path.
+//! the other case (the horizontal down-sampling) runs the AVX2 path.
 //! Every path is compared with the scalar reference in `tests/simd_and_threads.rs`.
 
 use super::rows::{DownsampleRows, VerticalRows, downsample_vertical_body, horizontal_statistics_scalar};
@@ -38,11 +38,38 @@ pub(crate) fn vertical_moments<T: Sample>(
     {
         let r = LevelView { data: r, width: reference.width, height: reference.height };
         let d = LevelView { data: d, width: distorted.width, height: distorted.height };
-        // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked by `permits`), the only
-        // requirement of these `#[target_feature]` functions (AVX2 is implied).
+        // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked by `permits`), and
+        // VNNI where its twin is picked (checked there), the only requirements of these
+        // `#[target_feature]` functions (AVX2 is implied).
         unsafe {
-            let done = x86::vertical_moments_u8(r, d, taps, filter, shifts, rows);
+            let done = if std::arch::is_x86_feature_detected!("avx512vnni") {
+                x86::vertical_moments_u8_vnni(r, d, taps, filter, shifts, rows)
+            } else {
+                x86::vertical_moments_u8(r, d, taps, filter, shifts, rows)
+            };
             super::avx2::x86::vertical_moments_u8(r, d, taps, filter, shifts, rows, done);
+        }
+        return true;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512)
+        && let (Some(r), Some(d)) = (T::as_u16(reference.data), T::as_u16(distorted.data))
+        && (1..=16).contains(&shifts.sq_shift)
+        && shifts.mu_shift <= 16
+        && super::avx2::is_symmetric(filter)
+    {
+        let r = LevelView { data: r, width: reference.width, height: reference.height };
+        let d = LevelView { data: d, width: distorted.width, height: distorted.height };
+        // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked by `permits`), and
+        // VNNI where its twin is picked (checked there), the only requirements of these
+        // `#[target_feature]` functions (AVX2 is implied).
+        unsafe {
+            let done = if std::arch::is_x86_feature_detected!("avx512vnni") {
+                x86::vertical_moments_u16_vnni(r, d, taps, filter, shifts, rows)
+            } else {
+                x86::vertical_moments_u16(r, d, taps, filter, shifts, rows)
+            };
+            super::avx2::x86::vertical_moments_u16(r, d, taps, filter, shifts, rows, done);
         }
         return true;
     }
@@ -123,56 +150,218 @@ mod x86 {
         shifts: VerticalShifts,
         rows: &mut VerticalRows,
     ) -> usize {
+        // SAFETY: this function's target features are every one the body uses with
+        // `VNNI` off.
+        unsafe { vertical_moments_u8_with::<false>(reference, distorted, taps, filter, shifts, rows) }
+    }
+
+    /// [`vertical_moments_u8`] with each `vpmaddwd` and the `vpaddd` after it fused into
+    /// one AVX-512 VNNI `vpdpwssd` (see [`multiply_add`]): the same sums, fewer instructions.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) fn vertical_moments_u8_vnni(
+        reference: LevelView<'_, u8>,
+        distorted: LevelView<'_, u8>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut VerticalRows,
+    ) -> usize {
+        // SAFETY: this function's target features are every one the body uses with
+        // `VNNI` on.
+        unsafe { vertical_moments_u8_with::<true>(reference, distorted, taps, filter, shifts, rows) }
+    }
+
+    /// The body of [`vertical_moments_u8`] and [`vertical_moments_u8_vnni`], inlined into each.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F and BW, and AVX-512 VNNI when `VNNI`.
+    #[inline(always)]
+    unsafe fn vertical_moments_u8_with<const VNNI: bool>(
+        reference: LevelView<'_, u8>,
+        distorted: LevelView<'_, u8>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut VerticalRows,
+    ) -> usize {
         let w = reference.width;
         let (pairs, npairs) = avx2::adjacent_pairs(taps, filter, w);
         let pairs = &pairs[..npairs];
         let (rd, dd) = (reference.data, distorted.data);
-        let bias = _mm512_set1_epi16(i16::MIN);
-        let round = _mm512_set1_epi32(shifts.mu_round as i32);
-        let shift = _mm_cvtsi32_si128(shifts.mu_shift as i32);
-        let sq_bias = _mm512_set1_epi32(i32::MIN);
         let w32 = w / 32 * 32;
-        let mut j = 0;
-        while j < w32 {
-            let z = _mm512_setzero_si512();
-            let (mut m1l, mut m1h, mut m2l, mut m2h) = (z, z, z, z);
-            let (mut xxl, mut xxh, mut yyl, mut yyh, mut xyl, mut xyh) = (z, z, z, z, z, z);
-            for &(o0, o1, c) in pairs {
-                let c = _mm512_set1_epi32(c);
-                let (r0, r1) = (load32_u8_widened(rd, o0 + j), load32_u8_widened(rd, o1 + j));
-                let (d0, d1) = (load32_u8_widened(dd, o0 + j), load32_u8_widened(dd, o1 + j));
-                let madd = |acc: &mut __m512i, a: __m512i, b: __m512i, high: bool| {
-                    let pair = if high { _mm512_unpackhi_epi16(a, b) } else { _mm512_unpacklo_epi16(a, b) };
-                    *acc = _mm512_add_epi32(*acc, _mm512_madd_epi16(pair, c));
+        // SAFETY: the CPU has AVX-512 F and BW, and VNNI where `multiply_add` uses it (this
+        // function's contract), all the intrinsics below need; loads and stores go
+        // through the bounds-checked helpers.
+        unsafe {
+            let bias = _mm512_set1_epi16(i16::MIN);
+            let round = _mm512_set1_epi32(shifts.mu_round as i32);
+            let shift = _mm_cvtsi32_si128(shifts.mu_shift as i32);
+            let sq_bias = _mm512_set1_epi32(i32::MIN);
+            let mut j = 0;
+            while j < w32 {
+                let z = _mm512_setzero_si512();
+                let (mut m1l, mut m1h, mut m2l, mut m2h) = (z, z, z, z);
+                let (mut xxl, mut xxh, mut yyl, mut yyh, mut xyl, mut xyh) = (z, z, z, z, z, z);
+                for &(o0, o1, c) in pairs {
+                    let c = _mm512_set1_epi32(c);
+                    let (r0, r1) = (load32_u8_widened(rd, o0 + j), load32_u8_widened(rd, o1 + j));
+                    let (d0, d1) = (load32_u8_widened(dd, o0 + j), load32_u8_widened(dd, o1 + j));
+                    let madd = |acc: &mut __m512i, a: __m512i, b: __m512i, high: bool| {
+                        let pair = if high { _mm512_unpackhi_epi16(a, b) } else { _mm512_unpacklo_epi16(a, b) };
+                        *acc = multiply_add::<VNNI>(*acc, pair, c);
+                    };
+                    madd(&mut m1l, r0, r1, false);
+                    madd(&mut m1h, r0, r1, true);
+                    madd(&mut m2l, d0, d1, false);
+                    madd(&mut m2h, d0, d1, true);
+                    let product = |a: __m512i, b: __m512i| _mm512_xor_si512(_mm512_mullo_epi16(a, b), bias);
+                    let (rr0, rr1) = (product(r0, r0), product(r1, r1));
+                    let (dd0, dd1) = (product(d0, d0), product(d1, d1));
+                    let (rd0, rd1) = (product(r0, d0), product(r1, d1));
+                    madd(&mut xxl, rr0, rr1, false);
+                    madd(&mut xxh, rr0, rr1, true);
+                    madd(&mut yyl, dd0, dd1, false);
+                    madd(&mut yyh, dd0, dd1, true);
+                    madd(&mut xyl, rd0, rd1, false);
+                    madd(&mut xyh, rd0, rd1, true);
+                }
+                let mu = |v: __m512i| _mm512_srl_epi32(_mm512_add_epi32(v, round), shift);
+                let sq = |v: __m512i| _mm512_add_epi32(v, sq_bias);
+                let put = |dst: &mut [u32], lo: __m512i, hi: __m512i| {
+                    let (first, second) = columns_of_unpacked(lo, hi);
+                    store512(dst, PAD + j, first);
+                    store512(dst, PAD + j + 16, second);
                 };
-                madd(&mut m1l, r0, r1, false);
-                madd(&mut m1h, r0, r1, true);
-                madd(&mut m2l, d0, d1, false);
-                madd(&mut m2h, d0, d1, true);
-                let product = |a: __m512i, b: __m512i| _mm512_xor_si512(_mm512_mullo_epi16(a, b), bias);
-                let (rr0, rr1) = (product(r0, r0), product(r1, r1));
-                let (dd0, dd1) = (product(d0, d0), product(d1, d1));
-                let (rd0, rd1) = (product(r0, d0), product(r1, d1));
-                madd(&mut xxl, rr0, rr1, false);
-                madd(&mut xxh, rr0, rr1, true);
-                madd(&mut yyl, dd0, dd1, false);
-                madd(&mut yyh, dd0, dd1, true);
-                madd(&mut xyl, rd0, rd1, false);
-                madd(&mut xyh, rd0, rd1, true);
+                put(&mut rows.mu1, mu(m1l), mu(m1h));
+                put(&mut rows.mu2, mu(m2l), mu(m2h));
+                put(&mut rows.ref_sq, sq(xxl), sq(xxh));
+                put(&mut rows.dis_sq, sq(yyl), sq(yyh));
+                put(&mut rows.ref_dis, sq(xyl), sq(xyh));
+                j += 32;
             }
-            let mu = |v: __m512i| _mm512_srl_epi32(_mm512_add_epi32(v, round), shift);
-            let sq = |v: __m512i| _mm512_add_epi32(v, sq_bias);
-            let put = |dst: &mut [u32], lo: __m512i, hi: __m512i| {
+        }
+        w32
+    }
+
+    /// The vertical pass on 16-bit rows (pyramid levels 1–3, scale 0 above 8 bits) of the
+    /// columns `0..w/32*32`, the AVX2 pass's arithmetic (`avx2::vertical_moments_u16`:
+    /// folded tap pairs, squares as high and low 16-bit halves) on 32 columns at a time;
+    /// returns where it stopped.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn vertical_moments_u16(
+        reference: LevelView<'_, u16>,
+        distorted: LevelView<'_, u16>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut VerticalRows,
+    ) -> usize {
+        // SAFETY: this function's target features are every one the body uses with
+        // `VNNI` off.
+        unsafe { vertical_moments_u16_with::<false>(reference, distorted, taps, filter, shifts, rows) }
+    }
+
+    /// [`vertical_moments_u16`] with each `vpmaddwd` and the `vpaddd` after it fused into
+    /// one AVX-512 VNNI `vpdpwssd` (see [`multiply_add`]).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) fn vertical_moments_u16_vnni(
+        reference: LevelView<'_, u16>,
+        distorted: LevelView<'_, u16>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut VerticalRows,
+    ) -> usize {
+        // SAFETY: this function's target features are every one the body uses with
+        // `VNNI` on.
+        unsafe { vertical_moments_u16_with::<true>(reference, distorted, taps, filter, shifts, rows) }
+    }
+
+    /// The body of [`vertical_moments_u16`] and [`vertical_moments_u16_vnni`], inlined
+    /// into each.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F and BW, and AVX-512 VNNI when `VNNI`.
+    #[inline(always)]
+    unsafe fn vertical_moments_u16_with<const VNNI: bool>(
+        reference: LevelView<'_, u16>,
+        distorted: LevelView<'_, u16>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut VerticalRows,
+    ) -> usize {
+        let w = reference.width;
+        let n = filter.len();
+        let half = n / 2;
+        let (rd, dd) = (reference.data, distorted.data);
+        let w32 = if rd.len() < w * reference.height || dd.len() < w * reference.height { 0 } else { w / 32 * 32 };
+        // SAFETY: the CPU has AVX-512 F and BW, and VNNI where `multiply_add` uses it (this
+        // function's contract), all the intrinsics below need; the raw loads stay in
+        // bounds (see below), the stores go through the bounds-checked helper.
+        unsafe {
+            let mut pairs = [(0usize, 0usize, _mm512_setzero_si512()); 9];
+            for (k, pair) in pairs.iter_mut().enumerate().take(half + 1) {
+                let c = i32::from(filter[k]);
+                let (ca, cb) = if k == half { (c / 2, c - c / 2) } else { (c, c) };
+                *pair = (taps[k] * w, taps[n - 1 - k] * w, _mm512_set1_epi32((cb << 16) | ca));
+            }
+            let pairs = &pairs[..=half];
+            let mu_round = _mm512_set1_epi32(shifts.mu_round as i32);
+            let mu_shift = _mm_cvtsi32_si128(shifts.mu_shift as i32);
+            let sq_round = _mm512_set1_epi32(shifts.sq_round as i32);
+            let sq_shift = _mm_cvtsi32_si128(shifts.sq_shift as i32);
+            let high_shift = _mm_cvtsi32_si128(16 - shifts.sq_shift as i32);
+            let mu = |v: __m512i| _mm512_srl_epi32(_mm512_add_epi32(v, mu_round), mu_shift);
+            let sq = |high: __m512i, low: __m512i| {
+                _mm512_add_epi32(_mm512_sll_epi32(high, high_shift), _mm512_srl_epi32(_mm512_add_epi32(low, sq_round), sq_shift))
+            };
+            let put = |dst: &mut [u32], j: usize, (lo, hi): (__m512i, __m512i)| {
                 let (first, second) = columns_of_unpacked(lo, hi);
                 store512(dst, PAD + j, first);
                 store512(dst, PAD + j + 16, second);
             };
-            put(&mut rows.mu1, mu(m1l), mu(m1h));
-            put(&mut rows.mu2, mu(m2l), mu(m2h));
-            put(&mut rows.ref_sq, sq(xxl), sq(xxh));
-            put(&mut rows.dis_sq, sq(yyl), sq(yyh));
-            put(&mut rows.ref_dis, sq(xyl), sq(xyh));
-            j += 32;
+            let (bias, unbias) = (_mm512_set1_epi16(i16::MIN), _mm512_set1_epi32(i32::MIN));
+            // (a, b) biased by −2¹⁵ and interleaved, times the pair's coefficients, added
+            // into the unpacked low and high halves' columns.
+            let madd_pair = |(lo, hi): &mut (__m512i, __m512i), a: __m512i, b: __m512i, c: __m512i| {
+                let (a, b) = (_mm512_xor_si512(a, bias), _mm512_xor_si512(b, bias));
+                *lo = multiply_add::<VNNI>(*lo, _mm512_unpacklo_epi16(a, b), c);
+                *hi = multiply_add::<VNNI>(*hi, _mm512_unpackhi_epi16(a, b), c);
+            };
+            let unbiased = |(lo, hi): (__m512i, __m512i)| (_mm512_add_epi32(lo, unbias), _mm512_add_epi32(hi, unbias));
+            let mut j = 0;
+            while j < w32 {
+                // Every tap row is below the height and j + 32 ≤ w, so the 32 words read at
+                // row·w + j lie inside both planes (lengths checked above).
+                let ld = |plane: &[u16], o: usize| _mm512_loadu_si512(plane.as_ptr().add(o + j).cast());
+                let z = (_mm512_setzero_si512(), _mm512_setzero_si512());
+                // μ1, μ2 and x² first, then y² and xy: 8 accumulators at a time.
+                let (mut m1, mut m2, mut xx_hi, mut xx_lo) = (z, z, z, z);
+                for &(a, b, c) in pairs {
+                    let (ra, rb, da, db) = (ld(rd, a), ld(rd, b), ld(dd, a), ld(dd, b));
+                    madd_pair(&mut m1, ra, rb, c);
+                    madd_pair(&mut m2, da, db, c);
+                    madd_pair(&mut xx_hi, _mm512_mulhi_epu16(ra, ra), _mm512_mulhi_epu16(rb, rb), c);
+                    madd_pair(&mut xx_lo, _mm512_mullo_epi16(ra, ra), _mm512_mullo_epi16(rb, rb), c);
+                }
+                let (m1, m2, xx_hi, xx_lo) = (unbiased(m1), unbiased(m2), unbiased(xx_hi), unbiased(xx_lo));
+                put(&mut rows.mu1, j, (mu(m1.0), mu(m1.1)));
+                put(&mut rows.mu2, j, (mu(m2.0), mu(m2.1)));
+                put(&mut rows.ref_sq, j, (sq(xx_hi.0, xx_lo.0), sq(xx_hi.1, xx_lo.1)));
+                let (mut yy_hi, mut yy_lo, mut xy_hi, mut xy_lo) = (z, z, z, z);
+                for &(a, b, c) in pairs {
+                    let (ra, rb, da, db) = (ld(rd, a), ld(rd, b), ld(dd, a), ld(dd, b));
+                    madd_pair(&mut yy_hi, _mm512_mulhi_epu16(da, da), _mm512_mulhi_epu16(db, db), c);
+                    madd_pair(&mut yy_lo, _mm512_mullo_epi16(da, da), _mm512_mullo_epi16(db, db), c);
+                    madd_pair(&mut xy_hi, _mm512_mulhi_epu16(ra, da), _mm512_mulhi_epu16(rb, db), c);
+                    madd_pair(&mut xy_lo, _mm512_mullo_epi16(ra, da), _mm512_mullo_epi16(rb, db), c);
+                }
+                let (yy_hi, yy_lo, xy_hi, xy_lo) = (unbiased(yy_hi), unbiased(yy_lo), unbiased(xy_hi), unbiased(xy_lo));
+                put(&mut rows.dis_sq, j, (sq(yy_hi.0, yy_lo.0), sq(yy_hi.1, yy_lo.1)));
+                put(&mut rows.ref_dis, j, (sq(xy_hi.0, xy_lo.0), sq(xy_hi.1, xy_lo.1)));
+                j += 32;
+            }
         }
         w32
     }
@@ -534,6 +723,84 @@ mod tests {
     #[test]
     fn lane_statistic_equals_scalar_on_random_moments() {
         random_moments::check_lanes::<16>("AVX-512", statistic_of_lanes);
+    }
+
+    /// The 8-bit vertical pass gives the same moments with `vpmaddwd` + `vpaddd` as with
+    /// VNNI's `vpdpwssd`, for the scale-0 filter, on random samples with their extremes.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vertical_pass_with_and_without_vnni_agree() {
+        if !SimdLevel::hardware().permits(SimdLevel::Avx512) || !std::arch::is_x86_feature_detected!("avx512vnni") {
+            return;
+        }
+        let (w, h) = (64, 24);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut samples = |_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            [0, 255, (seed >> 24) as u8][(seed % 3) as usize]
+        };
+        let (r, d): (Vec<u8>, Vec<u8>) = ((0..w * h).map(&mut samples).collect(), (0..w * h).map(&mut samples).collect());
+        let (r, d) = (LevelView { data: &r[..], width: w, height: h }, LevelView { data: &d[..], width: w, height: h });
+        let filter = crate::vif::VIF_FILTERS[0];
+        let taps: Vec<usize> = (0..filter.len()).map(|k| (k + 3) % h).collect();
+        let shifts = VerticalShifts::for_scale(0, 8);
+        let (mut plain, mut vnni) = (padded_rows(w), padded_rows(w));
+        // SAFETY: the CPU has AVX-512 F, BW and VNNI (checked above).
+        unsafe {
+            assert_eq!(x86::vertical_moments_u8(r, d, &taps, filter, shifts, &mut plain), w);
+            assert_eq!(x86::vertical_moments_u8_vnni(r, d, &taps, filter, shifts, &mut vnni), w);
+        }
+        assert_same_moments(&plain, &vnni);
+    }
+
+    /// The 16-bit vertical pass gives the same moments with and without VNNI, for the
+    /// filters of scales 1–3 on random 16-bit rows with their extremes.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vertical_pass_of_16_bit_rows_with_and_without_vnni_agree() {
+        if !SimdLevel::hardware().permits(SimdLevel::Avx512) || !std::arch::is_x86_feature_detected!("avx512vnni") {
+            return;
+        }
+        let (w, h) = (64, 24);
+        let mut seed = 0x6a09_e667_f3bc_c908u64;
+        let mut samples = |_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            [0, u16::MAX, (seed >> 24) as u16][(seed % 3) as usize]
+        };
+        let (r, d): (Vec<u16>, Vec<u16>) = ((0..w * h).map(&mut samples).collect(), (0..w * h).map(&mut samples).collect());
+        let (r, d) = (LevelView { data: &r[..], width: w, height: h }, LevelView { data: &d[..], width: w, height: h });
+        for scale in 1..4 {
+            let filter = crate::vif::VIF_FILTERS[scale];
+            let taps: Vec<usize> = (0..filter.len()).map(|k| (k * 5 + 1) % h).collect();
+            let shifts = VerticalShifts::for_scale(scale, 8);
+            let (mut plain, mut vnni) = (padded_rows(w), padded_rows(w));
+            // SAFETY: the CPU has AVX-512 F, BW and VNNI (checked above).
+            unsafe {
+                assert_eq!(x86::vertical_moments_u16(r, d, &taps, filter, shifts, &mut plain), w);
+                assert_eq!(x86::vertical_moments_u16_vnni(r, d, &taps, filter, shifts, &mut vnni), w);
+            }
+            assert_same_moments(&plain, &vnni);
+        }
+    }
+
+    /// Rows of the vertical pass for `w` columns, padded, all zero.
+    #[cfg(target_arch = "x86_64")]
+    fn padded_rows(w: usize) -> VerticalRows {
+        let row = vec![0; w + 2 * PAD];
+        VerticalRows { mu1: row.clone(), mu2: row.clone(), ref_sq: row.clone(), dis_sq: row.clone(), ref_dis: row, ..VerticalRows::default() }
+    }
+
+    /// The five moment rows of `a` and `b` are equal, and not all zero.
+    #[cfg(target_arch = "x86_64")]
+    fn assert_same_moments(a: &VerticalRows, b: &VerticalRows) {
+        for (x, y) in [(&a.mu1, &b.mu1), (&a.mu2, &b.mu2), (&a.ref_sq, &b.ref_sq), (&a.dis_sq, &b.dis_sq), (&a.ref_dis, &b.ref_dis)] {
+            assert_eq!(x, y);
+            assert!(x.iter().any(|&v| v != 0));
+        }
     }
 
     /// The horizontal filter gives the same sums with `vpmaddwd` + `vpaddd` as with VNNI's

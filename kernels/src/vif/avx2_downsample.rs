@@ -3,7 +3,7 @@
 //!
 //! | function | what is vectorised | how it stays exact |
 //! | --- | --- | --- |
-//! | [`downsample_vertical`] | the between-scale low-pass | the scalar body compiled with AVX2 (autovectorised), or with AVX-512 at [`SimdLevel::Avx512`] |
+//! | [`downsample_vertical`] | the between-scale low-pass | the scalar body compiled with AVX2 (autovectorised), or at [`SimdLevel::Avx512`] the hand-written AVX-512 pass for 8-bit samples and the body compiled with AVX-512 for the 16-bit levels |
 //! | [`downsample_horizontal`] | the between-scale low-pass and decimation of a row | the padded row split once into even and odd entries, so each tap of 8 outputs is one load; `u32` wrapping products as in the scalar; `(x + 2¹⁵) >> 16` done as `(x >> 16) + carry` in 32-bit lanes |
 
 use super::rows::{DownsampleRows, downsample_vertical_body};
@@ -24,6 +24,9 @@ pub(crate) fn downsample_vertical<T: Sample>(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
+        if super::avx512::downsample_vertical_u8(reference, distorted, taps, filter, shifts, simd, rows) {
+            return true;
+        }
         if simd.permits(SimdLevel::Avx512) {
             // SAFETY: the CPU has AVX-512 F, BW, DQ and VL (checked by `permits`).
             unsafe { super::avx512::downsample_vertical_avx512(reference, distorted, taps, filter, shifts, rows) };

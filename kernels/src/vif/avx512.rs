@@ -7,7 +7,8 @@
 //! | [`vertical_moments`] | 16-bit rows (pyramid levels 1–3, scale 0 above 8 bits): the vertical pass, 32 columns at a time | the AVX2 pass's folded tap pairs and high/low halves of the squares (`vpmulhuw`, `vpmullw`), on 512-bit registers (`vpdpwssd` with VNNI) |
 //! | [`horizontal_statistics`] | every scale and depth: the horizontal filter, 32 columns at a time, then the statistic, 16 pixels at a time | the rows split once per row into planes of 16-bit halves offset by −2¹⁵ (`vpermt2w`); per folded tap pair (k, n−1−k) and plane one `vpunpck{l,h}wd` + `vpmaddwd`, the halves recombined exactly as in the AVX2 pass; the statistic as the AVX2 one in 16 lanes, with mask registers and AVX-512 DQ's exact `i64`/`f64` conversions; where the CPU has AVX-512 VNNI, each `vpmaddwd` of the filter and the `vpaddd` after it are one `vpdpwssd` (wrapping, so the same sums mod 2³²; both filters are compared in a test) |
 //!
-//! | [`downsample_vertical_avx512`] | the between-scale low-pass | the scalar body compiled with AVX-512 (autovectorised; integer sums, so any vector width gives the same) |
+//! | [`downsample_vertical_u8`] | the low-pass of 8-bit samples before scale 1 (every second row), 32 columns at a time | adjacent taps paired in one `vpmaddwd` (`vpdpwssd` with VNNI): samples below 2⁸ and coefficients below 2¹⁵ make every product and sum exact; the rounding, shift and 16-bit cut of the scalar body |
+//! | [`downsample_vertical_avx512`] | the between-scale low-pass of the 16-bit levels | the scalar body compiled with AVX-512 (autovectorised; integer sums, so any vector width gives the same) |
 //!
 //! Columns left over (fewer than a vector) go to the AVX2 loops, then to the scalar ones;
 //! the other case (the horizontal down-sampling) runs the AVX2 path.
@@ -115,6 +116,43 @@ pub(crate) fn downsample_vertical_avx512<T: Sample>(
     rows: &mut DownsampleRows,
 ) {
     downsample_vertical_body(reference, distorted, taps, filter, shifts, rows);
+}
+
+/// The down-sampling vertical pass of 8-bit samples (scale 0 → 1) with hand-written
+/// AVX-512 (VNNI where the CPU has it); `false` (nothing done) below
+/// [`SimdLevel::Avx512`] or for other samples and filters.
+pub(crate) fn downsample_vertical_u8<T: Sample>(
+    reference: LevelView<'_, T>,
+    distorted: LevelView<'_, T>,
+    taps: &[usize],
+    filter: &[u16],
+    shifts: VerticalShifts,
+    simd: SimdLevel,
+    rows: &mut DownsampleRows,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512)
+        && let (Some(r), Some(d)) = (T::as_u8(reference.data), T::as_u8(distorted.data))
+        && filter.len() <= 17
+        && filter.iter().all(|&c| c < 32768)
+        && shifts.mu_shift < 32
+    {
+        let r = LevelView { data: r, width: reference.width, height: reference.height };
+        let d = LevelView { data: d, width: distorted.width, height: distorted.height };
+        // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked by `permits`), and
+        // VNNI where its twin is picked (checked there), the only requirements of these
+        // `#[target_feature]` functions.
+        unsafe {
+            if std::arch::is_x86_feature_detected!("avx512vnni") {
+                x86::downsample_vertical_u8_vnni(r, d, taps, filter, shifts, rows);
+            } else {
+                x86::downsample_vertical_u8(r, d, taps, filter, shifts, rows);
+            }
+        }
+        return true;
+    }
+    let _ = (reference, distorted, taps, filter, shifts, simd, rows);
+    false
 }
 
 /// The statistic of 16 pixels at once, for tests: `(mu1, mu2, xx, yy, xy)` lanes in,
@@ -364,6 +402,104 @@ mod x86 {
             }
         }
         w32
+    }
+
+    /// The down-sampling vertical pass of 8-bit samples: columns `0..w/32*32` 32 at a
+    /// time, each pair of adjacent taps one `vpmaddwd` (samples below 2⁸, coefficients
+    /// below 2¹⁵: every product and sum is exact and positive), rounded, shifted and cut
+    /// to 16 bits as the scalar body does; the last columns scalar.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn downsample_vertical_u8(
+        reference: LevelView<'_, u8>,
+        distorted: LevelView<'_, u8>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut DownsampleRows,
+    ) {
+        // SAFETY: this function's target features are every one the body uses with
+        // `VNNI` off.
+        unsafe { downsample_vertical_u8_with::<false>(reference, distorted, taps, filter, shifts, rows) }
+    }
+
+    /// [`downsample_vertical_u8`] with each `vpmaddwd` and the `vpaddd` after it fused
+    /// into one AVX-512 VNNI `vpdpwssd` (see [`multiply_add`]).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) fn downsample_vertical_u8_vnni(
+        reference: LevelView<'_, u8>,
+        distorted: LevelView<'_, u8>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut DownsampleRows,
+    ) {
+        // SAFETY: this function's target features are every one the body uses with
+        // `VNNI` on.
+        unsafe { downsample_vertical_u8_with::<true>(reference, distorted, taps, filter, shifts, rows) }
+    }
+
+    /// The body of [`downsample_vertical_u8`] and [`downsample_vertical_u8_vnni`],
+    /// inlined into each.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F and BW, and AVX-512 VNNI when `VNNI`.
+    #[inline(always)]
+    unsafe fn downsample_vertical_u8_with<const VNNI: bool>(
+        reference: LevelView<'_, u8>,
+        distorted: LevelView<'_, u8>,
+        taps: &[usize],
+        filter: &[u16],
+        shifts: VerticalShifts,
+        rows: &mut DownsampleRows,
+    ) {
+        let w = reference.width;
+        let (pairs, npairs) = avx2::adjacent_pairs(taps, filter, w);
+        let pairs = &pairs[..npairs];
+        let (rd, dd) = (reference.data, distorted.data);
+        let w32 = w / 32 * 32;
+        // SAFETY: the CPU has AVX-512 F and BW, and VNNI where `multiply_add` uses it (this
+        // function's contract), all the intrinsics below need; loads and stores go
+        // through the bounds-checked helpers.
+        unsafe {
+            let round = _mm512_set1_epi32(shifts.mu_round as i32);
+            let shift = _mm_cvtsi32_si128(shifts.mu_shift as i32);
+            let low16 = _mm512_set1_epi32(0xFFFF);
+            // (sum + round) >> shift as u16, in the columns' order.
+            let rounded = |lo: __m512i, hi: __m512i| {
+                let cut = |v: __m512i| _mm512_and_si512(_mm512_srl_epi32(_mm512_add_epi32(v, round), shift), low16);
+                columns_of_unpacked(cut(lo), cut(hi))
+            };
+            let mut j = 0;
+            while j < w32 {
+                let z = _mm512_setzero_si512();
+                let (mut rl, mut rh, mut dl, mut dh) = (z, z, z, z);
+                for &(o0, o1, c) in pairs {
+                    let c = _mm512_set1_epi32(c);
+                    let (r0, r1) = (load32_u8_widened(rd, o0 + j), load32_u8_widened(rd, o1 + j));
+                    let (d0, d1) = (load32_u8_widened(dd, o0 + j), load32_u8_widened(dd, o1 + j));
+                    rl = multiply_add::<VNNI>(rl, _mm512_unpacklo_epi16(r0, r1), c);
+                    rh = multiply_add::<VNNI>(rh, _mm512_unpackhi_epi16(r0, r1), c);
+                    dl = multiply_add::<VNNI>(dl, _mm512_unpacklo_epi16(d0, d1), c);
+                    dh = multiply_add::<VNNI>(dh, _mm512_unpackhi_epi16(d0, d1), c);
+                }
+                for (dst, (first, second)) in [(&mut rows.reference, rounded(rl, rh)), (&mut rows.distorted, rounded(dl, dh))] {
+                    store512(dst, PAD + j, first);
+                    store512(dst, PAD + j + 16, second);
+                }
+                j += 32;
+            }
+        }
+        // The last columns: the scalar arithmetic of `downsample_vertical_body`.
+        for j in w32..w {
+            let (mut r, mut d) = (0u32, 0u32);
+            for (&row, &c) in taps.iter().zip(filter) {
+                r = r.wrapping_add(u32::from(c) * u32::from(rd[row * w + j]));
+                d = d.wrapping_add(u32::from(c) * u32::from(dd[row * w + j]));
+            }
+            let cut = |v: u32| u32::from(((u64::from(v) + shifts.mu_round) >> shifts.mu_shift) as u16);
+            rows.reference[PAD + j] = cut(r);
+            rows.distorted[PAD + j] = cut(d);
+        }
     }
 
     /// Horizontal filter and statistic (AVX-512 for `0..w/32*32`, AVX2 up to `w/8*8`) of
@@ -785,6 +921,39 @@ mod tests {
             }
             assert_same_moments(&plain, &vnni);
         }
+    }
+
+    /// The 8-bit down-sampling vertical pass gives the same rows with and without VNNI
+    /// (32 columns in vectors and 8 scalar ones), on random samples with their extremes.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn downsampling_with_and_without_vnni_agree() {
+        if !SimdLevel::hardware().permits(SimdLevel::Avx512) || !std::arch::is_x86_feature_detected!("avx512vnni") {
+            return;
+        }
+        let (w, h) = (40, 20);
+        let mut seed = 0xbb67_ae85_84ca_a73bu64;
+        let mut samples = |_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            [0, 255, (seed >> 24) as u8][(seed % 3) as usize]
+        };
+        let (r, d): (Vec<u8>, Vec<u8>) = ((0..w * h).map(&mut samples).collect(), (0..w * h).map(&mut samples).collect());
+        let (r, d) = (LevelView { data: &r[..], width: w, height: h }, LevelView { data: &d[..], width: w, height: h });
+        let filter = crate::vif::VIF_FILTERS[1];
+        let taps: Vec<usize> = (0..filter.len()).map(|k| (k * 3 + 2) % h).collect();
+        let shifts = VerticalShifts::for_scale(0, 8);
+        let row = vec![0; w + 2 * PAD];
+        let mut plain = DownsampleRows { reference: row.clone(), distorted: row.clone(), ..DownsampleRows::default() };
+        let mut vnni = DownsampleRows { reference: row.clone(), distorted: row, ..DownsampleRows::default() };
+        // SAFETY: the CPU has AVX-512 F, BW and VNNI (checked above).
+        unsafe {
+            x86::downsample_vertical_u8(r, d, &taps, filter, shifts, &mut plain);
+            x86::downsample_vertical_u8_vnni(r, d, &taps, filter, shifts, &mut vnni);
+        }
+        assert_eq!((&plain.reference, &plain.distorted), (&vnni.reference, &vnni.distorted));
+        assert!(plain.reference.iter().chain(&plain.distorted).any(|&v| v != 0));
     }
 
     /// Rows of the vertical pass for `w` columns, padded, all zero.

@@ -8,10 +8,11 @@
 //! | [`horizontal_statistics`] | every scale and depth: the horizontal filter, 32 columns at a time, then the statistic, 16 pixels at a time | the rows split once per row into planes of 16-bit halves offset by −2¹⁵ (`vpermt2w`); per folded tap pair (k, n−1−k) and plane one `vpunpck{l,h}wd` + `vpmaddwd`, the halves recombined exactly as in the AVX2 pass; the statistic as the AVX2 one in 16 lanes, with mask registers and AVX-512 DQ's exact `i64`/`f64` conversions; where the CPU has AVX-512 VNNI, each `vpmaddwd` of the filter and the `vpaddd` after it are one `vpdpwssd` (wrapping, so the same sums mod 2³²; both filters are compared in a test) |
 //!
 //! | [`downsample_vertical_u8`] | the low-pass of 8-bit samples before scale 1 (every second row), 32 columns at a time | adjacent taps paired in one `vpmaddwd` (`vpdpwssd` with VNNI): samples below 2⁸ and coefficients below 2¹⁵ make every product and sum exact; the rounding, shift and 16-bit cut of the scalar body |
+//! | [`downsample_horizontal`] | the decimating horizontal low-pass between scales 0–2, 16 outputs at a time | taps 2p and 2p + 1 of 16 outputs are the word pairs of one load of the row offset by −2¹⁵: one `vpmaddwd` (`vpdpwssd` with VNNI) per pair of taps, the offset's −2³¹ added back mod 2³²; scale 3's filter (a centre of 2¹⁵ or more) runs the AVX2 pass |
 //! | [`downsample_vertical_avx512`] | the between-scale low-pass of the 16-bit levels | the scalar body compiled with AVX-512 (autovectorised; integer sums, so any vector width gives the same) |
 //!
 //! Columns left over (fewer than a vector) go to the AVX2 loops, then to the scalar ones;
-//! the other case (the horizontal down-sampling) runs the AVX2 path.
+//! other cases run the AVX2 path.
 //! Every path is compared with the scalar reference in `tests/simd_and_threads.rs`.
 
 use super::rows::{DownsampleRows, VerticalRows, downsample_vertical_body, horizontal_statistics_scalar};
@@ -155,6 +156,34 @@ pub(crate) fn downsample_vertical_u8<T: Sample>(
     false
 }
 
+/// The horizontal low-pass and decimation of the down-sampling with AVX-512 (VNNI where
+/// the CPU has it): the two padded rows of `rows` into the leading outputs of
+/// `out_ref`/`out_dis`; returns how many it did, a multiple of 16 (0 = none: below
+/// [`SimdLevel::Avx512`], or a coefficient of 2¹⁵ or more, as scale 3's centre).
+pub(crate) fn downsample_horizontal(
+    rows: &mut DownsampleRows,
+    filter: &[u16],
+    out_ref: &mut [u16],
+    out_dis: &mut [u16],
+    simd: SimdLevel,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512) && filter.len() <= 17 && filter.iter().all(|&c| c < 32768) {
+        // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked by `permits`), and
+        // VNNI where its twin is picked (checked there), the only requirements of these
+        // `#[target_feature]` functions.
+        return unsafe {
+            if std::arch::is_x86_feature_detected!("avx512vnni") {
+                x86::downsample_horizontal_vnni(rows, filter, out_ref, out_dis)
+            } else {
+                x86::downsample_horizontal(rows, filter, out_ref, out_dis)
+            }
+        };
+    }
+    let _ = (rows, filter, out_ref, out_dis, simd);
+    0
+}
+
 /// The statistic of 16 pixels at once, for tests: `(mu1, mu2, xx, yy, xy)` lanes in,
 /// accumulators out; `None` without AVX-512.
 #[cfg(test)]
@@ -173,6 +202,7 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::*;
+    use crate::simd::avx2::store256;
     use crate::simd::avx512::{columns_of_unpacked, load32_u8_widened, load512, store512};
     use crate::vif::avx2::x86 as avx2;
     use crate::vif::rows::PAD;
@@ -500,6 +530,91 @@ mod x86 {
             rows.reference[PAD + j] = cut(r);
             rows.distorted[PAD + j] = cut(d);
         }
+    }
+
+    /// The decimating horizontal pass of the down-sampling, 16 outputs at a time.
+    ///
+    /// Output o reads the padded row at PAD − half + 2o + k for the taps k, so taps 2p and
+    /// 2p + 1 of 16 consecutive outputs are the 16 word pairs of one 32-word load: one
+    /// `vpmaddwd` per pair of taps (a last odd tap paired with coefficient 0), no shuffle.
+    /// The row's entries (below 2¹⁶) are offset by −2¹⁵ into `rows.biased` first, and
+    /// the coefficients (below 2¹⁵ here) sum to 2¹⁶, so each sum is off by exactly −2³¹,
+    /// added back mod 2³² (the scalar's wrapping `u32` sum); then `(x + 2¹⁵) >> 16` cut to
+    /// 16 bits as `(x >> 16) + carry` in 32-bit lanes.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn downsample_horizontal(rows: &mut DownsampleRows, filter: &[u16], out_ref: &mut [u16], out_dis: &mut [u16]) -> usize {
+        // SAFETY: this function's target features are every one the body uses with
+        // `VNNI` off.
+        unsafe { downsample_horizontal_with::<false>(rows, filter, out_ref, out_dis) }
+    }
+
+    /// [`downsample_horizontal`] with each `vpmaddwd` and the `vpaddd` after it fused
+    /// into one AVX-512 VNNI `vpdpwssd` (see [`multiply_add`]).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) fn downsample_horizontal_vnni(rows: &mut DownsampleRows, filter: &[u16], out_ref: &mut [u16], out_dis: &mut [u16]) -> usize {
+        // SAFETY: this function's target features are every one the body uses with
+        // `VNNI` on.
+        unsafe { downsample_horizontal_with::<true>(rows, filter, out_ref, out_dis) }
+    }
+
+    /// The body of [`downsample_horizontal`] and [`downsample_horizontal_vnni`], inlined
+    /// into each; the outputs `0..ow/16*16`, returns how many.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F and BW, and AVX-512 VNNI when `VNNI`.
+    #[inline(always)]
+    unsafe fn downsample_horizontal_with<const VNNI: bool>(
+        rows: &mut DownsampleRows,
+        filter: &[u16],
+        out_ref: &mut [u16],
+        out_dis: &mut [u16],
+    ) -> usize {
+        let half = filter.len() / 2;
+        let npairs = filter.len().div_ceil(2);
+        let ow16 = out_ref.len().min(out_dis.len()) / 16 * 16;
+        let DownsampleRows { reference, distorted, biased, .. } = rows;
+        // The entries read: from PAD − half to the end of the last pair's last load.
+        let start = PAD - half;
+        let end = start + 2 * ow16 + 2 * npairs;
+        if ow16 == 0 || npairs > 9 || end > reference.len().min(distorted.len()) {
+            return 0;
+        }
+        if biased.len() < end {
+            biased.resize(end, 0);
+        }
+        let coefficient = |k: usize| filter.get(k).map_or(0, |&c| i32::from(c));
+        // SAFETY: the CPU has AVX-512 F and BW, and VNNI where `multiply_add` uses it (this
+        // function's contract), all the intrinsics below need (AVX2 is implied); loads and
+        // stores go through the bounds-checked helpers.
+        unsafe {
+            let pairs: [__m512i; 9] = std::array::from_fn(|p| _mm512_set1_epi32(coefficient(2 * p) | (coefficient(2 * p + 1) << 16)));
+            let pairs = &pairs[..npairs];
+            let (unbias, low16, half_unit) = (_mm512_set1_epi32(i32::MIN), _mm512_set1_epi32(0xFFFF), _mm512_set1_epi32(32768));
+            for (src, out) in [(&*reference, &mut *out_ref), (&*distorted, &mut *out_dis)] {
+                let mut i = start;
+                while i + 16 <= end {
+                    let words = _mm512_cvtepi32_epi16(load512(src, i));
+                    store256(biased, i, _mm256_xor_si256(words, _mm256_set1_epi16(i16::MIN)));
+                    i += 16;
+                }
+                for i in i..end {
+                    biased[i] = (src[i] ^ 0x8000) as u16 as i16;
+                }
+                let mut oj = 0;
+                while oj < ow16 {
+                    let mut acc = _mm512_setzero_si512();
+                    for (p, &c) in pairs.iter().enumerate() {
+                        acc = multiply_add::<VNNI>(acc, load512(biased, start + 2 * oj + 2 * p), c);
+                    }
+                    let acc = _mm512_add_epi32(acc, unbias);
+                    let carry = _mm512_srli_epi32::<16>(_mm512_add_epi32(_mm512_and_si512(acc, low16), half_unit));
+                    let rounded = _mm512_add_epi32(_mm512_srli_epi32::<16>(acc), carry);
+                    store256(out, oj, _mm512_cvtepi32_epi16(rounded));
+                    oj += 16;
+                }
+            }
+        }
+        ow16
     }
 
     /// Horizontal filter and statistic (AVX-512 for `0..w/32*32`, AVX2 up to `w/8*8`) of
@@ -954,6 +1069,37 @@ mod tests {
         }
         assert_eq!((&plain.reference, &plain.distorted), (&vnni.reference, &vnni.distorted));
         assert!(plain.reference.iter().chain(&plain.distorted).any(|&v| v != 0));
+    }
+
+    /// The decimating horizontal pass gives the same outputs with and without VNNI, for
+    /// the filters of scales 1 and 2, on random padded rows with their extremes.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn decimation_with_and_without_vnni_agree() {
+        if !SimdLevel::hardware().permits(SimdLevel::Avx512) || !std::arch::is_x86_feature_detected!("avx512vnni") {
+            return;
+        }
+        let w = 70;
+        let mut seed = 0x3c6e_f372_fe94_f82bu64;
+        let mut entries = |_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            [0, 65535, (seed >> 24) as u16 as u32][(seed % 3) as usize]
+        };
+        for filter in &crate::vif::VIF_FILTERS[1..3] {
+            let reference: Vec<u32> = (0..w + 2 * PAD).map(&mut entries).collect();
+            let distorted: Vec<u32> = (0..w + 2 * PAD).map(&mut entries).collect();
+            let mut rows = DownsampleRows { reference, distorted, ..DownsampleRows::default() };
+            let (mut plain, mut vnni) = (([0u16; 35], [0u16; 35]), ([0u16; 35], [0u16; 35]));
+            // SAFETY: the CPU has AVX-512 F, BW and VNNI (checked above).
+            unsafe {
+                assert_eq!(x86::downsample_horizontal(&mut rows, filter, &mut plain.0, &mut plain.1), 32);
+                assert_eq!(x86::downsample_horizontal_vnni(&mut rows, filter, &mut vnni.0, &mut vnni.1), 32);
+            }
+            assert_eq!(plain, vnni);
+            assert!(plain.0.iter().chain(&plain.1).any(|&v| v != 0));
+        }
     }
 
     /// Rows of the vertical pass for `w` columns, padded, all zero.

@@ -144,12 +144,12 @@ fn adm_body<T: Sample>(
     let (mut w, mut h) = (w0.div_ceil(2), h0.div_ceil(2));
     let n = w * h;
     let s = &mut *scratch;
-    s.ref0.resize(n);
-    s.dis0.resize(n);
+    s.ref0.grow_to(n);
+    s.dis0.grow_to(n);
     dwt_scale0(reference, u32::from(bit_depth), simd, &mut s.ref0, &mut s.rows0, &mut s.col_taps);
     dwt_scale0(distorted, u32::from(bit_depth), simd, &mut s.dis0, &mut s.rows0, &mut s.col_taps);
     for b in [&mut s.r0, &mut s.a0, &mut s.csf_a0, &mut s.csf_f0] {
-        b.resize(n);
+        b.grow_to(n);
     }
     decouple_scale0(&s.ref0, &s.dis0, w, h, simd, &mut s.r0, &mut s.a0);
     scores.den[0] = csf_den_scale0(&s.ref0, w, h);
@@ -170,10 +170,10 @@ fn adm_body<T: Sample>(
         let (pw, ph) = (w, h);
         (w, h) = (pw.div_ceil(2), ph.div_ceil(2));
         let n = w * h;
-        s.ref_i4.resize(n);
-        s.dis_i4.resize(n);
+        s.ref_i4.grow_to(n);
+        s.dis_i4.grow_to(n);
         for b in [&mut s.r_i4, &mut s.a_i4, &mut s.csf_a_i4, &mut s.csf_f_i4] {
-            b.resize(n);
+            b.grow_to(n);
         }
         dwt_s123(&s.prev_ref, (pw, ph), scale, simd, &mut s.ref_i4, &mut s.tmp, &mut s.col_taps);
         dwt_s123(&s.prev_dis, (pw, ph), scale, simd, &mut s.dis_i4, &mut s.tmp, &mut s.col_taps);

@@ -49,7 +49,7 @@ pub(crate) fn vertical_moments<T: Sample>(
             let d = LevelView { data: d, width: distorted.width, height: distorted.height };
             // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
             // a `#[target_feature(enable = "avx2")]` function.
-            unsafe { x86::vertical_moments_u16(r, d, taps, filter, shifts, rows) };
+            unsafe { x86::vertical_moments_u16(r, d, taps, filter, shifts, rows, 0) };
         } else {
             // SAFETY: AVX2 is present (checked just above); the body is safe Rust.
             unsafe { vertical_moments_autovec(reference, distorted, taps, filter, shifts, rows) };
@@ -62,7 +62,7 @@ pub(crate) fn vertical_moments<T: Sample>(
 
 /// Whether `filter` reads the same backwards, with every coefficient of a mirrored pair
 /// below 2¹⁵ and the centre below 2¹⁶ (what the folded multiply-adds need).
-fn is_symmetric(filter: &[u16]) -> bool {
+pub(in crate::vif) fn is_symmetric(filter: &[u16]) -> bool {
     let n = filter.len();
     n % 2 == 1 && (0..n / 2).all(|k| filter[k] == filter[n - 1 - k] && filter[k] < 32768)
 }
@@ -207,7 +207,8 @@ pub(super) mod x86 {
     }
 
     /// The vertical pass on 16-bit rows: pyramid levels 1–3 and scale 0 above 8 bits.
-    /// Columns `0..w/16*16` in vectors, the rest scalar.
+    /// Columns from `from` (a multiple of 16, done before by the caller) up to `w/16*16`
+    /// in vectors, the rest scalar.
     ///
     /// The filter is symmetric: taps k and n−1−k are one `vpmaddwd` pair (c, c), the
     /// centre a pair with itself (⌊c/2⌋, ⌈c/2⌉). μ sums Σc·v (< 2³² for v < 2¹⁶). A
@@ -216,13 +217,14 @@ pub(super) mod x86 {
     /// (2¹⁶·H + L + round) >> s = H·2¹⁶⁻ˢ + ((L + round) >> s) exactly for s ≤ 16,
     /// mod 2³² as the scalar's `as u32`.
     #[target_feature(enable = "avx2")]
-    pub(super) fn vertical_moments_u16(
+    pub(in crate::vif) fn vertical_moments_u16(
         reference: LevelView<'_, u16>,
         distorted: LevelView<'_, u16>,
         taps: &[usize],
         filter: &[u16],
         shifts: VerticalShifts,
         rows: &mut VerticalRows,
+        from: usize,
     ) {
         let w = reference.width;
         let n = filter.len();
@@ -259,7 +261,7 @@ pub(super) mod x86 {
             *hi = _mm256_add_epi32(*hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), c));
         };
         let unbiased = |(lo, hi): (__m256i, __m256i)| (_mm256_add_epi32(lo, unbias), _mm256_add_epi32(hi, unbias));
-        let mut j = 0;
+        let mut j = from;
         while j < w16 {
             // SAFETY: every tap row is below the height and j + 16 ≤ w, so the 16 words
             // read at row·w + j lie inside both planes (length checked above).
@@ -292,7 +294,7 @@ pub(super) mod x86 {
             j += 16;
         }
         // The last columns: the scalar arithmetic of `vertical_moments_body`.
-        for j in w16..w {
+        for j in w16.max(from)..w {
             let (mut m1, mut m2, mut xx, mut yy, mut xy) = (0u32, 0u32, 0u64, 0u64, 0u64);
             for (&row, &c) in taps.iter().zip(filter) {
                 let c = u32::from(c);
@@ -351,24 +353,46 @@ pub(super) mod x86 {
         w8
     }
 
+    /// The folded tap pairs of one filter, at most 9 (the 17-tap filter's 8 and its
+    /// centre), held in place so that the rows' horizontal passes allocate nothing.
+    #[derive(Debug, Clone, Copy)]
+    pub(in crate::vif) struct FoldedPairs {
+        pairs: [(usize, usize, i32); 9],
+        len: usize,
+    }
+
+    impl std::ops::Deref for FoldedPairs {
+        type Target = [(usize, usize, i32)];
+
+        fn deref(&self) -> &Self::Target {
+            &self.pairs[..self.len]
+        }
+    }
+
     /// The folded tap pairs of a symmetric `filter` (see [`filter_columns`]), the centre
     /// last, as `(k, n−1−k, (c_b << 16) | c_a)`; `None` for a filter they cannot take.
-    pub(in crate::vif) fn folded_pairs(filter: &[u16]) -> Option<Vec<(usize, usize, i32)>> {
+    pub(in crate::vif) fn folded_pairs(filter: &[u16]) -> Option<FoldedPairs> {
         let n = filter.len();
         let half = n / 2;
-        (0..=half)
-            .map(|k| {
-                let c = i32::from(filter[k]);
-                let (ca, cb) = if k == half { (c / 2, c - c / 2) } else { (c, c) };
-                (ca <= 32767 && cb <= 32767 && filter[k] == filter[n - 1 - k]).then_some((k, n - 1 - k, (cb << 16) | ca))
-            })
-            .collect()
+        let mut folded = FoldedPairs { pairs: [(0, 0, 0); 9], len: half + 1 };
+        if folded.len > folded.pairs.len() {
+            return None;
+        }
+        for k in 0..=half {
+            let c = i32::from(filter[k]);
+            let (ca, cb) = if k == half { (c / 2, c - c / 2) } else { (c, c) };
+            if ca > 32767 || cb > 32767 || filter[k] != filter[n - 1 - k] {
+                return None;
+            }
+            folded.pairs[k] = (k, n - 1 - k, (cb << 16) | ca);
+        }
+        Some(folded)
     }
 
     /// The folded pairs of `filter`, with the padded rows biased (`bias_rows`) for the
     /// columns `0..to`; `None` (nothing done) when the filter or the rows do not fit.
     #[target_feature(enable = "avx2")]
-    pub(in crate::vif) fn prepare_horizontal(rows: &mut VerticalRows, to: usize, filter: &[u16]) -> Option<Vec<(usize, usize, i32)>> {
+    pub(in crate::vif) fn prepare_horizontal(rows: &mut VerticalRows, to: usize, filter: &[u16]) -> Option<FoldedPairs> {
         let pairs = folded_pairs(filter)?;
         let half = filter.len() / 2;
         let (lo, hi) = (PAD - half, PAD + to + half);
@@ -392,7 +416,11 @@ pub(super) mod x86 {
     #[target_feature(enable = "avx2")]
     pub(in crate::vif) fn filter_columns(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], from: usize, to: usize) {
         let half = pairs.len() - 1;
-        let pairs: Vec<(usize, usize, __m256i)> = pairs.iter().map(|&(a, b, c)| (a, b, _mm256_set1_epi32(c))).collect();
+        let broadcast: [(usize, usize, __m256i); 9] = std::array::from_fn(|k| {
+            let (a, b, c) = pairs.get(k).copied().unwrap_or_default();
+            (a, b, _mm256_set1_epi32(c))
+        });
+        let pairs = &broadcast[..pairs.len()];
         let hi = PAD + to + half;
         if to > from && rows.biased.iter().any(|r| r.len() < hi) {
             return;
@@ -407,7 +435,7 @@ pub(super) mod x86 {
             let z = _mm256_setzero_si256();
             let (mut mu1, mut mu2) = (z, z);
             let (mut xxh, mut xxl, mut yyh, mut yyl, mut xyh, mut xyl) = (z, z, z, z, z, z);
-            for &(a, b, c) in &pairs {
+            for &(a, b, c) in pairs {
                 let (a, b) = (base + a, base + b);
                 // SAFETY: a and b lie in PAD − half..=PAD + to + half − 8 (j + 8 ≤ to, taps
                 // below n), so the 8 entries read at each stay below hi, within every row

@@ -3,8 +3,8 @@
 //!
 //! | function | what is vectorised | how it stays exact |
 //! | --- | --- | --- |
-//! | [`downsample_vertical`] | the between-scale low-pass | the scalar body compiled with AVX2 (autovectorised), or with AVX-512 at [`SimdLevel::Avx512`] |
-//! | [`downsample_horizontal`] | the between-scale low-pass and decimation of a row | the padded row split once into even and odd entries, so each tap of 8 outputs is one load; `u32` wrapping products as in the scalar; `(x + 2¹⁵) >> 16` done as `(x >> 16) + carry` in 32-bit lanes |
+//! | [`downsample_vertical`] | the between-scale low-pass | the scalar body compiled with AVX2 (autovectorised), or at [`SimdLevel::Avx512`] the hand-written AVX-512 pass for 8-bit samples and the body compiled with AVX-512 for the 16-bit levels |
+//! | [`downsample_horizontal`] | the between-scale low-pass and decimation of a row (the AVX-512 pass first, at [`SimdLevel::Avx512`] for filters it takes) | the padded row split once into even and odd entries, so each tap of 8 outputs is one load; `u32` wrapping products as in the scalar; `(x + 2¹⁵) >> 16` done as `(x >> 16) + carry` in 32-bit lanes |
 
 use super::rows::{DownsampleRows, downsample_vertical_body};
 use super::{LevelView, VerticalShifts};
@@ -24,6 +24,9 @@ pub(crate) fn downsample_vertical<T: Sample>(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
+        if super::avx512::downsample_vertical_u8(reference, distorted, taps, filter, shifts, simd, rows) {
+            return true;
+        }
         if simd.permits(SimdLevel::Avx512) {
             // SAFETY: the CPU has AVX-512 F, BW, DQ and VL (checked by `permits`).
             unsafe { super::avx512::downsample_vertical_avx512(reference, distorted, taps, filter, shifts, rows) };
@@ -48,6 +51,10 @@ pub(crate) fn downsample_horizontal(
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
     if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
+        let done = super::avx512::downsample_horizontal(rows, filter, out_ref, out_dis, simd);
+        if done > 0 {
+            return done;
+        }
         // SAFETY: AVX2 is present (checked just above).
         return unsafe { x86::downsample_horizontal(rows, filter, out_ref, out_dis) };
     }
@@ -107,7 +114,7 @@ mod x86 {
         // oj + ⌊k/2⌋ of the even or odd split starting at PAD − half.
         let start = PAD - half;
         let n = ow + half;
-        let DownsampleRows { reference, distorted, even, odd } = rows;
+        let DownsampleRows { reference, distorted, even, odd, .. } = rows;
         if even.len() < n {
             even.resize(n, 0);
             odd.resize(n, 0);

@@ -89,6 +89,9 @@ pub struct DownsampleRows {
     /// A padded row split into its even and odd entries (for the decimating AVX2 pass).
     pub(crate) even: Vec<u32>,
     pub(crate) odd: Vec<u32>,
+    /// A padded row as 16-bit values offset by −2¹⁵ (the decimating AVX-512 pass's
+    /// `vpmaddwd` input), indexed as the row.
+    pub(crate) biased: Vec<i16>,
 }
 
 /// Accumulators of one whole scale: the vertical pass, then the horizontal pass with

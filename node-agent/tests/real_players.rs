@@ -288,7 +288,10 @@ async fn an_encrypted_av1_ladder_plays_through_in_dash_js_and_hls_js_with_clear_
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("source.mp4");
     common::ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=2", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
+        // 4 s: dash.js buffers 2 s ahead, and with less than that left it was seen to end the
+        // stream on the lowest rendition before the switch up reopened it, then stall or
+        // never fire `ended`.
+        "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=4", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=4",
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", source.to_str().unwrap(),
     ]);
     let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::Av1, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };

@@ -119,7 +119,7 @@ impl Sim {
         for id in ids {
             let Some(replica) = self.replicas.get_mut(&id) else { continue };
             let output = replica.handle_ready().unwrap_or_else(|err| panic!("seed {}: ready of {id}: {err}", self.seed));
-            for applied in output.proposals {
+            for applied in output.applied.proposals {
                 let key = (applied.proposer, applied.batch_id);
                 let first = *self.applied_at.entry(applied.index).or_insert(key);
                 assert_eq!(first, key, "seed {}: replica {id} applied a different entry at index {}", self.seed, applied.index);

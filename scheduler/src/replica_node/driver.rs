@@ -3,13 +3,17 @@
 //! answers proposers and linearizable readers, and — while leader — runs the leader's
 //! duties ([`super::leader`]).
 //!
-//! Each Ready's messages go out as soon as they may — a leader's appends before its own
-//! fsync, a follower's acks before it applies — so a commit costs one fsync on each side,
-//! in parallel.
+//! A turn first applies what the peers' acks committed and carries out its effects (an
+//! assignment reaches its agent before anything new is written), then runs a placement
+//! round that looks ahead at the gathered commands, and proposes those commands with the
+//! round's assignments in one entry: a task that a result makes ready is assigned in the
+//! same entry. Each Ready's messages go out as soon as they may — a leader's appends before
+//! its own fsync, a follower's acks before it applies — so a commit costs one fsync on each
+//! side, in parallel.
 //!
 //! It runs on its own thread with a single-threaded runtime, because a Ready that appends
-//! entries ends in an fsync: blocking there must not stall the gRPC runtime. Everything it logs is in a span
-//! naming the replica and its current term.
+//! entries ends in an fsync: blocking there must not stall the gRPC runtime. Everything it
+//! logs is in a span naming the replica and its current term.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -199,17 +203,24 @@ impl<S: DurableStore> Driver<S> {
         result
     }
 
-    /// One turn: propose what was gathered (and a caught-up learner's promotion), run the
-    /// Ready loop, place, and publish status.
+    /// One turn: apply what the peers' acks committed (its effects carried out before
+    /// anything new is written), place — the queue and what the gathered results will make
+    /// ready — and propose the gathered commands with those assignments in one entry (and a
+    /// caught-up learner's promotion), run the Ready loop, and publish status. A replica
+    /// alone commits its own entries at once: it places again while what applied makes
+    /// more ready.
     fn turn(&mut self) -> Result<(), DriverError> {
-        self.flush_outbox();
-        if let Some(learner) = self.replica.promote_caught_up_learner() {
-            tracing::info!(learner, "learner caught up; promoting it to voter");
-        }
         self.process_ready()?;
-        if self.place() {
+        loop {
+            self.place();
             self.flush_outbox();
+            if let Some(learner) = self.replica.promote_caught_up_learner() {
+                tracing::info!(learner, "learner caught up; promoting it to voter");
+            }
             self.process_ready()?;
+            if !(self.replica.is_leader() && self.placer.is_due()) {
+                break;
+            }
         }
         self.publish_info();
         Ok(())
@@ -413,17 +424,18 @@ impl<S: DurableStore> Driver<S> {
         }
     }
 
-    /// Leader only: gathers a placement round's assignments. Returns whether it placed any.
-    fn place(&mut self) -> bool {
+    /// Leader only: gathers a placement round's assignments after the commands gathered so
+    /// far, which the round looks ahead at.
+    fn place(&mut self) {
         if !self.replica.is_leader() {
-            return false;
+            return;
         }
         let started = Instant::now();
-        let round = self.placer.round(self.replica.state());
+        let round = self.placer.round(self.replica.state(), self.outbox.gathered());
         self.metrics.scheduling.placement_round(started.elapsed());
-        let Some((commands, placed)) = round else { return false };
-        self.outbox.gather_own(commands, placed);
-        true
+        if let Some((commands, placed)) = round {
+            self.outbox.gather_own(commands, placed);
+        }
     }
 
     /// Leader only: gathers proposals for missed heartbeats.

@@ -11,7 +11,7 @@ use raft::prelude::{Message, MessageType};
 use shotfarm_proto::pipeline::TaskSpec;
 use shotfarm_scheduler::consensus::{Replica, ReplicaConfig};
 use shotfarm_scheduler::machine::{Command, Outcome, Proposal};
-use shotfarm_scheduler::placement::{ClusterView, place};
+use shotfarm_scheduler::replica_node::leader::Placer;
 use shotfarm_scheduler::state::model::{JobId, JobSpec, NodeCapabilities, TaskState};
 use shotfarm_scheduler::storage::memory_store::MemoryStore;
 use shotfarm_scheduler::synthetic;
@@ -119,7 +119,7 @@ impl Sim {
         for id in ids {
             let Some(replica) = self.replicas.get_mut(&id) else { continue };
             let output = replica.handle_ready().unwrap_or_else(|err| panic!("seed {}: ready of {id}: {err}", self.seed));
-            for applied in output.proposals {
+            for applied in output.applied.proposals {
                 let key = (applied.proposer, applied.batch_id);
                 let first = *self.applied_at.entry(applied.index).or_insert(key);
                 assert_eq!(first, key, "seed {}: replica {id} applied a different entry at index {}", self.seed, applied.index);
@@ -229,17 +229,6 @@ impl Sim {
                 trace_parent: None,
             });
         }
-        let mut cluster = ClusterView::from_state(state);
-        for decision in place(&mut cluster, &ClusterView::queued_tasks(state, 64)) {
-            commands.push(Command::Assign {
-                task: decision.task,
-                attempt: decision.attempt,
-                node: decision.node,
-                backend: decision.backend,
-                gpu: decision.gpu,
-                now_ms: self.now,
-            });
-        }
         for task in state.tasks.values().filter(|task| task.state == TaskState::Running) {
             let Some(lease) = &task.lease else { continue };
             let roll = self.rng.random_range(0..100);
@@ -261,6 +250,11 @@ impl Sim {
                 // A late result from an earlier attempt must be refused.
                 commands.push(Command::FailTask { task: task.id, attempt: lease.attempt.saturating_sub(1), error: "stale".to_owned(), retryable: true, now_ms: self.now });
             }
+        }
+        // The leader's round, looking ahead at the results: their assignments go last into the
+        // same entry (the slots those results free, the tasks they release).
+        if let Some((assigns, _)) = Placer::default().round(state, &commands) {
+            commands.extend(assigns);
         }
         let owing: Vec<(JobId, u32)> =
             state.jobs_with_pending_callbacks().filter_map(|job| Some((job, state.jobs.get(&job)?.callbacks.pending.first()?.sequence))).collect();

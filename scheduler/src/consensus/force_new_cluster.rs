@@ -127,7 +127,7 @@ mod tests {
         reopened.propose(&Proposal { proposer: 1, batch_id: 2, commands: vec![again] }).expect("proposes");
         let mut outcomes = Vec::new();
         for _ in 0..5 {
-            outcomes.extend(reopened.handle_ready().expect("ready").proposals.into_iter().flat_map(|applied| applied.outcomes));
+            outcomes.extend(reopened.handle_ready().expect("ready").applied.proposals.into_iter().flat_map(|applied| applied.outcomes));
         }
         assert!(matches!(outcomes.as_slice(), [Outcome::JobSubmitted { created: true, .. }]), "{outcomes:?}");
         assert_eq!(reopened.state().jobs.len(), 2);

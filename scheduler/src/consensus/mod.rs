@@ -27,4 +27,4 @@ pub mod reconfiguration;
 pub mod replica;
 
 pub use reconfiguration::{MembershipChange, ReconfigurationRefusal};
-pub use replica::{AppliedProposal, ReadyOutput, Replica, ReplicaConfig, ReplicaError, StepError};
+pub use replica::{AppliedProposal, AppliedReady, PersistedReady, ReadyOutput, Replica, ReplicaConfig, ReplicaError, StepError, TakenReady};

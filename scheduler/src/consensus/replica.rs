@@ -2,6 +2,12 @@
 //! `RawNode`, the state machine, and the Ready loop that ties them together. The async
 //! driver (and the simulation) call `tick`, `step`, `propose` and `handle_ready`, and carry
 //! out what comes back: messages to send, outcomes to answer, effects to perform.
+//!
+//! A Ready is handled in three steps, which the driver runs one by one so that nothing waits
+//! on what it does not need ([`Replica::handle_ready`] runs them back to back): take it
+//! (a leader's appends go out at once, so followers write while the leader does), persist it
+//! (a follower's acks go out as soon as the entries are durable, before anything applies),
+//! apply what committed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -69,15 +75,35 @@ pub struct AppliedProposal {
     pub outcomes: Vec<Outcome>,
 }
 
-/// What one turn of the Ready loop produced.
+/// What applying a Ready's committed entries produced.
 #[derive(Debug, Default)]
-pub struct ReadyOutput {
-    pub messages: Vec<Message>,
+pub struct AppliedReady {
     pub proposals: Vec<AppliedProposal>,
     pub effects: Vec<Effect>,
     pub read_states: Vec<ReadState>,
-    /// A membership change applied.
+    /// A membership change applied (or a snapshot replaced the membership).
     pub membership_changed: bool,
+}
+
+/// What one whole turn of the Ready loop produced ([`Replica::handle_ready`]).
+#[derive(Debug, Default)]
+pub struct ReadyOutput {
+    /// Every message to send, in order.
+    pub messages: Vec<Message>,
+    pub applied: AppliedReady,
+}
+
+/// A Ready taken from raft-rs, its leader's messages handed out: to persist next.
+pub struct TakenReady {
+    ready: raft::Ready,
+}
+
+/// A Ready persisted and advanced: the committed entries and reads it leaves to apply.
+pub struct PersistedReady {
+    committed: Vec<Entry>,
+    read_states: Vec<ReadState>,
+    /// A snapshot was installed.
+    membership_changed: bool,
 }
 
 pub struct Replica<S: DurableStore> {
@@ -288,18 +314,41 @@ impl<S: DurableStore> Replica<S> {
         self.raw.transfer_leader(to);
     }
 
-    /// One turn of the Ready loop: persist (one durable write for the entries, the hard state
-    /// and every entry applied with them), send, apply, advance.
+    /// One turn of the Ready loop, its three steps run back to back ([`Replica::take_ready`],
+    /// [`Replica::persist_ready`], [`Replica::apply_ready`]): every message to send, in order,
+    /// and what applied. For callers that send nothing while the log is written (tests, the
+    /// simulation, recovery); the driver runs the steps itself.
     pub fn handle_ready(&mut self) -> Result<ReadyOutput, ReplicaError> {
-        let mut output = ReadyOutput::default();
+        let Some((taken, mut messages)) = self.take_ready() else { return Ok(ReadyOutput::default()) };
+        let (persisted, sent_after_persisting) = self.persist_ready(taken)?;
+        messages.extend(sent_after_persisting);
+        let applied = self.apply_ready(persisted)?;
+        Ok(ReadyOutput { messages, applied })
+    }
+
+    /// The first step of a Ready, `None` when raft-rs has nothing to do: the messages a leader
+    /// may send before it persists (the Raft thesis, 10.2.1) — sent at once, followers write
+    /// the entries while the leader does. No other call may reach raft-rs until the Ready is
+    /// persisted.
+    pub fn take_ready(&mut self) -> Option<(TakenReady, Vec<Message>)> {
         self.start_deferred_reads();
         if !self.raw.has_ready() {
-            return Ok(output);
+            return None;
         }
         let mut ready = self.raw.ready();
-        // A leader may send before it persists (the Raft thesis, 10.2.1).
-        output.messages.extend(ready.take_messages());
-        let mut batch = WriteBatch::default();
+        let messages = ready.take_messages();
+        Some((TakenReady { ready }, messages))
+    }
+
+    /// The second step: a received snapshot, the new entries and the hard state written — one
+    /// fsync where raft-rs needs them durable (entries, a snapshot, a term or vote), a lazy
+    /// write otherwise (only the commit index moved: it is learnt again after a crash). Returns
+    /// the messages that may go once they are written (a follower's acks and votes, a leader's
+    /// commit broadcast), and what committed, to apply next: acks do not wait for the apply.
+    pub fn persist_ready(&mut self, taken: TakenReady) -> Result<(PersistedReady, Vec<Message>), ReplicaError> {
+        let mut ready = taken.ready;
+        let mut batch = WriteBatch { lazy: !ready.must_sync(), ..WriteBatch::default() };
+        let mut membership_changed = false;
         if !ready.snapshot().is_empty() {
             let snapshot = ready.snapshot().clone();
             let state = decode_state(snapshot.get_data())?;
@@ -313,31 +362,42 @@ impl<S: DurableStore> Replica<S> {
             crash_point(failpoints::DURING_SNAPSHOT_INSTALL);
             batch.conf_state = Some(snapshot.get_metadata().get_conf_state().clone());
             batch.install_snapshot = Some((snapshot, self.state.clone()));
-            output.membership_changed = true;
+            membership_changed = true;
         }
-        self.apply_entries(ready.take_committed_entries(), &mut batch, &mut output)?;
-        if !ready.entries().is_empty() {
-            self.raw.mut_store().append(ready.entries());
-            batch.entries = ready.entries().clone();
+        let entries = ready.take_entries();
+        if !entries.is_empty() {
+            self.raw.mut_store().append(&entries);
+            batch.entries = entries;
         }
         if let Some(hard_state) = ready.hs() {
             self.raw.mut_store().set_hard_state(hard_state.clone());
             batch.hard_state = Some(hard_state.clone());
         }
-        output.read_states.extend(ready.take_read_states());
         self.persist(batch)?;
-        output.messages.extend(ready.take_persisted_messages());
-
+        let mut messages = ready.take_persisted_messages();
+        let mut committed = ready.take_committed_entries();
+        let read_states = ready.take_read_states();
+        // The Ready's committed entries count as applied from here: they are, before anything
+        // else reaches raft-rs (no joint consensus, whose auto-leave reads the applied index).
         let mut light = self.raw.advance(ready);
-        // Only applied rows from here on: no fsync (see `WriteBatch::lazy`).
-        let mut batch = WriteBatch { lazy: true, ..WriteBatch::default() };
         if let Some(commit) = light.commit_index() {
             self.raw.mut_store().set_commit(commit);
         }
-        output.messages.extend(light.take_messages());
-        let committed = light.take_committed_entries();
+        messages.extend(light.take_messages());
+        committed.extend(light.take_committed_entries());
+        Ok((PersistedReady { committed, read_states, membership_changed }, messages))
+    }
+
+    /// The last step: applies what committed and writes the rows it changed with the applied
+    /// index (lazily: see `WriteBatch::lazy`), compacting the log when due. Returns the
+    /// outcomes, effects and reads for the driver.
+    pub fn apply_ready(&mut self, persisted: PersistedReady) -> Result<AppliedReady, ReplicaError> {
+        let PersistedReady { committed, read_states, membership_changed } = persisted;
+        let mut output = AppliedReady { read_states, membership_changed, ..AppliedReady::default() };
+        let mut batch = WriteBatch { lazy: true, ..WriteBatch::default() };
         if !committed.is_empty() {
             self.apply_entries(committed, &mut batch, &mut output)?;
+            // The applied index goes with a commit index at least as high.
             batch.hard_state = Some(self.raw.store().hard_state().clone());
         }
         self.maybe_compact(&mut batch);
@@ -379,7 +439,7 @@ impl<S: DurableStore> Replica<S> {
         Ok(())
     }
 
-    fn apply_entries(&mut self, entries: Vec<Entry>, batch: &mut WriteBatch, output: &mut ReadyOutput) -> Result<(), ReplicaError> {
+    fn apply_entries(&mut self, entries: Vec<Entry>, batch: &mut WriteBatch, output: &mut AppliedReady) -> Result<(), ReplicaError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -478,7 +538,7 @@ mod tests {
         replica.read_index(b"r1".to_vec());
         let mut answered = Vec::new();
         for _ in 0..10 {
-            answered.extend(replica.handle_ready().expect("ready").read_states.into_iter().map(|read| read.request_ctx));
+            answered.extend(replica.handle_ready().expect("ready").applied.read_states.into_iter().map(|read| read.request_ctx));
         }
         assert_eq!(answered, vec![b"r1".to_vec()]);
         assert!(replica.raw.raft.commit_to_current_term());

@@ -62,6 +62,19 @@ pub enum Command {
     SetClusterId { cluster_id: u64 },
 }
 
+impl Command {
+    /// The (task, attempt) whose lease this command ends if that attempt is still the live
+    /// one when it applies: a result, a failure or an expiry.
+    pub fn ended_attempt(&self) -> Option<(TaskId, u32)> {
+        match self {
+            Command::CompleteTask { task, attempt, .. } | Command::FailTask { task, attempt, .. } | Command::ExpireLease { task, attempt, .. } => {
+                Some((*task, *attempt))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Why a command changed nothing. Deterministic: every replica refuses alike.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum Refusal {

@@ -1,15 +1,16 @@
 //! A [`ClusterView`] with what makes a placement decision cheap at farm scale: the
 //! free-capacity index, the cluster's totals, and where each node sits. It is kept up to
-//! date decision by decision ([`IndexedCluster::commit`]) and node by node
+//! date decision by decision ([`IndexedCluster::commit`]; [`IndexedCluster::refund`] gives a
+//! lease that is about to end back for one round) and node by node
 //! ([`IndexedCluster::refresh_node`]), so the leader keeps one across rounds and pays only
 //! for the nodes that changed.
 
 use std::collections::HashMap;
 
 use super::free_capacity::{Candidate, FreeCapacityIndex};
-use super::view::{ClusterView, JobUsage, NodeView, add_usage};
+use super::view::{ClusterView, JobUsage, NodeView, add_usage, take_back_usage};
 use crate::state::State;
-use crate::state::model::{BackendOption, JobId, NodeId};
+use crate::state::model::{BackendOption, Demand, JobId, NodeId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexedCluster {
@@ -81,12 +82,28 @@ impl IndexedCluster {
     /// Takes `option`'s demand from the node at `position` for the next decision.
     pub fn commit(&mut self, position: usize, job: JobId, option: &BackendOption, gpu: Option<u32>) {
         let Some(node) = self.view.nodes.get(position) else { return };
-        let demand = option.demand.fitted_to(node.cpu_capacity);
-        self.view.commit(position, job, option, gpu);
+        self.charge(position, job, option.demand.fitted_to(node.cpu_capacity), gpu);
+    }
+
+    /// Takes a task's `demand` (fitted to the node) from the node at `position`.
+    pub fn charge(&mut self, position: usize, job: JobId, demand: Demand, gpu: Option<u32>) {
+        self.view.charge(position, job, demand, gpu);
         if let Some(usage) = self.usage_at.get_mut(position) {
             let used = usage.entry(job).or_default();
             used.0 += u64::from(demand.cpu_milli);
             used.1 += u64::from(demand.memory_mb);
+        }
+        if let Some(node) = self.view.nodes.get(position) {
+            self.index.node_changed(position, node);
+        }
+    }
+
+    /// Gives a running task's `demand` back to the node at `position`: the inverse of
+    /// [`IndexedCluster::charge`].
+    pub fn refund(&mut self, position: usize, job: JobId, demand: Demand, gpu: Option<u32>) {
+        self.view.refund(position, job, demand, gpu);
+        if let Some(usage) = self.usage_at.get_mut(position) {
+            take_back_usage(usage, job, (u64::from(demand.cpu_milli), u64::from(demand.memory_mb)));
         }
         if let Some(node) = self.view.nodes.get(position) {
             self.index.node_changed(position, node);
@@ -125,13 +142,7 @@ impl IndexedCluster {
 
 /// Takes `usage` back from `total`, job by job, dropping jobs that use nothing.
 fn take_back(total: &mut JobUsage, usage: &JobUsage) {
-    for (job, (cpu, memory)) in usage {
-        if let Some(used) = total.get_mut(job) {
-            used.0 = used.0.saturating_sub(*cpu);
-            used.1 = used.1.saturating_sub(*memory);
-            if *used == (0, 0) {
-                total.remove(job);
-            }
-        }
+    for (job, used) in usage {
+        take_back_usage(total, *job, *used);
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::state::State;
-use crate::state::model::{BackendOption, JobId, Node, NodeId, TaskId};
+use crate::state::model::{BackendOption, Demand, JobId, Node, NodeId, Task, TaskId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GpuView {
@@ -56,6 +56,19 @@ pub struct TaskView {
     pub job: JobId,
     pub priority: i32,
     pub options: Vec<BackendOption>,
+}
+
+impl TaskView {
+    /// A task of `state` as placement sees it, its next attempt and its job's priority.
+    pub fn of(state: &State, task: &Task) -> TaskView {
+        TaskView {
+            id: task.id,
+            attempt: task.attempt,
+            job: task.job,
+            priority: state.jobs.get(&task.job).map_or(0, |job| job.spec.priority),
+            options: task.options.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -136,17 +149,7 @@ impl ClusterView {
 
     /// The ready tasks of the state, in queue order (priority, then age).
     pub fn queued_tasks(state: &State, limit: usize) -> Vec<TaskView> {
-        state
-            .queued()
-            .take(limit)
-            .map(|task| TaskView {
-                id: task.id,
-                attempt: task.attempt,
-                job: task.job,
-                priority: state.jobs.get(&task.job).map_or(0, |job| job.spec.priority),
-                options: task.options.clone(),
-            })
-            .collect()
+        state.queued().take(limit).map(|task| TaskView::of(state, task)).collect()
     }
 
     /// Total CPU (millicores) and memory (MB) of the cluster.
@@ -166,8 +169,13 @@ impl ClusterView {
 
     /// Takes `option`'s demand from the node at `position` (and its GPU), for the next decision.
     pub fn commit(&mut self, position: usize, job: JobId, option: &BackendOption, gpu: Option<u32>) {
+        let Some(node) = self.nodes.get(position) else { return };
+        self.charge(position, job, option.demand.fitted_to(node.cpu_capacity), gpu);
+    }
+
+    /// Takes a task's `demand` (fitted to the node) from the node at `position` and its GPU.
+    pub fn charge(&mut self, position: usize, job: JobId, demand: Demand, gpu: Option<u32>) {
         let Some(node) = self.nodes.get_mut(position) else { return };
-        let demand = option.demand.fitted_to(node.cpu_capacity);
         node.cpu_free = node.cpu_free.saturating_sub(demand.cpu_milli);
         node.memory_free_mb = node.memory_free_mb.saturating_sub(demand.memory_mb);
         node.slots_free = node.slots_free.saturating_sub(1);
@@ -180,5 +188,38 @@ impl ClusterView {
         let usage = self.job_usage.entry(job).or_default();
         usage.0 += u64::from(demand.cpu_milli);
         usage.1 += u64::from(demand.memory_mb);
+    }
+
+    /// Gives a running task's `demand` back to the node at `position` and its GPU: the
+    /// inverse of [`ClusterView::charge`], never beyond the node's capacity.
+    pub fn refund(&mut self, position: usize, job: JobId, demand: Demand, gpu: Option<u32>) {
+        let Some(node) = self.nodes.get_mut(position) else { return };
+        node.cpu_free = node.cpu_free.saturating_add(demand.cpu_milli).min(node.cpu_capacity);
+        node.memory_free_mb = node.memory_free_mb.saturating_add(demand.memory_mb).min(node.memory_capacity_mb);
+        node.slots_free = node.slots_free.saturating_add(1).min(node.slots_capacity);
+        if let Some(count) = node.tasks_per_job.get_mut(&job) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                node.tasks_per_job.remove(&job);
+            }
+        }
+        if let Some(gpu) = gpu.and_then(|index| node.gpus.iter_mut().find(|candidate| candidate.index == index)) {
+            gpu.nvenc_free = gpu.nvenc_free.saturating_add(demand.nvenc_sessions).min(gpu.nvenc_capacity);
+            gpu.memory_free_mb = gpu.memory_free_mb.saturating_add(demand.gpu_memory_mb).min(gpu.memory_capacity_mb);
+            gpu.cuda_free = gpu.cuda_free.saturating_add(demand.cuda_share).min(100);
+        }
+        take_back_usage(&mut self.job_usage, job, (u64::from(demand.cpu_milli), u64::from(demand.memory_mb)));
+    }
+}
+
+/// Takes `(cpu, memory)` of `job`'s usage back from `total`, dropping the job once it uses
+/// nothing.
+pub(crate) fn take_back_usage(total: &mut JobUsage, job: JobId, (cpu, memory): (u64, u64)) {
+    if let Some(used) = total.get_mut(&job) {
+        used.0 = used.0.saturating_sub(cpu);
+        used.1 = used.1.saturating_sub(memory);
+        if *used == (0, 0) {
+            total.remove(&job);
+        }
     }
 }

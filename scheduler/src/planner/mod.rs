@@ -31,6 +31,7 @@
 mod demands;
 mod specs;
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 
 use shotfarm_proto::analysis::{analysed_chunks, trial_sizes};
@@ -180,6 +181,30 @@ impl Target {
     }
 }
 
+/// Whether a dependent of `finished` is released once every task `succeeded` holds for has
+/// succeeded: it is blocked, of the same job, and waits on nothing else.
+fn releasable(task: &Task, job_id: JobId, succeeded: impl Fn(TaskId) -> bool) -> bool {
+    task.job == job_id && task.state == TaskState::Blocked && task.deps.iter().all(|dep| succeeded(*dep))
+}
+
+fn has_succeeded(state: &State, task: TaskId) -> bool {
+    state.tasks.get(&task).is_some_and(|task| task.state == TaskState::Succeeded)
+}
+
+/// The blocked tasks that the success of `succeeding` (results not applied yet) will queue
+/// when those results apply, as [`on_task_succeeded`] releases dependents, by id: the leader
+/// places them in the entry that carries the results. Tasks a result creates (the next
+/// stages of the plan) are not known before it applies and are not among them.
+pub fn released_by(state: &State, succeeding: &BTreeSet<TaskId>) -> BTreeSet<TaskId> {
+    let succeeded = |dep: TaskId| succeeding.contains(&dep) || has_succeeded(state, dep);
+    succeeding
+        .iter()
+        .filter_map(|finished| Some((state.tasks.get(finished)?.job, state.dependents_of(*finished))))
+        .flat_map(|(job_id, dependents)| dependents.iter().filter_map(|id| state.tasks.get(id)).filter(move |task| releasable(task, job_id, succeeded)))
+        .map(|task| task.id)
+        .collect()
+}
+
 /// Queues every blocked task of the job whose dependencies have all succeeded: the dependents
 /// of the one that just did ([`State::dependents_of`]), not a scan of the job.
 fn release_dependents(state: &mut State, job_id: JobId, finished: TaskId, now_ms: Millis) -> Result<(), String> {
@@ -187,8 +212,7 @@ fn release_dependents(state: &mut State, job_id: JobId, finished: TaskId, now_ms
         .dependents_of(finished)
         .iter()
         .filter_map(|id| state.tasks.get(id))
-        .filter(|task| task.job == job_id && task.state == TaskState::Blocked)
-        .filter(|task| task.deps.iter().all(|dep| state.tasks.get(dep).is_some_and(|dep| dep.state == TaskState::Succeeded)))
+        .filter(|task| releasable(task, job_id, |dep| has_succeeded(state, dep)))
         .map(|task| task.id)
         .collect();
     for task_id in ready {

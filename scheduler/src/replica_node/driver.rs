@@ -3,14 +3,23 @@
 //! answers proposers and linearizable readers, and — while leader — runs the leader's
 //! duties ([`super::leader`]).
 //!
-//! It runs on its own thread with a single-threaded runtime, because every Ready ends in an
-//! fsync: blocking there must not stall the gRPC runtime. Everything it logs is in a span
-//! naming the replica and its current term.
+//! A turn first applies what the peers' acks committed and carries out its effects (an
+//! assignment reaches its agent before anything new is written), then runs a placement
+//! round that looks ahead at the gathered commands, and proposes those commands with the
+//! round's assignments in one entry: a task that a result makes ready is assigned in the
+//! same entry. Each Ready's messages go out as soon as they may — a leader's appends before
+//! its own fsync, a follower's acks before it applies — so a commit costs one fsync on each
+//! side, in parallel.
+//!
+//! It runs on its own thread with a single-threaded runtime, because a Ready that appends
+//! entries ends in an fsync: blocking there must not stall the gRPC runtime. Everything it
+//! logs is in a span naming the replica and its current term.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use raft::prelude::Message;
 use shotfarm_security::TransportSecurity;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -25,7 +34,7 @@ use super::request::{MembershipReply, Query, Request};
 use super::stream_end::StreamEnd;
 use super::transport::{Delivery, Transport};
 use super::DriverError;
-use crate::consensus::{MembershipChange, ReadyOutput, Replica};
+use crate::consensus::{AppliedReady, MembershipChange, Replica, ReplicaError};
 use crate::metrics::ReplicaMetrics;
 use crate::metrics::raft::RaftPosition;
 use crate::storage::DurableStore;
@@ -34,6 +43,12 @@ use crate::storage::DurableStore;
 const REQUEST_QUEUE: usize = 8192;
 /// How often the state's tasks, jobs and nodes are counted for `/metrics`.
 const COUNT_STATE_EVERY: Duration = Duration::from_secs(1);
+
+/// The replica cannot persist its log: it must stop.
+fn storage_failed(err: ReplicaError) -> DriverError {
+    tracing::error!(%err, "the replica cannot persist its log; stopping");
+    DriverError::Fatal(err.to_string())
+}
 
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
@@ -188,17 +203,24 @@ impl<S: DurableStore> Driver<S> {
         result
     }
 
-    /// One turn: propose what was gathered (and a caught-up learner's promotion), run the
-    /// Ready loop, place, and publish status.
+    /// One turn: apply what the peers' acks committed (its effects carried out before
+    /// anything new is written), place — the queue and what the gathered results will make
+    /// ready — and propose the gathered commands with those assignments in one entry (and a
+    /// caught-up learner's promotion), run the Ready loop, and publish status. A replica
+    /// alone commits its own entries at once: it places again while what applied makes
+    /// more ready.
     fn turn(&mut self) -> Result<(), DriverError> {
-        self.flush_outbox();
-        if let Some(learner) = self.replica.promote_caught_up_learner() {
-            tracing::info!(learner, "learner caught up; promoting it to voter");
-        }
         self.process_ready()?;
-        if self.place() {
+        loop {
+            self.place();
             self.flush_outbox();
+            if let Some(learner) = self.replica.promote_caught_up_learner() {
+                tracing::info!(learner, "learner caught up; promoting it to voter");
+            }
             self.process_ready()?;
+            if !(self.replica.is_leader() && self.placer.is_due()) {
+                break;
+            }
         }
         self.publish_info();
         Ok(())
@@ -291,18 +313,17 @@ impl<S: DurableStore> Driver<S> {
         self.placer.settled(dropped);
     }
 
+    /// Runs the Ready loop until raft-rs has nothing left: each Ready's messages go out as
+    /// soon as they may (a leader's before it persists, a follower's acks before it applies),
+    /// and what applied is carried out before the next Ready is taken.
     fn process_ready(&mut self) -> Result<(), DriverError> {
-        loop {
-            let output = self.replica.handle_ready().map_err(|err| {
-                tracing::error!(%err, "the replica cannot persist its log; stopping");
-                DriverError::Fatal(err.to_string())
-            })?;
-            let idle = output.messages.is_empty() && output.proposals.is_empty() && output.read_states.is_empty() && !output.membership_changed;
+        while let Some((taken, messages)) = self.replica.take_ready() {
+            self.send(messages);
+            let (persisted, messages) = self.replica.persist_ready(taken).map_err(storage_failed)?;
+            self.send(messages);
+            let output = self.replica.apply_ready(persisted).map_err(storage_failed)?;
             self.on_ready(output);
             self.check_role();
-            if idle {
-                break;
-            }
         }
         let applied = self.replica.applied();
         let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ready_reads).into_iter().partition(|(index, _)| *index <= applied);
@@ -313,14 +334,17 @@ impl<S: DurableStore> Driver<S> {
         Ok(())
     }
 
-    fn on_ready(&mut self, output: ReadyOutput) {
-        for message in output.messages {
+    fn send(&mut self, messages: Vec<Message>) {
+        for message in messages {
             let to = message.to;
             match self.peer_addr(to) {
                 Some(addr) => self.transport.send(message, &addr),
                 None => tracing::warn!(to, "no address known for replica; message dropped"),
             }
         }
+    }
+
+    fn on_ready(&mut self, output: AppliedReady) {
         if !output.proposals.is_empty() {
             self.placer.mark_due();
         }
@@ -400,17 +424,18 @@ impl<S: DurableStore> Driver<S> {
         }
     }
 
-    /// Leader only: gathers a placement round's assignments. Returns whether it placed any.
-    fn place(&mut self) -> bool {
+    /// Leader only: gathers a placement round's assignments after the commands gathered so
+    /// far, which the round looks ahead at.
+    fn place(&mut self) {
         if !self.replica.is_leader() {
-            return false;
+            return;
         }
         let started = Instant::now();
-        let round = self.placer.round(self.replica.state());
+        let round = self.placer.round(self.replica.state(), self.outbox.gathered());
         self.metrics.scheduling.placement_round(started.elapsed());
-        let Some((commands, placed)) = round else { return false };
-        self.outbox.gather_own(commands, placed);
-        true
+        if let Some((commands, placed)) = round {
+            self.outbox.gather_own(commands, placed);
+        }
     }
 
     /// Leader only: gathers proposals for missed heartbeats.

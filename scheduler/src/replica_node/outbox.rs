@@ -50,6 +50,11 @@ impl Outbox {
         self.gathered.is_empty()
     }
 
+    /// The commands gathered and not proposed yet, in the order they will be proposed.
+    pub fn gathered(&self) -> impl Iterator<Item = &Command> {
+        self.gathered.iter().flat_map(|(commands, _)| commands)
+    }
+
     /// A caller's commands, answered with their outcomes once their entry applies.
     pub fn gather(&mut self, commands: Vec<Command>, reply: OutcomeReply) {
         self.gathered.push((commands, Some(reply)));

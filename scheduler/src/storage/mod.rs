@@ -48,10 +48,12 @@ pub struct WriteBatch {
     pub applied: Option<u64>,
     /// A snapshot taken locally: store it and drop log entries up to its index.
     pub compact_to: Option<Snapshot>,
-    /// Whether the write must be on disk when `write` returns. Log entries and hard state
-    /// always are. A batch of only applied rows may be lazy: a crash then loses a suffix of
-    /// lazy batches as a whole, the state falls back to an older applied index, and Raft
-    /// applies the committed entries after it again from the (durable) log.
+    /// Whether the write must be on disk when `write` returns. Log entries, snapshots and a
+    /// hard state with a new term or vote always are. A batch of applied rows, or of a hard
+    /// state whose commit index alone moved, may be lazy: a crash then loses a suffix of lazy
+    /// batches as a whole, the state falls back to an older applied index (never above the
+    /// commit index written with it), and Raft learns the commit index again and applies the
+    /// committed entries after it again from the (durable) log.
     pub lazy: bool,
 }
 

@@ -174,9 +174,9 @@ impl DurableStore for RedbStore {
                 meta.insert(APPLIED, snapshot.get_metadata().index.to_le_bytes().as_slice()).map_err(StoreError::io)?;
             }
             if let Some(first) = batch.entries.first() {
-                // Everything from the first new index on is replaced.
-                let first_index = first.index;
-                log.retain(|index, _| index < first_index).map_err(StoreError::io)?;
+                // Everything from the first new index on is replaced; only that range is
+                // visited (usually empty), not the whole log before it.
+                log.retain_in(first.index.., |_, _| false).map_err(StoreError::io)?;
                 for entry in &batch.entries {
                     log.insert(entry.index, encode(entry)?.as_slice()).map_err(StoreError::io)?;
                 }
@@ -210,8 +210,7 @@ impl DurableStore for RedbStore {
                 meta.insert(APPLIED, applied.to_le_bytes().as_slice()).map_err(StoreError::io)?;
             }
             if let Some(snapshot) = &batch.compact_to {
-                let upto = snapshot.get_metadata().index;
-                log.retain(|index, _| index > upto).map_err(StoreError::io)?;
+                log.retain_in(..=snapshot.get_metadata().index, |_, _| false).map_err(StoreError::io)?;
                 meta.insert(SNAPSHOT, encode(snapshot)?.as_slice()).map_err(StoreError::io)?;
             }
         }
@@ -225,4 +224,35 @@ impl DurableStore for RedbStore {
 pub fn load_state(dir: &Path) -> Result<(State, u64), StoreError> {
     let recovered = RedbStore::open(dir)?.load()?;
     Ok((recovered.state, recovered.applied))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: u64, term: u64) -> Entry {
+        Entry { index, term, data: vec![index as u8].into(), ..Default::default() }
+    }
+
+    fn logged(store: &RedbStore) -> Vec<(u64, u64)> {
+        store.load().expect("loads").entries.iter().map(|entry| (entry.index, entry.term)).collect()
+    }
+
+    #[test]
+    fn an_append_replaces_the_log_from_its_first_index_and_compaction_drops_what_the_snapshot_covers() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut store = RedbStore::open(dir.path()).expect("opens");
+        store.write(WriteBatch { entries: (2..=6).map(|index| entry(index, 1)).collect(), ..WriteBatch::default() }).expect("appends");
+        store.write(WriteBatch { entries: vec![entry(7, 1)], ..WriteBatch::default() }).expect("appends");
+        assert_eq!(logged(&store), [(2, 1), (3, 1), (4, 1), (5, 1), (6, 1), (7, 1)]);
+        // A new leader's entries from index 4 on replace 4 to 7.
+        store.write(WriteBatch { entries: vec![entry(4, 2), entry(5, 2)], ..WriteBatch::default() }).expect("appends");
+        assert_eq!(logged(&store), [(2, 1), (3, 1), (4, 2), (5, 2)]);
+        let mut snapshot = Snapshot::default();
+        snapshot.mut_metadata().index = 3;
+        snapshot.mut_metadata().term = 1;
+        store.write(WriteBatch { compact_to: Some(snapshot), ..WriteBatch::default() }).expect("compacts");
+        assert_eq!(logged(&store), [(4, 2), (5, 2)]);
+        assert_eq!(store.load().expect("loads").snapshot.get_metadata().index, 3);
+    }
 }

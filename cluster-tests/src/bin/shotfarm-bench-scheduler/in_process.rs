@@ -4,9 +4,10 @@
 //!
 //! Per farm size: register the nodes, queue the work (jobs of 1,000 one-rung chunks driven
 //! through inspection and ladder with synthetic results, until the queue holds `--queued`
-//! tasks), fill the farm, then run rounds as a busy leader does: `--batch` results apply,
-//! one placement round places the freed slots, its `Assign`s apply. Memory is the bytes the
-//! counting allocator holds (requested sizes, not RSS) before and after.
+//! tasks), fill the farm, then run rounds as a busy leader does: one placement round looks
+//! ahead at `--batch` results and places the slots they free, then the results and the
+//! round's `Assign`s apply in that order, as the one entry that carries them does. Memory is
+//! the bytes the counting allocator holds (requested sizes, not RSS) before and after.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -112,17 +113,30 @@ fn first_queued(state: &State, job: JobId, kinds: &[TaskKind]) -> Option<TaskId>
     job.tasks.iter().copied().find(|id| state.tasks.get(id).is_some_and(|task| task.state == TaskState::Queued && kinds.contains(&task.kind)))
 }
 
-/// One placement round and its assignments applied. Returns (round time, assign times, tasks placed).
-fn place_and_assign(state: &mut State, placer: &mut Placer, assign_us: &mut Vec<f64>) -> anyhow::Result<(f64, Vec<TaskId>)> {
+/// Apply times, in microseconds, of each kind of command.
+#[derive(Default)]
+struct ApplyTimes {
+    assign_us: Vec<f64>,
+    result_us: Vec<f64>,
+}
+
+/// One placement round looking ahead at `results`, then its entry applied: the results,
+/// then the round's assignments. Returns (round time, tasks placed).
+fn place_and_assign(state: &mut State, placer: &mut Placer, results: &[Command], times: &mut ApplyTimes) -> anyhow::Result<(f64, Vec<TaskId>)> {
     placer.mark_due();
     let started = Instant::now();
-    let round = placer.round(state);
+    let round = placer.round(state, results);
     let round_us = started.elapsed().as_secs_f64() * 1e6;
+    for result in results {
+        let started = Instant::now();
+        must_apply(state, result)?;
+        times.result_us.push(started.elapsed().as_secs_f64() * 1e6);
+    }
     let Some((commands, placed)) = round else { return Ok((round_us, Vec::new())) };
     for command in &commands {
         let started = Instant::now();
         must_apply(state, command)?;
-        assign_us.push(started.elapsed().as_secs_f64() * 1e6);
+        times.assign_us.push(started.elapsed().as_secs_f64() * 1e6);
     }
     placer.settled(placed.iter().copied());
     Ok((round_us, placed))
@@ -150,13 +164,13 @@ pub fn measure(nodes: usize, plan: InProcessPlan, log: bool) -> anyhow::Result<F
 
     let mut placer = Placer::default();
     let mut running: Vec<TaskId> = Vec::new();
-    let mut assign_us = Vec::new();
+    let mut fill_times = ApplyTimes::default();
     let before_placer = allocated_bytes();
-    let (mut fill_us, first_placed) = place_and_assign(&mut state, &mut placer, &mut assign_us)?;
+    let (mut fill_us, first_placed) = place_and_assign(&mut state, &mut placer, &[], &mut fill_times)?;
     let placer_bytes_per_node = allocated_bytes().saturating_sub(before_placer) as f64 / nodes as f64;
     running.extend(first_placed);
     loop {
-        let (round_us, placed) = place_and_assign(&mut state, &mut placer, &mut assign_us)?;
+        let (round_us, placed) = place_and_assign(&mut state, &mut placer, &[], &mut fill_times)?;
         fill_us += round_us;
         if placed.is_empty() {
             break;
@@ -175,17 +189,16 @@ pub fn measure(nodes: usize, plan: InProcessPlan, log: bool) -> anyhow::Result<F
     }
 
     let mut rng = StdRng::seed_from_u64(plan.seed);
-    let (mut per_assignment_us, mut result_us, mut steady_assign_us) = (Vec::new(), Vec::new(), Vec::new());
+    let mut per_assignment_us = Vec::new();
+    let mut steady = ApplyTimes::default();
     let mut steady_assignments = 0;
     for _ in 0..plan.rounds {
+        let mut results = Vec::new();
         for _ in 0..plan.batch.min(running.len()) {
             let task = running.swap_remove(rng.random_range(0..running.len()));
-            let result = result_of(&state, task)?;
-            let started = Instant::now();
-            must_apply(&mut state, &result)?;
-            result_us.push(started.elapsed().as_secs_f64() * 1e6);
+            results.push(result_of(&state, task)?);
         }
-        let (round_us, placed) = place_and_assign(&mut state, &mut placer, &mut steady_assign_us)?;
+        let (round_us, placed) = place_and_assign(&mut state, &mut placer, &results, &mut steady)?;
         if !placed.is_empty() {
             per_assignment_us.push(round_us / placed.len() as f64);
             steady_assignments += placed.len();
@@ -193,6 +206,7 @@ pub fn measure(nodes: usize, plan: InProcessPlan, log: bool) -> anyhow::Result<F
         running.extend(placed);
     }
     per_assignment_us.sort_by(f64::total_cmp);
+    let ApplyTimes { assign_us: mut steady_assign_us, mut result_us } = steady;
     steady_assign_us.sort_by(f64::total_cmp);
     result_us.sort_by(f64::total_cmp);
     let mean = per_assignment_us.iter().sum::<f64>() / per_assignment_us.len().max(1) as f64;

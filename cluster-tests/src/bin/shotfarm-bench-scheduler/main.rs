@@ -82,7 +82,8 @@ struct BenchSchedulerArgs {
     /// In-process: placement rounds measured once the farm is full.
     #[arg(long, default_value_t = 200)]
     pub rounds: usize,
-    /// In-process: results applied before each of those rounds (the slots it places).
+    /// In-process: results each of those rounds looks ahead at (the slots it places), applied
+    /// with its assignments.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
     /// Also time the dashboard's first render in headless Chromium (this many page loads;

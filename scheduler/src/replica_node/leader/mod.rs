@@ -3,7 +3,7 @@
 //!
 //! | module | what |
 //! | --- | --- |
-//! | [`place`] | placement rounds over ready tasks; decisions proposed and not applied yet |
+//! | [`place`] | placement rounds over the queue and the tasks the gathered results will release, into the entry that carries those results; decisions proposed and not applied yet |
 //! | [`judge_liveness`] | missed heartbeats → `MarkNodeDown` / `ExpireLease`, each proposed once a second at most |
 //! | [`carry_out`] | effects → the agents' sessions (assignments, cancellations, closing a dead node's session) |
 

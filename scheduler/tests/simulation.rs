@@ -325,8 +325,8 @@ impl Sim {
             }
             for (request, job) in &self.acknowledged {
                 // An acknowledged job is on every replica that has applied past it.
-                if let Some(found) = state.meta.requests.get(request) {
-                    assert_eq!(found, job, "seed {seed}: request {request} maps to two jobs");
+                if let Some(found) = state.job_by_request("", request) {
+                    assert_eq!(found, *job, "seed {seed}: request {request} maps to two jobs");
                 }
             }
         }
@@ -383,7 +383,7 @@ impl Sim {
         assert_eq!(hashes.len(), 1, "seed {seed}: replicas disagree after settling; (id, applied, commit): {applied:?}");
         for replica in self.replicas.values() {
             for (request, job) in &self.acknowledged {
-                assert_eq!(replica.state().meta.requests.get(request), Some(job), "seed {seed}: acknowledged job {job} lost on replica {}", replica.id());
+                assert_eq!(replica.state().job_by_request("", request), Some(*job), "seed {seed}: acknowledged job {job} lost on replica {}", replica.id());
             }
         }
     }

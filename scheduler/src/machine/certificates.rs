@@ -14,7 +14,7 @@ pub(super) fn revoke_certificate(state: &mut State, fingerprint: &str, identity:
     }
     state.meta.revoked_certificates.insert(fingerprint.to_owned(), RevokedCertificate { identity: identity.to_owned(), revoked_at_ms: now_ms });
     state.mark(RowKey::Meta);
-    let node = identity.strip_prefix("agent/").and_then(|name| state.meta.node_names.get(name).copied());
+    let node = identity.strip_prefix("agent/").and_then(|name| state.node_by_name(name));
     if let Some(node) = node
         && state.nodes.get(&node).is_some_and(|found| found.state != NodeState::Down)
     {

@@ -8,14 +8,9 @@ use crate::planner;
 use crate::state::model::{Job, JobId, JobPlan, JobSpec, JobState, Millis, TaskState, format_job_id};
 use crate::state::{RowKey, State};
 
-/// Request ids are unique per owner: one user's id never answers another user's job.
-pub fn request_key(owner: &str, request_id: &str) -> String {
-    if owner.is_empty() { request_id.to_owned() } else { format!("{owner} {request_id}") }
-}
-
+/// Submits a job; request ids are unique per owner (`State::job_by_request`).
 pub(super) fn submit_job(state: &mut State, request_id: &str, owner: &str, spec: &JobSpec, now_ms: Millis, trace_parent: Option<&str>) -> Outcome {
-    let request_key = request_key(owner, request_id);
-    if let Some(&job) = state.meta.requests.get(&request_key) {
+    if let Some(job) = state.job_by_request(owner, request_id) {
         // A retry (same spec) answers the job it made; another job under a used request id is
         // a client's mistake that would otherwise be silently answered with the wrong job.
         if state.jobs.get(&job).is_some_and(|existing| existing.spec != *spec) {
@@ -25,7 +20,6 @@ pub(super) fn submit_job(state: &mut State, request_id: &str, owner: &str, spec:
     }
     state.meta.next_job_id += 1;
     let id = state.meta.next_job_id;
-    state.meta.requests.insert(request_key, id);
     state.mark(RowKey::Meta);
     // Named by the job and the time it was submitted, so a leftover of another cluster's job
     // with the same number (ids start again in a new cluster) is never taken for this one's.
@@ -58,7 +52,7 @@ pub(super) fn submit_job(state: &mut State, request_id: &str, owner: &str, spec:
         callbacks: Default::default(),
         trace_parent: trace_parent.map(str::to_owned),
     };
-    state.jobs.insert(id, job);
+    state.insert_job(job);
     state.mark(RowKey::Job(id));
     callbacks::note_state_change(state, id, None, now_ms);
     planner::start_job(state, id, now_ms);
@@ -109,6 +103,36 @@ pub(super) fn finish_job(state: &mut State, job_id: JobId, final_state: JobState
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::nodes::tests::register;
+    use crate::state::RowKey;
+    use crate::storage::encode_row;
+
+    /// The bytes of the Meta row as storage writes it.
+    fn meta_row_len(state: &State) -> usize {
+        encode_row(state, RowKey::Meta).1.map_or(0, |bytes| bytes.len())
+    }
+
+    /// Request ids and node names live in the job and node rows: the Meta row, written
+    /// whenever a job or task is numbered, does not grow with them, and the indexes are
+    /// rebuilt from those rows when the state is loaded.
+    #[test]
+    fn request_ids_and_node_names_are_indexed_from_the_rows_not_kept_in_meta() {
+        let mut state = State::default();
+        let spec = JobSpec::for_tests();
+        let node = register(&mut state, Vec::new(), 1);
+        assert_eq!(submit_job(&mut state, "first", "submitter/ann", &spec, 1, None), Outcome::JobSubmitted { job: 1, created: true });
+        let meta_with_one_job = meta_row_len(&state);
+        for job in 0..100 {
+            submit_job(&mut state, &format!("request-{job}"), "submitter/ann", &spec, 2, None);
+        }
+        // Only the counters' varints may widen.
+        assert!(meta_row_len(&state) <= meta_with_one_job + 4, "{} bytes after 101 jobs, {meta_with_one_job} after one", meta_row_len(&state));
+        let loaded = State::from_image(state.to_image());
+        assert_eq!(loaded.job_by_request("submitter/ann", "first"), Some(1));
+        assert_eq!(loaded.job_by_request("submitter/ann", "request-99"), Some(101));
+        assert_eq!(loaded.job_by_request("submitter/bob", "first"), None, "request ids are per owner");
+        assert_eq!(loaded.node_by_name("agent"), Some(node));
+    }
 
     #[test]
     fn a_request_id_answers_its_own_spec_and_refuses_another() {

@@ -19,14 +19,12 @@ pub(super) fn register_node(
     now_ms: Millis,
     effects: &mut Vec<Effect>,
 ) -> Outcome {
-    let id = match state.meta.node_names.get(name) {
-        Some(id) => *id,
+    let id = match state.node_by_name(name) {
+        Some(id) => id,
         None => {
             state.meta.next_node_id += 1;
-            let id = state.meta.next_node_id;
-            state.meta.node_names.insert(name.to_owned(), id);
             state.mark(RowKey::Meta);
-            id
+            state.meta.next_node_id
         }
     };
     // A re-registering node has restarted: whatever it ran is gone, except the attempts it
@@ -49,7 +47,7 @@ pub(super) fn register_node(
             node.charge(task_id, lease);
         }
     }
-    state.nodes.insert(id, node);
+    state.insert_node(node);
     state.mark(RowKey::Node(id));
     Outcome::NodeRegistered { node: id }
 }

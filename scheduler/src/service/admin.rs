@@ -51,7 +51,7 @@ fn member_role(info: &ReplicaInfo, id: u64) -> Option<Role> {
 
 /// A node named by id ("7") or by name.
 fn resolve_node(state: &State, node: &str) -> Option<u64> {
-    node.parse::<u64>().ok().filter(|id| state.nodes.contains_key(id)).or_else(|| state.meta.node_names.get(node).copied())
+    node.parse::<u64>().ok().filter(|id| state.nodes.contains_key(id)).or_else(|| state.node_by_name(node))
 }
 
 impl Admin {

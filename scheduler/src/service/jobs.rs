@@ -18,7 +18,6 @@ use super::access::{Caller, Gate};
 use super::status::{ServiceError, invalid, unwanted};
 use super::job_pages::{self, PageRequest};
 use super::{convert, recipes, validate};
-use crate::machine::jobs::request_key;
 use crate::machine::{Command, Outcome, Refusal};
 use crate::replica_node::DriverHandle;
 use crate::replica_node::clock::now_ms;
@@ -91,7 +90,7 @@ impl Jobs {
         let (retry, in_flight) = self
             .driver
             .read(move |state| {
-                let retry = state.meta.requests.contains_key(&request_key(&owner, &request_id));
+                let retry = state.job_by_request(&owner, &request_id).is_some();
                 let in_flight = state.jobs.values().filter(|job| job.owner == owner && matches!(job.state, JobState::Pending | JobState::Running)).take(limit).count();
                 (retry, in_flight)
             })
@@ -109,10 +108,10 @@ impl Jobs {
     /// with, for a retry naming the same recipe (so that a retry after a newer version was
     /// saved still answers its job), else the version asked for (0: the latest).
     async fn pinned_recipe_version(&self, owner: String, request: &v1::SubmitJobRequest) -> Result<u32, Status> {
-        let key = request_key(&owner, &request.request_id);
+        let request_id = request.request_id.clone();
         let earlier = self
             .driver
-            .read(move |state| state.meta.requests.get(&key).and_then(|job| state.jobs.get(job)).and_then(|job| job.spec.from_recipe.clone()))
+            .read(move |state| state.job_by_request(&owner, &request_id).and_then(|job| state.jobs.get(&job)).and_then(|job| job.spec.from_recipe.clone()))
             .await?;
         Ok(match earlier {
             Some(from) if from.name == request.recipe && (request.recipe_version == 0 || request.recipe_version == from.version) => from.version,

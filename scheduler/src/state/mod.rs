@@ -12,8 +12,9 @@
 //!
 //! Besides the entities, [`State`] keeps indexes that are not replicated data but are
 //! derived from it deterministically: the queue of ready tasks, the finished jobs that
-//! still hold their tasks' detail (oldest first), each task's dependents, the task counts
-//! and the jobs owing callback events, all rebuilt on load; the set of rows
+//! still hold their tasks' detail (oldest first), each task's dependents, the task counts,
+//! the jobs owing callback events, and the jobs by request id and nodes by name, all rebuilt
+//! on load; the set of rows
 //! changed since the last persist, which storage drains to write exactly those rows, and
 //! the numbered node changes the leader's placement reads.
 
@@ -35,16 +36,15 @@ use task_counts::TaskCounts;
 use shotfarm_proto::pipeline::TaskKind;
 use model::{AccessToken, RevokedCertificate, Job, JobId, Millis, Node, NodeId, Task, TaskId, TaskState};
 
-/// Counters and small maps stored as one row.
+/// Counters and small maps stored as one row, written whenever one of them changes (a job
+/// or task numbered): what grows with the farm's history — request ids, node names — is kept
+/// in the rows of the jobs and nodes and indexed from them ([`State::job_by_request`],
+/// [`State::node_by_name`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     pub next_job_id: JobId,
     pub next_task_id: TaskId,
     pub next_node_id: NodeId,
-    /// Client request id → job, for idempotent submission.
-    pub requests: BTreeMap<String, JobId>,
-    /// Node name → id.
-    pub node_names: BTreeMap<String, NodeId>,
     /// Replica id → gRPC address.
     pub members: BTreeMap<u64, String>,
     /// Bearer tokens by name (`shotfarm tokens`), stored as fingerprints only.
@@ -93,6 +93,15 @@ pub struct State {
     task_counts: TaskCounts,
     /// Derived: jobs with an undelivered callback event.
     callbacks_pending: BTreeSet<JobId>,
+    /// Derived: each job by its request key ([`request_key`]), for idempotent submission.
+    jobs_by_request: BTreeMap<String, JobId>,
+    /// Derived: each node by its name.
+    nodes_by_name: BTreeMap<String, NodeId>,
+}
+
+/// Request ids are unique per owner: one user's id never answers another user's job.
+fn request_key(owner: &str, request_id: &str) -> String {
+    if owner.is_empty() { request_id.to_owned() } else { format!("{owner} {request_id}") }
 }
 
 /// The persisted form of the whole state (snapshots).
@@ -122,7 +131,11 @@ impl State {
             dependents: BTreeMap::new(),
             task_counts: TaskCounts::default(),
             callbacks_pending: BTreeSet::new(),
+            jobs_by_request: BTreeMap::new(),
+            nodes_by_name: BTreeMap::new(),
         };
+        state.jobs_by_request = state.jobs.values().map(|job| (request_key(&job.owner, &job.request_id), job.id)).collect();
+        state.nodes_by_name = state.nodes.values().map(|node| (node.name.clone(), node.id)).collect();
         for task in state.tasks.values() {
             state.task_counts.add(task.kind, task.state);
             for dep in &task.deps {
@@ -156,6 +169,28 @@ impl State {
             nodes: self.nodes.values().cloned().collect(),
             recipes: self.recipes.values().cloned().collect(),
         }
+    }
+
+    /// Adds a job row, indexed by its request key.
+    pub(crate) fn insert_job(&mut self, job: Job) {
+        self.jobs_by_request.insert(request_key(&job.owner, &job.request_id), job.id);
+        self.jobs.insert(job.id, job);
+    }
+
+    /// The job `owner` submitted under `request_id`.
+    pub fn job_by_request(&self, owner: &str, request_id: &str) -> Option<JobId> {
+        self.jobs_by_request.get(&request_key(owner, request_id)).copied()
+    }
+
+    /// Adds or replaces a node row, indexed by its name.
+    pub(crate) fn insert_node(&mut self, node: Node) {
+        self.nodes_by_name.insert(node.name.clone(), node.id);
+        self.nodes.insert(node.id, node);
+    }
+
+    /// The node registered as `name`.
+    pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
+        self.nodes_by_name.get(name).copied()
     }
 
     /// Adds a task row, and it to its dependencies' dependents.

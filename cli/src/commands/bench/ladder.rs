@@ -5,7 +5,9 @@
 //! rate–quality curve, and the BD-rate ([`super::bd_rate`]) of each recipe's curve against
 //! the fixed one is printed per source and on average, beside the top rung's VMAF, the rung
 //! count, and the analysis CPU as a share of the final encodes' CPU (from the tasks in
-//! `report.json`).
+//! `report.json`). On the sources `--brute-force` names it also prints each recipe's gap to
+//! the brute-force hull ([`super::brute_force_hull`]): the BD-rate of its renditions against
+//! the best that full encodes at every size and a fine setting grid reach.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 use shotfarm_agent::runtime::Shutdown;
 
 use super::bd_rate::{RatePoint, bd_rate};
+use super::brute_force_hull::brute_force_hull;
 use super::ladder_corpus::{CorpusSource, corpus};
 use super::source_cache::cache_dir;
 use crate::client::job_options::JobOptions;
@@ -44,6 +47,10 @@ pub struct BenchLadderArgs {
     /// The encoder preset of every job.
     #[arg(long)]
     pub preset: Option<String>,
+    /// The synthesised sources (comma-separated names, `none` for none) also measured against
+    /// a brute-force hull: every size × CRF 14–46 in steps of 2, full encodes, every frame scored.
+    #[arg(long, default_value = "camera_pan,talking_head")]
+    pub brute_force: String,
     #[arg(long, default_value_t = 1)]
     pub agents: u32,
     #[arg(long)]
@@ -154,6 +161,8 @@ pub fn run(args: BenchLadderArgs) -> CommandResult {
         let scratch = tempfile::Builder::new().prefix("shotfarm-bench-ladder-").tempdir().map_err(failure)?;
         let mut rows = Vec::new();
         let mut savings: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut gaps: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let brute_force: Vec<&str> = args.brute_force.split(',').map(str::trim).filter(|name| !name.is_empty() && *name != "none").collect();
         for source in &sources {
             if !args.json {
                 eprintln!("{}: {} …", source.name, RECIPES.join(", "));
@@ -163,21 +172,34 @@ pub fn run(args: BenchLadderArgs) -> CommandResult {
                 runs.push(run_recipe(&source.path, recipe, &args, scratch.path(), &signals).await?);
             }
             let fixed = runs[0].curve.clone();
+            let hull = if brute_force.contains(&source.name.as_str()) {
+                if !args.json {
+                    eprintln!("{}: the brute-force hull …", source.name);
+                }
+                Some(brute_force_hull(&source.path, parse_size(&args.size)?, args.preset.as_deref().unwrap_or("medium"), scratch.path(), false).await?)
+            } else {
+                None
+            };
             let mut recipes = Vec::new();
             for run in &runs {
                 let saving = (run.recipe != "fixed").then(|| bd_rate(&fixed, &run.curve)).flatten();
                 if let Some(saving) = saving {
                     savings.entry(run.recipe).or_default().push(saving);
                 }
+                let gap = hull.as_ref().and_then(|hull| bd_rate(hull, &run.curve));
+                if let Some(gap) = gap {
+                    gaps.entry(run.recipe).or_default().push(gap);
+                }
                 if !args.json {
                     outln!(
-                        "  {:<14} {:<10} {} rungs  top VMAF {:>6.2}  BD-rate vs fixed {:>9}  analysis CPU / encode CPU {}",
+                        "  {:<14} {:<10} {} rungs  top VMAF {:>6.2}  BD-rate vs fixed {:>9}  analysis CPU / encode CPU {:>5}  gap to brute force {:>9}",
                         source.name,
                         run.recipe,
                         run.curve.len(),
                         run.top_vmaf,
                         if run.recipe == "fixed" { "-".to_owned() } else { percent(saving) },
                         run.analysis_share().map_or_else(|| "-".to_owned(), |share| format!("{share:.2}")),
+                        if hull.is_some() { percent(gap) } else { "-".to_owned() },
                     );
                 }
                 recipes.push(serde_json::json!({
@@ -186,17 +208,27 @@ pub fn run(args: BenchLadderArgs) -> CommandResult {
                     "top_vmaf": run.top_vmaf,
                     "bd_rate_vs_fixed": saving,
                     "analysis_cpu_over_encode_cpu": run.analysis_share(),
+                    "bd_rate_vs_brute_force_hull": gap,
                     "cpu_seconds_by_kind": run.cpu_by_kind,
                 }));
             }
-            rows.push(serde_json::json!({"source": source.name, "recipes": recipes}));
+            let hull_points: Option<Vec<serde_json::Value>> = hull.map(|hull| hull.iter().map(|point| serde_json::json!({"kbps": point.kbps, "vmaf": point.vmaf})).collect());
+            rows.push(serde_json::json!({"source": source.name, "recipes": recipes, "brute_force_hull": hull_points}));
         }
-        let averages: BTreeMap<&str, f64> = savings.iter().map(|(recipe, values)| (*recipe, values.iter().sum::<f64>() / values.len() as f64)).collect();
+        let mean = |values: &Vec<f64>| values.iter().sum::<f64>() / values.len() as f64;
+        let averages: BTreeMap<&str, f64> = savings.iter().map(|(recipe, values)| (*recipe, mean(values))).collect();
+        let average_gaps: BTreeMap<&str, f64> = gaps.iter().map(|(recipe, values)| (*recipe, mean(values))).collect();
         if args.json {
-            outln!("{}", serde_json::json!({"size": args.size, "seconds": args.seconds, "preset": args.preset, "sources": rows, "average_bd_rate_vs_fixed": averages}));
+            outln!(
+                "{}",
+                serde_json::json!({"size": args.size, "seconds": args.seconds, "preset": args.preset, "sources": rows, "average_bd_rate_vs_fixed": averages, "average_bd_rate_vs_brute_force_hull": average_gaps})
+            );
         } else {
             for (recipe, average) in &averages {
                 outln!("average BD-rate vs fixed, {recipe}: {} over {} sources", percent(Some(*average)), savings[recipe].len());
+            }
+            for (recipe, average) in &average_gaps {
+                outln!("average gap to the brute-force hull, {recipe}: {} over {} sources", percent(Some(*average)), gaps[recipe].len());
             }
         }
         Ok(())

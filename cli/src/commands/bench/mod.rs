@@ -7,6 +7,7 @@
 //! | [`pipeline`] | the in-process farm against one plain ffmpeg process |
 //! | [`ladder`] | BD-rate of the per-title and per-shot ladders against the fixed one, on a corpus of different content |
 //! | [`ladder_corpus`] | the six synthesised sources `ladder` runs on, cached |
+//! | [`brute_force_hull`] | the best hull full encodes at every size × a fine CRF grid reach, for `ladder`'s gap |
 //! | [`bd_rate`] | the Bjøntegaard delta rate of two rate–quality curves (PCHIP in log-rate) |
 //! | [`scheduler`] | runs `shotfarm-bench-scheduler`, built beside the harness it needs |
 //! | [`task_graph`] | a job's work, span, parallelism and modelled wall on N agents, from its report.json |
@@ -15,6 +16,7 @@
 //! | [`cpu_time`] | CPU seconds of this process and its children |
 
 pub mod bd_rate;
+pub mod brute_force_hull;
 pub mod cpu_time;
 pub mod ladder;
 pub mod ladder_corpus;

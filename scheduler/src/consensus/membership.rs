@@ -117,29 +117,9 @@ mod tests {
 
     use super::*;
     use crate::consensus::ReplicaConfig;
+    use crate::consensus::test_group::{Group, run};
     use crate::machine::{Command, Proposal};
     use crate::storage::memory_store::MemoryStore;
-
-    type Group = BTreeMap<u64, Replica<MemoryStore>>;
-
-    /// Ticks every replica, promotes caught-up learners (as the driver does each turn), runs
-    /// its Ready loop and delivers its messages to the replicas of `group` (messages to any
-    /// other id are lost), `turns` times.
-    fn run(group: &mut Group, turns: usize) {
-        for _ in 0..turns {
-            let mut messages = Vec::new();
-            for replica in group.values_mut() {
-                replica.tick();
-                replica.promote_caught_up_learner();
-                messages.extend(replica.handle_ready().expect("ready").messages);
-            }
-            for message in messages {
-                if let Some(to) = group.get_mut(&message.to) {
-                    let _ = to.step(message);
-                }
-            }
-        }
-    }
 
     fn leader_of_one() -> Group {
         let peers: BTreeMap<u64, String> = [(1, "127.0.0.1:7001".to_owned())].into();

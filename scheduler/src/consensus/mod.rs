@@ -13,6 +13,7 @@
 //! | [`peer_message`] | what a peer's Raft message must hold before raft-rs sees it (range, shape, membership) |
 //! | [`raft_log`] | the in-memory log raft-rs reads (`raft::Storage`), mirroring the durable store |
 //! | [`logger`] | raft-rs's slog records forwarded to `tracing` |
+//! | `test_group` | (tests) in-memory replicas driven turn by turn, their messages delivered |
 
 pub mod bootstrap;
 pub mod cluster_id;
@@ -25,6 +26,8 @@ pub mod peer_message;
 pub mod raft_log;
 pub mod reconfiguration;
 pub mod replica;
+#[cfg(test)]
+pub mod test_group;
 
 pub use reconfiguration::{MembershipChange, ReconfigurationRefusal};
 pub use replica::{AppliedProposal, AppliedReady, PersistedReady, ReadyOutput, Replica, ReplicaConfig, ReplicaError, StepError, TakenReady};

@@ -246,6 +246,7 @@ mod tests {
     use shotfarm_proto::pipeline::{TaskKind, TaskSpec};
 
     use super::*;
+    use crate::consensus::test_group::{Group, run};
     use crate::consensus::{Replica, ReplicaConfig};
     use crate::machine::{Outcome, Proposal, Refusal, apply};
     use crate::placement::ClusterView;
@@ -411,24 +412,6 @@ mod tests {
             assert_eq!(kept, Some(&ClusterView::from_state(&state)), "step {step}");
         }
         assert!(state.tasks.values().any(|task| task.state == TaskState::Succeeded), "the jobs made progress");
-    }
-
-    type Group = BTreeMap<u64, Replica<MemoryStore>>;
-
-    /// Runs every replica's Ready loop and delivers its messages, `turns` times.
-    fn run(group: &mut Group, turns: usize) {
-        for _ in 0..turns {
-            let mut messages = Vec::new();
-            for replica in group.values_mut() {
-                replica.tick();
-                messages.extend(replica.handle_ready().expect("ready").messages);
-            }
-            for message in messages {
-                if let Some(to) = group.get_mut(&message.to) {
-                    let _ = to.step(message);
-                }
-            }
-        }
     }
 
     /// Three replicas run two jobs to the end, the leader proposing each turn's results with

@@ -24,10 +24,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use common::browser::{browser_available, player_tests_dir};
+use common::ladder::streaming_rung;
 use shotfarm_agent::media::package::encryption::ContentProtection;
 use shotfarm_agent::media::package::encryption::keys::{ContentKey, ContentKeys, VideoClass};
 use shotfarm_proto::encryption::Scheme;
-use shotfarm_proto::pipeline::{Codec, Rung};
+use shotfarm_proto::pipeline::Codec;
 
 /// Serves the files under a folder over HTTP/1.1 GET (one thread per connection, closed after
 /// each response, `Access-Control-Allow-Origin: *`), until dropped.
@@ -147,7 +148,7 @@ async fn hls_js_and_dash_js_play_the_ladder_through_with_every_frame() {
         source.to_str().unwrap(),
     ]);
     let source_frames = common::frame_count(&source);
-    let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };
+    let rung = |name: &str, width, height, bitrate_kbps| streaming_rung(name, width, height, Codec::H264, bitrate_kbps);
     let rungs = [rung("180p", 320, 180, 600), rung("144p", 256, 144, 300), rung("90p", 160, 90, 120)];
     let (report, _) = common::ladder::package_source(&source, &rungs, dir.path()).await;
     assert_eq!(report.source.video.frames, source_frames);
@@ -212,7 +213,7 @@ async fn a_variable_rate_camera_clip_plays_through_at_its_own_frame_times() {
         "-c:v", "mpeg4", "-q:v", "4", "-c:a", "pcm_s16le", source.to_str().unwrap(),
     ]);
     let source_frames = common::frame_count(&source);
-    let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };
+    let rung = |name: &str, width, height, bitrate_kbps| streaming_rung(name, width, height, Codec::H264, bitrate_kbps);
     let rungs = [rung("240p", 320, 240, 500), rung("144p", 192, 144, 200)];
     let (report, _) = common::ladder::package_source(&source, &rungs, dir.path()).await;
     assert!(report.source.video.keeps_frame_times && report.source.video.frames == source_frames, "{:?}", report.source.video);
@@ -237,7 +238,7 @@ async fn an_encrypted_ladder_plays_through_in_hls_js_and_dash_js_with_clear_key(
         "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=3", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", source.to_str().unwrap(),
     ]);
-    let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };
+    let rung = |name: &str, width, height, bitrate_kbps| streaming_rung(name, width, height, Codec::H264, bitrate_kbps);
     let keys = ContentKeys::new(ContentKey { kid: [0x1a; 16], key: [0x2b; 16] }, ContentKey { kid: [0x3c; 16], key: [0x4d; 16] });
     let clearkeys = format!("{}:{},{}:{},{}:{}", "1a".repeat(16), "2b".repeat(16), "3c".repeat(16), "4d".repeat(16), "5e".repeat(16), "6f".repeat(16));
     // cbcs with an HD key of its own: the players switch from an SD rendition to an HD one,
@@ -294,7 +295,7 @@ async fn an_encrypted_av1_ladder_plays_through_in_dash_js_and_hls_js_with_clear_
         "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=4", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=4",
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", source.to_str().unwrap(),
     ]);
-    let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::Av1, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };
+    let rung = |name: &str, width, height, bitrate_kbps| streaming_rung(name, width, height, Codec::Av1, bitrate_kbps);
     let keys = ContentKeys::new(ContentKey { kid: [0x1a; 16], key: [0x2b; 16] }, ContentKey { kid: [0x3c; 16], key: [0x4d; 16] });
     let clearkeys = format!("{}:{},{}:{}", "1a".repeat(16), "2b".repeat(16), "3c".repeat(16), "4d".repeat(16));
     // The samples' tiles protected, their OBU and frame headers clear: the browser's decryptor
@@ -322,7 +323,7 @@ async fn shaka_player_fast_forwards_on_the_dash_trick_mode_track() {
     }
     let dir = tempfile::tempdir().unwrap();
     let source = common::pattern(dir.path(), "pattern.mp4", "320x180", 25, 12.0);
-    let rung = |name: &str, width, height, bitrate_kbps| Rung { name: name.into(), width, height, codec: Codec::H264, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 };
+    let rung = |name: &str, width, height, bitrate_kbps| streaming_rung(name, width, height, Codec::H264, bitrate_kbps);
     let rungs = [rung("180p", 320, 180, 400), rung("90p", 160, 90, 120)];
     let (report, result) = common::ladder::package_source(&source, &rungs, dir.path()).await;
     assert!(result.renditions.iter().all(|rendition| rendition.trick_mode.is_some()), "{:?}", result.renditions);

@@ -15,6 +15,11 @@ use shotfarm_proto::pipeline::{Codec, Rung};
 use shotfarm_proto::thumbnails::ThumbnailOptions;
 use tokio_util::sync::CancellationToken;
 
+/// A streaming rung as the fixed ladder makes one: its VBV peak 1.5× and buffer 2× its bitrate.
+pub fn streaming_rung(name: &str, width: u32, height: u32, codec: Codec, bitrate_kbps: u32) -> Rung {
+    Rung { name: name.into(), width, height, codec, bitrate_kbps, maxrate_kbps: bitrate_kbps * 3 / 2, bufsize_kbps: bitrate_kbps * 2 }
+}
+
 /// Two H.264 renditions of `source` (180p, 90p) with B-frames and a keyframe every 12
 /// frames, as the encoders write them.
 pub fn h264_renditions(dir: &Path, source: &Path) -> Vec<PackageRendition> {

@@ -147,6 +147,19 @@ async fn run_recipe(source: &Path, recipe: &'static str, args: &BenchLadderArgs,
     Ok(run)
 }
 
+/// The BD-rate as printed; where there is none because the two curves' VMAF ranges do not
+/// overlap, both ranges, so a reader sees which way they miss.
+fn saving_or_ranges(saving: Option<f64>, curve: &[RatePoint], fixed: &[RatePoint]) -> String {
+    let range = |points: &[RatePoint]| {
+        let (low, high) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), point| (low.min(point.vmaf), high.max(point.vmaf)));
+        format!("{low:.1}–{high:.1}")
+    };
+    match saving {
+        Some(_) => percent(saving),
+        None => format!("none: VMAF {} against fixed {}", range(curve), range(fixed)),
+    }
+}
+
 fn percent(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_owned(), |value| format!("{:+.1} %", value * 100.0))
 }
@@ -197,7 +210,7 @@ pub fn run(args: BenchLadderArgs) -> CommandResult {
                         run.recipe,
                         run.curve.len(),
                         run.top_vmaf,
-                        if run.recipe == "fixed" { "-".to_owned() } else { percent(saving) },
+                        if run.recipe == "fixed" { "-".to_owned() } else { saving_or_ranges(saving, &run.curve, &fixed) },
                         run.analysis_share().map_or_else(|| "-".to_owned(), |share| format!("{share:.2}")),
                         if hull.is_some() { percent(gap) } else { "-".to_owned() },
                     );
@@ -258,6 +271,14 @@ mod tests {
         assert_eq!(run.analysis_share(), Some(0.3));
         let unscored = serde_json::json!({"renditions": [{"bitrate_kbps": 3000, "quality": null}]});
         assert!(read_run("fixed", &unscored).unwrap_err().to_string().contains("score"));
+    }
+
+    #[test]
+    fn a_missing_bd_rate_shows_both_quality_ranges() {
+        let point = |kbps, vmaf| RatePoint { kbps, vmaf };
+        let fixed = [point(500.0, 96.9), point(250.0, 95.6)];
+        assert_eq!(saving_or_ranges(None, &[point(90.0, 94.83), point(40.0, 88.0)], &fixed), "none: VMAF 88.0–94.8 against fixed 95.6–96.9");
+        assert_eq!(saving_or_ranges(Some(-0.25), &[], &fixed), "-25.0 %");
     }
 
     #[test]

@@ -13,9 +13,10 @@
 //!   table);
 //! - the first and last frame of every chunk, decoded from the rendition by seeking to the
 //!   chunk's keyframe (and, for a chunk longer than one keyframe interval, to its last one:
-//!   [`super::frame_analysis::decode_fingerprints_from_keyframe`]), are the frames its encode
-//!   verified and match the source's frames at those indices
-//!   ([`shotfarm_kernels::frame_sequence::judge_lone_frame`]);
+//!   [`super::frame_analysis::decode_fingerprints_from_keyframe`]; up to the last frame only
+//!   the frames others refer to are decoded, the last one found by its time, or every frame
+//!   where it was not one of them), are the frames its encode verified and match the source's
+//!   frames at those indices ([`shotfarm_kernels::frame_sequence::judge_lone_frame`]);
 //! - the codec, size and bitrate are what the rung asked for.
 //!
 //! So a frame dropped, duplicated or reordered at any chunk boundary, a chunk left out, joined
@@ -35,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 use super::artifacts::ArtifactError;
 use super::chunk_check::fault_name;
 use super::chunking::FrameRange;
-use super::frame_analysis::{DecodePassError, decode_fingerprints_from_keyframe};
+use super::frame_analysis::{DecodePassError, KeyframeSpan, SpanEnd, decode_fingerprints_from_keyframe};
 use super::frame_stream::{FramesWithin, stream_frames};
 use super::mp4_samples::{VideoTimeline, video_timeline};
 use shotfarm_proto::pipeline::Rung;
@@ -375,6 +376,33 @@ fn chunks_in_place(name: &str, chunks: &[JoinedChunk], timeline: &VideoTimeline,
     (chunks.len(), None)
 }
 
+/// Decodes `span` of the rendition and returns its first and last frames' fingerprints (none
+/// when the decode did not reach the span's last frame) and how many frames were decoded:
+/// first the frames others refer to up to the span's last frame's time
+/// ([`SpanEnd::ReferencesBefore`]); when that last frame was not one of them (what comes out
+/// last is not at its time), every frame of the span.
+async fn decode_span(rendition: &Path, span: BoundarySpan, times: &[f64], frame_duration: f64, cancel: &CancellationToken) -> Result<(Option<(Fingerprint, Fingerprint)>, u64), DecodePassError> {
+    let (at, last) = (span.keyframe as usize, (span.keyframe + span.frames - 1) as usize);
+    let half_frame = times.get(at + 1).map_or(frame_duration, |next| next - times[at]) / 2.0;
+    let ends = |decoded: &KeyframeSpan| decoded.prints.first().cloned().zip(decoded.prints.last().cloned());
+    if span.frames == 1 {
+        let decoded = decode_fingerprints_from_keyframe(rendition, times[at], half_frame, SpanEnd::Frames(1), cancel).await?;
+        return Ok((ends(&decoded), decoded.prints.len() as u64));
+    }
+    // Frame times count from the seek point, half a frame past the keyframe; ffmpeg's `-t`
+    // counts from the keyframe: the cut a quarter of a frame past the last one.
+    let last_time = times[last] - times[at] - half_frame;
+    let gap_after = times.get(last + 1).map_or(frame_duration, |next| next - times[last]);
+    let references = decode_fingerprints_from_keyframe(rendition, times[at], half_frame, SpanEnd::ReferencesBefore(times[last] - times[at] + gap_after / 4.0), cancel).await?;
+    let at_time = |time: Option<&Option<f64>>, expected: f64, gap: f64| time.copied().flatten().is_some_and(|time| (time - expected).abs() <= gap / 4.0);
+    if at_time(references.times.first(), -half_frame, 2.0 * half_frame) && at_time(references.times.last(), last_time, gap_after) && references.times.len() == references.prints.len() {
+        return Ok((ends(&references), references.prints.len() as u64));
+    }
+    let every = decode_fingerprints_from_keyframe(rendition, times[at], half_frame, SpanEnd::Frames(span.frames), cancel).await?;
+    let reached = every.prints.len() as u64 == span.frames;
+    Ok((if reached { ends(&every) } else { None }, references.prints.len() as u64 + every.prints.len() as u64))
+}
+
 /// What the boundary decodes found.
 struct BoundaryCheck {
     decoded_frames: u64,
@@ -415,37 +443,33 @@ async fn check_boundaries(
             spans.push(BoundarySpan { chunk: position, keyframe: last_keyframe, frames: end - last_keyframe });
         }
     }
-    let decode = |span: BoundarySpan| {
-        let at = span.keyframe as usize;
-        let half_frame = times.get(at + 1).map_or(frame_duration, |next| next - times[at]) / 2.0;
-        async move { (span, decode_fingerprints_from_keyframe(&params.rendition, times[at], half_frame, span.frames, cancel).await) }
-    };
+    let decode = |span: BoundarySpan| async move { (span, decode_span(&params.rendition, span, times, frame_duration, cancel).await) };
     let mut decodes = futures::stream::iter(spans).map(decode).buffered(PARALLEL_BOUNDARY_DECODES);
     let mut found = BoundaryCheck { decoded_frames: 0, max_distance: 0.0, mean_distance: 0.0 };
     let mut sum_distance = 0f64;
     let mut judged = 0u32;
     while let Some((span, decoded)) = decodes.next().await {
-        let prints = match decoded {
-            Ok(prints) => prints,
+        let (prints, decoded_frames) = match decoded {
+            Ok(decoded) => decoded,
             Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(ValidateError::Cancelled),
             Err(DecodePassError::Tool(error)) => return Err(ValidateError::Tool(error)),
             Err(error) => return Err(fail(name, Some(span.keyframe), error.to_string())),
         };
         let chunk = &chunks[span.chunk];
-        if prints.len() as u64 != span.frames {
-            return Err(fail(name, Some(span.keyframe), format!("decoding chunk {} from its keyframe at rendition frame {} gave {} frames; it should give {}", chunk.index, span.keyframe, prints.len(), span.frames)));
-        }
-        found.decoded_frames += span.frames;
+        let Some((first, last)) = prints else {
+            return Err(fail(name, Some(span.keyframe), format!("decoding chunk {} from its keyframe at rendition frame {} did not reach frame {}", chunk.index, span.keyframe, span.keyframe + span.frames - 1)));
+        };
+        found.decoded_frames += decoded_frames;
         let mut ends = Vec::new();
         if span.keyframe == chunk.frames.start {
-            ends.push(("first", chunk.frames.start, &prints[0], &chunk.first_fingerprint));
+            ends.push(("first", chunk.frames.start, first, &chunk.first_fingerprint));
         }
         if span.keyframe + span.frames == chunk.frames.end {
-            ends.push(("last", chunk.frames.end - 1, &prints[prints.len() - 1], &chunk.last_fingerprint));
+            ends.push(("last", chunk.frames.end - 1, last, &chunk.last_fingerprint));
         }
         for (which, frame, shown, verified) in ends {
             let at_source = |index: usize| source.get(&(index as u64)).cloned();
-            let verdict = judge_lone_frame(shown, frame as usize, &at_source, tolerance);
+            let verdict = judge_lone_frame(&shown, frame as usize, &at_source, tolerance);
             let own = source.get(&frame).map_or(f32::INFINITY, |expected| shown.distance(expected));
             let from_verified = shown.distance(verified);
             if verdict.is_none() && from_verified <= VERIFIED_MATCH_DISTANCE {

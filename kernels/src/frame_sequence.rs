@@ -289,6 +289,36 @@ impl SequenceComparator {
     }
 }
 
+/// Judges one frame on its own — a frame decoded at a chunk boundary, with no neighbours of its
+/// own to confirm a shift by — against the source frame it should be, `index`, and those around
+/// it (`source` gives the ones at hand). A mismatch when it is further than
+/// `tolerance.max_distance` from its own source frame, or a neighbour matches clearly better
+/// (by the margins of [`SequenceComparator`]) and the two source frames are more than
+/// [`NOISE_MULTIPLE`] times its distance to that neighbour apart: a copy of the wrong frame, not
+/// noise.
+pub fn judge_lone_frame(shown: &Fingerprint, index: usize, source: &dyn Fn(usize) -> Option<Fingerprint>, tolerance: &MatchTolerance) -> Option<SequenceMismatch> {
+    let Some(expected) = source(index) else {
+        return Some(SequenceMismatch { output_frame: index, distance_to_expected: f32::INFINITY, best_source_frame: None, distance_to_best: f32::INFINITY, fault: FrameFault::Different });
+    };
+    let own = shown.distance(&expected);
+    let (best_index, best_distance, best_print) = (index.saturating_sub(tolerance.search_window)..=index + tolerance.search_window)
+        .filter(|&candidate| candidate != index)
+        .filter_map(|candidate| source(candidate).map(|print| (candidate, shown.distance(&print), print)))
+        .fold((index, own, expected.clone()), |best, next| if next.1 < best.1 { next } else { best });
+    let clearly_better = best_index != index
+        && own - best_distance >= tolerance.min_margin
+        && best_distance <= own * tolerance.better_ratio
+        && expected.distance(&best_print) >= NOISE_MULTIPLE * best_distance;
+    if clearly_better {
+        let fault = if best_index > index { FrameFault::Dropped } else { FrameFault::Duplicated };
+        Some(SequenceMismatch { output_frame: index, distance_to_expected: own, best_source_frame: Some(best_index), distance_to_best: best_distance, fault })
+    } else if own > tolerance.max_distance {
+        Some(SequenceMismatch { output_frame: index, distance_to_expected: own, best_source_frame: None, distance_to_best: best_distance, fault: FrameFault::Different })
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -523,6 +553,23 @@ mod tests {
             }
             prop_assert_eq!(comparator.finish(), expected);
         }
+    }
+
+    #[test]
+    fn a_lone_frame_is_judged_against_its_source_neighbours() {
+        let source = sequence(30);
+        let at = |index: usize| source.get(index).cloned();
+        let tolerance = MatchTolerance::default();
+        assert_eq!(judge_lone_frame(&source[12], 12, &at, &tolerance), None);
+        let later = judge_lone_frame(&source[13], 12, &at, &tolerance).unwrap();
+        assert_eq!((later.best_source_frame, later.fault), (Some(13), FrameFault::Dropped));
+        let earlier = judge_lone_frame(&source[11], 12, &at, &tolerance).unwrap();
+        assert_eq!((earlier.best_source_frame, earlier.fault), (Some(11), FrameFault::Duplicated));
+        let foreign = judge_lone_frame(&Fingerprint([255; FINGERPRINT_LEN]), 12, &at, &tolerance).unwrap();
+        assert_eq!(foreign.fault, FrameFault::Different);
+        // A still picture: every neighbour is the same frame, never a fault.
+        let still = vec![source[0].clone(); 30];
+        assert_eq!(judge_lone_frame(&still[4], 5, &|index: usize| still.get(index).cloned(), &tolerance), None);
     }
 
     #[test]

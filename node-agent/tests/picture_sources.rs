@@ -1,6 +1,7 @@
 //! Sources people actually have — rotated phone video, interlaced video, … — through inspect →
 //! encode → assemble → validate (and score), every rendition judged frame by frame against the
-//! source: the decoded frame count, fingerprints in order (validate), the display size and
+//! source: the decoded frame count, fingerprints in order (each chunk's check, then the join
+//! check of the assembled rendition), the display size and
 //! orientation, pixel format and colour tags (ffprobe), and the picture itself against what
 //! ffmpeg makes of the source on its own.
 #![allow(clippy::unwrap_used)]
@@ -13,6 +14,7 @@ use std::sync::atomic::AtomicU64;
 
 use shotfarm_agent::media::assemble::{AssembleParams, assemble_rendition};
 use shotfarm_agent::media::capabilities::probe_capabilities;
+use shotfarm_agent::media::chunk_check::{ChunkCheckParams, check_chunk};
 use shotfarm_agent::media::chunking::ChunkingParams;
 use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams, EncoderSettings};
 use shotfarm_agent::media::inspect::{InspectParams, InspectReport, WarningCode, inspect_source};
@@ -21,7 +23,7 @@ use shotfarm_agent::media::score::{ScoreParams, score_chunk};
 use shotfarm_agent::media::source_colour::RungColour;
 use shotfarm_agent::media::source_picture::FieldOrder;
 use shotfarm_agent::media::source_range::SourceRange;
-use shotfarm_agent::media::validate::{ValidateParams, validate_rendition};
+use shotfarm_agent::media::validate::{JoinedChunk, ValidateParams, validate_rendition};
 use shotfarm_kernels::backend::BackendRequest;
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use shotfarm_proto::pipeline::{Codec, Rung};
@@ -61,11 +63,13 @@ fn tone_mapped(report: &InspectReport, rung: &Rung) -> bool {
     report.source.video.picture.colour.for_codec(rung.codec) == RungColour::ToneMappedToSdr
 }
 
-/// Encodes every chunk into every rung, assembles each rung and validates it against the
-/// source's fingerprints; returns the renditions, in rung order.
+/// Encodes every chunk into every rung, checks each encoded chunk frame by frame against the
+/// source's fingerprints, assembles each rung and validates the join; returns the renditions,
+/// in rung order.
 async fn renditions(source: &Path, report: &InspectReport, rungs: &[Rung], dir: &Path) -> Vec<PathBuf> {
     let backend = CpuBackend::new(&probe_capabilities(&CancellationToken::new()).await.unwrap());
     let mut chunks = vec![Vec::new(); rungs.len()];
+    let mut verified: Vec<Vec<JoinedChunk>> = vec![Vec::new(); rungs.len()];
     for chunk in &report.chunks {
         let outputs = rungs.iter().map(|rung| ChunkOutput::new(rung.clone(), dir.join(&rung.name).join(format!("{:04}.mp4", chunk.index)))).collect();
         let params = EncodeChunkParams {
@@ -78,11 +82,28 @@ async fn renditions(source: &Path, report: &InspectReport, rungs: &[Rung], dir: 
         };
         let result = backend.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
         for (index, output) in result.outputs.into_iter().enumerate() {
+            let rung = &rungs[index];
+            let check = ChunkCheckParams {
+                rung: rung.name.clone(),
+                chunk: chunk.index,
+                encoded: output.path.clone(),
+                frames: chunk.frames,
+                source_frames: report.frame_artifact.clone(),
+                source_frames_within: Default::default(),
+                tone_mapped: tone_mapped(report, rung),
+                tolerance: None,
+            };
+            let passed = check_chunk(&check, &CancellationToken::new()).await.unwrap_or_else(|error| panic!("{error}"));
+            // Every frame is its own source frame's picture, closely (compression moves block
+            // means by a few levels; the next frame of the moving pattern is tens of levels away).
+            assert!(passed.max_fingerprint_distance < 6.0, "{} chunk {}: fingerprint distance up to {}", rung.name, chunk.index, passed.max_fingerprint_distance);
+            println!("{} chunk {}: {} frames, fingerprint distance max {:.2} mean {:.2}", rung.name, chunk.index, passed.frames, passed.max_fingerprint_distance, passed.mean_fingerprint_distance);
+            verified[index].push(JoinedChunk { index: chunk.index, frames: chunk.frames, verified_frames: passed.frames, first_fingerprint: passed.first_fingerprint, last_fingerprint: passed.last_fingerprint });
             chunks[index].push(output.path);
         }
     }
     let mut assembled = Vec::new();
-    for (rung, paths) in rungs.iter().zip(chunks) {
+    for ((rung, paths), verified) in rungs.iter().zip(chunks).zip(verified) {
         let output = dir.join(format!("{}.mp4", rung.name));
         assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: paths, output: output.clone(), spans_us: Vec::new() }, &CancellationToken::new()).await.unwrap();
         let validation = validate_rendition(
@@ -95,16 +116,14 @@ async fn renditions(source: &Path, report: &InspectReport, rungs: &[Rung], dir: 
                 tolerance: None,
                 tone_mapped: tone_mapped(report, rung),
                 keeps_frame_times: false,
+                chunks: verified,
             },
             &CancellationToken::new(),
         )
         .await
         .unwrap();
         assert_eq!(validation.frames, report.source.video.frames, "{}", rung.name);
-        // Every frame is its own source frame's picture, closely (compression moves block means
-        // by a few levels; the next frame of the moving pattern is tens of levels away).
-        assert!(validation.max_fingerprint_distance < 6.0, "{}: fingerprint distance up to {}", rung.name, validation.max_fingerprint_distance);
-        println!("{}: {} frames, fingerprint distance max {:.2} mean {:.2}", rung.name, validation.frames, validation.max_fingerprint_distance, validation.mean_fingerprint_distance);
+        assert!(validation.max_fingerprint_distance < 6.0, "{}: boundary fingerprint distance up to {}", rung.name, validation.max_fingerprint_distance);
         assert_eq!(common::frame_count(&output), common::frame_count(source), "rendition {} against the source's decoded frames", rung.name);
         assembled.push(output);
     }

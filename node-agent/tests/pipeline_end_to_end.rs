@@ -1,5 +1,7 @@
-//! inspect → chunk → encode → assemble → validate → package on real files, with every
-//! rendition checked frame by frame against the source; and the faults validation must catch.
+//! inspect → chunk → encode (each chunk checked frame by frame against the source) →
+//! assemble → validate (the join check) → package on real files; and the faults the two
+//! halves of validation must catch: a frame dropped, duplicated or reordered inside a chunk or
+//! at any chunk boundary, and a chunk encoded from the wrong frame range.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -9,6 +11,7 @@ use std::path::{Path, PathBuf};
 use shotfarm_agent::media::artifacts::FrameArtifact;
 use shotfarm_agent::media::assemble::{AssembleParams, assemble_rendition};
 use shotfarm_agent::media::capabilities::probe_capabilities;
+use shotfarm_agent::media::chunk_check::{ChunkCheckParams, check_chunk};
 use shotfarm_agent::media::chunking::FrameRange;
 use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, DecodeStart, EncodeBackend, EncodeChunkParams, EncoderSettings};
 use common::ladder::inspect;
@@ -16,7 +19,7 @@ use shotfarm_agent::media::inspect::{Chunk, InspectReport};
 use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
 use shotfarm_proto::pipeline::{Codec, Rung};
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, package_ladder};
-use shotfarm_agent::media::validate::{ValidateParams, validate_rendition};
+use shotfarm_agent::media::validate::{JoinedChunk, ValidateParams, ValidationReport, validate_rendition};
 use tokio_util::sync::CancellationToken;
 
 fn settings() -> EncoderSettings {
@@ -27,9 +30,46 @@ async fn backend() -> CpuBackend {
     CpuBackend::new(&probe_capabilities(&CancellationToken::new()).await.unwrap())
 }
 
-/// Encodes every chunk into every rung (one call per chunk); returns chunk paths per rung.
-async fn encode_all(backend: &CpuBackend, source: &Path, report: &InspectReport, rungs: &[Rung], dir: &Path) -> Vec<Vec<PathBuf>> {
+/// The chunk check of the encoded chunk at `path` as chunk `index` holding source frames
+/// `frames` of rung `rung`, as the join check takes it.
+async fn check(report: &InspectReport, rung: &str, index: u32, frames: FrameRange, path: &Path) -> Result<JoinedChunk, String> {
+    let params = ChunkCheckParams {
+        rung: rung.to_owned(),
+        chunk: index,
+        encoded: path.to_owned(),
+        frames,
+        source_frames: report.frame_artifact.clone(),
+        source_frames_within: Default::default(),
+        tone_mapped: false,
+        tolerance: None,
+    };
+    let verified = check_chunk(&params, &CancellationToken::new()).await.map_err(|error| error.to_string())?;
+    assert_eq!(verified.frames, frames.len());
+    Ok(JoinedChunk { index, frames, verified_frames: verified.frames, first_fingerprint: verified.first_fingerprint, last_fingerprint: verified.last_fingerprint })
+}
+
+/// The join check of `rendition` (made of `chunks`) against the source.
+async fn validate(report: &InspectReport, rung: &Rung, rendition: &Path, chunks: Vec<JoinedChunk>) -> Result<ValidationReport, String> {
+    let video = &report.source.video;
+    let params = ValidateParams {
+        rung: rung.clone(),
+        rendition: rendition.to_owned(),
+        source_frames: report.frame_artifact.clone(),
+        source_frames_within: Default::default(),
+        frame_rate: video.frame_rate,
+        tolerance: None,
+        tone_mapped: false,
+        keeps_frame_times: video.keeps_frame_times,
+        chunks,
+    };
+    validate_rendition(&params, &CancellationToken::new()).await.map_err(|error| error.to_string())
+}
+
+/// Encodes every chunk into every rung (one call per chunk), each output passing the chunk
+/// check; returns chunk paths per rung and the verified chunks per rung.
+async fn encode_all(backend: &CpuBackend, source: &Path, report: &InspectReport, rungs: &[Rung], dir: &Path) -> (Vec<Vec<PathBuf>>, Vec<Vec<JoinedChunk>>) {
     let mut per_rung = vec![Vec::new(); rungs.len()];
+    let mut verified = vec![Vec::new(); rungs.len()];
     for chunk in &report.chunks {
         let outputs: Vec<ChunkOutput> = rungs
             .iter()
@@ -43,9 +83,11 @@ async fn encode_all(backend: &CpuBackend, source: &Path, report: &InspectReport,
         for (index, output) in result.outputs.iter().enumerate() {
             assert_eq!(output.frames, chunk.frames.len());
             per_rung[index].push(output.path.clone());
+            let joined = check(report, &rungs[index].name, chunk.index, chunk.frames, &output.path).await.unwrap_or_else(|error| panic!("chunk {}: {error}", chunk.index));
+            verified[index].push(joined);
         }
     }
-    per_rung
+    (per_rung, verified)
 }
 
 #[tokio::test]
@@ -61,22 +103,19 @@ async fn every_rendition_has_exactly_the_source_frames() {
     // The source's own size on top, and three rungs for a source of 240 lines or more.
     assert_eq!(rungs.iter().map(|rung| (rung.name.as_str(), rung.width, rung.height)).collect::<Vec<_>>(), vec![("270p", 480, 270), ("198p", 352, 198), ("144p", 256, 144)]);
     let backend = backend().await;
-    let chunks = encode_all(&backend, &source, &report, &rungs, &root.join("chunks")).await;
+    let (chunks, verified) = encode_all(&backend, &source, &report, &rungs, &root.join("chunks")).await;
     let mut packaged = Vec::new();
-    for (rung, chunk_paths) in rungs.iter().zip(chunks) {
+    for ((rung, chunk_paths), verified) in rungs.iter().zip(chunks).zip(verified) {
         let assembled = root.join("assembled").join(format!("{}.mp4", rung.name));
         let assembly = assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone(), spans_us: Vec::new() }, &CancellationToken::new())
             .await
             .unwrap();
         assert_eq!(assembly.frames, report.source.video.frames);
-        let validation = validate_rendition(
-            &ValidateParams { rung: rung.clone(), rendition: assembled.clone(), source_frames: report.frame_artifact.clone(), source_frames_within: Default::default(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false, keeps_frame_times: false },
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        let validation = validate(&report, rung, &assembled, verified).await.unwrap();
         assert_eq!(validation.frames, report.source.video.frames);
         assert_eq!((validation.width, validation.height), (rung.width, rung.height));
+        // Only the frames around the chunk boundaries were decoded.
+        assert!(validation.decoded_frames < validation.frames, "{validation:?}");
         packaged.push(PackageRendition { rung: rung.clone(), path: assembled });
     }
     assert!(report.source.audio.is_some(), "the source has audio");
@@ -135,71 +174,140 @@ async fn a_seek_that_lands_on_the_wrong_frame_falls_back_to_decoding_from_frame_
     assert_eq!(common::frame_count(&output), chunk.frames.len());
 }
 
-/// Encodes `ranges` of the source (possibly faulty) as chunks of one rung, assembles them in
-/// the given order, and validates.
-async fn validate_faulty(source: &Path, report: &InspectReport, ranges: &[FrameRange], dir: &Path) -> Result<(), String> {
+/// The rung of the fault tests.
+fn fault_rung() -> Rung {
+    Rung { name: "144p".into(), width: 256, height: 144, codec: Codec::H264, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 }
+}
+
+/// Encodes source frames `frames` (whatever the chunk should hold) as chunk `index` of the
+/// fault rung into `path`.
+async fn encode_range(source: &Path, report: &InspectReport, index: u32, frames: FrameRange, path: &Path) -> PathBuf {
     let artifact = FrameArtifact::read(&report.frame_artifact).await.unwrap();
-    let rung = Rung { name: "144p".into(), width: 256, height: 144, codec: Codec::H264, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };
-    let backend = backend().await;
-    let mut paths = Vec::new();
-    for (index, range) in ranges.iter().enumerate() {
-        let chunk = Chunk {
-            index: index as u32,
-            frames: *range,
-            seek: None,
-            first_fingerprint: artifact.frames[range.start as usize].fingerprint.clone(),
-            last_fingerprint: artifact.frames[range.end as usize - 1].fingerprint.clone(),
-            span_us: None,
-        };
-        let path = dir.join(format!("c{index}.mp4"));
-        let params = EncodeChunkParams {
-            source: source.to_owned(),
-            chunk,
-            frame_rate: report.source.video.frame_rate,
-            outputs: vec![ChunkOutput::new(rung.clone(), path.clone())],
-            settings: settings(),
-            picture: report.source.video.picture.clone(),
-        };
-        backend.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
-        paths.push(path);
-    }
-    let assembled = dir.join("assembled.mp4");
-    assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: paths, output: assembled.clone(), spans_us: Vec::new() }, &CancellationToken::new()).await.unwrap();
-    validate_rendition(
-        &ValidateParams { rung, rendition: assembled, source_frames: report.frame_artifact.clone(), source_frames_within: Default::default(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false, keeps_frame_times: false },
-        &CancellationToken::new(),
-    )
-    .await
-    .map(|_| ())
-    .map_err(|error| error.to_string())
+    let chunk = Chunk {
+        index,
+        frames,
+        seek: None,
+        first_fingerprint: artifact.frames[frames.start as usize].fingerprint.clone(),
+        last_fingerprint: artifact.frames[frames.end as usize - 1].fingerprint.clone(),
+        span_us: None,
+    };
+    let params = EncodeChunkParams {
+        source: source.to_owned(),
+        chunk,
+        frame_rate: report.source.video.frame_rate,
+        outputs: vec![ChunkOutput::new(fault_rung(), path.to_owned())],
+        settings: settings(),
+        picture: report.source.video.picture.clone(),
+    };
+    backend().await.encode_chunk(&params, &|_| {}, &CancellationToken::new()).await.unwrap();
+    path.to_owned()
+}
+
+/// Joins `paths` in the given order into `output`.
+async fn join(paths: &[PathBuf], output: &Path) -> PathBuf {
+    assemble_rendition(&AssembleParams { rung: fault_rung().name, chunks: paths.to_vec(), output: output.to_owned(), spans_us: Vec::new() }, &CancellationToken::new()).await.unwrap();
+    output.to_owned()
 }
 
 #[tokio::test]
-async fn validation_catches_dropped_duplicated_and_reordered_frames_at_chunk_boundaries() {
+async fn the_chunk_check_catches_dropped_duplicated_reordered_frames_and_a_wrong_frame_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source = common::three_shots(root, "source.mp4", 256, 144, 1.0, false);
+    let report = inspect(&source, root).await;
+    let range = |start, end| FrameRange { start, end };
+    // Chunk 1 should hold frames 20..40 (inside the moving first shot, 0..30, and into the
+    // second); each case encodes something else in its place.
+    let chunk = range(20, 40);
+    let checked = |name: &'static str, encoded: FrameRange| {
+        let (source, report) = (&source, &report);
+        async move { check(report, "144p", 1, chunk, &encode_range(source, report, 1, encoded, &root.join(name)).await).await }
+    };
+
+    // The control: the right frames pass, and the record names its ends.
+    let control = checked("control.mp4", chunk).await.unwrap();
+    assert_eq!(control.verified_frames, 20);
+
+    // Its first frame dropped: it starts one late.
+    let error = checked("dropped-first.mp4", range(21, 40)).await.unwrap_err();
+    assert!(error.contains("chunk 1 of rung 144p") && error.contains("dropped") && error.contains("should be source frame 20") && error.contains("shows source frame 21"), "{error}");
+
+    // Its last frame dropped: it ends one early.
+    let error = checked("dropped-last.mp4", range(20, 39)).await.unwrap_err();
+    assert!(error.contains("chunk 1 of rung 144p") && error.contains("dropped frames") && error.contains("last 1 source frame(s) are missing"), "{error}");
+
+    // Frame 19, the previous chunk's last, encoded again at its start: the check sees only the
+    // chunk's own source frames, so it finds the chunk's frames one behind from its next frame
+    // on (the join check names frame 19 itself, below).
+    let error = checked("duplicated.mp4", range(19, 40)).await.unwrap_err();
+    assert!(error.contains("chunk 1 of rung 144p") && error.contains("duplicated") && error.contains("should be source frame 21") && error.contains("source frame 20 again"), "{error}");
+
+    // Frames 25 and 26 swapped inside the chunk.
+    let pieces = [range(20, 25), range(26, 27), range(25, 26), range(27, 40)];
+    let mut paths = Vec::new();
+    for (index, piece) in pieces.into_iter().enumerate() {
+        paths.push(encode_range(&source, &report, 1, piece, &root.join(format!("piece{index}.mp4"))).await);
+    }
+    let swapped = join(&paths, &root.join("reordered.mp4")).await;
+    let error = check(&report, "144p", 1, chunk, &swapped).await.unwrap_err();
+    assert!(error.contains("should be source frame 25") && error.contains("reordered"), "{error}");
+
+    // The chunk encoded from the wrong frame range: frames 50..70 (the third shot).
+    let error = checked("wrong-range.mp4", range(50, 70)).await.unwrap_err();
+    assert!(error.contains("chunk 1 of rung 144p") && error.contains("should be source frame 20"), "{error}");
+    // Or a few frames off: 23..43.
+    let error = checked("shifted-range.mp4", range(23, 43)).await.unwrap_err();
+    assert!(error.contains("should be source frame 20") && error.contains("shows source frame 23"), "{error}");
+}
+
+#[tokio::test]
+async fn the_join_check_catches_frames_dropped_duplicated_or_reordered_at_chunk_boundaries() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let source = common::three_shots(root, "source.mp4", 256, 144, 1.0, false);
     let report = inspect(&source, root).await;
     let total = report.source.video.frames;
-    let range = |start, end| FrameRange { start, end };
+    assert_eq!(total, 80);
+    let rung = fault_rung();
+    // Four verified chunks of 20 frames (keyframes every 12: two boundary decodes each).
+    let mut paths = Vec::new();
+    let mut verified = Vec::new();
+    for index in 0..4u32 {
+        let frames = FrameRange { start: u64::from(index) * 20, end: u64::from(index + 1) * 20 };
+        let path = encode_range(&source, &report, index, frames, &root.join(format!("c{index}.mp4"))).await;
+        verified.push(check(&report, "144p", index, frames, &path).await.unwrap());
+        paths.push(path);
+    }
+    let joined_as = |order: [&PathBuf; 4]| order.map(PathBuf::clone).to_vec();
 
-    // The control: correct chunks pass.
-    let control = root.join("control");
-    validate_faulty(&source, &report, &[range(0, 40), range(40, total)], &control).await.unwrap();
+    // The control: the chunks in order pass, with a fraction of the frames decoded.
+    let control = validate(&report, &rung, &join(&paths, &root.join("control.mp4")).await, verified.clone()).await.unwrap();
+    assert_eq!((control.frames, control.chunks), (80, 4));
+    assert_eq!(control.decoded_frames, 4 * (1 + 8), "each chunk's first frame, and its last keyframe interval");
 
-    // Frame 20 (inside the moving first shot) dropped at a chunk boundary.
-    let error = validate_faulty(&source, &report, &[range(0, 20), range(21, total)], &root.join("dropped")).await.unwrap_err();
-    assert!(error.contains("output frame 20 should be source frame 20") && error.contains("source frame 21"), "{error}");
+    // Chunks 1 and 2 joined in the wrong order.
+    let reordered = join(&joined_as([&paths[0], &paths[2], &paths[1], &paths[3]]), &root.join("reordered.mp4")).await;
+    let error = validate(&report, &rung, &reordered, verified.clone()).await.unwrap_err();
+    assert!(error.contains("first frame of chunk 1 (rendition frame 20) should be source frame 20") && error.contains("different frame"), "{error}");
 
-    // Frame 19 encoded twice: the second chunk starts one early.
-    let error = validate_faulty(&source, &report, &[range(0, 20), range(19, total - 1)], &root.join("duplicated")).await.unwrap_err();
-    assert!(error.contains("output frame 20") && error.contains("source frame 19 again"), "{error}");
+    // The last frame of chunk 0 dropped where it joins chunk 1.
+    let cut = root.join("c0-cut.mp4");
+    common::ffmpeg(&["-i", paths[0].to_str().unwrap(), "-c", "copy", "-frames:v", "19", cut.to_str().unwrap()]);
+    let dropped = join(&joined_as([&cut, &paths[1], &paths[2], &paths[3]]), &root.join("dropped.mp4")).await;
+    let error = validate(&report, &rung, &dropped, verified.clone()).await.unwrap_err();
+    assert!(error.contains("last frame of chunk 0 (rendition frame 19) should be source frame 19") || error.contains("chunk 1 should start at rendition frame 20"), "{error}");
+    assert!(error.contains("dropped"), "{error}");
 
-    // Two chunks assembled in the wrong order.
-    let error = validate_faulty(&source, &report, &[range(0, 20), range(30, 40), range(20, 30), range(40, total)], &root.join("reordered"))
-        .await
-        .unwrap_err();
-    assert!(error.contains("output frame 20 should be source frame 20"), "{error}");
+    // Frame 19 joined twice: chunk 1 as encoded from 19..40.
+    let early = encode_range(&source, &report, 1, FrameRange { start: 19, end: 40 }, &root.join("c1-early.mp4")).await;
+    let duplicated = join(&joined_as([&paths[0], &early, &paths[2], &paths[3]]), &root.join("duplicated.mp4")).await;
+    let error = validate(&report, &rung, &duplicated, verified.clone()).await.unwrap_err();
+    assert!(error.contains("first frame of chunk 1 (rendition frame 20) should be source frame 20") && error.contains("duplicated") && error.contains("source frame 19"), "{error}");
+
+    // Chunk 2 joined from the wrong frame range: 60..80 where 40..60 belongs.
+    let wrong = join(&joined_as([&paths[0], &paths[1], &paths[3], &paths[3]]), &root.join("wrong-range.mp4")).await;
+    let error = validate(&report, &rung, &wrong, verified.clone()).await.unwrap_err();
+    assert!(error.contains("first frame of chunk 2 (rendition frame 40) should be source frame 40"), "{error}");
 }
 
 #[tokio::test]
@@ -213,15 +321,10 @@ async fn sources_without_timestamps_encode_frame_exactly_from_the_start() {
     assert!(report.chunks.iter().all(|chunk| chunk.seek.is_none()));
     let rungs = default_ladder(&LadderSource::square(160, 90), Codec::H264).unwrap();
     let backend = backend().await;
-    let chunks = encode_all(&backend, &raw, &report, &rungs, &root.join("chunks")).await;
+    let (chunks, verified) = encode_all(&backend, &raw, &report, &rungs, &root.join("chunks")).await;
     let assembled = root.join("a.mp4");
     assemble_rendition(&AssembleParams { rung: rungs[0].name.clone(), chunks: chunks[0].clone(), output: assembled.clone(), spans_us: Vec::new() }, &CancellationToken::new()).await.unwrap();
-    let validation = validate_rendition(
-        &ValidateParams { rung: rungs[0].clone(), rendition: assembled, source_frames: report.frame_artifact.clone(), source_frames_within: Default::default(), frame_rate: report.source.video.frame_rate, tolerance: None, tone_mapped: false, keeps_frame_times: false },
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let validation = validate(&report, &rungs[0], &assembled, verified[0].clone()).await.unwrap();
     assert_eq!(validation.frames, report.source.video.frames);
 }
 
@@ -256,7 +359,7 @@ async fn an_anamorphic_source_comes_out_in_square_pixels_at_its_display_aspect()
     };
     let rungs = default_ladder(&ladder_source, Codec::H264).unwrap();
     let backend = backend().await;
-    let chunks = encode_all(&backend, &source, &report, &rungs, &root.join("chunks")).await;
+    let (chunks, _) = encode_all(&backend, &source, &report, &rungs, &root.join("chunks")).await;
     let mut shapes = Vec::new();
     for (rung, chunk_paths) in rungs.iter().zip(chunks) {
         let assembled = root.join(format!("{}.mp4", rung.name));
@@ -294,28 +397,14 @@ async fn variable_rate_and_odd_timestamps_come_out_frame_exact_in_every_rung() {
         let ladder_source = LadderSource { frame_rate_num: video.frame_rate.num, frame_rate_den: video.frame_rate.den, ..LadderSource::square(320, 240) };
         let rungs = default_ladder(&ladder_source, Codec::H264).unwrap();
         assert_eq!(rungs.iter().map(|rung| (rung.width, rung.height)).collect::<Vec<_>>(), vec![(320, 240), (248, 186), (192, 144)]);
-        let chunks = encode_all(&backend, source, &report, &rungs, &work.join("chunks")).await;
+        let (chunks, verified) = encode_all(&backend, source, &report, &rungs, &work.join("chunks")).await;
         let source_times = common::frame_times(source);
-        for (rung, chunk_paths) in rungs.iter().zip(chunks) {
+        for ((rung, chunk_paths), verified) in rungs.iter().zip(chunks).zip(verified) {
             let assembled = work.join(format!("{}.mp4", rung.name));
             assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks: chunk_paths, output: assembled.clone(), spans_us: spans.clone() }, &CancellationToken::new()).await.unwrap();
             // Every decoded source frame once, in order (validation compares fingerprints frame
             // by frame), each at its source time or at a constant rate.
-            let validation = validate_rendition(
-                &ValidateParams {
-                    rung: rung.clone(),
-                    rendition: assembled.clone(),
-                    source_frames: report.frame_artifact.clone(),
-                    source_frames_within: Default::default(),
-                    frame_rate: video.frame_rate,
-                    tolerance: None,
-                    tone_mapped: false,
-                    keeps_frame_times: video.keeps_frame_times,
-                },
-                &CancellationToken::new(),
-            )
-            .await
-            .unwrap_or_else(|error| panic!("{name} {}: {error}", rung.name));
+            let validation = validate(&report, rung, &assembled, verified).await.unwrap_or_else(|error| panic!("{name} {}: {error}", rung.name));
             assert_eq!((validation.frames, common::frame_count(&assembled)), (video.frames, video.frames), "{name} {}", rung.name);
             // Judged apart from validation: what a player reads from the file.
             let times = common::frame_times(&assembled);

@@ -186,22 +186,24 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
         for chunk in &chunks {
             let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: vec![rung.clone()], preset: None, settings: Vec::new() };
             let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
-            let [EncodedRendition { artifact, frames, .. }] = <[EncodedRendition; 1]>::try_from(renditions).unwrap();
+            let [EncodedRendition { artifact, frames, verified, .. }] = <[EncodedRendition; 1]>::try_from(renditions).unwrap();
             assert_eq!(frames, chunk.frames());
+            // The encode checked its chunk frame by frame and says what it verified.
+            assert_eq!(verified.as_ref().map(|verified| verified.frames), Some(chunk.frames()), "{verified:?}");
             assert_eq!(artifact.key, format!("chunks/{}/{:05}.a1.mp4", rung.name, chunk.index));
             let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rung: rung.clone(), encoded: artifact.clone() };
             let TaskOutput::Score { quality, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
             assert_eq!(quality.vmaf_per_frame.len() as u64, chunk.frames());
             assert!(quality.stats.vmaf_min <= quality.stats.vmaf_p1 && quality.stats.vmaf_p1 <= quality.stats.vmaf_mean && quality.stats.vmaf_harmonic_mean <= quality.stats.vmaf_mean, "{quality:?}");
             assert!(quality.stats.psnr_y > 20.0 && quality.stats.ssim > 0.5 && quality.stats.ssim <= 1.0, "{quality:?}");
-            encoded.push(EncodedChunk { chunk: *chunk, artifact });
+            encoded.push(EncodedChunk { chunk: *chunk, artifact, verified });
         }
         encoded.sort_by_key(|encoded| encoded.chunk.index);
-        let spec = TaskSpec::Assemble { locations: job.locations.clone(), source: source.clone(), rung: rung.clone(), chunks: encoded };
+        let spec = TaskSpec::Assemble { locations: job.locations.clone(), source: source.clone(), rung: rung.clone(), chunks: encoded.clone() };
         let TaskOutput::Assemble { stream, frames, .. } = job.run(spec, None, Some(&rung.name)).await.unwrap() else { panic!() };
         assert_eq!(frames, source.frames);
         assert_eq!(stream.key, format!("renditions/{}.a1.mp4", rung.name));
-        let spec = TaskSpec::Validate { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), rung: rung.clone(), stream: stream.clone() };
+        let spec = TaskSpec::Validate { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), rung: rung.clone(), stream: stream.clone(), chunks: encoded };
         let TaskOutput::Validate { frames, bitrate_kbps, .. } = job.run(spec, None, Some(&rung.name)).await.unwrap() else { panic!() };
         assert_eq!(frames, source.frames, "rendition {} is not frame-exact", rung.name);
         assert!(bitrate_kbps > 0);
@@ -607,14 +609,14 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
             let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rung: rung.clone(), encoded: rendition.artifact.clone() };
             let TaskOutput::Score { quality, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
             assert!(quality.stats.vmaf_mean > 60.0, "{} chunk {}: like pictures score high: {quality:?}", rung.name, chunk.index);
-            per_rung.push(EncodedChunk { chunk: *chunk, artifact: rendition.artifact });
+            per_rung.push(EncodedChunk { chunk: *chunk, artifact: rendition.artifact, verified: rendition.verified });
         }
     }
     let mut assembled: Vec<(Rung, Artifact)> = Vec::new();
     for (rung, encoded) in rungs.iter().zip(encoded) {
-        let spec = TaskSpec::Assemble { locations: job.locations.clone(), source: source.clone(), rung: rung.clone(), chunks: encoded };
+        let spec = TaskSpec::Assemble { locations: job.locations.clone(), source: source.clone(), rung: rung.clone(), chunks: encoded.clone() };
         let TaskOutput::Assemble { stream, .. } = job.run(spec, None, Some(&rung.name)).await.unwrap() else { panic!() };
-        let spec = TaskSpec::Validate { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), rung: rung.clone(), stream: stream.clone() };
+        let spec = TaskSpec::Validate { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), rung: rung.clone(), stream: stream.clone(), chunks: encoded };
         let TaskOutput::Validate { frames, .. } = job.run(spec, None, Some(&rung.name)).await.unwrap() else { panic!() };
         assert_eq!(frames, 25, "rendition {} is not frame-exact", rung.name);
         assembled.push((rung.clone(), stream));

@@ -85,8 +85,8 @@ impl Site {
         for chunk in &chunks {
             let spec = TaskSpec::Encode { locations: locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: vec![rung.clone()], preset: None, settings: Vec::new() };
             let TaskOutput::Encode { renditions, .. } = self.run(spec).await.unwrap() else { panic!("not an encode") };
-            let [EncodedRendition { artifact, .. }] = <[EncodedRendition; 1]>::try_from(renditions).unwrap();
-            encoded.push(EncodedChunk { chunk: *chunk, artifact });
+            let [EncodedRendition { artifact, verified, .. }] = <[EncodedRendition; 1]>::try_from(renditions).unwrap();
+            encoded.push(EncodedChunk { chunk: *chunk, artifact, verified });
         }
         let assemble = TaskSpec::Assemble { locations: locations.clone(), source: source.clone(), rung: rung.clone(), chunks: encoded };
         let TaskOutput::Assemble { stream, .. } = self.run(assemble).await.unwrap() else { panic!("not an assembly") };

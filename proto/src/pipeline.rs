@@ -179,12 +179,28 @@ pub struct Artifact {
     pub bytes: u64,
 }
 
-/// An encoded chunk as the assemble stage needs it.
+/// What the encode task verified of one encoded chunk before it uploaded it: every frame of the
+/// encoded file decoded and compared with the source's frame of the same index; how many there
+/// were, and the fingerprints (lowercase hex, the kernels' `Fingerprint`) of its first and last
+/// frames as decoded from that file, which the validate task's join check finds again in the
+/// assembled rendition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkVerification {
+    pub frames: u64,
+    pub first_fingerprint: String,
+    pub last_fingerprint: String,
+}
+
+/// An encoded chunk as the assemble and validate stages need it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EncodedChunk {
     pub chunk: Chunk,
     pub artifact: Artifact,
+    /// What its encode verified (`None` from an encode output that does not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<ChunkVerification>,
 }
 
 /// One rung of an encoded chunk.
@@ -195,6 +211,9 @@ pub struct EncodedRendition {
     pub rung: String,
     pub artifact: Artifact,
     pub frames: u64,
+    /// What the encode verified of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<ChunkVerification>,
 }
 
 /// What a task is asked to do.
@@ -273,6 +292,10 @@ pub enum TaskSpec {
         inspection: Artifact,
         rung: Rung,
         stream: Artifact,
+        /// The rung's encoded chunks in order, each with what its encode verified: where the
+        /// join check looks for chunk boundaries and what it expects there.
+        #[serde(default)]
+        chunks: Vec<EncodedChunk>,
     },
     Package {
         locations: JobLocations,

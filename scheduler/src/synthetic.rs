@@ -72,6 +72,7 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
                     rung: rung.name.clone(),
                     artifact: artifact(format!("chunks/{}/{}.mp4", rung.name, chunk.index)),
                     frames: chunk.frames(),
+                    verified: None,
                 })
                 .collect(),
         },

@@ -15,7 +15,7 @@
 //! | [`tracks`] | — | the source's audio tracks: language, title, channels, default |
 //! | [`quality`] | — | pooling per-frame VMAF (percentiles, per chunk, rendition and shot) |
 //! | [`mp4_boxes`] | — | the ISO-BMFF box tree from bytes: headers, children, fields |
-//! | [`mp4_samples`] | — | frame count of an MP4 video track, from its box tree |
+//! | [`mp4_samples`] | — | frame count, bytes and timeline (presentation times, sync samples) of an MP4 video track, from its box tree |
 //! | [`artifacts`] | — | `frames.json`: large per-frame data beside the results |
 //! | [`frame_stream`] | — | a frame artifact's frames read one at a time (validation never holds them all) |
 //! | [`inspect`] | 1 inspect | accept (facts, warnings, shots, chunk plan) or reject (code, where, fix) |
@@ -23,9 +23,10 @@
 //! | [`ladder`] | 3 ladder | the `fixed` ladder recipe fitted to the source: its own size on top, ≥ 3 rungs from 240 lines, bitrates by pixels and frame rate (README beside it); the per-title/per-shot ladder on the hull of the analyze stage's trials |
 //! | [`ladder_report`] | 9 report | the per-title/per-shot ladder in `report.json`: hull, rungs predicted beside measured, per-shot settings |
 //! | [`encode`] | 4 encode | one chunk into one or more rungs behind [`encode::EncodeBackend`] |
+//! | [`chunk_check`] | 4 encode | an encoded chunk decoded and compared frame by frame with the source's frames of its range |
 //! | [`score`] | 2 analyze, 5 score | VMAF/PSNR/SSIM of one encoded chunk against its source frames, pooled |
 //! | [`assemble`] | 6 assemble | a rung's chunks joined, without re-encoding |
-//! | [`validate`] | 7 validate | frame count, fingerprints in order, codec/size/bitrate |
+//! | [`validate`] | 7 validate | the join check: chunks in order from the sample table, timestamps, each chunk's first and last frame decoded and matched, codec/size/bitrate |
 //! | [`package`] | 8 package | HLS (CMAF) + DASH over the same segments, AAC audio fitted to the video; timing checked from the boxes |
 //! | [`report`] | 9 report | `report.json` types and writer |
 //! | [`report_html`] | 9 report | `report.html`: the report as a self-contained page with SVG plots |
@@ -37,6 +38,7 @@
 pub mod artifacts;
 pub mod assemble;
 pub mod capabilities;
+pub mod chunk_check;
 pub mod chunking;
 pub mod encode;
 pub mod frame_analysis;

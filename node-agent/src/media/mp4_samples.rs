@@ -1,5 +1,5 @@
-//! How many samples (frames) the video track of a progressive MP4 holds, read from its box
-//! tree without starting a process.
+//! What the video track of a progressive MP4 holds, read from its box tree without starting
+//! a process or decoding: how many samples (frames), their bytes, and its timeline.
 //!
 //! The encode and assemble stages check every file they write has exactly the chunk's (or
 //! the source's) frame count. Asking ffprobe (`-count_packets`) costs a process start and a
@@ -7,6 +7,9 @@
 //! (`mdat` is skipped, never read), finds the `moov` box, the `trak` whose `hdlr` says
 //! `vide`, and returns the sample count of its `stsz` (or `stz2`) table — or, for the analyze
 //! stage's trials, the sum of the sample sizes there: the bytes of the video stream alone.
+//! The validate stage's join check reads the whole timeline ([`video_timeline`]): each
+//! sample's presentation time (`stts` durations plus `ctts` offsets, in the `mdhd` time
+//! scale) and which samples are sync samples (`stss`; none: every one).
 //!
 //! Only the progressive layout our stages write (`-f mp4`, with or without `+faststart`) is
 //! understood: a fragmented file (`moov/mvex`) or one without a video track is an error, so a
@@ -71,14 +74,124 @@ pub fn video_bytes(path: &Path) -> Result<u64, Mp4SamplesError> {
     })
 }
 
+/// Most samples a timeline is read for (a day at 60 frames a second is 5.2 million): a
+/// table claiming more is refused before anything is allocated for it.
+const MAX_TIMELINE_SAMPLES: u64 = 20_000_000;
+
+/// The video track's timeline, in decode order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoTimeline {
+    /// Ticks per second of the times below (`mdhd`).
+    pub timescale: u32,
+    /// Each sample's presentation time in ticks (decode time plus composition offset; edit
+    /// lists are not applied, so only differences mean anything).
+    pub presentation_ticks: Vec<i64>,
+    /// Whether each sample is a sync sample (a keyframe decoding can start at).
+    pub sync: Vec<bool>,
+}
+
+impl VideoTimeline {
+    pub fn samples(&self) -> usize {
+        self.presentation_ticks.len()
+    }
+
+    /// Presentation times in seconds from the earliest, in presentation order.
+    pub fn presentation_seconds(&self) -> Vec<f64> {
+        let mut ticks = self.presentation_ticks.clone();
+        ticks.sort_unstable();
+        let first = ticks.first().copied().unwrap_or(0);
+        ticks.iter().map(|tick| (tick - first) as f64 / f64::from(self.timescale)).collect()
+    }
+}
+
+/// The timeline of the first video track of the MP4 at `path`.
+pub fn video_timeline(path: &Path) -> Result<VideoTimeline, Mp4SamplesError> {
+    read_video_track(path, |track| {
+        let samples = u64::from(match size_table(track.stbl)? {
+            SizeTable::Stsz(stsz) | SizeTable::Stz2(stsz) => big_endian_u32(stsz, 8).ok_or("its sample size box is truncated")?,
+        });
+        if samples > MAX_TIMELINE_SAMPLES {
+            return Err(format!("its video track claims {samples} samples (more than {MAX_TIMELINE_SAMPLES})"));
+        }
+        let samples = samples as usize;
+        // mdhd: version/flags (4), then creation and modification times (4 or 8 bytes each
+        // by version), then the time scale.
+        let mdhd = child(track.mdia, b"mdhd")?.ok_or("its video track has no mdhd box")?;
+        let timescale_at = if mdhd.first() == Some(&1) { 20 } else { 12 };
+        let timescale = big_endian_u32(mdhd, timescale_at).filter(|scale| *scale > 0).ok_or("its mdhd box is truncated or has no time scale")?;
+        // stts: version/flags (4), entry count (4), (sample count, sample delta) entries.
+        let stts = child(track.stbl, b"stts")?.ok_or("its video track has no stts box")?;
+        let mut decode_ticks = Vec::with_capacity(samples);
+        let mut tick = 0i64;
+        for (count, delta) in table_entries(stts, "stts")? {
+            if decode_ticks.len() + count as usize > samples {
+                return Err(format!("its stts box times more than its {samples} samples"));
+            }
+            for _ in 0..count {
+                decode_ticks.push(tick);
+                tick += i64::from(delta);
+            }
+        }
+        if decode_ticks.len() != samples {
+            return Err(format!("its stts box times {} of its {samples} samples", decode_ticks.len()));
+        }
+        // ctts: the same layout, composition offsets (read signed, as ffmpeg writes and reads
+        // them whatever the version); none: presentation is decode order.
+        let mut presentation_ticks = decode_ticks;
+        if let Some(ctts) = child(track.stbl, b"ctts")? {
+            let mut at = 0usize;
+            for (count, offset) in table_entries(ctts, "ctts")? {
+                let end = at + count as usize;
+                let times = presentation_ticks.get_mut(at..end).ok_or_else(|| format!("its ctts box offsets more than its {samples} samples"))?;
+                for time in times {
+                    *time += i64::from(offset as i32);
+                }
+                at = end;
+            }
+        }
+        // stss: version/flags (4), entry count (4), 1-based sample numbers.
+        let sync = match child(track.stbl, b"stss")? {
+            None => vec![true; samples],
+            Some(stss) => {
+                let entries = big_endian_u32(stss, 4).ok_or("its stss box is truncated")? as usize;
+                let mut sync = vec![false; samples];
+                for entry in 0..entries {
+                    let number = big_endian_u32(stss, 8 + 4 * entry).ok_or("its stss box is truncated")? as usize;
+                    *number.checked_sub(1).and_then(|index| sync.get_mut(index)).ok_or_else(|| format!("its stss box names sample {number} of {samples}"))? = true;
+                }
+                sync
+            }
+        };
+        Ok(VideoTimeline { timescale, presentation_ticks, sync })
+    })
+}
+
+/// The (count, value) entries of an `stts` or `ctts` box body.
+fn table_entries<'a>(body: &'a [u8], name: &str) -> Result<impl Iterator<Item = (u32, u32)> + 'a, String> {
+    let entries = big_endian_u32(body, 4).ok_or_else(|| format!("its {name} box is truncated"))? as usize;
+    let table = body.get(8..8 + 8 * entries).ok_or_else(|| format!("its {name} box lists {entries} entries it does not hold"))?;
+    Ok(table.chunks_exact(8).map(|entry| (u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]), u32::from_be_bytes([entry[4], entry[5], entry[6], entry[7]]))))
+}
+
 /// The video track's sample size box.
 enum SizeTable<'a> {
     Stsz(&'a [u8]),
     Stz2(&'a [u8]),
 }
 
+/// The boxes of the video track a reader looks in.
+struct VideoTrack<'a> {
+    mdia: &'a [u8],
+    stbl: &'a [u8],
+}
+
 /// Finds the `moov` box of the MP4 at `path` and hands its video track's size table to `read`.
 fn read_size_table<T>(path: &Path, read: impl FnOnce(SizeTable<'_>) -> Result<T, String>) -> Result<T, Mp4SamplesError> {
+    read_video_track(path, |track| size_table(track.stbl).and_then(read))
+}
+
+/// Finds the `moov` box of the MP4 at `path` and hands its video track to `read`.
+fn read_video_track<T>(path: &Path, read: impl FnOnce(VideoTrack<'_>) -> Result<T, String>) -> Result<T, Mp4SamplesError> {
     let display = path.display().to_string();
     let io = |source| Mp4SamplesError::Io { path: display.clone(), source };
     let layout = |reason: String| Mp4SamplesError::Layout { path: display.clone(), reason };
@@ -98,14 +211,14 @@ fn read_size_table<T>(path: &Path, read: impl FnOnce(SizeTable<'_>) -> Result<T,
             }
             let mut moov = vec![0u8; body_len as usize];
             file.read_exact(&mut moov).map_err(io)?;
-            return size_table_in_moov(&moov).and_then(read).map_err(layout);
+            return video_track_in_moov(&moov).and_then(read).map_err(layout);
         }
         offset += header.size;
     }
     Err(layout("it has no moov box".to_owned()))
 }
 
-fn size_table_in_moov(moov: &[u8]) -> Result<SizeTable<'_>, String> {
+fn video_track_in_moov(moov: &[u8]) -> Result<VideoTrack<'_>, String> {
     if child(moov, b"mvex")?.is_some() {
         return Err("it is fragmented (moov has an mvex box)".to_owned());
     }
@@ -120,14 +233,18 @@ fn size_table_in_moov(moov: &[u8]) -> Result<SizeTable<'_>, String> {
             continue;
         }
         let stbl = child(mdia, b"minf")?.map(|minf| child(minf, b"stbl")).transpose()?.flatten().ok_or("its video track has no minf/stbl box")?;
-        // stsz: version/flags (4), sample_size (4), sample_count (4), sizes; stz2:
-        // version/flags (4), reserved + field_size (4), sample_count (4), sizes.
-        return match child(stbl, b"stsz")? {
-            Some(stsz) => Ok(SizeTable::Stsz(stsz)),
-            None => child(stbl, b"stz2")?.map(SizeTable::Stz2).ok_or_else(|| "its video track has neither an stsz nor an stz2 box".to_owned()),
-        };
+        return Ok(VideoTrack { mdia, stbl });
     }
     Err("it has no video track".to_owned())
+}
+
+fn size_table(stbl: &[u8]) -> Result<SizeTable<'_>, String> {
+    // stsz: version/flags (4), sample_size (4), sample_count (4), sizes; stz2:
+    // version/flags (4), reserved + field_size (4), sample_count (4), sizes.
+    match child(stbl, b"stsz")? {
+        Some(stsz) => Ok(SizeTable::Stsz(stsz)),
+        None => child(stbl, b"stz2")?.map(SizeTable::Stz2).ok_or_else(|| "its video track has neither an stsz nor an stz2 box".to_owned()),
+    }
 }
 
 #[cfg(test)]
@@ -177,6 +294,60 @@ mod tests {
         // A table that lists fewer sizes than samples is an error, never a guess.
         let cut = write(&boxed(b"moov", &track(b"vide", 96)));
         assert!(video_bytes(cut.path()).is_err());
+    }
+
+    /// A video track of `samples` samples with the timeline boxes given.
+    fn timed_track(samples: u32, timeline: &[Vec<u8>]) -> Vec<u8> {
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(b"vide");
+        let mut mdhd = vec![0u8; 12];
+        mdhd.extend_from_slice(&90_000u32.to_be_bytes());
+        mdhd.extend_from_slice(&[0u8; 8]);
+        let mut stsz = vec![0u8; 8];
+        stsz.extend_from_slice(&samples.to_be_bytes());
+        let stbl = boxed(b"stbl", &[vec![boxed(b"stsz", &stsz)], timeline.to_vec()].concat().concat());
+        boxed(b"trak", &boxed(b"mdia", &[boxed(b"hdlr", &hdlr), boxed(b"mdhd", &mdhd), boxed(b"minf", &stbl)].concat()))
+    }
+
+    /// An `stts`, `ctts` or `stss` box of `entries` (each a list of big-endian words).
+    fn table(kind: &[u8; 4], entries: &[&[u32]]) -> Vec<u8> {
+        let mut body = vec![0u8; 4];
+        body.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+        for entry in entries {
+            for word in *entry {
+                body.extend_from_slice(&word.to_be_bytes());
+            }
+        }
+        boxed(kind, &body)
+    }
+
+    #[test]
+    fn the_timeline_gives_presentation_times_and_sync_samples() {
+        // Five frames at 25 fps (3600 ticks), decode order I P B B P: the P shown after the Bs.
+        let stts = table(b"stts", &[&[5, 3600]]);
+        let ctts = table(b"ctts", &[&[1, 3600], &[1, 10_800], &[2, 0], &[1, 3600]]);
+        let stss = table(b"stss", &[&[1]]);
+        let file = write(&boxed(b"moov", &timed_track(5, &[stts, ctts, stss])));
+        let timeline = video_timeline(file.path()).expect("reads");
+        assert_eq!(timeline.timescale, 90_000);
+        assert_eq!(timeline.presentation_ticks, vec![3600, 14_400, 7200, 10_800, 18_000]);
+        assert_eq!(timeline.sync, vec![true, false, false, false, false]);
+        assert_eq!(timeline.presentation_seconds(), vec![0.0, 0.04, 0.08, 0.12, 0.16]);
+        // Without ctts and stss: decode order is presentation order and every sample is sync.
+        let plain = write(&boxed(b"moov", &timed_track(3, &[table(b"stts", &[&[3, 3600]])])));
+        let timeline = video_timeline(plain.path()).expect("reads");
+        assert_eq!((timeline.presentation_ticks, timeline.sync), (vec![0, 3600, 7200], vec![true; 3]));
+        // Tables that time or name other samples than the file has are errors.
+        for (what, boxes) in [
+            ("stts short", vec![table(b"stts", &[&[2, 3600]])]),
+            ("stts long", vec![table(b"stts", &[&[4, 3600]])]),
+            ("ctts long", vec![table(b"stts", &[&[3, 3600]]), table(b"ctts", &[&[4, 0]])]),
+            ("stss past the end", vec![table(b"stts", &[&[3, 3600]]), table(b"stss", &[&[4]])]),
+            ("no stts", vec![]),
+        ] {
+            let file = write(&boxed(b"moov", &timed_track(3, &boxes)));
+            assert!(matches!(video_timeline(file.path()), Err(Mp4SamplesError::Layout { .. })), "{what}");
+        }
     }
 
     #[test]

@@ -1,21 +1,44 @@
-//! Validating an assembled rendition against the source: the same number of frames, each
-//! one the source's frame of the same index (fingerprints, so a dropped, duplicated or
-//! reordered frame at any chunk boundary is caught and located), contiguous timestamps (or, with
-//! kept frame times, each frame at its source frame's time), and the codec, size and bitrate
-//! the rung asked for.
+//! Validating an assembled rendition against the source with a cheap join check, no full
+//! decode: the frame-by-frame comparison happened chunk by chunk in the encode tasks
+//! ([`super::chunk_check`]), so what is left is to show the rendition is exactly those
+//! verified chunks, in order, joined without a frame lost or added:
+//!
+//! - the chunks (from the plan, each with what its encode verified) follow one another from
+//!   frame 0 to the source's last, each holding the frames its range has;
+//! - the rendition's sample table ([`super::mp4_samples::video_timeline`], read from the box
+//!   tree) has the source's frame count, and every chunk's first frame is a sync sample where
+//!   the chunks before it end;
+//! - its timestamps are contiguous at the constant rate, or, for a source whose renditions keep
+//!   its frame times, every frame is at its source frame's time within 1 ms (from the same
+//!   table);
+//! - the first and last frame of every chunk, decoded from the rendition by seeking to the
+//!   chunk's keyframe (and, for a chunk longer than one keyframe interval, to its last one:
+//!   [`super::frame_analysis::decode_fingerprints_from_keyframe`]; up to the last frame only
+//!   the frames others refer to are decoded, the last one found by its time, or every frame
+//!   where it was not one of them), are the frames its encode verified and match the source's
+//!   frames at those indices ([`shotfarm_kernels::frame_sequence::judge_lone_frame`]);
+//! - the codec, size and bitrate are what the rung asked for.
+//!
+//! So a frame dropped, duplicated or reordered at any chunk boundary, a chunk left out, joined
+//! twice or out of order, or a chunk encoded from the wrong frame range is caught by one of the
+//! two halves, and located.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Instant;
 
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use shotfarm_kernels::fingerprint::Fingerprint;
-use shotfarm_kernels::frame_sequence::{FrameFault, MatchTolerance, SequenceComparator, SequenceComparison};
+use shotfarm_kernels::frame_sequence::{FrameFault, MatchTolerance, judge_lone_frame};
 use tokio_util::sync::CancellationToken;
 
 use super::artifacts::ArtifactError;
-use super::frame_analysis::{DecodePassError, decode_fingerprints};
+use super::chunk_check::fault_name;
+use super::chunking::FrameRange;
+use super::frame_analysis::{DecodePassError, KeyframeSpan, SpanEnd, decode_fingerprints_from_keyframe};
 use super::frame_stream::{FramesWithin, stream_frames};
+use super::mp4_samples::{VideoTimeline, video_timeline};
 use shotfarm_proto::pipeline::Rung;
 use super::probe::{ColourTags, ProbeError, Rational, parse_number, probe_file};
 use super::process::ToolError;
@@ -24,6 +47,28 @@ use super::process::ToolError;
 /// first frames, when the rendition keeps the source's frame times: 1 ms, far under any
 /// frame's duration and far over the roundings on the way (90 kHz, µs).
 const KEPT_TIME_TOLERANCE_SECONDS: f64 = 0.001;
+
+/// Largest fingerprint distance between a chunk's boundary frame decoded from the rendition
+/// and the one its encode decoded from the chunk's own file: the same bitstream through the
+/// same decoder and scaler, so normally identical (the encoder's landing check's bound).
+const VERIFIED_MATCH_DISTANCE: f32 = 0.25;
+
+/// Boundary decodes running at once (each an ffmpeg process decoding a keyframe interval at most).
+const PARALLEL_BOUNDARY_DECODES: usize = 2;
+
+/// One chunk of the rendition as its encode verified it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinedChunk {
+    pub index: u32,
+    /// The source frames it holds.
+    pub frames: FrameRange,
+    /// The frame count its encode verified.
+    pub verified_frames: u64,
+    /// Its first and last frames as its encode decoded them.
+    pub first_fingerprint: Fingerprint,
+    pub last_fingerprint: Fingerprint,
+}
 
 /// What to validate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +95,8 @@ pub struct ValidateParams {
     /// tone-mapped fingerprints.
     #[serde(default)]
     pub tone_mapped: bool,
+    /// The rendition's chunks, in order.
+    pub chunks: Vec<JoinedChunk>,
 }
 
 /// A passed validation: the facts that go into the report.
@@ -71,7 +118,8 @@ pub struct ValidationReport {
     /// Tone-mapped from an HDR source to SDR BT.709.
     #[serde(default)]
     pub tone_mapped: bool,
-    /// Fingerprint distance to the source frame of the same index: the worst and the mean.
+    /// Fingerprint distance of the chunks' boundary frames to the source frames of the same
+    /// index: the worst and the mean.
     pub max_fingerprint_distance: f32,
     pub mean_fingerprint_distance: f32,
     pub seconds: f64,
@@ -83,6 +131,11 @@ pub struct ValidationReport {
     /// source); otherwise the rendition is constant rate.
     #[serde(default)]
     pub keeps_frame_times: bool,
+    /// Chunks joined, and the frames the join check decoded to look at their boundaries.
+    #[serde(default)]
+    pub chunks: u64,
+    #[serde(default)]
+    pub decoded_frames: u64,
 }
 
 /// A failed check, precisely.
@@ -134,21 +187,22 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
     let started = Instant::now();
     let rung = &params.rung;
     let name = rung.name.as_str();
-    // The source's fingerprints are read from the file and the rendition's come out of its
-    // decode while a third thread compares them: neither side is ever held whole (see the
-    // module docs). The probe runs meanwhile; its verdicts still come first below.
-    let (source_prints, source_queue) = mpsc::sync_channel::<Fingerprint>(COMPARISON_QUEUE_FRAMES);
-    let (output_prints, output_queue) = mpsc::sync_channel::<Fingerprint>(COMPARISON_QUEUE_FRAMES);
+    let tolerance = params.tolerance.unwrap_or_default();
+    // The source is read for the frames around every chunk boundary (and every frame's time)
+    // and the sample table from the box tree while ffprobe runs; the probe's verdicts come first.
+    let wanted = boundary_neighbourhoods(&params.chunks, tolerance.search_window);
     let source_reader = tokio::task::spawn_blocking({
         let (path, within, tone_mapped) = (params.source_frames.clone(), params.source_frames_within, params.tone_mapped);
-        move || read_source(&path, within, tone_mapped, &source_prints)
+        move || read_source(&path, within, tone_mapped, &wanted)
     });
-    let tolerance = params.tolerance.unwrap_or_default();
-    let comparison = tokio::task::spawn_blocking(move || compare_streams(&source_queue, &output_queue, tolerance));
-    let (probe, decoded) = tokio::join!(probe_file(&params.rendition, false, cancel), decode_fingerprints(&params.rendition, output_prints, cancel));
+    let timeline_reader = tokio::task::spawn_blocking({
+        let path = params.rendition.clone();
+        move || video_timeline(&path)
+    });
+    let probe = probe_file(&params.rendition, false, cancel).await;
     let thread_failed = |error: tokio::task::JoinError| ValidateError::Thread(error.to_string());
     let source = source_reader.await.map_err(thread_failed)??;
-    let comparison = comparison.await.map_err(thread_failed)?;
+    let timeline = timeline_reader.await.map_err(thread_failed)?;
     let probe = match probe {
         Ok(probe) => probe,
         Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(ValidateError::Cancelled),
@@ -165,48 +219,39 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
     if (width, height) != (rung.width, rung.height) {
         return Err(fail(name, None, format!("picture is {width}x{height}; the rung asked for {}x{}", rung.width, rung.height)));
     }
-
-    let decoded = match decoded {
-        Ok(decoded) => decoded,
-        Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(ValidateError::Cancelled),
-        Err(DecodePassError::Tool(error)) => return Err(ValidateError::Tool(error)),
-        Err(error) => return Err(fail(name, None, error.to_string())),
-    };
+    let timeline = timeline.map_err(|error| fail(name, None, format!("the rendition's sample table cannot be read: {error}")))?;
     if source.without_sdr_twin {
         return Err(fail(name, None, "the rung is tone-mapped to SDR but the inspection has no tone-mapped fingerprints of the source (it was not inspected as HDR)".to_owned()));
     }
-    if let Some(mismatch) = &comparison.first_mismatch {
-        let what = match (mismatch.fault, mismatch.best_source_frame) {
-            (FrameFault::Dropped, Some(best)) => format!("it shows source frame {best}: source frame(s) {}..{best} were dropped or reordered", mismatch.output_frame),
-            (FrameFault::Duplicated, Some(best)) => format!("it shows source frame {best} again: a frame was duplicated or reordered"),
-            _ => "it does not look like any nearby source frame".to_owned(),
-        };
-        return Err(fail(
-            name,
-            Some(mismatch.output_frame as u64),
-            format!(
-                "output frame {} should be source frame {} (fingerprint distance {:.2}); {what} (rendition has {} frames, source {})",
-                mismatch.output_frame, mismatch.output_frame, mismatch.distance_to_expected, comparison.output_frames, comparison.source_frames
-            ),
-        ));
+    let source_frames = source.times.len() as u64;
+    check_chunk_plan(name, &params.chunks, source_frames)?;
+    // The boundaries of the chunks found in place are checked first, so a fault is reported
+    // at the first chunk it touches: a frame added at the end of a chunk shows in its own last
+    // frame before it moves the next chunk's keyframe.
+    let (in_place, misplaced) = chunks_in_place(name, &params.chunks, &timeline, source_frames);
+    let times = timeline.presentation_seconds();
+    let boundaries = check_boundaries(params, &params.chunks[..in_place], &timeline, &times, &source.prints, &tolerance, cancel).await?;
+    if let Some(misplaced) = misplaced {
+        return Err(misplaced);
     }
-    if comparison.output_frames != comparison.source_frames {
-        let (frame, message) = if comparison.output_frames < comparison.source_frames {
-            (comparison.output_frames as u64, format!("the rendition has {} frames; the source has {}: the last {} source frame(s) are missing", comparison.output_frames, comparison.source_frames, comparison.source_frames - comparison.output_frames))
+    let frames = timeline.samples() as u64;
+    if frames != source_frames {
+        let (frame, message) = if frames < source_frames {
+            (frames, format!("the rendition has {frames} frames; the source has {source_frames}: the last {} source frame(s) are missing", source_frames - frames))
         } else {
-            (comparison.source_frames as u64, format!("the rendition has {} frames; the source has {}: {} extra frame(s) at the end", comparison.output_frames, comparison.source_frames, comparison.output_frames - comparison.source_frames))
+            (source_frames, format!("the rendition has {frames} frames; the source has {source_frames}: {} extra frame(s) at the end", frames - source_frames))
         };
         return Err(fail(name, Some(frame), message));
     }
 
     let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
+    let frame_times: Vec<Option<f64>> = times.iter().copied().map(Some).collect();
     if params.keeps_frame_times {
-        check_kept_times(name, &decoded.times, &source.times)?;
+        check_kept_times(name, &frame_times, &source.times)?;
     } else {
-        check_constant_rate(name, &decoded.times, frame_duration)?;
+        check_constant_rate(name, &frame_times, frame_duration)?;
     }
 
-    let frames = comparison.output_frames as u64;
     let duration_seconds = frames as f64 * frame_duration;
     let bytes = std::fs::metadata(&params.rendition).map(|metadata| metadata.len()).unwrap_or(0);
     let bitrate_kbps = parse_number::<u64>(stream.bit_rate.as_ref())
@@ -233,64 +278,223 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
         pix_fmt: stream.pix_fmt.clone(),
         colour: stream.colour.clone(),
         tone_mapped: params.tone_mapped,
-        max_fingerprint_distance: comparison.max_distance,
-        mean_fingerprint_distance: comparison.mean_distance,
+        max_fingerprint_distance: boundaries.max_distance,
+        mean_fingerprint_distance: boundaries.mean_distance,
         seconds: started.elapsed().as_secs_f64(),
         frame_rate: Some(params.frame_rate),
         keeps_frame_times: params.keeps_frame_times,
+        chunks: params.chunks.len() as u64,
+        decoded_frames: boundaries.decoded_frames,
     };
-    tracing::info!(rung = %report.rung, frames, max_distance = report.max_fingerprint_distance, "rendition validated");
+    tracing::info!(rung = %report.rung, frames, chunks = report.chunks, decoded_frames = report.decoded_frames, max_distance = report.max_fingerprint_distance, "rendition validated");
     Ok(report)
 }
 
-/// Fingerprints in flight between a reader and the comparison (144 bytes each).
-const COMPARISON_QUEUE_FRAMES: usize = 256;
+/// The source frames a boundary verdict may look at: each chunk's first and last frame and
+/// `search_window` frames on either side.
+fn boundary_neighbourhoods(chunks: &[JoinedChunk], search_window: usize) -> BTreeSet<u64> {
+    let window = search_window as u64;
+    let mut wanted = BTreeSet::new();
+    for chunk in chunks {
+        for frame in [chunk.frames.start, chunk.frames.end.saturating_sub(1)] {
+            wanted.extend(frame.saturating_sub(window)..=frame + window);
+        }
+    }
+    wanted
+}
 
-/// What reading the source's frames leaves besides the fingerprints it sent: each frame's
-/// time, and whether a tone-mapped comparison found a frame without its SDR fingerprint.
+/// What validation reads of the source: every frame's time (a few bytes a frame), the
+/// fingerprints around the chunk boundaries, and whether a tone-mapped comparison found a
+/// frame without its SDR fingerprint.
 struct SourceRead {
     times: Vec<Option<f64>>,
+    prints: BTreeMap<u64, Fingerprint>,
     without_sdr_twin: bool,
 }
 
-/// Streams the source's fingerprints (tone-mapped ones for a tone-mapped rung) to `prints`.
-fn read_source(path: &Path, within: FramesWithin, tone_mapped: bool, prints: &mpsc::SyncSender<Fingerprint>) -> Result<SourceRead, ValidateError> {
-    let mut read = SourceRead { times: Vec::new(), without_sdr_twin: false };
+/// Reads the source's frames, keeping the fingerprints (tone-mapped ones for a tone-mapped
+/// rung) of the frames in `wanted`.
+fn read_source(path: &Path, within: FramesWithin, tone_mapped: bool, wanted: &BTreeSet<u64>) -> Result<SourceRead, ValidateError> {
+    let mut read = SourceRead { times: Vec::new(), prints: BTreeMap::new(), without_sdr_twin: false };
     stream_frames(path, within, &mut |frame| {
+        let index = read.times.len() as u64;
         read.times.push(frame.pts_seconds);
-        let print = match (tone_mapped, frame.sdr_fingerprint) {
-            (false, _) => frame.fingerprint,
-            (true, Some(sdr)) => sdr,
-            (true, None) => {
-                read.without_sdr_twin = true;
-                return false;
-            }
-        };
-        prints.send(print).is_ok()
+        if wanted.contains(&index) {
+            let print = match (tone_mapped, frame.sdr_fingerprint) {
+                (false, _) => frame.fingerprint,
+                (true, Some(sdr)) => sdr,
+                (true, None) => {
+                    read.without_sdr_twin = true;
+                    return false;
+                }
+            };
+            read.prints.insert(index, print);
+        }
+        true
     })?;
     Ok(read)
 }
 
-/// Feeds the comparator from both queues, taking next from the side that is behind, until
-/// both are closed.
-fn compare_streams(source: &mpsc::Receiver<Fingerprint>, output: &mpsc::Receiver<Fingerprint>, tolerance: MatchTolerance) -> SequenceComparison {
-    let mut comparator = SequenceComparator::new(tolerance);
-    let (mut source_open, mut output_open) = (true, true);
-    while source_open || output_open {
-        let (sources, outputs) = comparator.pushed();
-        if source_open && (!output_open || sources <= outputs) {
-            match source.recv() {
-                Ok(print) => comparator.push_source(print),
-                Err(_) => source_open = false,
-            }
+/// The chunks follow one another from frame 0 to the source's last, each as long as its
+/// encode verified.
+fn check_chunk_plan(name: &str, chunks: &[JoinedChunk], source_frames: u64) -> Result<(), ValidateError> {
+    let mut next = 0u64;
+    for chunk in chunks {
+        if chunk.frames.start != next || chunk.frames.is_empty() {
+            return Err(fail(name, Some(next), format!("chunk {} holds source frames {}..{}; the chunk before it ends at frame {next}: the plan's chunks do not follow one another", chunk.index, chunk.frames.start, chunk.frames.end)));
+        }
+        if chunk.verified_frames != chunk.frames.len() {
+            return Err(fail(name, Some(chunk.frames.start), format!("chunk {}'s encode verified {} frames; its range {}..{} has {}", chunk.index, chunk.verified_frames, chunk.frames.start, chunk.frames.end, chunk.frames.len())));
+        }
+        next = chunk.frames.end;
+    }
+    if next != source_frames {
+        return Err(fail(name, Some(next), format!("the chunks cover source frames 0..{next}; the source has {source_frames}")));
+    }
+    Ok(())
+}
+
+/// How many chunks, from the first, the rendition's sample table holds in place (each
+/// starting with a sync sample where the chunks before it end, and ending within the table);
+/// and, where one is not, why.
+fn chunks_in_place(name: &str, chunks: &[JoinedChunk], timeline: &VideoTimeline, source_frames: u64) -> (usize, Option<ValidateError>) {
+    let samples = timeline.samples() as u64;
+    for (position, chunk) in chunks.iter().enumerate() {
+        let (start, end) = (chunk.frames.start, chunk.frames.end);
+        let message = if start >= samples || end > samples {
+            format!("the rendition has {samples} frames (the source {source_frames}): it ends inside or before chunk {} (source frames {start}..{end}), whose last frames are missing", chunk.index)
+        } else if !timeline.sync[start as usize] {
+            format!(
+                "chunk {} should start at rendition frame {start} with a keyframe, but that frame is not one: frames were dropped or added before it (the rendition has {samples} frames, the source {source_frames})",
+                chunk.index
+            )
         } else {
-            match output.recv() {
-                Ok(print) => comparator.push_output(print),
-                Err(_) => output_open = false,
-            }
+            continue;
+        };
+        return (position, Some(fail(name, Some(start.min(samples)), message)));
+    }
+    (chunks.len(), None)
+}
+
+/// Decodes `span` of the rendition and returns its first and last frames' fingerprints (none
+/// when the decode did not reach the span's last frame) and how many frames were decoded:
+/// first the frames others refer to up to the span's last frame's time
+/// ([`SpanEnd::ReferencesBefore`]); when that last frame was not one of them (what comes out
+/// last is not at its time), every frame of the span.
+async fn decode_span(rendition: &Path, span: BoundarySpan, times: &[f64], frame_duration: f64, cancel: &CancellationToken) -> Result<(Option<(Fingerprint, Fingerprint)>, u64), DecodePassError> {
+    let (at, last) = (span.keyframe as usize, (span.keyframe + span.frames - 1) as usize);
+    let half_frame = times.get(at + 1).map_or(frame_duration, |next| next - times[at]) / 2.0;
+    let ends = |decoded: &KeyframeSpan| decoded.prints.first().cloned().zip(decoded.prints.last().cloned());
+    if span.frames == 1 {
+        let decoded = decode_fingerprints_from_keyframe(rendition, times[at], half_frame, SpanEnd::Frames(1), cancel).await?;
+        return Ok((ends(&decoded), decoded.prints.len() as u64));
+    }
+    // Frame times count from the seek point, half a frame past the keyframe; ffmpeg's `-t`
+    // counts from the keyframe: the cut a quarter of a frame past the last one.
+    let last_time = times[last] - times[at] - half_frame;
+    let gap_after = times.get(last + 1).map_or(frame_duration, |next| next - times[last]);
+    let references = decode_fingerprints_from_keyframe(rendition, times[at], half_frame, SpanEnd::ReferencesBefore(times[last] - times[at] + gap_after / 4.0), cancel).await?;
+    let at_time = |time: Option<&Option<f64>>, expected: f64, gap: f64| time.copied().flatten().is_some_and(|time| (time - expected).abs() <= gap / 4.0);
+    if at_time(references.times.first(), -half_frame, 2.0 * half_frame) && at_time(references.times.last(), last_time, gap_after) && references.times.len() == references.prints.len() {
+        return Ok((ends(&references), references.prints.len() as u64));
+    }
+    let every = decode_fingerprints_from_keyframe(rendition, times[at], half_frame, SpanEnd::Frames(span.frames), cancel).await?;
+    let reached = every.prints.len() as u64 == span.frames;
+    Ok((if reached { ends(&every) } else { None }, references.prints.len() as u64 + every.prints.len() as u64))
+}
+
+/// What the boundary decodes found.
+struct BoundaryCheck {
+    decoded_frames: u64,
+    max_distance: f32,
+    mean_distance: f32,
+}
+
+/// One decode of a chunk boundary: `frames` frames from the keyframe at rendition frame `keyframe`.
+#[derive(Debug, Clone, Copy)]
+struct BoundarySpan {
+    chunk: usize,
+    keyframe: u64,
+    frames: u64,
+}
+
+/// Decodes the first and last frame of each of `chunks` (found in place in the rendition) and
+/// compares each with the frame its encode verified and with the source's frame of that index.
+async fn check_boundaries(
+    params: &ValidateParams,
+    chunks: &[JoinedChunk],
+    timeline: &VideoTimeline,
+    times: &[f64],
+    source: &BTreeMap<u64, Fingerprint>,
+    tolerance: &MatchTolerance,
+    cancel: &CancellationToken,
+) -> Result<BoundaryCheck, ValidateError> {
+    let name = params.rung.name.as_str();
+    let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
+    let mut spans = Vec::new();
+    for (position, chunk) in chunks.iter().enumerate() {
+        let (start, end) = (chunk.frames.start, chunk.frames.end);
+        // The chunk's last keyframe: decoding from there reaches its last frame.
+        let last_keyframe = (start..end).rev().find(|&frame| timeline.sync[frame as usize]).unwrap_or(start);
+        if last_keyframe == start {
+            spans.push(BoundarySpan { chunk: position, keyframe: start, frames: end - start });
+        } else {
+            spans.push(BoundarySpan { chunk: position, keyframe: start, frames: 1 });
+            spans.push(BoundarySpan { chunk: position, keyframe: last_keyframe, frames: end - last_keyframe });
         }
     }
-    comparator.finish()
+    let decode = |span: BoundarySpan| async move { (span, decode_span(&params.rendition, span, times, frame_duration, cancel).await) };
+    let mut decodes = futures::stream::iter(spans).map(decode).buffered(PARALLEL_BOUNDARY_DECODES);
+    let mut found = BoundaryCheck { decoded_frames: 0, max_distance: 0.0, mean_distance: 0.0 };
+    let mut sum_distance = 0f64;
+    let mut judged = 0u32;
+    while let Some((span, decoded)) = decodes.next().await {
+        let (prints, decoded_frames) = match decoded {
+            Ok(decoded) => decoded,
+            Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(ValidateError::Cancelled),
+            Err(DecodePassError::Tool(error)) => return Err(ValidateError::Tool(error)),
+            Err(error) => return Err(fail(name, Some(span.keyframe), error.to_string())),
+        };
+        let chunk = &chunks[span.chunk];
+        let Some((first, last)) = prints else {
+            return Err(fail(name, Some(span.keyframe), format!("decoding chunk {} from its keyframe at rendition frame {} did not reach frame {}", chunk.index, span.keyframe, span.keyframe + span.frames - 1)));
+        };
+        found.decoded_frames += decoded_frames;
+        let mut ends = Vec::new();
+        if span.keyframe == chunk.frames.start {
+            ends.push(("first", chunk.frames.start, first, &chunk.first_fingerprint));
+        }
+        if span.keyframe + span.frames == chunk.frames.end {
+            ends.push(("last", chunk.frames.end - 1, last, &chunk.last_fingerprint));
+        }
+        for (which, frame, shown, verified) in ends {
+            let at_source = |index: usize| source.get(&(index as u64)).cloned();
+            let verdict = judge_lone_frame(&shown, frame as usize, &at_source, tolerance);
+            let own = source.get(&frame).map_or(f32::INFINITY, |expected| shown.distance(expected));
+            let from_verified = shown.distance(verified);
+            if verdict.is_none() && from_verified <= VERIFIED_MATCH_DISTANCE {
+                found.max_distance = found.max_distance.max(own);
+                sum_distance += f64::from(own);
+                judged += 1;
+                continue;
+            }
+            let what = match verdict {
+                Some(mismatch) => match (mismatch.fault, mismatch.best_source_frame) {
+                    (FrameFault::Dropped, Some(best)) => format!("{} frames: it shows source frame {best} (source frame(s) {frame}..{best} dropped or reordered)", fault_name(FrameFault::Dropped)),
+                    (FrameFault::Duplicated, Some(best)) => format!("{} or reordered frames: it shows source frame {best}", fault_name(FrameFault::Duplicated)),
+                    _ => "a different frame: it does not look like any nearby source frame (a chunk out of order or from the wrong frame range)".to_owned(),
+                },
+                None => format!("not the frame the chunk's encode verified (fingerprint distance {from_verified:.2}): the rendition does not hold that encode's chunk there"),
+            };
+            return Err(fail(
+                name,
+                Some(frame),
+                format!("the {which} frame of chunk {} (rendition frame {frame}) should be source frame {frame} (fingerprint distance {own:.2}); it is {what}", chunk.index),
+            ));
+        }
+    }
+    found.mean_distance = if judged == 0 { 0.0 } else { (sum_distance / f64::from(judged)) as f32 };
+    Ok(found)
 }
 
 /// Contiguous timestamps, one frame every `frame_duration` seconds.

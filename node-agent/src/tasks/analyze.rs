@@ -69,7 +69,7 @@ pub async fn run(
     // Progress counts every frame once encoded (the pending trials together) and once scored per pending trial.
     let total = frames.saturating_mul(1 + pending.len() as u64);
     if !pending.is_empty() {
-        let (inspected_chunk, picture) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
+        let (inspected_chunk, picture, _) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
         let rate = frame_rate(source)?;
         let local_source = local_source(&locations.input_url, ctx).await?;
         let directory = ctx.scratch_dir.join("analyze");

@@ -93,7 +93,7 @@ mod tests {
     use shotfarm_proto::pipeline::{Artifact, Chunk};
 
     fn encoded(index: u32, start_frame: u64, end_frame: u64) -> EncodedChunk {
-        EncodedChunk { chunk: Chunk { index, start_frame, end_frame, span_us: None }, artifact: Artifact { key: format!("chunks/r/{index:05}.a1.mp4"), bytes: 1 } }
+        EncodedChunk { chunk: Chunk { index, start_frame, end_frame, span_us: None }, artifact: Artifact { key: format!("chunks/r/{index:05}.a1.mp4"), bytes: 1 }, verified: None }
     }
 
     #[test]

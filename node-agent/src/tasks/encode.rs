@@ -1,19 +1,27 @@
 //! The encode task: one chunk at one or more rungs (the job's `rungs_per_encode`) through the
 //! backend placement chose, from the job's cached source, decoding the chunk once from its seek
-//! point (the inspection's keyframe, verified by the boundary fingerprints); each rung uploaded
-//! as `chunks/<rung>/<chunk:05>.a<attempt>.mp4`.
+//! point (the inspection's keyframe, verified by the boundary fingerprints); each rung's output
+//! then checked frame by frame against the source's frames of the chunk
+//! ([`crate::media::chunk_check`]; a mismatch fails the attempt, retryable like an encode
+//! failure) and uploaded as `chunks/<rung>/<chunk:05>.a<attempt>.mp4`, the output recording
+//! what was verified (frame count, first and last fingerprints) for the validate task's join
+//! check.
 
 use std::sync::Arc;
 
-use shotfarm_proto::pipeline::{Artifact, Chunk, EncodedRendition, JobLocations, Rung, SourceSummary, TaskOutput};
+use shotfarm_proto::pipeline::{Artifact, Chunk, ChunkVerification, EncodedRendition, JobLocations, Rung, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
 use super::job_cache::local_source;
 use super::spec_checks::{check_chunk_in_source, check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
+use crate::media::chunk_check::{ChunkCheckError, ChunkCheckParams, VerifiedChunk, check_chunk};
+use crate::media::chunking::FrameRange;
 use crate::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams, EncoderSettings};
+use crate::media::frame_stream::FramesWithin;
 use crate::media::process::ToolProgress;
+use crate::media::source_colour::RungColour;
 
 /// Seconds between forced keyframes (the HLS/DASH segment length).
 pub const SEGMENT_SECONDS: f64 = 4.0;
@@ -83,7 +91,7 @@ pub async fn run(
     check_settings(settings, rungs.len())?;
     check_chunk_in_source(&chunk, source)?;
     let work_area = WorkArea::open(&locations.work_url)?;
-    let (inspected_chunk, picture) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
+    let (inspected_chunk, picture, inspection_file) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
     let local_source = local_source(&locations.input_url, ctx).await?;
     let outputs = rungs
         .iter()
@@ -142,13 +150,37 @@ pub async fn run(
         )));
     }
     progress(total, total, total as f64 / result.seconds.max(1e-3));
-    let mut renditions = Vec::with_capacity(rungs.len());
+    let mut encoded_outputs = Vec::with_capacity(rungs.len());
     for rung in rungs {
-        let encoded = result
-            .outputs
-            .iter()
-            .find(|encoded| encoded.rung == rung.name)
-            .ok_or_else(|| TaskError::retryable(format!("backend {} returned no {} output for chunk {}", backend.name(), rung.name, chunk.index)))?;
+        let Some(encoded) = result.outputs.iter().find(|encoded| encoded.rung == rung.name) else {
+            remove_outputs().await;
+            return Err(TaskError::retryable(format!("backend {} returned no {} output for chunk {}", backend.name(), rung.name, chunk.index)));
+        };
+        encoded_outputs.push((rung, encoded));
+    }
+    // Every output decoded and compared with the source's frames of the chunk, all rungs at once.
+    let checks = encoded_outputs.iter().map(|(rung, encoded)| {
+        let check = ChunkCheckParams {
+            rung: rung.name.clone(),
+            chunk: chunk.index,
+            encoded: encoded.path.clone(),
+            frames: FrameRange { start: chunk.start_frame, end: chunk.end_frame },
+            source_frames: inspection_file.clone(),
+            source_frames_within: FramesWithin::Inspection,
+            tone_mapped: params.picture.colour.for_codec(rung.codec) == RungColour::ToneMappedToSdr,
+            tolerance: None,
+        };
+        async move { check_chunk(&check, cancel).await }
+    });
+    let verified = match futures::future::try_join_all(checks).await {
+        Ok(verified) => verified,
+        Err(error) => {
+            remove_outputs().await;
+            return Err(chunk_check_failed(error));
+        }
+    };
+    let mut renditions = Vec::with_capacity(rungs.len());
+    for ((rung, encoded), verified) in encoded_outputs.into_iter().zip(verified) {
         let key = WorkArea::chunk_key(&rung.name, chunk.index, ctx.attempt)?;
         let artifact = work_area.upload(&encoded.path, &key).await?;
         let _ = tokio::fs::remove_file(&encoded.path).await;
@@ -161,9 +193,26 @@ pub async fn run(
             bytes = artifact.bytes,
             decode_start = ?result.decode_start,
             seconds = result.seconds,
-            "chunk encoded and uploaded"
+            max_fingerprint_distance = verified.max_fingerprint_distance,
+            "chunk encoded, verified and uploaded"
         );
-        renditions.push(EncodedRendition { rung: rung.name.clone(), artifact, frames: total });
+        renditions.push(EncodedRendition { rung: rung.name.clone(), artifact, frames: total, verified: Some(verification_record(&verified)) });
     }
     Ok(TaskOutput::Encode { chunk, renditions })
+}
+
+/// What the encode output records of a verified chunk.
+fn verification_record(verified: &VerifiedChunk) -> ChunkVerification {
+    ChunkVerification { frames: verified.frames, first_fingerprint: verified.first_fingerprint.to_hex(), last_fingerprint: verified.last_fingerprint.to_hex() }
+}
+
+/// A failed chunk check as the task's error: a chunk that is not its source frames is retried
+/// like a failed encode (another attempt, maybe on another node, encodes it again).
+fn chunk_check_failed(error: ChunkCheckError) -> TaskError {
+    match error {
+        ChunkCheckError::Cancelled => TaskError::Cancelled,
+        ChunkCheckError::Tool(tool) if tool.is_cancelled() => TaskError::Cancelled,
+        ChunkCheckError::Mismatch(mismatch) => TaskError::retryable(mismatch.to_string()),
+        other => TaskError::retryable(format!("the encoded chunk could not be checked: {other}")),
+    }
 }

@@ -120,18 +120,19 @@ pub async fn committed_report(work_area: &WorkArea, artifact: &Artifact, source:
     Ok((head.report, local))
 }
 
-/// The inspected chunk a chunk's task works on and the source's picture (how every decode of
-/// the source turns and deinterlaces it), from the committed inspection its spec names
-/// (checked like [`committed`], from its [`InspectionHead`] alone).
+/// The inspected chunk a chunk's task works on, the source's picture (how every decode of
+/// the source turns and deinterlaces it) and the inspection's local file (whose frames the
+/// encode task's chunk check streams), from the committed inspection its spec names (checked
+/// like [`committed`], from its [`InspectionHead`] alone).
 pub async fn committed_chunk(
     work_area: &WorkArea,
     artifact: &Artifact,
     source: &SourceSummary,
     chunk: &PlannedChunk,
     ctx: &TaskContext,
-) -> Result<(InspectedChunk, SourcePicture), TaskError> {
+) -> Result<(InspectedChunk, SourcePicture, PathBuf), TaskError> {
     let key = ObjectKey::parse(&artifact.key).map_err(|error| task_errors::key("the inspection key", error))?;
-    let (head, _) = load_head(work_area, &key, ctx).await?;
+    let (head, local) = load_head(work_area, &key, ctx).await?;
     let inspected = head
         .report
         .chunks
@@ -139,7 +140,7 @@ pub async fn committed_chunk(
         .find(|inspected| inspected.index == chunk.index && inspected.frames.start == chunk.start_frame && inspected.frames.end == chunk.end_frame);
     match inspected {
         // The frames' count is the report's own (the document is published whole).
-        Some(inspected) if head.report.source.video.frames == source.frames => Ok((inspected.clone(), head.report.source.video.picture.clone())),
+        Some(inspected) if head.report.source.video.frames == source.frames => Ok((inspected.clone(), head.report.source.video.picture.clone(), local)),
         _ => Err(TaskError::final_error(format!(
             "the inspection {key} does not match this task's plan ({} frames, chunk {} = frames {}..{}); the job's plan is inconsistent",
             source.frames, chunk.index, chunk.start_frame, chunk.end_frame

@@ -9,10 +9,10 @@
 //! | [`inspect`] | inspects the source; uploads the inspection (report + per-frame data) |
 //! | [`analyze`] | trial encodes of one chunk at one size and every setting of the grid, each scored against the source |
 //! | [`ladder`] | the ladder per requested codec, as `pipeline::Rung`s: fixed, custom, or from the analysis (per-title, per-shot) |
-//! | [`encode`] | one chunk at one or more rungs (one decode) through the backend placement chose |
+//! | [`encode`] | one chunk at one or more rungs (one decode) through the backend placement chose, each output checked frame by frame against the source |
 //! | [`score`] | VMAF/PSNR/SSIM of one encoded chunk against its source frames |
 //! | [`assemble`] | a rung's chunks joined into one stream |
-//! | [`validate`] | the assembled stream checked frame by frame against the source |
+//! | [`validate`] | the join check of the assembled stream: the verified chunks in order, timestamps, each chunk's first and last frame |
 //! | [`package`] | HLS + DASH (+ audio) written under the job's `output_url` |
 //! | [`report`] | `report.json` from the job facts and every output; the work area removed |
 //! | [`work_area`] | attempt-keyed artifact keys under `work_url`, uploads and downloads |
@@ -144,8 +144,8 @@ async fn run_handler(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
             score::run(&locations, &source, &inspection, chunk, &rung, &encoded, ctx, &progress, cancel).await
         }
         TaskSpec::Assemble { locations, source, rung, chunks } => assemble::run(&locations, &source, &rung, &chunks, ctx, &progress, cancel).await,
-        TaskSpec::Validate { locations, source, inspection, rung, stream } => {
-            validate::run(&locations, &source, &inspection, &rung, &stream, ctx, cancel).await
+        TaskSpec::Validate { locations, source, inspection, rung, stream, chunks } => {
+            validate::run(&locations, &source, &inspection, &rung, &stream, &chunks, ctx, cancel).await
         }
         TaskSpec::Package { locations, source, renditions, thumbnails, encryption } => {
             package::run(&locations, &source, (&renditions, thumbnails, encryption.as_ref()), ctx, cancel).await

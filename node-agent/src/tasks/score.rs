@@ -42,7 +42,7 @@ pub async fn run(
 ) -> Result<TaskOutput, TaskError> {
     check_rung_name(&rung.name)?;
     let work_area = WorkArea::open(&locations.work_url)?;
-    let (inspected_chunk, picture) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
+    let (inspected_chunk, picture, _) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
     let local_source = local_source(&locations.input_url, ctx).await?;
     let encoded_path = ctx.scratch_dir.join("score").join(format!("{}.{:05}.mp4", rung.name, chunk.index));
     work_area.download(encoded, &encoded_path).await?;

@@ -1,28 +1,36 @@
-//! The validate task: the assembled stream decoded and compared frame by frame with the
-//! source's fingerprints (no frame dropped, duplicated or reordered), its codec, size and
-//! bitrate checked against the rung. A failure is final, with validation's precise message.
-//! The full validation report goes to `validation/<rung>.a<attempt>.json` for report.json.
+//! The validate task: the join check of the assembled stream ([`crate::media::validate`]):
+//! the rung's chunks, each as its encode task verified it frame by frame, found in order in
+//! the stream's sample table, timestamps contiguous, the first and last frame of every chunk
+//! decoded and matched (no frame dropped, duplicated or reordered at a boundary), its codec,
+//! size and bitrate checked against the rung. A failure is final, with validation's precise
+//! message. The full validation report goes to `validation/<rung>.a<attempt>.json` for
+//! report.json.
 
-use shotfarm_proto::pipeline::{Artifact, JobLocations, Rung, SourceSummary, TaskOutput};
+use shotfarm_kernels::fingerprint::Fingerprint;
+use shotfarm_proto::pipeline::{Artifact, EncodedChunk, JobLocations, Rung, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
 use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, inspection, task_errors};
+use crate::media::chunking::FrameRange;
 use crate::media::frame_stream::FramesWithin;
 use crate::media::source_colour::RungColour;
-use crate::media::validate::{ValidateParams, validate_rendition};
+use crate::media::validate::{JoinedChunk, ValidateParams, validate_rendition};
 
+#[expect(clippy::too_many_arguments, reason = "the fields of one spec variant plus the task's context")]
 pub async fn run(
     locations: &JobLocations,
     source: &SourceSummary,
     inspection: &Artifact,
     rung: &Rung,
     stream: &Artifact,
+    chunks: &[EncodedChunk],
     ctx: &TaskContext,
     cancel: &CancellationToken,
 ) -> Result<TaskOutput, TaskError> {
     check_rung_name(&rung.name)?;
+    let chunks = chunks.iter().map(|encoded| joined_chunk(&rung.name, encoded)).collect::<Result<Vec<_>, _>>()?;
     let work_area = WorkArea::open(&locations.work_url)?;
     // The report alone is parsed; validation streams the frames from the same file.
     let (report, source_frames) = inspection::committed_report(&work_area, inspection, source, ctx).await?;
@@ -39,6 +47,7 @@ pub async fn run(
         tolerance: None,
         tone_mapped,
         keeps_frame_times,
+        chunks,
     };
     let outcome = validate_rendition(&params, cancel).await;
     let _ = tokio::fs::remove_file(&rendition).await;
@@ -58,4 +67,22 @@ pub async fn run(
         "rendition validated"
     );
     Ok(TaskOutput::Validate { rung: rung.name.clone(), frames: report.frames, bitrate_kbps: report.bitrate_kbps })
+}
+
+/// A chunk of the spec as the join check takes it: its range and what its encode verified.
+fn joined_chunk(rung: &str, encoded: &EncodedChunk) -> Result<JoinedChunk, TaskError> {
+    let index = encoded.chunk.index;
+    let Some(verified) = &encoded.verified else {
+        return Err(TaskError::final_error(format!("chunk {index} of rung {rung} comes without what its encode verified (an agent that does not check chunks encoded it): resubmit the job on agents of one version")));
+    };
+    let fingerprint = |hex: &str| {
+        Fingerprint::from_hex(hex).map_err(|error| TaskError::final_error(format!("chunk {index} of rung {rung}: its encode recorded an unreadable fingerprint: {error}")))
+    };
+    Ok(JoinedChunk {
+        index,
+        frames: FrameRange { start: encoded.chunk.start_frame, end: encoded.chunk.end_frame },
+        verified_frames: verified.frames,
+        first_fingerprint: fingerprint(&verified.first_fingerprint)?,
+        last_fingerprint: fingerprint(&verified.last_fingerprint)?,
+    })
 }

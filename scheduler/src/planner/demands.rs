@@ -3,8 +3,9 @@
 //! the CPU fallback last.
 //!
 //! CPU demands say how much of a node a task keeps busy, so that a node runs as many tasks
-//! at once as it has cores for: a validation decodes its rendition (a 1080p decode keeps about
-//! one core busy, a 360p one about a ninth of that), an assembly only copies packets.
+//! at once as it has cores for: a validation decodes a keyframe interval or less around each
+//! chunk boundary of its rendition (a 1080p decode keeps about one core busy, a 360p one about
+//! a ninth of that, while it runs), an assembly only copies packets.
 
 use shotfarm_proto::pipeline::{Codec, Rung, TaskKind};
 

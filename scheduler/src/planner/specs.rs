@@ -111,20 +111,15 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
         }
         TaskKind::Assemble => {
             let rung = rung()?;
-            let mut chunks = Vec::new();
-            for dep in deps(state, task) {
-                if let TaskOutput::Encode { chunk, renditions } = output_of(dep)? {
-                    let encoded = rendition_of(renditions, &rung.name)
-                        .ok_or_else(|| format!("encode task {} has no {} rendition of chunk {}", dep.id, rung.name, chunk.index))?;
-                    chunks.push(EncodedChunk { chunk, artifact: encoded.artifact });
-                }
-            }
-            chunks.sort_by_key(|encoded| encoded.chunk.index);
+            let chunks = encoded_chunks(state, task, &rung)?;
             TaskSpec::Assemble { locations, source, rung, chunks }
         }
         TaskKind::Validate => {
+            let rung = rung()?;
             let stream = assembled_stream(state, task)?;
-            TaskSpec::Validate { locations, source, inspection: inspection()?, rung: rung()?, stream }
+            let assemble = deps(state, task).into_iter().find(|dep| dep.kind == TaskKind::Assemble).ok_or_else(|| format!("task {} is missing its assemble task", task.id))?;
+            let chunks = encoded_chunks(state, assemble, &rung)?;
+            TaskSpec::Validate { locations, source, inspection: inspection()?, rung, stream, chunks }
         }
         TaskKind::Package => {
             let mut renditions = Vec::new();
@@ -145,6 +140,20 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
         other => return Err(format!("{} tasks are never blocked", other.as_str())),
     };
     to_json(&spec)
+}
+
+/// The encoded chunks of `rung` that `task` (an assemble task) depends on, in chunk order,
+/// each with what its encode verified.
+fn encoded_chunks(state: &State, task: &Task, rung: &Rung) -> Result<Vec<EncodedChunk>, String> {
+    let mut chunks = Vec::new();
+    for dep in deps(state, task) {
+        if let TaskOutput::Encode { chunk, renditions } = output_of(dep)? {
+            let encoded = rendition_of(renditions, &rung.name).ok_or_else(|| format!("encode task {} has no {} rendition of chunk {}", dep.id, rung.name, chunk.index))?;
+            chunks.push(EncodedChunk { chunk, artifact: encoded.artifact, verified: encoded.verified });
+        }
+    }
+    chunks.sort_by_key(|encoded| encoded.chunk.index);
+    Ok(chunks)
 }
 
 /// The rendition named `rung` among an encode task's outputs.

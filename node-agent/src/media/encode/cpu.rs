@@ -18,8 +18,9 @@
 //! stopped and redone decoding from frame 0. (The check is a separate process, not a side
 //! output of the encode: one more output in the encoding ffmpeg cost 30 % more CPU in
 //! ffmpeg 5.1 — measured with five x264 rungs of a 1080p chunk.) Afterwards every output must
-//! hold exactly the chunk's frame count ([`crate::media::mp4_samples`], no process), and the
-//! validate stage checks every frame of the assembled renditions against the source.
+//! hold exactly the chunk's frame count ([`crate::media::mp4_samples`], no process); the
+//! encode task then checks every frame of each output against the source
+//! ([`crate::media::chunk_check`]) and the validate stage checks how the chunks were joined.
 //!
 //! Colour: each rung's pixel format, colour tags and HDR metadata (or tone map to SDR for
 //! H.264 of an HDR source) come from the source's colour ([`crate::media::source_colour`]).

@@ -1,5 +1,7 @@
 //! All features of one (reference, distorted) frame pair: VIF, ADM, the motion SAD
-//! against the previous reference, and optionally PSNR and SSIM.
+//! against the previous reference, and optionally PSNR and SSIM. The reference-only part
+//! (motion, SSIM's reference side) is a [`PreparedReference`], done once per reference frame
+//! and shared by every distorted frame scored against it ([`features_against`]).
 
 use crate::adm::{self, AdmScores, AdmScratch, MIN_ADM_SIZE};
 use crate::frame::{Frame, Plane, YuvFrame};
@@ -7,7 +9,7 @@ use crate::motion::{self, MotionScratch};
 use crate::psnr;
 use crate::sample::Sample;
 use crate::simd::SimdLevel;
-use crate::ssim::{self, SsimScratch};
+use crate::ssim::{self, SsimReference, SsimScratch};
 use crate::vif::{self, VifScores, VifScratch};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,73 +89,86 @@ pub fn check_pair(reference: &Frame, distorted: &Frame) -> Result<(), MetricErro
     Ok(())
 }
 
-/// Features of one pair; `previous_reference` is the reference of the frame before.
-pub fn frame_features(
-    reference: &Frame,
-    distorted: &Frame,
-    previous_reference: Option<&Frame>,
-    selection: FeatureSelection,
-    simd: SimdLevel,
-    scratch: &mut FeatureScratch,
-) -> Result<FrameFeatures, MetricError> {
-    check_pair(reference, distorted)?;
-    if let Some(prev) = previous_reference {
-        check_pair(prev, reference)?;
+/// The work on one reference frame that every distorted frame scored against it shares,
+/// done once ([`PreparedReference::prepare`]): its motion against the reference before it and,
+/// for a scored frame with SSIM selected, SSIM's reference side. Reused from frame to frame.
+#[derive(Debug, Default)]
+pub struct PreparedReference {
+    motion: f64,
+    /// The features distorted frames are scored on against this reference (`None`: only its
+    /// motion is measured, a frame a subsampled run leaves out).
+    selection: Option<FeatureSelection>,
+    ssim: SsimReference,
+}
+
+impl PreparedReference {
+    /// Prepares `reference` (the frame after `previous_reference`) to have distorted frames
+    /// scored against it on `selection`, or only its motion measured with `None`.
+    pub fn prepare(&mut self, reference: &Frame, previous_reference: Option<&Frame>, selection: Option<FeatureSelection>, simd: SimdLevel, scratch: &mut FeatureScratch) -> Result<(), MetricError> {
+        self.selection = selection;
+        self.motion = frame_motion(reference, previous_reference, simd, scratch)?;
+        if selection.is_some_and(|selection| selection.ssim) {
+            match reference {
+                Frame::Eight(r) => ssim::ssim_reference(r.luma(), r.bit_depth(), &mut scratch.ssim, &mut self.ssim),
+                Frame::High(r) => ssim::ssim_reference(r.luma(), r.bit_depth(), &mut scratch.ssim, &mut self.ssim),
+            }
+        }
+        Ok(())
     }
-    Ok(match (reference, distorted) {
-        (Frame::Eight(r), Frame::Eight(d)) => {
-            let prev = match previous_reference {
-                Some(Frame::Eight(p)) => Some(p.luma()),
-                _ => None,
-            };
-            typed_features(r, d, prev, selection, simd, scratch)?
-        }
-        (Frame::High(r), Frame::High(d)) => {
-            let prev = match previous_reference {
-                Some(Frame::High(p)) => Some(p.luma()),
-                _ => None,
-            };
-            typed_features(r, d, prev, selection, simd, scratch)?
-        }
-        _ => {
-            return Err(MetricError::BitDepthMismatch {
-                reference: reference.bit_depth(),
-                distorted: distorted.bit_depth(),
-            });
-        }
-    })
+
+    /// `motion[i]` of the prepared reference (0 for the first frame).
+    pub fn motion(&self) -> f64 {
+        self.motion
+    }
+
+    /// The features the reference was prepared for (`None`: motion only).
+    pub fn selection(&self) -> Option<FeatureSelection> {
+        self.selection
+    }
+}
+
+/// Features of the pair (`reference`, `distorted`), `prepared` being `reference` prepared with
+/// a selection (with none, as for a frame a subsampled run leaves out, nothing is scored and
+/// the selection is taken as empty).
+pub fn features_against(reference: &Frame, prepared: &PreparedReference, distorted: &Frame, simd: SimdLevel, scratch: &mut FeatureScratch) -> Result<FrameFeatures, MetricError> {
+    check_pair(reference, distorted)?;
+    match (reference, distorted) {
+        (Frame::Eight(r), Frame::Eight(d)) => typed_features(r, prepared, d, simd, scratch),
+        (Frame::High(r), Frame::High(d)) => typed_features(r, prepared, d, simd, scratch),
+        _ => Err(MetricError::BitDepthMismatch { reference: reference.bit_depth(), distorted: distorted.bit_depth() }),
+    }
 }
 
 fn typed_features<T: Sample>(
     reference: &YuvFrame<T>,
+    prepared: &PreparedReference,
     distorted: &YuvFrame<T>,
-    previous_reference: Option<&Plane<T>>,
-    selection: FeatureSelection,
     simd: SimdLevel,
     scratch: &mut FeatureScratch,
 ) -> Result<FrameFeatures, MetricError> {
     let depth = reference.bit_depth();
     let (r, d) = (reference.luma(), distorted.luma());
-    let motion = typed_motion(r, previous_reference, depth, simd, scratch)?;
+    let selection = prepared.selection.unwrap_or(FeatureSelection { psnr: false, ssim: false });
+    let motion = prepared.motion;
     #[cfg(feature = "cuda")]
     if let Some(gpu) = scratch.gpu.clone() {
         let vif = crate::cuda::vif(&*gpu, r, d, depth).map_err(cuda_error)?;
         let adm = crate::cuda::adm(&*gpu, r, d, depth).map_err(cuda_error)?;
         let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
-        let ssim = selection.ssim.then(|| ssim::ssim(r, d, depth, &mut scratch.ssim));
+        let ssim = selection.ssim.then(|| ssim::ssim_against(&prepared.ssim, d, depth, &mut scratch.ssim));
         return Ok(FrameFeatures { vif, adm, motion, psnr, ssim });
     }
     let vif = vif::vif(r, d, depth, simd, &mut scratch.vif);
     let adm = adm::adm_at(r, d, depth, simd, &mut scratch.adm);
     let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
-    let ssim = selection.ssim.then(|| ssim::ssim(r, d, depth, &mut scratch.ssim));
+    let ssim = selection.ssim.then(|| ssim::ssim_against(&prepared.ssim, d, depth, &mut scratch.ssim));
     Ok(FrameFeatures { vif, adm, motion, psnr, ssim })
 }
 
 /// The motion of one reference frame against the one before (0 for the first): all that a
 /// frame left out of a subsampled run needs, since the VMAF of the next scored frame reads it
 /// ([`crate::vmaf::VmafOptions::subsample`]).
-pub fn frame_motion(reference: &Frame, previous_reference: Option<&Frame>, simd: SimdLevel, scratch: &mut FeatureScratch) -> Result<f64, MetricError> {
+fn frame_motion(reference: &Frame, previous_reference: Option<&Frame>, simd: SimdLevel, scratch: &mut FeatureScratch) -> Result<f64, MetricError> {
     let Some(previous) = previous_reference else { return Ok(0.0) };
     check_pair(previous, reference)?;
     match (previous, reference) {

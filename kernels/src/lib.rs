@@ -13,8 +13,8 @@
 //! | [`psnr`], [`ssim`] | libvmaf's `psnr` and `float_ssim` |
 //! | [`model`] | the libvmaf JSON model (vmaf_v0.6.1 embedded) and the SVM prediction |
 //! | [`pooling`] | mean, min, max, harmonic mean |
-//! | [`frame_features`] | every feature of one frame pair |
-//! | [`vmaf`] | the entry point: two streams in, a [`report::VmafReport`] out, on N threads |
+//! | [`frame_features`] | every feature of one frame pair; a reference frame's own work, done once for every distorted frame scored against it |
+//! | [`vmaf`] | the entry point: two streams in, a [`report::VmafReport`] out, or several distorted streams against one reference in one pass, a report each; on N threads |
 //! | [`report`] | per-frame and pooled results, libvmaf's JSON layout |
 //! | [`backend`], [`simd`] | CPU/CUDA choice; SIMD level detected at run time, the AVX2 loads and stores the SIMD paths share |
 //! | `cuda` (feature `cuda`) | VIF, ADM and motion kernels (`kernels/cuda/*.cu`) compiled with NVRTC at run time |
@@ -48,4 +48,4 @@ pub use backend::BackendRequest;
 pub use frame::{Frame, FrameFormat, Plane, YuvFrame};
 pub use frame_features::FeatureSelection;
 pub use report::VmafReport;
-pub use vmaf::{VmafError, VmafOptions, vmaf_files, vmaf_streams};
+pub use vmaf::{VmafError, VmafOptions, vmaf_files, vmaf_streams, vmaf_streams_against_one_reference};

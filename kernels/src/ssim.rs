@@ -2,7 +2,9 @@
 //! `iqa/convolve.c`, `iqa/decimate.c`): luma converted to float, decimated by
 //! `max(1, round(min(w, h) / 256))` with a box filter (symmetric edges), then an 11×11
 //! Gaussian (σ = 1.5, separable, valid region only), the l·c·s map averaged in double
-//! and returned as float. The float/double mix of the original is kept.
+//! and returned as float. The float/double mix of the original is kept. The reference's
+//! side of that ([`SsimReference`]: its decimated luma, mean and mean of squares) is done
+//! once per reference frame and shared by every distorted frame scored against it.
 
 use crate::frame::Plane;
 use crate::sample::Sample;
@@ -10,18 +12,29 @@ use crate::sample::Sample;
 const GAUSSIAN: [f32; 11] =
     [0.001028, 0.007599, 0.036001, 0.109361, 0.213006, 0.266012, 0.213006, 0.109361, 0.036001, 0.007599, 0.001028];
 
-/// Scratch images of one SSIM computation.
+/// Scratch images of one SSIM computation (the distorted side and the products).
 #[derive(Debug, Default)]
 pub struct SsimScratch {
-    reference: Vec<f32>,
     distorted: Vec<f32>,
     decimated: Vec<f32>,
-    mu_ref: Vec<f32>,
     mu_dis: Vec<f32>,
-    sq_ref: Vec<f32>,
     sq_dis: Vec<f32>,
     cross: Vec<f32>,
     cache: Vec<f32>,
+    /// The reference side of a one-pair [`ssim`].
+    reference: SsimReference,
+}
+
+/// SSIM's work on a reference frame alone — its float luma (decimated), mean and mean of
+/// squares — done once and shared by every distorted frame scored against it ([`ssim_against`]).
+#[derive(Debug, Default)]
+pub struct SsimReference {
+    /// Size after decimation.
+    width: usize,
+    height: usize,
+    pixels: Vec<f32>,
+    mu: Vec<f32>,
+    sq: Vec<f32>,
 }
 
 /// `KBND_SYMMETRIC`: `−1−x` below 0, `2w−x−1` past the end (edge sample repeated).
@@ -94,22 +107,45 @@ fn convolve(img: &[f32], w: usize, h: usize, cache: &mut Vec<f32>, out: &mut Vec
     }
 }
 
-/// `float_ssim` of two luma planes of `bit_depth` bits (needs at least 11x11 after decimation).
-pub fn ssim<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8, s: &mut SsimScratch) -> f64 {
-    let (mut w, mut h) = (reference.width(), reference.height());
+/// The luma samples of `plane` as floats of 8-bit scale, decimated as `float_ssim` does;
+/// returns the size after decimation.
+fn float_luma<T: Sample>(plane: &Plane<T>, bit_depth: u8, out: &mut Vec<f32>, decimated: &mut Vec<f32>) -> (usize, usize) {
+    let (w, h) = (plane.width(), plane.height());
     let scaler = (1u32 << (bit_depth - 8)) as f32;
-    s.reference.clear();
-    s.reference.extend(reference.data().iter().map(|v| v.to_u32() as f32 / scaler));
-    s.distorted.clear();
-    s.distorted.extend(distorted.data().iter().map(|v| v.to_u32() as f32 / scaler));
-
+    out.clear();
+    out.extend(plane.data().iter().map(|v| v.to_u32() as f32 / scaler));
     let scale = ((w.min(h) as f32 / 256.0f32 + 0.5) as usize).max(1);
-    if scale > 1 {
-        decimate(&s.reference, w, h, scale, &mut s.decimated);
-        std::mem::swap(&mut s.reference, &mut s.decimated);
-        (w, h) = decimate(&s.distorted, w, h, scale, &mut s.decimated);
-        std::mem::swap(&mut s.distorted, &mut s.decimated);
+    if scale == 1 {
+        return (w, h);
     }
+    let size = decimate(out, w, h, scale, decimated);
+    std::mem::swap(out, decimated);
+    size
+}
+
+/// Elementwise products of two images.
+fn products(a: &[f32], b: &[f32], out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(a.iter().zip(b).map(|(x, y)| x * y));
+}
+
+/// Fills `out` with SSIM's reference side of the luma plane `reference` of `bit_depth` bits.
+pub fn ssim_reference<T: Sample>(reference: &Plane<T>, bit_depth: u8, s: &mut SsimScratch, out: &mut SsimReference) {
+    (out.width, out.height) = float_luma(reference, bit_depth, &mut out.pixels, &mut s.decimated);
+    let (w, h) = (out.width, out.height);
+    if w < 11 || h < 11 {
+        return;
+    }
+    convolve(&out.pixels, w, h, &mut s.cache, &mut out.mu);
+    products(&out.pixels, &out.pixels, &mut s.decimated);
+    convolve(&s.decimated, w, h, &mut s.cache, &mut out.sq);
+}
+
+/// `float_ssim` of a distorted luma plane against a reference whose side is already done
+/// ([`ssim_reference`] of a plane of the same size and depth): the same value as [`ssim`].
+pub fn ssim_against<T: Sample>(reference: &SsimReference, distorted: &Plane<T>, bit_depth: u8, s: &mut SsimScratch) -> f64 {
+    let (w, h) = float_luma(distorted, bit_depth, &mut s.distorted, &mut s.decimated);
+    debug_assert_eq!((w, h), (reference.width, reference.height), "ssim of planes of different sizes");
     if w < 11 || h < 11 {
         return 1.0;
     }
@@ -119,26 +155,17 @@ pub fn ssim<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8
     let c2 = (0.03f32 * L) * (0.03f32 * L);
     let c3 = c2 / 2.0f32;
 
-    convolve(&s.reference, w, h, &mut s.cache, &mut s.mu_ref);
     convolve(&s.distorted, w, h, &mut s.cache, &mut s.mu_dis);
-    let products = |a: &[f32], b: &[f32], out: &mut Vec<f32>| {
-        out.clear();
-        out.extend(a.iter().zip(b).map(|(x, y)| x * y));
-    };
-    let mut tmp = std::mem::take(&mut s.decimated);
-    products(&s.reference, &s.reference, &mut tmp);
-    convolve(&tmp, w, h, &mut s.cache, &mut s.sq_ref);
-    products(&s.distorted, &s.distorted, &mut tmp);
-    convolve(&tmp, w, h, &mut s.cache, &mut s.sq_dis);
-    products(&s.reference, &s.distorted, &mut tmp);
-    convolve(&tmp, w, h, &mut s.cache, &mut s.cross);
-    s.decimated = tmp;
+    products(&s.distorted, &s.distorted, &mut s.decimated);
+    convolve(&s.decimated, w, h, &mut s.cache, &mut s.sq_dis);
+    products(&reference.pixels, &s.distorted, &mut s.decimated);
+    convolve(&s.decimated, w, h, &mut s.cache, &mut s.cross);
 
     let (dw, dh) = (w - 10, h - 10);
     let mut ssim_sum = 0.0f64;
     for i in 0..dw * dh {
-        let (mu1, mu2) = (s.mu_ref[i], s.mu_dis[i]);
-        let sigma1_sq = f64::from(s.sq_ref[i] - mu1 * mu1).max(0.0) as f32;
+        let (mu1, mu2) = (reference.mu[i], s.mu_dis[i]);
+        let sigma1_sq = f64::from(reference.sq[i] - mu1 * mu1).max(0.0) as f32;
         let sigma2_sq = f64::from(s.sq_dis[i] - mu2 * mu2).max(0.0) as f32;
         let sigma12 = s.cross[i] - mu1 * mu2;
         let sigma_product = f64::from(sigma1_sq * sigma2_sq).sqrt() as f32;
@@ -149,6 +176,15 @@ pub fn ssim<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8
         ssim_sum += l * c * st;
     }
     f64::from((ssim_sum / (dw * dh) as f64) as f32)
+}
+
+/// `float_ssim` of two luma planes of `bit_depth` bits (needs at least 11x11 after decimation).
+pub fn ssim<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8, s: &mut SsimScratch) -> f64 {
+    let mut reference_side = std::mem::take(&mut s.reference);
+    ssim_reference(reference, bit_depth, s, &mut reference_side);
+    let value = ssim_against(&reference_side, distorted, bit_depth, s);
+    s.reference = reference_side;
+    value
 }
 
 #[cfg(test)]

@@ -1,15 +1,19 @@
 //! The library entry point: VMAF (and optionally PSNR/SSIM) of a distorted stream
-//! against a reference stream, frame by frame, spread over threads.
+//! against a reference stream ([`vmaf_streams`]), or of several distorted streams against one
+//! reference in one pass ([`vmaf_streams_against_one_reference`]: the reference is decoded once
+//! and its own work — motion, SSIM's reference side — done once per frame for all of them),
+//! frame by frame, spread over threads.
 //!
-//! Parallelism is per frame with `std::thread::scope`: a reader thread decodes pairs
-//! (the decoders themselves are ffmpeg processes running alongside) into a bounded
-//! channel, and N workers each take whole pairs, with their own scratch memory. Frames
+//! Parallelism is per frame with `std::thread::scope`: a reader thread decodes a reference
+//! frame and the same frame of every distorted stream (the decoders themselves are ffmpeg
+//! processes running alongside) into a bounded channel, and N workers each take a whole
+//! reference frame with its distorted frames, with their own scratch memory. Frames
 //! are independent once the previous reference is attached for motion, so the hot
 //! loops need no synchronisation, each worker's buffers stay in its own cache, and the
 //! result is identical for any thread count by construction. Rayon would give the same
 //! but adds a dependency and a global pool for what is one bounded producer/consumer.
-//! Frames travel back too: a worker done with a pair sends its frames (a reference once
-//! the pair after it is done with it as well) to the reader, which gives them to their
+//! Frames travel back too: a worker done with a frame sends its frames (a reference once
+//! the frame after it is done with it as well) to the reader, which gives them to their
 //! source to decode into again ([`FrameSource::recycle`]), so nothing is allocated
 //! per frame once the pipeline is full.
 
@@ -24,7 +28,7 @@ use crate::decode::decode_error::DecodeError;
 use crate::decode::ffmpeg_decoder;
 use crate::decode::ffmpeg_programs::FfmpegPrograms;
 use crate::frame::Frame;
-use crate::frame_features::{self, FeatureScratch, FeatureSelection, FrameFeatures, MetricError};
+use crate::frame_features::{self, FeatureScratch, FeatureSelection, FrameFeatures, MetricError, PreparedReference};
 use crate::decode::frame_source::FrameSource;
 use crate::model::{ModelError, ModelInputs, VmafModel};
 use crate::motion;
@@ -54,6 +58,28 @@ pub enum VmafError {
     Empty,
     #[error("a worker thread panicked")]
     WorkerPanicked,
+    /// What went wrong with one of several distorted streams scored against one reference
+    /// ([`vmaf_streams_against_one_reference`]; `stream` is its index in the list given).
+    #[error("distorted stream {stream}: {source}")]
+    Stream {
+        stream: usize,
+        #[source]
+        source: Box<VmafError>,
+    },
+}
+
+impl VmafError {
+    fn of_stream(stream: usize, error: VmafError) -> Self {
+        Self::Stream { stream, source: Box::new(error) }
+    }
+
+    /// The error itself, without the distorted stream it is about.
+    fn without_stream(self) -> Self {
+        match self {
+            Self::Stream { source, .. } => *source,
+            other => other,
+        }
+    }
 }
 
 /// How to run.
@@ -120,11 +146,13 @@ pub fn vmaf_files(programs: &FfmpegPrograms, reference: &Path, distorted: &Path,
     vmaf_streams(reference, distorted, options)
 }
 
-/// One unit of work: a pair and the reference before it.
+/// One unit of work: a reference frame, the frame of every distorted stream scored against
+/// it, and the reference before it.
 struct Job {
     index: u64,
     reference: Arc<Frame>,
-    distorted: Frame,
+    /// One frame of each distorted stream, in the order of the streams.
+    distorted: Vec<Frame>,
     previous_reference: Option<Arc<Frame>>,
     /// False for a frame a subsampled run leaves out: only its motion is measured.
     scored: bool,
@@ -151,7 +179,8 @@ impl FrameMeasure {
 #[derive(Debug, Clone, Copy)]
 enum Side {
     Reference,
-    Distorted,
+    /// The distorted stream of this index.
+    Distorted(usize),
 }
 
 /// Frames the workers are done with, on their way back to the reader (bounded: a frame
@@ -162,7 +191,9 @@ type Returns = SyncSender<(Side, Frame)>;
 /// holding it (its Arc's last owner).
 fn give_back(job: Job, returns: &Returns) {
     let Job { reference, distorted, previous_reference, .. } = job;
-    let _ = returns.try_send((Side::Distorted, distorted));
+    for (stream, frame) in distorted.into_iter().enumerate() {
+        let _ = returns.try_send((Side::Distorted(stream), frame));
+    }
     for shared in std::iter::once(reference).chain(previous_reference) {
         if let Some(frame) = Arc::into_inner(shared) {
             let _ = returns.try_send((Side::Reference, frame));
@@ -176,9 +207,9 @@ enum ReaderOutcome {
     Failed(VmafError),
 }
 
-fn read_pairs(
+fn read_frames(
     mut reference: Box<dyn FrameSource>,
-    mut distorted: Box<dyn FrameSource>,
+    mut distorted: Vec<Box<dyn FrameSource>>,
     max_frames: Option<u64>,
     subsample: u64,
     jobs: SyncSender<Job>,
@@ -193,45 +224,48 @@ fn read_pairs(
         while let Ok((side, frame)) = returns.try_recv() {
             match side {
                 Side::Reference => reference.recycle(frame),
-                Side::Distorted => distorted.recycle(frame),
+                Side::Distorted(stream) => distorted[stream].recycle(frame),
             }
         }
         let r = match reference.next_frame() {
             Ok(f) => f,
             Err(e) => return ReaderOutcome::Failed(VmafError::Reference(e)),
         };
-        let d = match distorted.next_frame() {
-            Ok(f) => f,
-            Err(e) => return ReaderOutcome::Failed(VmafError::Distorted(e)),
-        };
-        match (r, d) {
-            (Some(r), Some(d)) => {
-                let r = Arc::new(r);
-                let scored = index.is_multiple_of(subsample.max(1));
-                let job = Job { index, reference: Arc::clone(&r), distorted: d, previous_reference: previous.take(), scored };
-                if jobs.send(job).is_err() {
-                    // Workers stopped on an error; theirs is the one to report.
-                    return ReaderOutcome::Done;
+        let mut frames = Vec::with_capacity(distorted.len());
+        for (stream, source) in distorted.iter_mut().enumerate() {
+            let d = match source.next_frame() {
+                Ok(f) => f,
+                Err(e) => return ReaderOutcome::Failed(VmafError::of_stream(stream, VmafError::Distorted(e))),
+            };
+            match (&r, d) {
+                (Some(_), Some(d)) => frames.push(d),
+                (None, None) => {}
+                (Some(_), None) => {
+                    let reference_count = match count_rest(reference.as_mut()) {
+                        Ok(rest) => index + 1 + rest,
+                        Err(e) => return ReaderOutcome::Failed(VmafError::Reference(e)),
+                    };
+                    return ReaderOutcome::Failed(VmafError::of_stream(stream, VmafError::FrameCountMismatch { reference: reference_count, distorted: index }));
                 }
-                previous = Some(r);
-                index += 1;
-            }
-            (None, None) => return ReaderOutcome::Done,
-            (Some(_), None) => {
-                let reference_count = match count_rest(reference.as_mut()) {
-                    Ok(rest) => index + 1 + rest,
-                    Err(e) => return ReaderOutcome::Failed(VmafError::Reference(e)),
-                };
-                return ReaderOutcome::Failed(VmafError::FrameCountMismatch { reference: reference_count, distorted: index });
-            }
-            (None, Some(_)) => {
-                let distorted_count = match count_rest(distorted.as_mut()) {
-                    Ok(rest) => index + 1 + rest,
-                    Err(e) => return ReaderOutcome::Failed(VmafError::Distorted(e)),
-                };
-                return ReaderOutcome::Failed(VmafError::FrameCountMismatch { reference: index, distorted: distorted_count });
+                (None, Some(_)) => {
+                    let distorted_count = match count_rest(source.as_mut()) {
+                        Ok(rest) => index + 1 + rest,
+                        Err(e) => return ReaderOutcome::Failed(VmafError::of_stream(stream, VmafError::Distorted(e))),
+                    };
+                    return ReaderOutcome::Failed(VmafError::of_stream(stream, VmafError::FrameCountMismatch { reference: index, distorted: distorted_count }));
+                }
             }
         }
+        let Some(r) = r else { return ReaderOutcome::Done };
+        let r = Arc::new(r);
+        let scored = index.is_multiple_of(subsample.max(1));
+        let job = Job { index, reference: Arc::clone(&r), distorted: frames, previous_reference: previous.take(), scored };
+        if jobs.send(job).is_err() {
+            // Workers stopped on an error; theirs is the one to report.
+            return ReaderOutcome::Done;
+        }
+        previous = Some(r);
+        index += 1;
     }
 }
 
@@ -243,6 +277,24 @@ fn count_rest(source: &mut dyn FrameSource) -> Result<u64, DecodeError> {
     Ok(n)
 }
 
+/// What one job measured: each distorted stream's frame, in the order of the streams.
+fn measure_job(job: &Job, selection: FeatureSelection, simd: SimdLevel, prepared: &mut PreparedReference, scratch: &mut FeatureScratch) -> Result<Vec<FrameMeasure>, VmafError> {
+    let metric = |source| VmafError::Metric { frame: job.index, source };
+    prepared.prepare(&job.reference, job.previous_reference.as_deref(), job.scored.then_some(selection), simd, scratch).map_err(metric)?;
+    if !job.scored {
+        return Ok(vec![FrameMeasure::MotionOnly(prepared.motion()); job.distorted.len()]);
+    }
+    job.distorted
+        .iter()
+        .enumerate()
+        .map(|(stream, distorted)| {
+            frame_features::features_against(&job.reference, prepared, distorted, simd, scratch)
+                .map(FrameMeasure::Scored)
+                .map_err(|source| VmafError::of_stream(stream, metric(source)))
+        })
+        .collect()
+}
+
 /// Runs every job of the channel on `workers` threads; results indexed by frame.
 fn run_workers(
     jobs: Receiver<Job>,
@@ -251,7 +303,7 @@ fn run_workers(
     simd: SimdLevel,
     backend: &Backend,
     returns: &Returns,
-) -> Result<Vec<(u64, FrameMeasure)>, VmafError> {
+) -> Result<Vec<(u64, Vec<FrameMeasure>)>, VmafError> {
     let jobs = Mutex::new(jobs);
     let results = Mutex::new(Vec::new());
     let first_error: Mutex<Option<VmafError>> = Mutex::new(None);
@@ -259,29 +311,25 @@ fn run_workers(
         for _ in 0..workers {
             scope.spawn(charged(|| {
                 let mut scratch = FeatureScratch::for_backend(backend);
+                let mut prepared = PreparedReference::default();
                 loop {
                     let job = match jobs.lock() {
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
                     };
                     let Ok(job) = job else { return };
-                    let previous = job.previous_reference.as_deref();
-                    let outcome = if job.scored {
-                        frame_features::frame_features(&job.reference, &job.distorted, previous, selection, simd, &mut scratch).map(FrameMeasure::Scored)
-                    } else {
-                        frame_features::frame_motion(&job.reference, previous, simd, &mut scratch).map(FrameMeasure::MotionOnly)
-                    };
+                    let outcome = measure_job(&job, selection, simd, &mut prepared, &mut scratch);
                     let index = job.index;
                     give_back(job, returns);
                     match outcome {
-                        Ok(f) => {
+                        Ok(measures) => {
                             if let Ok(mut r) = results.lock() {
-                                r.push((index, f));
+                                r.push((index, measures));
                             }
                         }
-                        Err(source) => {
+                        Err(error) => {
                             if let Ok(mut e) = first_error.lock() {
-                                e.get_or_insert(VmafError::Metric { frame: index, source });
+                                e.get_or_insert(error);
                             }
                             return;
                         }
@@ -319,8 +367,10 @@ pub fn frame_features_on(
 ) -> Result<Vec<FrameFeatures>, VmafError> {
     let every_frame = VmafOptions { subsample: 1, ..options.clone() };
     // Every frame is scored at subsample 1: nothing is left out here.
-    let measures = measure_streams(reference, distorted, &every_frame, simd, backend)?;
+    let mut measures = measure_streams(reference, vec![distorted], &every_frame, simd, backend).map_err(VmafError::without_stream)?;
     Ok(measures
+        .pop()
+        .unwrap_or_default()
         .into_iter()
         .filter_map(|measure| match measure {
             FrameMeasure::Scored(features) => Some(features),
@@ -329,22 +379,25 @@ pub fn frame_features_on(
         .collect())
 }
 
-/// What every frame pair measures on `backend`, in frame order: all features of the frames
-/// the options' `subsample` scores, the motion of the others.
+/// What every frame pair of each distorted stream measures against the reference on
+/// `backend`, one list per stream in frame order: all features of the frames the options'
+/// `subsample` scores, the motion of the others.
 fn measure_streams(
     reference: Box<dyn FrameSource>,
-    distorted: Box<dyn FrameSource>,
+    distorted: Vec<Box<dyn FrameSource>>,
     options: &VmafOptions,
     simd: SimdLevel,
     backend: &Backend,
-) -> Result<Vec<FrameMeasure>, VmafError> {
+) -> Result<Vec<Vec<FrameMeasure>>, VmafError> {
+    let streams = distorted.len();
     let workers = options.worker_count();
-    let (tx, rx) = sync_channel::<Job>(2 * workers);
+    // Each job holds a frame of every stream: fewer queued jobs the more streams there are.
+    let (tx, rx) = sync_channel::<Job>((2 * workers / streams.max(1)).max(workers));
     // Room for every frame in flight: the queued jobs' and the running ones'.
-    let (returns, returned) = sync_channel::<(Side, Frame)>(6 * workers + 4);
+    let (returns, returned) = sync_channel::<(Side, Frame)>((3 * workers + 2) * (streams + 1));
     let (max_frames, subsample) = (options.max_frames, options.subsample);
     let (outcome, results) = std::thread::scope(|scope| {
-        let reader = scope.spawn(charged(move || read_pairs(reference, distorted, max_frames, subsample, tx, returned)));
+        let reader = scope.spawn(charged(move || read_frames(reference, distorted, max_frames, subsample, tx, returned)));
         let results = run_workers(rx, workers, options.features, simd, backend, &returns);
         (reader.join(), results)
     });
@@ -354,12 +407,16 @@ fn measure_streams(
         Ok(ReaderOutcome::Failed(e)) => return Err(e),
         Err(_) => return Err(VmafError::WorkerPanicked),
     }
-    let expected = results.len() as u64;
-    if results.iter().enumerate().any(|(i, (idx, _))| *idx != i as u64) {
+    if results.iter().enumerate().any(|(i, (idx, measures))| *idx != i as u64 || measures.len() != streams) {
         return Err(VmafError::WorkerPanicked);
     }
-    debug_assert_eq!(expected, results.len() as u64);
-    Ok(results.into_iter().map(|(_, f)| f).collect())
+    let mut per_stream: Vec<Vec<FrameMeasure>> = (0..streams).map(|_| Vec::with_capacity(results.len())).collect();
+    for (_, measures) in results {
+        for (stream, measure) in per_stream.iter_mut().zip(measures) {
+            stream.push(measure);
+        }
+    }
+    Ok(per_stream)
 }
 
 /// Turns per-frame features into the report: motion2, the model, pooling.
@@ -404,19 +461,43 @@ pub fn vmaf_streams(
     distorted: Box<dyn FrameSource>,
     options: &VmafOptions,
 ) -> Result<VmafReport, VmafError> {
+    let mut reports = vmaf_streams_against_one_reference(reference, vec![distorted], options).map_err(VmafError::without_stream)?;
+    reports.pop().ok_or(VmafError::Empty)
+}
+
+/// VMAF of each distorted stream against one reference stream, all of the reference's
+/// format, in one pass: the reference is decoded once, and the work on a reference frame
+/// alone (its motion, SSIM's reference side) is done once for every stream. One report per
+/// distorted stream, in their order, each identical, every feature of every frame, to what
+/// [`vmaf_streams`] gives that pair. `options` apply to every stream (`subsample` included:
+/// the distorted streams' left-out frames are decoded and skipped). An error about one
+/// stream (its decoding, its frame count, a metric of its frame) is
+/// [`VmafError::Stream`] naming it, and ends the whole run; no streams give no reports.
+pub fn vmaf_streams_against_one_reference(
+    reference: Box<dyn FrameSource>,
+    distorted: Vec<Box<dyn FrameSource>>,
+    options: &VmafOptions,
+) -> Result<Vec<VmafReport>, VmafError> {
+    if distorted.is_empty() {
+        return Ok(Vec::new());
+    }
     let backend = backend::resolve(options.backend)?;
     let simd = options.simd.unwrap_or(backend.simd()).min(SimdLevel::hardware());
     let model = VmafModel::v061()?;
     let start = Instant::now();
-    let measures = measure_streams(reference, distorted, options, simd, &backend)?;
-    if measures.is_empty() {
+    let per_stream = measure_streams(reference, distorted, options, simd, &backend)?;
+    if per_stream.first().is_none_or(Vec::is_empty) {
         return Err(VmafError::Empty);
     }
-    let frames = score_measures(&measures, &model);
-    let elapsed = start.elapsed().as_secs_f64();
-    Ok(VmafReport { fps: frames.len() as f64 / elapsed.max(1e-9), frames, backend: match backend {
+    let described = match backend {
         Backend::Cpu(_) => Backend::Cpu(simd).describe(),
         #[cfg(feature = "cuda")]
         Backend::Cuda(..) => backend.describe(),
-    } })
+    };
+    let reports: Vec<Vec<FrameReport>> = per_stream.iter().map(|measures| score_measures(measures, &model)).collect();
+    let elapsed = start.elapsed().as_secs_f64();
+    Ok(reports
+        .into_iter()
+        .map(|frames| VmafReport { fps: frames.len() as f64 / elapsed.max(1e-9), frames, backend: described.clone() })
+        .collect())
 }

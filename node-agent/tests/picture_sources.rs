@@ -146,10 +146,10 @@ fn score_first_chunk(source: &Path, report: &InspectReport, rung: &Rung, dir: &P
             use_seek: true,
             boundary_file: dir.join("boundary.gray"),
         },
-        encoded,
+        encoded: vec![encoded],
         backend: BackendRequest::Cpu,
     };
-    score_chunk(&params, &Arc::new(AtomicU64::new(0)), &CancellationToken::new()).unwrap().quality.stats.vmaf_mean
+    score_chunk(&params, &Arc::new(AtomicU64::new(0)), &CancellationToken::new()).unwrap()[0].quality.stats.vmaf_mean
 }
 
 #[tokio::test]

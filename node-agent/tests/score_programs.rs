@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use shotfarm_agent::media::capabilities::probe_capabilities;
 use shotfarm_agent::tasks::{TaskContext, execute};
-use shotfarm_proto::pipeline::{Codec, JobLocations, Rung, TaskOutput, TaskSpec};
+use shotfarm_proto::pipeline::{Codec, JobLocations, RenditionToScore, Rung, TaskOutput, TaskSpec};
 use tokio_util::sync::CancellationToken;
 
 fn file_url(path: &Path) -> String {
@@ -83,7 +83,7 @@ fn score_runs_the_configured_ffmpeg_and_ffprobe_only() {
         let TaskOutput::Encode { renditions, .. } = execute(encode, &context(2), Arc::clone(&progress), &cancel).await.unwrap() else { panic!("not an encode") };
 
         std::fs::write(&log, "").unwrap();
-        let score = TaskSpec::Score { locations, source, inspection, chunk, rung, encoded: renditions[0].artifact.clone() };
+        let score = TaskSpec::Score { locations, source, inspection, chunk, renditions: vec![RenditionToScore { rung, encoded: renditions[0].artifact.clone() }] };
         let scored = execute(score, &context(3), progress, &cancel).await;
         assert!(matches!(scored, Ok(TaskOutput::Score { .. })), "{scored:?}");
     });

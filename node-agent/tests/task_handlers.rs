@@ -16,7 +16,7 @@ use shotfarm_agent::media::report::JobReport;
 use shotfarm_agent::runtime::cpu_charged_future::CpuChargedFuture;
 use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
 use shotfarm_kernels::cpu_account::CpuLedger;
-use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, EncodedRendition, JobLocations, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, EncodedRendition, JobLocations, QualitySummary, RenditionToScore, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
 use shotfarm_proto::analysis::{ChunkTrials, TrialOutcome, TrialSpec, trial_settings, trial_sizes};
 use shotfarm_proto::recipe::{LadderKind, LadderRecipe};
 use shotfarm_proto::storage::JobRoots;
@@ -191,8 +191,8 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
             // The encode checked its chunk frame by frame and says what it verified.
             assert_eq!(verified.as_ref().map(|verified| verified.frames), Some(chunk.frames()), "{verified:?}");
             assert_eq!(artifact.key, format!("chunks/{}/{:05}.a1.mp4", rung.name, chunk.index));
-            let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rung: rung.clone(), encoded: artifact.clone() };
-            let TaskOutput::Score { quality, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
+            let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, renditions: vec![RenditionToScore { rung: rung.clone(), encoded: artifact.clone() }] };
+            let quality = only_quality(job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap(), &rung.name);
             assert_eq!(quality.vmaf_per_frame.len() as u64, chunk.frames());
             assert!(quality.stats.vmaf_min <= quality.stats.vmaf_p1 && quality.stats.vmaf_p1 <= quality.stats.vmaf_mean && quality.stats.vmaf_harmonic_mean <= quality.stats.vmaf_mean, "{quality:?}");
             assert!(quality.stats.psnr_y > 20.0 && quality.stats.ssim > 0.5 && quality.stats.ssim <= 1.0, "{quality:?}");
@@ -217,10 +217,8 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     let whole = shotfarm_kernels::vmaf_files(&shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms::from_env(), &source_path, &job.work_dir().join(&h264_stream.key), &shotfarm_kernels::VmafOptions::default()).unwrap();
     let mut compared = 0;
     for output in &job.outputs {
-        let TaskOutput::Score { chunk, rung, quality } = output else { continue };
-        if rung != "h264_180p" {
-            continue;
-        }
+        let TaskOutput::Score { chunk, renditions } = output else { continue };
+        let Some(quality) = renditions.iter().find(|rendition| rendition.rung == "h264_180p").map(|rendition| &rendition.quality) else { continue };
         for (offset, vmaf) in quality.vmaf_per_frame.iter().enumerate().skip(1).take(chunk.frames() as usize - 2) {
             let frame = chunk.start_frame as usize + offset;
             let expected = whole.frames[frame].vmaf;
@@ -311,6 +309,13 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
 /// report.html as a reader sees it in a real browser: no console error, no request, one ladder
 /// row and one VMAF line per frame per rendition with every shot and chunk boundary marked, one
 /// bitrate line per rendition, one timeline bar per task attempt.
+/// The quality of the one rendition, `rung`, a score task scored.
+fn only_quality(output: TaskOutput, rung: &str) -> QualitySummary {
+    let TaskOutput::Score { mut renditions, .. } = output else { panic!("not a score: {output:?}") };
+    assert_eq!(renditions.iter().map(|rendition| rendition.rung.as_str()).collect::<Vec<_>>(), [rung]);
+    renditions.remove(0).quality
+}
+
 fn check_report_page(path: &Path, report: &JobReport) {
     let page = std::fs::read_to_string(path).unwrap();
     assert!(page.contains("<figcaption>VMAF per frame</figcaption>") && !page.contains("<script"), "{page}");
@@ -396,6 +401,24 @@ async fn one_encode_task_produces_several_rungs_from_one_decode() {
         assert_eq!(common::frame_count(&path), chunk.frames(), "{} has the chunk's frames", rung.name);
         assert_eq!(common::dimensions(&path), (rung.width, rung.height));
     }
+    // One score task scores both rungs against one decode of the chunk's source frames: each
+    // rung's quality is exactly what scoring it alone gives.
+    let to_score: Vec<RenditionToScore> = rungs.iter().zip(&renditions).map(|(rung, encoded)| RenditionToScore { rung: rung.clone(), encoded: encoded.artifact.clone() }).collect();
+    let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, renditions: to_score.clone() };
+    let TaskOutput::Score { chunk: scored_chunk, renditions: together } = job.run(spec, Some(chunk.index), None).await.unwrap() else { panic!("not a score") };
+    assert_eq!((scored_chunk, together.iter().map(|rendition| rendition.rung.as_str()).collect::<Vec<_>>()), (chunk, vec!["h264_180p", "h264_90p"]));
+    for (rendition, scored) in to_score.iter().zip(&together) {
+        let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, renditions: vec![rendition.clone()] };
+        let alone = only_quality(job.run(spec, Some(chunk.index), Some(&rendition.rung.name)).await.unwrap(), &rendition.rung.name);
+        assert_eq!(scored.quality, alone, "{} scored with the other rung and alone", rendition.rung.name);
+        assert_eq!(alone.vmaf_per_frame.len() as u64, chunk.frames());
+    }
+    assert!(together[0].quality.stats.vmaf_mean > together[1].quality.stats.vmaf_mean, "the larger rung scores higher: {together:?}");
+    // Rungs of two codecs are never scored together (their references differ where one is tone-mapped).
+    let mixed = vec![to_score[0].clone(), RenditionToScore { rung: Rung { codec: Codec::Hevc, ..to_score[1].rung.clone() }, ..to_score[1].clone() }];
+    let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk, renditions: mixed };
+    let error = job.run(spec, Some(chunk.index), None).await.unwrap_err();
+    assert!(matches!(&error, TaskError::Final(message) if message.contains("one codec")), "{error:?}");
     // A chunk the committed inspection does not have: the plan and the artifact disagree.
     let shifted = Chunk { end_frame: chunk.end_frame - 1, ..chunk };
     let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: shifted, rungs: rungs.clone(), preset: None, settings: Vec::new() };
@@ -519,7 +542,7 @@ async fn cancelled_encodes_and_scores_stop_quickly_and_upload_nothing() {
     let uploaded: Vec<_> = std::fs::read_dir(job.work_dir().join("chunks/h264_360p")).unwrap().map(|entry| entry.unwrap().file_name()).collect();
     assert_eq!(uploaded, vec![std::ffi::OsString::from("00000.a1.mp4")], "a cancelled encode uploaded something");
 
-    let score = TaskSpec::Score { locations: job.locations.clone(), source, inspection: inspection.clone(), chunk, rung, encoded: artifact };
+    let score = TaskSpec::Score { locations: job.locations.clone(), source, inspection: inspection.clone(), chunk, renditions: vec![RenditionToScore { rung, encoded: artifact }] };
     let (outcome, stopping, seen) = run_and_cancel(score, job.context(1)).await;
     assert!(matches!(outcome, Err(TaskError::Cancelled)), "{outcome:?}");
     assert!(stopping < Duration::from_secs(2), "the score took {stopping:?} to stop");
@@ -606,8 +629,8 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
         let spec = TaskSpec::Encode { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rungs: rungs.clone(), preset: None, settings: Vec::new() };
         let TaskOutput::Encode { renditions, .. } = job.run(spec, Some(chunk.index), None).await.unwrap() else { panic!() };
         for ((rung, rendition), per_rung) in rungs.iter().zip(renditions).zip(&mut encoded) {
-            let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, rung: rung.clone(), encoded: rendition.artifact.clone() };
-            let TaskOutput::Score { quality, .. } = job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap() else { panic!() };
+            let spec = TaskSpec::Score { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), chunk: *chunk, renditions: vec![RenditionToScore { rung: rung.clone(), encoded: rendition.artifact.clone() }] };
+            let quality = only_quality(job.run(spec, Some(chunk.index), Some(&rung.name)).await.unwrap(), &rung.name);
             assert!(quality.stats.vmaf_mean > 60.0, "{} chunk {}: like pictures score high: {quality:?}", rung.name, chunk.index);
             per_rung.push(EncodedChunk { chunk: *chunk, artifact: rendition.artifact, verified: rendition.verified });
         }

@@ -216,6 +216,23 @@ pub struct EncodedRendition {
     pub verified: Option<ChunkVerification>,
 }
 
+/// One rung of a chunk a score task scores: the rung and its encoded chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenditionToScore {
+    pub rung: Rung,
+    pub encoded: Artifact,
+}
+
+/// The quality of one rung of a scored chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoredRendition {
+    /// The rung's name.
+    pub rung: String,
+    pub quality: QualitySummary,
+}
+
 /// What a task is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -268,6 +285,8 @@ pub enum TaskSpec {
         #[serde(default)]
         settings: Vec<f64>,
     },
+    /// One chunk's encodes at one or more rungs of one codec, scored against one decode of
+    /// the chunk's source frames.
     Score {
         locations: JobLocations,
         source: SourceSummary,
@@ -275,8 +294,7 @@ pub enum TaskSpec {
         /// and per-frame fingerprints.
         inspection: Artifact,
         chunk: Chunk,
-        rung: Rung,
-        encoded: Artifact,
+        renditions: Vec<RenditionToScore>,
     },
     Assemble {
         locations: JobLocations,
@@ -406,10 +424,10 @@ pub enum TaskOutput {
         chunk: Chunk,
         renditions: Vec<EncodedRendition>,
     },
+    /// The quality of each rung of the spec, in the spec's order.
     Score {
         chunk: Chunk,
-        rung: String,
-        quality: QualitySummary,
+        renditions: Vec<ScoredRendition>,
     },
     Assemble {
         rung: String,
@@ -518,10 +536,11 @@ mod tests {
     #[test]
     fn quality_summaries_keep_their_flat_json_and_refuse_unknown_fields() {
         let stats = QualityStats { vmaf_mean: 1.5, vmaf_harmonic_mean: 2.0, vmaf_min: 3.0, vmaf_p1: 4.0, psnr_y: 5.0, ssim: 0.5 };
-        let output = TaskOutput::Score { chunk: Chunk { index: 0, start_frame: 0, end_frame: 1, span_us: None }, rung: "h264_720p".into(), quality: QualitySummary { stats, vmaf_per_frame: vec![1.5] } };
+        let rendition = ScoredRendition { rung: "h264_720p".into(), quality: QualitySummary { stats, vmaf_per_frame: vec![1.5] } };
+        let output = TaskOutput::Score { chunk: Chunk { index: 0, start_frame: 0, end_frame: 1, span_us: None }, renditions: vec![rendition] };
         let json = serde_json::to_string(&output).expect("serializable");
         assert!(
-            json.ends_with(r#""quality":{"vmaf_mean":1.5,"vmaf_harmonic_mean":2.0,"vmaf_min":3.0,"vmaf_p1":4.0,"psnr_y":5.0,"ssim":0.5,"vmaf_per_frame":[1.5]}}"#),
+            json.ends_with(r#""quality":{"vmaf_mean":1.5,"vmaf_harmonic_mean":2.0,"vmaf_min":3.0,"vmaf_p1":4.0,"psnr_y":5.0,"ssim":0.5,"vmaf_per_frame":[1.5]}}]}"#),
             "{json}"
         );
         assert_eq!(serde_json::from_str::<TaskOutput>(&json).expect("parses"), output);

@@ -4,7 +4,7 @@
 
 use shotfarm_proto::analysis::{ChunkTrials, CodecDecision, LadderDecision, RungDecision, TrialOutcome, TrialQuality};
 use shotfarm_proto::recipe::LadderKind;
-use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedRendition, QualityStats, QualitySummary, Rung, SourceSummary, TaskSpec, TaskOutput};
+use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedRendition, QualityStats, QualitySummary, Rung, ScoredRendition, SourceSummary, TaskSpec, TaskOutput};
 
 /// Chunks a synthetic source of `chunks` × 48 frames is cut into.
 pub fn synthetic_chunks(chunks: u32) -> Vec<Chunk> {
@@ -76,13 +76,18 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
                 })
                 .collect(),
         },
-        TaskSpec::Score { chunk, rung, .. } => TaskOutput::Score {
+        TaskSpec::Score { chunk, renditions, .. } => TaskOutput::Score {
             chunk: *chunk,
-            rung: rung.name.clone(),
-            quality: QualitySummary {
-                stats: QualityStats { vmaf_mean: 95.0, vmaf_harmonic_mean: 94.9, vmaf_min: 90.0, vmaf_p1: 90.5, psnr_y: 42.0, ssim: 0.99 },
-                vmaf_per_frame: Vec::new(),
-            },
+            renditions: renditions
+                .iter()
+                .map(|rendition| ScoredRendition {
+                    rung: rendition.rung.name.clone(),
+                    quality: QualitySummary {
+                        stats: QualityStats { vmaf_mean: 95.0, vmaf_harmonic_mean: 94.9, vmaf_min: 90.0, vmaf_p1: 90.5, psnr_y: 42.0, ssim: 0.99 },
+                        vmaf_per_frame: Vec::new(),
+                    },
+                })
+                .collect(),
         },
         TaskSpec::Assemble { rung, chunks, .. } => TaskOutput::Assemble {
             rung: rung.name.clone(),

@@ -26,7 +26,8 @@ async fn agents_finish_jobs_and_a_dead_agent_is_replaced() -> anyhow::Result<()>
     .await?;
     let done = job(&client, &finished.job_id).await?;
     assert_eq!(done.tasks_done, done.tasks_total);
-    assert_eq!(done.tasks_total, 4 + 2 * 4 * 2 + 2 * 2);
+    // inspect, ladder, package, report; an encode per chunk and rung; a score per chunk (both rungs); assemble and validate per rung.
+    assert_eq!(done.tasks_total, 4 + 4 * 2 + 4 + 2 * 2);
     healthy.cancel();
 
     step("a slow agent takes a job, then dies; its node goes down and the work moves");

@@ -1,13 +1,14 @@
-//! The score stage: VMAF (vmaf_v0.6.1), PSNR-Y and SSIM of one encoded chunk against exactly the
-//! source frames `[start, end)` it was made from, through the kernels crate, pooled into the
-//! chunk's [`QualitySummary`].
+//! The score stage: VMAF (vmaf_v0.6.1), PSNR-Y and SSIM of one or more encodes of a chunk against
+//! exactly the source frames `[start, end)` they were made from, through the kernels crate, each
+//! pooled into its [`QualitySummary`]. The source frames are decoded once for all the encodes
+//! ([`vmaf_streams_against_one_reference`]).
 //!
-//! The encoded chunk is decoded and upscaled to the source's size with bit-exact bicubic
+//! Each encoded chunk is decoded and upscaled to the source's size with bit-exact bicubic
 //! ([`ffmpeg_decoder::open_as`]); the reference frames come from [`super::source_range`], which
 //! seeks to the chunk's keyframe like the encoder does and verifies where it landed (a wrong
 //! landing is scored again from frame 0). Every probe and decode runs the programs the caller
 //! names ([`ScoreParams::programs`]). This runs on a blocking thread; cancellation stops the
-//! frame sources at the next frame, and a counter says how many frames were scored so far.
+//! frame sources at the next frame, and a counter says how many source frames were scored so far.
 //!
 //! A rendition's chunk ([`score_chunk`]) gets VMAF, PSNR-Y and SSIM of every frame; a trial of
 //! the analysis ([`score_trial`]) VMAF alone, of every n-th frame (its rate–quality curve needs
@@ -23,7 +24,7 @@ use shotfarm_kernels::decode::ffmpeg_decoder::{self, probe_stream_format};
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use shotfarm_kernels::decode::frame_source::FrameSource;
 use shotfarm_kernels::frame::{Frame, FrameFormat};
-use shotfarm_kernels::{FeatureSelection, VmafError, VmafOptions, VmafReport, vmaf_streams};
+use shotfarm_kernels::{FeatureSelection, VmafError, VmafOptions, VmafReport, vmaf_streams_against_one_reference};
 use shotfarm_proto::pipeline::QualitySummary;
 use tokio_util::sync::CancellationToken;
 
@@ -37,8 +38,9 @@ pub struct ScoreParams {
     pub programs: FfmpegPrograms,
     /// The chunk's source frames (the reference).
     pub range: SourceRange,
-    /// The encoded chunk (the distorted stream).
-    pub encoded: PathBuf,
+    /// The encoded chunks (the distorted streams), scored together against one decode of the
+    /// range; each gets its own score, in this order.
+    pub encoded: Vec<PathBuf>,
     pub backend: BackendRequest,
 }
 
@@ -69,13 +71,15 @@ pub enum ScoreError {
     Reference(DecodeError),
     #[error("the encoded chunk {} cannot be decoded: {source}", path.display())]
     Encoded { path: PathBuf, source: DecodeError },
-    #[error("decoding the encoded chunk: {0}")]
-    EncodedStream(DecodeError),
+    #[error("decoding the encoded chunk {}: {source}", path.display())]
+    EncodedStream { path: PathBuf, source: DecodeError },
     /// The reference frames were not the chunk's (count or boundary fingerprints).
     #[error("the source frames of the chunk could not be decoded exactly: {0}")]
     Landing(String),
     #[error("vmaf cannot score this chunk: {0}")]
     Unscorable(VmafError),
+    #[error("vmaf cannot score the encoded chunk {}: {source}", path.display())]
+    UnscorableEncode { path: PathBuf, source: VmafError },
     #[error("vmaf failed: {0}")]
     Vmaf(VmafError),
     #[error("scoring chunk {chunk} produced {frames} frames without complete PSNR/SSIM")]
@@ -84,31 +88,43 @@ pub enum ScoreError {
     Cancelled,
 }
 
-/// Scores a rendition's chunk on this (blocking) thread: VMAF, PSNR-Y and SSIM of every frame.
-/// `scored` counts the frames delivered so far.
-pub fn score_chunk(params: &ScoreParams, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<ChunkScore, ScoreError> {
+/// Scores each encode of a rendition's chunk on this (blocking) thread: VMAF, PSNR-Y and SSIM of
+/// every frame; one score per encoded chunk, in [`ScoreParams::encoded`]'s order. `scored`
+/// counts the source frames scored so far.
+pub fn score_chunk(params: &ScoreParams, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<Vec<ChunkScore>, ScoreError> {
     let options = VmafOptions { threads: 0, features: FeatureSelection { psnr: true, ssim: true }, backend: params.backend, ..VmafOptions::default() };
-    let report = measured(params, &options, scored, cancel)?;
-    let per_frame_vmaf: Vec<f64> = report.frames.iter().map(|frame| frame.vmaf).collect();
-    let psnr_y: Vec<f64> = report.frames.iter().filter_map(|frame| frame.psnr.map(|psnr| psnr[0])).collect();
-    let ssim: Vec<f64> = report.frames.iter().filter_map(|frame| frame.ssim).collect();
-    let quality = chunk_summary(per_frame_vmaf, &psnr_y, &ssim).ok_or(ScoreError::Incomplete { chunk: params.range.chunk.index, frames: report.frames.len() })?;
-    Ok(ChunkScore { quality, fps: report.fps, backend: report.backend })
+    let reports = measured(params, &options, scored, cancel)?;
+    reports
+        .into_iter()
+        .map(|report| {
+            let per_frame_vmaf: Vec<f64> = report.frames.iter().map(|frame| frame.vmaf).collect();
+            let psnr_y: Vec<f64> = report.frames.iter().filter_map(|frame| frame.psnr.map(|psnr| psnr[0])).collect();
+            let ssim: Vec<f64> = report.frames.iter().filter_map(|frame| frame.ssim).collect();
+            let quality = chunk_summary(per_frame_vmaf, &psnr_y, &ssim).ok_or(ScoreError::Incomplete { chunk: params.range.chunk.index, frames: report.frames.len() })?;
+            Ok(ChunkScore { quality, fps: report.fps, backend: report.backend })
+        })
+        .collect()
 }
 
-/// Scores a trial of the analysis on this (blocking) thread: VMAF alone, of every
-/// `subsample`-th frame (each with the VMAF a full run gives it).
-pub fn score_trial(params: &ScoreParams, subsample: u64, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<TrialScore, ScoreError> {
+/// Scores trials of the analysis on this (blocking) thread: VMAF alone, of every
+/// `subsample`-th frame (each with the VMAF a full run gives it); one score per encoded trial,
+/// in [`ScoreParams::encoded`]'s order.
+pub fn score_trial(params: &ScoreParams, subsample: u64, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<Vec<TrialScore>, ScoreError> {
     let options = VmafOptions { threads: 0, backend: params.backend, subsample, ..VmafOptions::default() };
-    let report = measured(params, &options, scored, cancel)?;
-    let per_frame_vmaf: Vec<f64> = report.frames.iter().map(|frame| frame.vmaf).collect();
-    let vmaf = VmafStats::of(&per_frame_vmaf).ok_or(ScoreError::Unscorable(VmafError::Empty))?;
-    Ok(TrialScore { vmaf, fps: report.fps })
+    let reports = measured(params, &options, scored, cancel)?;
+    reports
+        .into_iter()
+        .map(|report| {
+            let per_frame_vmaf: Vec<f64> = report.frames.iter().map(|frame| frame.vmaf).collect();
+            let vmaf = VmafStats::of(&per_frame_vmaf).ok_or(ScoreError::Unscorable(VmafError::Empty))?;
+            Ok(TrialScore { vmaf, fps: report.fps })
+        })
+        .collect()
 }
 
-/// The report of `options` on this thread: seeking first, again from frame 0 if the seek
-/// landed wrong.
-fn measured(params: &ScoreParams, options: &VmafOptions, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<VmafReport, ScoreError> {
+/// The reports of `options` on this thread, one per encoded chunk: seeking first, again from
+/// frame 0 if the seek landed wrong.
+fn measured(params: &ScoreParams, options: &VmafOptions, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<Vec<VmafReport>, ScoreError> {
     let stored = probe_stream_format(&params.programs.ffprobe, &params.range.source, &params.range.picture.probe_selector()).map_err(ScoreError::Probe)?;
     // The reference comes out turned as the source's picture says; the chunk is scaled to that.
     let turned = if params.range.picture.swaps_sides() { FrameFormat { width: stored.height, height: stored.width, ..stored } } else { stored };
@@ -126,28 +142,42 @@ fn measured(params: &ScoreParams, options: &VmafOptions, scored: &Arc<AtomicU64>
     .map_err(|error| if cancel.is_cancelled() { ScoreError::Cancelled } else { error })
 }
 
-fn score_once(params: &ScoreParams, range: &SourceRange, format: FrameFormat, options: &VmafOptions, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<VmafReport, ScoreError> {
+fn score_once(params: &ScoreParams, range: &SourceRange, format: FrameFormat, options: &VmafOptions, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<Vec<VmafReport>, ScoreError> {
     let reference = range.open(&params.programs, format).map_err(ScoreError::Reference)?;
-    let distorted = ffmpeg_decoder::open_as(&params.programs, &params.encoded, format).map_err(|source| ScoreError::Encoded { path: params.encoded.clone(), source })?;
-    let reference = Cancellable { inner: Box::new(reference), cancel: cancel.clone(), delivered: None };
-    let distorted = Cancellable { inner: Box::new(distorted), cancel: cancel.clone(), delivered: Some(Arc::clone(scored)) };
-    let report = match vmaf_streams(Box::new(reference), Box::new(distorted), options) {
-        Ok(report) => report,
-        Err(VmafError::FrameCountMismatch { reference, distorted }) => {
-            let _ = check_boundaries(range);
-            return Err(ScoreError::Landing(format!("{reference} source frames were decoded for a chunk of {} (the encoded chunk has {distorted})", range.chunk.frames.len())));
-        }
-        Err(VmafError::Reference(error)) => return Err(ScoreError::Reference(error)),
-        Err(VmafError::Distorted(error)) => return Err(ScoreError::EncodedStream(error)),
-        Err(error @ (VmafError::Metric { .. } | VmafError::Empty)) => return Err(ScoreError::Unscorable(error)),
-        Err(error) => return Err(ScoreError::Vmaf(error)),
-    };
+    let reference = Cancellable { inner: Box::new(reference), cancel: cancel.clone(), delivered: Some(Arc::clone(scored)) };
+    let mut distorted: Vec<Box<dyn FrameSource>> = Vec::with_capacity(params.encoded.len());
+    for path in &params.encoded {
+        let decoder = ffmpeg_decoder::open_as(&params.programs, path, format).map_err(|source| ScoreError::Encoded { path: path.clone(), source })?;
+        distorted.push(Box::new(Cancellable { inner: Box::new(decoder), cancel: cancel.clone(), delivered: None }));
+    }
+    let reports = vmaf_streams_against_one_reference(Box::new(reference), distorted, options).map_err(|error| scoring_error(error, range, &params.encoded))?;
     check_boundaries(range).map_err(ScoreError::Landing)?;
-    Ok(report)
+    Ok(reports)
+}
+
+/// What a failed scoring run of `range` against the `encoded` chunks means for the chunk.
+fn scoring_error(error: VmafError, range: &SourceRange, encoded: &[PathBuf]) -> ScoreError {
+    match error {
+        VmafError::Stream { stream, source } => {
+            let path = encoded.get(stream).cloned().unwrap_or_default();
+            match *source {
+                VmafError::FrameCountMismatch { reference, distorted } => {
+                    let _ = check_boundaries(range);
+                    ScoreError::Landing(format!("{reference} source frames were decoded for a chunk of {} (the encoded chunk {} has {distorted})", range.chunk.frames.len(), path.display()))
+                }
+                VmafError::Distorted(source) => ScoreError::EncodedStream { path, source },
+                source @ (VmafError::Metric { .. } | VmafError::Empty) => ScoreError::UnscorableEncode { path, source },
+                other => ScoreError::Vmaf(other),
+            }
+        }
+        VmafError::Reference(error) => ScoreError::Reference(error),
+        error @ (VmafError::Metric { .. } | VmafError::Empty) => ScoreError::Unscorable(error),
+        error => ScoreError::Vmaf(error),
+    }
 }
 
 /// A frame source that stops at the next frame once the task is cancelled, and counts what it
-/// delivered (for progress).
+/// delivered (for progress; the reference's frames are the frames scored).
 struct Cancellable {
     inner: Box<dyn FrameSource>,
     cancel: CancellationToken,

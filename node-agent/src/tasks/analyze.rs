@@ -100,10 +100,11 @@ pub async fn run(
             let score_params = ScoreParams {
                 programs: programs.clone(),
                 range: reference_range(local_source.clone(), inspected_chunk.clone(), source, picture.clone(), codec, directory.join(format!("trial{index}.boundary.gray")))?,
-                encoded: output.path.clone(),
+                encoded: vec![output.path.clone()],
                 backend: metric_backend,
             };
-            let score = score_reporting(move |scored, cancel| score_trial(&score_params, subsample, scored, cancel), &|done, fps| progress(done_before + done.min(frames), total, fps), cancel).await?;
+            let scores = score_reporting(move |scored, cancel| score_trial(&score_params, subsample, scored, cancel), &|done, fps| progress(done_before + done.min(frames), total, fps), cancel).await?;
+            let [score] = &scores[..] else { return Err(TaskError::retryable(format!("scoring trial {index} of chunk {} gave {} scores for one encode", chunk.index, scores.len()))) };
             let _ = tokio::fs::remove_file(&output.path).await;
             let vmaf = score.vmaf;
             let quality = TrialQuality { vmaf_mean: vmaf.mean, vmaf_harmonic_mean: vmaf.harmonic_mean, vmaf_min: vmaf.min, vmaf_p1: vmaf.p1, scored_frames: vmaf.frames };

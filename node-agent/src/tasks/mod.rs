@@ -140,8 +140,8 @@ async fn run_handler(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
         TaskSpec::Encode { locations, source, inspection, chunk, rungs, preset, settings } => {
             encode::run(&locations, &source, &inspection, chunk, &rungs, preset.as_deref(), &settings, ctx, &progress, cancel).await
         }
-        TaskSpec::Score { locations, source, inspection, chunk, rung, encoded } => {
-            score::run(&locations, &source, &inspection, chunk, &rung, &encoded, ctx, &progress, cancel).await
+        TaskSpec::Score { locations, source, inspection, chunk, renditions } => {
+            score::run(&locations, &source, &inspection, chunk, &renditions, ctx, &progress, cancel).await
         }
         TaskSpec::Assemble { locations, source, rung, chunks } => assemble::run(&locations, &source, &rung, &chunks, ctx, &progress, cancel).await,
         TaskSpec::Validate { locations, source, inspection, rung, stream, chunks } => {

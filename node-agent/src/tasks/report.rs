@@ -96,9 +96,9 @@ pub async fn run(locations: &JobLocations, job_facts: &str, outputs: &[TaskOutpu
 
     let scored: Vec<Scored> = outputs
         .iter()
-        .filter_map(|output| match output {
-            TaskOutput::Score { chunk, rung, quality } => Some(Scored { chunk: *chunk, rung: rung.as_str(), quality }),
-            _ => None,
+        .flat_map(|output| match output {
+            TaskOutput::Score { chunk, renditions } => renditions.iter().map(|rendition| Scored { chunk: *chunk, rung: rendition.rung.as_str(), quality: &rendition.quality }).collect(),
+            _ => Vec::new(),
         })
         .collect();
     let rung_order: Vec<String> = if rungs.is_empty() { validated.iter().map(|rung| (*rung).to_owned()).collect() } else { rungs.iter().map(|rung| rung.name.clone()).collect() };

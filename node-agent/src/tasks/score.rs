@@ -1,7 +1,8 @@
-//! The score task: one encoded chunk's VMAF, PSNR-Y and SSIM against its source frames. The
-//! spec's inspection, source and encoded chunk are fetched, the media stage
-//! ([`crate::media::score`]) scores on a blocking thread while a ticker on the async side
-//! reports progress four times a second, and the pooled quality goes back as the output.
+//! The score task: the VMAF, PSNR-Y and SSIM of one chunk's encodes at one or more rungs of one
+//! codec against its source frames, decoded once for all of them. The spec's inspection,
+//! source and encoded chunks are fetched, the media stage ([`crate::media::score`]) scores on a
+//! blocking thread while a ticker on the async side reports progress four times a second, and
+//! each rung's pooled quality goes back as the output.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +13,7 @@ use shotfarm_kernels::cpu_account::charged;
 use shotfarm_kernels::decode::ffmpeg_programs::FfmpegPrograms;
 use std::path::PathBuf;
 
-use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, JobLocations, Rung, SourceSummary, TaskOutput};
+use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, JobLocations, RenditionToScore, ScoredRendition, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
 use super::job_cache::local_source;
@@ -34,45 +35,71 @@ pub async fn run(
     source: &SourceSummary,
     inspection: &Artifact,
     chunk: Chunk,
-    rung: &Rung,
-    encoded: &Artifact,
+    renditions: &[RenditionToScore],
     ctx: &TaskContext,
     progress: &ProgressFn,
     cancel: &CancellationToken,
 ) -> Result<TaskOutput, TaskError> {
-    check_rung_name(&rung.name)?;
+    let codec = one_codec(renditions)?;
+    for rendition in renditions {
+        check_rung_name(&rendition.rung.name)?;
+    }
     let work_area = WorkArea::open(&locations.work_url)?;
     let (inspected_chunk, picture, _) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
     let local_source = local_source(&locations.input_url, ctx).await?;
-    let encoded_path = ctx.scratch_dir.join("score").join(format!("{}.{:05}.mp4", rung.name, chunk.index));
-    work_area.download(encoded, &encoded_path).await?;
+    let directory = ctx.scratch_dir.join("score");
+    let mut encoded_paths = Vec::with_capacity(renditions.len());
+    for rendition in renditions {
+        let path = directory.join(format!("{}.{:05}.mp4", rendition.rung.name, chunk.index));
+        work_area.download(&rendition.encoded, &path).await?;
+        encoded_paths.push(path);
+    }
 
     let params = ScoreParams {
         programs: FfmpegPrograms::from_env(),
-        range: reference_range(local_source, inspected_chunk, source, picture, rung.codec, ctx.scratch_dir.join("score").join(format!("{}.{:05}.boundary.gray", rung.name, chunk.index)))?,
-        encoded: encoded_path.clone(),
+        range: reference_range(local_source, inspected_chunk, source, picture, codec, directory.join(format!("{:05}.boundary.gray", chunk.index)))?,
+        encoded: encoded_paths.clone(),
         backend: metric_backend(&ctx.backend)?,
     };
     let total = chunk.frames();
     let outcome = score_reporting(move |scored, cancel| score_chunk(&params, scored, cancel), &|done, fps| progress(done.min(total), total, fps), cancel).await;
-    let _ = tokio::fs::remove_file(&encoded_path).await;
-    let score = outcome?;
-    let quality = score.quality;
-    progress(total, total, score.fps);
-    tracing::info!(
-        task_id = ctx.task_id,
-        attempt = ctx.attempt,
-        chunk = chunk.index,
-        rung = %rung.name,
-        vmaf_mean = quality.stats.vmaf_mean,
-        vmaf_min = quality.stats.vmaf_min,
-        psnr_y = quality.stats.psnr_y,
-        ssim = quality.stats.ssim,
-        backend = %score.backend,
-        fps = score.fps,
-        "chunk scored"
-    );
-    Ok(TaskOutput::Score { chunk, rung: rung.name.clone(), quality })
+    for path in &encoded_paths {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    let scores = outcome?;
+    if scores.len() != renditions.len() {
+        return Err(TaskError::retryable(format!("scoring chunk {} gave {} scores for {} renditions", chunk.index, scores.len(), renditions.len())));
+    }
+    progress(total, total, scores.first().map_or(0.0, |score| score.fps));
+    let mut scored = Vec::with_capacity(scores.len());
+    for (rendition, score) in renditions.iter().zip(scores) {
+        let quality = score.quality;
+        tracing::info!(
+            task_id = ctx.task_id,
+            attempt = ctx.attempt,
+            chunk = chunk.index,
+            rung = %rendition.rung.name,
+            vmaf_mean = quality.stats.vmaf_mean,
+            vmaf_min = quality.stats.vmaf_min,
+            psnr_y = quality.stats.psnr_y,
+            ssim = quality.stats.ssim,
+            backend = %score.backend,
+            fps = score.fps,
+            "chunk scored"
+        );
+        scored.push(ScoredRendition { rung: rendition.rung.name.clone(), quality });
+    }
+    Ok(TaskOutput::Score { chunk, renditions: scored })
+}
+
+/// The one codec of the renditions a score task scores (their reference is that codec's form
+/// of the source: tone-mapped or not).
+fn one_codec(renditions: &[RenditionToScore]) -> Result<Codec, TaskError> {
+    let first = renditions.first().ok_or_else(|| TaskError::final_error("the score task names no rendition to score"))?.rung.codec;
+    match renditions.iter().find(|rendition| rendition.rung.codec != first) {
+        Some(other) => Err(TaskError::final_error(format!("a score task scores rungs of one codec, but {} is {} and {} is {}", renditions[0].rung.name, first.as_str(), other.rung.name, other.rung.codec.as_str()))),
+        None => Ok(first),
+    }
 }
 
 /// The source frames of `chunk` as the reference of a rendition in `codec` (tone-mapped when

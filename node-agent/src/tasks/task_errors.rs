@@ -57,7 +57,7 @@ pub fn score(error: ScoreError) -> TaskError {
     match error {
         ScoreError::Cancelled => TaskError::Cancelled,
         // The encoded chunk itself cannot be scored: scoring it again gives the same answer.
-        ScoreError::Encoded { .. } | ScoreError::EncodedStream(_) | ScoreError::Unscorable(_) => TaskError::Final(error.to_string()),
+        ScoreError::Encoded { .. } | ScoreError::EncodedStream { .. } | ScoreError::Unscorable(_) | ScoreError::UnscorableEncode { .. } => TaskError::Final(error.to_string()),
         ScoreError::Probe(_) | ScoreError::Reference(_) | ScoreError::Landing(_) | ScoreError::Vmaf(_) | ScoreError::Incomplete { .. } => {
             TaskError::Retryable(error.to_string())
         }

@@ -52,7 +52,7 @@ fn count(specs: &[TaskSpec], kind: TaskKind) -> usize {
 fn one_rung_per_encode_task_with_scoring() {
     let (_, specs) = run_job(1, true);
     assert_eq!(count(&specs, TaskKind::Encode), 2 * 3);
-    assert_eq!(count(&specs, TaskKind::Score), 2 * 3);
+    assert_eq!(count(&specs, TaskKind::Score), 2, "one score task per chunk scores the codec's three rungs");
     assert_eq!(count(&specs, TaskKind::Assemble), 3);
     assert_eq!(count(&specs, TaskKind::Validate), 3);
     for spec in &specs {
@@ -91,25 +91,33 @@ fn grouped_encodes_feed_every_rung_and_scoring_can_be_off() {
 }
 
 #[test]
-fn scores_find_their_rung_in_a_grouped_encode() {
-    let (_, specs) = run_job(3, true);
-    assert_eq!(count(&specs, TaskKind::Encode), 2);
-    let scores: Vec<(String, String)> = specs
-        .iter()
-        .filter_map(|spec| match spec {
-            TaskSpec::Score { rung, encoded, .. } => Some((rung.name.clone(), encoded.key.clone())),
+fn a_score_task_per_chunk_finds_every_rung_in_the_encodes_that_made_them() {
+    for rungs_per_encode in [1, 2, 3] {
+        let (state, specs) = run_job(rungs_per_encode, true);
+        let scores: Vec<Vec<(String, String)>> = specs
+            .iter()
+            .filter_map(|spec| match spec {
+                TaskSpec::Score { renditions, .. } => Some(renditions.iter().map(|rendition| (rendition.rung.name.clone(), rendition.encoded.key.clone())).collect()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(scores.len(), 2, "one score task per chunk, whatever the encode tasks");
+        for (chunk, renditions) in scores.iter().enumerate() {
+            assert_eq!(renditions.iter().map(|(rung, _)| rung.as_str()).collect::<Vec<_>>(), ["h264_0", "h264_1", "h264_2"]);
+            for (rung, key) in renditions {
+                assert_eq!(key, &format!("chunks/{rung}/{chunk}.mp4"), "score of {rung} got {key}");
+            }
+        }
+        let score = state.tasks.values().find(|task| task.kind == TaskKind::Score).expect("a score task");
+        assert_eq!((score.label.as_str(), score.rung, score.rung_count), ("score chunk 0 h264_0+h264_1+h264_2", Some(0), 3));
+        let encodes_of_chunk_0 = state.tasks.values().filter(|task| task.kind == TaskKind::Encode && task.chunk == Some(0)).map(|task| task.id).collect::<Vec<_>>();
+        assert_eq!(score.deps, encodes_of_chunk_0, "a score waits on every encode of its chunk's rungs, each once");
+        let report = specs.iter().find_map(|spec| match spec {
+            TaskSpec::Report { outputs, .. } => Some(outputs.iter().filter(|output| matches!(output, TaskOutput::Score { .. })).count()),
             _ => None,
-        })
-        .collect();
-    assert_eq!(scores.len(), 6);
-    for (rung, key) in scores {
-        assert!(key.starts_with(&format!("chunks/{rung}/")), "score of {rung} got {key}");
+        });
+        assert_eq!(report, Some(2));
     }
-    let report = specs.iter().find_map(|spec| match spec {
-        TaskSpec::Report { outputs, .. } => Some(outputs.iter().filter(|output| matches!(output, TaskOutput::Score { .. })).count()),
-        _ => None,
-    });
-    assert_eq!(report, Some(6));
 }
 
 #[test]

@@ -24,7 +24,7 @@ const CORE_VALIDATION_PIXELS: u64 = 1920 * 1080;
 const MIN_VALIDATION_MILLI: u32 = 100;
 
 /// The backend options of a task of `kind` working on `rungs` (none for job-wide tasks; for
-/// encodes each rung is an NVENC session and its own encoder state).
+/// encodes each rung is an NVENC session and its own encoder state, for scores a decoder).
 pub fn options_for(kind: TaskKind, rungs: &[Rung]) -> Vec<BackendOption> {
     let codec = rungs.first().map(|rung| rung.codec);
     let extra_rungs = (rungs.len() as u32).saturating_sub(1).min(16);
@@ -53,13 +53,14 @@ pub fn options_for(kind: TaskKind, rungs: &[Rung]) -> Vec<BackendOption> {
                 cpu(cpu_only(2000, 1024 + 512 * extra_rungs), Some(codec.software_encoder())),
             ]
         }
+        // Each further rung scored is one more decoder and its frames in flight.
         TaskKind::Score => vec![
             BackendOption {
                 backend: "cuda".to_owned(),
                 encoder: None,
-                demand: Demand { cpu_milli: 500, memory_mb: 1024, nvenc_sessions: 0, gpu_memory_mb: 1024, cuda_share: 25 },
+                demand: Demand { cpu_milli: 500, memory_mb: 1024 + 256 * extra_rungs, nvenc_sessions: 0, gpu_memory_mb: 1024 + 256 * extra_rungs, cuda_share: 25 },
             },
-            cpu(cpu_only(1000, 1024), None),
+            cpu(cpu_only(1000, 1024 + 256 * extra_rungs), None),
         ],
         TaskKind::Inspect => vec![cpu(cpu_only(1000, 512), None)],
         TaskKind::Analyze => vec![cpu(cpu_only(2000, 1024), None)],
@@ -110,5 +111,12 @@ mod tests {
         assert_eq!(options[0].demand.nvenc_sessions, 3);
         assert_eq!(options[1].backend, "cpu");
         assert_eq!(options[1].demand.memory_mb, 1024 + 512 * 2);
+    }
+
+    #[test]
+    fn scores_of_several_rungs_ask_for_memory_per_rung() {
+        let options = options_for(TaskKind::Score, &[rung(1920, 1080), rung(1280, 720), rung(640, 360)]);
+        assert_eq!((options[0].backend.as_str(), options[0].demand.memory_mb, options[0].demand.gpu_memory_mb), ("cuda", 1024 + 256 * 2, 1024 + 256 * 2));
+        assert_eq!((options[1].backend.as_str(), options[1].demand.cpu_milli, options[1].demand.memory_mb), ("cpu", 1000, 1024 + 256 * 2));
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! inspect ─▶ [analyze(chunk, codec, size)…] ─▶ ladder ─▶ encode(chunk, rungs) ─┬▶ assemble(rung) ─▶ validate(rung) ─┐
-//!                                           └▶ score(chunk, rung) ───────────────┤
+//!                                           └▶ score(chunk, codec's rungs) ──────┤
 //!                                                                   package ◀───┘ (all validates)
 //!                                                                   report  ◀── package + all scores
 //! ```
@@ -16,13 +16,14 @@
 //! when its last dependency succeeds, from the job's plan and the dependencies' outputs.
 //! An encode task covers one rung of one chunk, or (the job's `rungs_per_encode`) a run of
 //! consecutive rungs of one codec encoded from a single decode of the chunk; scoring is a
-//! task per chunk and rung unless the job turned it off.
+//! task per chunk and run of rungs of one codec (every rung of the codec against one decode
+//! of the chunk's source frames, after the encodes that made them) unless the job turned it off.
 //!
 //! | module | what |
 //! | --- | --- |
 //! | `demands` | what each task kind asks of a node, per backend, in order of preference ([`options_for`]) |
 //! | `specs` | each task kind's spec, from the job's plan and its dependencies' outputs |
-//! | `tests` | how a chunk's rungs are grouped into encode tasks (whole DAGs are tested through `apply`, in `machine`) |
+//! | `tests` | how a chunk's rungs are grouped into encode and score tasks (whole DAGs are tested through `apply`, in `machine`) |
 //!
 //! Everything here runs inside `apply`, so it is deterministic: no clock, no randomness.
 //! A per-title or per-shot ladder's decision (each chunk's setting per rung) is kept in the
@@ -112,27 +113,33 @@ fn plan_analysis(state: &mut State, job_id: JobId, inspect_task: TaskId, chunk_c
 
 /// Adds encode, score, assemble, validate, package and report tasks for every rung: an
 /// encode task per chunk and group of rungs ([`encode_groups`]), a score task per chunk and
-/// rung (unless the job turned scoring off).
+/// run of rungs of one codec ([`score_groups`]; unless the job turned scoring off).
 fn expand_ladder(state: &mut State, job_id: JobId, ladder_task: TaskId, now_ms: Millis) -> Result<(), String> {
     let Some(job) = state.jobs.get(&job_id) else { return Ok(()) };
     let plan = job.plan.clone();
     let score_quality = job.spec.score_quality;
     let groups = encode_groups(&plan.rungs, job.spec.rungs_per_encode);
+    let names = |group: &Range<u32>| plan.rungs[group.start as usize..group.end as usize].iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>().join("+");
+    // The encode task of each (rung, chunk).
     let mut encodes_by_rung: Vec<Vec<TaskId>> = vec![Vec::new(); plan.rungs.len()];
-    let mut scores = Vec::new();
     for group in &groups {
-        let names = plan.rungs[group.start as usize..group.end as usize].iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>().join("+");
         for chunk in &plan.chunks {
             let spec = state.jobs.get(&job_id).map(|job| specs::encode(job, chunk.index, group.clone())).transpose()?;
             let target = Target { chunk: Some(chunk.index), rung: Some(group.start), rung_count: group.end - group.start };
-            let encode = add_task(state, job_id, TaskKind::Encode, format!("encode chunk {} {names}", chunk.index), target, vec![ladder_task], spec, now_ms);
+            let encode = add_task(state, job_id, TaskKind::Encode, format!("encode chunk {} {}", chunk.index, names(group)), target, vec![ladder_task], spec, now_ms);
             for rung_index in group.clone() {
                 encodes_by_rung[rung_index as usize].push(encode);
-                if score_quality {
-                    let label = format!("score chunk {} {}", chunk.index, plan.rungs[rung_index as usize].name);
-                    let target = Target { chunk: Some(chunk.index), ..Target::rung(rung_index) };
-                    scores.push(add_task(state, job_id, TaskKind::Score, label, target, vec![encode], None, now_ms));
-                }
+            }
+        }
+    }
+    let mut scores = Vec::new();
+    if score_quality {
+        for group in score_groups(&plan.rungs) {
+            for (position, chunk) in plan.chunks.iter().enumerate() {
+                let mut encodes: Vec<TaskId> = group.clone().map(|rung_index| encodes_by_rung[rung_index as usize][position]).collect();
+                encodes.dedup();
+                let target = Target { chunk: Some(chunk.index), rung: Some(group.start), rung_count: group.end - group.start };
+                scores.push(add_task(state, job_id, TaskKind::Score, format!("score chunk {} {}", chunk.index, names(&group)), target, encodes, None, now_ms));
             }
         }
     }
@@ -162,6 +169,13 @@ fn encode_groups(rungs: &[Rung], per_task: u32) -> Vec<Range<u32>> {
         }
     }
     groups
+}
+
+/// The rungs each score task of a chunk scores: every run of consecutive rungs of one codec,
+/// whatever the encode tasks, against one decode of the chunk's source frames (the reference
+/// is the same for every rung of a codec: tone-mapped or not as that codec's renditions are).
+fn score_groups(rungs: &[Rung]) -> Vec<Range<u32>> {
+    encode_groups(rungs, u32::MAX)
 }
 
 /// What a task works on: a chunk, a run of rungs, both or neither.

@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use shotfarm_proto::analysis::{ChunkTrials, TrialSpec, trial_settings};
-use shotfarm_proto::pipeline::{Artifact, Codec, EncodedChunk, EncodedRendition, Rung, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::pipeline::{Artifact, Codec, EncodedChunk, EncodedRendition, RenditionToScore, Rung, TaskKind, TaskOutput, TaskSpec};
 
 use crate::state::State;
 use crate::state::model::{Job, Task, TaskState, format_job_id};
@@ -102,12 +102,21 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
         TaskKind::Score => {
             let chunk = task.chunk.and_then(|chunk| plan.chunks.get(chunk as usize)).copied()
                 .ok_or_else(|| format!("task {} has no chunk in the plan", task.id))?;
-            let rung = rung()?;
-            let encoded = deps(state, task).into_iter().find_map(|dep| match output_of(dep) {
-                Ok(TaskOutput::Encode { renditions, .. }) => rendition_of(renditions, &rung.name).map(|encoded| encoded.artifact),
-                _ => None,
-            }).ok_or_else(|| format!("score is missing its encoded chunk of {}", rung.name))?;
-            TaskSpec::Score { locations, source, inspection: inspection()?, chunk, rung, encoded }
+            let first = task.rung.ok_or_else(|| format!("task {} has no rungs in the plan", task.id))?;
+            let rungs = plan.rungs.get(first as usize..(first + task.rung_count) as usize).filter(|rungs| !rungs.is_empty())
+                .ok_or_else(|| format!("task {} has no rungs in the plan", task.id))?;
+            let mut encoded: Vec<EncodedRendition> = Vec::new();
+            for dep in deps(state, task) {
+                if let TaskOutput::Encode { renditions, .. } = output_of(dep)? {
+                    encoded.extend(renditions);
+                }
+            }
+            let renditions = rungs.iter().map(|rung| {
+                let encoded = encoded.iter().find(|encoded| encoded.rung == rung.name).map(|encoded| encoded.artifact.clone())
+                    .ok_or_else(|| format!("score is missing its encoded chunk of {}", rung.name))?;
+                Ok(RenditionToScore { rung: rung.clone(), encoded })
+            }).collect::<Result<Vec<_>, String>>()?;
+            TaskSpec::Score { locations, source, inspection: inspection()?, chunk, renditions }
         }
         TaskKind::Assemble => {
             let rung = rung()?;

@@ -275,8 +275,11 @@ mod tests {
         Command::RegisterNode { name: name.to_owned(), capabilities, labels: BTreeMap::new(), held: Vec::new(), now_ms: 1 }
     }
 
+    /// A job whose chunks are each encoded at every rung by one task, so that an encode's
+    /// result alone releases its chunk's score.
     fn submit(request_id: &str) -> Command {
-        Command::SubmitJob { request_id: request_id.to_owned(), owner: String::new(), spec: JobSpec::for_tests(), now_ms: 2, trace_parent: None }
+        let spec = JobSpec { rungs_per_encode: 8, ..JobSpec::for_tests() };
+        Command::SubmitJob { request_id: request_id.to_owned(), owner: String::new(), spec, now_ms: 2, trace_parent: None }
     }
 
     /// The successful result of a running task's attempt, as its agent would report it.

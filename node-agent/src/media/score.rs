@@ -11,7 +11,7 @@
 //! frame sources at the next frame, and a counter says how many source frames were scored so far.
 //!
 //! A rendition's chunk ([`score_chunk`]) gets VMAF, PSNR-Y and SSIM of every frame; a trial of
-//! the analysis ([`score_trial`]) VMAF alone, of every n-th frame (its rate–quality curve needs
+//! the analysis ([`score_trials`], all of a task's together) VMAF alone, of every n-th frame (its rate–quality curve needs
 //! nothing else, and SSIM alone costs as much as VMAF).
 
 use std::path::PathBuf;
@@ -109,7 +109,7 @@ pub fn score_chunk(params: &ScoreParams, scored: &Arc<AtomicU64>, cancel: &Cance
 /// Scores trials of the analysis on this (blocking) thread: VMAF alone, of every
 /// `subsample`-th frame (each with the VMAF a full run gives it); one score per encoded trial,
 /// in [`ScoreParams::encoded`]'s order.
-pub fn score_trial(params: &ScoreParams, subsample: u64, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<Vec<TrialScore>, ScoreError> {
+pub fn score_trials(params: &ScoreParams, subsample: u64, scored: &Arc<AtomicU64>, cancel: &CancellationToken) -> Result<Vec<TrialScore>, ScoreError> {
     let options = VmafOptions { threads: 0, backend: params.backend, subsample, ..VmafOptions::default() };
     let reports = measured(params, &options, scored, cancel)?;
     reports

@@ -1,14 +1,15 @@
 //! The analyze task (per-title and per-shot ladders): one chunk encoded at one trial size and
-//! every constant-quality setting of the grid, from one decode, at the job's preset; then each
-//! trial scored against the chunk's source frames at the source's size, VMAF alone on every
-//! n-th frame, n odd ([`trial_subsample`]: each scored frame gets exactly the VMAF a full run gives
-//! it, motion being measured on every frame). The output is a [`TrialOutcome`] per setting:
+//! every constant-quality setting of the grid, from one decode, at the job's preset; then the
+//! trials scored together against one decode of the chunk's source frames at the source's
+//! size (its motion measured once for all), VMAF alone on every n-th frame, n odd
+//! ([`trial_subsample`]: each scored frame gets exactly the VMAF a full run gives it, motion
+//! being measured on every frame). The output is a [`TrialOutcome`] per setting:
 //! the bits of its video stream and its pooled VMAF.
 //!
 //! The trials are the cpu backend's (the analysis is about the codec's rate–quality curve on
 //! this content; the final encodes then run wherever placement puts them). Trial files stay
 //! in this attempt's scratch directory; each trial's outcome is written to the job's work area
-//! as soon as it is scored ([`WorkArea::trial_key`]), and a retry of the task — on any node,
+//! once the trials are scored ([`WorkArea::trial_key`]), and a retry of the task — on any node,
 //! after a lost lease, a crash or a cancelled attempt — reuses every outcome found there and
 //! encodes and scores only the trials that were not finished.
 
@@ -26,7 +27,7 @@ use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
 use crate::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams};
 use crate::media::mp4_samples;
 use crate::media::process::ToolProgress;
-use crate::media::score::{ScoreParams, score_trial};
+use crate::media::score::{ScoreParams, score_trials};
 
 /// The largest trial picture side.
 const MAX_TRIAL_SIDE: u32 = 16_384;
@@ -66,8 +67,8 @@ pub async fn run(
     let mut outcomes = finished_trials(&work_area, &chunk, codec, trials, ctx).await?;
     let pending: Vec<(usize, TrialSpec)> = trials.iter().copied().enumerate().filter(|(index, _)| outcomes[*index].is_none()).collect();
     let frames = chunk.frames();
-    // Progress counts every frame once encoded (the pending trials together) and once scored per pending trial.
-    let total = frames.saturating_mul(1 + pending.len() as u64);
+    // Progress counts every frame once encoded and once scored (the pending trials together, each time).
+    let total = if pending.is_empty() { frames } else { frames.saturating_mul(2) };
     if !pending.is_empty() {
         let (inspected_chunk, picture, _) = inspection::committed_chunk(&work_area, inspection, source, &chunk, ctx).await?;
         let rate = frame_rate(source)?;
@@ -90,21 +91,26 @@ pub async fn run(
         };
         let report_encode = |update: ToolProgress| progress(update.frames_done.min(frames), total, f64::from(update.fps));
         let encoded = backend.encode_chunk(&params, &report_encode, cancel).await.map_err(task_errors::encode)?;
-        let (programs, metric_backend, subsample) = (FfmpegPrograms::from_env(), metric_backend(&ctx.backend)?, trial_subsample(frames));
-        for (done, ((index, trial), output)) in pending.iter().zip(&encoded.outputs).enumerate() {
-            if cancel.is_cancelled() {
-                return Err(TaskError::Cancelled);
-            }
-            let bits = mp4_samples::video_bytes(&output.path).map_err(|error| TaskError::retryable(format!("measuring trial {index} of chunk {}: {error}", chunk.index)))? * 8;
-            let done_before = frames * (1 + done as u64);
-            let score_params = ScoreParams {
-                programs: programs.clone(),
-                range: reference_range(local_source.clone(), inspected_chunk.clone(), source, picture.clone(), codec, directory.join(format!("trial{index}.boundary.gray")))?,
-                encoded: vec![output.path.clone()],
-                backend: metric_backend,
-            };
-            let scores = score_reporting(move |scored, cancel| score_trial(&score_params, subsample, scored, cancel), &|done, fps| progress(done_before + done.min(frames), total, fps), cancel).await?;
-            let [score] = &scores[..] else { return Err(TaskError::retryable(format!("scoring trial {index} of chunk {} gave {} scores for one encode", chunk.index, scores.len()))) };
+        if cancel.is_cancelled() {
+            return Err(TaskError::Cancelled);
+        }
+        let mut bits = Vec::with_capacity(pending.len());
+        for ((index, _), output) in pending.iter().zip(&encoded.outputs) {
+            bits.push(mp4_samples::video_bytes(&output.path).map_err(|error| TaskError::retryable(format!("measuring trial {index} of chunk {}: {error}", chunk.index)))? * 8);
+        }
+        // Every pending trial against one decode of the chunk's source frames.
+        let score_params = ScoreParams {
+            programs: FfmpegPrograms::from_env(),
+            range: reference_range(local_source.clone(), inspected_chunk.clone(), source, picture.clone(), codec, directory.join("trials.boundary.gray"))?,
+            encoded: encoded.outputs.iter().map(|output| output.path.clone()).collect(),
+            backend: metric_backend(&ctx.backend)?,
+        };
+        let subsample = trial_subsample(frames);
+        let scores = score_reporting(move |scored, cancel| score_trials(&score_params, subsample, scored, cancel), &|done, fps| progress(frames + done.min(frames), total, fps), cancel).await?;
+        if scores.len() != pending.len() {
+            return Err(TaskError::retryable(format!("scoring the {} trials of chunk {} gave {} scores", pending.len(), chunk.index, scores.len())));
+        }
+        for ((((index, trial), output), score), bits) in pending.iter().zip(&encoded.outputs).zip(&scores).zip(bits) {
             let _ = tokio::fs::remove_file(&output.path).await;
             let vmaf = score.vmaf;
             let quality = TrialQuality { vmaf_mean: vmaf.mean, vmaf_harmonic_mean: vmaf.harmonic_mean, vmaf_min: vmaf.min, vmaf_p1: vmaf.p1, scored_frames: vmaf.frames };

@@ -48,7 +48,7 @@ struct BenchSchedulerArgs {
     pub replicas: u64,
     #[arg(long, default_value_t = 1000)]
     pub agents: usize,
-    /// Tasks to run in the saturation phase (jobs of 100 chunks × 5 rungs: 1,014 tasks each).
+    /// Tasks to run in the saturation phase (jobs of 100 chunks × 5 rungs: 614 tasks each).
     #[arg(long, default_value_t = 200_000)]
     pub tasks: u64,
     /// `/metrics` scrapes of the leader during the saturation phase at most (0: none).
@@ -97,7 +97,9 @@ static ALLOCATOR: counting_allocator::CountingAllocator = counting_allocator::Co
 
 const CHUNKS: u32 = 100;
 const RUNGS: u32 = 5;
-const TASKS_PER_BIG_JOB: u64 = 4 + 2 * (CHUNKS as u64) * (RUNGS as u64) + 2 * (RUNGS as u64);
+/// Inspect, ladder, package and report; an encode per chunk and rung; a score per chunk (its
+/// rungs, one codec, scored together); an assemble and a validate per rung.
+const TASKS_PER_BIG_JOB: u64 = 4 + (CHUNKS as u64) * (RUNGS as u64) + CHUNKS as u64 + 2 * (RUNGS as u64);
 /// A one-chunk, one-rung job: 8 tasks in a chain-like DAG.
 const TASKS_PER_SMALL_JOB: u64 = 8;
 

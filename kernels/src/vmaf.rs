@@ -306,7 +306,10 @@ fn run_workers(
 ) -> Result<Vec<(u64, Vec<FrameMeasure>)>, VmafError> {
     let jobs = Mutex::new(jobs);
     let results = Mutex::new(Vec::new());
-    let first_error: Mutex<Option<VmafError>> = Mutex::new(None);
+    // The error of the earliest frame that failed, so which one is reported does not depend on
+    // which worker got there first (frames are taken in order, so every earlier frame is
+    // measured before the workers stop).
+    let earliest_error: Mutex<Option<(u64, VmafError)>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(charged(|| {
@@ -328,8 +331,10 @@ fn run_workers(
                             }
                         }
                         Err(error) => {
-                            if let Ok(mut e) = first_error.lock() {
-                                e.get_or_insert(error);
+                            if let Ok(mut earliest) = earliest_error.lock()
+                                && earliest.as_ref().is_none_or(|(at, _)| index < *at)
+                            {
+                                *earliest = Some((index, error));
                             }
                             return;
                         }
@@ -338,8 +343,8 @@ fn run_workers(
             }));
         }
     });
-    if let Some(e) = first_error.into_inner().map_err(|_| VmafError::WorkerPanicked)? {
-        return Err(e);
+    if let Some((_, error)) = earliest_error.into_inner().map_err(|_| VmafError::WorkerPanicked)? {
+        return Err(error);
     }
     let mut results = results.into_inner().map_err(|_| VmafError::WorkerPanicked)?;
     results.sort_by_key(|(i, _)| *i);

@@ -34,10 +34,16 @@ async fn agents_finish_jobs_and_a_dead_agent_is_replaced() -> anyhow::Result<()>
     let doomed = CancellationToken::new();
     swarm::start(SwarmConfig { name_prefix: "doomed".into(), work_time: Duration::from_secs(3600), ..SwarmConfig::for_cluster(&cluster, 1) }, doomed.clone())?;
     let stuck = submit(&client, "t30-b", "c2-r1.mp4").await?;
+    // The healthy agents left a moment ago and their nodes are not declared down yet: the
+    // leader places only on nodes whose agent holds a session, so the doomed one takes it.
     wait_until(Duration::from_secs(20), "the doomed agent holds the inspect task", || async {
-        job(&client, &stuck.job_id).await.is_ok_and(|found| found.tasks.iter().any(|task| task.state == v1::TaskState::Running as i32))
+        let (Ok(found), Ok(all)) = (job(&client, &stuck.job_id).await, nodes(&client).await) else { return false };
+        let doomed_node = all.iter().find(|node| node.name == "doomed-0").map(|node| node.node_id);
+        found.tasks.iter().any(|task| task.state == v1::TaskState::Running as i32 && Some(task.node_id) == doomed_node)
     })
     .await?;
+    let first = &job(&client, &stuck.job_id).await?.tasks[0];
+    assert_eq!(first.attempt, 1, "the first placement went to a connected agent: {first:?}");
     doomed.cancel();
     let died = Instant::now();
     wait_until(Duration::from_secs(10), "the dead node is declared down", || async {

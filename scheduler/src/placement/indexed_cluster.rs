@@ -110,6 +110,14 @@ impl IndexedCluster {
         }
     }
 
+    /// Takes no more work on the node at `position` until it is refreshed (its agent has no
+    /// session with the leader, so an assignment could not reach it).
+    pub fn hold_back(&mut self, position: usize) {
+        let Some(node) = self.view.nodes.get_mut(position) else { return };
+        node.schedulable = false;
+        self.index.node_changed(position, node);
+    }
+
     /// Reads the node `id` again from `state` (new, or changed): its capacity, state, usage
     /// and running tasks, dropping whatever was committed on it here.
     pub fn refresh_node(&mut self, state: &State, id: NodeId) {

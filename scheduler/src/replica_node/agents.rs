@@ -95,6 +95,11 @@ impl Agents {
         lock(&self.inner.sessions).close(node, end);
     }
 
+    /// The nodes that gained (`true`) or lost (`false`) their session since the last call.
+    pub fn take_connection_changes(&self) -> Vec<(NodeId, bool)> {
+        lock(&self.inner.sessions).take_connection_changes()
+    }
+
     /// Ends every session: agents reconnect (to the new leader, or after a restart).
     pub fn close_all(&self, end: StreamEnd) {
         lock(&self.inner.sessions).close_all(end);

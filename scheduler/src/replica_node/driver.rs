@@ -144,7 +144,7 @@ pub fn spawn<S: DurableStore>(
             pending_reads: HashMap::new(),
             ready_reads: Vec::new(),
             pending_membership: Vec::new(),
-            placer: Placer::default(),
+            placer: Placer::for_sessions(),
             judge: LivenessJudge::default(),
             was_leader: false,
             agents,
@@ -429,6 +429,9 @@ impl<S: DurableStore> Driver<S> {
     fn place(&mut self) {
         if !self.replica.is_leader() {
             return;
+        }
+        for (node, connected) in self.agents.take_connection_changes() {
+            self.placer.connection_changed(node, connected);
         }
         let started = Instant::now();
         let round = self.placer.round(self.replica.state(), self.outbox.gathered());

@@ -14,11 +14,16 @@
 //! stages) are not known before it applies; the round after it places them, in the next entry.
 //!
 //! The leader keeps its indexed model of the cluster from round to round and refreshes only
-//! the nodes the state changed since (`State::node_changes`) and those whose proposed
-//! placements settled, each with the placements still in flight on it: a round costs the
-//! nodes that changed and the decisions it makes, not the size of the farm.
+//! the nodes the state changed since (`State::node_changes`), those whose proposed
+//! placements settled and those whose agent connected or left, each with the placements still
+//! in flight on it: a round costs the nodes that changed and the decisions it makes, not the
+//! size of the farm.
+//!
+//! The leader's placer ([`Placer::for_sessions`]) places only on nodes whose agent holds a
+//! session with it: an agent that left (its stream closed) gets nothing more while it waits
+//! to be declared down, where an assignment would wait out a lease timeout before moving on.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::machine::Command;
 use crate::placement::{Decision, IndexedCluster, TaskView, place_indexed};
@@ -41,13 +46,32 @@ pub struct Placer {
     cluster: Option<IndexedCluster>,
     /// The state's node-change cursor the model has caught up with.
     seen_changes: u64,
-    /// Nodes whose placements in flight settled since the last round.
+    /// Nodes whose placements in flight settled, or whose agent connected or left, since the
+    /// last round: read afresh by the next.
     settled_on: BTreeSet<NodeId>,
+    reach: Reach,
+}
+
+/// Which nodes the state lets take work that a round may place on.
+enum Reach {
+    /// All of them: the caller delivers assignments itself (simulations, benchmarks).
+    Every,
+    /// Those whose agent holds a session with this leader.
+    Connected(HashSet<NodeId>),
 }
 
 impl Default for Placer {
+    /// A placer that takes every node the state lets take work as reachable.
     fn default() -> Placer {
-        Placer { inflight: HashMap::new(), inflight_on: HashMap::new(), due: true, cluster: None, seen_changes: 0, settled_on: BTreeSet::new() }
+        Placer {
+            inflight: HashMap::new(),
+            inflight_on: HashMap::new(),
+            due: true,
+            cluster: None,
+            seen_changes: 0,
+            settled_on: BTreeSet::new(),
+            reach: Reach::Every,
+        }
     }
 }
 
@@ -113,6 +137,29 @@ impl LookAhead {
 }
 
 impl Placer {
+    /// The leader's placer: it places on a node only once told its agent connected
+    /// ([`Placer::connection_changed`]).
+    pub fn for_sessions() -> Placer {
+        Placer { reach: Reach::Connected(HashSet::new()), ..Placer::default() }
+    }
+
+    /// `node`'s agent opened (`true`) or lost (`false`) its session with this leader.
+    pub fn connection_changed(&mut self, node: NodeId, connected: bool) {
+        let Reach::Connected(nodes) = &mut self.reach else { return };
+        let changed = if connected { nodes.insert(node) } else { nodes.remove(&node) };
+        if changed {
+            self.settled_on.insert(node);
+            self.due |= connected;
+        }
+    }
+
+    fn reachable(&self, node: NodeId) -> bool {
+        match &self.reach {
+            Reach::Every => true,
+            Reach::Connected(nodes) => nodes.contains(&node),
+        }
+    }
+
     /// Something changed that may let more tasks run: place again on the next turn.
     pub fn mark_due(&mut self) {
         self.due = true;
@@ -138,12 +185,15 @@ impl Placer {
     }
 
     /// Leadership lost: nothing proposed here will be answered, and the model is rebuilt
-    /// when this replica leads again.
+    /// when this replica leads again (agents connect to a new leader afresh).
     pub fn forget_all(&mut self) {
         self.inflight.clear();
         self.inflight_on.clear();
         self.settled_on.clear();
         self.cluster = None;
+        if let Reach::Connected(nodes) = &mut self.reach {
+            nodes.clear();
+        }
     }
 
     /// A round, when one is due or `upcoming` (the commands about to be proposed, in order)
@@ -215,7 +265,13 @@ impl Placer {
             Some(cluster) => changes.cursor() < self.seen_changes || cluster.node_count() > state.nodes.len(),
         };
         let stale: BTreeSet<NodeId> = if rebuild {
-            self.cluster = Some(IndexedCluster::from_state(state));
+            let mut cluster = IndexedCluster::from_state(state);
+            for node in state.nodes.keys().filter(|node| !self.reachable(**node)) {
+                if let Some(position) = cluster.position_of(*node) {
+                    cluster.hold_back(position);
+                }
+            }
+            self.cluster = Some(cluster);
             self.settled_on.clear();
             self.inflight_on.keys().copied().collect()
         } else {
@@ -224,10 +280,16 @@ impl Placer {
             stale
         };
         self.seen_changes = changes.cursor();
+        let reachable: HashSet<NodeId> = stale.iter().copied().filter(|node| self.reachable(*node)).collect();
         let Some(cluster) = self.cluster.as_mut() else { return };
         for node in stale {
             if !rebuild {
                 cluster.refresh_node(state, node);
+                if !reachable.contains(&node)
+                    && let Some(position) = cluster.position_of(node)
+                {
+                    cluster.hold_back(position);
+                }
             }
             let (Some(position), Some(tasks)) = (cluster.position_of(node), self.inflight_on.get(&node)) else { continue };
             for task_id in tasks {
@@ -377,6 +439,43 @@ mod tests {
         placer.mark_due();
         let (_, placed) = placer.round(&state, std::iter::empty()).expect("the retry is placed");
         assert!(placed.contains(&encode));
+    }
+
+    /// The nodes the leader's rounds place on: a node's assignments wait for its agent's
+    /// session, and an agent that left gets nothing more, whatever the state says of its node.
+    #[test]
+    fn the_leaders_rounds_place_only_on_nodes_whose_agent_is_connected() {
+        let mut state = State::default();
+        register(&mut state, "a", 4);
+        register(&mut state, "b", 4);
+        let (a, b) = (1, 2);
+        apply(&mut state, &submit("job"));
+        let mut placer = Placer::for_sessions();
+        assert_eq!(placer.round(&state, std::iter::empty()), None, "no agent is connected");
+
+        placer.connection_changed(b, true);
+        let (assigns, placed) = placer.round(&state, std::iter::empty()).expect("b's agent connected");
+        assert!(assigns.iter().all(|assign| matches!(assign, Command::Assign { node, .. } if *node == b)), "{assigns:?}");
+        apply_entry(&mut state, assigns);
+        placer.settled(placed);
+        let inspect = running(&state, TaskKind::Inspect);
+        complete(&mut state, inspect[0]);
+
+        placer.connection_changed(a, true);
+        placer.connection_changed(b, false);
+        placer.mark_due();
+        let (assigns, placed) = placer.round(&state, std::iter::empty()).expect("a's agent connected");
+        assert!(assigns.iter().all(|assign| matches!(assign, Command::Assign { node, .. } if *node == a)), "b's agent left: {assigns:?}");
+        apply_entry(&mut state, assigns);
+        placer.settled(placed);
+
+        // Leadership lost: a new term starts with no agent connected.
+        placer.forget_all();
+        for task in running(&state, TaskKind::Ladder) {
+            complete(&mut state, task);
+        }
+        placer.mark_due();
+        assert_eq!(placer.round(&state, std::iter::empty()), None, "agents connect to a new leader afresh");
     }
 
     /// The model kept from round to round, refreshed node by node, is the one built from the

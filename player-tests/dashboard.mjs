@@ -36,7 +36,10 @@ try {
   await page.waitForSelector('#sign-in', waitOptions);
   report.askedToSignIn = true;
 
+  report.firstLookMessage = await page.$eval('#sign-in-error', (element) => element.textContent);
+
   await page.type('#token', options.refusedToken);
+  // Sending the form clears the first look's message: what appears next is the refusal's.
   await page.click('#sign-in button');
   await page.waitForFunction(() => document.getElementById('sign-in-error').textContent.length > 0, waitOptions);
   report.refusedMessage = await page.$eval('#sign-in-error', (element) => element.textContent);

@@ -111,6 +111,7 @@ async fn use_the_dashboard(farm: &Farm) -> anyhow::Result<()> {
     let seen = run_dashboard_script(&format!("https://{http}/"), &operator_token, &submitter_token, &job_id, AGENT)?;
     let context = format!("the browser saw: {seen}");
     ensure!(seen["consoleErrors"].as_array().is_some_and(Vec::is_empty) && seen["foreignRequests"].as_array().is_some_and(Vec::is_empty), "{context}");
+    ensure!(seen["firstLookMessage"].as_str().is_some_and(|message| message.contains("bearer token")), "{context}");
     ensure!(seen["refusedMessage"].as_str().is_some_and(|message| message.contains("for operators")), "{context}");
     ensure!(seen["replica"].as_str().is_some_and(|replica| replica.starts_with(&format!("replica {} · follower", follower.id))), "{context}");
     ensure!(seen["members"] == 3 && seen["nodes"][0]["name"] == AGENT, "{context}");

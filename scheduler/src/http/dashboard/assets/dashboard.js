@@ -68,6 +68,8 @@ function signIn(why) {
   if (why) document.getElementById('sign-in-error').textContent = why;
   document.getElementById('sign-in').addEventListener('submit', async (event) => {
     event.preventDefault();
+    // A new attempt: what the last one (or the first look) was told no longer applies.
+    document.getElementById('sign-in-error').textContent = '';
     const token = document.getElementById('token').value;
     const response = await fetch('/api/session', { method: 'POST', headers: { 'content-type': 'application/json', 'x-shotfarm-dashboard': '1' }, body: JSON.stringify({ token }) });
     if (response.ok) route();

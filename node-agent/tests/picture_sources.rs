@@ -85,6 +85,7 @@ async fn renditions(source: &Path, report: &InspectReport, rungs: &[Rung], dir: 
             let rung = &rungs[index];
             let check = ChunkCheckParams {
                 rung: rung.name.clone(),
+                codec: rung.codec,
                 chunk: chunk.index,
                 encoded: output.path.clone(),
                 frames: chunk.frames,
@@ -98,7 +99,7 @@ async fn renditions(source: &Path, report: &InspectReport, rungs: &[Rung], dir: 
             // means by a few levels; the next frame of the moving pattern is tens of levels away).
             assert!(passed.max_fingerprint_distance < 6.0, "{} chunk {}: fingerprint distance up to {}", rung.name, chunk.index, passed.max_fingerprint_distance);
             println!("{} chunk {}: {} frames, fingerprint distance max {:.2} mean {:.2}", rung.name, chunk.index, passed.frames, passed.max_fingerprint_distance, passed.mean_fingerprint_distance);
-            verified[index].push(JoinedChunk { index: chunk.index, frames: chunk.frames, verified_frames: passed.frames, first_fingerprint: passed.first_fingerprint, last_fingerprint: passed.last_fingerprint });
+            verified[index].push(common::joined_chunk(chunk.index, chunk.frames, passed));
             chunks[index].push(output.path);
         }
     }

@@ -17,6 +17,7 @@ use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, DecodeStart, Encode
 use common::ladder::inspect;
 use shotfarm_agent::media::inspect::{Chunk, InspectReport};
 use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
+use shotfarm_agent::media::mp4_samples::video_sample_locations;
 use shotfarm_proto::pipeline::{Codec, Rung};
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, package_ladder};
 use shotfarm_agent::media::validate::{JoinedChunk, ValidateParams, ValidationReport, validate_rendition};
@@ -35,6 +36,7 @@ async fn backend() -> CpuBackend {
 async fn check(report: &InspectReport, rung: &str, index: u32, frames: FrameRange, path: &Path) -> Result<JoinedChunk, String> {
     let params = ChunkCheckParams {
         rung: rung.to_owned(),
+        codec: Codec::H264,
         chunk: index,
         encoded: path.to_owned(),
         frames,
@@ -45,7 +47,7 @@ async fn check(report: &InspectReport, rung: &str, index: u32, frames: FrameRang
     };
     let verified = check_chunk(&params, &CancellationToken::new()).await.map_err(|error| error.to_string())?;
     assert_eq!(verified.frames, frames.len());
-    Ok(JoinedChunk { index, frames, verified_frames: verified.frames, first_fingerprint: verified.first_fingerprint, last_fingerprint: verified.last_fingerprint })
+    Ok(common::joined_chunk(index, frames, verified))
 }
 
 /// The join check of `rendition` (made of `chunks`) against the source.
@@ -280,10 +282,21 @@ async fn the_join_check_catches_frames_dropped_duplicated_or_reordered_at_chunk_
     }
     let joined_as = |order: [&PathBuf; 4]| order.map(PathBuf::clone).to_vec();
 
-    // The control: the chunks in order pass, with a fraction of the frames decoded.
-    let control = validate(&report, &rung, &join(&paths, &root.join("control.mp4")).await, verified.clone()).await.unwrap();
+    // The control: the chunks in order pass, with one frame of each decoded.
+    let joined = join(&paths, &root.join("control.mp4")).await;
+    let control = validate(&report, &rung, &joined, verified.clone()).await.unwrap();
     assert_eq!((control.frames, control.chunks), (80, 4));
-    assert_eq!(control.decoded_frames, 4 * (1 + 8), "each chunk's first frame, and its last keyframe interval");
+    assert_eq!(control.decoded_frames, 4, "each chunk's first frame");
+
+    // One byte of a later frame of chunk 1 changed in storage: its first frame is still the
+    // one verified, its samples are not the bytes its encode decoded.
+    let damaged = root.join("damaged.mp4");
+    let sample = video_sample_locations(&joined).unwrap()[30];
+    let mut bytes = std::fs::read(&joined).unwrap();
+    bytes[(sample.offset + u64::from(sample.size) / 2) as usize] ^= 0x55;
+    std::fs::write(&damaged, bytes).unwrap();
+    let error = validate(&report, &rung, &damaged, verified.clone()).await.unwrap_err();
+    assert!(error.contains("rendition frames 20..40 are not the samples chunk 1's encode verified"), "{error}");
 
     // Chunks 1 and 2 joined in the wrong order.
     let reordered = join(&joined_as([&paths[0], &paths[2], &paths[1], &paths[3]]), &root.join("reordered.mp4")).await;

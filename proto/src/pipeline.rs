@@ -181,15 +181,18 @@ pub struct Artifact {
 
 /// What the encode task verified of one encoded chunk before it uploaded it: every frame of the
 /// encoded file decoded and compared with the source's frame of the same index; how many there
-/// were, and the fingerprints (lowercase hex, the kernels' `Fingerprint`) of its first and last
-/// frames as decoded from that file, which the validate task's join check finds again in the
-/// assembled rendition.
+/// were, the fingerprints (lowercase hex, the kernels' `Fingerprint`) of its first and last
+/// frames as decoded from that file, and the SHA-256 of its video samples (the agent's
+/// `media::sample_digest`), which the validate task's join check finds again in the assembled
+/// rendition (empty from an agent older than the digest: validation refuses it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChunkVerification {
     pub frames: u64,
     pub first_fingerprint: String,
     pub last_fingerprint: String,
+    #[serde(default)]
+    pub samples_sha256: String,
 }
 
 /// An encoded chunk as the assemble and validate stages need it.

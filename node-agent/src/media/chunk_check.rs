@@ -4,10 +4,10 @@
 //! from the inspection, [`super::frame_stream`]), by the kernels' [`SequenceComparator`]. A
 //! frame dropped, duplicated or reordered inside the chunk or at its ends, or a chunk encoded
 //! from the wrong frame range, is a [`ChunkMismatch`] naming the rung, the chunk, the source
-//! frame and the fault. What passed ([`VerifiedChunk`]: the frame count and the fingerprints
-//! of the first and last frames as decoded from this file) goes into the encode output, where
-//! the validate task's join check ([`super::validate`]) finds it again in the assembled
-//! rendition.
+//! frame and the fault. What passed ([`VerifiedChunk`]: the frame count, the fingerprints of
+//! the first and last frames as decoded from this file, and the digest of its samples,
+//! [`super::sample_digest`]) goes into the encode output, where the validate task's
+//! join check ([`super::validate`]) finds it again in the assembled rendition.
 //!
 //! This is the frame-by-frame half of validation, spread over the encode tasks; nothing
 //! decodes a whole rendition any more.
@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
+use shotfarm_proto::pipeline::Codec;
 use shotfarm_kernels::fingerprint::Fingerprint;
 use shotfarm_kernels::frame_sequence::{FrameFault, MatchTolerance, SequenceComparator, SequenceComparison};
 use tokio_util::sync::CancellationToken;
@@ -25,6 +26,7 @@ use super::chunking::FrameRange;
 use super::frame_analysis::{DecodePassError, decode_fingerprints};
 use super::frame_stream::{FramesWithin, stream_frames};
 use super::process::ToolError;
+use super::sample_digest::{SampleDigestError, digest_all_samples};
 
 /// What to check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +34,8 @@ use super::process::ToolError;
 pub struct ChunkCheckParams {
     /// Rung name, for messages.
     pub rung: String,
+    /// The rung's codec (how its samples are digested).
+    pub codec: Codec,
     pub chunk: u32,
     /// The encoded chunk.
     pub encoded: PathBuf,
@@ -60,6 +64,8 @@ pub struct VerifiedChunk {
     /// Fingerprint distance to the source frame of the same index: the worst and the mean.
     pub max_fingerprint_distance: f32,
     pub mean_fingerprint_distance: f32,
+    /// The digest of the file's video samples ([`super::sample_digest`]): the bytes decoded.
+    pub samples_sha256: String,
 }
 
 /// A chunk that does not hold exactly its source frames, precisely.
@@ -93,6 +99,8 @@ pub enum ChunkCheckError {
     Decode(String),
     #[error("reading the source frames: {0}")]
     Artifact(#[from] ArtifactError),
+    #[error("reading the encoded chunk's samples: {0}")]
+    Samples(#[from] SampleDigestError),
     #[error("a chunk check thread stopped: {0}")]
     Thread(String),
 }
@@ -113,10 +121,15 @@ pub async fn check_chunk(params: &ChunkCheckParams, cancel: &CancellationToken) 
     });
     let tolerance = params.tolerance.unwrap_or_default();
     let comparison = tokio::task::spawn_blocking(move || compare_streams(&source_queue, &output_queue, tolerance));
+    let digest = tokio::task::spawn_blocking({
+        let (path, codec) = (params.encoded.clone(), params.codec);
+        move || digest_all_samples(&path, codec)
+    });
     let decoded = decode_fingerprints(&params.encoded, output_prints, cancel).await;
     let thread_failed = |error: tokio::task::JoinError| ChunkCheckError::Thread(error.to_string());
     let without_sdr_twin = source_reader.await.map_err(thread_failed)??;
     let (comparison, ends) = comparison.await.map_err(thread_failed)?;
+    let samples_sha256 = digest.await.map_err(thread_failed)??;
     match decoded {
         Ok(_) => {}
         Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(ChunkCheckError::Cancelled),
@@ -166,7 +179,14 @@ pub async fn check_chunk(params: &ChunkCheckParams, cancel: &CancellationToken) 
     let Some((first_fingerprint, last_fingerprint)) = ends else {
         return Err(mismatch(None, None, "the encoded chunk decodes to no frames".to_owned()));
     };
-    Ok(VerifiedChunk { frames, first_fingerprint, last_fingerprint, max_fingerprint_distance: comparison.max_distance, mean_fingerprint_distance: comparison.mean_distance })
+    Ok(VerifiedChunk {
+        frames,
+        first_fingerprint,
+        last_fingerprint,
+        max_fingerprint_distance: comparison.max_distance,
+        mean_fingerprint_distance: comparison.mean_distance,
+        samples_sha256,
+    })
 }
 
 /// How a fault reads in a message.

@@ -11,7 +11,7 @@
 //!
 //! Inspection, the encode task's chunk check and validation's join check all use this pass, so
 //! the source's, a chunk's and a rendition's fingerprints come from the same decode-and-scale
-//! path; the join check decodes only spans from a keyframe
+//! path; the join check decodes only each chunk's first frame, from its keyframe
 //! ([`decode_fingerprints_from_keyframe`]).
 //!
 //! An HDR source is also fingerprinted tone-mapped to SDR (the tone map of its H.264 rungs,
@@ -244,20 +244,6 @@ pub async fn decode_fingerprints(path: &Path, prints: mpsc::SyncSender<Fingerpri
     })
 }
 
-/// Where a decode from a keyframe ([`decode_fingerprints_from_keyframe`]) stops.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum SpanEnd {
-    /// After this many frames, every one decoded.
-    Frames(u64),
-    /// Before this time (seconds from the keyframe: ffmpeg's `-t`), decoding only the frames others refer to
-    /// (`-skip_frame noref`; skipping every B-frame, `bidir`, changes the P-frames that refer
-    /// to a B-frame of a pyramid): the last frame of a chunk is a reference frame when its
-    /// encoder ended the chunk's stream there (x264 and x265 end on a P-frame), so it comes out
-    /// decoded exactly, at a part of the cost (71 of 96 frames of a 1080p x264 medium chunk);
-    /// the caller checks that it did by its time.
-    ReferencesBefore(f64),
-}
-
 /// Frames decoded from a keyframe: each one's fingerprint and its time from the seek point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyframeSpan {
@@ -265,15 +251,15 @@ pub struct KeyframeSpan {
     pub times: Vec<Option<f64>>,
 }
 
-/// Decodes `path` (an encoded rendition, like [`decode_fingerprints`]) from the keyframe at
-/// `keyframe_seconds` (from its first frame) up to `end` and returns the frames' fingerprints
-/// and times: the join check's look at a chunk boundary without decoding the rest of the
+/// Decodes `frames` frames of `path` (an encoded rendition, like [`decode_fingerprints`]) from
+/// the keyframe at `keyframe_seconds` (from its first frame) and returns their fingerprints and
+/// times: the join check's look at a chunk's first frame without decoding the rest of the
 /// file. The input is opened half a frame (`half_frame_seconds`) past the keyframe with
 /// `-noaccurate_seek`, so ffmpeg starts at that keyframe and drops nothing by time (the
 /// encoder's seek, [`super::encode`]), and times count from that point (the keyframe's is
 /// `-half_frame_seconds`); the frames are scaled exactly as in a whole decode.
-pub async fn decode_fingerprints_from_keyframe(path: &Path, keyframe_seconds: f64, half_frame_seconds: f64, end: SpanEnd, cancel: &CancellationToken) -> Result<KeyframeSpan, DecodePassError> {
-    let span = DecodeSpan::FromKeyframe { seek_seconds: keyframe_seconds + half_frame_seconds, end };
+pub async fn decode_fingerprints_from_keyframe(path: &Path, keyframe_seconds: f64, half_frame_seconds: f64, frames: u64, cancel: &CancellationToken) -> Result<KeyframeSpan, DecodePassError> {
+    let span = DecodeSpan::FromKeyframe { seek_seconds: keyframe_seconds + half_frame_seconds, frames };
     let pass = decode_pass(path, &SourcePicture::default(), span, |receiver| analyse_frames(receiver, AnalysisDepth::Fingerprints), cancel).await?;
     Ok(KeyframeSpan { prints: pass.analysed.0.into_iter().map(|(print, _)| print).collect(), times: pass.frame_lines.iter().map(|frame| frame.pts_seconds).collect() })
 }
@@ -283,8 +269,8 @@ pub async fn decode_fingerprints_from_keyframe(path: &Path, keyframe_seconds: f6
 enum DecodeSpan {
     /// Every frame of the file.
     Whole,
-    /// From the keyframe at or before `seek_seconds` to `end`.
-    FromKeyframe { seek_seconds: f64, end: SpanEnd },
+    /// `frames` frames from the keyframe at or before `seek_seconds`.
+    FromKeyframe { seek_seconds: f64, frames: u64 },
 }
 
 /// One decode pass: ffmpeg's frames to the `analyse` thread, its showinfo lines and decoder
@@ -319,12 +305,8 @@ async fn decode_pass<T: Send + 'static>(
     };
     let (seek_args, limit_args) = match span {
         DecodeSpan::Whole => (Vec::new(), Vec::new()),
-        DecodeSpan::FromKeyframe { seek_seconds, end } => {
-            let seek = vec!["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{seek_seconds:.6}")];
-            match end {
-                SpanEnd::Frames(frames) => (seek, vec!["-frames:v".to_owned(), frames.to_string()]),
-                SpanEnd::ReferencesBefore(seconds) => ([vec!["-skip_frame".to_owned(), "noref".to_owned(), "-t".to_owned(), format!("{seconds:.6}")], seek].concat(), Vec::new()),
-            }
+        DecodeSpan::FromKeyframe { seek_seconds, frames } => {
+            (vec!["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{seek_seconds:.6}")], vec!["-frames:v".to_owned(), frames.to_string()])
         }
     };
     let command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostats", "-nostdin"]).args(seek_args).args(pinned_input(path)).args(picture_args).args(limit_args).args([

@@ -15,7 +15,8 @@
 //! | [`tracks`] | — | the source's audio tracks: language, title, channels, default |
 //! | [`quality`] | — | pooling per-frame VMAF (percentiles, per chunk, rendition and shot) |
 //! | [`mp4_boxes`] | — | the ISO-BMFF box tree from bytes: headers, children, fields |
-//! | [`mp4_samples`] | — | frame count, bytes and timeline (presentation times, sync samples) of an MP4 video track, from its box tree |
+//! | [`mp4_samples`] | — | frame count, bytes, timeline (presentation times, sync samples) and sample locations of an MP4 video track, from its box tree |
+//! | [`sample_digest`] | 4 encode, 7 validate | a run of an MP4's video samples as a SHA-256 digest: a verified chunk found byte for byte in its rendition |
 //! | [`artifacts`] | — | `frames.json`: large per-frame data beside the results |
 //! | [`frame_stream`] | — | a frame artifact's frames read one at a time (validation never holds them all) |
 //! | [`inspect`] | 1 inspect | accept (facts, warnings, shots, chunk plan) or reject (code, where, fix) |
@@ -26,7 +27,7 @@
 //! | [`chunk_check`] | 4 encode | an encoded chunk decoded and compared frame by frame with the source's frames of its range |
 //! | [`score`] | 2 analyze, 5 score | VMAF/PSNR/SSIM of one encoded chunk against its source frames, pooled |
 //! | [`assemble`] | 6 assemble | a rung's chunks joined, without re-encoding |
-//! | [`validate`] | 7 validate | the join check: chunks in order from the sample table, timestamps, each chunk's first and last frame decoded and matched, codec/size/bitrate |
+//! | [`validate`] | 7 validate | the join check: chunks in order from the sample table, timestamps, each chunk's first frame decoded and matched and its other samples the bytes its encode verified, codec/size/bitrate |
 //! | [`package`] | 8 package | HLS (CMAF) + DASH over the same segments, AAC audio fitted to the video; timing checked from the boxes |
 //! | [`report`] | 9 report | `report.json` types and writer |
 //! | [`report_html`] | 9 report | `report.html`: the report as a self-contained page with SVG plots |
@@ -55,6 +56,7 @@ pub mod process;
 pub mod quality;
 pub mod report;
 pub mod report_html;
+pub mod sample_digest;
 pub mod score;
 pub mod source_colour;
 pub mod source_picture;

@@ -9,7 +9,9 @@
 //! stage's trials, the sum of the sample sizes there: the bytes of the video stream alone.
 //! The validate stage's join check reads the whole timeline ([`video_timeline`]): each
 //! sample's presentation time (`stts` durations plus `ctts` offsets, in the `mdhd` time
-//! scale) and which samples are sync samples (`stss`; none: every one).
+//! scale) and which samples are sync samples (`stss`; none: every one); and where each sample's
+//! bytes lie ([`video_sample_locations`]: the sizes, `stsc`'s samples per chunk and the chunk
+//! offsets of `stco` or `co64`), so [`super::sample_digest`] can read them.
 //!
 //! Only the progressive layout our stages write (`-f mp4`, with or without `+faststart`) is
 //! understood: a fragmented file (`moov/mvex`) or one without a video track is an error, so a
@@ -45,33 +47,100 @@ pub fn video_sample_count(path: &Path) -> Result<u64, Mp4SamplesError> {
 /// The bytes of every sample of the first video track of the MP4 at `path` (the video
 /// stream without its container).
 pub fn video_bytes(path: &Path) -> Result<u64, Mp4SamplesError> {
-    read_size_table(path, |table| {
-        let truncated = || "its sample size box is truncated".to_owned();
-        match table {
-            SizeTable::Stsz(stsz) => {
-                let (size, count) = (big_endian_u32(stsz, 4).ok_or_else(truncated)?, big_endian_u32(stsz, 8).ok_or_else(truncated)?);
-                if size != 0 {
-                    return Ok(u64::from(size) * u64::from(count));
-                }
-                let entries = stsz.get(12..12 + 4 * count as usize).ok_or_else(truncated)?;
-                Ok(entries.chunks_exact(4).map(|entry| u64::from(u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]))).sum())
+    read_size_table(path, |table| Ok(sample_sizes(table)?.iter().map(|size| u64::from(*size)).sum()))
+}
+
+/// Every sample's size, in decode order.
+fn sample_sizes(table: SizeTable<'_>) -> Result<Vec<u32>, String> {
+    let truncated = || "its sample size box is truncated".to_owned();
+    match table {
+        SizeTable::Stsz(stsz) => {
+            let (size, count) = (big_endian_u32(stsz, 4).ok_or_else(truncated)?, big_endian_u32(stsz, 8).ok_or_else(truncated)?);
+            if u64::from(count) > MAX_TIMELINE_SAMPLES {
+                return Err(format!("its video track claims {count} samples (more than {MAX_TIMELINE_SAMPLES})"));
             }
-            SizeTable::Stz2(stz2) => {
-                let (field_bits, count) = (stz2.get(7).copied().ok_or_else(truncated)?, big_endian_u32(stz2, 8).ok_or_else(truncated)? as usize);
-                let entries = stz2.get(12..).ok_or_else(truncated)?;
-                let sizes: Vec<u64> = match field_bits {
-                    4 => entries.iter().flat_map(|byte| [u64::from(byte >> 4), u64::from(byte & 0x0f)]).collect(),
-                    8 => entries.iter().map(|&byte| u64::from(byte)).collect(),
-                    16 => entries.chunks_exact(2).map(|pair| u64::from(u16::from_be_bytes([pair[0], pair[1]]))).collect(),
-                    other => return Err(format!("its stz2 box has {other}-bit sizes (4, 8 or 16 allowed)")),
-                };
-                if sizes.len() < count {
-                    return Err(truncated());
+            if size != 0 {
+                return Ok(vec![size; count as usize]);
+            }
+            let entries = stsz.get(12..12 + 4 * count as usize).ok_or_else(truncated)?;
+            Ok(entries.chunks_exact(4).map(|entry| u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]])).collect())
+        }
+        SizeTable::Stz2(stz2) => {
+            let (field_bits, count) = (stz2.get(7).copied().ok_or_else(truncated)?, big_endian_u32(stz2, 8).ok_or_else(truncated)? as usize);
+            let entries = stz2.get(12..).ok_or_else(truncated)?;
+            let mut sizes: Vec<u32> = match field_bits {
+                4 => entries.iter().flat_map(|byte| [u32::from(byte >> 4), u32::from(byte & 0x0f)]).collect(),
+                8 => entries.iter().map(|&byte| u32::from(byte)).collect(),
+                16 => entries.chunks_exact(2).map(|pair| u32::from(u16::from_be_bytes([pair[0], pair[1]]))).collect(),
+                other => return Err(format!("its stz2 box has {other}-bit sizes (4, 8 or 16 allowed)")),
+            };
+            if sizes.len() < count {
+                return Err(truncated());
+            }
+            sizes.truncate(count);
+            Ok(sizes)
+        }
+    }
+}
+
+/// Where one sample's bytes lie in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleLocation {
+    pub offset: u64,
+    pub size: u32,
+}
+
+/// Where each sample of the first video track of the MP4 at `path` lies, in decode order:
+/// the samples of each chunk (`stsc`) one after another from its offset (`stco` or `co64`).
+pub fn video_sample_locations(path: &Path) -> Result<Vec<SampleLocation>, Mp4SamplesError> {
+    read_video_track(path, |track| {
+        let sizes = sample_sizes(size_table(track.stbl)?)?;
+        let offsets = chunk_offsets(track.stbl)?;
+        // stsc: version/flags (4), entry count (4), (first chunk, samples per chunk, sample
+        // description index) entries, first chunks 1-based and ascending.
+        let stsc = child(track.stbl, b"stsc")?.ok_or("its video track has no stsc box")?;
+        let entries = big_endian_u32(stsc, 4).ok_or("its stsc box is truncated")? as usize;
+        let runs: Vec<(u32, u32)> = (0..entries)
+            .map(|entry| Some((big_endian_u32(stsc, 8 + 12 * entry)?, big_endian_u32(stsc, 12 + 12 * entry)?)))
+            .collect::<Option<_>>()
+            .ok_or("its stsc box lists entries it does not hold")?;
+        let mut locations = Vec::with_capacity(sizes.len());
+        for (position, &(first_chunk, per_chunk)) in runs.iter().enumerate() {
+            let next_first = runs.get(position + 1).map_or(offsets.len() as u64 + 1, |next| u64::from(next.0));
+            if first_chunk == 0 || u64::from(first_chunk) >= next_first {
+                return Err(format!("its stsc box's entry {position} starts at chunk {first_chunk}: not a chunk of the {} after the entry before", offsets.len()));
+            }
+            for chunk in u64::from(first_chunk)..next_first {
+                let mut offset = *offsets.get(chunk as usize - 1).ok_or_else(|| format!("its stsc box names chunk {chunk} of {}", offsets.len()))?;
+                for _ in 0..per_chunk {
+                    let Some(&size) = sizes.get(locations.len()) else {
+                        return Err(format!("its stsc box places more samples than its {} sizes", sizes.len()));
+                    };
+                    locations.push(SampleLocation { offset, size });
+                    offset += u64::from(size);
                 }
-                Ok(sizes[..count].iter().sum())
             }
         }
+        if locations.len() != sizes.len() {
+            return Err(format!("its stsc box places {} of its {} samples", locations.len(), sizes.len()));
+        }
+        Ok(locations)
     })
+}
+
+/// The chunk offsets of `stco` (32-bit) or `co64` (64-bit): version/flags (4), entry count
+/// (4), offsets.
+fn chunk_offsets(stbl: &[u8]) -> Result<Vec<u64>, String> {
+    let (table, width) = match child(stbl, b"stco")? {
+        Some(stco) => (stco, 4),
+        None => (child(stbl, b"co64")?.ok_or("its video track has neither an stco nor a co64 box")?, 8),
+    };
+    let entries = big_endian_u32(table, 4).ok_or("its chunk offset box is truncated")? as usize;
+    let body = table.get(8..8 + width * entries).ok_or("its chunk offset box lists offsets it does not hold")?;
+    Ok(body
+        .chunks_exact(width)
+        .map(|entry| entry.iter().fold(0u64, |offset, byte| offset << 8 | u64::from(*byte)))
+        .collect())
 }
 
 /// Most samples a timeline is read for (a day at 60 frames a second is 5.2 million): a
@@ -347,6 +416,44 @@ mod tests {
         ] {
             let file = write(&boxed(b"moov", &timed_track(3, &boxes)));
             assert!(matches!(video_timeline(file.path()), Err(Mp4SamplesError::Layout { .. })), "{what}");
+        }
+    }
+
+    /// A video track of the sizes given (stsz) and the sample-to-chunk and offset boxes given.
+    fn located_track(sizes: &[u32], tables: &[Vec<u8>]) -> Vec<u8> {
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(b"vide");
+        let mut stsz = vec![0u8; 8];
+        stsz.extend_from_slice(&(sizes.len() as u32).to_be_bytes());
+        for size in sizes {
+            stsz.extend_from_slice(&size.to_be_bytes());
+        }
+        let stbl = boxed(b"stbl", &[vec![boxed(b"stsz", &stsz)], tables.to_vec()].concat().concat());
+        boxed(b"trak", &boxed(b"mdia", &[boxed(b"hdlr", &hdlr), boxed(b"minf", &stbl)].concat()))
+    }
+
+    #[test]
+    fn sample_locations_follow_the_chunks_of_stsc_from_stco_or_co64() {
+        let sizes = [10, 20, 30, 40, 50];
+        // Chunks 1 and 2 hold two samples each, chunk 3 one: (first chunk, per chunk, description).
+        let stsc = table(b"stsc", &[&[1, 2, 1], &[3, 1, 1]]);
+        let expected = [(100, 10), (110, 20), (500, 30), (530, 40), (900, 50)].map(|(offset, size)| SampleLocation { offset, size }).to_vec();
+        let stco = table(b"stco", &[&[100], &[500], &[900]]);
+        let file = write(&boxed(b"moov", &located_track(&sizes, &[stsc.clone(), stco])));
+        assert_eq!(video_sample_locations(file.path()).expect("reads"), expected);
+        let co64 = table(b"co64", &[&[0, 100], &[0, 500], &[0, 900]]);
+        let file = write(&boxed(b"moov", &located_track(&sizes, &[stsc.clone(), co64])));
+        assert_eq!(video_sample_locations(file.path()).expect("reads"), expected);
+        // Tables that place other samples than the sizes list, or name missing chunks, are errors.
+        for (what, tables) in [
+            ("too few chunks", vec![stsc.clone(), table(b"stco", &[&[100], &[500]])]),
+            ("too many samples", vec![table(b"stsc", &[&[1, 3, 1]]), table(b"stco", &[&[100], &[500]])]),
+            ("chunks out of order", vec![table(b"stsc", &[&[2, 2, 1], &[1, 1, 1]]), table(b"stco", &[&[100], &[500], &[900]])]),
+            ("no offsets", vec![stsc.clone()]),
+            ("no stsc", vec![table(b"stco", &[&[100]])]),
+        ] {
+            let file = write(&boxed(b"moov", &located_track(&sizes, &tables)));
+            assert!(matches!(video_sample_locations(file.path()), Err(Mp4SamplesError::Layout { .. })), "{what}");
         }
     }
 

@@ -36,12 +36,13 @@ use tokio_util::sync::CancellationToken;
 use super::artifacts::ArtifactError;
 use super::chunk_check::fault_name;
 use super::chunking::FrameRange;
-use super::frame_analysis::{DecodePassError, KeyframeSpan, SpanEnd, decode_fingerprints_from_keyframe};
+use super::frame_analysis::{DecodePassError, decode_fingerprints_from_keyframe};
 use super::frame_stream::{FramesWithin, stream_frames};
 use super::mp4_samples::{VideoTimeline, video_timeline};
 use shotfarm_proto::pipeline::Rung;
 use super::probe::{ColourTags, ProbeError, Rational, parse_number, probe_file};
 use super::process::ToolError;
+use super::sample_digest::digest_sample_runs;
 
 /// Largest difference between an output frame's time and its source frame's, both from their
 /// first frames, when the rendition keeps the source's frame times: 1 ms, far under any
@@ -53,7 +54,7 @@ const KEPT_TIME_TOLERANCE_SECONDS: f64 = 0.001;
 /// same decoder and scaler, so normally identical (the encoder's landing check's bound).
 const VERIFIED_MATCH_DISTANCE: f32 = 0.25;
 
-/// Boundary decodes running at once (each an ffmpeg process decoding a keyframe interval at most).
+/// First-frame decodes running at once (each an ffmpeg process decoding one frame).
 const PARALLEL_BOUNDARY_DECODES: usize = 2;
 
 /// One chunk of the rendition as its encode verified it.
@@ -68,6 +69,8 @@ pub struct JoinedChunk {
     /// Its first and last frames as its encode decoded them.
     pub first_fingerprint: Fingerprint,
     pub last_fingerprint: Fingerprint,
+    /// The digest of the encoded file's video samples ([`super::sample_digest`]).
+    pub samples_sha256: String,
 }
 
 /// What to validate.
@@ -131,7 +134,7 @@ pub struct ValidationReport {
     /// source); otherwise the rendition is constant rate.
     #[serde(default)]
     pub keeps_frame_times: bool,
-    /// Chunks joined, and the frames the join check decoded to look at their boundaries.
+    /// Chunks joined, and the frames the join check decoded (each chunk's first).
     #[serde(default)]
     pub chunks: u64,
     #[serde(default)]
@@ -230,7 +233,7 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
     // frame before it moves the next chunk's keyframe.
     let (in_place, misplaced) = chunks_in_place(name, &params.chunks, &timeline, source_frames);
     let times = timeline.presentation_seconds();
-    let boundaries = check_boundaries(params, &params.chunks[..in_place], &timeline, &times, &source.prints, &tolerance, cancel).await?;
+    let boundaries = check_boundaries(params, &params.chunks[..in_place], misplaced.is_some(), &times, &source.prints, &tolerance, cancel).await?;
     if let Some(misplaced) = misplaced {
         return Err(misplaced);
     }
@@ -376,54 +379,23 @@ fn chunks_in_place(name: &str, chunks: &[JoinedChunk], timeline: &VideoTimeline,
     (chunks.len(), None)
 }
 
-/// Decodes `span` of the rendition and returns its first and last frames' fingerprints (none
-/// when the decode did not reach the span's last frame) and how many frames were decoded:
-/// first the frames others refer to up to the span's last frame's time
-/// ([`SpanEnd::ReferencesBefore`]); when that last frame was not one of them (what comes out
-/// last is not at its time), every frame of the span.
-async fn decode_span(rendition: &Path, span: BoundarySpan, times: &[f64], frame_duration: f64, cancel: &CancellationToken) -> Result<(Option<(Fingerprint, Fingerprint)>, u64), DecodePassError> {
-    let (at, last) = (span.keyframe as usize, (span.keyframe + span.frames - 1) as usize);
-    let half_frame = times.get(at + 1).map_or(frame_duration, |next| next - times[at]) / 2.0;
-    let ends = |decoded: &KeyframeSpan| decoded.prints.first().cloned().zip(decoded.prints.last().cloned());
-    if span.frames == 1 {
-        let decoded = decode_fingerprints_from_keyframe(rendition, times[at], half_frame, SpanEnd::Frames(1), cancel).await?;
-        return Ok((ends(&decoded), decoded.prints.len() as u64));
-    }
-    // Frame times count from the seek point, half a frame past the keyframe; ffmpeg's `-t`
-    // counts from the keyframe: the cut a quarter of a frame past the last one.
-    let last_time = times[last] - times[at] - half_frame;
-    let gap_after = times.get(last + 1).map_or(frame_duration, |next| next - times[last]);
-    let references = decode_fingerprints_from_keyframe(rendition, times[at], half_frame, SpanEnd::ReferencesBefore(times[last] - times[at] + gap_after / 4.0), cancel).await?;
-    let at_time = |time: Option<&Option<f64>>, expected: f64, gap: f64| time.copied().flatten().is_some_and(|time| (time - expected).abs() <= gap / 4.0);
-    if at_time(references.times.first(), -half_frame, 2.0 * half_frame) && at_time(references.times.last(), last_time, gap_after) && references.times.len() == references.prints.len() {
-        return Ok((ends(&references), references.prints.len() as u64));
-    }
-    let every = decode_fingerprints_from_keyframe(rendition, times[at], half_frame, SpanEnd::Frames(span.frames), cancel).await?;
-    let reached = every.prints.len() as u64 == span.frames;
-    Ok((if reached { ends(&every) } else { None }, references.prints.len() as u64 + every.prints.len() as u64))
-}
-
-/// What the boundary decodes found.
+/// What the boundary checks found.
 struct BoundaryCheck {
     decoded_frames: u64,
     max_distance: f32,
     mean_distance: f32,
 }
 
-/// One decode of a chunk boundary: `frames` frames from the keyframe at rendition frame `keyframe`.
-#[derive(Debug, Clone, Copy)]
-struct BoundarySpan {
-    chunk: usize,
-    keyframe: u64,
-    frames: u64,
-}
-
-/// Decodes the first and last frame of each of `chunks` (found in place in the rendition) and
-/// compares each with the frame its encode verified and with the source's frame of that index.
+/// Checks each of `chunks` (found in place in the rendition), in order: its first frame,
+/// decoded from the rendition, is the frame its encode verified and the source's frame of that
+/// index; its samples are the bytes its encode verified, so its last frame is the one the
+/// encode compared with the source's. When the chunk after the last of `chunks` is
+/// `misplaced_after`, the last one's samples are left to that verdict, which says where the
+/// frames were lost or added.
 async fn check_boundaries(
     params: &ValidateParams,
     chunks: &[JoinedChunk],
-    timeline: &VideoTimeline,
+    misplaced_after: bool,
     times: &[f64],
     source: &BTreeMap<u64, Fingerprint>,
     tolerance: &MatchTolerance,
@@ -431,69 +403,64 @@ async fn check_boundaries(
 ) -> Result<BoundaryCheck, ValidateError> {
     let name = params.rung.name.as_str();
     let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
-    let mut spans = Vec::new();
-    for (position, chunk) in chunks.iter().enumerate() {
-        let (start, end) = (chunk.frames.start, chunk.frames.end);
-        // The chunk's last keyframe: decoding from there reaches its last frame.
-        let last_keyframe = (start..end).rev().find(|&frame| timeline.sync[frame as usize]).unwrap_or(start);
-        if last_keyframe == start {
-            spans.push(BoundarySpan { chunk: position, keyframe: start, frames: end - start });
-        } else {
-            spans.push(BoundarySpan { chunk: position, keyframe: start, frames: 1 });
-            spans.push(BoundarySpan { chunk: position, keyframe: last_keyframe, frames: end - last_keyframe });
-        }
-    }
-    let decode = |span: BoundarySpan| async move { (span, decode_span(&params.rendition, span, times, frame_duration, cancel).await) };
-    let mut decodes = futures::stream::iter(spans).map(decode).buffered(PARALLEL_BOUNDARY_DECODES);
+    let digests = tokio::task::spawn_blocking({
+        let (path, codec, runs) = (params.rendition.clone(), params.rung.codec, chunks.iter().map(|chunk| chunk.frames.start as usize..chunk.frames.end as usize).collect::<Vec<_>>());
+        move || digest_sample_runs(&path, codec, &runs)
+    });
+    let decode = |chunk: &JoinedChunk| {
+        let at = chunk.frames.start as usize;
+        let half_frame = times.get(at + 1).map_or(frame_duration, |next| next - times[at]) / 2.0;
+        decode_fingerprints_from_keyframe(&params.rendition, times[at], half_frame, 1, cancel)
+    };
+    let mut first_frames = futures::stream::iter(chunks).map(decode).buffered(PARALLEL_BOUNDARY_DECODES);
+    let digests = digests.await.map_err(|error| ValidateError::Thread(error.to_string()))?.map_err(|error| fail(name, None, format!("the rendition's samples cannot be read: {error}")))?;
     let mut found = BoundaryCheck { decoded_frames: 0, max_distance: 0.0, mean_distance: 0.0 };
     let mut sum_distance = 0f64;
-    let mut judged = 0u32;
-    while let Some((span, decoded)) = decodes.next().await {
-        let (prints, decoded_frames) = match decoded {
-            Ok(decoded) => decoded,
-            Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(ValidateError::Cancelled),
-            Err(DecodePassError::Tool(error)) => return Err(ValidateError::Tool(error)),
-            Err(error) => return Err(fail(name, Some(span.keyframe), error.to_string())),
+    for (position, (chunk, digest)) in chunks.iter().zip(&digests).enumerate() {
+        let start = chunk.frames.start;
+        let decoded = match first_frames.next().await {
+            Some(Ok(decoded)) => decoded,
+            Some(Err(DecodePassError::Tool(error))) if error.is_cancelled() => return Err(ValidateError::Cancelled),
+            Some(Err(DecodePassError::Tool(error))) => return Err(ValidateError::Tool(error)),
+            Some(Err(error)) => return Err(fail(name, Some(start), error.to_string())),
+            None => return Err(ValidateError::Thread("the first-frame decodes ended early".to_owned())),
         };
-        let chunk = &chunks[span.chunk];
-        let Some((first, last)) = prints else {
-            return Err(fail(name, Some(span.keyframe), format!("decoding chunk {} from its keyframe at rendition frame {} did not reach frame {}", chunk.index, span.keyframe, span.keyframe + span.frames - 1)));
+        let Some(shown) = decoded.prints.first() else {
+            return Err(fail(name, Some(start), format!("decoding chunk {} from its keyframe at rendition frame {start} gave no frame", chunk.index)));
         };
-        found.decoded_frames += decoded_frames;
-        let mut ends = Vec::new();
-        if span.keyframe == chunk.frames.start {
-            ends.push(("first", chunk.frames.start, first, &chunk.first_fingerprint));
-        }
-        if span.keyframe + span.frames == chunk.frames.end {
-            ends.push(("last", chunk.frames.end - 1, last, &chunk.last_fingerprint));
-        }
-        for (which, frame, shown, verified) in ends {
-            let at_source = |index: usize| source.get(&(index as u64)).cloned();
-            let verdict = judge_lone_frame(&shown, frame as usize, &at_source, tolerance);
-            let own = source.get(&frame).map_or(f32::INFINITY, |expected| shown.distance(expected));
-            let from_verified = shown.distance(verified);
-            if verdict.is_none() && from_verified <= VERIFIED_MATCH_DISTANCE {
-                found.max_distance = found.max_distance.max(own);
-                sum_distance += f64::from(own);
-                judged += 1;
-                continue;
-            }
+        found.decoded_frames += decoded.prints.len() as u64;
+        let at_source = |index: usize| source.get(&(index as u64)).cloned();
+        let verdict = judge_lone_frame(shown, start as usize, &at_source, tolerance);
+        let own = source.get(&start).map_or(f32::INFINITY, |expected| shown.distance(expected));
+        let from_verified = shown.distance(&chunk.first_fingerprint);
+        if verdict.is_some() || from_verified > VERIFIED_MATCH_DISTANCE {
             let what = match verdict {
                 Some(mismatch) => match (mismatch.fault, mismatch.best_source_frame) {
-                    (FrameFault::Dropped, Some(best)) => format!("{} frames: it shows source frame {best} (source frame(s) {frame}..{best} dropped or reordered)", fault_name(FrameFault::Dropped)),
+                    (FrameFault::Dropped, Some(best)) => format!("{} frames: it shows source frame {best} (source frame(s) {start}..{best} dropped or reordered)", fault_name(FrameFault::Dropped)),
                     (FrameFault::Duplicated, Some(best)) => format!("{} or reordered frames: it shows source frame {best}", fault_name(FrameFault::Duplicated)),
                     _ => "a different frame: it does not look like any nearby source frame (a chunk out of order or from the wrong frame range)".to_owned(),
                 },
                 None => format!("not the frame the chunk's encode verified (fingerprint distance {from_verified:.2}): the rendition does not hold that encode's chunk there"),
             };
+            return Err(fail(name, Some(start), format!("the first frame of chunk {} (rendition frame {start}) should be source frame {start} (fingerprint distance {own:.2}); it is {what}", chunk.index)));
+        }
+        if *digest != chunk.samples_sha256 && !(misplaced_after && position + 1 == chunks.len()) {
             return Err(fail(
                 name,
-                Some(frame),
-                format!("the {which} frame of chunk {} (rendition frame {frame}) should be source frame {frame} (fingerprint distance {own:.2}); it is {what}", chunk.index),
+                Some(start),
+                format!(
+                    "rendition frames {start}..{} are not the samples chunk {}'s encode verified (their SHA-256 differs): a frame of it was changed, added, dropped or reordered, or another file was joined there; assemble the rung again",
+                    chunk.frames.end,
+                    chunk.index
+                ),
             ));
         }
+        let last = chunk.frames.end - 1;
+        let last_distance = source.get(&last).map_or(f32::INFINITY, |expected| chunk.last_fingerprint.distance(expected));
+        found.max_distance = found.max_distance.max(own).max(last_distance);
+        sum_distance += f64::from(own) + f64::from(last_distance);
     }
-    found.mean_distance = if judged == 0 { 0.0 } else { (sum_distance / f64::from(judged)) as f32 };
+    found.mean_distance = if chunks.is_empty() { 0.0 } else { (sum_distance / (2 * chunks.len()) as f64) as f32 };
     Ok(found)
 }
 

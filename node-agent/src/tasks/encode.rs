@@ -162,6 +162,7 @@ pub async fn run(
     let checks = encoded_outputs.iter().map(|(rung, encoded)| {
         let check = ChunkCheckParams {
             rung: rung.name.clone(),
+            codec: rung.codec,
             chunk: chunk.index,
             encoded: encoded.path.clone(),
             frames: FrameRange { start: chunk.start_frame, end: chunk.end_frame },
@@ -203,7 +204,12 @@ pub async fn run(
 
 /// What the encode output records of a verified chunk.
 fn verification_record(verified: &VerifiedChunk) -> ChunkVerification {
-    ChunkVerification { frames: verified.frames, first_fingerprint: verified.first_fingerprint.to_hex(), last_fingerprint: verified.last_fingerprint.to_hex() }
+    ChunkVerification {
+        frames: verified.frames,
+        first_fingerprint: verified.first_fingerprint.to_hex(),
+        last_fingerprint: verified.last_fingerprint.to_hex(),
+        samples_sha256: verified.samples_sha256.clone(),
+    }
 }
 
 /// A failed chunk check as the task's error: a chunk that is not its source frames is retried

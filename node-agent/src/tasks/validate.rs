@@ -72,8 +72,10 @@ pub async fn run(
 /// A chunk of the spec as the join check takes it: its range and what its encode verified.
 fn joined_chunk(rung: &str, encoded: &EncodedChunk) -> Result<JoinedChunk, TaskError> {
     let index = encoded.chunk.index;
-    let Some(verified) = &encoded.verified else {
-        return Err(TaskError::final_error(format!("chunk {index} of rung {rung} comes without what its encode verified (an agent that does not check chunks encoded it): resubmit the job on agents of one version")));
+    let Some(verified) = encoded.verified.as_ref().filter(|verified| !verified.samples_sha256.is_empty()) else {
+        return Err(TaskError::final_error(format!(
+            "chunk {index} of rung {rung} comes without what its encode verified, or without the digest of its samples (an older agent encoded it): resubmit the job on agents of one version"
+        )));
     };
     let fingerprint = |hex: &str| {
         Fingerprint::from_hex(hex).map_err(|error| TaskError::final_error(format!("chunk {index} of rung {rung}: its encode recorded an unreadable fingerprint: {error}")))
@@ -84,5 +86,6 @@ fn joined_chunk(rung: &str, encoded: &EncodedChunk) -> Result<JoinedChunk, TaskE
         verified_frames: verified.frames,
         first_fingerprint: fingerprint(&verified.first_fingerprint)?,
         last_fingerprint: fingerprint(&verified.last_fingerprint)?,
+        samples_sha256: verified.samples_sha256.clone(),
     })
 }

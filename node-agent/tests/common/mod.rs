@@ -225,3 +225,16 @@ pub fn hdr_hevc(dir: &Path, name: &str, size: &str, seconds: f64, transfer: &str
     ]);
     path
 }
+
+/// A chunk of a rendition as the join check takes it, from what its chunk check verified.
+#[allow(dead_code)] // not every test binary joins chunks
+pub fn joined_chunk(index: u32, frames: shotfarm_agent::media::chunking::FrameRange, verified: shotfarm_agent::media::chunk_check::VerifiedChunk) -> shotfarm_agent::media::validate::JoinedChunk {
+    shotfarm_agent::media::validate::JoinedChunk {
+        index,
+        frames,
+        verified_frames: verified.frames,
+        first_fingerprint: verified.first_fingerprint,
+        last_fingerprint: verified.last_fingerprint,
+        samples_sha256: verified.samples_sha256,
+    }
+}

@@ -11,8 +11,8 @@ use crate::frame::Plane;
 use crate::sample::Sample;
 use crate::simd::SimdLevel;
 
-/// A reference prepared for ADM, reused from frame to frame (a band only grows, see
-/// [`Bands::grow_to`]).
+/// A reference prepared for ADM, reused from frame to frame (its bands only grow, as the
+/// scratch bands do).
 #[derive(Debug, Default)]
 pub struct AdmReference {
     /// The reference's DWT of scale 0.

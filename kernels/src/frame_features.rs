@@ -1,16 +1,17 @@
 //! All features of one (reference, distorted) frame pair: VIF, ADM, the motion SAD
 //! against the previous reference, and optionally PSNR and SSIM. The reference-only part
-//! (motion, SSIM's reference side) is a [`PreparedReference`], done once per reference frame
-//! and shared by every distorted frame scored against it ([`features_against`]).
+//! (motion, VIF's reference pyramid, ADM's reference DWT and CSF denominators, SSIM's
+//! reference side) is a [`PreparedReference`], done once per reference frame and shared by
+//! every distorted frame scored against it ([`features_against`]).
 
-use crate::adm::{self, AdmScores, AdmScratch, MIN_ADM_SIZE};
+use crate::adm::{self, AdmReference, AdmScores, AdmScratch, MIN_ADM_SIZE};
 use crate::frame::{Frame, Plane, YuvFrame};
 use crate::motion::{self, MotionScratch};
 use crate::psnr;
 use crate::sample::Sample;
 use crate::simd::SimdLevel;
 use crate::ssim::{self, SsimReference, SsimScratch};
-use crate::vif::{self, VifScores, VifScratch};
+use crate::vif::{self, VifReference, VifScores, VifScratch};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetricError {
@@ -22,6 +23,8 @@ pub enum MetricError {
     TooSmall { width: usize, height: usize, min: usize },
     #[error("unsupported bit depth {0}: 8 to 16 bits are supported")]
     UnsupportedBitDepth(u8),
+    #[error("the reference was prepared for its motion only: prepare it with a feature selection to score a frame against it")]
+    MotionOnlyReference,
     #[error("{0}")]
     Cuda(String),
 }
@@ -57,6 +60,18 @@ pub struct FeatureScratch {
 }
 
 impl FeatureScratch {
+    /// Whether VIF and ADM run on a GPU (and so need no reference prepared on the CPU).
+    #[cfg(feature = "cuda")]
+    fn on_gpu(&self) -> bool {
+        self.gpu.is_some()
+    }
+
+    /// Whether VIF and ADM run on a GPU: never without CUDA.
+    #[cfg(not(feature = "cuda"))]
+    fn on_gpu(&self) -> bool {
+        false
+    }
+
     /// Scratch for a worker of `backend`.
     pub fn for_backend(backend: &crate::backend::Backend) -> Self {
         match backend {
@@ -91,13 +106,16 @@ pub fn check_pair(reference: &Frame, distorted: &Frame) -> Result<(), MetricErro
 
 /// The work on one reference frame that every distorted frame scored against it shares,
 /// done once ([`PreparedReference::prepare`]): its motion against the reference before it and,
-/// for a scored frame with SSIM selected, SSIM's reference side. Reused from frame to frame.
+/// for a scored frame, VIF's and ADM's reference side (on the CPU backend) and, with SSIM
+/// selected, SSIM's. Reused from frame to frame, its buffers with it.
 #[derive(Debug, Default)]
 pub struct PreparedReference {
     motion: f64,
     /// The features distorted frames are scored on against this reference (`None`: only its
     /// motion is measured, a frame a subsampled run leaves out).
     selection: Option<FeatureSelection>,
+    vif: VifReference,
+    adm: AdmReference,
     ssim: SsimReference,
 }
 
@@ -107,6 +125,12 @@ impl PreparedReference {
     pub fn prepare(&mut self, reference: &Frame, previous_reference: Option<&Frame>, selection: Option<FeatureSelection>, simd: SimdLevel, scratch: &mut FeatureScratch) -> Result<(), MetricError> {
         self.selection = selection;
         self.motion = frame_motion(reference, previous_reference, simd, scratch)?;
+        if selection.is_some() && !scratch.on_gpu() {
+            match reference {
+                Frame::Eight(r) => self.prepare_vif_adm(r.luma(), r.bit_depth(), simd, scratch),
+                Frame::High(r) => self.prepare_vif_adm(r.luma(), r.bit_depth(), simd, scratch),
+            }
+        }
         if selection.is_some_and(|selection| selection.ssim) {
             match reference {
                 Frame::Eight(r) => ssim::ssim_reference(r.luma(), r.bit_depth(), &mut scratch.ssim, &mut self.ssim),
@@ -114,6 +138,11 @@ impl PreparedReference {
             }
         }
         Ok(())
+    }
+
+    fn prepare_vif_adm<T: Sample>(&mut self, luma: &Plane<T>, bit_depth: u8, simd: SimdLevel, scratch: &mut FeatureScratch) {
+        self.vif.prepare(luma, bit_depth, simd, &mut scratch.vif);
+        self.adm.prepare(luma, bit_depth, simd, &mut scratch.adm);
     }
 
     /// `motion[i]` of the prepared reference (0 for the first frame).
@@ -128,13 +157,14 @@ impl PreparedReference {
 }
 
 /// Features of the pair (`reference`, `distorted`), `prepared` being `reference` prepared with
-/// a selection (with none, as for a frame a subsampled run leaves out, nothing is scored and
-/// the selection is taken as empty).
+/// a selection, on the same `simd` level and backend as `scratch` (prepared for its motion
+/// only, as a frame a subsampled run leaves out, it is [`MetricError::MotionOnlyReference`]).
 pub fn features_against(reference: &Frame, prepared: &PreparedReference, distorted: &Frame, simd: SimdLevel, scratch: &mut FeatureScratch) -> Result<FrameFeatures, MetricError> {
     check_pair(reference, distorted)?;
+    let Some(selection) = prepared.selection else { return Err(MetricError::MotionOnlyReference) };
     match (reference, distorted) {
-        (Frame::Eight(r), Frame::Eight(d)) => typed_features(r, prepared, d, simd, scratch),
-        (Frame::High(r), Frame::High(d)) => typed_features(r, prepared, d, simd, scratch),
+        (Frame::Eight(r), Frame::Eight(d)) => typed_features(r, prepared, selection, d, simd, scratch),
+        (Frame::High(r), Frame::High(d)) => typed_features(r, prepared, selection, d, simd, scratch),
         _ => Err(MetricError::BitDepthMismatch { reference: reference.bit_depth(), distorted: distorted.bit_depth() }),
     }
 }
@@ -142,13 +172,13 @@ pub fn features_against(reference: &Frame, prepared: &PreparedReference, distort
 fn typed_features<T: Sample>(
     reference: &YuvFrame<T>,
     prepared: &PreparedReference,
+    selection: FeatureSelection,
     distorted: &YuvFrame<T>,
     simd: SimdLevel,
     scratch: &mut FeatureScratch,
 ) -> Result<FrameFeatures, MetricError> {
     let depth = reference.bit_depth();
     let (r, d) = (reference.luma(), distorted.luma());
-    let selection = prepared.selection.unwrap_or(FeatureSelection { psnr: false, ssim: false });
     let motion = prepared.motion;
     #[cfg(feature = "cuda")]
     if let Some(gpu) = scratch.gpu.clone() {
@@ -158,8 +188,8 @@ fn typed_features<T: Sample>(
         let ssim = selection.ssim.then(|| ssim::ssim_against(&prepared.ssim, d, depth, &mut scratch.ssim));
         return Ok(FrameFeatures { vif, adm, motion, psnr, ssim });
     }
-    let vif = vif::vif(r, d, depth, simd, &mut scratch.vif);
-    let adm = adm::adm_at(r, d, depth, simd, &mut scratch.adm);
+    let vif = vif::vif_against(r, &prepared.vif, d, depth, simd, &mut scratch.vif);
+    let adm = adm::adm_against(&prepared.adm, d, depth, simd, &mut scratch.adm);
     let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
     let ssim = selection.ssim.then(|| ssim::ssim_against(&prepared.ssim, d, depth, &mut scratch.ssim));
     Ok(FrameFeatures { vif, adm, motion, psnr, ssim })

@@ -7,8 +7,8 @@
 //! | --- | --- |
 //! | [`frame`], [`sample`] | planar YUV 4:2:0 frames, 8-bit and high bit depth |
 //! | [`decode`] | frame sources: `.y4m` files, ffmpeg child processes, frames in memory; a pool of spare frames; decoding errors |
-//! | [`vif`] | integer VIF (4 scales): the per-pixel statistic, the scalar row loops, their AVX2 twins |
-//! | [`adm`] | integer ADM2 and its 4 scales: DWT, decoupling, CSF, masking, the sums shared with CUDA; AVX2 twins of its hot loops |
+//! | [`vif`] | integer VIF (4 scales): the per-pixel statistic, the scalar row loops, their AVX2 twins; the reference's pyramid, prepared once per reference frame |
+//! | [`adm`] | integer ADM2 and its 4 scales: DWT, decoupling, CSF, masking, the sums shared with CUDA; AVX2 twins of its hot loops; the reference's DWT, prepared once per reference frame |
 //! | [`motion`] | integer motion / motion2 (blurred frame difference); AVX2 twins of its row loops |
 //! | [`psnr`], [`ssim`] | libvmaf's `psnr` and `float_ssim` |
 //! | [`model`] | the libvmaf JSON model (vmaf_v0.6.1 embedded) and the SVM prediction |

@@ -1,7 +1,8 @@
 //! The library entry point: VMAF (and optionally PSNR/SSIM) of a distorted stream
 //! against a reference stream ([`vmaf_streams`]), or of several distorted streams against one
 //! reference in one pass ([`vmaf_streams_against_one_reference`]: the reference is decoded once
-//! and its own work — motion, SSIM's reference side — done once per frame for all of them),
+//! and its own work — motion, VIF's reference pyramid, ADM's reference DWT, SSIM's reference
+//! side — done once per frame for all of them),
 //! frame by frame, spread over threads.
 //!
 //! Parallelism is per frame with `std::thread::scope`: a reader thread decodes a reference

@@ -14,8 +14,7 @@ use crate::simd::SimdLevel;
 /// The down-sampling vertical pass with AVX2 (with AVX-512 at [`SimdLevel::Avx512`]);
 /// `false` below [`SimdLevel::Avx2`].
 pub(crate) fn downsample_vertical<T: Sample>(
-    reference: LevelView<'_, T>,
-    distorted: LevelView<'_, T>,
+    level: LevelView<'_, T>,
     taps: &[usize],
     filter: &[u16],
     shifts: VerticalShifts,
@@ -24,55 +23,48 @@ pub(crate) fn downsample_vertical<T: Sample>(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
-        if super::avx512::downsample_vertical_u8(reference, distorted, taps, filter, shifts, simd, rows) {
+        if super::avx512::downsample_vertical_u8(level, taps, filter, shifts, simd, rows) {
             return true;
         }
         if simd.permits(SimdLevel::Avx512) {
             // SAFETY: the CPU has AVX-512 F, BW, DQ and VL (checked by `permits`).
-            unsafe { super::avx512::downsample_vertical_avx512(reference, distorted, taps, filter, shifts, rows) };
+            unsafe { super::avx512::downsample_vertical_avx512(level, taps, filter, shifts, rows) };
         } else {
             // SAFETY: AVX2 is present (checked just above); the body is safe Rust.
-            unsafe { downsample_vertical_avx2(reference, distorted, taps, filter, shifts, rows) };
+            unsafe { downsample_vertical_avx2(level, taps, filter, shifts, rows) };
         }
         return true;
     }
-    let _ = (reference, distorted, taps, filter, shifts, simd, rows);
+    let _ = (level, taps, filter, shifts, simd, rows);
     false
 }
 
-/// The horizontal low-pass + decimation of the two padded rows of `rows` into the
-/// leading outputs of `out_ref`/`out_dis`; returns how many it did (0 = none).
-pub(crate) fn downsample_horizontal(
-    rows: &mut DownsampleRows,
-    filter: &[u16],
-    out_ref: &mut [u16],
-    out_dis: &mut [u16],
-    simd: SimdLevel,
-) -> usize {
+/// The horizontal low-pass + decimation of the padded row of `rows` into the leading
+/// outputs of `out`; returns how many it did (0 = none).
+pub(crate) fn downsample_horizontal(rows: &mut DownsampleRows, filter: &[u16], out: &mut [u16], simd: SimdLevel) -> usize {
     #[cfg(target_arch = "x86_64")]
     if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
-        let done = super::avx512::downsample_horizontal(rows, filter, out_ref, out_dis, simd);
+        let done = super::avx512::downsample_horizontal(rows, filter, out, simd);
         if done > 0 {
             return done;
         }
         // SAFETY: AVX2 is present (checked just above).
-        return unsafe { x86::downsample_horizontal(rows, filter, out_ref, out_dis) };
+        return unsafe { x86::downsample_horizontal(rows, filter, out) };
     }
-    let _ = (rows, filter, out_ref, out_dis, simd);
+    let _ = (rows, filter, out, simd);
     0
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn downsample_vertical_avx2<T: Sample>(
-    reference: LevelView<'_, T>,
-    distorted: LevelView<'_, T>,
+    level: LevelView<'_, T>,
     taps: &[usize],
     filter: &[u16],
     shifts: VerticalShifts,
     rows: &mut DownsampleRows,
 ) {
-    downsample_vertical_body(reference, distorted, taps, filter, shifts, rows);
+    downsample_vertical_body(level, taps, filter, shifts, rows);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -102,19 +94,14 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) fn downsample_horizontal(
-        rows: &mut DownsampleRows,
-        filter: &[u16],
-        out_ref: &mut [u16],
-        out_dis: &mut [u16],
-    ) -> usize {
+    pub(super) fn downsample_horizontal(rows: &mut DownsampleRows, filter: &[u16], out: &mut [u16]) -> usize {
         let half = filter.len() / 2;
-        let ow = out_ref.len().min(out_dis.len());
+        let ow = out.len();
         // Output oj, tap k reads the padded row at PAD − half + 2·oj + k: entry
         // oj + ⌊k/2⌋ of the even or odd split starting at PAD − half.
         let start = PAD - half;
         let n = ow + half;
-        let DownsampleRows { reference, distorted, even, odd, .. } = rows;
+        let DownsampleRows { row, even, odd, .. } = rows;
         if even.len() < n {
             even.resize(n, 0);
             odd.resize(n, 0);
@@ -122,25 +109,21 @@ mod x86 {
         let (even, odd) = (&mut even[..n], &mut odd[..n]);
         let low16 = _mm256_set1_epi32(0xFFFF);
         let half_unit = _mm256_set1_epi32(32768);
-        let mut done = ow;
-        for (src, out) in [(&*reference, out_ref), (&*distorted, out_dis)] {
-            split_even_odd(src, start, even, odd);
-            let mut oj = 0;
-            while oj + 8 <= ow {
-                let mut acc = _mm256_setzero_si256();
-                for (k, &c) in filter.iter().enumerate() {
-                    let v = if k % 2 == 0 { load256(even, oj + k / 2) } else { load256(odd, oj + k / 2) };
-                    acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(v, _mm256_set1_epi32(i32::from(c))));
-                }
-                // ((acc + 2^15) >> 16) as u16, without leaving 32 bits.
-                let carry = _mm256_srli_epi32::<16>(_mm256_add_epi32(_mm256_and_si256(acc, low16), half_unit));
-                let v = _mm256_and_si256(_mm256_add_epi32(_mm256_srli_epi32::<16>(acc), carry), low16);
-                let packed = _mm256_permute4x64_epi64::<0b00_00_10_00>(_mm256_packus_epi32(v, v));
-                store128(out, oj, _mm256_castsi256_si128(packed));
-                oj += 8;
+        split_even_odd(row, start, even, odd);
+        let mut oj = 0;
+        while oj + 8 <= ow {
+            let mut acc = _mm256_setzero_si256();
+            for (k, &c) in filter.iter().enumerate() {
+                let v = if k % 2 == 0 { load256(even, oj + k / 2) } else { load256(odd, oj + k / 2) };
+                acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(v, _mm256_set1_epi32(i32::from(c))));
             }
-            done = done.min(oj);
+            // ((acc + 2^15) >> 16) as u16, without leaving 32 bits.
+            let carry = _mm256_srli_epi32::<16>(_mm256_add_epi32(_mm256_and_si256(acc, low16), half_unit));
+            let v = _mm256_and_si256(_mm256_add_epi32(_mm256_srli_epi32::<16>(acc), carry), low16);
+            let packed = _mm256_permute4x64_epi64::<0b00_00_10_00>(_mm256_packus_epi32(v, v));
+            store128(out, oj, _mm256_castsi256_si128(packed));
+            oj += 8;
         }
-        done
+        oj
     }
 }

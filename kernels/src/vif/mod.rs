@@ -9,7 +9,8 @@
 //!
 //! | module | what it holds |
 //! | --- | --- |
-//! | this file | the frame-level flow over the 4 scales, the filters, the mirror, scratch and scores |
+//! | this file | the frame-level flow over the 4 scales ([`vif`] for one pair, [`vif_against`] for a distorted image against a prepared reference), the filters, the mirror, scratch and scores |
+//! | `reference` | [`VifReference`]: the reference's pyramid (scales 1–3), prepared once per reference frame and shared by every distorted image scored against it |
 //! | `statistic` | the scalar reference of one pixel's statistic: the log2 table, [`VifAccumulators`] |
 //! | `rows` | the scalar reference row loops (vertical pass, horizontal pass + statistic, down-sampling) and their dispatch: each tries the AVX-512 twin, then the AVX2 one |
 //! | `avx2_downsample` | the AVX2 down-sampling between scales, and the pick of its AVX-512 passes |
@@ -21,9 +22,11 @@ pub mod avx2;
 mod avx2_downsample;
 mod avx2_statistic;
 mod avx512;
+mod reference;
 mod rows;
 pub(crate) mod statistic;
 
+pub use self::reference::VifReference;
 pub use self::statistic::VifAccumulators;
 use self::statistic::log2_table;
 use crate::frame::Plane;
@@ -86,12 +89,12 @@ pub(crate) fn mirror(index: isize, size: usize) -> usize {
 pub struct VifScratch {
     /// Vertical-pass rows with `PAD` extra entries on each side for the horizontal mirror.
     pub(crate) rows: rows::VerticalRows,
-    /// The pyramid levels of the reference and the distorted image (scale 1..3).
-    level_ref: Vec<u16>,
+    /// The distorted image's pyramid level being scored (scale 1..3) and the next one.
     level_dis: Vec<u16>,
-    next_ref: Vec<u16>,
     next_dis: Vec<u16>,
     down_rows: rows::DownsampleRows,
+    /// The reference prepared by [`vif`], the one-pair entry point.
+    reference: VifReference,
 }
 
 /// Per-scale `num` and `den`, as libvmaf keeps them (float).
@@ -116,9 +119,27 @@ pub(crate) struct LevelView<'a, T> {
     pub height: usize,
 }
 
-/// Integer VIF of a reference/distorted luma pair of `bit_depth` bits.
+/// Integer VIF of a reference/distorted luma pair of `bit_depth` bits: the reference
+/// prepared ([`VifReference::prepare`]), then the pair scored ([`vif_against`]).
 pub fn vif<T: Sample>(
     reference: &Plane<T>,
+    distorted: &Plane<T>,
+    bit_depth: u8,
+    simd: SimdLevel,
+    scratch: &mut VifScratch,
+) -> VifScores {
+    let mut prepared = std::mem::take(&mut scratch.reference);
+    prepared.prepare(reference, bit_depth, simd, scratch);
+    let scores = vif_against(reference, &prepared, distorted, bit_depth, simd, scratch);
+    scratch.reference = prepared;
+    scores
+}
+
+/// Integer VIF of `distorted` against `reference`, `prepared` being `reference` prepared
+/// with the same `bit_depth`.
+pub fn vif_against<T: Sample>(
+    reference: &Plane<T>,
+    prepared: &VifReference,
     distorted: &Plane<T>,
     bit_depth: u8,
     simd: SimdLevel,
@@ -127,6 +148,7 @@ pub fn vif<T: Sample>(
     let table = log2_table();
     let bpc = u32::from(bit_depth);
     let (w, h) = (reference.width(), reference.height());
+    debug_assert_eq!(prepared.size(), (w, h), "the reference was prepared from another frame size");
     let mut scores = VifScores::default();
 
     let ref0 = LevelView { data: reference.data(), width: w, height: h };
@@ -136,36 +158,23 @@ pub fn vif<T: Sample>(
 
     // Scale 1 from the samples, then from the previous u16 level.
     let (mut lw, mut lh) = (w / 2, h / 2);
-    rows::downsample(
-        ref0,
-        dis0,
-        1,
-        VerticalShifts::for_scale(0, bpc),
-        &mut scratch.level_ref,
-        &mut scratch.level_dis,
-        simd,
-        &mut scratch.down_rows,
-    );
+    rows::downsample(dis0, 1, VerticalShifts::for_scale(0, bpc), &mut scratch.level_dis, simd, &mut scratch.down_rows);
     for scale in 1..4 {
         if scale > 1 {
-            let prev_ref = LevelView { data: &scratch.level_ref[..], width: lw, height: lh };
             let prev_dis = LevelView { data: &scratch.level_dis[..], width: lw, height: lh };
             rows::downsample(
-                prev_ref,
                 prev_dis,
                 scale,
                 VerticalShifts::for_scale(scale, bpc),
-                &mut scratch.next_ref,
                 &mut scratch.next_dis,
                 simd,
                 &mut scratch.down_rows,
             );
-            std::mem::swap(&mut scratch.level_ref, &mut scratch.next_ref);
             std::mem::swap(&mut scratch.level_dis, &mut scratch.next_dis);
             lw /= 2;
             lh /= 2;
         }
-        let r = LevelView { data: &scratch.level_ref[..lw * lh], width: lw, height: lh };
+        let r = prepared.level(scale);
         let d = LevelView { data: &scratch.level_dis[..lw * lh], width: lw, height: lh };
         let acc =
             rows::scale_statistics(r, d, scale, VerticalShifts::for_scale(scale, bpc), table, simd, &mut scratch.rows);

@@ -81,11 +81,10 @@ pub(crate) fn mirror_pad(row: &mut [u32], width: usize, half: usize) {
     }
 }
 
-/// The two filtered rows of the down-sampling pass, padded like [`VerticalRows`].
+/// The filtered row of the down-sampling pass, padded like [`VerticalRows`].
 #[derive(Debug, Default)]
 pub struct DownsampleRows {
-    pub(crate) reference: Vec<u32>,
-    pub(crate) distorted: Vec<u32>,
+    pub(crate) row: Vec<u32>,
     /// A padded row split into its even and odd entries (for the decimating AVX2 pass).
     pub(crate) even: Vec<u32>,
     pub(crate) odd: Vec<u32>,
@@ -308,93 +307,78 @@ fn horizontal_filter<const N: usize>(rows: &mut VerticalRows, from: usize, to: u
     }
 }
 
-/// Low-pass with filter `scale` and keep every second row and column
-/// (`subsample_rd_8/16` + `decimate_and_pad`). Output is `(w/2) x (h/2)`.
-#[allow(clippy::too_many_arguments)]
+/// Low-pass one image of the pyramid with filter `scale` and keep every second row and
+/// column (`subsample_rd_8/16` + `decimate_and_pad`, which do the reference and the
+/// distorted image alike and independently). Output is `(w/2) x (h/2)`.
 pub(crate) fn downsample<T: Sample>(
-    reference: LevelView<'_, T>,
-    distorted: LevelView<'_, T>,
+    level: LevelView<'_, T>,
     scale: usize,
     shifts: VerticalShifts,
-    out_ref: &mut Vec<u16>,
-    out_dis: &mut Vec<u16>,
+    out: &mut Vec<u16>,
     simd: SimdLevel,
     rows: &mut DownsampleRows,
 ) {
-    let (w, h) = (reference.width, reference.height);
+    let (w, h) = (level.width, level.height);
     let (ow, oh) = (w / 2, h / 2);
     let filter = VIF_FILTERS[scale];
     let half = filter.len() / 2;
-    out_ref.resize(ow * oh, 0);
-    out_dis.resize(ow * oh, 0);
-    if rows.reference.len() < w + 2 * PAD {
-        rows.reference.resize(w + 2 * PAD, 0);
-        rows.distorted.resize(w + 2 * PAD, 0);
+    out.resize(ow * oh, 0);
+    if rows.row.len() < w + 2 * PAD {
+        rows.row.resize(w + 2 * PAD, 0);
     }
     for oi in 0..oh {
         let i = 2 * oi;
         let taps: [usize; 9] =
             std::array::from_fn(|k| if k < filter.len() { mirror(i as isize - half as isize + k as isize, h) } else { 0 });
         let taps = &taps[..filter.len()];
-        if !super::avx2_downsample::downsample_vertical(reference, distorted, taps, filter, shifts, simd, rows) {
-            downsample_vertical_scalar(reference, distorted, taps, filter, shifts, rows);
+        if !super::avx2_downsample::downsample_vertical(level, taps, filter, shifts, simd, rows) {
+            downsample_vertical_scalar(level, taps, filter, shifts, rows);
         }
-        mirror_pad(&mut rows.reference, w, half);
-        mirror_pad(&mut rows.distorted, w, half);
-        let (row_ref, row_dis) = (&mut out_ref[oi * ow..(oi + 1) * ow], &mut out_dis[oi * ow..(oi + 1) * ow]);
-        let done = super::avx2_downsample::downsample_horizontal(rows, filter, row_ref, row_dis, simd);
+        mirror_pad(&mut rows.row, w, half);
+        let out_row = &mut out[oi * ow..(oi + 1) * ow];
+        let done = super::avx2_downsample::downsample_horizontal(rows, filter, out_row, simd);
         for oj in done..ow {
             let base = PAD + 2 * oj - half;
-            let (mut r, mut d) = (0u32, 0u32);
+            let mut v = 0u32;
             for (k, &c) in filter.iter().enumerate() {
-                r = r.wrapping_add(u32::from(c).wrapping_mul(rows.reference[base + k]));
-                d = d.wrapping_add(u32::from(c).wrapping_mul(rows.distorted[base + k]));
+                v = v.wrapping_add(u32::from(c).wrapping_mul(rows.row[base + k]));
             }
-            row_ref[oj] = ((u64::from(r) + 32768) >> 16) as u16;
-            row_dis[oj] = ((u64::from(d) + 32768) >> 16) as u16;
+            out_row[oj] = ((u64::from(v) + 32768) >> 16) as u16;
         }
     }
 }
 
 /// Scalar reference of the down-sampling vertical pass.
 pub(crate) fn downsample_vertical_scalar<T: Sample>(
-    reference: LevelView<'_, T>,
-    distorted: LevelView<'_, T>,
+    level: LevelView<'_, T>,
     taps: &[usize],
     filter: &[u16],
     shifts: VerticalShifts,
     rows: &mut DownsampleRows,
 ) {
-    downsample_vertical_body(reference, distorted, taps, filter, shifts, rows);
+    downsample_vertical_body(level, taps, filter, shifts, rows);
 }
 
 /// The down-sampling vertical pass, taps outer and columns inner (vectorisable).
 #[inline(always)]
 pub(crate) fn downsample_vertical_body<T: Sample>(
-    reference: LevelView<'_, T>,
-    distorted: LevelView<'_, T>,
+    level: LevelView<'_, T>,
     taps: &[usize],
     filter: &[u16],
     shifts: VerticalShifts,
     rows: &mut DownsampleRows,
 ) {
-    let w = reference.width;
-    let out_r = &mut rows.reference[PAD..PAD + w];
-    let out_d = &mut rows.distorted[PAD..PAD + w];
-    out_r.fill(0);
-    out_d.fill(0);
+    let w = level.width;
+    let out = &mut rows.row[PAD..PAD + w];
+    out.fill(0);
     for (&row, &c) in taps.iter().zip(filter) {
         let c = u32::from(c);
-        let r = &reference.data[row * w..row * w + w];
-        let d = &distorted.data[row * w..row * w + w];
+        let src = &level.data[row * w..row * w + w];
         for j in 0..w {
-            out_r[j] = out_r[j].wrapping_add(c.wrapping_mul(r[j].to_u32()));
-            out_d[j] = out_d[j].wrapping_add(c.wrapping_mul(d[j].to_u32()));
+            out[j] = out[j].wrapping_add(c.wrapping_mul(src[j].to_u32()));
         }
     }
-    for v in [out_r, out_d] {
-        for x in v.iter_mut() {
-            *x = u32::from(((u64::from(*x) + shifts.mu_round) >> shifts.mu_shift) as u16);
-        }
+    for x in out.iter_mut() {
+        *x = u32::from(((u64::from(*x) + shifts.mu_round) >> shifts.mu_shift) as u16);
     }
 }

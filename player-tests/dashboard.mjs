@@ -48,7 +48,7 @@ try {
   await page.type('#token', options.token);
   await page.click('#sign-in button');
   await page.waitForSelector(`tr[data-node="${options.node}"]`, waitOptions);
-  report.nodes = await page.$$eval('tr[data-node]', (rows) => rows.map((row) => ({ name: row.dataset.node, state: row.dataset.state })));
+  report.nodes = await page.$$eval('tr[data-node]', (rows) => rows.map((row) => ({ name: row.dataset.node, state: row.dataset.state, connected: row.dataset.connected })));
   report.jobs = await page.$$eval('tr[data-job]', (rows) => rows.map((row) => ({ id: row.dataset.job, state: row.dataset.state })));
   report.replica = await page.$eval('#replica', (element) => element.textContent);
   report.members = await page.$$eval('tr[data-member]', (rows) => rows.length);

@@ -53,6 +53,7 @@ fn node_json(node: &v1::Node) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "labels": node.labels,
         "last_heartbeat_ms": node.last_heartbeat_ms,
+        "connected": node.connected,
     })
 }
 
@@ -67,15 +68,17 @@ pub fn list(args: NodesArgs) -> CommandResult {
             outln!("{}", serde_json::Value::Array(nodes.nodes.iter().map(node_json).collect()));
             return Ok(());
         }
-        outln!("{:<5} {:<24} {:<9} {:>7} {:>5} {:>5} {:<16} GPUS", "ID", "NAME", "STATE", "RUNNING", "CPU", "MEM", "BACKENDS");
+        outln!("{:<5} {:<24} {:<9} {:<5} {:>7} {:>5} {:>5} {:<16} GPUS", "ID", "NAME", "STATE", "AGENT", "RUNNING", "CPU", "MEM", "BACKENDS");
         for node in &nodes.nodes {
             let caps = node.capabilities.clone().unwrap_or_default();
             let gpus: Vec<String> = caps.gpus.iter().map(|gpu| format!("{} ({} MiB, nvenc {})", gpu.name, gpu.memory_bytes >> 20, gpu.nvenc_sessions)).collect();
             outln!(
-                "{:<5} {:<24} {:<9} {:>7} {:>4.0}% {:>4.0}% {:<16} {}",
+                "{:<5} {:<24} {:<9} {:<5} {:>7} {:>4.0}% {:>4.0}% {:<16} {}",
                 node.node_id,
                 node.name,
                 state_name(node.state),
+                // Whether the agent holds its session with the leader: only then does it get work.
+                if node.connected { "on" } else { "away" },
                 node.running_tasks,
                 node.cpu_used * 100.0,
                 node.memory_used * 100.0,

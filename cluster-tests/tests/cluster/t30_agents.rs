@@ -46,6 +46,13 @@ async fn agents_finish_jobs_and_a_dead_agent_is_replaced() -> anyhow::Result<()>
     assert_eq!(first.attempt, 1, "the first placement went to a connected agent: {first:?}");
     doomed.cancel();
     let died = Instant::now();
+    // Its stream closed: the leader shows its agent away at once, before the node timeout.
+    wait_until(Duration::from_secs(2), "the doomed node shows its agent away", || async {
+        nodes(&client).await.is_ok_and(|all| all.iter().any(|node| node.name == "doomed-0" && !node.connected))
+    })
+    .await?;
+    let healthy_nodes: Vec<bool> = nodes(&client).await?.iter().filter(|node| node.name.starts_with("healthy")).map(|node| node.connected).collect();
+    assert_eq!(healthy_nodes, [false, false], "the healthy agents left in the first step");
     wait_until(Duration::from_secs(10), "the dead node is declared down", || async {
         nodes(&client).await.is_ok_and(|all| all.iter().any(|node| node.name == "doomed-0" && node.state == v1::NodeState::Down as i32))
     })

@@ -73,7 +73,7 @@ async fn use_the_api(farm: &Farm) -> anyhow::Result<()> {
     ensure!(answer.status == 200, "{} {}", answer.status, answer.body);
     let overview: serde_json::Value = serde_json::from_str(&answer.body)?;
     ensure!(overview["cluster"]["id"] == follower.id && overview["cluster"]["role"] == "follower" && overview["cluster"]["leader_id"] == leader_id, "{overview}");
-    ensure!(overview["nodes"][0]["name"] == AGENT && overview["nodes"][0]["state"] == "ready", "relayed from the leader: {overview}");
+    ensure!(overview["nodes"][0]["name"] == AGENT && overview["nodes"][0]["state"] == "ready" && overview["nodes"][0]["connected"] == true, "relayed from the leader: {overview}");
     let mut stranger_files = certificates.files(Role::Operator, HARNESS_OPERATOR)?;
     (stranger_files.cert, stranger_files.key) = (None, None);
     let stranger = Scraper::tls(&stranger_files, None)?.get(http, "/api/overview").await?;
@@ -114,7 +114,7 @@ async fn use_the_dashboard(farm: &Farm) -> anyhow::Result<()> {
     ensure!(seen["firstLookMessage"].as_str().is_some_and(|message| message.contains("bearer token")), "{context}");
     ensure!(seen["refusedMessage"].as_str().is_some_and(|message| message.contains("for operators")), "{context}");
     ensure!(seen["replica"].as_str().is_some_and(|replica| replica.starts_with(&format!("replica {} · follower", follower.id))), "{context}");
-    ensure!(seen["members"] == 3 && seen["nodes"][0]["name"] == AGENT, "{context}");
+    ensure!(seen["members"] == 3 && seen["nodes"][0]["name"] == AGENT && seen["nodes"][0]["connected"] == "true", "{context}");
     // Over TLS the browser and the replica agree on HTTP/2: the page's event streams share
     // one connection rather than each holding one of the six a browser keeps per host.
     ensure!(seen["protocols"] == serde_json::json!(["h2"]), "{context}");

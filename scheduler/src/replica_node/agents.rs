@@ -60,6 +60,11 @@ impl Agents {
         seen.map_or(0, |at| now_ms().saturating_sub(Instant::now().duration_since(at).as_millis() as Millis))
     }
 
+    /// Whether `node`'s agent holds a session with this replica now.
+    pub fn is_connected(&self, node: NodeId) -> bool {
+        lock(&self.inner.sessions).is_connected(node)
+    }
+
     pub fn record_progress(&self, progress: v1::TaskProgress) {
         lock(&self.inner.progress).insert(progress.task_id, progress);
     }

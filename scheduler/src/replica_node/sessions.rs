@@ -44,6 +44,10 @@ impl Sessions {
         }
     }
 
+    pub fn is_connected(&self, node: NodeId) -> bool {
+        self.by_node.contains_key(&node)
+    }
+
     /// Sends without waiting; false when the node has no session or its queue is full.
     pub fn send(&self, node: NodeId, message: SchedulerMessage) -> bool {
         self.by_node.get(&node).is_some_and(|(_, sender)| sender.try_send(Ok(message)).is_ok())

@@ -74,7 +74,8 @@ impl Admin {
             Outcome::NodeUpdated { .. } => {}
             other => return Err(unwanted(other)),
         }
-        let node = self.driver.read(move |state| state.nodes.get(&id).map(|node| convert::node(node, 0))).await?;
+        let agents = self.driver.agents().clone();
+        let node = self.driver.read(move |state| state.nodes.get(&id).map(|node| convert::node(node, &agents))).await?;
         node.map(Response::new).ok_or_else(|| Refusal::UnknownNode(id).into())
     }
 }
@@ -128,7 +129,7 @@ impl AdminService for Admin {
         self.operator(&request).await?;
         self.driver.leader_only()?;
         let agents = self.driver.agents().clone();
-        let nodes = self.driver.read(move |state| state.nodes.values().map(|node| convert::node(node, agents.last_heartbeat_ms(node.id))).collect()).await?;
+        let nodes = self.driver.read(move |state| state.nodes.values().map(|node| convert::node(node, &agents)).collect()).await?;
         Ok(Response::new(v1::ListNodesResponse { nodes }))
     }
 

@@ -6,6 +6,7 @@ use shotfarm_proto::encryption::EncryptionOptions;
 use shotfarm_proto::thumbnails::ThumbnailOptions;
 use shotfarm_proto::v1;
 
+use crate::replica_node::agents::Agents;
 use crate::state::State;
 use crate::state::model::{GpuInfo, Job, JobSpec, JobState, Node, NodeCapabilities, NodeState, Task, TaskState, format_job_id};
 
@@ -178,7 +179,9 @@ pub fn capabilities_from_wire(caps: &v1::Capabilities) -> Result<NodeCapabilitie
     })
 }
 
-pub fn node(node: &Node, last_heartbeat_ms: u64) -> v1::Node {
+/// A node as the services show it, with what the leader knows of its agent outside the log
+/// (its last heartbeat, whether it holds a session now).
+pub fn node(node: &Node, agents: &Agents) -> v1::Node {
     let share = |used: u32, capacity: u32| if capacity == 0 { 0.0 } else { f64::from(used) / f64::from(capacity) };
     v1::Node {
         node_id: node.id,
@@ -190,6 +193,7 @@ pub fn node(node: &Node, last_heartbeat_ms: u64) -> v1::Node {
         cpu_used: share(node.used_cpu_milli, node.cpu_capacity_milli()),
         memory_used: share(node.used_memory_mb, node.capabilities.memory_mb),
         registered_at_ms: node.registered_at_ms,
-        last_heartbeat_ms,
+        last_heartbeat_ms: agents.last_heartbeat_ms(node.id),
+        connected: agents.is_connected(node.id),
     }
 }

@@ -45,6 +45,8 @@ pub struct NodeView {
     pub id: u64,
     pub name: String,
     pub state: &'static str,
+    /// Its agent holds a session with the leader (only then is it given work).
+    pub connected: bool,
     pub running_tasks: u32,
     pub max_tasks: u32,
     /// Shares of the node's CPU cores and memory its running tasks hold (0–1).
@@ -144,6 +146,7 @@ impl NodeView {
             id: node.node_id,
             name: node.name,
             state: node_state(node.state),
+            connected: node.connected,
             running_tasks: node.running_tasks,
             max_tasks: capabilities.max_tasks,
             cpu_used: node.cpu_used,

@@ -95,8 +95,8 @@ function renderOverview(overview) {
   showBanner(overview.unavailable ? `nodes and jobs are not available from this replica now: ${overview.unavailable}` : '');
   const members = cluster.members.map((member) => h('tr', { 'data-member': member.id },
     h('td', {}, member.id), h('td', {}, member.addr), h('td', {}, state(member.role)), h('td', {}, member.membership), h('td', { class: 'num' }, member.matched_index)));
-  const nodes = overview.nodes.map((node) => h('tr', { 'data-node': node.name, 'data-state': node.state },
-    h('td', {}, node.name), h('td', {}, state(node.state)),
+  const nodes = overview.nodes.map((node) => h('tr', { 'data-node': node.name, 'data-state': node.state, 'data-connected': String(node.connected) },
+    h('td', {}, node.name), h('td', {}, state(node.state)), h('td', {}, node.connected ? 'on' : 'away'),
     h('td', { class: 'num' }, `${node.running_tasks}/${node.max_tasks}`),
     h('td', { class: 'num' }, percent(node.cpu_used)), h('td', { class: 'num' }, percent(node.memory_used)),
     h('td', { class: 'num' }, node.cpu_cores), h('td', { class: 'num' }, bytes(node.memory_bytes)),
@@ -116,7 +116,7 @@ function renderOverview(overview) {
     h('p', {}, `leader: replica ${cluster.leader_id || '—'} ${cluster.leader_addr} · commit ${cluster.commit_index} · applied ${cluster.applied_index}`),
     table(['replica', 'address', 'role', 'membership', 'matched'], members),
     h('h2', {}, `Nodes (${overview.nodes.length})`),
-    table(['node', 'state', 'tasks', 'cpu', 'memory', 'cores', 'ram', 'gpus', 'backends', ''], nodes),
+    table(['node', 'state', 'agent', 'tasks', 'cpu', 'memory', 'cores', 'ram', 'gpus', 'backends', ''], nodes),
     h('h2', {}, `Jobs (${overview.jobs.length} newest)`),
     table(['job', 'state', 'progress', 'owner', 'source', 'submitted', 'finished', 'error'], jobs),
   );

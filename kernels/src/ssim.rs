@@ -9,6 +9,9 @@
 use crate::frame::Plane;
 use crate::sample::Sample;
 
+/// Outputs of [`decimate`] summed side by side.
+const DECIMATE_BLOCK: usize = 8;
+
 const GAUSSIAN: [f32; 11] =
     [0.001028, 0.007599, 0.036001, 0.109361, 0.213006, 0.266012, 0.213006, 0.109361, 0.036001, 0.007599, 0.001028];
 
@@ -16,7 +19,7 @@ const GAUSSIAN: [f32; 11] =
 #[derive(Debug, Default)]
 pub struct SsimScratch {
     distorted: Vec<f32>,
-    decimated: Vec<f32>,
+    products: Vec<f32>,
     mu_dis: Vec<f32>,
     sq_dis: Vec<f32>,
     cross: Vec<f32>,
@@ -51,31 +54,54 @@ fn symmetric(x: isize, n: usize) -> usize {
     m.clamp(0, n - 1) as usize
 }
 
-/// `_iqa_decimate` with a `factor x factor` box of weight `1/factor²` (new buffer).
-fn decimate(img: &[f32], w: usize, h: usize, factor: usize, out: &mut Vec<f32>) -> (usize, usize) {
+/// `_iqa_decimate` with a `factor x factor` box of weight `1/factor²`, of the samples as
+/// floats of 8-bit scale (`sample / scaler`), into `out`. Each output's terms are added in
+/// `_iqa_decimate`'s order (box rows, then columns) into its own `f64`; inside the image's
+/// columns [`DECIMATE_BLOCK`] outputs are summed side by side (independent additions, no
+/// symmetric edge), the others one by one.
+fn decimate<T: Sample>(samples: &[T], w: usize, h: usize, factor: usize, scaler: f32, out: &mut Vec<f32>) -> (usize, usize) {
     let sw = w / factor + (w & 1);
     let sh = h / factor + (h & 1);
     let weight = 1.0f32 / (factor * factor) as f32;
     let (uc, vc) = ((factor / 2) as isize, (factor / 2) as isize);
     let even = if factor % 2 == 1 { 0 } else { 1 };
+    // `scaler` is a power of two: multiplying by its inverse is the division, exactly.
+    let inverse = 1.0 / scaler;
+    let term = |sample: T| f64::from(sample.to_u32() as f32 * inverse * weight);
+    // The outputs whose box lies inside the image's columns.
+    let first = (uc as usize).div_ceil(factor);
+    let end = (((w - 1) as isize + even - uc).max(0) as usize / factor + 1).min(sw);
+    let mut box_rows: Vec<&[T]> = Vec::with_capacity(factor);
     out.clear();
     out.reserve(sw * sh);
     for y in 0..sh {
-        for x in 0..sw {
-            let (cx, cy) = ((x * factor) as isize, (y * factor) as isize);
-            let edge = cx < uc || cy < vc || cx >= w as isize - uc || cy >= h as isize - vc;
-            let mut sum = 0.0f64;
-            for v in -vc..=vc - even {
-                for u in -uc..=uc - even {
-                    let value = if edge {
-                        img[symmetric(cy + v, h) * w + symmetric(cx + u, w)]
-                    } else {
-                        img[(cy + v) as usize * w + (cx + u) as usize]
-                    };
-                    sum += f64::from(value * weight);
+        let cy = (y * factor) as isize;
+        box_rows.clear();
+        box_rows.extend((-vc..=vc - even).map(|v| &samples[symmetric(cy + v, h) * w..][..w]));
+        let mut x = 0;
+        while x < sw {
+            if x >= first && x + DECIMATE_BLOCK <= end {
+                let mut sums = [0.0f64; DECIMATE_BLOCK];
+                for row in &box_rows {
+                    for u in -uc..=uc - even {
+                        let columns = &row[((x * factor) as isize + u) as usize..];
+                        for (j, sum) in sums.iter_mut().enumerate() {
+                            *sum += term(columns[j * factor]);
+                        }
+                    }
                 }
+                out.extend(sums.map(|sum| sum as f32));
+                x += DECIMATE_BLOCK;
+            } else {
+                let mut sum = 0.0f64;
+                for row in &box_rows {
+                    for u in -uc..=uc - even {
+                        sum += term(row[symmetric((x * factor) as isize + u, w)]);
+                    }
+                }
+                out.push(sum as f32);
+                x += 1;
             }
-            out.push(sum as f32);
         }
     }
     (sw, sh)
@@ -107,20 +133,18 @@ fn convolve(img: &[f32], w: usize, h: usize, cache: &mut Vec<f32>, out: &mut Vec
     }
 }
 
-/// The luma samples of `plane` as floats of 8-bit scale, decimated as `float_ssim` does;
-/// returns the size after decimation.
-fn float_luma<T: Sample>(plane: &Plane<T>, bit_depth: u8, out: &mut Vec<f32>, decimated: &mut Vec<f32>) -> (usize, usize) {
+/// The luma samples of `plane` as floats of 8-bit scale, decimated as `float_ssim` does
+/// (straight from the samples); returns the size after decimation.
+fn float_luma<T: Sample>(plane: &Plane<T>, bit_depth: u8, out: &mut Vec<f32>) -> (usize, usize) {
     let (w, h) = (plane.width(), plane.height());
     let scaler = (1u32 << (bit_depth - 8)) as f32;
-    out.clear();
-    out.extend(plane.data().iter().map(|v| v.to_u32() as f32 / scaler));
     let scale = ((w.min(h) as f32 / 256.0f32 + 0.5) as usize).max(1);
     if scale == 1 {
+        out.clear();
+        out.extend(plane.data().iter().map(|v| v.to_u32() as f32 / scaler));
         return (w, h);
     }
-    let size = decimate(out, w, h, scale, decimated);
-    std::mem::swap(out, decimated);
-    size
+    decimate(plane.data(), w, h, scale, scaler, out)
 }
 
 /// Elementwise products of two images.
@@ -131,20 +155,20 @@ fn products(a: &[f32], b: &[f32], out: &mut Vec<f32>) {
 
 /// Fills `out` with SSIM's reference side of the luma plane `reference` of `bit_depth` bits.
 pub fn ssim_reference<T: Sample>(reference: &Plane<T>, bit_depth: u8, s: &mut SsimScratch, out: &mut SsimReference) {
-    (out.width, out.height) = float_luma(reference, bit_depth, &mut out.pixels, &mut s.decimated);
+    (out.width, out.height) = float_luma(reference, bit_depth, &mut out.pixels);
     let (w, h) = (out.width, out.height);
     if w < 11 || h < 11 {
         return;
     }
     convolve(&out.pixels, w, h, &mut s.cache, &mut out.mu);
-    products(&out.pixels, &out.pixels, &mut s.decimated);
-    convolve(&s.decimated, w, h, &mut s.cache, &mut out.sq);
+    products(&out.pixels, &out.pixels, &mut s.products);
+    convolve(&s.products, w, h, &mut s.cache, &mut out.sq);
 }
 
 /// `float_ssim` of a distorted luma plane against a reference whose side is already done
 /// ([`ssim_reference`] of a plane of the same size and depth): the same value as [`ssim`].
 pub fn ssim_against<T: Sample>(reference: &SsimReference, distorted: &Plane<T>, bit_depth: u8, s: &mut SsimScratch) -> f64 {
-    let (w, h) = float_luma(distorted, bit_depth, &mut s.distorted, &mut s.decimated);
+    let (w, h) = float_luma(distorted, bit_depth, &mut s.distorted);
     debug_assert_eq!((w, h), (reference.width, reference.height), "ssim of planes of different sizes");
     if w < 11 || h < 11 {
         return 1.0;
@@ -156,10 +180,10 @@ pub fn ssim_against<T: Sample>(reference: &SsimReference, distorted: &Plane<T>, 
     let c3 = c2 / 2.0f32;
 
     convolve(&s.distorted, w, h, &mut s.cache, &mut s.mu_dis);
-    products(&s.distorted, &s.distorted, &mut s.decimated);
-    convolve(&s.decimated, w, h, &mut s.cache, &mut s.sq_dis);
-    products(&reference.pixels, &s.distorted, &mut s.decimated);
-    convolve(&s.decimated, w, h, &mut s.cache, &mut s.cross);
+    products(&s.distorted, &s.distorted, &mut s.products);
+    convolve(&s.products, w, h, &mut s.cache, &mut s.sq_dis);
+    products(&reference.pixels, &s.distorted, &mut s.products);
+    convolve(&s.products, w, h, &mut s.cache, &mut s.cross);
 
     let (dw, dh) = (w - 10, h - 10);
     let mut ssim_sum = 0.0f64;
@@ -196,6 +220,46 @@ mod tests {
         let p = Plane::<u8>::from_vec(40, 30, (0..1200).map(|i| (i * 7 % 251) as u8).collect()).unwrap();
         let v = ssim(&p, &p, 8, &mut SsimScratch::default());
         assert!((v - 1.0).abs() < 1e-6, "{v}");
+    }
+
+    /// `_iqa_decimate` output by output, every index through the symmetric edge.
+    fn decimate_one_by_one(samples: &[u16], w: usize, h: usize, factor: usize, scaler: f32) -> Vec<f32> {
+        let weight = 1.0f32 / (factor * factor) as f32;
+        let (c, even) = ((factor / 2) as isize, if factor % 2 == 1 { 0 } else { 1 });
+        let mut out = Vec::new();
+        for y in 0..h / factor + (h & 1) {
+            for x in 0..w / factor + (w & 1) {
+                let mut sum = 0.0f64;
+                for v in -c..=c - even {
+                    for u in -c..=c - even {
+                        let sample = samples[symmetric((y * factor) as isize + v, h) * w + symmetric((x * factor) as isize + u, w)];
+                        sum += f64::from(f32::from(sample) / scaler * weight);
+                    }
+                }
+                out.push(sum as f32);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn decimate_matches_the_output_by_output_sums() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for (w, h, factor, bit_depth) in [(1920, 1080, 4, 8u8), (1280, 720, 3, 10), (37, 23, 4, 16), (61, 40, 5, 12), (7, 9, 2, 8), (3, 3, 4, 8)] {
+            let samples: Vec<u16> = (0..w * h)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 20) as u16 >> (16 - bit_depth)
+                })
+                .collect();
+            let scaler = (1u32 << (bit_depth - 8)) as f32;
+            let mut out = Vec::new();
+            decimate(&samples, w, h, factor, scaler, &mut out);
+            let expected = decimate_one_by_one(&samples, w, h, factor, scaler);
+            assert_eq!(out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{w}x{h} by {factor}");
+        }
     }
 
     #[test]

@@ -10,40 +10,16 @@ use proptest::prelude::*;
 use shotfarm_kernels::decode::frame_source::{FrameSource, MemorySource};
 use shotfarm_kernels::decode::y4m::Y4mReader;
 use shotfarm_kernels::simd::SimdLevel;
-use shotfarm_kernels::{FeatureSelection, Frame, FrameFormat, Plane, VmafError, VmafOptions, YuvFrame, vmaf_streams, vmaf_streams_against_one_reference};
+use shotfarm_kernels::{FeatureSelection, Frame, FrameFormat, VmafError, VmafOptions, vmaf_streams, vmaf_streams_against_one_reference};
 
-/// A plane of `w x h` pseudo-random samples below `1 << depth` over a ramp.
-fn plane(w: usize, h: usize, depth: u8, seed: u64, noise: u16) -> Plane<u16> {
-    let mut state = seed | 1;
-    let max = (1u32 << depth) - 1;
-    let data = (0..w * h)
-        .map(|i| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let (x, y) = ((i % w) as u32, (i / w) as u32);
-            let base = (x * 7 + y * 3 + seed as u32 % 5) % (max + 1);
-            ((base + (state % u64::from(noise.max(1))) as u32).min(max)) as u16
-        })
-        .collect();
-    Plane::from_vec(w, h, data).expect("size matches")
+mod support {
+    pub mod noise_frames;
 }
-
-fn frame(format: FrameFormat, seed: u64, noise: u16) -> Frame {
-    let (w, h, depth) = (format.width, format.height, format.bit_depth);
-    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    let planes = [plane(w, h, depth, seed, noise), plane(cw, ch, depth, seed + 1, noise), plane(cw, ch, depth, seed + 2, noise)];
-    if depth == 8 {
-        let narrow = planes.map(|p| Plane::from_vec(p.width(), p.height(), p.data().iter().map(|&v| v as u8).collect()).expect("size matches"));
-        Frame::Eight(YuvFrame::from_planes(8, narrow).expect("4:2:0 sizes"))
-    } else {
-        Frame::High(YuvFrame::from_planes(depth, planes).expect("4:2:0 sizes"))
-    }
-}
+use support::noise_frames::noise_frame;
 
 /// `count` frames of a stream: the reference (stream 0, little noise) or a distorted one.
 fn frames(format: FrameFormat, count: usize, seed: u64, noise: u16) -> Vec<Frame> {
-    (0..count).map(|i| frame(format, seed + i as u64 * 101, noise)).collect()
+    (0..count).map(|i| noise_frame(format.width, format.height, format.bit_depth, seed + i as u64 * 101, noise)).collect()
 }
 
 fn source(format: FrameFormat, frames: &[Frame], name: &str) -> Box<dyn FrameSource> {

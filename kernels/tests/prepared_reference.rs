@@ -4,34 +4,12 @@
 
 use shotfarm_kernels::frame_features::{FeatureScratch, MetricError, PreparedReference, features_against};
 use shotfarm_kernels::simd::SimdLevel;
-use shotfarm_kernels::{FeatureSelection, Frame, Plane, YuvFrame};
+use shotfarm_kernels::FeatureSelection;
 
-/// A `w x h` frame of pseudo-random samples of `depth` bits over a ramp.
-fn frame(w: usize, h: usize, depth: u8, seed: u64, noise: u32) -> Frame {
-    let mut state = seed | 1;
-    let max = (1u32 << depth) - 1;
-    let mut plane = |w: usize, h: usize| -> Vec<u16> {
-        (0..w * h)
-            .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let base = ((i % w) as u32 * 5 + (i / w) as u32 * 3) % (max + 1);
-                (base + (state % u64::from(noise)) as u32).min(max) as u16
-            })
-            .collect()
-    };
-    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    let planes = [plane(w, h), plane(cw, ch), plane(cw, ch)];
-    let sizes = [(w, h), (cw, ch), (cw, ch)];
-    if depth == 8 {
-        let planes = std::array::from_fn(|k| Plane::from_vec(sizes[k].0, sizes[k].1, planes[k].iter().map(|&v| v as u8).collect()).expect("size matches"));
-        Frame::Eight(YuvFrame::from_planes(8, planes).expect("4:2:0 sizes"))
-    } else {
-        let planes = std::array::from_fn(|k| Plane::from_vec(sizes[k].0, sizes[k].1, planes[k].clone()).expect("size matches"));
-        Frame::High(YuvFrame::from_planes(depth, planes).expect("4:2:0 sizes"))
-    }
+mod support {
+    pub mod noise_frames;
 }
+use support::noise_frames::noise_frame;
 
 #[test]
 fn a_reused_prepared_reference_scores_as_a_fresh_one() {
@@ -43,8 +21,8 @@ fn a_reused_prepared_reference_scores_as_a_fresh_one() {
         let (mut prepared, mut scratch) = (PreparedReference::default(), FeatureScratch::default());
         for (i, &(w, h, depth)) in sizes.iter().enumerate() {
             let seed = 7 + i as u64 * 31;
-            let reference = frame(w, h, depth, seed, 4);
-            let distorted = [frame(w, h, depth, seed + 1, 40), frame(w, h, depth, seed + 2, 200)];
+            let reference = noise_frame(w, h, depth, seed, 4);
+            let distorted = [noise_frame(w, h, depth, seed + 1, 40), noise_frame(w, h, depth, seed + 2, 200)];
             prepared.prepare(&reference, None, selection, simd, &mut scratch).expect("prepares");
             for d in &distorted {
                 let reused = features_against(&reference, &prepared, d, simd, &mut scratch).expect("scores");
@@ -60,7 +38,7 @@ fn a_reused_prepared_reference_scores_as_a_fresh_one() {
 #[test]
 fn a_reference_prepared_for_its_motion_only_refuses_to_score() {
     let (mut prepared, mut scratch) = (PreparedReference::default(), FeatureScratch::default());
-    let (reference, distorted) = (frame(48, 40, 8, 3, 4), frame(48, 40, 8, 4, 30));
+    let (reference, distorted) = (noise_frame(48, 40, 8, 3, 4), noise_frame(48, 40, 8, 4, 30));
     prepared.prepare(&reference, None, None, SimdLevel::Scalar, &mut scratch).expect("prepares");
     assert_eq!(features_against(&reference, &prepared, &distorted, SimdLevel::Scalar, &mut scratch), Err(MetricError::MotionOnlyReference));
 }

@@ -10,44 +10,20 @@ use shotfarm_kernels::simd::SimdLevel;
 use shotfarm_kernels::vif::{VifScratch, vif};
 use shotfarm_kernels::vmaf::{VmafOptions, frame_features_of_streams};
 use shotfarm_kernels::vmaf_streams;
-use shotfarm_kernels::{FeatureSelection, Frame, FrameFormat, Plane, YuvFrame};
+use shotfarm_kernels::{FeatureSelection, Frame, FrameFormat, Plane};
 
-/// A plane of `w x h` pseudo-random samples below `1 << depth`, smooth enough to exercise
-/// both branches of the VIF statistic.
-fn plane16(w: usize, h: usize, depth: u8, seed: u64, noise: u16) -> Plane<u16> {
-    let mut state = seed | 1;
-    let max = (1u32 << depth) - 1;
-    let data = (0..w * h)
-        .map(|i| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let (x, y) = ((i % w) as u32, (i / w) as u32);
-            let base = (x * 7 + y * 3) % (max + 1);
-            ((base + (state % u64::from(noise.max(1))) as u32).min(max)) as u16
-        })
-        .collect();
-    Plane::from_vec(w, h, data).expect("size matches")
+mod support {
+    pub mod noise_frames;
 }
-
-fn plane8(w: usize, h: usize, seed: u64, noise: u16) -> Plane<u8> {
-    let p = plane16(w, h, 8, seed, noise);
-    Plane::from_vec(w, h, p.data().iter().map(|&v| v as u8).collect()).expect("size matches")
-}
-
-fn frame8(w: usize, h: usize, seed: u64, noise: u16) -> Frame {
-    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    let planes = [plane8(w, h, seed, noise), plane8(cw, ch, seed + 1, noise), plane8(cw, ch, seed + 2, noise)];
-    Frame::Eight(YuvFrame::from_planes(8, planes).expect("4:2:0 sizes"))
-}
+use support::noise_frames::{noise_frame, noise_plane, noise_plane8};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     #[test]
     fn simd_equals_scalar_8bit(w in 33usize..90, h in 33usize..70, seed in 1u64..1000, noise in 1u16..60) {
-        let r = plane8(w, h, seed, 4);
-        let d = plane8(w, h, seed * 31 + 7, noise);
+        let r = noise_plane8(w, h, seed, 4);
+        let d = noise_plane8(w, h, seed * 31 + 7, noise);
         let scalar_vif = vif(&r, &d, 8, SimdLevel::Scalar, &mut VifScratch::default());
         let scalar_adm = adm_at(&r, &d, 8, SimdLevel::Scalar, &mut AdmScratch::default());
         let scalar_sad = blurred_difference_sad_scalar(&r, &d, 8, &mut MotionScratch::default());
@@ -60,8 +36,8 @@ proptest! {
 
     #[test]
     fn simd_equals_scalar_10bit(w in 33usize..80, h in 33usize..60, seed in 1u64..1000, noise in 1u16..200) {
-        let r = plane16(w, h, 10, seed, 8);
-        let d = plane16(w, h, 10, seed * 17 + 3, noise);
+        let r = noise_plane(w, h, 10, seed, 8);
+        let d = noise_plane(w, h, 10, seed * 17 + 3, noise);
         let scalar_vif = vif(&r, &d, 10, SimdLevel::Scalar, &mut VifScratch::default());
         let scalar_adm = adm_at(&r, &d, 10, SimdLevel::Scalar, &mut AdmScratch::default());
         for level in SimdLevel::available() {
@@ -83,8 +59,8 @@ proptest! {
         ten_bit in any::<bool>(),
     ) {
         if ten_bit {
-            let r = plane16(w, h, 10, seed, 1024);
-            let d = plane16(w, h, 10, seed * 13 + 5, 1024);
+            let r = noise_plane(w, h, 10, seed, 1024);
+            let d = noise_plane(w, h, 10, seed * 13 + 5, 1024);
             let scalar = adm_at(&r, &d, 10, SimdLevel::Scalar, &mut AdmScratch::default());
             for level in SimdLevel::available() {
                 prop_assert_eq!(adm_at(&r, &d, 10, level, &mut AdmScratch::default()), scalar, "adm {}", level.name());
@@ -94,8 +70,8 @@ proptest! {
                 blurred_difference_sad_scalar(&r, &d, 10, &mut MotionScratch::default())
             );
         } else {
-            let r = plane8(w, h, seed, 256);
-            let d = plane8(w, h, seed * 13 + 5, 256);
+            let r = noise_plane8(w, h, seed, 256);
+            let d = noise_plane8(w, h, seed * 13 + 5, 256);
             let scalar = adm_at(&r, &d, 8, SimdLevel::Scalar, &mut AdmScratch::default());
             for level in SimdLevel::available() {
                 prop_assert_eq!(adm_at(&r, &d, 8, level, &mut AdmScratch::default()), scalar, "adm {}", level.name());
@@ -119,13 +95,13 @@ proptest! {
     ) {
         let noise = if flat { 1 } else { (1u32 << depth).min(65535) as u16 };
         if depth == 8 {
-            let (r, d) = (plane8(w, h, seed, noise), plane8(w, h, seed * 13 + 5, noise));
+            let (r, d) = (noise_plane8(w, h, seed, noise), noise_plane8(w, h, seed * 13 + 5, noise));
             let scalar = vif(&r, &d, 8, SimdLevel::Scalar, &mut VifScratch::default());
             for level in SimdLevel::available() {
                 prop_assert_eq!(vif(&r, &d, 8, level, &mut VifScratch::default()), scalar, "vif {}", level.name());
             }
         } else {
-            let (r, d) = (plane16(w, h, depth, seed, noise), plane16(w, h, depth, seed * 13 + 5, noise));
+            let (r, d) = (noise_plane(w, h, depth, seed, noise), noise_plane(w, h, depth, seed * 13 + 5, noise));
             let scalar = vif(&r, &d, depth, SimdLevel::Scalar, &mut VifScratch::default());
             for level in SimdLevel::available() {
                 prop_assert_eq!(vif(&r, &d, depth, level, &mut VifScratch::default()), scalar, "vif {}", level.name());
@@ -146,7 +122,7 @@ proptest! {
     ) {
         let depth = if ten_bit { 10 } else { 8 };
         let noise = if smooth { 9 } else { 1 << depth };
-        let (r, d) = (plane16(w, h, depth, seed, noise), plane16(w, h, depth, seed * 7 + 3, noise));
+        let (r, d) = (noise_plane(w, h, depth, seed, noise), noise_plane(w, h, depth, seed * 7 + 3, noise));
         if ten_bit {
             check_every_level(&r, &d, depth)?;
         } else {
@@ -158,8 +134,8 @@ proptest! {
     #[test]
     fn thread_count_does_not_change_features(w in 33usize..70, h in 33usize..50, seed in 1u64..1000, n in 2usize..7) {
         let format = FrameFormat { width: w, height: h, bit_depth: 8 };
-        let refs: Vec<Frame> = (0..n).map(|i| frame8(w, h, seed + i as u64 * 101, 3)).collect();
-        let dists: Vec<Frame> = (0..n).map(|i| frame8(w, h, seed + i as u64 * 101 + 50, 20)).collect();
+        let refs: Vec<Frame> = (0..n).map(|i| noise_frame(w, h, 8, seed + i as u64 * 101, 3)).collect();
+        let dists: Vec<Frame> = (0..n).map(|i| noise_frame(w, h, 8, seed + i as u64 * 101 + 50, 20)).collect();
         let run = |threads: usize| {
             let options = VmafOptions {
                 threads,
@@ -185,8 +161,8 @@ proptest! {
     #[test]
     fn subsampled_runs_score_their_frames_as_a_full_run_does(w in 33usize..60, h in 33usize..48, seed in 1u64..1000, frames in 1usize..9, step in 2u64..5, threads in 1usize..4) {
         let format = FrameFormat { width: w, height: h, bit_depth: 8 };
-        let refs: Vec<Frame> = (0..frames).map(|i| frame8(w, h, seed + i as u64 * 101, 3)).collect();
-        let dists: Vec<Frame> = (0..frames).map(|i| frame8(w, h, seed + i as u64 * 101 + 50, 20)).collect();
+        let refs: Vec<Frame> = (0..frames).map(|i| noise_frame(w, h, 8, seed + i as u64 * 101, 3)).collect();
+        let dists: Vec<Frame> = (0..frames).map(|i| noise_frame(w, h, 8, seed + i as u64 * 101 + 50, 20)).collect();
         let run = |subsample: u64| {
             let options = VmafOptions { threads, subsample, features: FeatureSelection { psnr: true, ssim: false }, ..VmafOptions::default() };
             let r = MemorySource::new(format, refs.clone(), "ref").expect("formats agree");
@@ -217,8 +193,8 @@ fn check_every_level<T: shotfarm_kernels::sample::Sample>(r: &Plane<T>, d: &Plan
 #[test]
 fn frame_count_mismatch_names_both_counts() {
     let format = FrameFormat { width: 40, height: 36, bit_depth: 8 };
-    let r = MemorySource::new(format, (0..4).map(|i| frame8(40, 36, i, 3)).collect(), "ref").expect("ok");
-    let d = MemorySource::new(format, (0..3).map(|i| frame8(40, 36, i + 9, 3)).collect(), "dis").expect("ok");
+    let r = MemorySource::new(format, (0..4).map(|i| noise_frame(40, 36, 8, i, 3)).collect(), "ref").expect("ok");
+    let d = MemorySource::new(format, (0..3).map(|i| noise_frame(40, 36, 8, i + 9, 3)).collect(), "dis").expect("ok");
     let err = shotfarm_kernels::vmaf_streams(Box::new(r), Box::new(d), &VmafOptions::default()).unwrap_err();
     let text = err.to_string();
     assert!(text.contains('4') && text.contains('3') && text.contains("mismatch"), "{text}");
@@ -227,8 +203,8 @@ fn frame_count_mismatch_names_both_counts() {
 #[test]
 fn too_small_frames_are_rejected() {
     let format = FrameFormat { width: 20, height: 36, bit_depth: 8 };
-    let r = MemorySource::new(format, vec![frame8(20, 36, 1, 3)], "ref").expect("ok");
-    let d = MemorySource::new(format, vec![frame8(20, 36, 2, 3)], "dis").expect("ok");
+    let r = MemorySource::new(format, vec![noise_frame(20, 36, 8, 1, 3)], "ref").expect("ok");
+    let d = MemorySource::new(format, vec![noise_frame(20, 36, 8, 2, 3)], "dis").expect("ok");
     let err = shotfarm_kernels::vmaf_streams(Box::new(r), Box::new(d), &VmafOptions::default()).unwrap_err();
     assert!(err.to_string().contains("too small"), "{err}");
 }

@@ -11,12 +11,16 @@
 //! - its timestamps are contiguous at the constant rate, or, for a source whose renditions keep
 //!   its frame times, every frame is at its source frame's time within 1 ms (from the same
 //!   table);
-//! - the first and last frame of every chunk, decoded from the rendition by seeking to the
-//!   chunk's keyframe (and, for a chunk longer than one keyframe interval, to its last one:
-//!   [`super::frame_analysis::decode_fingerprints_from_keyframe`]; up to the last frame only
-//!   the frames others refer to are decoded, the last one found by its time, or every frame
-//!   where it was not one of them), are the frames its encode verified and match the source's
-//!   frames at those indices ([`shotfarm_kernels::frame_sequence::judge_lone_frame`]);
+//! - the first frame of every chunk, decoded from the rendition by seeking to the chunk's
+//!   keyframe ([`super::frame_analysis::decode_fingerprints_from_keyframe`]), is the frame its
+//!   encode verified and matches the source's frame at that index
+//!   ([`shotfarm_kernels::frame_sequence::judge_lone_frame`]); decoding it also shows the
+//!   parameter sets the join put in force for the chunk are its own;
+//! - every sample of every chunk is, byte for byte, what its encode decoded and compared with
+//!   the source ([`super::sample_digest`]: one SHA-256 per chunk, read from the rendition
+//!   without decoding; the parameter sets the join writes into keyframes left out), so its
+//!   last frame is the one its encode verified (the chunk before a misplaced one is left to
+//!   the misplaced verdict, which says where frames were lost or added);
 //! - the codec, size and bitrate are what the rung asked for.
 //!
 //! So a frame dropped, duplicated or reordered at any chunk boundary, a chunk left out, joined

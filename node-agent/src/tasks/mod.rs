@@ -12,7 +12,7 @@
 //! | [`encode`] | one chunk at one or more rungs (one decode) through the backend placement chose, each output checked frame by frame against the source |
 //! | [`score`] | VMAF/PSNR/SSIM of one encoded chunk against its source frames |
 //! | [`assemble`] | a rung's chunks joined into one stream |
-//! | [`validate`] | the join check of the assembled stream: the verified chunks in order, timestamps, each chunk's first and last frame |
+//! | [`validate`] | the join check of the assembled stream: the verified chunks in order, timestamps, each chunk's first frame decoded and its samples' digest |
 //! | [`package`] | HLS + DASH (+ audio) written under the job's `output_url` |
 //! | [`report`] | `report.json` from the job facts and every output; the work area removed |
 //! | [`work_area`] | attempt-keyed artifact keys under `work_url`, uploads and downloads |

@@ -1,7 +1,8 @@
 //! The validate task: the join check of the assembled stream ([`crate::media::validate`]):
 //! the rung's chunks, each as its encode task verified it frame by frame, found in order in
-//! the stream's sample table, timestamps contiguous, the first and last frame of every chunk
-//! decoded and matched (no frame dropped, duplicated or reordered at a boundary), its codec,
+//! the stream's sample table, timestamps contiguous, the first frame of every chunk decoded
+//! and matched and its samples the bytes its encode verified (no frame dropped, duplicated or
+//! reordered at a boundary), its codec,
 //! size and bitrate checked against the rung. A failure is final, with validation's precise
 //! message. The full validation report goes to `validation/<rung>.a<attempt>.json` for
 //! report.json.

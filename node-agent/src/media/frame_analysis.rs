@@ -12,7 +12,7 @@
 //! Inspection, the encode task's chunk check and validation's join check all use this pass, so
 //! the source's, a chunk's and a rendition's fingerprints come from the same decode-and-scale
 //! path; the join check decodes only each chunk's first frame, from its keyframe
-//! ([`decode_fingerprints_from_keyframe`]).
+//! ([`decode_keyframe_fingerprint`]).
 //!
 //! An HDR source is also fingerprinted tone-mapped to SDR (the tone map of its H.264 rungs,
 //! [`super::source_colour`], applied after an area scale to [`TONE_MAP_WIDTH`]×[`TONE_MAP_HEIGHT`]
@@ -244,24 +244,16 @@ pub async fn decode_fingerprints(path: &Path, prints: mpsc::SyncSender<Fingerpri
     })
 }
 
-/// Frames decoded from a keyframe: each one's fingerprint and its time from the seek point.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeyframeSpan {
-    pub prints: Vec<Fingerprint>,
-    pub times: Vec<Option<f64>>,
-}
-
-/// Decodes `frames` frames of `path` (an encoded rendition, like [`decode_fingerprints`]) from
-/// the keyframe at `keyframe_seconds` (from its first frame) and returns their fingerprints and
-/// times: the join check's look at a chunk's first frame without decoding the rest of the
-/// file. The input is opened half a frame (`half_frame_seconds`) past the keyframe with
-/// `-noaccurate_seek`, so ffmpeg starts at that keyframe and drops nothing by time (the
-/// encoder's seek, [`super::encode`]), and times count from that point (the keyframe's is
-/// `-half_frame_seconds`); the frames are scaled exactly as in a whole decode.
-pub async fn decode_fingerprints_from_keyframe(path: &Path, keyframe_seconds: f64, half_frame_seconds: f64, frames: u64, cancel: &CancellationToken) -> Result<KeyframeSpan, DecodePassError> {
-    let span = DecodeSpan::FromKeyframe { seek_seconds: keyframe_seconds + half_frame_seconds, frames };
+/// Decodes the frame at the keyframe at `keyframe_seconds` (from the first frame) of `path`
+/// (an encoded rendition, like [`decode_fingerprints`]) and returns its fingerprint (none when
+/// nothing was decoded): the join check's look at a chunk's first frame without decoding the
+/// rest of the file. The input is opened half a frame (`half_frame_seconds`) past the keyframe
+/// with `-noaccurate_seek`, so ffmpeg starts at that keyframe and drops nothing by time (the
+/// encoder's seek, [`super::encode`]); the frame is scaled exactly as in a whole decode.
+pub async fn decode_keyframe_fingerprint(path: &Path, keyframe_seconds: f64, half_frame_seconds: f64, cancel: &CancellationToken) -> Result<Option<Fingerprint>, DecodePassError> {
+    let span = DecodeSpan::KeyframeAt { seek_seconds: keyframe_seconds + half_frame_seconds };
     let pass = decode_pass(path, &SourcePicture::default(), span, |receiver| analyse_frames(receiver, AnalysisDepth::Fingerprints), cancel).await?;
-    Ok(KeyframeSpan { prints: pass.analysed.0.into_iter().map(|(print, _)| print).collect(), times: pass.frame_lines.iter().map(|frame| frame.pts_seconds).collect() })
+    Ok(pass.analysed.0.into_iter().next().map(|(print, _)| print))
 }
 
 /// Which frames a decode pass delivers.
@@ -269,8 +261,8 @@ pub async fn decode_fingerprints_from_keyframe(path: &Path, keyframe_seconds: f6
 enum DecodeSpan {
     /// Every frame of the file.
     Whole,
-    /// `frames` frames from the keyframe at or before `seek_seconds`.
-    FromKeyframe { seek_seconds: f64, frames: u64 },
+    /// The one frame at the keyframe at or before `seek_seconds`.
+    KeyframeAt { seek_seconds: f64 },
 }
 
 /// One decode pass: ffmpeg's frames to the `analyse` thread, its showinfo lines and decoder
@@ -305,8 +297,8 @@ async fn decode_pass<T: Send + 'static>(
     };
     let (seek_args, limit_args) = match span {
         DecodeSpan::Whole => (Vec::new(), Vec::new()),
-        DecodeSpan::FromKeyframe { seek_seconds, frames } => {
-            (vec!["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{seek_seconds:.6}")], vec!["-frames:v".to_owned(), frames.to_string()])
+        DecodeSpan::KeyframeAt { seek_seconds } => {
+            (vec!["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{seek_seconds:.6}")], vec!["-frames:v".to_owned(), "1".to_owned()])
         }
     };
     let command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostats", "-nostdin"]).args(seek_args).args(pinned_input(path)).args(picture_args).args(limit_args).args([

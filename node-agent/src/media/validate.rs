@@ -12,7 +12,7 @@
 //!   its frame times, every frame is at its source frame's time within 1 ms (from the same
 //!   table);
 //! - the first frame of every chunk, decoded from the rendition by seeking to the chunk's
-//!   keyframe ([`super::frame_analysis::decode_fingerprints_from_keyframe`]), is the frame its
+//!   keyframe ([`super::frame_analysis::decode_keyframe_fingerprint`]), is the frame its
 //!   encode verified and matches the source's frame at that index
 //!   ([`shotfarm_kernels::frame_sequence::judge_lone_frame`]); decoding it also shows the
 //!   parameter sets the join put in force for the chunk are its own;
@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use super::artifacts::ArtifactError;
 use super::chunk_check::fault_name;
 use super::chunking::FrameRange;
-use super::frame_analysis::{DecodePassError, decode_fingerprints_from_keyframe};
+use super::frame_analysis::{DecodePassError, decode_keyframe_fingerprint};
 use super::frame_stream::{FramesWithin, stream_frames};
 use super::mp4_samples::{VideoTimeline, video_timeline};
 use shotfarm_proto::pipeline::Rung;
@@ -232,9 +232,9 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
     }
     let source_frames = source.times.len() as u64;
     check_chunk_plan(name, &params.chunks, source_frames)?;
-    // The boundaries of the chunks found in place are checked first, so a fault is reported
-    // at the first chunk it touches: a frame added at the end of a chunk shows in its own last
-    // frame before it moves the next chunk's keyframe.
+    // The chunks found in place are checked first, so a fault is reported at the first chunk
+    // it touches; a frame lost or added at the end of a chunk moves the next chunk's keyframe,
+    // and that verdict (`misplaced`) says where.
     let (in_place, misplaced) = chunks_in_place(name, &params.chunks, &timeline, source_frames);
     let times = timeline.presentation_seconds();
     let boundaries = check_boundaries(params, &params.chunks[..in_place], misplaced.is_some(), &times, &source.prints, &tolerance, cancel).await?;
@@ -297,15 +297,15 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
     Ok(report)
 }
 
-/// The source frames a boundary verdict may look at: each chunk's first and last frame and
-/// `search_window` frames on either side.
+/// The source frames the boundary checks look at: each chunk's first frame and
+/// `search_window` frames on either side (a first frame's verdict), and its last frame (the
+/// distance of the one its encode verified).
 fn boundary_neighbourhoods(chunks: &[JoinedChunk], search_window: usize) -> BTreeSet<u64> {
     let window = search_window as u64;
     let mut wanted = BTreeSet::new();
     for chunk in chunks {
-        for frame in [chunk.frames.start, chunk.frames.end.saturating_sub(1)] {
-            wanted.extend(frame.saturating_sub(window)..=frame + window);
-        }
+        wanted.extend(chunk.frames.start.saturating_sub(window)..=chunk.frames.start + window);
+        wanted.insert(chunk.frames.end.saturating_sub(1));
     }
     wanted
 }
@@ -414,7 +414,7 @@ async fn check_boundaries(
     let decode = |chunk: &JoinedChunk| {
         let at = chunk.frames.start as usize;
         let half_frame = times.get(at + 1).map_or(frame_duration, |next| next - times[at]) / 2.0;
-        decode_fingerprints_from_keyframe(&params.rendition, times[at], half_frame, 1, cancel)
+        decode_keyframe_fingerprint(&params.rendition, times[at], half_frame, cancel)
     };
     let mut first_frames = futures::stream::iter(chunks).map(decode).buffered(PARALLEL_BOUNDARY_DECODES);
     let digests = digests.await.map_err(|error| ValidateError::Thread(error.to_string()))?.map_err(|error| fail(name, None, format!("the rendition's samples cannot be read: {error}")))?;
@@ -422,19 +422,17 @@ async fn check_boundaries(
     let mut sum_distance = 0f64;
     for (position, (chunk, digest)) in chunks.iter().zip(&digests).enumerate() {
         let start = chunk.frames.start;
-        let decoded = match first_frames.next().await {
-            Some(Ok(decoded)) => decoded,
+        let shown = match first_frames.next().await {
+            Some(Ok(Some(shown))) => shown,
+            Some(Ok(None)) => return Err(fail(name, Some(start), format!("decoding chunk {} from its keyframe at rendition frame {start} gave no frame", chunk.index))),
             Some(Err(DecodePassError::Tool(error))) if error.is_cancelled() => return Err(ValidateError::Cancelled),
             Some(Err(DecodePassError::Tool(error))) => return Err(ValidateError::Tool(error)),
             Some(Err(error)) => return Err(fail(name, Some(start), error.to_string())),
             None => return Err(ValidateError::Thread("the first-frame decodes ended early".to_owned())),
         };
-        let Some(shown) = decoded.prints.first() else {
-            return Err(fail(name, Some(start), format!("decoding chunk {} from its keyframe at rendition frame {start} gave no frame", chunk.index)));
-        };
-        found.decoded_frames += decoded.prints.len() as u64;
+        found.decoded_frames += 1;
         let at_source = |index: usize| source.get(&(index as u64)).cloned();
-        let verdict = judge_lone_frame(shown, start as usize, &at_source, tolerance);
+        let verdict = judge_lone_frame(&shown, start as usize, &at_source, tolerance);
         let own = source.get(&start).map_or(f32::INFINITY, |expected| shown.distance(expected));
         let from_verified = shown.distance(&chunk.first_fingerprint);
         if verdict.is_some() || from_verified > VERIFIED_MATCH_DISTANCE {

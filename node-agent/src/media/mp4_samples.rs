@@ -55,14 +55,11 @@ fn sample_sizes(table: SizeTable<'_>) -> Result<Vec<u32>, String> {
     let truncated = || "its sample size box is truncated".to_owned();
     match table {
         SizeTable::Stsz(stsz) => {
-            let (size, count) = (big_endian_u32(stsz, 4).ok_or_else(truncated)?, big_endian_u32(stsz, 8).ok_or_else(truncated)?);
-            if u64::from(count) > MAX_TIMELINE_SAMPLES {
-                return Err(format!("its video track claims {count} samples (more than {MAX_TIMELINE_SAMPLES})"));
-            }
+            let (size, count) = (big_endian_u32(stsz, 4).ok_or_else(truncated)?, bounded_sample_count(&table)?);
             if size != 0 {
-                return Ok(vec![size; count as usize]);
+                return Ok(vec![size; count]);
             }
-            let entries = stsz.get(12..12 + 4 * count as usize).ok_or_else(truncated)?;
+            let entries = stsz.get(12..12 + 4 * count).ok_or_else(truncated)?;
             Ok(entries.chunks_exact(4).map(|entry| u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]])).collect())
         }
         SizeTable::Stz2(stz2) => {
@@ -81,6 +78,17 @@ fn sample_sizes(table: SizeTable<'_>) -> Result<Vec<u32>, String> {
             Ok(sizes)
         }
     }
+}
+
+/// The sample count a size table declares, refused above [`MAX_TIMELINE_SAMPLES`] before
+/// anything is allocated for it.
+fn bounded_sample_count(table: &SizeTable<'_>) -> Result<usize, String> {
+    let (SizeTable::Stsz(body) | SizeTable::Stz2(body)) = table;
+    let samples = big_endian_u32(body, 8).ok_or("its sample size box is truncated")?;
+    if u64::from(samples) > MAX_TIMELINE_SAMPLES {
+        return Err(format!("its video track claims {samples} samples (more than {MAX_TIMELINE_SAMPLES})"));
+    }
+    Ok(samples as usize)
 }
 
 /// Where one sample's bytes lie in the file.
@@ -117,7 +125,7 @@ pub fn video_sample_locations(path: &Path) -> Result<Vec<SampleLocation>, Mp4Sam
                         return Err(format!("its stsc box places more samples than its {} sizes", sizes.len()));
                     };
                     locations.push(SampleLocation { offset, size });
-                    offset += u64::from(size);
+                    offset = offset.checked_add(u64::from(size)).ok_or_else(|| format!("its chunk {chunk}'s samples run past 2^64 bytes"))?;
                 }
             }
         }
@@ -176,13 +184,7 @@ impl VideoTimeline {
 /// The timeline of the first video track of the MP4 at `path`.
 pub fn video_timeline(path: &Path) -> Result<VideoTimeline, Mp4SamplesError> {
     read_video_track(path, |track| {
-        let samples = u64::from(match size_table(track.stbl)? {
-            SizeTable::Stsz(stsz) | SizeTable::Stz2(stsz) => big_endian_u32(stsz, 8).ok_or("its sample size box is truncated")?,
-        });
-        if samples > MAX_TIMELINE_SAMPLES {
-            return Err(format!("its video track claims {samples} samples (more than {MAX_TIMELINE_SAMPLES})"));
-        }
-        let samples = samples as usize;
+        let samples = bounded_sample_count(&size_table(track.stbl)?)?;
         // mdhd: version/flags (4), then creation and modification times (4 or 8 bytes each
         // by version), then the time scale.
         let mdhd = child(track.mdia, b"mdhd")?.ok_or("its video track has no mdhd box")?;
@@ -451,6 +453,7 @@ mod tests {
             ("chunks out of order", vec![table(b"stsc", &[&[2, 2, 1], &[1, 1, 1]]), table(b"stco", &[&[100], &[500], &[900]])]),
             ("no offsets", vec![stsc.clone()]),
             ("no stsc", vec![table(b"stco", &[&[100]])]),
+            ("offsets past 2^64", vec![table(b"stsc", &[&[1, 5, 1]]), table(b"co64", &[&[u32::MAX, u32::MAX - 20]])]),
         ] {
             let file = write(&boxed(b"moov", &located_track(&sizes, &tables)));
             assert!(matches!(video_sample_locations(file.path()), Err(Mp4SamplesError::Layout { .. })), "{what}");

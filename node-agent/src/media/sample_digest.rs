@@ -19,7 +19,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use shotfarm_proto::pipeline::Codec;
 
-use super::mp4_samples::{Mp4SamplesError, video_sample_locations};
+use super::mp4_samples::{Mp4SamplesError, SampleLocation, video_sample_locations};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SampleDigestError {
@@ -34,8 +34,21 @@ pub enum SampleDigestError {
 /// The digest (lowercase hex) of each run of samples (decode-order indices) of the first video
 /// track of the `codec` MP4 at `path`.
 pub fn digest_sample_runs(path: &Path, codec: Codec, runs: &[Range<usize>]) -> Result<Vec<String>, SampleDigestError> {
-    let display = path.display().to_string();
+    digest_runs_at(path, &video_sample_locations(path)?, codec, runs)
+}
+
+/// The digest of every sample of the `codec` MP4 at `path`: what an encoded chunk's
+/// verification records.
+pub fn digest_all_samples(path: &Path, codec: Codec) -> Result<String, SampleDigestError> {
     let locations = video_sample_locations(path)?;
+    let whole = 0..locations.len();
+    let mut digests = digest_runs_at(path, &locations, codec, std::slice::from_ref(&whole))?;
+    Ok(digests.pop().unwrap_or_default())
+}
+
+/// [`digest_sample_runs`] with the samples' `locations` read already.
+fn digest_runs_at(path: &Path, locations: &[SampleLocation], codec: Codec, runs: &[Range<usize>]) -> Result<Vec<String>, SampleDigestError> {
+    let display = path.display().to_string();
     let io = |source| SampleDigestError::Io { path: display.clone(), source };
     let mut file = File::open(path).map_err(io)?;
     let file_len = file.metadata().map_err(io)?.len();
@@ -57,14 +70,6 @@ pub fn digest_sample_runs(path: &Path, codec: Codec, runs: &[Range<usize>]) -> R
         digests.push(hex::encode(hasher.finalize()));
     }
     Ok(digests)
-}
-
-/// The digest of every sample of the `codec` MP4 at `path`: what an encoded chunk's
-/// verification records.
-pub fn digest_all_samples(path: &Path, codec: Codec) -> Result<String, SampleDigestError> {
-    let whole = 0..video_sample_locations(path)?.len();
-    let mut digests = digest_sample_runs(path, codec, std::slice::from_ref(&whole))?;
-    Ok(digests.pop().unwrap_or_default())
 }
 
 /// Feeds one sample to `hasher`: its NAL units (4-byte lengths, as ffmpeg's MP4 muxer writes

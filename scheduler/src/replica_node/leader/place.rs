@@ -60,6 +60,20 @@ enum Reach {
     Connected(HashSet<NodeId>),
 }
 
+impl Reach {
+    /// Takes `node` out of the model's choices when its agent is not connected (the model
+    /// reads only what the state says of it).
+    fn hold_back_if_away(&self, cluster: &mut IndexedCluster, node: NodeId) {
+        let away = match self {
+            Reach::Every => false,
+            Reach::Connected(nodes) => !nodes.contains(&node),
+        };
+        if let Some(position) = cluster.position_of(node).filter(|_| away) {
+            cluster.hold_back(position);
+        }
+    }
+}
+
 impl Default for Placer {
     /// A placer that takes every node the state lets take work as reachable.
     fn default() -> Placer {
@@ -150,13 +164,6 @@ impl Placer {
         if changed {
             self.settled_on.insert(node);
             self.due |= connected;
-        }
-    }
-
-    fn reachable(&self, node: NodeId) -> bool {
-        match &self.reach {
-            Reach::Every => true,
-            Reach::Connected(nodes) => nodes.contains(&node),
         }
     }
 
@@ -266,10 +273,8 @@ impl Placer {
         };
         let stale: BTreeSet<NodeId> = if rebuild {
             let mut cluster = IndexedCluster::from_state(state);
-            for node in state.nodes.keys().filter(|node| !self.reachable(**node)) {
-                if let Some(position) = cluster.position_of(*node) {
-                    cluster.hold_back(position);
-                }
+            for node in state.nodes.keys() {
+                self.reach.hold_back_if_away(&mut cluster, *node);
             }
             self.cluster = Some(cluster);
             self.settled_on.clear();
@@ -280,16 +285,11 @@ impl Placer {
             stale
         };
         self.seen_changes = changes.cursor();
-        let reachable: HashSet<NodeId> = stale.iter().copied().filter(|node| self.reachable(*node)).collect();
         let Some(cluster) = self.cluster.as_mut() else { return };
         for node in stale {
             if !rebuild {
                 cluster.refresh_node(state, node);
-                if !reachable.contains(&node)
-                    && let Some(position) = cluster.position_of(node)
-                {
-                    cluster.hold_back(position);
-                }
+                self.reach.hold_back_if_away(cluster, node);
             }
             let (Some(position), Some(tasks)) = (cluster.position_of(node), self.inflight_on.get(&node)) else { continue };
             for task_id in tasks {

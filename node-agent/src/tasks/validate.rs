@@ -90,3 +90,34 @@ fn joined_chunk(rung: &str, encoded: &EncodedChunk) -> Result<JoinedChunk, TaskE
         samples_sha256: verified.samples_sha256.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use shotfarm_proto::pipeline::{Chunk, ChunkVerification};
+
+    use super::*;
+
+    fn encoded(verified: Option<ChunkVerification>) -> EncodedChunk {
+        EncodedChunk { chunk: Chunk { index: 3, start_frame: 48, end_frame: 96, span_us: None }, artifact: Artifact { key: "chunks/a.mp4".to_owned(), bytes: 1 }, verified }
+    }
+
+    fn verification(first: &str, samples_sha256: &str) -> ChunkVerification {
+        let print = Fingerprint::from_hex(&"00".repeat(144)).expect("a fingerprint in hex").to_hex();
+        ChunkVerification { frames: 48, first_fingerprint: if first.is_empty() { print.clone() } else { first.to_owned() }, last_fingerprint: print, samples_sha256: samples_sha256.to_owned() }
+    }
+
+    /// A spec's chunk from an older agent, or with a damaged record, is a final error that says so.
+    #[test]
+    fn chunks_without_a_verification_or_its_digest_or_with_a_bad_fingerprint_are_refused() {
+        for (what, chunk, says) in [
+            ("no verification", encoded(None), "an older agent encoded it"),
+            ("no digest", encoded(Some(verification("", ""))), "an older agent encoded it"),
+            ("a bad fingerprint", encoded(Some(verification("zz", "ab"))), "unreadable fingerprint"),
+        ] {
+            let error = joined_chunk("720p", &chunk).expect_err(what);
+            assert!(matches!(&error, TaskError::Final(message) if message.contains("chunk 3 of rung 720p") && message.contains(says)), "{what}: {error}");
+        }
+        let joined = joined_chunk("720p", &encoded(Some(verification("", "ab")))).expect("a whole record is taken");
+        assert_eq!((joined.frames, joined.samples_sha256.as_str()), (FrameRange { start: 48, end: 96 }, "ab"));
+    }
+}

@@ -2,8 +2,9 @@
 //! ITU-T P.910 spatial and temporal information (SI/TI) used as per-shot complexity.
 //!
 //! Everything here is plain, allocation-light frame math meant to run on a blocking thread over
-//! frames already decoded and downscaled (the agent uses 128×72 gray). [`ShotDetector`] is a
-//! causal state machine: feed frames in decoded order, read back the cut indices.
+//! frames already decoded and downscaled (the agent uses 128×72 gray). [`CutScorer`] scores
+//! each frame against the one before; [`ShotDetector`] is a causal state machine over those
+//! scores: feed them in decoded order, read back the cut indices.
 //!
 //! Detection: for each frame the score is the mean of two normalised differences to the
 //! previous frame — mean absolute pixel difference and the L1 distance of 32-bin luma
@@ -124,18 +125,48 @@ impl Default for ShotDetectionParams {
     }
 }
 
-/// Per-frame features the detector keeps from the previous frame.
+/// A frame's luma and histogram, kept to score the next frame against.
 #[derive(Debug, Clone)]
 struct PreviousFrame {
     pixels: Vec<u8>,
     histogram: [u32; HISTOGRAM_BINS],
 }
 
-/// Causal shot-boundary detector; see the module docs.
+/// The cut score of `current` against `previous`: the mean of their pixel difference and
+/// their histograms' distance, in `[0, 1]` ([`CutScorer`] gives the same, keeping the previous
+/// frame's histogram).
+pub fn cut_score(previous: &[u8], current: &[u8]) -> f32 {
+    0.5 * pixel_difference(previous, current) + 0.5 * histogram_distance(&luma_histogram(previous), &luma_histogram(current))
+}
+
+/// Scores each frame fed against the one before it; see the module docs. The scores depend
+/// on neighbouring pairs only, so a video decoded in pieces is scored exactly by scoring each
+/// piece and its first frame against the last of the piece before ([`cut_score`]).
+#[derive(Debug, Clone, Default)]
+pub struct CutScorer {
+    previous: Option<PreviousFrame>,
+}
+
+impl CutScorer {
+    /// Feeds the next frame in decoded order; returns its cut score, `None` for the first.
+    pub fn push(&mut self, frame: &[u8]) -> Option<f32> {
+        let histogram = luma_histogram(frame);
+        let score = self.previous.as_ref().map(|previous| 0.5 * pixel_difference(&previous.pixels, frame) + 0.5 * histogram_distance(&previous.histogram, &histogram));
+        match &mut self.previous {
+            Some(previous) if previous.pixels.len() == frame.len() => {
+                previous.pixels.copy_from_slice(frame);
+                previous.histogram = histogram;
+            }
+            _ => self.previous = Some(PreviousFrame { pixels: frame.to_vec(), histogram }),
+        }
+        score
+    }
+}
+
+/// Decides the cuts from the frames' cut scores, in decoded order; see the module docs.
 #[derive(Debug, Clone)]
 pub struct ShotDetector {
     params: ShotDetectionParams,
-    previous: Option<PreviousFrame>,
     frames_seen: usize,
     shot_start: usize,
     recent_scores: std::collections::VecDeque<f32>,
@@ -146,7 +177,6 @@ impl ShotDetector {
     pub fn new(params: ShotDetectionParams) -> Self {
         Self {
             params,
-            previous: None,
             frames_seen: 0,
             shot_start: 0,
             recent_scores: std::collections::VecDeque::with_capacity(params.history_frames + 1),
@@ -154,42 +184,25 @@ impl ShotDetector {
         }
     }
 
-    /// Feeds the next frame in decoded order; returns its cut score (0 for the first frame) and
-    /// whether a new shot starts at it.
-    pub fn push(&mut self, frame: &[u8]) -> (f32, bool) {
+    /// Feeds the next frame's cut score ([`CutScorer::push`]; `None` for the first frame);
+    /// returns whether a new shot starts at it.
+    pub fn push(&mut self, score: Option<f32>) -> bool {
         let index = self.frames_seen;
         self.frames_seen += 1;
-        let histogram = luma_histogram(frame);
-        let mut is_cut = false;
-        let mut score = 0.0;
-        if let Some(previous) = &self.previous {
-            score = 0.5 * pixel_difference(&previous.pixels, frame) + 0.5 * histogram_distance(&previous.histogram, &histogram);
-            let recent_average = if self.recent_scores.is_empty() {
-                0.0
-            } else {
-                self.recent_scores.iter().sum::<f32>() / self.recent_scores.len() as f32
-            };
-            let long_enough = index - self.shot_start >= self.params.min_shot_frames;
-            if long_enough && score >= self.params.threshold && score >= self.params.contrast * recent_average {
-                is_cut = true;
-                self.cuts.push(index);
-                self.shot_start = index;
-                self.recent_scores.clear();
-            } else {
-                self.recent_scores.push_back(score);
-                if self.recent_scores.len() > self.params.history_frames {
-                    self.recent_scores.pop_front();
-                }
-            }
+        let Some(score) = score else { return false };
+        let recent_average = if self.recent_scores.is_empty() { 0.0 } else { self.recent_scores.iter().sum::<f32>() / self.recent_scores.len() as f32 };
+        let long_enough = index - self.shot_start >= self.params.min_shot_frames;
+        if long_enough && score >= self.params.threshold && score >= self.params.contrast * recent_average {
+            self.cuts.push(index);
+            self.shot_start = index;
+            self.recent_scores.clear();
+            return true;
         }
-        match &mut self.previous {
-            Some(previous) if previous.pixels.len() == frame.len() => {
-                previous.pixels.copy_from_slice(frame);
-                previous.histogram = histogram;
-            }
-            _ => self.previous = Some(PreviousFrame { pixels: frame.to_vec(), histogram }),
+        self.recent_scores.push_back(score);
+        if self.recent_scores.len() > self.params.history_frames {
+            self.recent_scores.pop_front();
         }
-        (score, is_cut)
+        false
     }
 
     /// Frames fed so far.
@@ -235,10 +248,10 @@ mod tests {
 
     #[test]
     fn finds_hard_cuts_and_nothing_else() {
-        let mut detector = ShotDetector::new(ShotDetectionParams::default());
+        let (mut scorer, mut detector) = (CutScorer::default(), ShotDetector::new(ShotDetectionParams::default()));
         for t in 0..90 {
             let kind = if t < 30 { 0 } else if t < 55 { 1 } else { 2 };
-            detector.push(&frame(kind, t));
+            detector.push(scorer.push(&frame(kind, t)));
         }
         assert_eq!(detector.cuts(), &[30, 55]);
         assert_eq!(detector.frames_seen(), 90);
@@ -246,11 +259,11 @@ mod tests {
 
     #[test]
     fn respects_the_minimum_shot_length() {
-        let mut detector = ShotDetector::new(ShotDetectionParams { min_shot_frames: 10, ..Default::default() });
+        let (mut scorer, mut detector) = (CutScorer::default(), ShotDetector::new(ShotDetectionParams { min_shot_frames: 10, ..Default::default() }));
         for t in 0..40 {
             // Cuts at 20 and 24: the second comes too soon.
             let kind = if t < 20 { 0 } else if t < 24 { 1 } else { 2 };
-            detector.push(&frame(kind, t));
+            detector.push(scorer.push(&frame(kind, t)));
         }
         assert_eq!(detector.cuts(), &[20]);
     }
@@ -264,6 +277,16 @@ mod tests {
         assert_eq!(temporal_information(&flat, &flat), 0.0);
         assert!(temporal_information(&frame(0, 0), &frame(0, 5)) > temporal_information(&frame(0, 0), &frame(0, 1)) * 0.99);
         assert!(temporal_information(&frame(0, 0), &frame(2, 0)) > 10.0);
+    }
+
+    #[test]
+    fn a_pair_scored_alone_scores_as_in_sequence() {
+        let mut scorer = CutScorer::default();
+        let frames: Vec<Vec<u8>> = (0..6).map(|t| frame((t / 3) as u8, t)).collect();
+        assert_eq!(scorer.push(&frames[0]), None);
+        for pair in frames.windows(2) {
+            assert_eq!(scorer.push(&pair[1]), Some(cut_score(&pair[0], &pair[1])));
+        }
     }
 
     #[test]

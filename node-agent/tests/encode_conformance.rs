@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 async fn fixture(dir: &std::path::Path) -> ConformanceFixture {
     let source = common::three_shots(dir, "source.mp4", 320, 180, 2.0, false);
     let report = inspect_source(
-        &InspectParams { source: source.clone(), artifact_dir: dir.join("inspect"), chunking: Default::default(), shot_detection: Default::default(), limits: Default::default() },
+        &InspectParams { source: source.clone(), artifact_dir: dir.join("inspect"), chunking: Default::default(), shot_detection: Default::default(), limits: Default::default(), segments: Default::default() },
         &CancellationToken::new(),
     )
     .await

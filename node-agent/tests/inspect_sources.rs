@@ -8,7 +8,7 @@ use std::path::Path;
 
 use shotfarm_agent::media::artifacts::FrameArtifact;
 use shotfarm_agent::media::chunking::ChunkingParams;
-use shotfarm_agent::media::inspect::{InspectError, InspectParams, InspectReport, RejectionCode, WarningCode, inspect_source};
+use shotfarm_agent::media::inspect::{InspectError, InspectParams, InspectReport, RejectionCode, SegmentPolicy, WarningCode, inspect_source};
 use tokio_util::sync::CancellationToken;
 
 fn params(source: &Path, dir: &Path) -> InspectParams {
@@ -18,6 +18,7 @@ fn params(source: &Path, dir: &Path) -> InspectParams {
         chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 2.0 },
         shot_detection: Default::default(),
         limits: Default::default(),
+        segments: SegmentPolicy { min_seconds: 0.3, workers: 2 },
     }
 }
 

@@ -36,6 +36,7 @@ async fn inspect(source: &Path, dir: &Path) -> InspectReport {
         chunking: ChunkingParams { min_seconds: 0.4, max_seconds: 0.8 },
         shot_detection: Default::default(),
         limits: Default::default(),
+        segments: Default::default(),
     };
     inspect_source(&params, &CancellationToken::new()).await.unwrap()
 }

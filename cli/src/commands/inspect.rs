@@ -1,10 +1,10 @@
-//! `shotfarm inspect FILE [--json]`: run the inspection stage alone and print its verdict.
+//! `shotfarm inspect FILE [--json] [--segment-workers N]`: run the inspection stage alone and print its verdict.
 //! Exit 0 when the source is accepted, 3 when it is rejected (see [`crate::exit`]).
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use shotfarm_agent::media::inspect::{InspectError, InspectParams, inspect_source};
+use shotfarm_agent::media::inspect::{InspectError, InspectParams, SegmentPolicy, inspect_source};
 use tokio_util::sync::CancellationToken;
 
 use crate::exit::{CommandError, CommandResult};
@@ -20,6 +20,10 @@ pub struct InspectArgs {
     /// Keep the per-frame artifact (frames.json) in this directory instead of a temp dir.
     #[arg(long)]
     pub artifact_dir: Option<PathBuf>,
+    /// Segments of the source decoded at once (0: one per CPU core; 1: the source decoded
+    /// whole, in one pass). Either way the report is the same.
+    #[arg(long, default_value_t = 0)]
+    pub segment_workers: usize,
 }
 
 pub fn run(args: InspectArgs) -> CommandResult {
@@ -32,6 +36,7 @@ pub fn run(args: InspectArgs) -> CommandResult {
         chunking: Default::default(),
         shot_detection: Default::default(),
         limits: Default::default(),
+        segments: SegmentPolicy { workers: args.segment_workers, ..SegmentPolicy::default() },
     };
     let cancel = CancellationToken::new();
     let outcome = runtime.block_on(async {
@@ -69,6 +74,7 @@ pub fn run(args: InspectArgs) -> CommandResult {
                     None => outln!("  no audio"),
                 }
                 outln!("  {} shots, {} chunks", report.shots.len(), report.chunks.len());
+                outln!("  decoded in {:.2} s, in {} segment(s)", report.decode_seconds, report.decoded_in_segments);
                 for warning in &report.warnings {
                     outln!("  warning ({:?}): {}", warning.code, warning.message);
                 }

@@ -27,10 +27,11 @@ use serde::{Deserialize, Serialize};
 use shotfarm_kernels::cpu_account::charged;
 use shotfarm_kernels::decode::input_pins::pinned_input;
 use shotfarm_kernels::fingerprint::Fingerprint;
-use shotfarm_kernels::scene::{ShotDetectionParams, ShotDetector, spatial_information, temporal_information};
+use shotfarm_kernels::scene::{CutScorer, ShotDetectionParams, spatial_information, temporal_information};
 use tokio_util::sync::CancellationToken;
 
 use super::source_picture::SourcePicture;
+use super::video_pieces::{DecodedPiece, PieceEdges, join_pieces};
 use super::process::{StdoutSink, Tool, ToolCommand, ToolError, ToolRun, run_tool};
 
 /// Width of the analysis frames: enough for 16×9 fingerprint blocks of 8×8 pixels and for
@@ -65,6 +66,16 @@ pub struct AnalyzedFrame {
     pub sdr_fingerprint: Option<Fingerprint>,
 }
 
+/// What a frame changed from the one before it, before any shot is decided: its cut score and
+/// temporal information (`None` for the first frame a decode delivered) and its spatial
+/// information. Shots are decided over the whole video's changes ([`super::video_pieces`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FrameChange {
+    pub cut_score: Option<f32>,
+    pub spatial_information: f32,
+    pub temporal_information: Option<f32>,
+}
+
 /// Per-frame scene features (not written to artifacts).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SceneFeatures {
@@ -82,8 +93,8 @@ pub struct DecodeComplaint {
     pub message: String,
 }
 
-/// Everything one decode pass produced.
-#[derive(Debug, Clone)]
+/// Everything a decode of the whole video produced (in one pass, or in pieces joined).
+#[derive(Debug, Clone, PartialEq)]
 pub struct DecodedVideo {
     pub frames: Vec<AnalyzedFrame>,
     pub scene: Vec<SceneFeatures>,
@@ -91,7 +102,6 @@ pub struct DecodedVideo {
     pub complaints: Vec<DecodeComplaint>,
     /// …and how many there were in all.
     pub complaint_count: u64,
-    pub run: ToolRun,
 }
 
 pub const MAX_COMPLAINTS_KEPT: usize = 20;
@@ -191,10 +201,18 @@ fn is_decoder_complaint(line: &str) -> bool {
 
 /// Decodes `picture` of `path` once and analyses every frame; see the module docs.
 pub async fn decode_and_analyse(path: &Path, picture: &SourcePicture, depth: AnalysisDepth, cancel: &CancellationToken) -> Result<DecodedVideo, DecodePassError> {
-    let pass = decode_pass(path, picture, DecodeSpan::Whole, move |receiver| analyse_frames(receiver, depth), cancel).await?;
-    let (fingerprints, scene) = pass.analysed;
+    let whole = decode_piece(path, picture, DecodeSpan::Whole, depth, cancel).await?;
+    Ok(join_pieces(vec![whole], depth))
+}
+
+/// Decodes the frames of `span` and analyses each; the piece's first frame has no change
+/// measured (nothing before it was decoded).
+pub async fn decode_piece(path: &Path, picture: &SourcePicture, span: DecodeSpan, depth: AnalysisDepth, cancel: &CancellationToken) -> Result<DecodedPiece, DecodePassError> {
+    let pass = decode_pass(path, picture, span, move |receiver| analyse_frames(receiver, depth), cancel).await?;
+    let analysed = pass.analysed;
     let frame_lines = pass.frame_lines;
-    let frames = fingerprints
+    let frames = analysed
+        .fingerprints
         .into_iter()
         .enumerate()
         .map(|(index, (fingerprint, sdr_fingerprint))| {
@@ -208,7 +226,7 @@ pub async fn decode_and_analyse(path: &Path, picture: &SourcePicture, depth: Ana
             }
         })
         .collect();
-    Ok(DecodedVideo { frames, scene, complaints: pass.complaints, complaint_count: pass.complaint_count, run: pass.run })
+    Ok(DecodedPiece { frames, changes: analysed.changes, edges: analysed.edges, complaints: pass.complaints, complaint_count: pass.complaint_count })
 }
 
 /// What a streamed decode ([`decode_fingerprints`]) leaves besides the fingerprints it sent:
@@ -253,16 +271,30 @@ pub async fn decode_fingerprints(path: &Path, prints: mpsc::SyncSender<Fingerpri
 pub async fn decode_keyframe_fingerprint(path: &Path, keyframe_seconds: f64, half_frame_seconds: f64, cancel: &CancellationToken) -> Result<Option<Fingerprint>, DecodePassError> {
     let span = DecodeSpan::KeyframeAt { seek_seconds: keyframe_seconds + half_frame_seconds };
     let pass = decode_pass(path, &SourcePicture::default(), span, |receiver| analyse_frames(receiver, AnalysisDepth::Fingerprints), cancel).await?;
-    Ok(pass.analysed.0.into_iter().next().map(|(print, _)| print))
+    Ok(pass.analysed.fingerprints.into_iter().next().map(|(print, _)| print))
 }
 
 /// Which frames a decode pass delivers.
-#[derive(Debug, Clone, Copy)]
-enum DecodeSpan {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DecodeSpan {
     /// Every frame of the file.
     Whole,
     /// The one frame at the keyframe at or before `seek_seconds`.
     KeyframeAt { seek_seconds: f64 },
+    /// The frames presented from `start` (the first frame when `None`) up to `end_pts`
+    /// (exclusive; `None`: the end), in the stream's time base, of a file whose timestamps
+    /// start at 0: timestamps are kept as they are (`-copyts`, which for such a file prints
+    /// them as a whole decode does) and a `trim` keeps exactly the span, ending the decode at
+    /// its end.
+    Presented { start: Option<SegmentStart>, end_pts: Option<i64> },
+}
+
+/// Where a span of presented frames starts: decoding starts at the keyframe at or before
+/// `seek_seconds`, and the span at the frame presented at `pts` (in the stream's time base).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SegmentStart {
+    pub seek_seconds: f64,
+    pub pts: i64,
 }
 
 /// One decode pass: ffmpeg's frames to the `analyse` thread, its showinfo lines and decoder
@@ -284,21 +316,32 @@ async fn decode_pass<T: Send + 'static>(
 ) -> Result<DecodePass<T>, DecodePassError> {
     let with_sdr_twin = picture.colour.is_hdr();
     let analysis = format!("scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,showinfo");
+    let trim = match span {
+        DecodeSpan::Presented { start, end_pts } => {
+            let bounds: Vec<String> = start.map(|start| format!("start_pts={}", start.pts)).into_iter().chain(end_pts.map(|end| format!("end_pts={end}"))).collect();
+            if bounds.is_empty() { String::new() } else { format!("trim={},", bounds.join(":")) }
+        }
+        DecodeSpan::Whole | DecodeSpan::KeyframeAt { .. } => String::new(),
+    };
     let picture_args = if with_sdr_twin {
         let graph = format!(
-            "[{stream}]{head}split=2[hdr][sdr];[hdr]{analysis},format=gray[analysis];[sdr]scale={TONE_MAP_WIDTH}:{TONE_MAP_HEIGHT}:flags=area,{tone_map},scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray[twin];[analysis][twin]vstack=inputs=2[frames]",
+            "[{stream}]{trim}{head}split=2[hdr][sdr];[hdr]{analysis},format=gray[analysis];[sdr]scale={TONE_MAP_WIDTH}:{TONE_MAP_HEIGHT}:flags=area,{tone_map},scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray[twin];[analysis][twin]vstack=inputs=2[frames]",
             stream = picture.stream_spec(),
             head = picture.chain_head(),
             tone_map = picture.colour.tone_map_filters(),
         );
         vec!["-filter_complex".to_owned(), graph, "-map".to_owned(), "[frames]".to_owned()]
     } else {
-        vec!["-map".to_owned(), picture.stream_spec(), "-vf".to_owned(), format!("{}{analysis}", picture.chain_head())]
+        vec!["-map".to_owned(), picture.stream_spec(), "-vf".to_owned(), format!("{trim}{}{analysis}", picture.chain_head())]
     };
     let (seek_args, limit_args) = match span {
         DecodeSpan::Whole => (Vec::new(), Vec::new()),
         DecodeSpan::KeyframeAt { seek_seconds } => {
             (vec!["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{seek_seconds:.6}")], vec!["-frames:v".to_owned(), "1".to_owned()])
+        }
+        DecodeSpan::Presented { start, .. } => {
+            let seek = start.map(|start| ["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{:.6}", start.seek_seconds)]);
+            (["-copyts".to_owned()].into_iter().chain(seek.into_iter().flatten()).collect(), Vec::new())
         }
     };
     let command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostats", "-nostdin"]).args(seek_args).args(pinned_input(path)).args(picture_args).args(limit_args).args([
@@ -335,16 +378,21 @@ async fn decode_pass<T: Send + 'static>(
     Ok(DecodePass { analysed: analysed?, frame_lines, complaints, complaint_count, run })
 }
 
-/// Per frame: its fingerprint and its SDR twin's (when there is one); and the scene features.
-type AnalysisOutput = (Vec<(Fingerprint, Option<Fingerprint>)>, Vec<SceneFeatures>);
+/// What the analysis thread made of a decode's frames.
+struct Analysed {
+    /// Per frame: its fingerprint and its SDR twin's (when there is one).
+    fingerprints: Vec<(Fingerprint, Option<Fingerprint>)>,
+    /// Per frame, with [`AnalysisDepth::Full`]: what changed from the frame before.
+    changes: Vec<FrameChange>,
+    edges: Option<PieceEdges>,
+}
 
-fn analyse_frames(receiver: mpsc::Receiver<Vec<u8>>, depth: AnalysisDepth) -> Result<AnalysisOutput, DecodePassError> {
+fn analyse_frames(receiver: mpsc::Receiver<Vec<u8>>, depth: AnalysisDepth) -> Result<Analysed, DecodePassError> {
+    let full = matches!(depth, AnalysisDepth::Full(_));
     let mut fingerprints = Vec::new();
-    let mut scene = Vec::new();
-    let mut detector = match depth {
-        AnalysisDepth::Full(params) => Some(ShotDetector::new(params)),
-        AnalysisDepth::Fingerprints => None,
-    };
+    let mut changes = Vec::new();
+    let mut scorer = CutScorer::default();
+    let mut first: Option<Vec<u8>> = None;
     let mut previous: Option<Vec<u8>> = None;
     for mut frame in receiver {
         let index = fingerprints.len() as u64;
@@ -352,22 +400,20 @@ fn analyse_frames(receiver: mpsc::Receiver<Vec<u8>>, depth: AnalysisDepth) -> Re
         // A frame with an SDR twin stacked below it: the twin is the second half.
         let twin = if frame.len() > FRAME_BYTES { Some(print(&frame.split_off(FRAME_BYTES))?) } else { None };
         fingerprints.push((print(&frame)?, twin));
-        if let Some(detector) = &mut detector {
-            let (cut_score, starts_shot) = detector.push(&frame);
-            let temporal = match (&previous, starts_shot) {
-                (Some(previous), false) => temporal_information(previous, &frame),
-                _ => 0.0,
-            };
-            scene.push(SceneFeatures {
-                cut_score,
-                starts_shot: starts_shot || index == 0,
+        if full {
+            changes.push(FrameChange {
+                cut_score: scorer.push(&frame),
                 spatial_information: spatial_information(&frame, ANALYSIS_WIDTH, ANALYSIS_HEIGHT),
-                temporal_information: temporal,
+                temporal_information: previous.as_deref().map(|previous| temporal_information(previous, &frame)),
             });
+            if first.is_none() {
+                first = Some(frame.clone());
+            }
             previous = Some(frame);
         }
     }
-    Ok((fingerprints, scene))
+    let edges = first.zip(previous).map(|(first, last)| PieceEdges { first, last });
+    Ok(Analysed { fingerprints, changes, edges })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! | [`source_picture`] | — | the source's picture every decode uses: the stream, upright (display matrix), deinterlaced |
 //! | [`source_colour`] | — | the source's bit depth, colour tags, HDR metadata; what each codec's rung keeps or tone-maps |
 //! | [`frame_analysis`] | — | one decode to 128×72 gray: fingerprints, shots, SI/TI |
+//! | [`video_pieces`] | 1 inspect | pieces of a video decoded apart, joined into exactly the one decode of the whole: boundary changes, shots decided over the whole |
 //! | [`frame_timing`] | — | when renditions keep each frame's source time (a variable rate with usable timestamps), and the chunk spans that carry it through encode and assembly |
 //! | [`source_range`] | — | exactly the source frames `[start, end)` of a chunk, decoded (score's reference) |
 //! | [`tracks`] | — | the source's audio tracks: language, title, channels, default |
@@ -63,3 +64,4 @@ pub mod source_picture;
 pub mod source_range;
 pub mod tracks;
 pub mod validate;
+pub mod video_pieces;

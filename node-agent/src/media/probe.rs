@@ -276,6 +276,47 @@ pub async fn probe_file(path: &Path, count_packets: bool, cancel: &CancellationT
     Ok(serde_json::from_slice(&stdout)?)
 }
 
+/// The presentation times of a video stream's packets, read without decoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PacketTimes {
+    /// The stream's time base.
+    pub time_base: Rational,
+    /// Per packet in file order: its presentation time in `time_base` units (`None`: it has
+    /// none) and whether it is a keyframe.
+    pub packets: Vec<(Option<i64>, bool)>,
+}
+
+/// Lists the packets of stream `stream_index` of `path` (ffprobe's `-show_entries
+/// packet=pts,flags`, no decoding); `None` when ffprobe's listing has no time base or a line
+/// that is not `packet,PTS,FLAGS`.
+pub async fn probe_packet_times(path: &Path, stream_index: u32, cancel: &CancellationToken) -> Result<Option<PacketTimes>, ToolError> {
+    let command = ToolCommand::new(Tool::Ffprobe)
+        .args(["-v", "error", "-select_streams", &stream_index.to_string(), "-show_entries", "stream=time_base:packet=pts,flags", "-of", "csv=p=1"])
+        .args(pinned_input(path));
+    let (stdout, _) = run_collecting_stdout(&command, cancel).await?;
+    Ok(parse_packet_times(&String::from_utf8_lossy(&stdout)))
+}
+
+/// `stream,TB` and `packet,PTS,FLAGS` lines (PTS `N/A` when missing) into [`PacketTimes`].
+fn parse_packet_times(listing: &str) -> Option<PacketTimes> {
+    let mut time_base = None;
+    let mut packets = Vec::new();
+    for line in listing.lines().filter(|line| !line.is_empty()) {
+        let mut fields = line.split(',');
+        match fields.next()? {
+            "stream" => time_base = Rational::parse(fields.next()?),
+            "packet" => {
+                let pts = fields.next()?;
+                let flags = fields.next()?;
+                let pts = if pts == "N/A" { None } else { Some(pts.parse().ok()?) };
+                packets.push((pts, flags.starts_with('K')));
+            }
+            _ => return None,
+        }
+    }
+    Some(PacketTimes { time_base: time_base?, packets })
+}
+
 /// Runs ffprobe on `path` read as `demuxer` and nothing else (`-format_whitelist` and `-f`),
 /// counting packets: for describing a file the farm refuses (a picture, an audio file), with a
 /// single-file demuxer the caller names.
@@ -291,6 +332,18 @@ pub async fn probe_as(path: &Path, demuxer: &str, cancel: &CancellationToken) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packet_listings() {
+        let listing = "stream,1/12288\npacket,0,K_\npacket,1024,__\npacket,N/A,__\npacket,-512,K_\n";
+        assert_eq!(
+            parse_packet_times(listing),
+            Some(PacketTimes { time_base: Rational { num: 1, den: 12288 }, packets: vec![(Some(0), true), (Some(1024), false), (None, false), (Some(-512), true)] })
+        );
+        assert_eq!(parse_packet_times("packet,0,K_\n"), None, "no time base");
+        assert_eq!(parse_packet_times("stream,1/25\npacket,zero,K_\n"), None);
+        assert_eq!(parse_packet_times("stream,1/25\nside_data,x\n"), None);
+    }
 
     #[test]
     fn rationals() {

@@ -45,6 +45,7 @@ pub async fn run(locations: &JobLocations, chunk_min_ms: u32, chunk_max_ms: u32,
         chunking,
         shot_detection: Default::default(),
         limits: Default::default(),
+        segments: Default::default(),
     };
     let report = match inspect_source(&params, cancel).await {
         Ok(report) => report,

@@ -77,6 +77,7 @@ pub async fn inspect(source: &Path, dir: &Path) -> InspectReport {
         chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 1.6 },
         shot_detection: Default::default(),
         limits: Default::default(),
+        segments: Default::default(),
     };
     inspect_source(&params, &CancellationToken::new()).await.unwrap()
 }

@@ -123,4 +123,7 @@ pub struct InspectReport {
     pub frame_artifact: PathBuf,
     pub decode_seconds: f64,
     pub total_seconds: f64,
+    /// How many segments the decode was cut into (1: decoded whole; see [`super::segments`]).
+    #[serde(default)]
+    pub decoded_in_segments: u32,
 }

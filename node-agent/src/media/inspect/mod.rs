@@ -10,8 +10,9 @@
 //! colour (an HDR stream's first frame is probed for its mastering display and content light
 //! level); sizes reported are the displayed ones;
 //! (3) the container's declared sizes against the file's length ([`container_extent`]);
-//! (4) one decode pass ([`super::frame_analysis`]) — frame count, timestamps, keyframes,
-//! fingerprints, shots, SI/TI; (5) the verdict: a truncated file (the mp4 index is missing, a
+//! (4) one decode ([`super::frame_analysis`]) — frame count, timestamps, keyframes,
+//! fingerprints, shots, SI/TI — in segments cut at keyframes and decoded side by side where
+//! that gives exactly the whole decode ([`segments`]), else in one pass; (5) the verdict: a truncated file (the mp4 index is missing, a
 //! declared box/chunk/element runs past the end of the file, or the demuxer hits the end in
 //! the middle of a packet — never a declared frame count, which the empty "repeat" entries of a
 //! variable-frame-rate AVI inflate), zero frames, undecodable frames beyond [`InspectLimits`],
@@ -27,6 +28,7 @@
 //! | [`findings`] | rejections (code, where, fix), the inspection error, warnings |
 //! | [`facts`] | what an accepted inspection reports: source facts, shots, chunks with seek points |
 //! | [`container_extent`] | the container's declared sizes (mp4 boxes, AVI chunks, Matroska elements) against the file's length |
+//! | [`segments`] | the decode in segments at keyframes, decoded side by side; when a source is decoded whole instead |
 //! | [`non_video`] | pictures, audio files and subtitle-only files described for their refusal (`still_image`, `no_video_stream`) |
 //! | [`source_checks`] | the verdict's checks: failures classified, streams picked, dimensions, completeness, timing |
 
@@ -34,6 +36,7 @@ mod container_extent;
 mod facts;
 mod findings;
 mod non_video;
+mod segments;
 mod source_checks;
 
 use std::path::PathBuf;
@@ -46,6 +49,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use facts::{AudioFacts, Chunk, InspectReport, SeekPoint, Shot, SourceFacts, VideoFacts};
 pub use findings::{InspectError, InspectWarning, Rejection, RejectionCode, WarningCode};
+pub use segments::SegmentPolicy;
+use segments::{SegmentedDecode, decode_in_segments};
 use findings::reject;
 use shotfarm_kernels::decode::input_pins::is_allowed_demuxer;
 use source_checks::{analyse_timing, displayed_sample_aspect_ratio, note_picture_transform, check_completeness, check_dimensions, classify_decode_failure, classify_probe_failure, format_not_allowed, pick_streams};
@@ -54,7 +59,7 @@ use super::artifacts::{FRAME_ARTIFACT_FILE, FrameArtifact};
 use super::chunking::{ChunkingParams, FrameRange, limits_in_frames, plan_chunks};
 use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AnalysisDepth, DecodePassError, DecodedVideo, decode_and_analyse};
 use super::frame_timing::chunk_spans_us;
-use super::probe::{ProbeError, ProbeSideData, ProbeStream, parse_number, probe_file, probe_first_frame_side_data};
+use super::probe::{ProbeError, ProbeFormat, ProbeSideData, ProbeStream, parse_number, probe_file, probe_first_frame_side_data};
 use super::process::ToolError;
 use super::tracks::{audio_tracks, subtitle_tracks};
 use super::source_colour::is_hdr_transfer;
@@ -74,6 +79,8 @@ pub struct InspectParams {
     pub shot_detection: ShotDetectionParams,
     #[serde(default)]
     pub limits: InspectLimits,
+    #[serde(default)]
+    pub segments: SegmentPolicy,
 }
 
 /// Where acceptance ends.
@@ -144,7 +151,22 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
     };
 
     let decode_started = Instant::now();
-    let decoded = match decode_and_analyse(source, &picture, AnalysisDepth::Full(params.shot_detection), cancel).await {
+    let depth = AnalysisDepth::Full(params.shot_detection);
+    let no_format = ProbeFormat::default();
+    let segmented = decode_in_segments(source, probe.format.as_ref().unwrap_or(&no_format), video_stream, &picture, depth, params.segments, cancel).await;
+    let mut decoded_in_segments = 1;
+    let decoded = match segmented {
+        Ok(SegmentedDecode::Decoded { video, segments }) => {
+            decoded_in_segments = segments;
+            Ok(video)
+        }
+        Ok(SegmentedDecode::Whole(reason)) => {
+            tracing::info!(source = %source.display(), reason, "the source is decoded whole, not in segments");
+            decode_and_analyse(source, &picture, depth, cancel).await
+        }
+        Err(error) => Err(error),
+    };
+    let decoded = match decoded {
         Ok(decoded) => decoded,
         Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
         Err(DecodePassError::Tool(ToolError::Failed(failure))) => return Err(classify_decode_failure(&failure.stderr_tail, video_stream, overrun.as_ref())),
@@ -222,7 +244,7 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
     };
     let frame_artifact = params.artifact_dir.join(FRAME_ARTIFACT_FILE);
     artifact.write(&frame_artifact).await?;
-    let report = InspectReport { source: facts, warnings, shots, chunks, frame_artifact, decode_seconds, total_seconds: started.elapsed().as_secs_f64() };
+    let report = InspectReport { source: facts, warnings, shots, chunks, frame_artifact, decode_seconds, total_seconds: started.elapsed().as_secs_f64(), decoded_in_segments };
     tracing::info!(
         source = %source.display(),
         frames,
@@ -230,6 +252,7 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
         chunks = report.chunks.len(),
         warnings = report.warnings.len(),
         decode_seconds,
+        decoded_in_segments,
         "source inspected"
     );
     Ok(report)

@@ -1,0 +1,243 @@
+//! Inspection's decode in segments: the source cut at keyframes into spans of presented frames,
+//! decoded side by side and joined ([`crate::media::video_pieces`]) into exactly what one
+//! decode of the whole gives, frame for frame.
+//!
+//! The keyframe index is the container's, listed without decoding ([`probe_packet_times`]).
+//! A segment starts at a keyframe: ffmpeg seeks there, keeps the timestamps as they are, and a
+//! `trim` keeps exactly the frames presented from that keyframe's time up to the next
+//! segment's ([`DecodeSpan::Presented`]). That is the whole decode's partition only where
+//! timestamps are exact and each frame has its own, so a source is cut only when
+//! - its container indexes keyframes (MP4/MOV, Matroska/WebM) and its timestamps start at 0
+//!   (a decode with the timestamps kept prints them as the whole decode does);
+//! - it is not deinterlaced (a deinterlacer looks at the fields before and after a frame);
+//! - every packet has a presentation time of its own, none shared.
+//!
+//! Then every segment must come out exactly as its index says: as many frames as packets
+//! presented within it, and not one decoder complaint. Otherwise — and for any other oddity a
+//! segment meets — the source is decoded whole instead, which alone says where a damaged
+//! source goes wrong ([`SegmentedDecode::Whole`] carries why).
+
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::media::frame_analysis::{AnalysisDepth, DecodePassError, DecodeSpan, DecodedVideo, SegmentStart, decode_piece};
+use crate::media::probe::{PacketTimes, ProbeFormat, ProbeStream, parse_number, probe_packet_times};
+use crate::media::source_picture::SourcePicture;
+use crate::media::video_pieces::{DecodedPiece, join_pieces};
+
+/// How inspection cuts a source into segments.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentPolicy {
+    /// No segment is planned shorter than this many seconds; a source shorter than two is
+    /// decoded whole.
+    pub min_seconds: f64,
+    /// Segments decoded at once (0: one per CPU core); a source is cut into at most twice as
+    /// many, so a slow segment does not hold the rest. 1 decodes every source whole.
+    pub workers: usize,
+}
+
+impl Default for SegmentPolicy {
+    fn default() -> Self {
+        Self { min_seconds: 4.0, workers: 0 }
+    }
+}
+
+impl SegmentPolicy {
+    fn workers(&self) -> usize {
+        if self.workers == 0 { std::thread::available_parallelism().map_or(1, usize::from) } else { self.workers }
+    }
+}
+
+/// The outcome of [`decode_in_segments`].
+#[derive(Debug)]
+pub(super) enum SegmentedDecode {
+    /// The segments, joined: exactly the whole decode; and how many there were.
+    Decoded { video: DecodedVideo, segments: u32 },
+    /// The source is to be decoded whole, for this reason.
+    Whole(String),
+}
+
+/// One segment: the frames presented from `start` (the first keyframe when `None`) to
+/// `end_pts` (exclusive; `None`: the end of the stream), and how many there are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Segment {
+    start: Option<SegmentStart>,
+    end_pts: Option<i64>,
+    frames: usize,
+}
+
+/// Decodes the video of `source` in segments where it can be done exactly; see the module
+/// docs. Only a cancellation is an error: anything else a segment meets is a reason to decode
+/// whole.
+pub(super) async fn decode_in_segments(
+    source: &std::path::Path,
+    format: &ProbeFormat,
+    video: &ProbeStream,
+    picture: &SourcePicture,
+    depth: AnalysisDepth,
+    policy: SegmentPolicy,
+    cancel: &CancellationToken,
+) -> Result<SegmentedDecode, DecodePassError> {
+    let workers = policy.workers();
+    if let Some(reason) = unsegmentable(format, video, picture, workers) {
+        return Ok(SegmentedDecode::Whole(reason));
+    }
+    let times = match probe_packet_times(source, video.index.unwrap_or(0), cancel).await {
+        Ok(Some(times)) => times,
+        Ok(None) => return Ok(SegmentedDecode::Whole("ffprobe's listing of its packets cannot be read".to_owned())),
+        Err(error) if error.is_cancelled() => return Err(error.into()),
+        Err(error) => return Ok(SegmentedDecode::Whole(format!("its keyframe index cannot be listed: {error}"))),
+    };
+    let segments = match plan_segments(&times, policy.min_seconds, 2 * workers) {
+        Ok(segments) => segments,
+        Err(reason) => return Ok(SegmentedDecode::Whole(reason)),
+    };
+    let pieces: Result<Vec<DecodedPiece>, DecodePassError> =
+        futures::stream::iter(segments.clone().into_iter().map(|segment| decode_piece(source, picture, DecodeSpan::Presented { start: segment.start, end_pts: segment.end_pts }, depth, cancel)))
+            .buffered(workers)
+            .try_collect()
+            .await;
+    let pieces = match pieces {
+        Ok(pieces) => pieces,
+        Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(error.into()),
+        Err(error) => return Ok(SegmentedDecode::Whole(format!("a segment's decode failed: {error}"))),
+    };
+    for (index, (segment, piece)) in segments.iter().zip(&pieces).enumerate() {
+        if piece.complaint_count > 0 {
+            return Ok(SegmentedDecode::Whole(format!("the decoder complained in segment {index}: {}", piece.complaints.first().map_or("", |complaint| complaint.message.as_str()))));
+        }
+        if piece.frames.len() != segment.frames {
+            return Ok(SegmentedDecode::Whole(format!("segment {index} decoded to {} frames where its index presents {}", piece.frames.len(), segment.frames)));
+        }
+    }
+    Ok(SegmentedDecode::Decoded { video: join_pieces(pieces, depth), segments: segments.len() as u32 })
+}
+
+/// Why the source cannot be cut exactly from what the probe says, if it cannot.
+fn unsegmentable(format: &ProbeFormat, video: &ProbeStream, picture: &SourcePicture, workers: usize) -> Option<String> {
+    let container = format.format_name.as_deref().unwrap_or_default();
+    if workers < 2 {
+        return Some("one segment is decoded at a time".to_owned());
+    }
+    if !container.split(',').any(|name| matches!(name, "mov" | "matroska")) {
+        return Some(format!("its container ({container}) is not one whose keyframe index inspection cuts at (MP4/MOV, Matroska/WebM)"));
+    }
+    let starts_at_zero = |start: Option<&String>| parse_number::<f64>(start) == Some(0.0);
+    if !starts_at_zero(format.start_time.as_ref()) || !starts_at_zero(video.start_time.as_ref()) {
+        return Some("its timestamps do not start at 0".to_owned());
+    }
+    if picture.deinterlace.is_some() {
+        return Some("it is deinterlaced, which looks at the fields around every frame".to_owned());
+    }
+    None
+}
+
+/// Cuts the stream at keyframes into at most `most` segments of at least `min_seconds` each,
+/// of about equal frames; an error says why it cannot be cut.
+fn plan_segments(times: &PacketTimes, min_seconds: f64, most: usize) -> Result<Vec<Segment>, String> {
+    let mut presented = Vec::with_capacity(times.packets.len());
+    let mut keyframes = Vec::new();
+    for &(pts, keyframe) in &times.packets {
+        let pts = pts.ok_or("a packet has no presentation time")?;
+        presented.push(pts);
+        if keyframe {
+            keyframes.push(pts);
+        }
+    }
+    presented.sort_unstable();
+    if presented.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err("two packets share a presentation time".to_owned());
+    }
+    keyframes.sort_unstable();
+    let (Some(&first), Some(&last)) = (presented.first(), presented.last()) else { return Err("the stream has no packets".to_owned()) };
+    let tick = times.time_base.as_f64();
+    let seconds = (last - first) as f64 * tick;
+    let count = if min_seconds > 0.0 { (seconds / min_seconds).floor() as usize } else { most }.min(most);
+    if count < 2 {
+        return Err(format!("it is too short to cut ({seconds:.1} s, segments of at least {min_seconds} s)"));
+    }
+    // Each cut at the last keyframe at or before an equal share of the frames; two shares
+    // landing on one keyframe make one cut.
+    let mut starts: Vec<usize> = Vec::with_capacity(count);
+    for share in 1..count {
+        let target = presented[share * presented.len() / count];
+        let Some(&keyframe) = keyframes.iter().rev().find(|&&keyframe| keyframe <= target) else { continue };
+        let position = presented.partition_point(|&pts| pts < keyframe);
+        if position > 0 && starts.last() != Some(&position) {
+            starts.push(position);
+        }
+    }
+    if starts.is_empty() {
+        return Err("it has no keyframe to cut at".to_owned());
+    }
+    let mut segments = Vec::with_capacity(starts.len() + 1);
+    let mut from: Option<usize> = None;
+    for end in starts.iter().copied().map(Some).chain([None]) {
+        let begin = from.unwrap_or(0);
+        let start = from.map(|position| {
+            // Half-way to the next frame: ffmpeg seeks to the keyframe at or before it.
+            let next = presented.get(position + 1).copied().unwrap_or(presented[position] + 1);
+            SegmentStart { seek_seconds: (presented[position] + next) as f64 / 2.0 * tick, pts: presented[position] }
+        });
+        segments.push(Segment { start, end_pts: end.map(|position| presented[position]), frames: end.unwrap_or(presented.len()) - begin });
+        from = end;
+    }
+    Ok(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::probe::Rational;
+
+    /// Packets of a stream at 25 fps in a 1/12800 time base, keyframes every `gop`, in decode
+    /// order with one B-frame after each reference (presentation order differs).
+    fn stream(frames: i64, gop: i64) -> PacketTimes {
+        let mut packets = Vec::new();
+        let mut index = 0;
+        while index < frames {
+            if index % gop == 0 || (index + 1) % gop == 0 || index + 1 >= frames {
+                packets.push((Some(index * 512), index % gop == 0));
+                index += 1;
+            } else {
+                packets.push((Some((index + 1) * 512), false));
+                packets.push((Some(index * 512), false));
+                index += 2;
+            }
+        }
+        PacketTimes { time_base: Rational { num: 1, den: 12800 }, packets }
+    }
+
+    #[test]
+    fn cuts_fall_on_keyframes_and_tile_every_frame() {
+        // 20 s at 25 fps, keyframes every 48 frames; 4 s segments at most 4 of them.
+        let segments = plan_segments(&stream(500, 48), 4.0, 4).unwrap();
+        assert_eq!(segments.len(), 4);
+        assert_eq!(segments[0].start, None);
+        let starts: Vec<i64> = segments[1..].iter().map(|segment| segment.start.unwrap().pts).collect();
+        // Shares at frames 125, 250, 375: the keyframes at 96, 240, 336.
+        assert_eq!(starts, vec![96 * 512, 240 * 512, 336 * 512]);
+        let ends: Vec<Option<i64>> = segments.iter().map(|segment| segment.end_pts).collect();
+        assert_eq!(ends, vec![Some(96 * 512), Some(240 * 512), Some(336 * 512), None]);
+        assert_eq!(segments.iter().map(|segment| segment.frames).collect::<Vec<_>>(), vec![96, 144, 96, 164]);
+        // Seeks land half a frame past the keyframe.
+        assert_eq!(segments[1].start.unwrap().seek_seconds, (96.0 * 512.0 + 256.0) / 12800.0);
+    }
+
+    #[test]
+    fn short_streams_or_ones_without_keyframes_or_exact_times_are_not_cut() {
+        assert!(plan_segments(&stream(150, 48), 4.0, 4).unwrap_err().contains("too short"), "6 s in 4 s segments");
+        assert_eq!(plan_segments(&stream(150, 48), 1.5, 4).unwrap().len(), 3);
+        assert_eq!(plan_segments(&stream(500, 48), 4.0, 1).unwrap_err(), "it is too short to cut (20.0 s, segments of at least 4 s)");
+        assert!(plan_segments(&stream(500, 1000), 4.0, 4).unwrap_err().contains("no keyframe"));
+        let mut untimed = stream(500, 48);
+        untimed.packets[7].0 = None;
+        assert!(plan_segments(&untimed, 4.0, 4).unwrap_err().contains("no presentation time"));
+        let mut repeated = stream(500, 48);
+        repeated.packets[7].0 = repeated.packets[8].0;
+        assert!(plan_segments(&repeated, 4.0, 4).unwrap_err().contains("share"));
+        assert!(plan_segments(&PacketTimes { time_base: Rational { num: 1, den: 25 }, packets: Vec::new() }, 4.0, 4).is_err());
+    }
+}

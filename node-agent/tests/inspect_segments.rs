@@ -1,0 +1,121 @@
+//! Inspection in segments against inspection in one pass, on real files with their oddities:
+//! wherever a source is cut, the facts, warnings, shots, chunks and every frame's fingerprint,
+//! time and keyframe flag are the whole decode's; sources that cannot be cut exactly are
+//! decoded whole.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use shotfarm_agent::media::chunking::ChunkingParams;
+use shotfarm_agent::media::inspect::{InspectParams, InspectReport, SegmentPolicy, inspect_source};
+use tokio_util::sync::CancellationToken;
+
+/// The report of inspecting `source` under `segments`, its timings zeroed, and its
+/// `frames.json`.
+fn inspect(source: &Path, dir: &Path, segments: SegmentPolicy) -> (InspectReport, Vec<u8>) {
+    let artifact_dir = dir.join(format!("artifacts-{}-{}", segments.workers, segments.min_seconds));
+    let params = InspectParams {
+        source: source.to_owned(),
+        artifact_dir: artifact_dir.clone(),
+        chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 2.0 },
+        shot_detection: Default::default(),
+        limits: Default::default(),
+        segments,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let report = runtime.block_on(inspect_source(&params, &CancellationToken::new())).unwrap();
+    let frames = std::fs::read(&report.frame_artifact).unwrap();
+    std::fs::remove_dir_all(&artifact_dir).unwrap();
+    (InspectReport { decode_seconds: 0.0, total_seconds: 0.0, frame_artifact: PathBuf::new(), ..report }, frames)
+}
+
+const WHOLE: SegmentPolicy = SegmentPolicy { min_seconds: 0.1, workers: 1 };
+
+/// Inspects `source` whole and in the segments of `policy`: the same report and frames, and
+/// (when `cut`) more than one segment.
+fn same_as_whole(source: &Path, dir: &Path, policy: SegmentPolicy, cut: bool) -> Result<(), TestCaseError> {
+    let (whole, whole_frames) = inspect(source, dir, WHOLE);
+    prop_assert_eq!(whole.decoded_in_segments, 1);
+    let (segmented, segmented_frames) = inspect(source, dir, policy);
+    if cut {
+        prop_assert!(segmented.decoded_in_segments > 1, "{} was not cut under {policy:?}", source.display());
+    } else {
+        prop_assert_eq!(segmented.decoded_in_segments, 1, "{} was cut", source.display());
+    }
+    prop_assert_eq!(InspectReport { decoded_in_segments: 1, ..segmented }, whole, "{} under {:?}", source.display(), policy);
+    prop_assert!(segmented_frames == whole_frames, "{}: frames.json differs under {policy:?}", source.display());
+    Ok(())
+}
+
+/// Sources that are cut, each with an oddity, made once for every case.
+fn cut_sources(dir: &Path) -> Vec<PathBuf> {
+    vec![
+        // H.264 with B-frames and three shots, in MP4 and in Matroska.
+        common::three_shots(dir, "shots.mp4", 160, 90, 1.0, true),
+        common::three_shots(dir, "shots.mkv", 160, 90, 1.0, false),
+        // Frame times jittering around the grid (variable frame rate, kept times).
+        jittered(dir),
+        // Turned by a display matrix; anamorphic pixels.
+        common::rotated(dir, "rotated.mp4", "160x90", 2.0, 90),
+        common::anamorphic(dir, "anamorphic.mkv", "176x120", "32/27", 2.0),
+        // HDR10: every frame also fingerprinted tone-mapped.
+        common::hdr_hevc(dir, "hdr10.mp4", "256x144", 2.0, "smpte2084"),
+    ]
+}
+
+/// [`common::retimed`] with [`common::JITTERED_PTS`], and a keyframe every 10 frames.
+fn jittered(dir: &Path) -> PathBuf {
+    let path = dir.join("jittered.mp4");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=2", "-vf", &format!("settb=1/1000,setpts='{}'", common::JITTERED_PTS),
+        "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "10", "-video_track_timescale", "1000", path.to_str().unwrap(),
+    ]);
+    path
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn segments_give_exactly_the_whole_decode_wherever_the_source_is_cut(min_seconds in 0.15f64..0.7, workers in 2usize..5) {
+        let dir = tempfile::tempdir().unwrap();
+        for source in cut_sources(dir.path()) {
+            same_as_whole(&source, dir.path(), SegmentPolicy { min_seconds, workers }, true)?;
+        }
+    }
+}
+
+#[test]
+fn av1_and_open_groups_of_pictures_are_cut_exactly_or_decoded_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let av1 = dir.path().join("av1.mp4");
+    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=160x96:r=25:d=2", "-c:v", "libsvtav1", "-preset", "12", "-g", "10", "-pix_fmt", "yuv420p", av1.to_str().unwrap()]);
+    same_as_whole(&av1, dir.path(), SegmentPolicy { min_seconds: 0.3, workers: 3 }, true).unwrap();
+    // Open GOPs: the pictures before each keyframe in time but after it in the file refer to
+    // the group before; whatever the segments meet, the result is the whole decode's.
+    let open = dir.path().join("open.mp4");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=3", "-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-g", "12", "-keyint_min", "12",
+        "-x264-params", "open_gop=1:scenecut=0", open.to_str().unwrap(),
+    ]);
+    let (whole, whole_frames) = inspect(&open, dir.path(), WHOLE);
+    let (segmented, segmented_frames) = inspect(&open, dir.path(), SegmentPolicy { min_seconds: 0.3, workers: 3 });
+    assert_eq!(InspectReport { decoded_in_segments: 1, ..segmented }, whole);
+    assert!(segmented_frames == whole_frames);
+}
+
+#[test]
+fn interlaced_untimed_and_repeated_times_are_decoded_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = SegmentPolicy { min_seconds: 0.2, workers: 3 };
+    for source in [
+        common::interlaced(dir.path(), "interlaced.mp4", "160x96", 2.0),
+        common::retimed(dir.path(), "repeated.mkv", "160x90", 2.0, common::REPEATED_PTS),
+        common::vfr_avi_with_skip_frames(dir.path(), "skips.avi", "160x90", 2.0),
+    ] {
+        same_as_whole(&source, dir.path(), policy, false).unwrap();
+    }
+}

@@ -3,7 +3,7 @@
 //! one-line form. Stages that ran side by side (encodes and scores) overlap.
 
 /// The stages in pipeline order; a stage the report names but this list does not comes last.
-const PIPELINE_ORDER: [&str; 8] = ["inspect", "ladder", "analyze", "encode", "score", "assemble", "validate", "package"];
+const PIPELINE_ORDER: [&str; 9] = ["inspect", "inspect_segment", "ladder", "analyze", "encode", "score", "assemble", "validate", "package"];
 
 /// `(stage, seconds)` in pipeline order, or `None` when the report has no stage times.
 pub fn stage_times(report: &serde_json::Value) -> Option<Vec<(String, f64)>> {

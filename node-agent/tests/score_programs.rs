@@ -75,7 +75,7 @@ fn score_runs_the_configured_ffmpeg_and_ffprobe_only() {
         let progress: shotfarm_agent::tasks::ProgressFn = Arc::new(|_, _, _| {});
         let cancel = CancellationToken::new();
 
-        let inspect = TaskSpec::Inspect { locations: locations.clone(), chunk_min_ms: 0, chunk_max_ms: 0 };
+        let inspect = TaskSpec::Inspect { locations: locations.clone(), chunk_min_ms: 0, chunk_max_ms: 0, segments: Vec::new() };
         let TaskOutput::Inspect { source, chunks, inspection, .. } = execute(inspect, &context(1), Arc::clone(&progress), &cancel).await.unwrap() else { panic!("not an inspection") };
         let chunk = chunks[0];
         let rung = Rung { name: "h264_180p".into(), codec: Codec::H264, width: 320, height: 180, bitrate_kbps: 300, maxrate_kbps: 450, bufsize_kbps: 600 };

@@ -12,11 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use shotfarm_agent::media::capabilities::{MediaCapabilities, probe_capabilities};
+use shotfarm_agent::media::inspect::{InspectParams, SegmentPolicy, inspect_source};
 use shotfarm_agent::media::report::JobReport;
 use shotfarm_agent::runtime::cpu_charged_future::CpuChargedFuture;
 use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
 use shotfarm_kernels::cpu_account::CpuLedger;
-use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, EncodedRendition, JobLocations, QualitySummary, RenditionToScore, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, EncodedRendition, InspectedSegment, JobLocations, QualitySummary, RenditionToScore, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
 use shotfarm_proto::analysis::{ChunkTrials, TrialOutcome, TrialSpec, trial_settings, trial_sizes};
 use shotfarm_proto::recipe::{LadderKind, LadderRecipe};
 use shotfarm_proto::storage::JobRoots;
@@ -146,11 +147,31 @@ impl Job {
         url::Url::parse(&self.locations.work_url).unwrap().to_file_path().unwrap()
     }
 
+    /// Inspects the source as the planner has it inspected: a source cut into segments gets an
+    /// inspect_segment task each, then the inspect task that joins them.
     async fn inspect(&mut self, chunk_min_ms: u32, chunk_max_ms: u32) -> (SourceSummary, Vec<Chunk>, Artifact) {
-        let spec = TaskSpec::Inspect { locations: self.locations.clone(), chunk_min_ms, chunk_max_ms };
+        let spec = TaskSpec::Inspect { locations: self.locations.clone(), chunk_min_ms, chunk_max_ms, segments: Vec::new() };
+        let segments = match self.run(spec, None, None).await.unwrap() {
+            TaskOutput::Inspect { source, chunks, inspection, .. } => return (source, chunks, inspection),
+            TaskOutput::InspectSegments { segments } => segments,
+            other => panic!("inspect answered {other:?}"),
+        };
+        let mut decoded = Vec::new();
+        for segment in segments {
+            match self.run(TaskSpec::InspectSegment { locations: self.locations.clone(), segment }, None, None).await.unwrap() {
+                TaskOutput::InspectSegment { segment, piece } => decoded.push(InspectedSegment { segment, piece }),
+                other => panic!("inspect_segment answered {other:?}"),
+            }
+        }
+        self.join_inspection(chunk_min_ms, chunk_max_ms, decoded).await
+    }
+
+    /// The inspect task that joins `segments`' decodes.
+    async fn join_inspection(&mut self, chunk_min_ms: u32, chunk_max_ms: u32, segments: Vec<InspectedSegment>) -> (SourceSummary, Vec<Chunk>, Artifact) {
+        let spec = TaskSpec::Inspect { locations: self.locations.clone(), chunk_min_ms, chunk_max_ms, segments };
         match self.run(spec, None, None).await.unwrap() {
             TaskOutput::Inspect { source, chunks, inspection, .. } => (source, chunks, inspection),
-            other => panic!("inspect answered {other:?}"),
+            other => panic!("the join answered {other:?}"),
         }
     }
 }
@@ -549,13 +570,88 @@ async fn cancelled_encodes_and_scores_stop_quickly_and_upload_nothing() {
     assert!(!seen.is_empty() && seen.iter().all(|&(done, total)| total == chunk.frames() && done <= total), "{seen:?}");
 }
 
+/// The report and frames of the inspection document `inspection` in `job`'s work area, the
+/// report's timings and segment count set aside.
+fn inspection_document(job: &Job, inspection: &Artifact) -> (serde_json::Value, serde_json::Value, u64) {
+    let mut document: serde_json::Value = serde_json::from_slice(&std::fs::read(job.work_dir().join(&inspection.key)).unwrap()).unwrap();
+    let report = &mut document["report"];
+    let segments = report["decoded_in_segments"].as_u64().unwrap();
+    for timing in ["decode_seconds", "total_seconds", "decoded_in_segments", "frame_artifact"] {
+        report.as_object_mut().unwrap().remove(timing);
+    }
+    (document["report"].take(), document["frames"].take(), segments)
+}
+
+#[tokio::test]
+async fn a_long_source_is_inspected_in_segment_tasks_joined_into_the_whole_inspection() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // 9.2 s: two segments of at least 4 s.
+    let source_path = common::three_shots(root, "long.mp4", 320, 180, 7.0, true);
+    let mut job = Job::new(root, &source_path).await;
+    let spec = TaskSpec::Inspect { locations: job.locations.clone(), chunk_min_ms: 0, chunk_max_ms: 0, segments: Vec::new() };
+    let TaskOutput::InspectSegments { segments } = job.run(spec, None, None).await.unwrap() else { panic!("a 9 s source is cut") };
+    assert_eq!(segments.len(), 2);
+    assert_eq!(segments.iter().map(|segment| segment.frames).sum::<u64>(), 230);
+    let mut decoded = Vec::new();
+    for segment in &segments {
+        // A retried segment writes its own key; the join reads the one its spec names.
+        for attempt in [1, 2] {
+            let ctx = job.context(attempt);
+            let spec = TaskSpec::InspectSegment { locations: job.locations.clone(), segment: *segment };
+            let TaskOutput::InspectSegment { piece, .. } = execute(spec, &ctx, Arc::new(|_, _, _| {}), &CancellationToken::new()).await.unwrap() else { panic!("not a segment") };
+            assert_eq!(piece.key, format!("inspection/segments/{:05}.a{attempt}.json", segment.index));
+            if attempt == 2 {
+                decoded.push(InspectedSegment { segment: *segment, piece });
+            }
+        }
+    }
+    let (source, chunks, joined) = job.join_inspection(0, 0, decoded.clone()).await;
+    assert_eq!(source.frames, 230);
+    let (joined_report, joined_frames, joined_segments) = inspection_document(&job, &joined);
+    assert_eq!(joined_segments, 2);
+
+    // The same source inspected whole, in one pass.
+    let params = InspectParams {
+        source: source_path.clone(),
+        artifact_dir: root.join("whole"),
+        chunking: shotfarm_agent::tasks::inspect::chunking_params(0, 0).unwrap(),
+        shot_detection: Default::default(),
+        limits: Default::default(),
+        segments: SegmentPolicy { workers: 1, ..SegmentPolicy::default() },
+    };
+    let whole = inspect_source(&params, &CancellationToken::new()).await.unwrap();
+    assert_eq!(whole.decoded_in_segments, 1);
+    let whole_frames: serde_json::Value = serde_json::from_slice(&std::fs::read(&whole.frame_artifact).unwrap()).unwrap();
+    // Through text, as the document was written (f32 fields read back at their shortest).
+    let mut whole_report: serde_json::Value = serde_json::from_str(&serde_json::to_string(&whole).unwrap()).unwrap();
+    for field in ["decode_seconds", "total_seconds", "decoded_in_segments", "frame_artifact"] {
+        whole_report.as_object_mut().unwrap().remove(field);
+    }
+    assert_eq!(chunks.len(), whole.chunks.len());
+    assert_eq!(joined_report, whole_report);
+    assert!(joined_frames == whole_frames, "every frame's fingerprint, time and keyframe flag");
+
+    // A segment's decode that does not hold what its index says is never joined: the source is
+    // decoded whole, to the same inspection.
+    let piece_path = job.work_dir().join(&decoded[1].piece.key);
+    let mut piece: serde_json::Value = serde_json::from_slice(&std::fs::read(&piece_path).unwrap()).unwrap();
+    piece["decoded"]["frames"].as_array_mut().unwrap().pop();
+    std::fs::write(&piece_path, serde_json::to_vec(&piece).unwrap()).unwrap();
+    let (_, fallback_chunks, fallback) = job.join_inspection(0, 0, decoded).await;
+    let (fallback_report, fallback_frames, fallback_segments) = inspection_document(&job, &fallback);
+    assert_eq!(fallback_segments, 1);
+    assert_eq!((fallback_chunks, fallback_report), (chunks, whole_report));
+    assert!(fallback_frames == whole_frames);
+}
+
 #[tokio::test]
 async fn a_rejected_source_fails_finally_with_its_code() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let source_path = common::random_bytes(root, "noise.mp4", 64 * 1024, 7);
     let mut job = Job::new(root, &source_path).await;
-    let spec = TaskSpec::Inspect { locations: job.locations.clone(), chunk_min_ms: 0, chunk_max_ms: 0 };
+    let spec = TaskSpec::Inspect { locations: job.locations.clone(), chunk_min_ms: 0, chunk_max_ms: 0, segments: Vec::new() };
     let error = job.run(spec, None, None).await.unwrap_err();
     let TaskError::Final(message) = &error else { panic!("expected a final error, got {error:?}") };
     assert!(message.contains("not_media"), "{message}");
@@ -563,7 +659,7 @@ async fn a_rejected_source_fails_finally_with_its_code() {
     // A missing source is final too, and names the url.
     let missing = root.join("missing.mp4");
     let mut job = Job::new(root, &missing).await;
-    let spec = TaskSpec::Inspect { locations: job.locations.clone(), chunk_min_ms: 0, chunk_max_ms: 0 };
+    let spec = TaskSpec::Inspect { locations: job.locations.clone(), chunk_min_ms: 0, chunk_max_ms: 0, segments: Vec::new() };
     let error = job.run(spec, None, None).await.unwrap_err();
     assert!(matches!(&error, TaskError::Final(message) if message.contains("missing.mp4") && message.contains("does not exist")), "{error:?}");
 }

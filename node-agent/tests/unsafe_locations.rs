@@ -76,7 +76,7 @@ impl Site {
 
     /// Inspects, ladders (H.264), encodes and assembles the current job; the package task's spec.
     async fn package_spec(&mut self, locations: &JobLocations) -> TaskSpec {
-        let inspect = TaskSpec::Inspect { locations: locations.clone(), chunk_min_ms: 500, chunk_max_ms: 1000 };
+        let inspect = TaskSpec::Inspect { locations: locations.clone(), chunk_min_ms: 500, chunk_max_ms: 1000, segments: Vec::new() };
         let TaskOutput::Inspect { source, chunks, inspection, .. } = self.run(inspect).await.unwrap() else { panic!("not an inspection") };
         let ladder = TaskSpec::Ladder { locations: locations.clone(), source: source.clone(), codecs: vec![Codec::H264], recipe: Default::default(), analysis: Vec::new() };
         let TaskOutput::Ladder { rungs, .. } = self.run(ladder).await.unwrap() else { panic!("not a ladder") };
@@ -114,7 +114,7 @@ impl Site {
 
     /// Inspects `input_url` into `out/<output>`; the final error's message.
     async fn refused_inspection(&mut self, input_url: &str, output: &str, overwrite: bool) -> String {
-        let spec = TaskSpec::Inspect { locations: self.locations(input_url, output, overwrite), chunk_min_ms: 0, chunk_max_ms: 0 };
+        let spec = TaskSpec::Inspect { locations: self.locations(input_url, output, overwrite), chunk_min_ms: 0, chunk_max_ms: 0, segments: Vec::new() };
         match self.run(spec).await {
             Err(TaskError::Final(message)) => message,
             other => panic!("{input_url} was not refused finally: {other:?}"),

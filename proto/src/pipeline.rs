@@ -13,11 +13,14 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::{ChunkTrials, LadderDecision, TrialOutcome, TrialSpec};
 use crate::recipe::LadderRecipe;
 
-/// The nine stages of a job, in pipeline order.
+/// The stages of a job, in pipeline order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
     Inspect,
+    /// One segment of a long source decoded and analysed, beside the others; an inspect task
+    /// joins them.
+    InspectSegment,
     Analyze,
     Ladder,
     Encode,
@@ -29,8 +32,9 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 9] = [
+    pub const ALL: [TaskKind; 10] = [
         TaskKind::Inspect,
+        TaskKind::InspectSegment,
         TaskKind::Analyze,
         TaskKind::Ladder,
         TaskKind::Encode,
@@ -44,6 +48,7 @@ impl TaskKind {
     pub fn as_str(self) -> &'static str {
         match self {
             TaskKind::Inspect => "inspect",
+            TaskKind::InspectSegment => "inspect_segment",
             TaskKind::Analyze => "analyze",
             TaskKind::Ladder => "ladder",
             TaskKind::Encode => "encode",
@@ -179,6 +184,41 @@ pub struct Artifact {
     pub bytes: u64,
 }
 
+/// A span of the source's presented frames cut at a keyframe: what one `inspect_segment`
+/// task decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSegment {
+    /// Its place among the source's segments, from 0.
+    pub index: u32,
+    /// Where it starts; `None`: at the source's first frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<SegmentStart>,
+    /// The presentation time (in the video stream's time base) of the next segment's first
+    /// frame, where this one ends; `None`: the end of the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_pts: Option<i64>,
+    /// How many frames the container's index presents within it.
+    pub frames: u64,
+}
+
+/// Where a segment starts: decoding starts at the keyframe at or before `seek_seconds`, and
+/// the segment at the frame presented at `pts` (in the video stream's time base).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentStart {
+    pub seek_seconds: f64,
+    pub pts: i64,
+}
+
+/// A segment and its decode, for the inspect task that joins them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectedSegment {
+    pub segment: SourceSegment,
+    pub piece: Artifact,
+}
+
 /// What the encode task verified of one encoded chunk before it uploaded it: every frame of the
 /// encoded file decoded and compared with the source's frame of the same index; how many there
 /// were, the fingerprints (lowercase hex, the kernels' `Fingerprint`) of its first and last
@@ -240,10 +280,20 @@ pub struct ScoredRendition {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TaskSpec {
+    /// The source inspected. A long source may come back cut into segments
+    /// ([`TaskOutput::InspectSegments`]); the inspect task after their `inspect_segment` tasks
+    /// carries each segment's decode in `segments` and joins them.
     Inspect {
         locations: JobLocations,
         chunk_min_ms: u32,
         chunk_max_ms: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        segments: Vec<InspectedSegment>,
+    },
+    /// One segment of the source decoded and analysed (its piece of the inspection).
+    InspectSegment {
+        locations: JobLocations,
+        segment: SourceSegment,
     },
     Ladder {
         locations: JobLocations,
@@ -343,6 +393,7 @@ impl TaskSpec {
     pub fn kind(&self) -> TaskKind {
         match self {
             TaskSpec::Inspect { .. } => TaskKind::Inspect,
+            TaskSpec::InspectSegment { .. } => TaskKind::InspectSegment,
             TaskSpec::Ladder { .. } => TaskKind::Ladder,
             TaskSpec::Analyze { .. } => TaskKind::Analyze,
             TaskSpec::Encode { .. } => TaskKind::Encode,
@@ -358,6 +409,7 @@ impl TaskSpec {
     pub fn locations(&self) -> &JobLocations {
         match self {
             TaskSpec::Inspect { locations, .. }
+            | TaskSpec::InspectSegment { locations, .. }
             | TaskSpec::Ladder { locations, .. }
             | TaskSpec::Analyze { locations, .. }
             | TaskSpec::Encode { locations, .. }
@@ -410,6 +462,16 @@ pub enum TaskOutput {
         /// shots): what a per-title analysis samples chunks by. Empty from older agents.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         chunk_complexity: Vec<f64>,
+    },
+    /// The source is long enough to be inspected in these segments, each by a task of its
+    /// own, side by side.
+    InspectSegments {
+        segments: Vec<SourceSegment>,
+    },
+    /// One segment decoded: its piece of the inspection (the agent's `media::video_pieces`).
+    InspectSegment {
+        segment: SourceSegment,
+        piece: Artifact,
     },
     Ladder {
         rungs: Vec<Rung>,
@@ -475,7 +537,8 @@ pub struct ReportedRendition {
 impl TaskOutput {
     pub fn kind(&self) -> TaskKind {
         match self {
-            TaskOutput::Inspect { .. } => TaskKind::Inspect,
+            TaskOutput::Inspect { .. } | TaskOutput::InspectSegments { .. } => TaskKind::Inspect,
+            TaskOutput::InspectSegment { .. } => TaskKind::InspectSegment,
             TaskOutput::Ladder { .. } => TaskKind::Ladder,
             TaskOutput::Analyze { .. } => TaskKind::Analyze,
             TaskOutput::Encode { .. } => TaskKind::Encode,

@@ -35,6 +35,7 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
             inspection: artifact("inspection.json".to_owned()),
             chunk_complexity: (0..chunks).map(|chunk| f64::from(chunk % 7)).collect(),
         },
+        TaskSpec::InspectSegment { segment, .. } => TaskOutput::InspectSegment { segment: *segment, piece: artifact(format!("inspection/segments/{}.json", segment.index)) },
         TaskSpec::Ladder { recipe, analysis, .. } => TaskOutput::Ladder {
             decision: (!analysis.is_empty()).then(|| decision_for(recipe.ladder, analysis, rungs)),
             rungs: (0..rungs)

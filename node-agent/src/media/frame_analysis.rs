@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use shotfarm_kernels::cpu_account::charged;
 use shotfarm_kernels::decode::input_pins::pinned_input;
 use shotfarm_kernels::fingerprint::Fingerprint;
+use shotfarm_proto::pipeline::SegmentStart;
 use shotfarm_kernels::scene::{CutScorer, ShotDetectionParams, spatial_information, temporal_information};
 use tokio_util::sync::CancellationToken;
 
@@ -69,7 +70,8 @@ pub struct AnalyzedFrame {
 /// What a frame changed from the one before it, before any shot is decided: its cut score and
 /// temporal information (`None` for the first frame a decode delivered) and its spatial
 /// information. Shots are decided over the whole video's changes ([`super::video_pieces`]).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FrameChange {
     pub cut_score: Option<f32>,
     pub spatial_information: f32,
@@ -287,14 +289,6 @@ pub enum DecodeSpan {
     /// them as a whole decode does) and a `trim` keeps exactly the span, ending the decode at
     /// its end.
     Presented { start: Option<SegmentStart>, end_pts: Option<i64> },
-}
-
-/// Where a span of presented frames starts: decoding starts at the keyframe at or before
-/// `seek_seconds`, and the span at the frame presented at `pts` (in the stream's time base).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SegmentStart {
-    pub seek_seconds: f64,
-    pub pts: i64,
 }
 
 /// One decode pass: ffmpeg's frames to the `analyse` thread, its showinfo lines and decoder

@@ -8,19 +8,22 @@
 //! changes in order: the decision is causal over the scores (a shot's length, its recent
 //! average score), so it needs the pieces before.
 
+use serde::{Deserialize, Serialize};
 use shotfarm_kernels::scene::{ShotDetector, cut_score, temporal_information};
 
 use super::frame_analysis::{AnalysisDepth, AnalyzedFrame, DecodeComplaint, DecodedVideo, FrameChange, MAX_COMPLAINTS_KEPT, SceneFeatures};
 
 /// The first and last analysis frames (8-bit luma) of a piece.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PieceEdges {
     pub first: Vec<u8>,
     pub last: Vec<u8>,
 }
 
 /// What the decode of one piece produced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DecodedPiece {
     pub frames: Vec<AnalyzedFrame>,
     /// Per frame with [`AnalysisDepth::Full`], else empty; the first frame's change is `None`.

@@ -271,7 +271,7 @@ mod tests {
             work_url: "file:///out/.shotfarm-work/job-1".to_owned(),
             overwrite: false,
         };
-        let spec = serde_json::to_vec(&TaskSpec::Inspect { locations, chunk_min_ms: 0, chunk_max_ms: 0 }).expect("spec encodes");
+        let spec = serde_json::to_vec(&TaskSpec::Inspect { locations, chunk_min_ms: 0, chunk_max_ms: 0, segments: Vec::new() }).expect("spec encodes");
         v1::Assignment { task: Some(v1::TaskRef { task_id, attempt: 1 }), job_id: "job-1".to_owned(), kind: "inspect".to_owned(), spec_json: spec, backend: "cpu".to_owned(), gpu_index: 0, traceparent: String::new() }
     }
 

@@ -2,8 +2,13 @@
 //! `overwrite`), copy the source into the job cache, inspect it, upload the inspection
 //! (`inspection/a<attempt>.json`), and answer with the source summary and the chunk plan. A
 //! rejected source is a final error carrying the rejection's code, where, and the fix.
+//!
+//! A source long enough to cut into segments of at least [`SEGMENT_SECONDS`] comes back cut
+//! instead (the checks that need no decoding done): the planner adds an `inspect_segment`
+//! task per segment ([`super::inspect_segment`]) and a second inspect task after them, whose
+//! spec names each segment's decode; that one joins them and finishes the inspection.
 
-use shotfarm_proto::pipeline::{Artifact, Chunk, JobLocations, SourceSummary, TaskOutput};
+use shotfarm_proto::pipeline::{Artifact, Chunk, InspectedSegment, JobLocations, SourceSummary, TaskOutput};
 use tokio_util::sync::CancellationToken;
 
 use super::inspection::write_document;
@@ -13,11 +18,15 @@ use super::output_location::check_output_free;
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
 use crate::media::chunking::ChunkingParams;
-use crate::media::inspect::{InspectParams, InspectReport, InspectWarning, Shot, inspect_source};
+use crate::media::inspect::{InspectParams, InspectReport, InspectStep, InspectWarning, SegmentDecode, SegmentPolicy, Shot, inspect_joined, inspect_or_cut};
+use crate::storage::ObjectKey;
 
 /// Chunk length limits used when a job leaves them at 0.
 pub const DEFAULT_CHUNK_MIN_MS: u32 = 2_000;
 pub const DEFAULT_CHUNK_MAX_MS: u32 = 10_000;
+/// No segment of a source cut for `inspect_segment` tasks is shorter than this: a segment's
+/// task costs a source probe and a seek beside its decode.
+pub const SEGMENT_SECONDS: f64 = 4.0;
 
 /// The job's chunk limits in seconds (0 = default); a minimum above the maximum is a bad job.
 pub fn chunking_params(chunk_min_ms: u32, chunk_max_ms: u32) -> Result<ChunkingParams, TaskError> {
@@ -31,12 +40,17 @@ pub fn chunking_params(chunk_min_ms: u32, chunk_max_ms: u32) -> Result<ChunkingP
     Ok(ChunkingParams { min_seconds: f64::from(min_ms) / 1000.0, max_seconds: f64::from(max_ms) / 1000.0 })
 }
 
-pub async fn run(locations: &JobLocations, chunk_min_ms: u32, chunk_max_ms: u32, ctx: &TaskContext, cancel: &CancellationToken) -> Result<TaskOutput, TaskError> {
+/// Inspects the source; `segments` empty: the first pass, which may cut it; else the join of
+/// those segments' decodes.
+pub async fn run(locations: &JobLocations, chunk_min_ms: u32, chunk_max_ms: u32, segments: &[InspectedSegment], ctx: &TaskContext, cancel: &CancellationToken) -> Result<TaskOutput, TaskError> {
     let chunking = chunking_params(chunk_min_ms, chunk_max_ms)?;
-    // Before anything is written there (the work area lies inside it): a job never mixes its
-    // outputs with, or overwrites, files it did not make unless it says `overwrite`.
     let checked = check_locations(locations, &ctx.roots)?;
-    check_output_free(&checked, &ctx.roots, locations.overwrite).await?;
+    if segments.is_empty() {
+        // Before anything is written there (the work area lies inside it): a job never mixes its
+        // outputs with, or overwrites, files it did not make unless it says `overwrite`. (The
+        // join comes after this job's segments wrote to its work area.)
+        check_output_free(&checked, &ctx.roots, locations.overwrite).await?;
+    }
     let work_area = WorkArea::open(&locations.work_url)?;
     let source = local_source(&locations.input_url, ctx).await?;
     let params = InspectParams {
@@ -45,9 +59,27 @@ pub async fn run(locations: &JobLocations, chunk_min_ms: u32, chunk_max_ms: u32,
         chunking,
         shot_detection: Default::default(),
         limits: Default::default(),
-        segments: Default::default(),
+        // Segments are tasks of their own here, never decoded side by side in this one.
+        segments: SegmentPolicy { workers: 1, ..SegmentPolicy::default() },
     };
-    let report = match inspect_source(&params, cancel).await {
+    let outcome = if segments.is_empty() {
+        match inspect_or_cut(&params, SEGMENT_SECONDS, cancel).await {
+            Ok(InspectStep::Cut(segments)) => {
+                tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, segments = segments.len(), "source cut into segments");
+                return Ok(TaskOutput::InspectSegments { segments });
+            }
+            Ok(InspectStep::Inspected(report)) => Ok(*report),
+            Err(error) => Err(error),
+        }
+    } else {
+        let mut decodes = Vec::with_capacity(segments.len());
+        for inspected in segments {
+            let key = ObjectKey::parse(&inspected.piece.key).map_err(|error| task_errors::key("a segment's decode in the task spec", error))?;
+            decodes.push((inspected.segment, work_area.get_json::<SegmentDecode>(&key, &ctx.scratch_dir).await?));
+        }
+        inspect_joined(&params, decodes, cancel).await
+    };
+    let report = match outcome {
         Ok(report) => report,
         Err(error) => {
             if let Some(rejection) = error.rejection() {

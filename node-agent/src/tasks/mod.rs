@@ -6,7 +6,8 @@
 //!
 //! | module | what it does |
 //! | --- | --- |
-//! | [`inspect`] | inspects the source; uploads the inspection (report + per-frame data) |
+//! | [`inspect`] | inspects the source, or cuts a long one into segments and later joins their decodes; uploads the inspection (report + per-frame data) |
+//! | [`inspect_segment`] | one segment of a cut source decoded and analysed, for the inspect task that joins them |
 //! | [`analyze`] | trial encodes of one chunk at one size and every setting of the grid, each scored against the source |
 //! | [`ladder`] | the ladder per requested codec, as `pipeline::Rung`s: fixed, custom, or from the analysis (per-title, per-shot) |
 //! | [`encode`] | one chunk at one or more rungs (one decode) through the backend placement chose, each output checked frame by frame against the source |
@@ -38,6 +39,7 @@ pub mod assemble;
 pub mod content_keys;
 pub mod encode;
 pub mod inspect;
+pub mod inspect_segment;
 pub mod inspection;
 pub mod job_cache;
 pub mod job_facts;
@@ -130,9 +132,10 @@ pub async fn execute(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
 /// The handler of the spec's kind.
 async fn run_handler(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, cancel: &CancellationToken) -> Result<TaskOutput, TaskError> {
     match spec {
-        TaskSpec::Inspect { locations, chunk_min_ms, chunk_max_ms } => {
-            inspect::run(&locations, chunk_min_ms, chunk_max_ms, ctx, cancel).await
+        TaskSpec::Inspect { locations, chunk_min_ms, chunk_max_ms, segments } => {
+            inspect::run(&locations, chunk_min_ms, chunk_max_ms, &segments, ctx, cancel).await
         }
+        TaskSpec::InspectSegment { locations, segment } => inspect_segment::run(&locations, segment, ctx, cancel).await,
         TaskSpec::Ladder { locations: _, source, codecs, recipe, analysis } => ladder::run(&source, &codecs, &recipe, &analysis, ctx),
         TaskSpec::Analyze { locations, source, inspection, chunk, codec, trials, preset } => {
             analyze::run(&locations, &source, &inspection, chunk, codec, &trials, preset.as_deref(), ctx, &progress, cancel).await

@@ -4,6 +4,7 @@
 //! | key | written by | content |
 //! | --- | --- | --- |
 //! | `inspection/a<attempt>.json` | inspect | [`super::inspection::InspectionDocument`] |
+//! | `inspection/segments/<index:05>.a<attempt>.json` | inspect_segment | one segment's decode (`media::inspect::SegmentDecode`) |
 //! | `chunks/<rung>/<chunk:05>.a<attempt>.mp4` | encode | one encoded chunk |
 //! | `renditions/<rung>.a<attempt>.mp4` | assemble | the assembled rendition |
 //! | `validation/<rung>.a<attempt>.json` | validate | the full `ValidationReport` (for report.json) |
@@ -44,6 +45,10 @@ impl WorkArea {
 
     pub fn inspection_key(attempt: u32) -> Result<ObjectKey, TaskError> {
         parse_key(&format!("inspection/a{attempt}.json"))
+    }
+
+    pub fn segment_key(index: u32, attempt: u32) -> Result<ObjectKey, TaskError> {
+        parse_key(&format!("inspection/segments/{index:05}.a{attempt}.json"))
     }
 
     pub fn chunk_key(rung: &str, chunk: u32, attempt: u32) -> Result<ObjectKey, TaskError> {

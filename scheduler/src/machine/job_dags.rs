@@ -3,7 +3,7 @@
 //! outputs. `apply` submits the job and the planner is fed every task's synthetic output.
 
 use shotfarm_proto::analysis::{ALL_CHUNKS_UP_TO, trial_settings, trial_sizes};
-use shotfarm_proto::pipeline::{Codec, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::pipeline::{Artifact, Codec, InspectedSegment, SegmentStart, SourceSegment, TaskKind, TaskOutput, TaskSpec};
 use shotfarm_proto::recipe::{LadderKind, LadderRecipe};
 
 use super::{Command, Outcome, apply};
@@ -24,6 +24,12 @@ fn run_spec(spec: JobSpec) -> (State, Vec<TaskSpec>) {
 
 /// [`run_spec`] on a source of `chunks` chunks.
 fn run_spec_on(spec: JobSpec, chunks: u32) -> (State, Vec<TaskSpec>) {
+    run_with_outputs(spec, |spec| synthetic::output_for(spec, chunks, 3))
+}
+
+/// Submits a job and runs its tasks to completion in task order, each with the output `output`
+/// gives its spec; returns the state and every spec the tasks were given.
+fn run_with_outputs(spec: JobSpec, output: impl Fn(&TaskSpec) -> TaskOutput) -> (State, Vec<TaskSpec>) {
     let mut state = State::default();
     let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), owner: String::new(), spec, now_ms: 1, trace_parent: None });
     let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
@@ -32,7 +38,7 @@ fn run_spec_on(spec: JobSpec, chunks: u32) -> (State, Vec<TaskSpec>) {
         let ready: Option<TaskId> = state.jobs[&job].tasks.iter().copied().find(|id| state.tasks[id].state == TaskState::Queued);
         let Some(task_id) = ready else { break };
         let spec: TaskSpec = serde_json::from_str(state.tasks[&task_id].spec_json.as_deref().expect("a queued task has its spec")).expect("spec parses");
-        let output = synthetic::output_for(&spec, chunks, 3);
+        let output = output(&spec);
         specs.push(spec);
         let task = state.tasks.get_mut(&task_id).expect("task");
         task.output_json = Some(serde_json::to_string(&output).expect("output encodes"));
@@ -228,4 +234,54 @@ fn the_report_records_the_recipe_a_job_was_resolved_from() {
     assert_eq!((facts["recipe"]["name"].as_str(), facts["recipe"]["version"].as_u64()), (Some("web"), Some(3)));
     assert_eq!(facts["recipe"]["settings"]["codecs"], serde_json::json!(["hevc"]), "the resolved settings: {}", facts["recipe"]);
     assert!(report_facts(&run_spec(JobSpec::for_tests()).1)["recipe"].is_null(), "no recipe named, none recorded");
+}
+
+/// Three segments of a 144-frame source, as an inspect task cuts it.
+fn three_segments() -> Vec<SourceSegment> {
+    (0..3)
+        .map(|index| SourceSegment {
+            index,
+            start: (index > 0).then_some(SegmentStart { seek_seconds: f64::from(index) * 2.0 + 0.02, pts: i64::from(index) * 24_576 }),
+            end_pts: (index < 2).then_some(i64::from(index + 1) * 24_576),
+            frames: 48,
+        })
+        .collect()
+}
+
+#[test]
+fn a_cut_source_is_inspected_by_a_task_per_segment_and_joined_by_a_second_inspect_task() {
+    let (state, specs) = run_with_outputs(JobSpec::for_tests(), |spec| match spec {
+        TaskSpec::Inspect { segments, .. } if segments.is_empty() => TaskOutput::InspectSegments { segments: three_segments() },
+        other => synthetic::output_for(other, 3, 3),
+    });
+    let kinds: Vec<TaskKind> = specs.iter().take(6).map(TaskSpec::kind).collect();
+    assert_eq!(kinds, [TaskKind::Inspect, TaskKind::InspectSegment, TaskKind::InspectSegment, TaskKind::InspectSegment, TaskKind::Inspect, TaskKind::Ladder]);
+    let decoded: Vec<SourceSegment> = specs.iter().filter_map(|spec| match spec {
+        TaskSpec::InspectSegment { segment, .. } => Some(*segment),
+        _ => None,
+    }).collect();
+    assert_eq!(decoded, three_segments(), "each segment task decodes its segment");
+    let TaskSpec::Inspect { segments, .. } = &specs[4] else { panic!("the join is an inspect task") };
+    let expected: Vec<InspectedSegment> = three_segments().into_iter().map(|segment| InspectedSegment { segment, piece: Artifact { key: format!("inspection/segments/{}.json", segment.index), bytes: 1 } }).collect();
+    assert_eq!(segments, &expected, "the join is given every segment's decode, in order");
+    // The join waits on every segment task; the ladder on the join; the job runs to its report.
+    let job = state.jobs.values().next().expect("the job");
+    let join = &state.tasks[&job.tasks[4]];
+    assert_eq!(join.deps, job.tasks[1..4].to_vec());
+    assert_eq!(count(&specs, TaskKind::Encode), 3 * 3);
+    assert_eq!(count(&specs, TaskKind::Report), 1);
+}
+
+#[test]
+fn an_inspection_cut_into_too_few_unnumbered_or_empty_segments_fails_the_job() {
+    let mut state = State::default();
+    let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), owner: String::new(), spec: JobSpec::for_tests(), now_ms: 1, trace_parent: None });
+    let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
+    let inspect = state.jobs[&job].tasks[0];
+    let renumbered = three_segments().into_iter().map(|segment| SourceSegment { index: 2 - segment.index, ..segment }).collect();
+    let emptied = three_segments().into_iter().map(|segment| SourceSegment { frames: 0, ..segment }).collect();
+    for segments in [three_segments()[..1].to_vec(), renumbered, emptied, vec![three_segments()[0]; crate::planner::MAX_SEGMENTS + 1]] {
+        let error = on_task_succeeded(&mut state.clone(), inspect, &TaskOutput::InspectSegments { segments }, 2).unwrap_err();
+        assert!(error.contains("segment"), "{error}");
+    }
 }

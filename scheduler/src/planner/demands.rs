@@ -59,7 +59,7 @@ pub fn options_for(kind: TaskKind, rungs: &[Rung]) -> Vec<BackendOption> {
             },
             cpu(cpu_only(1000, 1024 + 256 * extra_rungs), None),
         ],
-        TaskKind::Inspect => vec![cpu(cpu_only(1000, 512), None)],
+        TaskKind::Inspect | TaskKind::InspectSegment => vec![cpu(cpu_only(1000, 512), None)],
         TaskKind::Analyze => vec![cpu(cpu_only(2000, 1024), None)],
         TaskKind::Ladder | TaskKind::Report => vec![cpu(cpu_only(100, 64), None)],
         TaskKind::Assemble => vec![cpu(cpu_only(250, 256), None)],

@@ -1,13 +1,15 @@
 //! The planner: expands a job into its task DAG, step by step as results arrive.
 //!
 //! ```text
-//! inspect ─▶ [analyze(chunk, codec, size)…] ─▶ ladder ─▶ encode(chunk, rungs) ─┬▶ assemble(rung) ─▶ validate(rung) ─┐
+//! inspect [─▶ inspect_segment(segment)… ─▶ inspect] ─▶ [analyze(chunk, codec, size)…] ─▶ ladder ─▶ encode(chunk, rungs) ─┬▶ assemble(rung) ─▶ validate(rung) ─┐
 //!                                           └▶ score(chunk, codec's rungs) ──────┤
 //!                                                                   package ◀───┘ (all validates)
 //!                                                                   report  ◀── package + all scores
 //! ```
 //!
-//! A job starts with one `inspect` task. Its output (source facts, chunk list) lets the
+//! A job starts with one `inspect` task. A long source comes back cut into segments: one
+//! `inspect_segment` task each, side by side, then a second `inspect` task whose spec names
+//! their decodes joins them. The inspection's output (source facts, chunk list) lets the
 //! planner add `ladder` — for a per-title or per-shot recipe, behind one `analyze` task per
 //! chunk, codec and trial size (`shotfarm_proto::analysis`: each encodes the chunk at every
 //! setting of the grid and scores it), whose trials the ladder spec carries; the ladder's
@@ -36,7 +38,7 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 
 use shotfarm_proto::analysis::{analysed_chunks, trial_sizes};
-use shotfarm_proto::pipeline::{Rung, TaskKind, TaskOutput};
+use shotfarm_proto::pipeline::{Rung, SourceSegment, TaskKind, TaskOutput};
 
 use crate::state::model::{JobId, Millis, Task, TaskId, TaskState};
 use crate::state::{RowKey, State};
@@ -45,7 +47,7 @@ pub use demands::options_for;
 
 /// Adds a job's first task.
 pub fn start_job(state: &mut State, job: JobId, now_ms: Millis) {
-    let Some(spec) = state.jobs.get(&job).map(specs::inspect) else { return };
+    let Some(spec) = state.jobs.get(&job).map(|job| specs::inspect(job, Vec::new())) else { return };
     add_task(state, job, TaskKind::Inspect, "inspect source".to_owned(), Target::JOB, Vec::new(), Some(spec), now_ms);
 }
 
@@ -70,6 +72,15 @@ pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput
             let deps = if analyses.is_empty() { vec![task_id] } else { analyses };
             add_task(state, job_id, TaskKind::Ladder, "choose ladder".to_owned(), Target::JOB, deps, spec, now_ms);
         }
+        TaskOutput::InspectSegments { segments } => {
+            check_segments(segments)?;
+            let mut decodes = Vec::with_capacity(segments.len());
+            for segment in segments {
+                let spec = state.jobs.get(&job_id).map(|job| specs::inspect_segment(job, *segment)).transpose()?;
+                decodes.push(add_task(state, job_id, TaskKind::InspectSegment, format!("inspect segment {}", segment.index), Target::JOB, vec![task_id], spec, now_ms));
+            }
+            add_task(state, job_id, TaskKind::Inspect, "join the inspected segments".to_owned(), Target::JOB, decodes, None, now_ms);
+        }
         TaskOutput::Ladder { rungs, decision } => {
             if rungs.is_empty() {
                 return Err("the ladder has no rungs".to_owned());
@@ -84,6 +95,20 @@ pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput
         _ => {}
     }
     release_dependents(state, job_id, task_id, now_ms)
+}
+
+/// The most segments an inspection may cut a source into (an agent's output is outside input).
+pub const MAX_SEGMENTS: usize = 1024;
+
+/// A cut source's segments: 2 to [`MAX_SEGMENTS`], numbered in order, none empty.
+fn check_segments(segments: &[SourceSegment]) -> Result<(), String> {
+    if !(2..=MAX_SEGMENTS).contains(&segments.len()) {
+        return Err(format!("inspection cut the source into {} segments; 2 to {MAX_SEGMENTS} are planned", segments.len()));
+    }
+    match segments.iter().enumerate().find(|(position, segment)| segment.index as usize != *position || segment.frames == 0) {
+        Some((position, segment)) => Err(format!("inspection's segment {position} is numbered {} with {} frames; segments are numbered from 0 in order, none empty", segment.index, segment.frames)),
+        None => Ok(()),
+    }
 }
 
 /// For a recipe that needs analysis, adds one analyze task per analysed chunk (every one per

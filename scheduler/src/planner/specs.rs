@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use shotfarm_proto::analysis::{ChunkTrials, TrialSpec, trial_settings};
-use shotfarm_proto::pipeline::{Artifact, Codec, EncodedChunk, EncodedRendition, RenditionToScore, Rung, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::pipeline::{Artifact, Codec, EncodedChunk, EncodedRendition, InspectedSegment, RenditionToScore, Rung, SourceSegment, TaskKind, TaskOutput, TaskSpec};
 
 use crate::state::State;
 use crate::state::model::{Job, Task, TaskState, format_job_id};
@@ -12,14 +12,21 @@ fn to_json(spec: &TaskSpec) -> Result<String, String> {
     serde_json::to_string(spec).map_err(|err| format!("cannot encode {} spec: {err}", spec.kind().as_str()))
 }
 
-pub fn inspect(job: &Job) -> String {
+/// The job's first inspect task, or (with `segments`) the one that joins the decodes of the
+/// segments the first cut the source into.
+pub fn inspect(job: &Job, segments: Vec<InspectedSegment>) -> String {
     let spec = TaskSpec::Inspect {
         locations: job.plan.locations.clone(),
         chunk_min_ms: job.spec.chunk_min_ms,
         chunk_max_ms: job.spec.chunk_max_ms,
+        segments,
     };
     // A spec of plain strings and numbers always encodes.
     serde_json::to_string(&spec).unwrap_or_default()
+}
+
+pub fn inspect_segment(job: &Job, segment: SourceSegment) -> Result<String, String> {
+    to_json(&TaskSpec::InspectSegment { locations: job.plan.locations.clone(), segment })
 }
 
 /// The job's codecs, each once, in the order asked (H.264 when none).
@@ -79,6 +86,16 @@ fn deps<'a>(state: &'a State, task: &Task) -> Vec<&'a Task> {
 
 /// The spec of a blocked task whose dependencies all succeeded.
 pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, String> {
+    if task.kind == TaskKind::Inspect {
+        let mut segments = Vec::new();
+        for dep in deps(state, task) {
+            if let TaskOutput::InspectSegment { segment, piece } = output_of(dep)? {
+                segments.push(InspectedSegment { segment, piece });
+            }
+        }
+        segments.sort_by_key(|inspected| inspected.segment.index);
+        return Ok(inspect(job, segments));
+    }
     let plan = &job.plan;
     let locations = plan.locations.clone();
     let source = plan.source.clone().ok_or("a stage became ready before inspection finished")?;

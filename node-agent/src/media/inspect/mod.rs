@@ -45,21 +45,23 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use shotfarm_kernels::cpu_account::charged;
 use shotfarm_kernels::scene::ShotDetectionParams;
+use shotfarm_proto::pipeline::SourceSegment;
 use tokio_util::sync::CancellationToken;
 
 pub use facts::{AudioFacts, Chunk, InspectReport, SeekPoint, Shot, SourceFacts, VideoFacts};
 pub use findings::{InspectError, InspectWarning, Rejection, RejectionCode, WarningCode};
 pub use segments::SegmentPolicy;
-use segments::{SegmentedDecode, decode_in_segments};
+pub use segments::SegmentDecode;
+use segments::{SegmentedDecode, decode_in_segments, joined, plan_for_tasks};
 use findings::reject;
 use shotfarm_kernels::decode::input_pins::is_allowed_demuxer;
 use source_checks::{analyse_timing, displayed_sample_aspect_ratio, note_picture_transform, check_completeness, check_dimensions, classify_decode_failure, classify_probe_failure, format_not_allowed, pick_streams};
 
 use super::artifacts::{FRAME_ARTIFACT_FILE, FrameArtifact};
 use super::chunking::{ChunkingParams, FrameRange, limits_in_frames, plan_chunks};
-use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AnalysisDepth, DecodePassError, DecodedVideo, decode_and_analyse};
+use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AnalysisDepth, DecodePassError, DecodeSpan, DecodedVideo, decode_and_analyse, decode_piece};
 use super::frame_timing::chunk_spans_us;
-use super::probe::{ProbeError, ProbeFormat, ProbeSideData, ProbeStream, parse_number, probe_file, probe_first_frame_side_data};
+use super::probe::{ProbeError, ProbeFormat, ProbeOutput, ProbeSideData, ProbeStream, parse_number, probe_file, probe_first_frame_side_data};
 use super::process::ToolError;
 use super::tracks::{audio_tracks, subtitle_tracks};
 use super::source_colour::is_hdr_transfer;
@@ -103,8 +105,109 @@ impl Default for InspectLimits {
     }
 }
 
-/// Inspects `params.source`; see the module docs.
+/// Inspects `params.source`; see the module docs. The decode is cut into segments decoded
+/// side by side here, by `params.segments`.
 pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) -> Result<InspectReport, InspectError> {
+    let prepared = prepare(params, cancel).await?;
+    let decode_started = Instant::now();
+    let depth = AnalysisDepth::Full(params.shot_detection);
+    let (decoded, segments) = match decode_in_segments(&params.source, &prepared.format, &prepared.video, &prepared.picture, depth, params.segments, cancel).await {
+        Ok(SegmentedDecode::Decoded { video, segments }) => (video, segments),
+        Ok(SegmentedDecode::Whole(reason)) => {
+            tracing::info!(source = %params.source.display(), reason, "the source is decoded whole, not in segments");
+            (decode_whole(params, &prepared, cancel).await?, 1)
+        }
+        Err(error) => return Err(decode_error(error, &prepared)),
+    };
+    conclude(params, prepared, decoded, decode_started.elapsed().as_secs_f64(), segments).await
+}
+
+/// What the first pass of a farm's inspection found.
+#[derive(Debug)]
+pub enum InspectStep {
+    /// The source, inspected.
+    Inspected(Box<InspectReport>),
+    /// The source is long enough to be decoded in these segments, each by a task of its own
+    /// ([`decode_segment`]); [`inspect_joined`] then finishes the inspection.
+    Cut(Vec<SourceSegment>),
+}
+
+/// The first pass of a farm's inspection: the checks that need no decoding, then either the
+/// source cut into segments of at least `segment_seconds` ([`segments::plan_for_tasks`]) or,
+/// when it cannot be cut exactly or is too short, the whole inspection.
+pub async fn inspect_or_cut(params: &InspectParams, segment_seconds: f64, cancel: &CancellationToken) -> Result<InspectStep, InspectError> {
+    let prepared = prepare(params, cancel).await?;
+    match plan_for_tasks(&params.source, &prepared.format, &prepared.video, &prepared.picture, segment_seconds, cancel).await {
+        Ok(Ok(segments)) => return Ok(InspectStep::Cut(segments)),
+        Ok(Err(reason)) => tracing::info!(source = %params.source.display(), reason, "the source is inspected by one task"),
+        Err(error) => return Err(decode_error(error, &prepared)),
+    }
+    let decode_started = Instant::now();
+    let decoded = decode_whole(params, &prepared, cancel).await?;
+    conclude(params, prepared, decoded, decode_started.elapsed().as_secs_f64(), 1).await.map(|report| InspectStep::Inspected(Box::new(report)))
+}
+
+/// The inspection of a source cut by [`inspect_or_cut`], from each segment's decode
+/// ([`decode_segment`]; `None` where a segment could not be decoded) in order: joined when every
+/// segment came out as the index says, else decoded whole here.
+pub async fn inspect_joined(params: &InspectParams, decodes: Vec<(SourceSegment, SegmentDecode)>, cancel: &CancellationToken) -> Result<InspectReport, InspectError> {
+    let prepared = prepare(params, cancel).await?;
+    let decode_started = Instant::now();
+    let depth = AnalysisDepth::Full(params.shot_detection);
+    let count = decodes.len() as u32;
+    let (decoded, segments) = match joined(decodes, depth) {
+        Ok(video) => (video, count),
+        Err(reason) => {
+            tracing::warn!(source = %params.source.display(), reason, "the segments' decodes cannot be joined; the source is decoded whole");
+            (decode_whole(params, &prepared, cancel).await?, 1)
+        }
+    };
+    conclude(params, prepared, decoded, decode_started.elapsed().as_secs_f64(), segments).await
+}
+
+/// One segment of `source` decoded for [`inspect_joined`]: the source's video stream as
+/// inspection picks it, turned and tone-mapped as it says. A failed decode is a
+/// [`SegmentDecode::Failed`], which makes the join decode the source whole (and say what is
+/// wrong with it); only a cancellation or a missing tool is an error.
+pub async fn decode_segment(source: &std::path::Path, segment: SourceSegment, shot_detection: ShotDetectionParams, cancel: &CancellationToken) -> Result<SegmentDecode, InspectError> {
+    let probe = match probe_file(source, false, cancel).await {
+        Ok(probe) => probe,
+        Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
+        Err(error) => return Ok(SegmentDecode::Failed(format!("probing the source: {error}"))),
+    };
+    let Ok((video, _)) = pick_streams(&probe, &mut Vec::new()) else { return Ok(SegmentDecode::Failed("the source has no video stream".to_owned())) };
+    let side_data = match first_frame_side_data(source, video, cancel).await {
+        Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
+        outcome => outcome.unwrap_or_default(),
+    };
+    let picture = SourcePicture::of_stream(video, &side_data);
+    let span = DecodeSpan::Presented { start: segment.start, end_pts: segment.end_pts };
+    match decode_piece(source, &picture, span, AnalysisDepth::Full(shot_detection), cancel).await {
+        Ok(piece) => Ok(SegmentDecode::Decoded(piece)),
+        Err(DecodePassError::Tool(error)) if error.is_cancelled() => Err(InspectError::Cancelled),
+        Err(error) => Ok(SegmentDecode::Failed(error.to_string())),
+    }
+}
+
+/// What inspection knows before it decodes.
+struct Prepared {
+    started: Instant,
+    size_bytes: u64,
+    format: ProbeFormat,
+    format_name: String,
+    video: ProbeStream,
+    audio: Option<ProbeStream>,
+    probe: ProbeOutput,
+    picture: SourcePicture,
+    /// The displayed size.
+    width: u32,
+    height: u32,
+    overrun: Option<container_extent::Overrun>,
+    warnings: Vec<InspectWarning>,
+}
+
+/// Steps 1–3 of the module docs: everything but the decode.
+async fn prepare(params: &InspectParams, cancel: &CancellationToken) -> Result<Prepared, InspectError> {
     let started = Instant::now();
     let source = &params.source;
     let size_bytes = match tokio::fs::metadata(source).await {
@@ -131,16 +234,17 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
     }
     let mut warnings = Vec::new();
     let (video_stream, audio_stream) = pick_streams(&probe, &mut warnings)?;
-    let (stored_width, stored_height) = check_dimensions(video_stream, &params.limits, &mut warnings)?;
-    let frame_side_data = match first_frame_side_data(source, video_stream, cancel).await {
+    let (video, audio) = (video_stream.clone(), audio_stream.cloned());
+    let (stored_width, stored_height) = check_dimensions(&video, &params.limits, &mut warnings)?;
+    let frame_side_data = match first_frame_side_data(source, &video, cancel).await {
         Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
         outcome => outcome.unwrap_or_else(|error| {
             tracing::warn!(source = %source.display(), %error, "the first frame's side data could not be read; no HDR metadata carried");
             Vec::new()
         }),
     };
-    let picture = SourcePicture::of_stream(video_stream, &frame_side_data);
-    note_picture_transform(&picture, video_stream, &mut warnings);
+    let picture = SourcePicture::of_stream(&video, &frame_side_data);
+    note_picture_transform(&picture, &video, &mut warnings);
     let (width, height) = picture.displayed_size(stored_width, stored_height);
 
     let extent_source = source.clone();
@@ -149,31 +253,30 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
         Ok(Err(error)) => return Err(reject(RejectionCode::Unreadable, format!("cannot read {}: {error}", source.display()), "check the file and its permissions")),
         Err(error) => return Err(InspectError::Analysis(format!("reading the container's sizes: {error}"))),
     };
+    let format = probe.format.clone().unwrap_or_default();
+    Ok(Prepared { started, size_bytes, format, format_name, video, audio, probe, picture, width, height, overrun, warnings })
+}
 
-    let decode_started = Instant::now();
-    let depth = AnalysisDepth::Full(params.shot_detection);
-    let no_format = ProbeFormat::default();
-    let segmented = decode_in_segments(source, probe.format.as_ref().unwrap_or(&no_format), video_stream, &picture, depth, params.segments, cancel).await;
-    let mut decoded_in_segments = 1;
-    let decoded = match segmented {
-        Ok(SegmentedDecode::Decoded { video, segments }) => {
-            decoded_in_segments = segments;
-            Ok(video)
-        }
-        Ok(SegmentedDecode::Whole(reason)) => {
-            tracing::info!(source = %source.display(), reason, "the source is decoded whole, not in segments");
-            decode_and_analyse(source, &picture, depth, cancel).await
-        }
-        Err(error) => Err(error),
-    };
-    let decoded = match decoded {
-        Ok(decoded) => decoded,
-        Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
-        Err(DecodePassError::Tool(ToolError::Failed(failure))) => return Err(classify_decode_failure(&failure.stderr_tail, video_stream, overrun.as_ref())),
-        Err(DecodePassError::Tool(error)) => return Err(InspectError::Tool(error)),
-        Err(error) => return Err(InspectError::Analysis(error.to_string())),
-    };
-    let decode_seconds = decode_started.elapsed().as_secs_f64();
+/// Step 4 in one pass.
+async fn decode_whole(params: &InspectParams, prepared: &Prepared, cancel: &CancellationToken) -> Result<DecodedVideo, InspectError> {
+    decode_and_analyse(&params.source, &prepared.picture, AnalysisDepth::Full(params.shot_detection), cancel).await.map_err(|error| decode_error(error, prepared))
+}
+
+/// A decode's failure as inspection reports it: what ffmpeg's complaints say of the source.
+fn decode_error(error: DecodePassError, prepared: &Prepared) -> InspectError {
+    match error {
+        DecodePassError::Tool(error) if error.is_cancelled() => InspectError::Cancelled,
+        DecodePassError::Tool(ToolError::Failed(failure)) => classify_decode_failure(&failure.stderr_tail, &prepared.video, prepared.overrun.as_ref()),
+        DecodePassError::Tool(error) => InspectError::Tool(error),
+        error => InspectError::Analysis(error.to_string()),
+    }
+}
+
+/// Steps 5–7: the verdict on the decode, the facts, the chunk plan and the frame artifact.
+async fn conclude(params: &InspectParams, prepared: Prepared, decoded: DecodedVideo, decode_seconds: f64, decoded_in_segments: u32) -> Result<InspectReport, InspectError> {
+    let Prepared { started, size_bytes, format, format_name, video: video_stream, audio: audio_stream, probe, picture, width, height, overrun, mut warnings } = prepared;
+    let source = &params.source;
+    let video_stream = &video_stream;
     let frames = decoded.frames.len() as u64;
     check_completeness(&decoded, video_stream, overrun.as_ref(), &params.limits, &mut warnings)?;
     if frames == 1 {
@@ -206,7 +309,6 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
         sample_rate: parse_number(stream.sample_rate.as_ref()),
         duration_seconds: parse_number(stream.duration.as_ref()),
     });
-    let format = probe.format.clone().unwrap_or_default();
     let facts = SourceFacts {
         container: format.format_name.unwrap_or_else(|| "unknown".to_owned()),
         size_bytes,

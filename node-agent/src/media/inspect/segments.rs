@@ -1,6 +1,8 @@
 //! Inspection's decode in segments: the source cut at keyframes into spans of presented frames,
 //! decoded side by side and joined ([`crate::media::video_pieces`]) into exactly what one
-//! decode of the whole gives, frame for frame.
+//! decode of the whole gives, frame for frame. On a farm each segment is a task of its own
+//! ([`plan_for_tasks`], then [`joined`] in the inspect task after them); run locally, the
+//! segments are decoded side by side in one process ([`decode_in_segments`]).
 //!
 //! The keyframe index is the container's, listed without decoding ([`probe_packet_times`]).
 //! A segment starts at a keyframe: ffmpeg seeks there, keeps the timestamps as they are, and a
@@ -21,7 +23,9 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::media::frame_analysis::{AnalysisDepth, DecodePassError, DecodeSpan, DecodedVideo, SegmentStart, decode_piece};
+use shotfarm_proto::pipeline::{SegmentStart, SourceSegment};
+
+use crate::media::frame_analysis::{AnalysisDepth, DecodePassError, DecodeSpan, DecodedVideo, decode_piece};
 use crate::media::probe::{PacketTimes, ProbeFormat, ProbeStream, parse_number, probe_packet_times};
 use crate::media::source_picture::SourcePicture;
 use crate::media::video_pieces::{DecodedPiece, join_pieces};
@@ -59,15 +63,6 @@ pub(super) enum SegmentedDecode {
     Whole(String),
 }
 
-/// One segment: the frames presented from `start` (the first keyframe when `None`) to
-/// `end_pts` (exclusive; `None`: the end of the stream), and how many there are.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Segment {
-    start: Option<SegmentStart>,
-    end_pts: Option<i64>,
-    frames: usize,
-}
-
 /// Decodes the video of `source` in segments where it can be done exactly; see the module
 /// docs. Only a cancellation is an error: anything else a segment meets is a reason to decode
 /// whole.
@@ -81,46 +76,106 @@ pub(super) async fn decode_in_segments(
     cancel: &CancellationToken,
 ) -> Result<SegmentedDecode, DecodePassError> {
     let workers = policy.workers();
-    if let Some(reason) = unsegmentable(format, video, picture, workers) {
-        return Ok(SegmentedDecode::Whole(reason));
+    if workers < 2 {
+        return Ok(SegmentedDecode::Whole("one segment is decoded at a time".to_owned()));
     }
-    let times = match probe_packet_times(source, video.index.unwrap_or(0), cancel).await {
-        Ok(Some(times)) => times,
-        Ok(None) => return Ok(SegmentedDecode::Whole("ffprobe's listing of its packets cannot be read".to_owned())),
-        Err(error) if error.is_cancelled() => return Err(error.into()),
-        Err(error) => return Ok(SegmentedDecode::Whole(format!("its keyframe index cannot be listed: {error}"))),
-    };
-    let segments = match plan_segments(&times, policy.min_seconds, 2 * workers) {
+    let segments = match cut(source, format, video, picture, policy.min_seconds, 2 * workers, cancel).await? {
         Ok(segments) => segments,
         Err(reason) => return Ok(SegmentedDecode::Whole(reason)),
     };
-    let pieces: Result<Vec<DecodedPiece>, DecodePassError> =
+    let decodes: Result<Vec<DecodedPiece>, DecodePassError> =
         futures::stream::iter(segments.clone().into_iter().map(|segment| decode_piece(source, picture, DecodeSpan::Presented { start: segment.start, end_pts: segment.end_pts }, depth, cancel)))
             .buffered(workers)
             .try_collect()
             .await;
-    let pieces = match pieces {
-        Ok(pieces) => pieces,
+    let decodes = match decodes {
+        Ok(pieces) => segments.into_iter().zip(pieces.into_iter().map(SegmentDecode::Decoded)).collect::<Vec<_>>(),
         Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(error.into()),
         Err(error) => return Ok(SegmentedDecode::Whole(format!("a segment's decode failed: {error}"))),
     };
-    for (index, (segment, piece)) in segments.iter().zip(&pieces).enumerate() {
+    let count = decodes.len() as u32;
+    Ok(match joined(decodes, depth) {
+        Ok(video) => SegmentedDecode::Decoded { video, segments: count },
+        Err(reason) => SegmentedDecode::Whole(reason),
+    })
+}
+
+/// The most segments a source is cut into for tasks of their own.
+pub const MAX_SEGMENT_TASKS: usize = 256;
+
+/// The segments of at least `min_seconds` (at most [`MAX_SEGMENT_TASKS`]) that tasks of their
+/// own decode, or why the source is not cut.
+pub(super) async fn plan_for_tasks(
+    source: &std::path::Path,
+    format: &ProbeFormat,
+    video: &ProbeStream,
+    picture: &SourcePicture,
+    min_seconds: f64,
+    cancel: &CancellationToken,
+) -> Result<Result<Vec<SourceSegment>, String>, DecodePassError> {
+    cut(source, format, video, picture, min_seconds, MAX_SEGMENT_TASKS, cancel).await
+}
+
+/// One segment's decode as a segment task reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SegmentDecode {
+    Decoded(DecodedPiece),
+    /// The decode failed, for this reason: the source is then decoded whole, which says what
+    /// is wrong with it.
+    Failed(String),
+}
+
+/// The segments' decodes, in order, joined into the whole decode; or why they cannot be: one
+/// failed, complained, or came out with another number of frames than its index presents.
+pub(super) fn joined(decodes: Vec<(SourceSegment, SegmentDecode)>, depth: AnalysisDepth) -> Result<DecodedVideo, String> {
+    let mut pieces = Vec::with_capacity(decodes.len());
+    for (position, (segment, decode)) in decodes.into_iter().enumerate() {
+        let index = segment.index;
+        if index as usize != position {
+            return Err(format!("segment {index} came in place {position}"));
+        }
+        let piece = match decode {
+            SegmentDecode::Decoded(piece) => piece,
+            SegmentDecode::Failed(reason) => return Err(format!("segment {index} could not be decoded: {reason}")),
+        };
         if piece.complaint_count > 0 {
-            return Ok(SegmentedDecode::Whole(format!("the decoder complained in segment {index}: {}", piece.complaints.first().map_or("", |complaint| complaint.message.as_str()))));
+            return Err(format!("the decoder complained in segment {index}: {}", piece.complaints.first().map_or("", |complaint| complaint.message.as_str())));
         }
-        if piece.frames.len() != segment.frames {
-            return Ok(SegmentedDecode::Whole(format!("segment {index} decoded to {} frames where its index presents {}", piece.frames.len(), segment.frames)));
+        if piece.frames.len() as u64 != segment.frames {
+            return Err(format!("segment {index} decoded to {} frames where its index presents {}", piece.frames.len(), segment.frames));
         }
+        pieces.push(piece);
     }
-    Ok(SegmentedDecode::Decoded { video: join_pieces(pieces, depth), segments: segments.len() as u32 })
+    Ok(join_pieces(pieces, depth))
+}
+
+/// The source cut into at most `most` segments of at least `min_seconds`, or why it cannot be
+/// cut exactly.
+async fn cut(
+    source: &std::path::Path,
+    format: &ProbeFormat,
+    video: &ProbeStream,
+    picture: &SourcePicture,
+    min_seconds: f64,
+    most: usize,
+    cancel: &CancellationToken,
+) -> Result<Result<Vec<SourceSegment>, String>, DecodePassError> {
+    if let Some(reason) = unsegmentable(format, video, picture) {
+        return Ok(Err(reason));
+    }
+    let times = match probe_packet_times(source, video.index.unwrap_or(0), cancel).await {
+        Ok(Some(times)) => times,
+        Ok(None) => return Ok(Err("ffprobe's listing of its packets cannot be read".to_owned())),
+        Err(error) if error.is_cancelled() => return Err(error.into()),
+        Err(error) => return Ok(Err(format!("its keyframe index cannot be listed: {error}"))),
+    };
+    Ok(plan_segments(&times, min_seconds, most))
 }
 
 /// Why the source cannot be cut exactly from what the probe says, if it cannot.
-fn unsegmentable(format: &ProbeFormat, video: &ProbeStream, picture: &SourcePicture, workers: usize) -> Option<String> {
+fn unsegmentable(format: &ProbeFormat, video: &ProbeStream, picture: &SourcePicture) -> Option<String> {
     let container = format.format_name.as_deref().unwrap_or_default();
-    if workers < 2 {
-        return Some("one segment is decoded at a time".to_owned());
-    }
     if !container.split(',').any(|name| matches!(name, "mov" | "matroska")) {
         return Some(format!("its container ({container}) is not one whose keyframe index inspection cuts at (MP4/MOV, Matroska/WebM)"));
     }
@@ -136,7 +191,7 @@ fn unsegmentable(format: &ProbeFormat, video: &ProbeStream, picture: &SourcePict
 
 /// Cuts the stream at keyframes into at most `most` segments of at least `min_seconds` each,
 /// of about equal frames; an error says why it cannot be cut.
-fn plan_segments(times: &PacketTimes, min_seconds: f64, most: usize) -> Result<Vec<Segment>, String> {
+fn plan_segments(times: &PacketTimes, min_seconds: f64, most: usize) -> Result<Vec<SourceSegment>, String> {
     let mut presented = Vec::with_capacity(times.packets.len());
     let mut keyframes = Vec::new();
     for &(pts, keyframe) in &times.packets {
@@ -181,7 +236,12 @@ fn plan_segments(times: &PacketTimes, min_seconds: f64, most: usize) -> Result<V
             let next = presented.get(position + 1).copied().unwrap_or(presented[position] + 1);
             SegmentStart { seek_seconds: (presented[position] + next) as f64 / 2.0 * tick, pts: presented[position] }
         });
-        segments.push(Segment { start, end_pts: end.map(|position| presented[position]), frames: end.unwrap_or(presented.len()) - begin });
+        segments.push(SourceSegment {
+            index: segments.len() as u32,
+            start,
+            end_pts: end.map(|position| presented[position]),
+            frames: (end.unwrap_or(presented.len()) - begin) as u64,
+        });
         from = end;
     }
     Ok(segments)
@@ -222,6 +282,7 @@ mod tests {
         let ends: Vec<Option<i64>> = segments.iter().map(|segment| segment.end_pts).collect();
         assert_eq!(ends, vec![Some(96 * 512), Some(240 * 512), Some(336 * 512), None]);
         assert_eq!(segments.iter().map(|segment| segment.frames).collect::<Vec<_>>(), vec![96, 144, 96, 164]);
+        assert_eq!(segments.iter().map(|segment| segment.index).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
         // Seeks land half a frame past the keyframe.
         assert_eq!(segments[1].start.unwrap().seek_seconds, (96.0 * 512.0 + 256.0) / 12800.0);
     }

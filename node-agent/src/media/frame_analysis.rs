@@ -287,7 +287,7 @@ pub enum DecodeSpan {
     /// (exclusive; `None`: the end), in the stream's time base, of a file whose timestamps
     /// start at 0: timestamps are kept as they are (`-copyts`, which for such a file prints
     /// them as a whole decode does) and a `trim` keeps exactly the span, ending the decode at
-    /// its end.
+    /// its end. Decoded on one thread.
     Presented { start: Option<SegmentStart>, end_pts: Option<i64> },
 }
 
@@ -334,8 +334,11 @@ async fn decode_pass<T: Send + 'static>(
             (vec!["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{seek_seconds:.6}")], vec!["-frames:v".to_owned(), "1".to_owned()])
         }
         DecodeSpan::Presented { start, .. } => {
+            // One decoder thread: a segment is one of many decoded side by side, each given a
+            // core (two segments of a 1080p H.264 source: 3.69 CPU-s on one thread each
+            // against 3.92 with ffmpeg's threads fighting over two cores).
             let seek = start.map(|start| ["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{:.6}", start.seek_seconds)]);
-            (["-copyts".to_owned()].into_iter().chain(seek.into_iter().flatten()).collect(), Vec::new())
+            (["-copyts", "-threads", "1"].map(str::to_owned).into_iter().chain(seek.into_iter().flatten()).collect(), Vec::new())
         }
     };
     let command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostats", "-nostdin"]).args(seek_args).args(pinned_input(path)).args(picture_args).args(limit_args).args([

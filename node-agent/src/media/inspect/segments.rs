@@ -287,6 +287,43 @@ mod tests {
         assert_eq!(segments[1].start.unwrap().seek_seconds, (96.0 * 512.0 + 256.0) / 12800.0);
     }
 
+    /// A decode of `frames` frames, with `complaints` decoder complaints.
+    fn decode(frames: usize, complaints: u64) -> SegmentDecode {
+        let frame = crate::media::frame_analysis::AnalyzedFrame {
+            pts_seconds: None,
+            keyframe: false,
+            byte_position: None,
+            fingerprint: shotfarm_kernels::fingerprint::Fingerprint::of_luma(&[0; 128 * 72], 128, 72).unwrap(),
+            sdr_fingerprint: None,
+        };
+        let complaint = crate::media::frame_analysis::DecodeComplaint { near_frame: 0, message: "error while decoding MB 3 4".to_owned() };
+        SegmentDecode::Decoded(DecodedPiece {
+            frames: vec![frame; frames],
+            changes: Vec::new(),
+            edges: None,
+            complaints: vec![complaint; complaints as usize],
+            complaint_count: complaints,
+        })
+    }
+
+    #[test]
+    fn only_segments_decoded_exactly_as_their_index_says_are_joined() {
+        let segments = plan_segments(&stream(500, 48), 4.0, 4).unwrap();
+        let frames: Vec<usize> = segments.iter().map(|segment| segment.frames as usize).collect();
+        let decodes = |each: &dyn Fn(usize, usize) -> SegmentDecode| -> Vec<(SourceSegment, SegmentDecode)> {
+            segments.iter().enumerate().map(|(position, segment)| (*segment, each(position, frames[position]))).collect()
+        };
+        let joined_video = joined(decodes(&|_, count| decode(count, 0)), AnalysisDepth::Fingerprints).unwrap();
+        assert_eq!(joined_video.frames.len(), 500);
+        let refused = |decodes: Vec<(SourceSegment, SegmentDecode)>| joined(decodes, AnalysisDepth::Fingerprints).unwrap_err();
+        assert!(refused(decodes(&|position, count| if position == 2 { SegmentDecode::Failed("ffmpeg exited with 1".into()) } else { decode(count, 0) })).contains("segment 2 could not be decoded: ffmpeg exited with 1"));
+        assert!(refused(decodes(&|position, count| decode(count, u64::from(position == 1)))).contains("complained in segment 1: error while decoding"));
+        assert!(refused(decodes(&|position, count| decode(count - usize::from(position == 3), 0))).contains("segment 3 decoded to 163 frames where its index presents 164"));
+        let mut swapped = decodes(&|_, count| decode(count, 0));
+        swapped.swap(0, 1);
+        assert!(refused(swapped).contains("segment 1 came in place 0"));
+    }
+
     #[test]
     fn short_streams_or_ones_without_keyframes_or_exact_times_are_not_cut() {
         assert!(plan_segments(&stream(150, 48), 4.0, 4).unwrap_err().contains("too short"), "6 s in 4 s segments");

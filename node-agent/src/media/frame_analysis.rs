@@ -6,8 +6,10 @@
 //! this costs little beyond the decode itself), passes it through `showinfo` (timestamp,
 //! keyframe flag, byte position per frame — on the small frame, so its checksum is cheap) and
 //! writes raw frames to stdout with `-fps_mode passthrough`: one output frame per decoded frame,
-//! never a duplicate or a drop. A blocking thread fingerprints each frame and runs shot
-//! detection and SI/TI ([`shotfarm_kernels`]), fed through a bounded channel.
+//! never a duplicate or a drop. A blocking thread fingerprints each frame and measures what
+//! changed from the frame before (cut score, SI/TI: [`shotfarm_kernels`]), fed through a
+//! bounded channel; shots are decided over the whole video's changes
+//! ([`super::video_pieces`], which also joins a video decoded in pieces, [`DecodeSpan::Presented`]).
 //!
 //! Inspection, the encode task's chunk check and validation's join check all use this pass, so
 //! the source's, a chunk's and a rendition's fingerprints come from the same decode-and-scale

@@ -11,8 +11,9 @@
 //! level); sizes reported are the displayed ones;
 //! (3) the container's declared sizes against the file's length ([`container_extent`]);
 //! (4) one decode ([`super::frame_analysis`]) — frame count, timestamps, keyframes,
-//! fingerprints, shots, SI/TI — in segments cut at keyframes and decoded side by side where
-//! that gives exactly the whole decode ([`segments`]), else in one pass; (5) the verdict: a truncated file (the mp4 index is missing, a
+//! fingerprints, shots, SI/TI — in segments cut at keyframes and decoded side by side (in this
+//! process, or by tasks of their own on a farm) where that gives exactly the whole decode
+//! ([`segments`]), else in one pass; (5) the verdict: a truncated file (the mp4 index is missing, a
 //! declared box/chunk/element runs past the end of the file, or the demuxer hits the end in
 //! the middle of a packet — never a declared frame count, which the empty "repeat" entries of a
 //! variable-frame-rate AVI inflate), zero frames, undecodable frames beyond [`InspectLimits`],
@@ -50,8 +51,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use facts::{AudioFacts, Chunk, InspectReport, SeekPoint, Shot, SourceFacts, VideoFacts};
 pub use findings::{InspectError, InspectWarning, Rejection, RejectionCode, WarningCode};
-pub use segments::SegmentPolicy;
-pub use segments::SegmentDecode;
+pub use segments::{SegmentDecode, SegmentPolicy};
 use segments::{SegmentedDecode, decode_in_segments, joined, plan_for_tasks};
 use findings::reject;
 use shotfarm_kernels::decode::input_pins::is_allowed_demuxer;
@@ -148,8 +148,8 @@ pub async fn inspect_or_cut(params: &InspectParams, segment_seconds: f64, cancel
 }
 
 /// The inspection of a source cut by [`inspect_or_cut`], from each segment's decode
-/// ([`decode_segment`]; `None` where a segment could not be decoded) in order: joined when every
-/// segment came out as the index says, else decoded whole here.
+/// ([`decode_segment`]) in order: joined when every segment came out as its index says, else
+/// decoded whole here.
 pub async fn inspect_joined(params: &InspectParams, decodes: Vec<(SourceSegment, SegmentDecode)>, cancel: &CancellationToken) -> Result<InspectReport, InspectError> {
     let prepared = prepare(params, cancel).await?;
     let decode_started = Instant::now();

@@ -108,7 +108,7 @@ impl Default for InspectLimits {
 /// Inspects `params.source`; see the module docs. The decode is cut into segments decoded
 /// side by side here, by `params.segments`.
 pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) -> Result<InspectReport, InspectError> {
-    let prepared = prepare(params, cancel).await?;
+    let prepared = prepare(params, None, cancel).await?;
     let decode_started = Instant::now();
     let depth = AnalysisDepth::Full(params.shot_detection);
     let (decoded, segments) = match decode_in_segments(&params.source, &prepared.format, &prepared.video, &prepared.picture, depth, params.segments, cancel).await {
@@ -136,7 +136,7 @@ pub enum InspectStep {
 /// source cut into segments of at least `segment_seconds` ([`segments::plan_for_tasks`]) or,
 /// when it cannot be cut exactly or is too short, the whole inspection.
 pub async fn inspect_or_cut(params: &InspectParams, segment_seconds: f64, cancel: &CancellationToken) -> Result<InspectStep, InspectError> {
-    let prepared = prepare(params, cancel).await?;
+    let prepared = prepare(params, None, cancel).await?;
     match plan_for_tasks(&params.source, &prepared.format, &prepared.video, &prepared.picture, segment_seconds, cancel).await {
         Ok(Ok(segments)) => return Ok(InspectStep::Cut(segments)),
         Ok(Err(reason)) => tracing::info!(source = %params.source.display(), reason, "the source is inspected by one task"),
@@ -151,18 +151,23 @@ pub async fn inspect_or_cut(params: &InspectParams, segment_seconds: f64, cancel
 /// ([`decode_segment`]) in order: joined when every segment came out as its index says, else
 /// decoded whole here.
 pub async fn inspect_joined(params: &InspectParams, decodes: Vec<(SourceSegment, SegmentDecode)>, cancel: &CancellationToken) -> Result<InspectReport, InspectError> {
-    let prepared = prepare(params, cancel).await?;
     let decode_started = Instant::now();
     let depth = AnalysisDepth::Full(params.shot_detection);
     let count = decodes.len() as u32;
-    let (decoded, segments) = match joined(decodes, depth) {
-        Ok(video) => (video, count),
+    match joined(decodes, depth) {
+        Ok(video) => {
+            // Every packet of the index was presented by a segment: no need to read the file
+            // again to count them.
+            let prepared = prepare(params, Some(video.frames.len() as u64), cancel).await?;
+            conclude(params, prepared, video, decode_started.elapsed().as_secs_f64(), count).await
+        }
         Err(reason) => {
             tracing::warn!(source = %params.source.display(), reason, "the segments' decodes cannot be joined; the source is decoded whole");
-            (decode_whole(params, &prepared, cancel).await?, 1)
+            let prepared = prepare(params, None, cancel).await?;
+            let decoded = decode_whole(params, &prepared, cancel).await?;
+            conclude(params, prepared, decoded, decode_started.elapsed().as_secs_f64(), 1).await
         }
-    };
-    conclude(params, prepared, decoded, decode_started.elapsed().as_secs_f64(), segments).await
+    }
 }
 
 /// One segment of `source` decoded for [`inspect_joined`]: the source's video stream as
@@ -206,8 +211,9 @@ struct Prepared {
     warnings: Vec<InspectWarning>,
 }
 
-/// Steps 1–3 of the module docs: everything but the decode.
-async fn prepare(params: &InspectParams, cancel: &CancellationToken) -> Result<Prepared, InspectError> {
+/// Steps 1–3 of the module docs: everything but the decode. The probe counts the video's
+/// packets, reading the whole file, unless `packets` already says how many there are.
+async fn prepare(params: &InspectParams, packets: Option<u64>, cancel: &CancellationToken) -> Result<Prepared, InspectError> {
     let started = Instant::now();
     let source = &params.source;
     let size_bytes = match tokio::fs::metadata(source).await {
@@ -220,7 +226,7 @@ async fn prepare(params: &InspectParams, cancel: &CancellationToken) -> Result<P
     if size_bytes == 0 {
         return Err(reject(RejectionCode::NotMedia, "the file is empty (0 bytes)", "upload the source again; the copy is empty"));
     }
-    let probe = match probe_file(source, true, cancel).await {
+    let probe = match probe_file(source, packets.is_none(), cancel).await {
         Ok(probe) => probe,
         Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
         Err(ProbeError::Tool(ToolError::Failed(failure))) => return Err(classify_probe_failure(&failure.stderr_tail, source, size_bytes, cancel).await),
@@ -234,7 +240,10 @@ async fn prepare(params: &InspectParams, cancel: &CancellationToken) -> Result<P
     }
     let mut warnings = Vec::new();
     let (video_stream, audio_stream) = pick_streams(&probe, &mut warnings)?;
-    let (video, audio) = (video_stream.clone(), audio_stream.cloned());
+    let (mut video, audio) = (video_stream.clone(), audio_stream.cloned());
+    if let Some(packets) = packets {
+        video.nb_read_packets = Some(packets.to_string());
+    }
     let (stored_width, stored_height) = check_dimensions(&video, &params.limits, &mut warnings)?;
     let frame_side_data = match first_frame_side_data(source, &video, cancel).await {
         Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),

@@ -133,8 +133,8 @@ impl PreparedReference {
         }
         if selection.is_some_and(|selection| selection.ssim) {
             match reference {
-                Frame::Eight(r) => ssim::ssim_reference(r.luma(), r.bit_depth(), &mut scratch.ssim, &mut self.ssim),
-                Frame::High(r) => ssim::ssim_reference(r.luma(), r.bit_depth(), &mut scratch.ssim, &mut self.ssim),
+                Frame::Eight(r) => ssim::ssim_reference(r.luma(), r.bit_depth(), simd, &mut scratch.ssim, &mut self.ssim),
+                Frame::High(r) => ssim::ssim_reference(r.luma(), r.bit_depth(), simd, &mut scratch.ssim, &mut self.ssim),
             }
         }
         Ok(())
@@ -185,13 +185,13 @@ fn typed_features<T: Sample>(
         let vif = crate::cuda::vif(&*gpu, r, d, depth).map_err(cuda_error)?;
         let adm = crate::cuda::adm(&*gpu, r, d, depth).map_err(cuda_error)?;
         let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
-        let ssim = selection.ssim.then(|| ssim::ssim_against(&prepared.ssim, d, depth, &mut scratch.ssim));
+        let ssim = selection.ssim.then(|| ssim::ssim_against(&prepared.ssim, d, depth, simd, &mut scratch.ssim));
         return Ok(FrameFeatures { vif, adm, motion, psnr, ssim });
     }
     let vif = vif::vif_against(r, &prepared.vif, d, depth, simd, &mut scratch.vif);
     let adm = adm::adm_against(&prepared.adm, d, depth, simd, &mut scratch.adm);
     let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
-    let ssim = selection.ssim.then(|| ssim::ssim_against(&prepared.ssim, d, depth, &mut scratch.ssim));
+    let ssim = selection.ssim.then(|| ssim::ssim_against(&prepared.ssim, d, depth, simd, &mut scratch.ssim));
     Ok(FrameFeatures { vif, adm, motion, psnr, ssim })
 }
 

@@ -4,10 +4,14 @@
 //! Gaussian (σ = 1.5, separable, valid region only), the l·c·s map averaged in double
 //! and returned as float. The float/double mix of the original is kept. The reference's
 //! side of that ([`SsimReference`]: its decimated luma, mean and mean of squares) is done
-//! once per reference frame and shared by every distorted frame scored against it.
+//! once per reference frame and shared by every distorted frame scored against it. The
+//! convolution, the costliest step, runs one body compiled for the [`SimdLevel`] picked
+//! (AVX-512, AVX2 or plain): each output's sum keeps its order, so every level gives the
+//! same bits.
 
 use crate::frame::Plane;
 use crate::sample::Sample;
+use crate::simd::SimdLevel;
 
 /// Outputs of [`decimate`] summed side by side.
 const DECIMATE_BLOCK: usize = 8;
@@ -23,9 +27,16 @@ pub struct SsimScratch {
     mu_dis: Vec<f32>,
     sq_dis: Vec<f32>,
     cross: Vec<f32>,
-    cache: Vec<f32>,
+    convolve: ConvolveScratch,
     /// The reference side of a one-pair [`ssim`].
     reference: SsimReference,
+}
+
+/// The memory of [`convolve`]: the horizontal pass's image and one row of sums.
+#[derive(Debug, Default)]
+struct ConvolveScratch {
+    cache: Vec<f32>,
+    sums: Vec<f64>,
 }
 
 /// SSIM's work on a reference frame alone — its float luma (decimated), mean and mean of
@@ -107,28 +118,74 @@ fn decimate<T: Sample>(samples: &[T], w: usize, h: usize, factor: usize, scaler:
     (sw, sh)
 }
 
-/// `_iqa_convolve` (1-D separable, valid region): returns the result, `(w−10) x (h−10)`.
-fn convolve(img: &[f32], w: usize, h: usize, cache: &mut Vec<f32>, out: &mut Vec<f32>) {
+/// `_iqa_convolve` (1-D separable, valid region) into `out`, `(w−10) x (h−10)`, by the
+/// code `simd` picks: the one body below, compiled for AVX-512 or AVX2 where the level
+/// and the CPU allow it (the compiler's own vectors).
+fn convolve(img: &[f32], w: usize, h: usize, simd: SimdLevel, scratch: &mut ConvolveScratch, out: &mut Vec<f32>) {
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512) {
+        // SAFETY: the CPU has AVX-512 F, BW, DQ and VL (checked by `permits`), the only
+        // requirement of the `#[target_feature]` function; the body is safe Rust.
+        unsafe { convolve_avx512(img, w, h, scratch, out) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx2) {
+        // SAFETY: the CPU has AVX2 (checked by `permits`), the only requirement of the
+        // `#[target_feature]` function; the body is safe Rust.
+        unsafe { convolve_avx2(img, w, h, scratch, out) };
+        return;
+    }
+    let _ = simd; // only read on x86-64
+    convolve_body(img, w, h, scratch, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512dq,avx512vl")]
+fn convolve_avx512(img: &[f32], w: usize, h: usize, scratch: &mut ConvolveScratch, out: &mut Vec<f32>) {
+    convolve_body(img, w, h, scratch, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn convolve_avx2(img: &[f32], w: usize, h: usize, scratch: &mut ConvolveScratch, out: &mut Vec<f32>) {
+    convolve_body(img, w, h, scratch, out);
+}
+
+/// The convolution, each output's `f64` sum of its 11 float products taken tap by tap in
+/// `_iqa_convolve`'s order, as one row of sums per output row: taps outer, columns inner,
+/// so that the columns vectorise (lanes are independent sums, the order within each is
+/// kept, and Rust never fuses a multiply and an add: every width gives the same bits).
+#[inline(always)]
+fn convolve_body(img: &[f32], w: usize, h: usize, scratch: &mut ConvolveScratch, out: &mut Vec<f32>) {
     let (dw, dh) = (w - 10, h - 10);
+    let ConvolveScratch { cache, sums } = scratch;
     cache.resize(w * h, 0.0);
+    sums.resize(dw, 0.0);
+    let sums = &mut sums[..dw];
     for y in 0..h {
         let row = &img[y * w..(y + 1) * w];
-        for x in 0..dw {
-            let mut sum = 0.0f64;
-            for (k, &c) in GAUSSIAN.iter().enumerate() {
-                sum += f64::from(row[x + k] * c);
+        sums.fill(0.0);
+        for (k, &c) in GAUSSIAN.iter().enumerate() {
+            for (sum, &v) in sums.iter_mut().zip(&row[k..k + dw]) {
+                *sum += f64::from(v * c);
             }
-            cache[y * w + x + 5] = sum as f32;
+        }
+        for (cached, &sum) in cache[y * w + 5..y * w + 5 + dw].iter_mut().zip(sums.iter()) {
+            *cached = sum as f32;
         }
     }
     out.resize(dw * dh, 0.0);
     for y in 0..dh {
-        for x in 0..dw {
-            let mut sum = 0.0f64;
-            for (k, &c) in GAUSSIAN.iter().enumerate() {
-                sum += f64::from(cache[(y + k) * w + x + 5] * c);
+        sums.fill(0.0);
+        for (k, &c) in GAUSSIAN.iter().enumerate() {
+            let row = &cache[(y + k) * w + 5..(y + k) * w + 5 + dw];
+            for (sum, &v) in sums.iter_mut().zip(row) {
+                *sum += f64::from(v * c);
             }
-            out[y * dw + x] = sum as f32;
+        }
+        for (o, &sum) in out[y * dw..(y + 1) * dw].iter_mut().zip(sums.iter()) {
+            *o = sum as f32;
         }
     }
 }
@@ -153,21 +210,23 @@ fn products(a: &[f32], b: &[f32], out: &mut Vec<f32>) {
     out.extend(a.iter().zip(b).map(|(x, y)| x * y));
 }
 
-/// Fills `out` with SSIM's reference side of the luma plane `reference` of `bit_depth` bits.
-pub fn ssim_reference<T: Sample>(reference: &Plane<T>, bit_depth: u8, s: &mut SsimScratch, out: &mut SsimReference) {
+/// Fills `out` with SSIM's reference side of the luma plane `reference` of `bit_depth` bits,
+/// computed by the code `simd` picks.
+pub fn ssim_reference<T: Sample>(reference: &Plane<T>, bit_depth: u8, simd: SimdLevel, s: &mut SsimScratch, out: &mut SsimReference) {
     (out.width, out.height) = float_luma(reference, bit_depth, &mut out.pixels);
     let (w, h) = (out.width, out.height);
     if w < 11 || h < 11 {
         return;
     }
-    convolve(&out.pixels, w, h, &mut s.cache, &mut out.mu);
+    convolve(&out.pixels, w, h, simd, &mut s.convolve, &mut out.mu);
     products(&out.pixels, &out.pixels, &mut s.products);
-    convolve(&s.products, w, h, &mut s.cache, &mut out.sq);
+    convolve(&s.products, w, h, simd, &mut s.convolve, &mut out.sq);
 }
 
 /// `float_ssim` of a distorted luma plane against a reference whose side is already done
-/// ([`ssim_reference`] of a plane of the same size and depth): the same value as [`ssim`].
-pub fn ssim_against<T: Sample>(reference: &SsimReference, distorted: &Plane<T>, bit_depth: u8, s: &mut SsimScratch) -> f64 {
+/// ([`ssim_reference`] of a plane of the same size and depth): the same value as [`ssim`],
+/// at any `simd` level.
+pub fn ssim_against<T: Sample>(reference: &SsimReference, distorted: &Plane<T>, bit_depth: u8, simd: SimdLevel, s: &mut SsimScratch) -> f64 {
     let (w, h) = float_luma(distorted, bit_depth, &mut s.distorted);
     debug_assert_eq!((w, h), (reference.width, reference.height), "ssim of planes of different sizes");
     if w < 11 || h < 11 {
@@ -179,11 +238,11 @@ pub fn ssim_against<T: Sample>(reference: &SsimReference, distorted: &Plane<T>, 
     let c2 = (0.03f32 * L) * (0.03f32 * L);
     let c3 = c2 / 2.0f32;
 
-    convolve(&s.distorted, w, h, &mut s.cache, &mut s.mu_dis);
+    convolve(&s.distorted, w, h, simd, &mut s.convolve, &mut s.mu_dis);
     products(&s.distorted, &s.distorted, &mut s.products);
-    convolve(&s.products, w, h, &mut s.cache, &mut s.sq_dis);
+    convolve(&s.products, w, h, simd, &mut s.convolve, &mut s.sq_dis);
     products(&reference.pixels, &s.distorted, &mut s.products);
-    convolve(&s.products, w, h, &mut s.cache, &mut s.cross);
+    convolve(&s.products, w, h, simd, &mut s.convolve, &mut s.cross);
 
     let (dw, dh) = (w - 10, h - 10);
     let mut ssim_sum = 0.0f64;
@@ -202,11 +261,12 @@ pub fn ssim_against<T: Sample>(reference: &SsimReference, distorted: &Plane<T>, 
     f64::from((ssim_sum / (dw * dh) as f64) as f32)
 }
 
-/// `float_ssim` of two luma planes of `bit_depth` bits (needs at least 11x11 after decimation).
-pub fn ssim<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8, s: &mut SsimScratch) -> f64 {
+/// `float_ssim` of two luma planes of `bit_depth` bits (needs at least 11x11 after
+/// decimation), the same value at any `simd` level.
+pub fn ssim<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8, simd: SimdLevel, s: &mut SsimScratch) -> f64 {
     let mut reference_side = std::mem::take(&mut s.reference);
-    ssim_reference(reference, bit_depth, s, &mut reference_side);
-    let value = ssim_against(&reference_side, distorted, bit_depth, s);
+    ssim_reference(reference, bit_depth, simd, s, &mut reference_side);
+    let value = ssim_against(&reference_side, distorted, bit_depth, simd, s);
     s.reference = reference_side;
     value
 }
@@ -218,7 +278,7 @@ mod tests {
     #[test]
     fn identical_images_score_one() {
         let p = Plane::<u8>::from_vec(40, 30, (0..1200).map(|i| (i * 7 % 251) as u8).collect()).unwrap();
-        let v = ssim(&p, &p, 8, &mut SsimScratch::default());
+        let v = ssim(&p, &p, 8, SimdLevel::Scalar, &mut SsimScratch::default());
         assert!((v - 1.0).abs() < 1e-6, "{v}");
     }
 
@@ -259,6 +319,49 @@ mod tests {
             decimate(&samples, w, h, factor, scaler, &mut out);
             let expected = decimate_one_by_one(&samples, w, h, factor, scaler);
             assert_eq!(out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{w}x{h} by {factor}");
+        }
+    }
+
+    /// `_iqa_convolve` output by output, each sum over its 11 taps in order.
+    fn convolve_one_by_one(img: &[f32], w: usize, h: usize) -> Vec<f32> {
+        let (dw, dh) = (w - 10, h - 10);
+        let mut cache = vec![0.0f32; w * h];
+        for y in 0..h {
+            for x in 0..dw {
+                let sum: f64 = GAUSSIAN.iter().enumerate().fold(0.0, |sum, (k, &c)| sum + f64::from(img[y * w + x + k] * c));
+                cache[y * w + x + 5] = sum as f32;
+            }
+        }
+        let mut out = Vec::with_capacity(dw * dh);
+        for y in 0..dh {
+            for x in 0..dw {
+                let sum: f64 = GAUSSIAN.iter().enumerate().fold(0.0, |sum, (k, &c)| sum + f64::from(cache[(y + k) * w + x + 5] * c));
+                out.push(sum as f32);
+            }
+        }
+        out
+    }
+
+    /// The convolution gives, at every SIMD level, the bits of the output-by-output sums,
+    /// on random images of sizes around the vector widths (columns left over included).
+    #[test]
+    fn convolution_at_every_level_equals_the_output_by_output_sums() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (w, h) in [(11, 11), (12, 19), (26, 13), (41, 30), (75, 23), (130, 17)] {
+            // Values of a decimated luma and of products of two (up to 255²), fractions included.
+            let img: Vec<f32> = (0..w * h).map(|_| (next() % 65026) as f32 / [1.0, 3.0, 255.0][(next() % 3) as usize]).collect();
+            let expected = convolve_one_by_one(&img, w, h);
+            for simd in SimdLevel::available() {
+                let mut out = Vec::new();
+                convolve(&img, w, h, simd, &mut ConvolveScratch::default(), &mut out);
+                assert_eq!(out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{w}x{h} at {}", simd.name());
+            }
         }
     }
 

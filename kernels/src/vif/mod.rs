@@ -12,7 +12,7 @@
 //! | this file | the frame-level flow over the 4 scales ([`vif`] for one pair, [`vif_against_each`] for distorted images against a prepared reference, all of them at once), the filters, the mirror, scratch and scores |
 //! | `reference` | [`VifReference`]: the reference's pyramid (scales 1–3), prepared once per reference frame and shared by every distorted image scored against it |
 //! | `statistic` | the scalar reference of one pixel's statistic: the log2 table, [`VifAccumulators`] |
-//! | `rows` | the scalar reference row loops (vertical pass, horizontal pass, statistic, down-sampling) and their dispatch: each tries the AVX-512 twin, then the AVX2 one; the filter passes come in two halves, the reference's own moments (once per row for every distorted image) and each distorted image's |
+//! | `rows` | the scalar reference row loops (vertical pass, horizontal pass + statistic, down-sampling) and their dispatch: each tries the AVX-512 twin, then the AVX2 one; the filter passes of the first distorted image of a row filter all five moments, those of the others only their own three (the reference's μ1 and x² are shared) |
 //! | `avx2_downsample` | the AVX2 down-sampling between scales, and the pick of its AVX-512 passes |
 //! | `avx2_statistic` | the AVX2 per-pixel statistic (8 lanes), shared by the AVX2 pass and the AVX-512 pass's last columns |
 //! | `avx512` | the AVX-512 twins of the hottest row loops (vertical pass of 8- and 16-bit rows, horizontal filter, the vertical down-sampling of 8-bit samples, the decimating horizontal down-sampling before scales 1 and 2), used when [`SimdLevel`] and the CPU allow it; each multiply-add is one AVX-512 VNNI `vpdpwssd` where the CPU has it |

@@ -1,8 +1,9 @@
-//! The row loops of integer VIF: vertical filter pass, horizontal filter pass, the
-//! per-pixel statistic of a row, and the low-pass + decimation between scales. The filter passes
-//! are split in two: the reference's own moments (μ1, x²), once per row for every
-//! distorted image scored against it, and each distorted image's (μ2, y², xy)
-//! ([`scale_statistics`]).
+//! The row loops of integer VIF: vertical filter pass, horizontal pass fused with the
+//! per-pixel statistic, and the low-pass + decimation between scales. Several distorted
+//! images are scored against one reference row by row ([`scale_statistics`]): the filter
+//! passes of the first filter all five moments, those of the others only the three that
+//! need the distorted image (μ2, y², xy), the reference's own (μ1, x²) left in the rows by
+//! the first — every filter pass takes a `WITH_REFERENCE` parameter saying which.
 //!
 //! The scalar functions here are the reference; [`super::avx512`] and [`super::avx2`]
 //! hold AVX-512 and AVX2 twins picked at run time through [`SimdLevel`] (the widest
@@ -18,7 +19,8 @@ use crate::simd::SimdLevel;
 pub(crate) const PAD: usize = 8;
 
 /// One vertically filtered row of the five moments, with [`PAD`] entries on each side
-/// (each pass fills its own: see [`scale_statistics`]).
+/// (the reference's, μ1 and x², kept from one distorted image's passes to the next: see
+/// [`scale_statistics`]).
 #[derive(Debug, Default)]
 pub struct VerticalRows {
     pub(crate) mu1: Vec<u32>,
@@ -28,9 +30,8 @@ pub struct VerticalRows {
     pub(crate) ref_dis: Vec<u32>,
     /// Horizontal-pass results of one row (unpadded): μ1, μ2, E[x²], E[y²], E[xy].
     pub(crate) filtered: [Vec<u32>; 5],
-    /// 64-bit vertical accumulators of the squares for high bit depth / later scales: the
-    /// pass's own image's square, then the cross product.
-    pub(crate) wide: [Vec<u64>; 2],
+    /// 64-bit vertical accumulators of the squares for high bit depth / later scales.
+    pub(crate) wide: [Vec<u64>; 3],
     /// The five padded rows with each 16-bit half offset by −2¹⁵ (the AVX2 horizontal
     /// pass's signed multiply-add input), made once per row instead of once per tap.
     pub(crate) biased: [Vec<u32>; 5],
@@ -69,17 +70,14 @@ impl VerticalRows {
         }
     }
 
-    /// `PADDING_SQ_DATA`: mirror the row ends of the moments of the pass (the reference's
-    /// with `REFERENCE`, else the distorted image's: see [`scale_statistics`]) into the
-    /// padding.
-    fn pad<const REFERENCE: bool>(&mut self, width: usize, half: usize) {
-        let Self { mu1, mu2, ref_sq, dis_sq, ref_dis, .. } = self;
-        if REFERENCE {
-            for v in [mu1, ref_sq] {
-                mirror_pad(v, width, half);
-            }
-        } else {
-            for v in [mu2, dis_sq, ref_dis] {
+    /// `PADDING_SQ_DATA`: mirror the row ends into the padding (of the reference's rows
+    /// too `WITH_REFERENCE`).
+    fn pad<const WITH_REFERENCE: bool>(&mut self, width: usize, half: usize) {
+        for v in [&mut self.mu2, &mut self.dis_sq, &mut self.ref_dis] {
+            mirror_pad(v, width, half);
+        }
+        if WITH_REFERENCE {
+            for v in [&mut self.mu1, &mut self.ref_sq] {
                 mirror_pad(v, width, half);
             }
         }
@@ -108,10 +106,10 @@ pub struct DownsampleRows {
 }
 
 /// Accumulators of one whole scale for each distorted image (`totals[k]` for
-/// `distorted[k]`), row by row: the vertical and horizontal passes of the reference's own
-/// moments (μ1, x²) once, then for each distorted image those of its own (μ2, y², xy),
-/// and its statistic. The reference's row stays in `rows` (each pass fills its own
-/// moments) and in cache while every distorted image is scored against it.
+/// `distorted[k]`), row by row: the vertical pass, then the horizontal pass with the
+/// statistic, of each distorted image in turn. The first filters all five moments, the
+/// others only their own three: the reference's μ1 and x² of the row, the same for all,
+/// are still in `rows` (and in cache) from the first.
 #[expect(clippy::too_many_arguments, reason = "the scale's images, its filter and shifts, the table, the level, the scratch rows and the sums are each needed")]
 pub(crate) fn scale_statistics<T: Sample>(
     reference: LevelView<'_, T>,
@@ -131,22 +129,23 @@ pub(crate) fn scale_statistics<T: Sample>(
         let taps: [usize; 17] =
             std::array::from_fn(|k| if k < filter.len() { mirror(i as isize - half as isize + k as isize, h) } else { 0 });
         let taps = &taps[..filter.len()];
-        // The distorted image is not read by the reference's pass.
-        vertical_moments::<T, true>(reference, reference, taps, filter, shifts, simd, rows);
-        rows.pad::<true>(w, half);
-        horizontal_filter::<true>(rows, w, filter, simd);
-        for (&distorted, total) in distorted.iter().zip(totals.iter_mut()) {
-            vertical_moments::<T, false>(reference, distorted, taps, filter, shifts, simd, rows);
-            rows.pad::<false>(w, half);
-            horizontal_filter::<false>(rows, w, filter, simd);
-            statistics(rows, w, table, simd, total);
+        for (k, (&distorted, total)) in distorted.iter().zip(totals.iter_mut()).enumerate() {
+            if k == 0 {
+                vertical_moments::<T, true>(reference, distorted, taps, filter, shifts, simd, rows);
+                rows.pad::<true>(w, half);
+                horizontal_statistics::<true>(rows, w, filter, table, simd, total);
+            } else {
+                vertical_moments::<T, false>(reference, distorted, taps, filter, shifts, simd, rows);
+                rows.pad::<false>(w, half);
+                horizontal_statistics::<false>(rows, w, filter, table, simd, total);
+            }
         }
     }
 }
 
-/// Vertical pass of one output row over the rows `taps`: with `REFERENCE` μ1 and x² (the
-/// distorted image unread), else μ2, y² and xy.
-fn vertical_moments<T: Sample, const REFERENCE: bool>(
+/// Vertical pass of one output row over the rows `taps`: the five moments
+/// `WITH_REFERENCE`, else μ2, y² and xy.
+fn vertical_moments<T: Sample, const WITH_REFERENCE: bool>(
     reference: LevelView<'_, T>,
     distorted: LevelView<'_, T>,
     taps: &[usize],
@@ -155,16 +154,16 @@ fn vertical_moments<T: Sample, const REFERENCE: bool>(
     simd: SimdLevel,
     rows: &mut VerticalRows,
 ) {
-    if super::avx512::vertical_moments::<T, REFERENCE>(reference, distorted, taps, filter, shifts, simd, rows)
-        || super::avx2::vertical_moments::<T, REFERENCE>(reference, distorted, taps, filter, shifts, simd, rows)
+    if super::avx512::vertical_moments::<T, WITH_REFERENCE>(reference, distorted, taps, filter, shifts, simd, rows)
+        || super::avx2::vertical_moments::<T, WITH_REFERENCE>(reference, distorted, taps, filter, shifts, simd, rows)
     {
         return;
     }
-    vertical_moments_scalar::<T, REFERENCE>(reference, distorted, taps, filter, shifts, rows);
+    vertical_moments_scalar::<T, WITH_REFERENCE>(reference, distorted, taps, filter, shifts, rows);
 }
 
 /// Scalar reference of the vertical pass.
-pub(crate) fn vertical_moments_scalar<T: Sample, const REFERENCE: bool>(
+pub(crate) fn vertical_moments_scalar<T: Sample, const WITH_REFERENCE: bool>(
     reference: LevelView<'_, T>,
     distorted: LevelView<'_, T>,
     taps: &[usize],
@@ -172,16 +171,15 @@ pub(crate) fn vertical_moments_scalar<T: Sample, const REFERENCE: bool>(
     shifts: VerticalShifts,
     rows: &mut VerticalRows,
 ) {
-    vertical_moments_body::<T, REFERENCE>(reference, distorted, taps, filter, shifts, rows);
+    vertical_moments_body::<T, WITH_REFERENCE>(reference, distorted, taps, filter, shifts, rows);
 }
 
 /// The vertical pass, written so that the compiler vectorises the inner loops: taps
 /// outer, columns inner over contiguous rows. For 8-bit samples every accumulator fits
 /// in `u32` exactly (Σc·p² ≤ 65536·255²), otherwise the squares are summed in `u64`.
-/// With `REFERENCE`, μ and the square of the reference (into `mu1`, `ref_sq`); else those
-/// of the distorted image (into `mu2`, `dis_sq`) and the cross product (`ref_dis`).
+/// Without `WITH_REFERENCE`, μ1 and x² are left as they are.
 #[inline(always)]
-pub(crate) fn vertical_moments_body<T: Sample, const REFERENCE: bool>(
+pub(crate) fn vertical_moments_body<T: Sample, const WITH_REFERENCE: bool>(
     reference: LevelView<'_, T>,
     distorted: LevelView<'_, T>,
     taps: &[usize],
@@ -191,103 +189,127 @@ pub(crate) fn vertical_moments_body<T: Sample, const REFERENCE: bool>(
 ) {
     let w = reference.width;
     let narrow = std::mem::size_of::<T>() == 1;
-    let VerticalRows { mu1, mu2, ref_sq, dis_sq, ref_dis, wide, .. } = rows;
-    let [w_own, w_xy] = wide;
-    // The image whose μ and square this pass takes, and where they go.
-    let (own, mu, sq) = if REFERENCE { (reference, mu1, ref_sq) } else { (distorted, mu2, dis_sq) };
-    let (mu, sq, xy) = (&mut mu[PAD..PAD + w], &mut sq[PAD..PAD + w], &mut ref_dis[PAD..PAD + w]);
-    let (w_own, w_xy) = (&mut w_own[..w], &mut w_xy[..w]);
-    mu.fill(0);
-    sq.fill(0);
-    if !REFERENCE {
-        xy.fill(0);
+    let [wx, wy, wxy] = &mut rows.wide;
+    let (mu1, mu2) = (&mut rows.mu1[PAD..PAD + w], &mut rows.mu2[PAD..PAD + w]);
+    let (xx, yy, xy) =
+        (&mut rows.ref_sq[PAD..PAD + w], &mut rows.dis_sq[PAD..PAD + w], &mut rows.ref_dis[PAD..PAD + w]);
+    let (wx, wy, wxy) = (&mut wx[..w], &mut wy[..w], &mut wxy[..w]);
+    for v in [&mut *mu2, &mut *yy, &mut *xy] {
+        v.fill(0);
+    }
+    if WITH_REFERENCE {
+        mu1.fill(0);
+        xx.fill(0);
     }
     if !narrow {
-        w_own.fill(0);
-        if !REFERENCE {
-            w_xy.fill(0);
+        for v in [&mut *wx, &mut *wy, &mut *wxy] {
+            v.fill(0);
         }
     }
     for (&row, &c) in taps.iter().zip(filter) {
         let c = u32::from(c);
-        let o = &own.data[row * w..row * w + w];
         let r = &reference.data[row * w..row * w + w];
+        let d = &distorted.data[row * w..row * w + w];
         if narrow {
             for j in 0..w {
-                let ov = o[j].to_u32();
-                let co = c * ov;
-                mu[j] = mu[j].wrapping_add(co);
-                sq[j] = sq[j].wrapping_add(co.wrapping_mul(ov));
-            }
-            if !REFERENCE {
-                for j in 0..w {
-                    xy[j] = xy[j].wrapping_add((c * r[j].to_u32()).wrapping_mul(o[j].to_u32()));
+                let (rv, dv) = (r[j].to_u32(), d[j].to_u32());
+                let (cr, cd) = (c * rv, c * dv);
+                if WITH_REFERENCE {
+                    mu1[j] = mu1[j].wrapping_add(cr);
+                    xx[j] = xx[j].wrapping_add(cr.wrapping_mul(rv));
                 }
+                mu2[j] = mu2[j].wrapping_add(cd);
+                yy[j] = yy[j].wrapping_add(cd.wrapping_mul(dv));
+                xy[j] = xy[j].wrapping_add(cr.wrapping_mul(dv));
             }
         } else {
             for j in 0..w {
-                let ov = o[j].to_u32();
-                let co = c.wrapping_mul(ov);
-                mu[j] = mu[j].wrapping_add(co);
-                w_own[j] += u64::from(co) * u64::from(ov);
-            }
-            if !REFERENCE {
-                for j in 0..w {
-                    w_xy[j] += u64::from(c.wrapping_mul(r[j].to_u32())) * u64::from(o[j].to_u32());
+                let (rv, dv) = (r[j].to_u32(), d[j].to_u32());
+                let (cr, cd) = (c.wrapping_mul(rv), c.wrapping_mul(dv));
+                if WITH_REFERENCE {
+                    mu1[j] = mu1[j].wrapping_add(cr);
+                    wx[j] += u64::from(cr) * u64::from(rv);
                 }
+                mu2[j] = mu2[j].wrapping_add(cd);
+                wy[j] += u64::from(cd) * u64::from(dv);
+                wxy[j] += u64::from(cr) * u64::from(dv);
             }
         }
     }
     let mu_round = shifts.mu_round as u32;
-    for m in mu.iter_mut() {
-        *m = ((u64::from(*m) + u64::from(mu_round)) >> shifts.mu_shift) as u32;
+    for j in 0..w {
+        if WITH_REFERENCE {
+            mu1[j] = ((u64::from(mu1[j]) + u64::from(mu_round)) >> shifts.mu_shift) as u32;
+        }
+        mu2[j] = ((u64::from(mu2[j]) + u64::from(mu_round)) >> shifts.mu_shift) as u32;
     }
-    let squares: [(&mut [u32], &[u64]); 2] = [(sq, w_own), (xy, w_xy)];
-    for (v, wide) in squares.into_iter().take(if REFERENCE { 1 } else { 2 }) {
-        if narrow {
-            // 8-bit scale 0: the squares are kept as they are (shift 0).
-            if shifts.sq_shift != 0 {
+    if narrow {
+        // 8-bit scale 0: the squares are kept as they are (shift 0).
+        if shifts.sq_shift != 0 {
+            for v in [&mut *xx, &mut *yy, &mut *xy].into_iter().skip(if WITH_REFERENCE { 0 } else { 1 }) {
                 for x in v.iter_mut() {
                     *x = ((u64::from(*x) + shifts.sq_round) >> shifts.sq_shift) as u32;
                 }
             }
-        } else {
-            for j in 0..w {
-                v[j] = ((wide[j] + shifts.sq_round) >> shifts.sq_shift) as u32;
+        }
+    } else {
+        for j in 0..w {
+            if WITH_REFERENCE {
+                xx[j] = ((wx[j] + shifts.sq_round) >> shifts.sq_shift) as u32;
             }
+            yy[j] = ((wy[j] + shifts.sq_round) >> shifts.sq_shift) as u32;
+            xy[j] = ((wxy[j] + shifts.sq_round) >> shifts.sq_shift) as u32;
         }
     }
 }
 
-/// Horizontal filter of the pass's padded rows (μ1 and x² with `REFERENCE`, else μ2, y² and
-/// xy) into `rows.filtered`.
-fn horizontal_filter<const REFERENCE: bool>(rows: &mut VerticalRows, w: usize, filter: &[u16], simd: SimdLevel) {
-    if super::avx512::horizontal_filter::<REFERENCE>(rows, w, filter, simd) || super::avx2::horizontal_filter::<REFERENCE>(rows, w, filter, simd) {
+/// Horizontal pass fused with the per-pixel statistic over one padded row (filtering μ1
+/// and x² only `WITH_REFERENCE`, else reading them as the last pass left them).
+fn horizontal_statistics<const WITH_REFERENCE: bool>(
+    rows: &mut VerticalRows,
+    w: usize,
+    filter: &[u16],
+    table: &[u16; 65537],
+    simd: SimdLevel,
+    total: &mut VifAccumulators,
+) {
+    if super::avx512::horizontal_statistics::<WITH_REFERENCE>(rows, w, filter, table, simd, total)
+        || super::avx2::horizontal_statistics::<WITH_REFERENCE>(rows, w, filter, table, simd, total)
+    {
         return;
     }
-    horizontal_filter_scalar::<REFERENCE>(rows, 0, w, filter);
+    horizontal_statistics_scalar::<WITH_REFERENCE>(rows, 0, w, filter, table, total);
 }
 
-/// Scalar reference of the horizontal filter, columns `from..to` (vectorisable loops).
-pub(crate) fn horizontal_filter_scalar<const REFERENCE: bool>(rows: &mut VerticalRows, from: usize, to: usize, filter: &[u16]) {
+/// Scalar reference of the horizontal pass + statistic for columns `from..to`.
+pub(crate) fn horizontal_statistics_scalar<const WITH_REFERENCE: bool>(
+    rows: &mut VerticalRows,
+    from: usize,
+    to: usize,
+    filter: &[u16],
+    table: &[u16; 65537],
+    total: &mut VifAccumulators,
+) {
+    horizontal_statistics_body::<WITH_REFERENCE>(rows, from, to, filter, table, total);
+}
+
+/// Horizontal filter of the padded rows into `rows.filtered` (vectorisable loops; μ1 and
+/// x² only `WITH_REFERENCE`), then the per-pixel statistic.
+#[inline(always)]
+pub(crate) fn horizontal_statistics_body<const WITH_REFERENCE: bool>(
+    rows: &mut VerticalRows,
+    from: usize,
+    to: usize,
+    filter: &[u16],
+    table: &[u16; 65537],
+    total: &mut VifAccumulators,
+) {
     match filter.len() {
-        17 => filter_taps::<17, REFERENCE>(rows, from, to, filter),
-        9 => filter_taps::<9, REFERENCE>(rows, from, to, filter),
-        5 => filter_taps::<5, REFERENCE>(rows, from, to, filter),
-        _ => filter_taps::<3, REFERENCE>(rows, from, to, filter),
+        17 => horizontal_filter::<17, WITH_REFERENCE>(rows, from, to, filter),
+        9 => horizontal_filter::<9, WITH_REFERENCE>(rows, from, to, filter),
+        5 => horizontal_filter::<5, WITH_REFERENCE>(rows, from, to, filter),
+        _ => horizontal_filter::<3, WITH_REFERENCE>(rows, from, to, filter),
     }
-}
-
-/// The per-pixel statistic of one row of `rows.filtered` added into `total`.
-fn statistics(rows: &VerticalRows, w: usize, table: &[u16; 65537], simd: SimdLevel, total: &mut VifAccumulators) {
-    if super::avx512::statistics(rows, w, table, simd, total) || super::avx2::statistics(rows, w, table, simd, total) {
-        return;
-    }
-    statistics_scalar(rows, 0, w, table, total);
-}
-
-/// Scalar reference of the statistic, columns `from..to`.
-pub(crate) fn statistics_scalar(rows: &VerticalRows, from: usize, to: usize, table: &[u16; 65537], total: &mut VifAccumulators) {
     let [mu1, mu2, xx, yy, xy] = &rows.filtered;
     for j in from..to {
         total.add_pixel(table, mu1[j], mu2[j], xx[j], yy[j], xy[j]);
@@ -295,22 +317,23 @@ pub(crate) fn statistics_scalar(rows: &VerticalRows, from: usize, to: usize, tab
 }
 
 #[inline(always)]
-fn filter_taps<const N: usize, const REFERENCE: bool>(rows: &mut VerticalRows, from: usize, to: usize, filter: &[u16]) {
+fn horizontal_filter<const N: usize, const WITH_REFERENCE: bool>(rows: &mut VerticalRows, from: usize, to: usize, filter: &[u16]) {
     let half = N / 2;
     let taps: [u32; N] = std::array::from_fn(|k| u32::from(filter[k]));
     let [o_mu1, o_mu2, o_xx, o_yy, o_xy] = &mut rows.filtered;
-    let (src, out) = if REFERENCE { (&rows.mu1, o_mu1) } else { (&rows.mu2, o_mu2) };
-    for j in from..to {
-        let base = PAD + j - half;
-        let window = &src[base..base + N];
-        let mut acc = 0u32;
-        for k in 0..N {
-            acc = acc.wrapping_add(taps[k].wrapping_mul(window[k]));
+    let skip = if WITH_REFERENCE { 0 } else { 1 };
+    for (src, out) in [(&rows.mu1, o_mu1), (&rows.mu2, o_mu2)].into_iter().skip(skip) {
+        for j in from..to {
+            let base = PAD + j - half;
+            let window = &src[base..base + N];
+            let mut acc = 0u32;
+            for k in 0..N {
+                acc = acc.wrapping_add(taps[k].wrapping_mul(window[k]));
+            }
+            out[j] = acc;
         }
-        out[j] = acc;
     }
-    let squares = if REFERENCE { [Some((&rows.ref_sq, o_xx)), None] } else { [Some((&rows.dis_sq, o_yy)), Some((&rows.ref_dis, o_xy))] };
-    for (src, out) in squares.into_iter().flatten() {
+    for (src, out) in [(&rows.ref_sq, o_xx), (&rows.dis_sq, o_yy), (&rows.ref_dis, o_xy)].into_iter().skip(skip) {
         for j in from..to {
             let base = PAD + j - half;
             let window = &src[base..base + N];

@@ -27,6 +27,8 @@ pub struct SsimScratch {
     mu_dis: Vec<f32>,
     sq_dis: Vec<f32>,
     cross: Vec<f32>,
+    /// Each pixel's l·c·s term, summed in order afterwards.
+    terms: Vec<f64>,
     convolve: ConvolveScratch,
     /// The reference side of a one-pair [`ssim`].
     reference: SsimReference,
@@ -245,20 +247,77 @@ pub fn ssim_against<T: Sample>(reference: &SsimReference, distorted: &Plane<T>, 
     convolve(&s.products, w, h, simd, &mut s.convolve, &mut s.cross);
 
     let (dw, dh) = (w - 10, h - 10);
-    let mut ssim_sum = 0.0f64;
-    for i in 0..dw * dh {
-        let (mu1, mu2) = (reference.mu[i], s.mu_dis[i]);
-        let sigma1_sq = f64::from(reference.sq[i] - mu1 * mu1).max(0.0) as f32;
-        let sigma2_sq = f64::from(s.sq_dis[i] - mu2 * mu2).max(0.0) as f32;
-        let sigma12 = s.cross[i] - mu1 * mu2;
+    let maps = Maps { mu1: &reference.mu, sq1: &reference.sq, mu2: &s.mu_dis, sq2: &s.sq_dis, cross: &s.cross };
+    s.terms.resize(dw * dh, 0.0);
+    ssim_terms(maps, (c1, c2, c3), simd, &mut s.terms[..dw * dh]);
+    // Added in libvmaf's order, one after the other.
+    let ssim_sum = s.terms[..dw * dh].iter().fold(0.0f64, |sum, &term| sum + term);
+    f64::from((ssim_sum / (dw * dh) as f64) as f32)
+}
+
+/// The filtered maps one SSIM map is made of: both sides' means and means of squares, and
+/// the mean of the products.
+#[derive(Clone, Copy)]
+struct Maps<'a> {
+    mu1: &'a [f32],
+    sq1: &'a [f32],
+    mu2: &'a [f32],
+    sq2: &'a [f32],
+    cross: &'a [f32],
+}
+
+/// The l·c·s term of every pixel into `terms` (as long as the maps), by the body compiled
+/// for the [`SimdLevel`] picked: each pixel's own operations in their order, so every level
+/// gives the same bits.
+fn ssim_terms(maps: Maps<'_>, constants: (f32, f32, f32), simd: SimdLevel, terms: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512) {
+        // SAFETY: the CPU has AVX-512 F, BW, DQ and VL (checked by `permits`), the only
+        // requirement of the `#[target_feature]` function; the body is safe Rust.
+        unsafe { ssim_terms_avx512(maps, constants, terms) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx2) {
+        // SAFETY: the CPU has AVX2 (checked by `permits`), the only requirement of the
+        // `#[target_feature]` function; the body is safe Rust.
+        unsafe { ssim_terms_avx2(maps, constants, terms) };
+        return;
+    }
+    let _ = simd; // only read on x86-64
+    ssim_terms_body(maps, constants, terms);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512dq,avx512vl")]
+fn ssim_terms_avx512(maps: Maps<'_>, constants: (f32, f32, f32), terms: &mut [f64]) {
+    ssim_terms_body(maps, constants, terms);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn ssim_terms_avx2(maps: Maps<'_>, constants: (f32, f32, f32), terms: &mut [f64]) {
+    ssim_terms_body(maps, constants, terms);
+}
+
+/// `ssim_map`'s per-pixel arithmetic, the float/double mix of the original kept.
+#[inline(always)]
+fn ssim_terms_body(maps: Maps<'_>, (c1, c2, c3): (f32, f32, f32), terms: &mut [f64]) {
+    let n = terms.len();
+    let Maps { mu1, sq1, mu2, sq2, cross } = maps;
+    let (mu1, sq1, mu2, sq2, cross) = (&mu1[..n], &sq1[..n], &mu2[..n], &sq2[..n], &cross[..n]);
+    for (i, term) in terms.iter_mut().enumerate() {
+        let (mu1, mu2) = (mu1[i], mu2[i]);
+        let sigma1_sq = f64::from(sq1[i] - mu1 * mu1).max(0.0) as f32;
+        let sigma2_sq = f64::from(sq2[i] - mu2 * mu2).max(0.0) as f32;
+        let sigma12 = cross[i] - mu1 * mu2;
         let sigma_product = f64::from(sigma1_sq * sigma2_sq).sqrt() as f32;
         let l = (2.0 * f64::from(mu1) * f64::from(mu2) + f64::from(c1)) / f64::from(mu1 * mu1 + mu2 * mu2 + c1);
         let c = (2.0 * f64::from(sigma_product) + f64::from(c2)) / f64::from(sigma1_sq + sigma2_sq + c2);
         let clamped = if sigma12 < 0.0 && sigma_product <= 0.0 { 0.0 } else { sigma12 };
         let st = f64::from((clamped + c3) / (sigma_product + c3));
-        ssim_sum += l * c * st;
+        *term = l * c * st;
     }
-    f64::from((ssim_sum / (dw * dh) as f64) as f32)
 }
 
 /// `float_ssim` of two luma planes of `bit_depth` bits (needs at least 11x11 after

@@ -5,9 +5,10 @@
 //! and returned as float. The float/double mix of the original is kept. The reference's
 //! side of that ([`SsimReference`]: its decimated luma, mean and mean of squares) is done
 //! once per reference frame and shared by every distorted frame scored against it. The
-//! convolution, the costliest step, runs one body compiled for the [`SimdLevel`] picked
-//! (AVX-512, AVX2 or plain): each output's sum keeps its order, so every level gives the
-//! same bits.
+//! convolution and the per-pixel l·c·s terms run one body each, compiled for the
+//! [`SimdLevel`] picked (AVX-512, AVX2 or plain): every output keeps its own operations in
+//! their order and the terms are summed in libvmaf's order, so every level gives the same
+//! bits.
 
 use crate::frame::Plane;
 use crate::sample::Sample;

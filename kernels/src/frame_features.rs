@@ -2,7 +2,9 @@
 //! against the previous reference, and optionally PSNR and SSIM. The reference-only part
 //! (motion, VIF's reference pyramid, ADM's reference DWT and CSF denominators, SSIM's
 //! reference side) is a [`PreparedReference`], done once per reference frame and shared by
-//! every distorted frame scored against it ([`features_against`]).
+//! every distorted frame scored against it ([`features_against`], or
+//! [`features_against_each`] for all of them at once, VIF's row passes over the reference
+//! shared as well).
 
 use crate::adm::{self, AdmReference, AdmScores, AdmScratch, MIN_ADM_SIZE};
 use crate::frame::{Frame, Plane, YuvFrame};
@@ -133,8 +135,8 @@ impl PreparedReference {
         }
         if selection.is_some_and(|selection| selection.ssim) {
             match reference {
-                Frame::Eight(r) => ssim::ssim_reference(r.luma(), r.bit_depth(), &mut scratch.ssim, &mut self.ssim),
-                Frame::High(r) => ssim::ssim_reference(r.luma(), r.bit_depth(), &mut scratch.ssim, &mut self.ssim),
+                Frame::Eight(r) => ssim::ssim_reference(r.luma(), r.bit_depth(), simd, &mut scratch.ssim, &mut self.ssim),
+                Frame::High(r) => ssim::ssim_reference(r.luma(), r.bit_depth(), simd, &mut scratch.ssim, &mut self.ssim),
             }
         }
         Ok(())
@@ -160,39 +162,87 @@ impl PreparedReference {
 /// a selection, on the same `simd` level and backend as `scratch` (prepared for its motion
 /// only, as a frame a subsampled run leaves out, it is [`MetricError::MotionOnlyReference`]).
 pub fn features_against(reference: &Frame, prepared: &PreparedReference, distorted: &Frame, simd: SimdLevel, scratch: &mut FeatureScratch) -> Result<FrameFeatures, MetricError> {
-    check_pair(reference, distorted)?;
-    let Some(selection) = prepared.selection else { return Err(MetricError::MotionOnlyReference) };
-    match (reference, distorted) {
-        (Frame::Eight(r), Frame::Eight(d)) => typed_features(r, prepared, selection, d, simd, scratch),
-        (Frame::High(r), Frame::High(d)) => typed_features(r, prepared, selection, d, simd, scratch),
-        _ => Err(MetricError::BitDepthMismatch { reference: reference.bit_depth(), distorted: distorted.bit_depth() }),
-    }
+    let [features] = features_against_each(reference, prepared, &[distorted], simd, scratch)
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one distorted frame gives one result"));
+    features
 }
 
-fn typed_features<T: Sample>(
+/// Features of each pair (`reference`, `distorted[k]`), one result each, in order, each what
+/// [`features_against`] gives that pair; VIF's row passes over the reference run once for all
+/// of them ([`vif::vif_against_each`]).
+pub fn features_against_each(reference: &Frame, prepared: &PreparedReference, distorted: &[&Frame], simd: SimdLevel, scratch: &mut FeatureScratch) -> Vec<Result<FrameFeatures, MetricError>> {
+    let checked: Vec<Result<(), MetricError>> = distorted
+        .iter()
+        .map(|&d| {
+            check_pair(reference, d)?;
+            prepared.selection.ok_or(MetricError::MotionOnlyReference)?;
+            match (reference, d) {
+                (Frame::Eight(_), Frame::Eight(_)) | (Frame::High(_), Frame::High(_)) => Ok(()),
+                _ => Err(MetricError::BitDepthMismatch { reference: reference.bit_depth(), distorted: d.bit_depth() }),
+            }
+        })
+        .collect();
+    // The frames that passed the checks (all of the reference's sample type), scored together.
+    let passed = || distorted.iter().zip(&checked).filter(|(_, check)| check.is_ok()).map(|(&d, _)| d);
+    let scored = match (reference, prepared.selection) {
+        (Frame::Eight(r), Some(selection)) => {
+            let typed: Vec<&YuvFrame<u8>> = passed().filter_map(|d| if let Frame::Eight(d) = d { Some(d) } else { None }).collect();
+            typed_features_each(r, prepared, selection, &typed, simd, scratch)
+        }
+        (Frame::High(r), Some(selection)) => {
+            let typed: Vec<&YuvFrame<u16>> = passed().filter_map(|d| if let Frame::High(d) = d { Some(d) } else { None }).collect();
+            typed_features_each(r, prepared, selection, &typed, simd, scratch)
+        }
+        // No frame passed the checks.
+        (_, None) => Vec::new(),
+    };
+    let mut scored = scored.into_iter();
+    checked
+        .into_iter()
+        .map(|check| check.and_then(|()| scored.next().unwrap_or_else(|| unreachable!("every frame that passed the checks was scored"))))
+        .collect()
+}
+
+/// Features of each pair (`reference`, `distorted[k]`) of one sample type, in order.
+fn typed_features_each<T: Sample>(
     reference: &YuvFrame<T>,
     prepared: &PreparedReference,
     selection: FeatureSelection,
-    distorted: &YuvFrame<T>,
+    distorted: &[&YuvFrame<T>],
     simd: SimdLevel,
     scratch: &mut FeatureScratch,
-) -> Result<FrameFeatures, MetricError> {
+) -> Vec<Result<FrameFeatures, MetricError>> {
     let depth = reference.bit_depth();
-    let (r, d) = (reference.luma(), distorted.luma());
+    let r = reference.luma();
     let motion = prepared.motion;
     #[cfg(feature = "cuda")]
     if let Some(gpu) = scratch.gpu.clone() {
-        let vif = crate::cuda::vif(&*gpu, r, d, depth).map_err(cuda_error)?;
-        let adm = crate::cuda::adm(&*gpu, r, d, depth).map_err(cuda_error)?;
-        let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
-        let ssim = selection.ssim.then(|| ssim::ssim_against(&prepared.ssim, d, depth, &mut scratch.ssim));
-        return Ok(FrameFeatures { vif, adm, motion, psnr, ssim });
+        return distorted
+            .iter()
+            .map(|&distorted| {
+                let d = distorted.luma();
+                let vif = crate::cuda::vif(&*gpu, r, d, depth).map_err(cuda_error)?;
+                let adm = crate::cuda::adm(&*gpu, r, d, depth).map_err(cuda_error)?;
+                let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
+                let ssim = selection.ssim.then(|| ssim::ssim_against(&prepared.ssim, d, depth, simd, &mut scratch.ssim));
+                Ok(FrameFeatures { vif, adm, motion, psnr, ssim })
+            })
+            .collect();
     }
-    let vif = vif::vif_against(r, &prepared.vif, d, depth, simd, &mut scratch.vif);
-    let adm = adm::adm_against(&prepared.adm, d, depth, simd, &mut scratch.adm);
-    let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
-    let ssim = selection.ssim.then(|| ssim::ssim_against(&prepared.ssim, d, depth, &mut scratch.ssim));
-    Ok(FrameFeatures { vif, adm, motion, psnr, ssim })
+    let lumas: Vec<&Plane<T>> = distorted.iter().map(|d| d.luma()).collect();
+    let vifs = vif::vif_against_each(r, &prepared.vif, &lumas, depth, simd, &mut scratch.vif);
+    distorted
+        .iter()
+        .zip(vifs)
+        .map(|(&distorted, vif)| {
+            let d = distorted.luma();
+            let adm = adm::adm_against(&prepared.adm, d, depth, simd, &mut scratch.adm);
+            let psnr = selection.psnr.then(|| psnr::psnr(reference, distorted));
+            let ssim = selection.ssim.then(|| ssim::ssim_against(&prepared.ssim, d, depth, simd, &mut scratch.ssim));
+            Ok(FrameFeatures { vif, adm, motion, psnr, ssim })
+        })
+        .collect()
 }
 
 /// The motion of one reference frame against the one before (0 for the first): all that a

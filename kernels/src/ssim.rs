@@ -4,10 +4,15 @@
 //! Gaussian (σ = 1.5, separable, valid region only), the l·c·s map averaged in double
 //! and returned as float. The float/double mix of the original is kept. The reference's
 //! side of that ([`SsimReference`]: its decimated luma, mean and mean of squares) is done
-//! once per reference frame and shared by every distorted frame scored against it.
+//! once per reference frame and shared by every distorted frame scored against it. The
+//! convolution and the per-pixel l·c·s terms run one body each, compiled for the
+//! [`SimdLevel`] picked (AVX-512, AVX2 or plain): every output keeps its own operations in
+//! their order and the terms are summed in libvmaf's order, so every level gives the same
+//! bits.
 
 use crate::frame::Plane;
 use crate::sample::Sample;
+use crate::simd::SimdLevel;
 
 /// Outputs of [`decimate`] summed side by side.
 const DECIMATE_BLOCK: usize = 8;
@@ -23,9 +28,18 @@ pub struct SsimScratch {
     mu_dis: Vec<f32>,
     sq_dis: Vec<f32>,
     cross: Vec<f32>,
-    cache: Vec<f32>,
+    /// Each pixel's l·c·s term, summed in order afterwards.
+    terms: Vec<f64>,
+    convolve: ConvolveScratch,
     /// The reference side of a one-pair [`ssim`].
     reference: SsimReference,
+}
+
+/// The memory of [`convolve`]: the horizontal pass's image and one row of sums.
+#[derive(Debug, Default)]
+struct ConvolveScratch {
+    cache: Vec<f32>,
+    sums: Vec<f64>,
 }
 
 /// SSIM's work on a reference frame alone — its float luma (decimated), mean and mean of
@@ -107,28 +121,74 @@ fn decimate<T: Sample>(samples: &[T], w: usize, h: usize, factor: usize, scaler:
     (sw, sh)
 }
 
-/// `_iqa_convolve` (1-D separable, valid region): returns the result, `(w−10) x (h−10)`.
-fn convolve(img: &[f32], w: usize, h: usize, cache: &mut Vec<f32>, out: &mut Vec<f32>) {
+/// `_iqa_convolve` (1-D separable, valid region) into `out`, `(w−10) x (h−10)`, by the
+/// code `simd` picks: the one body below, compiled for AVX-512 or AVX2 where the level
+/// and the CPU allow it (the compiler's own vectors).
+fn convolve(img: &[f32], w: usize, h: usize, simd: SimdLevel, scratch: &mut ConvolveScratch, out: &mut Vec<f32>) {
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512) {
+        // SAFETY: the CPU has AVX-512 F, BW, DQ and VL (checked by `permits`), the only
+        // requirement of the `#[target_feature]` function; the body is safe Rust.
+        unsafe { convolve_avx512(img, w, h, scratch, out) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx2) {
+        // SAFETY: the CPU has AVX2 (checked by `permits`), the only requirement of the
+        // `#[target_feature]` function; the body is safe Rust.
+        unsafe { convolve_avx2(img, w, h, scratch, out) };
+        return;
+    }
+    let _ = simd; // only read on x86-64
+    convolve_body(img, w, h, scratch, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512dq,avx512vl")]
+fn convolve_avx512(img: &[f32], w: usize, h: usize, scratch: &mut ConvolveScratch, out: &mut Vec<f32>) {
+    convolve_body(img, w, h, scratch, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn convolve_avx2(img: &[f32], w: usize, h: usize, scratch: &mut ConvolveScratch, out: &mut Vec<f32>) {
+    convolve_body(img, w, h, scratch, out);
+}
+
+/// The convolution, each output's `f64` sum of its 11 float products taken tap by tap in
+/// `_iqa_convolve`'s order, as one row of sums per output row: taps outer, columns inner,
+/// so that the columns vectorise (lanes are independent sums, the order within each is
+/// kept, and Rust never fuses a multiply and an add: every width gives the same bits).
+#[inline(always)]
+fn convolve_body(img: &[f32], w: usize, h: usize, scratch: &mut ConvolveScratch, out: &mut Vec<f32>) {
     let (dw, dh) = (w - 10, h - 10);
+    let ConvolveScratch { cache, sums } = scratch;
     cache.resize(w * h, 0.0);
+    sums.resize(dw, 0.0);
+    let sums = &mut sums[..dw];
     for y in 0..h {
         let row = &img[y * w..(y + 1) * w];
-        for x in 0..dw {
-            let mut sum = 0.0f64;
-            for (k, &c) in GAUSSIAN.iter().enumerate() {
-                sum += f64::from(row[x + k] * c);
+        sums.fill(0.0);
+        for (k, &c) in GAUSSIAN.iter().enumerate() {
+            for (sum, &v) in sums.iter_mut().zip(&row[k..k + dw]) {
+                *sum += f64::from(v * c);
             }
-            cache[y * w + x + 5] = sum as f32;
+        }
+        for (cached, &sum) in cache[y * w + 5..y * w + 5 + dw].iter_mut().zip(sums.iter()) {
+            *cached = sum as f32;
         }
     }
     out.resize(dw * dh, 0.0);
     for y in 0..dh {
-        for x in 0..dw {
-            let mut sum = 0.0f64;
-            for (k, &c) in GAUSSIAN.iter().enumerate() {
-                sum += f64::from(cache[(y + k) * w + x + 5] * c);
+        sums.fill(0.0);
+        for (k, &c) in GAUSSIAN.iter().enumerate() {
+            let row = &cache[(y + k) * w + 5..(y + k) * w + 5 + dw];
+            for (sum, &v) in sums.iter_mut().zip(row) {
+                *sum += f64::from(v * c);
             }
-            out[y * dw + x] = sum as f32;
+        }
+        for (o, &sum) in out[y * dw..(y + 1) * dw].iter_mut().zip(sums.iter()) {
+            *o = sum as f32;
         }
     }
 }
@@ -153,21 +213,23 @@ fn products(a: &[f32], b: &[f32], out: &mut Vec<f32>) {
     out.extend(a.iter().zip(b).map(|(x, y)| x * y));
 }
 
-/// Fills `out` with SSIM's reference side of the luma plane `reference` of `bit_depth` bits.
-pub fn ssim_reference<T: Sample>(reference: &Plane<T>, bit_depth: u8, s: &mut SsimScratch, out: &mut SsimReference) {
+/// Fills `out` with SSIM's reference side of the luma plane `reference` of `bit_depth` bits,
+/// computed by the code `simd` picks.
+pub fn ssim_reference<T: Sample>(reference: &Plane<T>, bit_depth: u8, simd: SimdLevel, s: &mut SsimScratch, out: &mut SsimReference) {
     (out.width, out.height) = float_luma(reference, bit_depth, &mut out.pixels);
     let (w, h) = (out.width, out.height);
     if w < 11 || h < 11 {
         return;
     }
-    convolve(&out.pixels, w, h, &mut s.cache, &mut out.mu);
+    convolve(&out.pixels, w, h, simd, &mut s.convolve, &mut out.mu);
     products(&out.pixels, &out.pixels, &mut s.products);
-    convolve(&s.products, w, h, &mut s.cache, &mut out.sq);
+    convolve(&s.products, w, h, simd, &mut s.convolve, &mut out.sq);
 }
 
 /// `float_ssim` of a distorted luma plane against a reference whose side is already done
-/// ([`ssim_reference`] of a plane of the same size and depth): the same value as [`ssim`].
-pub fn ssim_against<T: Sample>(reference: &SsimReference, distorted: &Plane<T>, bit_depth: u8, s: &mut SsimScratch) -> f64 {
+/// ([`ssim_reference`] of a plane of the same size and depth): the same value as [`ssim`],
+/// at any `simd` level.
+pub fn ssim_against<T: Sample>(reference: &SsimReference, distorted: &Plane<T>, bit_depth: u8, simd: SimdLevel, s: &mut SsimScratch) -> f64 {
     let (w, h) = float_luma(distorted, bit_depth, &mut s.distorted);
     debug_assert_eq!((w, h), (reference.width, reference.height), "ssim of planes of different sizes");
     if w < 11 || h < 11 {
@@ -179,34 +241,92 @@ pub fn ssim_against<T: Sample>(reference: &SsimReference, distorted: &Plane<T>, 
     let c2 = (0.03f32 * L) * (0.03f32 * L);
     let c3 = c2 / 2.0f32;
 
-    convolve(&s.distorted, w, h, &mut s.cache, &mut s.mu_dis);
+    convolve(&s.distorted, w, h, simd, &mut s.convolve, &mut s.mu_dis);
     products(&s.distorted, &s.distorted, &mut s.products);
-    convolve(&s.products, w, h, &mut s.cache, &mut s.sq_dis);
+    convolve(&s.products, w, h, simd, &mut s.convolve, &mut s.sq_dis);
     products(&reference.pixels, &s.distorted, &mut s.products);
-    convolve(&s.products, w, h, &mut s.cache, &mut s.cross);
+    convolve(&s.products, w, h, simd, &mut s.convolve, &mut s.cross);
 
     let (dw, dh) = (w - 10, h - 10);
-    let mut ssim_sum = 0.0f64;
-    for i in 0..dw * dh {
-        let (mu1, mu2) = (reference.mu[i], s.mu_dis[i]);
-        let sigma1_sq = f64::from(reference.sq[i] - mu1 * mu1).max(0.0) as f32;
-        let sigma2_sq = f64::from(s.sq_dis[i] - mu2 * mu2).max(0.0) as f32;
-        let sigma12 = s.cross[i] - mu1 * mu2;
+    let maps = Maps { mu1: &reference.mu, sq1: &reference.sq, mu2: &s.mu_dis, sq2: &s.sq_dis, cross: &s.cross };
+    s.terms.resize(dw * dh, 0.0);
+    ssim_terms(maps, (c1, c2, c3), simd, &mut s.terms[..dw * dh]);
+    // Added in libvmaf's order, one after the other.
+    let ssim_sum = s.terms[..dw * dh].iter().fold(0.0f64, |sum, &term| sum + term);
+    f64::from((ssim_sum / (dw * dh) as f64) as f32)
+}
+
+/// The filtered maps one SSIM map is made of: both sides' means and means of squares, and
+/// the mean of the products.
+#[derive(Clone, Copy)]
+struct Maps<'a> {
+    mu1: &'a [f32],
+    sq1: &'a [f32],
+    mu2: &'a [f32],
+    sq2: &'a [f32],
+    cross: &'a [f32],
+}
+
+/// The l·c·s term of every pixel into `terms` (as long as the maps), by the body compiled
+/// for the [`SimdLevel`] picked: each pixel's own operations in their order, so every level
+/// gives the same bits.
+fn ssim_terms(maps: Maps<'_>, constants: (f32, f32, f32), simd: SimdLevel, terms: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512) {
+        // SAFETY: the CPU has AVX-512 F, BW, DQ and VL (checked by `permits`), the only
+        // requirement of the `#[target_feature]` function; the body is safe Rust.
+        unsafe { ssim_terms_avx512(maps, constants, terms) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx2) {
+        // SAFETY: the CPU has AVX2 (checked by `permits`), the only requirement of the
+        // `#[target_feature]` function; the body is safe Rust.
+        unsafe { ssim_terms_avx2(maps, constants, terms) };
+        return;
+    }
+    let _ = simd; // only read on x86-64
+    ssim_terms_body(maps, constants, terms);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512dq,avx512vl")]
+fn ssim_terms_avx512(maps: Maps<'_>, constants: (f32, f32, f32), terms: &mut [f64]) {
+    ssim_terms_body(maps, constants, terms);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn ssim_terms_avx2(maps: Maps<'_>, constants: (f32, f32, f32), terms: &mut [f64]) {
+    ssim_terms_body(maps, constants, terms);
+}
+
+/// `ssim_map`'s per-pixel arithmetic, the float/double mix of the original kept.
+#[inline(always)]
+fn ssim_terms_body(maps: Maps<'_>, (c1, c2, c3): (f32, f32, f32), terms: &mut [f64]) {
+    let n = terms.len();
+    let Maps { mu1, sq1, mu2, sq2, cross } = maps;
+    let (mu1, sq1, mu2, sq2, cross) = (&mu1[..n], &sq1[..n], &mu2[..n], &sq2[..n], &cross[..n]);
+    for (i, term) in terms.iter_mut().enumerate() {
+        let (mu1, mu2) = (mu1[i], mu2[i]);
+        let sigma1_sq = f64::from(sq1[i] - mu1 * mu1).max(0.0) as f32;
+        let sigma2_sq = f64::from(sq2[i] - mu2 * mu2).max(0.0) as f32;
+        let sigma12 = cross[i] - mu1 * mu2;
         let sigma_product = f64::from(sigma1_sq * sigma2_sq).sqrt() as f32;
         let l = (2.0 * f64::from(mu1) * f64::from(mu2) + f64::from(c1)) / f64::from(mu1 * mu1 + mu2 * mu2 + c1);
         let c = (2.0 * f64::from(sigma_product) + f64::from(c2)) / f64::from(sigma1_sq + sigma2_sq + c2);
         let clamped = if sigma12 < 0.0 && sigma_product <= 0.0 { 0.0 } else { sigma12 };
         let st = f64::from((clamped + c3) / (sigma_product + c3));
-        ssim_sum += l * c * st;
+        *term = l * c * st;
     }
-    f64::from((ssim_sum / (dw * dh) as f64) as f32)
 }
 
-/// `float_ssim` of two luma planes of `bit_depth` bits (needs at least 11x11 after decimation).
-pub fn ssim<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8, s: &mut SsimScratch) -> f64 {
+/// `float_ssim` of two luma planes of `bit_depth` bits (needs at least 11x11 after
+/// decimation), the same value at any `simd` level.
+pub fn ssim<T: Sample>(reference: &Plane<T>, distorted: &Plane<T>, bit_depth: u8, simd: SimdLevel, s: &mut SsimScratch) -> f64 {
     let mut reference_side = std::mem::take(&mut s.reference);
-    ssim_reference(reference, bit_depth, s, &mut reference_side);
-    let value = ssim_against(&reference_side, distorted, bit_depth, s);
+    ssim_reference(reference, bit_depth, simd, s, &mut reference_side);
+    let value = ssim_against(&reference_side, distorted, bit_depth, simd, s);
     s.reference = reference_side;
     value
 }
@@ -218,7 +338,7 @@ mod tests {
     #[test]
     fn identical_images_score_one() {
         let p = Plane::<u8>::from_vec(40, 30, (0..1200).map(|i| (i * 7 % 251) as u8).collect()).unwrap();
-        let v = ssim(&p, &p, 8, &mut SsimScratch::default());
+        let v = ssim(&p, &p, 8, SimdLevel::Scalar, &mut SsimScratch::default());
         assert!((v - 1.0).abs() < 1e-6, "{v}");
     }
 
@@ -259,6 +379,49 @@ mod tests {
             decimate(&samples, w, h, factor, scaler, &mut out);
             let expected = decimate_one_by_one(&samples, w, h, factor, scaler);
             assert_eq!(out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{w}x{h} by {factor}");
+        }
+    }
+
+    /// `_iqa_convolve` output by output, each sum over its 11 taps in order.
+    fn convolve_one_by_one(img: &[f32], w: usize, h: usize) -> Vec<f32> {
+        let (dw, dh) = (w - 10, h - 10);
+        let mut cache = vec![0.0f32; w * h];
+        for y in 0..h {
+            for x in 0..dw {
+                let sum: f64 = GAUSSIAN.iter().enumerate().fold(0.0, |sum, (k, &c)| sum + f64::from(img[y * w + x + k] * c));
+                cache[y * w + x + 5] = sum as f32;
+            }
+        }
+        let mut out = Vec::with_capacity(dw * dh);
+        for y in 0..dh {
+            for x in 0..dw {
+                let sum: f64 = GAUSSIAN.iter().enumerate().fold(0.0, |sum, (k, &c)| sum + f64::from(cache[(y + k) * w + x + 5] * c));
+                out.push(sum as f32);
+            }
+        }
+        out
+    }
+
+    /// The convolution gives, at every SIMD level, the bits of the output-by-output sums,
+    /// on random images of sizes around the vector widths (columns left over included).
+    #[test]
+    fn convolution_at_every_level_equals_the_output_by_output_sums() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (w, h) in [(11, 11), (12, 19), (26, 13), (41, 30), (75, 23), (130, 17)] {
+            // Values of a decimated luma and of products of two (up to 255²), fractions included.
+            let img: Vec<f32> = (0..w * h).map(|_| (next() % 65026) as f32 / [1.0, 3.0, 255.0][(next() % 3) as usize]).collect();
+            let expected = convolve_one_by_one(&img, w, h);
+            for simd in SimdLevel::available() {
+                let mut out = Vec::new();
+                convolve(&img, w, h, simd, &mut ConvolveScratch::default(), &mut out);
+                assert_eq!(out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{w}x{h} at {}", simd.name());
+            }
         }
     }
 

@@ -1,8 +1,8 @@
 //! The library entry point: VMAF (and optionally PSNR/SSIM) of a distorted stream
 //! against a reference stream ([`vmaf_streams`]), or of several distorted streams against one
 //! reference in one pass ([`vmaf_streams_against_one_reference`]: the reference is decoded once
-//! and its own work — motion, VIF's reference pyramid, ADM's reference DWT, SSIM's reference
-//! side — done once per frame for all of them),
+//! and its own work — motion, VIF's reference pyramid and the filter passes of its own
+//! moments, ADM's reference DWT, SSIM's reference side — done once per frame for all of them),
 //! frame by frame, spread over threads.
 //!
 //! Parallelism is per frame with `std::thread::scope`: a reader thread decodes a reference
@@ -285,14 +285,11 @@ fn measure_job(job: &Job, selection: FeatureSelection, simd: SimdLevel, prepared
     if !job.scored {
         return Ok(vec![FrameMeasure::MotionOnly(prepared.motion()); job.distorted.len()]);
     }
-    job.distorted
-        .iter()
+    let distorted: Vec<&Frame> = job.distorted.iter().collect();
+    frame_features::features_against_each(&job.reference, prepared, &distorted, simd, scratch)
+        .into_iter()
         .enumerate()
-        .map(|(stream, distorted)| {
-            frame_features::features_against(&job.reference, prepared, distorted, simd, scratch)
-                .map(FrameMeasure::Scored)
-                .map_err(|source| VmafError::of_stream(stream, metric(source)))
-        })
+        .map(|(stream, features)| features.map(FrameMeasure::Scored).map_err(|source| VmafError::of_stream(stream, metric(source))))
         .collect()
 }
 

@@ -7,6 +7,7 @@ use shotfarm_kernels::adm::{AdmScratch, adm_at};
 use shotfarm_kernels::decode::frame_source::MemorySource;
 use shotfarm_kernels::motion::{MotionScratch, blurred_difference_sad, blurred_difference_sad_at, blurred_difference_sad_scalar};
 use shotfarm_kernels::simd::SimdLevel;
+use shotfarm_kernels::ssim::{SsimScratch, ssim};
 use shotfarm_kernels::vif::{VifScratch, vif};
 use shotfarm_kernels::vmaf::{VmafOptions, frame_features_of_streams};
 use shotfarm_kernels::vmaf_streams;
@@ -111,7 +112,7 @@ proptest! {
 
     /// Each level forced in turn (AVX-512, AVX2, scalar: whichever this CPU has) on random
     /// pixels of odd sizes down to the smallest VMAF takes (33x33), 8 and 10 bits: VIF,
-    /// ADM and the motion SAD all equal the scalar reference's, bit for bit.
+    /// ADM, SSIM and the motion SAD all equal the scalar reference's, bit for bit.
     #[test]
     fn every_forced_level_equals_scalar_on_odd_and_tiny_frames(
         w in 33usize..260,
@@ -176,12 +177,15 @@ proptest! {
     }
 }
 
-/// VIF, ADM and the motion SAD of `r`, `d` at every level available equal the scalar's.
+/// VIF, ADM, SSIM and the motion SAD of `r`, `d` at every level available equal the scalar's.
 fn check_every_level<T: shotfarm_kernels::sample::Sample>(r: &Plane<T>, d: &Plane<T>, depth: u8) -> Result<(), TestCaseError> {
     let vif_scalar = vif(r, d, depth, SimdLevel::Scalar, &mut VifScratch::default());
     let adm_scalar = adm_at(r, d, depth, SimdLevel::Scalar, &mut AdmScratch::default());
     let sad_scalar = blurred_difference_sad_scalar(r, d, depth, &mut MotionScratch::default());
+    let ssim_scalar = ssim(r, d, depth, SimdLevel::Scalar, &mut SsimScratch::default());
     for level in SimdLevel::available() {
+        let ssim = ssim(r, d, depth, level, &mut SsimScratch::default());
+        prop_assert_eq!(ssim.to_bits(), ssim_scalar.to_bits(), "ssim {}: {} against {}", level.name(), ssim, ssim_scalar);
         prop_assert_eq!(vif(r, d, depth, level, &mut VifScratch::default()), vif_scalar, "vif {}", level.name());
         prop_assert_eq!(adm_at(r, d, depth, level, &mut AdmScratch::default()), adm_scalar, "adm {}", level.name());
         let sad = blurred_difference_sad_at(r, d, depth, level, &mut MotionScratch::default());

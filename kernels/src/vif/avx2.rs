@@ -6,6 +6,8 @@
 //! | [`vertical_moments`] (16-bit rows) | pyramid levels 1–3 (every depth) and scale 0 above 8 bits: the vertical pass of μ1, μ2, x², y², xy | symmetric taps folded into one `vpmaddwd` pair (the centre paired with itself, its coefficient halved, so scale 3's 43728 fits); values biased by −2¹⁵, Σc·2¹⁵ = 2³¹ added back; each square split by `vpmulhuw`/`vpmullw` into 16-bit halves summed apart (< 2³² each) and recombined as H·2¹⁶⁻ˢ + ((L + round) >> s), exact for shifts s ≤ 16 |
 //! | [`horizontal_statistics`] | every scale and depth: horizontal pass + per-pixel statistic | the symmetric taps folded: one `vpmaddwd` per tap pair on lanes holding (value at k, value at n−1−k) as 16-bit halves (μ directly; each square as its low and its high halves, summed apart and recombined exactly); rows biased by −2¹⁵ once per row, not once per tap; the filtered row stored, then the statistic in a loop of its own (its long dependency chains overlap across groups), in integer lanes with `vpgatherdd` on the log2 table, the information term in `f64` lanes with the scalar's exact operation order |
 //!
+//! Each filter pass takes `WITH_REFERENCE` as the scalar one does (see
+//! `rows::scale_statistics`): without it, μ1 and x² are neither filtered nor stored.
 //! The statistic itself is in `avx2_statistic`, the down-sampling in `avx2_downsample`.
 //! Other cases (an asymmetric filter, shifts above 16) run the scalar body compiled
 //! with AVX2 enabled. Every path is compared with the scalar reference in
@@ -19,7 +21,7 @@ use super::{LevelView, VerticalShifts, VifAccumulators};
 pub use super::avx2_statistic::statistic_of_lanes;
 
 /// The vertical pass with AVX2; `false` (nothing done) below [`SimdLevel::Avx2`].
-pub(crate) fn vertical_moments<T: Sample>(
+pub(crate) fn vertical_moments<T: Sample, const WITH_REFERENCE: bool>(
     reference: LevelView<'_, T>,
     distorted: LevelView<'_, T>,
     taps: &[usize],
@@ -39,7 +41,7 @@ pub(crate) fn vertical_moments<T: Sample>(
             let d = LevelView { data: d, width: distorted.width, height: distorted.height };
             // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
             // a `#[target_feature(enable = "avx2")]` function.
-            unsafe { x86::vertical_moments_u8(r, d, taps, filter, shifts, rows, 0) };
+            unsafe { x86::vertical_moments_u8::<WITH_REFERENCE>(r, d, taps, filter, shifts, rows, 0) };
         } else if let (Some(r), Some(d)) = (T::as_u16(reference.data), T::as_u16(distorted.data))
             && (1..=16).contains(&shifts.sq_shift)
             && shifts.mu_shift <= 16
@@ -49,10 +51,10 @@ pub(crate) fn vertical_moments<T: Sample>(
             let d = LevelView { data: d, width: distorted.width, height: distorted.height };
             // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
             // a `#[target_feature(enable = "avx2")]` function.
-            unsafe { x86::vertical_moments_u16(r, d, taps, filter, shifts, rows, 0) };
+            unsafe { x86::vertical_moments_u16::<WITH_REFERENCE>(r, d, taps, filter, shifts, rows, 0) };
         } else {
             // SAFETY: AVX2 is present (checked just above); the body is safe Rust.
-            unsafe { vertical_moments_autovec(reference, distorted, taps, filter, shifts, rows) };
+            unsafe { vertical_moments_autovec::<T, WITH_REFERENCE>(reference, distorted, taps, filter, shifts, rows) };
         }
         return true;
     }
@@ -69,7 +71,7 @@ pub(in crate::vif) fn is_symmetric(filter: &[u16]) -> bool {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn vertical_moments_autovec<T: Sample>(
+fn vertical_moments_autovec<T: Sample, const WITH_REFERENCE: bool>(
     reference: LevelView<'_, T>,
     distorted: LevelView<'_, T>,
     taps: &[usize],
@@ -77,11 +79,11 @@ fn vertical_moments_autovec<T: Sample>(
     shifts: VerticalShifts,
     rows: &mut VerticalRows,
 ) {
-    vertical_moments_body(reference, distorted, taps, filter, shifts, rows);
+    vertical_moments_body::<T, WITH_REFERENCE>(reference, distorted, taps, filter, shifts, rows);
 }
 
 /// The horizontal pass and statistic with AVX2; `false` below [`SimdLevel::Avx2`].
-pub(crate) fn horizontal_statistics(
+pub(crate) fn horizontal_statistics<const WITH_REFERENCE: bool>(
     rows: &mut VerticalRows,
     w: usize,
     filter: &[u16],
@@ -93,8 +95,8 @@ pub(crate) fn horizontal_statistics(
     if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is present (checked just above), the one requirement of the
         // `#[target_feature(enable = "avx2")]` function.
-        let done = unsafe { x86::horizontal_statistics(rows, w, filter, table, total) };
-        horizontal_statistics_scalar(rows, done, w, filter, table, total);
+        let done = unsafe { x86::horizontal_statistics::<WITH_REFERENCE>(rows, w, filter, table, total) };
+        horizontal_statistics_scalar::<WITH_REFERENCE>(rows, done, w, filter, table, total);
         return true;
     }
     let _ = (rows, w, filter, table, simd, total);
@@ -125,9 +127,10 @@ pub(super) mod x86 {
     }
 
     /// 8-bit scale 0 vertical pass of the columns from `from` (a multiple of 16, done
-    /// before by the caller): up to `w/16*16` in vectors, the rest scalar.
+    /// before by the caller): up to `w/16*16` in vectors, the rest scalar; μ1 and x² only
+    /// `WITH_REFERENCE`.
     #[target_feature(enable = "avx2")]
-    pub(in crate::vif) fn vertical_moments_u8(
+    pub(in crate::vif) fn vertical_moments_u8<const WITH_REFERENCE: bool>(
         reference: LevelView<'_, u8>,
         distorted: LevelView<'_, u8>,
         taps: &[usize],
@@ -154,18 +157,22 @@ pub(super) mod x86 {
                 let c = _mm256_set1_epi32(c);
                 let (r0, r1) = (load16_u8_widened(rd, o0 + j), load16_u8_widened(rd, o1 + j));
                 let (d0, d1) = (load16_u8_widened(dd, o0 + j), load16_u8_widened(dd, o1 + j));
-                m1l = _mm256_add_epi32(m1l, _mm256_madd_epi16(_mm256_unpacklo_epi16(r0, r1), c));
-                m1h = _mm256_add_epi32(m1h, _mm256_madd_epi16(_mm256_unpackhi_epi16(r0, r1), c));
+                if WITH_REFERENCE {
+                    m1l = _mm256_add_epi32(m1l, _mm256_madd_epi16(_mm256_unpacklo_epi16(r0, r1), c));
+                    m1h = _mm256_add_epi32(m1h, _mm256_madd_epi16(_mm256_unpackhi_epi16(r0, r1), c));
+                }
                 m2l = _mm256_add_epi32(m2l, _mm256_madd_epi16(_mm256_unpacklo_epi16(d0, d1), c));
                 m2h = _mm256_add_epi32(m2h, _mm256_madd_epi16(_mm256_unpackhi_epi16(d0, d1), c));
-                let rr0 = _mm256_xor_si256(_mm256_mullo_epi16(r0, r0), bias);
-                let rr1 = _mm256_xor_si256(_mm256_mullo_epi16(r1, r1), bias);
+                if WITH_REFERENCE {
+                    let rr0 = _mm256_xor_si256(_mm256_mullo_epi16(r0, r0), bias);
+                    let rr1 = _mm256_xor_si256(_mm256_mullo_epi16(r1, r1), bias);
+                    xxl = _mm256_add_epi32(xxl, _mm256_madd_epi16(_mm256_unpacklo_epi16(rr0, rr1), c));
+                    xxh = _mm256_add_epi32(xxh, _mm256_madd_epi16(_mm256_unpackhi_epi16(rr0, rr1), c));
+                }
                 let dd0 = _mm256_xor_si256(_mm256_mullo_epi16(d0, d0), bias);
                 let dd1 = _mm256_xor_si256(_mm256_mullo_epi16(d1, d1), bias);
                 let rd0 = _mm256_xor_si256(_mm256_mullo_epi16(r0, d0), bias);
                 let rd1 = _mm256_xor_si256(_mm256_mullo_epi16(r1, d1), bias);
-                xxl = _mm256_add_epi32(xxl, _mm256_madd_epi16(_mm256_unpacklo_epi16(rr0, rr1), c));
-                xxh = _mm256_add_epi32(xxh, _mm256_madd_epi16(_mm256_unpackhi_epi16(rr0, rr1), c));
                 yyl = _mm256_add_epi32(yyl, _mm256_madd_epi16(_mm256_unpacklo_epi16(dd0, dd1), c));
                 yyh = _mm256_add_epi32(yyh, _mm256_madd_epi16(_mm256_unpackhi_epi16(dd0, dd1), c));
                 xyl = _mm256_add_epi32(xyl, _mm256_madd_epi16(_mm256_unpacklo_epi16(rd0, rd1), c));
@@ -178,9 +185,11 @@ pub(super) mod x86 {
                 store256(dst, PAD + j, _mm256_permute2x128_si256::<0x20>(lo, hi));
                 store256(dst, PAD + j + 8, _mm256_permute2x128_si256::<0x31>(lo, hi));
             };
-            put(&mut rows.mu1, mu(m1l), mu(m1h));
+            if WITH_REFERENCE {
+                put(&mut rows.mu1, mu(m1l), mu(m1h));
+                put(&mut rows.ref_sq, sq(xxl), sq(xxh));
+            }
             put(&mut rows.mu2, mu(m2l), mu(m2h));
-            put(&mut rows.ref_sq, sq(xxl), sq(xxh));
             put(&mut rows.dis_sq, sq(yyl), sq(yyh));
             put(&mut rows.ref_dis, sq(xyl), sq(xyh));
             j += 16;
@@ -198,9 +207,11 @@ pub(super) mod x86 {
                 xy = xy.wrapping_add(c * rv * dv);
             }
             let mu = |v: u32| ((u64::from(v) + shifts.mu_round) >> shifts.mu_shift) as u32;
-            rows.mu1[PAD + j] = mu(m1);
+            if WITH_REFERENCE {
+                rows.mu1[PAD + j] = mu(m1);
+                rows.ref_sq[PAD + j] = xx;
+            }
             rows.mu2[PAD + j] = mu(m2);
-            rows.ref_sq[PAD + j] = xx;
             rows.dis_sq[PAD + j] = yy;
             rows.ref_dis[PAD + j] = xy;
         }
@@ -215,9 +226,9 @@ pub(super) mod x86 {
     /// square v·w (< 2³²) is taken as its high and low 16-bit halves
     /// (`vpmulhuw`, `vpmullw`), Σc·hi = H and Σc·lo = L (each < 2³²); then
     /// (2¹⁶·H + L + round) >> s = H·2¹⁶⁻ˢ + ((L + round) >> s) exactly for s ≤ 16,
-    /// mod 2³² as the scalar's `as u32`.
+    /// mod 2³² as the scalar's `as u32`. μ1 and x² only `WITH_REFERENCE`.
     #[target_feature(enable = "avx2")]
-    pub(in crate::vif) fn vertical_moments_u16(
+    pub(in crate::vif) fn vertical_moments_u16<const WITH_REFERENCE: bool>(
         reference: LevelView<'_, u16>,
         distorted: LevelView<'_, u16>,
         taps: &[usize],
@@ -270,16 +281,22 @@ pub(super) mod x86 {
             // μ1, μ2 and x² first, then y² and xy: 8 accumulators at a time.
             let (mut m1, mut m2, mut xx_hi, mut xx_lo) = (z, z, z, z);
             for &(a, b, c) in pairs {
-                let (ra, rb, da, db) = (ld(rd, a), ld(rd, b), ld(dd, a), ld(dd, b));
-                madd_pair(&mut m1, ra, rb, c);
+                let (da, db) = (ld(dd, a), ld(dd, b));
                 madd_pair(&mut m2, da, db, c);
-                madd_pair(&mut xx_hi, _mm256_mulhi_epu16(ra, ra), _mm256_mulhi_epu16(rb, rb), c);
-                madd_pair(&mut xx_lo, _mm256_mullo_epi16(ra, ra), _mm256_mullo_epi16(rb, rb), c);
+                if WITH_REFERENCE {
+                    let (ra, rb) = (ld(rd, a), ld(rd, b));
+                    madd_pair(&mut m1, ra, rb, c);
+                    madd_pair(&mut xx_hi, _mm256_mulhi_epu16(ra, ra), _mm256_mulhi_epu16(rb, rb), c);
+                    madd_pair(&mut xx_lo, _mm256_mullo_epi16(ra, ra), _mm256_mullo_epi16(rb, rb), c);
+                }
             }
-            let (m1, m2, xx_hi, xx_lo) = (unbiased(m1), unbiased(m2), unbiased(xx_hi), unbiased(xx_lo));
-            put(&mut rows.mu1, j, (mu(m1.0), mu(m1.1)));
+            let m2 = unbiased(m2);
             put(&mut rows.mu2, j, (mu(m2.0), mu(m2.1)));
-            put(&mut rows.ref_sq, j, (sq(xx_hi.0, xx_lo.0), sq(xx_hi.1, xx_lo.1)));
+            if WITH_REFERENCE {
+                let (m1, xx_hi, xx_lo) = (unbiased(m1), unbiased(xx_hi), unbiased(xx_lo));
+                put(&mut rows.mu1, j, (mu(m1.0), mu(m1.1)));
+                put(&mut rows.ref_sq, j, (sq(xx_hi.0, xx_lo.0), sq(xx_hi.1, xx_lo.1)));
+            }
             let (mut yy_hi, mut yy_lo, mut xy_hi, mut xy_lo) = (z, z, z, z);
             for &(a, b, c) in pairs {
                 let (ra, rb, da, db) = (ld(rd, a), ld(rd, b), ld(dd, a), ld(dd, b));
@@ -307,22 +324,25 @@ pub(super) mod x86 {
             }
             let mu = |v: u32| ((u64::from(v) + shifts.mu_round) >> shifts.mu_shift) as u32;
             let sq = |v: u64| ((v + shifts.sq_round) >> shifts.sq_shift) as u32;
-            rows.mu1[PAD + j] = mu(m1);
+            if WITH_REFERENCE {
+                rows.mu1[PAD + j] = mu(m1);
+                rows.ref_sq[PAD + j] = sq(xx);
+            }
             rows.mu2[PAD + j] = mu(m2);
-            rows.ref_sq[PAD + j] = sq(xx);
             rows.dis_sq[PAD + j] = sq(yy);
             rows.ref_dis[PAD + j] = sq(xy);
         }
     }
 
-    /// The five padded rows, entries `lo..hi`, into `rows.biased`: μ rows (< 2¹⁶) as
-    /// `v ^ 2¹⁵`, square rows as `v ^ 0x8000_8000` (each 16-bit half as a signed value
-    /// offset by −2¹⁵, what `vpmaddwd` multiplies).
+    /// The five padded rows (μ1 and x² only `WITH_REFERENCE`), entries `lo..hi`, into
+    /// `rows.biased`: μ rows (< 2¹⁶) as `v ^ 2¹⁵`, square rows as `v ^ 0x8000_8000` (each
+    /// 16-bit half as a signed value offset by −2¹⁵, what `vpmaddwd` multiplies).
     #[target_feature(enable = "avx2")]
-    pub(in crate::vif) fn bias_rows(rows: &mut VerticalRows, lo: usize, hi: usize) {
+    pub(in crate::vif) fn bias_rows<const WITH_REFERENCE: bool>(rows: &mut VerticalRows, lo: usize, hi: usize) {
         let VerticalRows { mu1, mu2, ref_sq, dis_sq, ref_dis, biased, .. } = rows;
         let sources = [(&*mu1, 0x8000u32), (&*mu2, 0x8000), (&*ref_sq, 0x8000_8000), (&*dis_sq, 0x8000_8000), (&*ref_dis, 0x8000_8000)];
-        for ((src, bias), dst) in sources.into_iter().zip(biased.iter_mut()) {
+        let of_reference = |k: usize| k == 0 || k == 2;
+        for (_, ((src, bias), dst)) in sources.into_iter().zip(biased.iter_mut()).enumerate().filter(|&(k, _)| WITH_REFERENCE || !of_reference(k)) {
             let (src, dst) = (&src[lo..hi], &mut dst[lo..hi]);
             let mut i = 0;
             while i + 8 <= src.len() {
@@ -337,7 +357,7 @@ pub(super) mod x86 {
 
     /// Horizontal filter and statistic of columns `0..w/8*8`; returns where it stopped.
     #[target_feature(enable = "avx2")]
-    pub(super) fn horizontal_statistics(
+    pub(super) fn horizontal_statistics<const WITH_REFERENCE: bool>(
         rows: &mut VerticalRows,
         w: usize,
         filter: &[u16],
@@ -345,10 +365,10 @@ pub(super) mod x86 {
         total: &mut VifAccumulators,
     ) -> usize {
         let w8 = w / 8 * 8;
-        let Some(pairs) = prepare_horizontal(rows, w8, filter) else {
+        let Some(pairs) = prepare_horizontal::<WITH_REFERENCE>(rows, w8, filter) else {
             return 0;
         };
-        filter_columns(rows, &pairs, 0, w8);
+        filter_columns::<WITH_REFERENCE>(rows, &pairs, 0, w8);
         crate::vif::avx2_statistic::x86::statistics_of_filtered(rows, 0, w8, table, total);
         w8
     }
@@ -392,19 +412,19 @@ pub(super) mod x86 {
     /// The folded pairs of `filter`, with the padded rows biased (`bias_rows`) for the
     /// columns `0..to`; `None` (nothing done) when the filter or the rows do not fit.
     #[target_feature(enable = "avx2")]
-    pub(in crate::vif) fn prepare_horizontal(rows: &mut VerticalRows, to: usize, filter: &[u16]) -> Option<FoldedPairs> {
+    pub(in crate::vif) fn prepare_horizontal<const WITH_REFERENCE: bool>(rows: &mut VerticalRows, to: usize, filter: &[u16]) -> Option<FoldedPairs> {
         let pairs = folded_pairs(filter)?;
         let half = filter.len() / 2;
         let (lo, hi) = (PAD - half, PAD + to + half);
         if rows.biased.iter().chain([&rows.mu1, &rows.mu2, &rows.ref_sq, &rows.dis_sq, &rows.ref_dis]).any(|r| r.len() < hi) {
             return None;
         }
-        bias_rows(rows, lo, hi);
+        bias_rows::<WITH_REFERENCE>(rows, lo, hi);
         Some(pairs)
     }
 
     /// Horizontal filter of columns `from..to` (multiples of 8) of the biased rows into
-    /// `rows.filtered`.
+    /// `rows.filtered` (μ1 and x² only `WITH_REFERENCE`).
     ///
     /// The filters are symmetric, so taps k and n−1−k share a coefficient: one
     /// `vpmaddwd` takes both, on lanes holding (value at k, value at n−1−k) as 16-bit
@@ -414,7 +434,7 @@ pub(super) mod x86 {
     /// values). Every half is offset by −2¹⁵ and the coefficients sum to 2¹⁶, so each
     /// sum is off by exactly −2³¹, added back mod 2³².
     #[target_feature(enable = "avx2")]
-    pub(in crate::vif) fn filter_columns(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], from: usize, to: usize) {
+    pub(in crate::vif) fn filter_columns<const WITH_REFERENCE: bool>(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], from: usize, to: usize) {
         let half = pairs.len() - 1;
         let broadcast: [(usize, usize, __m256i); 9] = std::array::from_fn(|k| {
             let (a, b, c) = pairs.get(k).copied().unwrap_or_default();
@@ -443,7 +463,9 @@ pub(super) mod x86 {
                 let ld = |row: *const u32, i: usize| unsafe { _mm256_loadu_si256(row.add(i).cast()) };
                 // (μ at a, μ at b) as the two halves of each lane.
                 let mu_pair = |row| _mm256_or_si256(ld(row, a), _mm256_slli_epi32::<16>(ld(row, b)));
-                mu1 = _mm256_add_epi32(mu1, _mm256_madd_epi16(mu_pair(m1), c));
+                if WITH_REFERENCE {
+                    mu1 = _mm256_add_epi32(mu1, _mm256_madd_epi16(mu_pair(m1), c));
+                }
                 mu2 = _mm256_add_epi32(mu2, _mm256_madd_epi16(mu_pair(m2), c));
                 // (low half at a, low half at b) and (high half at a, high half at b).
                 let halves = |row, low: &mut __m256i, high: &mut __m256i| {
@@ -453,7 +475,9 @@ pub(super) mod x86 {
                     *low = _mm256_add_epi32(*low, _mm256_madd_epi16(lows, c));
                     *high = _mm256_add_epi32(*high, _mm256_madd_epi16(highs, c));
                 };
-                halves(x, &mut xxl, &mut xxh);
+                if WITH_REFERENCE {
+                    halves(x, &mut xxl, &mut xxh);
+                }
                 halves(y, &mut yyl, &mut yyh);
                 halves(xy, &mut xyl, &mut xyh);
             }
@@ -465,9 +489,14 @@ pub(super) mod x86 {
                 let l = _mm256_srli_epi32::<16>(_mm256_add_epi32(_mm256_add_epi32(l, unbias), round16));
                 _mm256_add_epi32(_mm256_add_epi32(h, unbias), l)
             };
-            for (out, v) in filtered.iter_mut().zip([mu1, mu2, sq(xxh, xxl), sq(yyh, yyl), sq(xyh, xyl)]) {
-                store256(out, j, v);
+            let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &mut *filtered;
+            if WITH_REFERENCE {
+                store256(f_mu1, j, mu1);
+                store256(f_xx, j, sq(xxh, xxl));
             }
+            store256(f_mu2, j, mu2);
+            store256(f_yy, j, sq(yyh, yyl));
+            store256(f_xy, j, sq(xyh, xyl));
             j += 8;
         }
     }

@@ -11,6 +11,8 @@
 //! | [`downsample_horizontal`] | the decimating horizontal low-pass between scales 0–2, 16 outputs at a time | taps 2p and 2p + 1 of 16 outputs are the word pairs of one load of the row offset by −2¹⁵: one `vpmaddwd` (`vpdpwssd` with VNNI) per pair of taps, the offset's −2³¹ added back mod 2³²; scale 3's filter (a centre of 2¹⁵ or more) runs the AVX2 pass |
 //! | [`downsample_vertical_avx512`] | the between-scale low-pass of the 16-bit levels | the scalar body compiled with AVX-512 (autovectorised; integer sums, so any vector width gives the same) |
 //!
+//! Each filter pass takes `WITH_REFERENCE` as the scalar one does (see
+//! `rows::scale_statistics`): without it, μ1 and x² are neither filtered nor stored.
 //! Columns left over (fewer than a vector) go to the AVX2 loops, then to the scalar ones;
 //! other cases run the AVX2 path.
 //! Every path is compared with the scalar reference in `tests/simd_and_threads.rs`.
@@ -22,7 +24,7 @@ use crate::simd::SimdLevel;
 
 /// The vertical pass with AVX-512; `false` (nothing done) below [`SimdLevel::Avx512`]
 /// or where only the AVX2 pass applies.
-pub(crate) fn vertical_moments<T: Sample>(
+pub(crate) fn vertical_moments<T: Sample, const WITH_REFERENCE: bool>(
     reference: LevelView<'_, T>,
     distorted: LevelView<'_, T>,
     taps: &[usize],
@@ -45,11 +47,11 @@ pub(crate) fn vertical_moments<T: Sample>(
         // `#[target_feature]` functions (AVX2 is implied).
         unsafe {
             let done = if std::arch::is_x86_feature_detected!("avx512vnni") {
-                x86::vertical_moments_u8_vnni(r, d, taps, filter, shifts, rows)
+                x86::vertical_moments_u8_vnni::<WITH_REFERENCE>(r, d, taps, filter, shifts, rows)
             } else {
-                x86::vertical_moments_u8(r, d, taps, filter, shifts, rows)
+                x86::vertical_moments_u8::<WITH_REFERENCE>(r, d, taps, filter, shifts, rows)
             };
-            super::avx2::x86::vertical_moments_u8(r, d, taps, filter, shifts, rows, done);
+            super::avx2::x86::vertical_moments_u8::<WITH_REFERENCE>(r, d, taps, filter, shifts, rows, done);
         }
         return true;
     }
@@ -67,11 +69,11 @@ pub(crate) fn vertical_moments<T: Sample>(
         // `#[target_feature]` functions (AVX2 is implied).
         unsafe {
             let done = if std::arch::is_x86_feature_detected!("avx512vnni") {
-                x86::vertical_moments_u16_vnni(r, d, taps, filter, shifts, rows)
+                x86::vertical_moments_u16_vnni::<WITH_REFERENCE>(r, d, taps, filter, shifts, rows)
             } else {
-                x86::vertical_moments_u16(r, d, taps, filter, shifts, rows)
+                x86::vertical_moments_u16::<WITH_REFERENCE>(r, d, taps, filter, shifts, rows)
             };
-            super::avx2::x86::vertical_moments_u16(r, d, taps, filter, shifts, rows, done);
+            super::avx2::x86::vertical_moments_u16::<WITH_REFERENCE>(r, d, taps, filter, shifts, rows, done);
         }
         return true;
     }
@@ -80,7 +82,7 @@ pub(crate) fn vertical_moments<T: Sample>(
 }
 
 /// The horizontal pass and statistic with AVX-512; `false` below [`SimdLevel::Avx512`].
-pub(crate) fn horizontal_statistics(
+pub(crate) fn horizontal_statistics<const WITH_REFERENCE: bool>(
     rows: &mut VerticalRows,
     w: usize,
     filter: &[u16],
@@ -92,8 +94,8 @@ pub(crate) fn horizontal_statistics(
     if simd.permits(SimdLevel::Avx512) {
         // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked by `permits`), the one
         // requirement of the `#[target_feature]` function.
-        let done = unsafe { x86::horizontal_statistics(rows, w, filter, table, total) };
-        horizontal_statistics_scalar(rows, done, w, filter, table, total);
+        let done = unsafe { x86::horizontal_statistics::<WITH_REFERENCE>(rows, w, filter, table, total) };
+        horizontal_statistics_scalar::<WITH_REFERENCE>(rows, done, w, filter, table, total);
         return true;
     }
     let _ = (rows, w, filter, table, simd, total);
@@ -201,7 +203,7 @@ mod x86 {
 
     /// 8-bit scale 0 vertical pass of the columns `0..w/32*32`; returns `w/32*32`.
     #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) fn vertical_moments_u8(
+    pub(super) fn vertical_moments_u8<const WITH_REFERENCE: bool>(
         reference: LevelView<'_, u8>,
         distorted: LevelView<'_, u8>,
         taps: &[usize],
@@ -211,13 +213,13 @@ mod x86 {
     ) -> usize {
         // SAFETY: this function's target features are every one the body uses with
         // `VNNI` off.
-        unsafe { vertical_moments_u8_with::<false>(reference, distorted, taps, filter, shifts, rows) }
+        unsafe { vertical_moments_u8_with::<WITH_REFERENCE, false>(reference, distorted, taps, filter, shifts, rows) }
     }
 
     /// [`vertical_moments_u8`] with each `vpmaddwd` and the `vpaddd` after it fused into
     /// one AVX-512 VNNI `vpdpwssd` (see [`multiply_add`]): the same sums, fewer instructions.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) fn vertical_moments_u8_vnni(
+    pub(super) fn vertical_moments_u8_vnni<const WITH_REFERENCE: bool>(
         reference: LevelView<'_, u8>,
         distorted: LevelView<'_, u8>,
         taps: &[usize],
@@ -227,7 +229,7 @@ mod x86 {
     ) -> usize {
         // SAFETY: this function's target features are every one the body uses with
         // `VNNI` on.
-        unsafe { vertical_moments_u8_with::<true>(reference, distorted, taps, filter, shifts, rows) }
+        unsafe { vertical_moments_u8_with::<WITH_REFERENCE, true>(reference, distorted, taps, filter, shifts, rows) }
     }
 
     /// The body of [`vertical_moments_u8`] and [`vertical_moments_u8_vnni`], inlined into each.
@@ -235,7 +237,7 @@ mod x86 {
     /// # Safety
     /// The CPU must have AVX-512 F and BW, and AVX-512 VNNI when `VNNI`.
     #[inline(always)]
-    unsafe fn vertical_moments_u8_with<const VNNI: bool>(
+    unsafe fn vertical_moments_u8_with<const WITH_REFERENCE: bool, const VNNI: bool>(
         reference: LevelView<'_, u8>,
         distorted: LevelView<'_, u8>,
         taps: &[usize],
@@ -269,16 +271,20 @@ mod x86 {
                         let pair = if high { _mm512_unpackhi_epi16(a, b) } else { _mm512_unpacklo_epi16(a, b) };
                         *acc = multiply_add::<VNNI>(*acc, pair, c);
                     };
-                    madd(&mut m1l, r0, r1, false);
-                    madd(&mut m1h, r0, r1, true);
+                    if WITH_REFERENCE {
+                        madd(&mut m1l, r0, r1, false);
+                        madd(&mut m1h, r0, r1, true);
+                    }
                     madd(&mut m2l, d0, d1, false);
                     madd(&mut m2h, d0, d1, true);
                     let product = |a: __m512i, b: __m512i| _mm512_xor_si512(_mm512_mullo_epi16(a, b), bias);
-                    let (rr0, rr1) = (product(r0, r0), product(r1, r1));
+                    if WITH_REFERENCE {
+                        let (rr0, rr1) = (product(r0, r0), product(r1, r1));
+                        madd(&mut xxl, rr0, rr1, false);
+                        madd(&mut xxh, rr0, rr1, true);
+                    }
                     let (dd0, dd1) = (product(d0, d0), product(d1, d1));
                     let (rd0, rd1) = (product(r0, d0), product(r1, d1));
-                    madd(&mut xxl, rr0, rr1, false);
-                    madd(&mut xxh, rr0, rr1, true);
                     madd(&mut yyl, dd0, dd1, false);
                     madd(&mut yyh, dd0, dd1, true);
                     madd(&mut xyl, rd0, rd1, false);
@@ -291,9 +297,11 @@ mod x86 {
                     store512(dst, PAD + j, first);
                     store512(dst, PAD + j + 16, second);
                 };
-                put(&mut rows.mu1, mu(m1l), mu(m1h));
+                if WITH_REFERENCE {
+                    put(&mut rows.mu1, mu(m1l), mu(m1h));
+                    put(&mut rows.ref_sq, sq(xxl), sq(xxh));
+                }
                 put(&mut rows.mu2, mu(m2l), mu(m2h));
-                put(&mut rows.ref_sq, sq(xxl), sq(xxh));
                 put(&mut rows.dis_sq, sq(yyl), sq(yyh));
                 put(&mut rows.ref_dis, sq(xyl), sq(xyh));
                 j += 32;
@@ -307,7 +315,7 @@ mod x86 {
     /// folded tap pairs, squares as high and low 16-bit halves) on 32 columns at a time;
     /// returns where it stopped.
     #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) fn vertical_moments_u16(
+    pub(super) fn vertical_moments_u16<const WITH_REFERENCE: bool>(
         reference: LevelView<'_, u16>,
         distorted: LevelView<'_, u16>,
         taps: &[usize],
@@ -317,13 +325,13 @@ mod x86 {
     ) -> usize {
         // SAFETY: this function's target features are every one the body uses with
         // `VNNI` off.
-        unsafe { vertical_moments_u16_with::<false>(reference, distorted, taps, filter, shifts, rows) }
+        unsafe { vertical_moments_u16_with::<WITH_REFERENCE, false>(reference, distorted, taps, filter, shifts, rows) }
     }
 
     /// [`vertical_moments_u16`] with each `vpmaddwd` and the `vpaddd` after it fused into
     /// one AVX-512 VNNI `vpdpwssd` (see [`multiply_add`]).
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) fn vertical_moments_u16_vnni(
+    pub(super) fn vertical_moments_u16_vnni<const WITH_REFERENCE: bool>(
         reference: LevelView<'_, u16>,
         distorted: LevelView<'_, u16>,
         taps: &[usize],
@@ -333,7 +341,7 @@ mod x86 {
     ) -> usize {
         // SAFETY: this function's target features are every one the body uses with
         // `VNNI` on.
-        unsafe { vertical_moments_u16_with::<true>(reference, distorted, taps, filter, shifts, rows) }
+        unsafe { vertical_moments_u16_with::<WITH_REFERENCE, true>(reference, distorted, taps, filter, shifts, rows) }
     }
 
     /// The body of [`vertical_moments_u16`] and [`vertical_moments_u16_vnni`], inlined
@@ -342,7 +350,7 @@ mod x86 {
     /// # Safety
     /// The CPU must have AVX-512 F and BW, and AVX-512 VNNI when `VNNI`.
     #[inline(always)]
-    unsafe fn vertical_moments_u16_with<const VNNI: bool>(
+    unsafe fn vertical_moments_u16_with<const WITH_REFERENCE: bool, const VNNI: bool>(
         reference: LevelView<'_, u16>,
         distorted: LevelView<'_, u16>,
         taps: &[usize],
@@ -398,16 +406,22 @@ mod x86 {
                 // μ1, μ2 and x² first, then y² and xy: 8 accumulators at a time.
                 let (mut m1, mut m2, mut xx_hi, mut xx_lo) = (z, z, z, z);
                 for &(a, b, c) in pairs {
-                    let (ra, rb, da, db) = (ld(rd, a), ld(rd, b), ld(dd, a), ld(dd, b));
-                    madd_pair(&mut m1, ra, rb, c);
+                    let (da, db) = (ld(dd, a), ld(dd, b));
                     madd_pair(&mut m2, da, db, c);
-                    madd_pair(&mut xx_hi, _mm512_mulhi_epu16(ra, ra), _mm512_mulhi_epu16(rb, rb), c);
-                    madd_pair(&mut xx_lo, _mm512_mullo_epi16(ra, ra), _mm512_mullo_epi16(rb, rb), c);
+                    if WITH_REFERENCE {
+                        let (ra, rb) = (ld(rd, a), ld(rd, b));
+                        madd_pair(&mut m1, ra, rb, c);
+                        madd_pair(&mut xx_hi, _mm512_mulhi_epu16(ra, ra), _mm512_mulhi_epu16(rb, rb), c);
+                        madd_pair(&mut xx_lo, _mm512_mullo_epi16(ra, ra), _mm512_mullo_epi16(rb, rb), c);
+                    }
                 }
-                let (m1, m2, xx_hi, xx_lo) = (unbiased(m1), unbiased(m2), unbiased(xx_hi), unbiased(xx_lo));
-                put(&mut rows.mu1, j, (mu(m1.0), mu(m1.1)));
+                let m2 = unbiased(m2);
                 put(&mut rows.mu2, j, (mu(m2.0), mu(m2.1)));
-                put(&mut rows.ref_sq, j, (sq(xx_hi.0, xx_lo.0), sq(xx_hi.1, xx_lo.1)));
+                if WITH_REFERENCE {
+                    let (m1, xx_hi, xx_lo) = (unbiased(m1), unbiased(xx_hi), unbiased(xx_lo));
+                    put(&mut rows.mu1, j, (mu(m1.0), mu(m1.1)));
+                    put(&mut rows.ref_sq, j, (sq(xx_hi.0, xx_lo.0), sq(xx_hi.1, xx_lo.1)));
+                }
                 let (mut yy_hi, mut yy_lo, mut xy_hi, mut xy_lo) = (z, z, z, z);
                 for &(a, b, c) in pairs {
                     let (ra, rb, da, db) = (ld(rd, a), ld(rd, b), ld(dd, a), ld(dd, b));
@@ -598,7 +612,7 @@ mod x86 {
     /// Horizontal filter and statistic (AVX-512 for `0..w/32*32`, AVX2 up to `w/8*8`) of
     /// the columns `0..w/8*8`; returns where it stopped.
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(super) fn horizontal_statistics(
+    pub(super) fn horizontal_statistics<const WITH_REFERENCE: bool>(
         rows: &mut VerticalRows,
         w: usize,
         filter: &[u16],
@@ -616,30 +630,30 @@ mod x86 {
             return 0;
         }
         if w32 > 0 {
-            split_rows(rows, PAD - half, PAD + w32 + half);
+            split_rows::<WITH_REFERENCE>(rows, PAD - half, PAD + w32 + half);
             if std::arch::is_x86_feature_detected!("avx512vnni") {
                 // SAFETY: the CPU has AVX-512 VNNI (checked just above), and F and BW
                 // (this function's own target features).
-                unsafe { filter_halves_vnni(rows, &pairs, w32) };
+                unsafe { filter_halves_vnni::<WITH_REFERENCE>(rows, &pairs, w32) };
             } else {
-                filter_halves(rows, &pairs, w32);
+                filter_halves::<WITH_REFERENCE>(rows, &pairs, w32);
             }
             statistics_of_filtered(rows, w32, table, total);
         }
         if w8 > w32 {
-            avx2::bias_rows(rows, PAD + w32 - half, PAD + w8 + half);
-            avx2::filter_columns(rows, &pairs, w32, w8);
+            avx2::bias_rows::<WITH_REFERENCE>(rows, PAD + w32 - half, PAD + w8 + half);
+            avx2::filter_columns::<WITH_REFERENCE>(rows, &pairs, w32, w8);
             crate::vif::avx2_statistic::x86::statistics_of_filtered(rows, w32, w8, table, total);
         }
         w8
     }
 
-    /// The padded rows' entries `lo..hi` into `rows.halves`: each 16-bit half of every
-    /// entry offset by −2¹⁵ (`v ^ 0x8000_8000`), the low halves of a row in one plane and
-    /// the high halves in another (μ rows, below 2¹⁶, only their low halves). The lengths
-    /// were checked by the caller.
+    /// The padded rows' entries `lo..hi` (μ1's and x²'s only `WITH_REFERENCE`) into
+    /// `rows.halves`: each 16-bit half of every entry offset by −2¹⁵ (`v ^ 0x8000_8000`),
+    /// the low halves of a row in one plane and the high halves in another (μ rows, below
+    /// 2¹⁶, only their low halves). The lengths were checked by the caller.
     #[target_feature(enable = "avx512f,avx512bw")]
-    fn split_rows(rows: &mut VerticalRows, lo: usize, hi: usize) {
+    fn split_rows<const WITH_REFERENCE: bool>(rows: &mut VerticalRows, lo: usize, hi: usize) {
         let VerticalRows { mu1, mu2, ref_sq, dis_sq, ref_dis, halves, .. } = rows;
         let [h_mu1, h_mu2, xx_lo, xx_hi, yy_lo, yy_hi, xy_lo, xy_hi] = halves;
         // Each source row, the plane of its low halves, and that of its high halves.
@@ -655,7 +669,9 @@ mod x86 {
             load512(&idx, 0)
         };
         let (even, odd) = (words(0), words(1));
-        for (src, low, mut high) in targets {
+        // The reference's rows are the first and the third.
+        let skip_reference = |k: usize| !WITH_REFERENCE && (k == 0 || k == 2);
+        for (_, (src, low, mut high)) in targets.into_iter().enumerate().filter(|&(k, _)| !skip_reference(k)) {
             let mut i = lo;
             while i + 32 <= hi {
                 let (a, b) = (_mm512_xor_si512(load512(src, i), bias), _mm512_xor_si512(load512(src, i + 16), bias));
@@ -684,19 +700,19 @@ mod x86 {
     /// [0..4, 8..12, …] then [4..8, 12..16, …]) and are stored so: the same order for all
     /// five moments, and the statistic's sums do not depend on the order of the pixels.
     #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) fn filter_halves(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
+    pub(super) fn filter_halves<const WITH_REFERENCE: bool>(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
         // SAFETY: this function's target features are every one the body uses with
         // `VNNI` off.
-        unsafe { filter_halves_with::<false>(rows, pairs, to) }
+        unsafe { filter_halves_with::<WITH_REFERENCE, false>(rows, pairs, to) }
     }
 
     /// [`filter_halves`] with each `vpmaddwd` and the `vpaddd` after it fused into one
     /// AVX-512 VNNI `vpdpwssd` (see [`multiply_add`]): the same sums, fewer instructions.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) fn filter_halves_vnni(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
+    pub(super) fn filter_halves_vnni<const WITH_REFERENCE: bool>(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
         // SAFETY: this function's target features are every one the body uses with
         // `VNNI` on.
-        unsafe { filter_halves_with::<true>(rows, pairs, to) }
+        unsafe { filter_halves_with::<WITH_REFERENCE, true>(rows, pairs, to) }
     }
 
     /// `acc + vpmaddwd(a, b)` per 32-bit lane: `vpdpwssd` when `VNNI`, else `vpmaddwd`
@@ -723,7 +739,7 @@ mod x86 {
     /// # Safety
     /// The CPU must have AVX-512 F and BW, and AVX-512 VNNI when `VNNI`.
     #[inline(always)]
-    unsafe fn filter_halves_with<const VNNI: bool>(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
+    unsafe fn filter_halves_with<const WITH_REFERENCE: bool, const VNNI: bool>(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
         let half = pairs.len() - 1;
         let hi = PAD + to + half;
         if rows.halves.iter().any(|r| r.len() < hi) || rows.filtered.iter().any(|r| r.len() < to) {
@@ -764,22 +780,26 @@ mod x86 {
                         *lo = multiply_add::<VNNI>(*lo, _mm512_unpacklo_epi16(va, vb), c);
                         *hi = multiply_add::<VNNI>(*hi, _mm512_unpackhi_epi16(va, vb), c);
                     };
-                    tap(p_mu1, &mut mu1);
+                    if WITH_REFERENCE {
+                        tap(p_mu1, &mut mu1);
+                        tap(p_xl, &mut xl);
+                        tap(p_xh, &mut xh);
+                    }
                     tap(p_mu2, &mut mu2);
-                    tap(p_xl, &mut xl);
-                    tap(p_xh, &mut xh);
                     tap(p_yl, &mut yl);
                     tap(p_yh, &mut yh);
                     tap(p_pl, &mut pl);
                     tap(p_ph, &mut ph);
                 }
                 let [f_mu1, f_mu2, f_xx, f_yy, f_xy] = &mut *filtered;
-                store512(f_mu1, j, _mm512_add_epi32(mu1.0, unbias));
-                store512(f_mu1, j + 16, _mm512_add_epi32(mu1.1, unbias));
+                if WITH_REFERENCE {
+                    store512(f_mu1, j, _mm512_add_epi32(mu1.0, unbias));
+                    store512(f_mu1, j + 16, _mm512_add_epi32(mu1.1, unbias));
+                    store512(f_xx, j, sq(xh.0, xl.0));
+                    store512(f_xx, j + 16, sq(xh.1, xl.1));
+                }
                 store512(f_mu2, j, _mm512_add_epi32(mu2.0, unbias));
                 store512(f_mu2, j + 16, _mm512_add_epi32(mu2.1, unbias));
-                store512(f_xx, j, sq(xh.0, xl.0));
-                store512(f_xx, j + 16, sq(xh.1, xl.1));
                 store512(f_yy, j, sq(yh.0, yl.0));
                 store512(f_yy, j + 16, sq(yh.1, yl.1));
                 store512(f_xy, j, sq(ph.0, pl.0));
@@ -978,8 +998,8 @@ mod tests {
         let (mut plain, mut vnni) = (padded_rows(w), padded_rows(w));
         // SAFETY: the CPU has AVX-512 F, BW and VNNI (checked above).
         unsafe {
-            assert_eq!(x86::vertical_moments_u8(r, d, &taps, filter, shifts, &mut plain), w);
-            assert_eq!(x86::vertical_moments_u8_vnni(r, d, &taps, filter, shifts, &mut vnni), w);
+            assert_eq!(x86::vertical_moments_u8::<true>(r, d, &taps, filter, shifts, &mut plain), w);
+            assert_eq!(x86::vertical_moments_u8_vnni::<true>(r, d, &taps, filter, shifts, &mut vnni), w);
         }
         assert_same_moments(&plain, &vnni);
     }
@@ -1009,8 +1029,8 @@ mod tests {
             let (mut plain, mut vnni) = (padded_rows(w), padded_rows(w));
             // SAFETY: the CPU has AVX-512 F, BW and VNNI (checked above).
             unsafe {
-                assert_eq!(x86::vertical_moments_u16(r, d, &taps, filter, shifts, &mut plain), w);
-                assert_eq!(x86::vertical_moments_u16_vnni(r, d, &taps, filter, shifts, &mut vnni), w);
+                assert_eq!(x86::vertical_moments_u16::<true>(r, d, &taps, filter, shifts, &mut plain), w);
+                assert_eq!(x86::vertical_moments_u16_vnni::<true>(r, d, &taps, filter, shifts, &mut vnni), w);
             }
             assert_same_moments(&plain, &vnni);
         }
@@ -1125,8 +1145,8 @@ mod tests {
             let mut vnni = VerticalRows { halves: plain.halves.clone(), filtered: plain.filtered.clone(), ..VerticalRows::default() };
             // SAFETY: the CPU has AVX-512 F, BW and VNNI (checked above).
             unsafe {
-                x86::filter_halves(&mut plain, &pairs, to);
-                x86::filter_halves_vnni(&mut vnni, &pairs, to);
+                x86::filter_halves::<true>(&mut plain, &pairs, to);
+                x86::filter_halves_vnni::<true>(&mut vnni, &pairs, to);
             }
             assert_eq!(plain.filtered, vnni.filtered, "filter of {} taps", filter.len());
             assert!(plain.filtered.iter().flatten().any(|&v| v != 0));

@@ -9,10 +9,10 @@
 //!
 //! | module | what it holds |
 //! | --- | --- |
-//! | this file | the frame-level flow over the 4 scales ([`vif`] for one pair, [`vif_against`] for a distorted image against a prepared reference), the filters, the mirror, scratch and scores |
+//! | this file | the frame-level flow over the 4 scales ([`vif`] for one pair, [`vif_against_each`] for distorted images against a prepared reference, all of them at once), the filters, the mirror, scratch and scores |
 //! | `reference` | [`VifReference`]: the reference's pyramid (scales 1–3), prepared once per reference frame and shared by every distorted image scored against it |
 //! | `statistic` | the scalar reference of one pixel's statistic: the log2 table, [`VifAccumulators`] |
-//! | `rows` | the scalar reference row loops (vertical pass, horizontal pass + statistic, down-sampling) and their dispatch: each tries the AVX-512 twin, then the AVX2 one |
+//! | `rows` | the scalar reference row loops (vertical pass, horizontal pass + statistic, down-sampling) and their dispatch: each tries the AVX-512 twin, then the AVX2 one; the filter passes of the first distorted image of a row filter all five moments, those of the others only their own three (the reference's μ1 and x² are shared) |
 //! | `avx2_downsample` | the AVX2 down-sampling between scales, and the pick of its AVX-512 passes |
 //! | `avx2_statistic` | the AVX2 per-pixel statistic (8 lanes), shared by the AVX2 pass and the AVX-512 pass's last columns |
 //! | `avx512` | the AVX-512 twins of the hottest row loops (vertical pass of 8- and 16-bit rows, horizontal filter, the vertical down-sampling of 8-bit samples, the decimating horizontal down-sampling before scales 1 and 2), used when [`SimdLevel`] and the CPU allow it; each multiply-add is one AVX-512 VNNI `vpdpwssd` where the CPU has it |
@@ -89,12 +89,18 @@ pub(crate) fn mirror(index: isize, size: usize) -> usize {
 pub struct VifScratch {
     /// Vertical-pass rows with `PAD` extra entries on each side for the horizontal mirror.
     pub(crate) rows: rows::VerticalRows,
-    /// The distorted image's pyramid level being scored (scale 1..3) and the next one.
-    level_dis: Vec<u16>,
-    next_dis: Vec<u16>,
+    /// Each distorted image's pyramid level being scored (scale 1..3) and the next one.
+    levels: Vec<DistortedLevels>,
     down_rows: rows::DownsampleRows,
     /// The reference prepared by [`vif`], the one-pair entry point.
     reference: VifReference,
+}
+
+/// One distorted image's pyramid level being scored (scale 1..3) and the next one.
+#[derive(Debug, Default)]
+struct DistortedLevels {
+    current: Vec<u16>,
+    next: Vec<u16>,
 }
 
 /// Per-scale `num` and `den`, as libvmaf keeps them (float).
@@ -120,7 +126,7 @@ pub(crate) struct LevelView<'a, T> {
 }
 
 /// Integer VIF of a reference/distorted luma pair of `bit_depth` bits: the reference
-/// prepared ([`VifReference::prepare`]), then the pair scored ([`vif_against`]).
+/// prepared ([`VifReference::prepare`]), then the pair scored ([`vif_against_each`]).
 pub fn vif<T: Sample>(
     reference: &Plane<T>,
     distorted: &Plane<T>,
@@ -130,55 +136,67 @@ pub fn vif<T: Sample>(
 ) -> VifScores {
     let mut prepared = std::mem::take(&mut scratch.reference);
     prepared.prepare(reference, bit_depth, simd, scratch);
-    let scores = vif_against(reference, &prepared, distorted, bit_depth, simd, scratch);
+    let [scores] = vif_against_each(reference, &prepared, &[distorted], bit_depth, simd, scratch)[..] else {
+        unreachable!("one distorted image gives one score")
+    };
     scratch.reference = prepared;
     scores
 }
 
-/// Integer VIF of `distorted` against `reference`, `prepared` being `reference` prepared
-/// with the same `bit_depth`.
-pub fn vif_against<T: Sample>(
+/// Integer VIF of each of `distorted` against `reference` (one score each, in order),
+/// `prepared` being `reference` prepared with the same `bit_depth`: the reference's own
+/// moments are filtered once, row by row, for all of them (see `rows::scale_statistics`).
+pub fn vif_against_each<T: Sample>(
     reference: &Plane<T>,
     prepared: &VifReference,
-    distorted: &Plane<T>,
+    distorted: &[&Plane<T>],
     bit_depth: u8,
     simd: SimdLevel,
     scratch: &mut VifScratch,
-) -> VifScores {
+) -> Vec<VifScores> {
     let table = log2_table();
     let bpc = u32::from(bit_depth);
     let (w, h) = (reference.width(), reference.height());
     debug_assert_eq!(prepared.size(), (w, h), "the reference was prepared from another frame size");
-    let mut scores = VifScores::default();
+    let n = distorted.len();
+    let mut scores = vec![VifScores::default(); n];
+    let mut totals = vec![VifAccumulators::default(); n];
 
     let ref0 = LevelView { data: reference.data(), width: w, height: h };
-    let dis0 = LevelView { data: distorted.data(), width: w, height: h };
-    let acc = rows::scale_statistics(ref0, dis0, 0, VerticalShifts::for_scale(0, bpc), table, simd, &mut scratch.rows);
-    (scores.num[0], scores.den[0]) = acc.num_den();
+    let dis0: Vec<LevelView<'_, T>> = distorted.iter().map(|d| LevelView { data: d.data(), width: w, height: h }).collect();
+    let shifts0 = VerticalShifts::for_scale(0, bpc);
+    rows::scale_statistics(ref0, &dis0, 0, shifts0, table, simd, &mut scratch.rows, &mut totals);
+    for (score, total) in scores.iter_mut().zip(&totals) {
+        (score.num[0], score.den[0]) = total.num_den();
+    }
 
     // Scale 1 from the samples, then from the previous u16 level.
+    let VifScratch { rows, levels, down_rows, .. } = scratch;
+    if levels.len() < n {
+        levels.resize_with(n, DistortedLevels::default);
+    }
+    let levels = &mut levels[..n];
+    for (d, level) in dis0.iter().zip(levels.iter_mut()) {
+        rows::downsample(*d, 1, shifts0, &mut level.current, simd, down_rows);
+    }
     let (mut lw, mut lh) = (w / 2, h / 2);
-    rows::downsample(dis0, 1, VerticalShifts::for_scale(0, bpc), &mut scratch.level_dis, simd, &mut scratch.down_rows);
     for scale in 1..4 {
+        let shifts = VerticalShifts::for_scale(scale, bpc);
         if scale > 1 {
-            let prev_dis = LevelView { data: &scratch.level_dis[..], width: lw, height: lh };
-            rows::downsample(
-                prev_dis,
-                scale,
-                VerticalShifts::for_scale(scale, bpc),
-                &mut scratch.next_dis,
-                simd,
-                &mut scratch.down_rows,
-            );
-            std::mem::swap(&mut scratch.level_dis, &mut scratch.next_dis);
+            for level in levels.iter_mut() {
+                let previous = LevelView { data: &level.current[..], width: lw, height: lh };
+                rows::downsample(previous, scale, shifts, &mut level.next, simd, down_rows);
+                std::mem::swap(&mut level.current, &mut level.next);
+            }
             lw /= 2;
             lh /= 2;
         }
-        let r = prepared.level(scale);
-        let d = LevelView { data: &scratch.level_dis[..lw * lh], width: lw, height: lh };
-        let acc =
-            rows::scale_statistics(r, d, scale, VerticalShifts::for_scale(scale, bpc), table, simd, &mut scratch.rows);
-        (scores.num[scale], scores.den[scale]) = acc.num_den();
+        let views: Vec<LevelView<'_, u16>> = levels.iter().map(|l| LevelView { data: &l.current[..lw * lh], width: lw, height: lh }).collect();
+        totals.fill(VifAccumulators::default());
+        rows::scale_statistics(prepared.level(scale), &views, scale, shifts, table, simd, rows, &mut totals);
+        for (score, total) in scores.iter_mut().zip(&totals) {
+            (score.num[scale], score.den[scale]) = total.num_den();
+        }
     }
     scores
 }

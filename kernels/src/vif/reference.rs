@@ -1,7 +1,7 @@
 //! The reference side of VIF that every distorted image scored against one reference
 //! shares, computed once per reference frame ([`VifReference::prepare`]): the reference's
 //! pyramid, its images of scales 1–3, each the one before low-passed and decimated by 2
-//! by the same code as the distorted image's in [`super::vif_against`].
+//! by the same code as the distorted images' in [`super::vif_against_each`].
 
 use super::{LevelView, VerticalShifts, VifScratch, rows};
 use crate::frame::Plane;

@@ -1,5 +1,9 @@
 //! The row loops of integer VIF: vertical filter pass, horizontal pass fused with the
-//! per-pixel statistic, and the low-pass + decimation between scales.
+//! per-pixel statistic, and the low-pass + decimation between scales. Several distorted
+//! images are scored against one reference row by row ([`scale_statistics`]): the filter
+//! passes of the first filter all five moments, those of the others only the three that
+//! need the distorted image (μ2, y², xy), the reference's own (μ1, x²) left in the rows by
+//! the first — every filter pass takes a `WITH_REFERENCE` parameter saying which.
 //!
 //! The scalar functions here are the reference; [`super::avx512`] and [`super::avx2`]
 //! hold AVX-512 and AVX2 twins picked at run time through [`SimdLevel`] (the widest
@@ -14,7 +18,9 @@ use crate::simd::SimdLevel;
 /// Entries kept on each side of a row for the horizontal mirror (17-tap filter → 8).
 pub(crate) const PAD: usize = 8;
 
-/// One vertically filtered row of the five moments, with [`PAD`] entries on each side.
+/// One vertically filtered row of the five moments, with [`PAD`] entries on each side
+/// (the reference's, μ1 and x², kept from one distorted image's passes to the next: see
+/// [`scale_statistics`]).
 #[derive(Debug, Default)]
 pub struct VerticalRows {
     pub(crate) mu1: Vec<u32>,
@@ -64,10 +70,16 @@ impl VerticalRows {
         }
     }
 
-    /// `PADDING_SQ_DATA`: mirror the row ends into the padding.
-    fn pad(&mut self, width: usize, half: usize) {
-        for v in [&mut self.mu1, &mut self.mu2, &mut self.ref_sq, &mut self.dis_sq, &mut self.ref_dis] {
+    /// `PADDING_SQ_DATA`: mirror the row ends into the padding (of the reference's rows
+    /// too `WITH_REFERENCE`).
+    fn pad<const WITH_REFERENCE: bool>(&mut self, width: usize, half: usize) {
+        for v in [&mut self.mu2, &mut self.dis_sq, &mut self.ref_dis] {
             mirror_pad(v, width, half);
+        }
+        if WITH_REFERENCE {
+            for v in [&mut self.mu1, &mut self.ref_sq] {
+                mirror_pad(v, width, half);
+            }
         }
     }
 }
@@ -93,35 +105,47 @@ pub struct DownsampleRows {
     pub(crate) biased: Vec<i16>,
 }
 
-/// Accumulators of one whole scale: the vertical pass, then the horizontal pass with
-/// the statistic, row by row.
+/// Accumulators of one whole scale for each distorted image (`totals[k]` for
+/// `distorted[k]`), row by row: the vertical pass, then the horizontal pass with the
+/// statistic, of each distorted image in turn. The first filters all five moments, the
+/// others only their own three: the reference's μ1 and x² of the row, the same for all,
+/// are still in `rows` (and in cache) from the first.
+#[expect(clippy::too_many_arguments, reason = "the scale's images, its filter and shifts, the table, the level, the scratch rows and the sums are each needed")]
 pub(crate) fn scale_statistics<T: Sample>(
     reference: LevelView<'_, T>,
-    distorted: LevelView<'_, T>,
+    distorted: &[LevelView<'_, T>],
     scale: usize,
     shifts: VerticalShifts,
     table: &[u16; 65537],
     simd: SimdLevel,
     rows: &mut VerticalRows,
-) -> VifAccumulators {
+    totals: &mut [VifAccumulators],
+) {
     let (w, h) = (reference.width, reference.height);
     let filter = VIF_FILTERS[scale];
     let half = filter.len() / 2;
     rows.resize(w);
-    let mut total = VifAccumulators::default();
     for i in 0..h {
         let taps: [usize; 17] =
             std::array::from_fn(|k| if k < filter.len() { mirror(i as isize - half as isize + k as isize, h) } else { 0 });
         let taps = &taps[..filter.len()];
-        vertical_moments(reference, distorted, taps, filter, shifts, simd, rows);
-        rows.pad(w, half);
-        horizontal_statistics(rows, w, filter, table, simd, &mut total);
+        for (k, (&distorted, total)) in distorted.iter().zip(totals.iter_mut()).enumerate() {
+            if k == 0 {
+                vertical_moments::<T, true>(reference, distorted, taps, filter, shifts, simd, rows);
+                rows.pad::<true>(w, half);
+                horizontal_statistics::<true>(rows, w, filter, table, simd, total);
+            } else {
+                vertical_moments::<T, false>(reference, distorted, taps, filter, shifts, simd, rows);
+                rows.pad::<false>(w, half);
+                horizontal_statistics::<false>(rows, w, filter, table, simd, total);
+            }
+        }
     }
-    total
 }
 
-/// Vertical pass of one output row: the five moments over the rows `taps`.
-fn vertical_moments<T: Sample>(
+/// Vertical pass of one output row over the rows `taps`: the five moments
+/// `WITH_REFERENCE`, else μ2, y² and xy.
+fn vertical_moments<T: Sample, const WITH_REFERENCE: bool>(
     reference: LevelView<'_, T>,
     distorted: LevelView<'_, T>,
     taps: &[usize],
@@ -130,16 +154,16 @@ fn vertical_moments<T: Sample>(
     simd: SimdLevel,
     rows: &mut VerticalRows,
 ) {
-    if super::avx512::vertical_moments(reference, distorted, taps, filter, shifts, simd, rows)
-        || super::avx2::vertical_moments(reference, distorted, taps, filter, shifts, simd, rows)
+    if super::avx512::vertical_moments::<T, WITH_REFERENCE>(reference, distorted, taps, filter, shifts, simd, rows)
+        || super::avx2::vertical_moments::<T, WITH_REFERENCE>(reference, distorted, taps, filter, shifts, simd, rows)
     {
         return;
     }
-    vertical_moments_scalar(reference, distorted, taps, filter, shifts, rows);
+    vertical_moments_scalar::<T, WITH_REFERENCE>(reference, distorted, taps, filter, shifts, rows);
 }
 
 /// Scalar reference of the vertical pass.
-pub(crate) fn vertical_moments_scalar<T: Sample>(
+pub(crate) fn vertical_moments_scalar<T: Sample, const WITH_REFERENCE: bool>(
     reference: LevelView<'_, T>,
     distorted: LevelView<'_, T>,
     taps: &[usize],
@@ -147,14 +171,15 @@ pub(crate) fn vertical_moments_scalar<T: Sample>(
     shifts: VerticalShifts,
     rows: &mut VerticalRows,
 ) {
-    vertical_moments_body(reference, distorted, taps, filter, shifts, rows);
+    vertical_moments_body::<T, WITH_REFERENCE>(reference, distorted, taps, filter, shifts, rows);
 }
 
 /// The vertical pass, written so that the compiler vectorises the inner loops: taps
 /// outer, columns inner over contiguous rows. For 8-bit samples every accumulator fits
 /// in `u32` exactly (Σc·p² ≤ 65536·255²), otherwise the squares are summed in `u64`.
+/// Without `WITH_REFERENCE`, μ1 and x² are left as they are.
 #[inline(always)]
-pub(crate) fn vertical_moments_body<T: Sample>(
+pub(crate) fn vertical_moments_body<T: Sample, const WITH_REFERENCE: bool>(
     reference: LevelView<'_, T>,
     distorted: LevelView<'_, T>,
     taps: &[usize],
@@ -169,8 +194,12 @@ pub(crate) fn vertical_moments_body<T: Sample>(
     let (xx, yy, xy) =
         (&mut rows.ref_sq[PAD..PAD + w], &mut rows.dis_sq[PAD..PAD + w], &mut rows.ref_dis[PAD..PAD + w]);
     let (wx, wy, wxy) = (&mut wx[..w], &mut wy[..w], &mut wxy[..w]);
-    for v in [&mut *mu1, &mut *mu2, &mut *xx, &mut *yy, &mut *xy] {
+    for v in [&mut *mu2, &mut *yy, &mut *xy] {
         v.fill(0);
+    }
+    if WITH_REFERENCE {
+        mu1.fill(0);
+        xx.fill(0);
     }
     if !narrow {
         for v in [&mut *wx, &mut *wy, &mut *wxy] {
@@ -185,9 +214,11 @@ pub(crate) fn vertical_moments_body<T: Sample>(
             for j in 0..w {
                 let (rv, dv) = (r[j].to_u32(), d[j].to_u32());
                 let (cr, cd) = (c * rv, c * dv);
-                mu1[j] = mu1[j].wrapping_add(cr);
+                if WITH_REFERENCE {
+                    mu1[j] = mu1[j].wrapping_add(cr);
+                    xx[j] = xx[j].wrapping_add(cr.wrapping_mul(rv));
+                }
                 mu2[j] = mu2[j].wrapping_add(cd);
-                xx[j] = xx[j].wrapping_add(cr.wrapping_mul(rv));
                 yy[j] = yy[j].wrapping_add(cd.wrapping_mul(dv));
                 xy[j] = xy[j].wrapping_add(cr.wrapping_mul(dv));
             }
@@ -195,9 +226,11 @@ pub(crate) fn vertical_moments_body<T: Sample>(
             for j in 0..w {
                 let (rv, dv) = (r[j].to_u32(), d[j].to_u32());
                 let (cr, cd) = (c.wrapping_mul(rv), c.wrapping_mul(dv));
-                mu1[j] = mu1[j].wrapping_add(cr);
+                if WITH_REFERENCE {
+                    mu1[j] = mu1[j].wrapping_add(cr);
+                    wx[j] += u64::from(cr) * u64::from(rv);
+                }
                 mu2[j] = mu2[j].wrapping_add(cd);
-                wx[j] += u64::from(cr) * u64::from(rv);
                 wy[j] += u64::from(cd) * u64::from(dv);
                 wxy[j] += u64::from(cr) * u64::from(dv);
             }
@@ -205,13 +238,15 @@ pub(crate) fn vertical_moments_body<T: Sample>(
     }
     let mu_round = shifts.mu_round as u32;
     for j in 0..w {
-        mu1[j] = ((u64::from(mu1[j]) + u64::from(mu_round)) >> shifts.mu_shift) as u32;
+        if WITH_REFERENCE {
+            mu1[j] = ((u64::from(mu1[j]) + u64::from(mu_round)) >> shifts.mu_shift) as u32;
+        }
         mu2[j] = ((u64::from(mu2[j]) + u64::from(mu_round)) >> shifts.mu_shift) as u32;
     }
     if narrow {
         // 8-bit scale 0: the squares are kept as they are (shift 0).
         if shifts.sq_shift != 0 {
-            for v in [&mut *xx, &mut *yy, &mut *xy] {
+            for v in [&mut *xx, &mut *yy, &mut *xy].into_iter().skip(if WITH_REFERENCE { 0 } else { 1 }) {
                 for x in v.iter_mut() {
                     *x = ((u64::from(*x) + shifts.sq_round) >> shifts.sq_shift) as u32;
                 }
@@ -219,15 +254,18 @@ pub(crate) fn vertical_moments_body<T: Sample>(
         }
     } else {
         for j in 0..w {
-            xx[j] = ((wx[j] + shifts.sq_round) >> shifts.sq_shift) as u32;
+            if WITH_REFERENCE {
+                xx[j] = ((wx[j] + shifts.sq_round) >> shifts.sq_shift) as u32;
+            }
             yy[j] = ((wy[j] + shifts.sq_round) >> shifts.sq_shift) as u32;
             xy[j] = ((wxy[j] + shifts.sq_round) >> shifts.sq_shift) as u32;
         }
     }
 }
 
-/// Horizontal pass fused with the per-pixel statistic over one padded row.
-fn horizontal_statistics(
+/// Horizontal pass fused with the per-pixel statistic over one padded row (filtering μ1
+/// and x² only `WITH_REFERENCE`, else reading them as the last pass left them).
+fn horizontal_statistics<const WITH_REFERENCE: bool>(
     rows: &mut VerticalRows,
     w: usize,
     filter: &[u16],
@@ -235,16 +273,16 @@ fn horizontal_statistics(
     simd: SimdLevel,
     total: &mut VifAccumulators,
 ) {
-    if super::avx512::horizontal_statistics(rows, w, filter, table, simd, total)
-        || super::avx2::horizontal_statistics(rows, w, filter, table, simd, total)
+    if super::avx512::horizontal_statistics::<WITH_REFERENCE>(rows, w, filter, table, simd, total)
+        || super::avx2::horizontal_statistics::<WITH_REFERENCE>(rows, w, filter, table, simd, total)
     {
         return;
     }
-    horizontal_statistics_scalar(rows, 0, w, filter, table, total);
+    horizontal_statistics_scalar::<WITH_REFERENCE>(rows, 0, w, filter, table, total);
 }
 
 /// Scalar reference of the horizontal pass + statistic for columns `from..to`.
-pub(crate) fn horizontal_statistics_scalar(
+pub(crate) fn horizontal_statistics_scalar<const WITH_REFERENCE: bool>(
     rows: &mut VerticalRows,
     from: usize,
     to: usize,
@@ -252,13 +290,13 @@ pub(crate) fn horizontal_statistics_scalar(
     table: &[u16; 65537],
     total: &mut VifAccumulators,
 ) {
-    horizontal_statistics_body(rows, from, to, filter, table, total);
+    horizontal_statistics_body::<WITH_REFERENCE>(rows, from, to, filter, table, total);
 }
 
-/// Horizontal filter of the five padded rows into `rows.filtered` (vectorisable loops),
-/// then the per-pixel statistic.
+/// Horizontal filter of the padded rows into `rows.filtered` (vectorisable loops; μ1 and
+/// x² only `WITH_REFERENCE`), then the per-pixel statistic.
 #[inline(always)]
-pub(crate) fn horizontal_statistics_body(
+pub(crate) fn horizontal_statistics_body<const WITH_REFERENCE: bool>(
     rows: &mut VerticalRows,
     from: usize,
     to: usize,
@@ -267,10 +305,10 @@ pub(crate) fn horizontal_statistics_body(
     total: &mut VifAccumulators,
 ) {
     match filter.len() {
-        17 => horizontal_filter::<17>(rows, from, to, filter),
-        9 => horizontal_filter::<9>(rows, from, to, filter),
-        5 => horizontal_filter::<5>(rows, from, to, filter),
-        _ => horizontal_filter::<3>(rows, from, to, filter),
+        17 => horizontal_filter::<17, WITH_REFERENCE>(rows, from, to, filter),
+        9 => horizontal_filter::<9, WITH_REFERENCE>(rows, from, to, filter),
+        5 => horizontal_filter::<5, WITH_REFERENCE>(rows, from, to, filter),
+        _ => horizontal_filter::<3, WITH_REFERENCE>(rows, from, to, filter),
     }
     let [mu1, mu2, xx, yy, xy] = &rows.filtered;
     for j in from..to {
@@ -279,11 +317,12 @@ pub(crate) fn horizontal_statistics_body(
 }
 
 #[inline(always)]
-fn horizontal_filter<const N: usize>(rows: &mut VerticalRows, from: usize, to: usize, filter: &[u16]) {
+fn horizontal_filter<const N: usize, const WITH_REFERENCE: bool>(rows: &mut VerticalRows, from: usize, to: usize, filter: &[u16]) {
     let half = N / 2;
     let taps: [u32; N] = std::array::from_fn(|k| u32::from(filter[k]));
     let [o_mu1, o_mu2, o_xx, o_yy, o_xy] = &mut rows.filtered;
-    for (src, out) in [(&rows.mu1, o_mu1), (&rows.mu2, o_mu2)] {
+    let skip = if WITH_REFERENCE { 0 } else { 1 };
+    for (src, out) in [(&rows.mu1, o_mu1), (&rows.mu2, o_mu2)].into_iter().skip(skip) {
         for j in from..to {
             let base = PAD + j - half;
             let window = &src[base..base + N];
@@ -294,7 +333,7 @@ fn horizontal_filter<const N: usize>(rows: &mut VerticalRows, from: usize, to: u
             out[j] = acc;
         }
     }
-    for (src, out) in [(&rows.ref_sq, o_xx), (&rows.dis_sq, o_yy), (&rows.ref_dis, o_xy)] {
+    for (src, out) in [(&rows.ref_sq, o_xx), (&rows.dis_sq, o_yy), (&rows.ref_dis, o_xy)].into_iter().skip(skip) {
         for j in from..to {
             let base = PAD + j - half;
             let window = &src[base..base + N];

@@ -60,7 +60,7 @@ pub async fn run(locations: &JobLocations, chunk_min_ms: u32, chunk_max_ms: u32,
         shot_detection: Default::default(),
         limits: Default::default(),
         // Segments are tasks of their own here, never decoded side by side in this one.
-        segments: SegmentPolicy { workers: 1, ..SegmentPolicy::default() },
+        segments: SegmentPolicy::default(),
     };
     let outcome = if segments.is_empty() {
         match inspect_or_cut(&params, SEGMENT_SECONDS, cancel).await {

@@ -38,13 +38,14 @@ pub struct SegmentPolicy {
     /// decoded whole.
     pub min_seconds: f64,
     /// Segments decoded at once (0: one per CPU core); a source is cut into at most twice as
-    /// many, so a slow segment does not hold the rest. 1 decodes every source whole.
+    /// many, so a slow segment does not hold the rest. 1, the default, decodes every source
+    /// whole: one decoder with all its threads is the faster on a few cores.
     pub workers: usize,
 }
 
 impl Default for SegmentPolicy {
     fn default() -> Self {
-        Self { min_seconds: 4.0, workers: 0 }
+        Self { min_seconds: 4.0, workers: 1 }
     }
 }
 

@@ -52,7 +52,7 @@ use tokio_util::sync::CancellationToken;
 pub use facts::{AudioFacts, Chunk, InspectReport, SeekPoint, Shot, SourceFacts, VideoFacts};
 pub use findings::{InspectError, InspectWarning, Rejection, RejectionCode, WarningCode};
 pub use segments::{SegmentDecode, SegmentPolicy};
-use segments::{SegmentedDecode, decode_in_segments, joined, plan_for_tasks};
+use segments::{InProcessSegments, decode_in_segments, joined, plan_for_tasks};
 use findings::reject;
 use shotfarm_kernels::decode::input_pins::is_allowed_demuxer;
 use source_checks::{analyse_timing, displayed_sample_aspect_ratio, note_picture_transform, check_completeness, check_dimensions, classify_decode_failure, classify_probe_failure, format_not_allowed, pick_streams};
@@ -112,8 +112,8 @@ pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) 
     let decode_started = Instant::now();
     let depth = AnalysisDepth::Full(params.shot_detection);
     let (decoded, segments) = match decode_in_segments(&params.source, &prepared.format, &prepared.video, &prepared.picture, depth, params.segments, cancel).await {
-        Ok(SegmentedDecode::Decoded { video, segments }) => (video, segments),
-        Ok(SegmentedDecode::Whole(reason)) => {
+        Ok(InProcessSegments::Joined { video, segments }) => (video, segments),
+        Ok(InProcessSegments::Whole(reason)) => {
             tracing::info!(source = %params.source.display(), reason, "the source is decoded whole, not in segments");
             (decode_whole(params, &prepared, cancel).await?, 1)
         }

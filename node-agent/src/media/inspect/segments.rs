@@ -17,7 +17,7 @@
 //! Then every segment must come out exactly as its index says: as many frames as packets
 //! presented within it, and not one decoder complaint. Otherwise — and for any other oddity a
 //! segment meets — the source is decoded whole instead, which alone says where a damaged
-//! source goes wrong ([`SegmentedDecode::Whole`] carries why).
+//! source goes wrong; why a source was not cut, or its segments not joined, is logged.
 
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -57,9 +57,9 @@ impl SegmentPolicy {
 
 /// The outcome of [`decode_in_segments`].
 #[derive(Debug)]
-pub(super) enum SegmentedDecode {
+pub(super) enum InProcessSegments {
     /// The segments, joined: exactly the whole decode; and how many there were.
-    Decoded { video: DecodedVideo, segments: u32 },
+    Joined { video: DecodedVideo, segments: u32 },
     /// The source is to be decoded whole, for this reason.
     Whole(String),
 }
@@ -75,14 +75,14 @@ pub(super) async fn decode_in_segments(
     depth: AnalysisDepth,
     policy: SegmentPolicy,
     cancel: &CancellationToken,
-) -> Result<SegmentedDecode, DecodePassError> {
+) -> Result<InProcessSegments, DecodePassError> {
     let workers = policy.workers();
     if workers < 2 {
-        return Ok(SegmentedDecode::Whole("one segment is decoded at a time".to_owned()));
+        return Ok(InProcessSegments::Whole("one segment is decoded at a time".to_owned()));
     }
     let segments = match cut(source, format, video, picture, policy.min_seconds, 2 * workers, cancel).await? {
         Ok(segments) => segments,
-        Err(reason) => return Ok(SegmentedDecode::Whole(reason)),
+        Err(reason) => return Ok(InProcessSegments::Whole(reason)),
     };
     let decodes: Result<Vec<DecodedPiece>, DecodePassError> =
         futures::stream::iter(segments.clone().into_iter().map(|segment| decode_piece(source, picture, DecodeSpan::Presented { start: segment.start, end_pts: segment.end_pts }, depth, cancel)))
@@ -92,12 +92,12 @@ pub(super) async fn decode_in_segments(
     let decodes = match decodes {
         Ok(pieces) => segments.into_iter().zip(pieces.into_iter().map(SegmentDecode::Decoded)).collect::<Vec<_>>(),
         Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(error.into()),
-        Err(error) => return Ok(SegmentedDecode::Whole(format!("a segment's decode failed: {error}"))),
+        Err(error) => return Ok(InProcessSegments::Whole(format!("a segment's decode failed: {error}"))),
     };
     let count = decodes.len() as u32;
     Ok(match joined(decodes, depth) {
-        Ok(video) => SegmentedDecode::Decoded { video, segments: count },
-        Err(reason) => SegmentedDecode::Whole(reason),
+        Ok(video) => InProcessSegments::Joined { video, segments: count },
+        Err(reason) => InProcessSegments::Whole(reason),
     })
 }
 

@@ -646,6 +646,57 @@ async fn a_long_source_is_inspected_in_segment_tasks_joined_into_the_whole_inspe
 }
 
 #[tokio::test]
+async fn damaged_and_cut_short_sources_are_refused_by_the_inspect_task_as_by_one_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Long enough to cut into segments, were they whole.
+    let mp4 = common::pattern(root, "long.mp4", "160x90", 25, 9.0);
+    let mkv = root.join("long.mkv");
+    common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", mkv.to_str().unwrap()]);
+    let faststart = root.join("faststart.mp4");
+    common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", "-movflags", "+faststart", faststart.to_str().unwrap()]);
+    // MPEG-TS has no index, so damage reaches the decoder.
+    let ts = root.join("damaged.ts");
+    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=9", "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", ts.to_str().unwrap()]);
+    let mut bytes = std::fs::read(&ts).unwrap();
+    let len = bytes.len();
+    for (offset, byte) in bytes[len / 3..len * 2 / 3].iter_mut().enumerate() {
+        if offset % 188 != 0 {
+            *byte = (offset * 131 % 251) as u8;
+        }
+    }
+    std::fs::write(&ts, &bytes).unwrap();
+    let cut_short = |whole: &Path| {
+        let bytes = std::fs::read(whole).unwrap();
+        let path = whole.with_file_name(format!("cut-{}", whole.file_name().unwrap().to_string_lossy()));
+        std::fs::write(&path, &bytes[..bytes.len() * 6 / 10 + 3]).unwrap();
+        path
+    };
+    for source in [cut_short(&mkv), cut_short(&faststart), ts] {
+        let params = InspectParams {
+            source: source.clone(),
+            artifact_dir: root.join("one-pass"),
+            chunking: shotfarm_agent::tasks::inspect::chunking_params(0, 0).unwrap(),
+            shot_detection: Default::default(),
+            limits: Default::default(),
+            segments: SegmentPolicy::default(),
+        };
+        let expected = match inspect_source(&params, &CancellationToken::new()).await {
+            Err(shotfarm_agent::media::inspect::InspectError::Rejected(rejection)) => rejection.to_string(),
+            other => panic!("{} was not rejected: {other:?}", source.display()),
+        };
+        let mut job = Job::new(root, &source).await;
+        let spec = TaskSpec::Inspect { locations: job.locations.clone(), chunk_min_ms: 0, chunk_max_ms: 0, segments: Vec::new() };
+        // ffmpeg's messages name the address of the context that logged them.
+        let unaddressed = |message: &str| message.split(" @ 0x").map(|part| part.trim_start_matches(|c: char| c.is_ascii_hexdigit())).collect::<Vec<_>>().join(" @ ");
+        match job.run(spec, None, None).await {
+            Err(TaskError::Final(message)) => assert_eq!(unaddressed(&message), unaddressed(&expected), "{}", source.display()),
+            other => panic!("{}: the inspect task answered {other:?}", source.display()),
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_rejected_source_fails_finally_with_its_code() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

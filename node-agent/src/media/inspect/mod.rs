@@ -52,7 +52,7 @@ use tokio_util::sync::CancellationToken;
 pub use facts::{AudioFacts, Chunk, InspectReport, SeekPoint, Shot, SourceFacts, VideoFacts};
 pub use findings::{InspectError, InspectWarning, Rejection, RejectionCode, WarningCode};
 pub use segments::{SegmentDecode, SegmentPolicy};
-use segments::{InProcessSegments, decode_in_segments, joined, plan_for_tasks};
+use segments::{Cut, InProcessSegments, decode_in_segments, joined, plan_for_tasks};
 use findings::reject;
 use shotfarm_kernels::decode::input_pins::is_allowed_demuxer;
 use source_checks::{analyse_timing, displayed_sample_aspect_ratio, note_picture_transform, check_completeness, check_dimensions, classify_decode_failure, classify_probe_failure, format_not_allowed, pick_streams};
@@ -108,7 +108,7 @@ impl Default for InspectLimits {
 /// Inspects `params.source`; see the module docs. The decode is cut into segments decoded
 /// side by side here, by `params.segments`.
 pub async fn inspect_source(params: &InspectParams, cancel: &CancellationToken) -> Result<InspectReport, InspectError> {
-    let prepared = prepare(params, None, cancel).await?;
+    let prepared = prepare(params, PacketCount::Probed, cancel).await?;
     let decode_started = Instant::now();
     let depth = AnalysisDepth::Full(params.shot_detection);
     let (decoded, segments) = match decode_in_segments(&params.source, &prepared.format, &prepared.video, &prepared.picture, depth, params.segments, cancel).await {
@@ -136,15 +136,45 @@ pub enum InspectStep {
 /// source cut into segments of at least `segment_seconds` ([`segments::plan_for_tasks`]) or,
 /// when it cannot be cut exactly or is too short, the whole inspection.
 pub async fn inspect_or_cut(params: &InspectParams, segment_seconds: f64, cancel: &CancellationToken) -> Result<InspectStep, InspectError> {
-    let prepared = prepare(params, None, cancel).await?;
-    match plan_for_tasks(&params.source, &prepared.format, &prepared.video, &prepared.picture, segment_seconds, cancel).await {
-        Ok(Ok(segments)) => return Ok(InspectStep::Cut(segments)),
-        Ok(Err(reason)) => tracing::info!(source = %params.source.display(), reason, "the source is inspected by one task"),
-        Err(error) => return Err(decode_error(error, &prepared)),
+    // The listing that cuts the source reads the whole file; a counting probe would read it
+    // again, so the packets are counted only where nothing listed them.
+    let mut prepared = prepare(params, PacketCount::Later, cancel).await?;
+    let cut = if prepared.overrun.is_some() {
+        // Known cut short: the one-pass decode says where, at once.
+        Cut { segments: Err("its container declares more than the file holds".to_owned()), packets: None }
+    } else {
+        plan_for_tasks(&params.source, &prepared.format, &prepared.video, &prepared.picture, segment_seconds, cancel).await.map_err(|error| decode_error(error, &prepared))?
+    };
+    match cut.segments {
+        Ok(segments) => return Ok(InspectStep::Cut(segments)),
+        Err(reason) => tracing::info!(source = %params.source.display(), reason, "the source is inspected by one task"),
     }
+    prepared.video.nb_read_packets = match cut.packets {
+        Some(packets) => Some(packets.to_string()),
+        None => counted_packets(params, &prepared, cancel).await?,
+    };
     let decode_started = Instant::now();
     let decoded = decode_whole(params, &prepared, cancel).await?;
     conclude(params, prepared, decoded, decode_started.elapsed().as_secs_f64(), 1).await.map(|report| InspectStep::Inspected(Box::new(report)))
+}
+
+/// The packets of `prepared`'s video counted by a probe that reads the whole file (which
+/// refuses a damaged file as the first probe would have, had it counted).
+async fn counted_packets(params: &InspectParams, prepared: &Prepared, cancel: &CancellationToken) -> Result<Option<String>, InspectError> {
+    match probe_file(&params.source, true, cancel).await {
+        Ok(probe) => Ok(probe.streams.into_iter().find(|stream| stream.index == prepared.video.index).and_then(|stream| stream.nb_read_packets)),
+        Err(error) => Err(probe_failure(error, &params.source, prepared.size_bytes, cancel).await),
+    }
+}
+
+/// A probe's failure as inspection reports it: what ffprobe's complaints say of the file.
+async fn probe_failure(error: ProbeError, source: &std::path::Path, size_bytes: u64, cancel: &CancellationToken) -> InspectError {
+    match error {
+        ProbeError::Tool(error) if error.is_cancelled() => InspectError::Cancelled,
+        ProbeError::Tool(ToolError::Failed(failure)) => classify_probe_failure(&failure.stderr_tail, source, size_bytes, cancel).await,
+        ProbeError::Tool(error) => InspectError::Tool(error),
+        ProbeError::Json(error) => reject(RejectionCode::NotMedia, format!("ffprobe could not describe the file: {error}"), "check that the file is a video"),
+    }
 }
 
 /// The inspection of a source cut by [`inspect_or_cut`], from each segment's decode
@@ -158,12 +188,12 @@ pub async fn inspect_joined(params: &InspectParams, decodes: Vec<(SourceSegment,
         Ok(video) => {
             // Every packet of the index was presented by a segment: no need to read the file
             // again to count them.
-            let prepared = prepare(params, Some(video.frames.len() as u64), cancel).await?;
+            let prepared = prepare(params, PacketCount::Known(video.frames.len() as u64), cancel).await?;
             conclude(params, prepared, video, decode_started.elapsed().as_secs_f64(), count).await
         }
         Err(reason) => {
             tracing::warn!(source = %params.source.display(), reason, "the segments' decodes cannot be joined; the source is decoded whole");
-            let prepared = prepare(params, None, cancel).await?;
+            let prepared = prepare(params, PacketCount::Probed, cancel).await?;
             let decoded = decode_whole(params, &prepared, cancel).await?;
             conclude(params, prepared, decoded, decode_started.elapsed().as_secs_f64(), 1).await
         }
@@ -211,9 +241,18 @@ struct Prepared {
     warnings: Vec<InspectWarning>,
 }
 
-/// Steps 1–3 of the module docs: everything but the decode. The probe counts the video's
-/// packets, reading the whole file, unless `packets` already says how many there are.
-async fn prepare(params: &InspectParams, packets: Option<u64>, cancel: &CancellationToken) -> Result<Prepared, InspectError> {
+/// How [`prepare`] learns the video's packet count, what decoded frames are counted against.
+enum PacketCount {
+    /// Its probe counts them, reading the whole file.
+    Probed,
+    /// The caller knows it.
+    Known(u64),
+    /// The caller counts them after (a listing of the packets may count them on the way).
+    Later,
+}
+
+/// Steps 1–3 of the module docs: everything but the decode.
+async fn prepare(params: &InspectParams, packets: PacketCount, cancel: &CancellationToken) -> Result<Prepared, InspectError> {
     let started = Instant::now();
     let source = &params.source;
     let size_bytes = match tokio::fs::metadata(source).await {
@@ -226,12 +265,9 @@ async fn prepare(params: &InspectParams, packets: Option<u64>, cancel: &Cancella
     if size_bytes == 0 {
         return Err(reject(RejectionCode::NotMedia, "the file is empty (0 bytes)", "upload the source again; the copy is empty"));
     }
-    let probe = match probe_file(source, packets.is_none(), cancel).await {
+    let probe = match probe_file(source, matches!(packets, PacketCount::Probed), cancel).await {
         Ok(probe) => probe,
-        Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
-        Err(ProbeError::Tool(ToolError::Failed(failure))) => return Err(classify_probe_failure(&failure.stderr_tail, source, size_bytes, cancel).await),
-        Err(ProbeError::Tool(error)) => return Err(InspectError::Tool(error)),
-        Err(ProbeError::Json(error)) => return Err(reject(RejectionCode::NotMedia, format!("ffprobe could not describe the file: {error}"), "check that the file is a video")),
+        Err(error) => return Err(probe_failure(error, source, size_bytes, cancel).await),
     };
     // ffprobe ran with the demuxer allow-list; checked again on what it reports.
     let format_name = probe.format.as_ref().and_then(|format| format.format_name.clone()).unwrap_or_default();
@@ -241,7 +277,7 @@ async fn prepare(params: &InspectParams, packets: Option<u64>, cancel: &Cancella
     let mut warnings = Vec::new();
     let (video_stream, audio_stream) = pick_streams(&probe, &mut warnings)?;
     let (mut video, audio) = (video_stream.clone(), audio_stream.cloned());
-    if let Some(packets) = packets {
+    if let PacketCount::Known(packets) = packets {
         video.nb_read_packets = Some(packets.to_string());
     }
     let (stored_width, stored_height) = check_dimensions(&video, &params.limits, &mut warnings)?;

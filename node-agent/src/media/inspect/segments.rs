@@ -80,7 +80,7 @@ pub(super) async fn decode_in_segments(
     if workers < 2 {
         return Ok(InProcessSegments::Whole("one segment is decoded at a time".to_owned()));
     }
-    let segments = match cut(source, format, video, picture, policy.min_seconds, 2 * workers, cancel).await? {
+    let segments = match cut(source, format, video, picture, policy.min_seconds, 2 * workers, cancel).await?.segments {
         Ok(segments) => segments,
         Err(reason) => return Ok(InProcessSegments::Whole(reason)),
     };
@@ -104,6 +104,15 @@ pub(super) async fn decode_in_segments(
 /// The most segments a source is cut into for tasks of their own.
 pub const MAX_SEGMENT_TASKS: usize = 256;
 
+/// How a source was cut, and what its packet listing counted on the way.
+#[derive(Debug)]
+pub(super) struct Cut {
+    /// The segments, or why the source is not cut.
+    pub segments: Result<Vec<SourceSegment>, String>,
+    /// The video stream's packets, when they were listed: what a counting probe would read.
+    pub packets: Option<u64>,
+}
+
 /// The segments of at least `min_seconds` (at most [`MAX_SEGMENT_TASKS`]) that tasks of their
 /// own decode, or why the source is not cut.
 pub(super) async fn plan_for_tasks(
@@ -113,7 +122,7 @@ pub(super) async fn plan_for_tasks(
     picture: &SourcePicture,
     min_seconds: f64,
     cancel: &CancellationToken,
-) -> Result<Result<Vec<SourceSegment>, String>, DecodePassError> {
+) -> Result<Cut, DecodePassError> {
     cut(source, format, video, picture, min_seconds, MAX_SEGMENT_TASKS, cancel).await
 }
 
@@ -161,17 +170,18 @@ async fn cut(
     min_seconds: f64,
     most: usize,
     cancel: &CancellationToken,
-) -> Result<Result<Vec<SourceSegment>, String>, DecodePassError> {
+) -> Result<Cut, DecodePassError> {
+    let not_cut = |reason: String| Ok(Cut { segments: Err(reason), packets: None });
     if let Some(reason) = unsegmentable(format, video, picture) {
-        return Ok(Err(reason));
+        return not_cut(reason);
     }
     let times = match probe_packet_times(source, video.index.unwrap_or(0), cancel).await {
         Ok(Some(times)) => times,
-        Ok(None) => return Ok(Err("ffprobe's listing of its packets cannot be read".to_owned())),
+        Ok(None) => return not_cut("ffprobe's listing of its packets cannot be read".to_owned()),
         Err(error) if error.is_cancelled() => return Err(error.into()),
-        Err(error) => return Ok(Err(format!("its keyframe index cannot be listed: {error}"))),
+        Err(error) => return not_cut(format!("its keyframe index cannot be listed: {error}")),
     };
-    Ok(plan_segments(&times, min_seconds, most))
+    Ok(Cut { segments: plan_segments(&times, min_seconds, most), packets: Some(times.packets.len() as u64) })
 }
 
 /// Why the source cannot be cut exactly from what the probe says, if it cannot.

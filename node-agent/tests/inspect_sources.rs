@@ -178,17 +178,7 @@ async fn rejects_bad_files_with_specific_codes() {
 #[tokio::test]
 async fn damaged_frames_beyond_tolerance_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    // MPEG-TS has no index, so damage reaches the decoder: overwrite a third of the payload.
-    let ts = dir.path().join("damaged.ts");
-    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", ts.to_str().unwrap()]);
-    let mut bytes = std::fs::read(&ts).unwrap();
-    let len = bytes.len();
-    for (offset, byte) in bytes[len / 3..len * 2 / 3].iter_mut().enumerate() {
-        if offset % 188 != 0 {
-            *byte = (offset * 131 % 251) as u8;
-        }
-    }
-    std::fs::write(&ts, &bytes).unwrap();
+    let ts = common::damaged_ts(dir.path(), "damaged.ts", 3.0);
     match inspect(&ts, dir.path()).await {
         Err(InspectError::Rejected(rejection)) => {
             assert_eq!(rejection.code, RejectionCode::UndecodableFrames, "{rejection}");
@@ -250,14 +240,6 @@ async fn irregular_and_repeated_timestamps_in_mp4_and_mkv_are_accepted() {
     assert_eq!((report.source.video.frame_rate.num, report.source.video.frame_rate.den), (25, 1), "{:?}", report.warnings);
 }
 
-/// `path` cut to `len` bytes, next to it.
-fn cut(path: &Path, len: usize) -> std::path::PathBuf {
-    let bytes = std::fs::read(path).unwrap();
-    let cut = path.with_file_name(format!("cut-{}", path.file_name().unwrap().to_string_lossy()));
-    std::fs::write(&cut, &bytes[..len]).unwrap();
-    cut
-}
-
 #[tokio::test]
 async fn a_file_cut_short_is_truncated_and_the_same_file_whole_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
@@ -273,7 +255,7 @@ async fn a_file_cut_short_is_truncated_and_the_same_file_whole_is_accepted() {
         let frames = report.source.video.frames;
         // Cut in the middle of the media data (a Matroska cluster, an AVI chunk, the mdat).
         let len = std::fs::metadata(whole).unwrap().len() as usize * 6 / 10 + 3;
-        let rejection = rejected(&cut(whole, len), root).await;
+        let rejection = rejected(&common::cut_short(whole, len), root).await;
         assert_eq!(rejection.code, RejectionCode::Truncated, "{rejection}");
         assert_eq!(rejection.byte, Some(len as u64), "{rejection}");
         assert!(rejection.frame.is_some_and(|frame| frame < frames), "{rejection:?}");

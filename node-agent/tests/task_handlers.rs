@@ -655,24 +655,8 @@ async fn damaged_and_cut_short_sources_are_refused_by_the_inspect_task_as_by_one
     common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", mkv.to_str().unwrap()]);
     let faststart = root.join("faststart.mp4");
     common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", "-movflags", "+faststart", faststart.to_str().unwrap()]);
-    // MPEG-TS has no index, so damage reaches the decoder.
-    let ts = root.join("damaged.ts");
-    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=9", "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", ts.to_str().unwrap()]);
-    let mut bytes = std::fs::read(&ts).unwrap();
-    let len = bytes.len();
-    for (offset, byte) in bytes[len / 3..len * 2 / 3].iter_mut().enumerate() {
-        if offset % 188 != 0 {
-            *byte = (offset * 131 % 251) as u8;
-        }
-    }
-    std::fs::write(&ts, &bytes).unwrap();
-    let cut_short = |whole: &Path| {
-        let bytes = std::fs::read(whole).unwrap();
-        let path = whole.with_file_name(format!("cut-{}", whole.file_name().unwrap().to_string_lossy()));
-        std::fs::write(&path, &bytes[..bytes.len() * 6 / 10 + 3]).unwrap();
-        path
-    };
-    for source in [cut_short(&mkv), cut_short(&faststart), ts] {
+    let cut_short = |whole: &Path| common::cut_short(whole, std::fs::metadata(whole).unwrap().len() as usize * 6 / 10 + 3);
+    for source in [cut_short(&mkv), cut_short(&faststart), common::damaged_ts(root, "damaged.ts", 9.0)] {
         let params = InspectParams {
             source: source.clone(),
             artifact_dir: root.join("one-pass"),

@@ -140,6 +140,32 @@ pub fn interlaced(dir: &Path, name: &str, size: &str, seconds: f64) -> PathBuf {
     path
 }
 
+/// `seconds` of a 160x90 H.264 MPEG-TS with a third of its payload overwritten (the 188-byte
+/// packets' sync bytes kept): MPEG-TS has no index, so the damage reaches the decoder.
+#[allow(dead_code)] // not every test binary damages a source
+pub fn damaged_ts(dir: &Path, name: &str, seconds: f64) -> PathBuf {
+    let ts = dir.join(name);
+    ffmpeg(&["-f", "lavfi", "-i", &format!("testsrc2=s=160x90:r=25:d={seconds}"), "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", ts.to_str().unwrap()]);
+    let mut bytes = std::fs::read(&ts).unwrap();
+    let len = bytes.len();
+    for (offset, byte) in bytes[len / 3..len * 2 / 3].iter_mut().enumerate() {
+        if offset % 188 != 0 {
+            *byte = (offset * 131 % 251) as u8;
+        }
+    }
+    std::fs::write(&ts, &bytes).unwrap();
+    ts
+}
+
+/// `path` cut to `len` bytes, next to it (`cut-<name>`).
+#[allow(dead_code)] // not every test binary cuts a source short
+pub fn cut_short(path: &Path, len: usize) -> PathBuf {
+    let bytes = std::fs::read(path).unwrap();
+    let cut = path.with_file_name(format!("cut-{}", path.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&cut, &bytes[..len]).unwrap();
+    cut
+}
+
 /// The first video stream's declared frame count (`nb_frames`, when the container states one)
 /// and the packets a demuxer reads from it.
 pub fn declared_and_read_frames(path: &Path) -> (Option<u64>, u64) {

@@ -181,19 +181,21 @@ async fn probe_failure(error: ProbeError, source: &std::path::Path, size_bytes: 
 /// ([`decode_segment`]) in order: joined when every segment came out as its index says, else
 /// decoded whole here.
 pub async fn inspect_joined(params: &InspectParams, decodes: Vec<(SourceSegment, SegmentDecode)>, cancel: &CancellationToken) -> Result<InspectReport, InspectError> {
-    let decode_started = Instant::now();
     let depth = AnalysisDepth::Full(params.shot_detection);
     let count = decodes.len() as u32;
+    let join_started = Instant::now();
     match joined(decodes, depth) {
         Ok(video) => {
+            let join_seconds = join_started.elapsed().as_secs_f64();
             // Every packet of the index was presented by a segment: no need to read the file
             // again to count them.
             let prepared = prepare(params, PacketCount::Known(video.frames.len() as u64), cancel).await?;
-            conclude(params, prepared, video, decode_started.elapsed().as_secs_f64(), count).await
+            conclude(params, prepared, video, join_seconds, count).await
         }
         Err(reason) => {
             tracing::warn!(source = %params.source.display(), reason, "the segments' decodes cannot be joined; the source is decoded whole");
             let prepared = prepare(params, PacketCount::Probed, cancel).await?;
+            let decode_started = Instant::now();
             let decoded = decode_whole(params, &prepared, cancel).await?;
             conclude(params, prepared, decoded, decode_started.elapsed().as_secs_f64(), 1).await
         }
@@ -211,11 +213,7 @@ pub async fn decode_segment(source: &std::path::Path, segment: SourceSegment, sh
         Err(error) => return Ok(SegmentDecode::Failed(format!("probing the source: {error}"))),
     };
     let Ok((video, _)) = pick_streams(&probe, &mut Vec::new()) else { return Ok(SegmentDecode::Failed("the source has no video stream".to_owned())) };
-    let side_data = match first_frame_side_data(source, video, cancel).await {
-        Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
-        outcome => outcome.unwrap_or_default(),
-    };
-    let picture = SourcePicture::of_stream(video, &side_data);
+    let picture = source_picture(source, video, cancel).await?;
     let span = DecodeSpan::Presented { start: segment.start, end_pts: segment.end_pts };
     match decode_piece(source, &picture, span, AnalysisDepth::Full(shot_detection), cancel).await {
         Ok(piece) => Ok(SegmentDecode::Decoded(piece)),
@@ -281,14 +279,7 @@ async fn prepare(params: &InspectParams, packets: PacketCount, cancel: &Cancella
         video.nb_read_packets = Some(packets.to_string());
     }
     let (stored_width, stored_height) = check_dimensions(&video, &params.limits, &mut warnings)?;
-    let frame_side_data = match first_frame_side_data(source, &video, cancel).await {
-        Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
-        outcome => outcome.unwrap_or_else(|error| {
-            tracing::warn!(source = %source.display(), %error, "the first frame's side data could not be read; no HDR metadata carried");
-            Vec::new()
-        }),
-    };
-    let picture = SourcePicture::of_stream(&video, &frame_side_data);
+    let picture = source_picture(source, &video, cancel).await?;
     note_picture_transform(&picture, &video, &mut warnings);
     let (width, height) = picture.displayed_size(stored_width, stored_height);
 
@@ -403,6 +394,20 @@ async fn conclude(params: &InspectParams, prepared: Prepared, decoded: DecodedVi
         "source inspected"
     );
     Ok(report)
+}
+
+/// The picture every decode of `video` uses: turned, deinterlaced and, for HDR, with its first
+/// frame's mastering display and light level (none carried, with a warning, when they cannot
+/// be read). The same for the inspection and each of its segments.
+async fn source_picture(source: &std::path::Path, video: &ProbeStream, cancel: &CancellationToken) -> Result<SourcePicture, InspectError> {
+    let side_data = match first_frame_side_data(source, video, cancel).await {
+        Err(ProbeError::Tool(error)) if error.is_cancelled() => return Err(InspectError::Cancelled),
+        outcome => outcome.unwrap_or_else(|error| {
+            tracing::warn!(source = %source.display(), %error, "the first frame's side data could not be read; no HDR metadata carried");
+            Vec::new()
+        }),
+    };
+    Ok(SourcePicture::of_stream(video, &side_data))
 }
 
 /// The first frame's side data (HDR mastering display, content light level) of an HDR

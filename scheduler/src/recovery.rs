@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::consensus::force_new_cluster::NewCluster;
 use crate::consensus::{Replica, ReplicaConfig};
 use crate::storage::StoreError;
-use crate::storage::redb_store::RedbStore;
+use crate::storage::disk_store::DiskStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
@@ -34,7 +34,7 @@ pub fn force_new_cluster(dir: &Path) -> Result<NewCluster, RecoveryError> {
     if !dir.is_dir() {
         return Err(RecoveryError::Usage(format!("data directory {} does not exist; give the --data-dir of a stopped replica", dir.display())));
     }
-    let store = RedbStore::open_existing(dir)?;
+    let store = DiskStore::open_existing(dir)?;
     let Some(id) = store.replica_id()? else {
         return Err(RecoveryError::Usage(format!(
             "{} records no replica id (no replica has run on it with this version); start the replica on it once, stop it, and recover again",

@@ -34,7 +34,7 @@ use crate::service::recipes::RECIPE_ROLES;
 use crate::service::forward::leader_link::LeaderLink;
 use crate::service::wire_errors::WireErrors;
 use crate::service::{admin::Admin, jobs::Jobs, nodes::Nodes, raft::RaftPeer, recipes::Recipes};
-use crate::storage::redb_store::RedbStore;
+use crate::storage::disk_store::DiskStore;
 use crate::storage::StoreError;
 
 /// Largest request a client sends: a job spec is a few kilobytes at most (`validate`).
@@ -81,9 +81,9 @@ impl From<StoreError> for ServerError {
 
 /// Opens the replica's store and consensus core: the part of start-up that can fail on
 /// configuration, kept apart so `shotfarm scheduler` reports it before binding anything.
-pub fn open_replica(config: &SchedulerConfig) -> Result<Replica<RedbStore>, ServerError> {
+pub fn open_replica(config: &SchedulerConfig) -> Result<Replica<DiskStore>, ServerError> {
     check_data_dir(&config.data_dir)?;
-    let mut store = RedbStore::open(&config.data_dir)?;
+    let mut store = DiskStore::open(&config.data_dir)?;
     store.claim(config.id)?;
     let replica_config = ReplicaConfig {
         election_ticks: config.election_ticks,
@@ -140,7 +140,7 @@ pub async fn bind_http(config: &SchedulerConfig) -> Result<Option<HttpsListener>
 }
 
 /// Serves on already bound listeners (tests bind port 0 first).
-pub async fn serve(config: SchedulerConfig, replica: Replica<RedbStore>, listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServerError> {
+pub async fn serve(config: SchedulerConfig, replica: Replica<DiskStore>, listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServerError> {
     let Listeners { grpc: listener, http } = listeners;
     let metrics = replica.metrics();
     let driver_config = DriverConfig {

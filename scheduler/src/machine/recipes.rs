@@ -87,7 +87,7 @@ pub(super) fn delete_recipe(state: &mut State, name: &str) -> Outcome {
 mod tests {
     use super::*;
     use crate::machine::{Command, apply};
-    use crate::storage::redb_store::RedbStore;
+    use crate::storage::disk_store::DiskStore;
     use crate::storage::{DurableStore, WriteBatch, decode_state, encode_row, encode_state, state_snapshot};
     use raft::prelude::ConfState;
 
@@ -171,7 +171,7 @@ mod tests {
 
 
     /// The rows `apply` marked, written as the driver writes them.
-    fn write_applied(store: &mut RedbStore, state: &mut State, applied: u64) {
+    fn write_applied(store: &mut DiskStore, state: &mut State, applied: u64) {
         let rows = state.take_dirty().into_iter().map(|row| encode_row(state, row)).collect();
         store.write(WriteBatch { rows, applied: Some(applied), ..WriteBatch::default() }).expect("written");
     }
@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn recipe_rows_are_written_and_loaded_back_and_a_snapshot_install_replaces_them() {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let mut store = RedbStore::open(dir.path()).expect("opens");
+        let mut store = DiskStore::open(dir.path()).expect("opens");
         let mut state = State::default();
         for (name, settings) in [("web", b"one"), ("web", b"two"), ("gone", b"xyz")] {
             apply(&mut state, &Command::SaveRecipe { name: name.to_owned(), settings: settings.to_vec(), created_by: String::new(), now_ms: 1 });

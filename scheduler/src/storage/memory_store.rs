@@ -1,7 +1,9 @@
 //! The [`DurableStore`] contract in memory, for the deterministic simulation. Clones share
 //! their contents, so a simulated crash drops the replica but keeps what it had written —
-//! durably: lazy batches are lost on a crash unless a durable write followed them, exactly as
-//! the contract allows.
+//! durably, as the disk store does: the log (entries, hard state) at each durable write; the
+//! rest (rows, applied index, membership, snapshot) only with a snapshot taken or installed
+//! and every [`STATE_DURABLE_EVERY_WRITES`] writes, where the disk store's redb commits
+//! durably once a second. A crash loses the rest, and the replica applies again what it lost.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -10,6 +12,9 @@ use raft::prelude::{ConfState, Entry, HardState, Snapshot};
 
 use super::{DurableStore, Recovered, StoreError, WriteBatch};
 use crate::state::{Meta, RowKey, State, StateImage};
+
+/// The state part becomes durable every this many writes (and with every snapshot).
+pub const STATE_DURABLE_EVERY_WRITES: u64 = 16;
 
 #[derive(Debug, Default, Clone)]
 struct Contents {
@@ -77,6 +82,7 @@ impl DurableStore for MemoryStore {
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut disk = self.disk.lock().map_err(|_| corrupt("memory store".into(), "poisoned"))?;
         let lazy = batch.lazy && batch.entries.is_empty() && batch.install_snapshot.is_none();
+        let snapshots = batch.install_snapshot.is_some() || batch.compact_to.is_some();
         let contents = &mut disk.working;
         contents.writes += 1;
         if let Some((snapshot, state)) = batch.install_snapshot {
@@ -133,8 +139,12 @@ impl DurableStore for MemoryStore {
             contents.log.retain(|index, _| *index > upto);
             contents.snapshot = snapshot;
         }
-        if !lazy {
+        if snapshots || disk.working.writes % STATE_DURABLE_EVERY_WRITES == 0 {
+            // As the disk store syncs its log before each durable redb commit.
             disk.durable = disk.working.clone();
+        } else if !lazy {
+            disk.durable.hard_state = disk.working.hard_state.clone();
+            disk.durable.log = disk.working.log.clone();
         }
         Ok(())
     }

@@ -3,15 +3,20 @@
 //!
 //! | module | what |
 //! | --- | --- |
-//! | [`redb_store`] | the real store: one redb write transaction (one fsync) per [`WriteBatch`] |
+//! | [`disk_store`] | the real store: the log in [`wal`], the rows, snapshot and membership in redb, each write one synced append where it must be durable |
+//! | [`wal`] | the Raft log's write-ahead log: entries and hard states in segment files, checksummed, torn tails cut off |
 //! | [`memory_store`] | the same contract in memory, for the deterministic simulation: its contents survive a simulated crash |
 //!
-//! The contract: [`DurableStore::write`] is atomic and durable when it returns, and
-//! [`DurableStore::load`] gives back exactly what the last successful write left. sled is not
-//! used here: its `flush` never calls fdatasync (spacejam/sled#1452).
+//! The contract: when [`DurableStore::write`] returns, the log entries, a snapshot installed
+//! and a hard state with a new term or vote are durable; a crash may lose the rest of the
+//! newest writes — lazy hard states, applied rows — but only as a suffix, rows together with
+//! the applied index that covers them, so the replica applies the committed entries after
+//! that index again. [`DurableStore::load`] gives back what the writes left. sled is not used
+//! here: its `flush` never calls fdatasync (spacejam/sled#1452).
 
+pub mod disk_store;
 pub mod memory_store;
-pub mod redb_store;
+pub mod wal;
 
 use raft::prelude::{ConfState, Entry, HardState, Snapshot};
 

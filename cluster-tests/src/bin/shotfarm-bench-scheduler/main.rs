@@ -176,11 +176,14 @@ async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, 
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut submissions = tokio::task::JoinSet::new();
     let mut index = 0u64;
+    // One client, as a pipeline's submitter keeps its connection: a TLS handshake per job
+    // would load the machine being measured.
+    let submitter = std::sync::Arc::new(LeaderClient::new(client.addrs().to_vec(), client.credentials().clone()));
     while Instant::now() < deadline {
         ticker.tick().await;
         index += 1;
-        let (addrs, credentials) = (client.addrs().to_vec(), client.credentials().clone());
-        submissions.spawn(async move { submit(&LeaderClient::new(addrs, credentials), format!("bench-small-{index}"), "c1-r1.mp4").await });
+        let submitter = submitter.clone();
+        submissions.spawn(async move { submit(&submitter, format!("bench-small-{index}"), "c1-r1.mp4").await });
     }
     let mut job_ids = Vec::new();
     while let Some(submitted) = submissions.join_next().await {

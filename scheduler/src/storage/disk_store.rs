@@ -1,0 +1,499 @@
+//! The durable store of a replica on disk: the Raft log and hard state in a write-ahead log
+//! ([`super::wal`], `DATA_DIR/wal/`), everything else in redb (`DATA_DIR/raft.redb`: the
+//! state's rows with the applied index that covers them, the conf state, the latest snapshot,
+//! the replica's id).
+//!
+//! Why two files: a commit waits for the log to be durable on a quorum, and a synced append
+//! is an order of magnitude cheaper than a redb transaction. The rows need no sync of their
+//! own: they are a function of the log, and a crash that loses some is repaired by applying
+//! the committed entries after the applied index again (see `WriteBatch::lazy`).
+//!
+//! How the two stay consistent:
+//! - redb commits without a sync, except once a [`DURABLE_STATE_EVERY`], for a snapshot taken
+//!   or installed, and on close; the log is synced first each time, so the applied index on
+//!   disk never runs ahead of the log and commit index on disk.
+//! - Compaction drops log segments only after the snapshot that covers them is durable.
+//! - A snapshot from the leader is installed in redb first, recording `log_reset_at`, then the
+//!   log is reset. A crash between the two leaves a log older than the reset: load finds
+//!   `log_reset_at` ahead of the log's and discards it, as the install meant to.
+//! - A data directory from before the log had its own file (entries and hard state in redb's
+//!   `raft_log` and `raft_meta`) is moved into a new log on first open: written in `wal.tmp/`,
+//!   synced, renamed to `wal/`, and only then removed from redb.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use protobuf::Message as _;
+use raft::prelude::{ConfState, Entry, HardState, Snapshot};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+
+use super::wal::{self, Wal};
+use super::{DurableStore, Recovered, RowWrite, StoreError, WriteBatch};
+use crate::state::{Meta, RowKey, State, StateImage};
+
+/// Log entries of a data directory from before the write-ahead log; moved into it on open.
+const LEGACY_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
+const RAFT_META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
+const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
+const TASKS: TableDefinition<u64, &[u8]> = TableDefinition::new("tasks");
+const NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("nodes");
+const RECIPES: TableDefinition<u64, &[u8]> = TableDefinition::new("recipes");
+
+/// The hard state of a data directory from before the write-ahead log.
+const LEGACY_HARD_STATE: &str = "hard_state";
+const CONF_STATE: &str = "conf_state";
+const SNAPSHOT: &str = "snapshot";
+const APPLIED: &str = "applied";
+const STATE_META: &str = "state_meta";
+/// The index after which the last snapshot installed from a leader emptied the log.
+const LOG_RESET_AT: &str = "log_reset_at";
+/// The id of the replica that owns the store, recorded when it first opens it.
+const REPLICA_ID: &str = "replica_id";
+
+/// redb makes its commits durable at least this often: it bounds what a crash makes the
+/// replica apply again, and lets redb reuse the pages its unsynced commits freed.
+pub const DURABLE_STATE_EVERY: Duration = Duration::from_secs(1);
+
+pub struct DiskStore {
+    db: Database,
+    wal: Wal,
+    wal_dir: PathBuf,
+    /// When redb last committed durably.
+    state_durable_at: Instant,
+}
+
+impl DiskStore {
+    /// Opens (or creates) the store in `dir`: `raft.redb` and the write-ahead log `wal/`
+    /// (cutting off a torn tail; moving a legacy log out of redb).
+    pub fn open(dir: &Path) -> Result<DiskStore, StoreError> {
+        let path = dir.join("raft.redb");
+        let open_error = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Open { path: path.display().to_string(), source };
+        std::fs::create_dir_all(dir).map_err(|err| open_error(Box::new(err)))?;
+        // redb's lock on its file keeps a second process out of the log too.
+        let db = Database::create(&path).map_err(|err| match err {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: path.display().to_string() },
+            other => open_error(Box::new(other)),
+        })?;
+        // Create the tables so that a read of a fresh store finds them.
+        let txn = db.begin_write().map_err(StoreError::io)?;
+        for table in [LEGACY_LOG, JOBS, TASKS, NODES, RECIPES] {
+            txn.open_table(table).map_err(StoreError::io)?;
+        }
+        txn.open_table(RAFT_META).map_err(StoreError::io)?;
+        txn.commit().map_err(StoreError::io)?;
+        let wal_dir = dir.join("wal");
+        move_legacy_log(&db, dir, &wal_dir)?;
+        let (mut wal, _) = Wal::open(&wal_dir)?;
+        let log_reset_at = read_u64(&db, LOG_RESET_AT)?.unwrap_or(0);
+        if log_reset_at > wal.reset_at() {
+            tracing::warn!(log_reset_at, wal_reset_at = wal.reset_at(), "a snapshot was installed but the log not reset before a crash; resetting it now");
+            wal.reset(log_reset_at)?;
+        }
+        Ok(DiskStore { db, wal, wal_dir, state_durable_at: Instant::now() })
+    }
+
+    /// Opens the store of an existing data directory (refused where there is none).
+    pub fn open_existing(dir: &Path) -> Result<DiskStore, StoreError> {
+        if !dir.join("raft.redb").is_file() {
+            return Err(StoreError::NotADataDir { path: dir.display().to_string() });
+        }
+        DiskStore::open(dir)
+    }
+
+    /// The replica that owns this store, recorded by [`DiskStore::claim`].
+    pub fn replica_id(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::io)?;
+        let meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
+        let Some(bytes) = meta.get(REPLICA_ID).map_err(StoreError::io)? else { return Ok(None) };
+        let bytes: [u8; 8] = bytes.value().try_into().map_err(|_| corrupt("replica id", "not 8 bytes"))?;
+        Ok(Some(u64::from_le_bytes(bytes)))
+    }
+
+    /// Records that replica `id` owns this store; refuses a store another replica owns.
+    pub fn claim(&mut self, id: u64) -> Result<(), StoreError> {
+        match self.replica_id()? {
+            Some(stored) if stored == id => Ok(()),
+            Some(stored) => Err(StoreError::OtherReplica { stored, given: id }),
+            None => {
+                let txn = self.db.begin_write().map_err(StoreError::io)?;
+                txn.open_table(RAFT_META).map_err(StoreError::io)?.insert(REPLICA_ID, id.to_le_bytes().as_slice()).map_err(StoreError::io)?;
+                txn.commit().map_err(StoreError::io)
+            }
+        }
+    }
+}
+
+fn corrupt(what: &str, why: impl ToString) -> StoreError {
+    StoreError::Corrupt { what: what.to_owned(), why: why.to_string() }
+}
+
+fn decode_rows<T: serde::de::DeserializeOwned>(table: &impl ReadableTable<u64, &'static [u8]>, what: &str) -> Result<Vec<T>, StoreError> {
+    let mut rows = Vec::new();
+    for row in table.iter().map_err(StoreError::io)? {
+        let (key, value) = row.map_err(StoreError::io)?;
+        rows.push(postcard::from_bytes(value.value()).map_err(|err| corrupt(&format!("{what} {}", key.value()), err))?);
+    }
+    Ok(rows)
+}
+
+impl DurableStore for DiskStore {
+    fn load(&self) -> Result<Recovered, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::io)?;
+        let meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
+        let get = |key: &str| -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(meta.get(key).map_err(StoreError::io)?.map(|value| value.value().to_vec()))
+        };
+        let mut recovered = Recovered::default();
+        if let Some(bytes) = get(CONF_STATE)? {
+            recovered.conf_state = ConfState::parse_from_bytes(&bytes).map_err(|err| corrupt("conf state", err))?;
+        }
+        if let Some(bytes) = get(SNAPSHOT)? {
+            recovered.snapshot = Snapshot::parse_from_bytes(&bytes).map_err(|err| corrupt("snapshot", err))?;
+        }
+        if let Some(bytes) = get(APPLIED)? {
+            recovered.applied = u64_of(&bytes, "applied index")?;
+        }
+        let state_meta: Meta = match get(STATE_META)? {
+            Some(bytes) => postcard::from_bytes(&bytes).map_err(|err| corrupt("state meta", err))?,
+            None => Meta::default(),
+        };
+        let image = StateImage {
+            meta: state_meta,
+            jobs: decode_rows(&txn.open_table(JOBS).map_err(StoreError::io)?, "job")?,
+            tasks: decode_rows(&txn.open_table(TASKS).map_err(StoreError::io)?, "task")?,
+            nodes: decode_rows(&txn.open_table(NODES).map_err(StoreError::io)?, "node")?,
+            recipes: decode_rows(&txn.open_table(RECIPES).map_err(StoreError::io)?, "recipe")?,
+        };
+        recovered.state = State::from_image(image);
+        let log = Wal::read(&self.wal_dir)?;
+        let (snapshot_index, snapshot_term) = (recovered.snapshot.get_metadata().index, recovered.snapshot.get_metadata().term);
+        recovered.hard_state = log.hard_state.unwrap_or_default();
+        // A crash between a snapshot's install and the log's hard state after it leaves the
+        // hard state behind the snapshot, which is committed by definition.
+        recovered.hard_state.commit = recovered.hard_state.commit.max(snapshot_index);
+        if recovered.hard_state.term < snapshot_term {
+            recovered.hard_state.term = snapshot_term;
+            recovered.hard_state.vote = 0;
+        }
+        recovered.entries = log.entries.into_iter().filter(|entry| entry.index > snapshot_index).collect();
+        if let Some(first) = recovered.entries.first().filter(|first| first.index > snapshot_index + 1) {
+            return Err(corrupt("write-ahead log", format!("the log resumes at entry {} after a snapshot at {snapshot_index}: the entries between are missing", first.index)));
+        }
+        Ok(recovered)
+    }
+
+    fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let WriteBatch { install_snapshot, entries, hard_state, conf_state, rows, applied, compact_to, lazy } = batch;
+        let mut conf_state = conf_state;
+        if let Some((snapshot, state)) = &install_snapshot {
+            // redb first, recording the reset; then the log (see the module docs).
+            self.wal.sync()?;
+            let mut txn = self.db.begin_write().map_err(StoreError::io)?;
+            let index = snapshot.get_metadata().index;
+            write_snapshot_install(&mut txn, snapshot, state, conf_state.take().as_ref())?;
+            txn.commit().map_err(StoreError::io)?;
+            self.state_durable_at = Instant::now();
+            self.wal.reset(index)?;
+        }
+        self.wal.append_entries(&entries)?;
+        if let Some(hard_state) = &hard_state {
+            self.wal.append_hard_state(hard_state)?;
+        }
+        if !lazy || !entries.is_empty() {
+            self.wal.sync()?;
+        }
+        if rows.is_empty() && applied.is_none() && conf_state.is_none() && compact_to.is_none() {
+            return Ok(());
+        }
+        let durable = compact_to.is_some() || self.state_durable_at.elapsed() >= DURABLE_STATE_EVERY;
+        if durable {
+            // The applied index on disk never runs ahead of the log on disk.
+            self.wal.sync()?;
+        }
+        let mut txn = self.db.begin_write().map_err(StoreError::io)?;
+        if !durable {
+            txn.set_durability(Durability::None).map_err(StoreError::io)?;
+        }
+        write_state(&mut txn, &rows, applied, conf_state.as_ref(), compact_to.as_ref())?;
+        txn.commit().map_err(StoreError::io)?;
+        if durable {
+            self.state_durable_at = Instant::now();
+        }
+        if let Some(snapshot) = &compact_to {
+            // Only now that the snapshot is durable.
+            self.wal.compact(snapshot.get_metadata().index)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DiskStore {
+    /// Makes what was written durable on a clean close, so a restart applies nothing again.
+    fn drop(&mut self) {
+        let closed = self.wal.sync().and_then(|()| {
+            let txn = self.db.begin_write().map_err(StoreError::io)?;
+            txn.commit().map_err(StoreError::io)
+        });
+        if let Err(err) = closed {
+            tracing::warn!(%err, "could not make the store durable on close; the next start applies the latest entries again");
+        }
+    }
+}
+
+fn u64_of(bytes: &[u8], what: &str) -> Result<u64, StoreError> {
+    let bytes: [u8; 8] = bytes.try_into().map_err(|_| corrupt(what, "not 8 bytes"))?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+fn read_u64(db: &Database, key: &str) -> Result<Option<u64>, StoreError> {
+    let txn = db.begin_read().map_err(StoreError::io)?;
+    let meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
+    meta.get(key).map_err(StoreError::io)?.map(|value| u64_of(value.value(), key)).transpose()
+}
+
+/// A snapshot from the leader: every row replaced by its state's, the snapshot, its index
+/// as applied and as where the log was reset, and its membership.
+fn write_snapshot_install(txn: &mut WriteTransaction, snapshot: &Snapshot, state: &State, conf_state: Option<&ConfState>) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
+    let mut jobs = txn.open_table(JOBS).map_err(StoreError::io)?;
+    let mut tasks = txn.open_table(TASKS).map_err(StoreError::io)?;
+    let mut nodes = txn.open_table(NODES).map_err(StoreError::io)?;
+    let mut recipes = txn.open_table(RECIPES).map_err(StoreError::io)?;
+    jobs.retain(|_, _| false).map_err(StoreError::io)?;
+    tasks.retain(|_, _| false).map_err(StoreError::io)?;
+    nodes.retain(|_, _| false).map_err(StoreError::io)?;
+    recipes.retain(|_, _| false).map_err(StoreError::io)?;
+    let encode_row = |row: &dyn Fn() -> Result<Vec<u8>, postcard::Error>| row().map_err(StoreError::io);
+    for (id, job) in &state.jobs {
+        jobs.insert(id, encode_row(&|| postcard::to_allocvec(job))?.as_slice()).map_err(StoreError::io)?;
+    }
+    for (id, task) in &state.tasks {
+        tasks.insert(id, encode_row(&|| postcard::to_allocvec(task))?.as_slice()).map_err(StoreError::io)?;
+    }
+    for (id, node) in &state.nodes {
+        nodes.insert(id, encode_row(&|| postcard::to_allocvec(node))?.as_slice()).map_err(StoreError::io)?;
+    }
+    for (id, recipe) in &state.recipes {
+        recipes.insert(id, encode_row(&|| postcard::to_allocvec(recipe))?.as_slice()).map_err(StoreError::io)?;
+    }
+    let index = snapshot.get_metadata().index;
+    meta.insert(STATE_META, encode_row(&|| postcard::to_allocvec(&state.meta))?.as_slice()).map_err(StoreError::io)?;
+    meta.insert(SNAPSHOT, snapshot.write_to_bytes().map_err(StoreError::io)?.as_slice()).map_err(StoreError::io)?;
+    meta.insert(APPLIED, index.to_le_bytes().as_slice()).map_err(StoreError::io)?;
+    meta.insert(LOG_RESET_AT, index.to_le_bytes().as_slice()).map_err(StoreError::io)?;
+    if let Some(conf_state) = conf_state {
+        meta.insert(CONF_STATE, conf_state.write_to_bytes().map_err(StoreError::io)?.as_slice()).map_err(StoreError::io)?;
+    }
+    Ok(())
+}
+
+/// The rows applied entries changed, the applied index that covers them, a membership they
+/// changed, and a snapshot taken locally.
+fn write_state(txn: &mut WriteTransaction, rows: &[RowWrite], applied: Option<u64>, conf_state: Option<&ConfState>, compact_to: Option<&Snapshot>) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
+    let mut jobs = txn.open_table(JOBS).map_err(StoreError::io)?;
+    let mut tasks = txn.open_table(TASKS).map_err(StoreError::io)?;
+    let mut nodes = txn.open_table(NODES).map_err(StoreError::io)?;
+    let mut recipes = txn.open_table(RECIPES).map_err(StoreError::io)?;
+    for (row, bytes) in rows {
+        let (table, id) = match row {
+            RowKey::Meta => {
+                if let Some(bytes) = bytes {
+                    meta.insert(STATE_META, bytes.as_slice()).map_err(StoreError::io)?;
+                }
+                continue;
+            }
+            RowKey::Job(id) => (&mut jobs, *id),
+            RowKey::Task(id) => (&mut tasks, *id),
+            RowKey::Node(id) => (&mut nodes, *id),
+            RowKey::Recipe(id) => (&mut recipes, *id),
+        };
+        match bytes {
+            Some(bytes) => table.insert(id, bytes.as_slice()).map(|_| ()),
+            None => table.remove(id).map(|_| ()),
+        }
+        .map_err(StoreError::io)?;
+    }
+    if let Some(conf_state) = conf_state {
+        meta.insert(CONF_STATE, conf_state.write_to_bytes().map_err(StoreError::io)?.as_slice()).map_err(StoreError::io)?;
+    }
+    if let Some(applied) = applied {
+        meta.insert(APPLIED, applied.to_le_bytes().as_slice()).map_err(StoreError::io)?;
+    }
+    if let Some(snapshot) = compact_to {
+        meta.insert(SNAPSHOT, snapshot.write_to_bytes().map_err(StoreError::io)?.as_slice()).map_err(StoreError::io)?;
+    }
+    Ok(())
+}
+
+/// Moves the log of a data directory from before the write-ahead log out of redb: written
+/// in `wal.tmp/`, synced and renamed to `wal/`, then removed from redb (a crash in between
+/// finds `wal/` and only removes).
+fn move_legacy_log(db: &Database, dir: &Path, wal_dir: &Path) -> Result<(), StoreError> {
+    let (entries, hard_state) = {
+        let txn = db.begin_read().map_err(StoreError::io)?;
+        let log = txn.open_table(LEGACY_LOG).map_err(StoreError::io)?;
+        let mut entries = Vec::new();
+        for row in log.iter().map_err(StoreError::io)? {
+            let (index, bytes) = row.map_err(StoreError::io)?;
+            entries.push(Entry::parse_from_bytes(bytes.value()).map_err(|err| corrupt(&format!("log entry {}", index.value()), err))?);
+        }
+        let meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
+        let hard_state = match meta.get(LEGACY_HARD_STATE).map_err(StoreError::io)? {
+            Some(bytes) => Some(HardState::parse_from_bytes(bytes.value()).map_err(|err| corrupt("hard state", err))?),
+            None => None,
+        };
+        (entries, hard_state)
+    };
+    if entries.is_empty() && hard_state.is_none() {
+        return Ok(());
+    }
+    if !wal_dir.exists() {
+        let staging = dir.join("wal.tmp");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(StoreError::io)?;
+        }
+        let (mut wal, _) = Wal::open(&staging)?;
+        wal.append_entries(&entries)?;
+        if let Some(hard_state) = &hard_state {
+            wal.append_hard_state(hard_state)?;
+        }
+        wal.sync()?;
+        drop(wal);
+        std::fs::rename(&staging, wal_dir).map_err(StoreError::io)?;
+        wal::sync_dir(dir)?;
+        tracing::info!(entries = entries.len(), "moved the raft log out of raft.redb into its write-ahead log");
+    }
+    let txn = db.begin_write().map_err(StoreError::io)?;
+    txn.open_table(LEGACY_LOG).map_err(StoreError::io)?.retain(|_, _| false).map_err(StoreError::io)?;
+    txn.open_table(RAFT_META).map_err(StoreError::io)?.remove(LEGACY_HARD_STATE).map_err(StoreError::io)?;
+    txn.commit().map_err(StoreError::io)
+}
+
+/// Reads a store's state at rest: for tests and for `shotfarm scheduler` diagnostics.
+pub fn load_state(dir: &Path) -> Result<(State, u64), StoreError> {
+    let recovered = DiskStore::open(dir)?.load()?;
+    Ok((recovered.state, recovered.applied))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::ReadableTableMetadata;
+
+    fn entry(index: u64, term: u64) -> Entry {
+        Entry { index, term, data: vec![index as u8].into(), ..Default::default() }
+    }
+
+    fn logged(store: &DiskStore) -> Vec<(u64, u64)> {
+        store.load().expect("loads").entries.iter().map(|entry| (entry.index, entry.term)).collect()
+    }
+
+    fn snapshot_at(index: u64, term: u64) -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        snapshot.mut_metadata().index = index;
+        snapshot.mut_metadata().term = term;
+        snapshot
+    }
+
+    #[test]
+    fn an_append_replaces_the_log_from_its_first_index_and_compaction_drops_what_the_snapshot_covers() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut store = DiskStore::open(dir.path()).expect("opens");
+        // As a new group begins: a snapshot at 1, the log from 2.
+        store.write(WriteBatch { compact_to: Some(snapshot_at(1, 1)), ..WriteBatch::default() }).expect("bootstraps");
+        store.write(WriteBatch { entries: (2..=6).map(|index| entry(index, 1)).collect(), ..WriteBatch::default() }).expect("appends");
+        store.write(WriteBatch { entries: vec![entry(7, 1)], ..WriteBatch::default() }).expect("appends");
+        assert_eq!(logged(&store), [(2, 1), (3, 1), (4, 1), (5, 1), (6, 1), (7, 1)]);
+        // A new leader's entries from index 4 on replace 4 to 7.
+        store.write(WriteBatch { entries: vec![entry(4, 2), entry(5, 2)], ..WriteBatch::default() }).expect("appends");
+        assert_eq!(logged(&store), [(2, 1), (3, 1), (4, 2), (5, 2)]);
+        store.write(WriteBatch { compact_to: Some(snapshot_at(3, 1)), ..WriteBatch::default() }).expect("compacts");
+        assert_eq!(logged(&store), [(4, 2), (5, 2)]);
+        assert_eq!(store.load().expect("loads").snapshot.get_metadata().index, 3);
+    }
+
+    #[test]
+    fn a_reopened_store_gives_back_the_log_the_hard_state_and_the_rows_with_their_applied_index() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut state = State::default();
+        state.meta.next_job_id = 7;
+        {
+            let mut store = DiskStore::open(dir.path()).expect("opens");
+            let hard_state = HardState { term: 2, vote: 1, commit: 3, ..Default::default() };
+            store.write(WriteBatch { entries: (1..=4).map(|index| entry(index, 2)).collect(), hard_state: Some(hard_state), ..WriteBatch::default() }).expect("appends");
+            let rows = vec![crate::storage::encode_row(&state, RowKey::Meta)];
+            let conf_state = ConfState { voters: vec![1, 2, 3], ..Default::default() };
+            store.write(WriteBatch { rows, applied: Some(3), conf_state: Some(conf_state), lazy: true, ..WriteBatch::default() }).expect("writes rows");
+        }
+        let store = DiskStore::open(dir.path()).expect("opens again");
+        let recovered = store.load().expect("loads");
+        assert_eq!(recovered.entries.len(), 4);
+        assert_eq!((recovered.hard_state.term, recovered.hard_state.vote, recovered.hard_state.commit), (2, 1, 3));
+        assert_eq!(recovered.applied, 3, "a clean close makes the lazy rows durable");
+        assert_eq!(recovered.state.meta.next_job_id, 7);
+        assert_eq!(recovered.conf_state.voters, [1, 2, 3]);
+        assert!(!dir.path().join("wal.tmp").exists());
+    }
+
+    #[test]
+    fn an_installed_snapshot_empties_the_log_and_a_crash_before_the_log_reset_loses_no_more_than_that() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        {
+            let mut store = DiskStore::open(dir.path()).expect("opens");
+            store.write(WriteBatch { entries: (1..=5).map(|index| entry(index, 1)).collect(), ..WriteBatch::default() }).expect("appends");
+            store.write(WriteBatch { install_snapshot: Some((snapshot_at(10, 3), State::default())), entries: vec![entry(11, 3)], ..WriteBatch::default() }).expect("installs");
+            assert_eq!(logged(&store), [(11, 3)]);
+            let recovered = store.load().expect("loads");
+            assert_eq!((recovered.applied, recovered.hard_state.commit, recovered.hard_state.term), (10, 10, 3), "the hard state follows the snapshot");
+        }
+        // The crash between redb's install and the log's reset: redb says reset at 20, the
+        // log still holds the entries before it.
+        {
+            let store = DiskStore::open(dir.path()).expect("opens");
+            let txn = store.db.begin_write().expect("a transaction");
+            let mut snapshot_rows = txn.open_table(RAFT_META).expect("meta");
+            snapshot_rows.insert(LOG_RESET_AT, 20u64.to_le_bytes().as_slice()).expect("writes");
+            snapshot_rows.insert(SNAPSHOT, snapshot_at(20, 4).write_to_bytes().expect("encodes").as_slice()).expect("writes");
+            snapshot_rows.insert(APPLIED, 20u64.to_le_bytes().as_slice()).expect("writes");
+            drop(snapshot_rows);
+            txn.commit().expect("commits");
+        }
+        let store = DiskStore::open(dir.path()).expect("opens after the crash");
+        let recovered = store.load().expect("loads");
+        assert!(recovered.entries.is_empty(), "the log before the reset is discarded: {:?}", logged(&store));
+        assert_eq!((recovered.applied, recovered.hard_state.commit, recovered.hard_state.term, recovered.hard_state.vote), (20, 20, 4, 0));
+    }
+
+    #[test]
+    fn a_data_directory_with_its_log_in_redb_has_it_moved_into_the_write_ahead_log() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        {
+            let db = Database::create(dir.path().join("raft.redb")).expect("creates");
+            let txn = db.begin_write().expect("a transaction");
+            {
+                let mut log = txn.open_table(LEGACY_LOG).expect("log");
+                for index in 1..=3 {
+                    log.insert(index, entry(index, 1).write_to_bytes().expect("encodes").as_slice()).expect("writes");
+                }
+                let mut meta = txn.open_table(RAFT_META).expect("meta");
+                let hard_state = HardState { term: 1, vote: 2, commit: 2, ..Default::default() };
+                meta.insert(LEGACY_HARD_STATE, hard_state.write_to_bytes().expect("encodes").as_slice()).expect("writes");
+                meta.insert(REPLICA_ID, 2u64.to_le_bytes().as_slice()).expect("writes");
+            }
+            txn.commit().expect("commits");
+        }
+        let store = DiskStore::open(dir.path()).expect("opens");
+        assert_eq!(logged(&store), [(1, 1), (2, 1), (3, 1)]);
+        let recovered = store.load().expect("loads");
+        assert_eq!((recovered.hard_state.vote, recovered.hard_state.commit), (2, 2));
+        assert_eq!(store.replica_id().expect("reads"), Some(2));
+        let txn = store.db.begin_read().expect("reads");
+        assert!(txn.open_table(LEGACY_LOG).expect("log").is_empty().expect("reads"), "redb no longer holds the log");
+        assert!(txn.open_table(RAFT_META).expect("meta").get(LEGACY_HARD_STATE).expect("reads").is_none());
+        assert!(dir.path().join("wal").is_dir() && !dir.path().join("wal.tmp").exists());
+    }
+}

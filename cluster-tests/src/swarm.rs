@@ -100,8 +100,18 @@ pub struct SwarmStats {
     /// Set whenever an assignment arrives; the failover benchmark watches it.
     pub last_assignment: std::sync::Mutex<Option<Instant>>,
     pub connected: AtomicBool,
-    /// Wall-clock arrival (ms since the epoch) of each task's latest assignment.
-    pub arrivals_ms: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
+    /// Every first arrival of an assignment that says when its task became ready.
+    pub placement_waits: std::sync::Mutex<Vec<PlacementWait>>,
+}
+
+/// How long one task waited from ready (the leader's clock) to its assignment's arrival here
+/// (this machine's clock: the same one on loopback).
+#[derive(Debug, Clone)]
+pub struct PlacementWait {
+    pub kind: String,
+    /// Arrival, ms since the Unix epoch.
+    pub arrived_ms: u64,
+    pub waited_ms: u64,
 }
 
 impl SwarmStats {
@@ -224,10 +234,13 @@ async fn session(node_id: u64, config: &SwarmConfig, client: &LeaderClient, stat
                     stats.assignments.fetch_add(1, Ordering::Relaxed);
                     *stats.last_assignment.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
                     let Some(task) = assignment.task else { continue };
-                    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64);
-                    stats.arrivals_ms.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(task.task_id, now_ms);
                     if running.contains(&task) {
                         continue;
+                    }
+                    if assignment.ready_at_ms > 0 {
+                        let arrived_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64);
+                        let wait = PlacementWait { kind: assignment.kind.clone(), arrived_ms, waited_ms: arrived_ms.saturating_sub(assignment.ready_at_ms) };
+                        stats.placement_waits.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(wait);
                     }
                     running.push(task);
                     let result = simulated_result(task, &assignment.spec_json, &assignment.backend, config);

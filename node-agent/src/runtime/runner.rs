@@ -272,7 +272,7 @@ mod tests {
             overwrite: false,
         };
         let spec = serde_json::to_vec(&TaskSpec::Inspect { locations, chunk_min_ms: 0, chunk_max_ms: 0, segments: Vec::new() }).expect("spec encodes");
-        v1::Assignment { task: Some(v1::TaskRef { task_id, attempt: 1 }), job_id: "job-1".to_owned(), kind: "inspect".to_owned(), spec_json: spec, backend: "cpu".to_owned(), gpu_index: 0, traceparent: String::new() }
+        v1::Assignment { task: Some(v1::TaskRef { task_id, attempt: 1 }), job_id: "job-1".to_owned(), kind: "inspect".to_owned(), spec_json: spec, backend: "cpu".to_owned(), gpu_index: 0, traceparent: String::new(), ready_at_ms: 0 }
     }
 
     #[tokio::test]

@@ -20,6 +20,7 @@ pub fn assignment(state: &State, task: &Task, attempt: u32) -> v1::SchedulerMess
             backend: lease.map(|lease| lease.backend.clone()).unwrap_or_default(),
             gpu_index: lease.and_then(|lease| lease.gpu).unwrap_or(0),
             traceparent: trace_parent.unwrap_or_default().to_owned(),
+            ready_at_ms: task.queued_at_ms.unwrap_or(0),
         })),
     }
 }

@@ -20,7 +20,7 @@ pub const BENCH_SCHEDULER_BINARY: &str = "shotfarm-bench-scheduler";
 #[command(disable_help_flag = true)]
 pub struct BenchSchedulerArgs {
     /// The benchmark's own flags (`--replicas`, `--agents`, `--tasks`, `--failovers`,
-    /// `--latency-seconds`, `--json`, `--insecure`, `--connection-per-agent`; `--in-process` with
+    /// `--latency-seconds`, `--latency-load`, `--json`, `--insecure`, `--connection-per-agent`; `--in-process` with
     /// `--farm-sizes`, `--queued`, `--rounds`, `--batch` for placement and apply alone; `--help` lists them).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<OsString>,

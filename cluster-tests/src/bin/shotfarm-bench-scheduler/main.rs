@@ -32,7 +32,8 @@ use shotfarm_cluster_tests::swarm::{self, SwarmConfig, SwarmStats};
 use shotfarm_proto::client::LeaderClient;
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
-use shotfarm_proto::v1::{self, GetJobRequest, ListJobsRequest, ListNodesRequest, SubmitJobRequest};
+use shotfarm_proto::v1::{self, ListJobsRequest, ListNodesRequest, SubmitJobRequest};
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -57,9 +58,12 @@ struct BenchSchedulerArgs {
     /// Leader kill trials.
     #[arg(long, default_value_t = 5)]
     pub failovers: u32,
-    /// Seconds of the half-load latency phase.
+    /// Seconds of the latency phase.
     #[arg(long, default_value_t = 5)]
     pub latency_seconds: u64,
+    /// The latency phase's load, as a share of the saturated rate measured before it.
+    #[arg(long, default_value_t = 0.5, value_parser = load_share)]
+    pub latency_load: f64,
     #[arg(long)]
     pub json: bool,
     /// Replicas and agents without TLS and authentication (to measure what they cost).
@@ -166,12 +170,20 @@ async fn saturate(client: &LeaderClient, stats: &SwarmStats, tasks: u64, log: bo
     Ok((stats.assignments.load(Ordering::Relaxed) - before) as f64 / elapsed)
 }
 
-/// Half load: small jobs submitted at a steady pace; latency from a task becoming ready
-/// (leader's clock) to its assignment reaching the agent (agent's clock; one machine).
-async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, seconds: u64) -> anyhow::Result<Vec<f64>> {
+/// The latency phase's first seconds, at its load, are not measured: the farm is still
+/// clearing what the saturation phase left (finished jobs compacted, their rows written),
+/// which held tasks up to 110 ms for the first 1.4 s after it.
+const LATENCY_WARM_UP: Duration = Duration::from_secs(2);
+
+/// Half load (`load` of the saturated rate): small jobs submitted at a steady pace; after a
+/// warm-up, every task's wait from becoming ready (leader's clock) to its assignment reaching
+/// the agent (agent's clock; one machine), as the assignment reports it. Returns the sorted
+/// waits, and per task kind.
+async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, seconds: u64) -> anyhow::Result<(Vec<f64>, BTreeMap<String, Vec<f64>>)> {
     let jobs_per_sec = (tasks_per_sec / TASKS_PER_SMALL_JOB as f64).max(1.0);
     let interval = Duration::from_secs_f64(1.0 / jobs_per_sec);
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let measured_from = Instant::now() + LATENCY_WARM_UP;
+    let deadline = measured_from + Duration::from_secs(seconds);
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut submissions = tokio::task::JoinSet::new();
@@ -179,36 +191,38 @@ async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, 
     // One client, as a pipeline's submitter keeps its connection: a TLS handshake per job
     // would load the machine being measured.
     let submitter = std::sync::Arc::new(LeaderClient::new(client.addrs().to_vec(), client.credentials().clone()));
+    let started_ms = epoch_ms() + LATENCY_WARM_UP.as_millis() as u64;
+    let mut measured_jobs = 0;
     while Instant::now() < deadline {
         ticker.tick().await;
         index += 1;
+        if Instant::now() >= measured_from {
+            measured_jobs += 1;
+        }
         let submitter = submitter.clone();
         submissions.spawn(async move { submit(&submitter, format!("bench-small-{index}"), "c1-r1.mp4").await });
     }
-    let mut job_ids = Vec::new();
     while let Some(submitted) = submissions.join_next().await {
-        job_ids.push(submitted.context("a submission task panicked")??);
+        submitted.context("a submission task panicked")??;
     }
-    // Let them finish, then read every task's ready time.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let arrivals = stats.arrivals_ms.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
-    let mut latencies = Vec::new();
-    for job_id in job_ids {
-        let job = client
-            .call(|channel| {
-                let job_id = job_id.clone();
-                async move { Ok(JobServiceClient::new(channel).get_job(GetJobRequest { job_id, include_tasks: true }).await?.into_inner()) }
-            })
-            .await
-            ?;
-        for task in job.tasks.iter().filter(|task| task.attempt == 1 && task.queued_at_ms > 0) {
-            if let Some(arrived) = arrivals.get(&task.task_id) {
-                latencies.push(arrived.saturating_sub(task.queued_at_ms) as f64);
-            }
-        }
+    let expected = measured_jobs * TASKS_PER_SMALL_JOB as usize;
+    let in_phase = || stats.placement_waits.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().filter(|wait| wait.arrived_ms >= started_ms).cloned().collect::<Vec<_>>();
+    wait_until(Duration::from_secs(30), "every task of the latency phase is assigned", || async { in_phase().len() >= expected }).await?;
+    let mut by_kind: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut waits = Vec::new();
+    for wait in in_phase() {
+        by_kind.entry(wait.kind).or_default().push(wait.waited_ms as f64);
+        waits.push(wait.waited_ms as f64);
     }
-    latencies.sort_by(f64::total_cmp);
-    Ok(latencies)
+    waits.sort_by(f64::total_cmp);
+    for samples in by_kind.values_mut() {
+        samples.sort_by(f64::total_cmp);
+    }
+    Ok((waits, by_kind))
+}
+
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 /// Kills the leader with a trickle of work queued; time until an assignment arrives again.
@@ -307,9 +321,9 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
     let scrapes = scrapes.await.context("the scrape task panicked")??;
     let throughput = throughput?;
     if log {
-        eprintln!("  {throughput:.0} assignments/s; latency phase at half load for {} s", args.latency_seconds);
+        eprintln!("  {throughput:.0} assignments/s; latency phase at {:.0} % load for {} s after {} s of warm-up", args.latency_load * 100.0, args.latency_seconds, LATENCY_WARM_UP.as_secs());
     }
-    let latencies = latency(&client, &stats, throughput / 2.0, args.latency_seconds).await?;
+    let (latencies, latencies_by_kind) = latency(&client, &stats, throughput * args.latency_load, args.latency_seconds).await?;
     // The same scrapes once the work is done and only the agents' heartbeats and sessions go on.
     let idle_scrapes = scrape_latency::measure(scraper.clone(), leader_http, Page::Metrics, args.scrapes.min(100), CancellationToken::new()).await?;
     // The dashboard's overview from a follower (relayed to the leader, as most browsers will
@@ -339,6 +353,8 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
         "latency_samples": latencies.len(),
         "latency_p50_ms": percentile(&latencies, 0.5),
         "latency_p99_ms": percentile(&latencies, 0.99),
+        "latency_load": args.latency_load,
+        "latency_by_kind": latencies_by_kind.iter().map(|(kind, samples)| (kind.clone(), serde_json::json!({"samples": samples.len(), "p50_ms": percentile(samples, 0.5), "p99_ms": percentile(samples, 0.99)}))).collect::<serde_json::Map<_, _>>(),
         "failover_trials_ms": failovers.iter().map(|ms| ms.round()).collect::<Vec<_>>(),
         "failover_ms_median": percentile(&failovers, 0.5).round(),
         "failover_ms_max": failovers.last().copied().unwrap_or(f64::NAN).round(),
@@ -361,7 +377,16 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
         println!("{summary}");
     } else {
         println!("assignments/s committed (saturated):   {:.0}", throughput);
-        println!("ready→assigned at half load, p50/p99: {:.1} ms / {:.1} ms ({} tasks)", percentile(&latencies, 0.5), percentile(&latencies, 0.99), latencies.len());
+        println!(
+            "ready→assigned at {:.0} % load, p50/p99: {:.1} ms / {:.1} ms ({} tasks)",
+            args.latency_load * 100.0,
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            latencies.len()
+        );
+        for (kind, samples) in &latencies_by_kind {
+            println!("  {kind:<10} p50/p99: {:.1} ms / {:.1} ms ({} tasks)", percentile(samples, 0.5), percentile(samples, 0.99), samples.len());
+        }
         println!("leader kill -9 → next assignment:      median {:.0} ms, max {:.0} ms ({} trials)", percentile(&failovers, 0.5), failovers.last().copied().unwrap_or(f64::NAN), failovers.len());
         println!(
             "leader /metrics scrape while saturated, p50/p99/max: {:.2} ms / {:.2} ms / {:.2} ms ({} scrapes of {} bytes)",
@@ -396,6 +421,14 @@ async fn run(args: BenchSchedulerArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A share of the saturated rate: above 0, at most 1.
+fn load_share(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(share) if share > 0.0 && share <= 1.0 => Ok(share),
+        _ => Err(format!("{value} is not a share of the saturated rate; give a number above 0 and at most 1 (0.5: half load)")),
+    }
 }
 
 /// The sample at `fraction` (0..=1) of the sorted `sorted`, nearest rank; NaN for none.

@@ -118,6 +118,8 @@ pub(super) fn complete_task(
         job.updated_at_ms = now_ms;
     }
     state.mark(RowKey::Job(job_id));
+    let output = std::sync::Arc::new(output);
+    state.remember_output(task_id, output.clone());
     if let Err(error) = planner::on_task_succeeded(state, task_id, &output, now_ms) {
         finish_job(state, job_id, JobState::Failed, Some(format!("planning failed after task {task_id}: {error}")), now_ms, effects);
     } else if kind == TaskKind::Report {

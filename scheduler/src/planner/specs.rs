@@ -6,7 +6,7 @@ use shotfarm_proto::analysis::{ChunkTrials, TrialSpec, trial_settings};
 use shotfarm_proto::pipeline::{Artifact, Codec, EncodedChunk, EncodedRendition, InspectedSegment, RenditionToScore, Rung, SourceSegment, TaskKind, TaskOutput, TaskSpec};
 
 use crate::state::State;
-use crate::state::model::{Job, Task, TaskState, format_job_id};
+use crate::state::model::{Job, Millis, Task, TaskId, TaskState, format_job_id};
 
 fn to_json(spec: &TaskSpec) -> Result<String, String> {
     serde_json::to_string(spec).map_err(|err| format!("cannot encode {} spec: {err}", spec.kind().as_str()))
@@ -75,11 +75,6 @@ fn chunk_settings(job: &Job, chunk: u32, rungs: &[Rung]) -> Result<Vec<f64>, Str
 }
 
 /// The output of a finished dependency, parsed.
-fn output_of(task: &Task) -> Result<TaskOutput, String> {
-    let json = task.output_json.as_deref().ok_or_else(|| format!("task {} has no output", task.id))?;
-    serde_json::from_str(json).map_err(|err| format!("output of task {} is unreadable: {err}", task.id))
-}
-
 fn deps<'a>(state: &'a State, task: &Task) -> Vec<&'a Task> {
     task.deps.iter().filter_map(|dep| state.tasks.get(dep)).collect()
 }
@@ -89,8 +84,8 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
     if task.kind == TaskKind::Inspect {
         let mut segments = Vec::new();
         for dep in deps(state, task) {
-            if let TaskOutput::InspectSegment { segment, piece } = output_of(dep)? {
-                segments.push(InspectedSegment { segment, piece });
+            if let TaskOutput::InspectSegment { segment, piece } = &*state.output_of(dep)? {
+                segments.push(InspectedSegment { segment: *segment, piece: piece.clone() });
             }
         }
         segments.sort_by_key(|inspected| inspected.segment.index);
@@ -110,8 +105,8 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
         TaskKind::Ladder => {
             let mut analysis = Vec::new();
             for dep in deps(state, task) {
-                if let TaskOutput::Analyze { chunk, codec, trials } = output_of(dep)? {
-                    analysis.push(ChunkTrials { chunk, codec, trials });
+                if let TaskOutput::Analyze { chunk, codec, trials } = &*state.output_of(dep)? {
+                    analysis.push(ChunkTrials { chunk: *chunk, codec: *codec, trials: trials.clone() });
                 }
             }
             return ladder(job, analysis);
@@ -124,8 +119,8 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
                 .ok_or_else(|| format!("task {} has no rungs in the plan", task.id))?;
             let mut encoded: Vec<EncodedRendition> = Vec::new();
             for dep in deps(state, task) {
-                if let TaskOutput::Encode { renditions, .. } = output_of(dep)? {
-                    encoded.extend(renditions);
+                if let TaskOutput::Encode { renditions, .. } = &*state.output_of(dep)? {
+                    encoded.extend(renditions.iter().cloned());
                 }
             }
             let renditions = rungs.iter().map(|rung| {
@@ -159,7 +154,7 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
         TaskKind::Report => {
             let outputs = job.tasks.iter().filter_map(|id| state.tasks.get(id))
                 .filter(|task| task.state == TaskState::Succeeded)
-                .map(output_of)
+                .map(|task| state.output_of(task).map(|output| (*output).clone()))
                 .collect::<Result<Vec<_>, _>>()?;
             TaskSpec::Report { locations, job_facts: job_facts(state, job), outputs }
         }
@@ -173,9 +168,9 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
 fn encoded_chunks(state: &State, task: &Task, rung: &Rung) -> Result<Vec<EncodedChunk>, String> {
     let mut chunks = Vec::new();
     for dep in deps(state, task) {
-        if let TaskOutput::Encode { chunk, renditions } = output_of(dep)? {
+        if let TaskOutput::Encode { chunk, renditions } = &*state.output_of(dep)? {
             let encoded = rendition_of(renditions, &rung.name).ok_or_else(|| format!("encode task {} has no {} rendition of chunk {}", dep.id, rung.name, chunk.index))?;
-            chunks.push(EncodedChunk { chunk, artifact: encoded.artifact, verified: encoded.verified });
+            chunks.push(EncodedChunk { chunk: *chunk, artifact: encoded.artifact.clone(), verified: encoded.verified.clone() });
         }
     }
     chunks.sort_by_key(|encoded| encoded.chunk.index);
@@ -183,50 +178,87 @@ fn encoded_chunks(state: &State, task: &Task, rung: &Rung) -> Result<Vec<Encoded
 }
 
 /// The rendition named `rung` among an encode task's outputs.
-fn rendition_of(renditions: Vec<EncodedRendition>, rung: &str) -> Option<EncodedRendition> {
-    renditions.into_iter().find(|encoded| encoded.rung == rung)
+fn rendition_of<'a>(renditions: &'a [EncodedRendition], rung: &str) -> Option<&'a EncodedRendition> {
+    renditions.iter().find(|encoded| encoded.rung == rung)
 }
 
 /// The assembled stream a validate task checks (the output of its assemble dependency).
 fn assembled_stream(state: &State, validate: &Task) -> Result<Artifact, String> {
-    deps(state, validate).into_iter().find_map(|dep| match output_of(dep) {
-        Ok(TaskOutput::Assemble { stream, .. }) => Some(stream),
+    deps(state, validate).into_iter().find_map(|dep| match state.output_of(dep).as_deref() {
+        Ok(TaskOutput::Assemble { stream, .. }) => Some(stream.clone()),
         _ => None,
     }).ok_or_else(|| format!("task {} is missing its assembled stream", validate.id))
 }
 
-/// The replicated facts of a job for report.json: timings, attempts, nodes.
+/// The replicated facts of a job for report.json: timings, attempts, nodes (read by the
+/// agent's `tasks::job_facts`). Serialized straight from borrowed rows: a job of many tasks
+/// makes a report spec of many facts, on every replica.
 fn job_facts(state: &State, job: &Job) -> String {
-    let tasks: Vec<serde_json::Value> = job.tasks.iter().filter_map(|id| state.tasks.get(id)).map(|task| {
-        serde_json::json!({
-            "task_id": task.id,
-            "kind": task.kind.as_str(),
-            "label": task.label,
-            "chunk": task.chunk,
-            "rungs": task.rung.map_or(&[][..], |first| job.plan.rungs.get(first as usize..(first + task.rung_count) as usize).unwrap_or_default())
-                .iter().map(|rung| rung.name.as_str()).collect::<Vec<_>>(),
-            "queued_at_ms": task.queued_at_ms,
-            "deps": task.deps,
-            "cpu_milli": task.options.iter().find(|option| option.backend == "cpu").map(|option| option.demand.cpu_milli),
-            "attempts": task.history.iter().map(|attempt| serde_json::json!({
-                "attempt": attempt.attempt,
-                "node": state.nodes.get(&attempt.node).map_or_else(|| attempt.node.to_string(), |node| node.name.clone()),
-                "backend": attempt.backend,
-                "started_at_ms": attempt.started_at_ms,
-                "finished_at_ms": attempt.finished_at_ms,
-                "outcome": attempt.outcome,
-                "cpu_seconds": attempt.cpu_micros.map(|micros| micros as f64 / 1e6),
-            })).collect::<Vec<_>>(),
-        })
+    let tasks = job.tasks.iter().filter_map(|id| state.tasks.get(id)).map(|task| TaskFacts {
+        task_id: task.id,
+        kind: task.kind.as_str(),
+        label: &task.label,
+        chunk: task.chunk,
+        rungs: task.rung.map_or(&[][..], |first| job.plan.rungs.get(first as usize..(first + task.rung_count) as usize).unwrap_or_default())
+            .iter().map(|rung| rung.name.as_str()).collect(),
+        queued_at_ms: task.queued_at_ms,
+        deps: &task.deps,
+        cpu_milli: task.options.iter().find(|option| option.backend == "cpu").map(|option| option.demand.cpu_milli),
+        attempts: task.history.iter().map(|attempt| AttemptFacts {
+            attempt: attempt.attempt,
+            node: state.nodes.get(&attempt.node).map_or_else(|| attempt.node.to_string(), |node| node.name.clone()),
+            backend: &attempt.backend,
+            started_at_ms: attempt.started_at_ms,
+            finished_at_ms: attempt.finished_at_ms,
+            outcome: &attempt.outcome,
+            cpu_seconds: attempt.cpu_micros.map(|micros| micros as f64 / 1e6),
+        }).collect(),
     }).collect();
-    serde_json::json!({
-        "job_id": format_job_id(job.id),
-        "request_id": job.request_id,
-        "input_url": job.spec.input_url,
-        "output_url": job.spec.output_url,
-        "labels": job.spec.labels,
-        "created_at_ms": job.created_at_ms,
-        "tasks": tasks,
-        "recipe": job.spec.from_recipe.as_ref().map(|from| serde_json::json!({ "name": from.name, "version": from.version, "settings": job.spec })),
-    }).to_string()
+    let facts = JobFacts {
+        job_id: format_job_id(job.id),
+        request_id: &job.request_id,
+        input_url: &job.spec.input_url,
+        output_url: &job.spec.output_url,
+        labels: &job.spec.labels,
+        created_at_ms: job.created_at_ms,
+        tasks,
+        recipe: job.spec.from_recipe.as_ref().map(|from| serde_json::json!({ "name": from.name, "version": from.version, "settings": job.spec })),
+    };
+    serde_json::to_string(&facts).unwrap_or_default()
+}
+
+#[derive(serde::Serialize)]
+struct JobFacts<'a> {
+    job_id: String,
+    request_id: &'a str,
+    input_url: &'a str,
+    output_url: &'a str,
+    labels: &'a std::collections::BTreeMap<String, String>,
+    created_at_ms: Millis,
+    tasks: Vec<TaskFacts<'a>>,
+    recipe: Option<serde_json::Value>,
+}
+
+#[derive(serde::Serialize)]
+struct TaskFacts<'a> {
+    task_id: TaskId,
+    kind: &'static str,
+    label: &'a str,
+    chunk: Option<u32>,
+    rungs: Vec<&'a str>,
+    queued_at_ms: Option<Millis>,
+    deps: &'a [TaskId],
+    cpu_milli: Option<u32>,
+    attempts: Vec<AttemptFacts<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct AttemptFacts<'a> {
+    attempt: u32,
+    node: String,
+    backend: &'a str,
+    started_at_ms: Millis,
+    finished_at_ms: Millis,
+    outcome: &'a str,
+    cpu_seconds: Option<f64>,
 }

@@ -7,6 +7,7 @@
 //! | [`saved_recipes`] | named, versioned job recipes; a deleted name keeps its version counter |
 //! | [`node_changes`] | which nodes changed since a reader last looked (for the leader's placement model) |
 //! | [`task_counts`] | how many tasks of each kind are in each state (for `/metrics`) |
+//! | [`parsed_outputs`] | succeeded tasks' outputs parsed once, for the specs of their dependents |
 //! | [`job_report`] | a job's report (location, renditions, quality) as its report task answered |
 //! | [`callback_outbox`] | a job's callback events until delivered, and the retry backoff |
 //!
@@ -22,18 +23,21 @@ pub mod callback_outbox;
 pub mod job_report;
 pub mod model;
 pub mod node_changes;
+pub mod parsed_outputs;
 pub mod saved_recipes;
 pub mod task_counts;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use node_changes::NodeChanges;
+use parsed_outputs::ParsedOutputs;
 use saved_recipes::{RecipeId, SavedRecipe};
 use task_counts::TaskCounts;
-use shotfarm_proto::pipeline::TaskKind;
+use shotfarm_proto::pipeline::{TaskKind, TaskOutput};
 use model::{AccessToken, RevokedCertificate, Job, JobId, Millis, Node, NodeId, Task, TaskId, TaskState};
 
 /// Counters and small maps stored as one row, written whenever one of them changes (a job
@@ -97,6 +101,8 @@ pub struct State {
     jobs_by_request: BTreeMap<String, JobId>,
     /// Derived: each node by its name.
     nodes_by_name: BTreeMap<String, NodeId>,
+    /// Derived: succeeded tasks' outputs, parsed (empty on load; a miss parses the row's JSON).
+    parsed_outputs: ParsedOutputs,
 }
 
 /// Request ids are unique per owner: one user's id never answers another user's job.
@@ -133,6 +139,7 @@ impl State {
             callbacks_pending: BTreeSet::new(),
             jobs_by_request: BTreeMap::new(),
             nodes_by_name: BTreeMap::new(),
+            parsed_outputs: ParsedOutputs::default(),
         };
         state.jobs_by_request = state.jobs.values().map(|job| (request_key(&job.owner, &job.request_id), job.id)).collect();
         state.nodes_by_name = state.nodes.values().map(|node| (node.name.clone(), node.id)).collect();
@@ -207,6 +214,7 @@ impl State {
     /// Drops a task row and its place in the dependents index; false when it was not there.
     pub(crate) fn remove_task(&mut self, id: TaskId) -> bool {
         self.dependents.remove(&id);
+        self.parsed_outputs.forget(id);
         let Some(task) = self.tasks.remove(&id) else { return false };
         self.task_counts.remove(task.kind, task.state);
         for dep in &task.deps {
@@ -218,6 +226,16 @@ impl State {
             }
         }
         true
+    }
+
+    /// Remembers the output `task` succeeded with (its row holds the same as JSON).
+    pub(crate) fn remember_output(&mut self, task: TaskId, output: Arc<TaskOutput>) {
+        self.parsed_outputs.remember(task, output);
+    }
+
+    /// A succeeded task's output, parsed once.
+    pub fn output_of(&self, task: &Task) -> Result<Arc<TaskOutput>, String> {
+        self.parsed_outputs.of(task)
     }
 
     /// The tasks that name `task` among their dependencies, by id.

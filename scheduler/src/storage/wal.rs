@@ -337,18 +337,11 @@ impl Wal {
 
     /// Makes everything appended durable, and seals the segment once it is full.
     pub fn sync(&mut self) -> Result<(), StoreError> {
-        if self.unsynced {
-            self.active.sync_data().map_err(io)?;
-            self.unsynced = false;
-        }
+        self.sync_active()?;
         if self.active_bytes >= SEGMENT_BYTES {
             self.start_segment(false)?;
         }
         Ok(())
-    }
-
-    pub fn is_synced(&self) -> bool {
-        !self.unsynced
     }
 
     /// Begins a new segment (an empty log after `reset_at` when `fresh`) holding the current

@@ -20,6 +20,7 @@
 //!   `raft_log` and `raft_meta`) is moved into a new log on first open: written in `wal.tmp/`,
 //!   synced, renamed to `wal/`, and only then removed from redb.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,7 @@ use protobuf::Message as _;
 use raft::prelude::{ConfState, Entry, HardState, Snapshot};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
-use super::wal::{self, Wal};
+use super::wal::{self, Replayed, Wal};
 use super::{DurableStore, Recovered, RowWrite, StoreError, WriteBatch};
 use crate::state::{Meta, RowKey, State, StateImage};
 
@@ -58,6 +59,9 @@ pub struct DiskStore {
     db: Database,
     wal: Wal,
     wal_dir: PathBuf,
+    /// What opening the log replayed, for the first load when nothing was written since
+    /// (the replica's start): the log is read once, not twice.
+    opened_log: Cell<Option<Replayed>>,
     /// When redb last committed durably.
     state_durable_at: Instant,
 }
@@ -83,13 +87,14 @@ impl DiskStore {
         txn.commit().map_err(StoreError::io)?;
         let wal_dir = dir.join("wal");
         move_legacy_log(&db, dir, &wal_dir)?;
-        let (mut wal, _) = Wal::open(&wal_dir)?;
-        let log_reset_at = read_u64(&db, LOG_RESET_AT)?.unwrap_or(0);
+        let (mut wal, mut replayed) = Wal::open(&wal_dir)?;
+        let log_reset_at = read_u64(&db, LOG_RESET_AT, "log reset index")?.unwrap_or(0);
         if log_reset_at > wal.reset_at() {
             tracing::warn!(log_reset_at, wal_reset_at = wal.reset_at(), "a snapshot was installed but the log not reset before a crash; resetting it now");
             wal.reset(log_reset_at)?;
+            replayed.entries.clear();
         }
-        Ok(DiskStore { db, wal, wal_dir, state_durable_at: Instant::now() })
+        Ok(DiskStore { db, wal, wal_dir, opened_log: Cell::new(Some(replayed)), state_durable_at: Instant::now() })
     }
 
     /// Opens the store of an existing data directory (refused where there is none).
@@ -102,11 +107,7 @@ impl DiskStore {
 
     /// The replica that owns this store, recorded by [`DiskStore::claim`].
     pub fn replica_id(&self) -> Result<Option<u64>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::io)?;
-        let meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
-        let Some(bytes) = meta.get(REPLICA_ID).map_err(StoreError::io)? else { return Ok(None) };
-        let bytes: [u8; 8] = bytes.value().try_into().map_err(|_| corrupt("replica id", "not 8 bytes"))?;
-        Ok(Some(u64::from_le_bytes(bytes)))
+        read_u64(&self.db, REPLICA_ID, "replica id")
     }
 
     /// Records that replica `id` owns this store; refuses a store another replica owns.
@@ -123,15 +124,11 @@ impl DiskStore {
     }
 }
 
-fn corrupt(what: &str, why: impl ToString) -> StoreError {
-    StoreError::Corrupt { what: what.to_owned(), why: why.to_string() }
-}
-
 fn decode_rows<T: serde::de::DeserializeOwned>(table: &impl ReadableTable<u64, &'static [u8]>, what: &str) -> Result<Vec<T>, StoreError> {
     let mut rows = Vec::new();
     for row in table.iter().map_err(StoreError::io)? {
         let (key, value) = row.map_err(StoreError::io)?;
-        rows.push(postcard::from_bytes(value.value()).map_err(|err| corrupt(&format!("{what} {}", key.value()), err))?);
+        rows.push(postcard::from_bytes(value.value()).map_err(|err| StoreError::corrupt(format!("{what} {}", key.value()), err))?);
     }
     Ok(rows)
 }
@@ -145,16 +142,16 @@ impl DurableStore for DiskStore {
         };
         let mut recovered = Recovered::default();
         if let Some(bytes) = get(CONF_STATE)? {
-            recovered.conf_state = ConfState::parse_from_bytes(&bytes).map_err(|err| corrupt("conf state", err))?;
+            recovered.conf_state = ConfState::parse_from_bytes(&bytes).map_err(|err| StoreError::corrupt("conf state", err))?;
         }
         if let Some(bytes) = get(SNAPSHOT)? {
-            recovered.snapshot = Snapshot::parse_from_bytes(&bytes).map_err(|err| corrupt("snapshot", err))?;
+            recovered.snapshot = Snapshot::parse_from_bytes(&bytes).map_err(|err| StoreError::corrupt("snapshot", err))?;
         }
         if let Some(bytes) = get(APPLIED)? {
             recovered.applied = u64_of(&bytes, "applied index")?;
         }
         let state_meta: Meta = match get(STATE_META)? {
-            Some(bytes) => postcard::from_bytes(&bytes).map_err(|err| corrupt("state meta", err))?,
+            Some(bytes) => postcard::from_bytes(&bytes).map_err(|err| StoreError::corrupt("state meta", err))?,
             None => Meta::default(),
         };
         let image = StateImage {
@@ -165,7 +162,10 @@ impl DurableStore for DiskStore {
             recipes: decode_rows(&txn.open_table(RECIPES).map_err(StoreError::io)?, "recipe")?,
         };
         recovered.state = State::from_image(image);
-        let log = Wal::read(&self.wal_dir)?;
+        let log = match self.opened_log.take() {
+            Some(replayed) => replayed,
+            None => Wal::read(&self.wal_dir)?,
+        };
         let (snapshot_index, snapshot_term) = (recovered.snapshot.get_metadata().index, recovered.snapshot.get_metadata().term);
         recovered.hard_state = log.hard_state.unwrap_or_default();
         // A crash between a snapshot's install and the log's hard state after it leaves the
@@ -177,7 +177,7 @@ impl DurableStore for DiskStore {
         }
         recovered.entries = log.entries.into_iter().filter(|entry| entry.index > snapshot_index).collect();
         if let Some(first) = recovered.entries.first().filter(|first| first.index > snapshot_index + 1) {
-            return Err(corrupt("write-ahead log", format!("the log resumes at entry {} after a snapshot at {snapshot_index}: the entries between are missing", first.index)));
+            return Err(StoreError::corrupt("write-ahead log", format!("the log resumes at entry {} after a snapshot at {snapshot_index}: the entries between are missing", first.index)));
         }
         Ok(recovered)
     }
@@ -186,14 +186,15 @@ impl DurableStore for DiskStore {
         if batch.is_empty() {
             return Ok(());
         }
+        self.opened_log.take();
         let WriteBatch { install_snapshot, entries, hard_state, conf_state, rows, applied, compact_to, lazy } = batch;
         let mut conf_state = conf_state;
         if let Some((snapshot, state)) = &install_snapshot {
             // redb first, recording the reset; then the log (see the module docs).
             self.wal.sync()?;
-            let mut txn = self.db.begin_write().map_err(StoreError::io)?;
+            let txn = self.db.begin_write().map_err(StoreError::io)?;
             let index = snapshot.get_metadata().index;
-            write_snapshot_install(&mut txn, snapshot, state, conf_state.take().as_ref())?;
+            write_snapshot_install(&txn, snapshot, state, conf_state.take().as_ref())?;
             txn.commit().map_err(StoreError::io)?;
             self.state_durable_at = Instant::now();
             self.wal.reset(index)?;
@@ -217,7 +218,7 @@ impl DurableStore for DiskStore {
         if !durable {
             txn.set_durability(Durability::None).map_err(StoreError::io)?;
         }
-        write_state(&mut txn, &rows, applied, conf_state.as_ref(), compact_to.as_ref())?;
+        write_state(&txn, &rows, applied, conf_state.as_ref(), compact_to.as_ref())?;
         txn.commit().map_err(StoreError::io)?;
         if durable {
             self.state_durable_at = Instant::now();
@@ -244,89 +245,107 @@ impl Drop for DiskStore {
 }
 
 fn u64_of(bytes: &[u8], what: &str) -> Result<u64, StoreError> {
-    let bytes: [u8; 8] = bytes.try_into().map_err(|_| corrupt(what, "not 8 bytes"))?;
+    let bytes: [u8; 8] = bytes.try_into().map_err(|_| StoreError::corrupt(what, "not 8 bytes"))?;
     Ok(u64::from_le_bytes(bytes))
 }
 
-fn read_u64(db: &Database, key: &str) -> Result<Option<u64>, StoreError> {
+/// The number stored under `key` in `raft_meta` (`what` it is, for an error).
+fn read_u64(db: &Database, key: &str, what: &str) -> Result<Option<u64>, StoreError> {
     let txn = db.begin_read().map_err(StoreError::io)?;
     let meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
-    meta.get(key).map_err(StoreError::io)?.map(|value| u64_of(value.value(), key)).transpose()
+    meta.get(key).map_err(StoreError::io)?.map(|value| u64_of(value.value(), what)).transpose()
+}
+
+/// The tables a state write touches, open in one write transaction.
+struct StateTables<'txn> {
+    meta: redb::Table<'txn, &'static str, &'static [u8]>,
+    jobs: redb::Table<'txn, u64, &'static [u8]>,
+    tasks: redb::Table<'txn, u64, &'static [u8]>,
+    nodes: redb::Table<'txn, u64, &'static [u8]>,
+    recipes: redb::Table<'txn, u64, &'static [u8]>,
+}
+
+impl<'txn> StateTables<'txn> {
+    fn open(txn: &'txn WriteTransaction) -> Result<StateTables<'txn>, StoreError> {
+        Ok(StateTables {
+            meta: txn.open_table(RAFT_META).map_err(StoreError::io)?,
+            jobs: txn.open_table(JOBS).map_err(StoreError::io)?,
+            tasks: txn.open_table(TASKS).map_err(StoreError::io)?,
+            nodes: txn.open_table(NODES).map_err(StoreError::io)?,
+            recipes: txn.open_table(RECIPES).map_err(StoreError::io)?,
+        })
+    }
+
+    /// Writes a row's bytes, or deletes it (`None`); the meta row is never deleted.
+    fn put_row(&mut self, row: RowKey, bytes: Option<&[u8]>) -> Result<(), StoreError> {
+        let (table, id) = match row {
+            RowKey::Meta => return bytes.map_or(Ok(()), |bytes| self.put_meta(STATE_META, bytes)),
+            RowKey::Job(id) => (&mut self.jobs, id),
+            RowKey::Task(id) => (&mut self.tasks, id),
+            RowKey::Node(id) => (&mut self.nodes, id),
+            RowKey::Recipe(id) => (&mut self.recipes, id),
+        };
+        match bytes {
+            Some(bytes) => table.insert(id, bytes).map(|_| ()),
+            None => table.remove(id).map(|_| ()),
+        }
+        .map_err(StoreError::io)
+    }
+
+    fn put_meta(&mut self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.meta.insert(key, bytes).map(|_| ()).map_err(StoreError::io)
+    }
+
+    /// The membership, applied index and snapshot that go with the rows.
+    fn put_raft_meta(&mut self, conf_state: Option<&ConfState>, applied: Option<u64>, snapshot: Option<&Snapshot>) -> Result<(), StoreError> {
+        if let Some(conf_state) = conf_state {
+            self.put_meta(CONF_STATE, &conf_state.write_to_bytes().map_err(StoreError::io)?)?;
+        }
+        if let Some(applied) = applied {
+            self.put_meta(APPLIED, &applied.to_le_bytes())?;
+        }
+        if let Some(snapshot) = snapshot {
+            self.put_meta(SNAPSHOT, &snapshot.write_to_bytes().map_err(StoreError::io)?)?;
+        }
+        Ok(())
+    }
 }
 
 /// A snapshot from the leader: every row replaced by its state's, the snapshot, its index
 /// as applied and as where the log was reset, and its membership.
-fn write_snapshot_install(txn: &mut WriteTransaction, snapshot: &Snapshot, state: &State, conf_state: Option<&ConfState>) -> Result<(), StoreError> {
-    let mut meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
-    let mut jobs = txn.open_table(JOBS).map_err(StoreError::io)?;
-    let mut tasks = txn.open_table(TASKS).map_err(StoreError::io)?;
-    let mut nodes = txn.open_table(NODES).map_err(StoreError::io)?;
-    let mut recipes = txn.open_table(RECIPES).map_err(StoreError::io)?;
-    jobs.retain(|_, _| false).map_err(StoreError::io)?;
-    tasks.retain(|_, _| false).map_err(StoreError::io)?;
-    nodes.retain(|_, _| false).map_err(StoreError::io)?;
-    recipes.retain(|_, _| false).map_err(StoreError::io)?;
-    let encode_row = |row: &dyn Fn() -> Result<Vec<u8>, postcard::Error>| row().map_err(StoreError::io);
+fn write_snapshot_install(txn: &WriteTransaction, snapshot: &Snapshot, state: &State, conf_state: Option<&ConfState>) -> Result<(), StoreError> {
+    let mut tables = StateTables::open(txn)?;
+    tables.jobs.retain(|_, _| false).map_err(StoreError::io)?;
+    tables.tasks.retain(|_, _| false).map_err(StoreError::io)?;
+    tables.nodes.retain(|_, _| false).map_err(StoreError::io)?;
+    tables.recipes.retain(|_, _| false).map_err(StoreError::io)?;
+    let encoded = |bytes: Result<Vec<u8>, postcard::Error>| bytes.map_err(StoreError::io);
     for (id, job) in &state.jobs {
-        jobs.insert(id, encode_row(&|| postcard::to_allocvec(job))?.as_slice()).map_err(StoreError::io)?;
+        tables.put_row(RowKey::Job(*id), Some(&encoded(postcard::to_allocvec(job))?))?;
     }
     for (id, task) in &state.tasks {
-        tasks.insert(id, encode_row(&|| postcard::to_allocvec(task))?.as_slice()).map_err(StoreError::io)?;
+        tables.put_row(RowKey::Task(*id), Some(&encoded(postcard::to_allocvec(task))?))?;
     }
     for (id, node) in &state.nodes {
-        nodes.insert(id, encode_row(&|| postcard::to_allocvec(node))?.as_slice()).map_err(StoreError::io)?;
+        tables.put_row(RowKey::Node(*id), Some(&encoded(postcard::to_allocvec(node))?))?;
     }
     for (id, recipe) in &state.recipes {
-        recipes.insert(id, encode_row(&|| postcard::to_allocvec(recipe))?.as_slice()).map_err(StoreError::io)?;
+        tables.put_row(RowKey::Recipe(*id), Some(&encoded(postcard::to_allocvec(recipe))?))?;
     }
+    tables.put_row(RowKey::Meta, Some(&encoded(postcard::to_allocvec(&state.meta))?))?;
     let index = snapshot.get_metadata().index;
-    meta.insert(STATE_META, encode_row(&|| postcard::to_allocvec(&state.meta))?.as_slice()).map_err(StoreError::io)?;
-    meta.insert(SNAPSHOT, snapshot.write_to_bytes().map_err(StoreError::io)?.as_slice()).map_err(StoreError::io)?;
-    meta.insert(APPLIED, index.to_le_bytes().as_slice()).map_err(StoreError::io)?;
-    meta.insert(LOG_RESET_AT, index.to_le_bytes().as_slice()).map_err(StoreError::io)?;
-    if let Some(conf_state) = conf_state {
-        meta.insert(CONF_STATE, conf_state.write_to_bytes().map_err(StoreError::io)?.as_slice()).map_err(StoreError::io)?;
-    }
-    Ok(())
+    tables.put_raft_meta(conf_state, Some(index), Some(snapshot))?;
+    tables.put_meta(LOG_RESET_AT, &index.to_le_bytes())
 }
 
 /// The rows applied entries changed, the applied index that covers them, a membership they
 /// changed, and a snapshot taken locally.
-fn write_state(txn: &mut WriteTransaction, rows: &[RowWrite], applied: Option<u64>, conf_state: Option<&ConfState>, compact_to: Option<&Snapshot>) -> Result<(), StoreError> {
-    let mut meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
-    let mut jobs = txn.open_table(JOBS).map_err(StoreError::io)?;
-    let mut tasks = txn.open_table(TASKS).map_err(StoreError::io)?;
-    let mut nodes = txn.open_table(NODES).map_err(StoreError::io)?;
-    let mut recipes = txn.open_table(RECIPES).map_err(StoreError::io)?;
+fn write_state(txn: &WriteTransaction, rows: &[RowWrite], applied: Option<u64>, conf_state: Option<&ConfState>, compact_to: Option<&Snapshot>) -> Result<(), StoreError> {
+    let mut tables = StateTables::open(txn)?;
     for (row, bytes) in rows {
-        let (table, id) = match row {
-            RowKey::Meta => {
-                if let Some(bytes) = bytes {
-                    meta.insert(STATE_META, bytes.as_slice()).map_err(StoreError::io)?;
-                }
-                continue;
-            }
-            RowKey::Job(id) => (&mut jobs, *id),
-            RowKey::Task(id) => (&mut tasks, *id),
-            RowKey::Node(id) => (&mut nodes, *id),
-            RowKey::Recipe(id) => (&mut recipes, *id),
-        };
-        match bytes {
-            Some(bytes) => table.insert(id, bytes.as_slice()).map(|_| ()),
-            None => table.remove(id).map(|_| ()),
-        }
-        .map_err(StoreError::io)?;
+        tables.put_row(*row, bytes.as_deref())?;
     }
-    if let Some(conf_state) = conf_state {
-        meta.insert(CONF_STATE, conf_state.write_to_bytes().map_err(StoreError::io)?.as_slice()).map_err(StoreError::io)?;
-    }
-    if let Some(applied) = applied {
-        meta.insert(APPLIED, applied.to_le_bytes().as_slice()).map_err(StoreError::io)?;
-    }
-    if let Some(snapshot) = compact_to {
-        meta.insert(SNAPSHOT, snapshot.write_to_bytes().map_err(StoreError::io)?.as_slice()).map_err(StoreError::io)?;
-    }
-    Ok(())
+    tables.put_raft_meta(conf_state, applied, compact_to)
 }
 
 /// Moves the log of a data directory from before the write-ahead log out of redb: written
@@ -339,11 +358,11 @@ fn move_legacy_log(db: &Database, dir: &Path, wal_dir: &Path) -> Result<(), Stor
         let mut entries = Vec::new();
         for row in log.iter().map_err(StoreError::io)? {
             let (index, bytes) = row.map_err(StoreError::io)?;
-            entries.push(Entry::parse_from_bytes(bytes.value()).map_err(|err| corrupt(&format!("log entry {}", index.value()), err))?);
+            entries.push(Entry::parse_from_bytes(bytes.value()).map_err(|err| StoreError::corrupt(format!("log entry {}", index.value()), err))?);
         }
         let meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
         let hard_state = match meta.get(LEGACY_HARD_STATE).map_err(StoreError::io)? {
-            Some(bytes) => Some(HardState::parse_from_bytes(bytes.value()).map_err(|err| corrupt("hard state", err))?),
+            Some(bytes) => Some(HardState::parse_from_bytes(bytes.value()).map_err(|err| StoreError::corrupt("hard state", err))?),
             None => None,
         };
         (entries, hard_state)

@@ -48,13 +48,9 @@ impl MemoryStore {
     }
 }
 
-fn corrupt(what: String, why: impl ToString) -> StoreError {
-    StoreError::Corrupt { what, why: why.to_string() }
-}
-
 impl DurableStore for MemoryStore {
     fn load(&self) -> Result<Recovered, StoreError> {
-        let mut disk = self.disk.lock().map_err(|_| corrupt("memory store".into(), "poisoned"))?;
+        let mut disk = self.disk.lock().map_err(|_| StoreError::corrupt("memory store", "poisoned"))?;
         // A (re)start sees only what was durable: lazy writes since are lost.
         disk.working = disk.durable.clone();
         let contents = &disk.durable;
@@ -63,10 +59,10 @@ impl DurableStore for MemoryStore {
             let what = || format!("{row:?}");
             match row {
                 RowKey::Meta => {}
-                RowKey::Job(_) => image.jobs.push(postcard::from_bytes(bytes).map_err(|err| corrupt(what(), err))?),
-                RowKey::Task(_) => image.tasks.push(postcard::from_bytes(bytes).map_err(|err| corrupt(what(), err))?),
-                RowKey::Node(_) => image.nodes.push(postcard::from_bytes(bytes).map_err(|err| corrupt(what(), err))?),
-                RowKey::Recipe(_) => image.recipes.push(postcard::from_bytes(bytes).map_err(|err| corrupt(what(), err))?),
+                RowKey::Job(_) => image.jobs.push(postcard::from_bytes(bytes).map_err(|err| StoreError::corrupt(what(), err))?),
+                RowKey::Task(_) => image.tasks.push(postcard::from_bytes(bytes).map_err(|err| StoreError::corrupt(what(), err))?),
+                RowKey::Node(_) => image.nodes.push(postcard::from_bytes(bytes).map_err(|err| StoreError::corrupt(what(), err))?),
+                RowKey::Recipe(_) => image.recipes.push(postcard::from_bytes(bytes).map_err(|err| StoreError::corrupt(what(), err))?),
             }
         }
         Ok(Recovered {
@@ -80,7 +76,7 @@ impl DurableStore for MemoryStore {
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        let mut disk = self.disk.lock().map_err(|_| corrupt("memory store".into(), "poisoned"))?;
+        let mut disk = self.disk.lock().map_err(|_| StoreError::corrupt("memory store", "poisoned"))?;
         let lazy = batch.lazy && batch.entries.is_empty() && batch.install_snapshot.is_none();
         let snapshots = batch.install_snapshot.is_some() || batch.compact_to.is_some();
         let contents = &mut disk.working;
@@ -89,16 +85,16 @@ impl DurableStore for MemoryStore {
             contents.log.clear();
             contents.rows.clear();
             for (row, bytes) in state.jobs.values().map(|job| (RowKey::Job(job.id), postcard::to_allocvec(job))) {
-                contents.rows.insert(row, bytes.map_err(|err| corrupt(format!("{row:?}"), err))?);
+                contents.rows.insert(row, bytes.map_err(|err| StoreError::corrupt(format!("{row:?}"), err))?);
             }
             for (row, bytes) in state.tasks.values().map(|task| (RowKey::Task(task.id), postcard::to_allocvec(task))) {
-                contents.rows.insert(row, bytes.map_err(|err| corrupt(format!("{row:?}"), err))?);
+                contents.rows.insert(row, bytes.map_err(|err| StoreError::corrupt(format!("{row:?}"), err))?);
             }
             for (row, bytes) in state.nodes.values().map(|node| (RowKey::Node(node.id), postcard::to_allocvec(node))) {
-                contents.rows.insert(row, bytes.map_err(|err| corrupt(format!("{row:?}"), err))?);
+                contents.rows.insert(row, bytes.map_err(|err| StoreError::corrupt(format!("{row:?}"), err))?);
             }
             for (row, bytes) in state.recipes.values().map(|recipe| (RowKey::Recipe(recipe.id), postcard::to_allocvec(recipe))) {
-                contents.rows.insert(row, bytes.map_err(|err| corrupt(format!("{row:?}"), err))?);
+                contents.rows.insert(row, bytes.map_err(|err| StoreError::corrupt(format!("{row:?}"), err))?);
             }
             contents.meta = state.meta.clone();
             contents.applied = snapshot.get_metadata().index;
@@ -120,7 +116,7 @@ impl DurableStore for MemoryStore {
         for (row, bytes) in batch.rows {
             match (row, bytes) {
                 (RowKey::Meta, Some(bytes)) => {
-                    contents.meta = postcard::from_bytes(&bytes).map_err(|err| corrupt("meta".into(), err))?;
+                    contents.meta = postcard::from_bytes(&bytes).map_err(|err| StoreError::corrupt("meta", err))?;
                 }
                 (RowKey::Meta, None) => {}
                 (row, Some(bytes)) => {

@@ -94,6 +94,11 @@ impl StoreError {
     pub(crate) fn io(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
         StoreError::Io(Box::new(error))
     }
+
+    /// `what` holds data that cannot be what was written, for `why`.
+    pub(crate) fn corrupt(what: impl Into<String>, why: impl ToString) -> StoreError {
+        StoreError::Corrupt { what: what.into(), why: why.to_string() }
+    }
 }
 
 pub trait DurableStore: Send + 'static {

@@ -78,14 +78,6 @@ pub struct Wal {
     unsynced: bool,
 }
 
-fn io(err: std::io::Error) -> StoreError {
-    StoreError::io(err)
-}
-
-fn corrupt(what: String, why: impl ToString) -> StoreError {
-    StoreError::Corrupt { what, why: why.to_string() }
-}
-
 fn segment_path(dir: &Path, sequence: u64) -> PathBuf {
     dir.join(format!("{sequence:020}.wal"))
 }
@@ -93,12 +85,12 @@ fn segment_path(dir: &Path, sequence: u64) -> PathBuf {
 /// The segments in `dir`, by sequence number.
 fn segment_sequences(dir: &Path) -> Result<Vec<u64>, StoreError> {
     let mut sequences = Vec::new();
-    for item in std::fs::read_dir(dir).map_err(io)? {
-        let name = item.map_err(io)?.file_name();
+    for item in std::fs::read_dir(dir).map_err(StoreError::io)? {
+        let name = item.map_err(StoreError::io)?.file_name();
         let Some(stem) = name.to_str().and_then(|name| name.strip_suffix(".wal")) else { continue };
         match stem.parse::<u64>() {
             Ok(sequence) if stem.len() == 20 => sequences.push(sequence),
-            _ => return Err(corrupt(format!("write-ahead log {}", dir.display()), format!("{stem}.wal is not a segment name"))),
+            _ => return Err(StoreError::corrupt(format!("write-ahead log {}", dir.display()), format!("{stem}.wal is not a segment name"))),
         }
     }
     sequences.sort_unstable();
@@ -106,7 +98,7 @@ fn segment_sequences(dir: &Path) -> Result<Vec<u64>, StoreError> {
 }
 
 pub(super) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir).and_then(|dir| dir.sync_all()).map_err(io)
+    File::open(dir).and_then(|dir| dir.sync_all()).map_err(StoreError::io)
 }
 
 fn header(starts_fresh: bool, reset_at: u64) -> [u8; HEADER_BYTES] {
@@ -117,13 +109,18 @@ fn header(starts_fresh: bool, reset_at: u64) -> [u8; HEADER_BYTES] {
     bytes
 }
 
-fn record(kind: u8, payload: &[u8]) -> Vec<u8> {
+/// A record's checksum: CRC32 of its kind and payload.
+fn checksum(kind: u8, payload: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&[kind]);
     hasher.update(payload);
+    hasher.finalize()
+}
+
+fn record(kind: u8, payload: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(RECORD_HEAD_BYTES + payload.len());
     bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(&hasher.finalize().to_le_bytes());
+    bytes.extend_from_slice(&checksum(kind, payload).to_le_bytes());
     bytes.push(kind);
     bytes.extend_from_slice(payload);
     bytes
@@ -171,13 +168,13 @@ struct ReadSegment {
 
 fn read_segment(path: &Path) -> Result<ReadSegment, StoreError> {
     let mut bytes = Vec::new();
-    File::open(path).and_then(|mut file| file.read_to_end(&mut bytes)).map_err(io)?;
+    File::open(path).and_then(|mut file| file.read_to_end(&mut bytes)).map_err(StoreError::io)?;
     if bytes.len() < HEADER_BYTES {
         // Created, header not yet written: a crash right after the file was made.
         return Ok(ReadSegment { starts_fresh: false, reset_at: 0, records: Vec::new(), valid_bytes: 0, torn: Some("no header".to_owned()) });
     }
     if &bytes[..8] != MAGIC {
-        return Err(corrupt(format!("write-ahead log segment {}", path.display()), "it does not begin with the segment magic"));
+        return Err(StoreError::corrupt(format!("write-ahead log segment {}", path.display()), "it does not begin with the segment magic"));
     }
     let starts_fresh = bytes[8] == 1;
     let reset_at = u64::from_le_bytes(bytes[9..HEADER_BYTES].try_into().unwrap_or_default());
@@ -191,17 +188,14 @@ fn read_segment(path: &Path) -> Result<ReadSegment, StoreError> {
             break Some(format!("a record head cut short at byte {offset}"));
         }
         let length = u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap_or_default()) as usize;
-        let checksum = u32::from_le_bytes(bytes[offset + 4..offset + 8].try_into().unwrap_or_default());
+        let stored_checksum = u32::from_le_bytes(bytes[offset + 4..offset + 8].try_into().unwrap_or_default());
         let kind = bytes[offset + 8];
         let start = offset + RECORD_HEAD_BYTES;
         if length > MAX_RECORD_BYTES || bytes.len() - start < length {
             break Some(format!("a record of {length} bytes cut short at byte {offset}"));
         }
         let payload = &bytes[start..start + length];
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&[kind]);
-        hasher.update(payload);
-        if hasher.finalize() != checksum {
+        if checksum(kind, payload) != stored_checksum {
             break Some(format!("a record failing its checksum at byte {offset}"));
         }
         records.push((kind, payload.to_vec()));
@@ -222,14 +216,14 @@ fn replay(dir: &Path, repair: bool) -> Result<(Replayed, Vec<SegmentInfo>), Stor
         let last = position + 1 == sequences.len();
         if let Some(why) = &segment.torn {
             if !last {
-                return Err(corrupt(format!("write-ahead log segment {}", path.display()), format!("{why}, in a segment that later ones follow")));
+                return Err(StoreError::corrupt(format!("write-ahead log segment {}", path.display()), format!("{why}, in a segment that later ones follow")));
             }
             if repair {
                 tracing::warn!(segment = %path.display(), why, "cutting off the write-ahead log's torn tail (a write a crash interrupted before its sync)");
                 if segment.valid_bytes == 0 {
-                    std::fs::write(&path, header(false, replayed.reset_at)).map_err(io)?;
+                    std::fs::write(&path, header(false, replayed.reset_at)).map_err(StoreError::io)?;
                 } else {
-                    OpenOptions::new().write(true).open(&path).and_then(|file| file.set_len(segment.valid_bytes).and_then(|()| file.sync_all())).map_err(io)?;
+                    OpenOptions::new().write(true).open(&path).and_then(|file| file.set_len(segment.valid_bytes).and_then(|()| file.sync_all())).map_err(StoreError::io)?;
                 }
             }
         }
@@ -242,12 +236,12 @@ fn replay(dir: &Path, repair: bool) -> Result<(Replayed, Vec<SegmentInfo>), Stor
             let what = || format!("write-ahead log segment {}", path.display());
             match kind {
                 KIND_ENTRIES => {
-                    let entries = parse_entries(&payload).map_err(|why| corrupt(what(), why))?;
-                    append_in_memory(&mut replayed.entries, &entries).map_err(|why| corrupt(what(), why))?;
+                    let entries = parse_entries(&payload).map_err(|why| StoreError::corrupt(what(), why))?;
+                    append_in_memory(&mut replayed.entries, &entries).map_err(|why| StoreError::corrupt(what(), why))?;
                     info.last_index = info.last_index.max(entries.last().map_or(0, |entry| entry.index));
                 }
-                KIND_HARD_STATE => replayed.hard_state = Some(HardState::parse_from_bytes(&payload).map_err(|err| corrupt(what(), err))?),
-                other => return Err(corrupt(what(), format!("unknown record kind {other}"))),
+                KIND_HARD_STATE => replayed.hard_state = Some(HardState::parse_from_bytes(&payload).map_err(|err| StoreError::corrupt(what(), err))?),
+                other => return Err(StoreError::corrupt(what(), format!("unknown record kind {other}"))),
             }
         }
         segments.push(info);
@@ -284,17 +278,17 @@ impl Wal {
     /// Opens (or creates) the log in `dir` for appending, cutting off a torn tail; returns it
     /// with what it holds.
     pub fn open(dir: &Path) -> Result<(Wal, Replayed), StoreError> {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::create_dir_all(dir).map_err(StoreError::io)?;
         let (replayed, mut segments) = replay(dir, true)?;
         let hard_state = replayed.hard_state.clone().unwrap_or_default();
         let (active, active_info) = match segments.pop() {
-            Some(info) => (OpenOptions::new().append(true).open(segment_path(dir, info.sequence)).map_err(io)?, info),
+            Some(info) => (OpenOptions::new().append(true).open(segment_path(dir, info.sequence)).map_err(StoreError::io)?, info),
             None => {
                 let info = SegmentInfo { sequence: 1, last_index: 0 };
                 (create_segment(dir, info.sequence, false, 0, &hard_state)?, info)
             }
         };
-        let active_bytes = active.metadata().map_err(io)?.len();
+        let active_bytes = active.metadata().map_err(StoreError::io)?.len();
         let wal = Wal {
             dir: dir.to_owned(),
             active,
@@ -315,7 +309,7 @@ impl Wal {
 
     fn write_record(&mut self, kind: u8, payload: &[u8]) -> Result<(), StoreError> {
         let bytes = record(kind, payload);
-        self.active.write_all(&bytes).map_err(io)?;
+        self.active.write_all(&bytes).map_err(StoreError::io)?;
         self.active_bytes += bytes.len() as u64;
         self.unsynced = true;
         Ok(())
@@ -350,7 +344,7 @@ impl Wal {
         self.sync_active()?;
         let next = SegmentInfo { sequence: self.active_info.sequence + 1, last_index: 0 };
         let file = create_segment(&self.dir, next.sequence, fresh, self.reset_at, &self.hard_state)?;
-        self.active_bytes = file.metadata().map_err(io)?.len();
+        self.active_bytes = file.metadata().map_err(StoreError::io)?.len();
         self.active = file;
         self.sealed.push_back(std::mem::replace(&mut self.active_info, next));
         Ok(())
@@ -358,7 +352,7 @@ impl Wal {
 
     fn sync_active(&mut self) -> Result<(), StoreError> {
         if self.unsynced {
-            self.active.sync_data().map_err(io)?;
+            self.active.sync_data().map_err(StoreError::io)?;
             self.unsynced = false;
         }
         Ok(())
@@ -384,7 +378,7 @@ impl Wal {
             match std::fs::remove_file(segment_path(&self.dir, oldest.sequence)) {
                 Ok(()) => {}
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => return Err(io(err)),
+                Err(err) => return Err(StoreError::io(err)),
             }
             self.sealed.pop_front();
             dropped = true;
@@ -400,10 +394,10 @@ impl Wal {
 /// contents and its name in the directory).
 fn create_segment(dir: &Path, sequence: u64, fresh: bool, reset_at: u64, hard_state: &HardState) -> Result<File, StoreError> {
     let path = segment_path(dir, sequence);
-    let mut file = OpenOptions::new().create_new(true).append(true).open(&path).map_err(io)?;
+    let mut file = OpenOptions::new().create_new(true).append(true).open(&path).map_err(StoreError::io)?;
     let mut bytes = header(fresh, reset_at).to_vec();
     bytes.extend_from_slice(&record(KIND_HARD_STATE, &hard_state.write_to_bytes().map_err(StoreError::io)?));
-    file.write_all(&bytes).and_then(|()| file.sync_all()).map_err(io)?;
+    file.write_all(&bytes).and_then(|()| file.sync_all()).map_err(StoreError::io)?;
     sync_dir(dir)?;
     Ok(file)
 }

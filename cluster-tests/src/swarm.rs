@@ -16,6 +16,7 @@ use shotfarm_proto::client::LeaderClient;
 use shotfarm_proto::pipeline::TaskSpec;
 use shotfarm_proto::v1::node_service_client::NodeServiceClient;
 use shotfarm_proto::v1::{self, agent_message, scheduler_message, task_result};
+use shotfarm_scheduler::replica_node::clock::now_ms;
 use shotfarm_scheduler::synthetic;
 
 use crate::cluster::SchedulerCluster;
@@ -238,7 +239,8 @@ async fn session(node_id: u64, config: &SwarmConfig, client: &LeaderClient, stat
                         continue;
                     }
                     if assignment.ready_at_ms > 0 {
-                        let arrived_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64);
+                        // The leader's clock, read here: one machine.
+                        let arrived_ms = now_ms();
                         let wait = PlacementWait { kind: assignment.kind.clone(), arrived_ms, waited_ms: arrived_ms.saturating_sub(assignment.ready_at_ms) };
                         stats.placement_waits.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(wait);
                     }

@@ -74,7 +74,7 @@ fn chunk_settings(job: &Job, chunk: u32, rungs: &[Rung]) -> Result<Vec<f64>, Str
         .collect()
 }
 
-/// The output of a finished dependency, parsed.
+/// The tasks `task` depends on.
 fn deps<'a>(state: &'a State, task: &Task) -> Vec<&'a Task> {
     task.deps.iter().filter_map(|dep| state.tasks.get(dep)).collect()
 }

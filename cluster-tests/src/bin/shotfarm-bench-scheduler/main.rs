@@ -28,7 +28,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use shotfarm_cluster_tests::cluster::{SchedulerCluster, wait_until};
-use shotfarm_cluster_tests::swarm::{self, SwarmConfig, SwarmStats};
+use shotfarm_cluster_tests::swarm::{self, PlacementWait, SwarmConfig, SwarmStats};
+use shotfarm_scheduler::replica_node::clock::now_ms;
 use shotfarm_proto::client::LeaderClient;
 use shotfarm_proto::v1::admin_service_client::AdminServiceClient;
 use shotfarm_proto::v1::job_service_client::JobServiceClient;
@@ -175,10 +176,9 @@ async fn saturate(client: &LeaderClient, stats: &SwarmStats, tasks: u64, log: bo
 /// which held tasks up to 110 ms for the first 1.4 s after it.
 const LATENCY_WARM_UP: Duration = Duration::from_secs(2);
 
-/// Half load (`load` of the saturated rate): small jobs submitted at a steady pace; after a
-/// warm-up, every task's wait from becoming ready (leader's clock) to its assignment reaching
-/// the agent (agent's clock; one machine), as the assignment reports it. Returns the sorted
-/// waits, and per task kind.
+/// Small jobs submitted at a steady `tasks_per_sec`; after a warm-up, every task's wait from
+/// becoming ready (leader's clock) to its assignment reaching the agent (agent's clock; one
+/// machine), as the assignment reports it. Returns the sorted waits, and per task kind.
 async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, seconds: u64) -> anyhow::Result<(Vec<f64>, BTreeMap<String, Vec<f64>>)> {
     let jobs_per_sec = (tasks_per_sec / TASKS_PER_SMALL_JOB as f64).max(1.0);
     let interval = Duration::from_secs_f64(1.0 / jobs_per_sec);
@@ -191,7 +191,7 @@ async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, 
     // One client, as a pipeline's submitter keeps its connection: a TLS handshake per job
     // would load the machine being measured.
     let submitter = std::sync::Arc::new(LeaderClient::new(client.addrs().to_vec(), client.credentials().clone()));
-    let started_ms = epoch_ms() + LATENCY_WARM_UP.as_millis() as u64;
+    let started_ms = now_ms() + LATENCY_WARM_UP.as_millis() as u64;
     let mut measured_jobs = 0;
     while Instant::now() < deadline {
         ticker.tick().await;
@@ -206,12 +206,13 @@ async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, 
         submitted.context("a submission task panicked")??;
     }
     let expected = measured_jobs * TASKS_PER_SMALL_JOB as usize;
-    let in_phase = || stats.placement_waits.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().filter(|wait| wait.arrived_ms >= started_ms).cloned().collect::<Vec<_>>();
-    wait_until(Duration::from_secs(30), "every task of the latency phase is assigned", || async { in_phase().len() >= expected }).await?;
+    let all_waits = || stats.placement_waits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let in_phase = |wait: &&PlacementWait| wait.arrived_ms >= started_ms;
+    wait_until(Duration::from_secs(30), "every task of the latency phase is assigned", || async { all_waits().iter().filter(in_phase).count() >= expected }).await?;
     let mut by_kind: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut waits = Vec::new();
-    for wait in in_phase() {
-        by_kind.entry(wait.kind).or_default().push(wait.waited_ms as f64);
+    for wait in all_waits().iter().filter(in_phase) {
+        by_kind.entry(wait.kind.clone()).or_default().push(wait.waited_ms as f64);
         waits.push(wait.waited_ms as f64);
     }
     waits.sort_by(f64::total_cmp);
@@ -219,10 +220,6 @@ async fn latency(client: &LeaderClient, stats: &SwarmStats, tasks_per_sec: f64, 
         samples.sort_by(f64::total_cmp);
     }
     Ok((waits, by_kind))
-}
-
-fn epoch_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 /// Kills the leader with a trickle of work queued; time until an assignment arrives again.

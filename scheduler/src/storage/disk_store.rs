@@ -6,30 +6,36 @@
 //! Why two files: a commit waits for the log to be durable on a quorum, and a synced append
 //! is an order of magnitude cheaper than a redb transaction. The rows need no sync of their
 //! own: they are a function of the log, and a crash that loses some is repaired by applying
-//! the committed entries after the applied index again (see `WriteBatch::lazy`).
+//! the committed entries after the applied index again (see `WriteBatch::lazy`). So the rows
+//! go to redb on a thread of their own ([`super::state_writer`]), and the driver that calls
+//! [`DurableStore::write`] waits only for the log.
 //!
 //! How the two stay consistent:
-//! - redb commits without a sync, except once a [`DURABLE_STATE_EVERY`], for a snapshot taken
-//!   or installed, and on close; the log is synced first each time, so the applied index on
-//!   disk never runs ahead of the log and commit index on disk.
-//! - Compaction drops log segments only after the snapshot that covers them is durable.
-//! - A snapshot from the leader is installed in redb first, recording `log_reset_at`, then the
-//!   log is reset. A crash between the two leaves a log older than the reset: load finds
-//!   `log_reset_at` ahead of the log's and discards it, as the install meant to.
+//! - An entry is applied only once its append was synced, so the applied index on disk never
+//!   runs ahead of the entries on disk. The commit index in the log may (it is written lazily,
+//!   while the writer makes its commits durable once a second): load raises it to the applied
+//!   index, which only committed entries reach.
+//! - Compaction drops log segments only after the writer has made the snapshot that covers
+//!   them durable.
+//! - A snapshot from the leader is installed in redb first (after every row sent before it),
+//!   recording `log_reset_at`, then the log is reset. A crash between the two leaves a log
+//!   older than the reset: load finds `log_reset_at` ahead of the log's and discards it, as
+//!   the install meant to.
 //! - A data directory from before the log had its own file (entries and hard state in redb's
 //!   `raft_log` and `raft_meta`) is moved into a new log on first open: written in `wal.tmp/`,
 //!   synced, renamed to `wal/`, and only then removed from redb.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use protobuf::Message as _;
 use raft::prelude::{ConfState, Entry, HardState, Snapshot};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
+use super::state_writer::{StateWrite, StateWriter};
 use super::wal::{self, Replayed, Wal};
-use super::{DurableStore, Recovered, RowWrite, StoreError, WriteBatch};
+use super::{DurableStore, Recovered, StoreError, WriteBatch};
 use crate::state::{Meta, RowKey, State, StateImage};
 
 /// Log entries of a data directory from before the write-ahead log; moved into it on open.
@@ -51,19 +57,16 @@ const LOG_RESET_AT: &str = "log_reset_at";
 /// The id of the replica that owns the store, recorded when it first opens it.
 const REPLICA_ID: &str = "replica_id";
 
-/// redb makes its commits durable at least this often: it bounds what a crash makes the
-/// replica apply again, and lets redb reuse the pages its unsynced commits freed.
-pub const DURABLE_STATE_EVERY: Duration = Duration::from_secs(1);
-
 pub struct DiskStore {
-    db: Database,
+    db: Arc<Database>,
+    writer: StateWriter,
     wal: Wal,
     wal_dir: PathBuf,
     /// What opening the log replayed, for the first load when nothing was written since
     /// (the replica's start): the log is read once, not twice.
     opened_log: Cell<Option<Replayed>>,
-    /// When redb last committed durably.
-    state_durable_at: Instant,
+    /// The snapshot index the log was last compacted to.
+    compacted_to: u64,
 }
 
 impl DiskStore {
@@ -94,7 +97,9 @@ impl DiskStore {
             wal.reset(log_reset_at)?;
             replayed.entries.clear();
         }
-        Ok(DiskStore { db, wal, wal_dir, opened_log: Cell::new(Some(replayed)), state_durable_at: Instant::now() })
+        let db = Arc::new(db);
+        let writer = StateWriter::start(Arc::clone(&db))?;
+        Ok(DiskStore { db, writer, wal, wal_dir, opened_log: Cell::new(Some(replayed)), compacted_to: 0 })
     }
 
     /// Opens the store of an existing data directory (refused where there is none).
@@ -108,6 +113,16 @@ impl DiskStore {
     /// The replica that owns this store, recorded by [`DiskStore::claim`].
     pub fn replica_id(&self) -> Result<Option<u64>, StoreError> {
         read_u64(&self.db, REPLICA_ID, "replica id")
+    }
+
+    /// Drops the log up to the latest snapshot the writer has made durable.
+    fn compact_to_durable_snapshot(&mut self) -> Result<(), StoreError> {
+        let durable = self.writer.durable_snapshot();
+        if durable > self.compacted_to {
+            self.wal.compact(durable)?;
+            self.compacted_to = durable;
+        }
+        Ok(())
     }
 
     /// Records that replica `id` owns this store; refuses a store another replica owns.
@@ -135,6 +150,7 @@ fn decode_rows<T: serde::de::DeserializeOwned>(table: &impl ReadableTable<u64, &
 
 impl DurableStore for DiskStore {
     fn load(&self) -> Result<Recovered, StoreError> {
+        self.writer.flush()?;
         let txn = self.db.begin_read().map_err(StoreError::io)?;
         let meta = txn.open_table(RAFT_META).map_err(StoreError::io)?;
         let get = |key: &str| -> Result<Option<Vec<u8>>, StoreError> {
@@ -169,8 +185,10 @@ impl DurableStore for DiskStore {
         let (snapshot_index, snapshot_term) = (recovered.snapshot.get_metadata().index, recovered.snapshot.get_metadata().term);
         recovered.hard_state = log.hard_state.unwrap_or_default();
         // A crash between a snapshot's install and the log's hard state after it leaves the
-        // hard state behind the snapshot, which is committed by definition.
-        recovered.hard_state.commit = recovered.hard_state.commit.max(snapshot_index);
+        // hard state behind the snapshot, which is committed by definition; a crash before a
+        // lazy hard state was synced, behind the applied index, which only committed entries
+        // reach.
+        recovered.hard_state.commit = recovered.hard_state.commit.max(snapshot_index).max(recovered.applied);
         if recovered.hard_state.term < snapshot_term {
             recovered.hard_state.term = snapshot_term;
             recovered.hard_state.vote = 0;
@@ -187,16 +205,14 @@ impl DurableStore for DiskStore {
             return Ok(());
         }
         self.opened_log.take();
+        self.compact_to_durable_snapshot()?;
         let WriteBatch { install_snapshot, entries, hard_state, conf_state, rows, applied, compact_to, lazy } = batch;
         let mut conf_state = conf_state;
-        if let Some((snapshot, state)) = &install_snapshot {
+        if let Some((snapshot, state)) = install_snapshot {
             // redb first, recording the reset; then the log (see the module docs).
             self.wal.sync()?;
-            let txn = self.db.begin_write().map_err(StoreError::io)?;
             let index = snapshot.get_metadata().index;
-            write_snapshot_install(&txn, snapshot, state, conf_state.take().as_ref())?;
-            txn.commit().map_err(StoreError::io)?;
-            self.state_durable_at = Instant::now();
+            self.writer.install(snapshot, state, conf_state.take())?;
             self.wal.reset(index)?;
         }
         self.wal.append_entries(&entries)?;
@@ -206,38 +222,18 @@ impl DurableStore for DiskStore {
         if !lazy || !entries.is_empty() {
             self.wal.sync()?;
         }
-        if rows.is_empty() && applied.is_none() && conf_state.is_none() && compact_to.is_none() {
+        let state = StateWrite { rows, applied, conf_state, compact_to };
+        if state.rows.is_empty() && state.applied.is_none() && state.conf_state.is_none() && state.compact_to.is_none() {
             return Ok(());
         }
-        let durable = compact_to.is_some() || self.state_durable_at.elapsed() >= DURABLE_STATE_EVERY;
-        if durable {
-            // The applied index on disk never runs ahead of the log on disk.
-            self.wal.sync()?;
-        }
-        let mut txn = self.db.begin_write().map_err(StoreError::io)?;
-        if !durable {
-            txn.set_durability(Durability::None).map_err(StoreError::io)?;
-        }
-        write_state(&txn, &rows, applied, conf_state.as_ref(), compact_to.as_ref())?;
-        txn.commit().map_err(StoreError::io)?;
-        if durable {
-            self.state_durable_at = Instant::now();
-        }
-        if let Some(snapshot) = &compact_to {
-            // Only now that the snapshot is durable.
-            self.wal.compact(snapshot.get_metadata().index)?;
-        }
-        Ok(())
+        self.writer.write(state)
     }
 }
 
 impl Drop for DiskStore {
     /// Makes what was written durable on a clean close, so a restart applies nothing again.
     fn drop(&mut self) {
-        let closed = self.wal.sync().and_then(|()| {
-            let txn = self.db.begin_write().map_err(StoreError::io)?;
-            txn.commit().map_err(StoreError::io)
-        });
+        let closed = self.wal.sync().and_then(|()| self.writer.close());
         if let Err(err) = closed {
             tracing::warn!(%err, "could not make the store durable on close; the next start applies the latest entries again");
         }
@@ -313,7 +309,7 @@ impl<'txn> StateTables<'txn> {
 
 /// A snapshot from the leader: every row replaced by its state's, the snapshot, its index
 /// as applied and as where the log was reset, and its membership.
-fn write_snapshot_install(txn: &WriteTransaction, snapshot: &Snapshot, state: &State, conf_state: Option<&ConfState>) -> Result<(), StoreError> {
+pub(super) fn write_snapshot_install(txn: &WriteTransaction, snapshot: &Snapshot, state: &State, conf_state: Option<&ConfState>) -> Result<(), StoreError> {
     let mut tables = StateTables::open(txn)?;
     tables.jobs.retain(|_, _| false).map_err(StoreError::io)?;
     tables.tasks.retain(|_, _| false).map_err(StoreError::io)?;
@@ -340,12 +336,12 @@ fn write_snapshot_install(txn: &WriteTransaction, snapshot: &Snapshot, state: &S
 
 /// The rows applied entries changed, the applied index that covers them, a membership they
 /// changed, and a snapshot taken locally.
-fn write_state(txn: &WriteTransaction, rows: &[RowWrite], applied: Option<u64>, conf_state: Option<&ConfState>, compact_to: Option<&Snapshot>) -> Result<(), StoreError> {
+pub(super) fn write_state(txn: &WriteTransaction, write: &StateWrite) -> Result<(), StoreError> {
     let mut tables = StateTables::open(txn)?;
-    for (row, bytes) in rows {
+    for (row, bytes) in &write.rows {
         tables.put_row(*row, bytes.as_deref())?;
     }
-    tables.put_raft_meta(conf_state, applied, compact_to)
+    tables.put_raft_meta(write.conf_state.as_ref(), write.applied, write.compact_to.as_ref())
 }
 
 /// Moves the log of a data directory from before the write-ahead log out of redb: written
@@ -456,6 +452,30 @@ mod tests {
         assert_eq!(recovered.state.meta.next_job_id, 7);
         assert_eq!(recovered.conf_state.voters, [1, 2, 3]);
         assert!(!dir.path().join("wal.tmp").exists());
+    }
+
+    #[test]
+    fn rows_written_after_the_last_synced_commit_index_raise_it_on_load_and_a_row_written_twice_keeps_its_last_bytes() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut state = State::default();
+        {
+            let mut store = DiskStore::open(dir.path()).expect("opens");
+            let hard_state = HardState { term: 1, vote: 1, commit: 2, ..Default::default() };
+            store.write(WriteBatch { entries: (1..=5).map(|index| entry(index, 1)).collect(), hard_state: Some(hard_state), ..WriteBatch::default() }).expect("appends");
+            // Applied up to 5 while the log's commit index on disk still says 2 (its later
+            // hard states were lazy and never synced), in batches the writer may coalesce.
+            for (next_job_id, applied) in [(3, 3), (4, 4), (9, 5)] {
+                state.meta.next_job_id = next_job_id;
+                let rows = vec![crate::storage::encode_row(&state, RowKey::Meta)];
+                store.write(WriteBatch { rows, applied: Some(applied), lazy: true, ..WriteBatch::default() }).expect("writes rows");
+            }
+            let seen = store.load().expect("loads while running");
+            assert_eq!((seen.applied, seen.state.meta.next_job_id), (5, 9), "a load sees every write sent before it");
+        }
+        let recovered = DiskStore::open(dir.path()).expect("opens again").load().expect("loads");
+        assert_eq!((recovered.applied, recovered.state.meta.next_job_id), (5, 9));
+        assert_eq!(recovered.hard_state.commit, 5, "entries were applied, so they were committed");
+        assert_eq!(recovered.entries.len(), 5);
     }
 
     #[test]

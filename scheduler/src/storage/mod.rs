@@ -4,6 +4,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`disk_store`] | the real store: the log in [`wal`], the rows, snapshot and membership in redb, each write one synced append where it must be durable |
+//! | [`state_writer`] | the disk store's thread that commits applied rows to redb, coalesced, off the Raft driver's thread |
 //! | [`wal`] | the Raft log's write-ahead log: entries and hard states in segment files, checksummed, torn tails cut off |
 //! | [`memory_store`] | the same contract in memory, for the deterministic simulation: its contents survive a simulated crash |
 //!
@@ -16,6 +17,7 @@
 
 pub mod disk_store;
 pub mod memory_store;
+pub mod state_writer;
 pub mod wal;
 
 use raft::prelude::{ConfState, Entry, HardState, Snapshot};

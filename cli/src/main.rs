@@ -31,6 +31,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc for every thread of the farm's processes: glibc's malloc was 28 % of a scheduler
+/// replica's Raft driver thread under `bench scheduler` (fragmentation work in `free`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "shotfarm", version, about = "A GPU-accelerated, Raft-replicated video encoding farm")]
 struct Cli {

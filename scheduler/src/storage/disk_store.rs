@@ -223,7 +223,7 @@ impl DurableStore for DiskStore {
             self.wal.sync()?;
         }
         let state = StateWrite { rows, applied, conf_state, compact_to };
-        if state.rows.is_empty() && state.applied.is_none() && state.conf_state.is_none() && state.compact_to.is_none() {
+        if state.is_empty() {
             return Ok(());
         }
         self.writer.write(state)

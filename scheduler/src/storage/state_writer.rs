@@ -47,6 +47,12 @@ pub struct StateWrite {
     pub compact_to: Option<Snapshot>,
 }
 
+impl StateWrite {
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.applied.is_none() && self.conf_state.is_none() && self.compact_to.is_none()
+    }
+}
+
 enum Command {
     State(StateWrite),
     Install { snapshot: Box<Snapshot>, state: Box<State>, conf_state: Option<ConfState>, done: SyncSender<()> },
@@ -157,10 +163,6 @@ impl Pending {
         self.compact_to = write.compact_to.or(self.compact_to.take());
     }
 
-    fn is_empty(&self) -> bool {
-        self.rows.is_empty() && self.applied.is_none() && self.conf_state.is_none() && self.compact_to.is_none()
-    }
-
     fn take(&mut self) -> StateWrite {
         let Pending { rows, applied, conf_state, compact_to } = std::mem::take(self);
         StateWrite { rows: rows.into_iter().collect(), applied, conf_state, compact_to }
@@ -210,8 +212,7 @@ impl Writer {
                         let txn = self.db.begin_write().map_err(StoreError::io)?;
                         write_snapshot_install(&txn, &snapshot, &state, conf_state.as_ref())?;
                         txn.commit().map_err(StoreError::io)?;
-                        self.durable_at = Instant::now();
-                        self.unsynced = false;
+                        self.made_durable();
                         let _ = done.send(());
                     }
                 }
@@ -229,10 +230,10 @@ impl Writer {
 
     /// Commits what is pending, durably when it holds a snapshot or a second has passed.
     fn commit_pending(&mut self, pending: &mut Pending) -> Result<(), StoreError> {
-        if pending.is_empty() {
+        let write = pending.take();
+        if write.is_empty() {
             return Ok(());
         }
-        let write = pending.take();
         let durable = write.compact_to.is_some() || self.durable_at.elapsed() >= DURABLE_STATE_EVERY;
         self.commit(&write, durable)
     }
@@ -245,8 +246,7 @@ impl Writer {
         write_state(&txn, write)?;
         txn.commit().map_err(StoreError::io)?;
         if durable {
-            self.durable_at = Instant::now();
-            self.unsynced = false;
+            self.made_durable();
             if let Some(snapshot) = &write.compact_to {
                 self.shared.durable_snapshot.fetch_max(snapshot.get_metadata().index, Ordering::AcqRel);
             }
@@ -254,5 +254,10 @@ impl Writer {
             self.unsynced = true;
         }
         Ok(())
+    }
+
+    fn made_durable(&mut self) {
+        self.durable_at = Instant::now();
+        self.unsynced = false;
     }
 }

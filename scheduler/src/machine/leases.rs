@@ -102,8 +102,8 @@ pub(super) fn complete_task(
     };
     let lease_backend = state.tasks.get(&task_id).and_then(|task| task.lease.as_ref()).map(|lease| lease.backend.clone());
     release_lease(state, task_id, now_ms, "succeeded");
+    state.set_task_output(task_id, output_json.to_owned());
     let Some(task) = state.tasks.get_mut(&task_id) else { return Outcome::Refused(Refusal::UnknownTask(task_id)) };
-    task.output_json = Some(output_json.to_owned());
     if let Some(record) = task.history.last_mut() {
         record.cpu_micros = (cpu_micros > 0).then_some(cpu_micros);
         if let Some(lease_backend) = lease_backend

@@ -29,9 +29,7 @@ fn compact_job(state: &mut State, job_id: JobId) {
     let tasks = job.tasks.clone();
     state.mark(RowKey::Job(job_id));
     for task in tasks {
-        if state.remove_task(task) {
-            state.mark(RowKey::Task(task));
-        }
+        state.remove_task(task);
     }
 }
 

@@ -264,8 +264,8 @@ fn release_dependents(state: &mut State, job_id: JobId, finished: TaskId, now_ms
             let (Some(job), Some(task)) = (state.jobs.get(&job_id), state.tasks.get(&task_id)) else { continue };
             specs::for_ready_task(state, job, task)?
         };
+        state.set_task_spec(task_id, spec);
         if let Some(task) = state.tasks.get_mut(&task_id) {
-            task.spec_json = Some(spec);
             task.queued_at_ms = Some(now_ms);
         }
         state.set_task_state(task_id, TaskState::Queued);
@@ -316,7 +316,6 @@ fn add_task(
         queued_at_ms: ready.then_some(now_ms),
     };
     state.insert_task(task);
-    state.mark(RowKey::Task(id));
     if let Some(job) = state.jobs.get_mut(&job_id) {
         job.tasks.push(id);
     }

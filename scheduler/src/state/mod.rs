@@ -70,9 +70,14 @@ pub struct Meta {
 pub enum RowKey {
     Meta,
     Job(JobId),
+    /// A task but its spec and output, rewritten at each change of its state.
     Task(TaskId),
     Node(NodeId),
     Recipe(RecipeId),
+    /// A task's spec, written once it is known (`storage::task_row` says why apart).
+    TaskSpec(TaskId),
+    /// A succeeded task's output, written once.
+    TaskOutput(TaskId),
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -201,21 +206,47 @@ impl State {
     }
 
     /// Adds a task row, and it to its dependencies' dependents.
+    /// Adds a task, its rows marked for storage.
     pub(crate) fn insert_task(&mut self, task: Task) {
         for dep in &task.deps {
             self.dependents.entry(*dep).or_default().push(task.id);
         }
         self.task_counts.add(task.kind, task.state);
+        self.dirty.insert(RowKey::Task(task.id));
+        if task.spec_json.is_some() {
+            self.dirty.insert(RowKey::TaskSpec(task.id));
+        }
+        if task.output_json.is_some() {
+            self.dirty.insert(RowKey::TaskOutput(task.id));
+        }
         if let Some(replaced) = self.tasks.insert(task.id, task) {
             self.task_counts.remove(replaced.kind, replaced.state);
         }
     }
 
-    /// Drops a task row and its place in the dependents index; false when it was not there.
+    /// Sets a task's spec, its row marked for storage.
+    pub(crate) fn set_task_spec(&mut self, id: TaskId, spec_json: String) {
+        if let Some(task) = self.tasks.get_mut(&id) {
+            task.spec_json = Some(spec_json);
+            self.dirty.insert(RowKey::TaskSpec(id));
+        }
+    }
+
+    /// Sets a succeeded task's output, its row marked for storage.
+    pub(crate) fn set_task_output(&mut self, id: TaskId, output_json: String) {
+        if let Some(task) = self.tasks.get_mut(&id) {
+            task.output_json = Some(output_json);
+            self.dirty.insert(RowKey::TaskOutput(id));
+        }
+    }
+
+    /// Drops a task and its place in the dependents index, its rows marked for deletion;
+    /// false when it was not there.
     pub(crate) fn remove_task(&mut self, id: TaskId) -> bool {
         self.dependents.remove(&id);
         self.parsed_outputs.forget(id);
         let Some(task) = self.tasks.remove(&id) else { return false };
+        self.dirty.extend([RowKey::Task(id), RowKey::TaskSpec(id), RowKey::TaskOutput(id)]);
         self.task_counts.remove(task.kind, task.state);
         for dep in &task.deps {
             if let Some(dependents) = self.dependents.get_mut(dep) {

@@ -24,6 +24,9 @@
 //! - A data directory from before the log had its own file (entries and hard state in redb's
 //!   `raft_log` and `raft_meta`) is moved into a new log on first open: written in `wal.tmp/`,
 //!   synced, renamed to `wal/`, and only then removed from redb.
+//! - A task is three rows (`task_rows`, `task_specs`, `task_outputs`: [`super::task_row`]);
+//!   a data directory from before, with whole tasks in `tasks`, has them split in the
+//!   transaction that opens the tables.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -35,16 +38,36 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTran
 
 use super::state_writer::{StateWrite, StateWriter};
 use super::wal::{self, Replayed, Wal};
-use super::{DurableStore, Recovered, StoreError, WriteBatch};
-use crate::state::{Meta, RowKey, State, StateImage};
+use super::task_row::TaskRow;
+use super::{DurableStore, ImageFromRows, Recovered, StoreError, WriteBatch, state_rows};
+use crate::state::model::Task;
+use crate::state::{Meta, RowKey, State};
 
 /// Log entries of a data directory from before the write-ahead log; moved into it on open.
 const LEGACY_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 const RAFT_META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
-const TASKS: TableDefinition<u64, &[u8]> = TableDefinition::new("tasks");
+/// Tasks but their specs and outputs ([`TaskRow`]), which have tables of their own.
+const TASK_ROWS: TableDefinition<u64, &[u8]> = TableDefinition::new("task_rows");
+const TASK_SPECS: TableDefinition<u64, &[u8]> = TableDefinition::new("task_specs");
+const TASK_OUTPUTS: TableDefinition<u64, &[u8]> = TableDefinition::new("task_outputs");
+/// Whole tasks, specs and outputs included, of a data directory from before they were
+/// stored apart; split into the three tables above on open.
+const LEGACY_TASKS: TableDefinition<u64, &[u8]> = TableDefinition::new("tasks");
 const NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("nodes");
 const RECIPES: TableDefinition<u64, &[u8]> = TableDefinition::new("recipes");
+
+/// A table of state rows, and the row key of each of its ids.
+type RowTable = (TableDefinition<'static, u64, &'static [u8]>, fn(u64) -> RowKey);
+/// Every table of state rows but the meta row's.
+const ROW_TABLES: [RowTable; 6] = [
+    (JOBS, RowKey::Job),
+    (TASK_ROWS, RowKey::Task),
+    (TASK_SPECS, RowKey::TaskSpec),
+    (TASK_OUTPUTS, RowKey::TaskOutput),
+    (NODES, RowKey::Node),
+    (RECIPES, RowKey::Recipe),
+];
 
 /// The hard state of a data directory from before the write-ahead log.
 const LEGACY_HARD_STATE: &str = "hard_state";
@@ -83,10 +106,11 @@ impl DiskStore {
         })?;
         // Create the tables so that a read of a fresh store finds them.
         let txn = db.begin_write().map_err(StoreError::io)?;
-        for table in [LEGACY_LOG, JOBS, TASKS, NODES, RECIPES] {
+        for table in ROW_TABLES.map(|(table, _)| table).into_iter().chain([LEGACY_LOG]) {
             txn.open_table(table).map_err(StoreError::io)?;
         }
         txn.open_table(RAFT_META).map_err(StoreError::io)?;
+        split_legacy_tasks(&txn)?;
         txn.commit().map_err(StoreError::io)?;
         let wal_dir = dir.join("wal");
         move_legacy_log(&db, dir, &wal_dir)?;
@@ -139,13 +163,13 @@ impl DiskStore {
     }
 }
 
-fn decode_rows<T: serde::de::DeserializeOwned>(table: &impl ReadableTable<u64, &'static [u8]>, what: &str) -> Result<Vec<T>, StoreError> {
-    let mut rows = Vec::new();
-    for row in table.iter().map_err(StoreError::io)? {
-        let (key, value) = row.map_err(StoreError::io)?;
-        rows.push(postcard::from_bytes(value.value()).map_err(|err| StoreError::corrupt(format!("{what} {}", key.value()), err))?);
+/// Adds every row of `table` to `image`, each keyed by `row`.
+fn read_rows(image: &mut ImageFromRows, table: &impl ReadableTable<u64, &'static [u8]>, row: fn(u64) -> RowKey) -> Result<(), StoreError> {
+    for stored in table.iter().map_err(StoreError::io)? {
+        let (key, value) = stored.map_err(StoreError::io)?;
+        image.add(row(key.value()), value.value())?;
     }
-    Ok(rows)
+    Ok(())
 }
 
 impl DurableStore for DiskStore {
@@ -170,14 +194,11 @@ impl DurableStore for DiskStore {
             Some(bytes) => postcard::from_bytes(&bytes).map_err(|err| StoreError::corrupt("state meta", err))?,
             None => Meta::default(),
         };
-        let image = StateImage {
-            meta: state_meta,
-            jobs: decode_rows(&txn.open_table(JOBS).map_err(StoreError::io)?, "job")?,
-            tasks: decode_rows(&txn.open_table(TASKS).map_err(StoreError::io)?, "task")?,
-            nodes: decode_rows(&txn.open_table(NODES).map_err(StoreError::io)?, "node")?,
-            recipes: decode_rows(&txn.open_table(RECIPES).map_err(StoreError::io)?, "recipe")?,
-        };
-        recovered.state = State::from_image(image);
+        let mut image = ImageFromRows::new(state_meta);
+        for (table, row) in ROW_TABLES {
+            read_rows(&mut image, &txn.open_table(table).map_err(StoreError::io)?, row)?;
+        }
+        recovered.state = State::from_image(image.finish()?);
         let log = match self.opened_log.take() {
             Some(replayed) => replayed,
             None => Wal::read(&self.wal_dir)?,
@@ -256,7 +277,9 @@ fn read_u64(db: &Database, key: &str, what: &str) -> Result<Option<u64>, StoreEr
 struct StateTables<'txn> {
     meta: redb::Table<'txn, &'static str, &'static [u8]>,
     jobs: redb::Table<'txn, u64, &'static [u8]>,
-    tasks: redb::Table<'txn, u64, &'static [u8]>,
+    task_rows: redb::Table<'txn, u64, &'static [u8]>,
+    task_specs: redb::Table<'txn, u64, &'static [u8]>,
+    task_outputs: redb::Table<'txn, u64, &'static [u8]>,
     nodes: redb::Table<'txn, u64, &'static [u8]>,
     recipes: redb::Table<'txn, u64, &'static [u8]>,
 }
@@ -266,7 +289,9 @@ impl<'txn> StateTables<'txn> {
         Ok(StateTables {
             meta: txn.open_table(RAFT_META).map_err(StoreError::io)?,
             jobs: txn.open_table(JOBS).map_err(StoreError::io)?,
-            tasks: txn.open_table(TASKS).map_err(StoreError::io)?,
+            task_rows: txn.open_table(TASK_ROWS).map_err(StoreError::io)?,
+            task_specs: txn.open_table(TASK_SPECS).map_err(StoreError::io)?,
+            task_outputs: txn.open_table(TASK_OUTPUTS).map_err(StoreError::io)?,
             nodes: txn.open_table(NODES).map_err(StoreError::io)?,
             recipes: txn.open_table(RECIPES).map_err(StoreError::io)?,
         })
@@ -277,7 +302,9 @@ impl<'txn> StateTables<'txn> {
         let (table, id) = match row {
             RowKey::Meta => return bytes.map_or(Ok(()), |bytes| self.put_meta(STATE_META, bytes)),
             RowKey::Job(id) => (&mut self.jobs, id),
-            RowKey::Task(id) => (&mut self.tasks, id),
+            RowKey::Task(id) => (&mut self.task_rows, id),
+            RowKey::TaskSpec(id) => (&mut self.task_specs, id),
+            RowKey::TaskOutput(id) => (&mut self.task_outputs, id),
             RowKey::Node(id) => (&mut self.nodes, id),
             RowKey::Recipe(id) => (&mut self.recipes, id),
         };
@@ -311,24 +338,13 @@ impl<'txn> StateTables<'txn> {
 /// as applied and as where the log was reset, and its membership.
 pub(super) fn write_snapshot_install(txn: &WriteTransaction, snapshot: &Snapshot, state: &State, conf_state: Option<&ConfState>) -> Result<(), StoreError> {
     let mut tables = StateTables::open(txn)?;
-    tables.jobs.retain(|_, _| false).map_err(StoreError::io)?;
-    tables.tasks.retain(|_, _| false).map_err(StoreError::io)?;
-    tables.nodes.retain(|_, _| false).map_err(StoreError::io)?;
-    tables.recipes.retain(|_, _| false).map_err(StoreError::io)?;
-    let encoded = |bytes: Result<Vec<u8>, postcard::Error>| bytes.map_err(StoreError::io);
-    for (id, job) in &state.jobs {
-        tables.put_row(RowKey::Job(*id), Some(&encoded(postcard::to_allocvec(job))?))?;
+    for table in [&mut tables.jobs, &mut tables.task_rows, &mut tables.task_specs, &mut tables.task_outputs, &mut tables.nodes, &mut tables.recipes] {
+        table.retain(|_, _| false).map_err(StoreError::io)?;
     }
-    for (id, task) in &state.tasks {
-        tables.put_row(RowKey::Task(*id), Some(&encoded(postcard::to_allocvec(task))?))?;
+    for (row, bytes) in state_rows(state) {
+        tables.put_row(row, Some(&bytes))?;
     }
-    for (id, node) in &state.nodes {
-        tables.put_row(RowKey::Node(*id), Some(&encoded(postcard::to_allocvec(node))?))?;
-    }
-    for (id, recipe) in &state.recipes {
-        tables.put_row(RowKey::Recipe(*id), Some(&encoded(postcard::to_allocvec(recipe))?))?;
-    }
-    tables.put_row(RowKey::Meta, Some(&encoded(postcard::to_allocvec(&state.meta))?))?;
+    tables.put_row(RowKey::Meta, Some(&postcard::to_allocvec(&state.meta).map_err(StoreError::io)?))?;
     let index = snapshot.get_metadata().index;
     tables.put_raft_meta(conf_state, Some(index), Some(snapshot))?;
     tables.put_meta(LOG_RESET_AT, &index.to_le_bytes())
@@ -388,6 +404,33 @@ fn move_legacy_log(db: &Database, dir: &Path, wal_dir: &Path) -> Result<(), Stor
     txn.commit().map_err(StoreError::io)
 }
 
+/// Splits the whole task rows of a data directory from before tasks were stored apart from
+/// their specs and outputs into the three tables, and drops the old table, in `txn`.
+fn split_legacy_tasks(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut split = 0usize;
+    {
+        let legacy = txn.open_table(LEGACY_TASKS).map_err(StoreError::io)?;
+        let mut tables = StateTables::open(txn)?;
+        for stored in legacy.iter().map_err(StoreError::io)? {
+            let (id, bytes) = stored.map_err(StoreError::io)?;
+            let task: Task = postcard::from_bytes(bytes.value()).map_err(|err| StoreError::corrupt(format!("task {}", id.value()), err))?;
+            tables.put_row(RowKey::Task(task.id), Some(&postcard::to_allocvec(&TaskRow::of(&task)).map_err(StoreError::io)?))?;
+            if let Some(spec) = &task.spec_json {
+                tables.put_row(RowKey::TaskSpec(task.id), Some(spec.as_bytes()))?;
+            }
+            if let Some(output) = &task.output_json {
+                tables.put_row(RowKey::TaskOutput(task.id), Some(output.as_bytes()))?;
+            }
+            split += 1;
+        }
+    }
+    txn.delete_table(LEGACY_TASKS).map_err(StoreError::io)?;
+    if split > 0 {
+        tracing::info!(tasks = split, "stored each task's spec and output apart from its row");
+    }
+    Ok(())
+}
+
 /// Reads a store's state at rest: for tests and for `shotfarm scheduler` diagnostics.
 pub fn load_state(dir: &Path) -> Result<(State, u64), StoreError> {
     let recovered = DiskStore::open(dir)?.load()?;
@@ -397,7 +440,8 @@ pub fn load_state(dir: &Path) -> Result<(State, u64), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redb::ReadableTableMetadata;
+    use crate::state::model::TaskState;
+    use redb::{ReadableTableMetadata, TableHandle};
 
     fn entry(index: u64, term: u64) -> Entry {
         Entry { index, term, data: vec![index as u8].into(), ..Default::default() }
@@ -505,6 +549,91 @@ mod tests {
         let recovered = store.load().expect("loads");
         assert!(recovered.entries.is_empty(), "the log before the reset is discarded: {:?}", logged(&store));
         assert_eq!((recovered.applied, recovered.hard_state.commit, recovered.hard_state.term, recovered.hard_state.vote), (20, 20, 4, 0));
+    }
+
+    /// A state holding one task, queued with its spec.
+    fn state_with_a_task() -> (State, u64) {
+        use crate::state::model::Task;
+        use shotfarm_proto::pipeline::TaskKind;
+        let mut state = State::default();
+        let task = Task {
+            id: 1,
+            job: 1,
+            kind: TaskKind::Inspect,
+            label: "inspect source".to_owned(),
+            state: TaskState::Queued,
+            chunk: None,
+            rung: None,
+            rung_count: 0,
+            deps: Vec::new(),
+            spec_json: Some("{\"kind\":\"inspect\"}".to_owned()),
+            options: Vec::new(),
+            attempt: 1,
+            failures: 0,
+            lease: None,
+            output_json: None,
+            error: None,
+            history: Vec::new(),
+            queued_at_ms: Some(1),
+        };
+        state.insert_task(task);
+        (state, 1)
+    }
+
+    /// Writes the rows `state` changed since the last call, applied up to `applied`.
+    fn write_changed_rows(store: &mut DiskStore, state: &mut State, applied: u64) {
+        let rows = state.take_dirty().into_iter().map(|row| crate::storage::encode_row(state, row)).collect();
+        store.write(WriteBatch { rows, applied: Some(applied), lazy: true, ..WriteBatch::default() }).expect("writes rows");
+    }
+
+    fn table_len(store: &DiskStore, table: TableDefinition<u64, &[u8]>) -> u64 {
+        store.db.begin_read().expect("reads").open_table(table).expect("table").len().expect("counts")
+    }
+
+    #[test]
+    fn a_task_is_stored_in_three_rows_its_spec_and_output_each_written_once_and_dropped_with_it() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (mut state, task) = state_with_a_task();
+        let mut store = DiskStore::open(dir.path()).expect("opens");
+        assert!(state.take_dirty().contains(&RowKey::TaskSpec(task)), "the spec given at creation is written");
+        let rows = crate::storage::state_rows(&state).map(|(row, bytes)| (row, Some(bytes))).collect();
+        store.write(WriteBatch { rows, applied: Some(1), lazy: true, ..WriteBatch::default() }).expect("writes rows");
+        // A state change rewrites the task's row alone; its output is written once.
+        state.set_task_state(task, TaskState::Running);
+        assert_eq!(state.take_dirty().into_iter().collect::<Vec<_>>(), [RowKey::Task(task)]);
+        state.set_task_state(task, TaskState::Succeeded);
+        state.set_task_output(task, "{\"kind\":\"inspect\"}".to_owned());
+        write_changed_rows(&mut store, &mut state, 2);
+        drop(store);
+        let mut store = DiskStore::open(dir.path()).expect("opens again");
+        let recovered = store.load().expect("loads");
+        assert_eq!(recovered.state.tasks, state.tasks, "the task comes back with its spec and output");
+        assert_eq!([TASK_ROWS, TASK_SPECS, TASK_OUTPUTS].map(|table| table_len(&store, table)), [1, 1, 1]);
+        assert!(state.remove_task(task));
+        write_changed_rows(&mut store, &mut state, 3);
+        store.load().expect("flushes");
+        assert_eq!([TASK_ROWS, TASK_SPECS, TASK_OUTPUTS].map(|table| table_len(&store, table)), [0, 0, 0]);
+    }
+
+    #[test]
+    fn whole_task_rows_of_an_older_data_directory_are_split_on_open() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (mut state, task) = state_with_a_task();
+        state.set_task_output(task, "{\"kind\":\"inspect\"}".to_owned());
+        {
+            let db = Database::create(dir.path().join("raft.redb")).expect("creates");
+            let txn = db.begin_write().expect("a transaction");
+            {
+                let mut legacy = txn.open_table(LEGACY_TASKS).expect("tasks");
+                legacy.insert(task, postcard::to_allocvec(&state.tasks[&task]).expect("encodes").as_slice()).expect("writes");
+            }
+            txn.commit().expect("commits");
+        }
+        let store = DiskStore::open(dir.path()).expect("opens");
+        assert_eq!(store.load().expect("loads").state.tasks, state.tasks);
+        assert_eq!([TASK_ROWS, TASK_SPECS, TASK_OUTPUTS].map(|table| table_len(&store, table)), [1, 1, 1]);
+        let txn = store.db.begin_read().expect("reads");
+        assert!(txn.list_tables().expect("lists").all(|table| table.name() != "tasks"), "the old table is gone");
     }
 
     #[test]

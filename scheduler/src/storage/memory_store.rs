@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use raft::prelude::{ConfState, Entry, HardState, Snapshot};
 
-use super::{DurableStore, Recovered, StoreError, WriteBatch};
-use crate::state::{Meta, RowKey, State, StateImage};
+use super::{DurableStore, ImageFromRows, Recovered, StoreError, WriteBatch, state_rows};
+use crate::state::{Meta, RowKey, State};
 
 /// The state part becomes durable every this many writes (and with every snapshot).
 pub const STATE_DURABLE_EVERY_WRITES: u64 = 16;
@@ -54,23 +54,16 @@ impl DurableStore for MemoryStore {
         // A (re)start sees only what was durable: lazy writes since are lost.
         disk.working = disk.durable.clone();
         let contents = &disk.durable;
-        let mut image = StateImage { meta: contents.meta.clone(), jobs: Vec::new(), tasks: Vec::new(), nodes: Vec::new(), recipes: Vec::new() };
+        let mut image = ImageFromRows::new(contents.meta.clone());
         for (row, bytes) in &contents.rows {
-            let what = || format!("{row:?}");
-            match row {
-                RowKey::Meta => {}
-                RowKey::Job(_) => image.jobs.push(postcard::from_bytes(bytes).map_err(|err| StoreError::corrupt(what(), err))?),
-                RowKey::Task(_) => image.tasks.push(postcard::from_bytes(bytes).map_err(|err| StoreError::corrupt(what(), err))?),
-                RowKey::Node(_) => image.nodes.push(postcard::from_bytes(bytes).map_err(|err| StoreError::corrupt(what(), err))?),
-                RowKey::Recipe(_) => image.recipes.push(postcard::from_bytes(bytes).map_err(|err| StoreError::corrupt(what(), err))?),
-            }
+            image.add(*row, bytes)?;
         }
         Ok(Recovered {
             hard_state: contents.hard_state.clone(),
             conf_state: contents.conf_state.clone(),
             snapshot: contents.snapshot.clone(),
             entries: contents.log.values().cloned().collect(),
-            state: State::from_image(image),
+            state: State::from_image(image.finish()?),
             applied: contents.applied,
         })
     }
@@ -84,18 +77,7 @@ impl DurableStore for MemoryStore {
         if let Some((snapshot, state)) = batch.install_snapshot {
             contents.log.clear();
             contents.rows.clear();
-            for (row, bytes) in state.jobs.values().map(|job| (RowKey::Job(job.id), postcard::to_allocvec(job))) {
-                contents.rows.insert(row, bytes.map_err(|err| StoreError::corrupt(format!("{row:?}"), err))?);
-            }
-            for (row, bytes) in state.tasks.values().map(|task| (RowKey::Task(task.id), postcard::to_allocvec(task))) {
-                contents.rows.insert(row, bytes.map_err(|err| StoreError::corrupt(format!("{row:?}"), err))?);
-            }
-            for (row, bytes) in state.nodes.values().map(|node| (RowKey::Node(node.id), postcard::to_allocvec(node))) {
-                contents.rows.insert(row, bytes.map_err(|err| StoreError::corrupt(format!("{row:?}"), err))?);
-            }
-            for (row, bytes) in state.recipes.values().map(|recipe| (RowKey::Recipe(recipe.id), postcard::to_allocvec(recipe))) {
-                contents.rows.insert(row, bytes.map_err(|err| StoreError::corrupt(format!("{row:?}"), err))?);
-            }
+            contents.rows.extend(state_rows(&state));
             contents.meta = state.meta.clone();
             contents.applied = snapshot.get_metadata().index;
             contents.snapshot = snapshot;

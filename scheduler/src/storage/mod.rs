@@ -5,6 +5,7 @@
 //! | --- | --- |
 //! | [`disk_store`] | the real store: the log in [`wal`], the rows, snapshot and membership in redb, each write one synced append where it must be durable |
 //! | [`state_writer`] | the disk store's thread that commits applied rows to redb, coalesced, off the Raft driver's thread |
+//! | [`task_row`] | a task as its row stores it: without its spec and output, which have rows of their own |
 //! | [`wal`] | the Raft log's write-ahead log: entries and hard states in segment files, checksummed, torn tails cut off |
 //! | [`memory_store`] | the same contract in memory, for the deterministic simulation: its contents survive a simulated crash |
 //!
@@ -18,11 +19,16 @@
 pub mod disk_store;
 pub mod memory_store;
 pub mod state_writer;
+pub mod task_row;
 pub mod wal;
+
+use std::collections::BTreeMap;
 
 use raft::prelude::{ConfState, Entry, HardState, Snapshot};
 
-use crate::state::{RowKey, State};
+use crate::state::model::TaskId;
+use crate::state::{Meta, RowKey, State, StateImage};
+use task_row::TaskRow;
 
 /// Everything a replica needs to restart.
 #[derive(Debug, Clone, Default)]
@@ -115,11 +121,78 @@ pub fn encode_row(state: &State, row: RowKey) -> RowWrite {
     let bytes = match row {
         RowKey::Meta => postcard::to_allocvec(&state.meta).ok(),
         RowKey::Job(id) => state.jobs.get(&id).and_then(|job| postcard::to_allocvec(job).ok()),
-        RowKey::Task(id) => state.tasks.get(&id).and_then(|task| postcard::to_allocvec(task).ok()),
+        RowKey::Task(id) => state.tasks.get(&id).and_then(|task| postcard::to_allocvec(&TaskRow::of(task)).ok()),
         RowKey::Node(id) => state.nodes.get(&id).and_then(|node| postcard::to_allocvec(node).ok()),
         RowKey::Recipe(id) => state.recipes.get(&id).and_then(|recipe| postcard::to_allocvec(recipe).ok()),
+        RowKey::TaskSpec(id) => state.tasks.get(&id).and_then(|task| task.spec_json.clone()).map(String::into_bytes),
+        RowKey::TaskOutput(id) => state.tasks.get(&id).and_then(|task| task.output_json.clone()).map(String::into_bytes),
     };
     (row, bytes)
+}
+
+/// Every row of `state` but its meta, encoded: what a snapshot install writes.
+pub fn state_rows(state: &State) -> impl Iterator<Item = (RowKey, Vec<u8>)> + '_ {
+    let jobs = state.jobs.keys().map(|&id| RowKey::Job(id));
+    let tasks = state.tasks.values().flat_map(|task| {
+        let spec = task.spec_json.is_some().then_some(RowKey::TaskSpec(task.id));
+        let output = task.output_json.is_some().then_some(RowKey::TaskOutput(task.id));
+        [Some(RowKey::Task(task.id)), spec, output].into_iter().flatten()
+    });
+    let nodes = state.nodes.keys().map(|&id| RowKey::Node(id));
+    let recipes = state.recipes.keys().map(|&id| RowKey::Recipe(id));
+    jobs.chain(tasks).chain(nodes).chain(recipes).filter_map(|row| match encode_row(state, row) {
+        (row, Some(bytes)) => Some((row, bytes)),
+        (_, None) => None,
+    })
+}
+
+/// A state image rebuilt from its stored rows (in any order): each task joined with its
+/// spec and output rows.
+pub struct ImageFromRows {
+    image: StateImage,
+    tasks: Vec<TaskRow<'static>>,
+    specs: BTreeMap<TaskId, String>,
+    outputs: BTreeMap<TaskId, String>,
+}
+
+impl ImageFromRows {
+    pub fn new(meta: Meta) -> ImageFromRows {
+        let image = StateImage { meta, jobs: Vec::new(), tasks: Vec::new(), nodes: Vec::new(), recipes: Vec::new() };
+        ImageFromRows { image, tasks: Vec::new(), specs: BTreeMap::new(), outputs: BTreeMap::new() }
+    }
+
+    /// Adds a stored row (the meta row is given to [`ImageFromRows::new`] instead).
+    pub fn add(&mut self, row: RowKey, bytes: &[u8]) -> Result<(), StoreError> {
+        let corrupt = |err: &dyn std::fmt::Display| StoreError::corrupt(format!("{row:?}"), err);
+        match row {
+            RowKey::Meta => return Err(StoreError::corrupt("state rows", "the meta row is read apart")),
+            RowKey::Job(_) => self.image.jobs.push(postcard::from_bytes(bytes).map_err(|err| corrupt(&err))?),
+            RowKey::Task(_) => self.tasks.push(postcard::from_bytes(bytes).map_err(|err| corrupt(&err))?),
+            RowKey::Node(_) => self.image.nodes.push(postcard::from_bytes(bytes).map_err(|err| corrupt(&err))?),
+            RowKey::Recipe(_) => self.image.recipes.push(postcard::from_bytes(bytes).map_err(|err| corrupt(&err))?),
+            RowKey::TaskSpec(id) => {
+                self.specs.insert(id, String::from_utf8(bytes.to_vec()).map_err(|err| corrupt(&err))?);
+            }
+            RowKey::TaskOutput(id) => {
+                self.outputs.insert(id, String::from_utf8(bytes.to_vec()).map_err(|err| corrupt(&err))?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The image; a spec or output without its task is corrupt (they are written and dropped
+    /// with it, in one transaction).
+    pub fn finish(mut self) -> Result<StateImage, StoreError> {
+        for row in self.tasks {
+            let id = row.id();
+            let (spec, output) = (self.specs.remove(&id), self.outputs.remove(&id));
+            self.image.tasks.push(row.into_task(spec, output));
+        }
+        if let Some(id) = self.specs.keys().chain(self.outputs.keys()).next() {
+            return Err(StoreError::corrupt(format!("task {id}"), "its spec or output is stored without the task's row"));
+        }
+        Ok(self.image)
+    }
 }
 
 /// The snapshot data format: the postcard encoding of the state image.

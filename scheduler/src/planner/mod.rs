@@ -296,24 +296,11 @@ fn add_task(
     let ready = spec_json.is_some()
         && deps.iter().all(|dep| state.tasks.get(dep).is_some_and(|dep| dep.state == TaskState::Succeeded));
     let task = Task {
-        id,
-        job: job_id,
-        kind,
-        label,
-        state: TaskState::Blocked,
         chunk: target.chunk,
         rung: target.rung,
         rung_count: target.rung_count,
-        deps,
-        spec_json,
-        options: options_for(kind, &rungs),
-        attempt: 1,
-        failures: 0,
-        lease: None,
-        output_json: None,
-        error: None,
-        history: Vec::new(),
         queued_at_ms: ready.then_some(now_ms),
+        ..Task::new(id, job_id, kind, label, deps, spec_json, options_for(kind, &rungs))
     };
     state.insert_task(task);
     if let Some(job) = state.jobs.get_mut(&job_id) {

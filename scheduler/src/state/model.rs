@@ -298,6 +298,38 @@ pub struct Task {
     pub queued_at_ms: Option<Millis>,
 }
 
+impl Task {
+    /// A new task of `job`: blocked, on its first attempt, working on the whole job.
+    pub fn new(id: TaskId, job: JobId, kind: TaskKind, label: String, deps: Vec<TaskId>, spec_json: Option<String>, options: Vec<BackendOption>) -> Task {
+        Task {
+            id,
+            job,
+            kind,
+            label,
+            state: TaskState::Blocked,
+            chunk: None,
+            rung: None,
+            rung_count: 0,
+            deps,
+            spec_json,
+            options,
+            attempt: 1,
+            failures: 0,
+            lease: None,
+            output_json: None,
+            error: None,
+            history: Vec::new(),
+            queued_at_ms: None,
+        }
+    }
+
+    /// Job 1's task `id`: an inspect task in `state`, with no spec or output yet.
+    #[cfg(test)]
+    pub(crate) fn for_tests(id: TaskId, state: TaskState) -> Task {
+        Task { state, ..Task::new(id, 1, TaskKind::Inspect, "inspect source".to_owned(), Vec::new(), None, Vec::new()) }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeState {

@@ -48,31 +48,12 @@ impl ParsedOutputs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shotfarm_proto::pipeline::{SourceSegment, TaskKind};
+    use shotfarm_proto::pipeline::SourceSegment;
 
     use crate::state::model::TaskState;
 
     fn succeeded(id: TaskId, output_json: Option<String>) -> Task {
-        Task {
-            id,
-            job: 1,
-            kind: TaskKind::Inspect,
-            label: "inspect source".to_owned(),
-            state: TaskState::Succeeded,
-            chunk: None,
-            rung: None,
-            rung_count: 0,
-            deps: Vec::new(),
-            spec_json: None,
-            options: Vec::new(),
-            attempt: 1,
-            failures: 0,
-            lease: None,
-            output_json,
-            error: None,
-            history: Vec::new(),
-            queued_at_ms: None,
-        }
+        Task { output_json, ..Task::for_tests(id, TaskState::Succeeded) }
     }
 
     #[test]

@@ -606,30 +606,9 @@ mod tests {
 
     /// A state holding one task, queued with its spec.
     fn state_with_a_task() -> (State, u64) {
-        use crate::state::model::Task;
-        use shotfarm_proto::pipeline::TaskKind;
         let mut state = State::default();
-        let task = Task {
-            id: 1,
-            job: 1,
-            kind: TaskKind::Inspect,
-            label: "inspect source".to_owned(),
-            state: TaskState::Queued,
-            chunk: None,
-            rung: None,
-            rung_count: 0,
-            deps: Vec::new(),
-            spec_json: Some("{\"kind\":\"inspect\"}".to_owned()),
-            options: Vec::new(),
-            attempt: 1,
-            failures: 0,
-            lease: None,
-            output_json: None,
-            error: None,
-            history: Vec::new(),
-            queued_at_ms: Some(1),
-        };
-        state.insert_task(task);
+        let spec_json = Some("{\"kind\":\"inspect\"}".to_owned());
+        state.insert_task(crate::state::model::Task { spec_json, ..crate::state::model::Task::for_tests(1, TaskState::Queued) });
         (state, 1)
     }
 

@@ -205,8 +205,7 @@ impl State {
         self.nodes_by_name.get(name).copied()
     }
 
-    /// Adds a task row, and it to its dependencies' dependents.
-    /// Adds a task, its rows marked for storage.
+    /// Adds a task, and it to its dependencies' dependents; its rows are marked for storage.
     pub(crate) fn insert_task(&mut self, task: Task) {
         for dep in &task.deps {
             self.dependents.entry(*dep).or_default().push(task.id);

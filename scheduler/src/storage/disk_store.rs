@@ -38,8 +38,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTran
 
 use super::state_writer::{StateWrite, StateWriter};
 use super::wal::{self, Replayed, Wal};
-use super::task_row::TaskRow;
-use super::{DurableStore, ImageFromRows, Recovered, StoreError, WriteBatch, state_rows};
+use super::{DurableStore, ImageFromRows, Recovered, StoreError, WriteBatch, state_rows, task_rows};
 use crate::state::model::Task;
 use crate::state::{Meta, RowKey, State};
 
@@ -47,7 +46,7 @@ use crate::state::{Meta, RowKey, State};
 const LEGACY_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 const RAFT_META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
-/// Tasks but their specs and outputs ([`TaskRow`]), which have tables of their own.
+/// Tasks but their specs and outputs ([`super::task_row::TaskRow`]), which have tables of their own.
 const TASK_ROWS: TableDefinition<u64, &[u8]> = TableDefinition::new("task_rows");
 const TASK_SPECS: TableDefinition<u64, &[u8]> = TableDefinition::new("task_specs");
 const TASK_OUTPUTS: TableDefinition<u64, &[u8]> = TableDefinition::new("task_outputs");
@@ -466,12 +465,8 @@ fn split_legacy_tasks(txn: &WriteTransaction) -> Result<(), StoreError> {
         for stored in legacy.iter().map_err(StoreError::io)? {
             let (id, bytes) = stored.map_err(StoreError::io)?;
             let task: Task = postcard::from_bytes(bytes.value()).map_err(|err| StoreError::corrupt(format!("task {}", id.value()), err))?;
-            tables.put_row(RowKey::Task(task.id), Some(&postcard::to_allocvec(&TaskRow::of(&task)).map_err(StoreError::io)?))?;
-            if let Some(spec) = &task.spec_json {
-                tables.put_row(RowKey::TaskSpec(task.id), Some(spec.as_bytes()))?;
-            }
-            if let Some(output) = &task.output_json {
-                tables.put_row(RowKey::TaskOutput(task.id), Some(output.as_bytes()))?;
+            for (row, bytes) in task_rows(&task) {
+                tables.put_row(row, Some(&bytes))?;
             }
             split += 1;
         }

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use raft::prelude::{ConfState, Entry, HardState, Snapshot};
 
-use crate::state::model::TaskId;
+use crate::state::model::{Task, TaskId};
 use crate::state::{Meta, RowKey, State, StateImage};
 use task_row::TaskRow;
 
@@ -121,29 +121,41 @@ pub fn encode_row(state: &State, row: RowKey) -> RowWrite {
     let bytes = match row {
         RowKey::Meta => postcard::to_allocvec(&state.meta).ok(),
         RowKey::Job(id) => state.jobs.get(&id).and_then(|job| postcard::to_allocvec(job).ok()),
-        RowKey::Task(id) => state.tasks.get(&id).and_then(|task| postcard::to_allocvec(&TaskRow::of(task)).ok()),
+        RowKey::Task(id) | RowKey::TaskSpec(id) | RowKey::TaskOutput(id) => state.tasks.get(&id).and_then(|task| task_row_bytes(task, row)),
         RowKey::Node(id) => state.nodes.get(&id).and_then(|node| postcard::to_allocvec(node).ok()),
         RowKey::Recipe(id) => state.recipes.get(&id).and_then(|recipe| postcard::to_allocvec(recipe).ok()),
-        RowKey::TaskSpec(id) => state.tasks.get(&id).and_then(|task| task.spec_json.clone()).map(String::into_bytes),
-        RowKey::TaskOutput(id) => state.tasks.get(&id).and_then(|task| task.output_json.clone()).map(String::into_bytes),
     };
     (row, bytes)
+}
+
+/// The stored bytes of one of `task`'s rows: the task without its spec and output, its
+/// spec, or its output (none where it has none, and for rows of other kinds).
+fn task_row_bytes(task: &Task, row: RowKey) -> Option<Vec<u8>> {
+    match row {
+        RowKey::Task(_) => postcard::to_allocvec(&TaskRow::of(task)).ok(),
+        RowKey::TaskSpec(_) => task.spec_json.clone().map(String::into_bytes),
+        RowKey::TaskOutput(_) => task.output_json.clone().map(String::into_bytes),
+        RowKey::Meta | RowKey::Job(_) | RowKey::Node(_) | RowKey::Recipe(_) => None,
+    }
+}
+
+/// Every stored row of `task`, encoded: its row, and its spec and output where it has them.
+pub fn task_rows(task: &Task) -> impl Iterator<Item = (RowKey, Vec<u8>)> + '_ {
+    [RowKey::Task(task.id), RowKey::TaskSpec(task.id), RowKey::TaskOutput(task.id)]
+        .into_iter()
+        .filter_map(move |row| Some((row, task_row_bytes(task, row)?)))
 }
 
 /// Every row of `state` but its meta, encoded: what a snapshot install writes.
 pub fn state_rows(state: &State) -> impl Iterator<Item = (RowKey, Vec<u8>)> + '_ {
     let jobs = state.jobs.keys().map(|&id| RowKey::Job(id));
-    let tasks = state.tasks.values().flat_map(|task| {
-        let spec = task.spec_json.is_some().then_some(RowKey::TaskSpec(task.id));
-        let output = task.output_json.is_some().then_some(RowKey::TaskOutput(task.id));
-        [Some(RowKey::Task(task.id)), spec, output].into_iter().flatten()
-    });
     let nodes = state.nodes.keys().map(|&id| RowKey::Node(id));
     let recipes = state.recipes.keys().map(|&id| RowKey::Recipe(id));
-    jobs.chain(tasks).chain(nodes).chain(recipes).filter_map(|row| match encode_row(state, row) {
+    let others = jobs.chain(nodes).chain(recipes).filter_map(|row| match encode_row(state, row) {
         (row, Some(bytes)) => Some((row, bytes)),
         (_, None) => None,
-    })
+    });
+    others.chain(state.tasks.values().flat_map(task_rows))
 }
 
 /// A state image rebuilt from its stored rows (in any order): each task joined with its

@@ -689,6 +689,22 @@ mod tests {
     }
 
     #[test]
+    fn an_older_data_directory_with_a_garbled_task_row_is_refused_naming_the_task() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        {
+            let db = Database::create(dir.path().join("raft.redb")).expect("creates");
+            let txn = db.begin_write().expect("a transaction");
+            txn.open_table(LEGACY_TASKS).expect("tasks").insert(7, [0xffu8; 3].as_slice()).expect("writes");
+            txn.commit().expect("commits");
+        }
+        match DiskStore::open(dir.path()) {
+            Err(StoreError::Corrupt { what, .. }) => assert_eq!(what, "task 7"),
+            Err(other) => panic!("expected a corrupt task, got {other}"),
+            Ok(_) => panic!("a garbled task row was accepted"),
+        }
+    }
+
+    #[test]
     fn a_data_directory_with_its_log_in_redb_has_it_moved_into_the_write_ahead_log() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         {

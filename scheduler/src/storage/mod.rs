@@ -231,3 +231,41 @@ pub fn decode_state(bytes: &[u8]) -> Result<State, StoreError> {
         .map(State::from_image)
         .map_err(|err| StoreError::Corrupt { what: "snapshot".to_owned(), why: err.to_string() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::model::TaskState;
+
+    fn corrupt_why(result: Result<StateImage, StoreError>) -> String {
+        match result {
+            Err(StoreError::Corrupt { what, why }) => format!("{what}: {why}"),
+            other => panic!("expected a corrupt store, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn stored_rows_that_cannot_be_what_was_written_are_refused_as_corrupt() {
+        let task = Task { spec_json: Some("{}".to_owned()), ..Task::for_tests(3, TaskState::Queued) };
+        let row = postcard::to_allocvec(&TaskRow::of(&task)).expect("encodes");
+        // A spec or an output whose task row is missing.
+        for orphan in [RowKey::TaskSpec(4), RowKey::TaskOutput(4)] {
+            let mut image = ImageFromRows::new(Meta::default());
+            image.add(RowKey::Task(3), &row).expect("adds");
+            image.add(orphan, b"{}").expect("adds");
+            assert!(corrupt_why(image.finish()).starts_with("task 4:"));
+        }
+        // A spec that is not UTF-8, and a task row cut short.
+        let mut image = ImageFromRows::new(Meta::default());
+        assert!(matches!(image.add(RowKey::TaskSpec(3), &[0xff, 0xfe]), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(image.add(RowKey::Task(3), &row[..row.len() / 2]), Err(StoreError::Corrupt { .. })));
+        // The meta row is not a row of the image.
+        assert!(matches!(image.add(RowKey::Meta, &[]), Err(StoreError::Corrupt { .. })));
+        // A whole task comes back joined to its spec.
+        let mut image = ImageFromRows::new(Meta::default());
+        for (row, bytes) in task_rows(&task) {
+            image.add(row, &bytes).expect("adds");
+        }
+        assert_eq!(image.finish().expect("an image").tasks, [task]);
+    }
+}

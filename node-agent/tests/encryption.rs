@@ -56,6 +56,7 @@ async fn package(dir: &Path, source: &Path, renditions: &[PackageRendition], pro
         subtitles_source: None,
         media_folder: "media".to_owned(),
         thumbnails: None,
+        shot_starts: Vec::new(),
         protection,
     };
     let result = package_ladder(&params, &CancellationToken::new()).await.unwrap();

@@ -53,6 +53,7 @@ async fn package_frames(dir: &Path, source: &Path, frames: u64) -> (PathBuf, Pac
         subtitles_source: Some(source.to_owned()),
         media_folder: MEDIA.to_owned(),
         thumbnails: None,
+        shot_starts: Vec::new(),
         protection: None,
     };
     let result = package_ladder(&params, &CancellationToken::new()).await.unwrap();

@@ -132,6 +132,7 @@ async fn every_rendition_has_exactly_the_source_frames() {
             subtitles_source: None,
             media_folder: String::new(),
             thumbnails: None,
+            shot_starts: Vec::new(),
             protection: None,
         },
         &CancellationToken::new(),

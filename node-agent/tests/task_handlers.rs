@@ -13,6 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use shotfarm_agent::media::capabilities::{MediaCapabilities, probe_capabilities};
 use shotfarm_agent::media::inspect::{InspectParams, SegmentPolicy, inspect_source};
+use shotfarm_agent::media::package::PackageResult;
+use shotfarm_agent::media::package::poster::PosterChoice;
 use shotfarm_agent::media::report::JobReport;
 use shotfarm_agent::runtime::cpu_charged_future::CpuChargedFuture;
 use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
@@ -250,7 +252,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     assert!(compared >= 60, "only {compared} frames compared");
 
     // package (after every validate) → report (after package and every score)
-    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), renditions: assembled, thumbnails: Some(ThumbnailOptions::default()), encryption: None };
+    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), renditions: assembled, thumbnails: Some(ThumbnailOptions::default()), encryption: None };
     let TaskOutput::Package { master_playlist, dash_manifest } = job.run(spec, None, None).await.unwrap() else { panic!() };
     assert!(master_playlist.ends_with("/out/master.m3u8") && dash_manifest.ends_with("/out/manifest.mpd"), "{master_playlist} {dash_manifest}");
     let out = root.join("out");
@@ -260,6 +262,10 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
         assert!(master.contains(needle), "master lacks {needle}:\n{master}");
     }
     assert!(out.join("manifest.mpd").is_file() && out.join("job-1-a1/h264_180p/init.mp4").is_file() && out.join("job-1-a1/audio/a0/playlist.m3u8").is_file());
+
+    // The poster is placed by the inspection's shots: the middle of the longest.
+    let facts: PackageResult = serde_json::from_slice(&std::fs::read(job.work_dir().join("package/a1.json")).unwrap()).unwrap();
+    let poster = facts.thumbnails.unwrap().poster;
 
     let outputs: Vec<TaskOutput> = job.outputs.clone();
     assert!(outputs.iter().any(|output| kind_of(output) == TaskKind::Score));
@@ -293,6 +299,10 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     assert!(report.shots.len() >= 3, "{:?}", report.shots);
     eprintln!("shots: {:?}\nchunk 0: {:?}", report.shots, report.chunks[0]);
     assert!(report.shots.iter().all(|shot| shot.vmaf.len() == 2 && shot.vmaf.iter().all(|vmaf| vmaf.mean > 0.0)));
+    let longest = report.shots.iter().rev().max_by_key(|shot| shot.end_frame - shot.start_frame).unwrap();
+    let shot_frames = longest.end_frame - longest.start_frame;
+    assert_eq!(poster.choice, PosterChoice::MiddleOfLongestShot { shot_start: longest.start_frame, shot_frames }, "{:?}", report.shots);
+    assert_eq!(poster.frame, longest.start_frame + shot_frames / 2);
     for stage in ["inspect", "encode", "score", "assemble", "validate", "package"] {
         assert!(report.timings.stages.contains_key(stage), "no timing for {stage}: {:?}", report.timings);
     }
@@ -775,7 +785,7 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
         assert_eq!(frames, 25, "rendition {} is not frame-exact", rung.name);
         assembled.push((rung.clone(), stream));
     }
-    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), renditions: assembled, thumbnails: None, encryption: None };
+    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), renditions: assembled, thumbnails: None, encryption: None };
     job.run(spec, None, None).await.unwrap();
     let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs: job.outputs.clone() };
     job.run(spec, None, None).await.unwrap();

@@ -90,7 +90,7 @@ impl Site {
         }
         let assemble = TaskSpec::Assemble { locations: locations.clone(), source: source.clone(), rung: rung.clone(), chunks: encoded };
         let TaskOutput::Assemble { stream, .. } = self.run(assemble).await.unwrap() else { panic!("not an assembly") };
-        TaskSpec::Package { locations: locations.clone(), source, renditions: vec![(rung, stream)], thumbnails: None, encryption: None }
+        TaskSpec::Package { locations: locations.clone(), source, inspection, renditions: vec![(rung, stream)], thumbnails: None, encryption: None }
     }
 
     async fn run(&mut self, spec: TaskSpec) -> Result<TaskOutput, TaskError> {

@@ -371,6 +371,8 @@ pub enum TaskSpec {
     Package {
         locations: JobLocations,
         source: SourceSummary,
+        /// The committed inspection: the source's shots, which place the poster.
+        inspection: Artifact,
         renditions: Vec<(Rung, Artifact)>,
         /// Thumbnail sprites and the poster (none: no thumbnails, as before the field existed).
         #[serde(default)]

@@ -179,6 +179,21 @@ impl VideoTimeline {
         let first = ticks.first().copied().unwrap_or(0);
         ticks.iter().map(|tick| (tick - first) as f64 / f64::from(self.timescale)).collect()
     }
+
+    /// The keyframe decoding must start at to reach frame `frame` (in presentation order): the
+    /// last sync sample presented at or before it, as its frame index and its time in seconds
+    /// from the first frame (as [`Self::presentation_seconds`] gives it), with the time to the
+    /// frame after it (the next frame's distance; none for the last frame). None when `frame`
+    /// is past the last frame or no sync sample comes before it.
+    pub fn keyframe_at_or_before(&self, frame: usize) -> Option<(usize, f64, Option<f64>)> {
+        let mut presented: Vec<(i64, bool)> = self.presentation_ticks.iter().copied().zip(self.sync.iter().copied()).collect();
+        presented.sort_unstable_by_key(|(tick, _)| *tick);
+        let first = presented.first()?.0;
+        let keyframe = presented.get(..=frame)?.iter().rposition(|(_, sync)| *sync)?;
+        let seconds = |ticks: i64| ticks as f64 / f64::from(self.timescale);
+        let next = presented.get(keyframe + 1).map(|(tick, _)| seconds(tick - presented[keyframe].0));
+        Some((keyframe, seconds(presented[keyframe].0 - first), next))
+    }
 }
 
 /// The timeline of the first video track of the MP4 at `path`.
@@ -390,6 +405,24 @@ mod tests {
             }
         }
         boxed(kind, &body)
+    }
+
+    #[test]
+    fn a_frame_is_reached_from_the_last_keyframe_presented_at_or_before_it() {
+        // Decode order I P B B | I P B (25 fps): presented I B B P | I B P.
+        let timeline = VideoTimeline {
+            timescale: 90_000,
+            presentation_ticks: vec![0, 10_800, 3600, 7200, 14_400, 21_600, 18_000],
+            sync: vec![true, false, false, false, true, false, false],
+        };
+        assert_eq!(timeline.keyframe_at_or_before(0), Some((0, 0.0, Some(0.04))));
+        assert_eq!(timeline.keyframe_at_or_before(3), Some((0, 0.0, Some(0.04))));
+        assert_eq!(timeline.keyframe_at_or_before(4), Some((4, 0.16, Some(0.04))));
+        assert_eq!(timeline.keyframe_at_or_before(6), Some((4, 0.16, Some(0.04))));
+        assert_eq!(timeline.keyframe_at_or_before(7), None, "past the last frame");
+        let open = VideoTimeline { sync: vec![false, false, true], presentation_ticks: vec![0, 3600, 7200], timescale: 90_000 };
+        assert_eq!(open.keyframe_at_or_before(1), None, "no keyframe before it");
+        assert_eq!(open.keyframe_at_or_before(2), Some((2, 0.08, None)));
     }
 
     #[test]

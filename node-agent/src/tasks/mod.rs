@@ -150,8 +150,8 @@ async fn run_handler(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
         TaskSpec::Validate { locations, source, inspection, rung, stream, chunks } => {
             validate::run(&locations, &source, &inspection, &rung, &stream, &chunks, ctx, cancel).await
         }
-        TaskSpec::Package { locations, source, renditions, thumbnails, encryption } => {
-            package::run(&locations, &source, (&renditions, thumbnails, encryption.as_ref()), ctx, cancel).await
+        TaskSpec::Package { locations, source, inspection, renditions, thumbnails, encryption } => {
+            package::run(&locations, (&source, &inspection), (&renditions, thumbnails, encryption.as_ref()), ctx, cancel).await
         }
         TaskSpec::Report { locations, job_facts, outputs } => report::run(&locations, &job_facts, &outputs, ctx, cancel).await,
     }

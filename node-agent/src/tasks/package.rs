@@ -31,7 +31,7 @@ use super::output_generation::{DASH_MANIFEST, Generation, MASTER_PLAYLIST, publi
 use super::output_location::{existing_files, refuse_unless_empty, remove_stale};
 use super::spec_checks::{check_rung_name, frame_rate};
 use super::work_area::WorkArea;
-use super::{TaskContext, TaskError, task_errors};
+use super::{TaskContext, TaskError, inspection, task_errors};
 use crate::media::package::iframes::PackagedIFrames;
 use crate::media::package::poster::PackagedPoster;
 use crate::media::package::subtitles::PackagedSubtitles;
@@ -44,7 +44,7 @@ pub const AUDIO_BITRATE_KBPS: u32 = 128;
 
 pub async fn run(
     locations: &JobLocations,
-    source: &SourceSummary,
+    (source, inspection): (&SourceSummary, &Artifact),
     (renditions, thumbnails, encryption): (&[(Rung, Artifact)], Option<ThumbnailOptions>, Option<&EncryptionOptions>),
     ctx: &TaskContext,
     cancel: &CancellationToken,
@@ -87,6 +87,14 @@ pub async fn run(
     // The source itself: its audio tracks and text subtitle tracks are packaged from it.
     let source_path = local_source(&locations.input_url, ctx).await?;
     let audio = source.has_audio.then(|| AudioPackaging { source: source_path.clone(), bitrate_kbps: AUDIO_BITRATE_KBPS, segment_seconds: SEGMENT_SECONDS });
+    // The source's shots place the poster; only a poster the job times itself goes without.
+    let shot_starts = match &thumbnails {
+        Some(options) if options.poster_seconds.is_none() => {
+            let (report, _) = inspection::committed_report(&work_area, inspection, source, ctx).await?;
+            report.shots.iter().map(|shot| shot.start).collect()
+        }
+        _ => Vec::new(),
+    };
     let output_dir = ctx.scratch_dir.join("package").join("output");
     let subtitles_source = Some(source_path);
     let params = PackageParams {
@@ -98,6 +106,7 @@ pub async fn run(
         subtitles_source,
         media_folder: generation.folder().to_owned(),
         thumbnails,
+        shot_starts,
         protection,
     };
     let result = package_ladder(&params, cancel).await.map_err(task_errors::package)?;

@@ -122,6 +122,7 @@ pub async fn package_source_protected(source: &Path, rungs: &[Rung], dir: &Path,
         subtitles_source: Some(source.to_owned()),
         media_folder: "job-1-1-a1".to_owned(),
         thumbnails: Some(ThumbnailOptions { interval_seconds: 1, ..ThumbnailOptions::default() }),
+        shot_starts: Vec::new(),
         protection,
     };
     let result = package_ladder(&params, &cancel).await.unwrap();

@@ -149,7 +149,7 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
                     .ok_or("package depends on a validate task without a rung")?;
                 renditions.push((rung, assembled_stream(state, validate)?));
             }
-            TaskSpec::Package { locations, source, renditions, thumbnails: job.spec.thumbnails.clone(), encryption: job.spec.encryption.clone() }
+            TaskSpec::Package { locations, source, inspection: inspection()?, renditions, thumbnails: job.spec.thumbnails.clone(), encryption: job.spec.encryption.clone() }
         }
         TaskKind::Report => {
             let outputs = job.tasks.iter().filter_map(|id| state.tasks.get(id))

@@ -123,6 +123,10 @@ pub struct PackageParams {
     /// Sprite sheets, their tracks and a poster (see [`thumbnails`]); none: no thumbnails.
     #[serde(default)]
     pub thumbnails: Option<ThumbnailOptions>,
+    /// The frames where the source's shots start (its inspection's; frame 0 is implied),
+    /// ascending: the poster is the middle of the longest shot unless its time is given.
+    #[serde(default)]
+    pub shot_starts: Vec<u64>,
     /// Encrypt every video and audio track (see [`encryption`]); the keys live only in memory,
     /// never serialized.
     #[serde(skip)]
@@ -502,8 +506,8 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     Ok(result)
 }
 
-/// The thumbnails of the largest rendition and the poster (see [`thumbnails`] and [`poster`]),
-/// under `<media>/thumbnails`.
+/// The thumbnails, tiled from a rendition of their size, and the poster of the largest
+/// rendition (see [`thumbnails`] and [`poster`]), under `<media>/thumbnails`.
 async fn make_thumbnails(
     params: &PackageParams,
     options: &ThumbnailOptions,
@@ -513,15 +517,24 @@ async fn make_thumbnails(
 ) -> Result<PackagedThumbnails, PackageError> {
     options.check(Some(video_end_micros as f64 / 1e6))?;
     let area = |rendition: &&PackageRendition| u64::from(rendition.rung.width) * u64::from(rendition.rung.height);
-    let (Some(largest), Some(smallest)) = (params.renditions.iter().max_by_key(area), params.renditions.iter().min_by_key(area)) else {
+    let Some(largest) = params.renditions.iter().max_by_key(area) else {
         return Err(PackageError::NoRenditions);
     };
     let name = "thumbnails".to_owned();
     let dir = media_dir.join(&name);
     let plan = TilePlan::new(options, params.frame_rate, params.frames, video_end_micros, (largest.rung.width, largest.rung.height))?;
+    // The tiles come from the smallest rendition at least twice a tile's size each way: a
+    // decode of every frame of it costs a fraction of the largest's, and shrinking it at least
+    // 2:1 hides its coding.
+    let tiles_from = params
+        .renditions
+        .iter()
+        .filter(|rendition| rendition.rung.width >= 2 * plan.tile_width && rendition.rung.height >= 2 * plan.tile_height)
+        .min_by_key(area)
+        .unwrap_or(largest);
     let (sheet_bytes, poster) = tokio::try_join!(
-        write_sprites(&largest.path, &plan, params.frame_rate, &dir, cancel),
-        write_poster(options.poster_seconds, (&largest.path, &smallest.path), params.frame_rate, params.frames, &dir, cancel),
+        write_sprites(&tiles_from.path, &plan, params.frame_rate, &dir, cancel),
+        write_poster(options.poster_seconds, &params.shot_starts, &largest.path, params.frame_rate, params.frames, &dir, cancel),
     )?;
     let seconds = video_end_micros as f64 / 1e6;
     Ok(PackagedThumbnails {

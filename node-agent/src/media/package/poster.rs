@@ -1,19 +1,20 @@
 //! The poster: one JPEG of the largest rendition at full size, at the job's poster time, or
 //! by default the middle frame of the longest shot (the earliest one on a tie): a frame well
 //! inside a shot rather than at a cut or a fade, from the part of the title that holds the
-//! screen longest. Shots come from the same detector inspection uses, run on the smallest
-//! rendition (its 128x72 analysis frames cost one cheap decode).
+//! screen longest. The shots are the source's, from its inspection (every rendition holds the
+//! source's frames, frame for frame). Only the poster's group of pictures is decoded: ffmpeg
+//! opens the largest rendition at the keyframe presented at or before the poster's frame (its
+//! sample table says which, [`VideoTimeline::keyframe_at_or_before`]) and takes the frame that
+//! many frames on, where a decode from the start would cost as many frames as the title holds.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use shotfarm_kernels::scene::ShotDetectionParams;
 use tokio_util::sync::CancellationToken;
 
 use super::{PackageError, run_ffmpeg};
-use crate::media::frame_analysis::{AnalysisDepth, decode_and_analyse};
+use crate::media::mp4_samples::{VideoTimeline, video_timeline};
 use crate::media::probe::Rational;
-use crate::media::source_picture::SourcePicture;
 
 /// The poster's file, beside the thumbnails.
 pub const POSTER_FILE: &str = "poster.jpg";
@@ -38,29 +39,24 @@ pub struct PackagedPoster {
     pub choice: PosterChoice,
 }
 
-/// The longest run of frames between shot starts (`starts[i]`: frame `i` opens a shot; frame 0
-/// always does), the earliest on a tie: its first frame and length.
-fn longest_shot(starts: &[bool]) -> (u64, u64) {
+/// The longest run of frames between shot starts (`shot_starts`: the frames that open a
+/// shot, ascending; frame 0 always does, listed or not) of a video of `frames` frames, the
+/// earliest on a tie: its first frame and length.
+fn longest_shot(shot_starts: &[u64], frames: u64) -> (u64, u64) {
+    let ends = shot_starts.iter().copied().filter(|start| (1..frames).contains(start)).chain([frames]);
     let mut best = (0u64, 0u64);
     let mut current = 0u64;
-    for (index, starts_shot) in starts.iter().enumerate() {
-        let index = index as u64;
-        if *starts_shot && index > current {
-            if index - current > best.1 {
-                best = (current, index - current);
-            }
-            current = index;
+    for end in ends {
+        if end > current && end - current > best.1 {
+            best = (current, end - current);
         }
-    }
-    let total = starts.len() as u64;
-    if total - current > best.1 {
-        best = (current, total - current);
+        current = current.max(end);
     }
     best
 }
 
-/// The poster's frame: the requested time's frame, else the middle of the longest shot of `smallest`.
-async fn poster_frame(requested_seconds: Option<f64>, smallest: &Path, frame_rate: Rational, frames: u64, cancel: &CancellationToken) -> Result<(u64, PosterChoice), PackageError> {
+/// The poster's frame: the requested time's frame, else the middle of the longest shot.
+fn poster_frame(requested_seconds: Option<f64>, shot_starts: &[u64], frame_rate: Rational, frames: u64) -> Result<(u64, PosterChoice), PackageError> {
     if let Some(seconds) = requested_seconds {
         let frame = (seconds * frame_rate.as_f64() + 1e-9).floor() as u64;
         if frame >= frames {
@@ -68,32 +64,44 @@ async fn poster_frame(requested_seconds: Option<f64>, smallest: &Path, frame_rat
         }
         return Ok((frame, PosterChoice::Requested));
     }
-    let decoded = decode_and_analyse(smallest, &SourcePicture::default(), AnalysisDepth::Full(ShotDetectionParams::default()), cancel).await.map_err(|error| match error {
-        crate::media::frame_analysis::DecodePassError::Tool(crate::media::process::ToolError::Cancelled { .. }) => PackageError::Cancelled,
-        error => PackageError::Thumbnails(format!("finding the shots for the poster: {error}")),
-    })?;
-    let starts: Vec<bool> = decoded.scene.iter().map(|features| features.starts_shot).collect();
-    if starts.is_empty() {
-        return Err(PackageError::Thumbnails("the smallest rendition decoded to no frames; the poster needs one".to_owned()));
+    if frames == 0 {
+        return Err(PackageError::Thumbnails("the video has no frames; the poster needs one".to_owned()));
     }
-    let (shot_start, shot_frames) = longest_shot(&starts);
+    let (shot_start, shot_frames) = longest_shot(shot_starts, frames);
     Ok((shot_start + shot_frames / 2, PosterChoice::MiddleOfLongestShot { shot_start, shot_frames }))
 }
 
 /// Writes the poster of `largest` into `dir` (see the module docs).
 pub(super) async fn write_poster(
     requested_seconds: Option<f64>,
-    (largest, smallest): (&Path, &Path),
+    shot_starts: &[u64],
+    largest: &Path,
     frame_rate: Rational,
     frames: u64,
     dir: &Path,
     cancel: &CancellationToken,
 ) -> Result<PackagedPoster, PackageError> {
-    let (frame, choice) = poster_frame(requested_seconds, smallest, frame_rate, frames, cancel).await?;
+    let (frame, choice) = poster_frame(requested_seconds, shot_starts, frame_rate, frames)?;
+    let timeline = {
+        let largest = largest.to_path_buf();
+        tokio::task::spawn_blocking(move || video_timeline(&largest)).await
+    };
+    let unreadable = |error: String| PackageError::Thumbnails(format!("the sample table of {} cannot be read for the poster: {error}", largest.display()));
+    let timeline: VideoTimeline = timeline.map_err(|error| unreadable(error.to_string()))?.map_err(|error| unreadable(error.to_string()))?;
+    let Some((keyframe, keyframe_seconds, next)) = usize::try_from(frame).ok().and_then(|frame| timeline.keyframe_at_or_before(frame)) else {
+        return Err(PackageError::Thumbnails(format!(
+            "the poster's frame {frame} has no keyframe at or before it among the {} frames of {}",
+            timeline.samples(),
+            largest.display()
+        )));
+    };
+    // Opened half a frame past the keyframe without accurate seeking, ffmpeg starts at that
+    // keyframe and drops nothing by time (as the encoder and validation seek).
+    let half_frame = next.unwrap_or(f64::from(frame_rate.den) / f64::from(frame_rate.num)) / 2.0;
     let path = dir.join(POSTER_FILE);
-    let args: Vec<String> = ["-i".to_owned(), largest.display().to_string()]
+    let args: Vec<String> = ["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{:.6}", keyframe_seconds + half_frame), "-i".to_owned(), largest.display().to_string()]
         .into_iter()
-        .chain([ "-map".to_owned(), "0:v:0".to_owned(), "-vf".to_owned(), format!("select='eq(n,{frame})'")])
+        .chain(["-map".to_owned(), "0:v:0".to_owned(), "-vf".to_owned(), format!("select='eq(n,{})'", frame - keyframe as u64)])
         .chain(["-fps_mode", "passthrough", "-frames:v", "1", "-q:v", "2"].map(String::from))
         .chain([path.display().to_string()])
         .collect();
@@ -110,19 +118,20 @@ mod tests {
 
     #[test]
     fn the_longest_shot_is_found_and_the_earliest_wins_a_tie() {
-        let starts = |shots: &[u64]| {
-            let total: u64 = shots.iter().sum();
-            let mut flags = vec![false; total as usize];
-            let mut at = 0;
-            for length in shots {
-                flags[at as usize] = true;
-                at += length;
-            }
-            flags
-        };
-        assert_eq!(longest_shot(&starts(&[30, 25, 40])), (55, 40));
-        assert_eq!(longest_shot(&starts(&[30, 25, 30])), (0, 30));
-        assert_eq!(longest_shot(&starts(&[10, 50, 5])), (10, 50));
-        assert_eq!(longest_shot(&[true]), (0, 1));
+        assert_eq!(longest_shot(&[0, 30, 55], 95), (55, 40));
+        assert_eq!(longest_shot(&[30, 55], 85), (0, 30));
+        assert_eq!(longest_shot(&[10, 60], 65), (10, 50));
+        assert_eq!(longest_shot(&[], 1), (0, 1));
+        // Starts past the end, repeated or out of order do not make shots.
+        assert_eq!(longest_shot(&[30, 30, 20, 200], 50), (0, 30));
+    }
+
+    #[test]
+    fn the_poster_is_the_requested_frame_or_the_middle_of_the_longest_shot() {
+        let rate = Rational { num: 25, den: 1 };
+        assert_eq!(poster_frame(None, &[30, 55], rate, 110).unwrap(), (82, PosterChoice::MiddleOfLongestShot { shot_start: 55, shot_frames: 55 }));
+        assert_eq!(poster_frame(Some(2.0), &[30, 55], rate, 110).unwrap(), (50, PosterChoice::Requested));
+        assert!(poster_frame(Some(4.4), &[], rate, 110).is_err(), "past the last frame");
+        assert!(poster_frame(None, &[], rate, 0).is_err(), "no frames");
     }
 }

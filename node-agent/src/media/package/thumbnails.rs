@@ -1,6 +1,7 @@
-//! Thumbnails for scrubbing: one tile every `interval_seconds` of the largest rendition, at
-//! the tile width the job asks (height by the picture's aspect, even), laid out `columns` x
-//! `rows` per JPEG sprite sheet, and the tracks that name them:
+//! Thumbnails for scrubbing: one tile every `interval_seconds` of the video, at the tile
+//! width the job asks (height by the largest rendition's aspect, even), scaled from the
+//! smallest rendition at least twice that size, laid out `columns` x `rows` per JPEG sprite
+//! sheet, and the tracks that name them:
 //!
 //! - `thumbnails.vtt`, a WebVTT track whose cue `k` covers `[k * interval, (k + 1) * interval)`
 //!   (the last one ends with the video) and names its tile as `sheet_NNNNN.jpg#xywh=x,y,w,h`

@@ -389,12 +389,23 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     let tracks = plan_source_tracks(params, cancel).await?;
     let audio_renditions = &tracks.audio;
     // Every rendition is segmented at once (stream copies: each is mostly process start and
-    // file writes) while the audio is encoded, then each is checked in ladder order.
-    let videos = futures::future::try_join_all(params.renditions.iter().map(|rendition| {
-        let name = &rendition.rung.name;
-        let input = vec!["-i".to_owned(), rendition.path.display().to_string(), "-map".to_owned(), "0:v:0".to_owned(), "-c".to_owned(), "copy".to_owned()];
-        segment(input, media_dir.join(name), frame_duration * 0.5, format!("rendition {name}"), cancel)
-    }));
+    // file writes), checked in ladder order and tiled into thumbnails while the audio is
+    // encoded: the audio encode and the thumbnails' decode are the two passes over the title.
+    let video_part = async {
+        futures::future::try_join_all(params.renditions.iter().map(|rendition| {
+            let name = &rendition.rung.name;
+            let input = vec!["-i".to_owned(), rendition.path.display().to_string(), "-map".to_owned(), "0:v:0".to_owned(), "-c".to_owned(), "copy".to_owned()];
+            segment(input, media_dir.join(name), frame_duration * 0.5, format!("rendition {name}"), cancel)
+        }))
+        .await?;
+        let videos = read_video_tracks(params, &media_dir)?;
+        let timing = &videos[0].timing;
+        let thumbnails = match &params.thumbnails {
+            Some(options) => Some(make_thumbnails(params, options, &media_dir, micros(timing.end(), timing.init.timescale), cancel).await?),
+            None => None,
+        };
+        Ok::<_, PackageError>((videos, thumbnails))
+    };
     let audios = futures::future::try_join_all(audio_renditions.iter().filter_map(|rendition| {
         let audio = params.audio.as_ref()?;
         let what = format!("audio rendition {} (source stream {})", rendition.name, rendition.source_stream);
@@ -404,8 +415,71 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         let source = params.subtitles_source.as_ref()?;
         Some(convert_subtitles(source, subtitles, tracks.video_start_seconds, &media_dir, cancel))
     }));
-    tokio::try_join!(videos, audios, subtitles)?;
+    let ((videos, thumbnails), _, _) = tokio::try_join!(video_part, audios, subtitles)?;
 
+    let video_timing = &videos[0].timing;
+    let video_end_micros = micros(video_timing.end(), video_timing.init.timescale);
+    let video_end = video_timing.seconds(video_timing.end());
+
+    let mut audios: Vec<(PackagedAudio, TrackTiming)> = Vec::with_capacity(audio_renditions.len());
+    for rendition in audio_renditions {
+        let dir = media_dir.join(&rendition.name);
+        let keys = protect(params.protection.as_ref(), &dir, &rendition.name, TrackType::Audio, &[])?;
+        let track = read_track(&dir, &rendition.name, AAC_LC.to_owned(), &keys)?;
+        let audio_end = track.timing.seconds(track.timing.end());
+        let frame = AAC_FRAME_SAMPLES as f64 / f64::from(rendition.encode.sample_rate);
+        // One microsecond of slack for the rounding of the two timescales.
+        if audio_end > video_end + 1e-6 || video_end - audio_end >= frame {
+            return Err(PackageError::AudioDuration { rendition: rendition.name.clone(), audio: audio_end, video: video_end, frame });
+        }
+        let packaged = PackagedAudio {
+            rendition: track.packaged,
+            language: rendition.language.clone(),
+            label: rendition.label.clone(),
+            channels: rendition.channels,
+            default: rendition.default,
+            source_stream: rendition.source_stream,
+        };
+        audios.push((packaged, track.timing));
+    }
+    let audio_list: Vec<PackagedAudio> = audios.iter().map(|(audio, _)| audio.clone()).collect();
+    for subtitles in &tracks.subtitles {
+        write_subtitles_playlist(subtitles, video_end_micros)?;
+    }
+    let default_audio = audio_list.iter().find(|audio| audio.default).map(|audio| audio.rendition.clone());
+
+    let master_playlist = params.output_dir.join("master.m3u8");
+    let pairs: Vec<(&PackagedRendition, &PackageRendition)> = videos.iter().map(|track| &track.packaged).zip(&params.renditions).collect();
+    let media_prefix = params.media_prefix();
+    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, &audio_list, &tracks.subtitles, thumbnails.as_ref(), &media_prefix);
+    std::fs::write(&master_playlist, master).map_err(|source| PackageError::Io { operation: "writing", path: master_playlist.clone(), source })?;
+    let dash_manifest = params.output_dir.join("manifest.mpd");
+    let dash_videos: Vec<DashVideo<'_>> =
+        videos.iter().zip(&params.renditions).map(|(track, rendition)| DashVideo { packaged: &track.packaged, rendition, timing: &track.timing }).collect();
+    let dash_audios: Vec<(&PackagedAudio, &TrackTiming)> = audios.iter().map(|(audio, timing)| (audio, timing)).collect();
+    let mpd = dash_manifest_text(params.protection.as_ref(), params.frame_rate, &dash_videos, &dash_audios, (&tracks.subtitles, thumbnails.as_ref()), video_end_micros, &media_prefix);
+    std::fs::write(&dash_manifest, mpd).map_err(|source| PackageError::Io { operation: "writing", path: dash_manifest.clone(), source })?;
+    let result = PackageResult {
+        master_playlist,
+        dash_manifest,
+        audio_video_offset_seconds: default_audio.as_ref().map(|audio| audio.duration_seconds - video_end),
+        audio: default_audio,
+        audio_renditions: audio_list,
+        subtitles: tracks.subtitles,
+        skipped_subtitles: tracks.skipped_subtitles,
+        thumbnails,
+        protection: params.protection.as_ref().map(ContentProtection::summary),
+        renditions: videos.into_iter().map(|track| track.packaged).collect(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    tracing::info!(renditions = result.renditions.len(), audio_renditions = result.audio_renditions.len(), seconds = result.seconds, "ladder packaged");
+    Ok(result)
+}
+
+/// Each video rendition's segments under `media_dir`, checked in ladder order (codec string,
+/// trick-mode and I-frame tracks, protection, frame count, segments aligned with the first
+/// rendition's) and read back as written tracks.
+fn read_video_tracks(params: &PackageParams, media_dir: &Path) -> Result<Vec<WrittenTrack>, PackageError> {
     let mut videos: Vec<WrittenTrack> = Vec::with_capacity(params.renditions.len());
     let with_trick_mode = trick_mode_rungs(&params.renditions.iter().map(|rendition| &rendition.rung).collect::<Vec<_>>());
     for (rendition, trick_mode) in params.renditions.iter().zip(with_trick_mode) {
@@ -442,68 +516,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         }
         videos.push(track);
     }
-    let video_timing = &videos[0].timing;
-    let video_end_micros = micros(video_timing.end(), video_timing.init.timescale);
-    let video_end = video_timing.seconds(video_timing.end());
-
-    let mut audios: Vec<(PackagedAudio, TrackTiming)> = Vec::with_capacity(audio_renditions.len());
-    for rendition in audio_renditions {
-        let dir = media_dir.join(&rendition.name);
-        let keys = protect(params.protection.as_ref(), &dir, &rendition.name, TrackType::Audio, &[])?;
-        let track = read_track(&dir, &rendition.name, AAC_LC.to_owned(), &keys)?;
-        let audio_end = track.timing.seconds(track.timing.end());
-        let frame = AAC_FRAME_SAMPLES as f64 / f64::from(rendition.encode.sample_rate);
-        // One microsecond of slack for the rounding of the two timescales.
-        if audio_end > video_end + 1e-6 || video_end - audio_end >= frame {
-            return Err(PackageError::AudioDuration { rendition: rendition.name.clone(), audio: audio_end, video: video_end, frame });
-        }
-        let packaged = PackagedAudio {
-            rendition: track.packaged,
-            language: rendition.language.clone(),
-            label: rendition.label.clone(),
-            channels: rendition.channels,
-            default: rendition.default,
-            source_stream: rendition.source_stream,
-        };
-        audios.push((packaged, track.timing));
-    }
-    let audio_list: Vec<PackagedAudio> = audios.iter().map(|(audio, _)| audio.clone()).collect();
-    for subtitles in &tracks.subtitles {
-        write_subtitles_playlist(subtitles, video_end_micros)?;
-    }
-    let default_audio = audio_list.iter().find(|audio| audio.default).map(|audio| audio.rendition.clone());
-
-    let thumbnails = match &params.thumbnails {
-        Some(options) => Some(make_thumbnails(params, options, &media_dir, video_end_micros, cancel).await?),
-        None => None,
-    };
-
-    let master_playlist = params.output_dir.join("master.m3u8");
-    let pairs: Vec<(&PackagedRendition, &PackageRendition)> = videos.iter().map(|track| &track.packaged).zip(&params.renditions).collect();
-    let media_prefix = params.media_prefix();
-    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, &audio_list, &tracks.subtitles, thumbnails.as_ref(), &media_prefix);
-    std::fs::write(&master_playlist, master).map_err(|source| PackageError::Io { operation: "writing", path: master_playlist.clone(), source })?;
-    let dash_manifest = params.output_dir.join("manifest.mpd");
-    let dash_videos: Vec<DashVideo<'_>> =
-        videos.iter().zip(&params.renditions).map(|(track, rendition)| DashVideo { packaged: &track.packaged, rendition, timing: &track.timing }).collect();
-    let dash_audios: Vec<(&PackagedAudio, &TrackTiming)> = audios.iter().map(|(audio, timing)| (audio, timing)).collect();
-    let mpd = dash_manifest_text(params.protection.as_ref(), params.frame_rate, &dash_videos, &dash_audios, (&tracks.subtitles, thumbnails.as_ref()), video_end_micros, &media_prefix);
-    std::fs::write(&dash_manifest, mpd).map_err(|source| PackageError::Io { operation: "writing", path: dash_manifest.clone(), source })?;
-    let result = PackageResult {
-        master_playlist,
-        dash_manifest,
-        audio_video_offset_seconds: default_audio.as_ref().map(|audio| audio.duration_seconds - video_end),
-        audio: default_audio,
-        audio_renditions: audio_list,
-        subtitles: tracks.subtitles,
-        skipped_subtitles: tracks.skipped_subtitles,
-        thumbnails,
-        protection: params.protection.as_ref().map(ContentProtection::summary),
-        renditions: videos.into_iter().map(|track| track.packaged).collect(),
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    tracing::info!(renditions = result.renditions.len(), audio_renditions = result.audio_renditions.len(), seconds = result.seconds, "ladder packaged");
-    Ok(result)
+    Ok(videos)
 }
 
 /// The thumbnails, tiled from a rendition of their size, and the poster of the largest

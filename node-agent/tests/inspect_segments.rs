@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use shotfarm_agent::media::chunking::ChunkingParams;
-use shotfarm_agent::media::inspect::{InspectParams, InspectReport, SegmentPolicy, inspect_source};
+use shotfarm_agent::media::inspect::{InspectParams, InspectReport, InspectStep, SegmentPolicy, WarningCode, inspect_or_cut, inspect_source};
 use tokio_util::sync::CancellationToken;
 
 /// The report of inspecting `source` under `segments`, its timings zeroed, and its
@@ -118,4 +118,45 @@ fn interlaced_untimed_and_repeated_times_are_decoded_whole() {
     ] {
         same_as_whole(&source, dir.path(), policy, false).unwrap();
     }
+}
+
+/// A farm's first pass over `source`, with segments of at least 4 s: the report when it
+/// inspected the source itself, none when it cut it.
+fn first_pass(source: &Path, dir: &Path) -> Option<InspectReport> {
+    let params = InspectParams {
+        source: source.to_owned(),
+        artifact_dir: dir.join("first-pass"),
+        chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 2.0 },
+        shot_detection: Default::default(),
+        limits: Default::default(),
+        segments: SegmentPolicy::default(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    match runtime.block_on(inspect_or_cut(&params, 4.0, &CancellationToken::new())).unwrap() {
+        InspectStep::Inspected(report) => Some(*report),
+        InspectStep::Cut(segments) => {
+            assert!(segments.len() >= 2, "{segments:?}");
+            None
+        }
+    }
+}
+
+#[test]
+fn a_long_source_that_cannot_be_cut_is_inspected_in_one_pass_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let one_pass = |report: &InspectReport| report.warnings.iter().filter(|warning| warning.code == WarningCode::InspectedInOnePass).map(|warning| warning.message.clone()).collect::<Vec<_>>();
+    // 8.5 s of AVI: long enough for two segments, but its container indexes no keyframes.
+    let long_avi = common::vfr_avi_with_skip_frames(dir.path(), "long.avi", "160x90", 8.5);
+    let report = first_pass(&long_avi, dir.path()).expect("an AVI is never cut");
+    let warnings = one_pass(&report);
+    eprintln!("{warnings:?}");
+    assert!(warnings.len() == 1 && warnings[0].contains("8.5 s") && warnings[0].contains("avi"), "{:?}", report.warnings);
+    // Too short to cut: one task is as fast, and nothing is said.
+    let short_avi = common::vfr_avi_with_skip_frames(dir.path(), "short.avi", "160x90", 3.0);
+    let report = first_pass(&short_avi, dir.path()).expect("too short to cut");
+    assert!(one_pass(&report).is_empty(), "{:?}", report.warnings);
+    // The same length in MP4 is cut.
+    let long_mp4 = dir.path().join("long.mp4");
+    common::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=8.5", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", long_mp4.to_str().unwrap()]);
+    assert!(first_pass(&long_mp4, dir.path()).is_none(), "an 8.5 s MP4 with a keyframe a second is cut");
 }

@@ -149,6 +149,10 @@ pub enum WarningCode {
     HighDynamicRange,
     /// More than 8 bits per sample (SDR): HEVC/AV1 rungs keep 10 bits, H.264 rungs are 8-bit.
     HighBitDepth,
+    /// Long enough to be inspected in segments across the farm, but it cannot be cut exactly
+    /// (no keyframe index in its container, timestamps not from 0, interlaced…): one task
+    /// decoded the whole file, however many agents the farm has.
+    InspectedInOnePass,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

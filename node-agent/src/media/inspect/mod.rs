@@ -52,7 +52,7 @@ use tokio_util::sync::CancellationToken;
 pub use facts::{AudioFacts, Chunk, InspectReport, SeekPoint, Shot, SourceFacts, VideoFacts};
 pub use findings::{InspectError, InspectWarning, Rejection, RejectionCode, WarningCode};
 pub use segments::{SegmentDecode, SegmentPolicy};
-use segments::{Cut, InProcessSegments, decode_in_segments, joined, plan_for_tasks};
+use segments::{Cut, InProcessSegments, decode_in_segments, joined, one_pass_warning, plan_for_tasks};
 use findings::reject;
 use shotfarm_kernels::decode::input_pins::is_allowed_demuxer;
 use source_checks::{analyse_timing, displayed_sample_aspect_ratio, note_picture_transform, check_completeness, check_dimensions, classify_decode_failure, classify_probe_failure, format_not_allowed, pick_streams};
@@ -147,7 +147,13 @@ pub async fn inspect_or_cut(params: &InspectParams, segment_seconds: f64, cancel
     };
     match cut.segments {
         Ok(segments) => return Ok(InspectStep::Cut(segments)),
-        Err(reason) => tracing::info!(source = %params.source.display(), reason, "the source is inspected by one task"),
+        Err(reason) => {
+            tracing::info!(source = %params.source.display(), reason, "the source is inspected by one task");
+            // A file known to be cut short is refused or warned of by its decode.
+            if prepared.overrun.is_none() {
+                prepared.warnings.extend(one_pass_warning(parse_number(prepared.format.duration.as_ref()), segment_seconds, &reason));
+            }
+        }
     }
     prepared.video.nb_read_packets = match cut.packets {
         Some(packets) => Some(packets.to_string()),

@@ -17,7 +17,9 @@
 //! Then every segment must come out exactly as its index says: as many frames as packets
 //! presented within it, and not one decoder complaint. Otherwise — and for any other oddity a
 //! segment meets — the source is decoded whole instead, which alone says where a damaged
-//! source goes wrong; why a source was not cut, or its segments not joined, is logged.
+//! source goes wrong; why a source was not cut, or its segments not joined, is logged, and a
+//! farm's inspection of a source long enough to cut that cannot be cut says so in a warning
+//! ([`one_pass_warning`]).
 
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -25,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use shotfarm_proto::pipeline::{SegmentStart, SourceSegment};
 
+use super::findings::{InspectWarning, WarningCode};
 use crate::media::frame_analysis::{AnalysisDepth, DecodePassError, DecodeSpan, DecodedVideo, decode_piece};
 use crate::media::probe::{PacketTimes, ProbeFormat, ProbeStream, parse_number, probe_packet_times};
 use crate::media::source_picture::SourcePicture;
@@ -124,6 +127,20 @@ pub(super) async fn plan_for_tasks(
     cancel: &CancellationToken,
 ) -> Result<Cut, DecodePassError> {
     cut(source, format, video, picture, min_seconds, MAX_SEGMENT_TASKS, cancel).await
+}
+
+/// The warning for a source of `duration_seconds` (its container's) that a farm would cut
+/// into segments of at least `min_seconds` by its length, but cannot cut for `reason`: its
+/// inspection is one task, a linear scan of the whole file. None for a shorter source (one
+/// task inspects it as fast) or one whose length is unknown.
+pub(super) fn one_pass_warning(duration_seconds: Option<f64>, min_seconds: f64, reason: &str) -> Option<InspectWarning> {
+    let seconds = duration_seconds.filter(|seconds| *seconds >= 2.0 * min_seconds)?;
+    Some(InspectWarning {
+        code: WarningCode::InspectedInOnePass,
+        message: format!(
+            "inspected by one task decoding all {seconds:.1} s, not in segments across the farm: {reason}; an MP4 or Matroska file with keyframes and timestamps from 0 is inspected in parallel"
+        ),
+    })
 }
 
 /// One segment's decode as a segment task reports it.

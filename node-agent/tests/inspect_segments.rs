@@ -13,18 +13,23 @@ use shotfarm_agent::media::chunking::ChunkingParams;
 use shotfarm_agent::media::inspect::{InspectParams, InspectReport, InspectStep, SegmentPolicy, WarningCode, inspect_or_cut, inspect_source};
 use tokio_util::sync::CancellationToken;
 
-/// The report of inspecting `source` under `segments`, its timings zeroed, and its
-/// `frames.json`.
-fn inspect(source: &Path, dir: &Path, segments: SegmentPolicy) -> (InspectReport, Vec<u8>) {
-    let artifact_dir = dir.join(format!("artifacts-{}-{}", segments.workers, segments.min_seconds));
-    let params = InspectParams {
+/// Inspection of `source` into `artifact_dir` under `segments`, in chunks of 0.8 to 2 s.
+fn params(source: &Path, artifact_dir: &Path, segments: SegmentPolicy) -> InspectParams {
+    InspectParams {
         source: source.to_owned(),
-        artifact_dir: artifact_dir.clone(),
+        artifact_dir: artifact_dir.to_owned(),
         chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 2.0 },
         shot_detection: Default::default(),
         limits: Default::default(),
         segments,
-    };
+    }
+}
+
+/// The report of inspecting `source` under `segments`, its timings zeroed, and its
+/// `frames.json`.
+fn inspect(source: &Path, dir: &Path, segments: SegmentPolicy) -> (InspectReport, Vec<u8>) {
+    let artifact_dir = dir.join(format!("artifacts-{}-{}", segments.workers, segments.min_seconds));
+    let params = params(source, &artifact_dir, segments);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let report = runtime.block_on(inspect_source(&params, &CancellationToken::new())).unwrap();
     let frames = std::fs::read(&report.frame_artifact).unwrap();
@@ -123,14 +128,7 @@ fn interlaced_untimed_and_repeated_times_are_decoded_whole() {
 /// A farm's first pass over `source`, with segments of at least 4 s: the report when it
 /// inspected the source itself, none when it cut it.
 fn first_pass(source: &Path, dir: &Path) -> Option<InspectReport> {
-    let params = InspectParams {
-        source: source.to_owned(),
-        artifact_dir: dir.join("first-pass"),
-        chunking: ChunkingParams { min_seconds: 0.8, max_seconds: 2.0 },
-        shot_detection: Default::default(),
-        limits: Default::default(),
-        segments: SegmentPolicy::default(),
-    };
+    let params = params(source, &dir.join("first-pass"), SegmentPolicy::default());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     match runtime.block_on(inspect_or_cut(&params, 4.0, &CancellationToken::new())).unwrap() {
         InspectStep::Inspected(report) => Some(*report),

@@ -33,6 +33,7 @@ use shotfarm_proto::pipeline::SegmentStart;
 use shotfarm_kernels::scene::{CutScorer, ShotDetectionParams, spatial_information, temporal_information};
 use tokio_util::sync::CancellationToken;
 
+use super::keyframe_seek::KeyframeSeek;
 use super::source_picture::SourcePicture;
 use super::video_pieces::{DecodedPiece, PieceEdges, join_pieces};
 use super::process::{StdoutSink, Tool, ToolCommand, ToolError, ToolRun, run_tool};
@@ -266,14 +267,12 @@ pub async fn decode_fingerprints(path: &Path, prints: mpsc::SyncSender<Fingerpri
     })
 }
 
-/// Decodes the frame at the keyframe at `keyframe_seconds` (from the first frame) of `path`
-/// (an encoded rendition, like [`decode_fingerprints`]) and returns its fingerprint (none when
-/// nothing was decoded): the join check's look at a chunk's first frame without decoding the
-/// rest of the file. The input is opened half a frame (`half_frame_seconds`) past the keyframe
-/// with `-noaccurate_seek`, so ffmpeg starts at that keyframe and drops nothing by time (the
-/// encoder's seek, [`super::encode`]); the frame is scaled exactly as in a whole decode.
-pub async fn decode_keyframe_fingerprint(path: &Path, keyframe_seconds: f64, half_frame_seconds: f64, cancel: &CancellationToken) -> Result<Option<Fingerprint>, DecodePassError> {
-    let span = DecodeSpan::KeyframeAt { seek_seconds: keyframe_seconds + half_frame_seconds };
+/// Decodes the frame at the keyframe `seek` opens `path` at (an encoded rendition, like
+/// [`decode_fingerprints`]) and returns its fingerprint (none when nothing was decoded): the
+/// join check's look at a chunk's first frame without decoding the rest of the file. The frame
+/// is scaled exactly as in a whole decode.
+pub async fn decode_keyframe_fingerprint(path: &Path, seek: KeyframeSeek, cancel: &CancellationToken) -> Result<Option<Fingerprint>, DecodePassError> {
+    let span = DecodeSpan::KeyframeAt(seek);
     let pass = decode_pass(path, &SourcePicture::default(), span, |receiver| analyse_frames(receiver, AnalysisDepth::Fingerprints), cancel).await?;
     Ok(pass.analysed.fingerprints.into_iter().next().map(|(print, _)| print))
 }
@@ -283,8 +282,8 @@ pub async fn decode_keyframe_fingerprint(path: &Path, keyframe_seconds: f64, hal
 pub enum DecodeSpan {
     /// Every frame of the file.
     Whole,
-    /// The one frame at the keyframe at or before `seek_seconds`.
-    KeyframeAt { seek_seconds: f64 },
+    /// The one frame at the keyframe the seek opens the file at.
+    KeyframeAt(KeyframeSeek),
     /// The frames presented from `start` (the first frame when `None`) up to `end_pts`
     /// (exclusive; `None`: the end), in the stream's time base, of a file whose timestamps
     /// start at 0: timestamps are kept as they are (`-copyts`, which for such a file prints
@@ -317,7 +316,7 @@ async fn decode_pass<T: Send + 'static>(
             let bounds: Vec<String> = start.map(|start| format!("start_pts={}", start.pts)).into_iter().chain(end_pts.map(|end| format!("end_pts={end}"))).collect();
             if bounds.is_empty() { String::new() } else { format!("trim={},", bounds.join(":")) }
         }
-        DecodeSpan::Whole | DecodeSpan::KeyframeAt { .. } => String::new(),
+        DecodeSpan::Whole | DecodeSpan::KeyframeAt(_) => String::new(),
     };
     let picture_args = if with_sdr_twin {
         let graph = format!(
@@ -332,14 +331,12 @@ async fn decode_pass<T: Send + 'static>(
     };
     let (seek_args, limit_args) = match span {
         DecodeSpan::Whole => (Vec::new(), Vec::new()),
-        DecodeSpan::KeyframeAt { seek_seconds } => {
-            (vec!["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{seek_seconds:.6}")], vec!["-frames:v".to_owned(), "1".to_owned()])
-        }
+        DecodeSpan::KeyframeAt(seek) => (seek.input_args().to_vec(), vec!["-frames:v".to_owned(), "1".to_owned()]),
         DecodeSpan::Presented { start, .. } => {
             // One decoder thread: a segment is one of many decoded side by side, each given a
             // core (two segments of a 1080p H.264 source: 3.69 CPU-s on one thread each
             // against 3.92 with ffmpeg's threads fighting over two cores).
-            let seek = start.map(|start| ["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{:.6}", start.seek_seconds)]);
+            let seek = start.map(|start| KeyframeSeek::at(start.seek_seconds).input_args());
             (["-copyts", "-threads", "1"].map(str::to_owned).into_iter().chain(seek.into_iter().flatten()).collect(), Vec::new())
         }
     };

@@ -12,6 +12,7 @@
 //! | [`frame_analysis`] | — | one decode to 128×72 gray: fingerprints, shots, SI/TI |
 //! | [`video_pieces`] | 1 inspect | pieces of a video decoded apart, joined into exactly the one decode of the whole: boundary changes, shots decided over the whole |
 //! | [`frame_timing`] | — | when renditions keep each frame's source time (a variable rate with usable timestamps), and the chunk spans that carry it through encode and assembly |
+//! | [`keyframe_seek`] | — | how a decode opens a file at a keyframe and counts frames from it, losing none |
 //! | [`source_range`] | — | exactly the source frames `[start, end)` of a chunk, decoded (score's reference) |
 //! | [`tracks`] | — | the source's audio tracks: language, title, channels, default |
 //! | [`quality`] | — | pooling per-frame VMAF (percentiles, per chunk, rendition and shot) |
@@ -47,6 +48,7 @@ pub mod frame_analysis;
 pub mod frame_stream;
 pub mod frame_timing;
 pub mod inspect;
+pub mod keyframe_seek;
 pub mod ladder;
 pub mod ladder_report;
 pub mod mp4_boxes;

@@ -3,7 +3,7 @@
 //! ([`SourcePicture`]: stream, deinterlacing, rotation) like every decode of the source.
 //!
 //! Like the cpu encode backend ([`crate::media::encode::cpu`]): with a seek point the input is
-//! opened at the chunk's keyframe (`-noaccurate_seek -ss`, half a frame past it), frames are
+//! opened at the chunk's keyframe ([`super::keyframe_seek`]), frames are
 //! selected by decoded index (`select` on `n`, counted from the keyframe), never by timestamp,
 //! and a side output holds the 128×72 gray pictures of the first and last selected frames. After
 //! the run, [`check_boundaries`] compares their fingerprints with the ones inspection recorded;
@@ -24,6 +24,7 @@ use shotfarm_kernels::frame::FrameFormat;
 
 use super::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH};
 use super::inspect::Chunk;
+use super::keyframe_seek::{KeyframeSeek, chunk_start};
 use super::probe::Rational;
 use super::source_picture::SourcePicture;
 
@@ -67,13 +68,7 @@ impl SourceRange {
     pub fn ffmpeg_args(&self, pixel_format: &str) -> Vec<String> {
         let chunk = &self.chunk;
         let rate = self.frame_rate;
-        let (offset, seek_args) = match (self.use_seek, chunk.seek) {
-            (true, Some(seek)) => {
-                let target = seek.seconds + 0.5 * f64::from(rate.den) / f64::from(rate.num.max(1));
-                (seek.keyframe, vec!["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{target:.6}")])
-            }
-            _ => (0, Vec::new()),
-        };
+        let (offset, seek) = chunk_start(chunk, rate, self.use_seek);
         let first = chunk.frames.start - offset;
         let last = chunk.frames.end - 1 - offset;
         let graph = format!(
@@ -86,7 +81,7 @@ impl SourceRange {
             final_index = self.frames() - 1,
         );
         let mut args: Vec<String> = ["-hide_banner", "-loglevel", "error", "-nostdin", "-y"].map(String::from).to_vec();
-        args.extend(seek_args);
+        args.extend(seek.into_iter().flat_map(KeyframeSeek::input_args));
         args.extend(pinned_input(&self.source));
         args.extend(["-filter_complex".to_owned(), graph]);
         args.extend(["-map", "[reference]", "-fps_mode", "passthrough", "-frames:v"].map(String::from));

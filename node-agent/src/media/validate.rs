@@ -41,6 +41,7 @@ use super::artifacts::ArtifactError;
 use super::chunk_check::fault_name;
 use super::chunking::FrameRange;
 use super::frame_analysis::{DecodePassError, decode_keyframe_fingerprint};
+use super::keyframe_seek::KeyframeSeek;
 use super::frame_stream::{FramesWithin, stream_frames};
 use super::mp4_samples::{VideoTimeline, video_timeline};
 use shotfarm_proto::pipeline::Rung;
@@ -413,8 +414,8 @@ async fn check_boundaries(
     });
     let decode = |chunk: &JoinedChunk| {
         let at = chunk.frames.start as usize;
-        let half_frame = times.get(at + 1).map_or(frame_duration, |next| next - times[at]) / 2.0;
-        decode_keyframe_fingerprint(&params.rendition, times[at], half_frame, cancel)
+        let gap = times.get(at + 1).map_or(frame_duration, |next| next - times[at]);
+        decode_keyframe_fingerprint(&params.rendition, KeyframeSeek::halfway_past(times[at], gap), cancel)
     };
     let mut first_frames = futures::stream::iter(chunks).map(decode).buffered(PARALLEL_BOUNDARY_DECODES);
     let digests = digests.await.map_err(|error| ValidateError::Thread(error.to_string()))?.map_err(|error| fail(name, None, format!("the rendition's samples cannot be read: {error}")))?;

@@ -11,7 +11,7 @@
 //! span: [`crate::media::frame_timing`]), times them from the chunk's first frame
 //! (`setpts=PTS-STARTPTS`, written in a 90 kHz time base) and encodes without B-frames, so
 //! that decode times never go back where chunks join. When the chunk has a seek point, the input is opened at that
-//! keyframe (`-ss` with `-noaccurate_seek`, so ffmpeg drops nothing by time) and indices count
+//! keyframe ([`crate::media::keyframe_seek`]: ffmpeg drops nothing by time) and indices count
 //! from the keyframe. Beside the encode, a second small ffmpeg opens the source the same way
 //! and decodes just up to the chunk's first frame: its fingerprint must be the one inspection
 //! recorded, otherwise the seek landed elsewhere (open GOPs, odd containers), the encode is
@@ -43,9 +43,8 @@ use crate::media::capabilities::MediaCapabilities;
 use crate::media::frame_analysis::{ANALYSIS_HEIGHT, ANALYSIS_WIDTH};
 use crate::media::frame_timing::KEPT_TIME_BASE;
 use shotfarm_proto::pipeline::Codec;
-use crate::media::inspect::Chunk;
+use crate::media::keyframe_seek::{KeyframeSeek, chunk_start};
 use crate::media::mp4_samples;
-use crate::media::probe::Rational;
 use crate::media::process::{Tool, ToolCommand, ToolError, ToolProgress, run_collecting_stdout, run_with_progress};
 
 /// Largest fingerprint distance at which the chunk's first frame counts as the recorded one.
@@ -150,7 +149,7 @@ pub fn build_command(params: &EncodeChunkParams, use_seek: bool) -> ToolCommand 
     let chunk = &params.chunk;
     let rate = params.frame_rate;
     let length = chunk.frames.len();
-    let (offset, seek_args) = seek_args(chunk, rate, use_seek);
+    let (offset, seek) = chunk_start(chunk, rate, use_seek);
     let first = chunk.frames.start - offset;
     let last = chunk.frames.end - 1 - offset;
     let outputs = params.outputs.len();
@@ -172,7 +171,7 @@ pub fn build_command(params: &EncodeChunkParams, use_seek: bool) -> ToolCommand 
         graph.push_str(&format!(";[s{index}]scale={}:{}:flags=bicubic,setsar=1,{colour}[v{index}]", output.rung.width, output.rung.height));
     }
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1", "-stats_period", "0.25"].map(String::from).to_vec();
-    args.extend(seek_args);
+    args.extend(seek.into_iter().flat_map(KeyframeSeek::input_args));
     args.extend(pinned_input(&params.source));
     args.extend(["-filter_complex".to_owned(), graph]);
     for (index, output) in params.outputs.iter().enumerate() {
@@ -197,26 +196,13 @@ pub fn build_command(params: &EncodeChunkParams, use_seek: bool) -> ToolCommand 
     ToolCommand::new(Tool::Ffmpeg).args(args)
 }
 
-/// The seek arguments of `chunk`'s decode when it has a seek point: half a frame past the
-/// keyframe, so -ss never lands on an earlier keyframe through rounding, and no later keyframe
-/// is that close. Also returns the keyframe, from which decoded indices count.
-fn seek_args(chunk: &Chunk, rate: Rational, use_seek: bool) -> (u64, Vec<String>) {
-    match (use_seek, chunk.seek) {
-        (true, Some(seek)) => {
-            let target = seek.seconds + 0.5 * f64::from(rate.den) / f64::from(rate.num);
-            (seek.keyframe, vec!["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{target:.6}")])
-        }
-        _ => (0, Vec::new()),
-    }
-}
-
 /// The command that decodes, from the chunk's seek point, up to the chunk's first frame and
 /// writes it as one 128×72 gray picture (the inspection's analysis frame) to stdout.
 pub fn landing_check_command(params: &EncodeChunkParams) -> ToolCommand {
-    let (offset, seek) = seek_args(&params.chunk, params.frame_rate, true);
+    let (offset, seek) = chunk_start(&params.chunk, params.frame_rate, true);
     let first = params.chunk.frames.start - offset;
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"].map(String::from).to_vec();
-    args.extend(seek);
+    args.extend(seek.into_iter().flat_map(KeyframeSeek::input_args));
     args.extend(pinned_input(&params.source));
     args.extend(["-map".to_owned(), params.picture.stream_spec(), "-vf".to_owned()]);
     args.push(format!("{}select='eq(n,{first})',scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray", params.picture.chain_head()));

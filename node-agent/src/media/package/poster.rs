@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::{PackageError, run_ffmpeg};
+use crate::media::keyframe_seek::KeyframeSeek;
 use crate::media::mp4_samples::{VideoTimeline, video_timeline};
 use crate::media::probe::Rational;
 
@@ -95,12 +96,12 @@ pub(super) async fn write_poster(
             largest.display()
         )));
     };
-    // Opened half a frame past the keyframe without accurate seeking, ffmpeg starts at that
-    // keyframe and drops nothing by time (as the encoder and validation seek).
-    let half_frame = next.unwrap_or(f64::from(frame_rate.den) / f64::from(frame_rate.num)) / 2.0;
+    let seek = KeyframeSeek::halfway_past(keyframe_seconds, next.unwrap_or(f64::from(frame_rate.den) / f64::from(frame_rate.num)));
     let path = dir.join(POSTER_FILE);
-    let args: Vec<String> = ["-noaccurate_seek".to_owned(), "-ss".to_owned(), format!("{:.6}", keyframe_seconds + half_frame), "-i".to_owned(), largest.display().to_string()]
+    let args: Vec<String> = seek
+        .input_args()
         .into_iter()
+        .chain(["-i".to_owned(), largest.display().to_string()])
         .chain(["-map".to_owned(), "0:v:0".to_owned(), "-vf".to_owned(), format!("select='eq(n,{})'", frame - keyframe as u64)])
         .chain(["-fps_mode", "passthrough", "-frames:v", "1", "-q:v", "2"].map(String::from))
         .chain([path.display().to_string()])

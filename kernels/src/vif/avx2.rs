@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | [`vertical_moments`] | 8-bit scale 0: the 17-tap vertical pass of μ1, μ2, x², y², xy | `vpmaddwd` on pairs of taps; squares (≤ 65025) biased by −32768 to fit `i16`, the bias (Σc·32768 = 2³¹) added back mod 2³² |
 //! | [`vertical_moments`] (16-bit rows) | pyramid levels 1–3 (every depth) and scale 0 above 8 bits: the vertical pass of μ1, μ2, x², y², xy | symmetric taps folded into one `vpmaddwd` pair (the centre paired with itself, its coefficient halved, so scale 3's 43728 fits); values biased by −2¹⁵, Σc·2¹⁵ = 2³¹ added back; each square split by `vpmulhuw`/`vpmullw` into 16-bit halves summed apart (< 2³² each) and recombined as H·2¹⁶⁻ˢ + ((L + round) >> s), exact for shifts s ≤ 16 |
-//! | [`horizontal_statistics`] | every scale and depth: horizontal pass + per-pixel statistic | the symmetric taps folded: one `vpmaddwd` per tap pair on lanes holding (value at k, value at n−1−k) as 16-bit halves (μ directly; each square as its low and its high halves, summed apart and recombined exactly); rows biased by −2¹⁵ once per row, not once per tap; the filtered row stored, then the statistic in a loop of its own (its long dependency chains overlap across groups), in integer lanes with `vpgatherdd` on the log2 table, the information term in `f64` lanes with the scalar's exact operation order |
+//! | [`horizontal_statistics`] | every scale and depth: horizontal pass + per-pixel statistic | the symmetric taps folded: one `vpmaddwd` per tap pair on lanes holding (value at k, value at n−1−k) as 16-bit halves (μ directly; each square as its low and its high halves, summed apart and recombined exactly), from the rows split once per row into planes of 16-bit halves offset by −2¹⁵ (`avx2_halves`, 16 columns at a time: one `vpunpck{l,h}wd` + `vpmaddwd` per pair and plane), the 8 columns after the last 16 from the rows biased in place (two shifts and blends per pair and square); the filtered row stored, then the statistic in a loop of its own (its long dependency chains overlap across groups), in integer lanes with `vpgatherdd` on the log2 table, the information term in `f64` lanes with the scalar's exact operation order |
 //!
 //! Each filter pass takes `WITH_REFERENCE` as the scalar one does (see
 //! `rows::scale_statistics`): without it, μ1 and x² are neither filtered nor stored.
@@ -109,6 +109,7 @@ pub(super) mod x86 {
 
     use super::*;
     use crate::simd::avx2::{load16_u8_widened, load256, store256};
+    use crate::vif::avx2_halves::x86::{filter_halves, split_rows};
 
     /// The vertical pass's taps in pairs (k, k+1) as `(row offset of k, row offset of
     /// k+1, (c_{k+1} << 16) | c_k)`, an odd last tap paired with itself at coefficient 0;
@@ -356,6 +357,8 @@ pub(super) mod x86 {
     }
 
     /// Horizontal filter and statistic of columns `0..w/8*8`; returns where it stopped.
+    /// The filter runs over planes of 16-bit halves (`avx2_halves`) for `0..w/16*16`, and
+    /// over the biased 32-bit rows (`filter_columns`) for the 8 columns after them.
     #[target_feature(enable = "avx2")]
     pub(super) fn horizontal_statistics<const WITH_REFERENCE: bool>(
         rows: &mut VerticalRows,
@@ -364,11 +367,23 @@ pub(super) mod x86 {
         table: &[u16; 65537],
         total: &mut VifAccumulators,
     ) -> usize {
-        let w8 = w / 8 * 8;
-        let Some(pairs) = prepare_horizontal::<WITH_REFERENCE>(rows, w8, filter) else {
+        let (w8, w16) = (w / 8 * 8, w / 16 * 16);
+        let Some(pairs) = folded_pairs(filter) else {
             return 0;
         };
-        filter_columns::<WITH_REFERENCE>(rows, &pairs, 0, w8);
+        let half = filter.len() / 2;
+        let padded = [&rows.mu1, &rows.mu2, &rows.ref_sq, &rows.dis_sq, &rows.ref_dis].into_iter().chain(&rows.biased).map(Vec::len);
+        if padded.chain(rows.halves.iter().map(Vec::len)).any(|len| len < PAD + w8 + half) || rows.filtered.iter().any(|r| r.len() < w8) {
+            return 0;
+        }
+        if w16 > 0 {
+            split_rows::<WITH_REFERENCE>(rows, PAD - half, PAD + w16 + half);
+            filter_halves::<WITH_REFERENCE>(rows, &pairs, w16);
+        }
+        if w8 > w16 {
+            bias_rows::<WITH_REFERENCE>(rows, PAD + w16 - half, PAD + w8 + half);
+            filter_columns::<WITH_REFERENCE>(rows, &pairs, w16, w8);
+        }
         crate::vif::avx2_statistic::x86::statistics_of_filtered(rows, 0, w8, table, total);
         w8
     }
@@ -407,20 +422,6 @@ pub(super) mod x86 {
             folded.pairs[k] = (k, n - 1 - k, (cb << 16) | ca);
         }
         Some(folded)
-    }
-
-    /// The folded pairs of `filter`, with the padded rows biased (`bias_rows`) for the
-    /// columns `0..to`; `None` (nothing done) when the filter or the rows do not fit.
-    #[target_feature(enable = "avx2")]
-    pub(in crate::vif) fn prepare_horizontal<const WITH_REFERENCE: bool>(rows: &mut VerticalRows, to: usize, filter: &[u16]) -> Option<FoldedPairs> {
-        let pairs = folded_pairs(filter)?;
-        let half = filter.len() / 2;
-        let (lo, hi) = (PAD - half, PAD + to + half);
-        if rows.biased.iter().chain([&rows.mu1, &rows.mu2, &rows.ref_sq, &rows.dis_sq, &rows.ref_dis]).any(|r| r.len() < hi) {
-            return None;
-        }
-        bias_rows::<WITH_REFERENCE>(rows, lo, hi);
-        Some(pairs)
     }
 
     /// Horizontal filter of columns `from..to` (multiples of 8) of the biased rows into

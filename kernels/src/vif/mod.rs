@@ -14,12 +14,14 @@
 //! | `statistic` | the scalar reference of one pixel's statistic: the log2 table, [`VifAccumulators`] |
 //! | `rows` | the scalar reference row loops (vertical pass, horizontal pass + statistic, down-sampling) and their dispatch: each tries the AVX-512 twin, then the AVX2 one; the filter passes of the first distorted image of a row filter all five moments, those of the others only their own three (the reference's μ1 and x² are shared) |
 //! | `avx2_downsample` | the AVX2 down-sampling between scales, and the pick of its AVX-512 passes |
+//! | `avx2_halves` | the AVX2 horizontal filter over planes of 16-bit halves (the rows split once, one `vpmaddwd` per tap pair and plane), 16 columns at a time |
 //! | `avx2_statistic` | the AVX2 per-pixel statistic (8 lanes), shared by the AVX2 pass and the AVX-512 pass's last columns |
 //! | `avx512` | the AVX-512 twins of the hottest row loops (vertical pass of 8- and 16-bit rows, horizontal filter, the vertical down-sampling of 8-bit samples, the decimating horizontal down-sampling before scales 1 and 2), used when [`SimdLevel`] and the CPU allow it; each multiply-add is one AVX-512 VNNI `vpdpwssd` where the CPU has it |
 //! | [`avx2`] | the AVX2 twins of the row loops, used when [`SimdLevel`] and the CPU allow it (public, as `vif_avx2` was, for its hidden `statistic_of_lanes`: kept as an entry point, the 8-lane statistic stays a function of its own and the row loop's machine code stays as it was) |
 
 pub mod avx2;
 mod avx2_downsample;
+mod avx2_halves;
 mod avx2_statistic;
 mod avx512;
 mod reference;

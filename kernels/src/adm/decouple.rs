@@ -33,11 +33,14 @@ pub(crate) fn cos_1deg_sq() -> f32 {
 }
 
 /// The "angle between (oh, ov) and (th, tv) below 1°" test, in libvmaf's mixed float/double.
+/// The values are `i32` band values, so each product fits `i64`; a sum of two of 2⁶² (both
+/// values at `i32::MIN`) wraps, as libvmaf's `int64_t` arithmetic does on these CPUs, where
+/// an overflow check would panic.
 #[inline(always)]
 fn angle_flag(cos_sq: f32, oh: i64, ov: i64, th: i64, tv: i64) -> bool {
-    let ot_dp = oh * th + ov * tv;
-    let o_mag_sq = oh * oh + ov * ov;
-    let t_mag_sq = th * th + tv * tv;
+    let ot_dp = (oh * th).wrapping_add(ov * tv);
+    let o_mag_sq = (oh * oh).wrapping_add(ov * ov);
+    let t_mag_sq = (th * th).wrapping_add(tv * tv);
     let dp = f64::from(ot_dp as f32) / 4096.0;
     dp >= 0.0
         && dp * dp >= f64::from(cos_sq) * (f64::from(o_mag_sq as f32) / 4096.0) * (f64::from(t_mag_sq as f32) / 4096.0)
@@ -159,6 +162,15 @@ pub(super) fn decouple_s123(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Band values at `i32::MIN` (an attacker's frame can drive a DWT sum there) make the
+    /// angle test's sums wrap, as libvmaf's do, instead of failing an overflow check.
+    #[test]
+    fn extreme_band_values_wrap_in_the_angle_test() {
+        let min = i64::from(i32::MIN);
+        assert!(!angle_flag(cos_1deg_sq(), min, min, min, min));
+        assert!(angle_flag(cos_1deg_sq(), 1 << 20, 0, 1 << 21, 0));
+    }
 
     #[test]
     fn div_lookup_ends() {

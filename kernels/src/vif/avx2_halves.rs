@@ -16,10 +16,53 @@
 //! are filtered at most four at a time, so that the eight accumulators, the coefficients
 //! and the loads fit AVX2's sixteen registers.
 
+use crate::vif::rows::{PAD, VerticalRows};
+
+/// One padded row to split into planes: the row, the plane of its low halves, and that of
+/// its high halves (none for the μ rows, below 2¹⁶).
+pub(in crate::vif) type Split<'a> = (&'a [u32], &'a mut [i16], Option<&'a mut [i16]>);
+
+/// The padded rows a split covers, each with its planes in `rows.halves`: μ2, y², xy, and
+/// the reference's μ1 and x² `WITH_REFERENCE`.
+pub(in crate::vif) fn split_targets<const WITH_REFERENCE: bool>(rows: &mut VerticalRows) -> impl Iterator<Item = Split<'_>> {
+    let VerticalRows { mu1, mu2, ref_sq, dis_sq, ref_dis, halves, .. } = rows;
+    let [h_mu1, h_mu2, xx_lo, xx_hi, yy_lo, yy_hi, xy_lo, xy_hi] = halves;
+    let targets: [Split<'_>; 5] = [
+        (mu1, h_mu1, None),
+        (mu2, h_mu2, None),
+        (ref_sq, xx_lo, Some(xx_hi)),
+        (dis_sq, yy_lo, Some(yy_hi)),
+        (ref_dis, xy_lo, Some(xy_hi)),
+    ];
+    // The reference's rows are the first and the third.
+    targets.into_iter().enumerate().filter(|&(k, _)| WITH_REFERENCE || (k != 0 && k != 2)).map(|(_, target)| target)
+}
+
+/// The planes of `rows.halves` (in their order) for a filter of the columns `0..to` reading
+/// `half` entries past each side, where every plane holds them and every filtered row
+/// `to` entries; none otherwise.
+pub(in crate::vif) fn plane_pointers(rows: &VerticalRows, to: usize, half: usize) -> Option<[*const i16; 8]> {
+    let fits = rows.halves.iter().all(|r| r.len() >= PAD + to + half) && rows.filtered.iter().all(|r| r.len() >= to);
+    fits.then(|| rows.halves.each_ref().map(|r| r.as_ptr()))
+}
+
+/// The entries `from..to` of a split's row into its planes one by one (what a vector loop
+/// leaves): each 16-bit half offset by −2¹⁵.
+pub(in crate::vif) fn split_scalar((src, low, high): &mut Split<'_>, from: usize, to: usize) {
+    for i in from..to {
+        let v = src[i] ^ 0x8000_8000;
+        low[i] = v as u16 as i16;
+        if let Some(high) = high.as_deref_mut() {
+            high[i] = (v >> 16) as u16 as i16;
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 pub(in crate::vif) mod x86 {
     use std::arch::x86_64::*;
 
+    use super::{plane_pointers, split_scalar, split_targets};
     use crate::simd::avx2::{load256, store256};
     use crate::vif::rows::{PAD, VerticalRows};
 
@@ -29,35 +72,23 @@ pub(in crate::vif) mod x86 {
     /// only their low halves). The caller checked every row and plane holds `hi` entries.
     #[target_feature(enable = "avx2")]
     pub(in crate::vif) fn split_rows<const WITH_REFERENCE: bool>(rows: &mut VerticalRows, lo: usize, hi: usize) {
-        let VerticalRows { mu1, mu2, ref_sq, dis_sq, ref_dis, halves, .. } = rows;
-        let [h_mu1, h_mu2, xx_lo, xx_hi, yy_lo, yy_hi, xy_lo, xy_hi] = halves;
-        type Split<'a> = (&'a Vec<u32>, &'a mut Vec<i16>, Option<&'a mut Vec<i16>>);
-        let targets: [Split<'_>; 5] =
-            [(mu1, h_mu1, None), (mu2, h_mu2, None), (ref_sq, xx_lo, Some(xx_hi)), (dis_sq, yy_lo, Some(yy_hi)), (ref_dis, xy_lo, Some(xy_hi))];
         let bias = _mm256_set1_epi32(0x8000_8000u32 as i32);
         let low16 = _mm256_set1_epi32(0xFFFF);
-        // The reference's rows are the first and the third.
-        let skip_reference = |k: usize| !WITH_REFERENCE && (k == 0 || k == 2);
-        for (_, (src, low, mut high)) in targets.into_iter().enumerate().filter(|&(k, _)| !skip_reference(k)) {
+        // `vpackusdw` takes values below 2¹⁶ as they are and interleaves the two sources by
+        // 128-bit lane; `vpermq` puts the four quarters back in order.
+        let pack = |x: __m256i, y: __m256i| _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(x, y));
+        for mut split in split_targets::<WITH_REFERENCE>(rows) {
+            let (src, low, high) = &mut split;
             let mut i = lo;
             while i + 16 <= hi {
                 let (a, b) = (_mm256_xor_si256(load256(src, i), bias), _mm256_xor_si256(load256(src, i + 8), bias));
-                // `vpackusdw` takes values below 2¹⁶ as they are and interleaves the two
-                // sources by 128-bit lane; `vpermq` puts the four quarters back in order.
-                let pack = |x: __m256i, y: __m256i| _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(x, y));
                 store256(low, i, pack(_mm256_and_si256(a, low16), _mm256_and_si256(b, low16)));
                 if let Some(high) = high.as_deref_mut() {
                     store256(high, i, pack(_mm256_srli_epi32::<16>(a), _mm256_srli_epi32::<16>(b)));
                 }
                 i += 16;
             }
-            for i in i..hi {
-                let v = src[i] ^ 0x8000_8000;
-                low[i] = v as u16 as i16;
-                if let Some(high) = high.as_deref_mut() {
-                    high[i] = (v >> 16) as u16 as i16;
-                }
-            }
+            split_scalar(&mut split, i, hi);
         }
     }
 
@@ -90,11 +121,9 @@ pub(in crate::vif) mod x86 {
     #[target_feature(enable = "avx2")]
     pub(in crate::vif) fn filter_halves<const WITH_REFERENCE: bool>(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
         let half = pairs.len() - 1;
-        let hi = PAD + to + half;
-        if rows.halves.iter().any(|r| r.len() < hi) || rows.filtered.iter().any(|r| r.len() < to) {
+        let Some([p_mu1, p_mu2, p_xl, p_xh, p_yl, p_yh, p_pl, p_ph]) = plane_pointers(rows, to, half) else {
             return;
-        }
-        let [p_mu1, p_mu2, p_xl, p_xh, p_yl, p_yh, p_pl, p_ph] = rows.halves.each_ref().map(|r| r.as_ptr());
+        };
         let filtered = &mut rows.filtered;
         let broadcast: [(usize, usize, __m256i); 9] = std::array::from_fn(|k| {
             let (a, b, c) = pairs.get(k).copied().unwrap_or_default();
@@ -120,7 +149,7 @@ pub(in crate::vif) mod x86 {
             if WITH_REFERENCE {
                 // SAFETY: AVX2 is this function's target feature; every pair's offsets
                 // are below 2·half + 1, so the 16 entries read at base + a and base + b
-                // end below PAD + to + half = hi, within every plane (checked above).
+                // end below PAD + to + half, within every plane (`plane_pointers`).
                 let [mu1, mu2, xl, xh] = unsafe { filter_planes([p_mu1, p_mu2, p_xl, p_xh], pairs, base) };
                 put(f_mu1, j, (mu(mu1.0), mu(mu1.1)));
                 put(f_mu2, j, (mu(mu2.0), mu(mu2.1)));

@@ -198,6 +198,7 @@ mod x86 {
     use crate::simd::avx2::store256;
     use crate::simd::avx512::{columns_of_unpacked, load32_u8_widened, load512, store512};
     use crate::vif::avx2::x86 as avx2;
+    use crate::vif::avx2_halves::{plane_pointers, split_scalar, split_targets};
     use crate::vif::rows::PAD;
     use crate::vif::statistic::{ENHANCEMENT_GAIN_LIMIT, SIGMA_NSQ};
 
@@ -654,12 +655,6 @@ mod x86 {
     /// 2¹⁶, only their low halves). The lengths were checked by the caller.
     #[target_feature(enable = "avx512f,avx512bw")]
     fn split_rows<const WITH_REFERENCE: bool>(rows: &mut VerticalRows, lo: usize, hi: usize) {
-        let VerticalRows { mu1, mu2, ref_sq, dis_sq, ref_dis, halves, .. } = rows;
-        let [h_mu1, h_mu2, xx_lo, xx_hi, yy_lo, yy_hi, xy_lo, xy_hi] = halves;
-        // Each source row, the plane of its low halves, and that of its high halves.
-        type Split<'a> = (&'a Vec<u32>, &'a mut Vec<i16>, Option<&'a mut Vec<i16>>);
-        let targets: [Split<'_>; 5] =
-            [(mu1, h_mu1, None), (mu2, h_mu2, None), (ref_sq, xx_lo, Some(xx_hi)), (dis_sq, yy_lo, Some(yy_hi)), (ref_dis, xy_lo, Some(xy_hi))];
         let bias = _mm512_set1_epi32(0x8000_8000u32 as i32);
         let words = |first: i16| -> __m512i {
             let mut idx = [0i16; 32];
@@ -669,9 +664,8 @@ mod x86 {
             load512(&idx, 0)
         };
         let (even, odd) = (words(0), words(1));
-        // The reference's rows are the first and the third.
-        let skip_reference = |k: usize| !WITH_REFERENCE && (k == 0 || k == 2);
-        for (_, (src, low, mut high)) in targets.into_iter().enumerate().filter(|&(k, _)| !skip_reference(k)) {
+        for mut split in split_targets::<WITH_REFERENCE>(rows) {
+            let (src, low, high) = &mut split;
             let mut i = lo;
             while i + 32 <= hi {
                 let (a, b) = (_mm512_xor_si512(load512(src, i), bias), _mm512_xor_si512(load512(src, i + 16), bias));
@@ -681,13 +675,7 @@ mod x86 {
                 }
                 i += 32;
             }
-            for i in i..hi {
-                let v = src[i] ^ 0x8000_8000;
-                low[i] = v as u16 as i16;
-                if let Some(high) = high.as_deref_mut() {
-                    high[i] = (v >> 16) as u16 as i16;
-                }
-            }
+            split_scalar(&mut split, i, hi);
         }
     }
 
@@ -741,11 +729,9 @@ mod x86 {
     #[inline(always)]
     unsafe fn filter_halves_with<const WITH_REFERENCE: bool, const VNNI: bool>(rows: &mut VerticalRows, pairs: &[(usize, usize, i32)], to: usize) {
         let half = pairs.len() - 1;
-        let hi = PAD + to + half;
-        if rows.halves.iter().any(|r| r.len() < hi) || rows.filtered.iter().any(|r| r.len() < to) {
+        let Some([p_mu1, p_mu2, p_xl, p_xh, p_yl, p_yh, p_pl, p_ph]) = plane_pointers(rows, to, half) else {
             return;
-        }
-        let [p_mu1, p_mu2, p_xl, p_xh, p_yl, p_yh, p_pl, p_ph] = rows.halves.each_ref().map(|r| r.as_ptr());
+        };
         let filtered = &mut rows.filtered;
         // SAFETY: the CPU has AVX-512 F and BW, and VNNI where `multiply_add` uses it (this
         // function's contract), all the intrinsics below need; the raw loads stay in

@@ -41,7 +41,7 @@ impl KeyframeSeek {
 /// source frame the decode starts at (decoded indices count from it) and the seek.
 pub fn chunk_start(chunk: &Chunk, rate: Rational, use_seek: bool) -> (u64, Option<KeyframeSeek>) {
     match (use_seek, chunk.seek) {
-        (true, Some(seek)) => (seek.keyframe, Some(KeyframeSeek::halfway_past(seek.seconds, f64::from(rate.den) / f64::from(rate.num.max(1))))),
+        (true, Some(seek)) => (seek.keyframe, Some(KeyframeSeek::halfway_past(seek.seconds, rate.period_seconds()))),
         _ => (0, None),
     }
 }

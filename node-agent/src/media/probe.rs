@@ -32,6 +32,11 @@ impl Rational {
         f64::from(self.num) / f64::from(self.den)
     }
 
+    /// The reciprocal as a float: for a frame rate, one frame's duration in seconds.
+    pub fn period_seconds(self) -> f64 {
+        f64::from(self.den) / f64::from(self.num)
+    }
+
     /// The closest rational with a small denominator for a rate in frames per second.
     pub fn from_rate(rate: f64) -> Option<Self> {
         if !(rate > 0.0 && rate.is_finite()) {

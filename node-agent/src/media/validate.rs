@@ -252,7 +252,7 @@ pub async fn validate_rendition(params: &ValidateParams, cancel: &CancellationTo
         return Err(fail(name, Some(frame), message));
     }
 
-    let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
+    let frame_duration = params.frame_rate.period_seconds();
     let frame_times: Vec<Option<f64>> = times.iter().copied().map(Some).collect();
     if params.keeps_frame_times {
         check_kept_times(name, &frame_times, &source.times)?;
@@ -407,7 +407,7 @@ async fn check_boundaries(
     cancel: &CancellationToken,
 ) -> Result<BoundaryCheck, ValidateError> {
     let name = params.rung.name.as_str();
-    let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
+    let frame_duration = params.frame_rate.period_seconds();
     let digests = tokio::task::spawn_blocking({
         let (path, codec, runs) = (params.rendition.clone(), params.rung.codec, chunks.iter().map(|chunk| chunk.frames.start as usize..chunk.frames.end as usize).collect::<Vec<_>>());
         move || digest_sample_runs(&path, codec, &runs)

@@ -385,7 +385,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         options.check(None)?;
     }
     let media_dir = params.media_dir();
-    let frame_duration = f64::from(params.frame_rate.den) / f64::from(params.frame_rate.num);
+    let frame_duration = params.frame_rate.period_seconds();
     let tracks = plan_source_tracks(params, cancel).await?;
     let audio_renditions = &tracks.audio;
     // Every rendition is segmented at once (stream copies: each is mostly process start and

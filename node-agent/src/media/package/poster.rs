@@ -96,7 +96,7 @@ pub(super) async fn write_poster(
             largest.display()
         )));
     };
-    let seek = KeyframeSeek::halfway_past(keyframe_seconds, next.unwrap_or(f64::from(frame_rate.den) / f64::from(frame_rate.num)));
+    let seek = KeyframeSeek::halfway_past(keyframe_seconds, next.unwrap_or(frame_rate.period_seconds()));
     let path = dir.join(POSTER_FILE);
     let args: Vec<String> = seek
         .input_args()

@@ -2,14 +2,14 @@
 //! stage's first task starting to its last one ending), in pipeline order, and their
 //! one-line form. Stages that ran side by side (encodes and scores) overlap.
 
-/// The stages in pipeline order; a stage the report names but this list does not comes last.
-const PIPELINE_ORDER: [&str; 9] = ["inspect", "inspect_segment", "ladder", "analyze", "encode", "score", "assemble", "validate", "package"];
+use shotfarm_proto::pipeline::TaskKind;
 
-/// `(stage, seconds)` in pipeline order, or `None` when the report has no stage times.
+/// `(stage, seconds)` in pipeline order ([`TaskKind::ALL`]; a stage this build does not know
+/// comes last), or `None` when the report has no stage times.
 pub fn stage_times(report: &serde_json::Value) -> Option<Vec<(String, f64)>> {
     let stages = report["timings"]["stages"].as_object()?;
     let mut named: Vec<(String, f64)> = stages.iter().filter_map(|(name, seconds)| Some((name.clone(), seconds.as_f64()?))).collect();
-    named.sort_by_key(|(name, _)| PIPELINE_ORDER.iter().position(|known| known == name).unwrap_or(PIPELINE_ORDER.len()));
+    named.sort_by_key(|(name, _)| TaskKind::parse(name).map_or(usize::MAX, TaskKind::pipeline_position));
     Some(named)
 }
 
@@ -24,9 +24,9 @@ mod tests {
 
     #[test]
     fn stage_times_come_out_in_pipeline_order() {
-        let report = serde_json::json!({"timings": {"stages": {"validate": 2.0, "encode": 20.0, "inspect": 2.5, "package": 0.4, "assemble": 0.3}}});
+        let report = serde_json::json!({"timings": {"stages": {"validate": 2.0, "encode": 20.0, "inspect": 2.5, "package": 0.4, "assemble": 0.3, "audio": 0.6, "later": 1.0}}});
         let stages = stage_times(&report).unwrap();
-        assert_eq!(one_line(&stages), "inspect 2.5 s, encode 20.0 s, assemble 0.3 s, validate 2.0 s, package 0.4 s");
+        assert_eq!(one_line(&stages), "inspect 2.5 s, encode 20.0 s, assemble 0.3 s, validate 2.0 s, audio 0.6 s, package 0.4 s, later 1.0 s");
         assert!(stage_times(&serde_json::json!({"timings": {}})).is_none());
     }
 }

@@ -28,7 +28,7 @@ use std::process::Command;
 use shotfarm_agent::media::package::encryption::ContentProtection;
 use shotfarm_agent::media::package::encryption::av1::{Av1Stream, TileGroup};
 use shotfarm_agent::media::package::encryption::keys::{ContentKey, ContentKeys, VideoClass};
-use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, package_ladder};
+use shotfarm_agent::media::package::{PackageParams, PackageRendition, PackageResult, package_ladder};
 use shotfarm_agent::media::probe::Rational;
 use shotfarm_proto::encryption::Scheme;
 use tokio_util::sync::CancellationToken;
@@ -52,7 +52,7 @@ async fn package(dir: &Path, source: &Path, renditions: &[PackageRendition], pro
         renditions: renditions.to_vec(),
         frame_rate: Rational { num: 25, den: 1 },
         frames: 60,
-        audio: Some(AudioPackaging { source: source.to_owned(), bitrate_kbps: 96, segment_seconds: 0.48 }),
+        audio: common::ladder::audio_packaging(source, (60, Rational { num: 25, den: 1 }), 0.48, &dir.join("audio")).await,
         subtitles_source: None,
         media_folder: "media".to_owned(),
         thumbnails: None,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use shotfarm_agent::media::package::fragments::{TrackTiming, read_init};
-use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageResult, package_ladder};
+use shotfarm_agent::media::package::{PackageParams, PackageResult, package_ladder};
 use shotfarm_agent::media::probe::Rational;
 use shotfarm_proto::pipeline::{Codec, Rung};
 use tokio_util::sync::CancellationToken;
@@ -49,7 +49,7 @@ async fn package_frames(dir: &Path, source: &Path, frames: u64) -> (PathBuf, Pac
         renditions: common::ladder::h264_renditions(dir, source),
         frame_rate: RATE,
         frames,
-        audio: Some(AudioPackaging { source: source.to_owned(), bitrate_kbps: 96, segment_seconds: 0.96 }),
+        audio: common::ladder::audio_packaging(source, (frames, RATE), 0.96, &dir.join("audio")).await,
         subtitles_source: Some(source.to_owned()),
         media_folder: MEDIA.to_owned(),
         thumbnails: None,

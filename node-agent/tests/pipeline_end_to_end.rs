@@ -19,7 +19,7 @@ use shotfarm_agent::media::inspect::{Chunk, InspectReport};
 use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
 use shotfarm_agent::media::mp4_samples::video_sample_locations;
 use shotfarm_proto::pipeline::{Codec, Rung};
-use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, package_ladder};
+use shotfarm_agent::media::package::{PackageParams, PackageRendition, package_ladder};
 use shotfarm_agent::media::validate::{JoinedChunk, ValidateParams, ValidationReport, validate_rendition};
 use tokio_util::sync::CancellationToken;
 
@@ -128,7 +128,7 @@ async fn every_rendition_has_exactly_the_source_frames() {
             renditions: packaged,
             frame_rate: report.source.video.frame_rate,
             frames: report.source.video.frames,
-            audio: Some(AudioPackaging { source: source.clone(), bitrate_kbps: 96, segment_seconds: 4.0 }),
+            audio: common::ladder::audio_packaging(&source, (report.source.video.frames, report.source.video.frame_rate), 4.0, &root.join("audio")).await,
             subtitles_source: None,
             media_folder: String::new(),
             thumbnails: None,

@@ -19,7 +19,7 @@ use shotfarm_agent::media::report::JobReport;
 use shotfarm_agent::runtime::cpu_charged_future::CpuChargedFuture;
 use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
 use shotfarm_kernels::cpu_account::CpuLedger;
-use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedChunk, EncodedRendition, InspectedSegment, JobLocations, QualitySummary, RenditionToScore, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::pipeline::{Artifact, AudioRenditionFacts, Chunk, Codec, EncodedAudio, EncodedChunk, EncodedRendition, InspectedSegment, JobLocations, QualitySummary, RenditionToScore, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
 use shotfarm_proto::analysis::{ChunkTrials, TrialOutcome, TrialSpec, trial_settings, trial_sizes};
 use shotfarm_proto::recipe::{LadderKind, LadderRecipe};
 use shotfarm_proto::storage::JobRoots;
@@ -202,6 +202,13 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     let names: Vec<&str> = rungs.iter().map(|rung| rung.name.as_str()).collect();
     assert_eq!(names, vec!["h264_180p", "hevc_180p"]);
 
+    // audio, beside the video's stages: each track encoded whole, for package to segment.
+    let spec = TaskSpec::Audio { locations: job.locations.clone(), source: source.clone() };
+    let TaskOutput::Audio { renditions: audio } = job.run(spec, None, None).await.unwrap() else { panic!("not an audio output") };
+    let encoded: Vec<(&str, &str, u32, bool)> = audio.iter().map(|encoded| (encoded.rendition.name.as_str(), encoded.artifact.key.as_str(), encoded.rendition.channels, encoded.rendition.default)).collect();
+    assert_eq!(encoded, vec![("audio/a0", "audio/a0.a1.mp4", 1, true)]);
+    assert!(job.work_dir().join(&audio[0].artifact.key).is_file());
+
     // encode(chunk, rung) → score(chunk, rung); assemble(rung) → validate(rung)
     let mut assembled: Vec<(Rung, Artifact)> = Vec::new();
     for rung in &rungs {
@@ -252,7 +259,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     assert!(compared >= 60, "only {compared} frames compared");
 
     // package (after every validate) → report (after package and every score)
-    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), renditions: assembled, thumbnails: Some(ThumbnailOptions::default()), encryption: None };
+    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), renditions: assembled, audio, thumbnails: Some(ThumbnailOptions::default()), encryption: None };
     let TaskOutput::Package { master_playlist, dash_manifest } = job.run(spec, None, None).await.unwrap() else { panic!() };
     assert!(master_playlist.ends_with("/out/master.m3u8") && dash_manifest.ends_with("/out/manifest.mpd"), "{master_playlist} {dash_manifest}");
     let out = root.join("out");
@@ -746,6 +753,22 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
         let error = job.run(spec, Some(0), None).await.unwrap_err();
         assert!(matches!(&error, TaskError::Final(message) if message.contains(expected)), "{expected}: {error:?}");
     }
+    // Audio renditions a package cannot trust: refused before anything is downloaded.
+    let stream = Artifact { key: "renditions/h264_360p.a1.mp4".into(), bytes: 1 };
+    let facts = AudioRenditionFacts { name: "audio/a0".into(), language: None, label: "Audio 1".into(), channels: 2, default: true, source_stream: 1, sample_rate: 48000 };
+    let encoded = |facts: AudioRenditionFacts| EncodedAudio { rendition: facts, artifact: Artifact { key: "audio/a0.a1.mp4".into(), bytes: 1 } };
+    let cases: [(bool, Vec<EncodedAudio>, &str); 3] = [
+        (true, Vec::new(), "no audio rendition"),
+        (false, vec![encoded(AudioRenditionFacts { name: "audio/../../escape".into(), ..facts.clone() })], "audio/a<N>"),
+        (false, vec![encoded(facts.clone()), encoded(facts.clone())], "twice"),
+    ];
+    for (has_audio, audio, expected) in cases {
+        let source = SourceSummary { has_audio, ..source.clone() };
+        let renditions = vec![(Rung { name: "h264_360p".into(), ..rung.clone() }, stream.clone())];
+        let spec = TaskSpec::Package { locations: job.locations.clone(), source, inspection: missing_inspection.clone(), renditions, audio, thumbnails: None, encryption: None };
+        let error = job.run(spec, None, None).await.unwrap_err();
+        assert!(matches!(&error, TaskError::Final(message) if message.contains(expected)), "{expected}: {error:?}");
+    }
 }
 
 /// A phone's HDR10 clip, stored 256x144 and shown turned a quarter, through every task: the
@@ -785,7 +808,7 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
         assert_eq!(frames, 25, "rendition {} is not frame-exact", rung.name);
         assembled.push((rung.clone(), stream));
     }
-    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), renditions: assembled, thumbnails: None, encryption: None };
+    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), renditions: assembled, audio: Vec::new(), thumbnails: None, encryption: None };
     job.run(spec, None, None).await.unwrap();
     let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs: job.outputs.clone() };
     job.run(spec, None, None).await.unwrap();

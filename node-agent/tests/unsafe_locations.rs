@@ -90,7 +90,15 @@ impl Site {
         }
         let assemble = TaskSpec::Assemble { locations: locations.clone(), source: source.clone(), rung: rung.clone(), chunks: encoded };
         let TaskOutput::Assemble { stream, .. } = self.run(assemble).await.unwrap() else { panic!("not an assembly") };
-        TaskSpec::Package { locations: locations.clone(), source, inspection, renditions: vec![(rung, stream)], thumbnails: None, encryption: None }
+        let audio = match source.has_audio {
+            true => {
+                let spec = TaskSpec::Audio { locations: locations.clone(), source: source.clone() };
+                let TaskOutput::Audio { renditions } = self.run(spec).await.unwrap() else { panic!("not an audio output") };
+                renditions
+            }
+            false => Vec::new(),
+        };
+        TaskSpec::Package { locations: locations.clone(), source, inspection, renditions: vec![(rung, stream)], audio, thumbnails: None, encryption: None }
     }
 
     async fn run(&mut self, spec: TaskSpec) -> Result<TaskOutput, TaskError> {

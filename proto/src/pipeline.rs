@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::{ChunkTrials, LadderDecision, TrialOutcome, TrialSpec};
 use crate::recipe::LadderRecipe;
 
-/// The stages of a job, in pipeline order.
+/// The stages of a job, in pipeline order but for those added later, which come last: the
+/// replicated state stores a kind by its place here (postcard), so a kind is only ever added
+/// at the end. [`TaskKind::ALL`] lists them in pipeline order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
@@ -29,10 +31,13 @@ pub enum TaskKind {
     Validate,
     Package,
     Report,
+    /// The source's audio tracks encoded as AAC renditions, beside the video's stages.
+    Audio,
 }
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 10] = [
+    /// Every kind, in pipeline order.
+    pub const ALL: [TaskKind; 11] = [
         TaskKind::Inspect,
         TaskKind::InspectSegment,
         TaskKind::Analyze,
@@ -41,6 +46,7 @@ impl TaskKind {
         TaskKind::Score,
         TaskKind::Assemble,
         TaskKind::Validate,
+        TaskKind::Audio,
         TaskKind::Package,
         TaskKind::Report,
     ];
@@ -55,9 +61,15 @@ impl TaskKind {
             TaskKind::Score => "score",
             TaskKind::Assemble => "assemble",
             TaskKind::Validate => "validate",
+            TaskKind::Audio => "audio",
             TaskKind::Package => "package",
             TaskKind::Report => "report",
         }
+    }
+
+    /// Its place in pipeline order: its index in [`TaskKind::ALL`].
+    pub fn pipeline_position(self) -> usize {
+        TaskKind::ALL.iter().position(|kind| *kind == self).unwrap_or(TaskKind::ALL.len())
     }
 
     pub fn parse(name: &str) -> Option<TaskKind> {
@@ -276,6 +288,34 @@ pub struct ScoredRendition {
     pub quality: QualitySummary,
 }
 
+/// One AAC rendition of a source audio track, as players are told of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioRenditionFacts {
+    /// Folder under the output root, also its DASH Representation id: `audio/a<N>`, or
+    /// `audio/a<N>-stereo` for a downmix (N: the source's audio stream number).
+    pub name: String,
+    /// BCP 47 (`en`, not the container's `eng`).
+    pub language: Option<String>,
+    /// HLS `NAME`, DASH `Label`: unique within the ladder.
+    pub label: String,
+    pub channels: u32,
+    /// The default rendition (the source's default track).
+    pub default: bool,
+    /// The source stream it comes from.
+    pub source_stream: u32,
+    pub sample_rate: u32,
+}
+
+/// An audio rendition encoded whole by the audio task: an MP4 of AAC with no edit list, which
+/// packaging cuts into segments by stream copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncodedAudio {
+    pub rendition: AudioRenditionFacts,
+    pub artifact: Artifact,
+}
+
 /// What a task is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -368,12 +408,21 @@ pub enum TaskSpec {
         #[serde(default)]
         chunks: Vec<EncodedChunk>,
     },
+    /// Every audio track of the source encoded as AAC, each rendition whole, fitted to the
+    /// video's frames (planned right after inspection, beside the video's stages).
+    Audio {
+        locations: JobLocations,
+        source: SourceSummary,
+    },
     Package {
         locations: JobLocations,
         source: SourceSummary,
         /// The committed inspection: the source's shots, which place the poster.
         inspection: Artifact,
         renditions: Vec<(Rung, Artifact)>,
+        /// The audio task's renditions (none: the source has no audio).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        audio: Vec<EncodedAudio>,
         /// Thumbnail sprites and the poster (none: no thumbnails, as before the field existed).
         #[serde(default)]
         thumbnails: Option<crate::thumbnails::ThumbnailOptions>,
@@ -402,6 +451,7 @@ impl TaskSpec {
             TaskSpec::Score { .. } => TaskKind::Score,
             TaskSpec::Assemble { .. } => TaskKind::Assemble,
             TaskSpec::Validate { .. } => TaskKind::Validate,
+            TaskSpec::Audio { .. } => TaskKind::Audio,
             TaskSpec::Package { .. } => TaskKind::Package,
             TaskSpec::Report { .. } => TaskKind::Report,
         }
@@ -418,6 +468,7 @@ impl TaskSpec {
             | TaskSpec::Score { locations, .. }
             | TaskSpec::Assemble { locations, .. }
             | TaskSpec::Validate { locations, .. }
+            | TaskSpec::Audio { locations, .. }
             | TaskSpec::Package { locations, .. }
             | TaskSpec::Report { locations, .. } => locations,
         }
@@ -506,6 +557,10 @@ pub enum TaskOutput {
         frames: u64,
         bitrate_kbps: u32,
     },
+    /// Every audio rendition of the source, in the order players list them.
+    Audio {
+        renditions: Vec<EncodedAudio>,
+    },
     Package {
         master_playlist: String,
         dash_manifest: String,
@@ -547,6 +602,7 @@ impl TaskOutput {
             TaskOutput::Score { .. } => TaskKind::Score,
             TaskOutput::Assemble { .. } => TaskKind::Assemble,
             TaskOutput::Validate { .. } => TaskKind::Validate,
+            TaskOutput::Audio { .. } => TaskKind::Audio,
             TaskOutput::Package { .. } => TaskKind::Package,
             TaskOutput::Report { .. } => TaskKind::Report,
         }

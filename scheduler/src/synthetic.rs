@@ -4,7 +4,7 @@
 
 use shotfarm_proto::analysis::{ChunkTrials, CodecDecision, LadderDecision, RungDecision, TrialOutcome, TrialQuality};
 use shotfarm_proto::recipe::LadderKind;
-use shotfarm_proto::pipeline::{Artifact, Chunk, Codec, EncodedRendition, QualityStats, QualitySummary, Rung, ScoredRendition, SourceSummary, TaskSpec, TaskOutput};
+use shotfarm_proto::pipeline::{Artifact, AudioRenditionFacts, Chunk, Codec, EncodedAudio, EncodedRendition, QualityStats, QualitySummary, Rung, ScoredRendition, SourceSummary, TaskSpec, TaskOutput};
 
 /// Chunks a synthetic source of `chunks` × 48 frames is cut into.
 pub fn synthetic_chunks(chunks: u32) -> Vec<Chunk> {
@@ -98,6 +98,20 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
         TaskSpec::Validate { rung, source, .. } => {
             TaskOutput::Validate { rung: rung.name.clone(), frames: source.frames, bitrate_kbps: rung.bitrate_kbps }
         }
+        TaskSpec::Audio { .. } => TaskOutput::Audio {
+            renditions: vec![EncodedAudio {
+                rendition: AudioRenditionFacts {
+                    name: "audio/a0".to_owned(),
+                    language: None,
+                    label: "Audio 1".to_owned(),
+                    channels: 2,
+                    default: true,
+                    source_stream: 1,
+                    sample_rate: 48000,
+                },
+                artifact: artifact("audio/a0.mp4".to_owned()),
+            }],
+        },
         TaskSpec::Package { .. } => {
             TaskOutput::Package { master_playlist: "master.m3u8".to_owned(), dash_manifest: "manifest.mpd".to_owned() }
         }

@@ -14,7 +14,8 @@
 //! | [`score`] | VMAF/PSNR/SSIM of one encoded chunk against its source frames |
 //! | [`assemble`] | a rung's chunks joined into one stream |
 //! | [`validate`] | the join check of the assembled stream: the verified chunks in order, timestamps, each chunk's first frame decoded and its samples' digest |
-//! | [`package`] | HLS + DASH (+ audio) written under the job's `output_url` |
+//! | [`audio`] | every audio track of the source encoded whole as AAC renditions, beside the video's stages |
+//! | [`package`] | HLS + DASH (video, audio, subtitles, thumbnails) written under the job's `output_url` |
 //! | [`report`] | `report.json` from the job facts and every output; the work area removed |
 //! | [`work_area`] | attempt-keyed artifact keys under `work_url`, uploads and downloads |
 //! | [`content_keys`] | an encrypted job's key file, read from under the input roots into memory only |
@@ -36,6 +37,7 @@
 
 pub mod analyze;
 pub mod assemble;
+pub mod audio;
 pub mod content_keys;
 pub mod encode;
 pub mod inspect;
@@ -150,8 +152,9 @@ async fn run_handler(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
         TaskSpec::Validate { locations, source, inspection, rung, stream, chunks } => {
             validate::run(&locations, &source, &inspection, &rung, &stream, &chunks, ctx, cancel).await
         }
-        TaskSpec::Package { locations, source, inspection, renditions, thumbnails, encryption } => {
-            package::run(&locations, (&source, &inspection), (&renditions, thumbnails, encryption.as_ref()), ctx, cancel).await
+        TaskSpec::Audio { locations, source } => audio::run(&locations, &source, ctx, cancel).await,
+        TaskSpec::Package { locations, source, inspection, renditions, audio, thumbnails, encryption } => {
+            package::run(&locations, (&source, &inspection), (&renditions, &audio), (thumbnails, encryption.as_ref()), ctx, cancel).await
         }
         TaskSpec::Report { locations, job_facts, outputs } => report::run(&locations, &job_facts, &outputs, ctx, cancel).await,
     }

@@ -1,6 +1,7 @@
-//! The package task: every validated rendition (and every audio track of the source, each encoded once as AAC, and every text subtitle track as WebVTT)
-//! packaged as HLS (CMAF segments, master playlist) and DASH in a scratch directory, then
-//! published under the job's `output_url` with exactly that layout:
+//! The package task: every validated rendition, every audio rendition the audio task encoded,
+//! and every text subtitle track of the source as WebVTT, packaged as HLS (CMAF segments,
+//! master playlist) and DASH in a scratch directory, then published under the job's
+//! `output_url` with exactly that layout:
 //!
 //! ```text
 //! master.m3u8  manifest.mpd                       the manifests, naming files of one generation
@@ -18,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
-use shotfarm_proto::pipeline::{Artifact, JobLocations, Rung, SourceSummary, TaskOutput};
+use shotfarm_proto::pipeline::{Artifact, EncodedAudio, JobLocations, Rung, SourceSummary, TaskOutput};
 use shotfarm_proto::encryption::EncryptionOptions;
 use shotfarm_proto::thumbnails::ThumbnailOptions;
 use tokio_util::sync::CancellationToken;
@@ -29,28 +30,36 @@ use super::job_cache::local_source;
 use super::job_locations::check_locations;
 use super::output_generation::{DASH_MANIFEST, Generation, MASTER_PLAYLIST, publish};
 use super::output_location::{existing_files, refuse_unless_empty, remove_stale};
-use super::spec_checks::{check_rung_name, frame_rate};
+use super::spec_checks::{check_audio_rendition, check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, inspection, task_errors};
 use crate::media::package::iframes::PackagedIFrames;
 use crate::media::package::poster::PackagedPoster;
 use crate::media::package::subtitles::PackagedSubtitles;
 use crate::media::package::thumbnails::PackagedThumbnails;
+use crate::media::package::audio_files::AudioFile;
 use crate::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, PackagedAudio, PackagedRendition, package_ladder};
 use crate::storage::MediaStore;
-
-/// The AAC rendition's bitrate.
-pub const AUDIO_BITRATE_KBPS: u32 = 128;
 
 pub async fn run(
     locations: &JobLocations,
     (source, inspection): (&SourceSummary, &Artifact),
-    (renditions, thumbnails, encryption): (&[(Rung, Artifact)], Option<ThumbnailOptions>, Option<&EncryptionOptions>),
+    (renditions, audio): (&[(Rung, Artifact)], &[EncodedAudio]),
+    (thumbnails, encryption): (Option<ThumbnailOptions>, Option<&EncryptionOptions>),
     ctx: &TaskContext,
     cancel: &CancellationToken,
 ) -> Result<TaskOutput, TaskError> {
     if renditions.is_empty() {
         return Err(TaskError::final_error("nothing to package: the job has no validated rendition"));
+    }
+    if source.has_audio && audio.is_empty() {
+        return Err(TaskError::final_error("the source has audio but the package spec carries no audio rendition; the scheduler plans an audio task for it (is it older than this agent?)"));
+    }
+    for (position, EncodedAudio { rendition: facts, .. }) in audio.iter().enumerate() {
+        check_audio_rendition(facts)?;
+        if audio[..position].iter().any(|earlier| earlier.rendition.name == facts.name) {
+            return Err(TaskError::final_error(format!("audio rendition {} appears twice in the package spec; the audio task names each once", facts.name)));
+        }
     }
     // Symlinks in the output location are refused here too (one may have appeared since
     // inspection), before anything is created there; what is there now is what this package
@@ -84,9 +93,16 @@ pub async fn run(
         work_area.download(stream, &local).await?;
         to_package.push(PackageRendition { rung: rung.clone(), path: local });
     }
-    // The source itself: its audio tracks and text subtitle tracks are packaged from it.
+    let mut audio_files: Vec<AudioFile> = Vec::with_capacity(audio.len());
+    for EncodedAudio { rendition: facts, artifact } in audio {
+        // `<name>.mp4` under `audio/`, which no rung is named.
+        let path = input_dir.join(format!("{}.mp4", facts.name));
+        work_area.download(artifact, &path).await?;
+        audio_files.push(AudioFile { facts: facts.clone(), path });
+    }
+    let audio = (!audio_files.is_empty()).then_some(AudioPackaging { files: audio_files, segment_seconds: SEGMENT_SECONDS });
+    // The source itself: its text subtitle tracks are packaged from it.
     let source_path = local_source(&locations.input_url, ctx).await?;
-    let audio = source.has_audio.then(|| AudioPackaging { source: source_path.clone(), bitrate_kbps: AUDIO_BITRATE_KBPS, segment_seconds: SEGMENT_SECONDS });
     // The source's shots place the poster; only a poster the job times itself goes without.
     let shot_starts = match &thumbnails {
         Some(options) if options.poster_seconds.is_none() => {

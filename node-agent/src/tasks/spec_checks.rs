@@ -1,9 +1,11 @@
 //! What a spec must hold before any media work: a rung name safe to use as a key segment and
-//! a directory name, a positive frame rate, and a chunk of frames inside the source.
+//! a directory name, an audio rendition safe to name folders and playlist entries after, a
+//! positive frame rate, and a chunk of frames inside the source.
 
-use shotfarm_proto::pipeline::{Chunk, SourceSummary};
+use shotfarm_proto::pipeline::{AudioRenditionFacts, Chunk, SourceSummary};
 
 use super::TaskError;
+use crate::media::package::audio::AAC_SAMPLE_RATES;
 use crate::media::probe::Rational;
 
 /// A rung name is one key segment and one directory: 1 to 64 of `[A-Za-z0-9_-]`, not
@@ -16,6 +18,31 @@ pub fn check_rung_name(name: &str) -> Result<(), TaskError> {
         )));
     }
     Ok(())
+}
+
+/// An audio rendition as the audio task reported it, before packaging makes a folder of its
+/// name and playlist entries of the rest: named `audio/a<N>` or `audio/a<N>-stereo`, a label a
+/// playlist's quoted string holds (1 to 256 characters, no quotes or control characters), a
+/// language of 1 to 35 letters, digits and '-', 1 to 64 channels, a rate AAC carries.
+pub fn check_audio_rendition(facts: &AudioRenditionFacts) -> Result<(), TaskError> {
+    let stream = facts.name.strip_prefix("audio/a").map(|rest| rest.strip_suffix("-stereo").unwrap_or(rest));
+    let named = stream.is_some_and(|number| !number.is_empty() && number.len() <= 5 && number.bytes().all(|byte| byte.is_ascii_digit()));
+    let labelled = (1..=256).contains(&facts.label.chars().count()) && !facts.label.chars().any(|character| character == '"' || character.is_control());
+    let language = facts.language.as_deref().is_none_or(|tag| (1..=35).contains(&tag.len()) && tag.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-'));
+    let problem = if !named {
+        "its name is not audio/a<N> or audio/a<N>-stereo"
+    } else if !labelled {
+        "its label is empty, longer than 256 characters, or holds a quote or a control character"
+    } else if !language {
+        "its language is not a tag of 1 to 35 letters, digits and '-'"
+    } else if !(1..=64).contains(&facts.channels) {
+        "it has no channels or more than 64"
+    } else if !AAC_SAMPLE_RATES.contains(&facts.sample_rate) {
+        "its sample rate is not one AAC carries"
+    } else {
+        return Ok(());
+    };
+    Err(TaskError::final_error(format!("audio rendition {:?} cannot be packaged: {problem}; the audio task reports the renditions it made", facts.name)))
 }
 
 /// The source's constant output rate.
@@ -50,5 +77,35 @@ mod tests {
             assert!(check_rung_name(name).unwrap_err().is_final(), "{name:?}");
         }
         check_rung_name("h264_1080p").unwrap();
+    }
+
+    #[test]
+    fn audio_renditions_that_could_escape_a_folder_or_a_playlist_are_refused() {
+        let good = AudioRenditionFacts {
+            name: "audio/a1-stereo".to_owned(),
+            language: Some("pt-BR".to_owned()),
+            label: "Português (stereo)".to_owned(),
+            channels: 2,
+            default: false,
+            source_stream: 2,
+            sample_rate: 44100,
+        };
+        check_audio_rendition(&good).unwrap();
+        check_audio_rendition(&AudioRenditionFacts { name: "audio/a0".to_owned(), language: None, ..good.clone() }).unwrap();
+        let bad = [
+            AudioRenditionFacts { name: "audio/../../etc".to_owned(), ..good.clone() },
+            AudioRenditionFacts { name: "audio/a".to_owned(), ..good.clone() },
+            AudioRenditionFacts { name: "audio/a1/x".to_owned(), ..good.clone() },
+            AudioRenditionFacts { name: "h264_720p".to_owned(), ..good.clone() },
+            AudioRenditionFacts { label: "x\",URI=\"http://evil".to_owned(), ..good.clone() },
+            AudioRenditionFacts { label: "two\nlines".to_owned(), ..good.clone() },
+            AudioRenditionFacts { label: String::new(), ..good.clone() },
+            AudioRenditionFacts { language: Some("en\"".to_owned()), ..good.clone() },
+            AudioRenditionFacts { channels: 0, ..good.clone() },
+            AudioRenditionFacts { sample_rate: 44056, ..good.clone() },
+        ];
+        for facts in bad {
+            assert!(check_audio_rendition(&facts).unwrap_err().is_final(), "{facts:?}");
+        }
     }
 }

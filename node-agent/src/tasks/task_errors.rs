@@ -106,15 +106,24 @@ pub fn validate(error: ValidateError) -> TaskError {
 }
 
 pub fn package(error: PackageError) -> TaskError {
+    packaging_stage("packaging failed", error)
+}
+
+/// The audio task's errors: its encodes are packaging's (`media::package::audio_files`).
+pub fn audio(error: PackageError) -> TaskError {
+    packaging_stage("encoding the audio failed", error)
+}
+
+fn packaging_stage(failed: &str, error: PackageError) -> TaskError {
     match error {
         PackageError::Cancelled => TaskError::Cancelled,
         PackageError::Tool { source, .. } if source.is_cancelled() => TaskError::Cancelled,
         // The spec or the renditions themselves are wrong: packaging them again gives the same result.
         PackageError::NoRenditions | PackageError::MediaFolder(_) | PackageError::Misaligned { .. } | PackageError::AudioDuration { .. } | PackageError::Playlist { .. }
         | PackageError::Thumbnails(_) | PackageError::ThumbnailOptions(_) => {
-            TaskError::Final(format!("packaging failed: {error}"))
+            TaskError::Final(format!("{failed}: {error}"))
         }
-        PackageError::Tool { .. } | PackageError::Io { .. } | PackageError::Probe(_) => TaskError::Retryable(format!("packaging failed: {error}")),
+        PackageError::Tool { .. } | PackageError::Io { .. } | PackageError::Probe(_) => TaskError::Retryable(format!("{failed}: {error}")),
     }
 }
 

@@ -8,6 +8,7 @@
 //! | `chunks/<rung>/<chunk:05>.a<attempt>.mp4` | encode | one encoded chunk |
 //! | `renditions/<rung>.a<attempt>.mp4` | assemble | the assembled rendition |
 //! | `validation/<rung>.a<attempt>.json` | validate | the full `ValidationReport` (for report.json) |
+//! | `audio/a<N>[-stereo].a<attempt>.mp4` | audio | one audio rendition encoded whole (its name, then the attempt) |
 //! | `package/a<attempt>.json` | package | the `PackageResult` with output-relative paths (for report.json) |
 //! | `analysis/<codec>/<chunk:05>/<w>x<h>.q<setting>.json` | analyze | one scored trial's `TrialOutcome`, kept for a retry |
 //!
@@ -61,6 +62,11 @@ impl WorkArea {
 
     pub fn validation_key(rung: &str, attempt: u32) -> Result<ObjectKey, TaskError> {
         parse_key(&format!("validation/{rung}.a{attempt}.json"))
+    }
+
+    /// An audio rendition named `audio/a<N>` or `audio/a<N>-stereo` (packaging's folder for it).
+    pub fn audio_key(rendition: &str, attempt: u32) -> Result<ObjectKey, TaskError> {
+        parse_key(&format!("{rendition}.a{attempt}.mp4"))
     }
 
     pub fn package_facts_key(attempt: u32) -> Result<ObjectKey, TaskError> {

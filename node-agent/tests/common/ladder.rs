@@ -10,7 +10,10 @@ use shotfarm_agent::media::chunking::ChunkingParams;
 use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams, EncoderSettings};
 use shotfarm_agent::media::inspect::{InspectParams, InspectReport, inspect_source};
 use shotfarm_agent::media::package::encryption::ContentProtection;
+use shotfarm_agent::media::package::audio_files::encode_audio_files;
+use shotfarm_agent::media::package::audio_renditions::AudioTimeline;
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, package_ladder};
+use shotfarm_agent::media::probe::Rational;
 use shotfarm_proto::pipeline::{Codec, Rung};
 use shotfarm_proto::thumbnails::ThumbnailOptions;
 use tokio_util::sync::CancellationToken;
@@ -111,7 +114,7 @@ pub async fn package_source_protected(source: &Path, rungs: &[Rung], dir: &Path,
         assemble_rendition(&AssembleParams { rung: rung.name.clone(), chunks, output: output.clone(), spans_us }, &cancel).await.unwrap();
         renditions.push(PackageRendition { rung: rung.clone(), path: output });
     }
-    let audio = report.source.audio.is_some().then(|| AudioPackaging { source: source.to_owned(), bitrate_kbps: 96, segment_seconds: 0.96 });
+    let audio = audio_packaging(source, (report.source.video.frames, report.source.video.frame_rate), 0.96, &dir.join("audio")).await;
     // The media in a folder of their own, as the package task publishes them.
     let params = PackageParams {
         output_dir: dir.join("out"),
@@ -127,4 +130,13 @@ pub async fn package_source_protected(source: &Path, rungs: &[Rung], dir: &Path,
     };
     let result = package_ladder(&params, &cancel).await.unwrap();
     (report, result)
+}
+
+/// Every audio rendition of `source` (stereo at 96 kb/s) encoded whole as the audio task
+/// encodes them, fitted to `video` (frames, rate), in segments of `segment_seconds`; `None`
+/// for a source without audio.
+pub async fn audio_packaging(source: &Path, (frames, frame_rate): (u64, Rational), segment_seconds: f64, dir: &Path) -> Option<AudioPackaging> {
+    let timeline = AudioTimeline { frames, frame_rate, stereo_bitrate_kbps: 96 };
+    let files = encode_audio_files(source, timeline, dir, &CancellationToken::new()).await.unwrap();
+    (!files.is_empty()).then_some(AudioPackaging { files, segment_seconds })
 }

@@ -30,12 +30,19 @@ fn run_spec_on(spec: JobSpec, chunks: u32) -> (State, Vec<TaskSpec>) {
 /// Submits a job and runs its tasks to completion in task order, each with the output `output`
 /// gives its spec; returns the state and every spec the tasks were given.
 fn run_with_outputs(spec: JobSpec, output: impl Fn(&TaskSpec) -> TaskOutput) -> (State, Vec<TaskSpec>) {
+    run_deferring(spec, output, |_| false)
+}
+
+/// [`run_with_outputs`], running tasks of the kinds `deferred` picks only when nothing else is
+/// queued.
+fn run_deferring(spec: JobSpec, output: impl Fn(&TaskSpec) -> TaskOutput, deferred: impl Fn(TaskKind) -> bool) -> (State, Vec<TaskSpec>) {
     let mut state = State::default();
     let (outcome, _) = apply(&mut state, &Command::SubmitJob { request_id: "r".to_owned(), owner: String::new(), spec, now_ms: 1, trace_parent: None });
     let Outcome::JobSubmitted { job, .. } = outcome else { panic!("not submitted: {outcome:?}") };
     let mut specs = Vec::new();
     loop {
-        let ready: Option<TaskId> = state.jobs[&job].tasks.iter().copied().find(|id| state.tasks[id].state == TaskState::Queued);
+        let queued = || state.jobs[&job].tasks.iter().copied().filter(|id| state.tasks[id].state == TaskState::Queued);
+        let ready: Option<TaskId> = queued().find(|id| !deferred(state.tasks[id].kind)).or_else(|| queued().next());
         let Some(task_id) = ready else { break };
         let spec: TaskSpec = serde_json::from_str(state.tasks[&task_id].spec_json.as_deref().expect("a queued task has its spec")).expect("spec parses");
         let output = output(&spec);
@@ -61,6 +68,7 @@ fn one_rung_per_encode_task_with_scoring() {
     assert_eq!(count(&specs, TaskKind::Score), 2, "one score task per chunk scores the codec's three rungs");
     assert_eq!(count(&specs, TaskKind::Assemble), 3);
     assert_eq!(count(&specs, TaskKind::Validate), 3);
+    assert_eq!(count(&specs, TaskKind::Audio), 0, "a source without audio has no audio task");
     for spec in &specs {
         if let TaskSpec::Encode { rungs, .. } = spec {
             assert_eq!(rungs.len(), 1);
@@ -237,6 +245,46 @@ fn the_report_records_the_recipe_a_job_was_resolved_from() {
 }
 
 /// Three segments of a 144-frame source, as an inspect task cuts it.
+/// The synthetic outputs of a source with audio.
+fn with_audio(spec: &TaskSpec) -> TaskOutput {
+    match synthetic::output_for(spec, 2, 3) {
+        TaskOutput::Inspect { mut source, chunks, warnings, inspection, chunk_complexity } => {
+            source.has_audio = true;
+            TaskOutput::Inspect { source, chunks, warnings, inspection, chunk_complexity }
+        }
+        other => other,
+    }
+}
+
+#[test]
+fn a_source_with_audio_has_it_encoded_beside_the_video_and_packaged_with_it() {
+    for audio_last in [false, true] {
+        let (state, specs) = run_deferring(JobSpec::for_tests(), with_audio, |kind| audio_last && kind == TaskKind::Audio);
+        assert_eq!(count(&specs, TaskKind::Audio), 1, "audio last: {audio_last}");
+        let audio_task = state.tasks.values().find(|task| task.kind == TaskKind::Audio).expect("an audio task");
+        let inspect_task = state.tasks.values().find(|task| task.kind == TaskKind::Inspect).expect("an inspect task");
+        assert_eq!(audio_task.deps, vec![inspect_task.id], "the audio waits only for the inspection");
+        assert_eq!(audio_task.id, inspect_task.id + 1, "planned with the inspection's results, before the ladder");
+        let position = |kind: TaskKind| specs.iter().position(|spec| spec.kind() == kind).expect("ran");
+        if audio_last {
+            assert!(position(TaskKind::Audio) > position(TaskKind::Validate), "every other stage ran first");
+        } else {
+            assert_eq!(position(TaskKind::Audio), 1, "queued as soon as inspection succeeded");
+        }
+        assert!(position(TaskKind::Package) > position(TaskKind::Audio), "package waits for the audio");
+        let package_task = state.tasks.values().find(|task| task.kind == TaskKind::Package).expect("a package task");
+        assert!(package_task.deps.contains(&audio_task.id));
+        let TaskOutput::Audio { renditions } = with_audio(&specs[position(TaskKind::Audio)]) else { panic!("an audio output") };
+        match &specs[position(TaskKind::Package)] {
+            TaskSpec::Package { audio, renditions: video, .. } => {
+                assert_eq!(audio, &renditions, "the audio task's renditions reach the package spec");
+                assert_eq!(video.len(), 3, "and every validated rung");
+            }
+            other => panic!("not a package spec: {other:?}"),
+        }
+    }
+}
+
 fn three_segments() -> Vec<SourceSegment> {
     (0..3)
         .map(|index| SourceSegment {

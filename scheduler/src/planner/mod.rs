@@ -2,15 +2,16 @@
 //!
 //! ```text
 //! inspect [─▶ inspect_segment(segment)… ─▶ inspect] ─▶ [analyze(chunk, codec, size)…] ─▶ ladder ─▶ encode(chunk, rungs) ─┬▶ assemble(rung) ─▶ validate(rung) ─┐
-//!                                           └▶ score(chunk, codec's rungs) ──────┤
-//!                                                                   package ◀───┘ (all validates)
-//!                                                                   report  ◀── package + all scores
+//!                                  │                                        └▶ score(chunk, codec's rungs) ──────┤
+//!                                  └─▶ [audio] ──────────────────────────────────────────────────▶ package ◀───┘ (all validates, the audio)
+//!                                                                                                  report  ◀── package + all scores
 //! ```
 //!
 //! A job starts with one `inspect` task. A long source comes back cut into segments: one
 //! `inspect_segment` task each, side by side, then a second `inspect` task whose spec names
 //! their decodes joins them. The inspection's output (source facts, chunk list) lets the
-//! planner add `ladder` — for a per-title or per-shot recipe, behind one `analyze` task per
+//! planner add `audio` (a source with audio: every track encoded whole, beside the video's
+//! stages, for `package`) and `ladder` — for a per-title or per-shot recipe, behind one `analyze` task per
 //! chunk, codec and trial size (`shotfarm_proto::analysis`: each encodes the chunk at every
 //! setting of the grid and scores it), whose trials the ladder spec carries; the ladder's
 //! rungs let it add the rest of the DAG at once, with
@@ -67,6 +68,10 @@ pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput
                 job.plan.chunks = chunks.clone();
             }
             state.mark(RowKey::Job(job_id));
+            if source.has_audio {
+                let spec = state.jobs.get(&job_id).map(specs::audio).transpose()?;
+                add_task(state, job_id, TaskKind::Audio, "encode audio".to_owned(), Target::JOB, vec![task_id], spec, now_ms);
+            }
             let analyses = plan_analysis(state, job_id, task_id, chunk_complexity, now_ms)?;
             let spec = if analyses.is_empty() { state.jobs.get(&job_id).map(|job| specs::ladder(job, Vec::new())).transpose()? } else { None };
             let deps = if analyses.is_empty() { vec![task_id] } else { analyses };
@@ -174,7 +179,11 @@ fn expand_ladder(state: &mut State, job_id: JobId, ladder_task: TaskId, now_ms: 
         let assemble = add_task(state, job_id, TaskKind::Assemble, format!("assemble {}", rung.name), target, encodes, None, now_ms);
         validates.push(add_task(state, job_id, TaskKind::Validate, format!("validate {}", rung.name), target, vec![assemble], None, now_ms));
     }
-    let package = add_task(state, job_id, TaskKind::Package, "package HLS and DASH".to_owned(), Target::JOB, validates, None, now_ms);
+    // The audio was planned with the ladder's inspection and may be encoded already.
+    let mut package_deps = validates;
+    let job_tasks = state.jobs.get(&job_id).map(|job| job.tasks.as_slice()).unwrap_or_default();
+    package_deps.extend(job_tasks.iter().copied().filter(|id| state.tasks.get(id).is_some_and(|task| task.kind == TaskKind::Audio)));
+    let package = add_task(state, job_id, TaskKind::Package, "package HLS and DASH".to_owned(), Target::JOB, package_deps, None, now_ms);
     let mut report_deps = vec![package];
     report_deps.extend(scores);
     add_task(state, job_id, TaskKind::Report, "write report".to_owned(), Target::JOB, report_deps, None, now_ms);

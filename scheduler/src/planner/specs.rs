@@ -54,6 +54,12 @@ pub fn analyze(job: &Job, chunk: u32, codec: Codec, width: u32, height: u32) -> 
     to_json(&TaskSpec::Analyze { locations: job.plan.locations.clone(), source, inspection, chunk, codec, trials, preset })
 }
 
+/// The audio task: every audio track of the source, fitted to the video's frames.
+pub fn audio(job: &Job) -> Result<String, String> {
+    let source = job.plan.source.clone().ok_or("audio planned before inspection finished")?;
+    to_json(&TaskSpec::Audio { locations: job.plan.locations.clone(), source })
+}
+
 pub fn encode(job: &Job, chunk: u32, rungs: Range<u32>) -> Result<String, String> {
     let source = job.plan.source.clone().ok_or("encode planned before inspection finished")?;
     let chunk = *job.plan.chunks.get(chunk as usize).ok_or_else(|| format!("no chunk {chunk} in the plan"))?;
@@ -143,13 +149,20 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
             TaskSpec::Validate { locations, source, inspection: inspection()?, rung, stream, chunks }
         }
         TaskKind::Package => {
-            let mut renditions = Vec::new();
-            for validate in deps(state, task) {
-                let rung = validate.rung.and_then(|rung| plan.rungs.get(rung as usize)).cloned()
+            let (mut renditions, mut audio) = (Vec::new(), Vec::new());
+            for dep in deps(state, task) {
+                if dep.kind == TaskKind::Audio {
+                    if let TaskOutput::Audio { renditions } = &*state.output_of(dep)? {
+                        audio.extend(renditions.iter().cloned());
+                    }
+                    continue;
+                }
+                let rung = dep.rung.and_then(|rung| plan.rungs.get(rung as usize)).cloned()
                     .ok_or("package depends on a validate task without a rung")?;
-                renditions.push((rung, assembled_stream(state, validate)?));
+                renditions.push((rung, assembled_stream(state, dep)?));
             }
-            TaskSpec::Package { locations, source, inspection: inspection()?, renditions, thumbnails: job.spec.thumbnails.clone(), encryption: job.spec.encryption.clone() }
+            let (thumbnails, encryption) = (job.spec.thumbnails.clone(), job.spec.encryption.clone());
+            TaskSpec::Package { locations, source, inspection: inspection()?, renditions, audio, thumbnails, encryption }
         }
         TaskKind::Report => {
             let outputs = job.tasks.iter().filter_map(|id| state.tasks.get(id))

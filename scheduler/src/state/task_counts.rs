@@ -20,7 +20,7 @@ fn state_index(state: TaskState) -> usize {
 }
 
 fn kind_index(kind: TaskKind) -> usize {
-    TaskKind::ALL.iter().position(|known| *known == kind).unwrap_or(0)
+    kind.pipeline_position()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

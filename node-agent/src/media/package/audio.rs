@@ -27,7 +27,7 @@ pub const AAC_FRAME_SAMPLES: u64 = 1024;
 /// Samples of priming ffmpeg's AAC encoder puts before the first input sample.
 const AAC_PRIMING_SAMPLES: u64 = 1024;
 /// Sample rates AAC (and ffmpeg's encoder) can carry; anything else is resampled to 48 kHz.
-const AAC_SAMPLE_RATES: [u32; 13] = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+pub const AAC_SAMPLE_RATES: [u32; 13] = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 
 /// How one audio stream is encoded.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,6 +4,8 @@
 //! by its title, else its language, else its number (`HLS NAME`, DASH `Label`), unique within
 //! the ladder; the source's default track is the default rendition.
 
+use shotfarm_proto::pipeline::AudioRenditionFacts;
+
 use crate::media::probe::Rational;
 use crate::media::tracks::AudioTrack;
 
@@ -11,34 +13,26 @@ use super::audio::{AudioEncode, output_sample_rate, samples_within_video, standa
 use super::labels::unique_label;
 use super::language_tags::bcp47;
 
-/// One AAC rendition to make.
+/// One AAC rendition to make: what players are told of it, and its encode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudioRendition {
-    /// Folder under the output root, also its DASH Representation id: `audio/a<N>`, or
-    /// `audio/a<N>-stereo` for a downmix (N: the source's audio stream number).
-    pub name: String,
-    /// BCP 47 (`en`, not the container's `eng`).
-    pub language: Option<String>,
-    pub label: String,
-    pub channels: u32,
-    pub default: bool,
-    pub source_stream: u32,
+    pub facts: AudioRenditionFacts,
     pub encode: AudioEncode,
 }
 
 /// What the ladder's timing asks of every audio rendition.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AudioTimeline {
-    /// Seconds of the source's timeline at which the video's first frame is shown.
-    pub video_start_seconds: f64,
+    /// The video's frames: the audio ends within one AAC frame before the last one ends.
     pub frames: u64,
     pub frame_rate: Rational,
     /// The bitrate of a stereo rendition; others get the same per channel.
     pub stereo_bitrate_kbps: u32,
 }
 
-/// The renditions of `tracks`, in the source's order, each downmix after its track.
-pub fn plan_audio_renditions(tracks: &[AudioTrack], timeline: AudioTimeline) -> Vec<AudioRendition> {
+/// The renditions of `tracks`, in the source's order, each downmix after its track, fitted to
+/// a video whose first frame is shown at `video_start_seconds` of the source's timeline.
+pub fn plan_audio_renditions(tracks: &[AudioTrack], video_start_seconds: f64, timeline: AudioTimeline) -> Vec<AudioRendition> {
     let mut renditions: Vec<AudioRendition> = Vec::new();
     for track in tracks {
         let channels = track.channels.unwrap_or(2).max(1);
@@ -48,14 +42,16 @@ pub fn plan_audio_renditions(tracks: &[AudioTrack], timeline: AudioTimeline) -> 
             let encode = AudioEncode {
                 audio_index: track.audio_index as usize,
                 sample_rate,
-                video_start_seconds: timeline.video_start_seconds,
+                video_start_seconds,
                 total_samples: samples_within_video(timeline.frames, timeline.frame_rate, sample_rate),
                 bitrate_kbps: (timeline.stereo_bitrate_kbps / 2).max(32) * channels,
                 downmix_to: downmix.then_some(channels),
                 layout: if downmix { None } else { standard_layout(channels) },
             };
-            let label = unique_label(&label, |candidate| renditions.iter().any(|rendition| rendition.label == candidate));
-            renditions.push(AudioRendition { name, language: track.language.as_deref().map(bcp47), label, channels, default, source_stream: track.stream_index, encode });
+            let label = unique_label(&label, |candidate| renditions.iter().any(|rendition| rendition.facts.label == candidate));
+            let language = track.language.as_deref().map(bcp47);
+            let facts = AudioRenditionFacts { name, language, label, channels, default, source_stream: track.stream_index, sample_rate };
+            renditions.push(AudioRendition { facts, encode });
         };
         add(format!("audio/a{}", track.audio_index), base.clone(), channels, false, track.default);
         if track.default && channels > 2 {
@@ -87,13 +83,13 @@ mod tests {
 
     #[test]
     fn every_track_is_a_rendition_and_the_default_surround_one_gets_a_stereo_downmix() {
-        let timeline = AudioTimeline { video_start_seconds: 0.0, frames: 100, frame_rate: Rational { num: 25, den: 1 }, stereo_bitrate_kbps: 128 };
+        let timeline = AudioTimeline { frames: 100, frame_rate: Rational { num: 25, den: 1 }, stereo_bitrate_kbps: 128 };
         let tracks = [track(0, 6, Some("eng"), Some("English \"5.1\""), true), track(1, 2, Some("fra"), None, false), track(2, 6, None, None, false), track(3, 1, Some("fra"), None, false)];
-        let renditions = plan_audio_renditions(&tracks, timeline);
+        let renditions = plan_audio_renditions(&tracks, 0.0, timeline);
         type Summary<'a> = (&'a str, &'a str, u32, bool, Option<u32>, u32);
         let summary: Vec<Summary<'_>> = renditions
             .iter()
-            .map(|rendition| (rendition.name.as_str(), rendition.label.as_str(), rendition.channels, rendition.default, rendition.encode.downmix_to, rendition.encode.bitrate_kbps))
+            .map(|AudioRendition { facts, encode }| (facts.name.as_str(), facts.label.as_str(), facts.channels, facts.default, encode.downmix_to, encode.bitrate_kbps))
             .collect();
         assert_eq!(
             summary,

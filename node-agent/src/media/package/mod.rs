@@ -1,5 +1,6 @@
-//! Packaging: HLS with CMAF (fMP4) segments and a DASH MPD over the very same segments, plus
-//! an AAC audio rendition encoded once from the whole source.
+//! Packaging: HLS with CMAF (fMP4) segments and a DASH MPD over the very same segments, the
+//! video's and the audio's: each audio rendition comes encoded whole (AAC, [`audio_files`]: the
+//! audio task's work, beside the video's stages) and is cut into segments here by stream copy.
 //!
 //! Layout under the output dir (`<media>`: [`PackageParams::media_folder`], the manifests name
 //! every file through it with relative URIs):
@@ -20,6 +21,7 @@
 //! | [`segmenter`] | ffmpeg's HLS muxer into CMAF segments: no edit list, signed composition offsets |
 //! | [`audio`] | the AAC encode fitted to the video: sync, encoder priming, whole frames within the video |
 //! | [`audio_renditions`] | which renditions the audio tracks become: labels, channels, default, downmix |
+//! | [`audio_files`] | every audio rendition of a source encoded whole, each to an MP4 that packaging segments |
 //! | [`fragments`] | a track's timing read from its boxes (timescale, edit list, `tfdt`, `trun`) |
 //! | [`hls`] | media playlists with the boxes' durations; I-frame playlists; the master playlist |
 //! | [`iframes`] | each video segment's keyframe as a byte range (moof, mdat header, keyframe) |
@@ -43,6 +45,7 @@
 //! holds exactly the source's frames, and the audio ends within one AAC frame before the video.
 
 pub mod audio;
+pub mod audio_files;
 pub mod audio_renditions;
 pub mod codec_string;
 mod dash;
@@ -68,7 +71,7 @@ use tokio_util::sync::CancellationToken;
 use shotfarm_proto::pipeline::Rung;
 use shotfarm_proto::thumbnails::{ThumbnailOptions, ThumbnailOptionsError};
 use self::audio::AAC_FRAME_SAMPLES;
-use self::audio_renditions::{AudioRendition, AudioTimeline, plan_audio_renditions};
+use self::audio_files::AudioFile;
 use self::codec_string::{AAC_LC, codec_string};
 use self::dash::{DashVideo, dash_manifest_text};
 use self::declared_colour::DeclaredColour;
@@ -81,8 +84,8 @@ use self::poster::write_poster;
 use self::thumbnails::{PackagedThumbnails, TilePlan, write_sprites};
 use self::trick_mode::{PackagedTrickMode, read_trick_mode, trick_mode_rungs, write_trick_segments};
 use self::subtitles::{PackagedSubtitles, SkippedSubtitles, convert_subtitles, plan_subtitles, write_subtitles_playlist};
-use super::probe::{ProbeError, Rational, parse_number, probe_file};
-use super::tracks::{audio_tracks, subtitle_tracks};
+use super::probe::{ProbeError, ProbeOutput, Rational, parse_number, probe_file};
+use super::tracks::subtitle_tracks;
 
 /// One validated rendition to package.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,13 +95,11 @@ pub struct PackageRendition {
     pub path: PathBuf,
 }
 
-/// The audio renditions to make.
+/// The audio renditions to package.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioPackaging {
-    /// The source; every audio stream of it is encoded (see [`audio_renditions`]).
-    pub source: PathBuf,
-    /// A stereo rendition's bitrate; others get the same per channel.
-    pub bitrate_kbps: u32,
+    /// Every rendition, encoded whole ([`audio_files`]), in the order players list them.
+    pub files: Vec<AudioFile>,
     /// The audio segments' length: the video's keyframe interval.
     pub segment_seconds: f64,
 }
@@ -231,7 +232,7 @@ pub enum PackageError {
     Cancelled,
     #[error("packaging {what}: {source}")]
     Tool { what: String, source: ToolError },
-    #[error("probing the source's audio: {0}")]
+    #[error("probing the source's tracks: {0}")]
     Probe(#[from] ProbeError),
     #[error("{operation} {path}: {source}")]
     Io { operation: &'static str, path: PathBuf, source: std::io::Error },
@@ -338,38 +339,30 @@ fn clear_trick_segments(dir: &Path) -> Result<Vec<String>, String> {
     write_trick_segments(dir, &files, &timing)
 }
 
-/// What packaging makes of the source's own tracks.
+/// Seconds of the source's timeline at which the video's first frame is shown: where its
+/// video stream starts (0 when it does not say). Audio and subtitles are moved by as much.
+fn video_start_seconds(probe: &ProbeOutput) -> f64 {
+    probe.streams.iter().find(|stream| stream.is_video()).and_then(|stream| parse_number::<f64>(stream.start_time.as_ref())).unwrap_or(0.0)
+}
+
+/// What packaging makes of the source's subtitle tracks.
 #[derive(Default)]
-struct SourceTracks {
-    /// Seconds of the source's timeline at which the video's first frame is shown: where the
-    /// video stream starts.
+struct SourceSubtitles {
     video_start_seconds: f64,
-    audio: Vec<AudioRendition>,
     subtitles: Vec<PackagedSubtitles>,
     skipped_subtitles: Vec<SkippedSubtitles>,
 }
 
-/// Probes the source (when audio or subtitles are asked for) for its tracks and plans their
-/// renditions (see [`audio_renditions`] and [`subtitles`]).
-async fn plan_source_tracks(params: &PackageParams, cancel: &CancellationToken) -> Result<SourceTracks, PackageError> {
-    let Some(source) = params.subtitles_source.as_ref().or(params.audio.as_ref().map(|audio| &audio.source)) else { return Ok(SourceTracks::default()) };
+/// Probes the source (when subtitles are asked for) for its subtitle tracks and plans their
+/// renditions (see [`subtitles`]).
+async fn plan_source_subtitles(params: &PackageParams, cancel: &CancellationToken) -> Result<SourceSubtitles, PackageError> {
+    let Some(source) = params.subtitles_source.as_ref() else { return Ok(SourceSubtitles::default()) };
     let probe = probe_file(source, false, cancel).await?;
-    let video_start_seconds = probe.streams.iter().find(|stream| stream.is_video()).and_then(|stream| parse_number::<f64>(stream.start_time.as_ref())).unwrap_or(0.0);
-    let audio = match &params.audio {
-        Some(audio) => {
-            let timeline = AudioTimeline { video_start_seconds, frames: params.frames, frame_rate: params.frame_rate, stereo_bitrate_kbps: audio.bitrate_kbps };
-            plan_audio_renditions(&audio_tracks(&probe), timeline)
-        }
-        None => Vec::new(),
-    };
-    let (subtitles, skipped_subtitles) = match params.subtitles_source {
-        Some(_) => plan_subtitles(&subtitle_tracks(&probe), &params.media_dir()),
-        None => (Vec::new(), Vec::new()),
-    };
+    let (subtitles, skipped_subtitles) = plan_subtitles(&subtitle_tracks(&probe), &params.media_dir());
     for skipped in &skipped_subtitles {
         tracing::warn!(stream = skipped.source_stream, codec = %skipped.codec, reason = %skipped.reason, "subtitle stream not packaged");
     }
-    Ok(SourceTracks { video_start_seconds, audio, subtitles, skipped_subtitles })
+    Ok(SourceSubtitles { video_start_seconds: video_start_seconds(&probe), subtitles, skipped_subtitles })
 }
 
 /// Packages `params.renditions` (and audio) under `params.output_dir`; see the module docs.
@@ -386,11 +379,11 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     }
     let media_dir = params.media_dir();
     let frame_duration = params.frame_rate.period_seconds();
-    let tracks = plan_source_tracks(params, cancel).await?;
-    let audio_renditions = &tracks.audio;
-    // Every rendition is segmented at once (stream copies: each is mostly process start and
-    // file writes), checked in ladder order and tiled into thumbnails while the audio is
-    // encoded: the audio encode and the thumbnails' decode are the two passes over the title.
+    let tracks = plan_source_subtitles(params, cancel).await?;
+    let audio_files: &[AudioFile] = params.audio.as_ref().map_or(&[], |audio| &audio.files);
+    // Every rendition, video and audio, is segmented at once (stream copies: each is mostly
+    // process start and file writes); the video is checked in ladder order and tiled into
+    // thumbnails, the one decode here that grows with the title.
     let video_part = async {
         futures::future::try_join_all(params.renditions.iter().map(|rendition| {
             let name = &rendition.rung.name;
@@ -406,10 +399,12 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         };
         Ok::<_, PackageError>((videos, thumbnails))
     };
-    let audios = futures::future::try_join_all(audio_renditions.iter().filter_map(|rendition| {
-        let audio = params.audio.as_ref()?;
-        let what = format!("audio rendition {} (source stream {})", rendition.name, rendition.source_stream);
-        Some(segment(rendition.encode.ffmpeg_args(&audio.source), media_dir.join(&rendition.name), audio.segment_seconds.max(frame_duration), what, cancel))
+    let audios = futures::future::try_join_all(params.audio.iter().flat_map(|audio| {
+        audio.files.iter().map(|file| {
+            let input = vec!["-i".to_owned(), file.path.display().to_string(), "-map".to_owned(), "0:a:0".to_owned(), "-c".to_owned(), "copy".to_owned()];
+            let what = format!("audio rendition {} (source stream {})", file.facts.name, file.facts.source_stream);
+            segment(input, media_dir.join(&file.facts.name), audio.segment_seconds.max(frame_duration), what, cancel)
+        })
     }));
     let subtitles = futures::future::try_join_all(tracks.subtitles.iter().filter_map(|subtitles| {
         let source = params.subtitles_source.as_ref()?;
@@ -421,24 +416,24 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     let video_end_micros = micros(video_timing.end(), video_timing.init.timescale);
     let video_end = video_timing.seconds(video_timing.end());
 
-    let mut audios: Vec<(PackagedAudio, TrackTiming)> = Vec::with_capacity(audio_renditions.len());
-    for rendition in audio_renditions {
-        let dir = media_dir.join(&rendition.name);
-        let keys = protect(params.protection.as_ref(), &dir, &rendition.name, TrackType::Audio, &[])?;
-        let track = read_track(&dir, &rendition.name, AAC_LC.to_owned(), &keys)?;
+    let mut audios: Vec<(PackagedAudio, TrackTiming)> = Vec::with_capacity(audio_files.len());
+    for AudioFile { facts, .. } in audio_files {
+        let dir = media_dir.join(&facts.name);
+        let keys = protect(params.protection.as_ref(), &dir, &facts.name, TrackType::Audio, &[])?;
+        let track = read_track(&dir, &facts.name, AAC_LC.to_owned(), &keys)?;
         let audio_end = track.timing.seconds(track.timing.end());
-        let frame = AAC_FRAME_SAMPLES as f64 / f64::from(rendition.encode.sample_rate);
+        let frame = AAC_FRAME_SAMPLES as f64 / f64::from(facts.sample_rate.max(1));
         // One microsecond of slack for the rounding of the two timescales.
         if audio_end > video_end + 1e-6 || video_end - audio_end >= frame {
-            return Err(PackageError::AudioDuration { rendition: rendition.name.clone(), audio: audio_end, video: video_end, frame });
+            return Err(PackageError::AudioDuration { rendition: facts.name.clone(), audio: audio_end, video: video_end, frame });
         }
         let packaged = PackagedAudio {
             rendition: track.packaged,
-            language: rendition.language.clone(),
-            label: rendition.label.clone(),
-            channels: rendition.channels,
-            default: rendition.default,
-            source_stream: rendition.source_stream,
+            language: facts.language.clone(),
+            label: facts.label.clone(),
+            channels: facts.channels,
+            default: facts.default,
+            source_stream: facts.source_stream,
         };
         audios.push((packaged, track.timing));
     }

@@ -237,7 +237,7 @@ fn stage(tasks: &[v1::TaskSummary]) -> String {
     let kinds_in = |state: v1::TaskState| -> Vec<&str> {
         let mut kinds: Vec<&str> = tasks.iter().filter(|task| task.state() == state).map(|task| task.kind.as_str()).collect();
         // In pipeline order (`TaskKind::ALL`), a kind this build does not know last.
-        kinds.sort_by_key(|kind| TaskKind::parse(kind).map_or(usize::MAX, |kind| kind as usize));
+        kinds.sort_by_key(|kind| TaskKind::parse(kind).map_or(usize::MAX, TaskKind::pipeline_position));
         kinds.dedup();
         kinds
     };

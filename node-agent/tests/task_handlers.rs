@@ -760,7 +760,7 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
     let cases: [(bool, Vec<EncodedAudio>, &str); 3] = [
         (true, Vec::new(), "no audio rendition"),
         (false, vec![encoded(AudioRenditionFacts { name: "audio/../../escape".into(), ..facts.clone() })], "audio/a<N>"),
-        (false, vec![encoded(facts.clone()), encoded(facts.clone())], "twice"),
+        (false, vec![encoded(facts.clone()), encoded(facts.clone())], "share a name"),
     ];
     for (has_audio, audio, expected) in cases {
         let source = SourceSummary { has_audio, ..source.clone() };

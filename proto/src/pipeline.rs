@@ -622,6 +622,30 @@ mod tests {
     }
 
     #[test]
+    fn all_lists_every_kind_once_and_stored_kinds_keep_their_numbers() {
+        // The number a stored task row holds for its kind (postcard writes the variant's
+        // place): a new kind takes the next number here, and a place in `ALL`.
+        let stored = |kind: TaskKind| match kind {
+            TaskKind::Inspect => 0,
+            TaskKind::InspectSegment => 1,
+            TaskKind::Analyze => 2,
+            TaskKind::Ladder => 3,
+            TaskKind::Encode => 4,
+            TaskKind::Score => 5,
+            TaskKind::Assemble => 6,
+            TaskKind::Validate => 7,
+            TaskKind::Package => 8,
+            TaskKind::Report => 9,
+            TaskKind::Audio => 10,
+        };
+        let mut numbers: Vec<usize> = TaskKind::ALL.iter().map(|kind| *kind as usize).collect();
+        assert!(TaskKind::ALL.iter().all(|kind| *kind as usize == stored(*kind)));
+        numbers.sort_unstable();
+        assert_eq!(numbers, (0..=stored(TaskKind::Audio)).collect::<Vec<_>>(), "every kind once in ALL");
+        assert!(TaskKind::ALL.iter().enumerate().all(|(position, kind)| kind.pipeline_position() == position));
+    }
+
+    #[test]
     fn spec_json_names_its_kind_and_refuses_unknown_fields() {
         let spec = TaskSpec::Ladder {
             locations: JobLocations {

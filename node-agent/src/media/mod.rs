@@ -30,7 +30,7 @@
 //! | [`score`] | 2 analyze, 5 score | VMAF/PSNR/SSIM of one encoded chunk against its source frames, pooled |
 //! | [`assemble`] | 6 assemble | a rung's chunks joined, without re-encoding |
 //! | [`validate`] | 7 validate | the join check: chunks in order from the sample table, timestamps, each chunk's first frame decoded and matched and its other samples the bytes its encode verified, codec/size/bitrate |
-//! | [`package`] | 8 package | HLS (CMAF) + DASH over the same segments, AAC audio fitted to the video; timing checked from the boxes |
+//! | [`package`] | 8 package (and the audio task) | HLS (CMAF) + DASH over the same segments; the AAC audio fitted to the video, encoded whole by the audio task beside the video's stages; timing checked from the boxes |
 //! | [`report`] | 9 report | `report.json` types and writer |
 //! | [`report_html`] | 9 report | `report.html`: the report as a self-contained page with SVG plots |
 //!

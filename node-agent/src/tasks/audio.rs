@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::job_cache::local_source;
 use super::job_locations::check_locations;
-use super::spec_checks::frame_rate;
+use super::spec_checks::{check_audio_renditions, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, task_errors};
 use crate::media::package::audio_files::encode_audio_files;
@@ -27,6 +27,8 @@ pub async fn run(locations: &JobLocations, source: &SourceSummary, ctx: &TaskCon
     if files.is_empty() && source.has_audio {
         return Err(TaskError::final_error("inspection found audio in the source, but it has no audio stream now; was the input replaced during the job? Submit it again"));
     }
+    // What package will check, checked before anything is uploaded.
+    check_audio_renditions(files.iter().map(|file| &file.facts))?;
     let mut renditions = Vec::with_capacity(files.len());
     for file in files {
         let artifact = work_area.upload(&file.path, &WorkArea::audio_key(&file.facts.name, ctx.attempt)?).await?;

@@ -30,7 +30,7 @@ use super::job_cache::local_source;
 use super::job_locations::check_locations;
 use super::output_generation::{DASH_MANIFEST, Generation, MASTER_PLAYLIST, publish};
 use super::output_location::{existing_files, refuse_unless_empty, remove_stale};
-use super::spec_checks::{check_audio_rendition, check_rung_name, frame_rate};
+use super::spec_checks::{check_audio_renditions, check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, inspection, task_errors};
 use crate::media::package::iframes::PackagedIFrames;
@@ -55,12 +55,7 @@ pub async fn run(
     if source.has_audio && audio.is_empty() {
         return Err(TaskError::final_error("the source has audio but the package spec carries no audio rendition; the scheduler plans an audio task for it (is it older than this agent?)"));
     }
-    for (position, EncodedAudio { rendition: facts, .. }) in audio.iter().enumerate() {
-        check_audio_rendition(facts)?;
-        if audio[..position].iter().any(|earlier| earlier.rendition.name == facts.name) {
-            return Err(TaskError::final_error(format!("audio rendition {} appears twice in the package spec; the audio task names each once", facts.name)));
-        }
-    }
+    check_audio_renditions(audio.iter().map(|encoded| &encoded.rendition))?;
     // Symlinks in the output location are refused here too (one may have appeared since
     // inspection), before anything is created there; what is there now is what this package
     // replaces: with `overwrite` anything, without it only this job's earlier attempts.
@@ -95,6 +90,9 @@ pub async fn run(
     }
     let mut audio_files: Vec<AudioFile> = Vec::with_capacity(audio.len());
     for EncodedAudio { rendition: facts, artifact } in audio {
+        if cancel.is_cancelled() {
+            return Err(TaskError::Cancelled);
+        }
         // `<name>.mp4` under `audio/`, which no rung is named.
         let path = input_dir.join(format!("{}.mp4", facts.name));
         work_area.download(artifact, &path).await?;

@@ -20,11 +20,30 @@ pub fn check_rung_name(name: &str) -> Result<(), TaskError> {
     Ok(())
 }
 
-/// An audio rendition as the audio task reported it, before packaging makes a folder of its
-/// name and playlist entries of the rest: named `audio/a<N>` or `audio/a<N>-stereo`, a label a
-/// playlist's quoted string holds (1 to 256 characters, no quotes or control characters), a
-/// language of 1 to 35 letters, digits and '-', 1 to 64 channels, a rate AAC carries.
-pub fn check_audio_rendition(facts: &AudioRenditionFacts) -> Result<(), TaskError> {
+/// The audio renditions as the audio task reports them, before packaging makes folders of
+/// their names and playlist entries of the rest: each as [`check_audio_rendition`] says, no
+/// name or label twice (HLS `NAME` is unique within its group), at most one default.
+pub fn check_audio_renditions<'a>(renditions: impl IntoIterator<Item = &'a AudioRenditionFacts>) -> Result<(), TaskError> {
+    let renditions: Vec<&AudioRenditionFacts> = renditions.into_iter().collect();
+    for (position, facts) in renditions.iter().enumerate() {
+        check_audio_rendition(facts)?;
+        if let Some(earlier) = renditions[..position].iter().find(|earlier| earlier.name == facts.name || earlier.label == facts.label) {
+            return Err(TaskError::final_error(format!(
+                "audio renditions {} and {} share a name or the label {:?}; the audio task names and labels each once",
+                earlier.name, facts.name, facts.label
+            )));
+        }
+    }
+    if renditions.iter().filter(|facts| facts.default).count() > 1 {
+        return Err(TaskError::final_error("more than one audio rendition is the default; the audio task marks the source's default track alone"));
+    }
+    Ok(())
+}
+
+/// One audio rendition: named `audio/a<N>` or `audio/a<N>-stereo`, a label a playlist's quoted
+/// string holds (1 to 256 characters, no quotes or control characters), a language of 1 to 35
+/// letters, digits and '-', 1 to 64 channels, a rate AAC carries.
+fn check_audio_rendition(facts: &AudioRenditionFacts) -> Result<(), TaskError> {
     let stream = facts.name.strip_prefix("audio/a").map(|rest| rest.strip_suffix("-stereo").unwrap_or(rest));
     let named = stream.is_some_and(|number| !number.is_empty() && number.len() <= 5 && number.bytes().all(|byte| byte.is_ascii_digit()));
     let labelled = (1..=256).contains(&facts.label.chars().count()) && !facts.label.chars().any(|character| character == '"' || character.is_control());
@@ -80,7 +99,7 @@ mod tests {
     }
 
     #[test]
-    fn audio_renditions_that_could_escape_a_folder_or_a_playlist_are_refused() {
+    fn audio_renditions_that_could_escape_a_folder_or_a_playlist_or_clash_are_refused() {
         let good = AudioRenditionFacts {
             name: "audio/a1-stereo".to_owned(),
             language: Some("pt-BR".to_owned()),
@@ -90,8 +109,8 @@ mod tests {
             source_stream: 2,
             sample_rate: 44100,
         };
-        check_audio_rendition(&good).unwrap();
-        check_audio_rendition(&AudioRenditionFacts { name: "audio/a0".to_owned(), language: None, ..good.clone() }).unwrap();
+        let other = AudioRenditionFacts { name: "audio/a0".to_owned(), language: None, label: "Audio 1".to_owned(), default: true, ..good.clone() };
+        check_audio_renditions([&good, &other]).unwrap();
         let bad = [
             AudioRenditionFacts { name: "audio/../../etc".to_owned(), ..good.clone() },
             AudioRenditionFacts { name: "audio/a".to_owned(), ..good.clone() },
@@ -105,7 +124,15 @@ mod tests {
             AudioRenditionFacts { sample_rate: 44056, ..good.clone() },
         ];
         for facts in bad {
-            assert!(check_audio_rendition(&facts).unwrap_err().is_final(), "{facts:?}");
+            assert!(check_audio_renditions([&facts]).unwrap_err().is_final(), "{facts:?}");
+        }
+        let twice = [
+            [&good, &AudioRenditionFacts { label: "Other".to_owned(), ..good.clone() }],
+            [&good, &AudioRenditionFacts { name: "audio/a7".to_owned(), ..good.clone() }],
+            [&other, &AudioRenditionFacts { name: "audio/a7".to_owned(), label: "Other".to_owned(), ..other.clone() }],
+        ];
+        for pair in twice {
+            assert!(check_audio_renditions(pair).unwrap_err().is_final(), "{pair:?}");
         }
     }
 }

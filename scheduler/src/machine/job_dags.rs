@@ -244,7 +244,6 @@ fn the_report_records_the_recipe_a_job_was_resolved_from() {
     assert!(report_facts(&run_spec(JobSpec::for_tests()).1)["recipe"].is_null(), "no recipe named, none recorded");
 }
 
-/// Three segments of a 144-frame source, as an inspect task cuts it.
 /// The synthetic outputs of a source with audio.
 fn with_audio(spec: &TaskSpec) -> TaskOutput {
     match synthetic::output_for(spec, 2, 3) {
@@ -285,6 +284,7 @@ fn a_source_with_audio_has_it_encoded_beside_the_video_and_packaged_with_it() {
     }
 }
 
+/// Three segments of a 144-frame source, as an inspect task cuts it.
 fn three_segments() -> Vec<SourceSegment> {
     (0..3)
         .map(|index| SourceSegment {

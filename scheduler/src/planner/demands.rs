@@ -65,8 +65,8 @@ pub fn options_for(kind: TaskKind, rungs: &[Rung]) -> Vec<BackendOption> {
         TaskKind::Assemble => vec![cpu(cpu_only(250, 256), None)],
         TaskKind::Validate => vec![cpu(cpu_only(VALIDATION_MILLI, 512), None)],
         TaskKind::Package => vec![cpu(cpu_only(1000, 512), None)],
-        // ffmpeg's AAC encoder runs on one thread; every track's renditions are encoded at
-        // once, but a source has one or two tracks.
+        // The renditions are encoded one after the other, each an ffmpeg decoding the track
+        // and running the (single-threaded) AAC encoder.
         TaskKind::Audio => vec![cpu(cpu_only(1000, 256), None)],
     }
 }

@@ -25,8 +25,9 @@ pub struct AudioFile {
     pub path: PathBuf,
 }
 
-/// Encodes every audio rendition of `source` ([`plan_audio_renditions`]) under `dir`, all at
-/// once; none when the source has no audio.
+/// Encodes every audio rendition of `source` ([`plan_audio_renditions`]) under `dir`, one
+/// after the other (each keeps about one core busy: what the audio task asks of a node);
+/// none when the source has no audio.
 pub async fn encode_audio_files(source: &Path, timeline: AudioTimeline, dir: &Path, cancel: &CancellationToken) -> Result<Vec<AudioFile>, PackageError> {
     let probe = probe_file(source, false, cancel).await?;
     let renditions = plan_audio_renditions(&audio_tracks(&probe), video_start_seconds(&probe), timeline);
@@ -34,14 +35,15 @@ pub async fn encode_audio_files(source: &Path, timeline: AudioTimeline, dir: &Pa
         return Ok(Vec::new());
     }
     std::fs::create_dir_all(dir).map_err(|source| PackageError::Io { operation: "creating", path: dir.to_owned(), source })?;
-    futures::future::try_join_all(renditions.into_iter().map(|rendition| async move {
+    let mut files = Vec::with_capacity(renditions.len());
+    for rendition in renditions {
         // `audio/a1-stereo` → `audio_a1-stereo.mp4`: one folder for every file.
         let path = dir.join(format!("{}.mp4", rendition.facts.name.replace('/', "_")));
         let mut args = rendition.encode.ffmpeg_args(source);
         args.extend(["-use_editlist".to_owned(), "0".to_owned(), "-f".to_owned(), "mp4".to_owned(), path.display().to_string()]);
         let what = format!("audio rendition {} (source stream {})", rendition.facts.name, rendition.facts.source_stream);
         run_ffmpeg(args, what, cancel).await?;
-        Ok(AudioFile { facts: rendition.facts, path })
-    }))
-    .await
+        files.push(AudioFile { facts: rendition.facts, path });
+    }
+    Ok(files)
 }

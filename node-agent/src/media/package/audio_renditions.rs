@@ -49,7 +49,7 @@ pub fn plan_audio_renditions(tracks: &[AudioTrack], video_start_seconds: f64, ti
                 layout: if downmix { None } else { standard_layout(channels) },
             };
             let label = unique_label(&label, |candidate| renditions.iter().any(|rendition| rendition.facts.label == candidate));
-            let language = track.language.as_deref().map(bcp47);
+            let language = track.language.as_deref().and_then(bcp47);
             let facts = AudioRenditionFacts { name, language, label, channels, default, source_stream: track.stream_index, sample_rate };
             renditions.push(AudioRendition { facts, encode });
         };

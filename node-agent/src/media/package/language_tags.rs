@@ -2,7 +2,9 @@
 //! 5646) tags, in which a language with an ISO 639-1 two-letter code has only that code.
 //! Containers carry ISO 639-2 three-letter codes (`eng`, and bibliographic ones such as
 //! `fre`, `ger`), so the common ones are mapped to their two-letter code; any other tag is
-//! passed on as it is (a three-letter code without a two-letter one is valid BCP 47).
+//! passed on as it is (a three-letter code without a two-letter one is valid BCP 47), with
+//! `_` read as `-`, unless it is not 1 to 35 letters, digits and `-`: a tag no player could
+//! use, which could also break the quoted attribute it goes into, is dropped.
 
 /// ISO 639-2 (terminological and bibliographic) → ISO 639-1, for the languages most
 /// often found in media files.
@@ -15,10 +17,15 @@ const TWO_LETTER_CODES: [(&str, &str); 46] = [
     ("slv", "sl"), ("srp", "sr"), ("swe", "sv"), ("tha", "th"), ("tur", "tr"), ("ukr", "uk"),
 ];
 
-/// The BCP 47 tag players should be given for a container's language tag.
-pub(super) fn bcp47(language: &str) -> String {
+/// The BCP 47 tag players should be given for a container's language tag; `None` for one
+/// that is not a tag.
+pub(super) fn bcp47(language: &str) -> Option<String> {
     let lower = language.to_ascii_lowercase();
-    TWO_LETTER_CODES.iter().find(|(three, _)| *three == lower).map_or_else(|| language.to_owned(), |(_, two)| (*two).to_owned())
+    if let Some((_, two)) = TWO_LETTER_CODES.iter().find(|(three, _)| *three == lower) {
+        return Some((*two).to_owned());
+    }
+    let tag = language.replace('_', "-");
+    ((1..=35).contains(&tag.len()) && tag.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')).then_some(tag)
 }
 
 #[cfg(test)]
@@ -27,10 +34,18 @@ mod tests {
 
     #[test]
     fn three_letter_codes_with_a_two_letter_code_are_shortened() {
-        assert_eq!(bcp47("eng"), "en");
-        assert_eq!(bcp47("ger"), "de");
-        assert_eq!(bcp47("FRE"), "fr");
-        assert_eq!(bcp47("en-US"), "en-US");
-        assert_eq!(bcp47("yue"), "yue");
+        assert_eq!(bcp47("eng").as_deref(), Some("en"));
+        assert_eq!(bcp47("ger").as_deref(), Some("de"));
+        assert_eq!(bcp47("FRE").as_deref(), Some("fr"));
+        assert_eq!(bcp47("en-US").as_deref(), Some("en-US"));
+        assert_eq!(bcp47("yue").as_deref(), Some("yue"));
+    }
+
+    #[test]
+    fn underscores_become_hyphens_and_what_is_not_a_tag_is_dropped() {
+        assert_eq!(bcp47("en_US").as_deref(), Some("en-US"));
+        for junk in ["", "en\"", "fr,x", "a b", &"x".repeat(36)] {
+            assert_eq!(bcp47(junk), None, "{junk:?}");
+        }
     }
 }

@@ -421,6 +421,10 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         let dir = media_dir.join(&facts.name);
         let keys = protect(params.protection.as_ref(), &dir, &facts.name, TrackType::Audio, &[])?;
         let track = read_track(&dir, &facts.name, AAC_LC.to_owned(), &keys)?;
+        if track.timing.init.timescale != facts.sample_rate {
+            let message = format!("its samples are timed at {} Hz; it was reported as {} Hz audio", track.timing.init.timescale, facts.sample_rate);
+            return Err(PackageError::Playlist { rung: facts.name.clone(), message });
+        }
         let audio_end = track.timing.seconds(track.timing.end());
         let frame = AAC_FRAME_SAMPLES as f64 / f64::from(facts.sample_rate.max(1));
         // One microsecond of slack for the rounding of the two timescales.

@@ -65,7 +65,7 @@ pub fn plan_subtitles(tracks: &[SubtitleTrack], output_dir: &Path) -> (Vec<Packa
         packaged.push(PackagedSubtitles {
             playlist: output_dir.join(&name).join("playlist.m3u8"),
             name,
-            language: track.language.as_deref().map(bcp47),
+            language: track.language.as_deref().and_then(bcp47),
             label,
             default: track.default,
             source_stream: track.stream_index,

@@ -16,8 +16,9 @@ pub const SERIES_STROKE_WIDTH: u32 = 2;
 /// Size of a plot in SVG pixels (the page scales it to its width).
 pub const PLOT_SIZE: (u32, u32) = (960, 360);
 
-/// Distinct colours, cycled when there are more series (Tableau 10).
-const PALETTE: [RGBColor; 10] = [
+/// Distinct colours, cycled when there are more series: Tableau 10 and a dark grey, one for
+/// each of a job's eleven task kinds on the timeline.
+const PALETTE: [RGBColor; 11] = [
     RGBColor(0x4e, 0x79, 0xa7),
     RGBColor(0xf2, 0x8e, 0x2b),
     RGBColor(0xe1, 0x57, 0x59),
@@ -28,6 +29,7 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(0xff, 0x9d, 0xa7),
     RGBColor(0x9c, 0x75, 0x5f),
     RGBColor(0xba, 0xb0, 0xac),
+    RGBColor(0x3b, 0x3b, 0x3b),
 ];
 
 /// The colour of the `index`th series.

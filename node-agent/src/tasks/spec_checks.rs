@@ -6,6 +6,8 @@ use shotfarm_proto::pipeline::{AudioRenditionFacts, Chunk, SourceSummary};
 
 use super::TaskError;
 use crate::media::package::audio::AAC_SAMPLE_RATES;
+use crate::media::package::labels::is_playlist_label;
+use crate::media::package::language_tags::is_language_tag;
 use crate::media::probe::Rational;
 
 /// A rung name is one key segment and one directory: 1 to 64 of `[A-Za-z0-9_-]`, not
@@ -46,13 +48,11 @@ pub fn check_audio_renditions<'a>(renditions: impl IntoIterator<Item = &'a Audio
 fn check_audio_rendition(facts: &AudioRenditionFacts) -> Result<(), TaskError> {
     let stream = facts.name.strip_prefix("audio/a").map(|rest| rest.strip_suffix("-stereo").unwrap_or(rest));
     let named = stream.is_some_and(|number| !number.is_empty() && number.len() <= 5 && number.bytes().all(|byte| byte.is_ascii_digit()));
-    let labelled = (1..=256).contains(&facts.label.chars().count()) && !facts.label.chars().any(|character| character == '"' || character.is_control());
-    let language = facts.language.as_deref().is_none_or(|tag| (1..=35).contains(&tag.len()) && tag.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-'));
     let problem = if !named {
         "its name is not audio/a<N> or audio/a<N>-stereo"
-    } else if !labelled {
+    } else if !is_playlist_label(&facts.label) {
         "its label is empty, longer than 256 characters, or holds a quote or a control character"
-    } else if !language {
+    } else if !facts.language.as_deref().is_none_or(is_language_tag) {
         "its language is not a tag of 1 to 35 letters, digits and '-'"
     } else if !(1..=64).contains(&facts.channels) {
         "it has no channels or more than 64"

@@ -25,7 +25,13 @@ pub(super) fn bcp47(language: &str) -> Option<String> {
         return Some((*two).to_owned());
     }
     let tag = language.replace('_', "-");
-    ((1..=35).contains(&tag.len()) && tag.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')).then_some(tag)
+    is_language_tag(&tag).then_some(tag)
+}
+
+/// Whether `tag` has the shape of a BCP 47 tag: 1 to 35 ASCII letters, digits and `-` (what
+/// [`bcp47`] gives; checked again where tags come from another agent).
+pub(crate) fn is_language_tag(tag: &str) -> bool {
+    (1..=35).contains(&tag.len()) && tag.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
 }
 
 #[cfg(test)]

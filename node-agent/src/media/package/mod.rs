@@ -54,8 +54,8 @@ pub mod encryption;
 pub mod fragments;
 mod hls;
 pub mod iframes;
-mod labels;
-mod language_tags;
+pub(crate) mod labels;
+pub(crate) mod language_tags;
 pub mod poster;
 mod segmenter;
 pub mod subtitles;
@@ -79,7 +79,7 @@ use self::encryption::{ContentProtection, ProtectionSummary, TrackType, hls_key_
 use self::fragments::TrackTiming;
 use self::iframes::{PackagedIFrames, write_iframe_playlist};
 use self::hls::{master_playlist_text, media_playlist_text, micros, segment_files, segment_starts};
-use self::segmenter::segment;
+use self::segmenter::{segment, stream_copy};
 use self::poster::write_poster;
 use self::thumbnails::{PackagedThumbnails, TilePlan, write_sprites};
 use self::trick_mode::{PackagedTrickMode, read_trick_mode, trick_mode_rungs, write_trick_segments};
@@ -387,8 +387,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     let video_part = async {
         futures::future::try_join_all(params.renditions.iter().map(|rendition| {
             let name = &rendition.rung.name;
-            let input = vec!["-i".to_owned(), rendition.path.display().to_string(), "-map".to_owned(), "0:v:0".to_owned(), "-c".to_owned(), "copy".to_owned()];
-            segment(input, media_dir.join(name), frame_duration * 0.5, format!("rendition {name}"), cancel)
+            segment(stream_copy(&rendition.path, "0:v:0"), media_dir.join(name), frame_duration * 0.5, format!("rendition {name}"), cancel)
         }))
         .await?;
         let videos = read_video_tracks(params, &media_dir)?;
@@ -401,9 +400,8 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     };
     let audios = futures::future::try_join_all(params.audio.iter().flat_map(|audio| {
         audio.files.iter().map(|file| {
-            let input = vec!["-i".to_owned(), file.path.display().to_string(), "-map".to_owned(), "0:a:0".to_owned(), "-c".to_owned(), "copy".to_owned()];
             let what = format!("audio rendition {} (source stream {})", file.facts.name, file.facts.source_stream);
-            segment(input, media_dir.join(&file.facts.name), audio.segment_seconds.max(frame_duration), what, cancel)
+            segment(stream_copy(&file.path, "0:a:0"), media_dir.join(&file.facts.name), audio.segment_seconds.max(frame_duration), what, cancel)
         })
     }));
     let subtitles = futures::future::try_join_all(tracks.subtitles.iter().filter_map(|subtitles| {

@@ -8,7 +8,7 @@
 //! composition offsets puts the first frame at presentation time 0 with no edit list, and
 //! audio starts at decode time 0 (its encoder priming is handled by [`super::audio`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +16,12 @@ use super::{PackageError, run_ffmpeg};
 
 /// The HLS muxer's options for its fMP4 segments (see the module docs).
 const SEGMENT_OPTIONS: &str = "movflags=+cmaf+negative_cts_offsets:use_editlist=0";
+
+/// The input arguments that take `stream` (an ffmpeg stream specifier, `0:v:0`) of the
+/// already encoded file at `path` into [`segment`] unchanged.
+pub(super) fn stream_copy(path: &Path, stream: &str) -> Vec<String> {
+    ["-i", &path.display().to_string(), "-map", stream, "-c", "copy"].map(str::to_owned).to_vec()
+}
 
 /// Runs ffmpeg with `input_args` (inputs, maps, codec options) into `dir`, cutting at every
 /// keyframe at least `hls_time` seconds after the previous cut.

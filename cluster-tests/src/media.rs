@@ -71,7 +71,8 @@ pub async fn run_tool(program: &str, args: &[String]) -> anyhow::Result<Vec<u8>>
 /// Synthesizes `seconds` (at least 2) of `width`x`height` video at 24 fps (at most 255
 /// frames: the stripe code has eight bits) into `dir/name`: a moving test pattern, colour
 /// bars with film grain and a hue-shifted second pattern, cut hard, each frame stamped with
-/// its index; plus a 440 Hz tone.
+/// its index; plus a 440 Hz tone and English subtitles (one cue a second, as MP4 carries
+/// text: `mov_text`).
 pub async fn synthesize(dir: &Path, name: &str, (width, height): (u32, u32), seconds: f64) -> anyhow::Result<SyntheticSource> {
     ensure!(width % 16 == 0 && height % 4 == 0, "{width}x{height}: use a width divisible by 16 and a height by 4");
     ensure!((2.0..=10.0).contains(&seconds), "{seconds} s: use 2 to 10 s (the frame stamp counts to 255)");
@@ -86,14 +87,17 @@ pub async fn synthesize(dir: &Path, name: &str, (width, height): (u32, u32), sec
     let bit = format!("mod(floor(N/pow(2,floor(X*{INDEX_BITS}/W))),2)");
     let stamp = format!("geq=lum='if({band},if({bit},235,16),lum(X,Y))':cb='if({band},128,cb(X,Y))':cr='if({band},128,cr(X,Y))'");
     let graph = format!("[1:v]noise=alls=12:allf=t[grain];[0:v][grain][2:v]concat=n=3:v=1:a=0,format=yuv420p,{stamp}[v]");
+    let cues = dir.join(format!("{name}.srt"));
+    tokio::fs::write(&cues, subtitle_cues(seconds)).await.with_context(|| format!("writing {}", cues.display()))?;
     let args: Vec<String> = [
         "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
         "-f", "lavfi", "-i", &format!("testsrc2=size={size}:rate=24:duration={first:.3}"),
         "-f", "lavfi", "-i", &format!("smptehdbars=size={size}:rate=24:duration={second:.3}"),
         "-f", "lavfi", "-i", &format!("testsrc=size={size}:rate=24:duration={third:.3},hue=h=90"),
         "-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={seconds:.3}"),
-        "-filter_complex", &graph, "-map", "[v]", "-map", "3:a", "-t", &format!("{seconds:.3}"),
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-c:a", "aac", "-b:a", "96k",
+        "-i", &cues.display().to_string(),
+        "-filter_complex", &graph, "-map", "[v]", "-map", "3:a", "-map", "4:s", "-t", &format!("{seconds:.3}"),
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-c:a", "aac", "-b:a", "96k", "-c:s", "mov_text", "-metadata:s:s:0", "language=eng",
         &path.display().to_string(),
     ]
     .map(str::to_owned)
@@ -104,6 +108,11 @@ pub async fn synthesize(dir: &Path, name: &str, (width, height): (u32, u32), sec
     let indices = frame_indices(&path).await?;
     ensure!(in_order(&indices).is_ok(), "the synthesized source does not read back its own stamps: {indices:?}");
     Ok(SyntheticSource { path, width, height, frames })
+}
+
+/// SubRip cues for `seconds` of video: "Second N" from N + 0.25 s to N + 0.75 s.
+fn subtitle_cues(seconds: f64) -> String {
+    (0..seconds.floor() as u32).map(|second| format!("{}\n00:00:{second:02},250 --> 00:00:{second:02},750\nSecond {second}\n\n", second + 1)).collect()
 }
 
 /// Video frames in `path` (a file or a playlist), decoded and counted by `ffprobe`.
@@ -281,6 +290,13 @@ pub async fn check_outputs(out: &Path, source: &SyntheticSource) -> anyhow::Resu
         expected.extend((0..segments).map(|index| format!("{folder}/trick_{index:05}.m4s")));
     }
     ensure!(!report["audio"].is_object() || master.contains("TYPE=AUDIO"), "report.json lists audio but master.m3u8 names none:\n{master}");
+    // The source's English subtitles, converted by the subtitles task: every cue in the WebVTT file.
+    let subtitles = master.lines().find(|line| line.starts_with("#EXT-X-MEDIA:TYPE=SUBTITLES")).with_context(|| format!("master.m3u8 offers no subtitles:\n{master}"))?;
+    ensure!(subtitles.contains("LANGUAGE=\"en\""), "the subtitles are not in English: {subtitles}");
+    let vtt = expected.iter().find(|file| file.ends_with("/subtitles.vtt")).map(|file| read(file.as_str())).transpose()?.context("no manifest names a subtitles.vtt")?;
+    let cues = vtt.matches(" --> ").count() as u64;
+    let seconds = source.frames / 24;
+    ensure!(cues == seconds && vtt.contains(&format!("Second {}", seconds - 1)), "subtitles.vtt holds {cues} cues; the source has {seconds}:\n{vtt}");
     let generations: BTreeSet<&str> = expected.iter().filter(|file| file.contains('/')).filter_map(|file| file.split('/').next()).collect();
     ensure!(generations.len() == 1, "the manifests name files of {} package folders, not one: {generations:?}", generations.len());
     let unexpected: Vec<&String> = files.difference(&expected).collect();

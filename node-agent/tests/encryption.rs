@@ -53,7 +53,7 @@ async fn package(dir: &Path, source: &Path, renditions: &[PackageRendition], pro
         frame_rate: Rational { num: 25, den: 1 },
         frames: 60,
         audio: common::ladder::audio_packaging(source, (60, Rational { num: 25, den: 1 }), 0.48, &dir.join("audio")).await,
-        subtitles_source: None,
+        subtitles: Vec::new(),
         media_folder: "media".to_owned(),
         thumbnails: None,
         shot_starts: Vec::new(),

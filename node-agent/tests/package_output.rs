@@ -50,7 +50,7 @@ async fn package_frames(dir: &Path, source: &Path, frames: u64) -> (PathBuf, Pac
         frame_rate: RATE,
         frames,
         audio: common::ladder::audio_packaging(source, (frames, RATE), 0.96, &dir.join("audio")).await,
-        subtitles_source: Some(source.to_owned()),
+        subtitles: common::ladder::subtitle_files(source, &dir.join("subtitles")).await,
         media_folder: MEDIA.to_owned(),
         thumbnails: None,
         shot_starts: Vec::new(),
@@ -255,16 +255,15 @@ async fn text_subtitle_tracks_become_webvtt_renditions_with_the_sources_cue_time
         std::fs::create_dir_all(&work).unwrap();
         let (out, result) = package_frames(&work, source, FRAMES).await;
         assert_eq!(result.subtitles.len(), tracks, "{}", source.display());
-        assert!(result.skipped_subtitles.is_empty());
         for subtitles in &result.subtitles {
-            let vtt = std::fs::read_to_string(out.join(MEDIA).join(&subtitles.name).join("subtitles.vtt")).unwrap();
+            let vtt = std::fs::read_to_string(out.join(MEDIA).join(&subtitles.rendition.name).join("subtitles.vtt")).unwrap();
             assert!(vtt.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n"), "{vtt}");
             let cues = cue_times(&vtt);
             assert_eq!(cues.len(), expected.len(), "{vtt}");
             for ((start, end), (expected_start, expected_end)) in cues.iter().zip(&expected) {
-                assert!((start - expected_start).abs() < 0.001 && (end - expected_end).abs() < 0.001, "{} cue {start}–{end}, the source has {expected_start}–{expected_end}", subtitles.name);
+                assert!((start - expected_start).abs() < 0.001 && (end - expected_end).abs() < 0.001, "{} cue {start}–{end}, the source has {expected_start}–{expected_end}", subtitles.rendition.name);
             }
-            let (files, extinf, target) = playlist(&out.join(MEDIA).join(&subtitles.name).join("playlist.m3u8"));
+            let (files, extinf, target) = playlist(&out.join(MEDIA).join(&subtitles.rendition.name).join("playlist.m3u8"));
             assert_eq!((files, extinf, target), (vec!["subtitles.vtt".to_owned()], vec![SECONDS as f64], SECONDS));
         }
         let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();

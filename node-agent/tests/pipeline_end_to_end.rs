@@ -129,7 +129,7 @@ async fn every_rendition_has_exactly_the_source_frames() {
             frame_rate: report.source.video.frame_rate,
             frames: report.source.video.frames,
             audio: common::ladder::audio_packaging(&source, (report.source.video.frames, report.source.video.frame_rate), 4.0, &root.join("audio")).await,
-            subtitles_source: None,
+            subtitles: Vec::new(),
             media_folder: String::new(),
             thumbnails: None,
             shot_starts: Vec::new(),

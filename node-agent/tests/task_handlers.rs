@@ -19,7 +19,7 @@ use shotfarm_agent::media::report::JobReport;
 use shotfarm_agent::runtime::cpu_charged_future::CpuChargedFuture;
 use shotfarm_agent::tasks::{ProgressFn, TaskContext, TaskError, execute};
 use shotfarm_kernels::cpu_account::CpuLedger;
-use shotfarm_proto::pipeline::{Artifact, AudioRenditionFacts, Chunk, Codec, EncodedAudio, EncodedChunk, EncodedRendition, InspectedSegment, JobLocations, QualitySummary, RenditionToScore, Rung, SourceSummary, TaskKind, TaskOutput, TaskSpec};
+use shotfarm_proto::pipeline::{Artifact, AudioRenditionFacts, Chunk, Codec, EncodedAudio, EncodedChunk, EncodedRendition, EncodedSubtitles, InspectedSegment, JobLocations, QualitySummary, RenditionToScore, Rung, SourceSummary, SubtitleRenditionFacts, TaskKind, TaskOutput, TaskSpec};
 use shotfarm_proto::analysis::{ChunkTrials, TrialOutcome, TrialSpec, trial_settings, trial_sizes};
 use shotfarm_proto::recipe::{LadderKind, LadderRecipe};
 use shotfarm_proto::storage::JobRoots;
@@ -187,7 +187,12 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let source_path = common::three_shots(root, "source.mp4", 320, 180, 1.0, true);
+    // Three shots with sound, and German subtitles as an MP4 carries them (mov_text).
+    let shots = common::three_shots(root, "shots.mp4", 320, 180, 1.0, true);
+    let srt = root.join("cues.srt");
+    std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,500\nHallo\n\n2\n00:00:02,000 --> 00:00:03,000\nWelt\n").unwrap();
+    let source_path = root.join("source.mp4");
+    common::ffmpeg(&["-i", shots.to_str().unwrap(), "-i", srt.to_str().unwrap(), "-map", "0", "-map", "1", "-c", "copy", "-c:s", "mov_text", "-metadata:s:s:0", "language=deu", source_path.to_str().unwrap()]);
     let mut job = Job::new(root, &source_path).await;
 
     // inspect → ladder
@@ -208,6 +213,14 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     let encoded: Vec<(&str, &str, u32, bool)> = audio.iter().map(|encoded| (encoded.rendition.name.as_str(), encoded.artifact.key.as_str(), encoded.rendition.channels, encoded.rendition.default)).collect();
     assert_eq!(encoded, vec![("audio/a0", "audio/a0.a1.mp4", 1, true)]);
     assert!(job.work_dir().join(&audio[0].artifact.key).is_file());
+
+    // subtitles, beside the video's stages too: each text track as WebVTT, for package to publish.
+    assert!(job.outputs.iter().any(|output| matches!(output, TaskOutput::Inspect { text_subtitles: true, .. })), "inspection tells the planner of the text track");
+    let TaskOutput::Subtitles { renditions: subtitles } = job.run(TaskSpec::Subtitles { locations: job.locations.clone() }, None, None).await.unwrap() else { panic!("not a subtitles output") };
+    let converted: Vec<(&str, &str, Option<&str>)> = subtitles.iter().map(|encoded| (encoded.rendition.name.as_str(), encoded.artifact.key.as_str(), encoded.rendition.language.as_deref())).collect();
+    assert_eq!(converted, vec![("subtitles/s0", "subtitles/s0.a1.vtt", Some("de"))]);
+    let vtt = std::fs::read_to_string(job.work_dir().join(&subtitles[0].artifact.key)).unwrap();
+    assert!(vtt.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n") && vtt.contains("00:00.500 --> 00:01.500\nHallo"), "{vtt}");
 
     // encode(chunk, rung) → score(chunk, rung); assemble(rung) → validate(rung)
     let mut assembled: Vec<(Rung, Artifact)> = Vec::new();
@@ -259,16 +272,21 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     assert!(compared >= 60, "only {compared} frames compared");
 
     // package (after every validate) → report (after package and every score)
-    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), renditions: assembled, audio, thumbnails: Some(ThumbnailOptions::default()), encryption: None };
+    // Packaging refuses to leave out the text track the inspection found.
+    let without_subtitles = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), renditions: assembled.clone(), audio: audio.clone(), subtitles: Vec::new(), thumbnails: None, encryption: None };
+    let error = job.run(without_subtitles, None, None).await.unwrap_err();
+    assert!(matches!(&error, TaskError::Final(message) if message.contains("text subtitle streams [0]")), "{error:?}");
+    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), renditions: assembled, audio, subtitles, thumbnails: Some(ThumbnailOptions::default()), encryption: None };
     let TaskOutput::Package { master_playlist, dash_manifest } = job.run(spec, None, None).await.unwrap() else { panic!() };
     assert!(master_playlist.ends_with("/out/master.m3u8") && dash_manifest.ends_with("/out/manifest.mpd"), "{master_playlist} {dash_manifest}");
     let out = root.join("out");
     let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
     // The media under the folder of this job (its work area's name) and package attempt.
-    for needle in ["\njob-1-a1/h264_180p/playlist.m3u8\n", "\njob-1-a1/hevc_180p/playlist.m3u8\n", "URI=\"job-1-a1/audio/a0/playlist.m3u8\"", "CODECS=\"avc1.", "CODECS=\"hvc1.", "mp4a.40.2", "RESOLUTION=320x180"] {
+    for needle in ["\njob-1-a1/h264_180p/playlist.m3u8\n", "\njob-1-a1/hevc_180p/playlist.m3u8\n", "URI=\"job-1-a1/audio/a0/playlist.m3u8\"", "NAME=\"deu\",LANGUAGE=\"de\",DEFAULT=YES,AUTOSELECT=YES,URI=\"job-1-a1/subtitles/s0/playlist.m3u8\"", "CODECS=\"avc1.", "CODECS=\"hvc1.", "mp4a.40.2", "RESOLUTION=320x180"] {
         assert!(master.contains(needle), "master lacks {needle}:\n{master}");
     }
     assert!(out.join("manifest.mpd").is_file() && out.join("job-1-a1/h264_180p/init.mp4").is_file() && out.join("job-1-a1/audio/a0/playlist.m3u8").is_file());
+    assert_eq!(std::fs::read_to_string(out.join("job-1-a1/subtitles/s0/subtitles.vtt")).unwrap(), vtt, "published as converted");
 
     // The poster is placed by the inspection's shots: the middle of the longest.
     let facts: PackageResult = serde_json::from_slice(&std::fs::read(job.work_dir().join("package/a1.json")).unwrap()).unwrap();
@@ -333,7 +351,7 @@ async fn a_whole_job_runs_task_by_task_into_a_scored_ladder() {
     // The scheduler is told each rendition's quality, as report.json gives it.
     assert_eq!(reported, report.renditions.iter().map(|rendition| rendition.summary()).collect::<Vec<_>>());
     assert!(reported.iter().all(|rendition| rendition.quality.is_some_and(|quality| quality.vmaf_mean > 60.0) && rendition.frames_scored == 80), "{reported:?}");
-    assert_eq!(names(&out.join("job-1-a1")), vec!["audio", "h264_180p", "hevc_180p", "thumbnails"]);
+    assert_eq!(names(&out.join("job-1-a1")), vec!["audio", "h264_180p", "hevc_180p", "subtitles", "thumbnails"]);
     // Thumbnails by default: one tile every 10 s (one sheet for 3.2 s), their tracks, the poster.
     assert_eq!(names(&out.join("job-1-a1/thumbnails")), vec!["images.m3u8", "poster.jpg", "sheet_00000.jpg", "thumbnails.vtt"]);
     // A retried report whose first attempt finished (work area gone, report.json there) stands.
@@ -765,7 +783,21 @@ async fn impossible_requests_are_final_and_say_what_to_do() {
     for (has_audio, audio, expected) in cases {
         let source = SourceSummary { has_audio, ..source.clone() };
         let renditions = vec![(Rung { name: "h264_360p".into(), ..rung.clone() }, stream.clone())];
-        let spec = TaskSpec::Package { locations: job.locations.clone(), source, inspection: missing_inspection.clone(), renditions, audio, thumbnails: None, encryption: None };
+        let spec = TaskSpec::Package { locations: job.locations.clone(), source, inspection: missing_inspection.clone(), renditions, audio, subtitles: Vec::new(), thumbnails: None, encryption: None };
+        let error = job.run(spec, None, None).await.unwrap_err();
+        assert!(matches!(&error, TaskError::Final(message) if message.contains(expected)), "{expected}: {error:?}");
+    }
+    // Likewise subtitle renditions.
+    let facts = SubtitleRenditionFacts { name: "subtitles/s0".into(), language: None, label: "Subtitles 1".into(), default: false, source_stream: 2, subtitle_index: 0, source_codec: "subrip".into() };
+    let encoded = |facts: SubtitleRenditionFacts| EncodedSubtitles { rendition: facts, artifact: Artifact { key: "subtitles/s0.a1.vtt".into(), bytes: 1 } };
+    let cases: [(Vec<EncodedSubtitles>, &str); 3] = [
+        (vec![encoded(SubtitleRenditionFacts { name: "subtitles/../../escape".into(), ..facts.clone() })], "subtitles/s<N>"),
+        (vec![encoded(SubtitleRenditionFacts { label: "a\",URI=\"x".into(), ..facts.clone() })], "its label"),
+        (vec![encoded(facts.clone()), encoded(facts.clone())], "share a name"),
+    ];
+    for (subtitles, expected) in cases {
+        let renditions = vec![(Rung { name: "h264_360p".into(), ..rung.clone() }, stream.clone())];
+        let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), inspection: missing_inspection.clone(), renditions, audio: Vec::new(), subtitles, thumbnails: None, encryption: None };
         let error = job.run(spec, None, None).await.unwrap_err();
         assert!(matches!(&error, TaskError::Final(message) if message.contains(expected)), "{expected}: {error:?}");
     }
@@ -808,7 +840,7 @@ async fn a_rotated_hdr_clip_runs_task_by_task_into_upright_hdr_and_tone_mapped_r
         assert_eq!(frames, 25, "rendition {} is not frame-exact", rung.name);
         assembled.push((rung.clone(), stream));
     }
-    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), renditions: assembled, audio: Vec::new(), thumbnails: None, encryption: None };
+    let spec = TaskSpec::Package { locations: job.locations.clone(), source: source.clone(), inspection: inspection.clone(), renditions: assembled, audio: Vec::new(), subtitles: Vec::new(), thumbnails: None, encryption: None };
     job.run(spec, None, None).await.unwrap();
     let spec = TaskSpec::Report { locations: job.locations.clone(), job_facts: job.job_facts(), outputs: job.outputs.clone() };
     job.run(spec, None, None).await.unwrap();

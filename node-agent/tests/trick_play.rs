@@ -37,7 +37,7 @@ async fn package(dir: &Path, source: &Path, frames: u64, thumbnails: Option<(Thu
         frame_rate: Rational { num: RATE, den: 1 },
         frames,
         audio: None,
-        subtitles_source: None,
+        subtitles: Vec::new(),
         media_folder: MEDIA.to_owned(),
         thumbnails,
         shot_starts: shot_starts.unwrap_or_default(),

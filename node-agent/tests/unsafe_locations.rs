@@ -98,7 +98,7 @@ impl Site {
             }
             false => Vec::new(),
         };
-        TaskSpec::Package { locations: locations.clone(), source, inspection, renditions: vec![(rung, stream)], audio, thumbnails: None, encryption: None }
+        TaskSpec::Package { locations: locations.clone(), source, inspection, renditions: vec![(rung, stream)], audio, subtitles: Vec::new(), thumbnails: None, encryption: None }
     }
 
     async fn run(&mut self, spec: TaskSpec) -> Result<TaskOutput, TaskError> {

@@ -33,11 +33,13 @@ pub enum TaskKind {
     Report,
     /// The source's audio tracks encoded as AAC renditions, beside the video's stages.
     Audio,
+    /// The source's text subtitle tracks converted to WebVTT, beside the video's stages.
+    Subtitles,
 }
 
 impl TaskKind {
     /// Every kind, in pipeline order.
-    pub const ALL: [TaskKind; 11] = [
+    pub const ALL: [TaskKind; 12] = [
         TaskKind::Inspect,
         TaskKind::InspectSegment,
         TaskKind::Analyze,
@@ -47,6 +49,7 @@ impl TaskKind {
         TaskKind::Assemble,
         TaskKind::Validate,
         TaskKind::Audio,
+        TaskKind::Subtitles,
         TaskKind::Package,
         TaskKind::Report,
     ];
@@ -62,6 +65,7 @@ impl TaskKind {
             TaskKind::Assemble => "assemble",
             TaskKind::Validate => "validate",
             TaskKind::Audio => "audio",
+            TaskKind::Subtitles => "subtitles",
             TaskKind::Package => "package",
             TaskKind::Report => "report",
         }
@@ -316,6 +320,36 @@ pub struct EncodedAudio {
     pub artifact: Artifact,
 }
 
+/// One WebVTT rendition of a source text subtitle track, as players are told of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubtitleRenditionFacts {
+    /// Folder under the output root, also its DASH Representation id: `subtitles/s<N>` (N: its
+    /// index among the source's subtitle streams).
+    pub name: String,
+    /// BCP 47 (`en`, not the container's `eng`).
+    pub language: Option<String>,
+    /// HLS `NAME`, DASH `Label`: unique among the subtitle renditions.
+    pub label: String,
+    /// The default rendition (the first of the source's tracks marked default).
+    pub default: bool,
+    /// The source stream it comes from.
+    pub source_stream: u32,
+    /// Its index among the source's subtitle streams (`0:s:N`).
+    pub subtitle_index: u32,
+    /// The source stream's codec (`subrip`, `ass`, `mov_text`…).
+    pub source_codec: String,
+}
+
+/// A subtitle rendition converted by the subtitles task: one WebVTT file on the video's
+/// timeline, which packaging publishes with a playlist over it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncodedSubtitles {
+    pub rendition: SubtitleRenditionFacts,
+    pub artifact: Artifact,
+}
+
 /// What a task is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -414,6 +448,11 @@ pub enum TaskSpec {
         locations: JobLocations,
         source: SourceSummary,
     },
+    /// Every text subtitle track of the source converted to WebVTT on the video's timeline
+    /// (planned right after inspection when it found one, beside the video's stages).
+    Subtitles {
+        locations: JobLocations,
+    },
     Package {
         locations: JobLocations,
         source: SourceSummary,
@@ -423,6 +462,9 @@ pub enum TaskSpec {
         /// The audio task's renditions (none: the source has no audio).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         audio: Vec<EncodedAudio>,
+        /// The subtitles task's renditions (none: the source has no text subtitles).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        subtitles: Vec<EncodedSubtitles>,
         /// Thumbnail sprites and the poster (none: no thumbnails, as before the field existed).
         #[serde(default)]
         thumbnails: Option<crate::thumbnails::ThumbnailOptions>,
@@ -452,6 +494,7 @@ impl TaskSpec {
             TaskSpec::Assemble { .. } => TaskKind::Assemble,
             TaskSpec::Validate { .. } => TaskKind::Validate,
             TaskSpec::Audio { .. } => TaskKind::Audio,
+            TaskSpec::Subtitles { .. } => TaskKind::Subtitles,
             TaskSpec::Package { .. } => TaskKind::Package,
             TaskSpec::Report { .. } => TaskKind::Report,
         }
@@ -469,6 +512,7 @@ impl TaskSpec {
             | TaskSpec::Assemble { locations, .. }
             | TaskSpec::Validate { locations, .. }
             | TaskSpec::Audio { locations, .. }
+            | TaskSpec::Subtitles { locations }
             | TaskSpec::Package { locations, .. }
             | TaskSpec::Report { locations, .. } => locations,
         }
@@ -515,6 +559,10 @@ pub enum TaskOutput {
         /// shots): what a per-title analysis samples chunks by. Empty from older agents.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         chunk_complexity: Vec<f64>,
+        /// The source holds a text subtitle track: the planner adds a subtitles task. (Not in
+        /// [`SourceSummary`], which the replicated state stores with postcard.)
+        #[serde(default)]
+        text_subtitles: bool,
     },
     /// The source is long enough to be inspected in these segments, each by a task of its
     /// own, side by side.
@@ -561,6 +609,10 @@ pub enum TaskOutput {
     Audio {
         renditions: Vec<EncodedAudio>,
     },
+    /// Every text subtitle rendition of the source, in the source's stream order.
+    Subtitles {
+        renditions: Vec<EncodedSubtitles>,
+    },
     Package {
         master_playlist: String,
         dash_manifest: String,
@@ -603,6 +655,7 @@ impl TaskOutput {
             TaskOutput::Assemble { .. } => TaskKind::Assemble,
             TaskOutput::Validate { .. } => TaskKind::Validate,
             TaskOutput::Audio { .. } => TaskKind::Audio,
+            TaskOutput::Subtitles { .. } => TaskKind::Subtitles,
             TaskOutput::Package { .. } => TaskKind::Package,
             TaskOutput::Report { .. } => TaskKind::Report,
         }
@@ -637,11 +690,12 @@ mod tests {
             TaskKind::Package => 8,
             TaskKind::Report => 9,
             TaskKind::Audio => 10,
+            TaskKind::Subtitles => 11,
         };
         let mut numbers: Vec<usize> = TaskKind::ALL.iter().map(|kind| *kind as usize).collect();
         assert!(TaskKind::ALL.iter().all(|kind| *kind as usize == stored(*kind)));
         numbers.sort_unstable();
-        assert_eq!(numbers, (0..=stored(TaskKind::Audio)).collect::<Vec<_>>(), "every kind once in ALL");
+        assert_eq!(numbers, (0..=stored(TaskKind::Subtitles)).collect::<Vec<_>>(), "every kind once in ALL");
         assert!(TaskKind::ALL.iter().enumerate().all(|(position, kind)| kind.pipeline_position() == position));
     }
 

@@ -4,7 +4,7 @@
 
 use shotfarm_proto::analysis::{ChunkTrials, CodecDecision, LadderDecision, RungDecision, TrialOutcome, TrialQuality};
 use shotfarm_proto::recipe::LadderKind;
-use shotfarm_proto::pipeline::{Artifact, AudioRenditionFacts, Chunk, Codec, EncodedAudio, EncodedRendition, QualityStats, QualitySummary, Rung, ScoredRendition, SourceSummary, TaskSpec, TaskOutput};
+use shotfarm_proto::pipeline::{Artifact, AudioRenditionFacts, Chunk, Codec, EncodedAudio, EncodedRendition, EncodedSubtitles, QualityStats, QualitySummary, Rung, ScoredRendition, SourceSummary, SubtitleRenditionFacts, TaskSpec, TaskOutput};
 
 /// Chunks a synthetic source of `chunks` × 48 frames is cut into.
 pub fn synthetic_chunks(chunks: u32) -> Vec<Chunk> {
@@ -34,6 +34,7 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
             warnings: Vec::new(),
             inspection: artifact("inspection.json".to_owned()),
             chunk_complexity: (0..chunks).map(|chunk| f64::from(chunk % 7)).collect(),
+            text_subtitles: false,
         },
         TaskSpec::InspectSegment { segment, .. } => TaskOutput::InspectSegment { segment: *segment, piece: artifact(format!("inspection/segments/{}.json", segment.index)) },
         TaskSpec::Ladder { recipe, analysis, .. } => TaskOutput::Ladder {
@@ -110,6 +111,20 @@ pub fn output_for(spec: &TaskSpec, chunks: u32, rungs: u32) -> TaskOutput {
                     sample_rate: 48000,
                 },
                 artifact: artifact("audio/a0.mp4".to_owned()),
+            }],
+        },
+        TaskSpec::Subtitles { .. } => TaskOutput::Subtitles {
+            renditions: vec![EncodedSubtitles {
+                rendition: SubtitleRenditionFacts {
+                    name: "subtitles/s0".to_owned(),
+                    language: Some("en".to_owned()),
+                    label: "English".to_owned(),
+                    default: false,
+                    source_stream: 2,
+                    subtitle_index: 0,
+                    source_codec: "subrip".to_owned(),
+                },
+                artifact: artifact("subtitles/s0.vtt".to_owned()),
             }],
         },
         TaskSpec::Package { .. } => {

@@ -94,6 +94,7 @@ pub async fn run(locations: &JobLocations, chunk_min_ms: u32, chunk_max_ms: u32,
     let chunks = planned_chunks(&report);
     let chunk_complexity = chunk_complexity(&report.shots, &chunks);
     let warnings = report.warnings.iter().map(warning_text).collect();
+    let text_subtitles = report.source.subtitle_tracks.iter().any(|track| track.text);
     // The document is written as a stream, its frames copied from the frame artifact's file:
     // the inspecting agent never holds the title's frames twice.
     let frames_json = report.frame_artifact.clone();
@@ -109,7 +110,7 @@ pub async fn run(locations: &JobLocations, chunk_min_ms: u32, chunk_max_ms: u32,
     let _ = tokio::fs::remove_file(&local).await;
     let inspection: Artifact = inspection?;
     tracing::info!(task_id = ctx.task_id, attempt = ctx.attempt, key = %inspection.key, frames = summary.frames, chunks = chunks.len(), "inspection uploaded");
-    Ok(TaskOutput::Inspect { source: summary, chunks, warnings, inspection, chunk_complexity })
+    Ok(TaskOutput::Inspect { source: summary, chunks, warnings, inspection, chunk_complexity, text_subtitles })
 }
 
 /// The facts later stages need, from the full report.

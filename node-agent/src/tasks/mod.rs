@@ -15,7 +15,8 @@
 //! | [`assemble`] | a rung's chunks joined into one stream |
 //! | [`validate`] | the join check of the assembled stream: the verified chunks in order, timestamps, each chunk's first frame decoded and its samples' digest |
 //! | [`audio`] | every audio track of the source encoded whole as AAC renditions, beside the video's stages |
-//! | [`package`] | HLS + DASH (video, audio, subtitles, thumbnails) written under the job's `output_url` |
+//! | [`subtitles`] | every text subtitle track of the source converted to WebVTT, beside the video's stages |
+//! | [`package`] | HLS + DASH (video, audio, subtitles, thumbnails) written under the job's `output_url`; never reads the source |
 //! | [`report`] | `report.json` from the job facts and every output; the work area removed |
 //! | [`work_area`] | attempt-keyed artifact keys under `work_url`, uploads and downloads |
 //! | [`content_keys`] | an encrypted job's key file, read from under the input roots into memory only |
@@ -24,7 +25,7 @@
 //! | [`job_locations`] | a spec's input, output and work area checked against this agent's roots before any file is touched |
 //! | [`output_location`] | what the output location holds: refused when not empty (unless `overwrite`) or reached through a symlink; stale outputs removed |
 //! | [`output_generation`] | the folder one package attempt's media go under; publishing it: media first, then the manifests switched |
-//! | [`spec_checks`] | what a spec must hold: rung names safe as keys and dirs, a positive frame rate |
+//! | [`spec_checks`] | what a spec must hold: rung names safe as keys and dirs, audio and subtitle renditions safe as folders and playlist entries, a positive frame rate |
 //! | [`job_facts`] | the scheduler's replicated job facts (attempts, timings) as typed data |
 //! | [`task_errors`] | how each stage's errors become retryable or final task errors |
 //!
@@ -53,6 +54,7 @@ pub mod package;
 pub mod report;
 pub mod score;
 pub mod spec_checks;
+pub mod subtitles;
 pub mod task_errors;
 pub mod validate;
 pub mod work_area;
@@ -153,8 +155,9 @@ async fn run_handler(spec: TaskSpec, ctx: &TaskContext, progress: ProgressFn, ca
             validate::run(&locations, &source, &inspection, &rung, &stream, &chunks, ctx, cancel).await
         }
         TaskSpec::Audio { locations, source } => audio::run(&locations, &source, ctx, cancel).await,
-        TaskSpec::Package { locations, source, inspection, renditions, audio, thumbnails, encryption } => {
-            package::run(&locations, (&source, &inspection), (&renditions, &audio), (thumbnails, encryption.as_ref()), ctx, cancel).await
+        TaskSpec::Subtitles { locations } => subtitles::run(&locations, ctx, cancel).await,
+        TaskSpec::Package { locations, source, inspection, renditions, audio, subtitles, thumbnails, encryption } => {
+            package::run(&locations, (&source, &inspection), (&renditions, &audio, &subtitles), (thumbnails, encryption.as_ref()), ctx, cancel).await
         }
         TaskSpec::Report { locations, job_facts, outputs } => report::run(&locations, &job_facts, &outputs, ctx, cancel).await,
     }

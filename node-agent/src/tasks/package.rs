@@ -1,7 +1,7 @@
 //! The package task: every validated rendition, every audio rendition the audio task encoded,
-//! and every text subtitle track of the source as WebVTT, packaged as HLS (CMAF segments,
-//! master playlist) and DASH in a scratch directory, then published under the job's
-//! `output_url` with exactly that layout:
+//! and every text subtitle track the subtitles task converted to WebVTT, packaged as HLS (CMAF
+//! segments, master playlist) and DASH in a scratch directory, then published under the job's
+//! `output_url` with exactly that layout (the source itself is never read here):
 //!
 //! ```text
 //! master.m3u8  manifest.mpd                       the manifests, naming files of one generation
@@ -19,23 +19,23 @@
 
 use std::path::{Path, PathBuf};
 
-use shotfarm_proto::pipeline::{Artifact, EncodedAudio, JobLocations, Rung, SourceSummary, TaskOutput};
+use shotfarm_proto::pipeline::{Artifact, EncodedAudio, EncodedSubtitles, JobLocations, Rung, SourceSummary, TaskOutput};
 use shotfarm_proto::encryption::EncryptionOptions;
 use shotfarm_proto::thumbnails::ThumbnailOptions;
 use tokio_util::sync::CancellationToken;
 
 use super::content_keys::read_protection;
 use super::encode::SEGMENT_SECONDS;
-use super::job_cache::local_source;
 use super::job_locations::check_locations;
 use super::output_generation::{DASH_MANIFEST, Generation, MASTER_PLAYLIST, publish};
 use super::output_location::{existing_files, refuse_unless_empty, remove_stale};
-use super::spec_checks::{check_audio_renditions, check_rung_name, frame_rate};
+use super::spec_checks::{check_audio_renditions, check_rung_name, check_subtitle_renditions, frame_rate};
 use super::work_area::WorkArea;
 use super::{TaskContext, TaskError, inspection, task_errors};
 use crate::media::package::iframes::PackagedIFrames;
 use crate::media::package::poster::PackagedPoster;
-use crate::media::package::subtitles::PackagedSubtitles;
+use crate::media::inspect::InspectReport;
+use crate::media::package::subtitles::{PackagedSubtitles, SubtitleFile};
 use crate::media::package::thumbnails::PackagedThumbnails;
 use crate::media::package::audio_files::AudioFile;
 use crate::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, PackagedAudio, PackagedRendition, package_ladder};
@@ -44,7 +44,7 @@ use crate::storage::MediaStore;
 pub async fn run(
     locations: &JobLocations,
     (source, inspection): (&SourceSummary, &Artifact),
-    (renditions, audio): (&[(Rung, Artifact)], &[EncodedAudio]),
+    (renditions, audio, subtitles): (&[(Rung, Artifact)], &[EncodedAudio], &[EncodedSubtitles]),
     (thumbnails, encryption): (Option<ThumbnailOptions>, Option<&EncryptionOptions>),
     ctx: &TaskContext,
     cancel: &CancellationToken,
@@ -56,6 +56,7 @@ pub async fn run(
         return Err(TaskError::final_error("the source has audio but the package spec carries no audio rendition; the scheduler plans an audio task for it (is it older than this agent?)"));
     }
     check_audio_renditions(audio.iter().map(|encoded| &encoded.rendition))?;
+    check_subtitle_renditions(subtitles.iter().map(|encoded| &encoded.rendition))?;
     // Symlinks in the output location are refused here too (one may have appeared since
     // inspection), before anything is created there; what is there now is what this package
     // replaces: with `overwrite` anything, without it only this job's earlier attempts.
@@ -73,6 +74,10 @@ pub async fn run(
         None => None,
     };
     let work_area = WorkArea::open(&locations.work_url)?;
+    // The inspection: which text subtitle tracks the source has, and its shots, which place
+    // the poster unless the job times it.
+    let (report, _) = inspection::committed_report(&work_area, inspection, source, ctx).await?;
+    check_every_text_track_converted(&report, subtitles)?;
     let output_store = MediaStore::open(&locations.output_url).map_err(|error| task_errors::storage("opening the job's output location", error))?;
     let input_dir = ctx.scratch_dir.join("package").join("renditions");
     let mut to_package = Vec::with_capacity(renditions.len());
@@ -99,25 +104,28 @@ pub async fn run(
         audio_files.push(AudioFile { facts: facts.clone(), path });
     }
     let audio = (!audio_files.is_empty()).then_some(AudioPackaging { files: audio_files, segment_seconds: SEGMENT_SECONDS });
-    // The source itself: its text subtitle tracks are packaged from it.
-    let source_path = local_source(&locations.input_url, ctx).await?;
-    // The source's shots place the poster; only a poster the job times itself goes without.
-    let shot_starts = match &thumbnails {
-        Some(options) if options.poster_seconds.is_none() => {
-            let (report, _) = inspection::committed_report(&work_area, inspection, source, ctx).await?;
-            report.shots.iter().map(|shot| shot.start).collect()
+    let mut subtitle_files: Vec<SubtitleFile> = Vec::with_capacity(subtitles.len());
+    for EncodedSubtitles { rendition: facts, artifact } in subtitles {
+        if cancel.is_cancelled() {
+            return Err(TaskError::Cancelled);
         }
+        // `<name>.vtt` under `subtitles/`, which no rung is named.
+        let path = input_dir.join(format!("{}.vtt", facts.name));
+        work_area.download(artifact, &path).await?;
+        subtitle_files.push(SubtitleFile { facts: facts.clone(), path });
+    }
+    let shot_starts = match &thumbnails {
+        Some(options) if options.poster_seconds.is_none() => report.shots.iter().map(|shot| shot.start).collect(),
         _ => Vec::new(),
     };
     let output_dir = ctx.scratch_dir.join("package").join("output");
-    let subtitles_source = Some(source_path);
     let params = PackageParams {
         output_dir: output_dir.clone(),
         renditions: to_package,
         frame_rate: frame_rate(source)?,
         frames: source.frames,
         audio,
-        subtitles_source,
+        subtitles: subtitle_files,
         media_folder: generation.folder().to_owned(),
         thumbnails,
         shot_starts,
@@ -148,6 +156,22 @@ pub async fn run(
     })
 }
 
+/// Every text subtitle track the inspection found has its converted rendition in the spec
+/// (and no other): a subtitles task that was never planned, or one from another source, would
+/// otherwise publish a ladder missing a language.
+fn check_every_text_track_converted(report: &InspectReport, subtitles: &[EncodedSubtitles]) -> Result<(), TaskError> {
+    let mut inspected: Vec<u32> = report.source.subtitle_tracks.iter().filter(|track| track.text).map(|track| track.subtitle_index).collect();
+    let mut converted: Vec<u32> = subtitles.iter().map(|encoded| encoded.rendition.subtitle_index).collect();
+    inspected.sort_unstable();
+    converted.sort_unstable();
+    if inspected != converted {
+        return Err(TaskError::final_error(format!(
+            "the inspection found text subtitle streams {inspected:?} (0:s:N) but the package spec carries renditions of {converted:?}; the scheduler plans a subtitles task for them (is it older than this agent?)"
+        )));
+    }
+    Ok(())
+}
+
 fn relative_path(path: &Path, root: &Path) -> PathBuf {
     path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
 }
@@ -166,7 +190,6 @@ fn relative_result(result: &PackageResult, root: &Path) -> PackageResult {
         audio: result.audio.as_ref().map(relative),
         audio_renditions: result.audio_renditions.iter().map(|audio| PackagedAudio { rendition: relative(&audio.rendition), ..audio.clone() }).collect(),
         subtitles: result.subtitles.iter().map(|subtitles| PackagedSubtitles { playlist: relative_path(&subtitles.playlist, root), ..subtitles.clone() }).collect(),
-        skipped_subtitles: result.skipped_subtitles.clone(),
         thumbnails: result.thumbnails.as_ref().map(|thumbnails| PackagedThumbnails {
             vtt: relative_path(&thumbnails.vtt, root),
             image_playlist: relative_path(&thumbnails.image_playlist, root),

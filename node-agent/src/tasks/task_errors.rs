@@ -114,6 +114,11 @@ pub fn audio(error: PackageError) -> TaskError {
     packaging_stage("encoding the audio failed", error)
 }
 
+/// The subtitles task's errors: its conversions are packaging's (`media::package::subtitles`).
+pub fn subtitles(error: PackageError) -> TaskError {
+    packaging_stage("converting the subtitles failed", error)
+}
+
 fn packaging_stage(failed: &str, error: PackageError) -> TaskError {
     match error {
         PackageError::Cancelled => TaskError::Cancelled,

@@ -69,6 +69,11 @@ impl WorkArea {
         parse_key(&format!("{rendition}.a{attempt}.mp4"))
     }
 
+    /// A subtitle rendition named `subtitles/s<N>` (packaging's folder for it).
+    pub fn subtitles_key(rendition: &str, attempt: u32) -> Result<ObjectKey, TaskError> {
+        parse_key(&format!("{rendition}.a{attempt}.vtt"))
+    }
+
     pub fn package_facts_key(attempt: u32) -> Result<ObjectKey, TaskError> {
         parse_key(&format!("package/a{attempt}.json"))
     }

@@ -12,6 +12,7 @@ use shotfarm_agent::media::inspect::{InspectParams, InspectReport, inspect_sourc
 use shotfarm_agent::media::package::encryption::ContentProtection;
 use shotfarm_agent::media::package::audio_files::encode_audio_files;
 use shotfarm_agent::media::package::audio_renditions::AudioTimeline;
+use shotfarm_agent::media::package::subtitles::{SubtitleFile, convert_subtitle_files};
 use shotfarm_agent::media::package::{AudioPackaging, PackageParams, PackageRendition, PackageResult, package_ladder};
 use shotfarm_agent::media::probe::Rational;
 use shotfarm_proto::pipeline::{Codec, Rung};
@@ -122,7 +123,7 @@ pub async fn package_source_protected(source: &Path, rungs: &[Rung], dir: &Path,
         frame_rate: report.source.video.frame_rate,
         frames: report.source.video.frames,
         audio,
-        subtitles_source: Some(source.to_owned()),
+        subtitles: subtitle_files(source, &dir.join("subtitles")).await,
         media_folder: "job-1-1-a1".to_owned(),
         thumbnails: Some(ThumbnailOptions { interval_seconds: 1, ..ThumbnailOptions::default() }),
         shot_starts: Vec::new(),
@@ -130,6 +131,12 @@ pub async fn package_source_protected(source: &Path, rungs: &[Rung], dir: &Path,
     };
     let result = package_ladder(&params, &cancel).await.unwrap();
     (report, result)
+}
+
+/// Every text subtitle track of `source` converted to WebVTT as the subtitles task converts
+/// them.
+pub async fn subtitle_files(source: &Path, dir: &Path) -> Vec<SubtitleFile> {
+    convert_subtitle_files(source, dir, &CancellationToken::new()).await.unwrap()
 }
 
 /// Every audio rendition of `source` (stereo at 96 kb/s) encoded whole as the audio task

@@ -69,6 +69,7 @@ fn one_rung_per_encode_task_with_scoring() {
     assert_eq!(count(&specs, TaskKind::Assemble), 3);
     assert_eq!(count(&specs, TaskKind::Validate), 3);
     assert_eq!(count(&specs, TaskKind::Audio), 0, "a source without audio has no audio task");
+    assert_eq!(count(&specs, TaskKind::Subtitles), 0, "nor one without text subtitles a subtitles task");
     for spec in &specs {
         if let TaskSpec::Encode { rungs, .. } = spec {
             assert_eq!(rungs.len(), 1);
@@ -244,40 +245,44 @@ fn the_report_records_the_recipe_a_job_was_resolved_from() {
     assert!(report_facts(&run_spec(JobSpec::for_tests()).1)["recipe"].is_null(), "no recipe named, none recorded");
 }
 
-/// The synthetic outputs of a source with audio.
-fn with_audio(spec: &TaskSpec) -> TaskOutput {
+/// The synthetic outputs of a source with audio and a text subtitle track.
+fn with_side_tracks(spec: &TaskSpec) -> TaskOutput {
     match synthetic::output_for(spec, 2, 3) {
-        TaskOutput::Inspect { mut source, chunks, warnings, inspection, chunk_complexity } => {
+        TaskOutput::Inspect { mut source, chunks, warnings, inspection, chunk_complexity, .. } => {
             source.has_audio = true;
-            TaskOutput::Inspect { source, chunks, warnings, inspection, chunk_complexity }
+            TaskOutput::Inspect { source, chunks, warnings, inspection, chunk_complexity, text_subtitles: true }
         }
         other => other,
     }
 }
 
 #[test]
-fn a_source_with_audio_has_it_encoded_beside_the_video_and_packaged_with_it() {
-    for audio_last in [false, true] {
-        let (state, specs) = run_deferring(JobSpec::for_tests(), with_audio, |kind| audio_last && kind == TaskKind::Audio);
-        assert_eq!(count(&specs, TaskKind::Audio), 1, "audio last: {audio_last}");
-        let audio_task = state.tasks.values().find(|task| task.kind == TaskKind::Audio).expect("an audio task");
+fn a_sources_audio_and_subtitles_are_made_beside_the_video_and_packaged_with_it() {
+    for (side, last) in [(TaskKind::Audio, false), (TaskKind::Audio, true), (TaskKind::Subtitles, false), (TaskKind::Subtitles, true)] {
+        let context = format!("{} last: {last}", side.as_str());
+        let (state, specs) = run_deferring(JobSpec::for_tests(), with_side_tracks, |kind| last && kind == side);
         let inspect_task = state.tasks.values().find(|task| task.kind == TaskKind::Inspect).expect("an inspect task");
-        assert_eq!(audio_task.deps, vec![inspect_task.id], "the audio waits only for the inspection");
-        assert_eq!(audio_task.id, inspect_task.id + 1, "planned with the inspection's results, before the ladder");
         let position = |kind: TaskKind| specs.iter().position(|spec| spec.kind() == kind).expect("ran");
-        if audio_last {
-            assert!(position(TaskKind::Audio) > position(TaskKind::Validate), "every other stage ran first");
-        } else {
-            assert_eq!(position(TaskKind::Audio), 1, "queued as soon as inspection succeeded");
-        }
-        assert!(position(TaskKind::Package) > position(TaskKind::Audio), "package waits for the audio");
         let package_task = state.tasks.values().find(|task| task.kind == TaskKind::Package).expect("a package task");
-        assert!(package_task.deps.contains(&audio_task.id));
-        let TaskOutput::Audio { renditions } = with_audio(&specs[position(TaskKind::Audio)]) else { panic!("an audio output") };
+        for (kind, planned) in [(TaskKind::Audio, 1), (TaskKind::Subtitles, 2)] {
+            assert_eq!(count(&specs, kind), 1, "{context}");
+            let task = state.tasks.values().find(|task| task.kind == kind).expect("planned");
+            assert_eq!(task.deps, vec![inspect_task.id], "{context}: {} waits only for the inspection", kind.as_str());
+            assert_eq!(task.id, inspect_task.id + planned, "{context}: planned with the inspection's results, before the ladder");
+            assert!(package_task.deps.contains(&task.id), "{context}: package waits for {}", kind.as_str());
+            assert!(position(TaskKind::Package) > position(kind), "{context}");
+        }
+        if last {
+            assert!(position(side) > position(TaskKind::Validate), "{context}: every other stage ran first");
+        } else {
+            assert!(position(side) <= 2, "{context}: queued as soon as inspection succeeded");
+        }
+        let TaskOutput::Audio { renditions: audio_made } = with_side_tracks(&specs[position(TaskKind::Audio)]) else { panic!("an audio output") };
+        let TaskOutput::Subtitles { renditions: subtitles_made } = with_side_tracks(&specs[position(TaskKind::Subtitles)]) else { panic!("a subtitles output") };
         match &specs[position(TaskKind::Package)] {
-            TaskSpec::Package { audio, renditions: video, .. } => {
-                assert_eq!(audio, &renditions, "the audio task's renditions reach the package spec");
-                assert_eq!(video.len(), 3, "and every validated rung");
+            TaskSpec::Package { audio, subtitles, renditions: video, .. } => {
+                assert_eq!((audio, subtitles), (&audio_made, &subtitles_made), "{context}: the side tracks' renditions reach the package spec");
+                assert_eq!(video.len(), 3, "{context}: and every validated rung");
             }
             other => panic!("not a package spec: {other:?}"),
         }

@@ -68,6 +68,9 @@ pub fn options_for(kind: TaskKind, rungs: &[Rung]) -> Vec<BackendOption> {
         // The renditions are encoded one after the other, each an ffmpeg decoding the track
         // and running the (single-threaded) AAC encoder.
         TaskKind::Audio => vec![cpu(cpu_only(1000, 256), None)],
+        // One ffmpeg per text track, demuxing the source and converting its cues: mostly
+        // reading the file.
+        TaskKind::Subtitles => vec![cpu(cpu_only(250, 128), None)],
     }
 }
 

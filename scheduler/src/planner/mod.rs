@@ -58,7 +58,7 @@ pub fn start_job(state: &mut State, job: JobId, now_ms: Millis) {
 pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput, now_ms: Millis) -> Result<(), String> {
     let Some(job_id) = state.tasks.get(&task_id).map(|task| task.job) else { return Ok(()) };
     match output {
-        TaskOutput::Inspect { source, chunks, inspection, chunk_complexity, .. } => {
+        TaskOutput::Inspect { source, chunks, inspection, chunk_complexity, text_subtitles, .. } => {
             if chunks.is_empty() {
                 return Err("inspection produced no chunks".to_owned());
             }
@@ -71,6 +71,10 @@ pub fn on_task_succeeded(state: &mut State, task_id: TaskId, output: &TaskOutput
             if source.has_audio {
                 let spec = state.jobs.get(&job_id).map(specs::audio).transpose()?;
                 add_task(state, job_id, TaskKind::Audio, "encode audio".to_owned(), Target::JOB, vec![task_id], spec, now_ms);
+            }
+            if *text_subtitles {
+                let spec = state.jobs.get(&job_id).map(specs::subtitles).transpose()?;
+                add_task(state, job_id, TaskKind::Subtitles, "convert subtitles".to_owned(), Target::JOB, vec![task_id], spec, now_ms);
             }
             let analyses = plan_analysis(state, job_id, task_id, chunk_complexity, now_ms)?;
             let spec = if analyses.is_empty() { state.jobs.get(&job_id).map(|job| specs::ladder(job, Vec::new())).transpose()? } else { None };
@@ -179,10 +183,12 @@ fn expand_ladder(state: &mut State, job_id: JobId, ladder_task: TaskId, now_ms: 
         let assemble = add_task(state, job_id, TaskKind::Assemble, format!("assemble {}", rung.name), target, encodes, None, now_ms);
         validates.push(add_task(state, job_id, TaskKind::Validate, format!("validate {}", rung.name), target, vec![assemble], None, now_ms));
     }
-    // The audio was planned with the ladder's inspection and may be encoded already.
+    // The audio and the subtitles were planned with the ladder's inspection and may be done
+    // already.
     let mut package_deps = validates;
     let job_tasks = state.jobs.get(&job_id).map(|job| job.tasks.as_slice()).unwrap_or_default();
-    package_deps.extend(job_tasks.iter().copied().filter(|id| state.tasks.get(id).is_some_and(|task| task.kind == TaskKind::Audio)));
+    let side_tracks = |id: &TaskId| state.tasks.get(id).is_some_and(|task| matches!(task.kind, TaskKind::Audio | TaskKind::Subtitles));
+    package_deps.extend(job_tasks.iter().copied().filter(side_tracks));
     let package = add_task(state, job_id, TaskKind::Package, "package HLS and DASH".to_owned(), Target::JOB, package_deps, None, now_ms);
     let mut report_deps = vec![package];
     report_deps.extend(scores);

@@ -60,6 +60,11 @@ pub fn audio(job: &Job) -> Result<String, String> {
     to_json(&TaskSpec::Audio { locations: job.plan.locations.clone(), source })
 }
 
+/// The subtitles task: every text subtitle track of the source, as WebVTT.
+pub fn subtitles(job: &Job) -> Result<String, String> {
+    to_json(&TaskSpec::Subtitles { locations: job.plan.locations.clone() })
+}
+
 pub fn encode(job: &Job, chunk: u32, rungs: Range<u32>) -> Result<String, String> {
     let source = job.plan.source.clone().ok_or("encode planned before inspection finished")?;
     let chunk = *job.plan.chunks.get(chunk as usize).ok_or_else(|| format!("no chunk {chunk} in the plan"))?;
@@ -149,11 +154,13 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
             TaskSpec::Validate { locations, source, inspection: inspection()?, rung, stream, chunks }
         }
         TaskKind::Package => {
-            let (mut renditions, mut audio) = (Vec::new(), Vec::new());
+            let (mut renditions, mut audio, mut subtitles) = (Vec::new(), Vec::new(), Vec::new());
             for dep in deps(state, task) {
-                if dep.kind == TaskKind::Audio {
-                    if let TaskOutput::Audio { renditions } = &*state.output_of(dep)? {
-                        audio.extend(renditions.iter().cloned());
+                if matches!(dep.kind, TaskKind::Audio | TaskKind::Subtitles) {
+                    match &*state.output_of(dep)? {
+                        TaskOutput::Audio { renditions } => audio.extend(renditions.iter().cloned()),
+                        TaskOutput::Subtitles { renditions } => subtitles.extend(renditions.iter().cloned()),
+                        _ => {}
                     }
                     continue;
                 }
@@ -162,7 +169,7 @@ pub fn for_ready_task(state: &State, job: &Job, task: &Task) -> Result<String, S
                 renditions.push((rung, assembled_stream(state, dep)?));
             }
             let (thumbnails, encryption) = (job.spec.thumbnails.clone(), job.spec.encryption.clone());
-            TaskSpec::Package { locations, source, inspection: inspection()?, renditions, audio, thumbnails, encryption }
+            TaskSpec::Package { locations, source, inspection: inspection()?, renditions, audio, subtitles, thumbnails, encryption }
         }
         TaskKind::Report => {
             let outputs = job.tasks.iter().filter_map(|id| state.tasks.get(id))

@@ -239,7 +239,7 @@ fn audio_sets(xml: &mut String, audio: &[(&PackagedAudio, &TrackTiming)], first_
 }
 
 fn subtitle_sets(xml: &mut String, subtitles: &[PackagedSubtitles], first_id: usize, media_prefix: &str) {
-    for (index, track) in subtitles.iter().enumerate() {
+    for (index, PackagedSubtitles { rendition: track, .. }) in subtitles.iter().enumerate() {
         let language = track.language.as_ref().map(|language| format!(" lang=\"{}\"", xml_text(language))).unwrap_or_default();
         let _ = writeln!(
             xml,

@@ -113,7 +113,7 @@ pub(super) fn master_playlist_text(
             track.rendition.name
         );
     }
-    for track in subtitles {
+    for PackagedSubtitles { rendition: track, .. } in subtitles {
         let _ = write!(text, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subtitles\",NAME=\"{}\"", track.label);
         if let Some(language) = &track.language {
             let _ = write!(text, ",LANGUAGE=\"{language}\"");

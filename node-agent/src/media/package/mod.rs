@@ -1,6 +1,8 @@
 //! Packaging: HLS with CMAF (fMP4) segments and a DASH MPD over the very same segments, the
 //! video's and the audio's: each audio rendition comes encoded whole (AAC, [`audio_files`]: the
-//! audio task's work, beside the video's stages) and is cut into segments here by stream copy.
+//! audio task's work, beside the video's stages) and is cut into segments here by stream copy;
+//! each text subtitle track comes converted to WebVTT ([`subtitles`]: the subtitles task's
+//! work). Packaging never reads the source.
 //!
 //! Layout under the output dir (`<media>`: [`PackageParams::media_folder`], the manifests name
 //! every file through it with relative URIs):
@@ -28,7 +30,7 @@
 //! | [`trick_mode`] | DASH trick-mode segments: each segment's keyframe as a one-sample fragment of its own |
 //! | [`thumbnails`] | JPEG sprite sheets every N seconds, their WebVTT track and HLS image playlist |
 //! | [`poster`] | the poster: a chosen time's frame, or the middle of the longest shot |
-//! | [`subtitles`] | text subtitle tracks as WebVTT on the video's timeline; image ones skipped |
+//! | [`subtitles`] | text subtitle tracks converted to WebVTT on the video's timeline, and published with a playlist |
 //! | [`labels`] | unique names players list for renditions |
 //! | [`language_tags`] | container language codes as the BCP 47 tags players expect |
 //! | [`dash`] | the MPD, its timelines from the boxes |
@@ -83,9 +85,8 @@ use self::segmenter::{segment, stream_copy};
 use self::poster::write_poster;
 use self::thumbnails::{PackagedThumbnails, TilePlan, write_sprites};
 use self::trick_mode::{PackagedTrickMode, read_trick_mode, trick_mode_rungs, write_trick_segments};
-use self::subtitles::{PackagedSubtitles, SkippedSubtitles, convert_subtitles, plan_subtitles, write_subtitles_playlist};
-use super::probe::{ProbeError, ProbeOutput, Rational, parse_number, probe_file};
-use super::tracks::subtitle_tracks;
+use self::subtitles::{PackagedSubtitles, SubtitleFile, place_subtitles};
+use super::probe::{ProbeError, ProbeOutput, Rational, parse_number};
 
 /// One validated rendition to package.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,9 +115,10 @@ pub struct PackageParams {
     /// Total frames of every rendition (the source's decoded frame count).
     pub frames: u64,
     pub audio: Option<AudioPackaging>,
-    /// The source, when its text subtitle tracks are to be packaged (see [`subtitles`]).
+    /// Every text subtitle rendition, converted to WebVTT ([`subtitles`]), in the order
+    /// players list them.
     #[serde(default)]
-    pub subtitles_source: Option<PathBuf>,
+    pub subtitles: Vec<SubtitleFile>,
     /// The folder under `output_dir` (plain names, `/`-separated) that every media file goes
     /// under, the manifests staying at the root; empty: the media beside the manifests.
     #[serde(default)]
@@ -207,9 +209,6 @@ pub struct PackageResult {
     /// Every text subtitle rendition.
     #[serde(default)]
     pub subtitles: Vec<PackagedSubtitles>,
-    /// Subtitle streams not packaged (pictures), and why.
-    #[serde(default)]
-    pub skipped_subtitles: Vec<SkippedSubtitles>,
     /// The default audio rendition's duration minus the video's, after fitting (seconds;
     /// never positive, less than one AAC frame).
     pub audio_video_offset_seconds: Option<f64>,
@@ -341,31 +340,11 @@ fn clear_trick_segments(dir: &Path) -> Result<Vec<String>, String> {
 
 /// Seconds of the source's timeline at which the video's first frame is shown: where its
 /// video stream starts (0 when it does not say). Audio and subtitles are moved by as much.
-fn video_start_seconds(probe: &ProbeOutput) -> f64 {
+pub(crate) fn video_start_seconds(probe: &ProbeOutput) -> f64 {
     probe.streams.iter().find(|stream| stream.is_video()).and_then(|stream| parse_number::<f64>(stream.start_time.as_ref())).unwrap_or(0.0)
 }
 
-/// What packaging makes of the source's subtitle tracks.
-#[derive(Default)]
-struct SourceSubtitles {
-    video_start_seconds: f64,
-    subtitles: Vec<PackagedSubtitles>,
-    skipped_subtitles: Vec<SkippedSubtitles>,
-}
-
-/// Probes the source (when subtitles are asked for) for its subtitle tracks and plans their
-/// renditions (see [`subtitles`]).
-async fn plan_source_subtitles(params: &PackageParams, cancel: &CancellationToken) -> Result<SourceSubtitles, PackageError> {
-    let Some(source) = params.subtitles_source.as_ref() else { return Ok(SourceSubtitles::default()) };
-    let probe = probe_file(source, false, cancel).await?;
-    let (subtitles, skipped_subtitles) = plan_subtitles(&subtitle_tracks(&probe), &params.media_dir());
-    for skipped in &skipped_subtitles {
-        tracing::warn!(stream = skipped.source_stream, codec = %skipped.codec, reason = %skipped.reason, "subtitle stream not packaged");
-    }
-    Ok(SourceSubtitles { video_start_seconds: video_start_seconds(&probe), subtitles, skipped_subtitles })
-}
-
-/// Packages `params.renditions` (and audio) under `params.output_dir`; see the module docs.
+/// Packages `params.renditions` (and audio and subtitles) under `params.output_dir`; see the module docs.
 pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) -> Result<PackageResult, PackageError> {
     let started = Instant::now();
     if params.renditions.is_empty() {
@@ -379,7 +358,6 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
     }
     let media_dir = params.media_dir();
     let frame_duration = params.frame_rate.period_seconds();
-    let tracks = plan_source_subtitles(params, cancel).await?;
     let audio_files: &[AudioFile] = params.audio.as_ref().map_or(&[], |audio| &audio.files);
     // Every rendition, video and audio, is segmented at once (stream copies: each is mostly
     // process start and file writes); the video is checked in ladder order and tiled into
@@ -404,11 +382,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
             segment(stream_copy(&file.path, "0:a:0"), media_dir.join(&file.facts.name), audio.segment_seconds.max(frame_duration), what, cancel)
         })
     }));
-    let subtitles = futures::future::try_join_all(tracks.subtitles.iter().filter_map(|subtitles| {
-        let source = params.subtitles_source.as_ref()?;
-        Some(convert_subtitles(source, subtitles, tracks.video_start_seconds, &media_dir, cancel))
-    }));
-    let ((videos, thumbnails), _, _) = tokio::try_join!(video_part, audios, subtitles)?;
+    let ((videos, thumbnails), _) = tokio::try_join!(video_part, audios)?;
 
     let video_timing = &videos[0].timing;
     let video_end_micros = micros(video_timing.end(), video_timing.init.timescale);
@@ -440,21 +414,19 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         audios.push((packaged, track.timing));
     }
     let audio_list: Vec<PackagedAudio> = audios.iter().map(|(audio, _)| audio.clone()).collect();
-    for subtitles in &tracks.subtitles {
-        write_subtitles_playlist(subtitles, video_end_micros)?;
-    }
+    let subtitles = params.subtitles.iter().map(|file| place_subtitles(file, &media_dir, video_end_micros)).collect::<Result<Vec<_>, _>>()?;
     let default_audio = audio_list.iter().find(|audio| audio.default).map(|audio| audio.rendition.clone());
 
     let master_playlist = params.output_dir.join("master.m3u8");
     let pairs: Vec<(&PackagedRendition, &PackageRendition)> = videos.iter().map(|track| &track.packaged).zip(&params.renditions).collect();
     let media_prefix = params.media_prefix();
-    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, &audio_list, &tracks.subtitles, thumbnails.as_ref(), &media_prefix);
+    let master = master_playlist_text(params.frame_rate.as_f64(), &pairs, &audio_list, &subtitles, thumbnails.as_ref(), &media_prefix);
     std::fs::write(&master_playlist, master).map_err(|source| PackageError::Io { operation: "writing", path: master_playlist.clone(), source })?;
     let dash_manifest = params.output_dir.join("manifest.mpd");
     let dash_videos: Vec<DashVideo<'_>> =
         videos.iter().zip(&params.renditions).map(|(track, rendition)| DashVideo { packaged: &track.packaged, rendition, timing: &track.timing }).collect();
     let dash_audios: Vec<(&PackagedAudio, &TrackTiming)> = audios.iter().map(|(audio, timing)| (audio, timing)).collect();
-    let mpd = dash_manifest_text(params.protection.as_ref(), params.frame_rate, &dash_videos, &dash_audios, (&tracks.subtitles, thumbnails.as_ref()), video_end_micros, &media_prefix);
+    let mpd = dash_manifest_text(params.protection.as_ref(), params.frame_rate, &dash_videos, &dash_audios, (&subtitles, thumbnails.as_ref()), video_end_micros, &media_prefix);
     std::fs::write(&dash_manifest, mpd).map_err(|source| PackageError::Io { operation: "writing", path: dash_manifest.clone(), source })?;
     let result = PackageResult {
         master_playlist,
@@ -462,8 +434,7 @@ pub async fn package_ladder(params: &PackageParams, cancel: &CancellationToken) 
         audio_video_offset_seconds: default_audio.as_ref().map(|audio| audio.duration_seconds - video_end),
         audio: default_audio,
         audio_renditions: audio_list,
-        subtitles: tracks.subtitles,
-        skipped_subtitles: tracks.skipped_subtitles,
+        subtitles,
         thumbnails,
         protection: params.protection.as_ref().map(ContentProtection::summary),
         renditions: videos.into_iter().map(|track| track.packaged).collect(),

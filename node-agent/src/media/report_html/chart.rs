@@ -7,6 +7,7 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::{DrawingArea, DrawingAreaErrorKind, IntoDrawingArea, RGBColor, SVGBackend, WHITE};
+use shotfarm_proto::pipeline::TaskKind;
 
 use super::escape::escape_html;
 
@@ -16,9 +17,9 @@ pub const SERIES_STROKE_WIDTH: u32 = 2;
 /// Size of a plot in SVG pixels (the page scales it to its width).
 pub const PLOT_SIZE: (u32, u32) = (960, 360);
 
-/// Distinct colours, cycled when there are more series: Tableau 10 and a dark grey, one for
-/// each of a job's eleven task kinds on the timeline.
-const PALETTE: [RGBColor; 11] = [
+/// Distinct colours, cycled when there are more series: Tableau 10, a dark grey and a dark
+/// green, one for each of a job's task kinds on the timeline.
+const PALETTE: [RGBColor; TaskKind::ALL.len()] = [
     RGBColor(0x4e, 0x79, 0xa7),
     RGBColor(0xf2, 0x8e, 0x2b),
     RGBColor(0xe1, 0x57, 0x59),
@@ -30,6 +31,7 @@ const PALETTE: [RGBColor; 11] = [
     RGBColor(0x9c, 0x75, 0x5f),
     RGBColor(0xba, 0xb0, 0xac),
     RGBColor(0x3b, 0x3b, 0x3b),
+    RGBColor(0x1e, 0x5c, 0x3a),
 ];
 
 /// The colour of the `index`th series.

@@ -103,6 +103,7 @@ pub async fn synthesize(dir: &Path, name: &str, (width, height): (u32, u32), sec
     .map(str::to_owned)
     .to_vec();
     run_tool("ffmpeg", &args).await?;
+    tokio::fs::remove_file(&cues).await.with_context(|| format!("removing {}", cues.display()))?;
     let frames = frame_count(&path).await?;
     ensure!(frames > 0 && frames < 1 << INDEX_BITS, "the synthesized source has {frames} frames");
     let indices = frame_indices(&path).await?;

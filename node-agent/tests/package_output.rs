@@ -281,6 +281,27 @@ async fn text_subtitle_tracks_become_webvtt_renditions_with_the_sources_cue_time
 }
 
 #[tokio::test]
+async fn a_text_track_without_a_cue_in_the_video_becomes_an_empty_webvtt_rendition() {
+    let dir = tempfile::tempdir().unwrap();
+    let srt = dir.path().join("late.srt");
+    std::fs::write(&srt, "1\n00:00:09,000 --> 00:00:09,500\nAfter the end\n").unwrap();
+    let source = dir.path().join("late.mp4");
+    let video = format!("testsrc2=s=320x180:r=25:d={SECONDS}");
+    common::ffmpeg(&[
+        "-f", "lavfi", "-i", &video, "-i", srt.to_str().unwrap(), "-map", "0:v", "-map", "1:s",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:s", "mov_text", "-t", &SECONDS.to_string(), source.to_str().unwrap(),
+    ]);
+    let files = common::ladder::subtitle_files(&source, &dir.path().join("subtitles")).await;
+    assert_eq!(files.len(), 1, "{files:?}");
+    let vtt = std::fs::read_to_string(&files[0].path).unwrap();
+    assert_eq!(cue_times(&vtt).len(), 0, "{vtt}");
+    let (out, result) = package_frames(dir.path(), &source, FRAMES).await;
+    assert_eq!(result.subtitles.len(), 1);
+    let published = std::fs::read_to_string(out.join(MEDIA).join(&result.subtitles[0].rendition.name).join("subtitles.vtt")).unwrap();
+    assert_eq!(published, "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n", "a track players can pick, with nothing to show");
+}
+
+#[tokio::test]
 async fn a_variable_rate_source_keeps_each_frames_time_and_stays_in_step_with_its_sound() {
     let dir = tempfile::tempdir().unwrap();
     // A camera's AVI: 25 fps slots of which only some hold a frame (empty index entries

@@ -1,8 +1,8 @@
 //! The source's audio and subtitle tracks as ffprobe reports them, with what players show
 //! for them (language, title, channels, which one is the default). Inspection reports them
 //! (`SourceFacts::audio_tracks`, `subtitle_tracks`); the audio task makes one AAC rendition of
-//! each audio track and packaging one WebVTT rendition of each text subtitle track (image
-//! subtitles, which would need OCR, are skipped with a warning).
+//! each audio track and the subtitles task one WebVTT rendition of each text subtitle track
+//! (image subtitles, which would need OCR, are skipped with inspection's warning).
 
 use serde::{Deserialize, Serialize};
 

@@ -9,6 +9,7 @@
 //! | `renditions/<rung>.a<attempt>.mp4` | assemble | the assembled rendition |
 //! | `validation/<rung>.a<attempt>.json` | validate | the full `ValidationReport` (for report.json) |
 //! | `audio/a<N>[-stereo].a<attempt>.mp4` | audio | one audio rendition encoded whole (its name, then the attempt) |
+//! | `subtitles/s<N>.a<attempt>.vtt` | subtitles | one text subtitle track as WebVTT (its name, then the attempt) |
 //! | `package/a<attempt>.json` | package | the `PackageResult` with output-relative paths (for report.json) |
 //! | `analysis/<codec>/<chunk:05>/<w>x<h>.q<setting>.json` | analyze | one scored trial's `TrialOutcome`, kept for a retry |
 //!

@@ -3,7 +3,7 @@
 //! ```text
 //! inspect [─▶ inspect_segment(segment)… ─▶ inspect] ─▶ [analyze(chunk, codec, size)…] ─▶ ladder ─▶ encode(chunk, rungs) ─┬▶ assemble(rung) ─▶ validate(rung) ─┐
 //!                                  │                                        └▶ score(chunk, codec's rungs) ──────┤
-//!                                  └─▶ [audio] ──────────────────────────────────────────────────▶ package ◀───┘ (all validates, the audio)
+//!                                  └─▶ [audio] [subtitles] ──────────────────────────────────────▶ package ◀───┘ (all validates, the audio, the subtitles)
 //!                                                                                                  report  ◀── package + all scores
 //! ```
 //!
@@ -11,7 +11,8 @@
 //! `inspect_segment` task each, side by side, then a second `inspect` task whose spec names
 //! their decodes joins them. The inspection's output (source facts, chunk list) lets the
 //! planner add `audio` (a source with audio: every track encoded whole, beside the video's
-//! stages, for `package`) and `ladder` — for a per-title or per-shot recipe, behind one `analyze` task per
+//! stages, for `package`), `subtitles` (a source with a text subtitle track: every one
+//! converted to WebVTT, likewise) and `ladder` — for a per-title or per-shot recipe, behind one `analyze` task per
 //! chunk, codec and trial size (`shotfarm_proto::analysis`: each encodes the chunk at every
 //! setting of the grid and scores it), whose trials the ladder spec carries; the ladder's
 //! rungs let it add the rest of the DAG at once, with

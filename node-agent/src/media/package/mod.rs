@@ -340,7 +340,7 @@ fn clear_trick_segments(dir: &Path) -> Result<Vec<String>, String> {
 
 /// Seconds of the source's timeline at which the video's first frame is shown: where its
 /// video stream starts (0 when it does not say). Audio and subtitles are moved by as much.
-pub(crate) fn video_start_seconds(probe: &ProbeOutput) -> f64 {
+fn video_start_seconds(probe: &ProbeOutput) -> f64 {
     probe.streams.iter().find(|stream| stream.is_video()).and_then(|stream| parse_number::<f64>(stream.start_time.as_ref())).unwrap_or(0.0)
 }
 

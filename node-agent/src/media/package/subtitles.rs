@@ -101,7 +101,13 @@ pub async fn convert_subtitle_files(source: &Path, dir: &Path, cancel: &Cancella
         args.push(path.display().to_string());
         run_ffmpeg(args, format!("subtitle stream {} to WebVTT", facts.source_stream), cancel).await?;
         let text = std::fs::read_to_string(&path).map_err(io_error("reading", &path))?;
-        std::fs::write(&path, with_timestamp_map(&text)).map_err(io_error("writing", &path))?;
+        // A track without a cue may come back as no file content at all: an empty WebVTT file.
+        let text = with_timestamp_map(if text.trim().is_empty() { "WEBVTT\n" } else { &text });
+        if !is_webvtt(&text) {
+            let message = format!("ffmpeg wrote no WebVTT for it (its first line is {:?})", text.lines().next().unwrap_or_default());
+            return Err(PackageError::Playlist { rung: facts.name, message });
+        }
+        std::fs::write(&path, text).map_err(io_error("writing", &path))?;
         files.push(SubtitleFile { facts, path });
     }
     Ok(files)

@@ -81,7 +81,8 @@ fn io_error(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error)
 }
 
 /// Converts every text subtitle track of `source` ([`plan_subtitles`]) to a WebVTT file on the
-/// video's timeline under `dir`, one after the other; none when it has no text track.
+/// video's timeline under `dir`, all in one ffmpeg run (one read of the source, one process
+/// start); none when it has no text track.
 pub async fn convert_subtitle_files(source: &Path, dir: &Path, cancel: &CancellationToken) -> Result<Vec<SubtitleFile>, PackageError> {
     let probe = probe_file(source, false, cancel).await?;
     let renditions = plan_subtitles(&subtitle_tracks(&probe));
@@ -89,26 +90,26 @@ pub async fn convert_subtitle_files(source: &Path, dir: &Path, cancel: &Cancella
         return Ok(Vec::new());
     }
     std::fs::create_dir_all(dir).map_err(io_error("creating", dir))?;
-    let video_start = video_start_seconds(&probe);
-    let mut files = Vec::with_capacity(renditions.len());
-    for facts in renditions {
-        // `subtitles/s2` → `subtitles_s2.vtt`: one folder for every file.
-        let path = dir.join(format!("{}.vtt", facts.name.replace('/', "_")));
-        let mut args: Vec<String> = ["-copyts", "-itsoffset"].map(String::from).to_vec();
-        args.push(format!("{:.6}", -video_start));
-        args.extend(pinned_input(source));
-        args.extend(["-map".to_owned(), format!("0:s:{}", facts.subtitle_index), "-c:s".to_owned(), "webvtt".to_owned(), "-f".to_owned(), "webvtt".to_owned()]);
-        args.push(path.display().to_string());
-        run_ffmpeg(args, format!("subtitle stream {} to WebVTT", facts.source_stream), cancel).await?;
-        let text = std::fs::read_to_string(&path).map_err(io_error("reading", &path))?;
+    let mut args: Vec<String> = ["-copyts", "-itsoffset"].map(String::from).to_vec();
+    args.push(format!("{:.6}", -video_start_seconds(&probe)));
+    args.extend(pinned_input(source));
+    // `subtitles/s2` → `subtitles_s2.vtt`: one folder for every file.
+    let files: Vec<SubtitleFile> = renditions.into_iter().map(|facts| SubtitleFile { path: dir.join(format!("{}.vtt", facts.name.replace('/', "_"))), facts }).collect();
+    for file in &files {
+        args.extend(["-map".to_owned(), format!("0:s:{}", file.facts.subtitle_index), "-c:s".to_owned(), "webvtt".to_owned(), "-f".to_owned(), "webvtt".to_owned()]);
+        args.push(file.path.display().to_string());
+    }
+    let streams: Vec<String> = files.iter().map(|file| file.facts.source_stream.to_string()).collect();
+    run_ffmpeg(args, format!("subtitle streams {} to WebVTT", streams.join(", ")), cancel).await?;
+    for SubtitleFile { facts, path } in &files {
+        let text = std::fs::read_to_string(path).map_err(io_error("reading", path))?;
         // A track without a cue may come back as no file content at all: an empty WebVTT file.
         let text = with_timestamp_map(if text.trim().is_empty() { "WEBVTT\n" } else { &text });
         if !is_webvtt(&text) {
             let message = format!("ffmpeg wrote no WebVTT for it (its first line is {:?})", text.lines().next().unwrap_or_default());
-            return Err(PackageError::Playlist { rung: facts.name, message });
+            return Err(PackageError::Playlist { rung: facts.name.clone(), message });
         }
-        std::fs::write(&path, text).map_err(io_error("writing", &path))?;
-        files.push(SubtitleFile { facts, path });
+        std::fs::write(path, text).map_err(io_error("writing", path))?;
     }
     Ok(files)
 }

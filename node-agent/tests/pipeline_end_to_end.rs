@@ -14,6 +14,8 @@ use shotfarm_agent::media::capabilities::probe_capabilities;
 use shotfarm_agent::media::chunk_check::{ChunkCheckParams, check_chunk};
 use shotfarm_agent::media::chunking::FrameRange;
 use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, DecodeStart, EncodeBackend, EncodeChunkParams, EncoderSettings};
+use shotfarm_agent::media::frame_analysis::{decode_keyframe_fingerprint, decode_keyframe_fingerprints};
+use shotfarm_agent::media::keyframe_seek::KeyframeSeek;
 use common::ladder::inspect;
 use shotfarm_agent::media::inspect::{Chunk, InspectReport};
 use shotfarm_agent::media::ladder::{LadderSource, default_ladder};
@@ -322,6 +324,29 @@ async fn the_join_check_catches_frames_dropped_duplicated_or_reordered_at_chunk_
     let wrong = join(&joined_as([&paths[0], &paths[1], &paths[3], &paths[3]]), &root.join("wrong-range.mp4")).await;
     let error = validate(&report, &rung, &wrong, verified.clone()).await.unwrap_err();
     assert!(error.contains("first frame of chunk 2 (rendition frame 40) should be source frame 40"), "{error}");
+}
+
+/// The join check decodes many chunks' first frames in one ffmpeg run: each the frame a run of
+/// its own gives, in order, over more seeks than one run takes (and past the end of the file).
+#[tokio::test]
+async fn first_frames_decoded_together_are_those_decoded_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let shots = common::three_shots(dir.path(), "shots.mp4", 160, 96, 1.0, false);
+    // A keyframe every 10 frames (0.4 s).
+    let source = dir.path().join("keyed.mp4");
+    common::ffmpeg(&["-i", shots.to_str().unwrap(), "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-keyint_min", "10", "-sc_threshold", "0", source.to_str().unwrap()]);
+    let cancel = CancellationToken::new();
+    let seeks: Vec<KeyframeSeek> = (0..40).map(|index| KeyframeSeek::halfway_past(f64::from(index % 8) * 0.4, 0.04)).chain([KeyframeSeek::halfway_past(60.0, 0.04)]).collect();
+    let together = decode_keyframe_fingerprints(&source, &seeks, &cancel).await.unwrap();
+    let mut alone = Vec::new();
+    for seek in &seeks {
+        alone.push(decode_keyframe_fingerprint(&source, *seek, &cancel).await.unwrap());
+    }
+    assert_eq!(together.len(), seeks.len());
+    assert!(together[..8].iter().all(Option::is_some), "every keyframe decodes");
+    assert_eq!(together, alone);
+    let distinct: std::collections::HashSet<String> = together[..8].iter().flatten().map(|print| format!("{print:?}")).collect();
+    assert_eq!(distinct.len(), 8, "eight keyframes, eight pictures");
 }
 
 #[tokio::test]

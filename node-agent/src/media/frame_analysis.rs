@@ -277,6 +277,40 @@ pub async fn decode_keyframe_fingerprint(path: &Path, seek: KeyframeSeek, cancel
     Ok(pass.analysed.fingerprints.into_iter().next().map(|(print, _)| print))
 }
 
+/// How many seeks one ffmpeg run of [`decode_keyframe_fingerprints`] opens the file at (one
+/// input each).
+const KEYFRAMES_PER_RUN: usize = 32;
+
+/// The fingerprints of the frames at the keyframes `seeks` open `path` at (an encoded
+/// rendition), in order, as [`decode_keyframe_fingerprint`] gives each: up to
+/// [`KEYFRAMES_PER_RUN`] in one ffmpeg run, the file opened once per seek and each input's
+/// first frame scaled exactly as in a whole decode, where a run per seek paid a process start
+/// each (about 0.13 CPU-s with Debian's ffmpeg, which loads 215 libraries). When a run gives
+/// fewer frames than seeks, its seeks are decoded again one at a time, to say which gave none.
+pub async fn decode_keyframe_fingerprints(path: &Path, seeks: &[KeyframeSeek], cancel: &CancellationToken) -> Result<Vec<Option<Fingerprint>>, DecodePassError> {
+    let mut prints = Vec::with_capacity(seeks.len());
+    for batch in seeks.chunks(KEYFRAMES_PER_RUN) {
+        let mut command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostats", "-nostdin"]);
+        for seek in batch {
+            command = command.args(seek.input_args()).args(pinned_input(path));
+        }
+        let firsts: String = (0..batch.len()).map(|input| format!("[{input}:v:0]trim=end_frame=1,scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area[first{input}];")).collect();
+        let joined: String = (0..batch.len()).map(|input| format!("[first{input}]")).collect();
+        let graph = format!("{firsts}{joined}concat=n={}:v=1:a=0[frames]", batch.len());
+        command = command.args(["-filter_complex", &graph, "-map", "[frames]", "-pix_fmt", "gray", "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"]);
+        let pass = run_decode(&command, FRAME_BYTES, |receiver| analyse_frames(receiver, AnalysisDepth::Fingerprints), cancel).await?;
+        let found = pass.analysed.fingerprints;
+        if found.len() == batch.len() {
+            prints.extend(found.into_iter().map(|(print, _)| Some(print)));
+            continue;
+        }
+        for seek in batch {
+            prints.push(decode_keyframe_fingerprint(path, *seek, cancel).await?);
+        }
+    }
+    Ok(prints)
+}
+
 /// Which frames a decode pass delivers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum DecodeSpan {
@@ -349,9 +383,19 @@ async fn decode_pass<T: Send + 'static>(
         "rawvideo".to_owned(),
         "pipe:1".to_owned(),
     ]);
+    run_decode(&command, if with_sdr_twin { 2 * FRAME_BYTES } else { FRAME_BYTES }, analyse, cancel).await
+}
+
+/// Runs a decode `command` that writes raw frames of `frame_bytes` to stdout: its frames to the
+/// `analyse` thread, its showinfo lines and decoder complaints read from stderr.
+async fn run_decode<T: Send + 'static>(
+    command: &ToolCommand,
+    frame_bytes: usize,
+    analyse: impl FnOnce(mpsc::Receiver<Vec<u8>>) -> Result<T, DecodePassError> + Send + 'static,
+    cancel: &CancellationToken,
+) -> Result<DecodePass<T>, DecodePassError> {
     let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(ANALYSIS_QUEUE_FRAMES);
     let analysis = tokio::task::spawn_blocking(charged(move || analyse(receiver)));
-    let frame_bytes = if with_sdr_twin { 2 * FRAME_BYTES } else { FRAME_BYTES };
     let mut sink = FrameQueueSink { frame_bytes, pending: Vec::with_capacity(frame_bytes), sender: Some(sender) };
     let mut frame_lines: Vec<ShowinfoFrame> = Vec::new();
     let mut complaints = Vec::new();
@@ -366,7 +410,7 @@ async fn decode_pass<T: Send + 'static>(
             }
         }
     };
-    let outcome = run_tool(&command, cancel, &mut sink, &mut on_stderr).await;
+    let outcome = run_tool(command, cancel, &mut sink, &mut on_stderr).await;
     // Close the queue so the analysis thread finishes, whatever happened to ffmpeg.
     drop(sink);
     let analysed = analysis.await.map_err(|error| DecodePassError::AnalysisThread(error.to_string()))?;

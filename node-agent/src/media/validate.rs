@@ -12,7 +12,8 @@
 //!   its frame times, every frame is at its source frame's time within 1 ms (from the same
 //!   table);
 //! - the first frame of every chunk, decoded from the rendition by seeking to the chunk's
-//!   keyframe ([`super::frame_analysis::decode_keyframe_fingerprint`]), is the frame its
+//!   keyframe ([`super::frame_analysis::decode_keyframe_fingerprints`]: many chunks in one
+//!   ffmpeg run), is the frame its
 //!   encode verified and matches the source's frame at that index
 //!   ([`shotfarm_kernels::frame_sequence::judge_lone_frame`]); decoding it also shows the
 //!   parameter sets the join put in force for the chunk are its own;
@@ -31,7 +32,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use shotfarm_kernels::fingerprint::Fingerprint;
 use shotfarm_kernels::frame_sequence::{FrameFault, MatchTolerance, judge_lone_frame};
@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use super::artifacts::ArtifactError;
 use super::chunk_check::fault_name;
 use super::chunking::FrameRange;
-use super::frame_analysis::{DecodePassError, decode_keyframe_fingerprint};
+use super::frame_analysis::{DecodePassError, decode_keyframe_fingerprints};
 use super::keyframe_seek::KeyframeSeek;
 use super::frame_stream::{FramesWithin, stream_frames};
 use super::mp4_samples::{VideoTimeline, video_timeline};
@@ -58,9 +58,6 @@ const KEPT_TIME_TOLERANCE_SECONDS: f64 = 0.001;
 /// and the one its encode decoded from the chunk's own file: the same bitstream through the
 /// same decoder and scaler, so normally identical (the encoder's landing check's bound).
 const VERIFIED_MATCH_DISTANCE: f32 = 0.25;
-
-/// First-frame decodes running at once (each an ffmpeg process decoding one frame).
-const PARALLEL_BOUNDARY_DECODES: usize = 2;
 
 /// One chunk of the rendition as its encode verified it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -412,24 +409,27 @@ async fn check_boundaries(
         let (path, codec, runs) = (params.rendition.clone(), params.rung.codec, chunks.iter().map(|chunk| chunk.frames.start as usize..chunk.frames.end as usize).collect::<Vec<_>>());
         move || digest_sample_runs(&path, codec, &runs)
     });
-    let decode = |chunk: &JoinedChunk| {
-        let at = chunk.frames.start as usize;
-        let gap = times.get(at + 1).map_or(frame_duration, |next| next - times[at]);
-        decode_keyframe_fingerprint(&params.rendition, KeyframeSeek::halfway_past(times[at], gap), cancel)
+    let seeks: Vec<KeyframeSeek> = chunks
+        .iter()
+        .map(|chunk| {
+            let at = chunk.frames.start as usize;
+            let gap = times.get(at + 1).map_or(frame_duration, |next| next - times[at]);
+            KeyframeSeek::halfway_past(times[at], gap)
+        })
+        .collect();
+    let first_frames = match decode_keyframe_fingerprints(&params.rendition, &seeks, cancel).await {
+        Ok(first_frames) => first_frames,
+        Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(ValidateError::Cancelled),
+        Err(DecodePassError::Tool(error)) => return Err(ValidateError::Tool(error)),
+        Err(error) => return Err(fail(name, None, format!("decoding the chunks' first frames: {error}"))),
     };
-    let mut first_frames = futures::stream::iter(chunks).map(decode).buffered(PARALLEL_BOUNDARY_DECODES);
     let digests = digests.await.map_err(|error| ValidateError::Thread(error.to_string()))?.map_err(|error| fail(name, None, format!("the rendition's samples cannot be read: {error}")))?;
     let mut found = BoundaryCheck { decoded_frames: 0, max_distance: 0.0, mean_distance: 0.0 };
     let mut sum_distance = 0f64;
-    for (position, (chunk, digest)) in chunks.iter().zip(&digests).enumerate() {
+    for (position, ((chunk, digest), shown)) in chunks.iter().zip(&digests).zip(first_frames).enumerate() {
         let start = chunk.frames.start;
-        let shown = match first_frames.next().await {
-            Some(Ok(Some(shown))) => shown,
-            Some(Ok(None)) => return Err(fail(name, Some(start), format!("decoding chunk {} from its keyframe at rendition frame {start} gave no frame", chunk.index))),
-            Some(Err(DecodePassError::Tool(error))) if error.is_cancelled() => return Err(ValidateError::Cancelled),
-            Some(Err(DecodePassError::Tool(error))) => return Err(ValidateError::Tool(error)),
-            Some(Err(error)) => return Err(fail(name, Some(start), error.to_string())),
-            None => return Err(ValidateError::Thread("the first-frame decodes ended early".to_owned())),
+        let Some(shown) = shown else {
+            return Err(fail(name, Some(start), format!("decoding chunk {} from its keyframe at rendition frame {start} gave no frame", chunk.index)));
         };
         found.decoded_frames += 1;
         let at_source = |index: usize| source.get(&(index as u64)).cloned();

@@ -327,7 +327,8 @@ async fn the_join_check_catches_frames_dropped_duplicated_or_reordered_at_chunk_
 }
 
 /// The join check decodes many chunks' first frames in one ffmpeg run: each the frame a run of
-/// its own gives, in order, over more seeks than one run takes (and past the end of the file).
+/// its own gives, in order, over more seeks than one run takes (and one past the end, which
+/// opens the last keyframe).
 #[tokio::test]
 async fn first_frames_decoded_together_are_those_decoded_one_at_a_time() {
     let dir = tempfile::tempdir().unwrap();

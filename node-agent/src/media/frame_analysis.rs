@@ -13,8 +13,9 @@
 //!
 //! Inspection, the encode task's chunk check and validation's join check all use this pass, so
 //! the source's, a chunk's and a rendition's fingerprints come from the same decode-and-scale
-//! path; the join check decodes only each chunk's first frame, from its keyframe
-//! ([`decode_keyframe_fingerprint`]).
+//! path; the join check decodes only each chunk's first frame, from its keyframe, many chunks
+//! in one run ([`decode_keyframe_fingerprints`]: an input per seek, each input's first frame
+//! scaled the same way, the same pixels as a run of its own).
 //!
 //! An HDR source is also fingerprinted tone-mapped to SDR (the tone map of its H.264 rungs,
 //! [`super::source_colour`], applied after an area scale to [`TONE_MAP_WIDTH`]×[`TONE_MAP_HEIGHT`]
@@ -283,26 +284,33 @@ const KEYFRAMES_PER_RUN: usize = 32;
 
 /// The fingerprints of the frames at the keyframes `seeks` open `path` at (an encoded
 /// rendition), in order, as [`decode_keyframe_fingerprint`] gives each: up to
-/// [`KEYFRAMES_PER_RUN`] in one ffmpeg run, the file opened once per seek and each input's
-/// first frame scaled exactly as in a whole decode, where a run per seek paid a process start
-/// each (about 0.13 CPU-s with Debian's ffmpeg, which loads 215 libraries). When a run gives
-/// fewer frames than seeks, its seeks are decoded again one at a time, to say which gave none.
+/// [`KEYFRAMES_PER_RUN`] in one ffmpeg run, the file opened once per seek (one decoder thread
+/// each: every input decodes before the graph starts) and each input's first frame scaled
+/// exactly as in a whole decode, where a run per seek paid a process start each (about
+/// 0.13 CPU-s with Debian's ffmpeg, which loads 215 libraries). When a run fails, or gives
+/// fewer frames than seeks, its seeks are decoded again one at a time, to say which chunk is at
+/// fault.
 pub async fn decode_keyframe_fingerprints(path: &Path, seeks: &[KeyframeSeek], cancel: &CancellationToken) -> Result<Vec<Option<Fingerprint>>, DecodePassError> {
     let mut prints = Vec::with_capacity(seeks.len());
     for batch in seeks.chunks(KEYFRAMES_PER_RUN) {
         let mut command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostats", "-nostdin"]);
         for seek in batch {
-            command = command.args(seek.input_args()).args(pinned_input(path));
+            command = command.args(["-threads", "1"]).args(seek.input_args()).args(pinned_input(path));
         }
-        let firsts: String = (0..batch.len()).map(|input| format!("[{input}:v:0]trim=end_frame=1,scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area[first{input}];")).collect();
+        // `setsar`: concat refuses inputs of different pixel shapes, which a chunk of another
+        // rung joined in has; the check then names it, as a run of its own would.
+        let firsts: String =
+            (0..batch.len()).map(|input| format!("[{input}:v:0]trim=end_frame=1,scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,setsar=1[first{input}];")).collect();
         let joined: String = (0..batch.len()).map(|input| format!("[first{input}]")).collect();
         let graph = format!("{firsts}{joined}concat=n={}:v=1:a=0[frames]", batch.len());
         command = command.args(["-filter_complex", &graph, "-map", "[frames]", "-pix_fmt", "gray", "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"]);
-        let pass = run_decode(&command, FRAME_BYTES, |receiver| analyse_frames(receiver, AnalysisDepth::Fingerprints), cancel).await?;
-        let found = pass.analysed.fingerprints;
-        if found.len() == batch.len() {
-            prints.extend(found.into_iter().map(|(print, _)| Some(print)));
-            continue;
+        match run_decode(&command, FRAME_BYTES, |receiver| analyse_frames(receiver, AnalysisDepth::Fingerprints), cancel).await {
+            Ok(pass) if pass.analysed.fingerprints.len() == batch.len() => {
+                prints.extend(pass.analysed.fingerprints.into_iter().map(|(print, _)| Some(print)));
+                continue;
+            }
+            Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(DecodePassError::Tool(error)),
+            _ => {}
         }
         for seek in batch {
             prints.push(decode_keyframe_fingerprint(path, *seek, cancel).await?);

@@ -16,8 +16,9 @@ const fn cpu_only(cpu_milli: u32, memory_mb: u32) -> Demand {
 
 /// A validation's CPU demand, whatever its rendition's size: the five of `shotfarm dev`'s
 /// 10 s 1080p ladder kept 0.30 to 0.55 of a core busy while they ran (0.21 to 0.39 CPU-s
-/// each; the first-frame decodes are a process start and one frame, the hashing reads the
-/// rendition once), and five of them fit a 2-core node together.
+/// each, measured when each chunk's first frame took a process of its own; now up to 32 share
+/// one, each input decoding on one thread; the hashing reads the rendition once), and five of
+/// them fit a 2-core node together.
 const VALIDATION_MILLI: u32 = 400;
 
 /// The backend options of a task of `kind` working on `rungs` (none for job-wide tasks; for

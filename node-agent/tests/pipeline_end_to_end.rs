@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use shotfarm_agent::media::artifacts::FrameArtifact;
 use shotfarm_agent::media::assemble::{AssembleParams, assemble_rendition};
 use shotfarm_agent::media::capabilities::probe_capabilities;
-use shotfarm_agent::media::chunk_check::{ChunkCheckParams, check_chunk};
+use shotfarm_agent::media::chunk_check::{ChunkCheckParams, check_chunk, check_chunk_renditions};
 use shotfarm_agent::media::chunking::FrameRange;
 use shotfarm_agent::media::encode::{ChunkOutput, CpuBackend, DecodeStart, EncodeBackend, EncodeChunkParams, EncoderSettings};
 use shotfarm_agent::media::frame_analysis::{decode_keyframe_fingerprint, decode_keyframe_fingerprints};
@@ -33,10 +33,10 @@ async fn backend() -> CpuBackend {
     CpuBackend::new(&probe_capabilities(&CancellationToken::new()).await.unwrap())
 }
 
-/// The chunk check of the encoded chunk at `path` as chunk `index` holding source frames
-/// `frames` of rung `rung`, as the join check takes it.
-async fn check(report: &InspectReport, rung: &str, index: u32, frames: FrameRange, path: &Path) -> Result<JoinedChunk, String> {
-    let params = ChunkCheckParams {
+/// What the chunk check of the encoded chunk at `path`, chunk `index` holding source frames
+/// `frames` of rung `rung`, is asked.
+fn check_params(report: &InspectReport, rung: &str, index: u32, frames: FrameRange, path: &Path) -> ChunkCheckParams {
+    ChunkCheckParams {
         rung: rung.to_owned(),
         codec: Codec::H264,
         chunk: index,
@@ -46,7 +46,13 @@ async fn check(report: &InspectReport, rung: &str, index: u32, frames: FrameRang
         source_frames_within: Default::default(),
         tone_mapped: false,
         tolerance: None,
-    };
+    }
+}
+
+/// The chunk check of the encoded chunk at `path` as chunk `index` holding source frames
+/// `frames` of rung `rung`, as the join check takes it.
+async fn check(report: &InspectReport, rung: &str, index: u32, frames: FrameRange, path: &Path) -> Result<JoinedChunk, String> {
+    let params = check_params(report, rung, index, frames, path);
     let verified = check_chunk(&params, &CancellationToken::new()).await.map_err(|error| error.to_string())?;
     assert_eq!(verified.frames, frames.len());
     Ok(common::joined_chunk(index, frames, verified))
@@ -263,6 +269,50 @@ async fn the_chunk_check_catches_dropped_duplicated_reordered_frames_and_a_wrong
     // Or a few frames off: 23..43.
     let error = checked("shifted-range.mp4", range(23, 43)).await.unwrap_err();
     assert!(error.contains("should be source frame 20") && error.contains("shows source frame 23"), "{error}");
+}
+
+#[tokio::test]
+async fn renditions_checked_in_one_decoding_run_get_the_verdicts_of_each_checked_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source = common::three_shots(root, "source.mp4", 256, 144, 1.0, false);
+    let report = inspect(&source, root).await;
+    let chunk = FrameRange { start: 20, end: 40 };
+    let right = encode_range(&source, &report, 1, chunk, &root.join("right.mp4")).await;
+    let dropped = encode_range(&source, &report, 1, FrameRange { start: 21, end: 40 }, &root.join("dropped.mp4")).await;
+    let not_video = root.join("not-video.mp4");
+    std::fs::write(&not_video, b"not an mp4 at all").unwrap();
+    let cancel = CancellationToken::new();
+    let params = |named: &[(&str, &PathBuf)]| -> Vec<ChunkCheckParams> { named.iter().map(|(rung, path)| check_params(&report, rung, 1, chunk, path)).collect() };
+    let alone = |params: Vec<ChunkCheckParams>| async move {
+        let mut verdicts = Vec::new();
+        for check in &params {
+            verdicts.push(check_chunk(check, &CancellationToken::new()).await.map_err(|error| error.to_string()));
+        }
+        verdicts
+    };
+
+    // Three good renditions: each passes with exactly the record it gets alone.
+    let good = params(&[("a", &right), ("b", &right), ("c", &right)]);
+    let together = check_chunk_renditions(&good, root, &cancel).await.unwrap();
+    let each: Vec<_> = alone(good).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(together, each);
+    assert_eq!(together[0].frames, 20);
+    // The frame files are gone.
+    assert!(!std::fs::read_dir(root).unwrap().any(|entry| entry.unwrap().file_name().to_string_lossy().starts_with("chunk-check")));
+
+    // A rendition missing its first frame among good ones: the same verdict, naming it.
+    let mixed = params(&[("a", &right), ("b", &dropped), ("c", &right)]);
+    let error = check_chunk_renditions(&mixed, root, &cancel).await.unwrap_err().to_string();
+    assert_eq!(error, alone(mixed).await[1].clone().unwrap_err());
+    assert!(error.contains("chunk 1 of rung b") && error.contains("dropped"), "{error}");
+
+    // A file that is no video fails the run together; each is then checked alone and the error
+    // is that file's own.
+    let broken = params(&[("a", &right), ("b", &not_video)]);
+    let error = check_chunk_renditions(&broken, root, &cancel).await.unwrap_err().to_string();
+    assert_eq!(error, alone(broken).await[1].clone().unwrap_err());
+    assert!(error.contains("not-video.mp4"), "{error}");
 }
 
 #[tokio::test]

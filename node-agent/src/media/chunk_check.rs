@@ -9,6 +9,9 @@
 //! [`super::sample_digest`]) goes into the encode output, where the validate task's
 //! join check ([`super::validate`]) finds it again in the assembled rendition.
 //!
+//! The renditions an encode task made of one chunk are decoded together, in one ffmpeg run
+//! ([`check_chunk_renditions`]), and each checked from its frames.
+//!
 //! This is the frame-by-frame half of validation, spread over the encode tasks; nothing
 //! decodes a whole rendition any more.
 
@@ -23,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::artifacts::ArtifactError;
 use super::chunking::FrameRange;
-use super::frame_analysis::{DecodePassError, decode_fingerprints};
+use super::frame_analysis::{DecodePassError, decode_fingerprints, decode_frame_files, send_frame_file_fingerprints};
 use super::frame_stream::{FramesWithin, stream_frames};
 use super::process::ToolError;
 use super::sample_digest::{SampleDigestError, digest_all_samples};
@@ -108,8 +111,44 @@ pub enum ChunkCheckError {
 /// Fingerprints in flight between a reader and the comparison (144 bytes each).
 const COMPARISON_QUEUE_FRAMES: usize = 256;
 
-/// Checks `params.encoded`; see the module docs.
+/// Checks `params.encoded`, decoding it in a run of its own; see the module docs.
 pub async fn check_chunk(params: &ChunkCheckParams, cancel: &CancellationToken) -> Result<VerifiedChunk, ChunkCheckError> {
+    check_frames_of(params, EncodedFrames::Decode, cancel).await
+}
+
+/// Checks the renditions of one chunk, `checks` (what one encode task made), decoding all of
+/// them in one ffmpeg run ([`decode_frame_files`]) into raw frame files under `scratch`, each
+/// then checked as [`check_chunk`] checks it. When that run fails, each rendition is decoded
+/// and checked again in a run of its own, so the error names the rendition at fault.
+pub async fn check_chunk_renditions(checks: &[ChunkCheckParams], scratch: &Path, cancel: &CancellationToken) -> Result<Vec<VerifiedChunk>, ChunkCheckError> {
+    let files: Vec<(PathBuf, PathBuf)> = checks.iter().enumerate().map(|(index, check)| (check.encoded.clone(), scratch.join(format!("chunk-check-{index}.gray")))).collect();
+    let decoded = decode_frame_files(&files, cancel).await;
+    let verified = match decoded {
+        Ok(_) => {
+            let each = checks.iter().zip(&files).map(|(check, (_, frame_file))| check_frames_of(check, EncodedFrames::File(frame_file.clone()), cancel));
+            futures::future::try_join_all(each).await
+        }
+        Err(error) if error.is_cancelled() => Err(ChunkCheckError::Cancelled),
+        Err(error) => {
+            tracing::warn!(%error, renditions = checks.len(), "decoding a chunk's renditions together failed; checking each alone");
+            futures::future::try_join_all(checks.iter().map(|check| check_chunk(check, cancel))).await
+        }
+    };
+    for (_, frame_file) in &files {
+        let _ = tokio::fs::remove_file(frame_file).await;
+    }
+    verified
+}
+
+/// Where a check's decoded frames of the encoded chunk come from.
+enum EncodedFrames {
+    /// A decode of its own, streamed as it runs.
+    Decode,
+    /// A raw frame file [`decode_frame_files`] wrote.
+    File(PathBuf),
+}
+
+async fn check_frames_of(params: &ChunkCheckParams, frames: EncodedFrames, cancel: &CancellationToken) -> Result<VerifiedChunk, ChunkCheckError> {
     let mismatch = |source_frame: Option<u64>, fault: Option<FrameFault>, message: String| {
         ChunkCheckError::Mismatch(Box::new(ChunkMismatch { rung: params.rung.clone(), chunk: params.chunk, source_frame, fault, message }))
     };
@@ -125,8 +164,11 @@ pub async fn check_chunk(params: &ChunkCheckParams, cancel: &CancellationToken) 
         let (path, codec) = (params.encoded.clone(), params.codec);
         move || digest_all_samples(&path, codec)
     });
-    let decoded = decode_fingerprints(&params.encoded, output_prints, cancel).await;
     let thread_failed = |error: tokio::task::JoinError| ChunkCheckError::Thread(error.to_string());
+    let decoded = match frames {
+        EncodedFrames::Decode => decode_fingerprints(&params.encoded, output_prints, cancel).await.map(drop),
+        EncodedFrames::File(frame_file) => tokio::task::spawn_blocking(move || send_frame_file_fingerprints(&frame_file, &output_prints)).await.map_err(thread_failed)?,
+    };
     let without_sdr_twin = source_reader.await.map_err(thread_failed)??;
     let (comparison, ends) = comparison.await.map_err(thread_failed)?;
     let samples_sha256 = digest.await.map_err(thread_failed)??;

@@ -1,8 +1,8 @@
 //! The encode task: one chunk at one or more rungs (the job's `rungs_per_encode`) through the
 //! backend placement chose, from the job's cached source, decoding the chunk once from its seek
 //! point (the inspection's keyframe, verified by the boundary fingerprints); each rung's output
-//! then checked frame by frame against the source's frames of the chunk
-//! ([`crate::media::chunk_check`]; a mismatch fails the attempt, retryable like an encode
+//! then checked frame by frame against the source's frames of the chunk, every rung's output
+//! decoded in one ffmpeg run ([`crate::media::chunk_check`]; a mismatch fails the attempt, retryable like an encode
 //! failure) and uploaded as `chunks/<rung>/<chunk:05>.a<attempt>.mp4`, the output recording
 //! what was verified (frame count, first and last fingerprints) for the validate task's join
 //! check.
@@ -16,7 +16,7 @@ use super::job_cache::local_source;
 use super::spec_checks::{check_chunk_in_source, check_rung_name, frame_rate};
 use super::work_area::WorkArea;
 use super::{ProgressFn, TaskContext, TaskError, inspection, task_errors};
-use crate::media::chunk_check::{ChunkCheckError, ChunkCheckParams, VerifiedChunk, check_chunk};
+use crate::media::chunk_check::{ChunkCheckError, ChunkCheckParams, VerifiedChunk, check_chunk_renditions};
 use crate::media::chunking::FrameRange;
 use crate::media::encode::{ChunkOutput, CpuBackend, EncodeBackend, EncodeChunkParams, EncoderSettings};
 use crate::media::frame_stream::FramesWithin;
@@ -158,9 +158,10 @@ pub async fn run(
         };
         encoded_outputs.push((rung, encoded));
     }
-    // Every output decoded and compared with the source's frames of the chunk, all rungs at once.
-    let checks = encoded_outputs.iter().map(|(rung, encoded)| {
-        let check = ChunkCheckParams {
+    // Every output decoded and compared with the source's frames of the chunk, all rungs in
+    // one decoding run.
+    let checks: Vec<ChunkCheckParams> = encoded_outputs.iter().map(|(rung, encoded)| {
+        ChunkCheckParams {
             rung: rung.name.clone(),
             codec: rung.codec,
             chunk: chunk.index,
@@ -170,10 +171,9 @@ pub async fn run(
             source_frames_within: FramesWithin::Inspection,
             tone_mapped: params.picture.colour.for_codec(rung.codec) == RungColour::ToneMappedToSdr,
             tolerance: None,
-        };
-        async move { check_chunk(&check, cancel).await }
-    });
-    let verified = match futures::future::try_join_all(checks).await {
+        }
+    }).collect();
+    let verified = match check_chunk_renditions(&checks, &ctx.scratch_dir.join("encode"), cancel).await {
         Ok(verified) => verified,
         Err(error) => {
             remove_outputs().await;

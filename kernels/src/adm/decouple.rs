@@ -78,15 +78,10 @@ pub(super) fn decouple_scale0(
         let t = [&distorted.h, &distorted.v, &distorted.d].map(|b| &b[row.clone()]);
         let [rh, rv, rd] = r.bands.each_mut().map(|b| &mut b[row.clone()]);
         let [ah, av, ad] = a.bands.each_mut().map(|b| &mut b[row.clone()]);
-        let done = super::avx2::decouple0(
-            o,
-            t,
-            [&mut *rh, &mut *rv, &mut *rd],
-            [&mut *ah, &mut *av, &mut *ad],
-            lookup,
-            cos_sq,
-            simd,
-        );
+        let done = match super::avx512::decouple0(o, t, [&mut *rh, &mut *rv, &mut *rd], [&mut *ah, &mut *av, &mut *ad], lookup, cos_sq, simd) {
+            0 => super::avx2::decouple0(o, t, [&mut *rh, &mut *rv, &mut *rd], [&mut *ah, &mut *av, &mut *ad], lookup, cos_sq, simd),
+            done => done,
+        };
         let (r_row, a_row) = ([rh, rv, rd], [ah, av, ad]);
         for j in done..row.len() {
             let (oj, tj) = (o.map(|b| b[j]), t.map(|b| b[j]));

@@ -149,7 +149,10 @@ pub(super) fn dwt_s123(
     let interior = w.saturating_sub(3).div_euclid(2).min(bw.saturating_sub(1));
     for i in 0..bh {
         let r: [&[i32]; 4] = dwt_taps(i, h).map(|y| &src[y * w..(y + 1) * w]);
-        let done = super::avx2::dwt_s123_vertical(r, vertical, tmp_lo, tmp_hi, simd);
+        let done = match super::avx512::dwt_s123_vertical(r, vertical, tmp_lo, tmp_hi, simd) {
+            0 => super::avx2::dwt_s123_vertical(r, vertical, tmp_lo, tmp_hi, simd),
+            done => done,
+        };
         for j in done..w {
             let s = [i64::from(r[0][j]), i64::from(r[1][j]), i64::from(r[2][j]), i64::from(r[3][j])];
             let lo = lo_k[0] * s[0] + lo_k[1] * s[1] + lo_k[2] * s[2] + lo_k[3] * s[3];

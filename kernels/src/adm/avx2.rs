@@ -77,11 +77,12 @@ pub(crate) fn dwt_s123_vertical(rows: [&[i32]; 4], rounding: DwtRounding, lo: &m
     0
 }
 
-/// The horizontal pass of scales 1–3 for outputs `1..=last` (no mirroring); returns the
-/// first output it did not do.
+/// The horizontal pass of scales 1–3 for outputs `from..=last` (no mirroring; `from` ≥ 1);
+/// returns the first output it did not do.
 pub(crate) fn dwt_s123_horizontal(
     lo: &[i32],
     hi: &[i32],
+    from: usize,
     last: usize,
     rounding: DwtRounding,
     out: [&mut [i32]; 4],
@@ -90,10 +91,10 @@ pub(crate) fn dwt_s123_horizontal(
     #[cfg(target_arch = "x86_64")]
     if simd >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") && rounding.shift < 32 {
         // SAFETY: AVX2 is present (checked just above).
-        return unsafe { x86::dwt_s123_horizontal(lo, hi, last, rounding, out) };
+        return unsafe { x86::dwt_s123_horizontal(lo, hi, from, last, rounding, out) };
     }
     let _ = (lo, hi, last, rounding, out, simd);
-    1
+    from
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -305,6 +306,7 @@ mod x86 {
     pub(super) fn dwt_s123_horizontal(
         lo: &[i32],
         hi: &[i32],
+        from: usize,
         last: usize,
         rounding: DwtRounding,
         out: [&mut [i32]; 4],
@@ -315,7 +317,7 @@ mod x86 {
         // `round_interleave` of outputs j..j+4 and j+4..j+8 holds them in the order
         // [j, j+4, j+1, j+5, …]; this permutation restores [j, j+1, …].
         let order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-        let mut j = 1;
+        let mut j = from.max(1);
         // Outputs j..j+8 read the source at 2j−1 ..= 2j+16.
         while j + 7 <= last {
             let b = 2 * j - 1;

@@ -6,6 +6,7 @@
 //! | [`dwt0_vertical`] | 8-bit scale 0: the vertical low/high-pass of 32 columns | `vpmaddwd` on interleaved pairs of rows (sums ≤ 50582·255 fit `i32`); `vpackssdw` of the unpacked halves restores the column order within each 128-bit lane |
 //! | [`dwt0_horizontal`] | scale 0, every depth: the horizontal pass + decimation of 32 outputs | `vpmaddwd` on the `i16` row at `2j−1` and `2j+1`; \|Σ\| < 2³¹ for any `i16` input; `vpermq` puts the packed halves in order |
 //! | [`dwt_s123_vertical`] | scales 1–3: the vertical low/high-pass of 16 `i32` columns | `vpmuldq` products summed in `i64` lanes (even and odd columns apart), rounded and shifted as the scalar `i64` code, interleaved back with a masked blend |
+//! | [`dwt_s123_horizontal`] | scales 1–3: the horizontal pass + decimation of 16 outputs | taps from the even and odd `i32` lanes of the rows at `2j−1` and `2j+1`, summed in `i64` as the vertical pass; `vpermd` restores the order the interleave leaves |
 //! | [`decouple0`] | scale 0's decoupling of 16 pixels of the three bands | [`super::avx2`]'s arithmetic: the angle test in `f64` lanes (each dot product rounded once to `f32`, no fused multiply-add), the reciprocal gathered from the table, `i64` products; mask registers in place of blend masks; `vpmovsdw` saturates as `packssdw` does |
 //!
 //! Each returns how far it got and leaves the rest to the scalar code; below
@@ -74,6 +75,18 @@ pub(crate) fn decouple0(
     }
     let _ = (o, t, r, a, lookup, cos_sq, simd);
     0
+}
+
+/// The horizontal pass of scales 1–3 for outputs `1..` up to `last` (inclusive, no
+/// mirroring); returns the first output it did not do (1 = none).
+pub(crate) fn dwt_s123_horizontal(lo: &[i32], hi: &[i32], last: usize, rounding: DwtRounding, out: [&mut [i32]; 4], simd: SimdLevel) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if simd.permits(SimdLevel::Avx512) && rounding.shift < 32 {
+        // SAFETY: the CPU has AVX-512 F and BW (checked by `permits`).
+        return unsafe { x86::dwt_s123_horizontal(lo, hi, last, rounding, out) };
+    }
+    let _ = (lo, hi, last, rounding, out, simd);
+    1
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -161,6 +174,17 @@ mod x86 {
         _mm512_add_epi64(_mm512_add_epi64(p(0), p(1)), _mm512_add_epi64(p(2), p(3)))
     }
 
+    /// `((even + round) >> shift, (odd + round) >> shift)` kept as `i32`, interleaved back
+    /// into 32-bit lanes (even results in even lanes); with shift < 32 the low 32 bits of a
+    /// logical shift are those of the arithmetic one.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn round_interleave(even: __m512i, odd: __m512i, round: __m512i, count: __m128i) -> __m512i {
+        let even = _mm512_srl_epi64(_mm512_add_epi64(even, round), count);
+        let odd = _mm512_slli_epi64::<32>(_mm512_srl_epi64(_mm512_add_epi64(odd, round), count));
+        _mm512_mask_blend_epi32(0xAAAA, even, odd)
+    }
+
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(super) fn dwt_s123_vertical(rows: [&[i32]; 4], rounding: DwtRounding, lo: &mut [i32], hi: &mut [i32]) -> usize {
         let w = lo.len().min(hi.len()).min(rows.iter().map(|r| r.len()).min().unwrap_or(0));
@@ -172,11 +196,7 @@ mod x86 {
             let x = rows.map(|r| load512(r, j));
             let x_odd = x.map(|v| _mm512_srli_epi64::<32>(v));
             for (c, out) in [(&DWT_LO, &mut *lo), (&DWT_HI, &mut *hi)] {
-                // ((Σ + round) >> shift) per column; with shift < 32 the low 32 bits of a
-                // logical shift are those of the arithmetic one.
-                let even = _mm512_srl_epi64(_mm512_add_epi64(dot4_even(x, c), round), count);
-                let odd = _mm512_slli_epi64::<32>(_mm512_srl_epi64(_mm512_add_epi64(dot4_even(x_odd, c), round), count));
-                store512(out, j, _mm512_mask_blend_epi32(0xAAAA, even, odd));
+                store512(out, j, round_interleave(dot4_even(x, c), dot4_even(x_odd, c), round, count));
             }
             j += 16;
         }
@@ -259,6 +279,36 @@ mod x86 {
                 store256(r[band], j, rst);
                 store256(a[band], j, imp);
             }
+            j += 16;
+        }
+        j
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn dwt_s123_horizontal(lo: &[i32], hi: &[i32], last: usize, rounding: DwtRounding, out: [&mut [i32]; 4]) -> usize {
+        let [a, v, h, d] = out;
+        let round = _mm512_set1_epi64(rounding.round);
+        let count = _mm_cvtsi32_si128(rounding.shift as i32);
+        // `round_interleave` of outputs j..j+8 and j+8..j+16 holds them in the order
+        // [j, j+8, j+1, j+9, …]; this permutation restores [j, j+1, …].
+        let order = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+        let mut j = 1;
+        // Outputs j..j+16 read the source at 2j−1 ..= 2j+32.
+        while j + 15 <= last {
+            let b = 2 * j - 1;
+            // Even lanes of the row from b: tap 0 of outputs j..j+8, odd lanes tap 1; from
+            // b + 2 taps 2 and 3. From b + 16 and b + 18 the same for outputs j+8..j+16.
+            let filt = |src: &[i32], c: &[i32; 4]| {
+                let half = |o: usize| {
+                    let (x, y) = (load512(src, o), load512(src, o + 2));
+                    dot4_even([x, _mm512_srli_epi64::<32>(x), y, _mm512_srli_epi64::<32>(y)], c)
+                };
+                _mm512_permutexvar_epi32(order, round_interleave(half(b), half(b + 16), round, count))
+            };
+            store512(a, j, filt(lo, &DWT_LO));
+            store512(v, j, filt(lo, &DWT_HI));
+            store512(h, j, filt(hi, &DWT_LO));
+            store512(d, j, filt(hi, &DWT_HI));
             j += 16;
         }
         j

@@ -162,14 +162,8 @@ pub(super) fn dwt_s123(
         }
         let row = i * bw;
         let [a, v, hb, d] = [&mut out.a, &mut out.v, &mut out.h, &mut out.d].map(|b| &mut b[row..row + bw]);
-        let next = super::avx2::dwt_s123_horizontal(
-            tmp_lo,
-            tmp_hi,
-            interior,
-            horizontal,
-            [&mut *a, &mut *v, &mut *hb, &mut *d],
-            simd,
-        );
+        let next = super::avx512::dwt_s123_horizontal(tmp_lo, tmp_hi, interior, horizontal, [&mut *a, &mut *v, &mut *hb, &mut *d], simd);
+        let next = super::avx2::dwt_s123_horizontal(tmp_lo, tmp_hi, next, interior, horizontal, [&mut *a, &mut *v, &mut *hb, &mut *d], simd);
         for j in next..=interior {
             let b = 2 * j - 1;
             let lo = [tmp_lo[b], tmp_lo[b + 1], tmp_lo[b + 2], tmp_lo[b + 3]];

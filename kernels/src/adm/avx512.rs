@@ -1,5 +1,6 @@
-//! Hand-written AVX-512 versions of ADM's scale-0 DWT row loops, bit-exact with the
-//! scalar code in [`super::dwt`]: [`super::avx2`]'s arithmetic on 512-bit registers.
+//! Hand-written AVX-512 versions of ADM's DWT row loops and of scale 0's decoupling, bit-exact
+//! with the scalar code in [`super::dwt`] and [`super::decouple`]: [`super::avx2`]'s
+//! arithmetic on 512-bit registers.
 //!
 //! | function | what is vectorised | how it stays exact |
 //! | --- | --- | --- |
@@ -9,7 +10,7 @@
 //! | [`dwt_s123_horizontal`] | scales 1–3: the horizontal pass + decimation of 16 outputs | taps from the even and odd `i32` lanes of the rows at `2j−1` and `2j+1`, summed in `i64` as the vertical pass; `vpermd` restores the order the interleave leaves |
 //! | [`decouple0`] | scale 0's decoupling of 16 pixels of the three bands | [`super::avx2`]'s arithmetic: the angle test in `f64` lanes (each dot product rounded once to `f32`, no fused multiply-add), the reciprocal gathered from the table, `i64` products; mask registers in place of blend masks; `vpmovsdw` saturates as `packssdw` does |
 //!
-//! Each returns how far it got and leaves the rest to the scalar code; below
+//! Each returns how far it got and leaves the rest to the AVX2 or scalar code; below
 //! [`SimdLevel::Avx512`] they do nothing. `tests/simd_and_threads.rs` compares the whole
 //! ADM at every level with the scalar build.
 

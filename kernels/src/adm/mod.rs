@@ -21,7 +21,7 @@
 //! | `sums` | the sums' fixed-point shifts and float finishing, shared with `crate::cuda::adm` |
 //! | `region` | the border each step leaves out |
 //! | `avx2` | hand-written AVX2 twins of the DWT and scale-0 decoupling row loops |
-//! | `avx512` | hand-written AVX-512 twins of the scale-0 DWT row loops |
+//! | `avx512` | hand-written AVX-512 twins of the DWT row loops (scale 0, and scales 1–3) and of scale 0's decoupling |
 
 mod avx2;
 mod avx512;

@@ -284,7 +284,7 @@ pub async fn decode_frame_files(files: &[(PathBuf, PathBuf)], cancel: &Cancellat
         command = command
             .args(["-map".to_owned(), format!("[frames{index}]")])
             .args(["-pix_fmt", "gray", "-fps_mode", "passthrough", "-f", "rawvideo"])
-            .args([frame_file.display().to_string()]);
+            .args([format!("file:{}", frame_file.display())]);
     }
     run_tool(&command, cancel, &mut DiscardStdout, &mut |_| {}).await
 }

@@ -8,7 +8,8 @@
 //! | [`decouple0`] | scale 0: decoupling of 8 pixels of the three detail bands | the angle test in `f64` lanes (products exact, each sum rounded once to `f32` as the scalar's `i64 as f32`); `2³⁰/o · t` as `i64` products (`vpmuldq`), of which the low 32 bits after `>> 15` are the exact quotient; the gain limit as integer min/max (the scalar's `f64` values are integers) |
 //! | [`dwt_s123_vertical`], [`dwt_s123_horizontal`] | scales 1–3: both passes on `i32` rows, 8 columns or outputs at a time | products in `i64` lanes (`vpmuldq` on even and odd lanes); `(Σ + round) >> shift` kept as `i32` is bits `shift..shift+32` of the sum, which a logical shift gives as well as the scalar's arithmetic one |
 //!
-//! Each returns how far it got (columns or outputs), and the scalar code finishes the row;
+//! Each returns how far it got (columns or outputs), and the scalar code finishes the row
+//! (the horizontal pass of scales 1–3 starts where [`super::avx512`]'s stopped, `from`);
 //! below [`SimdLevel::Avx2`] they do nothing. `tests/simd_and_threads.rs` compares the
 //! whole ADM on random frames of odd sizes with the scalar build.
 

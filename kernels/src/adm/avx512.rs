@@ -10,7 +10,8 @@
 //! | [`dwt_s123_horizontal`] | scales 1–3: the horizontal pass + decimation of 16 outputs | taps from the even and odd `i32` lanes of the rows at `2j−1` and `2j+1`, summed in `i64` as the vertical pass; `vpermd` restores the order the interleave leaves |
 //! | [`decouple0`] | scale 0's decoupling of 16 pixels of the three bands | [`super::avx2`]'s arithmetic: the angle test in `f64` lanes (each dot product rounded once to `f32`, no fused multiply-add), the reciprocal gathered from the table, `i64` products; mask registers in place of blend masks; `vpmovsdw` saturates as `packssdw` does |
 //!
-//! Each returns how far it got and leaves the rest to the AVX2 or scalar code; below
+//! Each returns how far it got and leaves the rest to the scalar code (the horizontal pass
+//! of scales 1–3 to the AVX2 one, then scalar); below
 //! [`SimdLevel::Avx512`] they do nothing. `tests/simd_and_threads.rs` compares the whole
 //! ADM at every level with the scalar build.
 

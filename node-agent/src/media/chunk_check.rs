@@ -1,5 +1,7 @@
 //! Checking one encoded chunk right after its encode, before it is uploaded: every frame of the
-//! encoded file decoded and fingerprinted ([`super::frame_analysis::decode_fingerprints`]) and
+//! encoded file decoded and fingerprinted ([`super::frame_analysis::decode_frame_files`] for
+//! the renditions of a chunk together, [`super::frame_analysis::decode_fingerprints`] for one
+//! alone) and
 //! compared in order with the source's fingerprints of exactly the chunk's frame range (read
 //! from the inspection, [`super::frame_stream`]), by the kernels' [`SequenceComparator`]. A
 //! frame dropped, duplicated or reordered inside the chunk or at its ends, or a chunk encoded
@@ -26,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::artifacts::ArtifactError;
 use super::chunking::FrameRange;
-use super::frame_analysis::{DecodePassError, decode_fingerprints, decode_frame_files, send_frame_file_fingerprints};
+use super::frame_analysis::{DecodePassError, FrameFileDecode, decode_fingerprints, decode_frame_files, send_frame_file_fingerprints};
 use super::frame_stream::{FramesWithin, stream_frames};
 use super::process::ToolError;
 use super::sample_digest::{SampleDigestError, digest_all_samples};
@@ -121,11 +123,21 @@ pub async fn check_chunk(params: &ChunkCheckParams, cancel: &CancellationToken) 
 /// then checked as [`check_chunk`] checks it. When that run fails, each rendition is decoded
 /// and checked again in a run of its own, so the error names the rendition at fault.
 pub async fn check_chunk_renditions(checks: &[ChunkCheckParams], scratch: &Path, cancel: &CancellationToken) -> Result<Vec<VerifiedChunk>, ChunkCheckError> {
-    let files: Vec<(PathBuf, PathBuf)> = checks.iter().enumerate().map(|(index, check)| (check.encoded.clone(), scratch.join(format!("chunk-check-{index}.gray")))).collect();
+    // Up to twice the chunk's frames are written: enough to tell how many a rendition has too
+    // many, never a disk filled by a runaway file.
+    let files: Vec<FrameFileDecode> = checks
+        .iter()
+        .enumerate()
+        .map(|(index, check)| FrameFileDecode {
+            encoded: check.encoded.clone(),
+            frame_file: scratch.join(format!("chunk-check-{index}.gray")),
+            most_frames: 2 * check.frames.len() + 16,
+        })
+        .collect();
     let decoded = decode_frame_files(&files, cancel).await;
     let verified = match decoded {
         Ok(_) => {
-            let each = checks.iter().zip(&files).map(|(check, (_, frame_file))| check_frames_of(check, EncodedFrames::File(frame_file.clone()), cancel));
+            let each = checks.iter().zip(&files).map(|(check, file)| check_frames_of(check, EncodedFrames::File(file.frame_file.clone()), cancel));
             futures::future::try_join_all(each).await
         }
         Err(error) if error.is_cancelled() => Err(ChunkCheckError::Cancelled),
@@ -134,8 +146,8 @@ pub async fn check_chunk_renditions(checks: &[ChunkCheckParams], scratch: &Path,
             futures::future::try_join_all(checks.iter().map(|check| check_chunk(check, cancel))).await
         }
     };
-    for (_, frame_file) in &files {
-        let _ = tokio::fs::remove_file(frame_file).await;
+    for file in &files {
+        let _ = tokio::fs::remove_file(&file.frame_file).await;
     }
     verified
 }
@@ -176,7 +188,7 @@ async fn check_frames_of(params: &ChunkCheckParams, frames: EncodedFrames, cance
         Ok(_) => {}
         Err(DecodePassError::Tool(error)) if error.is_cancelled() => return Err(ChunkCheckError::Cancelled),
         Err(DecodePassError::Tool(error)) => return Err(ChunkCheckError::Tool(error)),
-        Err(error) => return Err(ChunkCheckError::Decode(error.to_string())),
+        Err(error) => return Err(ChunkCheckError::Decode(format!("{} of rung {}: {error}", params.encoded.display(), params.rung))),
     }
     if without_sdr_twin {
         return Err(mismatch(None, None, "the rung is tone-mapped to SDR but the inspection has no tone-mapped fingerprints of the source (it was not inspected as HDR)".to_owned()));

@@ -13,7 +13,9 @@
 //!
 //! Inspection, the encode task's chunk check and validation's join check all use this pass, so
 //! the source's, a chunk's and a rendition's fingerprints come from the same decode-and-scale
-//! path; the join check decodes only each chunk's first frame, from its keyframe, many chunks
+//! path; the chunk check decodes all the renditions of its chunk in one run, each with its own
+//! chain and written to a raw frame file of its own ([`decode_frame_files`]), and
+//! the join check decodes only each chunk's first frame, from its keyframe, many chunks
 //! in one run ([`decode_keyframe_fingerprints`]: an input per seek, each input's first frame
 //! scaled the same way, the same pixels as a run of its own).
 //!
@@ -130,6 +132,8 @@ pub enum DecodePassError {
     Fingerprint { frame: u64, message: String },
     #[error("the analysis thread stopped unexpectedly: {0}")]
     AnalysisThread(String),
+    #[error("the decoded frames cannot be read back: {0}")]
+    FrameFile(String),
 }
 
 struct FrameQueueSink {
@@ -268,23 +272,32 @@ pub async fn decode_fingerprints(path: &Path, prints: mpsc::SyncSender<Fingerpri
     })
 }
 
-/// Decodes every encoded rendition of `files` (as [`decode_fingerprints`] does: the same
-/// scale, the same pixels) in one ffmpeg run, each to its raw analysis frames in the frame file
-/// paired with it, for [`send_frame_file_fingerprints`]: the renditions of one
-/// chunk checked together pay one process start (about 0.07 to 0.13 CPU-s with Debian's
-/// ffmpeg) instead of one each. Each input decodes on [`DECODER_THREADS_PER_FILE`] threads.
-pub async fn decode_frame_files(files: &[(PathBuf, PathBuf)], cancel: &CancellationToken) -> Result<ToolRun, ToolError> {
+/// One encoded rendition for [`decode_frame_files`]: where it is, the raw frame file to write
+/// and the most frames to write (a bound on the disk a runaway file can take).
+#[derive(Debug, Clone)]
+pub struct FrameFileDecode {
+    pub encoded: PathBuf,
+    pub frame_file: PathBuf,
+    pub most_frames: u64,
+}
+
+/// Decodes every encoded rendition of `files` in one ffmpeg run, each exactly as
+/// [`decode_fingerprints`] decodes it (its own `-map` and `-vf` chain: the same scale, the same
+/// pixels), to its raw analysis frames in its frame file, for [`send_frame_file_fingerprints`]:
+/// the renditions of one chunk checked together pay one process start (about 0.07 to 0.13
+/// CPU-s with Debian's ffmpeg) instead of one each. Each input decodes on
+/// [`DECODER_THREADS_PER_FILE`] threads.
+pub async fn decode_frame_files(files: &[FrameFileDecode], cancel: &CancellationToken) -> Result<ToolRun, ToolError> {
     let mut command = ToolCommand::new(Tool::Ffmpeg).args(["-hide_banner", "-nostats", "-nostdin", "-y"]);
-    for (encoded, _) in files {
-        command = command.args(["-threads", DECODER_THREADS_PER_FILE]).args(pinned_input(encoded));
+    for file in files {
+        command = command.args(["-threads", DECODER_THREADS_PER_FILE]).args(pinned_input(&file.encoded));
     }
-    let graph: Vec<String> = (0..files.len()).map(|input| format!("[{input}:v:0]scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area[frames{input}]")).collect();
-    command = command.args(["-filter_complex".to_owned(), graph.join(";")]);
-    for (index, (_, frame_file)) in files.iter().enumerate() {
+    for (index, file) in files.iter().enumerate() {
         command = command
-            .args(["-map".to_owned(), format!("[frames{index}]")])
+            .args(["-map".to_owned(), format!("{index}:v:0"), "-vf".to_owned(), format!("scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area")])
+            .args(["-frames:v".to_owned(), file.most_frames.to_string()])
             .args(["-pix_fmt", "gray", "-fps_mode", "passthrough", "-f", "rawvideo"])
-            .args([format!("file:{}", frame_file.display())]);
+            .args([format!("file:{}", file.frame_file.display())]);
     }
     run_tool(&command, cancel, &mut DiscardStdout, &mut |_| {}).await
 }
@@ -296,16 +309,21 @@ pub async fn decode_frame_files(files: &[(PathBuf, PathBuf)], cancel: &Cancellat
 const DECODER_THREADS_PER_FILE: &str = "2";
 
 /// Sends the fingerprint of every frame of a raw frame file of [`decode_frame_files`] to
-/// `prints`, in order, stopping early when `prints` is closed.
+/// `prints`, in order, stopping early when `prints` is closed. A file ffmpeg never wrote (an
+/// output that got no frame) holds no frames.
 pub fn send_frame_file_fingerprints(frame_file: &Path, prints: &mpsc::SyncSender<Fingerprint>) -> Result<(), DecodePassError> {
-    let unreadable = |message: String| DecodePassError::Fingerprint { frame: 0, message };
-    let mut file = std::io::BufReader::new(std::fs::File::open(frame_file).map_err(|error| unreadable(format!("opening {}: {error}", frame_file.display())))?);
+    let file = match std::fs::File::open(frame_file) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(DecodePassError::FrameFile(format!("opening {}: {error}", frame_file.display()))),
+    };
+    let mut file = std::io::BufReader::new(file);
     let mut frame = vec![0u8; FRAME_BYTES];
     for index in 0u64.. {
         match read_whole_frame(&mut file, &mut frame) {
             Ok(true) => {}
             Ok(false) => return Ok(()),
-            Err(error) => return Err(DecodePassError::Fingerprint { frame: index, message: format!("reading {}: {error}", frame_file.display()) }),
+            Err(error) => return Err(DecodePassError::FrameFile(format!("reading frame {index} of {}: {error}", frame_file.display()))),
         }
         let print = Fingerprint::of_luma(&frame, ANALYSIS_WIDTH, ANALYSIS_HEIGHT).map_err(|error| DecodePassError::Fingerprint { frame: index, message: error.to_string() })?;
         if prints.send(print).is_err() {

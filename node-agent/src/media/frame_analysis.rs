@@ -47,6 +47,18 @@ pub const ANALYSIS_WIDTH: usize = 128;
 /// Height of the analysis frames.
 pub const ANALYSIS_HEIGHT: usize = 72;
 const FRAME_BYTES: usize = ANALYSIS_WIDTH * ANALYSIS_HEIGHT;
+
+/// The filter that makes an analysis frame of a decoded one: every pass that compares
+/// fingerprints scales with exactly this, so the same picture gives the same pixels.
+fn analysis_scale() -> String {
+    format!("scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area")
+}
+
+/// The fingerprint of the analysis frame `frame` (luma, at least [`FRAME_BYTES`]), the
+/// `index`-th its decode delivered.
+fn analysis_fingerprint(frame: &[u8], index: u64) -> Result<Fingerprint, DecodePassError> {
+    Fingerprint::of_luma(&frame[..FRAME_BYTES.min(frame.len())], ANALYSIS_WIDTH, ANALYSIS_HEIGHT).map_err(|error| DecodePassError::Fingerprint { frame: index, message: error.to_string() })
+}
 /// The size an HDR source's frames are area-scaled to before the tone map of its SDR twin.
 pub const TONE_MAP_WIDTH: usize = 512;
 pub const TONE_MAP_HEIGHT: usize = 288;
@@ -255,8 +267,7 @@ pub struct StreamedDecode {
 pub async fn decode_fingerprints(path: &Path, prints: mpsc::SyncSender<Fingerprint>, cancel: &CancellationToken) -> Result<StreamedDecode, DecodePassError> {
     let send = move |receiver: mpsc::Receiver<Vec<u8>>| -> Result<(), DecodePassError> {
         for (index, frame) in receiver.into_iter().enumerate() {
-            let print = Fingerprint::of_luma(&frame[..FRAME_BYTES.min(frame.len())], ANALYSIS_WIDTH, ANALYSIS_HEIGHT)
-                .map_err(|error| DecodePassError::Fingerprint { frame: index as u64, message: error.to_string() })?;
+            let print = analysis_fingerprint(&frame, index as u64)?;
             if prints.send(print).is_err() {
                 break;
             }
@@ -294,7 +305,7 @@ pub async fn decode_frame_files(files: &[FrameFileDecode], cancel: &Cancellation
     }
     for (index, file) in files.iter().enumerate() {
         command = command
-            .args(["-map".to_owned(), format!("{index}:v:0"), "-vf".to_owned(), format!("scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area")])
+            .args(["-map".to_owned(), format!("{index}:v:0"), "-vf".to_owned(), analysis_scale()])
             .args(["-frames:v".to_owned(), file.most_frames.to_string()])
             .args(["-pix_fmt", "gray", "-fps_mode", "passthrough", "-f", "rawvideo"])
             .args([format!("file:{}", file.frame_file.display())]);
@@ -325,7 +336,7 @@ pub fn send_frame_file_fingerprints(frame_file: &Path, prints: &mpsc::SyncSender
             Ok(false) => return Ok(()),
             Err(error) => return Err(DecodePassError::FrameFile(format!("reading frame {index} of {}: {error}", frame_file.display()))),
         }
-        let print = Fingerprint::of_luma(&frame, ANALYSIS_WIDTH, ANALYSIS_HEIGHT).map_err(|error| DecodePassError::Fingerprint { frame: index, message: error.to_string() })?;
+        let print = analysis_fingerprint(&frame, index)?;
         if prints.send(print).is_err() {
             return Ok(());
         }
@@ -379,7 +390,7 @@ pub async fn decode_keyframe_fingerprints(path: &Path, seeks: &[KeyframeSeek], c
         // `setsar`: concat refuses inputs of different pixel shapes, which a chunk of another
         // rung joined in has; the check then names it, as a run of its own would.
         let firsts: String =
-            (0..batch.len()).map(|input| format!("[{input}:v:0]trim=end_frame=1,scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,setsar=1[first{input}];")).collect();
+            (0..batch.len()).map(|input| format!("[{input}:v:0]trim=end_frame=1,{},setsar=1[first{input}];", analysis_scale())).collect();
         let joined: String = (0..batch.len()).map(|input| format!("[first{input}]")).collect();
         let graph = format!("{firsts}{joined}concat=n={}:v=1:a=0[frames]", batch.len());
         command = command.args(["-filter_complex", &graph, "-map", "[frames]", "-pix_fmt", "gray", "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"]);
@@ -431,7 +442,7 @@ async fn decode_pass<T: Send + 'static>(
     cancel: &CancellationToken,
 ) -> Result<DecodePass<T>, DecodePassError> {
     let with_sdr_twin = picture.colour.is_hdr();
-    let analysis = format!("scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,showinfo");
+    let analysis = format!("{},showinfo", analysis_scale());
     let trim = match span {
         DecodeSpan::Presented { start, end_pts } => {
             let bounds: Vec<String> = start.map(|start| format!("start_pts={}", start.pts)).into_iter().chain(end_pts.map(|end| format!("end_pts={end}"))).collect();
@@ -441,10 +452,11 @@ async fn decode_pass<T: Send + 'static>(
     };
     let picture_args = if with_sdr_twin {
         let graph = format!(
-            "[{stream}]{trim}{head}split=2[hdr][sdr];[hdr]{analysis},format=gray[analysis];[sdr]scale={TONE_MAP_WIDTH}:{TONE_MAP_HEIGHT}:flags=area,{tone_map},scale={ANALYSIS_WIDTH}:{ANALYSIS_HEIGHT}:flags=area,format=gray[twin];[analysis][twin]vstack=inputs=2[frames]",
+            "[{stream}]{trim}{head}split=2[hdr][sdr];[hdr]{analysis},format=gray[analysis];[sdr]scale={TONE_MAP_WIDTH}:{TONE_MAP_HEIGHT}:flags=area,{tone_map},{analysis_scale},format=gray[twin];[analysis][twin]vstack=inputs=2[frames]",
             stream = picture.stream_spec(),
             head = picture.chain_head(),
             tone_map = picture.colour.tone_map_filters(),
+            analysis_scale = analysis_scale(),
         );
         vec!["-filter_complex".to_owned(), graph, "-map".to_owned(), "[frames]".to_owned()]
     } else {
@@ -523,7 +535,7 @@ fn analyse_frames(receiver: mpsc::Receiver<Vec<u8>>, depth: AnalysisDepth) -> Re
     let mut previous: Option<Vec<u8>> = None;
     for mut frame in receiver {
         let index = fingerprints.len() as u64;
-        let print = |luma: &[u8]| Fingerprint::of_luma(luma, ANALYSIS_WIDTH, ANALYSIS_HEIGHT).map_err(|error| DecodePassError::Fingerprint { frame: index, message: error.to_string() });
+        let print = |luma: &[u8]| analysis_fingerprint(luma, index);
         // A frame with an SDR twin stacked below it: the twin is the second half.
         let twin = if frame.len() > FRAME_BYTES { Some(print(&frame.split_off(FRAME_BYTES))?) } else { None };
         fingerprints.push((print(&frame)?, twin));

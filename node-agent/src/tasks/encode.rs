@@ -2,8 +2,8 @@
 //! backend placement chose, from the job's cached source, decoding the chunk once from its seek
 //! point (the inspection's keyframe, verified by the boundary fingerprints); each rung's output
 //! then checked frame by frame against the source's frames of the chunk, every rung's output
-//! decoded in one ffmpeg run ([`crate::media::chunk_check`]; a mismatch fails the attempt, retryable like an encode
-//! failure) and uploaded as `chunks/<rung>/<chunk:05>.a<attempt>.mp4`, the output recording
+//! decoded in one ffmpeg run ([`crate::media::chunk_check`]; a mismatch fails the attempt,
+//! retryable like an encode failure) and uploaded as `chunks/<rung>/<chunk:05>.a<attempt>.mp4`, the output recording
 //! what was verified (frame count, first and last fingerprints) for the validate task's join
 //! check.
 
@@ -160,8 +160,9 @@ pub async fn run(
     }
     // Every output decoded and compared with the source's frames of the chunk, all rungs in
     // one decoding run.
-    let checks: Vec<ChunkCheckParams> = encoded_outputs.iter().map(|(rung, encoded)| {
-        ChunkCheckParams {
+    let checks: Vec<ChunkCheckParams> = encoded_outputs
+        .iter()
+        .map(|(rung, encoded)| ChunkCheckParams {
             rung: rung.name.clone(),
             codec: rung.codec,
             chunk: chunk.index,
@@ -171,8 +172,8 @@ pub async fn run(
             source_frames_within: FramesWithin::Inspection,
             tone_mapped: params.picture.colour.for_codec(rung.codec) == RungColour::ToneMappedToSdr,
             tolerance: None,
-        }
-    }).collect();
+        })
+        .collect();
     let verified = match check_chunk_renditions(&checks, &ctx.scratch_dir.join("encode"), cancel).await {
         Ok(verified) => verified,
         Err(error) => {
